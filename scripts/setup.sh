@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Idempotent set-up shared by the run and test commands:
+#   1. Debian packages the appliance (or, with `test`, its test suite) needs — apt-get only for
+#      what dpkg says is missing;
+#   2. the pinned Node 22 runtime (scripts/node-runtime.sh);
+#   3. npm dependencies (npm ci, skipped while package-lock.json and Node are unchanged);
+#   4. the mediasoup worker, built from mediasoup's npm tarball (cached outside the clone).
+# Usage: scripts/setup.sh [run|test]   (default: run). Source it to keep its PATH.
+# A second run with nothing changed takes a second or two.
+set -euo pipefail
+
+vcbox_setup_purpose="${1:-run}"
+vcbox_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Runtime: TLS certificate generation, worker libraries, process tools.
+vcbox_apt_run=(ca-certificates openssl procps libuv1 libssl3 libsrtp2-1 libabsl20220623)
+# Tests: real SIP peer (sipp), real media peer (ffmpeg), network namespaces, SQLite shell.
+vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3)
+
+vcbox_missing_packages() {
+  local pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || echo "$pkg"
+  done
+}
+
+vcbox_apt_install() {
+  local missing
+  missing=$(vcbox_missing_packages "$@")
+  [ -z "$missing" ] && return 0
+  echo "[setup] installing Debian packages: $(echo $missing | tr '\n' ' ')" >&2
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get -o DPkg::Lock::Timeout=900 update -q >/dev/null
+  # shellcheck disable=SC2086
+  $sudo apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends $missing >/dev/null
+}
+
+vcbox_apt_install "${vcbox_apt_run[@]}"
+if [ "$vcbox_setup_purpose" = "test" ]; then vcbox_apt_install "${vcbox_apt_test[@]}"; fi
+
+# shellcheck source=scripts/node-runtime.sh
+source "$vcbox_root/scripts/node-runtime.sh"
+
+# npm dependencies: reinstall only when the lock file or the Node version changed.
+vcbox_stamp="$vcbox_root/node_modules/.vcbox-installed"
+vcbox_want="$(sha256sum "$vcbox_root/package-lock.json" | cut -c1-16)-$(node --version)"
+if [ "$(cat "$vcbox_stamp" 2>/dev/null)" != "$vcbox_want" ]; then
+  echo "[setup] installing npm dependencies…" >&2
+  # MEDIASOUP_WORKER_BIN makes mediasoup's install script skip its own (network) build;
+  # the worker is built below from the same package's sources.
+  vcbox_log="$(mktemp)"
+  if ! (cd "$vcbox_root" && MEDIASOUP_WORKER_BIN=/dev/null npm ci --no-audit --no-fund --loglevel=error >"$vcbox_log" 2>&1); then
+    grep -v 'Unknown \(env\|user\) config' "$vcbox_log" >&2 || true
+    echo "[setup] error: npm ci failed (output above); check the network to the npm registry and run again" >&2
+    exit 1
+  fi
+  rm -f "$vcbox_log"
+  echo "$vcbox_want" > "$vcbox_stamp"
+fi
+
+# mediasoup worker
+if [ ! -x "$vcbox_root/node_modules/mediasoup/worker/out/Release/mediasoup-worker" ]; then
+  bash "$vcbox_root/scripts/build-mediasoup-worker.sh" "$vcbox_root/node_modules/mediasoup"
+fi
+unset vcbox_setup_purpose vcbox_stamp vcbox_want

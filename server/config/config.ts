@@ -1,0 +1,161 @@
+/**
+ * Process configuration: where the data lives, which ports this run listens on, log level.
+ *
+ * Read once per process by its `main.ts` from (later wins) the embedded defaults, an optional
+ * JSON file (`VCBOX_CONFIG`, e.g. /etc/vcbox/config.json on the appliance) and `VCBOX_*`
+ * environment variables, then passed down. No other module reads `process.env`.
+ *
+ * What an admin changes in the console (SIP ports, media ranges, call settings…) lives in the
+ * settings store (server/settings); a port given here overrides the stored setting for this
+ * run only, which is how a developer or a test runs several boxes on one machine.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createError } from '../errors.ts';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export interface Config {
+  /** Folder holding the SQLite database, certificates, secrets and files. */
+  readonly dataDir: string;
+  /** Folder of the per-module log files (web.log, sip.log, mcu.log, turn.log). */
+  readonly logDir: string;
+  readonly logLevel: LogLevel;
+  /** Log to stdout as well as to the files (on in dev; journald takes it on the appliance). */
+  readonly logToStdout: boolean;
+  /** The web console and its API. */
+  readonly http: { readonly host: string; readonly port: number };
+  /** SIP listeners. `port` is UDP and TCP, `tlsPort` TLS; undefined = the stored setting. */
+  readonly sip: { readonly host: string; readonly port?: number; readonly tlsPort?: number };
+  /** The signaling service's application port (drachtio wire protocol), loopback only. */
+  readonly signaling: { readonly host: string; readonly port: number };
+  /** Number of mediasoup workers; 0 = one per CPU core. */
+  readonly media: { readonly workers: number };
+}
+
+/** The folder the project sits in (server/config/ → two levels up). */
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+interface ConfigFile {
+  dataDir?: string;
+  logDir?: string;
+  logLevel?: string;
+  logToStdout?: boolean;
+  http?: { host?: string; port?: number };
+  sip?: { host?: string; port?: number; tlsPort?: number };
+  signaling?: { host?: string; port?: number };
+  media?: { workers?: number };
+}
+
+function readConfigFile(file: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw createError('VCBOX_ERR_CONFIG_FILE', { path: file, reason: (error as Error).message }, error);
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new Error('the top level must be a JSON object');
+    }
+    return parsed as ConfigFile;
+  } catch (error) {
+    throw createError('VCBOX_ERR_CONFIG_FILE', { path: file, reason: (error as Error).message }, error);
+  }
+}
+
+export function parsePort(field: string, value: unknown): number {
+  const port = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw createError('VCBOX_ERR_CONFIG_VALUE', {
+      field,
+      reason: `"${String(value)}" is not a port number (1-65535)`,
+    });
+  }
+  return port;
+}
+
+function parseCount(field: string, value: unknown): number {
+  const count = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > 256) {
+    throw createError('VCBOX_ERR_CONFIG_VALUE', {
+      field,
+      reason: `"${String(value)}" is not a whole number from 0 to 256`,
+    });
+  }
+  return count;
+}
+
+function parseLogLevel(field: string, value: string): LogLevel {
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+    throw createError('VCBOX_ERR_CONFIG_VALUE', {
+      field,
+      reason: `"${value}" is not one of ${LOG_LEVELS.join(', ')}`,
+    });
+  }
+  return value as LogLevel;
+}
+
+/** Builds the configuration of this process from defaults, the optional file and `env`. */
+export function loadConfig(env: Env): Config {
+  const file: ConfigFile = env.VCBOX_CONFIG ? readConfigFile(env.VCBOX_CONFIG) : {};
+  const base = env.VCBOX_CONFIG ? path.dirname(path.resolve(env.VCBOX_CONFIG)) : PROJECT_ROOT;
+
+  const dataDir = path.resolve(base, env.VCBOX_DATA_DIR ?? file.dataDir ?? 'data');
+  const logDir = path.resolve(dataDir, env.VCBOX_LOG_DIR ?? file.logDir ?? 'logs');
+  const optionalPort = (field: string, value: unknown): number | undefined =>
+    value === undefined || value === '' ? undefined : parsePort(field, value);
+
+  const sipPort = optionalPort('sip.port (VCBOX_SIP_PORT)', env.VCBOX_SIP_PORT ?? file.sip?.port);
+  const sipTlsPort = optionalPort(
+    'sip.tlsPort (VCBOX_SIP_TLS_PORT)',
+    env.VCBOX_SIP_TLS_PORT ?? file.sip?.tlsPort,
+  );
+  if (sipPort !== undefined && sipPort === sipTlsPort) {
+    throw createError('VCBOX_ERR_CONFIG_VALUE', {
+      field: 'sip.tlsPort (VCBOX_SIP_TLS_PORT)',
+      reason: `the TLS port must differ from the UDP/TCP port ${sipPort}`,
+    });
+  }
+
+  const logToStdoutRaw = env.VCBOX_LOG_STDOUT ?? file.logToStdout;
+  return {
+    dataDir,
+    logDir,
+    logLevel: parseLogLevel('logLevel (VCBOX_LOG_LEVEL)', env.VCBOX_LOG_LEVEL ?? file.logLevel ?? 'info'),
+    logToStdout: logToStdoutRaw === undefined ? true : logToStdoutRaw === true || logToStdoutRaw === '1',
+    http: {
+      host: env.VCBOX_HTTP_HOST ?? file.http?.host ?? '0.0.0.0',
+      port: parsePort('http.port (VCBOX_HTTP_PORT)', env.VCBOX_HTTP_PORT ?? file.http?.port ?? 8080),
+    },
+    sip: {
+      host: env.VCBOX_SIP_HOST ?? file.sip?.host ?? '0.0.0.0',
+      ...(sipPort === undefined ? {} : { port: sipPort }),
+      ...(sipTlsPort === undefined ? {} : { tlsPort: sipTlsPort }),
+    },
+    signaling: {
+      host: env.VCBOX_SIGNALING_HOST ?? file.signaling?.host ?? '127.0.0.1',
+      port: parsePort(
+        'signaling.port (VCBOX_SIGNALING_PORT)',
+        env.VCBOX_SIGNALING_PORT ?? file.signaling?.port ?? 9022,
+      ),
+    },
+    media: {
+      workers: parseCount('media.workers (VCBOX_MEDIA_WORKERS)', env.VCBOX_MEDIA_WORKERS ?? file.media?.workers ?? 0),
+    },
+  };
+}
+
+/** Paths inside the data directory, named once. */
+export function dataPaths(config: Config) {
+  return {
+    database: path.join(config.dataDir, 'vcbox.sqlite'),
+    certificates: path.join(config.dataDir, 'certificates'),
+    secrets: path.join(config.dataDir, 'secrets'),
+  } as const;
+}

@@ -1,0 +1,40 @@
+/**
+ * GET /api/v1/health: is the control plane up, which version, which database schema. Open
+ * without login on purpose (monitoring and the supervisor probe it); it reveals nothing an
+ * unauthenticated LAN user could misuse beyond the version.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { schemaVersion } from '../../db/migrations.ts';
+import type { AppState } from '../../process/open-state.ts';
+import { BUILD_INFO } from '../../version.ts';
+
+const startedAt = Date.now();
+
+export const healthRoutes: FastifyPluginAsync<{ state: AppState }> = async (app, { state }) => {
+  app.get(
+    '/health',
+    {
+      schema: {
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              status: { type: 'string' },
+              version: { type: 'string' },
+              buildTime: { type: 'string' },
+              uptimeSeconds: { type: 'number' },
+              schemaVersion: { type: 'integer' },
+            },
+          },
+        },
+      },
+    },
+    async () => ({
+      status: 'ok',
+      version: BUILD_INFO.version,
+      buildTime: BUILD_INFO.buildTime,
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      schemaVersion: schemaVersion(state.db),
+    }),
+  );
+};

@@ -1,0 +1,92 @@
+/**
+ * Schema migrations, in code, numbered. `migrate(db)` brings a database to the newest version
+ * this software knows, each step in its own transaction; `PRAGMA user_version` holds the version
+ * and table `schema_migrations` the history. A database newer than the code is refused rather
+ * than touched. New tables of later issues (accounts, meetings, CDRs…) are added here as new
+ * entries at the end — never by editing an entry that has shipped.
+ */
+import { createError } from '../errors.ts';
+import { getLogger } from '../logging/logger.ts';
+import type { Db } from './database.ts';
+
+const log = getLogger('migrations');
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly up: (db: Db) => void;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'settings and audit log',
+    up(db) {
+      db.exec(`
+        CREATE TABLE schema_migrations (
+          version    INTEGER PRIMARY KEY,
+          name       TEXT NOT NULL,
+          applied_at TEXT NOT NULL
+        );
+        CREATE TABLE settings (
+          key        TEXT PRIMARY KEY,
+          value      TEXT NOT NULL,          -- JSON
+          updated_at TEXT NOT NULL
+        );
+        CREATE TABLE audit_log (
+          id       INTEGER PRIMARY KEY AUTOINCREMENT,
+          at       TEXT NOT NULL,
+          actor    TEXT NOT NULL,             -- admin user name, or 'system'
+          source   TEXT,                      -- client IP for console actions
+          action   TEXT NOT NULL,             -- e.g. 'settings.update'
+          detail   TEXT                       -- JSON
+        );
+        CREATE INDEX audit_log_at ON audit_log(at);
+        CREATE INDEX audit_log_actor ON audit_log(actor);
+      `);
+    },
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;
+
+export function schemaVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/** Applies every migration newer than the database; returns the versions applied. */
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  const latest = migrations.at(-1)?.version ?? 0;
+  const current = schemaVersion(db);
+  if (current > latest) {
+    throw createError('VCBOX_ERR_DB_TOO_NEW', { path: db.name, found: current, supported: latest });
+  }
+  const applied: number[] = [];
+  for (const migration of migrations) {
+    if (migration.version <= current) continue;
+    // IMMEDIATE: take the write lock before reading, so two processes starting together
+    // cannot both apply the same step.
+    const step = db.transaction(() => {
+      if (schemaVersion(db) >= migration.version) return false;
+      migration.up(db);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        migration.version,
+        migration.name,
+        new Date().toISOString(),
+      );
+      db.pragma(`user_version = ${migration.version}`);
+      return true;
+    });
+    try {
+      if (step.immediate()) applied.push(migration.version);
+    } catch (error) {
+      throw createError(
+        'VCBOX_ERR_DB_MIGRATION',
+        { version: migration.version, name: migration.name, reason: (error as Error).message },
+        error,
+      );
+    }
+  }
+  if (applied.length > 0) log.info({ applied, version: latest }, 'database migrated');
+  return applied;
+}

@@ -1,0 +1,105 @@
+/**
+ * Every error code of the appliance, defined once, with its message in English and Chinese.
+ *
+ * Code elsewhere never builds an Error with free text for something an admin or a caller may
+ * see: it calls `createError(code, params)`. The message templates use `{name}` placeholders.
+ * Modelled on Fastify's `lib/errors.js` (one table, one factory). What does not live here:
+ * SIP status codes (those are protocol, see server/signaling).
+ */
+
+export interface ErrorDefinition {
+  /** HTTP status the control plane answers with when this error reaches an API caller. */
+  readonly statusCode: number;
+  readonly en: string;
+  readonly zh: string;
+}
+
+export const ERRORS = {
+  VCBOX_ERR_CONFIG_FILE: {
+    statusCode: 500,
+    en: 'Cannot read the configuration file {path}: {reason}. Fix or remove the file and start again.',
+    zh: '无法读取配置文件 {path}：{reason}。请修正或删除该文件后重新启动。',
+  },
+  VCBOX_ERR_CONFIG_VALUE: {
+    statusCode: 400,
+    en: 'Configuration value {field} is invalid: {reason}.',
+    zh: '配置项 {field} 无效：{reason}。',
+  },
+  VCBOX_ERR_DB_TOO_NEW: {
+    statusCode: 500,
+    en: 'The database {path} has schema version {found}, newer than this software supports ({supported}). Install the matching or a newer version, or restore a backup made by this version.',
+    zh: '数据库 {path} 的结构版本为 {found}，高于本软件支持的版本 {supported}。请安装匹配或更新的版本，或恢复由本版本生成的备份。',
+  },
+  VCBOX_ERR_DB_MIGRATION: {
+    statusCode: 500,
+    en: 'Database migration {version} ({name}) failed: {reason}. Nothing was changed.',
+    zh: '数据库升级 {version}（{name}）失败：{reason}。数据未作任何修改。',
+  },
+  VCBOX_ERR_SETTING_UNKNOWN: {
+    statusCode: 400,
+    en: 'Unknown setting {key}.',
+    zh: '未知的设置项 {key}。',
+  },
+  VCBOX_ERR_SETTING_INVALID: {
+    statusCode: 400,
+    en: 'Setting {key} is invalid: {reason}.',
+    zh: '设置项 {key} 无效：{reason}。',
+  },
+  VCBOX_ERR_CERTIFICATE: {
+    statusCode: 500,
+    en: 'Cannot create the TLS certificate in {dir}: {reason}.',
+    zh: '无法在 {dir} 生成 TLS 证书：{reason}。',
+  },
+  VCBOX_ERR_LISTEN: {
+    statusCode: 500,
+    en: 'Cannot listen on {transport} {address}:{port}: {reason}. Is another program using that port? Change the port in the settings or stop the other program.',
+    zh: '无法在 {transport} {address}:{port} 上监听：{reason}。该端口是否被其他程序占用？请在设置中更换端口或停止该程序。',
+  },
+  VCBOX_ERR_MEDIA_WORKER: {
+    statusCode: 500,
+    en: 'The media worker could not start: {reason}. Run scripts/setup.sh to build it.',
+    zh: '媒体进程无法启动：{reason}。请运行 scripts/setup.sh 进行构建。',
+  },
+  VCBOX_ERR_NOT_FOUND: {
+    statusCode: 404,
+    en: 'No such resource: {method} {url}.',
+    zh: '资源不存在：{method} {url}。',
+  },
+} as const satisfies Record<string, ErrorDefinition>;
+
+export type ErrorCode = keyof typeof ERRORS;
+export type Language = 'en' | 'zh';
+
+function format(template: string, params: Record<string, unknown>): string {
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) =>
+    name in params ? String(params[name]) : whole,
+  );
+}
+
+/** An error that carries a code from the table above, its parameters and an HTTP status. */
+export class VcboxError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly params: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, params: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(format(ERRORS[code].en, params), options);
+    this.name = 'VcboxError';
+    this.code = code;
+    this.statusCode = ERRORS[code].statusCode;
+    this.params = params;
+  }
+
+  /** The message in the admin's language (the console sends zh-CN or en). */
+  localized(language: Language): string {
+    return format(ERRORS[this.code][language], this.params);
+  }
+}
+
+export function createError(
+  code: ErrorCode,
+  params: Record<string, unknown> = {},
+  cause?: unknown,
+): VcboxError {
+  return new VcboxError(code, params, cause === undefined ? undefined : { cause });
+}

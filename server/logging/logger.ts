@@ -1,0 +1,108 @@
+/**
+ * Structured logging (pino): one log file per product module as the spec names them — Web,
+ * SIP, MCU, TURN — plus stdout, and one named logger per source module.
+ *
+ * A process calls `initLogging(config, 'sip')` once in its `main.ts`; every source module
+ * declares `const log = getLogger('sip-transport')` at its top, mediasoup-style. The named
+ * logger binds to the process's root lazily, on its first line, so modules may be imported
+ * before logging is set up. Lines logged before `initLogging` go to stdout at info level.
+ */
+import { mkdirSync, openSync } from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+import type { Config, LogLevel } from '../config/config.ts';
+
+/** The log files of the spec's "system logs per module". */
+export type LogFile = 'web' | 'sip' | 'mcu' | 'turn';
+
+let root: pino.Logger | undefined;
+let fileDestination: pino.DestinationStream | undefined;
+
+function defaultRoot(): pino.Logger {
+  root ??= pino({ level: 'info', base: { pid: process.pid } });
+  return root;
+}
+
+/** Sets up this process's root logger: `<logDir>/<file>.log` and, when configured, stdout. */
+export function initLogging(
+  config: Pick<Config, 'logDir' | 'logLevel' | 'logToStdout'>,
+  file: LogFile,
+  options: { readonly process?: string } = {},
+): pino.Logger {
+  mkdirSync(config.logDir, { recursive: true });
+  // Opened here, synchronously, so the destination is ready at once (a process that fails
+  // during start-up can still flush its last line).
+  const fd = openSync(path.join(config.logDir, `${file}.log`), 'a', 0o640);
+  fileDestination = pino.destination({ dest: fd, sync: false });
+  const streams: pino.StreamEntry[] = [{ level: config.logLevel === 'silent' ? 'fatal' : config.logLevel, stream: fileDestination }];
+  if (config.logToStdout) {
+    streams.push({ level: config.logLevel === 'silent' ? 'fatal' : config.logLevel, stream: process.stdout });
+  }
+  root = pino(
+    {
+      level: config.logLevel,
+      base: { pid: process.pid, proc: options.process ?? file },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    pino.multistream(streams),
+  );
+  return root;
+}
+
+/** Writes out what is buffered for the log file (call before the process exits). */
+export function flushLogs(): void {
+  const destination = fileDestination as (pino.DestinationStream & { flushSync?: () => void }) | undefined;
+  try {
+    destination?.flushSync?.();
+  } catch {
+    // nothing more can be done about a log that cannot be written while exiting
+  }
+}
+
+type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+/** A module's logger; binds to the process root on first use. */
+export class ModuleLogger {
+  readonly #module: string;
+  readonly #bindings: Record<string, unknown>;
+  #target: pino.Logger | undefined;
+  #targetRoot: pino.Logger | undefined;
+
+  constructor(module: string, bindings: Record<string, unknown> = {}) {
+    this.#module = module;
+    this.#bindings = bindings;
+  }
+
+  #logger(): pino.Logger {
+    const current = root ?? defaultRoot();
+    if (this.#targetRoot !== current) {
+      this.#target = current.child({ module: this.#module, ...this.#bindings });
+      this.#targetRoot = current;
+    }
+    return this.#target as pino.Logger;
+  }
+
+  #log(level: Level, args: unknown[]): void {
+    (this.#logger()[level] as (...a: unknown[]) => void)(...args);
+  }
+
+  fatal: pino.LogFn = (...args: unknown[]) => this.#log('fatal', args);
+  error: pino.LogFn = (...args: unknown[]) => this.#log('error', args);
+  warn: pino.LogFn = (...args: unknown[]) => this.#log('warn', args);
+  info: pino.LogFn = (...args: unknown[]) => this.#log('info', args);
+  debug: pino.LogFn = (...args: unknown[]) => this.#log('debug', args);
+  trace: pino.LogFn = (...args: unknown[]) => this.#log('trace', args);
+
+  isLevelEnabled(level: LogLevel): boolean {
+    return this.#logger().isLevelEnabled(level);
+  }
+
+  /** A logger for one object of this module (a transport, a call) with extra fields. */
+  child(bindings: Record<string, unknown>): ModuleLogger {
+    return new ModuleLogger(this.#module, { ...this.#bindings, ...bindings });
+  }
+}
+
+export function getLogger(module: string): ModuleLogger {
+  return new ModuleLogger(module);
+}

@@ -1,0 +1,54 @@
+/**
+ * How every appliance process starts and stops: run its start function, log a start-up
+ * failure as one clear line and exit 1; on SIGINT/SIGTERM close what it started (once, with a
+ * time limit), flush the logs and exit 0. Used by the `main.ts` of the control plane, the
+ * signaling service and the media process, under the dev supervisor or systemd alike.
+ */
+import { VcboxError } from '../errors.ts';
+import { flushLogs, getLogger } from '../logging/logger.ts';
+
+const log = getLogger('lifecycle');
+
+export interface Closable {
+  close(): Promise<void> | void;
+}
+
+export async function runService(name: string, start: () => Promise<Closable>, stopTimeoutMs = 10_000): Promise<void> {
+  let service: Closable;
+  try {
+    service = await start();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    log.fatal({ err: error, code: error instanceof VcboxError ? error.code : undefined }, `${name} failed to start: ${message}`);
+    process.stderr.write(`${name}: ${message}\n`);
+    flushLogs();
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, `${name} stopping`);
+    const timer = setTimeout(() => {
+      log.error(`${name} did not stop within ${stopTimeoutMs} ms; exiting anyway`);
+      flushLogs();
+      process.exit(1);
+    }, stopTimeoutMs);
+    timer.unref();
+    try {
+      await service.close();
+    } catch (error) {
+      log.error({ err: error }, `${name}: error while stopping`);
+    }
+    log.info(`${name} stopped`);
+    flushLogs();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('uncaughtException', (error) => {
+    log.fatal({ err: error }, `${name}: uncaught exception`);
+    flushLogs();
+    process.exit(1);
+  });
+}

@@ -1,0 +1,152 @@
+/**
+ * Every stored setting of the appliance with its default from the spec (SPEC.md "Call
+ * settings", "Network & services", "Logs", "Maintenance") and its rule. Per-key rules live in
+ * `SETTINGS`; rules across keys (TLS port ≠ UDP/TCP port, media ranges wide enough and apart)
+ * in `crossCheck`. The console API of later issues exposes these; nothing here touches storage.
+ */
+
+export interface PortRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+type Check<T> = (value: unknown) => value is T;
+
+interface SettingDefinition<T> {
+  readonly default: T;
+  /** Type guard plus rule; `describe` says what is allowed, for the error message. */
+  readonly check: Check<T>;
+  readonly describe: string;
+}
+
+const isPort = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65535;
+const isBool = (value: unknown): value is boolean => typeof value === 'boolean';
+const oneOf =
+  <const T extends readonly (string | number)[]>(choices: T) =>
+  (value: unknown): value is T[number] =>
+    (choices as readonly unknown[]).includes(value);
+const isRange = (value: unknown): value is PortRange => {
+  if (typeof value !== 'object' || value === null) return false;
+  const { min, max } = value as Record<string, unknown>;
+  return isPort(min) && isPort(max) && (max as number) - (min as number) + 1 >= 1000;
+};
+const isText =
+  (max: number) =>
+  (value: unknown): value is string =>
+    typeof value === 'string' && value.length <= max;
+const isIntIn =
+  (low: number, high: number) =>
+  (value: unknown): value is number =>
+    typeof value === 'number' && Number.isInteger(value) && value >= low && value <= high;
+
+function setting<T>(defaultValue: T, check: Check<T>, describe: string): SettingDefinition<T> {
+  return { default: defaultValue, check, describe };
+}
+
+export const VIDEO_RESOLUTIONS = ['1080P/30', '720P/30', '360P/30', '4CIF', 'CIF'] as const;
+export const CONTENT_RESOLUTIONS = ['1080P/30', '1080P/15', '1080P/5', '720P/30', '720P/15', '720P/5'] as const;
+export const EQUAL_SPLIT_LAYOUTS = ['2x2', '3x3', '4x4', '5x5', '6x6', '7x7'] as const;
+export const ONE_PLUS_N_LAYOUTS = ['1+5', '1+7', '1+9'] as const;
+export const EARLY_JOIN_MINUTES = [5, 10, 15, 30, 45, 60] as const;
+export const BANDWIDTHS = ['4M', '3M', '2M', '1.5M', '1M', '768k', '512k', '256k', '128k'] as const;
+
+export const SETTINGS = {
+  // Call settings [001 ch4 通话设置]
+  'call.maxVideoResolution': setting('720P/30', oneOf(VIDEO_RESOLUTIONS), `one of ${VIDEO_RESOLUTIONS.join(', ')}`),
+  'call.maxContentResolution': setting('1080P/5', oneOf(CONTENT_RESOLUTIONS), `one of ${CONTENT_RESOLUTIONS.join(', ')}`),
+  'call.layout.equalSplitMax': setting('4x4', oneOf(EQUAL_SPLIT_LAYOUTS), `one of ${EQUAL_SPLIT_LAYOUTS.join(', ')}`),
+  'call.layout.onePlusNMax': setting('1+7', oneOf(ONE_PLUS_N_LAYOUTS), `one of ${ONE_PLUS_N_LAYOUTS.join(', ')}`),
+  'call.polling.intervalSeconds': setting(10, isIntIn(5, 300), 'a whole number of seconds from 5 to 300'),
+  'call.polling.rule': setting('round-robin', oneOf(['round-robin', 'longest-unseen'] as const), 'round-robin or longest-unseen'),
+  'call.earlyJoinMinutes': setting(10, oneOf(EARLY_JOIN_MINUTES), `one of ${EARLY_JOIN_MINUTES.join(', ')}`),
+  'call.ivrLanguage': setting('zh-CN', oneOf(['zh-CN', 'en'] as const), 'zh-CN or en'),
+  'call.maxBandwidth': setting('2M', oneOf(BANDWIDTHS), `one of ${BANDWIDTHS.join(', ')}`),
+  // Network & services [001 ch4 系统设置]
+  'network.localDomain': setting('vcbox.local', isText(128), 'a domain of at most 128 characters'),
+  'nat.enabled': setting(false, isBool, 'true or false'),
+  'nat.publicIp': setting('', isText(64), 'an IP address'),
+  'web.httpPort': setting(80, isPort, 'a port number 1-65535'),
+  'web.httpNatPort': setting(80, isPort, 'a port number 1-65535'),
+  'web.httpsEnabled': setting(false, isBool, 'true or false'),
+  'web.httpsPort': setting(443, isPort, 'a port number 1-65535'),
+  'ssh.enabled': setting(true, isBool, 'true or false'),
+  'ssh.port': setting(22, isPort, 'a port number 1-65535'),
+  'sip.port': setting(5060, isPort, 'a port number 1-65535'),
+  'sip.tlsPort': setting(5061, isPort, 'a port number 1-65535'),
+  'media.ivrPorts': setting<PortRange>({ min: 30000, max: 37999 }, isRange, 'a port range at least 1000 wide'),
+  'media.turnPorts': setting<PortRange>({ min: 38000, max: 49999 }, isRange, 'a port range at least 1000 wide'),
+  'media.mcuPorts': setting<PortRange>({ min: 50000, max: 59999 }, isRange, 'a port range at least 1000 wide'),
+  'time.mode': setting('sntp', oneOf(['sntp', 'manual'] as const), 'sntp or manual'),
+  'time.sntpServer': setting('cn.pool.ntp.org', isText(128), 'a host name of at most 128 characters'),
+  'time.zone': setting('UTC+08:00', isText(64), 'a time zone from the list'),
+  'time.dst': setting('off', oneOf(['auto', 'off'] as const), 'auto or off'),
+  'smtp.server': setting('', isText(128), 'a host name of at most 128 characters'),
+  'smtp.port': setting(25, isPort, 'a port number 1-65535'),
+  'smtp.security': setting('none', oneOf(['none', 'ssl', 'tls'] as const), 'none, ssl or tls'),
+  'disk.alertAbove80': setting(true, isBool, 'true or false'),
+  // Logs [001 ch4 系统日志]
+  'syslog.enabled': setting(false, isBool, 'true or false'),
+  'syslog.host': setting('', isText(128), 'a host name of at most 128 characters'),
+  'syslog.port': setting(514, isPort, 'a port number 1-65535'),
+  'syslog.protocol': setting('udp', oneOf(['udp', 'tcp', 'tls'] as const), 'udp, tcp or tls'),
+  'terminalLogs.enabled': setting(false, isBool, 'true or false'),
+  // Maintenance [001 ch4 系统维护]
+  'backup.auto': setting(true, isBool, 'true or false'),
+  'backup.period': setting('weekly', oneOf(['daily', 'weekly', 'monthly'] as const), 'daily, weekly or monthly'),
+  'backup.keep': setting(3, isIntIn(1, 30), 'a whole number from 1 to 30'),
+} as const;
+
+export type SettingKey = keyof typeof SETTINGS;
+export type SettingValue<K extends SettingKey> = (typeof SETTINGS)[K]['default'] extends infer D
+  ? D extends string
+    ? string
+    : D extends number
+      ? number
+      : D extends boolean
+        ? boolean
+        : D
+  : never;
+export type Settings = { [K in SettingKey]: SettingValue<K> };
+
+export function isSettingKey(key: string): key is SettingKey {
+  return Object.hasOwn(SETTINGS, key);
+}
+
+export function defaultSettings(): Settings {
+  const out: Record<string, unknown> = {};
+  for (const [key, definition] of Object.entries(SETTINGS)) out[key] = structuredClone(definition.default);
+  return out as Settings;
+}
+
+/** The rule a single value breaks, or undefined when it is allowed. */
+export function checkSetting(key: SettingKey, value: unknown): string | undefined {
+  const definition = SETTINGS[key] as SettingDefinition<unknown>;
+  return definition.check(value) ? undefined : `expected ${definition.describe}, got ${JSON.stringify(value)}`;
+}
+
+function overlaps(a: PortRange, b: PortRange): boolean {
+  return a.min <= b.max && b.min <= a.max;
+}
+
+/** Rules across settings; returns [key, reason] of the first broken one. */
+export function crossCheck(settings: Settings): [SettingKey, string] | undefined {
+  if (settings['sip.tlsPort'] === settings['sip.port']) {
+    return ['sip.tlsPort', `the TLS port must differ from the UDP/TCP port ${settings['sip.port']}`];
+  }
+  const ranges = [
+    ['media.ivrPorts', settings['media.ivrPorts']],
+    ['media.turnPorts', settings['media.turnPorts']],
+    ['media.mcuPorts', settings['media.mcuPorts']],
+  ] as const;
+  for (let i = 0; i < ranges.length; i++) {
+    for (let j = i + 1; j < ranges.length; j++) {
+      const [keyA, a] = ranges[i] as (typeof ranges)[number];
+      const [keyB, b] = ranges[j] as (typeof ranges)[number];
+      if (overlaps(a, b)) {
+        return [keyB, `${b.min}-${b.max} overlaps ${keyA} ${a.min}-${a.max}; media port ranges must not overlap`];
+      }
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,81 @@
+/**
+ * The settings store: the spec's settings kept in SQLite table `settings` (one JSON value per
+ * key), read with their defaults filled in, and changed only through `update`, which checks
+ * every value and the rules across values before anything is written, writes all keys of one
+ * change in a single transaction and records it in the audit log.
+ */
+import type { Db } from '../db/database.ts';
+import { createError } from '../errors.ts';
+import { getLogger } from '../logging/logger.ts';
+import {
+  checkSetting,
+  crossCheck,
+  defaultSettings,
+  isSettingKey,
+  type SettingKey,
+  type Settings,
+} from './settings-schema.ts';
+
+const log = getLogger('settings');
+
+export interface ChangeAuthor {
+  readonly actor: string;
+  readonly source?: string;
+}
+
+export class SettingsStore {
+  readonly #db: Db;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  /** All settings, stored values over defaults. Unknown stored keys (from a newer box) are ignored. */
+  getAll(): Settings {
+    const settings = defaultSettings() as Record<string, unknown>;
+    for (const row of this.#db.prepare('SELECT key, value FROM settings').all() as { key: string; value: string }[]) {
+      if (isSettingKey(row.key)) settings[row.key] = JSON.parse(row.value);
+    }
+    return settings as Settings;
+  }
+
+  get<K extends SettingKey>(key: K): Settings[K] {
+    return this.getAll()[key];
+  }
+
+  /**
+   * Changes some settings at once. Throws VCBOX_ERR_SETTING_UNKNOWN / _INVALID naming the key
+   * and the rule, and then nothing is written. Returns the keys whose value really changed.
+   */
+  update(changes: Record<string, unknown>, author: ChangeAuthor): SettingKey[] {
+    const current = this.getAll();
+    const next = { ...current } as Record<string, unknown>;
+    for (const [key, value] of Object.entries(changes)) {
+      if (!isSettingKey(key)) throw createError('VCBOX_ERR_SETTING_UNKNOWN', { key });
+      const reason = checkSetting(key, value);
+      if (reason) throw createError('VCBOX_ERR_SETTING_INVALID', { key, reason });
+      next[key] = value;
+    }
+    const broken = crossCheck(next as Settings);
+    if (broken) throw createError('VCBOX_ERR_SETTING_INVALID', { key: broken[0], reason: broken[1] });
+
+    const changed = (Object.keys(changes) as SettingKey[]).filter(
+      (key) => JSON.stringify(current[key]) !== JSON.stringify(next[key]),
+    );
+    if (changed.length === 0) return [];
+    const now = new Date().toISOString();
+    const upsert = this.#db.prepare(
+      'INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+    );
+    const audit = this.#db.prepare(
+      'INSERT INTO audit_log (at, actor, source, action, detail) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.#db.transaction(() => {
+      for (const key of changed) upsert.run(key, JSON.stringify(next[key]), now);
+      const detail = Object.fromEntries(changed.map((key) => [key, { from: current[key], to: next[key] }]));
+      audit.run(now, author.actor, author.source ?? null, 'settings.update', JSON.stringify(detail));
+    })();
+    log.info({ changed, actor: author.actor }, 'settings changed');
+    return changed;
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Entry point of the SIP signaling service process (systemd unit vcbox-signaling, or a child
+ * of the dev supervisor): reads the configuration and the SIP settings, makes sure a TLS
+ * certificate exists, and starts the listeners.
+ */
+import { dataPaths, loadConfig } from '../config/config.ts';
+import { initLogging } from '../logging/logger.ts';
+import { openState } from '../process/open-state.ts';
+import { runService } from '../process/service-lifecycle.ts';
+import { ensureCertificate } from '../tls/self-signed-certificate.ts';
+import { SignalingService } from './signaling-service.ts';
+
+await runService('signaling service', async () => {
+  const config = loadConfig(process.env);
+  initLogging(config, 'sip', { process: 'signaling' });
+  const { db, settings } = openState(config);
+  const stored = settings.getAll();
+  db.close();
+  const certificate = await ensureCertificate(dataPaths(config).certificates);
+  const service = new SignalingService({
+    host: config.sip.host,
+    port: config.sip.port ?? stored['sip.port'],
+    tlsPort: config.sip.tlsPort ?? stored['sip.tlsPort'],
+    tls: { key: certificate.key, cert: certificate.cert },
+  });
+  await service.start();
+  return service;
+});

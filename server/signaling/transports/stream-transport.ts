@@ -1,0 +1,124 @@
+/**
+ * SIP over TCP and over TLS (RFC 3261 §18): a listener that frames each connection's bytes
+ * into messages and remembers connections by id, so replies and later requests to a terminal
+ * go back over the connection it opened (essential behind NAT). Idle connections are closed
+ * after a while; a connection that sends something unframeable gets its 400 and is closed.
+ */
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import tls from 'node:tls';
+import { createError } from '../../errors.ts';
+import { getLogger } from '../../logging/logger.ts';
+import { StreamFramer } from '../sip/stream-framer.ts';
+import type { MessageSource, SipTransport, SipTransportEvents } from './sip-transport.ts';
+
+const log = getLogger('sip-stream-transport');
+
+export interface StreamTransportOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Present for TLS. */
+  readonly tls?: { readonly key: Buffer; readonly cert: Buffer };
+  /** Connections silent this long are closed (a registered terminal refreshes well before). */
+  readonly idleTimeoutMs?: number;
+  /** Upper bound on simultaneous connections. */
+  readonly maxConnections?: number;
+}
+
+export class StreamTransport extends EventEmitter<SipTransportEvents> implements SipTransport {
+  readonly protocol: 'tcp' | 'tls';
+  readonly #options: StreamTransportOptions;
+  readonly #connections = new Map<string, net.Socket>();
+  #server: net.Server | undefined;
+  #local = { address: '', port: 0 };
+  #nextId = 1;
+
+  constructor(options: StreamTransportOptions) {
+    super();
+    this.#options = options;
+    this.protocol = options.tls ? 'tls' : 'tcp';
+  }
+
+  get local() {
+    return this.#local;
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  listen(): Promise<void> {
+    const onConnection = (socket: net.Socket) => this.#accept(socket);
+    const server = this.#options.tls
+      ? tls.createServer({ key: this.#options.tls.key, cert: this.#options.tls.cert, handshakeTimeout: 10_000 }, onConnection)
+      : net.createServer(onConnection);
+    server.maxConnections = this.#options.maxConnections ?? 10_000;
+    this.#server = server;
+    if (server instanceof tls.Server) {
+      server.on('tlsClientError', (error, socket) => {
+        log.debug({ err: error.message, address: socket.remoteAddress }, 'TLS handshake failed');
+      });
+    }
+    return new Promise((resolve, reject) => {
+      server.once('error', (error) =>
+        reject(
+          createError(
+            'VCBOX_ERR_LISTEN',
+            { transport: this.protocol.toUpperCase(), address: this.#options.host, port: this.#options.port, reason: error.message },
+            error,
+          ),
+        ),
+      );
+      server.listen(this.#options.port, this.#options.host, () => {
+        const address = server.address() as net.AddressInfo;
+        this.#local = { address: address.address, port: address.port };
+        server.removeAllListeners('error');
+        server.on('error', (error) => log.error({ err: error }, 'listener error'));
+        resolve();
+      });
+    });
+  }
+
+  #accept(socket: net.Socket): void {
+    const id = `${this.protocol}-${this.#nextId++}`;
+    const source: MessageSource = {
+      protocol: this.protocol,
+      address: socket.remoteAddress ?? '',
+      port: socket.remotePort ?? 0,
+      connectionId: id,
+    };
+    this.#connections.set(id, socket);
+    socket.setNoDelay(true);
+    socket.setTimeout(this.#options.idleTimeoutMs ?? 15 * 60_000, () => socket.destroy());
+    const framer = new StreamFramer();
+    socket.on('data', (chunk: Buffer) => {
+      for (const item of framer.push(chunk)) {
+        if (item.kind === 'message') this.emit('message', item.data, source);
+        else if (item.kind === 'ping') socket.write('\r\n');
+        else {
+          this.emit('framingError', item.error, chunk, source);
+          socket.end();
+          return;
+        }
+      }
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.#connections.delete(id));
+  }
+
+  send(data: Buffer, to: MessageSource): boolean {
+    const socket = to.connectionId ? this.#connections.get(to.connectionId) : undefined;
+    if (!socket || socket.destroyed || !socket.writable) return false;
+    socket.write(data);
+    return true;
+  }
+
+  close(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    for (const socket of this.#connections.values()) socket.destroy();
+    this.#connections.clear();
+    if (!server) return Promise.resolve();
+    return new Promise((resolve) => server.close(() => resolve()));
+  }
+}

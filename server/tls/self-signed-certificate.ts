@@ -1,0 +1,62 @@
+/**
+ * The box's default TLS certificate (SIP over TLS on 5061, later HTTPS): generated once, on
+ * first start, with Debian's openssl (EC P-256, ten years, the host name and loopback in the
+ * subject alternative names), kept under `<dataDir>/certificates`. An admin-imported
+ * certificate (settings issue) replaces it; this module only makes sure one exists.
+ * Generation writes to temporary names and renames, so a crash or two processes starting
+ * together never leave a key without its certificate.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { createError } from '../errors.ts';
+import { getLogger } from '../logging/logger.ts';
+
+const log = getLogger('certificate');
+const run = promisify(execFile);
+
+export interface CertificateFiles {
+  readonly keyFile: string;
+  readonly certFile: string;
+}
+
+export interface Certificate extends CertificateFiles {
+  readonly key: Buffer;
+  readonly cert: Buffer;
+}
+
+export function certificateFiles(dir: string): CertificateFiles {
+  return { keyFile: path.join(dir, 'server.key'), certFile: path.join(dir, 'server.crt') };
+}
+
+/** Returns the certificate in `dir`, generating a self-signed one when there is none. */
+export async function ensureCertificate(dir: string): Promise<Certificate> {
+  const files = certificateFiles(dir);
+  if (!existsSync(files.certFile) || !existsSync(files.keyFile)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const tag = `${process.pid}.${Date.now()}`;
+    const tmpKey = `${files.keyFile}.${tag}.tmp`;
+    const tmpCert = `${files.certFile}.${tag}.tmp`;
+    const host = os.hostname();
+    try {
+      await run('openssl', [
+        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+        '-days', '3650', '-subj', `/CN=${host}/O=vcbox`,
+        '-addext', `subjectAltName=DNS:${host},DNS:localhost,IP:127.0.0.1,IP:::1`,
+        '-keyout', tmpKey, '-out', tmpCert,
+      ]);
+      // Certificate last: its presence is what marks the pair complete.
+      renameSync(tmpKey, files.keyFile);
+      renameSync(tmpCert, files.certFile);
+      log.info({ dir, host }, 'generated a self-signed TLS certificate');
+    } catch (error) {
+      rmSync(tmpKey, { force: true });
+      rmSync(tmpCert, { force: true });
+      const reason = (error as { stderr?: string }).stderr?.trim() || (error as Error).message;
+      throw createError('VCBOX_ERR_CERTIFICATE', { dir, reason }, error);
+    }
+  }
+  return { ...files, key: readFileSync(files.keyFile), cert: readFileSync(files.certFile) };
+}

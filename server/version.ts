@@ -1,0 +1,28 @@
+/**
+ * The software's version and build time, as shown on the dashboard and in SIP Server /
+ * User-Agent headers. Read once from package.json (and `build-info.json` when a release build
+ * wrote one).
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { PROJECT_ROOT } from './config/config.ts';
+
+interface BuildInfo {
+  readonly version: string;
+  readonly buildTime: string;
+}
+
+function readBuildInfo(): BuildInfo {
+  const packageFile = path.join(PROJECT_ROOT, 'package.json');
+  const { version } = JSON.parse(readFileSync(packageFile, 'utf8')) as { version: string };
+  const buildFile = path.join(PROJECT_ROOT, 'build-info.json');
+  if (existsSync(buildFile)) {
+    const info = JSON.parse(readFileSync(buildFile, 'utf8')) as Partial<BuildInfo>;
+    return { version: info.version ?? version, buildTime: info.buildTime ?? '' };
+  }
+  return { version, buildTime: statSync(packageFile).mtime.toISOString() };
+}
+
+export const BUILD_INFO: BuildInfo = readBuildInfo();
+export const PRODUCT_NAME = 'vcbox';
+export const USER_AGENT = `${PRODUCT_NAME}/${BUILD_INFO.version}`;

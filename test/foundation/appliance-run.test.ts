@@ -1,0 +1,91 @@
+/**
+ * The run command, from the outside: `scripts/run.sh` brings up the console, SIP on UDP/TCP and
+ * TLS (with a certificate generated on first start and kept after), the database and the log
+ * files; Ctrl-C stops every process and frees the ports.
+ */
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import t from 'tap';
+import { alive, startAppliance } from '../helpers/appliance.ts';
+import { tcpFree, udpFree } from '../helpers/ports.ts';
+import { connectTls, optionsRequest, streamExchange } from '../helpers/sip-socket.ts';
+import { runSipp } from '../helpers/sipp.ts';
+
+t.test('run command: console, SIP, data directory, clean Ctrl-C, certificate kept', async (t) => {
+  const box = await startAppliance();
+  t.teardown(() => box.interrupt(5000));
+
+  await t.test('console and API answer', async (t) => {
+    const health = await fetch(`${box.baseUrl}/api/v1/health`);
+    t.equal(health.status, 200);
+    const body = (await health.json()) as { status: string; schemaVersion: number; version: string };
+    t.equal(body.status, 'ok');
+    t.equal(body.schemaVersion, 1);
+    t.match(body.version, /^\d+\.\d+\.\d+/);
+    const page = await fetch(`${box.baseUrl}/`);
+    t.equal(page.status, 200);
+    t.match(await page.text(), /<title>vcbox<\/title>/);
+    const missing = await fetch(`${box.baseUrl}/api/v1/no-such-thing`);
+    t.equal(missing.status, 404);
+    t.match(await missing.json(), { code: 'VCBOX_ERR_NOT_FOUND' });
+  });
+
+  await t.test('sipp OPTIONS over UDP gets 200', async (t) => {
+    const result = await runSipp({ scenario: 'options.xml', target: `127.0.0.1:${box.sipPort}`, transport: 'u1' });
+    t.ok(result.ok, `sipp passed (exit ${result.exitCode})\n${result.errors}`);
+  });
+
+  await t.test('sipp OPTIONS over TCP gets 200', async (t) => {
+    const result = await runSipp({ scenario: 'options.xml', target: `127.0.0.1:${box.sipPort}`, transport: 't1' });
+    t.ok(result.ok, `sipp passed (exit ${result.exitCode})\n${result.errors}`);
+  });
+
+  const certFile = path.join(box.dataDir, 'certificates', 'server.crt');
+  await t.test('OPTIONS over TLS with the generated certificate', async (t) => {
+    t.ok(existsSync(certFile), 'certificate generated in the data directory');
+    const cert = readFileSync(certFile);
+    const socket = await connectTls(box.sipTlsPort, cert); // verifies the chain and the name
+    const presented = socket.getPeerX509Certificate();
+    t.equal(presented?.fingerprint256, new X509Certificate(cert).fingerprint256, 'server presents the generated certificate');
+    const { received } = await streamExchange(socket, optionsRequest({ transport: 'TLS', port: box.sipTlsPort }), /\r\n\r\n/);
+    socket.destroy();
+    t.match(received, /^SIP\/2\.0 200 OK\r\n/);
+  });
+
+  await t.test('data directory holds a WAL SQLite database and per-module logs', async (t) => {
+    const db = new Database(path.join(box.dataDir, 'vcbox.sqlite'), { readonly: true });
+    t.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    t.equal(db.pragma('user_version', { simple: true }), 1);
+    db.close();
+    for (const [file, expect] of [
+      ['web.log', /"proc":"control-plane"/],
+      ['sip.log', /SIP listeners up/],
+      ['mcu.log', /media workers up/],
+    ] as const) {
+      const text = readFileSync(path.join(box.dataDir, 'logs', file), 'utf8');
+      t.match(text, expect, `${file} has the module's lines`);
+      t.doesNotThrow(() => text.trim().split('\n').map((line) => JSON.parse(line)), `${file} is JSON lines`);
+    }
+  });
+
+  const childPids = [...box.output().matchAll(/"pid":(\d+),"msg":"process started"/g)].map((m) => Number(m[1]));
+  t.equal(childPids.length, 3, 'supervisor started three processes');
+  const fingerprint = new X509Certificate(readFileSync(certFile)).fingerprint256;
+
+  const code = await box.interrupt();
+  t.equal(code, 0, 'Ctrl-C ends the run command with status 0');
+  t.same(childPids.filter(alive), [], 'no child process left');
+  t.ok(await tcpFree(box.httpPort), 'console port released');
+  t.ok((await tcpFree(box.sipPort)) && (await udpFree(box.sipPort)), 'SIP port released');
+
+  const again = await startAppliance({ dataDir: box.dataDir });
+  t.teardown(() => again.interrupt(5000));
+  t.equal(
+    new X509Certificate(readFileSync(certFile)).fingerprint256,
+    fingerprint,
+    'the second start keeps the certificate',
+  );
+  t.equal(await again.interrupt(), 0);
+});

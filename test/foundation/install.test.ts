@@ -1,0 +1,89 @@
+/**
+ * install.sh, run against a temporary root (never this machine's /): documents itself, lays out
+ * the software, the pinned Node, a configuration, a system user entry and the systemd units;
+ * keeps an admin's configuration on a second run; and what it installed really starts.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { PROJECT_ROOT } from '../helpers/appliance.ts';
+import { freePort } from '../helpers/ports.ts';
+
+const run = promisify(execFile);
+const installer = path.join(PROJECT_ROOT, 'install.sh');
+
+t.test('--help documents the options', async (t) => {
+  const { stdout } = await run(installer, ['--help']);
+  for (const option of ['--root', '--prefix', '--data-dir', '--log-dir', '--conf-dir', '--no-apt', '--no-start']) {
+    t.match(stdout, option, `mentions ${option}`);
+  }
+  t.match(stdout, /systemd/);
+  await t.rejects(run(installer, ['--bogus']), { code: 2, stderr: /unknown option '--bogus'/ });
+});
+
+t.test('install into a temporary root, twice, then start what was installed', async (t) => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'vcbox-root-'));
+  const first = await run(installer, ['--root', root, '--no-apt'], { maxBuffer: 10 * 1024 * 1024 });
+  t.match(first.stdout, /nothing on this machine was changed/);
+
+  const units = readdirSync(path.join(root, 'etc/systemd/system')).sort();
+  t.same(units, ['vcbox-control.service', 'vcbox-media.service', 'vcbox-signaling.service', 'vcbox.target']);
+  for (const unit of units) {
+    const text = readFileSync(path.join(root, 'etc/systemd/system', unit), 'utf8');
+    t.notMatch(text, /@[A-Z]+@/, `${unit}: every placeholder filled`);
+    const exec = /^ExecStart=(\S+) (\S+)$/m.exec(text);
+    if (exec) {
+      t.ok(existsSync(path.join(root, exec[1] ?? '')), `${unit}: ${exec[1]} installed`);
+      t.ok(existsSync(path.join(root, exec[2] ?? '')), `${unit}: ${exec[2]} installed`);
+      t.match(text, /^User=vcbox$/m, `${unit}: runs as the vcbox user`);
+      t.match(text, /^Environment=VCBOX_CONFIG=\/etc\/vcbox\/config\.json$/m);
+    }
+  }
+  t.match(readFileSync(path.join(root, 'usr/lib/sysusers.d/vcbox.conf'), 'utf8'), /^u vcbox - ".*" \/var\/lib\/vcbox$/m);
+  t.match(readFileSync(path.join(root, 'usr/lib/tmpfiles.d/vcbox.conf'), 'utf8'), /^d \/var\/log\/vcbox 0750 vcbox vcbox -$/m);
+
+  const { stdout: nodeVersion } = await run(path.join(root, 'opt/vcbox/node/bin/node'), ['--version']);
+  t.match(nodeVersion, /^v22\./, 'the pinned Node 22 is installed');
+  const modules = path.join(root, 'opt/vcbox/app/node_modules');
+  t.ok(existsSync(path.join(modules, 'fastify')), 'production dependencies installed');
+  t.ok(existsSync(path.join(modules, 'mediasoup/worker/out/Release/mediasoup-worker')), 'with the built mediasoup worker');
+  t.notOk(existsSync(path.join(modules, 'tap')), 'development dependencies left out');
+  t.notOk(existsSync(path.join(modules, 'typescript')), 'development dependencies left out');
+
+  const configFile = path.join(root, 'etc/vcbox/config.json');
+  const config = JSON.parse(readFileSync(configFile, 'utf8'));
+  t.match(config, { dataDir: '/var/lib/vcbox', logDir: '/var/log/vcbox', http: { port: 80 } });
+
+  // An admin's change survives a reinstall; point the box at this test's ports and folders.
+  const httpPort = await freePort();
+  config.dataDir = path.join(root, 'var/lib/vcbox');
+  config.logDir = path.join(root, 'var/log/vcbox');
+  config.http = { host: '127.0.0.1', port: httpPort };
+  writeFileSync(configFile, JSON.stringify(config));
+  const second = await run(installer, ['--root', root, '--no-apt'], { maxBuffer: 10 * 1024 * 1024 });
+  t.match(second.stdout, /keeping the existing/);
+  t.equal(JSON.parse(readFileSync(configFile, 'utf8')).http.port, httpPort, 'configuration kept');
+
+  // The installed control plane, as its unit would start it, serves the console.
+  const unit = readFileSync(path.join(root, 'etc/systemd/system/vcbox-control.service'), 'utf8');
+  const [, node = '', script = ''] = /^ExecStart=(\S+) (\S+)$/m.exec(unit) ?? [];
+  const { spawn } = await import('node:child_process');
+  const child = spawn(path.join(root, node), [path.join(root, script)], {
+    env: { PATH: process.env.PATH, VCBOX_CONFIG: configFile, VCBOX_LOG_STDOUT: '0' },
+    stdio: 'ignore',
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  let health: unknown;
+  for (let i = 0; i < 100 && health === undefined; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    health = await fetch(`http://127.0.0.1:${httpPort}/api/v1/health`).then((r) => r.json(), () => undefined);
+  }
+  t.match(health, { status: 'ok', schemaVersion: 1 }, 'installed control plane answers');
+  t.ok(existsSync(path.join(root, 'var/lib/vcbox/vcbox.sqlite')), 'database created in the configured data directory');
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  t.equal(child.exitCode, 0, 'and stops cleanly on SIGTERM');
+});

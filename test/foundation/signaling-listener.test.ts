@@ -1,0 +1,100 @@
+/**
+ * The SIP listener from a peer's side: OPTIONS answered on UDP, TCP and TLS (sipp where sipp
+ * can), received/rport stamped, other methods refused with 501, and malformed, unframeable or
+ * oversized input answered with 400 (or dropped on UDP) without taking the service down.
+ */
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { SignalingService } from '../../server/signaling/signaling-service.ts';
+import { ensureCertificate } from '../../server/tls/self-signed-certificate.ts';
+import { freePort } from '../helpers/ports.ts';
+import { connectTcp, connectTls, optionsRequest, streamExchange, udpExchange } from '../helpers/sip-socket.ts';
+import { runSipp } from '../helpers/sipp.ts';
+
+const port = await freePort();
+const tlsPort = await freePort();
+const certificate = await ensureCertificate(path.join(mkdtempSync(path.join(os.tmpdir(), 'vcbox-cert-')), 'certs'));
+const service = new SignalingService({ host: '127.0.0.1', port, tlsPort, tls: certificate });
+await service.start();
+t.teardown(() => service.close());
+
+t.test('listeners report proto/address:port', async (t) => {
+  t.same(service.listeners(), [`udp/127.0.0.1:${port}`, `tcp/127.0.0.1:${port}`, `tls/127.0.0.1:${tlsPort}`]);
+});
+
+t.test('sipp OPTIONS over UDP and TCP', async (t) => {
+  for (const transport of ['u1', 't1'] as const) {
+    const result = await runSipp({ scenario: 'options.xml', target: `127.0.0.1:${port}`, transport, calls: 5 });
+    t.ok(result.ok, `${transport}: 5 OPTIONS answered 200 (exit ${result.exitCode})\n${result.errors}`);
+  }
+});
+
+t.test('OPTIONS over TLS; received and rport stamped in the Via', async (t) => {
+  const socket = await connectTls(tlsPort, certificate.cert);
+  const { received } = await streamExchange(socket, optionsRequest({ transport: 'TLS', port: tlsPort }), /\r\n\r\n/);
+  socket.destroy();
+  t.match(received, /^SIP\/2\.0 200 OK\r\n/);
+  t.match(received, /\r\nVia: SIP\/2\.0\/TLS 127\.0\.0\.1:9;branch=\S+;rport=\d+\r\n/);
+  t.match(received, /\r\nTo: <sip:vcbox@127\.0\.0\.1>;tag=\w+\r\n/, 'a To tag is added');
+  t.match(received, /\r\nContent-Length: 0\r\n\r\n$/);
+});
+
+t.test('compact headers and folded lines are understood', async (t) => {
+  const request = [
+    `OPTIONS sip:vcbox@127.0.0.1:${port} SIP/2.0`,
+    'v: SIP/2.0/UDP 10.9.9.9:5062;branch=z9hG4bKcompact',
+    'f: <sip:test@127.0.0.1>',
+    '  ;tag=folded',
+    't: <sip:vcbox@127.0.0.1>',
+    'i: compact-call',
+    'CSEQ: 7 OPTIONS',
+    'l: 0',
+    '',
+    '',
+  ].join('\r\n');
+  // No rport: the answer goes to the Via's port, so send from that port.
+  const reply = await udpExchange(port, request);
+  t.equal(reply, undefined, 'without rport the answer goes to the Via port (5062), not to the source');
+  const socket = await connectTcp(port);
+  const { received } = await streamExchange(socket, request, /\r\n\r\n/);
+  socket.destroy();
+  t.match(received, /^SIP\/2\.0 200 OK\r\n/);
+  t.match(received, /\r\nFrom: <sip:test@127\.0\.0\.1> ;tag=folded\r\n/);
+  t.match(received, /\r\nVia: SIP\/2\.0\/UDP 10\.9\.9\.9:5062;branch=z9hG4bKcompact;received=127\.0\.0\.1\r\n/);
+  t.match(received, /\r\nCall-ID: compact-call\r\nCSeq: 7 OPTIONS\r\n/);
+});
+
+t.test('other methods get 501 until the SIP application handles them', async (t) => {
+  const request = optionsRequest({ transport: 'UDP', port }).replace(/OPTIONS/g, 'SUBSCRIBE');
+  const reply = await udpExchange(port, request);
+  t.match(reply, /^SIP\/2\.0 501 Not Implemented\r\n/);
+});
+
+t.test('malformed input: 400 with the reason, drop, or close — and the service keeps answering', async (t) => {
+  const badCseq = optionsRequest({ transport: 'UDP', port }).replace('CSeq: 1 OPTIONS', 'CSeq: one OPTIONS');
+  t.match(await udpExchange(port, badCseq), /^SIP\/2\.0 400 Bad Request\r\n[\s\S]*Warning: 399 vcbox "invalid CSeq/);
+
+  t.equal(await udpExchange(port, 'hello there\r\n\r\n', 500), undefined, 'UDP garbage is dropped');
+  t.equal(await udpExchange(port, Buffer.alloc(70_000, 0x41), 500), undefined, 'oversized datagram dropped');
+
+  const noLength = optionsRequest({ transport: 'TCP', port }).replace('Content-Length: 0\r\n', '');
+  const tcp = await connectTcp(port);
+  const exchange = await streamExchange(tcp, noLength, /\r\n\r\n/);
+  t.match(exchange.received, /^SIP\/2\.0 400 Bad Request\r\n[\s\S]*missing Content-Length/);
+  tcp.destroy();
+
+  const flood = await connectTcp(port);
+  const oversized = await streamExchange(flood, `OPTIONS sip:x SIP/2.0\r\nX-Junk: ${'a'.repeat(80_000)}`, /$^/, 3000);
+  t.ok(oversized.closed, 'a stream that never ends its headers is closed past the size limit');
+
+  const bodyTooLong = optionsRequest({ transport: 'TCP', port }).replace('Content-Length: 0', 'Content-Length: 900000');
+  const big = await connectTcp(port);
+  const bigExchange = await streamExchange(big, bodyTooLong, /\r\n\r\n/);
+  t.match(bigExchange.received, /400 Bad Request[\s\S]*larger than 65535 bytes/);
+  big.destroy();
+
+  const result = await runSipp({ scenario: 'options.xml', target: `127.0.0.1:${port}`, transport: 'u1' });
+  t.ok(result.ok, 'OPTIONS still answered after the bad input');
+});

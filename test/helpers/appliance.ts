@@ -1,0 +1,103 @@
+/**
+ * Starts the whole appliance the way a person does — `scripts/run.sh` — with its own data
+ * directory and ports, waits until the console answers, and stops it like Ctrl-C (SIGINT to
+ * the process group). Output is kept for assertions and for the failure report.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.ts';
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface RunningAppliance {
+  readonly process: ChildProcess;
+  readonly dataDir: string;
+  readonly httpPort: number;
+  readonly sipPort: number;
+  readonly sipTlsPort: number;
+  readonly baseUrl: string;
+  output(): string;
+  /** Ctrl-C: SIGINT to the whole group; resolves with the exit code. */
+  interrupt(timeoutMs?: number): Promise<number | null>;
+}
+
+export async function startAppliance(options: { dataDir?: string; env?: Record<string, string> } = {}): Promise<RunningAppliance> {
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'vcbox-data-'));
+  const httpPort = await freePort();
+  const sipPort = await freePort();
+  const sipTlsPort = await freePort();
+  let output = '';
+  const child = spawn(path.join(PROJECT_ROOT, 'scripts/run.sh'), [], {
+    cwd: PROJECT_ROOT,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      VCBOX_DATA_DIR: dataDir,
+      VCBOX_HTTP_HOST: '127.0.0.1',
+      VCBOX_HTTP_PORT: String(httpPort),
+      VCBOX_SIP_HOST: '127.0.0.1',
+      VCBOX_SIP_PORT: String(sipPort),
+      VCBOX_SIP_TLS_PORT: String(sipTlsPort),
+      VCBOX_SIGNALING_PORT: String(await freePort()),
+      VCBOX_MEDIA_WORKERS: '1',
+      ...options.env,
+    },
+  });
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const baseUrl = `http://127.0.0.1:${httpPort}`;
+
+  const running: RunningAppliance = {
+    process: child,
+    dataDir,
+    httpPort,
+    sipPort,
+    sipTlsPort,
+    baseUrl,
+    output: () => output,
+    async interrupt(timeoutMs = 30_000) {
+      if (child.exitCode === null && child.pid) {
+        try {
+          process.kill(-child.pid, 'SIGINT');
+        } catch {
+          // already gone
+        }
+      }
+      const timer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), timeoutMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the appliance exited with ${child.exitCode} before it was ready:\n${output}`);
+    try {
+      const response = await fetch(`${baseUrl}/api/v1/health`);
+      if (response.ok && /SIP listeners up/.test(output) && /media workers up/.test(output)) return running;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await running.interrupt(5000);
+      throw new Error(`the appliance was not ready within 120 s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** True while a process with this pid exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

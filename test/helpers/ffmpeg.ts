@@ -1,0 +1,47 @@
+/**
+ * ffmpeg (Debian) as a real RTP/SRTP media peer: send a generated tone, receive a stream
+ * described by an SDP file and decode it to PCM. Every run is bounded by a timeout.
+ */
+import { spawn } from 'node:child_process';
+
+export interface FfmpegRun {
+  readonly exitCode: number | null;
+  readonly stdout: Buffer;
+  readonly stderr: string;
+}
+
+export function runFfmpeg(args: string[], timeoutMs: number): Promise<FfmpegRun> {
+  return new Promise((resolve) => {
+    const child = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'warning', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ exitCode: code, stdout: Buffer.concat(out), stderr });
+    });
+  });
+}
+
+/** Estimated frequency of a mono s16le signal from its zero crossings. */
+export function dominantFrequency(pcm: Buffer, sampleRate: number): number {
+  let crossings = 0;
+  let previous = 0;
+  const samples = Math.floor(pcm.length / 2);
+  for (let i = 0; i < samples; i++) {
+    const value = pcm.readInt16LE(i * 2);
+    if ((previous < 0 && value >= 0) || (previous >= 0 && value < 0)) crossings++;
+    previous = value;
+  }
+  return crossings / 2 / (samples / sampleRate);
+}
+
+/** Root-mean-square level of s16le samples (0 = silence). */
+export function rms(pcm: Buffer): number {
+  const samples = Math.floor(pcm.length / 2);
+  let sum = 0;
+  for (let i = 0; i < samples; i++) sum += pcm.readInt16LE(i * 2) ** 2;
+  return samples === 0 ? 0 : Math.sqrt(sum / samples);
+}
