@@ -12,8 +12,9 @@ set -euo pipefail
 vcbox_setup_purpose="${1:-run}"
 vcbox_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-# Runtime: TLS certificate generation, worker libraries, process tools.
-vcbox_apt_run=(ca-certificates openssl procps libuv1 libssl3 libsrtp2-1 libabsl20220623)
+# Runtime: TLS certificate generation, process tools, and the libraries the worker links.
+# shellcheck disable=SC2207
+vcbox_apt_run=(ca-certificates openssl procps util-linux $(cat "$vcbox_root/scripts/mediasoup-worker/runtime-packages.txt"))
 # Tests: real SIP peer (sipp), real media peer (ffmpeg), network namespaces, SQLite shell.
 vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3)
 
@@ -40,6 +41,12 @@ vcbox_apt_install() {
 vcbox_apt_install "${vcbox_apt_run[@]}"
 if [ "$vcbox_setup_purpose" = "test" ]; then vcbox_apt_install "${vcbox_apt_test[@]}"; fi
 
+# One set-up at a time per clone: the run and test commands (and tests that start the run
+# command) may overlap, and two `npm ci` in one folder would trample each other.
+vcbox_lock="${TMPDIR:-/tmp}/vcbox-setup-$(echo "$vcbox_root" | sha256sum | cut -c1-12).lock"
+exec {vcbox_lock_fd}>"$vcbox_lock"
+flock "$vcbox_lock_fd"
+
 # shellcheck source=scripts/node-runtime.sh
 source "$vcbox_root/scripts/node-runtime.sh"
 
@@ -64,4 +71,6 @@ fi
 if [ ! -x "$vcbox_root/node_modules/mediasoup/worker/out/Release/mediasoup-worker" ]; then
   bash "$vcbox_root/scripts/build-mediasoup-worker.sh" "$vcbox_root/node_modules/mediasoup"
 fi
-unset vcbox_setup_purpose vcbox_stamp vcbox_want
+flock -u "$vcbox_lock_fd"
+exec {vcbox_lock_fd}>&-
+unset vcbox_setup_purpose vcbox_stamp vcbox_want vcbox_lock vcbox_lock_fd
