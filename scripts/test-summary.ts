@@ -35,7 +35,7 @@ parser.on('child', (fileParser: Parser) => {
     count(result, fileParser.name);
   });
   fileParser.on('complete', () => {
-    fileParser.results.ok === false && inside === 0 && count({ ok: false, name: 'did not run' } as Result, fileParser.name);
+    fileParser.results?.ok === false && inside === 0 && count({ ok: false, name: 'did not run' } as Result, fileParser.name);
   });
 });
 parser.end(readFileSync(file, 'utf8'));
