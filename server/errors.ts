@@ -60,6 +60,21 @@ export const ERRORS = {
     en: 'The media worker could not start: {reason}. Run scripts/setup.sh to build it.',
     zh: '媒体进程无法启动：{reason}。请运行 scripts/setup.sh 进行构建。',
   },
+  VCBOX_ERR_ACCOUNT_INVALID: {
+    statusCode: 400,
+    en: 'Account field {field} is invalid: {reason}.',
+    zh: '账号字段 {field} 无效：{reason}。',
+  },
+  VCBOX_ERR_ACCOUNT_EXISTS: {
+    statusCode: 409,
+    en: 'Account {number} already exists.',
+    zh: '账号 {number} 已存在。',
+  },
+  VCBOX_ERR_ACCOUNT_LIMIT: {
+    statusCode: 409,
+    en: 'The box already holds {limit} accounts, the most it supports. Delete unused accounts first.',
+    zh: '账号数量已达上限 {limit}。请先删除不再使用的账号。',
+  },
   VCBOX_ERR_NOT_FOUND: {
     statusCode: 404,
     en: 'No such resource: {method} {url}.',

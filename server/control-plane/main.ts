@@ -1,13 +1,19 @@
 /**
  * Entry point of the control plane process (systemd unit vcbox-control, or a child of the dev
- * supervisor): opens the database (migrating it), then serves the API and the console.
+ * supervisor): opens the database (migrating it), serves the API and the console, and runs the
+ * SIP application, which connects to the signaling service's application port (retrying until
+ * the signaling service is up).
  */
-import { loadConfig } from '../config/config.ts';
+import { dataPaths, loadConfig } from '../config/config.ts';
 import { createError } from '../errors.ts';
 import { getLogger, initLogging } from '../logging/logger.ts';
 import { openState } from '../process/open-state.ts';
 import { runService } from '../process/service-lifecycle.ts';
+import { applicationSecret } from '../signaling/application-secret.ts';
+import { SipApplication } from '../sip-app/sip-application.ts';
 import { buildApp } from './app.ts';
+
+const log = getLogger('control-plane');
 
 await runService('control plane', async () => {
   const config = loadConfig(process.env);
@@ -24,9 +30,17 @@ await runService('control plane', async () => {
       error,
     );
   }
-  getLogger('control-plane').info({ url: `http://${config.http.host}:${config.http.port}/` }, 'console listening');
+  log.info({ url: `http://${config.http.host}:${config.http.port}/` }, 'console listening');
+
+  const sip = new SipApplication({
+    signaling: { host: config.signaling.host, port: config.signaling.port, secret: applicationSecret(dataPaths(config).secrets) },
+    db: state.db,
+    settings: state.settings,
+  });
+  sip.start(60_000).catch((error: Error) => log.error({ err: error.message }, 'SIP application not connected yet; still retrying'));
   return {
     async close() {
+      sip.close();
       await app.close();
       state.db.close();
     },

@@ -46,6 +46,25 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    name: 'accounts (SIP credentials as HA1 only)',
+    up(db) {
+      db.exec(`
+        CREATE TABLE accounts (
+          id         INTEGER PRIMARY KEY AUTOINCREMENT,
+          number     TEXT NOT NULL UNIQUE CHECK (number GLOB '[0-9][0-9][0-9][0-9]'),
+          name       TEXT NOT NULL,
+          email      TEXT,
+          realm      TEXT NOT NULL,           -- the SIP domain the HA1 values were made for
+          ha1_md5    TEXT NOT NULL,           -- MD5(number:realm:password)
+          ha1_sha256 TEXT NOT NULL,           -- SHA-256(number:realm:password)
+          created_at TEXT NOT NULL,
+          updated_at TEXT NOT NULL
+        );
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

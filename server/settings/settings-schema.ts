@@ -49,6 +49,7 @@ export const CONTENT_RESOLUTIONS = ['1080P/30', '1080P/15', '1080P/5', '720P/30'
 export const EQUAL_SPLIT_LAYOUTS = ['2x2', '3x3', '4x4', '5x5', '6x6', '7x7'] as const;
 export const ONE_PLUS_N_LAYOUTS = ['1+5', '1+7', '1+9'] as const;
 export const EARLY_JOIN_MINUTES = [5, 10, 15, 30, 45, 60] as const;
+export const DIGEST_CHOICES = ['MD5,SHA-256', 'SHA-256,MD5', 'SHA-256', 'MD5'] as const;
 export const BANDWIDTHS = ['4M', '3M', '2M', '1.5M', '1M', '768k', '512k', '256k', '128k'] as const;
 
 export const SETTINGS = {
@@ -74,6 +75,9 @@ export const SETTINGS = {
   'ssh.port': setting(22, isPort, 'a port number 1-65535'),
   'sip.port': setting(5060, isPort, 'a port number 1-65535'),
   'sip.tlsPort': setting(5061, isPort, 'a port number 1-65535'),
+  // Digest challenges offered to terminals, most preferred first. MD5 leads by default: many
+  // terminals in the field read only the first challenge and know nothing but MD5.
+  'sip.digestAlgorithms': setting('MD5,SHA-256', oneOf(DIGEST_CHOICES), `one of ${DIGEST_CHOICES.join(' | ')}`),
   'media.ivrPorts': setting<PortRange>({ min: 30000, max: 37999 }, isRange, 'a port range at least 1000 wide'),
   'media.turnPorts': setting<PortRange>({ min: 38000, max: 49999 }, isRange, 'a port range at least 1000 wide'),
   'media.mcuPorts': setting<PortRange>({ min: 50000, max: 59999 }, isRange, 'a port range at least 1000 wide'),

@@ -4,6 +4,7 @@
  * every value and the rules across values before anything is written, writes all keys of one
  * change in a single transaction and records it in the audit log.
  */
+import { recordAudit } from '../audit/audit-log.ts';
 import type { Db } from '../db/database.ts';
 import { createError } from '../errors.ts';
 import { getLogger } from '../logging/logger.ts';
@@ -67,13 +68,10 @@ export class SettingsStore {
     const upsert = this.#db.prepare(
       'INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
     );
-    const audit = this.#db.prepare(
-      'INSERT INTO audit_log (at, actor, source, action, detail) VALUES (?, ?, ?, ?, ?)',
-    );
     this.#db.transaction(() => {
       for (const key of changed) upsert.run(key, JSON.stringify(next[key]), now);
       const detail = Object.fromEntries(changed.map((key) => [key, { from: current[key], to: next[key] }]));
-      audit.run(now, author.actor, author.source ?? null, 'settings.update', JSON.stringify(detail));
+      recordAudit(this.#db, { actor: author.actor, source: author.source, action: 'settings.update', detail });
     })();
     log.info({ changed, actor: author.actor }, 'settings changed');
     return changed;

@@ -1,13 +1,15 @@
 /**
  * Entry point of the SIP signaling service process (systemd unit vcbox-signaling, or a child
  * of the dev supervisor): reads the configuration and the SIP settings, makes sure a TLS
- * certificate exists, and starts the listeners.
+ * certificate and the application secret exist, and starts the SIP listeners and the
+ * application port.
  */
 import { dataPaths, loadConfig } from '../config/config.ts';
 import { initLogging } from '../logging/logger.ts';
 import { openState } from '../process/open-state.ts';
 import { runService } from '../process/service-lifecycle.ts';
 import { ensureCertificate } from '../tls/self-signed-certificate.ts';
+import { applicationSecret } from './application-secret.ts';
 import { SignalingService } from './signaling-service.ts';
 
 await runService('signaling service', async () => {
@@ -16,12 +18,14 @@ await runService('signaling service', async () => {
   const { db, settings } = openState(config);
   const stored = settings.getAll();
   db.close();
-  const certificate = await ensureCertificate(dataPaths(config).certificates);
+  const paths = dataPaths(config);
+  const certificate = await ensureCertificate(paths.certificates);
   const service = new SignalingService({
     host: config.sip.host,
     port: config.sip.port ?? stored['sip.port'],
     tlsPort: config.sip.tlsPort ?? stored['sip.tlsPort'],
     tls: { key: certificate.key, cert: certificate.cert },
+    application: { host: config.signaling.host, port: config.signaling.port, secret: applicationSecret(paths.secrets) },
   });
   await service.start();
   return service;

@@ -1,107 +1,189 @@
 /**
- * The SIP signaling service: owns the UDP, TCP and TLS listeners, parses what arrives, answers
- * what it can answer statelessly, and (with the signaling issue) hands the rest to the SIP
- * application over drachtio's wire protocol. Today it answers OPTIONS with 200 (the keep-alive
- * and health probe every terminal and monitor sends), refuses other methods with 501, absorbs
- * ACKs, drops stray responses, and answers malformed requests with 400 saying what was wrong
- * (dropped instead on UDP when not even the routing headers could be read).
+ * The SIP signaling service: the box's SIP server, and a drachtio server for SIP applications.
+ *
+ * It owns the UDP, TCP and TLS listeners, parsing, the transaction layer (./transactions),
+ * dialog tracking (./dialogs), rport/received, and connection reuse; it knows nothing about
+ * meetings. Requests from the network go to the application connection that routed their
+ * method (drachtio wire protocol, ./drachtio); what the application sends back is completed
+ * (Via, tags, Contact, CSeq, route set — ./core/app-message.ts) and put on the wire. The duties
+ * split follows shared/notes/drachtio-wire-protocol.md §11. Without any application routing
+ * OPTIONS, OPTIONS is answered here (terminals' keep-alive); other methods get 503.
  */
+import { randomUUID } from 'node:crypto';
+import dns from 'node:dns/promises';
+import net from 'node:net';
+import os from 'node:os';
 import { getLogger } from '../logging/logger.ts';
-import { USER_AGENT } from '../version.ts';
+import { BUILD_INFO, USER_AGENT } from '../version.ts';
+import { applyBody, copyAppHeaders, replaceLocalhost } from './core/app-message.ts';
+import { type Dialog, dialogIdOf } from './dialogs/dialog.ts';
+import { type AppConnection, ApplicationServer } from './drachtio/application-server.ts';
+import { wireTime } from './drachtio/wire-frames.ts';
 import {
+  type SipMessage,
   type SipParseError,
-  type SipRequest,
+  SipRequest,
   SipResponse,
   createResponse,
   headerParam,
   parseMessage,
 } from './sip/sip-message.ts';
-import type { MessageSource, SipTransport } from './transports/sip-transport.ts';
+import { formatNameAddr, parseNameAddr, parseUri, uriParam } from './sip/sip-uri.ts';
+import { ClientTransaction } from './transactions/client-transaction.ts';
+import { ServerTransaction } from './transactions/server-transaction.ts';
+import type { MessageSource, SipTransport, TransportProtocol } from './transports/sip-transport.ts';
 import { StreamTransport } from './transports/stream-transport.ts';
 import { UdpTransport } from './transports/udp-transport.ts';
 
 const log = getLogger('signaling-service');
 
 export const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'UPDATE', 'REGISTER', 'SUBSCRIBE', 'NOTIFY', 'MESSAGE', 'REFER', 'PRACK'];
+const DIALOG_METHODS = new Set(['INVITE', 'SUBSCRIBE']);
 
 export interface SignalingServiceOptions {
   readonly host: string;
-  /** UDP and TCP port; 0 picks a free one (tests). */
+  /** UDP and TCP port. */
   readonly port: number;
   readonly tlsPort: number;
   readonly tls: { readonly key: Buffer; readonly cert: Buffer };
+  /** The application port (drachtio wire protocol); omitted: no applications (tests). */
+  readonly application?: { readonly host: string; readonly port: number; readonly secret: string };
+}
+
+interface Destination extends MessageSource {}
+
+function randomTag(): string {
+  return randomUUID().replace(/-/g, '').slice(0, 10);
+}
+
+function branch(): string {
+  return `z9hG4bK${randomUUID().replace(/-/g, '')}`;
+}
+
+function tagOf(value: string | undefined): string {
+  return headerParam(value ?? '', 'tag') ?? '';
+}
+
+/** The primary IPv4 address of the box (for Via/Contact when listening on 0.0.0.0). */
+function primaryAddress(): string {
+  for (const addresses of Object.values(os.networkInterfaces())) {
+    for (const address of addresses ?? []) if (address.family === 'IPv4' && !address.internal) return address.address;
+  }
+  return '127.0.0.1';
 }
 
 export class SignalingService {
-  readonly #transports: SipTransport[];
+  readonly #udp: UdpTransport;
+  readonly #tcp: StreamTransport;
+  readonly #tls: StreamTransport;
+  readonly #apps: ApplicationServer | undefined;
+  readonly #serverByKey = new Map<string, ServerTransaction>();
+  readonly #serverById = new Map<string, ServerTransaction>();
+  readonly #clientByKey = new Map<string, ClientTransaction>();
+  readonly #clientById = new Map<string, ClientTransaction>();
+  readonly #dialogs = new Map<string, Dialog>();
+  /** Stream connections of registered terminals, by Contact `user@host:port`. */
+  readonly #registeredConnections = new Map<string, { protocol: 'tcp' | 'tls'; connectionId: string; until: number }>();
   #closed = false;
 
   constructor(options: SignalingServiceOptions) {
-    this.#transports = [
-      new UdpTransport({ host: options.host, port: options.port }),
-      new StreamTransport({ host: options.host, port: options.port }),
-      new StreamTransport({ host: options.host, port: options.tlsPort, tls: options.tls }),
-    ];
+    this.#udp = new UdpTransport({ host: options.host, port: options.port });
+    this.#tcp = new StreamTransport({ host: options.host, port: options.port });
+    this.#tls = new StreamTransport({ host: options.host, port: options.tlsPort, tls: options.tls });
     for (const transport of this.#transports) {
-      transport.on('message', (data, source) => this.#onMessage(transport, data, source));
+      transport.on('message', (data, source) => this.#onNetworkMessage(transport, data, source));
       transport.on('framingError', (error, head, source) => this.#onBadMessage(transport, error, head, source));
     }
+    if (options.application) {
+      this.#apps = new ApplicationServer({
+        ...options.application,
+        hostports: () => this.listeners().join(','),
+        version: `v${BUILD_INFO.version}`,
+      });
+      this.#apps.on('sip', (connection, msgId, args, message) => this.#onAppSip(connection, msgId, args, message));
+      this.#apps.on('proxy', (connection, msgId) => connection.reply(msgId, ['NOK', 'proxy is not supported by this server']));
+      this.#apps.on('closed', (connection) => this.#onAppClosed(connection));
+    }
+  }
+
+  get #transports(): SipTransport[] {
+    return [this.#udp, this.#tcp, this.#tls];
   }
 
   /** Binds every listener; if one fails, the others are closed again and the error thrown. */
   async start(): Promise<void> {
     try {
       for (const transport of this.#transports) await transport.listen();
+      await this.#apps?.listen();
     } catch (error) {
       await this.close();
       throw error;
     }
-    log.info({ listeners: this.listeners() }, 'SIP listeners up');
+    log.info({ listeners: this.listeners(), application: this.#apps?.local }, 'SIP listeners up');
   }
 
-  /** `proto/address:port` of each listener, as drachtio reports them. */
+  /** `proto/address:port` of each SIP listener, as drachtio reports them. */
   listeners(): string[] {
     return this.#transports.map((t) => `${t.protocol}/${t.local.address}:${t.local.port}`);
   }
 
-  #onMessage(transport: SipTransport, data: Buffer, source: MessageSource): void {
-    let message: ReturnType<typeof parseMessage>;
+  get applicationPort(): number | undefined {
+    return this.#apps?.local.port;
+  }
+
+  /** Counts for health and tests. */
+  stats() {
+    return {
+      serverTransactions: this.#serverById.size,
+      clientTransactions: this.#clientById.size,
+      dialogs: this.#dialogs.size,
+      applications: this.#apps?.connections.length ?? 0,
+    };
+  }
+
+  // ---------------------------------------------------------------- network side
+
+  #transportFor(protocol: TransportProtocol): SipTransport {
+    return protocol === 'udp' ? this.#udp : protocol === 'tcp' ? this.#tcp : this.#tls;
+  }
+
+  /** host:port this box puts in Via/Contact for a peer reached over `protocol`. */
+  #hostport(protocol: TransportProtocol, peerAddress: string): string {
+    const transport = this.#transportFor(protocol);
+    let host = transport.local.address;
+    if (host === '0.0.0.0' || host === '::') host = peerAddress.startsWith('127.') || peerAddress === '::1' ? '127.0.0.1' : primaryAddress();
+    return `${net.isIPv6(host) ? `[${host}]` : host}:${transport.local.port}`;
+  }
+
+  #contactFor(protocol: TransportProtocol, peerAddress: string, user?: string): string {
+    const scheme = protocol === 'tls' ? 'sips' : 'sip';
+    const transport = protocol === 'udp' ? '' : `;transport=${protocol}`;
+    return `<${scheme}:${user ? `${user}@` : ''}${this.#hostport(protocol, peerAddress)}${transport}>`;
+  }
+
+  #send(destination: Destination, data: Buffer): boolean {
+    return this.#transportFor(destination.protocol).send(data, destination);
+  }
+
+  #onNetworkMessage(transport: SipTransport, data: Buffer, source: MessageSource): void {
+    let message: SipMessage;
     try {
       message = parseMessage(data);
     } catch (error) {
       this.#onBadMessage(transport, error as SipParseError, data, source);
       return;
     }
-    if (message.type === 'response') {
-      log.debug({ status: message.status, source }, 'stray response dropped');
-      return;
-    }
-    this.#stampVia(message, source);
-    switch (message.method) {
-      case 'ACK':
-        return;
-      case 'OPTIONS': {
-        const response = createResponse(message, 200, 'OK', randomTag());
-        response.add('allow', ALLOWED_METHODS.join(', '));
-        response.add('accept', 'application/sdp');
-        response.add('supported', 'path, outbound, gruu, timer');
-        response.add('server', USER_AGENT);
-        this.#reply(transport, response, message, source);
-        return;
-      }
-      default: {
-        const response = createResponse(message, 501, 'Not Implemented', randomTag());
-        response.add('allow', 'OPTIONS');
-        response.add('server', USER_AGENT);
-        this.#reply(transport, response, message, source);
-      }
+    try {
+      if (message.type === 'response') this.#onNetworkResponse(message, source);
+      else this.#onNetworkRequest(message, source);
+    } catch (error) {
+      log.error({ err: error, source }, 'error while handling a SIP message');
     }
   }
 
   /** RFC 3581 / 3261 §18.2.1: note where the request really came from in its top Via. */
   #stampVia(request: SipRequest, source: MessageSource): void {
-    const vias = request.headers.filter(([name]) => name === 'via');
-    const top = vias[0];
+    const top = request.headers.find(([name]) => name === 'via');
     if (!top) return;
     let via = top[1];
     const sentBy = /^SIP\/2\.0\/\S+\s+([^;\s]+)/i.exec(via)?.[1] ?? '';
@@ -111,19 +193,643 @@ export class SignalingService {
     top[1] = via;
   }
 
-  #reply(transport: SipTransport, response: SipResponse, request: SipRequest, source: MessageSource): void {
-    let destination = source;
-    if (source.protocol === 'udp') {
-      // RFC 3581: with rport, back to the source port; without, to the port in the Via.
-      const via = request.get('via') ?? '';
-      if (headerParam(via, 'rport') === undefined) {
-        const sentBy = /^SIP\/2\.0\/\S+\s+([^;\s]+)/i.exec(via)?.[1] ?? '';
-        const port = Number(/:(\d+)$/.exec(sentBy)?.[1] ?? 5060);
-        destination = { ...source, port };
+  /** Where responses to a request go (RFC 3261 §18.2.2, RFC 3581). */
+  #responseDestination(request: SipRequest, source: MessageSource): Destination {
+    if (source.protocol !== 'udp') return source;
+    const via = request.get('via') ?? '';
+    if (headerParam(via, 'rport') !== undefined) return source;
+    const sentBy = /^SIP\/2\.0\/\S+\s+([^;\s]+)/i.exec(via)?.[1] ?? '';
+    return { ...source, port: Number(/:(\d+)$/.exec(sentBy)?.[1] ?? 5060) };
+  }
+
+  #serverKey(request: SipRequest, method = request.method): string {
+    const via = request.get('via') ?? '';
+    const branchParam = headerParam(via, 'branch') ?? '';
+    const sentBy = /^SIP\/2\.0\/\S+\s+([^;\s]+)/i.exec(via)?.[1] ?? '';
+    return `${branchParam}|${sentBy}|${method}`;
+  }
+
+  #newServerTransaction(request: SipRequest, source: MessageSource): ServerTransaction {
+    const destination = this.#responseDestination(request, source);
+    const key = this.#serverKey(request);
+    const transaction = new ServerTransaction(request, source, {
+      send: (data) => this.#send(destination, data),
+      terminated: (t) => {
+        this.#serverById.delete(t.id);
+        if (this.#serverByKey.get(key) === t) this.#serverByKey.delete(key);
+      },
+      ackTimeout: (t) => this.#onAckTimeout(t),
+    });
+    this.#serverByKey.set(key, transaction);
+    this.#serverById.set(transaction.id, transaction);
+    return transaction;
+  }
+
+  /** Answers a request from the box itself (no application involved). */
+  #respondLocally(request: SipRequest, source: MessageSource, status: number, reason: string, extra: [string, string][] = []): void {
+    if (request.method === 'ACK') return;
+    const transaction = this.#serverByKey.get(this.#serverKey(request)) ?? this.#newServerTransaction(request, source);
+    const response = createResponse(request, status, reason, transaction.toTag);
+    for (const [name, value] of extra) response.add(name, value);
+    response.add('server', USER_AGENT);
+    transaction.respond(response);
+  }
+
+  #onNetworkRequest(request: SipRequest, source: MessageSource): void {
+    this.#stampVia(request, source);
+
+    if (request.method === 'ACK') {
+      this.#onNetworkAck(request, source);
+      return;
+    }
+    const existing = this.#serverByKey.get(this.#serverKey(request));
+    if (existing) {
+      existing.retransmission();
+      return;
+    }
+    if (request.method === 'CANCEL') {
+      this.#onNetworkCancel(request, source);
+      return;
+    }
+    const toTag = tagOf(request.get('to'));
+    if (toTag !== '') {
+      this.#onNetworkInDialogRequest(request, source, toTag);
+      return;
+    }
+
+    if (request.method === 'REGISTER') {
+      const reason = this.#screenRegister(request);
+      if (reason) {
+        this.#respondLocally(request, source, 400, 'Bad Request', [['warning', `399 vcbox "${reason}"`]]);
+        return;
       }
     }
-    transport.send(response.toBuffer(), destination);
+    const connection = this.#apps?.pick(request.method.toLowerCase());
+    if (!connection) {
+      if (request.method === 'OPTIONS') {
+        this.#respondLocally(request, source, 200, 'OK', [
+          ['allow', ALLOWED_METHODS.join(', ')],
+          ['accept', 'application/sdp'],
+          ['supported', 'path, outbound, gruu, timer'],
+        ]);
+      } else {
+        this.#respondLocally(request, source, 503, 'Service Unavailable', [['retry-after', '30']]);
+      }
+      return;
+    }
+    const transaction = this.#newServerTransaction(request, source);
+    transaction.owner = connection;
+    if (transaction.isInvite) transaction.respond(createResponse(request, 100, 'Trying'));
+    this.#forwardRequest(connection, request, source, transaction.id, '');
   }
+
+  /** drachtio §10(f): what the server refuses before any application sees a REGISTER. */
+  #screenRegister(request: SipRequest): string | undefined {
+    for (const contact of request.getAll('contact')) {
+      if (contact.trim() === '*') {
+        if ((request.get('expires') ?? '').trim() !== '0') return 'Contact: * is only allowed with Expires: 0';
+        continue;
+      }
+      const nameAddr = parseNameAddr(contact);
+      if (!nameAddr || !/^[a-z][a-z0-9+.-]*:/i.test(nameAddr.uri)) return `Contact without a URI scheme: ${contact.slice(0, 60)}`;
+    }
+    return undefined;
+  }
+
+  #forwardRequest(connection: AppConnection, request: SipRequest, source: MessageSource, transactionId: string, dialogId: string): void {
+    const data = request.toBuffer();
+    const local = this.#transportFor(source.protocol).local;
+    connection.send(
+      ['sip', 'network', String(data.length), source.protocol, source.address, String(source.port), wireTime(), transactionId, dialogId, local.address, String(local.port), ''],
+      data,
+    );
+  }
+
+  #findDialog(callId: string, fromTag: string, toTag: string): Dialog | undefined {
+    const byFrom = this.#dialogs.get(dialogIdOf(callId, fromTag));
+    if (byFrom && byFrom.remoteTag === fromTag) return byFrom;
+    const byTo = this.#dialogs.get(dialogIdOf(callId, toTag));
+    if (byTo && byTo.localTag === toTag) return byTo;
+    return undefined;
+  }
+
+  #onNetworkAck(request: SipRequest, source: MessageSource): void {
+    const invite = this.#serverByKey.get(this.#serverKey(request, 'INVITE'));
+    if (invite && invite.state === 'completed') {
+      invite.ack(); // ACK for a non-2xx: ours, never the application's
+      return;
+    }
+    const dialog = this.#findDialog(request.callId, tagOf(request.get('from')), tagOf(request.get('to')));
+    if (!dialog) return;
+    dialog.pendingAck?.acknowledged2xx();
+    dialog.pendingAck = undefined;
+    dialog.state = 'confirmed';
+    dialog.peer = source;
+    const connection = dialog.owner as AppConnection;
+    if (connection.open) this.#forwardRequest(connection, request, source, randomUUID(), dialog.id);
+  }
+
+  #onNetworkCancel(request: SipRequest, source: MessageSource): void {
+    const invite = this.#serverByKey.get(this.#serverKey(request, 'INVITE'));
+    if (!invite) {
+      this.#respondLocally(request, source, 481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    this.#respondLocally(request, source, 200, 'OK');
+    if (!invite.pending) return;
+    invite.respond(createResponse(invite.request, 487, 'Request Terminated', invite.toTag));
+    const connection = invite.owner as AppConnection | undefined;
+    if (connection?.open) this.#forwardRequest(connection, request, source, invite.id, invite.dialogId);
+  }
+
+  #onNetworkInDialogRequest(request: SipRequest, source: MessageSource, toTag: string): void {
+    const dialog = this.#findDialog(request.callId, tagOf(request.get('from')), toTag);
+    const connection = dialog?.owner as AppConnection | undefined;
+    if (!dialog || !connection?.open) {
+      this.#respondLocally(request, source, 481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    const seq = request.cseq.seq;
+    if (seq < dialog.remoteSeq && request.method !== 'PRACK') {
+      this.#respondLocally(request, source, 500, 'Server Internal Error', [['warning', '399 vcbox "CSeq out of order"']]);
+      return;
+    }
+    dialog.remoteSeq = Math.max(dialog.remoteSeq, seq);
+    dialog.peer = source;
+    const transaction = this.#newServerTransaction(request, source);
+    transaction.owner = connection;
+    transaction.dialogId = dialog.id;
+    if (transaction.isInvite) transaction.respond(createResponse(request, 100, 'Trying'));
+    if (request.method === 'BYE') this.#dialogs.delete(dialog.id);
+    this.#forwardRequest(connection, request, source, transaction.id, dialog.id);
+  }
+
+  #onNetworkResponse(response: SipResponse, source: MessageSource): void {
+    const via = response.get('via') ?? '';
+    const key = `${headerParam(via, 'branch') ?? ''}|${response.cseq.method}`;
+    const transaction = this.#clientByKey.get(key);
+    if (transaction) {
+      transaction.onResponse(response);
+      return;
+    }
+    // A 2xx to INVITE retransmitted after our transaction ended: repeat the dialog's ACK.
+    if (response.cseq.method === 'INVITE' && response.status >= 200 && response.status < 300) {
+      const dialog = this.#findDialog(response.callId, tagOf(response.get('from')), tagOf(response.get('to')));
+      if (dialog?.lastAck) this.#send(dialog.peer, dialog.lastAck);
+    }
+    log.debug({ status: response.status, source }, 'response matching no transaction dropped');
+  }
+
+  // ---------------------------------------------------------------- application side
+
+  #onAppSip(connection: AppConnection, msgId: string, args: string[], raw: Buffer | undefined): void {
+    const [transactionId = '', dialogId = '', proxyUri = ''] = args;
+    let message: SipMessage;
+    try {
+      if (!raw) throw new Error('no SIP message in the frame');
+      message = parseAppMessage(raw);
+    } catch (error) {
+      connection.reply(msgId, ['NOK', `invalid SIP message: ${(error as Error).message}`]);
+      return;
+    }
+    try {
+      if (message.type === 'response') {
+        if (!transactionId) {
+          connection.reply(msgId, ['NO', 'transaction id missing']);
+          return;
+        }
+        this.#onAppResponse(connection, msgId, transactionId, message);
+      } else if (dialogId) {
+        this.#onAppInDialogRequest(connection, msgId, dialogId, message);
+      } else if (transactionId && message.method === 'CANCEL') {
+        this.#onAppCancel(connection, msgId, transactionId, message);
+      } else {
+        void this.#onAppNewRequest(connection, msgId, message, proxyUri);
+      }
+    } catch (error) {
+      log.error({ err: error }, 'error while handling an application message');
+      connection.reply(msgId, ['NOK', `Server error: ${(error as Error).message}`]);
+    }
+  }
+
+  #onAppResponse(connection: AppConnection, msgId: string, transactionId: string, appResponse: SipResponse): void {
+    const transaction = this.#serverById.get(transactionId);
+    if (!transaction?.pending) {
+      connection.reply(msgId, ['NOK', 'Response not sent due to unknown transaction']);
+      return;
+    }
+    const request = transaction.request;
+    if (request.method === 'CANCEL') {
+      connection.reply(msgId, ['NOK', '200 OK to incoming CANCEL is automatically generated by the stack']);
+      return;
+    }
+    const status = appResponse.status;
+    const appToTag = tagOf(appResponse.get('to'));
+    const response = createResponse(request, status, appResponse.reason, status > 100 ? appToTag || transaction.toTag : undefined);
+    const hostport = this.#hostport(transaction.source.protocol, transaction.source.address);
+    copyAppHeaders(appResponse, response, hostport);
+    const untyped = applyBody(appResponse, response);
+    if (untyped) {
+      connection.reply(msgId, ['NOK', untyped]);
+      return;
+    }
+    const createsDialog = DIALOG_METHODS.has(request.method) && status > 100 && status < 300;
+    if (createsDialog && !response.has('contact')) response.add('contact', this.#contactFor(transaction.source.protocol, transaction.source.address));
+    if (createsDialog) for (const rr of request.getAll('record-route')) response.add('record-route', rr);
+    if (!response.has('server') && !response.has('user-agent')) response.add('server', USER_AGENT);
+
+    let dialogId = transaction.dialogId;
+    if (createsDialog && !dialogId) {
+      dialogId = dialogIdOf(request.callId, tagOf(request.get('from')));
+      transaction.dialogId = dialogId;
+    }
+    if (createsDialog) this.#upsertUasDialog(transaction, response, connection);
+    if (status >= 300 && dialogId && this.#dialogs.get(dialogId)?.state === 'early') this.#dialogs.delete(dialogId);
+    if (request.method === 'REGISTER' && status >= 200 && status < 300) this.#rememberRegisteredConnection(transaction, response);
+
+    const sent = transaction.respond(response);
+    if (!sent) {
+      connection.reply(msgId, ['NOK', 'transport for response has been shutdown or closed']);
+      return;
+    }
+    const data = response.toBuffer();
+    const destination = this.#responseDestination(request, transaction.source);
+    connection.reply(
+      msgId,
+      ['OK', 'application', String(data.length), destination.protocol, destination.address, String(destination.port), wireTime(), transaction.id, dialogId, '', 'Msg sent:', ''],
+      data,
+    );
+  }
+
+  #upsertUasDialog(transaction: ServerTransaction, response: SipResponse, connection: AppConnection): void {
+    const request = transaction.request;
+    const id = transaction.dialogId;
+    const existing = this.#dialogs.get(id);
+    const confirmed = response.status >= 200;
+    if (existing) {
+      if (confirmed) existing.state = 'confirmed';
+      if (confirmed && transaction.isInvite) existing.pendingAck = transaction;
+      return;
+    }
+    const contact = parseNameAddr(request.get('contact') ?? '');
+    const dialog: Dialog = {
+      id,
+      role: 'uas',
+      callId: request.callId,
+      local: response.get('to') ?? '',
+      remote: request.get('from') ?? '',
+      localTag: tagOf(response.get('to')),
+      remoteTag: tagOf(request.get('from')),
+      localSeq: Math.floor(Math.random() * 10_000) + 1,
+      remoteSeq: request.cseq.seq,
+      remoteTarget: contact?.uri ?? request.uri,
+      routeSet: request.getAll('record-route'),
+      peer: transaction.source,
+      owner: connection,
+      method: request.method,
+      state: confirmed ? 'confirmed' : 'early',
+      inviteSeq: request.cseq.seq,
+      lastAck: undefined,
+      pendingAck: confirmed && transaction.isInvite ? transaction : undefined,
+    };
+    this.#dialogs.set(id, dialog);
+  }
+
+  /** drachtio §10(f): requests to a terminal registered over TCP/TLS reuse its connection. */
+  #rememberRegisteredConnection(transaction: ServerTransaction, response: SipResponse): void {
+    const source = transaction.source;
+    if (source.protocol === 'udp' || !source.connectionId) return;
+    for (const value of response.getAll('contact')) {
+      const nameAddr = parseNameAddr(value);
+      const uri = nameAddr && parseUri(nameAddr.uri);
+      if (!uri) continue;
+      const expires = Number(headerParam(nameAddr.params, 'expires') ?? response.get('expires') ?? 3600);
+      const key = `${uri.user ?? ''}@${uri.host}:${uri.port ?? ''}`;
+      if (expires === 0) this.#registeredConnections.delete(key);
+      else this.#registeredConnections.set(key, { protocol: source.protocol, connectionId: source.connectionId, until: Date.now() + expires * 1000 });
+    }
+  }
+
+  #onAckTimeout(transaction: ServerTransaction): void {
+    const dialog = this.#dialogs.get(transaction.dialogId);
+    if (!dialog || dialog.pendingAck !== transaction) return;
+    log.warn({ dialog: dialog.id }, 'no ACK for the 2xx within 64*T1; ending the call');
+    this.#dialogs.delete(dialog.id);
+    const bye = this.#buildInDialogRequest(dialog, 'BYE', undefined);
+    bye.add('reason', 'SIP ;cause=200 ;text="ACK timeout"');
+    const connection = dialog.owner as AppConnection;
+    void this.#dialogDestination(dialog).then(
+      (destination) => {
+        const byeBranch = branch();
+        bye.headers.unshift(['via', `SIP/2.0/${destination.protocol.toUpperCase()} ${this.#hostport(destination.protocol, destination.address)};rport;branch=${byeBranch}`]);
+        this.#startClientTransaction(bye, destination, byeBranch, undefined, '');
+        if (!connection.open) return;
+        const data = bye.toBuffer();
+        connection.send(['sip', 'application', String(data.length), destination.protocol, destination.address, String(destination.port), wireTime(), 'unsolicited', dialog.id, ''], data);
+      },
+      (error: Error) => log.warn({ dialog: dialog.id, err: error.message }, 'could not send the ACK-timeout BYE'),
+    );
+  }
+
+  /** Builds a request inside `dialog` (RFC 3261 §12.2.1.1). */
+  #buildInDialogRequest(dialog: Dialog, method: string, appRequest: SipRequest | undefined): SipRequest {
+    const appSeq = appRequest?.has('cseq') ? appRequest.cseq.seq : undefined;
+    let seq: number;
+    if (method === 'ACK' || method === 'CANCEL') seq = dialog.inviteSeq;
+    else if (appSeq !== undefined && appSeq > dialog.localSeq) seq = appSeq;
+    else seq = ++dialog.localSeq;
+    dialog.localSeq = Math.max(dialog.localSeq, seq);
+    if (method === 'INVITE') dialog.inviteSeq = seq;
+    const useAppUri = appRequest && method !== 'ACK' && !appRequest.uri.includes('placeholder');
+    const request = new SipRequest(method, useAppUri ? appRequest.uri : dialog.remoteTarget);
+    for (const route of dialog.routeSet) request.add('route', route);
+    request.add('max-forwards', '70');
+    request.add('from', dialog.local);
+    request.add('to', dialog.remote);
+    request.add('call-id', dialog.callId);
+    request.add('cseq', `${seq} ${method}`);
+    return request;
+  }
+
+  #onAppInDialogRequest(connection: AppConnection, msgId: string, dialogId: string, appRequest: SipRequest): void {
+    const dialog = this.#dialogs.get(dialogId);
+    if (!dialog) {
+      connection.reply(msgId, ['NOK', 'Server error: unable to find dialog for dialog id provided']);
+      return;
+    }
+    const method = appRequest.method;
+    if (method === 'ACK' && dialog.role === 'uac') {
+      const pending = this.#lastInviteOf(dialog);
+      if (pending && pending.finalStatus !== undefined && pending.finalStatus >= 300) {
+        connection.reply(msgId, ['NOK', 'Server error: ACK for non-success final response is automatically generated by server']);
+        return;
+      }
+    }
+    const request = this.#buildInDialogRequest(dialog, method, appRequest);
+    const hostport = this.#hostport(dialog.peer.protocol, dialog.peer.address);
+    copyAppHeaders(appRequest, request, hostport, { skip: new Set(['max-forwards']) });
+    if ((method === 'INVITE' || method === 'SUBSCRIBE' || method === 'REFER') && !request.has('contact')) {
+      request.add('contact', this.#contactFor(dialog.peer.protocol, dialog.peer.address));
+    }
+    const untyped = applyBody(appRequest, request);
+    if (untyped && method !== 'ACK') {
+      connection.reply(msgId, ['NOK', untyped]);
+      return;
+    }
+    void this.#sendAppRequest(connection, msgId, request, dialog, undefined);
+  }
+
+  #lastInviteOf(dialog: Dialog): ClientTransaction | undefined {
+    let found: ClientTransaction | undefined;
+    for (const transaction of this.#clientById.values()) if (transaction.isInvite && transaction.request.callId === dialog.callId) found = transaction;
+    return found;
+  }
+
+  #onAppCancel(connection: AppConnection, msgId: string, transactionId: string, appRequest: SipRequest): void {
+    const invite = this.#clientById.get(transactionId);
+    if (!invite?.isInvite || invite.finalStatus !== undefined) {
+      connection.reply(msgId, ['NOK', `unable to cancel unknown transaction id: ${transactionId}`]);
+      return;
+    }
+    const request = new SipRequest('CANCEL', invite.request.uri);
+    request.add('via', invite.request.get('via') ?? '');
+    for (const route of invite.request.getAll('route')) request.add('route', route);
+    request.add('max-forwards', '70');
+    request.add('from', invite.request.get('from') ?? '');
+    request.add('to', invite.request.get('to') ?? '');
+    request.add('call-id', invite.request.callId);
+    request.add('cseq', `${invite.request.cseq.seq} CANCEL`);
+    copyAppHeaders(appRequest, request, '', { skip: new Set(['max-forwards', 'contact']) });
+    const destination = (invite.owner as { destination?: Destination } | undefined)?.destination;
+    if (!destination) {
+      connection.reply(msgId, ['NOK', `unable to cancel unknown transaction id: ${transactionId}`]);
+      return;
+    }
+    const transaction = this.#startClientTransaction(request, destination, invite.branch, undefined, '');
+    const data = request.toBuffer();
+    connection.reply(
+      msgId,
+      ['OK', 'application', String(data.length), destination.protocol, destination.address, String(destination.port), wireTime(), transaction.id, 'Msg sent:', ''],
+      data,
+    );
+  }
+
+  async #onAppNewRequest(connection: AppConnection, msgId: string, appRequest: SipRequest, proxyUri: string): Promise<void> {
+    const method = appRequest.method;
+    const target = parseUri(proxyUri || appRequest.uri);
+    if (!target || target.scheme === 'tel') {
+      connection.reply(msgId, ['NOK', `invalid request-uri: ${appRequest.uri}`]);
+      return;
+    }
+    let destination: Destination;
+    try {
+      destination = await this.#resolve(target);
+    } catch (error) {
+      connection.reply(msgId, ['NOK', (error as Error).message]);
+      return;
+    }
+    if (this.#isSelf(destination)) {
+      connection.reply(msgId, ['NOK', 'can not send request to myself']);
+      return;
+    }
+    const hostport = this.#hostport(destination.protocol, destination.address);
+    const request = new SipRequest(method, appRequest.uri);
+    request.add('max-forwards', '70');
+    const from = appRequest.get('from');
+    let fromValue = from ? replaceLocalhost(from, hostport) : `<sip:${hostport}>`;
+    if (!/^\s*</.test(fromValue) && !fromValue.includes('"')) {
+      const nameAddr = parseNameAddr(fromValue);
+      if (nameAddr) fromValue = formatNameAddr(nameAddr);
+    }
+    if (tagOf(fromValue) === '') fromValue += `;tag=${randomTag()}`;
+    request.add('from', fromValue);
+    const to = appRequest.get('to');
+    request.add('to', to ? replaceLocalhost(to, hostport) : `<${appRequest.uri}>`);
+    request.add('call-id', appRequest.get('call-id') ?? randomUUID());
+    const appSeq = appRequest.has('cseq') ? appRequest.cseq.seq : undefined;
+    request.add('cseq', `${appSeq ?? Math.floor(Math.random() * 10_000) + 1} ${method}`);
+    copyAppHeaders(appRequest, request, hostport, { skip: new Set(['max-forwards']) });
+    if (DIALOG_METHODS.has(method) && !request.has('contact')) request.add('contact', this.#contactFor(destination.protocol, destination.address));
+    if (!request.has('user-agent')) request.add('user-agent', USER_AGENT);
+    const untyped = applyBody(appRequest, request);
+    if (untyped) {
+      connection.reply(msgId, ['NOK', untyped]);
+      return;
+    }
+    await this.#sendAppRequest(connection, msgId, request, undefined, destination);
+  }
+
+  /** Resolves a URI to where to send: transport, address, port, and a reusable connection. */
+  async #resolve(uri: NonNullable<ReturnType<typeof parseUri>>): Promise<Destination> {
+    const transportParam = uriParam(uri, 'transport')?.toLowerCase();
+    const protocol: TransportProtocol = uri.scheme === 'sips' || transportParam === 'tls' ? 'tls' : transportParam === 'tcp' ? 'tcp' : 'udp';
+    if (transportParam && !['udp', 'tcp', 'tls'].includes(transportParam)) throw new Error('requested protocol/transport not available');
+    let host = uri.host.replace(/^\[|\]$/g, '');
+    if (!net.isIP(host)) {
+      try {
+        host = (await dns.lookup(host, { family: 4 })).address;
+      } catch {
+        throw new Error(`invalid request-uri: cannot resolve ${uri.host}`);
+      }
+    }
+    const port = uri.port ?? (protocol === 'tls' ? 5061 : 5060);
+    if (protocol === 'udp') return { protocol, address: host, port };
+    const transport = protocol === 'tcp' ? this.#tcp : this.#tls;
+    const registered = this.#registeredConnections.get(`${uri.user ?? ''}@${uri.host}:${uri.port ?? ''}`);
+    if (registered && registered.protocol === protocol && registered.until > Date.now() && transport.hasConnection(registered.connectionId)) {
+      return { protocol, address: host, port, connectionId: registered.connectionId };
+    }
+    const existing = transport.findConnection(host, port);
+    if (existing) return { protocol, address: host, port, connectionId: existing };
+    try {
+      return { protocol, address: host, port, connectionId: await transport.connect(host, port) };
+    } catch (error) {
+      throw new Error(`error connecting to ${protocol}/${host}:${port}: ${(error as Error).message}`);
+    }
+  }
+
+  #isSelf(destination: Destination): boolean {
+    const local = this.#transportFor(destination.protocol).local;
+    if (destination.port !== local.port) return false;
+    return destination.address === local.address || ((local.address === '0.0.0.0' || local.address === '::') && (destination.address.startsWith('127.') || destination.address === primaryAddress()));
+  }
+
+  async #sendAppRequest(connection: AppConnection, msgId: string, request: SipRequest, dialog: Dialog | undefined, known: Destination | undefined): Promise<void> {
+    let destination = known;
+    if (!destination && dialog) {
+      destination = await this.#dialogDestination(dialog).catch((error: Error) => {
+        connection.reply(msgId, ['NOK', error.message]);
+        return undefined;
+      });
+      if (!destination) return;
+    }
+    if (!destination) throw new Error('no destination');
+    const hostport = this.#hostport(destination.protocol, destination.address);
+    const newBranch = branch();
+    request.headers.unshift(['via', `SIP/2.0/${destination.protocol.toUpperCase()} ${hostport};rport;branch=${newBranch}`]);
+
+    if (request.method === 'ACK') {
+      const data = request.toBuffer();
+      if (!this.#send(destination, data)) {
+        connection.reply(msgId, ['NOK', 'transport for request has been shutdown or closed']);
+        return;
+      }
+      if (dialog) dialog.lastAck = data;
+      connection.reply(msgId, ['OK', 'application', String(data.length), destination.protocol, destination.address, String(destination.port), wireTime(), randomUUID(), 'Msg sent:', ''], data);
+      return;
+    }
+    const dialogId = dialog?.id ?? (DIALOG_METHODS.has(request.method) ? dialogIdOf(request.callId, tagOf(request.get('from'))) : '');
+    const transaction = this.#startClientTransaction(request, destination, newBranch, connection, dialogId);
+    if (dialog && request.method === 'BYE') transaction.owner = { connection, destination, byeOf: dialog.id };
+    const data = request.toBuffer();
+    connection.reply(msgId, ['OK', 'application', String(data.length), destination.protocol, destination.address, String(destination.port), wireTime(), transaction.id, 'Msg sent:', ''], data);
+  }
+
+  async #dialogDestination(dialog: Dialog): Promise<Destination> {
+    const firstRoute = dialog.routeSet[0];
+    const routeUri = firstRoute ? parseNameAddr(firstRoute)?.uri : undefined;
+    const uri = parseUri(routeUri && /;lr\b/i.test(routeUri) ? routeUri : dialog.remoteTarget);
+    if (!uri) throw new Error(`invalid remote target ${dialog.remoteTarget}`);
+    // Prefer the connection the peer uses with us (NAT and TCP/TLS terminals).
+    if (dialog.peer.connectionId && this.#transportFor(dialog.peer.protocol) !== this.#udp) {
+      const transport = dialog.peer.protocol === 'tcp' ? this.#tcp : this.#tls;
+      if (transport.hasConnection(dialog.peer.connectionId)) return dialog.peer;
+    }
+    return this.#resolve(uri);
+  }
+
+  #startClientTransaction(request: SipRequest, destination: Destination, branchId: string, connection: AppConnection | undefined, dialogId: string): ClientTransaction {
+    const key = `${branchId}|${request.method}`;
+    const transaction = new ClientTransaction(request, branchId, destination.protocol !== 'udp', {
+      send: (data) => this.#send(destination, data),
+      response: (response, t, retransmission) => this.#onClientResponse(t, response, retransmission),
+      failed: (status, t) => this.#onClientResponse(t, createResponse(t.request, status, status === 408 ? 'Request Timeout' : 'Service Unavailable'), false),
+      terminated: (t) => {
+        this.#clientById.delete(t.id);
+        if (this.#clientByKey.get(key) === t) this.#clientByKey.delete(key);
+      },
+    });
+    transaction.owner = { connection, destination };
+    transaction.dialogId = dialogId;
+    this.#clientByKey.set(key, transaction);
+    this.#clientById.set(transaction.id, transaction);
+    transaction.start();
+    return transaction;
+  }
+
+  #onClientResponse(transaction: ClientTransaction, response: SipResponse, retransmission: boolean): void {
+    const owner = transaction.owner as { connection?: AppConnection; destination: Destination; byeOf?: string };
+    const request = transaction.request;
+    const status = response.status;
+    if (request.method === 'INVITE' && status === 100) return;
+    const dialogId = transaction.dialogId;
+    if (request.method === 'INVITE' || request.method === 'SUBSCRIBE') {
+      const remoteTag = tagOf(response.get('to'));
+      if (status > 100 && status < 300 && remoteTag) {
+        const existing = this.#dialogs.get(dialogId);
+        if (!existing) this.#createUacDialog(transaction, response, owner);
+        else if (status >= 200 && existing.state === 'early') {
+          existing.state = 'confirmed';
+          existing.remoteTag = remoteTag;
+          existing.remote = response.get('to') ?? existing.remote;
+          const contact = parseNameAddr(response.get('contact') ?? '');
+          if (contact) existing.remoteTarget = contact.uri;
+        }
+      } else if (status >= 300 && this.#dialogs.get(dialogId)?.state === 'early') {
+        this.#dialogs.delete(dialogId);
+      }
+    }
+    if (owner.byeOf && status >= 200 && status !== 401 && status !== 407) this.#dialogs.delete(owner.byeOf);
+    if (retransmission) {
+      const dialog = this.#dialogs.get(dialogId);
+      if (dialog?.lastAck) {
+        this.#send(dialog.peer, dialog.lastAck);
+        return;
+      }
+    }
+    const connection = owner.connection;
+    if (!connection?.open) return;
+    const data = response.toBuffer();
+    const from = owner.destination;
+    connection.send(['sip', 'network', String(data.length), from.protocol, from.address, String(from.port), wireTime(), transaction.id, dialogId, ''], data);
+  }
+
+  #createUacDialog(transaction: ClientTransaction, response: SipResponse, owner: { connection?: AppConnection; destination: Destination }): void {
+    const request = transaction.request;
+    const contact = parseNameAddr(response.get('contact') ?? '');
+    const dialog: Dialog = {
+      id: transaction.dialogId,
+      role: 'uac',
+      callId: request.callId,
+      local: request.get('from') ?? '',
+      remote: response.get('to') ?? '',
+      localTag: tagOf(request.get('from')),
+      remoteTag: tagOf(response.get('to')),
+      localSeq: request.cseq.seq,
+      remoteSeq: 0,
+      remoteTarget: contact?.uri ?? request.uri,
+      routeSet: response.getAll('record-route').reverse(),
+      peer: owner.destination,
+      owner: owner.connection,
+      method: request.method,
+      state: response.status >= 200 ? 'confirmed' : 'early',
+      inviteSeq: request.cseq.seq,
+      lastAck: undefined,
+      pendingAck: undefined,
+    };
+    this.#dialogs.set(dialog.id, dialog);
+  }
+
+  #onAppClosed(connection: AppConnection): void {
+    for (const [id, dialog] of this.#dialogs) if (dialog.owner === connection) this.#dialogs.delete(id);
+    for (const transaction of this.#serverById.values()) {
+      if (transaction.owner === connection && transaction.pending) {
+        transaction.respond(createResponse(transaction.request, 503, 'Service Unavailable', transaction.toTag));
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- malformed input
 
   /**
    * A message that cannot be parsed: when its routing headers can still be read, it gets a
@@ -151,10 +857,43 @@ export class SignalingService {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all(this.#transports.map((t) => t.close()));
+    for (const transaction of [...this.#serverById.values()]) transaction.close();
+    for (const transaction of [...this.#clientById.values()]) transaction.close();
+    this.#dialogs.clear();
+    await Promise.all([...this.#transports.map((t) => t.close()), this.#apps?.close()]);
   }
 }
 
-function randomTag(): string {
-  return Math.random().toString(36).slice(2, 12);
+/**
+ * Parses a message an application sent. srf may omit Via and the dialog headers, so only the
+ * start line and the header syntax are checked here; the body is everything after the headers.
+ */
+function parseAppMessage(raw: Buffer): SipMessage {
+  const end = raw.indexOf('\r\n\r\n');
+  const head = (end < 0 ? raw : raw.subarray(0, end)).toString('utf8');
+  const body = end < 0 ? Buffer.alloc(0) : Buffer.from(raw.subarray(end + 4));
+  const lines = head.split('\r\n');
+  const start = lines.shift() ?? '';
+  const headers: [string, string][] = [];
+  for (const line of lines) {
+    if (line === '') continue;
+    if ((line[0] === ' ' || line[0] === '\t') && headers.length > 0) {
+      const last = headers[headers.length - 1] as [string, string];
+      last[1] += ` ${line.trim()}`;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new Error(`header line without a name: "${line.slice(0, 60)}"`);
+    headers.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
+  }
+  const status = /^SIP\/2\.0 (\d{3}) ?(.*)$/.exec(start);
+  if (status) return new SipResponse(Number(status[1]), status[2] || 'OK', normalize(headers), body);
+  const request = /^([A-Za-z]+) (\S+) SIP\/2\.0$/.exec(start);
+  if (!request) throw new Error(`invalid start line "${start.slice(0, 80)}"`);
+  return new SipRequest((request[1] as string).toUpperCase(), request[2] as string, normalize(headers), body);
+}
+
+function normalize(headers: [string, string][]): [string, string][] {
+  const compact: Record<string, string> = { f: 'from', t: 'to', i: 'call-id', m: 'contact', l: 'content-length', c: 'content-type', v: 'via' };
+  return headers.map(([name, value]) => [compact[name] ?? name, value]);
 }

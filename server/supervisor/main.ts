@@ -1,6 +1,6 @@
 /**
  * The one dev run command's process (`scripts/run.sh` ends here): prepares the data directory
- * (database migrated, TLS certificate generated on first start), then runs the control plane,
+ * (database migrated, TLS certificate and application secret generated on first start), then runs the control plane,
  * the signaling service and the media process as children until Ctrl-C (SIGINT) or SIGTERM,
  * when it stops them all and exits 0.
  */
@@ -9,6 +9,7 @@ import { PROJECT_ROOT, dataPaths, loadConfig } from '../config/config.ts';
 import { getLogger, initLogging } from '../logging/logger.ts';
 import { openState } from '../process/open-state.ts';
 import { runService } from '../process/service-lifecycle.ts';
+import { applicationSecret } from '../signaling/application-secret.ts';
 import { ensureCertificate } from '../tls/self-signed-certificate.ts';
 import { Supervisor } from './supervisor.ts';
 
@@ -21,6 +22,7 @@ await runService(
     const stored = settings.getAll();
     db.close();
     await ensureCertificate(dataPaths(config).certificates);
+    applicationSecret(dataPaths(config).secrets);
 
     const supervisor = new Supervisor(
       [

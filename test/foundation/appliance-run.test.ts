@@ -7,6 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { SCHEMA_VERSION } from '../../server/db/migrations.ts';
 import t from 'tap';
 import { alive, startAppliance } from '../helpers/appliance.ts';
 import { tcpFree, udpFree } from '../helpers/ports.ts';
@@ -22,7 +23,7 @@ t.test('run command: console, SIP, data directory, clean Ctrl-C, certificate kep
     t.equal(health.status, 200);
     const body = (await health.json()) as { status: string; schemaVersion: number; version: string };
     t.equal(body.status, 'ok');
-    t.equal(body.schemaVersion, 1);
+    t.equal(body.schemaVersion, SCHEMA_VERSION);
     t.match(body.version, /^\d+\.\d+\.\d+/);
     const page = await fetch(`${box.baseUrl}/`);
     t.equal(page.status, 200);
@@ -57,10 +58,10 @@ t.test('run command: console, SIP, data directory, clean Ctrl-C, certificate kep
   await t.test('data directory holds a WAL SQLite database and per-module logs', async (t) => {
     const db = new Database(path.join(box.dataDir, 'vcbox.sqlite'), { readonly: true });
     t.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-    t.equal(db.pragma('user_version', { simple: true }), 1);
+    t.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
     db.close();
     for (const [file, expect] of [
-      ['web.log', /"proc":"control-plane"/],
+      ['web.log', /SIP application connected to the signaling service/],
       ['sip.log', /SIP listeners up/],
       ['mcu.log', /media workers up/],
     ] as const) {

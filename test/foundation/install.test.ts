@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { SCHEMA_VERSION } from '../../server/db/migrations.ts';
 import { PROJECT_ROOT } from '../helpers/appliance.ts';
 import { freePort } from '../helpers/ports.ts';
 
@@ -81,7 +82,7 @@ t.test('install into a temporary root, twice, then start what was installed', as
     await new Promise((r) => setTimeout(r, 200));
     health = await fetch(`http://127.0.0.1:${httpPort}/api/v1/health`).then((r) => r.json(), () => undefined);
   }
-  t.match(health, { status: 'ok', schemaVersion: 1 }, 'installed control plane answers');
+  t.match(health, { status: 'ok', schemaVersion: SCHEMA_VERSION }, 'installed control plane answers');
   t.ok(existsSync(path.join(root, 'var/lib/vcbox/vcbox.sqlite')), 'database created in the configured data directory');
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));

@@ -1,6 +1,6 @@
 /**
  * The SIP listener from a peer's side: OPTIONS answered on UDP, TCP and TLS (sipp where sipp
- * can), received/rport stamped, other methods refused with 501, and malformed, unframeable or
+ * can), received/rport stamped, 503 for methods no application handles, and malformed, unframeable or
  * oversized input answered with 400 (or dropped on UDP) without taking the service down.
  */
 import { mkdtempSync } from 'node:fs';
@@ -57,19 +57,21 @@ t.test('compact headers and folded lines are understood', async (t) => {
   // No rport: the answer goes to the Via's port, so send from that port.
   const reply = await udpExchange(port, request);
   t.equal(reply, undefined, 'without rport the answer goes to the Via port (5062), not to the source');
+  // Over TCP with its own branch (the same branch would be a retransmission of the UDP one).
   const socket = await connectTcp(port);
-  const { received } = await streamExchange(socket, request, /\r\n\r\n/);
+  const { received } = await streamExchange(socket, request.replace('z9hG4bKcompact', 'z9hG4bKcompact2'), /\r\n\r\n/);
   socket.destroy();
   t.match(received, /^SIP\/2\.0 200 OK\r\n/);
   t.match(received, /\r\nFrom: <sip:test@127\.0\.0\.1> ;tag=folded\r\n/);
-  t.match(received, /\r\nVia: SIP\/2\.0\/UDP 10\.9\.9\.9:5062;branch=z9hG4bKcompact;received=127\.0\.0\.1\r\n/);
+  t.match(received, /\r\nVia: SIP\/2\.0\/UDP 10\.9\.9\.9:5062;branch=z9hG4bKcompact2;received=127\.0\.0\.1\r\n/);
   t.match(received, /\r\nCall-ID: compact-call\r\nCSeq: 7 OPTIONS\r\n/);
 });
 
-t.test('other methods get 501 until the SIP application handles them', async (t) => {
+t.test('without a SIP application routing a method, its requests get 503', async (t) => {
   const request = optionsRequest({ transport: 'UDP', port }).replace(/OPTIONS/g, 'SUBSCRIBE');
   const reply = await udpExchange(port, request);
-  t.match(reply, /^SIP\/2\.0 501 Not Implemented\r\n/);
+  t.match(reply, /^SIP\/2\.0 503 Service Unavailable\r\n/);
+  t.match(reply, /\r\nRetry-After: 30\r\n/);
 });
 
 t.test('malformed input: 400 with the reason, drop, or close — and the service keeps answering', async (t) => {

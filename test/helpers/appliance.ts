@@ -80,7 +80,7 @@ export async function startAppliance(options: { dataDir?: string; env?: Record<s
     if (child.exitCode !== null) throw new Error(`the appliance exited with ${child.exitCode} before it was ready:\n${output}`);
     try {
       const response = await fetch(`${baseUrl}/api/v1/health`);
-      if (response.ok && /SIP listeners up/.test(output) && /media workers up/.test(output)) return running;
+      if (response.ok && /SIP listeners up/.test(output) && /media workers up/.test(output) && /SIP application connected/.test(output)) return running;
     } catch {
       // not listening yet
     }

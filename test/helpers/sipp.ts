@@ -4,7 +4,7 @@
  * sipp's error log. Every run is bounded (-m calls, -timeout).
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,8 +27,22 @@ export async function runSipp(options: {
   service?: string;
   timeoutSeconds?: number;
   extraArgs?: string[];
+  /** Rows of the injection file (fields separated by `;`), read in order. */
+  injection?: string[][];
+  /** `-key name value` pairs. */
+  keys?: Record<string, string>;
+  /** Digest credentials for `[authentication]` (-au, -ap). */
+  auth?: [user: string, password: string];
 }): Promise<SippResult> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-sipp-'));
+  const injectionArgs: string[] = [];
+  if (options.injection) {
+    const file = path.join(dir, 'injection.csv');
+    writeFileSync(file, `${['SEQUENTIAL', ...options.injection.map((row) => row.join(';'))].join('\n')}\n`);
+    injectionArgs.push('-inf', file);
+  }
+  for (const [name, value] of Object.entries(options.keys ?? {})) injectionArgs.push('-key', name, value);
+  if (options.auth) injectionArgs.push('-au', options.auth[0], '-ap', options.auth[1]);
   const localPort = await freePort();
   const args = [
     '-sf', path.join(SIPP_SCENARIOS, options.scenario),
@@ -42,6 +56,7 @@ export async function runSipp(options: {
     '-recv_timeout', '5000',
     '-nostdin',
     '-trace_err', '-trace_msg',
+    ...injectionArgs,
     ...(options.extraArgs ?? []),
     options.target,
   ];

@@ -48,7 +48,7 @@ export class StreamTransport extends EventEmitter<SipTransportEvents> implements
   }
 
   listen(): Promise<void> {
-    const onConnection = (socket: net.Socket) => this.#accept(socket);
+    const onConnection = (socket: net.Socket) => void this.#accept(socket);
     const server = this.#options.tls
       ? tls.createServer({ key: this.#options.tls.key, cert: this.#options.tls.cert, handshakeTimeout: 10_000 }, onConnection)
       : net.createServer(onConnection);
@@ -79,7 +79,41 @@ export class StreamTransport extends EventEmitter<SipTransportEvents> implements
     });
   }
 
-  #accept(socket: net.Socket): void {
+  /** An open connection whose far end is address:port (a terminal's own connection). */
+  findConnection(address: string, port: number): string | undefined {
+    for (const [id, socket] of this.#connections) {
+      if (!socket.destroyed && socket.remoteAddress === address && socket.remotePort === port) return id;
+    }
+    return undefined;
+  }
+
+  hasConnection(id: string): boolean {
+    const socket = this.#connections.get(id);
+    return socket !== undefined && !socket.destroyed;
+  }
+
+  /** Opens a connection to a peer that has none open with us (resolves with its id). */
+  connect(address: string, port: number, timeoutMs = 5000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const onConnect = () => {
+        clearTimeout(timer);
+        socket.removeListener('error', onError);
+        resolve(this.#accept(socket));
+      };
+      const onError = (error: Error) => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(error);
+      };
+      const socket = this.#options.tls
+        ? tls.connect({ host: address, port, rejectUnauthorized: false }, onConnect)
+        : net.connect({ host: address, port }, onConnect);
+      const timer = setTimeout(() => onError(new Error(`connection to ${address}:${port} timed out`)), timeoutMs);
+      socket.once('error', onError);
+    });
+  }
+
+  #accept(socket: net.Socket): string {
     const id = `${this.protocol}-${this.#nextId++}`;
     const source: MessageSource = {
       protocol: this.protocol,
@@ -104,6 +138,7 @@ export class StreamTransport extends EventEmitter<SipTransportEvents> implements
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.#connections.delete(id));
+    return id;
   }
 
   send(data: Buffer, to: MessageSource): boolean {

@@ -1,0 +1,148 @@
+/**
+ * Server transactions (RFC 3261 §17.2, with RFC 6026's Accepted state): one per request that
+ * arrives from the network. It answers retransmitted requests with the last response,
+ * retransmits final responses over UDP until acknowledged (Timer G/H for INVITE non-2xx; the
+ * 2xx to an INVITE until its ACK, and reports an ACK timeout), and forgets itself after the
+ * RFC's wait (Timer I/J, or 64·T1 in Accepted). The transaction id is the handle the
+ * application uses to answer (drachtio's transactionId).
+ */
+import { randomUUID } from 'node:crypto';
+import type { SipRequest, SipResponse } from '../sip/sip-message.ts';
+import type { MessageSource } from '../transports/sip-transport.ts';
+import { TIMERS } from './timers.ts';
+
+export type ServerTransactionState = 'trying' | 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
+
+export interface ServerTransactionHooks {
+  /** Puts bytes on the wire towards the request's source; false when that is impossible. */
+  send(data: Buffer): boolean;
+  /** The transaction ended; the store forgets it. */
+  terminated(transaction: ServerTransaction): void;
+  /** A 2xx to INVITE was never acknowledged within 64·T1. */
+  ackTimeout?(transaction: ServerTransaction): void;
+}
+
+export class ServerTransaction {
+  readonly id = randomUUID();
+  readonly request: SipRequest;
+  readonly source: MessageSource;
+  readonly isInvite: boolean;
+  /** The To tag every response of this transaction carries (unless the application gives one). */
+  readonly toTag = randomUUID().replace(/-/g, '').slice(0, 10);
+  /** Opaque owner data (the application connection, the dialog id). */
+  owner: unknown;
+  dialogId = '';
+  #state: ServerTransactionState;
+  #lastResponse: Buffer | undefined;
+  #finalStatus: number | undefined;
+  #hooks: ServerTransactionHooks;
+  #retransmitTimer: NodeJS.Timeout | undefined;
+  #timeoutTimer: NodeJS.Timeout | undefined;
+  readonly #reliable: boolean;
+
+  constructor(request: SipRequest, source: MessageSource, hooks: ServerTransactionHooks) {
+    this.request = request;
+    this.source = source;
+    this.isInvite = request.method === 'INVITE';
+    this.#hooks = hooks;
+    this.#state = this.isInvite ? 'proceeding' : 'trying';
+    this.#reliable = source.protocol !== 'udp';
+  }
+
+  get state(): ServerTransactionState {
+    return this.#state;
+  }
+
+  get finalStatus(): number | undefined {
+    return this.#finalStatus;
+  }
+
+  /** True until a final response was sent. */
+  get pending(): boolean {
+    return this.#finalStatus === undefined && this.#state !== 'terminated';
+  }
+
+  /** Sends a response and moves the state machine. Returns false if it could not be sent. */
+  respond(response: SipResponse): boolean {
+    if (this.#state === 'terminated' || this.#state === 'completed' || this.#state === 'confirmed' || this.#state === 'accepted') {
+      return false;
+    }
+    const data = response.toBuffer();
+    this.#lastResponse = data;
+    const sent = this.#hooks.send(data);
+    if (response.status < 200) {
+      this.#state = 'proceeding';
+      return sent;
+    }
+    this.#finalStatus = response.status;
+    if (this.isInvite && response.status < 300) {
+      this.#state = 'accepted';
+      this.#retransmit(TIMERS.T1, true);
+      this.#timeoutTimer = setTimeout(() => {
+        this.#clear();
+        if (this.#state === 'accepted') this.#hooks.ackTimeout?.(this);
+        this.#terminate();
+      }, TIMERS.transactionTimeout);
+    } else if (this.isInvite) {
+      this.#state = 'completed';
+      if (!this.#reliable) this.#retransmit(TIMERS.T1, false);
+      this.#timeoutTimer = setTimeout(() => this.#terminate(), TIMERS.transactionTimeout); // Timer H
+    } else {
+      this.#state = 'completed';
+      if (this.#reliable) this.#terminate();
+      else this.#timeoutTimer = setTimeout(() => this.#terminate(), TIMERS.transactionTimeout); // Timer J
+    }
+    return sent;
+  }
+
+  /** 2xx retransmissions go on even over TCP (RFC 3261 §13.3.1.4); non-2xx only over UDP. */
+  #retransmit(interval: number, is2xx: boolean): void {
+    if (this.#reliable && !is2xx) return;
+    this.#retransmitTimer = setTimeout(() => {
+      if ((is2xx && this.#state !== 'accepted') || (!is2xx && this.#state !== 'completed')) return;
+      if (this.#lastResponse) this.#hooks.send(this.#lastResponse);
+      this.#retransmit(Math.min(interval * 2, TIMERS.T2), is2xx);
+    }, interval);
+  }
+
+  /** The same request arrived again: repeat the last response (nothing yet: stay quiet). */
+  retransmission(): void {
+    if (this.#lastResponse && this.#state !== 'terminated' && this.#state !== 'confirmed') this.#hooks.send(this.#lastResponse);
+  }
+
+  /** ACK matching this INVITE transaction (non-2xx final): stop retransmitting, wait Timer I. */
+  ack(): void {
+    if (this.#state !== 'completed' || !this.isInvite) return;
+    this.#state = 'confirmed';
+    this.#clear();
+    this.#timeoutTimer = setTimeout(() => this.#terminate(), this.#reliable ? 0 : TIMERS.T4);
+  }
+
+  /** The ACK for our 2xx arrived (matched through the dialog). */
+  acknowledged2xx(): void {
+    if (this.#state !== 'accepted') return;
+    this.#clear();
+    // Keep absorbing INVITE retransmissions for a while (RFC 6026 Timer L), quietly.
+    this.#state = 'confirmed';
+    this.#timeoutTimer = setTimeout(() => this.#terminate(), this.#reliable ? 0 : TIMERS.transactionTimeout);
+  }
+
+  #clear(): void {
+    clearTimeout(this.#retransmitTimer);
+    clearTimeout(this.#timeoutTimer);
+    this.#retransmitTimer = undefined;
+    this.#timeoutTimer = undefined;
+  }
+
+  #terminate(): void {
+    if (this.#state === 'terminated') return;
+    this.#clear();
+    this.#state = 'terminated';
+    this.#hooks.terminated(this);
+  }
+
+  /** Ends the transaction now (shutdown, or its connection is gone). */
+  close(): void {
+    this.#terminate();
+  }
+}

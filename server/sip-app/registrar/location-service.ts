@@ -1,0 +1,108 @@
+/**
+ * Where each account's terminals can be reached: the bindings REGISTER creates (RFC 3261 §10),
+ * at most five per account, each with its expiry, the terminal's model and software version
+ * (from User-Agent), its address and transport. Expired bindings are swept every few seconds.
+ * This is what call routing looks up and what the console shows as "online users".
+ */
+import { EventEmitter } from 'node:events';
+
+export const MAX_BINDINGS_PER_ACCOUNT = 5;
+
+export interface Binding {
+  readonly account: string;
+  /** The Contact URI. */
+  readonly contact: string;
+  /** RFC 5626 instance id, when the terminal sends one (stable across address changes). */
+  readonly instance: string | undefined;
+  readonly callId: string;
+  readonly cseq: number;
+  readonly expiresAt: number;
+  readonly registeredAt: number;
+  readonly userAgent: string;
+  readonly model: string;
+  readonly version: string;
+  readonly source: { readonly protocol: string; readonly address: string; readonly port: number };
+}
+
+/** "Yealink SIP-VC800 63.345.0.10" → model "Yealink SIP-VC800", version "63.345.0.10". */
+export function parseUserAgent(userAgent: string): { model: string; version: string } {
+  const text = userAgent.trim();
+  const match = /^(.*?)[\s/]+v?(\d+(?:\.\d+)+\S*)\s*(?:\(.*\))?$/.exec(text);
+  if (match) return { model: (match[1] as string).trim() || text, version: match[2] as string };
+  return { model: text, version: '' };
+}
+
+export interface LocationEvents {
+  online: [account: string];
+  offline: [account: string];
+}
+
+export class LocationService extends EventEmitter<LocationEvents> {
+  readonly #bindings = new Map<string, Binding[]>();
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(sweepIntervalMs = 5000) {
+    super();
+    this.#sweeper = setInterval(() => this.sweep(), sweepIntervalMs);
+    this.#sweeper.unref();
+  }
+
+  /** Live bindings of an account. */
+  lookup(account: string, now = Date.now()): Binding[] {
+    return (this.#bindings.get(account) ?? []).filter((b) => b.expiresAt > now);
+  }
+
+  /** Every account with at least one live binding. */
+  online(now = Date.now()): { account: string; bindings: Binding[] }[] {
+    const out: { account: string; bindings: Binding[] }[] = [];
+    for (const account of this.#bindings.keys()) {
+      const bindings = this.lookup(account, now);
+      if (bindings.length > 0) out.push({ account, bindings });
+    }
+    return out;
+  }
+
+  /**
+   * Applies one REGISTER's changes at once: `updates` add or refresh bindings (matched by
+   * instance id, else by contact URI), `removals` delete contacts. Returns false, changing
+   * nothing, when the account would end up with more than MAX_BINDINGS_PER_ACCOUNT.
+   */
+  apply(account: string, updates: Binding[], removals: string[]): boolean {
+    const now = Date.now();
+    const wasOnline = this.lookup(account, now).length > 0;
+    let next = this.lookup(account, now).filter((b) => !removals.includes(b.contact));
+    for (const update of updates) {
+      next = next.filter((b) => !(b.contact === update.contact || (update.instance && b.instance === update.instance)));
+      next.push(update);
+    }
+    if (next.length > MAX_BINDINGS_PER_ACCOUNT) return false;
+    if (next.length === 0) this.#bindings.delete(account);
+    else this.#bindings.set(account, next);
+    const isOnline = next.length > 0;
+    if (isOnline && !wasOnline) this.emit('online', account);
+    if (!isOnline && wasOnline) this.emit('offline', account);
+    return true;
+  }
+
+  removeAll(account: string): void {
+    if (this.#bindings.delete(account)) this.emit('offline', account);
+  }
+
+  sweep(now = Date.now()): void {
+    for (const [account, bindings] of this.#bindings) {
+      const live = bindings.filter((b) => b.expiresAt > now);
+      if (live.length === bindings.length) continue;
+      if (live.length === 0) {
+        this.#bindings.delete(account);
+        this.emit('offline', account);
+      } else {
+        this.#bindings.set(account, live);
+      }
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#sweeper);
+    this.#bindings.clear();
+  }
+}

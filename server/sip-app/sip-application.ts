@@ -1,0 +1,79 @@
+/**
+ * The box's SIP application, written against drachtio-srf: it connects to the signaling
+ * service's application port (the same code would drive a C++ drachtio-server) and handles
+ * REGISTER (./registrar). Calls, meetings and IVR legs attach here in their issues. Runs inside
+ * the control-plane process, so the console reads the same location service.
+ */
+import { createHash } from 'node:crypto';
+import Srf from 'drachtio-srf';
+import { AccountStore } from '../accounts/account-store.ts';
+import type { Db } from '../db/database.ts';
+import { getLogger } from '../logging/logger.ts';
+import type { SettingsStore } from '../settings/settings-store.ts';
+import { type DigestAlgorithm, DigestAuthenticator } from './registrar/digest-auth.ts';
+import { LocationService } from './registrar/location-service.ts';
+import { Registrar } from './registrar/registrar.ts';
+
+const log = getLogger('sip-application');
+
+export interface SipApplicationOptions {
+  readonly signaling: { readonly host: string; readonly port: number; readonly secret: string };
+  readonly db: Db;
+  readonly settings: SettingsStore;
+  /** Registrar tuning (tests shorten the lock-out). */
+  readonly registrar?: Partial<Pick<ConstructorParameters<typeof Registrar>[0], 'minExpires' | 'maxExpires' | 'lockout'>>;
+}
+
+export class SipApplication {
+  readonly srf: Srf;
+  readonly location = new LocationService();
+  readonly accounts: AccountStore;
+  readonly #options: SipApplicationOptions;
+  #closed = false;
+
+  constructor(options: SipApplicationOptions) {
+    this.#options = options;
+    this.accounts = new AccountStore(options.db);
+    this.srf = new Srf();
+    // The nonce key only has to be shared by the processes that check nonces; derive it from
+    // the application secret so it survives restarts without another file.
+    const digest = new DigestAuthenticator({ secret: createHash('sha256').update(`digest:${options.signaling.secret}`).digest() });
+    const registrar = new Registrar({
+      db: options.db,
+      accounts: this.accounts,
+      location: this.location,
+      digest,
+      realm: () => options.settings.get('network.localDomain'),
+      algorithms: () => options.settings.get('sip.digestAlgorithms').split(',') as DigestAlgorithm[],
+      ...options.registrar,
+    });
+    // srf defines a handler method per SIP verb at run time; its typings omit them.
+    (this.srf as unknown as { register(handler: Registrar['handle']): void }).register(registrar.handle);
+  }
+
+  /** Connects to the signaling service; resolves once authenticated (srf retries by itself). */
+  start(timeoutMs = 15_000): Promise<void> {
+    const { host, port, secret } = this.#options.signaling;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`could not reach the signaling service at ${host}:${port} within ${timeoutMs} ms`)), timeoutMs);
+      this.srf.on('connect', (error: Error | undefined, hostport: string) => {
+        if (error) {
+          log.error({ err: error.message }, 'signaling service refused the application');
+          return;
+        }
+        clearTimeout(timer);
+        log.info({ hostport }, 'SIP application connected to the signaling service');
+        resolve();
+      });
+      this.srf.on('error', (error: Error) => log.debug({ err: error.message }, 'signaling connection error'));
+      this.srf.connect({ host, port, secret, enablePing: true, pingInterval: 15_000 } as Srf.SrfConfig);
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.location.close();
+    this.srf.disconnect();
+  }
+}
