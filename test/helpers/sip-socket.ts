@@ -2,6 +2,7 @@
  * Raw SIP over a socket, for the tests that must send what no well-behaved peer (sipp) sends:
  * malformed and oversized messages, TLS without a SIP stack. Each call waits a bounded time.
  */
+import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -50,9 +51,9 @@ export function streamExchange(
   });
 }
 
-export function connectTcp(port: number): Promise<net.Socket> {
+export function connectTcp(port: number, localAddress?: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
+    const socket = net.connect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) }, () => resolve(socket));
     socket.once('error', reject);
   });
 }
@@ -81,4 +82,50 @@ export function udpExchange(port: number, data: string | Buffer, timeoutMs = 200
     });
     socket.bind(0, '127.0.0.1', () => socket.send(data, port, '127.0.0.1'));
   });
+}
+
+/** A REGISTER as a terminal sends it (optionally with an Authorization header). */
+export function registerRequest(options: {
+  transport: 'UDP' | 'TCP' | 'TLS';
+  account: string;
+  domain: string;
+  callId: string;
+  cseq: number;
+  contact: string;
+  expires: number;
+  authorization?: string;
+}): string {
+  return [
+    `REGISTER sip:${options.domain} SIP/2.0`,
+    `Via: SIP/2.0/${options.transport} 127.0.0.1:5099;branch=z9hG4bK${options.callId}${options.cseq};rport`,
+    `From: <sip:${options.account}@${options.domain}>;tag=${options.callId}`,
+    `To: <sip:${options.account}@${options.domain}>`,
+    `Call-ID: ${options.callId}`,
+    `CSeq: ${options.cseq} REGISTER`,
+    `Contact: <${options.contact}>`,
+    `Expires: ${options.expires}`,
+    ...(options.authorization ? [`Authorization: ${options.authorization}`] : []),
+    'User-Agent: vcbox-test-terminal/1.0',
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+}
+
+/** The value of each `name:` header line of a message, in order. */
+export function headerValues(message: string, name: string): string[] {
+  return [...message.matchAll(new RegExp(`^${name}:[ \\t]*(.*)$`, 'gim'))].map((m) => (m[1] ?? '').trim());
+}
+
+/** An Authorization value answering a Digest challenge (RFC 7616 / 8760, qop=auth). */
+export function digestAnswer(challenge: string, user: string, password: string, method: string, uri: string): string {
+  const param = (name: string) => new RegExp(`${name}="?([^",]+)"?`, 'i').exec(challenge)?.[1] ?? '';
+  const algorithm = param('algorithm') || 'MD5';
+  const h = (text: string) => createHash(algorithm === 'SHA-256' ? 'sha256' : 'md5').update(text).digest('hex');
+  const realm = param('realm');
+  const nonce = param('nonce');
+  const cnonce = 'c0ffee42';
+  const nc = '00000001';
+  const response = h(`${h(`${user}:${realm}:${password}`)}:${nonce}:${nc}:${cnonce}:auth:${h(`${method}:${uri}`)}`);
+  return `Digest username="${user}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=${algorithm}, qop=auth, nc=${nc}, cnonce="${cnonce}"`;
 }

@@ -4,6 +4,7 @@
  * and the lock-out of a source that keeps failing.
  */
 import t from 'tap';
+import { connectTcp, connectTls, digestAnswer, headerValues, registerRequest, streamExchange } from '../helpers/sip-socket.ts';
 import { runSipp } from '../helpers/sipp.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 
@@ -90,4 +91,50 @@ t.test('un-register with Expires: 0', async (t) => {
   t.ok(result.ok, `un-registered\n${result.errors}`);
   t.equal(box.app.location.lookup('1003').length, before - 1);
   t.notOk(box.app.location.lookup('1003').some((b) => b.contact.includes('device=d2')));
+});
+
+t.test('REGISTER over TLS answering the SHA-256 challenge; challenge order follows the setting', async (t) => {
+  const socket = await connectTls(box.tlsPort, box.cert);
+  t.teardown(() => socket.destroy());
+  const base = { transport: 'TLS' as const, account: '1002', domain: box.realm, callId: 'tls-sha256', contact: 'sips:1002@127.0.0.1:5099', expires: 120 };
+  const first = await streamExchange(socket, registerRequest({ ...base, cseq: 1 }), /\r\n\r\n/);
+  t.match(first.received, /^SIP\/2\.0 401 Unauthorized\r\n/);
+  const challenges = headerValues(first.received, 'WWW-Authenticate');
+  t.equal(challenges.length, 2, 'one challenge per algorithm, each on its own header line');
+  t.match(challenges[0], /algorithm=MD5/, 'MD5 first by default (terminals that read only the first)');
+  t.match(challenges[1], /algorithm=SHA-256/);
+  const authorization = digestAnswer(challenges[1] ?? '', '1002', 'secret-1002', 'REGISTER', `sip:${box.realm}`);
+  const second = await streamExchange(socket, registerRequest({ ...base, cseq: 2, authorization }), /\r\n\r\n/);
+  t.match(second.received, /^SIP\/2\.0 200 OK\r\n/);
+  t.match(second.received, /\r\nContact: <sips:1002@127\.0\.0\.1:5099>;expires=12\d\r\n/);
+  t.match(box.app.location.lookup('1002'), [{ source: { protocol: 'tls' }, model: 'vcbox-test-terminal', version: '1.0' }]);
+
+  box.settings.update({ 'sip.digestAlgorithms': 'SHA-256' }, { actor: 'test' });
+  const third = await streamExchange(socket, registerRequest({ ...base, callId: 'tls-only', cseq: 1 }), /\r\n\r\n/);
+  t.same(headerValues(third.received, 'WWW-Authenticate').map((c) => /algorithm=(\S+?),/.exec(c)?.[1]), ['SHA-256']);
+  box.settings.update({ 'sip.digestAlgorithms': 'MD5,SHA-256' }, { actor: 'test' });
+});
+
+t.test('a source that keeps failing is locked out, and the audit log says so', async (t) => {
+  // From 127.0.0.9, so the lock-out cannot touch the other tests' 127.0.0.1.
+  const socket = await connectTcp(box.port, '127.0.0.9');
+  t.teardown(() => socket.destroy());
+  const base = { transport: 'TCP' as const, account: '1001', domain: box.realm, contact: 'sip:1001@127.0.0.9:5099', expires: 120 };
+  for (let attempt = 1; attempt <= 4; attempt++) {
+    const callId = `lock-${attempt}`;
+    const challenge = await streamExchange(socket, registerRequest({ ...base, callId, cseq: 1 }), /\r\n\r\n/);
+    const md5 = headerValues(challenge.received, 'WWW-Authenticate')[0] ?? '';
+    const authorization = digestAnswer(md5, '1001', 'guessing', 'REGISTER', `sip:${box.realm}`);
+    const answer = await streamExchange(socket, registerRequest({ ...base, callId, cseq: 2, authorization }), /\r\n\r\n/);
+    t.match(answer.received, /^SIP\/2\.0 403 Forbidden - wrong account or password\r\n/, `attempt ${attempt} refused`);
+  }
+  const locked = await streamExchange(socket, registerRequest({ ...base, callId: 'lock-5', cseq: 1 }), /\r\n\r\n/);
+  t.match(locked.received, /^SIP\/2\.0 403 Too many failed authentications; try again later\r\n/, 'even the unauthenticated REGISTER is refused now');
+  const audit = box.db.prepare("SELECT actor, source, detail FROM audit_log WHERE action = 'sip.auth.lockout'").all() as { source: string; detail: string }[];
+  t.equal(audit.length, 1);
+  t.match(audit[0], { actor: 'system', source: '127.0.0.9' });
+  t.match(JSON.parse(audit[0]?.detail ?? '{}'), { account: '1001', failures: 4 });
+
+  const other = await runSipp({ scenario: 'register.xml', target: target(), transport: 'u1', auth: ['1001', 'secret-1001'], keys: { contact_port: '5060', account: '1001', expires: '300', device: 'after-lockout' } });
+  t.ok(other.ok, 'other sources are not affected');
 });
