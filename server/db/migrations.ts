@@ -65,6 +65,30 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    name: 'call records',
+    up(db) {
+      db.exec(`
+        CREATE TABLE call_records (
+          id          INTEGER PRIMARY KEY AUTOINCREMENT,
+          type        TEXT NOT NULL,            -- p2p | instant | scheduled | vmr
+          call_id     TEXT NOT NULL,
+          caller      TEXT NOT NULL,
+          callee      TEXT NOT NULL,
+          subject     TEXT,
+          meeting_id  TEXT,
+          started_at  TEXT NOT NULL,            -- INVITE received
+          answered_at TEXT,
+          ended_at    TEXT,
+          duration_s  INTEGER,                  -- answered to ended
+          outcome     TEXT                      -- answered | busy | no-answer | canceled | rejected | failed
+        );
+        CREATE INDEX call_records_started ON call_records(started_at);
+        CREATE INDEX call_records_type ON call_records(type);
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

@@ -1,15 +1,18 @@
 /**
  * The box's SIP application, written against drachtio-srf: it connects to the signaling
  * service's application port (the same code would drive a C++ drachtio-server) and handles
- * REGISTER (./registrar). Calls, meetings and IVR legs attach here in their issues. Runs inside
+ * REGISTER (./registrar) and point-to-point calls (./calls). Meetings and IVR legs attach here
+ * in their issues. Runs inside
  * the control-plane process, so the console reads the same location service.
  */
 import { createHash } from 'node:crypto';
 import Srf from 'drachtio-srf';
 import { AccountStore } from '../accounts/account-store.ts';
+import { CallRecords } from '../cdr/call-records.ts';
 import type { Db } from '../db/database.ts';
 import { getLogger } from '../logging/logger.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
+import { PointToPointCalls } from './calls/point-to-point-calls.ts';
 import { type DigestAlgorithm, DigestAuthenticator } from './registrar/digest-auth.ts';
 import { LocationService } from './registrar/location-service.ts';
 import { Registrar } from './registrar/registrar.ts';
@@ -22,6 +25,8 @@ export interface SipApplicationOptions {
   readonly settings: SettingsStore;
   /** Registrar tuning (tests shorten the lock-out). */
   readonly registrar?: Partial<Pick<ConstructorParameters<typeof Registrar>[0], 'minExpires' | 'maxExpires' | 'lockout'>>;
+  /** How long a called terminal rings before the caller gets "no answer". */
+  readonly noAnswerTimeoutMs?: number;
 }
 
 export class SipApplication {
@@ -47,8 +52,19 @@ export class SipApplication {
       algorithms: () => options.settings.get('sip.digestAlgorithms').split(',') as DigestAlgorithm[],
       ...options.registrar,
     });
-    // srf defines a handler method per SIP verb at run time; its typings omit them.
+    const calls = new PointToPointCalls({
+      srf: this.srf,
+      accounts: this.accounts,
+      location: this.location,
+      digest,
+      records: new CallRecords(options.db),
+      realm: () => options.settings.get('network.localDomain'),
+      algorithms: () => options.settings.get('sip.digestAlgorithms').split(',') as DigestAlgorithm[],
+      ...(options.noAnswerTimeoutMs ? { noAnswerTimeoutMs: options.noAnswerTimeoutMs } : {}),
+    });
+    // srf defines a handler method per SIP verb at run time; its typings omit `register`.
     (this.srf as unknown as { register(handler: Registrar['handle']): void }).register(registrar.handle);
+    this.srf.invite((req, res) => void calls.handle(req, res));
   }
 
   /** Connects to the signaling service; resolves once authenticated (srf retries by itself). */

@@ -19,9 +19,10 @@ export interface SippResult {
   readonly messages: string;
 }
 
-export async function runSipp(options: {
+export interface SippOptions {
   scenario: string;
-  target: string;
+  /** host:port to call; omitted for a scenario that waits for calls (server mode). */
+  target?: string;
   transport: 'u1' | 't1';
   calls?: number;
   service?: string;
@@ -33,7 +34,29 @@ export async function runSipp(options: {
   keys?: Record<string, string>;
   /** Digest credentials for `[authentication]` (-au, -ap). */
   auth?: [user: string, password: string];
-}): Promise<SippResult> {
+  /** Local SIP port (default: a free one). */
+  localPort?: number;
+}
+
+/**
+ * A scenario from test/sipp/ with `{{name}}` placeholders filled (for values sipp cannot take
+ * as -key, such as an expected status code); returns the path of the written copy.
+ */
+export function scenarioWith(name: string, values: Record<string, string>): string {
+  let text = readFileSync(path.join(SIPP_SCENARIOS, name), 'utf8');
+  for (const [key, value] of Object.entries(values)) text = text.replaceAll(`{{${key}}}`, value);
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'vcbox-scenario-')), name);
+  writeFileSync(file, text);
+  return file;
+}
+
+/** Runs sipp to the end of its scenario (or its timeout). */
+export async function runSipp(options: SippOptions): Promise<SippResult> {
+  return (await startSipp(options)).result;
+}
+
+/** Starts sipp and returns at once: its local port, and its result when it ends. */
+export async function startSipp(options: SippOptions): Promise<{ localPort: number; result: Promise<SippResult> }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-sipp-'));
   const injectionArgs: string[] = [];
   if (options.injection) {
@@ -43,9 +66,9 @@ export async function runSipp(options: {
   }
   for (const [name, value] of Object.entries(options.keys ?? {})) injectionArgs.push('-key', name, value);
   if (options.auth) injectionArgs.push('-au', options.auth[0], '-ap', options.auth[1]);
-  const localPort = await freePort();
+  const localPort = options.localPort ?? (await freePort());
   const args = [
-    '-sf', path.join(SIPP_SCENARIOS, options.scenario),
+    '-sf', path.isAbsolute(options.scenario) ? options.scenario : path.join(SIPP_SCENARIOS, options.scenario),
     '-t', options.transport,
     '-i', '127.0.0.1',
     '-p', String(localPort),
@@ -58,18 +81,21 @@ export async function runSipp(options: {
     '-trace_err', '-trace_msg',
     ...injectionArgs,
     ...(options.extraArgs ?? []),
-    options.target,
+    ...(options.target ? [options.target] : []),
   ];
-  const exitCode = await new Promise<number | null>((resolve) => {
+  const exited = new Promise<number | null>((resolve) => {
     const child = execFile('sipp', args, { cwd: dir, timeout: ((options.timeoutSeconds ?? 15) + 10) * 1000 }, () => undefined);
     child.on('exit', (code) => resolve(code));
   });
-  const read = (suffix: string) =>
-    readdirSync(dir)
-      .filter((f) => f.endsWith(suffix))
-      .map((f) => readFileSync(path.join(dir, f), 'utf8'))
-      .join('\n');
-  const result = { ok: exitCode === 0, exitCode, errors: read('_errors.log'), messages: read('_messages.log') };
-  rmSync(dir, { recursive: true, force: true });
-  return result;
+  const result = exited.then((exitCode) => {
+    const read = (suffix: string) =>
+      readdirSync(dir)
+        .filter((f) => f.endsWith(suffix))
+        .map((f) => readFileSync(path.join(dir, f), 'utf8'))
+        .join('\n');
+    const outcome = { ok: exitCode === 0, exitCode, errors: read('_errors.log'), messages: read('_messages.log') };
+    rmSync(dir, { recursive: true, force: true });
+    return outcome;
+  });
+  return { localPort, result };
 }

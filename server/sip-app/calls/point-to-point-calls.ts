@@ -1,0 +1,201 @@
+/**
+ * Point-to-point calls between registered accounts (drachtio-srf INVITE handler): the caller
+ * authenticates (407 digest challenge), the dialled 4-digit account's registered terminals
+ * are called all at once, the first to answer wins and the others are cancelled; busy, no
+ * answer, caller hang-up before answer and failures end cleanly with the fitting status. The
+ * box stays in the call as a B2BUA (so hang-ups and re-INVITEs are relayed) and writes one
+ * call record (type p2p) per call.
+ */
+import type Srf from 'drachtio-srf';
+import type { AccountStore } from '../../accounts/account-store.ts';
+import type { CallOutcome, CallRecords } from '../../cdr/call-records.ts';
+import { getLogger } from '../../logging/logger.ts';
+import { parseNameAddr, parseUri } from '../../signaling/sip/sip-uri.ts';
+import type { DigestAlgorithm, DigestAuthenticator } from '../registrar/digest-auth.ts';
+import type { LocationService } from '../registrar/location-service.ts';
+
+const log = getLogger('p2p-calls');
+
+export interface PointToPointOptions {
+  readonly srf: Srf;
+  readonly accounts: AccountStore;
+  readonly location: LocationService;
+  readonly digest: DigestAuthenticator;
+  readonly records: CallRecords;
+  readonly realm: () => string;
+  readonly algorithms: () => readonly DigestAlgorithm[];
+  /** How long the callee's terminals ring before the caller hears "no answer" (480). */
+  readonly noAnswerTimeoutMs?: number;
+}
+
+interface SipFailure {
+  status?: number;
+}
+
+export class PointToPointCalls {
+  readonly #options: PointToPointOptions;
+
+  constructor(options: PointToPointOptions) {
+    this.#options = options;
+  }
+
+  /** Authenticates the caller; answers the challenge/refusal itself and returns undefined then. */
+  authenticate(req: Srf.SrfRequest, res: Srf.SrfResponse): string | undefined {
+    const realm = this.#options.realm();
+    const header = req.get('Proxy-Authorization');
+    const challenge = (stale: boolean) =>
+      res.send(407, { headers: { 'Proxy-Authenticate': this.#options.digest.challenges(realm, this.#options.algorithms(), stale).join(', ') } });
+    if (!header) {
+      challenge(false);
+      return undefined;
+    }
+    const result = this.#options.digest.verify(header, 'INVITE', realm, (username) => {
+      const account = this.#options.accounts.findByNumber(username);
+      return account && account.realm === realm ? account : undefined;
+    });
+    if (result.outcome === 'stale') {
+      challenge(true);
+      return undefined;
+    }
+    if (result.outcome === 'failed') {
+      log.warn({ source: req.source_address, reason: result.reason }, 'INVITE authentication failed');
+      res.send(403, 'Forbidden - wrong account or password', {});
+      return undefined;
+    }
+    return result.username;
+  }
+
+  handle = async (req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> => {
+    const caller = this.authenticate(req, res);
+    if (!caller) return;
+    const callee = parseUri(req.uri)?.user ?? '';
+    const realm = this.#options.realm();
+    if (!/^\d{4}$/.test(callee) || !this.#options.accounts.findByNumber(callee)) {
+      res.send(404, 'Not Found - no such account', {});
+      return;
+    }
+    const bindings = this.#options.location.lookup(callee);
+    if (bindings.length === 0) {
+      res.send(480, 'Temporarily Unavailable - not registered', {});
+      return;
+    }
+    const callerAccount = this.#options.accounts.findByNumber(caller);
+    const callerName = callerAccount?.name ?? caller;
+    const record = this.#options.records.start('p2p', req.get('Call-ID') ?? '', caller, callee);
+    const log2 = log.child({ caller, callee, record });
+    log2.info({ contacts: bindings.length }, 'calling');
+
+    const pending = new Map<string, Srf.SrfRequest>();
+    let settled = false;
+    let canceled = false;
+    let timedOut = false;
+    let ringing = false;
+    const cancelOthers = (keep?: string) => {
+      for (const [contact, sent] of pending) if (contact !== keep) sent.cancel(() => undefined);
+    };
+    req.on('cancel', () => {
+      canceled = true;
+      cancelOthers();
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      cancelOthers();
+    }, this.#options.noAnswerTimeoutMs ?? 60_000);
+
+    const fromHeader = `"${callerName.replace(/"/g, '')}" <sip:${caller}@${realm}>`;
+    const attempts = bindings.map((binding) =>
+      this.#options.srf
+        .createUAC(
+          binding.contact,
+          { localSdp: req.body, headers: { From: fromHeader, To: `<sip:${callee}@${realm}>`, Subject: req.get('Subject') ?? '' } },
+          {
+            cbRequest: (sent) => pending.set(binding.contact, sent),
+            cbProvisional: (provisional) => {
+              if (ringing || settled || (provisional.status !== 180 && provisional.status !== 183)) return;
+              ringing = true;
+              res.send(180, {});
+            },
+          },
+        )
+        .then((uac) => {
+          pending.delete(binding.contact);
+          if (settled || canceled || timedOut) {
+            uac.destroy();
+            return undefined;
+          }
+          settled = true;
+          cancelOthers(binding.contact);
+          return uac;
+        })
+        .catch((error: SipFailure) => {
+          pending.delete(binding.contact);
+          return error.status ?? 500;
+        }),
+    );
+
+    // The first answer wins; if none answers, every attempt ends with a status.
+    const winner = await new Promise<Srf.Dialog | number[]>((resolve) => {
+      const statuses: number[] = [];
+      for (const attempt of attempts) {
+        void attempt.then((outcome) => {
+          if (typeof outcome === 'object') resolve(outcome);
+          else statuses.push(outcome ?? 487);
+          if (statuses.length === attempts.length) resolve(statuses);
+        });
+      }
+    });
+    clearTimeout(timer);
+
+    if (Array.isArray(winner)) {
+      const outcome: CallOutcome = canceled ? 'canceled' : timedOut ? 'no-answer' : winner.some((s) => s === 486 || s === 600) ? 'busy' : winner.some((s) => s === 603) ? 'rejected' : 'failed';
+      this.#options.records.ended(record, outcome);
+      log2.info({ outcome, statuses: winner }, 'call not answered');
+      if (canceled) return; // the signaling service already answered 487
+      if (outcome === 'busy') res.send(486, 'Busy Here', {});
+      else if (outcome === 'rejected') res.send(603, 'Decline', {});
+      else if (outcome === 'no-answer') res.send(480, 'Temporarily Unavailable - no answer', {});
+      else res.send(winner.includes(408) ? 408 : 480, {});
+      return;
+    }
+
+    const uac = winner;
+    let uas: Srf.Dialog;
+    try {
+      uas = await this.#options.srf.createUAS(req, res, { localSdp: uac.remote.sdp });
+    } catch (error) {
+      log2.info({ err: (error as Error).message }, 'caller left before the answer reached it');
+      uac.destroy();
+      this.#options.records.ended(record, 'canceled');
+      return;
+    }
+    this.#options.records.answered(record);
+    log2.info('call answered');
+    const hangUp = (by: 'caller' | 'callee') => {
+      this.#options.records.ended(record, 'answered');
+      log2.info({ by }, 'call ended');
+    };
+    uas.on('destroy', () => {
+      uac.destroy();
+      hangUp('caller');
+    });
+    uac.on('destroy', () => {
+      uas.destroy();
+      hangUp('callee');
+    });
+    const relayModify = (from: Srf.Dialog, to: Srf.Dialog) =>
+      from.on('modify', (modifyReq: Srf.SrfRequest, modifyRes: Srf.SrfResponse) => {
+        to.modify(modifyReq.body).then(
+          (sdp) => modifyRes.send(200, { body: sdp }),
+          (error: SipFailure) => modifyRes.send(error.status ?? 488, {}),
+        );
+      });
+    relayModify(uas, uac);
+    relayModify(uac, uas);
+  };
+}
+
+/** The display name and user of a From header, for logs and records. */
+export function identityOf(from: string): { name: string | undefined; user: string | undefined } {
+  const nameAddr = parseNameAddr(from);
+  return { name: nameAddr?.display, user: nameAddr ? parseUri(nameAddr.uri)?.user : undefined };
+}
