@@ -73,3 +73,66 @@ t.test('calls to unknown or offline accounts, and unauthenticated callers, are r
   });
   t.ok(wrong.ok, `wrong password: 403\n${wrong.errors}`);
 });
+
+t.test('the callee hangs up: its BYE is relayed to the caller', async (t) => {
+  const calleePort = await freePort();
+  const callee = await startSipp({ scenario: scenarioWith('uas-answer-hangup.xml', { hold: '500' }), transport: 'u1', localPort: calleePort, timeoutSeconds: 20 });
+  await register('2002', calleePort);
+  const caller = await runSipp({ scenario: 'uac-call-remote-bye.xml', target, transport: 'u1', auth: ['2001', 'secret-2001'], keys: { caller: '2001', callee: '2002' } });
+  t.ok(caller.ok, `caller got the BYE (exit ${caller.exitCode})\n${caller.errors}`);
+  const ended = await callee.result;
+  t.ok(ended.ok, `callee's BYE answered 200 (exit ${ended.exitCode})\n${ended.errors}`);
+  const callId = /Call-ID: (\S+)/.exec(caller.messages)?.[1] ?? '';
+  t.match(records.byCallId(callId), { outcome: 'answered' });
+  t.ok(records.byCallId(callId)?.endedAt, 'end time recorded');
+});
+
+t.test('busy callee: the caller gets 486; the record says busy', async (t) => {
+  const calleePort = await freePort();
+  const callee = await startSipp({ scenario: 'uas-busy.xml', transport: 'u1', localPort: calleePort, timeoutSeconds: 20 });
+  await register('2003', calleePort).catch(() => undefined);
+  box.app.accounts.create({ number: '2003', name: 'Busy Room', password: 'secret-2003' }, box.realm);
+  await register('2003', calleePort);
+  const caller = await runSipp({ scenario: scenarioWith('uac-call-refused.xml', { status: '486' }), target, transport: 'u1', auth: ['2001', 'secret-2001'], keys: { caller: '2001', callee: '2003' } });
+  t.ok(caller.ok, `486 Busy Here relayed\n${caller.errors}`);
+  t.ok((await callee.result).ok, 'callee got the ACK for its 486');
+  const callId = /Call-ID: (\S+)/.exec(caller.messages)?.[1] ?? '';
+  t.match(records.byCallId(callId), { outcome: 'busy', answeredAt: null });
+});
+
+t.test('the caller cancels while the callee rings: CANCEL reaches the callee, 487 the caller', async (t) => {
+  box.app.accounts.create({ number: '2004', name: 'Ringing Room', password: 'secret-2004' }, box.realm);
+  const calleePort = await freePort();
+  const callee = await startSipp({ scenario: 'uas-ring.xml', transport: 'u1', localPort: calleePort, timeoutSeconds: 20 });
+  await register('2004', calleePort);
+  const caller = await runSipp({ scenario: 'uac-cancel.xml', target, transport: 'u1', auth: ['2001', 'secret-2001'], keys: { caller: '2001', callee: '2004' } });
+  t.ok(caller.ok, `caller: 180, CANCEL → 200, 487, ACK (exit ${caller.exitCode})\n${caller.errors}`);
+  t.ok((await callee.result).ok, 'callee was cancelled by the box');
+  const callId = /Call-ID: (\S+)/.exec(caller.messages)?.[1] ?? '';
+  t.match(records.byCallId(callId), { outcome: 'canceled' });
+});
+
+t.test('two terminals of one account ring at once; the first answer wins, the other is cancelled', async (t) => {
+  box.app.accounts.create({ number: '2005', name: 'Two devices', password: 'secret-2005' }, box.realm);
+  const ringerPort = await freePort();
+  const answererPort = await freePort();
+  const ringer = await startSipp({ scenario: 'uas-ring.xml', transport: 'u1', localPort: ringerPort, timeoutSeconds: 20 });
+  const answerer = await startSipp({ scenario: 'uas-answer.xml', transport: 'u1', localPort: answererPort, timeoutSeconds: 20 });
+  await register('2005', ringerPort);
+  await register('2005', answererPort);
+  t.equal(box.app.location.lookup('2005').length, 2);
+  const caller = await runSipp({ scenario: scenarioWith('uac-call.xml', { hold: '300' }), target, transport: 'u1', auth: ['2001', 'secret-2001'], keys: { caller: '2001', callee: '2005' } });
+  t.ok(caller.ok, `caller connected (exit ${caller.exitCode})\n${caller.errors}`);
+  t.ok((await answerer.result).ok, 'the answering terminal got ACK and BYE');
+  t.ok((await ringer.result).ok, 'the other terminal was cancelled');
+});
+
+t.test('a call over TCP between terminals registered over TCP', async (t) => {
+  box.app.accounts.create({ number: '2006', name: 'TCP Room', password: 'secret-2006' }, box.realm);
+  const calleePort = await freePort();
+  const callee = await startSipp({ scenario: 'uas-answer.xml', transport: 't1', localPort: calleePort, timeoutSeconds: 20 });
+  await register('2006', calleePort, 't1');
+  const caller = await runSipp({ scenario: scenarioWith('uac-call.xml', { hold: '300' }), target, transport: 't1', auth: ['2001', 'secret-2001'], keys: { caller: '2001', callee: '2006' } });
+  t.ok(caller.ok, `caller over TCP (exit ${caller.exitCode})\n${caller.errors}`);
+  t.ok((await callee.result).ok, `callee over TCP`);
+});

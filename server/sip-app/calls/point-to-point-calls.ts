@@ -10,7 +10,7 @@ import type Srf from 'drachtio-srf';
 import type { AccountStore } from '../../accounts/account-store.ts';
 import type { CallOutcome, CallRecords } from '../../cdr/call-records.ts';
 import { getLogger } from '../../logging/logger.ts';
-import { parseNameAddr, parseUri } from '../../signaling/sip/sip-uri.ts';
+import { parseUri } from '../../signaling/sip/sip-uri.ts';
 import type { DigestAlgorithm, DigestAuthenticator } from '../registrar/digest-auth.ts';
 import type { LocationService } from '../registrar/location-service.ts';
 
@@ -91,7 +91,14 @@ export class PointToPointCalls {
     let timedOut = false;
     let ringing = false;
     const cancelOthers = (keep?: string) => {
-      for (const [contact, sent] of pending) if (contact !== keep) sent.cancel(() => undefined);
+      for (const [contact, sent] of pending) {
+        if (contact === keep) continue;
+        try {
+          sent.cancel(() => undefined);
+        } catch (error) {
+          log.warn({ contact, err: (error as Error).message }, 'could not cancel a forked INVITE');
+        }
+      }
     };
     req.on('cancel', () => {
       canceled = true;
@@ -109,7 +116,7 @@ export class PointToPointCalls {
           binding.contact,
           { localSdp: req.body, headers: { From: fromHeader, To: `<sip:${callee}@${realm}>`, Subject: req.get('Subject') ?? '' } },
           {
-            cbRequest: (sent) => pending.set(binding.contact, sent),
+            cbRequest: requestCallback((sent) => pending.set(binding.contact, sent)),
             cbProvisional: (provisional) => {
               if (ringing || settled || (provisional.status !== 180 && provisional.status !== 183)) return;
               ringing = true;
@@ -194,8 +201,13 @@ export class PointToPointCalls {
   };
 }
 
-/** The display name and user of a From header, for logs and records. */
-export function identityOf(from: string): { name: string | undefined; user: string | undefined } {
-  const nameAddr = parseNameAddr(from);
-  return { name: nameAddr?.display, user: nameAddr ? parseUri(nameAddr.uri)?.user : undefined };
+/**
+ * srf calls `cbRequest(err, req)`, while its typings declare `(req)`: adapt a handler of the
+ * request sent to the real signature.
+ */
+function requestCallback(handler: (sent: Srf.SrfRequest) => void): (req: Srf.SrfRequest) => void {
+  const adapted = (error: unknown, sent: Srf.SrfRequest | undefined) => {
+    if (!error && sent) handler(sent);
+  };
+  return adapted as unknown as (req: Srf.SrfRequest) => void;
 }
