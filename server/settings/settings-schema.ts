@@ -78,6 +78,8 @@ export const SETTINGS = {
   // Digest challenges offered to terminals, most preferred first. MD5 leads by default: many
   // terminals in the field read only the first challenge and know nothing but MD5.
   'sip.digestAlgorithms': setting('MD5,SHA-256', oneOf(DIGEST_CHOICES), `one of ${DIGEST_CHOICES.join(' | ')}`),
+  'sip.floodLimitPerSecond': setting(200, isIntIn(0, 100_000), 'messages per second per address, 0 for no limit'),
+  'sip.blockScanners': setting(true, isBool, 'true or false'),
   'media.ivrPorts': setting<PortRange>({ min: 30000, max: 37999 }, isRange, 'a port range at least 1000 wide'),
   'media.turnPorts': setting<PortRange>({ min: 38000, max: 49999 }, isRange, 'a port range at least 1000 wide'),
   'media.mcuPorts': setting<PortRange>({ min: 50000, max: 59999 }, isRange, 'a port range at least 1000 wide'),

@@ -26,6 +26,7 @@ await runService('signaling service', async () => {
     tlsPort: config.sip.tlsPort ?? stored['sip.tlsPort'],
     tls: { key: certificate.key, cert: certificate.cert },
     application: { host: config.signaling.host, port: config.signaling.port, secret: applicationSecret(paths.secrets) },
+    guard: { perSecond: stored['sip.floodLimitPerSecond'], blockScanners: stored['sip.blockScanners'] },
   });
   await service.start();
   return service;

@@ -16,6 +16,7 @@ import os from 'node:os';
 import { getLogger } from '../logging/logger.ts';
 import { BUILD_INFO, USER_AGENT } from '../version.ts';
 import { applyBody, copyAppHeaders, replaceLocalhost } from './core/app-message.ts';
+import { SourceGuard, type SourceGuardOptions } from './core/source-guard.ts';
 import { type Dialog, dialogIdOf } from './dialogs/dialog.ts';
 import { type AppConnection, ApplicationServer } from './drachtio/application-server.ts';
 import { wireTime } from './drachtio/wire-frames.ts';
@@ -48,6 +49,8 @@ export interface SignalingServiceOptions {
   readonly tls: { readonly key: Buffer; readonly cert: Buffer };
   /** The application port (drachtio wire protocol); omitted: no applications (tests). */
   readonly application?: { readonly host: string; readonly port: number; readonly secret: string };
+  /** Flood limit and scanner blocking (defaults: 200 messages/s per address, scanners blocked). */
+  readonly guard?: SourceGuardOptions;
 }
 
 interface Destination extends MessageSource {}
@@ -77,6 +80,7 @@ export class SignalingService {
   readonly #tcp: StreamTransport;
   readonly #tls: StreamTransport;
   readonly #apps: ApplicationServer | undefined;
+  readonly #guard: SourceGuard;
   readonly #serverByKey = new Map<string, ServerTransaction>();
   readonly #serverById = new Map<string, ServerTransaction>();
   readonly #clientByKey = new Map<string, ClientTransaction>();
@@ -87,6 +91,7 @@ export class SignalingService {
   #closed = false;
 
   constructor(options: SignalingServiceOptions) {
+    this.#guard = new SourceGuard(options.guard ?? { perSecond: 200, blockScanners: true });
     this.#udp = new UdpTransport({ host: options.host, port: options.port });
     this.#tcp = new StreamTransport({ host: options.host, port: options.port });
     this.#tls = new StreamTransport({ host: options.host, port: options.tlsPort, tls: options.tls });
@@ -166,11 +171,16 @@ export class SignalingService {
   }
 
   #onNetworkMessage(transport: SipTransport, data: Buffer, source: MessageSource): void {
+    if (!this.#guard.admit(source.address)) return;
     let message: SipMessage;
     try {
       message = parseMessage(data);
     } catch (error) {
       this.#onBadMessage(transport, error as SipParseError, data, source);
+      return;
+    }
+    if (this.#guard.isScanner(message.get('user-agent'))) {
+      log.debug({ source, userAgent: message.get('user-agent') }, 'scanner blocked');
       return;
     }
     try {
@@ -860,6 +870,7 @@ export class SignalingService {
     for (const transaction of [...this.#serverById.values()]) transaction.close();
     for (const transaction of [...this.#clientById.values()]) transaction.close();
     this.#dialogs.clear();
+    this.#guard.close();
     await Promise.all([...this.#transports.map((t) => t.close()), this.#apps?.close()]);
   }
 }
