@@ -5,7 +5,7 @@
  * A process calls `initLogging(config, 'sip')` once in its `main.ts`; every source module
  * declares `const log = getLogger('sip-transport')` at its top, mediasoup-style. The named
  * logger binds to the process's root lazily, on its first line, so modules may be imported
- * before logging is set up. Lines logged before `initLogging` go to stdout at info level.
+ * before logging is set up. Lines logged before `initLogging` go to stdout, warnings and errors only.
  */
 import { mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
@@ -19,7 +19,8 @@ let root: pino.Logger | undefined;
 let fileDestination: pino.DestinationStream | undefined;
 
 function defaultRoot(): pino.Logger {
-  root ??= pino({ level: 'info', base: { pid: process.pid } });
+  // Only a process that never called initLogging (a test, a script) gets here: warnings only.
+  root ??= pino({ level: 'warn', base: { pid: process.pid } });
   return root;
 }
 

@@ -289,7 +289,10 @@ export class SignalingService {
     }
     const transaction = this.#newServerTransaction(request, source);
     transaction.owner = connection;
-    if (transaction.isInvite) transaction.respond(createResponse(request, 100, 'Trying'));
+    if (transaction.isInvite) {
+      transaction.respond(createResponse(request, 100, 'Trying'));
+      this.#cdr('attempt', 'network', undefined, request);
+    }
     this.#forwardRequest(connection, request, source, transaction.id, '');
   }
 
@@ -348,6 +351,7 @@ export class SignalingService {
     this.#respondLocally(request, source, 200, 'OK');
     if (!invite.pending) return;
     invite.respond(createResponse(invite.request, 487, 'Request Terminated', invite.toTag));
+    this.#cdr('stop', 'network', 'call-canceled', request);
     const connection = invite.owner as AppConnection | undefined;
     if (connection?.open) this.#forwardRequest(connection, request, source, invite.id, invite.dialogId);
   }
@@ -370,7 +374,10 @@ export class SignalingService {
     transaction.owner = connection;
     transaction.dialogId = dialog.id;
     if (transaction.isInvite) transaction.respond(createResponse(request, 100, 'Trying'));
-    if (request.method === 'BYE') this.#dialogs.delete(dialog.id);
+    if (request.method === 'BYE') {
+      this.#dialogs.delete(dialog.id);
+      if (dialog.method === 'INVITE') this.#cdr('stop', 'network', 'normal-release', request);
+    }
     this.#forwardRequest(connection, request, source, transaction.id, dialog.id);
   }
 
@@ -458,6 +465,10 @@ export class SignalingService {
     if (request.method === 'REGISTER' && status >= 200 && status < 300) this.#rememberRegisteredConnection(transaction, response);
 
     const sent = transaction.respond(response);
+    if (sent && request.method === 'INVITE' && tagOf(request.get('to')) === '') {
+      if (status >= 200 && status < 300) this.#cdr('start', 'application', 'uas', response);
+      else if (status >= 300) this.#cdr('stop', 'application', 'call-rejected', response);
+    }
     if (!sent) {
       connection.reply(msgId, ['NOK', 'transport for response has been shutdown or closed']);
       return;
@@ -527,6 +538,7 @@ export class SignalingService {
     this.#dialogs.delete(dialog.id);
     const bye = this.#buildInDialogRequest(dialog, 'BYE', undefined);
     bye.add('reason', 'SIP ;cause=200 ;text="ACK timeout"');
+    this.#cdr('stop', 'application', 'system-initiated-termination', bye);
     const connection = dialog.owner as AppConnection;
     void this.#dialogDestination(dialog).then(
       (destination) => {
@@ -730,6 +742,8 @@ export class SignalingService {
     }
     const dialogId = dialog?.id ?? (DIALOG_METHODS.has(request.method) ? dialogIdOf(request.callId, tagOf(request.get('from'))) : '');
     const transaction = this.#startClientTransaction(request, destination, newBranch, connection, dialogId);
+    if (request.method === 'INVITE' && !dialog) this.#cdr('attempt', 'application', undefined, request);
+    if (request.method === 'BYE' && dialog?.method === 'INVITE') this.#cdr('stop', 'application', 'normal-release', request);
     if (dialog && request.method === 'BYE') transaction.owner = { connection, destination, byeOf: dialog.id };
     const data = request.toBuffer();
     connection.reply(msgId, ['OK', 'application', String(data.length), destination.protocol, destination.address, String(destination.port), wireTime(), transaction.id, 'Msg sent:', ''], data);
@@ -790,6 +804,10 @@ export class SignalingService {
       }
     }
     if (owner.byeOf && status >= 200 && status !== 401 && status !== 407) this.#dialogs.delete(owner.byeOf);
+    if (request.method === 'INVITE' && !retransmission && tagOf(request.get('to')) === '') {
+      if (status >= 200 && status < 300) this.#cdr('start', 'network', 'uac', response);
+      else if (status >= 300) this.#cdr('stop', 'network', 'call-rejected', response);
+    }
     if (retransmission) {
       const dialog = this.#dialogs.get(dialogId);
       if (dialog?.lastAck) {
@@ -837,6 +855,13 @@ export class SignalingService {
         transaction.respond(createResponse(transaction.request, 503, 'Service Unavailable', transaction.toTag));
       }
     }
+  }
+
+  /** drachtio §8: call detail events to one application that routed `cdr:<event>`. */
+  #cdr(event: 'attempt' | 'start' | 'stop', source: 'network' | 'application', detail: string | undefined, message: SipMessage): void {
+    const connection = this.#apps?.pick(`cdr:${event}`);
+    if (!connection) return;
+    connection.send([`cdr:${event}`, source, wireTime(), ...(detail === undefined ? [] : [detail])], message.toBuffer());
   }
 
   // ---------------------------------------------------------------- malformed input
