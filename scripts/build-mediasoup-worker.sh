@@ -256,7 +256,9 @@ install_meson() {
 private_apt() {
 	local dir=$1
 	shift
-	apt-get -o DPkg::Lock::Timeout=600 \
+	# Check-Valid-Until=false: an expired Release date (sid, when the snapshot is old) is not a
+	# reason to fail; signatures are still checked.
+	apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Check-Valid-Until=false \
 		-o Dir::Etc::SourceList="$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null \
 		-o Dir::State::Lists="$dir/lists" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
 		-o APT::Sandbox::User=root "$@"

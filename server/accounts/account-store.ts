@@ -52,9 +52,12 @@ const toAccount = (row: Row): Account => ({
 
 export class AccountStore {
   readonly #db: Db;
+  /** Compiled once: the registrar looks accounts up on every authenticated request. */
+  readonly #byNumber: ReturnType<Db['prepare']>;
 
   constructor(db: Db) {
     this.#db = db;
+    this.#byNumber = db.prepare('SELECT * FROM accounts WHERE number = ?');
   }
 
   create(input: { number: string; name: string; email?: string; password: string }, realm: string): Account {
@@ -80,7 +83,7 @@ export class AccountStore {
   }
 
   findByNumber(number: string): Account | undefined {
-    const row = this.#db.prepare('SELECT * FROM accounts WHERE number = ?').get(number) as Row | undefined;
+    const row = this.#byNumber.get(number) as Row | undefined;
     return row ? toAccount(row) : undefined;
   }
 

@@ -5,7 +5,7 @@
  * stored HA1 values, with qop=auth, nonce expiry (answered as stale, so terminals retry
  * without asking the user) and nonce-count replay protection.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export type DigestAlgorithm = 'MD5' | 'SHA-256';
 
@@ -50,10 +50,14 @@ export class DigestAuthenticator {
     this.#lifetime = options.nonceLifetimeMs ?? 300_000;
   }
 
-  #nonce(realm: string, at = Date.now()): string {
+  /** `<time>.<salt>.<mac>`: the salt makes nonces issued in the same millisecond differ. */
+  #nonce(realm: string, at = Date.now(), salt = randomBytes(6).toString('base64url')): string {
     const time = at.toString(36);
-    const mac = createHmac('sha256', this.#secret).update(`${time}:${realm}`).digest('base64url').slice(0, 22);
-    return `${time}.${mac}`;
+    return `${time}.${salt}.${this.#mac(time, salt, realm)}`;
+  }
+
+  #mac(time: string, salt: string, realm: string): string {
+    return createHmac('sha256', this.#secret).update(`${time}:${salt}:${realm}`).digest('base64url').slice(0, 22);
   }
 
   /** WWW-Authenticate values, one per algorithm, in the order given (most preferred first, RFC 8760 §2.4). */
@@ -77,9 +81,9 @@ export class DigestAuthenticator {
     if (algorithm !== 'MD5' && algorithm !== 'SHA-256') return { outcome: 'failed', username, reason: `unsupported algorithm ${algorithm}` };
     if (params.get('realm') !== realm) return { outcome: 'failed', username, reason: `realm "${params.get('realm')}" is not "${realm}"` };
 
-    const [time = '', mac = ''] = nonce.split('.');
+    const [time = '', salt = '', mac = ''] = nonce.split('.');
     const issued = Number.parseInt(time, 36);
-    const expected = this.#nonce(realm, issued).split('.')[1] ?? '';
+    const expected = this.#mac(time, salt, realm);
     if (!Number.isFinite(issued) || mac.length !== expected.length || !timingSafeEqual(Buffer.from(mac), Buffer.from(expected))) {
       return { outcome: 'failed', username, reason: 'nonce was not issued by this server' };
     }

@@ -71,7 +71,7 @@ export class Registrar {
     }
     const account = this.#options.accounts.findByNumber(number);
     const result = this.#options.digest.verify(authorization, 'REGISTER', realm, (username) => {
-      const found = this.#options.accounts.findByNumber(username);
+      const found = username === number ? account : this.#options.accounts.findByNumber(username);
       return found && found.realm === realm ? found : undefined;
     });
     if (result.outcome === 'stale') {
@@ -178,7 +178,7 @@ export class Registrar {
     if (live.length > 0) {
       headers.Contact = live.map((b) => `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`).join(', ');
     }
-    log.info({ account, contacts: live.length, source: req.source_address, protocol: req.protocol, userAgent }, 'registered');
+    log.debug({ account, contacts: live.length, source: req.source_address, protocol: req.protocol, userAgent }, 'registered');
     res.send(200, { headers });
   }
 }
