@@ -4,6 +4,7 @@
  * certificate and the application secret exist, and starts the SIP listeners and the
  * application port.
  */
+import path from 'node:path';
 import { dataPaths, loadConfig } from '../config/config.ts';
 import { initLogging } from '../logging/logger.ts';
 import { openState } from '../process/open-state.ts';
@@ -27,6 +28,7 @@ await runService('signaling service', async () => {
     tls: { key: certificate.key, cert: certificate.cert },
     application: { host: config.signaling.host, port: config.signaling.port, secret: applicationSecret(paths.secrets) },
     guard: { perSecond: stored['sip.floodLimitPerSecond'], blockScanners: stored['sip.blockScanners'] },
+    ...(stored['terminalLogs.enabled'] ? { terminalLogDir: path.join(config.logDir, 'terminals') } : {}),
   });
   await service.start();
   return service;

@@ -17,6 +17,7 @@ import { getLogger } from '../logging/logger.ts';
 import { BUILD_INFO, USER_AGENT } from '../version.ts';
 import { applyBody, copyAppHeaders, replaceLocalhost } from './core/app-message.ts';
 import { SourceGuard, type SourceGuardOptions } from './core/source-guard.ts';
+import { TERMINAL_LOG_METHODS, TerminalLog } from './core/terminal-log.ts';
 import { type Dialog, dialogIdOf } from './dialogs/dialog.ts';
 import { type AppConnection, ApplicationServer } from './drachtio/application-server.ts';
 import { wireTime } from './drachtio/wire-frames.ts';
@@ -51,6 +52,8 @@ export interface SignalingServiceOptions {
   readonly application?: { readonly host: string; readonly port: number; readonly secret: string };
   /** Flood limit and scanner blocking (defaults: 200 messages/s per address, scanners blocked). */
   readonly guard?: SourceGuardOptions;
+  /** Where per-terminal REGISTER/SUBSCRIBE logs go; omitted: terminal logs off. */
+  readonly terminalLogDir?: string;
 }
 
 interface Destination extends MessageSource {}
@@ -81,6 +84,7 @@ export class SignalingService {
   readonly #tls: StreamTransport;
   readonly #apps: ApplicationServer | undefined;
   readonly #guard: SourceGuard;
+  readonly #terminalLog: TerminalLog | undefined;
   readonly #serverByKey = new Map<string, ServerTransaction>();
   readonly #serverById = new Map<string, ServerTransaction>();
   readonly #clientByKey = new Map<string, ClientTransaction>();
@@ -92,6 +96,7 @@ export class SignalingService {
 
   constructor(options: SignalingServiceOptions) {
     this.#guard = new SourceGuard(options.guard ?? { perSecond: 200, blockScanners: true });
+    this.#terminalLog = options.terminalLogDir ? new TerminalLog(options.terminalLogDir) : undefined;
     this.#udp = new UdpTransport({ host: options.host, port: options.port });
     this.#tcp = new StreamTransport({ host: options.host, port: options.port });
     this.#tls = new StreamTransport({ host: options.host, port: options.tlsPort, tls: options.tls });
@@ -134,6 +139,11 @@ export class SignalingService {
 
   get applicationPort(): number | undefined {
     return this.#apps?.local.port;
+  }
+
+  /** Resolves when pending terminal-log writes are done. */
+  flushTerminalLogs(): Promise<void> {
+    return this.#terminalLog?.flush() ?? Promise.resolve();
   }
 
   /** Counts for health and tests. */
@@ -247,6 +257,7 @@ export class SignalingService {
 
   #onNetworkRequest(request: SipRequest, source: MessageSource): void {
     this.#stampVia(request, source);
+    if (this.#terminalLog && TERMINAL_LOG_METHODS.has(request.method)) this.#terminalLog.record(source.address, 'in', request.toBuffer());
 
     if (request.method === 'ACK') {
       this.#onNetworkAck(request, source);
@@ -465,6 +476,7 @@ export class SignalingService {
     if (request.method === 'REGISTER' && status >= 200 && status < 300) this.#rememberRegisteredConnection(transaction, response);
 
     const sent = transaction.respond(response);
+    if (sent && this.#terminalLog && TERMINAL_LOG_METHODS.has(request.method)) this.#terminalLog.record(transaction.source.address, 'out', response.toBuffer());
     if (sent && request.method === 'INVITE' && tagOf(request.get('to')) === '') {
       if (status >= 200 && status < 300) this.#cdr('start', 'application', 'uas', response);
       else if (status >= 300) this.#cdr('stop', 'application', 'call-rejected', response);

@@ -26,7 +26,7 @@ export interface SipBox {
   close(): Promise<void>;
 }
 
-export async function startSipBox(options: { registrar?: SipApplicationOptions['registrar'] } = {}): Promise<SipBox> {
+export async function startSipBox(options: { registrar?: SipApplicationOptions['registrar']; terminalLogDir?: string } = {}): Promise<SipBox> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-sip-'));
   const db = openDatabase(path.join(dir, 'vcbox.sqlite'));
   migrate(db);
@@ -41,6 +41,7 @@ export async function startSipBox(options: { registrar?: SipApplicationOptions['
     tlsPort,
     tls: certificate,
     application: { host: '127.0.0.1', port: 0, secret },
+    ...(options.terminalLogDir ? { terminalLogDir: options.terminalLogDir } : {}),
   });
   await service.start();
   const app = new SipApplication({

@@ -3,6 +3,9 @@
  * (MD5), a TLS client with SHA-256, wrong passwords, the five-device limit, un-registration,
  * and the lock-out of a source that keeps failing.
  */
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import t from 'tap';
 import { connectTcp, connectTls, digestAnswer, headerValues, registerRequest, streamExchange } from '../helpers/sip-socket.ts';
 import { runSipp } from '../helpers/sipp.ts';
@@ -137,4 +140,26 @@ t.test('a source that keeps failing is locked out, and the audit log says so', a
 
   const other = await runSipp({ scenario: 'register.xml', target: target(), transport: 'u1', auth: ['1001', 'secret-1001'], keys: { contact_port: '5060', account: '1001', expires: '300', device: 'after-lockout' } });
   t.ok(other.ok, 'other sources are not affected');
+});
+
+t.test('terminal logs: with the setting on, each terminal IP gets its REGISTER traffic in a file', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-terminal-logs-'));
+  const logged = await startSipBox({ terminalLogDir: dir });
+  t.teardown(() => logged.close());
+  logged.app.accounts.create({ number: '1001', name: 'Room East', password: 'secret-1001' }, logged.realm);
+  const result = await runSipp({
+    scenario: 'register.xml',
+    target: `127.0.0.1:${logged.port}`,
+    transport: 'u1',
+    auth: ['1001', 'secret-1001'],
+    keys: { contact_port: '5060', account: '1001', expires: '300', device: 'logged' },
+  });
+  t.ok(result.ok, 'registered');
+  await logged.service.flushTerminalLogs();
+  t.same(readdirSync(dir), ['127.0.0.1.log']);
+  const text = readFileSync(path.join(dir, '127.0.0.1.log'), 'utf8');
+  t.equal((text.match(/^REGISTER sip:vcbox\.local SIP\/2\.0$/gm) ?? []).length, 2, 'both REGISTERs');
+  t.match(text, /^SIP\/2\.0 401 Unauthorized$/m);
+  t.match(text, /^SIP\/2\.0 200 OK$/m);
+  t.match(text, /User-Agent: Yealink SIP-VC800/);
 });
