@@ -1,0 +1,143 @@
+/**
+ * baresip (Debian baresip-core) as a scriptable SIP terminal for tests: its own configuration
+ * folder, one account registering to the box, a generated 440 Hz tone as microphone, and the
+ * ctrl_tcp module to dial, hang up and read events (REGISTER_OK, CALL_ESTABLISHED,
+ * CALL_RTPESTAB, CALL_CLOSED…). Everything bound to 127.0.0.1; stopped with `close()`.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from './ports.ts';
+
+export interface BaresipEvent {
+  readonly type: string;
+  readonly [key: string]: unknown;
+}
+
+export class Baresip {
+  readonly #child: ChildProcess;
+  readonly #control: net.Socket;
+  readonly events: BaresipEvent[] = [];
+  readonly #waiters: { type: string; resolve: (event: BaresipEvent) => void }[] = [];
+  #output = '';
+
+  private constructor(child: ChildProcess, control: net.Socket) {
+    this.#child = child;
+    this.#control = control;
+    child.stdout?.on('data', (d: Buffer) => (this.#output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (this.#output += d.toString()));
+    let buffer = '';
+    control.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      for (;;) {
+        const colon = buffer.indexOf(':');
+        if (colon < 0) break;
+        const length = Number(buffer.slice(0, colon));
+        if (buffer.length < colon + 1 + length + 1) break;
+        const json = buffer.slice(colon + 1, colon + 1 + length);
+        buffer = buffer.slice(colon + 1 + length + 1);
+        try {
+          const message = JSON.parse(json) as { event?: boolean; type?: string };
+          if (message.event && message.type) this.#onEvent(message as BaresipEvent);
+        } catch {
+          // not an event
+        }
+      }
+    });
+  }
+
+  get output(): string {
+    return this.#output;
+  }
+
+  #onEvent(event: BaresipEvent): void {
+    this.events.push(event);
+    for (let i = this.#waiters.length - 1; i >= 0; i--) {
+      const waiter = this.#waiters[i];
+      if (waiter && waiter.type === event.type) {
+        this.#waiters.splice(i, 1);
+        waiter.resolve(event);
+      }
+    }
+  }
+
+  /** Resolves with the first event of this type (already seen or coming), or rejects after the timeout. */
+  waitFor(type: string, timeoutMs = 15_000): Promise<BaresipEvent> {
+    const seen = this.events.find((e) => e.type === type);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`baresip: no ${type} within ${timeoutMs} ms; events: ${this.events.map((e) => e.type).join(', ')}\n${this.#output.slice(-2000)}`)), timeoutMs);
+      this.#waiters.push({
+        type,
+        resolve: (event) => {
+          clearTimeout(timer);
+          resolve(event);
+        },
+      });
+    });
+  }
+
+  command(command: string, params = ''): void {
+    const json = JSON.stringify({ command, params, token: command });
+    this.#control.write(`${Buffer.byteLength(json)}:${json},`);
+  }
+
+  close(): void {
+    this.#control.destroy();
+    this.#child.kill('SIGTERM');
+    setTimeout(() => this.#child.kill('SIGKILL'), 2000).unref();
+  }
+
+  /** Starts a terminal registered as `account` to the box at 127.0.0.1:`boxPort`. */
+  static async start(options: { account: string; password: string; boxPort: number; autoAnswer?: boolean }): Promise<Baresip> {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-baresip-'));
+    const sipPort = await freePort();
+    const controlPort = await freePort();
+    writeFileSync(
+      path.join(dir, 'config'),
+      [
+        'poll_method epoll',
+        `sip_listen 127.0.0.1:${sipPort}`,
+        'audio_source ausine,440',
+        'audio_player aubridge,nowhere',
+        'audio_alert aubridge,nowhere',
+        'audio_srate 8000',
+        'audio_channels 1',
+        'video_source',
+        'net_interface 127.0.0.1',
+        'module_path /usr/lib/baresip/modules',
+        'module g711.so',
+        'module ausine.so',
+        'module aubridge.so',
+        'module account.so',
+        'module ctrl_tcp.so',
+        `ctrl_tcp_listen 127.0.0.1:${controlPort}`,
+        'rtp_ports 40000-49999',
+        '',
+      ].join('\n'),
+    );
+    const answer = options.autoAnswer ? ';answermode=auto' : '';
+    writeFileSync(
+      path.join(dir, 'accounts'),
+      // The box by address: there is no DNS on the test machine for baresip to resolve a domain.
+      `<sip:${options.account}@127.0.0.1:${options.boxPort}>;auth_user=${options.account};auth_pass=${options.password};regint=300;audio_codecs=PCMU${answer}\n`,
+    );
+    const child = spawn('baresip', ['-f', dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let control: net.Socket | undefined;
+    for (let attempt = 0; attempt < 100 && !control; attempt++) {
+      await new Promise((r) => setTimeout(r, 100));
+      control = await new Promise<net.Socket | undefined>((resolve) => {
+        const socket = net.connect(controlPort, '127.0.0.1', () => resolve(socket));
+        socket.once('error', () => resolve(undefined));
+      });
+      if (child.exitCode !== null) break;
+    }
+    if (!control) {
+      child.kill('SIGKILL');
+      throw new Error(`baresip did not open its control port (exit ${child.exitCode})`);
+    }
+    return new Baresip(child, control);
+  }
+}
