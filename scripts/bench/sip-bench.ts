@@ -7,7 +7,8 @@
  * (sipp caller → box → sipp callee). Latencies p50/p99 of the whole authenticated exchange,
  * retransmissions and failures. Traffic stays on 127.0.0.1. The last line printed is JSON.
  *
- * Usage: scripts/bench/sip-bench.sh [--calls N] [--accounts N]   (defaults 20000, 2000)
+ * Usage: scripts/bench/sip-bench.sh [--calls N] [--accounts N] [--call-rate N] [--only register|calls]
+ *        (defaults 20000 registrations, 2000 accounts, calls offered at 300/s)
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -29,6 +30,8 @@ const option = (name: string, fallback: number) => {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
 const CALLS = option('--calls', 20_000);
+const CALL_RATE = option('--call-rate', 300);
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const ACCOUNTS = option('--accounts', 2_000);
 const REALM = 'vcbox.local';
 const work = mkdtempSync(path.join(os.tmpdir(), 'vcbox-bench-'));
@@ -220,8 +223,10 @@ async function main(): Promise<void> {
   const injection = path.join(work, 'accounts.csv');
   writeFileSync(injection, `SEQUENTIAL\n${Array.from({ length: ACCOUNTS }, (_, i) => `${3000 + i};secret-${3000 + i}`).join('\n')}\n`);
 
-  const signaling = await startProcess(process.execPath, [path.join(ROOT, 'server/signaling/main.ts')], { ...env, VCBOX_LOG_LEVEL: 'info' }, /SIP listeners up/);
-  const control = await startProcess(process.execPath, [path.join(ROOT, 'server/control-plane/main.ts')], { ...env, VCBOX_LOG_LEVEL: 'info' }, /SIP application connected/);
+  // VCBOX_BENCH_PROFILE=<dir>: CPU profiles of both box processes (see scripts/bench/profile-summary.ts).
+  const profile = process.env.VCBOX_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.VCBOX_BENCH_PROFILE] : [];
+  const signaling = await startProcess(process.execPath, [...profile, path.join(ROOT, 'server/signaling/main.ts')], { ...env, VCBOX_LOG_LEVEL: 'info' }, /SIP listeners up/);
+  const control = await startProcess(process.execPath, [...profile, path.join(ROOT, 'server/control-plane/main.ts')], { ...env, VCBOX_LOG_LEVEL: 'info' }, /SIP application connected/);
   const stopBox = () => {
     signaling.child.kill('SIGTERM');
     control.child.kill('SIGTERM');
@@ -232,9 +237,16 @@ async function main(): Promise<void> {
   let kamailio: { child: ChildProcess } | undefined;
   try {
     const loadArgs = ['-inf', injection, '-au', '[field0]', '-ap', '[field1]'];
+    let ours: SippRun | undefined;
+    let reference: SippRun | undefined;
+    let ratio: number | undefined;
+    let oursSteady: SippRun | undefined;
+    let referenceSteady: SippRun | undefined;
+    let overTls: Awaited<ReturnType<typeof tlsLoad>> | undefined;
+    if (ONLY === undefined || ONLY === 'register') {
     const scenario = path.join(HERE, 'register-load.xml');
     console.log(`REGISTER over UDP, ${CALLS} authenticated registrations of ${ACCOUNTS} accounts, sipp at up to 400 in flight…`);
-    const ours = await sippLoad(scenario, `127.0.0.1:${sipPort}`, loadArgs, CALLS);
+    ours = await sippLoad(scenario, `127.0.0.1:${sipPort}`, loadArgs, CALLS);
     console.log(`  vcbox:    ${ours.perSecond} REGISTER/s, p50 ${ours.p50} ms, p99 ${ours.p99} ms, ${ours.failed} failed, ${ours.retransmissions} retransmissions`);
 
     kamailio = await startProcess(
@@ -243,27 +255,32 @@ async function main(): Promise<void> {
       process.env,
       /Listening on/,
     );
-    const reference = await sippLoad(scenario, `127.0.0.1:${kamailioPort}`, loadArgs, CALLS);
+    reference = await sippLoad(scenario, `127.0.0.1:${kamailioPort}`, loadArgs, CALLS);
     console.log(`  kamailio: ${reference.perSecond} REGISTER/s, p50 ${reference.p50} ms, p99 ${reference.p99} ms, ${reference.failed} failed, ${reference.retransmissions} retransmissions`);
-    const ratio = round(ours.perSecond / reference.perSecond, 2);
+    ratio = round(ours.perSecond / reference.perSecond, 2);
     console.log(`  ratio vcbox/kamailio: ${ratio}`);
     const rate = 1000;
     console.log(`REGISTER over UDP at a steady ${rate}/s (latency under a sustainable load)…`);
-    const oursSteady = await sippLoad(scenario, `127.0.0.1:${sipPort}`, loadArgs, rate * 5, rate, 2000);
+    oursSteady = await sippLoad(scenario, `127.0.0.1:${sipPort}`, loadArgs, rate * 5, rate, 2000);
     console.log(`  vcbox:    p50 ${oursSteady.p50} ms, p99 ${oursSteady.p99} ms, ${oursSteady.failed} failed, ${oursSteady.retransmissions} retransmissions`);
-    const referenceSteady = await sippLoad(scenario, `127.0.0.1:${kamailioPort}`, loadArgs, rate * 5, rate, 2000);
+    referenceSteady = await sippLoad(scenario, `127.0.0.1:${kamailioPort}`, loadArgs, rate * 5, rate, 2000);
     console.log(`  kamailio: p50 ${referenceSteady.p50} ms, p99 ${referenceSteady.p99} ms, ${referenceSteady.failed} failed, ${referenceSteady.retransmissions} retransmissions`);
     kamailio.child.kill('SIGTERM');
 
     const tlsPort = Number(env.VCBOX_SIP_TLS_PORT);
     console.log('REGISTER over TLS (Node load client, 16 connections)…');
-    const overTls = await tlsLoad(tlsPort, 16, Math.max(50, Math.floor(CALLS / 4 / 16)));
+    overTls = await tlsLoad(tlsPort, 16, Math.max(50, Math.floor(CALLS / 4 / 16)));
     console.log(`  vcbox:    ${overTls.perSecond} REGISTER/s, p50 ${overTls.p50} ms, p99 ${overTls.p99} ms, ${overTls.failed} failed`);
+    }
 
-    console.log('Point-to-point calls (sipp caller → box → sipp callee, INVITE with 407, 200, ACK, BYE)…');
+    console.log(`Point-to-point calls offered at ${CALL_RATE}/s (sipp caller → box → sipp callee, INVITE with 407, 200, ACK, BYE)…`);
     const calleePort = await freePort();
     const callScenario = path.join(work, 'uac-call.xml');
-    writeFileSync(callScenario, readFileSync(path.join(ROOT, 'test/sipp/uac-call.xml'), 'utf8').replaceAll('{{hold}}', '0'));
+    writeFileSync(callScenario, readFileSync(path.join(ROOT, 'test/sipp/uac-call.xml'), 'utf8')
+        .replaceAll('{{hold}}', '0')
+        // response time from the first INVITE (challenge included) to the 200
+        .replace('<send retrans="500">', '<send retrans="500" start_rtd="1">')
+        .replace('<recv response="200" rrs="true">', '<recv response="200" rrs="true" rtd="1">'));
     const callCount = Math.max(500, Math.floor(CALLS / 10));
     // The callee may count stray retransmissions as extra calls: give it room and stop it at the end.
     const callee = spawn('sipp', ['-sf', path.join(ROOT, 'test/sipp/uas-answer.xml'), '-t', 'u1', '-i', '127.0.0.1', '-p', String(calleePort), '-m', String(callCount * 3), '-nostdin', '-timeout', '180s', '-max_recv_loops', '5000'], { cwd: work, stdio: 'ignore' });
@@ -277,7 +294,7 @@ async function main(): Promise<void> {
       ),
     );
     if (!registered) throw new Error('the callee could not register');
-    const calls = await sippLoad(callScenario, `127.0.0.1:${sipPort}`, ['-au', '2001', '-ap', 'secret-2001', '-key', 'caller', '2001', '-key', 'callee', '2002'], callCount);
+    const calls = await sippLoad(callScenario, `127.0.0.1:${sipPort}`, ['-au', '2001', '-ap', 'secret-2001', '-key', 'caller', '2001', '-key', 'callee', '2002'], callCount, CALL_RATE, CALL_RATE * 2);
     callee.kill('SIGTERM');
     console.log(`  vcbox:    ${calls.perSecond} calls/s, call set-up p50 ${calls.p50} ms, p99 ${calls.p99} ms, ${calls.failed} failed, ${calls.retransmissions} retransmissions`);
 

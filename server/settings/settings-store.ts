@@ -5,6 +5,7 @@
  * change in a single transaction and records it in the audit log.
  */
 import { recordAudit } from '../audit/audit-log.ts';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/database.ts';
 import { createError } from '../errors.ts';
 import { getLogger } from '../logging/logger.ts';
@@ -26,22 +27,42 @@ export interface ChangeAuthor {
 
 export class SettingsStore {
   readonly #db: Db;
+  readonly #rows: Statement<[]>;
+  readonly #dataVersion: Statement<[]>;
+  /**
+   * The settings as last read, and the database's data_version then. Hot paths (every
+   * REGISTER reads the realm) use the cache; a change by this connection or by another process
+   * (data_version moves) makes the next read go to the table again.
+   */
+  #cache: { version: number; settings: Readonly<Settings> } | undefined;
 
   constructor(db: Db) {
     this.#db = db;
+    this.#rows = db.prepare<[]>('SELECT key, value FROM settings');
+    this.#dataVersion = db.prepare<[]>('PRAGMA data_version').pluck();
   }
 
-  /** All settings, stored values over defaults. Unknown stored keys (from a newer box) are ignored. */
-  getAll(): Settings {
-    const settings = defaultSettings() as Record<string, unknown>;
-    for (const row of this.#db.prepare('SELECT key, value FROM settings').all() as { key: string; value: string }[]) {
-      if (isSettingKey(row.key)) settings[row.key] = JSON.parse(row.value);
+  #current(): Readonly<Settings> {
+    const version = this.#dataVersion.get() as number;
+    if (this.#cache?.version !== version) {
+      const settings = defaultSettings() as Record<string, unknown>;
+      for (const row of this.#rows.all() as { key: string; value: string }[]) {
+        if (isSettingKey(row.key)) settings[row.key] = JSON.parse(row.value);
+      }
+      this.#cache = { version, settings: settings as Settings };
     }
-    return settings as Settings;
+    return this.#cache.settings;
   }
 
+  /** All settings, stored values over defaults (a copy). Unknown stored keys (from a newer box) are ignored. */
+  getAll(): Settings {
+    return structuredClone(this.#current()) as Settings;
+  }
+
+  /** One setting; objects come back as copies, so callers cannot change the cache. */
   get<K extends SettingKey>(key: K): Settings[K] {
-    return this.getAll()[key];
+    const value = this.#current()[key];
+    return (typeof value === 'object' && value !== null ? structuredClone(value) : value) as Settings[K];
   }
 
   /**
@@ -68,6 +89,7 @@ export class SettingsStore {
     const upsert = this.#db.prepare(
       'INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
     );
+    this.#cache = undefined; // data_version does not move for this connection's own writes
     this.#db.transaction(() => {
       for (const key of changed) upsert.run(key, JSON.stringify(next[key]), now);
       const detail = Object.fromEntries(changed.map((key) => [key, { from: current[key], to: next[key] }]));

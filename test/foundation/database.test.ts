@@ -124,3 +124,19 @@ t.test('killing the writer at any moment leaves an intact, consistent database',
     db.close();
   }
 });
+
+t.test('settings: a change made through another connection is seen at once (cache follows data_version)', async (t) => {
+  const file = tmpDb();
+  const writer = openDatabase(file);
+  migrate(writer);
+  const reader = openDatabase(file);
+  const readerStore = new SettingsStore(reader);
+  t.equal(readerStore.get('network.localDomain'), 'vcbox.local');
+  new SettingsStore(writer).update({ 'network.localDomain': 'meet.example' }, { actor: 'admin' });
+  t.equal(readerStore.get('network.localDomain'), 'meet.example', 'the other process sees the new value');
+  const range = readerStore.get('media.mcuPorts');
+  (range as { min: number }).min = 1;
+  t.equal(readerStore.get('media.mcuPorts').min, 50000, 'callers get copies, never the cache itself');
+  writer.close();
+  reader.close();
+});

@@ -35,6 +35,8 @@ export interface Dialog {
   inviteSeq: number;
   /** The last ACK we sent for a 2xx, repeated if the 2xx is retransmitted. */
   lastAck: Buffer | undefined;
+  /** Final status of the last INVITE we sent in this dialog (an ACK is ours only after a 2xx). */
+  lastInviteFinal: number | undefined;
   /** Server transaction of an INVITE answered 2xx and not yet acknowledged. */
   pendingAck: { acknowledged2xx(): void } | undefined;
 }

@@ -38,8 +38,15 @@ export function canonicalHeaderName(name: string): string {
   return COMPACT[lower] ?? lower;
 }
 
+const spelled = new Map<string, string>();
+
 export function headerSpelling(name: string): string {
-  return SPELLING[name] ?? name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+  let spelling = spelled.get(name);
+  if (spelling === undefined) {
+    spelling = SPELLING[name] ?? name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+    if (spelled.size < 1000) spelled.set(name, spelling);
+  }
+  return spelling;
 }
 
 /** Splits a header value on commas that are not inside quotes or angle brackets. */
