@@ -31,10 +31,10 @@ export class SettingsStore {
   readonly #dataVersion: Statement<[]>;
   /**
    * The settings as last read, and the database's data_version then. Hot paths (every
-   * REGISTER reads the realm) use the cache; a change by this connection or by another process
-   * (data_version moves) makes the next read go to the table again.
+   * REGISTER reads the realm) use the cache; a change by this connection, or by another process
+   * (data_version moves; checked at most every 100 ms), makes the next read go to the table.
    */
-  #cache: { version: number; settings: Readonly<Settings> } | undefined;
+  #cache: { version: number; checkedAt: number; settings: Readonly<Settings> } | undefined;
 
   constructor(db: Db) {
     this.#db = db;
@@ -43,13 +43,18 @@ export class SettingsStore {
   }
 
   #current(): Readonly<Settings> {
+    const now = Date.now();
+    // Within 100 ms of the last check the cache is trusted without asking SQLite.
+    if (this.#cache && now - this.#cache.checkedAt < 100) return this.#cache.settings;
     const version = this.#dataVersion.get() as number;
-    if (this.#cache?.version !== version) {
+    if (this.#cache?.version === version) {
+      this.#cache.checkedAt = now;
+    } else {
       const settings = defaultSettings() as Record<string, unknown>;
       for (const row of this.#rows.all() as { key: string; value: string }[]) {
         if (isSettingKey(row.key)) settings[row.key] = JSON.parse(row.value);
       }
-      this.#cache = { version, settings: settings as Settings };
+      this.#cache = { version, checkedAt: now, settings: settings as Settings };
     }
     return this.#cache.settings;
   }

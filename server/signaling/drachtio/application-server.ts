@@ -36,9 +36,19 @@ export class AppConnection {
     this.#closed = true;
   }
 
-  /** Sends a frame `<new id>|…tokens` (+ SIP message). */
+  #corked = false;
+
+  /** Sends a frame `<new id>|…tokens` (+ SIP message). Frames of one tick go out in one write. */
   send(tokens: readonly string[], sip?: Buffer): void {
     if (!this.open) return;
+    if (!this.#corked) {
+      this.#corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.socket.uncork();
+      });
+    }
     this.socket.write(encodeFrame([newMessageId(), ...tokens], sip));
   }
 
