@@ -6,6 +6,7 @@
 import t from 'tap';
 import { CallRecords } from '../../server/cdr/call-records.ts';
 import { freePort } from '../helpers/ports.ts';
+import { connectTcp, digestAnswer, headerValues, registerRequest, streamExchange } from '../helpers/sip-socket.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 import { runSipp, scenarioWith, startSipp } from '../helpers/sipp.ts';
 
@@ -135,4 +136,48 @@ t.test('a call over TCP between terminals registered over TCP', async (t) => {
   const caller = await runSipp({ scenario: scenarioWith('uac-call.xml', { hold: '300' }), target, transport: 't1', auth: ['2001', 'secret-2001'], keys: { caller: '2001', callee: '2006' } });
   t.ok(caller.ok, `caller over TCP (exit ${caller.exitCode})\n${caller.errors}`);
   t.ok((await callee.result).ok, `callee over TCP`);
+});
+
+t.test('a terminal registered over TCP is called over its own connection (NAT-friendly reuse)', async (t) => {
+  box.app.accounts.create({ number: '2007', name: 'Behind NAT', password: 'secret-2007' }, box.realm);
+  const socket = await connectTcp(box.port);
+  t.teardown(() => socket.destroy());
+  // Its Contact names a port nobody listens on: only the open connection can reach it.
+  const base = { transport: 'TCP' as const, account: '2007', domain: box.realm, callId: 'nat-reg', contact: 'sip:2007@127.0.0.1:9;transport=tcp', expires: 300 };
+  const challenge = await streamExchange(socket, registerRequest({ ...base, cseq: 1 }), /\r\n\r\n/);
+  const authorization = digestAnswer(headerValues(challenge.received, 'WWW-Authenticate')[0] ?? '', '2007', 'secret-2007', 'REGISTER', `sip:${box.realm}`);
+  const registered = await streamExchange(socket, registerRequest({ ...base, cseq: 2, authorization }), /\r\n\r\n/);
+  t.match(registered.received, /^SIP\/2\.0 200 OK/);
+
+  const invite = new Promise<string>((resolve) => {
+    let buffer = '';
+    socket.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('latin1');
+      const end = buffer.indexOf('\r\n\r\n');
+      if (!buffer.startsWith('INVITE ') || end < 0) return;
+      const length = Number(/\r\nContent-Length: (\d+)/i.exec(buffer)?.[1] ?? 0);
+      if (buffer.length < end + 4 + length) return;
+      socket.removeAllListeners('data');
+      resolve(buffer.slice(0, end + 4 + length));
+    });
+  });
+  const caller = runSipp({ scenario: scenarioWith('uac-call-refused.xml', { status: '486' }), target, transport: 'u1', auth: ['2001', 'secret-2001'], keys: { caller: '2001', callee: '2007' } });
+  const received = await invite;
+  t.match(received, /^INVITE sip:2007@127\.0\.0\.1:9;transport=tcp SIP\/2\.0\r\n/, 'the INVITE came over the registration connection');
+  const header = (name: string) => new RegExp(`^${name}: (.*)$`, 'mi').exec(received)?.[1] ?? '';
+  const busy = [
+    'SIP/2.0 486 Busy Here',
+    ...received.split('\r\n').filter((line) => /^Via:/i.test(line)),
+    `From: ${header('From')}`,
+    `To: ${header('To')};tag=natbusy`,
+    `Call-ID: ${header('Call-ID')}`,
+    `CSeq: ${header('CSeq')}`,
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+  const ack = await streamExchange(socket, busy, /^ACK /m);
+  t.match(ack.received, /^ACK sip:2007@127\.0\.0\.1:9;transport=tcp SIP\/2\.0\r\n/, 'and the ACK for the 486 too');
+  const result = await caller;
+  t.ok(result.ok, `the caller heard busy\n${result.errors}`);
 });
