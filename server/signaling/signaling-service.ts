@@ -52,6 +52,12 @@ export interface SignalingServiceOptions {
   readonly application?: { readonly host: string; readonly port: number; readonly secret: string };
   /** Flood limit and scanner blocking (defaults: 200 messages/s per address, scanners blocked). */
   readonly guard?: SourceGuardOptions;
+  /**
+   * New requests the applications may have unanswered at once; past it new out-of-dialog
+   * requests get 503 with Retry-After at once, so an overload sheds load instead of letting
+   * retransmissions pile up (default 1000).
+   */
+  readonly overloadLimit?: number;
   /** Where per-terminal REGISTER/SUBSCRIBE logs go; omitted: terminal logs off. */
   readonly terminalLogDir?: string;
 }
@@ -85,6 +91,10 @@ export class SignalingService {
   readonly #apps: ApplicationServer | undefined;
   readonly #guard: SourceGuard;
   readonly #terminalLog: TerminalLog | undefined;
+  /** New requests forwarded to an application and not finally answered yet. */
+  readonly #awaitingApp = new Set<ServerTransaction>();
+  readonly #overloadLimit: number;
+  #lastOverloadLog = 0;
   readonly #serverByKey = new Map<string, ServerTransaction>();
   readonly #serverById = new Map<string, ServerTransaction>();
   readonly #clientByKey = new Map<string, ClientTransaction>();
@@ -97,6 +107,7 @@ export class SignalingService {
   constructor(options: SignalingServiceOptions) {
     this.#guard = new SourceGuard(options.guard ?? { perSecond: 200, blockScanners: true });
     this.#terminalLog = options.terminalLogDir ? new TerminalLog(options.terminalLogDir) : undefined;
+    this.#overloadLimit = options.overloadLimit ?? 1000;
     this.#udp = new UdpTransport({ host: options.host, port: options.port });
     this.#tcp = new StreamTransport({ host: options.host, port: options.port });
     this.#tls = new StreamTransport({ host: options.host, port: options.tlsPort, tls: options.tls });
@@ -153,6 +164,7 @@ export class SignalingService {
       clientTransactions: this.#clientById.size,
       dialogs: this.#dialogs.size,
       applications: this.#apps?.connections.length ?? 0,
+      awaitingApplication: this.#awaitingApp.size,
     };
   }
 
@@ -235,6 +247,7 @@ export class SignalingService {
     const transaction = new ServerTransaction(request, source, {
       send: (data) => this.#send(destination, data),
       terminated: (t) => {
+        this.#awaitingApp.delete(t);
         this.#serverById.delete(t.id);
         if (this.#serverByKey.get(key) === t) this.#serverByKey.delete(key);
       },
@@ -298,8 +311,18 @@ export class SignalingService {
       }
       return;
     }
+    if (this.#awaitingApp.size >= this.#overloadLimit) {
+      const now = Date.now();
+      if (now - this.#lastOverloadLog > 1000) {
+        this.#lastOverloadLog = now;
+        log.warn({ awaiting: this.#awaitingApp.size, limit: this.#overloadLimit }, 'overloaded: new requests answered 503 until the application catches up');
+      }
+      this.#respondLocally(request, source, 503, 'Service Unavailable', [['retry-after', '5']]);
+      return;
+    }
     const transaction = this.#newServerTransaction(request, source);
     transaction.owner = connection;
+    this.#awaitingApp.add(transaction);
     if (transaction.isInvite) {
       transaction.respond(createResponse(request, 100, 'Trying'));
       this.#cdr('attempt', 'network', undefined, request);
@@ -362,6 +385,7 @@ export class SignalingService {
     this.#respondLocally(request, source, 200, 'OK');
     if (!invite.pending) return;
     invite.respond(createResponse(invite.request, 487, 'Request Terminated', invite.toTag));
+    this.#awaitingApp.delete(invite);
     this.#cdr('stop', 'network', 'call-canceled', request);
     const connection = invite.owner as AppConnection | undefined;
     if (connection?.open) this.#forwardRequest(connection, request, source, invite.id, invite.dialogId);
@@ -475,6 +499,7 @@ export class SignalingService {
     if (status >= 300 && dialogId && this.#dialogs.get(dialogId)?.state === 'early') this.#dialogs.delete(dialogId);
     if (request.method === 'REGISTER' && status >= 200 && status < 300) this.#rememberRegisteredConnection(transaction, response);
 
+    if (status >= 200) this.#awaitingApp.delete(transaction);
     const sent = transaction.respond(response);
     if (sent && this.#terminalLog && TERMINAL_LOG_METHODS.has(request.method)) this.#terminalLog.record(transaction.source.address, 'out', response.toBuffer());
     if (sent && request.method === 'INVITE' && tagOf(request.get('to')) === '') {

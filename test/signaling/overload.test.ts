@@ -1,0 +1,52 @@
+/**
+ * Overload: when the SIP application has too many new requests unanswered, the signaling
+ * service answers further new requests 503 with Retry-After at once (load shedding), and
+ * serves again as soon as the application catches up.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Srf from 'drachtio-srf';
+import t from 'tap';
+import { SignalingService } from '../../server/signaling/signaling-service.ts';
+import { ensureCertificate } from '../../server/tls/self-signed-certificate.ts';
+import { freePort } from '../helpers/ports.ts';
+import { optionsRequest, udpExchange } from '../helpers/sip-socket.ts';
+
+t.test('past the limit of unanswered requests, new ones get 503 Retry-After', async (t) => {
+  const secret = randomBytes(8).toString('hex');
+  const port = await freePort();
+  const service = new SignalingService({
+    host: '127.0.0.1',
+    port,
+    tlsPort: await freePort(),
+    tls: await ensureCertificate(path.join(mkdtempSync(path.join(os.tmpdir(), 'vcbox-overload-')), 'certs')),
+    application: { host: '127.0.0.1', port: 0, secret },
+    overloadLimit: 2,
+  });
+  await service.start();
+  t.teardown(() => service.close());
+  const srf = new Srf();
+  t.teardown(() => srf.disconnect());
+  const held: Srf.SrfResponse[] = [];
+  // A slow application: answers only when told. (srf's typings omit its per-verb methods.)
+  (srf as unknown as { options(handler: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void }).options((_req, res) => held.push(res));
+  await new Promise<void>((resolve) => {
+    srf.on('connect', () => resolve());
+    srf.connect({ host: '127.0.0.1', port: service.applicationPort ?? 0, secret });
+  });
+  await new Promise((r) => setTimeout(r, 100));
+
+  const request = (n: number) => optionsRequest({ transport: 'UDP', port, callId: `overload-${n}` });
+  t.equal(await udpExchange(port, request(1), 300), undefined, 'first request waits for the application');
+  t.equal(await udpExchange(port, request(2), 300), undefined, 'second too');
+  t.match(await udpExchange(port, request(3)), /^SIP\/2\.0 503 Service Unavailable\r\n[\s\S]*Retry-After: 5\r\n/, 'third is shed at once');
+  t.equal(service.stats().awaitingApplication, 2);
+  for (const res of held.splice(0)) res.send(200);
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(service.stats().awaitingApplication, 0, 'answered requests no longer count');
+  t.equal(await udpExchange(port, request(4), 500), undefined, 'the next is forwarded again (the slow app holds it)');
+  t.equal(held.length, 1);
+  held[0]?.send(200);
+});
