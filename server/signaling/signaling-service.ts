@@ -405,6 +405,13 @@ export class SignalingService {
     }
     dialog.remoteSeq = Math.max(dialog.remoteSeq, seq);
     dialog.peer = source;
+    if (request.method === 'PRACK') {
+      // RFC 3262: the RAck names the reliable 1xx (RSeq) and the INVITE (CSeq) it acknowledges.
+      const [rseq = '', cseq = ''] = (request.get('rack') ?? '').trim().split(/\s+/);
+      for (const invite of this.#serverById.values()) {
+        if (invite.isInvite && invite.dialogId === dialog.id && String(invite.request.cseq.seq) === cseq) invite.prack(Number(rseq));
+      }
+    }
     const transaction = this.#newServerTransaction(request, source);
     transaction.owner = connection;
     transaction.dialogId = dialog.id;
@@ -500,7 +507,17 @@ export class SignalingService {
     if (request.method === 'REGISTER' && status >= 200 && status < 300) this.#rememberRegisteredConnection(transaction, response);
 
     if (status >= 200) this.#awaitingApp.delete(transaction);
-    const sent = transaction.respond(response);
+    const reliable = status > 100 && status < 200 && /\b100rel\b/i.test(appResponse.get('require') ?? '');
+    if (reliable) {
+      const offered = `${request.get('supported') ?? ''},${request.get('require') ?? ''}`;
+      if (!/\b100rel\b/i.test(offered)) {
+        connection.reply(msgId, ['NOK', 'Remote endpoint does not support 100rel']);
+        return;
+      }
+      const rseq = transaction.takeRseq();
+      response.set('rseq', String(rseq));
+    }
+    const sent = reliable ? transaction.respondReliably(response, Number(response.get('rseq'))) : transaction.respond(response);
     if (sent && this.#terminalLog && TERMINAL_LOG_METHODS.has(request.method)) this.#terminalLog.record(transaction.source.address, 'out', response.toBuffer());
     if (sent && request.method === 'INVITE' && tagOf(request.get('to')) === '') {
       if (status >= 200 && status < 300) this.#cdr('start', 'application', 'uas', response);

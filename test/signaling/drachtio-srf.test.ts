@@ -188,3 +188,27 @@ t.test("srf's digest client answers a 401 through the service", async (t) => {
   t.equal(param('response'), expected, 'the digest response is right for the password');
   t.ok((await registrar.result).ok, 'sipp registrar saw both REGISTERs');
 });
+
+t.test('UAS: a reliable 183 (100rel) gets RSeq, is PRACKed, then the call is answered', async (t) => {
+  const { srf } = await connectSrf();
+  t.teardown(() => srf.disconnect());
+  const sdp = 'v=0\r\no=app 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9000 RTP/AVP 0\r\n';
+  const steps: string[] = [];
+  const ended = new Promise<void>((resolve) => {
+    srf.invite((req, res) => {
+      const send = res.send as unknown as (status: number, opts: object, callback: (error: unknown) => void, onPrack: (prack: Srf.SrfRequest) => void) => void;
+      send.call(res, 183, { headers: { Require: '100rel', 'Content-Type': 'application/sdp' }, body: sdp }, (error) => error && steps.push(`183 failed: ${String(error)}`), async (prack) => {
+        steps.push(`prack ${prack.get('RAck')}`);
+        const dialog = await srf.createUAS(req, res, { localSdp: sdp });
+        steps.push('answered');
+        dialog.on('destroy', () => resolve());
+      });
+    });
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  const caller = await runSipp({ scenario: scenarioWith('uac-prack.xml', { hold: '100' }), target: `127.0.0.1:${port}`, transport: 'u1', keys: { caller: '3001', callee: '3000' } });
+  t.ok(caller.ok, `caller: 183 with RSeq, PRACK → 200, 200, ACK, BYE\n${caller.errors}`);
+  await ended;
+  t.match(steps, [/^prack \d+ \d+ INVITE$/, 'answered']);
+  t.match(caller.messages, /SIP\/2\.0 183 Session in Progress[\s\S]*?RSeq: \d+/, 'the server added RSeq');
+});

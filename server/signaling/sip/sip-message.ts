@@ -20,7 +20,7 @@ const COMPACT: Readonly<Record<string, string>> = {
 
 /** How a header name is written on the wire, for the ones whose usual spelling is not Title-Case. */
 const SPELLING: Readonly<Record<string, string>> = {
-  'call-id': 'Call-ID', cseq: 'CSeq', 'www-authenticate': 'WWW-Authenticate', 'mime-version': 'MIME-Version',
+  'call-id': 'Call-ID', cseq: 'CSeq', rseq: 'RSeq', rack: 'RAck', 'www-authenticate': 'WWW-Authenticate', 'mime-version': 'MIME-Version',
 };
 
 const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;

@@ -74,6 +74,7 @@ export class ServerTransaction {
       this.#state = 'proceeding';
       return sent;
     }
+    this.#stopReliable();
     this.#finalStatus = response.status;
     if (this.isInvite && response.status < 300) {
       this.#state = 'accepted';
@@ -93,6 +94,54 @@ export class ServerTransaction {
       else this.#timeoutTimer = setTimeout(() => this.#terminate(), TIMERS.transactionTimeout); // Timer J
     }
     return sent;
+  }
+
+  #reliableTimer: NodeJS.Timeout | undefined;
+  /** RSeq of the reliable provisional response waiting for its PRACK. */
+  pendingRseq: number | undefined;
+  #nextRseq = 1 + Math.floor(Math.random() * 2 ** 30);
+
+  /** The RSeq for the next reliable provisional response (RFC 3262 §3). */
+  takeRseq(): number {
+    return this.#nextRseq++;
+  }
+
+  /**
+   * Sends a reliable provisional response (RFC 3262): retransmitted at T1, 2·T1… until the
+   * PRACK for `rseq` arrives (`prack`) or 64·T1 pass.
+   */
+  respondReliably(response: SipResponse, rseq: number): boolean {
+    if (!this.respond(response)) return false;
+    this.#stopReliable();
+    this.pendingRseq = rseq;
+    const data = response.toBuffer();
+    const started = Date.now();
+    const resend = (interval: number) => {
+      this.#reliableTimer = setTimeout(() => {
+        if (this.pendingRseq !== rseq || this.#state !== 'proceeding') return;
+        if (Date.now() - started >= TIMERS.transactionTimeout) {
+          this.pendingRseq = undefined;
+          return;
+        }
+        this.#hooks.send(data);
+        resend(interval * 2);
+      }, interval);
+    };
+    resend(TIMERS.T1);
+    return true;
+  }
+
+  /** A PRACK acknowledged `rseq`; true when it matched the pending reliable response. */
+  prack(rseq: number): boolean {
+    if (this.pendingRseq !== rseq) return false;
+    this.#stopReliable();
+    return true;
+  }
+
+  #stopReliable(): void {
+    clearTimeout(this.#reliableTimer);
+    this.#reliableTimer = undefined;
+    this.pendingRseq = undefined;
   }
 
   /** 2xx retransmissions go on even over TCP (RFC 3261 §13.3.1.4); non-2xx only over UDP. */
@@ -128,6 +177,7 @@ export class ServerTransaction {
   }
 
   #clear(): void {
+    this.#stopReliable();
     clearTimeout(this.#retransmitTimer);
     clearTimeout(this.#timeoutTimer);
     this.#retransmitTimer = undefined;
