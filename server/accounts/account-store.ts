@@ -87,6 +87,12 @@ export class AccountStore {
     return row ? toAccount(row) : undefined;
   }
 
+  /** The account's digest credentials, if it exists and its HA1 values were made for `realm`. */
+  credentials(number: string, realm: string): Account | undefined {
+    const account = this.findByNumber(number);
+    return account && account.realm === realm ? account : undefined;
+  }
+
   setPassword(number: string, password: string, realm: string): void {
     checkPassword(password);
     this.#db

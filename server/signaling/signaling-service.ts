@@ -18,7 +18,7 @@ import { BUILD_INFO, USER_AGENT } from '../version.ts';
 import { applyBody, copyAppHeaders, replaceLocalhost } from './core/app-message.ts';
 import { SourceGuard, type SourceGuardOptions } from './core/source-guard.ts';
 import { TERMINAL_LOG_METHODS, TerminalLog } from './core/terminal-log.ts';
-import { type Dialog, dialogIdOf } from './dialogs/dialog.ts';
+import { type Dialog, dialogIdOf, newDialog } from './dialogs/dialog.ts';
 import { type AppConnection, ApplicationServer } from './drachtio/application-server.ts';
 import { wireTime } from './drachtio/wire-frames.ts';
 import {
@@ -547,7 +547,7 @@ export class SignalingService {
       return;
     }
     const contact = parseNameAddr(request.get('contact') ?? '');
-    const dialog: Dialog = {
+    const dialog = newDialog({
       id,
       role: 'uas',
       callId: request.callId,
@@ -564,10 +564,8 @@ export class SignalingService {
       method: request.method,
       state: confirmed ? 'confirmed' : 'early',
       inviteSeq: request.cseq.seq,
-      lastAck: undefined,
-      lastInviteFinal: undefined,
       pendingAck: confirmed && transaction.isInvite ? transaction : undefined,
-    };
+    });
     this.#dialogs.set(id, dialog);
   }
 
@@ -877,7 +875,7 @@ export class SignalingService {
   #createUacDialog(transaction: ClientTransaction, response: SipResponse, owner: { connection?: AppConnection; destination: Destination }): void {
     const request = transaction.request;
     const contact = parseNameAddr(response.get('contact') ?? '');
-    const dialog: Dialog = {
+    const dialog = newDialog({
       id: transaction.dialogId,
       role: 'uac',
       callId: request.callId,
@@ -894,10 +892,8 @@ export class SignalingService {
       method: request.method,
       state: response.status >= 200 ? 'confirmed' : 'early',
       inviteSeq: request.cseq.seq,
-      lastAck: undefined,
       lastInviteFinal: response.status >= 200 ? response.status : undefined,
-      pendingAck: undefined,
-    };
+    });
     this.#dialogs.set(dialog.id, dialog);
   }
 

@@ -44,3 +44,11 @@ export interface Dialog {
 export function dialogIdOf(callId: string, fromTag: string): string {
   return `${callId};from-tag=${fromTag}`;
 }
+
+/** Fields a new dialog starts without: set as the dialog lives. */
+type LaterFields = 'lastAck' | 'lastInviteFinal' | 'pendingAck';
+
+/** A dialog record with the fields that only later events fill left empty (or as given). */
+export function newDialog(fields: Omit<Dialog, LaterFields> & Partial<Pick<Dialog, LaterFields>>): Dialog {
+  return { lastAck: undefined, lastInviteFinal: undefined, pendingAck: undefined, ...fields };
+}

@@ -49,10 +49,7 @@ export class PointToPointCalls {
       challenge(false);
       return undefined;
     }
-    const result = this.#options.digest.verify(header, 'INVITE', realm, (username) => {
-      const account = this.#options.accounts.findByNumber(username);
-      return account && account.realm === realm ? account : undefined;
-    });
+    const result = this.#options.digest.verify(header, 'INVITE', realm, (username) => this.#options.accounts.credentials(username, realm));
     if (result.outcome === 'stale') {
       challenge(true);
       return undefined;

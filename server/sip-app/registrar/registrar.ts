@@ -69,11 +69,7 @@ export class Registrar {
       res.send(401, { headers: { 'WWW-Authenticate': this.#options.digest.challenges(realm, this.#options.algorithms()).join(', ') } });
       return;
     }
-    const account = this.#options.accounts.findByNumber(number);
-    const result = this.#options.digest.verify(authorization, 'REGISTER', realm, (username) => {
-      const found = username === number ? account : this.#options.accounts.findByNumber(username);
-      return found && found.realm === realm ? found : undefined;
-    });
+    const result = this.#options.digest.verify(authorization, 'REGISTER', realm, (username) => this.#options.accounts.credentials(username, realm));
     if (result.outcome === 'stale') {
       res.send(401, { headers: { 'WWW-Authenticate': this.#options.digest.challenges(realm, this.#options.algorithms(), true).join(', ') } });
       return;
@@ -81,6 +77,7 @@ export class Registrar {
     if (result.outcome === 'failed' || result.username !== number) {
       const reason = result.outcome === 'failed' ? result.reason : `credentials of ${result.username} used for ${number}`;
       this.#fail(source, number, reason);
+      const account = this.#options.accounts.findByNumber(number);
       if (account && account.realm !== realm) {
         res.send(403, 'Forbidden - account credentials belong to another domain; reset the password', {});
       } else {
