@@ -212,3 +212,50 @@ t.test('UAS: a reliable 183 (100rel) gets RSeq, is PRACKed, then the call is ans
   t.match(steps, [/^prack \d+ \d+ INVITE$/, 'answered']);
   t.match(caller.messages, /SIP\/2\.0 183 Session in Progress[\s\S]*?RSeq: \d+/, 'the server added RSeq');
 });
+
+t.test('createB2BUA: a sipp caller bridged to a sipp callee, BYE relayed', async (t) => {
+  const { srf } = await connectSrf();
+  t.teardown(() => srf.disconnect());
+  const calleePort = await freePort();
+  const callee = await startSipp({ scenario: 'uas-answer.xml', transport: 'u1', localPort: calleePort, timeoutSeconds: 20 });
+  const bridged = new Promise<string>((resolve, reject) => {
+    srf.invite(async (req, res) => {
+      try {
+        const { uas, uac } = await srf.createB2BUA(req, res, `sip:callee@127.0.0.1:${calleePort}`, { headers: { From: '"Caller" <sip:3001@localhost>' } });
+        uas.on('destroy', () => {
+          uac.destroy();
+          resolve('caller hung up');
+        });
+      } catch (error) {
+        reject(error);
+      }
+    });
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  const caller = await runSipp({ scenario: scenarioWith('uac-simple.xml', { hold: '200' }), target: `127.0.0.1:${port}`, transport: 'u1', keys: { caller: '3001', callee: '3000' } });
+  t.ok(caller.ok, `caller connected through the B2BUA and hung up\n${caller.errors}`);
+  t.equal(await bridged, 'caller hung up');
+  const answered = await callee.result;
+  t.ok(answered.ok, `callee got INVITE, ACK and the relayed BYE\n${answered.errors}`);
+  t.match(caller.messages, /m=audio \d+ RTP\/AVP 0/, "the caller got the callee's SDP");
+});
+
+t.test('UAC: a reliable 183 from the far end is PRACKed by srf through the service', async (t) => {
+  const { srf } = await connectSrf();
+  t.teardown(() => srf.disconnect());
+  const calleePort = await freePort();
+  const callee = await startSipp({ scenario: 'uas-reliable.xml', transport: 'u1', localPort: calleePort, timeoutSeconds: 20 });
+  const dialog = await srf
+    .createUAC(`sip:callee@127.0.0.1:${calleePort}`, {
+      localSdp: 'v=0\r\no=app 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n',
+      headers: { Supported: '100rel' },
+    })
+    .catch(async (error: Error) => {
+      const result = await callee.result;
+      throw new Error(`${error.message}; the callee saw: ${result.errors}`);
+    });
+  dialog.destroy();
+  const result = await callee.result;
+  t.ok(result.ok, `callee: 183 with RSeq → PRACK with RAck → 200, then 200/ACK/BYE\n${result.errors}`);
+  t.match(result.messages, /PRACK sip:callee@127\.0\.0\.1:\d+\S* SIP\/2\.0[\s\S]*?RAck: 4711 \d+ INVITE/, "srf PRACKed the 183 with its RSeq");
+});
