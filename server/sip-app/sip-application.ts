@@ -13,6 +13,7 @@ import type { Db } from '../db/database.ts';
 import { getLogger } from '../logging/logger.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
 import { PointToPointCalls } from './calls/point-to-point-calls.ts';
+import { AuthLockout, type LockoutPolicy } from './registrar/auth-lockout.ts';
 import { type DigestAlgorithm, DigestAuthenticator } from './registrar/digest-auth.ts';
 import { LocationService } from './registrar/location-service.ts';
 import { Registrar } from './registrar/registrar.ts';
@@ -24,7 +25,7 @@ export interface SipApplicationOptions {
   readonly db: Db;
   readonly settings: SettingsStore;
   /** Registrar tuning (tests shorten the lock-out). */
-  readonly registrar?: Partial<Pick<ConstructorParameters<typeof Registrar>[0], 'minExpires' | 'maxExpires' | 'lockout'>>;
+  readonly registrar?: Partial<Pick<ConstructorParameters<typeof Registrar>[0], 'minExpires' | 'maxExpires'>> & { readonly lockout?: LockoutPolicy };
   /** How long a called terminal rings before the caller gets "no answer". */
   readonly noAnswerTimeoutMs?: number;
 }
@@ -43,14 +44,16 @@ export class SipApplication {
     // The nonce key only has to be shared by the processes that check nonces; derive it from
     // the application secret so it survives restarts without another file.
     const digest = new DigestAuthenticator({ secret: createHash('sha256').update(`digest:${options.signaling.secret}`).digest() });
+    const { lockout: lockoutPolicy, ...registrarTuning } = options.registrar ?? {};
+    const lockout = new AuthLockout(options.db, lockoutPolicy);
     const registrar = new Registrar({
-      db: options.db,
+      lockout,
       accounts: this.accounts,
       location: this.location,
       digest,
       realm: () => options.settings.get('network.localDomain'),
       algorithms: () => options.settings.get('sip.digestAlgorithms').split(',') as DigestAlgorithm[],
-      ...options.registrar,
+      ...registrarTuning,
     });
     const calls = new PointToPointCalls({
       srf: this.srf,
@@ -58,6 +61,7 @@ export class SipApplication {
       location: this.location,
       digest,
       records: new CallRecords(options.db),
+      lockout,
       realm: () => options.settings.get('network.localDomain'),
       algorithms: () => options.settings.get('sip.digestAlgorithms').split(',') as DigestAlgorithm[],
       ...(options.noAnswerTimeoutMs ? { noAnswerTimeoutMs: options.noAnswerTimeoutMs } : {}),

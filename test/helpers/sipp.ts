@@ -36,6 +36,8 @@ export interface SippOptions {
   auth?: [user: string, password: string];
   /** Local SIP port (default: a free one). */
   localPort?: number;
+  /** Local address (default 127.0.0.1; another 127.x address keeps a lock-out test to itself). */
+  localIp?: string;
 }
 
 /**
@@ -70,7 +72,7 @@ export async function startSipp(options: SippOptions): Promise<{ localPort: numb
   const args = [
     '-sf', path.isAbsolute(options.scenario) ? options.scenario : path.join(SIPP_SCENARIOS, options.scenario),
     '-t', options.transport,
-    '-i', '127.0.0.1',
+    '-i', options.localIp ?? '127.0.0.1',
     '-p', String(localPort),
     '-m', String(options.calls ?? 1),
     '-s', options.service ?? 'vcbox',

@@ -181,3 +181,29 @@ t.test('a terminal registered over TCP is called over its own connection (NAT-fr
   const result = await caller;
   t.ok(result.ok, `the caller heard busy\n${result.errors}`);
 });
+
+t.test('INVITEs with wrong credentials count towards the lock-out of their address', async (t) => {
+  const wrong = await runSipp({
+    scenario: scenarioWith('uac-call-refused.xml', { status: '403' }),
+    target,
+    transport: 'u1',
+    localIp: '127.0.0.5',
+    calls: 10,
+    auth: ['2001', 'not-it'],
+    keys: { caller: '2001', callee: '2002' },
+  });
+  t.ok(wrong.ok, `ten refused calls\n${wrong.errors}`);
+  const locked = await runSipp({
+    scenario: scenarioWith('uac-call-refused.xml', { status: '403' }),
+    target,
+    transport: 'u1',
+    localIp: '127.0.0.5',
+    auth: ['2001', 'secret-2001'],
+    keys: { caller: '2001', callee: '2002' },
+  });
+  t.match(locked.messages, /SIP\/2\.0 403 Too many failed authentications; try again later/, 'even a fresh call is refused at once');
+  t.notMatch(locked.messages, /SIP\/2\.0 407/, 'without a challenge to answer');
+  const audit = box.db.prepare("SELECT source, detail FROM audit_log WHERE action = 'sip.auth.lockout'").all() as { source: string; detail: string }[];
+  t.match(audit, [{ source: '127.0.0.5' }]);
+  t.match(JSON.parse(audit[0]?.detail ?? '{}'), { method: 'INVITE', account: '2001' });
+});

@@ -136,7 +136,7 @@ t.test('a source that keeps failing is locked out, and the audit log says so', a
   const audit = box.db.prepare("SELECT actor, source, detail FROM audit_log WHERE action = 'sip.auth.lockout'").all() as { source: string; detail: string }[];
   t.equal(audit.length, 1);
   t.match(audit[0], { actor: 'system', source: '127.0.0.9' });
-  t.match(JSON.parse(audit[0]?.detail ?? '{}'), { account: '1001', failures: 4 });
+  t.match(JSON.parse(audit[0]?.detail ?? '{}'), { account: '1001', method: 'REGISTER', failures: 4 });
 
   const other = await runSipp({ scenario: 'register.xml', target: target(), transport: 'u1', auth: ['1001', 'secret-1001'], keys: { contact_port: '5060', account: '1001', expires: '300', device: 'after-lockout' } });
   t.ok(other.ok, 'other sources are not affected');

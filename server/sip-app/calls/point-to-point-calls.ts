@@ -11,6 +11,7 @@ import type { AccountStore } from '../../accounts/account-store.ts';
 import type { CallOutcome, CallRecords } from '../../cdr/call-records.ts';
 import { getLogger } from '../../logging/logger.ts';
 import { parseUri } from '../../signaling/sip/sip-uri.ts';
+import type { AuthLockout } from '../registrar/auth-lockout.ts';
 import type { DigestAlgorithm, DigestAuthenticator } from '../registrar/digest-auth.ts';
 import type { LocationService } from '../registrar/location-service.ts';
 
@@ -24,6 +25,8 @@ export interface PointToPointOptions {
   readonly records: CallRecords;
   readonly realm: () => string;
   readonly algorithms: () => readonly DigestAlgorithm[];
+  /** Addresses that keep failing authentication (shared with REGISTER). */
+  readonly lockout: AuthLockout;
   /** How long the callee's terminals ring before the caller hears "no answer" (480). */
   readonly noAnswerTimeoutMs?: number;
 }
@@ -41,6 +44,10 @@ export class PointToPointCalls {
 
   /** Authenticates the caller; answers the challenge/refusal itself and returns undefined then. */
   authenticate(req: Srf.SrfRequest, res: Srf.SrfResponse): string | undefined {
+    if (this.#options.lockout.isLocked(req.source_address)) {
+      res.send(403, 'Too many failed authentications; try again later', {});
+      return undefined;
+    }
     const realm = this.#options.realm();
     const header = req.get('Proxy-Authorization');
     const challenge = (stale: boolean) =>
@@ -55,10 +62,11 @@ export class PointToPointCalls {
       return undefined;
     }
     if (result.outcome === 'failed') {
-      log.warn({ source: req.source_address, reason: result.reason }, 'INVITE authentication failed');
+      this.#options.lockout.failed(req.source_address, result.username ?? '', 'INVITE', result.reason);
       res.send(403, 'Forbidden - wrong account or password', {});
       return undefined;
     }
+    this.#options.lockout.succeeded(req.source_address);
     return result.username;
   }
 

@@ -1,23 +1,21 @@
 /**
  * The registrar (RFC 3261 §10) as a drachtio-srf REGISTER handler: digest authentication
  * against the accounts (MD5 and SHA-256), bindings with bounded expiry into the location
- * service, at most five terminals per account, un-registration (one contact, or `*`), and a
- * lock-out of sources that keep failing authentication (recorded in the audit log).
+ * service, at most five terminals per account, un-registration (one contact, or `*`); sources
+ * that keep failing authentication are locked out (./auth-lockout.ts).
  */
 import type Srf from 'drachtio-srf';
 import type { AccountStore } from '../../accounts/account-store.ts';
-import { recordAudit } from '../../audit/audit-log.ts';
-import type { Db } from '../../db/database.ts';
 import { getLogger } from '../../logging/logger.ts';
 import { headerParam, splitHeaderValues } from '../../signaling/sip/sip-message.ts';
 import { parseNameAddr, parseUri } from '../../signaling/sip/sip-uri.ts';
+import type { AuthLockout } from './auth-lockout.ts';
 import type { DigestAlgorithm, DigestAuthenticator } from './digest-auth.ts';
 import { type Binding, type LocationService, MAX_BINDINGS_PER_ACCOUNT, parseUserAgent } from './location-service.ts';
 
 const log = getLogger('registrar');
 
 export interface RegistrarOptions {
-  readonly db: Db;
   readonly accounts: AccountStore;
   readonly location: LocationService;
   readonly digest: DigestAuthenticator;
@@ -27,33 +25,20 @@ export interface RegistrarOptions {
   readonly algorithms: () => readonly DigestAlgorithm[];
   readonly minExpires?: number;
   readonly maxExpires?: number;
-  /** Failed authentications from one address before it is locked out, and for how long. */
-  readonly lockout?: { readonly failures: number; readonly windowMs: number; readonly durationMs: number };
-}
-
-interface FailureRecord {
-  count: number;
-  firstAt: number;
-  lockedUntil: number;
+  /** Addresses that keep failing authentication (shared with INVITE). */
+  readonly lockout: AuthLockout;
 }
 
 export class Registrar {
   readonly #options: RegistrarOptions;
-  readonly #failures = new Map<string, FailureRecord>();
 
   constructor(options: RegistrarOptions) {
     this.#options = options;
   }
 
-  get #lockout() {
-    return this.#options.lockout ?? { failures: 10, windowMs: 5 * 60_000, durationMs: 10 * 60_000 };
-  }
-
   handle = (req: Srf.SrfRequest, res: Srf.SrfResponse): void => {
     const source = req.source_address;
-    const now = Date.now();
-    const record = this.#failures.get(source);
-    if (record && record.lockedUntil > now) {
+    if (this.#options.lockout.isLocked(source)) {
       res.send(403, 'Too many failed authentications; try again later', {});
       return;
     }
@@ -76,7 +61,7 @@ export class Registrar {
     }
     if (result.outcome === 'failed' || result.username !== number) {
       const reason = result.outcome === 'failed' ? result.reason : `credentials of ${result.username} used for ${number}`;
-      this.#fail(source, number, reason);
+      this.#options.lockout.failed(source, number, 'REGISTER', reason);
       const account = this.#options.accounts.findByNumber(number);
       if (account && account.realm !== realm) {
         res.send(403, 'Forbidden - account credentials belong to another domain; reset the password', {});
@@ -85,31 +70,9 @@ export class Registrar {
       }
       return;
     }
-    this.#failures.delete(source);
+    this.#options.lockout.succeeded(source);
     this.#bind(req, res, number);
   };
-
-  #fail(source: string, account: string, reason: string): void {
-    const now = Date.now();
-    const { failures, windowMs, durationMs } = this.#lockout;
-    let record = this.#failures.get(source);
-    if (!record || now - record.firstAt > windowMs) record = { count: 0, firstAt: now, lockedUntil: 0 };
-    record.count++;
-    this.#failures.set(source, record);
-    log.warn({ source, account, reason, failures: record.count }, 'REGISTER authentication failed');
-    if (record.count >= failures) {
-      record.lockedUntil = now + durationMs;
-      record.count = 0;
-      record.firstAt = now;
-      log.warn({ source, minutes: durationMs / 60_000 }, 'source locked out after repeated authentication failures');
-      recordAudit(this.#options.db, {
-        actor: 'system',
-        source,
-        action: 'sip.auth.lockout',
-        detail: { account, failures, lockedForSeconds: durationMs / 1000 },
-      });
-    }
-  }
 
   #bind(req: Srf.SrfRequest, res: Srf.SrfResponse, account: string): void {
     const minExpires = this.#options.minExpires ?? 60;
