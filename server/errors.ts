@@ -75,6 +75,51 @@ export const ERRORS = {
     en: 'The box already holds {limit} accounts, the most it supports. Delete unused accounts first.',
     zh: '账号数量已达上限 {limit}。请先删除不再使用的账号。',
   },
+  VCBOX_ERR_VALIDATION: {
+    statusCode: 400,
+    en: '{field} is invalid: {reason}.',
+    zh: '{field} 无效：{reason}。',
+  },
+  VCBOX_ERR_AUTH_REQUIRED: {
+    statusCode: 401,
+    en: 'Please log in (no session, or it ended after 30 idle minutes).',
+    zh: '请登录（没有会话，或空闲超过 30 分钟后会话已结束）。',
+  },
+  VCBOX_ERR_LOGIN_FAILED: {
+    statusCode: 401,
+    en: 'Wrong user name or password.',
+    zh: '用户名或密码错误。',
+  },
+  VCBOX_ERR_LOGIN_LOCKED: {
+    statusCode: 423,
+    en: 'Too many wrong passwords: this user is locked for {seconds} more seconds.',
+    zh: '密码错误次数过多：该用户将在 {seconds} 秒后解锁。',
+  },
+  VCBOX_ERR_CSRF: {
+    statusCode: 403,
+    en: 'The request lacks the session\'s X-CSRF-Token header; reload the console and try again.',
+    zh: '请求缺少会话的 X-CSRF-Token 头；请刷新控制台后重试。',
+  },
+  VCBOX_ERR_FORBIDDEN_ROLE: {
+    statusCode: 403,
+    en: 'Your role ({role}) may only read; ask an administrator.',
+    zh: '您的角色（{role}）只能查看；请联系管理员。',
+  },
+  VCBOX_ERR_PASSWORD_CHANGE: {
+    statusCode: 400,
+    en: 'The password was not changed: {reason}.',
+    zh: '密码未修改：{reason}。',
+  },
+  VCBOX_ERR_ADMIN_EXISTS: {
+    statusCode: 409,
+    en: 'An administrator named {username} already exists.',
+    zh: '管理员 {username} 已存在。',
+  },
+  VCBOX_ERR_ACCOUNT_NOT_FOUND: {
+    statusCode: 404,
+    en: 'No account {number}.',
+    zh: '账号 {number} 不存在。',
+  },
   VCBOX_ERR_NOT_FOUND: {
     statusCode: 404,
     en: 'No such resource: {method} {url}.',

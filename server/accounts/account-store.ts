@@ -18,6 +18,24 @@ export interface Account {
   readonly realm: string;
   readonly ha1Md5: string;
   readonly ha1Sha256: string;
+  readonly createdAt: string;
+}
+
+/** Spec input rules: at most 128 characters, `<>,"'&` illegal, user@domain or user@IP. */
+export function checkEmail(email: string): string | undefined {
+  if (email.length > 128) return 'an e-mail address has at most 128 characters';
+  if (/[<>,"'&\s]/.test(email)) return 'an e-mail address may not contain spaces or < > , " \' &';
+  if (!/^[^@]+@([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\d{1,3}(\.\d{1,3}){3})$/.test(email)) return 'an e-mail address looks like user@domain or user@IP';
+  return undefined;
+}
+
+export interface AccountQuery {
+  /** Matches number, name or e-mail (case-insensitive substring). */
+  readonly q?: string;
+  readonly page?: number;
+  readonly pageSize?: number;
+  readonly sort?: 'number' | 'name' | 'email' | 'created';
+  readonly order?: 'asc' | 'desc';
 }
 
 export function ha1(algorithm: 'MD5' | 'SHA-256', user: string, realm: string, password: string): string {
@@ -38,6 +56,7 @@ interface Row {
   realm: string;
   ha1_md5: string;
   ha1_sha256: string;
+  created_at: string;
 }
 
 const toAccount = (row: Row): Account => ({
@@ -48,6 +67,7 @@ const toAccount = (row: Row): Account => ({
   realm: row.realm,
   ha1Md5: row.ha1_md5,
   ha1Sha256: row.ha1_sha256,
+  createdAt: row.created_at,
 });
 
 export class AccountStore {
@@ -67,6 +87,8 @@ export class AccountStore {
     if (typeof input.name !== 'string' || input.name.trim() === '' || input.name.length > 128) {
       throw createError('VCBOX_ERR_ACCOUNT_INVALID', { field: 'name', reason: 'a name has 1 to 128 characters' });
     }
+    const emailProblem = input.email ? checkEmail(input.email) : undefined;
+    if (emailProblem) throw createError('VCBOX_ERR_ACCOUNT_INVALID', { field: 'email', reason: emailProblem });
     checkPassword(input.password);
     const now = new Date().toISOString();
     return this.#db.transaction(() => {
@@ -93,7 +115,41 @@ export class AccountStore {
     return account && account.realm === realm ? account : undefined;
   }
 
+  /** One page of accounts matching the query, and how many match in all. */
+  list(query: AccountQuery = {}): { total: number; items: Account[] } {
+    const columns = { number: 'number', name: 'name COLLATE NOCASE', email: 'email COLLATE NOCASE', created: 'created_at' } as const;
+    const order = `${columns[query.sort ?? 'number']} ${query.order === 'desc' ? 'DESC' : 'ASC'}, number ASC`;
+    const pageSize = Math.min(Math.max(query.pageSize ?? 20, 1), 500);
+    const offset = (Math.max(query.page ?? 1, 1) - 1) * pageSize;
+    const where = query.q ? "WHERE number LIKE @q ESCAPE '\\' OR name LIKE @q ESCAPE '\\' OR email LIKE @q ESCAPE '\\'" : '';
+    const params = { q: `%${(query.q ?? '').replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
+    const total = (this.#db.prepare(`SELECT count(*) AS n FROM accounts ${where}`).get(query.q ? params : {}) as { n: number }).n;
+    const rows = this.#db.prepare(`SELECT * FROM accounts ${where} ORDER BY ${order} LIMIT ${pageSize} OFFSET ${offset}`).all(query.q ? params : {}) as Row[];
+    return { total, items: rows.map(toAccount) };
+  }
+
+  /** Changes name and/or e-mail; throws VCBOX_ERR_ACCOUNT_NOT_FOUND or _INVALID. */
+  update(number: string, changes: { name?: string; email?: string | null }): Account {
+    if (!this.findByNumber(number)) throw createError('VCBOX_ERR_ACCOUNT_NOT_FOUND', { number });
+    if (changes.name !== undefined && (changes.name.trim() === '' || changes.name.length > 128)) {
+      throw createError('VCBOX_ERR_ACCOUNT_INVALID', { field: 'name', reason: 'a name has 1 to 128 characters' });
+    }
+    const emailProblem = changes.email ? checkEmail(changes.email) : undefined;
+    if (emailProblem) throw createError('VCBOX_ERR_ACCOUNT_INVALID', { field: 'email', reason: emailProblem });
+    this.#db
+      .prepare('UPDATE accounts SET name = COALESCE(?, name), email = CASE WHEN ? THEN ? ELSE email END, updated_at = ? WHERE number = ?')
+      .run(changes.name ?? null, changes.email !== undefined ? 1 : 0, changes.email ?? null, new Date().toISOString(), number);
+    return this.findByNumber(number) as Account;
+  }
+
+  /** Deletes the given accounts at once; returns the numbers that existed. */
+  delete(numbers: readonly string[]): string[] {
+    const remove = this.#db.prepare('DELETE FROM accounts WHERE number = ?');
+    return this.#db.transaction(() => numbers.filter((number) => remove.run(number).changes > 0))();
+  }
+
   setPassword(number: string, password: string, realm: string): void {
+    if (!this.findByNumber(number)) throw createError('VCBOX_ERR_ACCOUNT_NOT_FOUND', { number });
     checkPassword(password);
     this.#db
       .prepare('UPDATE accounts SET realm = ?, ha1_md5 = ?, ha1_sha256 = ?, updated_at = ? WHERE number = ?')

@@ -11,7 +11,17 @@ import { PROJECT_ROOT } from '../config/config.ts';
 import { VcboxError, createError } from '../errors.ts';
 import { getLogger } from '../logging/logger.ts';
 import type { AppState } from '../process/open-state.ts';
+import fastifyCookie from '@fastify/cookie';
+import fastifySwagger from '@fastify/swagger';
+import { AccountStore } from '../accounts/account-store.ts';
+import { AdminStore } from '../admin/admin-store.ts';
+import { SessionStore } from '../admin/session-store.ts';
+import { BUILD_INFO } from '../version.ts';
+import { SESSION_COOKIE, registerAuth } from './auth.ts';
+import { accountRoutes } from './routes/accounts.ts';
+import { adminRoutes } from './routes/admins.ts';
 import { healthRoutes } from './routes/health.ts';
+import { sessionRoutes } from './routes/session.ts';
 
 const log = getLogger('control-plane');
 
@@ -24,7 +34,13 @@ export interface AppOptions {
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, trustProxy: false });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    trustProxy: false,
+    // Unknown fields are an error the caller should hear about, not something dropped quietly.
+    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+  });
 
   app.addHook('onResponse', async (request, reply) => {
     log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
@@ -35,7 +51,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       const language = request.headers['accept-language']?.startsWith('zh') ? 'zh' : 'en';
       return reply.status(error.statusCode).send({ code: error.code, message: error.localized(language), ...error.params });
     }
-    const fastifyError = error as { statusCode?: number; code?: string; message?: string; validation?: unknown };
+    const fastifyError = error as {
+      statusCode?: number;
+      code?: string;
+      message?: string;
+      validation?: { instancePath?: string; params?: { missingProperty?: string; additionalProperty?: string }; message?: string }[];
+      validationContext?: string;
+    };
+    const first = fastifyError.validation?.[0];
+    if (first) {
+      const field =
+        first.params?.missingProperty ?? first.params?.additionalProperty ?? (first.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.') ?? fastifyError.validationContext ?? 'request';
+      const invalid = createError('VCBOX_ERR_VALIDATION', { field: field || fastifyError.validationContext || 'request', reason: first.message ?? 'invalid' });
+      const language = request.headers['accept-language']?.startsWith('zh') ? 'zh' : 'en';
+      return reply.status(400).send({ code: invalid.code, message: invalid.localized(language), field: invalid.params.field });
+    }
     if (fastifyError.statusCode && fastifyError.statusCode < 500) {
       return reply.status(fastifyError.statusCode).send({ code: fastifyError.code ?? 'VCBOX_ERR_REQUEST', message: fastifyError.message });
     }
@@ -48,7 +78,29 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.status(404).send({ code: error.code, message: error.message });
   });
 
-  await app.register(healthRoutes, { prefix: API_PREFIX, state: options.state });
+  const { db, settings } = options.state;
+  const admins = new AdminStore(db);
+  const sessions = new SessionStore(db);
+  const accounts = new AccountStore(db);
+  await app.register(fastifyCookie);
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'vcbox control plane API', version: BUILD_INFO.version },
+      components: { securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE } } },
+      security: [{ session: [] }],
+    },
+  });
+  registerAuth(app, { admins, sessions });
+  await app.register(
+    async (api) => {
+      await api.register(healthRoutes, { state: options.state });
+      await api.register(sessionRoutes, { db, admins, sessions });
+      await api.register(adminRoutes, { db, admins });
+      await api.register(accountRoutes, { db, accounts, settings });
+      api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+    },
+    { prefix: API_PREFIX },
+  );
   await app.register(fastifyStatic, { root: options.webRoot ?? path.join(PROJECT_ROOT, 'web'), index: 'index.html' });
   return app;
 }

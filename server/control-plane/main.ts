@@ -4,6 +4,7 @@
  * SIP application, which connects to the signaling service's application port (retrying until
  * the signaling service is up).
  */
+import { AdminStore } from '../admin/admin-store.ts';
 import { dataPaths, loadConfig } from '../config/config.ts';
 import { createError } from '../errors.ts';
 import { getLogger, initLogging } from '../logging/logger.ts';
@@ -19,6 +20,7 @@ await runService('control plane', async () => {
   const config = loadConfig(process.env);
   initLogging(config, 'web', { process: 'control-plane' });
   const state = openState(config);
+  await new AdminStore(state.db).ensureInitialAdmin(dataPaths(config).secrets);
   const app = await buildApp({ state });
   try {
     await app.listen({ host: config.http.host, port: config.http.port });

@@ -89,6 +89,34 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    name: 'console administrators and their sessions',
+    up(db) {
+      db.exec(`
+        CREATE TABLE admins (
+          id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+          username             TEXT NOT NULL UNIQUE COLLATE NOCASE,
+          password_hash        TEXT NOT NULL,     -- scrypt$N$r$p$salt$hash
+          email                TEXT,
+          role                 TEXT NOT NULL CHECK (role IN ('admin', 'operator')),
+          must_change_password INTEGER NOT NULL DEFAULT 0,
+          failed_logins        INTEGER NOT NULL DEFAULT 0,
+          locked_until         TEXT,
+          created_at           TEXT NOT NULL
+        );
+        CREATE TABLE admin_sessions (
+          token_hash   TEXT PRIMARY KEY,          -- SHA-256 of the cookie value
+          admin_id     INTEGER NOT NULL REFERENCES admins(id) ON DELETE CASCADE,
+          csrf_token   TEXT NOT NULL,
+          created_at   TEXT NOT NULL,
+          last_seen_at TEXT NOT NULL,
+          source       TEXT,
+          user_agent   TEXT
+        );
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

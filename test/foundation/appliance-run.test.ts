@@ -28,9 +28,17 @@ t.test('run command: console, SIP, data directory, clean Ctrl-C, certificate kep
     const page = await fetch(`${box.baseUrl}/`);
     t.equal(page.status, 200);
     t.match(await page.text(), /<title>vcbox<\/title>/);
-    const missing = await fetch(`${box.baseUrl}/api/v1/no-such-thing`);
-    t.equal(missing.status, 404);
-    t.match(await missing.json(), { code: 'VCBOX_ERR_NOT_FOUND' });
+    const guarded = await fetch(`${box.baseUrl}/api/v1/accounts`);
+    t.equal(guarded.status, 401, 'the API wants a session');
+    t.match(await guarded.json(), { code: 'VCBOX_ERR_AUTH_REQUIRED' });
+    const initial = readFileSync(path.join(box.dataDir, 'secrets', 'initial-admin-password'), 'utf8').trim();
+    const login = await fetch(`${box.baseUrl}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: initial }),
+    });
+    t.equal(login.status, 200, 'the first admin logs in with the generated password');
+    t.match(await login.json(), { username: 'admin', role: 'admin', mustChangePassword: true });
   });
 
   await t.test('sipp OPTIONS over UDP gets 200', async (t) => {

@@ -14,6 +14,7 @@ export const healthRoutes: FastifyPluginAsync<{ state: AppState }> = async (app,
   app.get(
     '/health',
     {
+      config: { public: true },
       schema: {
         response: {
           200: {

@@ -1,0 +1,141 @@
+/**
+ * Console administrators: user name, scrypt password hash, e-mail (for reset and alarm mails),
+ * role (`admin` may change things, `operator` may only read), and the login lock-out the spec
+ * asks for (5 wrong passwords → locked 3 minutes). On a new box one `admin` exists with a
+ * random password written to `<dataDir>/secrets/initial-admin-password`, to be changed at the
+ * first login.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Db } from '../db/database.ts';
+import { createError } from '../errors.ts';
+import { getLogger } from '../logging/logger.ts';
+import { hashPassword, verifyPassword } from './password-hash.ts';
+
+const log = getLogger('admins');
+
+export type AdminRole = 'admin' | 'operator';
+
+export interface Admin {
+  readonly id: number;
+  readonly username: string;
+  readonly email: string | null;
+  readonly role: AdminRole;
+  readonly mustChangePassword: boolean;
+}
+
+export const LOGIN_LOCKOUT = { failures: 5, durationMs: 3 * 60_000 } as const;
+
+interface Row {
+  id: number;
+  username: string;
+  password_hash: string;
+  email: string | null;
+  role: AdminRole;
+  must_change_password: number;
+  failed_logins: number;
+  locked_until: string | null;
+}
+
+const toAdmin = (row: Row): Admin => ({
+  id: row.id,
+  username: row.username,
+  email: row.email,
+  role: row.role,
+  mustChangePassword: row.must_change_password === 1,
+});
+
+export function checkAdminPassword(password: unknown): string | undefined {
+  if (typeof password !== 'string' || password.length < 6 || password.length > 16) return 'a password has 6 to 16 characters';
+  return undefined;
+}
+
+export class AdminStore {
+  readonly #db: Db;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  #row(username: string): Row | undefined {
+    return this.#db.prepare('SELECT * FROM admins WHERE username = ?').get(username) as Row | undefined;
+  }
+
+  byId(id: number): Admin | undefined {
+    const row = this.#db.prepare('SELECT * FROM admins WHERE id = ?').get(id) as Row | undefined;
+    return row ? toAdmin(row) : undefined;
+  }
+
+  list(): Admin[] {
+    return (this.#db.prepare('SELECT * FROM admins ORDER BY username').all() as Row[]).map(toAdmin);
+  }
+
+  async create(input: { username: string; password: string; email?: string | null; role: AdminRole; mustChangePassword?: boolean }): Promise<Admin> {
+    const reason = checkAdminPassword(input.password);
+    if (reason) throw createError('VCBOX_ERR_VALIDATION', { field: 'password', reason });
+    const hash = await hashPassword(input.password);
+    if (this.#row(input.username)) throw createError('VCBOX_ERR_ADMIN_EXISTS', { username: input.username });
+    this.#db
+      .prepare('INSERT INTO admins (username, password_hash, email, role, must_change_password, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(input.username, hash, input.email ?? null, input.role, input.mustChangePassword ? 1 : 0, new Date().toISOString());
+    return toAdmin(this.#row(input.username) as Row);
+  }
+
+  delete(id: number): boolean {
+    return this.#db.prepare('DELETE FROM admins WHERE id = ?').run(id).changes > 0;
+  }
+
+  /**
+   * Checks a login. Unknown user and wrong password give the same error; the fifth wrong
+   * password in a row locks the user for three minutes (the lock is said, with the time left).
+   */
+  async login(username: string, password: string, now = Date.now()): Promise<Admin> {
+    const row = this.#row(username);
+    if (!row) {
+      await hashPassword(password); // same time as a real check: no user enumeration by timing
+      throw createError('VCBOX_ERR_LOGIN_FAILED');
+    }
+    const lockedUntil = row.locked_until ? Date.parse(row.locked_until) : 0;
+    if (lockedUntil > now) throw createError('VCBOX_ERR_LOGIN_LOCKED', { seconds: Math.ceil((lockedUntil - now) / 1000) });
+    if (!(await verifyPassword(password, row.password_hash))) {
+      const failures = row.failed_logins + 1;
+      const lock = failures >= LOGIN_LOCKOUT.failures;
+      this.#db
+        .prepare('UPDATE admins SET failed_logins = ?, locked_until = ? WHERE id = ?')
+        .run(lock ? 0 : failures, lock ? new Date(now + LOGIN_LOCKOUT.durationMs).toISOString() : null, row.id);
+      if (lock) throw createError('VCBOX_ERR_LOGIN_LOCKED', { seconds: LOGIN_LOCKOUT.durationMs / 1000 });
+      throw createError('VCBOX_ERR_LOGIN_FAILED');
+    }
+    this.#db.prepare('UPDATE admins SET failed_logins = 0, locked_until = NULL WHERE id = ?').run(row.id);
+    return toAdmin(row);
+  }
+
+  async changePassword(id: number, current: string, next: string): Promise<void> {
+    const row = this.#db.prepare('SELECT * FROM admins WHERE id = ?').get(id) as Row | undefined;
+    if (!row || !(await verifyPassword(current, row.password_hash))) {
+      throw createError('VCBOX_ERR_PASSWORD_CHANGE', { reason: 'the current password is wrong' });
+    }
+    const reason = checkAdminPassword(next);
+    if (reason) throw createError('VCBOX_ERR_PASSWORD_CHANGE', { reason });
+    if (next === current) throw createError('VCBOX_ERR_PASSWORD_CHANGE', { reason: 'the new password equals the current one' });
+    this.#db.prepare('UPDATE admins SET password_hash = ?, must_change_password = 0 WHERE id = ?').run(await hashPassword(next), id);
+  }
+
+  setEmail(id: number, email: string): void {
+    this.#db.prepare('UPDATE admins SET email = ? WHERE id = ?').run(email, id);
+  }
+
+  /** On a box without administrators: creates `admin` with a random password, written for the installer to read. */
+  async ensureInitialAdmin(secretsDir: string): Promise<void> {
+    if ((this.#db.prepare('SELECT count(*) AS n FROM admins').get() as { n: number }).n > 0) return;
+    const password = randomBytes(9).toString('base64url').slice(0, 12);
+    await this.create({ username: 'admin', password, role: 'admin', mustChangePassword: true }).catch((error: { code?: string }) => {
+      if (error.code !== 'VCBOX_ERR_ADMIN_EXISTS') throw error; // another process was first
+    });
+    mkdirSync(secretsDir, { recursive: true, mode: 0o700 });
+    const file = path.join(secretsDir, 'initial-admin-password');
+    writeFileSync(file, `${password}\n`, { mode: 0o600 });
+    log.warn({ file }, 'created the console administrator "admin"; its first password is in this file and must be changed at the first login');
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Console sessions: a random token in an HTTP-only cookie (only its SHA-256 is stored), a CSRF
+ * token the console sends back in `X-CSRF-Token` on every change, and the spec's idle timeout
+ * (30 minutes without a request ends the session).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Db } from '../db/database.ts';
+
+export const IDLE_TIMEOUT_MS = 30 * 60_000;
+
+export interface Session {
+  readonly adminId: number;
+  readonly csrfToken: string;
+}
+
+const hash = (token: string) => createHash('sha256').update(token).digest('hex');
+
+export class SessionStore {
+  readonly #db: Db;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  create(adminId: number, source: string, userAgent: string): { token: string; csrfToken: string } {
+    const token = randomBytes(32).toString('base64url');
+    const csrfToken = randomBytes(24).toString('base64url');
+    const now = new Date().toISOString();
+    this.#db
+      .prepare('INSERT INTO admin_sessions (token_hash, admin_id, csrf_token, created_at, last_seen_at, source, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(hash(token), adminId, csrfToken, now, now, source, userAgent.slice(0, 256));
+    return { token, csrfToken };
+  }
+
+  /** The session of a cookie token, touched; undefined when unknown or idle too long (then deleted). */
+  touch(token: string, now = Date.now()): Session | undefined {
+    const key = hash(token);
+    const row = this.#db.prepare('SELECT admin_id, csrf_token, last_seen_at FROM admin_sessions WHERE token_hash = ?').get(key) as
+      | { admin_id: number; csrf_token: string; last_seen_at: string }
+      | undefined;
+    if (!row) return undefined;
+    if (now - Date.parse(row.last_seen_at) > IDLE_TIMEOUT_MS) {
+      this.delete(token);
+      return undefined;
+    }
+    this.#db.prepare('UPDATE admin_sessions SET last_seen_at = ? WHERE token_hash = ?').run(new Date(now).toISOString(), key);
+    return { adminId: row.admin_id, csrfToken: row.csrf_token };
+  }
+
+  delete(token: string): void {
+    this.#db.prepare('DELETE FROM admin_sessions WHERE token_hash = ?').run(hash(token));
+  }
+
+  deleteAllOf(adminId: number, except?: string): void {
+    this.#db.prepare('DELETE FROM admin_sessions WHERE admin_id = ? AND token_hash <> ?').run(adminId, except ? hash(except) : '');
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Accounts API: list (search, paging, sorting), create, read, change name/e-mail, reset the SIP
+ * password, delete one or many. The account's SIP realm is the local-domain setting. Every
+ * change is written to the audit log. Excel import/export and mails come with their slices.
+ */
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { Account, AccountStore } from '../../accounts/account-store.ts';
+import { recordAudit } from '../../audit/audit-log.ts';
+import type { Db } from '../../db/database.ts';
+import { createError } from '../../errors.ts';
+import type { SettingsStore } from '../../settings/settings-store.ts';
+
+const number = { type: 'string', pattern: '^[0-9]{4}$' } as const;
+const accountView = {
+  type: 'object',
+  properties: { number, name: { type: 'string' }, email: { type: ['string', 'null'] }, createdAt: { type: 'string' } },
+} as const;
+const view = (account: Account) => ({ number: account.number, name: account.name, email: account.email, createdAt: account.createdAt });
+
+interface Options {
+  readonly db: Db;
+  readonly accounts: AccountStore;
+  readonly settings: SettingsStore;
+}
+
+export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, accounts, settings }) => {
+  const audit = (request: FastifyRequest, action: string, detail: unknown) =>
+    recordAudit(db, { actor: request.admin?.username ?? '', source: request.ip, action, detail });
+
+  app.get<{ Querystring: { q?: string; page?: number; pageSize?: number; sort?: 'number' | 'name' | 'email' | 'created'; order?: 'asc' | 'desc' } }>(
+    '/accounts',
+    {
+      schema: {
+        summary: 'List and search accounts',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            q: { type: 'string', maxLength: 128 },
+            page: { type: 'integer', minimum: 1, default: 1 },
+            pageSize: { type: 'integer', minimum: 1, maximum: 500, default: 20 },
+            sort: { type: 'string', enum: ['number', 'name', 'email', 'created'], default: 'number' },
+            order: { type: 'string', enum: ['asc', 'desc'], default: 'asc' },
+          },
+        },
+        response: { 200: { type: 'object', properties: { total: { type: 'integer' }, items: { type: 'array', items: accountView } } } },
+      },
+    },
+    async (request) => {
+      const { total, items } = accounts.list(request.query);
+      return { total, items: items.map(view) };
+    },
+  );
+
+  app.post<{ Body: { number: string; name: string; email?: string; password: string } }>(
+    '/accounts',
+    {
+      schema: {
+        summary: 'Create an account',
+        body: {
+          type: 'object',
+          required: ['number', 'name', 'password'],
+          additionalProperties: false,
+          properties: {
+            number,
+            name: { type: 'string', minLength: 1, maxLength: 128 },
+            email: { type: 'string', maxLength: 128 },
+            password: { type: 'string', minLength: 6, maxLength: 16 },
+          },
+        },
+        response: { 201: accountView },
+      },
+    },
+    async (request, reply) => {
+      const account = accounts.create(request.body, settings.get('network.localDomain'));
+      audit(request, 'account.create', { number: account.number, name: account.name });
+      return reply.status(201).send(view(account));
+    },
+  );
+
+  app.get<{ Params: { number: string } }>(
+    '/accounts/:number',
+    { schema: { summary: 'One account', params: { type: 'object', properties: { number } }, response: { 200: accountView } } },
+    async (request) => {
+      const account = accounts.findByNumber(request.params.number);
+      if (!account) throw createError('VCBOX_ERR_ACCOUNT_NOT_FOUND', { number: request.params.number });
+      return view(account);
+    },
+  );
+
+  app.patch<{ Params: { number: string }; Body: { name?: string; email?: string | null } }>(
+    '/accounts/:number',
+    {
+      schema: {
+        summary: 'Change name or e-mail',
+        params: { type: 'object', properties: { number } },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          properties: { name: { type: 'string', minLength: 1, maxLength: 128 }, email: { type: ['string', 'null'], maxLength: 128 } },
+        },
+        response: { 200: accountView },
+      },
+    },
+    async (request) => {
+      const account = accounts.update(request.params.number, request.body);
+      audit(request, 'account.update', { number: account.number, ...request.body });
+      return view(account);
+    },
+  );
+
+  app.post<{ Params: { number: string }; Body: { password: string } }>(
+    '/accounts/:number/password',
+    {
+      schema: {
+        summary: 'Reset the SIP password',
+        params: { type: 'object', properties: { number } },
+        body: { type: 'object', required: ['password'], additionalProperties: false, properties: { password: { type: 'string', minLength: 6, maxLength: 16 } } },
+      },
+    },
+    async (request, reply) => {
+      accounts.setPassword(request.params.number, request.body.password, settings.get('network.localDomain'));
+      audit(request, 'account.password.reset', { number: request.params.number });
+      return reply.status(204).send();
+    },
+  );
+
+  app.delete<{ Params: { number: string } }>(
+    '/accounts/:number',
+    { schema: { summary: 'Delete an account', params: { type: 'object', properties: { number } } } },
+    async (request, reply) => {
+      if (accounts.delete([request.params.number]).length === 0) throw createError('VCBOX_ERR_ACCOUNT_NOT_FOUND', { number: request.params.number });
+      audit(request, 'account.delete', { numbers: [request.params.number] });
+      return reply.status(204).send();
+    },
+  );
+
+  app.post<{ Body: { numbers: string[] } }>(
+    '/accounts/delete',
+    {
+      schema: {
+        summary: 'Delete several accounts',
+        body: { type: 'object', required: ['numbers'], additionalProperties: false, properties: { numbers: { type: 'array', minItems: 1, maxItems: 10000, items: number } } },
+        response: { 200: { type: 'object', properties: { deleted: { type: 'array', items: number } } } },
+      },
+    },
+    async (request) => {
+      const deleted = accounts.delete(request.body.numbers);
+      audit(request, 'account.delete', { numbers: deleted });
+      return { deleted };
+    },
+  );
+};
