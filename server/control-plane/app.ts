@@ -20,6 +20,7 @@ import { BUILD_INFO } from '../version.ts';
 import { SESSION_COOKIE, registerAuth } from './auth.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { adminRoutes } from './routes/admins.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { healthRoutes } from './routes/health.ts';
 import { sessionRoutes } from './routes/session.ts';
 
@@ -97,6 +98,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(sessionRoutes, { db, admins, sessions });
       await api.register(adminRoutes, { db, admins });
       await api.register(accountRoutes, { db, accounts, settings });
+      await api.register(auditRoutes, { db });
       api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: API_PREFIX },

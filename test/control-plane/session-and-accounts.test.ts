@@ -135,3 +135,18 @@ t.test('operators read but may not change; everyone changes their own password; 
   t.equal((await admin.call('DELETE', '/api/v1/session')).status, 204);
   t.equal((await admin.call('GET', '/api/v1/session')).status, 401, 'logged out');
 });
+
+t.test('operation log: newest first, by period and user, read-only', async (t) => {
+  const client = new ConsoleClient(base);
+  await client.login('admin', initialPassword);
+  state.db.prepare("INSERT INTO audit_log (at, actor, source, action) VALUES (?, 'old-admin', '10.0.0.9', 'account.create')").run(new Date(Date.now() - 20 * 86_400_000).toISOString());
+  const week = await client.call('GET', '/api/v1/audit?period=7d&pageSize=500');
+  t.equal(week.status, 200);
+  t.notOk(week.body.items.some((e: { actor: string }) => e.actor === 'old-admin'), 'a 20-day-old entry is not in the last 7 days');
+  t.equal(week.body.items[0].action, 'session.login', 'newest first');
+  const all = await client.call('GET', '/api/v1/audit?period=all&user=old');
+  t.match(all.body, { total: 1, items: [{ actor: 'old-admin', source: '10.0.0.9', action: 'account.create' }] });
+  const range = await client.call('GET', `/api/v1/audit?period=range&from=${encodeURIComponent(new Date(Date.now() - 25 * 86_400_000).toISOString())}&to=${encodeURIComponent(new Date(Date.now() - 15 * 86_400_000).toISOString())}`);
+  t.equal(range.body.total, 1, 'date range');
+  t.not((await client.call('DELETE', '/api/v1/audit')).status, 204, 'no route deletes the log');
+});
