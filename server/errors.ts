@@ -120,6 +120,21 @@ export const ERRORS = {
     en: 'No account {number}.',
     zh: '账号 {number} 不存在。',
   },
+  VCBOX_ERR_RESET_LINK: {
+    statusCode: 400,
+    en: 'This password reset link is invalid, used or older than 10 minutes. Ask for a new one.',
+    zh: '该密码重置链接无效、已使用或已超过 10 分钟。请重新申请。',
+  },
+  VCBOX_ERR_MAIL: {
+    statusCode: 502,
+    en: 'The mail could not be sent through {server}: {reason}. Check the SMTP settings and send a test mail.',
+    zh: '无法通过 {server} 发送邮件：{reason}。请检查 SMTP 设置并发送测试邮件。',
+  },
+  VCBOX_ERR_RATE_LIMITED: {
+    statusCode: 429,
+    en: 'Too many requests from your address; wait {seconds} seconds.',
+    zh: '您的地址请求过多；请等待 {seconds} 秒。',
+  },
   VCBOX_ERR_NOT_FOUND: {
     statusCode: 404,
     en: 'No such resource: {method} {url}.',

@@ -122,6 +122,21 @@ export class AdminStore {
     this.#db.prepare('UPDATE admins SET password_hash = ?, must_change_password = 0 WHERE id = ?').run(await hashPassword(next), id);
   }
 
+  /** The administrator with this name and registered e-mail (e-mail compared case-insensitively). */
+  byNameAndEmail(username: string, email: string): Admin | undefined {
+    const row = this.#row(username);
+    return row?.email && row.email.toLowerCase() === email.toLowerCase() ? toAdmin(row) : undefined;
+  }
+
+  /** Sets a password without the current one (reset link); clears any lock. */
+  async resetPassword(id: number, password: string): Promise<void> {
+    const reason = checkAdminPassword(password);
+    if (reason) throw createError('VCBOX_ERR_PASSWORD_CHANGE', { reason });
+    this.#db
+      .prepare('UPDATE admins SET password_hash = ?, must_change_password = 0, failed_logins = 0, locked_until = NULL WHERE id = ?')
+      .run(await hashPassword(password), id);
+  }
+
   setEmail(id: number, email: string): void {
     this.#db.prepare('UPDATE admins SET email = ? WHERE id = ?').run(email, id);
   }

@@ -15,7 +15,9 @@ import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
 import { AccountStore } from '../accounts/account-store.ts';
 import { AdminStore } from '../admin/admin-store.ts';
+import { PasswordResets } from '../admin/password-reset.ts';
 import { SessionStore } from '../admin/session-store.ts';
+import { Mailer } from '../mail/mailer.ts';
 import { BUILD_INFO } from '../version.ts';
 import { SESSION_COOKIE, registerAuth } from './auth.ts';
 import { accountRoutes } from './routes/accounts.ts';
@@ -95,7 +97,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       await api.register(healthRoutes, { state: options.state });
-      await api.register(sessionRoutes, { db, admins, sessions });
+      await api.register(sessionRoutes, { db, admins, sessions, resets: new PasswordResets(db), mailer: new Mailer(settings) });
       await api.register(adminRoutes, { db, admins });
       await api.register(accountRoutes, { db, accounts, settings });
       await api.register(auditRoutes, { db });

@@ -117,6 +117,20 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 5,
+    name: 'password reset links',
+    up(db) {
+      db.exec(`
+        CREATE TABLE password_resets (
+          token_hash TEXT PRIMARY KEY,            -- SHA-256 of the token in the mailed link
+          admin_id   INTEGER NOT NULL REFERENCES admins(id) ON DELETE CASCADE,
+          expires_at TEXT NOT NULL,
+          used_at    TEXT
+        );
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

@@ -90,6 +90,10 @@ export const SETTINGS = {
   'smtp.server': setting('', isText(128), 'a host name of at most 128 characters'),
   'smtp.port': setting(25, isPort, 'a port number 1-65535'),
   'smtp.security': setting('none', oneOf(['none', 'ssl', 'tls'] as const), 'none, ssl or tls'),
+  'smtp.sender': setting('', isText(128), 'an e-mail address of at most 128 characters'),
+  'smtp.user': setting('', isText(128), 'a user name of at most 128 characters'),
+  // Kept as given: the box must present it to the SMTP server. Never returned by the API.
+  'smtp.password': setting('', isText(128), 'a password of at most 128 characters'),
   'disk.alertAbove80': setting(true, isBool, 'true or false'),
   // Logs [001 ch4 系统日志]
   'syslog.enabled': setting(false, isBool, 'true or false'),

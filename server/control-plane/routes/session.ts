@@ -1,7 +1,7 @@
 /**
  * The console session: log in (POST /session), who am I (GET), log out (DELETE), change own
- * password and e-mail. Logins and their failures go to the audit log; login attempts are also
- * rate-limited per address.
+ * password and e-mail, and the forgotten-password mail with its one-time link. Logins and their
+ * failures go to the audit log; logins and reset requests are rate-limited per address.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { type AdminStore, checkAdminPassword } from '../../admin/admin-store.ts';
@@ -9,9 +9,14 @@ import type { SessionStore } from '../../admin/session-store.ts';
 import { IDLE_TIMEOUT_MS } from '../../admin/session-store.ts';
 import { checkEmail } from '../../accounts/account-store.ts';
 import { recordAudit } from '../../audit/audit-log.ts';
+import type { PasswordResets } from '../../admin/password-reset.ts';
 import type { Db } from '../../db/database.ts';
+import type { Mailer } from '../../mail/mailer.ts';
 import { VcboxError, createError } from '../../errors.ts';
+import { getLogger } from '../../logging/logger.ts';
 import { SESSION_COOKIE } from '../auth.ts';
+
+const log = getLogger('console-session');
 
 const sessionView = {
   type: 'object',
@@ -28,21 +33,34 @@ interface Options {
   readonly db: Db;
   readonly admins: AdminStore;
   readonly sessions: SessionStore;
+  readonly resets: PasswordResets;
+  readonly mailer: Mailer;
 }
 
-/** Per address: at most 20 login attempts a minute (on top of the per-user lock-out). */
-const attempts = new Map<string, { count: number; since: number }>();
-function rateLimitLogin(source: string, now = Date.now()): void {
-  const entry = attempts.get(source);
-  if (!entry || now - entry.since > 60_000) {
-    attempts.set(source, { count: 1, since: now });
-    return;
-  }
-  entry.count++;
-  if (entry.count > 20) throw createError('VCBOX_ERR_LOGIN_LOCKED', { seconds: Math.ceil((entry.since + 60_000 - now) / 1000) });
+/** A per-address budget of requests a minute (login attempts, reset mails). */
+function minuteBudget(limit: number) {
+  const seen = new Map<string, { count: number; since: number }>();
+  return (source: string, now = Date.now()): void => {
+    const entry = seen.get(source);
+    if (!entry || now - entry.since > 60_000) {
+      if (seen.size > 10_000) seen.clear();
+      seen.set(source, { count: 1, since: now });
+      return;
+    }
+    entry.count++;
+    if (entry.count > limit) throw createError('VCBOX_ERR_RATE_LIMITED', { seconds: Math.ceil((entry.since + 60_000 - now) / 1000) });
+  };
 }
 
-export const sessionRoutes: FastifyPluginAsync<Options> = async (app, { db, admins, sessions }) => {
+const FORGOT_ANSWER = {
+  en: 'If the user name and e-mail match, a reset mail is on its way; its link works for 10 minutes.',
+  zh: '如果用户名和邮箱匹配，重置邮件已发出；其中的链接 10 分钟内有效。',
+} as const;
+
+export const sessionRoutes: FastifyPluginAsync<Options> = async (app, { db, admins, sessions, resets, mailer }) => {
+  const rateLimitLogin = minuteBudget(20);
+  const rateLimitForgot = minuteBudget(5);
+  const rateLimitReset = minuteBudget(10);
   const audit = (request: FastifyRequest, actor: string, action: string, detail?: unknown) =>
     recordAudit(db, { actor, source: request.ip, action, detail });
   const view = (request: FastifyRequest, csrfToken?: string) => {
@@ -85,6 +103,72 @@ export const sessionRoutes: FastifyPluginAsync<Options> = async (app, { db, admi
       audit(request, admin.username, 'session.login');
       request.admin = admin;
       return view(request, csrfToken);
+    },
+  );
+
+  app.post<{ Body: { username: string; email: string } }>(
+    '/session/forgot',
+    {
+      config: { public: true },
+      schema: {
+        summary: 'Forgot password: mail a one-time reset link (same answer whether or not the e-mail matches)',
+        body: {
+          type: 'object',
+          required: ['username', 'email'],
+          additionalProperties: false,
+          properties: { username: { type: 'string', minLength: 1, maxLength: 128 }, email: { type: 'string', minLength: 3, maxLength: 128 } },
+        },
+        response: { 202: { type: 'object', properties: { message: { type: 'string' } } } },
+      },
+    },
+    async (request, reply) => {
+      rateLimitForgot(request.ip);
+      const admin = admins.byNameAndEmail(request.body.username, request.body.email);
+      audit(request, request.body.username, 'session.password.forgot', { matched: Boolean(admin) });
+      if (admin?.email) {
+        const link = `${request.protocol}://${request.host}/#/reset/${resets.issue(admin.id)}`;
+        // Not awaited: the answer must not take longer when the address matches.
+        mailer
+          .send({
+            to: admin.email,
+            subject: 'vcbox: reset your console password / 重置控制台密码',
+            text: `Someone asked to reset the password of console user ${admin.username}.\nOpen this link within 10 minutes to choose a new one:\n${link}\n\n如需重置控制台用户 ${admin.username} 的密码，请在 10 分钟内打开上面的链接。\nIf you did not ask for this, ignore this mail.\n`,
+          })
+          .catch((error: Error) => log.warn({ err: error.message, admin: admin.username }, 'reset mail not sent'));
+      }
+      const language = request.headers['accept-language']?.startsWith('zh') ? 'zh' : 'en';
+      return reply.status(202).send({ message: FORGOT_ANSWER[language] });
+    },
+  );
+
+  app.post<{ Body: { token: string; newPassword: string; confirmPassword: string } }>(
+    '/session/reset',
+    {
+      config: { public: true },
+      schema: {
+        summary: 'Set a new password with a reset link',
+        body: {
+          type: 'object',
+          required: ['token', 'newPassword', 'confirmPassword'],
+          additionalProperties: false,
+          properties: {
+            token: { type: 'string', minLength: 10, maxLength: 100 },
+            newPassword: { type: 'string', minLength: 6, maxLength: 16 },
+            confirmPassword: { type: 'string', maxLength: 128 },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      rateLimitReset(request.ip);
+      if (request.body.newPassword !== request.body.confirmPassword) {
+        throw createError('VCBOX_ERR_PASSWORD_CHANGE', { reason: 'the confirmation differs from the new password' });
+      }
+      const adminId = resets.consume(request.body.token);
+      await admins.resetPassword(adminId, request.body.newPassword);
+      sessions.deleteAllOf(adminId);
+      audit(request, admins.byId(adminId)?.username ?? '', 'session.password.reset');
+      return reply.status(204).send();
     },
   );
 

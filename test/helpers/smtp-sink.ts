@@ -1,0 +1,66 @@
+/**
+ * A real SMTP server process-side for tests (npm smtp-server) on a loopback port: accepts every
+ * mail (optionally requiring a user/password) and keeps it, decoded from quoted-printable, for
+ * the test to read.
+ */
+import { SMTPServer } from 'smtp-server';
+import { freePort } from './ports.ts';
+
+export interface ReceivedMail {
+  readonly from: string;
+  readonly to: string[];
+  readonly raw: string;
+  /** The raw text with quoted-printable soft breaks and escapes undone. */
+  readonly decoded: string;
+}
+
+function decodeQuotedPrintable(text: string): string {
+  const bytes = Buffer.from(text.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))), 'latin1');
+  return bytes.toString('utf8');
+}
+
+export async function startSmtpSink(options: { user?: string; password?: string } = {}) {
+  const port = await freePort();
+  const mails: ReceivedMail[] = [];
+  const waiters: ((mail: ReceivedMail) => void)[] = [];
+  const server = new SMTPServer({
+    secure: false,
+    disabledCommands: ['STARTTLS'],
+    authOptional: !options.user,
+    onAuth(auth, _session, callback) {
+      if (auth.username === options.user && auth.password === options.password) callback(null, { user: auth.username });
+      else callback(new Error('invalid credentials'));
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        const raw = Buffer.concat(chunks).toString('latin1');
+        const mail = {
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw,
+          decoded: decodeQuotedPrintable(raw),
+        };
+        mails.push(mail);
+        waiters.shift()?.(mail);
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+  return {
+    port,
+    mails,
+    next(timeoutMs = 10_000): Promise<ReceivedMail> {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no mail arrived')), timeoutMs);
+        waiters.push((mail) => {
+          clearTimeout(timer);
+          resolve(mail);
+        });
+      });
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
