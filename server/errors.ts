@@ -135,6 +135,11 @@ export const ERRORS = {
     en: 'Too many requests from your address; wait {seconds} seconds.',
     zh: '您的地址请求过多；请等待 {seconds} 秒。',
   },
+  VCBOX_ERR_SPREADSHEET: {
+    statusCode: 400,
+    en: 'The file was not imported: {reason}. Nothing was changed.',
+    zh: '文件未导入：{reason}。数据未作任何修改。',
+  },
   VCBOX_ERR_NOT_FOUND: {
     statusCode: 404,
     en: 'No such resource: {method} {url}.',

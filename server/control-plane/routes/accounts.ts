@@ -1,9 +1,20 @@
 /**
  * Accounts API: list (search, paging, sorting), create, read, change name/e-mail, reset the SIP
- * password, delete one or many. The account's SIP realm is the local-domain setting. Every
- * change is written to the audit log. Excel import/export and mails come with their slices.
+ * password, delete one or many, and Excel: template, import (all-or-report with a failure file),
+ * export. The account's SIP realm is the local-domain setting. Every change is written to the
+ * audit log. Mailing account details comes with its slice.
  */
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  CONTENT_TYPES,
+  MAX_UPLOAD_BYTES,
+  type SheetFormat,
+  exportAccounts,
+  failureFile,
+  parseAccountRows,
+  readSheet,
+  template,
+} from '../../accounts/account-spreadsheet.ts';
 import type { Account, AccountStore } from '../../accounts/account-store.ts';
 import { recordAudit } from '../../audit/audit-log.ts';
 import type { Db } from '../../db/database.ts';
@@ -26,6 +37,86 @@ interface Options {
 export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, accounts, settings }) => {
   const audit = (request: FastifyRequest, action: string, detail: unknown) =>
     recordAudit(db, { actor: request.admin?.username ?? '', source: request.ip, action, detail });
+
+  // Spreadsheets arrive as the raw request body (the console sends the File as is).
+  for (const type of [...Object.values(CONTENT_TYPES), 'application/octet-stream']) {
+    app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: MAX_UPLOAD_BYTES }, (_request, body, done) => done(null, body));
+  }
+  const formatQuery = { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: ['xls', 'xlsx'], default: 'xls' } } } as const;
+  const sendSheet = (reply: FastifyReply, name: string, format: SheetFormat, data: Buffer) =>
+    reply.header('content-type', CONTENT_TYPES[format]).header('content-disposition', `attachment; filename="${name}.${format}"`).send(data);
+
+  app.get<{ Querystring: { format: SheetFormat } }>(
+    '/accounts/template',
+    { schema: { summary: 'The account import template (.xls or .xlsx)', querystring: formatQuery } },
+    async (request, reply) => sendSheet(reply, 'accounts-template', request.query.format, template(request.query.format)),
+  );
+
+  app.get<{ Querystring: { format: SheetFormat } }>(
+    '/accounts/export',
+    { schema: { summary: 'All accounts as a spreadsheet (no passwords)', querystring: formatQuery } },
+    async (request, reply) => {
+      const { items } = accounts.list({ pageSize: 500, page: 1 });
+      const all = [...items];
+      for (let page = 2; all.length < accounts.list({ pageSize: 1 }).total; page++) all.push(...accounts.list({ pageSize: 500, page }).items);
+      audit(request, 'account.export', { count: all.length, format: request.query.format });
+      return sendSheet(reply, 'accounts', request.query.format, exportAccounts(all, request.query.format));
+    },
+  );
+
+  app.post<{ Body: Buffer }>(
+    '/accounts/import',
+    {
+      bodyLimit: MAX_UPLOAD_BYTES,
+      schema: {
+        summary: 'Import accounts from the template (at most 1 000 rows): valid rows are applied, the others come back with a reason',
+        consumes: [...Object.values(CONTENT_TYPES)],
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              created: { type: 'integer' },
+              updated: { type: 'integer' },
+              failed: { type: 'array', items: { type: 'object', properties: { row: { type: 'integer' }, number: { type: 'string' }, reason: { type: 'string' } } } },
+              failureFile: { type: ['string', 'null'], description: 'base64 of the failed rows with a failure-reason column, same format as the upload' },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      if (!Buffer.isBuffer(request.body)) throw createError('VCBOX_ERR_SPREADSHEET', { reason: 'send the file as the request body (Content-Type: application/vnd.ms-excel or …sheet)' });
+      const { format, rows } = readSheet(request.body);
+      const { valid, failures } = parseAccountRows(rows, (number) => accounts.findByNumber(number) !== undefined);
+      const realm = settings.get('network.localDomain');
+      let created = 0;
+      let updated = 0;
+      db.transaction(() => {
+        for (const row of valid) {
+          try {
+            if (accounts.findByNumber(row.number)) {
+              accounts.update(row.number, { name: row.name, email: row.email || null });
+              if (row.password) accounts.setPassword(row.number, row.password, realm);
+              updated++;
+            } else {
+              accounts.create({ number: row.number, name: row.name, password: row.password, ...(row.email ? { email: row.email } : {}) }, realm);
+              created++;
+            }
+          } catch (error) {
+            failures.push({ ...row, reason: (error as Error).message });
+          }
+        }
+      })();
+      failures.sort((a, b) => a.row - b.row);
+      audit(request, 'account.import', { created, updated, failed: failures.length });
+      return {
+        created,
+        updated,
+        failed: failures.map(({ row, number, reason }) => ({ row, number, reason })),
+        failureFile: failures.length > 0 ? failureFile(failures, format).toString('base64') : null,
+      };
+    },
+  );
 
   app.get<{ Querystring: { q?: string; page?: number; pageSize?: number; sort?: 'number' | 'name' | 'email' | 'created'; order?: 'asc' | 'desc' } }>(
     '/accounts',
