@@ -74,6 +74,8 @@ export class AccountStore {
   readonly #db: Db;
   /** Compiled once: the registrar looks accounts up on every authenticated request. */
   readonly #byNumber: ReturnType<Db['prepare']>;
+  /** Compiled list queries by their SQL (a handful of shapes: search or not, sort, order). */
+  readonly #statements = new Map<string, ReturnType<Db['prepare']>>();
 
   constructor(db: Db) {
     this.#db = db;
@@ -123,9 +125,22 @@ export class AccountStore {
     const offset = (Math.max(query.page ?? 1, 1) - 1) * pageSize;
     const where = query.q ? "WHERE number LIKE @q ESCAPE '\\' OR name LIKE @q ESCAPE '\\' OR email LIKE @q ESCAPE '\\'" : '';
     const params = { q: `%${(query.q ?? '').replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
-    const total = (this.#db.prepare(`SELECT count(*) AS n FROM accounts ${where}`).get(query.q ? params : {}) as { n: number }).n;
-    const rows = this.#db.prepare(`SELECT * FROM accounts ${where} ORDER BY ${order} LIMIT ${pageSize} OFFSET ${offset}`).all(query.q ? params : {}) as Row[];
+    const total = (this.#statement(`SELECT count(*) AS n FROM accounts ${where}`).get(query.q ? params : {}) as { n: number }).n;
+    const rows = this.#statement(`SELECT * FROM accounts ${where} ORDER BY ${order} LIMIT @limit OFFSET @offset`).all({
+      ...(query.q ? params : {}),
+      limit: pageSize,
+      offset,
+    }) as Row[];
     return { total, items: rows.map(toAccount) };
+  }
+
+  #statement(sql: string): ReturnType<Db['prepare']> {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
   }
 
   /** Changes name and/or e-mail; throws VCBOX_ERR_ACCOUNT_NOT_FOUND or _INVALID. */

@@ -53,9 +53,11 @@ export function checkAdminPassword(password: unknown): string | undefined {
 
 export class AdminStore {
   readonly #db: Db;
+  readonly #byId: ReturnType<Db['prepare']>;
 
   constructor(db: Db) {
     this.#db = db;
+    this.#byId = db.prepare('SELECT * FROM admins WHERE id = ?');
   }
 
   #row(username: string): Row | undefined {
@@ -63,7 +65,7 @@ export class AdminStore {
   }
 
   byId(id: number): Admin | undefined {
-    const row = this.#db.prepare('SELECT * FROM admins WHERE id = ?').get(id) as Row | undefined;
+    const row = this.#byId.get(id) as Row | undefined;
     return row ? toAdmin(row) : undefined;
   }
 

@@ -1,9 +1,10 @@
 /**
  * Console sessions: a random token in an HTTP-only cookie (only its SHA-256 is stored), a CSRF
  * token the console sends back in `X-CSRF-Token` on every change, and the spec's idle timeout
- * (30 minutes without a request ends the session).
+ * (30 minutes without a request ends the session; activity is recorded at most every 30 s).
  */
 import { createHash, randomBytes } from 'node:crypto';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/database.ts';
 
 export const IDLE_TIMEOUT_MS = 30 * 60_000;
@@ -15,11 +16,18 @@ export interface Session {
 
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 
+/** last_seen_at is written at most this often per session (reads must not each cost a write). */
+const TOUCH_EVERY_MS = 30_000;
+
 export class SessionStore {
   readonly #db: Db;
+  readonly #select: Statement<[string]>;
+  readonly #touch: Statement<[string, string]>;
 
   constructor(db: Db) {
     this.#db = db;
+    this.#select = db.prepare<[string]>('SELECT admin_id, csrf_token, last_seen_at FROM admin_sessions WHERE token_hash = ?');
+    this.#touch = db.prepare<[string, string]>('UPDATE admin_sessions SET last_seen_at = ? WHERE token_hash = ?');
   }
 
   create(adminId: number, source: string, userAgent: string): { token: string; csrfToken: string } {
@@ -35,15 +43,16 @@ export class SessionStore {
   /** The session of a cookie token, touched; undefined when unknown or idle too long (then deleted). */
   touch(token: string, now = Date.now()): Session | undefined {
     const key = hash(token);
-    const row = this.#db.prepare('SELECT admin_id, csrf_token, last_seen_at FROM admin_sessions WHERE token_hash = ?').get(key) as
+    const row = this.#select.get(key) as
       | { admin_id: number; csrf_token: string; last_seen_at: string }
       | undefined;
     if (!row) return undefined;
-    if (now - Date.parse(row.last_seen_at) > IDLE_TIMEOUT_MS) {
+    const idle = now - Date.parse(row.last_seen_at);
+    if (idle > IDLE_TIMEOUT_MS) {
       this.delete(token);
       return undefined;
     }
-    this.#db.prepare('UPDATE admin_sessions SET last_seen_at = ? WHERE token_hash = ?').run(new Date(now).toISOString(), key);
+    if (idle > TOUCH_EVERY_MS) this.#touch.run(new Date(now).toISOString(), key);
     return { adminId: row.admin_id, csrfToken: row.csrf_token };
   }
 
