@@ -102,6 +102,7 @@ export class SignalingService {
   readonly #dialogs = new Map<string, Dialog>();
   /** Stream connections of registered terminals, by Contact `user@host:port`. */
   readonly #registeredConnections = new Map<string, { protocol: 'tcp' | 'tls'; connectionId: string; until: number }>();
+  #registrationsSinceSweep = 0;
   #closed = false;
 
   constructor(options: SignalingServiceOptions) {
@@ -573,14 +574,29 @@ export class SignalingService {
   #rememberRegisteredConnection(transaction: ServerTransaction, response: SipResponse): void {
     const source = transaction.source;
     if (source.protocol === 'udp' || !source.connectionId) return;
+    // The 200 lists every binding of the account; only the ones this REGISTER carried live on
+    // this connection (another device's contact must not be routed here).
+    const own = new Set(transaction.request.getAll('contact').map((value) => parseNameAddr(value)?.uri));
+    for (const value of transaction.request.getAll('contact')) {
+      const nameAddr = parseNameAddr(value);
+      const uri = nameAddr ? parseUri(nameAddr.uri) : undefined;
+      const expires = headerParam(nameAddr?.params ?? '', 'expires') ?? transaction.request.get('expires');
+      if (uri && expires?.trim() === '0') this.#registeredConnections.delete(`${uri.user ?? ''}@${uri.host}:${uri.port ?? ''}`);
+    }
     for (const value of response.getAll('contact')) {
       const nameAddr = parseNameAddr(value);
-      const uri = nameAddr && parseUri(nameAddr.uri);
-      if (!uri) continue;
+      const uri = nameAddr && own.has(nameAddr.uri) ? parseUri(nameAddr.uri) : undefined;
+      if (!nameAddr || !uri) continue;
       const expires = Number(headerParam(nameAddr.params, 'expires') ?? response.get('expires') ?? 3600);
       const key = `${uri.user ?? ''}@${uri.host}:${uri.port ?? ''}`;
       if (expires === 0) this.#registeredConnections.delete(key);
       else this.#registeredConnections.set(key, { protocol: source.protocol, connectionId: source.connectionId, until: Date.now() + expires * 1000 });
+    }
+    // Forget registrations that lapsed (terminals that went away without un-registering).
+    if (this.#registeredConnections.size > 1000 && ++this.#registrationsSinceSweep >= 1000) {
+      this.#registrationsSinceSweep = 0;
+      const now = Date.now();
+      for (const [key, entry] of this.#registeredConnections) if (entry.until < now) this.#registeredConnections.delete(key);
     }
   }
 
