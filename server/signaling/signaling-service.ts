@@ -64,6 +64,11 @@ export interface SignalingServiceOptions {
 
 interface Destination extends MessageSource {}
 
+/** How a registered terminal's stream connection is found again: `user@host:port` of its Contact. */
+function contactKey(uri: { user: string | undefined; host: string; port: number | undefined }): string {
+  return `${uri.user ?? ''}@${uri.host}:${uri.port ?? ''}`;
+}
+
 function randomTag(): string {
   return randomUUID().replace(/-/g, '').slice(0, 10);
 }
@@ -581,14 +586,14 @@ export class SignalingService {
       const nameAddr = parseNameAddr(value);
       const uri = nameAddr ? parseUri(nameAddr.uri) : undefined;
       const expires = headerParam(nameAddr?.params ?? '', 'expires') ?? transaction.request.get('expires');
-      if (uri && expires?.trim() === '0') this.#registeredConnections.delete(`${uri.user ?? ''}@${uri.host}:${uri.port ?? ''}`);
+      if (uri && expires?.trim() === '0') this.#registeredConnections.delete(contactKey(uri));
     }
     for (const value of response.getAll('contact')) {
       const nameAddr = parseNameAddr(value);
       const uri = nameAddr && own.has(nameAddr.uri) ? parseUri(nameAddr.uri) : undefined;
       if (!nameAddr || !uri) continue;
       const expires = Number(headerParam(nameAddr.params, 'expires') ?? response.get('expires') ?? 3600);
-      const key = `${uri.user ?? ''}@${uri.host}:${uri.port ?? ''}`;
+      const key = contactKey(uri);
       if (expires === 0) this.#registeredConnections.delete(key);
       else this.#registeredConnections.set(key, { protocol: source.protocol, connectionId: source.connectionId, until: Date.now() + expires * 1000 });
     }
@@ -759,7 +764,7 @@ export class SignalingService {
     const port = uri.port ?? (protocol === 'tls' ? 5061 : 5060);
     if (protocol === 'udp') return { protocol, address: host, port };
     const transport = protocol === 'tcp' ? this.#tcp : this.#tls;
-    const registered = this.#registeredConnections.get(`${uri.user ?? ''}@${uri.host}:${uri.port ?? ''}`);
+    const registered = this.#registeredConnections.get(contactKey(uri));
     if (registered && registered.protocol === protocol && registered.until > Date.now() && transport.hasConnection(registered.connectionId)) {
       return { protocol, address: host, port, connectionId: registered.connectionId };
     }
