@@ -25,6 +25,7 @@ import { adminRoutes } from './routes/admins.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { healthRoutes } from './routes/health.ts';
 import { sessionRoutes } from './routes/session.ts';
+import { setupWizardRoutes } from './routes/setup-wizard.ts';
 
 const log = getLogger('control-plane');
 
@@ -101,6 +102,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(adminRoutes, { db, admins });
       await api.register(accountRoutes, { db, accounts, settings });
       await api.register(auditRoutes, { db });
+      await api.register(setupWizardRoutes, { db, settings, admins });
       api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: API_PREFIX },

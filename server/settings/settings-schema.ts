@@ -49,6 +49,16 @@ export const CONTENT_RESOLUTIONS = ['1080P/30', '1080P/15', '1080P/5', '720P/30'
 export const EQUAL_SPLIT_LAYOUTS = ['2x2', '3x3', '4x4', '5x5', '6x6', '7x7'] as const;
 export const ONE_PLUS_N_LAYOUTS = ['1+5', '1+7', '1+9'] as const;
 export const EARLY_JOIN_MINUTES = [5, 10, 15, 30, 45, 60] as const;
+export const SETUP_STEPS = ['network', 'time', 'admin', 'license', 'smtp'] as const;
+export type SetupStep = (typeof SETUP_STEPS)[number];
+export type SetupStatus = 'pending' | 'done' | 'skipped';
+export type SetupSteps = Record<SetupStep, SetupStatus>;
+function isSetupSteps(value: unknown): value is SetupSteps {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return Object.keys(record).length === SETUP_STEPS.length && SETUP_STEPS.every((step) => ['pending', 'done', 'skipped'].includes(record[step] as string));
+}
+
 export const DIGEST_CHOICES = ['MD5,SHA-256', 'SHA-256,MD5', 'SHA-256', 'MD5'] as const;
 export const BANDWIDTHS = ['4M', '3M', '2M', '1.5M', '1M', '768k', '512k', '256k', '128k'] as const;
 
@@ -101,6 +111,14 @@ export const SETTINGS = {
   'syslog.port': setting(514, isPort, 'a port number 1-65535'),
   'syslog.protocol': setting('udp', oneOf(['udp', 'tcp', 'tls'] as const), 'udp, tcp or tls'),
   'terminalLogs.enabled': setting(false, isBool, 'true or false'),
+  // First start [001 ch1]: the setup wizard's progress, and what its steps ask beyond the above.
+  'setup.steps': setting<SetupSteps>(
+    { network: 'pending', time: 'pending', admin: 'pending', license: 'pending', smtp: 'pending' },
+    isSetupSteps,
+    'a status (pending, done, skipped) for each of network, time, admin, license, smtp',
+  ),
+  'system.improvementProgramme': setting(true, isBool, 'true or false'),
+  'license.pendingSerial': setting('', isText(128), 'a serial of at most 128 characters'),
   // Maintenance [001 ch4 系统维护]
   'backup.auto': setting(true, isBool, 'true or false'),
   'backup.period': setting('weekly', oneOf(['daily', 'weekly', 'monthly'] as const), 'daily, weekly or monthly'),

@@ -1,0 +1,156 @@
+/**
+ * The first-start setup wizard [001 ch1]: network → time and zone → admin password and e-mail
+ * (with the improvement-programme choice, on by default) → license serial → SMTP. Each step is
+ * saved or skipped, in any order (back/next is the console's); progress is remembered in the
+ * `setup.steps` setting, and "quick setup" starts it again without losing what was set.
+ * Network interfaces and license activation are applied by their own issues; here the wizard
+ * stores the local domain and the serial to activate.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { AdminStore } from '../../admin/admin-store.ts';
+import { checkEmail } from '../../accounts/account-store.ts';
+import { recordAudit } from '../../audit/audit-log.ts';
+import type { Db } from '../../db/database.ts';
+import { createError } from '../../errors.ts';
+import { SETUP_STEPS, type SetupStep, type SetupSteps } from '../../settings/settings-schema.ts';
+import type { SettingsStore } from '../../settings/settings-store.ts';
+
+const stepBodies = {
+  network: {
+    type: 'object',
+    required: ['localDomain'],
+    additionalProperties: false,
+    properties: { localDomain: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$' } },
+  },
+  time: {
+    type: 'object',
+    required: ['mode', 'zone'],
+    additionalProperties: false,
+    properties: {
+      mode: { type: 'string', enum: ['sntp', 'manual'] },
+      sntpServer: { type: 'string', maxLength: 128 },
+      zone: { type: 'string', pattern: '^UTC[+-](0\\d|1[0-4]):[0-5]\\d$' },
+      dst: { type: 'string', enum: ['auto', 'off'] },
+    },
+  },
+  admin: {
+    type: 'object',
+    required: ['newPassword', 'confirmPassword', 'email'],
+    additionalProperties: false,
+    properties: {
+      newPassword: { type: 'string', minLength: 6, maxLength: 16 },
+      confirmPassword: { type: 'string', maxLength: 128 },
+      email: { type: 'string', maxLength: 128 },
+      improvementProgramme: { type: 'boolean', default: true },
+    },
+  },
+  license: { type: 'object', required: ['serial'], additionalProperties: false, properties: { serial: { type: 'string', minLength: 4, maxLength: 128 } } },
+  smtp: {
+    type: 'object',
+    required: ['server', 'port', 'security', 'sender'],
+    additionalProperties: false,
+    properties: {
+      server: { type: 'string', minLength: 1, maxLength: 128 },
+      port: { type: 'integer', minimum: 1, maximum: 65535 },
+      security: { type: 'string', enum: ['none', 'ssl', 'tls'] },
+      user: { type: 'string', maxLength: 128 },
+      password: { type: 'string', maxLength: 128 },
+      sender: { type: 'string', maxLength: 128 },
+    },
+  },
+} as const;
+
+interface Options {
+  readonly db: Db;
+  readonly settings: SettingsStore;
+  readonly admins: AdminStore;
+}
+
+export const setupWizardRoutes: FastifyPluginAsync<Options> = async (app, { db, settings, admins }) => {
+  const progress = () => {
+    const steps = settings.get('setup.steps');
+    const current = SETUP_STEPS.find((step) => steps[step] === 'pending') ?? null;
+    return { completed: current === null, current, steps: SETUP_STEPS.map((id) => ({ id, status: steps[id] })) };
+  };
+  const mark = (step: SetupStep, status: 'done' | 'skipped', actor: string, changes: Record<string, unknown> = {}) => {
+    const steps: SetupSteps = { ...settings.get('setup.steps'), [step]: status };
+    settings.update({ ...changes, 'setup.steps': steps }, { actor });
+  };
+  const progressView = {
+    type: 'object',
+    properties: {
+      completed: { type: 'boolean' },
+      current: { type: ['string', 'null'] },
+      steps: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, status: { type: 'string' } } } },
+    },
+  } as const;
+
+  app.get('/setup', { schema: { summary: 'Setup wizard progress', response: { 200: progressView } } }, async () => progress());
+
+  app.post('/setup/restart', { schema: { summary: 'Quick setup: run the wizard again (settings are kept)', response: { 200: progressView } } }, async (request) => {
+    settings.update({ 'setup.steps': { network: 'pending', time: 'pending', admin: 'pending', license: 'pending', smtp: 'pending' } }, { actor: request.admin?.username ?? '', source: request.ip });
+    return progress();
+  });
+
+  app.post<{ Params: { step: SetupStep } }>(
+    '/setup/:step/skip',
+    { schema: { summary: 'Skip a wizard step', params: { type: 'object', properties: { step: { type: 'string', enum: [...SETUP_STEPS] } } }, response: { 200: progressView } } },
+    async (request) => {
+      mark(request.params.step, 'skipped', request.admin?.username ?? '');
+      return progress();
+    },
+  );
+
+  for (const step of SETUP_STEPS) {
+    app.put<{ Body: Record<string, unknown> }>(
+      `/setup/${step}`,
+      { schema: { summary: `Save the wizard's ${step} step`, body: stepBodies[step], response: { 200: progressView } } },
+      async (request) => {
+        const actor = request.admin?.username ?? '';
+        const body = request.body;
+        switch (step) {
+          case 'network':
+            mark(step, 'done', actor, { 'network.localDomain': body.localDomain });
+            break;
+          case 'time':
+            mark(step, 'done', actor, {
+              'time.mode': body.mode,
+              'time.zone': body.zone,
+              ...(body.sntpServer ? { 'time.sntpServer': body.sntpServer } : {}),
+              ...(body.dst ? { 'time.dst': body.dst } : {}),
+            });
+            break;
+          case 'admin': {
+            if (body.newPassword !== body.confirmPassword) throw createError('VCBOX_ERR_PASSWORD_CHANGE', { reason: 'the confirmation differs from the new password' });
+            const problem = checkEmail(String(body.email));
+            if (problem) throw createError('VCBOX_ERR_VALIDATION', { field: 'email', reason: problem });
+            const admin = request.admin;
+            if (!admin) throw createError('VCBOX_ERR_AUTH_REQUIRED');
+            await admins.resetPassword(admin.id, String(body.newPassword));
+            admins.setEmail(admin.id, String(body.email));
+            recordAudit(db, { actor, source: request.ip, action: 'session.password.change', detail: { by: 'setup wizard' } });
+            mark(step, 'done', actor, { 'system.improvementProgramme': body.improvementProgramme ?? true });
+            break;
+          }
+          case 'license':
+            mark(step, 'done', actor, { 'license.pendingSerial': body.serial });
+            break;
+          case 'smtp': {
+            const problem = checkEmail(String(body.sender));
+            if (problem) throw createError('VCBOX_ERR_VALIDATION', { field: 'sender', reason: problem });
+            mark(step, 'done', actor, {
+              'smtp.server': body.server,
+              'smtp.port': body.port,
+              'smtp.security': body.security,
+              'smtp.user': body.user ?? '',
+              'smtp.password': body.password ?? '',
+              'smtp.sender': body.sender,
+            });
+            break;
+          }
+        }
+        return progress();
+      },
+    );
+  }
+};
