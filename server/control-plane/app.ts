@@ -86,6 +86,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const admins = new AdminStore(db);
   const sessions = new SessionStore(db);
   const accounts = new AccountStore(db);
+  const mailer = new Mailer(settings);
   await app.register(fastifyCookie);
   await app.register(fastifySwagger, {
     openapi: {
@@ -98,9 +99,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       await api.register(healthRoutes, { state: options.state });
-      await api.register(sessionRoutes, { db, admins, sessions, resets: new PasswordResets(db), mailer: new Mailer(settings) });
+      await api.register(sessionRoutes, { db, admins, sessions, resets: new PasswordResets(db), mailer });
       await api.register(adminRoutes, { db, admins });
-      await api.register(accountRoutes, { db, accounts, settings });
+      await api.register(accountRoutes, { db, accounts, settings, mailer });
       await api.register(auditRoutes, { db });
       await api.register(setupWizardRoutes, { db, settings, admins });
       api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());

@@ -1,7 +1,7 @@
 /**
- * A real SMTP server process-side for tests (npm smtp-server) on a loopback port: accepts every
- * mail (optionally requiring a user/password) and keeps it, decoded from quoted-printable, for
- * the test to read.
+ * A real SMTP server for tests (npm smtp-server) on a loopback port: accepts mail (optionally
+ * requiring a user/password, optionally refusing some recipients) and keeps it, decoded from
+ * quoted-printable, for the test to read.
  */
 import { SMTPServer } from 'smtp-server';
 import { freePort } from './ports.ts';
@@ -19,7 +19,7 @@ function decodeQuotedPrintable(text: string): string {
   return bytes.toString('utf8');
 }
 
-export async function startSmtpSink(options: { user?: string; password?: string } = {}) {
+export async function startSmtpSink(options: { user?: string; password?: string; rejectRecipients?: string[] } = {}) {
   const port = await freePort();
   const mails: ReceivedMail[] = [];
   const waiters: ((mail: ReceivedMail) => void)[] = [];
@@ -30,6 +30,10 @@ export async function startSmtpSink(options: { user?: string; password?: string 
     onAuth(auth, _session, callback) {
       if (auth.username === options.user && auth.password === options.password) callback(null, { user: auth.username });
       else callback(new Error('invalid credentials'));
+    },
+    onRcptTo(address, _session, callback) {
+      if (options.rejectRecipients?.includes(address.address.toLowerCase())) callback(new Error(`550 mailbox ${address.address} unavailable`));
+      else callback();
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];

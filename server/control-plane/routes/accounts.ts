@@ -2,11 +2,14 @@
  * Accounts API: list (search, paging, sorting), create, read, change name/e-mail, reset the SIP
  * password, delete one or many, and Excel: template, import (all-or-report with a failure file),
  * export. The account's SIP realm is the local-domain setting. Every change is written to the
- * audit log. Mailing account details comes with its slice.
+ * audit log. Account details can be mailed on create, reset and import (with the password just
+ * set) or later (without it); each recipient's failure is reported.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { mailAccounts } from '../../accounts/account-mail.ts';
 import {
   CONTENT_TYPES,
+  type ImportRow,
   MAX_UPLOAD_BYTES,
   type SheetFormat,
   exportAccounts,
@@ -19,7 +22,9 @@ import type { Account, AccountStore } from '../../accounts/account-store.ts';
 import { recordAudit } from '../../audit/audit-log.ts';
 import type { Db } from '../../db/database.ts';
 import { createError } from '../../errors.ts';
+import type { Mailer } from '../../mail/mailer.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
+import { minuteBudget } from '../rate-limit.ts';
 
 const number = { type: 'string', pattern: '^[0-9]{4}$' } as const;
 const accountView = {
@@ -32,11 +37,30 @@ interface Options {
   readonly db: Db;
   readonly accounts: AccountStore;
   readonly settings: SettingsStore;
+  readonly mailer: Mailer;
 }
 
-export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, accounts, settings }) => {
+const mailOutcome = {
+  type: 'object',
+  properties: {
+    sent: { type: 'array', items: { type: 'string' } },
+    failed: { type: 'array', items: { type: 'object', properties: { number: { type: 'string' }, email: { type: ['string', 'null'] }, reason: { type: 'string' } } } },
+  },
+} as const;
+
+export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, accounts, settings, mailer }) => {
   const audit = (request: FastifyRequest, action: string, detail: unknown) =>
     recordAudit(db, { actor: request.admin?.username ?? '', source: request.ip, action, detail });
+  const mailBudget = minuteBudget(10);
+  /** Mails account details; the SIP server is the address the console was reached at. */
+  const sendMails = async (request: FastifyRequest, entries: { account: Account; password?: string }[]) => {
+    mailBudget(request.admin?.username ?? request.ip);
+    const port = settings.get('sip.port');
+    const box = { domain: settings.get('network.localDomain'), sipServer: port === 5060 ? request.hostname : `${request.hostname}:${port}` };
+    const outcome = await mailAccounts(mailer, entries, box);
+    audit(request, 'account.mail', { sent: outcome.sent, failed: outcome.failed.map((f) => f.number) });
+    return outcome;
+  };
 
   // Spreadsheets arrive as the raw request body (the console sends the File as is).
   for (const type of [...Object.values(CONTENT_TYPES), 'application/octet-stream']) {
@@ -64,11 +88,12 @@ export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, acco
     },
   );
 
-  app.post<{ Body: Buffer }>(
+  app.post<{ Body: Buffer; Querystring: { sendMail: boolean } }>(
     '/accounts/import',
     {
       bodyLimit: MAX_UPLOAD_BYTES,
       schema: {
+        querystring: { type: 'object', additionalProperties: false, properties: { sendMail: { type: 'boolean', default: false } } },
         summary: 'Import accounts from the template (at most 1 000 rows): valid rows are applied, the others come back with a reason',
         consumes: [...Object.values(CONTENT_TYPES)],
         response: {
@@ -79,6 +104,7 @@ export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, acco
               updated: { type: 'integer' },
               failed: { type: 'array', items: { type: 'object', properties: { row: { type: 'integer' }, number: { type: 'string' }, reason: { type: 'string' } } } },
               failureFile: { type: ['string', 'null'], description: 'base64 of the failed rows with a failure-reason column, same format as the upload' },
+              mail: mailOutcome,
             },
           },
         },
@@ -91,6 +117,7 @@ export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, acco
       const realm = settings.get('network.localDomain');
       let created = 0;
       let updated = 0;
+      const applied: ImportRow[] = [];
       db.transaction(() => {
         for (const row of valid) {
           try {
@@ -98,9 +125,11 @@ export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, acco
               accounts.update(row.number, { name: row.name, email: row.email || null });
               if (row.password) accounts.setPassword(row.number, row.password, realm);
               updated++;
+              applied.push(row);
             } else {
               accounts.create({ number: row.number, name: row.name, password: row.password, ...(row.email ? { email: row.email } : {}) }, realm);
               created++;
+              applied.push(row);
             }
           } catch (error) {
             failures.push({ ...row, reason: (error as Error).message });
@@ -109,11 +138,18 @@ export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, acco
       })();
       failures.sort((a, b) => a.row - b.row);
       audit(request, 'account.import', { created, updated, failed: failures.length });
+      const mail = request.query.sendMail
+        ? await sendMails(
+            request,
+            applied.map((row) => ({ account: accounts.findByNumber(row.number) as Account, ...(row.password ? { password: row.password } : {}) })),
+          )
+        : undefined;
       return {
         created,
         updated,
         failed: failures.map(({ row, number, reason }) => ({ row, number, reason })),
         failureFile: failures.length > 0 ? failureFile(failures, format).toString('base64') : null,
+        ...(mail ? { mail } : {}),
       };
     },
   );
@@ -143,7 +179,7 @@ export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, acco
     },
   );
 
-  app.post<{ Body: { number: string; name: string; email?: string; password: string } }>(
+  app.post<{ Body: { number: string; name: string; email?: string; password: string; sendMail?: boolean } }>(
     '/accounts',
     {
       schema: {
@@ -157,15 +193,37 @@ export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, acco
             name: { type: 'string', minLength: 1, maxLength: 128 },
             email: { type: 'string', maxLength: 128 },
             password: { type: 'string', minLength: 6, maxLength: 16 },
+            sendMail: { type: 'boolean', default: false },
           },
         },
-        response: { 201: accountView },
+        response: { 201: { type: 'object', properties: { ...accountView.properties, mail: mailOutcome } } },
       },
     },
     async (request, reply) => {
-      const account = accounts.create(request.body, settings.get('network.localDomain'));
+      const { sendMail, ...input } = request.body;
+      const account = accounts.create(input, settings.get('network.localDomain'));
       audit(request, 'account.create', { number: account.number, name: account.name });
-      return reply.status(201).send(view(account));
+      const mail = sendMail ? await sendMails(request, [{ account, password: input.password }]) : undefined;
+      return reply.status(201).send({ ...view(account), ...(mail ? { mail } : {}) });
+    },
+  );
+
+  app.post<{ Body: { numbers: string[] } }>(
+    '/accounts/mail',
+    {
+      schema: {
+        summary: 'Mail account details (without password) to one or many accounts; failures are listed per recipient',
+        body: { type: 'object', required: ['numbers'], additionalProperties: false, properties: { numbers: { type: 'array', minItems: 1, maxItems: 1000, items: number } } },
+        response: { 200: mailOutcome },
+      },
+    },
+    async (request) => {
+      const entries = request.body.numbers.map((n) => {
+        const account = accounts.findByNumber(n);
+        if (!account) throw createError('VCBOX_ERR_ACCOUNT_NOT_FOUND', { number: n });
+        return { account };
+      });
+      return sendMails(request, entries);
     },
   );
 
@@ -201,19 +259,26 @@ export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, acco
     },
   );
 
-  app.post<{ Params: { number: string }; Body: { password: string } }>(
+  app.post<{ Params: { number: string }; Body: { password: string; sendMail?: boolean } }>(
     '/accounts/:number/password',
     {
       schema: {
-        summary: 'Reset the SIP password',
+        summary: 'Reset the SIP password (and mail it)',
         params: { type: 'object', properties: { number } },
-        body: { type: 'object', required: ['password'], additionalProperties: false, properties: { password: { type: 'string', minLength: 6, maxLength: 16 } } },
+        body: {
+          type: 'object',
+          required: ['password'],
+          additionalProperties: false,
+          properties: { password: { type: 'string', minLength: 6, maxLength: 16 }, sendMail: { type: 'boolean', default: false } },
+        },
       },
     },
     async (request, reply) => {
       accounts.setPassword(request.params.number, request.body.password, settings.get('network.localDomain'));
       audit(request, 'account.password.reset', { number: request.params.number });
-      return reply.status(204).send();
+      if (!request.body.sendMail) return reply.status(204).send();
+      const account = accounts.findByNumber(request.params.number) as Account;
+      return reply.status(200).send({ mail: await sendMails(request, [{ account, password: request.body.password }]) });
     },
   );
 

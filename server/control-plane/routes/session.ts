@@ -15,6 +15,7 @@ import type { Mailer } from '../../mail/mailer.ts';
 import { VcboxError, createError } from '../../errors.ts';
 import { getLogger } from '../../logging/logger.ts';
 import { SESSION_COOKIE } from '../auth.ts';
+import { minuteBudget } from '../rate-limit.ts';
 
 const log = getLogger('console-session');
 
@@ -35,21 +36,6 @@ interface Options {
   readonly sessions: SessionStore;
   readonly resets: PasswordResets;
   readonly mailer: Mailer;
-}
-
-/** A per-address budget of requests a minute (login attempts, reset mails). */
-function minuteBudget(limit: number) {
-  const seen = new Map<string, { count: number; since: number }>();
-  return (source: string, now = Date.now()): void => {
-    const entry = seen.get(source);
-    if (!entry || now - entry.since > 60_000) {
-      if (seen.size > 10_000) seen.clear();
-      seen.set(source, { count: 1, since: now });
-      return;
-    }
-    entry.count++;
-    if (entry.count > limit) throw createError('VCBOX_ERR_RATE_LIMITED', { seconds: Math.ceil((entry.since + 60_000 - now) / 1000) });
-  };
 }
 
 const FORGOT_ANSWER = {
