@@ -39,6 +39,11 @@ export function neutralise(value: string): string {
   return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
 }
 
+/** Any table as a spreadsheet, text cells neutralised (audit log, call records). */
+export function tableSheet(header: readonly string[], rows: readonly (string | number | null)[][], format: SheetFormat, sheetName: string): Buffer {
+  return write([[...header], ...rows.map((row) => row.map((cell) => (typeof cell === 'string' ? neutralise(cell) : (cell ?? ''))))], format, sheetName);
+}
+
 function write(rows: (string | number)[][], format: SheetFormat, sheetName: string): Buffer {
   const book = XLSX.utils.book_new();
   XLSX.utils.book_append_sheet(book, XLSX.utils.aoa_to_sheet(rows), sheetName);

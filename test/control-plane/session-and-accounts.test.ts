@@ -150,3 +150,16 @@ t.test('operation log: newest first, by period and user, read-only', async (t) =
   t.equal(range.body.total, 1, 'date range');
   t.not((await client.call('DELETE', '/api/v1/audit')).status, 204, 'no route deletes the log');
 });
+
+t.test('operation log export: the same filters, as a spreadsheet', async (t) => {
+  const client = new ConsoleClient(base);
+  await client.login('admin', initialPassword);
+  const response = await fetch(`${base}/api/v1/audit/export?period=all&user=old&format=xlsx`, { headers: { cookie: client.cookie } });
+  t.equal(response.status, 200);
+  t.match(response.headers.get('content-disposition'), 'operation-log.xlsx');
+  const XLSX = (await import('xlsx')).default;
+  const book = XLSX.read(Buffer.from(await response.arrayBuffer()), { type: 'buffer' });
+  const rows = XLSX.utils.sheet_to_json<string[]>(book.Sheets[book.SheetNames[0] ?? ''] as import('xlsx').WorkSheet, { header: 1, raw: false });
+  t.same(rows[0], ['时间 Time', '用户 User', '来源 Source', '操作 Action', '详情 Detail']);
+  t.match(rows.slice(1), [[/^\d{4}-/, 'old-admin', '10.0.0.9', 'account.create']]);
+});

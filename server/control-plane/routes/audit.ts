@@ -1,15 +1,80 @@
 /**
  * The operation log (audit log) for the console: admin actions and logins, newest first,
- * filtered by period (today, 3 days, 7 days, all, or a date range) and searched by user. The
- * log is append-only: there is no route that changes or deletes it.
+ * filtered by period (today, 3 days, 7 days, all, or a date range) and searched by user, and
+ * exported as a spreadsheet. The log is append-only: there is no route that changes or deletes it.
  */
 import type { FastifyPluginAsync } from 'fastify';
+import { CONTENT_TYPES, type SheetFormat, tableSheet } from '../../accounts/account-spreadsheet.ts';
 import type { Db } from '../../db/database.ts';
 
 type Period = 'today' | '3d' | '7d' | 'all' | 'range';
+interface Filter {
+  period: Period;
+  from?: string;
+  to?: string;
+  user?: string;
+}
+
+const filterProperties = {
+  period: { type: 'string', enum: ['today', '3d', '7d', 'all', 'range'], default: '7d' },
+  from: { type: 'string', format: 'date-time' },
+  to: { type: 'string', format: 'date-time' },
+  user: { type: 'string', maxLength: 128 },
+} as const;
+
+/** The WHERE clause and parameters of a period/range/user filter. */
+function whereOf(filter: Filter): { clause: string; params: Record<string, string> } {
+  const now = new Date();
+  const startOfToday = new Date(now.getFullYear(), now.getMonth(), now.getDate());
+  const days = { today: 0, '3d': 2, '7d': 6 } as const;
+  let from: string | undefined;
+  let to: string | undefined;
+  if (filter.period === 'range') {
+    from = filter.from;
+    to = filter.to;
+  } else if (filter.period !== 'all') {
+    from = new Date(startOfToday.getTime() - days[filter.period] * 86_400_000).toISOString();
+  }
+  const where: string[] = [];
+  const params: Record<string, string> = {};
+  if (from) {
+    where.push('at >= @from');
+    params.from = from;
+  }
+  if (to) {
+    where.push('at <= @to');
+    params.to = to;
+  }
+  if (filter.user) {
+    where.push("actor LIKE @user ESCAPE '\\'");
+    params.user = `%${filter.user.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  }
+  return { clause: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
+}
 
 export const auditRoutes: FastifyPluginAsync<{ db: Db }> = async (app, { db }) => {
-  app.get<{ Querystring: { period: Period; from?: string; to?: string; user?: string; page: number; pageSize: number } }>(
+  app.get<{ Querystring: Filter & { format: SheetFormat } }>(
+    '/audit/export',
+    {
+      schema: {
+        summary: 'Operation log as a spreadsheet (same filters)',
+        querystring: { type: 'object', additionalProperties: false, properties: { ...filterProperties, format: { type: 'string', enum: ['xls', 'xlsx'], default: 'xlsx' } } },
+      },
+    },
+    async (request, reply) => {
+      const { clause, params } = whereOf(request.query);
+      const rows = db.prepare(`SELECT at, actor, source, action, detail FROM audit_log ${clause} ORDER BY id DESC LIMIT 65000`).all(params) as Record<string, string | null>[];
+      const data = tableSheet(
+        ['时间 Time', '用户 User', '来源 Source', '操作 Action', '详情 Detail'],
+        rows.map((r) => [r.at ?? '', r.actor ?? '', r.source ?? '', r.action ?? '', r.detail ?? '']),
+        request.query.format,
+        'Operation log',
+      );
+      return reply.header('content-type', CONTENT_TYPES[request.query.format]).header('content-disposition', `attachment; filename="operation-log.${request.query.format}"`).send(data);
+    },
+  );
+
+  app.get<{ Querystring: Filter & { page: number; pageSize: number } }>(
     '/audit',
     {
       schema: {
@@ -18,10 +83,7 @@ export const auditRoutes: FastifyPluginAsync<{ db: Db }> = async (app, { db }) =
           type: 'object',
           additionalProperties: false,
           properties: {
-            period: { type: 'string', enum: ['today', '3d', '7d', 'all', 'range'], default: '7d' },
-            from: { type: 'string', format: 'date-time' },
-            to: { type: 'string', format: 'date-time' },
-            user: { type: 'string', maxLength: 128 },
+            ...filterProperties,
             page: { type: 'integer', minimum: 1, default: 1 },
             pageSize: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
           },
@@ -50,33 +112,8 @@ export const auditRoutes: FastifyPluginAsync<{ db: Db }> = async (app, { db }) =
       },
     },
     async (request) => {
-      const { period, user, page, pageSize } = request.query;
-      const now = new Date();
-      const startOfToday = new Date(now.getFullYear(), now.getMonth(), now.getDate());
-      const days = { today: 0, '3d': 2, '7d': 6 } as const;
-      let from: string | undefined;
-      let to: string | undefined;
-      if (period === 'range') {
-        from = request.query.from;
-        to = request.query.to;
-      } else if (period !== 'all') {
-        from = new Date(startOfToday.getTime() - days[period] * 86_400_000).toISOString();
-      }
-      const where: string[] = [];
-      const params: Record<string, string> = {};
-      if (from) {
-        where.push('at >= @from');
-        params.from = from;
-      }
-      if (to) {
-        where.push('at <= @to');
-        params.to = to;
-      }
-      if (user) {
-        where.push("actor LIKE @user ESCAPE '\\'");
-        params.user = `%${user.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      }
-      const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+      const { page, pageSize } = request.query;
+      const { clause, params } = whereOf(request.query);
       const total = (db.prepare(`SELECT count(*) AS n FROM audit_log ${clause}`).get(params) as { n: number }).n;
       const rows = db
         .prepare(`SELECT at, actor, source, action, detail FROM audit_log ${clause} ORDER BY id DESC LIMIT ${pageSize} OFFSET ${(page - 1) * pageSize}`)
