@@ -140,6 +140,21 @@ export const ERRORS = {
     en: 'The file was not imported: {reason}. Nothing was changed.',
     zh: '文件未导入：{reason}。数据未作任何修改。',
   },
+  VCBOX_ERR_ROOM: {
+    statusCode: 400,
+    en: 'Room field {field} is invalid: {reason}.',
+    zh: '会议室字段 {field} 无效：{reason}。',
+  },
+  VCBOX_ERR_ROOM_NOT_FOUND: {
+    statusCode: 404,
+    en: 'No {kind} {id}.',
+    zh: '{kind} {id} 不存在。',
+  },
+  VCBOX_ERR_ROOM_EXISTS: {
+    statusCode: 409,
+    en: 'The number {number} is already used by {owner}.',
+    zh: '号码 {number} 已被 {owner} 使用。',
+  },
   VCBOX_ERR_NOT_FOUND: {
     statusCode: 404,
     en: 'No such resource: {method} {url}.',

@@ -18,12 +18,15 @@ import { AdminStore } from '../admin/admin-store.ts';
 import { PasswordResets } from '../admin/password-reset.ts';
 import { SessionStore } from '../admin/session-store.ts';
 import { Mailer } from '../mail/mailer.ts';
+import { RoomStore } from '../rooms/room-store.ts';
+import { VmrStore } from '../rooms/vmr-store.ts';
 import { BUILD_INFO } from '../version.ts';
 import { SESSION_COOKIE, registerAuth } from './auth.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { adminRoutes } from './routes/admins.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { healthRoutes } from './routes/health.ts';
+import { type DeviceLookup, roomRoutes } from './routes/rooms.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { setupWizardRoutes } from './routes/setup-wizard.ts';
 
@@ -33,6 +36,8 @@ export const API_PREFIX = '/api/v1';
 
 export interface AppOptions {
   readonly state: AppState;
+  /** The registered terminal of an account (model, version), for the rooms list. */
+  readonly devices?: DeviceLookup;
   /** Folder served as the console; defaults to the project's web/. */
   readonly webRoot?: string;
 }
@@ -104,6 +109,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(accountRoutes, { db, accounts, settings, mailer });
       await api.register(auditRoutes, { db });
       await api.register(setupWizardRoutes, { db, settings, admins });
+      await api.register(roomRoutes, { db, rooms: new RoomStore(db), vmrs: new VmrStore(db), devices: options.devices ?? (() => undefined) });
       api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: API_PREFIX },

@@ -21,10 +21,22 @@ await runService('control plane', async () => {
   initLogging(config, 'web', { process: 'control-plane' });
   const state = openState(config);
   await new AdminStore(state.db).ensureInitialAdmin(dataPaths(config).secrets);
-  const app = await buildApp({ state });
+  const sip = new SipApplication({
+    signaling: { host: config.signaling.host, port: config.signaling.port, secret: applicationSecret(dataPaths(config).secrets) },
+    db: state.db,
+    settings: state.settings,
+  });
+  const app = await buildApp({
+    state,
+    devices: (account) => {
+      const binding = sip.location.lookup(account).at(-1);
+      return binding ? { model: binding.model, version: binding.version } : undefined;
+    },
+  });
   try {
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (error) {
+    sip.close();
     state.db.close();
     throw createError(
       'VCBOX_ERR_LISTEN',
@@ -33,12 +45,6 @@ await runService('control plane', async () => {
     );
   }
   log.info({ url: `http://${config.http.host}:${config.http.port}/` }, 'console listening');
-
-  const sip = new SipApplication({
-    signaling: { host: config.signaling.host, port: config.signaling.port, secret: applicationSecret(dataPaths(config).secrets) },
-    db: state.db,
-    settings: state.settings,
-  });
   sip.start(60_000).catch((error: Error) => log.error({ err: error.message }, 'SIP application not connected yet; still retrying'));
   return {
     async close() {

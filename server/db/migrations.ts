@@ -131,6 +131,32 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 6,
+    name: 'physical rooms and virtual meeting rooms',
+    up(db) {
+      db.exec(`
+        CREATE TABLE rooms (
+          id             INTEGER PRIMARY KEY AUTOINCREMENT,
+          name           TEXT NOT NULL,
+          type           TEXT NOT NULL CHECK (type IN ('normal', 'video')),
+          account_number TEXT REFERENCES accounts(number) ON DELETE SET NULL,
+          created_at     TEXT NOT NULL
+        );
+        CREATE TABLE vmrs (
+          id         INTEGER PRIMARY KEY AUTOINCREMENT,
+          number     TEXT NOT NULL UNIQUE CHECK (length(number) BETWEEN 5 AND 12 AND number NOT GLOB '*[^0-9]*'),
+          name       TEXT NOT NULL,
+          owner      TEXT REFERENCES accounts(number) ON DELETE SET NULL,
+          host_pin   TEXT NOT NULL,
+          guest_pin  TEXT NOT NULL,            -- '' = guests need no PIN
+          capacity   INTEGER NOT NULL,
+          layout     TEXT NOT NULL,
+          created_at TEXT NOT NULL
+        );
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

@@ -1,0 +1,147 @@
+/**
+ * Rooms API: physical rooms (normal, or video bound to an account — the list shows the bound
+ * terminal's model and version from its registration) and virtual meeting rooms (number, name,
+ * owner, host/guest PINs, capacity, layout). Search, create, change, delete one or many; every
+ * change audited.
+ */
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { recordAudit } from '../../audit/audit-log.ts';
+import type { Db } from '../../db/database.ts';
+import { createError } from '../../errors.ts';
+import type { Room, RoomStore } from '../../rooms/room-store.ts';
+import { VMR_LAYOUTS, type VmrInput, type VmrStore } from '../../rooms/vmr-store.ts';
+
+export type DeviceLookup = (account: string) => { model: string; version: string } | undefined;
+
+interface Options {
+  readonly db: Db;
+  readonly rooms: RoomStore;
+  readonly vmrs: VmrStore;
+  readonly devices: DeviceLookup;
+}
+
+const id = { type: 'object', properties: { id: { type: 'integer' } } } as const;
+const ids = { type: 'object', required: ['ids'], additionalProperties: false, properties: { ids: { type: 'array', minItems: 1, maxItems: 10000, items: { type: 'integer' } } } } as const;
+const roomView = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    name: { type: 'string' },
+    type: { type: 'string' },
+    account: { type: ['string', 'null'] },
+    deviceModel: { type: ['string', 'null'] },
+    deviceVersion: { type: ['string', 'null'] },
+    createdAt: { type: 'string' },
+  },
+} as const;
+const vmrProperties = {
+  number: { type: 'string', pattern: '^[0-9]{5,12}$' },
+  name: { type: 'string', minLength: 1, maxLength: 128 },
+  owner: { type: ['string', 'null'], pattern: '^[0-9]{4}$' },
+  hostPin: { type: 'string', pattern: '^[0-9]{4,8}$' },
+  guestPin: { type: 'string', pattern: '^([0-9]{4,8})?$' },
+  capacity: { type: 'integer', minimum: 2, maximum: 500 },
+  layout: { type: 'string', enum: [...VMR_LAYOUTS] },
+} as const;
+const vmrView = { type: 'object', properties: { id: { type: 'integer' }, ...vmrProperties, owner: { type: ['string', 'null'] }, createdAt: { type: 'string' } } } as const;
+
+export const roomRoutes: FastifyPluginAsync<Options> = async (app, { db, rooms, vmrs, devices }) => {
+  const audit = (request: FastifyRequest, action: string, detail: unknown) =>
+    recordAudit(db, { actor: request.admin?.username ?? '', source: request.ip, action, detail });
+  const view = (room: Room) => {
+    const device = room.account ? devices(room.account) : undefined;
+    return { ...room, deviceModel: device?.model ?? null, deviceVersion: device?.version ?? null };
+  };
+
+  app.get<{ Querystring: { q?: string; type?: 'normal' | 'video' } }>(
+    '/rooms',
+    {
+      schema: {
+        summary: 'Physical rooms',
+        querystring: { type: 'object', additionalProperties: false, properties: { q: { type: 'string', maxLength: 255 }, type: { type: 'string', enum: ['normal', 'video'] } } },
+        response: { 200: { type: 'array', items: roomView } },
+      },
+    },
+    async (request) => rooms.list(request.query).map(view),
+  );
+
+  const roomBody = { name: { type: 'string', minLength: 1, maxLength: 255 }, type: { type: 'string', enum: ['normal', 'video'] }, account: { type: ['string', 'null'], pattern: '^[0-9]{4}$' } } as const;
+  app.post<{ Body: { name: string; type: 'normal' | 'video'; account?: string | null } }>(
+    '/rooms',
+    { schema: { summary: 'Add a room', body: { type: 'object', required: ['name', 'type'], additionalProperties: false, properties: roomBody }, response: { 201: roomView } } },
+    async (request, reply) => {
+      const room = rooms.create(request.body);
+      audit(request, 'room.create', room);
+      return reply.status(201).send(view(room));
+    },
+  );
+
+  app.patch<{ Params: { id: number }; Body: { name?: string; type?: 'normal' | 'video'; account?: string | null } }>(
+    '/rooms/:id',
+    { schema: { summary: 'Change a room', params: id, body: { type: 'object', minProperties: 1, additionalProperties: false, properties: roomBody }, response: { 200: roomView } } },
+    async (request) => {
+      const room = rooms.update(request.params.id, request.body);
+      audit(request, 'room.update', room);
+      return view(room);
+    },
+  );
+
+  app.post<{ Body: { ids: number[] } }>(
+    '/rooms/delete',
+    { schema: { summary: 'Delete rooms', body: ids, response: { 200: { type: 'object', properties: { deleted: { type: 'array', items: { type: 'integer' } } } } } } },
+    async (request) => {
+      const deleted = rooms.delete(request.body.ids);
+      audit(request, 'room.delete', { ids: deleted });
+      return { deleted };
+    },
+  );
+
+  app.get<{ Querystring: { q?: string } }>(
+    '/vmrs',
+    {
+      schema: {
+        summary: 'Virtual meeting rooms',
+        querystring: { type: 'object', additionalProperties: false, properties: { q: { type: 'string', maxLength: 128 } } },
+        response: { 200: { type: 'array', items: vmrView } },
+      },
+    },
+    async (request) => vmrs.list(request.query.q),
+  );
+
+  app.post<{ Body: VmrInput }>(
+    '/vmrs',
+    {
+      schema: {
+        summary: 'Add a VMR (number and PINs generated when not given)',
+        body: { type: 'object', required: ['name'], additionalProperties: false, properties: vmrProperties },
+        response: { 201: vmrView },
+      },
+    },
+    async (request, reply) => {
+      const vmr = vmrs.create(request.body);
+      audit(request, 'vmr.create', { id: vmr.id, number: vmr.number, name: vmr.name });
+      return reply.status(201).send(vmr);
+    },
+  );
+
+  app.patch<{ Params: { id: number }; Body: Partial<VmrInput> }>(
+    '/vmrs/:id',
+    { schema: { summary: 'Change a VMR', params: id, body: { type: 'object', minProperties: 1, additionalProperties: false, properties: vmrProperties }, response: { 200: vmrView } } },
+    async (request) => {
+      const vmr = vmrs.update(request.params.id, request.body);
+      audit(request, 'vmr.update', { id: vmr.id, changes: Object.keys(request.body) });
+      return vmr;
+    },
+  );
+
+  app.post<{ Body: { ids: number[] } }>(
+    '/vmrs/delete',
+    { schema: { summary: 'Delete VMRs', body: ids, response: { 200: { type: 'object', properties: { deleted: { type: 'array', items: { type: 'integer' } } } } } } },
+    async (request) => {
+      const deleted = vmrs.delete(request.body.ids);
+      if (deleted.length === 0) throw createError('VCBOX_ERR_ROOM_NOT_FOUND', { kind: 'VMR', id: request.body.ids.join(', ') });
+      audit(request, 'vmr.delete', { ids: deleted });
+      return { deleted };
+    },
+  );
+};
