@@ -25,6 +25,7 @@ import { SESSION_COOKIE, registerAuth } from './auth.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { adminRoutes } from './routes/admins.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { callRecordRoutes } from './routes/call-records.ts';
 import { healthRoutes } from './routes/health.ts';
 import { type DeviceLookup, roomRoutes } from './routes/rooms.ts';
 import { sessionRoutes } from './routes/session.ts';
@@ -108,6 +109,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(adminRoutes, { db, admins });
       await api.register(accountRoutes, { db, accounts, settings, mailer });
       await api.register(auditRoutes, { db });
+      await api.register(callRecordRoutes, { db });
       await api.register(setupWizardRoutes, { db, settings, admins });
       await api.register(roomRoutes, { db, rooms: new RoomStore(db), vmrs: new VmrStore(db), devices: options.devices ?? (() => undefined) });
       api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { AccountStore, ha1 } from '../../server/accounts/account-store.ts';
+import { CallRecords } from '../../server/cdr/call-records.ts';
 import { AdminStore } from '../../server/admin/admin-store.ts';
 import { loadConfig } from '../../server/config/config.ts';
 import { buildApp } from '../../server/control-plane/app.ts';
@@ -162,4 +163,26 @@ t.test('operation log export: the same filters, as a spreadsheet', async (t) => 
   const rows = XLSX.utils.sheet_to_json<string[]>(book.Sheets[book.SheetNames[0] ?? ''] as import('xlsx').WorkSheet, { header: 1, raw: false });
   t.same(rows[0], ['时间 Time', '用户 User', '来源 Source', '操作 Action', '详情 Detail']);
   t.match(rows.slice(1), [[/^\d{4}-/, 'old-admin', '10.0.0.9', 'account.create']]);
+});
+
+t.test('call records: list by period, type and search; export', async (t) => {
+  const client = new ConsoleClient(base);
+  await client.login('admin', initialPassword);
+  const records = new CallRecords(state.db);
+  const recent = records.start('p2p', 'call-a', '1001', '1002');
+  records.answered(recent);
+  records.ended(recent, 'answered');
+  records.start('p2p', 'call-b', '1003', '1004', new Date(Date.now() - 100 * 86_400_000));
+  const month = await client.call('GET', '/api/v1/call-records?period=1m');
+  t.match(month.body, { total: 1, items: [{ type: 'p2p', caller: '1001', callee: '1002', outcome: 'answered' }] });
+  t.equal((await client.call('GET', '/api/v1/call-records?period=6m')).body.total, 2);
+  t.equal((await client.call('GET', '/api/v1/call-records?period=all&q=1004')).body.total, 1, 'search');
+  t.equal((await client.call('GET', '/api/v1/call-records?period=all&type=vmr')).body.total, 0, 'type filter');
+  const file = await fetch(`${base}/api/v1/call-records/export?period=6m&format=xls`, { headers: { cookie: client.cookie } });
+  t.equal(file.status, 200);
+  const XLSX = (await import('xlsx')).default;
+  const book = XLSX.read(Buffer.from(await file.arrayBuffer()), { type: 'buffer' });
+  const rows = XLSX.utils.sheet_to_json<string[]>(book.Sheets[book.SheetNames[0] ?? ''] as import('xlsx').WorkSheet, { header: 1, raw: false });
+  t.equal(rows.length, 3, 'header and two records');
+  t.equal(rows[0]?.[0], '类型 Type');
 });

@@ -1,0 +1,101 @@
+/**
+ * Call records (spec "Statistics"): list and export, newest first, by period (last month,
+ * 3 months, 6 months, a year, all), by meeting type, and searched by subject or meeting ID
+ * (point-to-point calls match on the caller or callee account).
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { CONTENT_TYPES, type SheetFormat, tableSheet } from '../../accounts/account-spreadsheet.ts';
+import type { Db } from '../../db/database.ts';
+
+type Period = '1m' | '3m' | '6m' | '1y' | 'all';
+interface Filter {
+  period: Period;
+  type?: 'p2p' | 'instant' | 'scheduled' | 'vmr';
+  q?: string;
+}
+
+const filterProperties = {
+  period: { type: 'string', enum: ['1m', '3m', '6m', '1y', 'all'], default: '1m' },
+  type: { type: 'string', enum: ['p2p', 'instant', 'scheduled', 'vmr'] },
+  q: { type: 'string', maxLength: 128 },
+} as const;
+
+function whereOf(filter: Filter): { clause: string; params: Record<string, string> } {
+  const where: string[] = [];
+  const params: Record<string, string> = {};
+  const months = { '1m': 1, '3m': 3, '6m': 6, '1y': 12 } as const;
+  if (filter.period !== 'all') {
+    const from = new Date();
+    from.setMonth(from.getMonth() - months[filter.period]);
+    where.push('started_at >= @from');
+    params.from = from.toISOString();
+  }
+  if (filter.type) {
+    where.push('type = @type');
+    params.type = filter.type;
+  }
+  if (filter.q) {
+    where.push("(subject LIKE @q ESCAPE '\\' OR meeting_id LIKE @q ESCAPE '\\' OR caller LIKE @q ESCAPE '\\' OR callee LIKE @q ESCAPE '\\')");
+    params.q = `%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  }
+  return { clause: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
+}
+
+interface Row {
+  type: string;
+  subject: string | null;
+  meeting_id: string | null;
+  caller: string;
+  callee: string;
+  started_at: string;
+  answered_at: string | null;
+  ended_at: string | null;
+  duration_s: number | null;
+  outcome: string | null;
+}
+
+const COLUMNS = 'type, subject, meeting_id, caller, callee, started_at, answered_at, ended_at, duration_s, outcome';
+
+export const callRecordRoutes: FastifyPluginAsync<{ db: Db }> = async (app, { db }) => {
+  app.get<{ Querystring: Filter & { page: number; pageSize: number } }>(
+    '/call-records',
+    {
+      schema: {
+        summary: 'Call records',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { ...filterProperties, page: { type: 'integer', minimum: 1, default: 1 }, pageSize: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+        },
+      },
+    },
+    async (request) => {
+      const { clause, params } = whereOf(request.query);
+      const { page, pageSize } = request.query;
+      const total = (db.prepare(`SELECT count(*) AS n FROM call_records ${clause}`).get(params) as { n: number }).n;
+      const items = db.prepare(`SELECT ${COLUMNS} FROM call_records ${clause} ORDER BY id DESC LIMIT ${pageSize} OFFSET ${(page - 1) * pageSize}`).all(params) as Row[];
+      return { total, items };
+    },
+  );
+
+  app.get<{ Querystring: Filter & { format: SheetFormat } }>(
+    '/call-records/export',
+    {
+      schema: {
+        summary: 'Call records as a spreadsheet (same filters)',
+        querystring: { type: 'object', additionalProperties: false, properties: { ...filterProperties, format: { type: 'string', enum: ['xls', 'xlsx'], default: 'xlsx' } } },
+      },
+    },
+    async (request, reply) => {
+      const { clause, params } = whereOf(request.query);
+      const rows = db.prepare(`SELECT ${COLUMNS} FROM call_records ${clause} ORDER BY id DESC LIMIT 65000`).all(params) as Row[];
+      const data = tableSheet(
+        ['类型 Type', '主题 Subject', '会议号 Meeting ID', '主叫 Caller', '被叫 Callee', '开始 Start', '接通 Answered', '结束 End', '时长(秒) Duration (s)', '结果 Outcome'],
+        rows.map((r) => [r.type, r.subject, r.meeting_id, r.caller, r.callee, r.started_at, r.answered_at, r.ended_at, r.duration_s, r.outcome]),
+        request.query.format,
+        'Call records',
+      );
+      return reply.header('content-type', CONTENT_TYPES[request.query.format]).header('content-disposition', `attachment; filename="call-records.${request.query.format}"`).send(data);
+    },
+  );
+};
