@@ -155,6 +155,16 @@ export const ERRORS = {
     en: 'The number {number} is already used by {owner}.',
     zh: '号码 {number} 已被 {owner} 使用。',
   },
+  VCBOX_ERR_MEETING: {
+    statusCode: 400,
+    en: 'Meeting field {field} is invalid: {reason}.',
+    zh: '会议字段 {field} 无效：{reason}。',
+  },
+  VCBOX_ERR_MEETING_STARTED: {
+    statusCode: 409,
+    en: 'Meeting {number} has already started; it can no longer be edited.',
+    zh: '会议 {number} 已开始，不能再修改。',
+  },
   VCBOX_ERR_NOT_FOUND: {
     statusCode: 404,
     en: 'No such resource: {method} {url}.',

@@ -18,6 +18,7 @@ import { AdminStore } from '../admin/admin-store.ts';
 import { PasswordResets } from '../admin/password-reset.ts';
 import { SessionStore } from '../admin/session-store.ts';
 import { Mailer } from '../mail/mailer.ts';
+import { MeetingStore } from '../meetings/meeting-store.ts';
 import { RoomStore } from '../rooms/room-store.ts';
 import { VmrStore } from '../rooms/vmr-store.ts';
 import { BUILD_INFO } from '../version.ts';
@@ -27,6 +28,7 @@ import { adminRoutes } from './routes/admins.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { callRecordRoutes } from './routes/call-records.ts';
 import { healthRoutes } from './routes/health.ts';
+import { meetingRoutes } from './routes/meetings.ts';
 import { type DeviceLookup, roomRoutes } from './routes/rooms.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { setupWizardRoutes } from './routes/setup-wizard.ts';
@@ -111,6 +113,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(auditRoutes, { db });
       await api.register(callRecordRoutes, { db });
       await api.register(setupWizardRoutes, { db, settings, admins });
+      await api.register(meetingRoutes, { db, meetings: new MeetingStore(db), accounts, settings, mailer });
       await api.register(roomRoutes, { db, rooms: new RoomStore(db), vmrs: new VmrStore(db), devices: options.devices ?? (() => undefined) });
       api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
     },

@@ -157,6 +157,36 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 7,
+    name: 'scheduled and instant meetings',
+    up(db) {
+      db.exec(`
+        CREATE TABLE meetings (
+          id            INTEGER PRIMARY KEY AUTOINCREMENT,
+          number        TEXT NOT NULL UNIQUE,
+          subject       TEXT NOT NULL,
+          type          TEXT NOT NULL CHECK (type IN ('scheduled', 'instant')),
+          organizer     TEXT NOT NULL,
+          start_at      TEXT NOT NULL,
+          duration_min  INTEGER NOT NULL,
+          recurrence    TEXT,                    -- JSON {freq, until} or NULL
+          host_pin      TEXT NOT NULL,
+          guest_pin     TEXT NOT NULL,
+          status        TEXT NOT NULL CHECK (status IN ('scheduled', 'cancelled')),
+          created_at    TEXT NOT NULL,
+          updated_at    TEXT NOT NULL
+        );
+        CREATE INDEX meetings_start ON meetings(start_at);
+        CREATE TABLE meeting_participants (
+          meeting_id INTEGER NOT NULL REFERENCES meetings(id) ON DELETE CASCADE,
+          kind       TEXT NOT NULL CHECK (kind IN ('account', 'room')),
+          ref        TEXT NOT NULL,
+          PRIMARY KEY (meeting_id, kind, ref)
+        );
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

@@ -4,10 +4,10 @@
  * they never collide with the 4-digit accounts in the one dial plan; PINs are 4-8 digits and
  * the host and guest PINs differ (the PIN decides the role). Missing number or PINs are generated.
  */
-import { randomInt } from 'node:crypto';
 import type { Db } from '../db/database.ts';
 import { createError } from '../errors.ts';
 import { EQUAL_SPLIT_LAYOUTS, ONE_PLUS_N_LAYOUTS } from '../settings/settings-schema.ts';
+import { freeNumber, numberOwner, randomDigits } from './dial-plan.ts';
 
 export const VMR_LAYOUTS = ['auto', 'single', ...EQUAL_SPLIT_LAYOUTS, ...ONE_PLUS_N_LAYOUTS] as const;
 export type VmrLayout = (typeof VMR_LAYOUTS)[number];
@@ -58,8 +58,6 @@ const toVmr = (row: Row): Vmr => ({
   createdAt: row.created_at,
 });
 
-const digits = (length: number) => Array.from({ length }, (_, i) => String(randomInt(i === 0 ? 1 : 0, 10))).join('');
-
 export class VmrStore {
   readonly #db: Db;
 
@@ -77,20 +75,16 @@ export class VmrStore {
     if (!Number.isInteger(vmr.capacity) || vmr.capacity < 2 || vmr.capacity > 500) throw fail('capacity', 'a capacity is 2 to 500 participants');
     if (!(VMR_LAYOUTS as readonly string[]).includes(vmr.layout)) throw fail('layout', `one of ${VMR_LAYOUTS.join(', ')}`);
     if (vmr.owner && !this.#db.prepare('SELECT 1 FROM accounts WHERE number = ?').get(vmr.owner)) throw fail('owner', `there is no account ${vmr.owner}`);
-    const taken = this.#db.prepare('SELECT id, name FROM vmrs WHERE number = ?').get(vmr.number) as { id: number; name: string } | undefined;
-    if (taken && taken.id !== id) throw createError('VCBOX_ERR_ROOM_EXISTS', { number: vmr.number, owner: `VMR "${taken.name}"` });
+    const owner = numberOwner(this.#db, vmr.number, id === undefined ? undefined : { table: 'vmrs', id });
+    if (owner) throw createError('VCBOX_ERR_ROOM_EXISTS', { number: vmr.number, owner });
   }
 
   create(input: VmrInput): Vmr {
-    let number = input.number;
-    for (let attempt = 0; !number && attempt < 20; attempt++) {
-      const candidate = digits(6);
-      if (!this.byNumber(candidate)) number = candidate;
-    }
-    const hostPin = input.hostPin ?? digits(6);
+    const number = input.number ?? freeNumber(this.#db);
+    const hostPin = input.hostPin ?? randomDigits(6);
     let guestPin = input.guestPin;
-    while (guestPin === undefined || (input.guestPin === undefined && guestPin === hostPin)) guestPin = digits(4);
-    const vmr = { number: number ?? '', name: input.name, owner: input.owner ?? null, hostPin, guestPin, capacity: input.capacity ?? 16, layout: input.layout ?? 'auto' };
+    while (guestPin === undefined || (input.guestPin === undefined && guestPin === hostPin)) guestPin = randomDigits(4);
+    const vmr = { number, name: input.name, owner: input.owner ?? null, hostPin, guestPin, capacity: input.capacity ?? 16, layout: input.layout ?? 'auto' };
     this.#check(vmr);
     const result = this.#db
       .prepare('INSERT INTO vmrs (number, name, owner, host_pin, guest_pin, capacity, layout, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')

@@ -19,6 +19,19 @@ function decodeQuotedPrintable(text: string): string {
   return bytes.toString('utf8');
 }
 
+/** The decoded content of a MIME part whose Content-Disposition names `filename`. */
+export function attachment(mail: ReceivedMail, filename: string): string | undefined {
+  const parts = mail.raw.split(/\r?\n--[^\r\n]+\r?\n/);
+  const part = parts.find((p) => new RegExp(`filename="?${filename.replace('.', '\\.')}"?`, 'i').test(p));
+  if (!part) return undefined;
+  const split = part.search(/\r?\n\r?\n/);
+  const headers = part.slice(0, split);
+  const body = part.slice(split).trim();
+  if (/Content-Transfer-Encoding:\s*base64/i.test(headers)) return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
+  if (/Content-Transfer-Encoding:\s*quoted-printable/i.test(headers)) return decodeQuotedPrintable(body);
+  return body;
+}
+
 export async function startSmtpSink(options: { user?: string; password?: string; rejectRecipients?: string[] } = {}) {
   const port = await freePort();
   const mails: ReceivedMail[] = [];
