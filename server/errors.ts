@@ -125,6 +125,11 @@ export const ERRORS = {
     en: 'This password reset link is invalid, used or older than 10 minutes. Ask for a new one.',
     zh: '该密码重置链接无效、已使用或已超过 10 分钟。请重新申请。',
   },
+  VCBOX_ERR_CAPTCHA: {
+    statusCode: 400,
+    en: 'The characters do not match the picture (or it is older than 5 minutes); try a new picture.',
+    zh: '验证码不正确（或已超过 5 分钟）；请换一张图片重试。',
+  },
   VCBOX_ERR_MAIL: {
     statusCode: 502,
     en: 'The mail could not be sent through {server}: {reason}. Check the SMTP settings and send a test mail.',

@@ -9,6 +9,7 @@ import type { SessionStore } from '../../admin/session-store.ts';
 import { IDLE_TIMEOUT_MS } from '../../admin/session-store.ts';
 import { checkEmail } from '../../accounts/account-store.ts';
 import { recordAudit } from '../../audit/audit-log.ts';
+import { Captchas } from '../../admin/captcha.ts';
 import type { PasswordResets } from '../../admin/password-reset.ts';
 import type { Db } from '../../db/database.ts';
 import type { Mailer } from '../../mail/mailer.ts';
@@ -45,7 +46,21 @@ const FORGOT_ANSWER = {
 
 export const sessionRoutes: FastifyPluginAsync<Options> = async (app, { db, admins, sessions, resets, mailer }) => {
   const rateLimitLogin = minuteBudget(20);
-  const rateLimitForgot = minuteBudget(5);
+  const rateLimitForgot = minuteBudget(10);
+  const captchas = new Captchas();
+  const rateLimitCaptcha = minuteBudget(30);
+
+  app.get(
+    '/session/captcha',
+    {
+      config: { public: true },
+      schema: { summary: 'A captcha picture for the forgot-password form', response: { 200: { type: 'object', properties: { id: { type: 'string' }, svg: { type: 'string' } } } } },
+    },
+    async (request) => {
+      rateLimitCaptcha(request.ip);
+      return captchas.issue();
+    },
+  );
   const rateLimitReset = minuteBudget(10);
   const audit = (request: FastifyRequest, actor: string, action: string, detail?: unknown) =>
     recordAudit(db, { actor, source: request.ip, action, detail });
@@ -92,7 +107,7 @@ export const sessionRoutes: FastifyPluginAsync<Options> = async (app, { db, admi
     },
   );
 
-  app.post<{ Body: { username: string; email: string } }>(
+  app.post<{ Body: { username: string; email: string; captchaId: string; captcha: string } }>(
     '/session/forgot',
     {
       config: { public: true },
@@ -100,15 +115,21 @@ export const sessionRoutes: FastifyPluginAsync<Options> = async (app, { db, admi
         summary: 'Forgot password: mail a one-time reset link (same answer whether or not the e-mail matches)',
         body: {
           type: 'object',
-          required: ['username', 'email'],
+          required: ['username', 'email', 'captchaId', 'captcha'],
           additionalProperties: false,
-          properties: { username: { type: 'string', minLength: 1, maxLength: 128 }, email: { type: 'string', minLength: 3, maxLength: 128 } },
+          properties: {
+            username: { type: 'string', minLength: 1, maxLength: 128 },
+            email: { type: 'string', minLength: 3, maxLength: 128 },
+            captchaId: { type: 'string', maxLength: 64 },
+            captcha: { type: 'string', maxLength: 16 },
+          },
         },
         response: { 202: { type: 'object', properties: { message: { type: 'string' } } } },
       },
     },
     async (request, reply) => {
       rateLimitForgot(request.ip);
+      if (!captchas.check(request.body.captchaId, request.body.captcha)) throw createError('VCBOX_ERR_CAPTCHA');
       const admin = admins.byNameAndEmail(request.body.username, request.body.email);
       audit(request, request.body.username, 'session.password.forgot', { matched: Boolean(admin) });
       if (admin?.email) {
