@@ -1,33 +1,18 @@
-/**
- * Mailing account details through a real SMTP server: on create and on password reset (with
- * the password just set), on "save and send mail" imports, and later for many accounts at once
- * (without password), with each recipient's failure reported so the console can resend.
- */
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+
 import t from 'tap';
 import XLSX from 'xlsx';
 import { AdminStore } from '../../server/admin/admin-store.ts';
-import { loadConfig } from '../../server/config/config.ts';
-import { buildApp } from '../../server/control-plane/app.ts';
-import { openState } from '../../server/process/open-state.ts';
+import { freshState, startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 import { startSmtpSink } from '../helpers/smtp-sink.ts';
 
 const smtp = await startSmtpSink({ rejectRecipients: ['gone@example.com'] });
 t.teardown(() => smtp.close());
-const state = openState(loadConfig({ VCBOX_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'vcbox-mail-')) }));
+const state = freshState();
 state.settings.update({ 'smtp.server': '127.0.0.1', 'smtp.port': smtp.port, 'smtp.sender': 'box@vcbox.local', 'sip.port': 5070 }, { actor: 'test' });
 await new AdminStore(state.db).create({ username: 'admin', password: 'admin-pw1', role: 'admin' });
-const app = await buildApp({ state });
-await app.listen({ host: '127.0.0.1', port: 0 });
-t.teardown(async () => {
-  await app.close();
-  state.db.close();
-});
-const address = app.server.address();
-const client = new ConsoleClient(`http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`);
+const base = await startConsoleApi(t, { state });
+const client = new ConsoleClient(base);
 await client.login('admin', 'admin-pw1');
 
 t.test('create and reset with "send mail": the mail carries the account, server and the new password', async (t) => {
@@ -74,7 +59,7 @@ t.test('"save and send mail" on import mails each imported account with its pass
     ]),
     'Accounts',
   );
-  const response = await fetch(`http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/api/v1/accounts/import?sendMail=true`, {
+  const response = await fetch(`${base}/api/v1/accounts/import?sendMail=true`, {
     method: 'POST',
     headers: { cookie: client.cookie, 'x-csrf-token': client.csrfToken, 'content-type': 'application/vnd.ms-excel' },
     body: XLSX.write(book, { type: 'buffer', bookType: 'biff8' }) as Buffer,

@@ -1,32 +1,16 @@
-/**
- * Accounts in Excel, over the real API: the template, a 1 000-row import, all-or-report with a
- * failure file that can be corrected and re-imported (updates existing accounts), hostile and
- * broken files refused without any change, and exports with formula-like cells neutralised.
- */
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+
 import zlib from 'node:zlib';
 import t from 'tap';
 import XLSX from 'xlsx';
 import { AccountStore } from '../../server/accounts/account-store.ts';
 import { AdminStore } from '../../server/admin/admin-store.ts';
-import { loadConfig } from '../../server/config/config.ts';
-import { buildApp } from '../../server/control-plane/app.ts';
-import { openState } from '../../server/process/open-state.ts';
+import { freshState, startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 
-const state = openState(loadConfig({ VCBOX_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'vcbox-excel-')) }));
+const state = freshState();
 const admins = new AdminStore(state.db);
 await admins.create({ username: 'admin', password: 'admin-pw1', role: 'admin' });
-const app = await buildApp({ state });
-await app.listen({ host: '127.0.0.1', port: 0 });
-t.teardown(async () => {
-  await app.close();
-  state.db.close();
-});
-const address = app.server.address();
-const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+const base = await startConsoleApi(t, { state });
 const client = new ConsoleClient(base);
 await client.login('admin', 'admin-pw1');
 const accounts = new AccountStore(state.db);

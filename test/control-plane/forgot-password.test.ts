@@ -1,36 +1,20 @@
-/**
- * Forgotten password, end to end with a real SMTP server: the same answer whether or not the
- * e-mail matches, a mail only when it does, a one-time link valid 10 minutes that sets a new
- * password and ends the old sessions.
- */
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
-import { loadConfig } from '../../server/config/config.ts';
-import { buildApp } from '../../server/control-plane/app.ts';
-import { openState } from '../../server/process/open-state.ts';
+import { freshState, startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 import { startSmtpSink } from '../helpers/smtp-sink.ts';
 
 const smtp = await startSmtpSink({ user: 'mailer', password: 'smtp-secret' });
 t.teardown(() => smtp.close());
-const state = openState(loadConfig({ VCBOX_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'vcbox-forgot-')) }));
+const state = freshState();
 state.settings.update(
   { 'smtp.server': '127.0.0.1', 'smtp.port': smtp.port, 'smtp.security': 'none', 'smtp.user': 'mailer', 'smtp.password': 'smtp-secret', 'smtp.sender': 'box@vcbox.local' },
   { actor: 'test' },
 );
 const admins = new AdminStore(state.db);
 await admins.create({ username: 'chief', password: 'old-pass1', email: 'Chief@Example.org', role: 'admin' });
-const app = await buildApp({ state });
-await app.listen({ host: '127.0.0.1', port: 0 });
-t.teardown(async () => {
-  await app.close();
-  state.db.close();
-});
-const address = app.server.address();
-const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+const base = await startConsoleApi(t, { state });
 
 /** Asks for the captcha and reads it off the SVG, as a person reads the picture. */
 async function solved(client: ConsoleClient): Promise<{ captchaId: string; captcha: string }> {

@@ -1,36 +1,20 @@
-/**
- * Scheduling meetings over the API with invitations delivered to a real SMTP server: the .ics
- * attachment (recurrence included), the calendar window with occurrences, edits only before the
- * start, the shared dial plan, instant meetings, cancelling with notice.
- */
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+
 import t from 'tap';
 import { AccountStore } from '../../server/accounts/account-store.ts';
 import { AdminStore } from '../../server/admin/admin-store.ts';
-import { loadConfig } from '../../server/config/config.ts';
-import { buildApp } from '../../server/control-plane/app.ts';
-import { openState } from '../../server/process/open-state.ts';
+import { freshState, startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 import { attachment, startSmtpSink } from '../helpers/smtp-sink.ts';
 
 const smtp = await startSmtpSink();
 t.teardown(() => smtp.close());
-const state = openState(loadConfig({ VCBOX_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'vcbox-meetings-')) }));
+const state = freshState();
 state.settings.update({ 'smtp.server': '127.0.0.1', 'smtp.port': smtp.port, 'smtp.sender': 'box@vcbox.local', 'time.zone': 'UTC+08:00' }, { actor: 'test' });
 await new AdminStore(state.db).create({ username: 'admin', password: 'admin-pw1', role: 'admin' });
 const accounts = new AccountStore(state.db);
 accounts.create({ number: '1001', name: 'Alice', email: 'alice@example.com', password: 'secret-1' }, 'vcbox.local');
 accounts.create({ number: '1002', name: 'Bob (no mail)', password: 'secret-1' }, 'vcbox.local');
-const app = await buildApp({ state });
-await app.listen({ host: '127.0.0.1', port: 0 });
-t.teardown(async () => {
-  await app.close();
-  state.db.close();
-});
-const address = app.server.address();
-const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+const base = await startConsoleApi(t, { state });
 const client = new ConsoleClient(base);
 await client.login('admin', 'admin-pw1');
 

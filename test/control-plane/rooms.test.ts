@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
-import { buildApp } from '../../server/control-plane/app.ts';
+import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 import { runSipp } from '../helpers/sipp.ts';
@@ -14,17 +14,15 @@ const box = await startSipBox();
 t.teardown(() => box.close());
 box.app.accounts.create({ number: '7001', name: 'Board room terminal', password: 'secret-7001' }, box.realm);
 await new AdminStore(box.db).create({ username: 'admin', password: 'admin-pw1', role: 'admin' });
-const app = await buildApp({
+const base = await startConsoleApi(t, {
   state: { db: box.db, settings: box.settings },
   devices: (account) => {
     const binding = box.app.location.lookup(account).at(-1);
     return binding ? { model: binding.model, version: binding.version } : undefined;
   },
+  keepDb: true,
 });
-await app.listen({ host: '127.0.0.1', port: 0 });
-t.teardown(() => app.close());
-const address = app.server.address();
-const client = new ConsoleClient(`http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`);
+const client = new ConsoleClient(base);
 await client.login('admin', 'admin-pw1');
 
 t.test('a video room shows its registered terminal; room rules are enforced', async (t) => {

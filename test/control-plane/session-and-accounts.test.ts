@@ -11,8 +11,8 @@ import { AccountStore, ha1 } from '../../server/accounts/account-store.ts';
 import { CallRecords } from '../../server/cdr/call-records.ts';
 import { AdminStore } from '../../server/admin/admin-store.ts';
 import { loadConfig } from '../../server/config/config.ts';
-import { buildApp } from '../../server/control-plane/app.ts';
 import { openState } from '../../server/process/open-state.ts';
+import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-api-'));
@@ -20,14 +20,7 @@ const state = openState(loadConfig({ VCBOX_DATA_DIR: dataDir }));
 const admins = new AdminStore(state.db);
 await admins.ensureInitialAdmin(path.join(dataDir, 'secrets'));
 const initialPassword = readFileSync(path.join(dataDir, 'secrets', 'initial-admin-password'), 'utf8').trim();
-const app = await buildApp({ state });
-await app.listen({ host: '127.0.0.1', port: 0 });
-t.teardown(async () => {
-  await app.close();
-  state.db.close();
-});
-const address = app.server.address();
-const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+const base = await startConsoleApi(t, { state });
 
 t.test('without a session the API answers 401; the OpenAPI document is public and generated', async (t) => {
   const client = new ConsoleClient(base);

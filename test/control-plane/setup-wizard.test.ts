@@ -8,22 +8,15 @@ import path from 'node:path';
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
 import { loadConfig } from '../../server/config/config.ts';
-import { buildApp } from '../../server/control-plane/app.ts';
 import { openState } from '../../server/process/open-state.ts';
+import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-wizard-'));
 const state = openState(loadConfig({ VCBOX_DATA_DIR: dataDir }));
 await new AdminStore(state.db).ensureInitialAdmin(path.join(dataDir, 'secrets'));
 const initial = readFileSync(path.join(dataDir, 'secrets', 'initial-admin-password'), 'utf8').trim();
-const app = await buildApp({ state });
-await app.listen({ host: '127.0.0.1', port: 0 });
-t.teardown(async () => {
-  await app.close();
-  state.db.close();
-});
-const address = app.server.address();
-const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+const base = await startConsoleApi(t, { state });
 
 t.test('a new admin walks the wizard: save, skip, back, done; quick setup runs it again', async (t) => {
   const client = new ConsoleClient(base);
