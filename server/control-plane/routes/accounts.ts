@@ -25,6 +25,7 @@ import { createError } from '../../errors.ts';
 import type { Mailer } from '../../mail/mailer.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { minuteBudget } from '../rate-limit.ts';
+import { mailOutcomeSchema } from '../schemas.ts';
 
 const number = { type: 'string', pattern: '^[0-9]{4}$' } as const;
 const accountView = {
@@ -40,13 +41,6 @@ interface Options {
   readonly mailer: Mailer;
 }
 
-const mailOutcome = {
-  type: 'object',
-  properties: {
-    sent: { type: 'array', items: { type: 'string' } },
-    failed: { type: 'array', items: { type: 'object', properties: { number: { type: 'string' }, email: { type: ['string', 'null'] }, reason: { type: 'string' } } } },
-  },
-} as const;
 
 export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, accounts, settings, mailer }) => {
   const audit = (request: FastifyRequest, action: string, detail: unknown) =>
@@ -104,7 +98,7 @@ export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, acco
               updated: { type: 'integer' },
               failed: { type: 'array', items: { type: 'object', properties: { row: { type: 'integer' }, number: { type: 'string' }, reason: { type: 'string' } } } },
               failureFile: { type: ['string', 'null'], description: 'base64 of the failed rows with a failure-reason column, same format as the upload' },
-              mail: mailOutcome,
+              mail: mailOutcomeSchema,
             },
           },
         },
@@ -196,7 +190,7 @@ export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, acco
             sendMail: { type: 'boolean', default: false },
           },
         },
-        response: { 201: { type: 'object', properties: { ...accountView.properties, mail: mailOutcome } } },
+        response: { 201: { type: 'object', properties: { ...accountView.properties, mail: mailOutcomeSchema } } },
       },
     },
     async (request, reply) => {
@@ -214,7 +208,7 @@ export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, acco
       schema: {
         summary: 'Mail account details (without password) to one or many accounts; failures are listed per recipient',
         body: { type: 'object', required: ['numbers'], additionalProperties: false, properties: { numbers: { type: 'array', minItems: 1, maxItems: 1000, items: number } } },
-        response: { 200: mailOutcome },
+        response: { 200: mailOutcomeSchema },
       },
     },
     async (request) => {

@@ -13,6 +13,7 @@ import { type InvitationContext, sendInvitations } from '../../meetings/invitati
 import type { Meeting, MeetingInput, MeetingStore } from '../../meetings/meeting-store.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { minuteBudget } from '../rate-limit.ts';
+import { mailOutcomeSchema } from '../schemas.ts';
 
 interface Options {
   readonly db: Db;
@@ -39,13 +40,6 @@ const meetingProperties = {
   guestPin: { type: 'string', pattern: '^([0-9]{4,8})?$' },
 } as const;
 
-const mailOutcome = {
-  type: 'object',
-  properties: {
-    sent: { type: 'array', items: { type: 'string' } },
-    failed: { type: 'array', items: { type: 'object', properties: { number: { type: 'string' }, email: { type: ['string', 'null'] }, reason: { type: 'string' } } } },
-  },
-} as const;
 
 export const meetingRoutes: FastifyPluginAsync<Options> = async (app, { db, meetings, accounts, settings, mailer }) => {
   const audit = (request: FastifyRequest, action: string, detail: unknown) =>
@@ -173,7 +167,7 @@ export const meetingRoutes: FastifyPluginAsync<Options> = async (app, { db, meet
 
   app.post<{ Params: { id: number } }>(
     '/meetings/:id/invitations',
-    { schema: { summary: 'Mail (again) the invitation to the participant accounts', params: { type: 'object', properties: { id: { type: 'integer' } } }, response: { 200: mailOutcome } } },
+    { schema: { summary: 'Mail (again) the invitation to the participant accounts', params: { type: 'object', properties: { id: { type: 'integer' } } }, response: { 200: mailOutcomeSchema } } },
     async (request) => {
       const meeting = meetings.get(request.params.id);
       if (!meeting) throw createError('VCBOX_ERR_ROOM_NOT_FOUND', { kind: 'meeting', id: request.params.id });
