@@ -69,6 +69,7 @@ function startProcess(command: string, argv: string[], env: NodeJS.ProcessEnv, r
         resolve({ child, output: () => output });
       } else if (child.exitCode !== null || Date.now() - started > 30_000) {
         clearInterval(poll);
+        child.kill('SIGKILL'); // never leave a half-started process behind
         reject(new Error(`${command} did not become ready:\n${output.slice(-2000)}`));
       }
     }, 50);
