@@ -227,7 +227,12 @@ async function main(): Promise<void> {
   // VCBOX_BENCH_PROFILE=<dir>: CPU profiles of both box processes (see scripts/bench/profile-summary.ts).
   const profile = process.env.VCBOX_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.VCBOX_BENCH_PROFILE] : [];
   const signaling = await startProcess(process.execPath, [...profile, path.join(ROOT, 'server/signaling/main.ts')], { ...env, VCBOX_LOG_LEVEL: 'info' }, /SIP listeners up/);
-  const control = await startProcess(process.execPath, [...profile, path.join(ROOT, 'server/control-plane/main.ts')], { ...env, VCBOX_LOG_LEVEL: 'info' }, /SIP application connected/);
+  const control = await startProcess(process.execPath, [...profile, path.join(ROOT, 'server/control-plane/main.ts')], { ...env, VCBOX_LOG_LEVEL: 'info' }, /SIP application connected/).catch(
+    (error: unknown) => {
+      signaling.child.kill('SIGTERM');
+      throw error;
+    },
+  );
   const stopBox = () => {
     signaling.child.kill('SIGTERM');
     control.child.kill('SIGTERM');
