@@ -29,6 +29,7 @@ import { auditRoutes } from './routes/audit.ts';
 import { callRecordRoutes } from './routes/call-records.ts';
 import { healthRoutes } from './routes/health.ts';
 import { meetingRoutes } from './routes/meetings.ts';
+import { type OnlineLookup, onlineUserRoutes } from './routes/online-users.ts';
 import { type DeviceLookup, roomRoutes } from './routes/rooms.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { setupWizardRoutes } from './routes/setup-wizard.ts';
@@ -41,6 +42,8 @@ export interface AppOptions {
   readonly state: AppState;
   /** The registered terminal of an account (model, version), for the rooms list. */
   readonly devices?: DeviceLookup;
+  /** Accounts with registered terminals (the SIP application's location service). */
+  readonly online?: OnlineLookup;
   /** Folder served as the console; defaults to the project's web/. */
   readonly webRoot?: string;
 }
@@ -113,6 +116,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(auditRoutes, { db });
       await api.register(callRecordRoutes, { db });
       await api.register(setupWizardRoutes, { db, settings, admins });
+      await api.register(onlineUserRoutes, { accounts, online: options.online ?? (() => []) });
       await api.register(meetingRoutes, { db, meetings: new MeetingStore(db), accounts, settings, mailer });
       await api.register(roomRoutes, { db, rooms: new RoomStore(db), vmrs: new VmrStore(db), devices: options.devices ?? (() => undefined) });
       api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());

@@ -28,6 +28,7 @@ await runService('control plane', async () => {
   });
   const app = await buildApp({
     state,
+    online: () => sip.location.online(),
     devices: (account) => {
       const binding = sip.location.lookup(account).at(-1);
       return binding ? { model: binding.model, version: binding.version } : undefined;

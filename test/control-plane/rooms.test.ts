@@ -20,6 +20,7 @@ const base = await startConsoleApi(t, {
     const binding = box.app.location.lookup(account).at(-1);
     return binding ? { model: binding.model, version: binding.version } : undefined;
   },
+  online: () => box.app.location.online(),
   keepDb: true,
 });
 const client = new ConsoleClient(base);
@@ -56,6 +57,23 @@ t.test('a video room shows its registered terminal; room rules are enforced', as
   t.match((await client.call('GET', '/api/v1/rooms?q=Board')).body, [{ account: null, deviceModel: null }], 'deleting the account unbinds its room');
   const deleted = await client.call('POST', '/api/v1/rooms/delete', { ids: [created.body.id, 9999] });
   t.same(deleted.body, { deleted: [created.body.id] });
+});
+
+t.test('online users: the registered terminal with its model, version, address and transport', async (t) => {
+  box.app.accounts.create({ number: '7002', name: 'Reception phone', password: 'secret-7002' }, box.realm);
+  const registered = await runSipp({
+    scenario: 'register.xml',
+    target: `127.0.0.1:${box.port}`,
+    transport: 't1',
+    auth: ['7002', 'secret-7002'],
+    keys: { account: '7002', contact_port: '5060', expires: '300', device: 'desk' },
+  });
+  t.ok(registered.ok, 'terminal registered over TCP');
+  const users = await client.call('GET', '/api/v1/online-users?q=recep');
+  t.match(users.body, [
+    { account: '7002', name: 'Reception phone', devices: [{ model: 'Yealink SIP-VC800', version: '63.345.0.10', address: /^127\.0\.0\.1:\d+$/, transport: 'tcp', status: 'registered' }] },
+  ]);
+  t.same((await client.call('GET', '/api/v1/online-users?q=nobody')).body, []);
 });
 
 t.test('VMRs: generated number and PINs, the dial-plan and PIN rules, change, search, delete', async (t) => {
