@@ -123,11 +123,21 @@ export class AccountStore {
     const order = `${columns[query.sort ?? 'number']} ${query.order === 'desc' ? 'DESC' : 'ASC'}, number ASC`;
     const pageSize = Math.min(Math.max(query.pageSize ?? 20, 1), 500);
     const offset = (Math.max(query.page ?? 1, 1) - 1) * pageSize;
-    const where = query.q ? "WHERE number LIKE @q ESCAPE '\\' OR name LIKE @q ESCAPE '\\' OR email LIKE @q ESCAPE '\\'" : '';
-    const params = { q: `%${(query.q ?? '').replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
-    const total = (this.#statement(`SELECT count(*) AS n FROM accounts ${where}`).get(query.q ? params : {}) as { n: number }).n;
+    // Three characters or more: the trigram index finds substrings without scanning; shorter
+    // searches fall back to LIKE (with its wildcards escaped, so both take the text literally).
+    const q = query.q ?? '';
+    let where = '';
+    let params: Record<string, string> = {};
+    if (q.length >= 3) {
+      where = 'WHERE id IN (SELECT rowid FROM accounts_fts WHERE accounts_fts MATCH @fts)';
+      params = { fts: `"${q.replace(/"/g, '""')}"` };
+    } else if (q !== '') {
+      where = "WHERE number LIKE @q ESCAPE '\\' OR name LIKE @q ESCAPE '\\' OR email LIKE @q ESCAPE '\\'";
+      params = { q: `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
+    }
+    const total = (this.#statement(`SELECT count(*) AS n FROM accounts ${where}`).get(params) as { n: number }).n;
     const rows = this.#statement(`SELECT * FROM accounts ${where} ORDER BY ${order} LIMIT @limit OFFSET @offset`).all({
-      ...(query.q ? params : {}),
+      ...params,
       limit: pageSize,
       offset,
     }) as Row[];

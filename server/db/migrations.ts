@@ -187,6 +187,26 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 8,
+    name: 'account search index (trigram full-text: substring search without a table scan)',
+    up(db) {
+      db.exec(`
+        CREATE VIRTUAL TABLE accounts_fts USING fts5(number, name, email, content='accounts', content_rowid='id', tokenize='trigram');
+        INSERT INTO accounts_fts(rowid, number, name, email) SELECT id, number, name, coalesce(email, '') FROM accounts;
+        CREATE TRIGGER accounts_fts_insert AFTER INSERT ON accounts BEGIN
+          INSERT INTO accounts_fts(rowid, number, name, email) VALUES (new.id, new.number, new.name, coalesce(new.email, ''));
+        END;
+        CREATE TRIGGER accounts_fts_delete AFTER DELETE ON accounts BEGIN
+          INSERT INTO accounts_fts(accounts_fts, rowid, number, name, email) VALUES ('delete', old.id, old.number, old.name, coalesce(old.email, ''));
+        END;
+        CREATE TRIGGER accounts_fts_update AFTER UPDATE OF number, name, email ON accounts BEGIN
+          INSERT INTO accounts_fts(accounts_fts, rowid, number, name, email) VALUES ('delete', old.id, old.number, old.name, coalesce(old.email, ''));
+          INSERT INTO accounts_fts(rowid, number, name, email) VALUES (new.id, new.number, new.name, coalesce(new.email, ''));
+        END;
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

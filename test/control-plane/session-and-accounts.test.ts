@@ -179,3 +179,23 @@ t.test('call records: list by period, type and search; export', async (t) => {
   t.equal(rows.length, 3, 'header and two records');
   t.equal(rows[0]?.[0], '类型 Type');
 });
+
+t.test('account search: substrings of 3+ characters through the index, shorter ones and odd characters too', async (t) => {
+  const client = new ConsoleClient(base);
+  await client.login('admin', initialPassword);
+  const store = new AccountStore(state.db);
+  store.create({ number: '8001', name: 'Zürich "Quote" Room', email: 'zh@example.com', password: 'secret-1' }, 'vcbox.local');
+  store.create({ number: '8002', name: '会议室 东', password: 'secret-1' }, 'vcbox.local');
+  const q = async (text: string) => (await client.call('GET', `/api/v1/accounts?pageSize=100&q=${encodeURIComponent(text)}`)).body.items.map((a: { number: string }) => a.number);
+  t.same(await q('rich "quo'), ['8001'], 'quotes inside the search are literal');
+  t.same(await q('ZÜRICH'), ['8001'], 'case-insensitive');
+  t.same(await q('会议室'), ['8002'], 'Chinese names');
+  t.same(await q('东'), ['8002'], 'a single character (LIKE path)');
+  t.same(await q('800'), ['8001', '8002'], 'numbers');
+  t.ok((await q('zh@example')).includes('8001'), 'by e-mail');
+  store.update('8001', { name: 'Geneva Room' });
+  t.same(await q('rich'), [], 'renames reach the index');
+  t.same(await q('geneva'), ['8001']);
+  store.delete(['8001']);
+  t.same(await q('geneva'), [], 'deletions too');
+});
