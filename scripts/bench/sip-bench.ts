@@ -289,31 +289,33 @@ async function main(): Promise<void> {
     console.log(`  vcbox:    ${overTls.perSecond} REGISTER/s, p50 ${overTls.p50} ms, p99 ${overTls.p99} ms, ${overTls.failed} failed`);
     }
 
-    console.log(`Point-to-point calls offered at ${CALL_RATE}/s (sipp caller → box → sipp callee, INVITE with 407, 200, ACK, BYE)…`);
-    const calleePort = await freePort();
-    const callScenario = path.join(work, 'uac-call.xml');
-    writeFileSync(callScenario, readFileSync(path.join(ROOT, 'test/sipp/uac-call.xml'), 'utf8')
-        .replaceAll('{{hold}}', '0')
-        // response time from the first INVITE (challenge included) to the 200
-        .replace('<send retrans="500">', '<send retrans="500" start_rtd="1">')
-        .replace('<recv response="200" rrs="true">', '<recv response="200" rrs="true" rtd="1">'));
-    const callCount = Math.max(500, Math.floor(CALLS / 10));
-    // The callee may count stray retransmissions as extra calls: give it room and stop it at the end.
-    const callee = spawn('sipp', ['-sf', path.join(ROOT, 'test/sipp/uas-answer.xml'), '-t', 'u1', '-i', '127.0.0.1', '-p', String(calleePort), '-m', String(callCount * 3), '-nostdin', '-timeout', '180s', '-max_recv_loops', '5000'], { cwd: work, stdio: 'ignore' });
-    const registerPort = await freePort();
-    const registered = await new Promise<boolean>((resolve) =>
-      execFile(
-        'sipp',
-        ['-sf', path.join(ROOT, 'test/sipp/register.xml'), '-t', 'u1', '-i', '127.0.0.1', '-p', String(registerPort), '-m', '1', '-nostdin', '-timeout', '10s', '-au', '2002', '-ap', 'secret-2002', '-key', 'account', '2002', '-key', 'contact_port', String(calleePort), '-key', 'expires', '600', '-key', 'device', 'bench', `127.0.0.1:${sipPort}`],
-        { cwd: work },
-        (error) => resolve(!error),
-      ),
-    );
-    if (!registered) throw new Error('the callee could not register');
-    const calls = await sippLoad(callScenario, `127.0.0.1:${sipPort}`, ['-au', '2001', '-ap', 'secret-2001', '-key', 'caller', '2001', '-key', 'callee', '2002'], callCount, CALL_RATE, CALL_RATE * 2);
-    callee.kill('SIGTERM');
-    console.log(`  vcbox:    ${calls.perSecond} calls/s, call set-up p50 ${calls.p50} ms, p99 ${calls.p99} ms, ${calls.failed} failed, ${calls.retransmissions} retransmissions`);
-
+    let calls: SippRun | undefined;
+    if (ONLY === undefined || ONLY === 'calls') {
+      console.log(`Point-to-point calls offered at ${CALL_RATE}/s (sipp caller → box → sipp callee, INVITE with 407, 200, ACK, BYE)…`);
+      const calleePort = await freePort();
+      const callScenario = path.join(work, 'uac-call.xml');
+      writeFileSync(callScenario, readFileSync(path.join(ROOT, 'test/sipp/uac-call.xml'), 'utf8')
+          .replaceAll('{{hold}}', '0')
+          // response time from the first INVITE (challenge included) to the 200
+          .replace('<send retrans="500">', '<send retrans="500" start_rtd="1">')
+          .replace('<recv response="200" rrs="true">', '<recv response="200" rrs="true" rtd="1">'));
+      const callCount = Math.max(500, Math.floor(CALLS / 10));
+      // The callee may count stray retransmissions as extra calls: give it room and stop it at the end.
+      const callee = spawn('sipp', ['-sf', path.join(ROOT, 'test/sipp/uas-answer.xml'), '-t', 'u1', '-i', '127.0.0.1', '-p', String(calleePort), '-m', String(callCount * 3), '-nostdin', '-timeout', '180s', '-max_recv_loops', '5000'], { cwd: work, stdio: 'ignore' });
+      const registerPort = await freePort();
+      const registered = await new Promise<boolean>((resolve) =>
+        execFile(
+          'sipp',
+          ['-sf', path.join(ROOT, 'test/sipp/register.xml'), '-t', 'u1', '-i', '127.0.0.1', '-p', String(registerPort), '-m', '1', '-nostdin', '-timeout', '10s', '-au', '2002', '-ap', 'secret-2002', '-key', 'account', '2002', '-key', 'contact_port', String(calleePort), '-key', 'expires', '600', '-key', 'device', 'bench', `127.0.0.1:${sipPort}`],
+          { cwd: work },
+          (error) => resolve(!error),
+        ),
+      );
+      if (!registered) throw new Error('the callee could not register');
+      calls = await sippLoad(callScenario, `127.0.0.1:${sipPort}`, ['-au', '2001', '-ap', 'secret-2001', '-key', 'caller', '2001', '-key', 'callee', '2002'], callCount, CALL_RATE, CALL_RATE * 2);
+      callee.kill('SIGTERM');
+      console.log(`  vcbox:    ${calls.perSecond} calls/s, call set-up p50 ${calls.p50} ms, p99 ${calls.p99} ms, ${calls.failed} failed, ${calls.retransmissions} retransmissions`);
+    }
     console.log(
       JSON.stringify({
         machine: { cores: os.availableParallelism(), cpu: os.cpus()[0]?.model },
