@@ -33,6 +33,7 @@ import {
 import { formatNameAddr, parseNameAddr, parseUri, uriParam } from './sip/sip-uri.ts';
 import { ClientTransaction } from './transactions/client-transaction.ts';
 import { ServerTransaction } from './transactions/server-transaction.ts';
+import { TIMERS } from './transactions/timers.ts';
 import type { MessageSource, SipTransport, TransportProtocol } from './transports/sip-transport.ts';
 import { StreamTransport } from './transports/stream-transport.ts';
 import { UdpTransport } from './transports/udp-transport.ts';
@@ -96,6 +97,12 @@ export class SignalingService {
   readonly #apps: ApplicationServer | undefined;
   readonly #guard: SourceGuard;
   readonly #terminalLog: TerminalLog | undefined;
+  /**
+   * Final responses of completed non-INVITE transactions over UDP, by transaction key, kept for
+   * Timer J (64·T1) to answer request retransmissions — compact, swept once a second.
+   */
+  readonly #completed = new Map<string, { data: Buffer; destination: Destination; until: number }>();
+  readonly #completedSweeper: NodeJS.Timeout;
   /** New requests forwarded to an application and not finally answered yet. */
   readonly #awaitingApp = new Set<ServerTransaction>();
   readonly #overloadLimit: number;
@@ -114,6 +121,15 @@ export class SignalingService {
     this.#guard = new SourceGuard(options.guard ?? { perSecond: 200, blockScanners: true });
     this.#terminalLog = options.terminalLogDir ? new TerminalLog(options.terminalLogDir) : undefined;
     this.#overloadLimit = options.overloadLimit ?? 1000;
+    this.#completedSweeper = setInterval(() => {
+      const now = Date.now();
+      // Insertion order is expiry order: stop at the first entry still needed.
+      for (const [key, entry] of this.#completed) {
+        if (entry.until > now) break;
+        this.#completed.delete(key);
+      }
+    }, 1000);
+    this.#completedSweeper.unref();
     this.#udp = new UdpTransport({ host: options.host, port: options.port });
     this.#tcp = new StreamTransport({ host: options.host, port: options.port });
     this.#tls = new StreamTransport({ host: options.host, port: options.tlsPort, tls: options.tls });
@@ -258,6 +274,11 @@ export class SignalingService {
         if (this.#serverByKey.get(key) === t) this.#serverByKey.delete(key);
       },
       ackTimeout: (t) => this.#onAckTimeout(t),
+      completedNonInvite: (_t, data) => {
+        this.#completed.delete(key); // re-insert: keeps the map in expiry order
+        this.#completed.set(key, { data, destination, until: Date.now() + TIMERS.transactionTimeout });
+        return true;
+      },
     });
     this.#serverByKey.set(key, transaction);
     this.#serverById.set(transaction.id, transaction);
@@ -282,9 +303,15 @@ export class SignalingService {
       this.#onNetworkAck(request, source);
       return;
     }
-    const existing = this.#serverByKey.get(this.#serverKey(request));
+    const key = this.#serverKey(request);
+    const existing = this.#serverByKey.get(key);
     if (existing) {
       existing.retransmission();
+      return;
+    }
+    const completed = this.#completed.get(key);
+    if (completed && completed.until > Date.now()) {
+      this.#send(completed.destination, completed.data); // retransmitted request: repeat the answer
       return;
     }
     if (request.method === 'CANCEL') {
@@ -966,6 +993,8 @@ export class SignalingService {
     for (const transaction of [...this.#clientById.values()]) transaction.close();
     this.#dialogs.clear();
     this.#guard.close();
+    clearInterval(this.#completedSweeper);
+    this.#completed.clear();
     await Promise.all([...this.#transports.map((t) => t.close()), this.#apps?.close()]);
   }
 }

@@ -3,6 +3,7 @@
  * can), received/rport stamped, 503 for methods no application handles, and malformed, unframeable or
  * oversized input answered with 400 (or dropped on UDP) without taking the service down.
  */
+import dgram from 'node:dgram';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -99,4 +100,29 @@ t.test('malformed input: 400 with the reason, drop, or close — and the service
 
   const result = await runSipp({ scenario: 'options.xml', target: `127.0.0.1:${port}`, transport: 'u1' });
   t.ok(result.ok, 'OPTIONS still answered after the bad input');
+});
+
+t.test('a retransmitted request gets the same answer again (the transaction remembers it)', async (t) => {
+  // From one socket, as a terminal retransmits: the answer goes where the first one went.
+  const socket = dgram.createSocket('udp4');
+  t.teardown(() => socket.close());
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  const exchange = (data: string) =>
+    new Promise<string | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), 2000);
+      socket.once('message', (message) => {
+        clearTimeout(timer);
+        resolve(message.toString('latin1'));
+      });
+      socket.send(data, port, '127.0.0.1');
+    });
+  const request = optionsRequest({ transport: 'UDP', port, callId: 'retransmitted-options' });
+  const first = await exchange(request);
+  const second = await exchange(request);
+  t.match(first, /^SIP\/2\.0 200 OK\r\n/);
+  const tag = (reply: string | undefined) => /\r\nTo: [^\r\n]*;tag=(\w+)/.exec(reply ?? '')?.[1];
+  t.ok(tag(first), 'the answer carries a To tag');
+  t.equal(tag(second), tag(first), 'the retransmission is answered from the transaction, with the same tag');
+  const fresh = await exchange(request.replace(/branch=z9hG4bK\w+/, 'branch=z9hG4bKanother'));
+  t.not(tag(fresh), tag(first), 'a new transaction gets its own tag');
 });

@@ -20,6 +20,12 @@ export interface ServerTransactionHooks {
   terminated(transaction: ServerTransaction): void;
   /** A 2xx to INVITE was never acknowledged within 64·T1. */
   ackTimeout?(transaction: ServerTransaction): void;
+  /**
+   * A non-INVITE transaction over UDP got its final response. When the owner takes over
+   * answering retransmissions for Timer J (returns true), the transaction ends at once: tens of
+   * thousands of completed transactions kept whole for 32 s were what made the GC pause.
+   */
+  completedNonInvite?(transaction: ServerTransaction, lastResponse: Buffer): boolean;
 }
 
 export class ServerTransaction {
@@ -90,7 +96,7 @@ export class ServerTransaction {
       this.#timeoutTimer = setTimeout(() => this.#terminate(), TIMERS.transactionTimeout); // Timer H
     } else {
       this.#state = 'completed';
-      if (this.#reliable) this.#terminate();
+      if (this.#reliable || this.#hooks.completedNonInvite?.(this, data)) this.#terminate();
       else this.#timeoutTimer = setTimeout(() => this.#terminate(), TIMERS.transactionTimeout); // Timer J
     }
     return sent;
