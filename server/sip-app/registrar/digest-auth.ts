@@ -42,7 +42,7 @@ export function parseDigest(header: string): Map<string, string> | undefined {
 export class DigestAuthenticator {
   readonly #secret: Buffer;
   readonly #lifetime: number;
-  /** Highest nonce-count seen per nonce (bounded; old nonces expire anyway). */
+  /** Highest nonce-count seen per nonce, in order of last use; expired nonces are dropped. */
   readonly #counts = new Map<string, number>();
 
   constructor(options: DigestOptions) {
@@ -58,6 +58,18 @@ export class DigestAuthenticator {
 
   #mac(time: string, salt: string, realm: string): string {
     return createHmac('sha256', this.#secret).update(`${time}:${salt}:${realm}`).digest('base64url').slice(0, 22);
+  }
+
+  /**
+   * Drops nonce counts of nonces past their lifetime (they are refused as stale anyway), oldest
+   * first, so the map holds only live nonces instead of growing until a blanket clear.
+   */
+  #forgetExpired(now = Date.now()): void {
+    for (const nonce of this.#counts.keys()) {
+      const issued = Number.parseInt(nonce.slice(0, nonce.indexOf('.')), 36);
+      if (now - issued <= this.#lifetime) break;
+      this.#counts.delete(nonce);
+    }
   }
 
   /** WWW-Authenticate values, one per algorithm, in the order given (most preferred first, RFC 8760 §2.4). */
@@ -110,8 +122,9 @@ export class DigestAuthenticator {
       const count = Number.parseInt(params.get('nc') ?? '', 16);
       const last = this.#counts.get(nonce) ?? 0;
       if (!(count > last)) return { outcome: 'failed', username, reason: 'nonce count replayed' };
-      if (this.#counts.size > 100_000) this.#counts.clear();
+      this.#counts.delete(nonce); // re-insert: the map stays in order of last use
       this.#counts.set(nonce, count);
+      this.#forgetExpired();
     }
     return { outcome: 'ok', username, algorithm };
   }
