@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Db } from '../db/database.ts';
+import { likeAny, likePattern } from '../db/like-search.ts';
 import { createError } from '../errors.ts';
 
 export const MAX_ACCOUNTS = 10_000;
@@ -132,8 +133,8 @@ export class AccountStore {
       where = 'WHERE id IN (SELECT rowid FROM accounts_fts WHERE accounts_fts MATCH @fts)';
       params = { fts: `"${q.replace(/"/g, '""')}"` };
     } else if (q !== '') {
-      where = "WHERE number LIKE @q ESCAPE '\\' OR name LIKE @q ESCAPE '\\' OR email LIKE @q ESCAPE '\\'";
-      params = { q: `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
+      where = `WHERE ${likeAny(['number', 'name', 'email'])}`;
+      params = { q: likePattern(q) };
     }
     const total = (this.#statement(`SELECT count(*) AS n FROM accounts ${where}`).get(params) as { n: number }).n;
     const rows = this.#statement(`SELECT * FROM accounts ${where} ORDER BY ${order} LIMIT @limit OFFSET @offset`).all({

@@ -4,6 +4,7 @@
  * model from its registration). Deleting an account unbinds its room.
  */
 import type { Db } from '../db/database.ts';
+import { likeAny, likePattern } from '../db/like-search.ts';
 import { createError } from '../errors.ts';
 
 export type RoomType = 'normal' | 'video';
@@ -72,8 +73,8 @@ export class RoomStore {
     const where: string[] = [];
     const params: Record<string, string> = {};
     if (query.q) {
-      where.push("(name LIKE @q ESCAPE '\\' OR account_number LIKE @q ESCAPE '\\')");
-      params.q = `%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      where.push(likeAny(['name', 'account_number']));
+      params.q = likePattern(query.q);
     }
     if (query.type) {
       where.push('type = @type');

@@ -5,6 +5,7 @@
  * the host and guest PINs differ (the PIN decides the role). Missing number or PINs are generated.
  */
 import type { Db } from '../db/database.ts';
+import { likeAny, likePattern } from '../db/like-search.ts';
 import { createError } from '../errors.ts';
 import { EQUAL_SPLIT_LAYOUTS, ONE_PLUS_N_LAYOUTS } from '../settings/settings-schema.ts';
 import { freeNumber, numberOwner, randomDigits } from './dial-plan.ts';
@@ -122,8 +123,8 @@ export class VmrStore {
   }
 
   list(q?: string): Vmr[] {
-    const where = q ? "WHERE number LIKE @q ESCAPE '\\' OR name LIKE @q ESCAPE '\\' OR owner LIKE @q ESCAPE '\\'" : '';
-    const params = q ? { q: `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%` } : {};
+    const where = q ? `WHERE ${likeAny(['number', 'name', 'owner'])}` : '';
+    const params = q ? { q: likePattern(q) } : {};
     return (this.#db.prepare(`SELECT * FROM vmrs ${where} ORDER BY number`).all(params) as Row[]).map(toVmr);
   }
 

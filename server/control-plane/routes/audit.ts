@@ -6,6 +6,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { CONTENT_TYPES, type SheetFormat, tableSheet } from '../../accounts/account-spreadsheet.ts';
 import type { Db } from '../../db/database.ts';
+import { likeAny, likePattern } from '../../db/like-search.ts';
 
 type Period = 'today' | '3d' | '7d' | 'all' | 'range';
 interface Filter {
@@ -46,8 +47,8 @@ function whereOf(filter: Filter): { clause: string; params: Record<string, strin
     params.to = to;
   }
   if (filter.user) {
-    where.push("actor LIKE @user ESCAPE '\\'");
-    params.user = `%${filter.user.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    where.push(likeAny(['actor'], 'user'));
+    params.user = likePattern(filter.user);
   }
   return { clause: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
 }

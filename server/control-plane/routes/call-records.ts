@@ -6,6 +6,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { CONTENT_TYPES, type SheetFormat, tableSheet } from '../../accounts/account-spreadsheet.ts';
 import type { Db } from '../../db/database.ts';
+import { likeAny, likePattern } from '../../db/like-search.ts';
 
 type Period = '1m' | '3m' | '6m' | '1y' | 'all';
 interface Filter {
@@ -35,8 +36,8 @@ function whereOf(filter: Filter): { clause: string; params: Record<string, strin
     params.type = filter.type;
   }
   if (filter.q) {
-    where.push("(subject LIKE @q ESCAPE '\\' OR meeting_id LIKE @q ESCAPE '\\' OR caller LIKE @q ESCAPE '\\' OR callee LIKE @q ESCAPE '\\')");
-    params.q = `%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    where.push(likeAny(['subject', 'meeting_id', 'caller', 'callee']));
+    params.q = likePattern(filter.q);
   }
   return { clause: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
 }
