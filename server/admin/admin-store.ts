@@ -51,6 +51,11 @@ export function checkAdminPassword(password: unknown): string | undefined {
   return undefined;
 }
 
+/** The "new password" and "confirm" fields of every password form must agree. */
+export function confirmNewPassword(newPassword: unknown, confirmation: unknown): void {
+  if (newPassword !== confirmation) throw createError('VCBOX_ERR_PASSWORD_CHANGE', { reason: 'the confirmation differs from the new password' });
+}
+
 export class AdminStore {
   readonly #db: Db;
   readonly #byId: ReturnType<Db['prepare']>;

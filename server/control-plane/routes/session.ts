@@ -4,7 +4,7 @@
  * failures go to the audit log; logins and reset requests are rate-limited per address.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { type AdminStore, checkAdminPassword } from '../../admin/admin-store.ts';
+import { type AdminStore, confirmNewPassword } from '../../admin/admin-store.ts';
 import type { SessionStore } from '../../admin/session-store.ts';
 import { IDLE_TIMEOUT_MS } from '../../admin/session-store.ts';
 import { checkEmail } from '../../accounts/account-store.ts';
@@ -168,9 +168,7 @@ export const sessionRoutes: FastifyPluginAsync<Options> = async (app, { db, admi
     },
     async (request, reply) => {
       rateLimitReset(request.ip);
-      if (request.body.newPassword !== request.body.confirmPassword) {
-        throw createError('VCBOX_ERR_PASSWORD_CHANGE', { reason: 'the confirmation differs from the new password' });
-      }
+      confirmNewPassword(request.body.newPassword, request.body.confirmPassword);
       const adminId = resets.consume(request.body.token);
       await admins.resetPassword(adminId, request.body.newPassword);
       sessions.deleteAllOf(adminId);
@@ -208,9 +206,7 @@ export const sessionRoutes: FastifyPluginAsync<Options> = async (app, { db, admi
     },
     async (request, reply) => {
       const { currentPassword, newPassword, confirmPassword } = request.body;
-      if (newPassword !== confirmPassword) throw createError('VCBOX_ERR_PASSWORD_CHANGE', { reason: 'the confirmation differs from the new password' });
-      const problem = checkAdminPassword(newPassword);
-      if (problem) throw createError('VCBOX_ERR_PASSWORD_CHANGE', { reason: problem });
+      confirmNewPassword(newPassword, confirmPassword); // length rules: the schema and changePassword
       const admin = request.admin;
       if (!admin) throw createError('VCBOX_ERR_AUTH_REQUIRED');
       await admins.changePassword(admin.id, currentPassword, newPassword);

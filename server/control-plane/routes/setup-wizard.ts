@@ -7,7 +7,7 @@
  * stores the local domain and the serial to activate.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import type { AdminStore } from '../../admin/admin-store.ts';
+import { type AdminStore, confirmNewPassword } from '../../admin/admin-store.ts';
 import { checkEmail } from '../../accounts/account-store.ts';
 import { recordAudit } from '../../audit/audit-log.ts';
 import type { Db } from '../../db/database.ts';
@@ -121,7 +121,7 @@ export const setupWizardRoutes: FastifyPluginAsync<Options> = async (app, { db, 
             });
             break;
           case 'admin': {
-            if (body.newPassword !== body.confirmPassword) throw createError('VCBOX_ERR_PASSWORD_CHANGE', { reason: 'the confirmation differs from the new password' });
+            confirmNewPassword(body.newPassword, body.confirmPassword);
             const problem = checkEmail(String(body.email));
             if (problem) throw createError('VCBOX_ERR_VALIDATION', { field: 'email', reason: problem });
             const admin = request.admin;
