@@ -5,7 +5,7 @@
  * audit log. Account details can be mailed on create, reset and import (with the password just
  * set) or later (without it); each recipient's failure is reported.
  */
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { mailAccounts } from '../../accounts/account-mail.ts';
 import {
   CONTENT_TYPES,
@@ -19,12 +19,12 @@ import {
   template,
 } from '../../accounts/account-spreadsheet.ts';
 import type { Account, AccountStore } from '../../accounts/account-store.ts';
-import { recordAudit } from '../../audit/audit-log.ts';
 import type { Db } from '../../db/database.ts';
 import { createError } from '../../errors.ts';
 import type { Mailer } from '../../mail/mailer.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { minuteBudget } from '../rate-limit.ts';
+import { auditAction, sendSpreadsheet } from '../route-helpers.ts';
 import { mailOutcomeSchema } from '../schemas.ts';
 
 const number = { type: 'string', pattern: '^[0-9]{4}$' } as const;
@@ -43,8 +43,7 @@ interface Options {
 
 
 export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, accounts, settings, mailer }) => {
-  const audit = (request: FastifyRequest, action: string, detail: unknown) =>
-    recordAudit(db, { actor: request.admin?.username ?? '', source: request.ip, action, detail });
+  const audit = (request: FastifyRequest, action: string, detail: unknown) => auditAction(db, request, action, detail);
   const mailBudget = minuteBudget(10);
   /** Mails account details; the SIP server is the address the console was reached at. */
   const sendMails = async (request: FastifyRequest, entries: { account: Account; password?: string }[]) => {
@@ -61,13 +60,11 @@ export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, acco
     app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: MAX_UPLOAD_BYTES }, (_request, body, done) => done(null, body));
   }
   const formatQuery = { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: ['xls', 'xlsx'], default: 'xls' } } } as const;
-  const sendSheet = (reply: FastifyReply, name: string, format: SheetFormat, data: Buffer) =>
-    reply.header('content-type', CONTENT_TYPES[format]).header('content-disposition', `attachment; filename="${name}.${format}"`).send(data);
 
   app.get<{ Querystring: { format: SheetFormat } }>(
     '/accounts/template',
     { schema: { summary: 'The account import template (.xls or .xlsx)', querystring: formatQuery } },
-    async (request, reply) => sendSheet(reply, 'accounts-template', request.query.format, template(request.query.format)),
+    async (request, reply) => sendSpreadsheet(reply, 'accounts-template', request.query.format, template(request.query.format)),
   );
 
   app.get<{ Querystring: { format: SheetFormat } }>(
@@ -78,7 +75,7 @@ export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, acco
       const all = [...items];
       for (let page = 2; all.length < accounts.list({ pageSize: 1 }).total; page++) all.push(...accounts.list({ pageSize: 500, page }).items);
       audit(request, 'account.export', { count: all.length, format: request.query.format });
-      return sendSheet(reply, 'accounts', request.query.format, exportAccounts(all, request.query.format));
+      return sendSpreadsheet(reply, 'accounts', request.query.format, exportAccounts(all, request.query.format));
     },
   );
 

@@ -4,9 +4,9 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { AdminStore } from '../../admin/admin-store.ts';
-import { recordAudit } from '../../audit/audit-log.ts';
 import type { Db } from '../../db/database.ts';
 import { createError } from '../../errors.ts';
+import { auditAction } from '../route-helpers.ts';
 
 const adminView = {
   type: 'object',
@@ -37,7 +37,7 @@ export const adminRoutes: FastifyPluginAsync<{ db: Db; admins: AdminStore }> = a
     },
     async (request, reply) => {
       const admin = await admins.create({ ...request.body, mustChangePassword: true });
-      recordAudit(db, { actor: request.admin?.username ?? '', source: request.ip, action: 'admin.create', detail: { username: admin.username, role: admin.role } });
+      auditAction(db, request, 'admin.create', { username: admin.username, role: admin.role });
       return reply.status(201).send(admin);
     },
   );
@@ -49,7 +49,7 @@ export const adminRoutes: FastifyPluginAsync<{ db: Db; admins: AdminStore }> = a
       if (request.params.id === request.admin?.id) throw createError('VCBOX_ERR_VALIDATION', { field: 'id', reason: 'you cannot remove yourself' });
       const target = admins.byId(request.params.id);
       if (!target || !admins.delete(request.params.id)) throw createError('VCBOX_ERR_NOT_FOUND', { method: 'DELETE', url: request.url });
-      recordAudit(db, { actor: request.admin?.username ?? '', source: request.ip, action: 'admin.delete', detail: { username: target.username } });
+      auditAction(db, request, 'admin.delete', { username: target.username });
       return reply.status(204).send();
     },
   );

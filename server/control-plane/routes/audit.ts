@@ -4,8 +4,9 @@
  * exported as a spreadsheet. The log is append-only: there is no route that changes or deletes it.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { CONTENT_TYPES, type SheetFormat, tableSheet } from '../../accounts/account-spreadsheet.ts';
+import { type SheetFormat, tableSheet } from '../../accounts/account-spreadsheet.ts';
 import type { Db } from '../../db/database.ts';
+import { sendSpreadsheet } from '../route-helpers.ts';
 import { likeAny, likePattern } from '../../db/like-search.ts';
 
 type Period = 'today' | '3d' | '7d' | 'all' | 'range';
@@ -71,7 +72,7 @@ export const auditRoutes: FastifyPluginAsync<{ db: Db }> = async (app, { db }) =
         request.query.format,
         'Operation log',
       );
-      return reply.header('content-type', CONTENT_TYPES[request.query.format]).header('content-disposition', `attachment; filename="operation-log.${request.query.format}"`).send(data);
+      return sendSpreadsheet(reply, 'operation-log', request.query.format, data);
     },
   );
 

@@ -4,8 +4,9 @@
  * (point-to-point calls match on the caller or callee account).
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { CONTENT_TYPES, type SheetFormat, tableSheet } from '../../accounts/account-spreadsheet.ts';
+import { type SheetFormat, tableSheet } from '../../accounts/account-spreadsheet.ts';
 import type { Db } from '../../db/database.ts';
+import { sendSpreadsheet } from '../route-helpers.ts';
 import { likeAny, likePattern } from '../../db/like-search.ts';
 
 type Period = '1m' | '3m' | '6m' | '1y' | 'all';
@@ -96,7 +97,7 @@ export const callRecordRoutes: FastifyPluginAsync<{ db: Db }> = async (app, { db
         request.query.format,
         'Call records',
       );
-      return reply.header('content-type', CONTENT_TYPES[request.query.format]).header('content-disposition', `attachment; filename="call-records.${request.query.format}"`).send(data);
+      return sendSpreadsheet(reply, 'call-records', request.query.format, data);
     },
   );
 };

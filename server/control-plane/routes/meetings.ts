@@ -5,7 +5,6 @@
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Account, AccountStore } from '../../accounts/account-store.ts';
-import { recordAudit } from '../../audit/audit-log.ts';
 import type { Db } from '../../db/database.ts';
 import { createError } from '../../errors.ts';
 import type { Mailer } from '../../mail/mailer.ts';
@@ -13,6 +12,7 @@ import { type InvitationContext, sendInvitations } from '../../meetings/invitati
 import type { Meeting, MeetingInput, MeetingStore } from '../../meetings/meeting-store.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { minuteBudget } from '../rate-limit.ts';
+import { auditAction } from '../route-helpers.ts';
 import { mailOutcomeSchema } from '../schemas.ts';
 
 interface Options {
@@ -42,8 +42,7 @@ const meetingProperties = {
 
 
 export const meetingRoutes: FastifyPluginAsync<Options> = async (app, { db, meetings, accounts, settings, mailer }) => {
-  const audit = (request: FastifyRequest, action: string, detail: unknown) =>
-    recordAudit(db, { actor: request.admin?.username ?? '', source: request.ip, action, detail });
+  const audit = (request: FastifyRequest, action: string, detail: unknown) => auditAction(db, request, action, detail);
   const mailBudget = minuteBudget(10);
   const invite = async (request: FastifyRequest, meeting: Meeting) => {
     mailBudget(request.admin?.username ?? request.ip);

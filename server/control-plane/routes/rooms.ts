@@ -5,10 +5,10 @@
  * change audited.
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { recordAudit } from '../../audit/audit-log.ts';
 import type { Db } from '../../db/database.ts';
 import { createError } from '../../errors.ts';
 import type { Room, RoomStore } from '../../rooms/room-store.ts';
+import { auditAction } from '../route-helpers.ts';
 import { VMR_LAYOUTS, type VmrInput, type VmrStore } from '../../rooms/vmr-store.ts';
 
 export type DeviceLookup = (account: string) => { model: string; version: string } | undefined;
@@ -46,8 +46,7 @@ const vmrProperties = {
 const vmrView = { type: 'object', properties: { id: { type: 'integer' }, ...vmrProperties, owner: { type: ['string', 'null'] }, createdAt: { type: 'string' } } } as const;
 
 export const roomRoutes: FastifyPluginAsync<Options> = async (app, { db, rooms, vmrs, devices }) => {
-  const audit = (request: FastifyRequest, action: string, detail: unknown) =>
-    recordAudit(db, { actor: request.admin?.username ?? '', source: request.ip, action, detail });
+  const audit = (request: FastifyRequest, action: string, detail: unknown) => auditAction(db, request, action, detail);
   const view = (room: Room) => {
     const device = room.account ? devices(room.account) : undefined;
     return { ...room, deviceModel: device?.model ?? null, deviceVersion: device?.version ?? null };

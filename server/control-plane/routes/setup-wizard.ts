@@ -9,11 +9,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { type AdminStore, confirmNewPassword } from '../../admin/admin-store.ts';
 import { checkEmail } from '../../accounts/account-store.ts';
-import { recordAudit } from '../../audit/audit-log.ts';
 import type { Db } from '../../db/database.ts';
 import { createError } from '../../errors.ts';
 import { SETUP_STEPS, type SetupStep, type SetupSteps } from '../../settings/settings-schema.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
+import { auditAction } from '../route-helpers.ts';
 
 const stepBodies = {
   network: {
@@ -128,7 +128,7 @@ export const setupWizardRoutes: FastifyPluginAsync<Options> = async (app, { db, 
             if (!admin) throw createError('VCBOX_ERR_AUTH_REQUIRED');
             await admins.resetPassword(admin.id, String(body.newPassword));
             admins.setEmail(admin.id, String(body.email));
-            recordAudit(db, { actor, source: request.ip, action: 'session.password.change', detail: { by: 'setup wizard' } });
+            auditAction(db, request, 'session.password.change', { by: 'setup wizard' });
             mark(step, 'done', actor, { 'system.improvementProgramme': body.improvementProgramme ?? true });
             break;
           }
