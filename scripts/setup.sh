@@ -4,7 +4,8 @@
 #      what dpkg says is missing;
 #   2. the pinned Node 22 runtime (scripts/node-runtime.sh);
 #   3. npm dependencies (npm ci, skipped while package-lock.json and Node are unchanged);
-#   4. the mediasoup worker, built from mediasoup's npm tarball (cached outside the clone).
+#   4. the mediasoup worker, built from mediasoup's npm tarball (cached outside the clone);
+#   5. the audio mixer's codec addon (scripts/build-codec-addon.sh).
 # Usage: scripts/setup.sh [run|test]   (default: run). Source it to keep its PATH.
 # A second run with nothing changed takes a second or two.
 set -euo pipefail
@@ -14,7 +15,8 @@ vcbox_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Runtime: TLS certificate generation, process tools, and the libraries the worker links.
 # shellcheck disable=SC2207
-vcbox_apt_run=(ca-certificates openssl procps util-linux $(cat "$vcbox_root/scripts/mediasoup-worker/runtime-packages.txt"))
+vcbox_apt_run=(ca-certificates openssl procps util-linux $(cat "$vcbox_root/scripts/mediasoup-worker/runtime-packages.txt")
+  gcc libc6-dev libopus-dev libspandsp-dev)  # the mixer's codec addon (built below) and its libraries
 # Tests: real SIP peer (sipp), real media peer (ffmpeg), network namespaces, SQLite shell.
 vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3)
 
@@ -67,10 +69,17 @@ if [ "$(cat "$vcbox_stamp" 2>/dev/null)" != "$vcbox_want" ]; then
   echo "$vcbox_want" > "$vcbox_stamp"
 fi
 
-# mediasoup worker
-if [ ! -x "$vcbox_root/node_modules/mediasoup/worker/out/Release/mediasoup-worker" ]; then
+# mediasoup worker: rebuilt (or copied from its cache) when its recipe — the build script,
+# its patches and helper files — changed since the binary in node_modules was made.
+vcbox_worker_dir="$vcbox_root/node_modules/mediasoup/worker/out/Release"
+vcbox_recipe="$(cd "$vcbox_root" && find scripts/build-mediasoup-worker.sh scripts/mediasoup-worker -type f ! -name runtime-packages.txt -print | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16)"
+if [ ! -x "$vcbox_worker_dir/mediasoup-worker" ] || [ "$(cat "$vcbox_worker_dir/.vcbox-recipe" 2>/dev/null)" != "$vcbox_recipe" ]; then
   bash "$vcbox_root/scripts/build-mediasoup-worker.sh" "$vcbox_root/node_modules/mediasoup"
+  echo "$vcbox_recipe" > "$vcbox_worker_dir/.vcbox-recipe"
 fi
+
+# The audio mixer's codec addon (Opus, G.722, G.711), rebuilt only when its source changed.
+bash "$vcbox_root/scripts/build-codec-addon.sh"
 flock -u "$vcbox_lock_fd"
 exec {vcbox_lock_fd}>&-
-unset vcbox_setup_purpose vcbox_stamp vcbox_want vcbox_lock vcbox_lock_fd
+unset vcbox_worker_dir vcbox_recipe vcbox_setup_purpose vcbox_stamp vcbox_want vcbox_lock vcbox_lock_fd

@@ -60,6 +60,31 @@ export const ERRORS = {
     en: 'The media worker could not start: {reason}. Run scripts/setup.sh to build it.',
     zh: '媒体进程无法启动：{reason}。请运行 scripts/setup.sh 进行构建。',
   },
+  VCBOX_ERR_MEDIA_CODEC: {
+    statusCode: 500,
+    en: 'The audio codec addon is not usable: {reason}.',
+    zh: '音频编解码模块不可用：{reason}。',
+  },
+  VCBOX_ERR_MEDIA_UNAVAILABLE: {
+    statusCode: 503,
+    en: 'The media service is not reachable: {reason}. Check that the vcbox-media service is running.',
+    zh: '媒体服务无法连接：{reason}。请检查 vcbox-media 服务是否在运行。',
+  },
+  VCBOX_ERR_MEDIA_SDP: {
+    statusCode: 488,
+    en: 'The call offer cannot be accepted: {reason}.',
+    zh: '无法接受呼叫的媒体协商：{reason}。',
+  },
+  VCBOX_ERR_MEETING_NOT_LIVE: {
+    statusCode: 404,
+    en: 'Meeting {id} has nobody in it.',
+    zh: '会议 {id} 当前没有人参加。',
+  },
+  VCBOX_ERR_PARTICIPANT_NOT_FOUND: {
+    statusCode: 404,
+    en: 'Participant {id} is not in meeting {meeting}.',
+    zh: '参会者 {id} 不在会议 {meeting} 中。',
+  },
   VCBOX_ERR_ACCOUNT_INVALID: {
     statusCode: 400,
     en: 'Account field {field} is invalid: {reason}.',

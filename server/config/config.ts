@@ -10,6 +10,7 @@
  * run only, which is how a developer or a test runs several boxes on one machine.
  */
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createError } from '../errors.ts';
@@ -31,8 +32,12 @@ export interface Config {
   readonly sip: { readonly host: string; readonly port?: number; readonly tlsPort?: number };
   /** The signaling service's application port (drachtio wire protocol), loopback only. */
   readonly signaling: { readonly host: string; readonly port: number };
-  /** Number of mediasoup workers; 0 = one per CPU core. */
-  readonly media: { readonly workers: number };
+  /**
+   * Media: mediasoup workers (0 = one per CPU core); the address media sockets listen on and
+   * the one written into SDP (default: the SIP listen address, or the host's first LAN IPv4
+   * when SIP listens on every address).
+   */
+  readonly media: { readonly workers: number; readonly listenIp: string; readonly address: string };
 }
 
 /** The folder the project sits in (server/config/ → two levels up). */
@@ -48,7 +53,7 @@ interface ConfigFile {
   http?: { host?: string; port?: number };
   sip?: { host?: string; port?: number; tlsPort?: number };
   signaling?: { host?: string; port?: number };
-  media?: { workers?: number };
+  media?: { workers?: number; listenIp?: string; address?: string };
 }
 
 function readConfigFile(file: string): ConfigFile {
@@ -123,6 +128,7 @@ export function loadConfig(env: Env): Config {
     });
   }
 
+  const sipHost = env.VCBOX_SIP_HOST ?? file.sip?.host ?? '0.0.0.0';
   const logToStdoutRaw = env.VCBOX_LOG_STDOUT ?? file.logToStdout;
   return {
     dataDir,
@@ -134,7 +140,7 @@ export function loadConfig(env: Env): Config {
       port: parsePort('http.port (VCBOX_HTTP_PORT)', env.VCBOX_HTTP_PORT ?? file.http?.port ?? 8080),
     },
     sip: {
-      host: env.VCBOX_SIP_HOST ?? file.sip?.host ?? '0.0.0.0',
+      host: sipHost,
       ...(sipPort === undefined ? {} : { port: sipPort }),
       ...(sipTlsPort === undefined ? {} : { tlsPort: sipTlsPort }),
     },
@@ -147,8 +153,18 @@ export function loadConfig(env: Env): Config {
     },
     media: {
       workers: parseCount('media.workers (VCBOX_MEDIA_WORKERS)', env.VCBOX_MEDIA_WORKERS ?? file.media?.workers ?? 0),
+      listenIp: env.VCBOX_MEDIA_LISTEN_IP ?? file.media?.listenIp ?? sipHost,
+      address: env.VCBOX_MEDIA_ADDRESS ?? file.media?.address ?? (sipHost === '0.0.0.0' ? firstLanAddress() : sipHost),
     },
   };
+}
+
+/** The host's first non-loopback IPv4 address (127.0.0.1 when it has none). */
+function firstLanAddress(): string {
+  for (const addresses of Object.values(os.networkInterfaces())) {
+    for (const a of addresses ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
 }
 
 /** Paths inside the data directory, named once. */
@@ -157,5 +173,7 @@ export function dataPaths(config: Config) {
     database: path.join(config.dataDir, 'vcbox.sqlite'),
     certificates: path.join(config.dataDir, 'certificates'),
     secrets: path.join(config.dataDir, 'secrets'),
+    /** Unix socket of the media service's control channel (control plane → media). */
+    mediaSocket: path.join(config.dataDir, 'run', 'media.sock'),
   } as const;
 }

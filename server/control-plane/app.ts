@@ -4,6 +4,8 @@
  * port; the process entry point is ./main.ts. Errors reach callers as
  * `{ code, message, field? }` from the one error table (server/errors.ts).
  */
+import type { MediaControl } from '../../media/control/media-control-protocol.ts';
+import { LiveMeetings } from '../meetings/live-meetings.ts';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -29,6 +31,7 @@ import { auditRoutes } from './routes/audit.ts';
 import { callRecordRoutes } from './routes/call-records.ts';
 import { healthRoutes } from './routes/health.ts';
 import { meetingRoutes } from './routes/meetings.ts';
+import { liveMeetingRoutes } from './routes/live-meetings.ts';
 import { type OnlineLookup, onlineUserRoutes } from './routes/online-users.ts';
 import { type DeviceLookup, roomRoutes } from './routes/rooms.ts';
 import { sessionRoutes } from './routes/session.ts';
@@ -44,6 +47,10 @@ export interface AppOptions {
   readonly devices?: DeviceLookup;
   /** Accounts with registered terminals (the SIP application's location service). */
   readonly online?: OnlineLookup;
+  /** Meetings with people in them (the SIP application's registry). */
+  readonly live?: LiveMeetings;
+  /** The media service (participant statistics, mute). */
+  readonly media?: MediaControl;
   /** Folder served as the console; defaults to the project's web/. */
   readonly webRoot?: string;
 }
@@ -116,6 +123,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(auditRoutes, { db });
       await api.register(callRecordRoutes, { db });
       await api.register(setupWizardRoutes, { db, settings, admins });
+      await api.register(liveMeetingRoutes, { db, live: options.live ?? new LiveMeetings(), ...(options.media ? { media: options.media } : {}) });
       await api.register(onlineUserRoutes, { accounts, online: options.online ?? (() => []) });
       await api.register(meetingRoutes, { db, meetings: new MeetingStore(db), accounts, settings, mailer });
       await api.register(roomRoutes, { db, rooms: new RoomStore(db), vmrs: new VmrStore(db), devices: options.devices ?? (() => undefined) });

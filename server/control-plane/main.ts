@@ -11,6 +11,7 @@ import { getLogger, initLogging } from '../logging/logger.ts';
 import { openState } from '../process/open-state.ts';
 import { runService } from '../process/service-lifecycle.ts';
 import { applicationSecret } from '../signaling/application-secret.ts';
+import { MediaClient } from '../media-client/media-client.ts';
 import { SipApplication } from '../sip-app/sip-application.ts';
 import { buildApp } from './app.ts';
 
@@ -21,13 +22,18 @@ await runService('control plane', async () => {
   initLogging(config, 'web', { process: 'control-plane' });
   const state = openState(config);
   await new AdminStore(state.db).ensureInitialAdmin(dataPaths(config).secrets);
+  const media = new MediaClient(dataPaths(config).mediaSocket);
+  void media.start();
   const sip = new SipApplication({
+    media,
     signaling: { host: config.signaling.host, port: config.signaling.port, secret: applicationSecret(dataPaths(config).secrets) },
     db: state.db,
     settings: state.settings,
   });
   const app = await buildApp({
     state,
+    live: sip.live,
+    media: media.media,
     online: () => sip.location.online(),
     devices: (account) => {
       const binding = sip.location.lookup(account).at(-1);
@@ -38,6 +44,7 @@ await runService('control plane', async () => {
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (error) {
     sip.close();
+    media.close();
     state.db.close();
     throw createError(
       'VCBOX_ERR_LISTEN',
@@ -50,6 +57,7 @@ await runService('control plane', async () => {
   return {
     async close() {
       sip.close();
+      media.close();
       await app.close();
       state.db.close();
     },

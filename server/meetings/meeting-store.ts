@@ -177,6 +177,11 @@ export class MeetingStore {
     };
   }
 
+  byNumber(number: string): Meeting | undefined {
+    const row = this.#db.prepare('SELECT id FROM meetings WHERE number = ?').get(number) as { id: number } | undefined;
+    return row ? this.get(row.id) : undefined;
+  }
+
   /** Changes a meeting that has not started yet. */
   update(id: number, changes: Partial<MeetingInput>, now = Date.now()): Meeting {
     const current = this.get(id);

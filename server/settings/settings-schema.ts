@@ -73,6 +73,13 @@ export const SETTINGS = {
   'call.earlyJoinMinutes': setting(10, oneOf(EARLY_JOIN_MINUTES), `one of ${EARLY_JOIN_MINUTES.join(', ')}`),
   'call.ivrLanguage': setting('zh-CN', oneOf(['zh-CN', 'en'] as const), 'zh-CN or en'),
   'call.maxBandwidth': setting('2M', oneOf(BANDWIDTHS), `one of ${BANDWIDTHS.join(', ')}`),
+  // Media security and admission for meeting calls (beyond the manual, expected of an MCU):
+  // SRTP (SDES) used when offered / required of every caller / never; callers that are not
+  // registered accounts may dial meetings (they still need the PIN); a call whose RTP stops
+  // for this long is hung up.
+  'call.srtp': setting('optional', oneOf(['optional', 'required', 'off'] as const), 'optional, required or off'),
+  'call.guestAccess': setting(true, isBool, 'true or false'),
+  'call.rtpTimeoutSeconds': setting(60, isIntIn(10, 600), 'a whole number of seconds from 10 to 600'),
   // Network & services [001 ch4 系统设置]
   'network.localDomain': setting('vcbox.local', isText(128), 'a domain of at most 128 characters'),
   'nat.enabled': setting(false, isBool, 'true or false'),

@@ -12,7 +12,13 @@ import { CallRecords } from '../cdr/call-records.ts';
 import type { Db } from '../db/database.ts';
 import { getLogger } from '../logging/logger.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
+import { MeetingStore } from '../meetings/meeting-store.ts';
+import { LiveMeetings } from '../meetings/live-meetings.ts';
+import type { MediaClient } from '../media-client/media-client.ts';
+import { VmrStore } from '../rooms/vmr-store.ts';
+import { parseUri } from '../signaling/sip/sip-uri.ts';
 import { PointToPointCalls } from './calls/point-to-point-calls.ts';
+import { MeetingCalls, parseDial } from './meetings/meeting-calls.ts';
 import { AuthLockout, type LockoutPolicy } from './registrar/auth-lockout.ts';
 import { type DigestAlgorithm, DigestAuthenticator } from './registrar/digest-auth.ts';
 import { LocationService } from './registrar/location-service.ts';
@@ -28,12 +34,17 @@ export interface SipApplicationOptions {
   readonly registrar?: Partial<Pick<ConstructorParameters<typeof Registrar>[0], 'minExpires' | 'maxExpires'>> & { readonly lockout?: LockoutPolicy };
   /** How long a called terminal rings before the caller gets "no answer". */
   readonly noAnswerTimeoutMs?: number;
+  /** The media service (meeting calls); without it meeting numbers answer 503. */
+  readonly media?: MediaClient;
 }
 
 export class SipApplication {
   readonly srf: Srf;
   readonly location = new LocationService();
   readonly accounts: AccountStore;
+  /** Meetings with people in them (filled by meeting calls, read by the console). */
+  readonly live = new LiveMeetings();
+  readonly #meetingCalls: MeetingCalls | undefined;
   readonly #options: SipApplicationOptions;
   #closed = false;
 
@@ -68,7 +79,29 @@ export class SipApplication {
     });
     // srf defines a handler method per SIP verb at run time; its typings omit `register`.
     (this.srf as unknown as { register(handler: Registrar['handle']): void }).register(registrar.handle);
-    this.srf.invite((req, res) => void calls.handle(req, res));
+    const records = new CallRecords(options.db);
+    const media = options.media;
+    const meetingCalls = media
+      ? new MeetingCalls({
+          srf: this.srf,
+          media: media.media,
+          live: this.live,
+          vmrs: new VmrStore(options.db),
+          meetings: new MeetingStore(options.db),
+          settings: options.settings,
+          records,
+          lockout,
+          authenticate: (req, res) => calls.authenticate(req, res),
+          accountName: (number) => this.accounts.findByNumber(number)?.name,
+        })
+      : undefined;
+    this.#meetingCalls = meetingCalls;
+    media?.on('participantclosed', (meeting, participantId, reason) => meetingCalls?.mediaClosed(meeting, participantId, reason));
+    this.srf.invite((req, res) => {
+      if (!parseDial(parseUri(req.uri)?.user ?? '')) void calls.handle(req, res);
+      else if (meetingCalls) void meetingCalls.handle(req, res);
+      else res.send(503, 'Service Unavailable - meetings need the media service', {});
+    });
   }
 
   /** Connects to the signaling service; resolves once authenticated (srf retries by itself). */
@@ -93,6 +126,7 @@ export class SipApplication {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#meetingCalls?.close();
     this.location.close();
     this.srf.disconnect();
   }

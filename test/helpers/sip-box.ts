@@ -9,6 +9,10 @@ import path from 'node:path';
 import { openDatabase } from '../../server/db/database.ts';
 import { migrate } from '../../server/db/migrations.ts';
 import { SettingsStore } from '../../server/settings/settings-store.ts';
+import { MediaControlServer } from '../../media/control/media-control-server.ts';
+import { MediaService } from '../../media/media-service.ts';
+import { WorkerPool } from '../../media/worker-pool/worker-pool.ts';
+import { MediaClient } from '../../server/media-client/media-client.ts';
 import { SignalingService } from '../../server/signaling/signaling-service.ts';
 import { SipApplication, type SipApplicationOptions } from '../../server/sip-app/sip-application.ts';
 import { ensureCertificate } from '../../server/tls/self-signed-certificate.ts';
@@ -23,10 +27,21 @@ export interface SipBox {
   readonly tlsPort: number;
   readonly cert: Buffer;
   readonly realm: string;
+  /** With `media`: the media service (in this process) and the control plane's client of it. */
+  readonly media?: MediaService;
+  readonly mediaClient?: MediaClient;
+  readonly pool?: WorkerPool;
   close(): Promise<void>;
 }
 
-export async function startSipBox(options: { registrar?: SipApplicationOptions['registrar']; terminalLogDir?: string } = {}): Promise<SipBox> {
+export interface SipBoxOptions {
+  registrar?: SipApplicationOptions['registrar'];
+  terminalLogDir?: string;
+  /** Run the media service too (one mediasoup worker), reached over its control socket. */
+  media?: { rtpTimeoutMs?: number };
+}
+
+export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-sip-'));
   const db = openDatabase(path.join(dir, 'vcbox.sqlite'));
   migrate(db);
@@ -44,7 +59,26 @@ export async function startSipBox(options: { registrar?: SipApplicationOptions['
     ...(options.terminalLogDir ? { terminalLogDir: options.terminalLogDir } : {}),
   });
   await service.start();
+  let pool: WorkerPool | undefined;
+  let media: MediaService | undefined;
+  let control: MediaControlServer | undefined;
+  let mediaClient: MediaClient | undefined;
+  if (options.media) {
+    pool = new WorkerPool({ size: 1 });
+    await pool.start();
+    media = new MediaService({
+      pool,
+      network: { listenIp: '127.0.0.1', announcedAddress: '127.0.0.1', portRange: { min: 40000, max: 49999 } },
+      ...(options.media.rtpTimeoutMs ? { rtpTimeoutMs: options.media.rtpTimeoutMs } : {}),
+    });
+    const socketPath = path.join(dir, 'run', 'media.sock');
+    control = new MediaControlServer(media, socketPath);
+    await control.listen();
+    mediaClient = new MediaClient(socketPath);
+    await mediaClient.start(5000);
+  }
   const app = new SipApplication({
+    ...(mediaClient ? { media: mediaClient } : {}),
     signaling: { host: '127.0.0.1', port: service.applicationPort ?? 0, secret },
     db,
     settings,
@@ -60,8 +94,15 @@ export async function startSipBox(options: { registrar?: SipApplicationOptions['
     tlsPort,
     cert: certificate.cert,
     realm: settings.get('network.localDomain'),
+    ...(media ? { media } : {}),
+    ...(mediaClient ? { mediaClient } : {}),
+    ...(pool ? { pool } : {}),
     async close() {
       app.close();
+      mediaClient?.close();
+      control?.close();
+      media?.close();
+      pool?.close();
       await service.close();
       db.close();
     },

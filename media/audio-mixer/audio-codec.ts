@@ -1,0 +1,90 @@
+/**
+ * The mixer's audio codecs (the native addon built by scripts/build-codec-addon.sh): a decoder
+ * turns an RTP payload into 16 kHz mono PCM, an encoder turns 20 ms of it into a payload.
+ * Also the RTP facts of each codec (SDP name, clock rate, samples per 20 ms frame).
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createError } from '../../server/errors.ts';
+
+export type AudioCodecName = 'opus' | 'g722' | 'pcmu' | 'pcma';
+
+export interface AudioCodecInfo {
+  readonly name: AudioCodecName;
+  /** mediasoup / SDP mime subtype. */
+  readonly mimeType: string;
+  /** RTP clock rate as written in SDP (G.722 keeps 8000 for historical reasons, RFC 3551). */
+  readonly clockRate: number;
+  readonly channels: number;
+  /** RTP timestamp increment per 20 ms frame. */
+  readonly timestampStep: number;
+  /** Static payload type, where the codec has one. */
+  readonly staticPayloadType?: number;
+}
+
+export const AUDIO_CODECS: Record<AudioCodecName, AudioCodecInfo> = {
+  opus: { name: 'opus', mimeType: 'audio/opus', clockRate: 48000, channels: 2, timestampStep: 960 },
+  g722: { name: 'g722', mimeType: 'audio/G722', clockRate: 8000, channels: 1, timestampStep: 160, staticPayloadType: 9 },
+  pcmu: { name: 'pcmu', mimeType: 'audio/PCMU', clockRate: 8000, channels: 1, timestampStep: 160, staticPayloadType: 0 },
+  pcma: { name: 'pcma', mimeType: 'audio/PCMA', clockRate: 8000, channels: 1, timestampStep: 160, staticPayloadType: 8 },
+};
+
+export function codecByMimeType(mimeType: string): AudioCodecInfo | undefined {
+  const lower = mimeType.toLowerCase();
+  return Object.values(AUDIO_CODECS).find((c) => c.mimeType.toLowerCase() === lower);
+}
+
+/** 16 kHz samples in one 20 ms mixer frame. */
+export const FRAME_SAMPLES = 320;
+
+interface Addon {
+  create(codec: AudioCodecName, encoder: boolean, bitrate?: number, complexity?: number): object;
+  decode(handle: object, payload: Uint8Array | null, out: Int16Array): number;
+  encode(handle: object, pcm: Int16Array, out: Uint8Array): number;
+}
+
+const ADDON_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), 'native', 'build', 'vcbox-codec.node');
+let addon: Addon | undefined;
+
+function load(): Addon {
+  if (addon) return addon;
+  try {
+    addon = createRequire(import.meta.url)(ADDON_PATH) as Addon;
+  } catch (error) {
+    throw createError('VCBOX_ERR_MEDIA_CODEC', { reason: `${(error as Error).message}; run scripts/setup.sh to build it` }, error);
+  }
+  return addon;
+}
+
+export class AudioDecoder {
+  readonly codec: AudioCodecName;
+  readonly #handle: object;
+  readonly #addon = load();
+
+  constructor(codec: AudioCodecName) {
+    this.codec = codec;
+    this.#handle = this.#addon.create(codec, false);
+  }
+
+  /** Decodes one payload (null = conceal a lost 20 ms frame) into `out`; returns samples. */
+  decode(payload: Uint8Array | null, out: Int16Array): number {
+    return this.#addon.decode(this.#handle, payload, out);
+  }
+}
+
+export class AudioEncoder {
+  readonly codec: AudioCodecName;
+  readonly #handle: object;
+  readonly #addon = load();
+
+  constructor(codec: AudioCodecName, options: { bitrate?: number; complexity?: number } = {}) {
+    this.codec = codec;
+    this.#handle = this.#addon.create(codec, true, options.bitrate ?? 24_000, options.complexity ?? 5);
+  }
+
+  /** Encodes 320 samples (20 ms at 16 kHz) into `out`; returns the payload length. */
+  encode(pcm: Int16Array, out: Uint8Array): number {
+    return this.#addon.encode(this.#handle, pcm, out);
+  }
+}

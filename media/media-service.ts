@@ -1,0 +1,165 @@
+/**
+ * The media service: the worker pool plus the live meetings' media (one MeetingMedia, i.e.
+ * one router and one mixer, per meeting while it has people), placed on the least-loaded
+ * worker. This is what the control plane's SIP application drives (over the media control
+ * socket, ./control). A meeting whose worker dies is closed and its participants reported
+ * gone with reason `media-restart` (re-attaching them is a later step).
+ */
+import { EventEmitter } from 'node:events';
+import { createError } from '../server/errors.ts';
+import { getLogger } from '../server/logging/logger.ts';
+import type { AudioMixerOptions } from './audio-mixer/audio-mixer.ts';
+import { type MediaNetwork, MeetingMedia, type ParticipantSnapshot, type SipLegAnswer, type SipLegRequest } from './meetings/meeting-media.ts';
+import type { WorkerPool } from './worker-pool/worker-pool.ts';
+
+const log = getLogger('media-service');
+
+export interface MediaServiceOptions {
+  readonly pool: WorkerPool;
+  readonly network: MediaNetwork;
+  readonly rtpTimeoutMs?: number;
+  readonly mixer?: AudioMixerOptions;
+}
+
+export interface MediaServiceEvents {
+  participantclosed: [meeting: string, participantId: string, reason: string];
+  dominantspeaker: [meeting: string, participantId: string];
+}
+
+export interface MeetingSnapshot {
+  readonly meeting: string;
+  readonly workerPid: number;
+  readonly participants: ParticipantSnapshot[];
+}
+
+export class MediaService extends EventEmitter<MediaServiceEvents> {
+  readonly #options: MediaServiceOptions;
+  readonly #meetings = new Map<string, MeetingMedia>();
+  /** Meetings being created, so two callers arriving together share one router. */
+  readonly #creating = new Map<string, Promise<MeetingMedia>>();
+  #network: MediaNetwork;
+  #rtpTimeoutMs: number;
+  #closed = false;
+
+  constructor(options: MediaServiceOptions) {
+    super();
+    this.#options = options;
+    this.#network = options.network;
+    this.#rtpTimeoutMs = options.rtpTimeoutMs ?? 60_000;
+  }
+
+  /** New legs use these (settings changed); legs already up keep theirs. */
+  configure(changes: { network?: MediaNetwork; rtpTimeoutMs?: number }): void {
+    if (changes.network) this.#network = changes.network;
+    if (changes.rtpTimeoutMs) this.#rtpTimeoutMs = changes.rtpTimeoutMs;
+  }
+
+  async #meeting(key: string): Promise<MeetingMedia> {
+    const live = this.#meetings.get(key);
+    if (live && !live.closed) return live;
+    const pending = this.#creating.get(key);
+    if (pending) return pending;
+    const worker = this.#options.pool.leastLoaded();
+    const creating = MeetingMedia.create(key, worker, {
+      network: this.#network,
+      rtpTimeoutMs: this.#rtpTimeoutMs,
+      ...(this.#options.mixer ? { mixer: this.#options.mixer } : {}),
+    });
+    this.#creating.set(key, creating);
+    try {
+      const meeting = await creating;
+      this.#meetings.set(key, meeting);
+      meeting.on('participantclosed', (id, reason) => {
+        this.#participantIds.get(key)?.delete(id);
+        this.emit('participantclosed', key, id, reason);
+        if (meeting.size === 0) meeting.close();
+      });
+      meeting.on('dominantspeaker', (id) => this.emit('dominantspeaker', key, id));
+      meeting.once('close', () => {
+        if (this.#meetings.get(key) === meeting) this.#meetings.delete(key);
+      });
+      meeting.router.observer.once('close', () => {
+        // Router closed with the worker: everyone in it has lost media.
+        if (this.#closed) return;
+        for (const snapshotId of this.#participantIds.get(key) ?? []) this.emit('participantclosed', key, snapshotId, 'media-restart');
+        this.#participantIds.delete(key);
+      });
+      log.info({ meeting: key, worker: worker.pid }, 'meeting media up');
+      return meeting;
+    } finally {
+      this.#creating.delete(key);
+    }
+  }
+
+  /** Participants per meeting, kept here so a worker death can name who lost media. */
+  readonly #participantIds = new Map<string, Set<string>>();
+
+  async joinSip(meeting: string, request: SipLegRequest): Promise<SipLegAnswer> {
+    const media = await this.#meeting(meeting);
+    try {
+      const answer = await media.addSipLeg(request);
+      let ids = this.#participantIds.get(meeting);
+      if (!ids) {
+        ids = new Set();
+        this.#participantIds.set(meeting, ids);
+      }
+      ids.add(request.participantId);
+      return answer;
+    } catch (error) {
+      if (media.size === 0) media.close();
+      throw error;
+    }
+  }
+
+  updateSip(meeting: string, participantId: string, offer: string): Promise<string> {
+    return this.#live(meeting).updateSipLeg(participantId, offer);
+  }
+
+  /** The participant hung up or was removed by the SIP side: no participantclosed event. */
+  leave(meeting: string, participantId: string, reason = 'hangup'): void {
+    const media = this.#meetings.get(meeting);
+    this.#participantIds.get(meeting)?.delete(participantId);
+    if (!media) return;
+    media.removeParticipant(participantId, reason, true);
+    if (media.size === 0) media.close();
+  }
+
+  setMuted(meeting: string, participantId: string | '*', muted: boolean, except?: string): void {
+    const media = this.#live(meeting);
+    if (participantId === '*') media.muteAll(muted, except);
+    else media.setMuted(participantId, muted);
+  }
+
+  #live(meeting: string): MeetingMedia {
+    const media = this.#meetings.get(meeting);
+    if (!media || media.closed) {
+      throw createError('VCBOX_ERR_MEETING_NOT_LIVE', { id: meeting });
+    }
+    return media;
+  }
+
+  async snapshot(meeting?: string): Promise<MeetingSnapshot[]> {
+    const out: MeetingSnapshot[] = [];
+    for (const [key, media] of this.#meetings) {
+      if (meeting !== undefined && key !== meeting) continue;
+      out.push({ meeting: key, workerPid: media.router.appData.workerPid as number, participants: await media.snapshot() });
+    }
+    return out;
+  }
+
+  mixerCounters(meeting: string, participantId: string): { packetsIn: number; packetsOut: number } {
+    return this.#live(meeting).mixerCounters(participantId);
+  }
+
+  get meetingCount(): number {
+    return this.#meetings.size;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const media of this.#meetings.values()) media.close();
+    this.#meetings.clear();
+    this.removeAllListeners();
+  }
+}

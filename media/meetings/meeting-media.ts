@@ -1,0 +1,407 @@
+/**
+ * The media of one live meeting: a mediasoup router on one worker, the meeting's audio mixer
+ * with its loopback PlainTransport, and the participants' legs. A SIP leg is a PlainTransport
+ * the terminal sends RTP/SRTP to (its audio becomes a producer, consumed by the mixer) and
+ * receives its own mix from (a consumer of the mix producer the mixer feeds for it).
+ * `close()` is idempotent and cascades: legs, mixer, router.
+ */
+import { randomInt } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { types } from 'mediasoup';
+import { createError } from '../../server/errors.ts';
+import { getLogger } from '../../server/logging/logger.ts';
+import { AUDIO_CODECS, type AudioCodecName } from '../audio-mixer/audio-codec.ts';
+import { AudioMixer, type AudioMixerOptions } from '../audio-mixer/audio-mixer.ts';
+import { type AnswerMedia, answerDirection, type Direction, parseSdp, type SdpCodec, type SdpCrypto, type SdpMedia, writeSdp } from '../sdp/sip-sdp.ts';
+
+const log = getLogger('meeting-media');
+
+export const ROUTER_CODECS: types.RouterRtpCodecCapability[] = [
+  { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
+  { kind: 'audio', mimeType: 'audio/G722', clockRate: 8000 },
+  { kind: 'audio', mimeType: 'audio/PCMU', clockRate: 8000 },
+  { kind: 'audio', mimeType: 'audio/PCMA', clockRate: 8000 },
+  { kind: 'video', mimeType: 'video/VP8', clockRate: 90000 },
+  { kind: 'video', mimeType: 'video/H264', clockRate: 90000, parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 } },
+  { kind: 'video', mimeType: 'video/H264', clockRate: 90000, parameters: { 'packetization-mode': 0, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 } },
+];
+
+/** SDES suites mediasoup speaks, in the box's order of preference. */
+const SRTP_SUITES: readonly types.SrtpCryptoSuite[] = ['AEAD_AES_256_GCM', 'AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'];
+
+export type SrtpPolicy = 'optional' | 'required' | 'off';
+
+export interface MediaNetwork {
+  /** Address the media sockets listen on. */
+  readonly listenIp: string;
+  /** Address written into SDP (the box's LAN address, or the listen address). */
+  readonly announcedAddress: string;
+  readonly portRange: { readonly min: number; readonly max: number };
+}
+
+export interface SipLegRequest {
+  readonly participantId: string;
+  readonly displayName: string;
+  readonly offer: string;
+  readonly srtp: SrtpPolicy;
+}
+
+export interface SipLegAnswer {
+  readonly sdp: string;
+  readonly audioCodec: AudioCodecName;
+  readonly srtp: boolean;
+}
+
+export interface ParticipantSnapshot {
+  readonly id: string;
+  readonly displayName: string;
+  readonly type: 'sip';
+  readonly audioCodec: string;
+  readonly srtp: boolean;
+  readonly muted: boolean;
+  readonly direction: Direction;
+  readonly joinedAt: string;
+  readonly bitrateIn: number;
+  readonly bitrateOut: number;
+  readonly packetsIn: number;
+  readonly packetsOut: number;
+  /** Fraction of packets lost towards the box, 0-1. */
+  readonly packetLoss: number;
+  /** Interarrival jitter in ms. */
+  readonly jitterMs: number;
+  readonly rttMs: number;
+}
+
+interface SipLeg {
+  readonly id: string;
+  readonly displayName: string;
+  readonly transport: types.PlainTransport;
+  readonly codec: SdpCodec;
+  readonly audioCodec: AudioCodecName;
+  readonly srtp: boolean;
+  readonly sessionId: string;
+  version: number;
+  direction: Direction;
+  producer: types.Producer;
+  mixProducer: types.Producer;
+  consumer: types.Consumer;
+  mixerConsumer: types.Consumer;
+  readonly joinedAt: Date;
+  lastRtpBytes: number;
+  lastRtpAt: number;
+}
+
+export interface MeetingMediaEvents {
+  participantclosed: [participantId: string, reason: string];
+  dominantspeaker: [participantId: string];
+  close: [];
+}
+
+export interface MeetingMediaOptions {
+  readonly network: MediaNetwork;
+  /** Hang up a leg whose RTP stops for this long (not while it is on hold). */
+  readonly rtpTimeoutMs: number;
+  readonly mixer?: AudioMixerOptions;
+}
+
+function pickAudioCodec(media: SdpMedia): { codec: SdpCodec; name: AudioCodecName } | undefined {
+  for (const codec of media.codecs) {
+    const name = codec.name.toLowerCase();
+    if (name === 'opus' && codec.clockRate === 48000) return { codec: { ...codec, channels: 2, fmtp: 'useinbandfec=1' }, name: 'opus' };
+    if (name === 'g722' || name === 'pcmu' || name === 'pcma') return { codec, name };
+  }
+  return undefined;
+}
+
+function pickCrypto(media: SdpMedia): (SdpCrypto & { suite: types.SrtpCryptoSuite }) | undefined {
+  for (const suite of SRTP_SUITES) {
+    const crypto = media.crypto.find((c) => c.suite === suite);
+    if (crypto) return { ...crypto, suite };
+  }
+  return undefined;
+}
+
+export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
+  readonly key: string;
+  readonly router: types.Router;
+  readonly #options: MeetingMediaOptions;
+  readonly #mixer: AudioMixer;
+  readonly #mixerTransport: types.PlainTransport;
+  readonly #legs = new Map<string, SipLeg>();
+  readonly #muted = new Set<string>();
+  readonly #timer: NodeJS.Timeout;
+  #closed = false;
+
+  static async create(key: string, worker: types.Worker, options: MeetingMediaOptions): Promise<MeetingMedia> {
+    const router = await worker.createRouter({ mediaCodecs: ROUTER_CODECS, appData: { meeting: key, workerPid: worker.pid } });
+    try {
+      const mixer = new AudioMixer(options.mixer);
+      const mixerPort = await mixer.bind('127.0.0.1');
+      const mixerTransport = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: false });
+      await mixerTransport.connect({ ip: '127.0.0.1', port: mixerPort });
+      mixer.connect('127.0.0.1', mixerTransport.tuple.localPort);
+      return new MeetingMedia(key, router, mixer, mixerTransport, options);
+    } catch (error) {
+      router.close();
+      throw error;
+    }
+  }
+
+  private constructor(key: string, router: types.Router, mixer: AudioMixer, mixerTransport: types.PlainTransport, options: MeetingMediaOptions) {
+    super();
+    this.key = key;
+    this.router = router;
+    this.#mixer = mixer;
+    this.#mixerTransport = mixerTransport;
+    this.#options = options;
+    mixer.on('dominantspeaker', (id) => this.emit('dominantspeaker', id));
+    router.observer.once('close', () => this.close());
+    this.#timer = setInterval(() => void this.#checkRtp(), Math.min(5000, Math.max(500, options.rtpTimeoutMs / 4)));
+    this.#timer.unref();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get size(): number {
+    return this.#legs.size;
+  }
+
+  has(participantId: string): boolean {
+    return this.#legs.has(participantId);
+  }
+
+  async addSipLeg(request: SipLegRequest): Promise<SipLegAnswer> {
+    if (this.#legs.has(request.participantId)) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `participant ${request.participantId} is already in the meeting` });
+    const offer = parseSdp(request.offer);
+    const audio = offer.media.find((m) => m.kind === 'audio' && m.port > 0);
+    if (!audio) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'the offer has no audio stream' });
+    const chosen = pickAudioCodec(audio);
+    if (!chosen) {
+      throw createError('VCBOX_ERR_MEDIA_SDP', {
+        reason: `none of the offered audio codecs (${audio.codecs.map((c) => c.name).join(', ') || 'none'}) is supported; offer Opus, G.722, PCMU or PCMA`,
+      });
+    }
+    const secure = audio.proto.includes('SAVP');
+    const crypto = secure ? pickCrypto(audio) : undefined;
+    if (secure && request.srtp === 'off') throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'SRTP is switched off on this box; call with plain RTP' });
+    if (secure && !crypto) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'none of the offered SRTP crypto suites is supported (offer AES_CM_128_HMAC_SHA1_80)' });
+    if (!secure && request.srtp === 'required') throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'this box requires SRTP; enable media encryption (SRTP/SDES) on the terminal' });
+
+    const { network } = this.#options;
+    const transport = await this.router.createPlainTransport({
+      listenInfo: { protocol: 'udp', ip: network.listenIp, announcedAddress: network.announcedAddress, portRange: network.portRange },
+      rtcpMux: audio.rtcpMux,
+      comedia: false,
+      ...(crypto ? { enableSrtp: true, srtpCryptoSuite: crypto.suite } : {}),
+      appData: { participantId: request.participantId },
+    });
+    try {
+      await transport.connect({
+        ip: audio.address,
+        port: audio.port,
+        ...(audio.rtcpMux ? {} : { rtcpPort: audio.rtcpPort ?? audio.port + 1 }),
+        ...(crypto ? { srtpParameters: { cryptoSuite: crypto.suite, keyBase64: crypto.keyBase64 } } : {}),
+      });
+      const info = AUDIO_CODECS[chosen.name];
+      const producer = await transport.produce({
+        kind: 'audio',
+        rtpParameters: {
+          codecs: [{ mimeType: info.mimeType, payloadType: chosen.codec.payloadType, clockRate: info.clockRate, ...(info.channels > 1 ? { channels: info.channels } : {}) }],
+          encodings: [{}],
+        },
+      });
+      const mixerConsumer = await this.#mixerTransport.consume({ producerId: producer.id, rtpCapabilities: this.router.rtpCapabilities });
+      const mixProducer = await this.#mixerTransport.produce({
+        kind: 'audio',
+        rtpParameters: {
+          codecs: [{ mimeType: info.mimeType, payloadType: 100, clockRate: info.clockRate, ...(info.channels > 1 ? { channels: info.channels } : {}) }],
+          encodings: [{ ssrc: randomInt(1, 0xffffffff) }],
+        },
+      });
+      const consumer = await transport.consume({
+        producerId: mixProducer.id,
+        rtpCapabilities: {
+          codecs: [{ kind: 'audio', mimeType: info.mimeType, preferredPayloadType: chosen.codec.payloadType, clockRate: info.clockRate, ...(info.channels > 1 ? { channels: info.channels } : {}) }],
+          headerExtensions: [],
+        },
+      });
+      this.#mixer.addInput(mixerConsumer.rtpParameters.encodings?.[0]?.ssrc ?? 0, request.participantId, chosen.name);
+      this.#mixer.addOutput(request.participantId, chosen.name, 100, mixProducer.rtpParameters.encodings?.[0]?.ssrc ?? 0);
+
+      const direction = answerDirection(audio.direction);
+      const leg: SipLeg = {
+        id: request.participantId,
+        displayName: request.displayName,
+        transport,
+        codec: chosen.codec,
+        audioCodec: chosen.name,
+        srtp: Boolean(crypto),
+        sessionId: String(randomInt(1, 2 ** 47)),
+        version: 1,
+        direction,
+        producer,
+        mixProducer,
+        consumer,
+        mixerConsumer,
+        joinedAt: new Date(),
+        lastRtpBytes: 0,
+        lastRtpAt: Date.now(),
+      };
+      this.#legs.set(leg.id, leg);
+      await this.#applyDirection(leg);
+      log.info({ meeting: this.key, participant: leg.id, codec: chosen.name, srtp: leg.srtp, port: transport.tuple.localPort }, 'SIP leg joined');
+      return { sdp: this.#answer(leg, offer.media, audio, crypto), audioCodec: chosen.name, srtp: leg.srtp };
+    } catch (error) {
+      transport.close();
+      this.#mixer.removeParticipant(request.participantId);
+      this.#legs.delete(request.participantId);
+      throw error;
+    }
+  }
+
+  /** A re-INVITE or UPDATE with a new offer: hold/resume (direction) and a moved address. */
+  async updateSipLeg(participantId: string, offerText: string): Promise<string> {
+    const leg = this.#leg(participantId);
+    const offer = parseSdp(offerText);
+    const audio = offer.media.find((m) => m.kind === 'audio');
+    if (!audio) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'the new offer has no audio stream' });
+    const offeredSame = audio.codecs.some((c) => c.payloadType === leg.codec.payloadType && c.name.toLowerCase() === leg.codec.name.toLowerCase());
+    if (!offeredSame) {
+      throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `changing the audio codec during a call is not supported yet; keep ${leg.codec.name}` });
+    }
+    if (audio.port === 0) leg.direction = 'inactive';
+    else leg.direction = answerDirection(audio.direction);
+    await this.#applyDirection(leg);
+    leg.version++;
+    leg.lastRtpAt = Date.now();
+    return this.#answer(leg, offer.media, audio, leg.srtp ? pickCrypto(audio) : undefined);
+  }
+
+  async #applyDirection(leg: SipLeg): Promise<void> {
+    // The box sends while the terminal receives; a terminal on hold (sendonly/inactive) gets nothing.
+    const send = leg.direction === 'sendrecv' || leg.direction === 'sendonly';
+    if (send) await leg.consumer.resume();
+    else await leg.consumer.pause();
+  }
+
+  #answer(leg: SipLeg, offered: readonly SdpMedia[], audio: SdpMedia, crypto: SdpCrypto | undefined): string {
+    const { network } = this.#options;
+    const telephoneEvent = audio.codecs.find((c) => c.name.toLowerCase() === 'telephone-event' && c.clockRate === 8000);
+    const media: AnswerMedia[] = offered.map((m): AnswerMedia => {
+      if (m !== audio) return { kind: m.kind, port: 0, proto: m.proto, codecs: m.codecs.slice(0, 1) };
+      return {
+        kind: 'audio',
+        port: leg.transport.tuple.localPort,
+        proto: audio.proto,
+        codecs: telephoneEvent ? [leg.codec, telephoneEvent] : [leg.codec],
+        rtcpMux: audio.rtcpMux,
+        ...(audio.rtcpMux ? {} : { rtcpPort: leg.transport.rtcpTuple?.localPort }),
+        ...(crypto && leg.transport.srtpParameters ? { crypto: { tag: crypto.tag, suite: leg.transport.srtpParameters.cryptoSuite, keyBase64: leg.transport.srtpParameters.keyBase64 } } : {}),
+        direction: leg.direction,
+        ptime: 20,
+      };
+    });
+    return writeSdp({ address: network.announcedAddress, sessionId: leg.sessionId, version: leg.version, media });
+  }
+
+  #leg(participantId: string): SipLeg {
+    const leg = this.#legs.get(participantId);
+    if (!leg) throw createError('VCBOX_ERR_PARTICIPANT_NOT_FOUND', { id: participantId, meeting: this.key });
+    return leg;
+  }
+
+  setMuted(participantId: string, muted: boolean): void {
+    this.#leg(participantId);
+    if (muted) this.#muted.add(participantId);
+    else this.#muted.delete(participantId);
+    this.#mixer.setMuted(participantId, muted);
+  }
+
+  muteAll(muted: boolean, except?: string): void {
+    for (const id of this.#legs.keys()) if (id !== except) this.setMuted(id, muted);
+  }
+
+  /** Removes a leg (hang-up, removal, RTP timeout); emits participantclosed unless `quiet`. */
+  removeParticipant(participantId: string, reason: string, quiet = false): boolean {
+    const leg = this.#legs.get(participantId);
+    if (!leg) return false;
+    this.#legs.delete(participantId);
+    this.#muted.delete(participantId);
+    this.#mixer.removeParticipant(participantId);
+    leg.mixerConsumer.close();
+    leg.mixProducer.close();
+    leg.transport.close();
+    log.info({ meeting: this.key, participant: participantId, reason }, 'participant left');
+    if (!quiet) this.emit('participantclosed', participantId, reason);
+    return true;
+  }
+
+  async #checkRtp(): Promise<void> {
+    const now = Date.now();
+    for (const leg of [...this.#legs.values()]) {
+      if (leg.direction === 'inactive' || leg.direction === 'recvonly') {
+        leg.lastRtpAt = now; // on hold: the terminal sends nothing on purpose
+        continue;
+      }
+      try {
+        const [stats] = await leg.transport.getStats();
+        const bytes = stats?.rtpBytesReceived ?? 0;
+        if (bytes !== leg.lastRtpBytes) {
+          leg.lastRtpBytes = bytes;
+          leg.lastRtpAt = now;
+        } else if (now - leg.lastRtpAt >= this.#options.rtpTimeoutMs) {
+          this.removeParticipant(leg.id, 'rtp-timeout');
+        }
+      } catch {
+        // The transport closed under us; removeParticipant has run or will.
+      }
+    }
+  }
+
+  async snapshot(): Promise<ParticipantSnapshot[]> {
+    const out: ParticipantSnapshot[] = [];
+    for (const leg of this.#legs.values()) {
+      const [received] = await leg.producer.getStats().catch(() => []);
+      const consumerStats = await leg.consumer.getStats().catch(() => []);
+      const sent = consumerStats.find((s) => s.type === 'outbound-rtp');
+      const remote = (received ?? {}) as Partial<types.RtpStreamRecvStats>;
+      const jitterTs = remote.jitter ?? 0;
+      out.push({
+        id: leg.id,
+        displayName: leg.displayName,
+        type: 'sip',
+        audioCodec: leg.codec.name,
+        srtp: leg.srtp,
+        muted: this.#muted.has(leg.id),
+        direction: leg.direction,
+        joinedAt: leg.joinedAt.toISOString(),
+        bitrateIn: remote.bitrate ?? 0,
+        bitrateOut: (sent as Partial<types.RtpStreamSendStats> | undefined)?.bitrate ?? 0,
+        packetsIn: remote.packetCount ?? 0,
+        packetsOut: (sent as Partial<types.RtpStreamSendStats> | undefined)?.packetCount ?? 0,
+        packetLoss: (remote.fractionLost ?? 0) / 256,
+        jitterMs: Math.round((jitterTs / (AUDIO_CODECS[leg.audioCodec].clockRate / 1000)) * 10) / 10,
+        rttMs: Math.round(((sent as Partial<types.RtpStreamSendStats> | undefined)?.roundTripTime ?? 0) * 10) / 10,
+      });
+    }
+    return out;
+  }
+
+  /** Mixer counters for one participant (tests and the benchmark). */
+  mixerCounters(participantId: string): { packetsIn: number; packetsOut: number } {
+    return this.#mixer.participantCounters(participantId);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    for (const id of [...this.#legs.keys()]) this.removeParticipant(id, 'meeting-closed', true);
+    this.#mixer.close();
+    this.router.close();
+    this.emit('close');
+    this.removeAllListeners();
+  }
+}

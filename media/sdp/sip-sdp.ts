@@ -1,0 +1,210 @@
+/**
+ * SDP (RFC 4566 / 3264) as SIP terminals speak it: parsing an offer into what the media side
+ * needs (per m-line: address, ports, payload types with rtpmap/fmtp, RTCP-mux or a=rtcp,
+ * SDES a=crypto, direction, ptime) and writing the box's answer. Only what a plain RTP/SRTP
+ * endpoint uses; ICE and DTLS (browsers) go through mediasoup-client instead.
+ */
+import { createError } from '../../server/errors.ts';
+
+export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
+export interface SdpCodec {
+  readonly payloadType: number;
+  /** Encoding name as written (case kept), e.g. PCMU, opus, telephone-event, H264. */
+  readonly name: string;
+  readonly clockRate: number;
+  readonly channels?: number;
+  readonly fmtp?: string;
+}
+
+export interface SdpCrypto {
+  readonly tag: number;
+  readonly suite: string;
+  /** base64 key||salt, without lifetime or MKI. */
+  readonly keyBase64: string;
+}
+
+export interface SdpMedia {
+  readonly kind: string;
+  readonly port: number;
+  readonly proto: string;
+  readonly address: string;
+  readonly codecs: readonly SdpCodec[];
+  readonly rtcpMux: boolean;
+  readonly rtcpPort?: number;
+  readonly crypto: readonly SdpCrypto[];
+  readonly direction: Direction;
+  readonly ptime?: number;
+}
+
+export interface SdpOffer {
+  readonly origin: { readonly sessionId: string; readonly version: number };
+  readonly media: readonly SdpMedia[];
+}
+
+/** Static payload types of RFC 3551 that terminals often list without a=rtpmap. */
+const STATIC: Record<number, Pick<SdpCodec, 'name' | 'clockRate' | 'channels'>> = {
+  0: { name: 'PCMU', clockRate: 8000, channels: 1 },
+  8: { name: 'PCMA', clockRate: 8000, channels: 1 },
+  9: { name: 'G722', clockRate: 8000, channels: 1 },
+  18: { name: 'G729', clockRate: 8000, channels: 1 },
+  34: { name: 'H263', clockRate: 90000 },
+};
+
+const MAX_SDP_BYTES = 32 * 1024;
+
+function bad(reason: string): Error {
+  return createError('VCBOX_ERR_MEDIA_SDP', { reason });
+}
+
+export function parseSdp(text: string): SdpOffer {
+  if (text.length > MAX_SDP_BYTES) throw bad(`the SDP is larger than ${MAX_SDP_BYTES} bytes`);
+  const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
+  if (!lines[0]?.startsWith('v=0')) throw bad('the body is not SDP (it must start with v=0)');
+  let sessionAddress = '';
+  let sessionDirection: Direction = 'sendrecv';
+  const origin = { sessionId: '0', version: 0 };
+  interface Building {
+    kind: string;
+    port: number;
+    proto: string;
+    address: string;
+    pts: number[];
+    rtpmap: Map<number, { name: string; clockRate: number; channels?: number }>;
+    fmtp: Map<number, string>;
+    rtcpMux: boolean;
+    rtcpPort?: number;
+    crypto: SdpCrypto[];
+    direction?: Direction;
+    ptime?: number;
+  }
+  const media: Building[] = [];
+  for (const line of lines) {
+    const type = line[0];
+    const value = line.slice(2).trim();
+    const current = media.at(-1);
+    if (type === 'o') {
+      const parts = value.split(/\s+/);
+      origin.sessionId = parts[1] ?? '0';
+      origin.version = Number(parts[2] ?? 0) || 0;
+    } else if (type === 'c') {
+      const address = value.split(/\s+/)[2] ?? '';
+      if (current) current.address = address;
+      else sessionAddress = address;
+    } else if (type === 'm') {
+      const [kind = '', portText = '', proto = '', ...formats] = value.split(/\s+/);
+      const port = Number(portText.split('/')[0]);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw bad(`m=${kind} has an invalid port "${portText}"`);
+      media.push({
+        kind,
+        port,
+        proto,
+        address: '',
+        pts: formats.map(Number).filter((n) => Number.isInteger(n) && n >= 0 && n < 128),
+        rtpmap: new Map(),
+        fmtp: new Map(),
+        rtcpMux: false,
+        crypto: [],
+      });
+    } else if (type === 'a') {
+      const colon = value.indexOf(':');
+      const name = colon < 0 ? value : value.slice(0, colon);
+      const rest = colon < 0 ? '' : value.slice(colon + 1);
+      if (name === 'sendrecv' || name === 'sendonly' || name === 'recvonly' || name === 'inactive') {
+        if (current) current.direction = name;
+        else sessionDirection = name;
+      }
+      if (!current) continue;
+      if (name === 'rtpmap') {
+        const match = /^(\d+)\s+([^/\s]+)\/(\d+)(?:\/(\d+))?/.exec(rest);
+        if (match) {
+          current.rtpmap.set(Number(match[1]), {
+            name: match[2] ?? '',
+            clockRate: Number(match[3]),
+            ...(match[4] ? { channels: Number(match[4]) } : {}),
+          });
+        }
+      } else if (name === 'fmtp') {
+        const match = /^(\d+)\s+(.*)$/.exec(rest);
+        if (match) current.fmtp.set(Number(match[1]), (match[2] ?? '').trim());
+      } else if (name === 'rtcp-mux') {
+        current.rtcpMux = true;
+      } else if (name === 'rtcp') {
+        const port = Number(rest.split(/\s+/)[0]);
+        if (Number.isInteger(port) && port > 0 && port < 65536) current.rtcpPort = port;
+      } else if (name === 'ptime') {
+        const ptime = Number(rest);
+        if (Number.isFinite(ptime) && ptime > 0) current.ptime = ptime;
+      } else if (name === 'crypto') {
+        const match = /^(\d+)\s+(\S+)\s+inline:([A-Za-z0-9+/=]+)/.exec(rest);
+        if (match) current.crypto.push({ tag: Number(match[1]), suite: match[2] ?? '', keyBase64: match[3] ?? '' });
+      }
+    }
+  }
+  return {
+    origin,
+    media: media.map((m) => ({
+      kind: m.kind,
+      port: m.port,
+      proto: m.proto,
+      address: m.address || sessionAddress,
+      codecs: m.pts.flatMap((pt) => {
+        const map = m.rtpmap.get(pt) ?? STATIC[pt];
+        if (!map) return [];
+        const fmtp = m.fmtp.get(pt);
+        return [{ payloadType: pt, ...map, ...(fmtp !== undefined ? { fmtp } : {}) }];
+      }),
+      rtcpMux: m.rtcpMux,
+      ...(m.rtcpPort !== undefined ? { rtcpPort: m.rtcpPort } : {}),
+      crypto: m.crypto,
+      direction: m.direction ?? sessionDirection,
+      ...(m.ptime !== undefined ? { ptime: m.ptime } : {}),
+    })),
+  };
+}
+
+/** The direction an answer takes to an offered one (RFC 3264 §6.1). */
+export function answerDirection(offered: Direction): Direction {
+  if (offered === 'sendonly') return 'recvonly';
+  if (offered === 'recvonly') return 'sendonly';
+  return offered;
+}
+
+export interface AnswerMedia {
+  readonly kind: string;
+  /** 0 rejects the m-line. */
+  readonly port: number;
+  readonly proto: string;
+  readonly codecs: readonly SdpCodec[];
+  readonly rtcpMux?: boolean;
+  readonly rtcpPort?: number;
+  readonly crypto?: SdpCrypto;
+  readonly direction?: Direction;
+  readonly ptime?: number;
+}
+
+export function writeSdp(options: { address: string; sessionId: string; version: number; media: readonly AnswerMedia[] }): string {
+  const ipVersion = options.address.includes(':') ? 'IP6' : 'IP4';
+  const lines = [
+    'v=0',
+    `o=vcbox ${options.sessionId} ${options.version} IN ${ipVersion} ${options.address}`,
+    's=vcbox',
+    `c=IN ${ipVersion} ${options.address}`,
+    't=0 0',
+  ];
+  for (const m of options.media) {
+    const pts = m.codecs.length > 0 ? m.codecs.map((c) => c.payloadType) : [0];
+    lines.push(`m=${m.kind} ${m.port} ${m.proto} ${pts.join(' ')}`);
+    if (m.port === 0) continue;
+    for (const codec of m.codecs) {
+      lines.push(`a=rtpmap:${codec.payloadType} ${codec.name}/${codec.clockRate}${codec.channels && codec.channels > 1 ? `/${codec.channels}` : ''}`);
+      if (codec.fmtp) lines.push(`a=fmtp:${codec.payloadType} ${codec.fmtp}`);
+    }
+    if (m.ptime) lines.push(`a=ptime:${m.ptime}`);
+    if (m.rtcpMux) lines.push('a=rtcp-mux');
+    else if (m.rtcpPort) lines.push(`a=rtcp:${m.rtcpPort}`);
+    if (m.crypto) lines.push(`a=crypto:${m.crypto.tag} ${m.crypto.suite} inline:${m.crypto.keyBase64}`);
+    lines.push(`a=${m.direction ?? 'sendrecv'}`);
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}

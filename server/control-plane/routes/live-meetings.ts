@@ -1,0 +1,175 @@
+/**
+ * Live meetings and meeting control (spec "Rooms and meetings" control, "Meeting behaviour"):
+ * the meetings with people in them now, each participant with name, role, type, codec,
+ * bitrates, packet loss, jitter and RTT from the media service and a `quality` that turns
+ * "red" at the spec's thresholds (delay ≥250 ms, jitter ≥50 ms, audio loss ≥10 %); lock and
+ * unlock, mute and unmute one or all, remove a participant. Changes are audited.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
+import type { ParticipantSnapshot } from '../../../media/meetings/meeting-media.ts';
+import type { Db } from '../../db/database.ts';
+import { createError } from '../../errors.ts';
+import type { LiveMeeting, LiveMeetings } from '../../meetings/live-meetings.ts';
+import { auditAction } from '../route-helpers.ts';
+
+/** Spec thresholds for "red" network quality (audio; video's 3 % comes with video legs). */
+export const QUALITY_RED = { delayMs: 250, jitterMs: 50, audioLoss: 0.1 } as const;
+
+export function quality(p: Pick<ParticipantSnapshot, 'rttMs' | 'jitterMs' | 'packetLoss'>): 'good' | 'red' {
+  return p.rttMs / 2 >= QUALITY_RED.delayMs || p.jitterMs >= QUALITY_RED.jitterMs || p.packetLoss >= QUALITY_RED.audioLoss ? 'red' : 'good';
+}
+
+const participantSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    displayName: { type: 'string' },
+    account: { type: ['string', 'null'] },
+    role: { type: 'string', enum: ['host', 'guest'] },
+    type: { type: 'string' },
+    source: { type: 'string' },
+    transport: { type: 'string' },
+    joinedAt: { type: 'string' },
+    audioCodec: { type: 'string' },
+    srtp: { type: 'boolean' },
+    muted: { type: 'boolean' },
+    direction: { type: 'string' },
+    bitrateIn: { type: 'number' },
+    bitrateOut: { type: 'number' },
+    packetLoss: { type: 'number' },
+    jitterMs: { type: 'number' },
+    rttMs: { type: 'number' },
+    quality: { type: 'string', enum: ['good', 'red'] },
+  },
+} as const;
+
+const meetingSchema = {
+  type: 'object',
+  properties: {
+    number: { type: 'string' },
+    kind: { type: 'string' },
+    subject: { type: 'string' },
+    locked: { type: 'boolean' },
+    startedAt: { type: 'string' },
+    participants: { type: 'array', items: participantSchema },
+  },
+} as const;
+
+const numberParams = { type: 'object', required: ['number'], properties: { number: { type: 'string', pattern: '^\\d{5,12}$' } } } as const;
+
+export const liveMeetingRoutes: FastifyPluginAsync<{ db: Db; live: LiveMeetings; media?: MediaControl }> = async (app, { db, live, media }) => {
+  const describe = async (meeting: LiveMeeting) => {
+    const snapshot = media ? await media.snapshot(meeting.number).catch(() => []) : [];
+    const stats = new Map((snapshot[0]?.participants ?? []).map((p) => [p.id, p]));
+    return {
+      number: meeting.number,
+      kind: meeting.kind,
+      subject: meeting.subject,
+      locked: meeting.locked,
+      startedAt: meeting.startedAt.toISOString(),
+      participants: [...meeting.participants.values()].map((p) => {
+        const s = stats.get(p.id);
+        return {
+          id: p.id,
+          displayName: p.displayName,
+          account: p.account,
+          role: p.role,
+          type: p.type,
+          source: p.source,
+          transport: p.transport,
+          joinedAt: p.joinedAt.toISOString(),
+          audioCodec: s?.audioCodec ?? '',
+          srtp: s?.srtp ?? false,
+          muted: s?.muted ?? false,
+          direction: s?.direction ?? 'sendrecv',
+          bitrateIn: s?.bitrateIn ?? 0,
+          bitrateOut: s?.bitrateOut ?? 0,
+          packetLoss: s?.packetLoss ?? 0,
+          jitterMs: s?.jitterMs ?? 0,
+          rttMs: s?.rttMs ?? 0,
+          quality: s ? quality(s) : 'good',
+        };
+      }),
+    };
+  };
+  const liveMeeting = (number: string): LiveMeeting => {
+    const meeting = live.get(number);
+    if (!meeting) throw createError('VCBOX_ERR_MEETING_NOT_LIVE', { id: number });
+    return meeting;
+  };
+
+  app.get('/live-meetings', { schema: { summary: 'Meetings with people in them now', response: { 200: { type: 'array', items: meetingSchema } } } }, async () =>
+    Promise.all(live.list().map(describe)),
+  );
+
+  app.get<{ Params: { number: string } }>(
+    '/live-meetings/:number',
+    { schema: { summary: 'One live meeting with its participants', params: numberParams, response: { 200: meetingSchema } } },
+    async (request) => describe(liveMeeting(request.params.number)),
+  );
+
+  app.post<{ Params: { number: string }; Body: { locked: boolean } }>(
+    '/live-meetings/:number/lock',
+    {
+      schema: {
+        summary: 'Lock (new callers get "call rejected") or unlock a live meeting',
+        params: numberParams,
+        body: { type: 'object', required: ['locked'], additionalProperties: false, properties: { locked: { type: 'boolean' } } },
+      },
+    },
+    async (request) => {
+      const meeting = liveMeeting(request.params.number);
+      meeting.locked = request.body.locked;
+      auditAction(db, request, request.body.locked ? 'meeting.lock' : 'meeting.unlock', { number: meeting.number });
+      return describe(meeting);
+    },
+  );
+
+  app.post<{ Params: { number: string }; Body: { muted: boolean; participantId?: string } }>(
+    '/live-meetings/:number/mute',
+    {
+      schema: {
+        summary: 'Mute or unmute one participant, or everyone (no participantId; hosts stay unmuted when muting all)',
+        params: numberParams,
+        body: {
+          type: 'object',
+          required: ['muted'],
+          additionalProperties: false,
+          properties: { muted: { type: 'boolean' }, participantId: { type: 'string', maxLength: 64 } },
+        },
+      },
+    },
+    async (request) => {
+      const meeting = liveMeeting(request.params.number);
+      const { muted, participantId } = request.body;
+      if (!media) throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'no media service' });
+      if (participantId) {
+        if (!meeting.participants.has(participantId)) throw createError('VCBOX_ERR_PARTICIPANT_NOT_FOUND', { id: participantId, meeting: meeting.number });
+        await media.setMuted(meeting.number, participantId, muted);
+      } else {
+        for (const p of meeting.participants.values()) if (!muted || p.role !== 'host') await media.setMuted(meeting.number, p.id, muted);
+      }
+      auditAction(db, request, muted ? 'meeting.mute' : 'meeting.unmute', { number: meeting.number, participant: participantId ?? '*' });
+      return describe(meeting);
+    },
+  );
+
+  app.delete<{ Params: { number: string; id: string } }>(
+    '/live-meetings/:number/participants/:id',
+    {
+      schema: {
+        summary: 'Remove a participant (the box hangs up its call)',
+        params: { type: 'object', required: ['number', 'id'], properties: { number: { type: 'string', pattern: '^\\d{5,12}$' }, id: { type: 'string', maxLength: 64 } } },
+      },
+    },
+    async (request, reply) => {
+      const meeting = liveMeeting(request.params.number);
+      const participant = meeting.participants.get(request.params.id);
+      if (!participant) throw createError('VCBOX_ERR_PARTICIPANT_NOT_FOUND', { id: request.params.id, meeting: meeting.number });
+      participant.hangUp('removed by the administrator');
+      auditAction(db, request, 'meeting.remove-participant', { number: meeting.number, participant: participant.id, name: participant.displayName });
+      return reply.status(204).send();
+    },
+  );
+};

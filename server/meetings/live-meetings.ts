@@ -1,0 +1,88 @@
+/**
+ * The meetings happening now, as the control plane knows them: per meeting (keyed by its dial
+ * number) its kind, subject, lock state and the participants in it (name, role, account, how
+ * they came in, and a way to hang them up). The SIP application fills it; the console's
+ * meeting-control API reads and acts on it; the media service holds the media side.
+ */
+import { EventEmitter } from 'node:events';
+
+export type MeetingKind = 'vmr' | 'scheduled' | 'instant';
+
+export interface LiveParticipant {
+  readonly id: string;
+  readonly displayName: string;
+  readonly account: string | null;
+  readonly role: 'host' | 'guest';
+  readonly type: 'sip';
+  readonly callId: string;
+  readonly source: string;
+  readonly transport: string;
+  readonly joinedAt: Date;
+  /** Ends the participant's call (BYE) with the reason given. */
+  readonly hangUp: (reason: string) => void;
+}
+
+export interface LiveMeeting {
+  readonly number: string;
+  readonly kind: MeetingKind;
+  readonly refId: number;
+  readonly subject: string;
+  readonly startedAt: Date;
+  locked: boolean;
+  readonly participants: Map<string, LiveParticipant>;
+}
+
+export interface LiveMeetingsEvents {
+  started: [meeting: LiveMeeting];
+  ended: [meeting: LiveMeeting];
+  joined: [meeting: LiveMeeting, participant: LiveParticipant];
+  left: [meeting: LiveMeeting, participant: LiveParticipant, reason: string];
+}
+
+export class LiveMeetings extends EventEmitter<LiveMeetingsEvents> {
+  readonly #meetings = new Map<string, LiveMeeting>();
+  /** Lock state survives the last participant leaving only until the meeting is empty. */
+
+  get(number: string): LiveMeeting | undefined {
+    return this.#meetings.get(number);
+  }
+
+  list(): LiveMeeting[] {
+    return [...this.#meetings.values()];
+  }
+
+  /** The live meeting for a number, started (empty) if it is not live yet. */
+  ensure(info: Pick<LiveMeeting, 'number' | 'kind' | 'refId' | 'subject'>): LiveMeeting {
+    let meeting = this.#meetings.get(info.number);
+    if (!meeting) {
+      meeting = { ...info, startedAt: new Date(), locked: false, participants: new Map() };
+      this.#meetings.set(info.number, meeting);
+      this.emit('started', meeting);
+    }
+    return meeting;
+  }
+
+  add(number: string, participant: LiveParticipant): void {
+    const meeting = this.#meetings.get(number);
+    if (!meeting) return;
+    meeting.participants.set(participant.id, participant);
+    this.emit('joined', meeting, participant);
+  }
+
+  remove(number: string, participantId: string, reason: string): void {
+    const meeting = this.#meetings.get(number);
+    const participant = meeting?.participants.get(participantId);
+    if (!meeting || !participant) return;
+    meeting.participants.delete(participantId);
+    this.emit('left', meeting, participant, reason);
+    this.endIfEmpty(number);
+  }
+
+  /** A meeting nobody is in any more ends (its lock goes with it). */
+  endIfEmpty(number: string): void {
+    const meeting = this.#meetings.get(number);
+    if (!meeting || meeting.participants.size > 0) return;
+    this.#meetings.delete(number);
+    this.emit('ended', meeting);
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * Calls into meetings (drachtio-srf INVITE handler for numbers of 5-12 digits): a terminal
+ * dials a VMR or a scheduled/instant meeting as `ID` or `ID**PIN` (`ID%2A%2APIN` too). The
+ * caller is checked (guest access setting, else digest), the meeting found and its rules
+ * applied — PIN and role, the scheduled window with early join, lock ("call rejected"),
+ * capacity — and the call is answered with the media service's SDP (a PlainTransport of the
+ * meeting's router). Hang-ups either way, re-INVITE/UPDATE (hold, moved address), removal
+ * from the console and media-side ends (RTP timeout, media restart) all end the leg cleanly
+ * and write its call record.
+ */
+import { randomUUID } from 'node:crypto';
+import type Srf from 'drachtio-srf';
+import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
+import type { SrtpPolicy } from '../../../media/meetings/meeting-media.ts';
+import type { CallRecords, CallType } from '../../cdr/call-records.ts';
+import { getLogger } from '../../logging/logger.ts';
+import type { LiveMeetings, MeetingKind } from '../../meetings/live-meetings.ts';
+import { type MeetingStore, occurrences } from '../../meetings/meeting-store.ts';
+import type { VmrStore } from '../../rooms/vmr-store.ts';
+import type { SettingsStore } from '../../settings/settings-store.ts';
+import { parseUri } from '../../signaling/sip/sip-uri.ts';
+import type { AuthLockout } from '../registrar/auth-lockout.ts';
+
+const log = getLogger('meeting-calls');
+
+/** `ID` or `ID**PIN` as dialled (the URI user part, percent-decoded). */
+export function parseDial(user: string): { number: string; pin?: string } | undefined {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(user);
+  } catch {
+    return undefined;
+  }
+  const match = /^(\d{5,12})(?:\*\*(\d{1,16}))?$/.exec(decoded);
+  if (!match?.[1]) return undefined;
+  return match[2] ? { number: match[1], pin: match[2] } : { number: match[1] };
+}
+
+interface Target {
+  readonly kind: MeetingKind;
+  readonly refId: number;
+  readonly subject: string;
+  readonly hostPin: string;
+  readonly guestPin: string;
+  readonly capacity: number;
+}
+
+export interface MeetingCallsOptions {
+  readonly srf: Srf;
+  readonly media: MediaControl;
+  readonly live: LiveMeetings;
+  readonly vmrs: VmrStore;
+  readonly meetings: MeetingStore;
+  readonly settings: SettingsStore;
+  readonly records: CallRecords;
+  readonly lockout: AuthLockout;
+  /** Digest check of a caller (answers the challenge itself; undefined then). */
+  readonly authenticate: (req: Srf.SrfRequest, res: Srf.SrfResponse) => string | undefined;
+  /** The display name of an account, when the caller is one. */
+  readonly accountName: (number: string) => string | undefined;
+}
+
+/** Participants a scheduled or instant meeting takes (they have no capacity of their own). */
+const MEETING_CAPACITY = 500;
+
+export class MeetingCalls {
+  readonly #options: MeetingCallsOptions;
+  /** participant id → its dialog, to end it from the console or the media side. */
+  readonly #dialogs = new Map<string, Srf.Dialog>();
+
+  constructor(options: MeetingCallsOptions) {
+    this.#options = options;
+  }
+
+  /** The media service ended a participant's media (RTP timeout, worker restart). */
+  mediaClosed(meeting: string, participantId: string, reason: string): void {
+    const participant = this.#options.live.get(meeting)?.participants.get(participantId);
+    participant?.hangUp(reason === 'rtp-timeout' ? 'no media received (RTP timeout)' : `media ended (${reason})`);
+  }
+
+  #resolve(number: string, now: Date): Target | { status: number; reason: string } {
+    const vmr = this.#options.vmrs.byNumber(number);
+    if (vmr) return { kind: 'vmr', refId: vmr.id, subject: vmr.name, hostPin: vmr.hostPin, guestPin: vmr.guestPin, capacity: vmr.capacity };
+    const meeting = this.#options.meetings.byNumber(number);
+    if (!meeting || meeting.status === 'cancelled') return { status: 404, reason: 'Not Found - no such meeting' };
+    const early = this.#options.settings.get('call.earlyJoinMinutes') * 60_000;
+    const length = meeting.durationMinutes * 60_000;
+    const open = occurrences(meeting, new Date(now.getTime() - length), new Date(now.getTime() + early)).some((start) => {
+      const at = new Date(start).getTime();
+      return now.getTime() >= at - early && now.getTime() < at + length;
+    });
+    if (!open) {
+      const later = occurrences(meeting, now, new Date(now.getTime() + 366 * 86_400_000)).length > 0;
+      return later ? { status: 480, reason: 'Temporarily Unavailable - the meeting has not started yet' } : { status: 404, reason: 'Not Found - the meeting has ended' };
+    }
+    return { kind: meeting.type, refId: meeting.id, subject: meeting.subject, hostPin: meeting.hostPin, guestPin: meeting.guestPin, capacity: MEETING_CAPACITY };
+  }
+
+  handle = async (req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> => {
+    const dial = parseDial(parseUri(req.uri)?.user ?? '');
+    if (!dial) {
+      res.send(404, 'Not Found - dial a 4-digit account, or a meeting ID (ID**PIN)', {});
+      return;
+    }
+    const source = req.source_address;
+    if (this.#options.lockout.isLocked(source)) {
+      res.send(403, 'Forbidden - too many wrong PINs or passwords; try again later', {});
+      return;
+    }
+    let account: string | undefined;
+    if (!this.#options.settings.get('call.guestAccess') || req.has('Proxy-Authorization')) {
+      account = this.#options.authenticate(req, res);
+      if (!account) return;
+    }
+    const target = this.#resolve(dial.number, new Date());
+    if ('status' in target) {
+      res.send(target.status, target.reason, {});
+      return;
+    }
+    let role: 'host' | 'guest';
+    if (dial.pin !== undefined && dial.pin === target.hostPin) role = 'host';
+    else if (dial.pin !== undefined && target.guestPin !== '' && dial.pin === target.guestPin) role = 'guest';
+    else if (dial.pin === undefined && target.guestPin === '') role = 'guest';
+    else if (dial.pin === undefined) {
+      res.send(403, `Forbidden - this meeting needs a PIN: dial ${dial.number}**PIN`, {});
+      return;
+    } else {
+      this.#options.lockout.failed(source, dial.number, 'INVITE', 'wrong meeting PIN');
+      res.send(403, 'Forbidden - wrong meeting PIN', {});
+      return;
+    }
+    if (!req.body?.includes('m=')) {
+      res.send(488, 'Not Acceptable Here - send an SDP offer in the INVITE', {});
+      return;
+    }
+
+    const live = this.#options.live.ensure({ number: dial.number, kind: target.kind, refId: target.refId, subject: target.subject });
+    if (live.locked) {
+      this.#options.live.endIfEmpty(dial.number);
+      res.send(403, 'Call Rejected - the meeting is locked', {});
+      return;
+    }
+    if (live.participants.size >= target.capacity) {
+      res.send(486, `Busy Here - the meeting is full (${target.capacity} participants)`, {});
+      return;
+    }
+
+    const participantId = randomUUID();
+    const callId = req.get('Call-ID') ?? '';
+    const caller = account ?? parseUri(req.getParsedHeader('From')?.uri ?? '')?.user ?? 'guest';
+    const fromName = /^\s*"?([^"<]*?)"?\s*</.exec(req.get('From') ?? '')?.[1]?.trim();
+    const displayName = (account && this.#options.accountName(account)) || fromName || caller;
+    const type: CallType = target.kind;
+    const record = this.#options.records.start(type, callId, caller, dial.number);
+    const log2 = log.child({ meeting: dial.number, participant: participantId, caller, role });
+
+    let answer: Awaited<ReturnType<MediaControl['joinSip']>>;
+    try {
+      answer = await this.#options.media.joinSip(dial.number, { participantId, displayName, offer: req.body, srtp: this.#options.settings.get('call.srtp') as SrtpPolicy });
+    } catch (error) {
+      const err = error as Error & { code?: string; params?: { reason?: unknown } };
+      this.#options.records.ended(record, err.code === 'VCBOX_ERR_MEDIA_SDP' ? 'rejected' : 'failed');
+      this.#options.live.endIfEmpty(dial.number);
+      log2.warn({ err: err.message, code: err.code }, 'could not join the meeting media');
+      const phrase = String(err.params?.reason ?? err.message).replace(/[\r\n]/g, ' ').slice(0, 200);
+      if (err.code === 'VCBOX_ERR_MEDIA_SDP') res.send(488, `Not Acceptable Here - ${phrase}`, {});
+      else if (err.code === 'VCBOX_ERR_MEDIA_UNAVAILABLE') res.send(503, 'Service Unavailable - the media service is not running', { headers: { 'Retry-After': '10' } });
+      else res.send(500, 'Server Internal Error - the meeting media failed', {});
+      return;
+    }
+
+    let dialog: Srf.Dialog;
+    try {
+      dialog = await this.#options.srf.createUAS(req, res, { localSdp: answer.sdp });
+    } catch (error) {
+      log2.info({ err: (error as Error).message }, 'caller left before the answer reached it');
+      await this.#options.media.leave(dial.number, participantId, 'canceled').catch(() => undefined);
+      this.#options.records.ended(record, 'canceled');
+      this.#options.live.endIfEmpty(dial.number);
+      return;
+    }
+    this.#options.records.answered(record);
+    this.#dialogs.set(participantId, dialog);
+    let ended = false;
+    const end = (reason: string, by: 'caller' | 'box') => {
+      if (ended) return;
+      ended = true;
+      this.#dialogs.delete(participantId);
+      if (by === 'box') dialog.destroy({ headers: { Reason: `SIP;cause=200;text="${reason.replace(/"/g, "'")}"` } } as never);
+      void this.#options.media.leave(dial.number, participantId, by === 'caller' ? 'hangup' : reason).catch(() => undefined);
+      this.#options.records.ended(record, 'answered');
+      this.#options.live.remove(dial.number, participantId, reason);
+      log2.info({ by, reason }, 'left the meeting');
+    };
+    dialog.on('destroy', () => end('hangup', 'caller'));
+    dialog.on('modify', (modifyReq: Srf.SrfRequest, modifyRes: Srf.SrfResponse) => {
+      if (!modifyReq.body) {
+        modifyRes.send(200, { body: dialog.local.sdp });
+        return;
+      }
+      this.#options.media.updateSip(dial.number, participantId, modifyReq.body).then(
+        (sdp) => modifyRes.send(200, { body: sdp }),
+        (error: Error & { params?: { reason?: unknown } }) =>
+          modifyRes.send(488, `Not Acceptable Here - ${String(error.params?.reason ?? error.message).replace(/[\r\n]/g, ' ').slice(0, 200)}`, {}),
+      );
+    });
+    this.#options.live.add(dial.number, {
+      id: participantId,
+      displayName,
+      account: account ?? null,
+      role,
+      type: 'sip',
+      callId,
+      source: `${source}:${req.source_port}`,
+      transport: String((req as unknown as { protocol?: string }).protocol ?? 'udp'),
+      joinedAt: new Date(),
+      hangUp: (reason) => end(reason, 'box'),
+    });
+    log2.info({ codec: answer.audioCodec, srtp: answer.srtp }, 'joined the meeting');
+  };
+
+  /** Ends every meeting call (the application is closing). */
+  close(): void {
+    for (const dialog of this.#dialogs.values()) dialog.destroy();
+    this.#dialogs.clear();
+  }
+}

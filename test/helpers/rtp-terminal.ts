@@ -1,0 +1,93 @@
+/**
+ * The media side of a test terminal: a UDP socket on loopback whose port the test writes into
+ * its SDP offer. It sends a payload stream (e.g. a G.711 tone made by ffmpeg) as RTP, 20 ms a
+ * packet, to the address the box answered, and keeps what the box sends back. Bounded: a send
+ * stops after its payload; the socket closes with the test.
+ */
+import dgram from 'node:dgram';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runFfmpeg } from './ffmpeg.ts';
+
+export interface ReceivedRtp {
+  readonly payloadType: number;
+  readonly ssrc: number;
+  readonly sequence: number;
+  readonly payload: Buffer;
+}
+
+export class RtpTerminal {
+  readonly socket = dgram.createSocket('udp4');
+  readonly received: ReceivedRtp[] = [];
+  port = 0;
+
+  async open(): Promise<number> {
+    this.socket.on('message', (packet) => {
+      if (packet.length < 12 || packet.readUInt8(0) >> 6 !== 2) return;
+      const pt = packet.readUInt8(1) & 0x7f;
+      if (pt >= 72 && pt <= 76) return; // RTCP
+      // Like any RFC 3550 receiver: skip CSRCs and a header extension (mediasoup writes its MID one).
+      let offset = 12 + (packet.readUInt8(0) & 0x0f) * 4;
+      if (packet.readUInt8(0) & 0x10) offset += 4 + packet.readUInt16BE(offset + 2) * 4;
+      let end = packet.length;
+      if (packet.readUInt8(0) & 0x20) end -= packet.readUInt8(packet.length - 1);
+      this.received.push({ payloadType: pt, sequence: packet.readUInt16BE(2), ssrc: packet.readUInt32BE(8), payload: packet.subarray(offset, end) });
+    });
+    await new Promise<void>((resolve) => this.socket.bind(0, '127.0.0.1', resolve));
+    this.port = this.socket.address().port;
+    return this.port;
+  }
+
+  /** Sends `payload` cut into `frameBytes` frames as RTP every 20 ms; resolves when done. */
+  async send(target: number, payload: Buffer, options: { payloadType: number; frameBytes: number; timestampStep: number }): Promise<number> {
+    const ssrc = 0x1234_0000 + Math.floor(Math.random() * 0xffff);
+    let sequence = 1;
+    let timestamp = 1000;
+    let sent = 0;
+    const started = Date.now();
+    for (let offset = 0; offset + options.frameBytes <= payload.length; offset += options.frameBytes) {
+      const header = Buffer.alloc(12);
+      header.writeUInt8(0x80, 0);
+      header.writeUInt8(options.payloadType, 1);
+      header.writeUInt16BE(sequence++ & 0xffff, 2);
+      header.writeUInt32BE(timestamp >>> 0, 4);
+      header.writeUInt32BE(ssrc, 8);
+      timestamp += options.timestampStep;
+      this.socket.send(Buffer.concat([header, payload.subarray(offset, offset + options.frameBytes)]), target, '127.0.0.1');
+      sent++;
+      const due = started + sent * 20;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - Date.now())));
+    }
+    return sent;
+  }
+
+  /** The received payloads of one payload type, joined (for a G.711 stream: its samples). */
+  payloadOf(payloadType: number, skipFirst = 0): Buffer {
+    return Buffer.concat(this.received.filter((p) => p.payloadType === payloadType).slice(skipFirst).map((p) => p.payload));
+  }
+
+  close(): void {
+    try {
+      this.socket.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** A sine tone encoded by ffmpeg as raw G.711 (format mulaw or alaw), 8 kHz mono. */
+export async function g711Tone(format: 'mulaw' | 'alaw', frequency: number, seconds: number): Promise<Buffer> {
+  const run = await runFfmpeg(['-f', 'lavfi', '-i', `sine=frequency=${frequency}:sample_rate=8000:duration=${seconds}`, '-af', 'volume=0.5', '-f', format, '-'], 20_000);
+  if (run.exitCode !== 0) throw new Error(`ffmpeg could not make the tone: ${run.stderr}`);
+  return run.stdout;
+}
+
+/** Raw G.711 decoded by ffmpeg to s16le 8 kHz mono. */
+export async function decodeG711(format: 'mulaw' | 'alaw', data: Buffer): Promise<Buffer> {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'vcbox-g711-')), `in.${format}`);
+  writeFileSync(file, data);
+  const run = await runFfmpeg(['-f', format, '-ar', '8000', '-ac', '1', '-i', file, '-f', 's16le', '-'], 20_000);
+  if (run.exitCode !== 0) throw new Error(`ffmpeg could not decode: ${run.stderr}`);
+  return run.stdout;
+}
