@@ -24,7 +24,8 @@ Installs the vcbox video-conferencing appliance on this Debian 12 machine.
   -h, --help      Show this help.
 
 What it does:
-  1. apt-get installs the runtime libraries (libuv1, libssl3, libsrtp2-1, libabsl, openssl).
+  1. apt-get installs the runtime libraries (libuv1, libssl3, libsrtp2-1, libabsl, libopus0,
+     libspandsp2, openssl).
   2. Runs scripts/setup.sh (pinned Node 22, npm dependencies, mediasoup worker build; cached).
   3. Copies Node to PREFIX/node and the application to PREFIX/app, keeping only production
      npm dependencies.
@@ -75,7 +76,7 @@ if [ "$live" = 1 ] && [ "$use_apt" = 1 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get -o DPkg::Lock::Timeout=900 update -q >/dev/null
   apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends \
-    $(cat "$src/scripts/mediasoup-worker/runtime-packages.txt" 2>/dev/null) ca-certificates openssl >/dev/null
+    $(cat "$src/scripts/mediasoup-worker/runtime-packages.txt" 2>/dev/null) libopus0 libspandsp2 ca-certificates openssl >/dev/null
 fi
 say "building (scripts/setup.sh)"
 # shellcheck source=scripts/setup.sh

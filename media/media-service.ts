@@ -59,12 +59,11 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     if (live && !live.closed) return live;
     const pending = this.#creating.get(key);
     if (pending) return pending;
-    const worker = this.#options.pool.leastLoaded();
-    const creating = MeetingMedia.create(key, worker, {
+    const creating = this.#options.pool.acquire().then((worker) => MeetingMedia.create(key, worker, {
       network: this.#network,
       rtpTimeoutMs: this.#rtpTimeoutMs,
       ...(this.#options.mixer ? { mixer: this.#options.mixer } : {}),
-    });
+    }));
     this.#creating.set(key, creating);
     try {
       const meeting = await creating;
@@ -81,10 +80,12 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
       meeting.router.observer.once('close', () => {
         // Router closed with the worker: everyone in it has lost media.
         if (this.#closed) return;
-        for (const snapshotId of this.#participantIds.get(key) ?? []) this.emit('participantclosed', key, snapshotId, 'media-restart');
+        const lost = [...(this.#participantIds.get(key) ?? [])];
         this.#participantIds.delete(key);
+        if (lost.length > 0) log.warn({ meeting: key, participants: lost.length }, 'meeting media lost with its worker; the SIP side re-attaches the legs');
+        for (const id of lost) this.emit('participantclosed', key, id, 'media-restart');
       });
-      log.info({ meeting: key, worker: worker.pid }, 'meeting media up');
+      log.info({ meeting: key, worker: meeting.router.appData.workerPid }, 'meeting media up');
       return meeting;
     } finally {
       this.#creating.delete(key);

@@ -100,6 +100,23 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     return best;
   }
 
+  /**
+   * The least-loaded live worker, waiting up to `timeoutMs` for a replacement when every
+   * worker is dead (a meeting being rebuilt after its worker died).
+   */
+  async acquire(timeoutMs = 10_000): Promise<types.Worker> {
+    if (this.workers.length > 0 || this.#closed) return this.leastLoaded();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.once('workerreplaced', done);
+    });
+    return this.leastLoaded();
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

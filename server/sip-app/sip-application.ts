@@ -14,6 +14,8 @@ import { getLogger } from '../logging/logger.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
 import { MeetingStore } from '../meetings/meeting-store.ts';
 import { LiveMeetings } from '../meetings/live-meetings.ts';
+import type { MediaControl } from '../../media/control/media-control-protocol.ts';
+import { createError } from '../errors.ts';
 import type { MediaClient } from '../media-client/media-client.ts';
 import { VmrStore } from '../rooms/vmr-store.ts';
 import { parseUri } from '../signaling/sip/sip-uri.ts';
@@ -34,7 +36,7 @@ export interface SipApplicationOptions {
   readonly registrar?: Partial<Pick<ConstructorParameters<typeof Registrar>[0], 'minExpires' | 'maxExpires'>> & { readonly lockout?: LockoutPolicy };
   /** How long a called terminal rings before the caller gets "no answer". */
   readonly noAnswerTimeoutMs?: number;
-  /** The media service (meeting calls); without it meeting numbers answer 503. */
+  /** The media service (meeting calls); without it a call to a meeting gets 503. */
   readonly media?: MediaClient;
 }
 
@@ -44,7 +46,7 @@ export class SipApplication {
   readonly accounts: AccountStore;
   /** Meetings with people in them (filled by meeting calls, read by the console). */
   readonly live = new LiveMeetings();
-  readonly #meetingCalls: MeetingCalls | undefined;
+  readonly #meetingCalls: MeetingCalls;
   readonly #options: SipApplicationOptions;
   #closed = false;
 
@@ -81,26 +83,23 @@ export class SipApplication {
     (this.srf as unknown as { register(handler: Registrar['handle']): void }).register(registrar.handle);
     const records = new CallRecords(options.db);
     const media = options.media;
-    const meetingCalls = media
-      ? new MeetingCalls({
-          srf: this.srf,
-          media: media.media,
-          live: this.live,
-          vmrs: new VmrStore(options.db),
-          meetings: new MeetingStore(options.db),
-          settings: options.settings,
-          records,
-          lockout,
-          authenticate: (req, res) => calls.authenticate(req, res),
-          accountName: (number) => this.accounts.findByNumber(number)?.name,
-        })
-      : undefined;
+    const meetingCalls = new MeetingCalls({
+      srf: this.srf,
+      media: media?.media ?? mediaAbsent(),
+      live: this.live,
+      vmrs: new VmrStore(options.db),
+      meetings: new MeetingStore(options.db),
+      settings: options.settings,
+      records,
+      lockout,
+      authenticate: (req, res) => calls.authenticate(req, res),
+      accountName: (number) => this.accounts.findByNumber(number)?.name,
+    });
     this.#meetingCalls = meetingCalls;
-    media?.on('participantclosed', (meeting, participantId, reason) => meetingCalls?.mediaClosed(meeting, participantId, reason));
+    media?.on('participantclosed', (meeting, participantId, reason) => meetingCalls.mediaClosed(meeting, participantId, reason));
     this.srf.invite((req, res) => {
-      if (!parseDial(parseUri(req.uri)?.user ?? '')) void calls.handle(req, res);
-      else if (meetingCalls) void meetingCalls.handle(req, res);
-      else res.send(503, 'Service Unavailable - meetings need the media service', {});
+      if (parseDial(parseUri(req.uri)?.user ?? '')) void meetingCalls.handle(req, res);
+      else void calls.handle(req, res);
     });
   }
 
@@ -126,8 +125,16 @@ export class SipApplication {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#meetingCalls?.close();
+    this.#meetingCalls.close();
     this.location.close();
     this.srf.disconnect();
   }
+}
+
+/** Stands in for the media client when the application runs without one: every call fails. */
+function mediaAbsent(): MediaControl {
+  const fail = async (): Promise<never> => {
+    throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'this SIP application runs without a media service' });
+  };
+  return { joinSip: fail, updateSip: fail, leave: fail, setMuted: fail, snapshot: fail, configure: fail, ping: fail };
 }

@@ -6,7 +6,7 @@
  * rejections (wrong PIN, no PIN, locked, full, unknown meeting, unsupported codec, SRTP
  * policy), removal by the box and the RTP timeout.
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -16,52 +16,15 @@ import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 import { dominantFrequency, rms } from '../helpers/ffmpeg.ts';
 import { decodeG711, g711Tone, RtpTerminal } from '../helpers/rtp-terminal.ts';
+import { joinMeeting, pcmaMedia, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
-import { runSipp, scenarioWith, startSipp } from '../helpers/sipp.ts';
+import { runSipp, scenarioWith } from '../helpers/sipp.ts';
 
 const box = await startSipBox({ media: { rtpTimeoutMs: 4000 } });
 t.teardown(() => box.close());
 const vmrs = new VmrStore(box.db);
 const room = vmrs.create({ name: 'Audio room', number: '880001', hostPin: '1234', guestPin: '5678', capacity: 2 });
 const target = `127.0.0.1:${box.port}`;
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function pcmuMedia(port: number): string {
-  return `m=audio ${port} RTP/AVP 0 101\na=rtpmap:0 PCMU/8000\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15\na=ptime:20`;
-}
-function pcmaMedia(port: number): string {
-  return `m=audio ${port} RTP/AVP 8\na=rtpmap:8 PCMA/8000`;
-}
-
-/** Starts a sipp terminal that joins `dial`; resolves with its answered port once known. */
-async function join(options: { dial: string; name: string; media: string; hold: number; scenario?: string }) {
-  const portFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'vcbox-port-')), 'port');
-  const scenario = scenarioWith(options.scenario ?? 'meeting-join.xml', {
-    dial: options.dial,
-    name: options.name,
-    from: options.name.toLowerCase(),
-    media: options.media,
-    hold: String(options.hold),
-    portFile,
-  });
-  const { result } = await startSipp({ scenario, target, transport: 'u1', timeoutSeconds: Math.ceil(options.hold / 1000) + 15 });
-  const answeredPort = await Promise.race([
-    waitFor('the answered port', 10_000, () => (existsSync(portFile) && readFileSync(portFile, 'utf8').trim() ? Number(readFileSync(portFile, 'utf8').trim()) : undefined)),
-    result.then((r) => {
-      throw new Error(`sipp ended before the answer: ${r.errors}\n${r.messages.slice(-2000)}`);
-    }),
-  ]);
-  return { answeredPort, result };
-}
 
 t.test('two terminals in a VMR hear each other (mixed, each in its own codec) and not themselves', async (t) => {
   const a = new RtpTerminal();
@@ -75,9 +38,9 @@ t.test('two terminals in a VMR hear each other (mixed, each in its own codec) an
   const toneA = await g711Tone('mulaw', 440, 3);
   const toneB = await g711Tone('alaw', 1000, 3);
 
-  const legA = await join({ dial: `${room.number}**1234`, name: 'Alice', media: pcmuMedia(a.port), hold: 5000 });
+  const legA = await joinMeeting(target, { dial: `${room.number}**1234`, name: 'Alice', media: pcmuMedia(a.port), hold: 5000 });
   // The second terminal dials with the PIN percent-encoded, as some terminals send it.
-  const legB = await join({ dial: `${room.number}%2A%2A5678`, name: 'Bob', media: pcmaMedia(b.port), hold: 5000 });
+  const legB = await joinMeeting(target, { dial: `${room.number}%2A%2A5678`, name: 'Bob', media: pcmaMedia(b.port), hold: 5000 });
 
   const live = box.app.live.get(room.number);
   t.ok(live, 'the meeting is live');
@@ -151,13 +114,13 @@ t.test('callers who may not join are refused with a clear status and reason', as
   const a = new RtpTerminal();
   t.teardown(() => a.close());
   await a.open();
-  const leg = await join({ dial: `${room.number}**1234`, name: 'Holder', media: pcmuMedia(a.port), hold: 3000 });
+  const leg = await joinMeeting(target, { dial: `${room.number}**1234`, name: 'Holder', media: pcmuMedia(a.port), hold: 3000 });
   const live = box.app.live.get(room.number);
   if (live) live.locked = true;
   await refuse(`${room.number}**5678`, 403, 'Call Rejected - the meeting is locked');
   if (live) live.locked = false;
   // Capacity 2: a second participant fills the room, a third is refused.
-  const second = await join({ dial: `${room.number}**5678`, name: 'Second', media: pcmuMedia(a.port), hold: 2000 });
+  const second = await joinMeeting(target, { dial: `${room.number}**5678`, name: 'Second', media: pcmuMedia(a.port), hold: 2000 });
   await refuse(`${room.number}**5678`, 486, 'Busy Here - the meeting is full \\(2 participants\\)');
   t.ok((await leg.result).ok, 'the holder leaves normally');
   t.ok((await second.result).ok, 'the second leaves normally');
@@ -167,7 +130,7 @@ t.test('the box hangs up a participant it removes, and one whose RTP stops', asy
   const a = new RtpTerminal();
   t.teardown(() => a.close());
   await a.open();
-  const removed = await join({ dial: `${room.number}**1234`, name: 'Removed', media: pcmuMedia(a.port), hold: 8000, scenario: 'meeting-join-remote-bye.xml' });
+  const removed = await joinMeeting(target, { dial: `${room.number}**1234`, name: 'Removed', media: pcmuMedia(a.port), hold: 8000, scenario: 'meeting-join-remote-bye.xml' });
   const live = box.app.live.get(room.number);
   const participant = [...(live?.participants.values() ?? [])][0];
   t.ok(participant, 'the participant is live');
@@ -178,7 +141,7 @@ t.test('the box hangs up a participant it removes, and one whose RTP stops', asy
   await sending;
 
   // A terminal that never sends RTP is hung up after the RTP timeout (4 s in this test).
-  const silent = await join({ dial: `${room.number}**1234`, name: 'Silent', media: pcmuMedia(a.port), hold: 10_000, scenario: 'meeting-join-remote-bye.xml' });
+  const silent = await joinMeeting(target, { dial: `${room.number}**1234`, name: 'Silent', media: pcmuMedia(a.port), hold: 10_000, scenario: 'meeting-join-remote-bye.xml' });
   const result = await silent.result;
   t.ok(result.ok, `the silent terminal got a BYE ${result.errors}`);
   t.match(result.messages, /Reason: SIP;cause=200;text="no media received \(RTP timeout\)"/, 'the BYE says why');
@@ -199,8 +162,8 @@ t.test('console: the live meeting with its participants, mute, lock and remove',
   });
   await a.open();
   await b.open();
-  const legA = await join({ dial: `${room.number}**1234`, name: 'Anna', media: pcmuMedia(a.port), hold: 15_000, scenario: 'meeting-join-remote-bye.xml' });
-  const legB = await join({ dial: `${room.number}**5678`, name: 'Ben', media: pcmaMedia(b.port), hold: 15_000, scenario: 'meeting-join-remote-bye.xml' });
+  const legA = await joinMeeting(target, { dial: `${room.number}**1234`, name: 'Anna', media: pcmuMedia(a.port), hold: 15_000, scenario: 'meeting-join-remote-bye.xml' });
+  const legB = await joinMeeting(target, { dial: `${room.number}**5678`, name: 'Ben', media: pcmaMedia(b.port), hold: 15_000, scenario: 'meeting-join-remote-bye.xml' });
 
   const listed = await client.call('GET', '/api/v1/live-meetings');
   t.equal(listed.status, 200);

@@ -65,17 +65,49 @@ const MEETING_CAPACITY = 500;
 
 export class MeetingCalls {
   readonly #options: MeetingCallsOptions;
-  /** participant id → its dialog, to end it from the console or the media side. */
-  readonly #dialogs = new Map<string, Srf.Dialog>();
+  /** participant id → its call: the dialog and the terminal's latest offer (to re-attach it). */
+  readonly #legs = new Map<string, { dialog: Srf.Dialog; offer: string; displayName: string; healing: boolean }>();
 
   constructor(options: MeetingCallsOptions) {
     this.#options = options;
   }
 
-  /** The media service ended a participant's media (RTP timeout, worker restart). */
+  /**
+   * The media service ended a participant's media. After a worker died (`media-restart`) the
+   * leg is re-attached: joined again to the meeting (rebuilt on a live worker) with the
+   * terminal's last offer, and the terminal told the new address by a re-INVITE. Otherwise
+   * (RTP timeout…) the call is ended.
+   */
   mediaClosed(meeting: string, participantId: string, reason: string): void {
     const participant = this.#options.live.get(meeting)?.participants.get(participantId);
-    participant?.hangUp(reason === 'rtp-timeout' ? 'no media received (RTP timeout)' : `media ended (${reason})`);
+    if (!participant) return;
+    if (reason === 'media-restart') {
+      void this.#reattach(meeting, participantId);
+      return;
+    }
+    participant.hangUp(reason === 'rtp-timeout' ? 'no media received (RTP timeout)' : `media ended (${reason})`);
+  }
+
+  async #reattach(meeting: string, participantId: string): Promise<void> {
+    const leg = this.#legs.get(participantId);
+    if (!leg || leg.healing) return;
+    leg.healing = true;
+    const started = performance.now();
+    try {
+      const answer = await this.#options.media.joinSip(meeting, {
+        participantId,
+        displayName: leg.displayName,
+        offer: leg.offer,
+        srtp: this.#options.settings.get('call.srtp') as SrtpPolicy,
+      });
+      await leg.dialog.modify(answer.sdp);
+      log.info({ meeting, participant: participantId, healMs: Math.round(performance.now() - started) }, 'leg re-attached after a media restart');
+    } catch (error) {
+      log.warn({ meeting, participant: participantId, err: (error as Error).message }, 'could not re-attach the leg after a media restart');
+      this.#options.live.get(meeting)?.participants.get(participantId)?.hangUp('media ended (media-restart)');
+    } finally {
+      leg.healing = false;
+    }
   }
 
   #resolve(number: string, now: Date): Target | { status: number; reason: string } {
@@ -180,12 +212,13 @@ export class MeetingCalls {
       return;
     }
     this.#options.records.answered(record);
-    this.#dialogs.set(participantId, dialog);
+    const leg = { dialog, offer: req.body, displayName, healing: false };
+    this.#legs.set(participantId, leg);
     let ended = false;
     const end = (reason: string, by: 'caller' | 'box') => {
       if (ended) return;
       ended = true;
-      this.#dialogs.delete(participantId);
+      this.#legs.delete(participantId);
       if (by === 'box') dialog.destroy({ headers: { Reason: `SIP;cause=200;text="${reason.replace(/"/g, "'")}"` } } as never);
       void this.#options.media.leave(dial.number, participantId, by === 'caller' ? 'hangup' : reason).catch(() => undefined);
       this.#options.records.ended(record, 'answered');
@@ -198,8 +231,12 @@ export class MeetingCalls {
         modifyRes.send(200, { body: dialog.local.sdp });
         return;
       }
-      this.#options.media.updateSip(dial.number, participantId, modifyReq.body).then(
-        (sdp) => modifyRes.send(200, { body: sdp }),
+      const offer = modifyReq.body;
+      this.#options.media.updateSip(dial.number, participantId, offer).then(
+        (sdp) => {
+          leg.offer = offer;
+          modifyRes.send(200, { body: sdp });
+        },
         (error: Error & { params?: { reason?: unknown } }) =>
           modifyRes.send(488, `Not Acceptable Here - ${String(error.params?.reason ?? error.message).replace(/[\r\n]/g, ' ').slice(0, 200)}`, {}),
       );
@@ -221,7 +258,7 @@ export class MeetingCalls {
 
   /** Ends every meeting call (the application is closing). */
   close(): void {
-    for (const dialog of this.#dialogs.values()) dialog.destroy();
-    this.#dialogs.clear();
+    for (const leg of this.#legs.values()) leg.dialog.destroy();
+    this.#legs.clear();
   }
 }

@@ -1,0 +1,72 @@
+/**
+ * A SIP terminal joining a meeting, for the meeting tests: sipp does the signaling (scenarios
+ * test/sipp/meeting-join*.xml) with an SDP that points at the test's own RTP socket, and hands
+ * the answered audio port (and, after a re-INVITE, the new one) back through a file.
+ */
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type SippResult, scenarioWith, startSipp } from './sipp.ts';
+
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** SDP media lines: PCMU with telephone-event at the given RTP port. */
+export function pcmuMedia(port: number): string {
+  return `m=audio ${port} RTP/AVP 0 101\na=rtpmap:0 PCMU/8000\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15\na=ptime:20`;
+}
+
+/** SDP media lines: PCMA only. */
+export function pcmaMedia(port: number): string {
+  return `m=audio ${port} RTP/AVP 8\na=rtpmap:8 PCMA/8000`;
+}
+
+function readPort(file: string): number | undefined {
+  if (!existsSync(file)) return undefined;
+  const text = readFileSync(file, 'utf8').trim();
+  return text ? Number(text) : undefined;
+}
+
+export interface MeetingTerminal {
+  readonly answeredPort: number;
+  readonly result: Promise<SippResult>;
+  /** The audio port a re-INVITE from the box moved the call to (meeting-join-heal.xml). */
+  movedPort(timeoutMs: number): Promise<number>;
+}
+
+/** Starts a sipp terminal that joins `dial` at `target`; resolves once the call is answered. */
+export async function joinMeeting(
+  target: string,
+  options: { dial: string; name: string; media: string; hold: number; scenario?: string; transport?: 'u1' | 't1' },
+): Promise<MeetingTerminal> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-port-'));
+  const portFile = path.join(dir, 'port');
+  const portFile2 = path.join(dir, 'port2');
+  const scenario = scenarioWith(options.scenario ?? 'meeting-join.xml', {
+    dial: options.dial,
+    name: options.name,
+    from: options.name.toLowerCase(),
+    media: options.media,
+    hold: String(options.hold),
+    portFile,
+    portFile2,
+  });
+  const { result } = await startSipp({ scenario, target, transport: options.transport ?? 'u1', timeoutSeconds: Math.ceil(options.hold / 1000) + 30 });
+  const ended = result.then((r): never => {
+    throw new Error(`sipp ended early: ${r.errors}\n${r.messages.slice(-2000)}`);
+  });
+  ended.catch(() => undefined);
+  const answeredPort = await Promise.race([waitFor('the answered port', 10_000, () => readPort(portFile)), ended]);
+  return {
+    answeredPort,
+    result,
+    movedPort: (timeoutMs) => Promise.race([waitFor('the re-INVITE with the new port', timeoutMs, () => readPort(portFile2)), ended]),
+  };
+}
