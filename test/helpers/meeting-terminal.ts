@@ -36,6 +36,8 @@ function readPort(file: string): number | undefined {
 
 export interface MeetingTerminal {
   readonly answeredPort: number;
+  /** The SRTP key (base64) of the box's a=crypto line, when it answered SRTP. */
+  readonly answeredKey: string;
   readonly result: Promise<SippResult>;
   /** The audio port a re-INVITE from the box moved the call to (meeting-join-heal.xml). */
   movedPort(timeoutMs: number): Promise<number>;
@@ -64,8 +66,10 @@ export async function joinMeeting(
   });
   ended.catch(() => undefined);
   const answeredPort = await Promise.race([waitFor('the answered port', 10_000, () => readPort(portFile)), ended]);
+  const answeredKey = existsSync(`${portFile}.key`) ? readFileSync(`${portFile}.key`, 'utf8').trim() : '';
   return {
     answeredPort,
+    answeredKey,
     result,
     movedPort: (timeoutMs) => Promise.race([waitFor('the re-INVITE with the new port', timeoutMs, () => readPort(portFile2)), ended]),
   };
