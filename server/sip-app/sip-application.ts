@@ -14,6 +14,7 @@ import { getLogger } from '../logging/logger.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
 import { MeetingStore } from '../meetings/meeting-store.ts';
 import { LiveMeetings } from '../meetings/live-meetings.ts';
+import { MeetingAdmission } from '../meetings/meeting-admission.ts';
 import type { MediaControl } from '../../media/control/media-control-protocol.ts';
 import { createError } from '../errors.ts';
 import type { MediaClient } from '../media-client/media-client.ts';
@@ -46,6 +47,8 @@ export class SipApplication {
   readonly accounts: AccountStore;
   /** Meetings with people in them (filled by meeting calls, read by the console). */
   readonly live = new LiveMeetings();
+  /** Who may enter which meeting (shared with the browser join page). */
+  readonly admission: MeetingAdmission;
   readonly #meetingCalls: MeetingCalls;
   readonly #options: SipApplicationOptions;
   #closed = false;
@@ -53,6 +56,7 @@ export class SipApplication {
   constructor(options: SipApplicationOptions) {
     this.#options = options;
     this.accounts = new AccountStore(options.db);
+    this.admission = new MeetingAdmission({ vmrs: new VmrStore(options.db), meetings: new MeetingStore(options.db), settings: options.settings, live: this.live });
     this.srf = new Srf();
     // The nonce key only has to be shared by the processes that check nonces; derive it from
     // the application secret so it survives restarts without another file.
@@ -87,8 +91,7 @@ export class SipApplication {
       srf: this.srf,
       media: media?.media ?? mediaAbsent(),
       live: this.live,
-      vmrs: new VmrStore(options.db),
-      meetings: new MeetingStore(options.db),
+      admission: this.admission,
       settings: options.settings,
       records,
       lockout,

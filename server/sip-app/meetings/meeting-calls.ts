@@ -14,9 +14,8 @@ import type { MediaControl } from '../../../media/control/media-control-protocol
 import type { SrtpPolicy } from '../../../media/meetings/meeting-media.ts';
 import type { CallRecords, CallType } from '../../cdr/call-records.ts';
 import { getLogger } from '../../logging/logger.ts';
-import type { LiveMeetings, MeetingKind } from '../../meetings/live-meetings.ts';
-import { type MeetingStore, occurrences } from '../../meetings/meeting-store.ts';
-import type { VmrStore } from '../../rooms/vmr-store.ts';
+import type { LiveMeetings } from '../../meetings/live-meetings.ts';
+import type { MeetingAdmission, RefusalKind } from '../../meetings/meeting-admission.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { parseUri } from '../../signaling/sip/sip-uri.ts';
 import type { AuthLockout } from '../registrar/auth-lockout.ts';
@@ -36,21 +35,11 @@ export function parseDial(user: string): { number: string; pin?: string } | unde
   return match[2] ? { number: match[1], pin: match[2] } : { number: match[1] };
 }
 
-interface Target {
-  readonly kind: MeetingKind;
-  readonly refId: number;
-  readonly subject: string;
-  readonly hostPin: string;
-  readonly guestPin: string;
-  readonly capacity: number;
-}
-
 export interface MeetingCallsOptions {
   readonly srf: Srf;
   readonly media: MediaControl;
   readonly live: LiveMeetings;
-  readonly vmrs: VmrStore;
-  readonly meetings: MeetingStore;
+  readonly admission: MeetingAdmission;
   readonly settings: SettingsStore;
   readonly records: CallRecords;
   readonly lockout: AuthLockout;
@@ -60,8 +49,16 @@ export interface MeetingCallsOptions {
   readonly accountName: (number: string) => string | undefined;
 }
 
-/** Participants a scheduled or instant meeting takes (they have no capacity of their own). */
-const MEETING_CAPACITY = 500;
+/** SIP answers to the refusals of MeetingAdmission. */
+const SIP_REFUSALS: Record<RefusalKind, [number, string]> = {
+  'not-found': [404, 'Not Found - no such meeting'],
+  ended: [404, 'Not Found - the meeting has ended'],
+  'not-started': [480, 'Temporarily Unavailable - the meeting has not started yet'],
+  'pin-required': [403, 'Forbidden - this meeting needs a PIN: dial {number}**PIN'],
+  'wrong-pin': [403, 'Forbidden - wrong meeting PIN'],
+  locked: [403, 'Call Rejected - the meeting is locked'],
+  full: [486, 'Busy Here - the meeting is full ({capacity} participants)'],
+};
 
 export class MeetingCalls {
   readonly #options: MeetingCallsOptions;
@@ -110,24 +107,6 @@ export class MeetingCalls {
     }
   }
 
-  #resolve(number: string, now: Date): Target | { status: number; reason: string } {
-    const vmr = this.#options.vmrs.byNumber(number);
-    if (vmr) return { kind: 'vmr', refId: vmr.id, subject: vmr.name, hostPin: vmr.hostPin, guestPin: vmr.guestPin, capacity: vmr.capacity };
-    const meeting = this.#options.meetings.byNumber(number);
-    if (!meeting || meeting.status === 'cancelled') return { status: 404, reason: 'Not Found - no such meeting' };
-    const early = this.#options.settings.get('call.earlyJoinMinutes') * 60_000;
-    const length = meeting.durationMinutes * 60_000;
-    const open = occurrences(meeting, new Date(now.getTime() - length), new Date(now.getTime() + early)).some((start) => {
-      const at = new Date(start).getTime();
-      return now.getTime() >= at - early && now.getTime() < at + length;
-    });
-    if (!open) {
-      const later = occurrences(meeting, now, new Date(now.getTime() + 366 * 86_400_000)).length > 0;
-      return later ? { status: 480, reason: 'Temporarily Unavailable - the meeting has not started yet' } : { status: 404, reason: 'Not Found - the meeting has ended' };
-    }
-    return { kind: meeting.type, refId: meeting.id, subject: meeting.subject, hostPin: meeting.hostPin, guestPin: meeting.guestPin, capacity: MEETING_CAPACITY };
-  }
-
   handle = async (req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> => {
     const dial = parseDial(parseUri(req.uri)?.user ?? '');
     if (!dial) {
@@ -144,38 +123,18 @@ export class MeetingCalls {
       account = this.#options.authenticate(req, res);
       if (!account) return;
     }
-    const target = this.#resolve(dial.number, new Date());
-    if ('status' in target) {
-      res.send(target.status, target.reason, {});
-      return;
-    }
-    let role: 'host' | 'guest';
-    if (dial.pin !== undefined && dial.pin === target.hostPin) role = 'host';
-    else if (dial.pin !== undefined && target.guestPin !== '' && dial.pin === target.guestPin) role = 'guest';
-    else if (dial.pin === undefined && target.guestPin === '') role = 'guest';
-    else if (dial.pin === undefined) {
-      res.send(403, `Forbidden - this meeting needs a PIN: dial ${dial.number}**PIN`, {});
-      return;
-    } else {
-      this.#options.lockout.failed(source, dial.number, 'INVITE', 'wrong meeting PIN');
-      res.send(403, 'Forbidden - wrong meeting PIN', {});
-      return;
-    }
     if (!req.body?.includes('m=')) {
       res.send(488, 'Not Acceptable Here - send an SDP offer in the INVITE', {});
       return;
     }
-
-    const live = this.#options.live.ensure({ number: dial.number, kind: target.kind, refId: target.refId, subject: target.subject });
-    if (live.locked) {
-      this.#options.live.endIfEmpty(dial.number);
-      res.send(403, 'Call Rejected - the meeting is locked', {});
+    const admission = this.#options.admission.admit(dial.number, dial.pin);
+    if (!admission.ok) {
+      if (admission.refusal === 'wrong-pin') this.#options.lockout.failed(source, dial.number, 'INVITE', 'wrong meeting PIN');
+      const [status, reason] = SIP_REFUSALS[admission.refusal];
+      res.send(status, reason.replace('{number}', dial.number).replace('{capacity}', String(admission.target?.capacity ?? '')), {});
       return;
     }
-    if (live.participants.size >= target.capacity) {
-      res.send(486, `Busy Here - the meeting is full (${target.capacity} participants)`, {});
-      return;
-    }
+    const { target, role } = admission;
 
     const participantId = randomUUID();
     const callId = req.get('Call-ID') ?? '';
@@ -192,7 +151,7 @@ export class MeetingCalls {
     } catch (error) {
       const err = error as Error & { code?: string; params?: { reason?: unknown } };
       this.#options.records.ended(record, err.code === 'VCBOX_ERR_MEDIA_SDP' ? 'rejected' : 'failed');
-      this.#options.live.endIfEmpty(dial.number);
+      this.#options.admission.abandon(dial.number);
       log2.warn({ err: err.message, code: err.code }, 'could not join the meeting media');
       const phrase = String(err.params?.reason ?? err.message).replace(/[\r\n]/g, ' ').slice(0, 200);
       if (err.code === 'VCBOX_ERR_MEDIA_SDP') res.send(488, `Not Acceptable Here - ${phrase}`, {});
@@ -208,7 +167,7 @@ export class MeetingCalls {
       log2.info({ err: (error as Error).message }, 'caller left before the answer reached it');
       await this.#options.media.leave(dial.number, participantId, 'canceled').catch(() => undefined);
       this.#options.records.ended(record, 'canceled');
-      this.#options.live.endIfEmpty(dial.number);
+      this.#options.admission.abandon(dial.number);
       return;
     }
     this.#options.records.answered(record);
