@@ -3,13 +3,24 @@
  * one router and one mixer, per meeting while it has people), placed on the least-loaded
  * worker. This is what the control plane's SIP application drives (over the media control
  * socket, ./control). A meeting whose worker dies is closed and its participants reported
- * gone with reason `media-restart` (re-attaching them is a later step).
+ * gone with reason `media-restart`; the control plane re-attaches them (SIP legs by
+ * re-INVITE, browsers by reconnecting).
  */
 import { EventEmitter } from 'node:events';
 import { createError } from '../server/errors.ts';
 import { getLogger } from '../server/logging/logger.ts';
 import type { AudioMixerOptions } from './audio-mixer/audio-mixer.ts';
-import { type MediaNetwork, MeetingMedia, type ParticipantSnapshot, type SipLegAnswer, type SipLegRequest } from './meetings/meeting-media.ts';
+import type { types } from 'mediasoup';
+import {
+  type MediaNetwork,
+  MeetingMedia,
+  type ParticipantSnapshot,
+  type ProducerInfo,
+  type SipLegAnswer,
+  type SipLegRequest,
+  type WebConsumerInfo,
+  type WebJoin,
+} from './meetings/meeting-media.ts';
 import type { WorkerPool } from './worker-pool/worker-pool.ts';
 
 const log = getLogger('media-service');
@@ -22,6 +33,8 @@ export interface MediaServiceOptions {
 }
 
 export interface MediaServiceEvents {
+  newproducer: [meeting: string, info: ProducerInfo];
+  producerclosed: [meeting: string, producerId: string, participantId: string];
   participantclosed: [meeting: string, participantId: string, reason: string];
   dominantspeaker: [meeting: string, participantId: string];
 }
@@ -74,6 +87,8 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
         if (meeting.size === 0) meeting.close();
       });
       meeting.on('dominantspeaker', (id) => this.emit('dominantspeaker', key, id));
+      meeting.on('newproducer', (info) => this.emit('newproducer', key, info));
+      meeting.on('producerclosed', (producerId, participantId) => this.emit('producerclosed', key, producerId, participantId));
       meeting.once('close', () => {
         if (this.#meetings.get(key) === meeting) this.#meetings.delete(key);
       });
@@ -95,21 +110,46 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
   /** Participants per meeting, kept here so a worker death can name who lost media. */
   readonly #participantIds = new Map<string, Set<string>>();
 
-  async joinSip(meeting: string, request: SipLegRequest): Promise<SipLegAnswer> {
+  async #join<T>(meeting: string, participantId: string, add: (media: MeetingMedia) => Promise<T>): Promise<T> {
     const media = await this.#meeting(meeting);
     try {
-      const answer = await media.addSipLeg(request);
+      const result = await add(media);
       let ids = this.#participantIds.get(meeting);
       if (!ids) {
         ids = new Set();
         this.#participantIds.set(meeting, ids);
       }
-      ids.add(request.participantId);
-      return answer;
+      ids.add(participantId);
+      return result;
     } catch (error) {
       if (media.size === 0) media.close();
       throw error;
     }
+  }
+
+  joinSip(meeting: string, request: SipLegRequest): Promise<SipLegAnswer> {
+    return this.#join(meeting, request.participantId, (media) => media.addSipLeg(request));
+  }
+
+  /** A browser joins: its two WebRtcTransports and what it can consume. */
+  joinWeb(meeting: string, participantId: string, displayName: string): Promise<WebJoin> {
+    return this.#join(meeting, participantId, (media) => media.addWebPeer(participantId, displayName));
+  }
+
+  connectWeb(meeting: string, participantId: string, transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
+    return this.#live(meeting).connectWebTransport(participantId, transportId, dtlsParameters);
+  }
+
+  produceWeb(meeting: string, participantId: string, kind: 'audio' | 'video', rtpParameters: types.RtpParameters): Promise<string> {
+    return this.#live(meeting).produceWeb(participantId, kind, rtpParameters);
+  }
+
+  consumeWeb(meeting: string, participantId: string, producerId: string, rtpCapabilities: types.RtpCapabilities): Promise<WebConsumerInfo> {
+    return this.#live(meeting).consumeWeb(participantId, producerId, rtpCapabilities);
+  }
+
+  resumeWeb(meeting: string, participantId: string, consumerId: string): Promise<void> {
+    return this.#live(meeting).resumeWebConsumer(participantId, consumerId);
   }
 
   updateSip(meeting: string, participantId: string, offer: string): Promise<string> {
@@ -125,10 +165,10 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     if (media.size === 0) media.close();
   }
 
-  setMuted(meeting: string, participantId: string | '*', muted: boolean, except?: string): void {
+  async setMuted(meeting: string, participantId: string | '*', muted: boolean, except?: string): Promise<void> {
     const media = this.#live(meeting);
-    if (participantId === '*') media.muteAll(muted, except);
-    else media.setMuted(participantId, muted);
+    if (participantId === '*') await media.muteAll(muted, except);
+    else await media.setMuted(participantId, muted);
   }
 
   #live(meeting: string): MeetingMedia {

@@ -5,7 +5,8 @@
 #   2. the pinned Node 22 runtime (scripts/node-runtime.sh);
 #   3. npm dependencies (npm ci, skipped while package-lock.json and Node are unchanged);
 #   4. the mediasoup worker, built from mediasoup's npm tarball (cached outside the clone);
-#   5. the audio mixer's codec addon (scripts/build-codec-addon.sh).
+#   5. the audio mixer's codec addon (scripts/build-codec-addon.sh) and the browser join
+#      page's script (scripts/build-web.sh).
 # Usage: scripts/setup.sh [run|test]   (default: run). Source it to keep its PATH.
 # A second run with nothing changed takes a second or two.
 set -euo pipefail
@@ -17,8 +18,9 @@ vcbox_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck disable=SC2207
 vcbox_apt_run=(ca-certificates openssl procps util-linux $(cat "$vcbox_root/scripts/mediasoup-worker/runtime-packages.txt")
   gcc libc6-dev libopus-dev libspandsp-dev)  # the mixer's codec addon (built below) and its libraries
-# Tests: real SIP peer (sipp), real media peer (ffmpeg), network namespaces, SQLite shell.
-vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3)
+# Tests: real SIP peer (sipp), real media peer (ffmpeg), network namespaces, SQLite shell,
+# a real browser (Debian's Chromium, driven by playwright-core).
+vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium)
 
 vcbox_missing_packages() {
   local pkg
@@ -80,6 +82,8 @@ fi
 
 # The audio mixer's codec addon (Opus, G.722, G.711), rebuilt only when its source changed.
 bash "$vcbox_root/scripts/build-codec-addon.sh"
+# The browser join page's script (esbuild bundle), rebuilt only when its sources changed.
+bash "$vcbox_root/scripts/build-web.sh"
 flock -u "$vcbox_lock_fd"
 exec {vcbox_lock_fd}>&-
 unset vcbox_worker_dir vcbox_recipe vcbox_setup_purpose vcbox_stamp vcbox_want vcbox_lock vcbox_lock_fd

@@ -14,7 +14,7 @@ rm -rf "$artifacts" && mkdir -p "$artifacts"
 status=0
 
 echo "== type-check (tsc)"
-if ! node node_modules/typescript/bin/tsc -p tsconfig.json; then status=1; static_failed="type-check"; fi
+if ! node node_modules/typescript/bin/tsc -p tsconfig.json || ! node node_modules/typescript/bin/tsc -p web/tsconfig.json; then status=1; static_failed="type-check"; fi
 echo "== lint (biome)"
 if ! node_modules/.bin/biome lint --error-on-warnings --reporter=summary . ; then status=1; static_failed="${static_failed:+$static_failed, }lint"; fi
 

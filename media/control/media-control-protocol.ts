@@ -8,7 +8,20 @@
  */
 import type { MediaService } from '../media-service.ts';
 
-export const MEDIA_METHODS = ['joinSip', 'updateSip', 'leave', 'setMuted', 'snapshot', 'configure', 'ping'] as const;
+export const MEDIA_METHODS = [
+  'joinSip',
+  'updateSip',
+  'joinWeb',
+  'connectWeb',
+  'produceWeb',
+  'consumeWeb',
+  'resumeWeb',
+  'leave',
+  'setMuted',
+  'snapshot',
+  'configure',
+  'ping',
+] as const;
 export type MediaMethod = (typeof MEDIA_METHODS)[number];
 
 /** What the control plane can ask of the media service (MediaService's methods, async). */
@@ -16,7 +29,7 @@ export type MediaControl = {
   [M in Exclude<MediaMethod, 'ping'>]: (...args: Parameters<MediaService[M]>) => Promise<Awaited<ReturnType<MediaService[M]>>>;
 } & { ping(): Promise<{ meetings: number }> };
 
-export const MEDIA_EVENTS = ['participantclosed', 'dominantspeaker'] as const;
+export const MEDIA_EVENTS = ['participantclosed', 'dominantspeaker', 'newproducer', 'producerclosed'] as const;
 
 /** Longest line either side accepts (an SDP offer is a few kB). */
 export const MAX_LINE_BYTES = 256 * 1024;

@@ -55,7 +55,7 @@ export interface SipLegAnswer {
 export interface ParticipantSnapshot {
   readonly id: string;
   readonly displayName: string;
-  readonly type: 'sip';
+  readonly type: 'sip' | 'web';
   readonly audioCodec: string;
   readonly srtp: boolean;
   readonly muted: boolean;
@@ -91,7 +91,51 @@ interface SipLeg {
   lastRtpAt: number;
 }
 
+/** A producer browsers can consume: a SIP leg's audio, a browser's microphone or camera. */
+export interface ProducerInfo {
+  readonly producerId: string;
+  readonly participantId: string;
+  readonly displayName: string;
+  readonly kind: 'audio' | 'video';
+}
+
+export interface WebTransportInfo {
+  readonly id: string;
+  readonly iceParameters: types.IceParameters;
+  readonly iceCandidates: types.IceCandidate[];
+  readonly dtlsParameters: types.DtlsParameters;
+}
+
+export interface WebJoin {
+  readonly routerRtpCapabilities: types.RtpCapabilities;
+  readonly send: WebTransportInfo;
+  readonly recv: WebTransportInfo;
+  /** What is already there to consume. */
+  readonly producers: ProducerInfo[];
+}
+
+export interface WebConsumerInfo {
+  readonly id: string;
+  readonly producerId: string;
+  readonly kind: 'audio' | 'video';
+  readonly rtpParameters: types.RtpParameters;
+}
+
+interface WebPeer {
+  readonly id: string;
+  readonly displayName: string;
+  readonly joinedAt: Date;
+  readonly send: types.WebRtcTransport;
+  readonly recv: types.WebRtcTransport;
+  readonly producers: Map<string, types.Producer>;
+  readonly consumers: Map<string, types.Consumer>;
+  /** The mixer's consumers of this peer's audio. */
+  readonly mixerConsumers: types.Consumer[];
+}
+
 export interface MeetingMediaEvents {
+  newproducer: [info: ProducerInfo];
+  producerclosed: [producerId: string, participantId: string];
   participantclosed: [participantId: string, reason: string];
   dominantspeaker: [participantId: string];
   close: [];
@@ -102,6 +146,10 @@ export interface MeetingMediaOptions {
   /** Hang up a leg whose RTP stops for this long (not while it is on hold). */
   readonly rtpTimeoutMs: number;
   readonly mixer?: AudioMixerOptions;
+}
+
+function codecOfMime(mimeType: string): AudioCodecName | undefined {
+  return (Object.values(AUDIO_CODECS).find((c) => c.mimeType.toLowerCase() === mimeType.toLowerCase())?.name) as AudioCodecName | undefined;
 }
 
 function pickAudioCodec(media: SdpMedia): { codec: SdpCodec; name: AudioCodecName } | undefined {
@@ -128,6 +176,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   readonly #mixer: AudioMixer;
   readonly #mixerTransport: types.PlainTransport;
   readonly #legs = new Map<string, SipLeg>();
+  readonly #webPeers = new Map<string, WebPeer>();
   readonly #muted = new Set<string>();
   readonly #timer: NodeJS.Timeout;
   #closed = false;
@@ -165,15 +214,15 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   }
 
   get size(): number {
-    return this.#legs.size;
+    return this.#legs.size + this.#webPeers.size;
   }
 
   has(participantId: string): boolean {
-    return this.#legs.has(participantId);
+    return this.#legs.has(participantId) || this.#webPeers.has(participantId);
   }
 
   async addSipLeg(request: SipLegRequest): Promise<SipLegAnswer> {
-    if (this.#legs.has(request.participantId)) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `participant ${request.participantId} is already in the meeting` });
+    if (this.has(request.participantId)) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `participant ${request.participantId} is already in the meeting` });
     const offer = parseSdp(request.offer);
     const audio = offer.media.find((m) => m.kind === 'audio' && m.port > 0);
     if (!audio) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'the offer has no audio stream' });
@@ -252,6 +301,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       this.#legs.set(leg.id, leg);
       await this.#applyDirection(leg);
       log.info({ meeting: this.key, participant: leg.id, codec: chosen.name, srtp: leg.srtp, port: transport.tuple.localPort }, 'SIP leg joined');
+      this.emit('newproducer', { producerId: producer.id, participantId: leg.id, displayName: leg.displayName, kind: 'audio' });
       return { sdp: this.#answer(leg, offer.media, audio, crypto), audioCodec: chosen.name, srtp: leg.srtp };
     } catch (error) {
       transport.close();
@@ -312,24 +362,132 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     return leg;
   }
 
-  setMuted(participantId: string, muted: boolean): void {
-    this.#leg(participantId);
+  /** Mutes a participant for everyone: out of the mix, and its audio producers paused (SFU). */
+  async setMuted(participantId: string, muted: boolean): Promise<void> {
+    const producers = this.#audioProducersOf(participantId);
     if (muted) this.#muted.add(participantId);
     else this.#muted.delete(participantId);
     this.#mixer.setMuted(participantId, muted);
+    for (const producer of producers) await (muted ? producer.pause() : producer.resume());
   }
 
-  muteAll(muted: boolean, except?: string): void {
-    for (const id of this.#legs.keys()) if (id !== except) this.setMuted(id, muted);
+  async muteAll(muted: boolean, except?: string): Promise<void> {
+    for (const id of [...this.#legs.keys(), ...this.#webPeers.keys()]) if (id !== except) await this.setMuted(id, muted);
+  }
+
+  #audioProducersOf(participantId: string): types.Producer[] {
+    const leg = this.#legs.get(participantId);
+    if (leg) return [leg.producer];
+    const peer = this.#webPeers.get(participantId);
+    if (peer) return [...peer.producers.values()].filter((p) => p.kind === 'audio');
+    throw createError('VCBOX_ERR_PARTICIPANT_NOT_FOUND', { id: participantId, meeting: this.key });
+  }
+
+  /** Every producer browsers may consume (everyone's but the asking peer's own). */
+  producers(except?: string): ProducerInfo[] {
+    const out: ProducerInfo[] = [];
+    for (const leg of this.#legs.values()) {
+      if (leg.id !== except) out.push({ producerId: leg.producer.id, participantId: leg.id, displayName: leg.displayName, kind: 'audio' });
+    }
+    for (const peer of this.#webPeers.values()) {
+      if (peer.id === except) continue;
+      for (const producer of peer.producers.values()) out.push({ producerId: producer.id, participantId: peer.id, displayName: peer.displayName, kind: producer.kind });
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ browsers (SFU)
+
+  async addWebPeer(participantId: string, displayName: string): Promise<WebJoin> {
+    if (this.has(participantId)) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `participant ${participantId} is already in the meeting` });
+    const { network } = this.#options;
+    const listenInfos: types.TransportListenInfo[] = [
+      { protocol: 'udp', ip: network.listenIp, announcedAddress: network.announcedAddress, portRange: network.portRange },
+      { protocol: 'tcp', ip: network.listenIp, announcedAddress: network.announcedAddress, portRange: network.portRange },
+    ];
+    const send = await this.router.createWebRtcTransport({ listenInfos, appData: { participantId, direction: 'send' } });
+    const recv = await this.router.createWebRtcTransport({ listenInfos, appData: { participantId, direction: 'recv' } }).catch((error: unknown) => {
+      send.close();
+      throw error;
+    });
+    const peer: WebPeer = { id: participantId, displayName, joinedAt: new Date(), send, recv, producers: new Map(), consumers: new Map(), mixerConsumers: [] };
+    this.#webPeers.set(participantId, peer);
+    for (const transport of [send, recv]) {
+      transport.on('dtlsstatechange', (state) => {
+        if (state === 'failed' || state === 'closed') this.removeParticipant(participantId, 'connection-lost');
+      });
+    }
+    log.info({ meeting: this.key, participant: participantId }, 'browser joined');
+    const info = (t: types.WebRtcTransport): WebTransportInfo => ({ id: t.id, iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters });
+    return { routerRtpCapabilities: this.router.rtpCapabilities, send: info(send), recv: info(recv), producers: this.producers(participantId) };
+  }
+
+  #peer(participantId: string): WebPeer {
+    const peer = this.#webPeers.get(participantId);
+    if (!peer) throw createError('VCBOX_ERR_PARTICIPANT_NOT_FOUND', { id: participantId, meeting: this.key });
+    return peer;
+  }
+
+  async connectWebTransport(participantId: string, transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
+    const peer = this.#peer(participantId);
+    const transport = peer.send.id === transportId ? peer.send : peer.recv.id === transportId ? peer.recv : undefined;
+    if (!transport) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `unknown transport ${transportId}` });
+    await transport.connect({ dtlsParameters });
+  }
+
+  async produceWeb(participantId: string, kind: 'audio' | 'video', rtpParameters: types.RtpParameters): Promise<string> {
+    const peer = this.#peer(participantId);
+    const producer = await peer.send.produce({ kind, rtpParameters, appData: { participantId } });
+    peer.producers.set(producer.id, producer);
+    if (kind === 'audio') {
+      // SIP legs hear browsers through the mixer.
+      const consumer = await this.#mixerTransport.consume({ producerId: producer.id, rtpCapabilities: this.router.rtpCapabilities });
+      peer.mixerConsumers.push(consumer);
+      const codec = codecOfMime(consumer.rtpParameters.codecs[0]?.mimeType ?? '');
+      if (codec) this.#mixer.addInput(consumer.rtpParameters.encodings?.[0]?.ssrc ?? 0, participantId, codec);
+      if (this.#muted.has(participantId)) await producer.pause();
+    }
+    this.emit('newproducer', { producerId: producer.id, participantId, displayName: peer.displayName, kind });
+    return producer.id;
+  }
+
+  async consumeWeb(participantId: string, producerId: string, rtpCapabilities: types.RtpCapabilities): Promise<WebConsumerInfo> {
+    const peer = this.#peer(participantId);
+    if (!this.router.canConsume({ producerId, rtpCapabilities })) {
+      throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `this browser cannot receive producer ${producerId} (no common codec)` });
+    }
+    const consumer = await peer.recv.consume({ producerId, rtpCapabilities, paused: true });
+    peer.consumers.set(consumer.id, consumer);
+    consumer.observer.once('close', () => peer.consumers.delete(consumer.id));
+    return { id: consumer.id, producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters };
+  }
+
+  async resumeWebConsumer(participantId: string, consumerId: string): Promise<void> {
+    const consumer = this.#peer(participantId).consumers.get(consumerId);
+    if (!consumer) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `unknown consumer ${consumerId}` });
+    await consumer.resume();
   }
 
   /** Removes a leg (hang-up, removal, RTP timeout); emits participantclosed unless `quiet`. */
   removeParticipant(participantId: string, reason: string, quiet = false): boolean {
+    const peer = this.#webPeers.get(participantId);
+    if (peer) {
+      this.#webPeers.delete(participantId);
+      this.#muted.delete(participantId);
+      this.#mixer.removeParticipant(participantId);
+      for (const producer of peer.producers.values()) this.emit('producerclosed', producer.id, participantId);
+      peer.send.close();
+      peer.recv.close();
+      log.info({ meeting: this.key, participant: participantId, reason }, 'browser left');
+      if (!quiet) this.emit('participantclosed', participantId, reason);
+      return true;
+    }
     const leg = this.#legs.get(participantId);
     if (!leg) return false;
     this.#legs.delete(participantId);
     this.#muted.delete(participantId);
     this.#mixer.removeParticipant(participantId);
+    this.emit('producerclosed', leg.producer.id, participantId);
     leg.mixerConsumer.close();
     leg.mixProducer.close();
     leg.transport.close();
@@ -386,6 +544,29 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         rttMs: Math.round(((sent as Partial<types.RtpStreamSendStats> | undefined)?.roundTripTime ?? 0) * 10) / 10,
       });
     }
+    for (const peer of this.#webPeers.values()) {
+      const audio = [...peer.producers.values()].find((p) => p.kind === 'audio');
+      const [received] = audio ? await audio.getStats().catch(() => []) : [];
+      const remote = (received ?? {}) as Partial<types.RtpStreamRecvStats>;
+      const [transportStats] = await peer.recv.getStats().catch(() => []);
+      out.push({
+        id: peer.id,
+        displayName: peer.displayName,
+        type: 'web',
+        audioCodec: audio?.rtpParameters.codecs[0]?.mimeType.split('/')[1] ?? '',
+        srtp: true,
+        muted: this.#muted.has(peer.id),
+        direction: 'sendrecv',
+        joinedAt: peer.joinedAt.toISOString(),
+        bitrateIn: remote.bitrate ?? 0,
+        bitrateOut: transportStats?.sendBitrate ?? 0,
+        packetsIn: remote.packetCount ?? 0,
+        packetsOut: 0,
+        packetLoss: (remote.fractionLost ?? 0) / 256,
+        jitterMs: Math.round(((remote.jitter ?? 0) / 48) * 10) / 10,
+        rttMs: Math.round((remote.roundTripTime ?? 0) * 10) / 10,
+      });
+    }
     return out;
   }
 
@@ -398,7 +579,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
-    for (const id of [...this.#legs.keys()]) this.removeParticipant(id, 'meeting-closed', true);
+    for (const id of [...this.#legs.keys(), ...this.#webPeers.keys()]) this.removeParticipant(id, 'meeting-closed', true);
     this.#mixer.close();
     this.router.close();
     this.emit('close');

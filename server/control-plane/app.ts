@@ -4,6 +4,11 @@
  * port; the process entry point is ./main.ts. Errors reach callers as
  * `{ code, message, field? }` from the one error table (server/errors.ts).
  */
+import { CallRecords } from '../cdr/call-records.ts';
+import type { EventEmitter } from 'node:events';
+import fastifyWebsocket from '@fastify/websocket';
+import type { MediaServiceEvents } from '../../media/media-service.ts';
+import type { MeetingAdmission } from '../meetings/meeting-admission.ts';
 import type { MediaControl } from '../../media/control/media-control-protocol.ts';
 import { LiveMeetings } from '../meetings/live-meetings.ts';
 import path from 'node:path';
@@ -31,6 +36,7 @@ import { auditRoutes } from './routes/audit.ts';
 import { callRecordRoutes } from './routes/call-records.ts';
 import { healthRoutes } from './routes/health.ts';
 import { meetingRoutes } from './routes/meetings.ts';
+import { joinRoutes } from './routes/join.ts';
 import { liveMeetingRoutes } from './routes/live-meetings.ts';
 import { type OnlineLookup, onlineUserRoutes } from './routes/online-users.ts';
 import { type DeviceLookup, roomRoutes } from './routes/rooms.ts';
@@ -49,8 +55,11 @@ export interface AppOptions {
   readonly online?: OnlineLookup;
   /** Meetings with people in them (the SIP application's registry). */
   readonly live?: LiveMeetings;
-  /** The media service (participant statistics, mute). */
+  /** The media service (participant statistics, mute, browser legs) and its events. */
   readonly media?: MediaControl;
+  readonly mediaEvents?: EventEmitter<MediaServiceEvents>;
+  /** Who may enter which meeting (the SIP application's); enables the browser join page. */
+  readonly admission?: MeetingAdmission;
   /** Folder served as the console; defaults to the project's web/. */
   readonly webRoot?: string;
 }
@@ -106,6 +115,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const accounts = new AccountStore(db);
   const mailer = new Mailer(settings);
   await app.register(fastifyCookie);
+  await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
   await app.register(fastifySwagger, {
     openapi: {
       info: { title: 'vcbox control plane API', version: BUILD_INFO.version },
@@ -124,6 +134,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(callRecordRoutes, { db });
       await api.register(setupWizardRoutes, { db, settings, admins });
       await api.register(liveMeetingRoutes, { db, live: options.live ?? new LiveMeetings(), ...(options.media ? { media: options.media } : {}) });
+      if (options.admission && options.media) {
+        await api.register(joinRoutes, {
+          admission: options.admission,
+          live: options.live ?? new LiveMeetings(),
+          media: options.media,
+          records: new CallRecords(db),
+          ...(options.mediaEvents ? { mediaEvents: options.mediaEvents } : {}),
+        });
+      }
       await api.register(onlineUserRoutes, { accounts, online: options.online ?? (() => []) });
       await api.register(meetingRoutes, { db, meetings: new MeetingStore(db), accounts, settings, mailer });
       await api.register(roomRoutes, { db, rooms: new RoomStore(db), vmrs: new VmrStore(db), devices: options.devices ?? (() => undefined) });

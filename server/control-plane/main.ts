@@ -4,6 +4,8 @@
  * SIP application, which connects to the signaling service's application port (retrying until
  * the signaling service is up).
  */
+import type { EventEmitter } from 'node:events';
+import type { MediaServiceEvents } from '../../media/media-service.ts';
 import { AdminStore } from '../admin/admin-store.ts';
 import { dataPaths, loadConfig } from '../config/config.ts';
 import { createError } from '../errors.ts';
@@ -34,6 +36,9 @@ await runService('control plane', async () => {
     state,
     live: sip.live,
     media: media.media,
+    // The client re-emits the media service's events (plus its own connect/disconnect).
+    mediaEvents: media as unknown as EventEmitter<MediaServiceEvents>,
+    admission: sip.admission,
     online: () => sip.location.online(),
     devices: (account) => {
       const binding = sip.location.lookup(account).at(-1);

@@ -13,7 +13,7 @@ export interface LiveParticipant {
   readonly displayName: string;
   readonly account: string | null;
   readonly role: 'host' | 'guest';
-  readonly type: 'sip';
+  readonly type: 'sip' | 'web';
   readonly callId: string;
   readonly source: string;
   readonly transport: string;

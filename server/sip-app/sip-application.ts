@@ -139,5 +139,18 @@ function mediaAbsent(): MediaControl {
   const fail = async (): Promise<never> => {
     throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'this SIP application runs without a media service' });
   };
-  return { joinSip: fail, updateSip: fail, leave: fail, setMuted: fail, snapshot: fail, configure: fail, ping: fail };
+  return {
+    joinSip: fail,
+    updateSip: fail,
+    joinWeb: fail,
+    connectWeb: fail,
+    produceWeb: fail,
+    consumeWeb: fail,
+    resumeWeb: fail,
+    leave: fail,
+    setMuted: fail,
+    snapshot: fail,
+    configure: fail,
+    ping: fail,
+  };
 }

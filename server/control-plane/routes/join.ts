@@ -1,0 +1,229 @@
+/**
+ * The browser join page's API (public: guests join with the meeting ID and PIN, not a console
+ * login). `GET /join/:number` says whether the meeting exists now and needs a PIN; the
+ * WebSocket `/join/ws` carries mediasoup-client's signaling: JSON requests
+ * {id, method, params} answered {id, result} or {id, error: {code, message}}, and
+ * notifications {notification, data} (newProducer, producerClosed, removed, reconnect).
+ *
+ * Methods: join {number, pin, name} → transports + router capabilities + producers to
+ * consume; connectTransport {transportId, dtlsParameters}; produce {kind, rtpParameters} →
+ * {id}; consume {producerId, rtpCapabilities}; resume {consumerId}; leave. Joining goes
+ * through the same MeetingAdmission as SIP calls (PIN, window, lock, capacity); wrong PINs are
+ * rate-limited per address. A closed socket leaves the meeting.
+ */
+import { randomUUID } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
+import type { WebSocket } from '@fastify/websocket';
+import type { FastifyPluginAsync } from 'fastify';
+import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
+import type { MediaServiceEvents } from '../../../media/media-service.ts';
+import type { CallRecords } from '../../cdr/call-records.ts';
+import { createError } from '../../errors.ts';
+import { getLogger } from '../../logging/logger.ts';
+import type { LiveMeetings } from '../../meetings/live-meetings.ts';
+import type { MeetingAdmission, RefusalKind } from '../../meetings/meeting-admission.ts';
+
+const log = getLogger('join');
+
+/** What a browser is told when it may not join (the page shows it in the visitor's language). */
+export const JOIN_REFUSALS: Record<RefusalKind, string> = {
+  'not-found': 'There is no meeting with this ID.',
+  ended: 'This meeting has ended.',
+  'not-started': 'This meeting has not started yet.',
+  'pin-required': 'This meeting needs a PIN.',
+  'wrong-pin': 'Wrong PIN.',
+  locked: 'Failed to join: the meeting is locked.',
+  full: 'The meeting is full.',
+};
+
+const MAX_MESSAGE_BYTES = 64 * 1024;
+
+export interface JoinRouteOptions {
+  readonly admission: MeetingAdmission;
+  readonly live: LiveMeetings;
+  readonly media: MediaControl;
+  readonly mediaEvents?: EventEmitter<MediaServiceEvents>;
+  readonly records: CallRecords;
+}
+
+interface Session {
+  readonly socket: WebSocket;
+  meeting?: string;
+  participantId?: string;
+  record?: number;
+}
+
+export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, options) => {
+  const { admission, live, media, records } = options;
+  const sessions = new Map<string, Session>();
+  // Wrong PINs per address: 10 a minute, then joins from there wait (no PIN guessing).
+  const wrongPins = new Map<string, { count: number; since: number }>();
+  const checkPinBudget = (ip: string) => {
+    const entry = wrongPins.get(ip);
+    if (entry && Date.now() - entry.since < 60_000 && entry.count >= 10) {
+      throw createError('VCBOX_ERR_RATE_LIMITED', { seconds: Math.ceil((entry.since + 60_000 - Date.now()) / 1000) });
+    }
+  };
+  const wrongPin = (ip: string) => {
+    const entry = wrongPins.get(ip);
+    if (!entry || Date.now() - entry.since >= 60_000) {
+      if (wrongPins.size > 10_000) wrongPins.clear();
+      wrongPins.set(ip, { count: 1, since: Date.now() });
+    } else entry.count++;
+  };
+
+  const notify = (session: Session, notification: string, data: unknown) => {
+    if (session.socket.readyState === 1) session.socket.send(JSON.stringify({ notification, data }));
+  };
+  const leave = async (session: Session, reason: string) => {
+    const { meeting, participantId } = session;
+    if (!meeting || !participantId) return;
+    session.meeting = undefined;
+    session.participantId = undefined;
+    sessions.delete(participantId);
+    await media.leave(meeting, participantId, reason).catch(() => undefined);
+    live.remove(meeting, participantId, reason);
+    if (session.record !== undefined) records.ended(session.record, 'answered');
+    log.info({ meeting, participant: participantId, reason }, 'browser left the meeting');
+  };
+
+  const events = options.mediaEvents;
+  const onNewProducer = (meeting: string, info: { participantId: string }) => {
+    for (const session of sessions.values()) if (session.meeting === meeting && session.participantId !== info.participantId) notify(session, 'newProducer', info);
+  };
+  const onProducerClosed = (meeting: string, producerId: string, participantId: string) => {
+    for (const session of sessions.values()) if (session.meeting === meeting && session.participantId !== participantId) notify(session, 'producerClosed', { producerId, participantId });
+  };
+  const onParticipantClosed = (meeting: string, participantId: string, reason: string) => {
+    const session = sessions.get(participantId);
+    if (!session || session.meeting !== meeting) return;
+    // After a media restart the page joins again by itself; otherwise it is told why it is out.
+    notify(session, reason === 'media-restart' ? 'reconnect' : 'removed', { reason });
+    void leave(session, reason);
+  };
+  events?.on('newproducer', onNewProducer);
+  events?.on('producerclosed', onProducerClosed);
+  events?.on('participantclosed', onParticipantClosed);
+  app.addHook('onClose', async () => {
+    events?.off('newproducer', onNewProducer);
+    events?.off('producerclosed', onProducerClosed);
+    events?.off('participantclosed', onParticipantClosed);
+    for (const session of [...sessions.values()]) {
+      await leave(session, 'server-stopping');
+      session.socket.close(1001, 'server stopping');
+    }
+  });
+
+  app.get<{ Params: { number: string } }>(
+    '/join/:number',
+    {
+      config: { public: true },
+      schema: {
+        summary: 'Whether a meeting can be joined now from the browser, and whether it needs a PIN (public)',
+        params: { type: 'object', required: ['number'], properties: { number: { type: 'string', pattern: '^\\d{5,12}$' } } },
+      },
+    },
+    async (request, reply) => {
+      const target = admission.resolve(request.params.number);
+      if (typeof target === 'string') return reply.status(404).send({ code: 'VCBOX_ERR_JOIN_REFUSED', refusal: target, message: JOIN_REFUSALS[target] });
+      return { number: target.number, subject: target.subject, needsPin: target.guestPin !== '' };
+    },
+  );
+
+  app.get('/join/ws', { websocket: true, config: { public: true }, schema: { hide: true } }, (socket, request) => {
+    const session: Session = { socket };
+    const handle = async (method: string, params: Record<string, unknown>): Promise<unknown> => {
+      if (method === 'join') {
+        if (session.participantId) throw Object.assign(new Error('already joined'), { code: 'VCBOX_ERR_BAD_REQUEST' });
+        const number = String(params.number ?? '');
+        const pin = params.pin === undefined || params.pin === '' ? undefined : String(params.pin);
+        const name = String(params.name ?? '').trim();
+        if (!/^\d{5,12}$/.test(number)) throw Object.assign(new Error('The meeting ID is 5 to 12 digits.'), { code: 'VCBOX_ERR_BAD_REQUEST', field: 'number' });
+        if (name.length < 1 || name.length > 64) throw Object.assign(new Error('Enter a name of 1 to 64 characters.'), { code: 'VCBOX_ERR_BAD_REQUEST', field: 'name' });
+        if (pin !== undefined && !/^\d{1,16}$/.test(pin)) throw Object.assign(new Error('The PIN is digits only.'), { code: 'VCBOX_ERR_BAD_REQUEST', field: 'pin' });
+        checkPinBudget(request.ip);
+        const result = admission.admit(number, pin);
+        if (!result.ok) {
+          if (result.refusal === 'wrong-pin') wrongPin(request.ip);
+          throw Object.assign(new Error(JOIN_REFUSALS[result.refusal]), { code: 'VCBOX_ERR_JOIN_REFUSED', refusal: result.refusal });
+        }
+        const participantId = randomUUID();
+        let joined: Awaited<ReturnType<MediaControl['joinWeb']>>;
+        try {
+          joined = await media.joinWeb(number, participantId, name);
+        } catch (error) {
+          admission.abandon(number);
+          throw error;
+        }
+        session.meeting = number;
+        session.participantId = participantId;
+        session.record = records.start(result.target.kind, participantId, name, number);
+        records.answered(session.record);
+        sessions.set(participantId, session);
+        live.add(number, {
+          id: participantId,
+          displayName: name,
+          account: null,
+          role: result.role,
+          type: 'web',
+          callId: participantId,
+          source: request.ip,
+          transport: request.protocol === 'https' ? 'wss' : 'ws',
+          joinedAt: new Date(),
+          hangUp: (reason) => {
+            notify(session, 'removed', { reason });
+            void leave(session, reason).then(() => socket.close(4000, reason.slice(0, 100)));
+          },
+        });
+        log.info({ meeting: number, participant: participantId, role: result.role }, 'browser joined the meeting');
+        return { participantId, role: result.role, subject: result.target.subject, ...joined };
+      }
+      const { meeting, participantId } = session;
+      if (!meeting || !participantId) throw Object.assign(new Error('join the meeting first'), { code: 'VCBOX_ERR_BAD_REQUEST' });
+      switch (method) {
+        case 'connectTransport':
+          return media.connectWeb(meeting, participantId, String(params.transportId), params.dtlsParameters as never);
+        case 'produce': {
+          const kind = params.kind === 'video' ? 'video' : 'audio';
+          return { id: await media.produceWeb(meeting, participantId, kind, params.rtpParameters as never) };
+        }
+        case 'consume':
+          return media.consumeWeb(meeting, participantId, String(params.producerId), params.rtpCapabilities as never);
+        case 'resume':
+          return media.resumeWeb(meeting, participantId, String(params.consumerId));
+        case 'leave':
+          await leave(session, 'left');
+          return {};
+        default:
+          throw Object.assign(new Error(`unknown method ${method}`), { code: 'VCBOX_ERR_BAD_REQUEST' });
+      }
+    };
+
+    socket.on('message', (data: Buffer) => {
+      if (data.length > MAX_MESSAGE_BYTES) {
+        socket.close(1009, 'message too large');
+        return;
+      }
+      let message: { id?: unknown; method?: unknown; params?: unknown };
+      try {
+        message = JSON.parse(data.toString('utf8'));
+      } catch {
+        socket.send(JSON.stringify({ id: null, error: { code: 'VCBOX_ERR_BAD_REQUEST', message: 'not JSON' } }));
+        return;
+      }
+      const id = message.id ?? null;
+      handle(String(message.method ?? ''), (message.params ?? {}) as Record<string, unknown>).then(
+        (result) => socket.readyState === 1 && socket.send(JSON.stringify({ id, result: result ?? {} })),
+        (error: Error & { code?: string; refusal?: string; field?: string; params?: { reason?: unknown } }) =>
+          socket.readyState === 1 &&
+          socket.send(
+            JSON.stringify({
+              id,
+              error: { code: error.code ?? 'VCBOX_ERR_INTERNAL', message: String(error.params?.reason ?? error.message), refusal: error.refusal, field: error.field },
+            }),
+          ),
+      );
+    });
+    socket.on('close', () => void leave(session, 'left'));
+  });
+};

@@ -1,0 +1,35 @@
+/**
+ * A real browser for the tests: Debian's Chromium (/usr/bin/chromium) driven headless by
+ * playwright-core, with fake camera and microphone (Chromium's own test devices: a moving
+ * picture and a periodic beep) and permissions granted, so a page can getUserMedia unattended.
+ * Console errors and page errors are collected so a test can insist there were none.
+ */
+import { type Browser, chromium, type Page } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required', '--no-sandbox'],
+  });
+}
+
+export interface WatchedPage {
+  readonly page: Page;
+  readonly errors: string[];
+}
+
+/** A new page in its own context (its own cookies), errors collected. */
+export async function openPage(browser: Browser, url: string): Promise<WatchedPage> {
+  const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(url);
+  return { page, errors };
+}

@@ -1,0 +1,406 @@
+/**
+ * The browser join page: enter meeting ID, PIN and name; join with camera and microphone
+ * through mediasoup-client over the control plane's WebSocket (/api/v1/join/ws); see and hear
+ * everyone (SIP terminals' audio and other browsers' audio and video, SFU; the camera is sent
+ * as simulcast); mute; leave. Bundled by scripts/build-web.sh into web/join/join.js.
+ * `window.vcboxJoin` exposes the state and a stats summary for tests and support.
+ */
+import { Device, type types } from 'mediasoup-client';
+
+const STRINGS = {
+  en: {
+    title: 'Join a meeting',
+    language: 'Language',
+    meetingId: 'Meeting ID',
+    pin: 'PIN (if the meeting has one)',
+    name: 'Your name',
+    join: 'Join',
+    mute: 'Mute',
+    unmute: 'Unmute',
+    leave: 'Leave',
+    joining: 'Joining…',
+    joined: 'In the meeting',
+    left: 'You left the meeting.',
+    removed: 'You were removed from the meeting',
+    reconnecting: 'The media service restarted; reconnecting…',
+    noDevices: 'No camera or microphone could be opened; joining to watch and listen only.',
+    badId: 'The meeting ID is 5 to 12 digits.',
+    badName: 'Enter your name.',
+    lost: 'The connection to the meeting server was lost.',
+    you: 'You',
+  },
+  'zh-CN': {
+    title: '加入会议',
+    language: '语言',
+    meetingId: '会议号',
+    pin: '会议密码（如有）',
+    name: '您的名字',
+    join: '加入',
+    mute: '静音',
+    unmute: '取消静音',
+    leave: '离开',
+    joining: '正在加入…',
+    joined: '会议中',
+    left: '您已离开会议。',
+    removed: '您已被移出会议',
+    reconnecting: '媒体服务已重启，正在重新连接…',
+    noDevices: '无法打开摄像头或麦克风，将以仅观看/收听方式加入。',
+    badId: '会议号为 5 到 12 位数字。',
+    badName: '请输入您的名字。',
+    lost: '与会议服务器的连接已断开。',
+    you: '我',
+  },
+} as const;
+type Lang = keyof typeof STRINGS;
+type Key = keyof (typeof STRINGS)['en'];
+
+/** Refusal messages from the server, translated (the server sends English). */
+const REFUSALS_ZH: Record<string, string> = {
+  'not-found': '没有这个会议号的会议。',
+  ended: '会议已结束。',
+  'not-started': '会议尚未开始。',
+  'pin-required': '该会议需要密码。',
+  'wrong-pin': '密码错误。',
+  locked: '加入失败：会议已锁定。',
+  full: '会议人数已满。',
+};
+
+let lang: Lang = navigator.language.startsWith('zh') ? 'zh-CN' : 'en';
+const t = (key: Key): string => STRINGS[lang][key];
+const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
+
+function applyLanguage(): void {
+  document.documentElement.lang = lang;
+  for (const el of document.querySelectorAll<HTMLElement>('[data-i18n]')) el.textContent = t(el.dataset.i18n as Key);
+  ($('lang') as HTMLSelectElement).value = lang;
+  $('mute').textContent = state.muted ? t('unmute') : t('mute');
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+class Signaling {
+  readonly #socket: WebSocket;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  onNotification: (name: string, data: Record<string, unknown>) => void = () => undefined;
+  onClose: () => void = () => undefined;
+
+  constructor(url: string) {
+    this.#socket = new WebSocket(url);
+    this.#socket.addEventListener('message', (event) => {
+      const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown; error?: { code: string; message: string; refusal?: string }; notification?: string; data?: Record<string, unknown> };
+      if (message.notification) {
+        this.onNotification(message.notification, message.data ?? {});
+        return;
+      }
+      const pending = message.id === undefined ? undefined : this.#pending.get(message.id);
+      if (!pending || message.id === undefined) return;
+      this.#pending.delete(message.id);
+      if (message.error) pending.reject(Object.assign(new Error(message.error.message), message.error));
+      else pending.resolve(message.result);
+    });
+    this.#socket.addEventListener('close', () => {
+      for (const pending of this.#pending.values()) pending.reject(new Error(t('lost')));
+      this.#pending.clear();
+      this.onClose();
+    });
+  }
+
+  opened(): Promise<void> {
+    if (this.#socket.readyState === WebSocket.OPEN) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#socket.addEventListener('open', () => resolve(), { once: true });
+      this.#socket.addEventListener('error', () => reject(new Error(t('lost'))), { once: true });
+    });
+  }
+
+  request<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+    const id = this.#nextId++;
+    this.#socket.send(JSON.stringify({ id, method, params }));
+    return new Promise<T>((resolve, reject) => this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject }));
+  }
+
+  close(): void {
+    this.#socket.close();
+  }
+}
+
+interface TransportInfo {
+  id: string;
+  iceParameters: types.IceParameters;
+  iceCandidates: types.IceCandidate[];
+  dtlsParameters: types.DtlsParameters;
+}
+
+interface ProducerInfo {
+  producerId: string;
+  participantId: string;
+  displayName: string;
+  kind: 'audio' | 'video';
+}
+
+interface JoinResult {
+  participantId: string;
+  role: string;
+  subject: string;
+  routerRtpCapabilities: types.RtpCapabilities;
+  send: TransportInfo;
+  recv: TransportInfo;
+  producers: ProducerInfo[];
+}
+
+const state = {
+  phase: 'idle' as 'idle' | 'joining' | 'joined' | 'left' | 'removed',
+  muted: false,
+  participantId: '',
+  consumers: new Map<string, { consumer: types.Consumer; info: ProducerInfo }>(),
+  producers: [] as types.Producer[],
+  errors: [] as string[],
+};
+let signaling: Signaling | undefined;
+let device: Device | undefined;
+let sendTransport: types.Transport | undefined;
+let recvTransport: types.Transport | undefined;
+let localStream: MediaStream | undefined;
+let lastJoin: { number: string; pin: string; name: string } | undefined;
+
+function tile(participantId: string, name: string): HTMLElement {
+  let el = document.querySelector<HTMLElement>(`.tile[data-participant="${CSS.escape(participantId)}"]`);
+  if (!el) {
+    el = document.createElement('div');
+    el.className = 'tile audio-only';
+    el.dataset.participant = participantId;
+    const label = document.createElement('span');
+    label.className = 'name';
+    label.textContent = name;
+    el.append(label);
+    $('tiles').append(el);
+  }
+  return el;
+}
+
+function attach(participantId: string, name: string, track: MediaStreamTrack, muted = false): void {
+  const el = tile(participantId, name);
+  const media = document.createElement(track.kind === 'video' ? 'video' : 'audio');
+  media.autoplay = true;
+  media.muted = muted;
+  if (media instanceof HTMLVideoElement) media.playsInline = true;
+  media.srcObject = new MediaStream([track]);
+  media.dataset.track = track.id;
+  if (track.kind === 'video') el.classList.remove('audio-only');
+  el.prepend(media);
+}
+
+async function consume(info: ProducerInfo): Promise<void> {
+  if (!signaling || !device || !recvTransport) return;
+  const params = await signaling.request<{ id: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: types.RtpParameters }>('consume', {
+    producerId: info.producerId,
+    rtpCapabilities: device.rtpCapabilities,
+  });
+  const consumer = await recvTransport.consume(params);
+  state.consumers.set(consumer.id, { consumer, info });
+  attach(info.participantId, info.displayName, consumer.track);
+  await signaling.request('resume', { consumerId: consumer.id });
+}
+
+function dropProducer(producerId: string): void {
+  for (const [id, { consumer, info }] of state.consumers) {
+    if (info.producerId !== producerId) continue;
+    consumer.close();
+    state.consumers.delete(id);
+    document.querySelector(`[data-track="${CSS.escape(consumer.track.id)}"]`)?.remove();
+    const el = document.querySelector(`.tile[data-participant="${CSS.escape(info.participantId)}"]`);
+    if (el && !el.querySelector('audio, video')) el.remove();
+  }
+}
+
+async function join(number: string, pin: string, name: string): Promise<void> {
+  lastJoin = { number, pin, name };
+  state.phase = 'joining';
+  $('status').textContent = t('joining');
+  if (!localStream) {
+    try {
+      localStream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: { ideal: 1280 }, height: { ideal: 720 } } });
+    } catch {
+      try {
+        localStream = await navigator.mediaDevices.getUserMedia({ audio: true });
+      } catch {
+        $('status').textContent = t('noDevices');
+      }
+    }
+  }
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/join/ws`;
+  signaling = new Signaling(url);
+  await signaling.opened();
+  const sig = signaling;
+  const joined = await sig.request<JoinResult>('join', { number, pin, name });
+  state.participantId = joined.participantId;
+  sig.onNotification = (notification, data) => {
+    if (notification === 'newProducer') void consume(data as unknown as ProducerInfo).catch(report);
+    else if (notification === 'producerClosed') dropProducer(String(data.producerId));
+    else if (notification === 'removed') end('removed', `${t('removed')} (${String(data.reason ?? '')})`);
+    else if (notification === 'reconnect') void rejoin();
+  };
+  sig.onClose = () => {
+    if (state.phase === 'joined') end('left', t('lost'));
+  };
+  device = new Device();
+  await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities });
+  sendTransport = device.createSendTransport(joined.send);
+  recvTransport = device.createRecvTransport(joined.recv);
+  for (const transport of [sendTransport, recvTransport]) {
+    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+      sig.request('connectTransport', { transportId: transport.id, dtlsParameters }).then(() => callback(), errback);
+    });
+  }
+  sendTransport.on('produce', ({ kind, rtpParameters }, callback, errback) => {
+    sig.request<{ id: string }>('produce', { kind, rtpParameters }).then(callback, errback);
+  });
+
+  $('join-form').hidden = true;
+  $('meeting').hidden = false;
+  $('meeting-title').textContent = `${joined.subject} · ${number}`;
+  if (localStream) {
+    for (const track of localStream.getTracks()) {
+      attach('self', t('you'), track, true);
+      const producer = await sendTransport.produce(
+        track.kind === 'video'
+          ? {
+              track,
+              // Simulcast: three layers the SFU picks from per receiver.
+              encodings: [
+                { scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+                { scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+                { scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+              ],
+            }
+          : { track },
+      );
+      state.producers.push(producer);
+    }
+  }
+  for (const producer of joined.producers) await consume(producer);
+  state.phase = 'joined';
+  $('status').textContent = t('joined');
+}
+
+async function rejoin(): Promise<void> {
+  $('status').textContent = t('reconnecting');
+  teardown();
+  if (lastJoin) await join(lastJoin.number, lastJoin.pin, lastJoin.name).catch(report);
+}
+
+function teardown(): void {
+  for (const { consumer } of state.consumers.values()) consumer.close();
+  state.consumers.clear();
+  for (const producer of state.producers) producer.close();
+  state.producers = [];
+  sendTransport?.close();
+  recvTransport?.close();
+  const sig = signaling;
+  signaling = undefined;
+  if (sig) {
+    sig.onClose = () => undefined;
+    sig.close();
+  }
+  $('tiles').replaceChildren();
+}
+
+function end(phase: 'left' | 'removed', message: string): void {
+  state.phase = phase;
+  teardown();
+  for (const track of localStream?.getTracks() ?? []) track.stop();
+  localStream = undefined;
+  $('meeting').hidden = true;
+  $('join-form').hidden = false;
+  $('error').textContent = message;
+}
+
+function report(error: unknown): void {
+  const err = error as Error & { refusal?: string };
+  const message = lang === 'zh-CN' && err.refusal && REFUSALS_ZH[err.refusal] ? REFUSALS_ZH[err.refusal] : err.message;
+  state.errors.push(message ?? String(error));
+  $('error').textContent = message ?? String(error);
+  if (state.phase === 'joining') {
+    state.phase = 'idle';
+    teardown();
+    $('meeting').hidden = true;
+    $('join-form').hidden = false;
+  }
+}
+
+/** A summary of what this page receives and sends (getStats), for tests and support. */
+async function stats(): Promise<{ inbound: { kind: string; codec: string; packets: number; bytes: number; framesDecoded?: number }[]; outbound: { kind: string; packets: number }[] }> {
+  const inbound: { kind: string; codec: string; packets: number; bytes: number; framesDecoded?: number }[] = [];
+  const outbound: { kind: string; packets: number }[] = [];
+  for (const transport of [recvTransport, sendTransport]) {
+    if (!transport) continue;
+    const report = await transport.getStats();
+    const codecs = new Map<string, string>();
+    for (const entry of report.values()) if (entry.type === 'codec') codecs.set(entry.id, entry.mimeType);
+    for (const entry of report.values()) {
+      if (entry.type === 'inbound-rtp') {
+        inbound.push({ kind: entry.kind, codec: codecs.get(entry.codecId) ?? '', packets: entry.packetsReceived ?? 0, bytes: entry.bytesReceived ?? 0, framesDecoded: entry.framesDecoded });
+      } else if (entry.type === 'outbound-rtp') {
+        outbound.push({ kind: entry.kind, packets: entry.packetsSent ?? 0 });
+      }
+    }
+  }
+  return { inbound, outbound };
+}
+
+async function leave(): Promise<void> {
+  await signaling?.request('leave').catch(() => undefined);
+  end('left', t('left'));
+}
+
+$('join-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const number = ($('number') as HTMLInputElement).value.trim();
+  const pin = ($('pin') as HTMLInputElement).value.trim();
+  const name = ($('name') as HTMLInputElement).value.trim();
+  if (!/^\d{5,12}$/.test(number)) {
+    $('error').textContent = t('badId');
+    return;
+  }
+  if (!name) {
+    $('error').textContent = t('badName');
+    return;
+  }
+  $('error').textContent = '';
+  void join(number, pin, name).catch(report);
+});
+$('leave').addEventListener('click', () => void leave());
+$('mute').addEventListener('click', () => {
+  state.muted = !state.muted;
+  for (const producer of state.producers) if (producer.kind === 'audio') state.muted ? producer.pause() : producer.resume();
+  applyLanguage();
+});
+$('lang').addEventListener('change', (event) => {
+  lang = (event.target as HTMLSelectElement).value as Lang;
+  applyLanguage();
+});
+
+// A link may carry the meeting: /join/?m=880001 — the page asks whether it needs a PIN.
+const fromLink = new URLSearchParams(location.search).get('m');
+if (fromLink && /^\d{5,12}$/.test(fromLink)) {
+  ($('number') as HTMLInputElement).value = fromLink;
+  fetch(`/api/v1/join/${fromLink}`)
+    .then(async (response) => {
+      const body = (await response.json()) as { subject?: string; needsPin?: boolean; message?: string; refusal?: string };
+      $('subject').textContent = response.ok ? (body.subject ?? '') : lang === 'zh-CN' && body.refusal ? (REFUSALS_ZH[body.refusal] ?? '') : (body.message ?? '');
+      ($('pin') as HTMLInputElement).required = Boolean(body.needsPin);
+    })
+    .catch(() => undefined);
+}
+applyLanguage();
+
+declare global {
+  interface Window {
+    vcboxJoin: { state: typeof state; join: typeof join; leave: typeof leave; stats: typeof stats };
+  }
+}
+window.vcboxJoin = { state, join, leave, stats };
