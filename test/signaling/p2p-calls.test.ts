@@ -117,6 +117,9 @@ t.test('the caller cancels while the callee rings: CANCEL reaches the callee, 48
   t.ok(caller.ok, `caller: 180, CANCEL → 200, 487, ACK (exit ${caller.exitCode})\n${caller.errors}`);
   t.ok((await callee.result).ok, 'callee was cancelled by the box');
   const callId = /Call-ID: (\S+)/.exec(caller.messages)?.[1] ?? '';
+  // The record is closed when the forked INVITE's 487 comes back from the callee, which may be
+  // a moment after the caller's own transaction ended.
+  for (let i = 0; i < 60 && !records.byCallId(callId)?.outcome; i++) await new Promise((resolve) => setTimeout(resolve, 50));
   t.match(records.byCallId(callId), { outcome: 'canceled' });
 });
 
