@@ -33,6 +33,7 @@ export interface MediaServiceOptions {
 }
 
 export interface MediaServiceEvents {
+  keyframerequest: [meeting: string, participantId: string];
   newproducer: [meeting: string, info: ProducerInfo];
   producerclosed: [meeting: string, producerId: string, participantId: string];
   participantclosed: [meeting: string, participantId: string, reason: string];
@@ -88,6 +89,7 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
       });
       meeting.on('dominantspeaker', (id) => this.emit('dominantspeaker', key, id));
       meeting.on('newproducer', (info) => this.emit('newproducer', key, info));
+      meeting.on('keyframerequest', (id) => this.emit('keyframerequest', key, id));
       meeting.on('producerclosed', (producerId, participantId) => this.emit('producerclosed', key, producerId, participantId));
       meeting.once('close', () => {
         if (this.#meetings.get(key) === meeting) this.#meetings.delete(key);
@@ -186,6 +188,11 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
       out.push({ meeting: key, workerPid: media.router.appData.workerPid as number, participants: await media.snapshot() });
     }
     return out;
+  }
+
+  /** Who each SIP leg of a meeting sees (voice-activated video). */
+  videoRouting(meeting: string): Record<string, string | null> {
+    return this.#live(meeting).videoRouting();
   }
 
   mixerCounters(meeting: string, participantId: string): { packetsIn: number; packetsOut: number } {

@@ -19,6 +19,7 @@ export const MEDIA_METHODS = [
   'leave',
   'setMuted',
   'snapshot',
+  'videoRouting',
   'configure',
   'ping',
 ] as const;
@@ -29,7 +30,7 @@ export type MediaControl = {
   [M in Exclude<MediaMethod, 'ping'>]: (...args: Parameters<MediaService[M]>) => Promise<Awaited<ReturnType<MediaService[M]>>>;
 } & { ping(): Promise<{ meetings: number }> };
 
-export const MEDIA_EVENTS = ['participantclosed', 'dominantspeaker', 'newproducer', 'producerclosed'] as const;
+export const MEDIA_EVENTS = ['participantclosed', 'dominantspeaker', 'newproducer', 'producerclosed', 'keyframerequest'] as const;
 
 /** Longest line either side accepts (an SDP offer is a few kB). */
 export const MAX_LINE_BYTES = 256 * 1024;

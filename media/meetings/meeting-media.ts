@@ -12,6 +12,7 @@ import { createError } from '../../server/errors.ts';
 import { getLogger } from '../../server/logging/logger.ts';
 import { AUDIO_CODECS, type AudioCodecName } from '../audio-mixer/audio-codec.ts';
 import { AudioMixer, type AudioMixerOptions } from '../audio-mixer/audio-mixer.ts';
+import { createVideoLeg, feedbackLines, pickVideoCodec, type VideoLeg, videoCapabilities } from './sip-video.ts';
 import { type AnswerMedia, answerDirection, type Direction, parseSdp, type SdpCodec, type SdpCrypto, type SdpMedia, writeSdp } from '../sdp/sip-sdp.ts';
 
 const log = getLogger('meeting-media');
@@ -57,6 +58,8 @@ export interface ParticipantSnapshot {
   readonly displayName: string;
   readonly type: 'sip' | 'web';
   readonly audioCodec: string;
+  /** The video codec the participant sends ('' without video). */
+  readonly videoCodec: string;
   readonly srtp: boolean;
   readonly muted: boolean;
   readonly direction: Direction;
@@ -89,6 +92,26 @@ interface SipLeg {
   readonly joinedAt: Date;
   lastRtpBytes: number;
   lastRtpAt: number;
+  /** The terminal's audio as the meeting router has it (the producer, or its pipe producer). */
+  readonly meetingAudio: types.Producer;
+  /** The video half, when the terminal offered a video codec the box forwards. */
+  video?: VideoLeg & {
+    consumer?: types.Consumer;
+    /** The meeting-router producer this leg is shown now. */
+    showing?: string;
+    /** The terminal's camera as the meeting router has it. */
+    meetingProducer: types.Producer;
+    direction: Direction;
+  };
+  /**
+   * The router the leg's transports live in: the meeting's own, or — when the terminal's
+   * payload types differ from the meeting router's (mediasoup sends the router's numbers, and
+   * a terminal must receive the numbers it offered) — a router of its own whose codecs carry
+   * the terminal's numbers, joined to the meeting router by pipe transports.
+   */
+  readonly legRouter: types.Router;
+  /** Meeting producers piped into legRouter (meeting producer id → the pipe producer there). */
+  readonly piped: Map<string, types.Producer>;
 }
 
 /** A producer browsers can consume: a SIP leg's audio, a browser's microphone or camera. */
@@ -134,6 +157,8 @@ interface WebPeer {
 }
 
 export interface MeetingMediaEvents {
+  /** A SIP terminal should send a key frame (its picture is newly shown): SIP INFO. */
+  keyframerequest: [participantId: string];
   newproducer: [info: ProducerInfo];
   producerclosed: [producerId: string, participantId: string];
   participantclosed: [participantId: string, reason: string];
@@ -146,6 +171,13 @@ export interface MeetingMediaOptions {
   /** Hang up a leg whose RTP stops for this long (not while it is on hold). */
   readonly rtpTimeoutMs: number;
   readonly mixer?: AudioMixerOptions;
+}
+
+/** Pipes a producer from one router to another of the same worker; the copy's producer. */
+async function pipe(from: types.Router, producerId: string, to: types.Router): Promise<types.Producer> {
+  const { pipeProducer } = await from.pipeToRouter({ producerId, router: to, keepId: false });
+  if (!pipeProducer) throw new Error(`piping producer ${producerId} gave no producer`);
+  return pipeProducer;
 }
 
 function codecOfMime(mimeType: string): AudioCodecName | undefined {
@@ -172,12 +204,16 @@ function pickCrypto(media: SdpMedia): (SdpCrypto & { suite: types.SrtpCryptoSuit
 export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   readonly key: string;
   readonly router: types.Router;
+  readonly #worker: types.Worker;
   readonly #options: MeetingMediaOptions;
   readonly #mixer: AudioMixer;
   readonly #mixerTransport: types.PlainTransport;
   readonly #legs = new Map<string, SipLeg>();
   readonly #webPeers = new Map<string, WebPeer>();
   readonly #muted = new Set<string>();
+  /** Dominant speakers, most recent first: who SIP legs see (voice-activated video). */
+  #speakerOrder: string[] = [];
+  #videoRefresh: Promise<void> = Promise.resolve();
   readonly #timer: NodeJS.Timeout;
   #closed = false;
 
@@ -189,21 +225,26 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       const mixerTransport = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: false });
       await mixerTransport.connect({ ip: '127.0.0.1', port: mixerPort });
       mixer.connect('127.0.0.1', mixerTransport.tuple.localPort);
-      return new MeetingMedia(key, router, mixer, mixerTransport, options);
+      return new MeetingMedia(key, worker, router, mixer, mixerTransport, options);
     } catch (error) {
       router.close();
       throw error;
     }
   }
 
-  private constructor(key: string, router: types.Router, mixer: AudioMixer, mixerTransport: types.PlainTransport, options: MeetingMediaOptions) {
+  private constructor(key: string, worker: types.Worker, router: types.Router, mixer: AudioMixer, mixerTransport: types.PlainTransport, options: MeetingMediaOptions) {
     super();
     this.key = key;
+    this.#worker = worker;
     this.router = router;
     this.#mixer = mixer;
     this.#mixerTransport = mixerTransport;
     this.#options = options;
-    mixer.on('dominantspeaker', (id) => this.emit('dominantspeaker', id));
+    mixer.on('dominantspeaker', (id) => {
+      this.#speakerOrder = [id, ...this.#speakerOrder.filter((other) => other !== id)];
+      this.emit('dominantspeaker', id);
+      this.#refreshVideo();
+    });
     router.observer.once('close', () => this.close());
     this.#timer = setInterval(() => void this.#checkRtp(), Math.min(5000, Math.max(500, options.rtpTimeoutMs / 4)));
     this.#timer.unref();
@@ -239,21 +280,55 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     if (!secure && request.srtp === 'required') throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'this box requires SRTP; enable media encryption (SRTP/SDES) on the terminal' });
 
     const { network } = this.#options;
-    const transport = await this.router.createPlainTransport({
-      listenInfo: { protocol: 'udp', ip: network.listenIp, announcedAddress: network.announcedAddress, portRange: network.portRange },
-      rtcpMux: audio.rtcpMux,
-      comedia: false,
-      ...(crypto ? { enableSrtp: true, srtpCryptoSuite: crypto.suite } : {}),
-      appData: { participantId: request.participantId },
-    });
+    const info = AUDIO_CODECS[chosen.name];
+    const videoMedia = offer.media.find((m) => m.kind === 'video' && m.port > 0);
+    const offeredVideo = videoMedia ? pickVideoCodec(videoMedia) : undefined;
+    const videoCrypto = videoMedia?.proto.includes('SAVP') ? pickCrypto(videoMedia) : undefined;
+    const chosenVideo = videoMedia && offeredVideo && (!videoMedia.proto.includes('SAVP') || videoCrypto) ? offeredVideo : undefined;
+
+    // The terminal must receive the payload types it offered; mediasoup sends its router's.
+    const audioCap: types.RouterRtpCodecCapability = {
+      kind: 'audio',
+      mimeType: info.mimeType,
+      clockRate: info.clockRate,
+      ...(info.channels > 1 ? { channels: info.channels } : {}),
+      preferredPayloadType: chosen.codec.payloadType,
+    };
+    const videoCap: types.RouterRtpCodecCapability | undefined = chosenVideo
+      ? { kind: 'video', mimeType: chosenVideo.mimeType, clockRate: 90000, parameters: chosenVideo.parameters, preferredPayloadType: chosenVideo.codec.payloadType }
+      : undefined;
+    const samePayloadTypes = [audioCap, ...(videoCap ? [videoCap] : [])].every((cap) =>
+      this.router.rtpCapabilities.codecs?.some(
+        (c) =>
+          c.mimeType.toLowerCase() === cap.mimeType.toLowerCase() &&
+          c.preferredPayloadType === cap.preferredPayloadType &&
+          (cap.mimeType !== 'video/H264' || c.parameters?.['packetization-mode'] === cap.parameters?.['packetization-mode']),
+      ),
+    );
+    const legRouter = samePayloadTypes
+      ? this.router
+      : await this.#worker.createRouter({ mediaCodecs: [audioCap, ...(videoCap ? [videoCap] : [])], appData: { meeting: this.key, participantId: request.participantId } });
+    const piped = new Map<string, types.Producer>();
+    const closeLeg = () => {
+      if (legRouter !== this.router) legRouter.close();
+    };
+
+    let video: VideoLeg | undefined;
+    let transport: types.PlainTransport | undefined;
     try {
+      transport = await legRouter.createPlainTransport({
+        listenInfo: { protocol: 'udp', ip: network.listenIp, announcedAddress: network.announcedAddress, portRange: network.portRange },
+        rtcpMux: audio.rtcpMux,
+        comedia: false,
+        ...(crypto ? { enableSrtp: true, srtpCryptoSuite: crypto.suite } : {}),
+        appData: { participantId: request.participantId },
+      });
       await transport.connect({
         ip: audio.address,
         port: audio.port,
         ...(audio.rtcpMux ? {} : { rtcpPort: audio.rtcpPort ?? audio.port + 1 }),
         ...(crypto ? { srtpParameters: { cryptoSuite: crypto.suite, keyBase64: crypto.keyBase64 } } : {}),
       });
-      const info = AUDIO_CODECS[chosen.name];
       const producer = await transport.produce({
         kind: 'audio',
         rtpParameters: {
@@ -261,7 +336,9 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
           encodings: [{}],
         },
       });
-      const mixerConsumer = await this.#mixerTransport.consume({ producerId: producer.id, rtpCapabilities: this.router.rtpCapabilities });
+      // Same worker: the pipe producer needs an id of its own (keepId false).
+      const meetingAudio = legRouter === this.router ? producer : await pipe(legRouter, producer.id, this.router);
+      const mixerConsumer = await this.#mixerTransport.consume({ producerId: meetingAudio.id, rtpCapabilities: this.router.rtpCapabilities });
       const mixProducer = await this.#mixerTransport.produce({
         kind: 'audio',
         rtpParameters: {
@@ -269,15 +346,23 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
           encodings: [{ ssrc: randomInt(1, 0xffffffff) }],
         },
       });
+      let mixInLegRouter = mixProducer;
+      if (legRouter !== this.router) {
+        mixInLegRouter = await pipe(this.router, mixProducer.id, legRouter);
+        piped.set(mixProducer.id, mixInLegRouter);
+      }
       const consumer = await transport.consume({
-        producerId: mixProducer.id,
-        rtpCapabilities: {
-          codecs: [{ kind: 'audio', mimeType: info.mimeType, preferredPayloadType: chosen.codec.payloadType, clockRate: info.clockRate, ...(info.channels > 1 ? { channels: info.channels } : {}) }],
-          headerExtensions: [],
-        },
+        producerId: mixInLegRouter.id,
+        rtpCapabilities: { codecs: [{ ...audioCap, preferredPayloadType: chosen.codec.payloadType }], headerExtensions: [] },
       });
       this.#mixer.addInput(mixerConsumer.rtpParameters.encodings?.[0]?.ssrc ?? 0, request.participantId, chosen.name);
       this.#mixer.addOutput(request.participantId, chosen.name, 100, mixProducer.rtpParameters.encodings?.[0]?.ssrc ?? 0);
+
+      let meetingVideo: types.Producer | undefined;
+      if (videoMedia && chosenVideo) {
+        video = await createVideoLeg(legRouter, network, videoMedia, chosenVideo, videoCrypto, request.participantId);
+        meetingVideo = legRouter === this.router ? video.producer : await pipe(legRouter, video.producer.id, this.router);
+      }
 
       const direction = answerDirection(audio.direction);
       const leg: SipLeg = {
@@ -297,14 +382,22 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         joinedAt: new Date(),
         lastRtpBytes: 0,
         lastRtpAt: Date.now(),
+        legRouter,
+        piped,
+        meetingAudio,
+        ...(video && videoMedia && meetingVideo ? { video: { ...video, meetingProducer: meetingVideo, direction: answerDirection(videoMedia.direction) } } : {}),
       };
       this.#legs.set(leg.id, leg);
       await this.#applyDirection(leg);
       log.info({ meeting: this.key, participant: leg.id, codec: chosen.name, srtp: leg.srtp, port: transport.tuple.localPort }, 'SIP leg joined');
-      this.emit('newproducer', { producerId: producer.id, participantId: leg.id, displayName: leg.displayName, kind: 'audio' });
+      this.emit('newproducer', { producerId: meetingAudio.id, participantId: leg.id, displayName: leg.displayName, kind: 'audio' });
+      if (leg.video) this.emit('newproducer', { producerId: leg.video.meetingProducer.id, participantId: leg.id, displayName: leg.displayName, kind: 'video' });
+      this.#refreshVideo();
       return { sdp: this.#answer(leg, offer.media, audio, crypto), audioCodec: chosen.name, srtp: leg.srtp };
     } catch (error) {
-      transport.close();
+      transport?.close();
+      video?.transport.close();
+      closeLeg();
       this.#mixer.removeParticipant(request.participantId);
       this.#legs.delete(request.participantId);
       throw error;
@@ -323,6 +416,8 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     }
     if (audio.port === 0) leg.direction = 'inactive';
     else leg.direction = answerDirection(audio.direction);
+    const videoOffer = offer.media.find((m) => m.kind === 'video');
+    if (leg.video && videoOffer) leg.video.direction = videoOffer.port === 0 ? 'inactive' : answerDirection(videoOffer.direction);
     await this.#applyDirection(leg);
     leg.version++;
     leg.lastRtpAt = Date.now();
@@ -334,12 +429,34 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     const send = leg.direction === 'sendrecv' || leg.direction === 'sendonly';
     if (send) await leg.consumer.resume();
     else await leg.consumer.pause();
+    const consumer = leg.video?.consumer;
+    if (consumer && !consumer.closed) {
+      const sendVideo = leg.video?.direction === 'sendrecv' || leg.video?.direction === 'sendonly';
+      await (sendVideo ? consumer.resume() : consumer.pause());
+    }
   }
 
   #answer(leg: SipLeg, offered: readonly SdpMedia[], audio: SdpMedia, crypto: SdpCrypto | undefined): string {
     const { network } = this.#options;
     const telephoneEvent = audio.codecs.find((c) => c.name.toLowerCase() === 'telephone-event' && c.clockRate === 8000);
+    const videoOffer = offered.find((m) => m.kind === 'video' && m.port > 0);
     const media: AnswerMedia[] = offered.map((m): AnswerMedia => {
+      const video = leg.video;
+      if (m === videoOffer && video) {
+        const srtp = video.transport.srtpParameters;
+        const videoCrypto = m.proto.includes('SAVP') ? pickCrypto(m) : undefined;
+        return {
+          kind: 'video',
+          port: video.transport.tuple.localPort,
+          proto: m.proto,
+          codecs: [video.chosen.codec],
+          rtcpMux: m.rtcpMux,
+          ...(m.rtcpMux ? {} : { rtcpPort: video.transport.rtcpTuple?.localPort }),
+          ...(videoCrypto && srtp ? { crypto: { tag: videoCrypto.tag, suite: srtp.cryptoSuite, keyBase64: srtp.keyBase64 } } : {}),
+          direction: video.direction,
+          extra: feedbackLines(video.chosen.codec.payloadType),
+        };
+      }
       if (m !== audio) return { kind: m.kind, port: 0, proto: m.proto, codecs: m.codecs.slice(0, 1) };
       return {
         kind: 'audio',
@@ -360,6 +477,77 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     const leg = this.#legs.get(participantId);
     if (!leg) throw createError('VCBOX_ERR_PARTICIPANT_NOT_FOUND', { id: participantId, meeting: this.key });
     return leg;
+  }
+
+  /** Every video producer with its participant (SIP legs' cameras, browsers' cameras). */
+  #videoSources(): { participantId: string; producer: types.Producer }[] {
+    const out: { participantId: string; producer: types.Producer }[] = [];
+    for (const leg of this.#legs.values()) if (leg.video) out.push({ participantId: leg.id, producer: leg.video.meetingProducer });
+    for (const peer of this.#webPeers.values()) {
+      for (const producer of peer.producers.values()) if (producer.kind === 'video') out.push({ participantId: peer.id, producer });
+    }
+    return out;
+  }
+
+  /**
+   * Voice-activated video for SIP legs: each leg receives the most recent dominant speaker
+   * other than itself whose camera it can decode (same codec; no transcoding yet), else anyone
+   * with a camera. A switch re-consumes (mediasoup asks the new source for a key frame; a SIP
+   * source is also asked by SIP INFO). Runs one refresh at a time.
+   */
+  #refreshVideo(): void {
+    this.#videoRefresh = this.#videoRefresh.then(() => this.#doRefreshVideo()).catch((error: unknown) => {
+      log.warn({ meeting: this.key, err: (error as Error).message }, 'video switch failed');
+    });
+  }
+
+  async #doRefreshVideo(): Promise<void> {
+    if (this.#closed) return;
+    const sources = this.#videoSources();
+    const rank = (id: string) => {
+      const index = this.#speakerOrder.indexOf(id);
+      return index < 0 ? Number.MAX_SAFE_INTEGER : index;
+    };
+    for (const leg of [...this.#legs.values()]) {
+      const video = leg.video;
+      if (!video || video.transport.closed) continue;
+      const caps = videoCapabilities(video.chosen);
+      const candidates = sources
+        .filter((s) => s.participantId !== leg.id && !s.producer.closed && this.router.canConsume({ producerId: s.producer.id, rtpCapabilities: caps }))
+        .sort((a, b) => rank(a.participantId) - rank(b.participantId));
+      const target = candidates[0];
+      if (video.consumer && !video.consumer.closed && video.showing === target?.producer.id) continue;
+      const previous = video.showing;
+      video.consumer?.close();
+      video.consumer = undefined;
+      video.showing = undefined;
+      if (previous) {
+        // Stop piping the picture this leg no longer shows.
+        leg.piped.get(previous)?.close();
+        leg.piped.delete(previous);
+      }
+      if (!target) continue;
+      let source = target.producer;
+      if (leg.legRouter !== this.router) {
+        source = await pipe(this.router, target.producer.id, leg.legRouter);
+        leg.piped.set(target.producer.id, source);
+      }
+      const consumer = await video.transport.consume({ producerId: source.id, rtpCapabilities: caps });
+      video.showing = target.producer.id;
+      if (video.direction === 'recvonly' || video.direction === 'inactive') await consumer.pause();
+      video.consumer = consumer;
+      if (this.#legs.has(target.participantId)) this.emit('keyframerequest', target.participantId);
+    }
+  }
+
+  /** Who each SIP leg sees now (participant ids), for the console and tests. */
+  videoRouting(): Record<string, string | null> {
+    const byProducer = new Map(this.#videoSources().map((s) => [s.producer.id, s.participantId]));
+    const out: Record<string, string | null> = {};
+    for (const leg of this.#legs.values()) {
+      if (leg.video) out[leg.id] = leg.video.consumer && !leg.video.consumer.closed && leg.video.showing ? (byProducer.get(leg.video.showing) ?? null) : null;
+    }
+    return out;
   }
 
   /** Mutes a participant for everyone: out of the mix, and its audio producers paused (SFU). */
@@ -387,7 +575,9 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   producers(except?: string): ProducerInfo[] {
     const out: ProducerInfo[] = [];
     for (const leg of this.#legs.values()) {
-      if (leg.id !== except) out.push({ producerId: leg.producer.id, participantId: leg.id, displayName: leg.displayName, kind: 'audio' });
+      if (leg.id === except) continue;
+      out.push({ producerId: leg.meetingAudio.id, participantId: leg.id, displayName: leg.displayName, kind: 'audio' });
+      if (leg.video) out.push({ producerId: leg.video.meetingProducer.id, participantId: leg.id, displayName: leg.displayName, kind: 'video' });
     }
     for (const peer of this.#webPeers.values()) {
       if (peer.id === except) continue;
@@ -448,6 +638,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       if (this.#muted.has(participantId)) await producer.pause();
     }
     this.emit('newproducer', { producerId: producer.id, participantId, displayName: peer.displayName, kind });
+    if (kind === 'video') this.#refreshVideo();
     return producer.id;
   }
 
@@ -478,6 +669,8 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       for (const producer of peer.producers.values()) this.emit('producerclosed', producer.id, participantId);
       peer.send.close();
       peer.recv.close();
+      this.#speakerOrder = this.#speakerOrder.filter((id) => id !== participantId);
+      if (!this.#closed) this.#refreshVideo();
       log.info({ meeting: this.key, participant: participantId, reason }, 'browser left');
       if (!quiet) this.emit('participantclosed', participantId, reason);
       return true;
@@ -487,10 +680,15 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     this.#legs.delete(participantId);
     this.#muted.delete(participantId);
     this.#mixer.removeParticipant(participantId);
-    this.emit('producerclosed', leg.producer.id, participantId);
+    this.emit('producerclosed', leg.meetingAudio.id, participantId);
+    if (leg.video) this.emit('producerclosed', leg.video.meetingProducer.id, participantId);
     leg.mixerConsumer.close();
     leg.mixProducer.close();
     leg.transport.close();
+    leg.video?.transport.close();
+    if (leg.legRouter !== this.router) leg.legRouter.close();
+    this.#speakerOrder = this.#speakerOrder.filter((id) => id !== participantId);
+    if (!this.#closed) this.#refreshVideo();
     log.info({ meeting: this.key, participant: participantId, reason }, 'participant left');
     if (!quiet) this.emit('participantclosed', participantId, reason);
     return true;
@@ -531,6 +729,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         displayName: leg.displayName,
         type: 'sip',
         audioCodec: leg.codec.name,
+        videoCodec: leg.video?.chosen.codec.name ?? '',
         srtp: leg.srtp,
         muted: this.#muted.has(leg.id),
         direction: leg.direction,
@@ -554,6 +753,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         displayName: peer.displayName,
         type: 'web',
         audioCodec: audio?.rtpParameters.codecs[0]?.mimeType.split('/')[1] ?? '',
+        videoCodec: [...peer.producers.values()].find((p) => p.kind === 'video')?.rtpParameters.codecs[0]?.mimeType.split('/')[1] ?? '',
         srtp: true,
         muted: this.#muted.has(peer.id),
         direction: 'sendrecv',

@@ -181,6 +181,8 @@ export interface AnswerMedia {
   readonly crypto?: SdpCrypto;
   readonly direction?: Direction;
   readonly ptime?: number;
+  /** Further attribute lines, written as given (e.g. a=rtcp-fb). */
+  readonly extra?: readonly string[];
 }
 
 export function writeSdp(options: { address: string; sessionId: string; version: number; media: readonly AnswerMedia[] }): string {
@@ -200,6 +202,7 @@ export function writeSdp(options: { address: string; sessionId: string; version:
       lines.push(`a=rtpmap:${codec.payloadType} ${codec.name}/${codec.clockRate}${codec.channels && codec.channels > 1 ? `/${codec.channels}` : ''}`);
       if (codec.fmtp) lines.push(`a=fmtp:${codec.payloadType} ${codec.fmtp}`);
     }
+    if (m.extra) lines.push(...m.extra);
     if (m.ptime) lines.push(`a=ptime:${m.ptime}`);
     if (m.rtcpMux) lines.push('a=rtcp-mux');
     else if (m.rtcpPort) lines.push(`a=rtcp:${m.rtcpPort}`);

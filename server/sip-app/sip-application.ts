@@ -100,6 +100,7 @@ export class SipApplication {
     });
     this.#meetingCalls = meetingCalls;
     media?.on('participantclosed', (meeting, participantId, reason) => meetingCalls.mediaClosed(meeting, participantId, reason));
+    media?.on('keyframerequest', (meeting, participantId) => meetingCalls.requestKeyFrame(meeting, participantId));
     this.srf.invite((req, res) => {
       if (parseDial(parseUri(req.uri)?.user ?? '')) void meetingCalls.handle(req, res);
       else void calls.handle(req, res);
@@ -150,6 +151,7 @@ function mediaAbsent(): MediaControl {
     leave: fail,
     setMuted: fail,
     snapshot: fail,
+    videoRouting: fail,
     configure: fail,
     ping: fail,
   };

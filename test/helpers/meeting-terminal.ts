@@ -38,6 +38,8 @@ export interface MeetingTerminal {
   readonly answeredPort: number;
   /** The SRTP key (base64) of the box's a=crypto line, when it answered SRTP. */
   readonly answeredKey: string;
+  /** The answered video port (0 when the box rejected or was not offered video). */
+  readonly answeredVideoPort: number;
   readonly result: Promise<SippResult>;
   /** The audio port a re-INVITE from the box moved the call to (meeting-join-heal.xml). */
   movedPort(timeoutMs: number): Promise<number>;
@@ -60,16 +62,19 @@ export async function joinMeeting(
     portFile,
     portFile2,
   });
-  const { result } = await startSipp({ scenario, target, transport: options.transport ?? 'u1', timeoutSeconds: Math.ceil(options.hold / 1000) + 30 });
+  // -aa: answer INFO/NOTIFY/OPTIONS/UPDATE with 200 whenever they come (key frame requests).
+  const { result } = await startSipp({ scenario, target, transport: options.transport ?? 'u1', timeoutSeconds: Math.ceil(options.hold / 1000) + 30, extraArgs: ['-aa'] });
   const ended = result.then((r): never => {
     throw new Error(`sipp ended early: ${r.errors}\n${r.messages.slice(-2000)}`);
   });
   ended.catch(() => undefined);
   const answeredPort = await Promise.race([waitFor('the answered port', 10_000, () => readPort(portFile)), ended]);
   const answeredKey = existsSync(`${portFile}.key`) ? readFileSync(`${portFile}.key`, 'utf8').trim() : '';
+  const answeredVideoPort = Number((existsSync(`${portFile}.video`) ? readFileSync(`${portFile}.video`, 'utf8').trim() : '') || 0);
   return {
     answeredPort,
     answeredKey,
+    answeredVideoPort,
     result,
     movedPort: (timeoutMs) => Promise.race([waitFor('the re-INVITE with the new port', timeoutMs, () => readPort(portFile2)), ended]),
   };

@@ -22,7 +22,8 @@ export class RtpTerminal {
   readonly received: ReceivedRtp[] = [];
   port = 0;
 
-  async open(): Promise<number> {
+  /** Binds the socket (on `port`, or a free one). */
+  async open(port = 0): Promise<number> {
     this.socket.on('message', (packet) => {
       if (packet.length < 12 || packet.readUInt8(0) >> 6 !== 2) return;
       const pt = packet.readUInt8(1) & 0x7f;
@@ -34,7 +35,7 @@ export class RtpTerminal {
       if (packet.readUInt8(0) & 0x20) end -= packet.readUInt8(packet.length - 1);
       this.received.push({ payloadType: pt, sequence: packet.readUInt16BE(2), ssrc: packet.readUInt32BE(8), payload: packet.subarray(offset, end) });
     });
-    await new Promise<void>((resolve) => this.socket.bind(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.socket.bind(port, '127.0.0.1', resolve));
     this.port = this.socket.address().port;
     return this.port;
   }

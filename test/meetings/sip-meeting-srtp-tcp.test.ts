@@ -3,7 +3,8 @@
  * encrypts a tone with the key the terminal offered (the box must decrypt it for the other
  * participant to hear it), then decrypts with the key the box answered what the box sends
  * (the other participant's tone, mixed and encrypted by the box). A terminal signaling over
- * TCP joins and hears the others the same way as over UDP.
+ * TCP joins and hears the others the same way as over UDP. An Opus terminal with its own
+ * dynamic payload type (111, not the meeting router's) is heard, and receives its mix under 111.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -88,5 +89,37 @@ t.test('a terminal signaling over TCP joins and hears the others', async (t) => 
   const heardByTcp = await decodeG711('mulaw', a.payloadOf(0, 25).subarray(0, 8000));
   t.ok(Math.abs(dominantFrequency(heardByTcp, 8000) - 1000) < 60, `the TCP terminal hears the UDP one (${Math.round(dominantFrequency(heardByTcp, 8000))} Hz)`);
   const [r1, r2] = await Promise.all([overTcp.result, overUdp.result]);
+  t.ok(r1.ok && r2.ok, `both calls end normally ${r1.errors}${r2.errors}`);
+});
+
+t.test('an Opus terminal with its own payload type: heard by the others, and sent its mix under that payload type', async (t) => {
+  const plain = new RtpTerminal();
+  t.teardown(() => plain.close());
+  await plain.open();
+  const opusPort = await freePort();
+  const opus = await joinMeeting(target, {
+    dial: room.number,
+    name: 'Opus',
+    media: `m=audio ${opusPort} RTP/AVP 111 101\na=rtpmap:111 opus/48000/2\na=fmtp:111 useinbandfec=1\na=rtpmap:101 telephone-event/8000\na=rtcp-mux`,
+    hold: 6000,
+  });
+  const other = await joinMeeting(target, { dial: room.number, name: 'Pcmu', media: pcmuMedia(plain.port), hold: 6000 });
+  const sent = await runFfmpeg(
+    ['-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=2', '-af', 'volume=0.5', '-c:a', 'libopus', '-ac', '2', '-b:a', '32k', '-payload_type', '111',
+      '-f', 'rtp', `rtp://127.0.0.1:${opus.answeredPort}?localrtpport=${opusPort}&rtcpport=${opus.answeredPort}&pkt_size=1200`],
+    20_000,
+  );
+  t.equal(sent.exitCode, 0, `ffmpeg sent Opus ${sent.stderr}`);
+  const heard = await decodeG711('mulaw', plain.payloadOf(0, 25).subarray(0, 8000));
+  t.ok(Math.abs(dominantFrequency(heard, 8000) - 440) < 40, `the PCMU terminal hears the Opus one (${Math.round(dominantFrequency(heard, 8000))} Hz)`);
+  // Now listen where the Opus terminal receives: its mix comes under payload type 111.
+  const listener = new RtpTerminal();
+  t.teardown(() => listener.close());
+  await listener.open(opusPort);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const types = new Set(listener.received.map((p) => p.payloadType));
+  t.ok(listener.received.length > 20, `the Opus terminal receives its mix (${listener.received.length} packets in 1 s)`);
+  t.same([...types], [111], 'under the payload type it offered (111), not the router\'s');
+  const [r1, r2] = await Promise.all([opus.result, other.result]);
   t.ok(r1.ok && r2.ok, `both calls end normally ${r1.errors}${r2.errors}`);
 });

@@ -49,6 +49,9 @@ export interface MeetingCallsOptions {
   readonly accountName: (number: string) => string | undefined;
 }
 
+const PICTURE_FAST_UPDATE =
+  '<?xml version="1.0" encoding="utf-8" ?>\r\n<media_control><vc_primitive><to_encoder><picture_fast_update/></to_encoder></vc_primitive></media_control>\r\n';
+
 /** SIP answers to the refusals of MeetingAdmission. */
 const SIP_REFUSALS: Record<RefusalKind, [number, string]> = {
   'not-found': [404, 'Not Found - no such meeting'],
@@ -83,6 +86,20 @@ export class MeetingCalls {
       return;
     }
     participant.hangUp(reason === 'rtp-timeout' ? 'no media received (RTP timeout)' : `media ended (${reason})`);
+  }
+
+  /**
+   * Asks a terminal for a key frame the SIP way (INFO with a picture_fast_update media
+   * control, RFC 5168), for terminals that ignore RTCP PLI/FIR.
+   */
+  requestKeyFrame(meeting: string, participantId: string): void {
+    const leg = this.#legs.get(participantId);
+    if (!leg) return;
+    // srf's typings want a whole SrfRequest here; it takes {method, headers, body} at run time.
+    const request = { method: 'INFO', headers: { 'Content-Type': 'application/media_control+xml' }, body: PICTURE_FAST_UPDATE } as unknown as Srf.SrfRequest;
+    leg.dialog
+      .request(request)
+      .catch((error: Error) => log.debug({ meeting, participant: participantId, err: error.message }, 'key frame INFO not accepted'));
   }
 
   async #reattach(meeting: string, participantId: string): Promise<void> {
