@@ -207,6 +207,26 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 9,
+    name: 'meeting records (one row per meeting held: the statistics count meetings, not legs)',
+    up(db) {
+      db.exec(`
+        CREATE TABLE meeting_records (
+          id INTEGER PRIMARY KEY,
+          number TEXT NOT NULL,
+          kind TEXT NOT NULL CHECK (kind IN ('vmr', 'scheduled', 'instant')),
+          subject TEXT NOT NULL,
+          started_at TEXT NOT NULL,
+          ended_at TEXT,
+          duration_s INTEGER,
+          participants_total INTEGER NOT NULL DEFAULT 0,
+          participants_max INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX meeting_records_started ON meeting_records(started_at);
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

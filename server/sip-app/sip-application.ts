@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import Srf from 'drachtio-srf';
 import { AccountStore } from '../accounts/account-store.ts';
 import { CallRecords } from '../cdr/call-records.ts';
+import { MeetingRecords } from '../cdr/meeting-records.ts';
 import type { Db } from '../db/database.ts';
 import { getLogger } from '../logging/logger.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
@@ -39,6 +40,8 @@ export interface SipApplicationOptions {
   readonly noAnswerTimeoutMs?: number;
   /** The media service (meeting calls); without it a call to a meeting gets 503. */
   readonly media?: MediaClient;
+  /** Smallest session-timer interval accepted (RFC 4028 says 90 s; tests shorten it). */
+  readonly minSessionSeconds?: number;
 }
 
 export class SipApplication {
@@ -56,6 +59,7 @@ export class SipApplication {
   constructor(options: SipApplicationOptions) {
     this.#options = options;
     this.accounts = new AccountStore(options.db);
+    new MeetingRecords(options.db).follow(this.live);
     this.admission = new MeetingAdmission({ vmrs: new VmrStore(options.db), meetings: new MeetingStore(options.db), settings: options.settings, live: this.live });
     this.srf = new Srf();
     // The nonce key only has to be shared by the processes that check nonces; derive it from
@@ -97,6 +101,7 @@ export class SipApplication {
       lockout,
       authenticate: (req, res) => calls.authenticate(req, res),
       accountName: (number) => this.accounts.findByNumber(number)?.name,
+      ...(options.minSessionSeconds ? { minSessionSeconds: options.minSessionSeconds } : {}),
     });
     this.#meetingCalls = meetingCalls;
     media?.on('participantclosed', (meeting, participantId, reason) => meetingCalls.mediaClosed(meeting, participantId, reason));

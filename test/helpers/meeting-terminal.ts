@@ -48,7 +48,7 @@ export interface MeetingTerminal {
 /** Starts a sipp terminal that joins `dial` at `target`; resolves once the call is answered. */
 export async function joinMeeting(
   target: string,
-  options: { dial: string; name: string; media: string; hold: number; scenario?: string; transport?: 'u1' | 't1' },
+  options: { dial: string; name: string; media: string; hold: number; scenario?: string; transport?: 'u1' | 't1'; headers?: string[] },
 ): Promise<MeetingTerminal> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-port-'));
   const portFile = path.join(dir, 'port');
@@ -61,6 +61,8 @@ export async function joinMeeting(
     hold: String(options.hold),
     portFile,
     portFile2,
+    // Extra INVITE headers go after Max-Forwards, each on its own line.
+    headers: (options.headers ?? []).map((h) => `\n      ${h}`).join(''),
   });
   // -aa: answer INFO/NOTIFY/OPTIONS/UPDATE with 200 whenever they come (key frame requests).
   const { result } = await startSipp({ scenario, target, transport: options.transport ?? 'u1', timeoutSeconds: Math.ceil(options.hold / 1000) + 30, extraArgs: ['-aa'] });

@@ -21,6 +21,12 @@ export class RtpTerminal {
   readonly socket = dgram.createSocket('udp4');
   readonly received: ReceivedRtp[] = [];
   port = 0;
+  #stopped = false;
+
+  /** Stops a send in progress (it resolves at its next frame). */
+  stop(): void {
+    this.#stopped = true;
+  }
 
   /** Binds the socket (on `port`, or a free one). */
   async open(port = 0): Promise<number> {
@@ -47,7 +53,8 @@ export class RtpTerminal {
     let timestamp = 1000;
     let sent = 0;
     const started = Date.now();
-    for (let offset = 0; offset + options.frameBytes <= payload.length; offset += options.frameBytes) {
+    this.#stopped = false;
+    for (let offset = 0; offset + options.frameBytes <= payload.length && !this.#stopped; offset += options.frameBytes) {
       const header = Buffer.alloc(12);
       header.writeUInt8(0x80, 0);
       header.writeUInt8(options.payloadType, 1);

@@ -39,6 +39,8 @@ export interface SipBoxOptions {
   terminalLogDir?: string;
   /** Run the media service too (one mediasoup worker), reached over its control socket. */
   media?: { rtpTimeoutMs?: number };
+  /** Session-timer minimum for this box (RFC 4028's 90 s by default). */
+  minSessionSeconds?: number;
 }
 
 export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> {
@@ -79,6 +81,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
   }
   const app = new SipApplication({
     ...(mediaClient ? { media: mediaClient } : {}),
+    ...(options.minSessionSeconds ? { minSessionSeconds: options.minSessionSeconds } : {}),
     signaling: { host: '127.0.0.1', port: service.applicationPort ?? 0, secret },
     db,
     settings,

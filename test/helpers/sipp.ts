@@ -47,6 +47,7 @@ export interface SippOptions {
 export function scenarioWith(name: string, values: Record<string, string>): string {
   let text = readFileSync(path.join(SIPP_SCENARIOS, name), 'utf8');
   for (const [key, value] of Object.entries(values)) text = text.replaceAll(`{{${key}}}`, value);
+  text = text.replaceAll('{{headers}}', ''); // optional extra headers: none unless given
   const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'vcbox-scenario-')), name);
   writeFileSync(file, text);
   return file;

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
+import { MeetingRecords } from '../../server/cdr/meeting-records.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
@@ -93,6 +94,9 @@ t.test('two terminals in a VMR hear each other (mixed, each in its own codec) an
     ],
     'one call record per leg',
   );
+  const [meetingRecord] = new MeetingRecords(box.db).list(1);
+  t.match(meetingRecord, { number: room.number, kind: 'vmr', subject: 'Audio room', participantsTotal: 2, participantsMax: 2 }, 'and one record for the meeting');
+  t.ok(meetingRecord?.endedAt && (meetingRecord.durationSeconds ?? -1) >= 4, `the meeting record is closed (${meetingRecord?.durationSeconds} s)`);
 });
 
 t.test('callers who may not join are refused with a clear status and reason', async (t) => {

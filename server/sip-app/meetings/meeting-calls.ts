@@ -47,6 +47,16 @@ export interface MeetingCallsOptions {
   readonly authenticate: (req: Srf.SrfRequest, res: Srf.SrfResponse) => string | undefined;
   /** The display name of an account, when the caller is one. */
   readonly accountName: (number: string) => string | undefined;
+  /** Smallest session interval accepted (RFC 4028 Min-SE; 90 s unless a test shortens it). */
+  readonly minSessionSeconds?: number;
+}
+
+/** `Session-Expires: 1800;refresher=uac` → its parts (undefined when absent or malformed). */
+export function parseSessionExpires(value: string | undefined): { seconds: number; refresher?: 'uac' | 'uas' } | undefined {
+  const match = /^\s*(\d{1,9})\s*(?:;(.*))?$/.exec(value ?? '');
+  if (!match?.[1]) return undefined;
+  const refresher = /refresher\s*=\s*(uac|uas)/i.exec(match[2] ?? '')?.[1]?.toLowerCase() as 'uac' | 'uas' | undefined;
+  return { seconds: Number(match[1]), ...(refresher ? { refresher } : {}) };
 }
 
 const PICTURE_FAST_UPDATE =
@@ -153,6 +163,19 @@ export class MeetingCalls {
     }
     const { target, role } = admission;
 
+    // Session timers (RFC 4028): the caller refreshes; too short an interval gets 422.
+    const minSession = this.#options.minSessionSeconds ?? 90;
+    const sessionExpires = parseSessionExpires(req.get('Session-Expires') || req.get('x'));
+    if (sessionExpires && sessionExpires.seconds < minSession) {
+      this.#options.admission.abandon(dial.number);
+      res.send(422, 'Session Interval Too Small', { headers: { 'Min-SE': String(minSession) } });
+      return;
+    }
+    const timerSupported = /(^|,)\s*timer\s*(,|$)/i.test(req.get('Supported') ?? '');
+    const sessionHeaders: Record<string, string> = sessionExpires
+      ? { 'Session-Expires': `${sessionExpires.seconds};refresher=uac`, ...(timerSupported ? { Require: 'timer' } : {}) }
+      : {};
+
     const participantId = randomUUID();
     const callId = req.get('Call-ID') ?? '';
     const caller = account ?? parseUri(req.getParsedHeader('From')?.uri ?? '')?.user ?? 'guest';
@@ -179,7 +202,7 @@ export class MeetingCalls {
 
     let dialog: Srf.Dialog;
     try {
-      dialog = await this.#options.srf.createUAS(req, res, { localSdp: answer.sdp });
+      dialog = await this.#options.srf.createUAS(req, res, { localSdp: answer.sdp, headers: sessionHeaders });
     } catch (error) {
       log2.info({ err: (error as Error).message }, 'caller left before the answer reached it');
       await this.#options.media.leave(dial.number, participantId, 'canceled').catch(() => undefined);
@@ -194,6 +217,7 @@ export class MeetingCalls {
     const end = (reason: string, by: 'caller' | 'box') => {
       if (ended) return;
       ended = true;
+      clearTimeout(sessionTimer);
       this.#legs.delete(participantId);
       if (by === 'box') dialog.destroy({ headers: { Reason: `SIP;cause=200;text="${reason.replace(/"/g, "'")}"` } } as never);
       void this.#options.media.leave(dial.number, participantId, by === 'caller' ? 'hangup' : reason).catch(() => undefined);
@@ -201,17 +225,28 @@ export class MeetingCalls {
       this.#options.live.remove(dial.number, participantId, reason);
       log2.info({ by, reason }, 'left the meeting');
     };
+    // Without a refresh (re-INVITE or UPDATE) within the interval the session is over (§10).
+    let sessionTimer: NodeJS.Timeout | undefined;
+    const armSessionTimer = () => {
+      if (!sessionExpires) return;
+      clearTimeout(sessionTimer);
+      const grace = Math.min(32, sessionExpires.seconds / 3);
+      sessionTimer = setTimeout(() => end('session timer expired (no refresh)', 'box'), (sessionExpires.seconds - grace) * 1000);
+      sessionTimer.unref();
+    };
+    armSessionTimer();
     dialog.on('destroy', () => end('hangup', 'caller'));
     dialog.on('modify', (modifyReq: Srf.SrfRequest, modifyRes: Srf.SrfResponse) => {
+      armSessionTimer();
       if (!modifyReq.body) {
-        modifyRes.send(200, { body: dialog.local.sdp });
+        modifyRes.send(200, { body: dialog.local.sdp, headers: sessionHeaders });
         return;
       }
       const offer = modifyReq.body;
       this.#options.media.updateSip(dial.number, participantId, offer).then(
         (sdp) => {
           leg.offer = offer;
-          modifyRes.send(200, { body: sdp });
+          modifyRes.send(200, { body: sdp, headers: sessionHeaders });
         },
         (error: Error & { params?: { reason?: unknown } }) =>
           modifyRes.send(488, `Not Acceptable Here - ${String(error.params?.reason ?? error.message).replace(/[\r\n]/g, ' ').slice(0, 200)}`, {}),

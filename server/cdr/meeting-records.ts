@@ -1,0 +1,73 @@
+/**
+ * Meeting records: one row per meeting held (table `meeting_records`) — its number, kind and
+ * subject, when it started (first participant in) and ended (last one out), how many took
+ * part and the most at once. The per-leg rows stay in `call_records`; the statistics count
+ * meetings and their concurrency from here. Fed by the live-meetings registry.
+ */
+import type { Db } from '../db/database.ts';
+import type { LiveMeeting, LiveMeetings, MeetingKind } from '../meetings/live-meetings.ts';
+
+export interface MeetingRecord {
+  readonly id: number;
+  readonly number: string;
+  readonly kind: MeetingKind;
+  readonly subject: string;
+  readonly startedAt: string;
+  readonly endedAt: string | null;
+  readonly durationSeconds: number | null;
+  readonly participantsTotal: number;
+  readonly participantsMax: number;
+}
+
+export class MeetingRecords {
+  readonly #db: Db;
+  readonly #open = new Map<LiveMeeting, number>();
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  /** Writes a record for every meeting `live` starts, updates it on joins, closes it at the end. */
+  follow(live: LiveMeetings): void {
+    // A meeting is recorded from its first participant (an admitted caller that then fails to
+    // connect starts and ends an empty meeting: not a meeting held).
+    live.on('joined', (meeting) => {
+      let id = this.#open.get(meeting);
+      if (id === undefined) {
+        id = Number(
+          this.#db
+            .prepare('INSERT INTO meeting_records (number, kind, subject, started_at) VALUES (?, ?, ?, ?)')
+            .run(meeting.number, meeting.kind, meeting.subject, new Date().toISOString()).lastInsertRowid,
+        );
+        this.#open.set(meeting, id);
+      }
+      this.#db
+        .prepare('UPDATE meeting_records SET participants_total = participants_total + 1, participants_max = max(participants_max, ?) WHERE id = ?')
+        .run(meeting.participants.size, id);
+    });
+    live.on('ended', (meeting) => {
+      const id = this.#open.get(meeting);
+      if (id === undefined) return;
+      this.#open.delete(meeting);
+      const now = new Date().toISOString();
+      this.#db
+        .prepare('UPDATE meeting_records SET ended_at = ?, duration_s = CAST(round((julianday(?) - julianday(started_at)) * 86400) AS INTEGER) WHERE id = ?')
+        .run(now, now, id);
+    });
+  }
+
+  list(limit = 100): MeetingRecord[] {
+    const rows = this.#db.prepare('SELECT * FROM meeting_records ORDER BY id DESC LIMIT ?').all(limit) as Record<string, unknown>[];
+    return rows.map((row) => ({
+      id: row.id as number,
+      number: row.number as string,
+      kind: row.kind as MeetingKind,
+      subject: row.subject as string,
+      startedAt: row.started_at as string,
+      endedAt: (row.ended_at as string | null) ?? null,
+      durationSeconds: (row.duration_s as number | null) ?? null,
+      participantsTotal: row.participants_total as number,
+      participantsMax: row.participants_max as number,
+    }));
+  }
+}
