@@ -30,6 +30,8 @@ export interface MediaServiceOptions {
   readonly network: MediaNetwork;
   readonly rtpTimeoutMs?: number;
   readonly mixer?: AudioMixerOptions;
+  /** SIP legs per worker before a meeting spreads to other workers (default 200). */
+  readonly legsPerWorker?: number;
 }
 
 export interface MediaServiceEvents {
@@ -77,6 +79,8 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
       network: this.#network,
       rtpTimeoutMs: this.#rtpTimeoutMs,
       ...(this.#options.mixer ? { mixer: this.#options.mixer } : {}),
+      legsPerWorker: this.#options.legsPerWorker ?? 200,
+      placeLeg: () => this.#options.pool.leastLoaded(),
     }));
     this.#creating.set(key, creating);
     try {

@@ -60,6 +60,8 @@ export interface ParticipantSnapshot {
   readonly audioCodec: string;
   /** The video codec the participant sends ('' without video). */
   readonly videoCodec: string;
+  /** The mediasoup worker (process id) carrying the participant's transports. */
+  readonly workerPid: number;
   readonly srtp: boolean;
   readonly muted: boolean;
   readonly direction: Direction;
@@ -110,6 +112,8 @@ interface SipLeg {
    * the terminal's numbers, joined to the meeting router by pipe transports.
    */
   readonly legRouter: types.Router;
+  /** The worker legRouter runs on (another than the meeting's when the meeting is spread). */
+  readonly legWorker: types.Worker;
   /** Meeting producers piped into legRouter (meeting producer id → the pipe producer there). */
   readonly piped: Map<string, types.Producer>;
 }
@@ -171,9 +175,15 @@ export interface MeetingMediaOptions {
   /** Hang up a leg whose RTP stops for this long (not while it is on hold). */
   readonly rtpTimeoutMs: number;
   readonly mixer?: AudioMixerOptions;
+  /**
+   * Spreading a large meeting: once the meeting's worker carries this many SIP legs, further
+   * legs get a router on the least-loaded worker (`placeLeg`), piped to the meeting's router.
+   */
+  readonly legsPerWorker?: number;
+  readonly placeLeg?: () => types.Worker;
 }
 
-/** Pipes a producer from one router to another of the same worker; the copy's producer. */
+/** Pipes a producer from one router to another (same worker or not); the copy's producer. */
 async function pipe(from: types.Router, producerId: string, to: types.Router): Promise<types.Producer> {
   const { pipeProducer } = await from.pipeToRouter({ producerId, router: to, keepId: false });
   if (!pipeProducer) throw new Error(`piping producer ${producerId} gave no producer`);
@@ -305,9 +315,13 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
           (cap.mimeType !== 'video/H264' || c.parameters?.['packetization-mode'] === cap.parameters?.['packetization-mode']),
       ),
     );
-    const legRouter = samePayloadTypes
-      ? this.router
-      : await this.#worker.createRouter({ mediaCodecs: [audioCap, ...(videoCap ? [videoCap] : [])], appData: { meeting: this.key, participantId: request.participantId } });
+    const onMeetingWorker = [...this.#legs.values()].filter((l) => l.legRouter === this.router || l.legWorker === this.#worker).length;
+    const spread = this.#options.placeLeg !== undefined && onMeetingWorker >= (this.#options.legsPerWorker ?? Number.POSITIVE_INFINITY);
+    const legWorker = spread && this.#options.placeLeg ? this.#options.placeLeg() : this.#worker;
+    const legRouter =
+      samePayloadTypes && legWorker === this.#worker
+        ? this.router
+        : await legWorker.createRouter({ mediaCodecs: [audioCap, ...(videoCap ? [videoCap] : [])], appData: { meeting: this.key, participantId: request.participantId } });
     const piped = new Map<string, types.Producer>();
     const closeLeg = () => {
       if (legRouter !== this.router) legRouter.close();
@@ -383,11 +397,18 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         lastRtpBytes: 0,
         lastRtpAt: Date.now(),
         legRouter,
+        legWorker,
         piped,
         meetingAudio,
         ...(video && videoMedia && meetingVideo ? { video: { ...video, meetingProducer: meetingVideo, direction: answerDirection(videoMedia.direction) } } : {}),
       };
       this.#legs.set(leg.id, leg);
+      if (legRouter !== this.router) {
+        // Its own router closing under it (its worker died): the leg has lost media.
+        legRouter.observer.once('close', () => {
+          if (this.#legs.get(leg.id) === leg && !this.#closed) this.removeParticipant(leg.id, 'media-restart');
+        });
+      }
       await this.#applyDirection(leg);
       log.info({ meeting: this.key, participant: leg.id, codec: chosen.name, srtp: leg.srtp, port: transport.tuple.localPort }, 'SIP leg joined');
       this.emit('newproducer', { producerId: meetingAudio.id, participantId: leg.id, displayName: leg.displayName, kind: 'audio' });
@@ -730,6 +751,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         type: 'sip',
         audioCodec: leg.codec.name,
         videoCodec: leg.video?.chosen.codec.name ?? '',
+        workerPid: leg.legWorker.pid,
         srtp: leg.srtp,
         muted: this.#muted.has(leg.id),
         direction: leg.direction,
@@ -754,6 +776,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         type: 'web',
         audioCodec: audio?.rtpParameters.codecs[0]?.mimeType.split('/')[1] ?? '',
         videoCodec: [...peer.producers.values()].find((p) => p.kind === 'video')?.rtpParameters.codecs[0]?.mimeType.split('/')[1] ?? '',
+        workerPid: this.#worker.pid,
         srtp: true,
         muted: this.#muted.has(peer.id),
         direction: 'sendrecv',

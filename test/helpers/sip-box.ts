@@ -38,7 +38,7 @@ export interface SipBoxOptions {
   registrar?: SipApplicationOptions['registrar'];
   terminalLogDir?: string;
   /** Run the media service too (one mediasoup worker), reached over its control socket. */
-  media?: { rtpTimeoutMs?: number };
+  media?: { rtpTimeoutMs?: number; workers?: number; legsPerWorker?: number };
   /** Session-timer minimum for this box (RFC 4028's 90 s by default). */
   minSessionSeconds?: number;
 }
@@ -66,12 +66,13 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
   let control: MediaControlServer | undefined;
   let mediaClient: MediaClient | undefined;
   if (options.media) {
-    pool = new WorkerPool({ size: 1 });
+    pool = new WorkerPool({ size: options.media.workers ?? 1 });
     await pool.start();
     media = new MediaService({
       pool,
       network: { listenIp: '127.0.0.1', announcedAddress: '127.0.0.1', portRange: { min: 40000, max: 49999 } },
       ...(options.media.rtpTimeoutMs ? { rtpTimeoutMs: options.media.rtpTimeoutMs } : {}),
+      ...(options.media.legsPerWorker ? { legsPerWorker: options.media.legsPerWorker } : {}),
     });
     const socketPath = path.join(dir, 'run', 'media.sock');
     control = new MediaControlServer(media, socketPath);
