@@ -194,6 +194,11 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     return out;
   }
 
+  /** The transcoders running in a meeting (source>codec). */
+  transcoders(meeting: string): string[] {
+    return this.#live(meeting).transcoders;
+  }
+
   /** Who each SIP leg of a meeting sees (voice-activated video). */
   videoRouting(meeting: string): Record<string, string | null> {
     return this.#live(meeting).videoRouting();

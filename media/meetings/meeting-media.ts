@@ -12,6 +12,7 @@ import { createError } from '../../server/errors.ts';
 import { getLogger } from '../../server/logging/logger.ts';
 import { AUDIO_CODECS, type AudioCodecName } from '../audio-mixer/audio-codec.ts';
 import { AudioMixer, type AudioMixerOptions } from '../audio-mixer/audio-mixer.ts';
+import { type TranscodeTarget, transcodeKey, VideoTranscoder } from './video-transcoder.ts';
 import { createVideoLeg, feedbackLines, pickVideoCodec, type VideoLeg, videoCapabilities } from './sip-video.ts';
 import { type AnswerMedia, answerDirection, type Direction, parseSdp, type SdpCodec, type SdpCrypto, type SdpMedia, writeSdp } from '../sdp/sip-sdp.ts';
 
@@ -99,8 +100,10 @@ interface SipLeg {
   /** The video half, when the terminal offered a video codec the box forwards. */
   video?: VideoLeg & {
     consumer?: types.Consumer;
-    /** The meeting-router producer this leg is shown now. */
+    /** The meeting-router producer this leg is shown now (a camera, or a transcoder's output). */
     showing?: string;
+    /** Whose camera that is. */
+    showingParticipant?: string;
     /** The terminal's camera as the meeting router has it. */
     meetingProducer: types.Producer;
     direction: Direction;
@@ -224,6 +227,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   /** Dominant speakers, most recent first: who SIP legs see (voice-activated video). */
   #speakerOrder: string[] = [];
   #videoRefresh: Promise<void> = Promise.resolve();
+  readonly #transcoders = new Map<string, VideoTranscoder>();
   readonly #timer: NodeJS.Timeout;
   #closed = false;
 
@@ -533,42 +537,75 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       const video = leg.video;
       if (!video || video.transport.closed) continue;
       const caps = videoCapabilities(video.chosen);
-      const candidates = sources
-        .filter((s) => s.participantId !== leg.id && !s.producer.closed && this.router.canConsume({ producerId: s.producer.id, rtpCapabilities: caps }))
-        .sort((a, b) => rank(a.participantId) - rank(b.participantId));
-      const target = candidates[0];
-      if (video.consumer && !video.consumer.closed && video.showing === target?.producer.id) continue;
+      const target = sources.filter((s) => s.participantId !== leg.id && !s.producer.closed).sort((a, b) => rank(a.participantId) - rank(b.participantId))[0];
+      // The camera as this leg can decode it: itself, or through a transcoder to its codec.
+      let shown: types.Producer | undefined = target?.producer;
+      if (target && !this.router.canConsume({ producerId: target.producer.id, rtpCapabilities: caps })) {
+        const wanted: TranscodeTarget = {
+          mimeType: video.chosen.mimeType,
+          ...(video.chosen.mimeType === 'video/H264' ? { packetizationMode: video.chosen.parameters['packetization-mode'] === 0 ? 0 : 1 } : {}),
+        };
+        shown = await this.#transcoder(target.producer, wanted).catch((error: unknown) => {
+          log.warn({ meeting: this.key, err: (error as Error).message }, 'could not start a transcoder');
+          return undefined;
+        });
+      }
+      if (video.consumer && !video.consumer.closed && video.showing === shown?.id) continue;
       const previous = video.showing;
       video.consumer?.close();
       video.consumer = undefined;
       video.showing = undefined;
+      video.showingParticipant = undefined;
       if (previous) {
         // Stop piping the picture this leg no longer shows.
         leg.piped.get(previous)?.close();
         leg.piped.delete(previous);
       }
-      if (!target) continue;
-      let source = target.producer;
+      if (!target || !shown) continue;
+      let source = shown;
       if (leg.legRouter !== this.router) {
-        source = await pipe(this.router, target.producer.id, leg.legRouter);
-        leg.piped.set(target.producer.id, source);
+        source = await pipe(this.router, shown.id, leg.legRouter);
+        leg.piped.set(shown.id, source);
       }
       const consumer = await video.transport.consume({ producerId: source.id, rtpCapabilities: caps });
-      video.showing = target.producer.id;
+      video.showing = shown.id;
+      video.showingParticipant = target.participantId;
       if (video.direction === 'recvonly' || video.direction === 'inactive') await consumer.pause();
       video.consumer = consumer;
       if (this.#legs.has(target.participantId)) this.emit('keyframerequest', target.participantId);
     }
+    // Transcoders no leg shows any more are stopped.
+    const inUse = new Set([...this.#legs.values()].map((l) => l.video?.showing));
+    for (const [key, transcoder] of this.#transcoders) {
+      if (!inUse.has(transcoder.producer.id) || transcoder.closed) {
+        transcoder.close();
+        this.#transcoders.delete(key);
+      }
+    }
+  }
+
+  async #transcoder(source: types.Producer, target: TranscodeTarget): Promise<types.Producer> {
+    const key = transcodeKey(source.id, target);
+    let transcoder = this.#transcoders.get(key);
+    if (!transcoder || transcoder.closed) {
+      transcoder = await VideoTranscoder.start(this.router, source, target);
+      this.#transcoders.set(key, transcoder);
+    }
+    return transcoder.producer;
   }
 
   /** Who each SIP leg sees now (participant ids), for the console and tests. */
   videoRouting(): Record<string, string | null> {
-    const byProducer = new Map(this.#videoSources().map((s) => [s.producer.id, s.participantId]));
     const out: Record<string, string | null> = {};
     for (const leg of this.#legs.values()) {
-      if (leg.video) out[leg.id] = leg.video.consumer && !leg.video.consumer.closed && leg.video.showing ? (byProducer.get(leg.video.showing) ?? null) : null;
+      if (leg.video) out[leg.id] = leg.video.consumer && !leg.video.consumer.closed ? (leg.video.showingParticipant ?? null) : null;
     }
     return out;
+  }
+
+  /** Transcoders running now (source>codec keys), for tests and the console. */
+  get transcoders(): string[] {
+    return [...this.#transcoders.keys()];
   }
 
   /** Mutes a participant for everyone: out of the mix, and its audio producers paused (SFU). */
@@ -803,6 +840,8 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     this.#closed = true;
     clearInterval(this.#timer);
     for (const id of [...this.#legs.keys(), ...this.#webPeers.keys()]) this.removeParticipant(id, 'meeting-closed', true);
+    for (const transcoder of this.#transcoders.values()) transcoder.close();
+    this.#transcoders.clear();
     this.#mixer.close();
     this.router.close();
     this.emit('close');

@@ -3,7 +3,8 @@
  * A's camera is ffmpeg (real VP8 over RTP from A's video port); while A talks, B receives A's
  * video (B's payload type, forwarded by the SFU once a key frame is there) and A is asked for
  * a key frame by SIP INFO (picture_fast_update); when B talks instead, A's picture becomes B.
- * An offer with an unsupported video codec keeps its audio and gets video port 0.
+ * An H.264-only terminal shown a VP8 camera receives it transcoded to H.264 (ffmpeg) under its
+ * own payload type. An offer with an unsupported video codec keeps its audio and gets port 0.
  */
 import t from 'tap';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
@@ -64,6 +65,49 @@ t.test('the terminal that talks is the picture the other receives; switches foll
   const [resultA, resultB] = await Promise.all([a.result, b.result]);
   t.ok(resultA.ok && resultB.ok, `both calls end normally ${resultA.errors}${resultB.errors}`);
   t.match(resultA.messages, /INFO sip:[\s\S]*picture_fast_update/, 'A was asked for a key frame by SIP INFO when its picture was first shown');
+});
+
+t.test('an H.264 terminal shown a VP8 camera gets it transcoded (ffmpeg, libx264) under its payload type', async (t) => {
+  const audioA = new RtpTerminal();
+  const audioC = new RtpTerminal();
+  const videoC = new RtpTerminal();
+  t.teardown(() => {
+    audioA.close();
+    audioC.close();
+    videoC.close();
+  });
+  await Promise.all([audioA.open(), audioC.open(), videoC.open()]);
+  const videoPortA = await freePort();
+  const a = await joinMeeting(target, { dial: room.number, name: 'Vp8Camera', media: media(audioA.port, videoPortA), hold: 9000 });
+  const c = await joinMeeting(target, {
+    dial: room.number,
+    name: 'RoomSystem',
+    media: media(audioC.port, videoC.port, 'm=video {port} RTP/AVP 109\na=rtpmap:109 H264/90000\na=fmtp:109 profile-level-id=42e01f;packetization-mode=1\na=rtcp-fb:109 nack pli'),
+    hold: 9000,
+  });
+  t.ok(c.answeredVideoPort > 0, 'H.264 video accepted');
+  const camera = runFfmpeg(
+    ['-re', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=15', '-t', '6', '-c:v', 'libvpx', '-deadline', 'realtime', '-b:v', '300k', '-g', '15', '-payload_type', '97',
+      '-f', 'rtp', `rtp://127.0.0.1:${a.answeredVideoPort}?localrtpport=${videoPortA}&pkt_size=1200`],
+    20_000,
+  );
+  await audioA.send(a.answeredPort, await g711Tone('mulaw', 440, 4), { payloadType: 0, frameBytes: 160, timestampStep: 160 });
+  const transcoders = box.media?.transcoders(room.number) ?? [];
+  // (A, in turn, is shown C's H.264 camera through an H.264 → VP8 transcoder.)
+  t.ok(transcoders.some((k) => />video\/H264\/1$/.test(k)), `a VP8 → H.264 transcoder runs (${transcoders.join(', ')})`);
+  const h264 = videoC.received.filter((p) => p.payloadType === 109);
+  t.ok(h264.length > 20, `the room system received ${h264.length} H.264 packets under its payload type 109`);
+  // NAL unit types: single NAL (1-23), STAP-A (24) or FU-A (28) carrying an IDR slice (5).
+  const nalTypes = new Set(h264.map((p) => {
+    const type = p.payload.readUInt8(0) & 0x1f;
+    return type === 28 ? (p.payload.readUInt8(1) & 0x1f) : type;
+  }));
+  t.ok([...nalTypes].every((n) => n >= 1 && n <= 24), `valid H.264 NAL units (${[...nalTypes].join(', ')})`);
+  t.ok(nalTypes.has(5) || nalTypes.has(24) || nalTypes.has(7), 'with a key frame (IDR or parameter sets)');
+  await camera;
+  await Promise.all([a.result, c.result]);
+  await waitFor('the meeting to end', 5000, () => box.app.live.get(room.number) === undefined);
+  t.equal(box.media?.meetingCount, 0, 'meeting closed, its transcoders with it');
 });
 
 t.test('an unsupported video codec: audio kept, video refused with port 0', async (t) => {
