@@ -48,6 +48,12 @@ export interface SipLegRequest {
   readonly srtp: SrtpPolicy;
 }
 
+/** The SDP session a rebuilt leg keeps (o= session id, next version), within one dialog. */
+interface SdpSession {
+  readonly sessionId: string;
+  readonly version: number;
+}
+
 export interface SipLegAnswer {
   readonly sdp: string;
   readonly audioCodec: AudioCodecName;
@@ -87,6 +93,7 @@ interface SipLeg {
   readonly srtp: boolean;
   readonly sessionId: string;
   version: number;
+  readonly srtpPolicy: SrtpPolicy;
   direction: Direction;
   producer: types.Producer;
   mixProducer: types.Producer;
@@ -276,7 +283,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     return this.#legs.has(participantId) || this.#webPeers.has(participantId);
   }
 
-  async addSipLeg(request: SipLegRequest): Promise<SipLegAnswer> {
+  async addSipLeg(request: SipLegRequest, session?: SdpSession): Promise<SipLegAnswer> {
     if (this.has(request.participantId)) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `participant ${request.participantId} is already in the meeting` });
     const offer = parseSdp(request.offer);
     const audio = offer.media.find((m) => m.kind === 'audio' && m.port > 0);
@@ -390,8 +397,9 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         codec: chosen.codec,
         audioCodec: chosen.name,
         srtp: Boolean(crypto),
-        sessionId: String(randomInt(1, 2 ** 47)),
-        version: 1,
+        sessionId: session?.sessionId ?? String(randomInt(1, 2 ** 47)),
+        version: session?.version ?? 1,
+        srtpPolicy: request.srtp,
         direction,
         producer,
         mixProducer,
@@ -437,7 +445,17 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     if (!audio) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'the new offer has no audio stream' });
     const offeredSame = audio.codecs.some((c) => c.payloadType === leg.codec.payloadType && c.name.toLowerCase() === leg.codec.name.toLowerCase());
     if (!offeredSame) {
-      throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `changing the audio codec during a call is not supported yet; keep ${leg.codec.name}` });
+      // A codec change: the leg is rebuilt for the new offer (new transports and ports, the
+      // same SDP session, the next version); the old leg stays if the new offer is refused.
+      const request: SipLegRequest = { participantId, displayName: leg.displayName, offer: offerText, srtp: leg.srtpPolicy };
+      const chosen = audio.port > 0 ? pickAudioCodec(audio) : undefined;
+      if (!chosen) {
+        throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `none of the offered audio codecs (${audio.codecs.map((c) => c.name).join(', ') || 'none'}) is supported; keep ${leg.codec.name}` });
+      }
+      this.removeParticipant(participantId, 'codec-change', true);
+      const answer = await this.addSipLeg(request, { sessionId: leg.sessionId, version: leg.version + 1 });
+      log.info({ meeting: this.key, participant: participantId, from: leg.codec.name, to: answer.audioCodec }, 'audio codec changed by re-INVITE');
+      return answer.sdp;
     }
     if (audio.port === 0) leg.direction = 'inactive';
     else leg.direction = answerDirection(audio.direction);

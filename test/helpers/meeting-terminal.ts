@@ -48,7 +48,18 @@ export interface MeetingTerminal {
 /** Starts a sipp terminal that joins `dial` at `target`; resolves once the call is answered. */
 export async function joinMeeting(
   target: string,
-  options: { dial: string; name: string; media: string; hold: number; scenario?: string; transport?: 'u1' | 't1'; headers?: string[] },
+  options: {
+    dial: string;
+    name: string;
+    media: string;
+    hold: number;
+    scenario?: string;
+    transport?: 'u1' | 't1';
+    headers?: string[];
+    /** meeting-join-reinvite.xml: the re-INVITE's media lines and when it is sent. */
+    media2?: string;
+    pause?: number;
+  },
 ): Promise<MeetingTerminal> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-port-'));
   const portFile = path.join(dir, 'port');
@@ -61,6 +72,8 @@ export async function joinMeeting(
     hold: String(options.hold),
     portFile,
     portFile2,
+    media2: options.media2 ?? options.media,
+    pause: String(options.pause ?? 1000),
     // Extra INVITE headers go after Max-Forwards, each on its own line.
     headers: (options.headers ?? []).map((h) => `\n      ${h}`).join(''),
   });

@@ -123,3 +123,35 @@ t.test('an Opus terminal with its own payload type: heard by the others, and sen
   const [r1, r2] = await Promise.all([opus.result, other.result]);
   t.ok(r1.ok && r2.ok, `both calls end normally ${r1.errors}${r2.errors}`);
 });
+
+t.test('a re-INVITE that changes the audio codec: the leg is rebuilt, same call', async (t) => {
+  const a = new RtpTerminal();
+  const b = new RtpTerminal();
+  t.teardown(() => {
+    a.close();
+    b.close();
+  });
+  await a.open();
+  await b.open();
+  const changer = await joinMeeting(target, {
+    dial: room.number,
+    name: 'Changer',
+    media: pcmuMedia(a.port),
+    media2: pcmaMedia(a.port),
+    pause: 500,
+    hold: 4000,
+    scenario: 'meeting-join-reinvite.xml',
+  });
+  const listener = await joinMeeting(target, { dial: room.number, name: 'Listener', media: pcmuMedia(b.port), hold: 5000 });
+  const moved = await changer.movedPort(10_000);
+  t.ok(moved > 0, `the re-INVITE to PCMA answered with port ${moved}`);
+  const [snapshot] = (await box.media?.snapshot(room.number)) ?? [];
+  t.equal(snapshot?.participants.find((p) => p.displayName === 'Changer')?.audioCodec, 'PCMA', 'the leg now uses PCMA');
+  a.received.length = 0;
+  await a.send(moved, await g711Tone('alaw', 440, 2), { payloadType: 8, frameBytes: 160, timestampStep: 160 });
+  const heard = await decodeG711('mulaw', b.payloadOf(0, 25).subarray(-8000));
+  t.ok(Math.abs(dominantFrequency(heard, 8000) - 440) < 40, `the listener hears the changed leg (${Math.round(dominantFrequency(heard, 8000))} Hz)`);
+  t.ok(a.received.length > 20 && a.received.every((p) => p.payloadType === 8), `the changed leg receives PCMA (${a.received.length} packets)`);
+  const [r1, r2] = await Promise.all([changer.result, listener.result]);
+  t.ok(r1.ok && r2.ok, `both calls end normally ${r1.errors}${r2.errors}`);
+});
