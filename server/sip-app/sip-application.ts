@@ -96,6 +96,7 @@ export class SipApplication {
       media: media?.media ?? mediaAbsent(),
       live: this.live,
       admission: this.admission,
+      meetings: new MeetingStore(options.db),
       settings: options.settings,
       records,
       lockout,

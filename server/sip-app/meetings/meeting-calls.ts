@@ -16,6 +16,7 @@ import type { CallRecords, CallType } from '../../cdr/call-records.ts';
 import { getLogger } from '../../logging/logger.ts';
 import type { LiveMeetings } from '../../meetings/live-meetings.ts';
 import type { MeetingAdmission, RefusalKind } from '../../meetings/meeting-admission.ts';
+import type { MeetingStore } from '../../meetings/meeting-store.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { parseUri } from '../../signaling/sip/sip-uri.ts';
 import type { AuthLockout } from '../registrar/auth-lockout.ts';
@@ -23,7 +24,7 @@ import type { AuthLockout } from '../registrar/auth-lockout.ts';
 const log = getLogger('meeting-calls');
 
 /** `ID` or `ID**PIN` as dialled (the URI user part, percent-decoded). */
-export function parseDial(user: string): { number: string; pin?: string } | undefined {
+export function parseDial(user: string): { number: string; pin?: string | undefined } | undefined {
   let decoded: string;
   try {
     decoded = decodeURIComponent(user);
@@ -40,6 +41,8 @@ export interface MeetingCallsOptions {
   readonly media: MediaControl;
   readonly live: LiveMeetings;
   readonly admission: MeetingAdmission;
+  /** Where "meet now" calls create their instant meeting. */
+  readonly meetings: MeetingStore;
   readonly settings: SettingsStore;
   readonly records: CallRecords;
   readonly lockout: AuthLockout;
@@ -146,9 +149,22 @@ export class MeetingCalls {
       return;
     }
     let account: string | undefined;
-    if (!this.#options.settings.get('call.guestAccess') || req.has('Proxy-Authorization')) {
+    // "Meet now": the instant-meeting number creates a meeting for a registered account.
+    const meetNow = dial.number === this.#options.settings.get('call.instantMeetingNumber');
+    if (meetNow || !this.#options.settings.get('call.guestAccess') || req.has('Proxy-Authorization')) {
       account = this.#options.authenticate(req, res);
       if (!account) return;
+    }
+    if (meetNow && account) {
+      const name = this.#options.accountName(account) ?? account;
+      const created = this.#options.meetings.create(
+        { subject: `Instant meeting of ${name}`.slice(0, 128), start: new Date().toISOString(), durationMinutes: 120 },
+        account,
+        'instant',
+      );
+      log.info({ account, meeting: created.number }, 'instant meeting created by a terminal');
+      dial.number = created.number;
+      dial.pin = created.hostPin;
     }
     if (!req.body?.includes('m=')) {
       res.send(488, 'Not Acceptable Here - send an SDP offer in the INVITE', {});
