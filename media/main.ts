@@ -21,6 +21,7 @@ await runService('media', async () => {
     pool,
     network: { listenIp: config.media.listenIp, announcedAddress: config.media.address, portRange: settings.get('media.mcuPorts') },
     rtpTimeoutMs: settings.get('call.rtpTimeoutSeconds') * 1000,
+    ivrPorts: settings.get('media.ivrPorts'),
   });
   const control = new MediaControlServer(service, dataPaths(config).mediaSocket);
   await control.listen();

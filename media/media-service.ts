@@ -21,6 +21,7 @@ import {
   type WebConsumerInfo,
   type WebJoin,
 } from './meetings/meeting-media.ts';
+import { IvrSession } from './ivr/ivr-session.ts';
 import type { WorkerPool } from './worker-pool/worker-pool.ts';
 
 const log = getLogger('media-service');
@@ -32,9 +33,12 @@ export interface MediaServiceOptions {
   readonly mixer?: AudioMixerOptions;
   /** SIP legs per worker before a meeting spreads to other workers (default 200). */
   readonly legsPerWorker?: number;
+  /** The IVR's port range (setting media.ivrPorts). */
+  readonly ivrPorts?: { readonly min: number; readonly max: number };
 }
 
 export interface MediaServiceEvents {
+  ivrdigit: [callId: string, digit: string];
   keyframerequest: [meeting: string, participantId: string];
   newproducer: [meeting: string, info: ProducerInfo];
   producerclosed: [meeting: string, producerId: string, participantId: string];
@@ -51,6 +55,7 @@ export interface MeetingSnapshot {
 export class MediaService extends EventEmitter<MediaServiceEvents> {
   readonly #options: MediaServiceOptions;
   readonly #meetings = new Map<string, MeetingMedia>();
+  readonly #ivr = new Map<string, IvrSession>();
   /** Meetings being created, so two callers arriving together share one router. */
   readonly #creating = new Map<string, Promise<MeetingMedia>>();
   #network: MediaNetwork;
@@ -194,6 +199,43 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     return out;
   }
 
+  // ------------------------------------------------------------------ IVR media
+
+  /** Answers an IVR call's offer from the IVR port range; digits arrive as `ivrdigit` events. */
+  async ivrStart(callId: string, offer: string): Promise<{ sdp: string; codec: string; port: number }> {
+    this.#ivr.get(callId)?.close();
+    const { session, sdp } = await IvrSession.start(callId, offer, {
+      address: this.#network.announcedAddress,
+      listenIp: this.#network.listenIp,
+      ports: this.#options.ivrPorts ?? { min: 30000, max: 37999 },
+    });
+    this.#ivr.set(callId, session);
+    session.on('digit', (digit) => this.emit('ivrdigit', callId, digit));
+    return { sdp, codec: session.codec, port: session.port };
+  }
+
+  /** Plays prompts to an IVR caller; 'interrupted' when a digit came first. */
+  ivrPlay(callId: string, language: string, prompts: string[]): Promise<'done' | 'interrupted'> {
+    const session = this.#ivr.get(callId);
+    if (!session) return Promise.resolve('interrupted');
+    return session.play(language, prompts);
+  }
+
+  /** A digit the SIP side received (SIP INFO) for an IVR call. */
+  ivrDigit(callId: string, digit: string): void {
+    this.#ivr.get(callId)?.digit(digit);
+  }
+
+  /** Ends an IVR call's media (its ports are free again). */
+  ivrStop(callId: string): void {
+    this.#ivr.get(callId)?.close();
+    this.#ivr.delete(callId);
+  }
+
+  get ivrSessions(): number {
+    return this.#ivr.size;
+  }
+
   /** The transcoders running in a meeting (source>codec). */
   transcoders(meeting: string): string[] {
     return this.#live(meeting).transcoders;
@@ -217,6 +259,8 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     this.#closed = true;
     for (const media of this.#meetings.values()) media.close();
     this.#meetings.clear();
+    for (const session of this.#ivr.values()) session.close();
+    this.#ivr.clear();
     this.removeAllListeners();
   }
 }

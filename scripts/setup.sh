@@ -17,7 +17,8 @@ vcbox_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Runtime: TLS certificate generation, process tools, and the libraries the worker links.
 # shellcheck disable=SC2207
 vcbox_apt_run=(ca-certificates openssl procps util-linux $(cat "$vcbox_root/scripts/mediasoup-worker/runtime-packages.txt")
-  gcc libc6-dev libopus-dev libspandsp-dev)  # the mixer's codec addon (built below) and its libraries
+  gcc libc6-dev libopus-dev libspandsp-dev  # the mixer's codec addon (built below) and its libraries
+  espeak-ng)                               # the IVR prompts, spoken from text at set-up
 # Tests: real SIP peer (sipp), real media peer (ffmpeg), network namespaces, SQLite shell,
 # a real browser (Debian's Chromium, driven by playwright-core).
 vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium)
@@ -84,6 +85,8 @@ fi
 bash "$vcbox_root/scripts/build-codec-addon.sh"
 # The browser join page's script (esbuild bundle), rebuilt only when its sources changed.
 bash "$vcbox_root/scripts/build-web.sh"
+# The IVR prompts (espeak-ng, zh-CN and en), rebuilt only when their texts changed.
+node "$vcbox_root/scripts/build-prompts.ts"
 flock -u "$vcbox_lock_fd"
 exec {vcbox_lock_fd}>&-
 unset vcbox_worker_dir vcbox_recipe vcbox_setup_purpose vcbox_stamp vcbox_want vcbox_lock vcbox_lock_fd

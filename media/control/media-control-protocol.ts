@@ -20,6 +20,10 @@ export const MEDIA_METHODS = [
   'setMuted',
   'snapshot',
   'videoRouting',
+  'ivrStart',
+  'ivrPlay',
+  'ivrDigit',
+  'ivrStop',
   'configure',
   'ping',
 ] as const;
@@ -30,7 +34,7 @@ export type MediaControl = {
   [M in Exclude<MediaMethod, 'ping'>]: (...args: Parameters<MediaService[M]>) => Promise<Awaited<ReturnType<MediaService[M]>>>;
 } & { ping(): Promise<{ meetings: number }> };
 
-export const MEDIA_EVENTS = ['participantclosed', 'dominantspeaker', 'newproducer', 'producerclosed', 'keyframerequest'] as const;
+export const MEDIA_EVENTS = ['participantclosed', 'dominantspeaker', 'newproducer', 'producerclosed', 'keyframerequest', 'ivrdigit'] as const;
 
 /** Longest line either side accepts (an SDP offer is a few kB). */
 export const MAX_LINE_BYTES = 256 * 1024;

@@ -7,8 +7,12 @@ import type { Db } from '../db/database.ts';
 import { SETTINGS } from '../settings/settings-schema.ts';
 
 export function numberOwner(db: Db, number: string, except?: { table: 'vmrs' | 'meetings'; id: number }): string | undefined {
-  const factory = db.prepare("SELECT value FROM settings WHERE key = 'call.instantMeetingNumber'").get() as { value: string } | undefined;
-  if (number === (factory ? (JSON.parse(factory.value) as string) : SETTINGS['call.instantMeetingNumber'].default)) return 'the instant-meeting number (setting call.instantMeetingNumber)';
+  for (const key of ['call.instantMeetingNumber', 'call.ivrAccessNumber'] as const) {
+    const row = db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+    if (number === (row ? (JSON.parse(row.value) as string) : SETTINGS[key].default)) {
+      return key === 'call.ivrAccessNumber' ? 'the IVR access number (setting call.ivrAccessNumber)' : 'the instant-meeting number (setting call.instantMeetingNumber)';
+    }
+  }
   const vmr = db.prepare('SELECT id, name FROM vmrs WHERE number = ?').get(number) as { id: number; name: string } | undefined;
   if (vmr && !(except?.table === 'vmrs' && except.id === vmr.id)) return `VMR "${vmr.name}"`;
   const meeting = db.prepare('SELECT id, subject FROM meetings WHERE number = ?').get(number) as { id: number; subject: string } | undefined;

@@ -82,6 +82,8 @@ export const SETTINGS = {
   'call.rtpTimeoutSeconds': setting(60, isIntIn(10, 600), 'a whole number of seconds from 10 to 600'),
   // A registered terminal dialling this number creates an instant meeting and joins it as its
   // host (the terminal's "meet now"; a conference factory in RFC 4579's terms).
+  // The IVR access number: callers enter the meeting ID and PIN by DTMF.
+  'call.ivrAccessNumber': setting('88888', (value: unknown): value is string => typeof value === 'string' && /^\d{5,12}$/.test(value), '5 to 12 digits'),
   'call.instantMeetingNumber': setting('99999', (value: unknown): value is string => typeof value === 'string' && /^\d{5,12}$/.test(value), '5 to 12 digits'),
   // Network & services [001 ch4 系统设置]
   'network.localDomain': setting('vcbox.local', isText(128), 'a domain of at most 128 characters'),

@@ -5,6 +5,8 @@
  * in their issues. Runs inside
  * the control-plane process, so the console reads the same location service.
  */
+import type { EventEmitter } from 'node:events';
+import type { MediaServiceEvents } from '../../media/media-service.ts';
 import { createHash } from 'node:crypto';
 import Srf from 'drachtio-srf';
 import { AccountStore } from '../accounts/account-store.ts';
@@ -23,6 +25,7 @@ import { VmrStore } from '../rooms/vmr-store.ts';
 import { parseUri } from '../signaling/sip/sip-uri.ts';
 import { PointToPointCalls } from './calls/point-to-point-calls.ts';
 import { MeetingCalls, parseDial } from './meetings/meeting-calls.ts';
+import { IvrCalls, type IvrTimeouts } from './ivr/ivr-calls.ts';
 import { AuthLockout, type LockoutPolicy } from './registrar/auth-lockout.ts';
 import { type DigestAlgorithm, DigestAuthenticator } from './registrar/digest-auth.ts';
 import { LocationService } from './registrar/location-service.ts';
@@ -42,6 +45,8 @@ export interface SipApplicationOptions {
   readonly media?: MediaClient;
   /** Smallest session-timer interval accepted (RFC 4028 says 90 s; tests shorten it). */
   readonly minSessionSeconds?: number;
+  /** IVR digit timeouts (tests shorten them). */
+  readonly ivrTimeouts?: IvrTimeouts;
 }
 
 export class SipApplication {
@@ -107,8 +112,20 @@ export class SipApplication {
     this.#meetingCalls = meetingCalls;
     media?.on('participantclosed', (meeting, participantId, reason) => meetingCalls.mediaClosed(meeting, participantId, reason));
     media?.on('keyframerequest', (meeting, participantId) => meetingCalls.requestKeyFrame(meeting, participantId));
+    const ivrCalls = new IvrCalls({
+      srf: this.srf,
+      media: media?.media ?? mediaAbsent(),
+      ...(media ? { mediaEvents: media as unknown as Pick<EventEmitter<MediaServiceEvents>, 'on'> } : {}),
+      settings: options.settings,
+      admission: this.admission,
+      live: this.live,
+      meetingCalls,
+      ...(options.ivrTimeouts ? { timeouts: options.ivrTimeouts } : {}),
+    });
     this.srf.invite((req, res) => {
-      if (parseDial(parseUri(req.uri)?.user ?? '')) void meetingCalls.handle(req, res);
+      const dial = parseDial(parseUri(req.uri)?.user ?? '');
+      if (dial && dial.pin === undefined && dial.number === options.settings.get('call.ivrAccessNumber')) void ivrCalls.handle(req, res);
+      else if (dial) void meetingCalls.handle(req, res);
       else void calls.handle(req, res);
     });
   }
@@ -158,6 +175,10 @@ function mediaAbsent(): MediaControl {
     setMuted: fail,
     snapshot: fail,
     videoRouting: fail,
+    ivrStart: fail,
+    ivrPlay: fail,
+    ivrDigit: fail,
+    ivrStop: fail,
     configure: fail,
     ping: fail,
   };

@@ -70,6 +70,35 @@ export class RtpTerminal {
     return sent;
   }
 
+  /**
+   * Sends digits as RFC 4733 telephone-events (payload type `payloadType`): per digit a start,
+   * an update and three end packets with one RTP timestamp, as terminals do; 100 ms apart.
+   */
+  async sendDtmf(target: number, digits: string, payloadType = 101): Promise<void> {
+    const ssrc = 0x5678_0000 + Math.floor(Math.random() * 0xffff);
+    let sequence = 1;
+    let timestamp = 8000;
+    for (const digit of digits) {
+      const event = '0123456789*#ABCD'.indexOf(digit.toUpperCase());
+      const packets: [boolean, number][] = [[false, 160], [false, 480], [true, 800], [true, 800], [true, 800]];
+      for (const [index, [end, duration]] of packets.entries()) {
+        const packet = Buffer.alloc(16);
+        packet.writeUInt8(0x80, 0);
+        packet.writeUInt8((index === 0 ? 0x80 : 0) | payloadType, 1);
+        packet.writeUInt16BE(sequence++ & 0xffff, 2);
+        packet.writeUInt32BE(timestamp >>> 0, 4);
+        packet.writeUInt32BE(ssrc, 8);
+        packet.writeUInt8(event, 12);
+        packet.writeUInt8((end ? 0x80 : 0) | 10, 13);
+        packet.writeUInt16BE(duration, 14);
+        this.socket.send(packet, target, '127.0.0.1');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      timestamp += 1600;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   /** The received payloads of one payload type, joined (for a G.711 stream: its samples). */
   payloadOf(payloadType: number, skipFirst = 0): Buffer {
     return Buffer.concat(this.received.filter((p) => p.payloadType === payloadType).slice(skipFirst).map((p) => p.payload));

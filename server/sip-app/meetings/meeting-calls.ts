@@ -226,8 +226,74 @@ export class MeetingCalls {
       this.#options.admission.abandon(dial.number);
       return;
     }
+    this.#attach(dialog, {
+      number: dial.number,
+      participantId,
+      displayName,
+      account: account ?? null,
+      role,
+      callId,
+      source: `${source}:${req.source_port}`,
+      transport: String((req as unknown as { protocol?: string }).protocol ?? 'udp'),
+      offer: req.body,
+      record,
+      sessionSeconds: sessionExpires?.seconds,
+      sessionHeaders,
+    });
+    log2.info({ codec: answer.audioCodec, srtp: answer.srtp }, 'joined the meeting');
+  };
+
+  /**
+   * A call the IVR answered joins its meeting: admitted like a direct dial (PIN, lock,
+   * capacity), joined to the meeting's media with the caller's offer, and moved there by a
+   * re-INVITE from the box — the same call, no new INVITE. Returns the refusal, if any.
+   */
+  async joinFromIvr(
+    dialog: Srf.Dialog,
+    call: { number: string; pin: string | undefined; offer: string; displayName: string; account: string | null; callId: string; source: string; transport: string },
+  ): Promise<{ ok: true; first: boolean } | { ok: false; refusal: RefusalKind | 'media' }> {
+    const admission = this.#options.admission.admit(call.number, call.pin);
+    if (!admission.ok) return { ok: false, refusal: admission.refusal };
+    const first = admission.live.participants.size === 0;
+    const participantId = randomUUID();
+    const record = this.#options.records.start(admission.target.kind, call.callId, call.account ?? call.displayName, call.number);
+    try {
+      const answer = await this.#options.media.joinSip(call.number, { participantId, displayName: call.displayName, offer: call.offer, srtp: this.#options.settings.get('call.srtp') as SrtpPolicy });
+      await dialog.modify(answer.sdp);
+    } catch (error) {
+      log.warn({ meeting: call.number, err: (error as Error).message }, 'could not move the IVR caller into the meeting');
+      await this.#options.media.leave(call.number, participantId, 'failed').catch(() => undefined);
+      this.#options.records.ended(record, 'failed');
+      this.#options.admission.abandon(call.number);
+      return { ok: false, refusal: 'media' };
+    }
+    this.#attach(dialog, { ...call, participantId, role: admission.role, record, sessionSeconds: undefined, sessionHeaders: {} });
+    log.info({ meeting: call.number, participant: participantId, role: admission.role }, 'IVR caller joined the meeting');
+    return { ok: true, first };
+  }
+
+  /** From the answer on: hang-ups, re-INVITEs, session timer, removal, the live registry. */
+  #attach(
+    dialog: Srf.Dialog,
+    call: {
+      number: string;
+      participantId: string;
+      displayName: string;
+      account: string | null;
+      role: 'host' | 'guest';
+      callId: string;
+      source: string;
+      transport: string;
+      offer: string;
+      record: number;
+      sessionSeconds: number | undefined;
+      sessionHeaders: Record<string, string>;
+    },
+  ): void {
+    const { number, participantId, record, sessionHeaders } = call;
+    const log2 = log.child({ meeting: number, participant: participantId });
     this.#options.records.answered(record);
-    const leg = { dialog, offer: req.body, displayName, healing: false };
+    const leg = { dialog, offer: call.offer, displayName: call.displayName, healing: false };
     this.#legs.set(participantId, leg);
     let ended = false;
     const end = (reason: string, by: 'caller' | 'box') => {
@@ -236,18 +302,18 @@ export class MeetingCalls {
       clearTimeout(sessionTimer);
       this.#legs.delete(participantId);
       if (by === 'box') dialog.destroy({ headers: { Reason: `SIP;cause=200;text="${reason.replace(/"/g, "'")}"` } } as never);
-      void this.#options.media.leave(dial.number, participantId, by === 'caller' ? 'hangup' : reason).catch(() => undefined);
+      void this.#options.media.leave(number, participantId, by === 'caller' ? 'hangup' : reason).catch(() => undefined);
       this.#options.records.ended(record, 'answered');
-      this.#options.live.remove(dial.number, participantId, reason);
+      this.#options.live.remove(number, participantId, reason);
       log2.info({ by, reason }, 'left the meeting');
     };
     // Without a refresh (re-INVITE or UPDATE) within the interval the session is over (§10).
     let sessionTimer: NodeJS.Timeout | undefined;
     const armSessionTimer = () => {
-      if (!sessionExpires) return;
+      if (!call.sessionSeconds) return;
       clearTimeout(sessionTimer);
-      const grace = Math.min(32, sessionExpires.seconds / 3);
-      sessionTimer = setTimeout(() => end('session timer expired (no refresh)', 'box'), (sessionExpires.seconds - grace) * 1000);
+      const grace = Math.min(32, call.sessionSeconds / 3);
+      sessionTimer = setTimeout(() => end('session timer expired (no refresh)', 'box'), (call.sessionSeconds - grace) * 1000);
       sessionTimer.unref();
     };
     armSessionTimer();
@@ -259,7 +325,7 @@ export class MeetingCalls {
         return;
       }
       const offer = modifyReq.body;
-      this.#options.media.updateSip(dial.number, participantId, offer).then(
+      this.#options.media.updateSip(number, participantId, offer).then(
         (sdp) => {
           leg.offer = offer;
           modifyRes.send(200, { body: sdp, headers: sessionHeaders });
@@ -268,20 +334,19 @@ export class MeetingCalls {
           modifyRes.send(488, `Not Acceptable Here - ${String(error.params?.reason ?? error.message).replace(/[\r\n]/g, ' ').slice(0, 200)}`, {}),
       );
     });
-    this.#options.live.add(dial.number, {
+    this.#options.live.add(number, {
       id: participantId,
-      displayName,
-      account: account ?? null,
-      role,
+      displayName: call.displayName,
+      account: call.account,
+      role: call.role,
       type: 'sip',
-      callId,
-      source: `${source}:${req.source_port}`,
-      transport: String((req as unknown as { protocol?: string }).protocol ?? 'udp'),
+      callId: call.callId,
+      source: call.source,
+      transport: call.transport,
       joinedAt: new Date(),
       hangUp: (reason) => end(reason, 'box'),
     });
-    log2.info({ codec: answer.audioCodec, srtp: answer.srtp }, 'joined the meeting');
-  };
+  }
 
   /** Ends every meeting call (the application is closing). */
   close(): void {

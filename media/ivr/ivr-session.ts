@@ -1,0 +1,234 @@
+/**
+ * The media side of one IVR call: a UDP socket in the IVR port range (setting media.ivrPorts;
+ * two ports a call at most: RTP, and RTCP when not multiplexed) that answers the caller's
+ * offer with plain RTP in its codec (Opus, G.722, PCMU, PCMA) plus telephone-event, plays
+ * prompts (16 kHz PCM from scripts/build-prompts.ts, encoded per call, 20 ms a packet; silence
+ * in between keeps the caller's RTP timers happy), and reports DTMF: RFC 4733 events (any
+ * payload type the offer named telephone-event; one digit per event, end packets and their
+ * retransmissions de-duplicated). A digit while a prompt plays interrupts it (barge-in).
+ * `close()` is idempotent and frees the ports on every path.
+ */
+import dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createError } from '../../server/errors.ts';
+import { AUDIO_CODECS, type AudioCodecName, AudioEncoder, FRAME_SAMPLES } from '../audio-mixer/audio-codec.ts';
+import { parseRtp, writeRtpHeader } from '../rtp/rtp-packet.ts';
+import { type AnswerMedia, answerDirection, parseSdp, type SdpCodec, writeSdp } from '../sdp/sip-sdp.ts';
+
+const PROMPT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'prompts');
+const DTMF_EVENTS = '0123456789*#ABCD';
+
+const promptCache = new Map<string, Int16Array>();
+
+/** A prompt's 16 kHz samples (cached; throws a clear error when the prompt was not built). */
+export function promptSamples(language: string, name: string): Int16Array {
+  const key = `${language}/${name}`;
+  let samples = promptCache.get(key);
+  if (!samples) {
+    let data: Buffer;
+    try {
+      data = readFileSync(path.join(PROMPT_DIR, language, `${name}.pcm`));
+    } catch (error) {
+      throw createError('VCBOX_ERR_MEDIA_CODEC', { reason: `IVR prompt ${key} is missing (${(error as Error).message}); run scripts/setup.sh to build the prompts` }, error);
+    }
+    samples = new Int16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+    promptCache.set(key, samples);
+  }
+  return samples;
+}
+
+function pickCodec(codecs: readonly SdpCodec[]): { codec: SdpCodec; name: AudioCodecName } | undefined {
+  for (const codec of codecs) {
+    const name = codec.name.toLowerCase();
+    if (name === 'opus' && codec.clockRate === 48000) return { codec: { ...codec, channels: 2 }, name: 'opus' };
+    if (name === 'g722' || name === 'pcmu' || name === 'pcma') return { codec, name };
+  }
+  return undefined;
+}
+
+export interface IvrSessionEvents {
+  digit: [digit: string];
+}
+
+export class IvrSession extends EventEmitter<IvrSessionEvents> {
+  readonly id: string;
+  #socket = dgram.createSocket('udp4');
+  #remote: { address: string; port: number } = { address: '127.0.0.1', port: 0 };
+  #codec!: { codec: SdpCodec; name: AudioCodecName };
+  #encoder!: AudioEncoder;
+  #eventTypes = new Set<number>();
+  #ssrc = Math.floor(Math.random() * 0xffffffff);
+  #sequence = Math.floor(Math.random() * 0xffff);
+  #timestamp = Math.floor(Math.random() * 0xffffffff);
+  #timer: NodeJS.Timeout | undefined;
+  #queue: Int16Array[] = [];
+  #position = 0;
+  #playing: { resolve: (outcome: 'done' | 'interrupted') => void } | undefined;
+  #lastEventTimestamp = -1;
+  #closed = false;
+  readonly #encoded = new Uint8Array(1500);
+  readonly #frame = new Int16Array(FRAME_SAMPLES);
+
+  private constructor(id: string) {
+    super();
+    this.id = id;
+  }
+
+  /** Opens the session on a port of `ports` and answers `offer`; the caller's SDP is parsed here. */
+  static async start(id: string, offer: string, options: { address: string; listenIp: string; ports: { min: number; max: number } }): Promise<{ session: IvrSession; sdp: string }> {
+    const parsed = parseSdp(offer);
+    const audio = parsed.media.find((m) => m.kind === 'audio' && m.port > 0);
+    if (!audio) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'the offer has no audio stream' });
+    if (audio.proto.includes('SAVP')) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'the access number takes plain RTP; to use SRTP dial the meeting directly as ID**PIN' });
+    const chosen = pickCodec(audio.codecs);
+    if (!chosen) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'none of the offered audio codecs is supported; offer Opus, G.722, PCMU or PCMA' });
+    const session = new IvrSession(id);
+    await session.#bind(options.listenIp, options.ports);
+    session.#codec = chosen;
+    session.#encoder = new AudioEncoder(chosen.name);
+    session.#remote = { address: audio.address, port: audio.port };
+    const events = audio.codecs.filter((c) => c.name.toLowerCase() === 'telephone-event');
+    for (const event of events) session.#eventTypes.add(event.payloadType);
+    const media: AnswerMedia[] = parsed.media.map((m) =>
+      m === audio
+        ? {
+            kind: 'audio',
+            port: session.port,
+            proto: 'RTP/AVP',
+            codecs: [chosen.codec, ...events.slice(0, 1)],
+            rtcpMux: audio.rtcpMux,
+            direction: answerDirection(audio.direction),
+            ptime: 20,
+          }
+        : { kind: m.kind, port: 0, proto: m.proto, codecs: m.codecs.slice(0, 1) },
+    );
+    session.#start();
+    return { session, sdp: writeSdp({ address: options.address, sessionId: String(Date.now()), version: 1, media }) };
+  }
+
+  async #bind(listenIp: string, ports: { min: number; max: number }): Promise<void> {
+    // Even ports for RTP (RTCP, when the caller does not multiplex, would be port + 1).
+    const base = ports.min % 2 === 0 ? ports.min : ports.min + 1;
+    const slots = Math.max(1, Math.floor((ports.max - base) / 2));
+    const start = Math.floor(Math.random() * slots);
+    for (let attempt = 0; attempt < Math.min(slots, 200); attempt++) {
+      const port = base + 2 * ((start + attempt) % slots);
+      const socket = dgram.createSocket('udp4');
+      const bound = await new Promise<boolean>((resolve) => {
+        const onError = () => resolve(false);
+        socket.once('error', onError);
+        socket.bind(port, listenIp, () => {
+          socket.off('error', onError);
+          resolve(true);
+        });
+      });
+      if (bound) {
+        this.#socket = socket;
+        return;
+      }
+      socket.close();
+    }
+    throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `no free port in the IVR range ${ports.min}-${ports.max}` });
+  }
+
+  get port(): number {
+    return this.#socket.address().port;
+  }
+
+  get codec(): AudioCodecName {
+    return this.#codec.name;
+  }
+
+  #start(): void {
+    this.#socket.on('message', (packet) => this.#receive(packet));
+    this.#socket.on('error', () => undefined);
+    const started = performance.now();
+    let tick = 0;
+    const step = () => {
+      if (this.#closed) return;
+      this.#sendFrame();
+      tick++;
+      this.#timer = setTimeout(step, Math.max(0, started + tick * 20 - performance.now()));
+    };
+    step();
+  }
+
+  #receive(packet: Buffer): void {
+    const rtp = parseRtp(packet);
+    if (!rtp || !this.#eventTypes.has(rtp.payloadType)) return;
+    const payload = packet.subarray(rtp.payloadOffset, rtp.payloadEnd);
+    if (payload.length < 4) return;
+    const event = payload.readUInt8(0);
+    const end = (payload.readUInt8(1) & 0x80) !== 0;
+    // One digit per event: the first end packet reports it; its retransmissions (same RTP
+    // timestamp) are ignored.
+    if (!end || rtp.timestamp === this.#lastEventTimestamp) return;
+    this.#lastEventTimestamp = rtp.timestamp;
+    const digit = DTMF_EVENTS[event];
+    if (digit) this.digit(digit);
+  }
+
+  /** A digit from any source (RFC 4733 here, SIP INFO from the SIP side): barge-in, then reported. */
+  digit(digit: string): void {
+    if (this.#playing) {
+      this.#queue = [];
+      this.#position = 0;
+      const playing = this.#playing;
+      this.#playing = undefined;
+      playing.resolve('interrupted');
+    }
+    this.emit('digit', digit);
+  }
+
+  /** Plays prompts one after the other; resolves when done, or at the first digit. */
+  play(language: string, names: readonly string[]): Promise<'done' | 'interrupted'> {
+    this.#playing?.resolve('interrupted');
+    this.#queue = names.map((name) => promptSamples(language, name));
+    this.#position = 0;
+    return new Promise((resolve) => {
+      this.#playing = { resolve };
+    });
+  }
+
+  #sendFrame(): void {
+    const frame = this.#frame;
+    frame.fill(0);
+    const current = this.#queue[0];
+    if (current) {
+      const take = Math.min(FRAME_SAMPLES, current.length - this.#position);
+      frame.set(current.subarray(this.#position, this.#position + take));
+      this.#position += take;
+      if (this.#position >= current.length) {
+        this.#queue.shift();
+        this.#position = 0;
+        if (this.#queue.length === 0 && this.#playing) {
+          const playing = this.#playing;
+          this.#playing = undefined;
+          playing.resolve('done');
+        }
+      }
+    }
+    const length = this.#encoder.encode(frame, this.#encoded);
+    const header = writeRtpHeader(Buffer.allocUnsafe(12), this.#codec.codec.payloadType, false, this.#sequence, this.#timestamp, this.#ssrc);
+    this.#sequence = (this.#sequence + 1) & 0xffff;
+    this.#timestamp = (this.#timestamp + AUDIO_CODECS[this.#codec.name].timestampStep) >>> 0;
+    this.#socket.send([header, Buffer.from(this.#encoded.subarray(0, length))], this.#remote.port, this.#remote.address);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#playing?.resolve('interrupted');
+    this.#playing = undefined;
+    try {
+      this.#socket.close();
+    } catch {
+      // never bound
+    }
+    this.removeAllListeners();
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * The access number's IVR (drachtio-srf INVITE handler for the `call.ivrAccessNumber`
+ * setting): the box answers with IVR media (media/ivr, the IVR port range), greets the caller
+ * in the `call.ivrLanguage` language and asks for the meeting ID followed by #, then — when the
+ * meeting has a guest PIN — for the PIN; a wrong entry is said so and asked again (3 tries,
+ * then goodbye and hang-up); a meeting not started yet, locked or full is said so before
+ * hanging up. On success it says "you are joining the meeting" (and "you are the first
+ * participant" when alone) and moves the caller into the meeting by a re-INVITE — the same
+ * call. Digits come as RFC 4733 events (media side) or SIP INFO (dtmf-relay or dtmf); `*`
+ * starts the entry again; inter-digit and overall timeouts end an entry.
+ */
+import { randomUUID } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
+import type Srf from 'drachtio-srf';
+import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
+import type { MediaServiceEvents } from '../../../media/media-service.ts';
+import { getLogger } from '../../logging/logger.ts';
+import type { LiveMeetings } from '../../meetings/live-meetings.ts';
+import type { MeetingAdmission } from '../../meetings/meeting-admission.ts';
+import type { SettingsStore } from '../../settings/settings-store.ts';
+import { parseUri } from '../../signaling/sip/sip-uri.ts';
+import type { MeetingCalls } from '../meetings/meeting-calls.ts';
+
+const log = getLogger('ivr-calls');
+
+export interface IvrTimeouts {
+  /** Longest pause between two digits. */
+  readonly interDigitMs: number;
+  /** Longest time for one whole entry. */
+  readonly entryMs: number;
+}
+
+export interface IvrCallsOptions {
+  readonly srf: Srf;
+  readonly media: MediaControl;
+  readonly mediaEvents?: Pick<EventEmitter<MediaServiceEvents>, 'on'>;
+  readonly settings: SettingsStore;
+  readonly admission: MeetingAdmission;
+  readonly live: LiveMeetings;
+  readonly meetingCalls: MeetingCalls;
+  readonly timeouts?: IvrTimeouts;
+}
+
+/** Digits of one IVR call, as they come; `next()` waits for one (or undefined at the timeout). */
+class DigitQueue {
+  readonly #digits: string[] = [];
+  #waiter: ((digit: string | undefined) => void) | undefined;
+  #closed = false;
+
+  push(digit: string): void {
+    if (this.#closed) return;
+    if (this.#waiter) {
+      const waiter = this.#waiter;
+      this.#waiter = undefined;
+      waiter(digit);
+    } else this.#digits.push(digit);
+  }
+
+  next(timeoutMs: number): Promise<string | undefined> {
+    const queued = this.#digits.shift();
+    if (queued !== undefined || this.#closed) return Promise.resolve(queued);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiter = undefined;
+        resolve(undefined);
+      }, timeoutMs);
+      this.#waiter = (digit) => {
+        clearTimeout(timer);
+        resolve(digit);
+      };
+    });
+  }
+
+  get pending(): boolean {
+    return this.#digits.length > 0;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#waiter?.(undefined);
+    this.#waiter = undefined;
+  }
+}
+
+/** The digit of a SIP INFO body: application/dtmf-relay (`Signal=5`) or application/dtmf (`5`). */
+export function infoDigit(contentType: string, body: string): string | undefined {
+  const type = contentType.toLowerCase();
+  const value = type.includes('dtmf-relay') ? /signal\s*=\s*([0-9*#A-Da-d]|1[0-1])/i.exec(body)?.[1] : type.includes('application/dtmf') ? body.trim() : undefined;
+  if (value === '10') return '*';
+  if (value === '11') return '#';
+  return value && /^[0-9*#A-Da-d]$/.test(value) ? value.toUpperCase() : undefined;
+}
+
+export class IvrCalls {
+  readonly #options: IvrCallsOptions;
+  readonly #queues = new Map<string, DigitQueue>();
+
+  constructor(options: IvrCallsOptions) {
+    this.#options = options;
+    options.mediaEvents?.on('ivrdigit', (id, digit) => this.#queues.get(id)?.push(digit));
+  }
+
+  handle = async (req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> => {
+    const id = randomUUID();
+    const { media } = this.#options;
+    if (!req.body?.includes('m=')) {
+      res.send(488, 'Not Acceptable Here - send an SDP offer in the INVITE', {});
+      return;
+    }
+    let answer: { sdp: string; codec: string };
+    try {
+      answer = await media.ivrStart(id, req.body);
+    } catch (error) {
+      const err = error as Error & { code?: string; params?: { reason?: unknown } };
+      if (err.code === 'VCBOX_ERR_MEDIA_SDP') res.send(488, `Not Acceptable Here - ${String(err.params?.reason ?? err.message).slice(0, 200)}`, {});
+      else res.send(503, 'Service Unavailable - the media service is not running', { headers: { 'Retry-After': '10' } });
+      return;
+    }
+    let dialog: Srf.Dialog;
+    try {
+      dialog = await this.#options.srf.createUAS(req, res, { localSdp: answer.sdp });
+    } catch {
+      void media.ivrStop(id).catch(() => undefined);
+      return;
+    }
+    const queue = new DigitQueue();
+    this.#queues.set(id, queue);
+    let active = true;
+    const stop = () => {
+      active = false;
+      queue.close();
+      this.#queues.delete(id);
+      void media.ivrStop(id).catch(() => undefined);
+    };
+    dialog.on('destroy', stop);
+    dialog.on('info', (infoReq: Srf.SrfRequest, infoRes: Srf.SrfResponse) => {
+      const digit = infoDigit(infoReq.get('Content-Type') ?? '', infoReq.body ?? '');
+      infoRes.send(digit ? 200 : 415, {});
+      if (digit) void media.ivrDigit(id, digit).catch(() => undefined); // barge-in on the media side too
+      if (digit) queue.push(digit);
+    });
+    const fromName = /^\s*"?([^"<]*?)"?\s*</.exec(req.get('From') ?? '')?.[1]?.trim();
+    const caller = parseUri(req.getParsedHeader('From')?.uri ?? '')?.user ?? 'guest';
+    const call = {
+      offer: req.body,
+      displayName: fromName || caller,
+      account: null,
+      callId: req.get('Call-ID') ?? id,
+      source: `${req.source_address}:${req.source_port}`,
+      transport: String((req as unknown as { protocol?: string }).protocol ?? 'udp'),
+    };
+    const language = this.#options.settings.get('call.ivrLanguage');
+    const timeouts = this.#options.timeouts ?? { interDigitMs: 5000, entryMs: 20_000 };
+    const log2 = log.child({ ivr: id, caller, codec: answer.codec });
+    log2.info({ language }, 'IVR call answered');
+
+    const say = async (...prompts: string[]) => {
+      if (!active) return;
+      await media.ivrPlay(id, language, prompts).catch(() => 'interrupted');
+    };
+    const hangUp = async (...prompts: string[]) => {
+      await say(...prompts, 'goodbye');
+      if (active) dialog.destroy();
+      stop();
+    };
+    /** One entry: digits until #, * starts over; undefined when nothing usable came in time. */
+    const entry = async (): Promise<string | undefined> => {
+      let value = '';
+      const deadline = Date.now() + timeouts.entryMs;
+      while (active) {
+        const digit = await queue.next(Math.min(timeouts.interDigitMs, Math.max(0, deadline - Date.now())));
+        if (digit === undefined) return value || undefined;
+        if (digit === '#') return value;
+        if (digit === '*') value = '';
+        else if (value.length < 16) value += digit;
+      }
+      return undefined;
+    };
+
+    // 1. The meeting ID.
+    let number: string | undefined;
+    let target: Exclude<ReturnType<MeetingAdmission['resolve']>, string> | undefined;
+    for (let attempt = 0; attempt < 3 && active && !target; attempt++) {
+      if (!queue.pending) await say(...(attempt === 0 ? ['welcome'] : ['invalid-id', 'welcome']));
+      number = await entry();
+      if (!number || !/^\d{5,12}$/.test(number)) continue;
+      const resolved = this.#options.admission.resolve(number);
+      if (resolved === 'not-started') return hangUp('not-started');
+      if (typeof resolved !== 'string') target = resolved;
+    }
+    if (!target || !number) return hangUp('invalid-id');
+
+    // 2. The PIN, when the meeting has a guest PIN (the host PIN is accepted too).
+    let pin: string | undefined;
+    if (target.guestPin !== '') {
+      let valid = false;
+      for (let attempt = 0; attempt < 3 && active && !valid; attempt++) {
+        await say(...(attempt === 0 ? ['enter-pin'] : ['invalid-pin', 'enter-pin']));
+        pin = await entry();
+        valid = pin !== undefined && (pin === target.hostPin || pin === target.guestPin);
+      }
+      if (!valid) return hangUp('invalid-pin');
+    }
+    if (!active) return;
+
+    // 3. Into the meeting.
+    const meeting = this.#options.live.get(number);
+    if (meeting?.locked) return hangUp('locked');
+    const first = !meeting || meeting.participants.size === 0;
+    await say(...(first ? ['joining', 'first'] : ['joining']));
+    if (!active) return;
+    const joined = await this.#options.meetingCalls.joinFromIvr(dialog, { number, pin, ...call });
+    if (!joined.ok) {
+      log2.info({ refusal: joined.refusal }, 'IVR caller could not join');
+      return hangUp(joined.refusal === 'locked' ? 'locked' : joined.refusal === 'full' ? 'full' : 'invalid-id');
+    }
+    // The caller's media is the meeting's now: the IVR's ports are free again.
+    dialog.off('destroy', stop);
+    active = false;
+    queue.close();
+    this.#queues.delete(id);
+    void media.ivrStop(id).catch(() => undefined);
+    log2.info({ meeting: number }, 'IVR caller moved into the meeting');
+  };
+}

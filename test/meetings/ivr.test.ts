@@ -1,0 +1,101 @@
+/**
+ * The IVR access number: a sipp caller is answered with prompts streamed from the IVR port
+ * range (checked frame by frame against the built prompt files, in the language the setting
+ * chooses), enters the meeting ID and PIN as RFC 4733 events, hears "joining" and is moved
+ * into the meeting by a re-INVITE — then the other participant hears it. A wrong PIN three
+ * times ends the call after "goodbye".
+ */
+import t from 'tap';
+import { AudioEncoder } from '../../media/audio-mixer/audio-codec.ts';
+import { promptSamples } from '../../media/ivr/ivr-session.ts';
+import { VmrStore } from '../../server/rooms/vmr-store.ts';
+import { dominantFrequency } from '../helpers/ffmpeg.ts';
+import { joinMeeting, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
+import { decodeG711, g711Tone, RtpTerminal } from '../helpers/rtp-terminal.ts';
+import { startSipBox } from '../helpers/sip-box.ts';
+
+const box = await startSipBox({ media: {} });
+t.teardown(() => box.close());
+const room = new VmrStore(box.db).create({ name: 'IVR room', number: '880010', hostPin: '1234', guestPin: '4321', capacity: 10 });
+const target = `127.0.0.1:${box.port}`;
+const ACCESS = box.settings.get('call.ivrAccessNumber');
+
+/** The PCMU frames the IVR sends for a prompt (the same encoder, 20 ms frames). */
+function expectedFrames(language: string, prompt: string, count: number): string[] {
+  const samples = promptSamples(language, prompt);
+  const encoder = new AudioEncoder('pcmu');
+  const out = new Uint8Array(200);
+  const frames: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const frame = new Int16Array(320);
+    frame.set(samples.subarray(i * 320, (i + 1) * 320));
+    const n = encoder.encode(frame, out);
+    frames.push(Buffer.from(out.subarray(0, n)).toString('hex'));
+  }
+  return frames;
+}
+
+/** Whether the received stream contains the prompt's first frames, in order. */
+function streamed(terminal: RtpTerminal, language: string, prompt: string): boolean {
+  const received = terminal.received.filter((p) => p.payloadType === 0).map((p) => p.payload.toString('hex'));
+  const wanted = expectedFrames(language, prompt, 25).filter((f) => !/^(ff)+$/.test(f)).slice(0, 10);
+  const start = received.indexOf(wanted[0] ?? '');
+  return start >= 0 && wanted.every((frame) => received.includes(frame));
+}
+
+for (const language of ['en', 'zh-CN'] as const) {
+  t.test(`${language}: ID and PIN by RFC 4733, then moved into the meeting by re-INVITE`, async (t) => {
+    box.settings.update({ 'call.ivrLanguage': language }, { actor: 'test' });
+    const member = new RtpTerminal();
+    const caller = new RtpTerminal();
+    t.teardown(() => {
+      member.close();
+      caller.close();
+    });
+    await member.open();
+    await caller.open();
+    const inMeeting = await joinMeeting(target, { dial: `${room.number}**1234`, name: 'Member', media: pcmuMedia(member.port), hold: 16_000 });
+    const call = await joinMeeting(target, { dial: ACCESS, name: 'Dialler', media: pcmuMedia(caller.port), hold: 3000, scenario: 'meeting-join-heal.xml' });
+    await waitFor('the welcome prompt', 5000, () => streamed(caller, language, 'welcome'));
+    t.pass(`the ${language} welcome prompt is streamed (frames match the built prompt file)`);
+    t.ok(call.answeredPort >= 30000 && call.answeredPort <= 37999, `IVR media on the IVR port range (${call.answeredPort})`);
+    await caller.sendDtmf(call.answeredPort, `${room.number}#`);
+    await waitFor('the PIN prompt', 8000, () => streamed(caller, language, 'enter-pin'));
+    t.pass('asked for the PIN');
+    await caller.sendDtmf(call.answeredPort, '4321#');
+    await waitFor('"joining"', 8000, () => streamed(caller, language, 'joining'));
+    t.pass('"you are joining the meeting"');
+    const moved = await call.movedPort(20_000);
+    t.ok(moved > 0 && moved !== call.answeredPort, `re-INVITEd into the meeting's media (port ${moved})`);
+    const participants = [...(box.app.live.get(room.number)?.participants.values() ?? [])];
+    t.same(participants.map((p) => [p.displayName, p.role]).sort(), [['Dialler', 'guest'], ['Member', 'host']], 'the caller is in the meeting as a guest');
+    member.received.length = 0;
+    await caller.send(moved, await g711Tone('mulaw', 440, 1.5), { payloadType: 0, frameBytes: 160, timestampStep: 160 });
+    const heard = await decodeG711('mulaw', member.payloadOf(0, 25).subarray(0, 4000));
+    t.ok(Math.abs(dominantFrequency(heard, 8000) - 440) < 40, `the member hears the IVR caller (${Math.round(dominantFrequency(heard, 8000))} Hz)`);
+    t.ok((await call.result).ok, 'the caller hangs up normally');
+    participants.find((p) => p.displayName === 'Member')?.hangUp('done');
+    await inMeeting.result;
+    t.equal(box.media?.ivrSessions, 0, 'no IVR media left (ports released)');
+  });
+}
+
+t.test('a wrong PIN three times: told so, then goodbye and hang-up', async (t) => {
+  box.settings.update({ 'call.ivrLanguage': 'en' }, { actor: 'test' });
+  const caller = new RtpTerminal();
+  t.teardown(() => caller.close());
+  await caller.open();
+  const call = await joinMeeting(target, { dial: ACCESS, name: 'Guesser', media: pcmuMedia(caller.port), hold: 40_000, scenario: 'meeting-join-remote-bye.xml' });
+  await waitFor('the welcome prompt', 5000, () => streamed(caller, 'en', 'welcome'));
+  await caller.sendDtmf(call.answeredPort, `${room.number}#`);
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    await waitFor(`the PIN prompt (${attempt})`, 10_000, () => streamed(caller, 'en', 'enter-pin'));
+    caller.received.length = 0;
+    await caller.sendDtmf(call.answeredPort, '0000#');
+    if (attempt < 3) await waitFor('"the password is not correct"', 8000, () => streamed(caller, 'en', 'invalid-pin'));
+  }
+  const result = await call.result;
+  t.ok(result.ok, `the box hung up ${result.errors}`);
+  t.ok(streamed(caller, 'en', 'goodbye'), '"goodbye" was played first');
+  t.equal(box.media?.ivrSessions, 0, 'no IVR media left');
+});
