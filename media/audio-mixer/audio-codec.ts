@@ -39,7 +39,8 @@ export function codecByMimeType(mimeType: string): AudioCodecInfo | undefined {
 export const FRAME_SAMPLES = 320;
 
 interface Addon {
-  create(codec: AudioCodecName, encoder: boolean, bitrate?: number, complexity?: number): object;
+  create(codec: AudioCodecName | 'dtmf', encoder: boolean, bitrate?: number, complexity?: number): object;
+  dtmf(handle: object, pcm8k: Int16Array): string;
   decode(handle: object, payload: Uint8Array | null, out: Int16Array): number;
   encode(handle: object, pcm: Int16Array, out: Uint8Array): number;
 }
@@ -86,5 +87,23 @@ export class AudioEncoder {
   /** Encodes 320 samples (20 ms at 16 kHz) into `out`; returns the payload length. */
   encode(pcm: Int16Array, out: Uint8Array): number {
     return this.#addon.encode(this.#handle, pcm, out);
+  }
+}
+
+/** In-band DTMF detection (spandsp) on 8 kHz audio; returns the digits completed so far. */
+export class DtmfDetector {
+  readonly #handle: object;
+  readonly #addon = load();
+  readonly #pcm8k = new Int16Array(FRAME_SAMPLES * 6);
+
+  constructor() {
+    this.#handle = this.#addon.create('dtmf', false);
+  }
+
+  /** Feeds `samples` samples of 16 kHz audio (decimated to 8 kHz). */
+  feed(pcm16k: Int16Array, samples: number): string {
+    const half = Math.min(this.#pcm8k.length, samples >> 1);
+    for (let i = 0; i < half; i++) this.#pcm8k[i] = pcm16k[i * 2] as number;
+    return this.#addon.dtmf(this.#handle, this.#pcm8k.subarray(0, half));
   }
 }

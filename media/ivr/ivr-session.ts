@@ -5,7 +5,8 @@
  * prompts (16 kHz PCM from scripts/build-prompts.ts, encoded per call, 20 ms a packet; silence
  * in between keeps the caller's RTP timers happy), and reports DTMF: RFC 4733 events (any
  * payload type the offer named telephone-event; one digit per event, end packets and their
- * retransmissions de-duplicated). A digit while a prompt plays interrupts it (barge-in).
+ * retransmissions de-duplicated) and, for G.711/G.722 callers that send no events, tones in the
+ * audio (spandsp's detector). A digit while a prompt plays interrupts it (barge-in).
  * `close()` is idempotent and frees the ports on every path.
  */
 import dgram from 'node:dgram';
@@ -14,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createError } from '../../server/errors.ts';
-import { AUDIO_CODECS, type AudioCodecName, AudioEncoder, FRAME_SAMPLES } from '../audio-mixer/audio-codec.ts';
+import { AUDIO_CODECS, type AudioCodecName, AudioDecoder, AudioEncoder, DtmfDetector, FRAME_SAMPLES } from '../audio-mixer/audio-codec.ts';
 import { parseRtp, writeRtpHeader } from '../rtp/rtp-packet.ts';
 import { type AnswerMedia, answerDirection, parseSdp, type SdpCodec, writeSdp } from '../sdp/sip-sdp.ts';
 
@@ -68,6 +69,8 @@ export class IvrSession extends EventEmitter<IvrSessionEvents> {
   #position = 0;
   #playing: { resolve: (outcome: 'done' | 'interrupted') => void } | undefined;
   #lastEventTimestamp = -1;
+  /** In-band detection for G.711/G.722 callers, until the caller shows it sends RFC 4733. */
+  #inband: { decoder: AudioDecoder; detector: DtmfDetector; pcm: Int16Array } | undefined;
   #closed = false;
   readonly #encoded = new Uint8Array(1500);
   readonly #frame = new Int16Array(FRAME_SAMPLES);
@@ -89,6 +92,7 @@ export class IvrSession extends EventEmitter<IvrSessionEvents> {
     await session.#bind(options.listenIp, options.ports);
     session.#codec = chosen;
     session.#encoder = new AudioEncoder(chosen.name);
+    if (chosen.name !== 'opus') session.#inband = { decoder: new AudioDecoder(chosen.name), detector: new DtmfDetector(), pcm: new Int16Array(FRAME_SAMPLES * 12) };
     session.#remote = { address: audio.address, port: audio.port };
     const events = audio.codecs.filter((c) => c.name.toLowerCase() === 'telephone-event');
     for (const event of events) session.#eventTypes.add(event.payloadType);
@@ -158,7 +162,15 @@ export class IvrSession extends EventEmitter<IvrSessionEvents> {
 
   #receive(packet: Buffer): void {
     const rtp = parseRtp(packet);
-    if (!rtp || !this.#eventTypes.has(rtp.payloadType)) return;
+    if (!rtp) return;
+    if (this.#inband && rtp.payloadType === this.#codec.codec.payloadType) {
+      const samples = this.#inband.decoder.decode(packet.subarray(rtp.payloadOffset, rtp.payloadEnd), this.#inband.pcm);
+      for (const digit of this.#inband.detector.feed(this.#inband.pcm, samples)) this.digit(digit);
+      return;
+    }
+    if (!this.#eventTypes.has(rtp.payloadType)) return;
+    // The caller sends RFC 4733: in-band tones would only count the same digits twice.
+    this.#inband = undefined;
     const payload = packet.subarray(rtp.payloadOffset, rtp.payloadEnd);
     if (payload.length < 4) return;
     const event = payload.readUInt8(0);

@@ -128,3 +128,26 @@ export async function decodeG711(format: 'mulaw' | 'alaw', data: Buffer): Promis
   if (run.exitCode !== 0) throw new Error(`ffmpeg could not decode: ${run.stderr}`);
   return run.stdout;
 }
+
+const DTMF_FREQUENCIES: Record<string, [number, number]> = {
+  '1': [697, 1209], '2': [697, 1336], '3': [697, 1477], A: [697, 1633],
+  '4': [770, 1209], '5': [770, 1336], '6': [770, 1477], B: [770, 1633],
+  '7': [852, 1209], '8': [852, 1336], '9': [852, 1477], C: [852, 1633],
+  '*': [941, 1209], '0': [941, 1336], '#': [941, 1477], D: [941, 1633],
+};
+
+/** In-band DTMF as a phone makes it: 100 ms of each digit's two tones, 100 ms gaps, G.711 by ffmpeg. */
+export async function dtmfTones(format: 'mulaw' | 'alaw', digits: string): Promise<Buffer> {
+  const pcm = Buffer.alloc(digits.length * 1600 * 2 + 1600 * 2);
+  let offset = 800 * 2;
+  for (const digit of digits) {
+    const [low, high] = DTMF_FREQUENCIES[digit] ?? [0, 0];
+    for (let i = 0; i < 800; i++) pcm.writeInt16LE(Math.round(5000 * (Math.sin((2 * Math.PI * low * i) / 8000) + Math.sin((2 * Math.PI * high * i) / 8000))), offset + i * 2);
+    offset += 1600 * 2;
+  }
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'vcbox-dtmf-')), 'dtmf.raw');
+  writeFileSync(file, pcm);
+  const run = await runFfmpeg(['-f', 's16le', '-ar', '8000', '-ac', '1', '-i', file, '-f', format, '-'], 20_000);
+  if (run.exitCode !== 0) throw new Error(`ffmpeg could not encode the DTMF tones: ${run.stderr}`);
+  return run.stdout;
+}

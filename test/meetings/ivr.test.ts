@@ -3,15 +3,20 @@
  * range (checked frame by frame against the built prompt files, in the language the setting
  * chooses), enters the meeting ID and PIN as RFC 4733 events, hears "joining" and is moved
  * into the meeting by a re-INVITE — then the other participant hears it. A wrong PIN three
- * times ends the call after "goodbye".
+ * times ends the call after "goodbye". A G.711 caller without RFC 4733 keys the meeting ID in
+ * band (tones in its audio) and the PIN by SIP INFO (application/dtmf-relay).
  */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import t from 'tap';
 import { AudioEncoder } from '../../media/audio-mixer/audio-codec.ts';
 import { promptSamples } from '../../media/ivr/ivr-session.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { dominantFrequency } from '../helpers/ffmpeg.ts';
 import { joinMeeting, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
-import { decodeG711, g711Tone, RtpTerminal } from '../helpers/rtp-terminal.ts';
+import { decodeG711, dtmfTones, g711Tone, RtpTerminal } from '../helpers/rtp-terminal.ts';
+import { scenarioWith, startSipp } from '../helpers/sipp.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 
 const box = await startSipBox({ media: {} });
@@ -98,4 +103,78 @@ t.test('a wrong PIN three times: told so, then goodbye and hang-up', async (t) =
   t.ok(result.ok, `the box hung up ${result.errors}`);
   t.ok(streamed(caller, 'en', 'goodbye'), '"goodbye" was played first');
   t.equal(box.media?.ivrSessions, 0, 'no IVR media left');
+});
+
+t.test('in-band DTMF in G.711 for the ID, SIP INFO for the PIN', async (t) => {
+  box.settings.update({ 'call.ivrLanguage': 'en' }, { actor: 'test' });
+  const caller = new RtpTerminal();
+  t.teardown(() => caller.close());
+  await caller.open();
+  // The scenario: join (no telephone-event offered), wait, then INFO per PIN digit, then take the re-INVITE.
+  const infos = [...'1234#']
+    .map(
+      (digit, i) => `
+  <pause milliseconds="${i === 0 ? 4000 : 150}"/>
+  <send retrans="500">
+    <![CDATA[
+      INFO [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Keys" <sip:keys@vcbox.local>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:{{dial}}@vcbox.local>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: ${10 + i} INFO
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal=${digit}
+      Duration=160
+    ]]>
+  </send>
+  <recv response="200"/>`,
+    )
+    .join('');
+  const base = scenarioWith('meeting-join-heal.xml', {});
+  const text = readFileSync(base, 'utf8').replace('  <recv request="INVITE" timeout="20000">', `${infos}\n  <recv request="INVITE" timeout="20000">`);
+  writeFileSync(base, text);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-port-'));
+  const portFile = path.join(dir, 'port');
+  const scenario = base.replace(/[^/]+$/, 'meeting-join-info.xml');
+  writeFileSync(
+    scenario,
+    text
+      .replace('CSeq: 2 BYE', 'CSeq: 20 BYE') // after the INFOs' CSeq numbers
+      .replaceAll('{{dial}}', ACCESS)
+      .replaceAll('{{name}}', 'Keys')
+      .replaceAll('{{from}}', 'keys')
+      .replaceAll('{{media}}', 'm=audio ' + caller.port + ' RTP/AVP 0\na=rtpmap:0 PCMU/8000')
+      .replaceAll('{{hold}}', '2000')
+      .replaceAll('{{portFile}}', portFile)
+      .replaceAll('{{portFile2}}', path.join(dir, 'port2')),
+  );
+  const { result } = await startSipp({ scenario, target, transport: 'u1', timeoutSeconds: 40, extraArgs: ['-aa'] });
+  const answered = await waitFor('the answer', 10_000, () => {
+    try {
+      const text2 = readFileSync(portFile, 'utf8').trim();
+      return text2 ? Number(text2) : undefined;
+    } catch {
+      return undefined;
+    }
+  });
+  await waitFor('the welcome prompt', 5000, () => streamed(caller, 'en', 'welcome'));
+  // Keys pressed during the prompt: barge-in.
+  await caller.send(answered, await dtmfTones('mulaw', `${room.number}#`), { payloadType: 0, frameBytes: 160, timestampStep: 160 });
+  await waitFor('the PIN prompt', 8000, () => streamed(caller, 'en', 'enter-pin'));
+  t.pass('the meeting ID was recognised from in-band tones');
+  const moved = await waitFor('the re-INVITE', 20_000, () => {
+    try {
+      const text2 = readFileSync(path.join(dir, 'port2'), 'utf8').trim();
+      return text2 ? Number(text2) : undefined;
+    } catch {
+      return undefined;
+    }
+  });
+  t.ok(moved > 0, 'the PIN by SIP INFO was accepted and the caller moved into the meeting');
+  const outcome = await result;
+  t.ok(outcome.ok, `the call ends normally ${outcome.errors}`);
 });

@@ -13,10 +13,15 @@
 #include <spandsp/bit_operations.h>
 #include <spandsp/g711.h>
 #include <spandsp/g722.h>
+#include <spandsp/logging.h>
+#include <spandsp/complex.h>
+#include <spandsp/tone_detect.h>
+#include <spandsp/super_tone_rx.h>
+#include <spandsp/dtmf.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { OPUS, G722, PCMU, PCMA };
+enum kind { OPUS, G722, PCMU, PCMA, DTMF };
 
 typedef struct {
   enum kind kind;
@@ -25,6 +30,7 @@ typedef struct {
   OpusEncoder *opus_enc;
   g722_decode_state_t *g722_dec;
   g722_encode_state_t *g722_enc;
+  dtmf_rx_state_t *dtmf;
   int16_t last; /* G.711 upsampler: previous 8 kHz sample */
 } codec_t;
 
@@ -44,6 +50,7 @@ static void finalize(napi_env env, void *data, void *hint) {
   if (c->opus_enc) opus_encoder_destroy(c->opus_enc);
   if (c->g722_dec) g722_decode_free(c->g722_dec);
   if (c->g722_enc) g722_encode_free(c->g722_enc);
+  if (c->dtmf) dtmf_rx_free(c->dtmf);
   free(c);
 }
 
@@ -82,6 +89,14 @@ static napi_value create(napi_env env, napi_callback_info info) {
     c->kind = G722;
     if (encoder) c->g722_enc = g722_encode_init(NULL, 64000, 0);
     else c->g722_dec = g722_decode_init(NULL, 64000, 0);
+  } else if (strcmp(name, "dtmf") == 0) {
+    c->kind = DTMF;
+    c->dtmf = dtmf_rx_init(NULL, NULL, NULL);
+    if (!c->dtmf) {
+      free(c);
+      napi_throw_error(env, "VCBOX_ERR_CODEC", "vcbox-codec: DTMF detector initialisation failed");
+      return NULL;
+    }
   } else if (strcmp(name, "pcmu") == 0) {
     c->kind = PCMU;
   } else if (strcmp(name, "pcma") == 0) {
@@ -153,6 +168,8 @@ static napi_value decode(napi_env env, napi_callback_info info) {
         n = g722_decode(c->g722_dec, out, in, (int)in_len);
       }
       break;
+    case DTMF:
+      break;
     case PCMU:
     case PCMA: {
       size_t samples = in ? in_len : 160;
@@ -200,6 +217,8 @@ static napi_value encode(napi_env env, napi_callback_info info) {
       if ((size_t)samples / 2 > out_len) samples = (int)out_len * 2;
       n = g722_encode(c->g722_enc, out, pcm, samples);
       break;
+    case DTMF:
+      break;
     case PCMU:
     case PCMA: {
       int half = samples / 2;
@@ -217,8 +236,30 @@ static napi_value encode(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* dtmf(handle, pcm: Int16Array (8 kHz)) -> the digits detected so far (string, often empty) */
+static napi_value dtmf(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  codec_t *c;
+  CHECK(napi_get_value_external(env, argv[0], (void **)&c));
+  int16_t *pcm;
+  size_t bytes;
+  if (c->kind != DTMF || !typed(env, argv[1], (void **)&pcm, &bytes)) {
+    napi_throw_type_error(env, "VCBOX_ERR_CODEC", "vcbox-codec: dtmf(dtmfHandle, Int16Array)");
+    return NULL;
+  }
+  dtmf_rx(c->dtmf, pcm, (int)(bytes / 2));
+  char digits[64] = {0};
+  size_t n = dtmf_rx_get(c->dtmf, digits, (int)sizeof digits - 1);
+  napi_value result;
+  CHECK(napi_create_string_utf8(env, digits, n, &result));
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
+      {"dtmf", NULL, dtmf, NULL, NULL, NULL, napi_default, NULL},
       {"create", NULL, create, NULL, NULL, NULL, napi_default, NULL},
       {"decode", NULL, decode, NULL, NULL, NULL, napi_default, NULL},
       {"encode", NULL, encode, NULL, NULL, NULL, napi_default, NULL},

@@ -136,8 +136,8 @@ export class IvrCalls {
     dialog.on('info', (infoReq: Srf.SrfRequest, infoRes: Srf.SrfResponse) => {
       const digit = infoDigit(infoReq.get('Content-Type') ?? '', infoReq.body ?? '');
       infoRes.send(digit ? 200 : 415, {});
-      if (digit) void media.ivrDigit(id, digit).catch(() => undefined); // barge-in on the media side too
-      if (digit) queue.push(digit);
+      // Through the media side (barge-in there), which reports it back like a tone.
+      if (digit) void media.ivrDigit(id, digit).catch(() => undefined);
     });
     const fromName = /^\s*"?([^"<]*?)"?\s*</.exec(req.get('From') ?? '')?.[1]?.trim();
     const caller = parseUri(req.getParsedHeader('From')?.uri ?? '')?.user ?? 'guest';
@@ -160,7 +160,7 @@ export class IvrCalls {
     };
     const hangUp = async (...prompts: string[]) => {
       await say(...prompts, 'goodbye');
-      if (active) dialog.destroy();
+      if (active) void Promise.resolve(dialog.destroy()).catch(() => undefined);
       stop();
     };
     /** One entry: digits until #, * starts over; undefined when nothing usable came in time. */

@@ -301,7 +301,7 @@ export class MeetingCalls {
       ended = true;
       clearTimeout(sessionTimer);
       this.#legs.delete(participantId);
-      if (by === 'box') dialog.destroy({ headers: { Reason: `SIP;cause=200;text="${reason.replace(/"/g, "'")}"` } } as never);
+      if (by === 'box') void Promise.resolve(dialog.destroy({ headers: { Reason: `SIP;cause=200;text="${reason.replace(/"/g, "'")}"` } } as never)).catch(() => undefined);
       void this.#options.media.leave(number, participantId, by === 'caller' ? 'hangup' : reason).catch(() => undefined);
       this.#options.records.ended(record, 'answered');
       this.#options.live.remove(number, participantId, reason);
@@ -350,7 +350,7 @@ export class MeetingCalls {
 
   /** Ends every meeting call (the application is closing). */
   close(): void {
-    for (const leg of this.#legs.values()) leg.dialog.destroy();
+    for (const leg of this.#legs.values()) void Promise.resolve(leg.dialog.destroy()).catch(() => undefined);
     this.#legs.clear();
   }
 }
