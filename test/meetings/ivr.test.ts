@@ -147,7 +147,7 @@ t.test('in-band DTMF in G.711 for the ID, SIP INFO for the PIN', async (t) => {
       .replaceAll('{{dial}}', ACCESS)
       .replaceAll('{{name}}', 'Keys')
       .replaceAll('{{from}}', 'keys')
-      .replaceAll('{{media}}', 'm=audio ' + caller.port + ' RTP/AVP 0\na=rtpmap:0 PCMU/8000')
+      .replaceAll('{{media}}', `m=audio ${caller.port} RTP/AVP 0\na=rtpmap:0 PCMU/8000`)
       .replaceAll('{{hold}}', '2000')
       .replaceAll('{{portFile}}', portFile)
       .replaceAll('{{portFile2}}', path.join(dir, 'port2')),
