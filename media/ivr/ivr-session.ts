@@ -142,6 +142,10 @@ export class IvrSession extends EventEmitter<IvrSessionEvents> {
     return this.#socket.address().port;
   }
 
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   get codec(): AudioCodecName {
     return this.#codec.name;
   }
