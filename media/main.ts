@@ -8,6 +8,7 @@ import { initLogging } from '../server/logging/logger.ts';
 import { openState } from '../server/process/open-state.ts';
 import { runService } from '../server/process/service-lifecycle.ts';
 import { MediaControlServer } from './control/media-control-server.ts';
+import { setPromptOverrideDir } from './ivr/ivr-session.ts';
 import { MediaService } from './media-service.ts';
 import { WorkerPool } from './worker-pool/worker-pool.ts';
 
@@ -15,6 +16,7 @@ await runService('media', async () => {
   const config = loadConfig(process.env);
   initLogging(config, 'mcu', { process: 'media' });
   const { db, settings } = openState(config);
+  setPromptOverrideDir(dataPaths(config).prompts);
   const pool = new WorkerPool({ size: config.media.workers });
   await pool.start();
   const service = new MediaService({

@@ -85,6 +85,16 @@ export const ERRORS = {
     en: 'Participant {id} is not in meeting {meeting}.',
     zh: '参会者 {id} 不在会议 {meeting} 中。',
   },
+  VCBOX_ERR_PROMPT_INVALID: {
+    statusCode: 400,
+    en: 'The prompt file cannot be used: {reason}. Upload a 16-bit PCM WAV file (mono or stereo, 8-48 kHz) of at most {maxSeconds} seconds.',
+    zh: '提示音文件无法使用：{reason}。请上传 16 位 PCM 格式的 WAV 文件（单声道或立体声，8-48 kHz），时长不超过 {maxSeconds} 秒。',
+  },
+  VCBOX_ERR_PROMPT_UNKNOWN: {
+    statusCode: 404,
+    en: 'There is no IVR prompt {language}/{name}. The prompts are listed by GET /api/v1/ivr/prompts.',
+    zh: '没有 IVR 提示音 {language}/{name}。提示音列表见 GET /api/v1/ivr/prompts。',
+  },
   VCBOX_ERR_ACCOUNT_INVALID: {
     statusCode: 400,
     en: 'Account field {field} is invalid: {reason}.',

@@ -11,7 +11,7 @@
  */
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createError } from '../../server/errors.ts';
@@ -23,10 +23,32 @@ const PROMPT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'prom
 const DTMF_EVENTS = '0123456789*#ABCD';
 
 const promptCache = new Map<string, Int16Array>();
+let overrideDir: string | undefined;
 
-/** A prompt's 16 kHz samples (cached; throws a clear error when the prompt was not built). */
+/** Where administrators' uploaded prompts live (`<dataDir>/prompts`); they win over the built ones. */
+export function setPromptOverrideDir(dir: string | undefined): void {
+  overrideDir = dir;
+}
+
+/** A prompt's 16 kHz samples: an uploaded one if there is, else the built one (cached). */
 export function promptSamples(language: string, name: string): Int16Array {
   const key = `${language}/${name}`;
+  if (overrideDir) {
+    const file = path.join(overrideDir, language, `${name}.pcm`);
+    try {
+      const stat = statSync(file);
+      const cacheKey = `${file}@${stat.mtimeMs}`;
+      let uploaded = promptCache.get(cacheKey);
+      if (!uploaded) {
+        const data = readFileSync(file);
+        uploaded = new Int16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+        promptCache.set(cacheKey, uploaded);
+      }
+      return uploaded;
+    } catch {
+      // none uploaded: the built prompt
+    }
+  }
   let samples = promptCache.get(key);
   if (!samples) {
     let data: Buffer;

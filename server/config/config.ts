@@ -173,6 +173,8 @@ export function dataPaths(config: Config) {
     database: path.join(config.dataDir, 'vcbox.sqlite'),
     certificates: path.join(config.dataDir, 'certificates'),
     secrets: path.join(config.dataDir, 'secrets'),
+    /** IVR prompts uploaded by an administrator (they replace the built ones). */
+    prompts: path.join(config.dataDir, 'prompts'),
     /** Unix socket of the media service's control channel (control plane → media). */
     mediaSocket: path.join(config.dataDir, 'run', 'media.sock'),
   } as const;

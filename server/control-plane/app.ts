@@ -4,6 +4,7 @@
  * port; the process entry point is ./main.ts. Errors reach callers as
  * `{ code, message, field? }` from the one error table (server/errors.ts).
  */
+import { PromptStore } from '../ivr/prompt-store.ts';
 import { CallRecords } from '../cdr/call-records.ts';
 import type { EventEmitter } from 'node:events';
 import fastifyWebsocket from '@fastify/websocket';
@@ -36,6 +37,7 @@ import { auditRoutes } from './routes/audit.ts';
 import { callRecordRoutes } from './routes/call-records.ts';
 import { healthRoutes } from './routes/health.ts';
 import { meetingRoutes } from './routes/meetings.ts';
+import { ivrPromptRoutes } from './routes/ivr-prompts.ts';
 import { joinRoutes } from './routes/join.ts';
 import { liveMeetingRoutes } from './routes/live-meetings.ts';
 import { type OnlineLookup, onlineUserRoutes } from './routes/online-users.ts';
@@ -60,6 +62,8 @@ export interface AppOptions {
   readonly mediaEvents?: EventEmitter<MediaServiceEvents>;
   /** Who may enter which meeting (the SIP application's); enables the browser join page. */
   readonly admission?: MeetingAdmission;
+  /** Where uploaded IVR prompts are kept (`<dataDir>/prompts`); enables the prompt routes. */
+  readonly promptDir?: string;
   /** Folder served as the console; defaults to the project's web/. */
   readonly webRoot?: string;
 }
@@ -143,6 +147,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           ...(options.mediaEvents ? { mediaEvents: options.mediaEvents } : {}),
         });
       }
+      if (options.promptDir) await api.register(ivrPromptRoutes, { db, prompts: new PromptStore(options.promptDir) });
       await api.register(onlineUserRoutes, { accounts, online: options.online ?? (() => []) });
       await api.register(meetingRoutes, { db, meetings: new MeetingStore(db), accounts, settings, mailer });
       await api.register(roomRoutes, { db, rooms: new RoomStore(db), vmrs: new VmrStore(db), devices: options.devices ?? (() => undefined) });

@@ -39,6 +39,7 @@ await runService('control plane', async () => {
     // The client re-emits the media service's events (plus its own connect/disconnect).
     mediaEvents: media as unknown as EventEmitter<MediaServiceEvents>,
     admission: sip.admission,
+    promptDir: dataPaths(config).prompts,
     online: () => sip.location.online(),
     devices: (account) => {
       const binding = sip.location.lookup(account).at(-1);

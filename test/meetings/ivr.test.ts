@@ -4,16 +4,20 @@
  * chooses), enters the meeting ID and PIN as RFC 4733 events, hears "joining" and is moved
  * into the meeting by a re-INVITE — then the other participant hears it. A wrong PIN three
  * times ends the call after "goodbye". A G.711 caller without RFC 4733 keys the meeting ID in
- * band (tones in its audio) and the PIN by SIP INFO (application/dtmf-relay).
+ * band (tones in its audio) and the PIN by SIP INFO (application/dtmf-relay). An administrator
+ * replaces a prompt by a WAV recording through the console API, and callers hear it.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { AudioEncoder } from '../../media/audio-mixer/audio-codec.ts';
-import { promptSamples } from '../../media/ivr/ivr-session.ts';
+import { promptSamples, setPromptOverrideDir } from '../../media/ivr/ivr-session.ts';
+import { AdminStore } from '../../server/admin/admin-store.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
-import { dominantFrequency } from '../helpers/ffmpeg.ts';
+import { startConsoleApi } from '../helpers/console-api.ts';
+import { ConsoleClient } from '../helpers/console-client.ts';
+import { dominantFrequency, runFfmpeg } from '../helpers/ffmpeg.ts';
 import { joinMeeting, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
 import { decodeG711, dtmfTones, g711Tone, RtpTerminal } from '../helpers/rtp-terminal.ts';
 import { scenarioWith, startSipp } from '../helpers/sipp.ts';
@@ -177,4 +181,44 @@ t.test('in-band DTMF in G.711 for the ID, SIP INFO for the PIN', async (t) => {
   t.ok(moved > 0, 'the PIN by SIP INFO was accepted and the caller moved into the meeting');
   const outcome = await result;
   t.ok(outcome.ok, `the call ends normally ${outcome.errors}`);
+});
+
+t.test('an uploaded recording replaces a prompt; a broken file is refused and changes nothing', async (t) => {
+  box.settings.update({ 'call.ivrLanguage': 'en' }, { actor: 'test' });
+  const promptDir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-prompts-'));
+  setPromptOverrideDir(promptDir);
+  t.teardown(() => setPromptOverrideDir(undefined));
+  const secrets = mkdtempSync(path.join(os.tmpdir(), 'vcbox-secrets-'));
+  await new AdminStore(box.db).ensureInitialAdmin(secrets);
+  const base = await startConsoleApi(t, { state: { db: box.db, settings: box.settings }, keepDb: true, promptDir });
+  const client = new ConsoleClient(base);
+  await client.login('admin', readFileSync(path.join(secrets, 'initial-admin-password'), 'utf8').trim());
+  const upload = async (body: Buffer) => {
+    const response = await fetch(`${base}/api/v1/ivr/prompts/en/welcome`, { method: 'PUT', headers: { 'content-type': 'audio/wav', cookie: client.cookie, 'x-csrf-token': client.csrfToken }, body });
+    return { status: response.status, body: await response.json() };
+  };
+
+  const broken = await upload(Buffer.from('this is not a wav file at all'));
+  t.equal(broken.status, 400);
+  t.match(broken.body, { code: 'VCBOX_ERR_PROMPT_INVALID', message: /not a WAV file/ }, 'says what is wrong with the file');
+  t.match((await client.call('GET', '/api/v1/ivr/prompts')).body.find((p: { name: string; language: string }) => p.name === 'welcome' && p.language === 'en'), { source: 'generated' }, 'nothing changed');
+
+  const wav = await runFfmpeg(['-f', 'lavfi', '-i', 'sine=frequency=660:sample_rate=22050:duration=2', '-ac', '1', '-c:a', 'pcm_s16le', '-f', 'wav', '-'], 20_000);
+  const saved = await upload(wav.stdout);
+  t.equal(saved.status, 200);
+  t.match(saved.body, { language: 'en', name: 'welcome', source: 'uploaded', seconds: 2 }, 'the recording replaces the welcome prompt');
+
+  const caller = new RtpTerminal();
+  t.teardown(() => caller.close());
+  await caller.open();
+  const call = await joinMeeting(target, { dial: ACCESS, name: 'Listener', media: pcmuMedia(caller.port), hold: 2500 });
+  await waitFor('the recording', 5000, () => caller.received.length > 60);
+  const heard = await decodeG711('mulaw', caller.payloadOf(0, 10).subarray(0, 8000));
+  t.ok(Math.abs(dominantFrequency(heard, 8000) - 660) < 40, `the caller hears the uploaded recording (${Math.round(dominantFrequency(heard, 8000))} Hz)`);
+  t.equal((await client.call('DELETE', '/api/v1/ivr/prompts/en/welcome')).status, 204, 'back to the generated prompt');
+  t.match((await client.call('GET', '/api/v1/ivr/prompts')).body.find((p: { name: string; language: string }) => p.name === 'welcome' && p.language === 'en'), { source: 'generated' });
+  const audit = box.db.prepare("SELECT action FROM audit_log WHERE action LIKE 'ivr.%' ORDER BY id").all() as { action: string }[];
+  t.same(audit.map((a) => a.action), ['ivr.prompt.upload', 'ivr.prompt.revert'], 'audited');
+  t.ok((await call.result).ok, 'the caller hangs up during the IVR: fine');
+  await waitFor('the IVR media to be released', 3000, () => box.media?.ivrSessions === 0);
 });
