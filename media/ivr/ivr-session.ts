@@ -91,6 +91,7 @@ export class IvrSession extends EventEmitter<IvrSessionEvents> {
   #position = 0;
   #playing: { resolve: (outcome: 'done' | 'interrupted') => void } | undefined;
   #lastEventTimestamp = -1;
+  #lastEventAt = 0;
   /** In-band detection for G.711/G.722 callers, until the caller shows it sends RFC 4733. */
   #inband: { decoder: AudioDecoder; detector: DtmfDetector; pcm: Int16Array } | undefined;
   #closed = false;
@@ -202,9 +203,12 @@ export class IvrSession extends EventEmitter<IvrSessionEvents> {
     const event = payload.readUInt8(0);
     const end = (payload.readUInt8(1) & 0x80) !== 0;
     // One digit per event: the first end packet reports it; its retransmissions (same RTP
-    // timestamp) are ignored.
-    if (!end || rtp.timestamp === this.#lastEventTimestamp) return;
+    // timestamp, right after) are ignored. Some senders reuse one timestamp for every press
+    // of a key, so the same timestamp again after a pause is a new press.
+    const now = performance.now();
+    if (!end || (rtp.timestamp === this.#lastEventTimestamp && now - this.#lastEventAt < 200)) return;
     this.#lastEventTimestamp = rtp.timestamp;
+    this.#lastEventAt = now;
     const digit = DTMF_EVENTS[event];
     if (digit) this.digit(digit);
   }

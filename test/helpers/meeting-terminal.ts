@@ -56,6 +56,8 @@ export async function joinMeeting(
     scenario?: string;
     transport?: 'u1' | 't1';
     headers?: string[];
+    /** ivr-pcap-dtmf.xml: the DTMF steps. */
+    dtmf?: string;
     /** meeting-join-reinvite.xml: the re-INVITE's media lines and when it is sent. */
     media2?: string;
     pause?: number;
@@ -74,11 +76,12 @@ export async function joinMeeting(
     portFile2,
     media2: options.media2 ?? options.media,
     pause: String(options.pause ?? 1000),
+    dtmf: options.dtmf ?? '',
     // Extra INVITE headers go after Max-Forwards, each on its own line.
     headers: (options.headers ?? []).map((h) => `\n      ${h}`).join(''),
   });
   // -aa: answer INFO/NOTIFY/OPTIONS/UPDATE with 200 whenever they come (key frame requests).
-  const { result } = await startSipp({ scenario, target, transport: options.transport ?? 'u1', timeoutSeconds: Math.ceil(options.hold / 1000) + 30, extraArgs: ['-aa'] });
+  const { result } = await startSipp({ scenario, target, transport: options.transport ?? 'u1', timeoutSeconds: Math.ceil(options.hold / 1000) + 45, extraArgs: ['-aa'] });
   const ended = result.then((r): never => {
     throw new Error(`sipp ended early: ${r.errors}\n${r.messages.slice(-2000)}`);
   });
