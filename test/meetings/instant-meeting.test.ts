@@ -26,7 +26,11 @@ t.test('a registered terminal dialling the instant-meeting number gets a meeting
   });
   const meeting = await waitFor('the instant meeting', 5000, () => new MeetingStore(box.db).window(new Date(Date.now() - 60_000), new Date(Date.now() + 60_000)).find((m) => m.organizer === '2101'));
   t.match(meeting, { type: 'instant', subject: 'Instant meeting of Desk 2101' }, 'created with the account as organizer');
-  const live = await waitFor('the caller in it', 5000, () => box.app.live.get(meeting.number));
+  // (The meeting is live from admission on; the caller is in it once its call is answered.)
+  const live = await waitFor('the caller in it', 5000, () => {
+    const current = box.app.live.get(meeting.number);
+    return current && current.participants.size > 0 ? current : undefined;
+  });
   t.same([...live.participants.values()].map((p) => [p.displayName, p.role, p.account]), [['Desk 2101', 'host', '2101']], 'the terminal is its host');
   t.ok((await caller.result).ok, 'the call ends normally');
 });
