@@ -244,3 +244,19 @@ t.test('sipp keys the ID and PIN by playing its RFC 4733 pcap files (entries end
   t.ok(streamed(caller, 'en', 'enter-pin'), 'the PIN was asked for in between');
   t.ok((await call.result).ok, 'the call ends normally');
 });
+
+t.test('prompts in the codec the caller negotiated (Opus, G.722), under its payload type', async (t) => {
+  for (const [media, pt, name] of [
+    ['m=audio {port} RTP/AVP 111 101\na=rtpmap:111 opus/48000/2\na=rtpmap:101 telephone-event/8000', 111, 'Opus'],
+    ['m=audio {port} RTP/AVP 9 101\na=rtpmap:9 G722/8000\na=rtpmap:101 telephone-event/8000', 9, 'G.722'],
+  ] as const) {
+    const caller = new RtpTerminal();
+    await caller.open();
+    const call = await joinMeeting(target, { dial: ACCESS, name: 'Codec', media: media.replace('{port}', String(caller.port)), hold: 1500 });
+    await waitFor(`${name} prompt packets`, 5000, () => caller.received.length > 40);
+    t.ok(caller.received.every((p) => p.payloadType === pt), `${name}: ${caller.received.length} packets, all payload type ${pt}`);
+    t.ok(caller.received.some((p) => p.payload.length > 10), `${name}: prompt audio, not empty frames`);
+    t.ok((await call.result).ok, `${name}: the caller hangs up normally`);
+    caller.close();
+  }
+});
