@@ -608,6 +608,12 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     if (!transcoder || transcoder.closed) {
       transcoder = await VideoTranscoder.start(this.router, source, target);
       this.#transcoders.set(key, transcoder);
+      const started = transcoder;
+      // Ended by itself (no input for a while): the legs showing it choose again.
+      started.onClose = () => {
+        if (this.#transcoders.get(key) === started) this.#transcoders.delete(key);
+        if (!this.#closed) this.#refreshVideo();
+      };
     }
     return transcoder.producer;
   }

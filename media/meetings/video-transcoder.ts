@@ -5,7 +5,8 @@
  * the picture back in the target codec to a PlainTransport producer in the same router, which
  * any number of legs with that codec consume. One transcoder per (source, target codec,
  * H.264 mode); MeetingMedia closes those no leg shows. Key frames every second (ffmpeg does
- * not answer PLI); `close()` is idempotent and ends the process and the transports.
+ * not answer PLI); ffmpeg exits by itself after 10 s without input. `close()` is idempotent
+ * and ends the process and the transports; `onClose` tells the owner when it ended by itself.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
@@ -59,6 +60,8 @@ export class VideoTranscoder {
   readonly #dir: string;
   readonly #timers: NodeJS.Timeout[] = [];
   #closed = false;
+  /** Called once when the transcoder ends (by itself or by close()). */
+  onClose: (() => void) | undefined;
 
   static async start(router: types.Router, source: types.Producer, target: TranscodeTarget, options: { maxHeight?: number; bitrate?: number } = {}): Promise<VideoTranscoder> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-transcode-'));
@@ -99,6 +102,9 @@ export class VideoTranscoder {
       const args = [
         '-hide_banner', '-nostdin', '-loglevel', 'error',
         '-protocol_whitelist', 'file,udp,rtp',
+        // No input for 10 s (the source stopped, or the media process died and took the
+        // worker with it): ffmpeg ends instead of lingering.
+        '-rw_timeout', '10000000',
         '-fflags', '+nobuffer+genpts', '-flags', 'low_delay', '-reorder_queue_size', '0',
         '-i', sdpFile,
         '-an',
@@ -165,6 +171,7 @@ export class VideoTranscoder {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.onClose?.();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#process.kill('SIGKILL');
     this.#consumer.close();
