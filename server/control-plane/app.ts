@@ -39,6 +39,7 @@ import { healthRoutes } from './routes/health.ts';
 import { meetingRoutes } from './routes/meetings.ts';
 import { ivrPromptRoutes } from './routes/ivr-prompts.ts';
 import { joinRoutes } from './routes/join.ts';
+import { settingRoutes } from './routes/settings.ts';
 import { liveMeetingRoutes } from './routes/live-meetings.ts';
 import { type OnlineLookup, onlineUserRoutes } from './routes/online-users.ts';
 import { type DeviceLookup, roomRoutes } from './routes/rooms.ts';
@@ -148,6 +149,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         });
       }
       if (options.promptDir) await api.register(ivrPromptRoutes, { db, prompts: new PromptStore(options.promptDir) });
+      await api.register(settingRoutes, { settings });
       await api.register(onlineUserRoutes, { accounts, online: options.online ?? (() => []) });
       await api.register(meetingRoutes, { db, meetings: new MeetingStore(db), accounts, settings, mailer });
       await api.register(roomRoutes, { db, rooms: new RoomStore(db), vmrs: new VmrStore(db), devices: options.devices ?? (() => undefined) });

@@ -1,0 +1,45 @@
+/**
+ * When a changed setting takes effect, as the settings API tells the administrator (the spec's
+ * "this restarts the conferencing service…" prompts): read on every call or mail (now), read
+ * when a service starts (that service must restart), or stored for a part of the box that is
+ * not built yet (said so, not pretended).
+ */
+import type { SettingKey } from './settings-schema.ts';
+
+export type SettingEffect =
+  | { readonly applies: 'now' }
+  | { readonly applies: 'restart'; readonly service: 'signaling' | 'media' | 'control-plane' }
+  | { readonly applies: 'stored'; readonly note: string };
+
+const RULES: [prefix: string, effect: SettingEffect][] = [
+  ['call.layout.', { applies: 'stored', note: 'used by the composed-layout MCU, not built yet' }],
+  ['call.polling.', { applies: 'stored', note: 'used by the composed-layout MCU, not built yet' }],
+  ['call.maxContentResolution', { applies: 'stored', note: 'content sharing is not built yet' }],
+  ['call.maxVideoResolution', { applies: 'stored', note: 'used by the composed-layout MCU, not built yet' }],
+  ['call.maxBandwidth', { applies: 'stored', note: 'bandwidth caps come with the MCU' }],
+  ['call.rtpTimeoutSeconds', { applies: 'restart', service: 'media' }],
+  ['call.', { applies: 'now' }],
+  ['sip.', { applies: 'restart', service: 'signaling' }],
+  ['terminalLogs.', { applies: 'restart', service: 'signaling' }],
+  ['media.', { applies: 'restart', service: 'media' }],
+  ['smtp.', { applies: 'now' }],
+  ['setup.', { applies: 'now' }],
+  ['network.localDomain', { applies: 'now' }],
+  ['network.', { applies: 'stored', note: 'rendered to the appliance network configuration by the settings work, not yet' }],
+  ['nat.', { applies: 'stored', note: 'static NAT comes with the settings work' }],
+  ['web.', { applies: 'stored', note: 'web ports and HTTPS are applied by the installer/appliance, not yet live' }],
+  ['ssh.', { applies: 'stored', note: 'rendered to the appliance sshd configuration, not yet' }],
+  ['time.', { applies: 'stored', note: 'time settings are applied on the appliance, not yet' }],
+  ['syslog.', { applies: 'stored', note: 'remote syslog comes with the settings work' }],
+  ['backup.', { applies: 'stored', note: 'backups come with the maintenance work' }],
+  ['license.', { applies: 'stored', note: 'licences come with the maintenance work' }],
+  ['system.', { applies: 'now' }],
+];
+
+export function settingEffect(key: SettingKey): SettingEffect {
+  for (const [prefix, effect] of RULES) if (key === prefix || key.startsWith(prefix)) return effect;
+  return { applies: 'now' };
+}
+
+/** Settings whose values are secrets: the API shows whether one is set, never the value. */
+export const SECRET_SETTINGS: readonly SettingKey[] = ['smtp.password'];

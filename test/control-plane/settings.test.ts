@@ -1,0 +1,67 @@
+/**
+ * The settings API over the real control plane: every setting with value, rule and effect
+ * (secrets hidden); changes validated with the spec's rules and cross-checks, all or nothing;
+ * the answer says what applies now, which service must restart, what is only stored; operators
+ * cannot change settings; changes are in the operation log.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { AdminStore } from '../../server/admin/admin-store.ts';
+import { loadConfig } from '../../server/config/config.ts';
+import { openState } from '../../server/process/open-state.ts';
+import { startConsoleApi } from '../helpers/console-api.ts';
+import { ConsoleClient } from '../helpers/console-client.ts';
+
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-settings-'));
+const state = openState(loadConfig({ VCBOX_DATA_DIR: dataDir }));
+await new AdminStore(state.db).ensureInitialAdmin(path.join(dataDir, 'secrets'));
+const initial = readFileSync(path.join(dataDir, 'secrets', 'initial-admin-password'), 'utf8').trim();
+const base = await startConsoleApi(t, { state });
+const admin = new ConsoleClient(base);
+await admin.login('admin', initial);
+
+t.test('read: value, rule, effect; secrets only as "(set)"', async (t) => {
+  state.settings.update({ 'smtp.password': 'hunter22' }, { actor: 'test' });
+  const { body } = await admin.call('GET', '/api/v1/settings');
+  t.match(body['call.srtp'], { value: 'optional', rule: 'optional, required or off', effect: { applies: 'now' } });
+  t.match(body['sip.port'], { value: 5060, effect: { applies: 'restart', service: 'signaling' } });
+  t.match(body['call.layout.equalSplitMax'], { effect: { applies: 'stored', note: /MCU/ } });
+  t.equal(body['smtp.password'].value, '(set)', 'the SMTP password is not shown');
+  t.notMatch(JSON.stringify(body), /hunter22/);
+});
+
+t.test('change: applied now, restart required, or stored — and audited', async (t) => {
+  const now = await admin.call('PATCH', '/api/v1/settings', { 'call.srtp': 'required', 'call.ivrLanguage': 'en' });
+  t.equal(now.status, 200);
+  t.match(now.body, { appliedNow: ['call.srtp', 'call.ivrLanguage'], restartRequired: [], message: 'Saved.' });
+  t.equal(state.settings.get('call.srtp'), 'required');
+  const restart = await admin.call('PATCH', '/api/v1/settings', { 'sip.port': 5070, 'media.ivrPorts': { min: 31000, max: 32999 } });
+  t.match(restart.body, { restartRequired: ['signaling', 'media'], message: /takes effect when signaling and media restart/ });
+  const unchanged = await admin.call('PATCH', '/api/v1/settings', { 'smtp.password': '(set)', 'call.srtp': 'required' });
+  t.same(unchanged.body.changed, [], 'sending back what was shown changes nothing');
+  const audit = state.db.prepare("SELECT detail FROM audit_log WHERE action = 'settings.update' ORDER BY id").all() as { detail: string }[];
+  t.ok(audit.some((row) => row.detail.includes('sip.port')), 'the operation log has the change');
+});
+
+t.test('invalid changes are refused whole, with the key and the rule', async (t) => {
+  const before = state.settings.getAll();
+  const bad = await admin.call('PATCH', '/api/v1/settings', { 'call.srtp': 'always', 'call.ivrLanguage': 'zh-CN' });
+  t.equal(bad.status, 400);
+  t.match(bad.body, { code: 'VCBOX_ERR_SETTING_INVALID', key: 'call.srtp', message: /optional, required or off/ });
+  const clash = await admin.call('PATCH', '/api/v1/settings', { 'sip.tlsPort': 5070 });
+  t.equal(clash.status, 400, 'TLS port equal to the UDP/TCP port');
+  const narrow = await admin.call('PATCH', '/api/v1/settings', { 'media.mcuPorts': { min: 50000, max: 50100 } });
+  t.equal(narrow.status, 400, 'a media range under 1000 ports');
+  t.match((await admin.call('PATCH', '/api/v1/settings', { 'no.such': 1 })).body, { code: 'VCBOX_ERR_SETTING_UNKNOWN' });
+  t.same(state.settings.getAll(), before, 'nothing was written');
+});
+
+t.test('operators read settings but cannot change them', async (t) => {
+  await admin.call('POST', '/api/v1/admins', { username: 'watcher', password: 'watch-pw1', role: 'operator', email: 'w@example.com' });
+  const operator = new ConsoleClient(base);
+  t.equal((await operator.login('watcher', 'watch-pw1')).status, 200);
+  t.equal((await operator.call('GET', '/api/v1/settings')).status, 200);
+  t.match((await operator.call('PATCH', '/api/v1/settings', { 'call.srtp': 'off' })).body, { code: 'VCBOX_ERR_FORBIDDEN_ROLE' });
+});
