@@ -41,7 +41,7 @@ import { ivrPromptRoutes } from './routes/ivr-prompts.ts';
 import { joinRoutes } from './routes/join.ts';
 import { settingRoutes } from './routes/settings.ts';
 import { liveMeetingRoutes } from './routes/live-meetings.ts';
-import { type OnlineLookup, onlineUserRoutes } from './routes/online-users.ts';
+import { type OnlineLookup, onlineUserRoutes, type ReachabilityLookup } from './routes/online-users.ts';
 import { type DeviceLookup, roomRoutes } from './routes/rooms.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { setupWizardRoutes } from './routes/setup-wizard.ts';
@@ -56,6 +56,8 @@ export interface AppOptions {
   readonly devices?: DeviceLookup;
   /** Accounts with registered terminals (the SIP application's location service). */
   readonly online?: OnlineLookup;
+  /** Whether a registered contact answers the qualify OPTIONS. */
+  readonly reachability?: ReachabilityLookup;
   /** Meetings with people in them (the SIP application's registry). */
   readonly live?: LiveMeetings;
   /** The media service (participant statistics, mute, browser legs) and its events. */
@@ -150,7 +152,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       }
       if (options.promptDir) await api.register(ivrPromptRoutes, { db, prompts: new PromptStore(options.promptDir) });
       await api.register(settingRoutes, { settings });
-      await api.register(onlineUserRoutes, { accounts, online: options.online ?? (() => []) });
+      await api.register(onlineUserRoutes, { accounts, online: options.online ?? (() => []), ...(options.reachability ? { reachability: options.reachability } : {}) });
       await api.register(meetingRoutes, { db, meetings: new MeetingStore(db), accounts, settings, mailer });
       await api.register(roomRoutes, { db, rooms: new RoomStore(db), vmrs: new VmrStore(db), devices: options.devices ?? (() => undefined) });
       api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());

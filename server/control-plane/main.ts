@@ -41,6 +41,7 @@ await runService('control plane', async () => {
     admission: sip.admission,
     promptDir: dataPaths(config).prompts,
     online: () => sip.location.online(),
+    reachability: (account, contact) => sip.qualifier.status(account, contact),
     devices: (account) => {
       const binding = sip.location.lookup(account).at(-1);
       return binding ? { model: binding.model, version: binding.version } : undefined;

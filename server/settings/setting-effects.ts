@@ -19,6 +19,7 @@ const RULES: [prefix: string, effect: SettingEffect][] = [
   ['call.maxBandwidth', { applies: 'stored', note: 'bandwidth caps come with the MCU' }],
   ['call.rtpTimeoutSeconds', { applies: 'restart', service: 'media' }],
   ['call.', { applies: 'now' }],
+  ['sip.qualifySeconds', { applies: 'now' }],
   ['sip.', { applies: 'restart', service: 'signaling' }],
   ['terminalLogs.', { applies: 'restart', service: 'signaling' }],
   ['media.', { applies: 'restart', service: 'media' }],

@@ -102,6 +102,8 @@ export const SETTINGS = {
   'sip.digestAlgorithms': setting('MD5,SHA-256', oneOf(DIGEST_CHOICES), `one of ${DIGEST_CHOICES.join(' | ')}`),
   'sip.floodLimitPerSecond': setting(200, isIntIn(0, 100_000), 'messages per second per address, 0 for no limit'),
   'sip.blockScanners': setting(true, isBool, 'true or false'),
+  // OPTIONS to every registered terminal this often (0 = off): online users show reachability.
+  'sip.qualifySeconds': setting(60, (value: unknown): value is number => value === 0 || (Number.isInteger(value) && (value as number) >= 10 && (value as number) <= 3600), '0 (off) or 10 to 3600 seconds'),
   'media.ivrPorts': setting<PortRange>({ min: 30000, max: 37999 }, isRange, 'a port range at least 1000 wide'),
   'media.turnPorts': setting<PortRange>({ min: 38000, max: 49999 }, isRange, 'a port range at least 1000 wide'),
   'media.mcuPorts': setting<PortRange>({ min: 50000, max: 59999 }, isRange, 'a port range at least 1000 wide'),

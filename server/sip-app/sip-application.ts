@@ -29,6 +29,7 @@ import { IvrCalls, type IvrTimeouts } from './ivr/ivr-calls.ts';
 import { AuthLockout, type LockoutPolicy } from './registrar/auth-lockout.ts';
 import { type DigestAlgorithm, DigestAuthenticator } from './registrar/digest-auth.ts';
 import { LocationService } from './registrar/location-service.ts';
+import { Qualifier } from './registrar/qualifier.ts';
 import { Registrar } from './registrar/registrar.ts';
 
 const log = getLogger('sip-application');
@@ -47,6 +48,8 @@ export interface SipApplicationOptions {
   readonly minSessionSeconds?: number;
   /** IVR digit timeouts (tests shorten them). */
   readonly ivrTimeouts?: IvrTimeouts;
+  /** Qualify timing (tests shorten it; default: the sip.qualifySeconds setting, 5 s timeout). */
+  readonly qualify?: { readonly intervalMs: number; readonly timeoutMs: number };
 }
 
 export class SipApplication {
@@ -55,6 +58,8 @@ export class SipApplication {
   readonly accounts: AccountStore;
   /** Meetings with people in them (filled by meeting calls, read by the console). */
   readonly live = new LiveMeetings();
+  /** Reachability of registered terminals (OPTIONS keep-alive). */
+  readonly qualifier: Qualifier;
   /** Who may enter which meeting (shared with the browser join page). */
   readonly admission: MeetingAdmission;
   readonly #meetingCalls: MeetingCalls;
@@ -110,6 +115,10 @@ export class SipApplication {
       ...(options.minSessionSeconds ? { minSessionSeconds: options.minSessionSeconds } : {}),
     });
     this.#meetingCalls = meetingCalls;
+    this.qualifier = new Qualifier(this.srf, this.location, {
+      intervalMs: () => options.qualify?.intervalMs ?? options.settings.get('sip.qualifySeconds') * 1000,
+      timeoutMs: options.qualify?.timeoutMs ?? 5000,
+    });
     media?.on('participantclosed', (meeting, participantId, reason) => meetingCalls.mediaClosed(meeting, participantId, reason));
     media?.on('keyframerequest', (meeting, participantId) => meetingCalls.requestKeyFrame(meeting, participantId));
     const ivrCalls = new IvrCalls({
@@ -142,6 +151,7 @@ export class SipApplication {
         }
         clearTimeout(timer);
         log.info({ hostport }, 'SIP application connected to the signaling service');
+        this.qualifier.start();
         resolve();
       });
       this.srf.on('error', (error: Error) => log.debug({ err: error.message }, 'signaling connection error'));
@@ -153,6 +163,7 @@ export class SipApplication {
     if (this.#closed) return;
     this.#closed = true;
     this.#meetingCalls.close();
+    this.qualifier.close();
     this.location.close();
     this.srf.disconnect();
   }

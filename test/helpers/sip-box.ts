@@ -41,6 +41,8 @@ export interface SipBoxOptions {
   media?: { rtpTimeoutMs?: number; workers?: number; legsPerWorker?: number };
   /** Session-timer minimum for this box (RFC 4028's 90 s by default). */
   minSessionSeconds?: number;
+  /** Qualify timing for this box. */
+  qualify?: { intervalMs: number; timeoutMs: number };
 }
 
 export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> {
@@ -83,6 +85,8 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
   const app = new SipApplication({
     ...(mediaClient ? { media: mediaClient } : {}),
     ...(options.minSessionSeconds ? { minSessionSeconds: options.minSessionSeconds } : {}),
+    // Qualify is off unless a test asks for it: sipp terminals would not expect the OPTIONS.
+    qualify: options.qualify ?? { intervalMs: 0, timeoutMs: 1000 },
     signaling: { host: '127.0.0.1', port: service.applicationPort ?? 0, secret },
     db,
     settings,

@@ -1,15 +1,21 @@
 /**
  * Online users (spec "Dashboard & status"): every account with a registered terminal — name,
- * account, and per device its model, software version, address, transport and registration
- * times — searchable by name or account. Read from the SIP application's location service.
+ * account, and per device its model, software version, address, transport, registration
+ * times and reachability (qualify OPTIONS: reachable / unreachable, round-trip time) —
+ * searchable by name or account. Read from the SIP application.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { AccountStore } from '../../accounts/account-store.ts';
 import type { Binding } from '../../sip-app/registrar/location-service.ts';
+import type { Reachability } from '../../sip-app/registrar/qualifier.ts';
 
 export type OnlineLookup = () => { account: string; bindings: readonly Binding[] }[];
+export type ReachabilityLookup = (account: string, contact: string) => Reachability | undefined;
 
-export const onlineUserRoutes: FastifyPluginAsync<{ accounts: AccountStore; online: OnlineLookup }> = async (app, { accounts, online }) => {
+export const onlineUserRoutes: FastifyPluginAsync<{ accounts: AccountStore; online: OnlineLookup; reachability?: ReachabilityLookup }> = async (
+  app,
+  { accounts, online, reachability },
+) => {
   app.get<{ Querystring: { q?: string } }>(
     '/online-users',
     {
@@ -33,7 +39,8 @@ export const onlineUserRoutes: FastifyPluginAsync<{ accounts: AccountStore; onli
                       version: { type: 'string' },
                       address: { type: 'string' },
                       transport: { type: 'string' },
-                      status: { type: 'string' },
+                      status: { type: 'string', enum: ['registered', 'reachable', 'unreachable'] },
+                      rttMs: { type: ['number', 'null'] },
                       registeredAt: { type: 'string' },
                       expiresAt: { type: 'string' },
                     },
@@ -51,15 +58,20 @@ export const onlineUserRoutes: FastifyPluginAsync<{ accounts: AccountStore; onli
         .map(({ account, bindings }) => ({
           account,
           name: accounts.findByNumber(account)?.name ?? '',
-          devices: bindings.map((b) => ({
+          devices: bindings.map((b) => {
+            const reach = reachability?.(account, b.contact);
+            return {
             model: b.model,
             version: b.version,
             address: `${b.source.address}:${b.source.port}`,
             transport: b.source.protocol,
-            status: 'registered',
-            registeredAt: new Date(b.registeredAt).toISOString(),
-            expiresAt: new Date(b.expiresAt).toISOString(),
-          })),
+              // "registered" until the first qualify round (OPTIONS) has an answer or not.
+              status: reach ? (reach.reachable ? 'reachable' : 'unreachable') : 'registered',
+              rttMs: reach?.rttMs ?? null,
+              registeredAt: new Date(b.registeredAt).toISOString(),
+              expiresAt: new Date(b.expiresAt).toISOString(),
+            };
+          }),
         }))
         .filter((user) => !q || user.account.includes(q) || user.name.toLowerCase().includes(q))
         .sort((a, b) => a.account.localeCompare(b.account));
