@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createError } from '../../server/errors.ts';
+import type { SdpCodec } from '../sdp/sip-sdp.ts';
 
 export type AudioCodecName = 'opus' | 'g722' | 'pcmu' | 'pcma';
 
@@ -29,6 +30,19 @@ export const AUDIO_CODECS: Record<AudioCodecName, AudioCodecInfo> = {
   pcmu: { name: 'pcmu', mimeType: 'audio/PCMU', clockRate: 8000, channels: 1, timestampStep: 160, staticPayloadType: 0 },
   pcma: { name: 'pcma', mimeType: 'audio/PCMA', clockRate: 8000, channels: 1, timestampStep: 160, staticPayloadType: 8 },
 };
+
+/**
+ * The first codec of an SDP offer the box mixes, in the caller's order of preference (Opus at
+ * 48 kHz — always stereo in SDP —, G.722, PCMU, PCMA).
+ */
+export function pickAudioCodec(codecs: readonly SdpCodec[]): { codec: SdpCodec; name: AudioCodecName } | undefined {
+  for (const codec of codecs) {
+    const name = codec.name.toLowerCase();
+    if (name === 'opus' && codec.clockRate === 48000) return { codec: { ...codec, channels: 2 }, name: 'opus' };
+    if (name === 'g722' || name === 'pcmu' || name === 'pcma') return { codec, name };
+  }
+  return undefined;
+}
 
 export function codecByMimeType(mimeType: string): AudioCodecInfo | undefined {
   const lower = mimeType.toLowerCase();

@@ -15,7 +15,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createError } from '../../server/errors.ts';
-import { AUDIO_CODECS, type AudioCodecName, AudioDecoder, AudioEncoder, DtmfDetector, FRAME_SAMPLES } from '../audio-mixer/audio-codec.ts';
+import { AUDIO_CODECS, type AudioCodecName, AudioDecoder, AudioEncoder, DtmfDetector, FRAME_SAMPLES, pickAudioCodec } from '../audio-mixer/audio-codec.ts';
 import { parseRtp, writeRtpHeader } from '../rtp/rtp-packet.ts';
 import { type AnswerMedia, answerDirection, parseSdp, type SdpCodec, writeSdp } from '../sdp/sip-sdp.ts';
 
@@ -63,15 +63,6 @@ export function promptSamples(language: string, name: string): Int16Array {
   return samples;
 }
 
-function pickCodec(codecs: readonly SdpCodec[]): { codec: SdpCodec; name: AudioCodecName } | undefined {
-  for (const codec of codecs) {
-    const name = codec.name.toLowerCase();
-    if (name === 'opus' && codec.clockRate === 48000) return { codec: { ...codec, channels: 2 }, name: 'opus' };
-    if (name === 'g722' || name === 'pcmu' || name === 'pcma') return { codec, name };
-  }
-  return undefined;
-}
-
 export interface IvrSessionEvents {
   digit: [digit: string];
 }
@@ -109,7 +100,7 @@ export class IvrSession extends EventEmitter<IvrSessionEvents> {
     const audio = parsed.media.find((m) => m.kind === 'audio' && m.port > 0);
     if (!audio) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'the offer has no audio stream' });
     if (audio.proto.includes('SAVP')) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'the access number takes plain RTP; to use SRTP dial the meeting directly as ID**PIN' });
-    const chosen = pickCodec(audio.codecs);
+    const chosen = pickAudioCodec(audio.codecs);
     if (!chosen) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'none of the offered audio codecs is supported; offer Opus, G.722, PCMU or PCMA' });
     const session = new IvrSession(id);
     await session.#bind(options.listenIp, options.ports);

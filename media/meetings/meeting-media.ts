@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
 import { createError } from '../../server/errors.ts';
 import { getLogger } from '../../server/logging/logger.ts';
-import { AUDIO_CODECS, type AudioCodecName } from '../audio-mixer/audio-codec.ts';
+import { AUDIO_CODECS, type AudioCodecName, codecByMimeType, pickAudioCodec } from '../audio-mixer/audio-codec.ts';
 import { AudioMixer, type AudioMixerOptions } from '../audio-mixer/audio-mixer.ts';
 import { type TranscodeTarget, transcodeKey, VideoTranscoder } from './video-transcoder.ts';
 import { createVideoLeg, feedbackLines, pickVideoCodec, type VideoLeg, videoCapabilities } from './sip-video.ts';
@@ -200,17 +200,10 @@ async function pipe(from: types.Router, producerId: string, to: types.Router): P
   return pipeProducer;
 }
 
-function codecOfMime(mimeType: string): AudioCodecName | undefined {
-  return (Object.values(AUDIO_CODECS).find((c) => c.mimeType.toLowerCase() === mimeType.toLowerCase())?.name) as AudioCodecName | undefined;
-}
-
-function pickAudioCodec(media: SdpMedia): { codec: SdpCodec; name: AudioCodecName } | undefined {
-  for (const codec of media.codecs) {
-    const name = codec.name.toLowerCase();
-    if (name === 'opus' && codec.clockRate === 48000) return { codec: { ...codec, channels: 2, fmtp: 'useinbandfec=1' }, name: 'opus' };
-    if (name === 'g722' || name === 'pcmu' || name === 'pcma') return { codec, name };
-  }
-  return undefined;
+/** The first offered audio codec the mixer takes; Opus answered with in-band FEC welcome. */
+function pickMeetingAudio(media: SdpMedia): { codec: SdpCodec; name: AudioCodecName } | undefined {
+  const chosen = pickAudioCodec(media.codecs);
+  return chosen?.name === 'opus' ? { ...chosen, codec: { ...chosen.codec, fmtp: 'useinbandfec=1' } } : chosen;
 }
 
 function pickCrypto(media: SdpMedia): (SdpCrypto & { suite: types.SrtpCryptoSuite }) | undefined {
@@ -288,7 +281,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     const offer = parseSdp(request.offer);
     const audio = offer.media.find((m) => m.kind === 'audio' && m.port > 0);
     if (!audio) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'the offer has no audio stream' });
-    const chosen = pickAudioCodec(audio);
+    const chosen = pickMeetingAudio(audio);
     if (!chosen) {
       throw createError('VCBOX_ERR_MEDIA_SDP', {
         reason: `none of the offered audio codecs (${audio.codecs.map((c) => c.name).join(', ') || 'none'}) is supported; offer Opus, G.722, PCMU or PCMA`,
@@ -448,7 +441,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       // A codec change: the leg is rebuilt for the new offer (new transports and ports, the
       // same SDP session, the next version); the old leg stays if the new offer is refused.
       const request: SipLegRequest = { participantId, displayName: leg.displayName, offer: offerText, srtp: leg.srtpPolicy };
-      const chosen = audio.port > 0 ? pickAudioCodec(audio) : undefined;
+      const chosen = audio.port > 0 ? pickMeetingAudio(audio) : undefined;
       if (!chosen) {
         throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `none of the offered audio codecs (${audio.codecs.map((c) => c.name).join(', ') || 'none'}) is supported; keep ${leg.codec.name}` });
       }
@@ -715,8 +708,8 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       // SIP legs hear browsers through the mixer.
       const consumer = await this.#mixerTransport.consume({ producerId: producer.id, rtpCapabilities: this.router.rtpCapabilities });
       peer.mixerConsumers.push(consumer);
-      const codec = codecOfMime(consumer.rtpParameters.codecs[0]?.mimeType ?? '');
-      if (codec) this.#mixer.addInput(consumer.rtpParameters.encodings?.[0]?.ssrc ?? 0, participantId, codec);
+      const codec = codecByMimeType(consumer.rtpParameters.codecs[0]?.mimeType ?? '');
+      if (codec) this.#mixer.addInput(consumer.rtpParameters.encodings?.[0]?.ssrc ?? 0, participantId, codec.name);
       if (this.#muted.has(participantId)) await producer.pause();
     }
     this.emit('newproducer', { producerId: producer.id, participantId, displayName: peer.displayName, kind });
