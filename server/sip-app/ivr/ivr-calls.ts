@@ -18,7 +18,7 @@ import { getLogger } from '../../logging/logger.ts';
 import type { LiveMeetings } from '../../meetings/live-meetings.ts';
 import type { MeetingAdmission } from '../../meetings/meeting-admission.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
-import { parseUri } from '../../signaling/sip/sip-uri.ts';
+import { callerOf, reasonPhrase } from '../calls/caller.ts';
 import type { MeetingCalls } from '../meetings/meeting-calls.ts';
 
 const log = getLogger('ivr-calls');
@@ -112,7 +112,7 @@ export class IvrCalls {
       answer = await media.ivrStart(id, req.body);
     } catch (error) {
       const err = error as Error & { code?: string; params?: { reason?: unknown } };
-      if (err.code === 'VCBOX_ERR_MEDIA_SDP') res.send(488, `Not Acceptable Here - ${String(err.params?.reason ?? err.message).slice(0, 200)}`, {});
+      if (err.code === 'VCBOX_ERR_MEDIA_SDP') res.send(488, `Not Acceptable Here - ${reasonPhrase(err)}`, {});
       else res.send(503, 'Service Unavailable - the media service is not running', { headers: { 'Retry-After': '10' } });
       return;
     }
@@ -139,15 +139,15 @@ export class IvrCalls {
       // Through the media side (barge-in there), which reports it back like a tone.
       if (digit) void media.ivrDigit(id, digit).catch(() => undefined);
     });
-    const fromName = /^\s*"?([^"<]*?)"?\s*</.exec(req.get('From') ?? '')?.[1]?.trim();
-    const caller = parseUri(req.getParsedHeader('From')?.uri ?? '')?.user ?? 'guest';
+    const from = callerOf(req);
+    const caller = from.user;
     const call = {
       offer: req.body,
-      displayName: fromName || caller,
+      displayName: from.displayName ?? caller,
       account: null,
-      callId: req.get('Call-ID') ?? id,
-      source: `${req.source_address}:${req.source_port}`,
-      transport: String((req as unknown as { protocol?: string }).protocol ?? 'udp'),
+      callId: from.callId || id,
+      source: from.source,
+      transport: from.transport,
     };
     const language = this.#options.settings.get('call.ivrLanguage');
     const timeouts = this.#options.timeouts ?? { interDigitMs: 5000, entryMs: 20_000 };

@@ -19,6 +19,7 @@ import type { MeetingAdmission, RefusalKind } from '../../meetings/meeting-admis
 import type { MeetingStore } from '../../meetings/meeting-store.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { parseUri } from '../../signaling/sip/sip-uri.ts';
+import { callerOf, reasonPhrase } from '../calls/caller.ts';
 import type { AuthLockout } from '../registrar/auth-lockout.ts';
 
 const log = getLogger('meeting-calls');
@@ -193,10 +194,10 @@ export class MeetingCalls {
       : {};
 
     const participantId = randomUUID();
-    const callId = req.get('Call-ID') ?? '';
-    const caller = account ?? parseUri(req.getParsedHeader('From')?.uri ?? '')?.user ?? 'guest';
-    const fromName = /^\s*"?([^"<]*?)"?\s*</.exec(req.get('From') ?? '')?.[1]?.trim();
-    const displayName = (account && this.#options.accountName(account)) || fromName || caller;
+    const from = callerOf(req);
+    const callId = from.callId;
+    const caller = account ?? from.user;
+    const displayName = (account && this.#options.accountName(account)) || from.displayName || caller;
     const type: CallType = target.kind;
     const record = this.#options.records.start(type, callId, caller, dial.number);
     const log2 = log.child({ meeting: dial.number, participant: participantId, caller, role });
@@ -209,7 +210,7 @@ export class MeetingCalls {
       this.#options.records.ended(record, err.code === 'VCBOX_ERR_MEDIA_SDP' ? 'rejected' : 'failed');
       this.#options.admission.abandon(dial.number);
       log2.warn({ err: err.message, code: err.code }, 'could not join the meeting media');
-      const phrase = String(err.params?.reason ?? err.message).replace(/[\r\n]/g, ' ').slice(0, 200);
+      const phrase = reasonPhrase(err);
       if (err.code === 'VCBOX_ERR_MEDIA_SDP') res.send(488, `Not Acceptable Here - ${phrase}`, {});
       else if (err.code === 'VCBOX_ERR_MEDIA_UNAVAILABLE') res.send(503, 'Service Unavailable - the media service is not running', { headers: { 'Retry-After': '10' } });
       else res.send(500, 'Server Internal Error - the meeting media failed', {});
@@ -233,8 +234,8 @@ export class MeetingCalls {
       account: account ?? null,
       role,
       callId,
-      source: `${source}:${req.source_port}`,
-      transport: String((req as unknown as { protocol?: string }).protocol ?? 'udp'),
+      source: from.source,
+      transport: from.transport,
       offer: req.body,
       record,
       sessionSeconds: sessionExpires?.seconds,
@@ -331,7 +332,7 @@ export class MeetingCalls {
           modifyRes.send(200, { body: sdp, headers: sessionHeaders });
         },
         (error: Error & { params?: { reason?: unknown } }) =>
-          modifyRes.send(488, `Not Acceptable Here - ${String(error.params?.reason ?? error.message).replace(/[\r\n]/g, ' ').slice(0, 200)}`, {}),
+          modifyRes.send(488, `Not Acceptable Here - ${reasonPhrase(error)}`, {}),
       );
     });
     this.#options.live.add(number, {

@@ -1,0 +1,36 @@
+/**
+ * What a call handler needs to know about who is calling and how (From user and display name,
+ * source address, transport, Call-ID), and the one way an error becomes a SIP reason phrase
+ * (its reason parameter if it has one, on one line, bounded). Shared by meeting calls and the IVR.
+ */
+import type Srf from 'drachtio-srf';
+import { parseUri } from '../../signaling/sip/sip-uri.ts';
+
+export interface CallerInfo {
+  /** The From URI's user part ('guest' when there is none). */
+  readonly user: string;
+  /** The From display name, if the terminal sent one. */
+  readonly displayName: string | undefined;
+  readonly callId: string;
+  /** `address:port` the request came from. */
+  readonly source: string;
+  readonly transport: string;
+}
+
+export function callerOf(req: Srf.SrfRequest): CallerInfo {
+  const displayName = /^\s*"?([^"<]*?)"?\s*</.exec(req.get('From') ?? '')?.[1]?.trim();
+  return {
+    user: parseUri(req.getParsedHeader('From')?.uri ?? '')?.user ?? 'guest',
+    displayName: displayName || undefined,
+    callId: req.get('Call-ID') ?? '',
+    source: `${req.source_address}:${req.source_port}`,
+    transport: String((req as unknown as { protocol?: string }).protocol ?? 'udp'),
+  };
+}
+
+/** An error's reason, fit for a SIP reason phrase. */
+export function reasonPhrase(error: Error & { params?: { reason?: unknown } }): string {
+  return String(error.params?.reason ?? error.message)
+    .replace(/[\r\n]/g, ' ')
+    .slice(0, 200);
+}
