@@ -92,7 +92,6 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
       const meeting = await creating;
       this.#meetings.set(key, meeting);
       meeting.on('participantclosed', (id, reason) => {
-        this.#participantIds.get(key)?.delete(id);
         this.emit('participantclosed', key, id, reason);
         if (meeting.size === 0) meeting.close();
       });
@@ -103,14 +102,6 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
       meeting.once('close', () => {
         if (this.#meetings.get(key) === meeting) this.#meetings.delete(key);
       });
-      meeting.router.observer.once('close', () => {
-        // Router closed with the worker: everyone in it has lost media.
-        if (this.#closed) return;
-        const lost = [...(this.#participantIds.get(key) ?? [])];
-        this.#participantIds.delete(key);
-        if (lost.length > 0) log.warn({ meeting: key, participants: lost.length }, 'meeting media lost with its worker; the SIP side re-attaches the legs');
-        for (const id of lost) this.emit('participantclosed', key, id, 'media-restart');
-      });
       log.info({ meeting: key, worker: meeting.router.appData.workerPid }, 'meeting media up');
       return meeting;
     } finally {
@@ -118,20 +109,10 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     }
   }
 
-  /** Participants per meeting, kept here so a worker death can name who lost media. */
-  readonly #participantIds = new Map<string, Set<string>>();
-
-  async #join<T>(meeting: string, participantId: string, add: (media: MeetingMedia) => Promise<T>): Promise<T> {
+  async #join<T>(meeting: string, add: (media: MeetingMedia) => Promise<T>): Promise<T> {
     const media = await this.#meeting(meeting);
     try {
-      const result = await add(media);
-      let ids = this.#participantIds.get(meeting);
-      if (!ids) {
-        ids = new Set();
-        this.#participantIds.set(meeting, ids);
-      }
-      ids.add(participantId);
-      return result;
+      return await add(media);
     } catch (error) {
       if (media.size === 0) media.close();
       throw error;
@@ -139,12 +120,12 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
   }
 
   joinSip(meeting: string, request: SipLegRequest): Promise<SipLegAnswer> {
-    return this.#join(meeting, request.participantId, (media) => media.addSipLeg(request));
+    return this.#join(meeting, (media) => media.addSipLeg(request));
   }
 
   /** A browser joins: its two WebRtcTransports and what it can consume. */
   joinWeb(meeting: string, participantId: string, displayName: string): Promise<WebJoin> {
-    return this.#join(meeting, participantId, (media) => media.addWebPeer(participantId, displayName));
+    return this.#join(meeting, (media) => media.addWebPeer(participantId, displayName));
   }
 
   connectWeb(meeting: string, participantId: string, transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
@@ -170,7 +151,6 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
   /** The participant hung up or was removed by the SIP side: no participantclosed event. */
   leave(meeting: string, participantId: string, reason = 'hangup'): void {
     const media = this.#meetings.get(meeting);
-    this.#participantIds.get(meeting)?.delete(participantId);
     if (!media) return;
     media.removeParticipant(participantId, reason, true);
     if (media.size === 0) media.close();

@@ -259,13 +259,25 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       this.emit('dominantspeaker', id);
       this.#refreshVideo();
     });
-    router.observer.once('close', () => this.close());
+    router.observer.once('close', () => this.#routerLost());
     this.#timer = setInterval(() => void this.#checkRtp(), Math.min(5000, Math.max(500, options.rtpTimeoutMs / 4)));
     this.#timer.unref();
   }
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /**
+   * The router closed under the meeting (its worker died): every participant has lost media
+   * and is reported so (`media-restart`) for the control plane to re-attach them.
+   */
+  #routerLost(): void {
+    if (this.#closed) return;
+    const lost = [...this.#legs.keys(), ...this.#webPeers.keys()];
+    if (lost.length > 0) log.warn({ meeting: this.key, participants: lost.length }, 'meeting media lost with its worker; the SIP side re-attaches the legs');
+    for (const id of lost) this.removeParticipant(id, 'media-restart');
+    this.close();
   }
 
   get size(): number {
