@@ -56,7 +56,7 @@ export async function joinMeeting(
     scenario?: string;
     transport?: 'u1' | 't1';
     headers?: string[];
-    /** ivr-pcap-dtmf.xml: the DTMF steps. */
+    /** ivr-keys.xml: the key steps (pcap play or INFO requests). */
     dtmf?: string;
     /** meeting-join-reinvite.xml: the re-INVITE's media lines and when it is sent. */
     media2?: string;

@@ -7,7 +7,7 @@
  * band (tones in its audio) and the PIN by SIP INFO (application/dtmf-relay). An administrator
  * replaces a prompt by a WAV recording through the console API, and callers hear it.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -20,7 +20,6 @@ import { ConsoleClient } from '../helpers/console-client.ts';
 import { dominantFrequency, runFfmpeg } from '../helpers/ffmpeg.ts';
 import { joinMeeting, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
 import { decodeG711, dtmfTones, g711Tone, RtpTerminal } from '../helpers/rtp-terminal.ts';
-import { scenarioWith, startSipp } from '../helpers/sipp.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 
 const box = await startSipBox({ media: {} });
@@ -114,7 +113,7 @@ t.test('in-band DTMF in G.711 for the ID, SIP INFO for the PIN', async (t) => {
   const caller = new RtpTerminal();
   t.teardown(() => caller.close());
   await caller.open();
-  // The scenario: join (no telephone-event offered), wait, then INFO per PIN digit, then take the re-INVITE.
+  // After the ID (in band, below), an INFO per PIN digit; the offer names no telephone-event.
   const infos = [...'1234#']
     .map(
       (digit, i) => `
@@ -124,7 +123,7 @@ t.test('in-band DTMF in G.711 for the ID, SIP INFO for the PIN', async (t) => {
       INFO [next_url] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
       From: "Keys" <sip:keys@vcbox.local>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:{{dial}}@vcbox.local>[peer_tag_param]
+      To: <sip:${ACCESS}@vcbox.local>[peer_tag_param]
       Call-ID: [call_id]
       CSeq: ${10 + i} INFO
       Max-Forwards: 70
@@ -138,48 +137,15 @@ t.test('in-band DTMF in G.711 for the ID, SIP INFO for the PIN', async (t) => {
   <recv response="200"/>`,
     )
     .join('');
-  const base = scenarioWith('meeting-join-heal.xml', {});
-  const text = readFileSync(base, 'utf8').replace('  <recv request="INVITE" timeout="20000">', `${infos}\n  <recv request="INVITE" timeout="20000">`);
-  writeFileSync(base, text);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-port-'));
-  const portFile = path.join(dir, 'port');
-  const scenario = base.replace(/[^/]+$/, 'meeting-join-info.xml');
-  writeFileSync(
-    scenario,
-    text
-      .replace('CSeq: 2 BYE', 'CSeq: 20 BYE') // after the INFOs' CSeq numbers
-      .replaceAll('{{dial}}', ACCESS)
-      .replaceAll('{{name}}', 'Keys')
-      .replaceAll('{{from}}', 'keys')
-      .replaceAll('{{media}}', `m=audio ${caller.port} RTP/AVP 0\na=rtpmap:0 PCMU/8000`)
-      .replaceAll('{{hold}}', '2000')
-      .replaceAll('{{portFile}}', portFile)
-      .replaceAll('{{portFile2}}', path.join(dir, 'port2')),
-  );
-  const { result } = await startSipp({ scenario, target, transport: 'u1', timeoutSeconds: 40, extraArgs: ['-aa'] });
-  const answered = await waitFor('the answer', 10_000, () => {
-    try {
-      const text2 = readFileSync(portFile, 'utf8').trim();
-      return text2 ? Number(text2) : undefined;
-    } catch {
-      return undefined;
-    }
-  });
+  const call = await joinMeeting(target, { dial: ACCESS, name: 'Keys', media: `m=audio ${caller.port} RTP/AVP 0\na=rtpmap:0 PCMU/8000`, hold: 2000, scenario: 'ivr-keys.xml', dtmf: infos });
   await waitFor('the welcome prompt', 5000, () => streamed(caller, 'en', 'welcome'));
   // Keys pressed during the prompt: barge-in.
-  await caller.send(answered, await dtmfTones('mulaw', `${room.number}#`), { payloadType: 0, frameBytes: 160, timestampStep: 160 });
+  await caller.send(call.answeredPort, await dtmfTones('mulaw', `${room.number}#`), { payloadType: 0, frameBytes: 160, timestampStep: 160 });
   await waitFor('the PIN prompt', 8000, () => streamed(caller, 'en', 'enter-pin'));
   t.pass('the meeting ID was recognised from in-band tones');
-  const moved = await waitFor('the re-INVITE', 20_000, () => {
-    try {
-      const text2 = readFileSync(path.join(dir, 'port2'), 'utf8').trim();
-      return text2 ? Number(text2) : undefined;
-    } catch {
-      return undefined;
-    }
-  });
+  const moved = await call.movedPort(20_000);
   t.ok(moved > 0, 'the PIN by SIP INFO was accepted and the caller moved into the meeting');
-  const outcome = await result;
+  const outcome = await call.result;
   t.ok(outcome.ok, `the call ends normally ${outcome.errors}`);
 });
 
@@ -236,7 +202,7 @@ t.test('sipp keys the ID and PIN by playing its RFC 4733 pcap files (entries end
     name: 'Pcap',
     media: pcmuMedia(caller.port),
     hold: 1500,
-    scenario: 'ivr-pcap-dtmf.xml',
+    scenario: 'ivr-keys.xml',
     dtmf: `${key(room.number, 1000)}\n${key('4321', 7500)}`,
   });
   const moved = await call.movedPort(40_000);
