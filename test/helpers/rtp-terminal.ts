@@ -113,6 +113,17 @@ export class RtpTerminal {
   }
 }
 
+/** Opens one terminal per name (each on a free port), closed when the test ends. */
+export async function openTerminals<K extends string>(t: { teardown(fn: () => unknown): void }, ...names: K[]): Promise<Record<K, RtpTerminal>> {
+  const terminals = {} as Record<K, RtpTerminal>;
+  for (const name of names) terminals[name] = new RtpTerminal();
+  t.teardown(() => {
+    for (const terminal of Object.values<RtpTerminal>(terminals)) terminal.close();
+  });
+  await Promise.all(Object.values<RtpTerminal>(terminals).map((terminal) => terminal.open()));
+  return terminals;
+}
+
 /** A sine tone encoded by ffmpeg as raw G.711 (format mulaw or alaw), 8 kHz mono. */
 export async function g711Tone(format: 'mulaw' | 'alaw', frequency: number, seconds: number): Promise<Buffer> {
   const run = await runFfmpeg(['-f', 'lavfi', '-i', `sine=frequency=${frequency}:sample_rate=8000:duration=${seconds}`, '-af', 'volume=0.5', '-f', format, '-'], 20_000);

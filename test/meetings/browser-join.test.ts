@@ -18,7 +18,7 @@ import { launchBrowser, openPage, type WatchedPage } from '../helpers/browser.ts
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { rms } from '../helpers/ffmpeg.ts';
 import { joinMeeting, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
-import { decodeG711, g711Tone, RtpTerminal } from '../helpers/rtp-terminal.ts';
+import { decodeG711, g711Tone, openTerminals } from '../helpers/rtp-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 
 const box = await startSipBox({ media: {} });
@@ -91,9 +91,7 @@ t.test('two browsers and a SIP terminal see and hear each other', async (t) => {
   await joinFromPage(two, 'Browser Two', '8765');
   await phase(two, 'joined');
 
-  const terminal = new RtpTerminal();
-  t.teardown(() => terminal.close());
-  await terminal.open();
+  const { terminal } = await openTerminals(t, 'terminal');
   // The terminal stays until the box removes it at the end (a loaded machine may take a while).
   const sip = await joinMeeting(`127.0.0.1:${box.port}`, { dial: `${room.number}**8765`, name: 'Desk', media: pcmuMedia(terminal.port), hold: 90_000, scenario: 'meeting-join-remote-bye.xml' });
   const sending = terminal.send(sip.answeredPort, await g711Tone('mulaw', 440, 60), { payloadType: 0, frameBytes: 160, timestampStep: 160 });

@@ -19,7 +19,7 @@ import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 import { dominantFrequency, runFfmpeg } from '../helpers/ffmpeg.ts';
 import { joinMeeting, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
-import { decodeG711, dtmfTones, g711Tone, RtpTerminal } from '../helpers/rtp-terminal.ts';
+import { decodeG711, dtmfTones, g711Tone, openTerminals, RtpTerminal } from '../helpers/rtp-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 
 const box = await startSipBox({ media: {} });
@@ -54,14 +54,7 @@ function streamed(terminal: RtpTerminal, language: string, prompt: string): bool
 for (const language of ['en', 'zh-CN'] as const) {
   t.test(`${language}: ID and PIN by RFC 4733, then moved into the meeting by re-INVITE`, async (t) => {
     box.settings.update({ 'call.ivrLanguage': language }, { actor: 'test' });
-    const member = new RtpTerminal();
-    const caller = new RtpTerminal();
-    t.teardown(() => {
-      member.close();
-      caller.close();
-    });
-    await member.open();
-    await caller.open();
+    const { member, caller } = await openTerminals(t, 'member', 'caller');
     const inMeeting = await joinMeeting(target, { dial: `${room.number}**1234`, name: 'Member', media: pcmuMedia(member.port), hold: 16_000 });
     const call = await joinMeeting(target, { dial: ACCESS, name: 'Dialler', media: pcmuMedia(caller.port), hold: 3000, scenario: 'meeting-join-heal.xml' });
     await waitFor('the welcome prompt', 5000, () => streamed(caller, language, 'welcome'));
@@ -90,9 +83,7 @@ for (const language of ['en', 'zh-CN'] as const) {
 
 t.test('a wrong PIN three times: told so, then goodbye and hang-up', async (t) => {
   box.settings.update({ 'call.ivrLanguage': 'en' }, { actor: 'test' });
-  const caller = new RtpTerminal();
-  t.teardown(() => caller.close());
-  await caller.open();
+  const { caller } = await openTerminals(t, 'caller');
   const call = await joinMeeting(target, { dial: ACCESS, name: 'Guesser', media: pcmuMedia(caller.port), hold: 40_000, scenario: 'meeting-join-remote-bye.xml' });
   await waitFor('the welcome prompt', 5000, () => streamed(caller, 'en', 'welcome'));
   await caller.sendDtmf(call.answeredPort, `${room.number}#`);
@@ -110,9 +101,7 @@ t.test('a wrong PIN three times: told so, then goodbye and hang-up', async (t) =
 
 t.test('in-band DTMF in G.711 for the ID, SIP INFO for the PIN', async (t) => {
   box.settings.update({ 'call.ivrLanguage': 'en' }, { actor: 'test' });
-  const caller = new RtpTerminal();
-  t.teardown(() => caller.close());
-  await caller.open();
+  const { caller } = await openTerminals(t, 'caller');
   // After the ID (in band, below), an INFO per PIN digit; the offer names no telephone-event.
   const infos = [...'1234#']
     .map(
@@ -174,9 +163,7 @@ t.test('an uploaded recording replaces a prompt; a broken file is refused and ch
   t.equal(saved.status, 200);
   t.match(saved.body, { language: 'en', name: 'welcome', source: 'uploaded', seconds: 2 }, 'the recording replaces the welcome prompt');
 
-  const caller = new RtpTerminal();
-  t.teardown(() => caller.close());
-  await caller.open();
+  const { caller } = await openTerminals(t, 'caller');
   const call = await joinMeeting(target, { dial: ACCESS, name: 'Listener', media: pcmuMedia(caller.port), hold: 2500 });
   await waitFor('the recording', 5000, () => caller.received.length > 60);
   const heard = await decodeG711('mulaw', caller.payloadOf(0, 10).subarray(0, 8000));
@@ -191,9 +178,7 @@ t.test('an uploaded recording replaces a prompt; a broken file is refused and ch
 
 t.test('sipp keys the ID and PIN by playing its RFC 4733 pcap files (entries end by the inter-digit timeout)', async (t) => {
   box.settings.update({ 'call.ivrLanguage': 'en' }, { actor: 'test' });
-  const caller = new RtpTerminal();
-  t.teardown(() => caller.close());
-  await caller.open();
+  const { caller } = await openTerminals(t, 'caller');
   const key = (digits: string, pauseMs: number) =>
     `  <pause milliseconds="${pauseMs}"/>\n${[...digits].map((d) => `  <nop><action><exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_${d}.pcap"/></action></nop>\n  <pause milliseconds="250"/>`).join('\n')}`;
   // The ID right away (barge-in), then after the 5 s inter-digit timeout and the PIN prompt, the PIN.

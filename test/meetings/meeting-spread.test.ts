@@ -8,7 +8,7 @@ import t from 'tap';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { dominantFrequency } from '../helpers/ffmpeg.ts';
 import { joinMeeting, pcmaMedia, pcmuMedia } from '../helpers/meeting-terminal.ts';
-import { decodeG711, g711Tone, RtpTerminal } from '../helpers/rtp-terminal.ts';
+import { decodeG711, g711Tone, openTerminals } from '../helpers/rtp-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 
 const box = await startSipBox({ media: { workers: 2, legsPerWorker: 1 } });
@@ -17,14 +17,7 @@ const room = new VmrStore(box.db).create({ name: 'Spread room', number: '880008'
 const target = `127.0.0.1:${box.port}`;
 
 t.test('legs on two workers hear each other; losing one worker heals only its leg', async (t) => {
-  const a = new RtpTerminal();
-  const b = new RtpTerminal();
-  t.teardown(() => {
-    a.close();
-    b.close();
-  });
-  await a.open();
-  await b.open();
+  const { a, b } = await openTerminals(t, 'a', 'b');
   const legA = await joinMeeting(target, { dial: room.number, name: 'OnMeetingWorker', media: pcmuMedia(a.port), hold: 9000 });
   const legB = await joinMeeting(target, { dial: room.number, name: 'Elsewhere', media: pcmaMedia(b.port), hold: 9000, scenario: 'meeting-join-heal.xml' });
   const [snapshot] = (await box.media?.snapshot(room.number)) ?? [];

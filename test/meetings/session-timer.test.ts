@@ -7,7 +7,7 @@
 import t from 'tap';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { joinMeeting, pcmuMedia } from '../helpers/meeting-terminal.ts';
-import { RtpTerminal } from '../helpers/rtp-terminal.ts';
+import { openTerminals } from '../helpers/rtp-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 import { runSipp, scenarioWith } from '../helpers/sipp.ts';
 
@@ -33,9 +33,7 @@ t.test('too short a session interval: 422 with Min-SE', async (t) => {
 });
 
 t.test('no refresh within the interval: the box ends the call', async (t) => {
-  const rtp = new RtpTerminal();
-  t.teardown(() => rtp.close());
-  await rtp.open();
+  const { rtp } = await openTerminals(t, 'rtp');
   const leg = await joinMeeting(target, {
     dial: room.number,
     name: 'Forgetful',

@@ -16,7 +16,7 @@ import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 import { dominantFrequency, rms } from '../helpers/ffmpeg.ts';
-import { decodeG711, g711Tone, RtpTerminal } from '../helpers/rtp-terminal.ts';
+import { decodeG711, g711Tone, openTerminals } from '../helpers/rtp-terminal.ts';
 import { joinMeeting, pcmaMedia, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 import { runSipp, scenarioWith } from '../helpers/sipp.ts';
@@ -28,14 +28,7 @@ const room = vmrs.create({ name: 'Audio room', number: '880001', hostPin: '1234'
 const target = `127.0.0.1:${box.port}`;
 
 t.test('two terminals in a VMR hear each other (mixed, each in its own codec) and not themselves', async (t) => {
-  const a = new RtpTerminal();
-  const b = new RtpTerminal();
-  t.teardown(() => {
-    a.close();
-    b.close();
-  });
-  await a.open();
-  await b.open();
+  const { a, b } = await openTerminals(t, 'a', 'b');
   const toneA = await g711Tone('mulaw', 440, 3);
   const toneB = await g711Tone('alaw', 1000, 3);
 
@@ -115,9 +108,7 @@ t.test('callers who may not join are refused with a clear status and reason', as
   box.settings.update({ 'call.srtp': 'optional' }, { actor: 'test' });
 
   // Locked: the meeting must be live to be locked; one terminal holds it open.
-  const a = new RtpTerminal();
-  t.teardown(() => a.close());
-  await a.open();
+  const { a } = await openTerminals(t, 'a');
   const leg = await joinMeeting(target, { dial: `${room.number}**1234`, name: 'Holder', media: pcmuMedia(a.port), hold: 3000 });
   const live = box.app.live.get(room.number);
   if (live) live.locked = true;
@@ -131,9 +122,7 @@ t.test('callers who may not join are refused with a clear status and reason', as
 });
 
 t.test('the box hangs up a participant it removes, and one whose RTP stops', async (t) => {
-  const a = new RtpTerminal();
-  t.teardown(() => a.close());
-  await a.open();
+  const { a } = await openTerminals(t, 'a');
   const removed = await joinMeeting(target, { dial: `${room.number}**1234`, name: 'Removed', media: pcmuMedia(a.port), hold: 8000, scenario: 'meeting-join-remote-bye.xml' });
   const live = box.app.live.get(room.number);
   const participant = [...(live?.participants.values() ?? [])][0];
@@ -158,14 +147,7 @@ t.test('console: the live meeting with its participants, mute, lock and remove',
   const client = new ConsoleClient(base);
   t.equal((await client.login('admin', readFileSync(path.join(secrets, 'initial-admin-password'), 'utf8').trim())).status, 200);
 
-  const a = new RtpTerminal();
-  const b = new RtpTerminal();
-  t.teardown(() => {
-    a.close();
-    b.close();
-  });
-  await a.open();
-  await b.open();
+  const { a, b } = await openTerminals(t, 'a', 'b');
   const legA = await joinMeeting(target, { dial: `${room.number}**1234`, name: 'Anna', media: pcmuMedia(a.port), hold: 15_000, scenario: 'meeting-join-remote-bye.xml' });
   const legB = await joinMeeting(target, { dial: `${room.number}**5678`, name: 'Ben', media: pcmaMedia(b.port), hold: 15_000, scenario: 'meeting-join-remote-bye.xml' });
 

@@ -14,7 +14,7 @@ import t from 'tap';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { dominantFrequency, rms, runFfmpeg } from '../helpers/ffmpeg.ts';
 import { joinMeeting, pcmaMedia, pcmuMedia } from '../helpers/meeting-terminal.ts';
-import { decodeG711, g711Tone, RtpTerminal } from '../helpers/rtp-terminal.ts';
+import { decodeG711, g711Tone, openTerminals, RtpTerminal } from '../helpers/rtp-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 
@@ -25,9 +25,7 @@ const room = new VmrStore(box.db).create({ name: 'Secure room', number: '880003'
 const target = `127.0.0.1:${box.port}`;
 
 t.test('an SRTP (SDES) terminal: the box decrypts what it sends and encrypts what it hears', async (t) => {
-  const plain = new RtpTerminal();
-  t.teardown(() => plain.close());
-  await plain.open();
+  const { plain } = await openTerminals(t, 'plain');
   const srtpPort = await freePort();
   const terminalKey = randomBytes(30).toString('base64');
   const secure = await joinMeeting(target, {
@@ -67,14 +65,7 @@ t.test('an SRTP (SDES) terminal: the box decrypts what it sends and encrypts wha
 });
 
 t.test('a terminal signaling over TCP joins and hears the others', async (t) => {
-  const a = new RtpTerminal();
-  const b = new RtpTerminal();
-  t.teardown(() => {
-    a.close();
-    b.close();
-  });
-  await a.open();
-  await b.open();
+  const { a, b } = await openTerminals(t, 'a', 'b');
   const overTcp = await joinMeeting(target, { dial: room.number, name: 'Tcp', media: pcmuMedia(a.port), hold: 4000, transport: 't1' });
   const overUdp = await joinMeeting(target, { dial: room.number, name: 'Udp', media: pcmaMedia(b.port), hold: 4000 });
   t.same(
@@ -93,9 +84,7 @@ t.test('a terminal signaling over TCP joins and hears the others', async (t) => 
 });
 
 t.test('an Opus terminal with its own payload type: heard by the others, and sent its mix under that payload type', async (t) => {
-  const plain = new RtpTerminal();
-  t.teardown(() => plain.close());
-  await plain.open();
+  const { plain } = await openTerminals(t, 'plain');
   const opusPort = await freePort();
   const opus = await joinMeeting(target, {
     dial: room.number,
@@ -125,14 +114,7 @@ t.test('an Opus terminal with its own payload type: heard by the others, and sen
 });
 
 t.test('a re-INVITE that changes the audio codec: the leg is rebuilt, same call', async (t) => {
-  const a = new RtpTerminal();
-  const b = new RtpTerminal();
-  t.teardown(() => {
-    a.close();
-    b.close();
-  });
-  await a.open();
-  await b.open();
+  const { a, b } = await openTerminals(t, 'a', 'b');
   const changer = await joinMeeting(target, {
     dial: room.number,
     name: 'Changer',

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { joinMeeting, pcmaMedia, waitFor } from '../helpers/meeting-terminal.ts';
-import { RtpTerminal } from '../helpers/rtp-terminal.ts';
+import { openTerminals } from '../helpers/rtp-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 import { connectTls, streamExchange } from '../helpers/sip-socket.ts';
 
@@ -17,9 +17,7 @@ t.teardown(() => box.close());
 const room = new VmrStore(box.db).create({ name: 'TLS room', number: '880007', hostPin: '7777', guestPin: '', capacity: 10 });
 
 t.test('INVITE over TLS with SRTP: answered over the connection, in the meeting, BYE ends it', async (t) => {
-  const udpRtp = new RtpTerminal();
-  t.teardown(() => udpRtp.close());
-  await udpRtp.open();
+  const { udpRtp } = await openTerminals(t, 'udpRtp');
   const other = await joinMeeting(`127.0.0.1:${box.port}`, { dial: room.number, name: 'Udp', media: pcmaMedia(udpRtp.port), hold: 4000 });
 
   const socket = await connectTls(box.tlsPort, box.cert);

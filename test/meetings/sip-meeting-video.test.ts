@@ -11,7 +11,7 @@ import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { runFfmpeg } from '../helpers/ffmpeg.ts';
 import { joinMeeting, waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
-import { g711Tone, RtpTerminal } from '../helpers/rtp-terminal.ts';
+import { g711Tone, openTerminals } from '../helpers/rtp-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 
 const box = await startSipBox({ media: {} });
@@ -24,15 +24,7 @@ const media = (audioPort: number, videoPort: number, video = 'm=video {port} RTP
   `m=audio ${audioPort} RTP/AVP 0\na=rtpmap:0 PCMU/8000\n${video.replace('{port}', String(videoPort))}`;
 
 t.test('the terminal that talks is the picture the other receives; switches follow the voice', async (t) => {
-  const audioA = new RtpTerminal();
-  const audioB = new RtpTerminal();
-  const videoB = new RtpTerminal();
-  t.teardown(() => {
-    audioA.close();
-    audioB.close();
-    videoB.close();
-  });
-  await Promise.all([audioA.open(), audioB.open(), videoB.open()]);
+  const { audioA, audioB, videoB } = await openTerminals(t, 'audioA', 'audioB', 'videoB');
   const videoPortA = await freePort();
   const a = await joinMeeting(target, { dial: room.number, name: 'Alpha', media: media(audioA.port, videoPortA), hold: 9000 });
   const b = await joinMeeting(target, { dial: room.number, name: 'Beta', media: media(audioB.port, videoB.port), hold: 9000 });
@@ -68,15 +60,7 @@ t.test('the terminal that talks is the picture the other receives; switches foll
 });
 
 t.test('an H.264 terminal shown a VP8 camera gets it transcoded (ffmpeg, libx264) under its payload type', async (t) => {
-  const audioA = new RtpTerminal();
-  const audioC = new RtpTerminal();
-  const videoC = new RtpTerminal();
-  t.teardown(() => {
-    audioA.close();
-    audioC.close();
-    videoC.close();
-  });
-  await Promise.all([audioA.open(), audioC.open(), videoC.open()]);
+  const { audioA, audioC, videoC } = await openTerminals(t, 'audioA', 'audioC', 'videoC');
   const videoPortA = await freePort();
   const a = await joinMeeting(target, { dial: room.number, name: 'Vp8Camera', media: media(audioA.port, videoPortA), hold: 9000 });
   const c = await joinMeeting(target, {
@@ -111,9 +95,7 @@ t.test('an H.264 terminal shown a VP8 camera gets it transcoded (ffmpeg, libx264
 });
 
 t.test('an unsupported video codec: audio kept, video refused with port 0', async (t) => {
-  const audio = new RtpTerminal();
-  t.teardown(() => audio.close());
-  await audio.open();
+  const { audio } = await openTerminals(t, 'audio');
   const leg = await joinMeeting(target, { dial: room.number, name: 'H263', media: media(audio.port, 40010, 'm=video {port} RTP/AVP 34\na=rtpmap:34 H263/90000'), hold: 1000 });
   t.ok(leg.answeredPort > 0, 'audio answered');
   t.equal(leg.answeredVideoPort, 0, 'video m-line answered with port 0');

@@ -8,7 +8,7 @@ import t from 'tap';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { dominantFrequency } from '../helpers/ffmpeg.ts';
 import { joinMeeting, pcmaMedia, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
-import { decodeG711, g711Tone, RtpTerminal } from '../helpers/rtp-terminal.ts';
+import { decodeG711, g711Tone, openTerminals } from '../helpers/rtp-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 
 const box = await startSipBox({ media: {} });
@@ -17,14 +17,7 @@ const room = new VmrStore(box.db).create({ name: 'Heal room', number: '880002', 
 const target = `127.0.0.1:${box.port}`;
 
 t.test('killing the worker under a meeting: legs re-attached by re-INVITE, audio flows again', async (t) => {
-  const a = new RtpTerminal();
-  const b = new RtpTerminal();
-  t.teardown(() => {
-    a.close();
-    b.close();
-  });
-  await a.open();
-  await b.open();
+  const { a, b } = await openTerminals(t, 'a', 'b');
   const toneA = await g711Tone('mulaw', 440, 1.5);
   const toneB = await g711Tone('alaw', 1000, 1.5);
   const legA = await joinMeeting(target, { dial: room.number, name: 'Ada', media: pcmuMedia(a.port), hold: 4000, scenario: 'meeting-join-heal.xml' });
