@@ -29,6 +29,15 @@ export type Admission =
   | { readonly ok: true; readonly target: MeetingTarget; readonly role: 'host' | 'guest'; readonly live: LiveMeeting }
   | { readonly ok: false; readonly refusal: RefusalKind; readonly target?: MeetingTarget };
 
+/** The role a PIN gives in a meeting (undefined or '' = no PIN entered), or why it gives none. */
+export function roleFor(target: Pick<MeetingTarget, 'hostPin' | 'guestPin'>, pin: string | undefined): 'host' | 'guest' | 'pin-required' | 'wrong-pin' {
+  const entered = pin !== undefined && pin !== '';
+  if (entered && pin === target.hostPin) return 'host';
+  if (entered && target.guestPin !== '' && pin === target.guestPin) return 'guest';
+  if (!entered) return target.guestPin === '' ? 'guest' : 'pin-required';
+  return 'wrong-pin';
+}
+
 export class MeetingAdmission {
   readonly #vmrs: VmrStore;
   readonly #meetings: MeetingStore;
@@ -66,12 +75,8 @@ export class MeetingAdmission {
   admit(number: string, pin: string | undefined, now = new Date()): Admission {
     const target = this.resolve(number, now);
     if (typeof target === 'string') return { ok: false, refusal: target };
-    let role: 'host' | 'guest';
-    if (pin !== undefined && pin !== '' && pin === target.hostPin) role = 'host';
-    else if (pin !== undefined && pin !== '' && target.guestPin !== '' && pin === target.guestPin) role = 'guest';
-    else if ((pin === undefined || pin === '') && target.guestPin === '') role = 'guest';
-    else if (pin === undefined || pin === '') return { ok: false, refusal: 'pin-required', target };
-    else return { ok: false, refusal: 'wrong-pin', target };
+    const role = roleFor(target, pin);
+    if (role !== 'host' && role !== 'guest') return { ok: false, refusal: role, target };
     const live = this.#live.ensure({ number, kind: target.kind, refId: target.refId, subject: target.subject });
     if (live.locked) {
       this.#live.endIfEmpty(number);

@@ -16,7 +16,7 @@ import type { MediaControl } from '../../../media/control/media-control-protocol
 import type { MediaServiceEvents } from '../../../media/media-service.ts';
 import { getLogger } from '../../logging/logger.ts';
 import type { LiveMeetings } from '../../meetings/live-meetings.ts';
-import type { MeetingAdmission } from '../../meetings/meeting-admission.ts';
+import { type MeetingAdmission, roleFor } from '../../meetings/meeting-admission.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { callerOf, reasonPhrase } from '../calls/caller.ts';
 import type { MeetingCalls } from '../meetings/meeting-calls.ts';
@@ -197,7 +197,8 @@ export class IvrCalls {
       for (let attempt = 0; attempt < 3 && active && !valid; attempt++) {
         await say(...(attempt === 0 ? ['enter-pin'] : ['invalid-pin', 'enter-pin']));
         pin = await entry();
-        valid = pin !== undefined && (pin === target.hostPin || pin === target.guestPin);
+        const role = roleFor(target, pin);
+        valid = role === 'host' || role === 'guest';
       }
       if (!valid) return hangUp('invalid-pin');
     }
