@@ -226,10 +226,6 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     return this.#live(meeting).videoRouting();
   }
 
-  mixerCounters(meeting: string, participantId: string): { packetsIn: number; packetsOut: number } {
-    return this.#live(meeting).mixerCounters(participantId);
-  }
-
   get meetingCount(): number {
     return this.#meetings.size;
   }

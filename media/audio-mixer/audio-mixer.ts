@@ -70,7 +70,6 @@ interface Input {
   /** This tick's frame holds audio. */
   live: boolean;
   level: number;
-  packets: number;
 }
 
 interface Output {
@@ -80,7 +79,6 @@ interface Output {
   readonly ssrc: number;
   sequence: number;
   timestamp: number;
-  packets: number;
 }
 
 export interface AudioMixerEvents {
@@ -157,7 +155,6 @@ export class AudioMixer extends EventEmitter<AudioMixerEvents> {
       playing: false,
       live: false,
       level: 0,
-      packets: 0,
     });
   }
 
@@ -173,7 +170,6 @@ export class AudioMixer extends EventEmitter<AudioMixerEvents> {
       ssrc,
       sequence: Math.floor(Math.random() * 0x10000),
       timestamp: Math.floor(Math.random() * 0x100000000),
-      packets: 0,
     });
   }
 
@@ -198,13 +194,6 @@ export class AudioMixer extends EventEmitter<AudioMixerEvents> {
     return this.#dominant;
   }
 
-  /** Packets received from and sent to one participant. */
-  participantCounters(participantId: string): { packetsIn: number; packetsOut: number } {
-    let packetsIn = 0;
-    for (const input of this.#inputs.values()) if (input.participantId === participantId) packetsIn += input.packets;
-    return { packetsIn, packetsOut: this.#outputs.get(participantId)?.packets ?? 0 };
-  }
-
   get stats(): MixerStats {
     return { ...this.#stats, inputs: this.#inputs.size, outputs: this.#outputs.size };
   }
@@ -215,7 +204,6 @@ export class AudioMixer extends EventEmitter<AudioMixerEvents> {
     const input = this.#inputs.get(rtp.ssrc);
     if (!input) return;
     this.#stats.packetsIn++;
-    input.packets++;
     const samples = input.decoder.decode(packet.subarray(rtp.payloadOffset, rtp.payloadEnd), scratch);
     if (samples <= 0) return;
     const ring = input.ring;
@@ -348,7 +336,6 @@ export class AudioMixer extends EventEmitter<AudioMixerEvents> {
     const header = writeRtpHeader(Buffer.allocUnsafe(12), output.payloadType, false, output.sequence, output.timestamp, output.ssrc);
     output.sequence = (output.sequence + 1) & 0xffff;
     output.timestamp = (output.timestamp + AUDIO_CODECS[output.codec].timestampStep) >>> 0;
-    output.packets++;
     this.#stats.packetsOut++;
     this.#socket.send([header, payload], remote.port, remote.address);
   }

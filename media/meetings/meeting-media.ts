@@ -859,11 +859,6 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     return out;
   }
 
-  /** Mixer counters for one participant (tests and the benchmark). */
-  mixerCounters(participantId: string): { packetsIn: number; packetsOut: number } {
-    return this.#mixer.participantCounters(participantId);
-  }
-
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
