@@ -1,19 +1,61 @@
 /**
- * A per-key budget of requests a minute (login attempts, reset mails, account mails): past it
- * the request is refused with VCBOX_ERR_RATE_LIMITED saying how long to wait.
+ * Per-key budgets a minute (login attempts, reset mails, account mails, wrong meeting PINs):
+ * past one, the request is refused with VCBOX_ERR_RATE_LIMITED saying how long to wait.
+ * `minuteBudget` counts every request; `minuteFailureBudget` counts only failures and refuses
+ * further attempts once they reach the limit.
  */
 import { createError } from '../errors.ts';
 
-export function minuteBudget(limit: number): (key: string, now?: number) => void {
-  const seen = new Map<string, { count: number; since: number }>();
-  return (key, now = Date.now()) => {
-    const entry = seen.get(key);
-    if (!entry || now - entry.since > 60_000) {
-      if (seen.size > 10_000) seen.clear();
-      seen.set(key, { count: 1, since: now });
-      return;
+interface Window {
+  count: number;
+  since: number;
+}
+
+/** One-minute counting windows per key (at most 10 000 keys are remembered). */
+class MinuteWindows {
+  readonly #seen = new Map<string, Window>();
+
+  /** The key's window if it is still open. */
+  open(key: string, now: number): Window | undefined {
+    const entry = this.#seen.get(key);
+    return entry && now - entry.since <= 60_000 ? entry : undefined;
+  }
+
+  /** Counts one for the key (in a new window when the last one has closed). */
+  add(key: string, now: number): Window {
+    const entry = this.open(key, now);
+    if (entry) {
+      entry.count++;
+      return entry;
     }
-    entry.count++;
-    if (entry.count > limit) throw createError('VCBOX_ERR_RATE_LIMITED', { seconds: Math.ceil((entry.since + 60_000 - now) / 1000) });
+    if (this.#seen.size > 10_000) this.#seen.clear();
+    const fresh = { count: 1, since: now };
+    this.#seen.set(key, fresh);
+    return fresh;
+  }
+}
+
+function refuse(entry: Window, now: number): never {
+  throw createError('VCBOX_ERR_RATE_LIMITED', { seconds: Math.ceil((entry.since + 60_000 - now) / 1000) });
+}
+
+export function minuteBudget(limit: number): (key: string, now?: number) => void {
+  const windows = new MinuteWindows();
+  return (key, now = Date.now()) => {
+    const entry = windows.add(key, now);
+    if (entry.count > limit) refuse(entry, now);
+  };
+}
+
+export function minuteFailureBudget(limit: number): { check(key: string, now?: number): void; failed(key: string, now?: number): void } {
+  const windows = new MinuteWindows();
+  return {
+    check(key, now = Date.now()) {
+      const entry = windows.open(key, now);
+      if (entry && entry.count >= limit) refuse(entry, now);
+    },
+    failed(key, now = Date.now()) {
+      windows.add(key, now);
+    },
   };
 }

@@ -18,10 +18,10 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
 import type { MediaServiceEvents } from '../../../media/media-service.ts';
 import type { CallRecords } from '../../cdr/call-records.ts';
-import { createError } from '../../errors.ts';
 import { getLogger } from '../../logging/logger.ts';
 import type { LiveMeetings } from '../../meetings/live-meetings.ts';
 import type { MeetingAdmission, RefusalKind } from '../../meetings/meeting-admission.ts';
+import { minuteFailureBudget } from '../rate-limit.ts';
 
 const log = getLogger('join');
 
@@ -57,20 +57,7 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
   const { admission, live, media, records } = options;
   const sessions = new Map<string, Session>();
   // Wrong PINs per address: 10 a minute, then joins from there wait (no PIN guessing).
-  const wrongPins = new Map<string, { count: number; since: number }>();
-  const checkPinBudget = (ip: string) => {
-    const entry = wrongPins.get(ip);
-    if (entry && Date.now() - entry.since < 60_000 && entry.count >= 10) {
-      throw createError('VCBOX_ERR_RATE_LIMITED', { seconds: Math.ceil((entry.since + 60_000 - Date.now()) / 1000) });
-    }
-  };
-  const wrongPin = (ip: string) => {
-    const entry = wrongPins.get(ip);
-    if (!entry || Date.now() - entry.since >= 60_000) {
-      if (wrongPins.size > 10_000) wrongPins.clear();
-      wrongPins.set(ip, { count: 1, since: Date.now() });
-    } else entry.count++;
-  };
+  const wrongPins = minuteFailureBudget(10);
 
   const notify = (session: Session, notification: string, data: unknown) => {
     if (session.socket.readyState === 1) session.socket.send(JSON.stringify({ notification, data }));
@@ -141,10 +128,10 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
         if (!/^\d{5,12}$/.test(number)) throw Object.assign(new Error('The meeting ID is 5 to 12 digits.'), { code: 'VCBOX_ERR_BAD_REQUEST', field: 'number' });
         if (name.length < 1 || name.length > 64) throw Object.assign(new Error('Enter a name of 1 to 64 characters.'), { code: 'VCBOX_ERR_BAD_REQUEST', field: 'name' });
         if (pin !== undefined && !/^\d{1,16}$/.test(pin)) throw Object.assign(new Error('The PIN is digits only.'), { code: 'VCBOX_ERR_BAD_REQUEST', field: 'pin' });
-        checkPinBudget(request.ip);
+        wrongPins.check(request.ip);
         const result = admission.admit(number, pin);
         if (!result.ok) {
-          if (result.refusal === 'wrong-pin') wrongPin(request.ip);
+          if (result.refusal === 'wrong-pin') wrongPins.failed(request.ip);
           throw Object.assign(new Error(JOIN_REFUSALS[result.refusal]), { code: 'VCBOX_ERR_JOIN_REFUSED', refusal: result.refusal });
         }
         const participantId = randomUUID();
