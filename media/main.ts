@@ -9,6 +9,7 @@ import { openState } from '../server/process/open-state.ts';
 import { runService } from '../server/process/service-lifecycle.ts';
 import { MediaControlServer } from './control/media-control-server.ts';
 import { setPromptOverrideDir } from './ivr/ivr-session.ts';
+import { videoPolicyFrom } from './mcu/video-policy.ts';
 import { MediaService } from './media-service.ts';
 import { WorkerPool } from './worker-pool/worker-pool.ts';
 
@@ -24,6 +25,7 @@ await runService('media', async () => {
     network: { listenIp: config.media.listenIp, announcedAddress: config.media.address, portRange: settings.get('media.mcuPorts') },
     rtpTimeoutMs: settings.get('call.rtpTimeoutSeconds') * 1000,
     ivrPorts: settings.get('media.ivrPorts'),
+    videoPolicy: () => videoPolicyFrom(settings.getAll()),
   });
   const control = new MediaControlServer(service, dataPaths(config).mediaSocket);
   await control.listen();

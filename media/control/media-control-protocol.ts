@@ -20,6 +20,8 @@ export const MEDIA_METHODS = [
   'setMuted',
   'snapshot',
   'videoRouting',
+  'setLayout',
+  'pictureState',
   'ivrStart',
   'ivrPlay',
   'ivrDigit',
