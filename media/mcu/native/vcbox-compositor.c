@@ -454,7 +454,14 @@ static void start_pipeline(void) {
   pipeline = gst_pipeline_new("mcu");
   GstElement *bg = make("videotestsrc");
   GstElement *bg_caps = make("capsfilter");
-  mixer = make("compositor");
+  /* Live whatever is plugged in: inputs come and go while it runs, and a new input's latency
+   * query may fail before its source runs — without force-live the compositor would then
+   * wait for every input forever instead of composing on the clock. */
+  mixer = gst_element_factory_make_full("compositor", "force-live", TRUE, NULL);
+  if (!mixer) {
+    emit("fatal\tthe GStreamer element compositor is missing (install gstreamer1.0-plugins-base)");
+    exit(1);
+  }
   GstElement *out_caps = make("capsfilter");
   tee = make("tee");
   g_object_set(bg, "is-live", TRUE, "pattern", 2 /* black */, NULL);
