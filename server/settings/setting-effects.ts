@@ -24,6 +24,7 @@ const RULES: [prefix: string, effect: SettingEffect][] = [
   ['terminalLogs.', { applies: 'restart', service: 'signaling' }],
   ['media.', { applies: 'restart', service: 'media' }],
   ['smtp.', { applies: 'now' }],
+  ['tls.trustedCertificates', { applies: 'now' }],
   ['setup.', { applies: 'now' }],
   ['network.localDomain', { applies: 'now' }],
   ['network.', { applies: 'stored', note: 'rendered to the appliance network configuration by the settings work, not yet' }],
