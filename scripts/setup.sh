@@ -20,8 +20,9 @@ vcbox_apt_run=(ca-certificates openssl procps util-linux $(cat "$vcbox_root/scri
   gcc libc6-dev libopus-dev libspandsp-dev  # the mixer's codec addon (built below) and its libraries
   espeak-ng)                               # the IVR prompts, spoken from text at set-up
 # Tests: real SIP peer (sipp), real media peer (ffmpeg), network namespaces, SQLite shell,
-# a real browser (Debian's Chromium, driven by playwright-core).
-vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium)
+# a real browser (Debian's Chromium, driven by playwright-core), a real syslog collector
+# (rsyslog, its TLS driver in rsyslog-gnutls; the tests start their own rsyslogd, never the system's).
+vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium rsyslog rsyslog-gnutls)
 
 vcbox_missing_packages() {
   local pkg

@@ -4,12 +4,14 @@
  * (all validated with the spec's ranges and the cross-checks — TLS port ≠ UDP/TCP port, media
  * ranges ≥ 1000 wide and apart — before anything is written; audited by the store), answered
  * with what applies now and which services must restart. "Send test mail": the SMTP settings as
- * stored, or as typed in the form and not saved yet, tried with a real mail (audited).
+ * stored, or as typed in the form and not saved yet, tried with a real mail (audited). Remote
+ * syslog's link as it is now (connected, buffering, drops).
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { checkEmail } from '../../accounts/account-store.ts';
 import type { Db } from '../../db/database.ts';
 import { createError, VcboxError } from '../../errors.ts';
+import type { RemoteSyslog } from '../../logging/remote-syslog.ts';
 import { type Mailer, type SmtpSettings, securityName } from '../../mail/mailer.ts';
 import { SETTINGS, type SettingKey } from '../../settings/settings-schema.ts';
 import { SECRET_SETTINGS, settingEffect } from '../../settings/setting-effects.ts';
@@ -26,7 +28,14 @@ interface TestMailBody {
   password?: string;
 }
 
-export const settingRoutes: FastifyPluginAsync<{ settings: SettingsStore; db: Db; mailer: Mailer }> = async (app, { settings, db, mailer }) => {
+interface Options {
+  readonly settings: SettingsStore;
+  readonly db: Db;
+  readonly mailer: Mailer;
+  readonly syslog?: RemoteSyslog;
+}
+
+export const settingRoutes: FastifyPluginAsync<Options> = async (app, { settings, db, mailer, syslog }) => {
   const view = () => {
     const values = settings.getAll() as Record<string, unknown>;
     return Object.fromEntries(
@@ -122,6 +131,15 @@ export const settingRoutes: FastifyPluginAsync<{ settings: SettingsStore; db: Db
         auditAction(db, request, 'smtp.test', { ...detail, result: error instanceof VcboxError ? error.code : 'failed' });
         throw error;
       }
+    },
+  );
+
+  app.get(
+    '/settings/syslog/status',
+    { schema: { summary: 'Remote syslog now: target, connected / connecting / waiting (buffering), queued, sent, dropped, last error' } },
+    async () => {
+      if (!syslog) return { enabled: false, carries: [], state: 'not running in this process' };
+      return syslog.status();
     },
   );
 };
