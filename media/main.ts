@@ -5,6 +5,7 @@
  */
 import { dataPaths, loadConfig } from '../server/config/config.ts';
 import { initLogging } from '../server/logging/logger.ts';
+import { RemoteSyslog } from '../server/logging/remote-syslog.ts';
 import { openState } from '../server/process/open-state.ts';
 import { runService } from '../server/process/service-lifecycle.ts';
 import { MediaControlServer } from './control/media-control-server.ts';
@@ -17,6 +18,7 @@ await runService('media', async () => {
   const config = loadConfig(process.env);
   initLogging(config, 'mcu', { process: 'media' });
   const { db, settings } = openState(config);
+  const syslog = new RemoteSyslog({ settings, logFile: 'mcu', processName: 'media' }).start();
   setPromptOverrideDir(dataPaths(config).prompts);
   const pool = new WorkerPool({ size: config.media.workers });
   await pool.start();
@@ -34,6 +36,7 @@ await runService('media', async () => {
       control.close();
       service.close();
       pool.close();
+      syslog.close();
       db.close();
     },
   };

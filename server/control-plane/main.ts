@@ -10,6 +10,7 @@ import { AdminStore } from '../admin/admin-store.ts';
 import { dataPaths, loadConfig } from '../config/config.ts';
 import { createError } from '../errors.ts';
 import { getLogger, initLogging } from '../logging/logger.ts';
+import { RemoteSyslog } from '../logging/remote-syslog.ts';
 import { openState } from '../process/open-state.ts';
 import { runService } from '../process/service-lifecycle.ts';
 import { applicationSecret } from '../signaling/application-secret.ts';
@@ -23,6 +24,8 @@ await runService('control plane', async () => {
   const config = loadConfig(process.env);
   initLogging(config, 'web', { process: 'control-plane' });
   const state = openState(config);
+  // The control plane also sends the operation log (the audit log of every process).
+  const syslog = new RemoteSyslog({ settings: state.settings, logFile: 'web', processName: 'control-plane', auditDb: state.db }).start();
   await new AdminStore(state.db).ensureInitialAdmin(dataPaths(config).secrets);
   const media = new MediaClient(dataPaths(config).mediaSocket);
   void media.start();
@@ -40,6 +43,7 @@ await runService('control plane', async () => {
     mediaEvents: media as unknown as EventEmitter<MediaServiceEvents>,
     admission: sip.admission,
     promptDir: dataPaths(config).prompts,
+    syslog,
     online: () => sip.location.online(),
     reachability: (account, contact) => sip.qualifier.status(account, contact),
     devices: (account) => {
@@ -52,6 +56,7 @@ await runService('control plane', async () => {
   } catch (error) {
     sip.close();
     media.close();
+    syslog.close();
     state.db.close();
     throw createError(
       'VCBOX_ERR_LISTEN',
@@ -66,6 +71,7 @@ await runService('control plane', async () => {
       sip.close();
       media.close();
       await app.close();
+      syslog.close();
       state.db.close();
     },
   };
