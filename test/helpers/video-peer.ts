@@ -26,7 +26,7 @@ export function startCamera(t: Teardown, colour: string, fromPort: number, toPor
 
 export type Rgb = readonly [number, number, number];
 
-/** A screen: decodes VP8 arriving on `port` (payload type 97) to WIDTH×HEIGHT RGB frames. */
+/** A screen: decodes video arriving on `port` (VP8 as 97, or H.264 as 109) to WIDTH×HEIGHT RGB frames. */
 export class Screen {
   static readonly WIDTH = 160;
   static readonly HEIGHT = 90;
@@ -35,10 +35,10 @@ export class Screen {
   #latest: Buffer | undefined;
   frames = 0;
 
-  constructor(t: Teardown, port: number, seconds = 60) {
+  constructor(t: Teardown, port: number, codec: 'VP8' | 'H264' = 'VP8', seconds = 60) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-screen-'));
     const sdp = path.join(dir, 'screen.sdp');
-    writeFileSync(sdp, ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=screen', 'c=IN IP4 127.0.0.1', 't=0 0', `m=video ${port} RTP/AVP 97`, 'a=rtpmap:97 VP8/90000', 'a=recvonly', ''].join('\n'));
+    writeFileSync(sdp, ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=screen', 'c=IN IP4 127.0.0.1', 't=0 0', ...(codec === 'VP8' ? [`m=video ${port} RTP/AVP 97`, 'a=rtpmap:97 VP8/90000'] : [`m=video ${port} RTP/AVP 109`, 'a=rtpmap:109 H264/90000', 'a=fmtp:109 packetization-mode=1']), 'a=recvonly', ''].join('\n'));
     this.#child = spawn(
       'ffmpeg',
       ['-hide_banner', '-nostdin', '-loglevel', 'error', '-protocol_whitelist', 'file,udp,rtp', '-fflags', '+nobuffer', '-flags', 'low_delay',

@@ -465,7 +465,8 @@ static void start_pipeline(void) {
   GstElement *out_caps = make("capsfilter");
   tee = make("tee");
   g_object_set(bg, "is-live", TRUE, "pattern", 2 /* black */, NULL);
-  set_caps(bg_caps, canvas_w, canvas_h, canvas_fps);
+  /* The clock of the picture: a tiny black live source (the compositor paints the background). */
+  set_caps(bg_caps, 16, 16, canvas_fps);
   g_object_set(mixer, "background", 1 /* black */, "ignore-inactive-pads", TRUE, NULL);
   GstCaps *caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT, canvas_w, "height", G_TYPE_INT, canvas_h,
                                       "framerate", GST_TYPE_FRACTION, canvas_fps, 1, NULL);
