@@ -149,6 +149,11 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     return this.#live(meeting).consumeWeb(participantId, producerId, rtpCapabilities);
   }
 
+  /** A browser receives the composed picture instead of each camera (the join page's composed view). */
+  consumeComposedWeb(meeting: string, participantId: string, rtpCapabilities: types.RtpCapabilities): Promise<WebConsumerInfo> {
+    return this.#live(meeting).consumeComposedWeb(participantId, rtpCapabilities);
+  }
+
   resumeWeb(meeting: string, participantId: string, consumerId: string): Promise<void> {
     return this.#live(meeting).resumeWebConsumer(participantId, consumerId);
   }

@@ -15,6 +15,7 @@ export const MEDIA_METHODS = [
   'connectWeb',
   'produceWeb',
   'consumeWeb',
+  'consumeComposedWeb',
   'resumeWeb',
   'leave',
   'setMuted',

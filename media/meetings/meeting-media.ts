@@ -236,6 +236,8 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   /** The composed picture SIP legs see (MCU), while the layout is not `single`. */
   #picture: ComposedPicture | undefined;
   #pictureStarting: Promise<ComposedPicture | undefined> | undefined;
+  /** Browsers that asked for the composed picture instead of each camera: the output they consume. */
+  readonly #composedWeb = new Map<string, string | undefined>();
   #layoutChoice: LayoutChoice = 'auto';
   #pinned: string | undefined;
   readonly #timer: NodeJS.Timeout;
@@ -610,7 +612,9 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     const participants = this.#pictureParticipants();
     const layout = effectiveLayout(this.#layoutChoice, participants.length, this.#policy().limits);
     const videoLegs = [...this.#legs.values()].filter((leg) => leg.video && !leg.video.transport.closed);
-    const picture = layout !== 'single' && videoLegs.length > 0 ? await this.#composedPicture() : undefined;
+    const composedLegs = layout !== 'single' && videoLegs.length > 0;
+    const needed = composedLegs || this.#composedWeb.size > 0;
+    const picture = needed ? await this.#composedPicture() : undefined;
     if (picture) await picture.update({ participants, speaker: this.#speakerOrder[0], choice: this.#layoutChoice, pinned: this.#pinned });
     const sources = this.#videoSources();
     const rank = (id: string) => {
@@ -624,7 +628,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       const mode = video.chosen.parameters['packetization-mode'] === 0 ? 0 : 1;
       let shown: types.Producer | undefined;
       let showingParticipant: string | undefined;
-      if (picture) {
+      if (picture && composedLegs) {
         const height = terminalMaxHeight(video.chosen.mimeType, video.chosen.parameters, picture.canvas.height);
         shown = await picture.output({ mimeType: video.chosen.mimeType, ...(video.chosen.mimeType === 'video/H264' ? { packetizationMode: mode } : {}), height });
         showingParticipant = 'composed';
@@ -663,7 +667,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       video.showingParticipant = showingParticipant;
       if (video.direction === 'recvonly' || video.direction === 'inactive') await consumer.pause();
       video.consumer = consumer;
-      if (picture) {
+      if (picture && composedLegs) {
         // The terminal's picture-loss reports (PLI/FIR) become key frames of its output.
         const producerId = shown.id;
         await consumer.enableTraceEvent(['pli', 'fir']);
@@ -672,6 +676,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       } else if (this.#legs.has(showingParticipant)) this.emit('keyframerequest', showingParticipant);
     }
     const inUse = new Set([...this.#legs.values()].map((l) => l.video?.showing).filter((id): id is string => id !== undefined));
+    for (const producerId of this.#composedWeb.values()) if (producerId) inUse.add(producerId);
     // Outputs and transcoders no leg shows any more are stopped; no composed layout, no picture.
     if (picture) picture.releaseOutputs(inUse);
     else if (this.#picture) {
@@ -843,10 +848,36 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     return { id: consumer.id, producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters };
   }
 
+  /**
+   * A browser takes the composed picture (VP8, the canvas size) instead of every camera: one
+   * video stream to decode, for weak laptops (the join page's "composed view").
+   */
+  async consumeComposedWeb(participantId: string, rtpCapabilities: types.RtpCapabilities): Promise<WebConsumerInfo> {
+    const peer = this.#peer(participantId);
+    this.#composedWeb.set(participantId, undefined);
+    this.#refreshVideo();
+    await this.#videoRefresh;
+    const picture = this.#picture;
+    if (!picture || picture.closed) throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'the composed picture could not start' });
+    const producer = await picture.output({ mimeType: 'video/VP8', height: picture.canvas.height });
+    if (!this.router.canConsume({ producerId: producer.id, rtpCapabilities })) {
+      throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'this browser cannot receive the composed picture (no VP8)' });
+    }
+    this.#composedWeb.set(participantId, producer.id);
+    const consumer = await peer.recv.consume({ producerId: producer.id, rtpCapabilities, paused: true, appData: { composed: true } });
+    peer.consumers.set(consumer.id, consumer);
+    consumer.observer.once('close', () => peer.consumers.delete(consumer.id));
+    // The browser's picture-loss reports become key frames of the output.
+    await consumer.enableTraceEvent(['pli', 'fir']);
+    consumer.on('trace', () => picture.keyFrame(producer.id));
+    return { id: consumer.id, producerId: producer.id, kind: consumer.kind, rtpParameters: consumer.rtpParameters };
+  }
+
   async resumeWebConsumer(participantId: string, consumerId: string): Promise<void> {
     const consumer = this.#peer(participantId).consumers.get(consumerId);
     if (!consumer) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `unknown consumer ${consumerId}` });
     await consumer.resume();
+    if (consumer.appData.composed) this.#picture?.keyFrame(consumer.producerId);
   }
 
   /** Removes a leg (hang-up, removal, RTP timeout); emits participantclosed unless `quiet`. */
@@ -854,6 +885,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     const peer = this.#webPeers.get(participantId);
     if (peer) {
       this.#webPeers.delete(participantId);
+      this.#composedWeb.delete(participantId);
       this.#muted.delete(participantId);
       this.#mixer.removeParticipant(participantId);
       for (const producer of peer.producers.values()) this.emit('producerclosed', producer.id, participantId);

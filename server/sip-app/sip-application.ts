@@ -195,6 +195,7 @@ function mediaAbsent(): MediaControl {
     connectWeb: fail,
     produceWeb: fail,
     consumeWeb: fail,
+    consumeComposedWeb: fail,
     resumeWeb: fail,
     leave: fail,
     setMuted: fail,

@@ -100,7 +100,7 @@ static void set_caps(GstElement *capsfilter, int w, int h, int fps) {
 static void set_caption(Input *input, const char *name, int pane_h) {
   if (!input->text) return;
   char font[64];
-  int size = pane_h / 18;
+  int size = pane_h / 14;
   if (size < 7) size = 7;
   g_snprintf(font, sizeof font, "Sans %d", size);
   if (name) g_object_set(input->text, "text", name, NULL);
