@@ -56,6 +56,8 @@ interface Output {
   readonly producer: types.Producer;
   readonly transport: types.PlainTransport;
   lastKeyFrameAt: number;
+  /** A key frame asked for within the rate limit, sent when it ends. */
+  pendingKeyFrame?: NodeJS.Timeout;
 }
 
 export interface PictureState {
@@ -182,6 +184,10 @@ export class ComposedPicture {
       const kbps = Math.max(128, Math.round((this.#options.kbps * height) / canvas.height));
       this.#compositor.addOutput(id, { codec: h264 ? 'H264' : 'VP8', payloadType, ssrc, port: transport.tuple.localPort, kbps, width, height, packetizationMode: mode as 0 | 1 });
       this.#outputs.set(id, { id, producer, transport, lastKeyFrameAt: 0 });
+      // Whenever mediasoup asks this output for a key frame (a new consumer, a receiver's PLI or
+      // FIR, a pipe to another router), the encoder makes one.
+      await producer.enableTraceEvent(['pli', 'fir']);
+      producer.on('trace', () => this.keyFrame(producer.id));
       this.#state = { ...this.#state, outputs: [...this.#outputs.keys()] };
       return producer;
     } catch (error) {
@@ -190,14 +196,24 @@ export class ComposedPicture {
     }
   }
 
-  /** A receiver lost the picture or just started: the output's next frame is a key frame. */
+  /**
+   * A receiver lost the picture or just started: the output's next frame is a key frame. At
+   * most one every 300 ms per output; a request inside that window is served when it ends.
+   */
   keyFrame(producerId: string): void {
     for (const output of this.#outputs.values()) {
-      if (output.producer.id !== producerId) continue;
-      const now = Date.now();
-      if (now - output.lastKeyFrameAt < 300) return;
-      output.lastKeyFrameAt = now;
-      this.#compositor.keyframe(output.id);
+      if (output.producer.id !== producerId || output.pendingKeyFrame) continue;
+      const wait = output.lastKeyFrameAt + 300 - Date.now();
+      const send = () => {
+        output.pendingKeyFrame = undefined;
+        output.lastKeyFrameAt = Date.now();
+        this.#compositor.keyframe(output.id);
+      };
+      if (wait <= 0) send();
+      else {
+        output.pendingKeyFrame = setTimeout(send, wait);
+        output.pendingKeyFrame.unref();
+      }
     }
   }
 
@@ -205,6 +221,7 @@ export class ComposedPicture {
   releaseOutputs(inUse: ReadonlySet<string>): void {
     for (const [id, output] of this.#outputs) {
       if (inUse.has(output.producer.id)) continue;
+      clearTimeout(output.pendingKeyFrame);
       this.#compositor.dropOutput(id);
       output.transport.close();
       this.#outputs.delete(id);
@@ -318,7 +335,10 @@ export class ComposedPicture {
     clearInterval(this.#pollTimer);
     this.#compositor.close();
     for (const input of this.#inputs.values()) input.transport?.close();
-    for (const output of this.#outputs.values()) output.transport.close();
+    for (const output of this.#outputs.values()) {
+      clearTimeout(output.pendingKeyFrame);
+      output.transport.close();
+    }
     this.#inputs.clear();
     this.#outputs.clear();
     this.onClose?.();
