@@ -6,8 +6,10 @@
  * picture shows the four colours in join order on both; switched live by the console to 1+5
  * the first camera fills the big pane, the others and the audio-only terminal's "no video"
  * pane the small ones, with no new SIP transaction; when the third terminal talks (a tone in
- * its audio), voice activation moves it into the big pane; a pinned participant holds it.
+ * its audio), voice activation moves it into the big pane; a pinned participant holds it; a
+ * camera that stalls does not stop the picture.
  */
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,11 +46,12 @@ t.test('2×2 shows four cameras; 1+5 live; voice activation takes the big pane',
   const colours = ['red', 'lime', 'blue', 'yellow'] as const;
   const names = ['Red', 'Lime', 'Blue', 'Yellow'];
   const cameras: MeetingTerminal[] = [];
+  const cameraProcesses: ChildProcess[] = [];
   for (const [i, key] of (['a', 'b', 'c', 'd'] as const).entries()) {
     const videoPort = await freePort();
     const leg = await joinMeeting(target, { dial: room.number, name: names[i] ?? '', media: vp8(audio[key].port, videoPort), hold: 30_000 });
     t.ok(leg.answeredVideoPort > 0, `${names[i]} video answered`);
-    startCamera(t, colours[i] ?? 'white', videoPort, leg.answeredVideoPort);
+    cameraProcesses.push(startCamera(t, colours[i] ?? 'white', videoPort, leg.answeredVideoPort));
     cameras.push(leg);
   }
   const voiceOnly = await joinMeeting(target, { dial: room.number, name: 'Phone', media: `m=audio ${audio.voice.port} RTP/AVP 0\na=rtpmap:0 PCMU/8000`, hold: 30_000 });
@@ -101,6 +104,14 @@ t.test('2×2 shows four cameras; 1+5 live; voice activation takes the big pane',
   t.equal(pinned.body.pinned, yellowId, 'the console shows who is pinned');
   await waitFor('Yellow pinned', 6000, () => screen.nameAt(0.3, 0.3) === 'yellow').catch(() => undefined);
   t.equal(screen.nameAt(0.3, 0.3), 'yellow', 'the pinned participant fills the big pane');
+
+  // A camera stalls (Lime's ffmpeg is killed): the picture goes on for everyone else.
+  cameraProcesses[1]?.kill('SIGKILL');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const before = screen.frames;
+  await waitFor('frames after the stall', 5000, () => screen.frames > before + 20).catch(() => undefined);
+  t.ok(screen.frames > before + 20, `frames keep coming after a camera stalled (${screen.frames - before} more)`);
+  t.equal(screen.nameAt(0.3, 0.3), 'yellow', 'and the other panes keep their pictures');
 
   const results = await Promise.all([...cameras, voiceOnly, viewer, viewer2].map((leg) => leg.result));
   t.ok(results.every((r) => r.ok), 'every call ends normally: the layout changes needed no renegotiation');
