@@ -78,6 +78,8 @@ export class ComposedPicture {
   #speaker: string | undefined;
   #choice: LayoutChoice = 'auto';
   #pinned: string | undefined;
+  /** The admin's layout maxima (live: each update may bring new ones). */
+  #limits: LayoutLimits;
   #state: PictureState = { layout: 'single', panes: [], outputs: [] };
   #update: Promise<void> = Promise.resolve();
   #closed = false;
@@ -94,6 +96,7 @@ export class ComposedPicture {
     this.#compositor = compositor;
     this.#options = options;
     this.#assignment = new PaneAssignment(options.polling.rule);
+    this.#limits = options.limits;
     compositor.on('inputframe', (id) => {
       const input = this.#inputs.get(id);
       if (input) input.decoded = true;
@@ -129,8 +132,9 @@ export class ComposedPicture {
    * What the picture shows: everyone in the meeting in join order, the current speaker, the
    * meeting's layout choice and the participant pinned to the big pane.
    */
-  update(view: { participants: readonly PictureParticipant[]; speaker: string | undefined; choice: LayoutChoice; pinned: string | undefined }): Promise<void> {
+  update(view: { participants: readonly PictureParticipant[]; speaker: string | undefined; choice: LayoutChoice; pinned: string | undefined; limits?: LayoutLimits }): Promise<void> {
     this.#participants = [...view.participants];
+    if (view.limits) this.#limits = view.limits;
     this.#speaker = view.speaker;
     this.#choice = view.choice;
     this.#pinned = view.pinned;
@@ -139,7 +143,7 @@ export class ComposedPicture {
 
   /** The layout the picture shows now for `participants` people (the meeting's choice, capped). */
   layoutFor(participants: number): Layout {
-    return effectiveLayout(this.#choice, participants, this.#options.limits);
+    return effectiveLayout(this.#choice, participants, this.#limits);
   }
 
   /**

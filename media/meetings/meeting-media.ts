@@ -610,12 +610,13 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   async #doRefreshVideo(): Promise<void> {
     if (this.#closed) return;
     const participants = this.#pictureParticipants();
-    const layout = effectiveLayout(this.#layoutChoice, participants.length, this.#policy().limits);
+    const limits = this.#policy().limits;
+    const layout = effectiveLayout(this.#layoutChoice, participants.length, limits);
     const videoLegs = [...this.#legs.values()].filter((leg) => leg.video && !leg.video.transport.closed);
     const composedLegs = layout !== 'single' && videoLegs.length > 0;
     const needed = composedLegs || this.#composedWeb.size > 0;
     const picture = needed ? await this.#composedPicture() : undefined;
-    if (picture) await picture.update({ participants, speaker: this.#speakerOrder[0], choice: this.#layoutChoice, pinned: this.#pinned });
+    if (picture) await picture.update({ participants, speaker: this.#speakerOrder[0], choice: this.#layoutChoice, pinned: this.#pinned, limits });
     const sources = this.#videoSources();
     const rank = (id: string) => {
       const index = this.#speakerOrder.indexOf(id);

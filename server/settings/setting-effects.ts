@@ -13,11 +13,12 @@ export type SettingEffect =
   | { readonly applies: 'stored'; readonly note: string };
 
 const RULES: [prefix: string, effect: SettingEffect][] = [
-  ['call.layout.', { applies: 'stored', note: 'used by the composed-layout MCU, not built yet' }],
-  ['call.polling.', { applies: 'stored', note: 'used by the composed-layout MCU, not built yet' }],
+  // The layout maxima are read at every change of a composed picture.
+  ['call.layout.', { applies: 'now' }],
+  ['call.polling.', { applies: 'stored', note: 'applies to composed pictures that start after the change; meetings in progress keep theirs' }],
   ['call.maxContentResolution', { applies: 'stored', note: 'content sharing is not built yet' }],
-  ['call.maxVideoResolution', { applies: 'stored', note: 'used by the composed-layout MCU, not built yet' }],
-  ['call.maxBandwidth', { applies: 'stored', note: 'bandwidth caps come with the MCU' }],
+  ['call.maxVideoResolution', { applies: 'stored', note: 'applies to composed pictures that start after the change; meetings in progress keep theirs' }],
+  ['call.maxBandwidth', { applies: 'stored', note: 'applies to composed pictures that start after the change; meetings in progress keep theirs' }],
   ['call.rtpTimeoutSeconds', { applies: 'restart', service: 'media' }],
   ['call.', { applies: 'now' }],
   ['sip.qualifySeconds', { applies: 'now' }],

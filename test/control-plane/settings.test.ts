@@ -27,7 +27,8 @@ t.test('read: value, rule, effect; secrets only as "(set)"', async (t) => {
   const { body } = await admin.call('GET', '/api/v1/settings');
   t.match(body['call.srtp'], { value: 'optional', rule: 'optional, required or off', effect: { applies: 'now' } });
   t.match(body['sip.port'], { value: 5060, effect: { applies: 'restart', service: 'signaling' } });
-  t.match(body['call.layout.equalSplitMax'], { effect: { applies: 'stored', note: /MCU/ } });
+  t.match(body['call.layout.equalSplitMax'], { effect: { applies: 'now' } });
+  t.match(body['call.maxVideoResolution'], { effect: { applies: 'stored', note: /composed pictures that start after the change/ } });
   t.equal(body['smtp.password'].value, '(set)', 'the SMTP password is not shown');
   t.notMatch(JSON.stringify(body), /hunter22/);
 });
