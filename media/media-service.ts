@@ -240,9 +240,9 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     this.#meetings.get(meeting)?.setLayout(choice, pinned);
   }
 
-  /** The composed picture of a meeting now (layout, panes, outputs), or null. */
-  pictureState(meeting: string): ReturnType<MeetingMedia['pictureState']> {
-    return this.#meetings.get(meeting)?.pictureState() ?? null;
+  /** The composed picture of a meeting now (layout, panes, outputs; the one a participant sees), or null. */
+  pictureState(meeting: string, participantId?: string): ReturnType<MeetingMedia['pictureState']> {
+    return this.#meetings.get(meeting)?.pictureState(participantId) ?? null;
   }
 
   /** Milliseconds from the latest change to the first encoded frame showing it (benchmark). */

@@ -2,8 +2,9 @@
  * The call settings that shape composed video (spec "Call settings"), as the MCU uses them:
  * the canvas from "max video resolution", the encoder bitrate from the per-call bandwidth
  * (less the audio, and no more than the spec's bandwidth guide for the resolution), the
- * layout maxima and polling. Read from the settings each time a picture starts, so a change
- * in the console applies to the next composed picture. Also: the largest picture a
+ * layout maxima, polling and self-view exclusion. Read from the settings each time a picture
+ * starts (layout maxima and self-view exclusion: at every change), so a change in the console
+ * applies to the next composed picture. Also: the largest picture a
  * terminal's negotiated codec takes (H.264 level; VP8 max-fs).
  */
 import type { Settings, VIDEO_RESOLUTIONS } from '../../server/settings/settings-schema.ts';
@@ -16,6 +17,8 @@ export interface VideoPolicy {
   readonly kbps: number;
   readonly limits: LayoutLimits;
   readonly polling: { readonly intervalMs: number; readonly rule: PollingRule };
+  /** Up to this many SIP video legs, each gets a picture without itself (0: one shared picture). */
+  readonly selfViewExclusionMax: number;
 }
 
 const RESOLUTIONS = {
@@ -45,6 +48,7 @@ export function videoPolicyFrom(settings: Settings): VideoPolicy {
     kbps: Math.max(64, Math.min(guideKbps(canvas.height), callKbps - AUDIO_KBPS)),
     limits: { equalSplitMax: settings['call.layout.equalSplitMax'] as EqualSplit, onePlusNMax: settings['call.layout.onePlusNMax'] as OnePlusN },
     polling: { intervalMs: settings['call.polling.intervalSeconds'] * 1000, rule: settings['call.polling.rule'] as PollingRule },
+    selfViewExclusionMax: settings['call.selfViewExclusionMax'],
   };
 }
 
@@ -54,6 +58,7 @@ export const DEFAULT_VIDEO_POLICY: VideoPolicy = {
   kbps: 1000,
   limits: { equalSplitMax: '4x4', onePlusNMax: '1+7' },
   polling: { intervalMs: 10_000, rule: 'round-robin' },
+  selfViewExclusionMax: 0,
 };
 
 /**

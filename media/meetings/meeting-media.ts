@@ -233,9 +233,12 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   #speakerOrder: string[] = [];
   #videoRefresh: Promise<void> = Promise.resolve();
   readonly #transcoders = new Map<string, VideoTranscoder>();
-  /** The composed picture SIP legs see (MCU), while the layout is not `single`. */
-  #picture: ComposedPicture | undefined;
-  #pictureStarting: Promise<ComposedPicture | undefined> | undefined;
+  /**
+   * The composed pictures (MCU) while the layout is not `single`: '' is the one everybody
+   * shares; with self-view exclusion (small meetings) each SIP leg has its own, without itself.
+   */
+  readonly #pictures = new Map<string, ComposedPicture>();
+  readonly #picturesStarting = new Map<string, Promise<ComposedPicture | undefined>>();
   /** Browsers that asked for the composed picture instead of each camera: the output they consume. */
   readonly #composedWeb = new Map<string, string | undefined>();
   #layoutChoice: LayoutChoice = 'auto';
@@ -579,19 +582,22 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     return this.#options.videoPolicy?.() ?? DEFAULT_VIDEO_POLICY;
   }
 
-  /** The composed picture, started on first need; undefined if it cannot start (logged). */
-  async #composedPicture(): Promise<ComposedPicture | undefined> {
-    if (this.#picture && !this.#picture.closed) return this.#picture;
-    this.#pictureStarting ??= ComposedPicture.create(this.router, {
+  /** A composed picture ('' shared, or a leg's own), started on first need; undefined if it cannot start (logged). */
+  async #composedPicture(key: string): Promise<ComposedPicture | undefined> {
+    const running = this.#pictures.get(key);
+    if (running && !running.closed) return running;
+    const pending = this.#picturesStarting.get(key);
+    if (pending) return pending;
+    const starting = ComposedPicture.create(this.router, {
       ...this.#policy(),
       onKeyFrameNeeded: (id) => {
         if (this.#legs.has(id)) this.emit('keyframerequest', id);
       },
     })
       .then((picture) => {
-        this.#picture = picture;
+        this.#pictures.set(key, picture);
         picture.onClose = () => {
-          if (this.#picture === picture) this.#picture = undefined;
+          if (this.#pictures.get(key) === picture) this.#pictures.delete(key);
           if (!this.#closed) this.#refreshVideo();
         };
         if (this.#closed) picture.close();
@@ -601,22 +607,39 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         log.error({ meeting: this.key, err: (error as Error).message }, 'the composed picture could not start; SIP legs get voice-activated video');
         return undefined;
       })
-      .finally(() => {
-        this.#pictureStarting = undefined;
-      });
-    return this.#pictureStarting;
+      .finally(() => this.#picturesStarting.delete(key));
+    this.#picturesStarting.set(key, starting);
+    return starting;
+  }
+
+  #closePicture(key: string): void {
+    const picture = this.#pictures.get(key);
+    if (!picture) return;
+    picture.onClose = undefined;
+    picture.close();
+    this.#pictures.delete(key);
   }
 
   async #doRefreshVideo(): Promise<void> {
     if (this.#closed) return;
     const participants = this.#pictureParticipants();
-    const limits = this.#policy().limits;
-    const layout = effectiveLayout(this.#layoutChoice, participants.length, limits);
+    const policy = this.#policy();
+    const layout = effectiveLayout(this.#layoutChoice, participants.length, policy.limits);
     const videoLegs = [...this.#legs.values()].filter((leg) => leg.video && !leg.video.transport.closed);
     const composedLegs = layout !== 'single' && videoLegs.length > 0;
-    const needed = composedLegs || this.#composedWeb.size > 0;
-    const picture = needed ? await this.#composedPicture() : undefined;
-    if (picture) await picture.update({ participants, speaker: this.#speakerOrder[0], choice: this.#layoutChoice, pinned: this.#pinned, limits });
+    // Self-view exclusion costs a picture per leg: only up to the admin's number of legs.
+    const ownPictures = composedLegs && videoLegs.length <= policy.selfViewExclusionMax;
+    const pictureKeys = new Set<string>();
+    if (composedLegs) for (const leg of videoLegs) pictureKeys.add(ownPictures ? leg.id : '');
+    if (this.#composedWeb.size > 0) pictureKeys.add('');
+    const pictures = new Map<string, ComposedPicture>();
+    for (const key of pictureKeys) {
+      const picture = await this.#composedPicture(key);
+      if (!picture) continue;
+      pictures.set(key, picture);
+      const shown = key === '' ? participants : participants.filter((p) => p.id !== key);
+      await picture.update({ participants: shown, speaker: this.#speakerOrder[0], choice: this.#layoutChoice, pinned: this.#pinned, limits: policy.limits });
+    }
     const sources = this.#videoSources();
     const rank = (id: string) => {
       const index = this.#speakerOrder.indexOf(id);
@@ -627,9 +650,10 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       if (!video) continue;
       const caps = videoCapabilities(video.chosen);
       const mode = video.chosen.parameters['packetization-mode'] === 0 ? 0 : 1;
+      const picture = composedLegs ? pictures.get(ownPictures ? leg.id : '') : undefined;
       let shown: types.Producer | undefined;
       let showingParticipant: string | undefined;
-      if (picture && composedLegs) {
+      if (picture) {
         const height = terminalMaxHeight(video.chosen.mimeType, video.chosen.parameters, picture.canvas.height);
         shown = await picture.output({ mimeType: video.chosen.mimeType, ...(video.chosen.mimeType === 'video/H264' ? { packetizationMode: mode } : {}), height });
         showingParticipant = 'composed';
@@ -663,28 +687,20 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         source = await pipe(this.router, shown.id, leg.legRouter);
         leg.piped.set(shown.id, source);
       }
+      // (A composed output makes a key frame whenever mediasoup asks it for one: this consumer
+      // starting, or the terminal's PLI/FIR.)
       const consumer = await video.transport.consume({ producerId: source.id, rtpCapabilities: caps });
       video.showing = shown.id;
       video.showingParticipant = showingParticipant;
       if (video.direction === 'recvonly' || video.direction === 'inactive') await consumer.pause();
       video.consumer = consumer;
-      if (picture && composedLegs) {
-        // The terminal's picture-loss reports (PLI/FIR) become key frames of its output.
-        const producerId = shown.id;
-        await consumer.enableTraceEvent(['pli', 'fir']);
-        consumer.on('trace', () => picture.keyFrame(producerId));
-        picture.keyFrame(producerId);
-      } else if (this.#legs.has(showingParticipant)) this.emit('keyframerequest', showingParticipant);
+      if (!picture && this.#legs.has(showingParticipant)) this.emit('keyframerequest', showingParticipant);
     }
     const inUse = new Set([...this.#legs.values()].map((l) => l.video?.showing).filter((id): id is string => id !== undefined));
     for (const producerId of this.#composedWeb.values()) if (producerId) inUse.add(producerId);
-    // Outputs and transcoders no leg shows any more are stopped; no composed layout, no picture.
-    if (picture) picture.releaseOutputs(inUse);
-    else if (this.#picture) {
-      this.#picture.onClose = undefined;
-      this.#picture.close();
-      this.#picture = undefined;
-    }
+    // Outputs and transcoders nobody takes any more are stopped; pictures nobody needs end.
+    for (const picture of pictures.values()) picture.releaseOutputs(inUse);
+    for (const key of [...this.#pictures.keys()]) if (!pictures.has(key)) this.#closePicture(key);
     for (const [key, transcoder] of this.#transcoders) {
       if (!inUse.has(transcoder.producer.id) || transcoder.closed) {
         transcoder.close();
@@ -700,11 +716,14 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     this.#refreshVideo();
   }
 
-  /** The composed picture now (layout, who is in which pane, outputs), or null without one. */
-  pictureState(): (PictureState & { choice: LayoutChoice; pinned: string | null }) | null {
-    const picture = this.#picture;
+  /**
+   * The composed picture now (layout, who is in which pane, outputs) — the shared one, or the
+   * one `participantId` sees — or null without one.
+   */
+  pictureState(participantId?: string): (PictureState & { choice: LayoutChoice; pinned: string | null; pictures: number }) | null {
+    const picture = (participantId ? this.#pictures.get(participantId) : undefined) ?? this.#pictures.get('') ?? [...this.#pictures.values()][0];
     if (!picture || picture.closed) return null;
-    return { ...picture.state, choice: this.#layoutChoice, pinned: this.#pinned ?? null };
+    return { ...picture.state, choice: this.#layoutChoice, pinned: this.#pinned ?? null, pictures: this.#pictures.size };
   }
 
   /**
@@ -713,7 +732,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
    */
   async measurePictureChange(): Promise<number | undefined> {
     await this.#videoRefresh;
-    return this.#picture?.measureChange();
+    return (this.#pictures.get('') ?? [...this.#pictures.values()][0])?.measureChange();
   }
 
   async #transcoder(source: types.Producer, target: TranscodeTarget): Promise<types.Producer> {
@@ -858,7 +877,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     this.#composedWeb.set(participantId, undefined);
     this.#refreshVideo();
     await this.#videoRefresh;
-    const picture = this.#picture;
+    const picture = this.#pictures.get('');
     if (!picture || picture.closed) throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'the composed picture could not start' });
     const producer = await picture.output({ mimeType: 'video/VP8', height: picture.canvas.height });
     if (!this.router.canConsume({ producerId: producer.id, rtpCapabilities })) {
@@ -868,9 +887,6 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     const consumer = await peer.recv.consume({ producerId: producer.id, rtpCapabilities, paused: true, appData: { composed: true } });
     peer.consumers.set(consumer.id, consumer);
     consumer.observer.once('close', () => peer.consumers.delete(consumer.id));
-    // The browser's picture-loss reports become key frames of the output.
-    await consumer.enableTraceEvent(['pli', 'fir']);
-    consumer.on('trace', () => picture.keyFrame(producer.id));
     return { id: consumer.id, producerId: producer.id, kind: consumer.kind, rtpParameters: consumer.rtpParameters };
   }
 
@@ -878,7 +894,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     const consumer = this.#peer(participantId).consumers.get(consumerId);
     if (!consumer) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `unknown consumer ${consumerId}` });
     await consumer.resume();
-    if (consumer.appData.composed) this.#picture?.keyFrame(consumer.producerId);
+    if (consumer.appData.composed) this.#pictures.get('')?.keyFrame(consumer.producerId);
   }
 
   /** Removes a leg (hang-up, removal, RTP timeout); emits participantclosed unless `quiet`. */
@@ -1001,8 +1017,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     clearInterval(this.#timer);
     for (const id of [...this.#legs.keys(), ...this.#webPeers.keys()]) this.removeParticipant(id, 'meeting-closed', true);
     for (const transcoder of this.#transcoders.values()) transcoder.close();
-    if (this.#picture) this.#picture.onClose = undefined;
-    this.#picture?.close();
+    for (const key of [...this.#pictures.keys()]) this.#closePicture(key);
     this.#transcoders.clear();
     this.#mixer.close();
     this.router.close();

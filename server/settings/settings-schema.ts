@@ -73,6 +73,9 @@ export const SETTINGS = {
   'call.layout.equalSplitMax': setting('4x4', oneOf(EQUAL_SPLIT_LAYOUTS), `one of ${EQUAL_SPLIT_LAYOUTS.join(', ')}`),
   'call.layout.onePlusNMax': setting('1+7', oneOf(ONE_PLUS_N_LAYOUTS), `one of ${ONE_PLUS_N_LAYOUTS.join(', ')}`),
   'call.polling.intervalSeconds': setting(10, isIntIn(5, 300), 'a whole number of seconds from 5 to 300'),
+  // Beyond the spec: each SIP participant's picture without itself costs a composition per
+  // participant, so it is offered only up to this many SIP video participants (0: off).
+  'call.selfViewExclusionMax': setting(0, isIntIn(0, 9), 'a whole number from 0 (off) to 9 SIP video participants'),
   'call.polling.rule': setting('round-robin', oneOf(['round-robin', 'longest-unseen'] as const), 'round-robin or longest-unseen'),
   'call.earlyJoinMinutes': setting(10, oneOf(EARLY_JOIN_MINUTES), `one of ${EARLY_JOIN_MINUTES.join(', ')}`),
   'call.ivrLanguage': setting('zh-CN', oneOf(['zh-CN', 'en'] as const), 'zh-CN or en'),
