@@ -260,6 +260,23 @@ t.test('broken, foreign, oversized and newer files are refused and nothing chang
   t.equal(tooNew.status, 409);
   t.match(tooNew.body, { code: 'VCBOX_ERR_BACKUP_TOO_NEW', found: SCHEMA_VERSION + 1, supported: SCHEMA_VERSION, message: /Upgrade this box/ });
 
+  // A genuine backup that fails only at the last step (its tables do not match this box's), after
+  // the certificate and prompt folders were swapped: they are put back.
+  const oddDir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-odd-'));
+  const oddDb = openDatabase(path.join(oddDir, 'vcbox.sqlite'));
+  migrate(oddDb);
+  oddDb.exec('CREATE TABLE extra_stuff (id INTEGER PRIMARY KEY)');
+  mkdirSync(path.join(oddDir, 'certificates'));
+  writeFileSync(path.join(oddDir, 'certificates', 'server.crt'), 'another certificate');
+  mkdirSync(path.join(oddDir, 'prompts', 'en'), { recursive: true });
+  writeFileSync(path.join(oddDir, 'prompts', 'en', 'goodbye.pcm'), Buffer.alloc(500, 3));
+  await new BackupStore(oddDb, { backups: path.join(oddDir, 'backups'), certificates: path.join(oddDir, 'certificates'), prompts: path.join(oddDir, 'prompts') }).create('manual', { actor: 'test' }, 'Odd');
+  oddDb.close();
+  const odd = await upload(readFileSync(path.join(oddDir, 'backups', 'Odd.tar.gz')));
+  t.equal(odd.status, 422);
+  t.match(odd.body.message, /differ from this box's after migration/);
+  t.same(snapshot().files, before.files, 'certificate and prompts are the box\'s own again');
+
   // Files in the backups folder: one that is not a backup is listed with the reason (the list
   // reads manifests only); a damaged one is refused when restored from the list.
   writeFileSync(path.join(paths.backups, 'Junk.tar.gz'), 'not a backup');
@@ -272,7 +289,7 @@ t.test('broken, foreign, oversized and newer files are refused and nothing chang
   t.same(after.counts, before.counts, 'row counts unchanged');
   t.equal(after.hash, before.hash, 'content hash unchanged');
   t.same(after.files, before.files, 'files unchanged');
-  t.ok((state.db.prepare("SELECT count(*) AS n FROM audit_log WHERE action = 'backup.restore.failed'").get() as { n: number }).n >= cases.length + 4, 'each refusal is in the operation log');
+  t.ok((state.db.prepare("SELECT count(*) AS n FROM audit_log WHERE action = 'backup.restore.failed'").get() as { n: number }).n >= cases.length + 5, 'each refusal is in the operation log');
   t.same(readdirSync(paths.backups).filter((name) => name.startsWith('.')), [], 'no staging left behind');
 });
 
