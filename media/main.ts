@@ -5,10 +5,12 @@
  */
 import { dataPaths, loadConfig } from '../server/config/config.ts';
 import { initLogging } from '../server/logging/logger.ts';
+import { RemoteSyslog } from '../server/logging/remote-syslog.ts';
 import { openState } from '../server/process/open-state.ts';
 import { runService } from '../server/process/service-lifecycle.ts';
 import { MediaControlServer } from './control/media-control-server.ts';
 import { setPromptOverrideDir } from './ivr/ivr-session.ts';
+import { videoPolicyFrom } from './mcu/video-policy.ts';
 import { MediaService } from './media-service.ts';
 import { WorkerPool } from './worker-pool/worker-pool.ts';
 
@@ -16,6 +18,7 @@ await runService('media', async () => {
   const config = loadConfig(process.env);
   initLogging(config, 'mcu', { process: 'media' });
   const { db, settings } = openState(config);
+  const syslog = new RemoteSyslog({ settings, logFile: 'mcu', processName: 'media' }).start();
   setPromptOverrideDir(dataPaths(config).prompts);
   const pool = new WorkerPool({ size: config.media.workers });
   await pool.start();
@@ -24,6 +27,7 @@ await runService('media', async () => {
     network: { listenIp: config.media.listenIp, announcedAddress: config.media.address, portRange: settings.get('media.mcuPorts') },
     rtpTimeoutMs: settings.get('call.rtpTimeoutSeconds') * 1000,
     ivrPorts: settings.get('media.ivrPorts'),
+    videoPolicy: () => videoPolicyFrom(settings.getAll()),
   });
   const control = new MediaControlServer(service, dataPaths(config).mediaSocket);
   await control.listen();
@@ -32,6 +36,7 @@ await runService('media', async () => {
       control.close();
       service.close();
       pool.close();
+      syslog.close();
       db.close();
     },
   };

@@ -22,6 +22,8 @@ import {
   type WebJoin,
 } from './meetings/meeting-media.ts';
 import { IvrSession } from './ivr/ivr-session.ts';
+import type { LayoutChoice } from './mcu/layouts.ts';
+import type { VideoPolicy } from './mcu/video-policy.ts';
 import type { WorkerPool } from './worker-pool/worker-pool.ts';
 
 const log = getLogger('media-service');
@@ -35,6 +37,8 @@ export interface MediaServiceOptions {
   readonly legsPerWorker?: number;
   /** The IVR's port range (setting media.ivrPorts). */
   readonly ivrPorts?: { readonly min: number; readonly max: number };
+  /** The call settings for composed video (read live from the settings). */
+  readonly videoPolicy?: () => VideoPolicy;
 }
 
 export interface MediaServiceEvents {
@@ -58,6 +62,8 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
   readonly #ivr = new Map<string, IvrSession>();
   /** Meetings being created, so two callers arriving together share one router. */
   readonly #creating = new Map<string, Promise<MeetingMedia>>();
+  /** Layouts chosen for meetings (kept for one whose media is not up yet, and across restarts of it). */
+  readonly #layouts = new Map<string, { choice: LayoutChoice; pinned: string | null }>();
   #network: MediaNetwork;
   #rtpTimeoutMs: number;
   #closed = false;
@@ -86,11 +92,14 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
       ...(this.#options.mixer ? { mixer: this.#options.mixer } : {}),
       legsPerWorker: this.#options.legsPerWorker ?? 200,
       placeLeg: () => this.#options.pool.leastLoaded(),
+      ...(this.#options.videoPolicy ? { videoPolicy: this.#options.videoPolicy } : {}),
     }));
     this.#creating.set(key, creating);
     try {
       const meeting = await creating;
       this.#meetings.set(key, meeting);
+      const layout = this.#layouts.get(key);
+      if (layout) meeting.setLayout(layout.choice, layout.pinned);
       meeting.on('participantclosed', (id, reason) => {
         this.emit('participantclosed', key, id, reason);
         if (meeting.size === 0) meeting.close();
@@ -138,6 +147,11 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
 
   consumeWeb(meeting: string, participantId: string, producerId: string, rtpCapabilities: types.RtpCapabilities): Promise<WebConsumerInfo> {
     return this.#live(meeting).consumeWeb(participantId, producerId, rtpCapabilities);
+  }
+
+  /** A browser receives the composed picture instead of each camera (the join page's composed view). */
+  consumeComposedWeb(meeting: string, participantId: string, rtpCapabilities: types.RtpCapabilities): Promise<WebConsumerInfo> {
+    return this.#live(meeting).consumeComposedWeb(participantId, rtpCapabilities);
   }
 
   resumeWeb(meeting: string, participantId: string, consumerId: string): Promise<void> {
@@ -214,6 +228,26 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
 
   get ivrSessions(): number {
     return this.#ivr.size;
+  }
+
+  /**
+   * A meeting's layout (the VMR's, or the console's layout picker) and the participant pinned
+   * to the big pane; applied live to the composed picture, or when the meeting's media starts.
+   */
+  setLayout(meeting: string, choice: LayoutChoice, pinned: string | null = null): void {
+    if (choice === 'auto' && !pinned) this.#layouts.delete(meeting);
+    else this.#layouts.set(meeting, { choice, pinned });
+    this.#meetings.get(meeting)?.setLayout(choice, pinned);
+  }
+
+  /** The composed picture of a meeting now (layout, panes, outputs), or null. */
+  pictureState(meeting: string): ReturnType<MeetingMedia['pictureState']> {
+    return this.#meetings.get(meeting)?.pictureState() ?? null;
+  }
+
+  /** Milliseconds from the latest change to the first encoded frame showing it (benchmark). */
+  measurePictureChange(meeting: string): Promise<number | undefined> {
+    return this.#live(meeting).measurePictureChange();
   }
 
   /** The transcoders running in a meeting (source>codec). */

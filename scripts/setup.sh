@@ -5,7 +5,8 @@
 #   2. the pinned Node 22 runtime (scripts/node-runtime.sh);
 #   3. npm dependencies (npm ci, skipped while package-lock.json and Node are unchanged);
 #   4. the mediasoup worker, built from mediasoup's npm tarball (cached outside the clone);
-#   5. the audio mixer's codec addon (scripts/build-codec-addon.sh) and the browser join
+#   5. the audio mixer's codec addon (scripts/build-codec-addon.sh), the MCU compositor
+#      (scripts/build-compositor.sh) and the browser join
 #      page's script (scripts/build-web.sh).
 # Usage: scripts/setup.sh [run|test]   (default: run). Source it to keep its PATH.
 # A second run with nothing changed takes a second or two.
@@ -18,10 +19,14 @@ vcbox_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck disable=SC2207
 vcbox_apt_run=(ca-certificates openssl procps util-linux $(cat "$vcbox_root/scripts/mediasoup-worker/runtime-packages.txt")
   gcc libc6-dev libopus-dev libspandsp-dev  # the mixer's codec addon (built below) and its libraries
-  espeak-ng)                               # the IVR prompts, spoken from text at set-up
+  espeak-ng                                # the IVR prompts, spoken from text at set-up
+  # the MCU compositor (built below): GStreamer, its VP8/H.264 codecs and Pango captions
+  libgstreamer1.0-dev pkg-config gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-x)
 # Tests: real SIP peer (sipp), real media peer (ffmpeg), network namespaces, SQLite shell,
-# a real browser (Debian's Chromium, driven by playwright-core).
-vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium)
+# a real browser (Debian's Chromium, driven by playwright-core), a real syslog collector
+# (rsyslog, its TLS driver in rsyslog-gnutls; the tests start their own rsyslogd, never the system's).
+vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium rsyslog rsyslog-gnutls)
 
 vcbox_missing_packages() {
   local pkg
@@ -83,6 +88,7 @@ fi
 
 # The audio mixer's codec addon (Opus, G.722, G.711), rebuilt only when its source changed.
 bash "$vcbox_root/scripts/build-codec-addon.sh"
+bash "$vcbox_root/scripts/build-compositor.sh"
 # The browser join page's script (esbuild bundle), rebuilt only when its sources changed.
 bash "$vcbox_root/scripts/build-web.sh"
 # The IVR prompts (espeak-ng, zh-CN and en), rebuilt only when their texts changed.

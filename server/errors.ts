@@ -215,6 +215,31 @@ export const ERRORS = {
     en: 'The mail could not be sent through {server}: {reason}. Check the SMTP settings and send a test mail.',
     zh: '无法通过 {server} 发送邮件：{reason}。请检查 SMTP 设置并发送测试邮件。',
   },
+  VCBOX_ERR_SMTP_NOT_SET: {
+    statusCode: 400,
+    en: 'No SMTP server is set: enter the server, port and sender address in the SMTP settings (or in the test request) first.',
+    zh: '尚未设置 SMTP 服务器：请先在 SMTP 设置（或测试请求）中填写服务器、端口和发件人地址。',
+  },
+  VCBOX_ERR_SMTP_CONNECT: {
+    statusCode: 502,
+    en: 'Cannot reach the SMTP server {server}: {reason}. Check the server name and port (usually 25 or 587; 465 for SSL) and that no firewall between the box and the server blocks it.',
+    zh: '无法连接 SMTP 服务器 {server}：{reason}。请检查服务器名称和端口（通常为 25 或 587；SSL 为 465），以及设备与服务器之间没有防火墙阻挡。',
+  },
+  VCBOX_ERR_SMTP_TLS: {
+    statusCode: 502,
+    en: 'The secure connection ({security}) to the SMTP server {server} failed: {reason}. SSL is for port 465, TLS (STARTTLS) for 25 or 587 — check that the secure-connection choice matches the port; if the server uses a certificate of your own authority, add that certificate to the setting tls.trustedCertificates.',
+    zh: '与 SMTP 服务器 {server} 的安全连接（{security}）失败：{reason}。SSL 用于 465 端口，TLS（STARTTLS）用于 25 或 587 端口——请确认安全连接方式与端口相符；如服务器使用贵单位自签的证书，请将该证书加入设置项 tls.trustedCertificates。',
+  },
+  VCBOX_ERR_SMTP_AUTH: {
+    statusCode: 502,
+    en: 'The SMTP server {server} did not accept the login (user "{user}"): {reason}. Check the SMTP user name and password; some servers want the full e-mail address as the user name.',
+    zh: 'SMTP 服务器 {server} 未接受登录（用户 "{user}"）：{reason}。请检查 SMTP 用户名和密码；部分服务器要求以完整的邮箱地址作为用户名。',
+  },
+  VCBOX_ERR_SMTP_REFUSED: {
+    statusCode: 502,
+    en: 'The SMTP server {server} refused the mail: {reason}. Check the sender address ({sender}) — many servers accept only their own domain or the logged-in user as sender — and the recipient address.',
+    zh: 'SMTP 服务器 {server} 拒收该邮件：{reason}。请检查发件人地址（{sender}）——许多服务器只接受本域或登录用户作为发件人——以及收件人地址。',
+  },
   VCBOX_ERR_RATE_LIMITED: {
     statusCode: 429,
     en: 'Too many requests from your address; wait {seconds} seconds.',

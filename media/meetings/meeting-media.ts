@@ -12,6 +12,9 @@ import { createError } from '../../server/errors.ts';
 import { getLogger } from '../../server/logging/logger.ts';
 import { AUDIO_CODECS, type AudioCodecName, codecByMimeType, pickAudioCodec } from '../audio-mixer/audio-codec.ts';
 import { AudioMixer, type AudioMixerOptions } from '../audio-mixer/audio-mixer.ts';
+import { ComposedPicture, type PictureParticipant, type PictureState } from '../mcu/composed-picture.ts';
+import { effectiveLayout, type LayoutChoice } from '../mcu/layouts.ts';
+import { DEFAULT_VIDEO_POLICY, terminalMaxHeight, type VideoPolicy } from '../mcu/video-policy.ts';
 import { type TranscodeTarget, transcodeKey, VideoTranscoder } from './video-transcoder.ts';
 import { createVideoLeg, feedbackLines, pickVideoCodec, type VideoLeg, videoCapabilities } from './sip-video.ts';
 import { type AnswerMedia, answerDirection, type Direction, parseSdp, type SdpCodec, type SdpCrypto, type SdpMedia, writeSdp } from '../sdp/sip-sdp.ts';
@@ -191,6 +194,8 @@ export interface MeetingMediaOptions {
    */
   readonly legsPerWorker?: number;
   readonly placeLeg?: () => types.Worker;
+  /** The call settings for composed video, read when a picture starts (live settings). */
+  readonly videoPolicy?: () => VideoPolicy;
 }
 
 /** Pipes a producer from one router to another (same worker or not); the copy's producer. */
@@ -228,6 +233,13 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   #speakerOrder: string[] = [];
   #videoRefresh: Promise<void> = Promise.resolve();
   readonly #transcoders = new Map<string, VideoTranscoder>();
+  /** The composed picture SIP legs see (MCU), while the layout is not `single`. */
+  #picture: ComposedPicture | undefined;
+  #pictureStarting: Promise<ComposedPicture | undefined> | undefined;
+  /** Browsers that asked for the composed picture instead of each camera: the output they consume. */
+  readonly #composedWeb = new Map<string, string | undefined>();
+  #layoutChoice: LayoutChoice = 'auto';
+  #pinned: string | undefined;
   readonly #timer: NodeJS.Timeout;
   #closed = false;
 
@@ -538,10 +550,13 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   }
 
   /**
-   * Voice-activated video for SIP legs: each leg receives the most recent dominant speaker
-   * other than itself whose camera it can decode (same codec; no transcoding yet), else anyone
-   * with a camera. A switch re-consumes (mediasoup asks the new source for a key frame; a SIP
-   * source is also asked by SIP INFO). Runs one refresh at a time.
+   * Video for SIP legs. With a composed layout (anything but `single`) every leg receives the
+   * meeting's composed picture (MCU) in its codec and size — one encode per distinct (codec,
+   * mode, size), shared. With `single` (or when the picture cannot start) video is
+   * voice-activated forwarding: each leg receives the most recent dominant speaker other than
+   * itself, through a transcoder when it cannot decode that camera's codec. A change
+   * re-consumes (mediasoup asks the new source for a key frame; a SIP source is also asked by
+   * SIP INFO). Runs one refresh at a time.
    */
   #refreshVideo(): void {
     this.#videoRefresh = this.#videoRefresh.then(() => this.#doRefreshVideo()).catch((error: unknown) => {
@@ -549,29 +564,86 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     });
   }
 
+  /** Everyone in the meeting in join order, with their camera in the meeting router. */
+  #pictureParticipants(): PictureParticipant[] {
+    const all: (PictureParticipant & { joinedAt: Date })[] = [];
+    for (const leg of this.#legs.values()) all.push({ id: leg.id, displayName: leg.displayName, joinedAt: leg.joinedAt, ...(leg.video ? { video: leg.video.meetingProducer } : {}) });
+    for (const peer of this.#webPeers.values()) {
+      const camera = [...peer.producers.values()].find((p) => p.kind === 'video' && !p.closed);
+      all.push({ id: peer.id, displayName: peer.displayName, joinedAt: peer.joinedAt, ...(camera ? { video: camera } : {}) });
+    }
+    return all.sort((a, b) => a.joinedAt.getTime() - b.joinedAt.getTime());
+  }
+
+  #policy(): VideoPolicy {
+    return this.#options.videoPolicy?.() ?? DEFAULT_VIDEO_POLICY;
+  }
+
+  /** The composed picture, started on first need; undefined if it cannot start (logged). */
+  async #composedPicture(): Promise<ComposedPicture | undefined> {
+    if (this.#picture && !this.#picture.closed) return this.#picture;
+    this.#pictureStarting ??= ComposedPicture.create(this.router, {
+      ...this.#policy(),
+      onKeyFrameNeeded: (id) => {
+        if (this.#legs.has(id)) this.emit('keyframerequest', id);
+      },
+    })
+      .then((picture) => {
+        this.#picture = picture;
+        picture.onClose = () => {
+          if (this.#picture === picture) this.#picture = undefined;
+          if (!this.#closed) this.#refreshVideo();
+        };
+        if (this.#closed) picture.close();
+        return picture;
+      })
+      .catch((error: unknown) => {
+        log.error({ meeting: this.key, err: (error as Error).message }, 'the composed picture could not start; SIP legs get voice-activated video');
+        return undefined;
+      })
+      .finally(() => {
+        this.#pictureStarting = undefined;
+      });
+    return this.#pictureStarting;
+  }
+
   async #doRefreshVideo(): Promise<void> {
     if (this.#closed) return;
+    const participants = this.#pictureParticipants();
+    const layout = effectiveLayout(this.#layoutChoice, participants.length, this.#policy().limits);
+    const videoLegs = [...this.#legs.values()].filter((leg) => leg.video && !leg.video.transport.closed);
+    const composedLegs = layout !== 'single' && videoLegs.length > 0;
+    const needed = composedLegs || this.#composedWeb.size > 0;
+    const picture = needed ? await this.#composedPicture() : undefined;
+    if (picture) await picture.update({ participants, speaker: this.#speakerOrder[0], choice: this.#layoutChoice, pinned: this.#pinned });
     const sources = this.#videoSources();
     const rank = (id: string) => {
       const index = this.#speakerOrder.indexOf(id);
       return index < 0 ? Number.MAX_SAFE_INTEGER : index;
     };
-    for (const leg of [...this.#legs.values()]) {
+    for (const leg of videoLegs) {
       const video = leg.video;
-      if (!video || video.transport.closed) continue;
+      if (!video) continue;
       const caps = videoCapabilities(video.chosen);
-      const target = sources.filter((s) => s.participantId !== leg.id && !s.producer.closed).sort((a, b) => rank(a.participantId) - rank(b.participantId))[0];
-      // The camera as this leg can decode it: itself, or through a transcoder to its codec.
-      let shown: types.Producer | undefined = target?.producer;
-      if (target && !this.router.canConsume({ producerId: target.producer.id, rtpCapabilities: caps })) {
-        const wanted: TranscodeTarget = {
-          mimeType: video.chosen.mimeType,
-          ...(video.chosen.mimeType === 'video/H264' ? { packetizationMode: video.chosen.parameters['packetization-mode'] === 0 ? 0 : 1 } : {}),
-        };
-        shown = await this.#transcoder(target.producer, wanted).catch((error: unknown) => {
-          log.warn({ meeting: this.key, err: (error as Error).message }, 'could not start a transcoder');
-          return undefined;
-        });
+      const mode = video.chosen.parameters['packetization-mode'] === 0 ? 0 : 1;
+      let shown: types.Producer | undefined;
+      let showingParticipant: string | undefined;
+      if (picture && composedLegs) {
+        const height = terminalMaxHeight(video.chosen.mimeType, video.chosen.parameters, picture.canvas.height);
+        shown = await picture.output({ mimeType: video.chosen.mimeType, ...(video.chosen.mimeType === 'video/H264' ? { packetizationMode: mode } : {}), height });
+        showingParticipant = 'composed';
+      } else {
+        const target = sources.filter((s) => s.participantId !== leg.id && !s.producer.closed).sort((a, b) => rank(a.participantId) - rank(b.participantId))[0];
+        // The camera as this leg can decode it: itself, or through a transcoder to its codec.
+        shown = target?.producer;
+        showingParticipant = target?.participantId;
+        if (target && !this.router.canConsume({ producerId: target.producer.id, rtpCapabilities: caps })) {
+          const wanted: TranscodeTarget = { mimeType: video.chosen.mimeType, ...(video.chosen.mimeType === 'video/H264' ? { packetizationMode: mode } : {}) };
+          shown = await this.#transcoder(target.producer, wanted).catch((error: unknown) => {
+            log.warn({ meeting: this.key, err: (error as Error).message }, 'could not start a transcoder');
+            return undefined;
+          });
+        }
       }
       if (video.consumer && !video.consumer.closed && video.showing === shown?.id) continue;
       const previous = video.showing;
@@ -584,7 +656,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         leg.piped.get(previous)?.close();
         leg.piped.delete(previous);
       }
-      if (!target || !shown) continue;
+      if (!shown || !showingParticipant) continue;
       let source = shown;
       if (leg.legRouter !== this.router) {
         source = await pipe(this.router, shown.id, leg.legRouter);
@@ -592,19 +664,55 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       }
       const consumer = await video.transport.consume({ producerId: source.id, rtpCapabilities: caps });
       video.showing = shown.id;
-      video.showingParticipant = target.participantId;
+      video.showingParticipant = showingParticipant;
       if (video.direction === 'recvonly' || video.direction === 'inactive') await consumer.pause();
       video.consumer = consumer;
-      if (this.#legs.has(target.participantId)) this.emit('keyframerequest', target.participantId);
+      if (picture && composedLegs) {
+        // The terminal's picture-loss reports (PLI/FIR) become key frames of its output.
+        const producerId = shown.id;
+        await consumer.enableTraceEvent(['pli', 'fir']);
+        consumer.on('trace', () => picture.keyFrame(producerId));
+        picture.keyFrame(producerId);
+      } else if (this.#legs.has(showingParticipant)) this.emit('keyframerequest', showingParticipant);
     }
-    // Transcoders no leg shows any more are stopped.
-    const inUse = new Set([...this.#legs.values()].map((l) => l.video?.showing));
+    const inUse = new Set([...this.#legs.values()].map((l) => l.video?.showing).filter((id): id is string => id !== undefined));
+    for (const producerId of this.#composedWeb.values()) if (producerId) inUse.add(producerId);
+    // Outputs and transcoders no leg shows any more are stopped; no composed layout, no picture.
+    if (picture) picture.releaseOutputs(inUse);
+    else if (this.#picture) {
+      this.#picture.onClose = undefined;
+      this.#picture.close();
+      this.#picture = undefined;
+    }
     for (const [key, transcoder] of this.#transcoders) {
       if (!inUse.has(transcoder.producer.id) || transcoder.closed) {
         transcoder.close();
         this.#transcoders.delete(key);
       }
     }
+  }
+
+  /** The meeting's layout (the console's layout picker) and who is pinned to the big pane. */
+  setLayout(choice: LayoutChoice, pinned?: string | null): void {
+    this.#layoutChoice = choice;
+    this.#pinned = pinned ?? undefined;
+    this.#refreshVideo();
+  }
+
+  /** The composed picture now (layout, who is in which pane, outputs), or null without one. */
+  pictureState(): (PictureState & { choice: LayoutChoice; pinned: string | null }) | null {
+    const picture = this.#picture;
+    if (!picture || picture.closed) return null;
+    return { ...picture.state, choice: this.#layoutChoice, pinned: this.#pinned ?? null };
+  }
+
+  /**
+   * The latest changes reach the composed picture: milliseconds from then to the first
+   * encoded frame showing them (the layout-change latency the benchmark reports).
+   */
+  async measurePictureChange(): Promise<number | undefined> {
+    await this.#videoRefresh;
+    return this.#picture?.measureChange();
   }
 
   async #transcoder(source: types.Producer, target: TranscodeTarget): Promise<types.Producer> {
@@ -740,10 +848,36 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     return { id: consumer.id, producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters };
   }
 
+  /**
+   * A browser takes the composed picture (VP8, the canvas size) instead of every camera: one
+   * video stream to decode, for weak laptops (the join page's "composed view").
+   */
+  async consumeComposedWeb(participantId: string, rtpCapabilities: types.RtpCapabilities): Promise<WebConsumerInfo> {
+    const peer = this.#peer(participantId);
+    this.#composedWeb.set(participantId, undefined);
+    this.#refreshVideo();
+    await this.#videoRefresh;
+    const picture = this.#picture;
+    if (!picture || picture.closed) throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'the composed picture could not start' });
+    const producer = await picture.output({ mimeType: 'video/VP8', height: picture.canvas.height });
+    if (!this.router.canConsume({ producerId: producer.id, rtpCapabilities })) {
+      throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'this browser cannot receive the composed picture (no VP8)' });
+    }
+    this.#composedWeb.set(participantId, producer.id);
+    const consumer = await peer.recv.consume({ producerId: producer.id, rtpCapabilities, paused: true, appData: { composed: true } });
+    peer.consumers.set(consumer.id, consumer);
+    consumer.observer.once('close', () => peer.consumers.delete(consumer.id));
+    // The browser's picture-loss reports become key frames of the output.
+    await consumer.enableTraceEvent(['pli', 'fir']);
+    consumer.on('trace', () => picture.keyFrame(producer.id));
+    return { id: consumer.id, producerId: producer.id, kind: consumer.kind, rtpParameters: consumer.rtpParameters };
+  }
+
   async resumeWebConsumer(participantId: string, consumerId: string): Promise<void> {
     const consumer = this.#peer(participantId).consumers.get(consumerId);
     if (!consumer) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `unknown consumer ${consumerId}` });
     await consumer.resume();
+    if (consumer.appData.composed) this.#picture?.keyFrame(consumer.producerId);
   }
 
   /** Removes a leg (hang-up, removal, RTP timeout); emits participantclosed unless `quiet`. */
@@ -751,6 +885,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     const peer = this.#webPeers.get(participantId);
     if (peer) {
       this.#webPeers.delete(participantId);
+      this.#composedWeb.delete(participantId);
       this.#muted.delete(participantId);
       this.#mixer.removeParticipant(participantId);
       for (const producer of peer.producers.values()) this.emit('producerclosed', producer.id, participantId);
@@ -865,6 +1000,8 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     clearInterval(this.#timer);
     for (const id of [...this.#legs.keys(), ...this.#webPeers.keys()]) this.removeParticipant(id, 'meeting-closed', true);
     for (const transcoder of this.#transcoders.values()) transcoder.close();
+    if (this.#picture) this.#picture.onClose = undefined;
+    this.#picture?.close();
     this.#transcoders.clear();
     this.#mixer.close();
     this.router.close();

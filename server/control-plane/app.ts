@@ -25,6 +25,7 @@ import { AccountStore } from '../accounts/account-store.ts';
 import { AdminStore } from '../admin/admin-store.ts';
 import { PasswordResets } from '../admin/password-reset.ts';
 import { SessionStore } from '../admin/session-store.ts';
+import type { RemoteSyslog } from '../logging/remote-syslog.ts';
 import { Mailer } from '../mail/mailer.ts';
 import { MeetingStore } from '../meetings/meeting-store.ts';
 import { RoomStore } from '../rooms/room-store.ts';
@@ -71,6 +72,8 @@ export interface AppOptions {
   readonly admission?: MeetingAdmission;
   /** Where uploaded IVR prompts are kept (`<dataDir>/prompts`); enables the prompt routes. */
   readonly promptDir?: string;
+  /** This process's remote syslog (its status is shown under /settings/syslog/status). */
+  readonly syslog?: RemoteSyslog;
   /** Backups (`<dataDir>/backups`), restore and the automatic schedule; enables the backup routes. */
   readonly backups?: { readonly store: BackupStore; readonly restorer: BackupRestorer; readonly scheduler?: BackupScheduler };
   /** Folder served as the console; defaults to the project's web/. */
@@ -157,7 +160,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         });
       }
       if (options.promptDir) await api.register(ivrPromptRoutes, { db, prompts: new PromptStore(options.promptDir) });
-      await api.register(settingRoutes, { settings });
+      await api.register(settingRoutes, { settings, db, mailer, ...(options.syslog ? { syslog: options.syslog } : {}) });
       if (options.backups) await api.register(backupRoutes, { db, settings, ...options.backups });
       await api.register(onlineUserRoutes, { accounts, online: options.online ?? (() => []), ...(options.reachability ? { reachability: options.reachability } : {}) });
       await api.register(meetingRoutes, { db, meetings: new MeetingStore(db), accounts, settings, mailer });

@@ -13,6 +13,7 @@ import { BackupStore } from '../backup/backup-store.ts';
 import { dataPaths, loadConfig } from '../config/config.ts';
 import { createError } from '../errors.ts';
 import { getLogger, initLogging } from '../logging/logger.ts';
+import { RemoteSyslog } from '../logging/remote-syslog.ts';
 import { openState } from '../process/open-state.ts';
 import { runService } from '../process/service-lifecycle.ts';
 import { applicationSecret } from '../signaling/application-secret.ts';
@@ -26,6 +27,8 @@ await runService('control plane', async () => {
   const config = loadConfig(process.env);
   initLogging(config, 'web', { process: 'control-plane' });
   const state = openState(config);
+  // The control plane also sends the operation log (the audit log of every process).
+  const syslog = new RemoteSyslog({ settings: state.settings, logFile: 'web', processName: 'control-plane', auditDb: state.db }).start();
   await new AdminStore(state.db).ensureInitialAdmin(dataPaths(config).secrets);
   const paths = dataPaths(config);
   const backupStore = new BackupStore(state.db, { backups: paths.backups, certificates: paths.certificates, prompts: paths.prompts });
@@ -50,6 +53,7 @@ await runService('control plane', async () => {
     admission: sip.admission,
     promptDir: dataPaths(config).prompts,
     backups: { store: backupStore, restorer, scheduler },
+    syslog,
     online: () => sip.location.online(),
     reachability: (account, contact) => sip.qualifier.status(account, contact),
     devices: (account) => {
@@ -63,6 +67,7 @@ await runService('control plane', async () => {
     scheduler.close();
     sip.close();
     media.close();
+    syslog.close();
     state.db.close();
     throw createError(
       'VCBOX_ERR_LISTEN',
@@ -78,6 +83,7 @@ await runService('control plane', async () => {
       sip.close();
       media.close();
       await app.close();
+      syslog.close();
       state.db.close();
     },
   };

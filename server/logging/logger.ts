@@ -6,6 +6,8 @@
  * declares `const log = getLogger('sip-transport')` at its top, mediasoup-style. The named
  * logger binds to the process's root lazily, on its first line, so modules may be imported
  * before logging is set up. Lines logged before `initLogging` go to stdout, warnings and errors only.
+ *
+ * Lines at warn and above are also offered to one tap (`setLogTap`): remote syslog's way in.
  */
 import { mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
@@ -18,9 +20,47 @@ export type LogFile = 'web' | 'sip' | 'mcu' | 'turn';
 let root: pino.Logger | undefined;
 let fileDestination: pino.DestinationStream | undefined;
 
+/** A receiver of log lines (parsed) at TAP_LEVEL and above. */
+export type LogTap = (line: Readonly<Record<string, unknown>>) => void;
+
+/**
+ * What reaches the tap: warnings and worse. Info lines (every mail sent, every meeting joined)
+ * stay in the local files; a collector gets what needs someone's attention.
+ */
+export const TAP_LEVEL = 'warn';
+
+let tap: LogTap | undefined;
+let inTap = false;
+
+/** Always in the root's streams; passes lines on only while a tap is set. */
+const tapStream: pino.DestinationStream = {
+  write(line: string) {
+    if (!tap || inTap) return; // a line logged by the tap itself is not fed back to it
+    inTap = true;
+    try {
+      tap(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // the tap's trouble must never become the logging caller's
+    } finally {
+      inTap = false;
+    }
+  },
+};
+
+/** Sets (or, with undefined, removes) the one tap of this process. */
+export function setLogTap(receiver: LogTap | undefined): void {
+  tap = receiver;
+}
+
 function defaultRoot(): pino.Logger {
   // Only a process that never called initLogging (a test, a script) gets here: warnings only.
-  root ??= pino({ level: 'warn', base: { pid: process.pid } });
+  root ??= pino(
+    { level: 'warn', base: { pid: process.pid } },
+    pino.multistream([
+      { level: 'warn', stream: process.stdout },
+      { level: TAP_LEVEL, stream: tapStream },
+    ]),
+  );
   return root;
 }
 
@@ -39,6 +79,7 @@ export function initLogging(
   if (config.logToStdout) {
     streams.push({ level: config.logLevel === 'silent' ? 'fatal' : config.logLevel, stream: process.stdout });
   }
+  streams.push({ level: TAP_LEVEL, stream: tapStream });
   root = pino(
     {
       level: config.logLevel,

@@ -5,6 +5,7 @@
  * meeting-control API reads and acts on it; the media service holds the media side.
  */
 import { EventEmitter } from 'node:events';
+import type { LayoutChoice } from '../../media/mcu/layouts.ts';
 
 export type MeetingKind = 'vmr' | 'scheduled' | 'instant';
 
@@ -29,6 +30,10 @@ export interface LiveMeeting {
   readonly subject: string;
   readonly startedAt: Date;
   locked: boolean;
+  /** The composed layout (the VMR's at start; the console's layout picker changes it). */
+  layout: LayoutChoice;
+  /** The participant pinned to the big pane by the host, if any. */
+  pinned: string | null;
   readonly participants: Map<string, LiveParticipant>;
 }
 
@@ -52,10 +57,10 @@ export class LiveMeetings extends EventEmitter<LiveMeetingsEvents> {
   }
 
   /** The live meeting for a number, started (empty) if it is not live yet. */
-  ensure(info: Pick<LiveMeeting, 'number' | 'kind' | 'refId' | 'subject'>): LiveMeeting {
+  ensure(info: Pick<LiveMeeting, 'number' | 'kind' | 'refId' | 'subject'> & { layout?: LayoutChoice }): LiveMeeting {
     let meeting = this.#meetings.get(info.number);
     if (!meeting) {
-      meeting = { ...info, startedAt: new Date(), locked: false, participants: new Map() };
+      meeting = { ...info, layout: info.layout ?? 'auto', pinned: null, startedAt: new Date(), locked: false, participants: new Map() };
       this.#meetings.set(info.number, meeting);
       this.emit('started', meeting);
     }

@@ -6,6 +6,7 @@
  * a full one too. Callers map the refusal kinds to their own answers (SIP status, HTTP code).
  */
 import type { SettingsStore } from '../settings/settings-store.ts';
+import type { LayoutChoice } from '../../media/mcu/layouts.ts';
 import type { VmrStore } from '../rooms/vmr-store.ts';
 import type { LiveMeeting, LiveMeetings, MeetingKind } from './live-meetings.ts';
 import { type MeetingStore, occurrences } from './meeting-store.ts';
@@ -21,6 +22,8 @@ export interface MeetingTarget {
   readonly hostPin: string;
   readonly guestPin: string;
   readonly capacity: number;
+  /** The composed layout the meeting starts with (a VMR's own; `auto` otherwise). */
+  readonly layout: LayoutChoice;
 }
 
 export type RefusalKind = 'not-found' | 'ended' | 'not-started' | 'pin-required' | 'wrong-pin' | 'locked' | 'full';
@@ -54,7 +57,7 @@ export class MeetingAdmission {
   /** The meeting a number dials now, or why it cannot be entered now. */
   resolve(number: string, now = new Date()): MeetingTarget | RefusalKind {
     const vmr = this.#vmrs.byNumber(number);
-    if (vmr) return { number, kind: 'vmr', refId: vmr.id, subject: vmr.name, hostPin: vmr.hostPin, guestPin: vmr.guestPin, capacity: vmr.capacity };
+    if (vmr) return { number, kind: 'vmr', refId: vmr.id, subject: vmr.name, hostPin: vmr.hostPin, guestPin: vmr.guestPin, capacity: vmr.capacity, layout: vmr.layout };
     const meeting = this.#meetings.byNumber(number);
     if (!meeting || meeting.status === 'cancelled') return 'not-found';
     const early = this.#settings.get('call.earlyJoinMinutes') * 60_000;
@@ -65,7 +68,7 @@ export class MeetingAdmission {
       return t >= at - early && t < at + length;
     });
     if (!open) return occurrences(meeting, now, new Date(t + 366 * 86_400_000)).length > 0 ? 'not-started' : 'ended';
-    return { number, kind: meeting.type, refId: meeting.id, subject: meeting.subject, hostPin: meeting.hostPin, guestPin: meeting.guestPin, capacity: MEETING_CAPACITY };
+    return { number, kind: meeting.type, refId: meeting.id, subject: meeting.subject, hostPin: meeting.hostPin, guestPin: meeting.guestPin, capacity: MEETING_CAPACITY, layout: 'auto' };
   }
 
   /**
@@ -77,7 +80,7 @@ export class MeetingAdmission {
     if (typeof target === 'string') return { ok: false, refusal: target };
     const role = roleFor(target, pin);
     if (role !== 'host' && role !== 'guest') return { ok: false, refusal: role, target };
-    const live = this.#live.ensure({ number, kind: target.kind, refId: target.refId, subject: target.subject });
+    const live = this.#live.ensure({ number, kind: target.kind, refId: target.refId, subject: target.subject, layout: target.layout });
     if (live.locked) {
       this.#live.endIfEmpty(number);
       return { ok: false, refusal: 'locked', target };

@@ -2,7 +2,8 @@
  * When a changed setting takes effect, as the settings API tells the administrator (the spec's
  * "this restarts the conferencing service…" prompts): read on every call or mail (now), read
  * when a service starts (that service must restart), or stored for a part of the box that is
- * not built yet (said so, not pretended).
+ * not built yet (said so, not pretended). "Now" includes settings a running service re-reads
+ * within a second (remote syslog: server/logging/remote-syslog.ts).
  */
 import type { SettingKey } from './settings-schema.ts';
 
@@ -24,6 +25,7 @@ const RULES: [prefix: string, effect: SettingEffect][] = [
   ['terminalLogs.', { applies: 'restart', service: 'signaling' }],
   ['media.', { applies: 'restart', service: 'media' }],
   ['smtp.', { applies: 'now' }],
+  ['tls.trustedCertificates', { applies: 'now' }],
   ['setup.', { applies: 'now' }],
   ['network.localDomain', { applies: 'now' }],
   ['network.', { applies: 'stored', note: 'rendered to the appliance network configuration by the settings work, not yet' }],
@@ -31,7 +33,7 @@ const RULES: [prefix: string, effect: SettingEffect][] = [
   ['web.', { applies: 'stored', note: 'web ports and HTTPS are applied by the installer/appliance, not yet live' }],
   ['ssh.', { applies: 'stored', note: 'rendered to the appliance sshd configuration, not yet' }],
   ['time.', { applies: 'stored', note: 'time settings are applied on the appliance, not yet' }],
-  ['syslog.', { applies: 'stored', note: 'remote syslog comes with the settings work' }],
+  ['syslog.', { applies: 'now' }],
   // The control plane's backup scheduler re-reads these as soon as they change.
   ['backup.', { applies: 'now' }],
   ['license.', { applies: 'stored', note: 'licences come with the maintenance work' }],

@@ -40,6 +40,10 @@ const isIntIn =
   (value: unknown): value is number =>
     typeof value === 'number' && Number.isInteger(value) && value >= low && value <= high;
 
+const PEM_CERTIFICATES = /^\s*(-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*)+$/;
+const isPemCertificates = (value: unknown): value is string =>
+  typeof value === 'string' && value.length <= 65536 && (value === '' || PEM_CERTIFICATES.test(value));
+
 function setting<T>(defaultValue: T, check: Check<T>, describe: string): SettingDefinition<T> {
   return { default: defaultValue, check, describe };
 }
@@ -119,6 +123,9 @@ export const SETTINGS = {
   // Kept as given: the box must present it to the SMTP server. Never returned by the API.
   'smtp.password': setting('', isText(128), 'a password of at most 128 characters'),
   'disk.alertAbove80': setting(true, isBool, 'true or false'),
+  // Certificates (PEM) of the certificate authorities of the LAN's own servers — mail server,
+  // syslog collector — trusted for the box's outgoing TLS besides the system's public ones.
+  'tls.trustedCertificates': setting('', isPemCertificates, 'empty, or PEM certificates (-----BEGIN CERTIFICATE----- …) of at most 64 KiB'),
   // Logs [001 ch4 系统日志]
   'syslog.enabled': setting(false, isBool, 'true or false'),
   'syslog.host': setting('', isText(128), 'a host name of at most 128 characters'),

@@ -12,6 +12,7 @@ import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/database.ts';
 import { createError } from '../errors.ts';
 import { getLogger } from '../logging/logger.ts';
+import { SECRET_SETTINGS } from './setting-effects.ts';
 import {
   checkSetting,
   crossCheck,
@@ -106,7 +107,10 @@ export class SettingsStore {
     this.#cache = undefined; // data_version does not move for this connection's own writes
     this.#db.transaction(() => {
       for (const key of changed) upsert.run(key, JSON.stringify(next[key]), now);
-      const detail = Object.fromEntries(changed.map((key) => [key, { from: current[key], to: next[key] }]));
+      // A secret's value never reaches the operation log (readable by operators, exported,
+      // forwarded to remote syslog): only that it changed.
+      const shown = (key: SettingKey, value: unknown) => (SECRET_SETTINGS.includes(key) ? (value ? '(set)' : '') : value);
+      const detail = Object.fromEntries(changed.map((key) => [key, { from: shown(key, current[key]), to: shown(key, next[key]) }]));
       recordAudit(this.#db, { actor: author.actor, source: author.source, action: 'settings.update', detail });
     })();
     log.info({ changed, actor: author.actor }, 'settings changed');

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { dataPaths, loadConfig } from '../config/config.ts';
 import { initLogging } from '../logging/logger.ts';
+import { RemoteSyslog } from '../logging/remote-syslog.ts';
 import { openState } from '../process/open-state.ts';
 import { runService } from '../process/service-lifecycle.ts';
 import { ensureCertificate } from '../tls/self-signed-certificate.ts';
@@ -18,7 +19,8 @@ await runService('signaling service', async () => {
   initLogging(config, 'sip', { process: 'signaling' });
   const { db, settings } = openState(config);
   const stored = settings.getAll();
-  db.close();
+  // The database stays open for remote syslog, which follows its settings while running.
+  const syslog = new RemoteSyslog({ settings, logFile: 'sip', processName: 'signaling' }).start();
   const paths = dataPaths(config);
   const certificate = await ensureCertificate(paths.certificates);
   const service = new SignalingService({
@@ -30,6 +32,18 @@ await runService('signaling service', async () => {
     guard: { perSecond: stored['sip.floodLimitPerSecond'], blockScanners: stored['sip.blockScanners'] },
     ...(stored['terminalLogs.enabled'] ? { terminalLogDir: path.join(config.logDir, 'terminals') } : {}),
   });
-  await service.start();
-  return service;
+  try {
+    await service.start();
+  } catch (error) {
+    syslog.close();
+    db.close();
+    throw error;
+  }
+  return {
+    async close() {
+      await service.close();
+      syslog.close();
+      db.close();
+    },
+  };
 });

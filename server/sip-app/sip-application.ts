@@ -16,6 +16,7 @@ import type { Db } from '../db/database.ts';
 import { getLogger } from '../logging/logger.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
 import { MeetingStore } from '../meetings/meeting-store.ts';
+import type { LayoutChoice } from '../../media/mcu/layouts.ts';
 import { LiveMeetings } from '../meetings/live-meetings.ts';
 import { MeetingAdmission } from '../meetings/meeting-admission.ts';
 import type { MediaControl } from '../../media/control/media-control-protocol.ts';
@@ -121,6 +122,19 @@ export class SipApplication {
     });
     media?.on('participantclosed', (meeting, participantId, reason) => meetingCalls.mediaClosed(meeting, participantId, reason));
     media?.on('keyframerequest', (meeting, participantId) => meetingCalls.requestKeyFrame(meeting, participantId));
+    // A meeting starts with its room's layout; the media side hears it before the first join
+    // (one ordered control channel), and forgets it when the meeting ends.
+    if (media) {
+      const setLayout = (number: string, layout: LayoutChoice) =>
+        void media.media.setLayout(number, layout, null).catch((error: unknown) => log.warn({ meeting: number, err: (error as Error).message }, 'could not set the layout'));
+      this.live.on('started', (meeting) => {
+        if (meeting.layout !== 'auto') setLayout(meeting.number, meeting.layout);
+      });
+      this.live.on('ended', (meeting) => setLayout(meeting.number, 'auto'));
+      this.live.on('left', (meeting, participant) => {
+        if (meeting.pinned === participant.id) meeting.pinned = null;
+      });
+    }
     const ivrCalls = new IvrCalls({
       srf: this.srf,
       media: media?.media ?? mediaAbsent(),
@@ -181,11 +195,14 @@ function mediaAbsent(): MediaControl {
     connectWeb: fail,
     produceWeb: fail,
     consumeWeb: fail,
+    consumeComposedWeb: fail,
     resumeWeb: fail,
     leave: fail,
     setMuted: fail,
     snapshot: fail,
     videoRouting: fail,
+    setLayout: fail,
+    pictureState: fail,
     ivrStart: fail,
     ivrPlay: fail,
     ivrDigit: fail,

@@ -43,6 +43,10 @@ t.test('change: applied now, restart required, or stored — and audited', async
   t.same(unchanged.body.changed, [], 'sending back what was shown changes nothing');
   const audit = state.db.prepare("SELECT detail FROM audit_log WHERE action = 'settings.update' ORDER BY id").all() as { detail: string }[];
   t.ok(audit.some((row) => row.detail.includes('sip.port')), 'the operation log has the change');
+  await admin.call('PATCH', '/api/v1/settings', { 'smtp.password': 'new-secret-9' });
+  const log = await admin.call('GET', '/api/v1/audit?period=all');
+  t.notMatch(JSON.stringify(log.body), /new-secret-9|hunter22/, 'the operation log names a changed secret, never its value');
+  t.match(JSON.stringify(log.body), /smtp\.password/);
 });
 
 t.test('invalid changes are refused whole, with the key and the rule', async (t) => {

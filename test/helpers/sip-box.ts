@@ -10,6 +10,7 @@ import { openDatabase } from '../../server/db/database.ts';
 import { migrate } from '../../server/db/migrations.ts';
 import { SettingsStore } from '../../server/settings/settings-store.ts';
 import { MediaControlServer } from '../../media/control/media-control-server.ts';
+import { videoPolicyFrom } from '../../media/mcu/video-policy.ts';
 import { MediaService } from '../../media/media-service.ts';
 import { WorkerPool } from '../../media/worker-pool/worker-pool.ts';
 import { MediaClient } from '../../server/media-client/media-client.ts';
@@ -75,6 +76,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
       network: { listenIp: '127.0.0.1', announcedAddress: '127.0.0.1', portRange: { min: 40000, max: 49999 } },
       ...(options.media.rtpTimeoutMs ? { rtpTimeoutMs: options.media.rtpTimeoutMs } : {}),
       ...(options.media.legsPerWorker ? { legsPerWorker: options.media.legsPerWorker } : {}),
+      videoPolicy: () => videoPolicyFrom(settings.getAll()),
     });
     const socketPath = path.join(dir, 'run', 'media.sock');
     control = new MediaControlServer(media, socketPath);

@@ -1,6 +1,7 @@
 /**
  * A real SMTP server for tests (npm smtp-server) on a loopback port: accepts mail (optionally
- * requiring a user/password, optionally refusing some recipients) and keeps it, decoded from
+ * requiring a user/password, optionally refusing some recipients; plain, or with a
+ * certificate either implicit TLS or offering STARTTLS) and keeps it, decoded from
  * quoted-printable, for the test to read.
  */
 import { SMTPServer } from 'smtp-server';
@@ -12,6 +13,8 @@ export interface ReceivedMail {
   readonly raw: string;
   /** The raw text with quoted-printable soft breaks and escapes undone. */
   readonly decoded: string;
+  /** Whether the mail came over TLS (implicit or after STARTTLS). */
+  readonly secure: boolean;
 }
 
 function decodeQuotedPrintable(text: string): string {
@@ -32,13 +35,23 @@ export function attachment(mail: ReceivedMail, filename: string): string | undef
   return body;
 }
 
-export async function startSmtpSink(options: { user?: string; password?: string; rejectRecipients?: string[] } = {}) {
+export interface SmtpSinkOptions {
+  user?: string;
+  password?: string;
+  rejectRecipients?: string[];
+  /** Key and certificate: with `implicitTls` the connection starts with TLS (SSL, port 465 style), else STARTTLS is offered. */
+  tls?: { key: Buffer | string; cert: Buffer | string };
+  implicitTls?: boolean;
+}
+
+export async function startSmtpSink(options: SmtpSinkOptions = {}) {
   const port = await freePort();
   const mails: ReceivedMail[] = [];
   const waiters: ((mail: ReceivedMail) => void)[] = [];
   const server = new SMTPServer({
-    secure: false,
-    disabledCommands: ['STARTTLS'],
+    secure: Boolean(options.tls && options.implicitTls),
+    ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
+    disabledCommands: options.tls && !options.implicitTls ? [] : ['STARTTLS'],
     authOptional: !options.user,
     onAuth(auth, _session, callback) {
       if (auth.username === options.user && auth.password === options.password) callback(null, { user: auth.username });
@@ -58,6 +71,7 @@ export async function startSmtpSink(options: { user?: string; password?: string;
           to: session.envelope.rcptTo.map((r) => r.address),
           raw,
           decoded: decodeQuotedPrintable(raw),
+          secure: Boolean(session.secure),
         };
         mails.push(mail);
         waiters.shift()?.(mail);
@@ -65,10 +79,15 @@ export async function startSmtpSink(options: { user?: string; password?: string;
       });
     },
   });
+  // A client that gives up (e.g. during the TLS handshake, not trusting the certificate) is
+  // something a test provokes on purpose, not a crash of the server.
+  const errors: Error[] = [];
+  server.on('error', (error) => errors.push(error));
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
   return {
     port,
     mails,
+    errors,
     next(timeoutMs = 10_000): Promise<ReceivedMail> {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('no mail arrived')), timeoutMs);

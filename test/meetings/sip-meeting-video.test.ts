@@ -1,5 +1,5 @@
 /**
- * Video for SIP legs, voice-activated: two terminals offer PCMU audio and VP8 video. Terminal
+ * Video for SIP legs in the `single` layout (voice-activated forwarding, no composition): two terminals offer PCMU audio and VP8 video. Terminal
  * A's camera is ffmpeg (real VP8 over RTP from A's video port); while A talks, B receives A's
  * video (B's payload type, forwarded by the SFU once a key frame is there) and A is asked for
  * a key frame by SIP INFO (picture_fast_update); when B talks instead, A's picture becomes B.
@@ -16,7 +16,8 @@ import { startSipBox } from '../helpers/sip-box.ts';
 
 const box = await startSipBox({ media: {} });
 t.teardown(() => box.close());
-const room = new VmrStore(box.db).create({ name: 'Video room', number: '880005', hostPin: '1122', guestPin: '', capacity: 10 });
+const room = new VmrStore(box.db).create({ name: 'Video room', number: '880005', hostPin: '1122', guestPin: '', capacity: 10, layout: 'single' });
+box.media?.setLayout(room.number, 'single');
 const target = `127.0.0.1:${box.port}`;
 const routing = () => box.media?.videoRouting(room.number) ?? {};
 

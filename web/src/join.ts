@@ -2,7 +2,8 @@
  * The browser join page: enter meeting ID, PIN and name; join with camera and microphone
  * through mediasoup-client over the control plane's WebSocket (/api/v1/join/ws); see and hear
  * everyone (SIP terminals' audio and other browsers' audio and video, SFU; the camera is sent
- * as simulcast); mute; leave. Bundled by scripts/build-web.sh into web/join/join.js.
+ * as simulcast) — or, with "composed view", the MCU's one composed picture instead of every
+ * camera, for a weak computer; mute; leave. Bundled by scripts/build-web.sh into web/join/join.js.
  * `window.vcboxJoin` exposes the state and a stats summary for tests and support.
  */
 import { Device, type types } from 'mediasoup-client';
@@ -28,6 +29,8 @@ const STRINGS = {
     badName: 'Enter your name.',
     lost: 'The connection to the meeting server was lost.',
     you: 'You',
+    composed: 'Composed view: one video stream (for slower computers)',
+    composedTile: 'Meeting',
   },
   'zh-CN': {
     title: '加入会议',
@@ -49,6 +52,8 @@ const STRINGS = {
     badName: '请输入您的名字。',
     lost: '与会议服务器的连接已断开。',
     you: '我',
+    composed: '合成画面：只接收一路视频（适合性能较低的电脑）',
+    composedTile: '会议画面',
   },
 } as const;
 type Lang = keyof typeof STRINGS;
@@ -155,6 +160,8 @@ interface JoinResult {
 const state = {
   phase: 'idle' as 'idle' | 'joining' | 'joined' | 'left' | 'removed',
   muted: false,
+  /** The MCU's composed picture instead of each camera. */
+  composed: false,
   participantId: '',
   consumers: new Map<string, { consumer: types.Consumer; info: ProducerInfo }>(),
   producers: [] as types.Producer[],
@@ -177,7 +184,9 @@ function tile(participantId: string, name: string): HTMLElement {
     label.className = 'name';
     label.textContent = name;
     el.append(label);
-    $('tiles').append(el);
+    // The composed picture leads; the others follow in arrival order.
+    if (participantId === 'composed') $('tiles').prepend(el);
+    else $('tiles').append(el);
   }
   return el;
 }
@@ -196,6 +205,8 @@ function attach(participantId: string, name: string, track: MediaStreamTrack, mu
 
 async function consume(info: ProducerInfo): Promise<void> {
   if (!signaling || !device || !recvTransport) return;
+  // In composed view the cameras are in the one picture already.
+  if (state.composed && info.kind === 'video') return;
   const params = await signaling.request<{ id: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: types.RtpParameters }>('consume', {
     producerId: info.producerId,
     rtpCapabilities: device.rtpCapabilities,
@@ -203,6 +214,18 @@ async function consume(info: ProducerInfo): Promise<void> {
   const consumer = await recvTransport.consume(params);
   state.consumers.set(consumer.id, { consumer, info });
   attach(info.participantId, info.displayName, consumer.track);
+  await signaling.request('resume', { consumerId: consumer.id });
+}
+
+/** The composed picture, as one tile. */
+async function consumeComposed(): Promise<void> {
+  if (!signaling || !device || !recvTransport) return;
+  const params = await signaling.request<{ id: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: types.RtpParameters }>('consumeComposed', {
+    rtpCapabilities: device.rtpCapabilities,
+  });
+  const consumer = await recvTransport.consume(params);
+  state.consumers.set(consumer.id, { consumer, info: { producerId: params.producerId, participantId: 'composed', displayName: t('composedTile'), kind: 'video' } });
+  attach('composed', t('composedTile'), consumer.track);
   await signaling.request('resume', { consumerId: consumer.id });
 }
 
@@ -283,6 +306,7 @@ async function join(number: string, pin: string, name: string): Promise<void> {
     }
   }
   for (const producer of joined.producers) await consume(producer);
+  if (state.composed) await consumeComposed();
   state.phase = 'joined';
   $('status').textContent = t('joined');
 }
@@ -361,6 +385,7 @@ $('join-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const number = ($('number') as HTMLInputElement).value.trim();
   const pin = ($('pin') as HTMLInputElement).value.trim();
+  state.composed = ($('composed') as HTMLInputElement).checked;
   const name = ($('name') as HTMLInputElement).value.trim();
   if (!/^\d{5,12}$/.test(number)) {
     $('error').textContent = t('badId');

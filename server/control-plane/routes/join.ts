@@ -176,6 +176,8 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
         }
         case 'consume':
           return media.consumeWeb(meeting, participantId, String(params.producerId), params.rtpCapabilities as never);
+        case 'consumeComposed':
+          return media.consumeComposedWeb(meeting, participantId, params.rtpCapabilities as never);
         case 'resume':
           return media.resumeWeb(meeting, participantId, String(params.consumerId));
         case 'leave':

@@ -3,14 +3,18 @@
  * the meetings with people in them now, each participant with name, role, type, codec,
  * bitrates, packet loss, jitter and RTT from the media service and a `quality` that turns
  * "red" at the spec's thresholds (delay ≥250 ms, jitter ≥50 ms, audio loss ≥10 %); lock and
- * unlock, mute and unmute one or all, remove a participant. Changes are audited.
+ * unlock, mute and unmute one or all, remove a participant, the composed layout and the
+ * participant pinned to its big pane (with the picture SIP terminals see now). Changes are
+ * audited.
  */
 import type { FastifyPluginAsync } from 'fastify';
+import type { LayoutChoice } from '../../../media/mcu/layouts.ts';
 import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
 import type { ParticipantSnapshot } from '../../../media/meetings/meeting-media.ts';
 import type { Db } from '../../db/database.ts';
 import { createError } from '../../errors.ts';
 import type { LiveMeeting, LiveMeetings } from '../../meetings/live-meetings.ts';
+import { VMR_LAYOUTS } from '../../rooms/vmr-store.ts';
 import { auditAction } from '../route-helpers.ts';
 
 /** Spec thresholds for "red" network quality (audio; video's 3 % comes with video legs). */
@@ -52,6 +56,23 @@ const meetingSchema = {
     subject: { type: 'string' },
     locked: { type: 'boolean' },
     startedAt: { type: 'string' },
+    layout: { type: 'string', enum: [...VMR_LAYOUTS] },
+    pinned: { type: ['string', 'null'] },
+    picture: {
+      type: ['object', 'null'],
+      description: 'The composed picture SIP terminals see now (null while nobody receives one)',
+      properties: {
+        layout: { type: 'string' },
+        panes: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: { participantId: { type: 'string' }, x: { type: 'integer' }, y: { type: 'integer' }, width: { type: 'integer' }, height: { type: 'integer' }, big: { type: 'boolean' } },
+          },
+        },
+        outputs: { type: 'array', items: { type: 'string' } },
+      },
+    },
     participants: { type: 'array', items: participantSchema },
   },
 } as const;
@@ -61,6 +82,7 @@ const numberParams = { type: 'object', required: ['number'], properties: { numbe
 export const liveMeetingRoutes: FastifyPluginAsync<{ db: Db; live: LiveMeetings; media?: MediaControl }> = async (app, { db, live, media }) => {
   const describe = async (meeting: LiveMeeting) => {
     const snapshot = media ? await media.snapshot(meeting.number).catch(() => []) : [];
+    const picture = media ? await media.pictureState(meeting.number).catch(() => null) : null;
     const stats = new Map((snapshot[0]?.participants ?? []).map((p) => [p.id, p]));
     return {
       number: meeting.number,
@@ -68,6 +90,9 @@ export const liveMeetingRoutes: FastifyPluginAsync<{ db: Db; live: LiveMeetings;
       subject: meeting.subject,
       locked: meeting.locked,
       startedAt: meeting.startedAt.toISOString(),
+      layout: meeting.layout,
+      pinned: meeting.pinned,
+      picture: picture ? { layout: picture.layout, panes: picture.panes, outputs: picture.outputs } : null,
       participants: [...meeting.participants.values()].map((p) => {
         const s = stats.get(p.id);
         return {
@@ -122,6 +147,33 @@ export const liveMeetingRoutes: FastifyPluginAsync<{ db: Db; live: LiveMeetings;
       const meeting = liveMeeting(request.params.number);
       meeting.locked = request.body.locked;
       auditAction(db, request, request.body.locked ? 'meeting.lock' : 'meeting.unlock', { number: meeting.number });
+      return describe(meeting);
+    },
+  );
+
+  app.post<{ Params: { number: string }; Body: { layout: LayoutChoice; pinned?: string | null } }>(
+    '/live-meetings/:number/layout',
+    {
+      schema: {
+        summary: 'Change the composed layout live (no call is renegotiated) and pin a participant to the big pane (null: voice activation decides)',
+        params: numberParams,
+        body: {
+          type: 'object',
+          required: ['layout'],
+          additionalProperties: false,
+          properties: { layout: { type: 'string', enum: [...VMR_LAYOUTS] }, pinned: { type: ['string', 'null'], maxLength: 64 } },
+        },
+      },
+    },
+    async (request) => {
+      const meeting = liveMeeting(request.params.number);
+      const { layout, pinned = null } = request.body;
+      if (pinned && !meeting.participants.has(pinned)) throw createError('VCBOX_ERR_PARTICIPANT_NOT_FOUND', { id: pinned, meeting: meeting.number });
+      if (!media) throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'no media service' });
+      await media.setLayout(meeting.number, layout, pinned);
+      meeting.layout = layout;
+      meeting.pinned = pinned;
+      auditAction(db, request, 'meeting.layout', { number: meeting.number, layout, pinned: pinned ?? '' });
       return describe(meeting);
     },
   );

@@ -3,14 +3,39 @@
  * (secrets only as "set"), its rule and when a change takes effect; changing several at once
  * (all validated with the spec's ranges and the cross-checks — TLS port ≠ UDP/TCP port, media
  * ranges ≥ 1000 wide and apart — before anything is written; audited by the store), answered
- * with what applies now and which services must restart.
+ * with what applies now and which services must restart. "Send test mail": the SMTP settings as
+ * stored, or as typed in the form and not saved yet, tried with a real mail (audited). Remote
+ * syslog's link as it is now (connected, buffering, drops).
  */
 import type { FastifyPluginAsync } from 'fastify';
+import { checkEmail } from '../../accounts/account-store.ts';
+import type { Db } from '../../db/database.ts';
+import { createError, VcboxError } from '../../errors.ts';
+import type { RemoteSyslog } from '../../logging/remote-syslog.ts';
+import { type Mailer, type SmtpSettings, securityName } from '../../mail/mailer.ts';
 import { SETTINGS, type SettingKey } from '../../settings/settings-schema.ts';
 import { SECRET_SETTINGS, settingEffect } from '../../settings/setting-effects.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
+import { auditAction } from '../route-helpers.ts';
 
-export const settingRoutes: FastifyPluginAsync<{ settings: SettingsStore }> = async (app, { settings }) => {
+interface TestMailBody {
+  to: string;
+  server?: string;
+  port?: number;
+  security?: 'none' | 'ssl' | 'tls';
+  sender?: string;
+  user?: string;
+  password?: string;
+}
+
+interface Options {
+  readonly settings: SettingsStore;
+  readonly db: Db;
+  readonly mailer: Mailer;
+  readonly syslog?: RemoteSyslog;
+}
+
+export const settingRoutes: FastifyPluginAsync<Options> = async (app, { settings, db, mailer, syslog }) => {
   const view = () => {
     const values = settings.getAll() as Record<string, unknown>;
     return Object.fromEntries(
@@ -51,6 +76,70 @@ export const settingRoutes: FastifyPluginAsync<{ settings: SettingsStore }> = as
             ? `Saved. The change takes effect when ${restart.join(' and ')} restart${restart.length > 1 ? '' : 's'} (ongoing calls on that service are ended).`
             : 'Saved.',
       };
+    },
+  );
+
+  app.post<{ Body: TestMailBody }>(
+    '/settings/smtp/test',
+    {
+      schema: {
+        summary: 'Send a test mail with the SMTP settings — the stored ones, each overridden by a field given here (not saved)',
+        body: {
+          type: 'object',
+          required: ['to'],
+          additionalProperties: false,
+          properties: {
+            to: { type: 'string', minLength: 3, maxLength: 128, description: 'recipient of the test mail' },
+            server: { type: 'string', minLength: 1, maxLength: 128 },
+            port: { type: 'integer', minimum: 1, maximum: 65535 },
+            security: { type: 'string', enum: ['none', 'ssl', 'tls'], description: 'none, ssl (implicit TLS, usually 465) or tls (STARTTLS)' },
+            sender: { type: 'string', maxLength: 128 },
+            user: { type: 'string', maxLength: 128 },
+            password: { type: 'string', maxLength: 128, description: 'omitted or "(set)": the stored password' },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const { to, server, port, security, sender, user, password } = request.body;
+      const toProblem = checkEmail(to);
+      if (toProblem) throw createError('VCBOX_ERR_VALIDATION', { field: 'to', reason: toProblem });
+      const senderProblem = sender ? checkEmail(sender) : undefined;
+      if (senderProblem) throw createError('VCBOX_ERR_VALIDATION', { field: 'sender', reason: senderProblem });
+      const overrides: Partial<Record<keyof SmtpSettings, unknown>> = {
+        ...(server === undefined ? {} : { 'smtp.server': server }),
+        ...(port === undefined ? {} : { 'smtp.port': port }),
+        ...(security === undefined ? {} : { 'smtp.security': security }),
+        ...(sender === undefined ? {} : { 'smtp.sender': sender }),
+        ...(user === undefined ? {} : { 'smtp.user': user }),
+        ...(password === undefined || password === '(set)' ? {} : { 'smtp.password': password }),
+      };
+      const tried = { ...settings.getAll(), ...overrides } as SmtpSettings;
+      const detail = { to, server: `${tried['smtp.server']}:${tried['smtp.port']}`, security: tried['smtp.security'], unsaved: Object.keys(overrides) };
+      try {
+        const result = await mailer.sendTest(to, overrides as Partial<SmtpSettings>);
+        auditAction(db, request, 'smtp.test', { ...detail, result: 'sent' });
+        return {
+          sent: true,
+          to,
+          server: result.server,
+          security: result.security,
+          response: result.response,
+          message: `The SMTP server ${result.server} (${securityName(result.security)}) accepted the test mail to ${to}; check that it arrives.`,
+        };
+      } catch (error) {
+        auditAction(db, request, 'smtp.test', { ...detail, result: error instanceof VcboxError ? error.code : 'failed' });
+        throw error;
+      }
+    },
+  );
+
+  app.get(
+    '/settings/syslog/status',
+    { schema: { summary: 'Remote syslog now: target, connected / connecting / waiting (buffering), queued, sent, dropped, last error' } },
+    async () => {
+      if (!syslog) return { enabled: false, carries: [], state: 'not running in this process' };
+      return syslog.status();
     },
   );
 };

@@ -1,0 +1,347 @@
+/**
+ * One meeting's composed picture (MCU): every participant's camera consumed from the meeting
+ * router into the compositor (one PlainTransport each, paused while polling keeps it off the
+ * picture, simulcast layer chosen by the pane's size), audio-only participants as "no video"
+ * panes, all placed by the layout and the pane assignment, names captioned, the speaker
+ * highlighted. Encoded once per distinct (codec, H.264 mode, height) and produced back into
+ * the router, where any number of SIP legs consume the same output. Layout changes, joins and
+ * leaves are pane moves in the running compositor: no call is renegotiated.
+ * `close()` is idempotent: the process, the transports and the producers go.
+ */
+import { randomInt } from 'node:crypto';
+import type { types } from 'mediasoup';
+import { getLogger } from '../../server/logging/logger.ts';
+import { VIDEO_FEEDBACK } from '../meetings/sip-video.ts';
+import { type Canvas, CompositorProcess } from './compositor-process.ts';
+import { effectiveLayout, type Layout, type LayoutChoice, type LayoutLimits, type Pane, panes } from './layouts.ts';
+import { PaneAssignment, type PollingRule } from './pane-assignment.ts';
+
+const log = getLogger('composed-picture');
+
+export interface PictureParticipant {
+  readonly id: string;
+  readonly displayName: string;
+  /** The camera in the meeting router (none: audio only, a placeholder pane). */
+  readonly video?: types.Producer;
+}
+
+export interface PictureTarget {
+  readonly mimeType: 'video/VP8' | 'video/H264';
+  readonly packetizationMode?: 0 | 1;
+  /** The largest height the receiving terminal takes (bounded by the canvas). */
+  readonly height: number;
+}
+
+export interface ComposedPictureOptions {
+  readonly canvas: Canvas;
+  /** Encoder bitrate for an output of the canvas's height (smaller outputs scale it down). */
+  readonly kbps: number;
+  readonly limits: LayoutLimits;
+  readonly polling: { readonly intervalMs: number; readonly rule: PollingRule };
+  /** A SIP camera should send a key frame (its picture is newly shown): SIP INFO as well. */
+  readonly onKeyFrameNeeded?: (participantId: string) => void;
+}
+
+interface Input {
+  readonly participantId: string;
+  readonly producerId: string | undefined;
+  readonly transport?: types.PlainTransport;
+  readonly consumer?: types.Consumer;
+  shown: boolean;
+  decoded: boolean;
+}
+
+interface Output {
+  readonly id: string;
+  readonly producer: types.Producer;
+  readonly transport: types.PlainTransport;
+  lastKeyFrameAt: number;
+  /** A key frame asked for within the rate limit, sent when it ends. */
+  pendingKeyFrame?: NodeJS.Timeout;
+}
+
+export interface PictureState {
+  readonly layout: Layout;
+  readonly panes: (Pane & { participantId: string })[];
+  readonly outputs: string[];
+}
+
+export class ComposedPicture {
+  readonly #router: types.Router;
+  readonly #compositor: CompositorProcess;
+  readonly #options: ComposedPictureOptions;
+  readonly #assignment: PaneAssignment;
+  readonly #inputs = new Map<string, Input>();
+  readonly #outputs = new Map<string, Output>();
+  readonly #pollTimer: NodeJS.Timeout;
+  #participants: PictureParticipant[] = [];
+  #speaker: string | undefined;
+  #choice: LayoutChoice = 'auto';
+  #pinned: string | undefined;
+  #state: PictureState = { layout: 'single', panes: [], outputs: [] };
+  #update: Promise<void> = Promise.resolve();
+  #closed = false;
+  /** Called once when the picture ends (by itself or by close()). */
+  onClose: (() => void) | undefined;
+
+  static async create(router: types.Router, options: ComposedPictureOptions): Promise<ComposedPicture> {
+    const compositor = await CompositorProcess.start(options.canvas);
+    return new ComposedPicture(router, compositor, options);
+  }
+
+  private constructor(router: types.Router, compositor: CompositorProcess, options: ComposedPictureOptions) {
+    this.#router = router;
+    this.#compositor = compositor;
+    this.#options = options;
+    this.#assignment = new PaneAssignment(options.polling.rule);
+    compositor.on('inputframe', (id) => {
+      const input = this.#inputs.get(id);
+      if (input) input.decoded = true;
+    });
+    compositor.on('inputerror', (id) => {
+      // The stream could not be decoded: drop it; the next refresh adds it again.
+      const input = this.#inputs.get(id);
+      if (input) this.#dropInput(input);
+      this.#refresh();
+    });
+    compositor.on('exit', () => this.close());
+    this.#pollTimer = setInterval(() => {
+      this.#assignment.poll();
+      this.#refresh();
+    }, options.polling.intervalMs);
+    this.#pollTimer.unref();
+    log.info({ pid: compositor.pid, canvas: options.canvas }, 'composed picture started');
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get canvas(): Canvas {
+    return this.#options.canvas;
+  }
+
+  get state(): PictureState {
+    return this.#state;
+  }
+
+  /**
+   * What the picture shows: everyone in the meeting in join order, the current speaker, the
+   * meeting's layout choice and the participant pinned to the big pane.
+   */
+  update(view: { participants: readonly PictureParticipant[]; speaker: string | undefined; choice: LayoutChoice; pinned: string | undefined }): Promise<void> {
+    this.#participants = [...view.participants];
+    this.#speaker = view.speaker;
+    this.#choice = view.choice;
+    this.#pinned = view.pinned;
+    return this.#refresh();
+  }
+
+  /** The layout the picture shows now for `participants` people (the meeting's choice, capped). */
+  layoutFor(participants: number): Layout {
+    return effectiveLayout(this.#choice, participants, this.#options.limits);
+  }
+
+  /**
+   * The changes so far reach the picture; resolves with the milliseconds from then to the
+   * first encoded frame that shows them (undefined without a running output).
+   */
+  async measureChange(): Promise<number | undefined> {
+    await this.#update;
+    return this.#compositor.commit();
+  }
+
+  /** The producer carrying the picture as `target` decodes it (made on first request). */
+  async output(target: PictureTarget): Promise<types.Producer> {
+    const canvas = this.#options.canvas;
+    const height = Math.min(canvas.height, Math.max(144, target.height)) & ~1;
+    const width = Math.round((height * canvas.width) / canvas.height / 2) * 2;
+    const h264 = target.mimeType === 'video/H264';
+    const mode = h264 ? (target.packetizationMode ?? 1) : 1;
+    const id = `${h264 ? 'H264' : 'VP8'}-${mode}-${height}`;
+    const existing = this.#outputs.get(id);
+    if (existing && !existing.producer.closed) return existing.producer;
+    const transport = await this.#router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: true });
+    try {
+      const ssrc = randomInt(1, 0x7fffffff);
+      const payloadType = h264 ? 125 : 124;
+      const producer = await transport.produce({
+        kind: 'video',
+        rtpParameters: {
+          codecs: [
+            {
+              mimeType: target.mimeType,
+              payloadType,
+              clockRate: 90000,
+              parameters: h264 ? { 'packetization-mode': mode, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 } : {},
+              rtcpFeedback: VIDEO_FEEDBACK,
+            },
+          ],
+          encodings: [{ ssrc }],
+        },
+        appData: { composed: id },
+      });
+      const kbps = Math.max(128, Math.round((this.#options.kbps * height) / canvas.height));
+      this.#compositor.addOutput(id, { codec: h264 ? 'H264' : 'VP8', payloadType, ssrc, port: transport.tuple.localPort, kbps, width, height, packetizationMode: mode as 0 | 1 });
+      this.#outputs.set(id, { id, producer, transport, lastKeyFrameAt: 0 });
+      // Whenever mediasoup asks this output for a key frame (a new consumer, a receiver's PLI or
+      // FIR, a pipe to another router), the encoder makes one.
+      await producer.enableTraceEvent(['pli', 'fir']);
+      producer.on('trace', () => this.keyFrame(producer.id));
+      this.#state = { ...this.#state, outputs: [...this.#outputs.keys()] };
+      return producer;
+    } catch (error) {
+      transport.close();
+      throw error;
+    }
+  }
+
+  /**
+   * A receiver lost the picture or just started: the output's next frame is a key frame. At
+   * most one every 300 ms per output; a request inside that window is served when it ends.
+   */
+  keyFrame(producerId: string): void {
+    for (const output of this.#outputs.values()) {
+      if (output.producer.id !== producerId || output.pendingKeyFrame) continue;
+      const wait = output.lastKeyFrameAt + 300 - Date.now();
+      const send = () => {
+        output.pendingKeyFrame = undefined;
+        output.lastKeyFrameAt = Date.now();
+        this.#compositor.keyframe(output.id);
+      };
+      if (wait <= 0) send();
+      else {
+        output.pendingKeyFrame = setTimeout(send, wait);
+        output.pendingKeyFrame.unref();
+      }
+    }
+  }
+
+  /** Outputs no receiver uses any more stop encoding. */
+  releaseOutputs(inUse: ReadonlySet<string>): void {
+    for (const [id, output] of this.#outputs) {
+      if (inUse.has(output.producer.id)) continue;
+      clearTimeout(output.pendingKeyFrame);
+      this.#compositor.dropOutput(id);
+      output.transport.close();
+      this.#outputs.delete(id);
+    }
+    this.#state = { ...this.#state, outputs: [...this.#outputs.keys()] };
+  }
+
+  get outputCount(): number {
+    return this.#outputs.size;
+  }
+
+  #refresh(): Promise<void> {
+    this.#update = this.#update.then(() => this.#apply()).catch((error: unknown) => {
+      if (!this.#closed) log.warn({ err: (error as Error).message }, 'picture update failed');
+    });
+    return this.#update;
+  }
+
+  async #apply(): Promise<void> {
+    if (this.#closed) return;
+    const participants = this.#participants;
+    const ids = participants.map((p) => p.id);
+    // Inputs of those who left, or whose camera changed, go.
+    for (const input of [...this.#inputs.values()]) {
+      const participant = participants.find((p) => p.id === input.participantId);
+      if (!participant || participant.video?.id !== input.producerId || input.consumer?.closed) this.#dropInput(input);
+    }
+    const layout = this.layoutFor(participants.length);
+    const rects = panes(layout, this.#options.canvas.width, this.#options.canvas.height);
+    const shown = this.#assignment.assign(layout, ids, this.#speaker, this.#pinned);
+    const placed: PictureState['panes'] = [];
+    for (const [index, participantId] of shown.entries()) {
+      const rect = rects[index];
+      const participant = participants.find((p) => p.id === participantId);
+      if (!rect || !participant) continue;
+      const input = this.#inputs.get(participantId) ?? (await this.#addInput(participant, rect));
+      if (!input) continue;
+      this.#compositor.place(participantId, rect, rect.big ? 0 : 1);
+      this.#compositor.highlight(participantId, !rect.big && participantId === this.#speaker && layout !== 'single');
+      if (input.consumer) {
+        const layer = rect.height <= 200 ? 0 : rect.height <= 400 ? 1 : 2;
+        if (input.consumer.type === 'simulcast') await input.consumer.setPreferredLayers({ spatialLayer: layer }).catch(() => undefined);
+        if (!input.shown && input.consumer.paused) {
+          await input.consumer.resume();
+          this.#askKeyFrame(input);
+        }
+      }
+      input.shown = true;
+      placed.push({ ...rect, participantId });
+    }
+    // The rest are off the picture: hidden, and their cameras paused (nothing to decode).
+    for (const input of this.#inputs.values()) {
+      if (shown.includes(input.participantId)) continue;
+      this.#compositor.place(input.participantId, undefined);
+      if (input.shown) await input.consumer?.pause();
+      input.shown = false;
+    }
+    this.#state = { layout, panes: placed, outputs: [...this.#outputs.keys()] };
+  }
+
+  async #addInput(participant: PictureParticipant, rect: Pane): Promise<Input | undefined> {
+    const producer = participant.video;
+    if (!producer || producer.closed) {
+      this.#compositor.addPlaceholder(participant.id, participant.displayName);
+      const input: Input = { participantId: participant.id, producerId: undefined, shown: false, decoded: true };
+      this.#inputs.set(participant.id, input);
+      return input;
+    }
+    const transport = await this.#router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
+    try {
+      const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities: this.#router.rtpCapabilities, paused: true });
+      const codec = consumer.rtpParameters.codecs[0];
+      if (!codec) throw new Error('the camera has no codec');
+      const ports = await this.#compositor.addInput(participant.id, codec.mimeType === 'video/H264' ? 'H264' : 'VP8', codec.payloadType, participant.displayName);
+      await transport.connect({ ip: '127.0.0.1', port: ports.rtp, rtcpPort: ports.rtcp });
+      if (consumer.type === 'simulcast') await consumer.setPreferredLayers({ spatialLayer: rect.height <= 200 ? 0 : rect.height <= 400 ? 1 : 2 });
+      const input: Input = { participantId: participant.id, producerId: producer.id, transport, consumer, shown: false, decoded: false };
+      this.#inputs.set(participant.id, input);
+      consumer.observer.once('close', () => {
+        if (this.#inputs.get(participant.id) === input) this.#refresh();
+      });
+      return input;
+    } catch (error) {
+      transport.close();
+      log.warn({ participant: participant.id, err: (error as Error).message }, 'could not add a camera to the picture');
+      return undefined;
+    }
+  }
+
+  /** Key frames from a camera newly on the picture: asked until its first frame decodes. */
+  #askKeyFrame(input: Input): void {
+    input.decoded = false;
+    const ask = (attempt: number) => {
+      if (this.#closed || input.decoded || !input.shown || input.consumer?.closed || attempt > 8) return;
+      void input.consumer?.requestKeyFrame().catch(() => undefined);
+      this.#options.onKeyFrameNeeded?.(input.participantId);
+      setTimeout(() => ask(attempt + 1), 400).unref();
+    };
+    ask(0);
+  }
+
+  #dropInput(input: Input): void {
+    this.#compositor.remove(input.participantId);
+    input.transport?.close();
+    this.#inputs.delete(input.participantId);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#pollTimer);
+    this.#compositor.close();
+    for (const input of this.#inputs.values()) input.transport?.close();
+    for (const output of this.#outputs.values()) {
+      clearTimeout(output.pendingKeyFrame);
+      output.transport.close();
+    }
+    this.#inputs.clear();
+    this.#outputs.clear();
+    this.onClose?.();
+    log.info('composed picture closed');
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * ffmpeg (Debian) as a SIP terminal's video: a camera sending a solid colour as VP8 over RTP
+ * from the terminal's own video port, and a screen that decodes the video the box sends to a
+ * port (described by an SDP file) into small RGB frames the test can look at. Both processes
+ * are bounded in time and killed at teardown.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+type Teardown = { teardown(fn: () => unknown): void };
+
+/** A camera: `colour` (an ffmpeg colour name) as VP8, payload type 97, from `fromPort` to `toPort`. */
+export function startCamera(t: Teardown, colour: string, fromPort: number, toPort: number, seconds = 40): ChildProcess {
+  const child = spawn(
+    'ffmpeg',
+    ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=${colour}:size=320x180:rate=15`, '-t', String(seconds),
+      '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '150k', '-g', '15', '-payload_type', '97',
+      '-f', 'rtp', `rtp://127.0.0.1:${toPort}?localrtpport=${fromPort}&pkt_size=1200`],
+    { stdio: 'ignore' },
+  );
+  t.teardown(() => child.kill('SIGKILL'));
+  return child;
+}
+
+export type Rgb = readonly [number, number, number];
+
+/** A screen: decodes video arriving on `port` (VP8 as 97, or H.264 as 109) to WIDTH×HEIGHT RGB frames. */
+export class Screen {
+  static readonly WIDTH = 160;
+  static readonly HEIGHT = 90;
+  readonly #child: ChildProcess;
+  #pending = Buffer.alloc(0);
+  #latest: Buffer | undefined;
+  frames = 0;
+
+  constructor(t: Teardown, port: number, codec: 'VP8' | 'H264' = 'VP8', seconds = 60) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-screen-'));
+    const sdp = path.join(dir, 'screen.sdp');
+    writeFileSync(sdp, ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=screen', 'c=IN IP4 127.0.0.1', 't=0 0', ...(codec === 'VP8' ? [`m=video ${port} RTP/AVP 97`, 'a=rtpmap:97 VP8/90000'] : [`m=video ${port} RTP/AVP 109`, 'a=rtpmap:109 H264/90000', 'a=fmtp:109 packetization-mode=1']), 'a=recvonly', ''].join('\n'));
+    this.#child = spawn(
+      'ffmpeg',
+      ['-hide_banner', '-nostdin', '-loglevel', 'error', '-protocol_whitelist', 'file,udp,rtp', '-fflags', '+nobuffer', '-flags', 'low_delay',
+        '-i', sdp, '-t', String(seconds), '-vf', `scale=${Screen.WIDTH}:${Screen.HEIGHT}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    const size = Screen.WIDTH * Screen.HEIGHT * 3;
+    this.#child.stdout?.on('data', (chunk: Buffer) => {
+      this.#pending = Buffer.concat([this.#pending, chunk]);
+      while (this.#pending.length >= size) {
+        this.#latest = this.#pending.subarray(0, size);
+        this.#pending = this.#pending.subarray(size);
+        this.frames++;
+      }
+    });
+    t.teardown(() => this.#child.kill('SIGKILL'));
+  }
+
+  /** The latest frame as a PPM image (test artefacts: what the terminal saw). */
+  saveFrame(file: string): void {
+    if (this.#latest) writeFileSync(file, Buffer.concat([Buffer.from(`P6\n${Screen.WIDTH} ${Screen.HEIGHT}\n255\n`), this.#latest]));
+  }
+
+  /** The colour at (fx, fy), fractions of the width and height, of the latest frame. */
+  colourAt(fx: number, fy: number): Rgb | undefined {
+    const frame = this.#latest;
+    if (!frame) return undefined;
+    const x = Math.min(Screen.WIDTH - 1, Math.floor(fx * Screen.WIDTH));
+    const y = Math.min(Screen.HEIGHT - 1, Math.floor(fy * Screen.HEIGHT));
+    const i = (y * Screen.WIDTH + x) * 3;
+    return [frame[i] ?? 0, frame[i + 1] ?? 0, frame[i + 2] ?? 0];
+  }
+
+  /** The name of the nearest primary-ish colour (black, red, green, blue, yellow, white, grey). */
+  nameAt(fx: number, fy: number): string {
+    const rgb = this.colourAt(fx, fy);
+    if (!rgb) return 'none';
+    const named: [string, Rgb][] = [
+      ['black', [0, 0, 0]], ['red', [255, 0, 0]], ['lime', [0, 255, 0]], ['blue', [0, 0, 255]],
+      ['yellow', [255, 255, 0]], ['white', [255, 255, 255]], ['grey', [48, 56, 64]],
+    ];
+    let best = 'none';
+    let bestDistance = Number.POSITIVE_INFINITY;
+    for (const [name, [r, g, b]] of named) {
+      const distance = (rgb[0] - r) ** 2 + (rgb[1] - g) ** 2 + (rgb[2] - b) ** 2;
+      if (distance < bestDistance) [best, bestDistance] = [name, distance];
+    }
+    return best;
+  }
+}
