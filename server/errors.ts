@@ -95,6 +95,51 @@ export const ERRORS = {
     en: 'There is no IVR prompt {language}/{name}. The prompts are listed by GET /api/v1/ivr/prompts.',
     zh: '没有 IVR 提示音 {language}/{name}。提示音列表见 GET /api/v1/ivr/prompts。',
   },
+  VCBOX_ERR_BACKUP_NOT_FOUND: {
+    statusCode: 404,
+    en: 'There is no backup named {name}. The backups are listed by GET /api/v1/backups.',
+    zh: '没有名为 {name} 的备份。备份列表见 GET /api/v1/backups。',
+  },
+  VCBOX_ERR_BACKUP_EXISTS: {
+    statusCode: 409,
+    en: 'A backup named {name} already exists. Choose another name or delete the old backup first.',
+    zh: '名为 {name} 的备份已存在。请换一个名称，或先删除旧备份。',
+  },
+  VCBOX_ERR_BACKUP_BUSY: {
+    statusCode: 409,
+    en: 'A {operation} is already running; try again when it has finished.',
+    zh: '正在进行{operation}；请在其完成后重试。',
+  },
+  VCBOX_ERR_BACKUP_INVALID: {
+    statusCode: 422,
+    en: 'The file is not a usable vcbox backup: {reason}. Nothing was changed. Upload a backup file downloaded from a vcbox (Backup….tar.gz), complete and unmodified.',
+    zh: '该文件不是可用的 vcbox 备份：{reason}。数据未作任何修改。请上传从 vcbox 下载的完整且未经修改的备份文件（Backup….tar.gz）。',
+  },
+  VCBOX_ERR_BACKUP_TOO_LARGE: {
+    statusCode: 413,
+    en: 'The uploaded file is larger than {limit}, the most a backup upload may be. Nothing was changed.',
+    zh: '上传的文件超过备份上传上限 {limit}。数据未作任何修改。',
+  },
+  VCBOX_ERR_BACKUP_TOO_NEW: {
+    statusCode: 409,
+    en: 'The backup was made by vcbox {productVersion} with database schema {found}; this box (vcbox {version}) knows schema {supported} at most and cannot go back. Upgrade this box to vcbox {productVersion} or newer, then restore. Nothing was changed.',
+    zh: '该备份由 vcbox {productVersion} 生成，数据库结构版本为 {found}；本设备（vcbox {version}）最高支持版本 {supported}，无法降级恢复。请先将本设备升级到 vcbox {productVersion} 或更新版本后再恢复。数据未作任何修改。',
+  },
+  VCBOX_ERR_BACKUP_SPACE: {
+    statusCode: 507,
+    en: 'Not enough free disk space in {dir}: the {operation} needs about {needed}, {free} are free. Delete old backups or free space, then try again. Nothing was changed.',
+    zh: '{dir} 的可用磁盘空间不足：{operation}约需 {needed}，当前可用 {free}。请删除旧备份或释放空间后重试。数据未作任何修改。',
+  },
+  VCBOX_ERR_BACKUP_FAILED: {
+    statusCode: 500,
+    en: 'The backup could not be made: {reason}. No backup file was left behind.',
+    zh: '无法生成备份：{reason}。未留下不完整的备份文件。',
+  },
+  VCBOX_ERR_RESTORE_FAILED: {
+    statusCode: 500,
+    en: 'The restore failed while {step}: {reason}. The box is unchanged (database and files as before the restore).',
+    zh: '恢复在{step}时失败：{reason}。设备未作任何修改（数据库和文件保持恢复前的状态）。',
+  },
   VCBOX_ERR_ACCOUNT_INVALID: {
     statusCode: 400,
     en: 'Account field {field} is invalid: {reason}.',

@@ -15,6 +15,8 @@ export interface Session {
 }
 
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
+/** How a session's cookie value is kept (table admin_sessions, column token_hash). */
+export const sessionTokenHash = hash;
 
 /** last_seen_at is written at most this often per session (reads must not each cost a write). */
 const TOUCH_EVERY_MS = 30_000;

@@ -38,6 +38,8 @@ export interface Config {
    * when SIP listens on every address).
    */
   readonly media: { readonly workers: number; readonly listenIp: string; readonly address: string };
+  /** Backups: the largest archive an administrator may upload to restore, in bytes. */
+  readonly backup: { readonly maxUploadBytes: number };
 }
 
 /** The folder the project sits in (server/config/ → two levels up). */
@@ -54,6 +56,7 @@ interface ConfigFile {
   sip?: { host?: string; port?: number; tlsPort?: number };
   signaling?: { host?: string; port?: number };
   media?: { workers?: number; listenIp?: string; address?: string };
+  backup?: { maxUploadMB?: number };
 }
 
 function readConfigFile(file: string): ConfigFile {
@@ -94,6 +97,17 @@ function parseCount(field: string, value: unknown): number {
     });
   }
   return count;
+}
+
+function parseMebibytes(field: string, value: unknown): number {
+  const count = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 65536) {
+    throw createError('VCBOX_ERR_CONFIG_VALUE', {
+      field,
+      reason: `"${String(value)}" is not a whole number of MiB from 1 to 65536`,
+    });
+  }
+  return count * 1024 * 1024;
 }
 
 function parseLogLevel(field: string, value: string): LogLevel {
@@ -156,6 +170,9 @@ export function loadConfig(env: Env): Config {
       listenIp: env.VCBOX_MEDIA_LISTEN_IP ?? file.media?.listenIp ?? sipHost,
       address: env.VCBOX_MEDIA_ADDRESS ?? file.media?.address ?? (sipHost === '0.0.0.0' ? firstLanAddress() : sipHost),
     },
+    backup: {
+      maxUploadBytes: parseMebibytes('backup.maxUploadMB (VCBOX_BACKUP_MAX_UPLOAD_MB)', env.VCBOX_BACKUP_MAX_UPLOAD_MB ?? file.backup?.maxUploadMB ?? 1024),
+    },
   };
 }
 
@@ -175,6 +192,8 @@ export function dataPaths(config: Config) {
     secrets: path.join(config.dataDir, 'secrets'),
     /** IVR prompts uploaded by an administrator (they replace the built ones). */
     prompts: path.join(config.dataDir, 'prompts'),
+    /** Backup archives (`<name>.tar.gz`) and the staging folders of backups being made or restored. */
+    backups: path.join(config.dataDir, 'backups'),
     /** Unix socket of the media service's control channel (control plane → media). */
     mediaSocket: path.join(config.dataDir, 'run', 'media.sock'),
   } as const;

@@ -35,6 +35,10 @@ import { SESSION_COOKIE, registerAuth } from './auth.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { adminRoutes } from './routes/admins.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { backupRoutes } from './routes/backups.ts';
+import type { BackupRestorer } from '../backup/backup-restore.ts';
+import type { BackupScheduler } from '../backup/backup-scheduler.ts';
+import type { BackupStore } from '../backup/backup-store.ts';
 import { callRecordRoutes } from './routes/call-records.ts';
 import { healthRoutes } from './routes/health.ts';
 import { meetingRoutes } from './routes/meetings.ts';
@@ -70,6 +74,8 @@ export interface AppOptions {
   readonly promptDir?: string;
   /** This process's remote syslog (its status is shown under /settings/syslog/status). */
   readonly syslog?: RemoteSyslog;
+  /** Backups (`<dataDir>/backups`), restore and the automatic schedule; enables the backup routes. */
+  readonly backups?: { readonly store: BackupStore; readonly restorer: BackupRestorer; readonly scheduler?: BackupScheduler };
   /** Folder served as the console; defaults to the project's web/. */
   readonly webRoot?: string;
 }
@@ -155,6 +161,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       }
       if (options.promptDir) await api.register(ivrPromptRoutes, { db, prompts: new PromptStore(options.promptDir) });
       await api.register(settingRoutes, { settings, db, mailer, ...(options.syslog ? { syslog: options.syslog } : {}) });
+      if (options.backups) await api.register(backupRoutes, { db, settings, ...options.backups });
       await api.register(onlineUserRoutes, { accounts, online: options.online ?? (() => []), ...(options.reachability ? { reachability: options.reachability } : {}) });
       await api.register(meetingRoutes, { db, meetings: new MeetingStore(db), accounts, settings, mailer });
       await api.register(roomRoutes, { db, rooms: new RoomStore(db), vmrs: new VmrStore(db), devices: options.devices ?? (() => undefined) });

@@ -7,6 +7,9 @@
 import type { EventEmitter } from 'node:events';
 import type { MediaServiceEvents } from '../../media/media-service.ts';
 import { AdminStore } from '../admin/admin-store.ts';
+import { BackupRestorer } from '../backup/backup-restore.ts';
+import { BackupScheduler } from '../backup/backup-scheduler.ts';
+import { BackupStore } from '../backup/backup-store.ts';
 import { dataPaths, loadConfig } from '../config/config.ts';
 import { createError } from '../errors.ts';
 import { getLogger, initLogging } from '../logging/logger.ts';
@@ -27,6 +30,12 @@ await runService('control plane', async () => {
   // The control plane also sends the operation log (the audit log of every process).
   const syslog = new RemoteSyslog({ settings: state.settings, logFile: 'web', processName: 'control-plane', auditDb: state.db }).start();
   await new AdminStore(state.db).ensureInitialAdmin(dataPaths(config).secrets);
+  const paths = dataPaths(config);
+  const backupStore = new BackupStore(state.db, { backups: paths.backups, certificates: paths.certificates, prompts: paths.prompts });
+  const restorer = new BackupRestorer({ db: state.db, settings: state.settings, store: backupStore, maxUploadBytes: config.backup.maxUploadBytes });
+  // Before anything serves: undo a restore a crash interrupted, sweep staging leftovers.
+  await restorer.recover();
+  const scheduler = new BackupScheduler(state.settings, backupStore).start();
   const media = new MediaClient(dataPaths(config).mediaSocket);
   void media.start();
   const sip = new SipApplication({
@@ -43,6 +52,7 @@ await runService('control plane', async () => {
     mediaEvents: media as unknown as EventEmitter<MediaServiceEvents>,
     admission: sip.admission,
     promptDir: dataPaths(config).prompts,
+    backups: { store: backupStore, restorer, scheduler },
     syslog,
     online: () => sip.location.online(),
     reachability: (account, contact) => sip.qualifier.status(account, contact),
@@ -54,6 +64,7 @@ await runService('control plane', async () => {
   try {
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (error) {
+    scheduler.close();
     sip.close();
     media.close();
     syslog.close();
@@ -68,6 +79,7 @@ await runService('control plane', async () => {
   sip.start(60_000).catch((error: Error) => log.error({ err: error.message }, 'SIP application not connected yet; still retrying'));
   return {
     async close() {
+      scheduler.close();
       sip.close();
       media.close();
       await app.close();

@@ -35,7 +35,8 @@ const RULES: [prefix: string, effect: SettingEffect][] = [
   ['ssh.', { applies: 'stored', note: 'rendered to the appliance sshd configuration, not yet' }],
   ['time.', { applies: 'stored', note: 'time settings are applied on the appliance, not yet' }],
   ['syslog.', { applies: 'now' }],
-  ['backup.', { applies: 'stored', note: 'backups come with the maintenance work' }],
+  // The control plane's backup scheduler re-reads these as soon as they change.
+  ['backup.', { applies: 'now' }],
   ['license.', { applies: 'stored', note: 'licences come with the maintenance work' }],
   ['system.', { applies: 'now' }],
 ];

@@ -147,6 +147,11 @@ export const SETTINGS = {
   'backup.auto': setting(true, isBool, 'true or false'),
   'backup.period': setting('weekly', oneOf(['daily', 'weekly', 'monthly'] as const), 'daily, weekly or monthly'),
   'backup.keep': setting(3, isIntIn(1, 30), 'a whole number from 1 to 30'),
+  // When the automatic backup runs, in the box's local time: `day` is the weekday for weekly
+  // (1 = Monday … 7 = Sunday) and the day of the month for monthly (1-28: every month has it);
+  // daily ignores it.
+  'backup.day': setting(1, isIntIn(1, 28), 'a whole number from 1 to 28 (weekly: 1 = Monday … 7 = Sunday; monthly: the day of the month)'),
+  'backup.time': setting('02:00', (value: unknown): value is string => typeof value === 'string' && /^([01]\d|2[0-3]):[0-5]\d$/.test(value), 'a time of day HH:MM (00:00-23:59)'),
 } as const;
 
 export type SettingKey = keyof typeof SETTINGS;
@@ -199,6 +204,9 @@ export function crossCheck(settings: Settings): [SettingKey, string] | undefined
         return [keyB, `${b.min}-${b.max} overlaps ${keyA} ${a.min}-${a.max}; media port ranges must not overlap`];
       }
     }
+  }
+  if (settings['backup.period'] === 'weekly' && settings['backup.day'] > 7) {
+    return ['backup.day', `a weekly backup needs a weekday from 1 (Monday) to 7 (Sunday), got ${settings['backup.day']}`];
   }
   return undefined;
 }

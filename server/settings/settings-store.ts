@@ -2,8 +2,11 @@
  * The settings store: the spec's settings kept in SQLite table `settings` (one JSON value per
  * key), read with their defaults filled in, and changed only through `update`, which checks
  * every value and the rules across values before anything is written, writes all keys of one
- * change in a single transaction and records it in the audit log.
+ * change in a single transaction and records it in the audit log. Parts of this process that
+ * apply a setting live (the backup scheduler) listen to `observer` ('changed': the keys whose
+ * value changed, by `update` or by `reload` after the table was rewritten, e.g. a restore).
  */
+import { EventEmitter } from 'node:events';
 import { recordAudit } from '../audit/audit-log.ts';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/database.ts';
@@ -26,7 +29,13 @@ export interface ChangeAuthor {
   readonly source?: string;
 }
 
+export interface SettingsObserverEvents {
+  changed: [keys: SettingKey[]];
+}
+
 export class SettingsStore {
+  /** Told after a change is committed; listeners must not throw. */
+  readonly observer = new EventEmitter<SettingsObserverEvents>();
   readonly #db: Db;
   readonly #rows: Statement<[]>;
   readonly #dataVersion: Statement<[]>;
@@ -105,6 +114,20 @@ export class SettingsStore {
       recordAudit(this.#db, { actor: author.actor, source: author.source, action: 'settings.update', detail });
     })();
     log.info({ changed, actor: author.actor }, 'settings changed');
+    this.observer.emit('changed', changed);
+    return changed;
+  }
+
+  /**
+   * Forgets the cached settings after this connection rewrote the table outside `update` (its
+   * own writes do not move data_version), and tells listeners which values differ from
+   * `before` (what `getAll` answered before the rewrite). Returns them.
+   */
+  reload(before: Settings): SettingKey[] {
+    this.#cache = undefined;
+    const after = this.getAll();
+    const changed = (Object.keys(after) as SettingKey[]).filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]));
+    if (changed.length > 0) this.observer.emit('changed', changed);
     return changed;
   }
 }
