@@ -12,7 +12,7 @@ import { randomInt } from 'node:crypto';
 import type { types } from 'mediasoup';
 import { getLogger } from '../../server/logging/logger.ts';
 import { VIDEO_FEEDBACK } from '../meetings/sip-video.ts';
-import { type Canvas, CompositorProcess } from './compositor-process.ts';
+import { type Canvas, type CompositorOutput, CompositorProcess } from './compositor-process.ts';
 import { effectiveLayout, type Layout, type LayoutChoice, type LayoutLimits, type Pane, panes } from './layouts.ts';
 import { PaneAssignment, type PollingRule } from './pane-assignment.ts';
 
@@ -55,6 +55,10 @@ interface Output {
   readonly id: string;
   readonly producer: types.Producer;
   readonly transport: types.PlainTransport;
+  /** What the compositor was told (to tell a restarted one the same). */
+  readonly spec: CompositorOutput;
+  /** The loopback port the compositor sends it from (the transport latched onto it). */
+  sourcePort: number;
   lastKeyFrameAt: number;
   /** A key frame asked for within the rate limit, sent when it ends. */
   pendingKeyFrame?: NodeJS.Timeout;
@@ -64,11 +68,15 @@ export interface PictureState {
   readonly layout: Layout;
   readonly panes: (Pane & { participantId: string })[];
   readonly outputs: string[];
+  /** The compositor's process id (operators, tests). */
+  readonly pid?: number;
 }
 
 export class ComposedPicture {
   readonly #router: types.Router;
-  readonly #compositor: CompositorProcess;
+  #compositor: CompositorProcess;
+  /** When the compositor died recently (restarts are bounded: a crash loop ends the picture). */
+  readonly #crashes: number[] = [];
   readonly #options: ComposedPictureOptions;
   readonly #assignment: PaneAssignment;
   readonly #inputs = new Map<string, Input>();
@@ -97,6 +105,16 @@ export class ComposedPicture {
     this.#options = options;
     this.#assignment = new PaneAssignment(options.polling.rule);
     this.#limits = options.limits;
+    this.#watch(compositor);
+    this.#pollTimer = setInterval(() => {
+      this.#assignment.poll();
+      this.#refresh();
+    }, options.polling.intervalMs);
+    this.#pollTimer.unref();
+    log.info({ pid: compositor.pid, canvas: options.canvas }, 'composed picture started');
+  }
+
+  #watch(compositor: CompositorProcess): void {
     compositor.on('inputframe', (id) => {
       const input = this.#inputs.get(id);
       if (input) input.decoded = true;
@@ -107,13 +125,51 @@ export class ComposedPicture {
       if (input) this.#dropInput(input);
       this.#refresh();
     });
-    compositor.on('exit', () => this.close());
-    this.#pollTimer = setInterval(() => {
-      this.#assignment.poll();
-      this.#refresh();
-    }, options.polling.intervalMs);
-    this.#pollTimer.unref();
-    log.info({ pid: compositor.pid, canvas: options.canvas }, 'composed picture started');
+    compositor.on('exit', () => {
+      if (!this.#closed && compositor === this.#compositor) this.#update = this.#update.then(() => this.#restart());
+    });
+  }
+
+  /**
+   * The compositor died: a new one takes over the same outputs — same SSRC, sent from the same
+   * port, so the producers and every receiver's consumer go on (no SSRC change, no
+   * renegotiation) — and the cameras are consumed into it again. Three deaths within a
+   * minute end the picture instead (its owner decides what next).
+   */
+  async #restart(): Promise<void> {
+    const now = Date.now();
+    this.#crashes.push(now);
+    while ((this.#crashes[0] ?? now) < now - 60_000) this.#crashes.shift();
+    if (this.#crashes.length > 3) {
+      log.error({ crashes: this.#crashes.length }, 'the compositor keeps dying; the picture ends');
+      this.close();
+      return;
+    }
+    log.warn('the compositor died; starting another for the same picture');
+    for (const input of [...this.#inputs.values()]) this.#dropInput(input);
+    try {
+      const compositor = await CompositorProcess.start(this.#options.canvas);
+      if (this.#closed) {
+        compositor.close();
+        return;
+      }
+      this.#compositor = compositor;
+      this.#watch(compositor);
+      for (const output of this.#outputs.values()) {
+        // The new encoder starts its own RTP sequence: pausing and resuming the producer makes
+        // every consumer re-sync at the next key frame, so receivers see one continuous stream.
+        await output.producer.pause();
+        output.sourcePort = await compositor.addOutput(output.id, output.spec, output.sourcePort);
+        await output.producer.resume();
+        output.lastKeyFrameAt = 0;
+        this.keyFrame(output.producer.id);
+      }
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'could not restart the compositor; the picture ends');
+      this.close();
+      return;
+    }
+    await this.#apply();
   }
 
   get closed(): boolean {
@@ -125,7 +181,7 @@ export class ComposedPicture {
   }
 
   get state(): PictureState {
-    return this.#state;
+    return { ...this.#state, ...(this.#compositor.pid ? { pid: this.#compositor.pid } : {}) };
   }
 
   /**
@@ -186,8 +242,9 @@ export class ComposedPicture {
         appData: { composed: id },
       });
       const kbps = Math.max(128, Math.round((this.#options.kbps * height) / canvas.height));
-      this.#compositor.addOutput(id, { codec: h264 ? 'H264' : 'VP8', payloadType, ssrc, port: transport.tuple.localPort, kbps, width, height, packetizationMode: mode as 0 | 1 });
-      this.#outputs.set(id, { id, producer, transport, lastKeyFrameAt: 0 });
+      const spec: CompositorOutput = { codec: h264 ? 'H264' : 'VP8', payloadType, ssrc, port: transport.tuple.localPort, kbps, width, height, packetizationMode: mode as 0 | 1 };
+      const sourcePort = await this.#compositor.addOutput(id, spec);
+      this.#outputs.set(id, { id, producer, transport, spec, sourcePort, lastKeyFrameAt: 0 });
       // Whenever mediasoup asks this output for a key frame (a new consumer, a receiver's PLI or
       // FIR, a pipe to another router), the encoder makes one.
       await producer.enableTraceEvent(['pli', 'fir']);

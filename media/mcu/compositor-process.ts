@@ -53,6 +53,7 @@ export class CompositorProcess extends EventEmitter<CompositorEvents> {
   readonly canvas: Canvas;
   readonly #child: ChildProcessWithoutNullStreams;
   readonly #ports = new Map<string, (ports: { rtp: number; rtcp: number }) => void>();
+  readonly #outputPorts = new Map<string, (port: number) => void>();
   readonly #commits = new Map<number, (ms: number) => void>();
   #commitSeq = 0;
   #stderr = '';
@@ -120,6 +121,10 @@ export class CompositorProcess extends EventEmitter<CompositorEvents> {
         this.#ports.get(a)?.({ rtp: Number(b), rtcp: Number(c) });
         this.#ports.delete(a);
         break;
+      case 'output-port':
+        this.#outputPorts.get(a)?.(Number(b));
+        this.#outputPorts.delete(a);
+        break;
       case 'input-frame':
         this.emit('inputframe', a);
         break;
@@ -181,8 +186,22 @@ export class CompositorProcess extends EventEmitter<CompositorEvents> {
     this.#send('remove', field(id));
   }
 
-  addOutput(id: string, output: CompositorOutput): void {
-    this.#send('output', field(id), output.codec, output.payloadType, output.ssrc, output.port, output.kbps, output.width, output.height, output.packetizationMode);
+  /**
+   * An encoded output; resolves with the loopback port it sends from (`sourcePort` when given:
+   * a restarted compositor keeps sending from where the receiving transport expects it).
+   */
+  addOutput(id: string, output: CompositorOutput, sourcePort = 0): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#outputPorts.delete(id);
+        reject(new Error(`the compositor could not start output ${id}${sourcePort ? ` from port ${sourcePort}` : ''}`));
+      }, 3000);
+      this.#outputPorts.set(id, (port) => {
+        clearTimeout(timer);
+        resolve(port);
+      });
+      this.#send('output', field(id), output.codec, output.payloadType, output.ssrc, output.port, output.kbps, output.width, output.height, output.packetizationMode, sourcePort);
+    });
   }
 
   keyframe(outputId: string): void {

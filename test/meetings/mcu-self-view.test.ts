@@ -37,6 +37,7 @@ t.test('each SIP participant sees the others, not itself, while the meeting is s
   const panesOf = (id: string) => box.media?.pictureState(room.number, id)?.panes.map((p) => p.participantId) ?? [];
   await waitFor('three pictures', 5000, () => box.media?.pictureState(room.number)?.pictures === 3).catch(() => undefined);
   t.equal(box.media?.pictureState(room.number)?.pictures, 3, 'one picture per SIP video participant');
+  await waitFor("the viewer's picture", 5000, () => panesOf(ids.Viewer ?? '').join() === [ids.Red, ids.Lime].join()).catch(() => undefined);
   t.same(panesOf(ids.Viewer ?? ''), [ids.Red, ids.Lime], "the viewer's picture: the two cameras, not itself");
   t.notOk(panesOf(ids.Red ?? '').includes(ids.Red ?? ''), "Red's picture leaves Red out");
   await waitFor('red and lime on the screen', 10_000, () => screen.nameAt(0.25, 0.25) === 'red' && screen.nameAt(0.75, 0.25) === 'lime').catch(() => undefined);

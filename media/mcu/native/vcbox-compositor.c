@@ -17,7 +17,10 @@
  *   name ID TEXT                         the caption on the pane
  *   highlight ID 0|1                     the speaker's caption in amber
  *   remove ID                            drop an input or placeholder
- *   output ID CODEC PT SSRC PORT KBPS W H MODE   an encoded RTP output to 127.0.0.1:PORT (MODE: H.264 packetization mode)
+ *   output ID CODEC PT SSRC PORT KBPS W H MODE [SRC]  an encoded RTP output to 127.0.0.1:PORT (MODE: H.264
+ *                                        packetization mode), sent from loopback port SRC (0: any)
+ *                                        → "output-port ID SRC" (a restarted compositor sends from the
+ *                                        same port, so the receiving transport keeps taking it)
  *   keyframe ID                          the output's next frame is a key frame
  *   drop-output ID
  *   commit SEQ                           → "committed SEQ MS": ms from the command to the first
@@ -202,12 +205,12 @@ static GstElement *caption_tail(Input *input, const char *name) {
   return queue;
 }
 
-/* A UDP socket on a free loopback port (its port in *port), or NULL. */
+/* A UDP socket on loopback port *port (0: a free one; the port bound in *port), or NULL. */
 static GSocket *loopback_socket(int *port) {
   GSocket *socket = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
   if (!socket) return NULL;
   GInetAddress *loopback = g_inet_address_new_from_string("127.0.0.1");
-  GSocketAddress *address = g_inet_socket_address_new(loopback, 0);
+  GSocketAddress *address = g_inet_socket_address_new(loopback, (guint16)CLAMP(*port, 0, 65535));
   gboolean bound = g_socket_bind(socket, address, FALSE, NULL);
   g_object_unref(address);
   g_object_unref(loopback);
@@ -291,6 +294,12 @@ static void cmd_pane(char **f, int n) {
   Input *input = g_hash_table_lookup(inputs, f[1]);
   if (!input) return emit("error\tno input %s", f[1]);
   int x = atoi(f[2]), y = atoi(f[3]), w = atoi(f[4]), h = atoi(f[5]), z = atoi(f[6]);
+  /* Panes stay on the canvas, whatever the command says. */
+  x = CLAMP(x, 0, canvas_w - 2);
+  y = CLAMP(y, 0, canvas_h - 2);
+  if (w > 0) w = CLAMP(w, 2, canvas_w - x);
+  if (h > 0) h = CLAMP(h, 2, canvas_h - y);
+  z = CLAMP(z, 0, 1000);
   if (w <= 0 || h <= 0) {
     g_object_set(input->mix_pad, "alpha", 0.0, NULL);
     return;
@@ -341,8 +350,11 @@ static void cmd_remove(char **f, int n) {
 /* ---- outputs ---- */
 
 static void cmd_output(char **f, int n) {
-  if (n < 10) return emit("error\toutput needs ID CODEC PT SSRC PORT KBPS W H MODE");
+  if (n < 10) return emit("error\toutput needs ID CODEC PT SSRC PORT KBPS W H MODE [SRC]");
   if (g_hash_table_contains(outputs, f[1])) return emit("error\toutput %s exists", f[1]);
+  int source_port = n > 10 ? atoi(f[10]) : 0;
+  GSocket *socket = loopback_socket(&source_port);
+  if (!socket) return emit("error\toutput %s: cannot send from loopback port %d", f[1], source_port);
   gboolean h264 = g_ascii_strcasecmp(f[2], "H264") == 0;
   int pt = atoi(f[3]), port = atoi(f[5]), kbps = atoi(f[6]), w = atoi(f[7]), h = atoi(f[8]), mode = atoi(f[9]);
   guint ssrc = (guint)strtoul(f[4], NULL, 10);
@@ -378,9 +390,17 @@ static void cmd_output(char **f, int n) {
     g_object_set(profile, "caps", pcaps, NULL);
     gst_caps_unref(pcaps);
   }
-  g_object_set(pay, "pt", pt, "ssrc", ssrc, "mtu", 1200, NULL);
+  /* RTP time follows the wall clock (90 kHz), not this process's start: a compositor that
+   * takes over a dead one's output continues its timestamps, and receivers see one stream. */
+  GstClock *clock = gst_element_get_clock(pipeline);
+  GstClockTime running = clock ? gst_clock_get_time(clock) - gst_element_get_base_time(pipeline) : 0;
+  if (clock) gst_object_unref(clock);
+  guint64 wall90k = (guint64)g_get_real_time() * 9 / 100;
+  guint32 ts_offset = (guint32)(wall90k - gst_util_uint64_scale(running, 90000, GST_SECOND));
+  g_object_set(pay, "pt", pt, "ssrc", ssrc, "mtu", 1200, "timestamp-offset", ts_offset, NULL);
   GstElement *sink = make("udpsink");
-  g_object_set(sink, "host", "127.0.0.1", "port", port, "sync", FALSE, "async", FALSE, NULL);
+  g_object_set(sink, "host", "127.0.0.1", "port", port, "sync", FALSE, "async", FALSE, "socket", socket, "close-socket", TRUE, NULL);
+  g_object_unref(socket);
   GstElement *chain[] = {queue, scale, caps, enc, profile, pay, sink};
   output->count = 7;
   for (int i = 0; i < output->count; i++) {
@@ -403,6 +423,7 @@ static void cmd_output(char **f, int n) {
   gst_object_unref(queue_sink);
   for (int i = output->count - 1; i >= 0; i--) gst_element_sync_state_with_parent(chain[i]);
   g_hash_table_insert(outputs, output->id, output);
+  emit("output-port\t%s\t%d", output->id, source_port);
 }
 
 static void request_keyframe(Output *output) {
@@ -568,6 +589,8 @@ int main(int argc, char **argv) {
   outputs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, free_output);
   loop = g_main_loop_new(NULL, FALSE);
   GIOChannel *channel = g_io_channel_unix_new(0);
+  /* Raw bytes: a line that is not UTF-8 is a bad command, not the end of the channel. */
+  g_io_channel_set_encoding(channel, NULL, NULL);
   g_io_add_watch(channel, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin, NULL);
   g_main_loop_run(loop);
   if (pipeline) gst_element_set_state(pipeline, GST_STATE_NULL);
