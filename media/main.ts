@@ -10,6 +10,7 @@ import { openState } from '../server/process/open-state.ts';
 import { runService } from '../server/process/service-lifecycle.ts';
 import { MediaControlServer } from './control/media-control-server.ts';
 import { setPromptOverrideDir } from './ivr/ivr-session.ts';
+import { staticNatFrom } from '../server/network/static-nat.ts';
 import { videoPolicyFrom } from './mcu/video-policy.ts';
 import { MediaService } from './media-service.ts';
 import { WorkerPool } from './worker-pool/worker-pool.ts';
@@ -28,6 +29,7 @@ await runService('media', async () => {
     rtpTimeoutMs: settings.get('call.rtpTimeoutSeconds') * 1000,
     ivrPorts: settings.get('media.ivrPorts'),
     videoPolicy: () => videoPolicyFrom(settings.getAll()),
+    nat: () => staticNatFrom(settings.getAll()),
   });
   const control = new MediaControlServer(service, dataPaths(config).mediaSocket);
   await control.listen();

@@ -24,6 +24,7 @@ import {
 import { IvrSession } from './ivr/ivr-session.ts';
 import type { LayoutChoice } from './mcu/layouts.ts';
 import type { VideoPolicy } from './mcu/video-policy.ts';
+import { natAddressFor, type StaticNat } from '../server/network/static-nat.ts';
 import type { WorkerPool } from './worker-pool/worker-pool.ts';
 
 const log = getLogger('media-service');
@@ -39,6 +40,8 @@ export interface MediaServiceOptions {
   readonly ivrPorts?: { readonly min: number; readonly max: number };
   /** The call settings for composed video (read live from the settings). */
   readonly videoPolicy?: () => VideoPolicy;
+  /** Static NAT in force (read live from the settings). */
+  readonly nat?: () => StaticNat | undefined;
 }
 
 export interface MediaServiceEvents {
@@ -93,6 +96,7 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
       legsPerWorker: this.#options.legsPerWorker ?? 200,
       placeLeg: () => this.#options.pool.leastLoaded(),
       ...(this.#options.videoPolicy ? { videoPolicy: this.#options.videoPolicy } : {}),
+      ...(this.#options.nat ? { nat: this.#options.nat } : {}),
     }));
     this.#creating.set(key, creating);
     try {
@@ -196,10 +200,10 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
   // ------------------------------------------------------------------ IVR media
 
   /** Answers an IVR call's offer from the IVR port range; digits arrive as `ivrdigit` events. */
-  async ivrStart(callId: string, offer: string): Promise<{ sdp: string; codec: string; port: number }> {
+  async ivrStart(callId: string, offer: string, remoteAddress?: string): Promise<{ sdp: string; codec: string; port: number }> {
     this.#ivr.get(callId)?.close();
     const { session, sdp } = await IvrSession.start(callId, offer, {
-      address: this.#network.announcedAddress,
+      address: natAddressFor(this.#options.nat?.(), remoteAddress) ?? this.#network.announcedAddress,
       listenIp: this.#network.listenIp,
       ports: this.#options.ivrPorts ?? { min: 30000, max: 37999 },
     });

@@ -12,6 +12,7 @@ import { createError } from '../../server/errors.ts';
 import { getLogger } from '../../server/logging/logger.ts';
 import { AUDIO_CODECS, type AudioCodecName, codecByMimeType, pickAudioCodec } from '../audio-mixer/audio-codec.ts';
 import { AudioMixer, type AudioMixerOptions } from '../audio-mixer/audio-mixer.ts';
+import { natAddressFor, type StaticNat } from '../../server/network/static-nat.ts';
 import { ComposedPicture, type PictureParticipant, type PictureState } from '../mcu/composed-picture.ts';
 import { effectiveLayout, type LayoutChoice } from '../mcu/layouts.ts';
 import { DEFAULT_VIDEO_POLICY, terminalMaxHeight, type VideoPolicy } from '../mcu/video-policy.ts';
@@ -49,6 +50,8 @@ export interface SipLegRequest {
   readonly displayName: string;
   readonly offer: string;
   readonly srtp: SrtpPolicy;
+  /** The caller's SIP source address: with static NAT, callers outside the LAN get the public IP. */
+  readonly remoteAddress?: string;
 }
 
 /** The SDP session a rebuilt leg keeps (o= session id, next version), within one dialog. */
@@ -97,6 +100,8 @@ interface SipLeg {
   readonly sessionId: string;
   version: number;
   readonly srtpPolicy: SrtpPolicy;
+  /** The addresses this leg's media uses (static NAT: the public IP for callers outside). */
+  readonly network: MediaNetwork;
   direction: Direction;
   producer: types.Producer;
   mixProducer: types.Producer;
@@ -196,6 +201,8 @@ export interface MeetingMediaOptions {
   readonly placeLeg?: () => types.Worker;
   /** The call settings for composed video, read when a picture starts (live settings). */
   readonly videoPolicy?: () => VideoPolicy;
+  /** Static NAT in force (read at every join). */
+  readonly nat?: () => StaticNat | undefined;
 }
 
 /** Pipes a producer from one router to another (same worker or not); the copy's producer. */
@@ -320,7 +327,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     if (secure && !crypto) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'none of the offered SRTP crypto suites is supported (offer AES_CM_128_HMAC_SHA1_80)' });
     if (!secure && request.srtp === 'required') throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'this box requires SRTP; enable media encryption (SRTP/SDES) on the terminal' });
 
-    const { network } = this.#options;
+    const network = this.#networkFor(request.remoteAddress);
     const info = AUDIO_CODECS[chosen.name];
     const videoMedia = offer.media.find((m) => m.kind === 'video' && m.port > 0);
     const offeredVideo = videoMedia ? pickVideoCodec(videoMedia) : undefined;
@@ -420,6 +427,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         sessionId: session?.sessionId ?? String(randomInt(1, 2 ** 47)),
         version: session?.version ?? 1,
         srtpPolicy: request.srtp,
+        network,
         direction,
         producer,
         mixProducer,
@@ -500,7 +508,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   }
 
   #answer(leg: SipLeg, offered: readonly SdpMedia[], audio: SdpMedia, crypto: SdpCrypto | undefined): string {
-    const { network } = this.#options;
+    const { network } = leg;
     const telephoneEvent = audio.codecs.find((c) => c.name.toLowerCase() === 'telephone-event' && c.clockRate === 8000);
     const videoOffer = offered.find((m) => m.kind === 'video' && m.port > 0);
     const media: AnswerMedia[] = offered.map((m): AnswerMedia => {
@@ -576,6 +584,13 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       all.push({ id: peer.id, displayName: peer.displayName, joinedAt: peer.joinedAt, ...(camera ? { video: camera } : {}) });
     }
     return all.sort((a, b) => a.joinedAt.getTime() - b.joinedAt.getTime());
+  }
+
+  /** The media addresses for a caller: with static NAT, the public IP for one outside the LAN. */
+  #networkFor(remoteAddress: string | undefined): MediaNetwork {
+    const { network } = this.#options;
+    const publicIp = natAddressFor(this.#options.nat?.(), remoteAddress);
+    return publicIp ? { ...network, announcedAddress: publicIp } : network;
   }
 
   #policy(): VideoPolicy {

@@ -30,7 +30,8 @@ const RULES: [prefix: string, effect: SettingEffect][] = [
   ['setup.', { applies: 'now' }],
   ['network.localDomain', { applies: 'now' }],
   ['network.', { applies: 'stored', note: 'rendered to the appliance network configuration by the settings work, not yet' }],
-  ['nat.', { applies: 'stored', note: 'static NAT comes with the settings work' }],
+  // Read by the signaling service and the media process at every call.
+  ['nat.', { applies: 'now' }],
   ['web.', { applies: 'stored', note: 'web ports and HTTPS are applied by the installer/appliance, not yet live' }],
   ['ssh.', { applies: 'stored', note: 'rendered to the appliance sshd configuration, not yet' }],
   ['time.', { applies: 'stored', note: 'time settings are applied on the appliance, not yet' }],

@@ -4,6 +4,8 @@
  * `SETTINGS`; rules across keys (TLS port ≠ UDP/TCP port, media ranges wide enough and apart)
  * in `crossCheck`. The console API of later issues exposes these; nothing here touches storage.
  */
+import net from 'node:net';
+import { DEFAULT_LOCAL_NETWORKS, parseNetworks } from '../network/static-nat.ts';
 
 export interface PortRange {
   readonly min: number;
@@ -95,7 +97,14 @@ export const SETTINGS = {
   // Network & services [001 ch4 系统设置]
   'network.localDomain': setting('vcbox.local', isText(128), 'a domain of at most 128 characters'),
   'nat.enabled': setting(false, isBool, 'true or false'),
-  'nat.publicIp': setting('', isText(64), 'an IP address'),
+  'nat.publicIp': setting('', (value: unknown): value is string => typeof value === 'string' && (value === '' || net.isIP(value) !== 0), 'an IP address (or empty)'),
+  // Beyond the spec's two fields: which caller addresses are "inside" (they keep the private
+  // address); everyone else is given the public IP.
+  'nat.localNetworks': setting(
+    DEFAULT_LOCAL_NETWORKS,
+    (value: unknown): value is string => typeof value === 'string' && value.length <= 1024 && 'networks' in parseNetworks(value),
+    'a comma-separated list of IPv4 networks, e.g. 10.0.0.0/8,192.168.1.0/24',
+  ),
   'web.httpPort': setting(80, isPort, 'a port number 1-65535'),
   'web.httpNatPort': setting(80, isPort, 'a port number 1-65535'),
   'web.httpsEnabled': setting(false, isBool, 'true or false'),
@@ -204,6 +213,9 @@ export function crossCheck(settings: Settings): [SettingKey, string] | undefined
         return [keyB, `${b.min}-${b.max} overlaps ${keyA} ${a.min}-${a.max}; media port ranges must not overlap`];
       }
     }
+  }
+  if (settings['nat.enabled'] && settings['nat.publicIp'] === '') {
+    return ['nat.publicIp', 'static NAT needs the public IP address callers outside the LAN reach the box at'];
   }
   if (settings['backup.period'] === 'weekly' && settings['backup.day'] > 7) {
     return ['backup.day', `a weekly backup needs a weekday from 1 (Monday) to 7 (Sunday), got ${settings['backup.day']}`];

@@ -10,6 +10,7 @@ import { initLogging } from '../logging/logger.ts';
 import { RemoteSyslog } from '../logging/remote-syslog.ts';
 import { openState } from '../process/open-state.ts';
 import { runService } from '../process/service-lifecycle.ts';
+import { staticNatFrom } from '../network/static-nat.ts';
 import { ensureCertificate } from '../tls/self-signed-certificate.ts';
 import { applicationSecret } from './application-secret.ts';
 import { SignalingService } from './signaling-service.ts';
@@ -31,6 +32,7 @@ await runService('signaling service', async () => {
     application: { host: config.signaling.host, port: config.signaling.port, secret: applicationSecret(paths.secrets) },
     guard: { perSecond: stored['sip.floodLimitPerSecond'], blockScanners: stored['sip.blockScanners'] },
     ...(stored['terminalLogs.enabled'] ? { terminalLogDir: path.join(config.logDir, 'terminals') } : {}),
+    nat: () => staticNatFrom(settings.getAll()),
   });
   try {
     await service.start();

@@ -37,6 +37,7 @@ import { TIMERS } from './transactions/timers.ts';
 import type { MessageSource, SipTransport, TransportProtocol } from './transports/sip-transport.ts';
 import { StreamTransport } from './transports/stream-transport.ts';
 import { UdpTransport } from './transports/udp-transport.ts';
+import { natAddressFor, type StaticNat } from '../network/static-nat.ts';
 
 const log = getLogger('signaling-service');
 
@@ -61,6 +62,8 @@ export interface SignalingServiceOptions {
   readonly overloadLimit?: number;
   /** Where per-terminal REGISTER/SUBSCRIBE logs go; omitted: terminal logs off. */
   readonly terminalLogDir?: string;
+  /** Static NAT in force (read at every message): peers outside the LAN get the public IP in Via/Contact. */
+  readonly nat?: () => StaticNat | undefined;
 }
 
 interface Destination extends MessageSource {}
@@ -106,6 +109,7 @@ export class SignalingService {
   /** New requests forwarded to an application and not finally answered yet. */
   readonly #awaitingApp = new Set<ServerTransaction>();
   readonly #overloadLimit: number;
+  readonly #nat: (() => StaticNat | undefined) | undefined;
   #lastOverloadLog = 0;
   readonly #serverByKey = new Map<string, ServerTransaction>();
   readonly #serverById = new Map<string, ServerTransaction>();
@@ -118,6 +122,7 @@ export class SignalingService {
   #closed = false;
 
   constructor(options: SignalingServiceOptions) {
+    this.#nat = options.nat;
     this.#guard = new SourceGuard(options.guard ?? { perSecond: 200, blockScanners: true });
     this.#terminalLog = options.terminalLogDir ? new TerminalLog(options.terminalLogDir) : undefined;
     this.#overloadLimit = options.overloadLimit ?? 1000;
@@ -199,6 +204,8 @@ export class SignalingService {
   /** host:port this box puts in Via/Contact for a peer reached over `protocol`. */
   #hostport(protocol: TransportProtocol, peerAddress: string): string {
     const transport = this.#transportFor(protocol);
+    const publicIp = natAddressFor(this.#nat?.(), peerAddress);
+    if (publicIp) return `${net.isIPv6(publicIp) ? `[${publicIp}]` : publicIp}:${transport.local.port}`;
     let host = transport.local.address;
     if (host === '0.0.0.0' || host === '::') host = peerAddress.startsWith('127.') || peerAddress === '::1' ? '127.0.0.1' : primaryAddress();
     return `${net.isIPv6(host) ? `[${host}]` : host}:${transport.local.port}`;

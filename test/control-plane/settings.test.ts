@@ -59,6 +59,10 @@ t.test('invalid changes are refused whole, with the key and the rule', async (t)
   t.equal(clash.status, 400, 'TLS port equal to the UDP/TCP port');
   const narrow = await admin.call('PATCH', '/api/v1/settings', { 'media.mcuPorts': { min: 50000, max: 50100 } });
   t.equal(narrow.status, 400, 'a media range under 1000 ports');
+  const natWithoutIp = await admin.call('PATCH', '/api/v1/settings', { 'nat.enabled': true });
+  t.match(natWithoutIp.body, { key: 'nat.publicIp', message: /public IP/ }, 'static NAT without its public IP');
+  t.match((await admin.call('PATCH', '/api/v1/settings', { 'nat.publicIp': '300.1.2.3' })).body, { key: 'nat.publicIp' }, 'a public IP that is not an address');
+  t.match((await admin.call('PATCH', '/api/v1/settings', { 'nat.localNetworks': '10.0.0.0/8,bogus' })).body, { key: 'nat.localNetworks', message: /IPv4 networks/ }, 'local networks that are not CIDRs');
   t.match((await admin.call('PATCH', '/api/v1/settings', { 'no.such': 1 })).body, { code: 'VCBOX_ERR_SETTING_UNKNOWN' });
   t.same(state.settings.getAll(), before, 'nothing was written');
 });

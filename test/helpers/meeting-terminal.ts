@@ -61,6 +61,9 @@ export async function joinMeeting(
     /** meeting-join-reinvite.xml: the re-INVITE's media lines and when it is sent. */
     media2?: string;
     pause?: number;
+    /** Where the terminal is: its address, and a network namespace the test created. */
+    localIp?: string;
+    netns?: string;
   },
 ): Promise<MeetingTerminal> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-port-'));
@@ -81,7 +84,15 @@ export async function joinMeeting(
     headers: (options.headers ?? []).map((h) => `\n      ${h}`).join(''),
   });
   // -aa: answer INFO/NOTIFY/OPTIONS/UPDATE with 200 whenever they come (key frame requests).
-  const { result } = await startSipp({ scenario, target, transport: options.transport ?? 'u1', timeoutSeconds: Math.ceil(options.hold / 1000) + 45, extraArgs: ['-aa'] });
+  const { result } = await startSipp({
+    scenario,
+    target,
+    transport: options.transport ?? 'u1',
+    timeoutSeconds: Math.ceil(options.hold / 1000) + 45,
+    extraArgs: ['-aa'],
+    ...(options.localIp ? { localIp: options.localIp } : {}),
+    ...(options.netns ? { netns: options.netns } : {}),
+  });
   const ended = result.then((r): never => {
     throw new Error(`sipp ended early: ${r.errors}\n${r.messages.slice(-2000)}`);
   });

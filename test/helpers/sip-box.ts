@@ -11,6 +11,7 @@ import { migrate } from '../../server/db/migrations.ts';
 import { SettingsStore } from '../../server/settings/settings-store.ts';
 import { MediaControlServer } from '../../media/control/media-control-server.ts';
 import { videoPolicyFrom } from '../../media/mcu/video-policy.ts';
+import { staticNatFrom } from '../../server/network/static-nat.ts';
 import { MediaService } from '../../media/media-service.ts';
 import { WorkerPool } from '../../media/worker-pool/worker-pool.ts';
 import { MediaClient } from '../../server/media-client/media-client.ts';
@@ -44,6 +45,8 @@ export interface SipBoxOptions {
   minSessionSeconds?: number;
   /** Qualify timing for this box. */
   qualify?: { intervalMs: number; timeoutMs: number };
+  /** Listen for SIP and media on this address (default 127.0.0.1; 0.0.0.0 for a namespace test). */
+  listen?: string;
 }
 
 export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> {
@@ -56,12 +59,13 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
   const tlsPort = await freePort();
   const secret = randomBytes(16).toString('hex');
   const service = new SignalingService({
-    host: '127.0.0.1',
+    host: options.listen ?? '127.0.0.1',
     port,
     tlsPort,
     tls: certificate,
     application: { host: '127.0.0.1', port: 0, secret },
     ...(options.terminalLogDir ? { terminalLogDir: options.terminalLogDir } : {}),
+    nat: () => staticNatFrom(settings.getAll()),
   });
   await service.start();
   let pool: WorkerPool | undefined;
@@ -73,10 +77,11 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
     await pool.start();
     media = new MediaService({
       pool,
-      network: { listenIp: '127.0.0.1', announcedAddress: '127.0.0.1', portRange: { min: 40000, max: 49999 } },
+      network: { listenIp: options.listen ?? '127.0.0.1', announcedAddress: '127.0.0.1', portRange: { min: 40000, max: 49999 } },
       ...(options.media.rtpTimeoutMs ? { rtpTimeoutMs: options.media.rtpTimeoutMs } : {}),
       ...(options.media.legsPerWorker ? { legsPerWorker: options.media.legsPerWorker } : {}),
       videoPolicy: () => videoPolicyFrom(settings.getAll()),
+      nat: () => staticNatFrom(settings.getAll()),
     });
     const socketPath = path.join(dir, 'run', 'media.sock');
     control = new MediaControlServer(media, socketPath);

@@ -38,6 +38,8 @@ export interface SippOptions {
   localPort?: number;
   /** Local address (default 127.0.0.1; another 127.x address keeps a lock-out test to itself). */
   localIp?: string;
+  /** Run inside this network namespace (one the test created), as `ip netns exec NAME sipp …`. */
+  netns?: string;
 }
 
 /**
@@ -87,7 +89,8 @@ export async function startSipp(options: SippOptions): Promise<{ localPort: numb
     ...(options.target ? [options.target] : []),
   ];
   const exited = new Promise<number | null>((resolve) => {
-    const child = execFile('sipp', args, { cwd: dir, timeout: ((options.timeoutSeconds ?? 15) + 10) * 1000 }, () => undefined);
+    const [command, commandArgs] = options.netns ? ['ip', ['netns', 'exec', options.netns, 'sipp', ...args]] : ['sipp', args];
+    const child = execFile(command, commandArgs, { cwd: dir, timeout: ((options.timeoutSeconds ?? 15) + 10) * 1000 }, () => undefined);
     child.on('exit', (code) => resolve(code));
   });
   const result = exited.then((exitCode) => {

@@ -14,6 +14,8 @@ export interface CallerInfo {
   readonly callId: string;
   /** `address:port` the request came from. */
   readonly source: string;
+  /** The address alone. */
+  readonly address: string;
   readonly transport: string;
 }
 
@@ -24,6 +26,7 @@ export function callerOf(req: Srf.SrfRequest): CallerInfo {
     displayName: displayName || undefined,
     callId: req.get('Call-ID') ?? '',
     source: `${req.source_address}:${req.source_port}`,
+    address: req.source_address,
     transport: String((req as unknown as { protocol?: string }).protocol ?? 'udp'),
   };
 }

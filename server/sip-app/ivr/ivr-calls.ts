@@ -109,7 +109,7 @@ export class IvrCalls {
     }
     let answer: { sdp: string; codec: string };
     try {
-      answer = await media.ivrStart(id, req.body);
+      answer = await media.ivrStart(id, req.body, req.source_address);
     } catch (error) {
       const err = error as Error & { code?: string; params?: { reason?: unknown } };
       if (err.code === 'VCBOX_ERR_MEDIA_SDP') res.send(488, `Not Acceptable Here - ${reasonPhrase(err)}`, {});
@@ -147,6 +147,7 @@ export class IvrCalls {
       account: null,
       callId: from.callId || id,
       source: from.source,
+      address: from.address,
       transport: from.transport,
     };
     const language = this.#options.settings.get('call.ivrLanguage');

@@ -80,7 +80,7 @@ const SIP_REFUSALS: Record<RefusalKind, [number, string]> = {
 export class MeetingCalls {
   readonly #options: MeetingCallsOptions;
   /** participant id → its call: the dialog and the terminal's latest offer (to re-attach it). */
-  readonly #legs = new Map<string, { dialog: Srf.Dialog; offer: string; displayName: string; healing: boolean }>();
+  readonly #legs = new Map<string, { dialog: Srf.Dialog; offer: string; displayName: string; remoteAddress: string; healing: boolean }>();
 
   constructor(options: MeetingCallsOptions) {
     this.#options = options;
@@ -127,6 +127,7 @@ export class MeetingCalls {
         displayName: leg.displayName,
         offer: leg.offer,
         srtp: this.#options.settings.get('call.srtp') as SrtpPolicy,
+        remoteAddress: leg.remoteAddress,
       });
       await leg.dialog.modify(answer.sdp);
       log.info({ meeting, participant: participantId, healMs: Math.round(performance.now() - started) }, 'leg re-attached after a media restart');
@@ -204,7 +205,13 @@ export class MeetingCalls {
 
     let answer: Awaited<ReturnType<MediaControl['joinSip']>>;
     try {
-      answer = await this.#options.media.joinSip(dial.number, { participantId, displayName, offer: req.body, srtp: this.#options.settings.get('call.srtp') as SrtpPolicy });
+      answer = await this.#options.media.joinSip(dial.number, {
+        participantId,
+        displayName,
+        offer: req.body,
+        srtp: this.#options.settings.get('call.srtp') as SrtpPolicy,
+        remoteAddress: req.source_address,
+      });
     } catch (error) {
       const err = error as Error & { code?: string; params?: { reason?: unknown } };
       this.#options.records.ended(record, err.code === 'VCBOX_ERR_MEDIA_SDP' ? 'rejected' : 'failed');
@@ -235,6 +242,7 @@ export class MeetingCalls {
       role,
       callId,
       source: from.source,
+      address: from.address,
       transport: from.transport,
       offer: req.body,
       record,
@@ -251,7 +259,7 @@ export class MeetingCalls {
    */
   async joinFromIvr(
     dialog: Srf.Dialog,
-    call: { number: string; pin: string | undefined; offer: string; displayName: string; account: string | null; callId: string; source: string; transport: string },
+    call: { number: string; pin: string | undefined; offer: string; displayName: string; account: string | null; callId: string; source: string; address: string; transport: string },
   ): Promise<{ ok: true; first: boolean } | { ok: false; refusal: RefusalKind | 'media' }> {
     const admission = this.#options.admission.admit(call.number, call.pin);
     if (!admission.ok) return { ok: false, refusal: admission.refusal };
@@ -259,7 +267,13 @@ export class MeetingCalls {
     const participantId = randomUUID();
     const record = this.#options.records.start(admission.target.kind, call.callId, call.account ?? call.displayName, call.number);
     try {
-      const answer = await this.#options.media.joinSip(call.number, { participantId, displayName: call.displayName, offer: call.offer, srtp: this.#options.settings.get('call.srtp') as SrtpPolicy });
+      const answer = await this.#options.media.joinSip(call.number, {
+        participantId,
+        displayName: call.displayName,
+        offer: call.offer,
+        srtp: this.#options.settings.get('call.srtp') as SrtpPolicy,
+        remoteAddress: call.address,
+      });
       await dialog.modify(answer.sdp);
     } catch (error) {
       log.warn({ meeting: call.number, err: (error as Error).message }, 'could not move the IVR caller into the meeting');
@@ -284,6 +298,8 @@ export class MeetingCalls {
       role: 'host' | 'guest';
       callId: string;
       source: string;
+      /** The caller's address (static NAT: which address the box gives it). */
+      address: string;
       transport: string;
       offer: string;
       record: number;
@@ -294,7 +310,7 @@ export class MeetingCalls {
     const { number, participantId, record, sessionHeaders } = call;
     const log2 = log.child({ meeting: number, participant: participantId });
     this.#options.records.answered(record);
-    const leg = { dialog, offer: call.offer, displayName: call.displayName, healing: false };
+    const leg = { dialog, offer: call.offer, displayName: call.displayName, remoteAddress: call.address, healing: false };
     this.#legs.set(participantId, leg);
     let ended = false;
     const end = (reason: string, by: 'caller' | 'box') => {
