@@ -8,7 +8,7 @@
  * audited.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import type { LayoutChoice } from '../../../media/mcu/layouts.ts';
+import { type LayoutChoice, panes } from '../../../media/mcu/layouts.ts';
 import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
 import type { ParticipantSnapshot } from '../../../media/meetings/meeting-media.ts';
 import type { Db } from '../../db/database.ts';
@@ -123,6 +123,28 @@ export const liveMeetingRoutes: FastifyPluginAsync<{ db: Db; live: LiveMeetings;
     if (!meeting) throw createError('VCBOX_ERR_MEETING_NOT_LIVE', { id: number });
     return meeting;
   };
+
+  app.get(
+    '/layouts',
+    {
+      schema: {
+        summary: 'Every composed layout with its panes on a 160×90 picture (the console draws the layout picker from it)',
+        response: {
+          200: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                layout: { type: 'string' },
+                panes: { type: 'array', items: { type: 'object', properties: { x: { type: 'integer' }, y: { type: 'integer' }, width: { type: 'integer' }, height: { type: 'integer' }, big: { type: 'boolean' } } } },
+              },
+            },
+          },
+        },
+      },
+    },
+    async () => VMR_LAYOUTS.map((layout) => ({ layout, panes: layout === 'auto' ? [] : panes(layout, 160, 90) })),
+  );
 
   app.get('/live-meetings', { schema: { summary: 'Meetings with people in them now', response: { 200: { type: 'array', items: meetingSchema } } } }, async () =>
     Promise.all(live.list().map(describe)),

@@ -1,0 +1,39 @@
+/**
+ * The console's calls to /api/v1: JSON in and out, the session cookie (sent by the browser),
+ * the CSRF token on every change, the chosen language as Accept-Language. A failure becomes an
+ * ApiError carrying the server's message in words; 401 means the session is gone.
+ */
+import { lang } from './i18n.ts';
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+let csrfToken = '';
+
+export function setCsrfToken(token: string): void {
+  csrfToken = token;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the console reads whatever JSON the API documents
+export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { 'accept-language': lang() };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
+  let response: Response;
+  try {
+    response = await fetch(`/api/v1${path}`, { method, headers, credentials: 'same-origin', ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  } catch {
+    throw new ApiError(0, 'VCBOX_ERR_UNREACHABLE', '');
+  }
+  const text = await response.text();
+  const parsed = text ? JSON.parse(text) : undefined;
+  if (!response.ok) throw new ApiError(response.status, parsed?.code ?? 'VCBOX_ERR_REQUEST', parsed?.message ?? response.statusText);
+  return parsed as T;
+}

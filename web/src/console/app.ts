@@ -1,0 +1,107 @@
+/**
+ * The LAN web console (served at /, bundled by scripts/build-web.sh into web/console/app.js):
+ * login, the first-login password change, the header with language switch and logout, and
+ * the pages (this slice: live meetings with meeting control). An expired session (idle 30
+ * minutes, or logged out elsewhere) returns to the login with the reason; every server error
+ * is shown in words in the chosen language. `window.vcboxConsole` exposes the state for tests.
+ */
+import { ApiError, api, setCsrfToken } from './api.ts';
+import { type Key, type Lang, lang, setLang, t } from './i18n.ts';
+import { renderLiveMeetings } from './live-meetings.ts';
+
+interface Session {
+  username: string;
+  role: string;
+  mustChangePassword: boolean;
+  csrfToken: string;
+}
+
+const state = { page: 'login' as 'login' | 'password' | 'live', session: undefined as Session | undefined, errors: [] as string[] };
+let refreshTimer: ReturnType<typeof setInterval> | undefined;
+
+const $ = (id: string) => document.getElementById(id) as HTMLElement;
+
+function showError(error: unknown): void {
+  const box = $('error');
+  if (error instanceof ApiError && error.status === 401 && state.page !== 'login') {
+    state.session = undefined;
+    void show('login', t('sessionEnded'));
+    return;
+  }
+  const message = error instanceof ApiError ? (error.status === 0 ? t('unreachable') : t('error', { message: error.message })) : String(error);
+  state.errors.push(message);
+  box.textContent = message;
+}
+
+function translateStatic(): void {
+  for (const node of document.querySelectorAll<HTMLElement>('[data-i18n]')) node.textContent = t(node.dataset.i18n as Key);
+  (document.getElementById('lang') as HTMLSelectElement).value = lang();
+  document.title = t('product');
+}
+
+async function show(page: typeof state.page, notice = ''): Promise<void> {
+  state.page = page;
+  clearInterval(refreshTimer);
+  $('error').textContent = notice;
+  for (const id of ['login-view', 'password-view', 'app-view']) $(id).hidden = true;
+  $('user').textContent = state.session?.username ?? '';
+  if (page === 'login') {
+    $('login-view').hidden = false;
+    (document.getElementById('username') as HTMLInputElement).focus();
+  } else if (page === 'password') {
+    $('password-view').hidden = false;
+  } else {
+    $('app-view').hidden = false;
+    const refresh = () => renderLiveMeetings($('content'), showError).catch(showError);
+    await refresh();
+    refreshTimer = setInterval(() => void refresh(), 5000);
+  }
+}
+
+async function afterLogin(session: Session): Promise<void> {
+  state.session = session;
+  setCsrfToken(session.csrfToken);
+  await show(session.mustChangePassword ? 'password' : 'live');
+}
+
+$('login-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const username = (document.getElementById('username') as HTMLInputElement).value.trim();
+  const password = (document.getElementById('password') as HTMLInputElement).value;
+  void api<Session>('POST', '/session', { username, password }).then(afterLogin).catch(showError);
+});
+
+$('password-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const value = (id: string) => (document.getElementById(id) as HTMLInputElement).value;
+  void api('PUT', '/session/password', { currentPassword: value('current-password'), newPassword: value('new-password'), confirmPassword: value('confirm-password') })
+    .then(async () => {
+      const session = await api<Session>('GET', '/session');
+      await afterLogin({ ...session, mustChangePassword: false });
+    })
+    .catch(showError);
+});
+
+$('logout').addEventListener('click', () => {
+  void api('DELETE', '/session')
+    .catch(() => undefined)
+    .then(() => {
+      state.session = undefined;
+      return show('login');
+    });
+});
+
+$('lang').addEventListener('change', () => {
+  setLang((document.getElementById('lang') as HTMLSelectElement).value as Lang);
+  translateStatic();
+  if (state.page === 'live') void show('live');
+});
+
+setLang(lang());
+translateStatic();
+// A session still open in this browser goes straight in.
+void api<Session>('GET', '/session')
+  .then((session) => (session.username ? afterLogin(session) : show('login')))
+  .catch(() => show('login'));
+
+(window as unknown as { vcboxConsole: unknown }).vcboxConsole = { state };

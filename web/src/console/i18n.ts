@@ -1,0 +1,127 @@
+/**
+ * The console's words in Chinese (zh-CN) and English: every visible string, by key. The choice
+ * is kept in localStorage and sent to the API as Accept-Language, so the server's error
+ * messages come back in the same language.
+ */
+export const STRINGS = {
+  en: {
+    product: 'vcbox video conferencing',
+    language: 'Language',
+    username: 'User name',
+    password: 'Password',
+    login: 'Log in',
+    logout: 'Log out',
+    loginTitle: 'Administrator login',
+    sessionEnded: 'Your session ended (30 minutes without activity). Log in again.',
+    changePasswordTitle: 'Choose a new password',
+    changePasswordHint: 'The first password must be changed before you go on (6 to 16 characters).',
+    currentPassword: 'Current password',
+    newPassword: 'New password',
+    confirmPassword: 'New password again',
+    save: 'Save',
+    navLive: 'Live meetings',
+    liveTitle: 'Live meetings',
+    noMeetings: 'No meeting is running now.',
+    participants: 'Participants',
+    name: 'Name',
+    type: 'Type',
+    role: 'Role',
+    codec: 'Audio',
+    quality: 'Network',
+    actions: 'Actions',
+    lock: 'Lock',
+    unlock: 'Unlock',
+    locked: 'Locked',
+    muteAll: 'Mute all',
+    unmuteAll: 'Unmute all',
+    mute: 'Mute',
+    unmute: 'Unmute',
+    muted: 'muted',
+    remove: 'Remove',
+    confirmRemove: 'Remove {name} from the meeting? Their call ends.',
+    layout: 'Layout',
+    layoutAuto: 'Automatic',
+    layoutSingle: 'Speaker only',
+    pin: 'Big pane',
+    pinNone: 'Voice activated',
+    good: 'good',
+    red: 'poor',
+    started: 'Started',
+    host: 'host',
+    guest: 'guest',
+    refreshed: 'Updated {time}',
+    error: 'The server says: {message}',
+    unreachable: 'The server does not answer. Check the network and try again.',
+  },
+  'zh-CN': {
+    product: 'vcbox 视频会议',
+    language: '语言',
+    username: '用户名',
+    password: '密码',
+    login: '登录',
+    logout: '退出',
+    loginTitle: '管理员登录',
+    sessionEnded: '会话已结束（30 分钟无操作），请重新登录。',
+    changePasswordTitle: '设置新密码',
+    changePasswordHint: '首次登录须先修改初始密码（6 到 16 个字符）。',
+    currentPassword: '当前密码',
+    newPassword: '新密码',
+    confirmPassword: '确认新密码',
+    save: '保存',
+    navLive: '进行中的会议',
+    liveTitle: '进行中的会议',
+    noMeetings: '当前没有进行中的会议。',
+    participants: '参会者',
+    name: '名称',
+    type: '类型',
+    role: '角色',
+    codec: '音频',
+    quality: '网络',
+    actions: '操作',
+    lock: '锁定',
+    unlock: '解锁',
+    locked: '已锁定',
+    muteAll: '全体静音',
+    unmuteAll: '全体取消静音',
+    mute: '静音',
+    unmute: '取消静音',
+    muted: '已静音',
+    remove: '移出',
+    confirmRemove: '将 {name} 移出会议？其通话将结束。',
+    layout: '布局',
+    layoutAuto: '自动',
+    layoutSingle: '仅发言人',
+    pin: '大画面',
+    pinNone: '语音激励',
+    good: '良好',
+    red: '较差',
+    started: '开始时间',
+    host: '主持人',
+    guest: '访客',
+    refreshed: '更新于 {time}',
+    error: '服务器提示：{message}',
+    unreachable: '服务器无响应，请检查网络后重试。',
+  },
+} as const;
+
+export type Lang = keyof typeof STRINGS;
+export type Key = keyof (typeof STRINGS)['en'];
+
+let current: Lang = (localStorage.getItem('vcbox.lang') as Lang | null) ?? (navigator.language.startsWith('zh') ? 'zh-CN' : 'en');
+if (!(current in STRINGS)) current = 'en';
+
+export function lang(): Lang {
+  return current;
+}
+
+export function setLang(next: Lang): void {
+  current = next;
+  localStorage.setItem('vcbox.lang', next);
+  document.documentElement.lang = next;
+}
+
+export function t(key: Key, values: Record<string, string> = {}): string {
+  let text: string = STRINGS[current][key];
+  for (const [name, value] of Object.entries(values)) text = text.replace(`{${name}}`, value);
+  return text;
+}

@@ -1,0 +1,132 @@
+/**
+ * The "live meetings" page: every meeting running now with its participants (type, role,
+ * audio codec, mute state, network quality in red at the spec's thresholds) and its control —
+ * lock, mute all, mute/unmute or remove one, and the layout picker, each layout drawn from the
+ * server's pane geometry, with the participant pinned to the big pane. Refreshed every 5 s.
+ */
+import { api } from './api.ts';
+import { t } from './i18n.ts';
+
+interface Participant {
+  id: string;
+  displayName: string;
+  role: 'host' | 'guest';
+  type: string;
+  audioCodec: string;
+  muted: boolean;
+  quality: 'good' | 'red';
+}
+interface Meeting {
+  number: string;
+  subject: string;
+  kind: string;
+  locked: boolean;
+  startedAt: string;
+  layout: string;
+  pinned: string | null;
+  participants: Participant[];
+}
+interface LayoutPicture {
+  layout: string;
+  panes: { x: number; y: number; width: number; height: number; big: boolean }[];
+}
+
+let layouts: LayoutPicture[] = [];
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+}
+
+function layoutName(layout: string): string {
+  if (layout === 'auto') return t('layoutAuto');
+  if (layout === 'single') return t('layoutSingle');
+  return layout.replace('x', '×');
+}
+
+/** A small drawing of a layout (its panes as rectangles). */
+function picture(layout: LayoutPicture): SVGSVGElement {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 160 90');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.classList.add('layout-picture');
+  const shapes = layout.panes.length > 0 ? layout.panes : [{ x: 0, y: 0, width: 160, height: 90, big: false }];
+  for (const pane of shapes) {
+    const rect = document.createElementNS(ns, 'rect');
+    for (const [k, v] of Object.entries({ x: pane.x + 1, y: pane.y + 1, width: Math.max(1, pane.width - 2), height: Math.max(1, pane.height - 2) })) rect.setAttribute(k, String(v));
+    rect.setAttribute('class', pane.big ? 'big' : 'small');
+    svg.append(rect);
+  }
+  if (layout.panes.length === 0) {
+    const text = document.createElementNS(ns, 'text');
+    text.setAttribute('x', '80');
+    text.setAttribute('y', '55');
+    text.setAttribute('text-anchor', 'middle');
+    text.textContent = 'A';
+    svg.append(text);
+  }
+  return svg;
+}
+
+export async function renderLiveMeetings(root: HTMLElement, onError: (error: unknown) => void): Promise<void> {
+  if (layouts.length === 0) layouts = await api<LayoutPicture[]>('GET', '/layouts');
+  const meetings = await api<Meeting[]>('GET', '/live-meetings');
+  const act = (fn: () => Promise<unknown>) => () => void fn().then(() => renderLiveMeetings(root, onError)).catch(onError);
+  const sections = meetings.map((meeting) => {
+    const section = el('section', { className: 'meeting' });
+    section.dataset.number = meeting.number;
+    const title = el('h2', {}, `${meeting.subject} · ${meeting.number}`, meeting.locked ? el('span', { className: 'badge' }, t('locked')) : '');
+    const started = el('p', { className: 'muted' }, `${t('started')}: ${new Date(meeting.startedAt).toLocaleString()}`);
+    const lock = el('button', { type: 'button', className: 'lock' }, meeting.locked ? t('unlock') : t('lock'));
+    lock.addEventListener('click', act(() => api('POST', `/live-meetings/${meeting.number}/lock`, { locked: !meeting.locked })));
+    const allMuted = meeting.participants.length > 0 && meeting.participants.filter((p) => p.role !== 'host').every((p) => p.muted);
+    const muteAll = el('button', { type: 'button', className: 'mute-all' }, allMuted ? t('unmuteAll') : t('muteAll'));
+    muteAll.addEventListener('click', act(() => api('POST', `/live-meetings/${meeting.number}/mute`, { muted: !allMuted })));
+
+    // Layout picker: one radio per layout, each with its drawing; and who takes the big pane.
+    const picker = el('fieldset', { className: 'layout-picker' }, el('legend', {}, t('layout')));
+    for (const layout of layouts) {
+      const input = el('input', { type: 'radio', name: `layout-${meeting.number}`, value: layout.layout, checked: layout.layout === meeting.layout });
+      input.addEventListener('change', act(() => api('POST', `/live-meetings/${meeting.number}/layout`, { layout: layout.layout, pinned: meeting.pinned })));
+      picker.append(el('label', { className: 'layout-option' }, input, picture(layout), el('span', {}, layoutName(layout.layout))));
+    }
+    const pin = el('select', { className: 'pin' });
+    pin.setAttribute('aria-label', t('pin'));
+    pin.append(el('option', { value: '' }, t('pinNone')), ...meeting.participants.map((p) => el('option', { value: p.id, selected: p.id === meeting.pinned }, p.displayName)));
+    pin.addEventListener('change', act(() => api('POST', `/live-meetings/${meeting.number}/layout`, { layout: meeting.layout, pinned: pin.value || null })));
+    picker.append(el('label', { className: 'pin-label' }, `${t('pin')} `, pin));
+
+    const rows = meeting.participants.map((p) => {
+      const mute = el('button', { type: 'button', className: 'mute' }, p.muted ? t('unmute') : t('mute'));
+      mute.addEventListener('click', act(() => api('POST', `/live-meetings/${meeting.number}/mute`, { muted: !p.muted, participantId: p.id })));
+      const remove = el('button', { type: 'button', className: 'remove danger' }, t('remove'));
+      remove.addEventListener('click', () => {
+        if (window.confirm(t('confirmRemove', { name: p.displayName }))) act(() => api('DELETE', `/live-meetings/${meeting.number}/participants/${p.id}`))();
+      });
+      const row = el(
+        'tr',
+        {},
+        el('td', {}, p.displayName, p.muted ? el('span', { className: 'badge' }, t('muted')) : ''),
+        el('td', {}, p.type.toUpperCase()),
+        el('td', {}, t(p.role)),
+        el('td', {}, p.audioCodec || '—'),
+        el('td', { className: p.quality === 'red' ? 'quality red' : 'quality' }, t(p.quality)),
+        el('td', {}, mute, ' ', remove),
+      );
+      row.dataset.participant = p.displayName;
+      return row;
+    });
+    const table = el(
+      'table',
+      {},
+      el('caption', {}, t('participants')),
+      el('thead', {}, el('tr', {}, ...(['name', 'type', 'role', 'codec', 'quality', 'actions'] as const).map((k) => el('th', { scope: 'col' }, t(k))))),
+      el('tbody', {}, ...rows),
+    );
+    section.append(title, started, el('div', { className: 'toolbar' }, lock, muteAll), picker, table);
+    return section;
+  });
+  root.replaceChildren(el('h1', {}, t('liveTitle')), ...(sections.length > 0 ? sections : [el('p', { className: 'empty' }, t('noMeetings'))]), el('p', { className: 'muted refreshed' }, t('refreshed', { time: new Date().toLocaleTimeString() })));
+}
