@@ -45,6 +45,16 @@ export const ERRORS = {
     en: 'Setting {key} is invalid: {reason}.',
     zh: '设置项 {key} 无效：{reason}。',
   },
+  VCBOX_ERR_SYSTEM_RENDER: {
+    statusCode: 500,
+    en: 'The settings were saved, but the system file {file} could not be written: {reason}. The previous file is unchanged; save the settings again once the cause is fixed.',
+    zh: '设置已保存，但无法写入系统文件 {file}：{reason}。原文件保持不变；排除原因后请重新保存设置。',
+  },
+  VCBOX_ERR_SYSTEM_APPLY: {
+    statusCode: 500,
+    en: 'The settings were saved and written to {files}, but applying them failed: "{command}" {reason}. They take effect at the next restart of the box at the latest.',
+    zh: '设置已保存并写入 {files}，但应用失败："{command}" {reason}。最迟在设备下次重启后生效。',
+  },
   VCBOX_ERR_CERTIFICATE: {
     statusCode: 500,
     en: 'Cannot create the TLS certificate in {dir}: {reason}.',

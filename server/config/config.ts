@@ -40,6 +40,15 @@ export interface Config {
   readonly media: { readonly workers: number; readonly listenIp: string; readonly address: string };
   /** Backups: the largest archive an administrator may upload to restore, in bytes. */
   readonly backup: { readonly maxUploadBytes: number };
+  /**
+   * The operating system's configuration the box renders from its settings (network, sshd,
+   * time; server/system). `root`: the folder the system files are written under (`/` on an
+   * installed appliance, a staging folder to inspect them); undefined = never write system
+   * files (the default: a dev or test machine). `appliance`: this is an installed appliance,
+   * so rendered files are also applied (networkctl, systemctl, timedatectl) — only ever when
+   * `root` is `/` as well.
+   */
+  readonly system: { readonly root?: string; readonly appliance: boolean };
 }
 
 /** The folder the project sits in (server/config/ → two levels up). */
@@ -57,6 +66,7 @@ interface ConfigFile {
   signaling?: { host?: string; port?: number };
   media?: { workers?: number; listenIp?: string; address?: string };
   backup?: { maxUploadMB?: number };
+  system?: { root?: string; appliance?: boolean };
 }
 
 function readConfigFile(file: string): ConfigFile {
@@ -108,6 +118,20 @@ function parseMebibytes(field: string, value: unknown): number {
     });
   }
   return count * 1024 * 1024;
+}
+
+function parseSystemRoot(field: string, value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!path.isAbsolute(value)) {
+    throw createError('VCBOX_ERR_CONFIG_VALUE', { field, reason: `"${value}" is not an absolute path` });
+  }
+  return path.resolve(value);
+}
+
+function parseFlag(field: string, value: unknown): boolean {
+  if (value === undefined || value === '' || value === false || value === '0' || value === 'false') return false;
+  if (value === true || value === '1' || value === 'true') return true;
+  throw createError('VCBOX_ERR_CONFIG_VALUE', { field, reason: `"${String(value)}" is not true/false (1/0)` });
 }
 
 function parseLogLevel(field: string, value: string): LogLevel {
@@ -173,7 +197,15 @@ export function loadConfig(env: Env): Config {
     backup: {
       maxUploadBytes: parseMebibytes('backup.maxUploadMB (VCBOX_BACKUP_MAX_UPLOAD_MB)', env.VCBOX_BACKUP_MAX_UPLOAD_MB ?? file.backup?.maxUploadMB ?? 1024),
     },
+    system: {
+      ...optionalRoot(parseSystemRoot('system.root (VCBOX_SYSTEM_ROOT)', env.VCBOX_SYSTEM_ROOT ?? file.system?.root)),
+      appliance: parseFlag('system.appliance (VCBOX_APPLIANCE)', env.VCBOX_APPLIANCE ?? file.system?.appliance),
+    },
   };
+}
+
+function optionalRoot(root: string | undefined): { root?: string } {
+  return root === undefined ? {} : { root };
 }
 
 /** The host's first non-loopback IPv4 address (127.0.0.1 when it has none). */

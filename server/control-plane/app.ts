@@ -30,6 +30,7 @@ import { Mailer } from '../mail/mailer.ts';
 import { MeetingStore } from '../meetings/meeting-store.ts';
 import { RoomStore } from '../rooms/room-store.ts';
 import { VmrStore } from '../rooms/vmr-store.ts';
+import { SystemConfigurator } from '../system/system-configurator.ts';
 import { BUILD_INFO } from '../version.ts';
 import { SESSION_COOKIE, registerAuth } from './auth.ts';
 import { accountRoutes } from './routes/accounts.ts';
@@ -76,6 +77,11 @@ export interface AppOptions {
   readonly syslog?: RemoteSyslog;
   /** Backups (`<dataDir>/backups`), restore and the automatic schedule; enables the backup routes. */
   readonly backups?: { readonly store: BackupStore; readonly restorer: BackupRestorer; readonly scheduler?: BackupScheduler };
+  /**
+   * Renders the operating system's settings (NICs, routes, SSH, time) to its files and applies
+   * them on an installed appliance; by default one without a system root, which writes nothing.
+   */
+  readonly system?: SystemConfigurator;
   /** Folder served as the console; defaults to the project's web/. */
   readonly webRoot?: string;
 }
@@ -130,6 +136,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const sessions = new SessionStore(db);
   const accounts = new AccountStore(db);
   const mailer = new Mailer(settings);
+  const system = options.system ?? new SystemConfigurator({ appliance: false });
   await app.register(fastifyCookie);
   await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
   await app.register(fastifySwagger, {
@@ -148,7 +155,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(accountRoutes, { db, accounts, settings, mailer });
       await api.register(auditRoutes, { db });
       await api.register(callRecordRoutes, { db });
-      await api.register(setupWizardRoutes, { db, settings, admins });
+      await api.register(setupWizardRoutes, { db, settings, admins, system });
       await api.register(liveMeetingRoutes, { db, live: options.live ?? new LiveMeetings(), ...(options.media ? { media: options.media } : {}) });
       if (options.admission && options.media) {
         await api.register(joinRoutes, {
@@ -160,7 +167,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         });
       }
       if (options.promptDir) await api.register(ivrPromptRoutes, { db, prompts: new PromptStore(options.promptDir) });
-      await api.register(settingRoutes, { settings, db, mailer, ...(options.syslog ? { syslog: options.syslog } : {}) });
+      await api.register(settingRoutes, { settings, db, mailer, system, ...(options.syslog ? { syslog: options.syslog } : {}) });
       if (options.backups) await api.register(backupRoutes, { db, settings, ...options.backups });
       await api.register(onlineUserRoutes, { accounts, online: options.online ?? (() => []), ...(options.reachability ? { reachability: options.reachability } : {}) });
       await api.register(meetingRoutes, { db, meetings: new MeetingStore(db), accounts, settings, mailer });

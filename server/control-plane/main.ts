@@ -19,6 +19,7 @@ import { runService } from '../process/service-lifecycle.ts';
 import { applicationSecret } from '../signaling/application-secret.ts';
 import { MediaClient } from '../media-client/media-client.ts';
 import { SipApplication } from '../sip-app/sip-application.ts';
+import { SystemConfigurator } from '../system/system-configurator.ts';
 import { buildApp } from './app.ts';
 
 const log = getLogger('control-plane');
@@ -54,6 +55,7 @@ await runService('control plane', async () => {
     promptDir: dataPaths(config).prompts,
     backups: { store: backupStore, restorer, scheduler },
     syslog,
+    system: new SystemConfigurator({ root: config.system.root, appliance: config.system.appliance }),
     online: () => sip.location.online(),
     reachability: (account, contact) => sip.qualifier.status(account, contact),
     devices: (account) => {

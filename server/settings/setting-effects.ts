@@ -3,14 +3,23 @@
  * "this restarts the conferencing service…" prompts): read on every call or mail (now), read
  * when a service starts (that service must restart), or stored for a part of the box that is
  * not built yet (said so, not pretended). "Now" includes settings a running service re-reads
- * within a second (remote syslog: server/logging/remote-syslog.ts).
+ * within a second (remote syslog: server/logging/remote-syslog.ts). "System" settings are the
+ * operating system's (network interfaces and routes, sshd, time): rendered to its files and,
+ * on an installed appliance, applied (server/system/system-configurator.ts).
  */
 import type { SettingKey } from './settings-schema.ts';
 
 export type SettingEffect =
   | { readonly applies: 'now' }
   | { readonly applies: 'restart'; readonly service: 'signaling' | 'media' | 'control-plane' }
-  | { readonly applies: 'stored'; readonly note: string };
+  | { readonly applies: 'stored'; readonly note: string }
+  | { readonly applies: 'system'; readonly target: SystemTarget; readonly warning?: string };
+
+/** The parts of the operating system the box configures from its settings. */
+export type SystemTarget = 'network' | 'ssh' | 'time';
+
+/** The spec's prompt for network changes ("Network & services"). */
+export const NETWORK_WARNING = 'This restarts the conferencing service: calls in progress are ended.';
 
 const RULES: [prefix: string, effect: SettingEffect][] = [
   // The layout maxima are read at every change of a composed picture.
@@ -29,12 +38,13 @@ const RULES: [prefix: string, effect: SettingEffect][] = [
   ['tls.trustedCertificates', { applies: 'now' }],
   ['setup.', { applies: 'now' }],
   ['network.localDomain', { applies: 'now' }],
-  ['network.', { applies: 'stored', note: 'rendered to the appliance network configuration by the settings work, not yet' }],
+  // The box's address may change under the SIP and media services: they restart with it.
+  ['network.', { applies: 'system', target: 'network', warning: NETWORK_WARNING }],
   // Read by the signaling service and the media process at every call.
   ['nat.', { applies: 'now' }],
   ['web.', { applies: 'stored', note: 'web ports and HTTPS are applied by the installer/appliance, not yet live' }],
-  ['ssh.', { applies: 'stored', note: 'rendered to the appliance sshd configuration, not yet' }],
-  ['time.', { applies: 'stored', note: 'time settings are applied on the appliance, not yet' }],
+  ['ssh.', { applies: 'system', target: 'ssh' }],
+  ['time.', { applies: 'system', target: 'time' }],
   ['syslog.', { applies: 'now' }],
   // The control plane's backup scheduler re-reads these as soon as they change.
   ['backup.', { applies: 'now' }],

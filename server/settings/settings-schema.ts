@@ -1,11 +1,26 @@
 /**
  * Every stored setting of the appliance with its default from the spec (SPEC.md "Call
  * settings", "Network & services", "Logs", "Maintenance") and its rule. Per-key rules live in
- * `SETTINGS`; rules across keys (TLS port ≠ UDP/TCP port, media ranges wide enough and apart)
- * in `crossCheck`. The console API of later issues exposes these; nothing here touches storage.
+ * `SETTINGS`; rules across keys (TLS port ≠ UDP/TCP port, media ranges wide enough and apart,
+ * the NICs' addresses, gateways and routes: server/network/network-settings.ts) in `crossCheck`. The console API of later issues exposes these; nothing here touches storage.
  */
 import net from 'node:net';
+import {
+  checkNetwork,
+  isDnsOrEmpty,
+  isHostAddressOrEmpty,
+  isInterfaceName,
+  isMaskOrEmpty,
+  isNicMode,
+  isRouteList,
+  NICS,
+  type Nic,
+  type NicSettings,
+  ROUTES_RULE,
+  type StaticRoute,
+} from '../network/network-settings.ts';
 import { DEFAULT_LOCAL_NETWORKS, parseNetworks } from '../network/static-nat.ts';
+import { isTimeZoneOffset, TIME_ZONE_OFFSETS } from '../system/time-zones.ts';
 
 export interface PortRange {
   readonly min: number;
@@ -65,6 +80,29 @@ function isSetupSteps(value: unknown): value is SetupSteps {
   return Object.keys(record).length === SETUP_STEPS.length && SETUP_STEPS.every((step) => ['pending', 'done', 'skipped'].includes(record[step] as string));
 }
 
+// A host name (letters, digits, dots, hyphens) or an IP address: written into a system file,
+// so nothing else may pass.
+const isHostNameOrEmpty = (value: unknown): value is string =>
+  typeof value === 'string' && value.length <= 128 && (value === '' || net.isIP(value) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(value));
+
+const INTERFACE_RULE = 'a network interface name: 1-15 letters, digits, _ . - (e.g. eth0, enp1s0)';
+const HOST_ADDRESS_RULE = 'an IPv4 host address (not 0.x, 127.x or multicast), or empty';
+const MASK_RULE = 'a netmask such as 255.255.255.0 or a prefix length such as 24 (1-32), or empty';
+const DNS_RULE = 'the IP address of a DNS server, or empty';
+
+/** One NIC's settings [001 ch4 系统设置: 网卡 DHCP / 静态 IP, 掩码, 网关, DNS1, DNS2]. */
+function nicSettings<const N extends Nic>(nic: N, defaults: { interface: string; mode: 'dhcp' | 'static'; address: string; mask: string }) {
+  return {
+    [`network.${nic}.interface`]: setting(defaults.interface, isInterfaceName, INTERFACE_RULE),
+    [`network.${nic}.mode`]: setting<'dhcp' | 'static'>(defaults.mode, isNicMode, 'dhcp or static'),
+    [`network.${nic}.address`]: setting(defaults.address, isHostAddressOrEmpty, HOST_ADDRESS_RULE),
+    [`network.${nic}.mask`]: setting(defaults.mask, isMaskOrEmpty, MASK_RULE),
+    [`network.${nic}.gateway`]: setting('', isHostAddressOrEmpty, `${HOST_ADDRESS_RULE}; inside the NIC's subnet`),
+    [`network.${nic}.dns1`]: setting('', isDnsOrEmpty, DNS_RULE),
+    [`network.${nic}.dns2`]: setting('', isDnsOrEmpty, DNS_RULE),
+  } as { [K in `network.${N}.${keyof NicSettings}`]: SettingDefinition<K extends `network.${N}.mode` ? 'dhcp' | 'static' : string> };
+}
+
 export const DIGEST_CHOICES = ['MD5,SHA-256', 'SHA-256,MD5', 'SHA-256', 'MD5'] as const;
 export const BANDWIDTHS = ['4M', '3M', '2M', '1.5M', '1M', '768k', '512k', '256k', '128k'] as const;
 
@@ -96,6 +134,11 @@ export const SETTINGS = {
   'call.instantMeetingNumber': setting('99999', (value: unknown): value is string => typeof value === 'string' && /^\d{5,12}$/.test(value), '5 to 12 digits'),
   // Network & services [001 ch4 系统设置]
   'network.localDomain': setting('vcbox.local', isText(128), 'a domain of at most 128 characters'),
+  // Which physical interface is which port, and how each gets its address. The WAN port's
+  // factory address is 192.168.88.88 [001 ch1]; the LAN asks DHCP.
+  ...nicSettings('lan', { interface: 'eth0', mode: 'dhcp', address: '', mask: '' }),
+  ...nicSettings('wan', { interface: 'eth1', mode: 'static', address: '192.168.88.88', mask: '255.255.255.0' }),
+  'network.routes': setting<StaticRoute[]>([], isRouteList, ROUTES_RULE),
   'nat.enabled': setting(false, isBool, 'true or false'),
   'nat.publicIp': setting('', (value: unknown): value is string => typeof value === 'string' && (value === '' || net.isIP(value) !== 0), 'an IP address (or empty)'),
   // Beyond the spec's two fields: which caller addresses are "inside" (they keep the private
@@ -124,8 +167,8 @@ export const SETTINGS = {
   'media.turnPorts': setting<PortRange>({ min: 38000, max: 49999 }, isRange, 'a port range at least 1000 wide'),
   'media.mcuPorts': setting<PortRange>({ min: 50000, max: 59999 }, isRange, 'a port range at least 1000 wide'),
   'time.mode': setting('sntp', oneOf(['sntp', 'manual'] as const), 'sntp or manual'),
-  'time.sntpServer': setting('cn.pool.ntp.org', isText(128), 'a host name of at most 128 characters'),
-  'time.zone': setting('UTC+08:00', isText(64), 'a time zone from the list'),
+  'time.sntpServer': setting('cn.pool.ntp.org', isHostNameOrEmpty, 'a host name or IP address of at most 128 characters'),
+  'time.zone': setting('UTC+08:00', isTimeZoneOffset, `a time zone from the list (${TIME_ZONE_OFFSETS[0]} … ${TIME_ZONE_OFFSETS.at(-1)})`),
   'time.dst': setting('off', oneOf(['auto', 'off'] as const), 'auto or off'),
   'smtp.server': setting('', isText(128), 'a host name of at most 128 characters'),
   'smtp.port': setting(25, isPort, 'a port number 1-65535'),
@@ -217,6 +260,20 @@ export function crossCheck(settings: Settings): [SettingKey, string] | undefined
   if (settings['nat.enabled'] && settings['nat.publicIp'] === '') {
     return ['nat.publicIp', 'static NAT needs the public IP address callers outside the LAN reach the box at'];
   }
+  if (settings['time.mode'] === 'sntp' && settings['time.sntpServer'] === '') {
+    return ['time.sntpServer', 'SNTP time needs the SNTP server to ask'];
+  }
+  const nic = (name: Nic): NicSettings => ({
+    interface: settings[`network.${name}.interface`],
+    mode: settings[`network.${name}.mode`] as NicSettings['mode'],
+    address: settings[`network.${name}.address`],
+    mask: settings[`network.${name}.mask`],
+    gateway: settings[`network.${name}.gateway`],
+    dns1: settings[`network.${name}.dns1`],
+    dns2: settings[`network.${name}.dns2`],
+  });
+  const network = checkNetwork({ lan: nic(NICS[0]), wan: nic(NICS[1]) }, settings['network.routes']);
+  if (network) return network;
   if (settings['backup.period'] === 'weekly' && settings['backup.day'] > 7) {
     return ['backup.day', `a weekly backup needs a weekday from 1 (Monday) to 7 (Sunday), got ${settings['backup.day']}`];
   }

@@ -3,7 +3,10 @@
  * (secrets only as "set"), its rule and when a change takes effect; changing several at once
  * (all validated with the spec's ranges and the cross-checks — TLS port ≠ UDP/TCP port, media
  * ranges ≥ 1000 wide and apart — before anything is written; audited by the store), answered
- * with what applies now and which services must restart. "Send test mail": the SMTP settings as
+ * with what applies now and which services must restart, and for the operating system's
+ * settings (NICs, routes, SSH, time) which files were rendered and whether they were applied
+ * (server/system/system-configurator.ts), with the spec's warning that network changes
+ * restart the conferencing service. "Send test mail": the SMTP settings as
  * stored, or as typed in the form and not saved yet, tried with a real mail (audited). Remote
  * syslog's link as it is now (connected, buffering, drops).
  */
@@ -14,8 +17,9 @@ import { createError, VcboxError } from '../../errors.ts';
 import type { RemoteSyslog } from '../../logging/remote-syslog.ts';
 import { type Mailer, type SmtpSettings, securityName } from '../../mail/mailer.ts';
 import { SETTINGS, type SettingKey } from '../../settings/settings-schema.ts';
-import { SECRET_SETTINGS, settingEffect } from '../../settings/setting-effects.ts';
+import { NETWORK_WARNING, SECRET_SETTINGS, settingEffect } from '../../settings/setting-effects.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
+import type { SystemConfigurator } from '../../system/system-configurator.ts';
 import { auditAction } from '../route-helpers.ts';
 
 interface TestMailBody {
@@ -33,9 +37,11 @@ interface Options {
   readonly db: Db;
   readonly mailer: Mailer;
   readonly syslog?: RemoteSyslog;
+  /** Renders (and on an appliance applies) the operating system's settings. */
+  readonly system: SystemConfigurator;
 }
 
-export const settingRoutes: FastifyPluginAsync<Options> = async (app, { settings, db, mailer, syslog }) => {
+export const settingRoutes: FastifyPluginAsync<Options> = async (app, { settings, db, mailer, syslog, system }) => {
   const view = () => {
     const values = settings.getAll() as Record<string, unknown>;
     return Object.fromEntries(
@@ -66,15 +72,21 @@ export const settingRoutes: FastifyPluginAsync<Options> = async (app, { settings
       for (const key of SECRET_SETTINGS) if (changes[key] === '(set)') delete changes[key];
       const changed = settings.update(changes, { actor: request.admin?.username ?? '', source: request.ip });
       const restart = [...new Set(changed.map(settingEffect).flatMap((e) => (e.applies === 'restart' ? [e.service] : [])))];
+      const systemChange = await system.settingsChanged(changed, settings.getAll());
+      const warning = systemChange?.targets.includes('network') ? NETWORK_WARNING : undefined;
+      const messages = [
+        'Saved.',
+        ...(restart.length > 0 ? [`The change takes effect when ${restart.join(' and ')} restart${restart.length > 1 ? '' : 's'} (ongoing calls on that service are ended).`] : []),
+        ...(systemChange ? [systemChange.note] : []),
+        ...(warning && systemChange?.applied && systemChange.commands.length > 0 ? [warning] : []),
+      ];
       return {
         changed,
         appliedNow: changed.filter((key) => settingEffect(key).applies === 'now'),
         restartRequired: restart,
         storedOnly: changed.filter((key) => settingEffect(key).applies === 'stored'),
-        message:
-          restart.length > 0
-            ? `Saved. The change takes effect when ${restart.join(' and ')} restart${restart.length > 1 ? '' : 's'} (ongoing calls on that service are ended).`
-            : 'Saved.',
+        ...(systemChange ? { system: { ...systemChange, ...(warning ? { warning } : {}) } } : {}),
+        message: messages.join(' '),
       };
     },
   );

@@ -3,8 +3,9 @@
  * (with the improvement-programme choice, on by default) → license serial → SMTP. Each step is
  * saved or skipped, in any order (back/next is the console's); progress is remembered in the
  * `setup.steps` setting, and "quick setup" starts it again without losing what was set.
- * Network interfaces and license activation are applied by their own issues; here the wizard
- * stores the local domain and the serial to activate.
+ * The network step stores the local domain (the NICs are set in the system settings); the time
+ * step's settings are rendered to the system like any other change of them (server/system);
+ * license activation is the licence work's, here the wizard stores the serial to activate.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { type AdminStore, confirmNewPassword } from '../../admin/admin-store.ts';
@@ -13,6 +14,7 @@ import type { Db } from '../../db/database.ts';
 import { createError } from '../../errors.ts';
 import { SETUP_STEPS, type SetupStep, type SetupSteps } from '../../settings/settings-schema.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
+import type { SystemConfigurator } from '../../system/system-configurator.ts';
 import { auditAction } from '../route-helpers.ts';
 
 const stepBodies = {
@@ -64,17 +66,19 @@ interface Options {
   readonly db: Db;
   readonly settings: SettingsStore;
   readonly admins: AdminStore;
+  readonly system: SystemConfigurator;
 }
 
-export const setupWizardRoutes: FastifyPluginAsync<Options> = async (app, { db, settings, admins }) => {
+export const setupWizardRoutes: FastifyPluginAsync<Options> = async (app, { db, settings, admins, system }) => {
   const progress = () => {
     const steps = settings.get('setup.steps');
     const current = SETUP_STEPS.find((step) => steps[step] === 'pending') ?? null;
     return { completed: current === null, current, steps: SETUP_STEPS.map((id) => ({ id, status: steps[id] })) };
   };
-  const mark = (step: SetupStep, status: 'done' | 'skipped', actor: string, changes: Record<string, unknown> = {}) => {
+  const mark = async (step: SetupStep, status: 'done' | 'skipped', actor: string, changes: Record<string, unknown> = {}) => {
     const steps: SetupSteps = { ...settings.get('setup.steps'), [step]: status };
-    settings.update({ ...changes, 'setup.steps': steps }, { actor });
+    const changed = settings.update({ ...changes, 'setup.steps': steps }, { actor });
+    await system.settingsChanged(changed, settings.getAll());
   };
   const progressView = {
     type: 'object',
@@ -96,7 +100,7 @@ export const setupWizardRoutes: FastifyPluginAsync<Options> = async (app, { db, 
     '/setup/:step/skip',
     { schema: { summary: 'Skip a wizard step', params: { type: 'object', properties: { step: { type: 'string', enum: [...SETUP_STEPS] } } }, response: { 200: progressView } } },
     async (request) => {
-      mark(request.params.step, 'skipped', request.admin?.username ?? '');
+      await mark(request.params.step, 'skipped', request.admin?.username ?? '');
       return progress();
     },
   );
@@ -110,10 +114,10 @@ export const setupWizardRoutes: FastifyPluginAsync<Options> = async (app, { db, 
         const body = request.body;
         switch (step) {
           case 'network':
-            mark(step, 'done', actor, { 'network.localDomain': body.localDomain });
+            await mark(step, 'done', actor, { 'network.localDomain': body.localDomain });
             break;
           case 'time':
-            mark(step, 'done', actor, {
+            await mark(step, 'done', actor, {
               'time.mode': body.mode,
               'time.zone': body.zone,
               ...(body.sntpServer ? { 'time.sntpServer': body.sntpServer } : {}),
@@ -129,16 +133,16 @@ export const setupWizardRoutes: FastifyPluginAsync<Options> = async (app, { db, 
             await admins.resetPassword(admin.id, String(body.newPassword));
             admins.setEmail(admin.id, String(body.email));
             auditAction(db, request, 'session.password.change', { by: 'setup wizard' });
-            mark(step, 'done', actor, { 'system.improvementProgramme': body.improvementProgramme ?? true });
+            await mark(step, 'done', actor, { 'system.improvementProgramme': body.improvementProgramme ?? true });
             break;
           }
           case 'license':
-            mark(step, 'done', actor, { 'license.pendingSerial': body.serial });
+            await mark(step, 'done', actor, { 'license.pendingSerial': body.serial });
             break;
           case 'smtp': {
             const problem = checkEmail(String(body.sender));
             if (problem) throw createError('VCBOX_ERR_VALIDATION', { field: 'sender', reason: problem });
-            mark(step, 'done', actor, {
+            await mark(step, 'done', actor, {
               'smtp.server': body.server,
               'smtp.port': body.port,
               'smtp.security': body.security,
