@@ -92,7 +92,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     trustProxy: false,
     // Unknown fields are an error the caller should hear about, not something dropped quietly.
-    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+    // verbose: a refused value's own schema comes with the error, so its `description` (the
+    // rule in words) can be the message instead of ajv's "must match pattern …".
+    ajv: { customOptions: { removeAdditional: false, allErrors: false, verbose: true } },
   });
 
   app.addHook('onResponse', async (request, reply) => {
@@ -108,14 +110,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       statusCode?: number;
       code?: string;
       message?: string;
-      validation?: { instancePath?: string; params?: { missingProperty?: string; additionalProperty?: string }; message?: string }[];
+      validation?: { instancePath?: string; keyword?: string; params?: { missingProperty?: string; additionalProperty?: string }; message?: string; parentSchema?: { description?: string } }[];
       validationContext?: string;
     };
     const first = fastifyError.validation?.[0];
     if (first) {
       const field =
         first.params?.missingProperty ?? first.params?.additionalProperty ?? (first.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.') ?? fastifyError.validationContext ?? 'request';
-      const invalid = createError('VCBOX_ERR_VALIDATION', { field: field || fastifyError.validationContext || 'request', reason: first.message ?? 'invalid' });
+      // A value that breaks its own rule is told the rule (the schema's description) when it has one.
+      const rule = first.keyword !== 'required' && first.keyword !== 'additionalProperties' ? first.parentSchema?.description : undefined;
+      const invalid = createError('VCBOX_ERR_VALIDATION', { field: field || fastifyError.validationContext || 'request', reason: rule ? `must be ${rule}` : (first.message ?? 'invalid') });
       const language = request.headers['accept-language']?.startsWith('zh') ? 'zh' : 'en';
       return reply.status(400).send({ code: invalid.code, message: invalid.localized(language), field: invalid.params.field });
     }

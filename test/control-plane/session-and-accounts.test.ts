@@ -68,7 +68,7 @@ t.test('changes need the CSRF token; accounts API with validation, search, pagin
   t.equal(created.status, 201);
   t.same(Object.keys(created.body).sort(), ['createdAt', 'email', 'name', 'number'], 'no credential material in the answer');
   const invalid: [unknown, string, RegExp][] = [
-    [{ number: '12', name: 'x', password: 'secret1' }, 'number', /must match pattern/],
+    [{ number: '12', name: 'x', password: 'secret1' }, 'number', /must be an account number of exactly 4 digits/],
     [{ number: '1002', name: 'x', password: '123' }, 'password', /fewer than 6 characters/],
     [{ number: '1002', password: 'secret1' }, 'name', /required property 'name'/],
     [{ number: '1002', name: 'x', password: 'secret1', email: 'a<b@c.d' }, 'email', /may not contain/],

@@ -27,7 +27,7 @@ import { minuteBudget } from '../rate-limit.ts';
 import { auditAction, sendSpreadsheet } from '../route-helpers.ts';
 import { mailOutcomeSchema } from '../schemas.ts';
 
-const number = { type: 'string', pattern: '^[0-9]{4}$' } as const;
+const number = { type: 'string', pattern: '^[0-9]{4}$', description: 'an account number of exactly 4 digits (0000-9999)' } as const;
 const accountView = {
   type: 'object',
   properties: { number, name: { type: 'string' }, email: { type: ['string', 'null'] }, createdAt: { type: 'string' } },

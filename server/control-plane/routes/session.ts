@@ -177,6 +177,21 @@ export const sessionRoutes: FastifyPluginAsync<Options> = async (app, { db, admi
     },
   );
 
+  app.get(
+    '/session/status',
+    {
+      config: { public: true },
+      schema: {
+        summary: 'Whether this browser has a console session (public: the console asks before anything else)',
+        response: { 200: { type: 'object', properties: { active: { type: 'boolean' } } } },
+      },
+    },
+    async (request) => {
+      const token = request.cookies[SESSION_COOKIE];
+      return { active: Boolean(token && sessions.touch(token)) };
+    },
+  );
+
   app.get('/session', { schema: { summary: 'The current session', response: { 200: sessionView } } }, async (request) => view(request));
 
   app.delete('/session', { config: { anyRole: true }, schema: { summary: 'Log out' } }, async (request, reply) => {

@@ -37,3 +37,18 @@ export async function api<T = any>(method: string, path: string, body?: unknown)
   if (!response.ok) throw new ApiError(response.status, parsed?.code ?? 'VCBOX_ERR_REQUEST', parsed?.message ?? response.statusText);
   return parsed as T;
 }
+
+/** Uploads a file as the request body (the spreadsheet import). */
+export async function upload<T>(path: string, file: File): Promise<T> {
+  const type = file.name.toLowerCase().endsWith('.xlsx') ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' : 'application/vnd.ms-excel';
+  let response: Response;
+  try {
+    response = await fetch(`/api/v1${path}`, { method: 'POST', headers: { 'accept-language': lang(), 'content-type': type, 'x-csrf-token': csrfToken }, body: file });
+  } catch {
+    throw new ApiError(0, 'VCBOX_ERR_UNREACHABLE', '');
+  }
+  const text = await response.text();
+  const parsed = text ? JSON.parse(text) : undefined;
+  if (!response.ok) throw new ApiError(response.status, parsed?.code ?? 'VCBOX_ERR_REQUEST', parsed?.message ?? response.statusText);
+  return parsed as T;
+}

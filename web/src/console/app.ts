@@ -1,13 +1,22 @@
 /**
  * The LAN web console (served at /, bundled by scripts/build-web.sh into web/console/app.js):
  * login, the first-login password change, the header with language switch and logout, and
- * the pages (this slice: live meetings with meeting control). An expired session (idle 30
+ * the pages (so far: live meetings with meeting control, accounts). An expired session (idle 30
  * minutes, or logged out elsewhere) returns to the login with the reason; every server error
  * is shown in words in the chosen language. `window.vcboxConsole` exposes the state for tests.
  */
 import { ApiError, api, setCsrfToken } from './api.ts';
 import { type Key, type Lang, lang, setLang, t } from './i18n.ts';
+import { renderAccounts } from './accounts.ts';
 import { renderLiveMeetings } from './live-meetings.ts';
+
+/** The pages of the console by their #hash; the live meetings page refreshes itself. */
+const PAGES = {
+  live: { render: renderLiveMeetings, refreshMs: 5000 },
+  accounts: { render: renderAccounts, refreshMs: 0 },
+} as const;
+type PageName = keyof typeof PAGES;
+const pageOf = (hash: string): PageName => (hash.replace(/^#/, '') in PAGES ? (hash.replace(/^#/, '') as PageName) : 'live');
 
 interface Session {
   username: string;
@@ -16,7 +25,7 @@ interface Session {
   csrfToken: string;
 }
 
-const state = { page: 'login' as 'login' | 'password' | 'live', session: undefined as Session | undefined, errors: [] as string[] };
+const state = { page: 'login' as 'login' | 'password' | 'app', view: 'live' as PageName, session: undefined as Session | undefined, errors: [] as string[] };
 let refreshTimer: ReturnType<typeof setInterval> | undefined;
 
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
@@ -52,16 +61,22 @@ async function show(page: typeof state.page, notice = ''): Promise<void> {
     $('password-view').hidden = false;
   } else {
     $('app-view').hidden = false;
-    const refresh = () => renderLiveMeetings($('content'), showError).catch(showError);
+    state.view = pageOf(location.hash);
+    for (const link of document.querySelectorAll<HTMLAnchorElement>('#nav a')) {
+      if (link.hash === `#${state.view}`) link.setAttribute('aria-current', 'page');
+      else link.removeAttribute('aria-current');
+    }
+    const page = PAGES[state.view];
+    const refresh = () => page.render($('content'), showError).catch(showError);
     await refresh();
-    refreshTimer = setInterval(() => void refresh(), 5000);
+    if (page.refreshMs > 0) refreshTimer = setInterval(() => void refresh(), page.refreshMs);
   }
 }
 
 async function afterLogin(session: Session): Promise<void> {
   state.session = session;
   setCsrfToken(session.csrfToken);
-  await show(session.mustChangePassword ? 'password' : 'live');
+  await show(session.mustChangePassword ? 'password' : 'app');
 }
 
 $('login-form').addEventListener('submit', (event) => {
@@ -94,14 +109,18 @@ $('logout').addEventListener('click', () => {
 $('lang').addEventListener('change', () => {
   setLang((document.getElementById('lang') as HTMLSelectElement).value as Lang);
   translateStatic();
-  if (state.page === 'live') void show('live');
+  if (state.page === 'app') void show('app');
+});
+
+window.addEventListener('hashchange', () => {
+  if (state.page === 'app') void show('app');
 });
 
 setLang(lang());
 translateStatic();
 // A session still open in this browser goes straight in.
-void api<Session>('GET', '/session')
-  .then((session) => (session.username ? afterLogin(session) : show('login')))
+void api<{ active: boolean }>('GET', '/session/status')
+  .then(async ({ active }) => (active ? afterLogin(await api<Session>('GET', '/session')) : show('login')))
   .catch(() => show('login'));
 
 (window as unknown as { vcboxConsole: unknown }).vcboxConsole = { state };
