@@ -1,6 +1,7 @@
 /**
- * The web console in headless Chromium (first slice): the administrator logs in with the
- * initial password (a wrong one is refused in words), must choose a new password, sees a live
+ * The web console in headless Chromium: the administrator logs in with the initial password
+ * (a wrong one is refused in words), must choose a new password, sees a terminal that
+ * registers (sipp, a Yealink User-Agent) appear in online users with its model, sees a live
  * meeting with a SIP terminal (sipp) in it, mutes the terminal, picks the 1+5 layout from the
  * layout pictures and pins the terminal to the big pane, switches the console to Chinese,
  * removes the terminal (confirmed; its call gets a BYE) and logs out. Each step is checked in
@@ -16,8 +17,10 @@ import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { launchBrowser, openPage } from '../helpers/browser.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { joinMeeting, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
+import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
+import { runSipp } from '../helpers/sipp.ts';
 
 const box = await startSipBox({ media: {} });
 t.teardown(() => box.close());
@@ -28,6 +31,7 @@ const initialPassword = readFileSync(path.join(secrets, 'initial-admin-password'
 const base = await startConsoleApi(t, {
   state: { db: box.db, settings: box.settings },
   live: box.app.live,
+  online: () => box.app.location.online(),
   ...(box.mediaClient ? { media: box.mediaClient.media } : {}),
   keepDb: true,
   webRoot: path.join(import.meta.dirname, '..', '..', 'web'),
@@ -64,6 +68,23 @@ t.test('an administrator controls a live meeting from the console', async (t) =>
   await page.click('#save-password');
   await page.waitForSelector('#app-view:not([hidden])');
   t.match(await page.textContent('.empty'), /No meeting is running now/, 'no meeting yet');
+
+  // A terminal registers: online users shows it with the model from its User-Agent.
+  box.app.accounts.create({ number: '2401', name: 'Reception', password: 'secret-2401' }, box.realm);
+  const registered = await runSipp({
+    scenario: 'register.xml',
+    target: `127.0.0.1:${box.port}`,
+    transport: 'u1',
+    auth: ['2401', 'secret-2401'],
+    keys: { account: '2401', contact_port: String(await freePort()), expires: '300', device: 'desk' },
+  });
+  t.ok(registered.ok, `the terminal registered ${registered.errors}`);
+  await page.click('#nav a[href="#online"]');
+  await page.waitForSelector('#online-table tr[data-account="2401"]');
+  t.match(await page.textContent('#online-table tr[data-account="2401"]'), /Reception.*2401.*SIP-VC800.*63\.345\.0\.10/s, 'online users: the account with its device model and version');
+  await page.screenshot({ path: path.join(artifacts, 'console-online-users.png'), fullPage: true });
+  await page.click('#nav a[href="#live"]');
+  await page.waitForSelector('.empty');
 
   const { terminal } = await openTerminals(t, 'terminal');
   const leg = await joinMeeting(`127.0.0.1:${box.port}`, { dial: room.number, name: 'Desk phone', media: pcmuMedia(terminal.port), hold: 60_000, scenario: 'meeting-join-remote-bye.xml' });
