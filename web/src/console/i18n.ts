@@ -190,8 +190,18 @@ export function setLang(next: Lang): void {
   document.documentElement.lang = next;
 }
 
-export function t(key: Key, values: Record<string, string> = {}): string {
-  let text: string = STRINGS[current][key];
-  for (const [name, value] of Object.entries(values)) text = text.replace(`{${name}}`, value);
-  return text;
+/** The console's shared words (header, login, the first pages). */
+export const t = words(STRINGS);
+
+/**
+ * A page's own words (both languages side by side in the page's module, so pages do not
+ * crowd this file): `const w = words({ en: {...}, 'zh-CN': {...} })`, then `w('key')`. The
+ * Chinese table must have every English key.
+ */
+export function words<const E extends Record<string, string>>(table: { en: E; 'zh-CN': { [K in keyof E]: string } }): (key: keyof E & string, values?: Record<string, string>) => string {
+  return (key, values = {}) => {
+    let text: string = table[current][key];
+    for (const [name, value] of Object.entries(values)) text = text.replace(`{${name}}`, value);
+    return text;
+  };
 }
