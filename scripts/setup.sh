@@ -22,7 +22,7 @@ vcbox_apt_run=(ca-certificates openssl procps util-linux $(cat "$vcbox_root/scri
   espeak-ng                                # the IVR prompts, spoken from text at set-up
   # the MCU compositor (built below): GStreamer, its VP8/H.264 codecs and Pango captions
   libgstreamer1.0-dev pkg-config gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-x)
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-x fonts-dejavu-core)
 # Tests: real SIP peer (sipp), real media peer (ffmpeg), network namespaces, SQLite shell,
 # a real browser (Debian's Chromium, driven by playwright-core), a real syslog collector
 # (rsyslog, its TLS driver in rsyslog-gnutls; the tests start their own rsyslogd, never the system's).
