@@ -179,7 +179,17 @@ export class SipApplication {
     this.#meetingCalls.close();
     this.qualifier.close();
     this.location.close();
-    this.srf.disconnect();
+    try {
+      this.srf.disconnect();
+    } catch {
+      // No link now (the signaling service is down): srf's disconnect throws before marking its
+      // connection closing, and its retry timer would keep the process alive reconnecting.
+      const wire = (this.srf as unknown as { _app?: { client?: { wp?: { closing: boolean; reconnectVars?: { retryTimer?: NodeJS.Timeout | null } } } } })._app?.client?.wp;
+      if (wire) {
+        wire.closing = true;
+        clearTimeout(wire.reconnectVars?.retryTimer ?? undefined);
+      }
+    }
   }
 }
 
