@@ -65,6 +65,7 @@ export class SipApplication {
   readonly admission: MeetingAdmission;
   readonly #meetingCalls: MeetingCalls;
   readonly #options: SipApplicationOptions;
+  #connectedSince: Date | null = null;
   #closed = false;
 
   constructor(options: SipApplicationOptions) {
@@ -164,18 +165,30 @@ export class SipApplication {
           return;
         }
         clearTimeout(timer);
+        this.#connectedSince = new Date();
         log.info({ hostport }, 'SIP application connected to the signaling service');
         this.qualifier.start();
         resolve();
       });
       this.srf.on('error', (error: Error) => log.debug({ err: error.message }, 'signaling connection error'));
+      // The link closes when the signaling service exits or the socket drops (srf then reconnects).
+      // (srf re-emits its agent's 'close'; its typings list only the SIP verbs.)
+      (this.srf as unknown as EventEmitter).on('close', () => {
+        this.#connectedSince = null;
+      });
       this.srf.connect({ host, port, secret, enablePing: true, pingInterval: 15_000 } as Srf.SrfConfig);
     });
+  }
+
+  /** When the authenticated connection to the signaling service came up; null while there is none. */
+  get connectedSince(): Date | null {
+    return this.#connectedSince;
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#connectedSince = null;
     this.#meetingCalls.close();
     this.qualifier.close();
     this.location.close();
