@@ -41,6 +41,7 @@ import type { BackupScheduler } from '../backup/backup-scheduler.ts';
 import type { BackupStore } from '../backup/backup-store.ts';
 import { callRecordRoutes } from './routes/call-records.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
+import { statisticsRoutes } from './routes/statistics.ts';
 import { ServiceHealth } from '../observability/service-health.ts';
 import type { SystemSampler } from '../observability/system-sampler.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -155,6 +156,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(accountRoutes, { db, accounts, settings, mailer });
       await api.register(auditRoutes, { db });
       await api.register(callRecordRoutes, { db });
+      await api.register(statisticsRoutes, { db });
       await api.register(setupWizardRoutes, { db, settings, admins });
       await api.register(liveMeetingRoutes, { db, live: options.live ?? new LiveMeetings(), ...(options.media ? { media: options.media } : {}) });
       if (options.admission && options.media) {

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import Srf from 'drachtio-srf';
 import { AccountStore } from '../accounts/account-store.ts';
 import { CallRecords } from '../cdr/call-records.ts';
+import { ConcurrencyRecords } from '../cdr/concurrency-records.ts';
 import { MeetingRecords } from '../cdr/meeting-records.ts';
 import type { Db } from '../db/database.ts';
 import { getLogger } from '../logging/logger.ts';
@@ -72,6 +73,7 @@ export class SipApplication {
     this.#options = options;
     this.accounts = new AccountStore(options.db);
     new MeetingRecords(options.db).follow(this.live);
+    new ConcurrencyRecords(options.db).follow(this.live);
     this.admission = new MeetingAdmission({ vmrs: new VmrStore(options.db), meetings: new MeetingStore(options.db), settings: options.settings, live: this.live });
     this.srf = new Srf();
     // The nonce key only has to be shared by the processes that check nonces; derive it from
