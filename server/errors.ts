@@ -285,6 +285,11 @@ export const ERRORS = {
     en: 'Meeting {number} has already started; it can no longer be edited.',
     zh: '会议 {number} 已开始，不能再修改。',
   },
+  VCBOX_ERR_PERIOD_INVALID: {
+    statusCode: 400,
+    en: 'The period is invalid: {reason}.',
+    zh: '统计时段无效：{reason}。',
+  },
   VCBOX_ERR_NOT_FOUND: {
     statusCode: 404,
     en: 'No such resource: {method} {url}.',

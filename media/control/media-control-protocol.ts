@@ -35,7 +35,10 @@ export type MediaMethod = (typeof MEDIA_METHODS)[number];
 /** What the control plane can ask of the media service (MediaService's methods, async). */
 export type MediaControl = {
   [M in Exclude<MediaMethod, 'ping'>]: (...args: Parameters<MediaService[M]>) => Promise<Awaited<ReturnType<MediaService[M]>>>;
-} & { ping(): Promise<{ meetings: number }> };
+} & {
+  /** Liveness: the media process's meetings, pid and uptime (the dashboard's service status). */
+  ping(): Promise<{ meetings: number; pid: number; uptimeSeconds: number }>;
+};
 
 export const MEDIA_EVENTS = ['participantclosed', 'dominantspeaker', 'newproducer', 'producerclosed', 'keyframerequest', 'ivrdigit'] as const;
 

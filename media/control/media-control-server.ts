@@ -74,7 +74,7 @@ export class MediaControlServer {
       const params = Array.isArray(request.params) ? request.params : [];
       const result =
         method === 'ping'
-          ? { meetings: this.#service.meetingCount }
+          ? { meetings: this.#service.meetingCount, pid: process.pid, uptimeSeconds: Math.round(process.uptime()) }
           : await (this.#service[method] as (...args: unknown[]) => unknown).apply(this.#service, params);
       this.#write(socket, { id, result: result ?? null });
     } catch (error) {

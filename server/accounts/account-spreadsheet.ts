@@ -14,11 +14,13 @@ export const MAX_IMPORT_ROWS = 1000;
 export const MAX_UPLOAD_BYTES = 5 * 1024 * 1024;
 const MAX_UNZIPPED_BYTES = 50 * 1024 * 1024;
 export const HEADER = ['姓名 Name', '账号 Account', '邮箱 E-mail', '密码 Password'] as const;
-export type SheetFormat = 'xls' | 'xlsx';
+/** csv only for exports (call records): UTF-8 with a byte-order mark so Excel reads the Chinese headers. */
+export type SheetFormat = 'xls' | 'xlsx' | 'csv';
 
 export const CONTENT_TYPES: Record<SheetFormat, string> = {
   xls: 'application/vnd.ms-excel',
   xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  csv: 'text/csv; charset=utf-8',
 };
 
 export interface ImportRow {
@@ -47,6 +49,7 @@ export function tableSheet(header: readonly string[], rows: readonly (string | n
 function write(rows: (string | number)[][], format: SheetFormat, sheetName: string): Buffer {
   const book = XLSX.utils.book_new();
   XLSX.utils.book_append_sheet(book, XLSX.utils.aoa_to_sheet(rows), sheetName);
+  if (format === 'csv') return Buffer.concat([Buffer.from('\uFEFF'), Buffer.from(XLSX.write(book, { type: 'string', bookType: 'csv' }) as string, 'utf8')]);
   return XLSX.write(book, { type: 'buffer', bookType: format === 'xls' ? 'biff8' : 'xlsx' }) as Buffer;
 }
 

@@ -41,6 +41,10 @@ import type { BackupRestorer } from '../backup/backup-restore.ts';
 import type { BackupScheduler } from '../backup/backup-scheduler.ts';
 import type { BackupStore } from '../backup/backup-store.ts';
 import { callRecordRoutes } from './routes/call-records.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
+import { statisticsRoutes } from './routes/statistics.ts';
+import { ServiceHealth } from '../observability/service-health.ts';
+import type { SystemSampler } from '../observability/system-sampler.ts';
 import { healthRoutes } from './routes/health.ts';
 import { meetingRoutes } from './routes/meetings.ts';
 import { ivrPromptRoutes } from './routes/ivr-prompts.ts';
@@ -82,6 +86,10 @@ export interface AppOptions {
    * them on an installed appliance; by default one without a system root, which writes nothing.
    */
   readonly system?: SystemConfigurator;
+  /** System samples for the dashboard (started by the caller, which also closes it). */
+  readonly sampler?: SystemSampler;
+  /** Service status for the dashboard; without it only the control plane is known. */
+  readonly health?: ServiceHealth;
   /** Folder served as the console; defaults to the project's web/. */
   readonly webRoot?: string;
 }
@@ -159,6 +167,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(accountRoutes, { db, accounts, settings, mailer });
       await api.register(auditRoutes, { db });
       await api.register(callRecordRoutes, { db });
+      await api.register(statisticsRoutes, { db });
       await api.register(setupWizardRoutes, { db, settings, admins, system });
       await api.register(liveMeetingRoutes, { db, live: options.live ?? new LiveMeetings(), ...(options.media ? { media: options.media } : {}) });
       if (options.admission && options.media) {
@@ -173,6 +182,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       if (options.promptDir) await api.register(ivrPromptRoutes, { db, prompts: new PromptStore(options.promptDir) });
       await api.register(settingRoutes, { settings, db, mailer, system, ...(options.syslog ? { syslog: options.syslog } : {}) });
       if (options.backups) await api.register(backupRoutes, { db, settings, ...options.backups });
+      await api.register(dashboardRoutes, {
+        settings,
+        live: options.live ?? new LiveMeetings(),
+        online: options.online ?? (() => []),
+        health: options.health ?? new ServiceHealth({}),
+        ...(options.sampler ? { sampler: options.sampler } : {}),
+      });
       await api.register(onlineUserRoutes, { accounts, online: options.online ?? (() => []), ...(options.reachability ? { reachability: options.reachability } : {}) });
       await api.register(meetingRoutes, { db, meetings: new MeetingStore(db), accounts, settings, mailer });
       await api.register(roomRoutes, { db, rooms: new RoomStore(db), vmrs: new VmrStore(db), devices: options.devices ?? (() => undefined) });

@@ -18,6 +18,8 @@ import { openState } from '../process/open-state.ts';
 import { runService } from '../process/service-lifecycle.ts';
 import { applicationSecret } from '../signaling/application-secret.ts';
 import { MediaClient } from '../media-client/media-client.ts';
+import { ServiceHealth } from '../observability/service-health.ts';
+import { SystemSampler } from '../observability/system-sampler.ts';
 import { SipApplication } from '../sip-app/sip-application.ts';
 import { SystemConfigurator } from '../system/system-configurator.ts';
 import { buildApp } from './app.ts';
@@ -45,8 +47,13 @@ await runService('control plane', async () => {
     db: state.db,
     settings: state.settings,
   });
+  // The dashboard's system figures: one sample every 10 s, the last 24 hours kept in memory.
+  const sampler = new SystemSampler({ dataDir: config.dataDir }).start();
+  const health = new ServiceHealth({ signaling: () => sip.connectedSince, media });
   const app = await buildApp({
     state,
+    sampler,
+    health,
     live: sip.live,
     media: media.media,
     // The client re-emits the media service's events (plus its own connect/disconnect).
@@ -66,6 +73,7 @@ await runService('control plane', async () => {
   try {
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (error) {
+    sampler.close();
     scheduler.close();
     sip.close();
     media.close();
@@ -81,6 +89,7 @@ await runService('control plane', async () => {
   sip.start(60_000).catch((error: Error) => log.error({ err: error.message }, 'SIP application not connected yet; still retrying'));
   return {
     async close() {
+      sampler.close();
       scheduler.close();
       sip.close();
       media.close();

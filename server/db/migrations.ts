@@ -227,6 +227,22 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  // 10 is taken by another branch of issue 9's work; the numbers only have to grow.
+  {
+    version: 11,
+    name: 'daily maximum concurrency (meeting participants and meetings at once, per UTC day)',
+    up(db) {
+      db.exec(`
+        CREATE TABLE concurrency_daily (
+          day              TEXT PRIMARY KEY,   -- YYYY-MM-DD (UTC)
+          participants_max INTEGER NOT NULL,   -- meeting participants at once, all meetings together
+          participants_at  TEXT NOT NULL,      -- when that maximum was first reached
+          meetings_max     INTEGER NOT NULL,   -- meetings with someone in them at once
+          meetings_at      TEXT NOT NULL
+        );
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

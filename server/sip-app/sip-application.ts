@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import Srf from 'drachtio-srf';
 import { AccountStore } from '../accounts/account-store.ts';
 import { CallRecords } from '../cdr/call-records.ts';
+import { ConcurrencyRecords } from '../cdr/concurrency-records.ts';
 import { MeetingRecords } from '../cdr/meeting-records.ts';
 import type { Db } from '../db/database.ts';
 import { getLogger } from '../logging/logger.ts';
@@ -65,12 +66,14 @@ export class SipApplication {
   readonly admission: MeetingAdmission;
   readonly #meetingCalls: MeetingCalls;
   readonly #options: SipApplicationOptions;
+  #connectedSince: Date | null = null;
   #closed = false;
 
   constructor(options: SipApplicationOptions) {
     this.#options = options;
     this.accounts = new AccountStore(options.db);
     new MeetingRecords(options.db).follow(this.live);
+    new ConcurrencyRecords(options.db).follow(this.live);
     this.admission = new MeetingAdmission({ vmrs: new VmrStore(options.db), meetings: new MeetingStore(options.db), settings: options.settings, live: this.live });
     this.srf = new Srf();
     // The nonce key only has to be shared by the processes that check nonces; derive it from
@@ -164,22 +167,44 @@ export class SipApplication {
           return;
         }
         clearTimeout(timer);
+        this.#connectedSince = new Date();
         log.info({ hostport }, 'SIP application connected to the signaling service');
         this.qualifier.start();
         resolve();
       });
       this.srf.on('error', (error: Error) => log.debug({ err: error.message }, 'signaling connection error'));
+      // The link closes when the signaling service exits or the socket drops (srf then reconnects).
+      // (srf re-emits its agent's 'close'; its typings list only the SIP verbs.)
+      (this.srf as unknown as EventEmitter).on('close', () => {
+        this.#connectedSince = null;
+      });
       this.srf.connect({ host, port, secret, enablePing: true, pingInterval: 15_000 } as Srf.SrfConfig);
     });
+  }
+
+  /** When the authenticated connection to the signaling service came up; null while there is none. */
+  get connectedSince(): Date | null {
+    return this.#connectedSince;
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#connectedSince = null;
     this.#meetingCalls.close();
     this.qualifier.close();
     this.location.close();
-    this.srf.disconnect();
+    try {
+      this.srf.disconnect();
+    } catch {
+      // No link now (the signaling service is down): srf's disconnect throws before marking its
+      // connection closing, and its retry timer would keep the process alive reconnecting.
+      const wire = (this.srf as unknown as { _app?: { client?: { wp?: { closing: boolean; reconnectVars?: { retryTimer?: NodeJS.Timeout | null } } } } })._app?.client?.wp;
+      if (wire) {
+        wire.closing = true;
+        clearTimeout(wire.reconnectVars?.retryTimer ?? undefined);
+      }
+    }
   }
 }
 

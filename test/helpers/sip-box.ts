@@ -33,6 +33,9 @@ export interface SipBox {
   readonly media?: MediaService;
   readonly mediaClient?: MediaClient;
   readonly pool?: WorkerPool;
+  /** With `media`: the media end of the control socket (a test may close it) and the socket's path. */
+  readonly control?: MediaControlServer;
+  readonly mediaSocket?: string;
   close(): Promise<void>;
 }
 
@@ -72,6 +75,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
   let media: MediaService | undefined;
   let control: MediaControlServer | undefined;
   let mediaClient: MediaClient | undefined;
+  let socketPath: string | undefined;
   if (options.media) {
     pool = new WorkerPool({ size: options.media.workers ?? 1 });
     await pool.start();
@@ -83,7 +87,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
       videoPolicy: () => videoPolicyFrom(settings.getAll()),
       nat: () => staticNatFrom(settings.getAll()),
     });
-    const socketPath = path.join(dir, 'run', 'media.sock');
+    socketPath = path.join(dir, 'run', 'media.sock');
     control = new MediaControlServer(media, socketPath);
     await control.listen();
     mediaClient = new MediaClient(socketPath);
@@ -112,6 +116,8 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
     ...(media ? { media } : {}),
     ...(mediaClient ? { mediaClient } : {}),
     ...(pool ? { pool } : {}),
+    ...(control ? { control } : {}),
+    ...(socketPath ? { mediaSocket: socketPath } : {}),
     async close() {
       app.close();
       mediaClient?.close();

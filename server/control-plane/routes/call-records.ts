@@ -1,37 +1,29 @@
 /**
- * Call records (spec "Statistics"): list and export, newest first, by period (last month,
- * 3 months, 6 months, a year, all), by meeting type, and searched by subject or meeting ID
- * (point-to-point calls match on the caller or callee account).
+ * Call records (spec "Statistics"): list and export (.xlsx, .xls, .csv), newest first, by period
+ * (last month, 3 months, 6 months, a year, all, or from/to — ../../cdr/report-period.ts), by
+ * meeting type, and searched by subject or meeting ID (point-to-point calls match on the
+ * caller or callee account). The counts and concurrency figures are in ./statistics.ts.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { type SheetFormat, tableSheet } from '../../accounts/account-spreadsheet.ts';
+import { type PeriodQuery, periodQueryProperties, rangeOf, rangeWhere } from '../../cdr/report-period.ts';
 import type { Db } from '../../db/database.ts';
-import { sendSpreadsheet } from '../route-helpers.ts';
 import { likeAny, likePattern } from '../../db/like-search.ts';
+import { sendSpreadsheet } from '../route-helpers.ts';
 
-type Period = '1m' | '3m' | '6m' | '1y' | 'all';
-interface Filter {
-  period: Period;
+interface Filter extends PeriodQuery {
   type?: 'p2p' | 'instant' | 'scheduled' | 'vmr';
   q?: string;
 }
 
 const filterProperties = {
-  period: { type: 'string', enum: ['1m', '3m', '6m', '1y', 'all'], default: '1m' },
+  ...periodQueryProperties,
   type: { type: 'string', enum: ['p2p', 'instant', 'scheduled', 'vmr'] },
   q: { type: 'string', maxLength: 128 },
 } as const;
 
 function whereOf(filter: Filter): { clause: string; params: Record<string, string> } {
-  const where: string[] = [];
-  const params: Record<string, string> = {};
-  const months = { '1m': 1, '3m': 3, '6m': 6, '1y': 12 } as const;
-  if (filter.period !== 'all') {
-    const from = new Date();
-    from.setMonth(from.getMonth() - months[filter.period]);
-    where.push('started_at >= @from');
-    params.from = from.toISOString();
-  }
+  const { conditions: where, params } = rangeWhere('started_at', rangeOf(filter));
   if (filter.type) {
     where.push('type = @type');
     params.type = filter.type;
@@ -85,7 +77,7 @@ export const callRecordRoutes: FastifyPluginAsync<{ db: Db }> = async (app, { db
     {
       schema: {
         summary: 'Call records as a spreadsheet (same filters)',
-        querystring: { type: 'object', additionalProperties: false, properties: { ...filterProperties, format: { type: 'string', enum: ['xls', 'xlsx'], default: 'xlsx' } } },
+        querystring: { type: 'object', additionalProperties: false, properties: { ...filterProperties, format: { type: 'string', enum: ['xls', 'xlsx', 'csv'], default: 'xlsx' } } },
       },
     },
     async (request, reply) => {

@@ -1,0 +1,188 @@
+/**
+ * The dashboard (spec "Dashboard & status", refreshed by the console every 10 s):
+ * GET /dashboard — system time and zone, uptime, version, online users and live meetings
+ * (counts; the lists are /online-users and /live-meetings), the licence (placeholder), the
+ * newest system sample and each service's status; GET /dashboard/history — one metric's
+ * line chart (CPU, memory, network, disk) over the last minutes, bounded in points.
+ * Sampling is ../../observability/system-sampler.ts, service status
+ * ../../observability/service-health.ts.
+ */
+import os from 'node:os';
+import type { FastifyPluginAsync } from 'fastify';
+import type { LiveMeetings } from '../../meetings/live-meetings.ts';
+import type { ServiceHealth } from '../../observability/service-health.ts';
+import { METRICS, type Metric, type SystemSample, type SystemSampler } from '../../observability/system-sampler.ts';
+import type { SettingsStore } from '../../settings/settings-store.ts';
+import { BUILD_INFO } from '../../version.ts';
+import type { OnlineLookup } from './online-users.ts';
+
+export interface DashboardRouteOptions {
+  readonly settings: SettingsStore;
+  readonly live: LiveMeetings;
+  readonly online: OnlineLookup;
+  readonly health: ServiceHealth;
+  /** Absent: no system figures (`system: null`, empty charts). */
+  readonly sampler?: SystemSampler;
+}
+
+const nullableNumber = { type: ['number', 'null'] } as const;
+
+const sampleSchema = {
+  type: ['object', 'null'],
+  properties: {
+    at: { type: 'string' },
+    cpuPercent: nullableNumber,
+    memory: { type: ['object', 'null'], properties: { usedBytes: { type: 'number' }, totalBytes: { type: 'number' }, percent: { type: 'number' } } },
+    network: {
+      type: 'array',
+      items: { type: 'object', properties: { iface: { type: 'string' }, rxBytesPerSecond: nullableNumber, txBytesPerSecond: nullableNumber } },
+    },
+    disk: {
+      type: ['object', 'null'],
+      properties: {
+        path: { type: 'string' },
+        usedBytes: { type: 'number' },
+        totalBytes: { type: 'number' },
+        percent: { type: 'number' },
+        readsPerSecond: nullableNumber,
+        writesPerSecond: nullableNumber,
+      },
+    },
+  },
+} as const;
+
+const serviceSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', enum: ['control-plane', 'signaling', 'media'] },
+    status: { type: 'string', enum: ['up', 'down', 'unknown'] },
+    pid: { type: ['integer', 'null'] },
+    uptimeSeconds: { type: ['integer', 'null'] },
+    detail: { type: 'string' },
+    meetings: { type: 'integer' },
+    rttMs: { type: 'number' },
+  },
+} as const;
+
+export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async (app, { settings, live, online, health, sampler }) => {
+  app.get(
+    '/dashboard',
+    {
+      schema: {
+        summary: 'Dashboard: time, uptime, version, counts, licence, the newest system sample, service status',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              time: { type: 'string' },
+              timeZone: { type: 'string' },
+              uptimeSeconds: { type: 'integer', description: 'the machine’s' },
+              version: { type: 'string' },
+              buildTime: { type: 'string' },
+              onlineUsers: { type: 'integer', description: 'accounts with a registered terminal' },
+              onlineDevices: { type: 'integer' },
+              liveMeetings: { type: 'integer' },
+              participants: { type: 'integer', description: 'in all live meetings' },
+              license: { type: 'null', description: 'placeholder until the licence is built: concurrency and expiry will be here' },
+              system: sampleSchema,
+              sampling: {
+                type: ['object', 'null'],
+                properties: { intervalSeconds: { type: 'number' }, samples: { type: 'integer' }, capacity: { type: 'integer' }, lastCostMs: nullableNumber },
+              },
+              services: { type: 'array', items: serviceSchema },
+            },
+          },
+        },
+      },
+    },
+    async () => {
+      const users = online();
+      const meetings = live.list().filter((m) => m.participants.size > 0);
+      const latest = sampler?.latest();
+      return {
+        time: new Date().toISOString(),
+        timeZone: settings.get('time.zone'),
+        uptimeSeconds: Math.round(os.uptime()),
+        version: BUILD_INFO.version,
+        buildTime: BUILD_INFO.buildTime,
+        onlineUsers: users.filter((u) => u.bindings.length > 0).length,
+        onlineDevices: users.reduce((n, u) => n + u.bindings.length, 0),
+        liveMeetings: meetings.length,
+        participants: meetings.reduce((n, m) => n + m.participants.size, 0),
+        // The licence (concurrent ports, expiry) is being built elsewhere; it fills this field.
+        license: null,
+        system: latest ? presentSample(latest) : null,
+        sampling: sampler ? { intervalSeconds: sampler.intervalMs / 1000, samples: sampler.size, capacity: sampler.capacity, lastCostMs: sampler.lastCostMs } : null,
+        services: await health.status(),
+      };
+    },
+  );
+
+  app.get<{ Querystring: { metric: Metric; minutes: number; iface?: string; maxPoints: number } }>(
+    '/dashboard/history',
+    {
+      schema: {
+        summary: 'One metric over the last minutes, for the dashboard charts (averaged down to at most maxPoints points)',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['metric'],
+          properties: {
+            metric: { type: 'string', enum: [...METRICS] },
+            minutes: { type: 'integer', minimum: 1, maximum: 1440, default: 60 },
+            iface: { type: 'string', maxLength: 64, description: 'network: one interface (default: all summed)' },
+            maxPoints: { type: 'integer', minimum: 10, maximum: 1440, default: 360 },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              metric: { type: 'string' },
+              minutes: { type: 'integer' },
+              intervalSeconds: nullableNumber,
+              interfaces: { type: 'array', items: { type: 'string' } },
+              points: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    at: { type: 'string' },
+                    percent: nullableNumber,
+                    usedBytes: nullableNumber,
+                    totalBytes: nullableNumber,
+                    rxBytesPerSecond: nullableNumber,
+                    txBytesPerSecond: nullableNumber,
+                    readsPerSecond: nullableNumber,
+                    writesPerSecond: nullableNumber,
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const { metric, minutes, iface, maxPoints } = request.query;
+      return {
+        metric,
+        minutes,
+        intervalSeconds: sampler ? sampler.intervalMs / 1000 : null,
+        interfaces: sampler?.interfaces() ?? [],
+        points: sampler?.series(metric, minutes, { maxPoints, ...(iface ? { iface } : {}) }) ?? [],
+      };
+    },
+  );
+};
+
+function presentSample(s: SystemSample) {
+  const percent = (used: number, total: number) => (total > 0 ? Math.round((1000 * used) / total) / 10 : 0);
+  return {
+    at: new Date(s.at).toISOString(),
+    cpuPercent: s.cpuPercent,
+    memory: s.memory ? { ...s.memory, percent: percent(s.memory.usedBytes, s.memory.totalBytes) } : null,
+    network: s.network,
+    disk: s.disk ? { ...s.disk, percent: percent(s.disk.usedBytes, s.disk.totalBytes) } : null,
+  };
+}
