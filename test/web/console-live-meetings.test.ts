@@ -41,7 +41,7 @@ t.teardown(() => browser.close());
 const artifacts = process.env.VCBOX_TEST_ARTIFACTS ?? mkdtempSync(path.join(os.tmpdir(), 'vcbox-artifacts-'));
 
 t.test('an administrator controls a live meeting from the console', async (t) => {
-  const p = await openPage(browser, `${base}/`);
+  const p = await openPage(browser, `${base}/#live`);
   t.teardown(() => p.page.context().close());
   const { page } = p;
   await page.waitForSelector('#login-view:not([hidden])');

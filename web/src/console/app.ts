@@ -1,24 +1,26 @@
 /**
  * The LAN web console (served at /, bundled by scripts/build-web.sh into web/console/app.js):
  * login, the first-login password change, the header with language switch and logout, and
- * the pages (so far: live meetings with meeting control, online users, accounts). An expired session (idle 30
+ * the pages (so far: dashboard, live meetings with meeting control, online users, accounts). An expired session (idle 30
  * minutes, or logged out elsewhere) returns to the login with the reason; every server error
  * is shown in words in the chosen language. `window.vcboxConsole` exposes the state for tests.
  */
 import { ApiError, api, setCsrfToken } from './api.ts';
 import { type Key, type Lang, lang, setLang, t } from './i18n.ts';
 import { renderAccounts } from './accounts.ts';
+import { renderDashboard } from './dashboard.ts';
 import { renderLiveMeetings } from './live-meetings.ts';
 import { renderOnlineUsers } from './online-users.ts';
 
 /** The pages of the console by their #hash; the live meetings page refreshes itself. */
 const PAGES = {
+  dashboard: { render: renderDashboard, refreshMs: 10_000 },
   live: { render: renderLiveMeetings, refreshMs: 5000 },
   online: { render: renderOnlineUsers, refreshMs: 10_000 },
   accounts: { render: renderAccounts, refreshMs: 0 },
 } as const;
 type PageName = keyof typeof PAGES;
-const pageOf = (hash: string): PageName => (hash.replace(/^#/, '') in PAGES ? (hash.replace(/^#/, '') as PageName) : 'live');
+const pageOf = (hash: string): PageName => (hash.replace(/^#/, '') in PAGES ? (hash.replace(/^#/, '') as PageName) : 'dashboard');
 
 interface Session {
   username: string;
@@ -27,7 +29,7 @@ interface Session {
   csrfToken: string;
 }
 
-const state = { page: 'login' as 'login' | 'password' | 'app', view: 'live' as PageName, session: undefined as Session | undefined, errors: [] as string[] };
+const state = { page: 'login' as 'login' | 'password' | 'app', view: 'dashboard' as PageName, session: undefined as Session | undefined, errors: [] as string[] };
 let refreshTimer: ReturnType<typeof setInterval> | undefined;
 
 const $ = (id: string) => document.getElementById(id) as HTMLElement;

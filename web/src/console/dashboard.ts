@@ -1,0 +1,206 @@
+/**
+ * The dashboard (spec "Dashboard & status"), refreshed every 10 s: system time, uptime,
+ * version, online users, live meetings (each a link to its page), the licence; CPU, memory,
+ * network and disk cards — a click opens the metric's line chart over the last hour, drawn as
+ * SVG from /dashboard/history — and the status of each service.
+ */
+import { api } from './api.ts';
+import { words } from './i18n.ts';
+
+const w = words({
+  en: {
+    title: 'Dashboard',
+    time: 'System time',
+    uptime: 'Uptime',
+    version: 'Version',
+    onlineUsers: 'Online users',
+    liveMeetings: 'Live meetings',
+    license: 'Licence',
+    licenseNone: 'not activated yet',
+    cpu: 'CPU',
+    memory: 'Memory',
+    network: 'Network',
+    disk: 'Disk',
+    services: 'Services',
+    service: 'Service',
+    state: 'State',
+    since: 'Up for',
+    up: 'running',
+    down: 'stopped',
+    unknown: 'unknown',
+    chartTitle: '{metric} over the last hour',
+    chartEmpty: 'No samples yet.',
+    close: 'Close',
+    days: '{d} d {h} h',
+    hours: '{h} h {m} min',
+    minutes: '{m} min',
+    'control-plane': 'Web console and API',
+    signaling: 'SIP signaling',
+    media: 'Media (mediasoup)',
+  },
+  'zh-CN': {
+    title: '仪表盘',
+    time: '系统时间',
+    uptime: '运行时长',
+    version: '版本',
+    onlineUsers: '在线用户',
+    liveMeetings: '进行中的会议',
+    license: '许可证',
+    licenseNone: '尚未激活',
+    cpu: 'CPU',
+    memory: '内存',
+    network: '网络',
+    disk: '磁盘',
+    services: '服务',
+    service: '服务',
+    state: '状态',
+    since: '已运行',
+    up: '运行中',
+    down: '已停止',
+    unknown: '未知',
+    chartTitle: '最近一小时的{metric}',
+    chartEmpty: '暂无数据。',
+    close: '关闭',
+    days: '{d} 天 {h} 小时',
+    hours: '{h} 小时 {m} 分',
+    minutes: '{m} 分',
+    'control-plane': 'Web 控制台与 API',
+    signaling: 'SIP 信令',
+    media: '媒体（mediasoup）',
+  },
+});
+
+type Metric = 'cpu' | 'memory' | 'network' | 'disk';
+interface Dashboard {
+  time: string;
+  uptimeSeconds: number;
+  version: string;
+  onlineUsers: number;
+  onlineDevices: number;
+  liveMeetings: number;
+  participants: number;
+  license: null;
+  system: {
+    cpuPercent: number | null;
+    memory: { usedBytes: number; totalBytes: number; percent: number } | null;
+    network: { iface: string; rxBytesPerSecond: number | null; txBytesPerSecond: number | null }[];
+    disk: { usedBytes: number; totalBytes: number; percent: number } | null;
+  } | null;
+  services: { name: 'control-plane' | 'signaling' | 'media'; status: 'up' | 'down' | 'unknown'; uptimeSeconds: number | null; detail: string }[];
+}
+interface History {
+  points: { at: string; percent?: number | null; rxBytesPerSecond?: number | null; txBytesPerSecond?: number | null }[];
+}
+
+let openChart: Metric | undefined;
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+}
+
+function duration(seconds: number | null): string {
+  if (seconds === null) return '—';
+  const d = Math.floor(seconds / 86_400);
+  const h = Math.floor((seconds % 86_400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  return d > 0 ? w('days', { d: String(d), h: String(h) }) : h > 0 ? w('hours', { h: String(h), m: String(m) }) : w('minutes', { m: String(m) });
+}
+
+const bytes = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(1)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.round(n / 1e3)} kB`);
+const rate = (n: number | null | undefined) => (n === null || n === undefined ? '—' : `${bytes(n * 8).replace('B', 'bit')}/s`);
+
+/** A line chart of `values` (0…max) as an SVG polyline. */
+function chart(values: number[], max: number): SVGSVGElement {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 600 160');
+  svg.setAttribute('role', 'img');
+  svg.classList.add('chart');
+  const line = document.createElementNS(ns, 'polyline');
+  const step = values.length > 1 ? 600 / (values.length - 1) : 0;
+  line.setAttribute('points', values.map((v, i) => `${(i * step).toFixed(1)},${(160 - (Math.min(v, max) / (max || 1)) * 150).toFixed(1)}`).join(' '));
+  svg.append(line);
+  return svg;
+}
+
+async function chartPanel(metric: Metric): Promise<HTMLElement> {
+  const history = await api<History>('GET', `/dashboard/history?metric=${metric}&minutes=60`);
+  const values = history.points.map((p) => (metric === 'network' ? (p.rxBytesPerSecond ?? 0) + (p.txBytesPerSecond ?? 0) : (p.percent ?? 0)));
+  const max = metric === 'network' ? Math.max(1, ...values) : 100;
+  const close = el('button', { type: 'button', className: 'close-chart' }, w('close'));
+  close.addEventListener('click', () => {
+    openChart = undefined;
+    document.getElementById('chart-panel')?.remove();
+  });
+  const panel = el('section', { className: 'panel', id: 'chart-panel' }, el('h2', {}, w('chartTitle', { metric: w(metric) })), values.length > 0 ? chart(values, max) : el('p', {}, w('chartEmpty')), close);
+  panel.dataset.metric = metric;
+  panel.dataset.points = String(values.length);
+  return panel;
+}
+
+export async function renderDashboard(root: HTMLElement, onError: (error: unknown) => void): Promise<void> {
+  const data = await api<Dashboard>('GET', '/dashboard');
+  const sys = data.system;
+  const card = (label: string, value: string, metric?: Metric) => {
+    const body = [el('span', { className: 'label' }, label), el('strong', {}, value)];
+    if (!metric) return el('div', { className: 'card-stat' }, ...body);
+    const button = el('button', { type: 'button', className: 'card-stat metric' }, ...body);
+    button.dataset.metric = metric;
+    button.addEventListener('click', () => {
+      openChart = metric;
+      void chartPanel(metric)
+        .then((panel) => {
+          document.getElementById('chart-panel')?.remove();
+          root.querySelector('.cards-metrics')?.after(panel);
+        })
+        .catch(onError);
+    });
+    return button;
+  };
+  const net = sys?.network ?? [];
+  const rx = net.reduce((sum, n) => sum + (n.rxBytesPerSecond ?? 0), 0);
+  const tx = net.reduce((sum, n) => sum + (n.txBytesPerSecond ?? 0), 0);
+  const services = el(
+    'table',
+    { id: 'services' },
+    el('caption', {}, w('services')),
+    el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, w('service')), el('th', { scope: 'col' }, w('state')), el('th', { scope: 'col' }, w('since')))),
+    el(
+      'tbody',
+      {},
+      ...data.services.map((s) => {
+        const row = el('tr', {}, el('td', {}, w(s.name)), el('td', { className: s.status === 'down' ? 'quality red' : 'quality' }, w(s.status)), el('td', {}, duration(s.uptimeSeconds)));
+        row.dataset.service = s.name;
+        row.dataset.status = s.status;
+        return row;
+      }),
+    ),
+  );
+  const meetingsLink = el('a', { href: '#live' }, String(data.liveMeetings));
+  const usersLink = el('a', { href: '#online' }, String(data.onlineUsers));
+  root.replaceChildren(
+    el('h1', {}, w('title')),
+    el(
+      'div',
+      { className: 'cards' },
+      card(w('time'), new Date(data.time).toLocaleString()),
+      card(w('uptime'), duration(data.uptimeSeconds)),
+      card(w('version'), data.version),
+      el('div', { className: 'card-stat' }, el('span', { className: 'label' }, w('onlineUsers')), el('strong', {}, usersLink)),
+      el('div', { className: 'card-stat' }, el('span', { className: 'label' }, w('liveMeetings')), el('strong', {}, meetingsLink)),
+      card(w('license'), data.license ?? w('licenseNone')),
+    ),
+    el(
+      'div',
+      { className: 'cards cards-metrics' },
+      card(w('cpu'), sys?.cpuPercent === null || sys?.cpuPercent === undefined ? '—' : `${sys.cpuPercent.toFixed(0)} %`, 'cpu'),
+      card(w('memory'), sys?.memory ? `${sys.memory.percent.toFixed(0)} % (${bytes(sys.memory.usedBytes)} / ${bytes(sys.memory.totalBytes)})` : '—', 'memory'),
+      card(w('network'), `↓ ${rate(rx)} ↑ ${rate(tx)}`, 'network'),
+      card(w('disk'), sys?.disk ? `${sys.disk.percent.toFixed(0)} % (${bytes(sys.disk.usedBytes)} / ${bytes(sys.disk.totalBytes)})` : '—', 'disk'),
+    ),
+    services,
+  );
+  if (openChart) root.querySelector('.cards-metrics')?.after(await chartPanel(openChart));
+}
