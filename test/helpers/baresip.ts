@@ -1,14 +1,19 @@
 /**
  * baresip (Debian baresip-core) as a scriptable SIP terminal for tests: its own configuration
- * folder, one account registering to the box, a generated 440 Hz tone as microphone, and the
+ * folder, one account registering to the box, a 440 Hz tone file (ffmpeg) as microphone, and the
  * ctrl_tcp module to dial, hang up and read events (REGISTER_OK, CALL_ESTABLISHED,
- * CALL_RTPESTAB, CALL_CLOSED…). Everything bound to 127.0.0.1; stopped with `close()`.
+ * CALL_RTPESTAB, CALL_CLOSED…). Debian's baresip 1.0 opens no SIP socket on loopback alone, so
+ * it runs inside a network namespace the test creates (test/helpers/netns.ts: a real
+ * interface and a default route), bound to the namespace's address (terminals that call each
+ * other share one namespace: the media between them stays inside it); the box is reached at
+ * this side's address. Stopped with `close()`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { TestNamespace } from './netns.ts';
 import { freePort } from './ports.ts';
 
 export interface BaresipEvent {
@@ -90,30 +95,35 @@ export class Baresip {
     setTimeout(() => this.#child.kill('SIGKILL'), 2000).unref();
   }
 
-  /** Starts a terminal registered as `account` to the box at 127.0.0.1:`boxPort`. */
-  static async start(options: { account: string; password: string; boxPort: number; autoAnswer?: boolean }): Promise<Baresip> {
+  /** Starts a terminal in `namespace`, registered as `account` to the box at its host address:`boxPort`. */
+  static async start(options: { account: string; password: string; boxPort: number; namespace: TestNamespace; autoAnswer?: boolean }): Promise<Baresip> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-baresip-'));
     const sipPort = await freePort();
     const controlPort = await freePort();
+    const { address, hostAddress } = options.namespace;
+    const tone = path.join(dir, 'tone.wav');
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=120', '-ar', '8000', '-ac', '1', '-c:a', 'pcm_s16le', tone]);
     writeFileSync(
       path.join(dir, 'config'),
       [
         'poll_method epoll',
-        `sip_listen 127.0.0.1:${sipPort}`,
-        'audio_source ausine,440',
-        'audio_player aubridge,nowhere',
-        'audio_alert aubridge,nowhere',
+        `sip_listen ${address}:${sipPort}`,
+        // The microphone: a 440 Hz tone at 8 kHz from a file (ausine makes 48 kHz only, and
+        // baresip 1.0 does not resample it for PCMU).
+        `audio_source aufile,${tone}`,
         'audio_srate 8000',
         'audio_channels 1',
+        'audio_player aubridge,nowhere',
+        'audio_alert aubridge,nowhere',
         'video_source',
-        'net_interface 127.0.0.1',
         'module_path /usr/lib/baresip/modules',
         'module g711.so',
-        'module ausine.so',
+        'module aufile.so',
         'module aubridge.so',
         'module account.so',
         'module ctrl_tcp.so',
-        `ctrl_tcp_listen 127.0.0.1:${controlPort}`,
+        'module_app menu.so', // the dial/hangup commands ctrl_tcp runs
+        `ctrl_tcp_listen ${address}:${controlPort}`,
         'rtp_ports 40000-49999',
         '',
       ].join('\n'),
@@ -122,14 +132,15 @@ export class Baresip {
     writeFileSync(
       path.join(dir, 'accounts'),
       // The box by address: there is no DNS on the test machine for baresip to resolve a domain.
-      `<sip:${options.account}@127.0.0.1:${options.boxPort}>;auth_user=${options.account};auth_pass=${options.password};regint=300;audio_codecs=PCMU${answer}\n`,
+      `<sip:${options.account}@${hostAddress}:${options.boxPort}>;auth_user=${options.account};auth_pass=${options.password};regint=300;audio_codecs=PCMU${answer}\n`,
     );
-    const child = spawn('baresip', ['-f', dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const [command, args] = options.namespace.exec('baresip', ['-4', '-f', dir]);
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let control: net.Socket | undefined;
     for (let attempt = 0; attempt < 100 && !control; attempt++) {
       await new Promise((r) => setTimeout(r, 100));
       control = await new Promise<net.Socket | undefined>((resolve) => {
-        const socket = net.connect(controlPort, '127.0.0.1', () => resolve(socket));
+        const socket = net.connect(controlPort, address, () => resolve(socket));
         socket.once('error', () => resolve(undefined));
       });
       if (child.exitCode !== null) break;

@@ -1,50 +1,27 @@
 /**
- * Static NAT, with a network namespace the test creates as "outside the LAN": a veth pair
- * joins it to this namespace (10.213.N.1 here, 10.213.N.2 there); the box listens on every
- * address, NAT is on with 10.213.N.1 as its public IP and only 127.0.0.0/8 as local. A
+ * Static NAT, with a network namespace the test creates as "outside the LAN" (a veth pair,
+ * test/helpers/netns.ts); the box listens on every address, NAT is on with this side's
+ * address as its public IP and only 127.0.0.0/8 as local. A
  * terminal calling from the namespace (sipp run inside it) is answered with the public IP in
  * the SDP c= line and in the box's Contact, and its RTP (ffmpeg inside the namespace) reaches
  * the meeting — a LAN terminal on loopback hears it — while the LAN terminal is answered with
  * the private address. With NAT off the outside caller gets the private address too. Needs
  * root for `ip netns`; skipped otherwise.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import t from 'tap';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { dominantFrequency } from '../helpers/ffmpeg.ts';
 import { joinMeeting, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
+import { createNamespace } from '../helpers/netns.ts';
 import { decodeG711, openTerminals } from '../helpers/rtp-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 
-const ns = `vcbox-nat-${process.pid}`;
-const net = `10.213.${process.pid % 250}`;
-const [inside, outside] = [`${net}.1`, `${net}.2`];
-const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe', timeout: 10_000 });
-
-let available = true;
-try {
-  ip('netns', 'add', ns);
-} catch {
-  available = false;
-}
-if (!available) {
+const namespace = createNamespace(t, 'nat');
+if (!namespace) {
   t.plan(0, 'network namespaces need root (ip netns add failed)');
 } else {
-  t.teardown(() => {
-    try {
-      ip('netns', 'del', ns); // takes its end of the veth pair, and so the pair, with it
-    } catch {}
-  });
-  const host = `vn${process.pid % 100000}h`;
-  const peer = `vn${process.pid % 100000}n`;
-  ip('link', 'add', host, 'type', 'veth', 'peer', 'name', peer);
-  ip('link', 'set', peer, 'netns', ns);
-  ip('addr', 'add', `${inside}/24`, 'dev', host);
-  ip('link', 'set', host, 'up');
-  ip('netns', 'exec', ns, 'ip', 'addr', 'add', `${outside}/24`, 'dev', peer);
-  ip('netns', 'exec', ns, 'ip', 'link', 'set', peer, 'up');
-  ip('netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up');
-
+  const { name: ns, hostAddress: inside, address: outside } = namespace;
   const box = await startSipBox({ media: {}, listen: '0.0.0.0' });
   t.teardown(() => box.close());
   const room = new VmrStore(box.db).create({ name: 'NAT room', number: '880014', hostPin: '1122', guestPin: '', capacity: 10 });
