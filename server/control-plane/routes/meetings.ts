@@ -24,14 +24,14 @@ interface Options {
 }
 
 const meetingProperties = {
-  subject: { type: 'string', minLength: 1, maxLength: 255 },
-  start: { type: 'string', format: 'date-time' },
-  durationMinutes: { type: 'integer', minimum: 5, maximum: 1440 },
+  subject: { type: 'string', minLength: 1, maxLength: 255, description: 'a subject of 1 to 255 characters' },
+  start: { type: 'string', format: 'date-time', description: 'a date and time' },
+  durationMinutes: { type: 'integer', minimum: 5, maximum: 1440, description: 'a whole number of minutes from 5 to 1440 (24 hours)' },
   recurrence: {
     type: ['object', 'null'],
     required: ['freq', 'until'],
     additionalProperties: false,
-    properties: { freq: { type: 'string', enum: ['daily', 'weekly', 'monthly'] }, until: { type: 'string', format: 'date-time' } },
+    properties: { freq: { type: 'string', enum: ['daily', 'weekly', 'monthly'] }, until: { type: 'string', format: 'date-time', description: 'a date (the last day an occurrence may start)' } },
   },
   accounts: { type: 'array', maxItems: 500, items: { type: 'string', pattern: '^[0-9]{4}$' } },
   rooms: { type: 'array', maxItems: 100, items: { type: 'integer' } },
