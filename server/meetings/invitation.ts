@@ -42,8 +42,9 @@ export function dialString(meeting: Meeting, domain: string): string {
   return meeting.guestPin ? `${meeting.number}**${meeting.guestPin}@${domain}` : `${meeting.number}@${domain}`;
 }
 
+/** The browser join page with the meeting filled in (web/join reads `?m=`). */
 export function joinLink(meeting: Meeting, context: InvitationContext): string {
-  return `${context.consoleUrl}/join/${meeting.number}`;
+  return `${context.consoleUrl}/join/?m=${meeting.number}`;
 }
 
 function localTime(iso: string, zone: string): string {

@@ -36,12 +36,15 @@ t.test('a weekly meeting: invitations with an .ics, occurrences in the calendar 
   });
   t.equal(created.status, 201);
   t.match(created.body, { number: /^\d{6}$/, hostPin: /^\d{6}$/, guestPin: '4321', accounts: ['1001', '1002'], status: 'scheduled' });
+  t.equal(created.body.dialString, `${created.body.number}**4321@vcbox.local`, 'the answer has the guest dial string');
+  t.equal(created.body.hostDialString, `${created.body.number}**${created.body.hostPin}@vcbox.local`, 'and the host one');
+  t.equal(created.body.joinLink, `${base}/join/?m=${created.body.number}`, 'and the browser link, as in the invitation');
   t.match(created.body.mail, { sent: ['1001'], failed: [{ number: '1002', reason: /no e-mail/ }] });
   const mail = smtp.mails.at(-1);
   t.same(mail?.to, ['alice@example.com']);
   t.match(mail?.decoded, new RegExp(`Meeting ID / 会议号: ${created.body.number}`));
   t.match(mail?.decoded, new RegExp(`${created.body.number}\\*\\*4321@vcbox\\.local`), 'dial string');
-  t.match(mail?.decoded, new RegExp(`${base.replace(/[.:/]/g, (c) => `\\${c}`)}/join/${created.body.number}`), 'browser link');
+  t.match(mail?.decoded, new RegExp(`${base.replace(/[.:/]/g, (c) => `\\${c}`)}/join/\\?m=${created.body.number}`), 'browser link');
   t.match(mail?.decoded, /\(UTC\+08:00\)/, 'time in the box time zone');
   const ics = attachment(mail as NonNullable<typeof mail>, 'meeting.ics') ?? '';
   t.match(ics, /^BEGIN:VCALENDAR\r\n/);

@@ -44,7 +44,7 @@ t.test('a video room shows its registered terminal; room rules are enforced', as
     [{ name: 'No terminal', type: 'video' }, 'account', /bound to the account/],
     [{ name: 'Normal bound', type: 'normal', account: '7001' }, 'account', /only a video room/],
     [{ name: 'Ghost', type: 'video', account: '7999' }, 'account', /no account 7999/],
-    [{ name: 'x'.repeat(256), type: 'normal' }, 'name', /must NOT have more than 255 characters/],
+    [{ name: 'x'.repeat(256), type: 'normal' }, 'name', /must be a room name of 1 to 255 characters/],
   ];
   for (const [body, field, message] of refused) t.match((await client.call('POST', '/api/v1/rooms', body)).body, { field, message }, field);
 
@@ -85,9 +85,9 @@ t.test('VMRs: generated number and PINs, the dial-plan and PIN rules, change, se
   t.match(fixed.body, { number: '88001', guestPin: '' });
 
   const refused: [unknown, string, RegExp][] = [
-    [{ number: '1234', name: 'Four digits' }, 'number', /must match pattern/],
+    [{ number: '1234', name: 'Four digits' }, 'number', /must be a VMR number of 5 to 12 digits/],
     [{ number: '88002', name: 'Same PINs', hostPin: '1111', guestPin: '1111' }, 'guestPin', /must differ from the host PIN/],
-    [{ number: '88003', name: 'Too big', capacity: 1000 }, 'capacity', /must be <= 500/],
+    [{ number: '88003', name: 'Too big', capacity: 1000 }, 'capacity', /must be a capacity of 2 to 500 participants/],
   ];
   for (const [body, field, message] of refused) t.match((await client.call('POST', '/api/v1/vmrs', body)).body, { field, message }, field);
   const duplicate = await client.call('POST', '/api/v1/vmrs', { number: '88001', name: 'Again' });

@@ -8,7 +8,7 @@ import type { Account, AccountStore } from '../../accounts/account-store.ts';
 import type { Db } from '../../db/database.ts';
 import { createError } from '../../errors.ts';
 import type { Mailer } from '../../mail/mailer.ts';
-import { type InvitationContext, sendInvitations } from '../../meetings/invitation.ts';
+import { dialString, type InvitationContext, joinLink, sendInvitations } from '../../meetings/invitation.ts';
 import type { Meeting, MeetingInput, MeetingStore } from '../../meetings/meeting-store.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { minuteBudget } from '../rate-limit.ts';
@@ -24,35 +24,43 @@ interface Options {
 }
 
 const meetingProperties = {
-  subject: { type: 'string', minLength: 1, maxLength: 255 },
-  start: { type: 'string', format: 'date-time' },
-  durationMinutes: { type: 'integer', minimum: 5, maximum: 1440 },
+  subject: { type: 'string', minLength: 1, maxLength: 255, description: 'a subject of 1 to 255 characters' },
+  start: { type: 'string', format: 'date-time', description: 'a date and time' },
+  durationMinutes: { type: 'integer', minimum: 5, maximum: 1440, description: 'a whole number of minutes from 5 to 1440 (24 hours)' },
   recurrence: {
     type: ['object', 'null'],
     required: ['freq', 'until'],
     additionalProperties: false,
-    properties: { freq: { type: 'string', enum: ['daily', 'weekly', 'monthly'] }, until: { type: 'string', format: 'date-time' } },
+    properties: { freq: { type: 'string', enum: ['daily', 'weekly', 'monthly'] }, until: { type: 'string', format: 'date-time', description: 'a date (the last day an occurrence may start)' } },
   },
   accounts: { type: 'array', maxItems: 500, items: { type: 'string', pattern: '^[0-9]{4}$' } },
   rooms: { type: 'array', maxItems: 100, items: { type: 'integer' } },
-  number: { type: 'string', pattern: '^[0-9]{5,12}$' },
-  hostPin: { type: 'string', pattern: '^[0-9]{4,8}$' },
-  guestPin: { type: 'string', pattern: '^([0-9]{4,8})?$' },
+  number: { type: 'string', pattern: '^[0-9]{5,12}$', description: 'a meeting number of 5 to 12 digits (4 digits are accounts)' },
+  hostPin: { type: 'string', pattern: '^[0-9]{4,8}$', description: 'a PIN of 4 to 8 digits' },
+  guestPin: { type: 'string', pattern: '^([0-9]{4,8})?$', description: 'a PIN of 4 to 8 digits, or empty for none' },
 } as const;
 
 
 export const meetingRoutes: FastifyPluginAsync<Options> = async (app, { db, meetings, accounts, settings, mailer }) => {
   const audit = (request: FastifyRequest, action: string, detail: unknown) => auditAction(db, request, action, detail);
   const mailBudget = minuteBudget(10);
-  const invite = async (request: FastifyRequest, meeting: Meeting) => {
-    mailBudget(request.admin?.username ?? request.ip);
+  const contextOf = (request: FastifyRequest): InvitationContext => {
     const all = settings.getAll();
-    const context: InvitationContext = {
+    return {
       domain: all['network.localDomain'],
       consoleUrl: `${request.protocol}://${request.host}`,
       zone: all['time.zone'],
       sender: all['smtp.sender'] || `vcbox@${all['network.localDomain']}`,
     };
+  };
+  /** A meeting as the console shows it: with the ways in that the invitation mail gives (guest dial string, browser link) and the host's. */
+  const withWaysIn = <M extends Meeting>(request: FastifyRequest, meeting: M) => {
+    const context = contextOf(request);
+    return { ...meeting, dialString: dialString(meeting, context.domain), hostDialString: `${meeting.number}**${meeting.hostPin}@${context.domain}`, joinLink: joinLink(meeting, context) };
+  };
+  const invite = async (request: FastifyRequest, meeting: Meeting) => {
+    mailBudget(request.admin?.username ?? request.ip);
+    const context = contextOf(request);
     const invitees = meeting.accounts.map((n) => accounts.findByNumber(n)).filter((a): a is Account => a !== undefined);
     const outcome = await sendInvitations(mailer, meeting, invitees, context);
     audit(request, 'meeting.invite', { id: meeting.id, sent: outcome.sent, failed: outcome.failed.map((f) => f.number) });
@@ -78,7 +86,7 @@ export const meetingRoutes: FastifyPluginAsync<Options> = async (app, { db, meet
       if (to.getTime() - from.getTime() > 400 * 86_400_000 || to < from) {
         throw createError('VCBOX_ERR_VALIDATION', { field: 'to', reason: 'the window is at most 400 days and ends after it starts' });
       }
-      return meetings.window(from, to, request.query.q);
+      return meetings.window(from, to, request.query.q).map((meeting) => withWaysIn(request, meeting));
     },
   );
 
@@ -99,7 +107,7 @@ export const meetingRoutes: FastifyPluginAsync<Options> = async (app, { db, meet
       const { sendInvitations: mail, ...input } = request.body;
       const meeting = meetings.create(input, request.admin?.username ?? '');
       audit(request, 'meeting.create', { id: meeting.id, number: meeting.number, subject: meeting.subject });
-      return reply.status(201).send({ ...meeting, ...(mail ? { mail: await invite(request, meeting) } : {}) });
+      return reply.status(201).send({ ...withWaysIn(request, meeting), ...(mail ? { mail: await invite(request, meeting) } : {}) });
     },
   );
 
@@ -128,7 +136,7 @@ export const meetingRoutes: FastifyPluginAsync<Options> = async (app, { db, meet
         'instant',
       );
       audit(request, 'meeting.instant', { id: meeting.id, number: meeting.number });
-      return reply.status(201).send(meeting);
+      return reply.status(201).send(withWaysIn(request, meeting));
     },
   );
 
@@ -144,7 +152,7 @@ export const meetingRoutes: FastifyPluginAsync<Options> = async (app, { db, meet
     async (request) => {
       const meeting = meetings.update(request.params.id, request.body);
       audit(request, 'meeting.update', { id: meeting.id, changes: Object.keys(request.body) });
-      return meeting;
+      return withWaysIn(request, meeting);
     },
   );
 
@@ -160,7 +168,7 @@ export const meetingRoutes: FastifyPluginAsync<Options> = async (app, { db, meet
     async (request) => {
       const meeting = meetings.cancel(request.params.id);
       audit(request, 'meeting.cancel', { id: meeting.id, number: meeting.number });
-      return { ...meeting, ...(request.body?.notify ? { mail: await invite(request, meeting) } : {}) };
+      return { ...withWaysIn(request, meeting), ...(request.body?.notify ? { mail: await invite(request, meeting) } : {}) };
     },
   );
 

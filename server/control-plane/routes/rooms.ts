@@ -35,12 +35,12 @@ const roomView = {
   },
 } as const;
 const vmrProperties = {
-  number: { type: 'string', pattern: '^[0-9]{5,12}$' },
-  name: { type: 'string', minLength: 1, maxLength: 128 },
-  owner: { type: ['string', 'null'], pattern: '^[0-9]{4}$' },
-  hostPin: { type: 'string', pattern: '^[0-9]{4,8}$' },
-  guestPin: { type: 'string', pattern: '^([0-9]{4,8})?$' },
-  capacity: { type: 'integer', minimum: 2, maximum: 500 },
+  number: { type: 'string', pattern: '^[0-9]{5,12}$', description: 'a VMR number of 5 to 12 digits (4 digits are accounts)' },
+  name: { type: 'string', minLength: 1, maxLength: 128, description: 'a name of 1 to 128 characters' },
+  owner: { type: ['string', 'null'], pattern: '^[0-9]{4}$', description: 'an account number of exactly 4 digits' },
+  hostPin: { type: 'string', pattern: '^[0-9]{4,8}$', description: 'a PIN of 4 to 8 digits' },
+  guestPin: { type: 'string', pattern: '^([0-9]{4,8})?$', description: 'a PIN of 4 to 8 digits, or empty for none' },
+  capacity: { type: 'integer', minimum: 2, maximum: 500, description: 'a capacity of 2 to 500 participants' },
   layout: { type: 'string', enum: [...VMR_LAYOUTS] },
 } as const;
 const vmrView = { type: 'object', properties: { id: { type: 'integer' }, ...vmrProperties, owner: { type: ['string', 'null'] }, createdAt: { type: 'string' } } } as const;
@@ -64,7 +64,11 @@ export const roomRoutes: FastifyPluginAsync<Options> = async (app, { db, rooms, 
     async (request) => rooms.list(request.query).map(view),
   );
 
-  const roomBody = { name: { type: 'string', minLength: 1, maxLength: 255 }, type: { type: 'string', enum: ['normal', 'video'] }, account: { type: ['string', 'null'], pattern: '^[0-9]{4}$' } } as const;
+  const roomBody = {
+  name: { type: 'string', minLength: 1, maxLength: 255, description: 'a room name of 1 to 255 characters' },
+  type: { type: 'string', enum: ['normal', 'video'] },
+  account: { type: ['string', 'null'], pattern: '^[0-9]{4}$', description: 'an account number of exactly 4 digits' },
+} as const;
   app.post<{ Body: { name: string; type: 'normal' | 'video'; account?: string | null } }>(
     '/rooms',
     { schema: { summary: 'Add a room', body: { type: 'object', required: ['name', 'type'], additionalProperties: false, properties: roomBody }, response: { 201: roomView } } },

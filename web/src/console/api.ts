@@ -8,10 +8,13 @@ import { lang } from './i18n.ts';
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
-  constructor(status: number, code: string, message: string) {
+  /** The request field the server refused, when it names one (shown by that field). */
+  readonly field: string | undefined;
+  constructor(status: number, code: string, message: string, field?: string) {
     super(message);
     this.status = status;
     this.code = code;
+    this.field = field;
   }
 }
 
@@ -34,7 +37,7 @@ export async function api<T = any>(method: string, path: string, body?: unknown)
   }
   const text = await response.text();
   const parsed = text ? JSON.parse(text) : undefined;
-  if (!response.ok) throw new ApiError(response.status, parsed?.code ?? 'VCBOX_ERR_REQUEST', parsed?.message ?? response.statusText);
+  if (!response.ok) throw new ApiError(response.status, parsed?.code ?? 'VCBOX_ERR_REQUEST', parsed?.message ?? response.statusText, parsed?.field);
   return parsed as T;
 }
 
@@ -49,6 +52,6 @@ export async function upload<T>(path: string, file: File): Promise<T> {
   }
   const text = await response.text();
   const parsed = text ? JSON.parse(text) : undefined;
-  if (!response.ok) throw new ApiError(response.status, parsed?.code ?? 'VCBOX_ERR_REQUEST', parsed?.message ?? response.statusText);
+  if (!response.ok) throw new ApiError(response.status, parsed?.code ?? 'VCBOX_ERR_REQUEST', parsed?.message ?? response.statusText, parsed?.field);
   return parsed as T;
 }

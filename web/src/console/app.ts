@@ -10,7 +10,10 @@ import { type Key, type Lang, lang, setLang, t } from './i18n.ts';
 import { renderAccounts } from './accounts.ts';
 import { renderDashboard } from './dashboard.ts';
 import { renderLiveMeetings } from './live-meetings.ts';
+import { renderMeetings } from './meetings.ts';
 import { renderOnlineUsers } from './online-users.ts';
+import { renderRooms } from './rooms.ts';
+import { renderVmrs } from './vmrs.ts';
 
 /** The pages of the console by their #hash; the live meetings page refreshes itself. */
 const PAGES = {
@@ -18,6 +21,9 @@ const PAGES = {
   live: { render: renderLiveMeetings, refreshMs: 5000 },
   online: { render: renderOnlineUsers, refreshMs: 10_000 },
   accounts: { render: renderAccounts, refreshMs: 0 },
+  rooms: { render: renderRooms, refreshMs: 0 },
+  vmrs: { render: renderVmrs, refreshMs: 0 },
+  meetings: { render: renderMeetings, refreshMs: 0 },
 } as const;
 type PageName = keyof typeof PAGES;
 const pageOf = (hash: string): PageName => (hash.replace(/^#/, '') in PAGES ? (hash.replace(/^#/, '') as PageName) : 'dashboard');

@@ -26,7 +26,7 @@ interface Meeting {
   pinned: string | null;
   participants: Participant[];
 }
-interface LayoutPicture {
+export interface LayoutPicture {
   layout: string;
   panes: { x: number; y: number; width: number; height: number; big: boolean }[];
 }
@@ -39,14 +39,14 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLEl
   return node;
 }
 
-function layoutName(layout: string): string {
+export function layoutName(layout: string): string {
   if (layout === 'auto') return t('layoutAuto');
   if (layout === 'single') return t('layoutSingle');
   return layout.replace('x', '×');
 }
 
 /** A small drawing of a layout (its panes as rectangles). */
-function picture(layout: LayoutPicture): SVGSVGElement {
+export function picture(layout: LayoutPicture): SVGSVGElement {
   const ns = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(ns, 'svg');
   svg.setAttribute('viewBox', '0 0 160 90');
