@@ -1,7 +1,8 @@
 /**
  * Reads the TAP stream of a test run and prints the suite's one-line verdict,
- * `N passed, N failed, N skipped`, counting the tests inside each test file (a file that
- * crashes before its tests report counts as one failed test). `--failed-check NAME` adds a
+ * `N passed, N failed, N skipped`, counting the tests inside each test file (a file that fails
+ * without a failed test of its own — a crash while loading, a teardown error, a timeout — counts
+ * as one failed test). `--failed-check NAME` adds a
  * failed static check (type-check, lint) to the failures. Used by scripts/test.sh.
  */
 import { readFileSync } from 'node:fs';
@@ -28,15 +29,18 @@ function count(result: Result, where: string): void {
 }
 
 const parser = new Parser();
+/** Files with a failed test of their own (a failed file without one is counted once below). */
+const failedInside = new Set<string>();
 parser.on('child', (fileParser: Parser) => {
-  let inside = 0;
   fileParser.on('assert', (result: Result) => {
-    inside++;
+    if (!result.ok && !result.skip && !result.todo) failedInside.add(fileParser.name);
     count(result, fileParser.name);
   });
-  fileParser.on('complete', () => {
-    fileParser.results?.ok === false && inside === 0 && count({ ok: false, name: 'did not run' } as Result, fileParser.name);
-  });
+});
+// The file-level results: a file that failed without a failed test of its own (it crashed while
+// loading, or after its tests: teardown, timeout, exit status) is one more failure.
+parser.on('assert', (result: Result) => {
+  if (!result.ok && !result.skip && !failedInside.has(result.name)) count({ ok: false, name: 'the test file failed (crash, timeout or exit status)' } as Result, result.name);
 });
 parser.end(readFileSync(file, 'utf8'));
 

@@ -2,7 +2,8 @@
  * A network namespace the test creates (root only): a veth pair joins it to this namespace,
  * `hostAddress` on this side, `address` on the other, a default route back through the pair
  * (so programs that want a real interface and a route — baresip — are content). Deleted at
- * teardown (its end of the pair, and so the pair, with it). Returns undefined without root.
+ * teardown (its end of the pair, and so the pair, with it). Returns undefined where namespaces
+ * cannot be made or entered (no root; a chroot, where `ip netns exec` cannot remount /).
  */
 import { execFileSync } from 'node:child_process';
 
@@ -38,13 +39,20 @@ export function createNamespace(t: { teardown(fn: () => unknown): void }, tag: s
   const subnet = `10.${200 + (index % 50)}.${process.pid % 250}`;
   const hostAddress = `${subnet}.1`;
   const address = `${subnet}.2`;
-  ip('link', 'add', host, 'type', 'veth', 'peer', 'name', peer);
-  ip('link', 'set', peer, 'netns', name);
-  ip('addr', 'add', `${hostAddress}/24`, 'dev', host);
-  ip('link', 'set', host, 'up');
-  ip('netns', 'exec', name, 'ip', 'addr', 'add', `${address}/24`, 'dev', peer);
-  ip('netns', 'exec', name, 'ip', 'link', 'set', peer, 'up');
-  ip('netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up');
-  ip('netns', 'exec', name, 'ip', 'route', 'add', 'default', 'via', hostAddress);
+  try {
+    ip('link', 'add', host, 'type', 'veth', 'peer', 'name', peer);
+    ip('link', 'set', peer, 'netns', name);
+    ip('addr', 'add', `${hostAddress}/24`, 'dev', host);
+    ip('link', 'set', host, 'up');
+    ip('netns', 'exec', name, 'ip', 'addr', 'add', `${address}/24`, 'dev', peer);
+    ip('netns', 'exec', name, 'ip', 'link', 'set', peer, 'up');
+    ip('netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up');
+    ip('netns', 'exec', name, 'ip', 'route', 'add', 'default', 'via', hostAddress);
+  } catch {
+    try {
+      ip('link', 'del', host); // a pair that never moved; the teardown deletes the namespace
+    } catch {}
+    return undefined;
+  }
   return { name, hostAddress, address, exec: (command, args) => ['ip', ['netns', 'exec', name, command, ...args]] };
 }
