@@ -14,6 +14,7 @@ import { renderMeetings } from './meetings.ts';
 import { renderOnlineUsers } from './online-users.ts';
 import { renderRooms } from './rooms.ts';
 import { renderVmrs } from './vmrs.ts';
+import { renderSettings } from './settings.ts';
 
 /** The pages of the console by their #hash; the live meetings page refreshes itself. */
 const PAGES = {
@@ -24,6 +25,7 @@ const PAGES = {
   rooms: { render: renderRooms, refreshMs: 0 },
   vmrs: { render: renderVmrs, refreshMs: 0 },
   meetings: { render: renderMeetings, refreshMs: 0 },
+  settings: { render: renderSettings, refreshMs: 0 },
 } as const;
 type PageName = keyof typeof PAGES;
 const pageOf = (hash: string): PageName => (hash.replace(/^#/, '') in PAGES ? (hash.replace(/^#/, '') as PageName) : 'dashboard');
