@@ -8,6 +8,7 @@
 import { ApiError, api, setCsrfToken } from './api.ts';
 import { type Key, type Lang, lang, setLang, t } from './i18n.ts';
 import { renderAccounts } from './accounts.ts';
+import { renderBackups } from './backups.ts';
 import { renderDashboard } from './dashboard.ts';
 import { renderLiveMeetings } from './live-meetings.ts';
 import { renderMeetings } from './meetings.ts';
@@ -26,6 +27,7 @@ const PAGES = {
   vmrs: { render: renderVmrs, refreshMs: 0 },
   meetings: { render: renderMeetings, refreshMs: 0 },
   settings: { render: renderSettings, refreshMs: 0 },
+  backups: { render: renderBackups, refreshMs: 0 },
 } as const;
 type PageName = keyof typeof PAGES;
 const pageOf = (hash: string): PageName => (hash.replace(/^#/, '') in PAGES ? (hash.replace(/^#/, '') as PageName) : 'dashboard');

@@ -92,6 +92,7 @@ export const STRINGS = {
     next: 'Next',
     pageOf: 'Page {page} of {pages}',
     navSettings: 'Settings',
+    navBackups: 'Backups',
   },
   'zh-CN': {
     product: 'vcbox 视频会议',
@@ -181,6 +182,7 @@ export const STRINGS = {
     next: '下一页',
     pageOf: '第 {page} / {pages} 页',
     navSettings: '系统设置',
+    navBackups: '备份与恢复',
   },
 } as const;
 
