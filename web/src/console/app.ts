@@ -1,7 +1,7 @@
 /**
  * The LAN web console (served at /, bundled by scripts/build-web.sh into web/console/app.js):
  * login, the first-login password change, the header with language switch and logout, and
- * the pages (so far: dashboard, live meetings with meeting control, online users, accounts). An expired session (idle 30
+ * the pages (so far: dashboard, live meetings with meeting control, online users, accounts, settings, backups). An expired session (idle 30
  * minutes, or logged out elsewhere) returns to the login with the reason; every server error
  * is shown in words in the chosen language. `window.vcboxConsole` exposes the state for tests.
  */
