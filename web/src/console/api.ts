@@ -1,7 +1,8 @@
 /**
  * The console's calls to /api/v1: JSON in and out, the session cookie (sent by the browser),
  * the CSRF token on every change, the chosen language as Accept-Language. A failure becomes an
- * ApiError carrying the server's message in words; 401 means the session is gone.
+ * ApiError carrying the server's message in words and the field (or setting `key`) it refused;
+ * 401 means the session is gone.
  */
 import { lang } from './i18n.ts';
 
@@ -37,13 +38,12 @@ export async function api<T = any>(method: string, path: string, body?: unknown)
   }
   const text = await response.text();
   const parsed = text ? JSON.parse(text) : undefined;
-  if (!response.ok) throw new ApiError(response.status, parsed?.code ?? 'VCBOX_ERR_REQUEST', parsed?.message ?? response.statusText, parsed?.field);
+  if (!response.ok) throw new ApiError(response.status, parsed?.code ?? 'VCBOX_ERR_REQUEST', parsed?.message ?? response.statusText, parsed?.field ?? parsed?.key);
   return parsed as T;
 }
 
-/** Uploads a file as the request body (the spreadsheet import). */
-export async function upload<T>(path: string, file: File): Promise<T> {
-  const type = file.name.toLowerCase().endsWith('.xlsx') ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' : 'application/vnd.ms-excel';
+/** Uploads a file as the request body: a spreadsheet to import, or another kind given as `type` (a backup). */
+export async function upload<T>(path: string, file: File, type = file.name.toLowerCase().endsWith('.xlsx') ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' : 'application/vnd.ms-excel'): Promise<T> {
   let response: Response;
   try {
     response = await fetch(`/api/v1${path}`, { method: 'POST', headers: { 'accept-language': lang(), 'content-type': type, 'x-csrf-token': csrfToken }, body: file });
@@ -52,6 +52,6 @@ export async function upload<T>(path: string, file: File): Promise<T> {
   }
   const text = await response.text();
   const parsed = text ? JSON.parse(text) : undefined;
-  if (!response.ok) throw new ApiError(response.status, parsed?.code ?? 'VCBOX_ERR_REQUEST', parsed?.message ?? response.statusText, parsed?.field);
+  if (!response.ok) throw new ApiError(response.status, parsed?.code ?? 'VCBOX_ERR_REQUEST', parsed?.message ?? response.statusText, parsed?.field ?? parsed?.key);
   return parsed as T;
 }

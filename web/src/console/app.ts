@@ -1,19 +1,21 @@
 /**
  * The LAN web console (served at /, bundled by scripts/build-web.sh into web/console/app.js):
  * login, the first-login password change, the header with language switch and logout, and
- * the pages (so far: dashboard, live meetings with meeting control, online users, accounts). An expired session (idle 30
+ * the pages (so far: dashboard, live meetings with meeting control, online users, accounts, settings, backups). An expired session (idle 30
  * minutes, or logged out elsewhere) returns to the login with the reason; every server error
  * is shown in words in the chosen language. `window.vcboxConsole` exposes the state for tests.
  */
 import { ApiError, api, setCsrfToken } from './api.ts';
 import { type Key, type Lang, lang, setLang, t } from './i18n.ts';
 import { renderAccounts } from './accounts.ts';
+import { renderBackups } from './backups.ts';
 import { renderDashboard } from './dashboard.ts';
 import { renderLiveMeetings } from './live-meetings.ts';
 import { renderMeetings } from './meetings.ts';
 import { renderOnlineUsers } from './online-users.ts';
 import { renderRooms } from './rooms.ts';
 import { renderVmrs } from './vmrs.ts';
+import { renderSettings } from './settings.ts';
 
 /** The pages of the console by their #hash; the live meetings page refreshes itself. */
 const PAGES = {
@@ -24,6 +26,8 @@ const PAGES = {
   rooms: { render: renderRooms, refreshMs: 0 },
   vmrs: { render: renderVmrs, refreshMs: 0 },
   meetings: { render: renderMeetings, refreshMs: 0 },
+  settings: { render: renderSettings, refreshMs: 0 },
+  backups: { render: renderBackups, refreshMs: 0 },
 } as const;
 type PageName = keyof typeof PAGES;
 const pageOf = (hash: string): PageName => (hash.replace(/^#/, '') in PAGES ? (hash.replace(/^#/, '') as PageName) : 'dashboard');

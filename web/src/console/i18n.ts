@@ -91,6 +91,8 @@ export const STRINGS = {
     previous: 'Previous',
     next: 'Next',
     pageOf: 'Page {page} of {pages}',
+    navSettings: 'Settings',
+    navBackups: 'Backups',
   },
   'zh-CN': {
     product: 'vcbox 视频会议',
@@ -179,6 +181,8 @@ export const STRINGS = {
     previous: '上一页',
     next: '下一页',
     pageOf: '第 {page} / {pages} 页',
+    navSettings: '系统设置',
+    navBackups: '备份与恢复',
   },
 } as const;
 
