@@ -90,6 +90,16 @@ export const ERRORS = {
     en: 'Meeting {id} has nobody in it.',
     zh: '会议 {id} 当前没有人参加。',
   },
+  VCBOX_ERR_NOT_REGISTERED: {
+    statusCode: 409,
+    en: 'Account {account} has no registered terminal to call; it must be online (registered) to be invited.',
+    zh: '账号 {account} 没有已注册的终端，无法呼叫；须在线（已注册）才能邀请。',
+  },
+  VCBOX_ERR_INVITE_FAILED: {
+    statusCode: 502,
+    en: 'The terminal of account {account} did not join: {reason}.',
+    zh: '账号 {account} 的终端未能加入：{reason}。',
+  },
   VCBOX_ERR_PARTICIPANT_NOT_FOUND: {
     statusCode: 404,
     en: 'Participant {id} is not in meeting {meeting}.',

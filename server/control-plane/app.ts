@@ -75,6 +75,8 @@ export interface AppOptions {
   readonly mediaEvents?: EventEmitter<MediaServiceEvents>;
   /** Who may enter which meeting (the SIP application's); enables the browser join page. */
   readonly admission?: MeetingAdmission;
+  /** Invites a registered account into a live meeting (the SIP application's dial-out). */
+  readonly dialOut?: (number: string, account: string) => Promise<{ participantId: string }>;
   /** Where uploaded IVR prompts are kept (`<dataDir>/prompts`); enables the prompt routes. */
   readonly promptDir?: string;
   /** This process's remote syslog (its status is shown under /settings/syslog/status). */
@@ -169,7 +171,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(callRecordRoutes, { db });
       await api.register(statisticsRoutes, { db });
       await api.register(setupWizardRoutes, { db, settings, admins, system });
-      await api.register(liveMeetingRoutes, { db, live: options.live ?? new LiveMeetings(), ...(options.media ? { media: options.media } : {}) });
+      await api.register(liveMeetingRoutes, {
+        db,
+        live: options.live ?? new LiveMeetings(),
+        ...(options.media ? { media: options.media } : {}),
+        ...(options.dialOut ? { dialOut: options.dialOut } : {}),
+      });
       if (options.admission && options.media) {
         await api.register(joinRoutes, {
           admission: options.admission,

@@ -117,6 +117,7 @@ export class SipApplication {
       authenticate: (req, res) => calls.authenticate(req, res),
       accountName: (number) => this.accounts.findByNumber(number)?.name,
       ...(options.minSessionSeconds ? { minSessionSeconds: options.minSessionSeconds } : {}),
+      bindings: (account) => this.location.lookup(account),
     });
     this.#meetingCalls = meetingCalls;
     this.qualifier = new Qualifier(this.srf, this.location, {
@@ -185,6 +186,11 @@ export class SipApplication {
   /** When the authenticated connection to the signaling service came up; null while there is none. */
   get connectedSince(): Date | null {
     return this.#connectedSince;
+  }
+
+  /** Invites a registered account into a live meeting (the console's "invite"). */
+  dialOut(number: string, account: string): Promise<{ participantId: string }> {
+    return this.#meetingCalls.dialOut(number, account);
   }
 
   close(): void {

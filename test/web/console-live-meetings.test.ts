@@ -20,7 +20,7 @@ import { joinMeeting, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts'
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
-import { runSipp } from '../helpers/sipp.ts';
+import { runSipp, scenarioWith, startSipp } from '../helpers/sipp.ts';
 
 const box = await startSipBox({ media: {} });
 t.teardown(() => box.close());
@@ -32,6 +32,7 @@ const base = await startConsoleApi(t, {
   state: { db: box.db, settings: box.settings },
   live: box.app.live,
   online: () => box.app.location.online(),
+  dialOut: (number, account) => box.app.dialOut(number, account),
   ...(box.mediaClient ? { media: box.mediaClient.media } : {}),
   keepDb: true,
   webRoot: path.join(import.meta.dirname, '..', '..', 'web'),
@@ -71,12 +72,13 @@ t.test('an administrator controls a live meeting from the console', async (t) =>
 
   // A terminal registers: online users shows it with the model from its User-Agent.
   box.app.accounts.create({ number: '2401', name: 'Reception', password: 'secret-2401' }, box.realm);
+  const receptionPort = await freePort();
   const registered = await runSipp({
     scenario: 'register.xml',
     target: `127.0.0.1:${box.port}`,
     transport: 'u1',
     auth: ['2401', 'secret-2401'],
-    keys: { account: '2401', contact_port: String(await freePort()), expires: '300', device: 'desk' },
+    keys: { account: '2401', contact_port: String(receptionPort), expires: '300', device: 'desk' },
   });
   t.ok(registered.ok, `the terminal registered ${registered.errors}`);
   await page.click('#nav a[href="#online"]');
@@ -91,6 +93,14 @@ t.test('an administrator controls a live meeting from the console', async (t) =>
   await page.waitForSelector('tr[data-participant="Desk phone"]', { timeout: 15_000 });
   t.pass('the live meeting with the terminal appears (refreshed by the page)');
   await page.screenshot({ path: path.join(artifacts, 'console-live-meetings.png'), fullPage: true });
+
+  // Invite the registered reception terminal (a sipp UAS waits at its Contact).
+  const { reception } = await openTerminals(t, 'reception');
+  const invitedTerminal = await startSipp({ scenario: scenarioWith('uas-invited.xml', { port: String(reception.port) }), transport: 'u1', localPort: receptionPort, timeoutSeconds: 30 });
+  await page.fill('input.invite-account', '2401');
+  await page.click('button.invite');
+  await page.waitForSelector('tr[data-participant="Reception"]', { timeout: 15_000 });
+  t.pass('the invited terminal joined and is listed');
 
   await page.click('tr[data-participant="Desk phone"] button.mute');
   await page.waitForSelector('tr[data-participant="Desk phone"] .badge');
@@ -116,6 +126,10 @@ t.test('an administrator controls a live meeting from the console', async (t) =>
   page.once('dialog', (dialog) => void dialog.accept());
   await page.click('tr[data-participant="Desk phone"] button.remove');
   t.ok((await leg.result).ok, 'the removed terminal got a BYE');
+  await page.waitForSelector('tr[data-participant="Reception"] button.remove');
+  page.once('dialog', (dialog) => void dialog.accept());
+  await page.click('tr[data-participant="Reception"] button.remove');
+  t.ok((await invitedTerminal.result).ok, 'and so did the invited one');
   await page.waitForSelector('.empty', { timeout: 10_000 });
 
   await page.click('#logout');

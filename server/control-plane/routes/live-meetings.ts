@@ -3,7 +3,8 @@
  * the meetings with people in them now, each participant with name, role, type, codec,
  * bitrates, packet loss, jitter and RTT from the media service and a `quality` that turns
  * "red" at the spec's thresholds (delay ≥250 ms, jitter ≥50 ms, audio loss ≥10 %); lock and
- * unlock, mute and unmute one or all, remove a participant, the composed layout and the
+ * unlock, mute and unmute one or all, remove a participant, invite a registered account (the
+ * box calls its terminal in), the composed layout and the
  * participant pinned to its big pane (with the picture SIP terminals see now). Changes are
  * audited.
  */
@@ -79,7 +80,12 @@ const meetingSchema = {
 
 const numberParams = { type: 'object', required: ['number'], properties: { number: { type: 'string', pattern: '^\\d{5,12}$' } } } as const;
 
-export const liveMeetingRoutes: FastifyPluginAsync<{ db: Db; live: LiveMeetings; media?: MediaControl }> = async (app, { db, live, media }) => {
+export const liveMeetingRoutes: FastifyPluginAsync<{
+  db: Db;
+  live: LiveMeetings;
+  media?: MediaControl;
+  dialOut?: (number: string, account: string) => Promise<{ participantId: string }>;
+}> = async (app, { db, live, media, dialOut }) => {
   const describe = async (meeting: LiveMeeting) => {
     const snapshot = media ? await media.snapshot(meeting.number).catch(() => []) : [];
     const picture = media ? await media.pictureState(meeting.number).catch(() => null) : null;
@@ -196,6 +202,34 @@ export const liveMeetingRoutes: FastifyPluginAsync<{ db: Db; live: LiveMeetings;
       meeting.layout = layout;
       meeting.pinned = pinned;
       auditAction(db, request, 'meeting.layout', { number: meeting.number, layout, pinned: pinned ?? '' });
+      return describe(meeting);
+    },
+  );
+
+  app.post<{ Params: { number: string }; Body: { account: string } }>(
+    '/live-meetings/:number/invite',
+    {
+      schema: {
+        summary: "Invite a registered account: the box calls its terminal into the meeting (answers when the terminal has joined, or says why it did not)",
+        params: numberParams,
+        body: {
+          type: 'object',
+          required: ['account'],
+          additionalProperties: false,
+          properties: { account: { type: 'string', pattern: '^[0-9]{4}$', description: 'an account number of exactly 4 digits (0000-9999)' } },
+        },
+      },
+    },
+    async (request) => {
+      const meeting = liveMeeting(request.params.number);
+      if (!dialOut) throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'this control plane runs without the SIP application' });
+      try {
+        const { participantId } = await dialOut(meeting.number, request.body.account);
+        auditAction(db, request, 'meeting.invite', { number: meeting.number, account: request.body.account, participant: participantId });
+      } catch (error) {
+        auditAction(db, request, 'meeting.invite', { number: meeting.number, account: request.body.account, result: (error as { code?: string }).code ?? 'failed' });
+        throw error;
+      }
       return describe(meeting);
     },
   );

@@ -13,6 +13,7 @@ import type Srf from 'drachtio-srf';
 import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
 import type { SrtpPolicy } from '../../../media/meetings/meeting-media.ts';
 import type { CallRecords, CallType } from '../../cdr/call-records.ts';
+import { createError } from '../../errors.ts';
 import { getLogger } from '../../logging/logger.ts';
 import type { LiveMeetings } from '../../meetings/live-meetings.ts';
 import type { MeetingAdmission, RefusalKind } from '../../meetings/meeting-admission.ts';
@@ -21,6 +22,7 @@ import type { SettingsStore } from '../../settings/settings-store.ts';
 import { parseUri } from '../../signaling/sip/sip-uri.ts';
 import { callerOf, reasonPhrase } from '../calls/caller.ts';
 import type { AuthLockout } from '../registrar/auth-lockout.ts';
+import type { Binding } from '../registrar/location-service.ts';
 
 const log = getLogger('meeting-calls');
 
@@ -53,6 +55,8 @@ export interface MeetingCallsOptions {
   readonly accountName: (number: string) => string | undefined;
   /** Smallest session interval accepted (RFC 4028 Min-SE; 90 s unless a test shortens it). */
   readonly minSessionSeconds?: number;
+  /** Registered terminals of an account, newest last (invitations dial the newest). */
+  readonly bindings?: (account: string) => readonly Binding[];
 }
 
 /** `Session-Expires: 1800;refresher=uac` → its parts (undefined when absent or malformed). */
@@ -251,6 +255,73 @@ export class MeetingCalls {
     });
     log2.info({ codec: answer.audioCodec, srtp: answer.srtp }, 'joined the meeting');
   };
+
+  /**
+   * The box invites a registered account into a live meeting (the console's "invite"): an
+   * INVITE without SDP to the terminal's newest registration, whose 200 OK carries its offer;
+   * the media service answers it and the ACK carries that answer (3pcc). The terminal joins as
+   * a guest, like a caller, with a call record (meeting → account). Refused: not live, full,
+   * not registered; the terminal's own refusal (busy, declined, no answer) comes back in words.
+   */
+  async dialOut(number: string, account: string): Promise<{ participantId: string }> {
+    const live = this.#options.live.get(number);
+    if (!live) throw createError('VCBOX_ERR_MEETING_NOT_LIVE', { id: number });
+    const target = this.#options.admission.resolve(number);
+    if (typeof target === 'string') throw createError('VCBOX_ERR_MEETING_NOT_LIVE', { id: number });
+    if (live.participants.size >= target.capacity) throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: `the meeting is full (${target.capacity} participants)` });
+    const binding = this.#options.bindings?.(account).at(-1);
+    if (!binding) throw createError('VCBOX_ERR_NOT_REGISTERED', { account });
+    const realm = this.#options.settings.get('network.localDomain');
+    const displayName = this.#options.accountName(account) ?? account;
+    const participantId = randomUUID();
+    const log2 = log.child({ meeting: number, participant: participantId, account });
+    let offered: { sdp: string; ack: (sdp: string) => Promise<Srf.Dialog> };
+    try {
+      offered = (await this.#options.srf.createUAC(binding.contact, {
+        headers: { From: `"${live.subject.replace(/"/g, '')}" <sip:${number}@${realm}>`, To: `"${displayName.replace(/"/g, '')}" <sip:${account}@${realm}>`, Subject: live.subject },
+        noAck: true,
+      } as never)) as unknown as { sdp: string; ack: (sdp: string) => Promise<Srf.Dialog> };
+    } catch (error) {
+      const failure = error as { status?: number; reason?: string; message?: string };
+      throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: failure.status ? `${failure.status} ${failure.reason ?? ''}`.trim() : (failure.message ?? 'no answer') });
+    }
+    if (!offered.sdp) throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: 'its answer carried no SDP offer' });
+    const callId = `dial-out-${participantId}`;
+    const record = this.#options.records.start(target.kind, callId, number, account);
+    let answer: Awaited<ReturnType<MediaControl['joinSip']>>;
+    try {
+      answer = await this.#options.media.joinSip(number, {
+        participantId,
+        displayName,
+        offer: offered.sdp,
+        srtp: this.#options.settings.get('call.srtp') as SrtpPolicy,
+        remoteAddress: binding.source.address,
+      });
+    } catch (error) {
+      this.#options.records.ended(record, 'failed');
+      // Complete the INVITE (echoing its offer back) and hang up at once.
+      void offered.ack(offered.sdp).then((dialog) => dialog.destroy()).catch(() => undefined);
+      throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: (error as Error).message });
+    }
+    const dialog = await offered.ack(answer.sdp);
+    this.#attach(dialog, {
+      number,
+      participantId,
+      displayName,
+      account,
+      role: 'guest',
+      callId,
+      source: `${binding.source.address}:${binding.source.port}`,
+      address: binding.source.address,
+      transport: binding.source.protocol,
+      offer: offered.sdp,
+      record,
+      sessionSeconds: undefined,
+      sessionHeaders: {},
+    });
+    log2.info({ codec: answer.audioCodec }, 'invited into the meeting');
+    return { participantId };
+  }
 
   /**
    * A call the IVR answered joins its meeting: admitted like a direct dial (PIN, lock,

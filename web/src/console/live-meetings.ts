@@ -1,7 +1,7 @@
 /**
  * The "live meetings" page: every meeting running now with its participants (type, role,
  * audio codec, mute state, network quality in red at the spec's thresholds) and its control —
- * lock, mute all, mute/unmute or remove one, and the layout picker, each layout drawn from the
+ * lock, mute all, mute/unmute or remove one, invite a registered account, and the layout picker, each layout drawn from the
  * server's pane geometry, with the participant pinned to the big pane. Refreshed every 5 s.
  */
 import { api } from './api.ts';
@@ -84,6 +84,11 @@ export async function renderLiveMeetings(root: HTMLElement, onError: (error: unk
     const allMuted = meeting.participants.length > 0 && meeting.participants.filter((p) => p.role !== 'host').every((p) => p.muted);
     const muteAll = el('button', { type: 'button', className: 'mute-all' }, allMuted ? t('unmuteAll') : t('muteAll'));
     muteAll.addEventListener('click', act(() => api('POST', `/live-meetings/${meeting.number}/mute`, { muted: !allMuted })));
+    // Invite: the box calls a registered account's terminal into the meeting.
+    const inviteAccount = el('input', { className: 'invite-account', inputMode: 'numeric', maxLength: 4, placeholder: '1001' });
+    inviteAccount.setAttribute('aria-label', t('inviteAccount'));
+    const invite = el('button', { type: 'button', className: 'invite' }, t('invite'));
+    invite.addEventListener('click', act(() => api('POST', `/live-meetings/${meeting.number}/invite`, { account: inviteAccount.value.trim() })));
 
     // Layout picker: one radio per layout, each with its drawing; and who takes the big pane.
     const picker = el('fieldset', { className: 'layout-picker' }, el('legend', {}, t('layout')));
@@ -125,7 +130,7 @@ export async function renderLiveMeetings(root: HTMLElement, onError: (error: unk
       el('thead', {}, el('tr', {}, ...(['name', 'type', 'role', 'codec', 'quality', 'actions'] as const).map((k) => el('th', { scope: 'col' }, t(k))))),
       el('tbody', {}, ...rows),
     );
-    section.append(title, started, el('div', { className: 'toolbar' }, lock, muteAll), picker, table);
+    section.append(title, started, el('div', { className: 'toolbar' }, lock, muteAll, inviteAccount, invite), picker, table);
     return section;
   });
   root.replaceChildren(el('h1', {}, t('liveTitle')), ...(sections.length > 0 ? sections : [el('p', { className: 'empty' }, t('noMeetings'))]), el('p', { className: 'muted refreshed' }, t('refreshed', { time: new Date().toLocaleTimeString() })));
