@@ -40,6 +40,13 @@ export interface Config {
   readonly media: { readonly workers: number; readonly listenIp: string; readonly address: string };
   /** Backups: the largest archive an administrator may upload to restore, in bytes. */
   readonly backup: { readonly maxUploadBytes: number };
+  /**
+   * Licence: `identityDir` keeps the box id and the trial marker (kept by restore and factory
+   * reset: see server/license/box-identity.ts); `testPublicKeyFile`, only for tests and
+   * development, makes the box also trust the project's TEST licence key — the file must hold
+   * exactly that key (server/license/license-keys.ts), no other key can be brought in.
+   */
+  readonly license: { readonly identityDir: string; readonly testPublicKeyFile?: string };
 }
 
 /** The folder the project sits in (server/config/ → two levels up). */
@@ -57,6 +64,7 @@ interface ConfigFile {
   signaling?: { host?: string; port?: number };
   media?: { workers?: number; listenIp?: string; address?: string };
   backup?: { maxUploadMB?: number };
+  license?: { identityDir?: string; testPublicKeyFile?: string };
 }
 
 function readConfigFile(file: string): ConfigFile {
@@ -143,6 +151,7 @@ export function loadConfig(env: Env): Config {
   }
 
   const sipHost = env.VCBOX_SIP_HOST ?? file.sip?.host ?? '0.0.0.0';
+  const testKeyFile = env.VCBOX_LICENSE_TEST_KEY_FILE ?? file.license?.testPublicKeyFile;
   const logToStdoutRaw = env.VCBOX_LOG_STDOUT ?? file.logToStdout;
   return {
     dataDir,
@@ -172,6 +181,10 @@ export function loadConfig(env: Env): Config {
     },
     backup: {
       maxUploadBytes: parseMebibytes('backup.maxUploadMB (VCBOX_BACKUP_MAX_UPLOAD_MB)', env.VCBOX_BACKUP_MAX_UPLOAD_MB ?? file.backup?.maxUploadMB ?? 1024),
+    },
+    license: {
+      identityDir: path.resolve(dataDir, env.VCBOX_IDENTITY_DIR ?? file.license?.identityDir ?? 'identity'),
+      ...(testKeyFile ? { testPublicKeyFile: path.resolve(base, testKeyFile) } : {}),
     },
   };
 }

@@ -12,7 +12,10 @@ import { BackupScheduler } from '../backup/backup-scheduler.ts';
 import { BackupStore } from '../backup/backup-store.ts';
 import { dataPaths, loadConfig } from '../config/config.ts';
 import { createError } from '../errors.ts';
+import { LicenseWarning } from '../license/license-warning.ts';
+import { openLicense } from '../license/open-license.ts';
 import { getLogger, initLogging } from '../logging/logger.ts';
+import { Mailer } from '../mail/mailer.ts';
 import { RemoteSyslog } from '../logging/remote-syslog.ts';
 import { openState } from '../process/open-state.ts';
 import { runService } from '../process/service-lifecycle.ts';
@@ -36,6 +39,8 @@ await runService('control plane', async () => {
   // Before anything serves: undo a restore a crash interrupted, sweep staging leftovers.
   await restorer.recover();
   const scheduler = new BackupScheduler(state.settings, backupStore).start();
+  const license = openLicense({ db: state.db, identityDir: config.license.identityDir, testPublicKeyFile: config.license.testPublicKeyFile });
+  const licenseWarning = new LicenseWarning({ db: state.db, store: license.store, admins: new AdminStore(state.db), mailer: new Mailer(state.settings) }).start();
   const media = new MediaClient(dataPaths(config).mediaSocket);
   void media.start();
   const sip = new SipApplication({
@@ -53,6 +58,7 @@ await runService('control plane', async () => {
     admission: sip.admission,
     promptDir: dataPaths(config).prompts,
     backups: { store: backupStore, restorer, scheduler },
+    license,
     syslog,
     online: () => sip.location.online(),
     reachability: (account, contact) => sip.qualifier.status(account, contact),
@@ -64,6 +70,7 @@ await runService('control plane', async () => {
   try {
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (error) {
+    licenseWarning.close();
     scheduler.close();
     sip.close();
     media.close();
@@ -79,6 +86,7 @@ await runService('control plane', async () => {
   sip.start(60_000).catch((error: Error) => log.error({ err: error.message }, 'SIP application not connected yet; still retrying'));
   return {
     async close() {
+      licenseWarning.close();
       scheduler.close();
       sip.close();
       media.close();
