@@ -48,6 +48,7 @@ await runService('control plane', async () => {
     signaling: { host: config.signaling.host, port: config.signaling.port, secret: applicationSecret(dataPaths(config).secrets) },
     db: state.db,
     settings: state.settings,
+    license: license.policy,
   });
   const app = await buildApp({
     state,

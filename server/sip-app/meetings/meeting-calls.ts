@@ -6,13 +6,16 @@
  * capacity — and the call is answered with the media service's SDP (a PlainTransport of the
  * meeting's router). Hang-ups either way, re-INVITE/UPDATE (hold, moved address), removal
  * from the console and media-side ends (RTP timeout, media restart) all end the leg cleanly
- * and write its call record.
+ * and write its call record. When the licence allows no video (expired, revoked: the admission
+ * says `audioOnly`), every offer from the terminal reaches the media service with its video
+ * declined (`m=video 0`), so the answer rejects video as RFC 3264 wants and the call is audio.
  */
 import { randomUUID } from 'node:crypto';
 import type Srf from 'drachtio-srf';
 import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
 import type { SrtpPolicy } from '../../../media/meetings/meeting-media.ts';
 import type { CallRecords, CallType } from '../../cdr/call-records.ts';
+import { createError } from '../../errors.ts';
 import { getLogger } from '../../logging/logger.ts';
 import type { LiveMeetings } from '../../meetings/live-meetings.ts';
 import type { MeetingAdmission, RefusalKind } from '../../meetings/meeting-admission.ts';
@@ -66,6 +69,14 @@ export function parseSessionExpires(value: string | undefined): { seconds: numbe
 const PICTURE_FAST_UPDATE =
   '<?xml version="1.0" encoding="utf-8" ?>\r\n<media_control><vc_primitive><to_encoder><picture_fast_update/></to_encoder></vc_primitive></media_control>\r\n';
 
+/**
+ * The offer with its video streams declined (port 0), for a call that may take audio only: the
+ * media service then answers video with port 0 and sets up audio alone.
+ */
+export function declineVideo(sdp: string): string {
+  return sdp.replace(/^m=video [0-9]+ /gm, 'm=video 0 ');
+}
+
 /** SIP answers to the refusals of MeetingAdmission. */
 const SIP_REFUSALS: Record<RefusalKind, [number, string]> = {
   'not-found': [404, 'Not Found - no such meeting'],
@@ -75,6 +86,7 @@ const SIP_REFUSALS: Record<RefusalKind, [number, string]> = {
   'wrong-pin': [403, 'Forbidden - wrong meeting PIN'],
   locked: [403, 'Call Rejected - the meeting is locked'],
   full: [486, 'Busy Here - the meeting is full ({capacity} participants)'],
+  'license-ports': [486, "Busy Here - all {ports} concurrent participants the box's licence allows are in meetings"],
 };
 
 export class MeetingCalls {
@@ -176,10 +188,15 @@ export class MeetingCalls {
     if (!admission.ok) {
       if (admission.refusal === 'wrong-pin') this.#options.lockout.failed(source, dial.number, 'INVITE', 'wrong meeting PIN');
       const [status, reason] = SIP_REFUSALS[admission.refusal];
-      res.send(status, reason.replace('{number}', dial.number).replace('{capacity}', String(admission.target?.capacity ?? '')), {});
+      const phrase = reason.replace('{number}', dial.number).replace('{capacity}', String(admission.target?.capacity ?? '')).replace('{ports}', String(admission.ports ?? ''));
+      // The licence refusal also says what to do, in a Reason header (RFC 3326).
+      const headers =
+        admission.refusal === 'license-ports' ? { Reason: `SIP;cause=${status};text="${createError('VCBOX_ERR_LICENSE_PORTS', { ports: admission.ports }).message.replace(/"/g, "'")}"` } : undefined;
+      res.send(status, phrase, headers ? { headers } : {});
       return;
     }
-    const { target, role } = admission;
+    const { target, role, audioOnly } = admission;
+    const offer = audioOnly ? declineVideo(req.body) : req.body;
 
     // Session timers (RFC 4028): the caller refreshes; too short an interval gets 422.
     const minSession = this.#options.minSessionSeconds ?? 90;
@@ -208,7 +225,7 @@ export class MeetingCalls {
       answer = await this.#options.media.joinSip(dial.number, {
         participantId,
         displayName,
-        offer: req.body,
+        offer,
         srtp: this.#options.settings.get('call.srtp') as SrtpPolicy,
         remoteAddress: req.source_address,
       });
@@ -244,12 +261,13 @@ export class MeetingCalls {
       source: from.source,
       address: from.address,
       transport: from.transport,
-      offer: req.body,
+      offer,
+      audioOnly,
       record,
       sessionSeconds: sessionExpires?.seconds,
       sessionHeaders,
     });
-    log2.info({ codec: answer.audioCodec, srtp: answer.srtp }, 'joined the meeting');
+    log2.info({ codec: answer.audioCodec, srtp: answer.srtp, audioOnly }, 'joined the meeting');
   };
 
   /**
@@ -264,13 +282,14 @@ export class MeetingCalls {
     const admission = this.#options.admission.admit(call.number, call.pin);
     if (!admission.ok) return { ok: false, refusal: admission.refusal };
     const first = admission.live.participants.size === 0;
+    const offer = admission.audioOnly ? declineVideo(call.offer) : call.offer;
     const participantId = randomUUID();
     const record = this.#options.records.start(admission.target.kind, call.callId, call.account ?? call.displayName, call.number);
     try {
       const answer = await this.#options.media.joinSip(call.number, {
         participantId,
         displayName: call.displayName,
-        offer: call.offer,
+        offer,
         srtp: this.#options.settings.get('call.srtp') as SrtpPolicy,
         remoteAddress: call.address,
       });
@@ -282,7 +301,7 @@ export class MeetingCalls {
       this.#options.admission.abandon(call.number);
       return { ok: false, refusal: 'media' };
     }
-    this.#attach(dialog, { ...call, participantId, role: admission.role, record, sessionSeconds: undefined, sessionHeaders: {} });
+    this.#attach(dialog, { ...call, offer, audioOnly: admission.audioOnly, participantId, role: admission.role, record, sessionSeconds: undefined, sessionHeaders: {} });
     log.info({ meeting: call.number, participant: participantId, role: admission.role }, 'IVR caller joined the meeting');
     return { ok: true, first };
   }
@@ -302,6 +321,8 @@ export class MeetingCalls {
       address: string;
       transport: string;
       offer: string;
+      /** Video declined in every offer of this call (the licence). */
+      audioOnly: boolean;
       record: number;
       sessionSeconds: number | undefined;
       sessionHeaders: Record<string, string>;
@@ -341,7 +362,7 @@ export class MeetingCalls {
         modifyRes.send(200, { body: dialog.local.sdp, headers: sessionHeaders });
         return;
       }
-      const offer = modifyReq.body;
+      const offer = call.audioOnly ? declineVideo(modifyReq.body) : modifyReq.body;
       this.#options.media.updateSip(number, participantId, offer).then(
         (sdp) => {
           leg.offer = offer;
