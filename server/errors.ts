@@ -300,6 +300,61 @@ export const ERRORS = {
     en: 'The period is invalid: {reason}.',
     zh: '统计时段无效：{reason}。',
   },
+  VCBOX_ERR_LICENSE_MALFORMED: {
+    statusCode: 400,
+    en: 'This is not a vcbox licence: {reason}. Paste the whole licence as the vendor sent it, from the line -----BEGIN VCBOX LICENSE----- to -----END VCBOX LICENSE-----. Nothing was changed.',
+    zh: '这不是有效的 vcbox 授权：{reason}。请完整粘贴厂商发来的授权文本，从 -----BEGIN VCBOX LICENSE----- 行到 -----END VCBOX LICENSE----- 行。未作任何修改。',
+  },
+  VCBOX_ERR_LICENSE_TAMPERED: {
+    statusCode: 422,
+    en: 'The licence\'s signature does not match its content: it was changed after the vendor issued it, or it was not issued by the vendor. Paste it exactly as received (or ask the vendor for a new copy). Nothing was changed.',
+    zh: '授权的签名与内容不符：授权在厂商签发后被修改过，或并非由厂商签发。请按收到时的原样粘贴（或向厂商重新索取）。未作任何修改。',
+  },
+  VCBOX_ERR_LICENSE_OTHER_BOX: {
+    statusCode: 422,
+    en: 'Licence {serial} was issued for the box {licensedBox}, not for this box ({boxId}). Send this box\'s ID, {boxId}, to the vendor to get a licence for it. Nothing was changed.',
+    zh: '授权 {serial} 是为设备 {licensedBox} 签发的，不适用于本设备（{boxId}）。请将本设备的 ID {boxId} 发给厂商以获取授权。未作任何修改。',
+  },
+  VCBOX_ERR_LICENSE_EXPIRED: {
+    statusCode: 422,
+    en: 'Licence {serial} expired on {validUntil}. Ask the vendor for a renewal and activate that. Nothing was changed.',
+    zh: '授权 {serial} 已于 {validUntil} 到期。请向厂商申请续期授权后再激活。未作任何修改。',
+  },
+  VCBOX_ERR_LICENSE_NOT_YET_VALID: {
+    statusCode: 422,
+    en: 'Licence {serial} is valid only from {validFrom}; the box\'s time is {now}. Check the box\'s time settings, or activate the licence from that day. Nothing was changed.',
+    zh: '授权 {serial} 自 {validFrom} 起生效；设备当前时间为 {now}。请检查设备的时间设置，或在生效日之后再激活。未作任何修改。',
+  },
+  VCBOX_ERR_LICENSE_REVOKED: {
+    statusCode: 422,
+    en: 'Licence {serial} has been revoked by the vendor and cannot be used. Contact the vendor for a valid licence. Nothing was changed.',
+    zh: '授权 {serial} 已被厂商吊销，无法使用。请联系厂商获取有效授权。未作任何修改。',
+  },
+  VCBOX_ERR_LICENSE_TRIAL_USED: {
+    statusCode: 409,
+    en: 'The 14-day trial of this box has already been used (started {startedAt}, ends or ended {endsAt}); it is available once per box. Activate a licence from the vendor.',
+    zh: '本设备的 14 天试用已使用过（开始于 {startedAt}，结束于 {endsAt}）；每台设备仅可试用一次。请激活厂商提供的授权。',
+  },
+  VCBOX_ERR_LICENSE_TRIAL_LICENSED: {
+    statusCode: 409,
+    en: 'This box has had a licence (serial {serial}); the trial is only for boxes without one. To extend, ask the vendor for a renewal.',
+    zh: '本设备已激活过授权（序列号 {serial}）；试用仅适用于从未授权的设备。如需延期，请向厂商申请续期。',
+  },
+  VCBOX_ERR_LICENSE_ACCOUNTS: {
+    statusCode: 403,
+    en: 'New accounts cannot be created: the box\'s licence is {status} ({detail}). Activate a valid licence first (Maintenance → License).',
+    zh: '无法创建新账号：设备授权状态为{statusZh}（{detailZh}）。请先激活有效授权（系统维护 → 授权）。',
+  },
+  VCBOX_ERR_LICENSE_PORTS: {
+    statusCode: 503,
+    en: 'All {ports} concurrent participants the box\'s licence allows are in meetings. Try again when someone has left, or ask the administrator for a licence with more ports.',
+    zh: '设备授权允许的 {ports} 个并发参会方已全部占用。请待有人离会后重试，或请管理员申请更多并发数的授权。',
+  },
+  VCBOX_ERR_LICENSE_AUDIO_ONLY: {
+    statusCode: 403,
+    en: 'The box\'s licence is not valid: meetings are audio only until a valid licence is activated.',
+    zh: '设备授权无效：在激活有效授权之前，会议仅支持音频。',
+  },
   VCBOX_ERR_NOT_FOUND: {
     statusCode: 404,
     en: 'No such resource: {method} {url}.',

@@ -49,6 +49,13 @@ export interface Config {
    * `root` is `/` as well.
    */
   readonly system: { readonly root?: string; readonly appliance: boolean };
+  /**
+   * Licence: `identityDir` keeps the box id and the trial marker (kept by restore and factory
+   * reset: see server/license/box-identity.ts); `testPublicKeyFile`, only for tests and
+   * development, makes the box also trust the project's TEST licence key — the file must hold
+   * exactly that key (server/license/license-keys.ts), no other key can be brought in.
+   */
+  readonly license: { readonly identityDir: string; readonly testPublicKeyFile?: string };
 }
 
 /** The folder the project sits in (server/config/ → two levels up). */
@@ -67,6 +74,7 @@ interface ConfigFile {
   media?: { workers?: number; listenIp?: string; address?: string };
   backup?: { maxUploadMB?: number };
   system?: { root?: string; appliance?: boolean };
+  license?: { identityDir?: string; testPublicKeyFile?: string };
 }
 
 function readConfigFile(file: string): ConfigFile {
@@ -167,6 +175,7 @@ export function loadConfig(env: Env): Config {
   }
 
   const sipHost = env.VCBOX_SIP_HOST ?? file.sip?.host ?? '0.0.0.0';
+  const testKeyFile = env.VCBOX_LICENSE_TEST_KEY_FILE ?? file.license?.testPublicKeyFile;
   const logToStdoutRaw = env.VCBOX_LOG_STDOUT ?? file.logToStdout;
   return {
     dataDir,
@@ -200,6 +209,10 @@ export function loadConfig(env: Env): Config {
     system: {
       ...optionalRoot(parseSystemRoot('system.root (VCBOX_SYSTEM_ROOT)', env.VCBOX_SYSTEM_ROOT ?? file.system?.root)),
       appliance: parseFlag('system.appliance (VCBOX_APPLIANCE)', env.VCBOX_APPLIANCE ?? file.system?.appliance),
+    },
+    license: {
+      identityDir: path.resolve(dataDir, env.VCBOX_IDENTITY_DIR ?? file.license?.identityDir ?? 'identity'),
+      ...(testKeyFile ? { testPublicKeyFile: path.resolve(base, testKeyFile) } : {}),
     },
   };
 }

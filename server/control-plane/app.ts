@@ -31,6 +31,7 @@ import { MeetingStore } from '../meetings/meeting-store.ts';
 import { RoomStore } from '../rooms/room-store.ts';
 import { VmrStore } from '../rooms/vmr-store.ts';
 import { SystemConfigurator } from '../system/system-configurator.ts';
+import { type License, openLicense } from '../license/open-license.ts';
 import { BUILD_INFO } from '../version.ts';
 import { SESSION_COOKIE, registerAuth } from './auth.ts';
 import { accountRoutes } from './routes/accounts.ts';
@@ -49,6 +50,7 @@ import { healthRoutes } from './routes/health.ts';
 import { meetingRoutes } from './routes/meetings.ts';
 import { ivrPromptRoutes } from './routes/ivr-prompts.ts';
 import { joinRoutes } from './routes/join.ts';
+import { licenseRoutes } from './routes/license.ts';
 import { settingRoutes } from './routes/settings.ts';
 import { liveMeetingRoutes } from './routes/live-meetings.ts';
 import { type OnlineLookup, onlineUserRoutes, type ReachabilityLookup } from './routes/online-users.ts';
@@ -92,6 +94,11 @@ export interface AppOptions {
   readonly sampler?: SystemSampler;
   /** Service status for the dashboard; without it only the control plane is known. */
   readonly health?: ServiceHealth;
+  /**
+   * The box's licence (server/license/open-license.ts). Absent: opened here with the identity
+   * folder beside the database and the vendor key only.
+   */
+  readonly license?: License;
   /** Folder served as the console; defaults to the project's web/. */
   readonly webRoot?: string;
 }
@@ -151,6 +158,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const accounts = new AccountStore(db);
   const mailer = new Mailer(settings);
   const system = options.system ?? new SystemConfigurator({ appliance: false });
+  const license = options.license ?? openLicense({ db, identityDir: path.join(path.dirname(db.name), 'identity') });
   await app.register(fastifyCookie);
   await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
   await app.register(fastifySwagger, {
@@ -166,7 +174,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(healthRoutes, { state: options.state });
       await api.register(sessionRoutes, { db, admins, sessions, resets: new PasswordResets(db), mailer });
       await api.register(adminRoutes, { db, admins });
-      await api.register(accountRoutes, { db, accounts, settings, mailer });
+      await api.register(accountRoutes, { db, accounts, settings, mailer, license: license.policy });
+      await api.register(licenseRoutes, { db, store: license.store });
       await api.register(auditRoutes, { db });
       await api.register(callRecordRoutes, { db });
       await api.register(statisticsRoutes, { db });

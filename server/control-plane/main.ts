@@ -12,7 +12,10 @@ import { BackupScheduler } from '../backup/backup-scheduler.ts';
 import { BackupStore } from '../backup/backup-store.ts';
 import { dataPaths, loadConfig } from '../config/config.ts';
 import { createError } from '../errors.ts';
+import { LicenseWarning } from '../license/license-warning.ts';
+import { openLicense } from '../license/open-license.ts';
 import { getLogger, initLogging } from '../logging/logger.ts';
+import { Mailer } from '../mail/mailer.ts';
 import { RemoteSyslog } from '../logging/remote-syslog.ts';
 import { openState } from '../process/open-state.ts';
 import { runService } from '../process/service-lifecycle.ts';
@@ -39,6 +42,8 @@ await runService('control plane', async () => {
   // Before anything serves: undo a restore a crash interrupted, sweep staging leftovers.
   await restorer.recover();
   const scheduler = new BackupScheduler(state.settings, backupStore).start();
+  const license = openLicense({ db: state.db, identityDir: config.license.identityDir, testPublicKeyFile: config.license.testPublicKeyFile });
+  const licenseWarning = new LicenseWarning({ db: state.db, store: license.store, admins: new AdminStore(state.db), mailer: new Mailer(state.settings) }).start();
   const media = new MediaClient(dataPaths(config).mediaSocket);
   void media.start();
   const sip = new SipApplication({
@@ -46,6 +51,7 @@ await runService('control plane', async () => {
     signaling: { host: config.signaling.host, port: config.signaling.port, secret: applicationSecret(dataPaths(config).secrets) },
     db: state.db,
     settings: state.settings,
+    license: license.policy,
   });
   // The dashboard's system figures: one sample every 10 s, the last 24 hours kept in memory.
   const sampler = new SystemSampler({ dataDir: config.dataDir }).start();
@@ -62,6 +68,7 @@ await runService('control plane', async () => {
     dialOut: (number, account) => sip.dialOut(number, account),
     promptDir: dataPaths(config).prompts,
     backups: { store: backupStore, restorer, scheduler },
+    license,
     syslog,
     system: new SystemConfigurator({ root: config.system.root, appliance: config.system.appliance }),
     online: () => sip.location.online(),
@@ -75,6 +82,7 @@ await runService('control plane', async () => {
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (error) {
     sampler.close();
+    licenseWarning.close();
     scheduler.close();
     sip.close();
     media.close();
@@ -91,6 +99,7 @@ await runService('control plane', async () => {
   return {
     async close() {
       sampler.close();
+      licenseWarning.close();
       scheduler.close();
       sip.close();
       media.close();

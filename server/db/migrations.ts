@@ -227,7 +227,35 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
-  // 10 is taken by another branch of issue 9's work; the numbers only have to grow.
+  {
+    version: 10,
+    name: 'licence: trial, activations, expiry warnings (license* tables stay with the box: backups leave them out)',
+    up(db) {
+      db.exec(`
+        CREATE TABLE license_trial (
+          box_id     TEXT PRIMARY KEY,
+          started_at TEXT NOT NULL,
+          ends_at    TEXT NOT NULL,
+          started_by TEXT NOT NULL
+        );
+        CREATE TABLE license_activations (
+          id           INTEGER PRIMARY KEY AUTOINCREMENT,
+          serial       TEXT NOT NULL,
+          key          TEXT NOT NULL,            -- which trusted key signed it: vendor | test
+          payload      TEXT NOT NULL,            -- the canonical payload (JSON)
+          text         TEXT NOT NULL,            -- the licence as pasted
+          activated_at TEXT NOT NULL,
+          activated_by TEXT NOT NULL
+        );
+        CREATE TABLE license_warnings (
+          subject    TEXT PRIMARY KEY,           -- serial|validUntil, or trial|boxId
+          expires_at TEXT NOT NULL,
+          sent_at    TEXT NOT NULL,
+          recipients TEXT NOT NULL               -- JSON array
+        );
+      `);
+    },
+  },
   {
     version: 11,
     name: 'daily maximum concurrency (meeting participants and meetings at once, per UTC day)',

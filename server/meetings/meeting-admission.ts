@@ -3,8 +3,12 @@
  * the number is a VMR or a scheduled/instant meeting inside its window (start minus the
  * early-join setting until its end); the PIN decides the role (host PIN → host, guest PIN →
  * guest; no PIN needed when the meeting has no guest PIN); a locked meeting refuses newcomers;
- * a full one too. Callers map the refusal kinds to their own answers (SIP status, HTTP code).
+ * a full one too. The box's licence (server/license/license-policy.ts) bounds the participants
+ * of all meetings together — counting those admitted but not in yet, so two callers at once
+ * cannot both take the last port — and, when it is expired or revoked, makes the admission
+ * audio only. Callers map the refusal kinds to their own answers (SIP status, HTTP code).
  */
+import type { LicensePolicy } from '../license/license-policy.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
 import type { LayoutChoice } from '../../media/mcu/layouts.ts';
 import type { VmrStore } from '../rooms/vmr-store.ts';
@@ -26,11 +30,27 @@ export interface MeetingTarget {
   readonly layout: LayoutChoice;
 }
 
-export type RefusalKind = 'not-found' | 'ended' | 'not-started' | 'pin-required' | 'wrong-pin' | 'locked' | 'full';
+export type RefusalKind = 'not-found' | 'ended' | 'not-started' | 'pin-required' | 'wrong-pin' | 'locked' | 'full' | 'license-ports';
 
 export type Admission =
-  | { readonly ok: true; readonly target: MeetingTarget; readonly role: 'host' | 'guest'; readonly live: LiveMeeting }
-  | { readonly ok: false; readonly refusal: RefusalKind; readonly target?: MeetingTarget };
+  | {
+      readonly ok: true;
+      readonly target: MeetingTarget;
+      readonly role: 'host' | 'guest';
+      readonly live: LiveMeeting;
+      /** The licence allows no video now: the newcomer takes part with audio only. */
+      readonly audioOnly: boolean;
+    }
+  | {
+      readonly ok: false;
+      readonly refusal: RefusalKind;
+      readonly target?: MeetingTarget;
+      /** license-ports: the concurrent participants the licence allows. */
+      readonly ports?: number;
+    };
+
+/** How long an admitted newcomer holds a port before it must be in the meeting (or abandon). */
+const ADMITTED_HOLD_MS = 60_000;
 
 /** The role a PIN gives in a meeting (undefined or '' = no PIN entered), or why it gives none. */
 export function roleFor(target: Pick<MeetingTarget, 'hostPin' | 'guestPin'>, pin: string | undefined): 'host' | 'guest' | 'pin-required' | 'wrong-pin' {
@@ -46,12 +66,36 @@ export class MeetingAdmission {
   readonly #meetings: MeetingStore;
   readonly #settings: SettingsStore;
   readonly #live: LiveMeetings;
+  readonly #license: LicensePolicy | undefined;
+  /** Admitted newcomers not in their meeting yet: meeting number → admission times. */
+  readonly #admitted = new Map<string, number[]>();
 
-  constructor(options: { vmrs: VmrStore; meetings: MeetingStore; settings: SettingsStore; live: LiveMeetings }) {
+  /** @param options.license the licence rules (absent: no licence limits, e.g. in unit set-ups) */
+  constructor(options: { vmrs: VmrStore; meetings: MeetingStore; settings: SettingsStore; live: LiveMeetings; license?: LicensePolicy | undefined }) {
     this.#vmrs = options.vmrs;
     this.#meetings = options.meetings;
     this.#settings = options.settings;
     this.#live = options.live;
+    this.#license = options.license;
+    this.#live.on('joined', (meeting) => this.#release(meeting.number));
+  }
+
+  #release(number: string): void {
+    const times = this.#admitted.get(number);
+    times?.shift();
+    if (times?.length === 0) this.#admitted.delete(number);
+  }
+
+  /** Participants in all meetings plus newcomers admitted within the hold time. */
+  #portsInUse(now: number): number {
+    let count = 0;
+    for (const meeting of this.#live.list()) count += meeting.participants.size;
+    for (const [number, times] of this.#admitted) {
+      while (times.length > 0 && now - (times[0] as number) > ADMITTED_HOLD_MS) times.shift();
+      if (times.length === 0) this.#admitted.delete(number);
+      count += times.length;
+    }
+    return count;
   }
 
   /** The meeting a number dials now, or why it cannot be entered now. */
@@ -85,12 +129,40 @@ export class MeetingAdmission {
       this.#live.endIfEmpty(number);
       return { ok: false, refusal: 'locked', target };
     }
-    if (live.participants.size >= target.capacity) return { ok: false, refusal: 'full', target };
-    return { ok: true, target, role, live };
+    return this.#seat(target, live, role);
   }
 
-  /** The newcomer did not make it in after all: an empty meeting it started ends again. */
+  /**
+   * Someone the box itself calls into a live meeting (the console's invite): no PIN and no
+   * lock — the host asked for them — but the meeting's capacity and the licence's ports hold.
+   */
+  admitInvited(number: string, now = new Date()): Admission {
+    const target = this.resolve(number, now);
+    const live = this.#live.get(number);
+    if (typeof target === 'string' || !live) return { ok: false, refusal: typeof target === 'string' ? target : 'not-found' };
+    return this.#seat(target, live, 'guest');
+  }
+
+  /** Capacity and licence ports; a seat taken is counted until the newcomer is in. */
+  #seat(target: MeetingTarget, live: LiveMeeting, role: 'host' | 'guest'): Admission {
+    const { number } = target;
+    if (live.participants.size >= target.capacity) return { ok: false, refusal: 'full', target };
+    const clock = Date.now();
+    const portsRefusal = this.#license?.portsRefusal(this.#portsInUse(clock));
+    if (portsRefusal) {
+      this.#live.endIfEmpty(number);
+      return { ok: false, refusal: 'license-ports', target, ports: portsRefusal.params.ports as number };
+    }
+    const times = this.#admitted.get(number) ?? [];
+    times.push(clock);
+    this.#admitted.set(number, times);
+    return { ok: true, target, role, live, audioOnly: this.#license?.audioOnly() ?? false };
+  }
+
+
+  /** The newcomer did not make it in after all: its port is free again, and an empty meeting it started ends again. */
   abandon(number: string): void {
+    this.#release(number);
     this.#live.endIfEmpty(number);
   }
 }

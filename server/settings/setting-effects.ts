@@ -48,7 +48,7 @@ const RULES: [prefix: string, effect: SettingEffect][] = [
   ['syslog.', { applies: 'now' }],
   // The control plane's backup scheduler re-reads these as soon as they change.
   ['backup.', { applies: 'now' }],
-  ['license.', { applies: 'stored', note: 'licences come with the maintenance work' }],
+  ['license.', { applies: 'stored', note: 'the serial typed in the setup wizard is only kept; a licence is activated by POST /license/activate' }],
   ['system.', { applies: 'now' }],
 ];
 

@@ -19,6 +19,7 @@ import type { SettingsStore } from '../settings/settings-store.ts';
 import { MeetingStore } from '../meetings/meeting-store.ts';
 import type { LayoutChoice } from '../../media/mcu/layouts.ts';
 import { LiveMeetings } from '../meetings/live-meetings.ts';
+import type { LicensePolicy } from '../license/license-policy.ts';
 import { MeetingAdmission } from '../meetings/meeting-admission.ts';
 import type { MediaControl } from '../../media/control/media-control-protocol.ts';
 import { createError } from '../errors.ts';
@@ -52,6 +53,8 @@ export interface SipApplicationOptions {
   readonly ivrTimeouts?: IvrTimeouts;
   /** Qualify timing (tests shorten it; default: the sip.qualifySeconds setting, 5 s timeout). */
   readonly qualify?: { readonly intervalMs: number; readonly timeoutMs: number };
+  /** The licence rules for meeting admission (concurrent participants, audio only); absent: none. */
+  readonly license?: LicensePolicy;
 }
 
 export class SipApplication {
@@ -74,7 +77,7 @@ export class SipApplication {
     this.accounts = new AccountStore(options.db);
     new MeetingRecords(options.db).follow(this.live);
     new ConcurrencyRecords(options.db).follow(this.live);
-    this.admission = new MeetingAdmission({ vmrs: new VmrStore(options.db), meetings: new MeetingStore(options.db), settings: options.settings, live: this.live });
+    this.admission = new MeetingAdmission({ vmrs: new VmrStore(options.db), meetings: new MeetingStore(options.db), settings: options.settings, live: this.live, license: options.license });
     this.srf = new Srf();
     // The nonce key only has to be shared by the processes that check nonces; derive it from
     // the application secret so it survives restarts without another file.

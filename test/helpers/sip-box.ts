@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '../../server/db/database.ts';
 import { migrate } from '../../server/db/migrations.ts';
+import type { License } from '../../server/license/open-license.ts';
 import { SettingsStore } from '../../server/settings/settings-store.ts';
 import { MediaControlServer } from '../../media/control/media-control-server.ts';
 import { videoPolicyFrom } from '../../media/mcu/video-policy.ts';
@@ -36,6 +37,8 @@ export interface SipBox {
   /** With `media`: the media end of the control socket (a test may close it) and the socket's path. */
   readonly control?: MediaControlServer;
   readonly mediaSocket?: string;
+  /** The licence the box enforces, when the test gave one. */
+  readonly license?: License;
   close(): Promise<void>;
 }
 
@@ -50,6 +53,8 @@ export interface SipBoxOptions {
   qualify?: { intervalMs: number; timeoutMs: number };
   /** Listen for SIP and media on this address (default 127.0.0.1; 0.0.0.0 for a namespace test). */
   listen?: string;
+  /** The box's licence, opened over its database and folder (default: no licence limits). */
+  license?: (db: ReturnType<typeof openDatabase>, dir: string) => License;
 }
 
 export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> {
@@ -57,6 +62,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
   const db = openDatabase(path.join(dir, 'vcbox.sqlite'));
   migrate(db);
   const settings = new SettingsStore(db);
+  const license = options.license?.(db, dir);
   const certificate = await ensureCertificate(path.join(dir, 'certificates'));
   const port = await freePort();
   const tlsPort = await freePort();
@@ -102,6 +108,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
     db,
     settings,
     ...(options.registrar ? { registrar: options.registrar } : {}),
+    ...(license ? { license: license.policy } : {}),
   });
   await app.start();
   return {
@@ -118,6 +125,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
     ...(pool ? { pool } : {}),
     ...(control ? { control } : {}),
     ...(socketPath ? { mediaSocket: socketPath } : {}),
+    ...(license ? { license } : {}),
     async close() {
       app.close();
       mediaClient?.close();

@@ -68,6 +68,7 @@ const REFUSALS_ZH: Record<string, string> = {
   'wrong-pin': '密码错误。',
   locked: '加入失败：会议已锁定。',
   full: '会议人数已满。',
+  'license-ports': '设备授权允许的并发参会方已全部占用，请稍后再试。',
 };
 
 let lang: Lang = navigator.language.startsWith('zh') ? 'zh-CN' : 'en';

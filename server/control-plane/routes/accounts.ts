@@ -3,7 +3,10 @@
  * password, delete one or many, and Excel: template, import (all-or-report with a failure file),
  * export. The account's SIP realm is the local-domain setting. Every change is written to the
  * audit log. Account details can be mailed on create, reset and import (with the password just
- * set) or later (without it); each recipient's failure is reported.
+ * set) or later (without it); each recipient's failure is reported. While the licence forbids
+ * new accounts (expired, revoked: server/license/license-policy.ts) creating one is refused
+ * with the reason, and an import applies updates of existing accounts only (new rows fail
+ * with the reason).
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { mailAccounts } from '../../accounts/account-mail.ts';
@@ -21,6 +24,7 @@ import {
 import type { Account, AccountStore } from '../../accounts/account-store.ts';
 import type { Db } from '../../db/database.ts';
 import { createError } from '../../errors.ts';
+import type { LicensePolicy } from '../../license/license-policy.ts';
 import type { Mailer } from '../../mail/mailer.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { minuteBudget } from '../rate-limit.ts';
@@ -39,10 +43,11 @@ interface Options {
   readonly accounts: AccountStore;
   readonly settings: SettingsStore;
   readonly mailer: Mailer;
+  readonly license: LicensePolicy;
 }
 
 
-export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, accounts, settings, mailer }) => {
+export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, accounts, settings, mailer, license }) => {
   const audit = (request: FastifyRequest, action: string, detail: unknown) => auditAction(db, request, action, detail);
   const mailBudget = minuteBudget(10);
   /** Mails account details; the SIP server is the address the console was reached at. */
@@ -106,6 +111,8 @@ export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, acco
       const { format, rows } = readSheet(request.body);
       const { valid, failures } = parseAccountRows(rows, (number) => accounts.findByNumber(number) !== undefined);
       const realm = settings.get('network.localDomain');
+      const licenseRefusal = license.accountCreationRefusal();
+      const language = request.headers['accept-language']?.startsWith('zh') ? 'zh' : 'en';
       let created = 0;
       let updated = 0;
       const applied: ImportRow[] = [];
@@ -117,6 +124,8 @@ export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, acco
               if (row.password) accounts.setPassword(row.number, row.password, realm);
               updated++;
               applied.push(row);
+            } else if (licenseRefusal) {
+              failures.push({ ...row, reason: licenseRefusal.localized(language) });
             } else {
               accounts.create({ number: row.number, name: row.name, password: row.password, ...(row.email ? { email: row.email } : {}) }, realm);
               created++;
@@ -192,6 +201,7 @@ export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, acco
     },
     async (request, reply) => {
       const { sendMail, ...input } = request.body;
+      license.assertAccountCreation();
       const account = accounts.create(input, settings.get('network.localDomain'));
       audit(request, 'account.create', { number: account.number, name: account.name });
       const mail = sendMail ? await sendMails(request, [{ account, password: input.password }]) : undefined;

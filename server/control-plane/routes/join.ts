@@ -8,7 +8,9 @@
  * Methods: join {number, pin, name} → transports + router capabilities + producers to
  * consume; connectTransport {transportId, dtlsParameters}; produce {kind, rtpParameters} →
  * {id}; consume {producerId, rtpCapabilities}; resume {consumerId}; leave. Joining goes
- * through the same MeetingAdmission as SIP calls (PIN, window, lock, capacity); wrong PINs are
+ * through the same MeetingAdmission as SIP calls (PIN, window, lock, capacity, the licence's
+ * concurrent participants; `audioOnly` when the licence allows no video: the page's camera
+ * and the composed picture are then refused); wrong PINs are
  * rate-limited per address. A closed socket leaves the meeting.
  */
 import { randomUUID } from 'node:crypto';
@@ -18,6 +20,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
 import type { MediaServiceEvents } from '../../../media/media-service.ts';
 import type { CallRecords } from '../../cdr/call-records.ts';
+import { createError } from '../../errors.ts';
 import { getLogger } from '../../logging/logger.ts';
 import type { LiveMeetings } from '../../meetings/live-meetings.ts';
 import type { MeetingAdmission, RefusalKind } from '../../meetings/meeting-admission.ts';
@@ -34,6 +37,7 @@ export const JOIN_REFUSALS: Record<RefusalKind, string> = {
   'wrong-pin': 'Wrong PIN.',
   locked: 'Failed to join: the meeting is locked.',
   full: 'The meeting is full.',
+  'license-ports': "All concurrent participants the box's licence allows are in meetings; try again later.",
 };
 
 const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -51,6 +55,8 @@ interface Session {
   meeting?: string;
   participantId?: string;
   record?: number;
+  /** The licence allowed audio only when this browser joined. */
+  audioOnly?: boolean;
 }
 
 export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, options) => {
@@ -144,6 +150,7 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
         }
         session.meeting = number;
         session.participantId = participantId;
+        session.audioOnly = result.audioOnly;
         session.record = records.start(result.target.kind, participantId, name, number);
         records.answered(session.record);
         sessions.set(participantId, session);
@@ -163,7 +170,7 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
           },
         });
         log.info({ meeting: number, participant: participantId, role: result.role }, 'browser joined the meeting');
-        return { participantId, role: result.role, subject: result.target.subject, ...joined };
+        return { participantId, role: result.role, subject: result.target.subject, audioOnly: result.audioOnly, ...joined };
       }
       const { meeting, participantId } = session;
       if (!meeting || !participantId) throw Object.assign(new Error('join the meeting first'), { code: 'VCBOX_ERR_BAD_REQUEST' });
@@ -172,11 +179,13 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
           return media.connectWeb(meeting, participantId, String(params.transportId), params.dtlsParameters as never);
         case 'produce': {
           const kind = params.kind === 'video' ? 'video' : 'audio';
+          if (kind === 'video' && session.audioOnly) throw createError('VCBOX_ERR_LICENSE_AUDIO_ONLY');
           return { id: await media.produceWeb(meeting, participantId, kind, params.rtpParameters as never) };
         }
         case 'consume':
           return media.consumeWeb(meeting, participantId, String(params.producerId), params.rtpCapabilities as never);
         case 'consumeComposed':
+          if (session.audioOnly) throw createError('VCBOX_ERR_LICENSE_AUDIO_ONLY');
           return media.consumeComposedWeb(meeting, participantId, params.rtpCapabilities as never);
         case 'resume':
           return media.resumeWeb(meeting, participantId, String(params.consumerId));

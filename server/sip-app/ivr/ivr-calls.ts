@@ -214,7 +214,7 @@ export class IvrCalls {
     const joined = await this.#options.meetingCalls.joinFromIvr(dialog, { number, pin, ...call });
     if (!joined.ok) {
       log2.info({ refusal: joined.refusal }, 'IVR caller could not join');
-      return hangUp(joined.refusal === 'locked' ? 'locked' : joined.refusal === 'full' ? 'full' : 'invalid-id');
+      return hangUp(joined.refusal === 'locked' ? 'locked' : joined.refusal === 'full' || joined.refusal === 'license-ports' ? 'full' : 'invalid-id');
     }
     // The caller's media is the meeting's now: the IVR's ports are free again.
     dialog.off('destroy', stop);

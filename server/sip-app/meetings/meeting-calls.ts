@@ -6,7 +6,9 @@
  * capacity — and the call is answered with the media service's SDP (a PlainTransport of the
  * meeting's router). Hang-ups either way, re-INVITE/UPDATE (hold, moved address), removal
  * from the console and media-side ends (RTP timeout, media restart) all end the leg cleanly
- * and write its call record.
+ * and write its call record. When the licence allows no video (expired, revoked: the admission
+ * says `audioOnly`), every offer from the terminal reaches the media service with its video
+ * declined (`m=video 0`), so the answer rejects video as RFC 3264 wants and the call is audio.
  */
 import { randomUUID } from 'node:crypto';
 import type Srf from 'drachtio-srf';
@@ -70,6 +72,14 @@ export function parseSessionExpires(value: string | undefined): { seconds: numbe
 const PICTURE_FAST_UPDATE =
   '<?xml version="1.0" encoding="utf-8" ?>\r\n<media_control><vc_primitive><to_encoder><picture_fast_update/></to_encoder></vc_primitive></media_control>\r\n';
 
+/**
+ * The offer with its video streams declined (port 0), for a call that may take audio only: the
+ * media service then answers video with port 0 and sets up audio alone.
+ */
+export function declineVideo(sdp: string): string {
+  return sdp.replace(/^m=video [0-9]+ /gm, 'm=video 0 ');
+}
+
 /** SIP answers to the refusals of MeetingAdmission. */
 const SIP_REFUSALS: Record<RefusalKind, [number, string]> = {
   'not-found': [404, 'Not Found - no such meeting'],
@@ -79,6 +89,7 @@ const SIP_REFUSALS: Record<RefusalKind, [number, string]> = {
   'wrong-pin': [403, 'Forbidden - wrong meeting PIN'],
   locked: [403, 'Call Rejected - the meeting is locked'],
   full: [486, 'Busy Here - the meeting is full ({capacity} participants)'],
+  'license-ports': [486, "Busy Here - all {ports} concurrent participants the box's licence allows are in meetings"],
 };
 
 export class MeetingCalls {
@@ -180,10 +191,15 @@ export class MeetingCalls {
     if (!admission.ok) {
       if (admission.refusal === 'wrong-pin') this.#options.lockout.failed(source, dial.number, 'INVITE', 'wrong meeting PIN');
       const [status, reason] = SIP_REFUSALS[admission.refusal];
-      res.send(status, reason.replace('{number}', dial.number).replace('{capacity}', String(admission.target?.capacity ?? '')), {});
+      const phrase = reason.replace('{number}', dial.number).replace('{capacity}', String(admission.target?.capacity ?? '')).replace('{ports}', String(admission.ports ?? ''));
+      // The licence refusal also says what to do, in a Reason header (RFC 3326).
+      const headers =
+        admission.refusal === 'license-ports' ? { Reason: `SIP;cause=${status};text="${createError('VCBOX_ERR_LICENSE_PORTS', { ports: admission.ports }).message.replace(/"/g, "'")}"` } : undefined;
+      res.send(status, phrase, headers ? { headers } : {});
       return;
     }
-    const { target, role } = admission;
+    const { target, role, audioOnly } = admission;
+    const offer = audioOnly ? declineVideo(req.body) : req.body;
 
     // Session timers (RFC 4028): the caller refreshes; too short an interval gets 422.
     const minSession = this.#options.minSessionSeconds ?? 90;
@@ -212,7 +228,7 @@ export class MeetingCalls {
       answer = await this.#options.media.joinSip(dial.number, {
         participantId,
         displayName,
-        offer: req.body,
+        offer,
         srtp: this.#options.settings.get('call.srtp') as SrtpPolicy,
         remoteAddress: req.source_address,
       });
@@ -248,12 +264,13 @@ export class MeetingCalls {
       source: from.source,
       address: from.address,
       transport: from.transport,
-      offer: req.body,
+      offer,
+      audioOnly,
       record,
       sessionSeconds: sessionExpires?.seconds,
       sessionHeaders,
     });
-    log2.info({ codec: answer.audioCodec, srtp: answer.srtp }, 'joined the meeting');
+    log2.info({ codec: answer.audioCodec, srtp: answer.srtp, audioOnly }, 'joined the meeting');
   };
 
   /**
@@ -266,11 +283,15 @@ export class MeetingCalls {
   async dialOut(number: string, account: string): Promise<{ participantId: string }> {
     const live = this.#options.live.get(number);
     if (!live) throw createError('VCBOX_ERR_MEETING_NOT_LIVE', { id: number });
-    const target = this.#options.admission.resolve(number);
-    if (typeof target === 'string') throw createError('VCBOX_ERR_MEETING_NOT_LIVE', { id: number });
-    if (live.participants.size >= target.capacity) throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: `the meeting is full (${target.capacity} participants)` });
     const binding = this.#options.bindings?.(account).at(-1);
     if (!binding) throw createError('VCBOX_ERR_NOT_REGISTERED', { account });
+    // Capacity and the licence's ports, as for a caller (no PIN, no lock: the host invites).
+    const admission = this.#options.admission.admitInvited(number);
+    if (!admission.ok) {
+      if (admission.refusal === 'license-ports') throw createError('VCBOX_ERR_LICENSE_PORTS', { ports: admission.ports ?? 0 });
+      throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: admission.refusal === 'full' ? `the meeting is full (${admission.target?.capacity} participants)` : `the meeting is ${admission.refusal}` });
+    }
+    const { target, audioOnly } = admission;
     const realm = this.#options.settings.get('network.localDomain');
     const displayName = this.#options.accountName(account) ?? account;
     const participantId = randomUUID();
@@ -282,10 +303,15 @@ export class MeetingCalls {
         noAck: true,
       } as never)) as unknown as { sdp: string; ack: (sdp: string) => Promise<Srf.Dialog> };
     } catch (error) {
+      this.#options.admission.abandon(number);
       const failure = error as { status?: number; reason?: string; message?: string };
       throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: failure.status ? `${failure.status} ${failure.reason ?? ''}`.trim() : (failure.message ?? 'no answer') });
     }
-    if (!offered.sdp) throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: 'its answer carried no SDP offer' });
+    if (!offered.sdp) {
+      this.#options.admission.abandon(number);
+      throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: 'its answer carried no SDP offer' });
+    }
+    const offer = audioOnly ? declineVideo(offered.sdp) : offered.sdp;
     const callId = `dial-out-${participantId}`;
     const record = this.#options.records.start(target.kind, callId, number, account);
     let answer: Awaited<ReturnType<MediaControl['joinSip']>>;
@@ -293,12 +319,13 @@ export class MeetingCalls {
       answer = await this.#options.media.joinSip(number, {
         participantId,
         displayName,
-        offer: offered.sdp,
+        offer,
         srtp: this.#options.settings.get('call.srtp') as SrtpPolicy,
         remoteAddress: binding.source.address,
       });
     } catch (error) {
       this.#options.records.ended(record, 'failed');
+      this.#options.admission.abandon(number);
       // Complete the INVITE (echoing its offer back) and hang up at once.
       void offered.ack(offered.sdp).then((dialog) => dialog.destroy()).catch(() => undefined);
       throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: (error as Error).message });
@@ -314,7 +341,8 @@ export class MeetingCalls {
       source: `${binding.source.address}:${binding.source.port}`,
       address: binding.source.address,
       transport: binding.source.protocol,
-      offer: offered.sdp,
+      offer,
+      audioOnly,
       record,
       sessionSeconds: undefined,
       sessionHeaders: {},
@@ -335,13 +363,14 @@ export class MeetingCalls {
     const admission = this.#options.admission.admit(call.number, call.pin);
     if (!admission.ok) return { ok: false, refusal: admission.refusal };
     const first = admission.live.participants.size === 0;
+    const offer = admission.audioOnly ? declineVideo(call.offer) : call.offer;
     const participantId = randomUUID();
     const record = this.#options.records.start(admission.target.kind, call.callId, call.account ?? call.displayName, call.number);
     try {
       const answer = await this.#options.media.joinSip(call.number, {
         participantId,
         displayName: call.displayName,
-        offer: call.offer,
+        offer,
         srtp: this.#options.settings.get('call.srtp') as SrtpPolicy,
         remoteAddress: call.address,
       });
@@ -353,7 +382,7 @@ export class MeetingCalls {
       this.#options.admission.abandon(call.number);
       return { ok: false, refusal: 'media' };
     }
-    this.#attach(dialog, { ...call, participantId, role: admission.role, record, sessionSeconds: undefined, sessionHeaders: {} });
+    this.#attach(dialog, { ...call, offer, audioOnly: admission.audioOnly, participantId, role: admission.role, record, sessionSeconds: undefined, sessionHeaders: {} });
     log.info({ meeting: call.number, participant: participantId, role: admission.role }, 'IVR caller joined the meeting');
     return { ok: true, first };
   }
@@ -373,6 +402,8 @@ export class MeetingCalls {
       address: string;
       transport: string;
       offer: string;
+      /** Video declined in every offer of this call (the licence). */
+      audioOnly: boolean;
       record: number;
       sessionSeconds: number | undefined;
       sessionHeaders: Record<string, string>;
@@ -412,7 +443,7 @@ export class MeetingCalls {
         modifyRes.send(200, { body: dialog.local.sdp, headers: sessionHeaders });
         return;
       }
-      const offer = modifyReq.body;
+      const offer = call.audioOnly ? declineVideo(modifyReq.body) : modifyReq.body;
       this.#options.media.updateSip(number, participantId, offer).then(
         (sdp) => {
           leg.offer = offer;
