@@ -204,6 +204,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         online: options.online ?? (() => []),
         health: options.health ?? new ServiceHealth({}),
         ...(options.sampler ? { sampler: options.sampler } : {}),
+        license: () => license.store.facts(),
       });
       await api.register(onlineUserRoutes, { accounts, online: options.online ?? (() => []), ...(options.reachability ? { reachability: options.reachability } : {}) });
       await api.register(meetingRoutes, { db, meetings: new MeetingStore(db), accounts, settings, mailer });

@@ -59,12 +59,12 @@ t.test('the dashboard needs a login', async (t) => {
   t.equal(history.status, 401);
 });
 
-t.test('time, uptime, version, counts, the licence placeholder, the newest sample', async (t) => {
+t.test('time, uptime, version, counts, the licence, the newest sample', async (t) => {
   const body = await until('a first sample', (b) => b.system !== null);
   t.ok(Math.abs(Date.parse(body.time) - Date.now()) < 60_000, 'system time');
   t.equal(body.timeZone, 'UTC+08:00');
   t.ok(body.uptimeSeconds > 0);
-  t.match(body, { version: String, onlineUsers: 0, onlineDevices: 0, liveMeetings: 0, participants: 0, license: null });
+  t.match(body, { version: String, onlineUsers: 0, onlineDevices: 0, liveMeetings: 0, participants: 0, license: { status: String, portsInUse: 0 } });
   t.match(body.system, { at: String, memory: { usedBytes: Number, totalBytes: Number, percent: Number }, disk: { path: os.tmpdir(), usedBytes: Number, totalBytes: Number }, network: Array });
   t.ok(body.system.memory.usedBytes <= body.system.memory.totalBytes);
   t.ok(body.system.disk.usedBytes <= body.system.disk.totalBytes);

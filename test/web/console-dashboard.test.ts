@@ -1,6 +1,6 @@
 /**
  * The console's dashboard in headless Chromium: after login it is the first page; it shows
- * the version, the counts, the three services running (control plane, SIP signaling with its
+ * the version, the counts, the licence (a trial started through the API), the three services running (control plane, SIP signaling with its
  * application connected, media answering its ping), the CPU/memory/network/disk cards from
  * the system sampler, and a click on the CPU card draws its chart from the history; in
  * Chinese too; a screenshot; no console errors.
@@ -15,6 +15,7 @@ import { ServiceHealth } from '../../server/observability/service-health.ts';
 import { SystemSampler } from '../../server/observability/system-sampler.ts';
 import { launchBrowser, openPage } from '../helpers/browser.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
+import { ConsoleClient } from '../helpers/console-client.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 
 const box = await startSipBox({ media: {} });
@@ -36,7 +37,11 @@ const browser = await launchBrowser();
 t.teardown(() => browser.close());
 const artifacts = process.env.VCBOX_TEST_ARTIFACTS ?? mkdtempSync(path.join(os.tmpdir(), 'vcbox-artifacts-'));
 
-t.test('the dashboard: counts, services, system cards and a chart', async (t) => {
+t.test('the dashboard: counts, services, licence, system cards and a chart', async (t) => {
+  // The 14-day trial, started through the API: the licence card shows it.
+  const api = new ConsoleClient(base);
+  t.equal((await api.login('chief', 'Chief2026')).status, 200);
+  t.equal((await api.call('POST', '/api/v1/license/trial')).status, 200, 'trial started');
   const p = await openPage(browser, `${base}/`);
   t.teardown(() => p.page.context().close());
   const { page } = p;
@@ -50,6 +55,7 @@ t.test('the dashboard: counts, services, system cards and a chart', async (t) =>
     t.equal(await page.getAttribute(`#services tr[data-service="${service}"]`, 'data-status'), 'up', `${service} is running`);
   }
   t.match(await page.textContent('.cards'), /Online users\s*0.*Live meetings\s*0/s, 'no users and no meetings yet');
+  t.match(await page.textContent('.cards'), /Licence\s*trial: 0 of 16 ports in use, until .+ \(1[34] days left\)/, 'the licence: trial, ports in use, expiry');
   t.match(await page.textContent('button[data-metric="cpu"]'), /CPU\s*\d+ %/, 'the CPU card has a figure from the sampler');
   t.match(await page.textContent('button[data-metric="memory"]'), /\d+ % \(/, 'and memory');
 

@@ -12,6 +12,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { LiveMeetings } from '../../meetings/live-meetings.ts';
 import type { ServiceHealth } from '../../observability/service-health.ts';
 import { METRICS, type Metric, type SystemSample, type SystemSampler } from '../../observability/system-sampler.ts';
+import type { LicenseFacts } from '../../license/license-store.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { BUILD_INFO } from '../../version.ts';
 import type { OnlineLookup } from './online-users.ts';
@@ -23,6 +24,8 @@ export interface DashboardRouteOptions {
   readonly health: ServiceHealth;
   /** Absent: no system figures (`system: null`, empty charts). */
   readonly sampler?: SystemSampler;
+  /** The licence's facts (status, concurrent ports, expiry); absent: `license: null`. */
+  readonly license?: () => LicenseFacts;
 }
 
 const nullableNumber = { type: ['number', 'null'] } as const;
@@ -64,7 +67,11 @@ const serviceSchema = {
   },
 } as const;
 
-export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async (app, { settings, live, online, health, sampler }) => {
+function licenseView(facts: LicenseFacts, portsInUse: number) {
+  return { status: facts.status, type: facts.type, ports: facts.ports, portsInUse, validUntil: facts.validUntil, daysLeft: facts.daysLeft };
+}
+
+export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async (app, { settings, live, online, health, sampler, license }) => {
   app.get(
     '/dashboard',
     {
@@ -83,7 +90,18 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async 
               onlineDevices: { type: 'integer' },
               liveMeetings: { type: 'integer' },
               participants: { type: 'integer', description: 'in all live meetings' },
-              license: { type: 'null', description: 'placeholder until the licence is built: concurrency and expiry will be here' },
+              license: {
+                type: ['object', 'null'],
+                description: 'the licence: status, type, concurrent ports, ports in use (meeting participants now), expiry',
+                properties: {
+                  status: { type: 'string' },
+                  type: { type: ['string', 'null'] },
+                  ports: { type: ['integer', 'null'] },
+                  portsInUse: { type: 'integer' },
+                  validUntil: { type: ['string', 'null'] },
+                  daysLeft: { type: ['integer', 'null'] },
+                },
+              },
               system: sampleSchema,
               sampling: {
                 type: ['object', 'null'],
@@ -99,6 +117,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async 
       const users = online();
       const meetings = live.list().filter((m) => m.participants.size > 0);
       const latest = sampler?.latest();
+      const participants = meetings.reduce((n, m) => n + m.participants.size, 0);
       return {
         time: new Date().toISOString(),
         timeZone: settings.get('time.zone'),
@@ -108,9 +127,8 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async 
         onlineUsers: users.filter((u) => u.bindings.length > 0).length,
         onlineDevices: users.reduce((n, u) => n + u.bindings.length, 0),
         liveMeetings: meetings.length,
-        participants: meetings.reduce((n, m) => n + m.participants.size, 0),
-        // The licence (concurrent ports, expiry) is being built elsewhere; it fills this field.
-        license: null,
+        participants,
+        license: license ? licenseView(license(), participants) : null,
         system: latest ? presentSample(latest) : null,
         sampling: sampler ? { intervalSeconds: sampler.intervalMs / 1000, samples: sampler.size, capacity: sampler.capacity, lastCostMs: sampler.lastCostMs } : null,
         services: await health.status(),

@@ -1,6 +1,7 @@
 /**
  * The dashboard (spec "Dashboard & status"), refreshed every 10 s: system time, uptime,
- * version, online users, live meetings (each a link to its page), the licence; CPU, memory,
+ * version, online users, live meetings (each a link to its page), the licence (status, ports in
+ * use of those allowed, expiry); CPU, memory,
  * network and disk cards — a click opens the metric's line chart over the last hour, drawn as
  * SVG from /dashboard/history — and the status of each service.
  */
@@ -17,6 +18,13 @@ const w = words({
     liveMeetings: 'Live meetings',
     license: 'Licence',
     licenseNone: 'not activated yet',
+    licenseLine: '{status}: {inUse} of {ports} ports in use{until}',
+    licenseUntil: ', until {date} ({days} days left)',
+    trial: 'trial',
+    active: 'active',
+    expired: 'expired',
+    revoked: 'revoked',
+    none: 'not activated',
     cpu: 'CPU',
     memory: 'Memory',
     network: 'Network',
@@ -47,6 +55,13 @@ const w = words({
     liveMeetings: '进行中的会议',
     license: '许可证',
     licenseNone: '尚未激活',
+    licenseLine: '{status}：已用 {inUse} / {ports} 路并发{until}',
+    licenseUntil: '，有效期至 {date}（剩 {days} 天）',
+    trial: '试用',
+    active: '有效',
+    expired: '已过期',
+    revoked: '已吊销',
+    none: '未激活',
     cpu: 'CPU',
     memory: '内存',
     network: '网络',
@@ -79,7 +94,7 @@ interface Dashboard {
   onlineDevices: number;
   liveMeetings: number;
   participants: number;
-  license: null;
+  license: { status: string; ports: number | null; portsInUse: number; validUntil: string | null; daysLeft: number | null } | null;
   system: {
     cpuPercent: number | null;
     memory: { usedBytes: number; totalBytes: number; percent: number } | null;
@@ -93,6 +108,13 @@ interface History {
 }
 
 let openChart: Metric | undefined;
+
+function licenseText(license: Dashboard['license']): string {
+  if (!license || license.ports === null) return w('licenseNone');
+  const status = (['trial', 'active', 'expired', 'revoked'] as const).find((s) => s === license.status) ?? 'none';
+  const until = license.validUntil ? w('licenseUntil', { date: new Date(license.validUntil).toLocaleDateString(), days: String(license.daysLeft ?? 0) }) : '';
+  return w('licenseLine', { status: w(status), inUse: String(license.portsInUse), ports: String(license.ports), until });
+}
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
   const node = Object.assign(document.createElement(tag), props);
@@ -190,7 +212,7 @@ export async function renderDashboard(root: HTMLElement, onError: (error: unknow
       card(w('version'), data.version),
       el('div', { className: 'card-stat' }, el('span', { className: 'label' }, w('onlineUsers')), el('strong', {}, usersLink)),
       el('div', { className: 'card-stat' }, el('span', { className: 'label' }, w('liveMeetings')), el('strong', {}, meetingsLink)),
-      card(w('license'), data.license ?? w('licenseNone')),
+      card(w('license'), licenseText(data.license)),
     ),
     el(
       'div',
