@@ -1,5 +1,5 @@
 /**
- * The console's dashboard in headless Chromium: after login it is the first page; it shows
+ * The console's dashboard in headless Chromium: it shows
  * the version, the counts, the licence (a trial started through the API), the three services running (control plane, SIP signaling with its
  * application connected, media answering its ping), the CPU/memory/network/disk cards from
  * the system sampler, and a click on the CPU card draws its chart from the history; in
@@ -42,7 +42,7 @@ t.test('the dashboard: counts, services, licence, system cards and a chart', asy
   const api = new ConsoleClient(base);
   t.equal((await api.login('chief', 'Chief2026')).status, 200);
   t.equal((await api.call('POST', '/api/v1/license/trial')).status, 200, 'trial started');
-  const p = await openPage(browser, `${base}/`);
+  const p = await openPage(browser, `${base}/#dashboard`);
   t.teardown(() => p.page.context().close());
   const { page } = p;
   await page.waitForSelector('#login-view:not([hidden])');
@@ -50,7 +50,7 @@ t.test('the dashboard: counts, services, licence, system cards and a chart', asy
   await page.fill('#password', 'Chief2026');
   await page.click('#login');
   await page.waitForSelector('#services');
-  t.equal(await page.textContent('#content h1'), 'Dashboard', 'the dashboard is the first page');
+  t.equal(await page.textContent('#content h1'), 'Dashboard', 'the dashboard');
   for (const service of ['control-plane', 'signaling', 'media']) {
     t.equal(await page.getAttribute(`#services tr[data-service="${service}"]`, 'data-status'), 'up', `${service} is running`);
   }

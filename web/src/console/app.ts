@@ -15,6 +15,7 @@ import { renderMeetings } from './meetings.ts';
 import { renderOnlineUsers } from './online-users.ts';
 import { renderRooms } from './rooms.ts';
 import { renderVmrs } from './vmrs.ts';
+import { renderSetupWizard, setupPending } from './setup-wizard.ts';
 import { renderSettings } from './settings.ts';
 
 /** The pages of the console by their #hash; the live meetings page refreshes itself. */
@@ -28,6 +29,7 @@ const PAGES = {
   meetings: { render: renderMeetings, refreshMs: 0 },
   settings: { render: renderSettings, refreshMs: 0 },
   backups: { render: renderBackups, refreshMs: 0 },
+  setup: { render: renderSetupWizard, refreshMs: 0 },
 } as const;
 type PageName = keyof typeof PAGES;
 const pageOf = (hash: string): PageName => (hash.replace(/^#/, '') in PAGES ? (hash.replace(/^#/, '') as PageName) : 'dashboard');
@@ -90,6 +92,8 @@ async function show(page: typeof state.page, notice = ''): Promise<void> {
 async function afterLogin(session: Session): Promise<void> {
   state.session = session;
   setCsrfToken(session.csrfToken);
+  // An administrator arriving without a page in mind is taken to the wizard while it has steps to do.
+  if (!session.mustChangePassword && session.role === 'admin' && location.hash === '' && (await setupPending().catch(() => false))) location.hash = '#setup';
   await show(session.mustChangePassword ? 'password' : 'app');
 }
 
