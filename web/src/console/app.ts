@@ -9,6 +9,7 @@ import { ApiError, api, setCsrfToken } from './api.ts';
 import { type Key, type Lang, lang, setLang, t } from './i18n.ts';
 import { renderAccounts } from './accounts.ts';
 import { renderBackups } from './backups.ts';
+import { renderAuditLog } from './audit-log.ts';
 import { renderDashboard } from './dashboard.ts';
 import { renderLiveMeetings } from './live-meetings.ts';
 import { renderMeetings } from './meetings.ts';
@@ -30,6 +31,7 @@ const PAGES = {
   settings: { render: renderSettings, refreshMs: 0 },
   backups: { render: renderBackups, refreshMs: 0 },
   setup: { render: renderSetupWizard, refreshMs: 0 },
+  audit: { render: renderAuditLog, refreshMs: 0 },
 } as const;
 type PageName = keyof typeof PAGES;
 const pageOf = (hash: string): PageName => (hash.replace(/^#/, '') in PAGES ? (hash.replace(/^#/, '') as PageName) : 'dashboard');
