@@ -17,6 +17,7 @@ import { renderOnlineUsers } from './online-users.ts';
 import { renderRooms } from './rooms.ts';
 import { renderVmrs } from './vmrs.ts';
 import { renderSetupWizard, setupPending } from './setup-wizard.ts';
+import { renderStatistics } from './statistics.ts';
 import { renderSettings } from './settings.ts';
 
 /** The pages of the console by their #hash; the live meetings page refreshes itself. */
@@ -31,6 +32,7 @@ const PAGES = {
   settings: { render: renderSettings, refreshMs: 0 },
   backups: { render: renderBackups, refreshMs: 0 },
   setup: { render: renderSetupWizard, refreshMs: 0 },
+  statistics: { render: renderStatistics, refreshMs: 0 },
   audit: { render: renderAuditLog, refreshMs: 0 },
 } as const;
 type PageName = keyof typeof PAGES;
