@@ -6,6 +6,7 @@
  * failed row with its reason plus the failure file to correct and re-import — the template
  * and the export as downloads.
  */
+import { el, pager } from './form-fields.ts';
 import { ApiError, api, upload } from './api.ts';
 import { t } from './i18n.ts';
 
@@ -24,11 +25,6 @@ interface ImportOutcome {
 
 const view = { q: '', page: 1, pageSize: 20, sort: 'number' as 'number' | 'name' | 'email' | 'created', order: 'asc' as 'asc' | 'desc', selected: new Set<string>() };
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
 
 function field(id: string, label: string, input: Partial<HTMLInputElement> = {}): [HTMLLabelElement, HTMLInputElement] {
   return [el('label', { htmlFor: id }, label), el('input', { id, name: id, ...input })];
@@ -142,16 +138,6 @@ export async function renderAccounts(root: HTMLElement, onError: (error: unknown
       })
       .catch(onError);
   });
-  const prev = el('button', { type: 'button', disabled: view.page <= 1 }, t('previous'));
-  prev.addEventListener('click', () => {
-    view.page--;
-    void again();
-  });
-  const next = el('button', { type: 'button', disabled: view.page >= pages }, t('next'));
-  next.addEventListener('click', () => {
-    view.page++;
-    void again();
-  });
   const table = el(
     'table',
     { id: 'accounts-table' },
@@ -165,6 +151,9 @@ export async function renderAccounts(root: HTMLElement, onError: (error: unknown
     el('section', { className: 'panel' }, el('h2', {}, t('importTitle')), importLabel, file, importButton, downloads, outcome),
     el('div', { className: 'toolbar' }, search, deleteButton),
     table,
-    el('div', { className: 'pager' }, prev, el('span', {}, t('pageOf', { page: String(view.page), pages: String(pages) })), next),
+    pager(view.page, pages, { previous: t('previous'), next: t('next'), status: t('pageOf', { page: String(view.page), pages: String(pages) }) }, (page) => {
+      view.page = page;
+      void again();
+    }),
   );
 }

@@ -25,14 +25,13 @@ export function setCsrfToken(token: string): void {
   csrfToken = token;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: the console reads whatever JSON the API documents
-export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { 'accept-language': lang() };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
+/** One request to /api/v1: the language, the CSRF token on a change; the answer's JSON, or an ApiError. */
+async function request<T>(method: string, path: string, headers: Record<string, string>, body?: BodyInit): Promise<T> {
+  const all: Record<string, string> = { 'accept-language': lang(), ...headers };
+  if (method !== 'GET' && csrfToken) all['x-csrf-token'] = csrfToken;
   let response: Response;
   try {
-    response = await fetch(`/api/v1${path}`, { method, headers, credentials: 'same-origin', ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    response = await fetch(`/api/v1${path}`, { method, headers: all, credentials: 'same-origin', ...(body === undefined ? {} : { body }) });
   } catch {
     throw new ApiError(0, 'VCBOX_ERR_UNREACHABLE', '');
   }
@@ -42,16 +41,12 @@ export async function api<T = any>(method: string, path: string, body?: unknown)
   return parsed as T;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the console reads whatever JSON the API documents
+export function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+  return body === undefined ? request<T>(method, path, {}) : request<T>(method, path, { 'content-type': 'application/json' }, JSON.stringify(body));
+}
+
 /** Uploads a file as the request body: a spreadsheet to import, or another kind given as `type` (a backup). */
-export async function upload<T>(path: string, file: File, type = file.name.toLowerCase().endsWith('.xlsx') ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' : 'application/vnd.ms-excel'): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch(`/api/v1${path}`, { method: 'POST', headers: { 'accept-language': lang(), 'content-type': type, 'x-csrf-token': csrfToken }, body: file });
-  } catch {
-    throw new ApiError(0, 'VCBOX_ERR_UNREACHABLE', '');
-  }
-  const text = await response.text();
-  const parsed = text ? JSON.parse(text) : undefined;
-  if (!response.ok) throw new ApiError(response.status, parsed?.code ?? 'VCBOX_ERR_REQUEST', parsed?.message ?? response.statusText, parsed?.field ?? parsed?.key);
-  return parsed as T;
+export function upload<T>(path: string, file: File, type = file.name.toLowerCase().endsWith('.xlsx') ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' : 'application/vnd.ms-excel'): Promise<T> {
+  return request<T>('POST', path, { 'content-type': type }, file);
 }

@@ -5,7 +5,7 @@
  * The log is append-only: nothing here deletes it.
  */
 import { api } from './api.ts';
-import { el } from './form-fields.ts';
+import { el, pager } from './form-fields.ts';
 import { words } from './i18n.ts';
 
 const w = words({
@@ -129,16 +129,6 @@ export async function renderAuditLog(root: HTMLElement, onError: (error: unknown
       el('td', { className: 'detail' }, entry.detail === null || entry.detail === undefined ? '' : JSON.stringify(entry.detail)),
     ),
   );
-  const prev = el('button', { type: 'button', disabled: view.page <= 1 }, w('previous'));
-  prev.addEventListener('click', () => {
-    view.page--;
-    void again();
-  });
-  const next = el('button', { type: 'button', disabled: view.page >= pages }, w('next'));
-  next.addEventListener('click', () => {
-    view.page++;
-    void again();
-  });
   root.replaceChildren(
     el('h1', {}, w('title')),
     el('section', { className: 'panel' }, form, el('p', {}, exportLink)),
@@ -149,6 +139,9 @@ export async function renderAuditLog(root: HTMLElement, onError: (error: unknown
       el('thead', {}, el('tr', {}, ...(['when', 'who', 'where', 'what', 'details'] as const).map((k) => el('th', { scope: 'col' }, w(k))))),
       el('tbody', {}, ...rows),
     ),
-    el('div', { className: 'pager' }, prev, el('span', {}, w('pageOf', { page: String(view.page), pages: String(pages) })), next),
+    pager(view.page, pages, { previous: w('previous'), next: w('next'), status: w('pageOf', { page: String(view.page), pages: String(pages) }) }, (page) => {
+      view.page = page;
+      void again();
+    }),
   );
 }

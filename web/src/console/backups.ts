@@ -6,6 +6,7 @@
  * box — with the outcome in words (what came back, services to restart, whose sessions ended).
  * The automatic schedule is shown; its settings live on the settings page, linked from here.
  */
+import { el } from './form-fields.ts';
 import { ApiError, api, upload } from './api.ts';
 import { lang, words } from './i18n.ts';
 import { settingsLink } from './settings.ts';
@@ -152,11 +153,6 @@ const view = { selected: new Set<string>() };
 /** The outcome of the last action, kept across the re-render that follows it. */
 let lastOutcome: { lines: string[]; failed: boolean } | undefined;
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
 
 function sizeInWords(bytes: number): string {
   const units = ['B', 'KB', 'MB', 'GB'];

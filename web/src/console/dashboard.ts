@@ -5,6 +5,7 @@
  * network and disk cards — a click opens the metric's line chart over the last hour, drawn as
  * SVG from /dashboard/history — and the status of each service.
  */
+import { el } from './form-fields.ts';
 import { api } from './api.ts';
 import { words } from './i18n.ts';
 
@@ -116,11 +117,6 @@ function licenseText(license: Dashboard['license']): string {
   return w('licenseLine', { status: w(status), inUse: String(license.portsInUse), ports: String(license.ports), until });
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
 
 function duration(seconds: number | null): string {
   if (seconds === null) return '—';

@@ -2,8 +2,8 @@
  * What the console's form pages (rooms, VMRs, meetings) share: `el()` to build elements, a
  * labelled field with its own message line (tied to the control by aria-describedby), and
  * `showRefusal()`, which puts the server's refusal — already in the chosen language — by the
- * field the server names, or above the form when it names none. Page state and words live
- * in the pages.
+ * field the server names, or above the form when it names none, and `pager()`, the previous /
+ * next buttons of a paged table. Page state and words live in the pages.
  */
 import { ApiError } from './api.ts';
 
@@ -57,4 +57,13 @@ export function showRefusal(form: HTMLFormElement, formMessage: HTMLElement, err
     formMessage.textContent = error.message;
   }
   return true;
+}
+
+/** Previous and next buttons of a paged table (with `status`, e.g. "page 2 of 5", between them); `go(page)` shows another page. */
+export function pager(page: number, pages: number, labels: { previous: string; next: string; status?: string }, go: (page: number) => void): HTMLDivElement {
+  const previous = el('button', { type: 'button', disabled: page <= 1 }, labels.previous);
+  previous.addEventListener('click', () => go(page - 1));
+  const next = el('button', { type: 'button', disabled: page >= pages }, labels.next);
+  next.addEventListener('click', () => go(page + 1));
+  return el('div', { className: 'pager' }, previous, ...(labels.status ? [el('span', {}, labels.status)] : []), next);
 }

@@ -4,6 +4,7 @@
  * lock, mute all, mute/unmute or remove one, invite a registered account, and the layout picker, each layout drawn from the
  * server's pane geometry, with the participant pinned to the big pane. Refreshed every 5 s.
  */
+import { el } from './form-fields.ts';
 import { api } from './api.ts';
 import { t } from './i18n.ts';
 
@@ -33,11 +34,6 @@ export interface LayoutPicture {
 
 let layouts: LayoutPicture[] = [];
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
 
 export function layoutName(layout: string): string {
   if (layout === 'auto') return t('layoutAuto');

@@ -4,6 +4,7 @@
  * and status (registered / reachable / unreachable, from the qualify OPTIONS) — searchable by
  * name or account. Refreshed every 10 s.
  */
+import { el } from './form-fields.ts';
 import { api } from './api.ts';
 import { t } from './i18n.ts';
 
@@ -23,11 +24,6 @@ interface OnlineUser {
 let search = '';
 const STATUS = { registered: 'deviceRegistered', reachable: 'deviceReachable', unreachable: 'deviceUnreachable' } as const;
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
 
 export async function renderOnlineUsers(root: HTMLElement, onError: (error: unknown) => void): Promise<void> {
   const users = await api<OnlineUser[]>('GET', `/online-users${search ? `?q=${encodeURIComponent(search)}` : ''}`);

@@ -12,6 +12,7 @@
  * is shown by the field the server names. Secrets are shown as "(set)" and sent only when typed.
  * Not here: the wizard's progress, the licence serial (their own pages).
  */
+import { el } from './form-fields.ts';
 import { ApiError, api } from './api.ts';
 import { lang, words } from './i18n.ts';
 
@@ -553,11 +554,6 @@ function effectInWords(effect: Effect): string {
   }
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
 
 const idOf = (key: string) => `setting-${key.replace(/\./g, '-')}`;
 const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);

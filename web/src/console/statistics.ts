@@ -5,7 +5,7 @@
  * type filter and a search, paged, exported with the same filters.
  */
 import { api } from './api.ts';
-import { el } from './form-fields.ts';
+import { el, pager } from './form-fields.ts';
 import { words } from './i18n.ts';
 
 const w = words({
@@ -125,16 +125,6 @@ export async function renderStatistics(root: HTMLElement, onError: (error: unkno
     el('tr', {}, el('td', {}, new Date(r.started_at).toLocaleString()), el('td', {}, w(r.type as 'p2p')), el('td', {}, r.caller), el('td', {}, r.callee), el('td', {}, r.subject ?? ''), el('td', {}, String(r.duration_s ?? '')), el('td', {}, r.outcome ?? '')),
   );
   const pages = Math.max(1, Math.ceil(list.total / PAGE_SIZE));
-  const prev = el('button', { type: 'button', disabled: view.page <= 1 }, w('previous'));
-  prev.addEventListener('click', () => {
-    view.page--;
-    void again();
-  });
-  const next = el('button', { type: 'button', disabled: view.page >= pages }, w('next'));
-  next.addEventListener('click', () => {
-    view.page++;
-    void again();
-  });
   const exportQuery = new URLSearchParams(records);
   exportQuery.set('format', 'xlsx');
   root.replaceChildren(
@@ -161,6 +151,9 @@ export async function renderStatistics(root: HTMLElement, onError: (error: unkno
       el('thead', {}, el('tr', {}, ...(['started', 'type', 'caller', 'callee', 'subject', 'duration', 'outcome'] as const).map((k) => el('th', { scope: 'col' }, w(k))))),
       el('tbody', {}, ...rows),
     ),
-    el('div', { className: 'pager' }, prev, next),
+    pager(view.page, pages, { previous: w('previous'), next: w('next') }, (page) => {
+      view.page = page;
+      void again();
+    }),
   );
 }
