@@ -33,3 +33,11 @@ export async function openPage(browser: Browser, url: string): Promise<WatchedPa
   await page.goto(url);
   return { page, errors };
 }
+
+/** Logs in on the console's login view (waits for it), as the administrator `username`. */
+export async function logInToConsole(page: Page, username: string, password: string): Promise<void> {
+  await page.waitForSelector('#login-view:not([hidden])');
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await page.click('#login');
+}

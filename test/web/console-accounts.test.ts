@@ -17,7 +17,7 @@ import { AdminStore } from '../../server/admin/admin-store.ts';
 import { openDatabase } from '../../server/db/database.ts';
 import { migrate } from '../../server/db/migrations.ts';
 import { SettingsStore } from '../../server/settings/settings-store.ts';
-import { launchBrowser, openPage } from '../helpers/browser.ts';
+import { launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-console-accounts-'));
@@ -35,10 +35,7 @@ t.test('accounts by hand, by Excel, searched, sorted and deleted from the consol
   const p = await openPage(browser, `${base}/#accounts`);
   t.teardown(() => p.page.context().close());
   const { page } = p;
-  await page.waitForSelector('#login-view:not([hidden])');
-  await page.fill('#username', 'chief');
-  await page.fill('#password', 'Chief2026');
-  await page.click('#login');
+  await logInToConsole(page, 'chief', 'Chief2026');
   await page.waitForSelector('#accounts-table');
   t.match(await page.textContent('#accounts-table caption'), /0 accounts/, 'no accounts yet');
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import t from 'tap';
 import XLSX from 'xlsx';
 import { AdminStore } from '../../server/admin/admin-store.ts';
-import { launchBrowser, openPage } from '../helpers/browser.ts';
+import { launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';
 import { freshState, startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 
@@ -35,10 +35,7 @@ t.test('the operation log: listed, filtered by user and period, exported', async
   const p = await openPage(browser, `${base}/#audit`);
   t.teardown(() => p.page.context().close());
   const { page } = p;
-  await page.waitForSelector('#login-view:not([hidden])');
-  await page.fill('#username', 'chief');
-  await page.fill('#password', 'Chief2026');
-  await page.click('#login');
+  await logInToConsole(page, 'chief', 'Chief2026');
   await page.waitForSelector('#audit-table');
   const actions = () => page.$$eval('#audit-table tbody tr', (rows) => rows.map((r) => `${r.children[1]?.textContent} ${r.children[3]?.textContent}`));
   const listed = await actions();

@@ -19,7 +19,7 @@ import { BackupScheduler } from '../../server/backup/backup-scheduler.ts';
 import { BackupStore } from '../../server/backup/backup-store.ts';
 import { dataPaths, loadConfig } from '../../server/config/config.ts';
 import { openState } from '../../server/process/open-state.ts';
-import { launchBrowser, openPage } from '../helpers/browser.ts';
+import { launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-console-backups-'));
@@ -43,10 +43,7 @@ t.test('backups made, listed, downloaded, deleted and restored from the console'
   t.teardown(() => p.page.context().close());
   const { page } = p;
   await page.setViewportSize({ width: 1280, height: 800 });
-  await page.waitForSelector('#login-view:not([hidden])');
-  await page.fill('#username', 'chief');
-  await page.fill('#password', 'Chief2026');
-  await page.click('#login');
+  await logInToConsole(page, 'chief', 'Chief2026');
   await page.waitForSelector('#backup-schedule');
   t.match(await page.textContent('#backup-schedule-text'), /^Every Monday at 02:00, keeping the newest 3\. Next run: .+\.$/, 'the automatic schedule in words');
   t.match(await page.textContent('.empty'), /No backup yet/, 'nothing listed yet');

@@ -13,7 +13,7 @@ import { AdminStore } from '../../server/admin/admin-store.ts';
 import type { MediaClient } from '../../server/media-client/media-client.ts';
 import { ServiceHealth } from '../../server/observability/service-health.ts';
 import { SystemSampler } from '../../server/observability/system-sampler.ts';
-import { launchBrowser, openPage } from '../helpers/browser.ts';
+import { launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
@@ -45,10 +45,7 @@ t.test('the dashboard: counts, services, licence, system cards and a chart', asy
   const p = await openPage(browser, `${base}/#dashboard`);
   t.teardown(() => p.page.context().close());
   const { page } = p;
-  await page.waitForSelector('#login-view:not([hidden])');
-  await page.fill('#username', 'chief');
-  await page.fill('#password', 'Chief2026');
-  await page.click('#login');
+  await logInToConsole(page, 'chief', 'Chief2026');
   await page.waitForSelector('#services');
   t.equal(await page.textContent('#content h1'), 'Dashboard', 'the dashboard');
   for (const service of ['control-plane', 'signaling', 'media']) {

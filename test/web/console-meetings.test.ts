@@ -19,7 +19,7 @@ import { migrate } from '../../server/db/migrations.ts';
 import { MeetingStore, occurrences } from '../../server/meetings/meeting-store.ts';
 import { RoomStore } from '../../server/rooms/room-store.ts';
 import { SettingsStore } from '../../server/settings/settings-store.ts';
-import { launchBrowser, openPage } from '../helpers/browser.ts';
+import { launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-console-meetings-'));
@@ -51,10 +51,7 @@ t.test('a weekly meeting scheduled, listed, on its days in the calendar, changed
   t.teardown(() => p.page.context().close());
   const { page } = p;
   await page.setViewportSize({ width: 1280, height: 800 });
-  await page.waitForSelector('#login-view:not([hidden])');
-  await page.fill('#username', 'chief');
-  await page.fill('#password', 'Chief2026');
-  await page.click('#login');
+  await logInToConsole(page, 'chief', 'Chief2026');
   await page.waitForSelector('#meetings-calendar');
   t.equal(await page.locator('#meetings-calendar tbody td').count(), 42, 'a six-week month grid');
   t.equal(await page.getAttribute('#meetings-calendar td[aria-current="date"]', 'data-date'), dayKey(new Date()), 'today marked');

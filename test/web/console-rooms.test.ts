@@ -20,7 +20,7 @@ import { migrate } from '../../server/db/migrations.ts';
 import { RoomStore } from '../../server/rooms/room-store.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { SettingsStore } from '../../server/settings/settings-store.ts';
-import { launchBrowser, openPage } from '../helpers/browser.ts';
+import { launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-console-rooms-'));
@@ -40,10 +40,7 @@ const vmrs = new VmrStore(db);
 
 async function login(page: Page): Promise<void> {
   await page.setViewportSize({ width: 1280, height: 800 });
-  await page.waitForSelector('#login-view:not([hidden])');
-  await page.fill('#username', 'chief');
-  await page.fill('#password', 'Chief2026');
-  await page.click('#login');
+  await logInToConsole(page, 'chief', 'Chief2026');
 }
 
 async function screenshots(page: Page, name: string): Promise<void> {

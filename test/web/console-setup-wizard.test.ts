@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
-import { launchBrowser, openPage } from '../helpers/browser.ts';
+import { launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';
 import { freshState, startConsoleApi } from '../helpers/console-api.ts';
 
 const state = freshState();
@@ -27,10 +27,7 @@ t.test('a new administrator goes through the wizard', async (t) => {
   const p = await openPage(browser, `${base}/`);
   t.teardown(() => p.page.context().close());
   const { page } = p;
-  await page.waitForSelector('#login-view:not([hidden])');
-  await page.fill('#username', 'admin');
-  await page.fill('#password', initialPassword);
-  await page.click('#login');
+  await logInToConsole(page, 'admin', initialPassword);
   await page.waitForSelector('#password-view:not([hidden])');
   await page.fill('#current-password', initialPassword);
   await page.fill('#new-password', 'First2026');
