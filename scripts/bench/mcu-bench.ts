@@ -22,24 +22,13 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MediaControlServer } from '../../media/control/media-control-server.ts';
 import { CompositorProcess } from '../../media/mcu/compositor-process.ts';
 import { type Layout, panes } from '../../media/mcu/layouts.ts';
-import { MediaService } from '../../media/media-service.ts';
-import { WorkerPool } from '../../media/worker-pool/worker-pool.ts';
-import { openDatabase } from '../../server/db/database.ts';
-import { migrate } from '../../server/db/migrations.ts';
-import { MediaClient } from '../../server/media-client/media-client.ts';
-import { VmrStore } from '../../server/rooms/vmr-store.ts';
-import { SettingsStore } from '../../server/settings/settings-store.ts';
-import { SignalingService } from '../../server/signaling/signaling-service.ts';
-import { SipApplication } from '../../server/sip-app/sip-application.ts';
-import { ensureCertificate } from '../../server/tls/self-signed-certificate.ts';
 import { videoPolicyFrom } from '../../media/mcu/video-policy.ts';
+import { bindUdp, percentile, startBenchStack } from './bench-stack.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -52,10 +41,6 @@ const CALLS = Number(option('calls', '5'));
 const cache = path.join(process.env.VCBOX_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'vcbox'), 'mcu-bench');
 const PATTERNS = ['testsrc', 'smptebars', 'rgbtestsrc', 'testsrc2'];
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
 
 /** A pre-encoded VP8 camera (30 fps, key frame every 2 s), made once. */
 function cameraFile(index: number, width: number, height: number): string {
@@ -71,19 +56,6 @@ function cameraFile(index: number, width: number, height: number): string {
 function sendCamera(file: string, port: number, payloadType: number, fromPort?: number): ChildProcess {
   return spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', file, '-an', '-c:v', 'copy', '-payload_type', String(payloadType),
     '-f', 'rtp', `rtp://127.0.0.1:${port}?pkt_size=1200${fromPort ? `&localrtpport=${fromPort}` : ''}`], { stdio: 'ignore' });
-}
-
-async function bindUdp(): Promise<dgram.Socket> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  return socket;
-}
-
-async function freeUdpPort(): Promise<number> {
-  const socket = await bindUdp();
-  const port = socket.address().port;
-  socket.close();
-  return port;
 }
 
 const cpuSeconds = (pid: number): number => {
@@ -160,34 +132,8 @@ function vp8KeyFrame(payload: Buffer): boolean {
 }
 
 async function dialToFirstFrame(): Promise<{ cold: number[]; warm: number[] }> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-bench-mcu-'));
-  const db = openDatabase(path.join(dir, 'vcbox.sqlite'));
-  migrate(db);
-  const settings = new SettingsStore(db);
-  const vmr = new VmrStore(db).create({ name: 'Bench', number: '990002', hostPin: '1234', guestPin: '', capacity: 50, layout: '2x2' });
-  const secret = randomBytes(16).toString('hex');
-  const sipPort = await freeUdpPort();
-  const signaling = new SignalingService({
-    host: '127.0.0.1',
-    port: sipPort,
-    tlsPort: await freeUdpPort(),
-    tls: await ensureCertificate(path.join(dir, 'certificates')),
-    application: { host: '127.0.0.1', port: 0, secret },
-  });
-  await signaling.start();
-  const pool = new WorkerPool({ size: 1 });
-  await pool.start();
-  const media = new MediaService({
-    pool,
-    network: { listenIp: '127.0.0.1', announcedAddress: '127.0.0.1', portRange: { min: 40000, max: 49999 } },
-    videoPolicy: () => videoPolicyFrom(settings.getAll()),
-  });
-  const control = new MediaControlServer(media, path.join(dir, 'media.sock'));
-  await control.listen();
-  const client = new MediaClient(path.join(dir, 'media.sock'));
-  await client.start(5000);
-  const app = new SipApplication({ signaling: { host: '127.0.0.1', port: signaling.applicationPort ?? 0, secret }, db, settings, media: client });
-  await app.start();
+  const stack = await startBenchStack({ tag: 'mcu', number: '990002', layout: '2x2', capacity: 50, media: (settings) => ({ videoPolicy: () => videoPolicyFrom(settings.getAll()) }) });
+  const { vmr, sipPort } = stack;
 
   const sip = await bindUdp();
   const local = `127.0.0.1:${sip.address().port}`;
@@ -263,13 +209,7 @@ async function dialToFirstFrame(): Promise<{ cold: number[]; warm: number[] }> {
     await sleep(300);
   }
   sip.close();
-  app.close();
-  client.close();
-  control.close();
-  media.close();
-  pool.close();
-  await signaling.close();
-  db.close();
+  await stack.close();
   return { cold, warm };
 }
 

@@ -14,23 +14,9 @@
  * Last line: JSON.
  */
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import * as mediasoup from 'mediasoup';
-import { MediaControlServer } from '../../media/control/media-control-server.ts';
-import { MediaService } from '../../media/media-service.ts';
 import { ROUTER_CODECS } from '../../media/meetings/meeting-media.ts';
-import { WorkerPool } from '../../media/worker-pool/worker-pool.ts';
-import { openDatabase } from '../../server/db/database.ts';
-import { migrate } from '../../server/db/migrations.ts';
-import { MediaClient } from '../../server/media-client/media-client.ts';
-import { VmrStore } from '../../server/rooms/vmr-store.ts';
-import { SettingsStore } from '../../server/settings/settings-store.ts';
-import { SignalingService } from '../../server/signaling/signaling-service.ts';
-import { SipApplication } from '../../server/sip-app/sip-application.ts';
-import { ensureCertificate } from '../../server/tls/self-signed-certificate.ts';
+import { bindUdp, percentile, startBenchStack } from './bench-stack.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -40,51 +26,10 @@ const option = (name: string, fallback: string) => {
 const CALLS = Number(option('calls', '20'));
 const CONSUMER_STEPS = option('consumers', '250,500,1000,2000').split(',').map(Number);
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
-
-async function bindUdp(): Promise<dgram.Socket> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  return socket;
-}
-
-/** A port free right now on UDP (and, as it happens, nearly always on TCP). */
-async function freeUdpPort(): Promise<number> {
-  const socket = await bindUdp();
-  const port = socket.address().port;
-  socket.close();
-  return port;
-}
-
 // ------------------------------------------------------------------ 1. dial to first audio
 async function dialToFirstAudio(): Promise<{ p50: number; p95: number; max: number; calls: number }> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-bench-meeting-'));
-  const db = openDatabase(path.join(dir, 'vcbox.sqlite'));
-  migrate(db);
-  const settings = new SettingsStore(db);
-  const vmr = new VmrStore(db).create({ name: 'Bench', number: '990001', hostPin: '1234', guestPin: '', capacity: 500 });
-  const secret = randomBytes(16).toString('hex');
-  const sipPort = await freeUdpPort();
-  const signaling = new SignalingService({
-    host: '127.0.0.1',
-    port: sipPort,
-    tlsPort: await freeUdpPort(),
-    tls: await ensureCertificate(path.join(dir, 'certificates')),
-    application: { host: '127.0.0.1', port: 0, secret },
-  });
-  await signaling.start();
-  const pool = new WorkerPool({ size: 1 });
-  await pool.start();
-  const media = new MediaService({ pool, network: { listenIp: '127.0.0.1', announcedAddress: '127.0.0.1', portRange: { min: 40000, max: 49999 } } });
-  const control = new MediaControlServer(media, path.join(dir, 'media.sock'));
-  await control.listen();
-  const client = new MediaClient(path.join(dir, 'media.sock'));
-  await client.start(5000);
-  const app = new SipApplication({ signaling: { host: '127.0.0.1', port: signaling.applicationPort ?? 0, secret }, db, settings, media: client });
-  await app.start();
+  const stack = await startBenchStack({ tag: 'meeting', number: '990001' });
+  const { vmr, sipPort } = stack;
 
   const sip = await bindUdp();
   const rtp = await bindUdp();
@@ -146,13 +91,7 @@ async function dialToFirstAudio(): Promise<{ p50: number; p95: number; max: numb
   }
   sip.close();
   rtp.close();
-  app.close();
-  client.close();
-  control.close();
-  media.close();
-  pool.close();
-  await signaling.close();
-  db.close();
+  await stack.close();
   const ok = latencies.filter((l) => Number.isFinite(l));
   return { p50: Math.round(percentile(ok, 50)), p95: Math.round(percentile(ok, 95)), max: Math.round(Math.max(...ok)), calls: ok.length };
 }
