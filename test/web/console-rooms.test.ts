@@ -13,24 +13,34 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import t from 'tap';
-import { AccountStore } from '../../server/accounts/account-store.ts';
 import { AdminStore } from '../../server/admin/admin-store.ts';
-import { openDatabase } from '../../server/db/database.ts';
-import { migrate } from '../../server/db/migrations.ts';
 import { RoomStore } from '../../server/rooms/room-store.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
-import { SettingsStore } from '../../server/settings/settings-store.ts';
 import { launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
+import { freePort } from '../helpers/ports.ts';
+import { startSipBox } from '../helpers/sip-box.ts';
+import { runSipp } from '../helpers/sipp.ts';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-console-rooms-'));
-const db = openDatabase(path.join(dir, 'vcbox.sqlite'));
-migrate(db);
-const settings = new SettingsStore(db);
+// A real registrar: the bound account's terminal (sipp, a Yealink User-Agent) registers, and the
+// rooms list reads its model from the location service as the control plane does.
+const box = await startSipBox();
+t.teardown(() => box.close());
+const { db, settings } = box;
 await new AdminStore(db).create({ username: 'chief', password: 'Chief2026', role: 'admin' });
-new AccountStore(db).create({ number: '2101', name: 'Board room terminal', password: 'secret-2101' }, 'vcbox.local');
-// The registrar's answer for the bound account, as the SIP application gives it to the rooms list.
-const devices = (account: string) => (account === '2101' ? { model: 'Yealink SIP-VC800', version: '63.345.0.10' } : undefined);
+box.app.accounts.create({ number: '2101', name: 'Board room terminal', password: 'secret-2101' }, box.realm);
+const registered = await runSipp({
+  scenario: 'register.xml',
+  target: `127.0.0.1:${box.port}`,
+  transport: 'u1',
+  auth: ['2101', 'secret-2101'],
+  keys: { account: '2101', contact_port: String(await freePort()), expires: '300', device: 'board' },
+});
+if (!registered.ok) throw new Error(`the terminal of 2101 did not register: ${registered.errors}`);
+const devices = (account: string) => {
+  const binding = box.app.location.lookup(account).at(-1);
+  return binding ? { model: binding.model, version: binding.version } : undefined;
+};
 const base = await startConsoleApi(t, { state: { db, settings }, devices, keepDb: true, webRoot: path.join(import.meta.dirname, '..', '..', 'web') });
 const browser = await launchBrowser();
 t.teardown(() => browser.close());
