@@ -178,6 +178,15 @@ export const SETTINGS = {
   // Kept as given: the box must present it to the SMTP server. Never returned by the API.
   'smtp.password': setting('', isText(128), 'a password of at most 128 characters'),
   'disk.alertAbove80': setting(true, isBool, 'true or false'),
+  // Disk quotas [001 ch4 磁盘空间设置], whole GB per part of the storage: meeting records, server
+  // logs (Web/SIP/MCU/TURN together), terminal logs, backups, terminal firmware. When a part is
+  // full its oldest files are overwritten. The rules across parts (minimum = max(default, used),
+  // sum within the free space) need the disk and live where the disk is read.
+  'disk.quota.recordsGB': setting(10, isIntIn(1, 100_000), 'a whole number of GB from 1 to 100000'),
+  'disk.quota.serverLogsGB': setting(5, isIntIn(1, 100_000), 'a whole number of GB from 1 to 100000'),
+  'disk.quota.terminalLogsGB': setting(2, isIntIn(1, 100_000), 'a whole number of GB from 1 to 100000'),
+  'disk.quota.backupsGB': setting(5, isIntIn(1, 100_000), 'a whole number of GB from 1 to 100000'),
+  'disk.quota.firmwareGB': setting(5, isIntIn(1, 100_000), 'a whole number of GB from 1 to 100000'),
   // Certificates (PEM) of the certificate authorities of the LAN's own servers — mail server,
   // syslog collector — trusted for the box's outgoing TLS besides the system's public ones.
   'tls.trustedCertificates': setting('', isPemCertificates, 'empty, or PEM certificates (-----BEGIN CERTIFICATE----- …) of at most 64 KiB'),
