@@ -143,7 +143,7 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
         const participantId = randomUUID();
         let joined: Awaited<ReturnType<MediaControl['joinWeb']>>;
         try {
-          joined = await media.joinWeb(number, participantId, name);
+          joined = await media.joinWeb(number, participantId, name, request.ip);
         } catch (error) {
           admission.abandon(number);
           throw error;
