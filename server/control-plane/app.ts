@@ -45,6 +45,7 @@ import { callRecordRoutes } from './routes/call-records.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { statisticsRoutes } from './routes/statistics.ts';
 import { ServiceHealth } from '../observability/service-health.ts';
+import type { TurnAccess } from '../turn/turn-config.ts';
 import type { SystemSampler } from '../observability/system-sampler.ts';
 import { healthRoutes } from './routes/health.ts';
 import { meetingRoutes } from './routes/meetings.ts';
@@ -77,6 +78,8 @@ export interface AppOptions {
   readonly mediaEvents?: EventEmitter<MediaServiceEvents>;
   /** Who may enter which meeting (the SIP application's); enables the browser join page. */
   readonly admission?: MeetingAdmission;
+  /** The TURN relay browsers are offered (server/turn/), read at every join. */
+  readonly turn?: () => TurnAccess | undefined;
   /** Invites a registered account into a live meeting (the SIP application's dial-out). */
   readonly dialOut?: (number: string, account: string) => Promise<{ participantId: string }>;
   /** Where uploaded IVR prompts are kept (`<dataDir>/prompts`); enables the prompt routes. */
@@ -193,6 +196,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           media: options.media,
           records: new CallRecords(db),
           ...(options.mediaEvents ? { mediaEvents: options.mediaEvents } : {}),
+          ...(options.turn ? { turn: options.turn } : {}),
         });
       }
       if (options.promptDir) await api.register(ivrPromptRoutes, { db, prompts: new PromptStore(options.promptDir) });

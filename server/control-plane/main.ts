@@ -22,6 +22,8 @@ import { runService } from '../process/service-lifecycle.ts';
 import { applicationSecret } from '../signaling/application-secret.ts';
 import { MediaClient } from '../media-client/media-client.ts';
 import { ServiceHealth } from '../observability/service-health.ts';
+import { sharedSecret } from '../process/shared-secret.ts';
+import { turnAccessFrom } from '../turn/turn-config.ts';
 import { SystemSampler } from '../observability/system-sampler.ts';
 import { SipApplication } from '../sip-app/sip-application.ts';
 import { SystemConfigurator } from '../system/system-configurator.ts';
@@ -55,7 +57,19 @@ await runService('control plane', async () => {
   });
   // The dashboard's system figures: one sample every 10 s, the last 24 hours kept in memory.
   const sampler = new SystemSampler({ dataDir: config.dataDir }).start();
-  const health = new ServiceHealth({ signaling: () => sip.connectedSince, media });
+  // The TURN relay runs in its own process (server/turn/main.ts); this one hands browsers its
+  // credentials and asks it for STUN on the dashboard.
+  const turnSecret = sharedSecret(dataPaths(config).secrets, 'turn');
+  const turn = () => turnAccessFrom(state.settings.getAll(), turnSecret, config.turn.port);
+  const turnProbeHost = config.media.listenIp === '0.0.0.0' ? '127.0.0.1' : config.media.listenIp;
+  const health = new ServiceHealth({
+    signaling: () => sip.connectedSince,
+    media,
+    turn: () => {
+      const access = turn();
+      return access ? { host: turnProbeHost, port: access.port } : undefined;
+    },
+  });
   const app = await buildApp({
     state,
     sampler,
@@ -65,6 +79,7 @@ await runService('control plane', async () => {
     // The client re-emits the media service's events (plus its own connect/disconnect).
     mediaEvents: media as unknown as EventEmitter<MediaServiceEvents>,
     admission: sip.admission,
+    turn,
     dialOut: (number, account) => sip.dialOut(number, account),
     promptDir: dataPaths(config).prompts,
     backups: { store: backupStore, restorer, scheduler },
