@@ -40,6 +40,8 @@ export interface Config {
   readonly media: { readonly workers: number; readonly listenIp: string; readonly address: string };
   /** Backups: the largest archive an administrator may upload to restore, in bytes. */
   readonly backup: { readonly maxUploadBytes: number };
+  /** Terminal firmware: the largest file an administrator may upload, in bytes (all files together: the disk quota setting). */
+  readonly firmware: { readonly maxUploadBytes: number };
   /**
    * The operating system's configuration the box renders from its settings (network, sshd,
    * time; server/system). `root`: the folder the system files are written under (`/` on an
@@ -73,6 +75,7 @@ interface ConfigFile {
   signaling?: { host?: string; port?: number };
   media?: { workers?: number; listenIp?: string; address?: string };
   backup?: { maxUploadMB?: number };
+  firmware?: { maxUploadMB?: number };
   system?: { root?: string; appliance?: boolean };
   license?: { identityDir?: string; testPublicKeyFile?: string };
 }
@@ -206,6 +209,9 @@ export function loadConfig(env: Env): Config {
     backup: {
       maxUploadBytes: parseMebibytes('backup.maxUploadMB (VCBOX_BACKUP_MAX_UPLOAD_MB)', env.VCBOX_BACKUP_MAX_UPLOAD_MB ?? file.backup?.maxUploadMB ?? 1024),
     },
+    firmware: {
+      maxUploadBytes: parseMebibytes('firmware.maxUploadMB (VCBOX_FIRMWARE_MAX_UPLOAD_MB)', env.VCBOX_FIRMWARE_MAX_UPLOAD_MB ?? file.firmware?.maxUploadMB ?? 1024),
+    },
     system: {
       ...optionalRoot(parseSystemRoot('system.root (VCBOX_SYSTEM_ROOT)', env.VCBOX_SYSTEM_ROOT ?? file.system?.root)),
       appliance: parseFlag('system.appliance (VCBOX_APPLIANCE)', env.VCBOX_APPLIANCE ?? file.system?.appliance),
@@ -239,6 +245,8 @@ export function dataPaths(config: Config) {
     prompts: path.join(config.dataDir, 'prompts'),
     /** Backup archives (`<name>.tar.gz`) and the staging folders of backups being made or restored. */
     backups: path.join(config.dataDir, 'backups'),
+    /** Terminal firmware files (`<id>.rom`) and the temporary files of uploads in progress. */
+    firmware: path.join(config.dataDir, 'firmware'),
     /** Unix socket of the media service's control channel (control plane → media). */
     mediaSocket: path.join(config.dataDir, 'run', 'media.sock'),
   } as const;
