@@ -154,7 +154,8 @@ const view = { selected: new Set<string>() };
 let lastOutcome: { lines: string[]; failed: boolean } | undefined;
 
 
-function sizeInWords(bytes: number): string {
+/** "1.5 MB": a size for people (also the firmware page's). */
+export function sizeInWords(bytes: number): string {
   const units = ['B', 'KB', 'MB', 'GB'];
   let value = bytes;
   let unit = 0;
