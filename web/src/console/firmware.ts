@@ -7,7 +7,8 @@
  * downloaded, updated — refreshed every 5 s while the page is shown. How terminals reach the box
  * (their provisioning server URL) is said at the top; the quota lives in the disk settings.
  */
-import { ApiError, api, sendFile } from './api.ts';
+import { actionOutcome } from './action-outcome.ts';
+import { api, sendFile } from './api.ts';
 import { clearRefusal, el, field, showRefusal } from './form-fields.ts';
 import { lang, words } from './i18n.ts';
 import { sizeInWords } from './backups.ts';
@@ -187,8 +188,6 @@ const w = words({
   },
 });
 
-/** The outcome of the last action, kept across the re-render that follows it. */
-let lastOutcome: { lines: string[]; failed: boolean } | undefined;
 /** The model typed last (kept for the next upload). */
 let lastModel = '';
 
@@ -228,32 +227,8 @@ export async function renderFirmware(root: HTMLElement, onError: (error: unknown
   const [list, progress] = await Promise.all([api<FirmwareList>('GET', '/firmware'), api<Progress[]>('GET', '/firmware/progress')]);
   const again = () => renderFirmware(root, onError).catch(onError);
 
-  const outcome = el('div', { id: 'firmware-outcome', className: 'outcome' });
-  outcome.setAttribute('aria-live', 'polite');
-  const say = (lines: string[], failed = false) => {
-    outcome.className = `outcome ${failed ? 'failed' : 'ok'}`;
-    outcome.setAttribute('role', failed ? 'alert' : 'status');
-    outcome.replaceChildren(...lines.map((line) => el('p', {}, line)));
-  };
-  if (lastOutcome) say(lastOutcome.lines, lastOutcome.failed);
-  lastOutcome = undefined;
-  const buttons: HTMLButtonElement[] = [];
-  /** Runs an action with the page's buttons off; its outcome (or the server's refusal) is said after the page is read again. */
-  const act = (work: () => Promise<string[]>) => {
-    for (const b of buttons) b.disabled = true;
-    outcome.className = 'outcome';
-    outcome.replaceChildren(el('p', {}, w('working')));
-    void work()
-      .then((lines) => {
-        lastOutcome = { lines, failed: false };
-      })
-      .catch((error: unknown) => {
-        if (!(error instanceof ApiError) || error.status === 401 || error.status === 0) throw error;
-        lastOutcome = { lines: [error.message], failed: true };
-      })
-      .then(again)
-      .catch(onError);
-  };
+  const outcome = actionOutcome('firmware-outcome', { working: w('working') }, again, onError);
+  const { act, buttons } = outcome;
 
   // Where terminals fetch, and the storage.
   const url = `${location.origin}${list.provisioningPath}`;
@@ -301,8 +276,7 @@ export async function renderFirmware(root: HTMLElement, onError: (error: unknown
     }
     const query = new URLSearchParams({ model: lastModel, fileName: chosen.name, ...(version.value.trim() ? { version: version.value.trim() } : {}) });
     uploadButton.disabled = true;
-    outcome.className = 'outcome'; // the last action's outcome is not this upload's
-    outcome.replaceChildren();
+    outcome.clear(); // the last action's outcome is not this upload's
     bar.hidden = false;
     bar.value = 0;
     formMessage.textContent = w('uploading', { percent: '0' });
@@ -311,7 +285,7 @@ export async function renderFirmware(root: HTMLElement, onError: (error: unknown
       formMessage.textContent = w('uploading', { percent: String(Math.floor(sent * 100)) });
     })
       .then((saved) => {
-        lastOutcome = { lines: [w('uploaded', { file: saved.fileName, model: saved.model, version: saved.version, size: sizeInWords(saved.size) })], failed: false };
+        outcome.keep([w('uploaded', { file: saved.fileName, model: saved.model, version: saved.version, size: sizeInWords(saved.size) })]);
         return again();
       })
       .catch((error: unknown) => {
@@ -450,7 +424,7 @@ export async function renderFirmware(root: HTMLElement, onError: (error: unknown
     el('h1', {}, w('title')),
     intro,
     el('section', { className: 'panel' }, el('h2', {}, w('uploadTitle')), form),
-    outcome,
+    outcome.element,
     ...(sections.length > 0 ? sections : [el('p', { className: 'empty', id: 'firmware-none' }, w('none'))]),
     ...(without.length > 0 ? [el('p', { className: 'muted', id: 'firmware-without' }, w('registeredWithout', { models: without.join(', ') }))] : []),
     el('section', { className: 'panel' }, el('h2', {}, w('progressTitle')), el('div', { className: 'toolbar' }, refresh), empty, progressWrap),
