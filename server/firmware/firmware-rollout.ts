@@ -156,7 +156,9 @@ export class FirmwareRollout {
         continue;
       }
       const id = this.#start(firmware, binding, { requestedAt, requestedBy: author.actor });
-      const answer = this.#checkSync(binding).then((outcome) => this.#notified(id, requestedAt, outcome));
+      const answer = this.#checkSync(binding)
+        .then((outcome) => this.#notified(id, requestedAt, outcome))
+        .catch((error: Error) => log.error({ id, err: error.message }, 'could not note the answer to a check-sync NOTIFY'));
       told.push({ id, answer });
     }
     recordAudit(this.#db, {

@@ -162,6 +162,11 @@ t.test('the file comes in ranges; "downloaded" once every byte was sent', async 
   const past = await curl(firmwareUrl, { digest: login, range: `${firmwareData.length + 10}-` });
   t.equal(past.status, 416, 'a range past the end');
   t.equal(past.headers['content-range'], `bytes */${firmwareData.length}`);
+  const sameFile = await curl(firmwareUrl, { digest: login, range: '0-9', headers: [`If-Range: ${head.headers.etag}`] });
+  t.equal(sameFile.status, 206, 'a resumed download of the same file (If-Range: its ETag) gets the range');
+  const changed = await curl(firmwareUrl, { digest: login, range: '0-9', headers: ['If-Range: "another-file"'] });
+  t.equal(changed.status, 200, 'one of a file that changed since starts over');
+  t.equal(changed.body.length, firmwareData.length);
   const wrong = await curl(firmwareUrl, { digest: ['2102', 'wrong-password'] });
   t.equal(wrong.status, 401, 'a wrong password gets nothing');
   t.equal(wrong.body.length < 400, true);

@@ -138,7 +138,12 @@ export const provisioningRoutes: FastifyPluginAsync<Options> = async (app, { sto
       reply.raw.once('finish', () => {
         if (!coverage.add(`${info.id}|${info.sha256}|${account}|${source}`, info.size, start, end)) return;
         log.info({ account, source, id: info.id, model: info.model, version: info.version }, 'firmware file fetched whole');
-        rollout?.downloaded(info.id, account, source);
+        try {
+          rollout?.downloaded(info.id, account, source);
+        } catch (error) {
+          // Deleted meanwhile, or the database is closing: the terminal has its file all the same.
+          log.warn({ account, id: info.id, err: (error as Error).message }, 'could not note the download');
+        }
       });
       return reply.send(createReadStream(path, { start, end }));
     },
