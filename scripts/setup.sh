@@ -26,8 +26,9 @@ vcbox_apt_run=(ca-certificates openssl procps util-linux $(cat "$vcbox_root/scri
   coturn)                                  # the TURN relay for browsers (run by server/turn/)
 # Tests: real SIP peer (sipp), real media peer (ffmpeg), network namespaces, SQLite shell,
 # a real browser (Debian's Chromium, driven by playwright-core), a real syslog collector
-# (rsyslog, its TLS driver in rsyslog-gnutls; the tests start their own rsyslogd, never the system's).
-vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium rsyslog rsyslog-gnutls)
+# (rsyslog, its TLS driver in rsyslog-gnutls; the tests start their own rsyslogd, never the system's),
+# curl (a terminal's HTTP client with its own Digest, for the firmware downloads).
+vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium rsyslog rsyslog-gnutls curl)
 
 vcbox_missing_packages() {
   local pkg

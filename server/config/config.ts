@@ -45,6 +45,8 @@ export interface Config {
   readonly turn: { readonly port?: number };
   /** Backups: the largest archive an administrator may upload to restore, in bytes. */
   readonly backup: { readonly maxUploadBytes: number };
+  /** Terminal firmware: the largest file an administrator may upload, in bytes (all files together: the disk quota setting). */
+  readonly firmware: { readonly maxUploadBytes: number };
   /**
    * The operating system's configuration the box renders from its settings (network, sshd,
    * time; server/system). `root`: the folder the system files are written under (`/` on an
@@ -79,6 +81,7 @@ interface ConfigFile {
   media?: { workers?: number; listenIp?: string; address?: string };
   turn?: { port?: number };
   backup?: { maxUploadMB?: number };
+  firmware?: { maxUploadMB?: number };
   system?: { root?: string; appliance?: boolean };
   license?: { identityDir?: string; testPublicKeyFile?: string };
 }
@@ -213,6 +216,9 @@ export function loadConfig(env: Env): Config {
     backup: {
       maxUploadBytes: parseMebibytes('backup.maxUploadMB (VCBOX_BACKUP_MAX_UPLOAD_MB)', env.VCBOX_BACKUP_MAX_UPLOAD_MB ?? file.backup?.maxUploadMB ?? 1024),
     },
+    firmware: {
+      maxUploadBytes: parseMebibytes('firmware.maxUploadMB (VCBOX_FIRMWARE_MAX_UPLOAD_MB)', env.VCBOX_FIRMWARE_MAX_UPLOAD_MB ?? file.firmware?.maxUploadMB ?? 1024),
+    },
     system: {
       ...optionalRoot(parseSystemRoot('system.root (VCBOX_SYSTEM_ROOT)', env.VCBOX_SYSTEM_ROOT ?? file.system?.root)),
       appliance: parseFlag('system.appliance (VCBOX_APPLIANCE)', env.VCBOX_APPLIANCE ?? file.system?.appliance),
@@ -252,6 +258,8 @@ export function dataPaths(config: Config) {
     backups: path.join(config.dataDir, 'backups'),
     /** Working files of the processes (sockets, the TURN relay's rendered configuration). */
     run: path.join(config.dataDir, 'run'),
+    /** Terminal firmware files (`<id>.rom`) and the temporary files of uploads in progress. */
+    firmware: path.join(config.dataDir, 'firmware'),
     /** Unix socket of the media service's control channel (control plane → media). */
     mediaSocket: path.join(config.dataDir, 'run', 'media.sock'),
   } as const;

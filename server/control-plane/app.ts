@@ -58,6 +58,13 @@ import { type OnlineLookup, onlineUserRoutes, type ReachabilityLookup } from './
 import { type DeviceLookup, roomRoutes } from './routes/rooms.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { setupWizardRoutes } from './routes/setup-wizard.ts';
+import type { FirmwareRollout } from '../firmware/firmware-rollout.ts';
+import type { FirmwareStore } from '../firmware/firmware-store.ts';
+import { ProvisioningAuth } from '../firmware/provisioning-auth.ts';
+import type { DigestAlgorithm } from '../sip-app/registrar/digest-auth.ts';
+import { AuthLockout } from '../sip-app/registrar/auth-lockout.ts';
+import { firmwareRoutes } from './routes/firmware.ts';
+import { PROVISIONING_PREFIX, provisioningRoutes } from './routes/provisioning.ts';
 
 const log = getLogger('control-plane');
 
@@ -102,6 +109,12 @@ export interface AppOptions {
    * folder beside the database and the vendor key only.
    */
   readonly license?: License;
+  /**
+   * Terminal firmware (`<dataDir>/firmware`) and its rollout to registered terminals; enables the
+   * firmware routes and the terminals' provisioning URL (/provisioning/). `lockout`: the SIP
+   * application's, so wrong passwords over HTTP and SIP lock an address out together.
+   */
+  readonly firmware?: { readonly store: FirmwareStore; readonly rollout: FirmwareRollout; readonly lockout?: AuthLockout };
   /** Folder served as the console; defaults to the project's web/. */
   readonly webRoot?: string;
 }
@@ -213,10 +226,27 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(onlineUserRoutes, { accounts, online: options.online ?? (() => []), ...(options.reachability ? { reachability: options.reachability } : {}) });
       await api.register(meetingRoutes, { db, meetings: new MeetingStore(db), accounts, settings, mailer });
       await api.register(roomRoutes, { db, rooms: new RoomStore(db), vmrs: new VmrStore(db), devices: options.devices ?? (() => undefined) });
+      if (options.firmware) await api.register(firmwareRoutes, { store: options.firmware.store, rollout: options.firmware.rollout, accounts, online: options.online ?? (() => []) });
       api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: API_PREFIX },
   );
+  if (options.firmware) {
+    const online = options.online ?? (() => []);
+    const auth = new ProvisioningAuth({
+      accounts,
+      realm: () => settings.get('network.localDomain'),
+      algorithms: () => settings.get('sip.digestAlgorithms').split(',') as DigestAlgorithm[],
+      lockout: options.firmware.lockout ?? new AuthLockout(db),
+    });
+    await app.register(provisioningRoutes, {
+      prefix: PROVISIONING_PREFIX,
+      store: options.firmware.store,
+      rollout: options.firmware.rollout,
+      auth,
+      bindings: (account) => online().find((user) => user.account === account)?.bindings ?? [],
+    });
+  }
   await app.register(fastifyStatic, { root: options.webRoot ?? path.join(PROJECT_ROOT, 'web'), index: 'index.html' });
   return app;
 }

@@ -12,6 +12,8 @@ import { BackupScheduler } from '../backup/backup-scheduler.ts';
 import { BackupStore } from '../backup/backup-store.ts';
 import { dataPaths, loadConfig } from '../config/config.ts';
 import { createError } from '../errors.ts';
+import { FirmwareRollout } from '../firmware/firmware-rollout.ts';
+import { FirmwareStore } from '../firmware/firmware-store.ts';
 import { LicenseWarning } from '../license/license-warning.ts';
 import { openLicense } from '../license/open-license.ts';
 import { getLogger, initLogging } from '../logging/logger.ts';
@@ -55,6 +57,10 @@ await runService('control plane', async () => {
     settings: state.settings,
     license: license.policy,
   });
+  // Terminal firmware: leftovers of an upload a crash interrupted go first.
+  const firmwareStore = new FirmwareStore(state.db, { dir: paths.firmware, settings: state.settings, maxUploadBytes: config.firmware.maxUploadBytes });
+  firmwareStore.sweep();
+  const rollout = new FirmwareRollout({ db: state.db, store: firmwareStore, location: sip.location, checkSync: (binding) => sip.checkSync(binding) });
   // The dashboard's system figures: one sample every 10 s, the last 24 hours kept in memory.
   const sampler = new SystemSampler({ dataDir: config.dataDir }).start();
   // The TURN relay runs in its own process (server/turn/main.ts); this one hands browsers its
@@ -83,6 +89,7 @@ await runService('control plane', async () => {
     dialOut: (number, account) => sip.dialOut(number, account),
     promptDir: dataPaths(config).prompts,
     backups: { store: backupStore, restorer, scheduler },
+    firmware: { store: firmwareStore, rollout, lockout: sip.lockout },
     license,
     syslog,
     system: new SystemConfigurator({ root: config.system.root, appliance: config.system.appliance }),
@@ -99,6 +106,7 @@ await runService('control plane', async () => {
     sampler.close();
     licenseWarning.close();
     scheduler.close();
+    rollout.close();
     sip.close();
     media.close();
     syslog.close();
@@ -116,6 +124,7 @@ await runService('control plane', async () => {
       sampler.close();
       licenseWarning.close();
       scheduler.close();
+      rollout.close();
       sip.close();
       media.close();
       await app.close();
