@@ -67,6 +67,8 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
   readonly #creating = new Map<string, Promise<MeetingMedia>>();
   /** Layouts chosen for meetings (kept for one whose media is not up yet, and across restarts of it). */
   readonly #layouts = new Map<string, { choice: LayoutChoice; pinned: string | null }>();
+  /** Broadcast and watched sites per meeting, kept so a meeting rebuilt on another worker keeps them. */
+  readonly #focus = new Map<string, { broadcast: string | null; watching: Map<string, string> }>();
   #network: MediaNetwork;
   #rtpTimeoutMs: number;
   #closed = false;
@@ -104,7 +106,13 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
       this.#meetings.set(key, meeting);
       const layout = this.#layouts.get(key);
       if (layout) meeting.setLayout(layout.choice, layout.pinned);
+      const focus = this.#focus.get(key);
+      if (focus?.broadcast) meeting.setBroadcast(focus.broadcast);
+      for (const [viewer, watched] of focus?.watching ?? []) meeting.setWatch(viewer, watched);
       meeting.on('participantclosed', (id, reason) => {
+        const kept = this.#focus.get(key);
+        if (kept?.broadcast === id) kept.broadcast = null;
+        for (const [viewer, watched] of [...(kept?.watching ?? [])]) if (viewer === id || watched === id) kept?.watching.delete(viewer);
         this.emit('participantclosed', key, id, reason);
         if (meeting.size === 0) meeting.close();
       });
@@ -245,6 +253,32 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     if (choice === 'auto' && !pinned) this.#layouts.delete(meeting);
     else this.#layouts.set(meeting, { choice, pinned });
     this.#meetings.get(meeting)?.setLayout(choice, pinned);
+  }
+
+  /**
+   * Broadcast a site (the console's meeting control): every other SIP terminal of the meeting
+   * sees `participantId` full screen; null stops it. Live, no call is renegotiated.
+   */
+  setBroadcast(meeting: string, participantId: string | null): void {
+    this.#focusOf(meeting).broadcast = participantId;
+    this.#meetings.get(meeting)?.setBroadcast(participantId);
+  }
+
+  /** Watch a site: the SIP terminal `viewerId` sees `watchedId` full screen; null: the meeting's picture again. */
+  setWatch(meeting: string, viewerId: string, watchedId: string | null): void {
+    const focus = this.#focusOf(meeting);
+    if (watchedId === null) focus.watching.delete(viewerId);
+    else focus.watching.set(viewerId, watchedId);
+    this.#meetings.get(meeting)?.setWatch(viewerId, watchedId);
+  }
+
+  #focusOf(meeting: string): { broadcast: string | null; watching: Map<string, string> } {
+    let focus = this.#focus.get(meeting);
+    if (!focus) {
+      focus = { broadcast: null, watching: new Map() };
+      this.#focus.set(meeting, focus);
+    }
+    return focus;
   }
 
   /** The composed picture of a meeting now (layout, panes, outputs; the one a participant sees), or null. */

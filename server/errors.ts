@@ -105,6 +105,11 @@ export const ERRORS = {
     en: 'Participant {id} is not in meeting {meeting}.',
     zh: '参会者 {id} 不在会议 {meeting} 中。',
   },
+  VCBOX_ERR_WATCH_NOT_SIP: {
+    statusCode: 400,
+    en: '{name} joined from a browser, which shows every site by itself; choosing the site to watch is for SIP terminals.',
+    zh: '{name} 通过浏览器入会，浏览器会自行显示所有会场；选看会场仅适用于 SIP 终端。',
+  },
   VCBOX_ERR_PROMPT_INVALID: {
     statusCode: 400,
     en: 'The prompt file cannot be used: {reason}. Upload a 16-bit PCM WAV file (mono or stereo, 8-48 kHz) of at most {maxSeconds} seconds.',

@@ -22,6 +22,8 @@ export const MEDIA_METHODS = [
   'snapshot',
   'videoRouting',
   'setLayout',
+  'setBroadcast',
+  'setWatch',
   'pictureState',
   'ivrStart',
   'ivrPlay',

@@ -250,6 +250,10 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   readonly #composedWeb = new Map<string, string | undefined>();
   #layoutChoice: LayoutChoice = 'auto';
   #pinned: string | undefined;
+  /** Broadcast a site: every other SIP terminal sees this participant full screen. */
+  #broadcast: string | undefined;
+  /** Watch a site: SIP terminal (key) sees that participant (value) full screen. */
+  readonly #watching = new Map<string, string>();
   readonly #timer: NodeJS.Timeout;
   #closed = false;
 
@@ -565,8 +569,10 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
    * meeting's composed picture (MCU) in its codec and size — one encode per distinct (codec,
    * mode, size), shared. With `single` (or when the picture cannot start) video is
    * voice-activated forwarding: each leg receives the most recent dominant speaker other than
-   * itself, through a transcoder when it cannot decode that camera's codec. A change
-   * re-consumes (mediasoup asks the new source for a key frame; a SIP source is also asked by
+   * itself, through a transcoder when it cannot decode that camera's codec. The console's
+   * "broadcast a site" and "watch a site" override both for the terminals concerned: they are
+   * forwarded that participant's camera full screen (the broadcast site itself keeps the
+   * meeting's picture). A change re-consumes (mediasoup asks the new source for a key frame; a SIP source is also asked by
    * SIP INFO). Runs one refresh at a time.
    */
   #refreshVideo(): void {
@@ -641,11 +647,17 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     const policy = this.#policy();
     const layout = effectiveLayout(this.#layoutChoice, participants.length, policy.limits);
     const videoLegs = [...this.#legs.values()].filter((leg) => leg.video && !leg.video.transport.closed);
+    const sources = this.#videoSources();
+    // Broadcast / watch: the camera a leg is made to see full screen, when that camera is there.
+    const forcedSource = (legId: string) => {
+      const wanted = this.#watching.get(legId) ?? (this.#broadcast !== legId ? this.#broadcast : undefined);
+      return wanted === undefined || wanted === legId ? undefined : sources.find((s) => s.participantId === wanted && !s.producer.closed);
+    };
     const composedLegs = layout !== 'single' && videoLegs.length > 0;
     // Self-view exclusion costs a picture per leg: only up to the admin's number of legs.
     const ownPictures = composedLegs && videoLegs.length <= policy.selfViewExclusionMax;
     const pictureKeys = new Set<string>();
-    if (composedLegs) for (const leg of videoLegs) pictureKeys.add(ownPictures ? leg.id : '');
+    if (composedLegs) for (const leg of videoLegs) if (!forcedSource(leg.id)) pictureKeys.add(ownPictures ? leg.id : '');
     if (this.#composedWeb.size > 0) pictureKeys.add('');
     const pictures = new Map<string, ComposedPicture>();
     for (const key of pictureKeys) {
@@ -655,7 +667,6 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       const shown = key === '' ? participants : participants.filter((p) => p.id !== key);
       await picture.update({ participants: shown, speaker: this.#speakerOrder[0], choice: this.#layoutChoice, pinned: this.#pinned, limits: policy.limits });
     }
-    const sources = this.#videoSources();
     const rank = (id: string) => {
       const index = this.#speakerOrder.indexOf(id);
       return index < 0 ? Number.MAX_SAFE_INTEGER : index;
@@ -665,7 +676,8 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       if (!video) continue;
       const caps = videoCapabilities(video.chosen);
       const mode = video.chosen.parameters['packetization-mode'] === 0 ? 0 : 1;
-      const picture = composedLegs ? pictures.get(ownPictures ? leg.id : '') : undefined;
+      const forced = forcedSource(leg.id);
+      const picture = composedLegs && !forced ? pictures.get(ownPictures ? leg.id : '') : undefined;
       let shown: types.Producer | undefined;
       let showingParticipant: string | undefined;
       if (picture) {
@@ -673,7 +685,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         shown = await picture.output({ mimeType: video.chosen.mimeType, ...(video.chosen.mimeType === 'video/H264' ? { packetizationMode: mode } : {}), height });
         showingParticipant = 'composed';
       } else {
-        const target = sources.filter((s) => s.participantId !== leg.id && !s.producer.closed).sort((a, b) => rank(a.participantId) - rank(b.participantId))[0];
+        const target = forced ?? sources.filter((s) => s.participantId !== leg.id && !s.producer.closed).sort((a, b) => rank(a.participantId) - rank(b.participantId))[0];
         // The camera as this leg can decode it: itself, or through a transcoder to its codec.
         shown = target?.producer;
         showingParticipant = target?.participantId;
@@ -729,6 +741,30 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     this.#layoutChoice = choice;
     this.#pinned = pinned ?? undefined;
     this.#refreshVideo();
+  }
+
+  /** Broadcast a site (null: stop): every other SIP terminal sees it full screen. */
+  setBroadcast(participantId: string | null): void {
+    this.#broadcast = participantId ?? undefined;
+    this.#refreshVideo();
+  }
+
+  /** Watch a site: the SIP terminal `viewerId` sees `watchedId` full screen (null: the meeting's picture again). */
+  setWatch(viewerId: string, watchedId: string | null): void {
+    if (watchedId === null || watchedId === viewerId) this.#watching.delete(viewerId);
+    else this.#watching.set(viewerId, watchedId);
+    this.#refreshVideo();
+  }
+
+  /** Who is broadcast and who watches whom now. */
+  get videoFocus(): { broadcast: string | null; watching: Record<string, string> } {
+    return { broadcast: this.#broadcast ?? null, watching: Object.fromEntries(this.#watching) };
+  }
+
+  /** A participant gone for good takes their broadcast and watches with them. */
+  #dropFocus(participantId: string): void {
+    if (this.#broadcast === participantId) this.#broadcast = undefined;
+    for (const [viewer, watched] of [...this.#watching]) if (viewer === participantId || watched === participantId) this.#watching.delete(viewer);
   }
 
   /**
@@ -925,6 +961,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       peer.send.close();
       peer.recv.close();
       this.#speakerOrder = this.#speakerOrder.filter((id) => id !== participantId);
+      if (!quiet) this.#dropFocus(participantId);
       if (!this.#closed) this.#refreshVideo();
       log.info({ meeting: this.key, participant: participantId, reason }, 'browser left');
       if (!quiet) this.emit('participantclosed', participantId, reason);
@@ -943,6 +980,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     leg.video?.transport.close();
     if (leg.legRouter !== this.router) leg.legRouter.close();
     this.#speakerOrder = this.#speakerOrder.filter((id) => id !== participantId);
+    if (!quiet) this.#dropFocus(participantId);
     if (!this.#closed) this.#refreshVideo();
     log.info({ meeting: this.key, participant: participantId, reason }, 'participant left');
     if (!quiet) this.emit('participantclosed', participantId, reason);

@@ -5,7 +5,9 @@
  * "red" at the spec's thresholds (delay ≥250 ms, jitter ≥50 ms, audio loss ≥10 %); lock and
  * unlock, mute and unmute one or all, remove a participant, invite a registered account (the
  * box calls its terminal in), the composed layout and the
- * participant pinned to its big pane (with the picture SIP terminals see now). Changes are
+ * participant pinned to its big pane (with the picture SIP terminals see now), broadcast a
+ * site (every other SIP terminal sees it full screen) and watch a site (one terminal sees the
+ * site chosen for it). Changes are
  * audited.
  */
 import type { FastifyPluginAsync } from 'fastify';
@@ -32,6 +34,7 @@ const participantSchema = {
     displayName: { type: 'string' },
     account: { type: ['string', 'null'] },
     role: { type: 'string', enum: ['host', 'guest'] },
+    watching: { type: ['string', 'null'], description: 'The participant this SIP terminal is made to watch full screen (null: the meeting picture)' },
     type: { type: 'string' },
     source: { type: 'string' },
     transport: { type: 'string' },
@@ -59,6 +62,7 @@ const meetingSchema = {
     startedAt: { type: 'string' },
     layout: { type: 'string', enum: [...VMR_LAYOUTS] },
     pinned: { type: ['string', 'null'] },
+    broadcast: { type: ['string', 'null'], description: 'The participant every other SIP terminal sees full screen (null: none)' },
     picture: {
       type: ['object', 'null'],
       description: 'The composed picture SIP terminals see now (null while nobody receives one)',
@@ -98,6 +102,7 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
       startedAt: meeting.startedAt.toISOString(),
       layout: meeting.layout,
       pinned: meeting.pinned,
+      broadcast: meeting.broadcast,
       picture: picture ? { layout: picture.layout, panes: picture.panes, outputs: picture.outputs } : null,
       participants: [...meeting.participants.values()].map((p) => {
         const s = stats.get(p.id);
@@ -110,6 +115,7 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
           source: p.source,
           transport: p.transport,
           joinedAt: p.joinedAt.toISOString(),
+          watching: meeting.watching.get(p.id) ?? null,
           audioCodec: s?.audioCodec ?? '',
           srtp: s?.srtp ?? false,
           muted: s?.muted ?? false,
@@ -202,6 +208,57 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
       meeting.layout = layout;
       meeting.pinned = pinned;
       auditAction(db, request, 'meeting.layout', { number: meeting.number, layout, pinned: pinned ?? '' });
+      return describe(meeting);
+    },
+  );
+
+  const participantOf = (meeting: LiveMeeting, id: string) => {
+    const participant = meeting.participants.get(id);
+    if (!participant) throw createError('VCBOX_ERR_PARTICIPANT_NOT_FOUND', { id, meeting: meeting.number });
+    return participant;
+  };
+
+  app.post<{ Params: { number: string }; Body: { participantId: string | null } }>(
+    '/live-meetings/:number/broadcast',
+    {
+      schema: {
+        summary: 'Broadcast a site: every other SIP terminal sees this participant full screen (null: back to the layout); live, no call renegotiated',
+        params: numberParams,
+        body: { type: 'object', required: ['participantId'], additionalProperties: false, properties: { participantId: { type: ['string', 'null'], maxLength: 64 } } },
+      },
+    },
+    async (request) => {
+      const meeting = liveMeeting(request.params.number);
+      const { participantId } = request.body;
+      const participant = participantId === null ? null : participantOf(meeting, participantId);
+      if (!media) throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'no media service' });
+      await media.setBroadcast(meeting.number, participantId);
+      meeting.broadcast = participantId;
+      auditAction(db, request, participant ? 'meeting.broadcast' : 'meeting.broadcast.stop', { number: meeting.number, participant: participant?.displayName ?? '' });
+      return describe(meeting);
+    },
+  );
+
+  app.post<{ Params: { number: string; id: string }; Body: { watched: string | null } }>(
+    '/live-meetings/:number/participants/:id/watch',
+    {
+      schema: {
+        summary: "Watch a site: this SIP terminal sees the watched participant full screen (null: the meeting's picture again); live",
+        params: { type: 'object', required: ['number', 'id'], properties: { number: numberParams.properties.number, id: { type: 'string', maxLength: 64 } } },
+        body: { type: 'object', required: ['watched'], additionalProperties: false, properties: { watched: { type: ['string', 'null'], maxLength: 64 } } },
+      },
+    },
+    async (request) => {
+      const meeting = liveMeeting(request.params.number);
+      const viewer = participantOf(meeting, request.params.id);
+      const { watched } = request.body;
+      const target = watched === null || watched === viewer.id ? null : participantOf(meeting, watched);
+      if (viewer.type !== 'sip') throw createError('VCBOX_ERR_WATCH_NOT_SIP', { name: viewer.displayName });
+      if (!media) throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'no media service' });
+      await media.setWatch(meeting.number, viewer.id, target?.id ?? null);
+      if (target) meeting.watching.set(viewer.id, target.id);
+      else meeting.watching.delete(viewer.id);
+      auditAction(db, request, target ? 'meeting.watch' : 'meeting.watch.stop', { number: meeting.number, viewer: viewer.displayName, watched: target?.displayName ?? '' });
       return describe(meeting);
     },
   );
