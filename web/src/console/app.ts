@@ -11,6 +11,7 @@ import { renderAccounts } from './accounts.ts';
 import { renderBackups } from './backups.ts';
 import { renderAuditLog } from './audit-log.ts';
 import { renderDashboard } from './dashboard.ts';
+import { renderLicense } from './license.ts';
 import { renderLiveMeetings } from './live-meetings.ts';
 import { renderMeetings } from './meetings.ts';
 import { renderOnlineUsers } from './online-users.ts';
@@ -34,6 +35,7 @@ const PAGES = {
   setup: { render: renderSetupWizard, refreshMs: 0 },
   statistics: { render: renderStatistics, refreshMs: 0 },
   audit: { render: renderAuditLog, refreshMs: 0 },
+  license: { render: renderLicense, refreshMs: 0 },
 } as const;
 type PageName = keyof typeof PAGES;
 const pageOf = (hash: string): PageName => (hash.replace(/^#/, '') in PAGES ? (hash.replace(/^#/, '') as PageName) : 'dashboard');

@@ -1,7 +1,7 @@
 /**
  * The dashboard (spec "Dashboard & status"), refreshed every 10 s: system time, uptime,
- * version, online users, live meetings (each a link to its page), the licence (status, ports in
- * use of those allowed, expiry); CPU, memory,
+ * version, online users, live meetings and the licence (status, ports in use of those allowed,
+ * expiry), each a link to its page; CPU, memory,
  * network and disk cards — a click opens the metric's line chart over the last hour, drawn as
  * SVG from /dashboard/history — and the status of each service.
  */
@@ -208,7 +208,7 @@ export async function renderDashboard(root: HTMLElement, onError: (error: unknow
       card(w('version'), data.version),
       el('div', { className: 'card-stat' }, el('span', { className: 'label' }, w('onlineUsers')), el('strong', {}, usersLink)),
       el('div', { className: 'card-stat' }, el('span', { className: 'label' }, w('liveMeetings')), el('strong', {}, meetingsLink)),
-      card(w('license'), licenseText(data.license)),
+      el('div', { className: 'card-stat', id: 'dashboard-license' }, el('span', { className: 'label' }, w('license')), el('strong', {}, el('a', { href: '#license' }, licenseText(data.license)))),
     ),
     el(
       'div',
