@@ -24,6 +24,7 @@ import { renderRooms } from './rooms.ts';
 import { renderVmrs } from './vmrs.ts';
 import { renderSetupWizard, setupPending } from './setup-wizard.ts';
 import { renderStatistics } from './statistics.ts';
+import { renderSystemInfo } from './system-info.ts';
 import { renderSettings } from './settings.ts';
 
 /** The pages of the console by their #hash; the live meetings page refreshes itself. */
@@ -42,6 +43,7 @@ const PAGES = {
   audit: { render: renderAuditLog, refreshMs: 0 },
   license: { render: renderLicense, refreshMs: 0 },
   profile: { render: renderProfile, refreshMs: 0 },
+  system: { render: renderSystemInfo, refreshMs: 10_000 },
 } as const;
 type PageName = keyof typeof PAGES;
 const pageOf = (hash: string): PageName => (hash.replace(/^#/, '') in PAGES ? (hash.replace(/^#/, '') as PageName) : 'dashboard');

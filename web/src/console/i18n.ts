@@ -104,6 +104,7 @@ export const STRINGS = {
     navSettings: 'Settings',
     navBackups: 'Backups',
     navLicense: 'Licence',
+    navSystem: 'System info',
   },
   'zh-CN': {
     product: 'vcbox 视频会议',
@@ -205,6 +206,7 @@ export const STRINGS = {
     navSettings: '系统设置',
     navBackups: '备份与恢复',
     navLicense: '授权',
+    navSystem: '系统信息',
   },
 } as const;
 
