@@ -16,6 +16,10 @@ interface Participant {
   audioCodec: string;
   muted: boolean;
   quality: 'good' | 'red';
+  packetLoss: number;
+  videoPacketLoss: number;
+  jitterMs: number;
+  rttMs: number;
 }
 interface Meeting {
   number: string;
@@ -33,6 +37,7 @@ export interface LayoutPicture {
 }
 
 let layouts: LayoutPicture[] = [];
+const percent = (fraction: number) => String(Math.round(fraction * 1000) / 10);
 
 
 export function layoutName(layout: string): string {
@@ -113,7 +118,14 @@ export async function renderLiveMeetings(root: HTMLElement, onError: (error: unk
         el('td', {}, p.type.toUpperCase()),
         el('td', {}, t(p.role)),
         el('td', {}, p.audioCodec || '—'),
-        el('td', { className: p.quality === 'red' ? 'quality red' : 'quality' }, t(p.quality)),
+        el(
+          'td',
+          {
+            className: p.quality === 'red' ? 'quality red' : 'quality',
+            title: t('qualityDetail', { loss: percent(p.packetLoss), videoLoss: percent(p.videoPacketLoss), jitter: String(Math.round(p.jitterMs)), delay: String(Math.round(p.rttMs / 2)) }),
+          },
+          t(p.quality),
+        ),
         el('td', {}, mute, ' ', remove),
       );
       row.dataset.participant = p.displayName;
