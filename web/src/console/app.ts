@@ -59,6 +59,8 @@ interface Session {
 type View = 'login' | 'recovery' | 'password' | 'app';
 const state = { page: 'login' as View, view: 'dashboard' as PageName, session: undefined as Session | undefined, errors: [] as string[] };
 let refreshTimer: ReturnType<typeof setInterval> | undefined;
+/** Set when the login or first-password form was sent: its focused button disappears with it. */
+let focusAfterLogin = false;
 /** "Remember me" keeps the user name in this browser — never the password; the session still ends when idle. */
 const REMEMBERED_USER = 'vcbox.username';
 const idle = new IdleLogout(() => {
@@ -129,8 +131,10 @@ async function show(page: View, notice = ''): Promise<void> {
     const content = $('content');
     const refresh = () => keepingFocus(content, () => page.render(content, showError)).catch(showError);
     await refresh();
-    // Arriving on another page from the nav: the keyboard starts at its heading (unless the page put it somewhere).
-    if (previous !== state.view && !content.contains(document.activeElement)) focusHeading();
+    // Arriving on another page (from the nav, or from the login form, which is gone now): the
+    // keyboard starts at its heading, unless the page put it somewhere. A new visit starts at the top.
+    if ((previous !== state.view || focusAfterLogin) && !content.contains(document.activeElement)) focusHeading();
+    focusAfterLogin = false;
     if (page.refreshMs > 0) refreshTimer = setInterval(() => void refresh(), page.refreshMs);
   }
 }
@@ -187,6 +191,7 @@ $('login-form').addEventListener('submit', (event) => {
   const password = (document.getElementById('password') as HTMLInputElement).value;
   void api<Session>('POST', '/session', { username, password })
     .then((session) => {
+      focusAfterLogin = true;
       if ((document.getElementById('remember') as HTMLInputElement).checked) localStorage.setItem(REMEMBERED_USER, username);
       else localStorage.removeItem(REMEMBERED_USER);
       (document.getElementById('password') as HTMLInputElement).value = '';
@@ -208,6 +213,7 @@ $('password-form').addEventListener('submit', (event) => {
   const value = (id: string) => (document.getElementById(id) as HTMLInputElement).value;
   void api('PUT', '/session/password', { currentPassword: value('current-password'), newPassword: value('new-password'), confirmPassword: value('confirm-password') })
     .then(async () => {
+      focusAfterLogin = true;
       const session = await api<Session>('GET', '/session');
       await afterLogin({ ...session, mustChangePassword: false });
     })
