@@ -7,7 +7,7 @@
  */
 import { el } from './form-fields.ts';
 import { api } from './api.ts';
-import { words } from './i18n.ts';
+import { lang, words } from './i18n.ts';
 
 const w = words({
   en: {
@@ -113,7 +113,7 @@ let openChart: Metric | undefined;
 function licenseText(license: Dashboard['license']): string {
   if (!license || license.ports === null) return w('licenseNone');
   const status = (['trial', 'active', 'expired', 'revoked'] as const).find((s) => s === license.status) ?? 'none';
-  const until = license.validUntil ? w('licenseUntil', { date: new Date(license.validUntil).toLocaleDateString(), days: String(license.daysLeft ?? 0) }) : '';
+  const until = license.validUntil ? w('licenseUntil', { date: new Date(license.validUntil).toLocaleDateString(lang()), days: String(license.daysLeft ?? 0) }) : '';
   return w('licenseLine', { status: w(status), inUse: String(license.portsInUse), ports: String(license.ports), until });
 }
 
@@ -203,7 +203,7 @@ export async function renderDashboard(root: HTMLElement, onError: (error: unknow
     el(
       'div',
       { className: 'cards' },
-      card(w('time'), new Date(data.time).toLocaleString()),
+      card(w('time'), new Date(data.time).toLocaleString(lang())),
       card(w('uptime'), duration(data.uptimeSeconds)),
       card(w('version'), data.version),
       el('div', { className: 'card-stat' }, el('span', { className: 'label' }, w('onlineUsers')), el('strong', {}, usersLink)),
