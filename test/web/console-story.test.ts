@@ -20,7 +20,7 @@ import type { Page } from 'playwright-core';
 import { HEADER } from '../../server/accounts/account-spreadsheet.ts';
 import { startAppliance } from '../helpers/appliance.ts';
 import { Baresip } from '../helpers/baresip.ts';
-import { launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';
+import { changeFirstPassword, launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';
 import { createNamespace } from '../helpers/netns.ts';
 
 const namespace = createNamespace(t, 'story');
@@ -57,11 +57,7 @@ t.test('a new administrator does the whole job in the console', { skip: namespac
   await page.waitForSelector('#login-view:not([hidden])');
   await shoot('login');
   await logInToConsole(page, 'admin', initialPassword);
-  await page.waitForSelector('#password-view:not([hidden])');
-  await page.fill('#current-password', initialPassword);
-  await page.fill('#new-password', 'Story2026');
-  await page.fill('#confirm-password', 'Story2026');
-  await page.click('#save-password');
+  await changeFirstPassword(page, initialPassword, 'Story2026');
 
   // 2. The wizard opens by itself on a new box.
   await page.waitForSelector('#wizard-network');
