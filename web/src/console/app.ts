@@ -14,6 +14,7 @@ import { renderForgotPassword, renderPasswordReset, resetToken } from './passwor
 import { renderProfile } from './profile.ts';
 import { renderAccounts } from './accounts.ts';
 import { renderBackups } from './backups.ts';
+import { renderFirmware } from './firmware.ts';
 import { renderAuditLog } from './audit-log.ts';
 import { renderDashboard } from './dashboard.ts';
 import { renderLicense } from './license.ts';
@@ -38,6 +39,8 @@ const PAGES = {
   meetings: { render: renderMeetings, refreshMs: 0 },
   settings: { render: renderSettings, refreshMs: 0 },
   backups: { render: renderBackups, refreshMs: 0 },
+  // Refreshes its own progress table (a whole re-render would drop a file chosen for upload).
+  firmware: { render: renderFirmware, refreshMs: 0 },
   setup: { render: renderSetupWizard, refreshMs: 0 },
   statistics: { render: renderStatistics, refreshMs: 0 },
   audit: { render: renderAuditLog, refreshMs: 0 },

@@ -106,6 +106,7 @@ export const STRINGS = {
     navBackups: 'Backups',
     navLicense: 'Licence',
     navSystem: 'System info',
+    navFirmware: 'Firmware',
   },
   'zh-CN': {
     product: 'vcbox 视频会议',
@@ -209,6 +210,7 @@ export const STRINGS = {
     navBackups: '备份与恢复',
     navLicense: '授权',
     navSystem: '系统信息',
+    navFirmware: '终端固件',
   },
 } as const;
 
