@@ -7,13 +7,15 @@
  * revoked…) is shown in words under the text, nothing changed. The rules are the server's
  * (server/license/); this page only shows and asks.
  */
-import { ApiError, api } from './api.ts';
+import { actionOutcome } from './action-outcome.ts';
+import { api } from './api.ts';
 import { clearRefusal, el, field, showRefusal } from './form-fields.ts';
 import { lang, words } from './i18n.ts';
 
 const w = words({
   en: {
     title: 'Licence',
+    working: 'Working…',
     factsTitle: 'This box’s licence',
     status: 'Status',
     type: 'Type',
@@ -62,6 +64,7 @@ const w = words({
   },
   'zh-CN': {
     title: '授权',
+    working: '正在处理…',
     factsTitle: '本设备的授权',
     status: '状态',
     type: '类型',
@@ -131,9 +134,6 @@ const TEXT_REFUSALS = Object.fromEntries(
   ['license', 'VCBOX_ERR_LICENSE_MALFORMED', 'VCBOX_ERR_LICENSE_TAMPERED', 'VCBOX_ERR_LICENSE_OTHER_BOX', 'VCBOX_ERR_LICENSE_EXPIRED', 'VCBOX_ERR_LICENSE_NOT_YET_VALID', 'VCBOX_ERR_LICENSE_REVOKED'].map((key) => [key, 'license-text']),
 );
 
-/** The outcome of the last action, said again after the page is read anew. */
-let lastOutcome: { text: string; failed: boolean } | undefined;
-
 const date = (iso: string | null) => (iso ? new Date(iso).toLocaleDateString(lang(), { year: 'numeric', month: 'long', day: 'numeric' }) : w('none'));
 const dateTime = (iso: string | null) => (iso ? new Date(iso).toLocaleString(lang()) : w('none'));
 
@@ -170,14 +170,7 @@ function facts(license: LicenseFacts): HTMLElement {
 export async function renderLicense(root: HTMLElement, onError: (error: unknown) => void): Promise<void> {
   const license = await api<LicenseFacts>('GET', '/license');
   const again = () => renderLicense(root, onError).catch(onError);
-  const outcome = el('div', { id: 'license-outcome', className: 'outcome' });
-  outcome.setAttribute('aria-live', 'polite');
-  if (lastOutcome) {
-    outcome.className = `outcome ${lastOutcome.failed ? 'failed' : 'ok'}`;
-    outcome.setAttribute('role', lastOutcome.failed ? 'alert' : 'status');
-    outcome.append(el('p', {}, lastOutcome.text));
-  }
-  lastOutcome = undefined;
+  const outcome = actionOutcome('license-outcome', { working: w('working') }, again, onError);
 
   // The trial: offered while it can be started, otherwise said what became of it.
   const trial = el('section', { className: 'panel', id: 'license-trial' }, el('h2', {}, w('trialTitle')));
@@ -185,18 +178,13 @@ export async function renderLicense(root: HTMLElement, onError: (error: unknown)
     trial.append(el('p', {}, w('trialUsed', { from: date(license.trial.startedAt), until: date(license.trial.endsAt) })));
   } else if (license.status === 'unlicensed') {
     const start = el('button', { type: 'button', id: 'license-trial-start' }, w('trialStart'));
+    outcome.buttons.push(start);
     start.addEventListener('click', () => {
       if (!window.confirm(w('trialConfirm'))) return;
-      void api<LicenseFacts>('POST', '/license/trial')
-        .then((started) => {
-          lastOutcome = { text: w('trialStarted', { date: date(started.trial.endsAt) }), failed: false };
-        })
-        .catch((error: unknown) => {
-          if (!(error instanceof ApiError) || error.status === 0 || error.status === 401 || error.status >= 500) throw error;
-          lastOutcome = { text: error.message, failed: true };
-        })
-        .then(again)
-        .catch(onError);
+      outcome.act(async () => {
+        const started = await api<LicenseFacts>('POST', '/license/trial');
+        return [w('trialStarted', { date: date(started.trial.endsAt) })];
+      });
     });
     trial.append(start);
   } else {
@@ -227,7 +215,7 @@ export async function renderLicense(root: HTMLElement, onError: (error: unknown)
     void api<LicenseFacts>('POST', '/license/activate', { license: text.value })
       .then((active) => {
         const until = active.validUntil ? w('activatedUntil', { date: date(active.validUntil) }) : w('perpetual');
-        lastOutcome = { text: w('activated', { serial: active.serial ?? '', ports: String(active.ports ?? ''), until }), failed: false };
+        outcome.keep([w('activated', { serial: active.serial ?? '', ports: String(active.ports ?? ''), until })]);
         return again();
       })
       .catch((error: unknown) => {
@@ -238,7 +226,7 @@ export async function renderLicense(root: HTMLElement, onError: (error: unknown)
 
   root.replaceChildren(
     el('h1', {}, w('title')),
-    outcome,
+    outcome.element,
     facts(license),
     trial,
     el('section', { className: 'panel', id: 'license-activation' }, el('h2', {}, licensed ? w('renewTitle') : w('activateTitle')), form),
