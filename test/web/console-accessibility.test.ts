@@ -14,33 +14,46 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import type { Page } from 'playwright-core';
-import { AccountStore } from '../../server/accounts/account-store.ts';
 import { AdminStore } from '../../server/admin/admin-store.ts';
 import { BackupRestorer } from '../../server/backup/backup-restore.ts';
 import { BackupStore } from '../../server/backup/backup-store.ts';
 import { dataPaths, loadConfig } from '../../server/config/config.ts';
+import { FirmwareRollout } from '../../server/firmware/firmware-rollout.ts';
+import { FirmwareStore } from '../../server/firmware/firmware-store.ts';
 import { MeetingStore } from '../../server/meetings/meeting-store.ts';
-import { openState } from '../../server/process/open-state.ts';
 import { RoomStore } from '../../server/rooms/room-store.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { PROJECT_ROOT } from '../helpers/appliance.ts';
 import { launchBrowser, openPage } from '../helpers/browser.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
+import { startSipBox } from '../helpers/sip-box.ts';
 
+// The SIP side too: the firmware page follows registered terminals (its rollout needs the registrar).
+const box = await startSipBox();
+t.teardown(() => box.close());
+const { db, settings } = box;
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-console-a11y-'));
-const config = loadConfig({ VCBOX_DATA_DIR: dataDir });
-const paths = dataPaths(config);
-const state = openState(config);
-await new AdminStore(state.db).create({ username: 'chief', password: 'Chief2026', email: 'chief@example.org', role: 'admin' });
-new AccountStore(state.db).create({ number: '2001', name: 'Room West', password: 'secret12' }, state.settings.get('network.localDomain'));
-new RoomStore(state.db).create({ name: 'Board room', type: 'normal' });
-new VmrStore(state.db).create({ name: 'Town hall', number: '88001', hostPin: '1111', guestPin: '2222', capacity: 16 });
+const paths = dataPaths(loadConfig({ VCBOX_DATA_DIR: dataDir }));
+await new AdminStore(db).create({ username: 'chief', password: 'Chief2026', email: 'chief@example.org', role: 'admin' });
+box.app.accounts.create({ number: '2001', name: 'Room West', password: 'secret12' }, box.realm);
+new RoomStore(db).create({ name: 'Board room', type: 'normal' });
+new VmrStore(db).create({ name: 'Town hall', number: '88001', hostPin: '1111', guestPin: '2222', capacity: 16 });
 const start = new Date(Date.now() + 86_400_000);
-new MeetingStore(state.db).create({ subject: 'Weekly sync', start: start.toISOString(), durationMinutes: 60, accounts: ['2001'] }, 'chief');
-const store = new BackupStore(state.db, { backups: paths.backups, certificates: paths.certificates, prompts: paths.prompts });
+new MeetingStore(db).create({ subject: 'Weekly sync', start: start.toISOString(), durationMinutes: 60, accounts: ['2001'] }, 'chief');
+const store = new BackupStore(db, { backups: paths.backups, certificates: paths.certificates, prompts: paths.prompts });
 await store.create('manual', { actor: 'test', source: '127.0.0.1' }, 'First');
-const restorer = new BackupRestorer({ db: state.db, settings: state.settings, store, maxUploadBytes: config.backup.maxUploadBytes });
-const base = await startConsoleApi(t, { state, backups: { store, restorer }, webRoot: path.join(PROJECT_ROOT, 'web') });
+const restorer = new BackupRestorer({ db, settings, store, maxUploadBytes: 1024 * 1024 * 1024 });
+const firmware = new FirmwareStore(db, { dir: paths.firmware, settings, maxUploadBytes: 1024 * 1024 });
+const rollout = new FirmwareRollout({ db, store: firmware, location: box.app.location, checkSync: (binding) => box.app.checkSync(binding) });
+t.teardown(() => rollout.close());
+const base = await startConsoleApi(t, {
+  state: { db, settings },
+  keepDb: true,
+  online: () => box.app.location.online(),
+  backups: { store, restorer },
+  firmware: { store: firmware, rollout, lockout: box.app.lockout },
+  webRoot: path.join(PROJECT_ROOT, 'web'),
+});
 const browser = await launchBrowser();
 t.teardown(() => browser.close());
 const artifacts = process.env.VCBOX_TEST_ARTIFACTS ?? mkdtempSync(path.join(os.tmpdir(), 'vcbox-artifacts-'));
@@ -167,7 +180,7 @@ t.test('the keyboard alone: log in, reach a page from the nav, fill its form', a
   await page.keyboard.type('secret12');
   await page.keyboard.press('Enter');
   await page.waitForSelector('tr[data-account="2002"]');
-  t.ok(new AccountStore(state.db).findByNumber('2002'), 'Enter created the account');
+  t.ok(box.app.accounts.findByNumber('2002'), 'Enter created the account');
   await page.screenshot({ path: path.join(artifacts, 'console-keyboard.png') });
   t.same(p.errors, [], 'no console errors');
 });
