@@ -213,7 +213,7 @@ export const ERRORS = {
   VCBOX_ERR_PASSWORD_CHANGE: {
     statusCode: 400,
     en: 'The password was not changed: {reason}.',
-    zh: '密码未修改：{reason}。',
+    zh: '密码未修改：{reasonZh}。',
   },
   VCBOX_ERR_ADMIN_EXISTS: {
     statusCode: 409,

@@ -83,8 +83,10 @@ export interface ParticipantSnapshot {
   readonly bitrateOut: number;
   readonly packetsIn: number;
   readonly packetsOut: number;
-  /** Fraction of packets lost towards the box, 0-1. */
+  /** Fraction of audio packets lost towards the box, 0-1. */
   readonly packetLoss: number;
+  /** Fraction of video packets lost towards the box, 0-1 (the worst simulcast layer; 0 without video). */
+  readonly videoPacketLoss: number;
   /** Interarrival jitter in ms. */
   readonly jitterMs: number;
   readonly rttMs: number;
@@ -224,6 +226,11 @@ function pickCrypto(media: SdpMedia): (SdpCrypto & { suite: types.SrtpCryptoSuit
     if (crypto) return { ...crypto, suite };
   }
   return undefined;
+}
+
+/** A producer's packet loss towards the box, 0-1: the worst of its streams (simulcast layers). */
+function worstLoss(stats: readonly { fractionLost?: number }[]): number {
+  return Math.max(0, ...stats.map((s) => (s.fractionLost ?? 0) / 256));
 }
 
 export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
@@ -1017,6 +1024,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       const sent = consumerStats.find((s) => s.type === 'outbound-rtp');
       const remote = (received ?? {}) as Partial<types.RtpStreamRecvStats>;
       const jitterTs = remote.jitter ?? 0;
+      const videoPacketLoss = leg.video ? worstLoss(await leg.video.producer.getStats().catch(() => [])) : 0;
       out.push({
         id: leg.id,
         displayName: leg.displayName,
@@ -1033,6 +1041,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         packetsIn: remote.packetCount ?? 0,
         packetsOut: (sent as Partial<types.RtpStreamSendStats> | undefined)?.packetCount ?? 0,
         packetLoss: (remote.fractionLost ?? 0) / 256,
+        videoPacketLoss,
         jitterMs: Math.round((jitterTs / (AUDIO_CODECS[leg.audioCodec].clockRate / 1000)) * 10) / 10,
         rttMs: Math.round(((sent as Partial<types.RtpStreamSendStats> | undefined)?.roundTripTime ?? 0) * 10) / 10,
       });
@@ -1042,6 +1051,8 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       const [received] = audio ? await audio.getStats().catch(() => []) : [];
       const remote = (received ?? {}) as Partial<types.RtpStreamRecvStats>;
       const [transportStats] = await peer.recv.getStats().catch(() => []);
+      const video = [...peer.producers.values()].find((p) => p.kind === 'video');
+      const videoPacketLoss = video ? worstLoss(await video.getStats().catch(() => [])) : 0;
       out.push({
         id: peer.id,
         displayName: peer.displayName,
@@ -1058,6 +1069,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         packetsIn: remote.packetCount ?? 0,
         packetsOut: 0,
         packetLoss: (remote.fractionLost ?? 0) / 256,
+        videoPacketLoss,
         jitterMs: Math.round(((remote.jitter ?? 0) / 48) * 10) / 10,
         rttMs: Math.round((remote.roundTripTime ?? 0) * 10) / 10,
       });

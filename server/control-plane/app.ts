@@ -52,6 +52,7 @@ import { meetingRoutes } from './routes/meetings.ts';
 import { ivrPromptRoutes } from './routes/ivr-prompts.ts';
 import { joinRoutes } from './routes/join.ts';
 import { licenseRoutes } from './routes/license.ts';
+import { systemInfoRoutes } from './routes/system-info.ts';
 import { settingRoutes } from './routes/settings.ts';
 import { liveMeetingRoutes } from './routes/live-meetings.ts';
 import { type OnlineLookup, onlineUserRoutes, type ReachabilityLookup } from './routes/online-users.ts';
@@ -223,6 +224,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         ...(options.sampler ? { sampler: options.sampler } : {}),
         license: () => license.store.facts(),
       });
+      await api.register(systemInfoRoutes, { settings, ...(options.sampler ? { sampler: options.sampler } : {}) });
       await api.register(onlineUserRoutes, { accounts, online: options.online ?? (() => []), ...(options.reachability ? { reachability: options.reachability } : {}) });
       await api.register(meetingRoutes, { db, meetings: new MeetingStore(db), accounts, settings, mailer });
       await api.register(roomRoutes, { db, rooms: new RoomStore(db), vmrs: new VmrStore(db), devices: options.devices ?? (() => undefined) });

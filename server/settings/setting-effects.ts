@@ -31,6 +31,8 @@ const RULES: [prefix: string, effect: SettingEffect][] = [
   ['call.rtpTimeoutSeconds', { applies: 'restart', service: 'media' }],
   ['call.', { applies: 'now' }],
   ['sip.qualifySeconds', { applies: 'now' }],
+  // Read at every challenge the SIP application sends (server/sip-app/sip-application.ts).
+  ['sip.digestAlgorithms', { applies: 'now' }],
   ['sip.', { applies: 'restart', service: 'signaling' }],
   ['terminalLogs.', { applies: 'restart', service: 'signaling' }],
   // The TURN service follows these and restarts its relay by itself (server/turn/turn-service.ts).

@@ -2,7 +2,8 @@
  * Live meetings and meeting control (spec "Rooms and meetings" control, "Meeting behaviour"):
  * the meetings with people in them now, each participant with name, role, type, codec,
  * bitrates, packet loss, jitter and RTT from the media service and a `quality` that turns
- * "red" at the spec's thresholds (delay ≥250 ms, jitter ≥50 ms, audio loss ≥10 %); lock and
+ * "red" at the spec's thresholds (delay ≥250 ms, jitter ≥50 ms, audio loss ≥10 %, video loss
+ * ≥3 %); lock and
  * unlock, mute and unmute one or all, remove a participant, invite a registered account (the
  * box calls its terminal in), the composed layout and the
  * participant pinned to its big pane (with the picture SIP terminals see now), broadcast a
@@ -20,11 +21,13 @@ import type { LiveMeeting, LiveMeetings } from '../../meetings/live-meetings.ts'
 import { VMR_LAYOUTS } from '../../rooms/vmr-store.ts';
 import { auditAction } from '../route-helpers.ts';
 
-/** Spec thresholds for "red" network quality (audio; video's 3 % comes with video legs). */
-export const QUALITY_RED = { delayMs: 250, jitterMs: 50, audioLoss: 0.1 } as const;
+/** Spec thresholds for "red" network quality; the delay is half the measured round trip. */
+export const QUALITY_RED = { delayMs: 250, jitterMs: 50, audioLoss: 0.1, videoLoss: 0.03 } as const;
 
-export function quality(p: Pick<ParticipantSnapshot, 'rttMs' | 'jitterMs' | 'packetLoss'>): 'good' | 'red' {
-  return p.rttMs / 2 >= QUALITY_RED.delayMs || p.jitterMs >= QUALITY_RED.jitterMs || p.packetLoss >= QUALITY_RED.audioLoss ? 'red' : 'good';
+export function quality(p: Pick<ParticipantSnapshot, 'rttMs' | 'jitterMs' | 'packetLoss' | 'videoPacketLoss'>): 'good' | 'red' {
+  return p.rttMs / 2 >= QUALITY_RED.delayMs || p.jitterMs >= QUALITY_RED.jitterMs || p.packetLoss >= QUALITY_RED.audioLoss || p.videoPacketLoss >= QUALITY_RED.videoLoss
+    ? 'red'
+    : 'good';
 }
 
 const participantSchema = {
@@ -45,7 +48,8 @@ const participantSchema = {
     direction: { type: 'string' },
     bitrateIn: { type: 'number' },
     bitrateOut: { type: 'number' },
-    packetLoss: { type: 'number' },
+    packetLoss: { type: 'number', description: 'audio packets lost towards the box, 0-1' },
+    videoPacketLoss: { type: 'number', description: 'video packets lost towards the box, 0-1 (0 without video)' },
     jitterMs: { type: 'number' },
     rttMs: { type: 'number' },
     quality: { type: 'string', enum: ['good', 'red'] },
@@ -123,6 +127,7 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
           bitrateIn: s?.bitrateIn ?? 0,
           bitrateOut: s?.bitrateOut ?? 0,
           packetLoss: s?.packetLoss ?? 0,
+          videoPacketLoss: s?.videoPacketLoss ?? 0,
           jitterMs: s?.jitterMs ?? 0,
           rttMs: s?.rttMs ?? 0,
           quality: s ? quality(s) : 'good',
