@@ -53,6 +53,14 @@ export interface MediaServiceEvents {
   dominantspeaker: [meeting: string, participantId: string];
 }
 
+export interface MediaStats {
+  readonly workers: { readonly index: number; readonly pid: number; readonly cpuSeconds: number; readonly routers: number }[];
+  /** Workers the pool should have (a dead one is missing from `workers` until replaced). */
+  readonly configuredWorkers: number;
+  readonly meetings: number;
+  readonly ivrSessions: number;
+}
+
 export interface MeetingSnapshot {
   readonly meeting: string;
   readonly workerPid: number;
@@ -69,6 +77,7 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
   readonly #layouts = new Map<string, { choice: LayoutChoice; pinned: string | null }>();
   #network: MediaNetwork;
   #rtpTimeoutMs: number;
+  #ivrPorts: { readonly min: number; readonly max: number };
   #closed = false;
 
   constructor(options: MediaServiceOptions) {
@@ -76,12 +85,23 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     this.#options = options;
     this.#network = options.network;
     this.#rtpTimeoutMs = options.rtpTimeoutMs ?? 60_000;
+    this.#ivrPorts = options.ivrPorts ?? { min: 30000, max: 37999 };
   }
 
-  /** New legs use these (settings changed); legs already up keep theirs. */
-  configure(changes: { network?: MediaNetwork; rtpTimeoutMs?: number }): void {
+  /**
+   * Settings changed (media/main.ts follows them): new transports and IVR calls use the new
+   * addresses and port ranges, legs already up keep their ports; the RTP timeout applies to
+   * every leg at its next check.
+   */
+  configure(changes: { network?: MediaNetwork; rtpTimeoutMs?: number; ivrPorts?: { readonly min: number; readonly max: number } }): void {
     if (changes.network) this.#network = changes.network;
     if (changes.rtpTimeoutMs) this.#rtpTimeoutMs = changes.rtpTimeoutMs;
+    if (changes.ivrPorts) this.#ivrPorts = changes.ivrPorts;
+  }
+
+  /** The call settings for composed video changed: every meeting's running pictures follow. */
+  videoPolicyChanged(): void {
+    for (const meeting of this.#meetings.values()) meeting.videoPolicyChanged();
   }
 
   async #meeting(key: string): Promise<MeetingMedia> {
@@ -90,8 +110,8 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     const pending = this.#creating.get(key);
     if (pending) return pending;
     const creating = this.#options.pool.acquire().then((worker) => MeetingMedia.create(key, worker, {
-      network: this.#network,
-      rtpTimeoutMs: this.#rtpTimeoutMs,
+      network: () => this.#network,
+      rtpTimeoutMs: () => this.#rtpTimeoutMs,
       ...(this.#options.mixer ? { mixer: this.#options.mixer } : {}),
       legsPerWorker: this.#options.legsPerWorker ?? 200,
       placeLeg: () => this.#options.pool.leastLoaded(),
@@ -205,7 +225,7 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     const { session, sdp } = await IvrSession.start(callId, offer, {
       address: natAddressFor(this.#options.nat?.(), remoteAddress) ?? this.#network.announcedAddress,
       listenIp: this.#network.listenIp,
-      ports: this.#options.ivrPorts ?? { min: 30000, max: 37999 },
+      ports: this.#ivrPorts,
     });
     this.#ivr.set(callId, session);
     session.on('digit', (digit) => this.emit('ivrdigit', callId, digit));
@@ -262,6 +282,23 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
   /** Who each SIP leg of a meeting sees (voice-activated video). */
   videoRouting(meeting: string): Record<string, string | null> {
     return this.#live(meeting).videoRouting();
+  }
+
+  /** Load figures (Prometheus metrics): per worker its CPU time so far and routers; meetings; IVR calls. */
+  async stats(): Promise<MediaStats> {
+    const pool = this.#options.pool;
+    const workers = await Promise.all(
+      pool.workers.map(async (worker) => {
+        const usage = await worker.getResourceUsage().catch(() => undefined);
+        return {
+          index: Number(worker.appData.index ?? 0),
+          pid: worker.pid,
+          cpuSeconds: usage ? (usage.ru_utime + usage.ru_stime) / 1000 : 0,
+          routers: pool.routersOn(worker),
+        };
+      }),
+    );
+    return { workers, configuredWorkers: pool.size, meetings: this.#meetings.size, ivrSessions: this.#ivr.size };
   }
 
   get meetingCount(): number {

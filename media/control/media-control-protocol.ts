@@ -28,6 +28,7 @@ export const MEDIA_METHODS = [
   'ivrDigit',
   'ivrStop',
   'configure',
+  'stats',
   'ping',
 ] as const;
 export type MediaMethod = (typeof MEDIA_METHODS)[number];

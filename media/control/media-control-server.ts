@@ -3,10 +3,10 @@
  * the Unix socket, runs requests against the MediaService and pushes its events to every
  * connected control plane. A malformed line is answered with an error, never a crash.
  */
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import { getLogger } from '../../server/logging/logger.ts';
+import { listenOnUnixSocket } from '../../server/process/unix-socket.ts';
 import type { MediaService } from '../media-service.ts';
 import { MAX_LINE_BYTES, MEDIA_EVENTS, MEDIA_METHODS, type MediaMethod } from './media-control-protocol.ts';
 
@@ -28,18 +28,9 @@ export class MediaControlServer {
     }
   }
 
-  listen(): Promise<void> {
-    mkdirSync(path.dirname(this.#socketPath), { recursive: true, mode: 0o700 });
-    rmSync(this.#socketPath, { force: true });
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.#socketPath, () => {
-        this.#server.off('error', reject);
-        chmodSync(this.#socketPath, 0o600);
-        log.info({ socket: this.#socketPath }, 'media control channel listening');
-        resolve();
-      });
-    });
+  async listen(): Promise<void> {
+    await listenOnUnixSocket(this.#server, this.#socketPath);
+    log.info({ socket: this.#socketPath }, 'media control channel listening');
   }
 
   #accept(socket: net.Socket): void {

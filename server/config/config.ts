@@ -26,8 +26,12 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Log to stdout as well as to the files (on in dev; journald takes it on the appliance). */
   readonly logToStdout: boolean;
-  /** The web console and its API. */
-  readonly http: { readonly host: string; readonly port: number };
+  /**
+   * The web console and its API. `port` fixes the HTTP port for this run (it then overrides
+   * the stored `web.httpPort`, as the SIP ports do); undefined = the stored setting (80).
+   * The dev run command sets 8080; the installer leaves it out.
+   */
+  readonly http: { readonly host: string; readonly port?: number };
   /** SIP listeners. `port` is UDP and TCP, `tlsPort` TLS; undefined = the stored setting. */
   readonly sip: { readonly host: string; readonly port?: number; readonly tlsPort?: number };
   /** The signaling service's application port (drachtio wire protocol), loopback only. */
@@ -184,7 +188,7 @@ export function loadConfig(env: Env): Config {
     logToStdout: logToStdoutRaw === undefined ? true : logToStdoutRaw === true || logToStdoutRaw === '1',
     http: {
       host: env.VCBOX_HTTP_HOST ?? file.http?.host ?? '0.0.0.0',
-      port: parsePort('http.port (VCBOX_HTTP_PORT)', env.VCBOX_HTTP_PORT ?? file.http?.port ?? 8080),
+      ...optionalHttpPort(optionalPort('http.port (VCBOX_HTTP_PORT)', env.VCBOX_HTTP_PORT ?? file.http?.port)),
     },
     sip: {
       host: sipHost,
@@ -217,6 +221,10 @@ export function loadConfig(env: Env): Config {
   };
 }
 
+function optionalHttpPort(port: number | undefined): { port?: number } {
+  return port === undefined ? {} : { port };
+}
+
 function optionalRoot(root: string | undefined): { root?: string } {
   return root === undefined ? {} : { root };
 }
@@ -241,5 +249,7 @@ export function dataPaths(config: Config) {
     backups: path.join(config.dataDir, 'backups'),
     /** Unix socket of the media service's control channel (control plane → media). */
     mediaSocket: path.join(config.dataDir, 'run', 'media.sock'),
+    /** Unix socket of the signaling service's control channel (its status; applying changed settings now). */
+    signalingSocket: path.join(config.dataDir, 'run', 'signaling.sock'),
   } as const;
 }

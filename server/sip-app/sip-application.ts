@@ -242,6 +242,7 @@ function mediaAbsent(): MediaControl {
     ivrDigit: fail,
     ivrStop: fail,
     configure: fail,
+    stats: fail,
     ping: fail,
   };
 }
