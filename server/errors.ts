@@ -88,7 +88,7 @@ export const ERRORS = {
   },
   VCBOX_ERR_CERT_VALIDITY: {
     statusCode: 400,
-    en: 'The certificate "{subject}" is valid from {validFrom} to {validTo}, so it is {problem} now ({now}). Import a certificate that is valid today. Nothing was changed.',
+    en: 'The certificate "{subject}" is valid from {validFrom} to {validTo}: it is {problem} (now is {now}). Import a certificate that is valid today. Nothing was changed.',
     zh: '证书“{subject}”的有效期为 {validFrom} 至 {validTo}，当前（{now}）{problemZh}。请导入当前有效的证书。未作任何修改。',
   },
   VCBOX_ERR_CERT_STORE: {
