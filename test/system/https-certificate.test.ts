@@ -7,7 +7,8 @@
  * TLS, verifiable with that CA; a wrong key, an expired certificate, a chain that does not link
  * and text that is no PEM are refused in words (English and Chinese) by their field and change
  * nothing; going back to a generated certificate works; HTTPS moves to another port and turns
- * off.
+ * off; an HTTP port the process configuration fixes (VCBOX_HTTP_PORT) stays, and the answer
+ * says so.
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -169,4 +170,13 @@ t.test('HTTPS moves to another port, then turns off', async (t) => {
   t.match(off.body, { live: { web: { https: { enabled: false, port: null } } }, message: /HTTPS is off/ });
   t.ok(await tcpFree(httpsPort), 'nothing listens on the HTTPS port');
   t.equal((await fetch(`${box.baseUrl}/`, { redirect: 'manual' })).status, 200, 'HTTP serves the console itself again');
+});
+
+t.test('the HTTP port fixed by the process configuration stays, and the answer says why', async (t) => {
+  const stored = await freePort();
+  const answer = await admin.call('PATCH', '/api/v1/settings', { 'web.httpPort': stored });
+  t.equal(answer.status, 200);
+  t.match(answer.body.live.web, { http: { port: box.httpPort, stored, pinnedBy: /VCBOX_HTTP_PORT/ } });
+  t.match(answer.body.message, new RegExp(`The HTTP port stays ${box.httpPort} for this run: VCBOX_HTTP_PORT .* fixes it; the stored ${stored} applies when the box runs without that`));
+  t.ok(await tcpFree(stored), 'nothing listens on the stored port');
 });
