@@ -1,7 +1,8 @@
 /**
  * HTTPS and the box's certificate, from an administrator's and a browser's side, on the real
  * appliance (the run command): HTTPS turned on in the settings serves the console with the
- * generated certificate on the port asked for, browser pages opened over HTTP are sent there,
+ * generated certificate on the port asked for, browser pages opened over HTTP are sent there
+ * (callers outside the static NAT to the NAT's mapped port, web.httpNatPort),
  * the session cookie is Secure over HTTPS; an in-house CA's certificate (openssl: root →
  * intermediate → server) imported as PEM key + chain is then presented by HTTPS and by SIP over
  * TLS, verifiable with that CA; a wrong key, an expired certificate, a chain that does not link
@@ -90,6 +91,11 @@ t.test('HTTPS on: the console over HTTPS with the generated certificate; HTTP br
   t.equal(redirected.headers.get('location'), `https://127.0.0.1:${httpsPort}/join/?m=123`);
   t.equal((await fetch(`${box.baseUrl}/`, { redirect: 'manual' })).status, 308, 'the console too');
   t.equal((await fetch(`${box.baseUrl}/api/v1/health`)).status, 200, 'the API keeps answering over HTTP');
+  // A caller outside the static NAT (here: loopback is not among the local networks) is sent
+  // to the port the NAT maps to HTTPS (web.httpNatPort), as the manual has it.
+  await admin.call('PATCH', '/api/v1/settings', { 'nat.enabled': true, 'nat.publicIp': '203.0.113.5', 'nat.localNetworks': '10.0.0.0/8', 'web.httpNatPort': 8443 });
+  t.equal((await fetch(`${box.baseUrl}/`, { redirect: 'manual' })).headers.get('location'), 'https://127.0.0.1:8443/', 'outside the NAT: the mapped port');
+  await admin.call('PATCH', '/api/v1/settings', { 'nat.enabled': false });
 
   const initial = readFileSync(path.join(box.dataDir, 'secrets', 'initial-admin-password'), 'utf8').trim();
   const login = await httpsRequest(httpsPort, '/api/v1/session', generated, { method: 'POST', body: JSON.stringify({ username: 'admin', password: initial }), headers: { 'content-type': 'application/json' } });
