@@ -6,18 +6,14 @@
  * The control plane uses it to tell an administrator what a SIP settings change did (listeners
  * moved, or why not) and to read the service's counters for /metrics. The service also follows
  * the settings by itself (server/signaling/main.ts), so nothing depends on this channel being
- * used. Both ends are here: `SignalingControlServer` (signaling process) and
- * `SignalingControlClient` (control plane). Not the drachtio wire protocol: that one is the SIP
+ * used. Both ends are here: `SignalingControlServer` (signaling process; the socket itself is
+ * server/process/control-socket.ts) and `SignalingControlClient` (control plane). Not the drachtio wire protocol: that one is the SIP
  * application's, and drachtio-server has no such commands.
  */
 import net from 'node:net';
-import { rmSync } from 'node:fs';
 import { createError } from '../errors.ts';
-import { getLogger } from '../logging/logger.ts';
-import { listenOnUnixSocket } from '../process/unix-socket.ts';
+import { badRequest, ControlSocketServer } from '../process/control-socket.ts';
 import type { ListenerFailure, SignalingService } from './signaling-service.ts';
-
-const log = getLogger('signaling-control');
 
 /** Longest line either side accepts. */
 const MAX_LINE = 64 * 1024;
@@ -49,54 +45,30 @@ export interface SignalingStatus {
 type Handlers = { status(): SignalingStatus; apply(): Promise<SignalingStatus> };
 
 export class SignalingControlServer {
-  readonly #handlers: Handlers;
-  readonly #socketPath: string;
-  readonly #server: net.Server;
-  readonly #clients = new Set<net.Socket>();
-  #closed = false;
+  readonly #socket: ControlSocketServer;
 
   constructor(handlers: Handlers, socketPath: string) {
-    this.#handlers = handlers;
-    this.#socketPath = socketPath;
-    this.#server = net.createServer((socket) => this.#accept(socket));
+    this.#socket = new ControlSocketServer(socketPath, {
+      name: 'signaling control channel',
+      maxLineBytes: MAX_LINE,
+      call: (method) => {
+        if (method === 'status') return handlers.status();
+        if (method === 'apply') return handlers.apply();
+        throw badRequest(`unknown method ${String(method)}`);
+      },
+    });
   }
 
-  async listen(): Promise<void> {
-    await listenOnUnixSocket(this.#server, this.#socketPath);
-    log.info({ socket: this.#socketPath }, 'signaling control channel listening');
-  }
-
-  #accept(socket: net.Socket): void {
-    this.#clients.add(socket);
-    socket.setEncoding('utf8');
-    readLines(socket, (line) => void this.#handle(socket, line));
-    socket.on('error', () => socket.destroy());
-    socket.on('close', () => this.#clients.delete(socket));
-  }
-
-  async #handle(socket: net.Socket, line: string): Promise<void> {
-    let id: unknown = null;
-    try {
-      const request = JSON.parse(line) as { id?: unknown; method?: unknown };
-      id = request.id ?? null;
-      if (request.method !== 'status' && request.method !== 'apply') throw new Error(`unknown method ${String(request.method)}`);
-      const result = request.method === 'status' ? this.#handlers.status() : await this.#handlers.apply();
-      if (!socket.destroyed) socket.write(`${JSON.stringify({ id, result })}\n`);
-    } catch (error) {
-      if (!socket.destroyed) socket.write(`${JSON.stringify({ id, error: { message: (error as Error).message } })}\n`);
-    }
+  listen(): Promise<void> {
+    return this.#socket.listen();
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const socket of this.#clients) socket.destroy();
-    this.#server.close();
-    rmSync(this.#socketPath, { force: true });
+    this.#socket.close();
   }
 }
 
-/** Calls `onLine` for each complete line; a line longer than MAX_LINE ends the connection. */
+/** The client's reading: `onLine` for each complete line; a line longer than MAX_LINE ends the connection. */
 function readLines(socket: net.Socket, onLine: (line: string) => void): void {
   let buffered = '';
   socket.on('data', (chunk: string) => {
