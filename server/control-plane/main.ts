@@ -115,8 +115,9 @@ await runService('control plane', async () => {
       scheduler.close();
       sip.close();
       media.close();
-      await web.close();
+      // The app first: it closes the WebSockets, which the listeners do not track.
       await app.close();
+      await web.close();
       syslog.close();
       state.db.close();
     },

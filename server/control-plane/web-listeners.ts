@@ -223,6 +223,10 @@ export class WebListeners {
     return `https://${request.hostname}${port === 443 ? '' : `:${port}`}${request.url}`;
   }
 
+  /**
+   * Stops both listeners and ends their connections. Upgraded sockets (WebSockets) are the
+   * application's to close; this does not wait for them beyond a moment. Safe to call twice.
+   */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
@@ -234,7 +238,11 @@ export class WebListeners {
       servers.map(
         (server) =>
           new Promise<void>((resolve) => {
-            server.close(() => resolve());
+            const timer = setTimeout(resolve, 2000);
+            server.close(() => {
+              clearTimeout(timer);
+              resolve();
+            });
             server.closeAllConnections();
           }),
       ),
