@@ -7,7 +7,8 @@
  * - the TLS port changed → a TLS terminal registers on the new port;
  * - a port another program holds → the answer says so by its field, the listener stays where
  *   it was and the setting is put back;
- * - the MCU port range changed → the next call's SDP answer has a port inside the new range.
+ * - the MCU and IVR port ranges changed → the next call's SDP answer has a port inside the new
+ *   range (calls in progress keep theirs).
  */
 import dgram from 'node:dgram';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -138,4 +139,16 @@ t.test('MCU port range changed: the next call is answered from a port inside the
   t.ok(call.answeredPort >= range.min && call.answeredPort <= range.max, `answered port ${call.answeredPort} is inside ${range.min}-${range.max}`);
   const result = await call.result;
   t.ok(result.ok, `the call ended cleanly\n${result.errors}`);
+});
+
+t.test('IVR port range changed: the next IVR call is answered from a port inside it', async (t) => {
+  const range = { min: 31000 + Math.floor(Math.random() * 6) * 1000, max: 0 };
+  range.max = range.min + 999;
+  const answer = await admin.call('PATCH', '/api/v1/settings', { 'media.ivrPorts': range });
+  t.match(answer.body, { appliedNow: ['media.ivrPorts'] }, JSON.stringify(answer.body));
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const { udpRtp } = await openTerminals(t, 'udpRtp');
+  const call = await joinMeeting(`127.0.0.1:${udpAfter}`, { dial: '88888', name: 'Ivr', media: pcmuMedia(udpRtp.port), hold: 1000 });
+  t.ok(call.answeredPort >= range.min && call.answeredPort <= range.max, `the IVR answered from port ${call.answeredPort}, inside ${range.min}-${range.max}`);
+  t.ok((await call.result).ok, 'the call ended cleanly');
 });
