@@ -33,6 +33,7 @@ await runService('media', async () => {
   const pool = new WorkerPool({ size: config.media.workers });
   await pool.start();
   const network = (portRange: { min: number; max: number }) => ({ listenIp: config.media.listenIp, announcedAddress: config.media.address, portRange });
+  const watcher = new SettingsWatcher(settings);
   const service = new MediaService({
     pool,
     network: network(settings.get('media.mcuPorts')),
@@ -40,8 +41,8 @@ await runService('media', async () => {
     ivrPorts: settings.get('media.ivrPorts'),
     videoPolicy: () => videoPolicyFrom(settings.getAll()),
     nat: () => staticNatFrom(settings.getAll()),
+    followSettings: () => watcher.check(),
   });
-  const watcher = new SettingsWatcher(settings);
   watcher.on('changed', (keys, all) => {
     if (keys.some((key) => key === 'media.mcuPorts' || key === 'media.ivrPorts' || key === 'call.rtpTimeoutSeconds')) {
       service.configure({ network: network(all['media.mcuPorts']), ivrPorts: all['media.ivrPorts'], rtpTimeoutMs: all['call.rtpTimeoutSeconds'] * 1000 });

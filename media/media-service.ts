@@ -42,6 +42,12 @@ export interface MediaServiceOptions {
   readonly videoPolicy?: () => VideoPolicy;
   /** Static NAT in force (read live from the settings). */
   readonly nat?: () => StaticNat | undefined;
+  /**
+   * Reads the settings now and applies what changed (media/main.ts: its settings watcher);
+   * `applySettings` over the control channel runs it, so the control plane can say a change
+   * is in force.
+   */
+  readonly followSettings?: () => void;
 }
 
 export interface MediaServiceEvents {
@@ -97,6 +103,12 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     if (changes.network) this.#network = changes.network;
     if (changes.rtpTimeoutMs) this.#rtpTimeoutMs = changes.rtpTimeoutMs;
     if (changes.ivrPorts) this.#ivrPorts = changes.ivrPorts;
+  }
+
+  /** Looks at the settings now (instead of at the next watcher tick); what it applies is in force on return. */
+  applySettings(): { followed: boolean } {
+    this.#options.followSettings?.();
+    return { followed: this.#options.followSettings !== undefined };
   }
 
   /** The call settings for composed video changed: every meeting's running pictures follow. */

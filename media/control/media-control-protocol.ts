@@ -28,6 +28,7 @@ export const MEDIA_METHODS = [
   'ivrDigit',
   'ivrStop',
   'configure',
+  'applySettings',
   'stats',
   'ping',
 ] as const;

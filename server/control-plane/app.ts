@@ -230,7 +230,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         mailer,
         system,
         ...(options.syslog ? { syslog: options.syslog } : {}),
-        live: { ...(options.web ? { web: options.web } : {}), ...(options.signaling ? { signaling: options.signaling } : {}) },
+        live: {
+          ...(options.web ? { web: options.web } : {}),
+          ...(options.signaling ? { signaling: options.signaling } : {}),
+          ...(options.media ? { media: options.media } : {}),
+        },
       });
       await api.register(certificateRoutes, { db, settings, certificates, ...(options.web ? { web: options.web } : {}), ...(options.signaling ? { signaling: options.signaling } : {}) });
       await api.register(metricsTokenRoutes, { db, tokens: metricsTokens });

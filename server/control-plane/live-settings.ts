@@ -5,8 +5,10 @@
  * listen now; a port the process configuration fixes for this run (the stored value waits for
  * a run without it); a port that could not be bound, in which case the stored value is put
  * back to what is in force, so the settings never claim a port nothing listens on. The media
- * process reads its port ranges at each new call and needs no asking (setting-effects.ts).
+ * process is asked to look at its settings at once too (port ranges for new calls, the video
+ * settings for pictures in progress), so the answer can say they are in force.
  */
+import type { MediaControl } from '../../media/control/media-control-protocol.ts';
 import type { SettingKey, Settings } from '../settings/settings-schema.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
 import type { SignalingControlClient, SignalingStatus } from '../signaling/signaling-control.ts';
@@ -16,6 +18,7 @@ import type { WebListenerState, WebListeners } from './web-listeners.ts';
 export interface LiveTargets {
   readonly web?: WebListeners;
   readonly signaling?: Pick<SignalingControlClient, 'apply'>;
+  readonly media?: Pick<MediaControl, 'applySettings'>;
 }
 
 export interface LiveOutcome {
@@ -23,6 +26,7 @@ export interface LiveOutcome {
     | { readonly state: 'applied'; readonly listeners: string[]; readonly drainingPorts: number[]; readonly pinned: SignalingStatus['pinned']; readonly failures: ListenerFailure[] }
     | { readonly state: 'unreachable'; readonly reason: string };
   readonly web?: WebListenerState;
+  readonly media?: { readonly state: 'applied' } | { readonly state: 'unreachable'; readonly reason: string };
   /** Keys put back to the value in force because it could not be applied. */
   readonly reverted: SettingKey[];
   /** What happened, in English sentences (the console words it from the fields above). */
@@ -33,6 +37,8 @@ export interface LiveOutcome {
 
 const SIGNALING_KEYS: readonly SettingKey[] = ['sip.port', 'sip.tlsPort', 'sip.floodLimitPerSecond', 'sip.blockScanners', 'terminalLogs.enabled'];
 const WEB_KEYS: readonly SettingKey[] = ['web.httpPort', 'web.httpsEnabled', 'web.httpsPort'];
+const MEDIA_RANGES: readonly SettingKey[] = ['media.mcuPorts', 'media.ivrPorts', 'call.rtpTimeoutSeconds'];
+const MEDIA_VIDEO: readonly SettingKey[] = ['call.maxVideoResolution', 'call.maxBandwidth', 'call.polling.intervalSeconds', 'call.polling.rule'];
 
 export async function applyLive(changed: readonly SettingKey[], store: SettingsStore, targets: LiveTargets, author: { actor: string; source?: string }): Promise<LiveOutcome> {
   const messages: string[] = [];
@@ -40,7 +46,22 @@ export async function applyLive(changed: readonly SettingKey[], store: SettingsS
   const revert: Partial<Record<SettingKey, unknown>> = {};
   let signaling: LiveOutcome['signaling'];
   let web: WebListenerState | undefined;
+  let media: LiveOutcome['media'];
   const settings: Settings = store.getAll();
+
+  const ranges = changed.some((key) => MEDIA_RANGES.includes(key));
+  const video = changed.some((key) => MEDIA_VIDEO.includes(key));
+  if (targets.media && (ranges || video)) {
+    try {
+      await targets.media.applySettings();
+      media = { state: 'applied' };
+      if (ranges) messages.push('The media service uses them for calls from now on; calls in progress keep their ports.');
+      if (video) messages.push('Composed pictures in progress follow the new video settings now.');
+    } catch (error) {
+      media = { state: 'unreachable', reason: (error as Error).message };
+      messages.push('The media service did not answer: it applies the stored media settings within a second when running, or when it starts.');
+    }
+  }
 
   if (targets.signaling && changed.some((key) => SIGNALING_KEYS.includes(key))) {
     try {
@@ -95,5 +116,5 @@ export async function applyLive(changed: readonly SettingKey[], store: SettingsS
 
   const reverted = Object.keys(revert) as SettingKey[];
   if (reverted.length > 0) store.update(revert, { actor: `${author.actor} (not applied: port unavailable)`, ...(author.source ? { source: author.source } : {}) });
-  return { ...(signaling ? { signaling } : {}), ...(web ? { web } : {}), reverted, messages, problems };
+  return { ...(signaling ? { signaling } : {}), ...(web ? { web } : {}), ...(media ? { media } : {}), reverted, messages, problems };
 }

@@ -54,6 +54,7 @@ const RULES: [prefix: string, effect: SettingEffect][] = [
   ['sip.tlsPort', now('listeners')],
   ['sip.', { applies: 'now' }],
   ['terminalLogs.', { applies: 'now' }],
+  ['media.turnPorts', { applies: 'stored', note: 'TURN is not part of the box yet; the range is kept for it (and checked against the others)' }],
   ['media.', now('new-calls')],
   ['smtp.', { applies: 'now' }],
   ['tls.trustedCertificates', { applies: 'now' }],

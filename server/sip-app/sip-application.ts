@@ -242,6 +242,7 @@ function mediaAbsent(): MediaControl {
     ivrDigit: fail,
     ivrStop: fail,
     configure: fail,
+    applySettings: fail,
     stats: fail,
     ping: fail,
   };

@@ -68,7 +68,7 @@ t.test('polling and resolution changed in the settings reach the running picture
   const before = new Set(terminals.video.received.map((p) => p.ssrc));
   t.ok(before.size >= 1, 'the terminal receives the composed picture');
   const resolution = await admin.call('PATCH', '/api/v1/settings', { 'call.maxVideoResolution': '360P/30' });
-  t.match(resolution.body, { appliedNow: ['call.maxVideoResolution'], message: 'Saved.' });
+  t.match(resolution.body, { appliedNow: ['call.maxVideoResolution'], live: { media: { state: 'applied' } }, message: 'Saved. Composed pictures in progress follow the new video settings now.' });
   await until('the picture at 360 lines', 8000, async () => (await picture())?.outputs.includes('VP8-1-360') === true);
   t.same((await picture())?.outputs, ['VP8-1-360'], 'the running picture restarted at 360P');
   const seen = terminals.video.received.length;

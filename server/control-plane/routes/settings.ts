@@ -78,7 +78,7 @@ export const settingRoutes: FastifyPluginAsync<Options> = async (app, { settings
       const changed = settings.update(changes, author);
       const restart = [...new Set(changed.map(settingEffect).flatMap((e) => (e.applies === 'restart' ? [e.service] : [])))];
       const systemChange = await system.settingsChanged(changed, settings.getAll());
-      const live = targets && (targets.web || targets.signaling) ? await applyLive(changed, settings, targets, author) : undefined;
+      const live = targets && (targets.web || targets.signaling || targets.media) ? await applyLive(changed, settings, targets, author) : undefined;
       const warning = systemChange?.targets.includes('network') ? NETWORK_WARNING : undefined;
       const messages = [
         'Saved.',

@@ -43,6 +43,7 @@ interface SaveAnswer {
 }
 /** What the running services did with a change (control-plane/live-settings.ts). */
 interface LiveAnswer {
+  media?: { state: 'applied' } | { state: 'unreachable'; reason: string };
   signaling?:
     | { state: 'applied'; listeners: string[]; drainingPorts: number[]; pinned: { port?: string; tlsPort?: string }; failures: { transport: string; port: number; reason: string }[] }
     | { state: 'unreachable'; reason: string };
@@ -111,6 +112,9 @@ const w = words({
     httpsOff: 'HTTPS is off: the console answers over HTTP only.',
     httpsFailed: 'HTTPS could not listen on port {port} ({reason}); the setting is back to what is in force.',
     consoleMoved: 'This console moved: continue at',
+    mediaNewCalls: 'The media service uses it for calls from now on; calls in progress keep their ports.',
+    mediaPictures: 'Composed pictures in progress follow the new video settings now.',
+    mediaUnreachable: 'The media service did not answer: it applies the stored media settings within a second when it runs, or when it starts.',
     notApplied: 'Not applied: the port could not be used, so the setting is back to the one in force (see the answer below).',
     consoleHttps: 'Continue over HTTPS at',
     confirmSipPorts: 'Terminals must use the new SIP port from now on: {keys}. Registered terminals stay registered and calls in progress go on.',
@@ -213,6 +217,9 @@ const w = words({
     httpsOff: 'HTTPS 已关闭：控制台仅通过 HTTP 提供服务。',
     httpsFailed: 'HTTPS 无法监听端口 {port}（{reason}）；设置已恢复为当前生效的值。',
     consoleMoved: '控制台地址已更改，请在以下地址继续：',
+    mediaNewCalls: '媒体服务此后的通话将使用新设置；进行中的通话保持原端口。',
+    mediaPictures: '进行中的合成画面已按新的视频设置调整。',
+    mediaUnreachable: '媒体服务未响应：它运行时会在一秒内应用已保存的媒体设置，否则在启动时应用。',
     notApplied: '未生效：该端口无法使用，设置已恢复为当前生效的值（详见下方结果）。',
     consoleHttps: '通过 HTTPS 继续：',
     confirmSipPorts: '今后终端必须使用新的 SIP 端口：{keys}。已注册的终端保持注册，进行中的通话继续。',
@@ -802,6 +809,11 @@ function liveInWords(live: LiveAnswer, changed: string[], sent: Record<string, u
       if (signaling.drainingPorts.length > 0) lines.push(w('sipDraining', { ports: signaling.drainingPorts.join(', ') }));
     }
   }
+  if (live.media?.state === 'applied') {
+    if (changed.some((key) => key === 'media.mcuPorts' || key === 'media.ivrPorts' || key === 'call.rtpTimeoutSeconds')) lines.push(w('mediaNewCalls'));
+    if (changed.some((key) => /^call\.(maxVideoResolution|maxBandwidth|polling\.)/.test(key))) lines.push(w('mediaPictures'));
+  }
+  if (live.media?.state === 'unreachable') lines.push(w('mediaUnreachable'));
   const web = live.web;
   if (web) {
     if (web.http.error) lines.push(w('httpMoveFailed', { port: String(web.http.stored), reason: web.http.error, inForce: String(web.http.port) }));
