@@ -82,12 +82,11 @@ await runService('signaling service', async () => {
   const startedAt = Date.now();
   const status = (): SignalingStatus => {
     const all = watcher.current;
-    const [udp, , tls] = service.listeners().map((l) => Number(l.slice(l.lastIndexOf(':') + 1)));
     return {
       pid: process.pid,
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
       listeners: service.listeners(),
-      ports: { port: udp ?? 0, tlsPort: tls ?? 0 },
+      ports: service.ports,
       stored: { port: all['sip.port'], tlsPort: all['sip.tlsPort'] },
       pinned,
       failures,

@@ -251,6 +251,11 @@ export class SignalingService {
     };
   }
 
+  /** The ports bound now: UDP and TCP (one setting), TLS. */
+  get ports(): { port: number; tlsPort: number } {
+    return { port: this.#udp.local.port, tlsPort: this.#tls.local.port };
+  }
+
   /** Former UDP ports still carrying the dialogs begun on them. */
   get drainingPorts(): number[] {
     return this.#udp.draining.map((d) => d.port);
