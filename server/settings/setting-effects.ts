@@ -54,7 +54,9 @@ const RULES: [prefix: string, effect: SettingEffect][] = [
   ['sip.tlsPort', now('listeners')],
   ['sip.', { applies: 'now' }],
   ['terminalLogs.', { applies: 'now' }],
-  ['media.turnPorts', { applies: 'stored', note: 'TURN is not part of the box yet; the range is kept for it (and checked against the others)' }],
+  // The TURN service follows these and restarts its relay by itself (server/turn/turn-service.ts).
+  ['media.turnPorts', { applies: 'now' }],
+  ['turn.', { applies: 'now' }],
   ['media.', now('new-calls')],
   ['smtp.', { applies: 'now' }],
   ['tls.trustedCertificates', { applies: 'now' }],

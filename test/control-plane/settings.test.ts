@@ -30,7 +30,6 @@ t.test('read: value, rule, effect; secrets only as "(set)"', async (t) => {
   t.match(body['sip.port'], { value: 5060, effect: { applies: 'now', scope: 'listeners', note: /listener moves at once/ } });
   t.match(body['web.httpsEnabled'], { value: false, effect: { applies: 'now', scope: 'listeners' } });
   t.match(body['media.mcuPorts'], { effect: { applies: 'now', scope: 'new-calls', note: /calls that start from now on/ } });
-  t.match(body['media.turnPorts'], { effect: { applies: 'stored', note: /TURN is not part of the box yet/ } });
   t.match(body['call.layout.equalSplitMax'], { effect: { applies: 'now' } });
   t.match(body['call.polling.intervalSeconds'], { effect: { applies: 'now' } });
   t.match(body['call.maxVideoResolution'], { effect: { applies: 'now', scope: 'running-pictures', note: /composed pictures in progress restart/ } });

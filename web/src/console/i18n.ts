@@ -98,6 +98,7 @@ export const STRINGS = {
     pageOf: 'Page {page} of {pages}',
     navSettings: 'Settings',
     navBackups: 'Backups',
+    navFirmware: 'Firmware',
   },
   'zh-CN': {
     product: 'vcbox 视频会议',
@@ -193,6 +194,7 @@ export const STRINGS = {
     pageOf: '第 {page} / {pages} 页',
     navSettings: '系统设置',
     navBackups: '备份与恢复',
+    navFirmware: '终端固件',
   },
 } as const;
 
