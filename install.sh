@@ -29,7 +29,8 @@ What it does:
   2. Runs scripts/setup.sh (pinned Node 22, npm dependencies, mediasoup worker build; cached).
   3. Copies Node to PREFIX/node and the application to PREFIX/app, keeping only production
      npm dependencies.
-  4. Writes CONF_DIR/config.json (console on port 80, SIP 5060/5061, data and log paths) if
+  4. Writes CONF_DIR/config.json (data and log paths; ports come from the settings: console
+     80, SIP 5060/5061, changed in the console) if
      it does not exist, plus sysusers.d and tmpfiles.d entries for user `vcbox`.
   5. Installs vcbox.target, vcbox-control.service, vcbox-signaling.service and
      vcbox-media.service, vcbox-turn.service into /etc/systemd/system, then enables and starts vcbox.target.
@@ -110,7 +111,7 @@ if [ ! -f "$(dest "$conf_dir")/config.json" ]; then
   "logDir": "$log_dir",
   "logLevel": "info",
   "logToStdout": false,
-  "http": { "host": "0.0.0.0", "port": 80 },
+  "http": { "host": "0.0.0.0" },
   "sip": { "host": "0.0.0.0" },
   "signaling": { "host": "127.0.0.1", "port": 9022 },
   "media": { "workers": 0 }

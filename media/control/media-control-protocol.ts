@@ -30,6 +30,8 @@ export const MEDIA_METHODS = [
   'ivrDigit',
   'ivrStop',
   'configure',
+  'applySettings',
+  'stats',
   'ping',
 ] as const;
 export type MediaMethod = (typeof MEDIA_METHODS)[number];

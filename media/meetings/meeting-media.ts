@@ -191,9 +191,10 @@ export interface MeetingMediaEvents {
 }
 
 export interface MeetingMediaOptions {
-  readonly network: MediaNetwork;
-  /** Hang up a leg whose RTP stops for this long (not while it is on hold). */
-  readonly rtpTimeoutMs: number;
+  /** The addresses and port range for transports (read at each new one: a settings change applies to the next). */
+  readonly network: () => MediaNetwork;
+  /** Hang up a leg whose RTP stops for this long (not while it is on hold); read at each check. */
+  readonly rtpTimeoutMs: () => number;
   readonly mixer?: AudioMixerOptions;
   /**
    * Spreading a large meeting: once the meeting's worker carries this many SIP legs, further
@@ -293,7 +294,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       this.#refreshVideo();
     });
     router.observer.once('close', () => this.#routerLost());
-    this.#timer = setInterval(() => void this.#checkRtp(), Math.min(5000, Math.max(500, options.rtpTimeoutMs / 4)));
+    this.#timer = setInterval(() => void this.#checkRtp(), Math.min(5000, Math.max(500, options.rtpTimeoutMs() / 4)));
     this.#timer.unref();
   }
 
@@ -601,13 +602,36 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
 
   /** The media addresses for a caller: with static NAT, the public IP for one outside the LAN. */
   #networkFor(remoteAddress: string | undefined): MediaNetwork {
-    const { network } = this.#options;
+    const network = this.#options.network();
     const publicIp = natAddressFor(this.#options.nat?.(), remoteAddress);
     return publicIp ? { ...network, announcedAddress: publicIp } : network;
   }
 
   #policy(): VideoPolicy {
     return this.#options.videoPolicy?.() ?? DEFAULT_VIDEO_POLICY;
+  }
+
+  /**
+   * The call settings for composed video changed: running pictures take the new polling at
+   * once; a new canvas (max video resolution) or bitrate (per-call bandwidth) needs a new
+   * encoder, so such a picture is replaced — its viewers see the new one from its first key
+   * frame, without any renegotiation.
+   */
+  videoPolicyChanged(): void {
+    if (this.#closed) return;
+    const policy = this.#policy();
+    let replaced = false;
+    for (const [key, picture] of [...this.#pictures]) {
+      const sameCanvas = picture.canvas.width === policy.canvas.width && picture.canvas.height === policy.canvas.height && picture.canvas.fps === policy.canvas.fps;
+      if (sameCanvas && picture.kbps === policy.kbps) {
+        picture.setPolling(policy.polling);
+        continue;
+      }
+      log.info({ meeting: this.key, picture: key || 'shared', canvas: policy.canvas, kbps: policy.kbps }, 'video settings changed: the composed picture restarts with them');
+      this.#closePicture(key);
+      replaced = true;
+    }
+    if (replaced) this.#refreshVideo();
   }
 
   /** A composed picture ('' shared, or a leg's own), started on first need; undefined if it cannot start (logged). */
@@ -1007,7 +1031,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         if (bytes !== leg.lastRtpBytes) {
           leg.lastRtpBytes = bytes;
           leg.lastRtpAt = now;
-        } else if (now - leg.lastRtpAt >= this.#options.rtpTimeoutMs) {
+        } else if (now - leg.lastRtpAt >= this.#options.rtpTimeoutMs()) {
           this.removeParticipant(leg.id, 'rtp-timeout');
         }
       } catch {
