@@ -52,6 +52,10 @@ import { ivrPromptRoutes } from './routes/ivr-prompts.ts';
 import { joinRoutes } from './routes/join.ts';
 import { licenseRoutes } from './routes/license.ts';
 import { settingRoutes } from './routes/settings.ts';
+import { DiskParts } from '../disk/disk-parts.ts';
+import type { DiskKeeper } from '../disk/disk-keeper.ts';
+import { diskRoutes } from './routes/disk.ts';
+import { logRoutes } from './routes/logs.ts';
 import { liveMeetingRoutes } from './routes/live-meetings.ts';
 import { type OnlineLookup, onlineUserRoutes, type ReachabilityLookup } from './routes/online-users.ts';
 import { type DeviceLookup, roomRoutes } from './routes/rooms.ts';
@@ -99,6 +103,11 @@ export interface AppOptions {
    * folder beside the database and the vendor key only.
    */
   readonly license?: License;
+  /**
+   * The disk's parts (usage, quotas, clean now) with the log files, and the quota and alert
+   * check; by default parts over the data directory beside the database, logs in its `logs/`.
+   */
+  readonly disk?: { readonly parts: DiskParts; readonly keeper?: DiskKeeper };
   /** Folder served as the console; defaults to the project's web/. */
   readonly webRoot?: string;
 }
@@ -159,6 +168,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const mailer = new Mailer(settings);
   const system = options.system ?? new SystemConfigurator({ appliance: false });
   const license = options.license ?? openLicense({ db, identityDir: path.join(path.dirname(db.name), 'identity') });
+  const disk = options.disk?.parts ?? new DiskParts({ dataDir: path.dirname(db.name), logDir: path.join(path.dirname(db.name), 'logs'), ...(options.backups ? { backups: options.backups.store } : {}) });
   await app.register(fastifyCookie);
   await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
   await app.register(fastifySwagger, {
@@ -196,7 +206,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         });
       }
       if (options.promptDir) await api.register(ivrPromptRoutes, { db, prompts: new PromptStore(options.promptDir) });
-      await api.register(settingRoutes, { settings, db, mailer, system, ...(options.syslog ? { syslog: options.syslog } : {}) });
+      await api.register(settingRoutes, { settings, db, mailer, system, disk, ...(options.syslog ? { syslog: options.syslog } : {}) });
+      await api.register(diskRoutes, { db, settings, parts: disk, ...(options.disk?.keeper ? { keeper: options.disk.keeper } : {}) });
+      await api.register(logRoutes, { db, settings, systemLogs: disk.systemLogs, terminalLogs: disk.terminalLogs, online: options.online ?? (() => []) });
       if (options.backups) await api.register(backupRoutes, { db, settings, ...options.backups });
       await api.register(dashboardRoutes, {
         settings,

@@ -11,6 +11,8 @@ import { BackupRestorer } from '../backup/backup-restore.ts';
 import { BackupScheduler } from '../backup/backup-scheduler.ts';
 import { BackupStore } from '../backup/backup-store.ts';
 import { dataPaths, loadConfig } from '../config/config.ts';
+import { DiskKeeper } from '../disk/disk-keeper.ts';
+import { DiskParts } from '../disk/disk-parts.ts';
 import { createError } from '../errors.ts';
 import { LicenseWarning } from '../license/license-warning.ts';
 import { openLicense } from '../license/open-license.ts';
@@ -44,6 +46,9 @@ await runService('control plane', async () => {
   const scheduler = new BackupScheduler(state.settings, backupStore).start();
   const license = openLicense({ db: state.db, identityDir: config.license.identityDir, testPublicKeyFile: config.license.testPublicKeyFile });
   const licenseWarning = new LicenseWarning({ db: state.db, store: license.store, admins: new AdminStore(state.db), mailer: new Mailer(state.settings) }).start();
+  // Quotas (oldest files overwritten) and the 80 % alert mail, checked every minute.
+  const diskParts = new DiskParts({ dataDir: config.dataDir, logDir: config.logDir, backups: backupStore });
+  const diskKeeper = new DiskKeeper({ db: state.db, settings: state.settings, parts: diskParts, admins: new AdminStore(state.db), mailer: new Mailer(state.settings) }).start();
   const media = new MediaClient(dataPaths(config).mediaSocket);
   void media.start();
   const sip = new SipApplication({
@@ -68,6 +73,7 @@ await runService('control plane', async () => {
     dialOut: (number, account) => sip.dialOut(number, account),
     promptDir: dataPaths(config).prompts,
     backups: { store: backupStore, restorer, scheduler },
+    disk: { parts: diskParts, keeper: diskKeeper },
     license,
     syslog,
     system: new SystemConfigurator({ root: config.system.root, appliance: config.system.appliance }),
@@ -83,6 +89,7 @@ await runService('control plane', async () => {
   } catch (error) {
     sampler.close();
     licenseWarning.close();
+    diskKeeper.close();
     scheduler.close();
     sip.close();
     media.close();
@@ -100,6 +107,7 @@ await runService('control plane', async () => {
     async close() {
       sampler.close();
       licenseWarning.close();
+      diskKeeper.close();
       scheduler.close();
       sip.close();
       media.close();

@@ -32,7 +32,8 @@ const RULES: [prefix: string, effect: SettingEffect][] = [
   ['call.', { applies: 'now' }],
   ['sip.qualifySeconds', { applies: 'now' }],
   ['sip.', { applies: 'restart', service: 'signaling' }],
-  ['terminalLogs.', { applies: 'restart', service: 'signaling' }],
+  // The signaling service reads it at every REGISTER/SUBSCRIBE.
+  ['terminalLogs.', { applies: 'now' }],
   ['media.', { applies: 'restart', service: 'media' }],
   ['smtp.', { applies: 'now' }],
   ['tls.trustedCertificates', { applies: 'now' }],

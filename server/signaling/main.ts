@@ -31,7 +31,9 @@ await runService('signaling service', async () => {
     tls: { key: certificate.key, cert: certificate.cert },
     application: { host: config.signaling.host, port: config.signaling.port, secret: applicationSecret(paths.secrets) },
     guard: { perSecond: stored['sip.floodLimitPerSecond'], blockScanners: stored['sip.blockScanners'] },
-    ...(stored['terminalLogs.enabled'] ? { terminalLogDir: path.join(config.logDir, 'terminals') } : {}),
+    // Terminal logs follow their setting while the service runs (the store re-reads at most every 100 ms).
+    terminalLogDir: path.join(config.logDir, 'terminals'),
+    terminalLogsEnabled: () => settings.get('terminalLogs.enabled'),
     nat: () => staticNatFrom(settings.getAll()),
   });
   try {

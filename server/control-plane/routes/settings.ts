@@ -8,7 +8,8 @@
  * (server/system/system-configurator.ts), with the spec's warning that network changes
  * restart the conferencing service. "Send test mail": the SMTP settings as
  * stored, or as typed in the form and not saved yet, tried with a real mail (audited). Remote
- * syslog's link as it is now (connected, buffering, drops).
+ * syslog's link as it is now (connected, buffering, drops). Disk quotas are also checked against
+ * the disk (each at least max(default, used), their sum within the free space).
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { checkEmail } from '../../accounts/account-store.ts';
@@ -16,10 +17,12 @@ import type { Db } from '../../db/database.ts';
 import { createError, VcboxError } from '../../errors.ts';
 import type { RemoteSyslog } from '../../logging/remote-syslog.ts';
 import { type Mailer, type SmtpSettings, securityName } from '../../mail/mailer.ts';
-import { SETTINGS, type SettingKey } from '../../settings/settings-schema.ts';
+import { SETTINGS, type SettingKey, type Settings } from '../../settings/settings-schema.ts';
 import { NETWORK_WARNING, SECRET_SETTINGS, settingEffect } from '../../settings/setting-effects.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import type { SystemConfigurator } from '../../system/system-configurator.ts';
+import type { DiskParts } from '../../disk/disk-parts.ts';
+import { checkQuotas, quotaChanges } from '../../disk/disk-quota-rules.ts';
 import { auditAction } from '../route-helpers.ts';
 
 interface TestMailBody {
@@ -39,9 +42,11 @@ interface Options {
   readonly syslog?: RemoteSyslog;
   /** Renders (and on an appliance applies) the operating system's settings. */
   readonly system: SystemConfigurator;
+  /** The disk's parts: quota changes are checked against what they use and the free space. */
+  readonly disk?: DiskParts;
 }
 
-export const settingRoutes: FastifyPluginAsync<Options> = async (app, { settings, db, mailer, syslog, system }) => {
+export const settingRoutes: FastifyPluginAsync<Options> = async (app, { settings, db, mailer, syslog, system, disk }) => {
   const view = () => {
     const values = settings.getAll() as Record<string, unknown>;
     return Object.fromEntries(
@@ -70,6 +75,13 @@ export const settingRoutes: FastifyPluginAsync<Options> = async (app, { settings
       const changes = { ...request.body };
       // A secret left as shown ("(set)") is not a change.
       for (const key of SECRET_SETTINGS) if (changes[key] === '(set)') delete changes[key];
+      // Disk quotas: the minimum and sum rules need the disk (server/disk/disk-quota-rules.ts).
+      const quotas = quotaChanges(changes);
+      if (disk && quotas.length > 0) {
+        const next = { ...settings.getAll(), ...changes } as Settings;
+        const refusal = checkQuotas(next, quotas, await disk.usage(next));
+        if (refusal) throw refusal;
+      }
       const changed = settings.update(changes, { actor: request.admin?.username ?? '', source: request.ip });
       const restart = [...new Set(changed.map(settingEffect).flatMap((e) => (e.applies === 'restart' ? [e.service] : [])))];
       const systemChange = await system.settingsChanged(changed, settings.getAll());
