@@ -25,8 +25,9 @@ vcbox_apt_run=(ca-certificates openssl procps util-linux $(cat "$vcbox_root/scri
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-x fonts-dejavu-core)
 # Tests: real SIP peer (sipp), real media peer (ffmpeg), network namespaces, SQLite shell,
 # a real browser (Debian's Chromium, driven by playwright-core), a real syslog collector
-# (rsyslog, its TLS driver in rsyslog-gnutls; the tests start their own rsyslogd, never the system's).
-vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium rsyslog rsyslog-gnutls)
+# (rsyslog, its TLS driver in rsyslog-gnutls; the tests start their own rsyslogd, never the system's),
+# Info-ZIP's unzip (reads the log exports the way an administrator's tools do).
+vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium rsyslog rsyslog-gnutls unzip)
 
 vcbox_missing_packages() {
   local pkg

@@ -11,7 +11,6 @@
  * registrar's bindings).
  */
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { deleteFiles, filesUnder, oldestBeyond, type Removal, type StoredFile, totalSize } from '../disk/folder-files.ts';
 import { parseUserAgent } from '../sip-app/registrar/location-service.ts';
 
@@ -164,10 +163,5 @@ export class TerminalLogFiles {
   /** Deletes the oldest files until the folder holds at most `limit` bytes. */
   async trim(limit: number): Promise<Removal> {
     return deleteFiles(oldestBeyond(await this.files(), limit));
-  }
-
-  /** `name` inside the folder (for an export's entry names). */
-  pathOf(name: string): string {
-    return path.join(this.#dir, name);
   }
 }
