@@ -2,8 +2,8 @@
  * The system logs as files (spec "Logs": system logs per module Web, SIP, MCU, TURN, exported by
  * date range): each module's folder `<logDir>/<module>/` holds the day-and-size rotated files
  * the processes write (server/logging/rotating-log-file.ts). Here: listing them with their day,
- * process and size; which file each process is writing now (the newest of that process: it is
- * never deleted, only emptied); choosing a date range for an export; cleaning a module and
+ * process and size; which file each process is writing now (the newest of that process, if it is
+ * today's: it is never deleted, only emptied); choosing a date range for an export; cleaning a module and
  * trimming it to its share of the server-log quota, oldest files first.
  *
  * A `<logDir>/<module>.log` left by a version before rotation is part of its module, dated by
@@ -25,7 +25,7 @@ export interface SystemLogFile extends StoredFile {
   /** The process that writes it (`legacy` for a file from before rotation). */
   readonly process: string;
   readonly seq: number;
-  /** A process may be writing it now (the newest file of its process): emptied, never deleted. */
+  /** A process may be writing it now (the newest file of its process, of today): emptied, never deleted. */
   readonly active: boolean;
 }
 
@@ -54,10 +54,12 @@ export class SystemLogFiles {
     const legacy = path.join(this.#logDir, `${module}.log`);
     const old = await stat(legacy).catch(() => undefined);
     if (old?.isFile()) files.push({ path: legacy, name: `${module}.log`, size: old.size, mtimeMs: old.mtimeMs, module, date: localDay(old.mtimeMs), process: 'legacy', seq: 0 });
-    // The newest file of each process is the one it writes (or would continue) now.
+    // A process writes the newest of its files, and only while that file's day lasts: its
+    // first line of a new day opens a new file, so an older file is never written again.
+    const today = localDay(Date.now());
     const newest = new Map<string, Omit<SystemLogFile, 'active'>>();
     for (const file of files) {
-      if (file.process === 'legacy') continue;
+      if (file.process === 'legacy' || file.date !== today) continue;
       const best = newest.get(file.process);
       if (!best || file.date > best.date || (file.date === best.date && file.seq > best.seq)) newest.set(file.process, file);
     }

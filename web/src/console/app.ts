@@ -19,6 +19,7 @@ import { renderVmrs } from './vmrs.ts';
 import { renderSetupWizard, setupPending } from './setup-wizard.ts';
 import { renderStatistics } from './statistics.ts';
 import { renderSettings } from './settings.ts';
+import { renderLogs } from './logs.ts';
 
 /** The pages of the console by their #hash; the live meetings page refreshes itself. */
 const PAGES = {
@@ -34,6 +35,7 @@ const PAGES = {
   setup: { render: renderSetupWizard, refreshMs: 0 },
   statistics: { render: renderStatistics, refreshMs: 0 },
   audit: { render: renderAuditLog, refreshMs: 0 },
+  logs: { render: renderLogs, refreshMs: 0 },
 } as const;
 type PageName = keyof typeof PAGES;
 const pageOf = (hash: string): PageName => (hash.replace(/^#/, '') in PAGES ? (hash.replace(/^#/, '') as PageName) : 'dashboard');
