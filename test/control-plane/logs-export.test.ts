@@ -7,7 +7,7 @@
  * refused in words; every export is in the operation log.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -49,6 +49,9 @@ for (const [name, text] of Object.entries(earlier)) {
   mkdirSync(path.dirname(path.join(config.logDir, name)), { recursive: true });
   writeFileSync(path.join(config.logDir, name), text);
 }
+// A module's single file from before rotation belongs to its module, dated by its last change.
+writeFileSync(path.join(config.logDir, 'mcu.log'), '{"msg":"before rotation"}\n');
+utimesSync(path.join(config.logDir, 'mcu.log'), new Date(2026, 10, 18, 12), new Date(2026, 10, 18, 12));
 
 /** Downloads an export; answers the status, headers and (for a ZIP) the file on disk. */
 async function download(query: string): Promise<{ status: number; type: string | null; disposition: string | null; file: string; json?: { code: string; message: string; field?: string } }> {
@@ -64,7 +67,7 @@ t.test('the days each module holds', async (t) => {
   const { status, body } = await admin.call('GET', '/api/v1/logs/system');
   t.equal(status, 200);
   const days = Object.fromEntries(body.modules.map((m: { id: string; days: { date: string }[] }) => [m.id, m.days.map((d) => d.date)]));
-  t.same(days, { web: ['2026-11-19', today], sip: ['2026-11-20', '2026-11-21', today], mcu: ['2026-11-21'], turn: [] });
+  t.same(days, { web: ['2026-11-19', today], sip: ['2026-11-20', '2026-11-21', today], mcu: ['2026-11-18', '2026-11-21'], turn: [] });
   const sip = body.modules.find((m: { id: string }) => m.id === 'sip');
   t.ok(sip.files >= 8, `today's SIP log rotated by size (${sip.files} files)`);
 });
@@ -93,9 +96,9 @@ t.test('an export of some modules and days is one ZIP of exactly those files', a
 });
 
 t.test('every module by default', async (t) => {
-  const zip = await download('from=2026-11-19&to=2026-11-19');
+  const zip = await download('from=2026-11-18&to=2026-11-19');
   t.equal(zip.status, 200);
-  t.same(execFileSync('unzip', ['-Z1', zip.file]).toString().trim().split('\n'), ['web/2026-11-19.supervisor.log']);
+  t.same(execFileSync('unzip', ['-Z1', zip.file]).toString().trim().split('\n'), ['web/2026-11-19.supervisor.log', 'mcu/mcu.log'], 'the file from before rotation too');
 });
 
 t.test('ranges refused in words', async (t) => {
@@ -103,6 +106,7 @@ t.test('ranges refused in words', async (t) => {
   t.equal(empty.status, 404);
   t.match(empty.json, { code: 'VCBOX_ERR_LOG_EXPORT_EMPTY', message: 'No TURN log has lines from 2026-11-01 to 2026-11-30. The box has none of these logs yet.' });
   const before = await download('modules=sip&from=2026-01-01&to=2026-01-31');
+  t.equal(before.status, 404);
   t.match(before.json, { message: `No SIP log has lines from 2026-01-01 to 2026-01-31. The box has these logs from 2026-11-20 to ${today}.` });
   const reversed = await download('from=2026-11-21&to=2026-11-20');
   t.match(reversed, { status: 400, json: { code: 'VCBOX_ERR_LOG_RANGE', field: 'from', message: /the first day is after the last\. Give two dates YYYY-MM-DD, the first not after the second\./ } });

@@ -18,7 +18,7 @@ import { DiskParts } from '../../server/disk/disk-parts.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
-import { runSipp } from '../helpers/sipp.ts';
+import { registerAs } from '../helpers/sipp.ts';
 
 const logDir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-terminal-logs-'));
 const terminalsDir = path.join(logDir, 'terminals');
@@ -38,17 +38,9 @@ const base = await startConsoleApi(t, { state: { db: box.db, settings: box.setti
 const admin = new ConsoleClient(base);
 await admin.login('chief', 'Chief2026');
 
-/** One terminal registering (expires 0: un-registering) from `address`. */
+/** One terminal registering (expires 0: un-registering) from `address`, its log written. */
 async function register(address: string, account: string, userAgent: string, expires = '300') {
-  const result = await runSipp({
-    scenario: 'register-as.xml',
-    target: `127.0.0.1:${box.port}`,
-    transport: 'u1',
-    localIp: address,
-    auth: [account, `secret-${account}`],
-    keys: { contact_port: '5060', account, expires, device: 'desk', user_agent: userAgent },
-  });
-  if (!result.ok) throw new Error(`sipp REGISTER from ${address} failed (exit ${result.exitCode})\n${result.errors}`);
+  await registerAs(`127.0.0.1:${box.port}`, address, account, userAgent, expires);
   await box.service.flushTerminalLogs();
 }
 

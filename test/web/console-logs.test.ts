@@ -20,7 +20,7 @@ import { localDay } from '../../server/logging/rotating-log-file.ts';
 import { launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
-import { runSipp } from '../helpers/sipp.ts';
+import { registerAs } from '../helpers/sipp.ts';
 
 const run = promisify(execFile);
 const logDir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-console-logs-'));
@@ -43,16 +43,9 @@ t.teardown(() => browser.close());
 const artifacts = process.env.VCBOX_TEST_ARTIFACTS ?? mkdtempSync(path.join(os.tmpdir(), 'vcbox-artifacts-'));
 const today = localDay(Date.now());
 
+/** One terminal registering (expires 0: un-registering) from `address`, its log written. */
 async function register(address: string, account: string, userAgent: string, expires = '300') {
-  const result = await runSipp({
-    scenario: 'register-as.xml',
-    target: `127.0.0.1:${box.port}`,
-    transport: 'u1',
-    localIp: address,
-    auth: [account, `secret-${account}`],
-    keys: { contact_port: '5060', account, expires, device: 'desk', user_agent: userAgent },
-  });
-  if (!result.ok) throw new Error(`sipp REGISTER from ${address} failed\n${result.errors}`);
+  await registerAs(`127.0.0.1:${box.port}`, address, account, userAgent, expires);
   await box.service.flushTerminalLogs();
 }
 
