@@ -10,7 +10,8 @@
  * file for every entry, so any file may be deleted). Online/offline is the caller's (the
  * registrar's bindings).
  */
-import { readFile } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { deleteFiles, filesUnder, oldestBeyond, type Removal, type StoredFile, totalSize } from '../disk/folder-files.ts';
 import { parseUserAgent } from '../sip-app/registrar/location-service.ts';
 
@@ -44,6 +45,11 @@ const ID = /^[0-9A-Za-z._]{1,80}$/;
 function idOf(name: string): string | undefined {
   const match = /^(.+)\.log(?:\.1)?$/.exec(name);
   return match && ID.test(match[1] as string) ? (match[1] as string) : undefined;
+}
+
+/** A terminal's files in the order of their lines: the previous part (`.log.1`) first. */
+function olderPartFirst(files: readonly StoredFile[]): StoredFile[] {
+  return [...files].sort((a, b) => Number(b.name.endsWith('.1')) - Number(a.name.endsWith('.1')));
 }
 
 export function isTerminalLogId(value: string): boolean {
@@ -103,9 +109,16 @@ export class TerminalLogFiles {
     return { bytes: totalSize(files), files: files.length };
   }
 
-  /** The files of one terminal, older part first. */
+  /** The files of one terminal, older part first (looked up by name: no walk of the folder). */
   async filesOf(id: string): Promise<StoredFile[]> {
-    return (await this.files()).filter((file) => idOf(file.name) === id).sort((a, b) => (a.name.endsWith('.1') ? -1 : b.name.endsWith('.1') ? 1 : 0));
+    if (!isTerminalLogId(id)) return [];
+    const out: StoredFile[] = [];
+    for (const name of [`${id}.log.1`, `${id}.log`]) {
+      const file = path.join(this.#dir, name);
+      const info = await lstat(file).catch(() => undefined);
+      if (info?.isFile()) out.push({ path: file, name, size: info.size, mtimeMs: info.mtimeMs });
+    }
+    return out;
   }
 
   /** Every terminal with a log, newest activity first. */
@@ -123,7 +136,7 @@ export class TerminalLogFiles {
         out.push(known.summary);
         continue;
       }
-      const entries = await this.#read(id);
+      const entries = await this.#read(olderPartFirst(files));
       const newest = Math.max(...files.map((f) => f.mtimeMs));
       const summary: TerminalLogSummary = {
         id,
@@ -143,13 +156,13 @@ export class TerminalLogFiles {
   /** One terminal's entries, oldest first (undefined: no log for it). */
   async entries(id: string): Promise<TerminalLogEntry[] | undefined> {
     if (!isTerminalLogId(id)) return undefined;
-    if ((await this.filesOf(id)).length === 0) return undefined;
-    return this.#read(id);
+    const files = await this.filesOf(id);
+    return files.length === 0 ? undefined : this.#read(files);
   }
 
-  async #read(id: string): Promise<TerminalLogEntry[]> {
+  async #read(files: readonly StoredFile[]): Promise<TerminalLogEntry[]> {
     const texts: string[] = [];
-    for (const file of await this.filesOf(id)) texts.push(await readFile(file.path, 'utf8').catch(() => ''));
+    for (const file of files) texts.push(await readFile(file.path, 'utf8').catch(() => ''));
     return parseEntries(texts.join('\n'));
   }
 
