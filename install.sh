@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the vcbox appliance onto Debian 12: runtime packages, the pinned Node runtime, the
 # application with its production dependencies and the built mediasoup worker, a system user,
-# data/log/config directories, and the systemd units (vcbox.target and its three services).
+# data/log/config directories, and the systemd units (vcbox.target and its four services).
 # Run `./install.sh --help` for the options. Safe to run again (upgrades in place, keeps the
 # configuration and the data).
 set -euo pipefail
@@ -32,7 +32,7 @@ What it does:
   4. Writes CONF_DIR/config.json (console on port 80, SIP 5060/5061, data and log paths) if
      it does not exist, plus sysusers.d and tmpfiles.d entries for user `vcbox`.
   5. Installs vcbox.target, vcbox-control.service, vcbox-signaling.service and
-     vcbox-media.service into /etc/systemd/system, then enables and starts vcbox.target.
+     vcbox-media.service, vcbox-turn.service into /etc/systemd/system, then enables and starts vcbox.target.
 
 Afterwards: `systemctl status vcbox.target`; logs in LOG_DIR and `journalctl -u 'vcbox-*'`.
 USAGE
@@ -141,7 +141,10 @@ if [ "$live" = 1 ]; then
   systemd-tmpfiles --create vcbox.conf
   chown -R vcbox:vcbox "$data_dir" "$log_dir"
   systemctl daemon-reload
-  systemctl enable vcbox.target vcbox-control.service vcbox-signaling.service vcbox-media.service
+  # The box runs its own TURN relay (vcbox-turn, configured from its settings): the coturn
+  # package's own service would hold the TURN port.
+  systemctl disable --now coturn.service 2>/dev/null || true
+  systemctl enable vcbox.target vcbox-control.service vcbox-signaling.service vcbox-media.service vcbox-turn.service
   if [ "$start" = 1 ]; then
     systemctl restart vcbox.target
     say "started: systemctl status vcbox.target"

@@ -45,6 +45,7 @@ import { callRecordRoutes } from './routes/call-records.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { statisticsRoutes } from './routes/statistics.ts';
 import { ServiceHealth } from '../observability/service-health.ts';
+import type { TurnAccess } from '../turn/turn-config.ts';
 import type { SystemSampler } from '../observability/system-sampler.ts';
 import { healthRoutes } from './routes/health.ts';
 import { meetingRoutes } from './routes/meetings.ts';
@@ -61,6 +62,13 @@ import { type OnlineLookup, onlineUserRoutes, type ReachabilityLookup } from './
 import { type DeviceLookup, roomRoutes } from './routes/rooms.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { setupWizardRoutes } from './routes/setup-wizard.ts';
+import type { FirmwareRollout } from '../firmware/firmware-rollout.ts';
+import type { FirmwareStore } from '../firmware/firmware-store.ts';
+import { ProvisioningAuth } from '../firmware/provisioning-auth.ts';
+import type { DigestAlgorithm } from '../sip-app/registrar/digest-auth.ts';
+import { AuthLockout } from '../sip-app/registrar/auth-lockout.ts';
+import { firmwareRoutes } from './routes/firmware.ts';
+import { PROVISIONING_PREFIX, provisioningRoutes } from './routes/provisioning.ts';
 
 const log = getLogger('control-plane');
 
@@ -81,6 +89,8 @@ export interface AppOptions {
   readonly mediaEvents?: EventEmitter<MediaServiceEvents>;
   /** Who may enter which meeting (the SIP application's); enables the browser join page. */
   readonly admission?: MeetingAdmission;
+  /** The TURN relay browsers are offered (server/turn/), read at every join. */
+  readonly turn?: () => TurnAccess | undefined;
   /** Invites a registered account into a live meeting (the SIP application's dial-out). */
   readonly dialOut?: (number: string, account: string) => Promise<{ participantId: string }>;
   /** Where uploaded IVR prompts are kept (`<dataDir>/prompts`); enables the prompt routes. */
@@ -103,6 +113,12 @@ export interface AppOptions {
    * folder beside the database and the vendor key only.
    */
   readonly license?: License;
+  /**
+   * Terminal firmware (`<dataDir>/firmware`) and its rollout to registered terminals; enables the
+   * firmware routes and the terminals' provisioning URL (/provisioning/). `lockout`: the SIP
+   * application's, so wrong passwords over HTTP and SIP lock an address out together.
+   */
+  readonly firmware?: { readonly store: FirmwareStore; readonly rollout: FirmwareRollout; readonly lockout?: AuthLockout };
   /**
    * The disk's parts (usage, quotas, clean now) with the log files, and the quota and alert
    * check; by default parts over the data directory beside the database, logs in its `logs/`.
@@ -168,7 +184,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const mailer = new Mailer(settings);
   const system = options.system ?? new SystemConfigurator({ appliance: false });
   const license = options.license ?? openLicense({ db, identityDir: path.join(path.dirname(db.name), 'identity') });
-  const disk = options.disk?.parts ?? new DiskParts({ dataDir: path.dirname(db.name), logDir: path.join(path.dirname(db.name), 'logs'), ...(options.backups ? { backups: options.backups.store } : {}) });
+  const disk = options.disk?.parts ?? new DiskParts({ dataDir: path.dirname(db.name), logDir: path.join(path.dirname(db.name), 'logs'), ...(options.backups ? { backups: options.backups.store } : {}), ...(options.firmware ? { firmware: options.firmware.store } : {}) });
   await app.register(fastifyCookie);
   await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
   await app.register(fastifySwagger, {
@@ -203,6 +219,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           media: options.media,
           records: new CallRecords(db),
           ...(options.mediaEvents ? { mediaEvents: options.mediaEvents } : {}),
+          ...(options.turn ? { turn: options.turn } : {}),
         });
       }
       if (options.promptDir) await api.register(ivrPromptRoutes, { db, prompts: new PromptStore(options.promptDir) });
@@ -221,10 +238,27 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(onlineUserRoutes, { accounts, online: options.online ?? (() => []), ...(options.reachability ? { reachability: options.reachability } : {}) });
       await api.register(meetingRoutes, { db, meetings: new MeetingStore(db), accounts, settings, mailer });
       await api.register(roomRoutes, { db, rooms: new RoomStore(db), vmrs: new VmrStore(db), devices: options.devices ?? (() => undefined) });
+      if (options.firmware) await api.register(firmwareRoutes, { store: options.firmware.store, rollout: options.firmware.rollout, accounts, online: options.online ?? (() => []) });
       api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: API_PREFIX },
   );
+  if (options.firmware) {
+    const online = options.online ?? (() => []);
+    const auth = new ProvisioningAuth({
+      accounts,
+      realm: () => settings.get('network.localDomain'),
+      algorithms: () => settings.get('sip.digestAlgorithms').split(',') as DigestAlgorithm[],
+      lockout: options.firmware.lockout ?? new AuthLockout(db),
+    });
+    await app.register(provisioningRoutes, {
+      prefix: PROVISIONING_PREFIX,
+      store: options.firmware.store,
+      rollout: options.firmware.rollout,
+      auth,
+      bindings: (account) => online().find((user) => user.account === account)?.bindings ?? [],
+    });
+  }
   await app.register(fastifyStatic, { root: options.webRoot ?? path.join(PROJECT_ROOT, 'web'), index: 'index.html' });
   return app;
 }

@@ -14,6 +14,8 @@ import { dataPaths, loadConfig } from '../config/config.ts';
 import { DiskKeeper } from '../disk/disk-keeper.ts';
 import { DiskParts } from '../disk/disk-parts.ts';
 import { createError } from '../errors.ts';
+import { FirmwareRollout } from '../firmware/firmware-rollout.ts';
+import { FirmwareStore } from '../firmware/firmware-store.ts';
 import { LicenseWarning } from '../license/license-warning.ts';
 import { openLicense } from '../license/open-license.ts';
 import { getLogger, initLogging } from '../logging/logger.ts';
@@ -24,6 +26,8 @@ import { runService } from '../process/service-lifecycle.ts';
 import { applicationSecret } from '../signaling/application-secret.ts';
 import { MediaClient } from '../media-client/media-client.ts';
 import { ServiceHealth } from '../observability/service-health.ts';
+import { sharedSecret } from '../process/shared-secret.ts';
+import { turnAccessFrom } from '../turn/turn-config.ts';
 import { SystemSampler } from '../observability/system-sampler.ts';
 import { SipApplication } from '../sip-app/sip-application.ts';
 import { SystemConfigurator } from '../system/system-configurator.ts';
@@ -46,9 +50,6 @@ await runService('control plane', async () => {
   const scheduler = new BackupScheduler(state.settings, backupStore).start();
   const license = openLicense({ db: state.db, identityDir: config.license.identityDir, testPublicKeyFile: config.license.testPublicKeyFile });
   const licenseWarning = new LicenseWarning({ db: state.db, store: license.store, admins: new AdminStore(state.db), mailer: new Mailer(state.settings) }).start();
-  // Quotas (oldest files overwritten) and the 80 % alert mail, checked every minute.
-  const diskParts = new DiskParts({ dataDir: config.dataDir, logDir: config.logDir, backups: backupStore });
-  const diskKeeper = new DiskKeeper({ db: state.db, settings: state.settings, parts: diskParts, admins: new AdminStore(state.db), mailer: new Mailer(state.settings) }).start();
   const media = new MediaClient(dataPaths(config).mediaSocket);
   void media.start();
   const sip = new SipApplication({
@@ -58,9 +59,28 @@ await runService('control plane', async () => {
     settings: state.settings,
     license: license.policy,
   });
+  // Terminal firmware: leftovers of an upload a crash interrupted go first.
+  const firmwareStore = new FirmwareStore(state.db, { dir: paths.firmware, settings: state.settings, maxUploadBytes: config.firmware.maxUploadBytes });
+  firmwareStore.sweep();
+  const rollout = new FirmwareRollout({ db: state.db, store: firmwareStore, location: sip.location, checkSync: (binding) => sip.checkSync(binding) });
+  // Quotas (oldest files overwritten) and the 80 % alert mail, checked every minute.
+  const diskParts = new DiskParts({ dataDir: config.dataDir, logDir: config.logDir, backups: backupStore, firmware: firmwareStore });
+  const diskKeeper = new DiskKeeper({ db: state.db, settings: state.settings, parts: diskParts, admins: new AdminStore(state.db), mailer: new Mailer(state.settings) }).start();
   // The dashboard's system figures: one sample every 10 s, the last 24 hours kept in memory.
   const sampler = new SystemSampler({ dataDir: config.dataDir }).start();
-  const health = new ServiceHealth({ signaling: () => sip.connectedSince, media });
+  // The TURN relay runs in its own process (server/turn/main.ts); this one hands browsers its
+  // credentials and asks it for STUN on the dashboard.
+  const turnSecret = sharedSecret(dataPaths(config).secrets, 'turn');
+  const turn = () => turnAccessFrom(state.settings.getAll(), turnSecret, config.turn.port);
+  const turnProbeHost = config.media.listenIp === '0.0.0.0' ? '127.0.0.1' : config.media.listenIp;
+  const health = new ServiceHealth({
+    signaling: () => sip.connectedSince,
+    media,
+    turn: () => {
+      const access = turn();
+      return access ? { host: turnProbeHost, port: access.port } : undefined;
+    },
+  });
   const app = await buildApp({
     state,
     sampler,
@@ -70,9 +90,11 @@ await runService('control plane', async () => {
     // The client re-emits the media service's events (plus its own connect/disconnect).
     mediaEvents: media as unknown as EventEmitter<MediaServiceEvents>,
     admission: sip.admission,
+    turn,
     dialOut: (number, account) => sip.dialOut(number, account),
     promptDir: dataPaths(config).prompts,
     backups: { store: backupStore, restorer, scheduler },
+    firmware: { store: firmwareStore, rollout, lockout: sip.lockout },
     disk: { parts: diskParts, keeper: diskKeeper },
     license,
     syslog,
@@ -91,6 +113,7 @@ await runService('control plane', async () => {
     licenseWarning.close();
     diskKeeper.close();
     scheduler.close();
+    rollout.close();
     sip.close();
     media.close();
     syslog.close();
@@ -109,6 +132,7 @@ await runService('control plane', async () => {
       licenseWarning.close();
       diskKeeper.close();
       scheduler.close();
+      rollout.close();
       sip.close();
       media.close();
       await app.close();

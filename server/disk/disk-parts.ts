@@ -16,12 +16,13 @@
  *  - terminal logs `<logDir>/terminals/`: any file (server/logs/terminal-log-files.ts);
  *  - backups `<dataDir>/backups`: through the backup store (audited as backup.delete); trimming
  *    keeps the newest backup whatever its size;
- *  - firmware `<dataDir>/firmware`: counted; cleaning and overwriting belong to the firmware
- *    store (it keeps which file is a model's latest), which can hand its own handler in.
+ *  - firmware `<dataDir>/firmware`: through the firmware store — clean now keeps each model's
+ *    latest; a full quota refuses uploads there rather than overwriting (./firmwarePart).
  * Sizes are file sizes (what a file holds), in bytes; quotas are whole GB of 1024³ bytes.
  */
 import path from 'node:path';
 import type { BackupStore } from '../backup/backup-store.ts';
+import type { FirmwareStore } from '../firmware/firmware-store.ts';
 import { createError } from '../errors.ts';
 import { LOG_MODULES, type LogModule, SystemLogFiles } from '../logs/system-log-files.ts';
 import { TerminalLogFiles } from '../logs/terminal-log-files.ts';
@@ -131,15 +132,35 @@ export function backupsPart(folder: string, store: BackupStore | undefined): Par
   };
 }
 
-/** Firmware until the firmware store hands in its own handler: counted only. */
-function firmwarePart(folder: string): PartHandler {
+/**
+ * Terminal firmware, through the firmware store when this process has one: "clean now" deletes
+ * every file that is not its model's latest (the store's rule; audited as firmware.delete). A
+ * full quota is not overwritten: the store refuses uploads beyond it instead, since an old file
+ * may be what some terminals still need and a model's latest must never vanish.
+ */
+export function firmwarePart(folder: string, store: FirmwareStore | undefined): PartHandler {
+  const note = store
+    ? {
+        en: 'Clean now deletes every firmware file that is not its model\'s latest. A full quota is not overwritten: uploads beyond it are refused.',
+        zh: '立即清理将删除各型号最新固件以外的所有固件文件。配额用满时不会覆盖旧文件，而是拒绝继续上传。',
+      }
+    : {
+        en: 'Firmware files are deleted on the firmware page, which keeps each model\'s latest file; uploads beyond this quota are refused.',
+        zh: '固件文件请在设备升级页面删除（该页面会保留每个型号的最新固件）；超出此配额的上传会被拒绝。',
+      };
   return {
     folder,
     usage: folderPart(folder).usage,
-    note: {
-      en: 'Firmware files are deleted on the firmware page, which keeps each model\'s latest file; the firmware store refuses uploads beyond this quota.',
-      zh: '固件文件请在设备升级页面删除（该页面会保留每个型号的最新固件）；超出此配额的上传会被拒绝。',
-    },
+    note,
+    ...(store
+      ? {
+          async clean(author: Author) {
+            const old = store.list().filter((file) => !file.latest);
+            for (const file of old) store.delete(file.id, author);
+            return { deleted: old.map((file) => `${file.id}.rom`), truncated: [], freedBytes: totalSize(old) };
+          },
+        }
+      : {}),
   };
 }
 
@@ -149,8 +170,8 @@ export interface DiskPartsOptions {
   readonly logDir: string;
   /** The backup store, when this process runs one (backups are deleted through it). */
   readonly backups?: BackupStore;
-  /** The firmware store's handler for its part (default: counted only). */
-  readonly firmware?: PartHandler;
+  /** The firmware store, when this process runs one (firmware files are deleted through it). */
+  readonly firmware?: FirmwareStore;
 }
 
 export interface ModuleUsage {
@@ -226,7 +247,7 @@ export class DiskParts {
         trim: (limit) => this.terminalLogs.trim(limit),
       },
       backups: backupsPart(path.join(options.dataDir, 'backups'), options.backups),
-      firmware: options.firmware ?? firmwarePart(path.join(options.dataDir, 'firmware')),
+      firmware: firmwarePart(path.join(options.dataDir, 'firmware'), options.firmware),
     };
   }
 

@@ -34,6 +34,9 @@ const RULES: [prefix: string, effect: SettingEffect][] = [
   ['sip.', { applies: 'restart', service: 'signaling' }],
   // The signaling service reads it at every REGISTER/SUBSCRIBE.
   ['terminalLogs.', { applies: 'now' }],
+  // The TURN service follows these and restarts its relay by itself (server/turn/turn-service.ts).
+  ['media.turnPorts', { applies: 'now' }],
+  ['turn.', { applies: 'now' }],
   ['media.', { applies: 'restart', service: 'media' }],
   ['smtp.', { applies: 'now' }],
   ['tls.trustedCertificates', { applies: 'now' }],

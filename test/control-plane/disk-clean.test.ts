@@ -3,16 +3,18 @@
  * and on the files themselves: cleaning one server-log module deletes its older files and
  * empties — does not delete — the file this process is writing, which goes on taking lines from
  * its start; terminal logs and backups cleaned (backups through the backup store, audited);
- * firmware refused in words; operators refused. Then parts over their quotas (sparse files of
- * gigabytes, real backups) lose exactly their oldest files at the disk check, written to the
- * operation log by the system, and the usage the console shows follows.
+ * firmware through its store, keeping each model's latest; operators refused. Then parts over
+ * their quotas (sparse files of gigabytes, real backups) lose exactly their oldest files at the
+ * disk check, written to the operation log by the system, and the usage the console shows follows.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
 import { BackupStore } from '../../server/backup/backup-store.ts';
+import { FirmwareStore } from '../../server/firmware/firmware-store.ts';
 import { dataPaths, loadConfig } from '../../server/config/config.ts';
 import { DiskKeeper } from '../../server/disk/disk-keeper.ts';
 import { DiskParts, GIB } from '../../server/disk/disk-parts.ts';
@@ -31,7 +33,8 @@ const admins = new AdminStore(state.db);
 await admins.create({ username: 'chief', password: 'Chief2026', role: 'admin' });
 await admins.create({ username: 'watcher', password: 'Watch2026', role: 'operator' });
 const backups = new BackupStore(state.db, { backups: paths.backups, certificates: paths.certificates, prompts: paths.prompts });
-const parts = new DiskParts({ dataDir, logDir: config.logDir, backups });
+const firmware = new FirmwareStore(state.db, { dir: paths.firmware, settings: state.settings, maxUploadBytes: config.firmware.maxUploadBytes });
+const parts = new DiskParts({ dataDir, logDir: config.logDir, backups, firmware });
 const keeper = new DiskKeeper({ db: state.db, settings: state.settings, parts, admins, mailer: new Mailer(state.settings) });
 t.teardown(() => keeper.close());
 const base = await startConsoleApi(t, { state, disk: { parts, keeper } });
@@ -77,7 +80,7 @@ t.test('clean now: a server-log module; the file being written is emptied and ke
   t.match(JSON.parse(audit('disk.clean').at(-1)?.detail ?? '{}'), { part: 'serverLogs', module: 'sip', deleted: 2, truncated: [today] });
 });
 
-t.test('clean now: terminal logs and backups; firmware is not cleaned here; operators may not', async (t) => {
+t.test('clean now: terminal logs, backups, firmware but each model\'s latest; operators may not', async (t) => {
   oldFile(path.join(config.logDir, 'terminals', '10.0.0.7.log'), 0, 1, '----- 2026-11-30T10:00:00.000Z from 10.0.0.7\nREGISTER sip:vcbox.local SIP/2.0\n');
   oldFile(path.join(config.logDir, 'terminals', '10.0.0.7.log.1'), 0, 2, '----- 2026-11-29T10:00:00.000Z from 10.0.0.7\nREGISTER sip:vcbox.local SIP/2.0\n');
   const terminals = await admin.call('POST', '/api/v1/disk/clean', { part: 'terminalLogs' });
@@ -91,9 +94,16 @@ t.test('clean now: terminal logs and backups; firmware is not cleaned here; oper
   t.same(await backups.list(), [], 'every backup deleted');
   t.match(JSON.parse(audit('backup.delete').at(-1)?.detail ?? '{}'), { names: ['After', 'Before'] }, 'through the backup store, in its log too');
 
-  const firmware = await admin.call('POST', '/api/v1/disk/clean', { part: 'firmware' });
-  t.equal(firmware.status, 409);
-  t.match(firmware.body, { code: 'VCBOX_ERR_DISK_CLEAN_UNSUPPORTED', message: /^The terminal firmware files are not cleaned here: Firmware files are deleted on the firmware page/ });
+  // Firmware: every file but each model's latest.
+  const rom = (text: string) => Readable.from([Buffer.from(text)]);
+  const old = await firmware.upload(rom('old firmware'), 12, { model: 'Yealink SIP-VC800', fileName: 'VC800-63.345.0.10.rom' }, { actor: 'test' });
+  const latest = await firmware.upload(rom('new firmware'), 12, { model: 'Yealink SIP-VC800', fileName: 'VC800-63.345.0.20.rom' }, { actor: 'test' });
+  const other = await firmware.upload(rom('other model'), 11, { model: 'Polycom Group 500', fileName: 'G500-6.2.2.rom' }, { actor: 'test' });
+  const cleanedFirmware = await admin.call('POST', '/api/v1/disk/clean', { part: 'firmware' });
+  t.match(cleanedFirmware.body, { part: 'firmware', deleted: 1, freedBytes: 12 });
+  t.same(firmware.list().map((f) => f.id).sort(), [latest.id, other.id].sort(), 'each model keeps its latest');
+  t.same(readdirSync(paths.firmware).sort(), [`${latest.id}.rom`, `${other.id}.rom`].sort());
+  t.match(JSON.parse(audit('firmware.delete').at(-1)?.detail ?? '{}'), { id: old.id }, 'through the firmware store, in its log too');
 
   const wrongModule = await admin.call('POST', '/api/v1/disk/clean', { part: 'records', module: 'web' });
   t.match(wrongModule, { status: 400, body: { code: 'VCBOX_ERR_VALIDATION', field: 'module' } });

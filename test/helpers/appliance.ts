@@ -18,6 +18,7 @@ export interface RunningAppliance {
   readonly httpPort: number;
   readonly sipPort: number;
   readonly sipTlsPort: number;
+  readonly turnPort: number;
   readonly baseUrl: string;
   output(): string;
   /** Ctrl-C: SIGINT to the whole group; resolves with the exit code. */
@@ -29,6 +30,7 @@ export async function startAppliance(options: { dataDir?: string; env?: Record<s
   const httpPort = await freePort();
   const sipPort = await freePort();
   const sipTlsPort = await freePort();
+  const turnPort = await freePort();
   let output = '';
   const child = spawn(path.join(PROJECT_ROOT, 'scripts/run.sh'), [], {
     cwd: PROJECT_ROOT,
@@ -43,6 +45,7 @@ export async function startAppliance(options: { dataDir?: string; env?: Record<s
       VCBOX_SIP_PORT: String(sipPort),
       VCBOX_SIP_TLS_PORT: String(sipTlsPort),
       VCBOX_SIGNALING_PORT: String(await freePort()),
+      VCBOX_TURN_PORT: String(turnPort),
       VCBOX_MEDIA_WORKERS: '1',
       ...options.env,
     },
@@ -58,6 +61,7 @@ export async function startAppliance(options: { dataDir?: string; env?: Record<s
     httpPort,
     sipPort,
     sipTlsPort,
+    turnPort,
     baseUrl,
     output: () => output,
     async interrupt(timeoutMs = 30_000) {

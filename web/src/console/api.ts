@@ -35,18 +35,23 @@ async function send(method: string, path: string, headers: Record<string, string
   } catch {
     throw new ApiError(0, 'VCBOX_ERR_UNREACHABLE', '');
   }
-  if (!response.ok) {
-    const text = await response.text();
-    const parsed = text.startsWith('{') ? JSON.parse(text) : undefined;
-    throw new ApiError(response.status, parsed?.code ?? 'VCBOX_ERR_REQUEST', parsed?.message ?? response.statusText, parsed?.field ?? parsed?.key);
-  }
+  // A refusal: answer() throws the ApiError it carries.
+  if (!response.ok) answer(response.status, response.statusText, await response.text());
   return response;
 }
 
 /** One request to /api/v1: the answer's JSON, or an ApiError. */
 async function request<T>(method: string, path: string, headers: Record<string, string>, body?: BodyInit): Promise<T> {
-  const text = await (await send(method, path, headers, body)).text();
-  return (text ? JSON.parse(text) : undefined) as T;
+  const response = await send(method, path, headers, body);
+  return answer<T>(response.status, response.statusText, await response.text());
+}
+
+/** An answer's JSON, or the ApiError it carries (a status outside 2xx; its body JSON when it is). */
+function answer<T>(status: number, statusText: string, text: string): T {
+  const ok = status >= 200 && status < 300;
+  const parsed = text && (ok || text.startsWith('{')) ? JSON.parse(text) : undefined;
+  if (!ok) throw new ApiError(status, parsed?.code ?? 'VCBOX_ERR_REQUEST', parsed?.message ?? statusText, parsed?.field ?? parsed?.key);
+  return parsed as T;
 }
 
 /**
@@ -73,4 +78,31 @@ export function api<T = any>(method: string, path: string, body?: unknown): Prom
 /** Uploads a file as the request body: a spreadsheet to import, or another kind given as `type` (a backup). */
 export function upload<T>(path: string, file: File, type = file.name.toLowerCase().endsWith('.xlsx') ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' : 'application/vnd.ms-excel'): Promise<T> {
   return request<T>('POST', path, { 'content-type': type }, file);
+}
+
+/**
+ * Sends a (large) file as the body of `method path`, telling `onProgress` the share sent so far
+ * (0 to 1) — XMLHttpRequest, since fetch reports no upload progress; same headers and errors as
+ * `api`.
+ */
+export function sendFile<T>(method: string, path: string, file: Blob, type: string, onProgress: (sent: number) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(method, `/api/v1${path}`);
+    xhr.setRequestHeader('accept-language', lang());
+    xhr.setRequestHeader('content-type', type);
+    if (csrfToken) xhr.setRequestHeader('x-csrf-token', csrfToken);
+    xhr.upload.addEventListener('progress', (event) => {
+      if (event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
+    });
+    xhr.addEventListener('error', () => reject(new ApiError(0, 'VCBOX_ERR_UNREACHABLE', '')));
+    xhr.addEventListener('load', () => {
+      try {
+        resolve(answer<T>(xhr.status, xhr.statusText, xhr.responseText));
+      } catch (error) {
+        reject(error);
+      }
+    });
+    xhr.send(file);
+  });
 }

@@ -99,6 +99,7 @@ export const STRINGS = {
     pageOf: 'Page {page} of {pages}',
     navSettings: 'Settings',
     navBackups: 'Backups',
+    navFirmware: 'Firmware',
   },
   'zh-CN': {
     product: 'vcbox 视频会议',
@@ -195,6 +196,7 @@ export const STRINGS = {
     pageOf: '第 {page} / {pages} 页',
     navSettings: '系统设置',
     navBackups: '备份与恢复',
+    navFirmware: '终端固件',
   },
 } as const;
 
