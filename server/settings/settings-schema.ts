@@ -196,7 +196,7 @@ export const SETTINGS = {
   // The server-log quota's split between the modules [001: 服务器日志 → 详情: Web、FreeSwitch、MCU
   // 和 Turn Server 日志占比], in percent adding up to 100. The manual gives no defaults: SIP
   // (FreeSwitch's place) logs every registration and call, Web every console request, the MCU
-  // only meeting events, and TURN is not built yet.
+  // only meeting events, TURN (coturn for browsers outside the LAN) little.
   'disk.serverLogs.webPercent': setting(30, isIntIn(0, 100), 'a whole percentage from 0 to 100'),
   'disk.serverLogs.sipPercent': setting(40, isIntIn(0, 100), 'a whole percentage from 0 to 100'),
   'disk.serverLogs.mcuPercent': setting(20, isIntIn(0, 100), 'a whole percentage from 0 to 100'),
