@@ -88,6 +88,9 @@ t.test('run command: console, SIP, data directory, clean Ctrl-C, certificate kep
   await t.test('the TURN relay answers STUN on its port', async (t) => {
     await waitFor('the relay', 15_000, () => stunProbe('127.0.0.1', box.turnPort, 500).then(() => true, () => false));
     t.pass(`STUN answered on ${box.turnPort}`);
+    const turnLogs = readdirSync(path.join(box.dataDir, 'logs', 'turn')).filter((name) => name.endsWith('.turn.log'));
+    t.equal(turnLogs.length, 1, 'the TURN service\'s file of today');
+    t.match(readFileSync(path.join(box.dataDir, 'logs', 'turn', turnLogs[0] ?? ''), 'utf8'), /TURN relay started/, 'in the TURN module\'s folder');
   });
 
   const childPids = [...box.output().matchAll(/"pid":(\d+),"msg":"process started"/g)].map((m) => Number(m[1]));
