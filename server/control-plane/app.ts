@@ -54,6 +54,10 @@ import { joinRoutes } from './routes/join.ts';
 import { licenseRoutes } from './routes/license.ts';
 import { systemInfoRoutes } from './routes/system-info.ts';
 import { settingRoutes } from './routes/settings.ts';
+import { DiskParts } from '../disk/disk-parts.ts';
+import type { DiskKeeper } from '../disk/disk-keeper.ts';
+import { diskRoutes } from './routes/disk.ts';
+import { logRoutes } from './routes/logs.ts';
 import { liveMeetingRoutes } from './routes/live-meetings.ts';
 import { type OnlineLookup, onlineUserRoutes, type ReachabilityLookup } from './routes/online-users.ts';
 import { type DeviceLookup, roomRoutes } from './routes/rooms.ts';
@@ -122,6 +126,11 @@ export interface AppOptions {
    * application's, so wrong passwords over HTTP and SIP lock an address out together.
    */
   readonly firmware?: { readonly store: FirmwareStore; readonly rollout: FirmwareRollout; readonly lockout?: AuthLockout };
+  /**
+   * The disk's parts (usage, quotas, clean now) with the log files, and the quota and alert
+   * check; by default parts over the data directory beside the database, logs in its `logs/`.
+   */
+  readonly disk?: { readonly parts: DiskParts; readonly keeper?: DiskKeeper };
   /** Folder served as the console; defaults to the project's web/. */
   readonly webRoot?: string;
   /**
@@ -194,6 +203,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const mailer = new Mailer(settings);
   const system = options.system ?? new SystemConfigurator({ appliance: false });
   const license = options.license ?? openLicense({ db, identityDir: path.join(path.dirname(db.name), 'identity') });
+  const disk = options.disk?.parts ?? new DiskParts({ dataDir: path.dirname(db.name), logDir: path.join(path.dirname(db.name), 'logs'), ...(options.backups ? { backups: options.backups.store } : {}), ...(options.firmware ? { firmware: options.firmware.store } : {}) });
   await app.register(fastifyCookie);
   await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
   await app.register(fastifySwagger, {
@@ -247,6 +257,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         db,
         mailer,
         system,
+        disk,
         ...(options.syslog ? { syslog: options.syslog } : {}),
         live: {
           ...(options.web ? { web: options.web } : {}),
@@ -256,6 +267,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       });
       await api.register(certificateRoutes, { db, settings, certificates, ...(options.web ? { web: options.web } : {}), ...(options.signaling ? { signaling: options.signaling } : {}) });
       await api.register(metricsTokenRoutes, { db, tokens: metricsTokens });
+      await api.register(diskRoutes, { db, settings, parts: disk, ...(options.disk?.keeper ? { keeper: options.disk.keeper } : {}) });
+      await api.register(logRoutes, { db, settings, systemLogs: disk.systemLogs, terminalLogs: disk.terminalLogs, online: options.online ?? (() => []) });
       if (options.backups) await api.register(backupRoutes, { db, settings, ...options.backups });
       await api.register(dashboardRoutes, {
         settings,

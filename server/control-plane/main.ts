@@ -12,6 +12,8 @@ import { BackupRestorer } from '../backup/backup-restore.ts';
 import { BackupScheduler } from '../backup/backup-scheduler.ts';
 import { BackupStore } from '../backup/backup-store.ts';
 import { dataPaths, loadConfig } from '../config/config.ts';
+import { DiskKeeper } from '../disk/disk-keeper.ts';
+import { DiskParts } from '../disk/disk-parts.ts';
 import { FirmwareRollout } from '../firmware/firmware-rollout.ts';
 import { FirmwareStore } from '../firmware/firmware-store.ts';
 import { LicenseWarning } from '../license/license-warning.ts';
@@ -63,6 +65,9 @@ await runService('control plane', async () => {
   const firmwareStore = new FirmwareStore(state.db, { dir: paths.firmware, settings: state.settings, maxUploadBytes: config.firmware.maxUploadBytes });
   firmwareStore.sweep();
   const rollout = new FirmwareRollout({ db: state.db, store: firmwareStore, location: sip.location, checkSync: (binding) => sip.checkSync(binding) });
+  // Quotas (oldest files overwritten) and the 80 % alert mail, checked every minute.
+  const diskParts = new DiskParts({ dataDir: config.dataDir, logDir: config.logDir, backups: backupStore, firmware: firmwareStore });
+  const diskKeeper = new DiskKeeper({ db: state.db, settings: state.settings, parts: diskParts, admins: new AdminStore(state.db), mailer: new Mailer(state.settings) }).start();
   // The dashboard's system figures: one sample every 10 s, the last 24 hours kept in memory.
   const sampler = new SystemSampler({ dataDir: config.dataDir }).start();
   // The TURN relay runs in its own process (server/turn/main.ts); this one hands browsers its
@@ -100,6 +105,7 @@ await runService('control plane', async () => {
     promptDir: dataPaths(config).prompts,
     backups: { store: backupStore, restorer, scheduler },
     firmware: { store: firmwareStore, rollout, lockout: sip.lockout },
+    disk: { parts: diskParts, keeper: diskKeeper },
     license,
     syslog,
     system: new SystemConfigurator({ root: config.system.root, appliance: config.system.appliance }),
@@ -117,6 +123,7 @@ await runService('control plane', async () => {
   } catch (error) {
     sampler.close();
     licenseWarning.close();
+    diskKeeper.close();
     scheduler.close();
     rollout.close();
     sip.close();
@@ -135,6 +142,7 @@ await runService('control plane', async () => {
     async close() {
       sampler.close();
       licenseWarning.close();
+      diskKeeper.close();
       scheduler.close();
       rollout.close();
       sip.close();
