@@ -64,7 +64,7 @@ function caDir(root: string, name: string): { dir: string; config: string } {
   const dir = path.join(root, name);
   mkdirSync(path.join(dir, 'issued'), { recursive: true });
   writeFileSync(path.join(dir, 'index.txt'), '');
-  writeFileSync(path.join(dir, 'serial'), `${(Math.floor(Math.random() * 0xffff) + 0x1000).toString(16)}\n`);
+  writeFileSync(path.join(dir, 'serial'), `${(Math.floor(Math.random() * 0xffff) + 0x1000).toString(16).padStart(6, '0')}\n`);
   const config = path.join(dir, 'ca.cnf');
   writeFileSync(config, caConfig(dir));
   return { dir, config };
