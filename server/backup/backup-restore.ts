@@ -21,7 +21,7 @@
  * settings or a restored certificate to take effect (as PATCH /settings does).
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -35,13 +35,12 @@ import type { SettingKey, Settings } from '../settings/settings-schema.ts';
 import { settingEffect } from '../settings/setting-effects.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
 import { type BackupManifest, DATABASE_ENTRY, readArchive } from './backup-archive.ts';
+import { receiveUpload } from './bounded-upload.ts';
 import { type Author, type BackupStore, ensureSpace, STAGING_PREFIX } from './backup-store.ts';
 import { prepareRestoredDatabase, replaceContents } from './database-snapshot.ts';
 
 const log = getLogger('backup');
 const JOURNAL = 'restore.json';
-/** Bytes of an over-limit upload read and thrown away (so the client hears the 413) before the connection is cut. */
-const DISCARD_LIMIT = 64 * 1024 * 1024;
 
 export type RestoreSource = { readonly from: 'list'; readonly name: string } | { readonly from: 'upload'; readonly size: number };
 
@@ -144,43 +143,7 @@ export class BackupRestorer {
 
   #receive(body: Readable, declaredLength: number | undefined, file: string): Promise<number> {
     const limit = this.#maxUploadBytes;
-    const tooLarge = () => createError('VCBOX_ERR_BACKUP_TOO_LARGE', { limit: mebibytes(limit), field: 'file' });
-    if (declaredLength !== undefined && declaredLength > limit) return Promise.reject(tooLarge());
-    return new Promise<number>((resolve, reject) => {
-      const out = createWriteStream(file, { flags: 'wx', mode: 0o600 });
-      let received = 0;
-      let failed: Error | undefined;
-      const fail = (error: Error) => {
-        if (failed) return;
-        failed = error;
-        out.destroy();
-        reject(error);
-      };
-      body.on('data', (chunk: Buffer) => {
-        received += chunk.length;
-        if (failed) {
-          // Read on (and drop) so the client gets the answer; a sender that never stops is cut off.
-          if (received > limit + DISCARD_LIMIT) body.destroy();
-          return;
-        }
-        if (received > limit) return fail(tooLarge());
-        if (!out.write(chunk)) {
-          body.pause();
-          out.once('drain', () => body.resume());
-        }
-      });
-      body.on('end', () => {
-        if (!failed) out.end();
-      });
-      body.on('error', (error) => fail(error));
-      body.on('close', () => {
-        if (!body.readableEnded) fail(new Error('the upload was interrupted'));
-      });
-      out.on('error', (error) => fail(error));
-      out.on('finish', () => {
-        if (!failed) resolve(received);
-      });
-    });
+    return receiveUpload(body, declaredLength, file, limit, () => createError('VCBOX_ERR_BACKUP_TOO_LARGE', { limit: mebibytes(limit), field: 'file' }));
   }
 
   async #restore(file: string, source: RestoreSource, author: Author, sessionToken: string | undefined): Promise<RestoreResult> {
