@@ -52,6 +52,8 @@ import { ivrPromptRoutes } from './routes/ivr-prompts.ts';
 import { joinRoutes } from './routes/join.ts';
 import { licenseRoutes } from './routes/license.ts';
 import { settingRoutes } from './routes/settings.ts';
+import { systemRoutes } from './routes/system.ts';
+import type { Maintenance } from '../maintenance/open-maintenance.ts';
 import { liveMeetingRoutes } from './routes/live-meetings.ts';
 import { type OnlineLookup, onlineUserRoutes, type ReachabilityLookup } from './routes/online-users.ts';
 import { type DeviceLookup, roomRoutes } from './routes/rooms.ts';
@@ -99,6 +101,8 @@ export interface AppOptions {
    * folder beside the database and the vendor key only.
    */
   readonly license?: License;
+  /** System upgrade, factory reset and reboot (server/maintenance/open-maintenance.ts); enables the /system routes. */
+  readonly maintenance?: Pick<Maintenance, 'upgrade' | 'reset' | 'dispatch'>;
   /** Folder served as the console; defaults to the project's web/. */
   readonly webRoot?: string;
 }
@@ -198,6 +202,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       if (options.promptDir) await api.register(ivrPromptRoutes, { db, prompts: new PromptStore(options.promptDir) });
       await api.register(settingRoutes, { settings, db, mailer, system, ...(options.syslog ? { syslog: options.syslog } : {}) });
       if (options.backups) await api.register(backupRoutes, { db, settings, ...options.backups });
+      if (options.maintenance) await api.register(systemRoutes, { db, ...options.maintenance });
       await api.register(dashboardRoutes, {
         settings,
         live: options.live ?? new LiveMeetings(),

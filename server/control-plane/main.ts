@@ -13,6 +13,7 @@ import { BackupStore } from '../backup/backup-store.ts';
 import { dataPaths, loadConfig } from '../config/config.ts';
 import { createError } from '../errors.ts';
 import { LicenseWarning } from '../license/license-warning.ts';
+import { openMaintenance } from '../maintenance/open-maintenance.ts';
 import { openLicense } from '../license/open-license.ts';
 import { getLogger, initLogging } from '../logging/logger.ts';
 import { Mailer } from '../mail/mailer.ts';
@@ -42,6 +43,8 @@ await runService('control plane', async () => {
   // Before anything serves: undo a restore a crash interrupted, sweep staging leftovers.
   await restorer.recover();
   const scheduler = new BackupScheduler(state.settings, backupStore).start();
+  const maintenance = openMaintenance({ config, db: state.db, settings: state.settings, admins: new AdminStore(state.db), backups: backupStore });
+  await maintenance.recover();
   const license = openLicense({ db: state.db, identityDir: config.license.identityDir, testPublicKeyFile: config.license.testPublicKeyFile });
   const licenseWarning = new LicenseWarning({ db: state.db, store: license.store, admins: new AdminStore(state.db), mailer: new Mailer(state.settings) }).start();
   const media = new MediaClient(dataPaths(config).mediaSocket);
@@ -68,6 +71,7 @@ await runService('control plane', async () => {
     dialOut: (number, account) => sip.dialOut(number, account),
     promptDir: dataPaths(config).prompts,
     backups: { store: backupStore, restorer, scheduler },
+    maintenance,
     license,
     syslog,
     system: new SystemConfigurator({ root: config.system.root, appliance: config.system.appliance }),
@@ -82,6 +86,7 @@ await runService('control plane', async () => {
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (error) {
     sampler.close();
+    maintenance.close();
     licenseWarning.close();
     scheduler.close();
     sip.close();
@@ -99,6 +104,7 @@ await runService('control plane', async () => {
   return {
     async close() {
       sampler.close();
+      maintenance.close();
       licenseWarning.close();
       scheduler.close();
       sip.close();
