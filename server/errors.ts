@@ -247,8 +247,8 @@ export const ERRORS = {
   },
   VCBOX_ERR_RESTART_UNAVAILABLE: {
     statusCode: 409,
-    en: 'Nothing on this machine can restart the services: the box runs neither as an installed appliance (system.appliance) nor under the run command (scripts/run.sh). Restart its processes yourself.',
-    zh: '本机上没有可以重启服务的管理者：设备既不是已安装的一体机（system.appliance），也不是由运行命令（scripts/run.sh）启动的。请自行重启其进程。',
+    en: 'Nothing on this machine can restart the services: the box runs neither as installed systemd services (install.sh; system.systemd) nor under the run command (scripts/run.sh). Restart its processes yourself.',
+    zh: '本机上没有可以重启服务的管理者：设备既不是以已安装的 systemd 服务运行（install.sh；system.systemd），也不是由运行命令（scripts/run.sh）启动的。请自行重启其进程。',
   },
   VCBOX_ERR_ACCOUNT_INVALID: {
     statusCode: 400,

@@ -46,9 +46,11 @@ export interface Config {
    * installed appliance, a staging folder to inspect them); undefined = never write system
    * files (the default: a dev or test machine). `appliance`: this is an installed appliance,
    * so rendered files are also applied (networkctl, systemctl, timedatectl) — only ever when
-   * `root` is `/` as well.
+   * `root` is `/` as well. `systemd`: the services run as the systemd units of systemd/
+   * (vcbox.target), and the root unit vcbox-maintenance takes the maintenance jobs the control
+   * plane hands over (upgrade, restart, reboot: server/maintenance/) — the installer sets it.
    */
-  readonly system: { readonly root?: string; readonly appliance: boolean };
+  readonly system: { readonly root?: string; readonly appliance: boolean; readonly systemd: boolean };
   /**
    * Licence: `identityDir` keeps the box id and the trial marker (kept by restore and factory
    * reset: see server/license/box-identity.ts); `testPublicKeyFile`, only for tests and
@@ -89,7 +91,7 @@ interface ConfigFile {
   signaling?: { host?: string; port?: number };
   media?: { workers?: number; listenIp?: string; address?: string };
   backup?: { maxUploadMB?: number };
-  system?: { root?: string; appliance?: boolean };
+  system?: { root?: string; appliance?: boolean; systemd?: boolean };
   license?: { identityDir?: string; testPublicKeyFile?: string };
   upgrade?: { installRoot?: string; maxUploadMB?: number; healthTimeoutSeconds?: number; testPublicKeyFile?: string };
 }
@@ -244,6 +246,7 @@ export function loadConfig(env: Env): Config {
     system: {
       ...optionalRoot(parseSystemRoot('system.root (VCBOX_SYSTEM_ROOT)', env.VCBOX_SYSTEM_ROOT ?? file.system?.root)),
       appliance: parseFlag('system.appliance (VCBOX_APPLIANCE)', env.VCBOX_APPLIANCE ?? file.system?.appliance),
+      systemd: parseFlag('system.systemd (VCBOX_SYSTEMD)', env.VCBOX_SYSTEMD ?? file.system?.systemd),
     },
     license: {
       identityDir: path.resolve(dataDir, env.VCBOX_IDENTITY_DIR ?? file.license?.identityDir ?? 'identity'),

@@ -2,8 +2,9 @@
  * The control plane's side of a maintenance job (upgrade, restart of the services, reboot):
  * who can do it on this box, and handing it over.
  *
- *  - an installed appliance (config `system.appliance`): the request file is written and the
- *    path unit vcbox-maintenance.path starts the root job (server/maintenance/main.ts);
+ *  - an installed box whose services are systemd units (config `system.systemd`, set by the
+ *    installer): the request file is written and the path unit vcbox-maintenance.path starts
+ *    the root job (server/maintenance/main.ts);
  *  - under the dev run command (config `supervisor.pid`): the request file is written and the
  *    supervisor is sent SIGUSR2;
  *  - neither (a control plane started alone, as the tests do): nothing can restart the
@@ -24,7 +25,7 @@ export type ServiceManager = { readonly kind: 'systemd' } | { readonly kind: 'su
 
 /** Who restarts this box's services, from its configuration. */
 export function serviceManagerOf(config: Pick<Config, 'system' | 'supervisor'>): ServiceManager {
-  if (config.system.appliance) return { kind: 'systemd' };
+  if (config.system.systemd) return { kind: 'systemd' };
   if (config.supervisor) return { kind: 'supervisor', pid: config.supervisor.pid };
   return { kind: 'none' };
 }
