@@ -240,10 +240,11 @@ export async function writeTarGz(target: string, entries: readonly TarEntry[], m
 
 /**
  * Unpacks the `size` bytes of the entry the reader stands at into a new file `target` (parent
- * folders made), with `mode`, synced, then skips the entry's padding. Returns the content's
+ * folders made), with `mode`, synced unless `sync` is false (a caller writing thousands of files
+ * syncs the file system once instead), then skips the entry's padding. Returns the content's
  * SHA-256 for the caller to compare with its manifest.
  */
-export async function extractEntry(reader: ChunkReader, size: number, target: string, mode = 0o600): Promise<string> {
+export async function extractEntry(reader: ChunkReader, size: number, target: string, mode = 0o600, sync = true): Promise<string> {
   await mkdir(path.dirname(target), { recursive: true });
   const handle = await open(target, 'wx', mode);
   const hash = createHash('sha256');
@@ -252,7 +253,7 @@ export async function extractEntry(reader: ChunkReader, size: number, target: st
       hash.update(chunk);
       await handle.write(chunk);
     }
-    await handle.sync();
+    if (sync) await handle.sync();
   } finally {
     await handle.close();
   }

@@ -16,13 +16,16 @@
  *
  * Nothing here restarts anything or decides whether a release is good: ./upgrade-runner.ts.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { TrustedKey } from '../security/trusted-keys.ts';
 import { readReleasePackage, releaseName, type VerifiedRelease } from './release-package.ts';
 
+const run = promisify(execFile);
 const INCOMING = '.incoming-';
 const RELEASE_NAME = /^[0-9A-Za-z.+-]{1,80}$/;
 
@@ -80,6 +83,8 @@ export class InstallRoot {
     await rm(incoming, { recursive: true, force: true });
     try {
       const verified = await readReleasePackage(packageFile, { keys, extractTo: incoming });
+      // On disk before anything points at it (one sync of the file system, not one per file).
+      await run('sync', ['-f', incoming]);
       const name = releaseName(verified.manifest);
       const dir = this.releaseDir(name);
       if (name === (await this.current())) throw new Error(`release ${name} is the one running`);

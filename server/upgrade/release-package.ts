@@ -207,7 +207,7 @@ function zlibError(error: NodeJS.ErrnoException, consumed: number) {
  * Opens a package, checks its manifest's signature against `keys`, then reads every file,
  * checking each against the manifest, and the compressed stream to its end. With `extractTo`
  * (an empty or missing folder) the files are also written there, executable ones 0755, the
- * others 0644. Throws VCBOX_ERR_UPGRADE_FOREIGN / _TRUNCATED / _SIGNATURE / _TAMPERED /
+ * others 0644 — not yet synced to disk: the caller does that once for all of them. Throws VCBOX_ERR_UPGRADE_FOREIGN / _TRUNCATED / _SIGNATURE / _TAMPERED /
  * _INVALID saying what is wrong; the caller removes a partly written `extractTo`.
  */
 export async function readReleasePackage(file: string, options: { keys: readonly TrustedKey[]; extractTo?: string; limits?: PackageLimits }): Promise<VerifiedRelease> {
@@ -259,7 +259,8 @@ export async function readReleasePackage(file: string, options: { keys: readonly
       if (header.size !== entry.size) throw tampered(entry.path, `${header.size} bytes, the manifest says ${entry.size}`);
       let sha256: string;
       if (options.extractTo) {
-        sha256 = await extractEntry(reader, entry.size, path.join(options.extractTo, ...entry.path.split('/')), entry.executable ? 0o755 : 0o644);
+        // Not synced one by one (thousands of files): the installer syncs the file system once.
+        sha256 = await extractEntry(reader, entry.size, path.join(options.extractTo, ...entry.path.split('/')), entry.executable ? 0o755 : 0o644, false);
       } else {
         const hash = createHash('sha256');
         for await (const chunk of reader.chunks(entry.size)) hash.update(chunk);

@@ -1,7 +1,8 @@
 /**
  * Starts the whole appliance the way a person does — `scripts/run.sh` — with its own data
  * directory and ports, waits until the console answers, and stops it like Ctrl-C (SIGINT to
- * the process group). Output is kept for assertions and for the failure report.
+ * the process group). Output is kept for assertions and for the failure report. `command`
+ * starts something else in run.sh's place (the supervisor of an installed release).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -24,13 +25,14 @@ export interface RunningAppliance {
   interrupt(timeoutMs?: number): Promise<number | null>;
 }
 
-export async function startAppliance(options: { dataDir?: string; env?: Record<string, string> } = {}): Promise<RunningAppliance> {
+export async function startAppliance(options: { dataDir?: string; env?: Record<string, string>; command?: readonly string[] } = {}): Promise<RunningAppliance> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'vcbox-data-'));
   const httpPort = await freePort();
   const sipPort = await freePort();
   const sipTlsPort = await freePort();
   let output = '';
-  const child = spawn(path.join(PROJECT_ROOT, 'scripts/run.sh'), [], {
+  const [command, ...args] = options.command ?? [path.join(PROJECT_ROOT, 'scripts/run.sh')];
+  const child = spawn(command as string, args, {
     cwd: PROJECT_ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
