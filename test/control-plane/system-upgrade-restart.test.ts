@@ -15,19 +15,15 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { SCHEMA_VERSION } from '../../server/db/migrations.ts';
-import { InstallRoot } from '../../server/upgrade/release-installer.ts';
-import { trustedReleaseKeys } from '../../server/upgrade/release-keys.ts';
 import { BUILD_INFO } from '../../server/version.ts';
-import { alive, startAppliance } from '../helpers/appliance.ts';
+import { alive } from '../helpers/appliance.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
-import { buildRelease, readEntries, resign, setVersion, TEST_RELEASE_PUBLIC_KEY } from '../helpers/release-package.ts';
+import { readEntries, resign, setVersion, startInstalledBox } from '../helpers/release-package.ts';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'vcbox-upgrade-restart-'));
-const installRoot = path.join(work, 'opt', 'vcbox');
-const dataDir = path.join(work, 'data');
-
 // The installed release (this version, as a package), and two newer ones made from it.
-const built = await buildRelease({ version: BUILD_INFO.version, out: path.join(work, 'dist') });
+const { box, built, release, installRoot, dataDir } = await startInstalledBox(work, { VCBOX_UPGRADE_HEALTH_TIMEOUT_S: '20' });
+t.teardown(() => box.interrupt(10_000));
 const entries = readEntries(readFileSync(built.package));
 const good = resign(entries, (m, f) => setVersion(m, f, '99.0.0'));
 const broken = resign(entries, (m, f) => {
@@ -40,16 +36,6 @@ const broken = resign(entries, (m, f) => {
   const main = (f.get('server/control-plane/main.ts') as Buffer).toString();
   f.set('server/control-plane/main.ts', Buffer.from(main.replace("await runService('control plane', async () => {", "await runService('control plane', async () => {\n  throw new Error('broken on purpose');")));
 });
-const root = new InstallRoot(installRoot);
-const installed = await root.unpack(built.package, trustedReleaseKeys({ testPublicKeyFile: TEST_RELEASE_PUBLIC_KEY }), 'install');
-await root.switchTo(installed.name);
-
-const box = await startAppliance({
-  dataDir,
-  command: [process.execPath, path.join(installRoot, 'current', 'server', 'supervisor', 'main.ts')],
-  env: { VCBOX_INSTALL_ROOT: installRoot, VCBOX_RELEASE_TEST_KEY_FILE: TEST_RELEASE_PUBLIC_KEY, VCBOX_UPGRADE_HEALTH_TIMEOUT_S: '20' },
-});
-t.teardown(() => box.interrupt(10_000));
 const admin = new ConsoleClient(box.baseUrl);
 await admin.login('admin', readFileSync(path.join(dataDir, 'secrets', 'initial-admin-password'), 'utf8').trim());
 
@@ -86,7 +72,7 @@ async function waitForRestart(count: number): Promise<void> {
 
 t.test('the installed release runs', async (t) => {
   t.match(await health(), { status: 'ok', version: BUILD_INFO.version, build: built.build });
-  t.match((await admin.call('GET', '/api/v1/system')).body, { release: installed.name, upgradable: true, restart: 'supervisor' });
+  t.match((await admin.call('GET', '/api/v1/system')).body, { release, upgradable: true, restart: 'supervisor' });
   t.equal((await admin.call('POST', '/api/v1/accounts', { number: '1001', name: 'Alice Zhang', password: 'secret-1' })).status, 201, 'the box has data');
 });
 
@@ -97,7 +83,7 @@ t.test('a good package: installed, the services restarted onto it', async (t) =>
   t.equal(answer.status, 202, JSON.stringify(answer.body));
   t.match(answer.body, { restart: 'supervisor', message: /installs it and restarts its services/ });
   const outcome = await waitForOutcome(answer.body.id);
-  t.match(outcome, { state: 'installed', restarted: true, from: { version: BUILD_INFO.version, release: installed.name }, to: { version: '99.0.0' } });
+  t.match(outcome, { state: 'installed', restarted: true, from: { version: BUILD_INFO.version, release }, to: { version: '99.0.0' } });
   goodRelease = outcome.to.release;
   t.same(
     outcome.steps.map((s: { step: string }) => s.step),
@@ -108,7 +94,7 @@ t.test('a good package: installed, the services restarted onto it', async (t) =>
   t.equal(restarted.length, 3, 'all three services were started again');
   t.same(before.filter(alive), [], 'and the old processes are gone');
   t.equal(readlinkSync(path.join(installRoot, 'current')), path.join('releases', goodRelease));
-  t.same(readdirSync(path.join(installRoot, 'releases')).sort(), [installed.name, goodRelease].sort(), 'the previous release is kept');
+  t.same(readdirSync(path.join(installRoot, 'releases')).sort(), [release, goodRelease].sort(), 'the previous release is kept');
   t.match((await admin.call('GET', '/api/v1/accounts/1001')).body, { name: 'Alice Zhang' }, 'the data is still there, the session too');
   const audit = await admin.call('GET', '/api/v1/audit?period=all');
   t.ok(

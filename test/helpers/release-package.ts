@@ -13,7 +13,10 @@ import { promisify } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { BLOCK, decodeHeader, END_OF_ARCHIVE, encodeHeader, padding } from '../../server/backup/tar-format.ts';
 import { releaseSigningKey, type ReleaseManifest, signReleaseManifest } from '../../server/upgrade/release-package.ts';
-import { PROJECT_ROOT } from './appliance.ts';
+import { InstallRoot } from '../../server/upgrade/release-installer.ts';
+import { trustedReleaseKeys } from '../../server/upgrade/release-keys.ts';
+import { BUILD_INFO } from '../../server/version.ts';
+import { PROJECT_ROOT, type RunningAppliance, startAppliance } from './appliance.ts';
 
 const run = promisify(execFile);
 
@@ -94,4 +97,24 @@ export function setVersion(manifest: { version: string }, files: Map<string, Buf
   manifest.version = version;
   const info = JSON.parse((files.get('build-info.json') as Buffer).toString('utf8'));
   files.set('build-info.json', Buffer.from(`${JSON.stringify({ ...info, version }, null, 2)}\n`));
+}
+
+/**
+ * An installed box: this version's package built and unpacked into `<work>/opt/vcbox` as
+ * install.sh lays it out (releases/<version>-<build>, `current`), then the run command's
+ * supervisor started from it with its three processes, its own data folder and ports.
+ */
+export async function startInstalledBox(work: string, env: Record<string, string> = {}): Promise<{ box: RunningAppliance; built: BuiltRelease; release: string; installRoot: string; dataDir: string }> {
+  const installRoot = path.join(work, 'opt', 'vcbox');
+  const dataDir = path.join(work, 'data');
+  const built = await buildRelease({ version: BUILD_INFO.version, out: path.join(work, 'dist') });
+  const root = new InstallRoot(installRoot);
+  const installed = await root.unpack(built.package, trustedReleaseKeys({ testPublicKeyFile: TEST_RELEASE_PUBLIC_KEY }), 'install');
+  await root.switchTo(installed.name);
+  const box = await startAppliance({
+    dataDir,
+    command: [process.execPath, path.join(installRoot, 'current', 'server', 'supervisor', 'main.ts')],
+    env: { VCBOX_INSTALL_ROOT: installRoot, VCBOX_RELEASE_TEST_KEY_FILE: TEST_RELEASE_PUBLIC_KEY, ...env },
+  });
+  return { box, built, release: installed.name, installRoot, dataDir };
 }

@@ -98,6 +98,7 @@ export const STRINGS = {
     pageOf: 'Page {page} of {pages}',
     navSettings: 'Settings',
     navBackups: 'Backups',
+    navMaintenance: 'Maintenance',
   },
   'zh-CN': {
     product: 'vcbox 视频会议',
@@ -193,6 +194,7 @@ export const STRINGS = {
     pageOf: '第 {page} / {pages} 页',
     navSettings: '系统设置',
     navBackups: '备份与恢复',
+    navMaintenance: '系统维护',
   },
 } as const;
 
