@@ -95,7 +95,8 @@ export class MaintenanceFiles {
     await this.ensure();
     const file = path.join(this.dir, name);
     const temporary = `${file}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`;
-    await writeFile(temporary, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o640 });
+    // Readable by all: the root job writes the status the control plane (user vcbox) reads; no secrets in it.
+    await writeFile(temporary, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o644 });
     await rename(temporary, file);
   }
 

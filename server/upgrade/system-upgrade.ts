@@ -65,7 +65,8 @@ function mebibytes(bytes: number): string {
 
 export class SystemUpgrade {
   readonly #options: SystemUpgradeOptions;
-  #receiving = false;
+  /** An upload being received or verified (one at a time; it has no status file yet). */
+  #accepting: string | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: SystemUpgradeOptions) {
@@ -133,9 +134,10 @@ export class SystemUpgrade {
     return root;
   }
 
-  async #assertIdle(): Promise<void> {
+  /** Throws VCBOX_ERR_UPGRADE_BUSY while an upgrade is being received, verified or installed (also for a reboot or reset). */
+  async assertIdle(): Promise<void> {
     const status = await this.#options.files.status();
-    if (this.#receiving) throw createError('VCBOX_ERR_UPGRADE_BUSY', { version: '?', state: 'receiving', since: new Date().toISOString() });
+    if (this.#accepting) throw createError('VCBOX_ERR_UPGRADE_BUSY', { version: '(being uploaded)', state: 'receiving and verifying the package', since: this.#accepting });
     if (status && !isFinal(status.state) && Date.now() - Date.parse(status.updatedAt) < STALE_MS) {
       throw createError('VCBOX_ERR_UPGRADE_BUSY', { version: status.to.version || '?', state: status.state, since: status.requestedAt });
     }
@@ -149,18 +151,15 @@ export class SystemUpgrade {
     const { files, db, running, keys } = this.#options;
     const id = newJobId();
     const file = files.packageFile(id);
+    let mine = false;
     try {
       const root = await this.#assertUpgradable();
-      await this.#assertIdle();
-      this.#receiving = true;
-      let size: number;
-      try {
-        await files.ensure();
-        const limit = this.#options.maxUploadBytes;
-        size = await receiveUpload(body, declaredLength, file, limit, () => createError('VCBOX_ERR_UPGRADE_TOO_LARGE', { limit: mebibytes(limit), field: 'file' }));
-      } finally {
-        this.#receiving = false;
-      }
+      await this.assertIdle();
+      this.#accepting = new Date().toISOString();
+      mine = true;
+      await files.ensure();
+      const limit = this.#options.maxUploadBytes;
+      const size = await receiveUpload(body, declaredLength, file, limit, () => createError('VCBOX_ERR_UPGRADE_TOO_LARGE', { limit: mebibytes(limit), field: 'file' }));
       const { manifest, key } = await readReleasePackage(file, { keys });
       const platform = `${process.platform}-${process.arch}`;
       if (manifest.platform !== platform) throw createError('VCBOX_ERR_UPGRADE_INVALID', { reason: `it is built for ${manifest.platform}, this box is ${platform}`, field: 'file' });
@@ -204,6 +203,9 @@ export class SystemUpgrade {
       recordAudit(db, { ...author, action: 'system.upgrade.refused', detail: reason });
       log.warn(reason, 'upgrade package refused; nothing changed');
       throw error;
+    } finally {
+      // Accepted ones are "busy" through their status file from here on.
+      if (mine) this.#accepting = undefined;
     }
   }
 

@@ -220,6 +220,7 @@ export const systemRoutes: FastifyPluginAsync<Options> = async (app, { db, upgra
     async (request, reply) => {
       const { scope, confirm } = request.body;
       requireConfirm(confirm, RESET_WORDS[scope]);
+      await upgrade.assertIdle();
       const who = author(request);
       const result = await reset.reset(scope, who);
       const restart = dispatch.canRestart ? 'requested' : 'needed';
@@ -257,6 +258,7 @@ export const systemRoutes: FastifyPluginAsync<Options> = async (app, { db, upgra
         consequenceZh: '进行中的通话和会议将结束；控制台将在几分钟后恢复。',
       });
       dispatch.assertCanRestart();
+      await upgrade.assertIdle();
       const action = dispatch.manager === 'systemd' ? 'reboot' : 'restart-services';
       auditAction(db, request, 'system.reboot', { action });
       const job: MaintenanceRequest = { id: newJobId(), kind: 'reboot', requestedAt: new Date().toISOString(), by: author(request) };
