@@ -141,6 +141,20 @@ if [ ! -f "$(dest "$conf_dir")/config.json" ]; then
 JSON
 else
   say "keeping the existing $(dest "$conf_dir")/config.json"
+  # What an older install.sh did not write and upgrades from the console need: added, nothing else touched.
+  VCBOX_PREFIX="$prefix" node - "$(dest "$conf_dir")/config.json" <<'NODE'
+const fs = require('node:fs');
+const file = process.argv[2];
+const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+const added = [];
+if (config.system?.systemd === undefined) { config.system = { ...config.system, systemd: true }; added.push('system.systemd'); }
+if (config.upgrade?.installRoot === undefined) { config.upgrade = { ...config.upgrade, installRoot: process.env.VCBOX_PREFIX }; added.push('upgrade.installRoot'); }
+if (added.length > 0) {
+  fs.writeFileSync(`${file}.new`, `${JSON.stringify(config, null, 2)}\n`);
+  fs.renameSync(`${file}.new`, file);
+  console.log(`[install] added to ${file}: ${added.join(', ')}`);
+}
+NODE
 fi
 mkdir -p "$(dest /usr/lib/sysusers.d)" "$(dest /usr/lib/tmpfiles.d)"
 echo 'u vcbox - "vcbox video-conferencing appliance" '"$data_dir" > "$(dest /usr/lib/sysusers.d)/vcbox.conf"

@@ -26,11 +26,9 @@
  * that byte). Paths come from a fixed pattern only (no `..`, no absolute paths, no links).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import { createGunzip } from 'node:zlib';
 import { createError } from '../errors.ts';
-import { ChunkReader, decodeHeader, extractEntry, hashFile, padding, TarFormatError, writeTarGz } from './tar-format.ts';
+import { decodeHeader, extractEntry, hashFile, openTarGz, readEntryBytes, TarFormatError, writeTarGz } from './tar-format.ts';
 
 export const ARCHIVE_FORMAT = 'vcbox-backup';
 export const ARCHIVE_FORMAT_VERSION = 1;
@@ -167,22 +165,16 @@ function zlibReason(error: NodeJS.ErrnoException, consumed: number): string {
  */
 export async function readArchive(file: string, options: { extractTo?: string; limits?: ArchiveLimits } = {}): Promise<BackupManifest> {
   const limits = options.limits ?? DEFAULT_LIMITS;
-  const input = createReadStream(file);
-  const gunzip = createGunzip();
-  input.on('error', (error) => gunzip.destroy(error));
-  input.pipe(gunzip);
-  const reader = new ChunkReader(gunzip);
+  const { reader, close } = openTarGz(file);
   try {
     const first = decodeHeader(await reader.read(512));
     if (!first) throw invalid('the archive is empty');
     if (first.name !== MANIFEST_ENTRY) throw invalid(`it has no vcbox backup manifest (its first entry is "${first.name.slice(0, 100)}")`);
     if (first.size > MAX_MANIFEST_BYTES) throw invalid('its manifest is larger than 1 MiB');
-    const manifestBytes = Buffer.from(await reader.read(first.size));
-    await reader.read(padding(first.size).length);
+    const manifestBytes = await readEntryBytes(reader, first);
     const second = decodeHeader(await reader.read(512));
     if (!second || second.name !== SIGNATURE_ENTRY || second.size > 256) throw invalid('its manifest carries no signature');
-    const signature = (await reader.read(second.size)).toString('ascii').trim();
-    await reader.read(padding(second.size).length);
+    const signature = (await readEntryBytes(reader, second)).toString('ascii').trim();
     const expected = Buffer.from(signManifest(manifestBytes), 'ascii');
     const given = Buffer.from(signature, 'ascii');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
@@ -214,7 +206,6 @@ export async function readArchive(file: string, options: { extractTo?: string; l
     if (typeof code === 'string' && code.startsWith('Z_')) throw invalid(zlibReason(error as NodeJS.ErrnoException, reader.consumed), error);
     throw error;
   } finally {
-    input.destroy();
-    gunzip.destroy();
+    close();
   }
 }

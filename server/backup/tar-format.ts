@@ -15,7 +15,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGunzip, createGzip } from 'node:zlib';
 
 export const BLOCK = 512;
 const MAX_OCTAL_SIZE = 8 ** 11 - 1;
@@ -259,4 +259,26 @@ export async function extractEntry(reader: ChunkReader, size: number, target: st
   }
   await reader.read(padding(size).length);
   return hash.digest('hex');
+}
+
+/** A .tar.gz file opened for reading: its decompressed bytes as a ChunkReader; `close` (idempotent) releases the file. */
+export function openTarGz(file: string): { reader: ChunkReader; close(): void } {
+  const input = createReadStream(file);
+  const gunzip = createGunzip();
+  input.on('error', (error) => gunzip.destroy(error));
+  input.pipe(gunzip);
+  return {
+    reader: new ChunkReader(gunzip),
+    close() {
+      input.destroy();
+      gunzip.destroy();
+    },
+  };
+}
+
+/** The content of the entry whose header was just read (held whole: for manifests and signatures), with its padding skipped. */
+export async function readEntryBytes(reader: ChunkReader, header: TarHeader): Promise<Buffer> {
+  const bytes = Buffer.from(await reader.read(header.size));
+  await reader.read(padding(header.size).length);
+  return bytes;
 }

@@ -27,6 +27,8 @@ export interface ServiceControl {
   startServices(): Promise<void>;
   /** The services that are not running now (e.g. exited after their start). */
   notRunning(): Promise<string[]>;
+  /** How often each service exited unexpectedly (and was restarted) since the last `startServices`. */
+  crashes(): Promise<Record<string, number>>;
   /** Restarts the machine (appliance), or the services where the machine is not ours (dev). */
   reboot(): Promise<void>;
 }
@@ -65,6 +67,16 @@ export class SystemdControl implements ServiceControl {
       await this.#systemctlRun('is-active', '--quiet', unit).catch(() => down.push(unit));
     }
     return down;
+  }
+
+  async crashes(): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    for (const unit of SYSTEMD_SERVICES) {
+      // NRestarts: automatic restarts (Restart=on-failure) since the unit was last started.
+      const value = await this.#systemctlRun('show', '--property=NRestarts', '--value', unit).catch(() => '0');
+      counts[unit] = Number(value.trim()) || 0;
+    }
+    return counts;
   }
 
   async reboot(): Promise<void> {

@@ -25,6 +25,8 @@ interface Running {
   readonly spec: ChildSpec;
   child: ChildProcess | undefined;
   restarts: number;
+  /** Unexpected exits since the last `startServices` (a release that cannot start shows here). */
+  crashes: number;
   startedAt: number;
   timer: NodeJS.Timeout | undefined;
 }
@@ -39,7 +41,7 @@ export class Supervisor implements ServiceControl {
 
   constructor(specs: readonly ChildSpec[], env: NodeJS.ProcessEnv) {
     this.#env = env;
-    this.#running = specs.map((spec) => ({ spec, child: undefined, restarts: 0, startedAt: 0, timer: undefined }));
+    this.#running = specs.map((spec) => ({ spec, child: undefined, restarts: 0, crashes: 0, startedAt: 0, timer: undefined }));
   }
 
   start(): void {
@@ -54,6 +56,7 @@ export class Supervisor implements ServiceControl {
     child.on('exit', (code, signal) => {
       entry.child = undefined;
       if (this.#stopping || this.#held) return;
+      entry.crashes++;
       // A process that ran a while before failing starts the back-off again from the bottom.
       if (Date.now() - entry.startedAt > 60_000) entry.restarts = 0;
       const delay = Math.min(30_000, 500 * 2 ** entry.restarts);
@@ -83,6 +86,7 @@ export class Supervisor implements ServiceControl {
     if (this.#stopping) return;
     this.#held = false;
     for (const entry of this.#running) {
+      entry.crashes = 0;
       if (entry.child || entry.timer) continue;
       entry.restarts = 0;
       this.#launch(entry);
@@ -92,6 +96,10 @@ export class Supervisor implements ServiceControl {
   /** The children not running now (exited and waiting for their restart, or held). */
   async notRunning(): Promise<string[]> {
     return this.#running.filter((entry) => !entry.child || entry.child.exitCode !== null).map((entry) => entry.spec.name);
+  }
+
+  async crashes(): Promise<Record<string, number>> {
+    return Object.fromEntries(this.#running.map((entry) => [entry.spec.name, entry.crashes]));
   }
 
   /** On a dev machine a reboot is a restart of the services. */

@@ -22,10 +22,8 @@
  * module knows the container only. The installer is ./release-installer.ts.
  */
 import { createHash, createPrivateKey, type KeyObject, sign, verify } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import { createGunzip } from 'node:zlib';
-import { ChunkReader, decodeHeader, extractEntry, hashFile, padding, TarFormatError, writeTarGz } from '../backup/tar-format.ts';
+import { decodeHeader, extractEntry, hashFile, openTarGz, padding, readEntryBytes, TarFormatError, writeTarGz } from '../backup/tar-format.ts';
 import { createError } from '../errors.ts';
 import type { TrustedKey } from '../security/trusted-keys.ts';
 import { VERSION_PATTERN } from './versions.ts';
@@ -207,16 +205,13 @@ function zlibError(error: NodeJS.ErrnoException, consumed: number) {
  * Opens a package, checks its manifest's signature against `keys`, then reads every file,
  * checking each against the manifest, and the compressed stream to its end. With `extractTo`
  * (an empty or missing folder) the files are also written there, executable ones 0755, the
- * others 0644 — not yet synced to disk: the caller does that once for all of them. Throws VCBOX_ERR_UPGRADE_FOREIGN / _TRUNCATED / _SIGNATURE / _TAMPERED /
- * _INVALID saying what is wrong; the caller removes a partly written `extractTo`.
+ * others 0644 — not yet synced to disk: the caller does that once for all of them. Throws
+ * VCBOX_ERR_UPGRADE_FOREIGN / _TRUNCATED / _SIGNATURE / _TAMPERED / _INVALID saying what is
+ * wrong; the caller removes a partly written `extractTo`.
  */
 export async function readReleasePackage(file: string, options: { keys: readonly TrustedKey[]; extractTo?: string; limits?: PackageLimits }): Promise<VerifiedRelease> {
   const limits = options.limits ?? DEFAULT_PACKAGE_LIMITS;
-  const input = createReadStream(file);
-  const gunzip = createGunzip();
-  input.on('error', (error) => gunzip.destroy(error));
-  input.pipe(gunzip);
-  const reader = new ChunkReader(gunzip);
+  const { reader, close } = openTarGz(file);
   try {
     let first: ReturnType<typeof decodeHeader>;
     try {
@@ -229,12 +224,10 @@ export async function readReleasePackage(file: string, options: { keys: readonly
     if (!first) throw foreign('the archive is empty');
     if (first.name !== MANIFEST_ENTRY) throw foreign(`it has no vcbox release manifest (its first entry is "${first.name.slice(0, 100)}")`);
     if (first.size > MAX_MANIFEST_BYTES) throw invalid('its manifest is larger than 16 MiB');
-    const manifestBytes = Buffer.from(await reader.read(first.size));
-    await reader.read(padding(first.size).length);
+    const manifestBytes = await readEntryBytes(reader, first);
     const second = decodeHeader(await reader.read(512));
     if (!second || second.name !== SIGNATURE_ENTRY || second.size > 1024) throw createError('VCBOX_ERR_UPGRADE_SIGNATURE', { field: 'file' });
-    const signature = Buffer.from((await reader.read(second.size)).toString('ascii').trim(), 'base64');
-    await reader.read(padding(second.size).length);
+    const signature = Buffer.from((await readEntryBytes(reader, second)).toString('ascii').trim(), 'base64');
     const signer = options.keys.find((trusted) => {
       try {
         return verify(null, manifestBytes, trusted.key, signature);
@@ -281,7 +274,6 @@ export async function readReleasePackage(file: string, options: { keys: readonly
     if (typeof code === 'string' && code.startsWith('Z_')) throw zlibError(error as NodeJS.ErrnoException, reader.consumed);
     throw error;
   } finally {
-    input.destroy();
-    gunzip.destroy();
+    close();
   }
 }

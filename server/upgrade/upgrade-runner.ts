@@ -40,6 +40,8 @@ const run = promisify(execFile);
 const SELF_CHECK_TIMEOUT_MS = 120_000;
 /** After the health check passed: how long every service must stay up. */
 const SETTLE_MS = 3000;
+/** A service that exits this often right after its start will not come up: no need to wait for the timeout. */
+const CRASHES_TO_GIVE_UP = 2;
 const DATABASE_SUFFIXES = ['', '-wal'];
 
 /** The steps' names in the status and in a failure's message (en, zh). */
@@ -195,14 +197,17 @@ export class UpgradeRunner {
 
   /**
    * Waits for the control plane to answer its health check with `expected`'s version and build
-   * (any version when `expected` has none), then for every service to stay up a moment. Returns
-   * what was wrong, or undefined.
+   * (any version when `expected` has none), then for every service to stay up a moment. Gives
+   * up early when a service keeps exiting. Returns what was wrong, or undefined.
    */
   async #healthCheck(expected: ReleaseInfo): Promise<string | undefined> {
     const { url, timeoutMs } = this.#options.health;
+    const services = this.#options.services;
     const deadline = Date.now() + timeoutMs;
     let last = 'no answer';
     for (;;) {
+      const crashed = Object.entries((await services?.crashes()) ?? {}).find(([, count]) => count >= CRASHES_TO_GIVE_UP);
+      if (crashed) return `${crashed[0]} exited ${crashed[1]} times right after its start (its log says why)`;
       try {
         const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
         const body = (await response.json()) as { status?: string; version?: string; build?: string };
@@ -216,8 +221,10 @@ export class UpgradeRunner {
       await sleep(500);
     }
     await sleep(SETTLE_MS);
-    const down = (await this.#options.services?.notRunning()) ?? [];
-    return down.length > 0 ? `${down.join(', ')} stopped right after the start` : undefined;
+    const down = (await services?.notRunning()) ?? [];
+    const crashed = Object.entries((await services?.crashes()) ?? {}).filter(([, count]) => count > 0);
+    if (down.length > 0 || crashed.length > 0) return `${[...new Set([...down, ...crashed.map(([name]) => name)])].join(', ')} stopped right after the start`;
+    return undefined;
   }
 
   /** Copies the database's files (main file and WAL; no process has them open) into `dir`. */

@@ -74,10 +74,15 @@ t.test('install into a temporary root, twice, then start what was installed', as
   config.dataDir = path.join(root, 'var/lib/vcbox');
   config.logDir = path.join(root, 'var/log/vcbox');
   config.http = { host: '127.0.0.1', port: httpPort };
+  // As an older install.sh wrote it: without what upgrades from the console need.
+  delete config.upgrade;
+  delete config.system;
   writeFileSync(configFile, JSON.stringify(config));
   const second = await run(installer, ['--root', root, '--no-apt'], { maxBuffer: 10 * 1024 * 1024 });
   t.match(second.stdout, /keeping the existing/);
   t.equal(JSON.parse(readFileSync(configFile, 'utf8')).http.port, httpPort, 'configuration kept');
+  t.match(second.stdout, /added to .*config\.json: system\.systemd, upgrade\.installRoot/);
+  t.match(JSON.parse(readFileSync(configFile, 'utf8')), { system: { systemd: true }, upgrade: { installRoot: '/opt/vcbox' } }, 'with what upgrades need added');
   const releases = readdirSync(path.join(root, 'opt/vcbox/releases'));
   t.ok(releases.includes(firstRelease) && releases.includes(path.basename(readlinkSync(path.join(root, 'opt/vcbox/current')))), `the previous release is kept beside the new one (${releases.join(', ')})`);
 
