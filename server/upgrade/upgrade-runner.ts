@@ -106,6 +106,8 @@ export class UpgradeRunner {
     };
     const previous = await installRoot.current();
     let installed: string | undefined;
+    /** How far the box was changed, for putting it back after an unexpected failure. */
+    const changed = { stopped: false, databaseSaved: false };
     try {
       await advance({ state: 'installing' }, 'unpacking');
       let unpacked: Awaited<ReturnType<InstallRoot['unpack']>>;
@@ -137,9 +139,11 @@ export class UpgradeRunner {
       }
 
       await advance({ state: 'restarting' }, 'stopping the services');
+      changed.stopped = true;
       await services.stopServices();
       await advance({}, 'copying the database');
       await this.#saveDatabase(this.#options.database, files.databaseCopy(request.id));
+      changed.databaseSaved = true;
       await advance({}, 'switching the release', unpacked.name);
       await installRoot.switchTo(unpacked.name);
       await advance({}, 'starting the services');
@@ -169,12 +173,28 @@ export class UpgradeRunner {
     } catch (error) {
       const reason = (error as Error).message;
       log.error({ id: request.id, step, err: reason }, 'upgrade failed');
+      if (services && changed.stopped) await this.#putBack(services, previous, changed.databaseSaved ? files.databaseCopy(request.id) : undefined);
       const running = await installRoot.current();
       // A release left unpacked but never switched to is no use to anyone.
       if (installed && running !== installed) await installRoot.remove(installed).catch(() => undefined);
       const code: ErrorCode = 'VCBOX_ERR_UPGRADE_FAILED';
       return await finish('failed', { code, params: { version: status.to.version || '?', step, stepZh: STEPS[step], reason, running: running ?? 'an unknown release' } }).catch(() => status);
     }
+  }
+
+  /**
+   * After an unexpected failure with the services stopped: the previous release and (when it was
+   * copied) the previous database back, and the services started again — as far as it goes.
+   */
+  async #putBack(services: ServiceControl, previous: string | undefined, databaseCopy: string | undefined): Promise<void> {
+    try {
+      await services.stopServices();
+      if (databaseCopy) await this.#restoreDatabase(databaseCopy, this.#options.database);
+      if (previous && (await this.#options.installRoot.current()) !== previous) await this.#options.installRoot.switchTo(previous);
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'could not put the previous release back');
+    }
+    await services.startServices().catch((error: Error) => log.error({ err: error.message }, 'could not start the services again'));
   }
 
   /** Runs the release's own check; returns what is wrong, or undefined when it passed. */
