@@ -3,7 +3,7 @@
 # application with its production dependencies and the built mediasoup worker (as a release
 # folder PREFIX/releases/<version>-<build> with the link PREFIX/current the units run, the layout
 # a system upgrade from the console switches), a system user, data/log/config directories, and
-# the systemd units (vcbox.target and its three services, and the root maintenance job started
+# the systemd units (vcbox.target and its four services, and the root maintenance job started
 # by a path unit for upgrades, restarts and reboots asked for in the console).
 # Run `./install.sh --help` for the options. Safe to run again (upgrades in place, keeps the
 # configuration and the data).
@@ -38,8 +38,8 @@ What it does:
      install root for upgrades) if it does not exist, plus sysusers.d and tmpfiles.d entries for
      user `vcbox`.
   5. Installs vcbox.target, vcbox-control.service, vcbox-signaling.service, vcbox-media.service,
-     vcbox-maintenance.service and vcbox-maintenance.path into /etc/systemd/system, then enables
-     and starts vcbox.target and the path unit.
+     vcbox-turn.service, vcbox-maintenance.service and vcbox-maintenance.path into
+     /etc/systemd/system, then enables and starts vcbox.target and the path unit.
 
 Afterwards: `systemctl status vcbox.target`; logs in LOG_DIR and `journalctl -u 'vcbox-*'`.
 USAGE
@@ -179,7 +179,10 @@ if [ "$live" = 1 ]; then
   systemd-tmpfiles --create vcbox.conf
   chown -R vcbox:vcbox "$data_dir" "$log_dir"
   systemctl daemon-reload
-  systemctl enable vcbox.target vcbox-control.service vcbox-signaling.service vcbox-media.service vcbox-maintenance.path
+  # The box runs its own TURN relay (vcbox-turn, configured from its settings): the coturn
+  # package's own service would hold the TURN port.
+  systemctl disable --now coturn.service 2>/dev/null || true
+  systemctl enable vcbox.target vcbox-control.service vcbox-signaling.service vcbox-media.service vcbox-turn.service vcbox-maintenance.path
   if [ "$start" = 1 ]; then
     systemctl restart vcbox.target
     systemctl start vcbox-maintenance.path

@@ -136,9 +136,12 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     return this.#join(meeting, (media) => media.addSipLeg(request));
   }
 
-  /** A browser joins: its two WebRtcTransports and what it can consume. */
-  joinWeb(meeting: string, participantId: string, displayName: string): Promise<WebJoin> {
-    return this.#join(meeting, (media) => media.addWebPeer(participantId, displayName));
+  /**
+   * A browser joins: its two WebRtcTransports and what it can consume. `remoteAddress` (the
+   * browser's, as the control plane sees it) picks the ICE candidates' address under static NAT.
+   */
+  joinWeb(meeting: string, participantId: string, displayName: string, remoteAddress?: string): Promise<WebJoin> {
+    return this.#join(meeting, (media) => media.addWebPeer(participantId, displayName, remoteAddress));
   }
 
   connectWeb(meeting: string, participantId: string, transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {

@@ -22,11 +22,13 @@ vcbox_apt_run=(ca-certificates openssl procps util-linux $(cat "$vcbox_root/scri
   espeak-ng                                # the IVR prompts, spoken from text at set-up
   # the MCU compositor (built below): GStreamer, its VP8/H.264 codecs and Pango captions
   libgstreamer1.0-dev pkg-config gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-x fonts-dejavu-core)
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-x fonts-dejavu-core
+  coturn)                                  # the TURN relay for browsers (run by server/turn/)
 # Tests: real SIP peer (sipp), real media peer (ffmpeg), network namespaces, SQLite shell,
 # a real browser (Debian's Chromium, driven by playwright-core), a real syslog collector
-# (rsyslog, its TLS driver in rsyslog-gnutls; the tests start their own rsyslogd, never the system's).
-vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium rsyslog rsyslog-gnutls)
+# (rsyslog, its TLS driver in rsyslog-gnutls; the tests start their own rsyslogd, never the system's),
+# curl (a terminal's HTTP client with its own Digest, for the firmware downloads).
+vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium rsyslog rsyslog-gnutls curl)
 
 vcbox_missing_packages() {
   local pkg
@@ -48,7 +50,17 @@ vcbox_apt_install() {
   $sudo apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends $missing >/dev/null
 }
 
+vcbox_coturn_new=$(vcbox_missing_packages coturn)
 vcbox_apt_install "${vcbox_apt_run[@]}"
+# The box runs coturn itself from its settings; the package's own service, started by apt on a
+# machine with systemd, would hold the TURN port. Only when this set-up installed it.
+if [ -n "$vcbox_coturn_new" ] && [ -d /run/systemd/system ]; then
+  vcbox_sudo=""
+  [ "$(id -u)" -ne 0 ] && vcbox_sudo="sudo"
+  $vcbox_sudo systemctl disable --now coturn.service >/dev/null 2>&1 || true
+  unset vcbox_sudo
+fi
+unset vcbox_coturn_new
 if [ "$vcbox_setup_purpose" = "test" ]; then vcbox_apt_install "${vcbox_apt_test[@]}"; fi
 
 # One set-up at a time per clone: the run and test commands (and tests that start the run

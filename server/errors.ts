@@ -445,6 +445,71 @@ export const ERRORS = {
     en: 'The box\'s licence is not valid: meetings are audio only until a valid licence is activated.',
     zh: '设备授权无效：在激活有效授权之前，会议仅支持音频。',
   },
+  VCBOX_ERR_FIRMWARE_NOT_FOUND: {
+    statusCode: 404,
+    en: 'There is no firmware file {id}. The firmware files are listed by GET /api/v1/firmware.',
+    zh: '没有编号为 {id} 的固件文件。固件文件列表见 GET /api/v1/firmware。',
+  },
+  VCBOX_ERR_FIRMWARE_FILE: {
+    statusCode: 400,
+    en: 'The firmware file cannot be used: {reason}. Upload the terminal vendor\'s firmware file, a .rom file. Nothing was stored.',
+    zh: '该固件文件无法使用：{reasonZh}。请上传终端厂商提供的 .rom 格式固件文件。未保存任何内容。',
+  },
+  VCBOX_ERR_FIRMWARE_VERSION: {
+    statusCode: 400,
+    en: 'Say which software version the firmware file holds (for example 63.345.0.20): {reason}. Nothing was stored.',
+    zh: '请填写该固件文件的软件版本（例如 63.345.0.20）：{reasonZh}。未保存任何内容。',
+  },
+  VCBOX_ERR_FIRMWARE_TOO_LARGE: {
+    statusCode: 413,
+    en: 'The firmware file is larger than {limit}, the most one firmware upload may be. Nothing was stored.',
+    zh: '固件文件超过单个固件上传上限 {limit}。未保存任何内容。',
+  },
+  VCBOX_ERR_FIRMWARE_QUOTA: {
+    statusCode: 507,
+    en: 'Storing this file ({size}) would take the firmware files beyond their disk quota of {quota} ({used} in use). Delete firmware files that are not the latest, or raise the firmware quota in the disk settings. Nothing was stored.',
+    zh: '保存该文件（{size}）将使固件文件超出其磁盘配额 {quota}（已使用 {used}）。请删除非最新版本的固件文件，或在磁盘设置中提高固件配额。未保存任何内容。',
+  },
+  VCBOX_ERR_FIRMWARE_EXISTS: {
+    statusCode: 409,
+    en: 'Version {version} for {model} is already uploaded (file {fileName}). Replace that file or delete it first.',
+    zh: '{model} 的 {version} 版本已上传（文件 {fileName}）。请替换该文件或先将其删除。',
+  },
+  VCBOX_ERR_FIRMWARE_LATEST_DELETE: {
+    statusCode: 409,
+    en: '{fileName} is the latest firmware for {model} and cannot be deleted. Upload a newer file (it becomes the latest) or make another file the latest first.',
+    zh: '{fileName} 是 {model} 的最新固件，不能删除。请先上传更新的文件（它将成为最新版本），或将其他文件设为最新版本。',
+  },
+  VCBOX_ERR_FIRMWARE_LATEST_REPLACE: {
+    statusCode: 409,
+    en: '{fileName} is the latest firmware for {model}; only files that are not the latest can be replaced. Upload the new file instead: it becomes the latest.',
+    zh: '{fileName} 是 {model} 的最新固件；只有非最新版本的文件可以替换。请直接上传新文件，它将成为最新版本。',
+  },
+  VCBOX_ERR_FIRMWARE_NO_LATEST: {
+    statusCode: 404,
+    en: 'No firmware is uploaded for the model {model}. Upload its firmware file first.',
+    zh: '尚未上传型号 {model} 的固件。请先上传其固件文件。',
+  },
+  VCBOX_ERR_FIRMWARE_FAILED: {
+    statusCode: 500,
+    en: 'The firmware file could not be stored: {reason}. Nothing was left behind.',
+    zh: '无法保存固件文件：{reason}。未留下不完整的文件。',
+  },
+  VCBOX_ERR_PROVISIONING_AUTH: {
+    statusCode: 401,
+    en: 'Log in with the terminal\'s SIP account number and password (HTTP Digest).',
+    zh: '请使用终端的 SIP 账号和密码登录（HTTP 摘要认证）。',
+  },
+  VCBOX_ERR_PROVISIONING_LOCKED: {
+    statusCode: 403,
+    en: 'Too many failed logins from this address; try again later.',
+    zh: '该地址登录失败次数过多；请稍后再试。',
+  },
+  VCBOX_ERR_RANGE: {
+    statusCode: 416,
+    en: 'The requested range {range} is not inside the file ({size} bytes).',
+    zh: '请求的范围 {range} 不在文件内（文件大小 {size} 字节）。',
+  },
   VCBOX_ERR_NOT_FOUND: {
     statusCode: 404,
     en: 'No such resource: {method} {url}.',

@@ -818,9 +818,10 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
 
   // ------------------------------------------------------------------ browsers (SFU)
 
-  async addWebPeer(participantId: string, displayName: string): Promise<WebJoin> {
+  /** A browser joins; one outside the LAN (static NAT) gets ICE candidates on the public IP. */
+  async addWebPeer(participantId: string, displayName: string, remoteAddress?: string): Promise<WebJoin> {
     if (this.has(participantId)) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `participant ${participantId} is already in the meeting` });
-    const { network } = this.#options;
+    const network = this.#networkFor(remoteAddress);
     const listenInfos: types.TransportListenInfo[] = [
       { protocol: 'udp', ip: network.listenIp, announcedAddress: network.announcedAddress, portRange: network.portRange },
       { protocol: 'tcp', ip: network.listenIp, announcedAddress: network.announcedAddress, portRange: network.portRange },

@@ -33,9 +33,9 @@ import { createError, VcboxError } from '../errors.ts';
 import { getLogger } from '../logging/logger.ts';
 import type { SettingKey, Settings } from '../settings/settings-schema.ts';
 import { settingEffect } from '../settings/setting-effects.ts';
+import { receiveUpload } from '../uploads/receive-upload.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
 import { type BackupManifest, DATABASE_ENTRY, readArchive } from './backup-archive.ts';
-import { receiveUpload } from './bounded-upload.ts';
 import { type Author, type BackupStore, ensureSpace, STAGING_PREFIX } from './backup-store.ts';
 import { prepareRestoredDatabase, replaceContents } from './database-snapshot.ts';
 
@@ -143,7 +143,9 @@ export class BackupRestorer {
 
   #receive(body: Readable, declaredLength: number | undefined, file: string): Promise<number> {
     const limit = this.#maxUploadBytes;
-    return receiveUpload(body, declaredLength, file, limit, () => createError('VCBOX_ERR_BACKUP_TOO_LARGE', { limit: mebibytes(limit), field: 'file' }));
+    const tooLarge = () => createError('VCBOX_ERR_BACKUP_TOO_LARGE', { limit: mebibytes(limit), field: 'file' });
+    if (declaredLength !== undefined && declaredLength > limit) return Promise.reject(tooLarge());
+    return receiveUpload(body, file, { limit, tooLarge });
   }
 
   async #restore(file: string, source: RestoreSource, author: Author, sessionToken: string | undefined): Promise<RestoreResult> {

@@ -38,8 +38,15 @@ export interface Config {
    * when SIP listens on every address).
    */
   readonly media: { readonly workers: number; readonly listenIp: string; readonly address: string };
+  /**
+   * The TURN relay for browsers (server/turn/): `port` pins its UDP/TCP port for this run
+   * (undefined = the stored `turn.port` setting); it listens on the media listen address.
+   */
+  readonly turn: { readonly port?: number };
   /** Backups: the largest archive an administrator may upload to restore, in bytes. */
   readonly backup: { readonly maxUploadBytes: number };
+  /** Terminal firmware: the largest file an administrator may upload, in bytes (all files together: the disk quota setting). */
+  readonly firmware: { readonly maxUploadBytes: number };
   /**
    * The operating system's configuration the box renders from its settings (network, sshd,
    * time; server/system). `root`: the folder the system files are written under (`/` on an
@@ -90,7 +97,9 @@ interface ConfigFile {
   sip?: { host?: string; port?: number; tlsPort?: number };
   signaling?: { host?: string; port?: number };
   media?: { workers?: number; listenIp?: string; address?: string };
+  turn?: { port?: number };
   backup?: { maxUploadMB?: number };
+  firmware?: { maxUploadMB?: number };
   system?: { root?: string; appliance?: boolean; systemd?: boolean };
   license?: { identityDir?: string; testPublicKeyFile?: string };
   upgrade?: { installRoot?: string; maxUploadMB?: number; healthTimeoutSeconds?: number; testPublicKeyFile?: string };
@@ -240,8 +249,12 @@ export function loadConfig(env: Env): Config {
       listenIp: env.VCBOX_MEDIA_LISTEN_IP ?? file.media?.listenIp ?? sipHost,
       address: env.VCBOX_MEDIA_ADDRESS ?? file.media?.address ?? (sipHost === '0.0.0.0' ? firstLanAddress() : sipHost),
     },
+    turn: optionalTurnPort(optionalPort('turn.port (VCBOX_TURN_PORT)', env.VCBOX_TURN_PORT ?? file.turn?.port)),
     backup: {
       maxUploadBytes: parseMebibytes('backup.maxUploadMB (VCBOX_BACKUP_MAX_UPLOAD_MB)', env.VCBOX_BACKUP_MAX_UPLOAD_MB ?? file.backup?.maxUploadMB ?? 1024),
+    },
+    firmware: {
+      maxUploadBytes: parseMebibytes('firmware.maxUploadMB (VCBOX_FIRMWARE_MAX_UPLOAD_MB)', env.VCBOX_FIRMWARE_MAX_UPLOAD_MB ?? file.firmware?.maxUploadMB ?? 1024),
     },
     system: {
       ...optionalRoot(parseSystemRoot('system.root (VCBOX_SYSTEM_ROOT)', env.VCBOX_SYSTEM_ROOT ?? file.system?.root)),
@@ -260,6 +273,10 @@ export function loadConfig(env: Env): Config {
     },
     ...(supervisor ? { supervisor } : {}),
   };
+}
+
+function optionalTurnPort(port: number | undefined): { port?: number } {
+  return port === undefined ? {} : { port };
 }
 
 function optionalRoot(root: string | undefined): { root?: string } {
@@ -284,6 +301,10 @@ export function dataPaths(config: Config) {
     prompts: path.join(config.dataDir, 'prompts'),
     /** Backup archives (`<name>.tar.gz`) and the staging folders of backups being made or restored. */
     backups: path.join(config.dataDir, 'backups'),
+    /** Working files of the processes (sockets, the TURN relay's rendered configuration). */
+    run: path.join(config.dataDir, 'run'),
+    /** Terminal firmware files (`<id>.rom`) and the temporary files of uploads in progress. */
+    firmware: path.join(config.dataDir, 'firmware'),
     /** Unix socket of the media service's control channel (control plane → media). */
     mediaSocket: path.join(config.dataDir, 'run', 'media.sock'),
     /**

@@ -45,6 +45,7 @@ import { callRecordRoutes } from './routes/call-records.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { statisticsRoutes } from './routes/statistics.ts';
 import { ServiceHealth } from '../observability/service-health.ts';
+import type { TurnAccess } from '../turn/turn-config.ts';
 import type { SystemSampler } from '../observability/system-sampler.ts';
 import { healthRoutes } from './routes/health.ts';
 import { meetingRoutes } from './routes/meetings.ts';
@@ -59,6 +60,13 @@ import { type OnlineLookup, onlineUserRoutes, type ReachabilityLookup } from './
 import { type DeviceLookup, roomRoutes } from './routes/rooms.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { setupWizardRoutes } from './routes/setup-wizard.ts';
+import type { FirmwareRollout } from '../firmware/firmware-rollout.ts';
+import type { FirmwareStore } from '../firmware/firmware-store.ts';
+import { ProvisioningAuth } from '../firmware/provisioning-auth.ts';
+import type { DigestAlgorithm } from '../sip-app/registrar/digest-auth.ts';
+import { AuthLockout } from '../sip-app/registrar/auth-lockout.ts';
+import { firmwareRoutes } from './routes/firmware.ts';
+import { PROVISIONING_PREFIX, provisioningRoutes } from './routes/provisioning.ts';
 
 const log = getLogger('control-plane');
 
@@ -79,6 +87,8 @@ export interface AppOptions {
   readonly mediaEvents?: EventEmitter<MediaServiceEvents>;
   /** Who may enter which meeting (the SIP application's); enables the browser join page. */
   readonly admission?: MeetingAdmission;
+  /** The TURN relay browsers are offered (server/turn/), read at every join. */
+  readonly turn?: () => TurnAccess | undefined;
   /** Invites a registered account into a live meeting (the SIP application's dial-out). */
   readonly dialOut?: (number: string, account: string) => Promise<{ participantId: string }>;
   /** Where uploaded IVR prompts are kept (`<dataDir>/prompts`); enables the prompt routes. */
@@ -103,6 +113,12 @@ export interface AppOptions {
   readonly license?: License;
   /** System upgrade, factory reset and reboot (server/maintenance/open-maintenance.ts); enables the /system routes. */
   readonly maintenance?: Pick<Maintenance, 'upgrade' | 'reset' | 'dispatch'>;
+  /**
+   * Terminal firmware (`<dataDir>/firmware`) and its rollout to registered terminals; enables the
+   * firmware routes and the terminals' provisioning URL (/provisioning/). `lockout`: the SIP
+   * application's, so wrong passwords over HTTP and SIP lock an address out together.
+   */
+  readonly firmware?: { readonly store: FirmwareStore; readonly rollout: FirmwareRollout; readonly lockout?: AuthLockout };
   /** Folder served as the console; defaults to the project's web/. */
   readonly webRoot?: string;
 }
@@ -197,6 +213,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           media: options.media,
           records: new CallRecords(db),
           ...(options.mediaEvents ? { mediaEvents: options.mediaEvents } : {}),
+          ...(options.turn ? { turn: options.turn } : {}),
         });
       }
       if (options.promptDir) await api.register(ivrPromptRoutes, { db, prompts: new PromptStore(options.promptDir) });
@@ -214,10 +231,27 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(onlineUserRoutes, { accounts, online: options.online ?? (() => []), ...(options.reachability ? { reachability: options.reachability } : {}) });
       await api.register(meetingRoutes, { db, meetings: new MeetingStore(db), accounts, settings, mailer });
       await api.register(roomRoutes, { db, rooms: new RoomStore(db), vmrs: new VmrStore(db), devices: options.devices ?? (() => undefined) });
+      if (options.firmware) await api.register(firmwareRoutes, { store: options.firmware.store, rollout: options.firmware.rollout, accounts, online: options.online ?? (() => []) });
       api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: API_PREFIX },
   );
+  if (options.firmware) {
+    const online = options.online ?? (() => []);
+    const auth = new ProvisioningAuth({
+      accounts,
+      realm: () => settings.get('network.localDomain'),
+      algorithms: () => settings.get('sip.digestAlgorithms').split(',') as DigestAlgorithm[],
+      lockout: options.firmware.lockout ?? new AuthLockout(db),
+    });
+    await app.register(provisioningRoutes, {
+      prefix: PROVISIONING_PREFIX,
+      store: options.firmware.store,
+      rollout: options.firmware.rollout,
+      auth,
+      bindings: (account) => online().find((user) => user.account === account)?.bindings ?? [],
+    });
+  }
   await app.register(fastifyStatic, { root: options.webRoot ?? path.join(PROJECT_ROOT, 'web'), index: 'index.html' });
   return app;
 }

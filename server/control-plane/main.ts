@@ -12,6 +12,8 @@ import { BackupScheduler } from '../backup/backup-scheduler.ts';
 import { BackupStore } from '../backup/backup-store.ts';
 import { dataPaths, loadConfig } from '../config/config.ts';
 import { createError } from '../errors.ts';
+import { FirmwareRollout } from '../firmware/firmware-rollout.ts';
+import { FirmwareStore } from '../firmware/firmware-store.ts';
 import { LicenseWarning } from '../license/license-warning.ts';
 import { openMaintenance } from '../maintenance/open-maintenance.ts';
 import { openLicense } from '../license/open-license.ts';
@@ -23,6 +25,8 @@ import { runService } from '../process/service-lifecycle.ts';
 import { applicationSecret } from '../signaling/application-secret.ts';
 import { MediaClient } from '../media-client/media-client.ts';
 import { ServiceHealth } from '../observability/service-health.ts';
+import { sharedSecret } from '../process/shared-secret.ts';
+import { turnAccessFrom } from '../turn/turn-config.ts';
 import { SystemSampler } from '../observability/system-sampler.ts';
 import { SipApplication } from '../sip-app/sip-application.ts';
 import { SystemConfigurator } from '../system/system-configurator.ts';
@@ -56,9 +60,25 @@ await runService('control plane', async () => {
     settings: state.settings,
     license: license.policy,
   });
+  // Terminal firmware: leftovers of an upload a crash interrupted go first.
+  const firmwareStore = new FirmwareStore(state.db, { dir: paths.firmware, settings: state.settings, maxUploadBytes: config.firmware.maxUploadBytes });
+  firmwareStore.sweep();
+  const rollout = new FirmwareRollout({ db: state.db, store: firmwareStore, location: sip.location, checkSync: (binding) => sip.checkSync(binding) });
   // The dashboard's system figures: one sample every 10 s, the last 24 hours kept in memory.
   const sampler = new SystemSampler({ dataDir: config.dataDir }).start();
-  const health = new ServiceHealth({ signaling: () => sip.connectedSince, media });
+  // The TURN relay runs in its own process (server/turn/main.ts); this one hands browsers its
+  // credentials and asks it for STUN on the dashboard.
+  const turnSecret = sharedSecret(dataPaths(config).secrets, 'turn');
+  const turn = () => turnAccessFrom(state.settings.getAll(), turnSecret, config.turn.port);
+  const turnProbeHost = config.media.listenIp === '0.0.0.0' ? '127.0.0.1' : config.media.listenIp;
+  const health = new ServiceHealth({
+    signaling: () => sip.connectedSince,
+    media,
+    turn: () => {
+      const access = turn();
+      return access ? { host: turnProbeHost, port: access.port } : undefined;
+    },
+  });
   const app = await buildApp({
     state,
     sampler,
@@ -68,10 +88,12 @@ await runService('control plane', async () => {
     // The client re-emits the media service's events (plus its own connect/disconnect).
     mediaEvents: media as unknown as EventEmitter<MediaServiceEvents>,
     admission: sip.admission,
+    turn,
     dialOut: (number, account) => sip.dialOut(number, account),
     promptDir: dataPaths(config).prompts,
     backups: { store: backupStore, restorer, scheduler },
     maintenance,
+    firmware: { store: firmwareStore, rollout, lockout: sip.lockout },
     license,
     syslog,
     system: new SystemConfigurator({ root: config.system.root, appliance: config.system.appliance }),
@@ -89,6 +111,7 @@ await runService('control plane', async () => {
     maintenance.close();
     licenseWarning.close();
     scheduler.close();
+    rollout.close();
     sip.close();
     media.close();
     syslog.close();
@@ -107,6 +130,7 @@ await runService('control plane', async () => {
       maintenance.close();
       licenseWarning.close();
       scheduler.close();
+      rollout.close();
       sip.close();
       media.close();
       await app.close();

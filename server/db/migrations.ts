@@ -271,6 +271,52 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 12,
+    name: 'terminal firmware files per model and the update progress of each terminal',
+    up(db) {
+      db.exec(`
+        CREATE TABLE firmware (
+          id          INTEGER PRIMARY KEY AUTOINCREMENT,
+          model       TEXT NOT NULL,            -- as the administrator typed it (the terminals' User-Agent model)
+          model_key   TEXT NOT NULL,            -- lower case, single spaces: what terminals are matched on
+          version     TEXT NOT NULL,
+          file_name   TEXT NOT NULL,            -- the uploaded name; the file is <dataDir>/firmware/<id>.rom
+          size        INTEGER NOT NULL,
+          sha256      TEXT NOT NULL,
+          latest      INTEGER NOT NULL DEFAULT 0,
+          uploaded_at TEXT NOT NULL,
+          uploaded_by TEXT NOT NULL,
+          replaced_at TEXT,
+          UNIQUE (model_key, version)
+        );
+        CREATE UNIQUE INDEX firmware_one_latest ON firmware (model_key) WHERE latest = 1;
+        CREATE TABLE firmware_progress (
+          id             INTEGER PRIMARY KEY AUTOINCREMENT,
+          firmware_id    INTEGER NOT NULL REFERENCES firmware(id) ON DELETE CASCADE,
+          model_key      TEXT NOT NULL,
+          account        TEXT NOT NULL,
+          terminal       TEXT NOT NULL,         -- the terminal's instance id, else its address
+          model          TEXT NOT NULL,         -- as the terminal reports it
+          address        TEXT,
+          contact        TEXT,
+          from_version   TEXT NOT NULL,
+          target_version TEXT NOT NULL,
+          requested_at   TEXT,                  -- "update now" (null: the terminal fetched the file by itself)
+          requested_by   TEXT,
+          notified_at    TEXT,                  -- the NOTIFY was answered 2xx
+          notify_status  INTEGER,
+          notify_error   TEXT,
+          downloaded_at  TEXT,                  -- the whole file was served to it
+          seen_version   TEXT,                  -- the version of its last registration since the request
+          seen_at        TEXT,
+          updated_at     TEXT,                  -- it registered with the target version
+          UNIQUE (model_key, account, terminal)
+        );
+        CREATE INDEX firmware_progress_firmware ON firmware_progress (firmware_id);
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

@@ -52,7 +52,7 @@ export function openMaintenance(options: { config: Config; db: Db; settings: Set
     settings: options.settings,
     admins: options.admins,
     backups: options.backups,
-    paths: { logDir: config.logDir, secrets: paths.secrets, certificates: paths.certificates, dataFolders: [paths.backups, paths.prompts] },
+    paths: { logDir: config.logDir, secrets: paths.secrets, certificates: paths.certificates, dataFolders: [paths.backups, paths.prompts, paths.firmware] },
   });
   return {
     upgrade,

@@ -1,6 +1,6 @@
 /**
- * How a maintenance job stops and starts the box's three services (control plane, signaling,
- * media) — the one thing an upgrade, a reboot on a dev machine and a restart after a factory
+ * How a maintenance job stops and starts the box's services (control plane, signaling, media,
+ * TURN) — the one thing an upgrade, a reboot on a dev machine and a restart after a factory
  * reset need from whoever keeps the services running:
  *
  *  - on an installed appliance, systemd (`SystemdControl`, run by the root unit
@@ -35,7 +35,7 @@ export interface ServiceControl {
 
 /** The appliance's units (systemd/): the target and the services it groups. */
 export const SYSTEMD_TARGET = 'vcbox.target';
-export const SYSTEMD_SERVICES = ['vcbox-control.service', 'vcbox-signaling.service', 'vcbox-media.service'] as const;
+export const SYSTEMD_SERVICES = ['vcbox-control.service', 'vcbox-signaling.service', 'vcbox-media.service', 'vcbox-turn.service'] as const;
 
 export class SystemdControl implements ServiceControl {
   readonly kind = 'systemd' as const;

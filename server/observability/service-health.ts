@@ -9,18 +9,21 @@
  * - media: up when the control socket is connected and the media process answers a `ping`
  *   within `probeTimeoutMs` (1 s); the answer brings its pid, uptime and meeting count.
  *   Connected but silent = down ("not answering"), not connected = down.
+ * - turn: up when the TURN relay answers a STUN Binding request on its port within
+ *   `probeTimeoutMs` (server/turn/stun-probe.ts); `off` when turned off in the settings. Listed
+ *   only when this process knows where the relay is (the control plane of a whole box).
  * A service this process was built without (tests, a control plane run alone) is `unknown`.
- * TURN is not part of the box yet and is not listed. The routes are in
- * control-plane/routes/dashboard.ts.
+ * The routes are in control-plane/routes/dashboard.ts.
  */
 import { getLogger } from '../logging/logger.ts';
+import { stunProbe } from '../turn/stun-probe.ts';
 
 const log = getLogger('service-health');
 
-export type ServiceState = 'up' | 'down' | 'unknown';
+export type ServiceState = 'up' | 'down' | 'off' | 'unknown';
 
 export interface ServiceStatus {
-  readonly name: 'control-plane' | 'signaling' | 'media';
+  readonly name: 'control-plane' | 'signaling' | 'media' | 'turn';
   readonly status: ServiceState;
   readonly pid: number | null;
   readonly uptimeSeconds: number | null;
@@ -42,6 +45,8 @@ export interface ServiceHealthOptions {
   /** When the SIP application's link to the signaling service came up (null: no link). */
   readonly signaling?: () => Date | null;
   readonly media?: MediaProbeTarget;
+  /** Where the TURN relay answers STUN now (the settings may change it), or undefined when off. */
+  readonly turn?: () => { readonly host: string; readonly port: number } | undefined;
   readonly probeTimeoutMs?: number;
 }
 
@@ -61,6 +66,7 @@ export class ServiceHealth {
       { name: 'control-plane', status: 'up', pid: process.pid, uptimeSeconds: Math.round(process.uptime()), detail: 'answering' },
       this.#signaling(),
       await this.#media(),
+      ...(this.#options.turn ? [await this.#turn(this.#options.turn())] : []),
     ];
     for (const s of statuses) {
       const before = this.#last.get(s.name);
@@ -104,6 +110,16 @@ export class ServiceHealth {
       return { name: 'media', status: 'down', pid: null, uptimeSeconds: null, detail: `not answering: ${(error as Error).message}` };
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  async #turn(target: { host: string; port: number } | undefined): Promise<ServiceStatus> {
+    if (!target) return { name: 'turn', status: 'off', pid: null, uptimeSeconds: null, detail: 'turned off in the settings (turn.enabled)' };
+    try {
+      const rttMs = await stunProbe(target.host, target.port, this.#probeTimeoutMs);
+      return { name: 'turn', status: 'up', pid: null, uptimeSeconds: null, detail: `answers STUN on port ${target.port}`, rttMs };
+    } catch (error) {
+      return { name: 'turn', status: 'down', pid: null, uptimeSeconds: null, detail: `not answering: ${(error as Error).message}` };
     }
   }
 }

@@ -33,6 +33,9 @@ const RULES: [prefix: string, effect: SettingEffect][] = [
   ['sip.qualifySeconds', { applies: 'now' }],
   ['sip.', { applies: 'restart', service: 'signaling' }],
   ['terminalLogs.', { applies: 'restart', service: 'signaling' }],
+  // The TURN service follows these and restarts its relay by itself (server/turn/turn-service.ts).
+  ['media.turnPorts', { applies: 'now' }],
+  ['turn.', { applies: 'now' }],
   ['media.', { applies: 'restart', service: 'media' }],
   ['smtp.', { applies: 'now' }],
   ['tls.trustedCertificates', { applies: 'now' }],

@@ -166,6 +166,10 @@ export const SETTINGS = {
   'media.ivrPorts': setting<PortRange>({ min: 30000, max: 37999 }, isRange, 'a port range at least 1000 wide'),
   'media.turnPorts': setting<PortRange>({ min: 38000, max: 49999 }, isRange, 'a port range at least 1000 wide'),
   'media.mcuPorts': setting<PortRange>({ min: 50000, max: 59999 }, isRange, 'a port range at least 1000 wide'),
+  // The TURN relay for browsers that cannot reach the media ports directly (server/turn/):
+  // clients reach it on this UDP/TCP port; it relays from media.turnPorts.
+  'turn.enabled': setting(true, isBool, 'true or false'),
+  'turn.port': setting(3478, isPort, 'a port number 1-65535'),
   'time.mode': setting('sntp', oneOf(['sntp', 'manual'] as const), 'sntp or manual'),
   'time.sntpServer': setting('cn.pool.ntp.org', isHostNameOrEmpty, 'a host name or IP address of at most 128 characters'),
   'time.zone': setting('UTC+08:00', isTimeZoneOffset, `a time zone from the list (${TIME_ZONE_OFFSETS[0]} … ${TIME_ZONE_OFFSETS.at(-1)})`),
@@ -265,6 +269,14 @@ export function crossCheck(settings: Settings): [SettingKey, string] | undefined
         return [keyB, `${b.min}-${b.max} overlaps ${keyA} ${a.min}-${a.max}; media port ranges must not overlap`];
       }
     }
+  }
+  const turnPort = settings['turn.port'];
+  if (turnPort === settings['sip.port'] || turnPort === settings['sip.tlsPort']) {
+    return ['turn.port', `the TURN port must differ from the SIP ports ${settings['sip.port']} and ${settings['sip.tlsPort']}`];
+  }
+  const rangeWithTurn = ranges.find(([, range]) => turnPort >= range.min && turnPort <= range.max);
+  if (rangeWithTurn) {
+    return ['turn.port', `${turnPort} is inside ${rangeWithTurn[0]} ${rangeWithTurn[1].min}-${rangeWithTurn[1].max}; the TURN port must be outside the media port ranges`];
   }
   if (settings['nat.enabled'] && settings['nat.publicIp'] === '') {
     return ['nat.publicIp', 'static NAT needs the public IP address callers outside the LAN reach the box at'];

@@ -2,7 +2,7 @@
  * The box's SIP application, written against drachtio-srf: it connects to the signaling
  * service's application port (the same code would drive a C++ drachtio-server) and handles
  * REGISTER (./registrar) and point-to-point calls (./calls). Meetings and IVR legs attach here
- * in their issues. Runs inside
+ * in their issues; the check-sync NOTIFY of a firmware update is sent from here. Runs inside
  * the control-plane process, so the console reads the same location service.
  */
 import type { EventEmitter } from 'node:events';
@@ -27,11 +27,13 @@ import type { MediaClient } from '../media-client/media-client.ts';
 import { VmrStore } from '../rooms/vmr-store.ts';
 import { parseUri } from '../signaling/sip/sip-uri.ts';
 import { PointToPointCalls } from './calls/point-to-point-calls.ts';
+import { sendCheckSync } from './firmware/check-sync.ts';
+import type { RequestOutcome } from './out-of-dialog-request.ts';
 import { MeetingCalls, parseDial } from './meetings/meeting-calls.ts';
 import { IvrCalls, type IvrTimeouts } from './ivr/ivr-calls.ts';
 import { AuthLockout, type LockoutPolicy } from './registrar/auth-lockout.ts';
 import { type DigestAlgorithm, DigestAuthenticator } from './registrar/digest-auth.ts';
-import { LocationService } from './registrar/location-service.ts';
+import { type Binding, LocationService } from './registrar/location-service.ts';
 import { Qualifier } from './registrar/qualifier.ts';
 import { Registrar } from './registrar/registrar.ts';
 
@@ -67,6 +69,8 @@ export class SipApplication {
   readonly qualifier: Qualifier;
   /** Who may enter which meeting (shared with the browser join page). */
   readonly admission: MeetingAdmission;
+  /** Addresses that keep failing digest authentication (SIP, and the provisioning downloads' HTTP Digest). */
+  readonly lockout: AuthLockout;
   readonly #meetingCalls: MeetingCalls;
   readonly #options: SipApplicationOptions;
   #connectedSince: Date | null = null;
@@ -84,6 +88,7 @@ export class SipApplication {
     const digest = new DigestAuthenticator({ secret: createHash('sha256').update(`digest:${options.signaling.secret}`).digest() });
     const { lockout: lockoutPolicy, ...registrarTuning } = options.registrar ?? {};
     const lockout = new AuthLockout(options.db, lockoutPolicy);
+    this.lockout = lockout;
     const registrar = new Registrar({
       lockout,
       accounts: this.accounts,
@@ -189,6 +194,11 @@ export class SipApplication {
   /** When the authenticated connection to the signaling service came up; null while there is none. */
   get connectedSince(): Date | null {
     return this.#connectedSince;
+  }
+
+  /** Tells a registered terminal to check its provisioning server now (firmware "update now"). */
+  checkSync(binding: Binding): Promise<RequestOutcome> {
+    return sendCheckSync(this.srf, binding, this.#options.settings.get('network.localDomain'));
   }
 
   /** Invites a registered account into a live meeting (the console's "invite"). */

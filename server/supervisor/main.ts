@@ -1,7 +1,7 @@
 /**
  * The one dev run command's process (`scripts/run.sh` ends here): prepares the data directory
  * (database migrated, TLS certificate and application secret generated on first start), then runs the control plane,
- * the signaling service and the media process as children until Ctrl-C (SIGINT) or SIGTERM,
+ * the signaling service, the media process and the TURN service as children until Ctrl-C (SIGINT) or SIGTERM,
  * when it stops them all and exits 0.
  *
  * With an install root configured (`upgrade.installRoot`: a box installed as releases, see
@@ -43,6 +43,7 @@ await runService(
         { name: 'control-plane', script: path.join(code, 'server/control-plane/main.ts') },
         { name: 'signaling', script: path.join(code, 'server/signaling/main.ts') },
         { name: 'media', script: path.join(code, 'media/main.ts') },
+        { name: 'turn', script: path.join(code, 'server/turn/main.ts') },
       ],
       { ...process.env, VCBOX_SUPERVISOR_PID: String(process.pid) },
     );
@@ -63,6 +64,7 @@ await runService(
       {
         console: `http://${host}:${config.http.port}/`,
         sip: { udpTcp: config.sip.port ?? stored['sip.port'], tls: config.sip.tlsPort ?? stored['sip.tlsPort'] },
+        turn: stored['turn.enabled'] ? (config.turn.port ?? stored['turn.port']) : 'off',
         dataDir: config.dataDir,
         ...(installRoot ? { release: await installRoot.current() } : {}),
       },

@@ -2,8 +2,8 @@
  * The check a new release passes before the box switches to it: run by the upgrade
  * (./upgrade-runner.ts) as `node <release>/server/upgrade/release-check.ts` with the box's Node,
  * from the unpacked release folder, so it is the NEW code that is checked. It loads what the
- * three services load — every module of the control plane, the signaling service and the media
- * process (so a file Node cannot parse, a missing module or dependency fails here), the SQLite
+ * services load — every module of the control plane, the signaling service, the media process
+ * and the TURN service (so a file Node cannot parse, a missing module or dependency fails here), the SQLite
  * addon (an in-memory database taken through every migration), the audio codec addon (an
  * encoder made), the mediasoup worker binary and the MCU compositor (present and executable) —
  * and prints one line of JSON: version, build, build time, schema version. It starts nothing,
@@ -30,6 +30,7 @@ await step('the SIP application', () => import('../sip-app/sip-application.ts'))
 await step('the signaling service', () => import('../signaling/signaling-service.ts'));
 await step('the media service', () => import('../../media/media-service.ts'));
 await step('the media worker pool', () => import('../../media/worker-pool/worker-pool.ts'));
+await step('the TURN service', () => import('../turn/turn-service.ts'));
 let schemaVersion = -1;
 await step('the database', async () => {
   const { default: Database } = await import('better-sqlite3');

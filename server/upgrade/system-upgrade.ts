@@ -18,7 +18,6 @@
 import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { recordAudit } from '../audit/audit-log.ts';
-import { receiveUpload } from '../backup/bounded-upload.ts';
 import { ensureSpace } from '../backup/backup-store.ts';
 import type { Db } from '../db/database.ts';
 import { schemaVersion } from '../db/migrations.ts';
@@ -30,6 +29,7 @@ import type { TrustedKey } from '../security/trusted-keys.ts';
 import type { InstallRoot } from './release-installer.ts';
 import { readReleasePackage } from './release-package.ts';
 import { compareVersions, satisfiesRange } from './versions.ts';
+import { receiveUpload } from '../uploads/receive-upload.ts';
 
 const log = getLogger('upgrade');
 /** An unfinished status older than this belongs to a runner that is gone: not "busy" any more. */
@@ -159,7 +159,9 @@ export class SystemUpgrade {
       mine = true;
       await files.ensure();
       const limit = this.#options.maxUploadBytes;
-      const size = await receiveUpload(body, declaredLength, file, limit, () => createError('VCBOX_ERR_UPGRADE_TOO_LARGE', { limit: mebibytes(limit), field: 'file' }));
+      const tooLarge = () => createError('VCBOX_ERR_UPGRADE_TOO_LARGE', { limit: mebibytes(limit), field: 'file' });
+      if (declaredLength !== undefined && declaredLength > limit) throw tooLarge();
+      const size = await receiveUpload(body, file, { limit, tooLarge });
       const { manifest, key } = await readReleasePackage(file, { keys });
       const platform = `${process.platform}-${process.arch}`;
       if (manifest.platform !== platform) throw createError('VCBOX_ERR_UPGRADE_INVALID', { reason: `it is built for ${manifest.platform}, this box is ${platform}`, field: 'file' });

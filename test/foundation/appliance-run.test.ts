@@ -1,7 +1,7 @@
 /**
  * The run command, from the outside: `scripts/run.sh` brings up the console, SIP on UDP/TCP and
- * TLS (with a certificate generated on first start and kept after), the database and the log
- * files; Ctrl-C stops every process and frees the ports.
+ * TLS (with a certificate generated on first start and kept after), the TURN relay, the
+ * database and the log files; Ctrl-C stops every process and frees the ports.
  */
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,6 +13,8 @@ import { alive, startAppliance } from '../helpers/appliance.ts';
 import { tcpFree, udpFree } from '../helpers/ports.ts';
 import { connectTls, optionsRequest, streamExchange } from '../helpers/sip-socket.ts';
 import { runSipp } from '../helpers/sipp.ts';
+import { stunProbe } from '../../server/turn/stun-probe.ts';
+import { waitFor } from '../helpers/meeting-terminal.ts';
 
 t.test('run command: console, SIP, data directory, clean Ctrl-C, certificate kept', async (t) => {
   const box = await startAppliance();
@@ -79,8 +81,13 @@ t.test('run command: console, SIP, data directory, clean Ctrl-C, certificate kep
     }
   });
 
+  await t.test('the TURN relay answers STUN on its port', async (t) => {
+    await waitFor('the relay', 15_000, () => stunProbe('127.0.0.1', box.turnPort, 500).then(() => true, () => false));
+    t.pass(`STUN answered on ${box.turnPort}`);
+  });
+
   const childPids = [...box.output().matchAll(/"pid":(\d+),"msg":"process started"/g)].map((m) => Number(m[1]));
-  t.equal(childPids.length, 3, 'supervisor started three processes');
+  t.equal(childPids.length, 4, 'supervisor started four processes (control plane, signaling, media, TURN)');
   const fingerprint = new X509Certificate(readFileSync(certFile)).fingerprint256;
 
   const code = await box.interrupt();
@@ -88,6 +95,7 @@ t.test('run command: console, SIP, data directory, clean Ctrl-C, certificate kep
   t.same(childPids.filter(alive), [], 'no child process left');
   t.ok(await tcpFree(box.httpPort), 'console port released');
   t.ok((await tcpFree(box.sipPort)) && (await udpFree(box.sipPort)), 'SIP port released');
+  t.ok((await tcpFree(box.turnPort)) && (await udpFree(box.turnPort)), 'TURN port released (coturn stopped too)');
 
   const again = await startAppliance({ dataDir: box.dataDir });
   t.teardown(() => again.interrupt(5000));

@@ -19,6 +19,7 @@ export interface RunningAppliance {
   readonly httpPort: number;
   readonly sipPort: number;
   readonly sipTlsPort: number;
+  readonly turnPort: number;
   readonly baseUrl: string;
   output(): string;
   /** Ctrl-C: SIGINT to the whole group; resolves with the exit code. */
@@ -30,6 +31,7 @@ export async function startAppliance(options: { dataDir?: string; env?: Record<s
   const httpPort = await freePort();
   const sipPort = await freePort();
   const sipTlsPort = await freePort();
+  const turnPort = await freePort();
   let output = '';
   const [command, ...args] = options.command ?? [path.join(PROJECT_ROOT, 'scripts/run.sh')];
   const child = spawn(command as string, args, {
@@ -45,6 +47,7 @@ export async function startAppliance(options: { dataDir?: string; env?: Record<s
       VCBOX_SIP_PORT: String(sipPort),
       VCBOX_SIP_TLS_PORT: String(sipTlsPort),
       VCBOX_SIGNALING_PORT: String(await freePort()),
+      VCBOX_TURN_PORT: String(turnPort),
       VCBOX_MEDIA_WORKERS: '1',
       ...options.env,
     },
@@ -60,6 +63,7 @@ export async function startAppliance(options: { dataDir?: string; env?: Record<s
     httpPort,
     sipPort,
     sipTlsPort,
+    turnPort,
     baseUrl,
     output: () => output,
     async interrupt(timeoutMs = 30_000) {

@@ -156,6 +156,7 @@ interface JoinResult {
   send: TransportInfo;
   recv: TransportInfo;
   producers: ProducerInfo[];
+  iceServers?: RTCIceServer[];
 }
 
 const state = {
@@ -273,8 +274,11 @@ async function join(number: string, pin: string, name: string): Promise<void> {
   };
   device = new Device();
   await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities });
-  sendTransport = device.createSendTransport(joined.send);
-  recvTransport = device.createRecvTransport(joined.recv);
+  // The box's TURN relay, for networks that let only its port through; `?ice=relay` in the
+  // page's address forces the relayed path (a support check of the relay from a browser).
+  const ice = { iceServers: joined.iceServers ?? [], iceTransportPolicy: (forceRelay ? 'relay' : 'all') as RTCIceTransportPolicy };
+  sendTransport = device.createSendTransport({ ...joined.send, ...ice });
+  recvTransport = device.createRecvTransport({ ...joined.recv, ...ice });
   for (const transport of [sendTransport, recvTransport]) {
     transport.on('connect', ({ dtlsParameters }, callback, errback) => {
       sig.request('connectTransport', { transportId: transport.id, dtlsParameters }).then(() => callback(), errback);
@@ -358,9 +362,15 @@ function report(error: unknown): void {
 }
 
 /** A summary of what this page receives and sends (getStats), for tests and support. */
-async function stats(): Promise<{ inbound: { kind: string; codec: string; packets: number; bytes: number; framesDecoded?: number }[]; outbound: { kind: string; packets: number }[] }> {
+async function stats(): Promise<{
+  inbound: { kind: string; codec: string; packets: number; bytes: number; framesDecoded?: number }[];
+  outbound: { kind: string; packets: number }[];
+  /** The local candidate type of each transport's selected path: host, srflx or relay (TURN). */
+  paths: string[];
+}> {
   const inbound: { kind: string; codec: string; packets: number; bytes: number; framesDecoded?: number }[] = [];
   const outbound: { kind: string; packets: number }[] = [];
+  const paths: string[] = [];
   for (const transport of [recvTransport, sendTransport]) {
     if (!transport) continue;
     const report = await transport.getStats();
@@ -371,10 +381,14 @@ async function stats(): Promise<{ inbound: { kind: string; codec: string; packet
         inbound.push({ kind: entry.kind, codec: codecs.get(entry.codecId) ?? '', packets: entry.packetsReceived ?? 0, bytes: entry.bytesReceived ?? 0, framesDecoded: entry.framesDecoded });
       } else if (entry.type === 'outbound-rtp') {
         outbound.push({ kind: entry.kind, packets: entry.packetsSent ?? 0 });
+      } else if (entry.type === 'transport' && entry.selectedCandidatePairId) {
+        const pair = report.get(entry.selectedCandidatePairId);
+        const local = pair ? report.get(pair.localCandidateId) : undefined;
+        if (local) paths.push(local.candidateType);
       }
     }
   }
-  return { inbound, outbound };
+  return { inbound, outbound, paths };
 }
 
 async function leave(): Promise<void> {
@@ -412,6 +426,7 @@ $('lang').addEventListener('change', (event) => {
 
 // A link may carry the meeting: /join/?m=880001 — the page asks whether it needs a PIN.
 const fromLink = new URLSearchParams(location.search).get('m');
+const forceRelay = new URLSearchParams(location.search).get('ice') === 'relay';
 if (fromLink && /^\d{5,12}$/.test(fromLink)) {
   ($('number') as HTMLInputElement).value = fromLink;
   fetch(`/api/v1/join/${fromLink}`)

@@ -6,7 +6,8 @@
  * notifications {notification, data} (newProducer, producerClosed, removed, reconnect).
  *
  * Methods: join {number, pin, name} → transports + router capabilities + producers to
- * consume; connectTransport {transportId, dtlsParameters}; produce {kind, rtpParameters} →
+ * consume, and `iceServers` — the box's TURN relay with credentials for this participant
+ * (server/turn/), for browsers that cannot reach the media ports directly; connectTransport {transportId, dtlsParameters}; produce {kind, rtpParameters} →
  * {id}; consume {producerId, rtpCapabilities}; resume {consumerId}; leave. Joining goes
  * through the same MeetingAdmission as SIP calls (PIN, window, lock, capacity, the licence's
  * concurrent participants; `audioOnly` when the licence allows no video: the page's camera
@@ -24,6 +25,8 @@ import { createError } from '../../errors.ts';
 import { getLogger } from '../../logging/logger.ts';
 import type { LiveMeetings } from '../../meetings/live-meetings.ts';
 import type { MeetingAdmission, RefusalKind } from '../../meetings/meeting-admission.ts';
+import type { TurnAccess } from '../../turn/turn-config.ts';
+import { turnCredentials } from '../../turn/turn-credentials.ts';
 import { minuteFailureBudget } from '../rate-limit.ts';
 
 const log = getLogger('join');
@@ -48,6 +51,16 @@ export interface JoinRouteOptions {
   readonly media: MediaControl;
   readonly mediaEvents?: EventEmitter<MediaServiceEvents>;
   readonly records: CallRecords;
+  /** The TURN relay now (port and credential key), or undefined when it is off. */
+  readonly turn?: () => TurnAccess | undefined;
+}
+
+/** The relay at the address the browser reached the box at (the Host it asked for). */
+function iceServersFor(access: TurnAccess | undefined, hostname: string, participantId: string): { urls: string[]; username: string; credential: string }[] {
+  if (!access) return [];
+  const host = hostname.includes(':') && !hostname.startsWith('[') ? `[${hostname}]` : hostname;
+  const { username, credential } = turnCredentials(access.secret, participantId);
+  return [{ urls: [`turn:${host}:${access.port}?transport=udp`, `turn:${host}:${access.port}?transport=tcp`], username, credential }];
 }
 
 interface Session {
@@ -143,7 +156,7 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
         const participantId = randomUUID();
         let joined: Awaited<ReturnType<MediaControl['joinWeb']>>;
         try {
-          joined = await media.joinWeb(number, participantId, name);
+          joined = await media.joinWeb(number, participantId, name, request.ip);
         } catch (error) {
           admission.abandon(number);
           throw error;
@@ -170,7 +183,7 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
           },
         });
         log.info({ meeting: number, participant: participantId, role: result.role }, 'browser joined the meeting');
-        return { participantId, role: result.role, subject: result.target.subject, audioOnly: result.audioOnly, ...joined };
+        return { participantId, role: result.role, subject: result.target.subject, audioOnly: result.audioOnly, ...joined, iceServers: iceServersFor(options.turn?.(), request.hostname, participantId) };
       }
       const { meeting, participantId } = session;
       if (!meeting || !participantId) throw Object.assign(new Error('join the meeting first'), { code: 'VCBOX_ERR_BAD_REQUEST' });

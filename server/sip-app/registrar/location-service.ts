@@ -2,7 +2,9 @@
  * Where each account's terminals can be reached: the bindings REGISTER creates (RFC 3261 §10),
  * at most five per account, each with its expiry, the terminal's model and software version
  * (from User-Agent), its address and transport. Expired bindings are swept every few seconds.
- * This is what call routing looks up and what the console shows as "online users".
+ * This is what call routing looks up and what the console shows as "online users"; the
+ * `registered` event (every accepted REGISTER's bindings, refreshes included) is how the firmware
+ * rollout sees a terminal come back with a new version.
  */
 import { EventEmitter } from 'node:events';
 
@@ -35,6 +37,8 @@ export function parseUserAgent(userAgent: string): { model: string; version: str
 export interface LocationEvents {
   online: [account: string];
   offline: [account: string];
+  /** A binding added or refreshed by a REGISTER (with the User-Agent of that REGISTER). */
+  registered: [binding: Binding];
 }
 
 export class LocationService extends EventEmitter<LocationEvents> {
@@ -81,6 +85,7 @@ export class LocationService extends EventEmitter<LocationEvents> {
     const isOnline = next.length > 0;
     if (isOnline && !wasOnline) this.emit('online', account);
     if (!isOnline && wasOnline) this.emit('offline', account);
+    for (const update of updates) this.emit('registered', update);
     return true;
   }
 

@@ -7,6 +7,7 @@
  */
 import type Srf from 'drachtio-srf';
 import { getLogger } from '../../logging/logger.ts';
+import { sendOutOfDialog } from '../out-of-dialog-request.ts';
 import type { LocationService } from './location-service.ts';
 
 const log = getLogger('qualifier');
@@ -75,29 +76,12 @@ export class Qualifier {
 
   #probe(key: string, contact: string): void {
     const started = performance.now();
-    let settled = false;
-    const settle = (reachable: boolean) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
+    void sendOutOfDialog(this.#srf, contact, { method: 'OPTIONS', headers: { 'Max-Forwards': '70' }, timeoutMs: this.#options.timeoutMs ?? 5000 }).then((outcome) => {
+      const reachable = 'status' in outcome && outcome.status !== 408 && outcome.status !== 503;
       const previous = this.#status.get(key);
       this.#status.set(key, { reachable, rttMs: reachable ? Math.round((performance.now() - started) * 10) / 10 : null, checkedAt: new Date().toISOString() });
       if (previous && previous.reachable !== reachable) log.info({ contact, reachable }, reachable ? 'terminal answers again' : 'terminal stopped answering OPTIONS');
-    };
-    const timer = setTimeout(() => settle(false), this.#options.timeoutMs ?? 5000);
-    timer.unref();
-    // srf's typings omit `request` with a callback of (err, req); it exists at run time.
-    const srf = this.#srf as unknown as {
-      request(uri: string, opts: object, cb: (error: unknown, req?: { on(event: 'response', fn: (res: { status: number }) => void): void }) => void): void;
-    };
-    try {
-      srf.request(contact, { method: 'OPTIONS', headers: { 'Max-Forwards': '70' } }, (error, req) => {
-        if (error || !req) return settle(false);
-        req.on('response', (res) => settle(res.status !== 408 && res.status !== 503));
-      });
-    } catch {
-      settle(false);
-    }
+    });
   }
 
   close(): void {

@@ -35,9 +35,13 @@ async function request<T>(method: string, path: string, headers: Record<string, 
   } catch {
     throw new ApiError(0, 'VCBOX_ERR_UNREACHABLE', '');
   }
-  const text = await response.text();
+  return answer<T>(response.status, response.statusText, await response.text());
+}
+
+/** An answer's JSON, or the ApiError it carries (a status outside 2xx). */
+function answer<T>(status: number, statusText: string, text: string): T {
   const parsed = text ? JSON.parse(text) : undefined;
-  if (!response.ok) throw new ApiError(response.status, parsed?.code ?? 'VCBOX_ERR_REQUEST', parsed?.message ?? response.statusText, parsed?.field ?? parsed?.key);
+  if (status < 200 || status >= 300) throw new ApiError(status, parsed?.code ?? 'VCBOX_ERR_REQUEST', parsed?.message ?? statusText, parsed?.field ?? parsed?.key);
   return parsed as T;
 }
 
@@ -49,4 +53,31 @@ export function api<T = any>(method: string, path: string, body?: unknown): Prom
 /** Uploads a file as the request body: a spreadsheet to import, or another kind given as `type` (a backup). */
 export function upload<T>(path: string, file: File, type = file.name.toLowerCase().endsWith('.xlsx') ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' : 'application/vnd.ms-excel'): Promise<T> {
   return request<T>('POST', path, { 'content-type': type }, file);
+}
+
+/**
+ * Sends a (large) file as the body of `method path`, telling `onProgress` the share sent so far
+ * (0 to 1) — XMLHttpRequest, since fetch reports no upload progress; same headers and errors as
+ * `api`.
+ */
+export function sendFile<T>(method: string, path: string, file: Blob, type: string, onProgress: (sent: number) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(method, `/api/v1${path}`);
+    xhr.setRequestHeader('accept-language', lang());
+    xhr.setRequestHeader('content-type', type);
+    if (csrfToken) xhr.setRequestHeader('x-csrf-token', csrfToken);
+    xhr.upload.addEventListener('progress', (event) => {
+      if (event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
+    });
+    xhr.addEventListener('error', () => reject(new ApiError(0, 'VCBOX_ERR_UNREACHABLE', '')));
+    xhr.addEventListener('load', () => {
+      try {
+        resolve(answer<T>(xhr.status, xhr.statusText, xhr.responseText));
+      } catch (error) {
+        reject(error);
+      }
+    });
+    xhr.send(file);
+  });
 }

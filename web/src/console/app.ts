@@ -1,7 +1,7 @@
 /**
  * The LAN web console (served at /, bundled by scripts/build-web.sh into web/console/app.js):
  * login, the first-login password change, the header with language switch and logout, and
- * the pages (so far: dashboard, live meetings with meeting control, online users, accounts, settings, backups, maintenance). An expired session (idle 30
+ * the pages (so far: dashboard, live meetings with meeting control, online users, accounts, settings, backups, terminal firmware, maintenance). An expired session (idle 30
  * minutes, or logged out elsewhere) returns to the login with the reason; every server error
  * is shown in words in the chosen language. `window.vcboxConsole` exposes the state for tests.
  */
@@ -9,6 +9,7 @@ import { ApiError, api, setCsrfToken } from './api.ts';
 import { type Key, type Lang, lang, setLang, t } from './i18n.ts';
 import { renderAccounts } from './accounts.ts';
 import { renderBackups } from './backups.ts';
+import { renderFirmware } from './firmware.ts';
 import { renderMaintenance } from './maintenance.ts';
 import { renderAuditLog } from './audit-log.ts';
 import { renderDashboard } from './dashboard.ts';
@@ -32,6 +33,8 @@ const PAGES = {
   meetings: { render: renderMeetings, refreshMs: 0 },
   settings: { render: renderSettings, refreshMs: 0 },
   backups: { render: renderBackups, refreshMs: 0 },
+  // Refreshes its own progress table (a whole re-render would drop a file chosen for upload).
+  firmware: { render: renderFirmware, refreshMs: 0 },
   maintenance: { render: renderMaintenance, refreshMs: 0 },
   setup: { render: renderSetupWizard, refreshMs: 0 },
   statistics: { render: renderStatistics, refreshMs: 0 },

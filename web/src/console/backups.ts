@@ -7,7 +7,8 @@
  * The automatic schedule is shown; its settings live on the settings page, linked from here.
  */
 import { el } from './form-fields.ts';
-import { ApiError, api, upload } from './api.ts';
+import { actionOutcome } from './action-outcome.ts';
+import { api, upload } from './api.ts';
 import { lang, words } from './i18n.ts';
 import { settingsLink } from './settings.ts';
 
@@ -150,11 +151,10 @@ const WEEKDAYS = {
 } as const;
 
 const view = { selected: new Set<string>() };
-/** The outcome of the last action, kept across the re-render that follows it. */
-let lastOutcome: { lines: string[]; failed: boolean } | undefined;
 
 
-function sizeInWords(bytes: number): string {
+/** "1.5 MB": a size for people (also the firmware page's). */
+export function sizeInWords(bytes: number): string {
   const units = ['B', 'KB', 'MB', 'GB'];
   let value = bytes;
   let unit = 0;
@@ -207,32 +207,8 @@ export async function renderBackups(root: HTMLElement, onError: (error: unknown)
   const names = new Set(list.backups.map((b) => b.name));
   for (const name of view.selected) if (!names.has(name)) view.selected.delete(name);
 
-  const outcome = el('div', { id: 'backup-outcome', className: 'outcome' });
-  outcome.setAttribute('aria-live', 'polite');
-  const say = (lines: string[], failed = false) => {
-    outcome.className = `outcome ${failed ? 'failed' : 'ok'}`;
-    outcome.setAttribute('role', failed ? 'alert' : 'status');
-    outcome.replaceChildren(...lines.map((line) => el('p', {}, line)));
-  };
-  if (lastOutcome) say(lastOutcome.lines, lastOutcome.failed);
-  lastOutcome = undefined;
-  const buttons: HTMLButtonElement[] = [];
-  /** Runs an action with the page's buttons off; its outcome (or the server's refusal) is said after the list is read again. */
-  const act = (work: () => Promise<string[]>) => {
-    for (const b of buttons) b.disabled = true;
-    outcome.className = 'outcome';
-    outcome.replaceChildren(el('p', {}, w('working')));
-    void work()
-      .then((lines) => {
-        lastOutcome = { lines, failed: false };
-      })
-      .catch((error: unknown) => {
-        if (!(error instanceof ApiError) || error.status === 401 || error.status === 0) throw error;
-        lastOutcome = { lines: [error.message], failed: true };
-      })
-      .then(() => renderBackups(root, onError))
-      .catch(onError);
-  };
+  const outcome = actionOutcome('backup-outcome', { working: w('working') }, () => renderBackups(root, onError), onError);
+  const { say, act, buttons } = outcome;
   const remove = (selected: string[]) => {
     const question = selected.length === 1 ? w('confirmDeleteOne', { name: selected[0] ?? '' }) : w('confirmDeleteMany', { count: String(selected.length) });
     if (!window.confirm(question)) return;
@@ -326,7 +302,7 @@ export async function renderBackups(root: HTMLElement, onError: (error: unknown)
     schedule,
     el('p', { className: 'muted' }, w('contents')),
     el('div', { className: 'toolbar' }, now, deleteSelected),
-    outcome,
+    outcome.element,
     list.backups.length > 0 ? table : el('p', { className: 'empty' }, w('none')),
     uploadPanel,
   );

@@ -37,6 +37,7 @@ const w = words({
     up: 'running',
     down: 'stopped',
     unknown: 'unknown',
+    off: 'turned off',
     chartTitle: '{metric} over the last hour',
     chartEmpty: 'No samples yet.',
     close: 'Close',
@@ -46,6 +47,7 @@ const w = words({
     'control-plane': 'Web console and API',
     signaling: 'SIP signaling',
     media: 'Media (mediasoup)',
+    turn: 'TURN relay (coturn)',
   },
   'zh-CN': {
     title: '仪表盘',
@@ -74,6 +76,7 @@ const w = words({
     up: '运行中',
     down: '已停止',
     unknown: '未知',
+    off: '已关闭',
     chartTitle: '最近一小时的{metric}',
     chartEmpty: '暂无数据。',
     close: '关闭',
@@ -83,6 +86,7 @@ const w = words({
     'control-plane': 'Web 控制台与 API',
     signaling: 'SIP 信令',
     media: '媒体（mediasoup）',
+    turn: 'TURN 中继（coturn）',
   },
 });
 
@@ -102,7 +106,7 @@ interface Dashboard {
     network: { iface: string; rxBytesPerSecond: number | null; txBytesPerSecond: number | null }[];
     disk: { usedBytes: number; totalBytes: number; percent: number } | null;
   } | null;
-  services: { name: 'control-plane' | 'signaling' | 'media'; status: 'up' | 'down' | 'unknown'; uptimeSeconds: number | null; detail: string }[];
+  services: { name: 'control-plane' | 'signaling' | 'media' | 'turn'; status: 'up' | 'down' | 'off' | 'unknown'; uptimeSeconds: number | null; detail: string }[];
 }
 interface History {
   points: { at: string; percent?: number | null; rxBytesPerSecond?: number | null; txBytesPerSecond?: number | null }[];

@@ -98,6 +98,7 @@ export const STRINGS = {
     pageOf: 'Page {page} of {pages}',
     navSettings: 'Settings',
     navBackups: 'Backups',
+    navFirmware: 'Firmware',
     navMaintenance: 'Maintenance',
   },
   'zh-CN': {
@@ -194,6 +195,7 @@ export const STRINGS = {
     pageOf: '第 {page} / {pages} 页',
     navSettings: '系统设置',
     navBackups: '备份与恢复',
+    navFirmware: '终端固件',
     navMaintenance: '系统维护',
   },
 } as const;

@@ -1,0 +1,146 @@
+/**
+ * The TURN relay kept running as the settings want it: renders coturn's configuration
+ * (./turn-config.ts) into the box's run folder, runs `turnserver` on it as a child, follows the
+ * settings (re-read every `pollMs`) and restarts the relay when its configuration changes —
+ * allocations in progress end then; browsers relaying through it reconnect. A relay that exits
+ * on its own is started again with a growing delay (so one that cannot start does not spin);
+ * turned off in the settings, it is stopped. coturn's own lines go to this module's log.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { getLogger } from '../logging/logger.ts';
+import type { SettingsStore } from '../settings/settings-store.ts';
+import { renderTurnConfig, type TurnProcessConfig, turnRelayFrom } from './turn-config.ts';
+
+const log = getLogger('turn');
+const relayLog = getLogger('turnserver');
+
+export interface TurnServiceOptions {
+  readonly settings: SettingsStore;
+  readonly process: TurnProcessConfig;
+  /** The coturn binary. Default `turnserver` (Debian's coturn package). */
+  readonly binary?: string;
+  /** How often the settings are looked at. Default 1000 ms. */
+  readonly pollMs?: number;
+}
+
+export type TurnRelayState =
+  | { readonly state: 'off' }
+  | { readonly state: 'running'; readonly pid: number; readonly port: number; readonly since: Date }
+  | { readonly state: 'restarting'; readonly reason: string };
+
+export class TurnService {
+  readonly #options: TurnServiceOptions;
+  readonly #confFile: string;
+  #config: string | undefined;
+  #port = 0;
+  #child: ChildProcess | undefined;
+  #since = new Date();
+  #timer: NodeJS.Timeout | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  #failures = 0;
+  #lastError = '';
+  #closed = false;
+
+  constructor(options: TurnServiceOptions) {
+    this.#options = options;
+    this.#confFile = path.join(options.process.runDir, 'turnserver.conf');
+  }
+
+  /** Applies the settings now and follows them. */
+  start(): this {
+    if (this.#closed || this.#timer) return this;
+    mkdirSync(this.#options.process.runDir, { recursive: true, mode: 0o700 });
+    this.#apply();
+    this.#timer = setInterval(() => this.#apply(), this.#options.pollMs ?? 1000);
+    return this;
+  }
+
+  get state(): TurnRelayState {
+    if (this.#config === undefined) return { state: 'off' };
+    const pid = this.#child?.pid;
+    return pid !== undefined && this.#child?.exitCode === null ? { state: 'running', pid, port: this.#port, since: this.#since } : { state: 'restarting', reason: this.#lastError };
+  }
+
+  #apply(): void {
+    if (this.#closed) return;
+    let config: string | undefined;
+    const relay = turnRelayFrom(this.#options.settings.getAll(), this.#options.process);
+    try {
+      config = relay ? renderTurnConfig(relay) : undefined;
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'the TURN relay cannot be configured from the settings; it stays as it was');
+      return;
+    }
+    if (config === this.#config) return;
+    const first = this.#config === undefined && this.#child === undefined;
+    this.#config = config;
+    this.#port = relay?.port ?? 0;
+    if (!first) log.info({ enabled: config !== undefined, port: this.#port }, 'TURN settings changed; restarting the relay');
+    void this.#stopChild().then(() => {
+      if (this.#closed || this.#config !== config || config === undefined) return;
+      const partial = `${this.#confFile}.partial`;
+      writeFileSync(partial, config, { mode: 0o600 });
+      renameSync(partial, this.#confFile);
+      this.#failures = 0;
+      this.#launch();
+    });
+  }
+
+  #launch(): void {
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
+    if (this.#closed || this.#config === undefined) return;
+    const child = spawn(this.#options.binary ?? 'turnserver', ['-c', this.#confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = child;
+    this.#since = new Date();
+    const config = this.#config;
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream }).on('line', (line) => {
+        // coturn's simple log: "<seconds>: (<pid>): <LEVEL>: <text>" (pid and level optional).
+        const text = line.replace(/^\d+:\s*(?:\(\d+\))?:?\s*/, '').trim();
+        if (!text) return;
+        if (/^ERROR:/.test(text)) {
+          this.#lastError = text;
+          relayLog.error(text);
+        } else if (/^WARNING:/.test(text)) relayLog.warn(text);
+        else relayLog.info(text);
+      });
+    }
+    child.on('error', (error) => {
+      this.#lastError = `cannot run ${this.#options.binary ?? 'turnserver'}: ${error.message} (install Debian's coturn package: scripts/setup.sh does)`;
+      log.error({ err: error.message }, 'the TURN relay could not be started');
+    });
+    child.on('spawn', () => log.info({ pid: child.pid, port: this.#port }, 'TURN relay started'));
+    child.on('exit', (code, signal) => {
+      if (this.#child === child) this.#child = undefined;
+      if (this.#closed || this.#config !== config || child.killed) return;
+      const delay = Math.min(30_000, 500 * 2 ** this.#failures);
+      this.#failures++;
+      this.#lastError ||= `exited with ${signal ?? code}`;
+      log.error({ code, signal, restartInMs: delay, lastLine: this.#lastError }, 'the TURN relay exited; starting it again');
+      this.#retry = setTimeout(() => this.#launch(), delay);
+    });
+  }
+
+  async #stopChild(): Promise<void> {
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.#stopChild();
+  }
+}
