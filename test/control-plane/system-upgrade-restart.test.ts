@@ -1,7 +1,7 @@
 /**
  * System upgrade, reboot and a factory reset's restart on a box that restarts its services: the
  * run command's supervisor, started from an install root (a temporary folder laid out from a
- * release package as install.sh lays it out), with its three real processes. From the console's
+ * release package as install.sh lays it out), with its four real processes. From the console's
  * API: a good package is installed and the services restarted onto it — the health check
  * answers the new version, the processes are new; a package whose control plane cannot start
  * (after its other processes migrated the database to a schema only it knows) fails its health
@@ -61,10 +61,10 @@ async function waitForOutcome(id: string): Promise<any> {
   throw new Error(`upgrade ${id} did not finish within 120 s\n${box.output().slice(-4000)}`);
 }
 
-/** Waits until the three services were started again (more than `count` starts) and the console answers. */
+/** Waits until the four services were started again (more than `count` starts) and the console answers. */
 async function waitForRestart(count: number): Promise<void> {
   for (let i = 0; i < 240; i++) {
-    if (childPids().length >= count + 3 && (await health())?.status === 'ok') return;
+    if (childPids().length >= count + 4 && (await health())?.status === 'ok') return;
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`the services did not restart\n${box.output().slice(-4000)}`);
@@ -91,7 +91,7 @@ t.test('a good package: installed, the services restarted onto it', async (t) =>
   );
   t.match(await health(), { status: 'ok', version: '99.0.0', build: built.build }, 'the new version answers');
   const restarted = childPids().slice(before.length);
-  t.equal(restarted.length, 3, 'all three services were started again');
+  t.equal(restarted.length, 4, 'all four services were started again');
   t.same(before.filter(alive), [], 'and the old processes are gone');
   t.equal(readlinkSync(path.join(installRoot, 'current')), path.join('releases', goodRelease));
   t.same(readdirSync(path.join(installRoot, 'releases')).sort(), [release, goodRelease].sort(), 'the previous release is kept');

@@ -102,7 +102,7 @@ export function setVersion(manifest: { version: string }, files: Map<string, Buf
 /**
  * An installed box: this version's package built and unpacked into `<work>/opt/vcbox` as
  * install.sh lays it out (releases/<version>-<build>, `current`), then the run command's
- * supervisor started from it with its three processes, its own data folder and ports.
+ * supervisor started from it with its four processes, its own data folder and ports.
  */
 export async function startInstalledBox(work: string, env: Record<string, string> = {}): Promise<{ box: RunningAppliance; built: BuiltRelease; release: string; installRoot: string; dataDir: string }> {
   const installRoot = path.join(work, 'opt', 'vcbox');

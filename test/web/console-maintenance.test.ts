@@ -1,6 +1,6 @@
 /**
  * The console's maintenance page in headless Chromium against a real installed box (the run
- * command's supervisor started from an install root, its three processes): the version and
+ * command's supervisor started from an install root, its four processes): the version and
  * build time are shown; a file that is no release package is refused in words by the file
  * field; a release package is uploaded (confirmed: "the box installs the upgrade and
  * restarts"), followed through the restart of the services to "Installed: vcbox 99.0.0 … runs
