@@ -201,8 +201,8 @@ export class UpgradeRunner {
   async #selfCheck(dir: string, expected: ReleaseInfo): Promise<string | undefined> {
     const script = path.join(dir, 'server', 'upgrade', 'release-check.ts');
     try {
-      // A clean environment: the check must not see this box's configuration or data.
-      const { stdout } = await run(this.#options.node ?? process.execPath, [script], { cwd: dir, timeout: SELF_CHECK_TIMEOUT_MS, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, maxBuffer: 1024 * 1024 });
+      // An empty environment: the check must not see this box's configuration (VCBOX_*) or data.
+      const { stdout } = await run(this.#options.node ?? process.execPath, [script], { cwd: dir, timeout: SELF_CHECK_TIMEOUT_MS, env: {}, maxBuffer: 1024 * 1024 });
       const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Partial<ReleaseInfo>;
       if (report.version !== expected.version || report.build !== expected.build) {
         return `it reports vcbox ${report.version} build ${report.build}, the package says ${expected.version} build ${expected.build}`;
