@@ -34,9 +34,9 @@ What it does:
   3. Copies Node to PREFIX/node and the application, keeping only production npm dependencies,
      to PREFIX/releases/<version>-<build>, and points PREFIX/current at it (the previous release
      is kept, older ones removed; a PREFIX/app of an older install.sh is removed).
-  4. Writes CONF_DIR/config.json (console on port 80, SIP 5060/5061, data and log paths, the
-     install root for upgrades) if it does not exist, plus sysusers.d and tmpfiles.d entries for
-     user `vcbox`.
+  4. Writes CONF_DIR/config.json (data and log paths, the install root for upgrades; ports
+     come from the settings: console 80, SIP 5060/5061, changed in the console) if it does not
+     exist, plus sysusers.d and tmpfiles.d entries for user `vcbox`.
   5. Installs vcbox.target, vcbox-control.service, vcbox-signaling.service, vcbox-media.service,
      vcbox-turn.service, vcbox-maintenance.service and vcbox-maintenance.path into
      /etc/systemd/system, then enables and starts vcbox.target and the path unit.
@@ -131,7 +131,7 @@ if [ ! -f "$(dest "$conf_dir")/config.json" ]; then
   "logDir": "$log_dir",
   "logLevel": "info",
   "logToStdout": false,
-  "http": { "host": "0.0.0.0", "port": 80 },
+  "http": { "host": "0.0.0.0" },
   "sip": { "host": "0.0.0.0" },
   "signaling": { "host": "127.0.0.1", "port": 9022 },
   "media": { "workers": 0 },

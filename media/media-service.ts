@@ -42,6 +42,12 @@ export interface MediaServiceOptions {
   readonly videoPolicy?: () => VideoPolicy;
   /** Static NAT in force (read live from the settings). */
   readonly nat?: () => StaticNat | undefined;
+  /**
+   * Reads the settings now and applies what changed (media/main.ts: its settings watcher);
+   * `applySettings` over the control channel runs it, so the control plane can say a change
+   * is in force.
+   */
+  readonly followSettings?: () => void;
 }
 
 export interface MediaServiceEvents {
@@ -51,6 +57,14 @@ export interface MediaServiceEvents {
   producerclosed: [meeting: string, producerId: string, participantId: string];
   participantclosed: [meeting: string, participantId: string, reason: string];
   dominantspeaker: [meeting: string, participantId: string];
+}
+
+export interface MediaStats {
+  readonly workers: { readonly index: number; readonly pid: number; readonly cpuSeconds: number; readonly routers: number }[];
+  /** Workers the pool should have (a dead one is missing from `workers` until replaced). */
+  readonly configuredWorkers: number;
+  readonly meetings: number;
+  readonly ivrSessions: number;
 }
 
 export interface MeetingSnapshot {
@@ -67,8 +81,11 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
   readonly #creating = new Map<string, Promise<MeetingMedia>>();
   /** Layouts chosen for meetings (kept for one whose media is not up yet, and across restarts of it). */
   readonly #layouts = new Map<string, { choice: LayoutChoice; pinned: string | null }>();
+  /** Broadcast and watched sites per meeting, kept so a meeting rebuilt on another worker keeps them. */
+  readonly #focus = new Map<string, { broadcast: string | null; watching: Map<string, string> }>();
   #network: MediaNetwork;
   #rtpTimeoutMs: number;
+  #ivrPorts: { readonly min: number; readonly max: number };
   #closed = false;
 
   constructor(options: MediaServiceOptions) {
@@ -76,12 +93,29 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     this.#options = options;
     this.#network = options.network;
     this.#rtpTimeoutMs = options.rtpTimeoutMs ?? 60_000;
+    this.#ivrPorts = options.ivrPorts ?? { min: 30000, max: 37999 };
   }
 
-  /** New legs use these (settings changed); legs already up keep theirs. */
-  configure(changes: { network?: MediaNetwork; rtpTimeoutMs?: number }): void {
+  /**
+   * Settings changed (media/main.ts follows them): new transports and IVR calls use the new
+   * addresses and port ranges, legs already up keep their ports; the RTP timeout applies to
+   * every leg at its next check.
+   */
+  configure(changes: { network?: MediaNetwork; rtpTimeoutMs?: number; ivrPorts?: { readonly min: number; readonly max: number } }): void {
     if (changes.network) this.#network = changes.network;
     if (changes.rtpTimeoutMs) this.#rtpTimeoutMs = changes.rtpTimeoutMs;
+    if (changes.ivrPorts) this.#ivrPorts = changes.ivrPorts;
+  }
+
+  /** Looks at the settings now (instead of at the next watcher tick); what it applies is in force on return. */
+  applySettings(): { followed: boolean } {
+    this.#options.followSettings?.();
+    return { followed: this.#options.followSettings !== undefined };
+  }
+
+  /** The call settings for composed video changed: every meeting's running pictures follow. */
+  videoPolicyChanged(): void {
+    for (const meeting of this.#meetings.values()) meeting.videoPolicyChanged();
   }
 
   async #meeting(key: string): Promise<MeetingMedia> {
@@ -90,8 +124,8 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     const pending = this.#creating.get(key);
     if (pending) return pending;
     const creating = this.#options.pool.acquire().then((worker) => MeetingMedia.create(key, worker, {
-      network: this.#network,
-      rtpTimeoutMs: this.#rtpTimeoutMs,
+      network: () => this.#network,
+      rtpTimeoutMs: () => this.#rtpTimeoutMs,
       ...(this.#options.mixer ? { mixer: this.#options.mixer } : {}),
       legsPerWorker: this.#options.legsPerWorker ?? 200,
       placeLeg: () => this.#options.pool.leastLoaded(),
@@ -104,7 +138,13 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
       this.#meetings.set(key, meeting);
       const layout = this.#layouts.get(key);
       if (layout) meeting.setLayout(layout.choice, layout.pinned);
+      const focus = this.#focus.get(key);
+      if (focus?.broadcast) meeting.setBroadcast(focus.broadcast);
+      for (const [viewer, watched] of focus?.watching ?? []) meeting.setWatch(viewer, watched);
       meeting.on('participantclosed', (id, reason) => {
+        const kept = this.#focus.get(key);
+        if (kept?.broadcast === id) kept.broadcast = null;
+        for (const [viewer, watched] of [...(kept?.watching ?? [])]) if (viewer === id || watched === id) kept?.watching.delete(viewer);
         this.emit('participantclosed', key, id, reason);
         if (meeting.size === 0) meeting.close();
       });
@@ -208,7 +248,7 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     const { session, sdp } = await IvrSession.start(callId, offer, {
       address: natAddressFor(this.#options.nat?.(), remoteAddress) ?? this.#network.announcedAddress,
       listenIp: this.#network.listenIp,
-      ports: this.#options.ivrPorts ?? { min: 30000, max: 37999 },
+      ports: this.#ivrPorts,
     });
     this.#ivr.set(callId, session);
     session.on('digit', (digit) => this.emit('ivrdigit', callId, digit));
@@ -247,6 +287,32 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     this.#meetings.get(meeting)?.setLayout(choice, pinned);
   }
 
+  /**
+   * Broadcast a site (the console's meeting control): every other SIP terminal of the meeting
+   * sees `participantId` full screen; null stops it. Live, no call is renegotiated.
+   */
+  setBroadcast(meeting: string, participantId: string | null): void {
+    this.#focusOf(meeting).broadcast = participantId;
+    this.#meetings.get(meeting)?.setBroadcast(participantId);
+  }
+
+  /** Watch a site: the SIP terminal `viewerId` sees `watchedId` full screen; null: the meeting's picture again. */
+  setWatch(meeting: string, viewerId: string, watchedId: string | null): void {
+    const focus = this.#focusOf(meeting);
+    if (watchedId === null) focus.watching.delete(viewerId);
+    else focus.watching.set(viewerId, watchedId);
+    this.#meetings.get(meeting)?.setWatch(viewerId, watchedId);
+  }
+
+  #focusOf(meeting: string): { broadcast: string | null; watching: Map<string, string> } {
+    let focus = this.#focus.get(meeting);
+    if (!focus) {
+      focus = { broadcast: null, watching: new Map() };
+      this.#focus.set(meeting, focus);
+    }
+    return focus;
+  }
+
   /** The composed picture of a meeting now (layout, panes, outputs; the one a participant sees), or null. */
   pictureState(meeting: string, participantId?: string): ReturnType<MeetingMedia['pictureState']> {
     return this.#meetings.get(meeting)?.pictureState(participantId) ?? null;
@@ -265,6 +331,23 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
   /** Who each SIP leg of a meeting sees (voice-activated video). */
   videoRouting(meeting: string): Record<string, string | null> {
     return this.#live(meeting).videoRouting();
+  }
+
+  /** Load figures (Prometheus metrics): per worker its CPU time so far and routers; meetings; IVR calls. */
+  async stats(): Promise<MediaStats> {
+    const pool = this.#options.pool;
+    const workers = await Promise.all(
+      pool.workers.map(async (worker) => {
+        const usage = await worker.getResourceUsage().catch(() => undefined);
+        return {
+          index: Number(worker.appData.index ?? 0),
+          pid: worker.pid,
+          cpuSeconds: usage ? (usage.ru_utime + usage.ru_stime) / 1000 : 0,
+          routers: pool.routersOn(worker),
+        };
+      }),
+    );
+    return { workers, configuredWorkers: pool.size, meetings: this.#meetings.size, ivrSessions: this.#ivr.size };
   }
 
   get meetingCount(): number {

@@ -8,4 +8,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/setup.sh
 source "$root/scripts/setup.sh" run
+# The console's port on a dev machine (the stored web.httpPort, 80, needs root): fixed to 8080
+# unless a configuration file or VCBOX_HTTP_PORT says otherwise (VCBOX_HTTP_PORT= empty: the
+# stored setting).
+if [ -z "${VCBOX_CONFIG:-}" ] && [ -z "${VCBOX_HTTP_PORT+set}" ]; then export VCBOX_HTTP_PORT=8080; fi
 exec node "$root/server/supervisor/main.ts" "$@"

@@ -65,6 +65,47 @@ export const ERRORS = {
     en: 'Cannot listen on {transport} {address}:{port}: {reason}. Is another program using that port? Change the port in the settings or stop the other program.',
     zh: '无法在 {transport} {address}:{port} 上监听：{reason}。该端口是否被其他程序占用？请在设置中更换端口或停止该程序。',
   },
+  // Service ports applied live, the box's HTTPS certificate, Prometheus metrics.
+  VCBOX_ERR_SIGNALING_UNAVAILABLE: {
+    statusCode: 503,
+    en: 'The SIP signaling service is not reachable: {reason}. Check that the vcbox-signaling service is running; it applies the stored settings when it starts.',
+    zh: '无法连接 SIP 信令服务：{reason}。请检查 vcbox-signaling 服务是否在运行；它启动时会应用已保存的设置。',
+  },
+  VCBOX_ERR_CERT_KEY: {
+    statusCode: 400,
+    en: 'The private key cannot be used: {reason}. Paste the private key of the certificate in PEM form, not encrypted (it starts with -----BEGIN PRIVATE KEY-----, or BEGIN RSA / EC PRIVATE KEY). Nothing was changed.',
+    zh: '私钥无法使用：{reason}。请粘贴该证书的 PEM 格式私钥，且不能加密（以 -----BEGIN PRIVATE KEY----- 或 BEGIN RSA / EC PRIVATE KEY 开头）。未作任何修改。',
+  },
+  VCBOX_ERR_CERT_CHAIN: {
+    statusCode: 400,
+    en: 'The certificate chain cannot be used: {reason}. Paste the server certificate and then its intermediate certificates, each in PEM form (-----BEGIN CERTIFICATE----- …). Nothing was changed.',
+    zh: '证书链无法使用：{reason}。请依次粘贴服务器证书及其中间证书，均为 PEM 格式（-----BEGIN CERTIFICATE----- …）。未作任何修改。',
+  },
+  VCBOX_ERR_CERT_KEY_MISMATCH: {
+    statusCode: 400,
+    en: 'The private key does not belong to any of the certificates given ({subjects}). Import the key that was created together with the certificate request. Nothing was changed.',
+    zh: '私钥与所给的证书（{subjects}）都不匹配。请导入与证书请求一同生成的私钥。未作任何修改。',
+  },
+  VCBOX_ERR_CERT_VALIDITY: {
+    statusCode: 400,
+    en: 'The certificate "{subject}" is valid from {validFrom} to {validTo}: it is {problem} (now is {now}). Import a certificate that is valid today. Nothing was changed.',
+    zh: '证书“{subject}”的有效期为 {validFrom} 至 {validTo}，当前（{now}）{problemZh}。请导入当前有效的证书。未作任何修改。',
+  },
+  VCBOX_ERR_CERT_STORE: {
+    statusCode: 500,
+    en: 'The certificate was valid but could not be saved in {dir}: {reason}. The previous certificate is still in use.',
+    zh: '证书有效，但无法保存到 {dir}：{reason}。仍在使用原证书。',
+  },
+  VCBOX_ERR_METRICS_TOKEN: {
+    statusCode: 401,
+    en: 'The metrics need the bearer token: send "Authorization: Bearer <token>". An administrator creates or rotates it in the console (Settings → Logs → Prometheus metrics) or with POST /api/v1/settings/metrics-token.',
+    zh: '读取监控指标需要 Bearer 令牌：请发送“Authorization: Bearer <令牌>”。管理员可在控制台（系统设置 → 日志 → Prometheus 监控指标）或通过 POST /api/v1/settings/metrics-token 生成或更换令牌。',
+  },
+  VCBOX_ERR_METRICS_OFF: {
+    statusCode: 401,
+    en: 'The metrics are off: no token has been created. An administrator creates one in the console (Settings → Logs → Prometheus metrics) or with POST /api/v1/settings/metrics-token, and gives it to the Prometheus scrape job as its bearer token.',
+    zh: '监控指标未开启：尚未生成令牌。管理员可在控制台（系统设置 → 日志 → Prometheus 监控指标）或通过 POST /api/v1/settings/metrics-token 生成令牌，并将其配置为 Prometheus 抓取任务的 Bearer 令牌。',
+  },
   VCBOX_ERR_MEDIA_WORKER: {
     statusCode: 500,
     en: 'The media worker could not start: {reason}. Run scripts/setup.sh to build it.',
@@ -104,6 +145,11 @@ export const ERRORS = {
     statusCode: 404,
     en: 'Participant {id} is not in meeting {meeting}.',
     zh: '参会者 {id} 不在会议 {meeting} 中。',
+  },
+  VCBOX_ERR_WATCH_NOT_SIP: {
+    statusCode: 400,
+    en: '{name} joined from a browser, which shows every site by itself; choosing the site to watch is for SIP terminals.',
+    zh: '{name} 通过浏览器入会，浏览器会自行显示所有会场；选看会场仅适用于 SIP 终端。',
   },
   VCBOX_ERR_PROMPT_INVALID: {
     statusCode: 400,
@@ -298,7 +344,7 @@ export const ERRORS = {
   VCBOX_ERR_PASSWORD_CHANGE: {
     statusCode: 400,
     en: 'The password was not changed: {reason}.',
-    zh: '密码未修改：{reason}。',
+    zh: '密码未修改：{reasonZh}。',
   },
   VCBOX_ERR_ADMIN_EXISTS: {
     statusCode: 409,

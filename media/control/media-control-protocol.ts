@@ -22,12 +22,16 @@ export const MEDIA_METHODS = [
   'snapshot',
   'videoRouting',
   'setLayout',
+  'setBroadcast',
+  'setWatch',
   'pictureState',
   'ivrStart',
   'ivrPlay',
   'ivrDigit',
   'ivrStop',
   'configure',
+  'applySettings',
+  'stats',
   'ping',
 ] as const;
 export type MediaMethod = (typeof MEDIA_METHODS)[number];

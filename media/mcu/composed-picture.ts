@@ -81,7 +81,8 @@ export class ComposedPicture {
   readonly #assignment: PaneAssignment;
   readonly #inputs = new Map<string, Input>();
   readonly #outputs = new Map<string, Output>();
-  readonly #pollTimer: NodeJS.Timeout;
+  #pollTimer: NodeJS.Timeout;
+  #pollingMs: number;
   #participants: PictureParticipant[] = [];
   #speaker: string | undefined;
   #choice: LayoutChoice = 'auto';
@@ -106,11 +107,8 @@ export class ComposedPicture {
     this.#assignment = new PaneAssignment(options.polling.rule);
     this.#limits = options.limits;
     this.#watch(compositor);
-    this.#pollTimer = setInterval(() => {
-      this.#assignment.poll();
-      this.#refresh();
-    }, options.polling.intervalMs);
-    this.#pollTimer.unref();
+    this.#pollingMs = options.polling.intervalMs;
+    this.#pollTimer = this.#startPolling(options.polling.intervalMs);
     log.info({ pid: compositor.pid, canvas: options.canvas }, 'composed picture started');
   }
 
@@ -178,6 +176,30 @@ export class ComposedPicture {
 
   get canvas(): Canvas {
     return this.#options.canvas;
+  }
+
+  /** The encoder bitrate for an output of the canvas's height. */
+  get kbps(): number {
+    return this.#options.kbps;
+  }
+
+  #startPolling(intervalMs: number): NodeJS.Timeout {
+    const timer = setInterval(() => {
+      this.#assignment.poll();
+      this.#refresh();
+    }, intervalMs);
+    timer.unref();
+    return timer;
+  }
+
+  /** The admin's polling interval and rule, taken by the running picture (the next rotation uses them). */
+  setPolling(polling: { readonly intervalMs: number; readonly rule: PollingRule }): void {
+    if (this.#closed) return;
+    this.#assignment.rule = polling.rule;
+    if (polling.intervalMs === this.#pollingMs) return;
+    clearInterval(this.#pollTimer);
+    this.#pollingMs = polling.intervalMs;
+    this.#pollTimer = this.#startPolling(polling.intervalMs);
   }
 
   get state(): PictureState {

@@ -83,8 +83,10 @@ export interface ParticipantSnapshot {
   readonly bitrateOut: number;
   readonly packetsIn: number;
   readonly packetsOut: number;
-  /** Fraction of packets lost towards the box, 0-1. */
+  /** Fraction of audio packets lost towards the box, 0-1. */
   readonly packetLoss: number;
+  /** Fraction of video packets lost towards the box, 0-1 (the worst simulcast layer; 0 without video). */
+  readonly videoPacketLoss: number;
   /** Interarrival jitter in ms. */
   readonly jitterMs: number;
   readonly rttMs: number;
@@ -189,9 +191,10 @@ export interface MeetingMediaEvents {
 }
 
 export interface MeetingMediaOptions {
-  readonly network: MediaNetwork;
-  /** Hang up a leg whose RTP stops for this long (not while it is on hold). */
-  readonly rtpTimeoutMs: number;
+  /** The addresses and port range for transports (read at each new one: a settings change applies to the next). */
+  readonly network: () => MediaNetwork;
+  /** Hang up a leg whose RTP stops for this long (not while it is on hold); read at each check. */
+  readonly rtpTimeoutMs: () => number;
   readonly mixer?: AudioMixerOptions;
   /**
    * Spreading a large meeting: once the meeting's worker carries this many SIP legs, further
@@ -226,6 +229,11 @@ function pickCrypto(media: SdpMedia): (SdpCrypto & { suite: types.SrtpCryptoSuit
   return undefined;
 }
 
+/** A producer's packet loss towards the box, 0-1: the worst of its streams (simulcast layers). */
+function worstLoss(stats: readonly { fractionLost?: number }[]): number {
+  return Math.max(0, ...stats.map((s) => (s.fractionLost ?? 0) / 256));
+}
+
 export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   readonly key: string;
   readonly router: types.Router;
@@ -250,6 +258,10 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   readonly #composedWeb = new Map<string, string | undefined>();
   #layoutChoice: LayoutChoice = 'auto';
   #pinned: string | undefined;
+  /** Broadcast a site: every other SIP terminal sees this participant full screen. */
+  #broadcast: string | undefined;
+  /** Watch a site: SIP terminal (key) sees that participant (value) full screen. */
+  readonly #watching = new Map<string, string>();
   readonly #timer: NodeJS.Timeout;
   #closed = false;
 
@@ -282,7 +294,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       this.#refreshVideo();
     });
     router.observer.once('close', () => this.#routerLost());
-    this.#timer = setInterval(() => void this.#checkRtp(), Math.min(5000, Math.max(500, options.rtpTimeoutMs / 4)));
+    this.#timer = setInterval(() => void this.#checkRtp(), Math.min(5000, Math.max(500, options.rtpTimeoutMs() / 4)));
     this.#timer.unref();
   }
 
@@ -565,8 +577,10 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
    * meeting's composed picture (MCU) in its codec and size — one encode per distinct (codec,
    * mode, size), shared. With `single` (or when the picture cannot start) video is
    * voice-activated forwarding: each leg receives the most recent dominant speaker other than
-   * itself, through a transcoder when it cannot decode that camera's codec. A change
-   * re-consumes (mediasoup asks the new source for a key frame; a SIP source is also asked by
+   * itself, through a transcoder when it cannot decode that camera's codec. The console's
+   * "broadcast a site" and "watch a site" override both for the terminals concerned: they are
+   * forwarded that participant's camera full screen (the broadcast site itself keeps the
+   * meeting's picture). A change re-consumes (mediasoup asks the new source for a key frame; a SIP source is also asked by
    * SIP INFO). Runs one refresh at a time.
    */
   #refreshVideo(): void {
@@ -588,13 +602,36 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
 
   /** The media addresses for a caller: with static NAT, the public IP for one outside the LAN. */
   #networkFor(remoteAddress: string | undefined): MediaNetwork {
-    const { network } = this.#options;
+    const network = this.#options.network();
     const publicIp = natAddressFor(this.#options.nat?.(), remoteAddress);
     return publicIp ? { ...network, announcedAddress: publicIp } : network;
   }
 
   #policy(): VideoPolicy {
     return this.#options.videoPolicy?.() ?? DEFAULT_VIDEO_POLICY;
+  }
+
+  /**
+   * The call settings for composed video changed: running pictures take the new polling at
+   * once; a new canvas (max video resolution) or bitrate (per-call bandwidth) needs a new
+   * encoder, so such a picture is replaced — its viewers see the new one from its first key
+   * frame, without any renegotiation.
+   */
+  videoPolicyChanged(): void {
+    if (this.#closed) return;
+    const policy = this.#policy();
+    let replaced = false;
+    for (const [key, picture] of [...this.#pictures]) {
+      const sameCanvas = picture.canvas.width === policy.canvas.width && picture.canvas.height === policy.canvas.height && picture.canvas.fps === policy.canvas.fps;
+      if (sameCanvas && picture.kbps === policy.kbps) {
+        picture.setPolling(policy.polling);
+        continue;
+      }
+      log.info({ meeting: this.key, picture: key || 'shared', canvas: policy.canvas, kbps: policy.kbps }, 'video settings changed: the composed picture restarts with them');
+      this.#closePicture(key);
+      replaced = true;
+    }
+    if (replaced) this.#refreshVideo();
   }
 
   /** A composed picture ('' shared, or a leg's own), started on first need; undefined if it cannot start (logged). */
@@ -641,11 +678,17 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     const policy = this.#policy();
     const layout = effectiveLayout(this.#layoutChoice, participants.length, policy.limits);
     const videoLegs = [...this.#legs.values()].filter((leg) => leg.video && !leg.video.transport.closed);
+    const sources = this.#videoSources();
+    // Broadcast / watch: the camera a leg is made to see full screen, when that camera is there.
+    const forcedSource = (legId: string) => {
+      const wanted = this.#watching.get(legId) ?? (this.#broadcast !== legId ? this.#broadcast : undefined);
+      return wanted === undefined || wanted === legId ? undefined : sources.find((s) => s.participantId === wanted && !s.producer.closed);
+    };
     const composedLegs = layout !== 'single' && videoLegs.length > 0;
     // Self-view exclusion costs a picture per leg: only up to the admin's number of legs.
     const ownPictures = composedLegs && videoLegs.length <= policy.selfViewExclusionMax;
     const pictureKeys = new Set<string>();
-    if (composedLegs) for (const leg of videoLegs) pictureKeys.add(ownPictures ? leg.id : '');
+    if (composedLegs) for (const leg of videoLegs) if (!forcedSource(leg.id)) pictureKeys.add(ownPictures ? leg.id : '');
     if (this.#composedWeb.size > 0) pictureKeys.add('');
     const pictures = new Map<string, ComposedPicture>();
     for (const key of pictureKeys) {
@@ -655,7 +698,6 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       const shown = key === '' ? participants : participants.filter((p) => p.id !== key);
       await picture.update({ participants: shown, speaker: this.#speakerOrder[0], choice: this.#layoutChoice, pinned: this.#pinned, limits: policy.limits });
     }
-    const sources = this.#videoSources();
     const rank = (id: string) => {
       const index = this.#speakerOrder.indexOf(id);
       return index < 0 ? Number.MAX_SAFE_INTEGER : index;
@@ -665,7 +707,8 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       if (!video) continue;
       const caps = videoCapabilities(video.chosen);
       const mode = video.chosen.parameters['packetization-mode'] === 0 ? 0 : 1;
-      const picture = composedLegs ? pictures.get(ownPictures ? leg.id : '') : undefined;
+      const forced = forcedSource(leg.id);
+      const picture = composedLegs && !forced ? pictures.get(ownPictures ? leg.id : '') : undefined;
       let shown: types.Producer | undefined;
       let showingParticipant: string | undefined;
       if (picture) {
@@ -673,7 +716,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         shown = await picture.output({ mimeType: video.chosen.mimeType, ...(video.chosen.mimeType === 'video/H264' ? { packetizationMode: mode } : {}), height });
         showingParticipant = 'composed';
       } else {
-        const target = sources.filter((s) => s.participantId !== leg.id && !s.producer.closed).sort((a, b) => rank(a.participantId) - rank(b.participantId))[0];
+        const target = forced ?? sources.filter((s) => s.participantId !== leg.id && !s.producer.closed).sort((a, b) => rank(a.participantId) - rank(b.participantId))[0];
         // The camera as this leg can decode it: itself, or through a transcoder to its codec.
         shown = target?.producer;
         showingParticipant = target?.participantId;
@@ -729,6 +772,30 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     this.#layoutChoice = choice;
     this.#pinned = pinned ?? undefined;
     this.#refreshVideo();
+  }
+
+  /** Broadcast a site (null: stop): every other SIP terminal sees it full screen. */
+  setBroadcast(participantId: string | null): void {
+    this.#broadcast = participantId ?? undefined;
+    this.#refreshVideo();
+  }
+
+  /** Watch a site: the SIP terminal `viewerId` sees `watchedId` full screen (null: the meeting's picture again). */
+  setWatch(viewerId: string, watchedId: string | null): void {
+    if (watchedId === null || watchedId === viewerId) this.#watching.delete(viewerId);
+    else this.#watching.set(viewerId, watchedId);
+    this.#refreshVideo();
+  }
+
+  /** Who is broadcast and who watches whom now. */
+  get videoFocus(): { broadcast: string | null; watching: Record<string, string> } {
+    return { broadcast: this.#broadcast ?? null, watching: Object.fromEntries(this.#watching) };
+  }
+
+  /** A participant gone for good takes their broadcast and watches with them. */
+  #dropFocus(participantId: string): void {
+    if (this.#broadcast === participantId) this.#broadcast = undefined;
+    for (const [viewer, watched] of [...this.#watching]) if (viewer === participantId || watched === participantId) this.#watching.delete(viewer);
   }
 
   /**
@@ -925,6 +992,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       peer.send.close();
       peer.recv.close();
       this.#speakerOrder = this.#speakerOrder.filter((id) => id !== participantId);
+      if (!quiet) this.#dropFocus(participantId);
       if (!this.#closed) this.#refreshVideo();
       log.info({ meeting: this.key, participant: participantId, reason }, 'browser left');
       if (!quiet) this.emit('participantclosed', participantId, reason);
@@ -943,6 +1011,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     leg.video?.transport.close();
     if (leg.legRouter !== this.router) leg.legRouter.close();
     this.#speakerOrder = this.#speakerOrder.filter((id) => id !== participantId);
+    if (!quiet) this.#dropFocus(participantId);
     if (!this.#closed) this.#refreshVideo();
     log.info({ meeting: this.key, participant: participantId, reason }, 'participant left');
     if (!quiet) this.emit('participantclosed', participantId, reason);
@@ -962,7 +1031,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         if (bytes !== leg.lastRtpBytes) {
           leg.lastRtpBytes = bytes;
           leg.lastRtpAt = now;
-        } else if (now - leg.lastRtpAt >= this.#options.rtpTimeoutMs) {
+        } else if (now - leg.lastRtpAt >= this.#options.rtpTimeoutMs()) {
           this.removeParticipant(leg.id, 'rtp-timeout');
         }
       } catch {
@@ -979,6 +1048,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       const sent = consumerStats.find((s) => s.type === 'outbound-rtp');
       const remote = (received ?? {}) as Partial<types.RtpStreamRecvStats>;
       const jitterTs = remote.jitter ?? 0;
+      const videoPacketLoss = leg.video ? worstLoss(await leg.video.producer.getStats().catch(() => [])) : 0;
       out.push({
         id: leg.id,
         displayName: leg.displayName,
@@ -995,6 +1065,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         packetsIn: remote.packetCount ?? 0,
         packetsOut: (sent as Partial<types.RtpStreamSendStats> | undefined)?.packetCount ?? 0,
         packetLoss: (remote.fractionLost ?? 0) / 256,
+        videoPacketLoss,
         jitterMs: Math.round((jitterTs / (AUDIO_CODECS[leg.audioCodec].clockRate / 1000)) * 10) / 10,
         rttMs: Math.round(((sent as Partial<types.RtpStreamSendStats> | undefined)?.roundTripTime ?? 0) * 10) / 10,
       });
@@ -1004,6 +1075,8 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       const [received] = audio ? await audio.getStats().catch(() => []) : [];
       const remote = (received ?? {}) as Partial<types.RtpStreamRecvStats>;
       const [transportStats] = await peer.recv.getStats().catch(() => []);
+      const video = [...peer.producers.values()].find((p) => p.kind === 'video');
+      const videoPacketLoss = video ? worstLoss(await video.getStats().catch(() => [])) : 0;
       out.push({
         id: peer.id,
         displayName: peer.displayName,
@@ -1020,6 +1093,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         packetsIn: remote.packetCount ?? 0,
         packetsOut: 0,
         packetLoss: (remote.fractionLost ?? 0) / 256,
+        videoPacketLoss,
         jitterMs: Math.round(((remote.jitter ?? 0) / 48) * 10) / 10,
         rttMs: Math.round((remote.roundTripTime ?? 0) * 10) / 10,
       });

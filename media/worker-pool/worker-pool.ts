@@ -90,6 +90,11 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     }, this.#options.respawnDelayMs ?? 500).unref();
   }
 
+  /** Routers (meetings and their spread parts) placed on a worker now. */
+  routersOn(worker: types.Worker): number {
+    return this.#load.get(worker) ?? 0;
+  }
+
   /** The live worker with the fewest routers. */
   leastLoaded(): types.Worker {
     let best: types.Worker | undefined;

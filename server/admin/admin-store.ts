@@ -53,8 +53,15 @@ export function checkAdminPassword(password: unknown): string | undefined {
 
 /** The "new password" and "confirm" fields of every password form must agree. */
 export function confirmNewPassword(newPassword: unknown, confirmation: unknown): void {
-  if (newPassword !== confirmation) throw createError('VCBOX_ERR_PASSWORD_CHANGE', { reason: 'the confirmation differs from the new password' });
+  if (newPassword !== confirmation) throw passwordRefused('confirmPassword', 'the confirmation differs from the new password', '两次输入的新密码不一致');
 }
+
+/** A password form's refusal, naming the field the console shows it by, in both languages. */
+function passwordRefused(field: 'currentPassword' | 'newPassword' | 'confirmPassword', reason: string, reasonZh: string) {
+  return createError('VCBOX_ERR_PASSWORD_CHANGE', { field, reason, reasonZh });
+}
+
+const PASSWORD_LENGTH_ZH = '密码须为 6 到 16 个字符';
 
 export class AdminStore {
   readonly #db: Db;
@@ -121,11 +128,11 @@ export class AdminStore {
   async changePassword(id: number, current: string, next: string): Promise<void> {
     const row = this.#db.prepare('SELECT * FROM admins WHERE id = ?').get(id) as Row | undefined;
     if (!row || !(await verifyPassword(current, row.password_hash))) {
-      throw createError('VCBOX_ERR_PASSWORD_CHANGE', { reason: 'the current password is wrong' });
+      throw passwordRefused('currentPassword', 'the current password is wrong', '当前密码不正确');
     }
     const reason = checkAdminPassword(next);
-    if (reason) throw createError('VCBOX_ERR_PASSWORD_CHANGE', { reason });
-    if (next === current) throw createError('VCBOX_ERR_PASSWORD_CHANGE', { reason: 'the new password equals the current one' });
+    if (reason) throw passwordRefused('newPassword', reason, PASSWORD_LENGTH_ZH);
+    if (next === current) throw passwordRefused('newPassword', 'the new password equals the current one', '新密码不能与当前密码相同');
     this.#db.prepare('UPDATE admins SET password_hash = ?, must_change_password = 0 WHERE id = ?').run(await hashPassword(next), id);
   }
 
@@ -138,7 +145,7 @@ export class AdminStore {
   /** Sets a password without the current one (reset link); clears any lock. */
   async resetPassword(id: number, password: string): Promise<void> {
     const reason = checkAdminPassword(password);
-    if (reason) throw createError('VCBOX_ERR_PASSWORD_CHANGE', { reason });
+    if (reason) throw passwordRefused('newPassword', reason, PASSWORD_LENGTH_ZH);
     this.#db
       .prepare('UPDATE admins SET password_hash = ?, must_change_password = 0, failed_logins = 0, locked_until = NULL WHERE id = ?')
       .run(await hashPassword(password), id);

@@ -18,9 +18,8 @@
  * After a restore: the settings store reloads (caches dropped, live settings such as the backup
  * schedule re-applied), console sessions end except the restorer's own (see
  * ./database-snapshot.ts), and the answer says which services must restart for restored
- * settings or a restored certificate to take effect (as PATCH /settings does).
+ * settings to take effect (as PATCH /settings does; a restored certificate needs none).
  */
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -73,14 +72,6 @@ export interface RestorerOptions {
   readonly store: BackupStore;
   /** Largest upload accepted, bytes. */
   readonly maxUploadBytes: number;
-}
-
-async function fileHash(file: string): Promise<string | undefined> {
-  try {
-    return createHash('sha256').update(await readFile(file)).digest('hex');
-  } catch {
-    return undefined;
-  }
 }
 
 function mebibytes(bytes: number): string {
@@ -165,7 +156,6 @@ export class BackupRestorer {
       const paths = this.#store.paths;
       const certificates = manifest.entries.filter((entry) => entry.path.startsWith('certificates/')).length;
       const prompts = manifest.entries.filter((entry) => entry.path.startsWith('prompts/')).length;
-      const certificateBefore = await fileHash(path.join(paths.certificates, 'server.crt'));
       // The prompts always become the backup's (none in it: the generated ones); the certificate
       // only when the backup has one (a box always needs one).
       const swaps = [
@@ -206,8 +196,9 @@ export class BackupRestorer {
       }
 
       const changed = this.#settings.reload(settingsBefore as Settings);
-      const certificateChanged = certificateBefore !== (await fileHash(path.join(paths.certificates, 'server.crt')));
-      const restart = [...new Set([...changed.map(settingEffect).flatMap((e) => (e.applies === 'restart' ? [e.service] : [])), ...(certificateChanged ? ['signaling' as const] : [])])];
+      // A restored certificate needs no restart: the HTTPS listener and the signaling service
+      // follow the certificate file (control-plane/web-listeners.ts, signaling/main.ts).
+      const restart = [...new Set(changed.map(settingEffect).flatMap((e) => (e.applies === 'restart' ? [e.service] : [])))];
       const name = source.from === 'list' ? source.name : manifest.name;
       log.info({ name, from: source.from, migrated, rows: outcome.rows, changed, restart }, 'backup restored');
       return {
@@ -227,7 +218,7 @@ export class BackupRestorer {
         message:
           `Restored ${name} (made ${manifest.createdAt} by vcbox ${manifest.productVersion}).` +
           (migrated.length > 0 ? ` Its data was brought from schema ${manifest.schemaVersion} to ${SCHEMA_VERSION}.` : '') +
-          (restart.length > 0 ? ` Restored settings or the certificate take effect when ${restart.join(' and ')} restart${restart.length > 1 ? '' : 's'}.` : '') +
+          (restart.length > 0 ? ` Restored settings take effect when ${restart.join(' and ')} restart${restart.length > 1 ? '' : 's'}.` : '') +
           (outcome.sessionKept ? ' Other console sessions were ended.' : ' All console sessions were ended: log in with the restored credentials.'),
       };
     } finally {

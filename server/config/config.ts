@@ -26,8 +26,12 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Log to stdout as well as to the files (on in dev; journald takes it on the appliance). */
   readonly logToStdout: boolean;
-  /** The web console and its API. */
-  readonly http: { readonly host: string; readonly port: number };
+  /**
+   * The web console and its API. `port` fixes the HTTP port for this run (it then overrides
+   * the stored `web.httpPort`, as the SIP ports do); undefined = the stored setting (80).
+   * The dev run command sets 8080; the installer leaves it out.
+   */
+  readonly http: { readonly host: string; readonly port?: number };
   /** SIP listeners. `port` is UDP and TCP, `tlsPort` TLS; undefined = the stored setting. */
   readonly sip: { readonly host: string; readonly port?: number; readonly tlsPort?: number };
   /** The signaling service's application port (drachtio wire protocol), loopback only. */
@@ -230,7 +234,7 @@ export function loadConfig(env: Env): Config {
     logToStdout: logToStdoutRaw === undefined ? true : logToStdoutRaw === true || logToStdoutRaw === '1',
     http: {
       host: env.VCBOX_HTTP_HOST ?? file.http?.host ?? '0.0.0.0',
-      port: parsePort('http.port (VCBOX_HTTP_PORT)', env.VCBOX_HTTP_PORT ?? file.http?.port ?? 8080),
+      ...optionalPortField(optionalPort('http.port (VCBOX_HTTP_PORT)', env.VCBOX_HTTP_PORT ?? file.http?.port)),
     },
     sip: {
       host: sipHost,
@@ -249,7 +253,7 @@ export function loadConfig(env: Env): Config {
       listenIp: env.VCBOX_MEDIA_LISTEN_IP ?? file.media?.listenIp ?? sipHost,
       address: env.VCBOX_MEDIA_ADDRESS ?? file.media?.address ?? (sipHost === '0.0.0.0' ? firstLanAddress() : sipHost),
     },
-    turn: optionalTurnPort(optionalPort('turn.port (VCBOX_TURN_PORT)', env.VCBOX_TURN_PORT ?? file.turn?.port)),
+    turn: optionalPortField(optionalPort('turn.port (VCBOX_TURN_PORT)', env.VCBOX_TURN_PORT ?? file.turn?.port)),
     backup: {
       maxUploadBytes: parseMebibytes('backup.maxUploadMB (VCBOX_BACKUP_MAX_UPLOAD_MB)', env.VCBOX_BACKUP_MAX_UPLOAD_MB ?? file.backup?.maxUploadMB ?? 1024),
     },
@@ -275,7 +279,8 @@ export function loadConfig(env: Env): Config {
   };
 }
 
-function optionalTurnPort(port: number | undefined): { port?: number } {
+/** `{ port }` when the configuration fixes one, `{}` when the stored setting applies. */
+function optionalPortField(port: number | undefined): { port?: number } {
   return port === undefined ? {} : { port };
 }
 
@@ -307,6 +312,8 @@ export function dataPaths(config: Config) {
     firmware: path.join(config.dataDir, 'firmware'),
     /** Unix socket of the media service's control channel (control plane → media). */
     mediaSocket: path.join(config.dataDir, 'run', 'media.sock'),
+    /** Unix socket of the signaling service's control channel (its status; applying changed settings now). */
+    signalingSocket: path.join(config.dataDir, 'run', 'signaling.sock'),
     /**
      * Maintenance jobs handed from the control plane to whoever restarts the services (the
      * supervisor, or the appliance's root vcbox-maintenance unit): the request, an uploaded

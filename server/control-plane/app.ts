@@ -52,6 +52,7 @@ import { meetingRoutes } from './routes/meetings.ts';
 import { ivrPromptRoutes } from './routes/ivr-prompts.ts';
 import { joinRoutes } from './routes/join.ts';
 import { licenseRoutes } from './routes/license.ts';
+import { systemInfoRoutes } from './routes/system-info.ts';
 import { settingRoutes } from './routes/settings.ts';
 import { systemRoutes } from './routes/system.ts';
 import type { Maintenance } from '../maintenance/open-maintenance.ts';
@@ -60,6 +61,12 @@ import { type OnlineLookup, onlineUserRoutes, type ReachabilityLookup } from './
 import { type DeviceLookup, roomRoutes } from './routes/rooms.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { setupWizardRoutes } from './routes/setup-wizard.ts';
+import { certificateRoutes } from './routes/certificate.ts';
+import { metricsRoutes, metricsTokenRoutes } from './routes/metrics.ts';
+import { HttpCounters } from '../observability/box-metrics.ts';
+import { MetricsTokenStore } from '../observability/metrics-token.ts';
+import type { SignalingControlClient } from '../signaling/signaling-control.ts';
+import type { WebListeners } from './web-listeners.ts';
 import type { FirmwareRollout } from '../firmware/firmware-rollout.ts';
 import type { FirmwareStore } from '../firmware/firmware-store.ts';
 import { ProvisioningAuth } from '../firmware/provisioning-auth.ts';
@@ -121,6 +128,16 @@ export interface AppOptions {
   readonly firmware?: { readonly store: FirmwareStore; readonly rollout: FirmwareRollout; readonly lockout?: AuthLockout };
   /** Folder served as the console; defaults to the project's web/. */
   readonly webRoot?: string;
+  /**
+   * The HTTP/HTTPS listeners serving this app (control-plane/main.ts): settings changes move
+   * them, a certificate import reloads them, HTTP browser pages go to HTTPS while it is on.
+   * Absent (tests listening by themselves): none of that.
+   */
+  readonly web?: WebListeners;
+  /** The signaling service's control channel: settings applied at once, its counters for /metrics. */
+  readonly signaling?: SignalingControlClient;
+  /** The box's certificate folder; defaults to `certificates` beside the database. */
+  readonly certificates?: string;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -134,7 +151,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, allErrors: false, verbose: true } },
   });
 
+  const httpCounters = new HttpCounters();
   app.addHook('onResponse', async (request, reply) => {
+    httpCounters.record(reply.statusCode);
     log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
   });
 
@@ -189,6 +208,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
   registerAuth(app, { admins, sessions });
+  // "HTTPS preferred when both": browser pages opened over HTTP go to HTTPS while it is on.
+  const web = options.web;
+  if (web) {
+    app.addHook('onRequest', async (request, reply) => {
+      const target = web.httpsRedirect(request, settings.getAll());
+      if (target) return reply.redirect(target, 308);
+    });
+  }
+  const certificates = options.certificates ?? path.join(path.dirname(db.name), 'certificates');
+  const metricsTokens = new MetricsTokenStore(db);
   await app.register(
     async (api) => {
       await api.register(healthRoutes, { state: options.state });
@@ -217,7 +246,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         });
       }
       if (options.promptDir) await api.register(ivrPromptRoutes, { db, prompts: new PromptStore(options.promptDir) });
-      await api.register(settingRoutes, { settings, db, mailer, system, ...(options.syslog ? { syslog: options.syslog } : {}) });
+      await api.register(settingRoutes, {
+        settings,
+        db,
+        mailer,
+        system,
+        ...(options.syslog ? { syslog: options.syslog } : {}),
+        live: {
+          ...(options.web ? { web: options.web } : {}),
+          ...(options.signaling ? { signaling: options.signaling } : {}),
+          ...(options.media ? { media: options.media } : {}),
+        },
+      });
+      await api.register(certificateRoutes, { db, settings, certificates, ...(options.web ? { web: options.web } : {}), ...(options.signaling ? { signaling: options.signaling } : {}) });
+      await api.register(metricsTokenRoutes, { db, tokens: metricsTokens });
       if (options.backups) await api.register(backupRoutes, { db, settings, ...options.backups });
       if (options.maintenance) await api.register(systemRoutes, { db, ...options.maintenance });
       await api.register(dashboardRoutes, {
@@ -228,6 +270,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         ...(options.sampler ? { sampler: options.sampler } : {}),
         license: () => license.store.facts(),
       });
+      await api.register(systemInfoRoutes, { settings, ...(options.sampler ? { sampler: options.sampler } : {}) });
       await api.register(onlineUserRoutes, { accounts, online: options.online ?? (() => []), ...(options.reachability ? { reachability: options.reachability } : {}) });
       await api.register(meetingRoutes, { db, meetings: new MeetingStore(db), accounts, settings, mailer });
       await api.register(roomRoutes, { db, rooms: new RoomStore(db), vmrs: new VmrStore(db), devices: options.devices ?? (() => undefined) });
@@ -236,6 +279,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     { prefix: API_PREFIX },
   );
+  await app.register(metricsRoutes, {
+    tokens: metricsTokens,
+    sources: {
+      online: options.online ?? (() => []),
+      live: options.live ?? new LiveMeetings(),
+      http: httpCounters,
+      ...(options.media ? { media: options.media } : {}),
+      ...(options.signaling ? { signaling: options.signaling } : {}),
+    },
+  });
   if (options.firmware) {
     const online = options.online ?? (() => []);
     const auth = new ProvisioningAuth({

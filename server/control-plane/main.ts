@@ -1,8 +1,9 @@
 /**
  * Entry point of the control plane process (systemd unit vcbox-control, or a child of the dev
- * supervisor): opens the database (migrating it), serves the API and the console, and runs the
- * SIP application, which connects to the signaling service's application port (retrying until
- * the signaling service is up).
+ * supervisor): opens the database (migrating it), serves the API and the console — over HTTP,
+ * and HTTPS when it is on, on the ports the settings name, moved live when they change
+ * (./web-listeners.ts) — and runs the SIP application, which connects to the signaling
+ * service's application port (retrying until the signaling service is up).
  */
 import type { EventEmitter } from 'node:events';
 import type { MediaServiceEvents } from '../../media/media-service.ts';
@@ -11,7 +12,6 @@ import { BackupRestorer } from '../backup/backup-restore.ts';
 import { BackupScheduler } from '../backup/backup-scheduler.ts';
 import { BackupStore } from '../backup/backup-store.ts';
 import { dataPaths, loadConfig } from '../config/config.ts';
-import { createError } from '../errors.ts';
 import { FirmwareRollout } from '../firmware/firmware-rollout.ts';
 import { FirmwareStore } from '../firmware/firmware-store.ts';
 import { LicenseWarning } from '../license/license-warning.ts';
@@ -30,7 +30,9 @@ import { turnAccessFrom } from '../turn/turn-config.ts';
 import { SystemSampler } from '../observability/system-sampler.ts';
 import { SipApplication } from '../sip-app/sip-application.ts';
 import { SystemConfigurator } from '../system/system-configurator.ts';
+import { SignalingControlClient } from '../signaling/signaling-control.ts';
 import { buildApp } from './app.ts';
+import { WebListeners } from './web-listeners.ts';
 
 const log = getLogger('control-plane');
 
@@ -47,7 +49,9 @@ await runService('control plane', async () => {
   // Before anything serves: undo a restore a crash interrupted, sweep staging leftovers.
   await restorer.recover();
   const scheduler = new BackupScheduler(state.settings, backupStore).start();
-  const maintenance = openMaintenance({ config, db: state.db, settings: state.settings, admins: new AdminStore(state.db), backups: backupStore });
+  // The upgrade's health check asks this process's HTTP listener (made below) on its live port.
+  let httpPort = (): number | null | undefined => undefined;
+  const maintenance = openMaintenance({ config, db: state.db, settings: state.settings, admins: new AdminStore(state.db), backups: backupStore, httpPort: () => httpPort() });
   await maintenance.recover();
   const license = openLicense({ db: state.db, identityDir: config.license.identityDir, testPublicKeyFile: config.license.testPublicKeyFile });
   const licenseWarning = new LicenseWarning({ db: state.db, store: license.store, admins: new AdminStore(state.db), mailer: new Mailer(state.settings) }).start();
@@ -79,7 +83,16 @@ await runService('control plane', async () => {
       return access ? { host: turnProbeHost, port: access.port } : undefined;
     },
   });
+  const web = new WebListeners({
+    host: config.http.host,
+    ...(config.http.port === undefined ? {} : { pinnedHttpPort: config.http.port, pinnedBy: 'VCBOX_HTTP_PORT (http.port in the configuration file)' }),
+    certificates: paths.certificates,
+  });
+  httpPort = () => web.state().http.port;
   const app = await buildApp({
+    web,
+    signaling: new SignalingControlClient(paths.signalingSocket),
+    certificates: paths.certificates,
     state,
     sampler,
     health,
@@ -105,7 +118,9 @@ await runService('control plane', async () => {
     },
   });
   try {
-    await app.listen({ host: config.http.host, port: config.http.port });
+    await app.ready();
+    web.attach(app);
+    await web.apply(state.settings.getAll());
   } catch (error) {
     sampler.close();
     maintenance.close();
@@ -114,15 +129,15 @@ await runService('control plane', async () => {
     rollout.close();
     sip.close();
     media.close();
+    await web.close();
     syslog.close();
     state.db.close();
-    throw createError(
-      'VCBOX_ERR_LISTEN',
-      { transport: 'HTTP', address: config.http.host, port: config.http.port, reason: (error as Error).message },
-      error,
-    );
+    throw error;
   }
-  log.info({ url: `http://${config.http.host}:${config.http.port}/` }, 'console listening');
+  // Changes the settings API does not make itself (a restore, the setup wizard) move the listeners too.
+  state.settings.observer.on('changed', (keys) => {
+    if (keys.some((key) => key.startsWith('web.'))) void web.apply(state.settings.getAll()).catch((error: Error) => log.error({ err: error.message }, 'could not apply the web settings'));
+  });
   sip.start(60_000).catch((error: Error) => log.error({ err: error.message }, 'SIP application not connected yet; still retrying'));
   return {
     async close() {
@@ -133,7 +148,9 @@ await runService('control plane', async () => {
       rollout.close();
       sip.close();
       media.close();
+      // The app first: it closes the WebSockets, which the listeners do not track.
       await app.close();
+      await web.close();
       syslog.close();
       state.db.close();
     },

@@ -317,6 +317,21 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 15,
+    name: 'Prometheus metrics bearer token (its hash only)',
+    up(db) {
+      db.exec(`
+        CREATE TABLE metrics_token (
+          id           INTEGER PRIMARY KEY CHECK (id = 1),  -- one token at a time
+          token_hash   TEXT NOT NULL,                       -- SHA-256 of the token, hex
+          created_at   TEXT NOT NULL,
+          created_by   TEXT NOT NULL,
+          last_used_at TEXT
+        );
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

@@ -29,7 +29,12 @@ interface RequestBase {
   readonly by: Author;
 }
 export type MaintenanceRequest =
-  | (RequestBase & { readonly kind: 'upgrade'; readonly package: string })
+  | (RequestBase & {
+      readonly kind: 'upgrade';
+      readonly package: string;
+      /** Where the control plane answers its health check now (its HTTP port may come from the settings). */
+      readonly health?: string;
+    })
   | (RequestBase & { readonly kind: 'restart' })
   | (RequestBase & { readonly kind: 'reboot' });
 

@@ -13,7 +13,7 @@ import type { SettingsStore } from '../settings/settings-store.ts';
 import { InstallRoot } from '../upgrade/release-installer.ts';
 import { trustedReleaseKeys } from '../upgrade/release-keys.ts';
 import { SystemUpgrade } from '../upgrade/system-upgrade.ts';
-import { upgradeRunnerFor } from '../upgrade/upgrade-runner.ts';
+import { healthUrl, upgradeRunnerFor } from '../upgrade/upgrade-runner.ts';
 import { BUILD_INFO } from '../version.ts';
 import { FactoryReset } from './factory-reset.ts';
 import { MaintenanceDispatch, serviceManagerOf } from './maintenance-dispatch.ts';
@@ -29,7 +29,11 @@ export interface Maintenance {
   close(): void;
 }
 
-export function openMaintenance(options: { config: Config; db: Db; settings: SettingsStore; admins: AdminStore; backups?: BackupStore }): Maintenance {
+/**
+ * @param options.httpPort the port this control plane's HTTP listener has now (its health check
+ *   for the upgrade runner); default the configuration's or the stored setting's
+ */
+export function openMaintenance(options: { config: Config; db: Db; settings: SettingsStore; admins: AdminStore; backups?: BackupStore; httpPort?: () => number | null | undefined }): Maintenance {
   const { config, db } = options;
   const paths = dataPaths(config);
   const files = new MaintenanceFiles(paths.maintenance);
@@ -46,6 +50,7 @@ export function openMaintenance(options: { config: Config; db: Db; settings: Set
     maxUploadBytes: config.upgrade.maxUploadBytes,
     dispatch,
     running: { version: BUILD_INFO.version, build: BUILD_INFO.build, buildTime: BUILD_INFO.buildTime, commit: BUILD_INFO.commit },
+    healthUrl: () => healthUrl(config, options.httpPort?.() ?? config.http.port ?? options.settings.get('web.httpPort')),
   }).start();
   const reset = new FactoryReset({
     db,

@@ -34,6 +34,10 @@ export interface LiveMeeting {
   layout: LayoutChoice;
   /** The participant pinned to the big pane by the host, if any. */
   pinned: string | null;
+  /** The site broadcast to every other SIP terminal (full screen), if any. */
+  broadcast: string | null;
+  /** Watched sites: SIP terminal (key) sees that participant (value) full screen. */
+  readonly watching: Map<string, string>;
   readonly participants: Map<string, LiveParticipant>;
 }
 
@@ -60,7 +64,7 @@ export class LiveMeetings extends EventEmitter<LiveMeetingsEvents> {
   ensure(info: Pick<LiveMeeting, 'number' | 'kind' | 'refId' | 'subject'> & { layout?: LayoutChoice }): LiveMeeting {
     let meeting = this.#meetings.get(info.number);
     if (!meeting) {
-      meeting = { ...info, layout: info.layout ?? 'auto', pinned: null, startedAt: new Date(), locked: false, participants: new Map() };
+      meeting = { ...info, layout: info.layout ?? 'auto', pinned: null, broadcast: null, watching: new Map(), startedAt: new Date(), locked: false, participants: new Map() };
       this.#meetings.set(info.number, meeting);
       this.emit('started', meeting);
     }
@@ -79,6 +83,9 @@ export class LiveMeetings extends EventEmitter<LiveMeetingsEvents> {
     const participant = meeting?.participants.get(participantId);
     if (!meeting || !participant) return;
     meeting.participants.delete(participantId);
+    if (meeting.pinned === participantId) meeting.pinned = null;
+    if (meeting.broadcast === participantId) meeting.broadcast = null;
+    for (const [viewer, watched] of [...meeting.watching]) if (viewer === participantId || watched === participantId) meeting.watching.delete(viewer);
     this.emit('left', meeting, participant, reason);
     this.endIfEmpty(number);
   }

@@ -3,14 +3,31 @@
  * "this restarts the conferencing service…" prompts): read on every call or mail (now), read
  * when a service starts (that service must restart), or stored for a part of the box that is
  * not built yet (said so, not pretended). "Now" includes settings a running service re-reads
- * within a second (remote syslog: server/logging/remote-syslog.ts). "System" settings are the
+ * within a second (remote syslog: server/logging/remote-syslog.ts; the signaling service's
+ * ports and limits: server/signaling/main.ts; the media process's port ranges and video
+ * policy: media/main.ts; the web listeners: server/control-plane/web-listeners.ts), with a
+ * `scope` where "now" does not mean "for everything in progress". "System" settings are the
  * operating system's (network interfaces and routes, sshd, time): rendered to its files and,
  * on an installed appliance, applied (server/system/system-configurator.ts).
  */
 import type { SettingKey } from './settings-schema.ts';
 
+/**
+ * What "now" reaches when it is not everything at once:
+ * - `listeners`: the service moves its listener at once; connections and calls in progress stay.
+ * - `new-calls`: calls that start from now on; calls in progress keep what they have.
+ * - `running-pictures`: composed pictures in progress restart with it (their video pauses briefly).
+ */
+export type NowScope = 'listeners' | 'new-calls' | 'running-pictures';
+
+export const SCOPE_NOTES: Record<NowScope, string> = {
+  listeners: 'the listener moves at once; connections and calls in progress stay',
+  'new-calls': 'applies to calls that start from now on; calls in progress keep theirs',
+  'running-pictures': 'composed pictures in progress restart with it (their video pauses for a moment)',
+};
+
 export type SettingEffect =
-  | { readonly applies: 'now' }
+  | { readonly applies: 'now'; readonly scope?: NowScope; readonly note?: string }
   | { readonly applies: 'restart'; readonly service: 'signaling' | 'media' | 'control-plane' }
   | { readonly applies: 'stored'; readonly note: string }
   | { readonly applies: 'system'; readonly target: SystemTarget; readonly warning?: string };
@@ -21,22 +38,27 @@ export type SystemTarget = 'network' | 'ssh' | 'time';
 /** The spec's prompt for network changes ("Network & services"). */
 export const NETWORK_WARNING = 'This restarts the conferencing service: calls in progress are ended.';
 
+const now = (scope: NowScope): SettingEffect => ({ applies: 'now', scope, note: SCOPE_NOTES[scope] });
+
 const RULES: [prefix: string, effect: SettingEffect][] = [
-  // The layout maxima are read at every change of a composed picture.
+  // The layout maxima are read at every change of a composed picture; polling by running pollers.
   ['call.layout.', { applies: 'now' }],
-  ['call.polling.', { applies: 'stored', note: 'applies to composed pictures that start after the change; meetings in progress keep theirs' }],
+  ['call.polling.', { applies: 'now' }],
   ['call.maxContentResolution', { applies: 'stored', note: 'content sharing is not built yet' }],
-  ['call.maxVideoResolution', { applies: 'stored', note: 'applies to composed pictures that start after the change; meetings in progress keep theirs' }],
-  ['call.maxBandwidth', { applies: 'stored', note: 'applies to composed pictures that start after the change; meetings in progress keep theirs' }],
-  ['call.rtpTimeoutSeconds', { applies: 'restart', service: 'media' }],
+  ['call.maxVideoResolution', now('running-pictures')],
+  ['call.maxBandwidth', now('running-pictures')],
+  // Checked against every leg at each RTP check.
+  ['call.rtpTimeoutSeconds', { applies: 'now' }],
   ['call.', { applies: 'now' }],
-  ['sip.qualifySeconds', { applies: 'now' }],
-  ['sip.', { applies: 'restart', service: 'signaling' }],
-  ['terminalLogs.', { applies: 'restart', service: 'signaling' }],
+  ['sip.port', now('listeners')],
+  ['sip.tlsPort', now('listeners')],
+  // Read at every challenge the SIP application sends (server/sip-app/sip-application.ts).
+  ['sip.', { applies: 'now' }],
+  ['terminalLogs.', { applies: 'now' }],
   // The TURN service follows these and restarts its relay by itself (server/turn/turn-service.ts).
   ['media.turnPorts', { applies: 'now' }],
   ['turn.', { applies: 'now' }],
-  ['media.', { applies: 'restart', service: 'media' }],
+  ['media.', now('new-calls')],
   ['smtp.', { applies: 'now' }],
   ['tls.trustedCertificates', { applies: 'now' }],
   ['setup.', { applies: 'now' }],
@@ -45,7 +67,9 @@ const RULES: [prefix: string, effect: SettingEffect][] = [
   ['network.', { applies: 'system', target: 'network', warning: NETWORK_WARNING }],
   // Read by the signaling service and the media process at every call.
   ['nat.', { applies: 'now' }],
-  ['web.', { applies: 'stored', note: 'web ports and HTTPS are applied by the installer/appliance, not yet live' }],
+  // Where callers outside the static NAT are sent (HTTPS redirect); read at every request.
+  ['web.httpNatPort', { applies: 'now' }],
+  ['web.', now('listeners')],
   ['ssh.', { applies: 'system', target: 'ssh' }],
   ['time.', { applies: 'system', target: 'time' }],
   ['syslog.', { applies: 'now' }],

@@ -256,6 +256,9 @@ export function crossCheck(settings: Settings): [SettingKey, string] | undefined
   if (settings['sip.tlsPort'] === settings['sip.port']) {
     return ['sip.tlsPort', `the TLS port must differ from the UDP/TCP port ${settings['sip.port']}`];
   }
+  if (settings['web.httpsEnabled'] && settings['web.httpsPort'] === settings['web.httpPort']) {
+    return ['web.httpsPort', `the HTTPS port must differ from the HTTP port ${settings['web.httpPort']}`];
+  }
   const ranges = [
     ['media.ivrPorts', settings['media.ivrPorts']],
     ['media.turnPorts', settings['media.turnPorts']],

@@ -69,6 +69,11 @@ export class SettingsStore {
     return this.#cache.settings;
   }
 
+  /** The next read asks SQLite whatever the cache's age (another process has just written, and said so). */
+  refresh(): void {
+    if (this.#cache) this.#cache.checkedAt = 0;
+  }
+
   /** All settings, stored values over defaults (a copy). Unknown stored keys (from a newer box) are ignored. */
   getAll(): Settings {
     return structuredClone(this.#current()) as Settings;

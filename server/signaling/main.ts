@@ -2,47 +2,136 @@
  * Entry point of the SIP signaling service process (systemd unit vcbox-signaling, or a child
  * of the dev supervisor): reads the configuration and the SIP settings, makes sure a TLS
  * certificate and the application secret exist, and starts the SIP listeners and the
- * application port.
+ * application port. While it runs it follows its settings (ports, flood limit, scanner
+ * blocking, terminal logs; read within half a second of a change, or at once when the control
+ * plane asks over the control channel) and the certificate file (an imported certificate is
+ * used for TLS handshakes from then on). A port in the process configuration
+ * (VCBOX_SIP_PORT / VCBOX_SIP_TLS_PORT, sip.port / sip.tlsPort in the JSON file) overrides
+ * the stored setting for this run; the control channel says so.
  */
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { dataPaths, loadConfig } from '../config/config.ts';
-import { initLogging } from '../logging/logger.ts';
+import { getLogger, initLogging } from '../logging/logger.ts';
 import { RemoteSyslog } from '../logging/remote-syslog.ts';
+import { staticNatFrom } from '../network/static-nat.ts';
 import { openState } from '../process/open-state.ts';
 import { runService } from '../process/service-lifecycle.ts';
-import { staticNatFrom } from '../network/static-nat.ts';
-import { ensureCertificate } from '../tls/self-signed-certificate.ts';
+import type { Settings } from '../settings/settings-schema.ts';
+import { SettingsWatcher } from '../settings/settings-watcher.ts';
+import { certificateFiles, ensureCertificate } from '../tls/self-signed-certificate.ts';
 import { applicationSecret } from './application-secret.ts';
-import { SignalingService } from './signaling-service.ts';
+import { type PinnedPorts, SignalingControlServer, type SignalingStatus } from './signaling-control.ts';
+import { type ListenerFailure, type SignalingReconfiguration, SignalingService } from './signaling-service.ts';
+
+const log = getLogger('signaling');
+
+/** Settings that change the running service (the rest it reads per message, or not at all). */
+const FOLLOWED = /^(sip\.(port|tlsPort|floodLimitPerSecond|blockScanners)|terminalLogs\.enabled)$/;
 
 await runService('signaling service', async () => {
   const config = loadConfig(process.env);
   initLogging(config, 'sip', { process: 'signaling' });
   const { db, settings } = openState(config);
-  const stored = settings.getAll();
-  // The database stays open for remote syslog, which follows its settings while running.
+  const watcher = new SettingsWatcher(settings);
+  // The database stays open for remote syslog and the settings watcher, which follow the settings.
   const syslog = new RemoteSyslog({ settings, logFile: 'sip', processName: 'signaling' }).start();
   const paths = dataPaths(config);
   const certificate = await ensureCertificate(paths.certificates);
+  const pinned: PinnedPorts = {
+    ...(config.sip.port === undefined ? {} : { port: 'VCBOX_SIP_PORT (sip.port in the configuration file)' }),
+    ...(config.sip.tlsPort === undefined ? {} : { tlsPort: 'VCBOX_SIP_TLS_PORT (sip.tlsPort in the configuration file)' }),
+  };
+  const wanted = (all: Settings): SignalingReconfiguration => ({
+    port: config.sip.port ?? all['sip.port'],
+    tlsPort: config.sip.tlsPort ?? all['sip.tlsPort'],
+    guard: { perSecond: all['sip.floodLimitPerSecond'], blockScanners: all['sip.blockScanners'] },
+    terminalLogDir: all['terminalLogs.enabled'] ? path.join(config.logDir, 'terminals') : undefined,
+  });
+  const first = wanted(watcher.current);
   const service = new SignalingService({
     host: config.sip.host,
-    port: config.sip.port ?? stored['sip.port'],
-    tlsPort: config.sip.tlsPort ?? stored['sip.tlsPort'],
+    port: first.port,
+    tlsPort: first.tlsPort,
     tls: { key: certificate.key, cert: certificate.cert },
     application: { host: config.signaling.host, port: config.signaling.port, secret: applicationSecret(paths.secrets) },
-    guard: { perSecond: stored['sip.floodLimitPerSecond'], blockScanners: stored['sip.blockScanners'] },
-    ...(stored['terminalLogs.enabled'] ? { terminalLogDir: path.join(config.logDir, 'terminals') } : {}),
+    guard: first.guard,
+    ...(first.terminalLogDir ? { terminalLogDir: first.terminalLogDir } : {}),
     nat: () => staticNatFrom(settings.getAll()),
   });
   try {
     await service.start();
   } catch (error) {
+    watcher.close();
     syslog.close();
     db.close();
     throw error;
   }
+
+  const certFile = certificateFiles(paths.certificates).certFile;
+  const certStamp = () => {
+    try {
+      return statSync(certFile).mtimeMs;
+    } catch {
+      return 0;
+    }
+  };
+  let certificateSeen = certStamp();
+  let failures: ListenerFailure[] = [];
+  let applying: Promise<unknown> = Promise.resolve();
+  const startedAt = Date.now();
+  const status = (): SignalingStatus => {
+    const all = watcher.current;
+    return {
+      pid: process.pid,
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      listeners: service.listeners(),
+      ports: service.ports,
+      stored: { port: all['sip.port'], tlsPort: all['sip.tlsPort'] },
+      pinned,
+      failures,
+      drainingPorts: service.drainingPorts,
+      stats: service.stats(),
+    };
+  };
+  // One apply at a time, in order: the watcher and the control channel may ask together.
+  const apply = (): Promise<SignalingStatus> => {
+    const next = applying.then(async () => {
+      watcher.check();
+      const stamp = certStamp();
+      let tls: SignalingReconfiguration['tls'];
+      if (stamp !== certificateSeen) {
+        certificateSeen = stamp;
+        const fresh = await ensureCertificate(paths.certificates);
+        tls = { key: fresh.key, cert: fresh.cert };
+        log.info('TLS certificate changed: new handshakes use it');
+      }
+      failures = await service.reconfigure({ ...wanted(watcher.current), ...(tls ? { tls } : {}) });
+      return status();
+    });
+    applying = next.catch((error: unknown) => log.error({ err: error }, 'could not apply the settings'));
+    return next;
+  };
+  watcher.on('changed', (keys) => {
+    if (keys.some((key) => FOLLOWED.test(key))) void apply().catch(() => {});
+  });
+  watcher.start();
+  // Restores and imports replace the certificate file; look at it now and then.
+  const certificateTimer = setInterval(() => {
+    if (certStamp() !== certificateSeen) void apply().catch(() => {});
+  }, 2000);
+  certificateTimer.unref();
+  const control = new SignalingControlServer({ status, apply }, paths.signalingSocket);
+  try {
+    await control.listen();
+  } catch (error) {
+    log.error({ err: error }, 'signaling control channel could not listen; the service runs without it');
+  }
   return {
     async close() {
+      clearInterval(certificateTimer);
+      control.close();
+      watcher.close();
       await service.close();
       syslog.close();
       db.close();

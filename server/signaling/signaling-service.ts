@@ -8,6 +8,12 @@
  * (Via, tags, Contact, CSeq, route set — ./core/app-message.ts) and put on the wire. The duties
  * split follows shared/notes/drachtio-wire-protocol.md §11. Without any application routing
  * OPTIONS, OPTIONS is answered here (terminals' keep-alive); other methods get 503.
+ *
+ * Its settings apply while it runs (`reconfigure`): new ports are bound before the old ones are
+ * let go — TCP/TLS connections already open stay, a former UDP port keeps carrying the dialogs
+ * begun on it (and nothing new) until they end — and the flood limit, scanner blocking, terminal
+ * logs and the TLS certificate change in place. Registrations live in the application, so none
+ * is lost. `stats()` counts what went through (Prometheus metrics, via the control channel).
  */
 import { randomUUID } from 'node:crypto';
 import dns from 'node:dns/promises';
@@ -43,6 +49,26 @@ const log = getLogger('signaling-service');
 
 export const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'UPDATE', 'REGISTER', 'SUBSCRIBE', 'NOTIFY', 'MESSAGE', 'REFER', 'PRACK'];
 const DIALOG_METHODS = new Set(['INVITE', 'SUBSCRIBE']);
+
+/** What a running service can be changed to (server/signaling/main.ts reads it from the settings). */
+export interface SignalingReconfiguration {
+  readonly port: number;
+  readonly tlsPort: number;
+  readonly guard: SourceGuardOptions;
+  /** Terminal logs on (their folder) or off (undefined). */
+  readonly terminalLogDir: string | undefined;
+  readonly tls?: { readonly key: Buffer; readonly cert: Buffer };
+}
+
+/** A listener that could not move to the port asked for (it stays where it was). */
+export interface ListenerFailure {
+  readonly transport: TransportProtocol;
+  readonly port: number;
+  readonly reason: string;
+}
+
+/** Former UDP ports are let go at the latest this long after a port change. */
+const DRAIN_MAX_MS = 4 * 60 * 60_000;
 
 export interface SignalingServiceOptions {
   readonly host: string;
@@ -99,7 +125,20 @@ export class SignalingService {
   readonly #tls: StreamTransport;
   readonly #apps: ApplicationServer | undefined;
   readonly #guard: SourceGuard;
-  readonly #terminalLog: TerminalLog | undefined;
+  #terminalLog: TerminalLog | undefined;
+  #terminalLogDir: string | undefined;
+  /** What went through, for metrics: plain counters, cheap on the hot path. */
+  readonly #counts = {
+    requests: new Map<string, number>(),
+    retransmissions: 0,
+    responses: new Map<string, number>(),
+    malformed: 0,
+    floodDropped: 0,
+    scannerBlocked: 0,
+    overloaded: 0,
+    clientTimeouts: 0,
+    drainingDropped: 0,
+  };
   /**
    * Final responses of completed non-INVITE transactions over UDP, by transaction key, kept for
    * Timer J (64·T1) to answer request retransmissions — compact, swept once a second.
@@ -124,6 +163,7 @@ export class SignalingService {
   constructor(options: SignalingServiceOptions) {
     this.#nat = options.nat;
     this.#guard = new SourceGuard(options.guard ?? { perSecond: 200, blockScanners: true });
+    this.#terminalLogDir = options.terminalLogDir;
     this.#terminalLog = options.terminalLogDir ? new TerminalLog(options.terminalLogDir) : undefined;
     this.#overloadLimit = options.overloadLimit ?? 1000;
     this.#completedSweeper = setInterval(() => {
@@ -133,6 +173,7 @@ export class SignalingService {
         if (entry.until > now) break;
         this.#completed.delete(key);
       }
+      this.#sweepDraining(now);
     }, 1000);
     this.#completedSweeper.unref();
     this.#udp = new UdpTransport({ host: options.host, port: options.port });
@@ -184,15 +225,117 @@ export class SignalingService {
     return this.#terminalLog?.flush() ?? Promise.resolve();
   }
 
-  /** Counts for health and tests. */
+  /** Counts for health, metrics and tests: what is open now, and totals since the start. */
   stats() {
+    const c = this.#counts;
     return {
       serverTransactions: this.#serverById.size,
       clientTransactions: this.#clientById.size,
       dialogs: this.#dialogs.size,
       applications: this.#apps?.connections.length ?? 0,
       awaitingApplication: this.#awaitingApp.size,
+      tcpConnections: this.#tcp.connectionCount,
+      tlsConnections: this.#tls.connectionCount,
+      requestsReceived: Object.fromEntries(c.requests),
+      retransmissionsReceived: c.retransmissions,
+      /** Final responses the box sent (the application's and its own), by class: 2xx … 6xx. */
+      responsesSent: Object.fromEntries(c.responses),
+      errors: {
+        malformed: c.malformed,
+        floodDropped: c.floodDropped,
+        scannerBlocked: c.scannerBlocked,
+        overloaded: c.overloaded,
+        clientTimeouts: c.clientTimeouts,
+        drainingDropped: c.drainingDropped,
+      },
     };
+  }
+
+  /** The ports bound now: UDP and TCP (one setting), TLS. */
+  get ports(): { port: number; tlsPort: number } {
+    return { port: this.#udp.local.port, tlsPort: this.#tls.local.port };
+  }
+
+  /** Former UDP ports still carrying the dialogs begun on them. */
+  get drainingPorts(): number[] {
+    return this.#udp.draining.map((d) => d.port);
+  }
+
+  /**
+   * Applies changed settings while running. Each listener moves on its own: one whose new port
+   * cannot be bound stays where it was and is reported (nothing else is undone). Returns those
+   * failures; an empty list means everything asked for is in force.
+   */
+  async reconfigure(next: SignalingReconfiguration): Promise<ListenerFailure[]> {
+    if (this.#closed) return [];
+    this.#guard.configure(next.guard);
+    if (next.terminalLogDir !== this.#terminalLogDir) {
+      const previous = this.#terminalLog;
+      this.#terminalLogDir = next.terminalLogDir;
+      this.#terminalLog = next.terminalLogDir ? new TerminalLog(next.terminalLogDir) : undefined;
+      void previous?.flush();
+    }
+    if (next.tls) this.#tls.setCertificate(next.tls);
+    const failures: ListenerFailure[] = [];
+    const failed = (transport: TransportProtocol, port: number, error: unknown) => {
+      const reason = ((error as { cause?: Error }).cause ?? (error as Error)).message;
+      log.error({ transport, port, err: reason }, 'SIP listener could not move; it stays on its port');
+      failures.push({ transport, port, reason });
+    };
+    // UDP and TCP share one setting: both move, or neither (UDP's former socket is still
+    // bound while it drains, so it can be taken back).
+    const udpBefore = this.#udp.local.port;
+    if (next.port !== udpBefore) {
+      try {
+        await this.#udp.rebind(next.port);
+        try {
+          await this.#tcp.rebind(next.port);
+          log.info({ from: udpBefore, to: next.port }, 'SIP UDP/TCP listeners moved');
+          // Dialogs over UDP so far stay on the former port: the peers know the box there.
+          const drainingId = this.#udp.draining.find((d) => d.port === udpBefore)?.id;
+          for (const dialog of this.#dialogs.values()) {
+            if (drainingId && dialog.peer.protocol === 'udp' && dialog.peer.connectionId === undefined) dialog.peer = { ...dialog.peer, connectionId: drainingId };
+          }
+        } catch (error) {
+          await this.#udp.rebind(udpBefore);
+          const abandoned = this.#udp.draining.find((d) => d.port === next.port);
+          if (abandoned) this.#udp.closeDraining(abandoned.id);
+          failed('tcp', next.port, error);
+        }
+      } catch (error) {
+        failed('udp', next.port, error);
+      }
+    }
+    const tlsBefore = this.#tls.local.port;
+    if (next.tlsPort !== tlsBefore) {
+      try {
+        await this.#tls.rebind(next.tlsPort);
+        log.info({ from: tlsBefore, to: next.tlsPort }, 'SIP TLS listener moved');
+      } catch (error) {
+        failed('tls', next.tlsPort, error);
+      }
+    }
+    return failures;
+  }
+
+  /** Lets go of former UDP ports whose dialogs are over (after Timer J at least), or that drained too long. */
+  #sweepDraining(now: number): void {
+    for (const draining of this.#udp.draining) {
+      const age = now - draining.since;
+      if (age < TIMERS.transactionTimeout) continue;
+      let inUse = false;
+      if (age < DRAIN_MAX_MS) {
+        for (const dialog of this.#dialogs.values()) {
+          if (dialog.peer.connectionId === draining.id) {
+            inUse = true;
+            break;
+          }
+        }
+      }
+      if (inUse) continue;
+      this.#udp.closeDraining(draining.id);
+      log.info({ port: draining.port }, 'former SIP UDP port closed: its dialogs are over');
+    }
   }
 
   // ---------------------------------------------------------------- network side
@@ -222,7 +365,10 @@ export class SignalingService {
   }
 
   #onNetworkMessage(transport: SipTransport, data: Buffer, source: MessageSource): void {
-    if (!this.#guard.admit(source.address)) return;
+    if (!this.#guard.admit(source.address)) {
+      this.#counts.floodDropped++;
+      return;
+    }
     let message: SipMessage;
     try {
       message = parseMessage(data);
@@ -231,7 +377,14 @@ export class SignalingService {
       return;
     }
     if (this.#guard.isScanner(message.get('user-agent'))) {
+      this.#counts.scannerBlocked++;
       log.debug({ source, userAgent: message.get('user-agent') }, 'scanner blocked');
+      return;
+    }
+    // A former UDP port (a port change drains it) only finishes what was begun there: answers,
+    // ACK/CANCEL and requests inside a dialog. Anything new is ignored, as a closed port would.
+    if (source.protocol === 'udp' && source.connectionId !== undefined && message.type === 'request' && !['ACK', 'CANCEL'].includes(message.method) && tagOf(message.get('to')) === '') {
+      this.#counts.drainingDropped++;
       return;
     }
     try {
@@ -299,10 +452,19 @@ export class SignalingService {
     const response = createResponse(request, status, reason, transaction.toTag);
     for (const [name, value] of extra) response.add(name, value);
     response.add('server', USER_AGENT);
-    transaction.respond(response);
+    if (transaction.respond(response) && status >= 200) this.#countResponse(status);
+  }
+
+  #count(map: Map<string, number>, key: string): void {
+    map.set(key, (map.get(key) ?? 0) + 1);
+  }
+
+  #countResponse(status: number): void {
+    this.#count(this.#counts.responses, `${Math.floor(status / 100)}xx`);
   }
 
   #onNetworkRequest(request: SipRequest, source: MessageSource): void {
+    this.#count(this.#counts.requests, ALLOWED_METHODS.includes(request.method) ? request.method : 'other');
     this.#stampVia(request, source);
     if (this.#terminalLog && TERMINAL_LOG_METHODS.has(request.method)) this.#terminalLog.record(source.address, 'in', request.toBuffer());
 
@@ -313,11 +475,13 @@ export class SignalingService {
     const key = this.#serverKey(request);
     const existing = this.#serverByKey.get(key);
     if (existing) {
+      this.#counts.retransmissions++;
       existing.retransmission();
       return;
     }
     const completed = this.#completed.get(key);
     if (completed && completed.until > Date.now()) {
+      this.#counts.retransmissions++;
       this.#send(completed.destination, completed.data); // retransmitted request: repeat the answer
       return;
     }
@@ -357,6 +521,7 @@ export class SignalingService {
         this.#lastOverloadLog = now;
         log.warn({ awaiting: this.#awaitingApp.size, limit: this.#overloadLimit }, 'overloaded: new requests answered 503 until the application catches up');
       }
+      this.#counts.overloaded++;
       this.#respondLocally(request, source, 503, 'Service Unavailable', [['retry-after', '5']]);
       return;
     }
@@ -558,6 +723,7 @@ export class SignalingService {
       response.set('rseq', String(rseq));
     }
     const sent = reliable ? transaction.respondReliably(response, Number(response.get('rseq'))) : transaction.respond(response);
+    if (sent && status >= 200) this.#countResponse(status);
     if (sent && this.#terminalLog && TERMINAL_LOG_METHODS.has(request.method)) this.#terminalLog.record(transaction.source.address, 'out', response.toBuffer());
     if (sent && request.method === 'INVITE' && tagOf(request.get('to')) === '') {
       if (status >= 200 && status < 300) this.#cdr('start', 'application', 'uas', response);
@@ -860,7 +1026,11 @@ export class SignalingService {
       const transport = dialog.peer.protocol === 'tcp' ? this.#tcp : this.#tls;
       if (transport.hasConnection(dialog.peer.connectionId)) return dialog.peer;
     }
-    return this.#resolve(uri);
+    const resolved = await this.#resolve(uri);
+    // A dialog begun on a former UDP port goes on from that port while it drains.
+    const drainingId = dialog.peer.protocol === 'udp' ? dialog.peer.connectionId : undefined;
+    if (resolved.protocol === 'udp' && drainingId && this.#udp.draining.some((d) => d.id === drainingId)) return { ...resolved, connectionId: drainingId };
+    return resolved;
   }
 
   #startClientTransaction(request: SipRequest, destination: Destination, branchId: string, connection: AppConnection | undefined, dialogId: string): ClientTransaction {
@@ -868,7 +1038,10 @@ export class SignalingService {
     const transaction = new ClientTransaction(request, branchId, destination.protocol !== 'udp', {
       send: (data) => this.#send(destination, data),
       response: (response, t, retransmission) => this.#onClientResponse(t, response, retransmission),
-      failed: (status, t) => this.#onClientResponse(t, createResponse(t.request, status, status === 408 ? 'Request Timeout' : 'Service Unavailable'), false),
+      failed: (status, t) => {
+        if (status === 408) this.#counts.clientTimeouts++;
+        this.#onClientResponse(t, createResponse(t.request, status, status === 408 ? 'Request Timeout' : 'Service Unavailable'), false);
+      },
       terminated: (t) => {
         this.#clientById.delete(t.id);
         if (this.#clientByKey.get(key) === t) this.#clientByKey.delete(key);
@@ -976,6 +1149,7 @@ export class SignalingService {
    * transport closes the connection after this.
    */
   #onBadMessage(transport: SipTransport, error: SipParseError, data: Buffer, source: MessageSource): void {
+    this.#counts.malformed++;
     log.debug({ reason: error.message, source }, 'malformed SIP message');
     const head = data.subarray(0, 8192).toString('latin1');
     if (head.startsWith('SIP/2.0')) return; // never answer a response

@@ -21,7 +21,7 @@ import type { LayoutChoice } from '../../media/mcu/layouts.ts';
 import { LiveMeetings } from '../meetings/live-meetings.ts';
 import type { LicensePolicy } from '../license/license-policy.ts';
 import { MeetingAdmission } from '../meetings/meeting-admission.ts';
-import type { MediaControl } from '../../media/control/media-control-protocol.ts';
+import { MEDIA_METHODS, type MediaControl } from '../../media/control/media-control-protocol.ts';
 import { createError } from '../errors.ts';
 import type { MediaClient } from '../media-client/media-client.ts';
 import { VmrStore } from '../rooms/vmr-store.ts';
@@ -232,26 +232,5 @@ function mediaAbsent(): MediaControl {
   const fail = async (): Promise<never> => {
     throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'this SIP application runs without a media service' });
   };
-  return {
-    joinSip: fail,
-    updateSip: fail,
-    joinWeb: fail,
-    connectWeb: fail,
-    produceWeb: fail,
-    consumeWeb: fail,
-    consumeComposedWeb: fail,
-    resumeWeb: fail,
-    leave: fail,
-    setMuted: fail,
-    snapshot: fail,
-    videoRouting: fail,
-    setLayout: fail,
-    pictureState: fail,
-    ivrStart: fail,
-    ivrPlay: fail,
-    ivrDigit: fail,
-    ivrStop: fail,
-    configure: fail,
-    ping: fail,
-  };
+  return Object.fromEntries(MEDIA_METHODS.map((method) => [method, fail])) as unknown as MediaControl;
 }

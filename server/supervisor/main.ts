@@ -62,7 +62,7 @@ await runService(
     const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
     getLogger('supervisor').info(
       {
-        console: `http://${host}:${config.http.port}/`,
+        console: `http://${host}:${config.http.port ?? stored['web.httpPort']}/`,
         sip: { udpTcp: config.sip.port ?? stored['sip.port'], tls: config.sip.tlsPort ?? stored['sip.tlsPort'] },
         turn: stored['turn.enabled'] ? (config.turn.port ?? stored['turn.port']) : 'off',
         dataDir: config.dataDir,

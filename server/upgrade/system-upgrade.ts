@@ -45,6 +45,8 @@ export interface SystemUpgradeOptions {
   readonly dispatch: MaintenanceDispatch;
   /** The software running now (server/version.ts). */
   readonly running: ReleaseInfo & { readonly commit: string };
+  /** Where this control plane answers its health check now (its HTTP port may come from the settings). */
+  readonly healthUrl?: () => string;
 }
 
 /** The answer to an accepted upload. */
@@ -179,7 +181,8 @@ export class SystemUpgrade {
       const now = new Date().toISOString();
       const from: ReleaseInfo = { version: running.version, build: running.build, buildTime: running.buildTime, ...((await root.current()) ? { release: (await root.current()) as string } : {}) };
       const to: ReleaseInfo = { version: manifest.version, build: manifest.build, buildTime: manifest.buildTime };
-      const request = { id, kind: 'upgrade' as const, package: file, requestedAt: now, by: author };
+      const health = this.#options.healthUrl?.();
+      const request = { id, kind: 'upgrade' as const, package: file, requestedAt: now, by: author, ...(health ? { health } : {}) };
       await files.writeStatus({ id, state: 'requested', from, to, key, requestedAt: now, requestedBy: author, updatedAt: now, steps: [{ at: now, step: 'verified', detail: `${manifest.files.length} files, signed with the ${key} key` }] });
       recordAudit(db, { ...author, action: 'system.upgrade.requested', detail: { id, from, to, key, size } });
       log.info({ id, from: from.version, to: to.version, key, size }, 'upgrade package verified and accepted');

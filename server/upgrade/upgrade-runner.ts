@@ -43,6 +43,8 @@ const SETTLE_MS = 3000;
 /** A service that exits this often right after its start will not come up: no need to wait for the timeout. */
 const CRASHES_TO_GIVE_UP = 2;
 const DATABASE_SUFFIXES = ['', '-wal'];
+/** The only health URLs a request may name: the control plane's own, on loopback. */
+const LOOPBACK_HEALTH = /^http:\/\/(127\.0\.0\.1|\[::1\]):\d{1,5}\/api\/v1\/health$/;
 
 /** The steps' names in the status and in a failure's message (en, zh). */
 export const UPGRADE_STEPS = {
@@ -66,7 +68,10 @@ export interface UpgradeRunnerOptions {
   readonly database: string;
   /** Who stops and starts the services; undefined: nothing restarts them here. */
   readonly services?: ServiceControl | undefined;
-  /** The control plane's health URL and how long a new version has to answer it. */
+  /**
+   * The control plane's health URL (unless the request names where it answers now) and how long
+   * a new version has to answer it.
+   */
   readonly health: { readonly url: string; readonly timeoutMs: number };
   /** The Node that runs the self-check (the box's). */
   readonly node?: string;
@@ -84,6 +89,7 @@ export class UpgradeRunner {
   /** Runs the upgrade `request` to its end; resolves with the final status (never rejects). */
   async run(request: Extract<MaintenanceRequest, { kind: 'upgrade' }>): Promise<UpgradeStatus> {
     const { installRoot, files, services } = this.#options;
+    const healthUrl = request.health && LOOPBACK_HEALTH.test(request.health) ? request.health : this.#options.health.url;
     const now = () => new Date().toISOString();
     const known = await files.status();
     let status: UpgradeStatus =
@@ -148,8 +154,8 @@ export class UpgradeRunner {
       await installRoot.switchTo(unpacked.name);
       await advance({}, 'starting the services');
       await services.startServices();
-      await advance({ state: 'health-check' }, 'health check', this.#options.health.url);
-      const unhealthy = await this.#healthCheck(to);
+      await advance({ state: 'health-check' }, 'health check', healthUrl);
+      const unhealthy = await this.#healthCheck(healthUrl, to);
       if (!unhealthy) {
         await advance({ restarted: true });
         const removed = await installRoot.prune([previous]);
@@ -163,7 +169,7 @@ export class UpgradeRunner {
       await this.#restoreDatabase(files.databaseCopy(request.id), this.#options.database);
       await installRoot.switchTo(previous);
       await services.startServices();
-      const back = await this.#healthCheck(status.from);
+      const back = await this.#healthCheck(healthUrl, status.from);
       await installRoot.remove(unpacked.name).catch((error: Error) => log.warn({ err: error.message }, 'could not remove the failed release'));
       if (back) {
         return await finish('failed', { code: 'VCBOX_ERR_UPGRADE_FAILED', params: { version: to.version, step: 'rolling back', stepZh: STEPS['rolling back'], reason: `${unhealthy}; and after going back: ${back}`, running: `vcbox ${status.from.version} (${previous})` } });
@@ -220,8 +226,8 @@ export class UpgradeRunner {
    * (any version when `expected` has none), then for every service to stay up a moment. Gives
    * up early when a service keeps exiting. Returns what was wrong, or undefined.
    */
-  async #healthCheck(expected: ReleaseInfo): Promise<string | undefined> {
-    const { url, timeoutMs } = this.#options.health;
+  async #healthCheck(url: string, expected: ReleaseInfo): Promise<string | undefined> {
+    const { timeoutMs } = this.#options.health;
     const services = this.#options.services;
     const deadline = Date.now() + timeoutMs;
     let last = 'no answer';
@@ -288,10 +294,13 @@ export async function releaseInfo(dir: string, name: string): Promise<ReleaseInf
 }
 
 
-/** The control plane's health check on this box (HTTP is always on; a wildcard address is asked on loopback). */
-export function healthUrl(config: Pick<Config, 'http'>): string {
-  const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}/api/v1/health`;
+/**
+ * The control plane's health check on this box, on loopback (the API always answers over HTTP):
+ * at `port`, or the configuration's fixed HTTP port, or the default setting's (80) — the control
+ * plane names its live port in each upgrade request.
+ */
+export function healthUrl(config: Pick<Config, 'http'>, port?: number | null): string {
+  return `http://127.0.0.1:${port ?? config.http.port ?? 80}/api/v1/health`;
 }
 
 /** The runner for this box's configuration (install root, keys, data folder, health check); undefined without an install root. */

@@ -38,11 +38,12 @@ t.test('login: the generated first password works once; 5 wrong passwords lock t
   const client = new ConsoleClient(base);
   const ok = await client.login('admin', initialPassword);
   t.equal(ok.status, 200);
-  t.match(ok.body, { username: 'admin', role: 'admin', mustChangePassword: true });
+  t.match(ok.body, { username: 'admin', role: 'admin', mustChangePassword: true, idleTimeoutSeconds: 1800 });
   const cookie = ok.headers.get('set-cookie') ?? '';
   t.match(cookie, /^vcbox_session=[\w-]{40,};/);
   t.match(cookie, /HttpOnly/i);
   t.match(cookie, /SameSite=Strict/i);
+  t.notMatch(cookie, /Max-Age|Expires/i, 'a browser-session cookie: the idle timeout is the server\'s, not a fixed cookie lifetime');
 
   await admins.create({ username: 'victim', password: 'right-one', role: 'admin' });
   const attacker = new ConsoleClient(base);
@@ -115,10 +116,18 @@ t.test('operators read but may not change; everyone changes their own password; 
   t.match((await operator.call('PUT', '/api/v1/session/password', { currentPassword: 'watch-me1', newPassword: 'watched1', confirmPassword: 'other' })).body, {
     code: 'VCBOX_ERR_PASSWORD_CHANGE',
     message: /confirmation differs/,
+    field: 'confirmPassword',
   });
   t.match((await operator.call('PUT', '/api/v1/session/password', { currentPassword: 'nope', newPassword: 'watched1', confirmPassword: 'watched1' })).body, {
     message: /current password is wrong/,
+    field: 'currentPassword',
   });
+  const inChinese = await fetch(`${base}/api/v1/session/password`, {
+    method: 'PUT',
+    headers: { cookie: operator.cookie, 'x-csrf-token': operator.csrfToken, 'content-type': 'application/json', 'accept-language': 'zh-CN' },
+    body: JSON.stringify({ currentPassword: 'watch-me1', newPassword: 'watch-me1', confirmPassword: 'watch-me1' }),
+  });
+  t.match(await inChinese.json(), { message: '密码未修改：新密码不能与当前密码相同。', field: 'newPassword' }, 'the refusal in Chinese, by its field');
   t.equal((await operator.call('PUT', '/api/v1/session/password', { currentPassword: 'watch-me1', newPassword: 'watched1', confirmPassword: 'watched1' })).status, 204);
   t.match((await operator.call('GET', '/api/v1/session')).body, { mustChangePassword: false });
   t.equal((await operator.call('PUT', '/api/v1/session/email', { email: 'watcher@vcbox.local' })).status, 204);

@@ -1,7 +1,8 @@
 /**
  * The settings API over the real control plane: every setting with value, rule and effect
  * (secrets hidden); changes validated with the spec's rules and cross-checks, all or nothing;
- * the answer says what applies now, which service must restart, what is only stored; operators
+ * the answer says what applies now (and to what: listeners, new calls, running pictures), what
+ * is only stored; operators
  * cannot change settings; changes are in the operation log.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -26,20 +27,27 @@ t.test('read: value, rule, effect; secrets only as "(set)"', async (t) => {
   state.settings.update({ 'smtp.password': 'hunter22' }, { actor: 'test' });
   const { body } = await admin.call('GET', '/api/v1/settings');
   t.match(body['call.srtp'], { value: 'optional', rule: 'optional, required or off', effect: { applies: 'now' } });
-  t.match(body['sip.port'], { value: 5060, effect: { applies: 'restart', service: 'signaling' } });
+  t.match(body['sip.port'], { value: 5060, effect: { applies: 'now', scope: 'listeners', note: /listener moves at once/ } });
+  t.match(body['web.httpsEnabled'], { value: false, effect: { applies: 'now', scope: 'listeners' } });
+  t.match(body['media.mcuPorts'], { effect: { applies: 'now', scope: 'new-calls', note: /calls that start from now on/ } });
   t.match(body['call.layout.equalSplitMax'], { effect: { applies: 'now' } });
-  t.match(body['call.maxVideoResolution'], { effect: { applies: 'stored', note: /composed pictures that start after the change/ } });
+  t.match(body['call.polling.intervalSeconds'], { effect: { applies: 'now' } });
+  t.match(body['call.maxVideoResolution'], { effect: { applies: 'now', scope: 'running-pictures', note: /composed pictures in progress restart/ } });
+  t.match(body['call.maxContentResolution'], { effect: { applies: 'stored', note: /content sharing is not built yet/ } });
   t.equal(body['smtp.password'].value, '(set)', 'the SMTP password is not shown');
   t.notMatch(JSON.stringify(body), /hunter22/);
 });
 
-t.test('change: applied now, restart required, or stored — and audited', async (t) => {
+t.test('change: applied now or stored — and audited', async (t) => {
   const now = await admin.call('PATCH', '/api/v1/settings', { 'call.srtp': 'required', 'call.ivrLanguage': 'en' });
   t.equal(now.status, 200);
   t.match(now.body, { appliedNow: ['call.srtp', 'call.ivrLanguage'], restartRequired: [], message: 'Saved.' });
   t.equal(state.settings.get('call.srtp'), 'required');
-  const restart = await admin.call('PATCH', '/api/v1/settings', { 'sip.port': 5070, 'media.ivrPorts': { min: 31000, max: 32999 } });
-  t.match(restart.body, { restartRequired: ['signaling', 'media'], message: /takes effect when signaling and media restart/ });
+  const ports = await admin.call('PATCH', '/api/v1/settings', { 'sip.port': 5070, 'media.ivrPorts': { min: 31000, max: 32999 } });
+  t.match(ports.body, { appliedNow: ['sip.port', 'media.ivrPorts'], restartRequired: [], message: 'Saved.' }, 'ports apply at once; no service restarts');
+  t.notOk('live' in ports.body, 'an app without running services to move says nothing about them');
+  const stored = await admin.call('PATCH', '/api/v1/settings', { 'call.maxContentResolution': '720P/30' });
+  t.match(stored.body, { storedOnly: ['call.maxContentResolution'] });
   const unchanged = await admin.call('PATCH', '/api/v1/settings', { 'smtp.password': '(set)', 'call.srtp': 'required' });
   t.same(unchanged.body.changed, [], 'sending back what was shown changes nothing');
   const audit = state.db.prepare("SELECT detail FROM audit_log WHERE action = 'settings.update' ORDER BY id").all() as { detail: string }[];
@@ -57,6 +65,8 @@ t.test('invalid changes are refused whole, with the key and the rule', async (t)
   t.match(bad.body, { code: 'VCBOX_ERR_SETTING_INVALID', key: 'call.srtp', message: /optional, required or off/ });
   const clash = await admin.call('PATCH', '/api/v1/settings', { 'sip.tlsPort': 5070 });
   t.equal(clash.status, 400, 'TLS port equal to the UDP/TCP port');
+  const webClash = await admin.call('PATCH', '/api/v1/settings', { 'web.httpsEnabled': true, 'web.httpsPort': 80 });
+  t.match(webClash.body, { key: 'web.httpsPort', message: /HTTPS port must differ from the HTTP port 80/ }, 'HTTPS on the HTTP port');
   const narrow = await admin.call('PATCH', '/api/v1/settings', { 'media.mcuPorts': { min: 50000, max: 50100 } });
   t.equal(narrow.status, 400, 'a media range under 1000 ports');
   const natWithoutIp = await admin.call('PATCH', '/api/v1/settings', { 'nat.enabled': true });

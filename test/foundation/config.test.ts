@@ -10,7 +10,7 @@ t.test('embedded defaults', async (t) => {
   const config = loadConfig({});
   t.equal(config.dataDir, path.join(PROJECT_ROOT, 'data'));
   t.equal(config.logDir, path.join(PROJECT_ROOT, 'data', 'logs'));
-  t.equal(config.http.port, 8080);
+  t.equal(config.http.port, undefined, 'the HTTP port comes from the stored setting (80) unless fixed (the dev run command fixes 8080)');
   t.equal(config.sip.port, undefined, 'SIP ports come from the stored settings (5060/5061) unless overridden');
   t.equal(config.signaling.host, '127.0.0.1', 'the application port is loopback only');
   t.equal(config.logLevel, 'info');

@@ -67,7 +67,8 @@ t.test('install into a temporary root, twice, then start what was installed', as
 
   const configFile = path.join(root, 'etc/vcbox/config.json');
   const config = JSON.parse(readFileSync(configFile, 'utf8'));
-  t.match(config, { dataDir: '/var/lib/vcbox', logDir: '/var/log/vcbox', http: { port: 80 }, system: { systemd: true }, upgrade: { installRoot: '/opt/vcbox' } });
+  t.match(config, { dataDir: '/var/lib/vcbox', logDir: '/var/log/vcbox', http: { host: '0.0.0.0' }, system: { systemd: true }, upgrade: { installRoot: '/opt/vcbox' } });
+  t.notOk('port' in config.http, 'the console port is the stored web.httpPort (80), changeable in the console');
 
   // An admin's change survives a reinstall; point the box at this test's ports and folders.
   const httpPort = await freePort();

@@ -26,9 +26,14 @@ export interface RunningAppliance {
   interrupt(timeoutMs?: number): Promise<number | null>;
 }
 
-export async function startAppliance(options: { dataDir?: string; env?: Record<string, string>; command?: readonly string[] } = {}): Promise<RunningAppliance> {
+/**
+ * `httpPort`: the console's port (default: a free one), also where readiness is probed — give
+ * it with `env: { VCBOX_HTTP_PORT: '' }` and the same port stored as `web.httpPort` to run with
+ * the port from the settings instead of fixed by the configuration.
+ */
+export async function startAppliance(options: { dataDir?: string; env?: Record<string, string>; httpPort?: number; command?: readonly string[] } = {}): Promise<RunningAppliance> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'vcbox-data-'));
-  const httpPort = await freePort();
+  const httpPort = options.httpPort ?? (await freePort());
   const sipPort = await freePort();
   const sipTlsPort = await freePort();
   const turnPort = await freePort();

@@ -41,3 +41,12 @@ export async function logInToConsole(page: Page, username: string, password: str
   await page.fill('#password', password);
   await page.click('#login');
 }
+
+/** The first login's forced password change (the console's #password-view), typed as the administrator does. */
+export async function changeFirstPassword(page: Page, current: string, next: string): Promise<void> {
+  await page.waitForSelector('#password-view:not([hidden])');
+  await page.fill('#current-password', current);
+  await page.fill('#new-password', next);
+  await page.fill('#confirm-password', next);
+  await page.click('#save-password');
+}

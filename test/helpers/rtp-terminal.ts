@@ -46,8 +46,17 @@ export class RtpTerminal {
     return this.port;
   }
 
-  /** Sends `payload` cut into `frameBytes` frames as RTP every 20 ms; resolves when done. */
-  async send(target: number, payload: Buffer, options: { payloadType: number; frameBytes: number; timestampStep: number }): Promise<number> {
+  /**
+   * Sends `payload` cut into `frameBytes` frames as RTP every 20 ms; resolves when done. A bad
+   * network on the way can be played: `lose(n)` true drops the n-th packet (its sequence number
+   * is spent, as when the network loses it), `skew(n)` shifts the n-th packet's RTP timestamp by
+   * that many ms against its sending time (the receiver measures it as jitter).
+   */
+  async send(
+    target: number,
+    payload: Buffer,
+    options: { payloadType: number; frameBytes: number; timestampStep: number; lose?: (n: number) => boolean; skew?: (n: number) => number },
+  ): Promise<number> {
     const ssrc = 0x1234_0000 + Math.floor(Math.random() * 0xffff);
     let sequence = 1;
     let timestamp = 1000;
@@ -58,11 +67,13 @@ export class RtpTerminal {
       const header = Buffer.alloc(12);
       header.writeUInt8(0x80, 0);
       header.writeUInt8(options.payloadType, 1);
+      const n = sequence;
       header.writeUInt16BE(sequence++ & 0xffff, 2);
-      header.writeUInt32BE(timestamp >>> 0, 4);
+      // (The timestamp's clock: timestampStep units per 20 ms packet.)
+      header.writeUInt32BE((timestamp + Math.round(((options.skew?.(n) ?? 0) * options.timestampStep) / 20)) >>> 0, 4);
       header.writeUInt32BE(ssrc, 8);
       timestamp += options.timestampStep;
-      this.socket.send(Buffer.concat([header, payload.subarray(offset, offset + options.frameBytes)]), target, '127.0.0.1');
+      if (!options.lose?.(n)) this.socket.send(Buffer.concat([header, payload.subarray(offset, offset + options.frameBytes)]), target, '127.0.0.1');
       sent++;
       const due = started + sent * 20;
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - Date.now())));

@@ -26,27 +26,40 @@ export function startCamera(t: Teardown, colour: string, fromPort: number, toPor
 
 export type Rgb = readonly [number, number, number];
 
-/** A screen: decodes video arriving on `port` (VP8 as 97, or H.264 as 109) to WIDTH×HEIGHT RGB frames. */
+/**
+ * A screen: decodes video arriving on `port` (VP8 as 97, or H.264 as 109) to WIDTH×HEIGHT RGB
+ * frames. ffmpeg's RTP input stays with the first stream (SSRC) it decodes, where a terminal
+ * starts decoding a new one: `restart()` is that terminal's decoder reset when the box switches
+ * it to another stream (a forwarded camera instead of the composed picture).
+ */
 export class Screen {
   static readonly WIDTH = 160;
   static readonly HEIGHT = 90;
-  readonly #child: ChildProcess;
+  readonly #sdp: string;
+  readonly #seconds: number;
+  #child: ChildProcess;
   #pending = Buffer.alloc(0);
   #latest: Buffer | undefined;
   frames = 0;
 
   constructor(t: Teardown, port: number, codec: 'VP8' | 'H264' = 'VP8', seconds = 60) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-screen-'));
-    const sdp = path.join(dir, 'screen.sdp');
-    writeFileSync(sdp, ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=screen', 'c=IN IP4 127.0.0.1', 't=0 0', ...(codec === 'VP8' ? [`m=video ${port} RTP/AVP 97`, 'a=rtpmap:97 VP8/90000'] : [`m=video ${port} RTP/AVP 109`, 'a=rtpmap:109 H264/90000', 'a=fmtp:109 packetization-mode=1']), 'a=recvonly', ''].join('\n'));
-    this.#child = spawn(
+    this.#sdp = path.join(dir, 'screen.sdp');
+    this.#seconds = seconds;
+    writeFileSync(this.#sdp, ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=screen', 'c=IN IP4 127.0.0.1', 't=0 0', ...(codec === 'VP8' ? [`m=video ${port} RTP/AVP 97`, 'a=rtpmap:97 VP8/90000'] : [`m=video ${port} RTP/AVP 109`, 'a=rtpmap:109 H264/90000', 'a=fmtp:109 packetization-mode=1']), 'a=recvonly', ''].join('\n'));
+    this.#child = this.#decode();
+    t.teardown(() => this.#child.kill('SIGKILL'));
+  }
+
+  #decode(): ChildProcess {
+    const child = spawn(
       'ffmpeg',
       ['-hide_banner', '-nostdin', '-loglevel', 'error', '-protocol_whitelist', 'file,udp,rtp', '-fflags', '+nobuffer', '-flags', 'low_delay',
-        '-i', sdp, '-t', String(seconds), '-vf', `scale=${Screen.WIDTH}:${Screen.HEIGHT}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
+        '-i', this.#sdp, '-t', String(this.#seconds), '-vf', `scale=${Screen.WIDTH}:${Screen.HEIGHT}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
       { stdio: ['ignore', 'pipe', 'ignore'] },
     );
     const size = Screen.WIDTH * Screen.HEIGHT * 3;
-    this.#child.stdout?.on('data', (chunk: Buffer) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
       this.#pending = Buffer.concat([this.#pending, chunk]);
       while (this.#pending.length >= size) {
         this.#latest = this.#pending.subarray(0, size);
@@ -54,7 +67,20 @@ export class Screen {
         this.frames++;
       }
     });
-    t.teardown(() => this.#child.kill('SIGKILL'));
+    return child;
+  }
+
+  /** Starts decoding afresh (the stream arriving now); the last frame seen is forgotten. */
+  async restart(): Promise<void> {
+    const old = this.#child;
+    if (old.exitCode === null && old.signalCode === null) {
+      const exited = new Promise((resolve) => old.once('exit', resolve));
+      old.kill('SIGKILL');
+      await exited;
+    }
+    this.#pending = Buffer.alloc(0);
+    this.#latest = undefined;
+    this.#child = this.#decode();
   }
 
   /** The latest frame as a PPM image (test artefacts: what the terminal saw). */

@@ -44,8 +44,9 @@ t.test('accounts by hand, by Excel, searched, sorted and deleted from the consol
   await page.fill('#account-name', 'Room West');
   await page.fill('#account-password', 'secret12');
   await page.click('#account-form button[type="submit"]');
-  await page.waitForFunction("document.getElementById('account-form-error').textContent !== ''");
-  t.match(await page.textContent('#account-form-error'), /exactly 4 digits/, `a 2-digit account is refused in words: ${await page.textContent('#account-form-error')}`);
+  await page.waitForSelector('#account-number[aria-invalid="true"]');
+  t.match(await page.textContent('#account-number-error'), /exactly 4 digits/, `a 2-digit account is refused in words, by its field: ${await page.textContent('#account-number-error')}`);
+  t.equal(await page.textContent('#account-form-error'), '', 'not above the form');
   await page.fill('#account-number', '2001');
   await page.click('#account-form button[type="submit"]');
   await page.waitForSelector('tr[data-account="2001"]');

@@ -14,7 +14,7 @@ import path from 'node:path';
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
-import { launchBrowser, openPage } from '../helpers/browser.ts';
+import { changeFirstPassword, launchBrowser, openPage } from '../helpers/browser.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { joinMeeting, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -63,10 +63,7 @@ t.test('an administrator controls a live meeting from the console', async (t) =>
   await page.click('#login');
   await page.waitForSelector('#password-view:not([hidden])');
   t.pass('the first login asks for a new password');
-  await page.fill('#current-password', initialPassword);
-  await page.fill('#new-password', 'Meet2026!');
-  await page.fill('#confirm-password', 'Meet2026!');
-  await page.click('#save-password');
+  await changeFirstPassword(page, initialPassword, 'Meet2026!');
   await page.waitForSelector('#app-view:not([hidden])');
   t.match(await page.textContent('.empty'), /No meeting is running now/, 'no meeting yet');
 

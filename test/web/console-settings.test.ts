@@ -1,8 +1,8 @@
 /**
  * The console's settings page in headless Chromium against the real settings API: an
  * administrator changes a call setting (applies at once, stored), the SIP port (the
- * confirmation "this restarts the conferencing service" names the signaling service; declined
- * nothing is saved, accepted the answer says the signaling service must restart), a NIC's DNS
+ * confirmation says terminals must use the new port; declined nothing is saved, accepted it
+ * applies at once — the moving listeners themselves are console-ports.test.ts), a NIC's DNS
  * server (the API's network warning is asked; the answer names the system file written under
  * the test's system root), values the server refuses (a rule and a cross-check) shown by their
  * field; sends a test mail through a real SMTP server on loopback (success in words, then a
@@ -49,7 +49,7 @@ t.test('settings grouped as the spec groups them, saved per group with the answe
   );
   t.equal(await page.getAttribute('#setting-ssh-enabled', 'type'), 'checkbox', 'a true/false setting is a switch');
   t.equal(await page.getAttribute('#setting-sip-port', 'type'), 'number', 'a port is a number');
-  t.match(await page.textContent('#setting-sip-port-help'), /a port number 1-65535 · Takes effect when the SIP signaling service restarts/, 'the rule and the effect as help');
+  t.match(await page.textContent('#setting-sip-port-help'), /a port number 1-65535 · Applies at once: the listener moves; connections and calls in progress stay\./, 'the rule and the effect as help');
   t.match(await page.textContent('#syslog-status'), /Not forwarding/, 'remote syslog status in words');
 
   // Every dialog is recorded; the test says whether to accept the next one.
@@ -76,11 +76,11 @@ t.test('settings grouped as the spec groups them, saved per group with the answe
   acceptNext = false;
   await page.click('#settings-network-save');
   t.equal(dialogs.length, 1, 'a confirmation appears');
-  t.match(dialogs[0], /This restarts the conferencing service: SIP UDP\/TCP port take effect when the SIP signaling service restarts/, `it quotes the spec and names the service: ${dialogs[0]}`);
+  t.match(dialogs[0], /Terminals must use the new SIP port from now on: SIP UDP\/TCP port\. Registered terminals stay registered/, `it says who must follow: ${dialogs[0]}`);
   t.equal(settings.get('sip.port'), 5060, 'declined: not saved');
   acceptNext = true;
   await page.click('#settings-network-save');
-  t.match(await outcome('network'), /Takes effect when the SIP signaling service restarts \(calls in progress on it are ended then\): SIP UDP\/TCP port\./, 'the answer: the signaling service must restart');
+  t.match(await outcome('network'), /Saved\.Applied now: SIP UDP\/TCP port\./, 'the answer: applied at once');
   t.equal(settings.get('sip.port'), 5070, 'accepted: stored');
   t.equal(dialogs.length, 2);
 
@@ -142,7 +142,7 @@ t.test('settings grouped as the spec groups them, saved per group with the answe
   await page.selectOption('#lang', 'zh-CN');
   await page.waitForFunction("document.querySelector('#content h1')?.textContent === '系统设置'");
   t.equal(await page.textContent('#settings-call-title'), '通话设置', 'the page in Chinese');
-  t.match(await page.textContent('#setting-sip-port-help'), /端口号 1-65535 · SIP 信令服务重启后生效/, 'its help too');
+  t.match(await page.textContent('#setting-sip-port-help'), /端口号 1-65535 · 立即生效：监听端口随即更换/, 'its help too');
   await page.setViewportSize({ width: 768, height: 1024 });
   t.ok(await page.$eval('body', (b) => b.scrollWidth <= 768), 'nothing wider than a tablet');
   await page.screenshot({ path: path.join(artifacts, 'console-settings-zh-768.png'), fullPage: true });

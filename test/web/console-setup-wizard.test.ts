@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
-import { launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';
+import { changeFirstPassword, launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';
 import { freshState, startConsoleApi } from '../helpers/console-api.ts';
 
 const state = freshState();
@@ -28,11 +28,7 @@ t.test('a new administrator goes through the wizard', async (t) => {
   t.teardown(() => p.page.context().close());
   const { page } = p;
   await logInToConsole(page, 'admin', initialPassword);
-  await page.waitForSelector('#password-view:not([hidden])');
-  await page.fill('#current-password', initialPassword);
-  await page.fill('#new-password', 'First2026');
-  await page.fill('#confirm-password', 'First2026');
-  await page.click('#save-password');
+  await changeFirstPassword(page, initialPassword, 'First2026');
 
   await page.waitForSelector('#wizard-network');
   t.equal(await page.evaluate('location.hash'), '#setup', 'a new box opens the wizard after login');

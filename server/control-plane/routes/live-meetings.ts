@@ -2,10 +2,13 @@
  * Live meetings and meeting control (spec "Rooms and meetings" control, "Meeting behaviour"):
  * the meetings with people in them now, each participant with name, role, type, codec,
  * bitrates, packet loss, jitter and RTT from the media service and a `quality` that turns
- * "red" at the spec's thresholds (delay ≥250 ms, jitter ≥50 ms, audio loss ≥10 %); lock and
+ * "red" at the spec's thresholds (delay ≥250 ms, jitter ≥50 ms, audio loss ≥10 %, video loss
+ * ≥3 %); lock and
  * unlock, mute and unmute one or all, remove a participant, invite a registered account (the
  * box calls its terminal in), the composed layout and the
- * participant pinned to its big pane (with the picture SIP terminals see now). Changes are
+ * participant pinned to its big pane (with the picture SIP terminals see now), broadcast a
+ * site (every other SIP terminal sees it full screen) and watch a site (one terminal sees the
+ * site chosen for it). Changes are
  * audited.
  */
 import type { FastifyPluginAsync } from 'fastify';
@@ -18,11 +21,13 @@ import type { LiveMeeting, LiveMeetings } from '../../meetings/live-meetings.ts'
 import { VMR_LAYOUTS } from '../../rooms/vmr-store.ts';
 import { auditAction } from '../route-helpers.ts';
 
-/** Spec thresholds for "red" network quality (audio; video's 3 % comes with video legs). */
-export const QUALITY_RED = { delayMs: 250, jitterMs: 50, audioLoss: 0.1 } as const;
+/** Spec thresholds for "red" network quality; the delay is half the measured round trip. */
+export const QUALITY_RED = { delayMs: 250, jitterMs: 50, audioLoss: 0.1, videoLoss: 0.03 } as const;
 
-export function quality(p: Pick<ParticipantSnapshot, 'rttMs' | 'jitterMs' | 'packetLoss'>): 'good' | 'red' {
-  return p.rttMs / 2 >= QUALITY_RED.delayMs || p.jitterMs >= QUALITY_RED.jitterMs || p.packetLoss >= QUALITY_RED.audioLoss ? 'red' : 'good';
+export function quality(p: Pick<ParticipantSnapshot, 'rttMs' | 'jitterMs' | 'packetLoss' | 'videoPacketLoss'>): 'good' | 'red' {
+  return p.rttMs / 2 >= QUALITY_RED.delayMs || p.jitterMs >= QUALITY_RED.jitterMs || p.packetLoss >= QUALITY_RED.audioLoss || p.videoPacketLoss >= QUALITY_RED.videoLoss
+    ? 'red'
+    : 'good';
 }
 
 const participantSchema = {
@@ -32,6 +37,7 @@ const participantSchema = {
     displayName: { type: 'string' },
     account: { type: ['string', 'null'] },
     role: { type: 'string', enum: ['host', 'guest'] },
+    watching: { type: ['string', 'null'], description: 'The participant this SIP terminal is made to watch full screen (null: the meeting picture)' },
     type: { type: 'string' },
     source: { type: 'string' },
     transport: { type: 'string' },
@@ -42,7 +48,8 @@ const participantSchema = {
     direction: { type: 'string' },
     bitrateIn: { type: 'number' },
     bitrateOut: { type: 'number' },
-    packetLoss: { type: 'number' },
+    packetLoss: { type: 'number', description: 'audio packets lost towards the box, 0-1' },
+    videoPacketLoss: { type: 'number', description: 'video packets lost towards the box, 0-1 (0 without video)' },
     jitterMs: { type: 'number' },
     rttMs: { type: 'number' },
     quality: { type: 'string', enum: ['good', 'red'] },
@@ -59,6 +66,7 @@ const meetingSchema = {
     startedAt: { type: 'string' },
     layout: { type: 'string', enum: [...VMR_LAYOUTS] },
     pinned: { type: ['string', 'null'] },
+    broadcast: { type: ['string', 'null'], description: 'The participant every other SIP terminal sees full screen (null: none)' },
     picture: {
       type: ['object', 'null'],
       description: 'The composed picture SIP terminals see now (null while nobody receives one)',
@@ -98,6 +106,7 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
       startedAt: meeting.startedAt.toISOString(),
       layout: meeting.layout,
       pinned: meeting.pinned,
+      broadcast: meeting.broadcast,
       picture: picture ? { layout: picture.layout, panes: picture.panes, outputs: picture.outputs } : null,
       participants: [...meeting.participants.values()].map((p) => {
         const s = stats.get(p.id);
@@ -110,6 +119,7 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
           source: p.source,
           transport: p.transport,
           joinedAt: p.joinedAt.toISOString(),
+          watching: meeting.watching.get(p.id) ?? null,
           audioCodec: s?.audioCodec ?? '',
           srtp: s?.srtp ?? false,
           muted: s?.muted ?? false,
@@ -117,6 +127,7 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
           bitrateIn: s?.bitrateIn ?? 0,
           bitrateOut: s?.bitrateOut ?? 0,
           packetLoss: s?.packetLoss ?? 0,
+          videoPacketLoss: s?.videoPacketLoss ?? 0,
           jitterMs: s?.jitterMs ?? 0,
           rttMs: s?.rttMs ?? 0,
           quality: s ? quality(s) : 'good',
@@ -202,6 +213,57 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
       meeting.layout = layout;
       meeting.pinned = pinned;
       auditAction(db, request, 'meeting.layout', { number: meeting.number, layout, pinned: pinned ?? '' });
+      return describe(meeting);
+    },
+  );
+
+  const participantOf = (meeting: LiveMeeting, id: string) => {
+    const participant = meeting.participants.get(id);
+    if (!participant) throw createError('VCBOX_ERR_PARTICIPANT_NOT_FOUND', { id, meeting: meeting.number });
+    return participant;
+  };
+
+  app.post<{ Params: { number: string }; Body: { participantId: string | null } }>(
+    '/live-meetings/:number/broadcast',
+    {
+      schema: {
+        summary: 'Broadcast a site: every other SIP terminal sees this participant full screen (null: back to the layout); live, no call renegotiated',
+        params: numberParams,
+        body: { type: 'object', required: ['participantId'], additionalProperties: false, properties: { participantId: { type: ['string', 'null'], maxLength: 64 } } },
+      },
+    },
+    async (request) => {
+      const meeting = liveMeeting(request.params.number);
+      const { participantId } = request.body;
+      const participant = participantId === null ? null : participantOf(meeting, participantId);
+      if (!media) throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'no media service' });
+      await media.setBroadcast(meeting.number, participantId);
+      meeting.broadcast = participantId;
+      auditAction(db, request, participant ? 'meeting.broadcast' : 'meeting.broadcast.stop', { number: meeting.number, participant: participant?.displayName ?? '' });
+      return describe(meeting);
+    },
+  );
+
+  app.post<{ Params: { number: string; id: string }; Body: { watched: string | null } }>(
+    '/live-meetings/:number/participants/:id/watch',
+    {
+      schema: {
+        summary: "Watch a site: this SIP terminal sees the watched participant full screen (null: the meeting's picture again); live",
+        params: { type: 'object', required: ['number', 'id'], properties: { number: numberParams.properties.number, id: { type: 'string', maxLength: 64 } } },
+        body: { type: 'object', required: ['watched'], additionalProperties: false, properties: { watched: { type: ['string', 'null'], maxLength: 64 } } },
+      },
+    },
+    async (request) => {
+      const meeting = liveMeeting(request.params.number);
+      const viewer = participantOf(meeting, request.params.id);
+      const { watched } = request.body;
+      const target = watched === null || watched === viewer.id ? null : participantOf(meeting, watched);
+      if (viewer.type !== 'sip') throw createError('VCBOX_ERR_WATCH_NOT_SIP', { name: viewer.displayName });
+      if (!media) throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'no media service' });
+      await media.setWatch(meeting.number, viewer.id, target?.id ?? null);
+      if (target) meeting.watching.set(viewer.id, target.id);
+      else meeting.watching.delete(viewer.id);
+      auditAction(db, request, target ? 'meeting.watch' : 'meeting.watch.stop', { number: meeting.number, viewer: viewer.displayName, watched: target?.displayName ?? '' });
       return describe(meeting);
     },
   );

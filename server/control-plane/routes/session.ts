@@ -28,6 +28,7 @@ const sessionView = {
     email: { type: ['string', 'null'] },
     mustChangePassword: { type: 'boolean' },
     csrfToken: { type: 'string' },
+    idleTimeoutSeconds: { type: 'integer', description: 'the session ends after this long without a request; the console logs out after this long without input' },
   },
 } as const;
 
@@ -66,7 +67,14 @@ export const sessionRoutes: FastifyPluginAsync<Options> = async (app, { db, admi
     recordAudit(db, { actor, source: request.ip, action, detail });
   const view = (request: FastifyRequest, csrfToken?: string) => {
     const admin = request.admin ?? undefined;
-    return { username: admin?.username, role: admin?.role, email: admin?.email, mustChangePassword: admin?.mustChangePassword, csrfToken: csrfToken ?? request.csrfToken };
+    return {
+      username: admin?.username,
+      role: admin?.role,
+      email: admin?.email,
+      mustChangePassword: admin?.mustChangePassword,
+      csrfToken: csrfToken ?? request.csrfToken,
+      idleTimeoutSeconds: IDLE_TIMEOUT_MS / 1000,
+    };
   };
 
   app.post<{ Body: { username: string; password: string } }>(
@@ -94,12 +102,14 @@ export const sessionRoutes: FastifyPluginAsync<Options> = async (app, { db, admi
         throw error;
       }
       const { token, csrfToken } = sessions.create(admin.id, request.ip, request.headers['user-agent'] ?? '');
+      // A browser-session cookie: the idle timeout is the server's (session-store.ts). A Max-Age
+      // of 30 minutes, as it once had, dropped the cookie 30 minutes after the login however
+      // busy the administrator was.
       reply.setCookie(SESSION_COOKIE, token, {
         httpOnly: true,
         sameSite: 'strict',
         secure: request.protocol === 'https',
         path: '/',
-        maxAge: IDLE_TIMEOUT_MS / 1000,
       });
       audit(request, admin.username, 'session.login');
       request.admin = admin;

@@ -6,7 +6,8 @@
  * with what applies now and which services must restart, and for the operating system's
  * settings (NICs, routes, SSH, time) which files were rendered and whether they were applied
  * (server/system/system-configurator.ts), with the spec's warning that network changes
- * restart the conferencing service. "Send test mail": the SMTP settings as
+ * restart the conferencing service, and for ports the running services move to (or why one
+ * could not: control-plane/live-settings.ts). "Send test mail": the SMTP settings as
  * stored, or as typed in the form and not saved yet, tried with a real mail (audited). Remote
  * syslog's link as it is now (connected, buffering, drops).
  */
@@ -20,6 +21,7 @@ import { SETTINGS, type SettingKey } from '../../settings/settings-schema.ts';
 import { NETWORK_WARNING, SECRET_SETTINGS, settingEffect } from '../../settings/setting-effects.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import type { SystemConfigurator } from '../../system/system-configurator.ts';
+import { applyLive, type LiveTargets } from '../live-settings.ts';
 import { auditAction } from '../route-helpers.ts';
 
 interface TestMailBody {
@@ -39,9 +41,11 @@ interface Options {
   readonly syslog?: RemoteSyslog;
   /** Renders (and on an appliance applies) the operating system's settings. */
   readonly system: SystemConfigurator;
+  /** The running services a change is applied to at once (ports), and asked what they did. */
+  readonly live?: LiveTargets;
 }
 
-export const settingRoutes: FastifyPluginAsync<Options> = async (app, { settings, db, mailer, syslog, system }) => {
+export const settingRoutes: FastifyPluginAsync<Options> = async (app, { settings, db, mailer, syslog, system, live: targets }) => {
   const view = () => {
     const values = settings.getAll() as Record<string, unknown>;
     return Object.fromEntries(
@@ -70,15 +74,18 @@ export const settingRoutes: FastifyPluginAsync<Options> = async (app, { settings
       const changes = { ...request.body };
       // A secret left as shown ("(set)") is not a change.
       for (const key of SECRET_SETTINGS) if (changes[key] === '(set)') delete changes[key];
-      const changed = settings.update(changes, { actor: request.admin?.username ?? '', source: request.ip });
+      const author = { actor: request.admin?.username ?? '', source: request.ip };
+      const changed = settings.update(changes, author);
       const restart = [...new Set(changed.map(settingEffect).flatMap((e) => (e.applies === 'restart' ? [e.service] : [])))];
       const systemChange = await system.settingsChanged(changed, settings.getAll());
+      const live = targets && (targets.web || targets.signaling || targets.media) ? await applyLive(changed, settings, targets, author) : undefined;
       const warning = systemChange?.targets.includes('network') ? NETWORK_WARNING : undefined;
       const messages = [
         'Saved.',
         ...(restart.length > 0 ? [`The change takes effect when ${restart.join(' and ')} restart${restart.length > 1 ? '' : 's'} (ongoing calls on that service are ended).`] : []),
         ...(systemChange ? [systemChange.note] : []),
         ...(warning && systemChange?.applied && systemChange.commands.length > 0 ? [warning] : []),
+        ...(live?.messages ?? []),
       ];
       return {
         changed,
@@ -86,6 +93,7 @@ export const settingRoutes: FastifyPluginAsync<Options> = async (app, { settings
         restartRequired: restart,
         storedOnly: changed.filter((key) => settingEffect(key).applies === 'stored'),
         ...(systemChange ? { system: { ...systemChange, ...(warning ? { warning } : {}) } } : {}),
+        ...(live ? { live } : {}),
         message: messages.join(' '),
       };
     },

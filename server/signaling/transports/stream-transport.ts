@@ -3,6 +3,9 @@
  * into messages and remembers connections by id, so replies and later requests to a terminal
  * go back over the connection it opened (essential behind NAT). Idle connections are closed
  * after a while; a connection that sends something unframeable gets its 400 and is closed.
+ * A port change (`rebind`) opens the new listener first and then stops the old one accepting;
+ * connections already open stay (registered terminals keep their connection and their calls).
+ * A new certificate (`setCertificate`) is used for handshakes from then on.
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
@@ -28,6 +31,8 @@ export interface StreamTransportOptions {
 export class StreamTransport extends EventEmitter<SipTransportEvents> implements SipTransport {
   readonly protocol: 'tcp' | 'tls';
   readonly #options: StreamTransportOptions;
+  #port: number;
+  #certificate: { readonly key: Buffer; readonly cert: Buffer } | undefined;
   readonly #connections = new Map<string, net.Socket>();
   #server: net.Server | undefined;
   #local = { address: '', port: 0 };
@@ -36,6 +41,8 @@ export class StreamTransport extends EventEmitter<SipTransportEvents> implements
   constructor(options: StreamTransportOptions) {
     super();
     this.#options = options;
+    this.#port = options.port;
+    this.#certificate = options.tls;
     this.protocol = options.tls ? 'tls' : 'tcp';
   }
 
@@ -47,13 +54,35 @@ export class StreamTransport extends EventEmitter<SipTransportEvents> implements
     return this.#connections.size;
   }
 
-  listen(): Promise<void> {
+  async listen(): Promise<void> {
+    this.#server = await this.#open(this.#port);
+  }
+
+  /**
+   * Moves the listener to `port`: on failure to bind it nothing changes and the error is
+   * thrown; otherwise the old listener stops accepting and its open connections stay.
+   */
+  async rebind(port: number): Promise<void> {
+    const previous = this.#server;
+    if (!previous || port === this.#local.port) return;
+    this.#server = await this.#open(port);
+    this.#port = port;
+    previous.close();
+  }
+
+  /** Handshakes from now on present this certificate (TLS only). */
+  setCertificate(certificate: { readonly key: Buffer; readonly cert: Buffer }): void {
+    this.#certificate = certificate;
+    if (this.#server instanceof tls.Server) this.#server.setSecureContext({ key: certificate.key, cert: certificate.cert });
+  }
+
+  #open(port: number): Promise<net.Server> {
     const onConnection = (socket: net.Socket) => void this.#accept(socket);
-    const server = this.#options.tls
-      ? tls.createServer({ key: this.#options.tls.key, cert: this.#options.tls.cert, handshakeTimeout: 10_000 }, onConnection)
+    const certificate = this.#certificate;
+    const server = certificate
+      ? tls.createServer({ key: certificate.key, cert: certificate.cert, handshakeTimeout: 10_000 }, onConnection)
       : net.createServer(onConnection);
     server.maxConnections = this.#options.maxConnections ?? 10_000;
-    this.#server = server;
     if (server instanceof tls.Server) {
       server.on('tlsClientError', (error, socket) => {
         log.debug({ err: error.message, address: socket.remoteAddress }, 'TLS handshake failed');
@@ -64,17 +93,17 @@ export class StreamTransport extends EventEmitter<SipTransportEvents> implements
         reject(
           createError(
             'VCBOX_ERR_LISTEN',
-            { transport: this.protocol.toUpperCase(), address: this.#options.host, port: this.#options.port, reason: error.message },
+            { transport: this.protocol.toUpperCase(), address: this.#options.host, port, reason: error.message },
             error,
           ),
         ),
       );
-      server.listen(this.#options.port, this.#options.host, () => {
+      server.listen(port, this.#options.host, () => {
         const address = server.address() as net.AddressInfo;
         this.#local = { address: address.address, port: address.port };
         server.removeAllListeners('error');
         server.on('error', (error) => log.error({ err: error }, 'listener error'));
-        resolve();
+        resolve(server);
       });
     });
   }
@@ -105,7 +134,7 @@ export class StreamTransport extends EventEmitter<SipTransportEvents> implements
         socket.destroy();
         reject(error);
       };
-      const socket = this.#options.tls
+      const socket = this.#certificate
         ? tls.connect({ host: address, port, rejectUnauthorized: false }, onConnect)
         : net.connect({ host: address, port }, onConnect);
       const timer = setTimeout(() => onError(new Error(`connection to ${address}:${port} timed out`)), timeoutMs);

@@ -1,6 +1,12 @@
 /**
  * SIP over UDP: one datagram, one message. Datagrams larger than the SIP maximum are dropped
  * (there is no way to answer part of one); parsing is the service's job.
+ *
+ * A port change (`rebind`) binds the new port first; the old socket is kept "draining": what
+ * arrives on it is still emitted, marked with the socket's id as `connectionId`, and sends to
+ * such a source go out from that socket, so dialogs set up on the old port finish there. The
+ * signaling service decides what a draining socket may still carry and when it closes
+ * (`closeDraining`).
  */
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
@@ -9,12 +15,20 @@ import { createError } from '../../errors.ts';
 import { MAX_MESSAGE_BYTES } from '../sip/sip-message.ts';
 import type { MessageSource, SipTransport, SipTransportEvents } from './sip-transport.ts';
 
+/** A socket on a former port, kept until the dialogs begun on it are over. */
+export interface DrainingSocket {
+  readonly id: string;
+  readonly port: number;
+  readonly since: number;
+}
+
 export class UdpTransport extends EventEmitter<SipTransportEvents> implements SipTransport {
   readonly protocol = 'udp' as const;
   readonly #host: string;
-  readonly #port: number;
+  #port: number;
   #socket: dgram.Socket | undefined;
   #local = { address: '', port: 0 };
+  readonly #draining = new Map<string, { socket: dgram.Socket; info: DrainingSocket }>();
 
   constructor(options: { readonly host: string; readonly port: number }) {
     super();
@@ -26,36 +40,93 @@ export class UdpTransport extends EventEmitter<SipTransportEvents> implements Si
     return this.#local;
   }
 
-  listen(): Promise<void> {
-    const socket = dgram.createSocket({ type: net.isIPv6(this.#host) ? 'udp6' : 'udp4', reuseAddr: false });
+  /** Former ports still open for the dialogs begun on them. */
+  get draining(): DrainingSocket[] {
+    return [...this.#draining.values()].map((d) => d.info);
+  }
+
+  async listen(): Promise<void> {
+    this.#socket = await this.#bind(this.#port);
+    this.#local = { address: this.#socket.address().address, port: this.#socket.address().port };
+  }
+
+  /**
+   * Moves to `port`: binds it (on failure nothing changes and the error is thrown), then keeps
+   * the previous socket draining. A port already draining is taken back as the current one.
+   */
+  async rebind(port: number): Promise<void> {
+    if (!this.#socket || port === this.#local.port) return;
+    const back = [...this.#draining.values()].find((d) => d.info.port === port);
+    let socket: dgram.Socket;
+    if (back) {
+      this.#draining.delete(back.info.id);
+      socket = back.socket;
+      socket.removeAllListeners('message');
+      this.#receive(socket, undefined);
+    } else {
+      socket = await this.#bind(port);
+    }
+    const previous = this.#socket;
+    const id = `udp-${this.#local.port}`;
+    previous.removeAllListeners('message');
+    this.#receive(previous, id);
+    this.#draining.set(id, { socket: previous, info: { id, port: this.#local.port, since: Date.now() } });
     this.#socket = socket;
+    this.#port = port;
+    this.#local = { address: socket.address().address, port: socket.address().port };
+  }
+
+  /** Closes a draining socket (its dialogs are over). */
+  closeDraining(id: string): void {
+    const draining = this.#draining.get(id);
+    if (!draining) return;
+    this.#draining.delete(id);
+    draining.socket.close();
+  }
+
+  #receive(socket: dgram.Socket, drainingId: string | undefined): void {
     socket.on('message', (data, info) => {
       if (data.length > MAX_MESSAGE_BYTES) return;
-      this.emit('message', data, { protocol: 'udp', address: info.address, port: info.port });
+      const source: MessageSource = drainingId
+        ? { protocol: 'udp', address: info.address, port: info.port, connectionId: drainingId }
+        : { protocol: 'udp', address: info.address, port: info.port };
+      this.emit('message', data, source);
     });
+  }
+
+  #bind(port: number): Promise<dgram.Socket> {
+    const socket = dgram.createSocket({ type: net.isIPv6(this.#host) ? 'udp6' : 'udp4', reuseAddr: false });
+    this.#receive(socket, undefined);
     return new Promise((resolve, reject) => {
-      socket.once('error', (error) =>
-        reject(createError('VCBOX_ERR_LISTEN', { transport: 'UDP', address: this.#host, port: this.#port, reason: error.message }, error)),
-      );
-      socket.bind(this.#port, this.#host, () => {
-        const address = socket.address();
-        this.#local = { address: address.address, port: address.port };
+      socket.once('error', (error) => {
+        try {
+          socket.close();
+        } catch {
+          // never bound: nothing to close
+        }
+        reject(createError('VCBOX_ERR_LISTEN', { transport: 'UDP', address: this.#host, port, reason: error.message }, error));
+      });
+      socket.bind(port, this.#host, () => {
         socket.removeAllListeners('error');
         socket.on('error', () => {
           // ICMP errors of sends surface here; a lost datagram is SIP's everyday case.
         });
-        resolve();
+        resolve(socket);
       });
     });
   }
 
   send(data: Buffer, to: MessageSource): boolean {
-    if (!this.#socket) return false;
-    this.#socket.send(data, to.port, to.address);
+    // A source on a draining socket is answered from that socket (the peer's NAT binding and
+    // its idea of where the box is are that port).
+    const socket = (to.connectionId ? this.#draining.get(to.connectionId)?.socket : undefined) ?? this.#socket;
+    if (!socket) return false;
+    socket.send(data, to.port, to.address);
     return true;
   }
 
   close(): Promise<void> {
+    for (const id of [...this.#draining.keys()]) this.closeDraining(id);
     const socket = this.#socket;
     this.#socket = undefined;
     if (!socket) return Promise.resolve();

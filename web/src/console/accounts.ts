@@ -1,13 +1,13 @@
 /**
  * The "accounts" page: the accounts table with search, sorting by column, paging and
  * multi-select (bulk delete, confirmed); a new account form (the server's rules: a 4-digit
- * number, name, e-mail, password — its refusals shown in words by the field); the Excel
+ * number, name, e-mail, password — its refusals shown in words by their field); the Excel
  * import (.xls/.xlsx through the template) with its outcome — created, updated, and each
  * failed row with its reason plus the failure file to correct and re-import — the template
  * and the export as downloads.
  */
-import { el, pager } from './form-fields.ts';
-import { ApiError, api, upload } from './api.ts';
+import { clearRefusal, el, field, pager, showRefusal } from './form-fields.ts';
+import { api, upload } from './api.ts';
 import { t } from './i18n.ts';
 
 interface Account {
@@ -26,9 +26,6 @@ interface ImportOutcome {
 const view = { q: '', page: 1, pageSize: 20, sort: 'number' as 'number' | 'name' | 'email' | 'created', order: 'asc' as 'asc' | 'desc', selected: new Set<string>() };
 
 
-function field(id: string, label: string, input: Partial<HTMLInputElement> = {}): [HTMLLabelElement, HTMLInputElement] {
-  return [el('label', { htmlFor: id }, label), el('input', { id, name: id, ...input })];
-}
 
 export async function renderAccounts(root: HTMLElement, onError: (error: unknown) => void): Promise<void> {
   const query = new URLSearchParams({ q: view.q, page: String(view.page), pageSize: String(view.pageSize), sort: view.sort, order: view.order });
@@ -48,25 +45,30 @@ export async function renderAccounts(root: HTMLElement, onError: (error: unknown
   // New account.
   const formError = el('p', { className: 'form-error', id: 'account-form-error' });
   formError.setAttribute('role', 'alert');
+  const number = el('input', { inputMode: 'numeric', maxLength: 4, required: true });
+  const name = el('input', { maxLength: 64, required: true });
+  const email = el('input', { type: 'email', maxLength: 128 });
+  const password = el('input', { type: 'password', maxLength: 16, autocomplete: 'new-password' });
   const form = el(
     'form',
-    { className: 'inline-form', id: 'account-form', noValidate: true },
-    ...field('account-number', t('accountNumber'), { inputMode: 'numeric', maxLength: 4, required: true }),
-    ...field('account-name', t('name'), { maxLength: 64, required: true }),
-    ...field('account-email', t('email'), { type: 'email', maxLength: 128 }),
-    ...field('account-password', t('password'), { type: 'password', maxLength: 16, autocomplete: 'new-password' }),
-    el('button', { type: 'submit' }, t('create')),
+    { className: 'inline-form field-form', id: 'account-form', noValidate: true },
+    field('account-number', t('accountNumber'), number),
+    field('account-name', t('name'), name),
+    field('account-email', t('email'), email),
+    field('account-password', t('password'), password),
+    el('div', { className: 'form-actions' }, el('button', { type: 'submit' }, t('create'))),
     formError,
   );
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    const value = (id: string) => (form.querySelector(`#${id}`) as HTMLInputElement).value.trim();
-    const email = value('account-email');
-    void api('POST', '/accounts', { number: value('account-number'), name: value('account-name'), password: value('account-password'), ...(email ? { email } : {}) })
+    clearRefusal(form, formError);
+    const address = email.value.trim();
+    void api('POST', '/accounts', { number: number.value.trim(), name: name.value.trim(), password: password.value.trim(), ...(address ? { email: address } : {}) })
       .then(() => again())
       .catch((error: unknown) => {
-        if (error instanceof ApiError && error.status === 400) formError.textContent = error.message;
-        else onError(error);
+        // (A refusal naming no field — the licence, the account limit — goes above the form.)
+        const fields = { number: 'account-number', VCBOX_ERR_ACCOUNT_EXISTS: 'account-number', name: 'account-name', email: 'account-email', password: 'account-password' };
+        if (!showRefusal(form, formError, error, fields)) onError(error);
       });
   });
 

@@ -6,7 +6,7 @@
  */
 import { api } from './api.ts';
 import { el, pager } from './form-fields.ts';
-import { words } from './i18n.ts';
+import { lang, words } from './i18n.ts';
 
 const w = words({
   en: {
@@ -122,7 +122,7 @@ export async function renderAuditLog(root: HTMLElement, onError: (error: unknown
     el(
       'tr',
       {},
-      el('td', {}, new Date(entry.at).toLocaleString()),
+      el('td', {}, new Date(entry.at).toLocaleString(lang())),
       el('td', {}, entry.actor),
       el('td', {}, entry.source ?? ''),
       el('td', {}, entry.action),

@@ -1,13 +1,13 @@
 /**
  * The dashboard (spec "Dashboard & status"), refreshed every 10 s: system time, uptime,
- * version, online users, live meetings (each a link to its page), the licence (status, ports in
- * use of those allowed, expiry); CPU, memory,
+ * version, online users, live meetings and the licence (status, ports in use of those allowed,
+ * expiry), each a link to its page; CPU, memory,
  * network and disk cards — a click opens the metric's line chart over the last hour, drawn as
  * SVG from /dashboard/history — and the status of each service.
  */
 import { el } from './form-fields.ts';
 import { api } from './api.ts';
-import { words } from './i18n.ts';
+import { lang, words } from './i18n.ts';
 
 const w = words({
   en: {
@@ -117,7 +117,7 @@ let openChart: Metric | undefined;
 function licenseText(license: Dashboard['license']): string {
   if (!license || license.ports === null) return w('licenseNone');
   const status = (['trial', 'active', 'expired', 'revoked'] as const).find((s) => s === license.status) ?? 'none';
-  const until = license.validUntil ? w('licenseUntil', { date: new Date(license.validUntil).toLocaleDateString(), days: String(license.daysLeft ?? 0) }) : '';
+  const until = license.validUntil ? w('licenseUntil', { date: new Date(license.validUntil).toLocaleDateString(lang()), days: String(license.daysLeft ?? 0) }) : '';
   return w('licenseLine', { status: w(status), inUse: String(license.portsInUse), ports: String(license.ports), until });
 }
 
@@ -207,12 +207,12 @@ export async function renderDashboard(root: HTMLElement, onError: (error: unknow
     el(
       'div',
       { className: 'cards' },
-      card(w('time'), new Date(data.time).toLocaleString()),
+      card(w('time'), new Date(data.time).toLocaleString(lang())),
       card(w('uptime'), duration(data.uptimeSeconds)),
       card(w('version'), data.version),
       el('div', { className: 'card-stat' }, el('span', { className: 'label' }, w('onlineUsers')), el('strong', {}, usersLink)),
       el('div', { className: 'card-stat' }, el('span', { className: 'label' }, w('liveMeetings')), el('strong', {}, meetingsLink)),
-      card(w('license'), licenseText(data.license)),
+      el('div', { className: 'card-stat', id: 'dashboard-license' }, el('span', { className: 'label' }, w('license')), el('strong', {}, el('a', { href: '#license' }, licenseText(data.license)))),
     ),
     el(
       'div',

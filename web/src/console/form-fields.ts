@@ -13,7 +13,7 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial
   return node;
 }
 
-type Control = HTMLInputElement | HTMLSelectElement;
+type Control = HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
 
 /** A label, its control (given its id here) and an empty message line under it; `hint` is a short rule shown under the label. */
 export function field<T extends Control>(id: string, label: string, control: T, hint = ''): HTMLDivElement {

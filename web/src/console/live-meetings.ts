@@ -6,7 +6,7 @@
  */
 import { el } from './form-fields.ts';
 import { api } from './api.ts';
-import { t } from './i18n.ts';
+import { lang, t } from './i18n.ts';
 
 interface Participant {
   id: string;
@@ -16,6 +16,10 @@ interface Participant {
   audioCodec: string;
   muted: boolean;
   quality: 'good' | 'red';
+  packetLoss: number;
+  videoPacketLoss: number;
+  jitterMs: number;
+  rttMs: number;
 }
 interface Meeting {
   number: string;
@@ -33,6 +37,7 @@ export interface LayoutPicture {
 }
 
 let layouts: LayoutPicture[] = [];
+const percent = (fraction: number) => String(Math.round(fraction * 1000) / 10);
 
 
 export function layoutName(layout: string): string {
@@ -74,7 +79,7 @@ export async function renderLiveMeetings(root: HTMLElement, onError: (error: unk
     const section = el('section', { className: 'meeting' });
     section.dataset.number = meeting.number;
     const title = el('h2', {}, `${meeting.subject} · ${meeting.number}`, meeting.locked ? el('span', { className: 'badge' }, t('locked')) : '');
-    const started = el('p', { className: 'muted' }, `${t('started')}: ${new Date(meeting.startedAt).toLocaleString()}`);
+    const started = el('p', { className: 'muted' }, `${t('started')}: ${new Date(meeting.startedAt).toLocaleString(lang())}`);
     const lock = el('button', { type: 'button', className: 'lock' }, meeting.locked ? t('unlock') : t('lock'));
     lock.addEventListener('click', act(() => api('POST', `/live-meetings/${meeting.number}/lock`, { locked: !meeting.locked })));
     const allMuted = meeting.participants.length > 0 && meeting.participants.filter((p) => p.role !== 'host').every((p) => p.muted);
@@ -113,7 +118,14 @@ export async function renderLiveMeetings(root: HTMLElement, onError: (error: unk
         el('td', {}, p.type.toUpperCase()),
         el('td', {}, t(p.role)),
         el('td', {}, p.audioCodec || '—'),
-        el('td', { className: p.quality === 'red' ? 'quality red' : 'quality' }, t(p.quality)),
+        el(
+          'td',
+          {
+            className: p.quality === 'red' ? 'quality red' : 'quality',
+            title: t('qualityDetail', { loss: percent(p.packetLoss), videoLoss: percent(p.videoPacketLoss), jitter: String(Math.round(p.jitterMs)), delay: String(Math.round(p.rttMs / 2)) }),
+          },
+          t(p.quality),
+        ),
         el('td', {}, mute, ' ', remove),
       );
       row.dataset.participant = p.displayName;
@@ -129,5 +141,5 @@ export async function renderLiveMeetings(root: HTMLElement, onError: (error: unk
     section.append(title, started, el('div', { className: 'toolbar' }, lock, muteAll, inviteAccount, invite), picker, table);
     return section;
   });
-  root.replaceChildren(el('h1', {}, t('liveTitle')), ...(sections.length > 0 ? sections : [el('p', { className: 'empty' }, t('noMeetings'))]), el('p', { className: 'muted refreshed' }, t('refreshed', { time: new Date().toLocaleTimeString() })));
+  root.replaceChildren(el('h1', {}, t('liveTitle')), ...(sections.length > 0 ? sections : [el('p', { className: 'empty' }, t('noMeetings'))]), el('p', { className: 'muted refreshed' }, t('refreshed', { time: new Date().toLocaleTimeString(lang()) })));
 }

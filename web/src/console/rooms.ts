@@ -2,10 +2,12 @@
  * The "rooms" page (spec "Rooms and meetings"): the physical rooms — normal, or video bound to
  * the account of the terminal in the room, listed with that terminal's model and version from
  * its registration — with search, multi-select delete (confirmed), and one form to add a room
- * or change the one being edited; the server's refusal is shown by its field.
+ * or change the one being edited; the server's refusal is shown by its field. The list and
+ * form mechanics are ./editable-list.ts, shared with the VMRs page.
  */
 import { api } from './api.ts';
-import { clearRefusal, el, field, showRefusal } from './form-fields.ts';
+import { type ListView, renderEditableList, searchQuery } from './editable-list.ts';
+import { el, field } from './form-fields.ts';
 import { words } from './i18n.ts';
 
 const w = words({
@@ -75,17 +77,15 @@ interface Room {
   createdAt: string;
 }
 
-const view = { q: '', selected: new Set<number>(), editing: undefined as Room | undefined };
+const view: ListView<Room> = { q: '', selected: new Set<number>(), editing: undefined };
 
 export async function renderRooms(root: HTMLElement, onError: (error: unknown) => void): Promise<void> {
   const [rooms, accounts] = await Promise.all([
-    api<Room[]>('GET', `/rooms${view.q ? `?q=${encodeURIComponent(view.q)}` : ''}`),
+    api<Room[]>('GET', `/rooms${searchQuery(view)}`),
     api<{ items: { number: string; name: string }[] }>('GET', '/accounts?pageSize=500&sort=number'),
   ]);
-  const again = () => renderRooms(root, onError).catch(onError);
-  for (const id of view.selected) if (!rooms.some((room) => room.id === id)) view.selected.delete(id);
 
-  // The form: a new room, or the one being changed.
+  // The form's controls: a new room, or the one being changed.
   const editing = view.editing;
   const name = el('input', { maxLength: 255, required: true, value: editing?.name ?? '' });
   const type = el('select', {}, el('option', { value: 'normal' }, w('normal')), el('option', { value: 'video' }, w('video')));
@@ -99,101 +99,32 @@ export async function renderRooms(root: HTMLElement, onError: (error: unknown) =
   };
   type.addEventListener('change', showAccount);
   showAccount();
-  const formMessage = el('p', { className: 'form-error', id: 'room-form-error' });
-  formMessage.setAttribute('role', 'alert');
-  const cancel = el('button', { type: 'button', className: 'secondary', hidden: !editing }, w('cancelEdit'));
-  cancel.addEventListener('click', () => {
-    view.editing = undefined;
-    void again();
-  });
-  const form = el(
-    'form',
-    { className: 'inline-form field-form', id: 'room-form', noValidate: true },
-    field('room-name', w('name'), name),
-    field('room-type', w('type'), type),
-    accountField,
-    accountList,
-    el('div', { className: 'form-actions' }, el('button', { type: 'submit' }, editing ? w('save') : w('create')), cancel),
-    formMessage,
-  );
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    clearRefusal(form, formMessage);
-    const body = { name: name.value.trim(), type: type.value, account: type.value === 'video' ? account.value.trim() || null : null };
-    void (editing ? api('PATCH', `/rooms/${editing.id}`, body) : api('POST', '/rooms', body))
-      .then(() => {
-        view.editing = undefined;
-        return again();
-      })
-      .catch((error: unknown) => {
-        if (!showRefusal(form, formMessage, error, { name: 'room-name', type: 'room-type', account: 'room-account' })) onError(error);
-      });
-  });
 
-  // Search and the bulk delete.
-  const search = el('input', { id: 'room-search', type: 'search', value: view.q, placeholder: w('search') });
-  search.setAttribute('aria-label', w('search'));
-  search.addEventListener('change', () => {
-    view.q = search.value.trim();
-    void again();
+  renderEditableList({
+    root,
+    view,
+    items: rooms,
+    w,
+    prefix: 'room',
+    path: '/rooms',
+    heading: editing ? w('editRoom', { name: editing.name }) : w('newRoom'),
+    controls: [field('room-name', w('name'), name), field('room-type', w('type'), type), accountField, accountList],
+    refusalFields: { name: 'room-name', type: 'room-type', account: 'room-account' },
+    body: () => ({ name: name.value.trim(), type: type.value, account: type.value === 'video' ? account.value.trim() || null : null }),
+    focusOnEdit: 'room-name',
+    columns: [
+      { label: w('name'), cell: (room) => room.name },
+      { label: w('type'), cell: (room) => (room.type === 'video' ? w('video') : w('normal')) },
+      { label: w('account'), cell: (room) => room.account ?? '—' },
+      {
+        label: w('device'),
+        className: 'device',
+        cell: (room) => (room.type === 'video' ? (room.deviceModel ? `${room.deviceModel}${room.deviceVersion ? ` ${room.deviceVersion}` : ''}` : w('notRegistered')) : '—'),
+      },
+      { label: w('created'), cell: (room) => new Date(room.createdAt).toLocaleDateString(document.documentElement.lang) },
+    ],
+    names: { select: (room) => room.name, action: (room) => room.name, key: (room) => room.name },
+    again: () => renderRooms(root, onError).catch(onError),
+    onError,
   });
-  const remove = (ids: number[]) => {
-    if (ids.length === 0 || !window.confirm(w('confirmDelete', { count: String(ids.length) }))) return;
-    void api('POST', '/rooms/delete', { ids })
-      .then(() => {
-        for (const id of ids) view.selected.delete(id);
-        if (view.editing && ids.includes(view.editing.id)) view.editing = undefined;
-        return again();
-      })
-      .catch(onError);
-  };
-  const deleteSelected = el('button', { type: 'button', className: 'danger', id: 'rooms-delete-selected', disabled: view.selected.size === 0 }, w('deleteSelected'));
-  deleteSelected.addEventListener('click', () => remove([...view.selected]));
-
-  const rows = rooms.map((room) => {
-    const box = el('input', { type: 'checkbox', checked: view.selected.has(room.id) });
-    box.setAttribute('aria-label', w('select', { name: room.name }));
-    box.addEventListener('change', () => {
-      if (box.checked) view.selected.add(room.id);
-      else view.selected.delete(room.id);
-      deleteSelected.disabled = view.selected.size === 0;
-    });
-    const edit = el('button', { type: 'button', className: 'edit secondary' }, w('edit'));
-    edit.setAttribute('aria-label', `${w('edit')} ${room.name}`);
-    edit.addEventListener('click', () => {
-      view.editing = room;
-      void again().then(() => document.getElementById('room-name')?.focus());
-    });
-    const del = el('button', { type: 'button', className: 'delete danger' }, w('delete'));
-    del.setAttribute('aria-label', `${w('delete')} ${room.name}`);
-    del.addEventListener('click', () => remove([room.id]));
-    const device = room.type === 'video' ? (room.deviceModel ? `${room.deviceModel}${room.deviceVersion ? ` ${room.deviceVersion}` : ''}` : w('notRegistered')) : '—';
-    const row = el(
-      'tr',
-      {},
-      el('td', {}, box),
-      el('td', {}, room.name),
-      el('td', {}, room.type === 'video' ? w('video') : w('normal')),
-      el('td', {}, room.account ?? '—'),
-      el('td', { className: 'device' }, device),
-      el('td', {}, new Date(room.createdAt).toLocaleDateString(document.documentElement.lang)),
-      el('td', { className: 'actions' }, edit, ' ', del),
-    );
-    row.dataset.room = room.name;
-    return row;
-  });
-  const table = el(
-    'table',
-    { id: 'rooms-table' },
-    el('caption', {}, w('total', { total: String(rooms.length) })),
-    el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, el('span', { className: 'visually-hidden' }, w('selectColumn'))), ...(['name', 'type', 'account', 'device', 'created', 'actions'] as const).map((k) => el('th', { scope: 'col' }, w(k))))),
-    el('tbody', {}, ...rows),
-  );
-  root.replaceChildren(
-    el('h1', {}, w('title')),
-    el('section', { className: 'panel' }, el('h2', {}, editing ? w('editRoom', { name: editing.name }) : w('newRoom')), form),
-    el('div', { className: 'toolbar' }, search, deleteSelected),
-    el('div', { className: 'table-wrap' }, table),
-    ...(rooms.length === 0 ? [el('p', { className: 'empty' }, w('none'))] : []),
-  );
 }

@@ -7,17 +7,24 @@
  * enumeration, a number, text, a toggle, a port range, the route list) and its rule as help.
  * Each group saves on its own, PATCHing only the keys that changed; a change that restarts a
  * service or rewrites the network asks first, with the spec's "this restarts the conferencing
- * service" and the service the API names; the answer is said in words (applied now, restart
- * needed for which service, only stored and why, which system files were written). A refusal
- * is shown by the field the server names. Secrets are shown as "(set)" and sent only when typed.
- * Not here: the wizard's progress, the licence serial (their own pages).
+ * service" and the service the API names, and a port change says who must follow it (terminals,
+ * this console); the answer is said in words (applied now, where the SIP and web listeners are
+ * now or why one could not move — by its field —, a port the process configuration fixes,
+ * restart needed for which service, only stored and why, which system files were written).
+ * When the console's own HTTP port moved, the page offers the new address instead of reloading
+ * from the old one. A refusal is shown by the field the server names. Secrets are shown as
+ * "(set)" and sent only when typed. The box's certificate and the metrics token have their own
+ * panels (./settings-certificate.ts, ./settings-metrics.ts). Not here: the wizard's progress,
+ * the licence serial (their own pages).
  */
 import { el } from './form-fields.ts';
 import { ApiError, api } from './api.ts';
 import { lang, words } from './i18n.ts';
+import { certificatePanel } from './settings-certificate.ts';
+import { metricsTokenPanel } from './settings-metrics.ts';
 
 type Effect =
-  | { applies: 'now' }
+  | { applies: 'now'; scope?: string; note?: string }
   | { applies: 'restart'; service: string }
   | { applies: 'stored'; note: string }
   | { applies: 'system'; target: string; warning?: string };
@@ -32,6 +39,20 @@ interface SaveAnswer {
   restartRequired: string[];
   storedOnly: string[];
   system?: { targets: string[]; root: string | null; files: { file: string; path: string; changed: boolean }[]; applied: boolean; commands: string[]; note: string; warning?: string };
+  live?: LiveAnswer;
+}
+/** What the running services did with a change (control-plane/live-settings.ts). */
+interface LiveAnswer {
+  media?: { state: 'applied' } | { state: 'unreachable'; reason: string };
+  signaling?:
+    | { state: 'applied'; listeners: string[]; drainingPorts: number[]; pinned: { port?: string; tlsPort?: string }; failures: { transport: string; port: number; reason: string }[] }
+    | { state: 'unreachable'; reason: string };
+  web?: {
+    http: { port: number | null; stored: number; pinnedBy?: string; error?: string };
+    https: { enabled: boolean; port: number | null; stored: number; error?: string };
+  };
+  reverted: string[];
+  problems: { key: string; reason: string }[];
 }
 interface TestMailAnswer {
   server: string;
@@ -77,6 +98,27 @@ const w = words({
     networkWarning: 'This restarts the conferencing service: calls in progress are ended.',
     refusedHere: 'Not saved: the server refused a value (shown by its field).',
     effectNow: 'Applies at once.',
+    scope_listeners: 'Applies at once: the listener moves; connections and calls in progress stay.',
+    'scope_new-calls': 'Applies at once to calls that start from then on; calls in progress keep theirs.',
+    'scope_running-pictures': 'Applies at once: composed pictures in progress restart with it (their video pauses for a moment).',
+    sipListening: 'SIP listens on {listeners} now; registered terminals stay registered.',
+    sipDraining: 'Calls in progress on the former UDP port {ports} finish there.',
+    sipMoveFailed: 'SIP {transport} could not move to port {port} ({reason}): it stays on {inForce}, and so does the setting.',
+    portPinned: '{setting} stays {inForce} for this run: {by} fixes it; the stored {stored} applies when the box runs without that.',
+    signalingUnreachable: 'The signaling service did not answer: it applies the stored SIP settings within a second when it runs, or when it starts.',
+    httpMoved: 'The console now answers on HTTP port {port}.',
+    httpMoveFailed: 'The console could not listen on HTTP port {port} ({reason}): it stays on {inForce}, and so does the setting.',
+    httpsOn: 'The console now answers over HTTPS on port {port}; browsers opening it over HTTP are sent there.',
+    httpsOff: 'HTTPS is off: the console answers over HTTP only.',
+    httpsFailed: 'HTTPS could not listen on port {port} ({reason}); the setting is back to what is in force.',
+    consoleMoved: 'This console moved: continue at',
+    mediaNewCalls: 'The media service uses it for calls from now on; calls in progress keep their ports.',
+    mediaPictures: 'Composed pictures in progress follow the new video settings now.',
+    mediaUnreachable: 'The media service did not answer: it applies the stored media settings within a second when it runs, or when it starts.',
+    notApplied: 'Not applied: the port could not be used, so the setting is back to the one in force (see the answer below).',
+    consoleHttps: 'Continue over HTTPS at',
+    confirmSipPorts: 'Terminals must use the new SIP port from now on: {keys}. Registered terminals stay registered and calls in progress go on.',
+    confirmWebPorts: 'The console moves: {keys}. You continue at the new address (the page offers it).',
     effectRestart: 'Takes effect when the {service} restarts.',
     effectStored: 'Only stored: {note}.',
     effectSystem: 'Written to the system files ({target}).',
@@ -100,7 +142,7 @@ const w = words({
     group_logs: 'Logs',
     group_backup: 'Automatic backup',
     group_disk: 'Disk',
-    group_certificates: 'Trusted certificates',
+    group_certificates: 'Certificates',
     part_domain: 'Local domain',
     part_lan: 'LAN port',
     part_wan: 'WAN port',
@@ -161,6 +203,27 @@ const w = words({
     networkWarning: '此操作将重启会议服务：进行中的通话将结束。',
     refusedHere: '未保存：服务器拒绝了某个值（见该字段旁的说明）。',
     effectNow: '立即生效。',
+    scope_listeners: '立即生效：监听端口随即更换；已有的连接和进行中的通话不受影响。',
+    'scope_new-calls': '立即生效，用于此后开始的通话；进行中的通话保持原样。',
+    'scope_running-pictures': '立即生效：进行中的合成画面将按新设置重新启动（视频会短暂停顿）。',
+    sipListening: 'SIP 现在监听 {listeners}；已注册的终端保持注册。',
+    sipDraining: '在原 UDP 端口 {ports} 上进行中的通话将在该端口上继续直至结束。',
+    sipMoveFailed: 'SIP {transport} 无法改用端口 {port}（{reason}）：仍使用 {inForce}，设置也已恢复。',
+    portPinned: '{setting} 本次运行保持为 {inForce}：由 {by} 固定；已保存的 {stored} 将在不固定该端口运行时生效。',
+    signalingUnreachable: '信令服务未响应：它运行时会在一秒内应用已保存的 SIP 设置，否则在启动时应用。',
+    httpMoved: '控制台现在使用 HTTP 端口 {port}。',
+    httpMoveFailed: '控制台无法监听 HTTP 端口 {port}（{reason}）：仍使用 {inForce}，设置也已恢复。',
+    httpsOn: '控制台现在通过 HTTPS 端口 {port} 提供服务；通过 HTTP 打开的浏览器将被转到该地址。',
+    httpsOff: 'HTTPS 已关闭：控制台仅通过 HTTP 提供服务。',
+    httpsFailed: 'HTTPS 无法监听端口 {port}（{reason}）；设置已恢复为当前生效的值。',
+    consoleMoved: '控制台地址已更改，请在以下地址继续：',
+    mediaNewCalls: '媒体服务此后的通话将使用新设置；进行中的通话保持原端口。',
+    mediaPictures: '进行中的合成画面已按新的视频设置调整。',
+    mediaUnreachable: '媒体服务未响应：它运行时会在一秒内应用已保存的媒体设置，否则在启动时应用。',
+    notApplied: '未生效：该端口无法使用，设置已恢复为当前生效的值（详见下方结果）。',
+    consoleHttps: '通过 HTTPS 继续：',
+    confirmSipPorts: '今后终端必须使用新的 SIP 端口：{keys}。已注册的终端保持注册，进行中的通话继续。',
+    confirmWebPorts: '控制台地址将更改：{keys}。请在新地址继续（页面会给出链接）。',
     effectRestart: '{service}重启后生效。',
     effectStored: '仅保存：{note}。',
     effectSystem: '写入系统文件（{target}）。',
@@ -183,7 +246,7 @@ const w = words({
     group_logs: '日志',
     group_backup: '自动备份',
     group_disk: '磁盘',
-    group_certificates: '受信任的证书',
+    group_certificates: '证书',
     part_domain: '本地域',
     part_lan: 'LAN 口',
     part_wan: 'WAN 口',
@@ -548,7 +611,7 @@ function warningInWords(warning: string): string {
 function effectInWords(effect: Effect): string {
   switch (effect.applies) {
     case 'now':
-      return w('effectNow');
+      return effect.scope === 'listeners' || effect.scope === 'new-calls' || effect.scope === 'running-pictures' ? w(`scope_${effect.scope}`) : w('effectNow');
     case 'restart':
       return w('effectRestart', { service: serviceName(effect.service) });
     case 'stored':
@@ -700,7 +763,7 @@ function choiceName(value: string, key?: SettingName): string {
 }
 
 /** What the API answered to a save, in words. */
-function answerInWords(answer: SaveAnswer, effects: Record<string, Effect>): string[] {
+function answerInWords(answer: SaveAnswer, effects: Record<string, Effect>, sent: Record<string, unknown>): string[] {
   const names = (keys: string[]) => keys.map((k) => (k in effects ? label(k as SettingName) : k)).join(', ');
   const lines = [w('saved')];
   if (answer.appliedNow.length > 0) lines.push(w('appliedNow', { keys: names(answer.appliedNow) }));
@@ -726,7 +789,57 @@ function answerInWords(answer: SaveAnswer, effects: Record<string, Effect>): str
     }
     if (system.warning && system.applied && system.commands.length > 0) lines.push(warningInWords(system.warning));
   }
+  if (answer.live) lines.push(...liveInWords(answer.live, answer.changed, sent));
   return lines;
+}
+
+/** What the signaling service and the web listeners did with the change, in words. */
+function liveInWords(live: LiveAnswer, changed: string[], sent: Record<string, unknown>): string[] {
+  const lines: string[] = [];
+  const signaling = live.signaling;
+  if (signaling?.state === 'unreachable') lines.push(w('signalingUnreachable'));
+  if (signaling?.state === 'applied') {
+    const bound = (transport: string) => Number(signaling.listeners.find((l) => l.startsWith(`${transport}/`))?.split(':').pop() ?? 0);
+    for (const failure of signaling.failures) {
+      const inForce = String(bound(failure.transport === 'tls' ? 'tls' : 'udp'));
+      lines.push(w('sipMoveFailed', { transport: failure.transport.toUpperCase(), port: String(failure.port), reason: failure.reason, inForce }));
+    }
+    for (const [pin, key, transport] of [['port', 'sip.port', 'udp'], ['tlsPort', 'sip.tlsPort', 'tls']] as const) {
+      const by = signaling.pinned[pin];
+      if (by && changed.includes(key)) lines.push(w('portPinned', { setting: label(key), inForce: String(bound(transport)), by, stored: String(sent[key]) }));
+    }
+    if ((changed.includes('sip.port') || changed.includes('sip.tlsPort')) && signaling.failures.length === 0) {
+      lines.push(w('sipListening', { listeners: signaling.listeners.join(', ') }));
+      if (signaling.drainingPorts.length > 0) lines.push(w('sipDraining', { ports: signaling.drainingPorts.join(', ') }));
+    }
+  }
+  if (live.media?.state === 'applied') {
+    if (changed.some((key) => key === 'media.mcuPorts' || key === 'media.ivrPorts' || key === 'call.rtpTimeoutSeconds')) lines.push(w('mediaNewCalls'));
+    if (changed.some((key) => /^call\.(maxVideoResolution|maxBandwidth|polling\.)/.test(key))) lines.push(w('mediaPictures'));
+  }
+  if (live.media?.state === 'unreachable') lines.push(w('mediaUnreachable'));
+  const web = live.web;
+  if (web) {
+    if (web.http.error) lines.push(w('httpMoveFailed', { port: String(web.http.stored), reason: web.http.error, inForce: String(web.http.port) }));
+    else if (web.http.pinnedBy && changed.includes('web.httpPort')) lines.push(w('portPinned', { setting: label('web.httpPort'), inForce: String(web.http.port), by: web.http.pinnedBy, stored: String(web.http.stored) }));
+    else if (changed.includes('web.httpPort')) lines.push(w('httpMoved', { port: String(web.http.port) }));
+    if (web.https.error && web.https.enabled) lines.push(w('httpsFailed', { port: String(web.https.stored), reason: web.https.error }));
+    else if (web.https.port !== null && (changed.includes('web.httpsEnabled') || changed.includes('web.httpsPort'))) lines.push(w('httpsOn', { port: String(web.https.port) }));
+    else if (changed.includes('web.httpsEnabled') && !web.https.enabled) lines.push(w('httpsOff'));
+  }
+  return lines;
+}
+
+/** Where this console is now when the change moved the listener it was loaded from (undefined: it did not). */
+function consoleMovedTo(live: LiveAnswer | undefined): string | undefined {
+  const web = live?.web;
+  if (!web) return undefined;
+  const here = window.location;
+  const port = here.port || (here.protocol === 'https:' ? '443' : '80');
+  if (here.protocol === 'http:' && web.http.port !== null && String(web.http.port) !== port) return `http://${here.hostname}:${web.http.port}/#settings`;
+  if (here.protocol === 'https:' && web.https.port === null && web.http.port !== null) return `http://${here.hostname}:${web.http.port}/#settings`;
+  if (here.protocol === 'https:' && web.https.port !== null && String(web.https.port) !== port) return `https://${here.hostname}:${web.https.port}/#settings`;
+  return undefined;
 }
 
 /** The question asked before saving changes that restart a service or rewrite the network; undefined: no need to ask. */
@@ -740,12 +853,17 @@ function confirmation(changed: SettingName[], effects: Record<string, Effect>): 
     if (effect?.applies === 'system' && effect.warning) warnings.set(effect.warning, [...(warnings.get(effect.warning) ?? []), key]);
   }
   for (const [warning, keys] of warnings) lines.push(w('confirmSystem', { warning: warningInWords(warning), keys: keys.map((k) => label(k)).join(', ') }));
+  // Ports move at once: whoever reaches the box there must follow.
+  const sipPorts = changed.filter((key) => key === 'sip.port' || key === 'sip.tlsPort');
+  const webPorts = changed.filter((key) => key === 'web.httpPort' || key === 'web.httpsPort' || key === 'web.httpsEnabled');
+  if (sipPorts.length > 0) lines.push(w('confirmSipPorts', { keys: sipPorts.map((k) => label(k)).join(', ') }));
+  if (webPorts.length > 0) lines.push(w('confirmWebPorts', { keys: webPorts.map((k) => label(k)).join(', ') }));
   for (const [service, keys] of restarts) lines.push(w('confirmRestart', { service: serviceName(service), keys: keys.map((k) => label(k)).join(', ') }));
   return lines.length > 0 ? [...lines, '', w('confirmIntro')].join('\n') : undefined;
 }
 
 /** A group's outcome kept across the re-render that follows a save. */
-let lastOutcome: { group: GroupId; lines: string[] } | undefined;
+let lastOutcome: { group: GroupId; lines: string[]; problems?: { key: string; reason: string }[] } | undefined;
 /** A group to bring into view at the next render (the backups page links to its schedule). */
 let focusGroup: GroupId | undefined;
 
@@ -875,7 +993,13 @@ export async function renderSettings(root: HTMLElement, onError: (error: unknown
     outcome.setAttribute('aria-live', 'polite');
     if (lastOutcome?.group === group.id) {
       outcome.replaceChildren(...lastOutcome.lines.map((line) => el('p', {}, line)));
-      outcome.classList.add('ok');
+      const problems = lastOutcome.problems ?? [];
+      outcome.classList.add(problems.length > 0 ? 'failed' : 'ok');
+      // A value the running service could not take was put back: say so by its field too.
+      for (const problem of problems) {
+        const field = fields.find((f) => f.key === problem.key);
+        if (field) showError(field, w('notApplied'));
+      }
     }
     const saveButton = el('button', { type: 'submit', id: `settings-${group.id}-save` }, w('save'));
     const form = el('form', { className: 'panel settings-group', id: `settings-${group.id}`, noValidate: true });
@@ -883,8 +1007,12 @@ export async function renderSettings(root: HTMLElement, onError: (error: unknown
     const extras: HTMLElement[] = [];
     if (group.id === 'smtp') extras.push(smtpTest(fields, onError));
     if (group.id === 'logs') extras.push(syslogStatus(onError));
+    // Panels with their own buttons come after the group's Save (they do not save with it).
+    const panels: HTMLElement[] = [];
+    if (group.id === 'logs') panels.push(metricsTokenPanel(onError));
+    if (group.id === 'certificates') panels.push(certificatePanel(onError));
     if (group.id === 'backup') extras.push(el('p', {}, el('a', { href: '#backups' }, w('backupsLink'))));
-    form.append(el('h2', { id: `settings-${group.id}-title`, tabIndex: -1 }, w(`group_${group.id}`)), ...parts, ...extras, el('div', { className: 'toolbar' }, saveButton), outcome);
+    form.append(el('h2', { id: `settings-${group.id}-title`, tabIndex: -1 }, w(`group_${group.id}`)), ...parts, ...extras, el('div', { className: 'toolbar' }, saveButton), outcome, ...panels);
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       for (const f of fields) clearError(f);
@@ -905,7 +1033,18 @@ export async function renderSettings(root: HTMLElement, onError: (error: unknown
       saveButton.disabled = true;
       void api<SaveAnswer>('PATCH', '/settings', changes)
         .then((answer) => {
-          lastOutcome = { group: group.id, lines: answerInWords(answer, effects) };
+          const lines = answerInWords(answer, effects, changes);
+          const moved = consoleMovedTo(answer.live);
+          if (moved) {
+            // The listener this page came from is gone: offer the new address, do not reload from the old one.
+            saveButton.disabled = false;
+            const link = el('a', { href: moved, id: 'settings-console-moved' }, moved);
+            outcome.classList.add('ok');
+            outcome.replaceChildren(...lines.map((line) => el('p', {}, line)), el('p', {}, w('consoleMoved'), ' ', link));
+            link.focus();
+            return;
+          }
+          lastOutcome = { group: group.id, lines, problems: answer.live?.problems ?? [] };
           focusGroup = group.id;
           return again();
         })

@@ -162,8 +162,7 @@ export async function renderSetupWizard(root: HTMLElement, onError: (error: unkn
     const improvement = input({ type: 'checkbox', checked: true });
     form.append(field('wizard-password', w('newPassword'), password), field('wizard-confirm', w('confirmPassword'), confirm), field('wizard-email', w('email'), email));
     form.append(el('label', { className: 'check' }, improvement, ` ${w('improvement')}`));
-    // (A confirmation that differs comes back as VCBOX_ERR_PASSWORD_CHANGE, naming no field.)
-    Object.assign(fields, { newPassword: 'wizard-password', confirmPassword: 'wizard-confirm', email: 'wizard-email', VCBOX_ERR_PASSWORD_CHANGE: 'wizard-confirm' });
+    Object.assign(fields, { newPassword: 'wizard-password', confirmPassword: 'wizard-confirm', email: 'wizard-email' });
     body = () => ({ newPassword: password.value, confirmPassword: confirm.value, email: email.value.trim(), improvementProgramme: improvement.checked });
   } else if (step === 'license') {
     // The licence is activated by the licence API; the step is done when the box has one.

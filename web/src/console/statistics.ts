@@ -6,7 +6,7 @@
  */
 import { api } from './api.ts';
 import { el, pager } from './form-fields.ts';
-import { words } from './i18n.ts';
+import { lang, words } from './i18n.ts';
 
 const w = words({
   en: {
@@ -122,7 +122,7 @@ export async function renderStatistics(root: HTMLElement, onError: (error: unkno
   const m = stats.meetings;
   const concurrency = (c: { participants: number; meetings: number }) => w('concurrency', { participants: String(c.participants), meetings: String(c.meetings) });
   const rows = list.items.map((r) =>
-    el('tr', {}, el('td', {}, new Date(r.started_at).toLocaleString()), el('td', {}, w(r.type as 'p2p')), el('td', {}, r.caller), el('td', {}, r.callee), el('td', {}, r.subject ?? ''), el('td', {}, String(r.duration_s ?? '')), el('td', {}, r.outcome ?? '')),
+    el('tr', {}, el('td', {}, new Date(r.started_at).toLocaleString(lang())), el('td', {}, w(r.type as 'p2p')), el('td', {}, r.caller), el('td', {}, r.callee), el('td', {}, r.subject ?? ''), el('td', {}, String(r.duration_s ?? '')), el('td', {}, r.outcome ?? '')),
   );
   const pages = Math.max(1, Math.ceil(list.total / PAGE_SIZE));
   const exportQuery = new URLSearchParams(records);

@@ -3,10 +3,12 @@
  * account, host PIN, guest PIN, capacity and layout (picked by name, with the layout's
  * picture drawn from GET /layouts as on the live-meetings page) — searched, added (number and
  * PINs generated when left empty), changed, deleted one or many (confirmed). The server's
- * refusal is shown by the field it names, in the chosen language.
+ * refusal is shown by the field it names, in the chosen language. The list and form mechanics
+ * are ./editable-list.ts, shared with the rooms page.
  */
 import { api } from './api.ts';
-import { clearRefusal, el, field, showRefusal } from './form-fields.ts';
+import { type ListView, renderEditableList, searchQuery } from './editable-list.ts';
+import { el, field } from './form-fields.ts';
 import { words } from './i18n.ts';
 import { type LayoutPicture, layoutName, picture } from './live-meetings.ts';
 
@@ -83,7 +85,7 @@ interface Vmr {
   createdAt: string;
 }
 
-const view = { q: '', selected: new Set<number>(), editing: undefined as Vmr | undefined };
+const view: ListView<Vmr> = { q: '', selected: new Set<number>(), editing: undefined };
 let layouts: LayoutPicture[] = [];
 
 /** The server's field names → this page's control ids. */
@@ -101,13 +103,11 @@ const FIELDS = {
 export async function renderVmrs(root: HTMLElement, onError: (error: unknown) => void): Promise<void> {
   if (layouts.length === 0) layouts = await api<LayoutPicture[]>('GET', '/layouts');
   const [vmrs, accounts] = await Promise.all([
-    api<Vmr[]>('GET', `/vmrs${view.q ? `?q=${encodeURIComponent(view.q)}` : ''}`),
+    api<Vmr[]>('GET', `/vmrs${searchQuery(view)}`),
     api<{ items: { number: string; name: string }[] }>('GET', '/accounts?pageSize=500&sort=number'),
   ]);
-  const again = () => renderVmrs(root, onError).catch(onError);
-  for (const id of view.selected) if (!vmrs.some((vmr) => vmr.id === id)) view.selected.delete(id);
 
-  // The form: a new VMR, or the one being changed.
+  // The form's controls: a new VMR, or the one being changed.
   const editing = view.editing;
   const number = el('input', { inputMode: 'numeric', maxLength: 12, value: editing?.number ?? '' });
   const name = el('input', { maxLength: 128, required: true, value: editing?.name ?? '' });
@@ -134,123 +134,51 @@ export async function renderVmrs(root: HTMLElement, onError: (error: unknown) =>
   };
   layout.addEventListener('change', drawPreview);
   drawPreview();
-  const formMessage = el('p', { className: 'form-error', id: 'vmr-form-error' });
-  formMessage.setAttribute('role', 'alert');
-  const cancel = el('button', { type: 'button', className: 'secondary', hidden: !editing }, w('cancelEdit'));
-  cancel.addEventListener('click', () => {
-    view.editing = undefined;
-    void again();
-  });
   const layoutField = field('vmr-layout', w('layout'), layout);
   layoutField.insertBefore(preview, layoutField.querySelector('.field-error'));
-  const form = el(
-    'form',
-    { className: 'inline-form field-form', id: 'vmr-form', noValidate: true },
-    field('vmr-number', w('number'), number, w('numberHint')),
-    field('vmr-name', w('name'), name),
-    field('vmr-owner', w('owner'), owner),
-    ownerList,
-    field('vmr-host-pin', w('hostPin'), hostPin, w('pinHint')),
-    guestPinField,
-    el('label', { className: 'check' }, noGuestPin, w('noGuestPin')),
-    field('vmr-capacity', w('capacity'), capacity),
-    layoutField,
-    el('div', { className: 'form-actions' }, el('button', { type: 'submit' }, editing ? w('save') : w('create')), cancel),
-    formMessage,
-  );
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    clearRefusal(form, formMessage);
-    // Empty number and PINs are generated on create; the capacity goes as typed (the server says what it accepts).
-    const body: Record<string, unknown> = { name: name.value.trim(), owner: owner.value.trim() || null, capacity: capacity.value.trim() === '' ? 16 : Number(capacity.value), layout: layout.value };
-    if (number.value.trim() !== '' || editing) body.number = number.value.trim();
-    if (hostPin.value.trim() !== '' || editing) body.hostPin = hostPin.value.trim();
-    if (noGuestPin.checked) body.guestPin = '';
-    else if (guestPin.value.trim() !== '' || editing) body.guestPin = guestPin.value.trim();
-    void (editing ? api('PATCH', `/vmrs/${editing.id}`, body) : api('POST', '/vmrs', body))
-      .then(() => {
-        view.editing = undefined;
-        return again();
-      })
-      .catch((error: unknown) => {
-        if (!showRefusal(form, formMessage, error, FIELDS)) onError(error);
-      });
-  });
-
-  // Search and the bulk delete.
-  const search = el('input', { id: 'vmr-search', type: 'search', value: view.q, placeholder: w('search') });
-  search.setAttribute('aria-label', w('search'));
-  search.addEventListener('change', () => {
-    view.q = search.value.trim();
-    void again();
-  });
-  const remove = (ids: number[]) => {
-    if (ids.length === 0 || !window.confirm(w('confirmDelete', { count: String(ids.length) }))) return;
-    void api('POST', '/vmrs/delete', { ids })
-      .then(() => {
-        for (const id of ids) view.selected.delete(id);
-        if (view.editing && ids.includes(view.editing.id)) view.editing = undefined;
-        return again();
-      })
-      .catch(onError);
+  // Empty number and PINs are generated on create; the capacity goes as typed (the server says what it accepts).
+  const body = () => {
+    const sent: Record<string, unknown> = { name: name.value.trim(), owner: owner.value.trim() || null, capacity: capacity.value.trim() === '' ? 16 : Number(capacity.value), layout: layout.value };
+    if (number.value.trim() !== '' || editing) sent.number = number.value.trim();
+    if (hostPin.value.trim() !== '' || editing) sent.hostPin = hostPin.value.trim();
+    if (noGuestPin.checked) sent.guestPin = '';
+    else if (guestPin.value.trim() !== '' || editing) sent.guestPin = guestPin.value.trim();
+    return sent;
   };
-  const deleteSelected = el('button', { type: 'button', className: 'danger', id: 'vmrs-delete-selected', disabled: view.selected.size === 0 }, w('deleteSelected'));
-  deleteSelected.addEventListener('click', () => remove([...view.selected]));
 
-  const rows = vmrs.map((vmr) => {
-    const box = el('input', { type: 'checkbox', checked: view.selected.has(vmr.id) });
-    box.setAttribute('aria-label', w('select', { name: `${vmr.number} ${vmr.name}` }));
-    box.addEventListener('change', () => {
-      if (box.checked) view.selected.add(vmr.id);
-      else view.selected.delete(vmr.id);
-      deleteSelected.disabled = view.selected.size === 0;
-    });
-    const edit = el('button', { type: 'button', className: 'edit secondary' }, w('edit'));
-    edit.setAttribute('aria-label', `${w('edit')} ${vmr.number}`);
-    edit.addEventListener('click', () => {
-      view.editing = vmr;
-      void again().then(() => document.getElementById('vmr-name')?.focus());
-    });
-    const del = el('button', { type: 'button', className: 'delete danger' }, w('delete'));
-    del.setAttribute('aria-label', `${w('delete')} ${vmr.number}`);
-    del.addEventListener('click', () => remove([vmr.id]));
-    const row = el(
-      'tr',
-      {},
-      el('td', {}, box),
-      el('td', {}, vmr.number),
-      el('td', {}, vmr.name),
-      el('td', {}, vmr.owner ?? '—'),
-      el('td', {}, vmr.hostPin),
-      el('td', {}, vmr.guestPin || w('noPin')),
-      el('td', {}, String(vmr.capacity)),
-      el('td', {}, layoutName(vmr.layout)),
-      el('td', { className: 'actions' }, edit, ' ', del),
-    );
-    row.dataset.vmr = vmr.number;
-    return row;
+  renderEditableList({
+    root,
+    view,
+    items: vmrs,
+    w,
+    prefix: 'vmr',
+    path: '/vmrs',
+    heading: editing ? w('editVmr', { number: editing.number }) : w('newVmr'),
+    controls: [
+      field('vmr-number', w('number'), number, w('numberHint')),
+      field('vmr-name', w('name'), name),
+      field('vmr-owner', w('owner'), owner),
+      ownerList,
+      field('vmr-host-pin', w('hostPin'), hostPin, w('pinHint')),
+      guestPinField,
+      el('label', { className: 'check' }, noGuestPin, w('noGuestPin')),
+      field('vmr-capacity', w('capacity'), capacity),
+      layoutField,
+    ],
+    refusalFields: FIELDS,
+    body,
+    focusOnEdit: 'vmr-name',
+    columns: [
+      { label: w('number'), cell: (vmr) => vmr.number },
+      { label: w('name'), cell: (vmr) => vmr.name },
+      { label: w('owner'), cell: (vmr) => vmr.owner ?? '—' },
+      { label: w('hostPin'), cell: (vmr) => vmr.hostPin },
+      { label: w('guestPin'), cell: (vmr) => vmr.guestPin || w('noPin') },
+      { label: w('capacity'), cell: (vmr) => String(vmr.capacity) },
+      { label: w('layout'), cell: (vmr) => layoutName(vmr.layout) },
+    ],
+    names: { select: (vmr) => `${vmr.number} ${vmr.name}`, action: (vmr) => vmr.number, key: (vmr) => vmr.number },
+    again: () => renderVmrs(root, onError).catch(onError),
+    onError,
   });
-  const table = el(
-    'table',
-    { id: 'vmrs-table' },
-    el('caption', {}, w('total', { total: String(vmrs.length) })),
-    el(
-      'thead',
-      {},
-      el(
-        'tr',
-        {},
-        el('th', { scope: 'col' }, el('span', { className: 'visually-hidden' }, w('selectColumn'))),
-        ...(['number', 'name', 'owner', 'hostPin', 'guestPin', 'capacity', 'layout', 'actions'] as const).map((k) => el('th', { scope: 'col' }, w(k))),
-      ),
-    ),
-    el('tbody', {}, ...rows),
-  );
-  root.replaceChildren(
-    el('h1', {}, w('title')),
-    el('section', { className: 'panel' }, el('h2', {}, editing ? w('editVmr', { number: editing.number }) : w('newVmr')), form),
-    el('div', { className: 'toolbar' }, search, deleteSelected),
-    el('div', { className: 'table-wrap' }, table),
-    ...(vmrs.length === 0 ? [el('p', { className: 'empty' }, w('none'))] : []),
-  );
 }
