@@ -92,7 +92,11 @@ async function useTheBox(t: Tap, backup: string): Promise<void> {
   mkdirSync(path.join(paths.prompts, 'en'), { recursive: true });
   writeFileSync(path.join(paths.prompts, 'en', 'welcome.pcm'), Buffer.alloc(3200, 7));
   getLogger('test').warn('a line from before the reset');
-  flushLogs();
+  // Written out (the log is asynchronous) before the reset, not while it runs.
+  for (let i = 0; i < 100 && !readFileSync(logFile('web.log'), 'utf8').includes('a line from before the reset'); i++) {
+    flushLogs();
+    await new Promise((r) => setTimeout(r, 20));
+  }
   writeFileSync(logFile('web.log.1'), 'a rotated log\n');
   mkdirSync(logFile('terminals'), { recursive: true });
   writeFileSync(logFile('terminals/192.0.2.10.log'), 'REGISTER sip:box\n');
