@@ -21,7 +21,7 @@ Installs the vcbox video-conferencing appliance on this Debian 12 machine.
   --prefix PATH   Where the software goes (default /opt/vcbox): PATH/node, PATH/releases/<version>-<build>
                   and PATH/current (the release the services run; a system upgrade switches it).
   --data-dir PATH Database, certificates and files (default /var/lib/vcbox).
-  --log-dir PATH  Log files web.log, sip.log, mcu.log, turn.log (default /var/log/vcbox).
+  --log-dir PATH  Log folders web/, sip/, mcu/, turn/ (a file per process and day) and terminals/ (default /var/log/vcbox).
   --conf-dir PATH Configuration (default /etc/vcbox); config.json there is kept if present.
   --no-apt        Do not install Debian packages (they must already be there).
   --no-start      Install and enable the units, but do not start them.

@@ -28,9 +28,10 @@ vcbox_apt_run=(ca-certificates openssl procps util-linux $(cat "$vcbox_root/scri
 # a real browser (Debian's Chromium, driven by playwright-core), a real syslog collector
 # (rsyslog, its TLS driver in rsyslog-gnutls; the tests start their own rsyslogd, never the system's),
 # curl (a terminal's HTTP client with its own Digest, for the firmware downloads), a real SIP
-# softphone (baresip, run in a test-made network namespace) and a CJK font so the console's
-# Chinese screenshots show characters (WenQuanYi Micro Hei: 1.6 MB, not Noto CJK's 56 MB).
-vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium rsyslog rsyslog-gnutls curl baresip-core fonts-wqy-microhei)
+# softphone (baresip, run in a test-made network namespace), a CJK font so the console's
+# Chinese screenshots show characters (WenQuanYi Micro Hei: 1.6 MB, not Noto CJK's 56 MB), and
+# Info-ZIP's unzip (reads the log exports the way an administrator's tools do).
+vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium rsyslog rsyslog-gnutls curl baresip-core fonts-wqy-microhei unzip)
 
 vcbox_missing_packages() {
   local pkg

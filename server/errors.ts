@@ -556,6 +556,41 @@ export const ERRORS = {
     en: 'The requested range {range} is not inside the file ({size} bytes).',
     zh: '请求的范围 {range} 不在文件内（文件大小 {size} 字节）。',
   },
+  VCBOX_ERR_DISK_QUOTA_MIN: {
+    statusCode: 400,
+    en: 'The {part} quota must be at least {min} GB: the larger of its default ({default} GB) and the space it uses now ({used} GB). Enter a whole number of at least {min}, or clean the part first.',
+    zh: '{partZh}配额不能小于 {min} GB：各部分配额最小值为该部分默认空间（{default} GB）与已使用空间（{used} GB）中的较大值。请输入不小于 {min} 的整数，或先清理该部分。',
+  },
+  VCBOX_ERR_DISK_QUOTA_SUM: {
+    statusCode: 400,
+    en: 'The quotas on {path} add up to {sum} GB, more than the {available} GB its parts can have there ({free} GB free plus the {used} GB they use now). Lower a quota or free space on the disk.',
+    zh: '{path} 上各部分配额总和为 {sum} GB，超过了可用于这些部分的 {available} GB（可用空间 {free} GB，加上它们已使用的 {used} GB）。各部分磁盘空间总额不能超过可用磁盘空间，请调低配额或释放磁盘空间。',
+  },
+  VCBOX_ERR_DISK_CLEAN_UNSUPPORTED: {
+    statusCode: 409,
+    en: 'The {part} files are not cleaned here: {reason}',
+    zh: '{partZh}文件不能在此清理：{reasonZh}',
+  },
+  VCBOX_ERR_LOG_RANGE: {
+    statusCode: 400,
+    en: 'The date range {from} to {to} is not valid: {reason}. Give two dates YYYY-MM-DD, the first not after the second.',
+    zh: '日期范围 {from} 至 {to} 无效：{reasonZh}。请输入两个 YYYY-MM-DD 格式的日期，开始日期不能晚于结束日期。',
+  },
+  VCBOX_ERR_LOG_EXPORT_EMPTY: {
+    statusCode: 404,
+    en: 'No {modules} log has lines from {from} to {to}. {available}',
+    zh: '{from} 至 {to} 期间没有 {modules} 日志。{availableZh}',
+  },
+  VCBOX_ERR_LOG_EXPORT_TOO_BIG: {
+    statusCode: 413,
+    en: 'The export would hold {size} of logs; at most {max} fit in one download. Choose fewer modules or a shorter date range.',
+    zh: '导出的日志共 {size}，单次下载最多 {max}。请减少模块或缩短日期范围。',
+  },
+  VCBOX_ERR_TERMINAL_LOG_NOT_FOUND: {
+    statusCode: 404,
+    en: 'There is no terminal log {id}. The terminals with logs are listed by GET /api/v1/logs/terminals.',
+    zh: '没有终端日志 {id}。有日志的终端见 GET /api/v1/logs/terminals。',
+  },
   VCBOX_ERR_NOT_FOUND: {
     statusCode: 404,
     en: 'No such resource: {method} {url}.',

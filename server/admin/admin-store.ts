@@ -85,6 +85,13 @@ export class AdminStore {
     return (this.#db.prepare('SELECT * FROM admins ORDER BY username').all() as Row[]).map(toAdmin);
   }
 
+  /** Where alarm mails go (licence expiry, disk full): the e-mail of every administrator (not operators) who set one. */
+  alarmRecipients(): string[] {
+    return this.list()
+      .filter((admin) => admin.role === 'admin' && admin.email)
+      .map((admin) => admin.email as string);
+  }
+
   async create(input: { username: string; password: string; email?: string | null; role: AdminRole; mustChangePassword?: boolean }): Promise<Admin> {
     const reason = checkAdminPassword(input.password);
     if (reason) throw createError('VCBOX_ERR_VALIDATION', { field: 'password', reason });

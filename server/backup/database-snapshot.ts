@@ -22,9 +22,10 @@
  * BOX_LOCAL: kept by the box, neither carried nor restored — the operation log (audit_log:
  * logs are not part of a backup, and it is append-only), the migration history, console
  * sessions and password-reset links (a restore must not revive old sessions), the licence
- * (tables named license*, settings license.*), and the terminal firmware (tables named firmware*:
+ * (tables named license*, settings license.*), the terminal firmware (tables named firmware*:
  * they describe files in `<dataDir>/firmware`, which a backup does not carry — restored rows would
- * point at files this box may not have). On restore every console session ends except
+ * point at files this box may not have), and the disk alert state (disk_alerts: this box's
+ * disks). On restore every console session ends except
  * the restoring administrator's own, when the restored data has that administrator (same id
  * and name); everyone else logs in with the restored credentials.
  */
@@ -38,7 +39,7 @@ import { BUILD_INFO } from '../version.ts';
 
 const log = getLogger('backup');
 
-const BOX_LOCAL_TABLES = new Set(['audit_log', 'schema_migrations', 'admin_sessions', 'password_resets']);
+const BOX_LOCAL_TABLES = new Set(['audit_log', 'schema_migrations', 'admin_sessions', 'password_resets', 'disk_alerts']);
 const isBoxLocalTable = (name: string) => BOX_LOCAL_TABLES.has(name) || name.startsWith('license') || name.startsWith('firmware');
 /** Settings rows kept by the box (SQL condition on column `key`). */
 const BOX_LOCAL_SETTINGS = "key LIKE 'license.%'";

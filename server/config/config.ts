@@ -21,7 +21,7 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
 export interface Config {
   /** Folder holding the SQLite database, certificates, secrets and files. */
   readonly dataDir: string;
-  /** Folder of the per-module log files (web.log, sip.log, mcu.log, turn.log). */
+  /** Folder of the per-module log folders (web/, sip/, mcu/, turn/: server/logging) and terminals/. */
   readonly logDir: string;
   readonly logLevel: LogLevel;
   /** Log to stdout as well as to the files (on in dev; journald takes it on the appliance). */

@@ -56,6 +56,10 @@ import { systemInfoRoutes } from './routes/system-info.ts';
 import { settingRoutes } from './routes/settings.ts';
 import { systemRoutes } from './routes/system.ts';
 import type { Maintenance } from '../maintenance/open-maintenance.ts';
+import { DiskParts } from '../disk/disk-parts.ts';
+import type { DiskKeeper } from '../disk/disk-keeper.ts';
+import { diskRoutes } from './routes/disk.ts';
+import { logRoutes } from './routes/logs.ts';
 import { liveMeetingRoutes } from './routes/live-meetings.ts';
 import { type OnlineLookup, onlineUserRoutes, type ReachabilityLookup } from './routes/online-users.ts';
 import { type DeviceLookup, roomRoutes } from './routes/rooms.ts';
@@ -126,6 +130,11 @@ export interface AppOptions {
    * application's, so wrong passwords over HTTP and SIP lock an address out together.
    */
   readonly firmware?: { readonly store: FirmwareStore; readonly rollout: FirmwareRollout; readonly lockout?: AuthLockout };
+  /**
+   * The disk's parts (usage, quotas, clean now) with the log files, and the quota and alert
+   * check; by default parts over the data directory beside the database, logs in its `logs/`.
+   */
+  readonly disk?: { readonly parts: DiskParts; readonly keeper?: DiskKeeper };
   /** Folder served as the console; defaults to the project's web/. */
   readonly webRoot?: string;
   /**
@@ -198,6 +207,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const mailer = new Mailer(settings);
   const system = options.system ?? new SystemConfigurator({ appliance: false });
   const license = options.license ?? openLicense({ db, identityDir: path.join(path.dirname(db.name), 'identity') });
+  const disk = options.disk?.parts ?? new DiskParts({ dataDir: path.dirname(db.name), logDir: path.join(path.dirname(db.name), 'logs'), ...(options.backups ? { backups: options.backups.store } : {}), ...(options.firmware ? { firmware: options.firmware.store } : {}) });
   await app.register(fastifyCookie);
   await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
   await app.register(fastifySwagger, {
@@ -251,6 +261,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         db,
         mailer,
         system,
+        disk,
         ...(options.syslog ? { syslog: options.syslog } : {}),
         live: {
           ...(options.web ? { web: options.web } : {}),
@@ -260,6 +271,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       });
       await api.register(certificateRoutes, { db, settings, certificates, ...(options.web ? { web: options.web } : {}), ...(options.signaling ? { signaling: options.signaling } : {}) });
       await api.register(metricsTokenRoutes, { db, tokens: metricsTokens });
+      await api.register(diskRoutes, { db, settings, parts: disk, ...(options.disk?.keeper ? { keeper: options.disk.keeper } : {}) });
+      await api.register(logRoutes, { db, settings, systemLogs: disk.systemLogs, terminalLogs: disk.terminalLogs, online: options.online ?? (() => []) });
       if (options.backups) await api.register(backupRoutes, { db, settings, ...options.backups });
       if (options.maintenance) await api.register(systemRoutes, { db, ...options.maintenance });
       await api.register(dashboardRoutes, {

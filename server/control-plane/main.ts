@@ -12,6 +12,8 @@ import { BackupRestorer } from '../backup/backup-restore.ts';
 import { BackupScheduler } from '../backup/backup-scheduler.ts';
 import { BackupStore } from '../backup/backup-store.ts';
 import { dataPaths, loadConfig } from '../config/config.ts';
+import { DiskKeeper } from '../disk/disk-keeper.ts';
+import { DiskParts } from '../disk/disk-parts.ts';
 import { FirmwareRollout } from '../firmware/firmware-rollout.ts';
 import { FirmwareStore } from '../firmware/firmware-store.ts';
 import { LicenseWarning } from '../license/license-warning.ts';
@@ -68,6 +70,9 @@ await runService('control plane', async () => {
   const firmwareStore = new FirmwareStore(state.db, { dir: paths.firmware, settings: state.settings, maxUploadBytes: config.firmware.maxUploadBytes });
   firmwareStore.sweep();
   const rollout = new FirmwareRollout({ db: state.db, store: firmwareStore, location: sip.location, checkSync: (binding) => sip.checkSync(binding) });
+  // Quotas (oldest files overwritten) and the 80 % alert mail, checked every minute.
+  const diskParts = new DiskParts({ dataDir: config.dataDir, logDir: config.logDir, backups: backupStore, firmware: firmwareStore });
+  const diskKeeper = new DiskKeeper({ db: state.db, settings: state.settings, parts: diskParts, admins: new AdminStore(state.db), mailer: new Mailer(state.settings) }).start();
   // The dashboard's system figures: one sample every 10 s, the last 24 hours kept in memory.
   const sampler = new SystemSampler({ dataDir: config.dataDir }).start();
   // The TURN relay runs in its own process (server/turn/main.ts); this one hands browsers its
@@ -107,6 +112,7 @@ await runService('control plane', async () => {
     backups: { store: backupStore, restorer, scheduler },
     maintenance,
     firmware: { store: firmwareStore, rollout, lockout: sip.lockout },
+    disk: { parts: diskParts, keeper: diskKeeper },
     license,
     syslog,
     system: new SystemConfigurator({ root: config.system.root, appliance: config.system.appliance }),
@@ -125,6 +131,7 @@ await runService('control plane', async () => {
     sampler.close();
     maintenance.close();
     licenseWarning.close();
+    diskKeeper.close();
     scheduler.close();
     rollout.close();
     sip.close();
@@ -144,6 +151,7 @@ await runService('control plane', async () => {
       sampler.close();
       maintenance.close();
       licenseWarning.close();
+      diskKeeper.close();
       scheduler.close();
       rollout.close();
       sip.close();

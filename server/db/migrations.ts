@@ -318,6 +318,23 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
+    version: 14,
+    name: 'disk usage alerts: one mail per crossing of 80 % (disk_alerts stays with the box: backups leave it out)',
+    up(db) {
+      db.exec(`
+        CREATE TABLE disk_alerts (
+          path       TEXT PRIMARY KEY,   -- the watched folder (storage path; the log folder when on another file system)
+          above      INTEGER NOT NULL,   -- 1 from going above 80 % until back at 78 % or below
+          percent    REAL NOT NULL,      -- usage at the last check
+          checked_at TEXT NOT NULL,
+          crossed_at TEXT,               -- when usage last went above 80 %
+          mailed_at  TEXT,               -- when that crossing's mail went out (NULL: not yet)
+          recipients TEXT                -- JSON array of the addresses it went to
+        );
+      `);
+    },
+  },
+  {
     version: 15,
     name: 'Prometheus metrics bearer token (its hash only)',
     up(db) {

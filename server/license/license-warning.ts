@@ -94,10 +94,7 @@ export class LicenseWarning {
     if (left > WARNING_DAYS * DAY_MS) return;
     const subject = facts.type === 'trial' ? `trial|${facts.boxId}` : `${facts.serial}|${facts.validUntil}`;
     if (this.#db.prepare('SELECT 1 FROM license_warnings WHERE subject = ?').get(subject)) return;
-    const recipients = this.#admins
-      .list()
-      .filter((admin) => admin.role === 'admin' && admin.email)
-      .map((admin) => admin.email as string);
+    const recipients = this.#admins.alarmRecipients();
     if (recipients.length === 0) {
       log.warn({ validUntil: facts.validUntil }, 'the licence expires soon but no administrator has an e-mail address to warn');
       return;

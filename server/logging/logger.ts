@@ -1,6 +1,8 @@
 /**
- * Structured logging (pino): one log file per product module as the spec names them — Web,
- * SIP, MCU, TURN — plus stdout, and one named logger per source module.
+ * Structured logging (pino): one log folder per product module as the spec names them — Web,
+ * SIP, MCU, TURN — with this process's files in it rotated by day and size
+ * (./rotating-log-file.ts: `<logDir>/<module>/<YYYY-MM-DD>.<process>.log`), plus stdout, and one
+ * named logger per source module.
  *
  * A process calls `initLogging(config, 'sip')` once in its `main.ts`; every source module
  * declares `const log = getLogger('sip-transport')` at its top, mediasoup-style. The named
@@ -9,16 +11,17 @@
  *
  * Lines at warn and above are also offered to one tap (`setLogTap`): remote syslog's way in.
  */
-import { mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import type { Config, LogLevel } from '../config/config.ts';
+import { RotatingLogFile } from './rotating-log-file.ts';
 
-/** The log files of the spec's "system logs per module". */
-export type LogFile = 'web' | 'sip' | 'mcu' | 'turn';
+/** The modules of the spec's "system logs per module", each a folder of log files. */
+export const LOG_MODULES = ['web', 'sip', 'mcu', 'turn'] as const;
+export type LogFile = (typeof LOG_MODULES)[number];
 
 let root: pino.Logger | undefined;
-let fileDestination: pino.DestinationStream | undefined;
+let fileDestination: RotatingLogFile | undefined;
 
 /** A receiver of log lines (parsed) at TAP_LEVEL and above. */
 export type LogTap = (line: Readonly<Record<string, unknown>>) => void;
@@ -64,17 +67,23 @@ function defaultRoot(): pino.Logger {
   return root;
 }
 
-/** Sets up this process's root logger: `<logDir>/<file>.log` and, when configured, stdout. */
+/**
+ * Sets up this process's root logger: files in `<logDir>/<file>/` named after `process` (the
+ * module's name by default) and, when configured, stdout.
+ */
 export function initLogging(
   config: Pick<Config, 'logDir' | 'logLevel' | 'logToStdout'>,
   file: LogFile,
-  options: { readonly process?: string } = {},
+  options: { readonly process?: string; readonly maxFileBytes?: number } = {},
 ): pino.Logger {
-  mkdirSync(config.logDir, { recursive: true });
+  fileDestination?.close();
   // Opened here, synchronously, so the destination is ready at once (a process that fails
   // during start-up can still flush its last line).
-  const fd = openSync(path.join(config.logDir, `${file}.log`), 'a', 0o640);
-  fileDestination = pino.destination({ dest: fd, sync: false });
+  fileDestination = new RotatingLogFile({
+    dir: path.join(config.logDir, file),
+    process: options.process ?? file,
+    ...(options.maxFileBytes ? { maxFileBytes: options.maxFileBytes } : {}),
+  });
   const streams: pino.StreamEntry[] = [{ level: config.logLevel === 'silent' ? 'fatal' : config.logLevel, stream: fileDestination }];
   if (config.logToStdout) {
     streams.push({ level: config.logLevel === 'silent' ? 'fatal' : config.logLevel, stream: process.stdout });
@@ -91,14 +100,21 @@ export function initLogging(
   return root;
 }
 
-/** Writes out what is buffered for the log file (call before the process exits). */
+/** Writes out what is buffered for the log file, synchronously (before an abrupt exit). */
 export function flushLogs(): void {
-  const destination = fileDestination as (pino.DestinationStream & { flushSync?: () => void }) | undefined;
-  try {
-    destination?.flushSync?.();
-  } catch {
-    // nothing more can be done about a log that cannot be written while exiting
-  }
+  fileDestination?.flushSync();
+}
+
+/**
+ * Ends the log files and resolves when every line is written (before an orderly exit; at most
+ * `timeoutMs`). Lines logged afterwards go to stdout only.
+ */
+export async function closeLogs(timeoutMs = 2000): Promise<void> {
+  const destination = fileDestination;
+  if (!destination) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([destination.end(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs).unref()))]);
+  clearTimeout(timer);
 }
 
 type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';

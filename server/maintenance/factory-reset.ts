@@ -19,20 +19,22 @@
  * transaction on the open connection (the other processes see all or nothing), which also
  * writes the reset itself as the first entry of the emptied operation log — who reset the box,
  * when, which kind, how many rows went — so the new log starts by saying why it is short.
- * Files go after the commit. Log files the processes hold open are truncated, not deleted (they
- * keep writing to them); other files in the log folder (rotated logs, terminal logs) are removed.
+ * Files go after the commit. The logs are cleaned as the disk page's "clean now" cleans them:
+ * the files processes are writing emptied (they write on into them), all others deleted.
  * A backup or restore cannot run at the same time (they share the backup store's lock).
  *
  * Afterwards the settings are reloaded (live ones re-applied); the services must restart for the
  * rest of the defaults (ports, certificate) to apply — the route asks for it where it can.
  */
-import type { Dirent } from 'node:fs';
-import { mkdir, readdir, rm, truncate } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { AdminStore } from '../admin/admin-store.ts';
 import { recordAudit } from '../audit/audit-log.ts';
 import type { BackupStore } from '../backup/backup-store.ts';
 import type { Db } from '../db/database.ts';
+import { addRemovals, type Removal } from '../disk/folder-files.ts';
+import { LOG_MODULES, SystemLogFiles } from '../logs/system-log-files.ts';
+import { TerminalLogFiles } from '../logs/terminal-log-files.ts';
 import { getLogger } from '../logging/logger.ts';
 import type { SettingKey, Settings } from '../settings/settings-schema.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
@@ -143,27 +145,18 @@ export class FactoryReset {
     return { scope, removed, kept, settingsChanged, logFiles, foldersEmptied, ...(initialPasswordFile ? { initialPasswordFile } : {}) };
   }
 
-  /** Empties the log folder: the per-module files truncated (held open by the processes), everything else removed. */
+  /**
+   * Empties the logs the way the disk page's "clean now" does (server/logs/): every system log
+   * module's files deleted but the ones processes are writing, which are emptied; the terminal
+   * logs deleted.
+   */
   async #clearLogs(): Promise<{ truncated: number; removed: number }> {
     const dir = this.#options.paths.logDir;
-    let truncated = 0;
-    let removedFiles = 0;
-    let entries: Dirent[] = [];
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch {
-      return { truncated, removed: removedFiles };
-    }
-    for (const entry of entries) {
-      const file = path.join(dir, entry.name);
-      if (entry.isFile() && entry.name.endsWith('.log')) {
-        await truncate(file, 0);
-        truncated++;
-      } else {
-        await rm(file, { recursive: true, force: true });
-        removedFiles++;
-      }
-    }
-    return { truncated, removed: removedFiles };
+    const system = new SystemLogFiles(dir);
+    const removals: Removal[] = [];
+    for (const module of LOG_MODULES) removals.push(await system.clean(module));
+    removals.push(await new TerminalLogFiles(path.join(dir, 'terminals')).clean());
+    const all = addRemovals(...removals);
+    return { truncated: all.truncated.length, removed: all.deleted.length };
   }
 }

@@ -1,11 +1,11 @@
 /**
  * How every appliance process starts and stops: run its start function, log a start-up
  * failure as one clear line and exit 1; on SIGINT/SIGTERM close what it started (once, with a
- * time limit), flush the logs and exit 0. Used by the `main.ts` of the control plane, the
+ * time limit), wait until the log files have every line and exit 0. Used by the `main.ts` of the control plane, the
  * signaling service and the media process, under the dev supervisor or systemd alike.
  */
 import { VcboxError } from '../errors.ts';
-import { flushLogs, getLogger } from '../logging/logger.ts';
+import { closeLogs, flushLogs, getLogger } from '../logging/logger.ts';
 
 const log = getLogger('lifecycle');
 
@@ -21,7 +21,7 @@ export async function runService(name: string, start: () => Promise<Closable>, s
     const message = error instanceof Error ? error.message : String(error);
     log.fatal({ err: error, code: error instanceof VcboxError ? error.code : undefined }, `${name} failed to start: ${message}`);
     process.stderr.write(`${name}: ${message}\n`);
-    flushLogs();
+    await closeLogs();
     process.exit(1);
   }
   let stopping = false;
@@ -41,7 +41,7 @@ export async function runService(name: string, start: () => Promise<Closable>, s
       log.error({ err: error }, `${name}: error while stopping`);
     }
     log.info(`${name} stopped`);
-    flushLogs();
+    await closeLogs();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

@@ -54,6 +54,7 @@ const RULES: [prefix: string, effect: SettingEffect][] = [
   ['sip.tlsPort', now('listeners')],
   // Read at every challenge the SIP application sends (server/sip-app/sip-application.ts).
   ['sip.', { applies: 'now' }],
+  // The signaling service reads it at every REGISTER/SUBSCRIBE.
   ['terminalLogs.', { applies: 'now' }],
   // The TURN service follows these and restarts its relay by itself (server/turn/turn-service.ts).
   ['media.turnPorts', { applies: 'now' }],

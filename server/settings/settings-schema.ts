@@ -2,7 +2,8 @@
  * Every stored setting of the appliance with its default from the spec (SPEC.md "Call
  * settings", "Network & services", "Logs", "Maintenance") and its rule. Per-key rules live in
  * `SETTINGS`; rules across keys (TLS port ≠ UDP/TCP port, media ranges wide enough and apart,
- * the NICs' addresses, gateways and routes: server/network/network-settings.ts) in `crossCheck`. The console API of later issues exposes these; nothing here touches storage.
+ * the NICs' addresses, gateways and routes: server/network/network-settings.ts, the server-log
+ * quota's shares adding up to 100 %) in `crossCheck`. The console API of later issues exposes these; nothing here touches storage.
  */
 import net from 'node:net';
 import {
@@ -185,12 +186,21 @@ export const SETTINGS = {
   // Disk quotas [001 ch4 磁盘空间设置], whole GB per part of the storage: meeting records, server
   // logs (Web/SIP/MCU/TURN together), terminal logs, backups, terminal firmware. When a part is
   // full its oldest files are overwritten. The rules across parts (minimum = max(default, used),
-  // sum within the free space) need the disk and live where the disk is read.
+  // sum within the free space) need the disk and live where the disk is read
+  // (server/disk/disk-quota-rules.ts, checked by PATCH /settings).
   'disk.quota.recordsGB': setting(10, isIntIn(1, 100_000), 'a whole number of GB from 1 to 100000'),
   'disk.quota.serverLogsGB': setting(5, isIntIn(1, 100_000), 'a whole number of GB from 1 to 100000'),
   'disk.quota.terminalLogsGB': setting(2, isIntIn(1, 100_000), 'a whole number of GB from 1 to 100000'),
   'disk.quota.backupsGB': setting(5, isIntIn(1, 100_000), 'a whole number of GB from 1 to 100000'),
   'disk.quota.firmwareGB': setting(5, isIntIn(1, 100_000), 'a whole number of GB from 1 to 100000'),
+  // The server-log quota's split between the modules [001: 服务器日志 → 详情: Web、FreeSwitch、MCU
+  // 和 Turn Server 日志占比], in percent adding up to 100. The manual gives no defaults: SIP
+  // (FreeSwitch's place) logs every registration and call, Web every console request, the MCU
+  // only meeting events, TURN (coturn for browsers outside the LAN) little.
+  'disk.serverLogs.webPercent': setting(30, isIntIn(0, 100), 'a whole percentage from 0 to 100'),
+  'disk.serverLogs.sipPercent': setting(40, isIntIn(0, 100), 'a whole percentage from 0 to 100'),
+  'disk.serverLogs.mcuPercent': setting(20, isIntIn(0, 100), 'a whole percentage from 0 to 100'),
+  'disk.serverLogs.turnPercent': setting(10, isIntIn(0, 100), 'a whole percentage from 0 to 100'),
   // Certificates (PEM) of the certificate authorities of the LAN's own servers — mail server,
   // syslog collector — trusted for the box's outgoing TLS besides the system's public ones.
   'tls.trustedCertificates': setting('', isPemCertificates, 'empty, or PEM certificates (-----BEGIN CERTIFICATE----- …) of at most 64 KiB'),
@@ -247,6 +257,9 @@ export function checkSetting(key: SettingKey, value: unknown): string | undefine
   return definition.check(value) ? undefined : `expected ${definition.describe}, got ${JSON.stringify(value)}`;
 }
 
+/** The server-log quota's shares per module (percent), in the modules' order Web, SIP, MCU, TURN. */
+export const SERVER_LOG_SHARES = ['disk.serverLogs.webPercent', 'disk.serverLogs.sipPercent', 'disk.serverLogs.mcuPercent', 'disk.serverLogs.turnPercent'] as const;
+
 function overlaps(a: PortRange, b: PortRange): boolean {
   return a.min <= b.max && b.min <= a.max;
 }
@@ -298,6 +311,10 @@ export function crossCheck(settings: Settings): [SettingKey, string] | undefined
   });
   const network = checkNetwork({ lan: nic(NICS[0]), wan: nic(NICS[1]) }, settings['network.routes']);
   if (network) return network;
+  const shares = SERVER_LOG_SHARES.reduce((sum, key) => sum + settings[key], 0);
+  if (shares !== 100) {
+    return ['disk.serverLogs.webPercent', `the Web, SIP, MCU and TURN shares of the server-log quota must add up to 100 %, not ${shares} %`];
+  }
   if (settings['backup.period'] === 'weekly' && settings['backup.day'] > 7) {
     return ['backup.day', `a weekly backup needs a weekday from 1 (Monday) to 7 (Sunday), got ${settings['backup.day']}`];
   }

@@ -88,6 +88,8 @@ export interface SignalingServiceOptions {
   readonly overloadLimit?: number;
   /** Where per-terminal REGISTER/SUBSCRIBE logs go; omitted: terminal logs off. */
   readonly terminalLogDir?: string;
+  /** Whether terminal logs are on now (read at every message; default: on when a folder is given). */
+  readonly terminalLogsEnabled?: () => boolean;
   /** Static NAT in force (read at every message): peers outside the LAN get the public IP in Via/Contact. */
   readonly nat?: () => StaticNat | undefined;
 }
@@ -139,6 +141,8 @@ export class SignalingService {
     clientTimeouts: 0,
     drainingDropped: 0,
   };
+  /** Whether terminal logs are on right now (the setting, read per message); default on. */
+  readonly #terminalLogsEnabled: () => boolean;
   /**
    * Final responses of completed non-INVITE transactions over UDP, by transaction key, kept for
    * Timer J (64·T1) to answer request retransmissions — compact, swept once a second.
@@ -165,6 +169,7 @@ export class SignalingService {
     this.#guard = new SourceGuard(options.guard ?? { perSecond: 200, blockScanners: true });
     this.#terminalLogDir = options.terminalLogDir;
     this.#terminalLog = options.terminalLogDir ? new TerminalLog(options.terminalLogDir) : undefined;
+    this.#terminalLogsEnabled = options.terminalLogsEnabled ?? (() => true);
     this.#overloadLimit = options.overloadLimit ?? 1000;
     this.#completedSweeper = setInterval(() => {
       const now = Date.now();
@@ -466,7 +471,7 @@ export class SignalingService {
   #onNetworkRequest(request: SipRequest, source: MessageSource): void {
     this.#count(this.#counts.requests, ALLOWED_METHODS.includes(request.method) ? request.method : 'other');
     this.#stampVia(request, source);
-    if (this.#terminalLog && TERMINAL_LOG_METHODS.has(request.method)) this.#terminalLog.record(source.address, 'in', request.toBuffer());
+    if (this.#terminalLog && TERMINAL_LOG_METHODS.has(request.method) && this.#terminalLogsEnabled()) this.#terminalLog.record(source.address, 'in', request.toBuffer());
 
     if (request.method === 'ACK') {
       this.#onNetworkAck(request, source);
@@ -724,7 +729,7 @@ export class SignalingService {
     }
     const sent = reliable ? transaction.respondReliably(response, Number(response.get('rseq'))) : transaction.respond(response);
     if (sent && status >= 200) this.#countResponse(status);
-    if (sent && this.#terminalLog && TERMINAL_LOG_METHODS.has(request.method)) this.#terminalLog.record(transaction.source.address, 'out', response.toBuffer());
+    if (sent && this.#terminalLog && TERMINAL_LOG_METHODS.has(request.method) && this.#terminalLogsEnabled()) this.#terminalLog.record(transaction.source.address, 'out', response.toBuffer());
     if (sent && request.method === 'INVITE' && tagOf(request.get('to')) === '') {
       if (status >= 200 && status < 300) this.#cdr('start', 'application', 'uas', response);
       else if (status >= 300) this.#cdr('stop', 'application', 'call-rejected', response);

@@ -1,7 +1,7 @@
 /**
  * Entry point of the TURN service process (systemd unit vcbox-turn, or a child of the dev
  * supervisor): reads the configuration, opens the settings and keeps the TURN relay (coturn)
- * running as they say (./turn-service.ts), with remote syslog for its log (turn.log).
+ * running as they say (./turn-service.ts), with remote syslog for its log (turn/<day>.turn.log).
  */
 import { dataPaths, loadConfig } from '../config/config.ts';
 import { initLogging } from '../logging/logger.ts';

@@ -106,7 +106,7 @@ export function renderTurnConfig(o: TurnRelayOptions): string {
     ...o.allowedPeers.map((peer) => `allowed-peer-ip=${peer}`),
     ...(o.allowedPeers.some(isLoopback) ? ['allow-loopback-peers'] : []),
     'stale-nonce=600',
-    // Its lines go to the TURN service's log (turn.log), structured, as every module's.
+    // Its lines go to the TURN service's log (turn/<day>.turn.log), structured, as every module's.
     'log-file=stdout',
     'simple-log',
     `pidfile=${o.runDir}/turnserver.pid`,

@@ -26,6 +26,7 @@ import { ConcurrencyRecords } from '../../server/cdr/concurrency-records.ts';
 import { dataPaths, loadConfig } from '../../server/config/config.ts';
 import type { Db } from '../../server/db/database.ts';
 import { flushLogs, getLogger, initLogging } from '../../server/logging/logger.ts';
+import { SystemLogFiles } from '../../server/logs/system-log-files.ts';
 import { openMaintenance } from '../../server/maintenance/open-maintenance.ts';
 import { openState } from '../../server/process/open-state.ts';
 import { defaultSettings } from '../../server/settings/settings-schema.ts';
@@ -36,8 +37,8 @@ import { ConsoleClient } from '../helpers/console-client.ts';
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-factory-reset-'));
 const config = loadConfig({ VCBOX_DATA_DIR: dataDir });
 const paths = dataPaths(config);
-// This process logs to <logDir>/web.log, held open as a running control plane holds it.
-initLogging({ ...config, logToStdout: false }, 'web');
+// This process logs to <logDir>/web/<day>.control-plane.log, held open as a running control plane holds it.
+initLogging({ ...config, logToStdout: false }, 'web', { process: 'control-plane' });
 const state = openState(config);
 const admins = new AdminStore(state.db);
 await admins.ensureInitialAdmin(paths.secrets);
@@ -61,6 +62,12 @@ function counts(db: Db = state.db): Record<string, number> {
   return out;
 }
 const logFile = (name: string) => path.join(config.logDir, name);
+/** The Web log file this process writes now. */
+async function activeWebLog(): Promise<string> {
+  const active = (await new SystemLogFiles(config.logDir).list('web')).find((file) => file.active);
+  if (!active) throw new Error('no Web log file is being written');
+  return active.path;
+}
 
 /** What an administrator sets up: accounts, a room, a VMR, a meeting, the trial. */
 async function fillTheBox(t: Tap): Promise<void> {
@@ -93,11 +100,11 @@ async function useTheBox(t: Tap, backup: string): Promise<void> {
   writeFileSync(path.join(paths.prompts, 'en', 'welcome.pcm'), Buffer.alloc(3200, 7));
   getLogger('test').warn('a line from before the reset');
   // Written out (the log is asynchronous) before the reset, not while it runs.
-  for (let i = 0; i < 100 && !readFileSync(logFile('web.log'), 'utf8').includes('a line from before the reset'); i++) {
+  for (let i = 0; i < 100 && !readFileSync(await activeWebLog(), 'utf8').includes('a line from before the reset'); i++) {
     flushLogs();
     await new Promise((r) => setTimeout(r, 20));
   }
-  writeFileSync(logFile('web.log.1'), 'a rotated log\n');
+  writeFileSync(logFile('web/2020-01-01.control-plane.log'), 'a log of an older day\n');
   mkdirSync(logFile('terminals'), { recursive: true });
   writeFileSync(logFile('terminals/192.0.2.10.log'), 'REGISTER sip:box\n');
 }
@@ -142,11 +149,16 @@ t.test('settings only: defaults back, history and logs gone, accounts, rooms and
   t.match(state.db.prepare('SELECT actor, action, detail FROM audit_log').get(), { actor: 'chief', action: 'system.factory-reset', detail: /"scope":"settings"/ });
   t.same(state.settings.getAll(), defaultSettings(), 'every setting is its default');
   t.match((await admin.call('GET', '/api/v1/license')).body, { status: 'trial' }, 'the licence stays');
-  t.notMatch(readFileSync(logFile('web.log'), 'utf8'), /from before the reset/, 'the log file is emptied');
+  const webLog = await activeWebLog();
+  t.notMatch(readFileSync(webLog, 'utf8'), /from before the reset/, 'the log file being written is emptied');
   getLogger('test').warn('a line from after the reset');
-  flushLogs();
-  t.match(readFileSync(logFile('web.log'), 'utf8'), /^\{.*a line from after the reset/, 'and the process writes on into it, from its start');
-  t.notOk(existsSync(logFile('web.log.1')) || existsSync(logFile('terminals')), 'rotated and terminal logs removed');
+  for (let i = 0; i < 100 && !readFileSync(webLog, 'utf8').includes('a line from after the reset'); i++) {
+    flushLogs();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  t.match(readFileSync(webLog, 'utf8'), /^\{.*a line from after the reset/, 'and the process writes on into it, from its start');
+  t.notOk(existsSync(logFile('web/2020-01-01.control-plane.log')), 'older days\' logs removed');
+  t.notOk(existsSync(logFile('terminals/192.0.2.10.log')), 'terminal logs removed');
   t.same((await backups.list()).map((b) => b.name), ['BeforeReset'], 'backups kept');
   t.ok(existsSync(path.join(paths.prompts, 'en', 'welcome.pcm')), 'uploaded prompts kept');
   t.equal(fingerprint(), certificate, 'the certificate kept');
@@ -188,7 +200,7 @@ t.test('everything: the box is like new, but the trial stays used', async (t) =>
   t.not(fingerprint(), certificate, 'a new certificate');
   t.same(readdirSync(paths.backups), [], 'no backup left');
   t.same(readdirSync(paths.prompts), [], 'no uploaded prompt left');
-  t.notMatch(readFileSync(logFile('web.log'), 'utf8'), /from before the reset/, 'logs emptied');
+  t.notMatch(readFileSync(await activeWebLog(), 'utf8'), /from before the reset/, 'logs emptied');
   t.match(state.db.prepare('SELECT actor, action, detail FROM audit_log').get(), { actor: 'chief', action: 'system.factory-reset', detail: /"scope":"all"/ });
   t.equal((await fresh.call('POST', '/api/v1/accounts', { number: '1001', name: 'New Alice', password: 'secret-9' })).status, 201, 'the box works on');
 });

@@ -138,19 +138,20 @@ t.test('refused uploads say why and leave nothing behind', async (t) => {
 });
 
 t.test('the firmware quota (the disk setting) bounds all files together', async (t) => {
-  const patched = await admin.call('PATCH', '/api/v1/settings', { 'disk.quota.firmwareGB': 2 });
-  t.equal(patched.status, 200);
-  t.equal((await admin.call('GET', '/api/v1/firmware')).body.quotaBytes, 2 * MiB, 'the quota follows the setting at once');
-  // 500 KB are stored; 900 KB more fit under 2 "GB"; another 900 KB do not (declared, then streamed).
-  t.equal((await upload(admin, { model: 'Yealink SIP-T54W', fileName: 'T54W-96.85.0.5.rom' }, randomBytes(900 * 1024))).status, 201);
+  // A quota is at least its default (5 GB; the disk rules of PATCH /settings): 6 "GB" here.
+  const patched = await admin.call('PATCH', '/api/v1/settings', { 'disk.quota.firmwareGB': 6 });
+  t.equal(patched.status, 200, JSON.stringify(patched.body));
+  t.equal((await admin.call('GET', '/api/v1/firmware')).body.quotaBytes, 6 * MiB, 'the quota follows the setting at once');
+  // 500 KB are stored; six files of 900 KB more fit under 6 "GB"; a seventh does not (declared, then streamed).
+  for (let n = 0; n < 6; n++) t.equal((await upload(admin, { model: 'Yealink SIP-T54W', fileName: `T54W-96.85.0.${n}.rom` }, randomBytes(900 * 1024))).status, 201);
   const before = stored();
   for (const chunked of [false, true]) {
     const answer = await upload(admin, { model: 'Yealink SIP-T54W', fileName: 'T54W-96.85.0.6.rom' }, randomBytes(900 * 1024), { chunked });
     t.equal(answer.status, 507, `over the quota (${chunked ? 'streamed' : 'declared'})`);
-    t.match(answer.body.message, /beyond their disk quota of 2\.0 MB \(1\.4 MB in use\)\. Delete firmware files that are not the latest, or raise the firmware quota/, answer.body.message);
+    t.match(answer.body.message, /beyond their disk quota of 6\.0 MB \(5\.8 MB in use\)\. Delete firmware files that are not the latest, or raise the firmware quota/, answer.body.message);
     t.same(stored(), before, 'nothing left');
   }
-  await admin.call('PATCH', '/api/v1/settings', { 'disk.quota.firmwareGB': 5 });
+  await admin.call('PATCH', '/api/v1/settings', { 'disk.quota.firmwareGB': 7 });
   t.equal((await upload(admin, { model: 'Yealink SIP-T54W', fileName: 'T54W-96.85.0.6.rom' }, randomBytes(900 * 1024))).status, 201, 'fits once the quota is raised');
 });
 

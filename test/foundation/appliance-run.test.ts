@@ -4,7 +4,7 @@
  * database and the log files; Ctrl-C stops every process and frees the ports.
  */
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SCHEMA_VERSION } from '../../server/db/migrations.ts';
@@ -70,12 +70,16 @@ t.test('run command: console, SIP, data directory, clean Ctrl-C, certificate kep
     t.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     t.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
     db.close();
-    for (const [file, expect] of [
-      ['web.log', /SIP application connected to the signaling service/],
-      ['sip.log', /SIP listeners up/],
-      ['mcu.log', /media workers up/],
+    // Each module's folder holds each process's file of the day (rotated by day and size).
+    for (const [folder, writer, expect] of [
+      ['web', 'control-plane', /SIP application connected to the signaling service/],
+      ['sip', 'signaling', /SIP listeners up/],
+      ['mcu', 'media', /media workers up/],
     ] as const) {
-      const text = readFileSync(path.join(box.dataDir, 'logs', file), 'utf8');
+      const file = `${folder}/<day>.${writer}.log`;
+      const names = readdirSync(path.join(box.dataDir, 'logs', folder)).filter((name) => /^\d{4}-\d{2}-\d{2}\./.test(name) && name.endsWith(`.${writer}.log`));
+      t.equal(names.length, 1, `${file}: one file of today`);
+      const text = readFileSync(path.join(box.dataDir, 'logs', folder, names[0] ?? ''), 'utf8');
       t.match(text, expect, `${file} has the module's lines`);
       t.doesNotThrow(() => text.trim().split('\n').map((line) => JSON.parse(line)), `${file} is JSON lines`);
     }
@@ -84,6 +88,9 @@ t.test('run command: console, SIP, data directory, clean Ctrl-C, certificate kep
   await t.test('the TURN relay answers STUN on its port', async (t) => {
     await waitFor('the relay', 15_000, () => stunProbe('127.0.0.1', box.turnPort, 500).then(() => true, () => false));
     t.pass(`STUN answered on ${box.turnPort}`);
+    const turnLogs = readdirSync(path.join(box.dataDir, 'logs', 'turn')).filter((name) => name.endsWith('.turn.log'));
+    t.equal(turnLogs.length, 1, 'the TURN service\'s file of today');
+    t.match(readFileSync(path.join(box.dataDir, 'logs', 'turn', turnLogs[0] ?? ''), 'utf8'), /TURN relay started/, 'in the TURN module\'s folder');
   });
 
   const childPids = [...box.output().matchAll(/"pid":(\d+),"msg":"process started"/g)].map((m) => Number(m[1]));

@@ -45,6 +45,8 @@ export interface SipBox {
 export interface SipBoxOptions {
   registrar?: SipApplicationOptions['registrar'];
   terminalLogDir?: string;
+  /** Terminal logs follow the box's `terminalLogs.enabled` setting (as the signaling process does) instead of being always on. */
+  terminalLogsFromSetting?: boolean;
   /** Run the media service too (one mediasoup worker), reached over its control socket. */
   media?: { rtpTimeoutMs?: number; workers?: number; legsPerWorker?: number };
   /** Session-timer minimum for this box (RFC 4028's 90 s by default). */
@@ -74,6 +76,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
     tls: certificate,
     application: { host: '127.0.0.1', port: 0, secret },
     ...(options.terminalLogDir ? { terminalLogDir: options.terminalLogDir } : {}),
+    ...(options.terminalLogsFromSetting ? { terminalLogsEnabled: () => settings.get('terminalLogs.enabled') } : {}),
     nat: () => staticNatFrom(settings.getAll()),
   });
   await service.start();

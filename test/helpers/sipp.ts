@@ -105,3 +105,20 @@ export async function startSipp(options: SippOptions): Promise<{ localPort: numb
   });
   return { localPort, result };
 }
+
+/**
+ * A terminal registering with digest from `address` as the device `userAgent` names (scenario
+ * register-as.xml; password `secret-<account>`, the tests' convention); `expires` 0
+ * un-registers. Throws with sipp's errors when the box does not answer 200.
+ */
+export async function registerAs(target: string, address: string, account: string, userAgent: string, expires = '300'): Promise<void> {
+  const result = await runSipp({
+    scenario: 'register-as.xml',
+    target,
+    transport: 'u1',
+    localIp: address,
+    auth: [account, `secret-${account}`],
+    keys: { contact_port: '5060', account, expires, device: 'desk', user_agent: userAgent },
+  });
+  if (!result.ok) throw new Error(`sipp REGISTER from ${address} failed (exit ${result.exitCode})\n${result.errors}`);
+}

@@ -114,6 +114,20 @@ t.test('an administrator controls a live meeting from the console', async (t) =>
   await waitFor('pinned', 5000, () => box.app.live.get(room.number)?.pinned === participant()?.id);
   t.equal(box.app.live.get(room.number)?.pinned, participant()?.id, 'the terminal is pinned to the big pane');
 
+  // Broadcast the desk phone to everyone; the reception terminal watches it; then stop.
+  await page.click('tr[data-participant="Desk phone"] button.broadcast');
+  await waitFor('broadcast', 5000, () => box.app.live.get(room.number)?.broadcast === participant()?.id);
+  t.equal(box.app.live.get(room.number)?.broadcast, participant()?.id, 'the desk phone is broadcast');
+  await page.waitForSelector('tr[data-participant="Desk phone"] .badge.broadcasting');
+  t.equal(await page.textContent('tr[data-participant="Desk phone"] button.broadcast'), 'Stop broadcast', 'its button now stops the broadcast');
+  const receptionId = () => [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((x) => x.displayName === 'Reception')?.id ?? '';
+  await page.selectOption('tr[data-participant="Reception"] select.watch', { label: 'Desk phone' });
+  await waitFor('watching', 5000, () => box.app.live.get(room.number)?.watching.get(receptionId()) === participant()?.id);
+  t.equal(box.app.live.get(room.number)?.watching.get(receptionId()), participant()?.id, 'the reception terminal watches the desk phone');
+  await page.click('tr[data-participant="Desk phone"] button.broadcast');
+  await waitFor('broadcast stopped', 5000, () => box.app.live.get(room.number)?.broadcast === null);
+  t.equal(box.app.live.get(room.number)?.broadcast, null, 'the broadcast is stopped from the same button');
+
   await page.selectOption('#lang', 'zh-CN');
   await page.waitForFunction("document.querySelector('#content h1')?.textContent === '进行中的会议'");
   t.equal(await page.textContent('#nav a[href="#live"]'), '进行中的会议', 'the console switches to Chinese');

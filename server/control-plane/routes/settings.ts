@@ -9,7 +9,8 @@
  * restart the conferencing service, and for ports the running services move to (or why one
  * could not: control-plane/live-settings.ts). "Send test mail": the SMTP settings as
  * stored, or as typed in the form and not saved yet, tried with a real mail (audited). Remote
- * syslog's link as it is now (connected, buffering, drops).
+ * syslog's link as it is now (connected, buffering, drops). Disk quotas are also checked against
+ * the disk (each at least max(default, used), their sum within the free space).
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { checkEmail } from '../../accounts/account-store.ts';
@@ -17,11 +18,13 @@ import type { Db } from '../../db/database.ts';
 import { createError, VcboxError } from '../../errors.ts';
 import type { RemoteSyslog } from '../../logging/remote-syslog.ts';
 import { type Mailer, type SmtpSettings, securityName } from '../../mail/mailer.ts';
-import { SETTINGS, type SettingKey } from '../../settings/settings-schema.ts';
+import { SETTINGS, type SettingKey, type Settings } from '../../settings/settings-schema.ts';
 import { NETWORK_WARNING, SECRET_SETTINGS, settingEffect } from '../../settings/setting-effects.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import type { SystemConfigurator } from '../../system/system-configurator.ts';
 import { applyLive, type LiveTargets } from '../live-settings.ts';
+import type { DiskParts } from '../../disk/disk-parts.ts';
+import { checkQuotas, quotaChanges } from '../../disk/disk-quota-rules.ts';
 import { auditAction } from '../route-helpers.ts';
 
 interface TestMailBody {
@@ -43,9 +46,11 @@ interface Options {
   readonly system: SystemConfigurator;
   /** The running services a change is applied to at once (ports), and asked what they did. */
   readonly live?: LiveTargets;
+  /** The disk's parts: quota changes are checked against what they use and the free space. */
+  readonly disk?: DiskParts;
 }
 
-export const settingRoutes: FastifyPluginAsync<Options> = async (app, { settings, db, mailer, syslog, system, live: targets }) => {
+export const settingRoutes: FastifyPluginAsync<Options> = async (app, { settings, db, mailer, syslog, system, live: targets, disk }) => {
   const view = () => {
     const values = settings.getAll() as Record<string, unknown>;
     return Object.fromEntries(
@@ -74,6 +79,13 @@ export const settingRoutes: FastifyPluginAsync<Options> = async (app, { settings
       const changes = { ...request.body };
       // A secret left as shown ("(set)") is not a change.
       for (const key of SECRET_SETTINGS) if (changes[key] === '(set)') delete changes[key];
+      // Disk quotas: the minimum and sum rules need the disk (server/disk/disk-quota-rules.ts).
+      const quotas = quotaChanges(changes);
+      if (disk && quotas.length > 0) {
+        const next = { ...settings.getAll(), ...changes } as Settings;
+        const refusal = checkQuotas(next, quotas, await disk.usage(next));
+        if (refusal) throw refusal;
+      }
       const author = { actor: request.admin?.username ?? '', source: request.ip };
       const changed = settings.update(changes, author);
       const restart = [...new Set(changed.map(settingEffect).flatMap((e) => (e.applies === 'restart' ? [e.service] : [])))];

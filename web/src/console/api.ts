@@ -2,7 +2,7 @@
  * The console's calls to /api/v1: JSON in and out, the session cookie (sent by the browser),
  * the CSRF token on every change, the chosen language as Accept-Language. A failure becomes an
  * ApiError carrying the server's message in words and the field (or setting `key`) it refused;
- * 401 means the session is gone.
+ * 401 means the session is gone. Files the API makes (exports) are fetched the same way.
  */
 import { lang } from './i18n.ts';
 
@@ -25,8 +25,8 @@ export function setCsrfToken(token: string): void {
   csrfToken = token;
 }
 
-/** One request to /api/v1: the language, the CSRF token on a change; the answer's JSON, or an ApiError. */
-async function request<T>(method: string, path: string, headers: Record<string, string>, body?: BodyInit): Promise<T> {
+/** One request to /api/v1 with the language and, on a change, the CSRF token; a refusal becomes an ApiError. */
+async function send(method: string, path: string, headers: Record<string, string>, body?: BodyInit): Promise<Response> {
   const all: Record<string, string> = { 'accept-language': lang(), ...headers };
   if (method !== 'GET' && csrfToken) all['x-csrf-token'] = csrfToken;
   let response: Response;
@@ -35,14 +35,39 @@ async function request<T>(method: string, path: string, headers: Record<string, 
   } catch {
     throw new ApiError(0, 'VCBOX_ERR_UNREACHABLE', '');
   }
+  // A refusal: answer() throws the ApiError it carries.
+  if (!response.ok) answer(response.status, response.statusText, await response.text());
+  return response;
+}
+
+/** One request to /api/v1: the answer's JSON, or an ApiError. */
+async function request<T>(method: string, path: string, headers: Record<string, string>, body?: BodyInit): Promise<T> {
+  const response = await send(method, path, headers, body);
   return answer<T>(response.status, response.statusText, await response.text());
 }
 
-/** An answer's JSON, or the ApiError it carries (a status outside 2xx). */
+/** An answer's JSON, or the ApiError it carries (a status outside 2xx; its body JSON when it is). */
 function answer<T>(status: number, statusText: string, text: string): T {
-  const parsed = text ? JSON.parse(text) : undefined;
-  if (status < 200 || status >= 300) throw new ApiError(status, parsed?.code ?? 'VCBOX_ERR_REQUEST', parsed?.message ?? statusText, parsed?.field ?? parsed?.key);
+  const ok = status >= 200 && status < 300;
+  const parsed = text && (ok || text.startsWith('{')) ? JSON.parse(text) : undefined;
+  if (!ok) throw new ApiError(status, parsed?.code ?? 'VCBOX_ERR_REQUEST', parsed?.message ?? statusText, parsed?.field ?? parsed?.key);
   return parsed as T;
+}
+
+/**
+ * Downloads a file the API makes (an export): saved under the name the server gives, or the
+ * server's refusal as an ApiError — shown in words instead of a page of JSON.
+ */
+export async function download(path: string, fallbackName: string): Promise<string> {
+  const response = await send('GET', path, {});
+  const name = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? fallbackName;
+  const url = URL.createObjectURL(await response.blob());
+  const link = Object.assign(document.createElement('a'), { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return name;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the console reads whatever JSON the API documents

@@ -28,6 +28,7 @@ import { renderSetupWizard, setupPending } from './setup-wizard.ts';
 import { renderStatistics } from './statistics.ts';
 import { renderSystemInfo } from './system-info.ts';
 import { renderSettings } from './settings.ts';
+import { renderLogs } from './logs.ts';
 
 /** The pages of the console by their #hash; the live meetings page refreshes itself. */
 const PAGES = {
@@ -49,6 +50,7 @@ const PAGES = {
   license: { render: renderLicense, refreshMs: 0 },
   profile: { render: renderProfile, refreshMs: 0 },
   system: { render: renderSystemInfo, refreshMs: 10_000 },
+  logs: { render: renderLogs, refreshMs: 0 },
 } as const;
 type PageName = keyof typeof PAGES;
 const pageOf = (hash: string): PageName => (hash.replace(/^#/, '') in PAGES ? (hash.replace(/^#/, '') as PageName) : 'dashboard');

@@ -2,11 +2,34 @@
  * The "live meetings" page: every meeting running now with its participants (type, role,
  * audio codec, mute state, network quality in red at the spec's thresholds) and its control —
  * lock, mute all, mute/unmute or remove one, invite a registered account, and the layout picker, each layout drawn from the
- * server's pane geometry, with the participant pinned to the big pane. Refreshed every 5 s.
+ * server's pane geometry, with the participant pinned to the big pane; broadcast a site (every
+ * other SIP terminal sees it full screen) and, per SIP terminal, the site it watches. Refreshed
+ * every 5 s.
  */
 import { el } from './form-fields.ts';
 import { api } from './api.ts';
-import { lang, t } from './i18n.ts';
+import { lang, t, words } from './i18n.ts';
+
+const w = words({
+  en: {
+    broadcast: 'Broadcast',
+    stopBroadcast: 'Stop broadcast',
+    broadcasting: 'broadcast',
+    broadcastTitle: 'Every other SIP terminal sees {name} full screen',
+    watch: 'Watches',
+    watchLabel: 'Site {name} watches',
+    watchPicture: 'the meeting picture',
+  },
+  'zh-CN': {
+    broadcast: '广播',
+    stopBroadcast: '停止广播',
+    broadcasting: '广播中',
+    broadcastTitle: '其他 SIP 终端全屏观看 {name}',
+    watch: '选看',
+    watchLabel: '{name} 选看的会场',
+    watchPicture: '会议画面',
+  },
+});
 
 interface Participant {
   id: string;
@@ -20,6 +43,7 @@ interface Participant {
   videoPacketLoss: number;
   jitterMs: number;
   rttMs: number;
+  watching: string | null;
 }
 interface Meeting {
   number: string;
@@ -29,6 +53,7 @@ interface Meeting {
   startedAt: string;
   layout: string;
   pinned: string | null;
+  broadcast: string | null;
   participants: Participant[];
 }
 export interface LayoutPicture {
@@ -111,10 +136,23 @@ export async function renderLiveMeetings(root: HTMLElement, onError: (error: unk
       remove.addEventListener('click', () => {
         if (window.confirm(t('confirmRemove', { name: p.displayName }))) act(() => api('DELETE', `/live-meetings/${meeting.number}/participants/${p.id}`))();
       });
+      // Broadcast this site to everyone, or stop the broadcast it is.
+      const broadcasting = meeting.broadcast === p.id;
+      const broadcast = el('button', { type: 'button', className: 'broadcast', title: w('broadcastTitle', { name: p.displayName }) }, broadcasting ? w('stopBroadcast') : w('broadcast'));
+      broadcast.addEventListener('click', act(() => api('POST', `/live-meetings/${meeting.number}/broadcast`, { participantId: broadcasting ? null : p.id })));
+      // Watch: what this SIP terminal sees (browsers show every site themselves).
+      let watch: HTMLElement | string = '—';
+      if (p.type === 'sip') {
+        const select = el('select', { className: 'watch' });
+        select.setAttribute('aria-label', w('watchLabel', { name: p.displayName }));
+        select.append(el('option', { value: '' }, w('watchPicture')), ...meeting.participants.filter((o) => o.id !== p.id).map((o) => el('option', { value: o.id, selected: o.id === p.watching }, o.displayName)));
+        select.addEventListener('change', act(() => api('POST', `/live-meetings/${meeting.number}/participants/${p.id}/watch`, { watched: select.value || null })));
+        watch = select;
+      }
       const row = el(
         'tr',
         {},
-        el('td', {}, p.displayName, p.muted ? el('span', { className: 'badge' }, t('muted')) : ''),
+        el('td', {}, p.displayName, p.muted ? el('span', { className: 'badge' }, t('muted')) : '', broadcasting ? el('span', { className: 'badge broadcasting' }, w('broadcasting')) : ''),
         el('td', {}, p.type.toUpperCase()),
         el('td', {}, t(p.role)),
         el('td', {}, p.audioCodec || '—'),
@@ -126,7 +164,8 @@ export async function renderLiveMeetings(root: HTMLElement, onError: (error: unk
           },
           t(p.quality),
         ),
-        el('td', {}, mute, ' ', remove),
+        el('td', {}, watch),
+        el('td', {}, mute, ' ', broadcast, ' ', remove),
       );
       row.dataset.participant = p.displayName;
       return row;
@@ -135,7 +174,17 @@ export async function renderLiveMeetings(root: HTMLElement, onError: (error: unk
       'table',
       {},
       el('caption', {}, t('participants')),
-      el('thead', {}, el('tr', {}, ...(['name', 'type', 'role', 'codec', 'quality', 'actions'] as const).map((k) => el('th', { scope: 'col' }, t(k))))),
+      el(
+        'thead',
+        {},
+        el(
+          'tr',
+          {},
+          ...(['name', 'type', 'role', 'codec', 'quality'] as const).map((k) => el('th', { scope: 'col' }, t(k))),
+          el('th', { scope: 'col' }, w('watch')),
+          el('th', { scope: 'col' }, t('actions')),
+        ),
+      ),
       el('tbody', {}, ...rows),
     );
     section.append(title, started, el('div', { className: 'toolbar' }, lock, muteAll, inviteAccount, invite), picker, table);

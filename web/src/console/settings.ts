@@ -3,7 +3,8 @@
  * as the spec groups them — call settings; network & services (local domain, the LAN and WAN
  * NICs, static routes, static NAT, web, SSH, SIP, media port ranges); time; SMTP with "send
  * test mail"; logs (remote syslog with its link status, terminal logs); automatic backups; disk;
- * trusted certificates. Each field has the control its rule asks for (a select for an
+ * trusted certificates. The disk group also shows the storage path and each part's use with
+ * "clean now" (./disk-usage.ts). Each field has the control its rule asks for (a select for an
  * enumeration, a number, text, a toggle, a port range, the route list) and its rule as help.
  * Each group saves on its own, PATCHing only the keys that changed; a change that restarts a
  * service or rewrites the network asks first, with the spec's "this restarts the conferencing
@@ -22,6 +23,7 @@ import { ApiError, api } from './api.ts';
 import { lang, words } from './i18n.ts';
 import { certificatePanel } from './settings-certificate.ts';
 import { metricsTokenPanel } from './settings-metrics.ts';
+import { diskUsage } from './disk-usage.ts';
 
 type Effect =
   | { applies: 'now'; scope?: string; note?: string }
@@ -154,6 +156,10 @@ const w = words({
     part_media: 'Media port ranges',
     part_syslog: 'Remote syslog',
     part_terminalLogs: 'Terminal logs',
+    part_quotas: 'Quotas (whole GB)',
+    part_serverLogShares: 'Server logs: share of each module (%)',
+    part_alert: 'Alert',
+    confirmDisk: 'Change the disk settings?',
     // Routes.
     routeDestination: 'Destination',
     routeMask: 'Mask',
@@ -258,6 +264,10 @@ const w = words({
     part_media: '媒体端口范围',
     part_syslog: '远程 Syslog',
     part_terminalLogs: '终端日志',
+    part_quotas: '磁盘空间配额（整数，GB）',
+    part_serverLogShares: '服务器日志：各模块占比（%）',
+    part_alert: '告警',
+    confirmDisk: '确定修改磁盘设置？',
     routeDestination: '目的网络',
     routeMask: '掩码',
     routeGateway: '网关',
@@ -360,6 +370,15 @@ const label = words({
     'backup.time': 'Time of day',
     'backup.keep': 'Backups kept',
     'disk.alertAbove80': 'Alert mail when disk usage is above 80 %',
+    'disk.quota.recordsGB': 'Meeting records (GB)',
+    'disk.quota.serverLogsGB': 'Server logs (GB)',
+    'disk.quota.terminalLogsGB': 'Terminal logs (GB)',
+    'disk.quota.backupsGB': 'Backups (GB)',
+    'disk.quota.firmwareGB': 'Terminal firmware (GB)',
+    'disk.serverLogs.webPercent': 'Web (%)',
+    'disk.serverLogs.sipPercent': 'SIP (%)',
+    'disk.serverLogs.mcuPercent': 'MCU (%)',
+    'disk.serverLogs.turnPercent': 'TURN (%)',
     'tls.trustedCertificates': 'Certificate authorities of the LAN\'s servers (PEM)',
   },
   'zh-CN': {
@@ -435,6 +454,15 @@ const label = words({
     'backup.time': '时间',
     'backup.keep': '保留份数',
     'disk.alertAbove80': '磁盘使用超过 80% 时发送告警邮件',
+    'disk.quota.recordsGB': '会议记录（GB）',
+    'disk.quota.serverLogsGB': '服务器日志（GB）',
+    'disk.quota.terminalLogsGB': '终端日志（GB）',
+    'disk.quota.backupsGB': '备份空间（GB）',
+    'disk.quota.firmwareGB': '设备固件（GB）',
+    'disk.serverLogs.webPercent': 'Web（%）',
+    'disk.serverLogs.sipPercent': 'SIP（%）',
+    'disk.serverLogs.mcuPercent': 'MCU（%）',
+    'disk.serverLogs.turnPercent': 'TURN（%）',
     'tls.trustedCertificates': '局域网服务器的证书颁发机构（PEM）',
   },
 });
@@ -497,7 +525,7 @@ const choice = words({
 
 type SettingName = Parameters<typeof label>[0];
 type GroupId = 'call' | 'network' | 'time' | 'smtp' | 'logs' | 'backup' | 'disk' | 'certificates';
-type PartId = 'domain' | 'lan' | 'wan' | 'routes' | 'nat' | 'web' | 'ssh' | 'sip' | 'media' | 'syslog' | 'terminalLogs';
+type PartId = 'domain' | 'lan' | 'wan' | 'routes' | 'nat' | 'web' | 'ssh' | 'sip' | 'media' | 'syslog' | 'terminalLogs' | 'quotas' | 'serverLogShares' | 'alert';
 
 /** The page's layout: groups (one Save each), their parts, the settings in each. */
 const GROUPS: { id: GroupId; parts: { id?: PartId; keys: SettingName[] }[] }[] = [
@@ -549,7 +577,14 @@ const GROUPS: { id: GroupId; parts: { id?: PartId; keys: SettingName[] }[] }[] =
     ],
   },
   { id: 'backup', parts: [{ keys: ['backup.auto', 'backup.period', 'backup.day', 'backup.time', 'backup.keep'] }] },
-  { id: 'disk', parts: [{ keys: ['disk.alertAbove80'] }] },
+  {
+    id: 'disk',
+    parts: [
+      { id: 'quotas', keys: ['disk.quota.recordsGB', 'disk.quota.serverLogsGB', 'disk.quota.terminalLogsGB', 'disk.quota.backupsGB', 'disk.quota.firmwareGB'] },
+      { id: 'serverLogShares', keys: ['disk.serverLogs.webPercent', 'disk.serverLogs.sipPercent', 'disk.serverLogs.mcuPercent', 'disk.serverLogs.turnPercent'] },
+      { id: 'alert', keys: ['disk.alertAbove80'] },
+    ],
+  },
   { id: 'certificates', parts: [{ keys: ['tls.trustedCertificates'] }] },
 ];
 
@@ -586,6 +621,8 @@ function ruleInWords(rule: string): string {
     [/^one of (.+)$/, (m) => `可选：${m[1]}`],
     [/^a whole number of seconds from (\d+) to (\d+)$/, (m) => `${m[1]} 到 ${m[2]} 之间的整数（秒）`],
     [/^a whole number from (\d+) to (\d+)$/, (m) => `${m[1]} 到 ${m[2]} 之间的整数`],
+    [/^a whole number of GB from (\d+) to (\d+)$/, (m) => `${m[1]} 到 ${m[2]} 之间的整数（GB）`],
+    [/^a whole percentage from (\d+) to (\d+)$/, (m) => `${m[1]} 到 ${m[2]} 之间的整数（%）`],
     [/^a port range at least (\d+) wide$/, (m) => `端口范围，至少 ${m[1]} 个端口`],
     [/^(\d+) to (\d+) digits$/, (m) => `${m[1]} 到 ${m[2]} 位数字`],
     [/^an? ([\w -]+) of at most (\d+) characters$/, (m) => `${nouns[m[1] ?? ''] ?? m[1]}，最多 ${m[2]} 个字符`],
@@ -1012,6 +1049,7 @@ export async function renderSettings(root: HTMLElement, onError: (error: unknown
     if (group.id === 'logs') panels.push(metricsTokenPanel(onError));
     if (group.id === 'certificates') panels.push(certificatePanel(onError));
     if (group.id === 'backup') extras.push(el('p', {}, el('a', { href: '#backups' }, w('backupsLink'))));
+    if (group.id === 'disk') extras.push(diskUsage(onError));
     form.append(el('h2', { id: `settings-${group.id}-title`, tabIndex: -1 }, w(`group_${group.id}`)), ...parts, ...extras, el('div', { className: 'toolbar' }, saveButton), outcome, ...panels);
     form.addEventListener('submit', (event) => {
       event.preventDefault();
@@ -1028,7 +1066,8 @@ export async function renderSettings(root: HTMLElement, onError: (error: unknown
         outcome.replaceChildren(el('p', {}, w('nothingChanged')));
         return;
       }
-      const question = confirmation(changed, effects);
+      // The manual asks before disk settings change ("确定修改磁盘设置？").
+      const question = confirmation(changed, effects) ?? (group.id === 'disk' ? w('confirmDisk') : undefined);
       if (question !== undefined && !window.confirm(question)) return;
       saveButton.disabled = true;
       void api<SaveAnswer>('PATCH', '/settings', changes)
