@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the vcbox appliance onto Debian 12: runtime packages, the pinned Node runtime, the
-# application with its production dependencies and the built mediasoup worker, a system user,
-# data/log/config directories, and the systemd units (vcbox.target and its four services).
+# application with its production dependencies and the built mediasoup worker (as a release
+# folder PREFIX/releases/<version>-<build> with the link PREFIX/current the units run, the layout
+# a system upgrade from the console switches), a system user, data/log/config directories, and
+# the systemd units (vcbox.target and its four services, and the root maintenance job started
+# by a path unit for upgrades, restarts and reboots asked for in the console).
 # Run `./install.sh --help` for the options. Safe to run again (upgrades in place, keeps the
 # configuration and the data).
 set -euo pipefail
@@ -15,7 +18,8 @@ Installs the vcbox video-conferencing appliance on this Debian 12 machine.
   --root DIR      Install into DIR instead of / (a staging tree or an image). With a root
                   other than /, nothing on this machine is changed: no apt-get, no user is
                   created (a sysusers.d entry is written instead) and systemd is not touched.
-  --prefix PATH   Where the software goes (default /opt/vcbox): PATH/node, PATH/app.
+  --prefix PATH   Where the software goes (default /opt/vcbox): PATH/node, PATH/releases/<version>-<build>
+                  and PATH/current (the release the services run; a system upgrade switches it).
   --data-dir PATH Database, certificates and files (default /var/lib/vcbox).
   --log-dir PATH  Log folders web/, sip/, mcu/, turn/ (a file per process and day) and terminals/ (default /var/log/vcbox).
   --conf-dir PATH Configuration (default /etc/vcbox); config.json there is kept if present.
@@ -27,13 +31,15 @@ What it does:
   1. apt-get installs the runtime libraries (libuv1, libssl3, libsrtp2-1, libabsl, libopus0,
      libspandsp2, openssl).
   2. Runs scripts/setup.sh (pinned Node 22, npm dependencies, mediasoup worker build; cached).
-  3. Copies Node to PREFIX/node and the application to PREFIX/app, keeping only production
-     npm dependencies.
-  4. Writes CONF_DIR/config.json (data and log paths; ports come from the settings: console
-     80, SIP 5060/5061, changed in the console) if
-     it does not exist, plus sysusers.d and tmpfiles.d entries for user `vcbox`.
-  5. Installs vcbox.target, vcbox-control.service, vcbox-signaling.service and
-     vcbox-media.service, vcbox-turn.service into /etc/systemd/system, then enables and starts vcbox.target.
+  3. Copies Node to PREFIX/node and the application, keeping only production npm dependencies,
+     to PREFIX/releases/<version>-<build>, and points PREFIX/current at it (the previous release
+     is kept, older ones removed; a PREFIX/app of an older install.sh is removed).
+  4. Writes CONF_DIR/config.json (data and log paths, the install root for upgrades; ports
+     come from the settings: console 80, SIP 5060/5061, changed in the console) if it does not
+     exist, plus sysusers.d and tmpfiles.d entries for user `vcbox`.
+  5. Installs vcbox.target, vcbox-control.service, vcbox-signaling.service, vcbox-media.service,
+     vcbox-turn.service, vcbox-maintenance.service and vcbox-maintenance.path into
+     /etc/systemd/system, then enables and starts vcbox.target and the path unit.
 
 Afterwards: `systemctl status vcbox.target`; logs in LOG_DIR and `journalctl -u 'vcbox-*'`.
 USAGE
@@ -84,22 +90,36 @@ say "building (scripts/setup.sh)"
 source "$src/scripts/setup.sh" run
 node_dir="$(dirname "$(dirname "$(command -v node)")")"
 
-# 3. Software.
-say "software into $(dest "$prefix")"
-mkdir -p "$(dest "$prefix")"
-staging="$(dest "$prefix")/app.new"
+# 3. Software: a release folder and the `current` link the units run (server/upgrade/release-installer.ts
+#    switches the same link for an upgrade from the console).
+base="$(dest "$prefix")"
+releases="$base/releases"
+version="$(node -p "require('$src/package.json').version")"
+build_time="$(date -u +%Y-%m-%dT%H:%M:%S.000Z)"
+build="$(date -u -d "$build_time" +%Y%m%d%H%M%S)"
+commit="$(git -C "$src" rev-parse HEAD 2>/dev/null || true)"
+release="$version-$build"
+say "software into $releases/$release"
+mkdir -p "$releases"
+staging="$releases/.incoming-install-$$"
 rm -rf "$staging" && mkdir -p "$staging"
-cp -a "$src/package.json" "$src/package-lock.json" "$src/tsconfig.json" "$staging/"
+cp -a "$src/package.json" "$src/package-lock.json" "$src/tsconfig.json" "$src/install.sh" "$staging/"
 cp -a "$src/server" "$src/media" "$src/web" "$src/systemd" "$staging/"
 cp -a "$src/node_modules" "$staging/node_modules"
 (cd "$staging" && npm prune --omit=dev --offline --no-audit --no-fund --loglevel=error >/dev/null 2>&1) || {
   echo "install.sh: could not drop the development dependencies in $staging" >&2; exit 1; }
-rm -rf "$(dest "$prefix")/app.old"
-[ -d "$(dest "$prefix")/app" ] && mv "$(dest "$prefix")/app" "$(dest "$prefix")/app.old"
-mv "$staging" "$(dest "$prefix")/app"
-rm -rf "$(dest "$prefix")/app.old"
-rm -rf "$(dest "$prefix")/node.new" && cp -a "$node_dir" "$(dest "$prefix")/node.new"
-rm -rf "$(dest "$prefix")/node" && mv "$(dest "$prefix")/node.new" "$(dest "$prefix")/node"
+printf '{\n  "version": "%s",\n  "build": "%s",\n  "buildTime": "%s",\n  "commit": "%s"\n}\n' "$version" "$build" "$build_time" "$commit" > "$staging/build-info.json"
+previous="$(basename "$(readlink "$base/current" 2>/dev/null)" 2>/dev/null || true)"
+rm -rf "${releases:?}/$release" && mv "$staging" "$releases/$release"
+ln -sfn "releases/$release" "$base/.current-install-$$" && mv -T "$base/.current-install-$$" "$base/current"
+# An older install.sh put the software in PREFIX/app; the units now run PREFIX/current.
+rm -rf "$base/app" "$base/app.old"
+for old in "$releases"/*; do
+  name="$(basename "$old")"
+  [ "$name" = "$release" ] || [ "$name" = "$previous" ] || rm -rf "$old"
+done
+rm -rf "$base/node.new" && cp -a "$node_dir" "$base/node.new"
+rm -rf "$base/node" && mv "$base/node.new" "$base/node"
 
 # 4. Configuration, user, directories.
 mkdir -p "$(dest "$conf_dir")"
@@ -114,24 +134,41 @@ if [ ! -f "$(dest "$conf_dir")/config.json" ]; then
   "http": { "host": "0.0.0.0" },
   "sip": { "host": "0.0.0.0" },
   "signaling": { "host": "127.0.0.1", "port": 9022 },
-  "media": { "workers": 0 }
+  "media": { "workers": 0 },
+  "system": { "systemd": true },
+  "upgrade": { "installRoot": "$prefix" }
 }
 JSON
 else
   say "keeping the existing $(dest "$conf_dir")/config.json"
+  # What an older install.sh did not write and upgrades from the console need: added, nothing else touched.
+  VCBOX_PREFIX="$prefix" node - "$(dest "$conf_dir")/config.json" <<'NODE'
+const fs = require('node:fs');
+const file = process.argv[2];
+const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+const added = [];
+if (config.system?.systemd === undefined) { config.system = { ...config.system, systemd: true }; added.push('system.systemd'); }
+if (config.upgrade?.installRoot === undefined) { config.upgrade = { ...config.upgrade, installRoot: process.env.VCBOX_PREFIX }; added.push('upgrade.installRoot'); }
+if (added.length > 0) {
+  fs.writeFileSync(`${file}.new`, `${JSON.stringify(config, null, 2)}\n`);
+  fs.renameSync(`${file}.new`, file);
+  console.log(`[install] added to ${file}: ${added.join(', ')}`);
+}
+NODE
 fi
 mkdir -p "$(dest /usr/lib/sysusers.d)" "$(dest /usr/lib/tmpfiles.d)"
 echo 'u vcbox - "vcbox video-conferencing appliance" '"$data_dir" > "$(dest /usr/lib/sysusers.d)/vcbox.conf"
 cat > "$(dest /usr/lib/tmpfiles.d)/vcbox.conf" <<TMP
 d $data_dir 0750 vcbox vcbox -
 d $log_dir 0750 vcbox vcbox -
+d $data_dir/maintenance 0750 vcbox vcbox -
 TMP
-mkdir -p "$(dest "$data_dir")" "$(dest "$log_dir")"
+mkdir -p "$(dest "$data_dir")/maintenance" "$(dest "$log_dir")"
 
 # 5. systemd units.
 unit_dir="$(dest /etc/systemd/system)"
 mkdir -p "$unit_dir"
-for unit in "$src"/systemd/vcbox*.service "$src"/systemd/vcbox.target; do
+for unit in "$src"/systemd/vcbox*.service "$src"/systemd/vcbox*.path "$src"/systemd/vcbox.target; do
   sed -e "s|@PREFIX@|$prefix|g" -e "s|@CONFDIR@|$conf_dir|g" -e "s|@DATADIR@|$data_dir|g" -e "s|@LOGDIR@|$log_dir|g" \
     "$unit" > "$unit_dir/$(basename "$unit")"
 done
@@ -145,9 +182,10 @@ if [ "$live" = 1 ]; then
   # The box runs its own TURN relay (vcbox-turn, configured from its settings): the coturn
   # package's own service would hold the TURN port.
   systemctl disable --now coturn.service 2>/dev/null || true
-  systemctl enable vcbox.target vcbox-control.service vcbox-signaling.service vcbox-media.service vcbox-turn.service
+  systemctl enable vcbox.target vcbox-control.service vcbox-signaling.service vcbox-media.service vcbox-turn.service vcbox-maintenance.path
   if [ "$start" = 1 ]; then
     systemctl restart vcbox.target
+    systemctl start vcbox-maintenance.path
     say "started: systemctl status vcbox.target"
   fi
 else

@@ -206,6 +206,96 @@ export const ERRORS = {
     en: 'The restore failed while {step}: {reason}. The box is unchanged (database and files as before the restore).',
     zh: '恢复在{step}时失败：{reason}。设备未作任何修改（数据库和文件保持恢复前的状态）。',
   },
+  VCBOX_ERR_UPGRADE_UNAVAILABLE: {
+    statusCode: 409,
+    en: 'This box cannot be upgraded from the console: it runs from a source folder, not from an installation (no install root in its configuration, upgrade.installRoot). Install it with install.sh, or update the source folder yourself.',
+    zh: '本设备无法通过控制台升级：它从源代码目录运行，而不是从安装目录运行（配置中没有安装目录 upgrade.installRoot）。请用 install.sh 安装，或自行更新源代码目录。',
+  },
+  VCBOX_ERR_UPGRADE_BUSY: {
+    statusCode: 409,
+    en: 'An upgrade to vcbox {version} is in progress ({state}, since {since}); wait until it has finished.',
+    zh: '正在升级到 vcbox {version}（{state}，开始于 {since}）；请等待其完成。',
+  },
+  VCBOX_ERR_UPGRADE_TOO_LARGE: {
+    statusCode: 413,
+    en: 'The uploaded file is larger than {limit}, the most a release package may be. Nothing was changed.',
+    zh: '上传的文件超过系统升级包上限 {limit}。未作任何修改。',
+  },
+  VCBOX_ERR_UPGRADE_FOREIGN: {
+    statusCode: 422,
+    en: 'The file is not a vcbox release package: {reason}. Nothing was changed. Upload the release file (.tar.gz) you got from the vendor.',
+    zh: '该文件不是 vcbox 系统升级包：{reason}。未作任何修改。请上传从厂商获得的升级文件（.tar.gz）。',
+  },
+  VCBOX_ERR_UPGRADE_TRUNCATED: {
+    statusCode: 422,
+    en: 'The release package ends too early: the file is truncated (an interrupted download or copy). Nothing was changed. Download or copy it again, completely.',
+    zh: '该升级包不完整：文件被截断（下载或复制中断）。未作任何修改。请重新完整下载或复制。',
+  },
+  VCBOX_ERR_UPGRADE_SIGNATURE: {
+    statusCode: 422,
+    en: 'The release package\'s signature is not valid: it was not signed by the vendor, or its manifest was changed after signing. Nothing was changed. Use the package exactly as the vendor published it.',
+    zh: '升级包的签名无效：它不是由厂商签名的，或其清单在签名后被修改过。未作任何修改。请使用厂商发布的原始升级包。',
+  },
+  VCBOX_ERR_UPGRADE_TAMPERED: {
+    statusCode: 422,
+    en: 'The file {path} in the release package does not match the signed manifest ({reason}): the package was changed or damaged after it was built. Nothing was changed. Download it again from the vendor.',
+    zh: '升级包中的文件 {path} 与已签名的清单不符（{reason}）：升级包在生成后被修改或损坏。未作任何修改。请从厂商处重新下载。',
+  },
+  VCBOX_ERR_UPGRADE_INVALID: {
+    statusCode: 422,
+    en: 'The release package cannot be used: {reason}. Nothing was changed.',
+    zh: '该升级包无法使用：{reason}。未作任何修改。',
+  },
+  VCBOX_ERR_UPGRADE_OLDER: {
+    statusCode: 409,
+    en: 'The package holds vcbox {version} (built {buildTime}), which is older than the vcbox {current} this box runs. An upgrade only goes forward; nothing was changed.',
+    zh: '该升级包为 vcbox {version}（{buildTime} 生成），比本设备正在运行的 vcbox {current} 旧。升级只能升到更新的版本；未作任何修改。',
+  },
+  VCBOX_ERR_UPGRADE_SAME: {
+    statusCode: 409,
+    en: 'The package holds vcbox {version} (built {buildTime}), the version this box already runs. Nothing was changed.',
+    zh: '该升级包为 vcbox {version}（{buildTime} 生成），与本设备正在运行的版本相同。未作任何修改。',
+  },
+  VCBOX_ERR_UPGRADE_NODE: {
+    statusCode: 409,
+    en: 'vcbox {version} needs Node.js {required}; this box has Node.js {node}, which the upgrade does not replace. Reinstall the box with that version\'s install.sh instead. Nothing was changed.',
+    zh: 'vcbox {version} 需要 Node.js {required}；本设备为 Node.js {node}，系统升级不会更换它。请改用该版本的 install.sh 重新安装。未作任何修改。',
+  },
+  VCBOX_ERR_UPGRADE_SCHEMA: {
+    statusCode: 409,
+    en: 'vcbox {version} knows database schema {schema} at most, but this box\'s database is already at schema {database}; it could not read it. Nothing was changed.',
+    zh: 'vcbox {version} 最高支持数据库结构版本 {schema}，而本设备的数据库已是版本 {database}，它无法读取。未作任何修改。',
+  },
+  VCBOX_ERR_UPGRADE_ROLLED_BACK: {
+    statusCode: 500,
+    en: 'vcbox {version} was installed but failed its check ({reason}); the box went back to vcbox {previous} with its database as it was before the upgrade.',
+    zh: 'vcbox {version} 已安装，但未通过检查（{reason}）；设备已回退到 vcbox {previous}，数据库恢复为升级前的状态。',
+  },
+  VCBOX_ERR_UPGRADE_CHECK_FAILED: {
+    statusCode: 500,
+    en: 'vcbox {version} was unpacked but failed its self-check ({reason}); the box stays on vcbox {previous} and nothing of it was changed.',
+    zh: 'vcbox {version} 已解包，但未通过自检（{reason}）；设备保持 vcbox {previous}，未作任何修改。',
+  },
+  VCBOX_ERR_UPGRADE_FAILED: {
+    statusCode: 500,
+    en: 'The upgrade to vcbox {version} failed while {step}: {reason}. The box now runs {running}; check its services (the logs say more) before you try again.',
+    zh: '升级到 vcbox {version} 时在{stepZh}时失败：{reason}。设备当前运行 {running}；请先检查其服务（日志中有详细信息）再重试。',
+  },
+  VCBOX_ERR_UPGRADE_LAYOUT: {
+    statusCode: 409,
+    en: 'The installation in {root} has no "current" release link (it was installed by an older install.sh), so an upgrade could not be rolled back. Run install.sh of this version once, then upgrade from the console.',
+    zh: '{root} 中的安装没有 "current" 版本链接（由旧版 install.sh 安装），升级失败时将无法回退。请先运行一次本版本的 install.sh，再通过控制台升级。',
+  },
+  VCBOX_ERR_CONFIRM_REQUIRED: {
+    statusCode: 400,
+    en: '{action} must be confirmed: send "confirm": true. {consequence}',
+    zh: '{actionZh}需要确认：请发送 "confirm": true。{consequenceZh}',
+  },
+  VCBOX_ERR_RESTART_UNAVAILABLE: {
+    statusCode: 409,
+    en: 'Nothing on this machine can restart the services: the box runs neither as installed systemd services (install.sh; system.systemd) nor under the run command (scripts/run.sh). Restart its processes yourself.',
+    zh: '本机上没有可以重启服务的管理者：设备既不是以已安装的 systemd 服务运行（install.sh；system.systemd），也不是由运行命令（scripts/run.sh）启动的。请自行重启其进程。',
+  },
   VCBOX_ERR_ACCOUNT_INVALID: {
     statusCode: 400,
     en: 'Account field {field} is invalid: {reason}.',

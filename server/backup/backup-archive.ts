@@ -25,14 +25,10 @@
  * entry's size against the manifest (an entry that grows past its declared size is refused at
  * that byte). Paths come from a fixed pattern only (no `..`, no absolute paths, no links).
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip } from 'node:zlib';
 import { createError } from '../errors.ts';
-import { ChunkReader, decodeHeader, END_OF_ARCHIVE, encodeHeader, padding, TarFormatError } from './tar-format.ts';
+import { decodeHeader, extractEntry, hashFile, openTarGz, readEntryBytes, TarFormatError, writeTarGz } from './tar-format.ts';
 
 export const ARCHIVE_FORMAT = 'vcbox-backup';
 export const ARCHIVE_FORMAT_VERSION = 1;
@@ -98,16 +94,6 @@ export function signManifest(manifestBytes: Buffer): string {
   return createHmac('sha256', BACKUP_SIGNING_KEY).update(manifestBytes).digest('hex');
 }
 
-async function hashFile(file: string): Promise<{ size: number; sha256: string }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(file)) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { size, sha256: hash.digest('hex') };
-}
-
 /**
  * Writes the archive to `target` atomically (a temporary name, fsync, rename): the manifest is
  * completed with each input's size and SHA-256. Inputs must not change while this runs (they
@@ -122,45 +108,15 @@ export async function writeArchive(target: string, about: Omit<BackupManifest, '
   const manifest: BackupManifest = { format: ARCHIVE_FORMAT, formatVersion: ARCHIVE_FORMAT_VERSION, product: 'vcbox', ...about, entries };
   const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8');
   const signature = Buffer.from(`${signManifest(manifestBytes)}\n`, 'ascii');
-  const mtime = new Date(about.createdAt);
-  async function* tar(): AsyncGenerator<Buffer> {
-    for (const [name, bytes] of [
-      [MANIFEST_ENTRY, manifestBytes],
-      [SIGNATURE_ENTRY, signature],
-    ] as const) {
-      yield encodeHeader(name, bytes.length, mtime);
-      yield bytes;
-      yield padding(bytes.length);
-    }
-    for (const [index, input] of inputs.entries()) {
-      const entry = entries[index] as ManifestEntry;
-      yield encodeHeader(entry.path, entry.size, mtime);
-      let written = 0;
-      if (entry.size > 0) {
-        for await (const chunk of createReadStream(input.file, { end: entry.size - 1 })) {
-          written += (chunk as Buffer).length;
-          yield chunk as Buffer;
-        }
-      }
-      if (written !== entry.size) throw new TarFormatError(`${entry.path} changed while the backup was written`);
-      yield padding(entry.size);
-    }
-    yield END_OF_ARCHIVE;
-  }
-  const temporary = `${target}.${process.pid}.tmp`;
-  try {
-    await pipeline(tar, createGzip({ level: 6 }), createWriteStream(temporary, { flags: 'wx', mode: 0o600 }));
-    const handle = await open(temporary, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, target);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
+  await writeTarGz(
+    target,
+    [
+      { name: MANIFEST_ENTRY, size: manifestBytes.length, bytes: manifestBytes },
+      { name: SIGNATURE_ENTRY, size: signature.length, bytes: signature },
+      ...inputs.map((input, index) => ({ name: input.path, size: (entries[index] as ManifestEntry).size, file: input.file })),
+    ],
+    new Date(about.createdAt),
+  );
   return manifest;
 }
 
@@ -209,22 +165,16 @@ function zlibReason(error: NodeJS.ErrnoException, consumed: number): string {
  */
 export async function readArchive(file: string, options: { extractTo?: string; limits?: ArchiveLimits } = {}): Promise<BackupManifest> {
   const limits = options.limits ?? DEFAULT_LIMITS;
-  const input = createReadStream(file);
-  const gunzip = createGunzip();
-  input.on('error', (error) => gunzip.destroy(error));
-  input.pipe(gunzip);
-  const reader = new ChunkReader(gunzip);
+  const { reader, close } = openTarGz(file);
   try {
     const first = decodeHeader(await reader.read(512));
     if (!first) throw invalid('the archive is empty');
     if (first.name !== MANIFEST_ENTRY) throw invalid(`it has no vcbox backup manifest (its first entry is "${first.name.slice(0, 100)}")`);
     if (first.size > MAX_MANIFEST_BYTES) throw invalid('its manifest is larger than 1 MiB');
-    const manifestBytes = Buffer.from(await reader.read(first.size));
-    await reader.read(padding(first.size).length);
+    const manifestBytes = await readEntryBytes(reader, first);
     const second = decodeHeader(await reader.read(512));
     if (!second || second.name !== SIGNATURE_ENTRY || second.size > 256) throw invalid('its manifest carries no signature');
-    const signature = (await reader.read(second.size)).toString('ascii').trim();
-    await reader.read(padding(second.size).length);
+    const signature = (await readEntryBytes(reader, second)).toString('ascii').trim();
     const expected = Buffer.from(signManifest(manifestBytes), 'ascii');
     const given = Buffer.from(signature, 'ascii');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
@@ -244,21 +194,8 @@ export async function readArchive(file: string, options: { extractTo?: string; l
       if (!header) throw invalid(`it ends before ${entry.path} (the file is truncated)`);
       if (header.name !== entry.path) throw invalid(`it holds "${header.name}" where the manifest lists ${entry.path}`);
       if (header.size !== entry.size) throw invalid(`${entry.path} is ${header.size} bytes, the manifest says ${entry.size}`);
-      const target = path.join(options.extractTo, ...entry.path.split('/'));
-      await mkdir(path.dirname(target), { recursive: true });
-      const handle = await open(target, 'wx', 0o600);
-      const hash = createHash('sha256');
-      try {
-        for await (const chunk of reader.chunks(entry.size)) {
-          hash.update(chunk);
-          await handle.write(chunk);
-        }
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      if (hash.digest('hex') !== entry.sha256) throw invalid(`${entry.path} does not match its checksum (the file was changed or damaged)`);
-      await reader.read(padding(entry.size).length);
+      const sha256 = await extractEntry(reader, entry.size, path.join(options.extractTo, ...entry.path.split('/')));
+      if (sha256 !== entry.sha256) throw invalid(`${entry.path} does not match its checksum (the file was changed or damaged)`);
     }
     if (decodeHeader(await reader.read(512)) !== undefined) throw invalid('it holds entries the manifest does not list');
     await reader.drainZeros(MAX_TRAILING_BYTES);
@@ -269,7 +206,6 @@ export async function readArchive(file: string, options: { extractTo?: string; l
     if (typeof code === 'string' && code.startsWith('Z_')) throw invalid(zlibReason(error as NodeJS.ErrnoException, reader.consumed), error);
     throw error;
   } finally {
-    input.destroy();
-    gunzip.destroy();
+    close();
   }
 }

@@ -1,12 +1,21 @@
 /**
- * The small part of POSIX ustar that backups need, written and read by our own code (no
- * dependency): regular files only, names of at most 100 bytes, sizes in octal (< 8 GiB), each
- * header's checksum verified. Anything else a tar may hold — directories, links, devices,
+ * The small part of POSIX ustar that backups and release packages need, written and read by our
+ * own code (no dependency): regular files only, names of at most 255 bytes (ustar's 155-byte
+ * prefix + 100-byte name, split at a `/`), sizes in octal (< 8 GiB), each header's checksum
+ * verified. Anything else a tar may hold — directories, links, devices,
  * pax/GNU extension headers, base-256 sizes — is refused by the reader, so an archive made by
  * another tool cannot smuggle a symlink or a path outside the staging folder. `tar tzf` and
- * `tar xzf` read what the writer makes. What the archive means (manifest, signature, limits)
- * lives in ./backup-archive.ts.
+ * `tar xzf` read what the writer makes. Also here: writing such an archive as a .tar.gz file
+ * atomically (`writeTarGz`) and unpacking one entry with its checksum (`extractEntry`), which
+ * both archive kinds do the same way. What an archive means (manifest, signature, limits) lives
+ * in ./backup-archive.ts (backups) and server/upgrade/release-package.ts (release packages).
  */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
 
 export const BLOCK = 512;
 const MAX_OCTAL_SIZE = 8 ** 11 - 1;
@@ -25,14 +34,27 @@ function writeOctal(block: Buffer, offset: number, length: number, value: number
   block.write(`${value.toString(8).padStart(length - 1, '0')}\0`, offset, length, 'ascii');
 }
 
-/** A 512-byte ustar header of a regular file (mode 0600, owner 0, the given modification time). */
-export function encodeHeader(name: string, size: number, mtime: Date): Buffer {
-  const nameBytes = Buffer.from(name, 'utf8');
-  if (nameBytes.length === 0 || nameBytes.length > 100) throw new TarFormatError(`entry name "${name}" must be 1-100 bytes`);
+/** Splits a path into ustar's prefix and name fields (at a `/`), or throws when it cannot fit. */
+function splitName(name: string): { prefix: Buffer; name: Buffer } {
+  const whole = Buffer.from(name, 'utf8');
+  if (whole.length === 0) throw new TarFormatError('an entry name must not be empty');
+  if (whole.length <= 100) return { prefix: Buffer.alloc(0), name: whole };
+  // The last `/` that leaves at most 100 bytes after it and at most 155 before it.
+  for (let at = whole.length - 101; at < whole.length; at++) {
+    if (at < 1 || whole[at] !== 0x2f) continue;
+    if (at <= 155) return { prefix: whole.subarray(0, at), name: whole.subarray(at + 1) };
+  }
+  throw new TarFormatError(`entry name "${name}" does not fit a ustar header (at most 255 bytes, split at a "/")`);
+}
+
+/** A 512-byte ustar header of a regular file (owner 0, the given mode — 0600 unless said — and modification time). */
+export function encodeHeader(name: string, size: number, mtime: Date, mode = 0o600): Buffer {
+  const parts = splitName(name);
   if (!Number.isInteger(size) || size < 0 || size > MAX_OCTAL_SIZE) throw new TarFormatError(`entry "${name}" size ${size} out of range`);
   const block = Buffer.alloc(BLOCK);
-  nameBytes.copy(block, 0);
-  writeOctal(block, 100, 8, 0o600);
+  parts.name.copy(block, 0);
+  parts.prefix.copy(block, 345);
+  writeOctal(block, 100, 8, mode);
   writeOctal(block, 108, 8, 0);
   writeOctal(block, 116, 8, 0);
   writeOctal(block, 124, 12, size);
@@ -85,9 +107,8 @@ export function decodeHeader(block: Buffer): TarHeader | undefined {
   const type = String.fromCharCode(block[156] as number);
   if (type !== '0' && type !== '\0') throw new TarFormatError(`entry type "${type}" (only regular files are allowed)`);
   const prefix = cString(block, 345, 155);
-  if (prefix !== '') throw new TarFormatError('long entry names are not used by vcbox backups');
   const name = cString(block, 0, 100);
-  return { name, size: readOctal(block, 124, 12, 'size') };
+  return { name: prefix === '' ? name : `${prefix}/${name}`, size: readOctal(block, 124, 12, 'size') };
 }
 
 /**
@@ -155,4 +176,109 @@ export class ChunkReader {
       if (!(await this.#fill())) return;
     }
   }
+}
+
+/** SHA-256 and size of a file, streamed. */
+export async function hashFile(file: string): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(file)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { size, sha256: hash.digest('hex') };
+}
+
+/** One entry to write: its name in the archive, size, mode, and its bytes or the file holding them. */
+export interface TarEntry {
+  readonly name: string;
+  readonly size: number;
+  readonly mode?: number;
+  readonly bytes?: Buffer;
+  readonly file?: string;
+}
+
+/**
+ * Writes `entries` as a gzip-compressed ustar archive to `target` atomically (a temporary name,
+ * fsync, rename): a failure leaves no file behind. A file entry whose size differs from the
+ * one given (it changed after it was hashed) is an error.
+ */
+export async function writeTarGz(target: string, entries: readonly TarEntry[], mtime: Date, options: { level?: number } = {}): Promise<void> {
+  async function* tar(): AsyncGenerator<Buffer> {
+    for (const entry of entries) {
+      yield encodeHeader(entry.name, entry.size, mtime, entry.mode);
+      let written = 0;
+      if (entry.bytes) {
+        written = entry.bytes.length;
+        yield entry.bytes;
+      } else if (entry.file && entry.size > 0) {
+        for await (const chunk of createReadStream(entry.file, { end: entry.size - 1 })) {
+          written += (chunk as Buffer).length;
+          yield chunk as Buffer;
+        }
+      }
+      if (written !== entry.size) throw new TarFormatError(`${entry.name} changed while the archive was written`);
+      yield padding(entry.size);
+    }
+    yield END_OF_ARCHIVE;
+  }
+  const temporary = `${target}.${process.pid}.tmp`;
+  try {
+    await pipeline(tar, createGzip({ level: options.level ?? 6 }), createWriteStream(temporary, { flags: 'wx', mode: 0o600 }));
+    const handle = await open(temporary, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, target);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * Unpacks the `size` bytes of the entry the reader stands at into a new file `target` (parent
+ * folders made), with `mode`, synced unless `sync` is false (a caller writing thousands of files
+ * syncs the file system once instead), then skips the entry's padding. Returns the content's
+ * SHA-256 for the caller to compare with its manifest.
+ */
+export async function extractEntry(reader: ChunkReader, size: number, target: string, mode = 0o600, sync = true): Promise<string> {
+  await mkdir(path.dirname(target), { recursive: true });
+  const handle = await open(target, 'wx', mode);
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of reader.chunks(size)) {
+      hash.update(chunk);
+      await handle.write(chunk);
+    }
+    if (sync) await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await reader.read(padding(size).length);
+  return hash.digest('hex');
+}
+
+/** A .tar.gz file opened for reading: its decompressed bytes as a ChunkReader; `close` (idempotent) releases the file. */
+export function openTarGz(file: string): { reader: ChunkReader; close(): void } {
+  const input = createReadStream(file);
+  const gunzip = createGunzip();
+  input.on('error', (error) => gunzip.destroy(error));
+  input.pipe(gunzip);
+  return {
+    reader: new ChunkReader(gunzip),
+    close() {
+      input.destroy();
+      gunzip.destroy();
+    },
+  };
+}
+
+/** The content of the entry whose header was just read (held whole: for manifests and signatures), with its padding skipped. */
+export async function readEntryBytes(reader: ChunkReader, header: TarHeader): Promise<Buffer> {
+  const bytes = Buffer.from(await reader.read(header.size));
+  await reader.read(padding(header.size).length);
+  return bytes;
 }

@@ -57,9 +57,11 @@ export interface Config {
    * installed appliance, a staging folder to inspect them); undefined = never write system
    * files (the default: a dev or test machine). `appliance`: this is an installed appliance,
    * so rendered files are also applied (networkctl, systemctl, timedatectl) — only ever when
-   * `root` is `/` as well.
+   * `root` is `/` as well. `systemd`: the services run as the systemd units of systemd/
+   * (vcbox.target), and the root unit vcbox-maintenance takes the maintenance jobs the control
+   * plane hands over (upgrade, restart, reboot: server/maintenance/) — the installer sets it.
    */
-  readonly system: { readonly root?: string; readonly appliance: boolean };
+  readonly system: { readonly root?: string; readonly appliance: boolean; readonly systemd: boolean };
   /**
    * Licence: `identityDir` keeps the box id and the trial marker (kept by restore and factory
    * reset: see server/license/box-identity.ts); `testPublicKeyFile`, only for tests and
@@ -67,6 +69,22 @@ export interface Config {
    * exactly that key (server/license/license-keys.ts), no other key can be brought in.
    */
   readonly license: { readonly identityDir: string; readonly testPublicKeyFile?: string };
+  /**
+   * System upgrades (server/upgrade). `installRoot`: the folder the software is installed in —
+   * `releases/<version>-<build>/` and the `current` link the services run from (PREFIX,
+   * /opt/vcbox, on an appliance; the installer writes it) — undefined = this box runs from a
+   * source folder and refuses upgrades. `maxUploadBytes`: the largest package accepted.
+   * `healthTimeoutMs`: how long a new version has after its restart to answer its health check
+   * before it is rolled back. `testPublicKeyFile`: tests only, as for the licence — the file must
+   * hold exactly the project's TEST release key (server/upgrade/release-keys.ts).
+   */
+  readonly upgrade: { readonly installRoot?: string; readonly maxUploadBytes: number; readonly healthTimeoutMs: number; readonly testPublicKeyFile?: string };
+  /**
+   * The dev run command's supervisor (server/supervisor), when this process is its child: its
+   * pid, which the control plane signals to have the services restarted (reboot on a dev
+   * machine, an upgrade). Set by the supervisor in its children's environment only.
+   */
+  readonly supervisor?: { readonly pid: number };
 }
 
 /** The folder the project sits in (server/config/ → two levels up). */
@@ -86,8 +104,9 @@ interface ConfigFile {
   turn?: { port?: number };
   backup?: { maxUploadMB?: number };
   firmware?: { maxUploadMB?: number };
-  system?: { root?: string; appliance?: boolean };
+  system?: { root?: string; appliance?: boolean; systemd?: boolean };
   license?: { identityDir?: string; testPublicKeyFile?: string };
+  upgrade?: { installRoot?: string; maxUploadMB?: number; healthTimeoutSeconds?: number; testPublicKeyFile?: string };
 }
 
 function readConfigFile(file: string): ConfigFile {
@@ -141,6 +160,21 @@ function parseMebibytes(field: string, value: unknown): number {
   return count * 1024 * 1024;
 }
 
+function parseSeconds(field: string, value: unknown): number {
+  const seconds = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 5 || seconds > 3600) {
+    throw createError('VCBOX_ERR_CONFIG_VALUE', { field, reason: `"${String(value)}" is not a whole number of seconds from 5 to 3600` });
+  }
+  return seconds;
+}
+
+function parsePid(field: string, value: string | undefined): { pid: number } | undefined {
+  if (value === undefined || value === '') return undefined;
+  const pid = Number(value);
+  if (!Number.isInteger(pid) || pid < 2) throw createError('VCBOX_ERR_CONFIG_VALUE', { field, reason: `"${value}" is not a process id` });
+  return { pid };
+}
+
 function parseSystemRoot(field: string, value: string | undefined): string | undefined {
   if (value === undefined || value === '') return undefined;
   if (!path.isAbsolute(value)) {
@@ -189,6 +223,9 @@ export function loadConfig(env: Env): Config {
 
   const sipHost = env.VCBOX_SIP_HOST ?? file.sip?.host ?? '0.0.0.0';
   const testKeyFile = env.VCBOX_LICENSE_TEST_KEY_FILE ?? file.license?.testPublicKeyFile;
+  const releaseTestKeyFile = env.VCBOX_RELEASE_TEST_KEY_FILE ?? file.upgrade?.testPublicKeyFile;
+  const installRoot = parseSystemRoot('upgrade.installRoot (VCBOX_INSTALL_ROOT)', env.VCBOX_INSTALL_ROOT ?? file.upgrade?.installRoot);
+  const supervisor = parsePid('VCBOX_SUPERVISOR_PID', env.VCBOX_SUPERVISOR_PID);
   const logToStdoutRaw = env.VCBOX_LOG_STDOUT ?? file.logToStdout;
   return {
     dataDir,
@@ -226,11 +263,19 @@ export function loadConfig(env: Env): Config {
     system: {
       ...optionalRoot(parseSystemRoot('system.root (VCBOX_SYSTEM_ROOT)', env.VCBOX_SYSTEM_ROOT ?? file.system?.root)),
       appliance: parseFlag('system.appliance (VCBOX_APPLIANCE)', env.VCBOX_APPLIANCE ?? file.system?.appliance),
+      systemd: parseFlag('system.systemd (VCBOX_SYSTEMD)', env.VCBOX_SYSTEMD ?? file.system?.systemd),
     },
     license: {
       identityDir: path.resolve(dataDir, env.VCBOX_IDENTITY_DIR ?? file.license?.identityDir ?? 'identity'),
       ...(testKeyFile ? { testPublicKeyFile: path.resolve(base, testKeyFile) } : {}),
     },
+    upgrade: {
+      ...(installRoot === undefined ? {} : { installRoot }),
+      maxUploadBytes: parseMebibytes('upgrade.maxUploadMB (VCBOX_UPGRADE_MAX_UPLOAD_MB)', env.VCBOX_UPGRADE_MAX_UPLOAD_MB ?? file.upgrade?.maxUploadMB ?? 1024),
+      healthTimeoutMs: 1000 * parseSeconds('upgrade.healthTimeoutSeconds (VCBOX_UPGRADE_HEALTH_TIMEOUT_S)', env.VCBOX_UPGRADE_HEALTH_TIMEOUT_S ?? file.upgrade?.healthTimeoutSeconds ?? 180),
+      ...(releaseTestKeyFile ? { testPublicKeyFile: path.resolve(base, releaseTestKeyFile) } : {}),
+    },
+    ...(supervisor ? { supervisor } : {}),
   };
 }
 
@@ -269,5 +314,11 @@ export function dataPaths(config: Config) {
     mediaSocket: path.join(config.dataDir, 'run', 'media.sock'),
     /** Unix socket of the signaling service's control channel (its status; applying changed settings now). */
     signalingSocket: path.join(config.dataDir, 'run', 'signaling.sock'),
+    /**
+     * Maintenance jobs handed from the control plane to whoever restarts the services (the
+     * supervisor, or the appliance's root vcbox-maintenance unit): the request, an uploaded
+     * release package, the upgrade's status and the database copy an upgrade may roll back to.
+     */
+    maintenance: path.join(config.dataDir, 'maintenance'),
   } as const;
 }

@@ -54,6 +54,8 @@ import { joinRoutes } from './routes/join.ts';
 import { licenseRoutes } from './routes/license.ts';
 import { systemInfoRoutes } from './routes/system-info.ts';
 import { settingRoutes } from './routes/settings.ts';
+import { systemRoutes } from './routes/system.ts';
+import type { Maintenance } from '../maintenance/open-maintenance.ts';
 import { DiskParts } from '../disk/disk-parts.ts';
 import type { DiskKeeper } from '../disk/disk-keeper.ts';
 import { diskRoutes } from './routes/disk.ts';
@@ -120,6 +122,8 @@ export interface AppOptions {
    * folder beside the database and the vendor key only.
    */
   readonly license?: License;
+  /** System upgrade, factory reset and reboot (server/maintenance/open-maintenance.ts); enables the /system routes. */
+  readonly maintenance?: Pick<Maintenance, 'upgrade' | 'reset' | 'dispatch'>;
   /**
    * Terminal firmware (`<dataDir>/firmware`) and its rollout to registered terminals; enables the
    * firmware routes and the terminals' provisioning URL (/provisioning/). `lockout`: the SIP
@@ -270,6 +274,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(diskRoutes, { db, settings, parts: disk, ...(options.disk?.keeper ? { keeper: options.disk.keeper } : {}) });
       await api.register(logRoutes, { db, settings, systemLogs: disk.systemLogs, terminalLogs: disk.terminalLogs, online: options.online ?? (() => []) });
       if (options.backups) await api.register(backupRoutes, { db, settings, ...options.backups });
+      if (options.maintenance) await api.register(systemRoutes, { db, ...options.maintenance });
       await api.register(dashboardRoutes, {
         settings,
         live: options.live ?? new LiveMeetings(),

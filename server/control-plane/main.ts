@@ -17,6 +17,7 @@ import { DiskParts } from '../disk/disk-parts.ts';
 import { FirmwareRollout } from '../firmware/firmware-rollout.ts';
 import { FirmwareStore } from '../firmware/firmware-store.ts';
 import { LicenseWarning } from '../license/license-warning.ts';
+import { openMaintenance } from '../maintenance/open-maintenance.ts';
 import { openLicense } from '../license/open-license.ts';
 import { getLogger, initLogging } from '../logging/logger.ts';
 import { Mailer } from '../mail/mailer.ts';
@@ -50,6 +51,10 @@ await runService('control plane', async () => {
   // Before anything serves: undo a restore a crash interrupted, sweep staging leftovers.
   await restorer.recover();
   const scheduler = new BackupScheduler(state.settings, backupStore).start();
+  // The upgrade's health check asks this process's HTTP listener (made below) on its live port.
+  let httpPort = (): number | null | undefined => undefined;
+  const maintenance = openMaintenance({ config, db: state.db, settings: state.settings, admins: new AdminStore(state.db), backups: backupStore, httpPort: () => httpPort() });
+  await maintenance.recover();
   const license = openLicense({ db: state.db, identityDir: config.license.identityDir, testPublicKeyFile: config.license.testPublicKeyFile });
   const licenseWarning = new LicenseWarning({ db: state.db, store: license.store, admins: new AdminStore(state.db), mailer: new Mailer(state.settings) }).start();
   const media = new MediaClient(dataPaths(config).mediaSocket);
@@ -88,6 +93,7 @@ await runService('control plane', async () => {
     ...(config.http.port === undefined ? {} : { pinnedHttpPort: config.http.port, pinnedBy: 'VCBOX_HTTP_PORT (http.port in the configuration file)' }),
     certificates: paths.certificates,
   });
+  httpPort = () => web.state().http.port;
   const app = await buildApp({
     web,
     signaling: new SignalingControlClient(paths.signalingSocket),
@@ -104,6 +110,7 @@ await runService('control plane', async () => {
     dialOut: (number, account) => sip.dialOut(number, account),
     promptDir: dataPaths(config).prompts,
     backups: { store: backupStore, restorer, scheduler },
+    maintenance,
     firmware: { store: firmwareStore, rollout, lockout: sip.lockout },
     disk: { parts: diskParts, keeper: diskKeeper },
     license,
@@ -122,6 +129,7 @@ await runService('control plane', async () => {
     await web.apply(state.settings.getAll());
   } catch (error) {
     sampler.close();
+    maintenance.close();
     licenseWarning.close();
     diskKeeper.close();
     scheduler.close();
@@ -141,6 +149,7 @@ await runService('control plane', async () => {
   return {
     async close() {
       sampler.close();
+      maintenance.close();
       licenseWarning.close();
       diskKeeper.close();
       scheduler.close();

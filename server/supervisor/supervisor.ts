@@ -3,10 +3,14 @@
  * pinned Node, restarts one that exits unexpectedly (with a growing delay, so a process that
  * cannot start does not spin), and stops them all on request — SIGTERM, then SIGKILL after a
  * grace period. On the appliance systemd does this job (systemd/); this is its stand-in for
- * the single dev run command.
+ * the single dev run command. It is also the ServiceControl of maintenance jobs on a dev
+ * machine (server/maintenance/service-control.ts): the services stopped and held stopped (an
+ * upgrade swaps the software and the database meanwhile), started again, the ones not running
+ * listed; "reboot" restarts the services, the machine is not the box's to reboot.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { getLogger } from '../logging/logger.ts';
+import type { ServiceControl } from '../maintenance/service-control.ts';
 
 const log = getLogger('supervisor');
 
@@ -21,18 +25,23 @@ interface Running {
   readonly spec: ChildSpec;
   child: ChildProcess | undefined;
   restarts: number;
+  /** Unexpected exits since the last `startServices` (a release that cannot start shows here). */
+  crashes: number;
   startedAt: number;
   timer: NodeJS.Timeout | undefined;
 }
 
-export class Supervisor {
+export class Supervisor implements ServiceControl {
+  readonly kind = 'supervisor' as const;
   readonly #env: NodeJS.ProcessEnv;
   readonly #running: Running[];
   #stopping: Promise<void> | undefined;
+  /** Children stopped on purpose (a maintenance job): not restarted until `start`. */
+  #held = false;
 
   constructor(specs: readonly ChildSpec[], env: NodeJS.ProcessEnv) {
     this.#env = env;
-    this.#running = specs.map((spec) => ({ spec, child: undefined, restarts: 0, startedAt: 0, timer: undefined }));
+    this.#running = specs.map((spec) => ({ spec, child: undefined, restarts: 0, crashes: 0, startedAt: 0, timer: undefined }));
   }
 
   start(): void {
@@ -46,7 +55,8 @@ export class Supervisor {
     log.info({ name: entry.spec.name, pid: child.pid }, 'process started');
     child.on('exit', (code, signal) => {
       entry.child = undefined;
-      if (this.#stopping) return;
+      if (this.#stopping || this.#held) return;
+      entry.crashes++;
       // A process that ran a while before failing starts the back-off again from the bottom.
       if (Date.now() - entry.startedAt > 60_000) entry.restarts = 0;
       const delay = Math.min(30_000, 500 * 2 ** entry.restarts);
@@ -61,9 +71,48 @@ export class Supervisor {
 
   /** Stops every child (idempotent); resolves when all have exited. */
   stop(graceMs = 10_000): Promise<void> {
-    this.#stopping ??= Promise.all(
+    this.#stopping ??= this.#stopChildren(graceMs);
+    return this.#stopping;
+  }
+
+  /** Maintenance: stops every child and keeps them stopped until `start`. */
+  async stopServices(graceMs = 10_000): Promise<void> {
+    this.#held = true;
+    await this.#stopChildren(graceMs);
+  }
+
+  /** Maintenance: starts every child that is not running (after `stopServices`). */
+  async startServices(): Promise<void> {
+    if (this.#stopping) return;
+    this.#held = false;
+    for (const entry of this.#running) {
+      entry.crashes = 0;
+      if (entry.child || entry.timer) continue;
+      entry.restarts = 0;
+      this.#launch(entry);
+    }
+  }
+
+  /** The children not running now (exited and waiting for their restart, or held). */
+  async notRunning(): Promise<string[]> {
+    return this.#running.filter((entry) => !entry.child || entry.child.exitCode !== null).map((entry) => entry.spec.name);
+  }
+
+  async crashes(): Promise<Record<string, number>> {
+    return Object.fromEntries(this.#running.map((entry) => [entry.spec.name, entry.crashes]));
+  }
+
+  /** On a dev machine a reboot is a restart of the services. */
+  async reboot(): Promise<void> {
+    await this.stopServices();
+    await this.startServices();
+  }
+
+  #stopChildren(graceMs: number): Promise<void> {
+    return Promise.all(
       this.#running.map(async (entry) => {
         if (entry.timer) clearTimeout(entry.timer);
+        entry.timer = undefined;
         const child = entry.child;
         if (!child || child.exitCode !== null || child.signalCode !== null) return;
         const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -76,6 +125,5 @@ export class Supervisor {
         clearTimeout(killer);
       }),
     ).then(() => undefined);
-    return this.#stopping;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Starts the whole appliance the way a person does — `scripts/run.sh` — with its own data
  * directory and ports, waits until the console answers, and stops it like Ctrl-C (SIGINT to
- * the process group). Output is kept for assertions and for the failure report.
+ * the process group). Output is kept for assertions and for the failure report. `command`
+ * starts something else in run.sh's place (the supervisor of an installed release).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -30,14 +31,15 @@ export interface RunningAppliance {
  * it with `env: { VCBOX_HTTP_PORT: '' }` and the same port stored as `web.httpPort` to run with
  * the port from the settings instead of fixed by the configuration.
  */
-export async function startAppliance(options: { dataDir?: string; env?: Record<string, string>; httpPort?: number } = {}): Promise<RunningAppliance> {
+export async function startAppliance(options: { dataDir?: string; env?: Record<string, string>; httpPort?: number; command?: readonly string[] } = {}): Promise<RunningAppliance> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'vcbox-data-'));
   const httpPort = options.httpPort ?? (await freePort());
   const sipPort = await freePort();
   const sipTlsPort = await freePort();
   const turnPort = await freePort();
   let output = '';
-  const child = spawn(path.join(PROJECT_ROOT, 'scripts/run.sh'), [], {
+  const [command, ...args] = options.command ?? [path.join(PROJECT_ROOT, 'scripts/run.sh')];
+  const child = spawn(command as string, args, {
     cwd: PROJECT_ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -15,6 +15,7 @@ import { renderProfile } from './profile.ts';
 import { renderAccounts } from './accounts.ts';
 import { renderBackups } from './backups.ts';
 import { renderFirmware } from './firmware.ts';
+import { renderMaintenance } from './maintenance.ts';
 import { renderAuditLog } from './audit-log.ts';
 import { renderDashboard } from './dashboard.ts';
 import { renderLicense } from './license.ts';
@@ -42,6 +43,7 @@ const PAGES = {
   backups: { render: renderBackups, refreshMs: 0 },
   // Refreshes its own progress table (a whole re-render would drop a file chosen for upload).
   firmware: { render: renderFirmware, refreshMs: 0 },
+  maintenance: { render: renderMaintenance, refreshMs: 0 },
   setup: { render: renderSetupWizard, refreshMs: 0 },
   statistics: { render: renderStatistics, refreshMs: 0 },
   audit: { render: renderAuditLog, refreshMs: 0 },

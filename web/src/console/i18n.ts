@@ -108,6 +108,7 @@ export const STRINGS = {
     navLicense: 'Licence',
     navSystem: 'System info',
     navFirmware: 'Firmware',
+    navMaintenance: 'Maintenance',
   },
   'zh-CN': {
     product: 'vcbox 视频会议',
@@ -213,6 +214,7 @@ export const STRINGS = {
     navLicense: '授权',
     navSystem: '系统信息',
     navFirmware: '终端固件',
+    navMaintenance: '系统维护',
   },
 } as const;
 
