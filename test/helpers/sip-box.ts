@@ -19,6 +19,9 @@ import { MediaClient } from '../../server/media-client/media-client.ts';
 import { SignalingService } from '../../server/signaling/signaling-service.ts';
 import { SipApplication, type SipApplicationOptions } from '../../server/sip-app/sip-application.ts';
 import { ensureCertificate } from '../../server/tls/self-signed-certificate.ts';
+import type { EventEmitter } from 'node:events';
+import type { AppOptions } from '../../server/control-plane/app.ts';
+import type { MediaServiceEvents } from '../../media/media-service.ts';
 import { freePort } from './ports.ts';
 
 export interface SipBox {
@@ -138,5 +141,20 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
       await service.close();
       db.close();
     },
+  };
+}
+
+/**
+ * The console API's options for a box's meetings: its database and settings, live meetings,
+ * admission and media (with the media service's events, as the control plane has them), the
+ * database left open for the box. Spread into startConsoleApi's options and add what a test needs.
+ */
+export function boxConsoleOptions(box: SipBox): Pick<AppOptions, 'state' | 'live' | 'admission' | 'media' | 'mediaEvents'> & { keepDb: true } {
+  return {
+    state: { db: box.db, settings: box.settings },
+    live: box.app.live,
+    admission: box.app.admission,
+    ...(box.mediaClient ? { media: box.mediaClient.media, mediaEvents: box.mediaClient as unknown as EventEmitter<MediaServiceEvents> } : {}),
+    keepDb: true,
   };
 }

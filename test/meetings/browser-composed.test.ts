@@ -7,18 +7,16 @@
  * checkbox label is translated; no console errors on the page.
  */
 import { mkdtempSync } from 'node:fs';
-import type { EventEmitter } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import type { MediaServiceEvents } from '../../media/media-service.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { launchBrowser, openPage, type WatchedPage } from '../helpers/browser.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { joinMeeting } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
-import { startSipBox } from '../helpers/sip-box.ts';
+import { boxConsoleOptions, startSipBox } from '../helpers/sip-box.ts';
 import { startCamera } from '../helpers/video-peer.ts';
 
 const box = await startSipBox({ media: {} });
@@ -26,11 +24,7 @@ t.teardown(() => box.close());
 box.settings.update({ 'call.maxVideoResolution': '360P/30' }, { actor: 'test' });
 const room = new VmrStore(box.db).create({ name: 'Composed room', number: '880011', hostPin: '4321', guestPin: '', capacity: 10, layout: '2x2' });
 const base = await startConsoleApi(t, {
-  state: { db: box.db, settings: box.settings },
-  live: box.app.live,
-  admission: box.app.admission,
-  ...(box.mediaClient ? { media: box.mediaClient.media, mediaEvents: box.mediaClient as unknown as EventEmitter<MediaServiceEvents> } : {}),
-  keepDb: true,
+  ...boxConsoleOptions(box),
   webRoot: path.join(import.meta.dirname, '..', '..', 'web'),
 });
 const browser = await launchBrowser();

@@ -11,25 +11,19 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import type { EventEmitter } from 'node:events';
-import type { MediaServiceEvents } from '../../media/media-service.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { launchBrowser, openPage, type WatchedPage } from '../helpers/browser.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { rms } from '../helpers/ffmpeg.ts';
 import { joinMeeting, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
 import { decodeG711, g711Tone, openTerminals } from '../helpers/rtp-terminal.ts';
-import { startSipBox } from '../helpers/sip-box.ts';
+import { boxConsoleOptions, startSipBox } from '../helpers/sip-box.ts';
 
 const box = await startSipBox({ media: {} });
 t.teardown(() => box.close());
 const room = new VmrStore(box.db).create({ name: 'Browser room', number: '880004', hostPin: '4321', guestPin: '8765', capacity: 10 });
 const base = await startConsoleApi(t, {
-  state: { db: box.db, settings: box.settings },
-  live: box.app.live,
-  admission: box.app.admission,
-  ...(box.mediaClient ? { media: box.mediaClient.media, mediaEvents: box.mediaClient as unknown as EventEmitter<MediaServiceEvents> } : {}),
-  keepDb: true,
+  ...boxConsoleOptions(box),
   webRoot: path.join(import.meta.dirname, '..', '..', 'web'),
 });
 const browser = await launchBrowser();

@@ -6,24 +6,18 @@
  * while the box's local networks are only 127.0.0.1/32. The public IP is a documentation
  * address (RFC 5737) that only appears in the answer: no traffic is sent to it.
  */
-import type { EventEmitter } from 'node:events';
 import t from 'tap';
 import WebSocket from 'ws';
-import type { MediaServiceEvents } from '../../media/media-service.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
-import { startSipBox } from '../helpers/sip-box.ts';
+import { boxConsoleOptions, startSipBox } from '../helpers/sip-box.ts';
 
 const PUBLIC_IP = '203.0.113.7';
 const box = await startSipBox({ media: {} });
 t.teardown(() => box.close());
 const room = new VmrStore(box.db).create({ name: 'NAT browsers', number: '880021', hostPin: '1122', guestPin: '', capacity: 10 });
 const base = await startConsoleApi(t, {
-  state: { db: box.db, settings: box.settings },
-  live: box.app.live,
-  admission: box.app.admission,
-  ...(box.mediaClient ? { media: box.mediaClient.media, mediaEvents: box.mediaClient as unknown as EventEmitter<MediaServiceEvents> } : {}),
-  keepDb: true,
+  ...boxConsoleOptions(box),
 });
 
 interface Candidate {

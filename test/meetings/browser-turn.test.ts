@@ -7,12 +7,10 @@
  * service status asks the relay for STUN; the relay follows its settings: a new port is taken
  * up without a restart of anything else, turned off it stops and the join answer offers none.
  */
-import type { EventEmitter } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import type { MediaServiceEvents } from '../../media/media-service.ts';
 import { ServiceHealth } from '../../server/observability/service-health.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { stunProbe } from '../../server/turn/stun-probe.ts';
@@ -22,7 +20,7 @@ import { launchBrowser, openPage, type WatchedPage } from '../helpers/browser.ts
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { waitFor } from '../helpers/meeting-terminal.ts';
 import { freePorts } from '../helpers/ports.ts';
-import { startSipBox } from '../helpers/sip-box.ts';
+import { boxConsoleOptions, startSipBox } from '../helpers/sip-box.ts';
 
 const [turnPort, secondTurnPort] = (await freePorts(2)) as [number, number];
 const secret = 'a'.repeat(64);
@@ -36,12 +34,8 @@ const access = () => turnAccessFrom(box.settings.getAll(), secret);
 const health = new ServiceHealth({ turn: () => (access() ? { host: '127.0.0.1', port: access()?.port as number } : undefined) });
 const room = new VmrStore(box.db).create({ name: 'Relay room', number: '880022', hostPin: '1122', guestPin: '', capacity: 10 });
 const base = await startConsoleApi(t, {
-  state: { db: box.db, settings: box.settings },
-  live: box.app.live,
-  admission: box.app.admission,
-  ...(box.mediaClient ? { media: box.mediaClient.media, mediaEvents: box.mediaClient as unknown as EventEmitter<MediaServiceEvents> } : {}),
+  ...boxConsoleOptions(box),
   turn: access,
-  keepDb: true,
   webRoot: path.join(import.meta.dirname, '..', '..', 'web'),
 });
 const browser = await launchBrowser();

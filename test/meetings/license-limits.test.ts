@@ -7,11 +7,9 @@
  * the test's) the same offer is answered with video declined (m=video 0) — audio only.
  */
 import { createPrivateKey, randomBytes } from 'node:crypto';
-import type { EventEmitter } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import type { MediaServiceEvents } from '../../media/media-service.ts';
 import { issueLicense } from '../../server/license/license-format.ts';
 import { openLicense } from '../../server/license/open-license.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
@@ -19,7 +17,7 @@ import { PROJECT_ROOT } from '../helpers/appliance.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { joinMeeting, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
-import { startSipBox } from '../helpers/sip-box.ts';
+import { boxConsoleOptions, startSipBox } from '../helpers/sip-box.ts';
 import { runSipp, scenarioWith } from '../helpers/sipp.ts';
 
 const FIXTURES = path.join(PROJECT_ROOT, 'test/fixtures/license');
@@ -45,11 +43,7 @@ license.store.activate(
 );
 const room = new VmrStore(box.db).create({ name: 'Licensed room', number: '880077', hostPin: '1234', guestPin: '5678', capacity: 10 });
 const base = await startConsoleApi(t, {
-  state: { db: box.db, settings: box.settings },
-  live: box.app.live,
-  admission: box.app.admission,
-  ...(box.mediaClient ? { media: box.mediaClient.media, mediaEvents: box.mediaClient as unknown as EventEmitter<MediaServiceEvents> } : {}),
-  keepDb: true,
+  ...boxConsoleOptions(box),
 });
 const target = `127.0.0.1:${box.port}`;
 const participants = () => box.app.live.get(room.number)?.participants.size ?? 0;
