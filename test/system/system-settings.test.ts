@@ -324,8 +324,8 @@ t.test('applied only on an installed appliance: root / and the appliance flag', 
 
 t.test('process configuration: system root and appliance flag', async (t) => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-system-config-'));
-  t.same(loadConfig({ VCBOX_DATA_DIR: dataDir }).system, { appliance: false }, 'by default: no root, not an appliance');
-  t.same(loadConfig({ VCBOX_DATA_DIR: dataDir, VCBOX_SYSTEM_ROOT: root, VCBOX_APPLIANCE: '1' }).system, { root, appliance: true });
+  t.same(loadConfig({ VCBOX_DATA_DIR: dataDir }).system, { appliance: false, systemd: false }, 'by default: no root, not an appliance, no systemd');
+  t.same(loadConfig({ VCBOX_DATA_DIR: dataDir, VCBOX_SYSTEM_ROOT: root, VCBOX_APPLIANCE: '1' }).system, { root, appliance: true, systemd: false });
   t.throws(() => loadConfig({ VCBOX_DATA_DIR: dataDir, VCBOX_SYSTEM_ROOT: 'relative/root' }), { code: 'VCBOX_ERR_CONFIG_VALUE' });
   t.throws(() => loadConfig({ VCBOX_DATA_DIR: dataDir, VCBOX_APPLIANCE: 'yes' }), { code: 'VCBOX_ERR_CONFIG_VALUE' });
 });

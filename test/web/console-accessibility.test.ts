@@ -20,6 +20,7 @@ import { BackupStore } from '../../server/backup/backup-store.ts';
 import { dataPaths, loadConfig } from '../../server/config/config.ts';
 import { FirmwareRollout } from '../../server/firmware/firmware-rollout.ts';
 import { FirmwareStore } from '../../server/firmware/firmware-store.ts';
+import { openMaintenance } from '../../server/maintenance/open-maintenance.ts';
 import { MeetingStore } from '../../server/meetings/meeting-store.ts';
 import { RoomStore } from '../../server/rooms/room-store.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
@@ -46,12 +47,16 @@ const restorer = new BackupRestorer({ db, settings, store, maxUploadBytes: 1024 
 const firmware = new FirmwareStore(db, { dir: paths.firmware, settings, maxUploadBytes: 1024 * 1024 });
 const rollout = new FirmwareRollout({ db, store: firmware, location: box.app.location, checkSync: (binding) => box.app.checkSync(binding) });
 t.teardown(() => rollout.close());
+// The maintenance page's API (upgrade, factory reset, reboot); nothing here is ever run.
+const maintenance = openMaintenance({ config: loadConfig({ VCBOX_DATA_DIR: dataDir }), db, settings, admins: new AdminStore(db), backups: store });
+t.teardown(() => maintenance.close());
 const base = await startConsoleApi(t, {
   state: { db, settings },
   keepDb: true,
   online: () => box.app.location.online(),
   backups: { store, restorer },
   firmware: { store: firmware, rollout, lockout: box.app.lockout },
+  maintenance,
   webRoot: path.join(PROJECT_ROOT, 'web'),
 });
 const browser = await launchBrowser();

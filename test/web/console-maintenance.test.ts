@@ -72,7 +72,8 @@ t.test('version, upgrade through the restart, reboot, Chinese, factory reset', a
   await page.setInputFiles('#upgrade-file', bogus);
   await page.click('#upgrade-start');
   t.match(dialogs.at(-1), /^Install the release in notes\.tar\.gz\?\n\nThe box installs the upgrade and restarts/, 'the upgrade is confirmed with what it does');
-  await page.waitForFunction("document.getElementById('upgrade-file-error')?.textContent !== 'Choose the release package first.'");
+  // The old refusal is cleared when the upload starts; wait for the server's answer, not just that.
+  await page.waitForFunction("(document.getElementById('upgrade-file-error')?.textContent ?? '').startsWith('The file')");
   t.match(await page.textContent('#upgrade-file-error'), /^The file is not a vcbox release package: it is not gzip-compressed .*Nothing was changed\./, 'refused in words by the field');
   t.equal(await page.getAttribute('#upgrade-file', 'aria-invalid'), 'true');
 
