@@ -100,6 +100,8 @@ export interface AppOptions {
   readonly admission?: MeetingAdmission;
   /** The TURN relay browsers are offered (server/turn/), read at every join. */
   readonly turn?: () => TurnAccess | undefined;
+  /** Where the TURN relay answers STUN now (undefined while off): its status in /metrics. */
+  readonly turnProbe?: () => { readonly host: string; readonly port: number } | undefined;
   /** Invites a registered account into a live meeting (the SIP application's dial-out). */
   readonly dialOut?: (number: string, account: string) => Promise<{ participantId: string }>;
   /** Where uploaded IVR prompts are kept (`<dataDir>/prompts`); enables the prompt routes. */
@@ -300,6 +302,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       http: httpCounters,
       ...(options.media ? { media: options.media } : {}),
       ...(options.signaling ? { signaling: options.signaling } : {}),
+      ...(options.turnProbe ? { turn: options.turnProbe } : {}),
     },
   });
   if (options.firmware) {

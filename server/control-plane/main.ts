@@ -80,14 +80,11 @@ await runService('control plane', async () => {
   const turnSecret = sharedSecret(dataPaths(config).secrets, 'turn');
   const turn = () => turnAccessFrom(state.settings.getAll(), turnSecret, config.turn.port);
   const turnProbeHost = config.media.listenIp === '0.0.0.0' ? '127.0.0.1' : config.media.listenIp;
-  const health = new ServiceHealth({
-    signaling: () => sip.connectedSince,
-    media,
-    turn: () => {
-      const access = turn();
-      return access ? { host: turnProbeHost, port: access.port } : undefined;
-    },
-  });
+  const turnProbe = () => {
+    const access = turn();
+    return access ? { host: turnProbeHost, port: access.port } : undefined;
+  };
+  const health = new ServiceHealth({ signaling: () => sip.connectedSince, media, turn: turnProbe });
   const web = new WebListeners({
     host: config.http.host,
     ...(config.http.port === undefined ? {} : { pinnedHttpPort: config.http.port, pinnedBy: 'VCBOX_HTTP_PORT (http.port in the configuration file)' }),
@@ -107,6 +104,7 @@ await runService('control plane', async () => {
     mediaEvents: media as unknown as EventEmitter<MediaServiceEvents>,
     admission: sip.admission,
     turn,
+    turnProbe,
     dialOut: (number, account) => sip.dialOut(number, account),
     promptDir: dataPaths(config).prompts,
     backups: { store: backupStore, restorer, scheduler },

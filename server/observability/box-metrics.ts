@@ -9,13 +9,15 @@
  *   connections, and errors (malformed, flood-dropped, scanners blocked, overload 503s,
  *   client transaction timeouts);
  * - the media process, over its control channel: per mediasoup worker its CPU seconds and
- *   routers, meetings with media, IVR calls.
+ *   routers, meetings with media, IVR calls;
+ * - the TURN relay: whether it answers a STUN Binding request (not listed while turned off).
  * A process that does not answer within the scrape's time is reported `vcbox_service_up 0`
  * and its figures are left out (a missing series, not a made-up zero).
  */
 import type { MediaControl } from '../../media/control/media-control-protocol.ts';
 import type { LiveMeetings } from '../meetings/live-meetings.ts';
 import type { SignalingControlClient, SignalingStatus } from '../signaling/signaling-control.ts';
+import { stunProbe } from '../turn/stun-probe.ts';
 import { BUILD_INFO } from '../version.ts';
 import type { MetricFamily } from './prometheus-text.ts';
 
@@ -40,6 +42,8 @@ export interface BoxMetricSources {
   readonly http: HttpCounters;
   readonly media?: MediaControl;
   readonly signaling?: Pick<SignalingControlClient, 'status'>;
+  /** Where the TURN relay answers STUN now; undefined while it is turned off. */
+  readonly turn?: () => { readonly host: string; readonly port: number } | undefined;
   /** How long each process may take to answer (default 1 s). */
   readonly timeoutMs?: number;
 }
@@ -90,9 +94,11 @@ function signalingFamilies(status: SignalingStatus): MetricFamily[] {
 
 export async function collectBoxMetrics(sources: BoxMetricSources): Promise<MetricFamily[]> {
   const timeoutMs = sources.timeoutMs ?? 1000;
-  const [signaling, media] = await Promise.all([
+  const turnTarget = sources.turn?.();
+  const [signaling, media, turnRtt] = await Promise.all([
     sources.signaling ? within(sources.signaling.status(), timeoutMs) : Promise.resolve(undefined),
     sources.media ? within(sources.media.stats(), timeoutMs) : Promise.resolve(undefined),
+    turnTarget ? within(stunProbe(turnTarget.host, turnTarget.port, timeoutMs), timeoutMs) : Promise.resolve(undefined),
   ]);
   const online = sources.online();
   const meetings = sources.live.list();
@@ -105,6 +111,7 @@ export async function collectBoxMetrics(sources: BoxMetricSources): Promise<Metr
     gauge('vcbox_service_up', 'Whether a process answered this scrape (1) or not (0)', [
       ...(sources.signaling ? [{ labels: { service: 'signaling' }, value: signaling ? 1 : 0 }] : []),
       ...(sources.media ? [{ labels: { service: 'media' }, value: media ? 1 : 0 }] : []),
+      ...(turnTarget ? [{ labels: { service: 'turn' }, value: turnRtt === undefined ? 0 : 1 }] : []),
     ]),
     gauge('vcbox_sip_registrations', 'Registered terminal contacts (bindings) now', [{ value: online.reduce((sum, entry) => sum + entry.bindings.length, 0) }]),
     gauge('vcbox_sip_registered_accounts', 'Accounts with at least one registered terminal now (online users)', [{ value: online.length }]),

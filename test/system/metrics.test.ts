@@ -74,6 +74,7 @@ t.test('closed until a token exists; then only with it', async (t) => {
   t.match(open.text, /^# TYPE vcbox_sip_requests_received_total counter$/m);
   t.equal(sample(open.text, 'vcbox_service_up', { service: 'signaling' }), 1, 'the signaling service answered');
   t.equal(sample(open.text, 'vcbox_service_up', { service: 'media' }), 1, 'the media process answered');
+  t.equal(sample(open.text, 'vcbox_service_up', { service: 'turn' }), 1, 'the TURN relay answered STUN');
   t.equal(sample(open.text, 'vcbox_sip_registrations'), 0);
   t.equal(sample(open.text, 'vcbox_media_workers', { configured: '1' }), 1, 'one media worker, as configured');
   t.ok((sample(open.text, 'vcbox_http_responses_total', { code: '4xx' }) ?? 0) >= 3, 'the refused scrapes are counted as 4xx answers');
