@@ -25,19 +25,19 @@ t.test('each SIP participant sees the others, not itself, while the meeting is s
   const legs: MeetingTerminal[] = [];
   for (const [key, colour, name] of [['a', 'red', 'Red'], ['b', 'lime', 'Lime']] as const) {
     const videoPort = await freePort();
-    const leg = await joinMeeting(target, { dial: room.number, name, media: vp8(audio[key].port, videoPort), hold: 20_000 });
+    const leg = await joinMeeting(target, { dial: room.number, name, media: vp8(audio[key].port, videoPort), hold: 25_000 });
     startCamera(t, colour, videoPort, leg.answeredVideoPort);
     legs.push(leg);
   }
   const screenPort = await freePort();
   const screen = new Screen(t, screenPort);
-  const viewer = await joinMeeting(target, { dial: room.number, name: 'Viewer', media: vp8(audio.viewer.port, screenPort), hold: 20_000 });
+  const viewer = await joinMeeting(target, { dial: room.number, name: 'Viewer', media: vp8(audio.viewer.port, screenPort), hold: 25_000 });
   legs.push(viewer);
   const ids = Object.fromEntries([...(box.app.live.get(room.number)?.participants.values() ?? [])].map((p) => [p.displayName, p.id]));
   const panesOf = (id: string) => box.media?.pictureState(room.number, id)?.panes.map((p) => p.participantId) ?? [];
-  await waitFor('three pictures', 5000, () => box.media?.pictureState(room.number)?.pictures === 3).catch(() => undefined);
+  await waitFor('three pictures', 10_000, () => box.media?.pictureState(room.number)?.pictures === 3).catch(() => undefined);
   t.equal(box.media?.pictureState(room.number)?.pictures, 3, 'one picture per SIP video participant');
-  await waitFor("the viewer's picture", 5000, () => panesOf(ids.Viewer ?? '').join() === [ids.Red, ids.Lime].join()).catch(() => undefined);
+  await waitFor("the viewer's picture", 10_000, () => panesOf(ids.Viewer ?? '').join() === [ids.Red, ids.Lime].join()).catch(() => undefined);
   t.same(panesOf(ids.Viewer ?? ''), [ids.Red, ids.Lime], "the viewer's picture: the two cameras, not itself");
   t.notOk(panesOf(ids.Red ?? '').includes(ids.Red ?? ''), "Red's picture leaves Red out");
   await waitFor('red and lime on the screen', 10_000, () => screen.nameAt(0.25, 0.25) === 'red' && screen.nameAt(0.75, 0.25) === 'lime').catch(() => undefined);
