@@ -57,6 +57,17 @@ export async function startAppliance(options: { dataDir?: string; env?: Record<s
       ...options.env,
     },
   });
+  // If the test process ends without its teardown (a crash), the appliance's process group ends
+  // with it instead of running on (detached, it would outlive the test).
+  const killGroup = () => {
+    try {
+      if (child.exitCode === null && child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', killGroup);
+  child.once('exit', () => process.off('exit', killGroup));
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
