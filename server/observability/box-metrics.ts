@@ -95,10 +95,11 @@ function signalingFamilies(status: SignalingStatus): MetricFamily[] {
 export async function collectBoxMetrics(sources: BoxMetricSources): Promise<MetricFamily[]> {
   const timeoutMs = sources.timeoutMs ?? 1000;
   const turnTarget = sources.turn?.();
-  const [signaling, media, turnRtt] = await Promise.all([
+  const [signaling, media, turnAnswered] = await Promise.all([
     sources.signaling ? within(sources.signaling.status(), timeoutMs) : Promise.resolve(undefined),
     sources.media ? within(sources.media.stats(), timeoutMs) : Promise.resolve(undefined),
-    turnTarget ? within(stunProbe(turnTarget.host, turnTarget.port, timeoutMs), timeoutMs) : Promise.resolve(undefined),
+    // The probe gives up by itself after timeoutMs.
+    turnTarget ? stunProbe(turnTarget.host, turnTarget.port, timeoutMs).then(() => true, () => false) : Promise.resolve(undefined),
   ]);
   const online = sources.online();
   const meetings = sources.live.list();
@@ -111,7 +112,7 @@ export async function collectBoxMetrics(sources: BoxMetricSources): Promise<Metr
     gauge('vcbox_service_up', 'Whether a process answered this scrape (1) or not (0)', [
       ...(sources.signaling ? [{ labels: { service: 'signaling' }, value: signaling ? 1 : 0 }] : []),
       ...(sources.media ? [{ labels: { service: 'media' }, value: media ? 1 : 0 }] : []),
-      ...(turnTarget ? [{ labels: { service: 'turn' }, value: turnRtt === undefined ? 0 : 1 }] : []),
+      ...(turnTarget ? [{ labels: { service: 'turn' }, value: turnAnswered ? 1 : 0 }] : []),
     ]),
     gauge('vcbox_sip_registrations', 'Registered terminal contacts (bindings) now', [{ value: online.reduce((sum, entry) => sum + entry.bindings.length, 0) }]),
     gauge('vcbox_sip_registered_accounts', 'Accounts with at least one registered terminal now (online users)', [{ value: online.length }]),

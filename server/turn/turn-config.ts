@@ -45,20 +45,20 @@ export interface TurnProcessConfig {
 }
 
 /** The relay as the settings want it now, or undefined when it is turned off. */
-export function turnRelayFrom(settings: Settings, process: TurnProcessConfig): TurnRelayOptions | undefined {
+export function turnRelayFrom(settings: Settings, host: TurnProcessConfig): TurnRelayOptions | undefined {
   if (!settings['turn.enabled']) return undefined;
   const nat = staticNatFrom(settings);
-  const allowedPeers = [process.mediaAddress, ...(nat ? [nat.publicIp] : [])];
+  const allowedPeers = [host.mediaAddress, ...(nat ? [nat.publicIp] : [])];
   return {
-    listenIp: process.listenIp,
-    relayIp: process.mediaAddress,
-    port: process.port ?? settings['turn.port'],
+    listenIp: host.listenIp,
+    relayIp: host.mediaAddress,
+    port: host.port ?? settings['turn.port'],
     relayPorts: settings['media.turnPorts'],
     realm: settings['network.localDomain'],
-    secret: process.secret,
+    secret: host.secret,
     allowedPeers: [...new Set(allowedPeers)],
     ...(nat ? { externalIp: nat.publicIp } : {}),
-    runDir: process.runDir,
+    runDir: host.runDir,
   };
 }
 

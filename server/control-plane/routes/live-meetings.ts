@@ -87,6 +87,7 @@ const meetingSchema = {
 } as const;
 
 const numberParams = { type: 'object', required: ['number'], properties: { number: { type: 'string', pattern: '^\\d{5,12}$' } } } as const;
+const participantParams = { type: 'object', required: ['number', 'id'], properties: { ...numberParams.properties, id: { type: 'string', maxLength: 64 } } } as const;
 
 export const liveMeetingRoutes: FastifyPluginAsync<{
   db: Db;
@@ -139,6 +140,11 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
     const meeting = live.get(number);
     if (!meeting) throw createError('VCBOX_ERR_MEETING_NOT_LIVE', { id: number });
     return meeting;
+  };
+  const participantOf = (meeting: LiveMeeting, id: string) => {
+    const participant = meeting.participants.get(id);
+    if (!participant) throw createError('VCBOX_ERR_PARTICIPANT_NOT_FOUND', { id, meeting: meeting.number });
+    return participant;
   };
 
   app.get(
@@ -207,7 +213,7 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
     async (request) => {
       const meeting = liveMeeting(request.params.number);
       const { layout, pinned = null } = request.body;
-      if (pinned && !meeting.participants.has(pinned)) throw createError('VCBOX_ERR_PARTICIPANT_NOT_FOUND', { id: pinned, meeting: meeting.number });
+      if (pinned) participantOf(meeting, pinned);
       if (!media) throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'no media service' });
       await media.setLayout(meeting.number, layout, pinned);
       meeting.layout = layout;
@@ -216,12 +222,6 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
       return describe(meeting);
     },
   );
-
-  const participantOf = (meeting: LiveMeeting, id: string) => {
-    const participant = meeting.participants.get(id);
-    if (!participant) throw createError('VCBOX_ERR_PARTICIPANT_NOT_FOUND', { id, meeting: meeting.number });
-    return participant;
-  };
 
   app.post<{ Params: { number: string }; Body: { participantId: string | null } }>(
     '/live-meetings/:number/broadcast',
@@ -249,7 +249,7 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
     {
       schema: {
         summary: "Watch a site: this SIP terminal sees the watched participant full screen (null: the meeting's picture again); live",
-        params: { type: 'object', required: ['number', 'id'], properties: { number: numberParams.properties.number, id: { type: 'string', maxLength: 64 } } },
+        params: participantParams,
         body: { type: 'object', required: ['watched'], additionalProperties: false, properties: { watched: { type: ['string', 'null'], maxLength: 64 } } },
       },
     },
@@ -315,7 +315,7 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
       const { muted, participantId } = request.body;
       if (!media) throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'no media service' });
       if (participantId) {
-        if (!meeting.participants.has(participantId)) throw createError('VCBOX_ERR_PARTICIPANT_NOT_FOUND', { id: participantId, meeting: meeting.number });
+        participantOf(meeting, participantId);
         await media.setMuted(meeting.number, participantId, muted);
       } else {
         for (const p of meeting.participants.values()) if (!muted || p.role !== 'host') await media.setMuted(meeting.number, p.id, muted);
@@ -330,13 +330,12 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
     {
       schema: {
         summary: 'Remove a participant (the box hangs up its call)',
-        params: { type: 'object', required: ['number', 'id'], properties: { number: { type: 'string', pattern: '^\\d{5,12}$' }, id: { type: 'string', maxLength: 64 } } },
+        params: participantParams,
       },
     },
     async (request, reply) => {
       const meeting = liveMeeting(request.params.number);
-      const participant = meeting.participants.get(request.params.id);
-      if (!participant) throw createError('VCBOX_ERR_PARTICIPANT_NOT_FOUND', { id: request.params.id, meeting: meeting.number });
+      const participant = participantOf(meeting, request.params.id);
       participant.hangUp('removed by the administrator');
       auditAction(db, request, 'meeting.remove-participant', { number: meeting.number, participant: participant.id, name: participant.displayName });
       return reply.status(204).send();
