@@ -15,7 +15,7 @@ import { openLicense } from '../../server/license/open-license.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { PROJECT_ROOT } from '../helpers/appliance.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
-import { joinMeeting, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
+import { joinMeeting, pcmuMedia, pcmuVp8Media, waitFor } from '../helpers/meeting-terminal.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
 import { boxConsoleOptions, startSipBox } from '../helpers/sip-box.ts';
 import { runSipp, scenarioWith } from '../helpers/sipp.ts';
@@ -47,7 +47,6 @@ const base = await startConsoleApi(t, {
 });
 const target = `127.0.0.1:${box.port}`;
 const participants = () => box.app.live.get(room.number)?.participants.size ?? 0;
-const vp8 = (audioPort: number, videoPort: number) => `m=audio ${audioPort} RTP/AVP 0\na=rtpmap:0 PCMU/8000\nm=video ${videoPort} RTP/AVP 97\na=rtpmap:97 VP8/90000\na=rtcp-fb:97 nack pli`;
 
 /** A browser's join request over the join page's WebSocket; resolves with the answer. */
 async function browserJoin(): Promise<{ result?: unknown; error?: { code: string; message: string; refusal?: string } }> {
@@ -95,7 +94,7 @@ t.test('the participant beyond the licence is refused, by SIP and by the join pa
 
 t.test('video while the licence is active, audio only once it has expired', async (t) => {
   const { v } = await openTerminals(t, 'v');
-  const withVideo = await joinMeeting(target, { dial: `${room.number}**5678`, name: 'Video', media: vp8(v.port, v.port + 2), hold: 60_000, scenario: 'meeting-join-remote-bye.xml' });
+  const withVideo = await joinMeeting(target, { dial: `${room.number}**5678`, name: 'Video', media: pcmuVp8Media(v.port, v.port + 2), hold: 60_000, scenario: 'meeting-join-remote-bye.xml' });
   t.ok(withVideo.answeredVideoPort > 0, `active: video answered on port ${withVideo.answeredVideoPort}`);
   box.app.live.get(room.number)?.participants.values().next().value?.hangUp('next');
   await withVideo.result;
@@ -103,7 +102,7 @@ t.test('video while the licence is active, audio only once it has expired', asyn
 
   now = new Date(now.getTime() + 31 * 86_400_000);
   t.equal(license.store.facts().status, 'expired');
-  const audioOnly = await joinMeeting(target, { dial: `${room.number}**5678`, name: 'Audio', media: vp8(v.port, v.port + 2), hold: 60_000, scenario: 'meeting-join-remote-bye.xml' });
+  const audioOnly = await joinMeeting(target, { dial: `${room.number}**5678`, name: 'Audio', media: pcmuVp8Media(v.port, v.port + 2), hold: 60_000, scenario: 'meeting-join-remote-bye.xml' });
   t.equal(audioOnly.answeredVideoPort, 0, 'expired: the video stream is declined (m=video 0)');
   t.ok(audioOnly.answeredPort > 0, 'and audio answered');
   box.app.live.get(room.number)?.participants.values().next().value?.hangUp('done');

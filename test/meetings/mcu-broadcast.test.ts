@@ -17,7 +17,7 @@ import { AdminStore } from '../../server/admin/admin-store.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
-import { joinMeeting, type MeetingTerminal, waitFor } from '../helpers/meeting-terminal.ts';
+import { joinMeeting, type MeetingTerminal, pcmuVp8Media, waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
@@ -28,7 +28,6 @@ t.teardown(() => box.close());
 box.settings.update({ 'call.maxVideoResolution': '360P/30', 'call.polling.intervalSeconds': 300 }, { actor: 'test' });
 const room = new VmrStore(box.db).create({ name: 'Broadcast room', number: '880023', hostPin: '1122', guestPin: '', capacity: 10, layout: '2x2' });
 const target = `127.0.0.1:${box.port}`;
-const vp8 = (audioPort: number, videoPort: number) => `m=audio ${audioPort} RTP/AVP 0\na=rtpmap:0 PCMU/8000\nm=video ${videoPort} RTP/AVP 97\na=rtpmap:97 VP8/90000\na=rtcp-fb:97 nack pli`;
 
 t.test('broadcast a site, watch a site, and back to the composed picture, live', async (t) => {
   const secrets = mkdtempSync(path.join(os.tmpdir(), 'vcbox-secrets-'));
@@ -41,13 +40,13 @@ t.test('broadcast a site, watch a site, and back to the composed picture, live',
   const cameras: MeetingTerminal[] = [];
   for (const [key, name, colour] of [['a', 'Red', 'red'], ['b', 'Lime', 'lime'], ['c', 'Blue', 'blue']] as const) {
     const videoPort = await freePort();
-    const leg = await joinMeeting(target, { dial: room.number, name, media: vp8(audio[key].port, videoPort), hold: 45_000 });
+    const leg = await joinMeeting(target, { dial: room.number, name, media: pcmuVp8Media(audio[key].port, videoPort), hold: 45_000 });
     startCamera(t, colour, videoPort, leg.answeredVideoPort);
     cameras.push(leg);
   }
   const screenPort = await freePort();
   const screen = new Screen(t, screenPort);
-  const viewer = await joinMeeting(target, { dial: room.number, name: 'Viewer', media: vp8(audio.viewer.port, screenPort), hold: 45_000 });
+  const viewer = await joinMeeting(target, { dial: room.number, name: 'Viewer', media: pcmuVp8Media(audio.viewer.port, screenPort), hold: 45_000 });
   t.ok(viewer.answeredVideoPort > 0, 'the viewer has video');
 
   const idOf = (name: string) => [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === name)?.id ?? '';

@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import t from 'tap';
 import { COMPOSITOR_BINARY } from '../../media/mcu/compositor-process.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
-import { joinMeeting, waitFor } from '../helpers/meeting-terminal.ts';
+import { joinMeeting, pcmuVp8Media, waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
@@ -20,16 +20,15 @@ t.teardown(() => box.close());
 box.settings.update({ 'call.maxVideoResolution': '360P/30' }, { actor: 'test' });
 const room = new VmrStore(box.db).create({ name: 'Heal', number: '880013', hostPin: '1122', guestPin: '', capacity: 10, layout: '2x2' });
 const target = `127.0.0.1:${box.port}`;
-const vp8 = (audioPort: number, videoPort: number) => `m=audio ${audioPort} RTP/AVP 0\na=rtpmap:0 PCMU/8000\nm=video ${videoPort} RTP/AVP 97\na=rtpmap:97 VP8/90000\na=rtcp-fb:97 nack pli`;
 
 t.test('a killed compositor comes back and the terminals see the picture again', async (t) => {
   const audio = await openTerminals(t, 'camera', 'viewer');
   const cameraPort = await freePort();
-  const camera = await joinMeeting(target, { dial: room.number, name: 'Red', media: vp8(audio.camera.port, cameraPort), hold: 15_000 });
+  const camera = await joinMeeting(target, { dial: room.number, name: 'Red', media: pcmuVp8Media(audio.camera.port, cameraPort), hold: 15_000 });
   startCamera(t, 'red', cameraPort, camera.answeredVideoPort);
   const screenPort = await freePort();
   const screen = new Screen(t, screenPort);
-  const viewer = await joinMeeting(target, { dial: room.number, name: 'Viewer', media: vp8(audio.viewer.port, screenPort), hold: 15_000 });
+  const viewer = await joinMeeting(target, { dial: room.number, name: 'Viewer', media: pcmuVp8Media(audio.viewer.port, screenPort), hold: 15_000 });
   await waitFor('red on the screen', 10_000, () => screen.nameAt(0.25, 0.25) === 'red').catch(() => undefined);
   t.equal(screen.nameAt(0.25, 0.25), 'red', 'the viewer sees the red camera');
   const pid = box.media?.pictureState(room.number)?.pid ?? 0;

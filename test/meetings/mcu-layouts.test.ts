@@ -18,7 +18,7 @@ import { AdminStore } from '../../server/admin/admin-store.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
-import { joinMeeting, type MeetingTerminal, waitFor } from '../helpers/meeting-terminal.ts';
+import { joinMeeting, type MeetingTerminal, pcmuVp8Media, waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { g711Tone, openTerminals } from '../helpers/rtp-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
@@ -31,7 +31,6 @@ t.teardown(() => box.close());
 box.settings.update({ 'call.maxVideoResolution': '360P/30', 'call.polling.intervalSeconds': 300 }, { actor: 'test' });
 const room = new VmrStore(box.db).create({ name: 'MCU room', number: '880010', hostPin: '1122', guestPin: '', capacity: 10, layout: '2x2' });
 const target = `127.0.0.1:${box.port}`;
-const vp8 = (audioPort: number, videoPort: number) => `m=audio ${audioPort} RTP/AVP 0\na=rtpmap:0 PCMU/8000\nm=video ${videoPort} RTP/AVP 97\na=rtpmap:97 VP8/90000\na=rtcp-fb:97 nack pli`;
 const h264 = (audioPort: number, videoPort: number) =>
   `m=audio ${audioPort} RTP/AVP 0\na=rtpmap:0 PCMU/8000\nm=video ${videoPort} RTP/AVP 109\na=rtpmap:109 H264/90000\na=fmtp:109 profile-level-id=42e01f;packetization-mode=1\na=rtcp-fb:109 nack pli`;
 
@@ -49,7 +48,7 @@ t.test('2×2 shows four cameras; 1+5 live; voice activation takes the big pane',
   const cameraProcesses: ChildProcess[] = [];
   for (const [i, key] of (['a', 'b', 'c', 'd'] as const).entries()) {
     const videoPort = await freePort();
-    const leg = await joinMeeting(target, { dial: room.number, name: names[i] ?? '', media: vp8(audio[key].port, videoPort), hold: 30_000 });
+    const leg = await joinMeeting(target, { dial: room.number, name: names[i] ?? '', media: pcmuVp8Media(audio[key].port, videoPort), hold: 30_000 });
     t.ok(leg.answeredVideoPort > 0, `${names[i]} video answered`);
     cameraProcesses.push(startCamera(t, colours[i] ?? 'white', videoPort, leg.answeredVideoPort));
     cameras.push(leg);
@@ -57,7 +56,7 @@ t.test('2×2 shows four cameras; 1+5 live; voice activation takes the big pane',
   const voiceOnly = await joinMeeting(target, { dial: room.number, name: 'Phone', media: `m=audio ${audio.voice.port} RTP/AVP 0\na=rtpmap:0 PCMU/8000`, hold: 30_000 });
   const screenPort = await freePort();
   const screen = new Screen(t, screenPort);
-  const viewer = await joinMeeting(target, { dial: room.number, name: 'Viewer', media: vp8(audio.viewer.port, screenPort), hold: 30_000 });
+  const viewer = await joinMeeting(target, { dial: room.number, name: 'Viewer', media: pcmuVp8Media(audio.viewer.port, screenPort), hold: 30_000 });
   t.ok(viewer.answeredVideoPort > 0, 'the viewer has video');
   const screen2Port = await freePort();
   const screen2 = new Screen(t, screen2Port, 'H264');

@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
-import { joinMeeting, type MeetingTerminal, waitFor } from '../helpers/meeting-terminal.ts';
+import { joinMeeting, type MeetingTerminal, pcmuVp8Media, waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
@@ -18,20 +18,19 @@ t.teardown(() => box.close());
 box.settings.update({ 'call.maxVideoResolution': '360P/30', 'call.selfViewExclusionMax': 3 }, { actor: 'test' });
 const room = new VmrStore(box.db).create({ name: 'Self view', number: '880012', hostPin: '1122', guestPin: '', capacity: 10, layout: '2x2' });
 const target = `127.0.0.1:${box.port}`;
-const vp8 = (audioPort: number, videoPort: number) => `m=audio ${audioPort} RTP/AVP 0\na=rtpmap:0 PCMU/8000\nm=video ${videoPort} RTP/AVP 97\na=rtpmap:97 VP8/90000\na=rtcp-fb:97 nack pli`;
 
 t.test('each SIP participant sees the others, not itself, while the meeting is small', async (t) => {
   const audio = await openTerminals(t, 'a', 'b', 'viewer', 'late');
   const legs: MeetingTerminal[] = [];
   for (const [key, colour, name] of [['a', 'red', 'Red'], ['b', 'lime', 'Lime']] as const) {
     const videoPort = await freePort();
-    const leg = await joinMeeting(target, { dial: room.number, name, media: vp8(audio[key].port, videoPort), hold: 25_000 });
+    const leg = await joinMeeting(target, { dial: room.number, name, media: pcmuVp8Media(audio[key].port, videoPort), hold: 25_000 });
     startCamera(t, colour, videoPort, leg.answeredVideoPort);
     legs.push(leg);
   }
   const screenPort = await freePort();
   const screen = new Screen(t, screenPort);
-  const viewer = await joinMeeting(target, { dial: room.number, name: 'Viewer', media: vp8(audio.viewer.port, screenPort), hold: 25_000 });
+  const viewer = await joinMeeting(target, { dial: room.number, name: 'Viewer', media: pcmuVp8Media(audio.viewer.port, screenPort), hold: 25_000 });
   legs.push(viewer);
   const ids = Object.fromEntries([...(box.app.live.get(room.number)?.participants.values() ?? [])].map((p) => [p.displayName, p.id]));
   const panesOf = (id: string) => box.media?.pictureState(room.number, id)?.panes.map((p) => p.participantId) ?? [];
@@ -44,7 +43,7 @@ t.test('each SIP participant sees the others, not itself, while the meeting is s
   t.equal(`${screen.nameAt(0.25, 0.25)} ${screen.nameAt(0.75, 0.25)}`, 'red lime', 'the viewer sees Red and Lime in the first two panes');
 
   // A fourth SIP video participant: above the setting, one shared picture again.
-  const late = await joinMeeting(target, { dial: room.number, name: 'Late', media: vp8(audio.late.port, await freePort()), hold: 5_000 });
+  const late = await joinMeeting(target, { dial: room.number, name: 'Late', media: pcmuVp8Media(audio.late.port, await freePort()), hold: 5_000 });
   await waitFor('one shared picture', 5000, () => box.media?.pictureState(room.number)?.pictures === 1).catch(() => undefined);
   t.equal(box.media?.pictureState(room.number)?.pictures, 1, 'four participants > 3: one shared picture');
   const results = await Promise.all([...legs, late].map((leg) => leg.result));
