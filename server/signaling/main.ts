@@ -27,7 +27,7 @@ import { type ListenerFailure, type SignalingReconfiguration, SignalingService }
 const log = getLogger('signaling');
 
 /** Settings that change the running service (the rest it reads per message, or not at all). */
-const FOLLOWED = /^(sip\.(port|tlsPort|floodLimitPerSecond|blockScanners)|terminalLogs\.enabled)$/;
+const FOLLOWED = /^sip\.(port|tlsPort|floodLimitPerSecond|blockScanners)$/;
 
 await runService('signaling service', async () => {
   const config = loadConfig(process.env);
@@ -46,7 +46,6 @@ await runService('signaling service', async () => {
     port: config.sip.port ?? all['sip.port'],
     tlsPort: config.sip.tlsPort ?? all['sip.tlsPort'],
     guard: { perSecond: all['sip.floodLimitPerSecond'], blockScanners: all['sip.blockScanners'] },
-    terminalLogDir: all['terminalLogs.enabled'] ? path.join(config.logDir, 'terminals') : undefined,
   });
   const first = wanted(watcher.current);
   const service = new SignalingService({
@@ -56,7 +55,9 @@ await runService('signaling service', async () => {
     tls: { key: certificate.key, cert: certificate.cert },
     application: { host: config.signaling.host, port: config.signaling.port, secret: applicationSecret(paths.secrets) },
     guard: first.guard,
-    ...(first.terminalLogDir ? { terminalLogDir: first.terminalLogDir } : {}),
+    // Terminal logs follow their setting at every REGISTER/SUBSCRIBE (the store re-reads at most every 100 ms).
+    terminalLogDir: path.join(config.logDir, 'terminals'),
+    terminalLogsEnabled: () => settings.get('terminalLogs.enabled'),
     nat: () => staticNatFrom(settings.getAll()),
   });
   try {

@@ -55,8 +55,6 @@ export interface SignalingReconfiguration {
   readonly port: number;
   readonly tlsPort: number;
   readonly guard: SourceGuardOptions;
-  /** Terminal logs on (their folder) or off (undefined). */
-  readonly terminalLogDir: string | undefined;
   readonly tls?: { readonly key: Buffer; readonly cert: Buffer };
 }
 
@@ -127,8 +125,7 @@ export class SignalingService {
   readonly #tls: StreamTransport;
   readonly #apps: ApplicationServer | undefined;
   readonly #guard: SourceGuard;
-  #terminalLog: TerminalLog | undefined;
-  #terminalLogDir: string | undefined;
+  readonly #terminalLog: TerminalLog | undefined;
   /** What went through, for metrics: plain counters, cheap on the hot path. */
   readonly #counts = {
     requests: new Map<string, number>(),
@@ -167,7 +164,6 @@ export class SignalingService {
   constructor(options: SignalingServiceOptions) {
     this.#nat = options.nat;
     this.#guard = new SourceGuard(options.guard ?? { perSecond: 200, blockScanners: true });
-    this.#terminalLogDir = options.terminalLogDir;
     this.#terminalLog = options.terminalLogDir ? new TerminalLog(options.terminalLogDir) : undefined;
     this.#terminalLogsEnabled = options.terminalLogsEnabled ?? (() => true);
     this.#overloadLimit = options.overloadLimit ?? 1000;
@@ -274,12 +270,6 @@ export class SignalingService {
   async reconfigure(next: SignalingReconfiguration): Promise<ListenerFailure[]> {
     if (this.#closed) return [];
     this.#guard.configure(next.guard);
-    if (next.terminalLogDir !== this.#terminalLogDir) {
-      const previous = this.#terminalLog;
-      this.#terminalLogDir = next.terminalLogDir;
-      this.#terminalLog = next.terminalLogDir ? new TerminalLog(next.terminalLogDir) : undefined;
-      void previous?.flush();
-    }
     if (next.tls) this.#tls.setCertificate(next.tls);
     const failures: ListenerFailure[] = [];
     const failed = (transport: TransportProtocol, port: number, error: unknown) => {
