@@ -99,7 +99,7 @@ as_root() {
 PKG_DIR=$(cd "$1" 2>/dev/null && pwd) || { echo "$TAG ERROR: no such directory: $1" >&2; exit 2; }
 [[ -f "$PKG_DIR/package.json" && -f "$PKG_DIR/worker/meson.build" ]] ||
 	die "$PKG_DIR does not look like the mediasoup package (need package.json and worker/meson.build)"
-MEDIASOUP_VERSION=$(sed -n 's/^[[:space:]]*"version"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$PKG_DIR/package.json" | head -n 1)
+MEDIASOUP_VERSION=$(sed -n 's/^[[:space:]]*"version"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$PKG_DIR/package.json" | sed -n 1p)
 [[ -n "$MEDIASOUP_VERSION" ]] || die "cannot read the version from $PKG_DIR/package.json"
 
 SCRIPT_PATH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
@@ -278,7 +278,7 @@ FB_PREFIX="$CACHE_ROOT/flatbuffers/$FLATBUFFERS_VERSION"
 flatbuffers_ok() {
 	[[ -x "$FB_PREFIX/bin/flatc" && -f "$FB_PREFIX/include/flatbuffers/flatbuffers.h" ]] &&
 		[[ -f "$FB_PREFIX/lib/libflatbuffers.a" ]] &&
-		"$FB_PREFIX/bin/flatc" --version | grep -qF "$FLATBUFFERS_VERSION"
+		"$FB_PREFIX/bin/flatc" --version | grep -F "$FLATBUFFERS_VERSION" >/dev/null
 }
 
 build_flatbuffers() {
@@ -311,7 +311,9 @@ build_flatbuffers() {
 	cmake --build "$work/build" -j "$JOBS"
 	cmake --install "$work/build"
 	"$FB_PREFIX.tmp/bin/flatc" --version
-	"$FB_PREFIX.tmp/bin/flatc" --help | grep -q -- '--cpp-field-case-style'
+	# grep without -q reads the whole help: with -q it stops at the match and flatc, still
+	# writing, dies of SIGPIPE (exit 141 under pipefail) — a race that failed a fresh set-up.
+	"$FB_PREFIX.tmp/bin/flatc" --help | grep -- '--cpp-field-case-style' >/dev/null
 	rm -rf "$FB_PREFIX"
 	mv "$FB_PREFIX.tmp" "$FB_PREFIX"
 	rm -rf "$work"
@@ -351,7 +353,7 @@ stage_sources() {
 	rm -rf "$SRC/out"
 	for wrap in "$SRC"/subprojects/*.wrap; do
 		name=$(basename "$wrap" .wrap)
-		dir=$(sed -n 's/^[[:space:]]*directory[[:space:]]*=[[:space:]]*//p' "$wrap" | head -n 1 | tr -d '[:space:]')
+		dir=$(sed -n 's/^[[:space:]]*directory[[:space:]]*=[[:space:]]*//p' "$wrap" | sed -n 1p | tr -d '[:space:]')
 		[[ -n "$dir" ]] || { echo "no directory= in $wrap"; return 1; }
 		case "$name" in
 		libuv | openssl | libsrtp3 | abseil-cpp | flatbuffers) thin="$HELPER_DIR/subprojects/$name" ;;
@@ -370,7 +372,7 @@ stage_sources() {
 		cp "$HELPER_DIR/subprojects/stub.c" "$SRC/subprojects/$dir/stub.c"
 		echo "subproject $name -> local $dir (from $thin)"
 	done
-	dir=$(sed -n 's/^[[:space:]]*directory[[:space:]]*=[[:space:]]*//p' "$SRC/subprojects/unordered-dense.wrap" | head -n 1 | tr -d '[:space:]')
+	dir=$(sed -n 's/^[[:space:]]*directory[[:space:]]*=[[:space:]]*//p' "$SRC/subprojects/unordered-dense.wrap" | sed -n 1p | tr -d '[:space:]')
 	mkdir -p "$SRC/subprojects/$dir/include/ankerl"
 	if [[ -f "$UD_HEADER" ]]; then
 		cp "$UD_HEADER" "$SRC/subprojects/$dir/include/ankerl/unordered_dense.h"
@@ -410,7 +412,7 @@ package_of() {
 	/lib/*) candidates+=("/usr$path") ;;
 	esac
 	for c in "${candidates[@]}"; do
-		dpkg -S "$c" 2>/dev/null | head -n 1 | cut -d: -f1 | grep . && return 0
+		dpkg -S "$c" 2>/dev/null | sed -n 1p | cut -d: -f1 | grep . && return 0
 	done
 	return 0
 }
@@ -420,7 +422,7 @@ verify_and_store() {
 	[[ -x "$bin" ]] || { echo "no binary at $bin"; return 1; }
 	echo "ldd $bin:"
 	ldd "$bin"
-	if ldd "$bin" | grep -q 'not found'; then
+	if ldd "$bin" | grep 'not found' >/dev/null; then
 		echo "missing shared libraries"
 		return 1
 	fi
