@@ -23,9 +23,9 @@ export function pcmuMedia(port: number): string {
   return `m=audio ${port} RTP/AVP 0 101\na=rtpmap:0 PCMU/8000\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15\na=ptime:20`;
 }
 
-/** PCMU audio and VP8 video (PT 97, NACK and PLI), as the MCU tests' SIP terminals offer it. */
-export function pcmuVp8Media(audioPort: number, videoPort: number): string {
-  return `m=audio ${audioPort} RTP/AVP 0\na=rtpmap:0 PCMU/8000\nm=video ${videoPort} RTP/AVP 97\na=rtpmap:97 VP8/90000\na=rtcp-fb:97 nack pli`;
+/** PCMU audio and VP8 video (PT 97, NACK and PLI; its RTCP on `videoRtcpPort` when given), as the MCU tests' SIP terminals offer it. */
+export function pcmuVp8Media(audioPort: number, videoPort: number, videoRtcpPort?: number): string {
+  return `m=audio ${audioPort} RTP/AVP 0\na=rtpmap:0 PCMU/8000\nm=video ${videoPort} RTP/AVP 97\na=rtpmap:97 VP8/90000\na=rtcp-fb:97 nack pli${videoRtcpPort ? `\na=rtcp:${videoRtcpPort}` : ''}`;
 }
 
 /** SDP media lines: PCMA only. */

@@ -5,6 +5,7 @@
  * are bounded in time and killed at teardown.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +32,12 @@ export type Rgb = readonly [number, number, number];
  * frames. ffmpeg's RTP input stays with the first stream (SSRC) it decodes, where a terminal
  * starts decoding a new one: `restart()` is that terminal's decoder reset when the box switches
  * it to another stream (a forwarded camera instead of the composed picture).
+ *
+ * ffmpeg's SDP input sends no RTCP, so a terminal's video RTCP is the screen's own socket on
+ * `rtcpPort` when given (the terminal's offer names it with `a=rtcp:`): it hears the box's
+ * sender reports and, while the restarted decoder has no picture yet, asks for a key frame
+ * with an RTCP PLI (RFC 4585) every 400 ms, as a terminal whose decoder starts mid-stream does —
+ * the key frame sent when the box switched may have come before the new decoder listened.
  */
 export class Screen {
   static readonly WIDTH = 160;
@@ -40,15 +47,65 @@ export class Screen {
   #child: ChildProcess;
   #pending = Buffer.alloc(0);
   #latest: Buffer | undefined;
+  #rtcp: dgram.Socket | undefined;
+  /** Sender SSRCs of the box's reports → when last heard and from where. */
+  readonly #senders = new Map<number, { at: number; port: number }>();
+  #asking: NodeJS.Timeout | undefined;
   frames = 0;
+  /** Key frame requests (PLI) sent. */
+  keyFrameRequests = 0;
 
-  constructor(t: Teardown, port: number, codec: 'VP8' | 'H264' = 'VP8', seconds = 60) {
+  constructor(t: Teardown, port: number, codec: 'VP8' | 'H264' = 'VP8', seconds = 60, rtcpPort?: number) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-screen-'));
     this.#sdp = path.join(dir, 'screen.sdp');
     this.#seconds = seconds;
     writeFileSync(this.#sdp, ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=screen', 'c=IN IP4 127.0.0.1', 't=0 0', ...(codec === 'VP8' ? [`m=video ${port} RTP/AVP 97`, 'a=rtpmap:97 VP8/90000'] : [`m=video ${port} RTP/AVP 109`, 'a=rtpmap:109 H264/90000', 'a=fmtp:109 packetization-mode=1']), 'a=recvonly', ''].join('\n'));
     this.#child = this.#decode();
-    t.teardown(() => this.#child.kill('SIGKILL'));
+    if (rtcpPort !== undefined) this.#rtcp = this.#listenRtcp(rtcpPort);
+    t.teardown(() => {
+      this.#child.kill('SIGKILL');
+      clearInterval(this.#asking);
+      this.#rtcp?.close();
+    });
+  }
+
+  #listenRtcp(rtcpPort: number): dgram.Socket {
+    const socket = dgram.createSocket('udp4');
+    socket.on('message', (packet, from) => {
+      // A compound packet: each part's header gives its type and length (in 32-bit words - 1).
+      for (let offset = 0; offset + 8 <= packet.length; offset += (packet.readUInt16BE(offset + 2) + 1) * 4) {
+        if (packet[offset + 1] === 200) this.#senders.set(packet.readUInt32BE(offset + 4), { at: Date.now(), port: from.port });
+      }
+    });
+    socket.on('error', () => socket.close());
+    socket.bind(rtcpPort, '127.0.0.1');
+    return socket;
+  }
+
+  /** PLI to every stream the box reported sending in the last 2 s, until a frame is decoded (at most 30 s). */
+  #askForKeyFrames(): void {
+    clearInterval(this.#asking);
+    const socket = this.#rtcp;
+    if (!socket) return;
+    const until = Date.now() + 30_000;
+    const ask = () => {
+      if (this.#latest || Date.now() > until) {
+        clearInterval(this.#asking);
+        return;
+      }
+      for (const [ssrc, sender] of this.#senders) {
+        if (Date.now() - sender.at > 2000) continue;
+        const pli = Buffer.alloc(12);
+        pli.writeUInt8(0x81, 0); // V=2, FMT=1 (PLI)
+        pli.writeUInt8(206, 1); // PSFB
+        pli.writeUInt16BE(2, 2);
+        pli.writeUInt32BE(0x5c5e_e4e0, 4); // the terminal's own SSRC (any)
+        pli.writeUInt32BE(ssrc, 8);
+        socket.send(pli, sender.port, '127.0.0.1');
+        this.keyFrameRequests++;
+      }
+    };
+    this.#asking = setInterval(ask, 400);
   }
 
   #decode(): ChildProcess {
@@ -81,6 +138,7 @@ export class Screen {
     this.#pending = Buffer.alloc(0);
     this.#latest = undefined;
     this.#child = this.#decode();
+    this.#askForKeyFrames();
   }
 
   /** The latest frame as a PPM image (test artefacts: what the terminal saw). */

@@ -48,9 +48,12 @@ t.test('broadcast a site, watch a site, and back to the composed picture, live',
     startCamera(t, colour, videoPort, leg.answeredVideoPort);
     cameras.push(leg);
   }
+  // The viewer's decoder asks for a key frame (RTCP PLI) after each restart, as a terminal does.
   const screenPort = await freePort();
-  const screen = new Screen(t, screenPort);
-  const viewer = await joinMeeting(target, { dial: room.number, name: 'Viewer', media: pcmuVp8Media(audio.viewer.port, screenPort), ...held });
+  let screenRtcpPort = await freePort();
+  if (screenRtcpPort === screenPort + 1) screenRtcpPort = await freePort(); // ffmpeg's own RTCP port
+  const screen = new Screen(t, screenPort, 'VP8', 60, screenRtcpPort);
+  const viewer = await joinMeeting(target, { dial: room.number, name: 'Viewer', media: pcmuVp8Media(audio.viewer.port, screenPort, screenRtcpPort), ...held });
   t.ok(viewer.answeredVideoPort > 0, 'the viewer has video');
 
   const idOf = (name: string) => [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === name)?.id ?? '';
@@ -69,9 +72,9 @@ t.test('broadcast a site, watch a site, and back to the composed picture, live',
   const broadcast = await client.call('POST', `/api/v1/live-meetings/${room.number}/broadcast`, { participantId: blue });
   t.equal(broadcast.status, 200, 'broadcast accepted');
   t.equal(broadcast.body.broadcast, blue, 'the console shows the broadcast site');
-  await waitFor('the viewer switched to Blue', 5000, () => routing()[viewerId] === blue);
+  await waitFor('the viewer switched to Blue', 15_000, () => routing()[viewerId] === blue);
   await screen.restart();
-  await waitFor('Blue full screen', 8000, () => fullScreen() === 'blue').catch(() => undefined);
+  await waitFor('Blue full screen', 15_000, () => fullScreen() === 'blue').catch(() => undefined);
   t.equal(fullScreen(), 'blue', "the viewer's whole screen is Blue's camera");
   t.same(routing(), { [red]: blue, [lime]: blue, [blue]: 'composed', [viewerId]: blue }, 'every other terminal is forwarded Blue; Blue keeps the meeting picture');
 
@@ -79,9 +82,9 @@ t.test('broadcast a site, watch a site, and back to the composed picture, live',
   const watch = await client.call('POST', `/api/v1/live-meetings/${room.number}/participants/${viewerId}/watch`, { watched: lime });
   t.equal(watch.status, 200, 'watch accepted');
   t.equal(watch.body.participants.find((p: { id: string }) => p.id === viewerId)?.watching, lime, 'the console shows whom the viewer watches');
-  await waitFor('the viewer switched to Lime', 5000, () => routing()[viewerId] === lime);
+  await waitFor('the viewer switched to Lime', 15_000, () => routing()[viewerId] === lime);
   await screen.restart();
-  await waitFor('Lime full screen', 8000, () => fullScreen() === 'lime').catch(() => undefined);
+  await waitFor('Lime full screen', 15_000, () => fullScreen() === 'lime').catch(() => undefined);
   t.equal(fullScreen(), 'lime', "the viewer's screen shows the site it watches");
   t.same(routing(), { [red]: blue, [lime]: blue, [blue]: 'composed', [viewerId]: lime }, 'only the viewer changed');
 
@@ -93,12 +96,12 @@ t.test('broadcast a site, watch a site, and back to the composed picture, live',
 
   // Stop the broadcast: the others are back on the composed picture; the viewer still watches.
   t.equal((await client.call('POST', `/api/v1/live-meetings/${room.number}/broadcast`, { participantId: null })).status, 200);
-  await waitFor('composed again for the others', 8000, () => routing()[red] === 'composed').catch(() => undefined);
+  await waitFor('composed again for the others', 15_000, () => routing()[red] === 'composed').catch(() => undefined);
   t.same(routing(), { [red]: 'composed', [lime]: 'composed', [blue]: 'composed', [viewerId]: lime }, 'broadcast over; the watch stays');
   t.equal((await client.call('POST', `/api/v1/live-meetings/${room.number}/participants/${viewerId}/watch`, { watched: null })).status, 200);
-  await waitFor('the viewer back on the picture', 5000, () => routing()[viewerId] === 'composed');
+  await waitFor('the viewer back on the picture', 15_000, () => routing()[viewerId] === 'composed');
   await screen.restart();
-  await waitFor('the 2×2 picture again', 8000, () => quadrants() === 'red lime blue').catch(() => undefined);
+  await waitFor('the 2×2 picture again', 15_000, () => quadrants() === 'red lime blue').catch(() => undefined);
   t.equal(quadrants(), 'red lime blue', 'the viewer sees the composed 2×2 again');
 
   // A broadcast site that leaves takes the broadcast with it.
