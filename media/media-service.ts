@@ -209,6 +209,11 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     return this.#live(meeting).updateSipLeg(participantId, offer);
   }
 
+  /** A SIP terminal asked for a key frame by SIP INFO: the video it is sent makes one. */
+  requestKeyFrame(meeting: string, participantId: string): Promise<void> {
+    return this.#live(meeting).requestKeyFrame(participantId);
+  }
+
   /** The participant hung up or was removed by the SIP side: no participantclosed event. */
   leave(meeting: string, participantId: string, reason = 'hangup'): void {
     const media = this.#meetings.get(meeting);

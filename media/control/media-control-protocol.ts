@@ -11,6 +11,7 @@ import type { MediaService } from '../media-service.ts';
 export const MEDIA_METHODS = [
   'joinSip',
   'updateSip',
+  'requestKeyFrame',
   'joinWeb',
   'connectWeb',
   'produceWeb',

@@ -70,6 +70,8 @@ export interface PictureState {
   readonly outputs: string[];
   /** The compositor's process id (operators, tests). */
   readonly pid?: number;
+  /** Key frames asked of the encoders so far (new receivers, their PLI/FIR or SIP INFO). */
+  readonly keyFrames?: number;
 }
 
 export class ComposedPicture {
@@ -91,6 +93,7 @@ export class ComposedPicture {
   #limits: LayoutLimits;
   #state: PictureState = { layout: 'single', panes: [], outputs: [] };
   #update: Promise<void> = Promise.resolve();
+  #keyFrames = 0;
   #closed = false;
   /** Called once when the picture ends (by itself or by close()). */
   onClose: (() => void) | undefined;
@@ -203,7 +206,7 @@ export class ComposedPicture {
   }
 
   get state(): PictureState {
-    return { ...this.#state, ...(this.#compositor.pid ? { pid: this.#compositor.pid } : {}) };
+    return { ...this.#state, ...(this.#compositor.pid ? { pid: this.#compositor.pid } : {}), keyFrames: this.#keyFrames };
   }
 
   /**
@@ -290,6 +293,7 @@ export class ComposedPicture {
       const send = () => {
         output.pendingKeyFrame = undefined;
         output.lastKeyFrameAt = Date.now();
+        this.#keyFrames++;
         this.#compositor.keyframe(output.id);
       };
       if (wait <= 0) send();

@@ -833,6 +833,15 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     return transcoder.producer;
   }
 
+  /**
+   * A SIP terminal asked for a key frame by SIP INFO (picture_fast_update, RFC 5168) instead of
+   * RTCP: the video it is sent is asked for one, as mediasoup does for its PLI/FIR.
+   */
+  async requestKeyFrame(participantId: string): Promise<void> {
+    const consumer = this.#legs.get(participantId)?.video?.consumer;
+    if (consumer && !consumer.closed) await consumer.requestKeyFrame();
+  }
+
   /** Who each SIP leg sees now (participant ids), for the console and tests. */
   videoRouting(): Record<string, string | null> {
     const out: Record<string, string | null> = {};

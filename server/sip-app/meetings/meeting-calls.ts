@@ -72,6 +72,11 @@ export function parseSessionExpires(value: string | undefined): { seconds: numbe
 const PICTURE_FAST_UPDATE =
   '<?xml version="1.0" encoding="utf-8" ?>\r\n<media_control><vc_primitive><to_encoder><picture_fast_update/></to_encoder></vc_primitive></media_control>\r\n';
 
+/** A SIP INFO body asking for a key frame: application/media_control+xml with picture_fast_update. */
+export function isPictureFastUpdate(contentType: string, body: string): boolean {
+  return /application\/media_control\+xml/i.test(contentType) && /<picture_fast_update\s*\/?>/i.test(body);
+}
+
 /**
  * The offer with its video streams declined (port 0), for a call that may take audio only: the
  * media service then answers video with port 0 and sets up audio alone.
@@ -437,6 +442,13 @@ export class MeetingCalls {
     };
     armSessionTimer();
     dialog.on('destroy', () => end('hangup', 'caller'));
+    // A terminal whose decoder lost the picture asks for a key frame by SIP INFO (RFC 5168), as
+    // many room systems do instead of RTCP PLI; any other INFO is acknowledged and ignored.
+    dialog.on('info', (infoReq: Srf.SrfRequest, infoRes: Srf.SrfResponse) => {
+      infoRes.send(200, {});
+      if (!isPictureFastUpdate(infoReq.get('Content-Type') ?? '', infoReq.body ?? '')) return;
+      void this.#options.media.requestKeyFrame(number, participantId).catch((error: Error) => log2.debug({ err: error.message }, 'key frame request not served'));
+    });
     dialog.on('modify', (modifyReq: Srf.SrfRequest, modifyRes: Srf.SrfResponse) => {
       armSessionTimer();
       if (!modifyReq.body) {
