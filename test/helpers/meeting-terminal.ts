@@ -61,8 +61,9 @@ export async function joinMeeting(
     scenario?: string;
     transport?: 'u1' | 't1';
     headers?: string[];
-    /** ivr-keys.xml: the key steps (pcap play or INFO requests). */
+    /** ivr-keys.xml: the key steps (pcap play or INFO requests), and steps once in the meeting. */
     dtmf?: string;
+    inMeeting?: string;
     /** meeting-join-reinvite.xml: the re-INVITE's media lines and when it is sent. */
     media2?: string;
     pause?: number;
@@ -85,6 +86,7 @@ export async function joinMeeting(
     media2: options.media2 ?? options.media,
     pause: String(options.pause ?? 1000),
     dtmf: options.dtmf ?? '',
+    inMeeting: options.inMeeting ?? '',
     // Extra INVITE headers go after Max-Forwards, each on its own line.
     headers: (options.headers ?? []).map((h) => `\n      ${h}`).join(''),
   });

@@ -126,7 +126,26 @@ t.test('in-band DTMF in G.711 for the ID, SIP INFO for the PIN', async (t) => {
   <recv response="200"/>`,
     )
     .join('');
-  const call = await joinMeeting(target, { dial: ACCESS, name: 'Keys', media: `m=audio ${caller.port} RTP/AVP 0\na=rtpmap:0 PCMU/8000`, hold: 2000, scenario: 'ivr-keys.xml', dtmf: infos });
+  // Once in the meeting its INFO requests are the meeting's (a key frame request answered 200),
+  // not the IVR's any more (which would refuse it 415, as a second answer).
+  const inMeeting = `
+  <send retrans="500">
+    <![CDATA[
+      INFO [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: "Keys" <sip:keys@vcbox.local>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:${ACCESS}@vcbox.local>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 19 INFO
+      Max-Forwards: 70
+      Content-Type: application/media_control+xml
+      Content-Length: [len]
+
+      <media_control><vc_primitive><to_encoder><picture_fast_update/></to_encoder></vc_primitive></media_control>
+    ]]>
+  </send>
+  <recv response="200"/>`;
+  const call = await joinMeeting(target, { dial: ACCESS, name: 'Keys', media: `m=audio ${caller.port} RTP/AVP 0\na=rtpmap:0 PCMU/8000`, hold: 2000, scenario: 'ivr-keys.xml', dtmf: infos, inMeeting });
   await waitFor('the welcome prompt', 5000, () => streamed(caller, 'en', 'welcome'));
   // Keys pressed during the prompt: barge-in.
   await caller.send(call.answeredPort, await dtmfTones('mulaw', `${room.number}#`), { payloadType: 0, frameBytes: 160, timestampStep: 160 });
@@ -136,6 +155,7 @@ t.test('in-band DTMF in G.711 for the ID, SIP INFO for the PIN', async (t) => {
   t.ok(moved > 0, 'the PIN by SIP INFO was accepted and the caller moved into the meeting');
   const outcome = await call.result;
   t.ok(outcome.ok, `the call ends normally ${outcome.errors}`);
+  t.match(outcome.messages, /SIP\/2.0 200[^\n]*\n[\s\S]*CSeq: 19 INFO/, "in the meeting, the key frame request by INFO was the meeting's to answer: 200");
 });
 
 t.test('an uploaded recording replaces a prompt; a broken file is refused and changes nothing', async (t) => {

@@ -133,12 +133,13 @@ export class IvrCalls {
       void media.ivrStop(id).catch(() => undefined);
     };
     dialog.on('destroy', stop);
-    dialog.on('info', (infoReq: Srf.SrfRequest, infoRes: Srf.SrfResponse) => {
+    const onInfo = (infoReq: Srf.SrfRequest, infoRes: Srf.SrfResponse) => {
       const digit = infoDigit(infoReq.get('Content-Type') ?? '', infoReq.body ?? '');
       infoRes.send(digit ? 200 : 415, {});
       // Through the media side (barge-in there), which reports it back like a tone.
       if (digit) void media.ivrDigit(id, digit).catch(() => undefined);
-    });
+    };
+    dialog.on('info', onInfo);
     const from = callerOf(req);
     const caller = from.user;
     const call = {
@@ -211,6 +212,8 @@ export class IvrCalls {
     const first = !meeting || meeting.participants.size === 0;
     await say(...(first ? ['joining', 'first'] : ['joining']));
     if (!active) return;
+    // From here the meeting answers the call's INFO requests (key frame requests), not the IVR.
+    dialog.off('info', onInfo);
     const joined = await this.#options.meetingCalls.joinFromIvr(dialog, { number, pin, ...call });
     if (!joined.ok) {
       log2.info({ refusal: joined.refusal }, 'IVR caller could not join');
