@@ -18,6 +18,13 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => T
   }
 }
 
+/**
+ * joinMeeting options for a terminal that stays until the box hangs it up (answering its BYE;
+ * hangUpEveryone in sip-box.ts), however long a loaded machine takes over the test's checks —
+ * a fixed hold can run out before the last check.
+ */
+export const UNTIL_HUNG_UP = { scenario: 'meeting-join-remote-bye.xml', hold: 150_000 } as const;
+
 /** SDP media lines: PCMU with telephone-event at the given RTP port. */
 export function pcmuMedia(port: number): string {
   return `m=audio ${port} RTP/AVP 0 101\na=rtpmap:0 PCMU/8000\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15\na=ptime:20`;

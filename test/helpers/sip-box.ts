@@ -158,3 +158,8 @@ export function boxConsoleOptions(box: SipBox): Pick<AppOptions, 'state' | 'live
     keepDb: true,
   };
 }
+
+/** The box hangs up everyone in meeting `number` (BYE to each terminal), as the console's "remove" does. */
+export function hangUpEveryone(box: SipBox, number: string): void {
+  for (const participant of box.app.live.get(number)?.participants.values() ?? []) participant.hangUp('test over');
+}

@@ -17,7 +17,7 @@ import { AdminStore } from '../../server/admin/admin-store.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
-import { joinMeeting, type MeetingTerminal, pcmuVp8Media, waitFor } from '../helpers/meeting-terminal.ts';
+import { joinMeeting, type MeetingTerminal, pcmuVp8Media, UNTIL_HUNG_UP, waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
@@ -37,10 +37,8 @@ t.test('broadcast a site, watch a site, and back to the composed picture, live',
   t.equal((await client.login('admin', readFileSync(path.join(secrets, 'initial-admin-password'), 'utf8').trim())).status, 200);
 
   const audio = await openTerminals(t, 'a', 'b', 'c', 'viewer');
-  // Every terminal stays until the box hangs it up (the test removes each at the end), however
-  // long a loaded machine takes over the switches: a terminal that hung up by itself after a
-  // fixed hold once left the meeting before the last picture was checked.
-  const held = { scenario: 'meeting-join-remote-bye.xml', hold: 150_000 };
+  // Every terminal stays until the box hangs it up (the test removes each at the end).
+  const held = UNTIL_HUNG_UP;
   const cameras: MeetingTerminal[] = [];
   for (const [key, name, colour] of [['a', 'Red', 'red'], ['b', 'Lime', 'lime'], ['c', 'Blue', 'blue']] as const) {
     const videoPort = await freePort();

@@ -8,10 +8,10 @@
  */
 import t from 'tap';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
-import { joinMeeting, pcmuVp8Media, waitFor } from '../helpers/meeting-terminal.ts';
+import { joinMeeting, pcmuVp8Media, UNTIL_HUNG_UP, waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
-import { startSipBox } from '../helpers/sip-box.ts';
+import { hangUpEveryone, startSipBox } from '../helpers/sip-box.ts';
 import { Screen, startCamera } from '../helpers/video-peer.ts';
 
 const box = await startSipBox({ media: {} });
@@ -23,13 +23,13 @@ const target = `127.0.0.1:${box.port}`;
 t.test('SIP INFO picture_fast_update: the composed picture the terminal is sent makes a key frame', async (t) => {
   const audio = await openTerminals(t, 'camera', 'room');
   const cameraVideo = await freePort();
-  const camera = await joinMeeting(target, { dial: room.number, name: 'Red', media: pcmuVp8Media(audio.camera.port, cameraVideo), scenario: 'meeting-join-remote-bye.xml', hold: 120_000 });
+  const camera = await joinMeeting(target, { dial: room.number, name: 'Red', media: pcmuVp8Media(audio.camera.port, cameraVideo), ...UNTIL_HUNG_UP });
   startCamera(t, 'red', cameraVideo, camera.answeredVideoPort);
   const screenPort = await freePort();
   const screen = new Screen(t, screenPort);
   // The INFO goes 12 s after the call is answered: time enough for the picture to settle first.
   const infoAfterMs = 12_000;
-  const roomSystem = await joinMeeting(target, { dial: room.number, name: 'RoomSystem', media: pcmuVp8Media(audio.room.port, screenPort), scenario: 'meeting-join-info.xml', pause: infoAfterMs, hold: 120_000 });
+  const roomSystem = await joinMeeting(target, { dial: room.number, name: 'RoomSystem', media: pcmuVp8Media(audio.room.port, screenPort), ...UNTIL_HUNG_UP, scenario: 'meeting-join-info.xml', pause: infoAfterMs });
   const answeredAt = Date.now();
 
   const roomId = [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === 'RoomSystem')?.id ?? '';
@@ -43,7 +43,7 @@ t.test('SIP INFO picture_fast_update: the composed picture the terminal is sent 
   await waitFor('a key frame asked of the encoder', 30_000, () => keyFrames() > before).catch(() => undefined);
   t.ok(keyFrames() > before, `the encoder was asked for a key frame (${before} → ${keyFrames()})`);
 
-  for (const participant of box.app.live.get(room.number)?.participants.values() ?? []) participant.hangUp('test over');
+  hangUpEveryone(box, room.number);
   const [cameraResult, roomResult] = await Promise.all([camera.result, roomSystem.result]);
   t.ok(cameraResult.ok, `the camera's call ended normally ${cameraResult.errors}`);
   t.ok(roomResult.ok, `the room system's INFO was answered 200 and its call ended normally ${roomResult.errors}`);

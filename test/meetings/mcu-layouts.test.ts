@@ -18,10 +18,10 @@ import { AdminStore } from '../../server/admin/admin-store.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
-import { joinMeeting, type MeetingTerminal, pcmuVp8Media, waitFor } from '../helpers/meeting-terminal.ts';
+import { joinMeeting, type MeetingTerminal, pcmuVp8Media, UNTIL_HUNG_UP, waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { g711Tone, openTerminals } from '../helpers/rtp-terminal.ts';
-import { startSipBox } from '../helpers/sip-box.ts';
+import { hangUpEveryone, startSipBox } from '../helpers/sip-box.ts';
 import { Screen, startCamera } from '../helpers/video-peer.ts';
 
 const artefact = (name: string) => path.join(process.env.VCBOX_TEST_ARTIFACTS ?? os.tmpdir(), name);
@@ -48,19 +48,19 @@ t.test('2×2 shows four cameras; 1+5 live; voice activation takes the big pane',
   const cameraProcesses: ChildProcess[] = [];
   for (const [i, key] of (['a', 'b', 'c', 'd'] as const).entries()) {
     const videoPort = await freePort();
-    const leg = await joinMeeting(target, { dial: room.number, name: names[i] ?? '', media: pcmuVp8Media(audio[key].port, videoPort), hold: 30_000 });
+    const leg = await joinMeeting(target, { dial: room.number, name: names[i] ?? '', media: pcmuVp8Media(audio[key].port, videoPort), ...UNTIL_HUNG_UP });
     t.ok(leg.answeredVideoPort > 0, `${names[i]} video answered`);
     cameraProcesses.push(startCamera(t, colours[i] ?? 'white', videoPort, leg.answeredVideoPort));
     cameras.push(leg);
   }
-  const voiceOnly = await joinMeeting(target, { dial: room.number, name: 'Phone', media: `m=audio ${audio.voice.port} RTP/AVP 0\na=rtpmap:0 PCMU/8000`, hold: 30_000 });
+  const voiceOnly = await joinMeeting(target, { dial: room.number, name: 'Phone', media: `m=audio ${audio.voice.port} RTP/AVP 0\na=rtpmap:0 PCMU/8000`, ...UNTIL_HUNG_UP });
   const screenPort = await freePort();
   const screen = new Screen(t, screenPort);
-  const viewer = await joinMeeting(target, { dial: room.number, name: 'Viewer', media: pcmuVp8Media(audio.viewer.port, screenPort), hold: 30_000 });
+  const viewer = await joinMeeting(target, { dial: room.number, name: 'Viewer', media: pcmuVp8Media(audio.viewer.port, screenPort), ...UNTIL_HUNG_UP });
   t.ok(viewer.answeredVideoPort > 0, 'the viewer has video');
   const screen2Port = await freePort();
   const screen2 = new Screen(t, screen2Port, 'H264');
-  const viewer2 = await joinMeeting(target, { dial: room.number, name: 'RoomSystem', media: h264(audio.viewer2.port, screen2Port), hold: 30_000 });
+  const viewer2 = await joinMeeting(target, { dial: room.number, name: 'RoomSystem', media: h264(audio.viewer2.port, screen2Port), ...UNTIL_HUNG_UP });
   t.ok(viewer2.answeredVideoPort > 0, 'the H.264 viewer has video');
 
   // 2×2 (quadrant centres, away from the captions at the bottom left of each pane).
@@ -112,6 +112,7 @@ t.test('2×2 shows four cameras; 1+5 live; voice activation takes the big pane',
   t.ok(screen.frames > before + 20, `frames keep coming after a camera stalled (${screen.frames - before} more)`);
   t.equal(screen.nameAt(0.3, 0.3), 'yellow', 'and the other panes keep their pictures');
 
+  hangUpEveryone(box, room.number);
   const results = await Promise.all([...cameras, voiceOnly, viewer, viewer2].map((leg) => leg.result));
   t.ok(results.every((r) => r.ok), 'every call ends normally: the layout changes needed no renegotiation');
   t.ok(results.every((r) => (r.messages.match(/^INVITE sip:/gm) ?? []).length === 1), 'no re-INVITE was sent to any terminal');
