@@ -18,9 +18,9 @@ import { PROJECT_ROOT } from '../helpers/appliance.ts';
 import { launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
-import { joinMeeting, pcmuMedia } from '../helpers/meeting-terminal.ts';
+import { joinMeeting, pcmuMedia, UNTIL_HUNG_UP } from '../helpers/meeting-terminal.ts';
 import { g711Tone, openTerminals } from '../helpers/rtp-terminal.ts';
-import { startSipBox } from '../helpers/sip-box.ts';
+import { hangUpEveryone, startSipBox } from '../helpers/sip-box.ts';
 
 t.test('the thresholds, at their edges', async (t) => {
   const clean = { rttMs: 0, jitterMs: 0, packetLoss: 0, videoPacketLoss: 0 };
@@ -57,9 +57,9 @@ t.test('measured on real RTP and shown in red in the console', async (t) => {
   const terminals = await openTerminals(t, 'clean', 'lossy', 'jittery');
   const target = `127.0.0.1:${box.port}`;
   const legs = {
-    clean: await joinMeeting(target, { dial: room.number, name: 'Clean', media: pcmuMedia(terminals.clean.port), hold: 20_000 }),
-    lossy: await joinMeeting(target, { dial: room.number, name: 'Lossy', media: pcmuMedia(terminals.lossy.port), hold: 20_000 }),
-    jittery: await joinMeeting(target, { dial: room.number, name: 'Jittery', media: pcmuMedia(terminals.jittery.port), hold: 20_000 }),
+    clean: await joinMeeting(target, { dial: room.number, name: 'Clean', media: pcmuMedia(terminals.clean.port), ...UNTIL_HUNG_UP }),
+    lossy: await joinMeeting(target, { dial: room.number, name: 'Lossy', media: pcmuMedia(terminals.lossy.port), ...UNTIL_HUNG_UP }),
+    jittery: await joinMeeting(target, { dial: room.number, name: 'Jittery', media: pcmuMedia(terminals.jittery.port), ...UNTIL_HUNG_UP }),
   };
   const tone = await g711Tone('mulaw', 440, 14);
   const pcmu = { payloadType: 0, frameBytes: 160, timestampStep: 160 };
@@ -108,4 +108,7 @@ t.test('measured on real RTP and shown in red in the console', async (t) => {
   t.same(p.errors, [], 'no console errors');
   for (const terminal of Object.values(terminals)) terminal.stop();
   await sending;
+  hangUpEveryone(box, room.number);
+  const results = await Promise.all(Object.values(legs).map((leg) => leg.result));
+  t.ok(results.every((r) => r.ok), `every call ends normally when the box hangs up ${results.map((r) => r.errors).join('')}`);
 });
