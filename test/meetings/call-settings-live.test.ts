@@ -16,7 +16,7 @@ import { loadConfig } from '../../server/config/config.ts';
 import { openState } from '../../server/process/open-state.ts';
 import { startAppliance } from '../helpers/appliance.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
-import { joinMeeting, type MeetingTerminal, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
+import { joinMeeting, type MeetingTerminal, pcmuMedia, UNTIL_HUNG_UP, waitFor } from '../helpers/meeting-terminal.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-call-settings-'));
@@ -41,8 +41,8 @@ t.test('polling and resolution changed in the settings reach the running picture
   const terminals = await openTerminals(t, 'viewer', 'video', 'a', 'b', 'c', 'd');
   const target = `127.0.0.1:${box.sipPort}`;
   const legs: MeetingTerminal[] = [];
-  legs.push(await joinMeeting(target, { dial: '880031', name: 'Viewer', media: `${pcmuMedia(terminals.viewer.port)}\nm=video ${terminals.video.port} RTP/AVP 97\na=rtpmap:97 VP8/90000`, hold: 30_000 }));
-  for (const key of ['a', 'b', 'c', 'd'] as const) legs.push(await joinMeeting(target, { dial: '880031', name: `Phone ${key}`, media: pcmuMedia(terminals[key].port), hold: 30_000 }));
+  legs.push(await joinMeeting(target, { dial: '880031', name: 'Viewer', media: `${pcmuMedia(terminals.viewer.port)}\nm=video ${terminals.video.port} RTP/AVP 97\na=rtpmap:97 VP8/90000`, ...UNTIL_HUNG_UP }));
+  for (const key of ['a', 'b', 'c', 'd'] as const) legs.push(await joinMeeting(target, { dial: '880031', name: `Phone ${key}`, media: pcmuMedia(terminals[key].port), ...UNTIL_HUNG_UP }));
 
   const shown = async () => ((await picture())?.panes ?? []).map((p) => p.participantId).join(',');
   const until = async (what: string, ms: number, probe: () => Promise<boolean>) => {
@@ -75,6 +75,10 @@ t.test('polling and resolution changed in the settings reach the running picture
   await waitFor('the new picture at the terminal', 8000, () => terminals.video.received.slice(seen).some((p) => !before.has(p.ssrc)) || undefined).catch(() => undefined);
   t.ok(terminals.video.received.slice(seen).some((p) => !before.has(p.ssrc)), 'the terminal receives the new picture on the same call');
 
+  // The administrator removes everyone (the box hangs up each call).
+  for (const participant of (await admin.call('GET', '/api/v1/live-meetings/880031')).body.participants as { id: string }[]) {
+    t.equal((await admin.call('DELETE', `/api/v1/live-meetings/880031/participants/${participant.id}`)).status, 204, 'removed at the end');
+  }
   const results = await Promise.all(legs.map((leg) => leg.result));
   t.ok(results.every((r) => r.ok), `every call ends normally, none renegotiated\n${results.map((r) => r.errors).join('\n')}`);
 });
