@@ -19,6 +19,7 @@ import { AdminStore } from '../../server/admin/admin-store.ts';
 import { PROJECT_ROOT } from '../helpers/appliance.ts';
 import { launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';
 import { freshState, startConsoleApi } from '../helpers/console-api.ts';
+import { waitFor } from '../helpers/meeting-terminal.ts';
 import { startSmtpSink } from '../helpers/smtp-sink.ts';
 
 const smtp = await startSmtpSink({});
@@ -224,8 +225,10 @@ t.test('30 minutes without input log out; input keeps the session', async (t) =>
   await page.clock.fastForward('05:30');
   await page.waitForSelector('#login-view:not([hidden])');
   t.equal(await page.textContent('#error'), 'You were logged out after 30 minutes without activity. Log in again.', 'back at the login, saying why');
-  const status = await page.evaluate(async () => (await fetch('/api/v1/session')).status);
-  t.equal(status, 401, 'the session is ended on the server too');
+  // The logout ends the server's session once the page's requests on their way are answered.
+  const status = () => page.evaluate(async () => (await fetch('/api/v1/session')).status);
+  await waitFor('the session ended on the server', 5000, async () => ((await status()) === 401 ? true : undefined)).catch(() => undefined);
+  t.equal(await status(), 401, 'the session is ended on the server too');
   t.equal(sessions(), before, 'and its row is gone');
   t.same(
     p.errors.filter((e) => !/status of 401 .*\/api\/v1\/session$/.test(e)),

@@ -20,6 +20,22 @@ export class ApiError extends Error {
 }
 
 let csrfToken = '';
+/** Requests sent and not answered yet (a logout waits for them: see requestsSettled). */
+const inFlight = new Set<Promise<unknown>>();
+
+/**
+ * Resolves once the requests sent so far are answered (at most `timeoutMs`): a logout waits for
+ * them before it ends the session, so a page refresh already on its way is not refused with 401.
+ */
+export async function requestsSettled(timeoutMs = 3000): Promise<void> {
+  if (inFlight.size === 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+  });
+  await Promise.race([Promise.allSettled([...inFlight]), timeout]);
+  clearTimeout(timer);
+}
 
 export function setCsrfToken(token: string): void {
   csrfToken = token;
@@ -31,7 +47,9 @@ async function send(method: string, path: string, headers: Record<string, string
   if (method !== 'GET' && csrfToken) all['x-csrf-token'] = csrfToken;
   let response: Response;
   try {
-    response = await fetch(`/api/v1${path}`, { method, headers: all, credentials: 'same-origin', ...(body === undefined ? {} : { body }) });
+    const sent = fetch(`/api/v1${path}`, { method, headers: all, credentials: 'same-origin', ...(body === undefined ? {} : { body }) });
+    inFlight.add(sent);
+    response = await sent.finally(() => inFlight.delete(sent));
   } catch {
     throw new ApiError(0, 'VCBOX_ERR_UNREACHABLE', '');
   }

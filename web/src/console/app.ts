@@ -7,7 +7,7 @@
  * server error is shown in words in the chosen language. A page re-rendered by its refresh keeps
  * the keyboard focus where it was. `window.vcboxConsole` exposes the state for tests.
  */
-import { ApiError, api, setCsrfToken } from './api.ts';
+import { ApiError, api, requestsSettled, setCsrfToken } from './api.ts';
 import { type Key, type Lang, lang, setLang, t } from './i18n.ts';
 import { IdleLogout } from './idle-logout.ts';
 import { renderForgotPassword, renderPasswordReset, resetToken } from './password-recovery.ts';
@@ -70,18 +70,39 @@ let refreshTimer: ReturnType<typeof setInterval> | undefined;
 let focusAfterLogin = false;
 /** "Remember me" keeps the user name in this browser — never the password; the session still ends when idle. */
 const REMEMBERED_USER = 'vcbox.username';
+/**
+ * Ends the session: the page stops refreshing, the requests already on their way are answered
+ * first (none is refused with 401 for a session ended under it), then the server forgets the
+ * session and the login shows with `notice`. A new login waits for that (`ending`), so the old
+ * session's end never takes the new one with it.
+ */
+let ending: Promise<void> = Promise.resolve();
+function endSession(notice: string): Promise<void> {
+  state.session = undefined;
+  clearInterval(refreshTimer);
+  idle.stop();
+  ending = requestsSettled()
+    .then(() => api('DELETE', '/session'))
+    .catch(() => undefined)
+    .then(() => {
+      fillLogin();
+      return show('login', notice);
+    });
+  return ending;
+}
+
 const idle = new IdleLogout(() => {
   const minutes = String(Math.round((state.session?.idleTimeoutSeconds ?? 1800) / 60));
-  state.session = undefined;
-  void api('DELETE', '/session')
-    .catch(() => undefined)
-    .then(() => show('login', t('idleEnded', { minutes })));
+  void endSession(t('idleEnded', { minutes }));
 });
 
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
 
 function showError(error: unknown): void {
   const box = $('error');
+  if (error instanceof ApiError && error.status === 401 && error.code === 'VCBOX_ERR_AUTH_REQUIRED' && state.page === 'login') {
+    return; // a page's answer that came after the logout: the login's own notice stays
+  }
   if (error instanceof ApiError && error.status === 401 && state.page !== 'login') {
     state.session = undefined;
     void show('login', t('sessionEnded'));
@@ -196,7 +217,8 @@ $('login-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const username = (document.getElementById('username') as HTMLInputElement).value.trim();
   const password = (document.getElementById('password') as HTMLInputElement).value;
-  void api<Session>('POST', '/session', { username, password })
+  void ending
+    .then(() => api<Session>('POST', '/session', { username, password }))
     .then((session) => {
       focusAfterLogin = true;
       if ((document.getElementById('remember') as HTMLInputElement).checked) localStorage.setItem(REMEMBERED_USER, username);
@@ -228,13 +250,7 @@ $('password-form').addEventListener('submit', (event) => {
 });
 
 $('logout').addEventListener('click', () => {
-  void api('DELETE', '/session')
-    .catch(() => undefined)
-    .then(() => {
-      state.session = undefined;
-      fillLogin();
-      return show('login');
-    });
+  void endSession('');
 });
 
 $('lang').addEventListener('change', () => {
