@@ -52,8 +52,6 @@ export class Screen {
   readonly #senders = new Map<number, { at: number; port: number }>();
   #asking: NodeJS.Timeout | undefined;
   frames = 0;
-  /** Key frame requests (PLI) sent. */
-  keyFrameRequests = 0;
 
   constructor(t: Teardown, port: number, codec: 'VP8' | 'H264' = 'VP8', seconds = 60, rtcpPort?: number) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-screen-'));
@@ -102,7 +100,6 @@ export class Screen {
         pli.writeUInt32BE(0x5c5e_e4e0, 4); // the terminal's own SSRC (any)
         pli.writeUInt32BE(ssrc, 8);
         socket.send(pli, sender.port, '127.0.0.1');
-        this.keyFrameRequests++;
       }
     };
     this.#asking = setInterval(ask, 400);

@@ -102,11 +102,8 @@ t.test('a wrong PIN three times: told so, then goodbye and hang-up', async (t) =
 t.test('in-band DTMF in G.711 for the ID, SIP INFO for the PIN', async (t) => {
   box.settings.update({ 'call.ivrLanguage': 'en' }, { actor: 'test' });
   const { caller } = await openTerminals(t, 'caller');
-  // After the ID (in band, below), an INFO per PIN digit; the offer names no telephone-event.
-  const infos = [...'1234#']
-    .map(
-      (digit, i) => `
-  <pause milliseconds="${i === 0 ? 4000 : 150}"/>
+  // A scenario step: the caller sends an INFO in its dialog and expects 200.
+  const info = (cseq: number, contentType: string, body: string) => `
   <send retrans="500">
     <![CDATA[
       INFO [next_url] SIP/2.0
@@ -114,37 +111,20 @@ t.test('in-band DTMF in G.711 for the ID, SIP INFO for the PIN', async (t) => {
       From: "Keys" <sip:keys@vcbox.local>;tag=[pid]SIPpTag00[call_number]
       To: <sip:${ACCESS}@vcbox.local>[peer_tag_param]
       Call-ID: [call_id]
-      CSeq: ${10 + i} INFO
+      CSeq: ${cseq} INFO
       Max-Forwards: 70
-      Content-Type: application/dtmf-relay
+      Content-Type: ${contentType}
       Content-Length: [len]
 
-      Signal=${digit}
-      Duration=160
-    ]]>
-  </send>
-  <recv response="200"/>`,
-    )
-    .join('');
-  // Once in the meeting its INFO requests are the meeting's (a key frame request answered 200),
-  // not the IVR's any more (which would refuse it 415, as a second answer).
-  const inMeeting = `
-  <send retrans="500">
-    <![CDATA[
-      INFO [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      From: "Keys" <sip:keys@vcbox.local>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:${ACCESS}@vcbox.local>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 19 INFO
-      Max-Forwards: 70
-      Content-Type: application/media_control+xml
-      Content-Length: [len]
-
-      <media_control><vc_primitive><to_encoder><picture_fast_update/></to_encoder></vc_primitive></media_control>
+      ${body}
     ]]>
   </send>
   <recv response="200"/>`;
+  // After the ID (in band, below), an INFO per PIN digit; the offer names no telephone-event.
+  const infos = [...'1234#'].map((digit, i) => `\n  <pause milliseconds="${i === 0 ? 4000 : 150}"/>${info(10 + i, 'application/dtmf-relay', `Signal=${digit}\n      Duration=160`)}`).join('');
+  // Once in the meeting its INFO requests are the meeting's (a key frame request answered 200),
+  // not the IVR's any more (which would refuse it 415, as a second answer).
+  const inMeeting = info(19, 'application/media_control+xml', '<media_control><vc_primitive><to_encoder><picture_fast_update/></to_encoder></vc_primitive></media_control>');
   const call = await joinMeeting(target, { dial: ACCESS, name: 'Keys', media: `m=audio ${caller.port} RTP/AVP 0\na=rtpmap:0 PCMU/8000`, hold: 2000, scenario: 'ivr-keys.xml', dtmf: infos, inMeeting });
   await waitFor('the welcome prompt', 5000, () => streamed(caller, 'en', 'welcome'));
   // Keys pressed during the prompt: barge-in.

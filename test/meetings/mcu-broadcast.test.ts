@@ -38,11 +38,10 @@ t.test('broadcast a site, watch a site, and back to the composed picture, live',
 
   const audio = await openTerminals(t, 'a', 'b', 'c', 'viewer');
   // Every terminal stays until the box hangs it up (the test removes each at the end).
-  const held = UNTIL_HUNG_UP;
   const cameras: MeetingTerminal[] = [];
   for (const [key, name, colour] of [['a', 'Red', 'red'], ['b', 'Lime', 'lime'], ['c', 'Blue', 'blue']] as const) {
     const videoPort = await freePort();
-    const leg = await joinMeeting(target, { dial: room.number, name, media: pcmuVp8Media(audio[key].port, videoPort), ...held });
+    const leg = await joinMeeting(target, { dial: room.number, name, media: pcmuVp8Media(audio[key].port, videoPort), ...UNTIL_HUNG_UP });
     startCamera(t, colour, videoPort, leg.answeredVideoPort);
     cameras.push(leg);
   }
@@ -51,7 +50,7 @@ t.test('broadcast a site, watch a site, and back to the composed picture, live',
   let screenRtcpPort = await freePort();
   if (screenRtcpPort === screenPort + 1) screenRtcpPort = await freePort(); // ffmpeg's own RTCP port
   const screen = new Screen(t, screenPort, 'VP8', 60, screenRtcpPort);
-  const viewer = await joinMeeting(target, { dial: room.number, name: 'Viewer', media: pcmuVp8Media(audio.viewer.port, screenPort, screenRtcpPort), ...held });
+  const viewer = await joinMeeting(target, { dial: room.number, name: 'Viewer', media: pcmuVp8Media(audio.viewer.port, screenPort, screenRtcpPort), ...UNTIL_HUNG_UP });
   t.ok(viewer.answeredVideoPort > 0, 'the viewer has video');
 
   const idOf = (name: string) => [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === name)?.id ?? '';

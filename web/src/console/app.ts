@@ -100,7 +100,7 @@ const $ = (id: string) => document.getElementById(id) as HTMLElement;
 
 function showError(error: unknown): void {
   const box = $('error');
-  if (error instanceof ApiError && error.status === 401 && error.code === 'VCBOX_ERR_AUTH_REQUIRED' && state.page === 'login') {
+  if (error instanceof ApiError && error.code === 'VCBOX_ERR_AUTH_REQUIRED' && state.page === 'login') {
     return; // a page's answer that came after the logout: the login's own notice stays
   }
   if (error instanceof ApiError && error.status === 401 && state.page !== 'login') {
