@@ -126,15 +126,20 @@ interface SipLeg {
     direction: Direction;
   };
   /**
-   * The router the leg's transports live in: the meeting's own, or — when the terminal's
-   * payload types differ from the meeting router's (mediasoup sends the router's numbers, and
-   * a terminal must receive the numbers it offered) — a router of its own whose codecs carry
-   * the terminal's numbers, joined to the meeting router by pipe transports.
+   * The router the leg's audio transport lives in: the meeting's own, or — when the terminal's
+   * audio payload type differs from the meeting router's (mediasoup sends the router's numbers,
+   * and a terminal must receive the numbers it offered) — a router of its own whose codec
+   * carries the terminal's number, joined to the meeting router by pipe transports.
    */
   readonly legRouter: types.Router;
-  /** The worker legRouter runs on (another than the meeting's when the meeting is spread). */
+  /**
+   * The same for the video transport. Payload-type numbers are scoped per m-line (a terminal
+   * may number Opus and VP8 both 96), so each m-line gets the router its numbering needs.
+   */
+  readonly videoRouter: types.Router;
+  /** The worker the leg's routers run on (another than the meeting's when the meeting is spread). */
   readonly legWorker: types.Worker;
-  /** Meeting producers piped into legRouter (meeting producer id → the pipe producer there). */
+  /** Meeting producers piped into the leg's routers (meeting producer id → the pipe producer there). */
   readonly piped: Map<string, types.Producer>;
 }
 
@@ -357,29 +362,36 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     const videoCap: types.RouterRtpCodecCapability | undefined = chosenVideo
       ? { kind: 'video', mimeType: chosenVideo.mimeType, clockRate: 90000, parameters: chosenVideo.parameters, preferredPayloadType: chosenVideo.codec.payloadType }
       : undefined;
-    const samePayloadTypes = [audioCap, ...(videoCap ? [videoCap] : [])].every((cap) =>
+    const numberedAsMeeting = (cap: types.RouterRtpCodecCapability) =>
       this.router.rtpCapabilities.codecs?.some(
         (c) =>
           c.mimeType.toLowerCase() === cap.mimeType.toLowerCase() &&
           c.preferredPayloadType === cap.preferredPayloadType &&
           (cap.mimeType !== 'video/H264' || c.parameters?.['packetization-mode'] === cap.parameters?.['packetization-mode']),
-      ),
-    );
+      ) ?? false;
     const onMeetingWorker = [...this.#legs.values()].filter((l) => l.legRouter === this.router || l.legWorker === this.#worker).length;
     const spread = this.#options.placeLeg !== undefined && onMeetingWorker >= (this.#options.legsPerWorker ?? Number.POSITIVE_INFINITY);
     const legWorker = spread && this.#options.placeLeg ? this.#options.placeLeg() : this.#worker;
-    const legRouter =
-      samePayloadTypes && legWorker === this.#worker
-        ? this.router
-        : await legWorker.createRouter({ mediaCodecs: [audioCap, ...(videoCap ? [videoCap] : [])], appData: { meeting: this.key, participantId: request.participantId } });
+    // One router per m-line: the meeting's when this m-line's numbering is the meeting router's
+    // (and the leg stays on the meeting's worker), else one whose only codec has the terminal's number.
+    const ownRouters: types.Router[] = [];
+    const routerFor = async (cap: types.RouterRtpCodecCapability): Promise<types.Router> => {
+      if (legWorker === this.#worker && numberedAsMeeting(cap)) return this.router;
+      const router = await legWorker.createRouter({ mediaCodecs: [cap], appData: { meeting: this.key, participantId: request.participantId, kind: cap.kind } });
+      ownRouters.push(router);
+      return router;
+    };
     const piped = new Map<string, types.Producer>();
     const closeLeg = () => {
-      if (legRouter !== this.router) legRouter.close();
+      for (const router of ownRouters) router.close();
     };
+    let legRouter: types.Router | undefined;
+    let videoRouter: types.Router | undefined;
 
     let video: VideoLeg | undefined;
     let transport: types.PlainTransport | undefined;
     try {
+      legRouter = await routerFor(audioCap);
       transport = await legRouter.createPlainTransport({
         listenInfo: { protocol: 'udp', ip: network.listenIp, announcedAddress: network.announcedAddress, portRange: network.portRange },
         rtcpMux: audio.rtcpMux,
@@ -423,9 +435,10 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       this.#mixer.addOutput(request.participantId, chosen.name, 100, mixProducer.rtpParameters.encodings?.[0]?.ssrc ?? 0);
 
       let meetingVideo: types.Producer | undefined;
-      if (videoMedia && chosenVideo) {
-        video = await createVideoLeg(legRouter, network, videoMedia, chosenVideo, videoCrypto, request.participantId);
-        meetingVideo = legRouter === this.router ? video.producer : await pipe(legRouter, video.producer.id, this.router);
+      if (videoMedia && chosenVideo && videoCap) {
+        videoRouter = await routerFor(videoCap);
+        video = await createVideoLeg(videoRouter, network, videoMedia, chosenVideo, videoCrypto, request.participantId);
+        meetingVideo = videoRouter === this.router ? video.producer : await pipe(videoRouter, video.producer.id, this.router);
       }
 
       const direction = answerDirection(audio.direction);
@@ -449,15 +462,16 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         lastRtpBytes: 0,
         lastRtpAt: Date.now(),
         legRouter,
+        videoRouter: videoRouter ?? legRouter,
         legWorker,
         piped,
         meetingAudio,
         ...(video && videoMedia && meetingVideo ? { video: { ...video, meetingProducer: meetingVideo, direction: answerDirection(videoMedia.direction) } } : {}),
       };
       this.#legs.set(leg.id, leg);
-      if (legRouter !== this.router) {
+      for (const router of ownRouters) {
         // Its own router closing under it (its worker died): the leg has lost media.
-        legRouter.observer.once('close', () => {
+        router.observer.once('close', () => {
           if (this.#legs.get(leg.id) === leg && !this.#closed) this.removeParticipant(leg.id, 'media-restart');
         });
       }
@@ -741,8 +755,8 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       }
       if (!shown || !showingParticipant) continue;
       let source = shown;
-      if (leg.legRouter !== this.router) {
-        source = await pipe(this.router, shown.id, leg.legRouter);
+      if (leg.videoRouter !== this.router) {
+        source = await pipe(this.router, shown.id, leg.videoRouter);
         leg.piped.set(shown.id, source);
       }
       // (A composed output makes a key frame whenever mediasoup asks it for one: this consumer
@@ -1019,6 +1033,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     leg.transport.close();
     leg.video?.transport.close();
     if (leg.legRouter !== this.router) leg.legRouter.close();
+    if (leg.videoRouter !== this.router) leg.videoRouter.close();
     this.#speakerOrder = this.#speakerOrder.filter((id) => id !== participantId);
     if (!quiet) this.#dropFocus(participantId);
     if (!this.#closed) this.#refreshVideo();
