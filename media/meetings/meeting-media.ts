@@ -66,6 +66,20 @@ export interface SipLegAnswer {
   readonly srtp: boolean;
 }
 
+/** One direction pair of one media stream (audio or video) of a participant. */
+export interface StreamStats {
+  readonly codec: string;
+  /** Bits per second towards the box (from the participant) and from it. */
+  readonly bitrateIn: number;
+  readonly bitrateOut: number;
+  readonly packetsIn: number;
+  readonly packetsOut: number;
+  /** Fraction of packets lost towards the box, 0-1 (video: the worst simulcast layer). */
+  readonly packetLoss: number;
+  /** Interarrival jitter of what the box receives, in ms. */
+  readonly jitterMs: number;
+}
+
 export interface ParticipantSnapshot {
   readonly id: string;
   readonly displayName: string;
@@ -90,6 +104,11 @@ export interface ParticipantSnapshot {
   /** Interarrival jitter in ms. */
   readonly jitterMs: number;
   readonly rttMs: number;
+  /** Audio and video, each with its codec, bitrates, packets, loss and jitter (video null without video). */
+  readonly audio: StreamStats;
+  readonly video: StreamStats | null;
+  /** How long nothing has been received from the participant, in ms (0 while media arrives or the terminal holds). */
+  readonly noMediaMs: number;
 }
 
 interface SipLeg {
@@ -238,6 +257,31 @@ function pickCrypto(media: SdpMedia): (SdpCrypto & { suite: types.SrtpCryptoSuit
 function worstLoss(stats: readonly { fractionLost?: number }[]): number {
   return Math.max(0, ...stats.map((s) => (s.fractionLost ?? 0) / 256));
 }
+
+type AnyRtpStats = Partial<types.RtpStreamRecvStats & types.RtpStreamSendStats> & { type?: string };
+
+/**
+ * A stream's figures from mediasoup's producer stats (what the box receives: one entry per
+ * simulcast layer, summed; loss the worst layer's) and consumer stats (what it sends).
+ */
+function streamStats(codec: string, clockRate: number, received: readonly AnyRtpStats[], sent: readonly AnyRtpStats[]): StreamStats {
+  const inbound = received.filter((r) => r.type === undefined || r.type === 'inbound-rtp');
+  const outbound = sent.filter((r) => r.type === 'outbound-rtp');
+  const sum = (list: readonly AnyRtpStats[], key: 'bitrate' | 'packetCount') => list.reduce((total, r) => total + (r[key] ?? 0), 0);
+  const jitter = Math.max(0, ...inbound.map((r) => r.jitter ?? 0));
+  return {
+    codec,
+    bitrateIn: sum(inbound, 'bitrate'),
+    bitrateOut: sum(outbound, 'bitrate'),
+    packetsIn: sum(inbound, 'packetCount'),
+    packetsOut: sum(outbound, 'packetCount'),
+    packetLoss: worstLoss(inbound),
+    jitterMs: Math.round((jitter / (clockRate / 1000)) * 10) / 10,
+  };
+}
+
+const statsOf = async (entity: { getStats(): Promise<unknown[]> } | undefined): Promise<AnyRtpStats[]> =>
+  entity ? ((await entity.getStats().catch(() => [])) as AnyRtpStats[]) : [];
 
 export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   readonly key: string;
@@ -1066,13 +1110,24 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
 
   async snapshot(): Promise<ParticipantSnapshot[]> {
     const out: ParticipantSnapshot[] = [];
+    const now = Date.now();
     for (const leg of this.#legs.values()) {
       const [received] = await leg.producer.getStats().catch(() => []);
       const consumerStats = await leg.consumer.getStats().catch(() => []);
       const sent = consumerStats.find((s) => s.type === 'outbound-rtp');
       const remote = (received ?? {}) as Partial<types.RtpStreamRecvStats>;
       const jitterTs = remote.jitter ?? 0;
-      const videoPacketLoss = leg.video ? worstLoss(await leg.video.producer.getStats().catch(() => [])) : 0;
+      const audio = streamStats(leg.codec.name, AUDIO_CODECS[leg.audioCodec].clockRate, received ? [received as AnyRtpStats] : [], consumerStats as AnyRtpStats[]);
+      const video = leg.video
+        ? streamStats(leg.video.chosen.codec.name, 90000, await statsOf(leg.video.producer), await statsOf(leg.video.consumer?.closed ? undefined : leg.video.consumer))
+        : null;
+      const videoPacketLoss = video?.packetLoss ?? 0;
+      const [transportStats] = await leg.transport.getStats().catch(() => []);
+      if (transportStats && transportStats.rtpBytesReceived !== leg.lastRtpBytes) {
+        leg.lastRtpBytes = transportStats.rtpBytesReceived;
+        leg.lastRtpAt = now;
+      }
+      const holding = leg.direction === 'inactive' || leg.direction === 'recvonly';
       out.push({
         id: leg.id,
         displayName: leg.displayName,
@@ -1092,6 +1147,9 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         videoPacketLoss,
         jitterMs: Math.round((jitterTs / (AUDIO_CODECS[leg.audioCodec].clockRate / 1000)) * 10) / 10,
         rttMs: Math.round(((sent as Partial<types.RtpStreamSendStats> | undefined)?.roundTripTime ?? 0) * 10) / 10,
+        audio,
+        video,
+        noMediaMs: holding ? 0 : now - leg.lastRtpAt,
       });
     }
     for (const peer of this.#webPeers.values()) {
@@ -1100,13 +1158,18 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       const remote = (received ?? {}) as Partial<types.RtpStreamRecvStats>;
       const [transportStats] = await peer.recv.getStats().catch(() => []);
       const video = [...peer.producers.values()].find((p) => p.kind === 'video');
-      const videoPacketLoss = video ? worstLoss(await video.getStats().catch(() => [])) : 0;
+      const videoReceived = await statsOf(video);
+      const videoPacketLoss = worstLoss(videoReceived);
+      const consumersOf = async (kind: 'audio' | 'video') =>
+        (await Promise.all([...peer.consumers.values()].filter((c) => c.kind === kind && !c.closed).map((c) => statsOf(c)))).flat();
+      const audioCodec = audio?.rtpParameters.codecs[0]?.mimeType.split('/')[1] ?? '';
+      const videoCodec = video?.rtpParameters.codecs[0]?.mimeType.split('/')[1] ?? '';
       out.push({
         id: peer.id,
         displayName: peer.displayName,
         type: 'web',
-        audioCodec: audio?.rtpParameters.codecs[0]?.mimeType.split('/')[1] ?? '',
-        videoCodec: [...peer.producers.values()].find((p) => p.kind === 'video')?.rtpParameters.codecs[0]?.mimeType.split('/')[1] ?? '',
+        audioCodec,
+        videoCodec,
         workerPid: this.#worker.pid,
         srtp: true,
         muted: this.#muted.has(peer.id),
@@ -1120,6 +1183,11 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
         videoPacketLoss,
         jitterMs: Math.round(((remote.jitter ?? 0) / 48) * 10) / 10,
         rttMs: Math.round((remote.roundTripTime ?? 0) * 10) / 10,
+        audio: streamStats(audioCodec, 48000, received ? [received as AnyRtpStats] : [], await consumersOf('audio')),
+        video: video ? streamStats(videoCodec, 90000, videoReceived, await consumersOf('video')) : null,
+        // (A browser's media runs over ICE with consent checks: a browser that stops sending is
+        // dropped by its transport, so no timer of the box's own is kept for it.)
+        noMediaMs: 0,
       });
     }
     return out;

@@ -4,15 +4,16 @@
  * terminals (sipp) in one VMR send a tone — one over a clean path, one over a path that loses
  * every fourth packet, one whose packets arrive 0 or 80 ms off their timing — and the live
  * meeting API reports the clean one good and the other two red with the loss and jitter the
- * box measured; the console's live meetings page shows those two in red. The thresholds
- * themselves, delay and video loss included, at their edges.
+ * box measured; the console's live meetings page shows those two in red. A fourth terminal
+ * that sends nothing at all is shown "no media received" (in words, red) once 5 s have passed.
+ * The thresholds themselves, delay and video loss included, at their edges.
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
-import { QUALITY_RED, quality } from '../../server/control-plane/routes/live-meetings.ts';
+import { NO_MEDIA_MS, QUALITY_RED, quality } from '../../server/control-plane/routes/live-meetings.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { PROJECT_ROOT } from '../helpers/appliance.ts';
 import { launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';
@@ -34,6 +35,9 @@ t.test('the thresholds, at their edges', async (t) => {
   t.equal(quality({ ...clean, packetLoss: 0.1 }), 'red', 'audio loss 10 %');
   t.equal(quality({ ...clean, videoPacketLoss: 0.029 }), 'good');
   t.equal(quality({ ...clean, videoPacketLoss: 0.03 }), 'red', 'video loss 3 %');
+  t.equal(NO_MEDIA_MS, 5000);
+  t.equal(quality({ ...clean, noMediaMs: 4999 }), 'good', 'nothing received for just under 5 s');
+  t.equal(quality({ ...clean, noMediaMs: 5000 }), 'no-media', 'nothing received for 5 s');
 });
 
 t.test('measured on real RTP and shown in red in the console', async (t) => {
@@ -54,12 +58,13 @@ t.test('measured on real RTP and shown in red in the console', async (t) => {
   t.teardown(() => browser.close());
   const artifacts = process.env.VCBOX_TEST_ARTIFACTS ?? mkdtempSync(path.join(os.tmpdir(), 'vcbox-artifacts-'));
 
-  const terminals = await openTerminals(t, 'clean', 'lossy', 'jittery');
+  const terminals = await openTerminals(t, 'clean', 'lossy', 'jittery', 'silent');
   const target = `127.0.0.1:${box.port}`;
   const legs = {
     clean: await joinMeeting(target, { dial: room.number, name: 'Clean', media: pcmuMedia(terminals.clean.port), ...UNTIL_HUNG_UP }),
     lossy: await joinMeeting(target, { dial: room.number, name: 'Lossy', media: pcmuMedia(terminals.lossy.port), ...UNTIL_HUNG_UP }),
     jittery: await joinMeeting(target, { dial: room.number, name: 'Jittery', media: pcmuMedia(terminals.jittery.port), ...UNTIL_HUNG_UP }),
+    silent: await joinMeeting(target, { dial: room.number, name: 'Silent', media: pcmuMedia(terminals.silent.port), ...UNTIL_HUNG_UP }),
   };
   const tone = await g711Tone('mulaw', 440, 14);
   const pcmu = { payloadType: 0, frameBytes: 160, timestampStep: 160 };
@@ -72,7 +77,8 @@ t.test('measured on real RTP and shown in red in the console', async (t) => {
     for (const terminal of Object.values(terminals)) terminal.stop();
   });
 
-  type Participant = { displayName: string; quality: string; packetLoss: number; jitterMs: number; rttMs: number };
+  type Stream = { codec: string; bitrateIn: number; bitrateOut: number; packetsIn: number; packetsOut: number; packetLoss: number; jitterMs: number };
+  type Participant = { displayName: string; quality: string; packetLoss: number; jitterMs: number; rttMs: number; noMediaSeconds: number; audio: Stream; video: Stream | null };
   const participants = async () => ((await admin.call('GET', `/api/v1/live-meetings/${room.number}`)).body.participants ?? []) as Participant[];
   const byName = (list: Participant[], name: string) => list.find((p) => p.displayName === name);
   // The box's figures come from its receiver reports (about one a second): ask until both show (10 s at most).
@@ -90,6 +96,18 @@ t.test('measured on real RTP and shown in red in the console', async (t) => {
   t.ok(jittery && jittery.jitterMs >= 50, `the jittery terminal's jitter: ${jittery?.jitterMs} ms`);
   t.match([lossy?.quality, jittery?.quality], ['red', 'red'], 'both reported red');
   t.match(clean, { quality: 'good' }, `the clean one is good (loss ${clean?.packetLoss}, jitter ${clean?.jitterMs} ms)`);
+  t.match(clean?.audio, { codec: 'PCMU' }, 'its audio stream named by codec');
+  t.ok((clean?.audio.packetsIn ?? 0) > 0 && (clean?.audio.bitrateIn ?? 0) > 0, `with what the box receives (${clean?.audio.packetsIn} packets, ${clean?.audio.bitrateIn} bit/s)`);
+  t.ok((clean?.audio.packetsOut ?? 0) > 0, `and what it sends (${clean?.audio.packetsOut} packets)`);
+  t.equal(clean?.video, null, 'an audio-only terminal has no video stream');
+  let silent: Participant | undefined;
+  for (let attempt = 0; attempt < 60 && silent?.quality !== 'no-media'; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    silent = byName(await participants(), 'Silent');
+  }
+  t.match(silent, { quality: 'no-media' }, `the terminal that sends nothing: no media received for ${silent?.noMediaSeconds} s`);
+  t.ok((silent?.noMediaSeconds ?? 0) >= 5, 'counted in seconds');
+  t.equal(byName(await participants(), 'Clean')?.quality, 'good', 'while the one that sends is not flagged');
 
   const p = await openPage(browser, `${base}/#live`);
   t.teardown(() => p.page.context().close());
@@ -103,6 +121,8 @@ t.test('measured on real RTP and shown in red in the console', async (t) => {
   t.match(await cell('Lossy').getAttribute('title'), /^audio loss 2\d(\.\d)? %, video loss 0 %, jitter \d+ ms, delay 0 ms$/, 'the figures behind it');
   t.equal(await cell('Jittery').getAttribute('class'), 'quality red', 'the jittery one too');
   t.equal(await cell('Clean').getAttribute('class'), 'quality', 'the clean one not');
+  t.equal(await cell('Silent').getAttribute('class'), 'quality red', 'the silent one in red');
+  t.match(await cell('Silent').textContent(), /^no media received \(\d+ s\)$/, 'saying why in words');
   t.equal(await page.$eval('tr[data-participant="Lossy"] td.quality', (node) => (globalThis as unknown as { getComputedStyle(n: unknown): { color: string } }).getComputedStyle(node).color), 'rgb(180, 35, 24)', 'drawn red');
   await page.screenshot({ path: path.join(artifacts, 'console-live-quality.png'), fullPage: true });
   t.same(p.errors, [], 'no console errors');

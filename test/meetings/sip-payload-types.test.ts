@@ -82,6 +82,9 @@ t.test('a terminal numbering Opus and VP8 both 96 joins with audio and video, ea
   t.same([...new Set(videoL.received.map((p) => p.payloadType))], [96], 'nothing else on its video port');
   const toRoom = vp8Packets(videoA, 97);
   t.ok(toRoom.some((p) => (p.payload.readUInt8(0) & 0x10) !== 0), `linphone's camera reaches the room system under its 97 (${toRoom.length} packets)`);
+  const stats = (await box.media?.snapshot(room.number))?.[0]?.participants.find((p) => p.displayName === 'Linphone');
+  t.match(stats?.video, { codec: 'VP8' }, 'its video stream in the statistics');
+  t.ok((stats?.video?.packetsIn ?? 0) > 30 && (stats?.video?.packetsOut ?? 0) > 30, `its camera reaches the box and the box's video reaches it (${stats?.video?.packetsIn} in, ${stats?.video?.packetsOut} out)`);
   const mix = audioL.received.filter((p) => p.payloadType === 96);
   t.ok(mix.length > 50, `linphone's audio port gets the mix as Opus under 96 (${mix.length} packets)`);
   t.same([...new Set(audioL.received.map((p) => p.payloadType))], [96], 'and nothing else there');

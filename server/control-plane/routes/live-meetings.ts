@@ -23,12 +23,32 @@ import { auditAction } from '../route-helpers.ts';
 
 /** Spec thresholds for "red" network quality; the delay is half the measured round trip. */
 export const QUALITY_RED = { delayMs: 250, jitterMs: 50, audioLoss: 0.1, videoLoss: 0.03 } as const;
+/**
+ * Nothing received from a participant for this long (not on hold) is its own quality state,
+ * `no-media`, shown red in words: a terminal whose media cannot reach the box (a firewall, an
+ * address the box cannot send to) is seen long before the RTP timeout ends its call.
+ */
+export const NO_MEDIA_MS = 5000;
 
-export function quality(p: Pick<ParticipantSnapshot, 'rttMs' | 'jitterMs' | 'packetLoss' | 'videoPacketLoss'>): 'good' | 'red' {
+export function quality(p: Pick<ParticipantSnapshot, 'rttMs' | 'jitterMs' | 'packetLoss' | 'videoPacketLoss'> & { noMediaMs?: number }): 'good' | 'red' | 'no-media' {
+  if ((p.noMediaMs ?? 0) >= NO_MEDIA_MS) return 'no-media';
   return p.rttMs / 2 >= QUALITY_RED.delayMs || p.jitterMs >= QUALITY_RED.jitterMs || p.packetLoss >= QUALITY_RED.audioLoss || p.videoPacketLoss >= QUALITY_RED.videoLoss
     ? 'red'
     : 'good';
 }
+
+const streamSchema = {
+  type: 'object',
+  properties: {
+    codec: { type: 'string' },
+    bitrateIn: { type: 'number', description: 'bit/s from the participant to the box' },
+    bitrateOut: { type: 'number', description: 'bit/s from the box to the participant' },
+    packetsIn: { type: 'number' },
+    packetsOut: { type: 'number' },
+    packetLoss: { type: 'number', description: 'packets lost towards the box, 0-1' },
+    jitterMs: { type: 'number' },
+  },
+} as const;
 
 const participantSchema = {
   type: 'object',
@@ -52,7 +72,14 @@ const participantSchema = {
     videoPacketLoss: { type: 'number', description: 'video packets lost towards the box, 0-1 (0 without video)' },
     jitterMs: { type: 'number' },
     rttMs: { type: 'number' },
-    quality: { type: 'string', enum: ['good', 'red'] },
+    audio: streamSchema,
+    video: { ...streamSchema, type: ['object', 'null'], description: 'null: no video' },
+    noMediaSeconds: { type: 'number', description: 'seconds since anything was received from the participant (0 while media arrives or it holds the call)' },
+    quality: {
+      type: 'string',
+      enum: ['good', 'red', 'no-media'],
+      description: 'red at the spec thresholds; no-media when nothing has been received for 5 s (the RTP timeout ends the call later)',
+    },
   },
 } as const;
 
@@ -131,6 +158,9 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
           videoPacketLoss: s?.videoPacketLoss ?? 0,
           jitterMs: s?.jitterMs ?? 0,
           rttMs: s?.rttMs ?? 0,
+          audio: s?.audio ?? { codec: '', bitrateIn: 0, bitrateOut: 0, packetsIn: 0, packetsOut: 0, packetLoss: 0, jitterMs: 0 },
+          video: s?.video ?? null,
+          noMediaSeconds: Math.floor((s?.noMediaMs ?? 0) / 1000),
           quality: s ? quality(s) : 'good',
         };
       }),

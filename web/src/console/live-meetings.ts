@@ -1,6 +1,7 @@
 /**
  * The "live meetings" page: every meeting running now with its participants (type, role,
- * audio codec, mute state, network quality in red at the spec's thresholds) and its control —
+ * audio and video codec with bitrates in and out, mute state, network quality in red at the
+ * spec's thresholds or "no media received") and its control —
  * lock, mute all, mute/unmute or remove one, invite a registered account, and the layout picker, each layout drawn from the
  * server's pane geometry, with the participant pinned to the big pane; broadcast a site (every
  * other SIP terminal sees it full screen) and, per SIP terminal, the site it watches. Refreshed
@@ -19,6 +20,9 @@ const w = words({
     watch: 'Watches',
     watchLabel: 'Site {name} watches',
     watchPicture: 'the meeting picture',
+    video: 'Video',
+    noMedia: 'no media received ({seconds} s)',
+    streamDetail: '{codec}, in {in} kbit/s, out {out} kbit/s, loss {loss} %, jitter {jitter} ms',
   },
   'zh-CN': {
     broadcast: '广播',
@@ -28,9 +32,19 @@ const w = words({
     watch: '选看',
     watchLabel: '{name} 选看的会场',
     watchPicture: '会议画面',
+    video: '视频',
+    noMedia: '未收到媒体（{seconds} 秒）',
+    streamDetail: '{codec}，接收 {in} kbit/s，发送 {out} kbit/s，丢包 {loss}%，抖动 {jitter} 毫秒',
   },
 });
 
+interface StreamStats {
+  codec: string;
+  bitrateIn: number;
+  bitrateOut: number;
+  packetLoss: number;
+  jitterMs: number;
+}
 interface Participant {
   id: string;
   displayName: string;
@@ -38,7 +52,10 @@ interface Participant {
   type: string;
   audioCodec: string;
   muted: boolean;
-  quality: 'good' | 'red';
+  quality: 'good' | 'red' | 'no-media';
+  noMediaSeconds: number;
+  audio: StreamStats;
+  video: StreamStats | null;
   packetLoss: number;
   videoPacketLoss: number;
   jitterMs: number;
@@ -63,6 +80,14 @@ export interface LayoutPicture {
 
 let layouts: LayoutPicture[] = [];
 const percent = (fraction: number) => String(Math.round(fraction * 1000) / 10);
+const kbits = (bitsPerSecond: number) => String(Math.round(bitsPerSecond / 1000));
+
+/** A stream's cell: its codec and bitrates in and out, the rest in the tooltip. */
+function streamCell(stream: StreamStats | null): HTMLElement {
+  if (!stream?.codec) return el('td', {}, '—');
+  const detail = w('streamDetail', { codec: stream.codec, in: kbits(stream.bitrateIn), out: kbits(stream.bitrateOut), loss: percent(stream.packetLoss), jitter: String(Math.round(stream.jitterMs)) });
+  return el('td', { title: detail }, `${stream.codec} ↓${kbits(stream.bitrateIn)} ↑${kbits(stream.bitrateOut)}`);
+}
 
 
 export function layoutName(layout: string): string {
@@ -155,14 +180,15 @@ export async function renderLiveMeetings(root: HTMLElement, onError: (error: unk
         el('td', {}, p.displayName, p.muted ? el('span', { className: 'badge' }, t('muted')) : '', broadcasting ? el('span', { className: 'badge broadcasting' }, w('broadcasting')) : ''),
         el('td', {}, p.type.toUpperCase()),
         el('td', {}, t(p.role)),
-        el('td', {}, p.audioCodec || '—'),
+        streamCell(p.audio ?? { codec: p.audioCodec, bitrateIn: 0, bitrateOut: 0, packetLoss: p.packetLoss, jitterMs: p.jitterMs }),
+        streamCell(p.video),
         el(
           'td',
           {
-            className: p.quality === 'red' ? 'quality red' : 'quality',
+            className: p.quality === 'good' ? 'quality' : 'quality red',
             title: t('qualityDetail', { loss: percent(p.packetLoss), videoLoss: percent(p.videoPacketLoss), jitter: String(Math.round(p.jitterMs)), delay: String(Math.round(p.rttMs / 2)) }),
           },
-          t(p.quality),
+          p.quality === 'no-media' ? w('noMedia', { seconds: String(p.noMediaSeconds) }) : t(p.quality),
         ),
         el('td', {}, watch),
         el('td', {}, mute, ' ', broadcast, ' ', remove),
@@ -180,7 +206,9 @@ export async function renderLiveMeetings(root: HTMLElement, onError: (error: unk
         el(
           'tr',
           {},
-          ...(['name', 'type', 'role', 'codec', 'quality'] as const).map((k) => el('th', { scope: 'col' }, t(k))),
+          ...(['name', 'type', 'role', 'codec'] as const).map((k) => el('th', { scope: 'col' }, t(k))),
+          el('th', { scope: 'col' }, w('video')),
+          el('th', { scope: 'col' }, t('quality')),
           el('th', { scope: 'col' }, w('watch')),
           el('th', { scope: 'col' }, t('actions')),
         ),
