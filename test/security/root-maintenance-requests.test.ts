@@ -7,14 +7,16 @@
  *  - job ids that leave their folder (`../`, absolute, NUL, very long): refused in words, the
  *    request removed, nothing outside the box's folders touched;
  *  - request.json as a link to a file elsewhere: refused, the file elsewhere not read as a job
- *    and not removed;
+ *    and not removed; as a hard link to a file elsewhere, or a FIFO (which would hold the job
+ *    forever): refused;
  *  - the maintenance folder replaced by a link to a folder elsewhere: nothing written there;
  *  - the job's log file replaced by a link to a file elsewhere: the job logs to the journal
  *    (stdout) only and never appends to it.
  *
  * And a valid restart request is still done (systemctl stop, start).
  */
-import { existsSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, linkSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { maintenanceBox, requestOf } from '../helpers/maintenance-job.ts';
@@ -79,6 +81,23 @@ t.test('request.json as a link to a file elsewhere is refused, and that file sta
   t.same(box.systemctlCalls(), [], 'the job it points to was not done');
   t.same(box.outsideState(), before, 'the file it pointed to is still there, unchanged');
   t.notOk(existsSync(path.join(box.maintenanceDir, 'request.json')), 'the link itself is removed');
+});
+
+t.test('request.json as a hard link to a file elsewhere, or as a FIFO, is refused', async (t) => {
+  const box = maintenanceBox();
+  const elsewhere = path.join(box.outside, 'planted.json');
+  writeFileSync(elsewhere, JSON.stringify(requestOf(box, { kind: 'restart', package: undefined })));
+  linkSync(elsewhere, path.join(box.maintenanceDir, 'request.json'));
+  let { code, stderr } = await box.runJob();
+  t.not(code, 0);
+  t.match(stderr, /request\.json has 2 hard links \(a link to a file elsewhere\?\); refusing it/, 'a hard link: refused in words');
+  t.same(box.systemctlCalls(), [], 'the job it names was not done');
+  t.equal(readFileSync(elsewhere, 'utf8').length > 0, true, 'the file elsewhere is still there');
+  execFileSync('mkfifo', [path.join(box.maintenanceDir, 'request.json')]);
+  ({ code, stderr } = await box.runJob());
+  t.not(code, 0);
+  t.match(stderr, /request\.json is not a regular file/, 'a FIFO: refused at once, not waited on');
+  t.notOk(existsSync(path.join(box.maintenanceDir, 'request.json')), 'and removed');
 });
 
 t.test('the maintenance folder replaced by a link to a folder elsewhere: nothing is written there', async (t) => {
