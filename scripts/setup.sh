@@ -30,8 +30,9 @@ vcbox_apt_run=(ca-certificates openssl procps util-linux $(cat "$vcbox_root/scri
 # curl (a terminal's HTTP client with its own Digest, for the firmware downloads), a real SIP
 # softphone (baresip, run in a test-made network namespace), a CJK font so the console's
 # Chinese screenshots show characters (WenQuanYi Micro Hei: 1.6 MB, not Noto CJK's 56 MB), and
-# Info-ZIP's unzip (reads the log exports the way an administrator's tools do).
-vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium rsyslog rsyslog-gnutls curl baresip-core fonts-wqy-microhei unzip)
+# Info-ZIP's unzip (reads the log exports the way an administrator's tools do), and systemd for
+# its `systemd-analyze security --offline`, which rates the units' sandboxes (no systemd runs).
+vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium rsyslog rsyslog-gnutls curl baresip-core fonts-wqy-microhei unzip systemd)
 
 vcbox_missing_packages() {
   local pkg

@@ -286,6 +286,16 @@ export const ERRORS = {
     en: 'The installation in {root} has no "current" release link (it was installed by an older install.sh), so an upgrade could not be rolled back. Run install.sh of this version once, then upgrade from the console.',
     zh: '{root} 中的安装没有 "current" 版本链接（由旧版 install.sh 安装），升级失败时将无法回退。请先运行一次本版本的 install.sh，再通过控制台升级。',
   },
+  VCBOX_ERR_MAINTENANCE_REFUSED: {
+    statusCode: 400,
+    en: 'The maintenance job in {file} was refused and removed, nothing was done: {reason}. Only the console writes that file; ask for the job again there (upgrade, restart or reboot), and find out what else wrote it.',
+    zh: '{file} 中的维护任务已被拒绝并删除，未执行任何操作：{reason}。该文件只应由控制台写入；请在控制台重新发起该任务（升级、重启或重新启动），并查明是谁写入了该文件。',
+  },
+  VCBOX_ERR_MAINTENANCE_UNSAFE: {
+    statusCode: 500,
+    en: 'The maintenance job stopped before changing anything it should not: {reason}. Something other than vcbox changed its folders; check {dir} and the system log (journalctl -u vcbox-maintenance).',
+    zh: '维护任务在改动不应改动的内容之前已停止：{reason}。有 vcbox 以外的程序改动了其目录；请检查 {dir} 和系统日志（journalctl -u vcbox-maintenance）。',
+  },
   VCBOX_ERR_CONFIRM_REQUIRED: {
     statusCode: 400,
     en: '{action} must be confirmed: send "confirm": true. {consequence}',

@@ -100,6 +100,26 @@ export function initLogging(
   return root;
 }
 
+/**
+ * Sets up the root logger of a process that must write no log files: the root maintenance job,
+ * whose log folder belongs to the vcbox user (a file there may be a link planted to make root
+ * write elsewhere). Lines go to stdout, which systemd hands to the journal
+ * (`journalctl -u vcbox-maintenance`).
+ */
+export function initJournalLogging(config: Pick<Config, 'logLevel'>, processName: string): pino.Logger {
+  fileDestination?.close();
+  fileDestination = undefined;
+  const level = config.logLevel === 'silent' ? 'fatal' : config.logLevel;
+  root = pino(
+    { level: config.logLevel, base: { pid: process.pid, proc: processName }, timestamp: pino.stdTimeFunctions.isoTime },
+    pino.multistream([
+      { level, stream: process.stdout },
+      { level: TAP_LEVEL, stream: tapStream },
+    ]),
+  );
+  return root;
+}
+
 /** Writes out what is buffered for the log file, synchronously (before an abrupt exit). */
 export function flushLogs(): void {
   fileDestination?.flushSync();

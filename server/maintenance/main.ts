@@ -6,9 +6,13 @@
  * /opt/vcbox, stops and starts vcbox.target and reboots; the control plane, which runs as the
  * vcbox user, can do none of that and only writes the request. On a dev machine the supervisor
  * runs the same jobs itself (server/supervisor/main.ts).
+ *
+ * Everything the vcbox user can write is hostile here (./maintenance-files.ts,
+ * ./untrusted-folder.ts, server/upgrade/upgrade-runner.ts), and the job logs to the journal
+ * only (stdout under systemd): never to a file in the vcbox user's log folder.
  */
 import { dataPaths, loadConfig } from '../config/config.ts';
-import { flushLogs, getLogger, initLogging } from '../logging/logger.ts';
+import { getLogger, initJournalLogging } from '../logging/logger.ts';
 import { InstallRoot } from '../upgrade/release-installer.ts';
 import { upgradeRunnerFor } from '../upgrade/upgrade-runner.ts';
 import { MaintenanceFiles } from './maintenance-files.ts';
@@ -17,7 +21,7 @@ import { SystemdControl } from './service-control.ts';
 
 const log = getLogger('maintenance');
 const config = loadConfig(process.env);
-initLogging(config, 'web', { process: 'maintenance' });
+initJournalLogging(config, 'maintenance');
 try {
   const services = new SystemdControl();
   const root = config.upgrade.installRoot ? new InstallRoot(config.upgrade.installRoot) : undefined;
@@ -28,12 +32,11 @@ try {
     ...(root ? { currentRelease: () => root.current() } : {}),
   });
   await runner.recover();
-  await runner.runPending();
-  flushLogs();
-  process.exit(0);
+  const failure = await runner.runPending();
+  if (failure) process.stderr.write(`vcbox maintenance: ${failure.message}\n`);
+  process.exit(failure ? 1 : 0);
 } catch (error) {
   log.fatal({ err: (error as Error).message }, 'maintenance job failed');
   process.stderr.write(`vcbox maintenance: ${(error as Error).message}\n`);
-  flushLogs();
   process.exit(1);
 }

@@ -10,6 +10,7 @@
  * running cannot be — the process that ran it is gone — so it is marked failed, with the step it
  * had reached, for the control plane to show and log.
  */
+import { VcboxError } from '../errors.ts';
 import { getLogger } from '../logging/logger.ts';
 import { UPGRADE_STEPS, type UpgradeRunner } from '../upgrade/upgrade-runner.ts';
 import { isFinal, type MaintenanceFiles, type UpgradeStatus } from './maintenance-files.ts';
@@ -34,10 +35,21 @@ export class MaintenanceRunner {
     this.#options = options;
   }
 
-  /** Takes and does the waiting job, after any job already running; resolves when it is done. */
-  runPending(): Promise<void> {
-    this.#queue = this.#queue.then(() => this.#runOne()).catch((error: Error) => log.error({ err: error.message }, 'maintenance job failed'));
-    return this.#queue;
+  /**
+   * Takes and does the waiting job, after any job already running; resolves when it is done,
+   * with what stopped it (a refused request, a failure: logged already), or undefined.
+   */
+  runPending(): Promise<Error | undefined> {
+    const run = this.#queue.then(() => this.#runOne()).then(
+      () => undefined,
+      (error: Error) => {
+        if (error instanceof VcboxError && error.code === 'VCBOX_ERR_MAINTENANCE_REFUSED') log.error({ code: error.code, reason: error.params.reason }, error.message);
+        else log.error({ err: error.message }, 'maintenance job failed');
+        return error;
+      },
+    );
+    this.#queue = run.then(() => undefined);
+    return run;
   }
 
   async #runOne(): Promise<void> {

@@ -14,21 +14,44 @@
  * the old or the new release, never none. Releases other than the current one and the one
  * before it are removed once an upgrade has succeeded (`prune`).
  *
+ * The install root is root's on an appliance (install.sh): before unpacking, the root and its
+ * `releases/` must be real folders (not links) of this process's user that no one else may
+ * write, and the unpacking id a plain name — nothing the vcbox user can change decides where
+ * the release is written or what is removed.
+ *
  * Nothing here restarts anything or decides whether a release is good: ./upgrade-runner.ts.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { createError } from '../errors.ts';
 import type { TrustedKey } from '../security/trusted-keys.ts';
 import { readReleasePackage, releaseName, type VerifiedRelease } from './release-package.ts';
 
 const run = promisify(execFile);
 const INCOMING = '.incoming-';
 const RELEASE_NAME = /^[0-9A-Za-z.+-]{1,80}$/;
+/** What may follow `.incoming-`: a job id (server/maintenance/maintenance-request.ts) or another plain name. */
+const UNPACK_ID = /^[0-9a-z][0-9a-z-]{0,39}$/;
 
+/** Throws VCBOX_ERR_MAINTENANCE_UNSAFE unless `dir` is a folder (not a link) of this user that no one else may write. */
+async function assertOwnFolder(dir: string): Promise<void> {
+  const unsafe = (reason: string) => createError('VCBOX_ERR_MAINTENANCE_UNSAFE', { reason: `${dir} ${reason}`, dir });
+  let stats: Awaited<ReturnType<typeof lstat>>;
+  try {
+    stats = await lstat(dir);
+  } catch (error) {
+    throw unsafe(`cannot be examined (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  if (stats.isSymbolicLink()) throw unsafe('is a symbolic link, not a folder of the install root');
+  if (!stats.isDirectory()) throw unsafe('is not a folder');
+  const me = process.geteuid?.();
+  if (me !== undefined && stats.uid !== me) throw unsafe(`belongs to user ${stats.uid}, not to this process's user ${me}`);
+  if ((stats.mode & 0o022) !== 0) throw unsafe(`may be written by others (mode ${(stats.mode & 0o777).toString(8)})`);
+}
 export class InstallRoot {
   readonly root: string;
 
@@ -78,7 +101,10 @@ export class InstallRoot {
    * attempt, unless it is the current release). On any failure nothing is left.
    */
   async unpack(packageFile: string, keys: readonly TrustedKey[], id: string): Promise<VerifiedRelease & { name: string; dir: string }> {
+    if (!UNPACK_ID.test(id)) throw new Error(`"${id.slice(0, 60)}" is not an upgrade id`);
     await mkdir(this.releases, { recursive: true, mode: 0o755 });
+    await assertOwnFolder(this.root);
+    await assertOwnFolder(this.releases);
     const incoming = path.join(this.releases, `${INCOMING}${id}`);
     await rm(incoming, { recursive: true, force: true });
     try {

@@ -23,14 +23,16 @@
  * appliance it runs as root, and the database belongs to the vcbox user).
  */
 import { execFile } from 'node:child_process';
-import { chown, copyFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { type Config, dataPaths } from '../config/config.ts';
 import { type ErrorCode, VcboxError } from '../errors.ts';
 import { getLogger } from '../logging/logger.ts';
-import { MaintenanceFiles, type MaintenanceRequest, type ReleaseInfo, type UpgradeStatus } from '../maintenance/maintenance-files.ts';
+import { databaseName, MaintenanceFiles, type MaintenanceRequest, packageName, type ReleaseInfo, type UpgradeStatus } from '../maintenance/maintenance-files.ts';
+import { isJobId, LOOPBACK_HEALTH, shownValue } from '../maintenance/maintenance-request.ts';
 import type { ServiceControl } from '../maintenance/service-control.ts';
+import { UntrustedFileError, UntrustedFolder } from '../maintenance/untrusted-folder.ts';
 import type { TrustedKey } from '../security/trusted-keys.ts';
 import { trustedReleaseKeys } from './release-keys.ts';
 import { InstallRoot } from './release-installer.ts';
@@ -43,8 +45,6 @@ const SETTLE_MS = 3000;
 /** A service that exits this often right after its start will not come up: no need to wait for the timeout. */
 const CRASHES_TO_GIVE_UP = 2;
 const DATABASE_SUFFIXES = ['', '-wal'];
-/** The only health URLs a request may name: the control plane's own, on loopback. */
-const LOOPBACK_HEALTH = /^http:\/\/(127\.0\.0\.1|\[::1\]):\d{1,5}\/api\/v1\/health$/;
 
 /** The steps' names in the status and in a failure's message (en, zh). */
 export const UPGRADE_STEPS = {
@@ -88,6 +88,31 @@ export class UpgradeRunner {
 
   /** Runs the upgrade `request` to its end; resolves with the final status (never rejects). */
   async run(request: Extract<MaintenanceRequest, { kind: 'upgrade' }>): Promise<UpgradeStatus> {
+    const now = new Date().toISOString();
+    const refused = (reason: string): UpgradeStatus => {
+      log.error({ id: shownValue(request.id), reason }, 'upgrade refused');
+      const none = { version: '', build: '', buildTime: '' };
+      return { id: String(request.id), state: 'failed', from: none, to: none, key: '', requestedAt: now, requestedBy: request.by, updatedAt: now, finishedAt: now, outcome: { code: 'VCBOX_ERR_MAINTENANCE_UNSAFE', params: { reason, dir: this.#options.files.dir } }, steps: [] };
+    };
+    // The id names files and folders: nothing is touched for one that is not a job id.
+    if (!isJobId(request.id)) return refused(`${shownValue(request.id)} is not a job id`);
+    let folder: UntrustedFolder | undefined;
+    try {
+      folder = UntrustedFolder.open(this.#options.files.dir);
+    } catch (error) {
+      return refused((error as Error).message);
+    }
+    if (!folder) return refused(`${this.#options.files.dir} does not exist`);
+    const jobs = { folder, databaseCopy: undefined as UntrustedFolder | undefined };
+    try {
+      return await this.#run(request, jobs);
+    } finally {
+      jobs.databaseCopy?.close();
+      folder.close();
+    }
+  }
+
+  async #run(request: Extract<MaintenanceRequest, { kind: 'upgrade' }>, jobs: { folder: UntrustedFolder; databaseCopy: UntrustedFolder | undefined }): Promise<UpgradeStatus> {
     const { installRoot, files, services } = this.#options;
     const healthUrl = request.health && LOOPBACK_HEALTH.test(request.health) ? request.health : this.#options.health.url;
     const now = () => new Date().toISOString();
@@ -105,8 +130,8 @@ export class UpgradeRunner {
     };
     const finish = async (state: 'installed' | 'rolled-back' | 'failed', outcome?: UpgradeStatus['outcome']) => {
       await advance({ state, finishedAt: now(), ...(outcome ? { outcome } : {}) });
-      await rm(files.packageFile(request.id), { force: true });
-      if (state !== 'failed') await rm(files.databaseCopy(request.id), { recursive: true, force: true });
+      await jobs.folder.remove(packageName(request.id));
+      if (state !== 'failed' && jobs.databaseCopy) await this.#removeDatabaseCopy(jobs.folder, jobs.databaseCopy, request.id);
       log.info({ id: request.id, state, outcome }, 'upgrade finished');
       return status;
     };
@@ -117,11 +142,16 @@ export class UpgradeRunner {
     try {
       await advance({ state: 'installing' }, 'unpacking');
       let unpacked: Awaited<ReturnType<InstallRoot['unpack']>>;
+      // The package as the control plane left it: a file of its own, not a link (read through its open handle).
+      const opened = await jobs.folder.openFile(packageName(request.id));
+      if (!opened) throw new Error(`the package ${files.packageFile(request.id)} is not there`);
       try {
-        unpacked = await installRoot.unpack(files.packageFile(request.id), this.#options.keys, request.id);
+        unpacked = await installRoot.unpack(`/proc/self/fd/${opened.handle.fd}`, this.#options.keys, request.id);
       } catch (error) {
         if (error instanceof VcboxError) return await finish('rolled-back', { code: error.code, params: error.params });
         throw error;
+      } finally {
+        await opened.handle.close();
       }
       installed = unpacked.name;
       const to: ReleaseInfo = { version: unpacked.manifest.version, build: unpacked.manifest.build, buildTime: unpacked.manifest.buildTime, release: unpacked.name };
@@ -148,7 +178,7 @@ export class UpgradeRunner {
       changed.stopped = true;
       await services.stopServices();
       await advance({}, 'copying the database');
-      await this.#saveDatabase(this.#options.database, files.databaseCopy(request.id));
+      jobs.databaseCopy = await this.#saveDatabase(this.#options.database, jobs.folder, request.id);
       changed.databaseSaved = true;
       await advance({}, 'switching the release', unpacked.name);
       await installRoot.switchTo(unpacked.name);
@@ -166,7 +196,7 @@ export class UpgradeRunner {
       // Back to where the box was: the old release on the old data.
       await advance({ state: 'rolling-back' }, 'rolling back', unhealthy);
       await services.stopServices();
-      await this.#restoreDatabase(files.databaseCopy(request.id), this.#options.database);
+      await this.#restoreDatabase(jobs.databaseCopy, this.#options.database);
       await installRoot.switchTo(previous);
       await services.startServices();
       const back = await this.#healthCheck(healthUrl, status.from);
@@ -179,11 +209,14 @@ export class UpgradeRunner {
     } catch (error) {
       const reason = (error as Error).message;
       log.error({ id: request.id, step, err: reason }, 'upgrade failed');
-      if (services && changed.stopped) await this.#putBack(services, previous, changed.databaseSaved ? files.databaseCopy(request.id) : undefined);
+      if (services && changed.stopped) await this.#putBack(services, previous, changed.databaseSaved ? jobs.databaseCopy : undefined);
       const running = await installRoot.current();
       // A release left unpacked but never switched to is no use to anyone.
       if (installed && running !== installed) await installRoot.remove(installed).catch(() => undefined);
-      const code: ErrorCode = 'VCBOX_ERR_UPGRADE_FAILED';
+      const code: ErrorCode = error instanceof UntrustedFileError ? 'VCBOX_ERR_MAINTENANCE_UNSAFE' : 'VCBOX_ERR_UPGRADE_FAILED';
+      if (code === 'VCBOX_ERR_MAINTENANCE_UNSAFE') {
+        return await finish('failed', { code, params: { reason, dir: files.dir } }).catch(() => status);
+      }
       return await finish('failed', { code, params: { version: status.to.version || '?', step, stepZh: STEPS[step], reason, running: running ?? 'an unknown release' } }).catch(() => status);
     }
   }
@@ -192,7 +225,7 @@ export class UpgradeRunner {
    * After an unexpected failure with the services stopped: the previous release and (when it was
    * copied) the previous database back, and the services started again — as far as it goes.
    */
-  async #putBack(services: ServiceControl, previous: string | undefined, databaseCopy: string | undefined): Promise<void> {
+  async #putBack(services: ServiceControl, previous: string | undefined, databaseCopy: UntrustedFolder | undefined): Promise<void> {
     try {
       await services.stopServices();
       if (databaseCopy) await this.#restoreDatabase(databaseCopy, this.#options.database);
@@ -253,34 +286,68 @@ export class UpgradeRunner {
     return undefined;
   }
 
-  /** Copies the database's files (main file and WAL; no process has them open) into `dir`. */
-  async #saveDatabase(database: string, dir: string): Promise<void> {
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    for (const suffix of DATABASE_SUFFIXES) {
-      await copyKeepingOwner(`${database}${suffix}`, path.join(dir, `${path.basename(database)}${suffix}`));
+  /**
+   * Copies the database's files (main file and WAL; no process has them open) into a new
+   * private folder `database-<id>` of the maintenance folder, and returns it open. The data
+   * folder is the vcbox user's: its files are read without following links, and must be files
+   * of that folder's owner with one link (./untrusted-folder.ts).
+   */
+  async #saveDatabase(database: string, maintenance: UntrustedFolder, id: string): Promise<UntrustedFolder> {
+    const data = UntrustedFolder.open(path.dirname(database));
+    if (!data) throw new UntrustedFileError(`the data folder ${path.dirname(database)} is not there`);
+    const copy = await maintenance.makePrivateFolder(databaseName(id));
+    try {
+      for (const suffix of DATABASE_SUFFIXES) {
+        const name = `${path.basename(database)}${suffix}`;
+        const opened = await data.openFile(name);
+        if (!opened) continue;
+        try {
+          if (opened.stats.uid !== data.owner.uid) throw new UntrustedFileError(`${data.shown(name)} belongs to user ${opened.stats.uid}, not to the data folder's owner ${data.owner.uid}`);
+          // The copy keeps the owner and mode to give back on restoring (the folder is private).
+          await copy.copyIn(name, opened.handle, { mode: opened.stats.mode & 0o777 });
+        } finally {
+          await opened.handle.close();
+        }
+      }
+      return copy;
+    } catch (error) {
+      copy.close();
+      throw error;
+    } finally {
+      data.close();
     }
   }
 
-  /** Puts the files saved in `dir` back as the database (a WAL or index the new version left is dropped). */
-  async #restoreDatabase(dir: string, database: string): Promise<void> {
-    for (const suffix of [...DATABASE_SUFFIXES, '-shm']) await rm(`${database}${suffix}`, { force: true });
-    for (const suffix of DATABASE_SUFFIXES) {
-      await copyKeepingOwner(path.join(dir, `${path.basename(database)}${suffix}`), `${database}${suffix}`);
+  /**
+   * Puts the files saved in `copy` back as the database (a WAL or index the new version left is
+   * dropped): each written new and renamed into the data folder, owned by its owner.
+   */
+  async #restoreDatabase(copy: UntrustedFolder | undefined, database: string): Promise<void> {
+    if (!copy) throw new Error('there is no copy of the database to put back');
+    const data = UntrustedFolder.open(path.dirname(database));
+    if (!data) throw new UntrustedFileError(`the data folder ${path.dirname(database)} is not there`);
+    try {
+      for (const suffix of [...DATABASE_SUFFIXES, '-shm']) await data.remove(`${path.basename(database)}${suffix}`);
+      for (const suffix of DATABASE_SUFFIXES) {
+        const name = `${path.basename(database)}${suffix}`;
+        const opened = await copy.openFile(name);
+        if (!opened) continue;
+        try {
+          await data.copyIn(name, opened.handle, { mode: opened.stats.mode & 0o777, ...(process.geteuid?.() === 0 ? { owner: data.owner } : {}) });
+        } finally {
+          await opened.handle.close();
+        }
+      }
+    } finally {
+      data.close();
     }
   }
-}
 
-/** Copies a file (none there: nothing to copy) with its mode and, when running as root, its owner. */
-async function copyKeepingOwner(from: string, to: string): Promise<void> {
-  let info: Awaited<ReturnType<typeof stat>>;
-  try {
-    info = await stat(from);
-  } catch {
-    return;
+  /** Removes the database copy of a job that no longer needs it (its files, then the empty folder). */
+  async #removeDatabaseCopy(maintenance: UntrustedFolder, copy: UntrustedFolder, id: string): Promise<void> {
+    for (const name of await copy.list()) await copy.remove(name);
+    await maintenance.removeEmptyFolder(databaseName(id));
   }
-  await copyFile(from, to);
-  if (process.getuid?.() === 0) await chown(to, info.uid, info.gid);
 }
 
 /** Reads `<release>/build-info.json`: what a release folder holds (install.sh and packages write it). */
