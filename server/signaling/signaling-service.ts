@@ -41,7 +41,7 @@ import { ClientTransaction } from './transactions/client-transaction.ts';
 import { ServerTransaction } from './transactions/server-transaction.ts';
 import { TIMERS } from './transactions/timers.ts';
 import type { MessageSource, SipTransport, TransportProtocol } from './transports/sip-transport.ts';
-import { StreamTransport } from './transports/stream-transport.ts';
+import { StreamTransport, type StreamTransportOptions } from './transports/stream-transport.ts';
 import { UdpTransport } from './transports/udp-transport.ts';
 import { natAddressFor, type StaticNat } from '../network/static-nat.ts';
 
@@ -90,6 +90,11 @@ export interface SignalingServiceOptions {
   readonly terminalLogsEnabled?: () => boolean;
   /** Static NAT in force (read at every message): peers outside the LAN get the public IP in Via/Contact. */
   readonly nat?: () => StaticNat | undefined;
+  /**
+   * TCP/TLS limits against a hostile LAN (defaults in ./transports/stream-transport.ts: 64
+   * connections per address, 10 s to the first message, 30 s to complete a begun message).
+   */
+  readonly streamLimits?: Pick<StreamTransportOptions, 'maxConnectionsPerAddress' | 'firstMessageTimeoutMs' | 'partialMessageTimeoutMs'>;
 }
 
 interface Destination extends MessageSource {}
@@ -178,8 +183,8 @@ export class SignalingService {
     }, 1000);
     this.#completedSweeper.unref();
     this.#udp = new UdpTransport({ host: options.host, port: options.port });
-    this.#tcp = new StreamTransport({ host: options.host, port: options.port });
-    this.#tls = new StreamTransport({ host: options.host, port: options.tlsPort, tls: options.tls });
+    this.#tcp = new StreamTransport({ ...options.streamLimits, host: options.host, port: options.port });
+    this.#tls = new StreamTransport({ ...options.streamLimits, host: options.host, port: options.tlsPort, tls: options.tls });
     for (const transport of this.#transports) {
       transport.on('message', (data, source) => this.#onNetworkMessage(transport, data, source));
       transport.on('framingError', (error, head, source) => this.#onBadMessage(transport, error, head, source));
@@ -1155,7 +1160,7 @@ export class SignalingService {
     const callId = header('call-id|i');
     const cseq = header('cseq');
     if (!via || !from || !to || !callId || !cseq || /^(ACK)\b/.test(head)) return;
-    const response = new SipResponse(400, 'Bad Request');
+    const response = error.status === 513 ? new SipResponse(513, 'Message Too Large') : new SipResponse(400, 'Bad Request');
     response.add('via', via).add('from', from).add('to', to).add('call-id', callId).add('cseq', cseq);
     response.add('warning', `399 ${USER_AGENT.split('/')[0]} "${error.message.replace(/["\\\r\n]/g, "'")}"`);
     response.add('server', USER_AGENT);
