@@ -34,6 +34,7 @@ import {
   SipResponse,
   createResponse,
   headerParam,
+  MAX_MESSAGE_BYTES,
   parseMessage,
 } from './sip/sip-message.ts';
 import { formatNameAddr, parseNameAddr, parseUri, uriParam } from './sip/sip-uri.ts';
@@ -64,6 +65,9 @@ export interface ListenerFailure {
   readonly port: number;
   readonly reason: string;
 }
+
+/** Longest header value a refusal echoes back (longer ones are replaced, see #onBadMessage). */
+const ECHO_MAX_BYTES = 1024;
 
 /** Former UDP ports are let go at the latest this long after a port change. */
 const DRAIN_MAX_MS = 4 * 60 * 60_000;
@@ -1151,9 +1155,16 @@ export class SignalingService {
   #onBadMessage(transport: SipTransport, error: SipParseError, data: Buffer, source: MessageSource): void {
     this.#counts.malformed++;
     log.debug({ reason: error.message, source }, 'malformed SIP message');
-    const head = data.subarray(0, 8192).toString('latin1');
+    const head = data.subarray(0, MAX_MESSAGE_BYTES).toString('latin1');
     if (head.startsWith('SIP/2.0')) return; // never answer a response
-    const header = (names: string) => new RegExp(`^(?:${names})[ \\t]*:[ \\t]*(.*)$`, 'im').exec(head)?.[1]?.trim();
+    // A header too long to echo (the reason for the refusal, maybe) is sent back as a stand-in
+    // with its tag: the client matches the response by Via branch and CSeq (RFC 3261 §17.1.3).
+    const header = (names: string) => {
+      const value = new RegExp(`^(?:${names})[ \\t]*:[ \\t]*(.*)$`, 'im').exec(head)?.[1]?.trim();
+      if (value === undefined || value.length <= ECHO_MAX_BYTES) return value;
+      const tag = headerParam(value.slice(-ECHO_MAX_BYTES), 'tag');
+      return `<sip:too-long.invalid>${tag ? `;tag=${tag}` : ''}`;
+    };
     const via = header('via|v');
     const from = header('from|f');
     const to = header('to|t');
