@@ -116,6 +116,15 @@ function branch(): string {
   return `z9hG4bK${randomUUID().replace(/-/g, '')}`;
 }
 
+/**
+ * The URI of a Contact header value; undefined when there is none or it is empty (a 1xx/2xx
+ * without Contact must neither leave a dialog without a remote target nor erase a good one).
+ */
+function contactTarget(value: string | undefined): string | undefined {
+  const uri = parseNameAddr(value ?? '')?.uri.trim();
+  return uri || undefined;
+}
+
 function tagOf(value: string | undefined): string {
   return headerParam(value ?? '', 'tag') ?? '';
 }
@@ -756,7 +765,6 @@ export class SignalingService {
       if (confirmed && transaction.isInvite) existing.pendingAck = transaction;
       return;
     }
-    const contact = parseNameAddr(request.get('contact') ?? '');
     const dialog = newDialog({
       id,
       role: 'uas',
@@ -767,7 +775,8 @@ export class SignalingService {
       remoteTag: tagOf(request.get('from')),
       localSeq: Math.floor(Math.random() * 10_000) + 1,
       remoteSeq: request.cseq.seq,
-      remoteTarget: contact?.uri ?? request.uri,
+      // Without a Contact (RFC 3261 requires one), the From URI is where the peer is.
+      remoteTarget: contactTarget(request.get('contact')) ?? parseNameAddr(request.get('from') ?? '')?.uri ?? request.uri,
       routeSet: request.getAll('record-route'),
       peer: transaction.source,
       owner: connection,
@@ -1074,8 +1083,7 @@ export class SignalingService {
           existing.state = 'confirmed';
           existing.remoteTag = remoteTag;
           existing.remote = response.get('to') ?? existing.remote;
-          const contact = parseNameAddr(response.get('contact') ?? '');
-          if (contact) existing.remoteTarget = contact.uri;
+          existing.remoteTarget = contactTarget(response.get('contact')) ?? existing.remoteTarget;
         }
       } else if (status >= 300 && this.#dialogs.get(dialogId)?.state === 'early') {
         this.#dialogs.delete(dialogId);
@@ -1106,7 +1114,6 @@ export class SignalingService {
 
   #createUacDialog(transaction: ClientTransaction, response: SipResponse, owner: { connection?: AppConnection; destination: Destination }): void {
     const request = transaction.request;
-    const contact = parseNameAddr(response.get('contact') ?? '');
     const dialog = newDialog({
       id: transaction.dialogId,
       role: 'uac',
@@ -1117,7 +1124,8 @@ export class SignalingService {
       remoteTag: tagOf(response.get('to')),
       localSeq: request.cseq.seq,
       remoteSeq: 0,
-      remoteTarget: contact?.uri ?? request.uri,
+      // Without a Contact the request URI stands in (RFC 3261 §12.1.2 needs one; some send none on a 1xx).
+      remoteTarget: contactTarget(response.get('contact')) ?? request.uri,
       routeSet: response.getAll('record-route').reverse(),
       peer: owner.destination,
       owner: owner.connection,
