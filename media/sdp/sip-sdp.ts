@@ -125,7 +125,7 @@ export function parseSdp(text: string): SdpOffer {
           });
         }
       } else if (name === 'fmtp') {
-        const match = /^(\d+)\s+(.*)$/.exec(rest);
+        const match = /^(\d+)\s(.*)$/.exec(rest); // trimmed below (`\s+(.*)` was quadratic)
         if (match) current.fmtp.set(Number(match[1]), (match[2] ?? '').trim());
       } else if (name === 'rtcp-mux') {
         current.rtcpMux = true;

@@ -93,7 +93,7 @@ export function modelKey(model: string): string {
 /** The version in a firmware file name: the last dotted number ("VC800-63.345.0.20.rom" → "63.345.0.20"). */
 export function versionFromFileName(fileName: string): string | undefined {
   const stem = fileName.replace(/\.rom$/i, '');
-  return stem.match(/\d+(?:\.\d+)+/g)?.at(-1);
+  return stem.match(/(?<![\d.])\d+(?:\.\d+)+/g)?.at(-1); // starts only where a number starts (linear)
 }
 
 /** "12.3 MB": sizes in errors and the log. */

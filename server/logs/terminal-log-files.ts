@@ -14,6 +14,7 @@ import { lstat, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { deleteFiles, filesUnder, oldestBeyond, type Removal, type StoredFile, totalSize } from '../disk/folder-files.ts';
 import { parseUserAgent } from '../sip-app/registrar/location-service.ts';
+import { parseNameAddr, parseUri } from '../signaling/sip/sip-uri.ts';
 
 export interface TerminalLogSummary {
   /** The file's name without `.log`: how the API names the terminal. */
@@ -61,7 +62,7 @@ export function parseEntries(text: string): TerminalLogEntry[] {
   return heads.map((head, i) => {
     const start = (head.index ?? 0) + head[0].length + 1;
     const end = heads[i + 1]?.index ?? text.length;
-    const body = text.slice(start, end).replace(/\s+$/, '');
+    const body = text.slice(start, end).trimEnd();
     return {
       time: head[1] as string,
       direction: head[2] === 'from' ? 'in' : 'out',
@@ -78,9 +79,12 @@ function describe(entries: TerminalLogEntry[]): { model: string; version: string
   const accounts = new Set<string>();
   for (const entry of entries) {
     if (entry.direction !== 'in') continue;
-    const agent = /^User-Agent:\s*(.+?)\s*$/im.exec(entry.text)?.[1];
+    // Line by line, then linear parsers: these texts are what terminals sent (the former
+    // patterns were quadratic and cubic on long blank runs).
+    const agent = /^User-Agent:(.*)$/im.exec(entry.text)?.[1]?.trim();
     if (agent) userAgent = agent;
-    const to = /^(?:To|t):\s*[^\r\n]*?sips?:([^@;>\s]+)@/im.exec(entry.text)?.[1];
+    const toLine = /^(?:To|t):(.*)$/im.exec(entry.text)?.[1] ?? '';
+    const to = parseUri(parseNameAddr(toLine)?.uri ?? '')?.user;
     if (to && /^REGISTER /.test(entry.summary)) accounts.add(decodeURIComponent(to));
   }
   const { model, version } = parseUserAgent(userAgent);

@@ -34,6 +34,7 @@ import {
   SipResponse,
   createResponse,
   headerParam,
+  MAX_MESSAGE_BYTES,
   parseMessage,
 } from './sip/sip-message.ts';
 import { formatNameAddr, parseNameAddr, parseUri, uriParam } from './sip/sip-uri.ts';
@@ -41,7 +42,7 @@ import { ClientTransaction } from './transactions/client-transaction.ts';
 import { ServerTransaction } from './transactions/server-transaction.ts';
 import { TIMERS } from './transactions/timers.ts';
 import type { MessageSource, SipTransport, TransportProtocol } from './transports/sip-transport.ts';
-import { StreamTransport } from './transports/stream-transport.ts';
+import { StreamTransport, type StreamTransportOptions } from './transports/stream-transport.ts';
 import { UdpTransport } from './transports/udp-transport.ts';
 import { natAddressFor, type StaticNat } from '../network/static-nat.ts';
 
@@ -64,6 +65,9 @@ export interface ListenerFailure {
   readonly port: number;
   readonly reason: string;
 }
+
+/** Longest header value a refusal echoes back (longer ones are replaced, see #onBadMessage). */
+const ECHO_MAX_BYTES = 1024;
 
 /** Former UDP ports are let go at the latest this long after a port change. */
 const DRAIN_MAX_MS = 4 * 60 * 60_000;
@@ -90,6 +94,11 @@ export interface SignalingServiceOptions {
   readonly terminalLogsEnabled?: () => boolean;
   /** Static NAT in force (read at every message): peers outside the LAN get the public IP in Via/Contact. */
   readonly nat?: () => StaticNat | undefined;
+  /**
+   * TCP/TLS limits against a hostile LAN (defaults in ./transports/stream-transport.ts: 64
+   * connections per address, 10 s to the first message, 30 s to complete a begun message).
+   */
+  readonly streamLimits?: Pick<StreamTransportOptions, 'maxConnectionsPerAddress' | 'firstMessageTimeoutMs' | 'partialMessageTimeoutMs'>;
 }
 
 interface Destination extends MessageSource {}
@@ -105,6 +114,15 @@ function randomTag(): string {
 
 function branch(): string {
   return `z9hG4bK${randomUUID().replace(/-/g, '')}`;
+}
+
+/**
+ * The URI of a Contact header value; undefined when there is none or it is empty (a 1xx/2xx
+ * without Contact must neither leave a dialog without a remote target nor erase a good one).
+ */
+function contactTarget(value: string | undefined): string | undefined {
+  const uri = parseNameAddr(value ?? '')?.uri.trim();
+  return uri || undefined;
 }
 
 function tagOf(value: string | undefined): string {
@@ -178,8 +196,8 @@ export class SignalingService {
     }, 1000);
     this.#completedSweeper.unref();
     this.#udp = new UdpTransport({ host: options.host, port: options.port });
-    this.#tcp = new StreamTransport({ host: options.host, port: options.port });
-    this.#tls = new StreamTransport({ host: options.host, port: options.tlsPort, tls: options.tls });
+    this.#tcp = new StreamTransport({ ...options.streamLimits, host: options.host, port: options.port });
+    this.#tls = new StreamTransport({ ...options.streamLimits, host: options.host, port: options.tlsPort, tls: options.tls });
     for (const transport of this.#transports) {
       transport.on('message', (data, source) => this.#onNetworkMessage(transport, data, source));
       transport.on('framingError', (error, head, source) => this.#onBadMessage(transport, error, head, source));
@@ -747,7 +765,6 @@ export class SignalingService {
       if (confirmed && transaction.isInvite) existing.pendingAck = transaction;
       return;
     }
-    const contact = parseNameAddr(request.get('contact') ?? '');
     const dialog = newDialog({
       id,
       role: 'uas',
@@ -758,7 +775,8 @@ export class SignalingService {
       remoteTag: tagOf(request.get('from')),
       localSeq: Math.floor(Math.random() * 10_000) + 1,
       remoteSeq: request.cseq.seq,
-      remoteTarget: contact?.uri ?? request.uri,
+      // Without a Contact (RFC 3261 requires one), the From URI is where the peer is.
+      remoteTarget: contactTarget(request.get('contact')) ?? parseNameAddr(request.get('from') ?? '')?.uri ?? request.uri,
       routeSet: request.getAll('record-route'),
       peer: transaction.source,
       owner: connection,
@@ -1065,8 +1083,7 @@ export class SignalingService {
           existing.state = 'confirmed';
           existing.remoteTag = remoteTag;
           existing.remote = response.get('to') ?? existing.remote;
-          const contact = parseNameAddr(response.get('contact') ?? '');
-          if (contact) existing.remoteTarget = contact.uri;
+          existing.remoteTarget = contactTarget(response.get('contact')) ?? existing.remoteTarget;
         }
       } else if (status >= 300 && this.#dialogs.get(dialogId)?.state === 'early') {
         this.#dialogs.delete(dialogId);
@@ -1097,7 +1114,6 @@ export class SignalingService {
 
   #createUacDialog(transaction: ClientTransaction, response: SipResponse, owner: { connection?: AppConnection; destination: Destination }): void {
     const request = transaction.request;
-    const contact = parseNameAddr(response.get('contact') ?? '');
     const dialog = newDialog({
       id: transaction.dialogId,
       role: 'uac',
@@ -1108,7 +1124,8 @@ export class SignalingService {
       remoteTag: tagOf(response.get('to')),
       localSeq: request.cseq.seq,
       remoteSeq: 0,
-      remoteTarget: contact?.uri ?? request.uri,
+      // Without a Contact the request URI stands in (RFC 3261 §12.1.2 needs one; some send none on a 1xx).
+      remoteTarget: contactTarget(response.get('contact')) ?? request.uri,
       routeSet: response.getAll('record-route').reverse(),
       peer: owner.destination,
       owner: owner.connection,
@@ -1146,16 +1163,23 @@ export class SignalingService {
   #onBadMessage(transport: SipTransport, error: SipParseError, data: Buffer, source: MessageSource): void {
     this.#counts.malformed++;
     log.debug({ reason: error.message, source }, 'malformed SIP message');
-    const head = data.subarray(0, 8192).toString('latin1');
+    const head = data.subarray(0, MAX_MESSAGE_BYTES).toString('latin1');
     if (head.startsWith('SIP/2.0')) return; // never answer a response
-    const header = (names: string) => new RegExp(`^(?:${names})[ \\t]*:[ \\t]*(.*)$`, 'im').exec(head)?.[1]?.trim();
+    // A header too long to echo (the reason for the refusal, maybe) is sent back as a stand-in
+    // with its tag: the client matches the response by Via branch and CSeq (RFC 3261 §17.1.3).
+    const header = (names: string) => {
+      const value = new RegExp(`^(?:${names})[ \\t]*:[ \\t]*(.*)$`, 'im').exec(head)?.[1]?.trim();
+      if (value === undefined || value.length <= ECHO_MAX_BYTES) return value;
+      const tag = headerParam(value.slice(-ECHO_MAX_BYTES), 'tag');
+      return `<sip:too-long.invalid>${tag ? `;tag=${tag}` : ''}`;
+    };
     const via = header('via|v');
     const from = header('from|f');
     const to = header('to|t');
     const callId = header('call-id|i');
     const cseq = header('cseq');
     if (!via || !from || !to || !callId || !cseq || /^(ACK)\b/.test(head)) return;
-    const response = new SipResponse(400, 'Bad Request');
+    const response = error.status === 513 ? new SipResponse(513, 'Message Too Large') : new SipResponse(400, 'Bad Request');
     response.add('via', via).add('from', from).add('to', to).add('call-id', callId).add('cseq', cseq);
     response.add('warning', `399 ${USER_AGENT.split('/')[0]} "${error.message.replace(/["\\\r\n]/g, "'")}"`);
     response.add('server', USER_AGENT);

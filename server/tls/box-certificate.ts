@@ -49,7 +49,22 @@ export interface CertificateInfo {
   readonly trustedIssuer: boolean;
 }
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+const PEM_BEGIN = '-----BEGIN CERTIFICATE-----';
+const PEM_END = '-----END CERTIFICATE-----';
+
+/** The PEM certificate blocks in text, in order (one pass: a regular expression here was quadratic on many BEGIN lines). */
+function pemCertificates(text: string): string[] {
+  const blocks: string[] = [];
+  for (let from = 0; ; ) {
+    const begin = text.indexOf(PEM_BEGIN, from);
+    if (begin < 0) break;
+    const end = text.indexOf(PEM_END, begin + PEM_BEGIN.length);
+    if (end < 0) break;
+    blocks.push(text.slice(begin, end + PEM_END.length));
+    from = end + PEM_END.length;
+  }
+  return blocks;
+}
 
 /** "CN=box.example.com, O=Example" from an X509Certificate's multi-line subject. */
 function oneLine(name: string): string {
@@ -73,7 +88,7 @@ function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
 
 /** Whether the chain's last certificate is issued by one of the box's trusted CAs. */
 function trustedIssuer(last: X509Certificate, extraCas: string): boolean {
-  const cas = [...tls.rootCertificates, ...(extraCas.match(PEM_CERTIFICATE) ?? [])];
+  const cas = [...tls.rootCertificates, ...pemCertificates(extraCas)];
   for (const pem of cas) {
     try {
       if (issuedBy(last, new X509Certificate(pem))) return true;
@@ -103,7 +118,7 @@ function parseKey(keyPem: string): KeyObject {
 
 function parseChain(chainPem: string): X509Certificate[] {
   if (Buffer.byteLength(chainPem) > MAX_PEM_BYTES) throw createError('VCBOX_ERR_CERT_CHAIN', { field: 'chain', reason: `it is longer than ${MAX_PEM_BYTES / 1024} KiB` });
-  const blocks = chainPem.match(PEM_CERTIFICATE) ?? [];
+  const blocks = pemCertificates(chainPem);
   if (blocks.length === 0) {
     throw createError('VCBOX_ERR_CERT_CHAIN', { field: 'chain', reason: /PRIVATE KEY/.test(chainPem) ? 'this is a private key, not a certificate' : 'no PEM certificate was found' });
   }
@@ -173,7 +188,7 @@ export async function currentCertificate(dir: string, trustedCas = ''): Promise<
 }
 
 function describe(dir: string, certificate: Certificate, trustedCas: string): CertificateInfo {
-  const chain = (certificate.cert.toString('utf8').match(PEM_CERTIFICATE) ?? []).map((pem) => new X509Certificate(pem));
+  const chain = pemCertificates(certificate.cert.toString('utf8')).map((pem) => new X509Certificate(pem));
   const leaf = chain[0] as X509Certificate;
   const last = chain.at(-1) as X509Certificate;
   const markerFile = path.join(dir, IMPORT_MARKER);

@@ -95,7 +95,7 @@ t.test('malformed input: 400 with the reason, drop, or close — and the service
   const bodyTooLong = optionsRequest({ transport: 'TCP', port }).replace('Content-Length: 0', 'Content-Length: 900000');
   const big = await connectTcp(port);
   const bigExchange = await streamExchange(big, bodyTooLong, /\r\n\r\n/);
-  t.match(bigExchange.received, /400 Bad Request[\s\S]*larger than 65535 bytes/);
+  t.match(bigExchange.received, /513 Message Too Large[\s\S]*larger than 65535 bytes/, '513 (RFC 3261 §21.5.14) with the reason');
   big.destroy();
 
   const result = await runSipp({ scenario: 'options.xml', target: `127.0.0.1:${port}`, transport: 'u1' });

@@ -16,7 +16,7 @@ import { staticNatFrom } from '../../server/network/static-nat.ts';
 import { MediaService } from '../../media/media-service.ts';
 import { WorkerPool } from '../../media/worker-pool/worker-pool.ts';
 import { MediaClient } from '../../server/media-client/media-client.ts';
-import { SignalingService } from '../../server/signaling/signaling-service.ts';
+import { SignalingService, type SignalingServiceOptions } from '../../server/signaling/signaling-service.ts';
 import { SipApplication, type SipApplicationOptions } from '../../server/sip-app/sip-application.ts';
 import { ensureCertificate } from '../../server/tls/self-signed-certificate.ts';
 import type { EventEmitter } from 'node:events';
@@ -60,6 +60,8 @@ export interface SipBoxOptions {
   listen?: string;
   /** The box's licence, opened over its database and folder (default: no licence limits). */
   license?: (db: ReturnType<typeof openDatabase>, dir: string) => License;
+  /** TCP/TLS limits of the signaling service (tests shorten its timeouts). */
+  streamLimits?: SignalingServiceOptions['streamLimits'];
 }
 
 export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> {
@@ -81,6 +83,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
     ...(options.terminalLogDir ? { terminalLogDir: options.terminalLogDir } : {}),
     ...(options.terminalLogsFromSetting ? { terminalLogsEnabled: () => settings.get('terminalLogs.enabled') } : {}),
     nat: () => staticNatFrom(settings.getAll()),
+    ...(options.streamLimits ? { streamLimits: options.streamLimits } : {}),
   });
   await service.start();
   let pool: WorkerPool | undefined;

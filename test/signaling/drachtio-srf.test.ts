@@ -259,3 +259,41 @@ t.test('UAC: a reliable 183 from the far end is PRACKed by srf through the servi
   t.ok(result.ok, `callee: 183 with RSeq → PRACK with RAck → 200, then 200/ACK/BYE\n${result.errors}`);
   t.match(result.messages, /PRACK sip:callee@127\.0\.0\.1:\d+\S* SIP\/2\.0[\s\S]*?RAck: 4711 \d+ INVITE/, "srf PRACKed the 183 with its RSeq");
 });
+
+t.test('UAC: an INVITE that rings longer than Timer B is not ended by it (Timer B stops at the first 1xx)', async (t) => {
+  const { srf } = await connectSrf();
+  t.teardown(() => srf.disconnect());
+  const calleePort = await freePort();
+  const callee = await startSipp({ scenario: 'uas-ring-long.xml', transport: 'u1', localPort: calleePort, timeoutSeconds: 20 });
+  const dialog = await srf
+    .createUAC(`sip:callee@127.0.0.1:${calleePort}`, {
+      localSdp: 'v=0\r\no=app 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n',
+    })
+    .catch(async (error: Error) => {
+      const result = await callee.result;
+      throw new Error(`${error.message}; the callee saw: ${result.errors}`);
+    });
+  dialog.destroy();
+  const result = await callee.result;
+  t.ok(result.ok, `callee rang past Timer B, answered, got ACK and BYE (no CANCEL, no 408)\n${result.errors}`);
+});
+
+t.test('UAC: a reliable 183 without Contact is PRACKed at the request URI (it stands in as remote target)', async (t) => {
+  const { srf } = await connectSrf();
+  t.teardown(() => srf.disconnect());
+  const calleePort = await freePort();
+  const callee = await startSipp({ scenario: 'uas-reliable-no-contact.xml', transport: 'u1', localPort: calleePort, timeoutSeconds: 20 });
+  const dialog = await srf
+    .createUAC(`sip:callee@127.0.0.1:${calleePort}`, {
+      localSdp: 'v=0\r\no=app 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n',
+      headers: { Supported: '100rel' },
+    })
+    .catch(async (error: Error) => {
+      const result = await callee.result;
+      throw new Error(`${error.message}; the callee saw: ${result.errors}`);
+    });
+  dialog.destroy();
+  const result = await callee.result;
+  t.ok(result.ok, `callee whose 183 had no Contact: PRACK, then 200/ACK/BYE\n${result.errors}`);
+  t.match(result.messages, /PRACK sip:callee@127\.0\.0\.1:\d+ SIP\/2\.0[\s\S]*?RAck: 4711 \d+ INVITE/, 'the PRACK went to the request URI');
+});

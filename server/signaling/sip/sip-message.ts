@@ -11,6 +11,17 @@
 /** Largest message accepted on any transport. Bigger ones are refused, not buffered. */
 export const MAX_MESSAGE_BYTES = 65_535;
 
+/**
+ * Longest header line accepted (folded lines joined). Real terminals' longest headers (a Via or
+ * Record-Route set, a Contact with its parameters) stay well under 2 KiB; the bound keeps every
+ * later parse of one header value (here, in drachtio-srf's parser and in the SIP application)
+ * working on a few KiB at most, whatever an attacker sends.
+ */
+export const MAX_HEADER_BYTES = 8192;
+
+/** Most header lines accepted in one message (each lookup walks them). */
+export const MAX_HEADER_LINES = 256;
+
 const COMPACT: Readonly<Record<string, string>> = {
   v: 'via', f: 'from', t: 'to', i: 'call-id', m: 'contact', l: 'content-length', c: 'content-type',
   k: 'supported', s: 'subject', e: 'content-encoding', o: 'event', r: 'refer-to', b: 'referred-by',
@@ -27,9 +38,13 @@ const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
 const SIP_VERSION = 'SIP/2.0';
 
 export class SipParseError extends Error {
-  constructor(message: string) {
+  /** The SIP status a request refused for this gets: 400, or 513 (Message Too Large, RFC 3261 §21.5.14). */
+  readonly status: 400 | 513;
+
+  constructor(message: string, status: 400 | 513 = 400) {
     super(message);
     this.name = 'SipParseError';
+    this.status = status;
   }
 }
 
@@ -182,33 +197,61 @@ export function headerEnd(data: Buffer, from = 0): number {
   return at < 0 ? -1 : at + 4;
 }
 
+/** Whether text holds a control character other than HTAB (none may appear in a header, RFC 3261 §25.1). */
+function hasControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return true;
+  }
+  return false;
+}
+/** Runs of blanks (any Unicode white space: also U+3000 and U+00A0). */
+const BLANK_RUN = /\s{2,}/g;
+
+/**
+ * A header value as the rest of the box sees it: trimmed, control characters refused, and each
+ * run of white space made one space (RFC 3261 §7.3.1: LWS is equivalent to a single SP). Long
+ * blank runs are what makes regular expressions further on (drachtio-srf's parser, the SIP
+ * application) backtrack polynomially; inside a quoted display name they only ever were layout.
+ */
+function normalizeValue(value: string, name: string): string {
+  if (hasControl(value)) throw new SipParseError(`control character in ${name === 'reason phrase' ? 'the reason phrase' : `the ${headerSpelling(name.slice(0, 40))} header`}`);
+  return value.trim().replace(BLANK_RUN, ' ');
+}
+
 /**
  * Parses one complete message. On datagram transports the body is what follows the headers
  * (Content-Length, when present, may only shorten it); stream framing has already cut it.
  */
 export function parseMessage(data: Buffer): SipMessage {
-  if (data.length > MAX_MESSAGE_BYTES) throw new SipParseError(`message larger than ${MAX_MESSAGE_BYTES} bytes`);
+  if (data.length > MAX_MESSAGE_BYTES) throw new SipParseError(`message larger than ${MAX_MESSAGE_BYTES} bytes`, 513);
   const end = headerEnd(data);
   if (end < 0) throw new SipParseError('no empty line after the headers');
   const head = data.subarray(0, end - 4).toString('utf8');
   const rawLines = head.split('\r\n');
   const startLine = rawLines.shift() ?? '';
 
+  if (startLine.length > MAX_HEADER_BYTES) throw new SipParseError(`start line longer than ${MAX_HEADER_BYTES} bytes`, 513);
+  if (rawLines.length > MAX_HEADER_LINES) throw new SipParseError(`more than ${MAX_HEADER_LINES} header lines`, 513);
+
   const headers: [string, string][] = [];
+  const tooLong = (name: string) => new SipParseError(`header ${name.slice(0, 40)} longer than ${MAX_HEADER_BYTES} bytes; send it shorter`, 513);
   for (const line of rawLines) {
     if (line === '') continue;
     if (line[0] === ' ' || line[0] === '\t') {
       const last = headers.at(-1);
       if (!last) throw new SipParseError('a folded line before any header');
-      last[1] = `${last[1]} ${line.trim()}`;
+      if (last[1].length + line.length > MAX_HEADER_BYTES) throw tooLong(last[0]);
+      last[1] = normalizeValue(`${last[1]} ${line}`, last[0]);
       continue;
     }
+    if (line.length > MAX_HEADER_BYTES) throw tooLong(line.slice(0, Math.max(0, line.indexOf(':'))) || 'line');
     const colon = line.indexOf(':');
     if (colon <= 0) throw new SipParseError(`header line without a name: "${line.slice(0, 60)}"`);
     const rawName = line.slice(0, colon).trim();
     if (!TOKEN.test(rawName)) throw new SipParseError(`invalid header name "${rawName.slice(0, 60)}"`);
     const name = canonicalHeaderName(rawName);
-    const value = line.slice(colon + 1).trim();
+    const value = normalizeValue(line.slice(colon + 1), name);
     if (MULTI_VALUE.has(name) && value.includes(',')) {
       for (const v of splitHeaderValues(value)) headers.push([name, v]);
     } else {
@@ -231,7 +274,7 @@ export function parseMessage(data: Buffer): SipMessage {
     if (!match) throw new SipParseError(`invalid status line "${startLine.slice(0, 80)}"`);
     const status = Number(match[1]);
     if (status < 100 || status > 699) throw new SipParseError(`status code ${status} out of range`);
-    message = new SipResponse(status, match[2] ?? '', headers, Buffer.from(body));
+    message = new SipResponse(status, normalizeValue(match[2] ?? '', 'reason phrase'), headers, Buffer.from(body));
   } else {
     const match = /^([A-Za-z0-9\-.!%*_+`'~]+) (\S+) SIP\/2\.0$/.exec(startLine);
     if (!match) throw new SipParseError(`invalid request line "${startLine.slice(0, 80)}"`);

@@ -1,7 +1,7 @@
 /**
  * Client transactions (RFC 3261 §17.1, with RFC 6026's Accepted state): one per request the
  * box sends. Retransmits over UDP (Timer A/E), gives up after 64·T1 with a synthesized 408
- * (Timer B/F), acknowledges non-2xx final responses to INVITE itself and keeps answering their
+ * (Timer B/F; Timer B only until the first 1xx, then Timer C: CANCEL and 408 after 3 min of ringing), acknowledges non-2xx final responses to INVITE itself and keeps answering their
  * retransmissions (Timer D), passes each response up once — except 2xx to INVITE, whose
  * retransmissions are passed up too so the dialog's ACK can be repeated.
  */
@@ -74,6 +74,13 @@ export class ClientTransaction {
     }, interval);
   }
 
+  /** Timer C fired: CANCEL the INVITE (RFC 3261 §9.1) and report 408 to the transaction user. */
+  #timerC(): void {
+    if (this.#state !== 'proceeding') return;
+    this.#hooks.send(buildCancel(this.request).toBuffer());
+    this.#fail(408);
+  }
+
   #fail(status: 408 | 503): void {
     if (this.#state === 'terminated' || this.#finalStatus !== undefined) return;
     this.#finalStatus = status;
@@ -89,6 +96,12 @@ export class ClientTransaction {
       case 'proceeding':
         if (status < 200) {
           this.#state = 'proceeding';
+          // RFC 3261 §17.1.1.2: Timer B runs only in Calling. A ringing INVITE waits for its
+          // final response; Timer C (restarted by each 1xx) cancels it if that never comes.
+          if (this.isInvite) {
+            clearTimeout(this.#timeoutTimer);
+            this.#timeoutTimer = setTimeout(() => this.#timerC(), TIMERS.timerC);
+          }
           this.#hooks.response(response, this, false);
           return;
         }
@@ -131,6 +144,20 @@ export class ClientTransaction {
   close(): void {
     this.#terminate();
   }
+}
+
+/** RFC 3261 §9.1: a CANCEL for an INVITE that got a provisional response (same branch, CSeq number). */
+export function buildCancel(invite: SipRequest): SipRequest {
+  const cancel = new SipRequest('CANCEL', invite.uri);
+  const via = invite.get('via');
+  if (via) cancel.add('via', via);
+  for (const route of invite.getAll('route')) cancel.add('route', route);
+  cancel.add('max-forwards', '70');
+  cancel.add('from', invite.get('from') ?? '');
+  cancel.add('to', invite.get('to') ?? '');
+  cancel.add('call-id', invite.callId);
+  cancel.add('cseq', `${invite.cseq.seq} CANCEL`);
+  return cancel;
 }
 
 /** RFC 3261 §17.1.1.3: the ACK for a non-2xx, inside the INVITE's transaction. */

@@ -12,6 +12,11 @@ export const TIMERS = {
   },
   /** Timer D: wait for response retransmissions after an ACK to a non-2xx (≥ 32 s, unreliable). */
   timerD: 32_000,
+  /**
+   * Timer C (RFC 3261 §16.6, > 3 min): how long an INVITE may ring after its last provisional
+   * response before the box cancels it (Timer B only covers Calling, before any 1xx).
+   */
+  timerC: 180_000,
 };
 
 export function setTimerBase(t1: number, t2 = 8 * t1, t4 = 10 * t1, timerD = 64 * t1): void {

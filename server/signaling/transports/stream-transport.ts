@@ -6,6 +6,12 @@
  * A port change (`rebind`) opens the new listener first and then stops the old one accepting;
  * connections already open stay (registered terminals keep their connection and their calls).
  * A new certificate (`setCertificate`) is used for handshakes from then on.
+ *
+ * Against a hostile LAN: one address may hold at most `maxConnectionsPerAddress` connections
+ * (more are closed at once, before any TLS handshake); a connection accepted here must deliver
+ * its first complete SIP message within `firstMessageTimeoutMs` (a connection that sends
+ * nothing, or one byte now and then, is closed), and a message once begun must be complete
+ * within `partialMessageTimeoutMs`; the framer bounds the bytes buffered for one message.
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
@@ -17,6 +23,16 @@ import type { MessageSource, SipTransport, SipTransportEvents } from './sip-tran
 
 const log = getLogger('sip-stream-transport');
 
+/**
+ * Connections one address may hold. A room system or phone keeps one; a B2BUA or a SIP
+ * trunk a few. 64 leaves room for test rigs that run many sipp instances from 127.0.0.1.
+ */
+export const MAX_CONNECTIONS_PER_ADDRESS = 64;
+/** An accepted connection that has not sent a complete SIP message by then is closed (slow-loris). */
+export const FIRST_MESSAGE_TIMEOUT_MS = 10_000;
+/** A message whose first bytes arrived must be complete by then (a 64 KiB INVITE takes milliseconds). */
+export const PARTIAL_MESSAGE_TIMEOUT_MS = 30_000;
+
 export interface StreamTransportOptions {
   readonly host: string;
   readonly port: number;
@@ -26,6 +42,12 @@ export interface StreamTransportOptions {
   readonly idleTimeoutMs?: number;
   /** Upper bound on simultaneous connections. */
   readonly maxConnections?: number;
+  /** Connections one remote address may hold at once (default MAX_CONNECTIONS_PER_ADDRESS). */
+  readonly maxConnectionsPerAddress?: number;
+  /** Time an accepted connection has to send its first complete message (default FIRST_MESSAGE_TIMEOUT_MS). */
+  readonly firstMessageTimeoutMs?: number;
+  /** Time a begun message has to be complete (default PARTIAL_MESSAGE_TIMEOUT_MS). */
+  readonly partialMessageTimeoutMs?: number;
 }
 
 export class StreamTransport extends EventEmitter<SipTransportEvents> implements SipTransport {
@@ -34,6 +56,10 @@ export class StreamTransport extends EventEmitter<SipTransportEvents> implements
   #port: number;
   #certificate: { readonly key: Buffer; readonly cert: Buffer } | undefined;
   readonly #connections = new Map<string, net.Socket>();
+  /** Open accepted connections per remote address (counted from the TCP accept, before TLS). */
+  readonly #perAddress = new Map<string, number>();
+  /** Addresses refused for the per-address cap, with when that was last logged. */
+  readonly #refusedLogged = new Map<string, number>();
   #server: net.Server | undefined;
   #local = { address: '', port: 0 };
   #nextId = 1;
@@ -77,13 +103,16 @@ export class StreamTransport extends EventEmitter<SipTransportEvents> implements
   }
 
   #open(port: number): Promise<net.Server> {
-    const onConnection = (socket: net.Socket) => void this.#accept(socket);
     const certificate = this.#certificate;
-    const server = certificate
-      ? tls.createServer({ key: certificate.key, cert: certificate.cert, handshakeTimeout: 10_000 }, onConnection)
-      : net.createServer(onConnection);
+    const server = certificate ? tls.createServer({ key: certificate.key, cert: certificate.cert, handshakeTimeout: 10_000 }) : net.createServer();
     server.maxConnections = this.#options.maxConnections ?? 10_000;
+    // The cap is checked on the TCP accept, so a refused TLS peer costs no handshake.
+    server.on('connection', (raw: net.Socket) => {
+      if (!this.#admit(raw)) return;
+      if (!(server instanceof tls.Server)) this.#accept(raw, true);
+    });
     if (server instanceof tls.Server) {
+      server.on('secureConnection', (socket: tls.TLSSocket) => void this.#accept(socket, true));
       server.on('tlsClientError', (error, socket) => {
         log.debug({ err: error.message, address: socket.remoteAddress }, 'TLS handshake failed');
       });
@@ -127,7 +156,7 @@ export class StreamTransport extends EventEmitter<SipTransportEvents> implements
       const onConnect = () => {
         clearTimeout(timer);
         socket.removeListener('error', onError);
-        resolve(this.#accept(socket));
+        resolve(this.#accept(socket, false));
       };
       const onError = (error: Error) => {
         clearTimeout(timer);
@@ -142,7 +171,32 @@ export class StreamTransport extends EventEmitter<SipTransportEvents> implements
     });
   }
 
-  #accept(socket: net.Socket): string {
+  /** Counts an incoming TCP connection against its address's cap; false (and closed) over it. */
+  #admit(raw: net.Socket): boolean {
+    const address = raw.remoteAddress ?? '';
+    const open = this.#perAddress.get(address) ?? 0;
+    const cap = this.#options.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS;
+    if (open >= cap) {
+      raw.destroy();
+      const now = Date.now();
+      if (now - (this.#refusedLogged.get(address) ?? 0) > 60_000) {
+        if (this.#refusedLogged.size > 1000) this.#refusedLogged.clear();
+        this.#refusedLogged.set(address, now);
+        log.warn({ address, open, cap, transport: this.protocol }, 'SIP connection refused: this address holds as many connections as one address may');
+      }
+      return false;
+    }
+    this.#perAddress.set(address, open + 1);
+    raw.once('close', () => {
+      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      if (left <= 0) this.#perAddress.delete(address);
+      else this.#perAddress.set(address, left);
+    });
+    return true;
+  }
+
+  /** `inbound`: accepted here (deadlines apply), not opened by the box. */
+  #accept(socket: net.Socket, inbound: boolean): string {
     const id = `${this.protocol}-${this.#nextId++}`;
     const source: MessageSource = {
       protocol: this.protocol,
@@ -154,19 +208,47 @@ export class StreamTransport extends EventEmitter<SipTransportEvents> implements
     socket.setNoDelay(true);
     socket.setTimeout(this.#options.idleTimeoutMs ?? 15 * 60_000, () => socket.destroy());
     const framer = new StreamFramer();
+    // Slow-loris: the first message by a deadline from the accept, then each message begun by a
+    // deadline from its first bytes (idle time alone would let one byte a minute hold it open).
+    let sentMessage = !inbound;
+    let deadline: NodeJS.Timeout | undefined;
+    const expire = (reason: string) => {
+      log.info({ address: source.address, port: source.port, transport: this.protocol, reason }, 'SIP connection closed');
+      socket.destroy();
+    };
+    if (inbound) {
+      deadline = setTimeout(() => expire('no complete SIP message in time after connecting'), this.#options.firstMessageTimeoutMs ?? FIRST_MESSAGE_TIMEOUT_MS);
+    }
     socket.on('data', (chunk: Buffer) => {
+      let framed = false;
       for (const item of framer.push(chunk)) {
-        if (item.kind === 'message') this.emit('message', item.data, source);
-        else if (item.kind === 'ping') socket.write('\r\n');
+        if (item.kind === 'message') {
+          framed = true;
+          this.emit('message', item.data, source);
+        } else if (item.kind === 'ping') socket.write('\r\n');
         else {
-          this.emit('framingError', item.error, chunk, source);
+          this.emit('framingError', item.error, item.head, source);
           socket.end();
+          socket.setTimeout(2000, () => socket.destroy());
           return;
         }
       }
+      if (framed) sentMessage = true;
+      if (!sentMessage || socket.destroyed) return;
+      // Each framed message is progress: the time for the next one (if begun) starts now.
+      if (framed || framer.pending === 0) {
+        clearTimeout(deadline);
+        deadline = undefined;
+      }
+      if (framer.pending > 0 && deadline === undefined) {
+        deadline = setTimeout(() => expire('a message begun was not completed in time'), this.#options.partialMessageTimeoutMs ?? PARTIAL_MESSAGE_TIMEOUT_MS);
+      }
     });
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => this.#connections.delete(id));
+    socket.on('close', () => {
+      clearTimeout(deadline);
+      this.#connections.delete(id);
+    });
     return id;
   }
 

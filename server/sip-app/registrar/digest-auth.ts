@@ -32,7 +32,8 @@ export function parseDigest(header: string): Map<string, string> | undefined {
   const match = /^\s*Digest\s+(.*)$/is.exec(header);
   if (!match) return undefined;
   const params = new Map<string, string>();
-  const re = /([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g;
+  // The look-behind starts a name only where a word starts (without it: quadratic on a long word).
+  const re = /(?<![A-Za-z0-9_-])([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g;
   for (const m of (match[1] as string).matchAll(re)) {
     params.set((m[1] as string).toLowerCase(), m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] ?? ''));
   }

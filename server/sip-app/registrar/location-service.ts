@@ -26,11 +26,40 @@ export interface Binding {
   readonly source: { readonly protocol: string; readonly address: string; readonly port: number };
 }
 
-/** "Yealink SIP-VC800 63.345.0.10" → model "Yealink SIP-VC800", version "63.345.0.10". */
+/** Where a version may begin: an optional "v", digits, a dot and a digit. */
+const VERSION_START = /v?\d+\.\d/y;
+const SEPARATOR = /[\s/]/;
+const BLANK = /\s/;
+
+/**
+ * "Yealink SIP-VC800 63.345.0.10" → model "Yealink SIP-VC800", version "63.345.0.10"; also
+ * "Poly/7.2.1", "Room v2.1 (build 5)". The version is the first word after a run of blanks or
+ * slashes that looks like one and is last, or followed only by a "(comment)". One pass over
+ * the text: the regular expression this replaces was quadratic on a long run of blanks.
+ */
 export function parseUserAgent(userAgent: string): { model: string; version: string } {
   const text = userAgent.trim();
-  const match = /^(.*?)[\s/]+v?(\d+(?:\.\d+)+\S*)\s*(?:\(.*\))?$/.exec(text);
-  if (match) return { model: (match[1] as string).trim() || text, version: match[2] as string };
+  const commentAtEnd = text.endsWith(')');
+  let i = 0;
+  while (i < text.length) {
+    if (!SEPARATOR.test(text[i] as string)) {
+      i++;
+      continue;
+    }
+    const runStart = i;
+    while (i < text.length && SEPARATOR.test(text[i] as string)) i++;
+    VERSION_START.lastIndex = i;
+    if (!VERSION_START.test(text)) continue;
+    let end = i;
+    while (end < text.length && !BLANK.test(text[end] as string)) end++;
+    let after = end;
+    while (after < text.length && BLANK.test(text[after] as string)) after++;
+    if (after === text.length || (text[after] === '(' && commentAtEnd)) {
+      const version = text.slice(text[i] === 'v' ? i + 1 : i, end);
+      return { model: text.slice(0, runStart).trim() || text, version };
+    }
+    i = end;
+  }
   return { model: text, version: '' };
 }
 
