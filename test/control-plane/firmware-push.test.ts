@@ -174,7 +174,7 @@ t.test('the file comes in ranges; "downloaded" once every byte was sent', async 
   // SHA-256 digest (the only challenge once configured so) and the whole file at once.
   settings.update({ 'sip.digestAlgorithms': 'SHA-256' }, { actor: 'test' });
   const whole = await curl(firmwareUrl, { digest: ['2102', PASSWORDS['2102'] as string] });
-  settings.update({ 'sip.digestAlgorithms': 'MD5,SHA-256' }, { actor: 'test' });
+  settings.update({ 'sip.digestAlgorithms': 'MD5' }, { actor: 'test' });
   t.equal(whole.status, 200);
   t.equal(createHash('sha256').update(whole.body).digest('hex'), createHash('sha256').update(firmwareData).digest('hex'), 'the whole file, unchanged');
   t.match(await progressOf('2102'), { state: 'downloaded' });

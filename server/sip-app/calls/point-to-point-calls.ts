@@ -49,20 +49,31 @@ export class PointToPointCalls {
       return undefined;
     }
     const realm = this.#options.realm();
+    const source = req.source_address;
+    const algorithms = this.#options.algorithms();
     const header = req.get('Proxy-Authorization');
     const challenge = (stale: boolean) =>
-      res.send(407, { headers: { 'Proxy-Authenticate': this.#options.digest.challenges(realm, this.#options.algorithms(), stale).join(', ') } });
+      res.send(407, { headers: { 'Proxy-Authenticate': this.#options.digest.challenges(realm, algorithms, source, stale).join(', ') } });
     if (!header) {
       challenge(false);
       return undefined;
     }
-    const result = this.#options.digest.verify(header, 'INVITE', realm, (username) => this.#options.accounts.credentials(username, realm));
-    if (result.outcome === 'stale') {
-      challenge(true);
+    const result = this.#options.digest.verify(header, { method: 'INVITE', uri: req.uri, source }, realm, algorithms, (username) =>
+      this.#options.accounts.credentials(username, realm),
+    );
+    // Only a wrong password against a nonce issued to this address counts towards lock-out.
+    if (result.outcome === 'challenge') {
+      log.debug({ source, reason: result.reason }, 'INVITE challenged again');
+      challenge(result.stale);
+      return undefined;
+    }
+    if (result.outcome === 'refused') {
+      log.debug({ source, reason: result.reason }, 'INVITE refused');
+      res.send(403, `Forbidden - ${result.reason}`, {});
       return undefined;
     }
     if (result.outcome === 'failed') {
-      this.#options.lockout.failed(req.source_address, result.username ?? '', 'INVITE', result.reason);
+      this.#options.lockout.failed(source, result.username ?? '', 'INVITE', result.reason);
       res.send(403, 'Forbidden - wrong account or password', {});
       return undefined;
     }
