@@ -4,7 +4,7 @@
  * (its reason parameter if it has one, on one line, bounded). Shared by meeting calls and the IVR.
  */
 import type Srf from 'drachtio-srf';
-import { parseUri } from '../../signaling/sip/sip-uri.ts';
+import { parseNameAddr, parseUri } from '../../signaling/sip/sip-uri.ts';
 
 export interface CallerInfo {
   /** The From URI's user part ('guest' when there is none). */
@@ -22,7 +22,9 @@ export interface CallerInfo {
 export function callerOf(req: Srf.SrfRequest): CallerInfo {
   const displayName = /^\s*"?([^"<]*?)"?\s*</.exec(req.get('From') ?? '')?.[1]?.trim();
   return {
-    user: parseUri(req.getParsedHeader('From')?.uri ?? '')?.user ?? 'guest',
+    // Our own parser, which answers undefined for a From it cannot read: srf's getParsedHeader
+    // throws on some (`From: ;tag=x`), and this runs inside call handlers.
+    user: parseUri(parseNameAddr(req.get('From') ?? '')?.uri ?? '')?.user || 'guest',
     displayName: displayName || undefined,
     callId: req.get('Call-ID') ?? '',
     source: `${req.source_address}:${req.source_port}`,

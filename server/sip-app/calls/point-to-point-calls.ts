@@ -14,6 +14,7 @@ import { parseUri } from '../../signaling/sip/sip-uri.ts';
 import type { AuthLockout } from '../registrar/auth-lockout.ts';
 import type { DigestAlgorithm, DigestAuthenticator } from '../registrar/digest-auth.ts';
 import type { LocationService } from '../registrar/location-service.ts';
+import { guardRequest } from '../request-guard.ts';
 
 const log = getLogger('p2p-calls');
 
@@ -206,12 +207,19 @@ export class PointToPointCalls {
       hangUp('callee');
     });
     const relayModify = (from: Srf.Dialog, to: Srf.Dialog) =>
-      from.on('modify', (modifyReq: Srf.SrfRequest, modifyRes: Srf.SrfResponse) => {
-        to.modify(modifyReq.body).then(
-          (sdp) => modifyRes.send(200, { body: sdp }),
-          (error: SipFailure) => modifyRes.send(error.status ?? 488, {}),
-        );
-      });
+      from.on(
+        'modify',
+        guardRequest('p2p re-INVITE', async (modifyReq: Srf.SrfRequest, modifyRes: Srf.SrfResponse) => {
+          let sdp: string;
+          try {
+            sdp = await to.modify(modifyReq.body);
+          } catch (error) {
+            modifyRes.send((error as SipFailure).status ?? 488, {});
+            return;
+          }
+          modifyRes.send(200, { body: sdp });
+        }),
+      );
     relayModify(uas, uac);
     relayModify(uac, uas);
   };
