@@ -116,6 +116,11 @@ export const ERRORS = {
     en: 'The audio codec addon is not usable: {reason}.',
     zh: '音频编解码模块不可用：{reason}。',
   },
+  VCBOX_ERR_SIP_REQUEST_FAILED: {
+    statusCode: 500,
+    en: 'The box failed while handling this {method} (incident {incident}); try again, and report the incident if it repeats.',
+    zh: '设备处理此 {method} 请求时出错（事件编号 {incident}）；请重试，如再次出现请报告该事件编号。',
+  },
   VCBOX_ERR_MEDIA_UNAVAILABLE: {
     statusCode: 503,
     en: 'The media service is not reachable: {reason}. Check that the vcbox-media service is running.',

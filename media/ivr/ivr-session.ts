@@ -6,7 +6,10 @@
  * in between keeps the caller's RTP timers happy), and reports DTMF: RFC 4733 events (any
  * payload type the offer named telephone-event; one digit per event, end packets and their
  * retransmissions de-duplicated) and, for G.711/G.722 callers that send no events, tones in the
- * audio (spandsp's detector). A digit while a prompt plays interrupts it (barge-in).
+ * audio (spandsp's detector). A digit while a prompt plays interrupts it (barge-in). Only the
+ * caller's own RTP counts: packets from any address or port other than the one its SDP offer
+ * named are dropped unread (like the meetings' PlainTransports, which are not comedia either),
+ * so nobody else on the network can key digits into someone's IVR call.
  * `close()` is idempotent and frees the ports on every path.
  */
 import dgram from 'node:dgram';
@@ -15,9 +18,12 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createError } from '../../server/errors.ts';
+import { getLogger } from '../../server/logging/logger.ts';
 import { AUDIO_CODECS, type AudioCodecName, AudioDecoder, AudioEncoder, DtmfDetector, FRAME_SAMPLES, pickAudioCodec } from '../audio-mixer/audio-codec.ts';
 import { parseRtp, writeRtpHeader } from '../rtp/rtp-packet.ts';
 import { type AnswerMedia, answerDirection, parseSdp, type SdpCodec, writeSdp } from '../sdp/sip-sdp.ts';
+
+const log = getLogger('ivr-session');
 
 const PROMPT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'prompts');
 const DTMF_EVENTS = '0123456789*#ABCD';
@@ -86,6 +92,8 @@ export class IvrSession extends EventEmitter<IvrSessionEvents> {
   /** In-band detection for G.711/G.722 callers, until the caller shows it sends RFC 4733. */
   #inband: { decoder: AudioDecoder; detector: DtmfDetector; pcm: Int16Array } | undefined;
   #closed = false;
+  /** Packets dropped because they did not come from the caller's SDP address and port. */
+  #foreignPackets = 0;
   readonly #encoded = new Uint8Array(1500);
   readonly #frame = new Int16Array(FRAME_SAMPLES);
 
@@ -160,12 +168,27 @@ export class IvrSession extends EventEmitter<IvrSessionEvents> {
     return this.#closed;
   }
 
+  /** RTP packets dropped so far because they came from elsewhere than the caller's SDP address and port. */
+  get foreignPackets(): number {
+    return this.#foreignPackets;
+  }
+
   get codec(): AudioCodecName {
     return this.#codec.name;
   }
 
   #start(): void {
-    this.#socket.on('message', (packet) => this.#receive(packet));
+    this.#socket.on('message', (packet, from) => {
+      // The box sends to the SDP's address and port and does not latch onto another (a caller
+      // behind NAT that needs latching gets no audio either), so RTP is the caller's only when
+      // it comes from exactly there (symmetric RTP, RFC 4961).
+      if (from.address !== this.#remote.address || from.port !== this.#remote.port) {
+        // Once per call: enough to explain keys that "do nothing" to whoever reads the log.
+        if (this.#foreignPackets++ === 0) log.info({ ivr: this.id, from: `${from.address}:${from.port}`, caller: `${this.#remote.address}:${this.#remote.port}` }, 'IVR ignores RTP that does not come from the caller\'s SDP address and port');
+        return;
+      }
+      this.#receive(packet);
+    });
     this.#socket.on('error', () => undefined);
     const started = performance.now();
     let tick = 0;

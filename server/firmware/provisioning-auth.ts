@@ -3,9 +3,10 @@
  * number and password by HTTP Digest (RFC 7616). The box keeps only the accounts' HA1 values
  * (`MD5(number:realm:password)` and the SHA-256 one), which is exactly what Digest needs, so the
  * check reuses the registrar's verifier (stateless nonces, qop=auth, nonce-count replay check,
- * stale nonces answered with `stale=true`) and the realm is the SIP domain: one password per
- * terminal, no second one. The `uri` the client signed must be the URL it asked for. Wrong
- * passwords count towards the same lock-out of the address as SIP's (10 in 5 minutes).
+ * stale nonces answered with `stale=true`, nonces bound to the client's address, only the
+ * configured algorithms) and the realm is the SIP domain: one password per terminal, no
+ * second one. The `uri` the client signed must be the URL it asked for. Wrong passwords count
+ * towards the same lock-out of the address as SIP's (10 in 5 minutes).
  *
  * Not here: what is served (server/control-plane/routes/provisioning.ts).
  */
@@ -13,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import type { AccountStore } from '../accounts/account-store.ts';
 import { getLogger } from '../logging/logger.ts';
 import type { AuthLockout } from '../sip-app/registrar/auth-lockout.ts';
-import { type DigestAlgorithm, DigestAuthenticator, parseDigest } from '../sip-app/registrar/digest-auth.ts';
+import { type DigestAlgorithm, DigestAuthenticator } from '../sip-app/registrar/digest-auth.ts';
 
 const log = getLogger('provisioning');
 
@@ -47,20 +48,21 @@ export class ProvisioningAuth {
     const { lockout, accounts } = this.#options;
     if (lockout.isLocked(source)) return { outcome: 'locked' };
     const realm = this.#options.realm();
+    const algorithms = this.#options.algorithms();
     const challenge = (reason: string, stale = false): ProvisioningAuthResult => ({
       outcome: 'challenge',
-      challenges: this.#digest.challenges(realm, this.#options.algorithms(), stale),
+      challenges: this.#digest.challenges(realm, algorithms, source, stale),
       reason,
     });
     if (!authorization || !/^\s*Digest\s/i.test(authorization)) return challenge('no Digest credentials');
-    const signedUri = parseDigest(authorization)?.get('uri');
-    const result = this.#digest.verify(authorization, method, realm, (username) => accounts.credentials(username, realm));
-    if (result.outcome === 'stale') return challenge('stale nonce', true);
-    if (result.outcome === 'failed' || signedUri !== url) {
-      const reason = result.outcome === 'failed' ? result.reason : `signed the URI ${signedUri} but asked for ${url}`;
-      lockout.failed(source, result.username ?? '', `HTTP ${method}`, reason);
-      log.warn({ source, account: result.username, url, reason }, 'provisioning login refused');
-      return challenge(reason);
+    const result = this.#digest.verify(authorization, { method, uri: url, source }, realm, algorithms, (username) => accounts.credentials(username, realm));
+    if (result.outcome === 'challenge') return challenge(result.reason, result.stale);
+    if (result.outcome === 'refused') return challenge(result.reason);
+    if (result.outcome === 'failed') {
+      // Only a wrong password against a nonce issued to this address counts towards lock-out.
+      lockout.failed(source, result.username ?? '', `HTTP ${method}`, result.reason);
+      log.warn({ source, account: result.username, url, reason: result.reason }, 'provisioning login refused');
+      return challenge(result.reason);
     }
     lockout.succeeded(source);
     return { outcome: 'ok', account: result.username };

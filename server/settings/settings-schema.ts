@@ -157,9 +157,11 @@ export const SETTINGS = {
   'ssh.port': setting(22, isPort, 'a port number 1-65535'),
   'sip.port': setting(5060, isPort, 'a port number 1-65535'),
   'sip.tlsPort': setting(5061, isPort, 'a port number 1-65535'),
-  // Digest challenges offered to terminals, most preferred first. MD5 leads by default: many
-  // terminals in the field read only the first challenge and know nothing but MD5.
-  'sip.digestAlgorithms': setting('MD5,SHA-256', oneOf(DIGEST_CHOICES), `one of ${DIGEST_CHOICES.join(' | ')}`),
+  // Digest challenges offered to terminals, most preferred first; answers with any other
+  // algorithm are refused. MD5 alone by default: many terminals in the field read only one
+  // challenge, and libre-based ones (baresip) fail when SHA-256 is offered beside MD5. SHA-256
+  // is an opt-in ('SHA-256,MD5' or 'SHA-256') for terminals that implement RFC 8760.
+  'sip.digestAlgorithms': setting('MD5', oneOf(DIGEST_CHOICES), `one of ${DIGEST_CHOICES.join(' | ')}`),
   'sip.floodLimitPerSecond': setting(200, isIntIn(0, 100_000), 'messages per second per address, 0 for no limit'),
   'sip.blockScanners': setting(true, isBool, 'true or false'),
   // OPTIONS to every registered terminal this often (0 = off): online users show reachability.

@@ -36,6 +36,7 @@ import { type DigestAlgorithm, DigestAuthenticator } from './registrar/digest-au
 import { type Binding, LocationService } from './registrar/location-service.ts';
 import { Qualifier } from './registrar/qualifier.ts';
 import { Registrar } from './registrar/registrar.ts';
+import { guardListener, guardRequest } from './request-guard.ts';
 
 const log = getLogger('sip-application');
 
@@ -110,7 +111,7 @@ export class SipApplication {
       ...(options.noAnswerTimeoutMs ? { noAnswerTimeoutMs: options.noAnswerTimeoutMs } : {}),
     });
     // srf defines a handler method per SIP verb at run time; its typings omit `register`.
-    (this.srf as unknown as { register(handler: Registrar['handle']): void }).register(registrar.handle);
+    (this.srf as unknown as { register(handler: Registrar['handle']): void }).register(guardRequest('registrar', registrar.handle));
     const records = new CallRecords(options.db);
     const media = options.media;
     const meetingCalls = new MeetingCalls({
@@ -132,8 +133,8 @@ export class SipApplication {
       intervalMs: () => options.qualify?.intervalMs ?? options.settings.get('sip.qualifySeconds') * 1000,
       timeoutMs: options.qualify?.timeoutMs ?? 5000,
     });
-    media?.on('participantclosed', (meeting, participantId, reason) => meetingCalls.mediaClosed(meeting, participantId, reason));
-    media?.on('keyframerequest', (meeting, participantId) => meetingCalls.requestKeyFrame(meeting, participantId));
+    media?.on('participantclosed', guardListener('participantclosed', (meeting: string, participantId: string, reason: string) => meetingCalls.mediaClosed(meeting, participantId, reason)));
+    media?.on('keyframerequest', guardListener('keyframerequest', (meeting: string, participantId: string) => meetingCalls.requestKeyFrame(meeting, participantId)));
     // A meeting starts with its room's layout; the media side hears it before the first join
     // (one ordered control channel), and forgets it when the meeting ends.
     if (media) {
@@ -157,12 +158,16 @@ export class SipApplication {
       meetingCalls,
       ...(options.ivrTimeouts ? { timeouts: options.ivrTimeouts } : {}),
     });
-    this.srf.invite((req, res) => {
-      const dial = parseDial(parseUri(req.uri)?.user ?? '');
-      if (dial && dial.pin === undefined && dial.number === options.settings.get('call.ivrAccessNumber')) void ivrCalls.handle(req, res);
-      else if (dial) void meetingCalls.handle(req, res);
-      else void calls.handle(req, res);
-    });
+    // Every request handler runs inside the guard: a throw or rejection answers that request
+    // with 500 and is logged; it never ends the process (./request-guard.ts).
+    this.srf.invite(
+      guardRequest('invite', (req, res) => {
+        const dial = parseDial(parseUri(req.uri)?.user ?? '');
+        if (dial && dial.pin === undefined && dial.number === options.settings.get('call.ivrAccessNumber')) return ivrCalls.handle(req, res);
+        if (dial) return meetingCalls.handle(req, res);
+        return calls.handle(req, res);
+      }),
+    );
   }
 
   /** Connects to the signaling service; resolves once authenticated (srf retries by itself). */

@@ -55,6 +55,21 @@ export function scenarioWith(name: string, values: Record<string, string>): stri
   return file;
 }
 
+/**
+ * The URI sipp's `[authentication]` has to sign: the Request-URI of the request that carries it
+ * (`-key` values filled in), as terminals sign it, without the `sip:` sipp adds. sipp's own default is `sip:<remote ip>:<remote
+ * port>`, which the box refuses: the digest uri must be the Request-URI (RFC 3261 §22.4).
+ */
+function authenticatedRequestUri(scenarioFile: string, keys: Record<string, string> | undefined): string | undefined {
+  const text = readFileSync(scenarioFile, 'utf8');
+  const at = text.indexOf('[authentication');
+  if (at < 0) return undefined;
+  const uri = [...text.slice(0, at).matchAll(/^\s*[A-Z]+ (\S+) SIP\/2\.0\s*$/gm)].at(-1)?.[1];
+  const filled = uri?.replace(/\[(\w+)\]/g, (whole, name: string) => keys?.[name] ?? whole);
+  // sipp writes `sip:` before the value itself.
+  return filled?.startsWith('sip:') && !filled.includes('[') ? filled.slice('sip:'.length) : undefined;
+}
+
 /** Runs sipp to the end of its scenario (or its timeout). */
 export async function runSipp(options: SippOptions): Promise<SippResult> {
   return (await startSipp(options)).result;
@@ -70,7 +85,11 @@ export async function startSipp(options: SippOptions): Promise<{ localPort: numb
     injectionArgs.push('-inf', file);
   }
   for (const [name, value] of Object.entries(options.keys ?? {})) injectionArgs.push('-key', name, value);
-  if (options.auth) injectionArgs.push('-au', options.auth[0], '-ap', options.auth[1]);
+  if (options.auth) {
+    injectionArgs.push('-au', options.auth[0], '-ap', options.auth[1]);
+    const signed = authenticatedRequestUri(path.isAbsolute(options.scenario) ? options.scenario : path.join(SIPP_SCENARIOS, options.scenario), options.keys);
+    if (signed) injectionArgs.push('-auth_uri', signed);
+  }
   const localPort = options.localPort ?? (await freePort());
   const args = [
     '-sf', path.isAbsolute(options.scenario) ? options.scenario : path.join(SIPP_SCENARIOS, options.scenario),

@@ -176,26 +176,6 @@ t.test('an uploaded recording replaces a prompt; a broken file is refused and ch
   await waitFor('the IVR media to be released', 3000, () => box.media?.ivrSessions === 0);
 });
 
-t.test('sipp keys the ID and PIN by playing its RFC 4733 pcap files (entries end by the inter-digit timeout)', async (t) => {
-  box.settings.update({ 'call.ivrLanguage': 'en' }, { actor: 'test' });
-  const { caller } = await openTerminals(t, 'caller');
-  const key = (digits: string, pauseMs: number) =>
-    `  <pause milliseconds="${pauseMs}"/>\n${[...digits].map((d) => `  <nop><action><exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_${d}.pcap"/></action></nop>\n  <pause milliseconds="250"/>`).join('\n')}`;
-  // The ID right away (barge-in), then after the 5 s inter-digit timeout and the PIN prompt, the PIN.
-  const call = await joinMeeting(target, {
-    dial: ACCESS,
-    name: 'Pcap',
-    media: pcmuMedia(caller.port),
-    hold: 1500,
-    scenario: 'ivr-keys.xml',
-    dtmf: `${key(room.number, 1000)}\n${key('4321', 7500)}`,
-  });
-  const moved = await call.movedPort(40_000);
-  t.ok(moved > 0, `moved into the meeting after sipp's pcap DTMF (port ${moved})`);
-  t.ok(streamed(caller, 'en', 'enter-pin'), 'the PIN was asked for in between');
-  t.ok((await call.result).ok, 'the call ends normally');
-});
-
 t.test('prompts in the codec the caller negotiated (Opus, G.722), under its payload type', async (t) => {
   for (const [media, pt, name] of [
     ['m=audio {port} RTP/AVP 111 101\na=rtpmap:111 opus/48000/2\na=rtpmap:101 telephone-event/8000', 111, 'Opus'],

@@ -29,7 +29,8 @@ const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-ports-'));
 const [udpBefore, tlsBefore, udpAfter, tlsAfter] = (await freePorts(4)) as [number, number, number, number];
 // The stored settings name the SIP ports; the run leaves them unfixed (VCBOX_SIP_PORT empty).
 const seeded = openState(loadConfig({ VCBOX_DATA_DIR: dataDir }));
-seeded.settings.update({ 'sip.port': udpBefore, 'sip.tlsPort': tlsBefore }, { actor: 'test' });
+// SHA-256 offered too (an opt-in): the TLS client below answers it.
+seeded.settings.update({ 'sip.port': udpBefore, 'sip.tlsPort': tlsBefore, 'sip.digestAlgorithms': 'MD5,SHA-256' }, { actor: 'test' });
 seeded.db.close();
 const box = await startAppliance({ dataDir, env: { VCBOX_SIP_PORT: '', VCBOX_SIP_TLS_PORT: '' } });
 t.teardown(() => box.interrupt(10_000));

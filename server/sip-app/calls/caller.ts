@@ -23,7 +23,9 @@ export function callerOf(req: Srf.SrfRequest): CallerInfo {
   // parseNameAddr is linear; a regular expression here was cubic on a long run of blanks.
   const displayName = parseNameAddr(req.get('From') ?? '')?.display?.trim();
   return {
-    user: parseUri(req.getParsedHeader('From')?.uri ?? '')?.user ?? 'guest',
+    // Our own parser, which answers undefined for a From it cannot read: srf's getParsedHeader
+    // throws on some (`From: ;tag=x`), and this runs inside call handlers.
+    user: parseUri(parseNameAddr(req.get('From') ?? '')?.uri ?? '')?.user || 'guest',
     displayName: displayName || undefined,
     callId: req.get('Call-ID') ?? '',
     source: `${req.source_address}:${req.source_port}`,

@@ -14,6 +14,7 @@ import { parseUri } from '../../signaling/sip/sip-uri.ts';
 import type { AuthLockout } from '../registrar/auth-lockout.ts';
 import type { DigestAlgorithm, DigestAuthenticator } from '../registrar/digest-auth.ts';
 import type { LocationService } from '../registrar/location-service.ts';
+import { guardRequest } from '../request-guard.ts';
 
 const log = getLogger('p2p-calls');
 
@@ -49,20 +50,31 @@ export class PointToPointCalls {
       return undefined;
     }
     const realm = this.#options.realm();
+    const source = req.source_address;
+    const algorithms = this.#options.algorithms();
     const header = req.get('Proxy-Authorization');
     const challenge = (stale: boolean) =>
-      res.send(407, { headers: { 'Proxy-Authenticate': this.#options.digest.challenges(realm, this.#options.algorithms(), stale).join(', ') } });
+      res.send(407, { headers: { 'Proxy-Authenticate': this.#options.digest.challenges(realm, algorithms, source, stale).join(', ') } });
     if (!header) {
       challenge(false);
       return undefined;
     }
-    const result = this.#options.digest.verify(header, 'INVITE', realm, (username) => this.#options.accounts.credentials(username, realm));
-    if (result.outcome === 'stale') {
-      challenge(true);
+    const result = this.#options.digest.verify(header, { method: 'INVITE', uri: req.uri, source }, realm, algorithms, (username) =>
+      this.#options.accounts.credentials(username, realm),
+    );
+    // Only a wrong password against a nonce issued to this address counts towards lock-out.
+    if (result.outcome === 'challenge') {
+      log.debug({ source, reason: result.reason }, 'INVITE challenged again');
+      challenge(result.stale);
+      return undefined;
+    }
+    if (result.outcome === 'refused') {
+      log.debug({ source, reason: result.reason }, 'INVITE refused');
+      res.send(403, `Forbidden - ${result.reason}`, {});
       return undefined;
     }
     if (result.outcome === 'failed') {
-      this.#options.lockout.failed(req.source_address, result.username ?? '', 'INVITE', result.reason);
+      this.#options.lockout.failed(source, result.username ?? '', 'INVITE', result.reason);
       res.send(403, 'Forbidden - wrong account or password', {});
       return undefined;
     }
@@ -195,12 +207,19 @@ export class PointToPointCalls {
       hangUp('callee');
     });
     const relayModify = (from: Srf.Dialog, to: Srf.Dialog) =>
-      from.on('modify', (modifyReq: Srf.SrfRequest, modifyRes: Srf.SrfResponse) => {
-        to.modify(modifyReq.body).then(
-          (sdp) => modifyRes.send(200, { body: sdp }),
-          (error: SipFailure) => modifyRes.send(error.status ?? 488, {}),
-        );
-      });
+      from.on(
+        'modify',
+        guardRequest('p2p re-INVITE', async (modifyReq: Srf.SrfRequest, modifyRes: Srf.SrfResponse) => {
+          let sdp: string;
+          try {
+            sdp = await to.modify(modifyReq.body);
+          } catch (error) {
+            modifyRes.send((error as SipFailure).status ?? 488, {});
+            return;
+          }
+          modifyRes.send(200, { body: sdp });
+        }),
+      );
     relayModify(uas, uac);
     relayModify(uac, uas);
   };

@@ -25,6 +25,7 @@ import { parseUri } from '../../signaling/sip/sip-uri.ts';
 import { callerOf, reasonPhrase } from '../calls/caller.ts';
 import type { AuthLockout } from '../registrar/auth-lockout.ts';
 import type { Binding } from '../registrar/location-service.ts';
+import { guardRequest } from '../request-guard.ts';
 
 const log = getLogger('meeting-calls');
 
@@ -116,7 +117,7 @@ export class MeetingCalls {
     const participant = this.#options.live.get(meeting)?.participants.get(participantId);
     if (!participant) return;
     if (reason === 'media-restart') {
-      void this.#reattach(meeting, participantId);
+      this.#reattach(meeting, participantId).catch((error: Error) => log.error({ meeting, participant: participantId, err: error }, 're-attaching the leg failed'));
       return;
     }
     participant.hangUp(reason === 'rtp-timeout' ? 'no media received (RTP timeout)' : `media ended (${reason})`);
@@ -444,27 +445,34 @@ export class MeetingCalls {
     dialog.on('destroy', () => end('hangup', 'caller'));
     // A terminal whose decoder lost the picture asks for a key frame by SIP INFO (RFC 5168), as
     // many room systems do instead of RTCP PLI; any other INFO is acknowledged and ignored.
-    dialog.on('info', (infoReq: Srf.SrfRequest, infoRes: Srf.SrfResponse) => {
-      infoRes.send(200, {});
-      if (!isPictureFastUpdate(infoReq.get('Content-Type') ?? '', infoReq.body ?? '')) return;
-      void this.#options.media.requestKeyFrame(number, participantId).catch((error: Error) => log2.debug({ err: error.message }, 'key frame request not served'));
-    });
-    dialog.on('modify', (modifyReq: Srf.SrfRequest, modifyRes: Srf.SrfResponse) => {
-      armSessionTimer();
-      if (!modifyReq.body) {
-        modifyRes.send(200, { body: dialog.local.sdp, headers: sessionHeaders });
-        return;
-      }
-      const offer = call.audioOnly ? declineVideo(modifyReq.body) : modifyReq.body;
-      this.#options.media.updateSip(number, participantId, offer).then(
-        (sdp) => {
-          leg.offer = offer;
-          modifyRes.send(200, { body: sdp, headers: sessionHeaders });
-        },
-        (error: Error & { params?: { reason?: unknown } }) =>
-          modifyRes.send(488, `Not Acceptable Here - ${reasonPhrase(error)}`, {}),
-      );
-    });
+    dialog.on(
+      'info',
+      guardRequest('meeting INFO', (infoReq: Srf.SrfRequest, infoRes: Srf.SrfResponse) => {
+        infoRes.send(200, {});
+        if (!isPictureFastUpdate(infoReq.get('Content-Type') ?? '', infoReq.body ?? '')) return;
+        void this.#options.media.requestKeyFrame(number, participantId).catch((error: Error) => log2.debug({ err: error.message }, 'key frame request not served'));
+      }),
+    );
+    dialog.on(
+      'modify',
+      guardRequest('meeting re-INVITE', async (modifyReq: Srf.SrfRequest, modifyRes: Srf.SrfResponse) => {
+        armSessionTimer();
+        if (!modifyReq.body) {
+          modifyRes.send(200, { body: dialog.local.sdp, headers: sessionHeaders });
+          return;
+        }
+        const offer = call.audioOnly ? declineVideo(modifyReq.body) : modifyReq.body;
+        let sdp: string;
+        try {
+          sdp = await this.#options.media.updateSip(number, participantId, offer);
+        } catch (error) {
+          modifyRes.send(488, `Not Acceptable Here - ${reasonPhrase(error as Error & { params?: { reason?: unknown } })}`, {});
+          return;
+        }
+        leg.offer = offer;
+        modifyRes.send(200, { body: sdp, headers: sessionHeaders });
+      }),
+    );
     this.#options.live.add(number, {
       id: participantId,
       displayName: call.displayName,

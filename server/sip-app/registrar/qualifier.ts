@@ -81,7 +81,7 @@ export class Qualifier {
       const previous = this.#status.get(key);
       this.#status.set(key, { reachable, rttMs: reachable ? Math.round((performance.now() - started) * 10) / 10 : null, checkedAt: new Date().toISOString() });
       if (previous && previous.reachable !== reachable) log.info({ contact, reachable }, reachable ? 'terminal answers again' : 'terminal stopped answering OPTIONS');
-    });
+    }).catch((error: Error) => log.error({ contact, err: error }, 'qualify bookkeeping failed'));
   }
 
   close(): void {

@@ -49,25 +49,42 @@ export class Registrar {
       return;
     }
     const realm = this.#options.realm();
+    const algorithms = this.#options.algorithms();
+    const challenge = (stale: boolean) =>
+      res.send(401, { headers: { 'WWW-Authenticate': this.#options.digest.challenges(realm, algorithms, source, stale).join(', ') } });
     const authorization = req.get('Authorization');
     if (!authorization) {
-      res.send(401, { headers: { 'WWW-Authenticate': this.#options.digest.challenges(realm, this.#options.algorithms()).join(', ') } });
+      challenge(false);
       return;
     }
-    const result = this.#options.digest.verify(authorization, 'REGISTER', realm, (username) => this.#options.accounts.credentials(username, realm));
-    if (result.outcome === 'stale') {
-      res.send(401, { headers: { 'WWW-Authenticate': this.#options.digest.challenges(realm, this.#options.algorithms(), true).join(', ') } });
+    const result = this.#options.digest.verify(authorization, { method: 'REGISTER', uri: req.uri, source }, realm, algorithms, (username) =>
+      this.#options.accounts.credentials(username, realm),
+    );
+    // Challenges and refusals tested no password: they are not counted (a spoofed source
+    // could send them by the thousand), and logged only at debug level for the same reason.
+    if (result.outcome === 'challenge') {
+      log.debug({ source, account: number, reason: result.reason }, 'REGISTER challenged again');
+      challenge(result.stale);
       return;
     }
-    if (result.outcome === 'failed' || result.username !== number) {
-      const reason = result.outcome === 'failed' ? result.reason : `credentials of ${result.username} used for ${number}`;
-      this.#options.lockout.failed(source, number, 'REGISTER', reason);
+    if (result.outcome === 'refused') {
+      log.debug({ source, account: number, reason: result.reason }, 'REGISTER refused');
+      res.send(403, `Forbidden - ${result.reason}`, {});
+      return;
+    }
+    if (result.outcome === 'failed') {
+      this.#options.lockout.failed(source, number, 'REGISTER', result.reason);
       const account = this.#options.accounts.findByNumber(number);
       if (account && account.realm !== realm) {
         res.send(403, 'Forbidden - account credentials belong to another domain; reset the password', {});
       } else {
         res.send(403, 'Forbidden - wrong account or password', {});
       }
+      return;
+    }
+    if (result.username !== number) {
+      log.info({ source, account: number, username: result.username }, 'REGISTER refused: credentials of another account');
+      res.send(403, `Forbidden - the credentials of account ${result.username} cannot register ${number}`, {});
       return;
     }
     this.#options.lockout.succeeded(source);
