@@ -372,6 +372,8 @@ export const MIGRATIONS: readonly Migration[] = [
       });
       if (plain.length === 0) return;
       if (!context.sealSecret) throw new Error('stored secrets must be sealed with the box key, which this caller did not give');
+      // The clear text's bytes are overwritten in the file, not left in a free block.
+      db.pragma('secure_delete = ON');
       const update = db.prepare('UPDATE settings SET value = ? WHERE key = ?');
       for (const row of plain) update.run(JSON.stringify(context.sealSecret(row.key, JSON.parse(row.value) as string)), row.key);
     },
