@@ -13,7 +13,7 @@
  *  - restored onto another box (another box key), the secrets work there.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -106,6 +106,8 @@ t.test('the database file never holds the SMTP password in clear', async (t) => 
     t.notOk(readFileSync(path.join(box.dataDir, file)).includes(SMTP_PASSWORD), `${file} does not hold the password`);
   }
   t.equal(state.settings.get('smtp.password'), SMTP_PASSWORD, 'the box itself reads it (unsealed with its key)');
+  t.equal(statSync(path.join(box.paths.secrets, 'box-key.secret')).mode & 0o777, 0o600, 'the box key is readable by the service user only');
+  t.equal(statSync(box.paths.secrets).mode & 0o777, 0o700, 'in a folder only the service user enters');
   t.match(JSON.parse(state.db.prepare("SELECT value FROM settings WHERE key = 'smtp.password'").pluck().get() as string), /^vcbox-sealed:box:v1:/, 'stored sealed');
   t.equal((await admin.call('GET', '/api/v1/settings')).body['smtp.password'].value, '(set)', 'the API shows only that it is set');
 
