@@ -188,8 +188,8 @@ export const ERRORS = {
   },
   VCBOX_ERR_BACKUP_INVALID: {
     statusCode: 422,
-    en: 'The file is not a usable vcbox backup: {reason}. Nothing was changed. Upload a backup file downloaded from a vcbox (Backup….tar.gz), complete and unmodified.',
-    zh: '该文件不是可用的 vcbox 备份：{reason}。数据未作任何修改。请上传从 vcbox 下载的完整且未经修改的备份文件（Backup….tar.gz）。',
+    en: 'The file is not a usable vcbox backup: {reason}. Nothing was changed. Upload a backup file downloaded from a vcbox (Backup….vcbackup, or .tar.gz from an earlier version), complete and unmodified.',
+    zh: '该文件不是可用的 vcbox 备份：{reason}。数据未作任何修改。请上传从 vcbox 下载的完整且未经修改的备份文件（Backup….vcbackup，或早期版本的 .tar.gz）。',
   },
   VCBOX_ERR_BACKUP_TOO_LARGE: {
     statusCode: 413,
