@@ -181,10 +181,20 @@ export const ERRORS = {
     en: 'A {operation} is already running; try again when it has finished.',
     zh: '正在进行{operation}；请在其完成后重试。',
   },
+  VCBOX_ERR_BACKUP_PASSPHRASE: {
+    statusCode: 422,
+    en: 'The passphrase does not open this backup (or the file\'s header was changed). Nothing was changed. Type the passphrase the backup was made with.',
+    zh: '该口令无法打开此备份（或文件头已被改动）。数据未作任何修改。请输入制作该备份时使用的口令。',
+  },
+  VCBOX_ERR_BACKUP_PASSPHRASE_NEEDED: {
+    statusCode: 400,
+    en: 'A backup passphrase is needed: {reason}. Backups are encrypted with it; keep it safe — without it the backup cannot be restored.',
+    zh: '需要备份口令：{reason}。备份用该口令加密，请妥善保管——没有它将无法恢复备份。',
+  },
   VCBOX_ERR_BACKUP_INVALID: {
     statusCode: 422,
-    en: 'The file is not a usable vcbox backup: {reason}. Nothing was changed. Upload a backup file downloaded from a vcbox (Backup….tar.gz), complete and unmodified.',
-    zh: '该文件不是可用的 vcbox 备份：{reason}。数据未作任何修改。请上传从 vcbox 下载的完整且未经修改的备份文件（Backup….tar.gz）。',
+    en: 'The file is not a usable vcbox backup: {reason}. Nothing was changed. Upload a backup file downloaded from a vcbox (Backup….vcbackup, or .tar.gz from an earlier version), complete and unmodified.',
+    zh: '该文件不是可用的 vcbox 备份：{reason}。数据未作任何修改。请上传从 vcbox 下载的完整且未经修改的备份文件（Backup….vcbackup，或早期版本的 .tar.gz）。',
   },
   VCBOX_ERR_BACKUP_TOO_LARGE: {
     statusCode: 413,
@@ -400,6 +410,11 @@ export const ERRORS = {
     statusCode: 502,
     en: 'The secure connection ({security}) to the SMTP server {server} failed: {reason}. SSL is for port 465, TLS (STARTTLS) for 25 or 587 — check that the secure-connection choice matches the port; if the server uses a certificate of your own authority, add that certificate to the setting tls.trustedCertificates.',
     zh: '与 SMTP 服务器 {server} 的安全连接（{security}）失败：{reason}。SSL 用于 465 端口，TLS（STARTTLS）用于 25 或 587 端口——请确认安全连接方式与端口相符；如服务器使用贵单位自签的证书，请将该证书加入设置项 tls.trustedCertificates。',
+  },
+  VCBOX_ERR_SMTP_PASSWORD_NEEDED: {
+    statusCode: 400,
+    en: 'Type the password to test another server: the test changes {changed} from the saved SMTP settings, and the saved password is only sent to the saved server. Nothing was sent.',
+    zh: '测试其他服务器时请输入密码：本次测试改动了已保存 SMTP 设置中的 {changed}，已保存的密码只会发送给已保存的服务器。未发送任何内容。',
   },
   VCBOX_ERR_SMTP_AUTH: {
     statusCode: 502,

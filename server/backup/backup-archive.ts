@@ -1,5 +1,6 @@
 /**
- * The backup file: one gzip-compressed ustar archive (./tar-format.ts) holding, in this order,
+ * The backup archive: one gzip-compressed ustar archive (./tar-format.ts) — encrypted as a
+ * whole with the administrator's passphrase (./backup-encryption.ts) — holding, in this order,
  *
  *   manifest.json         what the backup is: format, product version, database schema version,
  *                         created-at, name, kind, and per entry its path, size and SHA-256
@@ -27,6 +28,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
+import type { Transform } from 'node:stream';
 import { createError } from '../errors.ts';
 import { decodeHeader, extractEntry, hashFile, openTarGz, readEntryBytes, TarFormatError, writeTarGz } from './tar-format.ts';
 
@@ -99,7 +101,12 @@ export function signManifest(manifestBytes: Buffer): string {
  * completed with each input's size and SHA-256. Inputs must not change while this runs (they
  * are the caller's staged copies). Returns the manifest written.
  */
-export async function writeArchive(target: string, about: Omit<BackupManifest, 'entries' | 'format' | 'formatVersion' | 'product'>, inputs: readonly ArchiveInput[]): Promise<BackupManifest> {
+export async function writeArchive(
+  target: string,
+  about: Omit<BackupManifest, 'entries' | 'format' | 'formatVersion' | 'product'>,
+  inputs: readonly ArchiveInput[],
+  options: { transform?: Transform } = {},
+): Promise<BackupManifest> {
   const entries: ManifestEntry[] = [];
   for (const input of inputs) {
     if (!ENTRY_PATH.test(input.path)) throw new TarFormatError(`entry path "${input.path}" is not one a backup may hold`);
@@ -116,6 +123,7 @@ export async function writeArchive(target: string, about: Omit<BackupManifest, '
       ...inputs.map((input, index) => ({ name: input.path, size: (entries[index] as ManifestEntry).size, file: input.file })),
     ],
     new Date(about.createdAt),
+    options.transform ? { transform: options.transform } : {},
   );
   return manifest;
 }
@@ -158,14 +166,15 @@ function zlibReason(error: NodeJS.ErrnoException, consumed: number): string {
 }
 
 /**
- * Opens an archive and checks the manifest's signature. With `extractTo`, also unpacks every
+ * Opens an archive (`file`, or the bytes `source` gives: an encrypted backup's decrypted stream)
+ * and checks the manifest's signature. With `extractTo`, also unpacks every
  * entry there (the folder must exist and be empty), checking each against the manifest, and
  * reads the compressed stream to its end (gzip CRC). Without, stops after the manifest (the
  * list of backups reads this much only). Throws VCBOX_ERR_BACKUP_INVALID saying what is wrong.
  */
-export async function readArchive(file: string, options: { extractTo?: string; limits?: ArchiveLimits } = {}): Promise<BackupManifest> {
+export async function readArchive(file: string, options: { extractTo?: string; limits?: ArchiveLimits; source?: () => AsyncIterable<Buffer> } = {}): Promise<BackupManifest> {
   const limits = options.limits ?? DEFAULT_LIMITS;
-  const { reader, close } = openTarGz(file);
+  const { reader, close } = openTarGz(options.source ?? file);
   try {
     const first = decodeHeader(await reader.read(512));
     if (!first) throw invalid('the archive is empty');

@@ -2,10 +2,13 @@
  * Restoring a backup — from the list or from an uploaded file, made by this box or by another
  * vcbox — so that it either happens whole or not at all:
  *
- *  1. receive (uploads: streamed to a staging folder, bounded by the upload limit), read the
- *     signed manifest, check the free space, unpack and verify every entry (./backup-archive.ts);
+ *  1. receive (uploads: streamed to a staging folder, bounded by the upload limit); an
+ *     encrypted backup is opened with the passphrase given (a wrong one is refused before
+ *     anything else: ./backup-encryption.ts) and decrypted as it is read; read the signed
+ *     manifest, check the free space, unpack and verify every entry (./backup-archive.ts);
  *  2. check and migrate the database snapshot in the staging folder (./database-snapshot.ts;
- *     a newer schema than this software's is refused, an older one is migrated forward);
+ *     a newer schema than this software's is refused, an older one is migrated forward); check
+ *     its settings and re-seal its secrets with this box's key (./backup-secrets.ts);
  *  3. swap the certificate and prompt folders by renames (old ones moved into the staging
  *     folder), then replace the database's contents in one transaction under the open
  *     connection; if that transaction fails, the folders are renamed back.
@@ -35,6 +38,8 @@ import { settingEffect } from '../settings/setting-effects.ts';
 import { receiveUpload } from '../uploads/receive-upload.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
 import { type BackupManifest, DATABASE_ENTRY, readArchive } from './backup-archive.ts';
+import { type BackupKeys, decryptFile, openWithPassphrase, readEncryptedHeader } from './backup-encryption.ts';
+import { prepareRestoredSettings } from './backup-secrets.ts';
 import { type Author, type BackupStore, ensureSpace, STAGING_PREFIX } from './backup-store.ts';
 import { prepareRestoredDatabase, replaceContents } from './database-snapshot.ts';
 
@@ -95,11 +100,11 @@ export class BackupRestorer {
     return this.#maxUploadBytes;
   }
 
-  /** Restores backup `name` from the list. */
-  async restoreFromList(name: string, author: Author, sessionToken?: string): Promise<RestoreResult> {
+  /** Restores backup `name` from the list; `passphrase` opens an encrypted one. */
+  async restoreFromList(name: string, author: Author, sessionToken: string | undefined, passphrase: string | undefined): Promise<RestoreResult> {
     return this.#store.exclusive('restore', async () => {
       const file = await this.#store.file(name);
-      return this.#audited(author, { from: 'list', name }, () => this.#restore(file, { from: 'list', name }, author, sessionToken));
+      return this.#audited(author, { from: 'list', name }, () => this.#restore(file, { from: 'list', name }, author, sessionToken, passphrase));
     });
   }
 
@@ -107,13 +112,13 @@ export class BackupRestorer {
    * Receives an uploaded backup (`declaredLength` from Content-Length when given) and restores
    * it. Over the limit: VCBOX_ERR_BACKUP_TOO_LARGE, before or while receiving.
    */
-  async restoreUpload(body: Readable, declaredLength: number | undefined, author: Author, sessionToken?: string): Promise<RestoreResult> {
+  async restoreUpload(body: Readable, declaredLength: number | undefined, author: Author, sessionToken: string | undefined, passphrase: string | undefined): Promise<RestoreResult> {
     return this.#store.exclusive('restore', async () => {
       const staging = await this.#store.staging();
       try {
-        const file = path.join(staging, 'upload.tar.gz');
+        const file = path.join(staging, 'upload.backup');
         const size = await this.#audited(author, { from: 'upload' }, () => this.#receive(body, declaredLength, file));
-        return await this.#audited(author, { from: 'upload', size }, () => this.#restore(file, { from: 'upload', size }, author, sessionToken));
+        return await this.#audited(author, { from: 'upload', size }, () => this.#restore(file, { from: 'upload', size }, author, sessionToken, passphrase));
       } finally {
         await rm(staging, { recursive: true, force: true });
       }
@@ -139,9 +144,18 @@ export class BackupRestorer {
     return receiveUpload(body, file, { limit, tooLarge });
   }
 
-  async #restore(file: string, source: RestoreSource, author: Author, sessionToken: string | undefined): Promise<RestoreResult> {
+  async #restore(file: string, source: RestoreSource, author: Author, sessionToken: string | undefined, passphrase: string | undefined): Promise<RestoreResult> {
     const limits = this.#store.limits;
-    const manifest: BackupManifest = await readArchive(file, { limits });
+    // Encrypted (this version's backups): the passphrase must open it, and every byte read is
+    // authenticated first. Plain (earlier versions'): read as it is.
+    const header = await readEncryptedHeader(file);
+    let keys: BackupKeys | undefined;
+    if (header) {
+      if (!passphrase) throw createError('VCBOX_ERR_BACKUP_PASSPHRASE_NEEDED', { reason: 'this backup is encrypted: type the passphrase it was made with', field: 'passphrase' });
+      keys = await openWithPassphrase(header, passphrase);
+    }
+    const opened = header && keys ? { source: () => decryptFile(file, header, keys) } : {};
+    const manifest: BackupManifest = await readArchive(file, { limits, ...opened });
     const declared = manifest.entries.reduce((sum, entry) => sum + entry.size, 0);
     // The unpacked files, plus the WAL the one restore transaction writes (about the data again).
     await ensureSpace(this.#store.paths.backups, 2 * declared, 'restore');
@@ -149,9 +163,13 @@ export class BackupRestorer {
     const id = path.basename(staging).slice(STAGING_PREFIX.length);
     try {
       const unpacked = path.join(staging, 'unpacked');
-      await readArchive(file, { extractTo: unpacked, limits });
+      await readArchive(file, { extractTo: unpacked, limits, ...opened });
       const database = path.join(unpacked, ...DATABASE_ENTRY.split('/'));
-      const migrated = prepareRestoredDatabase(database, manifest);
+      const box = this.#store.boxSealer;
+      const migrated = prepareRestoredDatabase(database, manifest, {
+        sealSecret: (key, plaintext) => box.seal(key, plaintext),
+        inCopy: (copy) => prepareRestoredSettings(copy, box, keys?.secrets),
+      });
 
       const paths = this.#store.paths;
       const certificates = manifest.entries.filter((entry) => entry.path.startsWith('certificates/')).length;

@@ -3,6 +3,11 @@
  * `backup.period` (daily / weekly / monthly), `backup.day` (weekly: 1 = Monday … 7 = Sunday;
  * monthly: day of the month 1-28) and `backup.time` (HH:MM), in the box's local time. Each run
  * makes an `AutoBackup<time>` and then keeps the newest `backup.keep` automatic backups.
+ * Automatic backups are encrypted like every backup, with the passphrase an administrator set
+ * for them (`backup.passphrase`): the schedule runs with nobody there to type one, so the box
+ * keeps it — sealed with the box key in the settings table (server/settings/settings-store.ts),
+ * never shown by the API and never in clear in a backup. Until one is set a run fails, logged
+ * and told to the observer, and no unencrypted backup is ever made instead.
  * A settings change (PATCH /settings, or a restore) reschedules at once: the store's observer.
  *
  * Time comes from the process clock only (node-cron's timers and Date), so a test drives the
@@ -11,6 +16,7 @@
  */
 import { EventEmitter } from 'node:events';
 import cron, { type ScheduledTask } from 'node-cron';
+import { createError } from '../errors.ts';
 import { getLogger } from '../logging/logger.ts';
 import type { SettingKey, Settings } from '../settings/settings-schema.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
@@ -87,7 +93,11 @@ export class BackupScheduler {
   /** One automatic backup and the rotation after it (what the schedule runs). */
   async runNow(): Promise<void> {
     try {
-      const backup = await this.#store.create('auto', { actor: 'system' });
+      const passphrase = this.#settings.get('backup.passphrase');
+      if (!passphrase) {
+        throw createError('VCBOX_ERR_BACKUP_PASSPHRASE_NEEDED', { reason: 'automatic backups are encrypted with the passphrase set for them (setting backup.passphrase, on the backups page), and none is set', field: 'backup.passphrase' });
+      }
+      const backup = await this.#store.create('auto', { actor: 'system' }, undefined, passphrase);
       const removed = await this.#store.rotate(this.#settings.get('backup.keep'));
       this.observer.emit('ran', backup, removed);
     } catch (error) {

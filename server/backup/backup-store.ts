@@ -1,12 +1,16 @@
 /**
- * The box's backups: archives `<dataDir>/backups/<name>.tar.gz` (format in ./backup-archive.ts),
- * made on demand (`Backup<YYYYMMDDhhmmss>` unless named) or by the scheduler
+ * The box's backups: encrypted archives `<dataDir>/backups/<name>.vcbackup` (the archive:
+ * ./backup-archive.ts; its encryption with the administrator's passphrase:
+ * ./backup-encryption.ts; the secret settings re-sealed for it: ./backup-secrets.ts) — and
+ * `<name>.tar.gz`, the plain backups of earlier versions, still listed, downloadable and
+ * restorable — made on demand (`Backup<YYYYMMDDhhmmss>` unless named) or by the scheduler
  * (`AutoBackup<YYYYMMDDhhmmss>`), listed from their own manifests (name, size, created, kind
  * manual/auto, versions), deleted one or many, and rotated (the oldest automatic ones beyond
  * `backup.keep`; manual backups are never rotated). What a backup holds: the database snapshot
  * (./database-snapshot.ts: everything but the licence, the operation log and sessions),
  * the TLS certificate (`<dataDir>/certificates`) and uploaded IVR prompts (`<dataDir>/prompts`).
- * Not: logs, `<dataDir>/secrets` (the box's own signaling secret and first-start password).
+ * Not: logs, `<dataDir>/secrets` (the box's own signaling secret, first-start password and the
+ * box key).
  *
  * One backup or restore runs at a time (`exclusive`). Files are staged in a hidden folder
  * beside the archives and the archive is written under a temporary name and renamed, so a
@@ -21,15 +25,22 @@ import { recordAudit } from '../audit/audit-log.ts';
 import type { Db } from '../db/database.ts';
 import { createError, VcboxError } from '../errors.ts';
 import { getLogger } from '../logging/logger.ts';
+import { type BoxSealer, boxSealer, secretsDirOf } from '../secrets/box-key.ts';
 import { BUILD_INFO } from '../version.ts';
 import { type ArchiveInput, type ArchiveLimits, type BackupKind, DATABASE_ENTRY, DEFAULT_LIMITS, readArchive, writeArchive } from './backup-archive.ts';
+import { checkPassphrase, BackupEncryptor, newEncryption, readEncryptedHeader } from './backup-encryption.ts';
+import { sealSecretsForBackup } from './backup-secrets.ts';
 import { takeSnapshot } from './database-snapshot.ts';
 
 const log = getLogger('backup');
 
 export const BACKUP_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$';
 const NAME = new RegExp(BACKUP_NAME_PATTERN);
-const SUFFIX = '.tar.gz';
+/** The encrypted backups this version makes. */
+export const BACKUP_SUFFIX = '.vcbackup';
+/** The plain backups of earlier versions. */
+export const LEGACY_SUFFIX = '.tar.gz';
+const SUFFIXES = [BACKUP_SUFFIX, LEGACY_SUFFIX] as const;
 const FILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/;
 /** Hidden staging folders inside the backups folder. */
 export const STAGING_PREFIX = '.staging-';
@@ -43,6 +54,8 @@ export interface BackupInfo {
   readonly productVersion?: string;
   readonly schemaVersion?: number;
   readonly host?: string;
+  /** Whether the file is encrypted (a restore asks for its passphrase); false: a plain backup of an earlier version. */
+  readonly encrypted?: boolean;
   readonly problem?: string;
 }
 
@@ -56,6 +69,8 @@ export interface BackupPaths {
   readonly backups: string;
   readonly certificates: string;
   readonly prompts: string;
+  /** The secrets folder (the box key); default: `secrets` beside the database file. */
+  readonly secrets?: string;
 }
 
 /** `<prefix>YYYYMMDDhhmmss` in the box's local time. */
@@ -87,12 +102,19 @@ export class BackupStore {
   readonly #db: Db;
   readonly #paths: BackupPaths;
   readonly #limits: ArchiveLimits;
+  readonly #box: BoxSealer;
   #busy: string | undefined;
 
   constructor(db: Db, paths: BackupPaths, limits: ArchiveLimits = DEFAULT_LIMITS) {
     this.#db = db;
     this.#paths = paths;
     this.#limits = limits;
+    this.#box = boxSealer(paths.secrets ?? secretsDirOf(db));
+  }
+
+  /** This box's key, with which the restored secrets are sealed. */
+  get boxSealer(): BoxSealer {
+    return this.#box;
   }
 
   get paths(): BackupPaths {
@@ -140,9 +162,13 @@ export class BackupStore {
 
   /** The archive of backup `name`; VCBOX_ERR_BACKUP_NOT_FOUND unless it exists. */
   async file(name: string): Promise<string> {
-    const file = NAME.test(name) ? path.join(this.#paths.backups, `${name}${SUFFIX}`) : undefined;
-    if (!file || (await sizeOf(file)) === 0) throw createError('VCBOX_ERR_BACKUP_NOT_FOUND', { name, field: 'name' });
-    return file;
+    if (NAME.test(name)) {
+      for (const suffix of SUFFIXES) {
+        const file = path.join(this.#paths.backups, `${name}${suffix}`);
+        if ((await sizeOf(file)) > 0) return file;
+      }
+    }
+    throw createError('VCBOX_ERR_BACKUP_NOT_FOUND', { name, field: 'name' });
   }
 
   /** Every backup, newest first, described by its manifest. */
@@ -155,15 +181,18 @@ export class BackupStore {
     }
     const out: BackupInfo[] = [];
     for (const fileName of names) {
-      if (!fileName.endsWith(SUFFIX)) continue;
-      const name = fileName.slice(0, -SUFFIX.length);
+      const suffix = SUFFIXES.find((s) => fileName.endsWith(s));
+      if (!suffix) continue;
+      const name = fileName.slice(0, -suffix.length);
       if (!NAME.test(name)) continue;
       const file = path.join(this.#paths.backups, fileName);
       const info = await stat(file).catch(() => undefined);
       if (!info?.isFile()) continue;
       try {
-        const manifest = await readArchive(file, { limits: this.#limits });
-        out.push({ name, size: info.size, createdAt: manifest.createdAt, kind: manifest.kind, productVersion: manifest.productVersion, schemaVersion: manifest.schemaVersion, host: manifest.host });
+        // An encrypted backup says what it is in its header (no passphrase needed to list it).
+        const header = await readEncryptedHeader(file);
+        const about = header ? header.json.about : await readArchive(file, { limits: this.#limits });
+        out.push({ name, size: info.size, createdAt: about.createdAt, kind: about.kind, productVersion: about.productVersion, schemaVersion: about.schemaVersion, host: about.host, encrypted: header !== undefined });
       } catch (error) {
         const problem = error instanceof VcboxError ? String(error.params.reason) : (error as Error).message;
         out.push({ name, size: info.size, createdAt: info.mtime.toISOString(), kind: 'unknown', problem });
@@ -195,27 +224,37 @@ export class BackupStore {
     return inputs;
   }
 
-  /** Makes a backup now. Names default to Backup<time> (manual) / AutoBackup<time> (auto). */
-  async create(kind: BackupKind, author: Author, requestedName?: string): Promise<BackupInfo> {
+  /**
+   * Makes a backup now, encrypted with `passphrase` (VCBOX_ERR_BACKUP_PASSPHRASE_NEEDED unless
+   * 8-256 characters). Names default to Backup<time> (manual) / AutoBackup<time> (auto).
+   */
+  async create(kind: BackupKind, author: Author, requestedName: string | undefined, passphrase: string): Promise<BackupInfo> {
+    checkPassphrase(passphrase);
     return this.exclusive('backup', async () => {
       const createdAt = new Date();
       const name = requestedName ?? timestampName(kind === 'auto' ? 'AutoBackup' : 'Backup', createdAt);
       if (!NAME.test(name)) throw createError('VCBOX_ERR_VALIDATION', { field: 'name', reason: 'use 1-64 letters, digits, - or _ (starting with a letter or digit)' });
-      const target = path.join(this.#paths.backups, `${name}${SUFFIX}`);
-      if ((await sizeOf(target)) > 0) throw createError('VCBOX_ERR_BACKUP_EXISTS', { name, field: 'name' });
+      const target = path.join(this.#paths.backups, `${name}${BACKUP_SUFFIX}`);
+      for (const suffix of SUFFIXES) {
+        if ((await sizeOf(path.join(this.#paths.backups, `${name}${suffix}`))) > 0) throw createError('VCBOX_ERR_BACKUP_EXISTS', { name, field: 'name' });
+      }
+      const encryption = await newEncryption(passphrase);
       const staging = await this.staging();
       try {
         const database = this.#db.name;
         await ensureSpace(this.#paths.backups, 2 * ((await sizeOf(database)) + (await sizeOf(`${database}-wal`))), 'backup');
         const snapshot = path.join(staging, ...DATABASE_ENTRY.split('/'));
         await mkdir(path.dirname(snapshot), { recursive: true });
-        const schemaVersion = await takeSnapshot(this.#db, snapshot);
+        let lost: string[] = [];
+        const schemaVersion = await takeSnapshot(this.#db, snapshot, { inCopy: (copy) => (lost = sealSecretsForBackup(copy, this.#box, encryption.keys.secrets)) });
+        if (lost.length > 0) log.warn({ name, settings: lost }, 'secret settings that cannot be unsealed with this box key are left out of the backup');
         const inputs = [{ path: DATABASE_ENTRY, file: snapshot }, ...(await this.#stageFiles(staging))];
-        const manifest = await writeArchive(target, { productVersion: BUILD_INFO.version, schemaVersion, createdAt: createdAt.toISOString(), name, kind, host: os.hostname() }, inputs);
+        const about = { productVersion: BUILD_INFO.version, schemaVersion, createdAt: createdAt.toISOString(), name, kind, host: os.hostname() };
+        const manifest = await writeArchive(target, about, inputs, { transform: new BackupEncryptor(encryption.keys, encryption.header(about)) });
         const size = await sizeOf(target);
         recordAudit(this.#db, { ...author, action: 'backup.create', detail: { name, kind, size, files: manifest.entries.length } });
         log.info({ name, kind, size, files: manifest.entries.length }, 'backup made');
-        return { name, size, createdAt: manifest.createdAt, kind, productVersion: manifest.productVersion, schemaVersion, host: manifest.host };
+        return { name, size, createdAt: manifest.createdAt, kind, productVersion: manifest.productVersion, schemaVersion, host: manifest.host, encrypted: true };
       } catch (error) {
         recordAudit(this.#db, { ...author, action: 'backup.create.failed', detail: { name, kind, reason: (error as Error).message } });
         log.error({ name, err: (error as Error).message }, 'backup failed');
@@ -228,19 +267,22 @@ export class BackupStore {
   }
 
   /** Deletes backups by name; answers which were deleted and which did not exist. */
-  async delete(names: readonly string[], author: Author): Promise<{ deleted: string[]; notFound: string[] }> {
+  async delete(names: readonly string[], author: Author): Promise<{ deleted: string[]; notFound: string[]; files: string[] }> {
     const deleted: string[] = [];
     const notFound: string[] = [];
+    const files: string[] = [];
     for (const name of new Set(names)) {
       try {
-        await unlink(await this.file(name));
+        const file = await this.file(name);
+        await unlink(file);
         deleted.push(name);
+        files.push(path.basename(file));
       } catch {
         notFound.push(name);
       }
     }
     if (deleted.length > 0) recordAudit(this.#db, { ...author, action: 'backup.delete', detail: { names: deleted } });
-    return { deleted, notFound };
+    return { deleted, notFound, files };
   }
 
   /** Keeps the newest `keep` automatic backups and deletes the older ones. */

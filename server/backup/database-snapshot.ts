@@ -10,7 +10,8 @@
  * Restore, in two steps so that a failure changes nothing:
  *  1. `prepareRestoredDatabase` works on the unpacked copy in a staging folder: integrity check,
  *     schema version as the manifest says, refused when newer than this software, migrated
- *     forward with the same migrations as the box (./../db/migrations.ts), foreign keys checked.
+ *     forward with the same migrations as the box (./../db/migrations.ts), its settings checked
+ *     and its secrets re-sealed for this box (./backup-secrets.ts), foreign keys checked.
  *  2. `replaceContents` swaps the data under the box's open connection in ONE SQLite write
  *     transaction: ATTACH the prepared copy, delete and re-insert every table's rows, commit.
  *     The database file is never replaced or closed, so the long-lived better-sqlite3 handle and
@@ -32,7 +33,7 @@
 import Database from 'better-sqlite3';
 import { type AuditEntry, recordAudit } from '../audit/audit-log.ts';
 import type { Db } from '../db/database.ts';
-import { migrate, SCHEMA_VERSION, schemaVersion } from '../db/migrations.ts';
+import { MIGRATIONS, migrate, SCHEMA_VERSION, schemaVersion } from '../db/migrations.ts';
 import { createError } from '../errors.ts';
 import { getLogger } from '../logging/logger.ts';
 import { BUILD_INFO } from '../version.ts';
@@ -63,7 +64,7 @@ function carriedTables(db: Db, schema: 'main' | 'restored'): string[] {
 }
 
 /** Writes a consistent snapshot of `db` to `target` (a new file) without what the box keeps to itself. Returns its schema version. */
-export async function takeSnapshot(db: Db, target: string): Promise<number> {
+export async function takeSnapshot(db: Db, target: string, options: { inCopy?: (copy: Db) => void } = {}): Promise<number> {
   await db.backup(target);
   const copy = new Database(target);
   try {
@@ -72,6 +73,9 @@ export async function takeSnapshot(db: Db, target: string): Promise<number> {
       if (row.type === 'table' && isBoxLocalTable(row.name) && row.name !== 'schema_migrations') copy.prepare(`DELETE FROM "${row.name}"`).run();
     }
     copy.prepare(`DELETE FROM settings WHERE ${BOX_LOCAL_SETTINGS}`).run();
+    // The caller's change of the copy (secrets re-sealed for the backup: ./backup-secrets.ts),
+    // before VACUUM so that the values it replaced leave no bytes behind.
+    options.inCopy?.(copy);
     copy.exec('VACUUM');
     return schemaVersion(copy);
   } finally {
@@ -87,7 +91,14 @@ function notUsable(reason: string, cause?: unknown) {
  * Checks and migrates the unpacked snapshot in place (staging folder). Throws
  * VCBOX_ERR_BACKUP_INVALID / _TOO_NEW / VCBOX_ERR_DB_MIGRATION; returns the versions applied.
  */
-export function prepareRestoredDatabase(file: string, expected: { schemaVersion: number; productVersion: string }): number[] {
+export interface PrepareOptions {
+  /** Seals a secret in clear with the box key (migrations of a backup of an older version). */
+  readonly sealSecret: (key: string, plaintext: string) => string;
+  /** Run on the migrated copy before its foreign keys are checked (settings checked, secrets re-sealed: ./backup-secrets.ts). */
+  readonly inCopy?: (copy: Db) => void;
+}
+
+export function prepareRestoredDatabase(file: string, expected: { schemaVersion: number; productVersion: string }, options: PrepareOptions): number[] {
   let copy: Db;
   try {
     copy = new Database(file, { fileMustExist: true });
@@ -108,7 +119,8 @@ export function prepareRestoredDatabase(file: string, expected: { schemaVersion:
     if (version > SCHEMA_VERSION) {
       throw createError('VCBOX_ERR_BACKUP_TOO_NEW', { productVersion: expected.productVersion, found: version, supported: SCHEMA_VERSION, version: BUILD_INFO.version, field: 'file' });
     }
-    const migrated = migrate(copy);
+    const migrated = migrate(copy, MIGRATIONS, { sealSecret: options.sealSecret });
+    options.inCopy?.(copy);
     copy.pragma('foreign_keys = ON');
     const broken = copy.pragma('foreign_key_check') as unknown[];
     if (broken.length > 0) throw notUsable(`its database has ${broken.length} rows that refer to missing rows`);

@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 
@@ -203,7 +204,7 @@ export interface TarEntry {
  * fsync, rename): a failure leaves no file behind. A file entry whose size differs from the
  * one given (it changed after it was hashed) is an error.
  */
-export async function writeTarGz(target: string, entries: readonly TarEntry[], mtime: Date, options: { level?: number } = {}): Promise<void> {
+export async function writeTarGz(target: string, entries: readonly TarEntry[], mtime: Date, options: { level?: number; transform?: Transform } = {}): Promise<void> {
   async function* tar(): AsyncGenerator<Buffer> {
     for (const entry of entries) {
       yield encodeHeader(entry.name, entry.size, mtime, entry.mode);
@@ -224,7 +225,9 @@ export async function writeTarGz(target: string, entries: readonly TarEntry[], m
   }
   const temporary = `${target}.${process.pid}.tmp`;
   try {
-    await pipeline(tar, createGzip({ level: options.level ?? 6 }), createWriteStream(temporary, { flags: 'wx', mode: 0o600 }));
+    const out = createWriteStream(temporary, { flags: 'wx', mode: 0o600 });
+    if (options.transform) await pipeline(tar, createGzip({ level: options.level ?? 6 }), options.transform, out);
+    else await pipeline(tar, createGzip({ level: options.level ?? 6 }), out);
     const handle = await open(temporary, 'r');
     try {
       await handle.sync();
@@ -261,11 +264,15 @@ export async function extractEntry(reader: ChunkReader, size: number, target: st
   return hash.digest('hex');
 }
 
-/** A .tar.gz file opened for reading: its decompressed bytes as a ChunkReader; `close` (idempotent) releases the file. */
-export function openTarGz(file: string): { reader: ChunkReader; close(): void } {
-  const input = createReadStream(file);
+/**
+ * A .tar.gz opened for reading — a file, or the bytes a function gives (an encrypted backup's
+ * decrypted stream; its errors reach the reader) — as a ChunkReader of its decompressed bytes;
+ * `close` (idempotent) releases the source.
+ */
+export function openTarGz(file: string | (() => AsyncIterable<Buffer>)): { reader: ChunkReader; close(): void } {
+  const input = typeof file === 'string' ? createReadStream(file) : Readable.from(file(), { objectMode: false });
   const gunzip = createGunzip();
-  input.on('error', (error) => gunzip.destroy(error));
+  input.on('error', (error: Error) => gunzip.destroy(error));
   input.pipe(gunzip);
   return {
     reader: new ChunkReader(gunzip),

@@ -304,7 +304,7 @@ export function dataPaths(config: Config) {
     secrets: path.join(config.dataDir, 'secrets'),
     /** IVR prompts uploaded by an administrator (they replace the built ones). */
     prompts: path.join(config.dataDir, 'prompts'),
-    /** Backup archives (`<name>.tar.gz`) and the staging folders of backups being made or restored. */
+    /** Backup files (`<name>.vcbackup`, encrypted; `<name>.tar.gz` from earlier versions) and the staging folders of backups being made or restored. */
     backups: path.join(config.dataDir, 'backups'),
     /** Working files of the processes (sockets, the TURN relay's rendered configuration). */
     run: path.join(config.dataDir, 'run'),

@@ -2,7 +2,8 @@
  * Who may call the API: every route under /api/v1 needs a console session (cookie
  * `vcbox_session`) unless its config says `public`; every change (POST/PUT/PATCH/DELETE) also
  * needs the session's `X-CSRF-Token` header and the `admin` role — operators only read, except
- * on routes marked `anyRole` (their own password, e-mail, logout).
+ * on routes marked `anyRole` (their own password, e-mail, logout), and may not even read routes
+ * marked `adminOnly` (a backup file).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Admin, AdminStore } from '../admin/admin-store.ts';
@@ -23,6 +24,8 @@ declare module 'fastify' {
     public?: boolean;
     /** A change any logged-in role may make (own password, e-mail, logout). */
     anyRole?: boolean;
+    /** Even reading needs the admin role (what is read holds the box's secrets: a backup file). */
+    adminOnly?: boolean;
   }
 }
 
@@ -43,6 +46,7 @@ export function registerAuth(app: FastifyInstance, stores: { admins: AdminStore;
     request.admin = admin;
     request.sessionToken = token;
     request.csrfToken = session.csrfToken;
+    if (config.adminOnly && admin.role !== 'admin') throw createError('VCBOX_ERR_FORBIDDEN_ROLE', { role: admin.role });
     if (!CHANGES.has(request.method)) return;
     if (request.headers['x-csrf-token'] !== session.csrfToken) throw createError('VCBOX_ERR_CSRF');
     if (admin.role !== 'admin' && !config.anyRole) throw createError('VCBOX_ERR_FORBIDDEN_ROLE', { role: admin.role });

@@ -11,10 +11,19 @@ import type { Db } from './database.ts';
 
 const log = getLogger('migrations');
 
+/** What a migration may need besides the database. */
+export interface MigrationContext {
+  /**
+   * Seals a secret setting's value with the box key (server/secrets/box-key.ts). Absent: a
+   * migration that must seal something refuses (the caller did not say which box it is).
+   */
+  readonly sealSecret?: (key: string, plaintext: string) => string;
+}
+
 export interface Migration {
   readonly version: number;
   readonly name: string;
-  readonly up: (db: Db) => void;
+  readonly up: (db: Db, context: MigrationContext) => void;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -349,6 +358,26 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    // Versions 16-18 are other changes of the same release; this one only needs to come after 15.
+    version: 19,
+    name: 'secret settings sealed with the box key',
+    up(db, context) {
+      // The secret settings of this version (an entry never changes once shipped): values in
+      // clear become `vcbox-sealed:box:v1:…` (server/secrets/sealed-value.ts).
+      const rows = db.prepare("SELECT key, value FROM settings WHERE key IN ('smtp.password')").all() as { key: string; value: string }[];
+      const plain = rows.filter((row) => {
+        const value = JSON.parse(row.value) as unknown;
+        return typeof value === 'string' && value !== '' && !value.startsWith('vcbox-sealed:');
+      });
+      if (plain.length === 0) return;
+      if (!context.sealSecret) throw new Error('stored secrets must be sealed with the box key, which this caller did not give');
+      // The clear text's bytes are overwritten in the file, not left in a free block.
+      db.pragma('secure_delete = ON');
+      const update = db.prepare('UPDATE settings SET value = ? WHERE key = ?');
+      for (const row of plain) update.run(JSON.stringify(context.sealSecret(row.key, JSON.parse(row.value) as string)), row.key);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;
@@ -358,7 +387,7 @@ export function schemaVersion(db: Db): number {
 }
 
 /** Applies every migration newer than the database; returns the versions applied. */
-export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): number[] {
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS, context: MigrationContext = {}): number[] {
   const latest = migrations.at(-1)?.version ?? 0;
   const current = schemaVersion(db);
   if (current > latest) {
@@ -371,7 +400,7 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): 
     // cannot both apply the same step.
     const step = db.transaction(() => {
       if (schemaVersion(db) >= migration.version) return false;
-      migration.up(db);
+      migration.up(db, context);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
         migration.version,
         migration.name,

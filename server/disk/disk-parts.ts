@@ -101,8 +101,8 @@ export function backupsPart(folder: string, store: BackupStore | undefined): Par
   const staging = (name: string) => name.startsWith('.staging-') || name.endsWith('.tmp');
   const remove = async (names: string[], sizes: Map<string, number>, author: Author): Promise<Removal> => {
     if (names.length === 0 || !store) return NOTHING_REMOVED;
-    const { deleted } = await store.delete(names, author);
-    return { deleted: deleted.map((n) => `${n}.tar.gz`), truncated: [], freedBytes: deleted.reduce((sum, n) => sum + (sizes.get(n) ?? 0), 0) };
+    const { deleted, files } = await store.delete(names, author);
+    return { deleted: files, truncated: [], freedBytes: deleted.reduce((sum, n) => sum + (sizes.get(n) ?? 0), 0) };
   };
   return {
     folder,

@@ -4,7 +4,8 @@
  * settings, so a change in the console applies to the next mail. Failures become
  * VCBOX_ERR_MAIL saying which server and why; the console's "send test mail" (`sendTest`, with
  * settings not saved yet laid over the stored ones) gets them sorted into what went wrong —
- * unreachable, secure connection, login, refused — each with what to do.
+ * unreachable, secure connection, login, refused — each with what to do. The stored password
+ * is only ever sent to the stored server, port, security and user.
  */
 import nodemailer from 'nodemailer';
 import { createError, type VcboxError } from '../errors.ts';
@@ -32,6 +33,9 @@ export interface TestMailResult {
   /** The server's last reply, e.g. `250 OK: queued as …`. */
   readonly response: string;
 }
+
+/** What decides where the password goes. */
+const DESTINATION = ['smtp.server', 'smtp.port', 'smtp.security', 'smtp.user'] as const;
 
 const SECURITY_NAMES: Readonly<Record<string, string>> = { none: 'no encryption', ssl: 'SSL', tls: 'STARTTLS' };
 
@@ -71,7 +75,15 @@ export class Mailer {
    * what went wrong and what to do.
    */
   async sendTest(to: string, overrides: Partial<SmtpSettings> = {}): Promise<TestMailResult> {
-    const smtp = { ...this.#settings.getAll(), ...overrides };
+    const stored = this.#settings.getAll();
+    const smtp = { ...stored, ...overrides };
+    // The stored password goes only where it was saved for: the stored server, port, security
+    // and user. A test of anything else must bring its own password (else a request could
+    // send the stored one to any server, even in clear).
+    const elsewhere = DESTINATION.filter((key) => smtp[key] !== stored[key]);
+    if (elsewhere.length > 0 && smtp['smtp.user'] !== '' && overrides['smtp.password'] === undefined && stored['smtp.password'] !== '') {
+      throw createError('VCBOX_ERR_SMTP_PASSWORD_NEEDED', { changed: elsewhere.map((key) => key.slice('smtp.'.length)).join(', '), field: 'password' });
+    }
     const now = new Date().toISOString();
     try {
       const response = await this.#deliver(smtp, {

@@ -19,7 +19,18 @@ export interface InvitationContext {
 }
 
 const icsDate = (iso: string) => new Date(iso).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-const icsText = (text: string) => text.replace(/\\/g, '\\\\').replace(/;/g, '\\;').replace(/,/g, '\\,').replace(/\r?\n/g, '\\n');
+/** Control characters RFC 5545 allows in no value (it allows HTAB in TEXT only; CR and LF end a line). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly the characters removed
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/g;
+/**
+ * RFC 5545 §3.3.11 TEXT: backslash, semicolon and comma escaped, every line break — CRLF, LF
+ * and a bare CR alike — written as `\n`, other control characters removed: a subject or
+ * description can never end the line and start a property of its own.
+ */
+const icsText = (text: string) =>
+  text.replace(/\\/g, '\\\\').replace(/;/g, '\\;').replace(/,/g, '\\,').replace(/\r\n|\r|\n/g, '\\n').replace(CONTROL, '');
+/** A URI or identifier value (UID, ORGANIZER, URL): no escaping in RFC 5545, so control characters are dropped. */
+const icsValue = (text: string) => text.replace(CONTROL, '');
 
 /** RFC 5545 §3.1: lines longer than 75 octets continue on the next line after a space. */
 function fold(line: string): string {
@@ -70,7 +81,7 @@ export function icsFor(meeting: Meeting, context: InvitationContext, now = new D
     'METHOD:REQUEST',
     'CALSCALE:GREGORIAN',
     'BEGIN:VEVENT',
-    `UID:meeting-${meeting.id}@${context.domain}`,
+    `UID:meeting-${meeting.id}@${icsValue(context.domain)}`,
     `DTSTAMP:${icsDate(now.toISOString())}`,
     `DTSTART:${icsDate(meeting.start)}`,
     `DTEND:${icsDate(end)}`,
@@ -78,8 +89,8 @@ export function icsFor(meeting: Meeting, context: InvitationContext, now = new D
     `SUMMARY:${icsText(meeting.subject)}`,
     `LOCATION:${icsText(dialString(meeting, context.domain))}`,
     `DESCRIPTION:${icsText(description)}`,
-    `URL:${joinLink(meeting, context)}`,
-    `ORGANIZER:mailto:${context.sender}`,
+    `URL:${icsValue(joinLink(meeting, context))}`,
+    `ORGANIZER:mailto:${icsValue(context.sender)}`,
     `STATUS:${meeting.status === 'cancelled' ? 'CANCELLED' : 'CONFIRMED'}`,
     'END:VEVENT',
     'END:VCALENDAR',

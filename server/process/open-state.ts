@@ -1,10 +1,12 @@
 /**
  * Opening the appliance's state the same way in every process: the database (migrated to this
- * software's schema; safe when several processes start together) and its settings store.
+ * software's schema; safe when several processes start together; secrets stored in clear by an
+ * older version sealed with the box key) and its settings store.
  */
 import { type Config, dataPaths } from '../config/config.ts';
 import { type Db, openDatabase } from '../db/database.ts';
-import { migrate } from '../db/migrations.ts';
+import { MIGRATIONS, migrate } from '../db/migrations.ts';
+import { boxSealer } from '../secrets/box-key.ts';
 import { SettingsStore } from '../settings/settings-store.ts';
 
 export interface AppState {
@@ -13,12 +15,14 @@ export interface AppState {
 }
 
 export function openState(config: Config): AppState {
-  const db = openDatabase(dataPaths(config).database);
+  const paths = dataPaths(config);
+  const db = openDatabase(paths.database);
+  const sealer = boxSealer(paths.secrets);
   try {
-    migrate(db);
+    migrate(db, MIGRATIONS, { sealSecret: (key, plaintext) => sealer.seal(key, plaintext) });
   } catch (error) {
     db.close();
     throw error;
   }
-  return { db, settings: new SettingsStore(db) };
+  return { db, settings: new SettingsStore(db, { secretsDir: paths.secrets }) };
 }

@@ -85,5 +85,9 @@ export function settingEffect(key: SettingKey): SettingEffect {
   return { applies: 'now' };
 }
 
-/** Settings whose values are secrets: the API shows whether one is set, never the value. */
-export const SECRET_SETTINGS: readonly SettingKey[] = ['smtp.password'];
+/**
+ * Settings whose values are secrets the box must present (to the SMTP server; to itself for the
+ * unattended backups): the API shows whether one is set, never the value, and the settings
+ * store keeps them sealed with the box key (./settings-store.ts).
+ */
+export const SECRET_SETTINGS: readonly SettingKey[] = ['smtp.password', 'backup.passphrase'];

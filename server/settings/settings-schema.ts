@@ -86,6 +86,17 @@ function isSetupSteps(value: unknown): value is SetupSteps {
 const isHostNameOrEmpty = (value: unknown): value is string =>
   typeof value === 'string' && value.length <= 128 && (value === '' || net.isIP(value) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(value));
 
+/**
+ * A DNS domain (the SIP domain): dot-separated labels of letters, digits and hyphens, no hyphen
+ * at a label's ends, labels of at most 63 characters, at most 128 in all. The value reaches
+ * coturn's configuration file (its realm line), SIP headers (digest realm, URIs) and mail
+ * addresses, so nothing else may pass: no spaces, quotes, semicolons, CR or LF.
+ */
+export const DOMAIN_PATTERN = '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$';
+const DOMAIN = new RegExp(DOMAIN_PATTERN);
+export const DOMAIN_RULE = 'a domain name of at most 128 characters: labels of letters, digits and hyphens separated by dots, e.g. vcbox.example.com (no spaces, quotes, semicolons or line breaks)';
+export const isDomainName = (value: unknown): value is string => typeof value === 'string' && value.length <= 128 && DOMAIN.test(value);
+
 const INTERFACE_RULE = 'a network interface name: 1-15 letters, digits, _ . - (e.g. eth0, enp1s0)';
 const HOST_ADDRESS_RULE = 'an IPv4 host address (not 0.x, 127.x or multicast), or empty';
 const MASK_RULE = 'a netmask such as 255.255.255.0 or a prefix length such as 24 (1-32), or empty';
@@ -134,7 +145,7 @@ export const SETTINGS = {
   'call.ivrAccessNumber': setting('88888', (value: unknown): value is string => typeof value === 'string' && /^\d{5,12}$/.test(value), '5 to 12 digits'),
   'call.instantMeetingNumber': setting('99999', (value: unknown): value is string => typeof value === 'string' && /^\d{5,12}$/.test(value), '5 to 12 digits'),
   // Network & services [001 ch4 系统设置]
-  'network.localDomain': setting('vcbox.local', isText(128), 'a domain of at most 128 characters'),
+  'network.localDomain': setting('vcbox.local', isDomainName, DOMAIN_RULE),
   // Which physical interface is which port, and how each gets its address. The WAN port's
   // factory address is 192.168.88.88 [001 ch1]; the LAN asks DHCP.
   ...nicSettings('lan', { interface: 'eth0', mode: 'dhcp', address: '', mask: '' }),
@@ -228,6 +239,11 @@ export const SETTINGS = {
   // (1 = Monday … 7 = Sunday) and the day of the month for monthly (1-28: every month has it);
   // daily ignores it.
   'backup.day': setting(1, isIntIn(1, 28), 'a whole number from 1 to 28 (weekly: 1 = Monday … 7 = Sunday; monthly: the day of the month)'),
+  // The passphrase automatic backups are encrypted with (server/backup/backup-encryption.ts):
+  // the schedule runs unattended, so the box must keep it — sealed with the box key like every
+  // secret (server/secrets/box-key.ts), never returned by the API. Empty: no automatic backup
+  // is made (the run is refused and logged) until an administrator sets one.
+  'backup.passphrase': setting('', (value: unknown): value is string => typeof value === 'string' && (value === '' || (value.length >= 8 && value.length <= 256)), 'empty, or a passphrase of 8 to 256 characters'),
   'backup.time': setting('02:00', (value: unknown): value is string => typeof value === 'string' && /^([01]\d|2[0-3]):[0-5]\d$/.test(value), 'a time of day HH:MM (00:00-23:59)'),
 } as const;
 

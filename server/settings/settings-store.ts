@@ -5,6 +5,11 @@
  * change in a single transaction and records it in the audit log. Parts of this process that
  * apply a setting live (the backup scheduler) listen to `observer` ('changed': the keys whose
  * value changed, by `update` or by `reload` after the table was rewritten, e.g. a restore).
+ *
+ * Secret settings (SECRET_SETTINGS: the SMTP password, the automatic backups' passphrase) are
+ * stored sealed with the box key (server/secrets/box-key.ts, AES-256-GCM bound to the key's
+ * name) and unsealed when read; the database file never holds them in clear. A value that cannot
+ * be unsealed (the box key was lost or replaced) reads as empty, and the log says to set it again.
  */
 import { EventEmitter } from 'node:events';
 import { recordAudit } from '../audit/audit-log.ts';
@@ -12,6 +17,8 @@ import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/database.ts';
 import { createError } from '../errors.ts';
 import { getLogger } from '../logging/logger.ts';
+import { type BoxSealer, boxSealer, secretsDirOf } from '../secrets/box-key.ts';
+import { sealKind } from '../secrets/sealed-value.ts';
 import { SECRET_SETTINGS } from './setting-effects.ts';
 import {
   checkSetting,
@@ -33,6 +40,11 @@ export interface SettingsObserverEvents {
   changed: [keys: SettingKey[]];
 }
 
+export interface SettingsStoreOptions {
+  /** The data directory's secrets folder (the box key); default: `secrets` beside the database file. */
+  readonly secretsDir?: string;
+}
+
 export class SettingsStore {
   /** Told after a change is committed; listeners must not throw. */
   readonly observer = new EventEmitter<SettingsObserverEvents>();
@@ -46,8 +58,12 @@ export class SettingsStore {
    */
   #cache: { version: number; checkedAt: number; settings: Readonly<Settings> } | undefined;
 
-  constructor(db: Db) {
+  readonly #sealer: BoxSealer;
+  readonly #unsealWarned = new Set<string>();
+
+  constructor(db: Db, options: SettingsStoreOptions = {}) {
     this.#db = db;
+    this.#sealer = boxSealer(options.secretsDir ?? secretsDirOf(db));
     this.#rows = db.prepare<[]>('SELECT key, value FROM settings');
     this.#dataVersion = db.prepare<[]>('PRAGMA data_version').pluck();
   }
@@ -62,11 +78,33 @@ export class SettingsStore {
     } else {
       const settings = defaultSettings() as Record<string, unknown>;
       for (const row of this.#rows.all() as { key: string; value: string }[]) {
-        if (isSettingKey(row.key)) settings[row.key] = JSON.parse(row.value);
+        if (isSettingKey(row.key)) settings[row.key] = this.#stored(row.key, JSON.parse(row.value));
       }
       this.#cache = { version, checkedAt: now, settings: settings as Settings };
     }
     return this.#cache.settings;
+  }
+
+  /** A stored value as the box uses it: secrets unsealed. */
+  #stored(key: SettingKey, value: unknown): unknown {
+    const kind = sealKind(value);
+    if (!SECRET_SETTINGS.includes(key) || kind === undefined) return value;
+    try {
+      if (kind !== 'box') throw new Error(`sealed with a ${kind} key, not the box key`);
+      return this.#sealer.unseal(key, value as string);
+    } catch (error) {
+      if (!this.#unsealWarned.has(key)) {
+        this.#unsealWarned.add(key);
+        log.error({ key, err: (error as Error).message }, 'a stored secret cannot be unsealed with this box key (the key in <dataDir>/secrets was replaced?): set it again');
+      }
+      return '';
+    }
+  }
+
+  /** What is written for a value: secrets sealed with the box key (an empty secret stays empty). */
+  #toStore(key: SettingKey, value: unknown): string {
+    if (SECRET_SETTINGS.includes(key) && typeof value === 'string' && value !== '') return JSON.stringify(this.#sealer.seal(key, value));
+    return JSON.stringify(value);
   }
 
   /** The next read asks SQLite whatever the cache's age (another process has just written, and said so). */
@@ -111,7 +149,7 @@ export class SettingsStore {
     );
     this.#cache = undefined; // data_version does not move for this connection's own writes
     this.#db.transaction(() => {
-      for (const key of changed) upsert.run(key, JSON.stringify(next[key]), now);
+      for (const key of changed) upsert.run(key, this.#toStore(key, next[key]), now);
       // A secret's value never reaches the operation log (readable by operators, exported,
       // forwarded to remote syslog): only that it changed.
       const shown = (key: SettingKey, value: unknown) => (SECRET_SETTINGS.includes(key) ? (value ? '(set)' : '') : value);

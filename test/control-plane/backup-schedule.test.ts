@@ -3,7 +3,8 @@
  * clock (Date and setTimeout, which node-cron runs on), so days pass in milliseconds. The real
  * scheduler, store and database make real backups at the scheduled times; rotation keeps the
  * newest `backup.keep` automatic backups and never touches manual ones; changed settings move
- * the next run at once (daily / weekly / monthly, off).
+ * the next run at once (daily / weekly / monthly, off); without the passphrase automatic
+ * backups are encrypted with, none is made.
  */
 import { once } from 'node:events';
 import { mock } from 'node:test';
@@ -34,9 +35,17 @@ t.test('cron expressions from the settings', async (t) => {
   t.equal(cronExpression({ ...base, 'backup.period': 'monthly' }), '0 30 2 5 * *');
 });
 
+t.test('without a passphrase no automatic backup is made, and the failure says why', async (t) => {
+  const failed = once(scheduler.observer, 'failed') as Promise<[Error & { code?: string }]>;
+  await scheduler.runNow();
+  const [error] = await failed;
+  t.match(error, { code: 'VCBOX_ERR_BACKUP_PASSPHRASE_NEEDED', message: /backup\.passphrase/ });
+  t.same(await store.list(), [], 'nothing made, in particular nothing unencrypted');
+});
+
 t.test('daily at 02:00, keep 2: the schedule fires each day and rotation keeps the newest two', async (t) => {
-  state.settings.update({ 'backup.period': 'daily', 'backup.time': '02:00', 'backup.keep': 2 }, author);
-  const manual = await store.create('manual', author);
+  state.settings.update({ 'backup.period': 'daily', 'backup.time': '02:00', 'backup.keep': 2, 'backup.passphrase': 'scheduled passphrase' }, author);
+  const manual = await store.create('manual', author, undefined, 'test passphrase');
   scheduler.start();
   t.same(scheduler.nextRun(), new Date(2027, 0, 4, 2, 0, 0), 'next run today at 02:00');
 

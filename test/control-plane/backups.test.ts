@@ -1,6 +1,6 @@
 /**
  * Backups over the real control plane, as an administrator sees them: a backup made now is
- * listed and downloadable; after the data changed, restoring it brings back exactly the data
+ * listed and downloadable (encrypted with its passphrase); after the data changed, restoring it brings back exactly the data
  * (row counts and a content hash of every table) and the files (certificate, prompts), keeps the
  * operation log and the restorer's session; truncated, tampered, foreign, oversized and
  * "zip bomb" files and a backup of a newer schema are refused with a reason and change nothing;
@@ -16,6 +16,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
 import { signManifest } from '../../server/backup/backup-archive.ts';
+import { decryptFile, openWithPassphrase, readEncryptedHeader } from '../../server/backup/backup-encryption.ts';
 import { BackupRestorer } from '../../server/backup/backup-restore.ts';
 import { BackupScheduler } from '../../server/backup/backup-scheduler.ts';
 import { BackupStore } from '../../server/backup/backup-store.ts';
@@ -29,6 +30,7 @@ import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 
 const MAX_UPLOAD_MB = 4;
+const PASSPHRASE = 'backup passphrase 1';
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-backups-'));
 const config = loadConfig({ VCBOX_DATA_DIR: dataDir, VCBOX_BACKUP_MAX_UPLOAD_MB: String(MAX_UPLOAD_MB) });
 const paths = dataPaths(config);
@@ -84,7 +86,7 @@ function snapshot(db: Db = state.db): { counts: Record<string, number>; hash: st
 async function upload(bytes: Buffer | ReadableStream<Uint8Array>, type = 'application/gzip', client = admin): Promise<{ status: number; body: any }> {
   const response = await fetch(`${base}/api/v1/backups/restore`, {
     method: 'POST',
-    headers: { 'content-type': type, cookie: client.cookie, 'x-csrf-token': client.csrfToken },
+    headers: { 'content-type': type, cookie: client.cookie, 'x-csrf-token': client.csrfToken, 'x-backup-passphrase': encodeURIComponent(PASSPHRASE) },
     body: bytes,
     ...(bytes instanceof Buffer ? {} : { duplex: 'half' }),
   } as RequestInit);
@@ -94,8 +96,19 @@ async function upload(bytes: Buffer | ReadableStream<Uint8Array>, type = 'applic
 async function download(name: string): Promise<Buffer> {
   const response = await fetch(`${base}/api/v1/backups/${name}/download`, { headers: { cookie: admin.cookie } });
   t.equal(response.status, 200, `download ${name}`);
-  t.equal(response.headers.get('content-type'), 'application/gzip');
+  t.equal(response.headers.get('content-type'), 'application/octet-stream');
   return Buffer.from(await response.arrayBuffer());
+}
+
+/** The .tar.gz inside an encrypted backup file, decrypted with the passphrase by the box's own reader. */
+async function decrypted(bytes: Buffer): Promise<Buffer> {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'vcbox-decrypt-')), 'backup.vcbackup');
+  writeFileSync(file, bytes);
+  const header = await readEncryptedHeader(file);
+  if (!header) throw new Error('not an encrypted backup');
+  const chunks: Buffer[] = [];
+  for await (const chunk of decryptFile(file, header, await openWithPassphrase(header, PASSPHRASE))) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }
 
 /** A tar.gz in the backup container layout, with a manifest signed like a real one (for crafted files). */
@@ -128,25 +141,25 @@ t.test('a manual backup is made, listed and downloadable', async (t) => {
   mkdirSync(path.join(paths.prompts, 'en'), { recursive: true });
   writeFileSync(path.join(paths.prompts, 'en', 'welcome.pcm'), Buffer.alloc(32_000, 7));
   original = snapshot();
-  const made = await admin.call('POST', '/api/v1/backups');
+  const made = await admin.call('POST', '/api/v1/backups', { passphrase: PASSPHRASE });
   t.equal(made.status, 201, JSON.stringify(made.body));
   t.match(made.body, { name: /^Backup\d{14}$/, kind: 'manual', schemaVersion: SCHEMA_VERSION });
   backupName = made.body.name;
   const list = await admin.call('GET', '/api/v1/backups');
-  t.match(list.body.backups, [{ name: backupName, kind: 'manual', size: made.body.size }]);
+  t.match(list.body.backups, [{ name: backupName, kind: 'manual', size: made.body.size, encrypted: true }]);
   t.match(list.body.auto, { enabled: true, period: 'weekly', keep: 3 });
   t.equal(list.body.maxUploadBytes, MAX_UPLOAD_MB * 1024 * 1024);
   const bytes = await download(backupName);
   t.equal(bytes.length, made.body.size);
-  // What is inside, read by the system's own tar.
-  const listing = execFileSync('tar', ['tzf', '-'], { input: bytes }).toString().trim().split('\n');
+  // What is inside, decrypted, read by the system's own tar.
+  const listing = execFileSync('tar', ['tzf', '-'], { input: await decrypted(bytes) }).toString().trim().split('\n');
   t.same(listing.slice(0, 3), ['manifest.json', 'manifest.hmac', 'database/vcbox.sqlite']);
   t.ok(listing.includes('certificates/server.crt') && listing.includes('prompts/en/welcome.pcm'), listing.join(' '));
   t.notOk(listing.some((name) => name.includes('secrets') || name.includes('logs')), 'no secrets, no logs');
-  const named = await admin.call('POST', '/api/v1/backups', { name: 'before-upgrade' });
+  const named = await admin.call('POST', '/api/v1/backups', { name: 'before-upgrade', passphrase: PASSPHRASE });
   t.equal(named.status, 201);
-  t.match((await admin.call('POST', '/api/v1/backups', { name: 'before-upgrade' })).body, { code: 'VCBOX_ERR_BACKUP_EXISTS', field: 'name' });
-  t.equal((await admin.call('POST', '/api/v1/backups', { name: '../evil' })).status, 400);
+  t.match((await admin.call('POST', '/api/v1/backups', { name: 'before-upgrade', passphrase: PASSPHRASE })).body, { code: 'VCBOX_ERR_BACKUP_EXISTS', field: 'name' });
+  t.equal((await admin.call('POST', '/api/v1/backups', { name: '../evil', passphrase: PASSPHRASE })).status, 400);
   const audit = state.db.prepare("SELECT actor, action FROM audit_log WHERE action LIKE 'backup.%'").all();
   t.match(audit, [{ actor: 'admin', action: 'backup.create' }, { action: 'backup.download' }, { action: 'backup.create' }]);
 });
@@ -163,7 +176,7 @@ t.test('backup → change the data → restore: the data is identical again', as
   const auditRowsBefore = (state.db.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n;
   t.not(snapshot().hash, original.hash, 'the data changed');
 
-  const restored = await admin.call('POST', `/api/v1/backups/${backupName}/restore`);
+  const restored = await admin.call('POST', `/api/v1/backups/${backupName}/restore`, { passphrase: PASSPHRASE });
   t.equal(restored.status, 200, JSON.stringify(restored.body));
   t.match(restored.body, { restored: backupName, from: 'list', migrated: [], sessionKept: true, schemaVersion: { backup: SCHEMA_VERSION, box: SCHEMA_VERSION } });
   t.ok(restored.body.settingsChanged.includes('call.srtp') && restored.body.settingsChanged.includes('sip.port'), 'restored settings are named');
@@ -191,7 +204,7 @@ t.test('broken, foreign, oversized and newer files are refused and nothing chang
   const flipped = Buffer.from(good);
   const middle = Math.floor(flipped.length / 2);
   flipped[middle] = (flipped[middle] as number) ^ 0x01;
-  const inner = gunzipSync(good);
+  const inner = gunzipSync(await decrypted(good));
   const innerFlipped = Buffer.from(inner);
   // Inside the database entry (after the manifest, its signature and the entry's header).
   innerFlipped[4096 + 100] = (innerFlipped[4096 + 100] as number) ^ 0x01;
@@ -214,7 +227,8 @@ t.test('broken, foreign, oversized and newer files are refused and nothing chang
   const cases: [string, Buffer, RegExp][] = [
     ['truncated', good.subarray(0, Math.floor(good.length * 0.6)), /truncated|ends too early/],
     // Where the flip lands decides which check catches it (deflate, a tar header, an entry's SHA-256, gzip's CRC).
-    ['one byte flipped in the compressed file', flipped, /damaged|changed|checksum|truncated|ends too early|header|manifest|bytes|holds/],
+    // Where the flip lands decides which check catches it (a frame's tag, or its flag or length).
+    ['one byte flipped in the encrypted file', flipped, /does not authenticate|flag|longer than a frame|ends too early/],
     ['one byte flipped in the database entry (recompressed)', gzipSync(innerFlipped), /database\/vcbox\.sqlite does not match its checksum/],
     ['manifest edited (recompressed)', gzipSync(manifestEdited), /signature does not match/],
     ['a text file', Buffer.from('just some notes\n'), /not gzip-compressed/],
@@ -254,9 +268,9 @@ t.test('broken, foreign, oversized and newer files are refused and nothing chang
   const newerDb = openDatabase(path.join(newerDir, 'vcbox.sqlite'));
   migrate(newerDb);
   newerDb.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
-  const newer = await new BackupStore(newerDb, { backups: path.join(newerDir, 'backups'), certificates: path.join(newerDir, 'certificates'), prompts: path.join(newerDir, 'prompts') }).create('manual', { actor: 'test' }, 'Newer');
+  const newer = await new BackupStore(newerDb, { backups: path.join(newerDir, 'backups'), certificates: path.join(newerDir, 'certificates'), prompts: path.join(newerDir, 'prompts') }).create('manual', { actor: 'test' }, 'Newer', PASSPHRASE);
   newerDb.close();
-  const tooNew = await upload(readFileSync(path.join(newerDir, 'backups', `${newer.name}.tar.gz`)));
+  const tooNew = await upload(readFileSync(path.join(newerDir, 'backups', `${newer.name}.vcbackup`)));
   t.equal(tooNew.status, 409);
   t.match(tooNew.body, { code: 'VCBOX_ERR_BACKUP_TOO_NEW', found: SCHEMA_VERSION + 1, supported: SCHEMA_VERSION, message: /Upgrade this box/ });
 
@@ -270,9 +284,9 @@ t.test('broken, foreign, oversized and newer files are refused and nothing chang
   writeFileSync(path.join(oddDir, 'certificates', 'server.crt'), 'another certificate');
   mkdirSync(path.join(oddDir, 'prompts', 'en'), { recursive: true });
   writeFileSync(path.join(oddDir, 'prompts', 'en', 'goodbye.pcm'), Buffer.alloc(500, 3));
-  await new BackupStore(oddDb, { backups: path.join(oddDir, 'backups'), certificates: path.join(oddDir, 'certificates'), prompts: path.join(oddDir, 'prompts') }).create('manual', { actor: 'test' }, 'Odd');
+  await new BackupStore(oddDb, { backups: path.join(oddDir, 'backups'), certificates: path.join(oddDir, 'certificates'), prompts: path.join(oddDir, 'prompts') }).create('manual', { actor: 'test' }, 'Odd', PASSPHRASE);
   oddDb.close();
-  const odd = await upload(readFileSync(path.join(oddDir, 'backups', 'Odd.tar.gz')));
+  const odd = await upload(readFileSync(path.join(oddDir, 'backups', 'Odd.vcbackup')));
   t.equal(odd.status, 422);
   t.match(odd.body.message, /differ from this box's after migration/);
   t.same(snapshot().files, before.files, 'certificate and prompts are the box\'s own again');
@@ -281,8 +295,8 @@ t.test('broken, foreign, oversized and newer files are refused and nothing chang
   // reads manifests only); a damaged one is refused when restored from the list.
   writeFileSync(path.join(paths.backups, 'Junk.tar.gz'), 'not a backup');
   t.match((await admin.call('GET', '/api/v1/backups')).body.backups, [{ name: 'Junk', kind: 'unknown', problem: /not gzip-compressed/ }]);
-  writeFileSync(path.join(paths.backups, 'Damaged.tar.gz'), good.subarray(0, good.length - 100));
-  t.match((await admin.call('POST', '/api/v1/backups/Damaged/restore')).body, { code: 'VCBOX_ERR_BACKUP_INVALID', message: /truncated|ends too early/ });
+  writeFileSync(path.join(paths.backups, 'Damaged.vcbackup'), good.subarray(0, good.length - 100));
+  t.match((await admin.call('POST', '/api/v1/backups/Damaged/restore', { passphrase: PASSPHRASE })).body, { code: 'VCBOX_ERR_BACKUP_INVALID', message: /truncated|ends too early/ });
   t.same((await admin.call('POST', '/api/v1/backups/delete', { names: ['Junk', 'Damaged'] })).body.deleted, ['Junk', 'Damaged']);
 
   const after = snapshot();
@@ -301,11 +315,11 @@ t.test('a backup of an older schema is migrated forward on restore', async (t) =
   const now = new Date().toISOString();
   oldDb.prepare("INSERT INTO accounts (number, name, email, realm, ha1_md5, ha1_sha256, created_at, updated_at) VALUES ('3001', 'Old Timer', NULL, 'vcbox.local', 'x', 'y', ?, ?)").run(now, now);
   oldDb.prepare("INSERT INTO admins (username, password_hash, role, created_at) VALUES ('admin', 'scrypt$x', 'admin', ?)").run(now);
-  const old = await new BackupStore(oldDb, { backups: path.join(oldDir, 'backups'), certificates: path.join(oldDir, 'certificates'), prompts: path.join(oldDir, 'prompts') }).create('manual', { actor: 'test' }, 'OldBox');
+  const old = await new BackupStore(oldDb, { backups: path.join(oldDir, 'backups'), certificates: path.join(oldDir, 'certificates'), prompts: path.join(oldDir, 'prompts') }).create('manual', { actor: 'test' }, 'OldBox', PASSPHRASE);
   oldDb.close();
   t.equal(old.schemaVersion, 7);
 
-  const answer = await upload(readFileSync(path.join(oldDir, 'backups', 'OldBox.tar.gz')));
+  const answer = await upload(readFileSync(path.join(oldDir, 'backups', 'OldBox.vcbackup')));
   t.equal(answer.status, 200, JSON.stringify(answer.body));
   t.match(answer.body, { from: 'upload', schemaVersion: { backup: 7, box: SCHEMA_VERSION }, migrated: MIGRATIONS.filter((m) => m.version > 7).map((m) => m.version), message: /brought from schema 7/ });
   t.equal(state.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
@@ -317,12 +331,12 @@ t.test('a backup of an older schema is migrated forward on restore', async (t) =
   t.equal(answer.body.sessionKept, true);
   t.equal((await admin.call('GET', '/api/v1/session')).status, 200);
   // Back to the box's own data for the tests below.
-  t.equal((await admin.call('POST', `/api/v1/backups/${backupName}/restore`)).status, 200);
+  t.equal((await admin.call('POST', `/api/v1/backups/${backupName}/restore`, { passphrase: PASSPHRASE })).status, 200);
   t.equal(snapshot().hash, original.hash);
 });
 
 t.test('delete one or many; operators and requests without CSRF may not change backups', async (t) => {
-  for (const name of ['one', 'two', 'three']) t.equal((await admin.call('POST', '/api/v1/backups', { name })).status, 201);
+  for (const name of ['one', 'two', 'three']) t.equal((await admin.call('POST', '/api/v1/backups', { name, passphrase: PASSPHRASE })).status, 201);
   t.same((await admin.call('POST', '/api/v1/backups/delete', { names: ['one', 'two', 'nope'] })).body, { deleted: ['one', 'two'], notFound: ['nope'] });
   t.equal((await admin.call('DELETE', '/api/v1/backups/three')).status, 204);
   t.match((await admin.call('DELETE', '/api/v1/backups/three')).body, { code: 'VCBOX_ERR_BACKUP_NOT_FOUND', message: /no backup named three/ });
@@ -334,7 +348,7 @@ t.test('delete one or many; operators and requests without CSRF may not change b
   t.equal((await operator.login('watcher', 'watch-pw1')).status, 200);
   t.equal((await operator.call('GET', '/api/v1/backups')).status, 200, 'operators see the list');
   t.match((await operator.call('POST', '/api/v1/backups')).body, { code: 'VCBOX_ERR_FORBIDDEN_ROLE' });
-  t.match((await operator.call('POST', `/api/v1/backups/${backupName}/restore`)).body, { code: 'VCBOX_ERR_FORBIDDEN_ROLE' });
+  t.match((await operator.call('POST', `/api/v1/backups/${backupName}/restore`, { passphrase: PASSPHRASE })).body, { code: 'VCBOX_ERR_FORBIDDEN_ROLE' });
   t.match((await upload(Buffer.from('x'), 'application/gzip', operator)).body, { code: 'VCBOX_ERR_FORBIDDEN_ROLE' });
   t.equal((await fetch(`${base}/api/v1/backups`)).status, 401, 'no session, no list');
 });

@@ -87,8 +87,8 @@ t.test('clean now: terminal logs, backups, firmware but each model\'s latest; op
   t.match(terminals.body, { part: 'terminalLogs', deleted: 2, truncated: [] });
   t.same(readdirSync(path.join(config.logDir, 'terminals')), []);
 
-  await backups.create('manual', { actor: 'test' }, 'Before');
-  await backups.create('manual', { actor: 'test' }, 'After');
+  await backups.create('manual', { actor: 'test' }, 'Before', 'test passphrase');
+  await backups.create('manual', { actor: 'test' }, 'After', 'test passphrase');
   const cleaned = await admin.call('POST', '/api/v1/disk/clean', { part: 'backups' });
   t.match(cleaned.body, { part: 'backups', deleted: 2 });
   t.same(await backups.list(), [], 'every backup deleted');
@@ -125,7 +125,7 @@ t.test('a full quota overwrites its oldest files at the disk check', async (t) =
   for (const [i, day] of ['2026-11-01', '2026-11-02', '2026-11-03'].entries()) oldFile(path.join(sip, `${day}.signaling.log`), 0.9 * GIB, 30 - i);
   // Backups: 5 GB; a 6 GB file from long ago (unreadable as a backup, so listed as unknown) and a real one.
   oldFile(path.join(paths.backups, 'Huge.tar.gz'), 6 * GIB, 400);
-  const kept = await backups.create('manual', { actor: 'test' }, 'Recent');
+  const kept = await backups.create('manual', { actor: 'test' }, 'Recent', 'test passphrase');
 
   const before = (await admin.call('GET', '/api/v1/disk')).body.parts;
   t.equal(before.find((p: { id: string }) => p.id === 'records').usedBytes, 12 * GIB, 'records over quota');

@@ -95,7 +95,7 @@ async function useTheBox(t: Tap, backup: string): Promise<void> {
   records.ended(records.start('p2p', 'call-2@box', '1002', '1001'), 'busy');
   state.db.prepare("INSERT INTO meeting_records (number, kind, subject, started_at, ended_at, duration_s, participants_total, participants_max) VALUES ('70001', 'vmr', 'Weekly', ?, ?, 60, 3, 2)").run(new Date(Date.now() - 3_600_000).toISOString(), new Date().toISOString());
   new ConcurrencyRecords(state.db).record(3, 1);
-  await backups.create('manual', { actor: 'chief' }, backup);
+  await backups.create('manual', { actor: 'chief' }, backup, 'test passphrase');
   mkdirSync(path.join(paths.prompts, 'en'), { recursive: true });
   writeFileSync(path.join(paths.prompts, 'en', 'welcome.pcm'), Buffer.alloc(3200, 7));
   getLogger('test').warn('a line from before the reset');

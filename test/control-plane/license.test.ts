@@ -123,9 +123,9 @@ t.test('the 14-day trial: once per box, whatever happens to the database', async
   t.match(again.body, { code: 'VCBOX_ERR_LICENSE_TRIAL_USED', message: /already been used.*once per box/ });
 
   // A backup made during the trial and restored: the licence tables stay the box's own.
-  const backup = await admin.call('POST', '/api/v1/backups', {});
+  const backup = await admin.call('POST', '/api/v1/backups', { passphrase: 'license test passphrase' });
   t.equal(backup.status, 201);
-  t.equal((await admin.call('POST', `/api/v1/backups/${backup.body.name}/restore`)).status, 200, 'restored');
+  t.equal((await admin.call('POST', `/api/v1/backups/${backup.body.name}/restore`, { passphrase: 'license test passphrase' })).status, 200, 'restored');
   t.equal((await admin.call('GET', '/api/v1/license')).body.status, 'trial', 'still the trial after a restore');
   t.equal((await admin.call('POST', '/api/v1/license/trial')).status, 409, 'no second trial after a restore');
 

@@ -64,17 +64,18 @@ t.test('plain SMTP with the stored settings: the mail arrives, the answer says w
 t.test('SSL (implicit TLS), settings typed but not saved, CA of the server trusted', async (t) => {
   await admin.call('PATCH', '/api/v1/settings', { 'tls.trustedCertificates': certificate.cert.toString() });
   const arrived = ssl.next();
-  const { status, body } = await admin.call('POST', '/api/v1/settings/smtp/test', { to: 'ops@example.com', port: ssl.port, security: 'ssl' });
+  // Another port and security: the password is typed again (the stored one goes only to the stored server).
+  const { status, body } = await admin.call('POST', '/api/v1/settings/smtp/test', { to: 'ops@example.com', port: ssl.port, security: 'ssl', password: login.password });
   t.equal(status, 200, JSON.stringify(body));
   t.match(body, { sent: true, server: `127.0.0.1:${ssl.port}`, security: 'ssl', message: /\(SSL\) accepted/ });
   t.equal((await arrived).secure, true, 'the mail came over TLS');
   t.equal(state.settings.get('smtp.port'), plain.port, 'a test changes no stored setting');
-  t.match(JSON.parse(auditedTests().at(-1)?.detail ?? '{}'), { security: 'ssl', unsaved: ['smtp.port', 'smtp.security'], result: 'sent' });
+  t.match(JSON.parse(auditedTests().at(-1)?.detail ?? '{}'), { security: 'ssl', unsaved: ['smtp.port', 'smtp.security', 'smtp.password'], result: 'sent' });
 });
 
 t.test('STARTTLS', async (t) => {
   const arrived = starttls.next();
-  const { status, body } = await admin.call('POST', '/api/v1/settings/smtp/test', { to: 'ops@example.com', port: starttls.port, security: 'tls', password: '(set)' });
+  const { status, body } = await admin.call('POST', '/api/v1/settings/smtp/test', { to: 'ops@example.com', port: starttls.port, security: 'tls', password: login.password });
   t.equal(status, 200, JSON.stringify(body));
   t.match(body, { security: 'tls', message: /\(STARTTLS\) accepted/ });
   t.equal((await arrived).secure, true, 'upgraded to TLS before the mail');
@@ -82,7 +83,7 @@ t.test('STARTTLS', async (t) => {
 
 t.test('failures say which server, what went wrong and what to do', async (t) => {
   const closedPort = await freePort();
-  const refused = await admin.call('POST', '/api/v1/settings/smtp/test', { to: 'ops@example.com', port: closedPort });
+  const refused = await admin.call('POST', '/api/v1/settings/smtp/test', { to: 'ops@example.com', port: closedPort, password: login.password });
   t.equal(refused.status, 502);
   t.match(refused.body, { code: 'VCBOX_ERR_SMTP_CONNECT', server: `127.0.0.1:${closedPort}`, message: new RegExp(`Cannot reach the SMTP server 127\\.0\\.0\\.1:${closedPort}: .*ECONNREFUSED.*Check the server name and port`) });
 
@@ -99,7 +100,7 @@ t.test('failures say which server, what went wrong and what to do', async (t) =>
   t.match(await zh.json(), { code: 'VCBOX_ERR_SMTP_AUTH', message: /未接受登录/ }, 'in Chinese when asked');
 
   await admin.call('PATCH', '/api/v1/settings', { 'tls.trustedCertificates': '' });
-  const untrusted = await admin.call('POST', '/api/v1/settings/smtp/test', { to: 'ops@example.com', port: ssl.port, security: 'ssl' });
+  const untrusted = await admin.call('POST', '/api/v1/settings/smtp/test', { to: 'ops@example.com', port: ssl.port, security: 'ssl', password: login.password });
   t.equal(untrusted.status, 502);
   t.match(untrusted.body, { code: 'VCBOX_ERR_SMTP_TLS', message: /secure connection \(SSL\).*self[- ]signed.*tls\.trustedCertificates/ });
 

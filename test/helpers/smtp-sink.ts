@@ -47,6 +47,8 @@ export interface SmtpSinkOptions {
 export async function startSmtpSink(options: SmtpSinkOptions = {}) {
   const port = await freePort();
   const mails: ReceivedMail[] = [];
+  /** Every AUTH attempt, with the user name and password the client sent (tests check where a password went). */
+  const auths: { username: string; password: string }[] = [];
   const waiters: ((mail: ReceivedMail) => void)[] = [];
   const server = new SMTPServer({
     secure: Boolean(options.tls && options.implicitTls),
@@ -54,6 +56,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}) {
     disabledCommands: options.tls && !options.implicitTls ? [] : ['STARTTLS'],
     authOptional: !options.user,
     onAuth(auth, _session, callback) {
+      auths.push({ username: auth.username ?? '', password: auth.password ?? '' });
       if (auth.username === options.user && auth.password === options.password) callback(null, { user: auth.username });
       else callback(new Error('invalid credentials'));
     },
@@ -87,6 +90,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}) {
   return {
     port,
     mails,
+    auths,
     errors,
     next(timeoutMs = 10_000): Promise<ReceivedMail> {
       return new Promise((resolve, reject) => {

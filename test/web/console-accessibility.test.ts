@@ -42,7 +42,7 @@ new VmrStore(db).create({ name: 'Town hall', number: '88001', hostPin: '1111', g
 const start = new Date(Date.now() + 86_400_000);
 new MeetingStore(db).create({ subject: 'Weekly sync', start: start.toISOString(), durationMinutes: 60, accounts: ['2001'] }, 'chief');
 const store = new BackupStore(db, { backups: paths.backups, certificates: paths.certificates, prompts: paths.prompts });
-await store.create('manual', { actor: 'test', source: '127.0.0.1' }, 'First');
+await store.create('manual', { actor: 'test', source: '127.0.0.1' }, 'First', 'test passphrase');
 const restorer = new BackupRestorer({ db, settings, store, maxUploadBytes: 1024 * 1024 * 1024 });
 const firmware = new FirmwareStore(db, { dir: paths.firmware, settings, maxUploadBytes: 1024 * 1024 });
 const rollout = new FirmwareRollout({ db, store: firmware, location: box.app.location, checkSync: (binding) => box.app.checkSync(binding) });

@@ -58,24 +58,32 @@ t.test('backups made, listed, downloaded, deleted and restored from the console'
     return (await page.textContent('#backup-outcome')) ?? '';
   };
 
-  // Made now, under the default name; downloaded.
+  // Made now, under the default name, with a passphrase typed twice; downloaded.
+  await page.click('#backup-now');
+  t.match(await outcome(), /^Type a passphrase of 8 to 256 characters first\.$/, 'no backup without a passphrase');
+  await page.fill('#backup-passphrase', 'test passphrase');
+  await page.fill('#backup-passphrase-again', 'test passphrase, typo');
+  await page.click('#backup-now');
+  t.match(await outcome(), /^The two passphrases differ/, 'a typo in the passphrase is caught before the backup is made');
+  t.same(await store.list(), [], 'nothing made yet');
+  await page.fill('#backup-passphrase-again', 'test passphrase');
   await page.click('#backup-now');
   t.match(await outcome(), /^Backup Backup\d{14} made \(.+ KB\)\.$/, 'made, in words');
   const name = (await page.getAttribute('#backups-table tbody tr', 'data-backup')) ?? '';
   t.match(name, /^Backup\d{14}$/, 'listed under the default name');
   t.match(await page.textContent(`tr[data-backup="${name}"]`), /manual/, 'made by hand');
   const [download] = await Promise.all([page.waitForEvent('download'), page.click(`tr[data-backup="${name}"] a.download`)]);
-  const downloaded = path.join(dataDir, `${name}-downloaded.tar.gz`);
+  const downloaded = path.join(dataDir, `${name}-downloaded.vcbackup`);
   await download.saveAs(downloaded);
-  t.equal(download.suggestedFilename(), `${name}.tar.gz`, 'downloaded as its file');
+  t.equal(download.suggestedFilename(), `${name}.vcbackup`, 'downloaded as its (encrypted) file');
 
   // Deleted one, then two at once; each confirmed.
   await page.click(`tr[data-backup="${name}"] button.delete`);
   t.match(dialogs.at(-1), new RegExp(`^Delete the backup ${name}\\?`), 'deleting is confirmed');
   t.match(await outcome(), new RegExp(`Deleted: ${name}\\.`), 'deleted, in words');
   t.same(await store.list(), [], 'and gone from the box');
-  await store.create('manual', author, 'First');
-  await store.create('manual', author, 'Second');
+  await store.create('manual', author, 'First', 'test passphrase');
+  await store.create('manual', author, 'Second', 'test passphrase');
   await page.reload();
   await page.waitForSelector('tr[data-backup="First"]');
   await page.check('tr[data-backup="First"] input[type="checkbox"]');
@@ -87,10 +95,15 @@ t.test('backups made, listed, downloaded, deleted and restored from the console'
 
   // Restore from the list: the data as it was when the backup was made.
   await accounts.create({ number: '3001', name: 'Kept', password: 'secret12' }, state.settings.get('network.localDomain'));
-  await store.create('manual', author, 'WithKept');
+  await store.create('manual', author, 'WithKept', 'test passphrase');
   await accounts.create({ number: '3002', name: 'Added later', password: 'secret12' }, state.settings.get('network.localDomain'));
   await page.reload();
   await page.waitForSelector('tr[data-backup="WithKept"]');
+  await page.fill('#restore-passphrase', 'not the passphrase');
+  await page.click('tr[data-backup="WithKept"] button.restore');
+  t.match(await outcome(), /^The passphrase does not open this backup/, 'a wrong passphrase is refused in words');
+  t.ok(accounts.findByNumber('3002'), 'nothing changed');
+  await page.fill('#restore-passphrase', 'test passphrase');
   await page.click('tr[data-backup="WithKept"] button.restore');
   t.match(dialogs.at(-1), /^Restore WithKept\?\n\nRestore replaces the data of this box/, 'restoring is confirmed with the spec\'s warning');
   const restored = await outcome();
@@ -100,21 +113,31 @@ t.test('backups made, listed, downloaded, deleted and restored from the console'
   await page.screenshot({ path: path.join(artifacts, 'console-backups.png'), fullPage: true });
 
   // Restore by upload: the file downloaded above (the box before any account).
+  await page.fill('#restore-passphrase', 'test passphrase');
   await page.setInputFiles('#restore-file', downloaded);
   await page.click('#restore-upload');
-  t.match(dialogs.at(-1), new RegExp(`^Restore ${name}-downloaded\\.tar\\.gz\\?`), 'confirmed');
+  t.match(dialogs.at(-1), new RegExp(`^Restore ${name}-downloaded\\.vcbackup\\?`), 'confirmed');
   t.match(await outcome(), new RegExp(`^Restored ${name} `), 'restored from the upload');
   t.notOk(accounts.findByNumber('3001'), 'the data is the uploaded backup\'s');
 
   // A file that is no backup: refused in words, nothing changed.
   const bogus = path.join(dataDir, 'notes.tar.gz');
   writeFileSync(bogus, 'this is not a backup\n');
+  await page.fill('#restore-passphrase', 'test passphrase');
   await page.setInputFiles('#restore-file', bogus);
   await page.click('#restore-upload');
   const refused = await outcome();
   t.ok(await page.$('#backup-outcome.failed'), 'shown as a failure');
   t.match(refused, /^The file is not a usable vcbox backup: it is not gzip-compressed .+ Nothing was changed\./, 'the refusal in words');
   t.notOk(accounts.findByNumber('3001'), 'nothing changed');
+
+  // The passphrase of the automatic backups: set here, never shown back.
+  t.match(await page.textContent('#auto-passphrase-state'), /No passphrase is set/, 'automatic backups need a passphrase');
+  await page.fill('#auto-passphrase', 'scheduled passphrase');
+  await page.click('#auto-passphrase-save');
+  t.match(await outcome(), /passphrase of the automatic backups was saved/);
+  t.match(await page.textContent('#auto-passphrase-state'), /A passphrase is set/);
+  t.equal(state.settings.get('backup.passphrase'), 'scheduled passphrase', 'stored (sealed) for the scheduler');
 
   // The schedule's settings are on the settings page.
   await page.click('#backup-schedule-link');
@@ -131,7 +154,7 @@ t.test('backups made, listed, downloaded, deleted and restored from the console'
   await page.screenshot({ path: path.join(artifacts, 'console-backups-zh-768.png'), fullPage: true });
 
   // Chromium logs every refused request; only the refused upload is allowed.
-  const provoked = /status of 422 .*\/api\/v1\/backups\/restore$/;
+  const provoked = /status of 422 .*\/api\/v1\/backups\/(WithKept\/)?restore$/;
   t.same(
     p.errors.filter((e) => !provoked.test(e)),
     [],

@@ -2,16 +2,22 @@
  * Backups (spec "Maintenance"): list (with the automatic schedule and its next run), make one
  * now (`Backup<YYYYMMDDhhmmss>` unless named), download, delete one or many, restore one from
  * the list, or upload a backup file (this box's or another vcbox's) and restore it. Changes need
- * an administrator and the CSRF header (server/control-plane/auth.ts); every action is in the
- * operation log (by the stores, or here for downloads). The behaviour is in server/backup/.
+ * an administrator and the CSRF header (server/control-plane/auth.ts), and so does a download
+ * (a backup holds the whole database); operators see the list only. Every backup is encrypted
+ * with a passphrase the administrator gives when making it (automatic ones: setting
+ * backup.passphrase), and a restore asks for it — in the body from the list, in the header
+ * `X-Backup-Passphrase` (percent-encoded UTF-8) with an upload, whose body is the file. Every
+ * action is in the operation log (by the stores, or here for downloads). The behaviour is in
+ * server/backup/.
  */
 import { createReadStream } from 'node:fs';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Db } from '../../db/database.ts';
 import type { BackupRestorer } from '../../backup/backup-restore.ts';
 import type { BackupScheduler } from '../../backup/backup-scheduler.ts';
-import { BACKUP_NAME_PATTERN, type BackupStore } from '../../backup/backup-store.ts';
+import { BACKUP_NAME_PATTERN, BACKUP_SUFFIX, type BackupStore } from '../../backup/backup-store.ts';
 import { createError } from '../../errors.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { auditAction } from '../route-helpers.ts';
@@ -37,6 +43,7 @@ const backupInfo = {
     productVersion: { type: 'string' },
     schemaVersion: { type: 'integer' },
     host: { type: 'string', description: 'the box that made it' },
+    encrypted: { type: 'boolean', description: 'true: a restore needs its passphrase; false: a plain backup of an earlier version' },
     problem: { type: 'string', description: 'why the file cannot be read (kind unknown)' },
   },
 } as const;
@@ -60,6 +67,18 @@ const restoreResult = {
   },
 } as const;
 const UPLOAD_TYPES = ['application/gzip', 'application/x-gzip', 'application/octet-stream'];
+const passphrase = { type: 'string', maxLength: 256, description: 'the backup\'s passphrase (8-256 characters)' } as const;
+/** The header an upload's passphrase travels in (the body is the file). */
+const PASSPHRASE_HEADER = 'x-backup-passphrase';
+
+function headerPassphrase(value: string | string[] | undefined): string | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw createError('VCBOX_ERR_VALIDATION', { field: 'passphrase', reason: `send the passphrase in ${PASSPHRASE_HEADER} percent-encoded (encodeURIComponent)` });
+  }
+}
 
 export const backupRoutes: FastifyPluginAsync<Options> = async (app, { db, store, restorer, settings, scheduler }) => {
   // Uploads are streamed to disk by the restorer, which enforces the size limit itself.
@@ -103,34 +122,35 @@ export const backupRoutes: FastifyPluginAsync<Options> = async (app, { db, store
     },
   );
 
-  app.post<{ Body: { name?: string } | undefined }>(
+  app.post<{ Body: { name?: string; passphrase?: string } | undefined }>(
     '/backups',
     {
-      // No body at all is the usual call (default name): validate it as an empty object.
+      // Without a body the passphrase is missing: say so in words (the store's check).
       preValidation: async (request) => {
         if (request.body === undefined || request.body === null) request.body = {};
       },
       schema: {
-        summary: 'Make a backup now (default name Backup<YYYYMMDDhhmmss>, box local time)',
-        body: { type: 'object', additionalProperties: false, properties: { name } },
+        summary: 'Make a backup now, encrypted with the passphrase given (default name Backup<YYYYMMDDhhmmss>, box local time)',
+        body: { type: 'object', additionalProperties: false, properties: { name, passphrase } },
         response: { 201: backupInfo },
       },
     },
     async (request, reply) => {
-      const backup = await store.create('manual', author(request), request.body?.name);
+      const backup = await store.create('manual', author(request), request.body?.name, request.body?.passphrase ?? '');
       return reply.status(201).send(backup);
     },
   );
 
   app.get<{ Params: { name: string } }>(
     '/backups/:name/download',
-    { schema: { summary: 'Download a backup file (.tar.gz)', params: nameParams, produces: ['application/gzip'] } },
+    { config: { adminOnly: true }, schema: { summary: 'Download a backup file (.vcbackup, encrypted; administrators only)', params: nameParams, produces: ['application/octet-stream', 'application/gzip'] } },
     async (request, reply) => {
       const file = await store.file(request.params.name);
       auditAction(db, request, 'backup.download', { name: request.params.name });
+      const fileName = path.basename(file);
       return reply
-        .header('content-type', 'application/gzip')
-        .header('content-disposition', `attachment; filename="${request.params.name}.tar.gz"`)
+        .header('content-type', fileName.endsWith(BACKUP_SUFFIX) ? 'application/octet-stream' : 'application/gzip')
+        .header('content-disposition', `attachment; filename="${fileName}"`)
         .send(createReadStream(file));
     },
   );
@@ -157,24 +177,29 @@ export const backupRoutes: FastifyPluginAsync<Options> = async (app, { db, store
     async (request) => store.delete(request.body.names, author(request)),
   );
 
-  app.post<{ Params: { name: string } }>(
+  app.post<{ Params: { name: string }; Body: { passphrase?: string } | undefined }>(
     '/backups/:name/restore',
     {
+      preValidation: async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {};
+      },
       schema: {
-        summary: 'Restore a backup from the list: all or nothing; older data is migrated forward, a newer schema is refused',
+        summary: 'Restore a backup from the list with its passphrase: all or nothing; older data is migrated forward, a newer schema is refused',
         params: nameParams,
+        body: { type: 'object', additionalProperties: false, properties: { passphrase } },
         response: { 200: restoreResult },
       },
     },
-    async (request) => restorer.restoreFromList(request.params.name, author(request), request.sessionToken),
+    async (request) => restorer.restoreFromList(request.params.name, author(request), request.sessionToken, request.body?.passphrase || undefined),
   );
 
   app.post<{ Body: Readable }>(
     '/backups/restore',
     {
       schema: {
-        summary: 'Upload a backup file (this box\'s or another vcbox\'s; the body is the .tar.gz) and restore it: all or nothing',
+        summary: 'Upload a backup file (this box\'s or another vcbox\'s; the body is the file, its passphrase percent-encoded in X-Backup-Passphrase) and restore it: all or nothing',
         consumes: UPLOAD_TYPES,
+        headers: { type: 'object', properties: { [PASSPHRASE_HEADER]: { type: 'string', maxLength: 1024 } } },
         response: { 200: restoreResult },
       },
     },
@@ -184,7 +209,8 @@ export const backupRoutes: FastifyPluginAsync<Options> = async (app, { db, store
         throw createError('VCBOX_ERR_VALIDATION', { field: 'file', reason: `send the backup file itself as the body, with Content-Type ${UPLOAD_TYPES.join(' or ')}` });
       }
       const length = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length']);
-      return restorer.restoreUpload(body as Readable, Number.isFinite(length) ? length : undefined, author(request), request.sessionToken);
+      const given = headerPassphrase(request.headers[PASSPHRASE_HEADER]);
+      return restorer.restoreUpload(body as Readable, Number.isFinite(length) ? length : undefined, author(request), request.sessionToken, given);
     },
   );
 };

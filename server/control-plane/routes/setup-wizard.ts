@@ -12,7 +12,7 @@ import { type AdminStore, confirmNewPassword } from '../../admin/admin-store.ts'
 import { checkEmail } from '../../accounts/account-store.ts';
 import type { Db } from '../../db/database.ts';
 import { createError } from '../../errors.ts';
-import { SETUP_STEPS, type SetupStep, type SetupSteps } from '../../settings/settings-schema.ts';
+import { DOMAIN_PATTERN, DOMAIN_RULE, SETUP_STEPS, type SetupStep, type SetupSteps } from '../../settings/settings-schema.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import type { SystemConfigurator } from '../../system/system-configurator.ts';
 import { auditAction } from '../route-helpers.ts';
@@ -22,7 +22,7 @@ const stepBodies = {
     type: 'object',
     required: ['localDomain'],
     additionalProperties: false,
-    properties: { localDomain: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$' } },
+    properties: { localDomain: { type: 'string', minLength: 1, maxLength: 128, pattern: DOMAIN_PATTERN, description: DOMAIN_RULE } },
   },
   time: {
     type: 'object',

@@ -94,8 +94,13 @@ export function api<T = any>(method: string, path: string, body?: unknown): Prom
 }
 
 /** Uploads a file as the request body: a spreadsheet to import, or another kind given as `type` (a backup). */
-export function upload<T>(path: string, file: File, type = file.name.toLowerCase().endsWith('.xlsx') ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' : 'application/vnd.ms-excel'): Promise<T> {
-  return request<T>('POST', path, { 'content-type': type }, file);
+export function upload<T>(
+  path: string,
+  file: File,
+  type = file.name.toLowerCase().endsWith('.xlsx') ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' : 'application/vnd.ms-excel',
+  headers: Record<string, string> = {},
+): Promise<T> {
+  return request<T>('POST', path, { ...headers, 'content-type': type }, file);
 }
 
 /**

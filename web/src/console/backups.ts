@@ -5,6 +5,9 @@
  * file (this box's or another vcbox's) — confirmed, since a restore replaces the data of this
  * box — with the outcome in words (what came back, services to restart, whose sessions ended).
  * The automatic schedule is shown; its settings live on the settings page, linked from here.
+ * Backups are encrypted: making one asks for a passphrase (typed twice), restoring asks for it
+ * again, and the passphrase of the automatic backups is set here (kept sealed by the box; the
+ * page only learns whether one is set).
  */
 import { el } from './form-fields.ts';
 import { actionOutcome } from './action-outcome.ts';
@@ -19,6 +22,7 @@ interface Backup {
   kind: 'manual' | 'auto' | 'unknown';
   productVersion?: string;
   host?: string;
+  encrypted?: boolean;
   problem?: string;
 }
 interface BackupList {
@@ -78,7 +82,19 @@ const w = words({
     confirmRestore:
       'Restore {name}?\n\nRestore replaces the data of this box — accounts, rooms, meetings, call records, administrators, settings, certificate and prompts — with the backup\'s. The licence and the logs stay. Other console sessions end.',
     uploadTitle: 'Restore from a file',
-    uploadFile: 'Backup file (.tar.gz, from this or another vcbox; at most {size})',
+    uploadFile: 'Backup file (.vcbackup, from this or another vcbox; at most {size})',
+    passphrase: 'Passphrase (8-256 characters)',
+    passphraseAgain: 'Passphrase again',
+    passphraseHint: 'Backups are encrypted with this passphrase. Keep it safe: without it a backup cannot be restored.',
+    passphraseMismatch: 'The two passphrases differ: type the same passphrase twice.',
+    passphraseShort: 'Type a passphrase of 8 to 256 characters first.',
+    restorePassphrase: 'Passphrase of the backup to restore',
+    restorePassphraseMissing: 'Type the passphrase the backup was made with first.',
+    autoPassphraseTitle: 'Passphrase of the automatic backups',
+    autoPassphraseSet: 'A passphrase is set: automatic backups are made with it.',
+    autoPassphraseUnset: 'No passphrase is set: automatic backups are not made until one is.',
+    autoPassphraseSave: 'Save the passphrase',
+    autoPassphraseSaved: 'The passphrase of the automatic backups was saved.',
     uploadRestore: 'Upload and restore',
     uploadChoose: 'Choose a backup file first.',
     restored: 'Restored {name} (made {date} on {host} by vcbox {version}): {rows} rows, {certificates} certificate files, {prompts} prompt files.',
@@ -128,7 +144,19 @@ const w = words({
     delete: '删除',
     confirmRestore: '恢复 {name}？\n\n恢复将用备份中的数据替换本设备的数据——账号、会议室、会议、通话记录、管理员、设置、证书和提示音。许可证和日志保持不变。其他控制台会话将结束。',
     uploadTitle: '从文件恢复',
-    uploadFile: '备份文件（.tar.gz，来自本设备或其他 vcbox；不超过 {size}）',
+    uploadFile: '备份文件（.vcbackup，来自本设备或其他 vcbox；不超过 {size}）',
+    passphrase: '口令（8-256 个字符）',
+    passphraseAgain: '再次输入口令',
+    passphraseHint: '备份用此口令加密。请妥善保管：没有它将无法恢复备份。',
+    passphraseMismatch: '两次输入的口令不一致：请输入两次相同的口令。',
+    passphraseShort: '请先输入 8 到 256 个字符的口令。',
+    restorePassphrase: '要恢复的备份的口令',
+    restorePassphraseMissing: '请先输入制作该备份时使用的口令。',
+    autoPassphraseTitle: '自动备份的口令',
+    autoPassphraseSet: '已设置口令：自动备份将使用它。',
+    autoPassphraseUnset: '尚未设置口令：设置之前不会进行自动备份。',
+    autoPassphraseSave: '保存口令',
+    autoPassphraseSaved: '自动备份的口令已保存。',
     uploadRestore: '上传并恢复',
     uploadChoose: '请先选择备份文件。',
     restored: '已恢复 {name}（{date} 由 {host} 上的 vcbox {version} 生成）：{rows} 行数据，证书文件 {certificates} 个，提示音文件 {prompts} 个。',
@@ -204,6 +232,7 @@ function restoreInWords(answer: RestoreAnswer): string[] {
 
 export async function renderBackups(root: HTMLElement, onError: (error: unknown) => void): Promise<void> {
   const list = await api<BackupList>('GET', '/backups');
+  const autoPassphraseSet = (await api<Record<string, { value: unknown }>>('GET', '/settings'))['backup.passphrase']?.value === '(set)';
   const names = new Set(list.backups.map((b) => b.name));
   for (const name of view.selected) if (!names.has(name)) view.selected.delete(name);
 
@@ -228,14 +257,43 @@ export async function renderBackups(root: HTMLElement, onError: (error: unknown)
     el('p', {}, settingsLink('backup', w('scheduleLink'), 'backup-schedule-link')),
   );
 
+  // The passphrase: typed twice for a new backup (a typo would make the backup unusable),
+  // once for a restore.
+  const passphrase = el('input', { id: 'backup-passphrase', type: 'password', maxLength: 256, autocomplete: 'new-password' });
+  const passphraseAgain = el('input', { id: 'backup-passphrase-again', type: 'password', maxLength: 256, autocomplete: 'new-password' });
+  const typedTwice = (): string | undefined => {
+    if (passphrase.value.length < 8) {
+      say([w('passphraseShort')], true);
+      passphrase.focus();
+      return undefined;
+    }
+    if (passphrase.value !== passphraseAgain.value) {
+      say([w('passphraseMismatch')], true);
+      passphraseAgain.focus();
+      return undefined;
+    }
+    return passphrase.value;
+  };
+  const restorePassphrase = el('input', { id: 'restore-passphrase', type: 'password', maxLength: 256, autocomplete: 'off' });
+  const restoreWith = (): string | undefined => {
+    if (restorePassphrase.value === '') {
+      say([w('restorePassphraseMissing')], true);
+      restorePassphrase.focus();
+      return undefined;
+    }
+    return restorePassphrase.value;
+  };
+
   // Actions on the list.
   const now = el('button', { type: 'button', id: 'backup-now' }, w('backupNow'));
-  now.addEventListener('click', () =>
+  now.addEventListener('click', () => {
+    const chosen = typedTwice();
+    if (chosen === undefined) return;
     act(async () => {
-      const made = await api<Backup>('POST', '/backups');
+      const made = await api<Backup>('POST', '/backups', { passphrase: chosen });
       return [w('created', { name: made.name, size: sizeInWords(made.size) })];
-    }),
-  );
+    });
+  });
   const deleteSelected = el('button', { type: 'button', id: 'backup-delete-selected', className: 'danger', disabled: view.selected.size === 0 }, w('deleteSelected'));
   deleteSelected.addEventListener('click', () => {
     if (view.selected.size > 0) remove([...view.selected]);
@@ -250,13 +308,15 @@ export async function renderBackups(root: HTMLElement, onError: (error: unknown)
       else view.selected.delete(backup.name);
       deleteSelected.disabled = view.selected.size === 0;
     });
-    const download = el('a', { href: `/api/v1/backups/${encodeURIComponent(backup.name)}/download`, download: `${backup.name}.tar.gz`, className: 'download' }, w('download'));
+    const download = el('a', { href: `/api/v1/backups/${encodeURIComponent(backup.name)}/download`, download: `${backup.name}${backup.encrypted === false ? '.tar.gz' : '.vcbackup'}`, className: 'download' }, w('download'));
     download.setAttribute('aria-label', `${w('download')} ${backup.name}`);
     const restore = el('button', { type: 'button', className: 'restore', disabled: backup.kind === 'unknown' }, w('restore'));
     restore.setAttribute('aria-label', `${w('restore')} ${backup.name}`);
     restore.addEventListener('click', () => {
+      const given = backup.encrypted === false ? '' : restoreWith();
+      if (given === undefined) return;
       if (!window.confirm(w('confirmRestore', { name: backup.name }))) return;
-      act(async () => restoreInWords(await api<RestoreAnswer>('POST', `/backups/${encodeURIComponent(backup.name)}/restore`)));
+      act(async () => restoreInWords(await api<RestoreAnswer>('POST', `/backups/${encodeURIComponent(backup.name)}/restore`, given ? { passphrase: given } : {})));
     });
     const del = el('button', { type: 'button', className: 'delete danger' }, w('delete'));
     del.setAttribute('aria-label', `${w('delete')} ${backup.name}`);
@@ -277,7 +337,7 @@ export async function renderBackups(root: HTMLElement, onError: (error: unknown)
   );
 
   // Restore from a file.
-  const file = el('input', { id: 'restore-file', type: 'file', accept: '.tar.gz,.tgz,.gz,application/gzip' });
+  const file = el('input', { id: 'restore-file', type: 'file', accept: '.vcbackup,.tar.gz,.tgz,.gz,application/gzip' });
   const uploadButton = el('button', { type: 'button', id: 'restore-upload' }, w('uploadRestore'));
   uploadButton.addEventListener('click', () => {
     const chosen = file.files?.[0];
@@ -286,8 +346,10 @@ export async function renderBackups(root: HTMLElement, onError: (error: unknown)
       file.focus();
       return;
     }
+    const given = restoreWith();
+    if (given === undefined) return;
     if (!window.confirm(w('confirmRestore', { name: chosen.name }))) return;
-    act(async () => restoreInWords(await upload<RestoreAnswer>('/backups/restore', chosen, 'application/gzip')));
+    act(async () => restoreInWords(await upload<RestoreAnswer>('/backups/restore', chosen, 'application/octet-stream', { 'x-backup-passphrase': encodeURIComponent(given) })));
   });
   buttons.push(uploadButton);
   const uploadPanel = el(
@@ -297,13 +359,50 @@ export async function renderBackups(root: HTMLElement, onError: (error: unknown)
     el('div', { className: 'inline-form' }, el('label', { htmlFor: 'restore-file' }, w('uploadFile', { size: sizeInWords(list.maxUploadBytes) })), file, uploadButton),
   );
 
+  // The passphrase automatic backups are made with (a secret setting: never shown, only whether it is set).
+  const autoPassphrase = el('input', { id: 'auto-passphrase', type: 'password', maxLength: 256, autocomplete: 'new-password' });
+  const autoSave = el('button', { type: 'button', id: 'auto-passphrase-save' }, w('autoPassphraseSave'));
+  autoSave.addEventListener('click', () => {
+    if (autoPassphrase.value.length < 8) {
+      say([w('passphraseShort')], true);
+      autoPassphrase.focus();
+      return;
+    }
+    const value = autoPassphrase.value;
+    act(async () => {
+      await api('PATCH', '/settings', { 'backup.passphrase': value });
+      return [w('autoPassphraseSaved')];
+    });
+  });
+  buttons.push(autoSave);
+  const autoPanel = el(
+    'section',
+    { className: 'panel', id: 'auto-passphrase-panel' },
+    el('h2', {}, w('autoPassphraseTitle')),
+    el('p', { id: 'auto-passphrase-state' }, autoPassphraseSet ? w('autoPassphraseSet') : w('autoPassphraseUnset')),
+    el('div', { className: 'inline-form' }, el('label', { htmlFor: 'auto-passphrase' }, w('passphrase')), autoPassphrase, autoSave),
+  );
+  const passphrasePanel = el(
+    'div',
+    { className: 'inline-form', id: 'backup-passphrase-form' },
+    el('label', { htmlFor: 'backup-passphrase' }, w('passphrase')),
+    passphrase,
+    el('label', { htmlFor: 'backup-passphrase-again' }, w('passphraseAgain')),
+    passphraseAgain,
+  );
+  const restorePassphrasePanel = el('div', { className: 'inline-form' }, el('label', { htmlFor: 'restore-passphrase' }, w('restorePassphrase')), restorePassphrase);
+
   root.replaceChildren(
     el('h1', {}, w('title')),
     schedule,
+    autoPanel,
     el('p', { className: 'muted' }, w('contents')),
+    el('p', { className: 'muted' }, w('passphraseHint')),
+    passphrasePanel,
     el('div', { className: 'toolbar' }, now, deleteSelected),
     outcome.element,
     list.backups.length > 0 ? table : el('p', { className: 'empty' }, w('none')),
+    restorePassphrasePanel,
     uploadPanel,
   );
 }
