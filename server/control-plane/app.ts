@@ -321,6 +321,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       bindings: (account) => online().find((user) => user.account === account)?.bindings ?? [],
     });
   }
-  await app.register(fastifyStatic, { root: options.webRoot ?? path.join(PROJECT_ROOT, 'web'), index: 'index.html' });
+  // The console's and the join page's files (HTML, scripts, styles): public, the pages ask for a
+  // login or a meeting PIN themselves. Marked here because the static plugin takes no route config.
+  await app.register(async (files) => {
+    files.addHook('onRoute', (route) => {
+      route.config = { ...route.config, public: true };
+    });
+    await files.register(fastifyStatic, { root: options.webRoot ?? path.join(PROJECT_ROOT, 'web'), index: 'index.html' });
+  });
   return app;
 }
