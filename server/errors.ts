@@ -396,6 +396,11 @@ export const ERRORS = {
     en: 'The SMTP server {server} refused the mail: {reason}. Check the sender address ({sender}) — many servers accept only their own domain or the logged-in user as sender — and the recipient address.',
     zh: 'SMTP 服务器 {server} 拒收该邮件：{reason}。请检查发件人地址（{sender}）——许多服务器只接受本域或登录用户作为发件人——以及收件人地址。',
   },
+  VCBOX_ERR_BUSY: {
+    statusCode: 503,
+    en: 'The box is checking too many passwords at once; try again in a few seconds.',
+    zh: '设备正在同时校验过多的密码；请几秒后重试。',
+  },
   VCBOX_ERR_RATE_LIMITED: {
     statusCode: 429,
     en: 'Too many requests from your address; wait {seconds} seconds.',
