@@ -233,7 +233,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       await api.register(healthRoutes, { state: options.state });
-      await api.register(sessionRoutes, { db, admins, sessions, resets: new PasswordResets(db), mailer });
+      await api.register(sessionRoutes, { db, admins, sessions, resets: new PasswordResets(db), mailer, settings });
       await api.register(adminRoutes, { db, admins });
       await api.register(accountRoutes, { db, accounts, settings, mailer, license: license.policy });
       await api.register(licenseRoutes, { db, store: license.store });
