@@ -346,6 +346,11 @@ export const ERRORS = {
     en: 'The password was not changed: {reason}.',
     zh: '密码未修改：{reasonZh}。',
   },
+  VCBOX_ERR_CURRENT_PASSWORD_REQUIRED: {
+    statusCode: 400,
+    en: 'currentPassword is required: the first start is over, so changing the password here needs the current one.',
+    zh: '需要填写当前密码（currentPassword）：初始设置已完成，在此修改密码须输入当前密码。',
+  },
   VCBOX_ERR_ADMIN_EXISTS: {
     statusCode: 409,
     en: 'An administrator named {username} already exists.',

@@ -222,6 +222,9 @@ export const SETTINGS = {
     isSetupSteps,
     'a status (pending, done, skipped) for each of network, time, admin, license, smtp',
   ),
+  // Set once the wizard has been completed (or quick setup started): from then on its admin
+  // step asks for the current password, like any other password change.
+  'setup.firstStartDone': setting(false, isBool, 'true or false'),
   'system.improvementProgramme': setting(true, isBool, 'true or false'),
   'license.pendingSerial': setting('', isText(128), 'a serial of at most 128 characters'),
   // Maintenance [001 ch4 系统维护]
