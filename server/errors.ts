@@ -371,6 +371,11 @@ export const ERRORS = {
     en: 'The password was not changed: {reason}.',
     zh: '密码未修改：{reasonZh}。',
   },
+  VCBOX_ERR_CURRENT_PASSWORD_REQUIRED: {
+    statusCode: 400,
+    en: 'currentPassword is required: the first start is over, so changing the password here needs the current one.',
+    zh: '需要填写当前密码（currentPassword）：初始设置已完成，在此修改密码须输入当前密码。',
+  },
   VCBOX_ERR_ADMIN_EXISTS: {
     statusCode: 409,
     en: 'An administrator named {username} already exists.',
@@ -425,6 +430,11 @@ export const ERRORS = {
     statusCode: 502,
     en: 'The SMTP server {server} refused the mail: {reason}. Check the sender address ({sender}) — many servers accept only their own domain or the logged-in user as sender — and the recipient address.',
     zh: 'SMTP 服务器 {server} 拒收该邮件：{reason}。请检查发件人地址（{sender}）——许多服务器只接受本域或登录用户作为发件人——以及收件人地址。',
+  },
+  VCBOX_ERR_BUSY: {
+    statusCode: 503,
+    en: 'The box is checking too many passwords at once; try again in a few seconds.',
+    zh: '设备正在同时校验过多的密码；请几秒后重试。',
   },
   VCBOX_ERR_RATE_LIMITED: {
     statusCode: 429,

@@ -110,6 +110,11 @@ export class AdminStore {
   /**
    * Checks a login. Unknown user and wrong password give the same error; the fifth wrong
    * password in a row locks the user for three minutes (the lock is said, with the time left).
+   *
+   * The attempt is counted before the password is checked, in one statement (SQLite runs it
+   * atomically), and only while the user is not locked: logins sent all at once cannot all
+   * read "no failures yet" and slip past the lock-out — the fifth attempt counted locks the
+   * user, whatever the others are still doing. A right password clears the count and the lock.
    */
   async login(username: string, password: string, now = Date.now()): Promise<Admin> {
     const row = this.#row(username);
@@ -117,15 +122,23 @@ export class AdminStore {
       await hashPassword(password); // same time as a real check: no user enumeration by timing
       throw createError('VCBOX_ERR_LOGIN_FAILED');
     }
-    const lockedUntil = row.locked_until ? Date.parse(row.locked_until) : 0;
-    if (lockedUntil > now) throw createError('VCBOX_ERR_LOGIN_LOCKED', { seconds: Math.ceil((lockedUntil - now) / 1000) });
+    const lockUntil = new Date(now + LOGIN_LOCKOUT.durationMs).toISOString();
+    const counted = this.#db
+      .prepare(
+        `UPDATE admins SET
+           failed_logins = CASE WHEN failed_logins + 1 >= @failures THEN 0 ELSE failed_logins + 1 END,
+           locked_until = CASE WHEN failed_logins + 1 >= @failures THEN @lockUntil ELSE NULL END
+         WHERE id = @id AND (locked_until IS NULL OR locked_until <= @now)
+         RETURNING locked_until`,
+      )
+      .get({ id: row.id, failures: LOGIN_LOCKOUT.failures, lockUntil, now: new Date(now).toISOString() }) as { locked_until: string | null } | undefined;
+    if (!counted) {
+      const current = this.#db.prepare('SELECT locked_until FROM admins WHERE id = ?').get(row.id) as { locked_until: string | null } | undefined;
+      const lockedUntil = current?.locked_until ? Date.parse(current.locked_until) : now;
+      throw createError('VCBOX_ERR_LOGIN_LOCKED', { seconds: Math.max(1, Math.ceil((lockedUntil - now) / 1000)) });
+    }
     if (!(await verifyPassword(password, row.password_hash))) {
-      const failures = row.failed_logins + 1;
-      const lock = failures >= LOGIN_LOCKOUT.failures;
-      this.#db
-        .prepare('UPDATE admins SET failed_logins = ?, locked_until = ? WHERE id = ?')
-        .run(lock ? 0 : failures, lock ? new Date(now + LOGIN_LOCKOUT.durationMs).toISOString() : null, row.id);
-      if (lock) throw createError('VCBOX_ERR_LOGIN_LOCKED', { seconds: LOGIN_LOCKOUT.durationMs / 1000 });
+      if (counted.locked_until) throw createError('VCBOX_ERR_LOGIN_LOCKED', { seconds: LOGIN_LOCKOUT.durationMs / 1000 });
       throw createError('VCBOX_ERR_LOGIN_FAILED');
     }
     this.#db.prepare('UPDATE admins SET failed_logins = 0, locked_until = NULL WHERE id = ?').run(row.id);

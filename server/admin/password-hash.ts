@@ -2,11 +2,42 @@
  * Console passwords hashed with scrypt (memory-hard: N=2^15, r=8 → 32 MiB per hash), stored as
  * `scrypt$N$r$p$salt$hash`; verification is constant-time. SIP credentials are not here — SIP
  * needs HA1 values (server/accounts).
+ *
+ * Each hash costs a core for a while and 32 MiB, so a flood of logins must not run them all at
+ * once: at most HASH_CONCURRENCY run together, at most HASH_QUEUE wait their turn, and a request
+ * beyond that is refused at once (VCBOX_ERR_BUSY, "try again in a few seconds"). Only hashes of
+ * stored parameters are accepted (a stored N or r beyond ours is refused, not computed).
  */
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
+import { createError } from '../errors.ts';
 
-const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
+const rawScrypt = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
+
+/** Hashes computed at the same time (the box has few cores; the event loop keeps the rest). */
+export const HASH_CONCURRENCY = 1;
+/** Hashes waiting for their turn; beyond this, callers are refused instead of queued. */
+export const HASH_QUEUE = 16;
+
+let running = 0;
+const waiting: (() => void)[] = [];
+
+/** scrypt within the concurrency cap; refuses (VCBOX_ERR_BUSY) when the queue is full. */
+async function scryptAsync(password: string, salt: Buffer, keylen: number, options: object): Promise<Buffer> {
+  if (running >= HASH_CONCURRENCY) {
+    if (waiting.length >= HASH_QUEUE) throw createError('VCBOX_ERR_BUSY');
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  } else {
+    running++;
+  }
+  try {
+    return await rawScrypt(password, salt, keylen, options);
+  } finally {
+    const next = waiting.shift();
+    if (next) next(); // the slot passes straight to the next in line
+    else running--;
+  }
+}
 const N = 2 ** 15;
 const R = 8;
 const P = 1;
@@ -20,7 +51,7 @@ export async function hashPassword(password: string): Promise<string> {
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const [kind, n, r, p, salt, hash] = stored.split('$');
-  if (kind !== 'scrypt' || !salt || !hash) return false;
+  if (kind !== 'scrypt' || !salt || !hash || Number(n) > N || Number(r) > R || Number(p) > P) return false;
   const expected = Buffer.from(hash, 'base64url');
   const actual = await scryptAsync(password, Buffer.from(salt, 'base64url'), expected.length, {
     N: Number(n),

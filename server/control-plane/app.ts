@@ -82,6 +82,8 @@ import { PROVISIONING_PREFIX, provisioningRoutes } from './routes/provisioning.t
 const log = getLogger('control-plane');
 
 export const API_PREFIX = '/api/v1';
+/** How long a browser keeps to HTTPS after an HTTPS answer (one year). */
+export const HSTS_MAX_AGE_SECONDS = 365 * 24 * 3600;
 
 export interface AppOptions {
   readonly state: AppState;
@@ -220,6 +222,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
   registerAuth(app, { admins, sessions });
+  // HSTS while HTTPS is on: a browser that reached the box over HTTPS does not fall back to
+  // plain HTTP (where a LAN attacker could read the session cookie). Sent on HTTPS answers
+  // only, as RFC 6797 asks; browsers ignore it from a certificate they do not trust.
+  app.addHook('onSend', async (request, reply) => {
+    if (request.protocol === 'https' && settings.get('web.httpsEnabled')) reply.header('strict-transport-security', `max-age=${HSTS_MAX_AGE_SECONDS}`);
+  });
   // "HTTPS preferred when both": browser pages opened over HTTP go to HTTPS while it is on.
   const web = options.web;
   if (web) {
@@ -233,7 +241,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       await api.register(healthRoutes, { state: options.state });
-      await api.register(sessionRoutes, { db, admins, sessions, resets: new PasswordResets(db), mailer });
+      await api.register(sessionRoutes, { db, admins, sessions, resets: new PasswordResets(db), mailer, settings });
       await api.register(adminRoutes, { db, admins });
       await api.register(accountRoutes, { db, accounts, settings, mailer, license: license.policy });
       await api.register(licenseRoutes, { db, store: license.store });
@@ -321,6 +329,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       bindings: (account) => online().find((user) => user.account === account)?.bindings ?? [],
     });
   }
-  await app.register(fastifyStatic, { root: options.webRoot ?? path.join(PROJECT_ROOT, 'web'), index: 'index.html' });
+  // The console's and the join page's files (HTML, scripts, styles): public, the pages ask for a
+  // login or a meeting PIN themselves. Marked here because the static plugin takes no route config.
+  await app.register(async (files) => {
+    files.addHook('onRoute', (route) => {
+      route.config = { ...route.config, public: true };
+    });
+    await files.register(fastifyStatic, { root: options.webRoot ?? path.join(PROJECT_ROOT, 'web'), index: 'index.html' });
+  });
   return app;
 }

@@ -70,6 +70,8 @@ const RULES: [prefix: string, effect: SettingEffect][] = [
   ['nat.', { applies: 'now' }],
   // Where callers outside the static NAT are sent (HTTPS redirect); read at every request.
   ['web.httpNatPort', { applies: 'now' }],
+  // Read whenever the box sends a link (the password-reset mail).
+  ['web.accessUrl.', { applies: 'now' }],
   ['web.', now('listeners')],
   ['ssh.', { applies: 'system', target: 'ssh' }],
   ['time.', { applies: 'system', target: 'time' }],

@@ -21,6 +21,7 @@ import {
   type StaticRoute,
 } from '../network/network-settings.ts';
 import { DEFAULT_LOCAL_NETWORKS, parseNetworks } from '../network/static-nat.ts';
+import { ACCESS_URL_RULE, isAccessUrlOrEmpty } from '../network/access-url.ts';
 import { isTimeZoneOffset, TIME_ZONE_OFFSETS } from '../system/time-zones.ts';
 
 export interface PortRange {
@@ -164,6 +165,11 @@ export const SETTINGS = {
   'web.httpNatPort': setting(80, isPort, 'a port number 1-65535'),
   'web.httpsEnabled': setting(false, isBool, 'true or false'),
   'web.httpsPort': setting(443, isPort, 'a port number 1-65535'),
+  // The service URLs links sent by the box point at [003 设置中心访问地址] (the password-reset
+  // mail): intranet for requesters inside nat.localNetworks, extranet for the others. Empty:
+  // derived from the box's own address and ports (server/network/access-url.ts).
+  'web.accessUrl.intranet': setting('', isAccessUrlOrEmpty, ACCESS_URL_RULE),
+  'web.accessUrl.extranet': setting('', isAccessUrlOrEmpty, ACCESS_URL_RULE),
   'ssh.enabled': setting(true, isBool, 'true or false'),
   'ssh.port': setting(22, isPort, 'a port number 1-65535'),
   'sip.port': setting(5060, isPort, 'a port number 1-65535'),
@@ -229,6 +235,9 @@ export const SETTINGS = {
     isSetupSteps,
     'a status (pending, done, skipped) for each of network, time, admin, license, smtp',
   ),
+  // Set once the wizard has been completed (or quick setup started): from then on its admin
+  // step asks for the current password, like any other password change.
+  'setup.firstStartDone': setting(false, isBool, 'true or false'),
   'system.improvementProgramme': setting(true, isBool, 'true or false'),
   'license.pendingSerial': setting('', isText(128), 'a serial of at most 128 characters'),
   // Maintenance [001 ch4 系统维护]

@@ -11,7 +11,7 @@
  * {id}; consume {producerId, rtpCapabilities}; resume {consumerId}; leave. Joining goes
  * through the same MeetingAdmission as SIP calls (PIN, window, lock, capacity, the licence's
  * concurrent participants; `audioOnly` when the licence allows no video: the page's camera
- * and the composed picture are then refused); wrong PINs are
+ * and the composed picture are then refused); wrong PINs and meeting look-ups are
  * rate-limited per address. A closed socket leaves the meeting.
  */
 import { randomUUID } from 'node:crypto';
@@ -27,7 +27,7 @@ import type { LiveMeetings } from '../../meetings/live-meetings.ts';
 import type { MeetingAdmission, RefusalKind } from '../../meetings/meeting-admission.ts';
 import type { TurnAccess } from '../../turn/turn-config.ts';
 import { turnCredentials } from '../../turn/turn-credentials.ts';
-import { minuteFailureBudget } from '../rate-limit.ts';
+import { minuteBudget, minuteFailureBudget } from '../rate-limit.ts';
 
 const log = getLogger('join');
 
@@ -77,6 +77,8 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
   const sessions = new Map<string, Session>();
   // Wrong PINs per address: 10 a minute, then joins from there wait (no PIN guessing).
   const wrongPins = minuteFailureBudget(10);
+  // Meeting look-ups per address: 30 a minute (no walking the meeting numbers).
+  const lookups = minuteBudget(30);
 
   const notify = (session: Session, notification: string, data: unknown) => {
     if (session.socket.readyState === 1) session.socket.send(JSON.stringify({ notification, data }));
@@ -130,6 +132,7 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
       },
     },
     async (request, reply) => {
+      lookups(request.ip);
       const target = admission.resolve(request.params.number);
       if (typeof target === 'string') return reply.status(404).send({ code: 'VCBOX_ERR_JOIN_REFUSED', refusal: target, message: JOIN_REFUSALS[target] });
       return { number: target.number, subject: target.subject, needsPin: target.guestPin !== '' };

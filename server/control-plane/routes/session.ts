@@ -1,6 +1,7 @@
 /**
  * The console session: log in (POST /session), who am I (GET), log out (DELETE), change own
- * password and e-mail, and the forgotten-password mail with its one-time link. Logins and their
+ * password and e-mail, and the forgotten-password mail with its one-time link (pointing at the
+ * configured service address, server/network/access-url.ts). Logins and their
  * failures go to the audit log; logins and reset requests are rate-limited per address.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -17,6 +18,8 @@ import { VcboxError, createError } from '../../errors.ts';
 import { getLogger } from '../../logging/logger.ts';
 import { SESSION_COOKIE } from '../auth.ts';
 import { minuteBudget } from '../rate-limit.ts';
+import { accessUrlFor } from '../../network/access-url.ts';
+import type { SettingsStore } from '../../settings/settings-store.ts';
 
 const log = getLogger('console-session');
 
@@ -38,6 +41,8 @@ interface Options {
   readonly sessions: SessionStore;
   readonly resets: PasswordResets;
   readonly mailer: Mailer;
+  /** The service URLs the reset link points at (web.accessUrl.*), and the NAT's local networks. */
+  readonly settings: SettingsStore;
 }
 
 const FORGOT_ANSWER = {
@@ -45,7 +50,7 @@ const FORGOT_ANSWER = {
   zh: '如果用户名和邮箱匹配，重置邮件已发出；其中的链接 10 分钟内有效。',
 } as const;
 
-export const sessionRoutes: FastifyPluginAsync<Options> = async (app, { db, admins, sessions, resets, mailer }) => {
+export const sessionRoutes: FastifyPluginAsync<Options> = async (app, { db, admins, sessions, resets, mailer, settings }) => {
   const rateLimitLogin = minuteBudget(20);
   const rateLimitForgot = minuteBudget(10);
   const captchas = new Captchas();
@@ -143,7 +148,15 @@ export const sessionRoutes: FastifyPluginAsync<Options> = async (app, { db, admi
       const admin = admins.byNameAndEmail(request.body.username, request.body.email);
       audit(request, request.body.username, 'session.password.forgot', { matched: Boolean(admin) });
       if (admin?.email) {
-        const link = `${request.protocol}://${request.host}/#/reset/${resets.issue(admin.id)}`;
+        // The configured service address (or the box's own), never the request's Host header:
+        // a forged Host would have the mail carry the reset token to the forger's server.
+        const base = accessUrlFor(settings.getAll(), {
+          peer: request.ip,
+          localAddress: request.socket.localAddress,
+          localPort: request.socket.localPort,
+          encrypted: request.protocol === 'https',
+        });
+        const link = `${base}/#/reset/${resets.issue(admin.id)}`;
         // Not awaited: the answer must not take longer when the address matches.
         mailer
           .send({

@@ -2,7 +2,9 @@
  * The first-start setup wizard [001 ch1]: network → time and zone → admin password and e-mail
  * (with the improvement-programme choice, on by default) → license serial → SMTP. Each step is
  * saved or skipped, in any order (back/next is the console's); progress is remembered in the
- * `setup.steps` setting, and "quick setup" starts it again without losing what was set.
+ * `setup.steps` setting, and "quick setup" starts it again without losing what was set. Once the
+ * first start is over (wizard completed once, or quick setup started) the admin step asks for
+ * the current password like any password change.
  * The network step stores the local domain (the NICs are set in the system settings); the time
  * step's settings are rendered to the system like any other change of them (server/system);
  * license activation is the licence work's, here the wizard stores the serial to activate.
@@ -40,6 +42,7 @@ const stepBodies = {
     required: ['newPassword', 'confirmPassword', 'email'],
     additionalProperties: false,
     properties: {
+      currentPassword: { type: 'string', maxLength: 128, description: 'the current password (asked once the first start is over)' },
       newPassword: { type: 'string', minLength: 6, maxLength: 16 },
       confirmPassword: { type: 'string', maxLength: 128 },
       email: { type: 'string', maxLength: 128 },
@@ -70,14 +73,17 @@ interface Options {
 }
 
 export const setupWizardRoutes: FastifyPluginAsync<Options> = async (app, { db, settings, admins, system }) => {
+  /** The first start is over once the wizard was completed or quick setup was started. */
+  const firstStartOver = () => settings.get('setup.firstStartDone') || SETUP_STEPS.every((step) => settings.get('setup.steps')[step] !== 'pending');
   const progress = () => {
     const steps = settings.get('setup.steps');
     const current = SETUP_STEPS.find((step) => steps[step] === 'pending') ?? null;
-    return { completed: current === null, current, steps: SETUP_STEPS.map((id) => ({ id, status: steps[id] })) };
+    return { completed: current === null, current, steps: SETUP_STEPS.map((id) => ({ id, status: steps[id] })), currentPasswordRequired: firstStartOver() };
   };
   const mark = async (step: SetupStep, status: 'done' | 'skipped', actor: string, changes: Record<string, unknown> = {}) => {
     const steps: SetupSteps = { ...settings.get('setup.steps'), [step]: status };
-    const changed = settings.update({ ...changes, 'setup.steps': steps }, { actor });
+    const completed = SETUP_STEPS.every((id) => steps[id] !== 'pending');
+    const changed = settings.update({ ...changes, 'setup.steps': steps, ...(completed ? { 'setup.firstStartDone': true } : {}) }, { actor });
     await system.settingsChanged(changed, settings.getAll());
   };
   const progressView = {
@@ -86,13 +92,17 @@ export const setupWizardRoutes: FastifyPluginAsync<Options> = async (app, { db, 
       completed: { type: 'boolean' },
       current: { type: ['string', 'null'] },
       steps: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, status: { type: 'string' } } } },
+      currentPasswordRequired: { type: 'boolean', description: 'the admin step asks for the current password (the first start is over)' },
     },
   } as const;
 
   app.get('/setup', { schema: { summary: 'Setup wizard progress', response: { 200: progressView } } }, async () => progress());
 
   app.post('/setup/restart', { schema: { summary: 'Quick setup: run the wizard again (settings are kept)', response: { 200: progressView } } }, async (request) => {
-    settings.update({ 'setup.steps': { network: 'pending', time: 'pending', admin: 'pending', license: 'pending', smtp: 'pending' } }, { actor: request.admin?.username ?? '', source: request.ip });
+    settings.update(
+      { 'setup.steps': { network: 'pending', time: 'pending', admin: 'pending', license: 'pending', smtp: 'pending' }, 'setup.firstStartDone': true },
+      { actor: request.admin?.username ?? '', source: request.ip },
+    );
     return progress();
   });
 
@@ -130,7 +140,13 @@ export const setupWizardRoutes: FastifyPluginAsync<Options> = async (app, { db, 
             if (problem) throw createError('VCBOX_ERR_VALIDATION', { field: 'email', reason: problem });
             const admin = request.admin;
             if (!admin) throw createError('VCBOX_ERR_AUTH_REQUIRED');
-            await admins.resetPassword(admin.id, String(body.newPassword));
+            if (firstStartOver()) {
+              // Like any password change: a session left open (or taken) is not enough.
+              if (typeof body.currentPassword !== 'string' || body.currentPassword === '') throw createError('VCBOX_ERR_CURRENT_PASSWORD_REQUIRED', { field: 'currentPassword' });
+              await admins.changePassword(admin.id, body.currentPassword, String(body.newPassword));
+            } else {
+              await admins.resetPassword(admin.id, String(body.newPassword));
+            }
             admins.setEmail(admin.id, String(body.email));
             auditAction(db, request, 'session.password.change', { by: 'setup wizard' });
             await mark(step, 'done', actor, { 'system.improvementProgramme': body.improvementProgramme ?? true });

@@ -1,6 +1,7 @@
 /**
  * The first-start setup wizard (spec "First start"): network (local domain) → time (SNTP or
- * manual, time zone, DST) → administrator (new password, e-mail, improvement programme) →
+ * manual, time zone, DST) → administrator (new password — and the current one once the first
+ * start is over —, e-mail, improvement programme) →
  * licence (start the 14-day trial, or paste a licence from the vendor) → SMTP. Each step is
  * saved or skipped; the server remembers where the wizard stands, so it opens at the first step
  * still pending after every login until all are done or skipped. "Quick setup" (the button on
@@ -32,6 +33,7 @@ const w = words({
     dst: 'Daylight saving time',
     dstAuto: 'automatic',
     dstOff: 'off',
+    currentPassword: 'Current password',
     newPassword: 'New administrator password (6-16 characters)',
     confirmPassword: 'The password again',
     email: 'Administrator e-mail (for password resets and alerts)',
@@ -71,6 +73,7 @@ const w = words({
     dst: '夏令时',
     dstAuto: '自动',
     dstOff: '关闭',
+    currentPassword: '当前密码',
     newPassword: '新的管理员密码（6-16 个字符）',
     confirmPassword: '再次输入密码',
     email: '管理员邮箱（用于找回密码和告警）',
@@ -97,6 +100,8 @@ interface Progress {
   completed: boolean;
   current: Step | null;
   steps: { id: Step; status: 'pending' | 'done' | 'skipped' }[];
+  /** The first start is over: the admin step asks for the current password. */
+  currentPasswordRequired?: boolean;
 }
 
 /** Whether the wizard still has a step pending (the console opens it after login then). */
@@ -160,10 +165,21 @@ export async function renderSetupWizard(root: HTMLElement, onError: (error: unkn
     const confirm = input({ type: 'password', maxLength: 16, autocomplete: 'new-password' });
     const email = input({ type: 'email', maxLength: 128 });
     const improvement = input({ type: 'checkbox', checked: true });
+    const current = progress.currentPasswordRequired ? input({ type: 'password', maxLength: 128, autocomplete: 'current-password' }) : undefined;
+    if (current) {
+      form.append(field('wizard-current-password', w('currentPassword'), current));
+      fields.currentPassword = 'wizard-current-password';
+    }
     form.append(field('wizard-password', w('newPassword'), password), field('wizard-confirm', w('confirmPassword'), confirm), field('wizard-email', w('email'), email));
     form.append(el('label', { className: 'check' }, improvement, ` ${w('improvement')}`));
     Object.assign(fields, { newPassword: 'wizard-password', confirmPassword: 'wizard-confirm', email: 'wizard-email' });
-    body = () => ({ newPassword: password.value, confirmPassword: confirm.value, email: email.value.trim(), improvementProgramme: improvement.checked });
+    body = () => ({
+      ...(current ? { currentPassword: current.value } : {}),
+      newPassword: password.value,
+      confirmPassword: confirm.value,
+      email: email.value.trim(),
+      improvementProgramme: improvement.checked,
+    });
   } else if (step === 'license') {
     // The licence is activated by the licence API; the step is done when the box has one.
     const state = el('p', { className: 'license-state' });
