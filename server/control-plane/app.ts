@@ -255,6 +255,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           records: new CallRecords(db),
           ...(options.mediaEvents ? { mediaEvents: options.mediaEvents } : {}),
           ...(options.turn ? { turn: options.turn } : {}),
+          settings: () => settings.getAll(),
         });
       }
       if (options.promptDir) await api.register(ivrPromptRoutes, { db, prompts: new PromptStore(options.promptDir) });
