@@ -1,0 +1,126 @@
+/**
+ * Attack: one source floods the public join WebSocket, and a page of another site tries to
+ * drive it — against the real control plane and media service over loopback, each "address" a
+ * client socket bound to its own 127.0.0.x. Refused in words: a page of a foreign origin (403,
+ * VCBOX_ERR_JOIN_ORIGIN) while the box's own join page and non-browser clients (no Origin) get
+ * in; the socket beyond the per-address limit (429, VCBOX_ERR_JOIN_CONNECTIONS) while another
+ * address still joins, and a slot comes back when a socket closes; joins beyond the
+ * per-address budget a minute (VCBOX_ERR_RATE_LIMITED); produce calls beyond one per kind
+ * (VCBOX_ERR_JOIN_PEER_LIMIT) — the media service holds one producer for the flooder; a
+ * second consumer of the same producer and transport connects beyond two.
+ */
+import t from 'tap';
+import { JOIN_LIMITS } from '../../server/control-plane/join-socket/join-limits.ts';
+import { VmrStore } from '../../server/rooms/vmr-store.ts';
+import { startConsoleApi } from '../helpers/console-api.ts';
+import { type JoinAnswer, JoinSocket } from '../helpers/join-socket.ts';
+import { boxConsoleOptions, startSipBox } from '../helpers/sip-box.ts';
+
+const box = await startSipBox({ media: {} });
+t.teardown(() => box.close());
+const room = new VmrStore(box.db).create({ name: 'Flood room', number: '880032', hostPin: '1122', guestPin: '', capacity: 100 });
+const base = await startConsoleApi(t, { ...boxConsoleOptions(box) });
+const { port } = new URL(base);
+
+const open = async (options: { localAddress?: string; origin?: string } = {}) => {
+  const opened = await JoinSocket.open(base, options);
+  if (opened.ok) t.teardown(() => opened.socket.close());
+  return opened;
+};
+const connect = async (options: { localAddress?: string; origin?: string } = {}) => {
+  const opened = await open(options);
+  if (!opened.ok) throw new Error(`refused: ${opened.status} ${JSON.stringify(opened.body)}`);
+  return opened.socket;
+};
+const join = (s: JoinSocket, name: string) => s.request('join', { number: room.number, name });
+
+/** Opus as the media service's router takes it: a browser's microphone. */
+const OPUS = {
+  mid: '0',
+  codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2, parameters: { useinbandfec: 1 }, rtcpFeedback: [] }],
+  headerExtensions: [],
+  encodings: [{ ssrc: 11_111_111 }],
+  rtcp: { cname: 'flood' },
+};
+
+t.test("a page of another origin is refused; the box's own page and a client without Origin get in", async (t) => {
+  for (const origin of ['http://evil.example', `http://127.0.0.1:${Number(port) + 1}`, 'null', 'file://', `ftp://127.0.0.1:${port}`]) {
+    const refused = await open({ origin });
+    t.match(refused, { ok: false, status: 403, body: { code: 'VCBOX_ERR_JOIN_ORIGIN' } }, `Origin ${origin} → 403`);
+    if (!refused.ok) t.match(refused.body.message, /is not this box\. Open the join page from the box's own address/, 'in words');
+  }
+  const own = await connect({ origin: `http://127.0.0.1:${port}` });
+  t.match((await join(own, 'Own page')).result, { participantId: String }, "the box's own page joins");
+  await own.request('leave');
+  const script = await connect();
+  t.match((await join(script, 'No origin')).result, { participantId: String }, 'a client without Origin joins');
+  await script.request('leave');
+});
+
+t.test('a connection flood from one address is refused in words while another address joins', async (t) => {
+  const flood: JoinSocket[] = [];
+  for (let i = 0; i < JOIN_LIMITS.socketsPerAddress; i++) flood.push(await connect({ localAddress: '127.0.0.7' }));
+  t.equal(flood.length, JOIN_LIMITS.socketsPerAddress, `${flood.length} sockets from 127.0.0.7 open`);
+  const beyond = await open({ localAddress: '127.0.0.7' });
+  t.match(beyond, { ok: false, status: 429, body: { code: 'VCBOX_ERR_JOIN_CONNECTIONS' } }, 'the next one is refused');
+  if (!beyond.ok) t.match(beyond.body.message, new RegExp(`from your address 127\\.0\\.0\\.7: at most ${JOIN_LIMITS.socketsPerAddress} at a time`), 'in words');
+  const other = await connect({ localAddress: '127.0.0.8' });
+  t.match((await join(other, 'Other address')).result, { participantId: String }, 'another address still joins');
+  await other.request('leave');
+  flood[0]?.close();
+  await flood[0]?.whenClosed();
+  let again: Awaited<ReturnType<typeof open>> | undefined;
+  // The server counts the socket until its TCP connection is gone (bounded retries).
+  for (let i = 0; i < 50 && !again?.ok; i++) again = await open({ localAddress: '127.0.0.7' });
+  t.match(again, { ok: true }, 'a closed socket gives its slot back');
+  for (const s of flood) s.close();
+});
+
+t.test('joins beyond the budget a minute from one address are refused; another address joins', async (t) => {
+  const s = await connect({ localAddress: '127.0.0.9' });
+  let refused: JoinAnswer | undefined;
+  let joins = 0;
+  for (let i = 0; i < JOIN_LIMITS.joinsPerAddressPerMinute + 1 && !refused; i++) {
+    const answer = await join(s, `Joiner ${i}`);
+    if (answer.error) refused = answer;
+    else {
+      joins++;
+      await s.request('leave');
+    }
+  }
+  t.equal(joins, JOIN_LIMITS.joinsPerAddressPerMinute, `${joins} joins went through`);
+  t.match(refused?.error, { code: 'VCBOX_ERR_RATE_LIMITED', message: /Too many requests from your address; wait \d+ seconds/ }, 'the next one is refused in words');
+  const other = await connect({ localAddress: '127.0.0.10' });
+  t.match((await join(other, 'Elsewhere')).result, { participantId: String }, 'another address joins meanwhile');
+  await other.request('leave');
+});
+
+t.test('a produce flood gets one producer per kind; the rest is refused in words', async (t) => {
+  const flooder = await connect({ localAddress: '127.0.0.11' });
+  const joined = await join(flooder, 'Flooder');
+  const participantId = joined.result?.participantId;
+  t.match(await flooder.request('produce', { kind: 'audio', rtpParameters: OPUS }), { result: { id: String } }, 'the first microphone is taken');
+  const flood = await Promise.all(Array.from({ length: 50 }, (_, i) => flooder.request('produce', { kind: 'audio', rtpParameters: { ...OPUS, mid: String(100 + i), encodings: [{ ssrc: 20_000_000 + i }] } })));
+  t.equal(flood.filter((a) => a.result).length, 0, 'none of 50 more produce calls made a producer');
+  t.match(flood[0]?.error, { code: 'VCBOX_ERR_JOIN_PEER_LIMIT', message: /already has 1 audio producers, the most one participant may have is 1/ }, 'each is refused in words');
+
+  const watcher = await connect({ localAddress: '127.0.0.12' });
+  const seen = (await join(watcher, 'Watcher')).result as { producers: { producerId: string; participantId: string }[]; recv: unknown } | undefined;
+  const ofFlooder = seen?.producers.filter((p) => p.participantId === participantId) ?? [];
+  t.equal(ofFlooder.length, 1, 'the media service holds one producer of the flooder');
+  const producerId = ofFlooder[0]?.producerId;
+  const capabilities = { codecs: [{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2, preferredPayloadType: 111, parameters: {}, rtcpFeedback: [] }], headerExtensions: [] };
+  t.match(await watcher.request('consume', { producerId, rtpCapabilities: capabilities }), { result: { id: String } }, 'another participant consumes it');
+  t.match(await watcher.request('consume', { producerId, rtpCapabilities: capabilities }), { error: { code: 'VCBOX_ERR_JOIN_PEER_LIMIT', message: /consumers of producer/ } }, 'a second consumer of the same producer is refused');
+  const dtls = { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: 'AA:'.repeat(31).concat('AA') }] };
+  const transports = joined.result as { send: { id: string }; recv: { id: string } };
+  const connects = await Promise.all([transports.send.id, transports.recv.id, transports.send.id, transports.recv.id].map((transportId) => flooder.request('connectTransport', { transportId, dtlsParameters: dtls })));
+  // Each request takes its slot as it arrives: the third and fourth find both taken.
+  t.match(
+    connects.slice(2).map((a) => a.error?.code),
+    ['VCBOX_ERR_JOIN_PEER_LIMIT', 'VCBOX_ERR_JOIN_PEER_LIMIT'],
+    `transport connects beyond two are refused (${connects.map((a) => a.error?.code ?? 'ok').join(', ')})`,
+  );
+  await flooder.request('leave');
+  await watcher.request('leave');
+});
