@@ -52,6 +52,12 @@ t.test("a page of another origin is refused; the box's own page and a client wit
   const own = await connect({ origin: `http://127.0.0.1:${port}` });
   t.match((await join(own, 'Own page')).result, { participantId: String }, "the box's own page joins");
   await own.request('leave');
+  // Behind static NAT the page's origin is the public address and the mapped HTTP port.
+  box.settings.update({ 'nat.enabled': true, 'nat.publicIp': '203.0.113.7', 'web.httpNatPort': 8080 }, { actor: 'test' });
+  t.match(await open({ origin: 'http://203.0.113.7:8080' }), { ok: true }, 'the static NAT public address and HTTP mapping port are the box');
+  t.match(await open({ origin: 'http://203.0.113.8:8080' }), { ok: false, status: 403 }, 'a neighbour of it is not');
+  box.settings.update({ 'nat.enabled': false }, { actor: 'test' });
+  t.match(await open({ origin: 'http://203.0.113.7:8080' }), { ok: false, status: 403 }, 'nor is the public address once NAT is off');
   const script = await connect();
   t.match((await join(script, 'No origin')).result, { participantId: String }, 'a client without Origin joins');
   await script.request('leave');
