@@ -163,9 +163,14 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
     },
   );
 
-  // Before the socket opens: a page of another site is refused, and so is one more socket
-  // from an address that has its limit open (HTTP 403/429 with the error in words).
+  // Before the socket opens: a page of another site is refused (HTTP 403, the error in words).
+  // One more socket from an address that has its limit open is let open just long enough to
+  // be told why (an error frame, then close 1008): the box's own page shows it to the visitor,
+  // which it could not with an HTTP refusal of the handshake.
+  const overLimit = new WeakMap<FastifyRequest, Error>();
   const admitSocket = async (request: FastifyRequest) => {
+    // A plain GET (no upgrade) is answered 404 by the route and holds nothing.
+    if (!request.ws) return;
     const origin = request.headers.origin;
     const settings = options.settings?.();
     if (origin !== undefined && settings && !isOwnOrigin(origin, settings, { address: request.socket.localAddress, port: request.socket.localPort })) {
@@ -177,13 +182,20 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
       release = connections.take(request.ip);
     } catch (error) {
       log.warn({ source: request.ip, limit: JOIN_LIMITS.socketsPerAddress }, 'join socket refused: too many from one address');
-      throw error;
+      overLimit.set(request, error as Error);
+      return;
     }
-    // Counted until the connection is gone, whether it became a WebSocket or not.
+    // Counted until the connection is gone.
     request.raw.socket.once('close', release);
   };
 
   app.get('/join/ws', { websocket: true, config: { public: true }, schema: { hide: true }, preValidation: admitSocket }, (socket, request) => {
+    const refused = overLimit.get(request) as (Error & { code?: string }) | undefined;
+    if (refused) {
+      socket.send(JSON.stringify({ id: null, error: { code: refused.code, message: refused.message } }));
+      socket.close(1008, 'too many join connections from this address');
+      return;
+    }
     const session: Session = { socket, quota: new PeerQuota() };
     const requestsPerMinute = minuteBudget(JOIN_LIMITS.requestsPerSocketPerMinute);
     const handle = async ({ method, params }: JoinRequest): Promise<unknown> => {
