@@ -108,6 +108,21 @@ t.test('joins beyond the budget a minute from one address are refused; another a
   await other.request('leave');
 });
 
+t.test('joins sent together on one socket make one participant', async (t) => {
+  const s = await connect({ localAddress: '127.0.0.13' });
+  const inMeeting = () => box.app.live.get(room.number)?.participants.size ?? 0;
+  const before = inMeeting();
+  const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => join(s, `Twin ${i}`)));
+  t.equal(answers.filter((a) => a.result).length, 1, 'one join went through');
+  t.ok(
+    answers.filter((a) => a.error).every((a) => a.error?.code === 'VCBOX_ERR_JOIN_REQUEST' && /joining already|joined already/.test(a.error.message)),
+    'the others are refused in words',
+  );
+  t.equal(inMeeting(), before + 1, 'one more participant in the meeting');
+  await s.request('leave');
+  t.equal(inMeeting(), before, 'and none left behind when it leaves');
+});
+
 t.test('a produce flood gets one producer per kind; the rest is refused in words', async (t) => {
   const flooder = await connect({ localAddress: '127.0.0.11' });
   const joined = await join(flooder, 'Flooder');

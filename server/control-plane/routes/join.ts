@@ -89,6 +89,8 @@ interface Session {
   quota: PeerQuota;
   /** Its TURN credentials, withdrawn when it leaves. */
   turnUser?: { readonly keys: TurnGuestKeys; readonly username: string };
+  /** A join of this socket is under way (a second one at the same time would be a second participant). */
+  joining?: boolean;
 }
 
 export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, options) => {
@@ -293,7 +295,18 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
           refusal(id, error as Error);
           return;
         }
-        handle(parsed).then(
+        if (parsed.method === 'join') {
+          if (session.joining) {
+            refusal(id, createError('VCBOX_ERR_JOIN_REQUEST', { problem: 'this page is joining already' }));
+            return;
+          }
+          session.joining = true;
+        }
+        handle(parsed)
+          .finally(() => {
+            if (parsed.method === 'join') session.joining = false;
+          })
+          .then(
           (result) => answer({ id, result: result ?? {} }),
           (failure: Error) => refusal(id, failure),
         );
