@@ -2,14 +2,19 @@
  * Attack: one source floods the public join WebSocket, and a page of another site tries to
  * drive it — against the real control plane and media service over loopback, each "address" a
  * client socket bound to its own 127.0.0.x. Refused in words: a page of a foreign origin (403,
- * VCBOX_ERR_JOIN_ORIGIN) while the box's own join page and non-browser clients (no Origin) get
- * in; the socket beyond the per-address limit (an error frame VCBOX_ERR_JOIN_CONNECTIONS, then
- * close 1008) while another
- * address still joins, and a slot comes back when a socket closes; joins beyond the
- * per-address budget a minute (VCBOX_ERR_RATE_LIMITED); produce calls beyond one per kind
- * (VCBOX_ERR_JOIN_PEER_LIMIT) — the media service holds one producer for the flooder; a
- * second consumer of the same producer and transport connects beyond two.
+ * VCBOX_ERR_JOIN_ORIGIN) while the box's own join page (its address, its static NAT address,
+ * the DNS name of its certificate) and non-browser clients (no Origin) get in; the socket
+ * beyond the per-address limit (an error frame VCBOX_ERR_JOIN_CONNECTIONS, then close 1008)
+ * while another address still joins, and a slot comes back when a socket closes; joins beyond
+ * the per-address budget a minute (VCBOX_ERR_RATE_LIMITED); joins sent together on one socket
+ * (one participant); produce calls beyond one per kind (VCBOX_ERR_JOIN_PEER_LIMIT) — the media
+ * service holds one producer for the flooder; a second consumer of the same producer and
+ * transport connects beyond two.
  */
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import t from 'tap';
 import { JOIN_LIMITS } from '../../server/control-plane/join-socket/join-limits.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
@@ -59,6 +64,15 @@ t.test("a page of another origin is refused; the box's own page and a client wit
   t.match(await open({ origin: 'http://203.0.113.8:8080' }), { ok: false, status: 403 }, 'a neighbour of it is not');
   box.settings.update({ 'nat.enabled': false }, { actor: 'test' });
   t.match(await open({ origin: 'http://203.0.113.7:8080' }), { ok: false, status: 403 }, 'nor is the public address once NAT is off');
+  // A box reached by a DNS name: the name its web certificate is issued for is its own.
+  const dir = path.join(path.dirname(box.db.name), 'certificates');
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'vcbox-origin-cert-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=vcbox.corp.example', '-addext', 'subjectAltName=DNS:vcbox.corp.example', '-keyout', path.join(scratch, 'server.key'), '-out', path.join(scratch, 'server.crt')], { stdio: 'ignore' });
+  t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
+  copyFileSync(path.join(scratch, 'server.key'), path.join(dir, 'server.key'));
+  copyFileSync(path.join(scratch, 'server.crt'), path.join(dir, 'server.crt'));
+  t.match(await open({ origin: `http://vcbox.corp.example:${port}` }), { ok: true }, "the DNS name of the box's certificate is the box");
+  t.match(await open({ origin: `http://evil.corp.example:${port}` }), { ok: false, status: 403 }, 'another name is not (a page that rebinds its own name to the box)');
   const script = await connect();
   t.match((await join(script, 'No origin')).result, { participantId: String }, 'a client without Origin joins');
   await script.request('leave');

@@ -7,7 +7,8 @@
  *
  * The box's own origins: http or https, a host that is one of the box's addresses (the address
  * the connection arrived at, the addresses of its interfaces, the LAN/WAN addresses in the
- * settings, the static NAT public address) or its names (host name, local domain), and a port
+ * settings, the static NAT public address) or its names (host name, local domain, the names
+ * its web certificate is issued for — how a box reached by a DNS name is known), and a port
  * the box's web server answers on (the port the connection arrived at, the HTTP, HTTPS and
  * HTTP NAT mapping ports in the settings; a default port when the origin has none).
  *
@@ -15,8 +16,11 @@
  * through: whoever can send it can also send any Origin, so refusing it would protect nothing,
  * and it is held to the same per-address limits (./join-limits.ts) as everyone.
  */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import type { Settings } from '../../settings/settings-schema.ts';
+import { certificateFiles } from '../../tls/self-signed-certificate.ts';
 
 type OriginSettings = Pick<Settings, 'network.lan.address' | 'network.wan.address' | 'nat.enabled' | 'nat.publicIp' | 'network.localDomain' | 'web.httpPort' | 'web.httpsPort' | 'web.httpNatPort'>;
 
@@ -28,7 +32,31 @@ export interface ArrivedAt {
 
 const bare = (host: string) => host.replace(/^\[|\]$/g, '').replace(/^::ffff:(?=\d+\.)/, '').toLowerCase();
 
-function ownHosts(settings: OriginSettings, arrived: ArrivedAt): Set<string> {
+/** The DNS names and addresses the box's web certificate (in `dir`) is issued for; re-read when the file changes. */
+export function certificateNames(dir: string): () => readonly string[] {
+  const { certFile } = certificateFiles(dir);
+  let seen = '';
+  let names: readonly string[] = [];
+  return () => {
+    try {
+      const stat = statSync(certFile);
+      const stamp = `${stat.mtimeMs}:${stat.size}`;
+      if (stamp !== seen) {
+        seen = stamp;
+        const altNames = new X509Certificate(readFileSync(certFile)).subjectAltName ?? '';
+        names = altNames
+          .split(', ')
+          .map((entry) => entry.replace(/^(DNS|IP Address):/, ''))
+          .filter((name) => name && !name.includes('*'));
+      }
+    } catch {
+      names = [];
+    }
+    return names;
+  };
+}
+
+function ownHosts(settings: OriginSettings, arrived: ArrivedAt, names: readonly string[]): Set<string> {
   const hosts = new Set<string>();
   const add = (host: string | undefined) => {
     if (host) hosts.add(bare(host));
@@ -41,11 +69,12 @@ function ownHosts(settings: OriginSettings, arrived: ArrivedAt): Set<string> {
   add(os.hostname());
   add(settings['network.localDomain']);
   add(`${os.hostname()}.${settings['network.localDomain']}`);
+  for (const name of names) add(name);
   return hosts;
 }
 
 /** Whether `origin` (the handshake's Origin header) is one of the box's own pages. */
-export function isOwnOrigin(origin: string, settings: OriginSettings, arrived: ArrivedAt): boolean {
+export function isOwnOrigin(origin: string, settings: OriginSettings, arrived: ArrivedAt, names: readonly string[] = []): boolean {
   let url: URL;
   try {
     url = new URL(origin);
@@ -55,5 +84,5 @@ export function isOwnOrigin(origin: string, settings: OriginSettings, arrived: A
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
   const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
   const ports = new Set([arrived.port, settings['web.httpPort'], settings['web.httpsPort'], settings['web.httpNatPort']]);
-  return ports.has(port) && ownHosts(settings, arrived).has(bare(url.hostname));
+  return ports.has(port) && ownHosts(settings, arrived, names).has(bare(url.hostname));
 }

@@ -64,6 +64,8 @@ export interface JoinRouteOptions {
   readonly turn?: () => TurnAccess | undefined;
   /** The settings now: the box's own addresses and web ports, whose pages may open the socket. */
   readonly settings?: () => Settings;
+  /** The names the box's web certificate is issued for (its DNS names): its pages' hosts too. */
+  readonly certificateNames?: () => readonly string[];
 }
 
 /**
@@ -175,7 +177,7 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
     if (!request.ws) return;
     const origin = request.headers.origin;
     const settings = options.settings?.();
-    if (origin !== undefined && settings && !isOwnOrigin(origin, settings, { address: request.socket.localAddress, port: request.socket.localPort })) {
+    if (origin !== undefined && settings && !isOwnOrigin(origin, settings, { address: request.socket.localAddress, port: request.socket.localPort }, options.certificateNames?.())) {
       log.warn({ origin, source: request.ip }, 'join socket refused: a page of another origin');
       throw createError('VCBOX_ERR_JOIN_ORIGIN', { origin: origin.slice(0, 200) });
     }
