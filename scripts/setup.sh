@@ -6,7 +6,7 @@
 #   3. npm dependencies (npm ci, skipped while package-lock.json and Node are unchanged);
 #   4. the mediasoup worker, built from mediasoup's npm tarball (cached outside the clone);
 #   5. the audio mixer's codec addon (scripts/build-codec-addon.sh), the MCU compositor
-#      (scripts/build-compositor.sh) and the browser join
+#      (scripts/build-compositor.sh), the TURN relay guard (scripts/build-relay-guard.sh) and the browser join
 #      page's script (scripts/build-web.sh).
 # Usage: scripts/setup.sh [run|test]   (default: run). Source it to keep its PATH.
 # A second run with nothing changed takes a second or two.
@@ -105,6 +105,8 @@ fi
 # The audio mixer's codec addon (Opus, G.722, G.711), rebuilt only when its source changed.
 bash "$vcbox_root/scripts/build-codec-addon.sh"
 bash "$vcbox_root/scripts/build-compositor.sh"
+# The TURN relay's port guard (coturn relays only to the media ports).
+bash "$vcbox_root/scripts/build-relay-guard.sh"
 # The browser join page's script (esbuild bundle), rebuilt only when its sources changed.
 bash "$vcbox_root/scripts/build-web.sh"
 # The IVR prompts (espeak-ng, zh-CN and en), rebuilt only when their texts changed.

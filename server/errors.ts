@@ -441,6 +441,33 @@ export const ERRORS = {
     en: 'Too many requests from your address; wait {seconds} seconds.',
     zh: '您的地址请求过多；请等待 {seconds} 秒。',
   },
+  // The browser join page's WebSocket (server/control-plane/join-socket/): what a frame or a
+  // connection is refused for, in words the page (or whoever drives the socket) can show.
+  VCBOX_ERR_JOIN_REQUEST: {
+    statusCode: 400,
+    en: 'The join request is invalid: {problem}. A request is a JSON object {"id", "method", "params"} with one of the methods join, connectTransport, produce, consume, consumeComposed, resume, leave; reload the join page if this keeps happening.',
+    zh: '入会请求无效：{problem}。请求应为 JSON 对象 {"id", "method", "params"}，method 为 join、connectTransport、produce、consume、consumeComposed、resume、leave 之一；如反复出现请刷新入会页面。',
+  },
+  VCBOX_ERR_JOIN_ORIGIN: {
+    statusCode: 403,
+    en: "The join connection was opened by a page from {origin}, which is not this box. Open the join page from the box's own address (http(s)://<box address>/join/).",
+    zh: '入会连接由来自 {origin} 的页面发起，该页面不属于本设备。请从设备自己的地址打开入会页面（http(s)://<设备地址>/join/）。',
+  },
+  VCBOX_ERR_JOIN_CONNECTIONS: {
+    statusCode: 429,
+    en: 'Too many join connections from your address {address}: at most {limit} at a time. Close other join pages opened from this network, or wait until someone leaves.',
+    zh: '来自您的地址 {address} 的入会连接过多：同一时间最多 {limit} 个。请关闭本网络中其他已打开的入会页面，或等待有人离开。',
+  },
+  VCBOX_ERR_JOIN_PEER_LIMIT: {
+    statusCode: 429,
+    en: 'Refused: this participant already has {count} {what}, the most one participant may have is {limit}. Leave the meeting and join again if the page lost track of them.',
+    zh: '已拒绝：该参会者已有 {count} 个 {what}，每位参会者最多 {limit} 个。如页面状态异常，请离开会议后重新加入。',
+  },
+  VCBOX_ERR_JOIN_BUSY: {
+    statusCode: 429,
+    en: 'Too many requests of this join page are still waiting for their answers (at most {limit}); wait for the answers before sending more.',
+    zh: '此入会页面尚有过多请求未得到应答（最多 {limit} 个）；请等待应答后再发送。',
+  },
   VCBOX_ERR_SPREADSHEET: {
     statusCode: 400,
     en: 'The file was not imported: {reason}. Nothing was changed.',

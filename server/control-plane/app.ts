@@ -50,6 +50,7 @@ import type { SystemSampler } from '../observability/system-sampler.ts';
 import { healthRoutes } from './routes/health.ts';
 import { meetingRoutes } from './routes/meetings.ts';
 import { ivrPromptRoutes } from './routes/ivr-prompts.ts';
+import { certificateNames } from './join-socket/join-origin.ts';
 import { joinRoutes } from './routes/join.ts';
 import { licenseRoutes } from './routes/license.ts';
 import { systemInfoRoutes } from './routes/system-info.ts';
@@ -263,6 +264,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           records: new CallRecords(db),
           ...(options.mediaEvents ? { mediaEvents: options.mediaEvents } : {}),
           ...(options.turn ? { turn: options.turn } : {}),
+          settings: () => settings.getAll(),
+          certificateNames: certificateNames(certificates),
         });
       }
       if (options.promptDir) await api.register(ivrPromptRoutes, { db, prompts: new PromptStore(options.promptDir) });

@@ -27,8 +27,8 @@ import { runService } from '../process/service-lifecycle.ts';
 import { applicationSecret } from '../signaling/application-secret.ts';
 import { MediaClient } from '../media-client/media-client.ts';
 import { ServiceHealth } from '../observability/service-health.ts';
-import { sharedSecret } from '../process/shared-secret.ts';
 import { turnAccessFrom } from '../turn/turn-config.ts';
+import { TurnGuestKeys, turnUserDb } from '../turn/turn-guest-keys.ts';
 import { SystemSampler } from '../observability/system-sampler.ts';
 import { SipApplication } from '../sip-app/sip-application.ts';
 import { SystemConfigurator } from '../system/system-configurator.ts';
@@ -77,8 +77,9 @@ await runService('control plane', async () => {
   const sampler = new SystemSampler({ dataDir: config.dataDir }).start();
   // The TURN relay runs in its own process (server/turn/main.ts); this one hands browsers its
   // credentials and asks it for STUN on the dashboard.
-  const turnSecret = sharedSecret(dataPaths(config).secrets, 'turn');
-  const turn = () => turnAccessFrom(state.settings.getAll(), turnSecret, config.turn.port);
+  // Each browser's credentials go into the relay's user database and out when it leaves.
+  const turnKeys = new TurnGuestKeys(turnUserDb(paths.run));
+  const turn = () => turnAccessFrom(state.settings.getAll(), turnKeys, config.turn.port);
   const turnProbeHost = config.media.listenIp === '0.0.0.0' ? '127.0.0.1' : config.media.listenIp;
   const turnProbe = () => {
     const access = turn();
@@ -136,6 +137,7 @@ await runService('control plane', async () => {
     media.close();
     await web.close();
     syslog.close();
+    turnKeys.close();
     state.db.close();
     throw error;
   }
@@ -158,6 +160,7 @@ await runService('control plane', async () => {
       await app.close();
       await web.close();
       syslog.close();
+      turnKeys.close();
       state.db.close();
     },
   };

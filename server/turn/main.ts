@@ -8,7 +8,6 @@ import { initLogging } from '../logging/logger.ts';
 import { RemoteSyslog } from '../logging/remote-syslog.ts';
 import { openState } from '../process/open-state.ts';
 import { runService } from '../process/service-lifecycle.ts';
-import { sharedSecret } from '../process/shared-secret.ts';
 import { TurnService } from './turn-service.ts';
 
 await runService('turn service', async () => {
@@ -23,7 +22,6 @@ await runService('turn service', async () => {
       listenIp: config.media.listenIp,
       mediaAddress: config.media.address,
       ...(config.turn.port === undefined ? {} : { port: config.turn.port }),
-      secret: sharedSecret(paths.secrets, 'turn'),
       runDir: paths.run,
     },
   }).start();

@@ -2,17 +2,28 @@
  * The TURN relay's configuration: what the box's settings mean for coturn (`turnserver`,
  * Debian's coturn package), rendered as its configuration file. The relay exists for browsers
  * that cannot reach the media ports directly (a firewall that lets only one UDP or TCP port
- * through, or UDP blocked altogether): the join page hands them short-lived credentials
- * (./turn-credentials.ts) and they relay their WebRTC media through it.
+ * through, or UDP blocked altogether): the join page hands each browser its own credentials
+ * (./turn-guest-keys.ts: written into coturn's user database when it joins, deleted when it
+ * leaves) and they relay their WebRTC media through it.
  *
- * Safe by default: the relay forwards only to the box's own media addresses (every other peer
- * address is denied), credentials are HMACs of a secret only the box knows (TURN REST API,
- * coturn's `use-auth-secret`), no CLI, no multicast. Relay ports come from the `media.turnPorts`
- * range (spec: 38000-49999). Nothing here starts a process (./turn-service.ts does).
+ * Safe by default — the relay is a way into meetings, not into the LAN nor the box:
+ * - peers: only the box's media address (and the static NAT public address it is announced
+ *   as); every other IPv4 and IPv6 address is denied, loopback too unless the media address is
+ *   loopback itself (a test box), multicast and broadcast always;
+ * - UDP relays only (`no-tcp-relay`, no RFC 6062 TCP connections): nothing of the box's TCP
+ *   services (console, SSH, the signaling wire protocol) is reachable through it;
+ * - ports: coturn restricts peers by address only, not by port, and its `min-port`/`max-port`
+ *   are the relay's OWN ports (where its relayed sockets are bound: `media.turnPorts`), not the
+ *   peers'. The peer ports are held to the media range (`media.mcuPorts`, where browsers'
+ *   WebRTC transports listen) by the relay guard (./relay-guard.ts) loaded into coturn;
+ * - credentials: long-term credentials per browser from the user database (`lt-cred-mech`),
+ *   taken back when it leaves; at most `user-quota` allocations each; no CLI, no TLS listener.
+ * Nothing here starts a process (./turn-service.ts does).
  */
 import net from 'node:net';
 import type { PortRange, Settings } from '../settings/settings-schema.ts';
 import { staticNatFrom } from '../network/static-nat.ts';
+import { type TurnGuestKeys, turnUserDb } from './turn-guest-keys.ts';
 
 export interface TurnRelayOptions {
   /** Address the relay listens on for clients (0.0.0.0 = every IPv4 address). */
@@ -24,13 +35,13 @@ export interface TurnRelayOptions {
   readonly relayPorts: PortRange;
   /** The TURN realm: the box's local SIP domain. */
   readonly realm: string;
-  /** The key credentials are made with (server/process/shared-secret.ts). */
-  readonly secret: string;
+  /** The only peer ports media may be relayed to: where browsers' WebRTC transports listen. */
+  readonly peerPorts: PortRange;
   /** The only peers media may be relayed to (the box's media addresses). */
   readonly allowedPeers: readonly string[];
   /** Static NAT: the public IP relayed addresses are announced as to clients. */
   readonly externalIp?: string;
-  /** coturn's working files (pid file, its user database): a folder of the box's own. */
+  /** coturn's working files (pid file, its user database ./turn-guest-keys.ts): a folder of the box's own. */
   readonly runDir: string;
 }
 
@@ -40,7 +51,6 @@ export interface TurnProcessConfig {
   readonly mediaAddress: string;
   /** A port pinned by the process configuration (VCBOX_TURN_PORT); else the `turn.port` setting. */
   readonly port?: number;
-  readonly secret: string;
   readonly runDir: string;
 }
 
@@ -55,21 +65,22 @@ export function turnRelayFrom(settings: Settings, host: TurnProcessConfig): Turn
     port: host.port ?? settings['turn.port'],
     relayPorts: settings['media.turnPorts'],
     realm: settings['network.localDomain'],
-    secret: host.secret,
+    peerPorts: settings['media.mcuPorts'],
     allowedPeers: [...new Set(allowedPeers)],
     ...(nat ? { externalIp: nat.publicIp } : {}),
     runDir: host.runDir,
   };
 }
 
-/** What a browser needs to use the relay now: its port and the credential key; undefined when off. */
+/** What a browser needs to use the relay now: its port, its realm and where its credentials are kept; undefined when off. */
 export interface TurnAccess {
   readonly port: number;
-  readonly secret: string;
+  readonly realm: string;
+  readonly keys: TurnGuestKeys;
 }
 
-export function turnAccessFrom(settings: Pick<Settings, 'turn.enabled' | 'turn.port'>, secret: string, pinnedPort?: number): TurnAccess | undefined {
-  return settings['turn.enabled'] ? { port: pinnedPort ?? settings['turn.port'], secret } : undefined;
+export function turnAccessFrom(settings: Pick<Settings, 'turn.enabled' | 'turn.port' | 'network.localDomain'>, keys: TurnGuestKeys, pinnedPort?: number): TurnAccess | undefined {
+  return settings['turn.enabled'] ? { port: pinnedPort ?? settings['turn.port'], realm: settings['network.localDomain'], keys } : undefined;
 }
 
 const isLoopback = (address: string) => address.startsWith('127.') || address === '::1';
@@ -81,6 +92,8 @@ export function renderTurnConfig(o: TurnRelayOptions): string {
   }
   const lines = [
     '# Written by vcbox from its settings (server/turn/turn-config.ts); changes here are overwritten.',
+    // Not coturn's: the relay guard's range (its environment), here so a change restarts the relay.
+    `# Relayed datagrams go only to peer ports ${o.peerPorts.min}-${o.peerPorts.max} (server/turn/relay-guard.ts).`,
     `listening-port=${o.port}`,
     ...(o.listenIp === '0.0.0.0' ? [] : [`listening-ip=${o.listenIp}`]),
     `relay-ip=${o.relayIp}`,
@@ -88,14 +101,19 @@ export function renderTurnConfig(o: TurnRelayOptions): string {
     `min-port=${o.relayPorts.min}`,
     `max-port=${o.relayPorts.max}`,
     `realm=${o.realm}`,
-    'use-auth-secret',
-    `static-auth-secret=${o.secret}`,
+    // Per-browser credentials from the user database, withdrawn when the browser leaves.
+    'lt-cred-mech',
+    `userdb=${turnUserDb(o.runDir)}`,
+    // A browser's two transports over UDP and TCP to the relay: four; a few more for ICE restarts.
+    'user-quota=8',
     'fingerprint',
     // Plain UDP and TCP: browsers refuse a self-signed certificate for turns:, and the DTLS of
     // the media inside is end to end anyway.
     'no-tls',
     'no-dtls',
     'no-cli',
+    // UDP relays only: no TCP connection from the relay to anything (RFC 6062 is refused).
+    'no-tcp-relay',
     'no-multicast-peers',
     'no-software-attribute',
     // NAT behaviour discovery needs two addresses; one box has one.
@@ -110,7 +128,6 @@ export function renderTurnConfig(o: TurnRelayOptions): string {
     'log-file=stdout',
     'simple-log',
     `pidfile=${o.runDir}/turnserver.pid`,
-    `userdb=${o.runDir}/turndb`,
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -5,13 +5,16 @@
  * allocations in progress end then; browsers relaying through it reconnect. A relay that exits
  * on its own is started again with a growing delay (so one that cannot start does not spin);
  * turned off in the settings, it is stopped. coturn's own lines go to this module's log.
+ * coturn runs with the relay guard loaded (./relay-guard.ts: relayed datagrams only to the
+ * media ports); without the built guard the relay is not started (scripts/setup.sh builds it).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { getLogger } from '../logging/logger.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
+import { RELAY_GUARD_LIBRARY, relayGuardEnvironment } from './relay-guard.ts';
 import { renderTurnConfig, type TurnProcessConfig, turnRelayFrom } from './turn-config.ts';
 
 const log = getLogger('turn');
@@ -35,6 +38,7 @@ export class TurnService {
   readonly #options: TurnServiceOptions;
   readonly #confFile: string;
   #config: string | undefined;
+  #environment: Record<string, string> = {};
   #port = 0;
   #child: ChildProcess | undefined;
   #since = new Date();
@@ -78,6 +82,7 @@ export class TurnService {
     const first = this.#config === undefined && this.#child === undefined;
     this.#config = config;
     this.#port = relay?.port ?? 0;
+    this.#environment = relay ? relayGuardEnvironment(relay) : {};
     if (!first) log.info({ enabled: config !== undefined, port: this.#port }, 'TURN settings changed; restarting the relay');
     void this.#stopChild().then(() => {
       if (this.#closed || this.#config !== config || config === undefined) return;
@@ -93,7 +98,13 @@ export class TurnService {
     clearTimeout(this.#retry);
     this.#retry = undefined;
     if (this.#closed || this.#config === undefined) return;
-    const child = spawn(this.#options.binary ?? 'turnserver', ['-c', this.#confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (!existsSync(RELAY_GUARD_LIBRARY)) {
+      // Deny by default: a relay without its port guard would reach every UDP port of the media address.
+      this.#lastError = `the relay guard ${RELAY_GUARD_LIBRARY} is missing; run scripts/setup.sh (it builds it)`;
+      log.error({ library: RELAY_GUARD_LIBRARY }, 'the TURN relay is not started: its port guard is missing');
+      return;
+    }
+    const child = spawn(this.#options.binary ?? 'turnserver', ['-c', this.#confFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.#environment } });
     this.#child = child;
     this.#since = new Date();
     const config = this.#config;
@@ -105,7 +116,7 @@ export class TurnService {
         if (/^ERROR:/.test(text)) {
           this.#lastError = text;
           relayLog.error(text);
-        } else if (/^WARNING:/.test(text)) relayLog.warn(text);
+        } else if (/^WARNING:/.test(text) || /^relay guard:/.test(text)) relayLog.warn(text);
         else relayLog.info(text);
       });
     }

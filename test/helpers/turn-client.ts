@@ -1,16 +1,21 @@
 /**
- * A minimal TURN client (RFC 8656 over UDP) for tests of the box's relay: Allocate with the
- * long-term credential mechanism (the 401 challenge's realm and nonce, MESSAGE-INTEGRITY keyed
- * with MD5(user:realm:password)) and CreatePermission for a peer address. It answers the
- * relay's response class and error code; it never sends media anywhere.
+ * A minimal TURN client (RFC 8656) for tests of the box's relay, over UDP or over a TCP
+ * connection to the relay: Allocate (a UDP relay, or a TCP one as RFC 6062 asks for it) with
+ * the long-term credential mechanism (the 401 challenge's realm and nonce, MESSAGE-INTEGRITY
+ * keyed with MD5(user:realm:password)), CreatePermission for a peer address, and Send
+ * indications (a datagram the relay is asked to send to a peer address and port). It answers
+ * the relay's response class and error code.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
+import net from 'node:net';
 
 const MAGIC = 0x2112a442;
 const ALLOCATE = 0x0003;
 const CREATE_PERMISSION = 0x0008;
-const ATTR = { username: 0x0006, integrity: 0x0008, error: 0x0009, peer: 0x0012, realm: 0x0014, nonce: 0x0015, transport: 0x0019 } as const;
+const SEND_INDICATION = 0x0016;
+const ATTR = { username: 0x0006, integrity: 0x0008, error: 0x0009, peer: 0x0012, data: 0x0013, realm: 0x0014, nonce: 0x0015, transport: 0x0019 } as const;
+const PROTOCOL = { udp: 17, tcp: 6 } as const;
 
 export interface TurnAnswer {
   readonly ok: boolean;
@@ -27,10 +32,10 @@ function attribute(type: number, value: Buffer): Buffer {
   return Buffer.concat([header, value, padding]);
 }
 
-function xorPeer(address: string): Buffer {
+function xorPeer(address: string, port = 9): Buffer {
   const value = Buffer.alloc(8);
   value.writeUInt8(0x01, 1); // IPv4
-  value.writeUInt16BE(9 ^ (MAGIC >>> 16), 2); // port 9 (discard), XOR-ed; never used here
+  value.writeUInt16BE(port ^ (MAGIC >>> 16), 2); // XOR-ed; port 9 (discard) where it does not matter
   const parts = address.split('.').map(Number);
   value.writeUInt32BE(((((parts[0] ?? 0) << 24) | ((parts[1] ?? 0) << 16) | ((parts[2] ?? 0) << 8) | (parts[3] ?? 0)) ^ MAGIC) >>> 0, 4);
   return value;
@@ -49,17 +54,46 @@ function parse(message: Buffer): { type: number; attributes: Map<number, Buffer>
 }
 
 export class TurnClient {
-  readonly #socket = dgram.createSocket('udp4');
   readonly #host: string;
   readonly #port: number;
+  readonly #udp: dgram.Socket | undefined;
+  readonly #tcp: net.Socket | undefined;
+  readonly #listeners = new Set<(message: Buffer) => void>();
+  #received = Buffer.alloc(0);
   #realm = '';
   #nonce = '';
   #key: Buffer | undefined;
   #username = '';
 
-  constructor(host: string, port: number) {
+  /** A client of the relay at host:port, talking to it over UDP (default) or one TCP connection. */
+  constructor(host: string, port: number, over: 'udp' | 'tcp' = 'udp') {
     this.#host = host;
     this.#port = port;
+    if (over === 'udp') {
+      this.#udp = dgram.createSocket('udp4');
+      this.#udp.on('message', (message) => this.#deliver(message));
+    } else {
+      this.#tcp = net.connect(port, host);
+      this.#tcp.on('error', () => undefined);
+      this.#tcp.on('data', (chunk: Buffer) => {
+        // STUN over TCP: messages back to back, each 20 bytes of header plus its length.
+        this.#received = Buffer.concat([this.#received, chunk]);
+        while (this.#received.length >= 20 && this.#received.length >= 20 + this.#received.readUInt16BE(2)) {
+          const length = 20 + this.#received.readUInt16BE(2);
+          this.#deliver(this.#received.subarray(0, length));
+          this.#received = this.#received.subarray(length);
+        }
+      });
+    }
+  }
+
+  #deliver(message: Buffer): void {
+    for (const listener of [...this.#listeners]) listener(message);
+  }
+
+  #write(message: Buffer): void {
+    if (this.#udp) this.#udp.send(message, this.#port, this.#host);
+    else this.#tcp?.write(message);
   }
 
   #request(method: number, attributes: Buffer[], sign: boolean): Promise<{ type: number; attributes: Map<number, Buffer> }> {
@@ -81,17 +115,17 @@ export class TurnClient {
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.#socket.off('message', onMessage);
+        this.#listeners.delete(onMessage);
         reject(new Error(`no TURN answer from ${this.#host}:${this.#port} within 3 s`));
       }, 3000);
       const onMessage = (answer: Buffer) => {
         if (answer.length < 20 || !answer.subarray(8, 20).equals(transaction)) return;
         clearTimeout(timer);
-        this.#socket.off('message', onMessage);
+        this.#listeners.delete(onMessage);
         resolve(parse(answer));
       };
-      this.#socket.on('message', onMessage);
-      this.#socket.send(message, this.#port, this.#host);
+      this.#listeners.add(onMessage);
+      this.#write(message);
     });
   }
 
@@ -101,9 +135,12 @@ export class TurnClient {
     return error ? { ok: false, code: (error.readUInt8(2) & 0x07) * 100 + error.readUInt8(3), reason: error.subarray(4).toString('utf8') } : { ok: false };
   }
 
-  /** Allocate a UDP relay: the challenge first, then the request signed with these credentials. */
-  async allocate(username: string, password: string): Promise<TurnAnswer> {
-    const transport = attribute(ATTR.transport, Buffer.from([17, 0, 0, 0]));
+  /**
+   * Allocate a relay (UDP by default; `tcp` asks for an RFC 6062 TCP relay): the challenge
+   * first, then the request signed with these credentials.
+   */
+  async allocate(username: string, password: string, relay: 'udp' | 'tcp' = 'udp'): Promise<TurnAnswer> {
+    const transport = attribute(ATTR.transport, Buffer.from([PROTOCOL[relay], 0, 0, 0]));
     const challenge = await this.#request(ALLOCATE, [transport], false);
     const realm = challenge.attributes.get(ATTR.realm);
     const nonce = challenge.attributes.get(ATTR.nonce);
@@ -120,6 +157,21 @@ export class TurnClient {
     return TurnClient.#answer(await this.#request(CREATE_PERMISSION, [attribute(ATTR.peer, xorPeer(peer)), ...this.#credentials()], true));
   }
 
+  /**
+   * A Send indication: the relay is asked to send `data` from this allocation to peer:port
+   * (after a permission for the peer). Indications have no answer; whether it arrived is the
+   * peer's to say.
+   */
+  send(peer: string, port: number, data: Buffer): void {
+    const body = Buffer.concat([attribute(ATTR.peer, xorPeer(peer, port)), attribute(ATTR.data, data)]);
+    const header = Buffer.alloc(20);
+    header.writeUInt16BE(SEND_INDICATION, 0);
+    header.writeUInt16BE(body.length, 2);
+    header.writeUInt32BE(MAGIC, 4);
+    randomBytes(12).copy(header, 8);
+    this.#write(Buffer.concat([header, body]));
+  }
+
   get realm(): string {
     return this.#realm;
   }
@@ -129,6 +181,7 @@ export class TurnClient {
   }
 
   close(): void {
-    this.#socket.close();
+    this.#udp?.close();
+    this.#tcp?.destroy();
   }
 }

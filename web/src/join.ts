@@ -91,25 +91,28 @@ class Signaling {
   readonly #socket: WebSocket;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
+  /** Why the box refused this socket as a whole (an error that answers no request), in its words. */
+  #refusal: string | undefined;
   onNotification: (name: string, data: Record<string, unknown>) => void = () => undefined;
   onClose: () => void = () => undefined;
 
   constructor(url: string) {
     this.#socket = new WebSocket(url);
     this.#socket.addEventListener('message', (event) => {
-      const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown; error?: { code: string; message: string; refusal?: string }; notification?: string; data?: Record<string, unknown> };
+      const message = JSON.parse(String(event.data)) as { id?: number | null; result?: unknown; error?: { code: string; message: string; refusal?: string }; notification?: string; data?: Record<string, unknown> };
       if (message.notification) {
         this.onNotification(message.notification, message.data ?? {});
         return;
       }
-      const pending = message.id === undefined ? undefined : this.#pending.get(message.id);
-      if (!pending || message.id === undefined) return;
+      if (message.error && message.id === null) this.#refusal = message.error.message;
+      const pending = message.id === undefined || message.id === null ? undefined : this.#pending.get(message.id);
+      if (!pending || message.id === undefined || message.id === null) return;
       this.#pending.delete(message.id);
       if (message.error) pending.reject(Object.assign(new Error(message.error.message), message.error));
       else pending.resolve(message.result);
     });
     this.#socket.addEventListener('close', () => {
-      for (const pending of this.#pending.values()) pending.reject(new Error(t('lost')));
+      for (const pending of this.#pending.values()) pending.reject(new Error(this.#refusal ?? t('lost')));
       this.#pending.clear();
       this.onClose();
     });

@@ -13,11 +13,18 @@
  * concurrent participants; `audioOnly` when the licence allows no video: the page's camera
  * and the composed picture are then refused); wrong PINs and meeting look-ups are
  * rate-limited per address. A closed socket leaves the meeting.
+ *
+ * The socket is public, so it trusts nothing it is sent: a page of another origin cannot open
+ * it (../join-socket/join-origin.ts); each frame must pass its method's schema
+ * (../join-socket/join-requests.ts) and is answered for itself — a bad one gets an error in
+ * words, never closes the socket or touches anyone else's; sockets and joins per address,
+ * requests per socket and what a participant makes in the media service are bounded
+ * (../join-socket/join-limits.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { WebSocket } from '@fastify/websocket';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
 import type { MediaServiceEvents } from '../../../media/media-service.ts';
 import type { CallRecords } from '../../cdr/call-records.ts';
@@ -26,7 +33,11 @@ import { getLogger } from '../../logging/logger.ts';
 import type { LiveMeetings } from '../../meetings/live-meetings.ts';
 import type { MeetingAdmission, RefusalKind } from '../../meetings/meeting-admission.ts';
 import type { TurnAccess } from '../../turn/turn-config.ts';
-import { turnCredentials } from '../../turn/turn-credentials.ts';
+import type { TurnGuestKeys } from '../../turn/turn-guest-keys.ts';
+import type { Settings } from '../../settings/settings-schema.ts';
+import { AddressConnections, inSlot, JOIN_LIMITS, PeerQuota } from '../join-socket/join-limits.ts';
+import { isOwnOrigin } from '../join-socket/join-origin.ts';
+import { type JoinRequest, parseJoinRequest } from '../join-socket/join-requests.ts';
 import { minuteBudget, minuteFailureBudget } from '../rate-limit.ts';
 
 const log = getLogger('join');
@@ -43,8 +54,6 @@ export const JOIN_REFUSALS: Record<RefusalKind, string> = {
   'license-ports': "All concurrent participants the box's licence allows are in meetings; try again later.",
 };
 
-const MAX_MESSAGE_BYTES = 64 * 1024;
-
 export interface JoinRouteOptions {
   readonly admission: MeetingAdmission;
   readonly live: LiveMeetings;
@@ -53,13 +62,21 @@ export interface JoinRouteOptions {
   readonly records: CallRecords;
   /** The TURN relay now (port and credential key), or undefined when it is off. */
   readonly turn?: () => TurnAccess | undefined;
+  /** The settings now: the box's own addresses and web ports, whose pages may open the socket. */
+  readonly settings?: () => Settings;
+  /** The names the box's web certificate is issued for (its DNS names): its pages' hosts too. */
+  readonly certificateNames?: () => readonly string[];
 }
 
-/** The relay at the address the browser reached the box at (the Host it asked for). */
-function iceServersFor(access: TurnAccess | undefined, hostname: string, participantId: string): { urls: string[]; username: string; credential: string }[] {
+/**
+ * The relay at the address the browser reached the box at (the Host it asked for), with
+ * credentials of this browser's own: they work until it leaves (`session.turnUser`).
+ */
+function iceServersFor(access: TurnAccess | undefined, hostname: string, participantId: string, session: Session): { urls: string[]; username: string; credential: string }[] {
   if (!access) return [];
   const host = hostname.includes(':') && !hostname.startsWith('[') ? `[${hostname}]` : hostname;
-  const { username, credential } = turnCredentials(access.secret, participantId);
+  const { username, credential } = access.keys.grant(participantId, access.realm);
+  session.turnUser = { keys: access.keys, username };
   return [{ urls: [`turn:${host}:${access.port}?transport=udp`, `turn:${host}:${access.port}?transport=tcp`], username, credential }];
 }
 
@@ -70,6 +87,12 @@ interface Session {
   record?: number;
   /** The licence allowed audio only when this browser joined. */
   audioOnly?: boolean;
+  /** What this participant has made in the media service (./join-socket/join-limits.ts). */
+  quota: PeerQuota;
+  /** Its TURN credentials, withdrawn when it leaves. */
+  turnUser?: { readonly keys: TurnGuestKeys; readonly username: string };
+  /** A join of this socket is under way (a second one at the same time would be a second participant). */
+  joining?: boolean;
 }
 
 export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, options) => {
@@ -79,6 +102,8 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
   const wrongPins = minuteFailureBudget(10);
   // Meeting look-ups per address: 30 a minute (no walking the meeting numbers).
   const lookups = minuteBudget(30);
+  const connections = new AddressConnections();
+  const joinsPerAddress = minuteBudget(JOIN_LIMITS.joinsPerAddressPerMinute);
 
   const notify = (session: Session, notification: string, data: unknown) => {
     if (session.socket.readyState === 1) session.socket.send(JSON.stringify({ notification, data }));
@@ -89,6 +114,8 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
     session.meeting = undefined;
     session.participantId = undefined;
     sessions.delete(participantId);
+    if (session.turnUser) session.turnUser.keys.revoke(session.turnUser.username);
+    session.turnUser = undefined;
     await media.leave(meeting, participantId, reason).catch(() => undefined);
     live.remove(meeting, participantId, reason);
     if (session.record !== undefined) records.ended(session.record, 'answered');
@@ -100,7 +127,11 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
     for (const session of sessions.values()) if (session.meeting === meeting && session.participantId !== info.participantId) notify(session, 'newProducer', info);
   };
   const onProducerClosed = (meeting: string, producerId: string, participantId: string) => {
-    for (const session of sessions.values()) if (session.meeting === meeting && session.participantId !== participantId) notify(session, 'producerClosed', { producerId, participantId });
+    for (const session of sessions.values()) {
+      if (session.meeting !== meeting || session.participantId === participantId) continue;
+      session.quota.producerClosed(producerId);
+      notify(session, 'producerClosed', { producerId, participantId });
+    }
   };
   const onParticipantClosed = (meeting: string, participantId: string, reason: string) => {
     const session = sessions.get(participantId);
@@ -139,11 +170,46 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
     },
   );
 
-  app.get('/join/ws', { websocket: true, config: { public: true }, schema: { hide: true } }, (socket, request) => {
-    const session: Session = { socket };
-    const handle = async (method: string, params: Record<string, unknown>): Promise<unknown> => {
+  // Before the socket opens: a page of another site is refused (HTTP 403, the error in words).
+  // One more socket from an address that has its limit open is let open just long enough to
+  // be told why (an error frame, then close 1008): the box's own page shows it to the visitor,
+  // which it could not with an HTTP refusal of the handshake.
+  const overLimit = new WeakMap<FastifyRequest, Error>();
+  const admitSocket = async (request: FastifyRequest) => {
+    // A plain GET (no upgrade) is answered 404 by the route and holds nothing.
+    if (!request.ws) return;
+    const origin = request.headers.origin;
+    const settings = options.settings?.();
+    if (origin !== undefined && settings && !isOwnOrigin(origin, settings, { address: request.socket.localAddress, port: request.socket.localPort }, options.certificateNames?.())) {
+      log.warn({ origin, source: request.ip }, 'join socket refused: a page of another origin');
+      throw createError('VCBOX_ERR_JOIN_ORIGIN', { origin: origin.slice(0, 200) });
+    }
+    let release: () => void;
+    try {
+      release = connections.take(request.ip);
+    } catch (error) {
+      log.warn({ source: request.ip, limit: JOIN_LIMITS.socketsPerAddress }, 'join socket refused: too many from one address');
+      overLimit.set(request, error as Error);
+      return;
+    }
+    // Counted until the connection is gone.
+    request.raw.socket.once('close', release);
+  };
+
+  app.get('/join/ws', { websocket: true, config: { public: true }, schema: { hide: true }, preValidation: admitSocket }, (socket, request) => {
+    const refused = overLimit.get(request) as (Error & { code?: string }) | undefined;
+    if (refused) {
+      socket.send(JSON.stringify({ id: null, error: { code: refused.code, message: refused.message } }));
+      socket.close(1008, 'too many join connections from this address');
+      return;
+    }
+    const session: Session = { socket, quota: new PeerQuota() };
+    const requestsPerMinute = minuteBudget(JOIN_LIMITS.requestsPerSocketPerMinute);
+    const handle = async ({ method, params }: JoinRequest): Promise<unknown> => {
+      requestsPerMinute('socket');
       if (method === 'join') {
-        if (session.participantId) throw Object.assign(new Error('already joined'), { code: 'VCBOX_ERR_BAD_REQUEST' });
+        if (session.participantId) throw createError('VCBOX_ERR_JOIN_REQUEST', { problem: 'this page has joined already' });
+        joinsPerAddress(request.ip);
         const number = String(params.number ?? '');
         const pin = params.pin === undefined || params.pin === '' ? undefined : String(params.pin);
         const name = String(params.name ?? '').trim();
@@ -186,58 +252,74 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
           },
         });
         log.info({ meeting: number, participant: participantId, role: result.role }, 'browser joined the meeting');
-        return { participantId, role: result.role, subject: result.target.subject, audioOnly: result.audioOnly, ...joined, iceServers: iceServersFor(options.turn?.(), request.hostname, participantId) };
+        return { participantId, role: result.role, subject: result.target.subject, audioOnly: result.audioOnly, ...joined, iceServers: iceServersFor(options.turn?.(), request.hostname, participantId, session) };
       }
-      const { meeting, participantId } = session;
-      if (!meeting || !participantId) throw Object.assign(new Error('join the meeting first'), { code: 'VCBOX_ERR_BAD_REQUEST' });
+      const { meeting, participantId, quota } = session;
+      if (!meeting || !participantId) throw createError('VCBOX_ERR_JOIN_REQUEST', { problem: `${method} needs a joined meeting; send join first` });
       switch (method) {
         case 'connectTransport':
-          return media.connectWeb(meeting, participantId, String(params.transportId), params.dtlsParameters as never);
+          return inSlot(quota.transportConnect(), () => media.connectWeb(meeting, participantId, String(params.transportId), params.dtlsParameters as never));
         case 'produce': {
           const kind = params.kind === 'video' ? 'video' : 'audio';
           if (kind === 'video' && session.audioOnly) throw createError('VCBOX_ERR_LICENSE_AUDIO_ONLY');
-          return { id: await media.produceWeb(meeting, participantId, kind, params.rtpParameters as never) };
+          return { id: await inSlot(quota.producer(kind), () => media.produceWeb(meeting, participantId, kind, params.rtpParameters as never)) };
         }
-        case 'consume':
-          return media.consumeWeb(meeting, participantId, String(params.producerId), params.rtpCapabilities as never);
+        case 'consume': {
+          const producerId = String(params.producerId);
+          return inSlot(quota.consumer(producerId), () => media.consumeWeb(meeting, participantId, producerId, params.rtpCapabilities as never));
+        }
         case 'consumeComposed':
           if (session.audioOnly) throw createError('VCBOX_ERR_LICENSE_AUDIO_ONLY');
-          return media.consumeComposedWeb(meeting, participantId, params.rtpCapabilities as never);
+          return inSlot(quota.composed(), () => media.consumeComposedWeb(meeting, participantId, params.rtpCapabilities as never));
         case 'resume':
           return media.resumeWeb(meeting, participantId, String(params.consumerId));
         case 'leave':
           await leave(session, 'left');
           return {};
-        default:
-          throw Object.assign(new Error(`unknown method ${method}`), { code: 'VCBOX_ERR_BAD_REQUEST' });
       }
     };
 
-    socket.on('message', (data: Buffer) => {
-      if (data.length > MAX_MESSAGE_BYTES) {
-        socket.close(1009, 'message too large');
-        return;
-      }
-      let message: { id?: unknown; method?: unknown; params?: unknown };
+    const answer = (message: unknown) => {
+      if (socket.readyState !== 1) return;
       try {
-        message = JSON.parse(data.toString('utf8'));
-      } catch {
-        socket.send(JSON.stringify({ id: null, error: { code: 'VCBOX_ERR_BAD_REQUEST', message: 'not JSON' } }));
-        return;
+        socket.send(JSON.stringify(message));
+      } catch (error) {
+        log.warn({ err: (error as Error).message, source: request.ip }, 'join socket: an answer could not be sent');
       }
-      const id = message.id ?? null;
-      handle(String(message.method ?? ''), (message.params ?? {}) as Record<string, unknown>).then(
-        (result) => socket.readyState === 1 && socket.send(JSON.stringify({ id, result: result ?? {} })),
-        (error: Error & { code?: string; refusal?: string; field?: string; params?: { reason?: unknown } }) =>
-          socket.readyState === 1 &&
-          socket.send(
-            JSON.stringify({
-              id,
-              error: { code: error.code ?? 'VCBOX_ERR_INTERNAL', message: String(error.params?.reason ?? error.message), refusal: error.refusal, field: error.field },
-            }),
-          ),
-      );
+    };
+    const refusal = (id: JoinRequest['id'], error: Error & { code?: string; refusal?: string; field?: string; params?: { reason?: unknown } }) => {
+      if (!error.code) log.error({ err: error, source: request.ip }, 'join socket: a request failed');
+      answer({ id, error: { code: error.code ?? 'VCBOX_ERR_INTERNAL', message: String(error.params?.reason ?? error.message), refusal: error.refusal, field: error.field } });
+    };
+    // Every frame answers for itself: whatever it holds, a refusal goes back to that request
+    // and neither this socket nor anyone else's is touched.
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      try {
+        const { id, request: parsed, error } = isBinary ? { id: null, request: undefined, error: createError('VCBOX_ERR_JOIN_REQUEST', { problem: 'the frame is binary, not JSON text' }) } : parseJoinRequest(data);
+        if (!parsed) {
+          refusal(id, error as Error);
+          return;
+        }
+        if (parsed.method === 'join') {
+          if (session.joining) {
+            refusal(id, createError('VCBOX_ERR_JOIN_REQUEST', { problem: 'this page is joining already' }));
+            return;
+          }
+          session.joining = true;
+        }
+        handle(parsed)
+          .finally(() => {
+            if (parsed.method === 'join') session.joining = false;
+          })
+          .then(
+          (result) => answer({ id, result: result ?? {} }),
+          (failure: Error) => refusal(id, failure),
+        );
+      } catch (failure) {
+        refusal(null, failure as Error);
+      }
     });
+    socket.on('error', (error) => log.warn({ err: error.message, source: request.ip }, 'join socket error'));
     socket.on('close', () => void leave(session, 'left'));
   });
 };
