@@ -1,8 +1,8 @@
 /**
- * Per-key budgets a minute (login attempts, reset mails, account mails, wrong meeting PINs):
- * past one, the request is refused with VCBOX_ERR_RATE_LIMITED saying how long to wait.
- * `minuteBudget` counts every request; `minuteFailureBudget` counts only failures and refuses
- * further attempts once they reach the limit.
+ * Per-key budgets a minute (login attempts, reset mails, account mails): past one, the request
+ * is refused with VCBOX_ERR_RATE_LIMITED saying how long to wait. `minuteBudget` counts every
+ * request. (Wrong meeting IDs and PINs are counted by the participant sessions service,
+ * server/meetings/participant-sessions/entry-lockout.ts, for every way into a meeting alike.)
  */
 import { createError } from '../errors.ts';
 
@@ -44,18 +44,5 @@ export function minuteBudget(limit: number): (key: string, now?: number) => void
   return (key, now = Date.now()) => {
     const entry = windows.add(key, now);
     if (entry.count > limit) refuse(entry, now);
-  };
-}
-
-export function minuteFailureBudget(limit: number): { check(key: string, now?: number): void; failed(key: string, now?: number): void } {
-  const windows = new MinuteWindows();
-  return {
-    check(key, now = Date.now()) {
-      const entry = windows.open(key, now);
-      if (entry && entry.count >= limit) refuse(entry, now);
-    },
-    failed(key, now = Date.now()) {
-      windows.add(key, now);
-    },
   };
 }

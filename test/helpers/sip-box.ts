@@ -60,6 +60,8 @@ export interface SipBoxOptions {
   listen?: string;
   /** The box's licence, opened over its database and folder (default: no licence limits). */
   license?: (db: ReturnType<typeof openDatabase>, dir: string) => License;
+  /** Wrong meeting-ID and PIN lock-out rules (a test shortens them; default: the box's). */
+  entryLockout?: SipApplicationOptions['entryLockout'];
 }
 
 export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> {
@@ -115,6 +117,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
     settings,
     ...(options.registrar ? { registrar: options.registrar } : {}),
     ...(license ? { license: license.policy } : {}),
+    ...(options.entryLockout ? { entryLockout: options.entryLockout } : {}),
   });
   await app.start();
   return {
@@ -146,14 +149,14 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
 
 /**
  * The console API's options for a box's meetings: its database and settings, live meetings,
- * admission and media (with the media service's events, as the control plane has them), the
+ * participant sessions and media (with the media service's events, as the control plane has them), the
  * database left open for the box. Spread into startConsoleApi's options and add what a test needs.
  */
-export function boxConsoleOptions(box: SipBox): Pick<AppOptions, 'state' | 'live' | 'admission' | 'media' | 'mediaEvents'> & { keepDb: true } {
+export function boxConsoleOptions(box: SipBox): Pick<AppOptions, 'state' | 'live' | 'sessions' | 'media' | 'mediaEvents'> & { keepDb: true } {
   return {
     state: { db: box.db, settings: box.settings },
     live: box.app.live,
-    admission: box.app.admission,
+    sessions: box.app.sessions,
     ...(box.mediaClient ? { media: box.mediaClient.media, mediaEvents: box.mediaClient as unknown as EventEmitter<MediaServiceEvents> } : {}),
     keepDb: true,
   };
