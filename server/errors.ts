@@ -146,6 +146,26 @@ export const ERRORS = {
     en: 'The terminal of account {account} did not join: {reason}.',
     zh: '账号 {account} 的终端未能加入：{reason}。',
   },
+  VCBOX_ERR_ENTRY_LOCKED_OUT: {
+    statusCode: 429,
+    en: 'Too many wrong meeting IDs or PINs came from your address: meetings refuse it for {seconds} more seconds. Check the meeting ID and PIN in your invitation, then try again.',
+    zh: '您的地址输入错误的会议号或密码次数过多：{seconds} 秒内无法加入会议。请核对邀请中的会议号和密码后再试。',
+  },
+  VCBOX_ERR_MEETING_PIN_LOCKED_OUT: {
+    statusCode: 429,
+    en: 'Too many wrong PINs were entered for meeting {number}: it accepts no PIN for {seconds} more seconds. Try again then, or ask the host to invite you from the console.',
+    zh: '会议 {number} 的密码输错次数过多：{seconds} 秒内不接受密码。请稍后再试，或请主持人从管理台邀请您。',
+  },
+  VCBOX_ERR_GUEST_ACCESS_OFF: {
+    statusCode: 403,
+    en: 'Guest access is off on this box: only callers with an account may join meetings. Join from a registered terminal with your account, or ask the administrator to allow guest access (call settings).',
+    zh: '本设备已关闭访客接入：只有拥有账号的呼叫方可以加入会议。请使用已注册账号的终端加入，或请管理员开启访客接入（通话设置）。',
+  },
+  VCBOX_ERR_MEETING_LOCKED: {
+    statusCode: 409,
+    en: 'Meeting {number} is locked: nobody new may enter, invited or not. Unlock it first, then invite.',
+    zh: '会议 {number} 已锁定：任何新参会方（包括被邀请方）都无法加入。请先解锁再邀请。',
+  },
   VCBOX_ERR_PARTICIPANT_NOT_FOUND: {
     statusCode: 404,
     en: 'Participant {id} is not in meeting {meeting}.',

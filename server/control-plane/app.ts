@@ -9,7 +9,7 @@ import { CallRecords } from '../cdr/call-records.ts';
 import type { EventEmitter } from 'node:events';
 import fastifyWebsocket from '@fastify/websocket';
 import type { MediaServiceEvents } from '../../media/media-service.ts';
-import type { MeetingAdmission } from '../meetings/meeting-admission.ts';
+import type { ParticipantSessions } from '../meetings/participant-sessions/participant-sessions.ts';
 import type { MediaControl } from '../../media/control/media-control-protocol.ts';
 import { LiveMeetings } from '../meetings/live-meetings.ts';
 import path from 'node:path';
@@ -99,8 +99,8 @@ export interface AppOptions {
   /** The media service (participant statistics, mute, browser legs) and its events. */
   readonly media?: MediaControl;
   readonly mediaEvents?: EventEmitter<MediaServiceEvents>;
-  /** Who may enter which meeting (the SIP application's); enables the browser join page. */
-  readonly admission?: MeetingAdmission;
+  /** The one way into a meeting (the SIP application's participant sessions); enables the browser join page. */
+  readonly sessions?: ParticipantSessions;
   /** The TURN relay browsers are offered (server/turn/), read at every join. */
   readonly turn?: () => TurnAccess | undefined;
   /** Where the TURN relay answers STUN now (undefined while off): its status in /metrics. */
@@ -256,9 +256,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         ...(options.media ? { media: options.media } : {}),
         ...(options.dialOut ? { dialOut: options.dialOut } : {}),
       });
-      if (options.admission && options.media) {
+      if (options.sessions && options.media) {
         await api.register(joinRoutes, {
-          admission: options.admission,
+          sessions: options.sessions,
           live: options.live ?? new LiveMeetings(),
           media: options.media,
           records: new CallRecords(db),

@@ -103,7 +103,7 @@ await runService('control plane', async () => {
     media: media.media,
     // The client re-emits the media service's events (plus its own connect/disconnect).
     mediaEvents: media as unknown as EventEmitter<MediaServiceEvents>,
-    admission: sip.admission,
+    sessions: sip.sessions,
     turn,
     turnProbe,
     dialOut: (number, account) => sip.dialOut(number, account),

@@ -1,8 +1,9 @@
 /**
- * Per-key budgets a minute (login attempts, reset mails, account mails, wrong meeting PINs,
- * join-page look-ups): past one, the request is refused with VCBOX_ERR_RATE_LIMITED saying how
- * long to wait. `minuteBudget` counts every request; `minuteFailureBudget` counts only failures
- * and refuses further attempts once they reach the limit.
+ * Per-key budgets a minute (login attempts, reset mails, account mails, join-page look-ups):
+ * past one, the request is refused with VCBOX_ERR_RATE_LIMITED saying how long to wait.
+ * `minuteBudget` counts every request. (Wrong meeting IDs and PINs are counted by the
+ * participant sessions service, server/meetings/participant-sessions/entry-lockout.ts, for
+ * every way into a meeting alike.)
  *
  * Keys are usually the caller's address; an IPv6 address counts as its /64 (one host on a LAN
  * picks any address of its /64 at will). The table of windows is bounded, and a flood of new
@@ -91,18 +92,5 @@ export function minuteBudget(limit: number): (key: string, now?: number) => void
   return (key, now = Date.now()) => {
     const entry = windows.add(addressKey(key), now);
     if (entry.count > limit) refuse(entry, now);
-  };
-}
-
-export function minuteFailureBudget(limit: number): { check(key: string, now?: number): void; failed(key: string, now?: number): void } {
-  const windows = new MinuteWindows();
-  return {
-    check(key, now = Date.now()) {
-      const entry = windows.open(addressKey(key), now);
-      if (entry && entry.count >= limit) refuse(entry, now);
-    },
-    failed(key, now = Date.now()) {
-      windows.add(addressKey(key), now);
-    },
   };
 }

@@ -20,7 +20,8 @@ import { MeetingStore } from '../meetings/meeting-store.ts';
 import type { LayoutChoice } from '../../media/mcu/layouts.ts';
 import { LiveMeetings } from '../meetings/live-meetings.ts';
 import type { LicensePolicy } from '../license/license-policy.ts';
-import { MeetingAdmission } from '../meetings/meeting-admission.ts';
+import { ParticipantSessions } from '../meetings/participant-sessions/participant-sessions.ts';
+import type { EntryLockoutPolicy } from '../meetings/participant-sessions/entry-lockout.ts';
 import { MEDIA_METHODS, type MediaControl } from '../../media/control/media-control-protocol.ts';
 import { createError } from '../errors.ts';
 import type { MediaClient } from '../media-client/media-client.ts';
@@ -58,6 +59,8 @@ export interface SipApplicationOptions {
   readonly qualify?: { readonly intervalMs: number; readonly timeoutMs: number };
   /** The licence rules for meeting admission (concurrent participants, audio only); absent: none. */
   readonly license?: LicensePolicy;
+  /** Wrong meeting-ID and PIN lock-out rules (tests shorten them; default DEFAULT_ENTRY_LOCKOUT). */
+  readonly entryLockout?: EntryLockoutPolicy;
 }
 
 export class SipApplication {
@@ -68,8 +71,8 @@ export class SipApplication {
   readonly live = new LiveMeetings();
   /** Reachability of registered terminals (OPTIONS keep-alive). */
   readonly qualifier: Qualifier;
-  /** Who may enter which meeting (shared with the browser join page). */
-  readonly admission: MeetingAdmission;
+  /** The one way into a meeting (admission and authentication policy), shared with the browser join page. */
+  readonly sessions: ParticipantSessions;
   /** Addresses that keep failing digest authentication (SIP, and the provisioning downloads' HTTP Digest). */
   readonly lockout: AuthLockout;
   readonly #meetingCalls: MeetingCalls;
@@ -82,7 +85,15 @@ export class SipApplication {
     this.accounts = new AccountStore(options.db);
     new MeetingRecords(options.db).follow(this.live);
     new ConcurrencyRecords(options.db).follow(this.live);
-    this.admission = new MeetingAdmission({ vmrs: new VmrStore(options.db), meetings: new MeetingStore(options.db), settings: options.settings, live: this.live, license: options.license });
+    this.sessions = new ParticipantSessions({
+      db: options.db,
+      vmrs: new VmrStore(options.db),
+      meetings: new MeetingStore(options.db),
+      settings: options.settings,
+      live: this.live,
+      license: options.license,
+      lockout: options.entryLockout,
+    });
     this.srf = new Srf();
     // The nonce key only has to be shared by the processes that check nonces; derive it from
     // the application secret so it survives restarts without another file.
@@ -118,11 +129,10 @@ export class SipApplication {
       srf: this.srf,
       media: media?.media ?? mediaAbsent(),
       live: this.live,
-      admission: this.admission,
+      sessions: this.sessions,
       meetings: new MeetingStore(options.db),
       settings: options.settings,
       records,
-      lockout,
       authenticate: (req, res) => calls.authenticate(req, res),
       accountName: (number) => this.accounts.findByNumber(number)?.name,
       ...(options.minSessionSeconds ? { minSessionSeconds: options.minSessionSeconds } : {}),
@@ -153,8 +163,8 @@ export class SipApplication {
       media: media?.media ?? mediaAbsent(),
       ...(media ? { mediaEvents: media as unknown as Pick<EventEmitter<MediaServiceEvents>, 'on'> } : {}),
       settings: options.settings,
-      admission: this.admission,
-      live: this.live,
+      sessions: this.sessions,
+      authenticate: (req, res) => calls.authenticate(req, res),
       meetingCalls,
       ...(options.ivrTimeouts ? { timeouts: options.ivrTimeouts } : {}),
     });

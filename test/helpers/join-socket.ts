@@ -4,6 +4,7 @@
  * raw frame, and hands back answers by id. A refused handshake is answered with its HTTP
  * status and body (the refusal in words); the close code and reason are kept.
  */
+import http from 'node:http';
 import WebSocket from 'ws';
 
 export interface JoinAnswer {
@@ -142,4 +143,32 @@ export class JoinSocket {
   close(): void {
     this.#ws.close();
   }
+}
+
+/**
+ * The join page's `join` {number, pin, name} from a chosen loopback address (so a lock-out test
+ * keeps its address to itself): the answer, then the socket closes (a browser that joined
+ * leaves the meeting with it).
+ */
+export async function joinFromAddress(base: string, address: string, join: { number: string; pin?: string; name: string }): Promise<JoinAnswer> {
+  const socket = await JoinSocket.connect(base, { localAddress: address });
+  try {
+    return await socket.request('join', join);
+  } finally {
+    socket.close();
+  }
+}
+
+/** GET /api/v1/join/:number from `address`: its status and JSON body. */
+export function lookUpFromAddress(base: string, address: string, number: string): Promise<{ status: number; body: { code?: string; refusal?: string; message?: string; subject?: string } }> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(`${base}/api/v1/join/${number}`, { localAddress: address }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.setTimeout(10_000, () => request.destroy(new Error('no answer to the join look-up within 10 s')));
+  });
 }

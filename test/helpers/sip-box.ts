@@ -62,6 +62,8 @@ export interface SipBoxOptions {
   license?: (db: ReturnType<typeof openDatabase>, dir: string) => License;
   /** TCP/TLS limits of the signaling service (tests shorten its timeouts). */
   streamLimits?: SignalingServiceOptions['streamLimits'];
+  /** Wrong meeting-ID and PIN lock-out rules (a test shortens them; default: the box's). */
+  entryLockout?: SipApplicationOptions['entryLockout'];
 }
 
 export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> {
@@ -118,6 +120,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
     settings,
     ...(options.registrar ? { registrar: options.registrar } : {}),
     ...(license ? { license: license.policy } : {}),
+    ...(options.entryLockout ? { entryLockout: options.entryLockout } : {}),
   });
   await app.start();
   return {
@@ -149,14 +152,14 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
 
 /**
  * The console API's options for a box's meetings: its database and settings, live meetings,
- * admission and media (with the media service's events, as the control plane has them), the
+ * participant sessions and media (with the media service's events, as the control plane has them), the
  * database left open for the box. Spread into startConsoleApi's options and add what a test needs.
  */
-export function boxConsoleOptions(box: SipBox): Pick<AppOptions, 'state' | 'live' | 'admission' | 'media' | 'mediaEvents'> & { keepDb: true } {
+export function boxConsoleOptions(box: SipBox): Pick<AppOptions, 'state' | 'live' | 'sessions' | 'media' | 'mediaEvents'> & { keepDb: true } {
   return {
     state: { db: box.db, settings: box.settings },
     live: box.app.live,
-    admission: box.app.admission,
+    sessions: box.app.sessions,
     ...(box.mediaClient ? { media: box.mediaClient.media, mediaEvents: box.mediaClient as unknown as EventEmitter<MediaServiceEvents> } : {}),
     keepDb: true,
   };

@@ -9,10 +9,11 @@
  * consume, and `iceServers` — the box's TURN relay with credentials for this participant
  * (server/turn/), for browsers that cannot reach the media ports directly; connectTransport {transportId, dtlsParameters}; produce {kind, rtpParameters} →
  * {id}; consume {producerId, rtpCapabilities}; resume {consumerId}; leave. Joining goes
- * through the same MeetingAdmission as SIP calls (PIN, window, lock, capacity, the licence's
- * concurrent participants; `audioOnly` when the licence allows no video: the page's camera
- * and the composed picture are then refused); wrong PINs and meeting look-ups are
- * rate-limited per address. A closed socket leaves the meeting.
+ * through the participant sessions service like every other way in (lock-outs for wrong
+ * meeting IDs and PINs, counted with the SIP and IVR ones; guest access — a browser has no
+ * account —; PIN, window, lock, capacity, the licence's concurrent participants; `audioOnly`
+ * when the licence allows no video: the page's camera and the composed picture are then
+ * refused). A closed socket leaves the meeting.
  *
  * The socket is public, so it trusts nothing it is sent: a page of another origin cannot open
  * it (../join-socket/join-origin.ts); each frame must pass its method's schema
@@ -31,14 +32,14 @@ import type { CallRecords } from '../../cdr/call-records.ts';
 import { createError } from '../../errors.ts';
 import { getLogger } from '../../logging/logger.ts';
 import type { LiveMeetings } from '../../meetings/live-meetings.ts';
-import type { MeetingAdmission, RefusalKind } from '../../meetings/meeting-admission.ts';
+import type { Admission, ParticipantSessions, RefusalKind } from '../../meetings/participant-sessions/participant-sessions.ts';
 import type { TurnAccess } from '../../turn/turn-config.ts';
 import type { TurnGuestKeys } from '../../turn/turn-guest-keys.ts';
 import type { Settings } from '../../settings/settings-schema.ts';
 import { AddressConnections, inSlot, JOIN_LIMITS, PeerQuota } from '../join-socket/join-limits.ts';
 import { isOwnOrigin } from '../join-socket/join-origin.ts';
 import { type JoinRequest, parseJoinRequest } from '../join-socket/join-requests.ts';
-import { minuteBudget, minuteFailureBudget } from '../rate-limit.ts';
+import { minuteBudget } from '../rate-limit.ts';
 
 const log = getLogger('join');
 
@@ -52,10 +53,29 @@ export const JOIN_REFUSALS: Record<RefusalKind, string> = {
   locked: 'Failed to join: the meeting is locked.',
   full: 'The meeting is full.',
   'license-ports': "All concurrent participants the box's licence allows are in meetings; try again later.",
+  'locked-out': 'Too many wrong meeting IDs or PINs came from your address; try again later.',
+  'meeting-locked-out': 'Too many wrong PINs were entered for this meeting; try again later.',
+  'guest-access-off': 'Guest access is off on this box: only callers with an account may join meetings.',
 };
 
+/** The error a browser gets for a refusal: the entry policy's say how long to wait, or what to do. */
+function refusalError(number: string, refused: Extract<Admission, { ok: false }>): Error {
+  const seconds = refused.retryAfterSeconds ?? 0;
+  const error =
+    refused.refusal === 'locked-out'
+      ? createError('VCBOX_ERR_ENTRY_LOCKED_OUT', { seconds })
+      : refused.refusal === 'meeting-locked-out'
+        ? createError('VCBOX_ERR_MEETING_PIN_LOCKED_OUT', { number, seconds })
+        : refused.refusal === 'guest-access-off'
+          ? createError('VCBOX_ERR_GUEST_ACCESS_OFF')
+          : Object.assign(new Error(JOIN_REFUSALS[refused.refusal]), { code: 'VCBOX_ERR_JOIN_REFUSED' });
+  return Object.assign(error, { refusal: refused.refusal });
+}
+
+
 export interface JoinRouteOptions {
-  readonly admission: MeetingAdmission;
+  /** The one way into a meeting (admission, lock-outs, guest access). */
+  readonly sessions: ParticipantSessions;
   readonly live: LiveMeetings;
   readonly media: MediaControl;
   readonly mediaEvents?: EventEmitter<MediaServiceEvents>;
@@ -96,10 +116,8 @@ interface Session {
 }
 
 export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, options) => {
-  const { admission, live, media, records } = options;
+  const { sessions: admission, live, media, records } = options;
   const sessions = new Map<string, Session>();
-  // Wrong PINs per address: 10 a minute, then joins from there wait (no PIN guessing).
-  const wrongPins = minuteFailureBudget(10);
   // Meeting look-ups per address: 30 a minute (no walking the meeting numbers).
   const lookups = minuteBudget(30);
   const connections = new AddressConnections();
@@ -164,8 +182,12 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
     },
     async (request, reply) => {
       lookups(request.ip);
-      const target = admission.resolve(request.params.number);
-      if (typeof target === 'string') return reply.status(404).send({ code: 'VCBOX_ERR_JOIN_REFUSED', refusal: target, message: JOIN_REFUSALS[target] });
+      // A look-up names a meeting: an unknown number counts as a wrong ID for the address.
+      const target = admission.findMeeting({ way: 'web', address: request.ip, account: null }, request.params.number);
+      if ('ok' in target) {
+        const error = refusalError(request.params.number, target) as Error & { code: string; statusCode?: number };
+        return reply.status(error.statusCode ?? 404).send({ code: error.code, refusal: target.refusal, message: error.message });
+      }
       return { number: target.number, subject: target.subject, needsPin: target.guestPin !== '' };
     },
   );
@@ -216,12 +238,8 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
         if (!/^\d{5,12}$/.test(number)) throw Object.assign(new Error('The meeting ID is 5 to 12 digits.'), { code: 'VCBOX_ERR_BAD_REQUEST', field: 'number' });
         if (name.length < 1 || name.length > 64) throw Object.assign(new Error('Enter a name of 1 to 64 characters.'), { code: 'VCBOX_ERR_BAD_REQUEST', field: 'name' });
         if (pin !== undefined && !/^\d{1,16}$/.test(pin)) throw Object.assign(new Error('The PIN is digits only.'), { code: 'VCBOX_ERR_BAD_REQUEST', field: 'pin' });
-        wrongPins.check(request.ip);
-        const result = admission.admit(number, pin);
-        if (!result.ok) {
-          if (result.refusal === 'wrong-pin') wrongPins.failed(request.ip);
-          throw Object.assign(new Error(JOIN_REFUSALS[result.refusal]), { code: 'VCBOX_ERR_JOIN_REFUSED', refusal: result.refusal });
-        }
+        const result = admission.admit({ way: 'web', address: request.ip, account: null }, number, pin);
+        if (!result.ok) throw refusalError(number, result);
         const participantId = randomUUID();
         let joined: Awaited<ReturnType<MediaControl['joinWeb']>>;
         try {

@@ -1,10 +1,14 @@
 /**
  * The access number's IVR (drachtio-srf INVITE handler for the `call.ivrAccessNumber`
- * setting): the box answers with IVR media (media/ivr, the IVR port range), greets the caller
- * in the `call.ivrLanguage` language and asks for the meeting ID followed by #, then — when the
- * meeting has a guest PIN — for the PIN; a wrong entry is said so and asked again (3 tries,
- * then goodbye and hang-up); a meeting not started yet, locked or full is said so before
- * hanging up. On success it says "you are joining the meeting" (and "you are the first
+ * setting): an adapter over the participant sessions service (server/meetings/participant-
+ * sessions), which decides every entry — as for a direct dial: an address locked out for wrong
+ * meeting IDs or PINs is refused before the IVR answers, and with guest access off the caller
+ * must authenticate (digest) first. The box answers with IVR media (media/ivr, the IVR port
+ * range), greets the caller in the `call.ivrLanguage` language and asks for the meeting ID
+ * followed by #, then — when the meeting has a guest PIN — for the PIN; a wrong entry is said
+ * so and asked again (3 tries, then goodbye and hang-up; each wrong one counted by the service,
+ * which may lock the address or the meeting's PIN entry out: "too many attempts", goodbye); a
+ * meeting not started yet, locked or full is said so before hanging up. On success it says "you are joining the meeting" (and "you are the first
  * participant" when alone) and moves the caller into the meeting by a re-INVITE — the same
  * call. Digits come as RFC 4733 events (media side) or SIP INFO (dtmf-relay or dtmf); `*`
  * starts the entry again; inter-digit and overall timeouts end an entry.
@@ -15,11 +19,10 @@ import type Srf from 'drachtio-srf';
 import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
 import type { MediaServiceEvents } from '../../../media/media-service.ts';
 import { getLogger } from '../../logging/logger.ts';
-import type { LiveMeetings } from '../../meetings/live-meetings.ts';
-import { type MeetingAdmission, roleFor } from '../../meetings/meeting-admission.ts';
+import type { Entrant, MeetingTarget, ParticipantSessions, RefusalKind } from '../../meetings/participant-sessions/participant-sessions.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { callerOf, reasonPhrase } from '../calls/caller.ts';
-import type { MeetingCalls } from '../meetings/meeting-calls.ts';
+import { type MeetingCalls, sendRefusal } from '../meetings/meeting-calls.ts';
 
 const log = getLogger('ivr-calls');
 
@@ -35,8 +38,10 @@ export interface IvrCallsOptions {
   readonly media: MediaControl;
   readonly mediaEvents?: Pick<EventEmitter<MediaServiceEvents>, 'on'>;
   readonly settings: SettingsStore;
-  readonly admission: MeetingAdmission;
-  readonly live: LiveMeetings;
+  /** The one way into a meeting: the IVR asks it for the meeting, the PIN and the admission. */
+  readonly sessions: ParticipantSessions;
+  /** Digest check of a caller (answers the challenge itself; undefined then). */
+  readonly authenticate: (req: Srf.SrfRequest, res: Srf.SrfResponse) => string | undefined;
   readonly meetingCalls: MeetingCalls;
   readonly timeouts?: IvrTimeouts;
 }
@@ -102,7 +107,19 @@ export class IvrCalls {
 
   handle = async (req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> => {
     const id = randomUUID();
-    const { media } = this.#options;
+    const { media, sessions } = this.#options;
+    const access = this.#options.settings.get('call.ivrAccessNumber');
+    const lockedOut = sessions.lockedOut({ way: 'ivr', address: req.source_address });
+    if (lockedOut) {
+      sendRefusal(res, access, lockedOut);
+      return;
+    }
+    let account: string | undefined;
+    if (sessions.accountRequired() || req.has('Proxy-Authorization')) {
+      account = this.#options.authenticate(req, res);
+      if (!account) return;
+    }
+    const entrant: Entrant = { way: 'ivr', address: req.source_address, account: account ?? null };
     if (!req.body?.includes('m=')) {
       res.send(488, 'Not Acceptable Here - send an SDP offer in the INVITE', {});
       return;
@@ -145,7 +162,7 @@ export class IvrCalls {
     const call = {
       offer: req.body,
       displayName: from.displayName ?? caller,
-      account: null,
+      account: account ?? null,
       callId: from.callId || id,
       source: from.source,
       address: from.address,
@@ -179,45 +196,64 @@ export class IvrCalls {
       return undefined;
     };
 
-    // 1. The meeting ID.
+    /** The prompt that says why the service refused (before goodbye). */
+    const refusalPrompt = (refusal: RefusalKind): string =>
+      refusal === 'locked-out' || refusal === 'meeting-locked-out'
+        ? 'too-many-attempts'
+        : refusal === 'locked' || refusal === 'not-started'
+          ? refusal
+          : refusal === 'full' || refusal === 'license-ports'
+            ? 'full'
+            : refusal === 'wrong-pin' || refusal === 'pin-required'
+              ? 'invalid-pin'
+              : 'invalid-id';
+
+    // 1. The meeting ID (a number that names no meeting is counted as a wrong ID).
     let number: string | undefined;
-    let target: Exclude<ReturnType<MeetingAdmission['resolve']>, string> | undefined;
+    let target: MeetingTarget | undefined;
     for (let attempt = 0; attempt < 3 && active && !target; attempt++) {
       if (!queue.pending) await say(...(attempt === 0 ? ['welcome'] : ['invalid-id', 'welcome']));
       number = await entry();
       if (!number || !/^\d{5,12}$/.test(number)) continue;
-      const resolved = this.#options.admission.resolve(number);
-      if (resolved === 'not-started') return hangUp('not-started');
-      if (typeof resolved !== 'string') target = resolved;
+      const found = sessions.findMeeting(entrant, number);
+      if (!('ok' in found)) target = found;
+      else if (found.refusal !== 'not-found' && found.refusal !== 'ended') return hangUp(refusalPrompt(found.refusal));
     }
     if (!target || !number) return hangUp('invalid-id');
 
-    // 2. The PIN, when the meeting has a guest PIN (the host PIN is accepted too).
+    // 2. The PIN, when the meeting has a guest PIN (the host PIN is accepted too); each wrong one counted.
     let pin: string | undefined;
     if (target.guestPin !== '') {
       let valid = false;
       for (let attempt = 0; attempt < 3 && active && !valid; attempt++) {
         await say(...(attempt === 0 ? ['enter-pin'] : ['invalid-pin', 'enter-pin']));
         pin = await entry();
-        const role = roleFor(target, pin);
-        valid = role === 'host' || role === 'guest';
+        const role = sessions.checkPin(entrant, target, pin);
+        valid = typeof role === 'string';
+        if (typeof role !== 'string' && role.refusal !== 'wrong-pin' && role.refusal !== 'pin-required') return hangUp(refusalPrompt(role.refusal));
       }
       if (!valid) return hangUp('invalid-pin');
     }
     if (!active) return;
 
-    // 3. Into the meeting.
-    const meeting = this.#options.live.get(number);
-    if (meeting?.locked) return hangUp('locked');
-    const first = !meeting || meeting.participants.size === 0;
+    // 3. Into the meeting: admitted by the service (every rule again: lock, capacity, licence).
+    const admission = sessions.admit(entrant, number, pin);
+    if (!admission.ok) {
+      log2.info({ refusal: admission.refusal }, 'IVR caller could not join');
+      return hangUp(refusalPrompt(admission.refusal));
+    }
+    const first = admission.live.participants.size === 0;
     await say(...(first ? ['joining', 'first'] : ['joining']));
-    if (!active) return;
+    if (!active) {
+      sessions.abandon(number);
+      return;
+    }
     // From here the meeting answers the call's INFO requests (key frame requests), not the IVR.
     dialog.off('info', onInfo);
-    const joined = await this.#options.meetingCalls.joinFromIvr(dialog, { number, pin, ...call });
+    const joined = await this.#options.meetingCalls.joinFromIvr(dialog, admission, { number, ...call });
     if (!joined.ok) {
       log2.info({ refusal: joined.refusal }, 'IVR caller could not join');
-      return hangUp(joined.refusal === 'locked' ? 'locked' : joined.refusal === 'full' || joined.refusal === 'license-ports' ? 'full' : 'invalid-id');
+      return hangUp('invalid-id');
     }
     // The caller's media is the meeting's now: the IVR's ports are free again.
     dialog.off('destroy', stop);

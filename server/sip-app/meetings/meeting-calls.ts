@@ -1,9 +1,10 @@
 /**
  * Calls into meetings (drachtio-srf INVITE handler for numbers of 5-12 digits): a terminal
  * dials a VMR or a scheduled/instant meeting as `ID` or `ID**PIN` (`ID%2A%2APIN` too). The
- * caller is checked (guest access setting, else digest), the meeting found and its rules
- * applied — PIN and role, the scheduled window with early join, lock ("call rejected"),
- * capacity — and the call is answered with the media service's SDP (a PlainTransport of the
+ * caller is challenged for digest when guest access is off, then admitted by the participant
+ * sessions service (server/meetings/participant-sessions: lock-outs for wrong IDs and PINs,
+ * guest access, PIN and role, the scheduled window with early join, lock ("call rejected"),
+ * capacity, licence) — the same path as the IVR, the browser and dial-out — and answered with the media service's SDP (a PlainTransport of the
  * meeting's router). Hang-ups either way, re-INVITE/UPDATE (hold, moved address), removal
  * from the console and media-side ends (RTP timeout, media restart) all end the leg cleanly
  * and write its call record. When the licence allows no video (expired, revoked: the admission
@@ -18,12 +19,11 @@ import type { CallRecords, CallType } from '../../cdr/call-records.ts';
 import { createError } from '../../errors.ts';
 import { getLogger } from '../../logging/logger.ts';
 import type { LiveMeetings } from '../../meetings/live-meetings.ts';
-import type { MeetingAdmission, RefusalKind } from '../../meetings/meeting-admission.ts';
+import type { Admission, Entrant, ParticipantSessions, RefusalKind } from '../../meetings/participant-sessions/participant-sessions.ts';
 import type { MeetingStore } from '../../meetings/meeting-store.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { parseUri } from '../../signaling/sip/sip-uri.ts';
 import { callerOf, reasonPhrase } from '../calls/caller.ts';
-import type { AuthLockout } from '../registrar/auth-lockout.ts';
 import type { Binding } from '../registrar/location-service.ts';
 import { guardRequest } from '../request-guard.ts';
 
@@ -46,12 +46,12 @@ export interface MeetingCallsOptions {
   readonly srf: Srf;
   readonly media: MediaControl;
   readonly live: LiveMeetings;
-  readonly admission: MeetingAdmission;
+  /** The one way into a meeting: every caller is admitted there. */
+  readonly sessions: ParticipantSessions;
   /** Where "meet now" calls create their instant meeting. */
   readonly meetings: MeetingStore;
   readonly settings: SettingsStore;
   readonly records: CallRecords;
-  readonly lockout: AuthLockout;
   /** Digest check of a caller (answers the challenge itself; undefined then). */
   readonly authenticate: (req: Srf.SrfRequest, res: Srf.SrfResponse) => string | undefined;
   /** The display name of an account, when the caller is one. */
@@ -86,7 +86,7 @@ export function declineVideo(sdp: string): string {
   return sdp.replace(/^m=video [0-9]+ /gm, 'm=video 0 ');
 }
 
-/** SIP answers to the refusals of MeetingAdmission. */
+/** SIP answers to the refusals of the participant sessions service. */
 const SIP_REFUSALS: Record<RefusalKind, [number, string]> = {
   'not-found': [404, 'Not Found - no such meeting'],
   ended: [404, 'Not Found - the meeting has ended'],
@@ -96,7 +96,38 @@ const SIP_REFUSALS: Record<RefusalKind, [number, string]> = {
   locked: [403, 'Call Rejected - the meeting is locked'],
   full: [486, 'Busy Here - the meeting is full ({capacity} participants)'],
   'license-ports': [486, "Busy Here - all {ports} concurrent participants the box's licence allows are in meetings"],
+  'locked-out': [403, 'Forbidden - too many wrong meeting IDs or PINs from your address; try again in {seconds} s'],
+  'meeting-locked-out': [403, 'Forbidden - too many wrong PINs for this meeting; it takes no PIN for {seconds} s'],
+  'guest-access-off': [403, 'Forbidden - guest access is off: call with an account'],
 };
+
+/** The words a refusal of the entry policy (or the licence) carries in a Reason header (RFC 3326), saying what to do. */
+function refusalReason(number: string, refusal: Extract<Admission, { ok: false }>): string | undefined {
+  const seconds = refusal.retryAfterSeconds ?? 0;
+  const error =
+    refusal.refusal === 'license-ports'
+      ? createError('VCBOX_ERR_LICENSE_PORTS', { ports: refusal.ports })
+      : refusal.refusal === 'locked-out'
+        ? createError('VCBOX_ERR_ENTRY_LOCKED_OUT', { seconds })
+        : refusal.refusal === 'meeting-locked-out'
+          ? createError('VCBOX_ERR_MEETING_PIN_LOCKED_OUT', { number, seconds })
+          : refusal.refusal === 'guest-access-off'
+            ? createError('VCBOX_ERR_GUEST_ACCESS_OFF')
+            : undefined;
+  return error && `SIP;cause=${SIP_REFUSALS[refusal.refusal][0]};text="${error.message.replace(/"/g, "'")}"`;
+}
+
+/** Answers an INVITE the participant sessions service refused. */
+export function sendRefusal(res: Srf.SrfResponse, number: string, refusal: Extract<Admission, { ok: false }>): void {
+  const [status, reason] = SIP_REFUSALS[refusal.refusal];
+  const phrase = reason
+    .replace('{number}', number)
+    .replace('{capacity}', String(refusal.target?.capacity ?? ''))
+    .replace('{ports}', String(refusal.ports ?? ''))
+    .replace('{seconds}', String(refusal.retryAfterSeconds ?? ''));
+  const text = refusalReason(number, refusal);
+  res.send(status, phrase, text ? { headers: { Reason: text } } : {});
+}
 
 export class MeetingCalls {
   readonly #options: MeetingCallsOptions;
@@ -166,18 +197,20 @@ export class MeetingCalls {
       res.send(404, 'Not Found - dial a 4-digit account, or a meeting ID (ID**PIN)', {});
       return;
     }
-    const source = req.source_address;
-    if (this.#options.lockout.isLocked(source)) {
-      res.send(403, 'Forbidden - too many wrong PINs or passwords; try again later', {});
+    const { sessions } = this.#options;
+    const lockedOut = sessions.lockedOut({ way: 'sip', address: req.source_address });
+    if (lockedOut) {
+      sendRefusal(res, dial.number, lockedOut);
       return;
     }
     let account: string | undefined;
     // "Meet now": the instant-meeting number creates a meeting for a registered account.
     const meetNow = dial.number === this.#options.settings.get('call.instantMeetingNumber');
-    if (meetNow || !this.#options.settings.get('call.guestAccess') || req.has('Proxy-Authorization')) {
+    if (meetNow || sessions.accountRequired() || req.has('Proxy-Authorization')) {
       account = this.#options.authenticate(req, res);
       if (!account) return;
     }
+    const entrant: Entrant = { way: 'sip', address: req.source_address, account: account ?? null };
     if (meetNow && account) {
       const name = this.#options.accountName(account) ?? account;
       const created = this.#options.meetings.create(
@@ -193,15 +226,9 @@ export class MeetingCalls {
       res.send(488, 'Not Acceptable Here - send an SDP offer in the INVITE', {});
       return;
     }
-    const admission = this.#options.admission.admit(dial.number, dial.pin);
+    const admission = sessions.admit(entrant, dial.number, dial.pin);
     if (!admission.ok) {
-      if (admission.refusal === 'wrong-pin') this.#options.lockout.failed(source, dial.number, 'INVITE', 'wrong meeting PIN');
-      const [status, reason] = SIP_REFUSALS[admission.refusal];
-      const phrase = reason.replace('{number}', dial.number).replace('{capacity}', String(admission.target?.capacity ?? '')).replace('{ports}', String(admission.ports ?? ''));
-      // The licence refusal also says what to do, in a Reason header (RFC 3326).
-      const headers =
-        admission.refusal === 'license-ports' ? { Reason: `SIP;cause=${status};text="${createError('VCBOX_ERR_LICENSE_PORTS', { ports: admission.ports }).message.replace(/"/g, "'")}"` } : undefined;
-      res.send(status, phrase, headers ? { headers } : {});
+      sendRefusal(res, dial.number, admission);
       return;
     }
     const { target, role, audioOnly } = admission;
@@ -211,7 +238,7 @@ export class MeetingCalls {
     const minSession = this.#options.minSessionSeconds ?? 90;
     const sessionExpires = parseSessionExpires(req.get('Session-Expires') || req.get('x'));
     if (sessionExpires && sessionExpires.seconds < minSession) {
-      this.#options.admission.abandon(dial.number);
+      this.#options.sessions.abandon(dial.number);
       res.send(422, 'Session Interval Too Small', { headers: { 'Min-SE': String(minSession) } });
       return;
     }
@@ -241,7 +268,7 @@ export class MeetingCalls {
     } catch (error) {
       const err = error as Error & { code?: string; params?: { reason?: unknown } };
       this.#options.records.ended(record, err.code === 'VCBOX_ERR_MEDIA_SDP' ? 'rejected' : 'failed');
-      this.#options.admission.abandon(dial.number);
+      this.#options.sessions.abandon(dial.number);
       log2.warn({ err: err.message, code: err.code }, 'could not join the meeting media');
       const phrase = reasonPhrase(err);
       if (err.code === 'VCBOX_ERR_MEDIA_SDP') res.send(488, `Not Acceptable Here - ${phrase}`, {});
@@ -257,7 +284,7 @@ export class MeetingCalls {
       log2.info({ err: (error as Error).message }, 'caller left before the answer reached it');
       await this.#options.media.leave(dial.number, participantId, 'canceled').catch(() => undefined);
       this.#options.records.ended(record, 'canceled');
-      this.#options.admission.abandon(dial.number);
+      this.#options.sessions.abandon(dial.number);
       return;
     }
     this.#attach(dialog, {
@@ -291,10 +318,11 @@ export class MeetingCalls {
     if (!live) throw createError('VCBOX_ERR_MEETING_NOT_LIVE', { id: number });
     const binding = this.#options.bindings?.(account).at(-1);
     if (!binding) throw createError('VCBOX_ERR_NOT_REGISTERED', { account });
-    // Capacity and the licence's ports, as for a caller (no PIN, no lock: the host invites).
-    const admission = this.#options.admission.admitInvited(number);
+    // The same way in as every caller: no PIN (the host invites), but lock, capacity and the licence's ports.
+    const admission = this.#options.sessions.admit({ way: 'dial-out', address: binding.source.address, account }, number, undefined);
     if (!admission.ok) {
       if (admission.refusal === 'license-ports') throw createError('VCBOX_ERR_LICENSE_PORTS', { ports: admission.ports ?? 0 });
+      if (admission.refusal === 'locked') throw createError('VCBOX_ERR_MEETING_LOCKED', { number });
       throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: admission.refusal === 'full' ? `the meeting is full (${admission.target?.capacity} participants)` : `the meeting is ${admission.refusal}` });
     }
     const { target, audioOnly } = admission;
@@ -309,12 +337,12 @@ export class MeetingCalls {
         noAck: true,
       } as never)) as unknown as { sdp: string; ack: (sdp: string) => Promise<Srf.Dialog> };
     } catch (error) {
-      this.#options.admission.abandon(number);
+      this.#options.sessions.abandon(number);
       const failure = error as { status?: number; reason?: string; message?: string };
       throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: failure.status ? `${failure.status} ${failure.reason ?? ''}`.trim() : (failure.message ?? 'no answer') });
     }
     if (!offered.sdp) {
-      this.#options.admission.abandon(number);
+      this.#options.sessions.abandon(number);
       throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: 'its answer carried no SDP offer' });
     }
     const offer = audioOnly ? declineVideo(offered.sdp) : offered.sdp;
@@ -331,7 +359,7 @@ export class MeetingCalls {
       });
     } catch (error) {
       this.#options.records.ended(record, 'failed');
-      this.#options.admission.abandon(number);
+      this.#options.sessions.abandon(number);
       // Complete the INVITE (echoing its offer back) and hang up at once.
       void offered.ack(offered.sdp).then((dialog) => dialog.destroy()).catch(() => undefined);
       throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: (error as Error).message });
@@ -358,17 +386,15 @@ export class MeetingCalls {
   }
 
   /**
-   * A call the IVR answered joins its meeting: admitted like a direct dial (PIN, lock,
-   * capacity), joined to the meeting's media with the caller's offer, and moved there by a
-   * re-INVITE from the box — the same call, no new INVITE. Returns the refusal, if any.
+   * A call the IVR answered, and the participant sessions service admitted, joins its meeting:
+   * joined to the meeting's media with the caller's offer, and moved there by a re-INVITE from
+   * the box — the same call, no new INVITE. Returns whether that worked.
    */
   async joinFromIvr(
     dialog: Srf.Dialog,
-    call: { number: string; pin: string | undefined; offer: string; displayName: string; account: string | null; callId: string; source: string; address: string; transport: string },
-  ): Promise<{ ok: true; first: boolean } | { ok: false; refusal: RefusalKind | 'media' }> {
-    const admission = this.#options.admission.admit(call.number, call.pin);
-    if (!admission.ok) return { ok: false, refusal: admission.refusal };
-    const first = admission.live.participants.size === 0;
+    admission: Extract<Admission, { ok: true }>,
+    call: { number: string; offer: string; displayName: string; account: string | null; callId: string; source: string; address: string; transport: string },
+  ): Promise<{ ok: true } | { ok: false; refusal: 'media' }> {
     const offer = admission.audioOnly ? declineVideo(call.offer) : call.offer;
     const participantId = randomUUID();
     const record = this.#options.records.start(admission.target.kind, call.callId, call.account ?? call.displayName, call.number);
@@ -385,12 +411,12 @@ export class MeetingCalls {
       log.warn({ meeting: call.number, err: (error as Error).message }, 'could not move the IVR caller into the meeting');
       await this.#options.media.leave(call.number, participantId, 'failed').catch(() => undefined);
       this.#options.records.ended(record, 'failed');
-      this.#options.admission.abandon(call.number);
+      this.#options.sessions.abandon(call.number);
       return { ok: false, refusal: 'media' };
     }
     this.#attach(dialog, { ...call, offer, audioOnly: admission.audioOnly, participantId, role: admission.role, record, sessionSeconds: undefined, sessionHeaders: {} });
     log.info({ meeting: call.number, participant: participantId, role: admission.role }, 'IVR caller joined the meeting');
-    return { ok: true, first };
+    return { ok: true };
   }
 
   /** From the answer on: hang-ups, re-INVITEs, session timer, removal, the live registry. */

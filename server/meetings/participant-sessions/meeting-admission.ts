@@ -1,19 +1,22 @@
 /**
- * Who may enter a meeting, whatever the way in (SIP call, browser join page, later the IVR):
- * the number is a VMR or a scheduled/instant meeting inside its window (start minus the
- * early-join setting until its end); the PIN decides the role (host PIN → host, guest PIN →
- * guest; no PIN needed when the meeting has no guest PIN); a locked meeting refuses newcomers;
- * a full one too. The box's licence (server/license/license-policy.ts) bounds the participants
- * of all meetings together — counting those admitted but not in yet, so two callers at once
- * cannot both take the last port — and, when it is expired or revoked, makes the admission
- * audio only. Callers map the refusal kinds to their own answers (SIP status, HTTP code).
+ * The meeting's own rules for a newcomer, used only by the participant-sessions service
+ * (./participant-sessions.ts, the one way into a meeting — who is asking and how many wrong
+ * guesses they made is decided there, not here): the number is a VMR or a scheduled/instant
+ * meeting inside its window (start minus the early-join setting until its end); the PIN decides
+ * the role (host PIN → host, guest PIN → guest; no PIN needed when the meeting has no guest
+ * PIN); a locked meeting refuses newcomers; a full one too. The box's licence
+ * (server/license/license-policy.ts) bounds the participants of all meetings together —
+ * counting those admitted but not in yet, so two callers at once cannot both take the last
+ * port — and, when it is expired or revoked, makes the admission audio only. Adapters map the
+ * refusal kinds to their own answers (SIP status, HTTP code, IVR prompt).
  */
-import type { LicensePolicy } from '../license/license-policy.ts';
-import type { SettingsStore } from '../settings/settings-store.ts';
-import type { LayoutChoice } from '../../media/mcu/layouts.ts';
-import type { VmrStore } from '../rooms/vmr-store.ts';
-import type { LiveMeeting, LiveMeetings, MeetingKind } from './live-meetings.ts';
-import { type MeetingStore, occurrences } from './meeting-store.ts';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { LicensePolicy } from '../../license/license-policy.ts';
+import type { SettingsStore } from '../../settings/settings-store.ts';
+import type { LayoutChoice } from '../../../media/mcu/layouts.ts';
+import type { VmrStore } from '../../rooms/vmr-store.ts';
+import type { LiveMeeting, LiveMeetings, MeetingKind } from '../live-meetings.ts';
+import { type MeetingStore, occurrences } from '../meeting-store.ts';
 
 /** Participants a scheduled or instant meeting takes (they have no capacity of their own). */
 export const MEETING_CAPACITY = 500;
@@ -30,7 +33,25 @@ export interface MeetingTarget {
   readonly layout: LayoutChoice;
 }
 
-export type RefusalKind = 'not-found' | 'ended' | 'not-started' | 'pin-required' | 'wrong-pin' | 'locked' | 'full' | 'license-ports';
+/**
+ * Why a newcomer may not enter. The meeting's rules: not-found … license-ports. The entry
+ * policy of ./participant-sessions.ts: `locked-out` (too many wrong meeting IDs or PINs from the
+ * newcomer's address), `meeting-locked-out` (too many wrong PINs for this meeting: it takes no
+ * PIN for a while), `guest-access-off` (the `call.guestAccess` setting is off and the newcomer
+ * has no account).
+ */
+export type RefusalKind =
+  | 'not-found'
+  | 'ended'
+  | 'not-started'
+  | 'pin-required'
+  | 'wrong-pin'
+  | 'locked'
+  | 'full'
+  | 'license-ports'
+  | 'locked-out'
+  | 'meeting-locked-out'
+  | 'guest-access-off';
 
 export type Admission =
   | {
@@ -47,16 +68,25 @@ export type Admission =
       readonly target?: MeetingTarget;
       /** license-ports: the concurrent participants the licence allows. */
       readonly ports?: number;
+      /** locked-out, meeting-locked-out: when the lock-out ends (whole seconds from now). */
+      readonly retryAfterSeconds?: number;
     };
 
 /** How long an admitted newcomer holds a port before it must be in the meeting (or abandon). */
 const ADMITTED_HOLD_MS = 60_000;
 
+/** PINs compared in a time that does not depend on how many leading digits are right. */
+function samePin(entered: string, pin: string): boolean {
+  const a = createHash('sha256').update(entered).digest();
+  const b = createHash('sha256').update(pin).digest();
+  return timingSafeEqual(a, b);
+}
+
 /** The role a PIN gives in a meeting (undefined or '' = no PIN entered), or why it gives none. */
 export function roleFor(target: Pick<MeetingTarget, 'hostPin' | 'guestPin'>, pin: string | undefined): 'host' | 'guest' | 'pin-required' | 'wrong-pin' {
   const entered = pin !== undefined && pin !== '';
-  if (entered && pin === target.hostPin) return 'host';
-  if (entered && target.guestPin !== '' && pin === target.guestPin) return 'guest';
+  if (entered && target.hostPin !== '' && samePin(pin, target.hostPin)) return 'host';
+  if (entered && target.guestPin !== '' && samePin(pin, target.guestPin)) return 'guest';
   if (!entered) return target.guestPin === '' ? 'guest' : 'pin-required';
   return 'wrong-pin';
 }
@@ -116,30 +146,29 @@ export class MeetingAdmission {
   }
 
   /**
-   * Checks a newcomer with `pin` (undefined = none given). On success the meeting is live (an
-   * empty one started if needed); the caller adds the participant or calls `abandon`.
+   * A newcomer whose PIN gave `role` enters `target`: the meeting is live from here (an empty
+   * one started if needed), a locked one refuses, then capacity and the licence's ports. On
+   * success the caller adds the participant or calls `abandon`.
    */
-  admit(number: string, pin: string | undefined, now = new Date()): Admission {
-    const target = this.resolve(number, now);
-    if (typeof target === 'string') return { ok: false, refusal: target };
-    const role = roleFor(target, pin);
-    if (role !== 'host' && role !== 'guest') return { ok: false, refusal: role, target };
-    const live = this.#live.ensure({ number, kind: target.kind, refId: target.refId, subject: target.subject, layout: target.layout });
+  enter(target: MeetingTarget, role: 'host' | 'guest'): Admission {
+    const live = this.#live.ensure({ number: target.number, kind: target.kind, refId: target.refId, subject: target.subject, layout: target.layout });
     if (live.locked) {
-      this.#live.endIfEmpty(number);
+      this.#live.endIfEmpty(target.number);
       return { ok: false, refusal: 'locked', target };
     }
     return this.#seat(target, live, role);
   }
 
   /**
-   * Someone the box itself calls into a live meeting (the console's invite): no PIN and no
-   * lock — the host asked for them — but the meeting's capacity and the licence's ports hold.
+   * Someone the box itself calls into a live meeting (the console's invite): no PIN — the host
+   * asked for them — but the meeting must be live and unlocked, and its capacity and the
+   * licence's ports hold.
    */
-  admitInvited(number: string, now = new Date()): Admission {
+  enterInvited(number: string, now = new Date()): Admission {
     const target = this.resolve(number, now);
     const live = this.#live.get(number);
     if (typeof target === 'string' || !live) return { ok: false, refusal: typeof target === 'string' ? target : 'not-found' };
+    if (live.locked) return { ok: false, refusal: 'locked', target };
     return this.#seat(target, live, 'guest');
   }
 
@@ -158,7 +187,6 @@ export class MeetingAdmission {
     this.#admitted.set(number, times);
     return { ok: true, target, role, live, audioOnly: this.#license?.audioOnly() ?? false };
   }
-
 
   /** The newcomer did not make it in after all: its port is free again, and an empty meeting it started ends again. */
   abandon(number: string): void {

@@ -1,0 +1,183 @@
+/**
+ * Participant sessions: the one way into a meeting. Every way in — SIP direct dial
+ * (server/sip-app/meetings), the IVR (server/sip-app/ivr), the browser join WebSocket
+ * (server/control-plane/routes/join.ts), the console's dial-out, and later a cascade link from
+ * another box — is an adapter that asks this service, and none re-checks a rule on its own.
+ *
+ * What lives here now: admission and authentication policy. In order: the address's lock-out
+ * for wrong meeting IDs and PINs (./entry-lockout.ts), guest access (`call.guestAccess`: a
+ * newcomer without an account is refused when it is off — SIP adapters challenge for digest
+ * first, see `accountRequired`; a browser has no account), the meeting (./meeting-admission.ts:
+ * window, not found), the meeting's PIN lock-out, the PIN and the role it gives, then lock,
+ * capacity and the licence's ports. Wrong IDs and PINs are counted here, for every way alike.
+ * Each way's policy is one row of WAYS (deny by default: a way not listed cannot enter).
+ *
+ * What does not live here yet (issue #17): the call record, the media join, the live registry
+ * entry and the one cascading cleanup — the adapters still do those after an admission.
+ */
+import type { Db } from '../../db/database.ts';
+import type { LicensePolicy } from '../../license/license-policy.ts';
+import type { VmrStore } from '../../rooms/vmr-store.ts';
+import type { SettingsStore } from '../../settings/settings-store.ts';
+import type { LiveMeetings } from '../live-meetings.ts';
+import type { MeetingStore } from '../meeting-store.ts';
+import { DEFAULT_ENTRY_LOCKOUT, EntryLockout, type EntryLockoutPolicy } from './entry-lockout.ts';
+import { type Admission, MeetingAdmission, type MeetingTarget, roleFor } from './meeting-admission.ts';
+
+export type { Admission, MeetingTarget, RefusalKind } from './meeting-admission.ts';
+
+/** The ways into a meeting. */
+export type WayIn = 'sip' | 'ivr' | 'web' | 'dial-out';
+
+interface WayPolicy {
+  /**
+   * The newcomer names the meeting and proves the right to enter by a PIN: wrong IDs and
+   * PINs count, and lock-outs refuse it. (A way the box starts itself presents no guess.)
+   */
+  readonly guesses: boolean;
+  /**
+   * The box calls the newcomer in at the host's request (console, authenticated and audited):
+   * no PIN, but only into a live, unlocked meeting with room.
+   */
+  readonly invited: boolean;
+}
+
+const WAYS: Readonly<Record<WayIn, WayPolicy>> = {
+  sip: { guesses: true, invited: false },
+  ivr: { guesses: true, invited: false },
+  web: { guesses: true, invited: false },
+  'dial-out': { guesses: false, invited: true },
+};
+
+/** Who is asking to enter, and how. */
+export interface Entrant {
+  readonly way: WayIn;
+  /** The address the newcomer's request came from (dial-out: the invited terminal's). */
+  readonly address: string;
+  /** The account the newcomer authenticated as (digest), or null for a guest. */
+  readonly account: string | null;
+}
+
+export type Refusal = Extract<Admission, { ok: false }>;
+
+export interface ParticipantSessionsOptions {
+  readonly db: Db;
+  readonly vmrs: VmrStore;
+  readonly meetings: MeetingStore;
+  readonly settings: SettingsStore;
+  readonly live: LiveMeetings;
+  /** The licence rules (absent: no licence limits, e.g. in unit set-ups). */
+  readonly license?: LicensePolicy | undefined;
+  /** Wrong-ID and wrong-PIN lock-out rules (tests shorten them). */
+  readonly lockout?: EntryLockoutPolicy | undefined;
+}
+
+export class ParticipantSessions {
+  readonly #settings: SettingsStore;
+  readonly #rules: MeetingAdmission;
+  readonly #lockout: EntryLockout;
+
+  constructor(options: ParticipantSessionsOptions) {
+    this.#settings = options.settings;
+    this.#rules = new MeetingAdmission(options);
+    this.#lockout = new EntryLockout(options.db, options.lockout ?? DEFAULT_ENTRY_LOCKOUT);
+  }
+
+  /**
+   * Whether a newcomer must have authenticated as an account to enter (guest access off): SIP
+   * adapters then challenge for digest before anything else.
+   */
+  accountRequired(): boolean {
+    return !this.#settings.get('call.guestAccess');
+  }
+
+  /**
+   * Whether the newcomer's address is locked out (too many wrong meeting IDs or PINs). SIP
+   * adapters ask it first, before a digest challenge or the IVR's media ports are spent on it.
+   */
+  lockedOut(entrant: Pick<Entrant, 'way' | 'address'>, now = Date.now()): Refusal | undefined {
+    if (!WAYS[entrant.way]?.guesses) return undefined;
+    const seconds = this.#lockout.sourceLockedFor(entrant.address, now);
+    return seconds > 0 ? { ok: false, refusal: 'locked-out', retryAfterSeconds: seconds } : undefined;
+  }
+
+  /** What refuses this newcomer before any meeting is named: its address's lock-out, guest access. */
+  barred(entrant: Entrant, now = Date.now()): Refusal | undefined {
+    if (!WAYS[entrant.way]) return { ok: false, refusal: 'guest-access-off' };
+    const lockedOut = this.lockedOut(entrant, now);
+    if (lockedOut) return lockedOut;
+    if (entrant.account === null && this.accountRequired()) return { ok: false, refusal: 'guest-access-off' };
+    return undefined;
+  }
+
+  /**
+   * The meeting a newcomer names (the IVR's first question, the join page's look-up), or why it
+   * cannot be entered; a number that names no meeting counts as a wrong ID.
+   */
+  findMeeting(entrant: Entrant, number: string, now = new Date()): MeetingTarget | Refusal {
+    const barred = this.barred(entrant, now.getTime());
+    if (barred) return barred;
+    const target = this.#rules.resolve(number, now);
+    if (typeof target !== 'string') return target;
+    if (target === 'not-found' && WAYS[entrant.way].guesses) {
+      this.#lockout.wrongId({ way: entrant.way, address: entrant.address, number }, now.getTime());
+      // The wrong ID that starts a lock-out is answered with it (the caller learns to stop now).
+      const lockedOut = this.lockedOut(entrant, now.getTime());
+      if (lockedOut) return lockedOut;
+    }
+    return { ok: false, refusal: target };
+  }
+
+  /**
+   * The role a PIN gives in a meeting found by `findMeeting` (the IVR asks it per try), or why
+   * it gives none; a wrong PIN counts against the address and the meeting.
+   */
+  checkPin(entrant: Entrant, target: MeetingTarget, pin: string | undefined, now = Date.now()): 'host' | 'guest' | Refusal {
+    const barred = this.barred(entrant, now);
+    if (barred) return { ...barred, target };
+    const entered = pin !== undefined && pin !== '';
+    // While the meeting's PIN entry is paused, no PIN is tried (a right one would confirm a guess).
+    const meetingLockedOut = (): Refusal | undefined => {
+      if (!entered && target.guestPin === '') return undefined;
+      const seconds = this.#lockout.meetingLockedFor(target.number, now);
+      return seconds > 0 ? { ok: false, refusal: 'meeting-locked-out', target, retryAfterSeconds: seconds } : undefined;
+    };
+    const paused = meetingLockedOut();
+    if (paused) return paused;
+    const role = roleFor(target, pin);
+    if (role === 'host' || role === 'guest') return role;
+    if (role === 'wrong-pin' && WAYS[entrant.way].guesses) {
+      this.#lockout.wrongPin({ way: entrant.way, address: entrant.address, number: target.number }, now);
+      // The wrong PIN that starts a lock-out is answered with it.
+      const lockedOut = this.lockedOut(entrant, now);
+      if (lockedOut) return { ...lockedOut, target };
+      const pausedNow = meetingLockedOut();
+      if (pausedNow) return pausedNow;
+    }
+    return { ok: false, refusal: role, target };
+  }
+
+  /**
+   * Admits a newcomer to meeting `number` with `pin` (undefined = none given): every rule, in
+   * the order of this file's header. On success the meeting is live (an empty one started if
+   * needed) and a seat held; the adapter adds the participant or calls `abandon`.
+   */
+  admit(entrant: Entrant, number: string, pin: string | undefined, now = new Date()): Admission {
+    const way = WAYS[entrant.way];
+    if (!way) return { ok: false, refusal: 'guest-access-off' };
+    if (way.invited) {
+      const barred = this.barred(entrant, now.getTime());
+      return barred ?? this.#rules.enterInvited(number, now);
+    }
+    const target = this.findMeeting(entrant, number, now);
+    if ('ok' in target) return target;
+    const role = this.checkPin(entrant, target, pin, now.getTime());
+    if (typeof role !== 'string') return role;
+    return this.#rules.enter(target, role);
+  }
+
+  /** The newcomer did not make it in after all: its seat is free again, and an empty meeting it started ends again. */
+  abandon(number: string): void {
+    this.#rules.abandon(number);
+  }
+}
