@@ -5,13 +5,18 @@
  * `setup.steps` setting, and "quick setup" starts it again without losing what was set.
  * The network step stores the local domain (the NICs are set in the system settings); the time
  * step's settings are rendered to the system like any other change of them (server/system);
- * license activation is the licence work's, here the wizard stores the serial to activate.
+ * license activation is the licence work's, here the wizard stores the serial to activate —
+ * and the licence step's one click, `POST /setup/license/trial`, starts the 14-day trial (the
+ * licence store's own rules: once per box, never after a licence) and settles the step as done.
+ * A box without a licence refuses new accounts and takes audio only
+ * (server/license/license-policy.ts), so the wizard is where a new box gets its trial.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { type AdminStore, confirmNewPassword } from '../../admin/admin-store.ts';
 import { checkEmail } from '../../accounts/account-store.ts';
 import type { Db } from '../../db/database.ts';
 import { createError } from '../../errors.ts';
+import type { LicenseStore } from '../../license/license-store.ts';
 import { SETUP_STEPS, type SetupStep, type SetupSteps } from '../../settings/settings-schema.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import type { SystemConfigurator } from '../../system/system-configurator.ts';
@@ -67,9 +72,11 @@ interface Options {
   readonly settings: SettingsStore;
   readonly admins: AdminStore;
   readonly system: SystemConfigurator;
+  /** The box's licence: the licence step starts the trial through it. */
+  readonly license: LicenseStore;
 }
 
-export const setupWizardRoutes: FastifyPluginAsync<Options> = async (app, { db, settings, admins, system }) => {
+export const setupWizardRoutes: FastifyPluginAsync<Options> = async (app, { db, settings, admins, system, license }) => {
   const progress = () => {
     const steps = settings.get('setup.steps');
     const current = SETUP_STEPS.find((step) => steps[step] === 'pending') ?? null;
@@ -95,6 +102,22 @@ export const setupWizardRoutes: FastifyPluginAsync<Options> = async (app, { db, 
     settings.update({ 'setup.steps': { network: 'pending', time: 'pending', admin: 'pending', license: 'pending', smtp: 'pending' } }, { actor: request.admin?.username ?? '', source: request.ip });
     return progress();
   });
+
+  app.post(
+    '/setup/license/trial',
+    {
+      schema: {
+        summary: "The licence step in one click: start the 14-day trial (once per box, on a box that never had a licence) and mark the step done",
+        response: { 200: progressView },
+      },
+    },
+    async (request) => {
+      const actor = request.admin?.username ?? '';
+      license.startTrial({ actor, source: request.ip });
+      await mark('license', 'done', actor);
+      return progress();
+    },
+  );
 
   app.post<{ Params: { step: SetupStep } }>(
     '/setup/:step/skip',
