@@ -568,6 +568,11 @@ export const ERRORS = {
     en: 'New accounts cannot be created: the box\'s licence is {status} ({detail}). Activate a valid licence first (Maintenance → License).',
     zh: '无法创建新账号：设备授权状态为{statusZh}（{detailZh}）。请先激活有效授权（系统维护 → 授权）。',
   },
+  VCBOX_ERR_LICENSE_NONE_ACCOUNTS: {
+    statusCode: 403,
+    en: 'New accounts cannot be created: this box has no licence yet (the 14-day trial has not been started and no licence has been activated). Until it has one, no accounts can be created and meetings are audio only, at most {trialPorts} participants at once. Start the 14-day trial (setup wizard, or Maintenance → License) or activate a licence from the vendor.',
+    zh: '无法创建新账号：本设备尚未授权（未开始 14 天试用，也未激活授权）。授权之前不能新建账号，会议仅支持音频，最多 {trialPorts} 个参会方同时在会。请开始 14 天试用（初始设置向导，或系统维护 → 授权），或激活厂商提供的授权。',
+  },
   VCBOX_ERR_LICENSE_PORTS: {
     statusCode: 503,
     en: 'All {ports} concurrent participants the box\'s licence allows are in meetings. Try again when someone has left, or ask the administrator for a licence with more ports.',
@@ -575,8 +580,8 @@ export const ERRORS = {
   },
   VCBOX_ERR_LICENSE_AUDIO_ONLY: {
     statusCode: 403,
-    en: 'The box\'s licence is not valid: meetings are audio only until a valid licence is activated.',
-    zh: '设备授权无效：在激活有效授权之前，会议仅支持音频。',
+    en: 'The box has no valid licence (none activated yet, or it expired or was revoked): meetings are audio only until the 14-day trial is started or a valid licence is activated (Maintenance → License).',
+    zh: '设备没有有效授权（尚未激活，或已过期、被吊销）：在开始 14 天试用或激活有效授权之前，会议仅支持音频（系统维护 → 授权）。',
   },
   VCBOX_ERR_FIRMWARE_NOT_FOUND: {
     statusCode: 404,

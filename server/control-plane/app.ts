@@ -249,7 +249,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(auditRoutes, { db });
       await api.register(callRecordRoutes, { db });
       await api.register(statisticsRoutes, { db });
-      await api.register(setupWizardRoutes, { db, settings, admins, system });
+      await api.register(setupWizardRoutes, { db, settings, admins, system, license: license.store });
       await api.register(liveMeetingRoutes, {
         db,
         live: options.live ?? new LiveMeetings(),

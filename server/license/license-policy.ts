@@ -4,22 +4,22 @@
  *
  * | status     | new accounts | video | concurrent participants |
  * |------------|--------------|-------|-------------------------|
- * | unlicensed | yes          | yes   | no limit (see below)    |
+ * | unlicensed | no           | audio | TRIAL_PORTS             |
  * | trial      | yes          | yes   | TRIAL_PORTS             |
  * | active     | yes          | yes   | the licence's ports     |
  * | expired    | no           | audio | the licence's/trial's   |
  * | revoked    | no           | audio | the licence's           |
  *
- * `unlicensed` (a box that has neither started its trial nor been activated) is deliberately
- * not restricted yet: a box fresh from the installer must be usable through the setup wizard,
- * and the product decision whether it should be restricted like `expired` is open (changing
- * the first row is the whole change).
+ * `unlicensed` (a box that has neither started its trial nor been activated) is restricted like
+ * an expired trial [001 FAQ: "licence not activated" is a reason accounts cannot be created and
+ * calls are audio only]: the setup wizard still works (it needs neither), and its licence step
+ * starts the 14-day trial in one click (POST /setup/license/trial).
  *
  * Callers: meeting admission (ports, audio only), the accounts API (creation, import). They
  * get errors from the one error table with the reason in words.
  */
 import { createError, type VcboxError } from '../errors.ts';
-import type { LicenseFacts, LicenseStatus, LicenseStore } from './license-store.ts';
+import { type LicenseFacts, type LicenseStatus, type LicenseStore, TRIAL_PORTS } from './license-store.ts';
 
 export interface Allowances {
   readonly accounts: boolean;
@@ -31,7 +31,7 @@ export interface Allowances {
 export function allowances(facts: LicenseFacts): Allowances {
   switch (facts.status) {
     case 'unlicensed':
-      return { accounts: true, video: true, ports: null };
+      return { accounts: false, video: false, ports: TRIAL_PORTS };
     case 'trial':
     case 'active':
       return { accounts: true, video: true, ports: facts.ports };
@@ -68,6 +68,7 @@ export class LicensePolicy {
   accountCreationRefusal(): VcboxError | undefined {
     const facts = this.#store.facts();
     if (allowances(facts).accounts) return undefined;
+    if (facts.status === 'unlicensed') return createError('VCBOX_ERR_LICENSE_NONE_ACCOUNTS', { trialPorts: TRIAL_PORTS });
     const [detail, detailZh] = statusDetail(facts);
     return createError('VCBOX_ERR_LICENSE_ACCOUNTS', { status: facts.status, statusZh: STATUS_ZH[facts.status], detail, detailZh });
   }

@@ -48,7 +48,8 @@ await ensureCertificate(paths.certificates);
 const backups = new BackupStore(state.db, { backups: paths.backups, certificates: paths.certificates, prompts: paths.prompts });
 const maintenance = openMaintenance({ config, db: state.db, settings: state.settings, admins, backups });
 t.teardown(() => maintenance.close());
-const base = await startConsoleApi(t, { state, maintenance });
+// A box without a licence: the test starts the trial itself (the reset must keep it).
+const base = await startConsoleApi(t, { state, maintenance, unlicensed: true });
 const admin = new ConsoleClient(base);
 await admin.login('chief', 'Chief2026');
 
@@ -69,8 +70,9 @@ async function activeWebLog(): Promise<string> {
   return active.path;
 }
 
-/** What an administrator sets up: accounts, a room, a VMR, a meeting, the trial. */
+/** What an administrator sets up: the trial (first: a box without a licence takes no accounts), accounts, a room, a VMR, a meeting. */
 async function fillTheBox(t: Tap): Promise<void> {
+  t.equal((await admin.call('POST', '/api/v1/license/trial')).status, 200, 'the 14-day trial started');
   for (const [number, name] of [
     ['1001', 'Alice Zhang'],
     ['1002', 'Bob Li'],
@@ -81,7 +83,6 @@ async function fillTheBox(t: Tap): Promise<void> {
   t.equal((await admin.call('POST', '/api/v1/vmrs', { number: '70001', name: 'Weekly', capacity: 16 })).status, 201);
   const start = new Date(Date.now() + 86_400_000).toISOString();
   t.equal((await admin.call('POST', '/api/v1/meetings', { subject: 'Planning', start, durationMinutes: 30, accounts: ['1001', '1002'] })).status, 201);
-  t.equal((await admin.call('POST', '/api/v1/license/trial')).status, 200, 'the 14-day trial started');
   t.equal((await admin.call('POST', '/api/v1/setup/network/skip')).status, 200, 'a wizard step done');
 }
 

@@ -61,10 +61,10 @@ function licenseFor(overrides: Partial<LicensePayload> = {}, key = testKey): str
 const activations = () => (state.db.prepare('SELECT count(*) AS n FROM license_activations').get() as { n: number }).n;
 const audited = (action: string) => state.db.prepare('SELECT detail FROM audit_log WHERE action = ? ORDER BY id').all(action) as { detail: string }[];
 
-t.test('a fresh box: unlicensed, with its box ID derived from the machine id', async (t) => {
+t.test('a fresh box: unlicensed (restricted), with its box ID derived from the machine id', async (t) => {
   const { status, body } = await admin.call('GET', '/api/v1/license');
   t.equal(status, 200);
-  t.match(body, { status: 'unlicensed', boxId, serial: null, trial: { used: false }, allows: { accounts: true, video: true, ports: null } });
+  t.match(body, { status: 'unlicensed', boxId, serial: null, trial: { used: false }, allows: { accounts: false, video: false, ports: 16 } }, 'restricted like an expired trial: no accounts, audio only');
   t.match(boxId, /^[A-Z2-9]{4}(-[A-Z2-9]{4}){3}$/);
   t.equal(readFileSync(path.join(identityDir, 'box-id'), 'utf8').trim(), boxId, 'kept in the identity folder');
   const openapi = (await (await fetch(`${base}/api/v1/openapi.json`)).json()) as { paths: Record<string, { post?: unknown }> };

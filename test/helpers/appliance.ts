@@ -2,7 +2,9 @@
  * Starts the whole appliance the way a person does — `scripts/run.sh` — with its own data
  * directory and ports, waits until the console answers, and stops it like Ctrl-C (SIGINT to
  * the process group). Output is kept for assertions and for the failure report. `command`
- * starts something else in run.sh's place (the supervisor of an installed release).
+ * starts something else in run.sh's place (the supervisor of an installed release). The box's
+ * data folder gets the suite's test licence before it starts (./test-license.ts) unless the
+ * test asks for an unlicensed box.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -10,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.ts';
+import { licenseTestDataDir } from './test-license.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -29,10 +32,14 @@ export interface RunningAppliance {
 /**
  * `httpPort`: the console's port (default: a free one), also where readiness is probed — give
  * it with `env: { VCBOX_HTTP_PORT: '' }` and the same port stored as `web.httpPort` to run with
- * the port from the settings instead of fixed by the configuration.
+ * the port from the settings instead of fixed by the configuration. `unlicensed: true`: a box
+ * without a licence stays so (a test of the first start's trial).
  */
-export async function startAppliance(options: { dataDir?: string; env?: Record<string, string>; httpPort?: number; command?: readonly string[] } = {}): Promise<RunningAppliance> {
+export async function startAppliance(
+  options: { dataDir?: string; env?: Record<string, string>; httpPort?: number; command?: readonly string[]; unlicensed?: boolean } = {},
+): Promise<RunningAppliance> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'vcbox-data-'));
+  if (!options.unlicensed) licenseTestDataDir(dataDir);
   const httpPort = options.httpPort ?? (await freePort());
   const sipPort = await freePort();
   const sipTlsPort = await freePort();

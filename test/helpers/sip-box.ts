@@ -23,6 +23,7 @@ import type { EventEmitter } from 'node:events';
 import type { AppOptions } from '../../server/control-plane/app.ts';
 import type { MediaServiceEvents } from '../../media/media-service.ts';
 import { freePort } from './ports.ts';
+import { licenseTestBox } from './test-license.ts';
 
 export interface SipBox {
   readonly service: SignalingService;
@@ -40,8 +41,8 @@ export interface SipBox {
   /** With `media`: the media end of the control socket (a test may close it) and the socket's path. */
   readonly control?: MediaControlServer;
   readonly mediaSocket?: string;
-  /** The licence the box enforces, when the test gave one. */
-  readonly license?: License;
+  /** The licence the box enforces: the test's, or the suite's test licence (./test-license.ts). */
+  readonly license: License;
   close(): Promise<void>;
 }
 
@@ -58,7 +59,7 @@ export interface SipBoxOptions {
   qualify?: { intervalMs: number; timeoutMs: number };
   /** Listen for SIP and media on this address (default 127.0.0.1; 0.0.0.0 for a namespace test). */
   listen?: string;
-  /** The box's licence, opened over its database and folder (default: no licence limits). */
+  /** The box's licence, opened over its database and folder (default: the suite's test licence, ./test-license.ts). */
   license?: (db: ReturnType<typeof openDatabase>, dir: string) => License;
   /** TCP/TLS limits of the signaling service (tests shorten its timeouts). */
   streamLimits?: SignalingServiceOptions['streamLimits'];
@@ -71,7 +72,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
   const db = openDatabase(path.join(dir, 'vcbox.sqlite'));
   migrate(db);
   const settings = new SettingsStore(db);
-  const license = options.license?.(db, dir);
+  const license = options.license ? options.license(db, dir) : licenseTestBox(db, path.join(dir, 'identity'));
   const certificate = await ensureCertificate(path.join(dir, 'certificates'));
   const port = await freePort();
   const tlsPort = await freePort();
@@ -119,7 +120,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
     db,
     settings,
     ...(options.registrar ? { registrar: options.registrar } : {}),
-    ...(license ? { license: license.policy } : {}),
+    license: license.policy,
     ...(options.entryLockout ? { entryLockout: options.entryLockout } : {}),
   });
   await app.start();
@@ -137,7 +138,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
     ...(pool ? { pool } : {}),
     ...(control ? { control } : {}),
     ...(socketPath ? { mediaSocket: socketPath } : {}),
-    ...(license ? { license } : {}),
+    license,
     async close() {
       app.close();
       mediaClient?.close();
@@ -151,13 +152,14 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
 }
 
 /**
- * The console API's options for a box's meetings: its database and settings, live meetings,
+ * The console API's options for a box's meetings: its database and settings, its licence, live meetings,
  * participant sessions and media (with the media service's events, as the control plane has them), the
  * database left open for the box. Spread into startConsoleApi's options and add what a test needs.
  */
-export function boxConsoleOptions(box: SipBox): Pick<AppOptions, 'state' | 'live' | 'sessions' | 'media' | 'mediaEvents'> & { keepDb: true } {
+export function boxConsoleOptions(box: SipBox): Pick<AppOptions, 'state' | 'live' | 'sessions' | 'media' | 'mediaEvents' | 'license'> & { keepDb: true } {
   return {
     state: { db: box.db, settings: box.settings },
+    license: box.license,
     live: box.app.live,
     sessions: box.app.sessions,
     ...(box.mediaClient ? { media: box.mediaClient.media, mediaEvents: box.mediaClient as unknown as EventEmitter<MediaServiceEvents> } : {}),

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
+import { openLicense } from '../../server/license/open-license.ts';
 import type { MediaClient } from '../../server/media-client/media-client.ts';
 import { ServiceHealth } from '../../server/observability/service-health.ts';
 import { SystemSampler } from '../../server/observability/system-sampler.ts';
@@ -18,7 +19,8 @@ import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 
-const box = await startSipBox({ media: {} });
+// No licence yet: the test starts the trial through the API and the licence card shows it.
+const box = await startSipBox({ media: {}, license: (db, dir) => openLicense({ db, identityDir: path.join(dir, 'identity') }) });
 t.teardown(() => box.close());
 await new AdminStore(box.db).create({ username: 'chief', password: 'Chief2026', role: 'admin' });
 const sampler = new SystemSampler({ dataDir: os.tmpdir(), intervalMs: 200, capacity: 100 }).start();
@@ -26,6 +28,7 @@ t.teardown(() => sampler.close());
 const health = new ServiceHealth({ signaling: () => box.app.connectedSince, media: box.mediaClient as MediaClient });
 const base = await startConsoleApi(t, {
   state: { db: box.db, settings: box.settings },
+  license: box.license,
   live: box.app.live,
   online: () => box.app.location.online(),
   sampler,

@@ -60,7 +60,7 @@ t.test('the licence seen, the trial started, a licence activated, renewed and ex
   const fact = async (key: string) => (await page.textContent(`#license-facts dd[data-fact="${key}"]`))?.trim() ?? '';
   t.equal(await fact('status'), 'not licensed', 'a new box is not licensed');
   t.match(await fact('box-id'), new RegExp(`^${boxId} Send this ID to the vendor`), 'its box ID, for the vendor');
-  t.match(await page.textContent('#license-info'), /works without limits until a licence or the trial starts/, 'and what that means');
+  t.match(await page.textContent('#license-info'), /No licence yet: new accounts are refused and meetings are audio only until the 14-day trial is started or a licence is activated/, 'and what that means: what is refused');
 
   const dialogs: string[] = [];
   page.on('dialog', (dialog) => {

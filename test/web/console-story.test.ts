@@ -30,7 +30,7 @@ t.test('a new administrator does the whole job in the console', { skip: namespac
   if (!namespace) return;
   // The box listens on every address (baresip reaches it from the namespace); media is announced
   // at this side of the namespace's link.
-  const box = await startAppliance({ env: { VCBOX_SIP_HOST: '0.0.0.0', VCBOX_MEDIA_LISTEN_IP: '0.0.0.0', VCBOX_MEDIA_ADDRESS: namespace.hostAddress } });
+  const box = await startAppliance({ unlicensed: true, env: { VCBOX_SIP_HOST: '0.0.0.0', VCBOX_MEDIA_LISTEN_IP: '0.0.0.0', VCBOX_MEDIA_ADDRESS: namespace.hostAddress } });
   t.teardown(() => box.interrupt());
   const initialPassword = readFileSync(path.join(box.dataDir, 'secrets', 'initial-admin-password'), 'utf8').trim();
   const browser = await launchBrowser();
@@ -78,7 +78,7 @@ t.test('a new administrator does the whole job in the console', { skip: namespac
   await page.waitForSelector('#wizard-smtp');
   await page.click('#wizard-skip');
   await page.waitForSelector('.wizard-complete');
-  t.match(await page.textContent('.wizard-steps'), /Network — done.*Time — done.*Administrator — done.*Licence — skipped.*Mail server — skipped/s, 'the wizard is complete');
+  t.match(await page.textContent('.wizard-steps'), /Network — done.*Time — done.*Administrator — done.*Licence — done.*Mail server — skipped/s, 'the wizard is complete');
 
   // 3. Accounts: one by hand (the softphone's), two from an .xls made from the template.
   await open('#accounts', '#accounts-table');

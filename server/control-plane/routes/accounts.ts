@@ -4,7 +4,7 @@
  * export. The account's SIP realm is the local-domain setting. Every change is written to the
  * audit log. Account details can be mailed on create, reset and import (with the password just
  * set) or later (without it); each recipient's failure is reported. While the licence forbids
- * new accounts (expired, revoked: server/license/license-policy.ts) creating one is refused
+ * new accounts (no licence yet, expired, revoked: server/license/license-policy.ts) creating one is refused
  * with the reason, and an import applies updates of existing accounts only (new rows fail
  * with the reason).
  */

@@ -7,13 +7,18 @@
  * the current password like any password change.
  * The network step stores the local domain (the NICs are set in the system settings); the time
  * step's settings are rendered to the system like any other change of them (server/system);
- * license activation is the licence work's, here the wizard stores the serial to activate.
+ * license activation is the licence work's, here the wizard stores the serial to activate —
+ * and the licence step's one click, `POST /setup/license/trial`, starts the 14-day trial (the
+ * licence store's own rules: once per box, never after a licence) and settles the step as done.
+ * A box without a licence refuses new accounts and takes audio only
+ * (server/license/license-policy.ts), so the wizard is where a new box gets its trial.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { type AdminStore, confirmNewPassword } from '../../admin/admin-store.ts';
 import { checkEmail } from '../../accounts/account-store.ts';
 import type { Db } from '../../db/database.ts';
 import { createError } from '../../errors.ts';
+import type { LicenseStore } from '../../license/license-store.ts';
 import { DOMAIN_PATTERN, DOMAIN_RULE, SETUP_STEPS, type SetupStep, type SetupSteps } from '../../settings/settings-schema.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import type { SystemConfigurator } from '../../system/system-configurator.ts';
@@ -70,9 +75,11 @@ interface Options {
   readonly settings: SettingsStore;
   readonly admins: AdminStore;
   readonly system: SystemConfigurator;
+  /** The box's licence: the licence step starts the trial through it. */
+  readonly license: LicenseStore;
 }
 
-export const setupWizardRoutes: FastifyPluginAsync<Options> = async (app, { db, settings, admins, system }) => {
+export const setupWizardRoutes: FastifyPluginAsync<Options> = async (app, { db, settings, admins, system, license }) => {
   /** The first start is over once the wizard was completed or quick setup was started. */
   const firstStartOver = () => settings.get('setup.firstStartDone') || SETUP_STEPS.every((step) => settings.get('setup.steps')[step] !== 'pending');
   const progress = () => {
@@ -105,6 +112,22 @@ export const setupWizardRoutes: FastifyPluginAsync<Options> = async (app, { db, 
     );
     return progress();
   });
+
+  app.post(
+    '/setup/license/trial',
+    {
+      schema: {
+        summary: "The licence step in one click: start the 14-day trial (once per box, on a box that never had a licence) and mark the step done",
+        response: { 200: progressView },
+      },
+    },
+    async (request) => {
+      const actor = request.admin?.username ?? '';
+      license.startTrial({ actor, source: request.ip });
+      await mark('license', 'done', actor);
+      return progress();
+    },
+  );
 
   app.post<{ Params: { step: SetupStep } }>(
     '/setup/:step/skip',

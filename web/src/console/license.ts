@@ -46,7 +46,7 @@ const w = words({
     portsLimit: 'at most {ports} participants at once',
     portsNoLimit: 'no limit on participants yet',
     testKey: 'Signed with the project’s test key: for development and tests only.',
-    unlicensedNote: 'The box works without limits until a licence or the trial starts.',
+    unlicensedNote: 'No licence yet: new accounts are refused and meetings are audio only until the 14-day trial is started or a licence is activated.',
     expiredNote: 'Until a valid licence is activated, no accounts can be created and meetings are audio only.',
     trialTitle: 'Trial',
     trialStart: 'Start the 14-day trial',
@@ -95,7 +95,7 @@ const w = words({
     portsLimit: '最多 {ports} 个参会方同时在会',
     portsNoLimit: '暂不限制参会方数量',
     testKey: '由项目测试密钥签发：仅用于开发和测试。',
-    unlicensedNote: '在激活授权或开始试用之前，设备不受限制。',
+    unlicensedNote: '尚未授权：在开始 14 天试用或激活授权之前，不能新建账号，会议仅支持音频。',
     expiredNote: '在激活有效授权之前，不能新建账号，会议仅支持音频。',
     trialTitle: '试用',
     trialStart: '开始 14 天试用',
@@ -161,7 +161,7 @@ function facts(license: LicenseFacts): HTMLElement {
     list.append(term, detail);
   }
   const notes: HTMLElement[] = [];
-  if (license.status === 'unlicensed') notes.push(el('p', { className: 'muted' }, w('unlicensedNote')));
+  if (license.status === 'unlicensed') notes.push(el('p', { className: 'form-error' }, w('unlicensedNote')));
   if (license.status === 'expired' || license.status === 'revoked') notes.push(el('p', { className: 'form-error' }, w('expiredNote')));
   if (license.testKey) notes.push(el('p', { className: 'muted' }, w('testKey')));
   return el('section', { className: 'panel', id: 'license-info' }, el('h2', {}, w('factsTitle')), list, ...notes);

@@ -2,7 +2,8 @@
  * The first-start setup wizard (spec "First start"): network (local domain) → time (SNTP or
  * manual, time zone, DST) → administrator (new password — and the current one once the first
  * start is over —, e-mail, improvement programme) →
- * licence (start the 14-day trial, or paste a licence from the vendor) → SMTP. Each step is
+ * licence (the 14-day trial in one click, or paste a licence from the vendor; until one of them
+ * the box refuses new accounts and takes audio only, which the step says) → SMTP. Each step is
  * saved or skipped; the server remembers where the wizard stands, so it opens at the first step
  * still pending after every login until all are done or skipped. "Quick setup" (the button on
  * the page when the wizard is complete) runs it again, keeping what was set. A refusal is
@@ -42,6 +43,8 @@ const w = words({
     licenseText: 'Or paste the licence from the vendor',
     activate: 'Activate',
     licenseState: 'Licence: {status}',
+    unlicensed: 'This box has no licence yet. Until the trial starts or a licence is activated, new accounts are refused and meetings are audio only (at most {ports} participants at once).',
+    trialOffer: 'The trial gives video and up to 16 participants at once for 14 days; it can be used once per box.',
     server: 'SMTP server',
     port: 'Port',
     security: 'Security',
@@ -82,6 +85,8 @@ const w = words({
     licenseText: '或粘贴厂商提供的授权',
     activate: '激活',
     licenseState: '授权：{status}',
+    unlicensed: '本设备尚未授权。在开始试用或激活授权之前，不能新建账号，会议仅支持音频（最多 {ports} 个参会方同时在会）。',
+    trialOffer: '试用期 14 天，支持视频，最多 16 个参会方同时在会；每台设备仅可试用一次。',
     server: 'SMTP 服务器',
     port: '端口',
     security: '加密方式',
@@ -182,23 +187,23 @@ export async function renderSetupWizard(root: HTMLElement, onError: (error: unkn
     });
   } else if (step === 'license') {
     // The licence is activated by the licence API; the step is done when the box has one.
-    const state = el('p', { className: 'license-state' });
-    const showState = async () => {
-      const facts = await api<{ status: string }>('GET', '/license');
-      state.textContent = w('licenseState', { status: facts.status });
-    };
-    await showState();
-    const trial = el('button', { type: 'button', id: 'wizard-trial' }, w('trial'));
+    const facts = await api<{ status: string; trial: { used: boolean }; allows: { ports: number | null } }>('GET', '/license');
+    form.append(el('p', { className: 'license-state' }, w('licenseState', { status: facts.status })));
+    if (facts.status === 'unlicensed') form.append(el('p', { className: 'form-error', id: 'wizard-license-refused' }, w('unlicensed', { ports: String(facts.allows.ports ?? '') })));
+    if (facts.status === 'unlicensed' && !facts.trial.used) {
+      // One click: the server starts the trial and settles the step (POST /setup/license/trial).
+      const trial = el('button', { type: 'button', id: 'wizard-trial' }, w('trial'));
+      trial.addEventListener('click', () => void api('POST', '/setup/license/trial').then(again).catch((e: unknown) => showRefusal(form, message, e, {}) || onError(e)));
+      form.append(el('p', { className: 'muted' }, w('trialOffer')), trial);
+    }
     const text = el('textarea', { id: 'wizard-license', rows: 5, cols: 60 });
     const activate = el('button', { type: 'button', id: 'wizard-activate' }, w('activate'));
     const done = async () => {
-      await showState();
       await api('POST', '/setup/license/skip'); // recorded as settled: the licence API did the work
       await again();
     };
-    trial.addEventListener('click', () => void api('POST', '/license/trial').then(done).catch((e: unknown) => showRefusal(form, message, e, {}) || onError(e)));
     activate.addEventListener('click', () => void api('POST', '/license/activate', { license: text.value }).then(done).catch((e: unknown) => showRefusal(form, message, e, {}) || onError(e)));
-    form.append(state, trial, el('label', { htmlFor: 'wizard-license' }, w('licenseText')), text, activate);
+    form.append(el('label', { htmlFor: 'wizard-license' }, w('licenseText')), text, activate);
     body = () => ({});
   } else {
     const server = input({ value: value('smtp.server'), maxLength: 128 });
