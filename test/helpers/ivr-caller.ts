@@ -21,7 +21,7 @@ export function pcapKeys(digits: string, pauseMs: number): string {
 }
 
 /** The PCMU frames the IVR sends for a prompt (the same encoder, 20 ms frames). */
-function expectedFrames(language: string, prompt: string, count: number): string[] {
+export function expectedFrames(language: string, prompt: string, count: number): string[] {
   const samples = promptSamples(language, prompt);
   const encoder = new AudioEncoder('pcmu');
   const out = new Uint8Array(200);

@@ -11,8 +11,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { AudioEncoder } from '../../media/audio-mixer/audio-codec.ts';
-import { promptSamples, setPromptOverrideDir } from '../../media/ivr/ivr-session.ts';
+import { setPromptOverrideDir } from '../../media/ivr/ivr-session.ts';
+import { expectedFrames } from '../helpers/ivr-caller.ts';
 import { AdminStore } from '../../server/admin/admin-store.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
@@ -27,21 +27,6 @@ t.teardown(() => box.close());
 const room = new VmrStore(box.db).create({ name: 'IVR room', number: '880010', hostPin: '1234', guestPin: '4321', capacity: 10 });
 const target = `127.0.0.1:${box.port}`;
 const ACCESS = box.settings.get('call.ivrAccessNumber');
-
-/** The PCMU frames the IVR sends for a prompt (the same encoder, 20 ms frames). */
-function expectedFrames(language: string, prompt: string, count: number): string[] {
-  const samples = promptSamples(language, prompt);
-  const encoder = new AudioEncoder('pcmu');
-  const out = new Uint8Array(200);
-  const frames: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const frame = new Int16Array(320);
-    frame.set(samples.subarray(i * 320, (i + 1) * 320));
-    const n = encoder.encode(frame, out);
-    frames.push(Buffer.from(out.subarray(0, n)).toString('hex'));
-  }
-  return frames;
-}
 
 /** Whether the received stream contains the prompt's first frames, in order. */
 function streamed(terminal: RtpTerminal, language: string, prompt: string): boolean {
@@ -68,14 +53,16 @@ for (const language of ['en', 'zh-CN'] as const) {
     t.pass('"you are joining the meeting"');
     const moved = await call.movedPort(20_000);
     t.ok(moved > 0 && moved !== call.answeredPort, `re-INVITEd into the meeting's media (port ${moved})`);
-    const participants = [...(box.app.live.get(room.number)?.participants.values() ?? [])];
-    t.same(participants.map((p) => [p.displayName, p.role]).sort(), [['Dialler', 'guest'], ['Member', 'host']], 'the caller is in the meeting as a guest');
+    // (The port file is written when the re-INVITE arrives; the box lists the caller once its 200 is answered.)
+    const listed = () => [...(box.app.live.get(room.number)?.participants.values() ?? [])].map((p) => [p.displayName, p.role]).sort();
+    await waitFor('the caller listed in the meeting', 10_000, () => listed().length > 1 || undefined);
+    t.same(listed(), [['Dialler', 'guest'], ['Member', 'host']], 'the caller is in the meeting as a guest');
     member.received.length = 0;
     await caller.send(moved, await g711Tone('mulaw', 440, 1.5), { payloadType: 0, frameBytes: 160, timestampStep: 160 });
     const heard = await decodeG711('mulaw', member.payloadOf(0, 25).subarray(0, 4000));
     t.ok(Math.abs(dominantFrequency(heard, 8000) - 440) < 40, `the member hears the IVR caller (${Math.round(dominantFrequency(heard, 8000))} Hz)`);
     t.ok((await call.result).ok, 'the caller hangs up normally');
-    participants.find((p) => p.displayName === 'Member')?.hangUp('done');
+    [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === 'Member')?.hangUp('done');
     await inMeeting.result;
     t.equal(box.media?.ivrSessions, 0, 'no IVR media left (ports released)');
   });
