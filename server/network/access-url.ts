@@ -62,5 +62,7 @@ export function accessUrlFor(settings: AccessSettings, connection: Connection): 
     const nat = settings['nat.enabled'] && net.isIP(settings['nat.publicIp']) !== 0;
     url = settings['web.accessUrl.extranet'] || (nat ? origin(settings['web.httpsEnabled'] ? 'https' : 'http', settings['nat.publicIp'], settings['web.httpNatPort']) : intranet);
   }
-  return url.replace(/\/+$/, '');
+  let end = url.length;
+  while (end > 0 && url[end - 1] === '/') end--;
+  return url.slice(0, end);
 }

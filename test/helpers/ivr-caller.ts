@@ -1,23 +1,19 @@
 /**
- * An IVR caller for the tests: sipp keys digits by playing its own RFC 4733 pcap files
- * (Debian's sip-tester ships one per key), and the prompts the box streams back to the test's
- * RTP socket are recognised frame by frame against the built prompt files.
+ * An IVR caller for the tests: sipp places the call, the test's RTP terminal (the SDP's port)
+ * keys RFC 4733 digits, and the prompts the box streams back to it are recognised frame by
+ * frame against the built prompt files.
  */
 import { AudioEncoder } from '../../media/audio-mixer/audio-codec.ts';
 import { promptSamples } from '../../media/ivr/ivr-session.ts';
 import type { RtpTerminal } from './rtp-terminal.ts';
 
-const PCAP_NAMES: Record<string, string> = { '#': 'pound', '*': 'star' };
-
 /**
- * sipp scenario steps (for ivr-keys.xml / ivr-keys-hung-up.xml's {{dtmf}}) that wait
- * `pauseMs`, then key `digits` (0-9, #, *) one pcap file each, 250 ms apart.
+ * Keys `digits` as RFC 4733 events from the caller's own RTP port (the SDP's address and port:
+ * the only source whose keys the IVR accepts) after `pauseMs`, so that the welcome has started.
  */
-export function pcapKeys(digits: string, pauseMs: number): string {
-  const steps = [...digits].map(
-    (d) => `  <nop><action><exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_${PCAP_NAMES[d] ?? d}.pcap"/></action></nop>\n  <pause milliseconds="250"/>`,
-  );
-  return `  <pause milliseconds="${pauseMs}"/>\n${steps.join('\n')}`;
+export async function keyDigits(caller: RtpTerminal, answeredPort: number, digits: string, pauseMs: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  await caller.sendDtmf(answeredPort, digits);
 }
 
 /** The PCMU frames the IVR sends for a prompt (the same encoder, 20 ms frames). */

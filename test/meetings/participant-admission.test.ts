@@ -16,7 +16,7 @@ import { AdminStore } from '../../server/admin/admin-store.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
-import { pcapKeys, promptStreamed } from '../helpers/ivr-caller.ts';
+import { keyDigits, promptStreamed } from '../helpers/ivr-caller.ts';
 import { joinFromAddress, lookUpFromAddress } from '../helpers/join-socket.ts';
 import { joinMeeting, pcmuMedia, UNTIL_HUNG_UP, waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -54,7 +54,8 @@ async function refusedDial(t: Test, address: string, dial: string, status: numbe
 /** An IVR call from `address` keying `digits` until the box hangs up; true when `prompt` was played. */
 async function ivrHeard(t: Test, address: string, digits: string, prompt: string): Promise<boolean> {
   const { caller } = await openTerminals(t, 'caller');
-  const call = await joinMeeting(target, { dial: ACCESS, name: 'Ivr', media: pcmuMedia(caller.port), hold: 90_000, scenario: 'ivr-keys-hung-up.xml', dtmf: pcapKeys(digits, 1000), localIp: address });
+  const call = await joinMeeting(target, { dial: ACCESS, name: 'Ivr', media: pcmuMedia(caller.port), hold: 90_000, scenario: 'ivr-keys-hung-up.xml', localIp: address });
+  await keyDigits(caller, call.answeredPort, digits, 1000);
   const result = await call.result;
   t.ok(result.ok, `IVR caller from ${address}: the box hung up ${result.errors}`);
   return promptStreamed(caller, 'en', prompt);

@@ -14,7 +14,7 @@
 import t, { type Test } from 'tap';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
-import { pcapKeys, promptStreamed } from '../helpers/ivr-caller.ts';
+import { keyDigits, promptStreamed } from '../helpers/ivr-caller.ts';
 import { joinFromAddress, lookUpFromAddress } from '../helpers/join-socket.ts';
 import { joinMeeting, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
@@ -52,7 +52,8 @@ const lockouts = (): LockoutRow[] =>
 /** An IVR call from `address` keying `digits` (after the welcome starts) until the box hangs up; returns the prompts' terminal. */
 async function ivrCall(t: Test, address: string, digits: string) {
   const { caller } = await openTerminals(t, 'caller');
-  const call = await joinMeeting(target, { dial: ACCESS, name: 'Guesser', media: pcmuMedia(caller.port), hold: 90_000, scenario: 'ivr-keys-hung-up.xml', dtmf: pcapKeys(digits, 1000), localIp: address });
+  const call = await joinMeeting(target, { dial: ACCESS, name: 'Guesser', media: pcmuMedia(caller.port), hold: 90_000, scenario: 'ivr-keys-hung-up.xml', localIp: address });
+  await keyDigits(caller, call.answeredPort, digits, 1000);
   const result = await call.result;
   t.ok(result.ok, `the box hung up on the IVR caller at ${address} ${result.errors}`);
   return caller;
