@@ -2,8 +2,11 @@
  * The console's dashboard in headless Chromium: it shows
  * the version, the counts, the licence (a trial started through the API), the three services running (control plane, SIP signaling with its
  * application connected, media answering its ping), the CPU/memory/network/disk cards from
- * the system sampler, and a click on the CPU card draws its chart from the history; in
- * Chinese too; a screenshot; no console errors.
+ * the system sampler (the real one, sampling every 200 ms), and a click on a card draws its
+ * chart with uPlot from the sampled history: time and value axes with units (%, bytes/s), a
+ * legend with the value under the cursor, 1 h / 6 h / 24 h each asking the history again,
+ * network as received and sent; the 10 s refresh keeps the open chart; in Chinese too;
+ * screenshots; no console errors.
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -60,14 +63,64 @@ t.test('the dashboard: counts, services, licence, system cards and a chart', asy
   t.match(await page.textContent('button[data-metric="memory"]'), /\d+ % \(/, 'and memory');
 
   await page.click('button[data-metric="cpu"]');
-  await page.waitForSelector('#chart-panel[data-metric="cpu"]');
+  await page.waitForSelector('#chart-panel[data-metric="cpu"] .uplot canvas');
   const points = Number(await page.getAttribute('#chart-panel', 'data-points'));
-  t.ok(points > 0, `the CPU chart is drawn from the history (${points} points)`);
-  t.equal(await page.locator('#chart-panel svg polyline').count(), 1, 'as a line');
+  t.ok(points > 0, `the CPU chart is drawn by uPlot from the sampler's history (${points} points)`);
+  t.equal(await page.getAttribute('#chart-panel', 'data-minutes'), '60', 'over the last hour first');
+  t.equal(await page.textContent('#chart-panel h2'), 'CPU over the last hour', 'its title');
+  // (uPlot draws the axes on its canvas; the chart notes the labels it drew on its box.)
+  const axes = async () => [(await page.getAttribute('#chart-panel .chart-body', 'data-x-ticks')) ?? '', (await page.getAttribute('#chart-panel .chart-body', 'data-y-ticks')) ?? ''];
+  const [timeAxis, valueAxis] = await axes();
+  t.match(timeAxis, /\d{2}:\d{2}/, `the time axis is labelled with times (${timeAxis})`);
+  t.match(valueAxis, /0 %.*100 %/s, `the value axis is in per cent from 0 to 100 (${valueAxis})`);
+  t.match(await page.textContent('#chart-panel .u-legend'), /Time.*CPU \(%\)/s, 'a legend names the series');
+  // The cursor over the plot: the legend shows the value under it, with its unit.
+  const plotArea = page.locator('#chart-panel .u-over');
+  const over = await plotArea.boundingBox();
+  await plotArea.hover({ position: { x: (over?.width ?? 10) - 2, y: (over?.height ?? 10) / 2 } });
+  const cursorValue = page.locator('#chart-panel .u-legend .u-series').nth(1).locator('.u-value');
+  // (uPlot updates the legend on the next animation frame.)
+  await page.waitForFunction("document.querySelectorAll('#chart-panel .u-legend .u-series')[1]?.querySelector('.u-value')?.textContent?.endsWith('%')", undefined, { timeout: 5000 }).catch(() => undefined);
+  t.match(await cursorValue.textContent(), /^\d+(?:\.\d)? %$/, 'the legend shows the CPU % under the cursor');
   await page.screenshot({ path: path.join(artifacts, 'console-dashboard.png'), fullPage: true });
+
+  // 24 hours: the history is asked again, for 1440 minutes.
+  const asked24 = page.waitForRequest((request) => request.url().includes('/api/v1/dashboard/history?metric=cpu&minutes=1440'));
+  await page.click('#chart-range-h24');
+  await asked24;
+  await page.waitForSelector('#chart-panel[data-minutes="1440"] .uplot canvas');
+  t.equal(await page.getAttribute('#chart-range-h24', 'aria-pressed'), 'true', 'the 24 h button is marked pressed');
+  t.equal(await page.textContent('#chart-panel h2'), 'CPU over the last 24 hours', 'the title follows the range');
+  t.match((await axes())[0], /\d+\/\d+/, 'the 24 h time axis shows the day too');
+  const asked1 = page.waitForRequest((request) => request.url().includes('/api/v1/dashboard/history?metric=cpu&minutes=60'));
+  await page.click('#chart-range-h1');
+  await asked1;
+  await page.waitForSelector('#chart-panel[data-minutes="60"]');
+
+  // Network: received and sent as two series, the axis in bytes per second.
+  await page.click('button[data-metric="network"]');
+  await page.waitForSelector('#chart-panel[data-metric="network"] .uplot canvas');
+  t.match(await page.textContent('#chart-panel .u-legend'), /Received \(bytes\/s\).*Sent \(bytes\/s\)/s, 'network: received and sent');
+  t.match((await axes())[1], /\d+(?:\.\d)? (?:B|kB|MB|GB)\/s/, 'the network axis has a bytes/s unit');
+  t.equal(await page.locator('#chart-panel').count(), 1, 'one chart open at a time');
+  // The 10 s refresh keeps the open chart (same panel, same range).
+  await page.click('#chart-range-h6');
+  await page.waitForSelector('#chart-panel[data-minutes="360"]');
+  await page.evaluate("document.getElementById('chart-panel').dataset.kept = 'yes'");
+  await page.waitForRequest((request) => request.url().endsWith('/api/v1/dashboard'), { timeout: 15_000 });
+  await page.waitForRequest((request) => request.url().includes('/api/v1/dashboard/history?metric=network&minutes=360'), { timeout: 5000 });
+  t.equal(await page.getAttribute('#chart-panel', 'data-kept'), 'yes', 'the refresh redraws in the same panel, the range kept');
 
   await page.selectOption('#lang', 'zh-CN');
   await page.waitForFunction("document.querySelector('#content h1')?.textContent === '仪表盘'");
   t.match(await page.textContent('#services'), /SIP 信令\s*运行中/, 'the services in Chinese');
+  await page.waitForFunction("document.querySelector('#chart-panel h2')?.textContent === '最近6 小时的网络'");
+  await page.waitForSelector('#chart-panel .uplot canvas');
+  t.match(await page.textContent('#chart-panel .u-legend'), /时间.*接收（字节\/秒）.*发送（字节\/秒）/s, 'the chart in Chinese: legend');
+  t.equal(await page.textContent('#chart-range-h24'), '24 小时', 'and its range buttons');
+  await page.click('button[data-metric="memory"]');
+  await page.waitForSelector('#chart-panel[data-metric="memory"] .uplot canvas');
+  t.match((await axes())[1], /100 %/, 'memory in per cent');
+  await page.screenshot({ path: path.join(artifacts, 'console-dashboard-zh.png'), fullPage: true });
   t.same(p.errors, [], 'no console errors on the page');
 });

@@ -2,7 +2,8 @@
  * The LAN web console (served at /, bundled by scripts/build-web.sh into web/console/app.js):
  * login (with "remember my user name"), the forgotten-password and reset-link forms, the
  * first-login password change, the header with language switch, "my account" and logout, and
- * the pages by their #hash. A session that ends — idle 30 minutes in this browser
+ * the pages by their #hash, reached from the navigation grouped as the manual's chapters (a
+ * sidebar, or a "Menu" button at tablet width). A session that ends — idle 30 minutes in this browser
  * (./idle-logout.ts), or ended on the server — returns to the login with the reason; every
  * server error is shown in words in the chosen language. A page re-rendered by its refresh keeps
  * the keyboard focus where it was. `window.vcboxConsole` exposes the state for tests.
@@ -139,6 +140,7 @@ async function show(page: View, notice = ''): Promise<void> {
   if (page !== 'app') idle.stop();
   $('error').textContent = notice;
   for (const id of ['login-view', 'recovery-view', 'password-view', 'app-view']) $(id).hidden = true;
+  $('nav').hidden = page !== 'app';
   $('user').textContent = state.session?.username ?? '';
   if (page === 'login') {
     $('login-view').hidden = false;
@@ -155,6 +157,7 @@ async function show(page: View, notice = ''): Promise<void> {
       if (link.hash === `#${state.view}`) link.setAttribute('aria-current', 'page');
       else link.removeAttribute('aria-current');
     }
+    for (const group of document.querySelectorAll<HTMLElement>('#nav .nav-group')) group.classList.toggle('current', group.querySelector('a[aria-current]') !== null);
     const page = PAGES[state.view];
     const content = $('content');
     const refresh = () => keepingFocus(content, () => page.render(content, showError)).catch(showError);
@@ -260,7 +263,23 @@ $('lang').addEventListener('change', () => {
   else if (state.page === 'recovery') void showRecovery(resetToken(location.hash)).catch(showError);
 });
 
+/**
+ * The grouped navigation: a sidebar on a wide screen; at tablet width and below a "Menu"
+ * button opens it (console.css decides which shows). A chosen page or Escape closes it again.
+ */
+function setMenuOpen(open: boolean): void {
+  $('nav-toggle').setAttribute('aria-expanded', String(open));
+  $('nav').classList.toggle('open', open);
+}
+$('nav-toggle').addEventListener('click', () => setMenuOpen($('nav-toggle').getAttribute('aria-expanded') !== 'true'));
+$('nav').addEventListener('keydown', (event) => {
+  if (event.key !== 'Escape' || $('nav-toggle').getAttribute('aria-expanded') !== 'true') return;
+  setMenuOpen(false);
+  $('nav-toggle').focus();
+});
+
 window.addEventListener('hashchange', () => {
+  setMenuOpen(false);
   const token = resetToken(location.hash);
   if (token) void showRecovery(token).catch(showError);
   else if (state.page === 'app') void show('app');

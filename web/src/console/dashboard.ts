@@ -2,12 +2,13 @@
  * The dashboard (spec "Dashboard & status"), refreshed every 10 s: system time, uptime,
  * version, online users, live meetings and the licence (status, ports in use of those allowed,
  * expiry), each a link to its page; CPU, memory,
- * network and disk cards — a click opens the metric's line chart over the last hour, drawn as
- * SVG from /dashboard/history — and the status of each service.
+ * network and disk cards — a click opens the metric's chart over the last 1, 6 or 24 hours
+ * (./dashboard-chart.ts, uPlot) — and the status of each service.
  */
 import { el } from './form-fields.ts';
 import { api } from './api.ts';
 import { lang, words } from './i18n.ts';
+import { type Metric, openMetric, showChart } from './dashboard-chart.ts';
 
 const w = words({
   en: {
@@ -38,9 +39,6 @@ const w = words({
     down: 'stopped',
     unknown: 'unknown',
     off: 'turned off',
-    chartTitle: '{metric} over the last hour',
-    chartEmpty: 'No samples yet.',
-    close: 'Close',
     days: '{d} d {h} h',
     hours: '{h} h {m} min',
     minutes: '{m} min',
@@ -77,9 +75,6 @@ const w = words({
     down: '已停止',
     unknown: '未知',
     off: '已关闭',
-    chartTitle: '最近一小时的{metric}',
-    chartEmpty: '暂无数据。',
-    close: '关闭',
     days: '{d} 天 {h} 小时',
     hours: '{h} 小时 {m} 分',
     minutes: '{m} 分',
@@ -90,7 +85,6 @@ const w = words({
   },
 });
 
-type Metric = 'cpu' | 'memory' | 'network' | 'disk';
 interface Dashboard {
   time: string;
   uptimeSeconds: number;
@@ -108,11 +102,6 @@ interface Dashboard {
   } | null;
   services: { name: 'control-plane' | 'signaling' | 'media' | 'turn'; status: 'up' | 'down' | 'off' | 'unknown'; uptimeSeconds: number | null; detail: string }[];
 }
-interface History {
-  points: { at: string; percent?: number | null; rxBytesPerSecond?: number | null; txBytesPerSecond?: number | null }[];
-}
-
-let openChart: Metric | undefined;
 
 function licenseText(license: Dashboard['license']): string {
   if (!license || license.ports === null) return w('licenseNone');
@@ -133,35 +122,6 @@ function duration(seconds: number | null): string {
 const bytes = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(1)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.round(n / 1e3)} kB`);
 const rate = (n: number | null | undefined) => (n === null || n === undefined ? '—' : `${bytes(n * 8).replace('B', 'bit')}/s`);
 
-/** A line chart of `values` (0…max) as an SVG polyline. */
-function chart(values: number[], max: number): SVGSVGElement {
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('viewBox', '0 0 600 160');
-  svg.setAttribute('role', 'img');
-  svg.classList.add('chart');
-  const line = document.createElementNS(ns, 'polyline');
-  const step = values.length > 1 ? 600 / (values.length - 1) : 0;
-  line.setAttribute('points', values.map((v, i) => `${(i * step).toFixed(1)},${(160 - (Math.min(v, max) / (max || 1)) * 150).toFixed(1)}`).join(' '));
-  svg.append(line);
-  return svg;
-}
-
-async function chartPanel(metric: Metric): Promise<HTMLElement> {
-  const history = await api<History>('GET', `/dashboard/history?metric=${metric}&minutes=60`);
-  const values = history.points.map((p) => (metric === 'network' ? (p.rxBytesPerSecond ?? 0) + (p.txBytesPerSecond ?? 0) : (p.percent ?? 0)));
-  const max = metric === 'network' ? Math.max(1, ...values) : 100;
-  const close = el('button', { type: 'button', className: 'close-chart' }, w('close'));
-  close.addEventListener('click', () => {
-    openChart = undefined;
-    document.getElementById('chart-panel')?.remove();
-  });
-  const panel = el('section', { className: 'panel', id: 'chart-panel' }, el('h2', {}, w('chartTitle', { metric: w(metric) })), values.length > 0 ? chart(values, max) : el('p', {}, w('chartEmpty')), close);
-  panel.dataset.metric = metric;
-  panel.dataset.points = String(values.length);
-  return panel;
-}
-
 export async function renderDashboard(root: HTMLElement, onError: (error: unknown) => void): Promise<void> {
   const data = await api<Dashboard>('GET', '/dashboard');
   const sys = data.system;
@@ -171,13 +131,8 @@ export async function renderDashboard(root: HTMLElement, onError: (error: unknow
     const button = el('button', { type: 'button', className: 'card-stat metric' }, ...body);
     button.dataset.metric = metric;
     button.addEventListener('click', () => {
-      openChart = metric;
-      void chartPanel(metric)
-        .then((panel) => {
-          document.getElementById('chart-panel')?.remove();
-          root.querySelector('.cards-metrics')?.after(panel);
-        })
-        .catch(onError);
+      const anchor = root.querySelector('.cards-metrics');
+      if (anchor) void showChart(metric, anchor, onError).catch(onError);
     });
     return button;
   };
@@ -224,5 +179,7 @@ export async function renderDashboard(root: HTMLElement, onError: (error: unknow
     ),
     services,
   );
-  if (openChart) root.querySelector('.cards-metrics')?.after(await chartPanel(openChart));
+  const metric = openMetric();
+  const anchor = root.querySelector('.cards-metrics');
+  if (metric && anchor) await showChart(metric, anchor, onError);
 }
