@@ -6,15 +6,15 @@
  * and the RTP timeout for what starts from then on, the video settings (max resolution,
  * bandwidth, polling) for composed pictures in progress too.
  */
-import { dataPaths, loadConfig } from '../server/config/config.ts';
-import { getLogger, initLogging } from '../server/logging/logger.ts';
+import { dataPaths, loadConfig } from '../server/core/config.ts';
+import { getLogger, initLogging } from '../server/core/logger.ts';
 import { RemoteSyslog } from '../server/logging/remote-syslog.ts';
 import { openState } from '../server/process/open-state.ts';
-import { runService } from '../server/process/service-lifecycle.ts';
+import { runService } from '../server/core/service-lifecycle.ts';
 import { SettingsWatcher } from '../server/settings/settings-watcher.ts';
 import { MediaControlServer } from './control/media-control-server.ts';
 import { setPromptOverrideDir } from './ivr/ivr-session.ts';
-import { staticNatFrom } from '../server/network/static-nat.ts';
+import { staticNatFrom } from '../server/core/static-nat.ts';
 import { videoPolicyFrom } from './mcu/video-policy.ts';
 import { MediaService } from './media-service.ts';
 import { WorkerPool } from './worker-pool/worker-pool.ts';

@@ -7,8 +7,8 @@
  * re-INVITE, browsers by reconnecting).
  */
 import { EventEmitter } from 'node:events';
-import { createError } from '../server/errors.ts';
-import { getLogger } from '../server/logging/logger.ts';
+import { createError } from '../server/core/errors.ts';
+import { getLogger } from '../server/core/logger.ts';
 import type { AudioMixerOptions } from './audio-mixer/audio-mixer.ts';
 import type { types } from 'mediasoup';
 import {
@@ -24,7 +24,7 @@ import {
 import { IvrSession } from './ivr/ivr-session.ts';
 import type { LayoutChoice } from './mcu/layouts.ts';
 import type { VideoPolicy } from './mcu/video-policy.ts';
-import { natAddressFor, type StaticNat } from '../server/network/static-nat.ts';
+import { natAddressFor, type StaticNat } from '../server/core/static-nat.ts';
 import type { WorkerPool } from './worker-pool/worker-pool.ts';
 
 const log = getLogger('media-service');

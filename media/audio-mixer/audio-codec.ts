@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createError } from '../../server/errors.ts';
+import { createError } from '../../server/core/errors.ts';
 import type { SdpCodec } from '../sdp/sip-sdp.ts';
 
 export type AudioCodecName = 'opus' | 'g722' | 'pcmu' | 'pcma';

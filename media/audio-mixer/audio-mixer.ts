@@ -21,7 +21,7 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { getLogger } from '../../server/logging/logger.ts';
+import { getLogger } from '../../server/core/logger.ts';
 import { parseRtp, writeRtpHeader } from '../rtp/rtp-packet.ts';
 import { AUDIO_CODECS, type AudioCodecName, AudioDecoder, AudioEncoder, FRAME_SAMPLES } from './audio-codec.ts';
 

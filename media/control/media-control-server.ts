@@ -1,10 +1,10 @@
 /**
  * The media service's end of the control channel (./media-control-protocol.ts): listens on
- * the Unix socket (server/process/control-socket.ts), runs requests against the MediaService
+ * the Unix socket (server/core/line-json-ipc.ts), runs requests against the MediaService
  * and pushes its events to every connected control plane. A malformed line is answered with an
  * error, never a crash.
  */
-import { badRequest, ControlSocketServer } from '../../server/process/control-socket.ts';
+import { badRequest, ControlSocketServer } from '../../server/core/line-json-ipc.ts';
 import type { MediaService } from '../media-service.ts';
 import { MAX_LINE_BYTES, MEDIA_EVENTS, MEDIA_METHODS, type MediaMethod } from './media-control-protocol.ts';
 

@@ -17,11 +17,11 @@ import { EventEmitter } from 'node:events';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createError } from '../../server/errors.ts';
-import { getLogger } from '../../server/logging/logger.ts';
+import { createError } from '../../server/core/errors.ts';
+import { getLogger } from '../../server/core/logger.ts';
 import { AUDIO_CODECS, type AudioCodecName, AudioDecoder, AudioEncoder, DtmfDetector, FRAME_SAMPLES, pickAudioCodec } from '../audio-mixer/audio-codec.ts';
 import { parseRtp, writeRtpHeader } from '../rtp/rtp-packet.ts';
-import { type AnswerMedia, answerDirection, parseSdp, type SdpCodec, writeSdp } from '../sdp/sip-sdp.ts';
+import { type AnswerMedia, answerDirection, assertServable, parseSdp, type SdpCodec, writeSdp } from '../sdp/sip-sdp.ts';
 
 const log = getLogger('ivr-session');
 
@@ -107,9 +107,10 @@ export class IvrSession extends EventEmitter<IvrSessionEvents> {
     const parsed = parseSdp(offer);
     const audio = parsed.media.find((m) => m.kind === 'audio' && m.port > 0);
     if (!audio) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'the offer has no audio stream' });
-    if (audio.proto.includes('SAVP')) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'the access number takes plain RTP; to use SRTP dial the meeting directly as ID**PIN' });
+    assertServable(audio, 'access number', '0.0.0.0'); // its socket is udp4 (#bind)
+    if (audio.proto.includes('SAVP')) throw createError('VCBOX_ERR_MEDIA_SDP', { warning: 302, reason: 'the access number takes plain RTP; to use SRTP dial the meeting directly as ID**PIN' });
     const chosen = pickAudioCodec(audio.codecs);
-    if (!chosen) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'none of the offered audio codecs is supported; offer Opus, G.722, PCMU or PCMA' });
+    if (!chosen) throw createError('VCBOX_ERR_MEDIA_SDP', { warning: 305, reason: `none of the offered audio codecs (${audio.codecs.map((c) => c.name).join(', ') || 'none'}) is supported; offer Opus, G.722, PCMU or PCMA` });
     const session = new IvrSession(id);
     await session.#bind(options.listenIp, options.ports);
     session.#codec = chosen;
@@ -123,7 +124,7 @@ export class IvrSession extends EventEmitter<IvrSessionEvents> {
         ? {
             kind: 'audio',
             port: session.port,
-            proto: 'RTP/AVP',
+            proto: audio.proto, // RTP/AVP or RTP/AVPF: an answer keeps the offered profile (RFC 3264 §6)
             codecs: [chosen.codec, ...events.slice(0, 1)],
             rtcpMux: audio.rtcpMux,
             direction: answerDirection(audio.direction),

@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { getLogger } from '../../server/logging/logger.ts';
+import { getLogger } from '../../server/core/logger.ts';
 
 const log = getLogger('mcu-compositor');
 

@@ -6,7 +6,7 @@
  * 1+N layouts are a k×k grid whose top-left (k-1)×(k-1) cells are the big pane: the small
  * panes fill the right column and the bottom row (1+5: k=3, 1+7: k=4, 1+9: k=5).
  */
-import type { EQUAL_SPLIT_LAYOUTS, ONE_PLUS_N_LAYOUTS } from '../../server/settings/settings-schema.ts';
+import type { EQUAL_SPLIT_LAYOUTS, ONE_PLUS_N_LAYOUTS } from '../../server/core/call-settings.ts';
 
 export type EqualSplit = (typeof EQUAL_SPLIT_LAYOUTS)[number];
 export type OnePlusN = (typeof ONE_PLUS_N_LAYOUTS)[number];

@@ -7,7 +7,7 @@
  * applies to the next composed picture. Also: the largest picture a
  * terminal's negotiated codec takes (H.264 level; VP8 max-fs).
  */
-import type { Settings, VIDEO_RESOLUTIONS } from '../../server/settings/settings-schema.ts';
+import type { VIDEO_RESOLUTIONS, VideoCallSettings } from '../../server/core/call-settings.ts';
 import type { Canvas } from './compositor-process.ts';
 import type { EqualSplit, LayoutLimits, OnePlusN } from './layouts.ts';
 import type { PollingRule } from './pane-assignment.ts';
@@ -39,7 +39,7 @@ export function guideKbps(height: number): number {
 
 const AUDIO_KBPS = 64;
 
-export function videoPolicyFrom(settings: Settings): VideoPolicy {
+export function videoPolicyFrom(settings: VideoCallSettings): VideoPolicy {
   const canvas: Canvas = RESOLUTIONS[settings['call.maxVideoResolution'] as keyof typeof RESOLUTIONS] ?? RESOLUTIONS['720P/30'];
   const bandwidth = settings['call.maxBandwidth'];
   const callKbps = bandwidth.endsWith('M') ? Number(bandwidth.slice(0, -1)) * 1000 : Number(bandwidth.slice(0, -1));

@@ -8,17 +8,17 @@
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
-import { createError } from '../../server/errors.ts';
-import { getLogger } from '../../server/logging/logger.ts';
+import { createError } from '../../server/core/errors.ts';
+import { getLogger } from '../../server/core/logger.ts';
 import { AUDIO_CODECS, type AudioCodecName, codecByMimeType, pickAudioCodec } from '../audio-mixer/audio-codec.ts';
 import { AudioMixer, type AudioMixerOptions } from '../audio-mixer/audio-mixer.ts';
-import { natAddressFor, type StaticNat } from '../../server/network/static-nat.ts';
+import { natAddressFor, type StaticNat } from '../../server/core/static-nat.ts';
 import { ComposedPicture, type PictureParticipant, type PictureState } from '../mcu/composed-picture.ts';
 import { effectiveLayout, type LayoutChoice } from '../mcu/layouts.ts';
 import { DEFAULT_VIDEO_POLICY, terminalMaxHeight, type VideoPolicy } from '../mcu/video-policy.ts';
 import { type TranscodeTarget, transcodeKey, VideoTranscoder } from './video-transcoder.ts';
 import { createVideoLeg, feedbackLines, pickVideoCodec, type VideoLeg, videoCapabilities } from './sip-video.ts';
-import { type AnswerMedia, answerDirection, type Direction, parseSdp, type SdpCodec, type SdpCrypto, type SdpMedia, writeSdp } from '../sdp/sip-sdp.ts';
+import { type AnswerMedia, answerDirection, assertServable, type Direction, parseSdp, type SdpCodec, type SdpCrypto, type SdpMedia, writeSdp } from '../sdp/sip-sdp.ts';
 
 const log = getLogger('meeting-media');
 
@@ -376,9 +376,11 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     const offer = parseSdp(request.offer);
     const audio = offer.media.find((m) => m.kind === 'audio' && m.port > 0);
     if (!audio) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'the offer has no audio stream' });
+    assertServable(audio, 'meeting', this.#options.network().listenIp);
     const chosen = pickMeetingAudio(audio);
     if (!chosen) {
       throw createError('VCBOX_ERR_MEDIA_SDP', {
+        warning: 305,
         reason: `none of the offered audio codecs (${audio.codecs.map((c) => c.name).join(', ') || 'none'}) is supported; offer Opus, G.722, PCMU or PCMA`,
       });
     }
@@ -541,6 +543,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     const offer = parseSdp(offerText);
     const audio = offer.media.find((m) => m.kind === 'audio');
     if (!audio) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'the new offer has no audio stream' });
+    assertServable(audio, 'meeting', leg.network.listenIp);
     const offeredSame = audio.codecs.some((c) => c.payloadType === leg.codec.payloadType && c.name.toLowerCase() === leg.codec.name.toLowerCase());
     if (!offeredSame) {
       // A codec change: the leg is rebuilt for the new offer (new transports and ports, the
@@ -548,7 +551,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       const request: SipLegRequest = { participantId, displayName: leg.displayName, offer: offerText, srtp: leg.srtpPolicy };
       const chosen = audio.port > 0 ? pickMeetingAudio(audio) : undefined;
       if (!chosen) {
-        throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `none of the offered audio codecs (${audio.codecs.map((c) => c.name).join(', ') || 'none'}) is supported; keep ${leg.codec.name}` });
+        throw createError('VCBOX_ERR_MEDIA_SDP', { warning: 305, reason: `none of the offered audio codecs (${audio.codecs.map((c) => c.name).join(', ') || 'none'}) is supported; keep ${leg.codec.name}` });
       }
       this.removeParticipant(participantId, 'codec-change', true);
       const answer = await this.addSipLeg(request, { sessionId: leg.sessionId, version: leg.version + 1 });

@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { types } from 'mediasoup';
-import { getLogger } from '../../server/logging/logger.ts';
+import { getLogger } from '../../server/core/logger.ts';
 import { VIDEO_FEEDBACK } from './sip-video.ts';
 
 const log = getLogger('video-transcoder');

@@ -4,7 +4,7 @@
  * SDES a=crypto, direction, ptime) and writing the box's answer. Only what a plain RTP/SRTP
  * endpoint uses; ICE and DTLS (browsers) go through mediasoup-client instead.
  */
-import { createError } from '../../server/errors.ts';
+import { createError } from '../../server/core/errors.ts';
 
 export type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
@@ -29,6 +29,8 @@ export interface SdpMedia {
   readonly port: number;
   readonly proto: string;
   readonly address: string;
+  /** The c= line's address type: IP4, IP6 (as written, upper-cased; '' when there is no c=). */
+  readonly addressType: string;
   readonly codecs: readonly SdpCodec[];
   readonly rtcpMux: boolean;
   readonly rtcpPort?: number;
@@ -62,6 +64,7 @@ export function parseSdp(text: string): SdpOffer {
   const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
   if (!lines[0]?.startsWith('v=0')) throw bad('the body is not SDP (it must start with v=0)');
   let sessionAddress = '';
+  let sessionAddressType = '';
   let sessionDirection: Direction = 'sendrecv';
   const origin = { sessionId: '0', version: 0 };
   interface Building {
@@ -69,6 +72,7 @@ export function parseSdp(text: string): SdpOffer {
     port: number;
     proto: string;
     address: string;
+    addressType: string;
     pts: number[];
     rtpmap: Map<number, { name: string; clockRate: number; channels?: number }>;
     fmtp: Map<number, string>;
@@ -88,9 +92,14 @@ export function parseSdp(text: string): SdpOffer {
       origin.sessionId = parts[1] ?? '0';
       origin.version = Number(parts[2] ?? 0) || 0;
     } else if (type === 'c') {
-      const address = value.split(/\s+/)[2] ?? '';
-      if (current) current.address = address;
-      else sessionAddress = address;
+      const [, addressType = '', address = ''] = value.split(/\s+/);
+      if (current) {
+        current.address = address;
+        current.addressType = addressType.toUpperCase();
+      } else {
+        sessionAddress = address;
+        sessionAddressType = addressType.toUpperCase();
+      }
     } else if (type === 'm') {
       const [kind = '', portText = '', proto = '', ...formats] = value.split(/\s+/);
       const port = Number(portText.split('/')[0]);
@@ -100,6 +109,7 @@ export function parseSdp(text: string): SdpOffer {
         port,
         proto,
         address: '',
+        addressType: '',
         pts: formats.map(Number).filter((n) => Number.isInteger(n) && n >= 0 && n < 128),
         rtpmap: new Map(),
         fmtp: new Map(),
@@ -148,6 +158,7 @@ export function parseSdp(text: string): SdpOffer {
       port: m.port,
       proto: m.proto,
       address: m.address || sessionAddress,
+      addressType: m.address ? m.addressType : sessionAddressType,
       codecs: m.pts.flatMap((pt) => {
         const map = m.rtpmap.get(pt) ?? STATIC[pt];
         if (!map) return [];
@@ -161,6 +172,42 @@ export function parseSdp(text: string): SdpOffer {
       ...(m.ptime !== undefined ? { ptime: m.ptime } : {}),
     })),
   };
+}
+
+/**
+ * SIP Warning codes (RFC 3261 §20.43) a 488 carries with the reason in words: 301 the offered
+ * address family is not served, 302 the transport profile (e.g. DTLS-SRTP's UDP/TLS/RTP/SAVPF)
+ * is not available, 305 no offered media format is supported, 399 anything else.
+ */
+export type SdpWarning = 301 | 302 | 305 | 399;
+
+function refuse(reason: string, warning: SdpWarning): Error {
+  return createError('VCBOX_ERR_MEDIA_SDP', { reason, warning });
+}
+
+/**
+ * Throws the clear refusal for an offered audio m-line the box's plain RTP/SRTP media cannot
+ * serve, before any media is set up: a media address of another family than the one the box's
+ * media listens on (`listenIp`; IPv4 on a default box — an answer would leave the terminal
+ * sending to nowhere), or DTLS-SRTP / ICE-only transport profiles (a WebRTC offer; browsers
+ * join from the join page instead).
+ */
+export function assertServable(audio: SdpMedia, where: 'meeting' | 'access number', listenIp: string): void {
+  const served = listenIp.includes(':') ? 'IP6' : 'IP4';
+  if (audio.addressType !== '' && audio.addressType !== served) {
+    const family = audio.addressType === 'IP6' ? 'IPv6' : audio.addressType === 'IP4' ? 'IPv4' : audio.addressType;
+    throw refuse(
+      `the offer's media address is ${family} (${audio.address}) and this box serves media over ${served === 'IP4' ? 'IPv4' : 'IPv6'} only; set the terminal to ${served === 'IP4' ? 'IPv4' : 'IPv6'} (or dual stack with ${served === 'IP4' ? 'IPv4' : 'IPv6'} media)`,
+      301,
+    );
+  }
+  if (/\bTLS\b|DTLS/i.test(audio.proto)) {
+    throw refuse(
+      `DTLS-SRTP (${audio.proto}) is not available for SIP calls to the ${where}; use SDES SRTP (RTP/SAVP with a=crypto) or plain RTP, or join from the browser join page`,
+      302,
+    );
+  }
+  if (!/^RTP\/S?AVPF?$/i.test(audio.proto)) throw refuse(`the audio transport ${audio.proto} is not RTP/AVP, RTP/AVPF, RTP/SAVP or RTP/SAVPF`, 302);
 }
 
 /** The direction an answer takes to an offered one (RFC 3264 §6.1). */

@@ -8,8 +8,8 @@ import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
-import { createError } from '../../server/errors.ts';
-import { getLogger } from '../../server/logging/logger.ts';
+import { createError } from '../../server/core/errors.ts';
+import { getLogger } from '../../server/core/logger.ts';
 
 const log = getLogger('worker-pool');
 

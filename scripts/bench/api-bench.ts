@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import XLSX from 'xlsx';
 import { AdminStore } from '../../server/admin/admin-store.ts';
-import { loadConfig } from '../../server/config/config.ts';
+import { loadConfig } from '../../server/core/config.ts';
 import { openState } from '../../server/process/open-state.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

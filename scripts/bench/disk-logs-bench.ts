@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { DiskParts } from '../../server/disk/disk-parts.ts';
-import { MAX_LOG_FILE_BYTES } from '../../server/logging/rotating-log-file.ts';
+import { MAX_LOG_FILE_BYTES } from '../../server/core/rotating-log-file.ts';
 import { zipStream } from '../../server/logs/zip-writer.ts';
 import { defaultSettings } from '../../server/settings/settings-schema.ts';
 

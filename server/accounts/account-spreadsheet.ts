@@ -7,7 +7,8 @@
  * neutralised). SheetJS is the patched build (`npm:@e965/xlsx`).
  */
 import XLSX from 'xlsx';
-import { createError } from '../errors.ts';
+import { isAccountNumber } from '../dial-plan/dial-plan.ts';
+import { createError } from '../core/errors.ts';
 import { checkEmail } from './account-store.ts';
 
 export const MAX_IMPORT_ROWS = 1000;
@@ -124,7 +125,7 @@ export function readSheet(data: Buffer): { format: SheetFormat; rows: string[][]
 function rowProblem(row: ImportRow, seen: ReadonlySet<string>, exists: (number: string) => boolean): string | undefined {
   const { name, number, email, password } = row;
   if (name === '' || name.length > 128) return 'the name is required and has at most 128 characters';
-  if (!/^\d{4}$/.test(number)) return 'the account is exactly 4 digits';
+  if (!isAccountNumber(number)) return 'the account is exactly 4 digits';
   if (seen.has(number)) return `account ${number} appears twice in this file`;
   const emailProblem = email ? checkEmail(email) : undefined;
   if (emailProblem) return emailProblem;

@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../db/database.ts';
 import { likeAny, likePattern } from '../db/like-search.ts';
-import { createError } from '../errors.ts';
+import { isAccountNumber } from '../dial-plan/dial-plan.ts';
+import { createError } from '../core/errors.ts';
 
 export const MAX_ACCOUNTS = 10_000;
 
@@ -84,7 +85,7 @@ export class AccountStore {
   }
 
   create(input: { number: string; name: string; email?: string; password: string }, realm: string): Account {
-    if (!/^\d{4}$/.test(input.number)) {
+    if (!isAccountNumber(input.number)) {
       throw createError('VCBOX_ERR_ACCOUNT_INVALID', { field: 'number', reason: 'an account number is exactly 4 digits' });
     }
     if (typeof input.name !== 'string' || input.name.trim() === '' || input.name.length > 128) {

@@ -10,7 +10,7 @@
  */
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
-import { createError } from '../errors.ts';
+import { createError } from '../core/errors.ts';
 
 const rawScrypt = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
 

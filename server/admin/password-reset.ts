@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../db/database.ts';
-import { createError } from '../errors.ts';
+import { createError } from '../core/errors.ts';
 
 export const RESET_LINK_LIFETIME_MS = 10 * 60_000;
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');

@@ -29,7 +29,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import type { Transform } from 'node:stream';
-import { createError } from '../errors.ts';
+import { createError } from '../core/errors.ts';
 import { decodeHeader, extractEntry, hashFile, openTarGz, readEntryBytes, TarFormatError, writeTarGz } from './tar-format.ts';
 
 export const ARCHIVE_FORMAT = 'vcbox-backup';

@@ -32,7 +32,7 @@ import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, ran
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
-import { createError } from '../errors.ts';
+import { createError } from '../core/errors.ts';
 import type { BackupKind } from './backup-archive.ts';
 import { ChunkReader, TarFormatError } from './tar-format.ts';
 

@@ -16,8 +16,8 @@
  */
 import { EventEmitter } from 'node:events';
 import cron, { type ScheduledTask } from 'node-cron';
-import { createError } from '../errors.ts';
-import { getLogger } from '../logging/logger.ts';
+import { createError } from '../core/errors.ts';
+import { getLogger } from '../core/logger.ts';
 import type { SettingKey, Settings } from '../settings/settings-schema.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
 import type { BackupInfo, BackupStore } from './backup-store.ts';

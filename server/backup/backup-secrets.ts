@@ -15,7 +15,7 @@
  * configuration and SIP headers, for one.
  */
 import type { Db } from '../db/database.ts';
-import { createError } from '../errors.ts';
+import { createError } from '../core/errors.ts';
 import type { BoxSealer } from '../secrets/box-key.ts';
 import { seal, sealKind, unseal } from '../secrets/sealed-value.ts';
 import { SECRET_SETTINGS } from '../settings/setting-effects.ts';

@@ -34,8 +34,8 @@ import Database from 'better-sqlite3';
 import { type AuditEntry, recordAudit } from '../audit/audit-log.ts';
 import type { Db } from '../db/database.ts';
 import { MIGRATIONS, migrate, SCHEMA_VERSION, schemaVersion } from '../db/migrations.ts';
-import { createError } from '../errors.ts';
-import { getLogger } from '../logging/logger.ts';
+import { createError } from '../core/errors.ts';
+import { getLogger } from '../core/logger.ts';
 import { BUILD_INFO } from '../version.ts';
 
 const log = getLogger('backup');

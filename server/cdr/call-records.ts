@@ -1,9 +1,12 @@
 /**
  * Call detail records: one row per call in table `call_records` — who called whom, when the
- * call was attempted, answered and ended, its duration and outcome. The statistics pages
- * (statistics issue) count and export these rows; call handlers write them.
+ * call was attempted, answered and ended, its duration and outcome. Call handlers write them;
+ * the console lists and exports them (`search`, `forExport`: newest first, by period, meeting
+ * type, and a search on subject, meeting ID, caller or callee); the statistics pages count them.
  */
 import type { Db } from '../db/database.ts';
+import { likeAny, likePattern } from '../db/like-search.ts';
+import { type PeriodQuery, rangeOf, rangeWhere } from './report-period.ts';
 
 export type CallType = 'p2p' | 'instant' | 'scheduled' | 'vmr';
 export type CallOutcome = 'answered' | 'busy' | 'no-answer' | 'canceled' | 'rejected' | 'failed';
@@ -19,6 +22,44 @@ export interface CallRecord {
   readonly endedAt: string | null;
   readonly durationSeconds: number | null;
   readonly outcome: CallOutcome | null;
+}
+
+/** What the console's call-record list and export filter on. */
+export interface CallRecordFilter extends PeriodQuery {
+  readonly type?: CallType | undefined;
+  /** Text searched in the subject, meeting ID, caller and callee (literally). */
+  readonly q?: string | undefined;
+}
+
+/** A call record as the console lists it (the stored columns, named as stored). */
+export interface CallRecordRow {
+  type: string;
+  subject: string | null;
+  meeting_id: string | null;
+  caller: string;
+  callee: string;
+  started_at: string;
+  answered_at: string | null;
+  ended_at: string | null;
+  duration_s: number | null;
+  outcome: string | null;
+}
+
+const LISTED_COLUMNS = 'type, subject, meeting_id, caller, callee, started_at, answered_at, ended_at, duration_s, outcome';
+/** The most rows one export holds (an .xls sheet holds 65 536). */
+export const CALL_RECORD_EXPORT_LIMIT = 65_000;
+
+function whereOf(filter: CallRecordFilter): { clause: string; params: Record<string, string> } {
+  const { conditions: where, params } = rangeWhere('started_at', rangeOf(filter));
+  if (filter.type) {
+    where.push('type = @type');
+    params.type = filter.type;
+  }
+  if (filter.q) {
+    where.push(likeAny(['subject', 'meeting_id', 'caller', 'callee']));
+    params.q = likePattern(filter.q);
+  }
+  return { clause: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
 }
 
 export class CallRecords {
@@ -60,6 +101,22 @@ export class CallRecords {
   byCallId(callId: string): CallRecord | undefined {
     const row = this.#db.prepare('SELECT * FROM call_records WHERE call_id = ? ORDER BY id DESC LIMIT 1').get(callId) as Record<string, unknown> | undefined;
     return row ? toRecord(row) : undefined;
+  }
+
+  /** One page of the records that match, newest first, and how many match in all. */
+  search(filter: CallRecordFilter, page: { readonly page: number; readonly pageSize: number }): { total: number; items: CallRecordRow[] } {
+    const { clause, params } = whereOf(filter);
+    const limit = Math.trunc(page.pageSize);
+    const offset = (Math.trunc(page.page) - 1) * limit;
+    const total = (this.#db.prepare(`SELECT count(*) AS n FROM call_records ${clause}`).get(params) as { n: number }).n;
+    const items = this.#db.prepare(`SELECT ${LISTED_COLUMNS} FROM call_records ${clause} ORDER BY id DESC LIMIT ${limit} OFFSET ${offset}`).all(params) as CallRecordRow[];
+    return { total, items };
+  }
+
+  /** The records that match, newest first, at most CALL_RECORD_EXPORT_LIMIT (a spreadsheet's worth). */
+  forExport(filter: CallRecordFilter): CallRecordRow[] {
+    const { clause, params } = whereOf(filter);
+    return this.#db.prepare(`SELECT ${LISTED_COLUMNS} FROM call_records ${clause} ORDER BY id DESC LIMIT ${CALL_RECORD_EXPORT_LIMIT}`).all(params) as CallRecordRow[];
   }
 }
 

@@ -4,7 +4,7 @@
  * range [from, to) in UTC; a date without a time means the whole day, so `to=2025-03-31`
  * includes the 31st. What does not live here: the queries (./statistics.ts, the routes).
  */
-import { createError } from '../errors.ts';
+import { createError } from '../core/errors.ts';
 
 export const PERIODS = ['1m', '3m', '6m', '1y', 'all'] as const;
 export type Period = (typeof PERIODS)[number];

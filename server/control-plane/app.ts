@@ -2,9 +2,10 @@
  * The control plane's HTTP application (Fastify): the versioned JSON API under /api/v1 and
  * the web console's static files from web/. Built by `buildApp` so tests can start it on any
  * port; the process entry point is ./main.ts. Errors reach callers as
- * `{ code, message, field? }` from the one error table (server/errors.ts).
+ * `{ code, message, field? }` from the one error table (server/core/errors.ts).
  */
 import { PromptStore } from '../ivr/prompt-store.ts';
+import { OperationLog } from '../audit/operation-log.ts';
 import { CallRecords } from '../cdr/call-records.ts';
 import type { EventEmitter } from 'node:events';
 import fastifyWebsocket from '@fastify/websocket';
@@ -15,9 +16,9 @@ import { LiveMeetings } from '../meetings/live-meetings.ts';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { PROJECT_ROOT } from '../config/config.ts';
-import { VcboxError, createError } from '../errors.ts';
-import { getLogger } from '../logging/logger.ts';
+import { PROJECT_ROOT } from '../core/config.ts';
+import { VcboxError, createError } from '../core/errors.ts';
+import { getLogger } from '../core/logger.ts';
 import type { AppState } from '../process/open-state.ts';
 import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
@@ -48,6 +49,7 @@ import { ServiceHealth } from '../observability/service-health.ts';
 import type { TurnAccess } from '../turn/turn-config.ts';
 import type { SystemSampler } from '../observability/system-sampler.ts';
 import { healthRoutes } from './routes/health.ts';
+import { schemaVersion } from '../db/migrations.ts';
 import { meetingRoutes } from './routes/meetings.ts';
 import { ivrPromptRoutes } from './routes/ivr-prompts.ts';
 import { certificateNames } from './join-socket/join-origin.ts';
@@ -241,13 +243,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const metricsTokens = new MetricsTokenStore(db);
   await app.register(
     async (api) => {
-      await api.register(healthRoutes, { state: options.state });
+      await api.register(healthRoutes, { schemaVersion: () => schemaVersion(options.state.db) });
       await api.register(sessionRoutes, { db, admins, sessions, resets: new PasswordResets(db), mailer, settings });
       await api.register(adminRoutes, { db, admins });
       await api.register(accountRoutes, { db, accounts, settings, mailer, license: license.policy });
       await api.register(licenseRoutes, { db, store: license.store });
-      await api.register(auditRoutes, { db });
-      await api.register(callRecordRoutes, { db });
+      await api.register(auditRoutes, { operations: new OperationLog(db) });
+      await api.register(callRecordRoutes, { records: new CallRecords(db) });
       await api.register(statisticsRoutes, { db });
       await api.register(setupWizardRoutes, { db, settings, admins, system, license: license.store });
       await api.register(liveMeetingRoutes, {
@@ -298,8 +300,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       });
       await api.register(systemInfoRoutes, { settings, ...(options.sampler ? { sampler: options.sampler } : {}) });
       await api.register(onlineUserRoutes, { accounts, online: options.online ?? (() => []), ...(options.reachability ? { reachability: options.reachability } : {}) });
-      await api.register(meetingRoutes, { db, meetings: new MeetingStore(db), accounts, settings, mailer });
-      await api.register(roomRoutes, { db, rooms: new RoomStore(db), vmrs: new VmrStore(db), devices: options.devices ?? (() => undefined) });
+      await api.register(meetingRoutes, { db, meetings: new MeetingStore(db, settings), accounts, settings, mailer });
+      await api.register(roomRoutes, { db, rooms: new RoomStore(db), vmrs: new VmrStore(db, settings), devices: options.devices ?? (() => undefined) });
       if (options.firmware) await api.register(firmwareRoutes, { store: options.firmware.store, rollout: options.firmware.rollout, accounts, online: options.online ?? (() => []) });
       api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
     },

@@ -14,7 +14,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Admin, AdminStore } from '../admin/admin-store.ts';
 import type { SessionStore } from '../admin/session-store.ts';
-import { createError } from '../errors.ts';
+import { createError } from '../core/errors.ts';
 
 export const SESSION_COOKIE = 'vcbox_session';
 

@@ -12,7 +12,7 @@
  * its full minute whatever other addresses do.
  */
 import net from 'node:net';
-import { createError } from '../errors.ts';
+import { createError } from '../core/errors.ts';
 
 interface Window {
   count: number;

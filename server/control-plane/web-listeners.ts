@@ -18,9 +18,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { createError } from '../errors.ts';
-import { getLogger } from '../logging/logger.ts';
-import { natAddressFor, staticNatFrom } from '../network/static-nat.ts';
+import { createError } from '../core/errors.ts';
+import { getLogger } from '../core/logger.ts';
+import { natAddressFor, staticNatFrom } from '../core/static-nat.ts';
 import type { Settings } from '../settings/settings-schema.ts';
 import { certificateFiles, ensureCertificate } from '../tls/self-signed-certificate.ts';
 

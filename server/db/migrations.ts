@@ -5,8 +5,8 @@
  * than touched. New tables of later issues (accounts, meetings, CDRs…) are added here as new
  * entries at the end — never by editing an entry that has shipped.
  */
-import { createError } from '../errors.ts';
-import { getLogger } from '../logging/logger.ts';
+import { createError } from '../core/errors.ts';
+import { getLogger } from '../core/logger.ts';
 import type { Db } from './database.ts';
 
 const log = getLogger('migrations');

@@ -23,7 +23,7 @@
 import path from 'node:path';
 import type { BackupStore } from '../backup/backup-store.ts';
 import type { FirmwareStore } from '../firmware/firmware-store.ts';
-import { createError } from '../errors.ts';
+import { createError } from '../core/errors.ts';
 import { LOG_MODULES, type LogModule, SystemLogFiles } from '../logs/system-log-files.ts';
 import { TerminalLogFiles } from '../logs/terminal-log-files.ts';
 import { SERVER_LOG_SHARES, type SettingKey, SETTINGS, type Settings } from '../settings/settings-schema.ts';

@@ -8,7 +8,7 @@
  * are inside their quotas; counting them as taken as well would refuse every change on a disk
  * that is filling up). Whole numbers are the schema's rule.
  */
-import { createError, type VcboxError } from '../errors.ts';
+import { createError, type VcboxError } from '../core/errors.ts';
 import { checkSetting, type SettingKey, type Settings } from '../settings/settings-schema.ts';
 import { DISK_PARTS, type DiskUsage, GIB, PART_NAMES, QUOTA_KEYS } from './disk-parts.ts';
 

@@ -18,8 +18,8 @@
  */
 import { recordAudit } from '../audit/audit-log.ts';
 import type { Db } from '../db/database.ts';
-import { createError } from '../errors.ts';
-import { getLogger } from '../logging/logger.ts';
+import { createError } from '../core/errors.ts';
+import { getLogger } from '../core/logger.ts';
 import type { RequestOutcome } from '../sip-app/out-of-dialog-request.ts';
 import type { Binding, LocationService } from '../sip-app/registrar/location-service.ts';
 import { type Author, type FirmwareInfo, type FirmwareStore, modelKey } from './firmware-store.ts';

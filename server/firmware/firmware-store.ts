@@ -22,8 +22,8 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { type AuditEntry, recordAudit } from '../audit/audit-log.ts';
 import type { Db } from '../db/database.ts';
-import { createError, VcboxError } from '../errors.ts';
-import { getLogger } from '../logging/logger.ts';
+import { createError, VcboxError } from '../core/errors.ts';
+import { getLogger } from '../core/logger.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
 import { discardUpload, receiveUpload } from '../uploads/receive-upload.ts';
 

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AccountStore } from '../accounts/account-store.ts';
-import { getLogger } from '../logging/logger.ts';
+import { getLogger } from '../core/logger.ts';
 import type { AuthLockout } from '../sip-app/registrar/auth-lockout.ts';
 import { type DigestAlgorithm, DigestAuthenticator } from '../sip-app/registrar/digest-auth.ts';
 

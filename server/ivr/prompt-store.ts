@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WavError, wavTo16k } from '../../media/ivr/wav.ts';
-import { createError } from '../errors.ts';
+import { createError } from '../core/errors.ts';
 
 const CATALOGUE_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'media', 'ivr', 'prompts.json');
 export const MAX_PROMPT_SECONDS = 60;

@@ -18,7 +18,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { getLogger } from '../logging/logger.ts';
+import { getLogger } from '../core/logger.ts';
 
 const log = getLogger('license');
 

@@ -17,7 +17,7 @@
  * revoked (./license-store.ts).
  */
 import { type KeyObject, sign, verify } from 'node:crypto';
-import { createError } from '../errors.ts';
+import { createError } from '../core/errors.ts';
 
 export const LICENSE_BEGIN = '-----BEGIN VCBOX LICENSE-----';
 export const LICENSE_END = '-----END VCBOX LICENSE-----';

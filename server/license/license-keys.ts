@@ -5,7 +5,7 @@
  * vendor, never in this repository.
  *
  * Tests and development: the process configuration (`license.testPublicKeyFile`, env
- * `VCBOX_LICENSE_TEST_KEY_FILE`; read by server/config/config.ts only, never from the database,
+ * `VCBOX_LICENSE_TEST_KEY_FILE`; read by server/core/config.ts only, never from the database,
  * the settings API or a backup) may add the project's TEST key. The file must contain exactly
  * `TEST_PUBLIC_KEY` — also compiled in — or the process refuses to start, so no key of anyone's
  * choosing can ever be trusted: the only keys a build can trust are the two constants below.

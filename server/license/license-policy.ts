@@ -18,7 +18,7 @@
  * Callers: meeting admission (ports, audio only), the accounts API (creation, import). They
  * get errors from the one error table with the reason in words.
  */
-import { createError, type VcboxError } from '../errors.ts';
+import { createError, type VcboxError } from '../core/errors.ts';
 import { type LicenseFacts, type LicenseStatus, type LicenseStore, TRIAL_PORTS } from './license-store.ts';
 
 export interface Allowances {

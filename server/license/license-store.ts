@@ -14,8 +14,8 @@
  */
 import type { Db } from '../db/database.ts';
 import { recordAudit } from '../audit/audit-log.ts';
-import { createError } from '../errors.ts';
-import { getLogger } from '../logging/logger.ts';
+import { createError } from '../core/errors.ts';
+import { getLogger } from '../core/logger.ts';
 import type { BoxIdentity, TrialMarker } from './box-identity.ts';
 import { type LicensePayload, type TrustedKey, verifyLicense } from './license-format.ts';
 import { isRevoked } from './license-revocation.ts';

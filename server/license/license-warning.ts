@@ -13,7 +13,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { AdminStore } from '../admin/admin-store.ts';
 import { recordAudit } from '../audit/audit-log.ts';
 import type { Db } from '../db/database.ts';
-import { getLogger } from '../logging/logger.ts';
+import { getLogger } from '../core/logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { LicenseFacts, LicenseStore } from './license-store.ts';
 

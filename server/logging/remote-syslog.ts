@@ -16,7 +16,7 @@ import type { Db } from '../db/database.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
 import { trustedCertificates } from '../tls/trusted-certificates.ts';
 import { BUILD_INFO, PRODUCT_NAME } from '../version.ts';
-import { getLogger, type LogFile, setLogTap, TAP_LEVEL } from './logger.ts';
+import { getLogger, type LogFile, setLogTap, TAP_LEVEL } from '../core/logger.ts';
 import { SyslogForwarder, type SyslogLinkStatus, type SyslogProtocol, type SyslogTarget } from './syslog-forwarder.ts';
 import { ENTERPRISE_NUMBER, FACILITY_LOCAL0, formatSyslogMessage, SEVERITY, type SdElement, severityOfLogLevel } from './syslog-message.ts';
 

@@ -12,7 +12,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
-import { getLogger } from './logger.ts';
+import { getLogger } from '../core/logger.ts';
 import { octetCounted } from './syslog-message.ts';
 
 const log = getLogger('syslog');

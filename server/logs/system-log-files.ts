@@ -1,7 +1,7 @@
 /**
  * The system logs as files (spec "Logs": system logs per module Web, SIP, MCU, TURN, exported by
  * date range): each module's folder `<logDir>/<module>/` holds the day-and-size rotated files
- * the processes write (server/logging/rotating-log-file.ts). Here: listing them with their day,
+ * the processes write (server/core/rotating-log-file.ts). Here: listing them with their day,
  * process and size; which file each process is writing now (the newest of that process, if it is
  * today's: it is never deleted, only emptied); choosing a date range for an export; cleaning a module and
  * trimming it to its share of the server-log quota, oldest files first.
@@ -12,8 +12,8 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { deleteFiles, filesUnder, oldestBeyond, type Removal, type StoredFile, totalSize, truncateFiles, addRemovals } from '../disk/folder-files.ts';
-import { LOG_MODULES, type LogFile } from '../logging/logger.ts';
-import { localDay, parseLogFileName } from '../logging/rotating-log-file.ts';
+import { LOG_MODULES, type LogFile } from '../core/logger.ts';
+import { localDay, parseLogFileName } from '../core/rotating-log-file.ts';
 
 export type LogModule = LogFile;
 export { LOG_MODULES };

@@ -8,8 +8,8 @@
  * is only ever sent to the stored server, port, security and user.
  */
 import nodemailer from 'nodemailer';
-import { createError, type VcboxError } from '../errors.ts';
-import { getLogger } from '../logging/logger.ts';
+import { createError, type VcboxError } from '../core/errors.ts';
+import { getLogger } from '../core/logger.ts';
 import type { Settings } from '../settings/settings-schema.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
 import { trustedCertificates } from '../tls/trusted-certificates.ts';

@@ -35,7 +35,7 @@ import type { Db } from '../db/database.ts';
 import { addRemovals, type Removal } from '../disk/folder-files.ts';
 import { LOG_MODULES, SystemLogFiles } from '../logs/system-log-files.ts';
 import { TerminalLogFiles } from '../logs/terminal-log-files.ts';
-import { getLogger } from '../logging/logger.ts';
+import { getLogger } from '../core/logger.ts';
 import type { SettingKey, Settings } from '../settings/settings-schema.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
 import { ensureCertificate } from '../tls/self-signed-certificate.ts';
@@ -49,7 +49,8 @@ export type ResetScope = 'settings' | 'all';
 const HISTORY_TABLES = ['meeting_records', 'concurrency_daily', 'call_records', 'audit_log'] as const;
 /** Tables no reset touches: the licence and the migration history. */
 const isKeptTable = (name: string) => name.startsWith('license') || name === 'schema_migrations';
-const KEPT_SETTINGS = "key LIKE 'license.%'";
+/** Settings no reset touches: the licence's. */
+const KEPT_SETTING_PREFIXES = ['license.'] as const;
 
 export interface FactoryResetPaths {
   readonly logDir: string;
@@ -112,7 +113,7 @@ export class FactoryReset {
     db.transaction(() => {
       // Checked at commit: tables are emptied in name order, children not necessarily first.
       db.pragma('defer_foreign_keys = ON');
-      removed.settings = db.prepare(`DELETE FROM settings WHERE NOT (${KEPT_SETTINGS})`).run().changes;
+      removed.settings = settings.forgetStored(KEPT_SETTING_PREFIXES);
       for (const table of emptied) removed[table] = db.prepare(`DELETE FROM "${table}"`).run().changes;
       // Ids start again from 1, as on a new box — but the operation log's go on: remote syslog
       // follows it by id (server/audit/audit-log.ts) and would skip entries numbered again.

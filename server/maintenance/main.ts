@@ -11,8 +11,8 @@
  * ./untrusted-folder.ts, server/upgrade/upgrade-runner.ts), and the job logs to the journal
  * only (stdout under systemd): never to a file in the vcbox user's log folder.
  */
-import { dataPaths, loadConfig } from '../config/config.ts';
-import { getLogger, initJournalLogging } from '../logging/logger.ts';
+import { dataPaths, loadConfig } from '../core/config.ts';
+import { getLogger, initJournalLogging } from '../core/logger.ts';
 import { InstallRoot } from '../upgrade/release-installer.ts';
 import { upgradeRunnerFor } from '../upgrade/upgrade-runner.ts';
 import { MaintenanceFiles } from './maintenance-files.ts';

@@ -14,9 +14,9 @@
  * The hand-over happens after the HTTP answer has gone out (the routes call `handOver` when the
  * reply is sent): the job may stop this very process.
  */
-import type { Config } from '../config/config.ts';
-import { createError } from '../errors.ts';
-import { getLogger } from '../logging/logger.ts';
+import type { Config } from '../core/config.ts';
+import { createError } from '../core/errors.ts';
+import { getLogger } from '../core/logger.ts';
 import type { MaintenanceFiles, MaintenanceRequest } from './maintenance-files.ts';
 
 const log = getLogger('maintenance');

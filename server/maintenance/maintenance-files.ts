@@ -19,8 +19,8 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { createError, type ErrorCode } from '../errors.ts';
-import { getLogger } from '../logging/logger.ts';
+import { createError, type ErrorCode } from '../core/errors.ts';
+import { getLogger } from '../core/logger.ts';
 import { assertJobId, checkRequest } from './maintenance-request.ts';
 import { UntrustedFileError, UntrustedFolder } from './untrusted-folder.ts';
 

@@ -7,7 +7,7 @@
  * in the request. A request that fails is refused as a whole, saying which field is wrong.
  */
 import { randomBytes } from 'node:crypto';
-import { createError, type VcboxError } from '../errors.ts';
+import { createError, type VcboxError } from '../core/errors.ts';
 import type { MaintenanceRequest } from './maintenance-files.ts';
 
 /** A job id: milliseconds since 1970 in base 36, a dash, 8 hex digits (`newJobId`). */

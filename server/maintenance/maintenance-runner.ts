@@ -10,8 +10,8 @@
  * running cannot be — the process that ran it is gone — so it is marked failed, with the step it
  * had reached, for the control plane to show and log.
  */
-import { VcboxError } from '../errors.ts';
-import { getLogger } from '../logging/logger.ts';
+import { VcboxError } from '../core/errors.ts';
+import { getLogger } from '../core/logger.ts';
 import { UPGRADE_STEPS, type UpgradeRunner } from '../upgrade/upgrade-runner.ts';
 import { isFinal, type MaintenanceFiles, type UpgradeStatus } from './maintenance-files.ts';
 import type { ServiceControl } from './service-control.ts';

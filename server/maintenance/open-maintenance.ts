@@ -7,7 +7,7 @@
  */
 import type { AdminStore } from '../admin/admin-store.ts';
 import type { BackupStore } from '../backup/backup-store.ts';
-import { type Config, dataPaths } from '../config/config.ts';
+import { type Config, dataPaths } from '../core/config.ts';
 import type { Db } from '../db/database.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
 import { InstallRoot } from '../upgrade/release-installer.ts';

@@ -13,7 +13,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { getLogger } from '../logging/logger.ts';
+import { getLogger } from '../core/logger.ts';
 
 const log = getLogger('maintenance');
 const run = promisify(execFile);

@@ -9,8 +9,9 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { MAX_LINE_BYTES, MEDIA_METHODS, type MediaControl } from '../../media/control/media-control-protocol.ts';
 import type { MediaServiceEvents } from '../../media/media-service.ts';
-import { createError } from '../errors.ts';
-import { getLogger } from '../logging/logger.ts';
+import { createError } from '../core/errors.ts';
+import { readLines } from '../core/line-json-ipc.ts';
+import { getLogger } from '../core/logger.ts';
 
 const log = getLogger('media-client');
 
@@ -62,26 +63,17 @@ export class MediaClient extends EventEmitter<MediaServiceEvents & { connect: []
     if (this.#closed || this.#socket) return;
     const socket = net.createConnection(this.#socketPath);
     this.#socket = socket;
-    socket.setEncoding('utf8');
-    let buffered = '';
     socket.on('connect', () => {
       this.#connected = true;
       log.info({ socket: this.#socketPath }, 'connected to the media service');
       this.emit('connect');
     });
-    socket.on('data', (chunk: string) => {
-      buffered += chunk;
-      if (buffered.length > MAX_LINE_BYTES && !buffered.includes('\n')) {
-        socket.destroy();
-        return;
-      }
-      let newline = buffered.indexOf('\n');
-      while (newline >= 0) {
-        this.#receive(buffered.slice(0, newline));
-        buffered = buffered.slice(newline + 1);
-        newline = buffered.indexOf('\n');
-      }
-    });
+    readLines(
+      socket,
+      MAX_LINE_BYTES,
+      (line) => this.#receive(line),
+      () => socket.destroy(),
+    );
     socket.on('error', () => {});
     socket.on('close', () => {
       const wasConnected = this.#connected;

@@ -6,6 +6,7 @@
  */
 import type { MailOutcome } from '../accounts/account-mail.ts';
 import type { Account } from '../accounts/account-store.ts';
+import { formatDial } from '../dial-plan/dial-plan.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { Meeting } from './meeting-store.ts';
 
@@ -50,7 +51,7 @@ function fold(line: string): string {
 }
 
 export function dialString(meeting: Meeting, domain: string): string {
-  return meeting.guestPin ? `${meeting.number}**${meeting.guestPin}@${domain}` : `${meeting.number}@${domain}`;
+  return `${formatDial(meeting.number, meeting.guestPin)}@${domain}`;
 }
 
 /** The browser join page with the meeting filled in (web/join reads `?m=`). */

@@ -7,8 +7,10 @@
  * issue's.
  */
 import type { Db } from '../db/database.ts';
-import { createError } from '../errors.ts';
-import { freeNumber, numberOwner, randomDigits } from '../rooms/dial-plan.ts';
+import { createError } from '../core/errors.ts';
+import { isMeetingNumber, isStoredPin, randomDigits, type ReservedNumberSource } from '../dial-plan/dial-plan.ts';
+import { freeNumber, numberOwner } from '../rooms/meeting-numbers.ts';
+import { SettingsStore } from '../settings/settings-store.ts';
 
 export type Frequency = 'daily' | 'weekly' | 'monthly';
 
@@ -82,9 +84,12 @@ export function occurrences(meeting: Pick<Meeting, 'start' | 'durationMinutes' |
 
 export class MeetingStore {
   readonly #db: Db;
+  /** The numbers the settings reserve (IVR access, instant meeting): no meeting takes them. */
+  readonly #reserved: ReservedNumberSource;
 
-  constructor(db: Db) {
+  constructor(db: Db, settings: ReservedNumberSource = new SettingsStore(db)) {
     this.#db = db;
+    this.#reserved = settings;
   }
 
   #check(input: MeetingInput, id?: number): void {
@@ -97,8 +102,8 @@ export class MeetingStore {
       if (Number.isNaN(until) || until < Date.parse(input.start)) throw fail('recurrence.until', 'the recurrence ends after the first meeting');
       if (until - Date.parse(input.start) > 2 * 366 * 86_400_000) throw fail('recurrence.until', 'a recurrence spans at most two years');
     }
-    if (input.hostPin !== undefined && !/^\d{4,8}$/.test(input.hostPin)) throw fail('hostPin', 'a PIN has 4 to 8 digits');
-    if (input.guestPin !== undefined && input.guestPin !== '' && !/^\d{4,8}$/.test(input.guestPin)) throw fail('guestPin', 'a PIN has 4 to 8 digits, or is empty');
+    if (input.hostPin !== undefined && !isStoredPin(input.hostPin)) throw fail('hostPin', 'a PIN has 4 to 8 digits');
+    if (input.guestPin !== undefined && input.guestPin !== '' && !isStoredPin(input.guestPin)) throw fail('guestPin', 'a PIN has 4 to 8 digits, or is empty');
     if (input.hostPin !== undefined && input.hostPin === input.guestPin) throw fail('guestPin', 'the guest PIN must differ from the host PIN');
     for (const number of input.accounts ?? []) {
       if (!this.#db.prepare('SELECT 1 FROM accounts WHERE number = ?').get(number)) throw fail('accounts', `there is no account ${number}`);
@@ -107,8 +112,8 @@ export class MeetingStore {
       if (!this.#db.prepare('SELECT 1 FROM rooms WHERE id = ?').get(room)) throw fail('rooms', `there is no room ${room}`);
     }
     if (input.number !== undefined) {
-      if (!/^\d{5,12}$/.test(input.number)) throw fail('number', 'a meeting number has 5 to 12 digits (4 digits are accounts)');
-      const owner = numberOwner(this.#db, input.number, id === undefined ? undefined : { table: 'meetings', id });
+      if (!isMeetingNumber(input.number)) throw fail('number', 'a meeting number has 5 to 12 digits (4 digits are accounts)');
+      const owner = numberOwner(this.#db, this.#reserved, input.number, id === undefined ? undefined : { table: 'meetings', id });
       if (owner) throw createError('VCBOX_ERR_ROOM_EXISTS', { number: input.number, owner });
     }
   }
@@ -125,7 +130,7 @@ export class MeetingStore {
           'INSERT INTO meetings (number, subject, type, organizer, start_at, duration_min, recurrence, host_pin, guest_pin, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
         )
         .run(
-          input.number ?? freeNumber(this.#db),
+          input.number ?? freeNumber(this.#db, this.#reserved),
           input.subject,
           type,
           organizer,

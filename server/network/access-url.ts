@@ -8,7 +8,7 @@
  * (extranet). A requester outside `nat.localNetworks` is given the extranet URL.
  */
 import net from 'node:net';
-import { isLocalPeer, parseNetworks } from './static-nat.ts';
+import { isLocalPeer, parseNetworks } from '../core/static-nat.ts';
 import type { Settings } from '../settings/settings-schema.ts';
 
 export const ACCESS_URL_RULE = 'an http:// or https:// URL with a host (and optionally a port and a path) of at most 256 characters, without user, query or #fragment — or empty to derive it from the box\'s address';

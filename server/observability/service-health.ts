@@ -15,7 +15,7 @@
  * A service this process was built without (tests, a control plane run alone) is `unknown`.
  * The routes are in control-plane/routes/dashboard.ts.
  */
-import { getLogger } from '../logging/logger.ts';
+import { getLogger } from '../core/logger.ts';
 import { stunProbe } from '../turn/stun-probe.ts';
 
 const log = getLogger('service-health');

@@ -13,7 +13,7 @@
  */
 import { statfs } from 'node:fs/promises';
 import si from 'systeminformation';
-import { getLogger } from '../logging/logger.ts';
+import { getLogger } from '../core/logger.ts';
 import { RingBuffer } from './ring-buffer.ts';
 
 const log = getLogger('system-sampler');

@@ -3,7 +3,7 @@
  * software's schema; safe when several processes start together; secrets stored in clear by an
  * older version sealed with the box key) and its settings store.
  */
-import { type Config, dataPaths } from '../config/config.ts';
+import { type Config, dataPaths } from '../core/config.ts';
 import { type Db, openDatabase } from '../db/database.ts';
 import { MIGRATIONS, migrate } from '../db/migrations.ts';
 import { boxSealer } from '../secrets/box-key.ts';

@@ -5,7 +5,7 @@
  */
 import type { Db } from '../db/database.ts';
 import { likeAny, likePattern } from '../db/like-search.ts';
-import { createError } from '../errors.ts';
+import { createError } from '../core/errors.ts';
 
 export type RoomType = 'normal' | 'video';
 

@@ -6,9 +6,11 @@
  */
 import type { Db } from '../db/database.ts';
 import { likeAny, likePattern } from '../db/like-search.ts';
-import { createError } from '../errors.ts';
-import { EQUAL_SPLIT_LAYOUTS, ONE_PLUS_N_LAYOUTS } from '../settings/settings-schema.ts';
-import { freeNumber, numberOwner, randomDigits } from './dial-plan.ts';
+import { createError } from '../core/errors.ts';
+import { EQUAL_SPLIT_LAYOUTS, ONE_PLUS_N_LAYOUTS } from '../core/call-settings.ts';
+import { isMeetingNumber, isStoredPin, randomDigits, type ReservedNumberSource } from '../dial-plan/dial-plan.ts';
+import { SettingsStore } from '../settings/settings-store.ts';
+import { freeNumber, numberOwner } from './meeting-numbers.ts';
 
 export const VMR_LAYOUTS = ['auto', 'single', ...EQUAL_SPLIT_LAYOUTS, ...ONE_PLUS_N_LAYOUTS] as const;
 export type VmrLayout = (typeof VMR_LAYOUTS)[number];
@@ -61,27 +63,30 @@ const toVmr = (row: Row): Vmr => ({
 
 export class VmrStore {
   readonly #db: Db;
+  /** The numbers the settings reserve (IVR access, instant meeting): no VMR takes them. */
+  readonly #reserved: ReservedNumberSource;
 
-  constructor(db: Db) {
+  constructor(db: Db, settings: ReservedNumberSource = new SettingsStore(db)) {
     this.#db = db;
+    this.#reserved = settings;
   }
 
   #check(vmr: Omit<Vmr, 'id' | 'createdAt'>, id?: number): void {
     const fail = (field: string, reason: string) => createError('VCBOX_ERR_ROOM', { field, reason });
-    if (!/^\d{5,12}$/.test(vmr.number)) throw fail('number', 'a VMR number has 5 to 12 digits (4 digits are accounts)');
+    if (!isMeetingNumber(vmr.number)) throw fail('number', 'a VMR number has 5 to 12 digits (4 digits are accounts)');
     if (vmr.name.trim() === '' || vmr.name.length > 128) throw fail('name', 'a name has 1 to 128 characters');
-    if (!/^\d{4,8}$/.test(vmr.hostPin)) throw fail('hostPin', 'a PIN has 4 to 8 digits');
-    if (vmr.guestPin !== '' && !/^\d{4,8}$/.test(vmr.guestPin)) throw fail('guestPin', 'a PIN has 4 to 8 digits, or is empty for no guest PIN');
+    if (!isStoredPin(vmr.hostPin)) throw fail('hostPin', 'a PIN has 4 to 8 digits');
+    if (vmr.guestPin !== '' && !isStoredPin(vmr.guestPin)) throw fail('guestPin', 'a PIN has 4 to 8 digits, or is empty for no guest PIN');
     if (vmr.guestPin === vmr.hostPin) throw fail('guestPin', 'the guest PIN must differ from the host PIN (the PIN decides the role)');
     if (!Number.isInteger(vmr.capacity) || vmr.capacity < 2 || vmr.capacity > 500) throw fail('capacity', 'a capacity is 2 to 500 participants');
     if (!(VMR_LAYOUTS as readonly string[]).includes(vmr.layout)) throw fail('layout', `one of ${VMR_LAYOUTS.join(', ')}`);
     if (vmr.owner && !this.#db.prepare('SELECT 1 FROM accounts WHERE number = ?').get(vmr.owner)) throw fail('owner', `there is no account ${vmr.owner}`);
-    const owner = numberOwner(this.#db, vmr.number, id === undefined ? undefined : { table: 'vmrs', id });
+    const owner = numberOwner(this.#db, this.#reserved, vmr.number, id === undefined ? undefined : { table: 'vmrs', id });
     if (owner) throw createError('VCBOX_ERR_ROOM_EXISTS', { number: vmr.number, owner });
   }
 
   create(input: VmrInput): Vmr {
-    const number = input.number ?? freeNumber(this.#db);
+    const number = input.number ?? freeNumber(this.#db, this.#reserved);
     const hostPin = input.hostPin ?? randomDigits(6);
     let guestPin = input.guestPin;
     while (guestPin === undefined || (input.guestPin === undefined && guestPin === hostPin)) guestPin = randomDigits(4);

@@ -31,7 +31,7 @@ export function boxKey(secretsDir: string): Buffer {
 
 /**
  * The secrets folder of the data directory that holds `db` (`<dataDir>/vcbox.sqlite`, see
- * server/config/config.ts dataPaths), or undefined for an in-memory database.
+ * server/core/config.ts dataPaths), or undefined for an in-memory database.
  */
 export function secretsDirOf(db: Db): string | undefined {
   if (!db.name || db.name === ':memory:') return undefined;

@@ -8,8 +8,8 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createError } from '../errors.ts';
-import { getLogger } from '../logging/logger.ts';
+import { createError } from '../core/errors.ts';
+import { getLogger } from '../core/logger.ts';
 
 const log = getLogger('security');
 

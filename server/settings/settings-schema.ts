@@ -20,9 +20,11 @@ import {
   ROUTES_RULE,
   type StaticRoute,
 } from '../network/network-settings.ts';
-import { DEFAULT_LOCAL_NETWORKS, parseNetworks } from '../network/static-nat.ts';
+import { DEFAULT_LOCAL_NETWORKS, parseNetworks } from '../core/static-nat.ts';
 import { ACCESS_URL_RULE, isAccessUrlOrEmpty } from '../network/access-url.ts';
+import { isMeetingNumber } from '../dial-plan/dial-plan.ts';
 import { isTimeZoneOffset, TIME_ZONE_OFFSETS } from '../system/time-zones.ts';
+import { EQUAL_SPLIT_LAYOUTS, ONE_PLUS_N_LAYOUTS, VIDEO_RESOLUTIONS } from '../core/call-settings.ts';
 
 export interface PortRange {
   readonly min: number;
@@ -67,10 +69,7 @@ function setting<T>(defaultValue: T, check: Check<T>, describe: string): Setting
   return { default: defaultValue, check, describe };
 }
 
-export const VIDEO_RESOLUTIONS = ['1080P/30', '720P/30', '360P/30', '4CIF', 'CIF'] as const;
 export const CONTENT_RESOLUTIONS = ['1080P/30', '1080P/15', '1080P/5', '720P/30', '720P/15', '720P/5'] as const;
-export const EQUAL_SPLIT_LAYOUTS = ['2x2', '3x3', '4x4', '5x5', '6x6', '7x7'] as const;
-export const ONE_PLUS_N_LAYOUTS = ['1+5', '1+7', '1+9'] as const;
 export const EARLY_JOIN_MINUTES = [5, 10, 15, 30, 45, 60] as const;
 export const SETUP_STEPS = ['network', 'time', 'admin', 'license', 'smtp'] as const;
 export type SetupStep = (typeof SETUP_STEPS)[number];
@@ -143,8 +142,8 @@ export const SETTINGS = {
   // A registered terminal dialling this number creates an instant meeting and joins it as its
   // host (the terminal's "meet now"; a conference factory in RFC 4579's terms).
   // The IVR access number: callers enter the meeting ID and PIN by DTMF.
-  'call.ivrAccessNumber': setting('88888', (value: unknown): value is string => typeof value === 'string' && /^\d{5,12}$/.test(value), '5 to 12 digits'),
-  'call.instantMeetingNumber': setting('99999', (value: unknown): value is string => typeof value === 'string' && /^\d{5,12}$/.test(value), '5 to 12 digits'),
+  'call.ivrAccessNumber': setting('88888', isMeetingNumber, '5 to 12 digits'),
+  'call.instantMeetingNumber': setting('99999', isMeetingNumber, '5 to 12 digits'),
   // Network & services [001 ch4 系统设置]
   'network.localDomain': setting('vcbox.local', isDomainName, DOMAIN_RULE),
   // Which physical interface is which port, and how each gets its address. The WAN port's

@@ -15,8 +15,8 @@ import { EventEmitter } from 'node:events';
 import { recordAudit } from '../audit/audit-log.ts';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/database.ts';
-import { createError } from '../errors.ts';
-import { getLogger } from '../logging/logger.ts';
+import { createError } from '../core/errors.ts';
+import { getLogger } from '../core/logger.ts';
 import { type BoxSealer, boxSealer, secretsDirOf } from '../secrets/box-key.ts';
 import { sealKind } from '../secrets/sealed-value.ts';
 import { SECRET_SETTINGS } from './setting-effects.ts';
@@ -159,6 +159,18 @@ export class SettingsStore {
     log.info({ changed, actor: author.actor }, 'settings changed');
     this.observer.emit('changed', changed);
     return changed;
+  }
+
+  /**
+   * Forgets every stored value except those whose key starts with one of `keptPrefixes`: they
+   * read as their defaults again (the factory reset). Returns how many were removed. Runs in the
+   * caller's transaction when there is one; call `reload` after it commits to tell listeners.
+   */
+  forgetStored(keptPrefixes: readonly string[]): number {
+    const kept = keptPrefixes.map(() => "key NOT LIKE ? ESCAPE '\\'");
+    const patterns = keptPrefixes.map((prefix) => `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    this.#cache = undefined;
+    return this.#db.prepare(`DELETE FROM settings${kept.length ? ` WHERE ${kept.join(' AND ')}` : ''}`).run(...patterns).changes;
   }
 
   /**

@@ -6,7 +6,7 @@
  * The control plane, which writes the settings, listens to the store's own observer instead.
  */
 import { EventEmitter } from 'node:events';
-import { getLogger } from '../logging/logger.ts';
+import { getLogger } from '../core/logger.ts';
 import type { SettingKey, Settings } from './settings-schema.ts';
 import type { SettingsStore } from './settings-store.ts';
 

@@ -11,12 +11,12 @@
  */
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { dataPaths, loadConfig } from '../config/config.ts';
-import { getLogger, initLogging } from '../logging/logger.ts';
+import { dataPaths, loadConfig } from '../core/config.ts';
+import { getLogger, initLogging } from '../core/logger.ts';
 import { RemoteSyslog } from '../logging/remote-syslog.ts';
-import { staticNatFrom } from '../network/static-nat.ts';
+import { staticNatFrom } from '../core/static-nat.ts';
 import { openState } from '../process/open-state.ts';
-import { runService } from '../process/service-lifecycle.ts';
+import { runService } from '../core/service-lifecycle.ts';
 import type { Settings } from '../settings/settings-schema.ts';
 import { SettingsWatcher } from '../settings/settings-watcher.ts';
 import { certificateFiles, ensureCertificate } from '../tls/self-signed-certificate.ts';

@@ -7,12 +7,12 @@
  * moved, or why not) and to read the service's counters for /metrics. The service also follows
  * the settings by itself (server/signaling/main.ts), so nothing depends on this channel being
  * used. Both ends are here: `SignalingControlServer` (signaling process; the socket itself is
- * server/process/control-socket.ts) and `SignalingControlClient` (control plane). Not the drachtio wire protocol: that one is the SIP
+ * server/core/line-json-ipc.ts) and `SignalingControlClient` (control plane). Not the drachtio wire protocol: that one is the SIP
  * application's, and drachtio-server has no such commands.
  */
 import net from 'node:net';
-import { createError } from '../errors.ts';
-import { badRequest, ControlSocketServer } from '../process/control-socket.ts';
+import { createError } from '../core/errors.ts';
+import { badRequest, ControlSocketServer, readLines } from '../core/line-json-ipc.ts';
 import type { ListenerFailure, SignalingService } from './signaling-service.ts';
 
 /** Longest line either side accepts. */
@@ -68,22 +68,6 @@ export class SignalingControlServer {
   }
 }
 
-/** The client's reading: `onLine` for each complete line; a line longer than MAX_LINE ends the connection. */
-function readLines(socket: net.Socket, onLine: (line: string) => void): void {
-  let buffered = '';
-  socket.on('data', (chunk: string) => {
-    buffered += chunk;
-    let newline = buffered.indexOf('\n');
-    while (newline >= 0) {
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      if (line.trim()) onLine(line);
-      newline = buffered.indexOf('\n');
-    }
-    if (buffered.length > MAX_LINE) socket.destroy();
-  });
-}
-
 /**
  * The control plane's end: each call opens the socket, asks, and closes. Throws
  * VCBOX_ERR_SIGNALING_UNAVAILABLE when the service does not answer (not running, or busy past
@@ -110,7 +94,6 @@ export class SignalingControlClient {
   #call(method: 'status' | 'apply'): Promise<SignalingStatus> {
     return new Promise((resolve, reject) => {
       const socket = net.createConnection(this.#socketPath);
-      socket.setEncoding('utf8');
       const fail = (reason: string) => {
         clearTimeout(timer);
         socket.destroy();
@@ -119,7 +102,7 @@ export class SignalingControlClient {
       const timer = setTimeout(() => fail(`no answer to "${method}" within ${this.#timeoutMs} ms`), this.#timeoutMs);
       socket.on('connect', () => socket.write(`${JSON.stringify({ id: 1, method })}\n`));
       socket.on('error', (error: NodeJS.ErrnoException) => fail(error.code === 'ENOENT' || error.code === 'ECONNREFUSED' ? 'the signaling service is not running' : error.message));
-      readLines(socket, (line) => {
+      readLines(socket, MAX_LINE, (line) => {
         clearTimeout(timer);
         socket.end();
         try {
@@ -129,7 +112,7 @@ export class SignalingControlClient {
         } catch (error) {
           reject(createError('VCBOX_ERR_SIGNALING_UNAVAILABLE', { reason: `unreadable answer: ${(error as Error).message}` }));
         }
-      });
+      }, () => socket.destroy());
     });
   }
 }

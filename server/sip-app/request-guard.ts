@@ -10,8 +10,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type Srf from 'drachtio-srf';
-import { VcboxError, createError } from '../errors.ts';
-import { getLogger } from '../logging/logger.ts';
+import { VcboxError, createError } from '../core/errors.ts';
+import { getLogger } from '../core/logger.ts';
 
 const log = getLogger('sip-request-guard');
 

@@ -14,7 +14,7 @@ import { CallRecords } from '../cdr/call-records.ts';
 import { ConcurrencyRecords } from '../cdr/concurrency-records.ts';
 import { MeetingRecords } from '../cdr/meeting-records.ts';
 import type { Db } from '../db/database.ts';
-import { getLogger } from '../logging/logger.ts';
+import { getLogger } from '../core/logger.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
 import { MeetingStore } from '../meetings/meeting-store.ts';
 import type { LayoutChoice } from '../../media/mcu/layouts.ts';
@@ -23,20 +23,21 @@ import type { LicensePolicy } from '../license/license-policy.ts';
 import { ParticipantSessions } from '../meetings/participant-sessions/participant-sessions.ts';
 import type { EntryLockoutPolicy } from '../meetings/participant-sessions/entry-lockout.ts';
 import { MEDIA_METHODS, type MediaControl } from '../../media/control/media-control-protocol.ts';
-import { createError } from '../errors.ts';
+import { dialContextOf } from '../dial-plan/dial-plan.ts';
+import { createError } from '../core/errors.ts';
 import type { MediaClient } from '../media-client/media-client.ts';
 import { VmrStore } from '../rooms/vmr-store.ts';
-import { parseUri } from '../signaling/sip/sip-uri.ts';
 import { PointToPointCalls } from './calls/point-to-point-calls.ts';
 import { sendCheckSync } from './firmware/check-sync.ts';
 import type { RequestOutcome } from './out-of-dialog-request.ts';
-import { MeetingCalls, parseDial } from './meetings/meeting-calls.ts';
+import { MeetingCalls } from './meetings/meeting-calls.ts';
 import { IvrCalls, type IvrTimeouts } from './ivr/ivr-calls.ts';
 import { AuthLockout, type LockoutPolicy } from './registrar/auth-lockout.ts';
 import { type DigestAlgorithm, DigestAuthenticator } from './registrar/digest-auth.ts';
 import { type Binding, LocationService } from './registrar/location-service.ts';
 import { Qualifier } from './registrar/qualifier.ts';
 import { Registrar } from './registrar/registrar.ts';
+import { dialOfUri } from './request-dial.ts';
 import { guardListener, guardRequest } from './request-guard.ts';
 
 const log = getLogger('sip-application');
@@ -87,8 +88,8 @@ export class SipApplication {
     new ConcurrencyRecords(options.db).follow(this.live);
     this.sessions = new ParticipantSessions({
       db: options.db,
-      vmrs: new VmrStore(options.db),
-      meetings: new MeetingStore(options.db),
+      vmrs: new VmrStore(options.db, options.settings),
+      meetings: new MeetingStore(options.db, options.settings),
       settings: options.settings,
       live: this.live,
       license: options.license,
@@ -130,7 +131,7 @@ export class SipApplication {
       media: media?.media ?? mediaAbsent(),
       live: this.live,
       sessions: this.sessions,
-      meetings: new MeetingStore(options.db),
+      meetings: new MeetingStore(options.db, options.settings),
       settings: options.settings,
       records,
       authenticate: (req, res) => calls.authenticate(req, res),
@@ -172,9 +173,11 @@ export class SipApplication {
     // with 500 and is logged; it never ends the process (./request-guard.ts).
     this.srf.invite(
       guardRequest('invite', (req, res) => {
-        const dial = parseDial(parseUri(req.uri)?.user ?? '');
-        if (dial && dial.pin === undefined && dial.number === options.settings.get('call.ivrAccessNumber')) return ivrCalls.handle(req, res);
-        if (dial) return meetingCalls.handle(req, res);
+        // The dial plan decides: the IVR access number, a meeting (or "meet now"), else an account
+        // (point-to-point; it authenticates the caller before saying a number is wrong).
+        const dial = dialOfUri(req.uri, dialContextOf(options.settings));
+        if (dial.kind === 'ivr') return ivrCalls.handle(req, res);
+        if (dial.kind === 'meeting' || dial.kind === 'instant') return meetingCalls.handle(req, res);
         return calls.handle(req, res);
       }),
     );

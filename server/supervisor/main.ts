@@ -13,14 +13,14 @@
  * "reboot", which on a dev machine is a restart of the services.
  */
 import path from 'node:path';
-import { PROJECT_ROOT, dataPaths, loadConfig } from '../config/config.ts';
-import { getLogger, initLogging } from '../logging/logger.ts';
+import { PROJECT_ROOT, dataPaths, loadConfig } from '../core/config.ts';
+import { getLogger, initLogging } from '../core/logger.ts';
 import { MaintenanceFiles } from '../maintenance/maintenance-files.ts';
 import { MaintenanceRunner } from '../maintenance/maintenance-runner.ts';
 import { openState } from '../process/open-state.ts';
-import { runService } from '../process/service-lifecycle.ts';
+import { runService } from '../core/service-lifecycle.ts';
 import { applicationSecret } from '../signaling/application-secret.ts';
-import { ensureCertificate } from '../tls/self-signed-certificate.ts';
+import { followLocalDomain } from '../tls/box-certificate.ts';
 import { InstallRoot } from '../upgrade/release-installer.ts';
 import { upgradeRunnerFor } from '../upgrade/upgrade-runner.ts';
 import { Supervisor } from './supervisor.ts';
@@ -33,7 +33,7 @@ await runService(
     const { db, settings } = openState(config);
     const stored = settings.getAll();
     db.close();
-    await ensureCertificate(dataPaths(config).certificates);
+    await followLocalDomain(dataPaths(config).certificates, String(stored['network.localDomain']));
     applicationSecret(dataPaths(config).secrets);
 
     const installRoot = config.upgrade.installRoot ? new InstallRoot(config.upgrade.installRoot) : undefined;

@@ -9,7 +9,7 @@
  * listed; "reboot" restarts the services, the machine is not the box's to reboot.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { getLogger } from '../logging/logger.ts';
+import { getLogger } from '../core/logger.ts';
 import type { ServiceControl } from '../maintenance/service-control.ts';
 
 const log = getLogger('supervisor');

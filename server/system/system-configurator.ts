@@ -10,8 +10,8 @@
  * part from all its settings.
  */
 import { execFile } from 'node:child_process';
-import { createError } from '../errors.ts';
-import { getLogger } from '../logging/logger.ts';
+import { createError } from '../core/errors.ts';
+import { getLogger } from '../core/logger.ts';
 import { type SystemTarget, settingEffect } from '../settings/setting-effects.ts';
 import type { SettingKey, Settings } from '../settings/settings-schema.ts';
 import { renderNetworkd } from './networkd-render.ts';

@@ -8,8 +8,8 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { createError } from '../errors.ts';
-import { getLogger } from '../logging/logger.ts';
+import { createError } from '../core/errors.ts';
+import { getLogger } from '../core/logger.ts';
 
 const log = getLogger('system-files');
 

@@ -20,8 +20,11 @@ import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
-import { createError, VcboxError } from '../errors.ts';
-import { type Certificate, certificateFiles, ensureCertificate } from './self-signed-certificate.ts';
+import { createError, VcboxError } from '../core/errors.ts';
+import { getLogger } from '../core/logger.ts';
+import { type Certificate, certificateFiles, ensureCertificate, generatedDnsNames } from './self-signed-certificate.ts';
+
+const log = getLogger('certificate');
 
 /** Upper bound of each pasted PEM text (a chain of a few certificates is a few kB). */
 export const MAX_PEM_BYTES = 64 * 1024;
@@ -242,14 +245,37 @@ export async function importCertificate(dir: string, keyPem: string, chainPem: s
   return currentCertificate(dir, trustedCas);
 }
 
-/** Drops an imported certificate: a new self-signed one is generated and used. */
-export async function revertToGenerated(dir: string, trustedCas = ''): Promise<CertificateInfo> {
+/**
+ * At start: a generated certificate that lacks the box's local domain (it was changed, or the
+ * certificate predates domain names in it) is generated again with it — cheap (one openssl
+ * run) and done before the services read the files. An imported certificate is never touched.
+ * Answers whether it regenerated.
+ */
+export async function followLocalDomain(dir: string, domain: string): Promise<boolean> {
+  const certificate = await ensureCertificate(dir, { domain });
+  if (existsSync(path.join(dir, IMPORT_MARKER))) return false;
+  // A name openssl cannot take is never written, so it must not regenerate at every start either.
+  if (!generatedDnsNames('localhost', domain).includes(domain.toLowerCase())) return false;
+  const leaf = new X509Certificate(certificate.cert);
+  if (namesOf(leaf).some((name) => name.toLowerCase() === domain.toLowerCase())) return false;
+  await regenerate(dir, domain);
+  log.info({ dir, domain }, 'generated the TLS certificate again for the local domain');
+  return true;
+}
+
+/** Drops an imported certificate: a new self-signed one (with the local domain when given) is generated and used. */
+export async function revertToGenerated(dir: string, trustedCas = '', domain?: string): Promise<CertificateInfo> {
+  await regenerate(dir, domain);
+  return currentCertificate(dir, trustedCas);
+}
+
+async function regenerate(dir: string, domain: string | undefined): Promise<void> {
   const files = certificateFiles(dir);
   // Generated beside the folder's files and renamed over them, so the signaling service and
   // the HTTPS listener never find the pair missing (and never generate one of their own).
   const staging = path.join(dir, `.generated-${process.pid}-${Date.now()}`);
   try {
-    await ensureCertificate(staging);
+    await ensureCertificate(staging, domain ? { domain } : {});
     const fresh = certificateFiles(staging);
     rmSync(path.join(dir, IMPORT_MARKER), { force: true });
     renameSync(fresh.keyFile, files.keyFile);
@@ -259,5 +285,4 @@ export async function revertToGenerated(dir: string, trustedCas = ''): Promise<C
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
-  return currentCertificate(dir, trustedCas);
 }

@@ -3,11 +3,11 @@
  * supervisor): reads the configuration, opens the settings and keeps the TURN relay (coturn)
  * running as they say (./turn-service.ts), with remote syslog for its log (turn/<day>.turn.log).
  */
-import { dataPaths, loadConfig } from '../config/config.ts';
-import { initLogging } from '../logging/logger.ts';
+import { dataPaths, loadConfig } from '../core/config.ts';
+import { initLogging } from '../core/logger.ts';
 import { RemoteSyslog } from '../logging/remote-syslog.ts';
 import { openState } from '../process/open-state.ts';
-import { runService } from '../process/service-lifecycle.ts';
+import { runService } from '../core/service-lifecycle.ts';
 import { TurnService } from './turn-service.ts';
 
 await runService('turn service', async () => {

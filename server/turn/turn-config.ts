@@ -22,7 +22,7 @@
  */
 import net from 'node:net';
 import type { PortRange, Settings } from '../settings/settings-schema.ts';
-import { staticNatFrom } from '../network/static-nat.ts';
+import { staticNatFrom } from '../core/static-nat.ts';
 import { type TurnGuestKeys, turnUserDb } from './turn-guest-keys.ts';
 
 export interface TurnRelayOptions {

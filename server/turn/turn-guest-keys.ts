@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { getLogger } from '../logging/logger.ts';
+import { getLogger } from '../core/logger.ts';
 
 const log = getLogger('turn');
 

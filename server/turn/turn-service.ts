@@ -12,7 +12,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { getLogger } from '../logging/logger.ts';
+import { getLogger } from '../core/logger.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
 import { RELAY_GUARD_LIBRARY, relayGuardEnvironment } from './relay-guard.ts';
 import { renderTurnConfig, type TurnProcessConfig, turnRelayFrom } from './turn-config.ts';

@@ -27,7 +27,7 @@ import { existsSync } from 'node:fs';
 import { lstat, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { createError } from '../errors.ts';
+import { createError } from '../core/errors.ts';
 import type { TrustedKey } from '../security/trusted-keys.ts';
 import { readReleasePackage, releaseName, type VerifiedRelease } from './release-package.ts';
 

@@ -9,7 +9,7 @@
  * `--key`.
  *
  * Tests and development: the process configuration (`upgrade.testPublicKeyFile`, env
- * `VCBOX_RELEASE_TEST_KEY_FILE`; read by server/config/config.ts only) may add the project's
+ * `VCBOX_RELEASE_TEST_KEY_FILE`; read by server/core/config.ts only) may add the project's
  * TEST release key; the file must hold exactly `TEST_RELEASE_PUBLIC_KEY`. The test private key
  * is public (test/fixtures/release/): packages it signs are shown with `key: "test"`.
  */

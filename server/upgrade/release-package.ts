@@ -24,7 +24,7 @@
 import { createHash, createPrivateKey, type KeyObject, sign, verify } from 'node:crypto';
 import path from 'node:path';
 import { decodeHeader, extractEntry, hashFile, openTarGz, padding, readEntryBytes, TarFormatError, writeTarGz } from '../backup/tar-format.ts';
-import { createError } from '../errors.ts';
+import { createError } from '../core/errors.ts';
 import type { TrustedKey } from '../security/trusted-keys.ts';
 import { VERSION_PATTERN } from './versions.ts';
 

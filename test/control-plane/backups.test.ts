@@ -21,7 +21,7 @@ import { BackupRestorer } from '../../server/backup/backup-restore.ts';
 import { BackupScheduler } from '../../server/backup/backup-scheduler.ts';
 import { BackupStore } from '../../server/backup/backup-store.ts';
 import { END_OF_ARCHIVE, encodeHeader, padding } from '../../server/backup/tar-format.ts';
-import { dataPaths, loadConfig } from '../../server/config/config.ts';
+import { dataPaths, loadConfig } from '../../server/core/config.ts';
 import { type Db, openDatabase } from '../../server/db/database.ts';
 import { MIGRATIONS, migrate, SCHEMA_VERSION } from '../../server/db/migrations.ts';
 import { openState } from '../../server/process/open-state.ts';

@@ -1,7 +1,7 @@
 /**
  * The dashboard as an operator sees it over HTTP: time, version, counts, the licence
  * placeholder, system samples filling a bounded ring buffer (a short interval here instead of
- * 10 s), chart history bounded in points, and each service's status following the real
+ * 10 s), chart history bounded in points (with the box's time zone for its labels), and each service's status following the real
  * services — the media control socket closed and reopened, the signaling service stopped —
  * with a SIP application, a signaling service and a media service (one mediasoup worker) on
  * loopback.
@@ -100,6 +100,11 @@ t.test('history: one metric, bounded series, validated query', async (t) => {
   const network = await operator.call('GET', '/api/v1/dashboard/history?metric=network');
   t.type(network.body.interfaces, Array);
   t.ok(!network.body.interfaces.includes('lo'), 'loopback is not a NIC of the box');
+  // The box's zone for the chart's time labels, as time.zone and time.dst set it.
+  t.equal(cpu.body.timeZone, 'Etc/GMT-8', 'the default zone: UTC+08:00 without summer time');
+  box.settings.update({ 'time.zone': 'UTC+01:00', 'time.dst': 'auto' }, { actor: 'test' });
+  t.teardown(() => box.settings.update({ 'time.zone': 'UTC+08:00', 'time.dst': 'off' }, { actor: 'test' }));
+  t.equal((await operator.call('GET', '/api/v1/dashboard/history?metric=cpu')).body.timeZone, 'Europe/Berlin', 'summer time followed: the region\'s zone');
   t.equal((await operator.call('GET', '/api/v1/dashboard/history?metric=gpu')).status, 400);
   t.equal((await operator.call('GET', '/api/v1/dashboard/history?metric=cpu&minutes=1441')).status, 400);
   t.equal((await operator.call('GET', '/api/v1/dashboard/history')).status, 400, 'metric is required');

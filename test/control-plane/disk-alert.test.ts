@@ -13,7 +13,7 @@ import path from 'node:path';
 import { mock } from 'node:test';
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
-import { loadConfig } from '../../server/config/config.ts';
+import { loadConfig } from '../../server/core/config.ts';
 import { DiskKeeper } from '../../server/disk/disk-keeper.ts';
 import { DiskParts } from '../../server/disk/disk-parts.ts';
 import { Mailer } from '../../server/mail/mailer.ts';

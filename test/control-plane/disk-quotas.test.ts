@@ -11,7 +11,7 @@ import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
-import { loadConfig } from '../../server/config/config.ts';
+import { loadConfig } from '../../server/core/config.ts';
 import { DiskParts, GIB } from '../../server/disk/disk-parts.ts';
 import { openState } from '../../server/process/open-state.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';

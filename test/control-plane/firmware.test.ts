@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
-import { dataPaths, loadConfig } from '../../server/config/config.ts';
+import { dataPaths, loadConfig } from '../../server/core/config.ts';
 import { FirmwareRollout } from '../../server/firmware/firmware-rollout.ts';
 import { FirmwareStore } from '../../server/firmware/firmware-store.ts';
 import { openState } from '../../server/process/open-state.ts';

@@ -16,7 +16,7 @@ import { HEADER } from '../../server/accounts/account-spreadsheet.ts';
 import { AdminStore } from '../../server/admin/admin-store.ts';
 import { BackupRestorer } from '../../server/backup/backup-restore.ts';
 import { BackupStore } from '../../server/backup/backup-store.ts';
-import { loadConfig } from '../../server/config/config.ts';
+import { loadConfig } from '../../server/core/config.ts';
 import { openDatabase } from '../../server/db/database.ts';
 import { migrate } from '../../server/db/migrations.ts';
 import { boxIdFromMachineId } from '../../server/license/box-identity.ts';

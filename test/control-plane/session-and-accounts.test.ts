@@ -10,7 +10,7 @@ import t from 'tap';
 import { AccountStore, ha1 } from '../../server/accounts/account-store.ts';
 import { CallRecords } from '../../server/cdr/call-records.ts';
 import { AdminStore } from '../../server/admin/admin-store.ts';
-import { loadConfig } from '../../server/config/config.ts';
+import { loadConfig } from '../../server/core/config.ts';
 import { openState } from '../../server/process/open-state.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';

@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
-import { dataPaths, loadConfig } from '../../server/config/config.ts';
+import { dataPaths, loadConfig } from '../../server/core/config.ts';
 import { SCHEMA_VERSION } from '../../server/db/migrations.ts';
 import { openMaintenance } from '../../server/maintenance/open-maintenance.ts';
 import { openState } from '../../server/process/open-state.ts';

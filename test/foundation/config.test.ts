@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { PROJECT_ROOT, loadConfig } from '../../server/config/config.ts';
-import { VcboxError } from '../../server/errors.ts';
+import { PROJECT_ROOT, loadConfig } from '../../server/core/config.ts';
+import { VcboxError } from '../../server/core/errors.ts';
 
 t.test('embedded defaults', async (t) => {
   const config = loadConfig({});

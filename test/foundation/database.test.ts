@@ -9,7 +9,7 @@ import path from 'node:path';
 import t from 'tap';
 import { openDatabase } from '../../server/db/database.ts';
 import { MIGRATIONS, SCHEMA_VERSION, migrate, schemaVersion } from '../../server/db/migrations.ts';
-import { VcboxError } from '../../server/errors.ts';
+import { VcboxError } from '../../server/core/errors.ts';
 import { SettingsStore } from '../../server/settings/settings-store.ts';
 import { PROJECT_ROOT } from '../helpers/appliance.ts';
 

@@ -13,8 +13,8 @@ import path from 'node:path';
 import { mock } from 'node:test';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { closeLogs, getLogger, initLogging } from '../../server/logging/logger.ts';
-import { localDay, parseLogFileName } from '../../server/logging/rotating-log-file.ts';
+import { closeLogs, getLogger, initLogging } from '../../server/core/logger.ts';
+import { localDay, parseLogFileName } from '../../server/core/rotating-log-file.ts';
 
 const run = promisify(execFile);
 const WRITER = path.join(import.meta.dirname, '..', 'fixtures', 'logs', 'log-writer.ts');

@@ -7,7 +7,7 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../../server/config/config.ts';
+import { loadConfig } from '../../server/core/config.ts';
 import { type AppOptions, buildApp } from '../../server/control-plane/app.ts';
 import { type AppState, openState } from '../../server/process/open-state.ts';
 import { licenseTestBox } from './test-license.ts';

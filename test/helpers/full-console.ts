@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { AdminStore } from '../../server/admin/admin-store.ts';
 import { BackupRestorer } from '../../server/backup/backup-restore.ts';
 import { BackupStore } from '../../server/backup/backup-store.ts';
-import { dataPaths, loadConfig } from '../../server/config/config.ts';
+import { dataPaths, loadConfig } from '../../server/core/config.ts';
 import { buildApp } from '../../server/control-plane/app.ts';
 import { FirmwareRollout } from '../../server/firmware/firmware-rollout.ts';
 import { FirmwareStore } from '../../server/firmware/firmware-store.ts';

@@ -12,7 +12,7 @@ import type { License } from '../../server/license/open-license.ts';
 import { SettingsStore } from '../../server/settings/settings-store.ts';
 import { MediaControlServer } from '../../media/control/media-control-server.ts';
 import { videoPolicyFrom } from '../../media/mcu/video-policy.ts';
-import { staticNatFrom } from '../../server/network/static-nat.ts';
+import { staticNatFrom } from '../../server/core/static-nat.ts';
 import { MediaService } from '../../media/media-service.ts';
 import { WorkerPool } from '../../media/worker-pool/worker-pool.ts';
 import { MediaClient } from '../../server/media-client/media-client.ts';

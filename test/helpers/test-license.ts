@@ -10,7 +10,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../../server/config/config.ts';
+import { loadConfig } from '../../server/core/config.ts';
 import type { Db } from '../../server/db/database.ts';
 import { issueLicense, type LicensePayload } from '../../server/license/license-format.ts';
 import { type License, openLicense } from '../../server/license/open-license.ts';

@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { MeetingStore } from '../../server/meetings/meeting-store.ts';
-import { numberOwner } from '../../server/rooms/dial-plan.ts';
+import { numberOwner } from '../../server/rooms/meeting-numbers.ts';
 import { waitFor } from '../helpers/meeting-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 import { runSipp, scenarioWith, startSipp } from '../helpers/sipp.ts';
@@ -44,5 +44,5 @@ t.test('a guest cannot create one, and the number is not in the dial plan', asyn
     keys: { caller: '2101', callee: '99999' },
   });
   t.ok(result.ok, `wrong password: 403 ${result.errors}`);
-  t.match(numberOwner(box.db, '99999'), /instant-meeting number/, 'VMRs and meetings cannot take it');
+  t.match(numberOwner(box.db, box.settings, '99999'), /instant-meeting number/, 'VMRs and meetings cannot take it');
 });

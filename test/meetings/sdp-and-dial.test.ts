@@ -6,7 +6,8 @@
  */
 import t from 'tap';
 import { answerDirection, parseSdp, writeSdp } from '../../media/sdp/sip-sdp.ts';
-import { parseDial, parseSessionExpires } from '../../server/sip-app/meetings/meeting-calls.ts';
+import { parseSessionExpires } from '../../server/sip-app/meetings/meeting-calls.ts';
+import { dialOfUri } from '../../server/sip-app/request-dial.ts';
 
 t.test('an offer with static payload types, session-level address and direction', async (t) => {
   const offer = parseSdp(
@@ -71,12 +72,13 @@ t.test('the answer writer: rejected m-lines keep their place with port 0', async
 });
 
 t.test('dial strings and Session-Expires', async (t) => {
-  t.same(parseDial('880001'), { number: '880001' });
-  t.same(parseDial('880001**1234'), { number: '880001', pin: '1234' });
-  t.same(parseDial('880001%2A%2A1234'), { number: '880001', pin: '1234' });
-  t.equal(parseDial('2001'), undefined, '4 digits are accounts, not meetings');
-  t.equal(parseDial('880001*1234'), undefined);
-  t.equal(parseDial('%E0%A4%A'), undefined, 'broken percent-encoding');
+  // The Request-URI's user part as the dial plan sees it (server/dial-plan/dial-plan.ts; its own table in test/foundation/dial-plan.test.ts).
+  t.same(dialOfUri('sip:880001@box'), { kind: 'meeting', id: '880001' });
+  t.same(dialOfUri('sip:880001**1234@box'), { kind: 'meeting', id: '880001', pin: '1234' });
+  t.same(dialOfUri('sip:880001%2A%2A1234@box'), { kind: 'meeting', id: '880001', pin: '1234' });
+  t.same(dialOfUri('sip:2001@box'), { kind: 'account', number: '2001' }, '4 digits are accounts, not meetings');
+  t.match(dialOfUri('sip:880001*1234@box'), { kind: 'invalid', reason: 'not-digits' });
+  t.match(dialOfUri('sip:%E0%A4%A@box'), { kind: 'invalid', reason: 'not-digits' }, 'broken percent-encoding');
   t.same(parseSessionExpires('1800;refresher=uac'), { seconds: 1800, refresher: 'uac' });
   t.same(parseSessionExpires(' 90 '), { seconds: 90 });
   t.equal(parseSessionExpires('soon'), undefined);

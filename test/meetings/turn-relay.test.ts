@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { openState } from '../../server/process/open-state.ts';
-import { loadConfig } from '../../server/config/config.ts';
+import { loadConfig } from '../../server/core/config.ts';
 import { stunProbe } from '../../server/turn/stun-probe.ts';
 import { TurnGuestKeys, turnUserDb } from '../../server/turn/turn-guest-keys.ts';
 import { TurnService } from '../../server/turn/turn-service.ts';

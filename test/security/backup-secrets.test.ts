@@ -22,7 +22,7 @@ import { AdminStore } from '../../server/admin/admin-store.ts';
 import { decryptFile, openWithPassphrase, readEncryptedHeader } from '../../server/backup/backup-encryption.ts';
 import { BackupRestorer } from '../../server/backup/backup-restore.ts';
 import { BackupStore } from '../../server/backup/backup-store.ts';
-import { dataPaths, loadConfig } from '../../server/config/config.ts';
+import { dataPaths, loadConfig } from '../../server/core/config.ts';
 import { type Db, openDatabase } from '../../server/db/database.ts';
 import { MIGRATIONS, migrate } from '../../server/db/migrations.ts';
 import { openState } from '../../server/process/open-state.ts';

@@ -17,7 +17,7 @@ import { AccountStore } from '../../server/accounts/account-store.ts';
 import { AdminStore } from '../../server/admin/admin-store.ts';
 import { BackupRestorer } from '../../server/backup/backup-restore.ts';
 import { BackupStore } from '../../server/backup/backup-store.ts';
-import { dataPaths, loadConfig } from '../../server/config/config.ts';
+import { dataPaths, loadConfig } from '../../server/core/config.ts';
 import { openState } from '../../server/process/open-state.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';

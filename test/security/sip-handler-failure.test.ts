@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { AccountStore } from '../../server/accounts/account-store.ts';
-import { loadConfig } from '../../server/config/config.ts';
+import { loadConfig } from '../../server/core/config.ts';
 import { openDatabase } from '../../server/db/database.ts';
 import { openState } from '../../server/process/open-state.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';

@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { loadConfig } from '../../server/config/config.ts';
+import { loadConfig } from '../../server/core/config.ts';
 import { openState } from '../../server/process/open-state.ts';
 import { SipParseError, parseMessage } from '../../server/signaling/sip/sip-message.ts';
 import { StreamFramer } from '../../server/signaling/sip/stream-framer.ts';

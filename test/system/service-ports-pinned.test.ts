@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
-import { dataPaths, loadConfig } from '../../server/config/config.ts';
+import { dataPaths, loadConfig } from '../../server/core/config.ts';
 import { openState } from '../../server/process/open-state.ts';
 import { SignalingControlClient } from '../../server/signaling/signaling-control.ts';
 import { PROJECT_ROOT } from '../helpers/appliance.ts';

@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { loadConfig } from '../../server/config/config.ts';
+import { loadConfig } from '../../server/core/config.ts';
 import { openState } from '../../server/process/open-state.ts';
 import { startAppliance } from '../helpers/appliance.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';

@@ -17,7 +17,7 @@ import type { Page } from 'playwright-core';
 import { AdminStore } from '../../server/admin/admin-store.ts';
 import { BackupRestorer } from '../../server/backup/backup-restore.ts';
 import { BackupStore } from '../../server/backup/backup-store.ts';
-import { dataPaths, loadConfig } from '../../server/config/config.ts';
+import { dataPaths, loadConfig } from '../../server/core/config.ts';
 import { FirmwareRollout } from '../../server/firmware/firmware-rollout.ts';
 import { FirmwareStore } from '../../server/firmware/firmware-store.ts';
 import { openMaintenance } from '../../server/maintenance/open-maintenance.ts';
@@ -86,7 +86,7 @@ const ENGLISH = `(() => {
   // Words that are the same in Chinese: protocol and product names, units, data shown as it is.
   const same = /^(?:[A-Z0-9+×./:\\-() ]{1,12}|IPv[46]|MTU|Web|Mbit\\/s|vcbox.*|.*\\d.*|English|中文)$/;
   const found = [];
-  const titles = '#content h1, #content h2, #content h3, #content label, #content th[scope="col"], #content button, #content legend, #content caption, #content dt, #content .card-stat .label, header nav a, .bar a, .bar button';
+  const titles = '#content h1, #content h2, #content h3, #content label, #content th[scope="col"], #content button, #content legend, #content caption, #content dt, #content .card-stat .label, #nav a, #nav .nav-group-title, #nav button, .bar a, .bar button';
   for (const node of document.querySelectorAll(titles)) {
     const text = node.textContent?.trim() ?? '';
     // (A dashboard card is a button holding its label and a figure: its label is checked instead.)
@@ -187,5 +187,81 @@ t.test('the keyboard alone: log in, reach a page from the nav, fill its form', a
   await page.waitForSelector('tr[data-account="2002"]');
   t.ok(box.app.accounts.findByNumber('2002'), 'Enter created the account');
   await page.screenshot({ path: path.join(artifacts, 'console-keyboard.png') });
+  t.same(p.errors, [], 'no console errors');
+});
+
+/** The navigation's groups as the manual's chapters, and the pages each holds (their hashes). */
+const GROUPS: Record<string, string[]> = {
+  status: ['#dashboard', '#live', '#online', '#system'],
+  meetings: ['#meetings'],
+  rooms: ['#rooms', '#vmrs'],
+  accounts: ['#accounts'],
+  settings: ['#settings', '#setup'],
+  maintenance: ['#backups', '#firmware', '#maintenance', '#license'],
+  logs: ['#audit', '#logs', '#statistics'],
+};
+
+t.test('the navigation: grouped as the manual, every page reached by its group, the current one marked, a menu at tablet width', async (t) => {
+  const p = await openPage(browser, `${base}/#dashboard`);
+  t.teardown(() => p.page.context().close());
+  const { page } = p;
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.waitForSelector('#login-view:not([hidden])');
+  t.equal(await page.isVisible('#nav'), false, 'no navigation before the login');
+  await page.fill('#username', 'chief');
+  await page.fill('#password', 'Chief2026');
+  await page.click('#login');
+  await page.waitForSelector('#services');
+  const groups = (await page.evaluate(
+    "[...document.querySelectorAll('#nav .nav-group')].map((g) => [g.dataset.group, g.querySelector('.nav-group-title').textContent, [...g.querySelectorAll('a')].map((a) => a.hash)])",
+  )) as [string, string, string[]][];
+  t.same(Object.fromEntries(groups.map(([id, , links]) => [id, links])), GROUPS, 'the groups and their pages');
+  t.same(
+    groups.map(([, title]) => title),
+    ['Status', 'Calls and meetings', 'Rooms', 'Accounts', 'System settings', 'Maintenance', 'Logs and statistics'],
+    'each group titled',
+  );
+  t.equal(await page.isVisible('#nav-toggle'), false, 'a wide screen shows the sidebar without a menu button');
+  const current = () => page.evaluate("[...document.querySelectorAll('#nav a[aria-current=\"page\"]')].map((a) => a.hash + '|' + a.closest('.nav-group').dataset.group)") as Promise<string[]>;
+  for (const [group, hashes] of Object.entries(GROUPS)) {
+    for (const hash of hashes) {
+      await page.click(`#nav .nav-group[data-group="${group}"] a[href="${hash}"]`);
+      await page.waitForFunction(`window.vcboxConsole.state.view === ${JSON.stringify(hash.slice(1))} && document.querySelector('#content h1') !== null`);
+      t.same(await current(), [`${hash}|${group}`], `${group} → ${hash}: opened, the only link marked current`);
+    }
+  }
+  await page.waitForLoadState('networkidle');
+
+  // A tablet: the sidebar folds into a "Menu" button; the keyboard opens it, picks a page, Escape closes it.
+  await page.setViewportSize({ width: 768, height: 1024 });
+  t.equal(await page.isVisible('#nav-toggle'), true, 'at 768 px a menu button');
+  t.equal(await page.isVisible('#nav a[href="#accounts"]'), false, 'the links folded away');
+  t.ok(await page.$eval('body', (b) => b.scrollWidth <= 768), 'nothing wider than the tablet, menu closed');
+  await page.focus('#nav-toggle');
+  await page.keyboard.press('Enter');
+  t.equal(await page.getAttribute('#nav-toggle', 'aria-expanded'), 'true', 'Enter opens the menu');
+  t.equal(await page.isVisible('#nav a[href="#accounts"]'), true, 'its links show');
+  t.ok(await page.$eval('body', (b) => b.scrollWidth <= 768), 'nothing wider than the tablet, menu open');
+  await page.screenshot({ path: path.join(artifacts, 'console-nav-menu-768.png') });
+  await page.keyboard.press('Escape');
+  t.equal(await page.getAttribute('#nav-toggle', 'aria-expanded'), 'false', 'Escape closes it');
+  t.match(await page.evaluate('document.activeElement?.id'), 'nav-toggle', 'the focus back on the menu button');
+  await page.keyboard.press('Enter');
+  for (let i = 0; i < 20 && (await page.evaluate("document.activeElement?.getAttribute('href')")) !== '#vmrs'; i++) await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction("window.vcboxConsole.state.view === 'vmrs'");
+  t.equal(await page.getAttribute('#nav-toggle', 'aria-expanded'), 'false', 'a page chosen from the menu closes it');
+  t.same(await current(), ['#vmrs|rooms'], 'and is marked current');
+
+  await page.selectOption('#lang', 'zh-CN');
+  await page.waitForFunction("document.querySelector('#nav-toggle')?.textContent === '菜单'");
+  await page.click('#nav-toggle');
+  t.same(
+    await page.$$eval('#nav .nav-group-title', (nodes) => nodes.map((n) => n.textContent)),
+    ['系统状态', '通话与会议', '会议室管理', '账号管理', '系统设置', '系统维护', '日志与统计'],
+    'the groups in Chinese',
+  );
+  t.ok(await page.$eval('body', (b) => b.scrollWidth <= 768), 'in Chinese, nothing wider than the tablet');
+  await page.screenshot({ path: path.join(artifacts, 'console-nav-menu-zh-768.png') });
   t.same(p.errors, [], 'no console errors');
 });

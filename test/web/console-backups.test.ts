@@ -17,7 +17,7 @@ import { AdminStore } from '../../server/admin/admin-store.ts';
 import { BackupRestorer } from '../../server/backup/backup-restore.ts';
 import { BackupScheduler } from '../../server/backup/backup-scheduler.ts';
 import { BackupStore } from '../../server/backup/backup-store.ts';
-import { dataPaths, loadConfig } from '../../server/config/config.ts';
+import { dataPaths, loadConfig } from '../../server/core/config.ts';
 import { openState } from '../../server/process/open-state.ts';
 import { launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
-import { loadConfig } from '../../server/config/config.ts';
+import { loadConfig } from '../../server/core/config.ts';
 import { boxIdFromMachineId } from '../../server/license/box-identity.ts';
 import { issueLicense, type LicensePayload } from '../../server/license/license-format.ts';
 import { openLicense } from '../../server/license/open-license.ts';

@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
 import { DiskParts } from '../../server/disk/disk-parts.ts';
-import { localDay } from '../../server/logging/rotating-log-file.ts';
+import { localDay } from '../../server/core/rotating-log-file.ts';
 import { launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { startSipBox } from '../helpers/sip-box.ts';

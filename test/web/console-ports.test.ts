@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
-import { loadConfig } from '../../server/config/config.ts';
+import { loadConfig } from '../../server/core/config.ts';
 import { openState } from '../../server/process/open-state.ts';
 import { startAppliance } from '../helpers/appliance.ts';
 import { launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';

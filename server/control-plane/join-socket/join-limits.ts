@@ -10,7 +10,7 @@
  * each resumed once, two transports. What does not live here: the shape of a frame
  * (./join-requests.ts) and the wrong-PIN budget (the route's, shared with nothing else).
  */
-import { createError } from '../../errors.ts';
+import { createError } from '../../core/errors.ts';
 
 export const JOIN_LIMITS = {
   /**

@@ -11,7 +11,7 @@
  * (./join-limits.ts) and what the methods do (the route).
  */
 import { Ajv, type ErrorObject, type SchemaObject } from 'ajv';
-import { createError } from '../../errors.ts';
+import { createError } from '../../core/errors.ts';
 
 /** A request that passed its schema. */
 export interface JoinRequest {

@@ -23,15 +23,16 @@ import {
 } from '../../accounts/account-spreadsheet.ts';
 import type { Account, AccountStore } from '../../accounts/account-store.ts';
 import type { Db } from '../../db/database.ts';
-import { createError } from '../../errors.ts';
+import { createError } from '../../core/errors.ts';
 import type { LicensePolicy } from '../../license/license-policy.ts';
 import type { Mailer } from '../../mail/mailer.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { minuteBudget } from '../rate-limit.ts';
 import { auditAction, sendSpreadsheet } from '../route-helpers.ts';
 import { mailOutcomeSchema } from '../schemas.ts';
+import { ACCOUNT_NUMBER_PATTERN } from '../../dial-plan/dial-plan.ts';
 
-const number = { type: 'string', pattern: '^[0-9]{4}$', description: 'an account number of exactly 4 digits (0000-9999)' } as const;
+const number = { type: 'string', pattern: ACCOUNT_NUMBER_PATTERN, description: 'an account number of exactly 4 digits (0000-9999)' } as const;
 const accountView = {
   type: 'object',
   properties: { number, name: { type: 'string' }, email: { type: ['string', 'null'] }, createdAt: { type: 'string' } },

@@ -5,7 +5,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { AdminStore } from '../../admin/admin-store.ts';
 import type { Db } from '../../db/database.ts';
-import { createError } from '../../errors.ts';
+import { createError } from '../../core/errors.ts';
 import { auditAction } from '../route-helpers.ts';
 
 const adminView = {

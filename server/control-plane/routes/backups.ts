@@ -18,7 +18,7 @@ import type { Db } from '../../db/database.ts';
 import type { BackupRestorer } from '../../backup/backup-restore.ts';
 import type { BackupScheduler } from '../../backup/backup-scheduler.ts';
 import { BACKUP_NAME_PATTERN, BACKUP_SUFFIX, type BackupStore } from '../../backup/backup-store.ts';
-import { createError } from '../../errors.ts';
+import { createError } from '../../core/errors.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { auditAction } from '../route-helpers.ts';
 

@@ -93,7 +93,7 @@ export const certificateRoutes: FastifyPluginAsync<Options> = async (app, { db, 
 
   app.delete('/settings/certificate', { schema: { summary: 'Drop the imported certificate: a new self-signed one is generated and used' } }, async (request) => {
     const before = await currentCertificate(certificates, trusted());
-    const certificate = await revertToGenerated(certificates, trusted());
+    const certificate = await revertToGenerated(certificates, trusted(), settings.get('network.localDomain'));
     auditAction(db, request, 'certificate.revert', { replaced: before.subject, fingerprint256: certificate.fingerprint256 });
     return answer(certificate, await takeIntoUse(), 'Generated a new self-signed certificate');
   });

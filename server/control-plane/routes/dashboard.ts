@@ -3,7 +3,8 @@
  * GET /dashboard — system time and zone, uptime, version, online users and live meetings
  * (counts; the lists are /online-users and /live-meetings), the licence (placeholder), the
  * newest system sample and each service's status; GET /dashboard/history — one metric's
- * line chart (CPU, memory, network, disk) over the last minutes, bounded in points.
+ * line chart (CPU, memory, network, disk) over the last minutes (up to the sampler's 24 h),
+ * bounded in points, with the box's time zone for the chart's time labels.
  * Sampling is ../../observability/system-sampler.ts, service status
  * ../../observability/service-health.ts.
  */
@@ -14,6 +15,7 @@ import type { ServiceHealth } from '../../observability/service-health.ts';
 import { METRICS, type Metric, type SystemSample, type SystemSampler } from '../../observability/system-sampler.ts';
 import type { LicenseFacts } from '../../license/license-store.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
+import { zoneName } from '../../system/time-zones.ts';
 import { BUILD_INFO } from '../../version.ts';
 import type { OnlineLookup } from './online-users.ts';
 
@@ -159,6 +161,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async 
               metric: { type: 'string' },
               minutes: { type: 'integer' },
               intervalSeconds: nullableNumber,
+              timeZone: { type: ['string', 'null'], description: 'the box’s tz database zone (from time.zone and time.dst), for the chart’s time labels' },
               interfaces: { type: 'array', items: { type: 'string' } },
               points: {
                 type: 'array',
@@ -187,6 +190,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async 
         metric,
         minutes,
         intervalSeconds: sampler ? sampler.intervalMs / 1000 : null,
+        timeZone: zoneName(settings.get('time.zone'), settings.get('time.dst') === 'auto' ? 'auto' : 'off') ?? null,
         interfaces: sampler?.interfaces() ?? [],
         points: sampler?.series(metric, minutes, { maxPoints, ...(iface ? { iface } : {}) }) ?? [],
       };

@@ -11,7 +11,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Db } from '../../db/database.ts';
 import { DISK_PARTS, type DiskPartId, type DiskParts, MODULE_NAMES, PART_NAMES } from '../../disk/disk-parts.ts';
 import { ALERT_ABOVE_PERCENT, ALERT_REARM_PERCENT, type DiskKeeper } from '../../disk/disk-keeper.ts';
-import { createError } from '../../errors.ts';
+import { createError } from '../../core/errors.ts';
 import { LOG_MODULES, type LogModule } from '../../logs/system-log-files.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { auditAction } from '../route-helpers.ts';

@@ -11,7 +11,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { AccountStore } from '../../accounts/account-store.ts';
-import { createError } from '../../errors.ts';
+import { createError } from '../../core/errors.ts';
 import type { FirmwareRollout } from '../../firmware/firmware-rollout.ts';
 import { type FirmwareStore, modelKey } from '../../firmware/firmware-store.ts';
 import type { OnlineLookup } from './online-users.ts';

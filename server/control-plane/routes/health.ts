@@ -4,13 +4,11 @@
  * unauthenticated LAN user could misuse beyond the version.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { schemaVersion } from '../../db/migrations.ts';
-import type { AppState } from '../../process/open-state.ts';
 import { BUILD_INFO } from '../../version.ts';
 
 const startedAt = Date.now();
 
-export const healthRoutes: FastifyPluginAsync<{ state: AppState }> = async (app, { state }) => {
+export const healthRoutes: FastifyPluginAsync<{ schemaVersion: () => number }> = async (app, { schemaVersion }) => {
   app.get(
     '/health',
     {
@@ -39,7 +37,7 @@ export const healthRoutes: FastifyPluginAsync<{ state: AppState }> = async (app,
       build: BUILD_INFO.build,
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
       startedAt: new Date(startedAt).toISOString(),
-      schemaVersion: schemaVersion(state.db),
+      schemaVersion: schemaVersion(),
     }),
   );
 };

@@ -29,8 +29,8 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
 import type { MediaServiceEvents } from '../../../media/media-service.ts';
 import type { CallRecords } from '../../cdr/call-records.ts';
-import { createError } from '../../errors.ts';
-import { getLogger } from '../../logging/logger.ts';
+import { createError } from '../../core/errors.ts';
+import { getLogger } from '../../core/logger.ts';
 import type { LiveMeetings } from '../../meetings/live-meetings.ts';
 import type { Admission, ParticipantSessions, RefusalKind } from '../../meetings/participant-sessions/participant-sessions.ts';
 import type { TurnAccess } from '../../turn/turn-config.ts';
@@ -40,6 +40,7 @@ import { AddressConnections, inSlot, JOIN_LIMITS, PeerQuota } from '../join-sock
 import { isOwnOrigin } from '../join-socket/join-origin.ts';
 import { type JoinRequest, parseJoinRequest } from '../join-socket/join-requests.ts';
 import { minuteBudget } from '../rate-limit.ts';
+import { isDialledPin, isMeetingNumber, MEETING_NUMBER_PATTERN } from '../../dial-plan/dial-plan.ts';
 
 const log = getLogger('join');
 
@@ -177,7 +178,7 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
       config: { public: true },
       schema: {
         summary: 'Whether a meeting can be joined now from the browser, and whether it needs a PIN (public)',
-        params: { type: 'object', required: ['number'], properties: { number: { type: 'string', pattern: '^\\d{5,12}$' } } },
+        params: { type: 'object', required: ['number'], properties: { number: { type: 'string', pattern: MEETING_NUMBER_PATTERN } } },
       },
     },
     async (request, reply) => {
@@ -235,9 +236,9 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
         const number = String(params.number ?? '');
         const pin = params.pin === undefined || params.pin === '' ? undefined : String(params.pin);
         const name = String(params.name ?? '').trim();
-        if (!/^\d{5,12}$/.test(number)) throw Object.assign(new Error('The meeting ID is 5 to 12 digits.'), { code: 'VCBOX_ERR_BAD_REQUEST', field: 'number' });
+        if (!isMeetingNumber(number)) throw Object.assign(new Error('The meeting ID is 5 to 12 digits.'), { code: 'VCBOX_ERR_BAD_REQUEST', field: 'number' });
         if (name.length < 1 || name.length > 64) throw Object.assign(new Error('Enter a name of 1 to 64 characters.'), { code: 'VCBOX_ERR_BAD_REQUEST', field: 'name' });
-        if (pin !== undefined && !/^\d{1,16}$/.test(pin)) throw Object.assign(new Error('The PIN is digits only.'), { code: 'VCBOX_ERR_BAD_REQUEST', field: 'pin' });
+        if (pin !== undefined && !isDialledPin(pin)) throw Object.assign(new Error('The PIN is digits only.'), { code: 'VCBOX_ERR_BAD_REQUEST', field: 'pin' });
         const result = admission.admit({ way: 'web', address: request.ip, account: null }, number, pin);
         if (!result.ok) throw refusalError(number, result);
         const participantId = randomUUID();

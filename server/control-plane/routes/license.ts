@@ -8,7 +8,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { Db } from '../../db/database.ts';
-import { VcboxError } from '../../errors.ts';
+import { VcboxError } from '../../core/errors.ts';
 import { MAX_LICENSE_TEXT } from '../../license/license-format.ts';
 import { allowances } from '../../license/license-policy.ts';
 import type { LicenseFacts, LicenseStore } from '../../license/license-store.ts';

@@ -16,10 +16,11 @@ import { type LayoutChoice, panes } from '../../../media/mcu/layouts.ts';
 import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
 import type { ParticipantSnapshot } from '../../../media/meetings/meeting-media.ts';
 import type { Db } from '../../db/database.ts';
-import { createError } from '../../errors.ts';
+import { createError } from '../../core/errors.ts';
 import type { LiveMeeting, LiveMeetings } from '../../meetings/live-meetings.ts';
 import { VMR_LAYOUTS } from '../../rooms/vmr-store.ts';
 import { auditAction } from '../route-helpers.ts';
+import { ACCOUNT_NUMBER_PATTERN, MEETING_NUMBER_PATTERN } from '../../dial-plan/dial-plan.ts';
 
 /** Spec thresholds for "red" network quality; the delay is half the measured round trip. */
 export const QUALITY_RED = { delayMs: 250, jitterMs: 50, audioLoss: 0.1, videoLoss: 0.03 } as const;
@@ -113,7 +114,7 @@ const meetingSchema = {
   },
 } as const;
 
-const numberParams = { type: 'object', required: ['number'], properties: { number: { type: 'string', pattern: '^\\d{5,12}$' } } } as const;
+const numberParams = { type: 'object', required: ['number'], properties: { number: { type: 'string', pattern: MEETING_NUMBER_PATTERN } } } as const;
 const participantParams = { type: 'object', required: ['number', 'id'], properties: { ...numberParams.properties, id: { type: 'string', maxLength: 64 } } } as const;
 
 export const liveMeetingRoutes: FastifyPluginAsync<{
@@ -308,7 +309,7 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
           type: 'object',
           required: ['account'],
           additionalProperties: false,
-          properties: { account: { type: 'string', pattern: '^[0-9]{4}$', description: 'an account number of exactly 4 digits (0000-9999)' } },
+          properties: { account: { type: 'string', pattern: ACCOUNT_NUMBER_PATTERN, description: 'an account number of exactly 4 digits (0000-9999)' } },
         },
       },
     },

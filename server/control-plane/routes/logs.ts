@@ -9,7 +9,7 @@
  */
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { Db } from '../../db/database.ts';
-import { createError } from '../../errors.ts';
+import { createError } from '../../core/errors.ts';
 import { isLogModule, LOG_MODULES, type SystemLogFiles } from '../../logs/system-log-files.ts';
 import { isTerminalLogId, type TerminalLogFiles, type TerminalLogSummary } from '../../logs/terminal-log-files.ts';
 import { ZIP_MAX_BYTES, ZIP_MAX_ENTRIES, type ZipEntry, zipStream } from '../../logs/zip-writer.ts';

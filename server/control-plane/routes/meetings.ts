@@ -6,7 +6,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Account, AccountStore } from '../../accounts/account-store.ts';
 import type { Db } from '../../db/database.ts';
-import { createError } from '../../errors.ts';
+import { createError } from '../../core/errors.ts';
 import type { Mailer } from '../../mail/mailer.ts';
 import { dialString, type InvitationContext, joinLink, sendInvitations } from '../../meetings/invitation.ts';
 import type { Meeting, MeetingInput, MeetingStore } from '../../meetings/meeting-store.ts';
@@ -14,6 +14,7 @@ import type { SettingsStore } from '../../settings/settings-store.ts';
 import { minuteBudget } from '../rate-limit.ts';
 import { auditAction } from '../route-helpers.ts';
 import { mailOutcomeSchema } from '../schemas.ts';
+import { ACCOUNT_NUMBER_PATTERN, formatDial, MEETING_NUMBER_PATTERN, OPTIONAL_PIN_PATTERN, STORED_PIN_PATTERN } from '../../dial-plan/dial-plan.ts';
 
 interface Options {
   readonly db: Db;
@@ -33,11 +34,11 @@ const meetingProperties = {
     additionalProperties: false,
     properties: { freq: { type: 'string', enum: ['daily', 'weekly', 'monthly'] }, until: { type: 'string', format: 'date-time', description: 'a date (the last day an occurrence may start)' } },
   },
-  accounts: { type: 'array', maxItems: 500, items: { type: 'string', pattern: '^[0-9]{4}$' } },
+  accounts: { type: 'array', maxItems: 500, items: { type: 'string', pattern: ACCOUNT_NUMBER_PATTERN } },
   rooms: { type: 'array', maxItems: 100, items: { type: 'integer' } },
-  number: { type: 'string', pattern: '^[0-9]{5,12}$', description: 'a meeting number of 5 to 12 digits (4 digits are accounts)' },
-  hostPin: { type: 'string', pattern: '^[0-9]{4,8}$', description: 'a PIN of 4 to 8 digits' },
-  guestPin: { type: 'string', pattern: '^([0-9]{4,8})?$', description: 'a PIN of 4 to 8 digits, or empty for none' },
+  number: { type: 'string', pattern: MEETING_NUMBER_PATTERN, description: 'a meeting number of 5 to 12 digits (4 digits are accounts)' },
+  hostPin: { type: 'string', pattern: STORED_PIN_PATTERN, description: 'a PIN of 4 to 8 digits' },
+  guestPin: { type: 'string', pattern: OPTIONAL_PIN_PATTERN, description: 'a PIN of 4 to 8 digits, or empty for none' },
 } as const;
 
 
@@ -56,7 +57,7 @@ export const meetingRoutes: FastifyPluginAsync<Options> = async (app, { db, meet
   /** A meeting as the console shows it: with the ways in that the invitation mail gives (guest dial string, browser link) and the host's. */
   const withWaysIn = <M extends Meeting>(request: FastifyRequest, meeting: M) => {
     const context = contextOf(request);
-    return { ...meeting, dialString: dialString(meeting, context.domain), hostDialString: `${meeting.number}**${meeting.hostPin}@${context.domain}`, joinLink: joinLink(meeting, context) };
+    return { ...meeting, dialString: dialString(meeting, context.domain), hostDialString: `${formatDial(meeting.number, meeting.hostPin)}@${context.domain}`, joinLink: joinLink(meeting, context) };
   };
   const invite = async (request: FastifyRequest, meeting: Meeting) => {
     mailBudget(request.admin?.username ?? request.ip);

@@ -9,8 +9,8 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { Db } from '../../db/database.ts';
-import { createError } from '../../errors.ts';
-import { getLogger } from '../../logging/logger.ts';
+import { createError } from '../../core/errors.ts';
+import { getLogger } from '../../core/logger.ts';
 import { type BoxMetricSources, collectBoxMetrics } from '../../observability/box-metrics.ts';
 import type { MetricsTokenStore } from '../../observability/metrics-token.ts';
 import { formatPrometheus, PROMETHEUS_CONTENT_TYPE } from '../../observability/prometheus-text.ts';
@@ -21,7 +21,7 @@ const log = getLogger('metrics');
 export const metricsRoutes: FastifyPluginAsync<{ tokens: MetricsTokenStore; sources: BoxMetricSources }> = async (app, { tokens, sources }) => {
   app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (request, reply) => {
     const header = request.headers.authorization ?? '';
-    const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    const token = header.match(/^Bearer\s+(\S+)$/i)?.[1];
     const verdict = tokens.check(token);
     if (verdict !== 'ok') {
       if (verdict === 'wrong') log.warn({ source: request.ip, given: token ? 'a wrong token' : 'no token' }, 'metrics scrape refused');

@@ -20,12 +20,12 @@
  */
 import { createReadStream } from 'node:fs';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { createError } from '../../errors.ts';
+import { createError } from '../../core/errors.ts';
 import { DownloadCoverage, readRange } from '../../firmware/byte-ranges.ts';
 import type { FirmwareRollout } from '../../firmware/firmware-rollout.ts';
 import { type FirmwareInfo, type FirmwareStore, modelKey } from '../../firmware/firmware-store.ts';
 import type { ProvisioningAuth } from '../../firmware/provisioning-auth.ts';
-import { getLogger } from '../../logging/logger.ts';
+import { getLogger } from '../../core/logger.ts';
 import type { Binding } from '../../sip-app/registrar/location-service.ts';
 
 const log = getLogger('provisioning');

@@ -6,10 +6,11 @@
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Db } from '../../db/database.ts';
-import { createError } from '../../errors.ts';
+import { createError } from '../../core/errors.ts';
 import type { Room, RoomStore } from '../../rooms/room-store.ts';
 import { auditAction } from '../route-helpers.ts';
 import { VMR_LAYOUTS, type VmrInput, type VmrStore } from '../../rooms/vmr-store.ts';
+import { ACCOUNT_NUMBER_PATTERN, MEETING_NUMBER_PATTERN, OPTIONAL_PIN_PATTERN, STORED_PIN_PATTERN } from '../../dial-plan/dial-plan.ts';
 
 export type DeviceLookup = (account: string) => { model: string; version: string } | undefined;
 
@@ -35,11 +36,11 @@ const roomView = {
   },
 } as const;
 const vmrProperties = {
-  number: { type: 'string', pattern: '^[0-9]{5,12}$', description: 'a VMR number of 5 to 12 digits (4 digits are accounts)' },
+  number: { type: 'string', pattern: MEETING_NUMBER_PATTERN, description: 'a VMR number of 5 to 12 digits (4 digits are accounts)' },
   name: { type: 'string', minLength: 1, maxLength: 128, description: 'a name of 1 to 128 characters' },
-  owner: { type: ['string', 'null'], pattern: '^[0-9]{4}$', description: 'an account number of exactly 4 digits' },
-  hostPin: { type: 'string', pattern: '^[0-9]{4,8}$', description: 'a PIN of 4 to 8 digits' },
-  guestPin: { type: 'string', pattern: '^([0-9]{4,8})?$', description: 'a PIN of 4 to 8 digits, or empty for none' },
+  owner: { type: ['string', 'null'], pattern: ACCOUNT_NUMBER_PATTERN, description: 'an account number of exactly 4 digits' },
+  hostPin: { type: 'string', pattern: STORED_PIN_PATTERN, description: 'a PIN of 4 to 8 digits' },
+  guestPin: { type: 'string', pattern: OPTIONAL_PIN_PATTERN, description: 'a PIN of 4 to 8 digits, or empty for none' },
   capacity: { type: 'integer', minimum: 2, maximum: 500, description: 'a capacity of 2 to 500 participants' },
   layout: { type: 'string', enum: [...VMR_LAYOUTS] },
 } as const;
@@ -67,7 +68,7 @@ export const roomRoutes: FastifyPluginAsync<Options> = async (app, { db, rooms, 
   const roomBody = {
   name: { type: 'string', minLength: 1, maxLength: 255, description: 'a room name of 1 to 255 characters' },
   type: { type: 'string', enum: ['normal', 'video'] },
-  account: { type: ['string', 'null'], pattern: '^[0-9]{4}$', description: 'an account number of exactly 4 digits' },
+  account: { type: ['string', 'null'], pattern: ACCOUNT_NUMBER_PATTERN, description: 'an account number of exactly 4 digits' },
 } as const;
   app.post<{ Body: { name: string; type: 'normal' | 'video'; account?: string | null } }>(
     '/rooms',

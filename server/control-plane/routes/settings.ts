@@ -15,7 +15,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { checkEmail } from '../../accounts/account-store.ts';
 import type { Db } from '../../db/database.ts';
-import { createError, VcboxError } from '../../errors.ts';
+import { createError, VcboxError } from '../../core/errors.ts';
 import type { RemoteSyslog } from '../../logging/remote-syslog.ts';
 import { type Mailer, type SmtpSettings, securityName } from '../../mail/mailer.ts';
 import { SETTINGS, type SettingKey, type Settings } from '../../settings/settings-schema.ts';

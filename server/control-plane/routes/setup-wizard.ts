@@ -17,7 +17,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { type AdminStore, confirmNewPassword } from '../../admin/admin-store.ts';
 import { checkEmail } from '../../accounts/account-store.ts';
 import type { Db } from '../../db/database.ts';
-import { createError } from '../../errors.ts';
+import { createError } from '../../core/errors.ts';
 import type { LicenseStore } from '../../license/license-store.ts';
 import { DOMAIN_PATTERN, DOMAIN_RULE, SETUP_STEPS, type SetupStep, type SetupSteps } from '../../settings/settings-schema.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';

@@ -11,7 +11,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../../db/database.ts';
-import { createError, type ErrorCode, type Language } from '../../errors.ts';
+import { createError, type ErrorCode, type Language } from '../../core/errors.ts';
 import type { FactoryReset, ResetScope } from '../../maintenance/factory-reset.ts';
 import { type MaintenanceRequest, newJobId, type UpgradeStatus } from '../../maintenance/maintenance-files.ts';
 import type { MaintenanceDispatch } from '../../maintenance/maintenance-dispatch.ts';

@@ -15,7 +15,7 @@
 import { isIPv6 } from 'node:net';
 import { recordAudit } from '../../audit/audit-log.ts';
 import type { Db } from '../../db/database.ts';
-import { getLogger } from '../../logging/logger.ts';
+import { getLogger } from '../../core/logger.ts';
 
 const log = getLogger('meeting-entry-lockout');
 

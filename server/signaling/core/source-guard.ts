@@ -5,7 +5,7 @@
  * (friendly-scanner, sipvicious…), which are also dropped without an answer so the scan
  * learns nothing. Both are settings (`sip.floodLimitPerSecond`, `sip.blockScanners`).
  */
-import { getLogger } from '../../logging/logger.ts';
+import { getLogger } from '../../core/logger.ts';
 
 const log = getLogger('sip-source-guard');
 

@@ -6,7 +6,7 @@
  */
 import { appendFile, mkdir, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { getLogger } from '../../logging/logger.ts';
+import { getLogger } from '../../core/logger.ts';
 
 const log = getLogger('terminal-log');
 

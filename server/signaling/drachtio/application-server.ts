@@ -9,8 +9,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { createError } from '../../errors.ts';
-import { getLogger } from '../../logging/logger.ts';
+import { createError } from '../../core/errors.ts';
+import { getLogger } from '../../core/logger.ts';
 import { type Frame, FrameDecoder, encodeFrame, newMessageId } from './wire-frames.ts';
 
 const log = getLogger('drachtio-server');

@@ -8,7 +8,7 @@
  * A new certificate (`setCertificate`) is used for handshakes from then on.
  *
  * Against a hostile LAN: one address may hold at most `maxConnectionsPerAddress` connections
- * (more are closed at once, before any TLS handshake); a connection accepted here must deliver
+ * (more are closed at once, before any TLS handshake — ./connection-registry.ts); a connection accepted here must deliver
  * its first complete SIP message within `firstMessageTimeoutMs` (a connection that sends
  * nothing, or one byte now and then, is closed), and a message once begun must be complete
  * within `partialMessageTimeoutMs`; the framer bounds the bytes buffered for one message.
@@ -16,18 +16,15 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
-import { createError } from '../../errors.ts';
-import { getLogger } from '../../logging/logger.ts';
+import { createError } from '../../core/errors.ts';
+import { getLogger } from '../../core/logger.ts';
 import { StreamFramer } from '../sip/stream-framer.ts';
+import { ConnectionRegistry } from './connection-registry.ts';
 import type { MessageSource, SipTransport, SipTransportEvents } from './sip-transport.ts';
 
 const log = getLogger('sip-stream-transport');
 
-/**
- * Connections one address may hold. A room system or phone keeps one; a B2BUA or a SIP
- * trunk a few. 64 leaves room for test rigs that run many sipp instances from 127.0.0.1.
- */
-export const MAX_CONNECTIONS_PER_ADDRESS = 64;
+export { MAX_CONNECTIONS_PER_ADDRESS } from './connection-registry.ts';
 /** An accepted connection that has not sent a complete SIP message by then is closed (slow-loris). */
 export const FIRST_MESSAGE_TIMEOUT_MS = 10_000;
 /** A message whose first bytes arrived must be complete by then (a 64 KiB INVITE takes milliseconds). */
@@ -55,14 +52,9 @@ export class StreamTransport extends EventEmitter<SipTransportEvents> implements
   readonly #options: StreamTransportOptions;
   #port: number;
   #certificate: { readonly key: Buffer; readonly cert: Buffer } | undefined;
-  readonly #connections = new Map<string, net.Socket>();
-  /** Open accepted connections per remote address (counted from the TCP accept, before TLS). */
-  readonly #perAddress = new Map<string, number>();
-  /** Addresses refused for the per-address cap, with when that was last logged. */
-  readonly #refusedLogged = new Map<string, number>();
+  readonly #connections: ConnectionRegistry;
   #server: net.Server | undefined;
   #local = { address: '', port: 0 };
-  #nextId = 1;
 
   constructor(options: StreamTransportOptions) {
     super();
@@ -70,6 +62,7 @@ export class StreamTransport extends EventEmitter<SipTransportEvents> implements
     this.#port = options.port;
     this.#certificate = options.tls;
     this.protocol = options.tls ? 'tls' : 'tcp';
+    this.#connections = new ConnectionRegistry({ protocol: this.protocol, maxConnectionsPerAddress: options.maxConnectionsPerAddress });
   }
 
   get local() {
@@ -78,6 +71,11 @@ export class StreamTransport extends EventEmitter<SipTransportEvents> implements
 
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /** The connections and the per-address cap (./connection-registry.ts). */
+  get connections(): ConnectionRegistry {
+    return this.#connections;
   }
 
   async listen(): Promise<void> {
@@ -108,7 +106,7 @@ export class StreamTransport extends EventEmitter<SipTransportEvents> implements
     server.maxConnections = this.#options.maxConnections ?? 10_000;
     // The cap is checked on the TCP accept, so a refused TLS peer costs no handshake.
     server.on('connection', (raw: net.Socket) => {
-      if (!this.#admit(raw)) return;
+      if (!this.#connections.admit(raw)) return;
       if (!(server instanceof tls.Server)) this.#accept(raw, true);
     });
     if (server instanceof tls.Server) {
@@ -139,15 +137,11 @@ export class StreamTransport extends EventEmitter<SipTransportEvents> implements
 
   /** An open connection whose far end is address:port (a terminal's own connection). */
   findConnection(address: string, port: number): string | undefined {
-    for (const [id, socket] of this.#connections) {
-      if (!socket.destroyed && socket.remoteAddress === address && socket.remotePort === port) return id;
-    }
-    return undefined;
+    return this.#connections.find(address, port);
   }
 
   hasConnection(id: string): boolean {
-    const socket = this.#connections.get(id);
-    return socket !== undefined && !socket.destroyed;
+    return this.#connections.has(id);
   }
 
   /** Opens a connection to a peer that has none open with us (resolves with its id). */
@@ -171,40 +165,15 @@ export class StreamTransport extends EventEmitter<SipTransportEvents> implements
     });
   }
 
-  /** Counts an incoming TCP connection against its address's cap; false (and closed) over it. */
-  #admit(raw: net.Socket): boolean {
-    const address = raw.remoteAddress ?? '';
-    const open = this.#perAddress.get(address) ?? 0;
-    const cap = this.#options.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS;
-    if (open >= cap) {
-      raw.destroy();
-      const now = Date.now();
-      if (now - (this.#refusedLogged.get(address) ?? 0) > 60_000) {
-        if (this.#refusedLogged.size > 1000) this.#refusedLogged.clear();
-        this.#refusedLogged.set(address, now);
-        log.warn({ address, open, cap, transport: this.protocol }, 'SIP connection refused: this address holds as many connections as one address may');
-      }
-      return false;
-    }
-    this.#perAddress.set(address, open + 1);
-    raw.once('close', () => {
-      const left = (this.#perAddress.get(address) ?? 1) - 1;
-      if (left <= 0) this.#perAddress.delete(address);
-      else this.#perAddress.set(address, left);
-    });
-    return true;
-  }
-
   /** `inbound`: accepted here (deadlines apply), not opened by the box. */
   #accept(socket: net.Socket, inbound: boolean): string {
-    const id = `${this.protocol}-${this.#nextId++}`;
+    const id = this.#connections.add(socket);
     const source: MessageSource = {
       protocol: this.protocol,
       address: socket.remoteAddress ?? '',
       port: socket.remotePort ?? 0,
       connectionId: id,
     };
-    this.#connections.set(id, socket);
     socket.setNoDelay(true);
     socket.setTimeout(this.#options.idleTimeoutMs ?? 15 * 60_000, () => socket.destroy());
     const framer = new StreamFramer();
@@ -245,16 +214,13 @@ export class StreamTransport extends EventEmitter<SipTransportEvents> implements
       }
     });
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => {
-      clearTimeout(deadline);
-      this.#connections.delete(id);
-    });
+    socket.on('close', () => clearTimeout(deadline));
     return id;
   }
 
   send(data: Buffer, to: MessageSource): boolean {
-    const socket = to.connectionId ? this.#connections.get(to.connectionId) : undefined;
-    if (!socket || socket.destroyed || !socket.writable) return false;
+    const socket = this.#connections.writable(to.connectionId);
+    if (!socket) return false;
     socket.write(data);
     return true;
   }
@@ -262,8 +228,7 @@ export class StreamTransport extends EventEmitter<SipTransportEvents> implements
   close(): Promise<void> {
     const server = this.#server;
     this.#server = undefined;
-    for (const socket of this.#connections.values()) socket.destroy();
-    this.#connections.clear();
+    this.#connections.closeAll();
     if (!server) return Promise.resolve();
     return new Promise((resolve) => server.close(() => resolve()));
   }

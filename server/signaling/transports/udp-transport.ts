@@ -11,7 +11,7 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { createError } from '../../errors.ts';
+import { createError } from '../../core/errors.ts';
 import { MAX_MESSAGE_BYTES } from '../sip/sip-message.ts';
 import type { MessageSource, SipTransport, SipTransportEvents } from './sip-transport.ts';
 

@@ -40,3 +40,16 @@ export function reasonPhrase(error: Error & { params?: { reason?: unknown } }): 
     .replace(/[\r\n]/g, ' ')
     .slice(0, 200);
 }
+
+const WARNING_CODES = new Set([301, 302, 305, 399]);
+
+/**
+ * The Warning header (RFC 3261 §20.43) of a 488 that refuses an SDP offer: the media side's
+ * code (301 address family, 302 transport profile, 305 media format; 399 otherwise) and the
+ * reason in words, so that a terminal's log or screen says what was not acceptable.
+ */
+export function sdpWarning(error: Error & { params?: { reason?: unknown; warning?: unknown } }): Record<string, string> {
+  const code = WARNING_CODES.has(Number(error.params?.warning)) ? Number(error.params?.warning) : 399;
+  const text = reasonPhrase(error).replace(/["\\]/g, "'");
+  return { Warning: `${code} vcbox "${text}"` };
+}

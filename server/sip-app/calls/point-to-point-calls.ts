@@ -9,11 +9,11 @@
 import type Srf from 'drachtio-srf';
 import type { AccountStore } from '../../accounts/account-store.ts';
 import type { CallOutcome, CallRecords } from '../../cdr/call-records.ts';
-import { getLogger } from '../../logging/logger.ts';
-import { parseUri } from '../../signaling/sip/sip-uri.ts';
+import { getLogger } from '../../core/logger.ts';
 import type { AuthLockout } from '../registrar/auth-lockout.ts';
 import type { DigestAlgorithm, DigestAuthenticator } from '../registrar/digest-auth.ts';
 import type { LocationService } from '../registrar/location-service.ts';
+import { dialOfUri } from '../request-dial.ts';
 import { guardRequest } from '../request-guard.ts';
 
 const log = getLogger('p2p-calls');
@@ -85,9 +85,14 @@ export class PointToPointCalls {
   handle = async (req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> => {
     const caller = this.authenticate(req, res);
     if (!caller) return;
-    const callee = parseUri(req.uri)?.user ?? '';
+    const dial = dialOfUri(req.uri);
+    if (dial.kind === 'invalid') {
+      res.send(404, `Not Found - ${dial.message}`, {});
+      return;
+    }
+    const callee = dial.kind === 'account' ? dial.number : '';
     const realm = this.#options.realm();
-    if (!/^\d{4}$/.test(callee) || !this.#options.accounts.findByNumber(callee)) {
+    if (!callee || !this.#options.accounts.findByNumber(callee)) {
       res.send(404, 'Not Found - no such account', {});
       return;
     }

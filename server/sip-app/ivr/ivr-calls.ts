@@ -18,10 +18,11 @@ import type { EventEmitter } from 'node:events';
 import type Srf from 'drachtio-srf';
 import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
 import type { MediaServiceEvents } from '../../../media/media-service.ts';
-import { getLogger } from '../../logging/logger.ts';
+import { DIALLED_PIN_MAX_DIGITS, isMeetingNumber } from '../../dial-plan/dial-plan.ts';
+import { getLogger } from '../../core/logger.ts';
 import type { Entrant, MeetingTarget, ParticipantSessions, RefusalKind } from '../../meetings/participant-sessions/participant-sessions.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
-import { callerOf, reasonPhrase } from '../calls/caller.ts';
+import { callerOf, reasonPhrase, sdpWarning } from '../calls/caller.ts';
 import { type MeetingCalls, sendRefusal } from '../meetings/meeting-calls.ts';
 
 const log = getLogger('ivr-calls');
@@ -129,7 +130,7 @@ export class IvrCalls {
       answer = await media.ivrStart(id, req.body, req.source_address);
     } catch (error) {
       const err = error as Error & { code?: string; params?: { reason?: unknown } };
-      if (err.code === 'VCBOX_ERR_MEDIA_SDP') res.send(488, `Not Acceptable Here - ${reasonPhrase(err)}`, {});
+      if (err.code === 'VCBOX_ERR_MEDIA_SDP') res.send(488, `Not Acceptable Here - ${reasonPhrase(err)}`, { headers: sdpWarning(err) });
       else res.send(503, 'Service Unavailable - the media service is not running', { headers: { 'Retry-After': '10' } });
       return;
     }
@@ -191,7 +192,7 @@ export class IvrCalls {
         if (digit === undefined) return value || undefined;
         if (digit === '#') return value;
         if (digit === '*') value = '';
-        else if (value.length < 16) value += digit;
+        else if (value.length < DIALLED_PIN_MAX_DIGITS) value += digit;
       }
       return undefined;
     };
@@ -214,7 +215,7 @@ export class IvrCalls {
     for (let attempt = 0; attempt < 3 && active && !target; attempt++) {
       if (!queue.pending) await say(...(attempt === 0 ? ['welcome'] : ['invalid-id', 'welcome']));
       number = await entry();
-      if (!number || !/^\d{5,12}$/.test(number)) continue;
+      if (!number || !isMeetingNumber(number)) continue;
       const found = sessions.findMeeting(entrant, number);
       if (!('ok' in found)) target = found;
       else if (found.refusal !== 'not-found' && found.refusal !== 'ended') return hangUp(refusalPrompt(found.refusal));

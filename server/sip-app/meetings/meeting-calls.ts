@@ -16,31 +16,19 @@ import type Srf from 'drachtio-srf';
 import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
 import type { SrtpPolicy } from '../../../media/meetings/meeting-media.ts';
 import type { CallRecords, CallType } from '../../cdr/call-records.ts';
-import { createError } from '../../errors.ts';
-import { getLogger } from '../../logging/logger.ts';
+import { dialContextOf } from '../../dial-plan/dial-plan.ts';
+import { createError } from '../../core/errors.ts';
+import { getLogger } from '../../core/logger.ts';
 import type { LiveMeetings } from '../../meetings/live-meetings.ts';
 import type { Admission, Entrant, ParticipantSessions, RefusalKind } from '../../meetings/participant-sessions/participant-sessions.ts';
 import type { MeetingStore } from '../../meetings/meeting-store.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
-import { parseUri } from '../../signaling/sip/sip-uri.ts';
-import { callerOf, reasonPhrase } from '../calls/caller.ts';
+import { callerOf, reasonPhrase, sdpWarning } from '../calls/caller.ts';
 import type { Binding } from '../registrar/location-service.ts';
+import { dialOfUri } from '../request-dial.ts';
 import { guardRequest } from '../request-guard.ts';
 
 const log = getLogger('meeting-calls');
-
-/** `ID` or `ID**PIN` as dialled (the URI user part, percent-decoded). */
-export function parseDial(user: string): { number: string; pin?: string | undefined } | undefined {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(user);
-  } catch {
-    return undefined;
-  }
-  const match = /^(\d{5,12})(?:\*\*(\d{1,16}))?$/.exec(decoded);
-  if (!match?.[1]) return undefined;
-  return match[2] ? { number: match[1], pin: match[2] } : { number: match[1] };
-}
 
 export interface MeetingCallsOptions {
   readonly srf: Srf;
@@ -192,11 +180,12 @@ export class MeetingCalls {
   }
 
   handle = async (req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> => {
-    const dial = parseDial(parseUri(req.uri)?.user ?? '');
-    if (!dial) {
+    const dialled = dialOfUri(req.uri, dialContextOf(this.#options.settings));
+    if (dialled.kind === 'account' || dialled.kind === 'invalid') {
       res.send(404, 'Not Found - dial a 4-digit account, or a meeting ID (ID**PIN)', {});
       return;
     }
+    const dial: { number: string; pin?: string | undefined } = dialled.kind === 'meeting' ? { number: dialled.id, pin: dialled.pin } : { number: dialled.number };
     const { sessions } = this.#options;
     const lockedOut = sessions.lockedOut({ way: 'sip', address: req.source_address });
     if (lockedOut) {
@@ -205,7 +194,7 @@ export class MeetingCalls {
     }
     let account: string | undefined;
     // "Meet now": the instant-meeting number creates a meeting for a registered account.
-    const meetNow = dial.number === this.#options.settings.get('call.instantMeetingNumber');
+    const meetNow = dialled.kind === 'instant';
     if (meetNow || sessions.accountRequired() || req.has('Proxy-Authorization')) {
       account = this.#options.authenticate(req, res);
       if (!account) return;
@@ -271,7 +260,7 @@ export class MeetingCalls {
       this.#options.sessions.abandon(dial.number);
       log2.warn({ err: err.message, code: err.code }, 'could not join the meeting media');
       const phrase = reasonPhrase(err);
-      if (err.code === 'VCBOX_ERR_MEDIA_SDP') res.send(488, `Not Acceptable Here - ${phrase}`, {});
+      if (err.code === 'VCBOX_ERR_MEDIA_SDP') res.send(488, `Not Acceptable Here - ${phrase}`, { headers: sdpWarning(err) });
       else if (err.code === 'VCBOX_ERR_MEDIA_UNAVAILABLE') res.send(503, 'Service Unavailable - the media service is not running', { headers: { 'Retry-After': '10' } });
       else res.send(500, 'Server Internal Error - the meeting media failed', {});
       return;
@@ -492,7 +481,7 @@ export class MeetingCalls {
         try {
           sdp = await this.#options.media.updateSip(number, participantId, offer);
         } catch (error) {
-          modifyRes.send(488, `Not Acceptable Here - ${reasonPhrase(error as Error & { params?: { reason?: unknown } })}`, {});
+          modifyRes.send(488, `Not Acceptable Here - ${reasonPhrase(error as Error & { params?: { reason?: unknown } })}`, { headers: sdpWarning(error as Error) });
           return;
         }
         leg.offer = offer;

@@ -13,7 +13,7 @@
  */
 import { recordAudit } from '../../audit/audit-log.ts';
 import type { Db } from '../../db/database.ts';
-import { getLogger } from '../../logging/logger.ts';
+import { getLogger } from '../../core/logger.ts';
 
 const log = getLogger('sip-auth-lockout');
 

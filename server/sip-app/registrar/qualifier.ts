@@ -6,7 +6,7 @@
  * that no longer answers is visible long before its registration expires.
  */
 import type Srf from 'drachtio-srf';
-import { getLogger } from '../../logging/logger.ts';
+import { getLogger } from '../../core/logger.ts';
 import { sendOutOfDialog } from '../out-of-dialog-request.ts';
 import type { LocationService } from './location-service.ts';
 

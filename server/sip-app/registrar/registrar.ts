@@ -6,9 +6,10 @@
  */
 import type Srf from 'drachtio-srf';
 import type { AccountStore } from '../../accounts/account-store.ts';
-import { getLogger } from '../../logging/logger.ts';
+import { getLogger } from '../../core/logger.ts';
 import { headerParam, splitHeaderValues } from '../../signaling/sip/sip-message.ts';
 import { parseNameAddr, parseUri } from '../../signaling/sip/sip-uri.ts';
+import { dialOfUri } from '../request-dial.ts';
 import type { AuthLockout } from './auth-lockout.ts';
 import type { DigestAlgorithm, DigestAuthenticator } from './digest-auth.ts';
 import { type Binding, type LocationService, MAX_BINDINGS_PER_ACCOUNT, parseUserAgent } from './location-service.ts';
@@ -42,12 +43,12 @@ export class Registrar {
       res.send(403, 'Too many failed authentications; try again later', {});
       return;
     }
-    const toUri = parseUri(parseNameAddr(req.get('To') ?? '')?.uri ?? '');
-    const number = toUri?.user ?? '';
-    if (!/^\d{4}$/.test(number)) {
+    const dial = dialOfUri(parseNameAddr(req.get('To') ?? '')?.uri ?? '');
+    if (dial.kind !== 'account') {
       res.send(404, 'Not Found - accounts are 4-digit numbers', {});
       return;
     }
+    const number = dial.number;
     const realm = this.#options.realm();
     const algorithms = this.#options.algorithms();
     const challenge = (stale: boolean) =>

@@ -7,7 +7,13 @@
  * change applies to the next call. Shared by the signaling service and the media process.
  */
 import net from 'node:net';
-import type { Settings } from '../settings/settings-schema.ts';
+
+/** The NAT settings (the `nat.*` keys of server/settings/settings-schema.ts). */
+export interface NatSettings {
+  readonly 'nat.enabled': boolean;
+  readonly 'nat.publicIp': string;
+  readonly 'nat.localNetworks': string;
+}
 
 export const DEFAULT_LOCAL_NETWORKS = '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,127.0.0.0/8,169.254.0.0/16';
 
@@ -41,7 +47,7 @@ export function parseNetworks(text: string): { networks: Cidr[] } | { invalid: s
 }
 
 /** The NAT in force (undefined when off or without a valid public IP). */
-export function staticNatFrom(settings: Pick<Settings, 'nat.enabled' | 'nat.publicIp' | 'nat.localNetworks'>): StaticNat | undefined {
+export function staticNatFrom(settings: NatSettings): StaticNat | undefined {
   if (!settings['nat.enabled'] || !net.isIP(settings['nat.publicIp'])) return undefined;
   const parsed = parseNetworks(settings['nat.localNetworks']);
   return { publicIp: settings['nat.publicIp'], localNetworks: 'networks' in parsed ? parsed.networks : [] };

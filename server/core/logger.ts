@@ -13,8 +13,16 @@
  */
 import path from 'node:path';
 import pino from 'pino';
-import type { Config, LogLevel } from '../config/config.ts';
 import { RotatingLogFile } from './rotating-log-file.ts';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** The logging part of the process configuration (server/core/config.ts `Config` has these fields). */
+export interface LoggingConfig {
+  readonly logDir: string;
+  readonly logLevel: LogLevel;
+  readonly logToStdout: boolean;
+}
 
 /** The modules of the spec's "system logs per module", each a folder of log files. */
 export const LOG_MODULES = ['web', 'sip', 'mcu', 'turn'] as const;
@@ -72,7 +80,7 @@ function defaultRoot(): pino.Logger {
  * module's name by default) and, when configured, stdout.
  */
 export function initLogging(
-  config: Pick<Config, 'logDir' | 'logLevel' | 'logToStdout'>,
+  config: LoggingConfig,
   file: LogFile,
   options: { readonly process?: string; readonly maxFileBytes?: number } = {},
 ): pino.Logger {
@@ -106,7 +114,7 @@ export function initLogging(
  * write elsewhere). Lines go to stdout, which systemd hands to the journal
  * (`journalctl -u vcbox-maintenance`).
  */
-export function initJournalLogging(config: Pick<Config, 'logLevel'>, processName: string): pino.Logger {
+export function initJournalLogging(config: Pick<LoggingConfig, 'logLevel'>, processName: string): pino.Logger {
   fileDestination?.close();
   fileDestination = undefined;
   const level = config.logLevel === 'silent' ? 'fatal' : config.logLevel;

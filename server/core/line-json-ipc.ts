@@ -5,15 +5,42 @@
  * the box's user only (the folder 0700, the socket 0600, a stale socket file of a previous run
  * removed), each request line `{"id":…,"method":"…","params":[…]}` answered with `{"id":…,
  * "result":…}` or `{"id":…,"error":{"code","message","params"}}`, events pushed to every client,
- * a line longer than the bound refused and the connection ended. What the methods do, and the
- * clients, belong to each channel.
+ * a line longer than the bound refused and the connection ended. The one line reader both ends
+ * use is `readLines`. What the methods do, and the clients, belong to each channel.
  */
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { getLogger } from '../logging/logger.ts';
+import { getLogger } from './logger.ts';
 
 const log = getLogger('control-socket');
+
+/**
+ * Reads newline-delimited lines from a socket (set to utf8 here): `onLine` for each complete,
+ * non-blank line; `onTooLong` once, when an unfinished line grows past `maxLineBytes` (the
+ * reader then stops delivering).
+ */
+export function readLines(socket: net.Socket, maxLineBytes: number, onLine: (line: string) => void, onTooLong: () => void): void {
+  socket.setEncoding('utf8');
+  let buffered = '';
+  let refused = false;
+  socket.on('data', (chunk: string) => {
+    if (refused) return;
+    buffered += chunk;
+    let newline = buffered.indexOf('\n');
+    while (newline >= 0) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      if (line.trim()) onLine(line);
+      newline = buffered.indexOf('\n');
+    }
+    if (buffered.length > maxLineBytes) {
+      refused = true;
+      buffered = '';
+      onTooLong();
+    }
+  });
+}
 
 export interface ControlSocketOptions {
   /** What the channel is, for the log ("media control channel"). */
@@ -53,22 +80,12 @@ export class ControlSocketServer {
 
   #accept(socket: net.Socket): void {
     this.#clients.add(socket);
-    socket.setEncoding('utf8');
-    let buffered = '';
-    socket.on('data', (chunk: string) => {
-      buffered += chunk;
-      if (buffered.length > this.#options.maxLineBytes && !buffered.includes('\n')) {
-        socket.end(`${JSON.stringify({ id: null, error: { code: 'VCBOX_ERR_BAD_REQUEST', message: `control line longer than ${this.#options.maxLineBytes} bytes` } })}\n`);
-        return;
-      }
-      let newline = buffered.indexOf('\n');
-      while (newline >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        if (line.trim()) void this.#handle(socket, line);
-        newline = buffered.indexOf('\n');
-      }
-    });
+    readLines(
+      socket,
+      this.#options.maxLineBytes,
+      (line) => void this.#handle(socket, line),
+      () => socket.end(`${JSON.stringify({ id: null, error: { code: 'VCBOX_ERR_BAD_REQUEST', message: `control line longer than ${this.#options.maxLineBytes} bytes` } })}\n`),
+    );
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.#clients.delete(socket));
   }

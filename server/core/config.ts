@@ -13,15 +13,16 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createError } from '../errors.ts';
+import { createError } from './errors.ts';
+import type { LogLevel } from './logger.ts';
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type { LogLevel };
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export interface Config {
   /** Folder holding the SQLite database, certificates, secrets and files. */
   readonly dataDir: string;
-  /** Folder of the per-module log folders (web/, sip/, mcu/, turn/: server/logging) and terminals/. */
+  /** Folder of the per-module log folders (web/, sip/, mcu/, turn/: server/core/logger.ts) and terminals/. */
   readonly logDir: string;
   readonly logLevel: LogLevel;
   /** Log to stdout as well as to the files (on in dev; journald takes it on the appliance). */

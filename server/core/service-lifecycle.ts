@@ -4,8 +4,8 @@
  * time limit), wait until the log files have every line and exit 0. Used by the `main.ts` of the control plane, the
  * signaling service and the media process, under the dev supervisor or systemd alike.
  */
-import { VcboxError } from '../errors.ts';
-import { closeLogs, flushLogs, getLogger } from '../logging/logger.ts';
+import { VcboxError } from './errors.ts';
+import { closeLogs, flushLogs, getLogger } from './logger.ts';
 
 const log = getLogger('lifecycle');
 

@@ -1,0 +1,300 @@
+/**
+ * The network side of the signaling service: what terminals send. Every message passes the
+ * source guard (flood limit, scanners), is parsed (a malformed request gets 400/513 when its
+ * routing headers can be read), and then: a response goes to its client transaction; a request
+ * is absorbed as a retransmission, matched as ACK/CANCEL to its INVITE, matched to its dialog
+ * (in-dialog requests), or opens a server transaction and goes to the application that routed
+ * its method (drachtio wire protocol). Without one, OPTIONS is answered here and the rest gets
+ * 503; past the overload limit new requests get 503 at once. The application side is
+ * ./application-side.ts; the parts both use, ./core/signaling-parts.ts.
+ */
+import { randomUUID } from 'node:crypto';
+import { getLogger } from '../core/logger.ts';
+import { USER_AGENT } from '../version.ts';
+import { sendCdr, type SignalingParts } from './core/signaling-parts.ts';
+import type { SourceGuard } from './core/source-guard.ts';
+import { TERMINAL_LOG_METHODS } from './core/terminal-log.ts';
+import { tagOf } from './dialogs/dialog-table.ts';
+import type { AppConnection } from './drachtio/application-server.ts';
+import { wireTime } from './drachtio/wire-frames.ts';
+import {
+  createResponse,
+  headerParam,
+  MAX_MESSAGE_BYTES,
+  parseMessage,
+  type SipMessage,
+  type SipParseError,
+  type SipRequest,
+  SipResponse,
+} from './sip/sip-message.ts';
+import { parseNameAddr } from './sip/sip-uri.ts';
+import type { MessageSource, SipTransport } from './transports/sip-transport.ts';
+
+const log = getLogger('signaling-service');
+
+export const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'UPDATE', 'REGISTER', 'SUBSCRIBE', 'NOTIFY', 'MESSAGE', 'REFER', 'PRACK'];
+
+/** Longest header value a refusal echoes back (longer ones are replaced, see onBadMessage). */
+const ECHO_MAX_BYTES = 1024;
+
+export class NetworkSide {
+  readonly #p: SignalingParts;
+  readonly #guard: SourceGuard;
+  readonly #overloadLimit: number;
+  #lastOverloadLog = 0;
+
+  /** `overloadLimit`: new requests the applications may have unanswered at once. */
+  constructor(parts: SignalingParts, guard: SourceGuard, overloadLimit: number) {
+    this.#p = parts;
+    this.#guard = guard;
+    this.#overloadLimit = overloadLimit;
+  }
+
+  /** A framed message from the network (flood limit, parsing, scanners, draining ports first). */
+  onMessage(transport: SipTransport, data: Buffer, source: MessageSource): void {
+    if (!this.#guard.admit(source.address)) {
+      this.#p.counts.floodDropped++;
+      return;
+    }
+    let message: SipMessage;
+    try {
+      message = parseMessage(data);
+    } catch (error) {
+      this.onBadMessage(transport, error as SipParseError, data, source);
+      return;
+    }
+    if (this.#guard.isScanner(message.get('user-agent'))) {
+      this.#p.counts.scannerBlocked++;
+      log.debug({ source, userAgent: message.get('user-agent') }, 'scanner blocked');
+      return;
+    }
+    // A former UDP port (a port change drains it) only finishes what was begun there: answers,
+    // ACK/CANCEL and requests inside a dialog. Anything new is ignored, as a closed port would.
+    if (source.protocol === 'udp' && source.connectionId !== undefined && message.type === 'request' && !['ACK', 'CANCEL'].includes(message.method) && tagOf(message.get('to')) === '') {
+      this.#p.counts.drainingDropped++;
+      return;
+    }
+    try {
+      if (message.type === 'response') this.#onNetworkResponse(message, source);
+      else this.#onNetworkRequest(message, source);
+    } catch (error) {
+      log.error({ err: error, source }, 'error while handling a SIP message');
+    }
+  }
+
+  /** RFC 3581 / 3261 §18.2.1: note where the request really came from in its top Via. */
+  #stampVia(request: SipRequest, source: MessageSource): void {
+    const top = request.headers.find(([name]) => name === 'via');
+    if (!top) return;
+    let via = top[1];
+    const sentBy = /^SIP\/2\.0\/\S+\s+([^;\s]+)/i.exec(via)?.[1] ?? '';
+    const sentHost = sentBy.startsWith('[') ? sentBy.slice(0, sentBy.indexOf(']') + 1) : sentBy.split(':')[0];
+    if (headerParam(via, 'received') === undefined && sentHost !== source.address) via += `;received=${source.address}`;
+    if (headerParam(via, 'rport') === '') via = via.replace(/;\s*rport(?=;|$)/i, `;rport=${source.port}`);
+    top[1] = via;
+  }
+
+  /** Answers a request from the box itself (no application involved). */
+  #respondLocally(request: SipRequest, source: MessageSource, status: number, reason: string, extra: [string, string][] = []): void {
+    if (request.method === 'ACK') return;
+    const transaction = this.#p.transactions.matchServer(request) ?? this.#p.transactions.createServer(request, source);
+    const response = createResponse(request, status, reason, transaction.toTag);
+    for (const [name, value] of extra) response.add(name, value);
+    response.add('server', USER_AGENT);
+    if (transaction.respond(response) && status >= 200) this.#p.counts.countResponse(status);
+  }
+
+  #onNetworkRequest(request: SipRequest, source: MessageSource): void {
+    this.#p.counts.count(this.#p.counts.requests, ALLOWED_METHODS.includes(request.method) ? request.method : 'other');
+    this.#stampVia(request, source);
+    if (this.#p.terminalLog && TERMINAL_LOG_METHODS.has(request.method) && this.#p.terminalLogsEnabled()) this.#p.terminalLog.record(source.address, 'in', request.toBuffer());
+
+    if (request.method === 'ACK') {
+      this.#onNetworkAck(request, source);
+      return;
+    }
+    if (this.#p.transactions.absorbRetransmission(request)) {
+      this.#p.counts.retransmissions++;
+      return;
+    }
+    if (request.method === 'CANCEL') {
+      this.#onNetworkCancel(request, source);
+      return;
+    }
+    const toTag = tagOf(request.get('to'));
+    if (toTag !== '') {
+      this.#onNetworkInDialogRequest(request, source, toTag);
+      return;
+    }
+
+    if (request.method === 'REGISTER') {
+      const reason = this.#screenRegister(request);
+      if (reason) {
+        this.#respondLocally(request, source, 400, 'Bad Request', [['warning', `399 vcbox "${reason}"`]]);
+        return;
+      }
+    }
+    const connection = this.#p.apps?.pick(request.method.toLowerCase());
+    if (!connection) {
+      if (request.method === 'OPTIONS') {
+        this.#respondLocally(request, source, 200, 'OK', [
+          ['allow', ALLOWED_METHODS.join(', ')],
+          ['accept', 'application/sdp'],
+          ['supported', 'path, outbound, gruu, timer'],
+        ]);
+      } else {
+        this.#respondLocally(request, source, 503, 'Service Unavailable', [['retry-after', '30']]);
+      }
+      return;
+    }
+    if (this.#p.awaitingApp.size >= this.#overloadLimit) {
+      const now = Date.now();
+      if (now - this.#lastOverloadLog > 1000) {
+        this.#lastOverloadLog = now;
+        log.warn({ awaiting: this.#p.awaitingApp.size, limit: this.#overloadLimit }, 'overloaded: new requests answered 503 until the application catches up');
+      }
+      this.#p.counts.overloaded++;
+      this.#respondLocally(request, source, 503, 'Service Unavailable', [['retry-after', '5']]);
+      return;
+    }
+    const transaction = this.#p.transactions.createServer(request, source);
+    transaction.owner = connection;
+    this.#p.awaitingApp.add(transaction);
+    if (transaction.isInvite) {
+      transaction.respond(createResponse(request, 100, 'Trying'));
+      sendCdr(this.#p.apps, 'attempt', 'network', undefined, request);
+    }
+    this.#forwardRequest(connection, request, source, transaction.id, '');
+  }
+
+  /** drachtio §10(f): what the server refuses before any application sees a REGISTER. */
+  #screenRegister(request: SipRequest): string | undefined {
+    for (const contact of request.getAll('contact')) {
+      if (contact.trim() === '*') {
+        if ((request.get('expires') ?? '').trim() !== '0') return 'Contact: * is only allowed with Expires: 0';
+        continue;
+      }
+      const nameAddr = parseNameAddr(contact);
+      if (!nameAddr || !/^[a-z][a-z0-9+.-]*:/i.test(nameAddr.uri)) return `Contact without a URI scheme: ${contact.slice(0, 60)}`;
+    }
+    return undefined;
+  }
+
+  #forwardRequest(connection: AppConnection, request: SipRequest, source: MessageSource, transactionId: string, dialogId: string): void {
+    const data = request.toBuffer();
+    const local = this.#p.listeners.get(source.protocol).local;
+    connection.send(
+      ['sip', 'network', String(data.length), source.protocol, source.address, String(source.port), wireTime(), transactionId, dialogId, local.address, String(local.port), ''],
+      data,
+    );
+  }
+
+  #onNetworkAck(request: SipRequest, source: MessageSource): void {
+    const invite = this.#p.transactions.matchServer(request, 'INVITE');
+    if (invite && invite.state === 'completed') {
+      invite.ack(); // ACK for a non-2xx: ours, never the application's
+      return;
+    }
+    const dialog = this.#p.dialogs.find(request.callId, tagOf(request.get('from')), tagOf(request.get('to')));
+    if (!dialog) return;
+    dialog.pendingAck?.acknowledged2xx();
+    dialog.pendingAck = undefined;
+    dialog.state = 'confirmed';
+    dialog.peer = source;
+    const connection = dialog.owner as AppConnection;
+    if (connection.open) this.#forwardRequest(connection, request, source, randomUUID(), dialog.id);
+  }
+
+  #onNetworkCancel(request: SipRequest, source: MessageSource): void {
+    const invite = this.#p.transactions.matchServer(request, 'INVITE');
+    if (!invite) {
+      this.#respondLocally(request, source, 481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    this.#respondLocally(request, source, 200, 'OK');
+    if (!invite.pending) return;
+    invite.respond(createResponse(invite.request, 487, 'Request Terminated', invite.toTag));
+    this.#p.awaitingApp.delete(invite);
+    sendCdr(this.#p.apps, 'stop', 'network', 'call-canceled', request);
+    const connection = invite.owner as AppConnection | undefined;
+    if (connection?.open) this.#forwardRequest(connection, request, source, invite.id, invite.dialogId);
+  }
+
+  #onNetworkInDialogRequest(request: SipRequest, source: MessageSource, toTag: string): void {
+    const dialog = this.#p.dialogs.find(request.callId, tagOf(request.get('from')), toTag);
+    const connection = dialog?.owner as AppConnection | undefined;
+    if (!dialog || !connection?.open) {
+      this.#respondLocally(request, source, 481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    const seq = request.cseq.seq;
+    if (seq < dialog.remoteSeq && request.method !== 'PRACK') {
+      this.#respondLocally(request, source, 500, 'Server Internal Error', [['warning', '399 vcbox "CSeq out of order"']]);
+      return;
+    }
+    dialog.remoteSeq = Math.max(dialog.remoteSeq, seq);
+    dialog.peer = source;
+    if (request.method === 'PRACK') {
+      // RFC 3262: the RAck names the reliable 1xx (RSeq) and the INVITE (CSeq) it acknowledges.
+      const [rseq = '', cseq = ''] = (request.get('rack') ?? '').trim().split(/\s+/);
+      for (const invite of this.#p.transactions.servers()) {
+        if (invite.isInvite && invite.dialogId === dialog.id && String(invite.request.cseq.seq) === cseq) invite.prack(Number(rseq));
+      }
+    }
+    const transaction = this.#p.transactions.createServer(request, source);
+    transaction.owner = connection;
+    transaction.dialogId = dialog.id;
+    if (transaction.isInvite) transaction.respond(createResponse(request, 100, 'Trying'));
+    if (request.method === 'BYE') {
+      this.#p.dialogs.delete(dialog.id);
+      if (dialog.method === 'INVITE') sendCdr(this.#p.apps, 'stop', 'network', 'normal-release', request);
+    }
+    this.#forwardRequest(connection, request, source, transaction.id, dialog.id);
+  }
+
+  #onNetworkResponse(response: SipResponse, source: MessageSource): void {
+    const transaction = this.#p.transactions.matchResponse(response);
+    if (transaction) {
+      transaction.onResponse(response);
+      return;
+    }
+    // A 2xx to INVITE retransmitted after our transaction ended: repeat the dialog's ACK.
+    if (response.cseq.method === 'INVITE' && response.status >= 200 && response.status < 300) {
+      const dialog = this.#p.dialogs.find(response.callId, tagOf(response.get('from')), tagOf(response.get('to')));
+      if (dialog?.lastAck) this.#p.listeners.send(dialog.peer, dialog.lastAck);
+    }
+    log.debug({ status: response.status, source }, 'response matching no transaction dropped');
+  }
+
+  /**
+   * A message that cannot be parsed: when its routing headers can still be read, it gets a
+   * 400 whose Warning says what was wrong; otherwise it is dropped (UDP) — on a stream the
+   * transport closes the connection after this.
+   */
+  onBadMessage(transport: SipTransport, error: SipParseError, data: Buffer, source: MessageSource): void {
+    this.#p.counts.malformed++;
+    log.debug({ reason: error.message, source }, 'malformed SIP message');
+    const head = data.subarray(0, MAX_MESSAGE_BYTES).toString('latin1');
+    if (head.startsWith('SIP/2.0')) return; // never answer a response
+    // A header too long to echo (the reason for the refusal, maybe) is sent back as a stand-in
+    // with its tag: the client matches the response by Via branch and CSeq (RFC 3261 §17.1.3).
+    const header = (names: string) => {
+      const value = new RegExp(`^(?:${names})[ \\t]*:[ \\t]*(.*)$`, 'im').exec(head)?.[1]?.trim();
+      if (value === undefined || value.length <= ECHO_MAX_BYTES) return value;
+      const tag = headerParam(value.slice(-ECHO_MAX_BYTES), 'tag');
+      return `<sip:too-long.invalid>${tag ? `;tag=${tag}` : ''}`;
+    };
+    const via = header('via|v');
+    const from = header('from|f');
+    const to = header('to|t');
+    const callId = header('call-id|i');
+    const cseq = header('cseq');
+    if (!via || !from || !to || !callId || !cseq || /^(ACK)\b/.test(head)) return;
+    const response = error.status === 513 ? new SipResponse(513, 'Message Too Large') : new SipResponse(400, 'Bad Request');
+    response.add('via', via).add('from', from).add('to', to).add('call-id', callId).add('cseq', cseq);
+    response.add('warning', `399 ${USER_AGENT.split('/')[0]} "${error.message.replace(/["\\\r\n]/g, "'")}"`);
+    response.add('server', USER_AGENT);
+    transport.send(response.toBuffer(), source);
+  }
+
+}
