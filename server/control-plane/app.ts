@@ -35,6 +35,7 @@ import { SystemConfigurator } from '../system/system-configurator.ts';
 import { type License, openLicense } from '../license/open-license.ts';
 import { BUILD_INFO } from '../version.ts';
 import { SESSION_COOKIE, registerAuth } from './auth.ts';
+import { tagByArea } from './route-areas.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { adminRoutes } from './routes/admins.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -225,6 +226,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
   registerAuth(app, { admins, sessions });
+  // Each route's area as its OpenAPI tag (the chapters of docs/api-reference.md).
+  app.addHook('onRoute', tagByArea);
   // HSTS while HTTPS is on: a browser that reached the box over HTTPS does not fall back to
   // plain HTTP (where a LAN attacker could read the session cookie). Sent on HTTPS answers
   // only, as RFC 6797 asks; browsers ignore it from a certificate they do not trust.
@@ -303,7 +306,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(meetingRoutes, { db, meetings: new MeetingStore(db, settings), accounts, settings, mailer });
       await api.register(roomRoutes, { db, rooms: new RoomStore(db), vmrs: new VmrStore(db, settings), devices: options.devices ?? (() => undefined) });
       if (options.firmware) await api.register(firmwareRoutes, { store: options.firmware.store, rollout: options.firmware.rollout, accounts, online: options.online ?? (() => []) });
-      api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+      api.get('/openapi.json', { config: { public: true }, schema: { hide: true, summary: 'This API described as an OpenAPI 3 document' } }, async () => app.swagger());
     },
     { prefix: API_PREFIX },
   );
@@ -339,6 +342,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(async (files) => {
     files.addHook('onRoute', (route) => {
       route.config = { ...route.config, public: true };
+      route.schema = { ...route.schema, summary: "The console's and the join page's files (HTML, scripts, styles)" };
     });
     await files.register(fastifyStatic, { root: options.webRoot ?? path.join(PROJECT_ROOT, 'web'), index: 'index.html' });
   });

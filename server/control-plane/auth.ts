@@ -11,7 +11,7 @@
  * Requests no route matched go on to the 404 answer.
  */
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import type { Admin, AdminStore } from '../admin/admin-store.ts';
 import type { SessionStore } from '../admin/session-store.ts';
 import { createError } from '../core/errors.ts';
@@ -47,6 +47,10 @@ export interface RouteGuard {
   readonly public: boolean;
   /** Changes allowed to every logged-in role. */
   readonly anyRole: boolean;
+  /** Even reading needs the admin role. */
+  readonly adminOnly: boolean;
+  /** The route's schema as registered (summary, content types; for the API reference). */
+  readonly schema: FastifySchema | undefined;
 }
 
 /** Methods that only read: everything else is a change (CSRF token and role checked). */
@@ -65,13 +69,13 @@ export function registerAuth(app: FastifyInstance, stores: { admins: AdminStore;
   app.decorateRequest('csrfToken', undefined);
   // Route options are kept as given and read when asked: later onRoute hooks (the static
   // files' "public") still change them after this one has run.
-  const routes: { method: string | string[]; url: string; config?: { public?: boolean; anyRole?: boolean } }[] = [];
+  const routes: { method: string | string[]; url: string; config?: { public?: boolean; anyRole?: boolean; adminOnly?: boolean }; schema?: FastifySchema }[] = [];
   app.addHook('onRoute', (route) => {
     routes.push(route as (typeof routes)[number]);
   });
   app.decorate('routeTable', () =>
     routes.flatMap((route) =>
-      [route.method].flat().map((method) => ({ method, url: route.url, public: route.config?.public === true, anyRole: route.config?.anyRole === true })),
+      [route.method].flat().map((method) => ({ method, url: route.url, public: route.config?.public === true, anyRole: route.config?.anyRole === true, adminOnly: route.config?.adminOnly === true, schema: route.schema })),
     ),
   );
   app.addHook('onRequest', async (request: FastifyRequest, _reply: FastifyReply) => {

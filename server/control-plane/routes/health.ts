@@ -14,6 +14,7 @@ export const healthRoutes: FastifyPluginAsync<{ schemaVersion: () => number }> =
     {
       config: { public: true },
       schema: {
+        summary: 'Whether the control plane is up: version, build, uptime, database schema version',
         response: {
           200: {
             type: 'object',

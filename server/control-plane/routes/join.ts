@@ -219,7 +219,7 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
     request.raw.socket.once('close', release);
   };
 
-  app.get('/join/ws', { websocket: true, config: { public: true }, schema: { hide: true }, preValidation: admitSocket }, (socket, request) => {
+  app.get('/join/ws', { websocket: true, config: { public: true }, schema: { hide: true, summary: "The browser join page's WebSocket: mediasoup-client signaling, joined with the meeting ID and PIN" }, preValidation: admitSocket }, (socket, request) => {
     const refused = overLimit.get(request) as (Error & { code?: string }) | undefined;
     if (refused) {
       socket.send(JSON.stringify({ id: null, error: { code: refused.code, message: refused.message } }));

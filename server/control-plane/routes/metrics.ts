@@ -19,7 +19,7 @@ import { auditAction } from '../route-helpers.ts';
 const log = getLogger('metrics');
 
 export const metricsRoutes: FastifyPluginAsync<{ tokens: MetricsTokenStore; sources: BoxMetricSources }> = async (app, { tokens, sources }) => {
-  app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (request, reply) => {
+  app.get('/metrics', { config: { public: true }, schema: { hide: true, summary: 'Prometheus metrics (text format 0.0.4) for the bearer token of /settings/metrics-token' } }, async (request, reply) => {
     const header = request.headers.authorization ?? '';
     const token = header.match(/^Bearer\s+(\S+)$/i)?.[1];
     const verdict = tokens.check(token);
