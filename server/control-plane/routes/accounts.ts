@@ -75,7 +75,7 @@ export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, acco
 
   app.get<{ Querystring: { format: SheetFormat } }>(
     '/accounts/export',
-    { schema: { summary: 'All accounts as a spreadsheet (no passwords)', querystring: formatQuery } },
+    { schema: { summary: 'All accounts as a spreadsheet (no passwords)', description: 'Cells that look like formulas are neutralised (a leading apostrophe).', querystring: formatQuery } },
     async (request, reply) => {
       const { items } = accounts.list({ pageSize: 500, page: 1 });
       const all = [...items];
@@ -92,6 +92,7 @@ export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, acco
       schema: {
         querystring: { type: 'object', additionalProperties: false, properties: { sendMail: { type: 'boolean', default: false } } },
         summary: 'Import accounts from the template (at most 1 000 rows): valid rows are applied, the others come back with a reason',
+        description: 'The body is the file. Rows in error come back with their reason, and as a failure file to correct and import again; a number already there is updated. sendMail=true mails each imported account its details with the password just set.',
         consumes: [...Object.values(CONTENT_TYPES)],
         response: {
           200: {
@@ -185,6 +186,7 @@ export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, acco
     {
       schema: {
         summary: 'Create an account',
+        description: 'sendMail: true mails the account its details with the password.',
         body: {
           type: 'object',
           required: ['number', 'name', 'password'],
@@ -215,6 +217,7 @@ export const accountRoutes: FastifyPluginAsync<Options> = async (app, { db, acco
     {
       schema: {
         summary: 'Mail account details (without password) to one or many accounts; failures are listed per recipient',
+        description: 'The box keeps no SIP password, so none is sent; a password reset with sendMail sends the new one.',
         body: { type: 'object', required: ['numbers'], additionalProperties: false, properties: { numbers: { type: 'array', minItems: 1, maxItems: 1000, items: number } } },
         response: { 200: mailOutcomeSchema },
       },

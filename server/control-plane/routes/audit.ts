@@ -42,6 +42,7 @@ export const auditRoutes: FastifyPluginAsync<{ operations: OperationLog }> = asy
     {
       schema: {
         summary: 'Operation log',
+        description: 'Append-only: no route changes it.',
         querystring: {
           type: 'object',
           additionalProperties: false,

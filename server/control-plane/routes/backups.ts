@@ -131,6 +131,7 @@ export const backupRoutes: FastifyPluginAsync<Options> = async (app, { db, store
       },
       schema: {
         summary: 'Make a backup now, encrypted with the passphrase given (default name Backup<YYYYMMDDhhmmss>, box local time)',
+        description: 'Every backup is encrypted with its passphrase (.vcbackup: scrypt and AES-256-GCM frames); automatic ones with the sealed setting backup.passphrase, and none is made until it is set. The schedule follows backup.auto, backup.period (daily, weekly, monthly), backup.day, backup.time and backup.keep; a change reschedules at once.',
         body: { type: 'object', additionalProperties: false, properties: { name, passphrase } },
         response: { 201: backupInfo },
       },

@@ -22,6 +22,7 @@ export const callRecordRoutes: FastifyPluginAsync<{ records: CallRecords }> = as
     {
       schema: {
         summary: 'Call records',
+        description: 'One row per call leg; q searches subject, meeting ID, caller and callee.',
         querystring: {
           type: 'object',
           additionalProperties: false,

@@ -73,6 +73,7 @@ export const certificateRoutes: FastifyPluginAsync<Options> = async (app, { db, 
       bodyLimit: 3 * MAX_PEM_BYTES,
       schema: {
         summary: 'Import a certificate: the PEM private key (not encrypted) and the PEM chain (server certificate first, then intermediates); checked whole before anything changes',
+        description: 'PEM, at most 64 KiB each. Checked: the key readable and not encrypted, every certificate parses, the key belongs to one of them, the others chain from it each signed by the next (in any order given; written server certificate first), each valid today, OpenSSL accepts the pair. Refusals name the field key or chain (VCBOX_ERR_CERT_KEY, VCBOX_ERR_CERT_KEY_MISMATCH, VCBOX_ERR_CERT_CHAIN, VCBOX_ERR_CERT_VALIDITY). HTTPS and SIP over TLS take it at once for new connections (inUse).',
         body: {
           type: 'object',
           required: ['key', 'chain'],

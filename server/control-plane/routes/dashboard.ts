@@ -79,6 +79,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async 
     {
       schema: {
         summary: 'Dashboard: time, uptime, version, counts, licence, the newest system sample, service status',
+        description: 'Service status per process: control-plane (up while it answers), signaling (up while the SIP application holds its authenticated connection to the signaling service), media (up when its control socket answers a ping within 1 s), turn (up when the relay answers a STUN Binding request within 1 s; off when turned off in the settings); unknown for a service this process runs without.',
         response: {
           200: {
             type: 'object',
@@ -143,6 +144,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async 
     {
       schema: {
         summary: 'One metric over the last minutes, for the dashboard charts (averaged down to at most maxPoints points)',
+        description: 'Sampled every 10 s into 8 640 samples (24 hours, in memory: empty after a restart); network: one interface or all summed; timeZone (from time.zone and time.dst) for the time labels.',
         querystring: {
           type: 'object',
           additionalProperties: false,

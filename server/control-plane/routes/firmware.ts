@@ -149,6 +149,7 @@ export const firmwareRoutes: FastifyPluginAsync<Options> = async (app, { store, 
     {
       schema: {
         summary: 'Upload a firmware file (.rom) for a terminal model; the body is the file. It becomes the model\'s latest',
+        description: 'The version is read from the file name (e.g. VC800-63.345.0.20.rom) when not given. All files together stay within disk.quota.firmwareGB: a full quota refuses the upload rather than overwrite old firmware.',
         consumes: UPLOAD_TYPES,
         querystring: { type: 'object', required: ['model', 'fileName'], additionalProperties: false, properties: { model, fileName, version } },
         response: { 201: firmwareInfo },
@@ -198,6 +199,7 @@ export const firmwareRoutes: FastifyPluginAsync<Options> = async (app, { store, 
     {
       schema: {
         summary: 'Update now: every registered terminal of the model whose version differs from its latest firmware is told to upgrade (check-sync NOTIFY)',
+        description: "The NOTIFY carries Event: check-sync;reboot=false and Subscription-State: terminated, sent to the terminal's registered contact.",
         body: { type: 'object', required: ['model'], additionalProperties: false, properties: { model } },
         response: {
           200: {
@@ -225,6 +227,7 @@ export const firmwareRoutes: FastifyPluginAsync<Options> = async (app, { store, 
     {
       schema: {
         summary: 'Each terminal\'s firmware update: notified (NOTIFY answered), downloaded (the whole file served), updated (registered again with the new version)',
+        description: "Per terminal (its instance id, else its address); kept in the database, so it survives the terminal's and the box's restarts.",
         querystring: { type: 'object', additionalProperties: false, properties: { model } },
         response: { 200: { type: 'array', items: progressRow } },
       },

@@ -206,7 +206,7 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
 
   app.get<{ Params: { number: string } }>(
     '/live-meetings/:number',
-    { schema: { summary: 'One live meeting with its participants', params: numberParams, response: { 200: meetingSchema } } },
+    { schema: { summary: 'One live meeting with its participants', description: 'Per participant: name, role, SIP or browser, transport, codec, SRTP, muted, bitrates, packet loss, jitter, RTT and quality — red at delay (half the RTT) ≥ 250 ms, jitter ≥ 50 ms, audio loss ≥ 10 % or video loss (videoPacketLoss) ≥ 3 %.', params: numberParams, response: { 200: meetingSchema } } },
     async (request) => describe(liveMeeting(request.params.number)),
   );
 
@@ -259,6 +259,7 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
     {
       schema: {
         summary: 'Broadcast a site: every other SIP terminal sees this participant full screen (null: back to the layout); live, no call renegotiated',
+        description: "The site itself keeps the meeting's picture; the broadcast ends when the site leaves.",
         params: numberParams,
         body: { type: 'object', required: ['participantId'], additionalProperties: false, properties: { participantId: { type: ['string', 'null'], maxLength: 64 } } },
       },
@@ -280,6 +281,7 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
     {
       schema: {
         summary: "Watch a site: this SIP terminal sees the watched participant full screen (null: the meeting's picture again); live",
+        description: 'Browsers show every site themselves; watching ends when the watched site leaves.',
         params: participantParams,
         body: { type: 'object', required: ['watched'], additionalProperties: false, properties: { watched: { type: ['string', 'null'], maxLength: 64 } } },
       },
@@ -304,6 +306,7 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
     {
       schema: {
         summary: "Invite a registered account: the box calls its terminal into the meeting (answers when the terminal has joined, or says why it did not)",
+        description: "The box calls the account's newest registered terminal: an INVITE without SDP, the terminal's offer in its 200 OK, the box's answer in the ACK. Refused in words when the account is not registered or the terminal declines (busy, no answer).",
         params: numberParams,
         body: {
           type: 'object',

@@ -96,6 +96,7 @@ export const meetingRoutes: FastifyPluginAsync<Options> = async (app, { db, meet
     {
       schema: {
         summary: 'Schedule a meeting (number and PINs generated when not given)',
+        description: 'Recurrence daily, weekly or monthly until a date. sendInvitations mails each participant the time, ID, PIN, ID**PIN@domain and the browser link, with an iCalendar attachment. Every meeting answered carries its ways in: dialString (ID**guestPIN@domain, as in the invitation), hostDialString and joinLink (/join/?m=ID).',
         body: {
           type: 'object',
           required: ['subject', 'start', 'durationMinutes'],

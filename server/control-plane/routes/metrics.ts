@@ -36,7 +36,7 @@ export const metricsRoutes: FastifyPluginAsync<{ tokens: MetricsTokenStore; sour
 export const metricsTokenRoutes: FastifyPluginAsync<{ db: Db; tokens: MetricsTokenStore }> = async (app, { db, tokens }) => {
   app.get('/settings/metrics-token', { schema: { summary: 'Whether a Prometheus metrics token is set, when and by whom it was created, when it was last used' } }, async () => tokens.status());
 
-  app.post('/settings/metrics-token', { schema: { summary: 'Create the metrics token (replacing the previous one, which stops working at once); answered once' } }, async (request) => {
+  app.post('/settings/metrics-token', { schema: { summary: 'Create the metrics token (replacing the previous one, which stops working at once); answered once', description: 'Only its SHA-256 is kept.' } }, async (request) => {
     const replaced = tokens.status().set;
     const { token, status } = tokens.create(request.admin?.username ?? '');
     auditAction(db, request, 'metrics.token.create', { replaced });

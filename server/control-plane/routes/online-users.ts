@@ -21,6 +21,7 @@ export const onlineUserRoutes: FastifyPluginAsync<{ accounts: AccountStore; onli
     {
       schema: {
         summary: 'Accounts with registered terminals, and their devices',
+        description: 'Per device: model, version, address, transport, registration times and reachability — the box sends each registered contact an OPTIONS every sip.qualifySeconds (60; 0 = off): reachable with the round-trip time, or unreachable.',
         querystring: { type: 'object', additionalProperties: false, properties: { q: { type: 'string', maxLength: 128 } } },
         response: {
           200: {

@@ -78,6 +78,7 @@ export const provisioningRoutes: FastifyPluginAsync<Options> = async (app, { sto
       config: { public: true },
       schema: {
         summary: 'A terminal\'s provisioning configuration: firmware.url of the latest firmware for its model (HTTP Digest with its SIP account)',
+        description: "HTTP Digest (RFC 7616) against the account's stored HA1: realm the local domain, challenges per sip.digestAlgorithms; wrong passwords count towards SIP's lock-out of the address. The model is the User-Agent's, else the account's registration's. Terminals are set up with /provisioning/ as their provisioning server, their account number and SIP password.",
         params: { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}\\.cfg$', description: 'a configuration file name ending in .cfg (letters, digits, . _ -)' } } },
         produces: ['text/plain'],
       },
@@ -108,6 +109,7 @@ export const provisioningRoutes: FastifyPluginAsync<Options> = async (app, { sto
     config: { public: true },
     schema: {
       summary: 'A firmware file for terminals (HTTP Digest with a SIP account; range requests)',
+      description: 'Range requests are answered 206 or 416, with If-Range.',
       params: { type: 'object', required: ['id', 'fileName'], properties: { id: { type: 'integer' }, fileName: { type: 'string', maxLength: 255 } } },
       produces: ['application/octet-stream'],
     },

@@ -58,6 +58,7 @@ export const roomRoutes: FastifyPluginAsync<Options> = async (app, { db, rooms, 
     {
       schema: {
         summary: 'Physical rooms',
+        description: "Normal rooms, or video rooms bound to an account, listed with the registered terminal's model and version.",
         querystring: { type: 'object', additionalProperties: false, properties: { q: { type: 'string', maxLength: 255 }, type: { type: 'string', enum: ['normal', 'video'] } } },
         response: { 200: { type: 'array', items: roomView } },
       },
@@ -117,6 +118,7 @@ export const roomRoutes: FastifyPluginAsync<Options> = async (app, { db, rooms, 
     {
       schema: {
         summary: 'Add a VMR (number and PINs generated when not given)',
+        description: 'Numbers of 5-12 digits, so they never collide with 4-digit accounts (they share the dial plan with meetings); host and guest PINs of 4-8 digits, never equal.',
         body: { type: 'object', required: ['name'], additionalProperties: false, properties: vmrProperties },
         response: { 201: vmrView },
       },

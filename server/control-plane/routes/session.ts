@@ -88,6 +88,7 @@ export const sessionRoutes: FastifyPluginAsync<Options> = async (app, { db, admi
       config: { public: true },
       schema: {
         summary: 'Log in',
+        description: 'Answers the session with its CSRF token and sets the session cookie. 5 wrong passwords lock the user out for 3 minutes; one password is checked at a time, the overflow answered VCBOX_ERR_BUSY (503).',
         body: {
           type: 'object',
           required: ['username', 'password'],
@@ -128,6 +129,7 @@ export const sessionRoutes: FastifyPluginAsync<Options> = async (app, { db, admi
       config: { public: true },
       schema: {
         summary: 'Forgot password: mail a one-time reset link (same answer whether or not the e-mail matches)',
+        description: "The link is valid 10 minutes, mailed through the SMTP settings, and built from the service address (web.accessUrl.intranet or web.accessUrl.extranet by where the requester is, else the box's own address), never from the Host header.",
         body: {
           type: 'object',
           required: ['username', 'email', 'captchaId', 'captcha'],
@@ -230,6 +232,7 @@ export const sessionRoutes: FastifyPluginAsync<Options> = async (app, { db, admi
       config: { anyRole: true },
       schema: {
         summary: 'Change own password',
+        description: 'Refusals name their field: currentPassword, newPassword or confirmPassword.',
         body: {
           type: 'object',
           required: ['currentPassword', 'newPassword', 'confirmPassword'],

@@ -65,13 +65,14 @@ export const settingRoutes: FastifyPluginAsync<Options> = async (app, { settings
     );
   };
 
-  app.get('/settings', { schema: { summary: 'Every setting: value (secrets only as "(set)"), rule, and when a change takes effect' } }, async () => view());
+  app.get('/settings', { schema: { summary: 'Every setting: value (secrets only as "(set)"), rule, and when a change takes effect', description: "When a change takes effect: now — with a scope where not everything follows at once: listeners (SIP and web ports: the listener moves, connections and calls in progress stay), new-calls (media port ranges), running-pictures (max video resolution, per-call bandwidth: composed pictures in progress restart) —; restart (of the named service); stored (until its part of the box is built); system (network, SSH, time: rendered to the operating system's files and applied on an appliance)." } }, async () => view());
 
   app.patch<{ Body: Record<string, unknown> }>(
     '/settings',
     {
       schema: {
         summary: 'Change settings (all or nothing); says what applies now and which services must restart',
+        description: "Every key is checked with its rule and the cross-checks (TLS port not a UDP/TCP port, HTTPS not the HTTP port, media port ranges, disk quotas against the disk) before anything is written. The answer lists what applies now and what is only stored; for network, SSH and time the system files rendered and whether they were applied; under live what the running services did (where the signaling service listens now, whether the media process took the settings, the web listeners' ports); a port that could not be bound is named in problems and put back (reverted, audited).",
         body: { type: 'object', minProperties: 1, maxProperties: 64 },
       },
     },
@@ -116,6 +117,7 @@ export const settingRoutes: FastifyPluginAsync<Options> = async (app, { settings
     {
       schema: {
         summary: 'Send a test mail with the SMTP settings — the stored ones, each overridden by a field given here (not saved)',
+        description: 'Answers what the server said, or why it failed: VCBOX_ERR_SMTP_CONNECT (unreachable), VCBOX_ERR_SMTP_TLS (SSL or STARTTLS for the port, or an untrusted certificate: in-house CAs go in tls.trustedCertificates), VCBOX_ERR_SMTP_AUTH (login refused), VCBOX_ERR_SMTP_REFUSED (sender or recipient refused).',
         body: {
           type: 'object',
           required: ['to'],
@@ -168,7 +170,7 @@ export const settingRoutes: FastifyPluginAsync<Options> = async (app, { settings
 
   app.get(
     '/settings/syslog/status',
-    { schema: { summary: 'Remote syslog now: target, connected / connecting / waiting (buffering), queued, sent, dropped, last error' } },
+    { schema: { summary: 'Remote syslog now: target, connected / connecting / waiting (buffering), queued, sent, dropped, last error', description: 'What is sent and how: docs/operations.md, Remote syslog.' } },
     async () => {
       if (!syslog) return { enabled: false, carries: [], state: 'not running in this process' };
       return syslog.status();

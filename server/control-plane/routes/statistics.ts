@@ -26,6 +26,7 @@ export const statisticsRoutes: FastifyPluginAsync<{ db: Db }> = async (app, { db
     {
       schema: {
         summary: 'Meetings by type and maximum concurrency, for a period and ever',
+        description: 'Types: p2p (answered point-to-point calls), instant, scheduled, vmr (meetings, from their first participant). Maximum concurrency: the most meeting participants at once (all meetings, SIP and browsers) and the most meetings at once, with when, kept per UTC day as participants join; point-to-point calls do not count (their media does not pass through the box).',
         querystring: { type: 'object', additionalProperties: false, properties: periodQueryProperties },
         response: {
           200: {

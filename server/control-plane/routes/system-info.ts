@@ -30,6 +30,7 @@ export const systemInfoRoutes: FastifyPluginAsync<Options> = async (app, { setti
     {
       schema: {
         summary: 'System information: host, OS, CPU, memory, uptime, and per network interface its state, addresses and configured role',
+        description: "Read from /sys/class/net and /proc/net/route (loopback left out); per interface its role (lan or wan) with the configured mode, address, mask, gateway and DNS when the settings name it, and the newest sample's rates.",
         response: {
           200: {
             type: 'object',
