@@ -103,7 +103,7 @@ export const setupWizardRoutes: FastifyPluginAsync<Options> = async (app, { db, 
     },
   } as const;
 
-  app.get('/setup', { schema: { summary: 'Setup wizard progress', description: 'currentPasswordRequired: once the first start is over, the admin step needs the current password.', response: { 200: progressView } } }, async () => progress());
+  app.get('/setup', { schema: { summary: 'Setup wizard progress', response: { 200: progressView } } }, async () => progress());
 
   app.post('/setup/restart', { schema: { summary: 'Quick setup: run the wizard again (settings are kept)', response: { 200: progressView } } }, async (request) => {
     settings.update(
