@@ -96,6 +96,7 @@ export async function describeApi(): Promise<ApiDescription> {
     const restorer = new BackupRestorer({ db, settings, store: backups, maxUploadBytes: config.backup.maxUploadBytes });
     const firmware = new FirmwareStore(db, { dir: paths.firmware, settings, maxUploadBytes: config.firmware.maxUploadBytes });
     const location = new LocationService();
+    closers.unshift(() => location.close());
     const rollout = new FirmwareRollout({
       db,
       store: firmware,
