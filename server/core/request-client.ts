@@ -138,12 +138,12 @@ export class RequestClient extends EventEmitter<{ connect: []; disconnect: [] }>
     this.#connected = false;
     this.#socket = undefined;
     this.#connecting = undefined;
-    this.#failConnecting?.(this.#options.unavailable(`the connection to ${this.#options.peer} closed`));
+    this.#failConnecting?.(this.#options.unavailable(`connection closed before ${this.#options.peer} accepted it`));
     this.#failConnecting = undefined;
     for (const [id, pending] of this.#pending) {
       clearTimeout(pending.timer);
       this.#pending.delete(id);
-      pending.reject(this.#options.unavailable(`the connection to ${this.#options.peer} closed before it answered ${pending.method}`));
+      pending.reject(this.#options.unavailable(`connection closed: ${this.#options.peer} went away before it answered ${pending.method}`));
     }
     if (wasConnected) {
       if (!this.#closed) log.warn(`lost ${this.#options.peer}${this.#options.keepConnected ? '; reconnecting' : ''}`);

@@ -108,7 +108,7 @@ t.test('a server that dies mid-request: the call fails as unavailable, not a han
   });
   t.equal(await client.start(5000), true);
   const lost = new Promise<void>((resolve) => client.once('disconnect', resolve));
-  await t.rejects(client.call('hang'), { code: 'TEST_UNAVAILABLE', message: 'the connection to the test service closed before it answered hang' });
+  await t.rejects(client.call('hang'), { code: 'TEST_UNAVAILABLE', message: 'connection closed: the test service went away before it answered hang' });
   await lost;
   await t.rejects(client.call('ping'), { code: 'TEST_UNAVAILABLE', message: 'not connected to the test service' }, 'while it is away a call fails at once');
   // It comes back on the same socket path: the client reconnects by itself.
