@@ -24,7 +24,7 @@ function kindOf(value: unknown): string {
 }
 
 function checkParam(where: string, shape: ParamShape, value: unknown): void {
-  if (value === undefined) {
+  if (value === undefined || (value === null && shape.optional && !shape.nullable)) {
     if (shape.optional) return;
     throw badRequest(`${where} is missing`);
   }
@@ -46,8 +46,12 @@ function checkParam(where: string, shape: ParamShape, value: unknown): void {
   for (const field of shape.fields ?? []) checkParam(`${where}.${field.name}`, field, (value as Record<string, unknown>)[field.name]);
 }
 
-/** The request as the protocol wants it, or a VCBOX_ERR_BAD_REQUEST saying what is wrong. */
-export function checkMediaRequest(method: unknown, params: unknown[]): MediaMethod {
+/**
+ * The request as the protocol wants it, or a VCBOX_ERR_BAD_REQUEST saying what is wrong. An
+ * optional param left out by the caller arrives as null (JSON has no undefined in an array):
+ * it is handed to the service as missing, so the method's own default applies.
+ */
+export function checkMediaRequest(method: unknown, params: unknown[]): { method: MediaMethod; params: unknown[] } {
   if (typeof method !== 'string' || !Object.hasOwn(MEDIA_REQUEST_SHAPES, method)) {
     const named = method === undefined ? 'no method' : typeof method === 'string' ? `unknown method ${JSON.stringify(method.slice(0, 60))}` : `a method that is ${kindOf(method)}`;
     throw badRequest(`the request has ${named}; the media control protocol has ${Object.keys(MEDIA_REQUEST_SHAPES).join(', ')}`);
@@ -55,7 +59,8 @@ export function checkMediaRequest(method: unknown, params: unknown[]): MediaMeth
   const shapes = MEDIA_REQUEST_SHAPES[method as MediaMethod] as readonly ParamShape[];
   if (params.length > shapes.length) throw badRequest(`${method}: takes at most ${shapes.length} params, got ${params.length}`);
   for (const [index, shape] of shapes.entries()) checkParam(`${method}: param ${index + 1} (${shape.name})`, shape, params[index]);
-  return method as MediaMethod;
+  const normalised = params.map((value, index) => (value === null && shapes[index]?.optional && !shapes[index]?.nullable ? undefined : value));
+  return { method: method as MediaMethod, params: normalised };
 }
 
 export class MediaControlServer {
@@ -74,8 +79,8 @@ export class MediaControlServer {
     return this.#socket.listen();
   }
 
-  #call(requested: unknown, params: unknown[]): unknown {
-    const method = checkMediaRequest(requested, params);
+  #call(requested: unknown, received: unknown[]): unknown {
+    const { method, params } = checkMediaRequest(requested, received);
     if (method === 'ping') return { meetings: this.#service.meetingCount, pid: process.pid, uptimeSeconds: Math.round(process.uptime()) };
     return (this.#service[method] as (...args: unknown[]) => unknown).apply(this.#service, params);
   }

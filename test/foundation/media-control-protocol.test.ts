@@ -105,6 +105,9 @@ t.test('garbage lines and wrong shapes are answered with an error naming what wa
   // The right shape with wrong insides reaches the service, which refuses it without falling over.
   const garbled = await raw.ask('{"id":22,"method":"joinSip","params":["m1",{"participantId":"p1","displayName":"x","srtp":"optional","offer":"no SDP here"}]}');
   t.ok(garbled.error, `an offer that is no SDP is refused by the service (${garbled.error?.code}: ${garbled.error?.message})`);
+  // An optional param the caller left out arrives as null (JSON arrays have no undefined): missing, not refused.
+  t.same(await raw.ask('{"id":23,"method":"snapshot","params":[null]}'), { id: 23, result: [] }, 'snapshot(undefined) is every meeting');
+  t.same(await raw.ask('{"id":24,"method":"leave","params":["m","p",null]}'), { id: 24, result: null }, 'leave without a reason');
   const ping = await raw.ask('{"id":21,"method":"ping"}');
   t.same(ping, { id: 21, result: { meetings: 0, pid: process.pid, uptimeSeconds: (ping.result as { uptimeSeconds: number }).uptimeSeconds } }, 'still answering, no meeting left behind');
 });
@@ -115,5 +118,7 @@ t.test('the typed client gets the same refusals as error codes', async (t) => {
   t.equal(await client.start(5000), true, 'connected');
   await t.rejects(client.media.setMuted('m', 'p', 'yes' as unknown as boolean), { code: 'VCBOX_ERR_BAD_REQUEST', message: /muted/ });
   await t.rejects(client.media.videoRouting('nobody-here'), { code: 'VCBOX_ERR_MEETING_NOT_LIVE' }, 'a service error keeps its code');
+  t.same(await client.media.snapshot(undefined), [], 'an optional param passed as undefined is fine');
+  t.same(await client.media.pictureState('nobody-here', undefined), null);
   t.match(await client.media.stats(), { workers: [{ index: 0, pid: pool.workers[0]?.pid, cpuSeconds: Number, routers: 0 }], configuredWorkers: 1, meetings: 0, ivrSessions: 0 }, 'a good call answers');
 });
