@@ -17,12 +17,10 @@ import { setPromptOverrideDir } from './ivr/ivr-session.ts';
 import { staticNatFrom } from '../server/core/static-nat.ts';
 import { videoPolicyFrom } from './mcu/video-policy.ts';
 import { MediaService } from './media-service.ts';
+import { mediaConfigurationFrom, runningPictureSettings } from './media-settings.ts';
 import { WorkerPool } from './worker-pool/worker-pool.ts';
 
 const log = getLogger('media');
-
-/** Settings the composed pictures in progress follow. */
-const VIDEO_POLICY = /^call\.(maxVideoResolution|maxBandwidth|polling\.)/;
 
 await runService('media', async () => {
   const config = loadConfig(process.env);
@@ -32,23 +30,29 @@ await runService('media', async () => {
   setPromptOverrideDir(dataPaths(config).prompts);
   const pool = new WorkerPool({ size: config.media.workers });
   await pool.start();
-  const network = (portRange: { min: number; max: number }) => ({ listenIp: config.media.listenIp, announcedAddress: config.media.address, portRange });
-  const watcher = new SettingsWatcher(settings);
+  // It follows the settings declared `follows: ['media']` (./media-settings.ts: what it takes from them).
+  const watcher = new SettingsWatcher(settings, { follows: 'media' });
+  let configured = mediaConfigurationFrom(settings.getAll(), config.media);
+  let pictures = JSON.stringify(runningPictureSettings(videoPolicyFrom(settings.getAll())));
   const service = new MediaService({
     pool,
-    network: network(settings.get('media.mcuPorts')),
-    rtpTimeoutMs: settings.get('call.rtpTimeoutSeconds') * 1000,
-    ivrPorts: settings.get('media.ivrPorts'),
+    ...configured,
     videoPolicy: () => videoPolicyFrom(settings.getAll()),
     nat: () => staticNatFrom(settings.getAll()),
     followSettings: () => watcher.check(),
   });
-  watcher.on('changed', (keys, all) => {
-    if (keys.some((key) => key === 'media.mcuPorts' || key === 'media.ivrPorts' || key === 'call.rtpTimeoutSeconds')) {
-      service.configure({ network: network(all['media.mcuPorts']), ivrPorts: all['media.ivrPorts'], rtpTimeoutMs: all['call.rtpTimeoutSeconds'] * 1000 });
+  watcher.on('changed', (_keys, all) => {
+    const next = mediaConfigurationFrom(all, config.media);
+    if (JSON.stringify(next) !== JSON.stringify(configured)) {
+      configured = next;
+      service.configure(next);
       log.info({ mcuPorts: all['media.mcuPorts'], ivrPorts: all['media.ivrPorts'], rtpTimeoutSeconds: all['call.rtpTimeoutSeconds'] }, 'media settings changed: new calls use them');
     }
-    if (keys.some((key) => VIDEO_POLICY.test(key))) service.videoPolicyChanged();
+    const nextPictures = JSON.stringify(runningPictureSettings(videoPolicyFrom(all)));
+    if (nextPictures !== pictures) {
+      pictures = nextPictures;
+      service.videoPolicyChanged();
+    }
   });
   watcher.start();
   const control = new MediaControlServer(service, dataPaths(config).mediaSocket);

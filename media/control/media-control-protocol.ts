@@ -1,51 +1,215 @@
 /**
- * The media control channel between the control plane (its SIP application and console API)
- * and the media service: newline-delimited JSON over a Unix socket in the data directory.
- *   request  {"id":1,"method":"joinSip","params":[...]}
- *   response {"id":1,"result":...} | {"id":1,"error":{"code":"VCBOX_ERR_…","message":"…"}}
+ * The media control protocol: every message between the control plane (server/media-client)
+ * and the media service (./media-control-server.ts), written out here as named types — one
+ * request (its params, positional) and one response per method, and the events. Newline-
+ * delimited JSON over a Unix socket in the data directory (server/core/line-json-ipc.ts):
+ *   request  {"id":1,"method":"joinSip","params":["meeting",{…SipLegRequest}]}
+ *   response {"id":1,"result":…} | {"id":1,"error":{"code":"VCBOX_ERR_…","message":"…","params":{}}}
  *   event    {"event":"participantclosed","args":[meeting, participantId, reason]}
- * The methods are MediaService's own (one list here, shared by both ends).
+ * `MEDIA_REQUEST_SHAPES` describes each request's params for the server's runtime check (a
+ * request of an unknown method or the wrong shape is answered with an error naming the method
+ * and the field); its type ties it to the params types, so the two cannot drift apart. The
+ * media service implements the protocol (`MediaHandlers`, checked in the server) and the
+ * control plane calls it (`MediaControl`).
  */
-import type { MediaService } from '../media-service.ts';
+import type { types } from 'mediasoup';
+import { EQUAL_SPLIT_LAYOUTS, ONE_PLUS_N_LAYOUTS } from '../../server/core/call-settings.ts';
+import type { PictureState } from '../mcu/composed-picture.ts';
+import type { LayoutChoice } from '../mcu/layouts.ts';
+import type { MediaNetwork, ParticipantSnapshot, ProducerInfo, SipLegAnswer, SipLegRequest, WebConsumerInfo, WebJoin } from '../meetings/meeting-media.ts';
 
-export const MEDIA_METHODS = [
-  'joinSip',
-  'updateSip',
-  'requestKeyFrame',
-  'joinWeb',
-  'connectWeb',
-  'produceWeb',
-  'consumeWeb',
-  'consumeComposedWeb',
-  'resumeWeb',
-  'leave',
-  'setMuted',
-  'snapshot',
-  'videoRouting',
-  'setLayout',
-  'setBroadcast',
-  'setWatch',
-  'pictureState',
-  'ivrStart',
-  'ivrPlay',
-  'ivrDigit',
-  'ivrStop',
-  'configure',
-  'applySettings',
-  'stats',
-  'ping',
-] as const;
-export type MediaMethod = (typeof MEDIA_METHODS)[number];
+// ------------------------------------------------------------------ requests and responses
 
-/** What the control plane can ask of the media service (MediaService's methods, async). */
-export type MediaControl = {
-  [M in Exclude<MediaMethod, 'ping'>]: (...args: Parameters<MediaService[M]>) => Promise<Awaited<ReturnType<MediaService[M]>>>;
-} & {
-  /** Liveness: the media process's meetings, pid and uptime (the dashboard's service status). */
-  ping(): Promise<{ meetings: number; pid: number; uptimeSeconds: number }>;
+/** A request answered with no result (`"result":null` on the wire). */
+// biome-ignore lint/suspicious/noConfusingVoidType: it is a return type — the media service's methods that return nothing implement these requests
+export type NoResult = void;
+
+/** A SIP caller joins a meeting's media: its SDP answer. */
+export type JoinSipParams = [meeting: string, request: SipLegRequest];
+export type JoinSipResult = SipLegAnswer;
+/** A SIP leg's re-INVITE: the new SDP answer. */
+export type UpdateSipParams = [meeting: string, participantId: string, offer: string];
+export type UpdateSipResult = string;
+/** A SIP terminal asked for a key frame (SIP INFO). */
+export type RequestKeyFrameParams = [meeting: string, participantId: string];
+export type RequestKeyFrameResult = NoResult;
+/** A browser joins (`remoteAddress` picks the ICE address under static NAT). */
+export type JoinWebParams = [meeting: string, participantId: string, displayName: string, remoteAddress?: string];
+export type JoinWebResult = WebJoin;
+export type ConnectWebParams = [meeting: string, participantId: string, transportId: string, dtlsParameters: types.DtlsParameters];
+export type ConnectWebResult = NoResult;
+/** A browser's microphone or camera: the producer id. */
+export type ProduceWebParams = [meeting: string, participantId: string, kind: 'audio' | 'video', rtpParameters: types.RtpParameters];
+export type ProduceWebResult = string;
+export type ConsumeWebParams = [meeting: string, participantId: string, producerId: string, rtpCapabilities: types.RtpCapabilities];
+export type ConsumeWebResult = WebConsumerInfo;
+/** A browser receives the composed picture instead of each camera. */
+export type ConsumeComposedWebParams = [meeting: string, participantId: string, rtpCapabilities: types.RtpCapabilities];
+export type ConsumeComposedWebResult = WebConsumerInfo;
+export type ResumeWebParams = [meeting: string, participantId: string, consumerId: string];
+export type ResumeWebResult = NoResult;
+/** The participant hung up or was removed (no participantclosed event follows). */
+export type LeaveParams = [meeting: string, participantId: string, reason?: string];
+export type LeaveResult = NoResult;
+/** Mutes one participant, or everyone (`'*'`) but `except`. */
+export type SetMutedParams = [meeting: string, participantId: string, muted: boolean, except?: string];
+export type SetMutedResult = NoResult;
+/** The live meetings' media (one, or all). */
+export type SnapshotParams = [meeting?: string];
+export type SnapshotResult = { readonly meeting: string; readonly workerPid: number; readonly participants: ParticipantSnapshot[] }[];
+/** Who each SIP leg of a meeting sees. */
+export type VideoRoutingParams = [meeting: string];
+export type VideoRoutingResult = Record<string, string | null>;
+export type SetLayoutParams = [meeting: string, choice: LayoutChoice, pinned?: string | null];
+export type SetLayoutResult = NoResult;
+/** Broadcast a site to the meeting; null stops it. */
+export type SetBroadcastParams = [meeting: string, participantId: string | null];
+export type SetBroadcastResult = NoResult;
+/** A SIP terminal watches a site; null: the meeting's picture again. */
+export type SetWatchParams = [meeting: string, viewerId: string, watchedId: string | null];
+export type SetWatchResult = NoResult;
+/** The composed picture now (as `participantId` sees it), or null. */
+export type PictureStateParams = [meeting: string, participantId?: string];
+export type PictureStateResult = (PictureState & { choice: LayoutChoice; pinned: string | null; pictures: number }) | null;
+/** Answers an IVR call's offer from the IVR port range; digits arrive as `ivrdigit` events. */
+export type IvrStartParams = [callId: string, offer: string, remoteAddress?: string];
+export type IvrStartResult = { sdp: string; codec: string; port: number };
+export type IvrPlayParams = [callId: string, language: string, prompts: string[]];
+export type IvrPlayResult = 'done' | 'interrupted';
+export type IvrDigitParams = [callId: string, digit: string];
+export type IvrDigitResult = NoResult;
+export type IvrStopParams = [callId: string];
+export type IvrStopResult = NoResult;
+/** New transports and IVR calls use these from now on. */
+export type ConfigureParams = [changes: { network?: MediaNetwork; rtpTimeoutMs?: number; ivrPorts?: { readonly min: number; readonly max: number } }];
+export type ConfigureResult = NoResult;
+/** The media process looks at its settings now; what it applies is in force on the answer. */
+export type ApplySettingsParams = [];
+export type ApplySettingsResult = { followed: boolean };
+/** Load figures (Prometheus metrics). */
+export type StatsParams = [];
+export type StatsResult = {
+  readonly workers: { readonly index: number; readonly pid: number; readonly cpuSeconds: number; readonly routers: number }[];
+  /** Workers the pool should have (a dead one is missing from `workers` until replaced). */
+  readonly configuredWorkers: number;
+  readonly meetings: number;
+  readonly ivrSessions: number;
+};
+/** Liveness: the media process's meetings, pid and uptime (the dashboard's service status). */
+export type PingParams = [];
+export type PingResult = { meetings: number; pid: number; uptimeSeconds: number };
+
+/** Every method: its params and its result. */
+export interface MediaRequests {
+  joinSip: { params: JoinSipParams; result: JoinSipResult };
+  updateSip: { params: UpdateSipParams; result: UpdateSipResult };
+  requestKeyFrame: { params: RequestKeyFrameParams; result: RequestKeyFrameResult };
+  joinWeb: { params: JoinWebParams; result: JoinWebResult };
+  connectWeb: { params: ConnectWebParams; result: ConnectWebResult };
+  produceWeb: { params: ProduceWebParams; result: ProduceWebResult };
+  consumeWeb: { params: ConsumeWebParams; result: ConsumeWebResult };
+  consumeComposedWeb: { params: ConsumeComposedWebParams; result: ConsumeComposedWebResult };
+  resumeWeb: { params: ResumeWebParams; result: ResumeWebResult };
+  leave: { params: LeaveParams; result: LeaveResult };
+  setMuted: { params: SetMutedParams; result: SetMutedResult };
+  snapshot: { params: SnapshotParams; result: SnapshotResult };
+  videoRouting: { params: VideoRoutingParams; result: VideoRoutingResult };
+  setLayout: { params: SetLayoutParams; result: SetLayoutResult };
+  setBroadcast: { params: SetBroadcastParams; result: SetBroadcastResult };
+  setWatch: { params: SetWatchParams; result: SetWatchResult };
+  pictureState: { params: PictureStateParams; result: PictureStateResult };
+  ivrStart: { params: IvrStartParams; result: IvrStartResult };
+  ivrPlay: { params: IvrPlayParams; result: IvrPlayResult };
+  ivrDigit: { params: IvrDigitParams; result: IvrDigitResult };
+  ivrStop: { params: IvrStopParams; result: IvrStopResult };
+  configure: { params: ConfigureParams; result: ConfigureResult };
+  applySettings: { params: ApplySettingsParams; result: ApplySettingsResult };
+  stats: { params: StatsParams; result: StatsResult };
+  ping: { params: PingParams; result: PingResult };
+}
+export type MediaMethod = keyof MediaRequests;
+
+/** What the control plane can ask of the media service. */
+export type MediaControl = { [M in MediaMethod]: (...params: MediaRequests[M]['params']) => Promise<MediaRequests[M]['result']> };
+
+/**
+ * What the media service answers with, method by method (`ping` is the channel's own): the
+ * server checks at compile time that MediaService is one.
+ */
+export type MediaHandlers = { [M in Exclude<MediaMethod, 'ping'>]: (...params: MediaRequests[M]['params']) => MediaRequests[M]['result'] | Promise<MediaRequests[M]['result']> };
+
+// ------------------------------------------------------------------ events
+
+/** What the media service pushes to every connected control plane. */
+export interface MediaEvents {
+  ivrdigit: [callId: string, digit: string];
+  keyframerequest: [meeting: string, participantId: string];
+  newproducer: [meeting: string, info: ProducerInfo];
+  producerclosed: [meeting: string, producerId: string, participantId: string];
+  participantclosed: [meeting: string, participantId: string, reason: string];
+  dominantspeaker: [meeting: string, participantId: string];
+}
+export type MediaEvent = keyof MediaEvents;
+export const MEDIA_EVENTS = ['participantclosed', 'dominantspeaker', 'newproducer', 'producerclosed', 'keyframerequest', 'ivrdigit'] as const satisfies readonly MediaEvent[];
+
+// ------------------------------------------------------------------ request shapes (runtime)
+
+/** How one param is checked: its JSON kind, whether it may be missing or null, its allowed values. */
+export interface ParamShape<K extends ParamKind = ParamKind> {
+  readonly name: string;
+  readonly kind: K;
+  readonly optional?: true;
+  readonly nullable?: true;
+  readonly oneOf?: readonly string[];
+  /** An object's own fields, checked the same way. */
+  readonly fields?: readonly ParamShape[];
+}
+export type ParamKind = 'string' | 'boolean' | 'strings' | 'object';
+type KindOf<T> = [NonNullable<T>] extends [string] ? 'string' : [NonNullable<T>] extends [boolean] ? 'boolean' : [NonNullable<T>] extends [readonly string[]] ? 'strings' : 'object';
+/** One shape per param, in order, each of the param's kind. */
+type ShapesOf<P extends readonly unknown[]> = { readonly [I in keyof P]-?: ParamShape<KindOf<P[I]>> };
+
+const text = (name: string, extra: Omit<ParamShape<'string'>, 'name' | 'kind'> = {}): ParamShape<'string'> => ({ name, kind: 'string', ...extra });
+const object = (name: string, extra: Omit<ParamShape<'object'>, 'name' | 'kind'> = {}): ParamShape<'object'> => ({ name, kind: 'object', ...extra });
+const meeting = text('meeting');
+const participant = text('participantId');
+const LAYOUT_CHOICES: readonly string[] = ['auto', 'single', ...EQUAL_SPLIT_LAYOUTS, ...ONE_PLUS_N_LAYOUTS];
+
+/** The params of every method, as the media service checks them before it runs one. */
+export const MEDIA_REQUEST_SHAPES: { readonly [M in MediaMethod]: ShapesOf<MediaRequests[M]['params']> } = {
+  joinSip: [
+    meeting,
+    object('request', {
+      fields: [text('participantId'), text('displayName'), text('offer'), text('srtp', { oneOf: ['optional', 'required', 'off'] }), text('remoteAddress', { optional: true })],
+    }),
+  ],
+  updateSip: [meeting, participant, text('offer')],
+  requestKeyFrame: [meeting, participant],
+  joinWeb: [meeting, participant, text('displayName'), text('remoteAddress', { optional: true })],
+  connectWeb: [meeting, participant, text('transportId'), object('dtlsParameters')],
+  produceWeb: [meeting, participant, text('kind', { oneOf: ['audio', 'video'] }), object('rtpParameters')],
+  consumeWeb: [meeting, participant, text('producerId'), object('rtpCapabilities')],
+  consumeComposedWeb: [meeting, participant, object('rtpCapabilities')],
+  resumeWeb: [meeting, participant, text('consumerId')],
+  leave: [meeting, participant, text('reason', { optional: true })],
+  setMuted: [meeting, participant, { name: 'muted', kind: 'boolean' }, text('except', { optional: true })],
+  snapshot: [text('meeting', { optional: true })],
+  videoRouting: [meeting],
+  setLayout: [meeting, text('choice', { oneOf: LAYOUT_CHOICES }), text('pinned', { optional: true, nullable: true })],
+  setBroadcast: [meeting, text('participantId', { nullable: true })],
+  setWatch: [meeting, text('viewerId'), text('watchedId', { nullable: true })],
+  pictureState: [meeting, text('participantId', { optional: true })],
+  ivrStart: [text('callId'), text('offer'), text('remoteAddress', { optional: true })],
+  ivrPlay: [text('callId'), text('language'), { name: 'prompts', kind: 'strings' }],
+  ivrDigit: [text('callId'), text('digit')],
+  ivrStop: [text('callId')],
+  configure: [object('changes')],
+  applySettings: [],
+  stats: [],
+  ping: [],
 };
 
-export const MEDIA_EVENTS = ['participantclosed', 'dominantspeaker', 'newproducer', 'producerclosed', 'keyframerequest', 'ivrdigit'] as const;
+export const MEDIA_METHODS = Object.keys(MEDIA_REQUEST_SHAPES) as MediaMethod[];
 
 /** Longest line either side accepts (an SDP offer is a few kB). */
 export const MAX_LINE_BYTES = 256 * 1024;

@@ -18,7 +18,7 @@ import { EventEmitter } from 'node:events';
 import cron, { type ScheduledTask } from 'node-cron';
 import { createError } from '../core/errors.ts';
 import { getLogger } from '../core/logger.ts';
-import type { SettingKey, Settings } from '../settings/settings-schema.ts';
+import { follows, type SettingKey, type Settings } from '../settings/settings-schema.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
 import type { BackupInfo, BackupStore } from './backup-store.ts';
 
@@ -52,7 +52,7 @@ export class BackupScheduler {
   readonly #settings: SettingsStore;
   readonly #store: BackupStore;
   readonly #onSettings = (keys: SettingKey[]) => {
-    if (keys.some((key) => key.startsWith('backup.'))) this.reschedule();
+    if (keys.some((key) => key.startsWith('backup.') && follows('control-plane', key))) this.reschedule();
   };
   #task: ScheduledTask | undefined;
   #expression: string | undefined;

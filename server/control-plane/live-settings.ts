@@ -6,10 +6,11 @@
  * a run without it); a port that could not be bound, in which case the stored value is put
  * back to what is in force, so the settings never claim a port nothing listens on. The media
  * process is asked to look at its settings at once too (port ranges for new calls, the video
- * settings for pictures in progress), so the answer can say they are in force.
+ * settings for pictures in progress), so the answer can say they are in force. Which process
+ * is asked follows from the declaration next to each setting (`follows` in settings-schema.ts).
  */
 import type { MediaControl } from '../../media/control/media-control-protocol.ts';
-import type { SettingKey, Settings } from '../settings/settings-schema.ts';
+import { follows, type SettingKey, type Settings } from '../settings/settings-schema.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
 import type { SignalingControlClient, SignalingStatus } from '../signaling/signaling-control.ts';
 import type { ListenerFailure } from '../signaling/signaling-service.ts';
@@ -35,10 +36,8 @@ export interface LiveOutcome {
   readonly problems: { readonly key: SettingKey; readonly reason: string }[];
 }
 
-const SIGNALING_KEYS: readonly SettingKey[] = ['sip.port', 'sip.tlsPort', 'sip.floodLimitPerSecond', 'sip.blockScanners', 'terminalLogs.enabled'];
-const WEB_KEYS: readonly SettingKey[] = ['web.httpPort', 'web.httpsEnabled', 'web.httpsPort'];
-const MEDIA_RANGES: readonly SettingKey[] = ['media.mcuPorts', 'media.ivrPorts', 'call.rtpTimeoutSeconds'];
-const MEDIA_VIDEO: readonly SettingKey[] = ['call.maxVideoResolution', 'call.maxBandwidth', 'call.polling.intervalSeconds', 'call.polling.rule'];
+/** Of the settings the media process follows, the call settings but the RTP timeout are the video ones (pictures in progress). */
+const isPictureSetting = (key: SettingKey): boolean => key.startsWith('call.') && key !== 'call.rtpTimeoutSeconds';
 
 export async function applyLive(changed: readonly SettingKey[], store: SettingsStore, targets: LiveTargets, author: { actor: string; source?: string }): Promise<LiveOutcome> {
   const messages: string[] = [];
@@ -49,8 +48,10 @@ export async function applyLive(changed: readonly SettingKey[], store: SettingsS
   let media: LiveOutcome['media'];
   const settings: Settings = store.getAll();
 
-  const ranges = changed.some((key) => MEDIA_RANGES.includes(key));
-  const video = changed.some((key) => MEDIA_VIDEO.includes(key));
+  // Who is asked is who follows the setting, as settings-schema.ts declares it.
+  const mediaKeys = changed.filter((key) => follows('media', key));
+  const ranges = mediaKeys.some((key) => !isPictureSetting(key));
+  const video = mediaKeys.some(isPictureSetting);
   if (targets.media && (ranges || video)) {
     try {
       await targets.media.applySettings();
@@ -63,7 +64,7 @@ export async function applyLive(changed: readonly SettingKey[], store: SettingsS
     }
   }
 
-  if (targets.signaling && changed.some((key) => SIGNALING_KEYS.includes(key))) {
+  if (targets.signaling && changed.some((key) => follows('signaling', key))) {
     try {
       const status = await targets.signaling.apply();
       signaling = { state: 'applied', listeners: status.listeners, drainingPorts: status.drainingPorts, pinned: status.pinned, failures: status.failures };
@@ -91,7 +92,7 @@ export async function applyLive(changed: readonly SettingKey[], store: SettingsS
     }
   }
 
-  if (targets.web && changed.some((key) => WEB_KEYS.includes(key))) {
+  if (targets.web && changed.some((key) => key.startsWith('web.') && follows('control-plane', key))) {
     web = await targets.web.apply(settings);
     if (web.http.error) {
       revert['web.httpPort'] = web.http.port;

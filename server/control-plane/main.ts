@@ -30,6 +30,7 @@ import { ServiceHealth } from '../observability/service-health.ts';
 import { turnAccessFrom } from '../turn/turn-config.ts';
 import { TurnGuestKeys, turnUserDb } from '../turn/turn-guest-keys.ts';
 import { SystemSampler } from '../observability/system-sampler.ts';
+import { follows } from '../settings/settings-schema.ts';
 import { SipApplication } from '../sip-app/sip-application.ts';
 import { SystemConfigurator } from '../system/system-configurator.ts';
 import { SignalingControlClient } from '../signaling/signaling-control.ts';
@@ -143,7 +144,7 @@ await runService('control plane', async () => {
   }
   // Changes the settings API does not make itself (a restore, the setup wizard) move the listeners too.
   state.settings.observer.on('changed', (keys) => {
-    if (keys.some((key) => key.startsWith('web.'))) void web.apply(state.settings.getAll()).catch((error: Error) => log.error({ err: error.message }, 'could not apply the web settings'));
+    if (keys.some((key) => key.startsWith('web.') && follows('control-plane', key))) void web.apply(state.settings.getAll()).catch((error: Error) => log.error({ err: error.message }, 'could not apply the web settings'));
   });
   sip.start(60_000).catch((error: Error) => log.error({ err: error.message }, 'SIP application not connected yet; still retrying'));
   return {

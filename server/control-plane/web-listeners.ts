@@ -46,6 +46,15 @@ export interface WebListenerState {
 
 type WebSettings = Pick<Settings, 'web.httpPort' | 'web.httpsEnabled' | 'web.httpsPort' | 'web.httpNatPort'>;
 
+/**
+ * Where the listeners should be for these settings (the control plane follows the settings that
+ * change it: `follows: ['control-plane']` in settings-schema.ts; `web.httpNatPort` is read at each
+ * request instead). HTTPS null when off.
+ */
+export function listenersWanted(settings: WebSettings, pinnedHttpPort?: number): { readonly httpPort: number; readonly httpsPort: number | null } {
+  return { httpPort: pinnedHttpPort ?? settings['web.httpPort'], httpsPort: settings['web.httpsEnabled'] ? settings['web.httpsPort'] : null };
+}
+
 /** Paths a browser navigates to (console, join page): over HTTP they are sent to HTTPS. */
 const BROWSER_PAGES = /^\/(?:$|index\.html(?:$|\?)|\?|console\/|join(?:\/|$|\?))/;
 
@@ -89,7 +98,8 @@ export class WebListeners {
   async #apply(settings: WebSettings): Promise<WebListenerState> {
     if (this.#closed) return this.state();
     this.#settings = { ...settings };
-    const httpPort = this.#options.pinnedHttpPort ?? settings['web.httpPort'];
+    const wanted = listenersWanted(settings, this.#options.pinnedHttpPort);
+    const httpPort = wanted.httpPort;
     if (this.#http?.port !== httpPort) {
       try {
         const server = await this.#listen(http.createServer(), httpPort, 'HTTP');
@@ -102,14 +112,14 @@ export class WebListeners {
         this.#httpError = (error as Error).message;
       }
     }
-    if (!settings['web.httpsEnabled']) {
+    const httpsPort = wanted.httpsPort;
+    if (httpsPort === null) {
       if (this.#https) log.info({ port: this.#https.port }, 'HTTPS turned off');
       this.#retire(this.#https?.server);
       this.#https = undefined;
       this.#httpsError = undefined;
       return this.state();
     }
-    const httpsPort = settings['web.httpsPort'];
     const stamp = this.#stamp();
     if (this.#https?.port === httpsPort) {
       if (stamp !== this.#certificateStamp) await this.#useCertificate(this.#https.server, stamp);

@@ -93,9 +93,10 @@ export class ControlSocketServer {
   async #handle(socket: net.Socket, line: string): Promise<void> {
     let id: unknown = null;
     try {
-      const request = JSON.parse(line) as { id?: unknown; method?: unknown; params?: unknown };
-      id = request.id ?? null;
-      const result = await this.#options.call(request.method, Array.isArray(request.params) ? request.params : []);
+      const request = parseRequest(line);
+      id = request.id;
+      if (!request.params) throw badRequest(`${String(request.method).slice(0, 60)}: params must be an array`);
+      const result = await this.#options.call(request.method, request.params);
       this.#write(socket, { id, result: result ?? null });
     } catch (error) {
       const err = error as Error & { code?: string; params?: Record<string, unknown> };
@@ -120,6 +121,23 @@ export class ControlSocketServer {
     this.#server.close();
     rmSync(this.#socketPath, { force: true });
   }
+}
+
+/**
+ * One request line: a JSON object with an `id` (a number or string, answered back), a `method`
+ * and `params` (an array; missing is none, anything else undefined here). A line that is not a
+ * JSON object is a VCBOX_ERR_BAD_REQUEST saying what was wrong.
+ */
+function parseRequest(line: string): { id: string | number | null; method: unknown; params: unknown[] | undefined } {
+  let request: unknown;
+  try {
+    request = JSON.parse(line);
+  } catch (error) {
+    throw badRequest(`a request line must be JSON (${(error as Error).message}); send {"id":1,"method":"…","params":[…]}`);
+  }
+  if (typeof request !== 'object' || request === null || Array.isArray(request)) throw badRequest('a request must be a JSON object {"id":1,"method":"…","params":[…]}');
+  const { id, method, params } = request as { id?: unknown; method?: unknown; params?: unknown };
+  return { id: typeof id === 'number' || typeof id === 'string' ? id : null, method, params: params === undefined ? [] : Array.isArray(params) ? params : undefined };
 }
 
 /** An error a control channel answers with (the code tells the client what it was). */

@@ -33,11 +33,24 @@ export interface PortRange {
 
 type Check<T> = (value: unknown) => value is T;
 
+/**
+ * The processes that follow a setting while they run: each watches it (the signaling service
+ * and the media process through their SettingsWatcher, the TURN service by re-rendering its
+ * relay's configuration, the control plane through the store's observer) and re-configures
+ * itself when it changes. Settings read afresh at each use (a call, a message, a request) need
+ * no following and name no process; remote syslog, which every process runs, re-reads the
+ * `syslog.` settings itself (server/logging/remote-syslog.ts).
+ */
+export const FOLLOWERS = ['control-plane', 'signaling', 'media', 'turn'] as const;
+export type Follower = (typeof FOLLOWERS)[number];
+
 interface SettingDefinition<T> {
   readonly default: T;
   /** Type guard plus rule; `describe` says what is allowed, for the error message. */
   readonly check: Check<T>;
   readonly describe: string;
+  /** Who follows it while running (test/foundation/setting-followers.test.ts checks it against the code). */
+  readonly follows: readonly Follower[];
 }
 
 const isPort = (value: unknown): value is number =>
@@ -65,8 +78,8 @@ const PEM_CERTIFICATES = /^\s*(-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n
 const isPemCertificates = (value: unknown): value is string =>
   typeof value === 'string' && value.length <= 65536 && (value === '' || PEM_CERTIFICATES.test(value));
 
-function setting<T>(defaultValue: T, check: Check<T>, describe: string): SettingDefinition<T> {
-  return { default: defaultValue, check, describe };
+function setting<T>(defaultValue: T, check: Check<T>, describe: string, follows: readonly Follower[] = []): SettingDefinition<T> {
+  return { default: defaultValue, check, describe, follows };
 }
 
 export const CONTENT_RESOLUTIONS = ['1080P/30', '1080P/15', '1080P/5', '720P/30', '720P/15', '720P/5'] as const;
@@ -120,39 +133,39 @@ export const BANDWIDTHS = ['4M', '3M', '2M', '1.5M', '1M', '768k', '512k', '256k
 
 export const SETTINGS = {
   // Call settings [001 ch4 通话设置]
-  'call.maxVideoResolution': setting('720P/30', oneOf(VIDEO_RESOLUTIONS), `one of ${VIDEO_RESOLUTIONS.join(', ')}`),
+  'call.maxVideoResolution': setting('720P/30', oneOf(VIDEO_RESOLUTIONS), `one of ${VIDEO_RESOLUTIONS.join(', ')}`, ['media']),
   'call.maxContentResolution': setting('1080P/5', oneOf(CONTENT_RESOLUTIONS), `one of ${CONTENT_RESOLUTIONS.join(', ')}`),
   'call.layout.equalSplitMax': setting('4x4', oneOf(EQUAL_SPLIT_LAYOUTS), `one of ${EQUAL_SPLIT_LAYOUTS.join(', ')}`),
   'call.layout.onePlusNMax': setting('1+7', oneOf(ONE_PLUS_N_LAYOUTS), `one of ${ONE_PLUS_N_LAYOUTS.join(', ')}`),
-  'call.polling.intervalSeconds': setting(10, isIntIn(5, 300), 'a whole number of seconds from 5 to 300'),
+  'call.polling.intervalSeconds': setting(10, isIntIn(5, 300), 'a whole number of seconds from 5 to 300', ['media']),
   // Beyond the spec: each SIP participant's picture without itself costs a composition per
   // participant, so it is offered only up to this many SIP video participants (0: off).
   'call.selfViewExclusionMax': setting(0, isIntIn(0, 9), 'a whole number from 0 (off) to 9 SIP video participants'),
-  'call.polling.rule': setting('round-robin', oneOf(['round-robin', 'longest-unseen'] as const), 'round-robin or longest-unseen'),
+  'call.polling.rule': setting('round-robin', oneOf(['round-robin', 'longest-unseen'] as const), 'round-robin or longest-unseen', ['media']),
   'call.earlyJoinMinutes': setting(10, oneOf(EARLY_JOIN_MINUTES), `one of ${EARLY_JOIN_MINUTES.join(', ')}`),
   'call.ivrLanguage': setting('zh-CN', oneOf(['zh-CN', 'en'] as const), 'zh-CN or en'),
-  'call.maxBandwidth': setting('2M', oneOf(BANDWIDTHS), `one of ${BANDWIDTHS.join(', ')}`),
+  'call.maxBandwidth': setting('2M', oneOf(BANDWIDTHS), `one of ${BANDWIDTHS.join(', ')}`, ['media']),
   // Media security and admission for meeting calls (beyond the manual, expected of an MCU):
   // SRTP (SDES) used when offered / required of every caller / never; callers that are not
   // registered accounts may dial meetings (they still need the PIN); a call whose RTP stops
   // for this long is hung up.
   'call.srtp': setting('optional', oneOf(['optional', 'required', 'off'] as const), 'optional, required or off'),
   'call.guestAccess': setting(true, isBool, 'true or false'),
-  'call.rtpTimeoutSeconds': setting(60, isIntIn(10, 600), 'a whole number of seconds from 10 to 600'),
+  'call.rtpTimeoutSeconds': setting(60, isIntIn(10, 600), 'a whole number of seconds from 10 to 600', ['media']),
   // A registered terminal dialling this number creates an instant meeting and joins it as its
   // host (the terminal's "meet now"; a conference factory in RFC 4579's terms).
   // The IVR access number: callers enter the meeting ID and PIN by DTMF.
   'call.ivrAccessNumber': setting('88888', isMeetingNumber, '5 to 12 digits'),
   'call.instantMeetingNumber': setting('99999', isMeetingNumber, '5 to 12 digits'),
   // Network & services [001 ch4 系统设置]
-  'network.localDomain': setting('vcbox.local', isDomainName, DOMAIN_RULE),
+  'network.localDomain': setting('vcbox.local', isDomainName, DOMAIN_RULE, ['turn']),
   // Which physical interface is which port, and how each gets its address. The WAN port's
   // factory address is 192.168.88.88 [001 ch1]; the LAN asks DHCP.
   ...nicSettings('lan', { interface: 'eth0', mode: 'dhcp', address: '', mask: '' }),
   ...nicSettings('wan', { interface: 'eth1', mode: 'static', address: '192.168.88.88', mask: '255.255.255.0' }),
   'network.routes': setting<StaticRoute[]>([], isRouteList, ROUTES_RULE),
-  'nat.enabled': setting(false, isBool, 'true or false'),
-  'nat.publicIp': setting('', (value: unknown): value is string => typeof value === 'string' && (value === '' || net.isIP(value) !== 0), 'an IP address (or empty)'),
+  'nat.enabled': setting(false, isBool, 'true or false', ['turn']),
+  'nat.publicIp': setting('', (value: unknown): value is string => typeof value === 'string' && (value === '' || net.isIP(value) !== 0), 'an IP address (or empty)', ['turn']),
   // Beyond the spec's two fields: which caller addresses are "inside" (they keep the private
   // address); everyone else is given the public IP.
   'nat.localNetworks': setting(
@@ -160,10 +173,10 @@ export const SETTINGS = {
     (value: unknown): value is string => typeof value === 'string' && value.length <= 1024 && 'networks' in parseNetworks(value),
     'a comma-separated list of IPv4 networks, e.g. 10.0.0.0/8,192.168.1.0/24',
   ),
-  'web.httpPort': setting(80, isPort, 'a port number 1-65535'),
+  'web.httpPort': setting(80, isPort, 'a port number 1-65535', ['control-plane']),
   'web.httpNatPort': setting(80, isPort, 'a port number 1-65535'),
-  'web.httpsEnabled': setting(false, isBool, 'true or false'),
-  'web.httpsPort': setting(443, isPort, 'a port number 1-65535'),
+  'web.httpsEnabled': setting(false, isBool, 'true or false', ['control-plane']),
+  'web.httpsPort': setting(443, isPort, 'a port number 1-65535', ['control-plane']),
   // The service URLs links sent by the box point at [003 设置中心访问地址] (the password-reset
   // mail): intranet for requesters inside nat.localNetworks, extranet for the others. Empty:
   // derived from the box's own address and ports (server/network/access-url.ts).
@@ -171,24 +184,24 @@ export const SETTINGS = {
   'web.accessUrl.extranet': setting('', isAccessUrlOrEmpty, ACCESS_URL_RULE),
   'ssh.enabled': setting(true, isBool, 'true or false'),
   'ssh.port': setting(22, isPort, 'a port number 1-65535'),
-  'sip.port': setting(5060, isPort, 'a port number 1-65535'),
-  'sip.tlsPort': setting(5061, isPort, 'a port number 1-65535'),
+  'sip.port': setting(5060, isPort, 'a port number 1-65535', ['signaling']),
+  'sip.tlsPort': setting(5061, isPort, 'a port number 1-65535', ['signaling']),
   // Digest challenges offered to terminals, most preferred first; answers with any other
   // algorithm are refused. MD5 alone by default: many terminals in the field read only one
   // challenge, and libre-based ones (baresip) fail when SHA-256 is offered beside MD5. SHA-256
   // is an opt-in ('SHA-256,MD5' or 'SHA-256') for terminals that implement RFC 8760.
   'sip.digestAlgorithms': setting('MD5', oneOf(DIGEST_CHOICES), `one of ${DIGEST_CHOICES.join(' | ')}`),
-  'sip.floodLimitPerSecond': setting(200, isIntIn(0, 100_000), 'messages per second per address, 0 for no limit'),
-  'sip.blockScanners': setting(true, isBool, 'true or false'),
+  'sip.floodLimitPerSecond': setting(200, isIntIn(0, 100_000), 'messages per second per address, 0 for no limit', ['signaling']),
+  'sip.blockScanners': setting(true, isBool, 'true or false', ['signaling']),
   // OPTIONS to every registered terminal this often (0 = off): online users show reachability.
   'sip.qualifySeconds': setting(60, (value: unknown): value is number => value === 0 || (Number.isInteger(value) && (value as number) >= 10 && (value as number) <= 3600), '0 (off) or 10 to 3600 seconds'),
-  'media.ivrPorts': setting<PortRange>({ min: 30000, max: 37999 }, isRange, 'a port range at least 1000 wide'),
-  'media.turnPorts': setting<PortRange>({ min: 38000, max: 49999 }, isRange, 'a port range at least 1000 wide'),
-  'media.mcuPorts': setting<PortRange>({ min: 50000, max: 59999 }, isRange, 'a port range at least 1000 wide'),
+  'media.ivrPorts': setting<PortRange>({ min: 30000, max: 37999 }, isRange, 'a port range at least 1000 wide', ['media']),
+  'media.turnPorts': setting<PortRange>({ min: 38000, max: 49999 }, isRange, 'a port range at least 1000 wide', ['turn']),
+  'media.mcuPorts': setting<PortRange>({ min: 50000, max: 59999 }, isRange, 'a port range at least 1000 wide', ['media', 'turn']),
   // The TURN relay for browsers that cannot reach the media ports directly (server/turn/):
   // clients reach it on this UDP/TCP port; it relays from media.turnPorts.
-  'turn.enabled': setting(true, isBool, 'true or false'),
-  'turn.port': setting(3478, isPort, 'a port number 1-65535'),
+  'turn.enabled': setting(true, isBool, 'true or false', ['turn']),
+  'turn.port': setting(3478, isPort, 'a port number 1-65535', ['turn']),
   'time.mode': setting('sntp', oneOf(['sntp', 'manual'] as const), 'sntp or manual'),
   'time.sntpServer': setting('cn.pool.ntp.org', isHostNameOrEmpty, 'a host name or IP address of at most 128 characters'),
   'time.zone': setting('UTC+08:00', isTimeZoneOffset, `a time zone from the list (${TIME_ZONE_OFFSETS[0]} … ${TIME_ZONE_OFFSETS.at(-1)})`),
@@ -240,19 +253,19 @@ export const SETTINGS = {
   'system.improvementProgramme': setting(true, isBool, 'true or false'),
   'license.pendingSerial': setting('', isText(128), 'a serial of at most 128 characters'),
   // Maintenance [001 ch4 系统维护]
-  'backup.auto': setting(true, isBool, 'true or false'),
-  'backup.period': setting('weekly', oneOf(['daily', 'weekly', 'monthly'] as const), 'daily, weekly or monthly'),
+  'backup.auto': setting(true, isBool, 'true or false', ['control-plane']),
+  'backup.period': setting('weekly', oneOf(['daily', 'weekly', 'monthly'] as const), 'daily, weekly or monthly', ['control-plane']),
   'backup.keep': setting(3, isIntIn(1, 30), 'a whole number from 1 to 30'),
   // When the automatic backup runs, in the box's local time: `day` is the weekday for weekly
   // (1 = Monday … 7 = Sunday) and the day of the month for monthly (1-28: every month has it);
   // daily ignores it.
-  'backup.day': setting(1, isIntIn(1, 28), 'a whole number from 1 to 28 (weekly: 1 = Monday … 7 = Sunday; monthly: the day of the month)'),
+  'backup.day': setting(1, isIntIn(1, 28), 'a whole number from 1 to 28 (weekly: 1 = Monday … 7 = Sunday; monthly: the day of the month)', ['control-plane']),
   // The passphrase automatic backups are encrypted with (server/backup/backup-encryption.ts):
   // the schedule runs unattended, so the box must keep it — sealed with the box key like every
   // secret (server/secrets/box-key.ts), never returned by the API. Empty: no automatic backup
   // is made (the run is refused and logged) until an administrator sets one.
   'backup.passphrase': setting('', (value: unknown): value is string => typeof value === 'string' && (value === '' || (value.length >= 8 && value.length <= 256)), 'empty, or a passphrase of 8 to 256 characters'),
-  'backup.time': setting('02:00', (value: unknown): value is string => typeof value === 'string' && /^([01]\d|2[0-3]):[0-5]\d$/.test(value), 'a time of day HH:MM (00:00-23:59)'),
+  'backup.time': setting('02:00', (value: unknown): value is string => typeof value === 'string' && /^([01]\d|2[0-3]):[0-5]\d$/.test(value), 'a time of day HH:MM (00:00-23:59)', ['control-plane']),
 } as const;
 
 export type SettingKey = keyof typeof SETTINGS;
@@ -266,6 +279,16 @@ export type SettingValue<K extends SettingKey> = (typeof SETTINGS)[K]['default']
         : D
   : never;
 export type Settings = { [K in SettingKey]: SettingValue<K> };
+
+/** The settings `process` follows while it runs, as declared above. */
+export function followedBy(process: Follower): SettingKey[] {
+  return (Object.keys(SETTINGS) as SettingKey[]).filter((key) => (SETTINGS[key] as SettingDefinition<unknown>).follows.includes(process));
+}
+
+/** Whether `process` follows `key` while it runs. */
+export function follows(process: Follower, key: SettingKey): boolean {
+  return (SETTINGS[key] as SettingDefinition<unknown>).follows.includes(process);
+}
 
 export function isSettingKey(key: string): key is SettingKey {
   return Object.hasOwn(SETTINGS, key);

@@ -3,11 +3,13 @@
  * media process): every `pollMs` the store is read — a `PRAGMA data_version` check when nothing
  * moved, see settings-store.ts — and the keys whose value differs from the last look are
  * emitted as `changed`, whoever wrote them (the console's PATCH, a restore, the setup wizard).
- * The control plane, which writes the settings, listens to the store's own observer instead.
+ * Given the process it runs in (`follows`), it emits only the settings that process follows as
+ * settings-schema.ts declares them. The control plane, which writes the settings, listens to
+ * the store's own observer instead.
  */
 import { EventEmitter } from 'node:events';
 import { getLogger } from '../core/logger.ts';
-import type { SettingKey, Settings } from './settings-schema.ts';
+import { type Follower, follows, type SettingKey, type Settings } from './settings-schema.ts';
 import type { SettingsStore } from './settings-store.ts';
 
 const log = getLogger('settings');
@@ -20,14 +22,16 @@ export interface SettingsWatcherEvents {
 export class SettingsWatcher extends EventEmitter<SettingsWatcherEvents> {
   readonly #store: SettingsStore;
   readonly #pollMs: number;
+  readonly #follower: Follower | undefined;
   #last: Settings;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(store: SettingsStore, options: { pollMs?: number } = {}) {
+  constructor(store: SettingsStore, options: { pollMs?: number; follows?: Follower } = {}) {
     super();
     this.#store = store;
     this.#pollMs = options.pollMs ?? 500;
+    this.#follower = options.follows;
     this.#last = store.getAll();
   }
 
@@ -43,7 +47,7 @@ export class SettingsWatcher extends EventEmitter<SettingsWatcherEvents> {
     return this;
   }
 
-  /** Looks now (also what the timer does); returns the keys that changed. */
+  /** Looks now (also what the timer does); returns the keys that changed (of those followed). */
   check(): SettingKey[] {
     if (this.#closed) return [];
     let now: Settings;
@@ -55,7 +59,8 @@ export class SettingsWatcher extends EventEmitter<SettingsWatcherEvents> {
       log.debug({ err: (error as Error).message }, 'settings watcher: read failed');
       return [];
     }
-    const changed = (Object.keys(now) as SettingKey[]).filter((key) => JSON.stringify(now[key]) !== JSON.stringify(this.#last[key]));
+    const follower = this.#follower;
+    const changed = (Object.keys(now) as SettingKey[]).filter((key) => (follower === undefined || follows(follower, key)) && JSON.stringify(now[key]) !== JSON.stringify(this.#last[key]));
     this.#last = now;
     if (changed.length > 0) this.emit('changed', changed, now);
     return changed;

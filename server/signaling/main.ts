@@ -22,18 +22,17 @@ import { SettingsWatcher } from '../settings/settings-watcher.ts';
 import { certificateFiles, ensureCertificate } from '../tls/self-signed-certificate.ts';
 import { applicationSecret } from './application-secret.ts';
 import { type PinnedPorts, SignalingControlServer, type SignalingStatus } from './signaling-control.ts';
+import { signalingSettingsFrom } from './signaling-settings.ts';
 import { type ListenerFailure, type SignalingReconfiguration, SignalingService } from './signaling-service.ts';
 
 const log = getLogger('signaling');
-
-/** Settings that change the running service (the rest it reads per message, or not at all). */
-const FOLLOWED = /^sip\.(port|tlsPort|floodLimitPerSecond|blockScanners)$/;
 
 await runService('signaling service', async () => {
   const config = loadConfig(process.env);
   initLogging(config, 'sip', { process: 'signaling' });
   const { db, settings } = openState(config);
-  const watcher = new SettingsWatcher(settings);
+  // It follows the settings declared `follows: ['signaling']` (the rest it reads per message, or not at all).
+  const watcher = new SettingsWatcher(settings, { follows: 'signaling' });
   // The database stays open for remote syslog and the settings watcher, which follow the settings.
   const syslog = new RemoteSyslog({ settings, logFile: 'sip', processName: 'signaling' }).start();
   const paths = dataPaths(config);
@@ -42,11 +41,7 @@ await runService('signaling service', async () => {
     ...(config.sip.port === undefined ? {} : { port: 'VCBOX_SIP_PORT (sip.port in the configuration file)' }),
     ...(config.sip.tlsPort === undefined ? {} : { tlsPort: 'VCBOX_SIP_TLS_PORT (sip.tlsPort in the configuration file)' }),
   };
-  const wanted = (all: Settings): SignalingReconfiguration => ({
-    port: config.sip.port ?? all['sip.port'],
-    tlsPort: config.sip.tlsPort ?? all['sip.tlsPort'],
-    guard: { perSecond: all['sip.floodLimitPerSecond'], blockScanners: all['sip.blockScanners'] },
-  });
+  const wanted = (all: Settings): SignalingReconfiguration => signalingSettingsFrom(all, config.sip);
   const first = wanted(watcher.current);
   const service = new SignalingService({
     host: config.sip.host,
@@ -113,9 +108,7 @@ await runService('signaling service', async () => {
     applying = next.catch((error: unknown) => log.error({ err: error }, 'could not apply the settings'));
     return next;
   };
-  watcher.on('changed', (keys) => {
-    if (keys.some((key) => FOLLOWED.test(key))) void apply().catch(() => {});
-  });
+  watcher.on('changed', () => void apply().catch(() => {}));
   watcher.start();
   // Restores and imports replace the certificate file; look at it now and then.
   const certificateTimer = setInterval(() => {

@@ -7,12 +7,12 @@
  * moved, or why not) and to read the service's counters for /metrics. The service also follows
  * the settings by itself (server/signaling/main.ts), so nothing depends on this channel being
  * used. Both ends are here: `SignalingControlServer` (signaling process; the socket itself is
- * server/core/line-json-ipc.ts) and `SignalingControlClient` (control plane). Not the drachtio wire protocol: that one is the SIP
+ * server/core/line-json-ipc.ts) and `SignalingControlClient` (control plane; server/core/request-client.ts). Not the drachtio wire protocol: that one is the SIP
  * application's, and drachtio-server has no such commands.
  */
-import net from 'node:net';
 import { createError } from '../core/errors.ts';
-import { badRequest, ControlSocketServer, readLines } from '../core/line-json-ipc.ts';
+import { badRequest, ControlSocketServer } from '../core/line-json-ipc.ts';
+import { RequestClient } from '../core/request-client.ts';
 import type { ListenerFailure, SignalingService } from './signaling-service.ts';
 
 /** Longest line either side accepts. */
@@ -69,50 +69,34 @@ export class SignalingControlServer {
 }
 
 /**
- * The control plane's end: each call opens the socket, asks, and closes. Throws
- * VCBOX_ERR_SIGNALING_UNAVAILABLE when the service does not answer (not running, or busy past
- * the timeout).
+ * The control plane's end, on the shared request client (server/core/request-client.ts): a call
+ * connects when there is no connection and keeps it for the next one. Throws
+ * VCBOX_ERR_SIGNALING_UNAVAILABLE when the service does not answer (not running, gone
+ * mid-call, or busy past the timeout).
  */
 export class SignalingControlClient {
-  readonly #socketPath: string;
-  readonly #timeoutMs: number;
+  readonly #client: RequestClient;
 
   constructor(socketPath: string, options: { timeoutMs?: number } = {}) {
-    this.#socketPath = socketPath;
-    this.#timeoutMs = options.timeoutMs ?? 5000;
+    this.#client = new RequestClient(socketPath, {
+      peer: 'the signaling service',
+      maxLineBytes: MAX_LINE,
+      timeoutMs: options.timeoutMs ?? 5000,
+      unavailable: (reason) => createError('VCBOX_ERR_SIGNALING_UNAVAILABLE', { reason }),
+    });
   }
 
   status(): Promise<SignalingStatus> {
-    return this.#call('status');
+    return this.#client.call('status') as Promise<SignalingStatus>;
   }
 
   /** Has the service re-read its settings and applied them; its status afterwards. */
   apply(): Promise<SignalingStatus> {
-    return this.#call('apply');
+    return this.#client.call('apply') as Promise<SignalingStatus>;
   }
 
-  #call(method: 'status' | 'apply'): Promise<SignalingStatus> {
-    return new Promise((resolve, reject) => {
-      const socket = net.createConnection(this.#socketPath);
-      const fail = (reason: string) => {
-        clearTimeout(timer);
-        socket.destroy();
-        reject(createError('VCBOX_ERR_SIGNALING_UNAVAILABLE', { reason }));
-      };
-      const timer = setTimeout(() => fail(`no answer to "${method}" within ${this.#timeoutMs} ms`), this.#timeoutMs);
-      socket.on('connect', () => socket.write(`${JSON.stringify({ id: 1, method })}\n`));
-      socket.on('error', (error: NodeJS.ErrnoException) => fail(error.code === 'ENOENT' || error.code === 'ECONNREFUSED' ? 'the signaling service is not running' : error.message));
-      readLines(socket, MAX_LINE, (line) => {
-        clearTimeout(timer);
-        socket.end();
-        try {
-          const answer = JSON.parse(line) as { result?: SignalingStatus; error?: { message: string } };
-          if (answer.result) resolve(answer.result);
-          else reject(createError('VCBOX_ERR_SIGNALING_UNAVAILABLE', { reason: answer.error?.message ?? 'empty answer' }));
-        } catch (error) {
-          reject(createError('VCBOX_ERR_SIGNALING_UNAVAILABLE', { reason: `unreadable answer: ${(error as Error).message}` }));
-        }
-      }, () => socket.destroy());
-    });
+  /** Drops the connection. Safe to call twice. */
+  close(): void {
+    this.#client.close();
   }
 }

@@ -2,8 +2,9 @@
  * The line-JSON control channel (server/core/line-json-ipc.ts) over a real Unix socket: its
  * server answers requests split over several writes and several requests in one write, answers
  * errors with their code, refuses a line past the bound and ends the connection; the two
- * clients that read it with the same line reader — the media client (server/media-client) and
- * the signaling control client — get answers and events through it.
+ * clients built on the one request client (server/core/request-client.ts, tested in
+ * ./request-client.test.ts) — the media client (server/media-client) and the signaling control
+ * client — get answers and events through it.
  */
 import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
