@@ -7,8 +7,9 @@
  * loudspeaker a null sink whose monitor `parec` records (16 kHz mono s16le, `heard()`). The
  * camera is mediastreamer's StaticImage; received video is decoded into MSExtDisplay (no window),
  * so the log says when a frame was decoded. No network namespace: linphone opens its sockets on
- * loopback, but it starts SIP only when the machine has a non-loopback address with a route
- * (its network monitor; see docs/interop.md). Stopped with `close()`.
+ * loopback (also where loopback is all there is). Its data folder must exist: without
+ * ~/.local/share/linphone liblinphone 5.1 cannot open its database and never starts SIP ("No
+ * listening point"). Stopped with `close()`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
