@@ -173,6 +173,7 @@ export class Linphone {
     await new Promise((resolve) => setTimeout(resolve, 300));
     for (const child of this.#children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     rmSync(this.#socketPath, { force: true });
+    rmSync(this.dir, { recursive: true, force: true });
   }
 
   static async start(options: LinphoneOptions): Promise<Linphone> {
