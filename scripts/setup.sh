@@ -32,7 +32,11 @@ vcbox_apt_run=(ca-certificates openssl procps util-linux $(cat "$vcbox_root/scri
 # Chinese screenshots show characters (WenQuanYi Micro Hei: 1.6 MB, not Noto CJK's 56 MB), and
 # Info-ZIP's unzip (reads the log exports the way an administrator's tools do), and systemd for
 # its `systemd-analyze security --offline`, which rates the units' sandboxes (no systemd runs).
-vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium rsyslog rsyslog-gnutls curl baresip-core fonts-wqy-microhei unzip systemd)
+# Third-party clients of the interop tests (test/interop/): linphone's daemon (linphone-cli) with
+# the OpenH264 plugin for H.264, PulseAudio (each test's own server: a sine source as microphone,
+# a null sink recorded by parec as loudspeaker; no sound card), baresip's FFmpeg codecs (H.264).
+vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium rsyslog rsyslog-gnutls curl baresip-core fonts-wqy-microhei unzip systemd
+  linphone-cli mediastreamer2-plugin-openh264 pulseaudio pulseaudio-utils baresip-ffmpeg)
 
 vcbox_missing_packages() {
   local pkg

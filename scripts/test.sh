@@ -25,5 +25,7 @@ tap_status=${PIPESTATUS[0]}
 set -e
 [ "$tap_status" -ne 0 ] && status=1
 
+# The interoperability table the real-client tests wrote (test/interop/).
+node scripts/interop-table.ts "$artifacts/interop" > "$artifacts/interop.md" || true
 node scripts/test-summary.ts "$artifacts/tap.txt" ${static_failed:+--failed-check "$static_failed"}
 exit "$status"

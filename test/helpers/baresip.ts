@@ -2,11 +2,16 @@
  * baresip (Debian baresip-core) as a scriptable SIP terminal for tests: its own configuration
  * folder, one account registering to the box, a 440 Hz tone file (ffmpeg) as microphone, and the
  * ctrl_tcp module to dial, hang up and read events (REGISTER_OK, CALL_ESTABLISHED,
- * CALL_RTPESTAB, CALL_CLOSED…). Debian's baresip 1.0 opens no SIP socket on loopback alone, so
- * it runs inside a network namespace the test creates (test/helpers/netns.ts: a real
- * interface and a default route), bound to the namespace's address (terminals that call each
- * other share one namespace: the media between them stays inside it); the box is reached at
- * this side's address. Stopped with `close()`.
+ * CALL_RTPESTAB, CALL_CLOSED…). Where: inside a network namespace the test creates
+ * (test/helpers/netns.ts: a real interface and a default route), bound to the namespace's
+ * address (terminals that call each other share one namespace: the media between them stays
+ * inside it; the box is reached at this side's address) — or, without a namespace, on
+ * 127.0.0.1 with `net_interface 127.0.0.1`: left to itself Debian's baresip 1.0 takes the
+ * address of the default route's interface (and opens nothing when loopback is all there is),
+ * told the address it runs on loopback alone. The interop tests (test/interop/) use the latter
+ * with Opus from the ausine module, video (VP8 or H.264, the fakevideo test pattern as camera
+ * and display), the sndfile module recording what it hears and the snapshot module saving a
+ * received frame. Stopped with `close()`.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -95,30 +100,55 @@ export class Baresip {
     setTimeout(() => this.#child.kill('SIGKILL'), 2000).unref();
   }
 
-  /** Starts a terminal in `namespace`, registered as `account` to the box at its host address:`boxPort`. */
-  static async start(options: { account: string; password: string; boxPort: number; namespace: TestNamespace; autoAnswer?: boolean }): Promise<Baresip> {
+  /** Where it records what it hears (the sndfile module's WAV files, `*-dec.wav`), with `record`. */
+  dir = '';
+
+  /**
+   * Starts a terminal registered as `account` to the box at `boxPort`: in `namespace` (the box
+   * at the namespace pair's host address), or on 127.0.0.1 without one. `opus` sends a sine of
+   * that frequency with Opus (else PCMU with a 440 Hz file); `video` offers that codec with the
+   * fakevideo camera; `record` keeps what it hears in `dir`.
+   */
+  static async start(options: {
+    account: string;
+    password: string;
+    boxPort: number;
+    namespace?: TestNamespace;
+    autoAnswer?: boolean;
+    opus?: { toneHz: number };
+    video?: 'VP8' | 'H264';
+    record?: boolean;
+  }): Promise<Baresip> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-baresip-'));
     const sipPort = await freePort();
     const controlPort = await freePort();
-    const { address, hostAddress } = options.namespace;
+    const { address, hostAddress } = options.namespace ?? { address: '127.0.0.1', hostAddress: '127.0.0.1' };
     const tone = path.join(dir, 'tone.wav');
-    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=120', '-ar', '8000', '-ac', '1', '-c:a', 'pcm_s16le', tone]);
+    if (!options.opus) {
+      execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=120', '-ar', '8000', '-ac', '1', '-c:a', 'pcm_s16le', tone]);
+    }
+    const video = options.video;
     writeFileSync(
       path.join(dir, 'config'),
       [
         'poll_method epoll',
         `sip_listen ${address}:${sipPort}`,
-        // The microphone: a 440 Hz tone at 8 kHz from a file (ausine makes 48 kHz only, and
-        // baresip 1.0 does not resample it for PCMU).
-        `audio_source aufile,${tone}`,
-        'audio_srate 8000',
-        'audio_channels 1',
+        ...(options.namespace ? [] : ['net_interface 127.0.0.1']),
+        ...(options.opus
+          ? // Opus at 48 kHz from the ausine module (its frequency as device name).
+            [`audio_source ausine,${options.opus.toneHz}`]
+          : // The microphone: a 440 Hz tone at 8 kHz from a file (ausine makes 48 kHz only, and
+            // baresip 1.0 does not resample it for PCMU).
+            [`audio_source aufile,${tone}`, 'audio_srate 8000', 'audio_channels 1']),
         'audio_player aubridge,nowhere',
         'audio_alert aubridge,nowhere',
-        'video_source',
+        ...(video ? ['video_source fakevideo,nil', 'video_display fakevideo,nil', 'video_size 640x360', 'video_bitrate 300000', 'video_fps 15'] : ['video_source']),
+        ...(options.record ? [`snd_path ${dir}`] : []),
         'module_path /usr/lib/baresip/modules',
         'module g711.so',
-        'module aufile.so',
+        ...(options.opus ? ['module opus.so', 'module ausine.so'] : ['module aufile.so']),
+        ...(video ? [video === 'VP8' ? 'module vp8.so' : 'module avcodec.so', 'module fakevideo.so', 'module snapshot.so'] : []),
+        ...(options.record ? ['module sndfile.so'] : []),
         'module aubridge.so',
         'module account.so',
         'module ctrl_tcp.so',
@@ -129,12 +159,13 @@ export class Baresip {
       ].join('\n'),
     );
     const answer = options.autoAnswer ? ';answermode=auto' : '';
+    const codecs = `;audio_codecs=${options.opus ? 'opus/48000/2' : 'PCMU'}${video ? `;video_codecs=${video}` : ''}`;
     writeFileSync(
       path.join(dir, 'accounts'),
       // The box by address: there is no DNS on the test machine for baresip to resolve a domain.
-      `<sip:${options.account}@${hostAddress}:${options.boxPort}>;auth_user=${options.account};auth_pass=${options.password};regint=300;audio_codecs=PCMU${answer}\n`,
+      `<sip:${options.account}@${hostAddress}:${options.boxPort}>;auth_user=${options.account};auth_pass=${options.password};regint=300${codecs}${answer}\n`,
     );
-    const [command, args] = options.namespace.exec('baresip', ['-4', '-f', dir]);
+    const [command, args] = options.namespace ? options.namespace.exec('baresip', ['-4', '-f', dir]) : ['baresip', ['-4', '-f', dir]];
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let control: net.Socket | undefined;
     for (let attempt = 0; attempt < 100 && !control; attempt++) {
@@ -149,6 +180,8 @@ export class Baresip {
       child.kill('SIGKILL');
       throw new Error(`baresip did not open its control port (exit ${child.exitCode})`);
     }
-    return new Baresip(child, control);
+    const baresip = new Baresip(child, control);
+    baresip.dir = dir;
+    return baresip;
   }
 }

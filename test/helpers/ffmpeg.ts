@@ -45,3 +45,35 @@ export function rms(pcm: Buffer): number {
   for (let i = 0; i < samples; i++) sum += pcm.readInt16LE(i * 2) ** 2;
   return samples === 0 ? 0 : Math.sqrt(sum / samples);
 }
+
+/**
+ * The share (0-1) of a mono s16le signal's energy within `spread` Hz of `frequency` (Goertzel
+ * over the whole buffer, 1 Hz steps). Unlike the zero-crossing estimate it holds when a codec's
+ * silences (DTX, a loaded machine's gaps) cut the tone into pieces: a clean tone gives about 1.
+ */
+export function toneShare(pcm: Buffer, sampleRate: number, frequency: number, spread = 10): number {
+  const n = Math.floor(pcm.length / 2);
+  if (n === 0) return 0;
+  const x = new Float64Array(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const value = pcm.readInt16LE(i * 2);
+    x[i] = value;
+    total += value * value;
+  }
+  if (total === 0) return 0;
+  const step = sampleRate / n; // Hz per DFT bin
+  let inBand = 0;
+  for (let k = Math.max(1, Math.round((frequency - spread) / step)); k <= Math.round((frequency + spread) / step); k++) {
+    const coefficient = 2 * Math.cos((2 * Math.PI * k) / n);
+    let s1 = 0;
+    let s2 = 0;
+    for (let i = 0; i < n; i++) {
+      const s0 = (x[i] ?? 0) + coefficient * s1 - s2;
+      s2 = s1;
+      s1 = s0;
+    }
+    inBand += (2 * (s1 * s1 + s2 * s2 - coefficient * s1 * s2)) / n;
+  }
+  return Math.min(1, inBand / total);
+}

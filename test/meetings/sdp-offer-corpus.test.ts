@@ -47,6 +47,8 @@ const EXPECTED: Record<string, { meeting: Expect; ivr: Expect }> = {
   'poly-group-500.sdp': served('G722', 'H264'),
   'polycom-hdx-8000.sdp': served('G722', 'H264'),
   'port-zero-video.sdp': served('G722'),
+  // RED, RTX and ULPFEC are not served: the answer names the main codecs only (never their numbers).
+  'rtx-fec-red-avpf.sdp': served('opus', 'VP8'),
   'sdes-srtp-softphone.sdp': { meeting: { status: 200, audio: 'PCMA', video: 'H264', srtp: 'AES_CM_128_HMAC_SHA1_80' }, ivr: IVR_SRTP },
   'unknown-attributes.sdp': served('PCMA', 'H264'),
   'yealink-t54w-desk.sdp': served('G722'),
@@ -107,6 +109,10 @@ for (const offer of corpus()) {
           const suites = answer.media.filter((m) => m.port > 0).map((m) => m.crypto[0]?.suite);
           t.same(suites, suites.map(() => expected.srtp), `${where}: SRTP ${expected.srtp ?? 'none'} on every served line`);
         }
+        t.notOk(
+          answer.media.some((m) => m.codecs.some((c) => /^(rtx|red|ulpfec|flexfec)$/i.test(c.name))) || /apt=/.test(outcome.answer),
+          `${where}: no RED/RTX/FEC payload type answered (the box sends and takes the main codecs only)`,
+        );
         t.ok(video.length <= 1, `${where}: at most one video line served (a second, content line is declined with port 0)`);
         t.notOk(answer.media.some((m) => m.kind === 'application' && m.port > 0), `${where}: no BFCP/application line served`);
       } else {
