@@ -79,3 +79,11 @@ t.test('stream framing: split reads, several messages per read, keep-alives, bad
   const compact = new StreamFramer().push(Buffer.from(one.replace('Content-Length:', 'l:')));
   t.same(compact.map((i) => i.kind), ['message'], 'compact l: header');
 });
+
+t.test('header parameters: tokens, valueless flags and quoted strings holding > (linphone +sip.instance)', async (t) => {
+  const contact = '<sip:1001@10.0.0.5;transport=udp>;+sip.instance="<urn:uuid:5f1c-77>";expires=60;reg-id=1';
+  t.equal(headerParam(contact, '\\+sip\\.instance'), '"<urn:uuid:5f1c-77>"', 'the whole quoted string, > included');
+  t.equal(headerParam(contact, 'expires'), '60', 'a parameter after the quoted string');
+  t.equal(headerParam('SIP/2.0/UDP h;branch=z9hG4bK1;rport', 'rport'), '', 'a flag is empty');
+  t.equal(headerParam('<sip:a@b>;tag=x', 'expires'), undefined, 'absent');
+});

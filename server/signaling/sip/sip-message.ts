@@ -296,7 +296,8 @@ export function parseMessage(data: Buffer): SipMessage {
 
 /** A header parameter such as `;tag=abc` or `;rport`; undefined when absent, '' when valueless. */
 export function headerParam(value: string, param: string): string | undefined {
-  const match = new RegExp(`;\\s*${param}(?:=([^;,\\s>]*))?(?=[;,\\s>]|$)`, 'i').exec(value);
+  // A value is a token or a quoted string (RFC 3261 §25.1: `+sip.instance="<urn:uuid:…>"` holds `>`).
+  const match = new RegExp(`;\\s*${param}(?:=("(?:[^"\\\\]|\\\\.)*"|[^;,\\s>]*))?(?=[;,\\s>]|$)`, 'i').exec(value);
   return match ? (match[1] ?? '') : undefined;
 }
 
