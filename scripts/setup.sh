@@ -32,7 +32,7 @@ vcbox_apt_run=(ca-certificates openssl procps util-linux $(cat "$vcbox_root/scri
 # Chinese screenshots show characters (WenQuanYi Micro Hei: 1.6 MB, not Noto CJK's 56 MB), and
 # Info-ZIP's unzip (reads the log exports the way an administrator's tools do), and systemd for
 # its `systemd-analyze security --offline`, which rates the units' sandboxes (no systemd runs).
-vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium rsyslog rsyslog-gnutls curl baresip-core fonts-wqy-microhei unzip systemd)
+vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium rsyslog rsyslog-gnutls curl baresip-core fonts-wqy-microhei unzip systemd libre-dev)
 
 vcbox_missing_packages() {
   local pkg
@@ -111,6 +111,8 @@ bash "$vcbox_root/scripts/build-relay-guard.sh"
 bash "$vcbox_root/scripts/build-web.sh"
 # The IVR prompts (espeak-ng, zh-CN and en), rebuilt only when their texts changed.
 node "$vcbox_root/scripts/build-prompts.ts"
+# The tests' BFCP client (libre), for the test set-up only.
+if [ "$vcbox_setup_purpose" = "test" ]; then bash "$vcbox_root/scripts/build-bfcp-client.sh"; fi
 flock -u "$vcbox_lock_fd"
 exec {vcbox_lock_fd}>&-
 unset vcbox_worker_dir vcbox_recipe vcbox_setup_purpose vcbox_stamp vcbox_want vcbox_lock vcbox_lock_fd

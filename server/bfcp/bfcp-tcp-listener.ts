@@ -1,0 +1,179 @@
+/**
+ * BFCP over TCP (RFC 8855 §6.2, RFC 4582 framing): messages back to back on the stream, each
+ * cut by its header's payload length. Version 1 only. A message whose attributes do not decode
+ * gets an Error and the connection goes on; one that breaks the framing (wrong version, F bit,
+ * a length above the limit) gets an Error and the connection is closed, as does a connection
+ * that keeps sending bad messages. Each TCP connection is one BfcpEndpoint; server-initiated
+ * messages carry transaction ID 0.
+ */
+import net from 'node:net';
+import { getLogger } from '../core/logger.ts';
+import type { BfcpEndpoint, BfcpReceiver } from './bfcp-endpoint.ts';
+import {
+  type Attribute,
+  BfcpDecodeError,
+  type BfcpMessage,
+  decodeHeader,
+  decodeMessage,
+  ErrorCode,
+  encodeMessage,
+  errorResponse,
+  HEADER_BYTES,
+  MAX_MESSAGE_BYTES,
+  primitiveName,
+} from './bfcp-message.ts';
+
+const log = getLogger('bfcp-tcp');
+
+/** Connections open at once; more are refused by the kernel's accept being closed at once. */
+export const MAX_TCP_CONNECTIONS = 256;
+/** Bad messages a connection may send before it is closed. */
+const MAX_BAD_MESSAGES = 5;
+
+class TcpEndpoint implements BfcpEndpoint {
+  readonly transport = 'tcp' as const;
+  readonly version = 1 as const;
+  readonly peer: string;
+  readonly #socket: net.Socket;
+
+  constructor(socket: net.Socket) {
+    this.#socket = socket;
+    this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
+  }
+
+  get closed(): boolean {
+    return this.#socket.destroyed || !this.#socket.writable;
+  }
+
+  respond(_request: BfcpMessage, response: BfcpMessage): void {
+    this.write(response);
+  }
+
+  notify(conferenceId: number, userId: number, primitive: number, attributes: Attribute[]): void {
+    this.write({ version: 1, responder: false, primitive, conferenceId, transactionId: 0, userId, attributes });
+  }
+
+  write(message: BfcpMessage): void {
+    if (this.closed) return;
+    this.#socket.write(encodeMessage(message));
+  }
+}
+
+export class BfcpTcpListener {
+  readonly transport = 'tcp' as const;
+  readonly #server: net.Server;
+  readonly #receiver: BfcpReceiver;
+  readonly #sockets = new Set<net.Socket>();
+  #closing: Promise<void> | undefined;
+
+  private constructor(server: net.Server, receiver: BfcpReceiver) {
+    this.#server = server;
+    this.#receiver = receiver;
+  }
+
+  static open(receiver: BfcpReceiver, host: string, port: number): Promise<BfcpTcpListener> {
+    const server = net.createServer({ noDelay: true });
+    server.maxConnections = MAX_TCP_CONNECTIONS;
+    const listener = new BfcpTcpListener(server, receiver);
+    server.on('connection', (socket) => listener.#accept(socket));
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        server.on('error', (error) => log.error({ err: error }, 'BFCP TCP listener failed'));
+        log.info({ host, port: listener.port }, 'BFCP listening on TCP');
+        resolve(listener);
+      });
+    });
+  }
+
+  get port(): number {
+    const address = this.#server.address();
+    return typeof address === 'object' && address ? address.port : 0;
+  }
+
+  /** Stops listening and closes every connection; idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= new Promise((resolve) => {
+      this.#server.close(() => resolve());
+      for (const socket of this.#sockets) socket.destroy();
+    });
+    return this.#closing;
+  }
+
+  #accept(socket: net.Socket): void {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    this.#sockets.add(socket);
+    const endpoint = new TcpEndpoint(socket);
+    let buffered: Buffer = Buffer.alloc(0);
+    let badMessages = 0;
+    let ended = false;
+    const end = (reason: string) => {
+      if (ended) return;
+      ended = true;
+      log.info({ peer: endpoint.peer, reason }, 'BFCP TCP connection closed by the server');
+      socket.end();
+      // A peer that does not read must not keep the socket: destroy after a grace period.
+      setTimeout(() => socket.destroy(), 2000).unref();
+    };
+    const refuse = (ids: Parameters<typeof errorResponse>[0], error: BfcpDecodeError) => {
+      endpoint.write(errorResponse(ids, 1, error.code, error.message));
+    };
+    socket.on('data', (chunk: Buffer) => {
+      if (ended) return;
+      try {
+        buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+        while (!ended && buffered.length >= HEADER_BYTES) {
+          const header = decodeHeader(buffered.subarray(0, HEADER_BYTES));
+          const ids = header;
+          if (header.version !== 1) {
+            refuse(ids, new BfcpDecodeError(ErrorCode.UnsupportedVersion, `BFCP version ${header.version} is not supported over TCP (use 1)`));
+            end('unsupported version');
+            return;
+          }
+          if (header.fragmented) {
+            refuse(ids, new BfcpDecodeError(ErrorCode.ParseError, 'the F bit (fragmentation) is not allowed over TCP'));
+            end('fragment over TCP');
+            return;
+          }
+          const total = HEADER_BYTES + header.payloadBytes;
+          if (total > MAX_MESSAGE_BYTES) {
+            refuse(ids, new BfcpDecodeError(ErrorCode.IncorrectMessageLength, `message of ${total} octets exceeds the limit of ${MAX_MESSAGE_BYTES}`));
+            end('oversized message');
+            return;
+          }
+          if (buffered.length < total) break;
+          const frame = buffered.subarray(0, total);
+          buffered = buffered.subarray(total);
+          let message: BfcpMessage;
+          try {
+            message = decodeMessage(frame);
+          } catch (error) {
+            if (!(error instanceof BfcpDecodeError)) throw error;
+            log.debug({ peer: endpoint.peer, reason: error.message, primitive: primitiveName(header.primitive) }, 'BFCP message refused');
+            refuse(ids, error);
+            if (++badMessages >= MAX_BAD_MESSAGES) end('too many bad messages');
+            continue;
+          }
+          this.#receiver.receive(message, endpoint);
+        }
+        if (buffered.length > 0) buffered = Buffer.from(buffered);
+      } catch (error) {
+        log.error({ err: error, peer: endpoint.peer }, 'BFCP TCP input failed');
+        socket.destroy();
+      }
+    });
+    socket.on('error', (error) => log.debug({ err: error, peer: endpoint.peer }, 'BFCP TCP connection error'));
+    socket.on('close', () => {
+      this.#sockets.delete(socket);
+      try {
+        this.#receiver.endpointClosed(endpoint);
+      } catch (error) {
+        log.error({ err: error, peer: endpoint.peer }, 'BFCP endpoint close handling failed');
+      }
+    });
+  }
+}
