@@ -6,8 +6,8 @@
 import type { Attribute, BfcpMessage } from './bfcp-message.ts';
 
 export interface BfcpEndpoint {
-  readonly transport: 'tcp' | 'udp';
-  /** The BFCP version spoken on it: 1 over TCP, 2 over UDP (RFC 8855 §5.1). */
+  readonly transport: 'tcp' | 'tls' | 'udp';
+  /** The BFCP version spoken on it: 1 over TCP and TLS, 2 over UDP (RFC 8855 §5.1). */
   readonly version: 1 | 2;
   /** The peer as "address:port", for logs. */
   readonly peer: string;

@@ -1,12 +1,14 @@
 /**
- * BFCP over TCP (RFC 8855 §6.2, RFC 4582 framing): messages back to back on the stream, each
- * cut by its header's payload length. Version 1 only. A message whose attributes do not decode
+ * BFCP over TCP and over TLS (RFC 8855 §6.2 and §9, RFC 4582 framing; TCP/TLS/BFCP in RFC
+ * 8856): messages back to back on the stream, each cut by its header's payload length. Version
+ * 1 only. Over TLS the box's own certificate (server/tls) is presented; TLS 1.2 at least. A message whose attributes do not decode
  * gets an Error and the connection goes on; one that breaks the framing (wrong version, F bit,
  * a length above the limit) gets an Error and the connection is closed, as does a connection
  * that keeps sending bad messages. Each TCP connection is one BfcpEndpoint; server-initiated
  * messages carry transaction ID 0.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { getLogger } from '../core/logger.ts';
 import type { BfcpEndpoint, BfcpReceiver } from './bfcp-endpoint.ts';
 import {
@@ -30,13 +32,20 @@ export const MAX_TCP_CONNECTIONS = 256;
 /** Bad messages a connection may send before it is closed. */
 const MAX_BAD_MESSAGES = 5;
 
+/** The key and certificate chain (PEM) a TLS listener presents. */
+export interface BfcpTlsCredentials {
+  readonly key: Buffer | string;
+  readonly cert: Buffer | string;
+}
+
 class TcpEndpoint implements BfcpEndpoint {
-  readonly transport = 'tcp' as const;
+  readonly transport: 'tcp' | 'tls';
   readonly version = 1 as const;
   readonly peer: string;
   readonly #socket: net.Socket;
 
-  constructor(socket: net.Socket) {
+  constructor(socket: net.Socket, transport: 'tcp' | 'tls') {
+    this.transport = transport;
     this.#socket = socket;
     this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
   }
@@ -60,28 +69,37 @@ class TcpEndpoint implements BfcpEndpoint {
 }
 
 export class BfcpTcpListener {
-  readonly transport = 'tcp' as const;
+  readonly transport: 'tcp' | 'tls';
   readonly #server: net.Server;
   readonly #receiver: BfcpReceiver;
   readonly #sockets = new Set<net.Socket>();
   #closing: Promise<void> | undefined;
 
-  private constructor(server: net.Server, receiver: BfcpReceiver) {
+  private constructor(server: net.Server, receiver: BfcpReceiver, transport: 'tcp' | 'tls') {
     this.#server = server;
     this.#receiver = receiver;
+    this.transport = transport;
   }
 
-  static open(receiver: BfcpReceiver, host: string, port: number): Promise<BfcpTcpListener> {
-    const server = net.createServer({ noDelay: true });
+  /** Listens on TCP, or on TLS when `credentials` are given. */
+  static open(receiver: BfcpReceiver, host: string, port: number, credentials?: BfcpTlsCredentials): Promise<BfcpTcpListener> {
+    const server = credentials
+      ? tls.createServer({ key: credentials.key, cert: credentials.cert, minVersion: 'TLSv1.2', noDelay: true, handshakeTimeout: 10_000 })
+      : net.createServer({ noDelay: true });
     server.maxConnections = MAX_TCP_CONNECTIONS;
-    const listener = new BfcpTcpListener(server, receiver);
-    server.on('connection', (socket) => listener.#accept(socket));
+    const listener = new BfcpTcpListener(server, receiver, credentials ? 'tls' : 'tcp');
+    if (credentials) {
+      server.on('secureConnection', (socket: tls.TLSSocket) => listener.#accept(socket));
+      server.on('tlsClientError', (error, socket) => log.debug({ err: error, peer: `${socket.remoteAddress}:${socket.remotePort}` }, 'BFCP TLS handshake failed'));
+    } else {
+      server.on('connection', (socket) => listener.#accept(socket));
+    }
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
         server.off('error', reject);
         server.on('error', (error) => log.error({ err: error }, 'BFCP TCP listener failed'));
-        log.info({ host, port: listener.port }, 'BFCP listening on TCP');
+        log.info({ host, port: listener.port, transport: listener.transport }, 'BFCP listening');
         resolve(listener);
       });
     });
@@ -107,7 +125,7 @@ export class BfcpTcpListener {
       return;
     }
     this.#sockets.add(socket);
-    const endpoint = new TcpEndpoint(socket);
+    const endpoint = new TcpEndpoint(socket, this.transport);
     let buffered: Buffer = Buffer.alloc(0);
     let badMessages = 0;
     let ended = false;

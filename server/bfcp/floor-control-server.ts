@@ -12,7 +12,7 @@
  * change nothing. Chair actions (give the floor, revoke it) are methods, for the console; over
  * BFCP they are refused. Emits `presenter` when the holder changes, for the meeting code.
  *
- * Transports (./bfcp-tcp-listener.ts, ./bfcp-udp-listener.ts) decode and hand messages to
+ * Transports (./bfcp-tcp-listener.ts for TCP and TLS, ./bfcp-udp-listener.ts) decode and hand messages to
  * `receive`, which never throws.
  */
 import { EventEmitter } from 'node:events';
@@ -31,7 +31,7 @@ import {
   primitiveName,
   RequestStatus,
 } from './bfcp-message.ts';
-import { BfcpTcpListener } from './bfcp-tcp-listener.ts';
+import { BfcpTcpListener, type BfcpTlsCredentials } from './bfcp-tcp-listener.ts';
 import { BfcpUdpListener } from './bfcp-udp-listener.ts';
 
 const log = getLogger('bfcp');
@@ -59,14 +59,16 @@ export interface ConferenceOptions {
 }
 
 export interface ListenOptions {
-  readonly transport: 'tcp' | 'udp';
+  readonly transport: 'tcp' | 'tls' | 'udp';
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
+  /** For 'tls': the key and certificate to present (the box's, server/tls). */
+  readonly credentials?: BfcpTlsCredentials;
 }
 
 export interface BfcpListener {
-  readonly transport: 'tcp' | 'udp';
+  readonly transport: 'tcp' | 'tls' | 'udp';
   readonly port: number;
   close(): Promise<void>;
 }
@@ -198,10 +200,11 @@ export class FloorControlServer extends EventEmitter<FloorControlEvents> impleme
   /** Opens a listener handing its messages to this server; closed with the server. */
   async listen(options: ListenOptions): Promise<BfcpListener> {
     if (this.#closed) throw new Error('the BFCP floor control server is closed');
+    if (options.transport === 'tls' && !options.credentials) throw new Error('a BFCP TLS listener needs the box key and certificate (credentials)');
     const listener =
-      options.transport === 'tcp'
-        ? await BfcpTcpListener.open(this, options.host, options.port)
-        : await BfcpUdpListener.open(this, options.host, options.port);
+      options.transport === 'udp'
+        ? await BfcpUdpListener.open(this, options.host, options.port)
+        : await BfcpTcpListener.open(this, options.host, options.port, options.transport === 'tls' ? options.credentials : undefined);
     this.#listeners.add(listener);
     return listener;
   }

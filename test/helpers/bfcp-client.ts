@@ -36,6 +36,8 @@ export interface BfcpClientEvent {
   readonly attrs?: BfcpAttributeJson[];
   readonly errno?: number;
   readonly command?: string;
+  readonly tls?: boolean;
+  readonly verified?: boolean;
 }
 
 /** Every attribute of this type, nested ones included. */
@@ -156,7 +158,16 @@ export class BfcpClient {
     clearTimeout(timer);
   }
 
-  static async start(options: { transport: 'tcp' | 'udp'; port: number; conferenceId: number; userId: number; floorId?: number; host?: string }): Promise<BfcpClient> {
+  /** Starts a client; over TLS `ca` is the certificate file the server's must chain to. */
+  static async start(options: {
+    transport: 'tcp' | 'tls' | 'udp';
+    port: number;
+    conferenceId: number;
+    userId: number;
+    floorId?: number;
+    host?: string;
+    ca?: string;
+  }): Promise<BfcpClient> {
     if (!existsSync(BFCP_CLIENT)) throw new Error(`${BFCP_CLIENT} is missing: run the test set-up (scripts/setup.sh test) to build it`);
     const args = [
       '--transport',
@@ -169,10 +180,11 @@ export class BfcpClient {
       String(options.userId),
       '--floor',
       String(options.floorId ?? 1),
+      ...(options.ca ? ['--ca', options.ca] : []),
     ];
     const client = new BfcpClient(spawn(BFCP_CLIENT, args, { stdio: ['pipe', 'pipe', 'pipe'] }));
     await client.waitFor((e) => e.event === 'ready' || e.event === 'error', 'ready');
-    if (options.transport === 'tcp') await client.waitFor((e) => e.event === 'connected' || e.event === 'closed', 'connected');
+    if (options.transport !== 'udp') await client.waitFor((e) => e.event === 'connected' || e.event === 'closed', 'connected');
     return client;
   }
 }

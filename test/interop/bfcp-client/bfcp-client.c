@@ -3,9 +3,10 @@
  * 1.1: message and attribute codec, and over UDP its transactions with RFC 8855
  * retransmission). libre 1.1 has no BFCP-over-TCP connection, so over TCP this program opens a
  * libre TCP connection and frames libre-encoded messages on it itself (RFC 4582: back to back,
- * cut by the header's length).
+ * cut by the header's length); over TLS the same with libre's TLS layered on the connection
+ * (the server certificate checked against --ca, reported as "verified" in "connected").
  *
- *   bfcp-client --transport tcp|udp --server ADDR:PORT --conf N --user N [--floor N]
+ *   bfcp-client --transport tcp|tls|udp --server ADDR:PORT --conf N --user N [--floor N] [--ca FILE]
  *
  * Commands on stdin, one a line: hello | request [FLOOR] | request-for USER | release REQID |
  * reqquery REQID | query [FLOOR] | query-none | userquery | goodbye | conf N | user N |
@@ -37,6 +38,8 @@ static struct {
 	bool ack;
 	struct bfcp_conn *bc;     /* UDP */
 	struct tcp_conn *tc;      /* TCP */
+	struct tls *tls;          /* TLS context (--transport tls) */
+	struct tls_conn *sc;      /* TLS on tc */
 	struct mbuf *rx;          /* TCP input not yet framed */
 	uint16_t tid;             /* TCP: next transaction ID */
 	struct { uint16_t tid; const char *name; } pending[MAX_PENDING];
@@ -235,12 +238,16 @@ static void tcp_recv_handler(struct mbuf *mb, void *arg)
 static void tcp_estab_handler(void *arg)
 {
 	(void)arg;
-	print_event("connected", NULL);
+	if (c.sc)
+		print_event("connected", "\"tls\":true,\"verified\":%s", tls_peer_verify(c.sc) == 0 ? "true" : "false");
+	else
+		print_event("connected", NULL);
 }
 
 static void tcp_close_handler(int err, void *arg)
 {
 	(void)arg;
+	c.sc = mem_deref(c.sc);
 	c.tc = mem_deref(c.tc);
 	print_event("closed", "\"errno\":%d", err);
 }
@@ -408,21 +415,26 @@ static void stdin_handler(int flags, void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bfcp-client --transport tcp|udp --server ADDR:PORT --conf N --user N [--floor N]\n");
+	fprintf(stderr, "usage: bfcp-client --transport tcp|tls|udp --server ADDR:PORT --conf N --user N [--floor N] [--ca FILE]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	const char *server = NULL;
+	const char *server = NULL, *ca = NULL;
+	bool use_tls = false;
 	int i, err;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	c.floorid = 1;
 	c.ack = true;
 	for (i = 1; i + 1 < argc; i += 2) {
-		if (!strcmp(argv[i], "--transport"))
-			c.tcp = !strcmp(argv[i + 1], "tcp");
+		if (!strcmp(argv[i], "--transport")) {
+			use_tls = !strcmp(argv[i + 1], "tls");
+			c.tcp = use_tls || !strcmp(argv[i + 1], "tcp");
+		}
+		else if (!strcmp(argv[i], "--ca"))
+			ca = argv[i + 1];
 		else if (!strcmp(argv[i], "--server"))
 			server = argv[i + 1];
 		else if (!strcmp(argv[i], "--conf"))
@@ -444,9 +456,17 @@ int main(int argc, char **argv)
 	}
 	if (c.tcp) {
 		c.rx = mbuf_alloc(1024);
-		err = tcp_connect(&c.tc, &c.srv, tcp_estab_handler, tcp_recv_handler, tcp_close_handler, NULL);
+		if (use_tls) {
+			err = tls_alloc(&c.tls, TLS_METHOD_SSLV23, NULL, NULL);
+			if (!err && ca)
+				err = tls_add_ca(c.tls, ca);
+		}
 		if (!err)
-			print_event("ready", "\"transport\":\"tcp\"");
+			err = tcp_connect(&c.tc, &c.srv, tcp_estab_handler, tcp_recv_handler, tcp_close_handler, NULL);
+		if (!err && use_tls)
+			err = tls_start_tcp(&c.sc, c.tls, c.tc, 0);
+		if (!err)
+			print_event("ready", "\"transport\":\"%s\"", use_tls ? "tls" : "tcp");
 	}
 	else {
 		struct sa laddr;
@@ -469,7 +489,9 @@ int main(int argc, char **argv)
 	(void)re_main(NULL);
 	fd_close(STDIN_FILENO);
 	c.bc = mem_deref(c.bc);
+	c.sc = mem_deref(c.sc);
 	c.tc = mem_deref(c.tc);
+	c.tls = mem_deref(c.tls);
 	c.rx = mem_deref(c.rx);
 	libre_close();
 	return 0;
