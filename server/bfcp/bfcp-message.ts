@@ -201,6 +201,12 @@ export interface BfcpHeader {
   readonly headerBytes: number;
 }
 
+/** The identifiers in the first 12 octets (whatever else is wrong), to address an Error to. */
+export function readIds(buffer: Buffer): MessageIds {
+  if (buffer.length < HEADER_BYTES) throw new RangeError('fewer than 12 octets');
+  return { primitive: buffer.readUInt8(1), conferenceId: buffer.readUInt32BE(4), transactionId: buffer.readUInt16BE(8), userId: buffer.readUInt16BE(10) };
+}
+
 /** Reads the common header; the buffer must hold at least 12 octets (16 when F is set). */
 export function decodeHeader(buffer: Buffer): BfcpHeader {
   if (buffer.length < HEADER_BYTES) {

@@ -5,7 +5,8 @@
  * gets an Error and the connection goes on; one that breaks the framing (wrong version, F bit,
  * a length above the limit) gets an Error and the connection is closed, as does a connection
  * that keeps sending bad messages. Each TCP connection is one BfcpEndpoint; server-initiated
- * messages carry transaction ID 0.
+ * messages carry transaction ID 0. Limits: 256 connections, 16 per address, and a connection
+ * that nobody is bound to (or that stops mid-message) closed after 30 s without a message.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -23,12 +24,20 @@ import {
   HEADER_BYTES,
   MAX_MESSAGE_BYTES,
   primitiveName,
+  readIds,
 } from './bfcp-message.ts';
 
 const log = getLogger('bfcp-tcp');
 
 /** Connections open at once; more are refused by the kernel's accept being closed at once. */
 export const MAX_TCP_CONNECTIONS = 256;
+/** Connections from one address at once; beyond, a new one is closed at once. */
+export const MAX_TCP_CONNECTIONS_PER_ADDRESS = 16;
+/**
+ * A connection no participant is bound to, or one in the middle of a message, must make
+ * progress within this time or is closed; a bound participant's connection may stay quiet.
+ */
+export const TCP_IDLE_MS = 30_000;
 /** Bad messages a connection may send before it is closed. */
 const MAX_BAD_MESSAGES = 5;
 
@@ -73,6 +82,7 @@ export class BfcpTcpListener {
   readonly #server: net.Server;
   readonly #receiver: BfcpReceiver;
   readonly #sockets = new Set<net.Socket>();
+  readonly #perAddress = new Map<string, number>();
   #closing: Promise<void> | undefined;
 
   private constructor(server: net.Server, receiver: BfcpReceiver, transport: 'tcp' | 'tls') {
@@ -124,6 +134,14 @@ export class BfcpTcpListener {
       socket.destroy();
       return;
     }
+    const address = socket.remoteAddress ?? '';
+    const count = this.#perAddress.get(address) ?? 0;
+    if (count >= MAX_TCP_CONNECTIONS_PER_ADDRESS) {
+      log.warn({ address }, 'BFCP connection refused: too many from this address');
+      socket.destroy();
+      return;
+    }
+    this.#perAddress.set(address, count + 1);
     this.#sockets.add(socket);
     const endpoint = new TcpEndpoint(socket, this.transport);
     let buffered: Buffer = Buffer.alloc(0);
@@ -145,18 +163,19 @@ export class BfcpTcpListener {
       try {
         buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
         while (!ended && buffered.length >= HEADER_BYTES) {
-          const header = decodeHeader(buffered.subarray(0, HEADER_BYTES));
-          const ids = header;
-          if (header.version !== 1) {
-            refuse(ids, new BfcpDecodeError(ErrorCode.UnsupportedVersion, `BFCP version ${header.version} is not supported over TCP (use 1)`));
+          const ids = readIds(buffered);
+          const first = buffered.readUInt8(0);
+          if (first >> 5 !== 1) {
+            refuse(ids, new BfcpDecodeError(ErrorCode.UnsupportedVersion, `BFCP version ${first >> 5} is not supported over TCP (use 1)`));
             end('unsupported version');
             return;
           }
-          if (header.fragmented) {
+          if (first & 0x08) {
             refuse(ids, new BfcpDecodeError(ErrorCode.ParseError, 'the F bit (fragmentation) is not allowed over TCP'));
             end('fragment over TCP');
             return;
           }
+          const header = decodeHeader(buffered.subarray(0, HEADER_BYTES));
           const total = HEADER_BYTES + header.payloadBytes;
           if (total > MAX_MESSAGE_BYTES) {
             refuse(ids, new BfcpDecodeError(ErrorCode.IncorrectMessageLength, `message of ${total} octets exceeds the limit of ${MAX_MESSAGE_BYTES}`));
@@ -185,8 +204,15 @@ export class BfcpTcpListener {
       }
     });
     socket.on('error', (error) => log.debug({ err: error, peer: endpoint.peer }, 'BFCP TCP connection error'));
+    socket.setTimeout(TCP_IDLE_MS);
+    socket.on('timeout', () => {
+      if (buffered.length > 0 || !this.#receiver.isBound(endpoint)) end('idle');
+    });
     socket.on('close', () => {
       this.#sockets.delete(socket);
+      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.#perAddress.set(address, left);
+      else this.#perAddress.delete(address);
       try {
         this.#receiver.endpointClosed(endpoint);
       } catch (error) {

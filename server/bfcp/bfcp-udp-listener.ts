@@ -29,6 +29,7 @@ import {
   MAX_MESSAGE_BYTES,
   type MessageIds,
   Primitive,
+  readIds,
 } from './bfcp-message.ts';
 
 const log = getLogger('bfcp-udp');
@@ -265,10 +266,19 @@ export class BfcpUdpListener {
     if (datagram.length < HEADER_BYTES) return;
     const version = datagram.readUInt8(0) >> 5;
     if (version !== 1 && version !== 2) return;
-    const header = decodeHeader(datagram);
+    const ids = readIds(datagram);
     const endpoint = this.#endpoint(rinfo);
     if (version !== 2) {
-      endpoint.send(encodeMessage(errorResponse(header, 2, ErrorCode.UnsupportedVersion, 'BFCP version 1 is for TCP; over UDP use version 2')));
+      endpoint.send(encodeMessage(errorResponse(ids, 2, ErrorCode.UnsupportedVersion, 'BFCP version 1 is for TCP; over UDP use version 2')));
+      return;
+    }
+    let header: ReturnType<typeof decodeHeader>;
+    try {
+      header = decodeHeader(datagram);
+    } catch (error) {
+      if (!(error instanceof BfcpDecodeError)) throw error;
+      // A response (R bit) that does not decode is not answered.
+      if ((datagram.readUInt8(0) & 0x10) === 0) endpoint.send(encodeMessage(errorResponse(ids, 2, error.code, error.message)));
       return;
     }
     let message: BfcpMessage;

@@ -1,6 +1,6 @@
 /**
  * A LAN attacker at the BFCP ports: garbage, truncated, oversized and malformed messages over
- * TCP and UDP, and a pile of idle connections. Each gets an Error or a clean close; the
+ * TCP and UDP, and a pile of connections from one address. Each gets an Error or a clean close; the
  * participant holding the floor (libre's client) keeps it and is still answered, and a new
  * participant can still join. Nothing throws out of a socket handler (the test process, which
  * hosts the server, would die with it).
@@ -9,6 +9,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import t, { type Test } from 'tap';
 import { decodeMessage, encodeMessage, ErrorCode, findAttribute, MAX_MESSAGE_BYTES, Primitive } from '../../server/bfcp/bfcp-message.ts';
+import { MAX_TCP_CONNECTIONS_PER_ADDRESS } from '../../server/bfcp/bfcp-tcp-listener.ts';
 import { FloorControlServer } from '../../server/bfcp/floor-control-server.ts';
 import { BfcpClient, overallStatus } from '../helpers/bfcp-client.ts';
 
@@ -109,6 +110,14 @@ t.test('TCP: garbage, oversized, truncated and malformed messages', async (t) =>
   t.equal(answers[1]?.primitive, Primitive.HelloAck, 'the next message on the connection is served');
   t.notOk(recovered.closedByServer, 'one bad message does not close the connection');
 
+  // A 12-octet header with the F bit (which needs 16 octets, and is UDP's only).
+  const fragmentHeader = hello(5).subarray(0, 12);
+  fragmentHeader.writeUInt8(0x28, 0);
+  const fragment = await tcpExchange(port, [fragmentHeader]);
+  t.ok(fragment.closedByServer, 'a fragment over TCP: closed');
+  const [fragmentError] = frames(fragment.data);
+  t.equal(fragmentError && findAttribute(fragmentError.attributes, 'ERROR-CODE')?.code, ErrorCode.ParseError, 'after a parse error');
+
   const persistent = await tcpExchange(port, Array.from({ length: 6 }, () => badAttribute));
   t.ok(persistent.closedByServer, 'five bad messages close it');
 
@@ -120,15 +129,19 @@ t.test('TCP: garbage, oversized, truncated and malformed messages', async (t) =>
   truncated.destroy();
 });
 
-t.test('TCP: a pile of connections does not lock the holder out', async (t) => {
+t.test('TCP: a pile of connections from one address does not lock others out', async (t) => {
   const { stillFine, port } = await withHolder(t, 'tcp');
+  // The attacker's address (loopback has them all): 40 connections, 16 are kept.
   const idle: net.Socket[] = [];
-  for (let i = 0; i < 100; i++) {
-    const socket = net.connect(port, '127.0.0.1');
+  const closed = new Set<net.Socket>();
+  for (let i = 0; i < 40; i++) {
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.9' });
     socket.on('error', () => {});
+    socket.on('close', () => closed.add(socket));
     idle.push(socket);
   }
-  await Promise.all(idle.map((s) => new Promise((r) => (s.connecting ? s.once('connect', r).once('close', r) : r(undefined)))));
+  for (let i = 0; i < 200 && closed.size < 40 - MAX_TCP_CONNECTIONS_PER_ADDRESS; i++) await new Promise((r) => setTimeout(r, 25));
+  t.equal(closed.size, 40 - MAX_TCP_CONNECTIONS_PER_ADDRESS, `the server keeps ${MAX_TCP_CONNECTIONS_PER_ADDRESS} connections of one address`);
   await stillFine(t);
   for (const s of idle) s.destroy();
 });
@@ -158,6 +171,9 @@ t.test('UDP: random, truncated, oversized and wrong-version datagrams', async (t
   oversized.writeUInt16BE((9000 - 12) / 4, 2);
   await send(oversized);
   await send(hello(40012, 1));
+  const shortFragment = hello(40014, 2).subarray(0, 12);
+  shortFragment.writeUInt8(0x48, 0);
+  await send(shortFragment);
   await send(hello(40013, 2));
   for (let i = 0; i < 200 && !received.some((b) => b.length >= 12 && b.readUInt16BE(8) === 40013); i++) await new Promise((r) => setTimeout(r, 25));
 
@@ -172,6 +188,7 @@ t.test('UDP: random, truncated, oversized and wrong-version datagrams', async (t
   t.equal(code(40010), ErrorCode.IncorrectMessageLength, 'truncated: Incorrect Message Length');
   t.equal(code(40011), ErrorCode.IncorrectMessageLength, 'oversized: Incorrect Message Length');
   t.equal(code(40012), ErrorCode.UnsupportedVersion, 'version 1 over UDP: Unsupported Version');
+  t.equal(code(40014), ErrorCode.ParseError, 'a fragment header cut short: parse error');
   t.equal(byTid(40013)?.primitive, Primitive.HelloAck, 'a good message from the same peer is still served');
   await stillFine(t);
 });
