@@ -23,7 +23,6 @@ import {
   AttributeType,
   type BfcpMessage,
   ErrorCode,
-  encodeAttribute,
   errorResponse,
   findAttribute,
   findAttributes,
@@ -515,8 +514,6 @@ export class FloorControlServer extends EventEmitter<FloorControlEvents> impleme
   }
 
   #respond(endpoint: BfcpEndpoint, request: BfcpMessage, primitive: number, attributes: Attribute[]): void {
-    // Encode each attribute now: one too large for its 8-bit length is a bug here, not the client's.
-    for (const attribute of attributes) encodeAttribute(attribute);
     const response: BfcpMessage = {
       version: endpoint.version,
       responder: true,
