@@ -34,9 +34,10 @@ vcbox_apt_run=(ca-certificates openssl procps util-linux $(cat "$vcbox_root/scri
 # its `systemd-analyze security --offline`, which rates the units' sandboxes (no systemd runs).
 # Third-party clients of the interop tests (test/interop/): linphone's daemon (linphone-cli) with
 # the OpenH264 plugin for H.264, PulseAudio (each test's own server: a sine source as microphone,
-# a null sink recorded by parec as loudspeaker; no sound card), baresip's FFmpeg codecs (H.264).
+# a null sink recorded by parec as loudspeaker; no sound card), baresip's FFmpeg codecs (H.264); libre's headers for the BFCP test client
+# (test/interop/bfcp-client, built below).
 vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium rsyslog rsyslog-gnutls curl baresip-core fonts-wqy-microhei unzip systemd
-  linphone-cli mediastreamer2-plugin-openh264 pulseaudio pulseaudio-utils baresip-ffmpeg)
+  linphone-cli mediastreamer2-plugin-openh264 pulseaudio pulseaudio-utils baresip-ffmpeg libre-dev)
 
 vcbox_missing_packages() {
   local pkg
@@ -115,6 +116,8 @@ bash "$vcbox_root/scripts/build-relay-guard.sh"
 bash "$vcbox_root/scripts/build-web.sh"
 # The IVR prompts (espeak-ng, zh-CN and en), rebuilt only when their texts changed.
 node "$vcbox_root/scripts/build-prompts.ts"
+# The tests' BFCP client (libre), for the test set-up only.
+if [ "$vcbox_setup_purpose" = "test" ]; then bash "$vcbox_root/scripts/build-bfcp-client.sh"; fi
 flock -u "$vcbox_lock_fd"
 exec {vcbox_lock_fd}>&-
 unset vcbox_worker_dir vcbox_recipe vcbox_setup_purpose vcbox_stamp vcbox_want vcbox_lock vcbox_lock_fd
