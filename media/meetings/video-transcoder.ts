@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { types } from 'mediasoup';
 import { getLogger } from '../../server/core/logger.ts';
-import { VIDEO_FEEDBACK } from './sip-video.ts';
+import { VIDEO_FEEDBACK } from '../rtp/rtcp-feedback.ts';
 
 const log = getLogger('video-transcoder');
 
