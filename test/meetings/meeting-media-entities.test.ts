@@ -18,7 +18,11 @@ import { freePort } from '../helpers/ports.ts';
 const worker = await mediasoup.createWorker({ logLevel: 'error' });
 t.teardown(() => worker.close());
 
-/** A terminal's offer: PCMU (numbered as the meeting router numbers it) and, optionally, VP8 under 96. */
+/**
+ * A terminal's offer: PCMU (numbered as the meeting router numbers it) with RTCP multiplexed
+ * (one port) and, optionally, VP8 under 96 (a router of the leg's own: the meeting numbers VP8
+ * otherwise).
+ */
 function offer(withVideo: boolean): string {
   return [
     'v=0',
@@ -29,6 +33,7 @@ function offer(withVideo: boolean): string {
     'm=audio 40000 RTP/AVP 0 101',
     'a=rtpmap:0 PCMU/8000',
     'a=rtpmap:101 telephone-event/8000',
+    'a=rtcp-mux',
     'a=sendrecv',
     ...(withVideo ? ['m=video 40002 RTP/AVP 96', 'a=rtpmap:96 VP8/90000', 'a=sendrecv'] : []),
     '',
@@ -43,6 +48,17 @@ async function contents(router: types.Router): Promise<{ transports: number; pro
     producers: dump.mapProducerIdConsumerIds.length,
     consumers: dump.mapConsumerIdProducerId.length,
   };
+}
+
+/** Counts what is made in a router from now on (transports, and producers and consumers on them). */
+function countMade(router: types.Router): { transports: number; producers: number; consumers: number } {
+  const made = { transports: 0, producers: 0, consumers: 0 };
+  router.observer.on('newtransport', (transport) => {
+    made.transports++;
+    transport.observer.on('newproducer', () => made.producers++);
+    transport.observer.on('newconsumer', () => made.consumers++);
+  });
+  return made;
 }
 
 async function routersOn(w: types.Worker): Promise<number> {
@@ -71,7 +87,11 @@ t.test('a SIP leg that fails after the mixer producer leaves nothing in the meet
   const empty = await contents(meeting.router);
   t.same(empty, { transports: 1, producers: 0, consumers: 0 }, 'a new meeting has the mixer transport only');
   const routersBefore = await routersOn(worker);
-  await t.rejects(meeting.addSipLeg({ participantId: 'p1', displayName: 'One', offer: offer(true), srtp: 'optional' }), /port/i, 'the video transport finds no free port');
+  const made = countMade(meeting.router);
+  await t.rejects(meeting.addSipLeg({ participantId: 'p1', displayName: 'One', offer: offer(true), srtp: 'optional' }), /no more available ports/, 'the video transport finds no free port');
+  t.equal(made.transports, 1, 'the audio transport was made before the failure');
+  t.equal(made.producers, 1, "the terminal's audio producer was made before the failure");
+  t.equal(made.consumers, 1, "the leg's consumer of its mix producer was made (after the mix producer) before the failure");
   t.same(await contents(meeting.router), empty, 'no transport, producer (the mix producer included) or consumer is left');
   t.equal(await routersOn(worker), routersBefore, "the video m-line's own router is closed");
   t.equal(meeting.size, 0);
@@ -89,7 +109,10 @@ t.test('a spread SIP leg that fails part-way leaves nothing on either worker', a
   const meeting = await meetingWith(await onePortNetwork(), other);
   t.teardown(() => meeting.close());
   const empty = await contents(meeting.router);
-  await t.rejects(meeting.addSipLeg({ participantId: 'p1', displayName: 'One', offer: offer(true), srtp: 'optional' }), /port/i);
+  const made = countMade(meeting.router);
+  await t.rejects(meeting.addSipLeg({ participantId: 'p1', displayName: 'One', offer: offer(true), srtp: 'optional' }), /no more available ports/);
+  t.equal(made.transports, 1, 'the pipe transport from the leg router into the meeting router was made before the failure');
+  t.equal(made.producers, 1, "the pipe producer of the terminal's audio was made in the meeting router before the failure");
   t.same(await contents(meeting.router), empty, 'the pipe transports and pipe producers in the meeting router are gone');
   t.equal(await routersOn(other), 0, "the leg's routers on the other worker are closed");
 });
