@@ -4,8 +4,9 @@
  * the source producer from a PlainTransport consumer (RTP described by an SDP file) and writes
  * the picture back in the target codec to a PlainTransport producer in the same router, which
  * any number of legs with that codec consume. One transcoder per (source, target codec,
- * H.264 mode); the meeting's pictures (meeting-pictures.ts) close those no leg shows. Key frames every second (ffmpeg does
- * not answer PLI); ffmpeg exits by itself after 10 s without input. `close()` is idempotent
+ * H.264 mode); the meeting's pictures (meeting-pictures.ts) close those no leg shows. Key
+ * frames every second (ffmpeg does not answer PLI); ffmpeg exits by itself after 10 s
+ * without input. `close()` is idempotent
  * and ends the process and the transports; `onClose` tells the owner when it ended by itself.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
