@@ -6,8 +6,8 @@
  * any number of legs with that codec consume. One transcoder per (source, target codec,
  * H.264 mode); the meeting's pictures (meeting-pictures.ts) close those no leg shows. Key
  * frames every second (ffmpeg does not answer PLI); ffmpeg exits by itself after 10 s
- * without input. `close()` is idempotent
- * and ends the process and the transports; `onClose` tells the owner when it ended by itself.
+ * without input. `close()` is idempotent and ends the process and the transports; `onClose`
+ * tells the owner when it ended by itself.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
