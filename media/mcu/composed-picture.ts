@@ -11,7 +11,7 @@
 import { randomInt } from 'node:crypto';
 import type { types } from 'mediasoup';
 import { getLogger } from '../../server/core/logger.ts';
-import { VIDEO_FEEDBACK } from '../meetings/sip-video.ts';
+import { VIDEO_FEEDBACK } from '../rtp/rtcp-feedback.ts';
 import { type Canvas, type CompositorOutput, CompositorProcess } from './compositor-process.ts';
 import { effectiveLayout, type Layout, type LayoutChoice, type LayoutLimits, type Pane, panes } from './layouts.ts';
 import { PaneAssignment, type PollingRule } from './pane-assignment.ts';

@@ -3,13 +3,12 @@
  * H.264 packetization-mode 1 or 0, constrained baseline/baseline/main profiles), the
  * PlainTransport on its own port with the terminal's video as a producer, and the RTP
  * capabilities the leg receives video with (its payload type, its H.264 mode, RTCP feedback:
- * NACK, PLI, FIR). Which picture the leg receives is MeetingMedia's choice (voice-activated).
+ * NACK, PLI, FIR). Which picture the leg receives is the meeting's pictures' choice (meeting-pictures.ts).
  */
 import type { types } from 'mediasoup';
 import type { SdpCodec, SdpCrypto, SdpMedia } from '../sdp/sip-sdp.ts';
-import type { MediaNetwork } from './meeting-media.ts';
-
-export const VIDEO_FEEDBACK: types.RtcpFeedback[] = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }];
+import { VIDEO_FEEDBACK } from '../rtp/rtcp-feedback.ts';
+import type { MediaNetwork } from './meeting-types.ts';
 
 export interface ChosenVideo {
   /** As offered (payload type, fmtp kept for the answer). */

@@ -4,9 +4,10 @@
  * the source producer from a PlainTransport consumer (RTP described by an SDP file) and writes
  * the picture back in the target codec to a PlainTransport producer in the same router, which
  * any number of legs with that codec consume. One transcoder per (source, target codec,
- * H.264 mode); MeetingMedia closes those no leg shows. Key frames every second (ffmpeg does
- * not answer PLI); ffmpeg exits by itself after 10 s without input. `close()` is idempotent
- * and ends the process and the transports; `onClose` tells the owner when it ended by itself.
+ * H.264 mode); the meeting's pictures (meeting-pictures.ts) close those no leg shows. Key
+ * frames every second (ffmpeg does not answer PLI); ffmpeg exits by itself after 10 s
+ * without input. `close()` is idempotent and ends the process and the transports; `onClose`
+ * tells the owner when it ended by itself.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
@@ -16,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { types } from 'mediasoup';
 import { getLogger } from '../../server/core/logger.ts';
-import { VIDEO_FEEDBACK } from './sip-video.ts';
+import { VIDEO_FEEDBACK } from '../rtp/rtcp-feedback.ts';
 
 const log = getLogger('video-transcoder');
 

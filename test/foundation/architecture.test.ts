@@ -7,7 +7,9 @@
  * - a route file (server/control-plane/routes/*) imports nothing from server/db/ nor
  *   better-sqlite3 (a type-only import of the database handle it passes to a store is fine)
  *   and runs no SQL (`.prepare(`);
- * - the web console and join page (web/src) import nothing from server/ or media/.
+ * - the web console and join page (web/src) import nothing from server/ or media/;
+ * - no import cycle under media/: neither between files (type-only imports count) nor between
+ *   its folders (media/meetings and media/mcu, …; a file directly in media/ is its own node).
  * The rules also run on a few made-up files first, so a broken checker cannot pass.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -115,6 +117,61 @@ function violationsOf(file: string, text: string): Violation[] {
   return violations;
 }
 
+/**
+ * The import cycles among `files` (relative paths; each file's text from `read`): the strongly
+ * connected groups (Tarjan) of more than one node in the graph whose nodes are `nodeOf(file)`
+ * (imports within one node are not edges). Only relative imports of files in `files` count.
+ */
+function importCycles(files: readonly string[], read: (file: string) => string, nodeOf: (file: string) => string): string[][] {
+  const known = new Set(files);
+  const edges = new Map<string, Set<string>>();
+  for (const file of files) {
+    const from = nodeOf(file);
+    const targets = edges.get(from) ?? new Set<string>();
+    edges.set(from, targets);
+    for (const ref of importsOf(file, read(file))) {
+      if (!ref.specifier.startsWith('.')) continue;
+      const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), ref.specifier));
+      if (known.has(target) && nodeOf(target) !== from) targets.add(nodeOf(target));
+    }
+  }
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: string[][] = [];
+  const visit = (node: string): void => {
+    index.set(node, index.size);
+    low.set(node, index.get(node) ?? 0);
+    stack.push(node);
+    onStack.add(node);
+    for (const next of edges.get(node) ?? []) {
+      if (!index.has(next)) {
+        visit(next);
+        low.set(node, Math.min(low.get(node) ?? 0, low.get(next) ?? 0));
+      } else if (onStack.has(next)) {
+        low.set(node, Math.min(low.get(node) ?? 0, index.get(next) ?? 0));
+      }
+    }
+    if (low.get(node) !== index.get(node)) return;
+    const group: string[] = [];
+    for (let member = stack.pop(); member !== undefined; member = stack.pop()) {
+      onStack.delete(member);
+      group.push(member);
+      if (member === node) break;
+    }
+    if (group.length > 1) cycles.push(group.sort());
+  };
+  for (const node of edges.keys()) if (!index.has(node)) visit(node);
+  return cycles;
+}
+
+/** The folder a media/ file belongs to for the folder-level cycle check (a file directly in media/ is its own). */
+function mediaFolderOf(file: string): string {
+  const parts = file.split('/');
+  return parts.length > 2 ? `${parts[0]}/${parts[1]}` : file;
+}
+
 function sourceFiles(folder: string): string[] {
   const files: string[] = [];
   const walk = (relative: string, depth: number): void => {
@@ -164,4 +221,28 @@ t.test('the repository keeps the allowed imports', async (t) => {
     [],
     'every known exception is still needed (remove the stale ones)',
   );
+});
+
+t.test('the cycle check finds a cycle between files and between folders (made-up files)', async (t) => {
+  const texts: Record<string, string> = {
+    'media/a/x.ts': "import type { Y } from './y.ts';",
+    'media/a/y.ts': "import { x } from './x.ts';",
+    'media/a/z.ts': "import { w } from '../b/w.ts';",
+    'media/b/w.ts': "import { v } from './v.ts';",
+    'media/b/v.ts': "import type { Z } from '../a/z.ts';\nimport { logger } from '../../server/core/logger.ts';",
+    'media/root.ts': "import { z } from './a/z.ts';",
+  };
+  const read = (file: string) => texts[file] ?? '';
+  const files = Object.keys(texts);
+  const cycles = (found: string[][]) => found.map((c) => c.join(' ')).sort();
+  t.same(cycles(importCycles(files, read, (file) => file)), ['media/a/x.ts media/a/y.ts', 'media/a/z.ts media/b/v.ts media/b/w.ts'], 'file cycles, type-only imports included');
+  t.same(cycles(importCycles(files, read, mediaFolderOf)), ['media/a media/b'], 'the folder cycle (media/a → media/b → media/a)');
+  t.same(importCycles(['media/a/z.ts', 'media/b/w.ts', 'media/root.ts'], read, mediaFolderOf), [], 'no cycle without the way back');
+});
+
+t.test('no import cycle under media/ (between files, nor between its folders)', async (t) => {
+  const files = sourceFiles('media');
+  const read = (file: string) => readFileSync(path.join(PROJECT_ROOT, file), 'utf8');
+  t.same(importCycles(files, read, (file) => file).map((c) => c.join(' ↔ ')), [], 'no file imports itself through others; move the shared part into a module both import');
+  t.same(importCycles(files, read, mediaFolderOf).map((c) => c.join(' ↔ ')), [], 'no two folders of media/ import each other (e.g. media/meetings and media/mcu)');
 });
