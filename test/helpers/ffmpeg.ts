@@ -77,3 +77,17 @@ export function toneShare(pcm: Buffer, sampleRate: number, frequency: number, sp
   }
   return Math.min(1, inBand / total);
 }
+
+/**
+ * What a terminal heard once sound began: `seconds` of a mono s16le signal starting at its first
+ * 20 ms block louder than `threshold` (empty when none is). The mixer sends comfort silence from
+ * the moment a leg joins, so a fixed "skip the first N packets" window reads silence whenever the
+ * other side starts talking late (a loaded machine); this reads the tone wherever it starts.
+ */
+export function afterSilence(pcm: Buffer, sampleRate: number, seconds: number, threshold = 300): Buffer {
+  const block = Math.round(sampleRate / 50) * 2;
+  for (let start = 0; start + block <= pcm.length; start += block) {
+    if (rms(pcm.subarray(start, start + block)) > threshold) return pcm.subarray(start, start + Math.round(seconds * sampleRate) * 2);
+  }
+  return pcm.subarray(0, 0);
+}

@@ -15,7 +15,7 @@ import { MeetingRecords } from '../../server/cdr/meeting-records.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
-import { dominantFrequency, rms } from '../helpers/ffmpeg.ts';
+import { afterSilence, dominantFrequency, rms } from '../helpers/ffmpeg.ts';
 import { decodeG711, g711Tone, openTerminals } from '../helpers/rtp-terminal.ts';
 import { joinMeeting, pcmaMedia, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
@@ -63,9 +63,9 @@ t.test('two terminals in a VMR hear each other (mixed, each in its own codec) an
   t.ok(a.received.every((p) => p.payloadType === 0), 'A gets PCMU (its payload type)');
   t.ok(b.received.every((p) => p.payloadType === 8), 'B gets PCMA (its payload type)');
 
-  // Skip the start (buffering, the other side not yet sending), keep the middle.
-  const heardByA = await decodeG711('mulaw', a.payloadOf(0, 25).subarray(0, 8000 * 2));
-  const heardByB = await decodeG711('alaw', b.payloadOf(8, 25).subarray(0, 8000 * 2));
+  // From when each first hears sound (the other side may start late on a loaded machine).
+  const heardByA = afterSilence(await decodeG711('mulaw', a.payloadOf(0)), 8000, 2);
+  const heardByB = afterSilence(await decodeG711('alaw', b.payloadOf(8)), 8000, 2);
   const fA = dominantFrequency(heardByA, 8000);
   const fB = dominantFrequency(heardByB, 8000);
   t.ok(rms(heardByA) > 1000, `A hears sound (rms ${Math.round(rms(heardByA))})`);

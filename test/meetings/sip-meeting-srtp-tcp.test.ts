@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
-import { dominantFrequency, rms, runFfmpeg } from '../helpers/ffmpeg.ts';
+import { afterSilence, dominantFrequency, rms, runFfmpeg } from '../helpers/ffmpeg.ts';
 import { joinMeeting, pcmaMedia, pcmuMedia } from '../helpers/meeting-terminal.ts';
 import { decodeG711, g711Tone, openTerminals, RtpTerminal } from '../helpers/rtp-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -47,7 +47,7 @@ t.test('an SRTP (SDES) terminal: the box decrypts what it sends and encrypts wha
     20_000,
   );
   t.equal(sent.exitCode, 0, `ffmpeg sent SRTP ${sent.stderr}`);
-  const heard = await decodeG711('alaw', plain.payloadOf(8, 25).subarray(0, 8000));
+  const heard = afterSilence(await decodeG711('alaw', plain.payloadOf(8)), 8000, 1);
   t.ok(Math.abs(dominantFrequency(heard, 8000) - 440) < 40, `the plain terminal hears the SRTP terminal's tone: the box decrypted it (${Math.round(dominantFrequency(heard, 8000))} Hz, rms ${Math.round(rms(heard))})`);
 
   // 2. ffmpeg decrypts, with the box's key, what the box sends while the other one talks.
@@ -77,7 +77,7 @@ t.test('a terminal signaling over TCP joins and hears the others', async (t) => 
     a.send(overTcp.answeredPort, await g711Tone('mulaw', 440, 2), { payloadType: 0, frameBytes: 160, timestampStep: 160 }),
     b.send(overUdp.answeredPort, await g711Tone('alaw', 1000, 2), { payloadType: 8, frameBytes: 160, timestampStep: 160 }),
   ]);
-  const heardByTcp = await decodeG711('mulaw', a.payloadOf(0, 25).subarray(0, 8000));
+  const heardByTcp = afterSilence(await decodeG711('mulaw', a.payloadOf(0)), 8000, 1);
   t.ok(Math.abs(dominantFrequency(heardByTcp, 8000) - 1000) < 60, `the TCP terminal hears the UDP one (${Math.round(dominantFrequency(heardByTcp, 8000))} Hz)`);
   const [r1, r2] = await Promise.all([overTcp.result, overUdp.result]);
   t.ok(r1.ok && r2.ok, `both calls end normally ${r1.errors}${r2.errors}`);
@@ -99,7 +99,7 @@ t.test('an Opus terminal with its own payload type: heard by the others, and sen
     20_000,
   );
   t.equal(sent.exitCode, 0, `ffmpeg sent Opus ${sent.stderr}`);
-  const heard = await decodeG711('mulaw', plain.payloadOf(0, 25).subarray(0, 8000));
+  const heard = afterSilence(await decodeG711('mulaw', plain.payloadOf(0)), 8000, 1);
   t.ok(Math.abs(dominantFrequency(heard, 8000) - 440) < 40, `the PCMU terminal hears the Opus one (${Math.round(dominantFrequency(heard, 8000))} Hz)`);
   // Now listen where the Opus terminal receives: its mix comes under payload type 111.
   const listener = new RtpTerminal();
