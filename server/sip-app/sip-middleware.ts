@@ -7,8 +7,8 @@
  *     spent on it; the participant sessions service decides); then digest authentication when
  *     an account is needed (a call to an account, "meet now", guest access off) or offered.
  *  3. `forDial(kinds, handler)` — the handler of those dial kinds (the IVR, meetings, accounts).
- *  4. `refuseUndeclared` — last: a request no layer answered is refused (deny by default):
- *     501 out of a dialog, 481 in one the application no longer has.
+ *  4. `refuseUndeclared` — last: a request out of a dialog that no layer answered is refused
+ *     with 501 (deny by default).
  * Handlers read what the policy settled with `inviteOf(req)`.
  */
 import type Srf from 'drachtio-srf';
@@ -26,7 +26,8 @@ export interface InviteFacts {
 const facts = new WeakMap<Srf.SrfRequest, InviteFacts>();
 
 type Next = (error?: unknown) => void;
-export type Middleware = (req: Srf.SrfRequest, res: Srf.SrfResponse, next: Next) => void;
+/** A layer; what it returns (a handler's promise) goes to the guard around it (../request-guard.ts). */
+export type Middleware = (req: Srf.SrfRequest, res: Srf.SrfResponse, next: Next) => unknown;
 
 /** What the policy settled about this INVITE (it always ran before a handler). */
 export function inviteOf(req: Srf.SrfRequest): InviteFacts {
@@ -79,20 +80,23 @@ export function entryPolicy(sessions: ParticipantSessions, authenticate: (req: S
 }
 
 /** Layer 3: `handler` takes the INVITEs that dial one of `kinds`; others go on down the stack. */
-export function forDial(kinds: readonly Dial['kind'][], handler: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): Middleware {
+export function forDial(kinds: readonly Dial['kind'][], handler: (req: Srf.SrfRequest, res: Srf.SrfResponse) => unknown): Middleware {
   return (req, res, next) => {
-    if (kinds.includes(inviteOf(req).dial.kind)) handler(req, res);
-    else next();
+    if (kinds.includes(inviteOf(req).dial.kind)) return handler(req, res);
+    next();
+    return undefined;
   };
 }
 
-/** Last layer: what no handler took is refused (an ACK is never answered). */
+/**
+ * Last layer: a request out of any dialog that no handler took is refused with 501. Requests in
+ * a dialog (ACK, PRACK, UPDATE, a BYE racing its dialog's end) keep drachtio-srf's own ending.
+ */
 export const refuseUndeclared: Middleware = (req, res, next) => {
-  if (req.method === 'ACK') {
+  if (req.method === 'ACK' || /;\s*tag=/i.test(req.get('To') ?? '')) {
     next();
     return;
   }
   if (res.finalResponseSent) return;
-  if (/;\s*tag=/i.test(req.get('To') ?? '')) res.send(481, 'Call/Transaction Does Not Exist', {});
-  else res.send(501, `Not Implemented - the box takes no ${String(req.method).slice(0, 20)} request here`, {});
+  res.send(501, `Not Implemented - the box takes no ${String(req.method).slice(0, 20)} request here`, {});
 };
