@@ -86,7 +86,7 @@ export class ParticipantSessions {
   readonly #settings: SettingsStore;
   readonly #rules: MeetingAdmission;
   readonly #lockout: EntryLockout;
-  readonly #services: SessionServices | undefined;
+  readonly #services: Omit<SessionServices, 'ended'> | undefined;
   /** Sessions not closed yet: participant id → session. */
   readonly #open = new Map<string, ParticipantSession>();
 
@@ -101,7 +101,6 @@ export class ParticipantSessions {
       live: options.live,
       srtp: () => options.settings.get('call.srtp') as SrtpPolicy,
       release: (number) => this.abandon(number),
-      ended: () => undefined,
     };
   }
 
