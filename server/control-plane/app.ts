@@ -264,9 +264,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       if (options.sessions && options.media) {
         await api.register(joinRoutes, {
           sessions: options.sessions,
-          live: options.live ?? new LiveMeetings(),
           media: options.media,
-          records: new CallRecords(db),
           ...(options.mediaEvents ? { mediaEvents: options.mediaEvents } : {}),
           ...(options.turn ? { turn: options.turn } : {}),
           settings: () => settings.getAll(),

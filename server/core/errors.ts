@@ -136,6 +136,11 @@ export const ERRORS = {
     en: 'Meeting {id} has nobody in it.',
     zh: '会议 {id} 当前没有人参加。',
   },
+  VCBOX_ERR_SESSION_CLOSED: {
+    statusCode: 409,
+    en: 'The participant has left meeting {number} already; join again to take part.',
+    zh: '该参会者已离开会议 {number}；如需参加请重新加入。',
+  },
   VCBOX_ERR_NOT_REGISTERED: {
     statusCode: 409,
     en: 'Account {account} has no registered terminal to call; it must be online (registered) to be invited.',

@@ -3,7 +3,7 @@
  * forgets what it returns; it catches a synchronous throw (answering a bare 500 and writing to
  * stderr) but not a rejected promise, and under Node 22 an unhandled rejection ends the process
  * — the control plane, and with it every call. `guardRequest` wraps a handler where it is
- * registered (srf.register/srf.invite, a dialog's 'modify'/'info'): whatever the handler throws
+ * registered (srf.register/srf.invite, a dialog's 'modify'/'info'; `guardMiddleware` for an srf.use layer): whatever the handler throws
  * or rejects with is logged with an incident id and answers that one request with a 500 whose
  * reason phrase says what happened (unless a final response went out already); nothing else is
  * affected. `guardListener` does the same for event listeners that answer no request.
@@ -43,6 +43,18 @@ export function guardRequest<H extends RequestHandler>(name: string, handler: H)
   return (req, res) => {
     try {
       const outcome = handler(req, res);
+      if (outcome instanceof Promise) outcome.catch((error: unknown) => answerFailure(name, req, res, error));
+    } catch (error) {
+      answerFailure(name, req, res, error);
+    }
+  };
+}
+
+/** A middleware layer (`srf.use`) guarded as `guardRequest`: a throw or rejection answers the request with 500, and the stack goes no further. */
+export function guardMiddleware(name: string, layer: (req: Srf.SrfRequest, res: Srf.SrfResponse, next: (error?: unknown) => void) => unknown): (req: Srf.SrfRequest, res: Srf.SrfResponse, next: (error?: unknown) => void) => void {
+  return (req, res, next) => {
+    try {
+      const outcome = layer(req, res, next);
       if (outcome instanceof Promise) outcome.catch((error: unknown) => answerFailure(name, req, res, error));
     } catch (error) {
       answerFailure(name, req, res, error);

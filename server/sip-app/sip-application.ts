@@ -1,9 +1,11 @@
 /**
  * The box's SIP application, written against drachtio-srf: it connects to the signaling
  * service's application port (the same code would drive a C++ drachtio-server) and handles
- * REGISTER (./registrar) and point-to-point calls (./calls). Meetings and IVR legs attach here
- * in their issues; the check-sync NOTIFY of a firmware update is sent from here. Runs inside
- * the control-plane process, so the console reads the same location service.
+ * REGISTER (./registrar), and INVITEs through a middleware stack (./sip-middleware.ts: dial,
+ * lock-out and authentication policy, then point-to-point calls ./calls, meetings ./meetings
+ * or the IVR ./ivr — adapters of the participant sessions service). The check-sync NOTIFY of a
+ * firmware update is sent from here. Runs inside the control-plane process, so the console
+ * reads the same location service and live meetings.
  */
 import type { EventEmitter } from 'node:events';
 import type { MediaServiceEvents } from '../../media/media-service.ts';
@@ -37,8 +39,8 @@ import { type DigestAlgorithm, DigestAuthenticator } from './registrar/digest-au
 import { type Binding, LocationService } from './registrar/location-service.ts';
 import { Qualifier } from './registrar/qualifier.ts';
 import { Registrar } from './registrar/registrar.ts';
-import { dialOfUri } from './request-dial.ts';
-import { guardListener, guardRequest } from './request-guard.ts';
+import { guardListener, guardMiddleware, guardRequest } from './request-guard.ts';
+import { classifyInvite, entryPolicy, forDial, type Middleware, refuseUndeclared } from './sip-middleware.ts';
 
 const log = getLogger('sip-application');
 
@@ -86,7 +88,9 @@ export class SipApplication {
     this.accounts = new AccountStore(options.db);
     new MeetingRecords(options.db).follow(this.live);
     new ConcurrencyRecords(options.db).follow(this.live);
+    const media = options.media;
     this.sessions = new ParticipantSessions({
+      media: media?.media ?? mediaAbsent(),
       db: options.db,
       vmrs: new VmrStore(options.db, options.settings),
       meetings: new MeetingStore(options.db, options.settings),
@@ -124,17 +128,12 @@ export class SipApplication {
     });
     // srf defines a handler method per SIP verb at run time; its typings omit `register`.
     (this.srf as unknown as { register(handler: Registrar['handle']): void }).register(guardRequest('registrar', registrar.handle));
-    const records = new CallRecords(options.db);
-    const media = options.media;
     const meetingCalls = new MeetingCalls({
       srf: this.srf,
-      media: media?.media ?? mediaAbsent(),
       live: this.live,
       sessions: this.sessions,
       meetings: new MeetingStore(options.db, options.settings),
       settings: options.settings,
-      records,
-      authenticate: (req, res) => calls.authenticate(req, res),
       accountName: (number) => this.accounts.findByNumber(number)?.name,
       ...(options.minSessionSeconds ? { minSessionSeconds: options.minSessionSeconds } : {}),
       bindings: (account) => this.location.lookup(account),
@@ -165,22 +164,22 @@ export class SipApplication {
       ...(media ? { mediaEvents: media as unknown as Pick<EventEmitter<MediaServiceEvents>, 'on'> } : {}),
       settings: options.settings,
       sessions: this.sessions,
-      authenticate: (req, res) => calls.authenticate(req, res),
       meetingCalls,
       ...(options.ivrTimeouts ? { timeouts: options.ivrTimeouts } : {}),
     });
-    // Every request handler runs inside the guard: a throw or rejection answers that request
-    // with 500 and is logged; it never ends the process (./request-guard.ts).
-    this.srf.invite(
-      guardRequest('invite', (req, res) => {
-        // The dial plan decides: the IVR access number, a meeting (or "meet now"), else an account
-        // (point-to-point; it authenticates the caller before saying a number is wrong).
-        const dial = dialOfUri(req.uri, dialContextOf(options.settings));
-        if (dial.kind === 'ivr') return ivrCalls.handle(req, res);
-        if (dial.kind === 'meeting' || dial.kind === 'instant') return meetingCalls.handle(req, res);
-        return calls.handle(req, res);
-      }),
-    );
+    // The INVITE policy as middleware, in order (./sip-middleware.ts): classify the dial once,
+    // refuse a locked-out address and authenticate where an account is needed, then the one
+    // handler of that dial; a request no layer takes is refused. Every layer runs inside the
+    // guard: a throw or rejection answers that request with 500 and is logged; it never ends
+    // the process (./request-guard.ts).
+    // (srf's typings give `next` as a bare Function; it is called with an optional error.)
+    const use = this.srf.use.bind(this.srf) as unknown as (method: string, layer: Middleware) => void;
+    use('invite', guardMiddleware('invite dial', classifyInvite(() => dialContextOf(options.settings))));
+    use('invite', guardMiddleware('invite policy', entryPolicy(this.sessions, (req, res) => calls.authenticate(req, res))));
+    use('invite', guardMiddleware('ivr', forDial(['ivr'], ivrCalls.handle)));
+    use('invite', guardMiddleware('meeting', forDial(['meeting', 'instant'], meetingCalls.handle)));
+    use('invite', guardMiddleware('point-to-point', forDial(['account', 'invalid'], calls.handle)));
+    use('*', guardMiddleware('undeclared', refuseUndeclared));
   }
 
   /** Connects to the signaling service; resolves once authenticated (srf retries by itself). */
@@ -229,6 +228,7 @@ export class SipApplication {
     this.#closed = true;
     this.#connectedSince = null;
     this.#meetingCalls.close();
+    void this.sessions.close();
     this.qualifier.close();
     this.location.close();
     try {

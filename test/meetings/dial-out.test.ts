@@ -4,7 +4,8 @@
  * INVITE without SDP, the terminal's 200 OK carries its offer and the box's ACK the answer; the
  * invited terminal is then a participant and hears the meeting (a tone from the terminal
  * already in it). Removing it sends the BYE. An account with no registered terminal, and a
- * busy terminal, are refused in words; each invitation is in the operation log.
+ * busy terminal, are refused in words (the busy one's call record says busy); each invitation
+ * is in the operation log.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -84,6 +85,7 @@ t.test('an account with no registered terminal, and a busy terminal, are refused
   t.equal(refused.status, 502, 'busy: 502');
   t.match(refused.body.message, /486/, `says what the terminal answered: ${refused.body.message}`);
   t.ok((await busy.result).ok, 'the busy terminal got its ACK');
+  t.match(box.db.prepare("SELECT caller, callee, answered_at, ended_at, outcome FROM call_records WHERE callee = '2503'").all(), [{ caller: room.number, answered_at: null, ended_at: String, outcome: 'busy' }], "the busy terminal's call record: ended, busy");
   await first.result;
   const audit = box.db.prepare("SELECT detail FROM audit_log WHERE action = 'meeting.invite' ORDER BY id").all() as { detail: string }[];
   t.equal(audit.length, 3, 'every invitation is in the operation log, failed ones with their result');

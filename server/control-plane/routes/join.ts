@@ -13,7 +13,8 @@
  * meeting IDs and PINs, counted with the SIP and IVR ones; guest access — a browser has no
  * account —; PIN, window, lock, capacity, the licence's concurrent participants; `audioOnly`
  * when the licence allows no video: the page's camera and the composed picture are then
- * refused). A closed socket leaves the meeting.
+ * refused). The participant's session (server/meetings/participant-sessions/participant-session.ts)
+ * owns its call record, media join and live entry; a closed socket closes it.
  *
  * The socket is public, so it trusts nothing it is sent: a page of another origin cannot open
  * it (../join-socket/join-origin.ts); each frame must pass its method's schema
@@ -22,17 +23,14 @@
  * requests per socket and what a participant makes in the media service are bounded
  * (../join-socket/join-limits.ts).
  */
-import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { WebSocket } from '@fastify/websocket';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
 import type { MediaServiceEvents } from '../../../media/media-service.ts';
-import type { CallRecords } from '../../cdr/call-records.ts';
 import { createError } from '../../core/errors.ts';
 import { getLogger } from '../../core/logger.ts';
-import type { LiveMeetings } from '../../meetings/live-meetings.ts';
-import type { Admission, ParticipantSessions, RefusalKind } from '../../meetings/participant-sessions/participant-sessions.ts';
+import type { Admission, ParticipantSession, ParticipantSessions, RefusalKind } from '../../meetings/participant-sessions/participant-sessions.ts';
 import type { TurnAccess } from '../../turn/turn-config.ts';
 import type { TurnGuestKeys } from '../../turn/turn-guest-keys.ts';
 import type { Settings } from '../../settings/settings-schema.ts';
@@ -77,10 +75,9 @@ function refusalError(number: string, refused: Extract<Admission, { ok: false }>
 export interface JoinRouteOptions {
   /** The one way into a meeting (admission, lock-outs, guest access). */
   readonly sessions: ParticipantSessions;
-  readonly live: LiveMeetings;
+  /** The media service (the browser's transports, producers, consumers; the join itself goes through its session). */
   readonly media: MediaControl;
   readonly mediaEvents?: EventEmitter<MediaServiceEvents>;
-  readonly records: CallRecords;
   /** The TURN relay now (port and credential key), or undefined when it is off. */
   readonly turn?: () => TurnAccess | undefined;
   /** The settings now: the box's own addresses and web ports, whose pages may open the socket. */
@@ -105,7 +102,8 @@ interface Session {
   readonly socket: WebSocket;
   meeting?: string;
   participantId?: string;
-  record?: number;
+  /** The participant's session (call record, media join, live entry; closed when it leaves). */
+  participant?: ParticipantSession;
   /** The licence allowed audio only when this browser joined. */
   audioOnly?: boolean;
   /** What this participant has made in the media service (./join-socket/join-limits.ts). */
@@ -117,7 +115,7 @@ interface Session {
 }
 
 export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, options) => {
-  const { sessions: admission, live, media, records } = options;
+  const { sessions: admission, media } = options;
   const sessions = new Map<string, Session>();
   // Meeting look-ups per address: 30 a minute (no walking the meeting numbers).
   const lookups = minuteBudget(30);
@@ -128,16 +126,15 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
     if (session.socket.readyState === 1) session.socket.send(JSON.stringify({ notification, data }));
   };
   const leave = async (session: Session, reason: string) => {
-    const { meeting, participantId } = session;
-    if (!meeting || !participantId) return;
+    const { meeting, participantId, participant } = session;
+    if (!meeting || !participantId || !participant) return;
     session.meeting = undefined;
     session.participantId = undefined;
+    session.participant = undefined;
     sessions.delete(participantId);
     if (session.turnUser) session.turnUser.keys.revoke(session.turnUser.username);
     session.turnUser = undefined;
-    await media.leave(meeting, participantId, reason).catch(() => undefined);
-    live.remove(meeting, participantId, reason);
-    if (session.record !== undefined) records.ended(session.record, 'answered');
+    await participant.close(reason);
     log.info({ meeting, participant: participantId, reason }, 'browser left the meeting');
   };
 
@@ -241,34 +238,32 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
         if (pin !== undefined && !isDialledPin(pin)) throw Object.assign(new Error('The PIN is digits only.'), { code: 'VCBOX_ERR_BAD_REQUEST', field: 'pin' });
         const result = admission.admit({ way: 'web', address: request.ip, account: null }, number, pin);
         if (!result.ok) throw refusalError(number, result);
-        const participantId = randomUUID();
-        let joined: Awaited<ReturnType<MediaControl['joinWeb']>>;
-        try {
-          joined = await media.joinWeb(number, participantId, name, request.ip);
-        } catch (error) {
-          admission.abandon(number);
-          throw error;
+        // The participant's session: call record, media join, live entry; on a failed join it closes itself.
+        const participant = admission.open(result, {
+          caller: name,
+          callee: number,
+          displayName: name,
+          account: null,
+          type: 'web',
+          source: request.ip,
+          transport: request.protocol === 'https' ? 'wss' : 'ws',
+          address: request.ip,
+        });
+        const participantId = participant.id;
+        const joined = await participant.joinWeb();
+        if (socket.readyState !== 1) {
+          // The page went away while its media was set up: nothing is left behind.
+          await participant.close('left');
+          throw createError('VCBOX_ERR_JOIN_REQUEST', { problem: 'the page closed while joining' });
         }
         session.meeting = number;
         session.participantId = participantId;
+        session.participant = participant;
         session.audioOnly = result.audioOnly;
-        session.record = records.start(result.target.kind, participantId, name, number);
-        records.answered(session.record);
         sessions.set(participantId, session);
-        live.add(number, {
-          id: participantId,
-          displayName: name,
-          account: null,
-          role: result.role,
-          type: 'web',
-          callId: participantId,
-          source: request.ip,
-          transport: request.protocol === 'https' ? 'wss' : 'ws',
-          joinedAt: new Date(),
-          hangUp: (reason) => {
-            notify(session, 'removed', { reason });
-            void leave(session, reason).then(() => socket.close(4000, reason.slice(0, 100)));
-          },
+        participant.enter((reason) => {
+          notify(session, 'removed', { reason });
+          void leave(session, reason).then(() => socket.close(4000, reason.slice(0, 100)));
         });
         log.info({ meeting: number, participant: participantId, role: result.role }, 'browser joined the meeting');
         return { participantId, role: result.role, subject: result.target.subject, audioOnly: result.audioOnly, ...joined, iceServers: iceServersFor(options.turn?.(), request.hostname, participantId, session) };

@@ -116,6 +116,14 @@ export class MeetingAdmission {
     if (times?.length === 0) this.#admitted.delete(number);
   }
 
+  /** Newcomers admitted within the hold time and not in their meeting yet. */
+  get seatsHeld(): number {
+    const now = Date.now();
+    let count = 0;
+    for (const times of this.#admitted.values()) count += times.filter((at) => now - at <= ADMITTED_HOLD_MS).length;
+    return count;
+  }
+
   /** Participants in all meetings plus newcomers admitted within the hold time. */
   #portsInUse(now: number): number {
     let count = 0;

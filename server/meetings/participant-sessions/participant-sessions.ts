@@ -1,20 +1,26 @@
 /**
- * Participant sessions: the one way into a meeting. Every way in — SIP direct dial
- * (server/sip-app/meetings), the IVR (server/sip-app/ivr), the browser join WebSocket
- * (server/control-plane/routes/join.ts), the console's dial-out, and later a cascade link from
- * another box — is an adapter that asks this service, and none re-checks a rule on its own.
+ * Participant sessions: the one way into a meeting and the owner of each participant's life
+ * there. Every way in — SIP direct dial (server/sip-app/meetings), the IVR (server/sip-app/ivr),
+ * the browser join WebSocket (server/control-plane/routes/join.ts), the console's dial-out, a
+ * worker heal's re-attach, and later a cascade link from another box — is an adapter that asks
+ * this service, and none re-checks a rule or writes a record on its own.
  *
- * What lives here now: admission and authentication policy. In order: the address's lock-out
- * for wrong meeting IDs and PINs (./entry-lockout.ts), guest access (`call.guestAccess`: a
- * newcomer without an account is refused when it is off — SIP adapters challenge for digest
+ * Admission and authentication policy, in order: the address's lock-out for wrong meeting IDs
+ * and PINs (./entry-lockout.ts), guest access (`call.guestAccess`: a newcomer without an
+ * account is refused when it is off — the SIP application's middleware challenges for digest
  * first, see `accountRequired`; a browser has no account), the meeting (./meeting-admission.ts:
  * window, not found), the meeting's PIN lock-out, the PIN and the role it gives, then lock,
  * capacity and the licence's ports. Wrong IDs and PINs are counted here, for every way alike.
  * Each way's policy is one row of WAYS (deny by default: a way not listed cannot enter).
  *
- * What does not live here yet (issue #17): the call record, the media join, the live registry
- * entry and the one cascading cleanup — the adapters still do those after an admission.
+ * After an admission, `open` makes the participant's ParticipantSession (./participant-
+ * session.ts): the call record, the media join, the live registry entry and the one cascading
+ * `close(reason)` that undoes all of them — whatever failed mid-join.
  */
+import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
+import type { SrtpPolicy } from '../../../media/meetings/meeting-media.ts';
+import { CallRecords } from '../../cdr/call-records.ts';
+import { createError } from '../../core/errors.ts';
 import type { Db } from '../../db/database.ts';
 import type { LicensePolicy } from '../../license/license-policy.ts';
 import type { VmrStore } from '../../rooms/vmr-store.ts';
@@ -23,8 +29,10 @@ import type { LiveMeetings } from '../live-meetings.ts';
 import type { MeetingStore } from '../meeting-store.ts';
 import { DEFAULT_ENTRY_LOCKOUT, EntryLockout, type EntryLockoutPolicy } from './entry-lockout.ts';
 import { type Admission, MeetingAdmission, type MeetingTarget, roleFor } from './meeting-admission.ts';
+import { ParticipantSession, type SessionCall, type SessionServices } from './participant-session.ts';
 
 export type { Admission, MeetingTarget, RefusalKind } from './meeting-admission.ts';
+export { declineVideo, ParticipantSession, type SessionCall, type SipAnswer, type WebJoin } from './participant-session.ts';
 
 /** The ways into a meeting. */
 export type WayIn = 'sip' | 'ivr' | 'web' | 'dial-out';
@@ -66,6 +74,8 @@ export interface ParticipantSessionsOptions {
   readonly meetings: MeetingStore;
   readonly settings: SettingsStore;
   readonly live: LiveMeetings;
+  /** The media service the sessions join (absent: every join fails as the media being unavailable). */
+  readonly media?: MediaControl | undefined;
   /** The licence rules (absent: no licence limits, e.g. in unit set-ups). */
   readonly license?: LicensePolicy | undefined;
   /** Wrong-ID and wrong-PIN lock-out rules (tests shorten them). */
@@ -76,11 +86,34 @@ export class ParticipantSessions {
   readonly #settings: SettingsStore;
   readonly #rules: MeetingAdmission;
   readonly #lockout: EntryLockout;
+  readonly #services: Omit<SessionServices, 'ended'> | undefined;
+  /** Sessions not closed yet: participant id → session. */
+  readonly #open = new Map<string, ParticipantSession>();
 
   constructor(options: ParticipantSessionsOptions) {
     this.#settings = options.settings;
     this.#rules = new MeetingAdmission(options);
     this.#lockout = new EntryLockout(options.db, options.lockout ?? DEFAULT_ENTRY_LOCKOUT);
+    const { media } = options;
+    this.#services = media && {
+      media,
+      records: new CallRecords(options.db),
+      live: options.live,
+      srtp: () => options.settings.get('call.srtp') as SrtpPolicy,
+      release: (number) => this.abandon(number),
+    };
+  }
+
+  /**
+   * The admitted newcomer's session: its call record opens now (`call` says who it is); the
+   * adapter joins the media, enters it once answered, and closes it — or closes it to give up.
+   */
+  open(admission: Extract<Admission, { ok: true }>, call: SessionCall): ParticipantSession {
+    const services = this.#services;
+    if (!services) throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'these participant sessions run without a media service' });
+    const session = new ParticipantSession({ ...services, ended: (ended) => this.#open.delete(ended.id) }, admission, call);
+    this.#open.set(session.id, session);
+    return session;
   }
 
   /**
@@ -179,5 +212,20 @@ export class ParticipantSessions {
   /** The newcomer did not make it in after all: its seat is free again, and an empty meeting it started ends again. */
   abandon(number: string): void {
     this.#rules.abandon(number);
+  }
+
+  /** Sessions opened and not closed yet (in meetings, or joining). */
+  get openSessions(): number {
+    return this.#open.size;
+  }
+
+  /** Seats held by newcomers admitted but not in their meeting yet (all meetings). */
+  get seatsHeld(): number {
+    return this.#rules.seatsHeld;
+  }
+
+  /** Closes every open session (the application is stopping). */
+  async close(reason = 'server-stopping'): Promise<void> {
+    await Promise.all([...this.#open.values()].map((session) => session.close(reason)));
   }
 }

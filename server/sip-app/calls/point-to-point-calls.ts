@@ -14,6 +14,7 @@ import type { AuthLockout } from '../registrar/auth-lockout.ts';
 import type { DigestAlgorithm, DigestAuthenticator } from '../registrar/digest-auth.ts';
 import type { LocationService } from '../registrar/location-service.ts';
 import { dialOfUri } from '../request-dial.ts';
+import { inviteOf } from '../sip-middleware.ts';
 import { guardRequest } from '../request-guard.ts';
 
 const log = getLogger('p2p-calls');
@@ -82,9 +83,10 @@ export class PointToPointCalls {
     return result.username;
   }
 
+  /** An INVITE to an account; its caller authenticated already (the SIP application's middleware, ../sip-middleware.ts). */
   handle = async (req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> => {
-    const caller = this.authenticate(req, res);
-    if (!caller) return;
+    const caller = inviteOf(req).account;
+    if (!caller) throw new Error('a call to an account reached its handler unauthenticated');
     const dial = dialOfUri(req.uri);
     if (dial.kind === 'invalid') {
       res.send(404, `Not Found - ${dial.message}`, {});

@@ -1,16 +1,17 @@
 /**
  * The access number's IVR (drachtio-srf INVITE handler for the `call.ivrAccessNumber`
  * setting): an adapter over the participant sessions service (server/meetings/participant-
- * sessions), which decides every entry — as for a direct dial: an address locked out for wrong
- * meeting IDs or PINs is refused before the IVR answers, and with guest access off the caller
- * must authenticate (digest) first. The box answers with IVR media (media/ivr, the IVR port
+ * sessions), which decides every entry — as for a direct dial, the SIP application's
+ * middleware (../sip-middleware.ts) refuses an address locked out for wrong meeting IDs or PINs
+ * before the IVR answers, and with guest access off has the caller authenticate (digest) first. The box answers with IVR media (media/ivr, the IVR port
  * range), greets the caller in the `call.ivrLanguage` language and asks for the meeting ID
  * followed by #, then — when the meeting has a guest PIN — for the PIN; a wrong entry is said
  * so and asked again (3 tries, then goodbye and hang-up; each wrong one counted by the service,
  * which may lock the address or the meeting's PIN entry out: "too many attempts", goodbye); a
  * meeting not started yet, locked or full is said so before hanging up. On success it says "you are joining the meeting" (and "you are the first
  * participant" when alone) and moves the caller into the meeting by a re-INVITE — the same
- * call. Digits come as RFC 4733 events (media side) or SIP INFO (dtmf-relay or dtmf); `*`
+ * call, with the participant's session (call record, media, live entry) from then on, as a
+ * direct caller's. Digits come as RFC 4733 events (media side) or SIP INFO (dtmf-relay or dtmf); `*`
  * starts the entry again; inter-digit and overall timeouts end an entry.
  */
 import { randomUUID } from 'node:crypto';
@@ -23,7 +24,8 @@ import { getLogger } from '../../core/logger.ts';
 import type { Entrant, MeetingTarget, ParticipantSessions, RefusalKind } from '../../meetings/participant-sessions/participant-sessions.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { callerOf, reasonPhrase, sdpWarning } from '../calls/caller.ts';
-import { type MeetingCalls, sendRefusal } from '../meetings/meeting-calls.ts';
+import type { MeetingCalls } from '../meetings/meeting-calls.ts';
+import { inviteOf } from '../sip-middleware.ts';
 
 const log = getLogger('ivr-calls');
 
@@ -41,8 +43,6 @@ export interface IvrCallsOptions {
   readonly settings: SettingsStore;
   /** The one way into a meeting: the IVR asks it for the meeting, the PIN and the admission. */
   readonly sessions: ParticipantSessions;
-  /** Digest check of a caller (answers the challenge itself; undefined then). */
-  readonly authenticate: (req: Srf.SrfRequest, res: Srf.SrfResponse) => string | undefined;
   readonly meetingCalls: MeetingCalls;
   readonly timeouts?: IvrTimeouts;
 }
@@ -109,18 +109,9 @@ export class IvrCalls {
   handle = async (req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> => {
     const id = randomUUID();
     const { media, sessions } = this.#options;
-    const access = this.#options.settings.get('call.ivrAccessNumber');
-    const lockedOut = sessions.lockedOut({ way: 'ivr', address: req.source_address });
-    if (lockedOut) {
-      sendRefusal(res, access, lockedOut);
-      return;
-    }
-    let account: string | undefined;
-    if (sessions.accountRequired() || req.has('Proxy-Authorization')) {
-      account = this.#options.authenticate(req, res);
-      if (!account) return;
-    }
-    const entrant: Entrant = { way: 'ivr', address: req.source_address, account: account ?? null };
+    // Lock-out and digest were settled by the SIP application's middleware (../sip-middleware.ts).
+    const { account } = inviteOf(req);
+    const entrant: Entrant = { way: 'ivr', address: req.source_address, account };
     if (!req.body?.includes('m=')) {
       res.send(488, 'Not Acceptable Here - send an SDP offer in the INVITE', {});
       return;
@@ -163,7 +154,7 @@ export class IvrCalls {
     const call = {
       offer: req.body,
       displayName: from.displayName ?? caller,
-      account: account ?? null,
+      account,
       callId: from.callId || id,
       source: from.source,
       address: from.address,

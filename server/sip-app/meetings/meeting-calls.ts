@@ -1,47 +1,43 @@
 /**
- * Calls into meetings (drachtio-srf INVITE handler for numbers of 5-12 digits): a terminal
- * dials a VMR or a scheduled/instant meeting as `ID` or `ID**PIN` (`ID%2A%2APIN` too). The
- * caller is challenged for digest when guest access is off, then admitted by the participant
- * sessions service (server/meetings/participant-sessions: lock-outs for wrong IDs and PINs,
- * guest access, PIN and role, the scheduled window with early join, lock ("call rejected"),
- * capacity, licence) — the same path as the IVR, the browser and dial-out — and answered with the media service's SDP (a PlainTransport of the
- * meeting's router). Hang-ups either way, re-INVITE/UPDATE (hold, moved address), removal
- * from the console and media-side ends (RTP timeout, media restart) all end the leg cleanly
- * and write its call record. When the licence allows no video (expired, revoked: the admission
- * says `audioOnly`), every offer from the terminal reaches the media service with its video
- * declined (`m=video 0`), so the answer rejects video as RFC 3264 wants and the call is audio.
+ * The SIP adapter of the participant sessions service (server/meetings/participant-sessions)
+ * for meetings — what lives here is the dialog and its SDP, nothing of the participant's life:
+ * direct dial (INVITE to a 5-12 digit number: `ID`, `ID**PIN`, `ID%2A%2APIN`; lock-out and
+ * digest were settled by the SIP application's middleware, ../sip-middleware.ts), the IVR's
+ * move into a meeting (`joinFromIvr`, a re-INVITE on the same call), the console's dial-out
+ * (3pcc INVITE to a registered account) and a worker heal's re-attach. Each asks the service to
+ * admit (PIN, window, lock, capacity, licence) and opens the participant's session, which owns
+ * the call record, the media join, the live registry entry and the one cascading close; this
+ * file answers with the media service's SDP and keeps the dialog: hang-ups either way,
+ * re-INVITE/UPDATE (hold, moved address), session timers (RFC 4028), key frame INFO (RFC 5168),
+ * removal from the console and media-side ends (RTP timeout, media restart) all end in
+ * `session.close`. With the licence allowing no video the session declines video in every offer.
  */
 import { randomUUID } from 'node:crypto';
 import type Srf from 'drachtio-srf';
-import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
-import type { SrtpPolicy } from '../../../media/meetings/meeting-media.ts';
-import type { CallRecords, CallType } from '../../cdr/call-records.ts';
-import { dialContextOf } from '../../dial-plan/dial-plan.ts';
+import type { CallOutcome } from '../../cdr/call-records.ts';
 import { createError } from '../../core/errors.ts';
 import { getLogger } from '../../core/logger.ts';
 import type { LiveMeetings } from '../../meetings/live-meetings.ts';
-import type { Admission, Entrant, ParticipantSessions, RefusalKind } from '../../meetings/participant-sessions/participant-sessions.ts';
+import type { Admission, Entrant, ParticipantSession, ParticipantSessions, RefusalKind } from '../../meetings/participant-sessions/participant-sessions.ts';
 import type { MeetingStore } from '../../meetings/meeting-store.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { callerOf, reasonPhrase, sdpWarning } from '../calls/caller.ts';
 import type { Binding } from '../registrar/location-service.ts';
-import { dialOfUri } from '../request-dial.ts';
 import { guardRequest } from '../request-guard.ts';
+import { inviteOf } from '../sip-middleware.ts';
+
+export { declineVideo } from '../../meetings/participant-sessions/participant-sessions.ts';
 
 const log = getLogger('meeting-calls');
 
 export interface MeetingCallsOptions {
   readonly srf: Srf;
-  readonly media: MediaControl;
   readonly live: LiveMeetings;
   /** The one way into a meeting: every caller is admitted there. */
   readonly sessions: ParticipantSessions;
   /** Where "meet now" calls create their instant meeting. */
   readonly meetings: MeetingStore;
   readonly settings: SettingsStore;
-  readonly records: CallRecords;
-  /** Digest check of a caller (answers the challenge itself; undefined then). */
-  readonly authenticate: (req: Srf.SrfRequest, res: Srf.SrfResponse) => string | undefined;
   /** The display name of an account, when the caller is one. */
   readonly accountName: (number: string) => string | undefined;
   /** Smallest session interval accepted (RFC 4028 Min-SE; 90 s unless a test shortens it). */
@@ -64,14 +60,6 @@ const PICTURE_FAST_UPDATE =
 /** A SIP INFO body asking for a key frame: application/media_control+xml with picture_fast_update. */
 export function isPictureFastUpdate(contentType: string, body: string): boolean {
   return /application\/media_control\+xml/i.test(contentType) && /<picture_fast_update\s*\/?>/i.test(body);
-}
-
-/**
- * The offer with its video streams declined (port 0), for a call that may take audio only: the
- * media service then answers video with port 0 and sets up audio alone.
- */
-export function declineVideo(sdp: string): string {
-  return sdp.replace(/^m=video [0-9]+ /gm, 'm=video 0 ');
 }
 
 /** SIP answers to the refusals of the participant sessions service. */
@@ -117,10 +105,31 @@ export function sendRefusal(res: Srf.SrfResponse, number: string, refusal: Extra
   res.send(status, phrase, text ? { headers: { Reason: text } } : {});
 }
 
+/** The call-record outcome of a terminal's refusal of the box's INVITE (dial-out). */
+function outcomeOfRefusal(status: number | undefined): CallOutcome {
+  if (status === 486 || status === 600) return 'busy';
+  if (status === 408 || status === 480 || status === 487) return 'no-answer';
+  if (status === 603) return 'rejected';
+  return 'failed';
+}
+
+/** The dialog's side of a participant in a meeting: what the session does not own. */
+interface Leg {
+  readonly dialog: Srf.Dialog;
+  readonly session: ParticipantSession;
+  healing: boolean;
+}
+
+/** What the dialog adds on top of the session: its session timer (RFC 4028). */
+interface DialogTimer {
+  readonly sessionSeconds: number | undefined;
+  readonly sessionHeaders: Record<string, string>;
+}
+
 export class MeetingCalls {
   readonly #options: MeetingCallsOptions;
-  /** participant id → its call: the dialog and the terminal's latest offer (to re-attach it). */
-  readonly #legs = new Map<string, { dialog: Srf.Dialog; offer: string; displayName: string; remoteAddress: string; healing: boolean }>();
+  /** participant id → its call: the dialog and the participant's session. */
+  readonly #legs = new Map<string, Leg>();
 
   constructor(options: MeetingCallsOptions) {
     this.#options = options;
@@ -156,19 +165,14 @@ export class MeetingCalls {
       .catch((error: Error) => log.debug({ meeting, participant: participantId, err: error.message }, 'key frame INFO not accepted'));
   }
 
+  /** Worker heal: the session joins the media again with its latest offer; the terminal gets the new answer by re-INVITE. */
   async #reattach(meeting: string, participantId: string): Promise<void> {
     const leg = this.#legs.get(participantId);
     if (!leg || leg.healing) return;
     leg.healing = true;
     const started = performance.now();
     try {
-      const answer = await this.#options.media.joinSip(meeting, {
-        participantId,
-        displayName: leg.displayName,
-        offer: leg.offer,
-        srtp: this.#options.settings.get('call.srtp') as SrtpPolicy,
-        remoteAddress: leg.remoteAddress,
-      });
+      const answer = await leg.session.rejoinSip();
       await leg.dialog.modify(answer.sdp);
       log.info({ meeting, participant: participantId, healMs: Math.round(performance.now() - started) }, 'leg re-attached after a media restart');
     } catch (error) {
@@ -179,28 +183,28 @@ export class MeetingCalls {
     }
   }
 
+  /** Answers an INVITE whose media join failed (the session closed itself). */
+  #answerMediaFailure(res: Srf.SrfResponse, error: unknown): void {
+    const err = error as Error & { code?: string; params?: { reason?: unknown } };
+    const phrase = reasonPhrase(err);
+    if (err.code === 'VCBOX_ERR_MEDIA_SDP') res.send(488, `Not Acceptable Here - ${phrase}`, { headers: sdpWarning(err) });
+    else if (err.code === 'VCBOX_ERR_MEDIA_UNAVAILABLE') res.send(503, 'Service Unavailable - the media service is not running', { headers: { 'Retry-After': '10' } });
+    else res.send(500, 'Server Internal Error - the meeting media failed', {});
+  }
+
+  /** Direct dial: an INVITE to a meeting number (or "meet now") that passed the SIP policy middleware. */
   handle = async (req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> => {
-    const dialled = dialOfUri(req.uri, dialContextOf(this.#options.settings));
-    if (dialled.kind === 'account' || dialled.kind === 'invalid') {
+    const { dial: dialled, account } = inviteOf(req);
+    if (dialled.kind !== 'meeting' && dialled.kind !== 'instant') {
       res.send(404, 'Not Found - dial a 4-digit account, or a meeting ID (ID**PIN)', {});
       return;
     }
     const dial: { number: string; pin?: string | undefined } = dialled.kind === 'meeting' ? { number: dialled.id, pin: dialled.pin } : { number: dialled.number };
     const { sessions } = this.#options;
-    const lockedOut = sessions.lockedOut({ way: 'sip', address: req.source_address });
-    if (lockedOut) {
-      sendRefusal(res, dial.number, lockedOut);
-      return;
-    }
-    let account: string | undefined;
-    // "Meet now": the instant-meeting number creates a meeting for a registered account.
-    const meetNow = dialled.kind === 'instant';
-    if (meetNow || sessions.accountRequired() || req.has('Proxy-Authorization')) {
-      account = this.#options.authenticate(req, res);
-      if (!account) return;
-    }
-    const entrant: Entrant = { way: 'sip', address: req.source_address, account: account ?? null };
-    if (meetNow && account) {
+    const entrant: Entrant = { way: 'sip', address: req.source_address, account };
+    // "Meet now": the instant-meeting number creates a meeting for a registered account (the middleware authenticated it).
+    if (dialled.kind === 'instant') {
+      if (!account) throw new Error('"meet now" reached its handler unauthenticated');
       const name = this.#options.accountName(account) ?? account;
       const created = this.#options.meetings.create(
         { subject: `Instant meeting of ${name}`.slice(0, 128), start: new Date().toISOString(), durationMinutes: 120 },
@@ -215,20 +219,16 @@ export class MeetingCalls {
       res.send(488, 'Not Acceptable Here - send an SDP offer in the INVITE', {});
       return;
     }
-    const admission = sessions.admit(entrant, dial.number, dial.pin);
-    if (!admission.ok) {
-      sendRefusal(res, dial.number, admission);
-      return;
-    }
-    const { target, role, audioOnly } = admission;
-    const offer = audioOnly ? declineVideo(req.body) : req.body;
-
-    // Session timers (RFC 4028): the caller refreshes; too short an interval gets 422.
+    // Session timers (RFC 4028): the caller refreshes; too short an interval gets 422 (before any admission).
     const minSession = this.#options.minSessionSeconds ?? 90;
     const sessionExpires = parseSessionExpires(req.get('Session-Expires') || req.get('x'));
     if (sessionExpires && sessionExpires.seconds < minSession) {
-      this.#options.sessions.abandon(dial.number);
       res.send(422, 'Session Interval Too Small', { headers: { 'Min-SE': String(minSession) } });
+      return;
+    }
+    const admission = sessions.admit(entrant, dial.number, dial.pin);
+    if (!admission.ok) {
+      sendRefusal(res, dial.number, admission);
       return;
     }
     const timerSupported = /(^|,)\s*timer\s*(,|$)/i.test(req.get('Supported') ?? '');
@@ -236,71 +236,49 @@ export class MeetingCalls {
       ? { 'Session-Expires': `${sessionExpires.seconds};refresher=uac`, ...(timerSupported ? { Require: 'timer' } : {}) }
       : {};
 
-    const participantId = randomUUID();
     const from = callerOf(req);
-    const callId = from.callId;
     const caller = account ?? from.user;
     const displayName = (account && this.#options.accountName(account)) || from.displayName || caller;
-    const type: CallType = target.kind;
-    const record = this.#options.records.start(type, callId, caller, dial.number);
-    const log2 = log.child({ meeting: dial.number, participant: participantId, caller, role });
+    const session = sessions.open(admission, {
+      callId: from.callId,
+      caller,
+      callee: dial.number,
+      displayName,
+      account,
+      type: 'sip',
+      source: from.source,
+      transport: from.transport,
+      address: req.source_address,
+    });
+    const log2 = log.child({ meeting: dial.number, participant: session.id, caller, role: session.role });
 
-    let answer: Awaited<ReturnType<MediaControl['joinSip']>>;
+    let answer: Awaited<ReturnType<ParticipantSession['joinSip']>>;
     try {
-      answer = await this.#options.media.joinSip(dial.number, {
-        participantId,
-        displayName,
-        offer,
-        srtp: this.#options.settings.get('call.srtp') as SrtpPolicy,
-        remoteAddress: req.source_address,
-      });
+      answer = await session.joinSip(req.body);
     } catch (error) {
-      const err = error as Error & { code?: string; params?: { reason?: unknown } };
-      this.#options.records.ended(record, err.code === 'VCBOX_ERR_MEDIA_SDP' ? 'rejected' : 'failed');
-      this.#options.sessions.abandon(dial.number);
-      log2.warn({ err: err.message, code: err.code }, 'could not join the meeting media');
-      const phrase = reasonPhrase(err);
-      if (err.code === 'VCBOX_ERR_MEDIA_SDP') res.send(488, `Not Acceptable Here - ${phrase}`, { headers: sdpWarning(err) });
-      else if (err.code === 'VCBOX_ERR_MEDIA_UNAVAILABLE') res.send(503, 'Service Unavailable - the media service is not running', { headers: { 'Retry-After': '10' } });
-      else res.send(500, 'Server Internal Error - the meeting media failed', {});
+      log2.warn({ err: (error as Error).message, code: (error as { code?: string }).code }, 'could not join the meeting media');
+      this.#answerMediaFailure(res, error);
       return;
     }
-
     let dialog: Srf.Dialog;
     try {
       dialog = await this.#options.srf.createUAS(req, res, { localSdp: answer.sdp, headers: sessionHeaders });
     } catch (error) {
       log2.info({ err: (error as Error).message }, 'caller left before the answer reached it');
-      await this.#options.media.leave(dial.number, participantId, 'canceled').catch(() => undefined);
-      this.#options.records.ended(record, 'canceled');
-      this.#options.sessions.abandon(dial.number);
+      await session.close('canceled', 'canceled');
       return;
     }
-    this.#attach(dialog, {
-      number: dial.number,
-      participantId,
-      displayName,
-      account: account ?? null,
-      role,
-      callId,
-      source: from.source,
-      address: from.address,
-      transport: from.transport,
-      offer,
-      audioOnly,
-      record,
-      sessionSeconds: sessionExpires?.seconds,
-      sessionHeaders,
-    });
-    log2.info({ codec: answer.audioCodec, srtp: answer.srtp, audioOnly }, 'joined the meeting');
+    this.#attach(dialog, session, { sessionSeconds: sessionExpires?.seconds, sessionHeaders });
+    log2.info({ codec: answer.audioCodec, srtp: answer.srtp, audioOnly: session.audioOnly }, 'joined the meeting');
   };
 
   /**
    * The box invites a registered account into a live meeting (the console's "invite"): an
    * INVITE without SDP to the terminal's newest registration, whose 200 OK carries its offer;
    * the media service answers it and the ACK carries that answer (3pcc). The terminal joins as
-   * a guest, like a caller, with a call record (meeting → account). Refused: not live, full,
-   * not registered; the terminal's own refusal (busy, declined, no answer) comes back in words.
+   * a guest, like a caller, with a call record (meeting → account) from the INVITE on. Refused:
+   * not live, full, not registered; the terminal's own refusal (busy, declined, no answer) comes
+   * back in words and in the record's outcome.
    */
   async dialOut(number: string, account: string): Promise<{ participantId: string }> {
     const live = this.#options.live.get(number);
@@ -314,10 +292,21 @@ export class MeetingCalls {
       if (admission.refusal === 'locked') throw createError('VCBOX_ERR_MEETING_LOCKED', { number });
       throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: admission.refusal === 'full' ? `the meeting is full (${admission.target?.capacity} participants)` : `the meeting is ${admission.refusal}` });
     }
-    const { target, audioOnly } = admission;
     const realm = this.#options.settings.get('network.localDomain');
     const displayName = this.#options.accountName(account) ?? account;
     const participantId = randomUUID();
+    const session = this.#options.sessions.open(admission, {
+      participantId,
+      callId: `dial-out-${participantId}`,
+      caller: number,
+      callee: account,
+      displayName,
+      account,
+      type: 'sip',
+      source: `${binding.source.address}:${binding.source.port}`,
+      transport: binding.source.protocol,
+      address: binding.source.address,
+    });
     const log2 = log.child({ meeting: number, participant: participantId, account });
     let offered: { sdp: string; ack: (sdp: string) => Promise<Srf.Dialog> };
     try {
@@ -326,114 +315,77 @@ export class MeetingCalls {
         noAck: true,
       } as never)) as unknown as { sdp: string; ack: (sdp: string) => Promise<Srf.Dialog> };
     } catch (error) {
-      this.#options.sessions.abandon(number);
       const failure = error as { status?: number; reason?: string; message?: string };
+      await session.close('not answered', outcomeOfRefusal(failure.status));
       throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: failure.status ? `${failure.status} ${failure.reason ?? ''}`.trim() : (failure.message ?? 'no answer') });
     }
     if (!offered.sdp) {
-      this.#options.sessions.abandon(number);
+      await session.close('no offer', 'failed');
+      // Complete the INVITE and hang up at once.
+      void offered.ack('').then((dialog) => dialog.destroy()).catch(() => undefined);
       throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: 'its answer carried no SDP offer' });
     }
-    const offer = audioOnly ? declineVideo(offered.sdp) : offered.sdp;
-    const callId = `dial-out-${participantId}`;
-    const record = this.#options.records.start(target.kind, callId, number, account);
-    let answer: Awaited<ReturnType<MediaControl['joinSip']>>;
+    let answer: Awaited<ReturnType<ParticipantSession['joinSip']>>;
     try {
-      answer = await this.#options.media.joinSip(number, {
-        participantId,
-        displayName,
-        offer,
-        srtp: this.#options.settings.get('call.srtp') as SrtpPolicy,
-        remoteAddress: binding.source.address,
-      });
+      answer = await session.joinSip(offered.sdp);
     } catch (error) {
-      this.#options.records.ended(record, 'failed');
-      this.#options.sessions.abandon(number);
-      // Complete the INVITE (echoing its offer back) and hang up at once.
+      // The session closed itself. Complete the INVITE (echoing its offer back) and hang up at once.
       void offered.ack(offered.sdp).then((dialog) => dialog.destroy()).catch(() => undefined);
       throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: (error as Error).message });
     }
-    const dialog = await offered.ack(answer.sdp);
-    this.#attach(dialog, {
-      number,
-      participantId,
-      displayName,
-      account,
-      role: 'guest',
-      callId,
-      source: `${binding.source.address}:${binding.source.port}`,
-      address: binding.source.address,
-      transport: binding.source.protocol,
-      offer,
-      audioOnly,
-      record,
-      sessionSeconds: undefined,
-      sessionHeaders: {},
-    });
+    let dialog: Srf.Dialog;
+    try {
+      dialog = await offered.ack(answer.sdp);
+    } catch (error) {
+      await session.close('ack failed', 'failed');
+      throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: (error as Error).message });
+    }
+    this.#attach(dialog, session, { sessionSeconds: undefined, sessionHeaders: {} });
     log2.info({ codec: answer.audioCodec }, 'invited into the meeting');
     return { participantId };
   }
 
   /**
    * A call the IVR answered, and the participant sessions service admitted, joins its meeting:
-   * joined to the meeting's media with the caller's offer, and moved there by a re-INVITE from
-   * the box — the same call, no new INVITE. Returns whether that worked.
+   * its session (call record from here) joins the meeting's media with the caller's offer, and
+   * the call is moved there by a re-INVITE from the box — the same call, no new INVITE. Returns
+   * whether that worked (if not, the session is closed and nothing is left behind).
    */
   async joinFromIvr(
     dialog: Srf.Dialog,
     admission: Extract<Admission, { ok: true }>,
     call: { number: string; offer: string; displayName: string; account: string | null; callId: string; source: string; address: string; transport: string },
   ): Promise<{ ok: true } | { ok: false; refusal: 'media' }> {
-    const offer = admission.audioOnly ? declineVideo(call.offer) : call.offer;
-    const participantId = randomUUID();
-    const record = this.#options.records.start(admission.target.kind, call.callId, call.account ?? call.displayName, call.number);
+    const session = this.#options.sessions.open(admission, {
+      callId: call.callId,
+      caller: call.account ?? call.displayName,
+      callee: call.number,
+      displayName: call.displayName,
+      account: call.account,
+      type: 'sip',
+      source: call.source,
+      transport: call.transport,
+      address: call.address,
+    });
     try {
-      const answer = await this.#options.media.joinSip(call.number, {
-        participantId,
-        displayName: call.displayName,
-        offer,
-        srtp: this.#options.settings.get('call.srtp') as SrtpPolicy,
-        remoteAddress: call.address,
-      });
+      const answer = await session.joinSip(call.offer);
       await dialog.modify(answer.sdp);
     } catch (error) {
       log.warn({ meeting: call.number, err: (error as Error).message }, 'could not move the IVR caller into the meeting');
-      await this.#options.media.leave(call.number, participantId, 'failed').catch(() => undefined);
-      this.#options.records.ended(record, 'failed');
-      this.#options.sessions.abandon(call.number);
+      await session.close('failed', 'failed');
       return { ok: false, refusal: 'media' };
     }
-    this.#attach(dialog, { ...call, offer, audioOnly: admission.audioOnly, participantId, role: admission.role, record, sessionSeconds: undefined, sessionHeaders: {} });
-    log.info({ meeting: call.number, participant: participantId, role: admission.role }, 'IVR caller joined the meeting');
+    this.#attach(dialog, session, { sessionSeconds: undefined, sessionHeaders: {} });
+    log.info({ meeting: call.number, participant: session.id, role: session.role }, 'IVR caller joined the meeting');
     return { ok: true };
   }
 
-  /** From the answer on: hang-ups, re-INVITEs, session timer, removal, the live registry. */
-  #attach(
-    dialog: Srf.Dialog,
-    call: {
-      number: string;
-      participantId: string;
-      displayName: string;
-      account: string | null;
-      role: 'host' | 'guest';
-      callId: string;
-      source: string;
-      /** The caller's address (static NAT: which address the box gives it). */
-      address: string;
-      transport: string;
-      offer: string;
-      /** Video declined in every offer of this call (the licence). */
-      audioOnly: boolean;
-      record: number;
-      sessionSeconds: number | undefined;
-      sessionHeaders: Record<string, string>;
-    },
-  ): void {
-    const { number, participantId, record, sessionHeaders } = call;
+  /** From the answer on: hang-ups, re-INVITEs, INFO, session timer; the session enters the meeting. */
+  #attach(dialog: Srf.Dialog, session: ParticipantSession, timer: DialogTimer): void {
+    const { number, id: participantId } = session;
+    const { sessionHeaders } = timer;
     const log2 = log.child({ meeting: number, participant: participantId });
-    this.#options.records.answered(record);
-    const leg = { dialog, offer: call.offer, displayName: call.displayName, remoteAddress: call.address, healing: false };
+    const leg: Leg = { dialog, session, healing: false };
     this.#legs.set(participantId, leg);
     let ended = false;
     const end = (reason: string, by: 'caller' | 'box') => {
@@ -442,18 +394,16 @@ export class MeetingCalls {
       clearTimeout(sessionTimer);
       this.#legs.delete(participantId);
       if (by === 'box') void Promise.resolve(dialog.destroy({ headers: { Reason: `SIP;cause=200;text="${reason.replace(/"/g, "'")}"` } } as never)).catch(() => undefined);
-      void this.#options.media.leave(number, participantId, by === 'caller' ? 'hangup' : reason).catch(() => undefined);
-      this.#options.records.ended(record, 'answered');
-      this.#options.live.remove(number, participantId, reason);
+      void session.close(by === 'caller' ? 'hangup' : reason);
       log2.info({ by, reason }, 'left the meeting');
     };
     // Without a refresh (re-INVITE or UPDATE) within the interval the session is over (§10).
     let sessionTimer: NodeJS.Timeout | undefined;
     const armSessionTimer = () => {
-      if (!call.sessionSeconds) return;
+      if (!timer.sessionSeconds) return;
       clearTimeout(sessionTimer);
-      const grace = Math.min(32, call.sessionSeconds / 3);
-      sessionTimer = setTimeout(() => end('session timer expired (no refresh)', 'box'), (call.sessionSeconds - grace) * 1000);
+      const grace = Math.min(32, timer.sessionSeconds / 3);
+      sessionTimer = setTimeout(() => end('session timer expired (no refresh)', 'box'), (timer.sessionSeconds - grace) * 1000);
       sessionTimer.unref();
     };
     armSessionTimer();
@@ -465,7 +415,7 @@ export class MeetingCalls {
       guardRequest('meeting INFO', (infoReq: Srf.SrfRequest, infoRes: Srf.SrfResponse) => {
         infoRes.send(200, {});
         if (!isPictureFastUpdate(infoReq.get('Content-Type') ?? '', infoReq.body ?? '')) return;
-        void this.#options.media.requestKeyFrame(number, participantId).catch((error: Error) => log2.debug({ err: error.message }, 'key frame request not served'));
+        void session.requestKeyFrame().catch((error: Error) => log2.debug({ err: error.message }, 'key frame request not served'));
       }),
     );
     dialog.on(
@@ -476,35 +426,25 @@ export class MeetingCalls {
           modifyRes.send(200, { body: dialog.local.sdp, headers: sessionHeaders });
           return;
         }
-        const offer = call.audioOnly ? declineVideo(modifyReq.body) : modifyReq.body;
         let sdp: string;
         try {
-          sdp = await this.#options.media.updateSip(number, participantId, offer);
+          sdp = await session.updateSip(modifyReq.body);
         } catch (error) {
           modifyRes.send(488, `Not Acceptable Here - ${reasonPhrase(error as Error & { params?: { reason?: unknown } })}`, { headers: sdpWarning(error as Error) });
           return;
         }
-        leg.offer = offer;
         modifyRes.send(200, { body: sdp, headers: sessionHeaders });
       }),
     );
-    this.#options.live.add(number, {
-      id: participantId,
-      displayName: call.displayName,
-      account: call.account,
-      role: call.role,
-      type: 'sip',
-      callId: call.callId,
-      source: call.source,
-      transport: call.transport,
-      joinedAt: new Date(),
-      hangUp: (reason) => end(reason, 'box'),
-    });
+    session.enter((reason) => end(reason, 'box'));
   }
 
-  /** Ends every meeting call (the application is closing). */
+  /** Ends every meeting call (the application is closing): BYE to each terminal, each session closed. */
   close(): void {
-    for (const leg of this.#legs.values()) void Promise.resolve(leg.dialog.destroy()).catch(() => undefined);
+    for (const leg of this.#legs.values()) {
+      void Promise.resolve(leg.dialog.destroy()).catch(() => undefined);
+      void leg.session.close('server-stopping');
+    }
     this.#legs.clear();
   }
 }

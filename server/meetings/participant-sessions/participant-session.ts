@@ -1,0 +1,220 @@
+/**
+ * One participant's life in a meeting, from its admission to its end (issue #17): made by the
+ * participant sessions service (./participant-sessions.ts) after an admission, it owns the call
+ * record (opened at once, answered when the participant is in, ended once with an outcome),
+ * the media join (SIP leg or browser peer, through the media client; the licence's audio-only
+ * rule applied to every SIP offer), the live registry entry, and one idempotent, cascading
+ * `close(reason)`: it leaves the media, ends the record, and takes the entry out of the live
+ * registry — or, when the participant never got in, gives back the admission's seat. Whatever
+ * failed mid-join, nothing is left behind. Adapters (SIP dialog, IVR, dial-out, browser socket)
+ * keep only what is theirs — the dialog and its SDP, the socket's frames — and call this.
+ */
+import { randomUUID } from 'node:crypto';
+import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
+import type { SrtpPolicy } from '../../../media/meetings/meeting-media.ts';
+import type { CallOutcome, CallRecords } from '../../cdr/call-records.ts';
+import { createError } from '../../core/errors.ts';
+import { getLogger } from '../../core/logger.ts';
+import type { LiveMeetings, LiveParticipant } from '../live-meetings.ts';
+import type { Admission, MeetingTarget } from './meeting-admission.ts';
+
+const log = getLogger('participant-session');
+
+export type SipAnswer = Awaited<ReturnType<MediaControl['joinSip']>>;
+export type WebJoin = Awaited<ReturnType<MediaControl['joinWeb']>>;
+
+/**
+ * The offer with its video streams declined (port 0), for a call that may take audio only: the
+ * media service then answers video with port 0 and sets up audio alone.
+ */
+export function declineVideo(sdp: string): string {
+  return sdp.replace(/^m=video [0-9]+ /gm, 'm=video 0 ');
+}
+
+/** What the service lends each session. */
+export interface SessionServices {
+  readonly media: MediaControl;
+  readonly records: CallRecords;
+  readonly live: LiveMeetings;
+  /** The SRTP policy for SIP legs now (the `call.srtp` setting). */
+  readonly srtp: () => SrtpPolicy;
+  /** Gives back the seat an admission held (the participant never got in). */
+  readonly release: (number: string) => void;
+  /** The session has closed (the service forgets it). */
+  readonly ended: (session: ParticipantSession) => void;
+}
+
+/** Who the participant is, as its way in knows it (the call record and the live registry show it). */
+export interface SessionCall {
+  /** The participant's id (a fresh one when absent; dial-out names its Call-ID after it). */
+  readonly participantId?: string;
+  /** The call record's Call-ID (a browser's: its participant id). */
+  readonly callId?: string;
+  /** The call record's caller and callee. */
+  readonly caller: string;
+  readonly callee: string;
+  readonly displayName: string;
+  readonly account: string | null;
+  readonly type: LiveParticipant['type'];
+  /** Where the participant's signaling came from (`address:port`) and over what. */
+  readonly source: string;
+  readonly transport: string;
+  /** The participant's address (static NAT: which address the box gives it). */
+  readonly address: string;
+}
+
+type Admitted = Extract<Admission, { ok: true }>;
+
+export class ParticipantSession {
+  readonly id: string;
+  readonly number: string;
+  readonly target: MeetingTarget;
+  readonly role: 'host' | 'guest';
+  /** The licence allowed no video when the participant was admitted: every SIP offer has its video declined. */
+  readonly audioOnly: boolean;
+  readonly #services: SessionServices;
+  readonly #call: SessionCall;
+  readonly #record: number;
+  #mediaTried = false;
+  #entered = false;
+  #closed = false;
+  /** The latest SIP offer the media took (a heal re-attaches the leg with it). */
+  #offer: string | undefined;
+
+  constructor(services: SessionServices, admission: Admitted, call: SessionCall) {
+    this.#services = services;
+    this.#call = call;
+    this.id = call.participantId ?? randomUUID();
+    this.number = admission.target.number;
+    this.target = admission.target;
+    this.role = admission.role;
+    this.audioOnly = admission.audioOnly;
+    this.#record = services.records.start(admission.target.kind, call.callId ?? this.id, call.caller, call.callee);
+  }
+
+  /** The call record's id. */
+  get record(): number {
+    return this.#record;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The latest SIP offer the media took (video declined when audio only). */
+  get offer(): string | undefined {
+    return this.#offer;
+  }
+
+  /** The SIP offer as the media gets it: video declined when the licence allows audio only. */
+  #sipOffer(offer: string): string {
+    return this.audioOnly ? declineVideo(offer) : offer;
+  }
+
+  /**
+   * Joins the meeting's media as a SIP leg with the terminal's offer. If the media refuses or
+   * fails, the session is closed (record: `rejected` for an SDP it cannot answer, else
+   * `failed`; seat given back) and the error thrown for the adapter to answer in its words.
+   */
+  async joinSip(offer: string): Promise<SipAnswer> {
+    this.#assertOpen();
+    const sdp = this.#sipOffer(offer);
+    this.#mediaTried = true;
+    try {
+      const answer = await this.#sipJoin(sdp);
+      this.#offer = sdp;
+      return answer;
+    } catch (error) {
+      await this.close('media join failed', (error as { code?: string }).code === 'VCBOX_ERR_MEDIA_SDP' ? 'rejected' : 'failed');
+      throw error;
+    }
+  }
+
+  /** The leg joined again with its latest offer, after the media worker it was on died (heal). */
+  rejoinSip(): Promise<SipAnswer> {
+    this.#assertOpen();
+    if (this.#offer === undefined) throw createError('VCBOX_ERR_SESSION_CLOSED', { number: this.number });
+    return this.#sipJoin(this.#offer);
+  }
+
+  /** A new offer from the terminal (re-INVITE, UPDATE): the media's answer. */
+  async updateSip(offer: string): Promise<string> {
+    this.#assertOpen();
+    const sdp = this.#sipOffer(offer);
+    const answer = await this.#services.media.updateSip(this.number, this.id, sdp);
+    this.#offer = sdp;
+    return answer;
+  }
+
+  /** The participant's terminal asked for a key frame (SIP INFO): the media asks the meeting's picture for one. */
+  requestKeyFrame(): Promise<void> {
+    this.#assertOpen();
+    return this.#services.media.requestKeyFrame(this.number, this.id);
+  }
+
+  #sipJoin(offer: string): Promise<SipAnswer> {
+    return this.#services.media.joinSip(this.number, { participantId: this.id, displayName: this.#call.displayName, offer, srtp: this.#services.srtp(), remoteAddress: this.#call.address });
+  }
+
+  /** Joins the meeting's media as a browser peer; on failure as `joinSip`. */
+  async joinWeb(): Promise<WebJoin> {
+    this.#assertOpen();
+    this.#mediaTried = true;
+    try {
+      return await this.#services.media.joinWeb(this.number, this.id, this.#call.displayName, this.#call.address);
+    } catch (error) {
+      await this.close('media join failed', 'failed');
+      throw error;
+    }
+  }
+
+  /**
+   * The participant is in (its call answered): the record says so and the live registry lists
+   * it, with `hangUp` — how its adapter ends it from the box's side (BYE, a socket frame),
+   * which in the end calls `close`.
+   */
+  enter(hangUp: (reason: string) => void): void {
+    this.#assertOpen();
+    this.#entered = true;
+    this.#services.records.answered(this.#record);
+    const call = this.#call;
+    this.#services.live.add(this.number, {
+      id: this.id,
+      displayName: call.displayName,
+      account: call.account,
+      role: this.role,
+      type: call.type,
+      callId: call.callId ?? this.id,
+      source: call.source,
+      transport: call.transport,
+      joinedAt: new Date(),
+      hangUp,
+    });
+  }
+
+  /**
+   * Ends the participant's session (once; later calls do nothing): leaves the media (when a join
+   * was tried), ends the call record with `outcome` (default: answered when it got in, failed
+   * otherwise; an answered record stays answered), takes it out of the live registry or gives
+   * back its admission's seat. Resolves when the media has been told.
+   */
+  async close(reason: string, outcome?: CallOutcome): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    // Sent first, so the media hears the leave before the meeting's end (one ordered channel).
+    const left = this.#mediaTried ? this.#services.media.leave(this.number, this.id, reason).catch((error: Error) => log.debug({ meeting: this.number, participant: this.id, err: error.message }, 'media leave not served')) : undefined;
+    try {
+      this.#services.records.ended(this.#record, outcome ?? (this.#entered ? 'answered' : 'failed'));
+    } catch (error) {
+      log.error({ meeting: this.number, participant: this.id, err: error as Error }, 'could not end the call record');
+    }
+    if (this.#entered) this.#services.live.remove(this.number, this.id, reason);
+    else this.#services.release(this.number);
+    this.#services.ended(this);
+    await left;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw createError('VCBOX_ERR_SESSION_CLOSED', { number: this.number });
+  }
+}
