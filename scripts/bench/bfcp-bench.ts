@@ -47,8 +47,10 @@ async function generator(): Promise<void> {
       const userId = 1;
       let tid = 0;
       const version = transport === 'tcp' ? 1 : 2;
-      const request = (primitive: number, attributes: BfcpMessage['attributes']) =>
-        encodeMessage({ version, responder: false, primitive, conferenceId, transactionId: (tid = (tid % 0x7fff) + 1), userId, attributes });
+      const request = (primitive: number, attributes: BfcpMessage['attributes']) => {
+        tid = (tid % 0x7fff) + 1;
+        return encodeMessage({ version, responder: false, primitive, conferenceId, transactionId: tid, userId, attributes });
+      };
       let onMessage: (m: BfcpMessage) => void = () => {};
       let send: (b: Buffer) => void;
       let close: () => void;
