@@ -45,6 +45,8 @@ t.test('the terminal that talks is the picture the other receives; switches foll
   const idB = participants.find((p) => p.displayName === 'Beta')?.id ?? '';
   await waitFor('B to see A', 3000, () => routing()[idB] === idA);
   t.equal(routing()[idB], idA, 'while A talks, B sees A');
+  // (ffmpeg's realtime VP8 encoder may lag on a loaded machine: wait, bounded, for the packets.)
+  await waitFor("A's camera at B", 5000, () => videoB.received.filter((p) => p.payloadType === 97).length > 30 || undefined).catch(() => undefined);
   const videoPackets = videoB.received.filter((p) => p.payloadType === 97);
   t.ok(videoPackets.length > 30, `B received A's camera: ${videoPackets.length} VP8 packets under its payload type 97`);
   t.ok(videoPackets.some((p) => (p.payload.readUInt8(0) & 0x10) !== 0), 'the forwarded stream starts VP8 partitions (S bit set)');
