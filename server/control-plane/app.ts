@@ -243,6 +243,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     });
   }
   const certificates = options.certificates ?? path.join(path.dirname(db.name), 'certificates');
+  // One live-meeting registry for every route that reads it (the SIP application's, when given).
+  const live = options.live ?? new LiveMeetings();
   const metricsTokens = new MetricsTokenStore(db);
   await app.register(
     async (api) => {
@@ -257,7 +259,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(setupWizardRoutes, { db, settings, admins, system, license: license.store });
       await api.register(liveMeetingRoutes, {
         db,
-        live: options.live ?? new LiveMeetings(),
+        live,
         ...(options.media ? { media: options.media } : {}),
         ...(options.dialOut ? { dialOut: options.dialOut } : {}),
       });
@@ -293,7 +295,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       if (options.maintenance) await api.register(systemRoutes, { db, ...options.maintenance });
       await api.register(dashboardRoutes, {
         settings,
-        live: options.live ?? new LiveMeetings(),
+        live,
         online: options.online ?? (() => []),
         health: options.health ?? new ServiceHealth({}),
         ...(options.sampler ? { sampler: options.sampler } : {}),
@@ -312,7 +314,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     tokens: metricsTokens,
     sources: {
       online: options.online ?? (() => []),
-      live: options.live ?? new LiveMeetings(),
+      live,
       http: httpCounters,
       ...(options.media ? { media: options.media } : {}),
       ...(options.signaling ? { signaling: options.signaling } : {}),
