@@ -4,8 +4,9 @@
  * routing headers can be read), and then: a response goes to its client transaction; a request
  * is absorbed as a retransmission, matched as ACK/CANCEL to its INVITE, matched to its dialog
  * (in-dialog requests), or opens a server transaction and goes to the application that routed
- * its method (drachtio wire protocol). Without one, OPTIONS is answered here and the rest gets
- * 503; past the overload limit new requests get 503 at once. The application side is
+ * its method (drachtio wire protocol). Without one, OPTIONS is answered here; the rest gets
+ * 405 with Allow when applications are connected but none takes the method, 503 with
+ * Retry-After when none is connected; past the overload limit new requests get 503 at once. The application side is
  * ./application-side.ts; the parts both use, ./core/signaling-parts.ts.
  */
 import { randomUUID } from 'node:crypto';
@@ -33,6 +34,8 @@ import type { MessageSource, SipTransport } from './transports/sip-transport.ts'
 const log = getLogger('signaling-service');
 
 export const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'UPDATE', 'REGISTER', 'SUBSCRIBE', 'NOTIFY', 'MESSAGE', 'REFER', 'PRACK'];
+/** Methods answered without an application routing them: within a dialog or transaction, or OPTIONS here. */
+const IN_DIALOG_OR_LOCAL = new Set(['ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', 'UPDATE', 'PRACK']);
 
 /** Longest header value a refusal echoes back (longer ones are replaced, see onBadMessage). */
 const ECHO_MAX_BYTES = 1024;
@@ -142,7 +145,14 @@ export class NetworkSide {
           ['accept', 'application/sdp'],
           ['supported', 'path, outbound, gruu, timer'],
         ]);
+      } else if ((this.#p.apps?.connections.length ?? 0) > 0) {
+        // Deny by default: the applications are up and none takes this method (MESSAGE,
+        // SUBSCRIBE, … on this box) — a final refusal naming what is taken, not "try later".
+        const routed = new Set(this.#p.apps?.connections.flatMap((c) => [...c.routes].map((verb) => verb.toUpperCase())));
+        const allow = ALLOWED_METHODS.filter((method) => routed.has(method) || IN_DIALOG_OR_LOCAL.has(method));
+        this.#respondLocally(request, source, 405, 'Method Not Allowed', [['allow', allow.join(', ')]]);
       } else {
+        // No application connected (it is starting or restarting): try again shortly.
         this.#respondLocally(request, source, 503, 'Service Unavailable', [['retry-after', '30']]);
       }
       return;

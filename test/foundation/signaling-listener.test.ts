@@ -68,7 +68,7 @@ t.test('compact headers and folded lines are understood', async (t) => {
   t.match(received, /\r\nCall-ID: compact-call\r\nCSeq: 7 OPTIONS\r\n/);
 });
 
-t.test('without a SIP application routing a method, its requests get 503', async (t) => {
+t.test('with no SIP application connected, requests get 503 Retry-After (try again soon)', async (t) => {
   const request = optionsRequest({ transport: 'UDP', port }).replace(/OPTIONS/g, 'SUBSCRIBE');
   const reply = await udpExchange(port, request);
   t.match(reply, /^SIP\/2\.0 503 Service Unavailable\r\n/);
