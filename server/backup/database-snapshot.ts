@@ -25,8 +25,8 @@
  * sessions and password-reset links (a restore must not revive old sessions), the licence
  * (tables named license*, settings license.*), the terminal firmware (tables named firmware*:
  * they describe files in `<dataDir>/firmware`, which a backup does not carry — restored rows would
- * point at files this box may not have), and the disk alert state (disk_alerts: this box's
- * disks). On restore every console session ends except
+ * point at files this box may not have), the disk alert state (disk_alerts: this box's
+ * disks) and the SIP registrations (sip_registrations: which terminals are online now). On restore every console session ends except
  * the restoring administrator's own, when the restored data has that administrator (same id
  * and name); everyone else logs in with the restored credentials.
  */
@@ -40,7 +40,7 @@ import { BUILD_INFO } from '../version.ts';
 
 const log = getLogger('backup');
 
-const BOX_LOCAL_TABLES = new Set(['audit_log', 'schema_migrations', 'admin_sessions', 'password_resets', 'disk_alerts']);
+const BOX_LOCAL_TABLES = new Set(['audit_log', 'schema_migrations', 'admin_sessions', 'password_resets', 'disk_alerts', 'sip_registrations']);
 const isBoxLocalTable = (name: string) => BOX_LOCAL_TABLES.has(name) || name.startsWith('license') || name.startsWith('firmware');
 /** Settings rows kept by the box (SQL condition on column `key`). */
 const BOX_LOCAL_SETTINGS = "key LIKE 'license.%'";

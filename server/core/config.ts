@@ -33,8 +33,12 @@ export interface Config {
    * The dev run command sets 8080; the installer leaves it out.
    */
   readonly http: { readonly host: string; readonly port?: number };
-  /** SIP listeners. `port` is UDP and TCP, `tlsPort` TLS; undefined = the stored setting. */
-  readonly sip: { readonly host: string; readonly port?: number; readonly tlsPort?: number };
+  /**
+   * SIP listeners. `port` is UDP and TCP, `tlsPort` TLS; undefined = the stored setting.
+   * `overload`: when the signaling service answers new requests 503 itself (requests the SIP
+   * application has unanswered, its standing answer delay in ms; server/signaling/core/overload-guard.ts).
+   */
+  readonly sip: { readonly host: string; readonly port?: number; readonly tlsPort?: number; readonly overload: { readonly inFlight: number; readonly queueDelayMs: number } };
   /** The signaling service's application port (drachtio wire protocol), loopback only. */
   readonly signaling: { readonly host: string; readonly port: number };
   /**
@@ -99,7 +103,7 @@ interface ConfigFile {
   logLevel?: string;
   logToStdout?: boolean;
   http?: { host?: string; port?: number };
-  sip?: { host?: string; port?: number; tlsPort?: number };
+  sip?: { host?: string; port?: number; tlsPort?: number; overloadInFlight?: number; overloadQueueDelayMs?: number };
   signaling?: { host?: string; port?: number };
   media?: { workers?: number; listenIp?: string; address?: string };
   turn?: { port?: number };
@@ -159,6 +163,14 @@ function parseMebibytes(field: string, value: unknown): number {
     });
   }
   return count * 1024 * 1024;
+}
+
+function parseWhole(field: string, value: unknown, min: number, max: number): number {
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
+    throw createError('VCBOX_ERR_CONFIG_VALUE', { field, reason: `"${String(value)}" is not a whole number from ${min} to ${max}` });
+  }
+  return number;
 }
 
 function parseSeconds(field: string, value: unknown): number {
@@ -241,6 +253,10 @@ export function loadConfig(env: Env): Config {
       host: sipHost,
       ...(sipPort === undefined ? {} : { port: sipPort }),
       ...(sipTlsPort === undefined ? {} : { tlsPort: sipTlsPort }),
+      overload: {
+        inFlight: parseWhole('sip.overloadInFlight (VCBOX_SIP_OVERLOAD_IN_FLIGHT)', env.VCBOX_SIP_OVERLOAD_IN_FLIGHT ?? file.sip?.overloadInFlight ?? 1000, 1, 1_000_000),
+        queueDelayMs: parseWhole('sip.overloadQueueDelayMs (VCBOX_SIP_OVERLOAD_DELAY_MS)', env.VCBOX_SIP_OVERLOAD_DELAY_MS ?? file.sip?.overloadQueueDelayMs ?? 500, 10, 60_000),
+      },
     },
     signaling: {
       host: env.VCBOX_SIGNALING_HOST ?? file.signaling?.host ?? '127.0.0.1',

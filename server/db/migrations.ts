@@ -378,6 +378,30 @@ export const MIGRATIONS: readonly Migration[] = [
       for (const row of plain) update.run(JSON.stringify(context.sealSecret(row.key, JSON.parse(row.value) as string)), row.key);
     },
   },
+  {
+    version: 20,
+    name: 'SIP registrations (the location service) kept across restarts (box-local: backups leave it out)',
+    up(db) {
+      db.exec(`
+        CREATE TABLE sip_registrations (
+          account       TEXT NOT NULL,     -- the account number
+          contact       TEXT NOT NULL,     -- the Contact URI
+          instance      TEXT,              -- RFC 5626 +sip.instance, when sent
+          call_id       TEXT NOT NULL,
+          cseq          INTEGER NOT NULL,
+          expires_at    INTEGER NOT NULL,  -- ms since the epoch
+          registered_at INTEGER NOT NULL,  -- ms since the epoch
+          user_agent    TEXT NOT NULL,
+          model         TEXT NOT NULL,
+          version       TEXT NOT NULL,
+          protocol      TEXT NOT NULL,     -- udp, tcp, tls: where the REGISTER came from
+          address       TEXT NOT NULL,
+          port          INTEGER NOT NULL,
+          PRIMARY KEY (account, contact)
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

@@ -111,6 +111,7 @@ export class ApplicationSide {
     if (status >= 300) this.#p.dialogs.removeIfEarly(dialogId);
     if (request.method === 'REGISTER' && status >= 200 && status < 300) this.#p.registered.remember(request, response, transaction.source);
 
+    this.#p.overload.answered(transaction);
     if (status >= 200) this.#p.awaitingApp.delete(transaction);
     const reliable = status > 100 && status < 200 && /\b100rel\b/i.test(appResponse.get('require') ?? '');
     if (reliable) {

@@ -54,6 +54,8 @@ await runService('signaling service', async () => {
     terminalLogDir: path.join(config.logDir, 'terminals'),
     terminalLogsEnabled: () => settings.get('terminalLogs.enabled'),
     nat: () => staticNatFrom(settings.getAll()),
+    overloadLimit: config.sip.overload.inFlight,
+    overloadQueueDelayMs: config.sip.overload.queueDelayMs,
   });
   try {
     await service.start();

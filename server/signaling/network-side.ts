@@ -6,7 +6,10 @@
  * (in-dialog requests), or opens a server transaction and goes to the application that routed
  * its method (drachtio wire protocol). Without one, OPTIONS is answered here; the rest gets
  * 405 with Allow when applications are connected but none takes the method, 503 with
- * Retry-After when none is connected; past the overload limit new requests get 503 at once. The application side is
+ * Retry-After when none is connected. While the applications are saturated
+ * (./core/overload-guard.ts: too many requests unanswered, or their answers queued too long)
+ * new out-of-dialog requests get 503 with Retry-After here, before any application sees them —
+ * never ACK, CANCEL, BYE, PRACK or a request inside a dialog, which finish what was begun. The application side is
  * ./application-side.ts; the parts both use, ./core/signaling-parts.ts.
  */
 import { randomUUID } from 'node:crypto';
@@ -40,17 +43,17 @@ const IN_DIALOG_OR_LOCAL = new Set(['ACK', 'CANCEL', 'BYE', 'OPTIONS', 'INFO', '
 /** Longest header value a refusal echoes back (longer ones are replaced, see onBadMessage). */
 const ECHO_MAX_BYTES = 1024;
 
+/** Out-of-dialog requests that are never shed: they end or finish something already begun. */
+const NEVER_SHED = new Set(['ACK', 'CANCEL', 'BYE', 'PRACK']);
+
 export class NetworkSide {
   readonly #p: SignalingParts;
   readonly #guard: SourceGuard;
-  readonly #overloadLimit: number;
   #lastOverloadLog = 0;
 
-  /** `overloadLimit`: new requests the applications may have unanswered at once. */
-  constructor(parts: SignalingParts, guard: SourceGuard, overloadLimit: number) {
+  constructor(parts: SignalingParts, guard: SourceGuard) {
     this.#p = parts;
     this.#guard = guard;
-    this.#overloadLimit = overloadLimit;
   }
 
   /** A framed message from the network (flood limit, parsing, scanners, draining ports first). */
@@ -157,11 +160,13 @@ export class NetworkSide {
       }
       return;
     }
-    if (this.#p.awaitingApp.size >= this.#overloadLimit) {
+    const overload = NEVER_SHED.has(request.method) ? undefined : this.#p.overload.refusal(this.#p.awaitingApp.size);
+    if (overload) {
       const now = Date.now();
       if (now - this.#lastOverloadLog > 1000) {
         this.#lastOverloadLog = now;
-        log.warn({ awaiting: this.#p.awaitingApp.size, limit: this.#overloadLimit }, 'overloaded: new requests answered 503 until the application catches up');
+        const { inFlight, queueDelayMs } = this.#p.overload;
+        log.warn({ reason: overload, awaiting: this.#p.awaitingApp.size, inFlight, delayMs: Math.round(this.#p.overload.standingDelayMs()), queueDelayMs }, 'overloaded: new requests answered 503 until the application catches up');
       }
       this.#p.counts.overloaded++;
       this.#respondLocally(request, source, 503, 'Service Unavailable', [['retry-after', '5']]);
@@ -170,6 +175,7 @@ export class NetworkSide {
     const transaction = this.#p.transactions.createServer(request, source);
     transaction.owner = connection;
     this.#p.awaitingApp.add(transaction);
+    this.#p.overload.forwarded(transaction);
     if (transaction.isInvite) {
       transaction.respond(createResponse(request, 100, 'Trying'));
       sendCdr(this.#p.apps, 'attempt', 'network', undefined, request);

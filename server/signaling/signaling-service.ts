@@ -20,6 +20,7 @@ import { getLogger } from '../core/logger.ts';
 import type { StaticNat } from '../core/static-nat.ts';
 import { BUILD_INFO } from '../version.ts';
 import { ApplicationSide } from './application-side.ts';
+import { OverloadGuard } from './core/overload-guard.ts';
 import { SignalingCounters, type SignalingParts } from './core/signaling-parts.ts';
 import { SourceGuard, type SourceGuardOptions } from './core/source-guard.ts';
 import { TerminalLog } from './core/terminal-log.ts';
@@ -60,6 +61,11 @@ export interface SignalingServiceOptions {
    * retransmissions pile up (default 1000).
    */
   readonly overloadLimit?: number;
+  /**
+   * Standing delay of the applications' answers to non-INVITE requests past which new
+   * out-of-dialog requests get 503 with Retry-After too (ms, default 500; ./core/overload-guard.ts).
+   */
+  readonly overloadQueueDelayMs?: number;
   /** Where per-terminal REGISTER/SUBSCRIBE logs go; omitted: terminal logs off. */
   readonly terminalLogDir?: string;
   /** Whether terminal logs are on now (read at every message; default: on when a folder is given). */
@@ -106,10 +112,14 @@ export class SignalingService {
       apps,
       counts: new SignalingCounters(),
       awaitingApp,
+      overload: new OverloadGuard({
+        ...(options.overloadLimit === undefined ? {} : { inFlight: options.overloadLimit }),
+        ...(options.overloadQueueDelayMs === undefined ? {} : { queueDelayMs: options.overloadQueueDelayMs }),
+      }),
       terminalLog: options.terminalLogDir ? new TerminalLog(options.terminalLogDir) : undefined,
       terminalLogsEnabled: options.terminalLogsEnabled ?? (() => true),
     };
-    this.#network = new NetworkSide(this.#parts, this.#guard, options.overloadLimit ?? 1000);
+    this.#network = new NetworkSide(this.#parts, this.#guard);
     this.#application = new ApplicationSide(this.#parts);
     if (apps) {
       apps.on('sip', (connection, msgId, args, message) => this.#application.onSip(connection, msgId, args, message));
@@ -158,6 +168,9 @@ export class SignalingService {
       dialogs: this.#parts.dialogs.size,
       applications: this.#parts.apps?.connections.length ?? 0,
       awaitingApplication: this.#parts.awaitingApp.size,
+      /** Standing delay of the applications' answers (non-INVITE), ms: what the queue-delay bound compares. */
+      applicationQueueDelayMs: Math.round(this.#parts.overload.standingDelayMs()),
+      overloadRefused: { ...this.#parts.overload.refused },
       tcpConnections: this.#parts.listeners.connectionCounts.tcp,
       tlsConnections: this.#parts.listeners.connectionCounts.tls,
       requestsReceived: Object.fromEntries(c.requests),

@@ -38,6 +38,7 @@ import { AuthLockout, type LockoutPolicy } from './registrar/auth-lockout.ts';
 import { type DigestAlgorithm, DigestAuthenticator } from './registrar/digest-auth.ts';
 import { type Binding, LocationService } from './registrar/location-service.ts';
 import { Qualifier } from './registrar/qualifier.ts';
+import { RegistrationStore } from './registrar/registration-store.ts';
 import { Registrar } from './registrar/registrar.ts';
 import { guardListener, guardMiddleware, guardRequest } from './request-guard.ts';
 import { classifyInvite, entryPolicy, forDial, type Middleware, refuseUndeclared } from './sip-middleware.ts';
@@ -68,7 +69,8 @@ export interface SipApplicationOptions {
 
 export class SipApplication {
   readonly srf: Srf;
-  readonly location = new LocationService();
+  /** Registered terminals; kept in the database too, so a restart finds them registered. */
+  readonly location: LocationService;
   readonly accounts: AccountStore;
   /** Meetings with people in them (filled by meeting calls, read by the console). */
   readonly live = new LiveMeetings();
@@ -85,6 +87,7 @@ export class SipApplication {
 
   constructor(options: SipApplicationOptions) {
     this.#options = options;
+    this.location = new LocationService({ store: new RegistrationStore(options.db) });
     this.accounts = new AccountStore(options.db);
     new MeetingRecords(options.db).follow(this.live);
     new ConcurrencyRecords(options.db).follow(this.live);

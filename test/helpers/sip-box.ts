@@ -65,6 +65,8 @@ export interface SipBoxOptions {
   streamLimits?: SignalingServiceOptions['streamLimits'];
   /** Wrong meeting-ID and PIN lock-out rules (a test shortens them; default: the box's). */
   entryLockout?: SipApplicationOptions['entryLockout'];
+  /** When the signaling service answers new requests 503 itself (a test lowers the bounds). */
+  overload?: { inFlight?: number; queueDelayMs?: number };
 }
 
 export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> {
@@ -87,6 +89,8 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
     ...(options.terminalLogsFromSetting ? { terminalLogsEnabled: () => settings.get('terminalLogs.enabled') } : {}),
     nat: () => staticNatFrom(settings.getAll()),
     ...(options.streamLimits ? { streamLimits: options.streamLimits } : {}),
+    ...(options.overload?.inFlight === undefined ? {} : { overloadLimit: options.overload.inFlight }),
+    ...(options.overload?.queueDelayMs === undefined ? {} : { overloadQueueDelayMs: options.overload.queueDelayMs }),
   });
   await service.start();
   let pool: WorkerPool | undefined;

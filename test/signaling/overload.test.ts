@@ -1,7 +1,8 @@
 /**
  * Overload: when the SIP application has too many new requests unanswered, the signaling
  * service answers further new requests 503 with Retry-After at once (load shedding), and
- * serves again as soon as the application catches up.
+ * serves again as soon as the application catches up; the same when its answers come later
+ * than the queue-delay bound, until a window passes with nothing queued.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -47,6 +48,45 @@ t.test('past the limit of unanswered requests, new ones get 503 Retry-After', as
   await new Promise((r) => setTimeout(r, 100));
   t.equal(service.stats().awaitingApplication, 0, 'answered requests no longer count');
   t.equal(await udpExchange(port, request(4), 500), undefined, 'the next is forwarded again (the slow app holds it)');
+  t.equal(held.length, 1);
+  held[0]?.send(200);
+});
+
+t.test('answers queued past the delay bound: new requests get 503 Retry-After until the queue is gone', async (t) => {
+  const secret = randomBytes(8).toString('hex');
+  const port = await freePort();
+  const service = new SignalingService({
+    host: '127.0.0.1',
+    port,
+    tlsPort: await freePort(),
+    tls: await ensureCertificate(path.join(mkdtempSync(path.join(os.tmpdir(), 'vcbox-overload-')), 'certs')),
+    application: { host: '127.0.0.1', port: 0, secret },
+    overloadQueueDelayMs: 50,
+  });
+  await service.start();
+  t.teardown(() => service.close());
+  const srf = new Srf();
+  t.teardown(() => srf.disconnect());
+  const held: Srf.SrfResponse[] = [];
+  (srf as unknown as { options(handler: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void }).options((_req, res) => held.push(res));
+  await new Promise<void>((resolve) => {
+    srf.on('connect', () => resolve());
+    srf.connect({ host: '127.0.0.1', port: service.applicationPort ?? 0, secret });
+  });
+
+  const request = (n: number) => optionsRequest({ transport: 'UDP', port, callId: `delay-${n}` });
+  // The application takes 300 ms to answer four requests (a queue): the answers arrive late.
+  const first = [1, 2, 3, 4].map((n) => udpExchange(port, request(n), 5000));
+  for (let i = 0; i < 200 && held.length < 4; i++) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 300));
+  for (const res of held.splice(0)) res.send(200);
+  for (const answer of first) t.match(await answer, /^SIP\/2\.0 200 /, 'a slow answer');
+  t.match(await udpExchange(port, request(5)), /^SIP\/2\.0 503 Service Unavailable\r\n[\s\S]*Retry-After: 5\r\n/, 'the next request is shed at once');
+  t.equal(held.length, 0, 'without reaching the application');
+  t.equal(service.stats().overloadRefused.queueDelay, 1, 'counted by its bound');
+  // A window with nothing waiting: nothing queued any more, requests go through again.
+  await new Promise((r) => setTimeout(r, 250));
+  t.equal(await udpExchange(port, request(6), 500), undefined, 'forwarded again (the app holds it)');
   t.equal(held.length, 1);
   held[0]?.send(200);
 });

@@ -13,6 +13,7 @@ import type { ServerTransaction } from '../transactions/server-transaction.ts';
 import type { TransactionLayer } from '../transactions/transaction-layer.ts';
 import type { ListenerSet } from '../transports/listener-set.ts';
 import type { RegisteredConnections } from '../transports/registered-connections.ts';
+import type { OverloadGuard } from './overload-guard.ts';
 import type { TerminalLog } from './terminal-log.ts';
 
 /** What went through, for metrics: plain counters, cheap on the hot path. */
@@ -47,6 +48,8 @@ export interface SignalingParts {
   readonly counts: SignalingCounters;
   /** New requests forwarded to an application and not finally answered yet. */
   readonly awaitingApp: Set<ServerTransaction>;
+  /** Whether the applications are saturated (in flight, answer delay): new requests then get 503. */
+  readonly overload: OverloadGuard;
   readonly terminalLog: TerminalLog | undefined;
   /** Whether terminal logs are on right now (the setting, read per message). */
   readonly terminalLogsEnabled: () => boolean;

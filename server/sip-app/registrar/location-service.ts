@@ -4,9 +4,11 @@
  * (from User-Agent), its address and transport. Expired bindings are swept every few seconds.
  * This is what call routing looks up and what the console shows as "online users"; the
  * `registered` event (every accepted REGISTER's bindings, refreshes included) is how the firmware
- * rollout sees a terminal come back with a new version.
+ * rollout sees a terminal come back with a new version. With a store (./registration-store.ts)
+ * the bindings outlive the process: restored at construction, every change written behind.
  */
 import { EventEmitter } from 'node:events';
+import type { RegistrationStore } from './registration-store.ts';
 
 export const MAX_BINDINGS_PER_ACCOUNT = 5;
 
@@ -73,10 +75,22 @@ export interface LocationEvents {
 export class LocationService extends EventEmitter<LocationEvents> {
   readonly #bindings = new Map<string, Binding[]>();
   readonly #sweeper: NodeJS.Timeout;
+  readonly #store: RegistrationStore | undefined;
+  #closed = false;
 
-  constructor(sweepIntervalMs = 5000) {
+  /** `store`: where bindings are kept across restarts; the live ones it holds come back now. */
+  constructor(options: { sweepIntervalMs?: number; store?: RegistrationStore } = {}) {
     super();
-    this.#sweeper = setInterval(() => this.sweep(), sweepIntervalMs);
+    this.#store = options.store;
+    if (this.#store) {
+      for (const binding of this.#store.load()) {
+        const list = this.#bindings.get(binding.account);
+        if (list) list.push(binding);
+        else this.#bindings.set(binding.account, [binding]);
+      }
+      this.#store.start((account) => this.lookup(account));
+    }
+    this.#sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 5000);
     this.#sweeper.unref();
   }
 
@@ -111,6 +125,7 @@ export class LocationService extends EventEmitter<LocationEvents> {
     if (next.length > MAX_BINDINGS_PER_ACCOUNT) return false;
     if (next.length === 0) this.#bindings.delete(account);
     else this.#bindings.set(account, next);
+    this.#store?.changed(account);
     const isOnline = next.length > 0;
     if (isOnline && !wasOnline) this.emit('online', account);
     if (!isOnline && wasOnline) this.emit('offline', account);
@@ -119,6 +134,7 @@ export class LocationService extends EventEmitter<LocationEvents> {
   }
 
   removeAll(account: string): void {
+    this.#store?.changed(account);
     if (this.#bindings.delete(account)) this.emit('offline', account);
   }
 
@@ -126,6 +142,7 @@ export class LocationService extends EventEmitter<LocationEvents> {
     for (const [account, bindings] of this.#bindings) {
       const live = bindings.filter((b) => b.expiresAt > now);
       if (live.length === bindings.length) continue;
+      this.#store?.changed(account);
       if (live.length === 0) {
         this.#bindings.delete(account);
         this.emit('offline', account);
@@ -135,8 +152,12 @@ export class LocationService extends EventEmitter<LocationEvents> {
     }
   }
 
+  /** Stops the sweeper; with a store, what is pending is written first (the bindings stay there). */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     clearInterval(this.#sweeper);
+    this.#store?.close();
     this.#bindings.clear();
   }
 }

@@ -1,0 +1,230 @@
+/**
+ * Overload benchmark (#18): digest REGISTERs over UDP (sipp, distinct accounts) offered at 1×,
+ * 2× and 4× each server's measured capacity, for the box — its real signaling-service and
+ * control-plane processes — and, in the same run, Kamailio from Debian
+ * (scripts/bench/kamailio-registrar.cfg) under the same overload. For each step: offered
+ * rate, goodput (200s per second of the step), 503s (refused early), timeouts (no final
+ * answer within 32 s: what a terminal turns into a 408), other failures, retransmissions; then
+ * whether the server serves a small load at once when the overload stops. Traffic stays on
+ * 127.0.0.1. The last line printed is JSON.
+ *
+ * Usage: scripts/bench/sip-overload.sh [--seconds N] [--capacity-calls N] [--accounts N] [--steps 1,2,4]
+ *        (defaults: 5 s per step, capacity from 5000 registrations, 2000 accounts)
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AccountStore } from '../../server/accounts/account-store.ts';
+import { loadConfig } from '../../server/core/config.ts';
+import { openState } from '../../server/process/open-state.ts';
+import { licenseTestBox, TEST_LICENSE_PUBLIC_KEY_FILE } from '../../test/helpers/test-license.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..', '..');
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? (args[i + 1] ?? fallback) : fallback;
+};
+const SECONDS = Number(option('--seconds', '5'));
+const CAPACITY_CALLS = Number(option('--capacity-calls', '5000'));
+const ACCOUNTS = Number(option('--accounts', '2000'));
+const STEPS = option('--steps', '1,2,4').split(',').map(Number);
+const KAMAILIO = '/usr/sbin/kamailio';
+const work = mkdtempSync(path.join(os.tmpdir(), 'vcbox-overload-bench-'));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const round = (value: number, digits = 0) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+function startProcess(command: string, argv: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<ChildProcess> {
+  const child = spawn(command, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const poll = setInterval(() => {
+      if (ready.test(output)) {
+        clearInterval(poll);
+        // Keep reading (a full pipe would stall the process), but drop the text.
+        output = '';
+        child.stdout?.on('data', () => (output = ''));
+        resolve(child);
+      } else if (child.exitCode !== null || Date.now() - started > 60_000) {
+        clearInterval(poll);
+        child.kill('SIGKILL');
+        reject(new Error(`${command} did not become ready:\n${output.slice(-2000)}`));
+      }
+    }, 50);
+  });
+}
+
+interface Step {
+  readonly offeredPerSecond: number;
+  readonly calls: number;
+  readonly seconds: number;
+  /** Registrations answered 200, per second of the step. */
+  readonly goodputPerSecond: number;
+  readonly ok: number;
+  readonly refused503: number;
+  readonly timeouts: number;
+  readonly otherFailures: number;
+  readonly retransmissions: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+/**
+ * One sipp run of `calls` registrations at `rate`/s, its figures. `inFlight` undefined: an open
+ * load (as many in flight as 40 s of the rate, within sipp's file limit).
+ */
+async function offer(target: string, injection: string, calls: number, rate: number, inFlight?: number): Promise<Step> {
+  const dir = mkdtempSync(path.join(work, 'sipp-'));
+  const port = await freePort();
+  const argv = [
+    '-sf', path.join(HERE, 'register-overload.xml'), '-t', 'u1', '-i', '127.0.0.1', '-p', String(port), '-m', String(calls),
+    '-r', String(rate), '-rp', '1000', '-l', String(inFlight ?? Math.min(18_000, Math.max(1000, rate * 40))), '-nostdin', '-timeout', '240s', '-max_recv_loops', '5000',
+    '-inf', injection, '-au', '[field0]', '-ap', '[field1]', '-auth_uri', 'vcbox.local',
+    '-trace_stat', '-stf', path.join(dir, 'stat.csv'), '-fd', '1', '-trace_rtt', '-rtt_freq', '1', '-trace_counts', '-trace_err',
+    target,
+  ];
+  const started = process.hrtime.bigint();
+  await new Promise<void>((resolve) => execFile('sipp', argv, { cwd: dir, maxBuffer: 64 * 1024 * 1024 }, () => resolve()));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const statLines = readFileSync(path.join(dir, 'stat.csv'), 'utf8').trim().split('\n');
+  const header = (statLines[0] ?? '').split(';');
+  const last = (statLines.at(-1) ?? '').split(';');
+  const field = (name: string) => Number(last[header.indexOf(name)] ?? Number.NaN);
+  const rttFile = readdirSync(dir).find((f) => f.endsWith('_rtt.csv'));
+  const rtts = rttFile
+    ? readFileSync(path.join(dir, rttFile), 'utf8').trim().split('\n').slice(1).map((line) => Number(line.split(';')[1])).filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+    : [];
+  const pct = (p: number) => (rtts.length === 0 ? Number.NaN : (rtts[Math.min(rtts.length - 1, Math.floor((p / 100) * rtts.length))] as number));
+  const successful = field('SuccessfulCall(C)');
+  const failed = field('FailedCall(C)');
+  // sipp gave up retransmitting, or no answer within the recv's 32 s.
+  const timeouts = field('FailedMaxUDPRetrans(C)') + field('FailedTimeoutOnRecv(C)');
+  // A call that saw 200 recorded a response time; a successful one without it was refused (503).
+  const ok = rtts.length;
+  const span = Math.max(seconds, calls / rate);
+  return {
+    offeredPerSecond: rate,
+    calls,
+    seconds: round(seconds, 2),
+    goodputPerSecond: round(ok / span),
+    ok,
+    refused503: successful - ok,
+    timeouts,
+    otherFailures: failed - timeouts,
+    retransmissions: field('Retransmissions(C)'),
+    p50: round(pct(50), 1),
+    p99: round(pct(99), 1),
+  };
+}
+
+/** Capacity (closed load, 400 in flight), then 1×/2×/4× of it, then a small load right after. */
+async function curve(name: string, target: string, injection: string): Promise<{ capacityPerSecond: number; steps: (Step & { multiple: number })[]; afterwards: Step }> {
+  // Closed load: 400 in flight, as fast as answered (as scripts/bench/sip-bench.ts measures it).
+  const capacityRun = await offer(target, injection, CAPACITY_CALLS, 100_000, 400);
+  const capacity = Math.max(100, capacityRun.goodputPerSecond);
+  console.log(`  ${name}: capacity ${capacity} REGISTER/s (${capacityRun.ok} of ${CAPACITY_CALLS} in ${capacityRun.seconds} s, ${capacityRun.refused503} × 503, ${capacityRun.timeouts} timeouts)`);
+  const steps: (Step & { multiple: number })[] = [];
+  for (const multiple of STEPS) {
+    const rate = Math.round(capacity * multiple);
+    const step = await offer(target, injection, rate * SECONDS, rate);
+    steps.push({ multiple, ...step });
+    console.log(
+      `  ${name} ${multiple}×: offered ${rate}/s → goodput ${step.goodputPerSecond}/s (${round((100 * step.goodputPerSecond) / capacity)} % of capacity), ` +
+        `${step.refused503} × 503, ${step.timeouts} timeouts, ${step.otherFailures} other failures, ${step.retransmissions} retransmissions, p50 ${step.p50} ms, p99 ${step.p99} ms`,
+    );
+  }
+  const afterwards = await offer(target, injection, 200, 200);
+  console.log(`  ${name} right after: ${afterwards.ok} of 200 registered (${afterwards.refused503} × 503, ${afterwards.timeouts} timeouts)`);
+  return { capacityPerSecond: capacity, steps, afterwards };
+}
+
+async function main(): Promise<void> {
+  const sipPort = await freePort();
+  const env = {
+    ...process.env,
+    VCBOX_DATA_DIR: path.join(work, 'box'),
+    VCBOX_HTTP_HOST: '127.0.0.1',
+    VCBOX_HTTP_PORT: String(await freePort()),
+    VCBOX_SIP_HOST: '127.0.0.1',
+    VCBOX_SIP_PORT: String(sipPort),
+    VCBOX_SIP_TLS_PORT: String(await freePort()),
+    VCBOX_SIGNALING_PORT: String(await freePort()),
+    VCBOX_LOG_LEVEL: 'warn',
+    VCBOX_LOG_STDOUT: '1',
+    VCBOX_LICENSE_TEST_KEY_FILE: TEST_LICENSE_PUBLIC_KEY_FILE,
+  };
+  const config = loadConfig(env);
+  const state = openState(config);
+  state.settings.update({ 'sip.floodLimitPerSecond': 0, 'sip.qualifySeconds': 0 }, { actor: 'bench' });
+  licenseTestBox(state.db, config.license.identityDir);
+  const accounts = new AccountStore(state.db);
+  state.db.transaction(() => {
+    for (let i = 0; i < ACCOUNTS; i++) accounts.create({ number: String(3000 + i), name: `Bench ${i}`, password: `secret-${3000 + i}` }, 'vcbox.local');
+  })();
+  state.db.close();
+  const injection = path.join(work, 'accounts.csv');
+  writeFileSync(injection, `SEQUENTIAL\n${Array.from({ length: ACCOUNTS }, (_, i) => `${3000 + i};secret-${3000 + i}`).join('\n')}\n`);
+
+  const signaling = await startProcess(process.execPath, [path.join(ROOT, 'server/signaling/main.ts')], { ...env, VCBOX_LOG_LEVEL: 'info' }, /SIP listeners up/);
+  let control: ChildProcess | undefined;
+  let kamailio: ChildProcess | undefined;
+  try {
+    control = await startProcess(process.execPath, [path.join(ROOT, 'server/control-plane/main.ts')], { ...env, VCBOX_LOG_LEVEL: 'info' }, /SIP application connected/);
+    console.log(`machine: ${os.availableParallelism()} cores, load average ${os.loadavg().map((l) => round(l, 1)).join(' ')} (other work on it changes every figure)`);
+    console.log(`REGISTER over UDP, ${STEPS.join('×, ')}× capacity for ${SECONDS} s each, ${ACCOUNTS} accounts:`);
+    const box = await curve('vcbox', `127.0.0.1:${sipPort}`, injection);
+    let reference: Awaited<ReturnType<typeof curve>> | undefined;
+    if (existsSync(KAMAILIO)) {
+      const kamailioPort = await freePort();
+      const dir = mkdtempSync(path.join(work, 'kamailio-'));
+      kamailio = await startProcess(
+        KAMAILIO,
+        ['-f', path.join(HERE, 'kamailio-registrar.cfg'), '-DD', '-E', '-n', '2', '-l', `udp:127.0.0.1:${kamailioPort}`, '-Y', dir, '-P', path.join(dir, 'k.pid'), '-m', '256', '-M', '16'],
+        process.env,
+        /Listening on/,
+      );
+      reference = await curve('kamailio', `127.0.0.1:${kamailioPort}`, injection);
+    } else {
+      console.log('  kamailio: not installed (scripts/bench/sip-overload.sh installs it)');
+    }
+    console.log(JSON.stringify({ machine: { cores: os.availableParallelism(), loadavg: os.loadavg().map((l) => round(l, 1)) }, seconds: SECONDS, vcbox: box, kamailio: reference }));
+  } finally {
+    await Promise.all([stop(kamailio), stop(control), stop(signaling)]);
+  }
+}
+
+/** SIGTERM, then SIGKILL after 10 s; resolves when the process is gone. */
+async function stop(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await gone;
+  clearTimeout(timer);
+}
+
+// Whatever else the state opened (the settings' timers) must not keep the bench running.
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
