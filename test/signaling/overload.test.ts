@@ -4,39 +4,15 @@
  * serves again as soon as the application catches up; the same when its answers come later
  * than the queue-delay bound, until a window passes with nothing queued.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import Srf from 'drachtio-srf';
+import type Srf from 'drachtio-srf';
 import t from 'tap';
-import { SignalingService } from '../../server/signaling/signaling-service.ts';
-import { ensureCertificate } from '../../server/tls/self-signed-certificate.ts';
-import { freePort } from '../helpers/ports.ts';
+import { signalingWithApp } from '../helpers/signaling-app.ts';
 import { optionsRequest, udpExchange } from '../helpers/sip-socket.ts';
 
 t.test('past the limit of unanswered requests, new ones get 503 Retry-After', async (t) => {
-  const secret = randomBytes(8).toString('hex');
-  const port = await freePort();
-  const service = new SignalingService({
-    host: '127.0.0.1',
-    port,
-    tlsPort: await freePort(),
-    tls: await ensureCertificate(path.join(mkdtempSync(path.join(os.tmpdir(), 'vcbox-overload-')), 'certs')),
-    application: { host: '127.0.0.1', port: 0, secret },
-    overloadLimit: 2,
-  });
-  await service.start();
-  t.teardown(() => service.close());
-  const srf = new Srf();
-  t.teardown(() => srf.disconnect());
   const held: Srf.SrfResponse[] = [];
-  // A slow application: answers only when told. (srf's typings omit its per-verb methods.)
-  (srf as unknown as { options(handler: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void }).options((_req, res) => held.push(res));
-  await new Promise<void>((resolve) => {
-    srf.on('connect', () => resolve());
-    srf.connect({ host: '127.0.0.1', port: service.applicationPort ?? 0, secret });
-  });
+  // A slow application: answers only when told.
+  const { service, port } = await signalingWithApp(t, { overloadLimit: 2 }, (on) => on('options', (_req, res) => held.push(res)));
   await new Promise((r) => setTimeout(r, 100));
 
   const request = (n: number) => optionsRequest({ transport: 'UDP', port, callId: `overload-${n}` });
@@ -53,26 +29,8 @@ t.test('past the limit of unanswered requests, new ones get 503 Retry-After', as
 });
 
 t.test('answers queued past the delay bound: new requests get 503 Retry-After until the queue is gone', async (t) => {
-  const secret = randomBytes(8).toString('hex');
-  const port = await freePort();
-  const service = new SignalingService({
-    host: '127.0.0.1',
-    port,
-    tlsPort: await freePort(),
-    tls: await ensureCertificate(path.join(mkdtempSync(path.join(os.tmpdir(), 'vcbox-overload-')), 'certs')),
-    application: { host: '127.0.0.1', port: 0, secret },
-    overloadQueueDelayMs: 50,
-  });
-  await service.start();
-  t.teardown(() => service.close());
-  const srf = new Srf();
-  t.teardown(() => srf.disconnect());
   const held: Srf.SrfResponse[] = [];
-  (srf as unknown as { options(handler: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void }).options((_req, res) => held.push(res));
-  await new Promise<void>((resolve) => {
-    srf.on('connect', () => resolve());
-    srf.connect({ host: '127.0.0.1', port: service.applicationPort ?? 0, secret });
-  });
+  const { service, port } = await signalingWithApp(t, { overloadQueueDelayMs: 50 }, (on) => on('options', (_req, res) => held.push(res)));
 
   const request = (n: number) => optionsRequest({ transport: 'UDP', port, callId: `delay-${n}` });
   // The application takes 300 ms to answer four requests (a queue): the answers arrive late.

@@ -5,36 +5,14 @@
  * makes the terminal retry every 30 s. With no application connected at all (a restart), the
  * answer stays 503 with Retry-After.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import Srf from 'drachtio-srf';
 import t from 'tap';
-import { SignalingService } from '../../server/signaling/signaling-service.ts';
-import { ensureCertificate } from '../../server/tls/self-signed-certificate.ts';
-import { freePort } from '../helpers/ports.ts';
+import { signalingWithApp } from '../helpers/signaling-app.ts';
 import { optionsRequest, udpExchange } from '../helpers/sip-socket.ts';
 
 t.test('methods no application takes get 405 with Allow; with no application, 503', async (t) => {
-  const secret = randomBytes(8).toString('hex');
-  const port = await freePort();
-  const service = new SignalingService({
-    host: '127.0.0.1',
-    port,
-    tlsPort: await freePort(),
-    tls: await ensureCertificate(path.join(mkdtempSync(path.join(os.tmpdir(), 'vcbox-unrouted-')), 'certs')),
-    application: { host: '127.0.0.1', port: 0, secret },
-  });
-  await service.start();
-  t.teardown(() => service.close());
-  const srf = new Srf();
-  srf.invite((_req, res) => res.send(486));
-  // (srf's typings omit its per-verb methods other than invite.)
-  (srf as unknown as { register(handler: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void }).register((_req, res) => res.send(403));
-  await new Promise<void>((resolve) => {
-    srf.on('connect', () => resolve());
-    srf.connect({ host: '127.0.0.1', port: service.applicationPort ?? 0, secret });
+  const { port, disconnect } = await signalingWithApp(t, {}, (on) => {
+    on('invite', (_req, res) => res.send(486));
+    on('register', (_req, res) => res.send(403));
   });
   // (The routes are registered right after the connection is authenticated.)
   await new Promise((r) => setTimeout(r, 200));
@@ -49,7 +27,7 @@ t.test('methods no application takes get 405 with Allow; with no application, 50
   const register = optionsRequest({ transport: 'UDP', port }).replace(/OPTIONS/g, 'REGISTER');
   t.match(await udpExchange(port, register), /^SIP\/2\.0 403 /, 'a routed method still reaches the application');
 
-  srf.disconnect();
+  disconnect();
   await new Promise((r) => setTimeout(r, 300));
   const reply = await udpExchange(port, optionsRequest({ transport: 'UDP', port }).replace(/OPTIONS/g, 'MESSAGE'));
   t.match(reply, /^SIP\/2\.0 503 Service Unavailable\r\n[\s\S]*Retry-After: 30\r\n/, 'no application connected: try again soon');
