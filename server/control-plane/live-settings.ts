@@ -38,8 +38,8 @@ export interface LiveOutcome {
   readonly problems: { readonly key: SettingKey; readonly reason: string }[];
 }
 
-/** Of the settings the media process follows, those calls starting from now on take (ports, RTP timeout, static NAT). */
-const isNewCallSetting = (key: SettingKey): boolean => key.startsWith('media.') || key.startsWith('nat.') || key === 'call.rtpTimeoutSeconds';
+/** Of the settings the media process follows, those calls starting from now on take (port ranges, RTP timeout). */
+const isNewCallSetting = (key: SettingKey): boolean => key.startsWith('media.') || key === 'call.rtpTimeoutSeconds';
 /** …and those composed pictures in progress restart with (media/media-settings.ts runningPictureSettings). */
 const isPictureSetting = (key: SettingKey): boolean => key === 'call.maxVideoResolution' || key === 'call.maxBandwidth' || key.startsWith('call.polling.');
 
