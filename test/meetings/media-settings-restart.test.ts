@@ -6,7 +6,9 @@
  * neither notice nor send anything), another MCU port range is written to the database, and
  * the control plane is killed; the supervisor starts it again while the media process runs on
  * (same pid), and the next call is answered from the new range — the restarted control plane
- * sent the current settings when it connected.
+ * sent the current settings when it connected. Last, remote syslog turned on in the console
+ * reaches the media process the same way: a real rsyslogd receives the media process's
+ * warning when the mediasoup workers under a live call are killed.
  */
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
@@ -15,9 +17,12 @@ import t, { type Test } from 'tap';
 import { loadConfig } from '../../server/core/config.ts';
 import { openState } from '../../server/process/open-state.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
+import { ensureCertificate } from '../../server/tls/self-signed-certificate.ts';
 import { startAppliance } from '../helpers/appliance.ts';
+import { ConsoleClient } from '../helpers/console-client.ts';
 import { joinMeeting, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
+import { startRsyslog } from '../helpers/rsyslog.ts';
 
 // Above Linux's ephemeral ports (32768-60999), apart from the IVR and TURN ranges.
 const FIRST = { min: 61000, max: 61999 };
@@ -43,6 +48,12 @@ t.teardown(() => box.interrupt(10_000));
 
 /** The pid of the box's process running `script` (in the box's own process group), if any. */
 function pidOf(script: string): number | undefined {
+  return pidsOf(script)[0];
+}
+
+/** The pids of the box's processes running `script` (in the box's own process group). */
+function pidsOf(script: string): number[] {
+  const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -50,12 +61,12 @@ function pidOf(script: string): number | undefined {
       const group = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
       if (group !== box.process.pid) continue;
       const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (command.some((arg) => arg.endsWith(script)) && !stat.includes(') Z ')) return Number(entry);
+      if (command.some((arg) => arg.endsWith(script)) && !stat.includes(') Z ')) pids.push(Number(entry));
     } catch {
       // A process that ended while we looked.
     }
   }
-  return undefined;
+  return pids;
 }
 
 /** The files a process has open (their paths). */
@@ -111,4 +122,28 @@ t.test('the media process follows the settings the control plane sends, again af
     });
   }
   t.ok(second >= SECOND.min && second <= SECOND.max, `answered from the MCU range written while the control plane was down, ${SECOND.min}-${SECOND.max} (port ${second})`);
+});
+
+t.test('remote syslog turned on in the console: the media process sends its warnings there', async (t) => {
+  const certificate = await ensureCertificate(path.join(dataDir, 'collector-certificate'));
+  const collector = await startRsyslog({ keyFile: certificate.keyFile, certFile: certificate.certFile });
+  t.teardown(() => collector.stop());
+  const admin = new ConsoleClient(box.baseUrl);
+  t.equal((await admin.login('admin', readFileSync(path.join(dataDir, 'secrets', 'initial-admin-password'), 'utf8').trim())).status, 200, 'logged in');
+  const { status, body } = await admin.call('PATCH', '/api/v1/settings', { 'syslog.enabled': true, 'syslog.host': '127.0.0.1', 'syslog.port': collector.port, 'syslog.protocol': 'udp' });
+  t.equal(status, 200, JSON.stringify(body));
+  t.match(body, { live: { media: { state: 'applied' } } }, 'the media process took the settings');
+
+  const terminals = await openTerminals(t, 'audio');
+  const leg = await joinMeeting(`127.0.0.1:${box.sipPort}`, { dial: '880041', name: 'Syslog', media: pcmuMedia(terminals.audio.port), hold: 4000, scenario: 'meeting-join-heal.xml' });
+  const workers = await waitFor('the mediasoup workers', 10_000, () => {
+    const pids = pidsOf('mediasoup-worker');
+    return pids.length > 0 ? pids : undefined;
+  });
+  for (const pid of workers) process.kill(pid, 'SIGKILL');
+  const warning = await collector.waitFor((m) => m.msg.includes('meeting media lost with its worker'), 20_000);
+  t.equal(warning.msgid, 'mcu', "the media process's log (MSGID mcu)");
+  t.match(warning.sd, /process="media"/, 'sent by the media process');
+  t.equal(warning.input, 'udp', 'over UDP, as the settings say');
+  await leg.result;
 });
