@@ -33,7 +33,7 @@ import { RoomStore } from '../rooms/room-store.ts';
 import { VmrStore } from '../rooms/vmr-store.ts';
 import { SystemConfigurator } from '../system/system-configurator.ts';
 import { type License, openLicense } from '../license/open-license.ts';
-import { BUILD_INFO } from '../version.ts';
+import { BUILD_INFO } from '../core/version.ts';
 import { SESSION_COOKIE, registerAuth } from './auth.ts';
 import { tagByArea } from './route-areas.ts';
 import { accountRoutes } from './routes/accounts.ts';

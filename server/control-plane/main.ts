@@ -26,6 +26,7 @@ import { openState } from '../process/open-state.ts';
 import { runService } from '../core/service-lifecycle.ts';
 import { applicationSecret } from '../signaling/application-secret.ts';
 import { MediaClient } from '../media-client/media-client.ts';
+import { MediaSettingsFeed } from '../media-client/media-settings-feed.ts';
 import { ServiceHealth } from '../observability/service-health.ts';
 import { turnAccessFrom } from '../turn/turn-config.ts';
 import { TurnGuestKeys, turnUserDb } from '../turn/turn-guest-keys.ts';
@@ -59,6 +60,8 @@ await runService('control plane', async () => {
   const license = openLicense({ db: state.db, identityDir: config.license.identityDir, testPublicKeyFile: config.license.testPublicKeyFile });
   const licenseWarning = new LicenseWarning({ db: state.db, store: license.store, admins: new AdminStore(state.db), mailer: new Mailer(state.settings) }).start();
   const media = new MediaClient(dataPaths(config).mediaSocket);
+  // The media process reads no database: it is sent its settings at each connection and change.
+  const mediaSettings = new MediaSettingsFeed(media, state.settings).start();
   void media.start();
   const sip = new SipApplication({
     media,
@@ -135,6 +138,7 @@ await runService('control plane', async () => {
     scheduler.close();
     rollout.close();
     sip.close();
+    mediaSettings.close();
     media.close();
     await web.close();
     syslog.close();
@@ -156,6 +160,7 @@ await runService('control plane', async () => {
       scheduler.close();
       rollout.close();
       sip.close();
+      mediaSettings.close();
       media.close();
       // The app first: it closes the WebSockets, which the listeners do not track.
       await app.close();

@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { getLogger } from '../core/logger.ts';
-import { USER_AGENT } from '../version.ts';
+import { USER_AGENT } from '../core/version.ts';
 import { sendCdr, type SignalingParts } from './core/signaling-parts.ts';
 import type { SourceGuard } from './core/source-guard.ts';
 import { TERMINAL_LOG_METHODS } from './core/terminal-log.ts';

@@ -18,7 +18,7 @@
  */
 import { getLogger } from '../core/logger.ts';
 import type { StaticNat } from '../core/static-nat.ts';
-import { BUILD_INFO } from '../version.ts';
+import { BUILD_INFO } from '../core/version.ts';
 import { ApplicationSide } from './application-side.ts';
 import { OverloadGuard } from './core/overload-guard.ts';
 import { SignalingCounters, type SignalingParts } from './core/signaling-parts.ts';
