@@ -96,6 +96,23 @@ export class CallRecords {
       .run(at.toISOString(), at.toISOString(), outcome, reason ?? null, id);
   }
 
+  /**
+   * Ends the records a previous control plane left open — it was killed or crashed, so nobody
+   * saw those calls end — at `at`, with `reason` saying so; returns how many. Only the control
+   * plane writes call records and an orderly stop ends its calls, so at its start every open
+   * record is such a one.
+   */
+  endLeftOpen(reason: string, at = new Date()): number {
+    return this.#db
+      .prepare(
+        `UPDATE call_records SET ended_at = @at,
+           duration_s = CASE WHEN answered_at IS NULL THEN 0 ELSE CAST(round((julianday(@at) - julianday(answered_at)) * 86400) AS INTEGER) END,
+           outcome = COALESCE(outcome, 'failed'), end_reason = @reason
+         WHERE ended_at IS NULL`,
+      )
+      .run({ at: at.toISOString(), reason }).changes;
+  }
+
   get(id: number): CallRecord | undefined {
     const row = this.#db.prepare('SELECT * FROM call_records WHERE id = ?').get(id) as Record<string, unknown> | undefined;
     return row ? toRecord(row) : undefined;

@@ -108,6 +108,11 @@ t.test('kill -9 of the control plane under a live meeting', async (t) => {
   t.ok(bye.status !== undefined && bye.status >= 200, 'the BYE gets a final answer (the terminal is free)');
   t.equal(bye.status, 200, 'the BYE is answered 200 and closes its record', { todo: CALLS_SURVIVE });
   await call.tb.inDialog('BYE');
+  const mine = (await records()).filter((r) => r.caller === 'annc' || r.caller === 'bobc');
+  t.ok(
+    mine.length === 2 && mine.every((r) => r.ended_at && /^the control plane restarted \(killed or crashed\)/.test(r.end_reason)),
+    `the records of the calls the new control plane does not know are ended at its start, saying so, not left open (${JSON.stringify(mine.map((r) => [r.ended_at, r.end_reason]))})`,
+  );
   // The media process drops legs whose RTP stopped (the RTP timeout), known or not.
   call.a.stop();
   call.b.stop();
