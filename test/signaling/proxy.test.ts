@@ -1,0 +1,190 @@
+/**
+ * drachtio's `proxy` command (srf's proxyRequest / req.proxy): a real drachtio-srf application
+ * connected to the signaling service proxies what a sipp caller sends to sipp callees on
+ * loopback. Checked at both ends: 180 and 200 relayed, the callee sees Max-Forwards decremented
+ * and the box's Via (and Record-Route when asked), ACK and BYE reach the callee — through the
+ * box with Record-Route, straight without; a busy callee's 486 goes upstream; two callees
+ * forked at once, the one that does not answer gets CANCEL; the caller's CANCEL reaches the
+ * ringing callee and its 487 comes back; MESSAGE and OPTIONS proxied; what the application is
+ * told (srf's result); and the refusals in words (bad destinations, Max-Forwards 0 → 483).
+ */
+import t from 'tap';
+import { freePort } from '../helpers/ports.ts';
+import { signalingWithApp } from '../helpers/signaling-app.ts';
+import { runSipp, type SippResult, scenarioWith, startSipp } from '../helpers/sipp.ts';
+
+interface ProxyResult {
+  connected: boolean;
+  finalStatus?: number;
+  responses: { address: string; port: number; msgs: { status: number }[] }[];
+}
+
+type Proxying = { proxy(opts: Record<string, unknown>): Promise<ProxyResult> };
+type Responding = { send(status: number, callback: (error?: Error) => void): void };
+
+/**
+ * A signaling service whose application proxies every `verbs` request as `options` says; when
+ * the service refuses to proxy, the application answers 500 itself (srf's error is kept).
+ */
+async function proxyingApp(t: { teardown(fn: () => unknown): void }, verbs: string[], options: () => Record<string, unknown>) {
+  const outcomes: Promise<ProxyResult>[] = [];
+  const { service, port } = await signalingWithApp(t, {}, (on) => {
+    for (const verb of verbs) {
+      on(verb, (req, res) => {
+        const outcome = (req as unknown as Proxying).proxy(options());
+        outcome.catch(() => (res as unknown as Responding).send(500, () => undefined));
+        outcomes.push(outcome);
+      });
+    }
+  });
+  // (The routes are registered right after the connection is authenticated.)
+  await new Promise((r) => setTimeout(r, 200));
+  return { service, port, box: `127.0.0.1:${port}`, outcomes };
+}
+
+function failure(name: string, result: SippResult): string {
+  return `${name}: sipp exit ${result.exitCode}\n${result.errors.slice(0, 3000)}`;
+}
+
+/** Waits (bounded) until the service has no proxy operation left. */
+async function settled(service: { stats(): { proxyOperations: number } }): Promise<number> {
+  for (let i = 0; i < 50 && service.stats().proxyOperations > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  return service.stats().proxyOperations;
+}
+
+for (const recordRoute of [true, false]) {
+  t.test(`a proxied call ${recordRoute ? 'with' : 'without'} Record-Route: 180 and 200 relayed, ACK and BYE reach the callee`, async (t) => {
+    const calleePort = await freePort();
+    const callerPort = await freePort();
+    const { service, port, box, outcomes } = await proxyingApp(t, ['invite'], () => ({ destination: `sip:127.0.0.1:${calleePort}`, remainInDialog: recordRoute }));
+    const rr = recordRoute ? 'check_it="true"' : 'check_it_inverse="true"';
+    const callee = await startSipp({
+      scenario: scenarioWith('proxy-uas-answer.xml', {
+        box,
+        rr,
+        ring: '300',
+        bye_via: recordRoute ? box : `127.0.0.1:${callerPort}`,
+        setdest: recordRoute ? '' : `<nop><action><setdest host="127.0.0.1" port="${callerPort}" protocol="udp"/></action></nop>`,
+      }),
+      transport: 'u1',
+      localPort: calleePort,
+    });
+    const setdest = recordRoute ? '' : `<nop><action><setdest host="127.0.0.1" port="${calleePort}" protocol="udp"/></action></nop>`;
+    const caller = await runSipp({
+      scenario: scenarioWith('proxy-uac-call.xml', { box, rr, setdest, hold: '200' }),
+      target: `127.0.0.1:${port}`,
+      transport: 'u1',
+      localPort: callerPort,
+    });
+    t.ok(caller.ok, failure('caller', caller));
+    const calleeResult = await callee.result;
+    t.ok(calleeResult.ok, failure('callee', calleeResult));
+    const outcome = await outcomes[0];
+    t.equal(outcome?.finalStatus, 200, 'the application is told the call was answered');
+    t.equal(outcome?.connected, true, 'srf reports it connected');
+    t.equal(await settled(service), 0, 'no proxy operation left');
+    t.equal(service.stats().proxiedDialogs, 0, recordRoute ? 'the BYE through the box ended the record-routed dialog' : 'no dialog kept without Record-Route');
+  });
+}
+
+t.test('a busy callee: its 486 goes upstream and the application is told', async (t) => {
+  const calleePort = await freePort();
+  const { service, port, outcomes } = await proxyingApp(t, ['invite'], () => ({ destination: `sip:127.0.0.1:${calleePort}` }));
+  const callee = await startSipp({ scenario: 'uas-busy.xml', transport: 'u1', localPort: calleePort });
+  const caller = await runSipp({ scenario: scenarioWith('proxy-uac-refused.xml', { status: '486', max_forwards: '70' }), target: `127.0.0.1:${port}`, transport: 'u1' });
+  t.ok(caller.ok, failure('caller', caller));
+  const calleeResult = await callee.result;
+  t.ok(calleeResult.ok, failure('callee (takes the box ACK for its 486)', calleeResult));
+  const outcome = await outcomes[0];
+  t.equal(outcome?.finalStatus, 486);
+  t.equal(outcome?.connected, false);
+  t.equal(await settled(service), 0);
+});
+
+t.test('two callees forked at once: one answers, the other gets CANCEL', async (t) => {
+  const answeringPort = await freePort();
+  const ringingPort = await freePort();
+  const callerPort = await freePort();
+  const { service, port, box, outcomes } = await proxyingApp(t, ['invite'], () => ({
+    destination: [`sip:127.0.0.1:${ringingPort}`, `sip:127.0.0.1:${answeringPort}`],
+    forking: 'simultaneous',
+  }));
+  const answering = await startSipp({
+    scenario: scenarioWith('proxy-uas-answer.xml', {
+      box,
+      rr: 'check_it_inverse="true"',
+      ring: '1000',
+      bye_via: `127.0.0.1:${callerPort}`,
+      setdest: `<nop><action><setdest host="127.0.0.1" port="${callerPort}" protocol="udp"/></action></nop>`,
+    }),
+    transport: 'u1',
+    localPort: answeringPort,
+  });
+  const ringing = await startSipp({ scenario: 'uas-ring.xml', transport: 'u1', localPort: ringingPort });
+  const setdest = `<nop><action><setdest host="127.0.0.1" port="${answeringPort}" protocol="udp"/></action></nop>`;
+  const caller = await runSipp({
+    scenario: scenarioWith('proxy-uac-call.xml', { box, rr: 'check_it_inverse="true"', setdest, hold: '200' }),
+    target: `127.0.0.1:${port}`,
+    transport: 'u1',
+    localPort: callerPort,
+  });
+  t.ok(caller.ok, failure('caller', caller));
+  const answered = await answering.result;
+  t.ok(answered.ok, failure('answering callee', answered));
+  const cancelled = await ringing.result;
+  t.ok(cancelled.ok, failure('ringing callee (CANCEL → 200, 487, ACK)', cancelled));
+  t.match(cancelled.messages, /CANCEL sip:127\.0\.0\.1:\d+ SIP\/2\.0[\s\S]*Reason: SIP;cause=200;text="Call completed elsewhere"/, 'the CANCEL says the call was answered elsewhere');
+  const outcome = await outcomes[0];
+  t.equal(outcome?.finalStatus, 200);
+  t.equal(await settled(service), 0);
+});
+
+t.test('the caller cancels while the callee rings: the callee gets CANCEL, its 487 goes upstream', async (t) => {
+  const calleePort = await freePort();
+  const { service, port, outcomes } = await proxyingApp(t, ['invite'], () => ({ destination: `sip:127.0.0.1:${calleePort}` }));
+  const callee = await startSipp({ scenario: 'uas-ring.xml', transport: 'u1', localPort: calleePort });
+  const caller = await runSipp({ scenario: 'proxy-uac-cancel.xml', target: `127.0.0.1:${port}`, transport: 'u1' });
+  t.ok(caller.ok, failure('caller', caller));
+  const calleeResult = await callee.result;
+  t.ok(calleeResult.ok, failure('callee', calleeResult));
+  const outcome = await outcomes[0];
+  t.equal(outcome?.finalStatus, 487, 'the application is told the call was cancelled');
+  t.equal(await settled(service), 0);
+});
+
+for (const method of ['MESSAGE', 'OPTIONS']) {
+  t.test(`a ${method} outside any dialog is proxied`, async (t) => {
+    const calleePort = await freePort();
+    const { service, port, box, outcomes } = await proxyingApp(t, [method.toLowerCase()], () => ({ destination: `sip:127.0.0.1:${calleePort}` }));
+    const callee = await startSipp({ scenario: scenarioWith('proxy-uas-request.xml', { method, box }), transport: 'u1', localPort: calleePort });
+    const caller = await runSipp({ scenario: scenarioWith('proxy-uac-request.xml', { method }), target: `127.0.0.1:${port}`, transport: 'u1' });
+    t.ok(caller.ok, failure('caller', caller));
+    const calleeResult = await callee.result;
+    t.ok(calleeResult.ok, failure('callee', calleeResult));
+    t.equal((await outcomes[0])?.finalStatus, 200);
+    t.equal(await settled(service), 0);
+  });
+}
+
+/** Why srf's proxy promise was rejected ('' when it resolved). */
+async function refusal(outcome: Promise<ProxyResult> | undefined): Promise<string> {
+  return outcome ? outcome.then(() => '', (error: unknown) => String(error)) : 'no proxy attempt';
+}
+
+t.test('refusals in words: a destination that is no SIP URI, too many destinations, Max-Forwards 0', async (t) => {
+  let destination: unknown = 'tel:+15551234';
+  const { port, outcomes } = await proxyingApp(t, ['invite'], () => ({ destination }));
+  const refused = await runSipp({ scenario: scenarioWith('proxy-uac-refused.xml', { status: '500', max_forwards: '70' }), target: `127.0.0.1:${port}`, transport: 'u1' });
+  t.match(await refusal(outcomes[0]), /invalid destination 'tel:\+15551234': a SIP URI/);
+  t.ok(refused.ok, failure('the request stays the application\'s to answer (500)', refused));
+
+  destination = Array.from({ length: 11 }, (_, i) => `sip:127.0.0.1:${20000 + i}`);
+  const many = await runSipp({ scenario: scenarioWith('proxy-uac-refused.xml', { status: '500', max_forwards: '70' }), target: `127.0.0.1:${port}`, transport: 'u1' });
+  t.match(await refusal(outcomes[1]), /too many destinations \(11\): at most 10/);
+  t.ok(many.ok, failure('caller', many));
+
+  destination = 'sip:127.0.0.1:9';
+  const hops = await runSipp({ scenario: scenarioWith('proxy-uac-refused.xml', { status: '483', max_forwards: '0' }), target: `127.0.0.1:${port}`, transport: 'u1' });
+  t.ok(hops.ok, failure('caller with Max-Forwards 0 gets 483', hops));
+  t.match(await refusal(outcomes[2]), /Rejected with 483/);
+});
