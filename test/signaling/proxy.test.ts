@@ -5,9 +5,11 @@
  * and the box's Via (and Record-Route when asked), ACK and BYE reach the callee — through the
  * box with Record-Route, straight without; a busy callee's 486 goes upstream; two callees
  * forked at once, the one that does not answer gets CANCEL; the caller's CANCEL reaches the
- * ringing callee and its 487 comes back; MESSAGE and OPTIONS proxied; what the application is
+ * ringing callee and its 487 comes back; serial forking with a redirect followed; a silent
+ * destination given up after provisionalTimeout; MESSAGE and OPTIONS proxied; what the application is
  * told (srf's result); and the refusals in words (bad destinations, Max-Forwards 0 → 483).
  */
+import dgram from 'node:dgram';
 import t from 'tap';
 import { freePort } from '../helpers/ports.ts';
 import { signalingWithApp } from '../helpers/signaling-app.ts';
@@ -137,6 +139,87 @@ t.test('two callees forked at once: one answers, the other gets CANCEL', async (
   const outcome = await outcomes[0];
   t.equal(outcome?.finalStatus, 200);
   t.equal(await settled(service), 0);
+});
+
+t.test('serial forking: a busy callee, then one that redirects (followed), then the one it names answers', async (t) => {
+  const busyPort = await freePort();
+  const redirectingPort = await freePort();
+  const answeringPort = await freePort();
+  const callerPort = await freePort();
+  const { service, port, box, outcomes } = await proxyingApp(t, ['invite'], () => ({
+    destination: [`sip:127.0.0.1:${busyPort}`, `sip:127.0.0.1:${redirectingPort}`],
+    followRedirects: true,
+  }));
+  const busy = await startSipp({ scenario: 'uas-busy.xml', transport: 'u1', localPort: busyPort });
+  const redirecting = await startSipp({ scenario: scenarioWith('proxy-uas-redirect.xml', { contact: `sip:callee@127.0.0.1:${answeringPort}` }), transport: 'u1', localPort: redirectingPort });
+  const answering = await startSipp({
+    scenario: scenarioWith('proxy-uas-answer.xml', {
+      box,
+      rr: 'check_it_inverse="true"',
+      ring: '100',
+      bye_via: `127.0.0.1:${callerPort}`,
+      setdest: `<nop><action><setdest host="127.0.0.1" port="${callerPort}" protocol="udp"/></action></nop>`,
+    }),
+    transport: 'u1',
+    localPort: answeringPort,
+  });
+  const setdest = `<nop><action><setdest host="127.0.0.1" port="${answeringPort}" protocol="udp"/></action></nop>`;
+  const caller = await runSipp({
+    scenario: scenarioWith('proxy-uac-call.xml', { box, rr: 'check_it_inverse="true"', setdest, hold: '100' }),
+    target: `127.0.0.1:${port}`,
+    transport: 'u1',
+    localPort: callerPort,
+  });
+  t.ok(caller.ok, failure('caller', caller));
+  for (const [name, peer] of [['busy', busy], ['redirecting', redirecting], ['answering', answering]] as const) {
+    const result = await peer.result;
+    t.ok(result.ok, failure(`${name} callee`, result));
+  }
+  const outcome = await outcomes[0];
+  t.same(
+    outcome?.responses.flatMap((r) => r.msgs.map((m) => m.status)),
+    [486, 302, 200],
+    'the application is told each final response, in order',
+  );
+  t.equal(outcome?.finalStatus, 200);
+  t.equal(await settled(service), 0);
+});
+
+t.test('provisionalTimeout: a destination silent past it is given up, the next one answers', async (t) => {
+  const silent = dgram.createSocket('udp4');
+  const silentInvites: string[] = [];
+  silent.on('message', (data) => silentInvites.push(data.toString('latin1')));
+  await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => silent.close());
+  const answeringPort = await freePort();
+  const callerPort = await freePort();
+  const { port, box, outcomes } = await proxyingApp(t, ['invite'], () => ({
+    destination: [`sip:127.0.0.1:${silent.address().port}`, `sip:127.0.0.1:${answeringPort}`],
+    provisionalTimeout: '1s',
+  }));
+  const answering = await startSipp({
+    scenario: scenarioWith('proxy-uas-answer.xml', {
+      box,
+      rr: 'check_it_inverse="true"',
+      ring: '100',
+      bye_via: `127.0.0.1:${callerPort}`,
+      setdest: `<nop><action><setdest host="127.0.0.1" port="${callerPort}" protocol="udp"/></action></nop>`,
+    }),
+    transport: 'u1',
+    localPort: answeringPort,
+  });
+  const setdest = `<nop><action><setdest host="127.0.0.1" port="${answeringPort}" protocol="udp"/></action></nop>`;
+  const caller = await runSipp({
+    scenario: scenarioWith('proxy-uac-call.xml', { box, rr: 'check_it_inverse="true"', setdest, hold: '100' }),
+    target: `127.0.0.1:${port}`,
+    transport: 'u1',
+    localPort: callerPort,
+  });
+  t.ok(caller.ok, failure('caller', caller));
+  const answered = await answering.result;
+  t.ok(answered.ok, failure('answering callee', answered));
+  t.ok(silentInvites.some((m) => m.startsWith('INVITE ')), 'the silent destination was tried first');
+  t.equal((await outcomes[0])?.finalStatus, 200);
 });
 
 t.test('the caller cancels while the callee rings: the callee gets CANCEL, its 487 goes upstream', async (t) => {
