@@ -71,6 +71,11 @@ export class ProxySide {
       connection.reply(msgId, ['NOK', 'Rejected with 483 Too Many Hops']);
       return;
     }
+    const callId = request.callId;
+    const fromTag = tagOf(request.get('from'));
+    /** To tags of early dialogs (1xx) and of the answered ones: an early one never answered is forgotten at the end. */
+    const early = new Set<string>();
+    const answered = new Set<string>();
     const operation = new ProxyOperation(this.#p, transaction, { ...command, targets: command.destinations }, {
       branchFinal: (response, from) => {
         const data = response.toBuffer();
@@ -78,9 +83,15 @@ export class ProxySide {
       },
       done: () => connection.reply(msgId, ['OK', 'done']),
       dialog: (response) => {
-        if (DIALOG_METHODS.has(request.method)) this.#dialogs.add(request.callId, tagOf(request.get('from')), tagOf(response.get('to')));
+        if (!DIALOG_METHODS.has(request.method)) return;
+        const toTag = tagOf(response.get('to'));
+        (response.status < 200 ? early : answered).add(toTag);
+        this.#dialogs.add(callId, fromTag, toTag);
       },
-      finished: () => this.#operations.delete(transaction.id),
+      finished: () => {
+        this.#operations.delete(transaction.id);
+        for (const toTag of early) if (!answered.has(toTag)) this.#dialogs.delete(callId, fromTag, toTag);
+      },
     });
     transaction.owner = operation; // the application no longer answers it, nor does its going away
     this.#operations.set(transaction.id, operation);

@@ -47,7 +47,10 @@ export interface ProxyHooks {
   branchFinal?(response: SipResponse, from: MessageSource): void;
   /** The outcome is settled (a 2xx passed, or the best final response went upstream). */
   done?(): void;
-  /** A 2xx to a record-routed dialog-creating request passed: the box stays in that dialog. */
+  /**
+   * A 1xx with a To tag (early dialog) or a 2xx to a record-routed request passed: the box stays
+   * in that dialog.
+   */
   dialog?(response: SipResponse): void;
   /** The operation is over: no branch is left (the owner forgets it). */
   finished?(operation: ProxyOperation): void;
@@ -92,6 +95,8 @@ export class ProxyOperation {
   #answered2xx = false;
   #answeredFinal = false;
   #finished = false;
+  /** The caller CANCELled: without any final response received, it gets 487. */
+  #cancelledByCaller = false;
   #guard: NodeJS.Timeout | undefined;
 
   constructor(parts: SignalingParts, server: ServerTransaction, plan: ProxyPlan, hooks: ProxyHooks) {
@@ -114,6 +119,7 @@ export class ProxyOperation {
   /** The caller CANCELled: cancel every pending branch; 487 upstream if they never answer. */
   cancel(reason?: string): void {
     this.#settled = true;
+    this.#cancelledByCaller = true;
     this.#cancelPending(reason);
     this.#armGuard();
     this.#maybeFinish();
@@ -180,7 +186,10 @@ export class ProxyOperation {
         this.#cancelBranch(branch, branch.cancelWanted);
         return;
       }
-      if (branch.final === undefined && !this.#answeredFinal) this.#server.respond(withoutTopVia(response));
+      if (branch.final === undefined && !this.#answeredFinal) {
+        if (this.#plan.recordRoute && tagOf(response.get('to')) !== '') this.#hooks.dialog?.(response);
+        this.#server.respond(withoutTopVia(response));
+      }
       return;
     }
     if (status < 300) {
@@ -324,7 +333,7 @@ export class ProxyOperation {
       best = received.reduce((a, b) => (Math.floor(b.status / 100) < Math.floor(a.status / 100) ? b : a));
     }
     if (!best) {
-      if (made.some((r) => r.status === 487)) return createResponse(request, 487, 'Request Terminated', this.#server.toTag);
+      if (this.#cancelledByCaller || made.some((r) => r.status === 487)) return createResponse(request, 487, 'Request Terminated', this.#server.toTag);
       if (made.some((r) => r.status === 408)) return createResponse(request, 408, 'Request Timeout', this.#server.toTag);
       return createResponse(request, 480, 'Temporarily Unavailable', this.#server.toTag);
     }
