@@ -3,7 +3,8 @@
  * connected to the signaling service proxies what a sipp caller sends to sipp callees on
  * loopback. Checked at both ends: 180 and 200 relayed, the callee sees Max-Forwards decremented
  * and the box's Via (and Record-Route when asked), ACK and BYE reach the callee — through the
- * box with Record-Route, straight without; a busy callee's 486 goes upstream; two callees
+ * box with Record-Route, straight without (and, with Record-Route, a PRACK in the early dialog
+ * and the callee's BYE too); a busy callee's 486 goes upstream; two callees
  * forked at once, the one that does not answer gets CANCEL; the caller's CANCEL reaches the
  * ringing callee and its 487 comes back; serial forking with a redirect followed; a silent
  * destination given up after provisionalTimeout; MESSAGE and OPTIONS proxied; what the application is
@@ -88,6 +89,131 @@ for (const recordRoute of [true, false]) {
     t.equal(service.stats().proxiedDialogs, 0, recordRoute ? 'the BYE through the box ended the record-routed dialog' : 'no dialog kept without Record-Route');
   });
 }
+
+/** A raw SIP peer on loopback UDP for steps sipp cannot script: what it receives, in order. */
+async function rawPeer(t: { teardown(fn: () => unknown): void }) {
+  const socket = dgram.createSocket('udp4');
+  const inbox: string[] = [];
+  let wake: (() => void) | undefined;
+  socket.on('message', (data) => {
+    inbox.push(data.toString('latin1'));
+    wake?.();
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => socket.close());
+  const port = socket.address().port;
+  return {
+    port,
+    send: (to: number, lines: string[]) => socket.send(`${lines.join('\r\n')}\r\n\r\n`, to, '127.0.0.1'),
+    /** The first message received matching `start` (a start-line prefix), within 5 s. */
+    async next(start: string): Promise<string> {
+      for (let i = 0; i < 50; i++) {
+        const index = inbox.findIndex((m) => m.startsWith(start));
+        if (index >= 0) return inbox.splice(index, 1)[0] as string;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 100);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      throw new Error(`nothing starting with "${start}" came to port ${port}; got: ${inbox.map((m) => m.split('\r\n')[0]).join(' | ')}`);
+    },
+  };
+}
+
+const field = (message: string, name: string): string => new RegExp(`^${name}:[ \\t]*(.*)$`, 'im').exec(message)?.[1]?.trim() ?? '';
+const fields = (message: string, name: string): string[] => [...message.matchAll(new RegExp(`^${name}:[ \\t]*(.*)$`, 'gim'))].map((m) => (m[1] ?? '').trim());
+/** The headers a UAS copies into its response (Via, Record-Route, From, Call-ID, CSeq). */
+const echoed = (request: string): string[] => [
+  ...fields(request, 'Via').map((v) => `Via: ${v}`),
+  ...fields(request, 'Record-Route').map((v) => `Record-Route: ${v}`),
+  `From: ${field(request, 'From')}`,
+  `Call-ID: ${field(request, 'Call-ID')}`,
+  `CSeq: ${field(request, 'CSeq')}`,
+];
+
+t.test('Record-Route: a PRACK in the early dialog, the ACK and a BYE from the callee all pass through the box', async (t) => {
+  const caller = await rawPeer(t);
+  const callee = await rawPeer(t);
+  const { service, port, box, outcomes } = await proxyingApp(t, ['invite'], () => ({ destination: `sip:127.0.0.1:${callee.port}`, remainInDialog: true }));
+  const route = `Route: <sip:${box};lr>`;
+  const from = `<sip:caller@127.0.0.1:${caller.port}>;tag=raw-caller`;
+  caller.send(port, [
+    `INVITE sip:callee@${box} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-raw-invite;rport`,
+    'Max-Forwards: 70',
+    `From: ${from}`,
+    `To: <sip:callee@${box}>`,
+    'Call-ID: raw-early-dialog',
+    'CSeq: 1 INVITE',
+    'Supported: 100rel',
+    `Contact: <sip:caller@127.0.0.1:${caller.port}>`,
+    'Content-Length: 0',
+  ]);
+  const invite = await callee.next('INVITE ');
+  t.equal(fields(invite, 'Record-Route')[0], `<sip:${box};lr>`, 'the callee sees the box record-route');
+  const to = `${field(invite, 'To')};tag=raw-callee`;
+  const contact = `Contact: <sip:callee@127.0.0.1:${callee.port}>`;
+  callee.send(port, ['SIP/2.0 183 Session Progress', ...echoed(invite), `To: ${to}`, 'Require: 100rel', 'RSeq: 1', contact, 'Content-Length: 0']);
+  const progress = await caller.next('SIP/2.0 183 ');
+  t.equal(fields(progress, 'Record-Route')[0], `<sip:${box};lr>`, 'the reliable 183 is relayed with the route set');
+
+  caller.send(port, [
+    `PRACK sip:callee@127.0.0.1:${callee.port} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-raw-prack;rport`,
+    route,
+    'Max-Forwards: 70',
+    `From: ${from}`,
+    `To: ${to}`,
+    'Call-ID: raw-early-dialog',
+    'CSeq: 2 PRACK',
+    'RAck: 1 1 INVITE',
+    'Content-Length: 0',
+  ]);
+  const prack = await callee.next('PRACK ');
+  t.match(field(prack, 'Via'), new RegExp(`^SIP/2\\.0/UDP ${box};`), 'the PRACK came through the box');
+  callee.send(port, ['SIP/2.0 200 OK', ...echoed(prack), `To: ${to}`, 'Content-Length: 0']);
+  await caller.next('SIP/2.0 200 OK');
+  t.pass('the 200 to the PRACK comes back');
+
+  callee.send(port, ['SIP/2.0 200 OK', ...echoed(invite), `To: ${to}`, contact, 'Content-Length: 0']);
+  const answer = await caller.next('SIP/2.0 200 OK');
+  t.match(field(answer, 'CSeq'), /^1 INVITE$/, 'the INVITE is answered');
+  caller.send(port, [
+    `ACK sip:callee@127.0.0.1:${callee.port} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-raw-ack;rport`,
+    route,
+    'Max-Forwards: 70',
+    `From: ${from}`,
+    `To: ${to}`,
+    'Call-ID: raw-early-dialog',
+    'CSeq: 1 ACK',
+    'Content-Length: 0',
+  ]);
+  const ack = await callee.next('ACK ');
+  t.match(field(ack, 'Via'), new RegExp(`^SIP/2\\.0/UDP ${box};`), 'the ACK came through the box');
+
+  callee.send(port, [
+    `BYE sip:caller@127.0.0.1:${caller.port} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${callee.port};branch=z9hG4bK-raw-bye;rport`,
+    route,
+    'Max-Forwards: 70',
+    `From: ${to}`,
+    `To: ${from}`,
+    'Call-ID: raw-early-dialog',
+    'CSeq: 1 BYE',
+    'Content-Length: 0',
+  ]);
+  const bye = await caller.next('BYE ');
+  t.match(field(bye, 'Via'), new RegExp(`^SIP/2\\.0/UDP ${box};`), "the callee's BYE came through the box");
+  caller.send(port, ['SIP/2.0 200 OK', ...echoed(bye), `To: ${field(bye, 'To')}`, 'Content-Length: 0']);
+  await callee.next('SIP/2.0 200 OK');
+  t.pass("the 200 to the callee's BYE comes back");
+  t.equal((await outcomes[0])?.finalStatus, 200);
+  t.equal(service.stats().proxiedDialogs, 0, 'the dialog is forgotten after its BYE');
+});
 
 t.test('a busy callee: its 486 goes upstream and the application is told', async (t) => {
   const calleePort = await freePort();
