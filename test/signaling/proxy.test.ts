@@ -267,6 +267,35 @@ t.test('two callees forked at once: one answers, the other gets CANCEL', async (
   t.equal(await settled(service), 0);
 });
 
+t.test('a 6xx wins: the other branch, still ringing, is cancelled and the caller gets the 603', async (t) => {
+  const decliningPort = await freePort();
+  const ringingPort = await freePort();
+  const { service, port, outcomes } = await proxyingApp(t, ['invite'], () => ({
+    destination: [`sip:127.0.0.1:${ringingPort}`, `sip:127.0.0.1:${decliningPort}`],
+    forking: 'simultaneous',
+  }));
+  const ringing = await startSipp({ scenario: 'uas-ring.xml', transport: 'u1', localPort: ringingPort });
+  // Whichever comes first, the 603 or the other's 180: that branch is cancelled once it rings.
+  const declining = await startSipp({ scenario: scenarioWith('proxy-uas-refuse.xml', { status: '603', reason: 'Decline' }), transport: 'u1', localPort: decliningPort });
+  const caller = await runSipp({ scenario: scenarioWith('proxy-uac-refused.xml', { status: '603', max_forwards: '70' }), target: `127.0.0.1:${port}`, transport: 'u1' });
+  t.ok(caller.ok, failure('caller gets the 603', caller));
+  const cancelled = await ringing.result;
+  t.ok(cancelled.ok, failure('ringing callee (CANCEL → 200, 487, ACK)', cancelled));
+  t.ok((await declining.result).ok, 'the declining callee took the ACK for its 603');
+  t.equal((await outcomes[0])?.finalStatus, 603);
+  t.equal(await settled(service), 0);
+});
+
+t.test('a 503 from the only callee goes upstream as 500 (RFC 3261 §16.7)', async (t) => {
+  const calleePort = await freePort();
+  const { port, outcomes } = await proxyingApp(t, ['invite'], () => ({ destination: `sip:127.0.0.1:${calleePort}` }));
+  const callee = await startSipp({ scenario: scenarioWith('proxy-uas-refuse.xml', { status: '503', reason: 'Service Unavailable' }), transport: 'u1', localPort: calleePort });
+  const caller = await runSipp({ scenario: scenarioWith('proxy-uac-refused.xml', { status: '500', max_forwards: '70' }), target: `127.0.0.1:${port}`, transport: 'u1' });
+  t.ok(caller.ok, failure('caller gets 500', caller));
+  t.ok((await callee.result).ok, 'the callee took the ACK for its 503');
+  t.equal((await outcomes[0])?.finalStatus, 503, 'the application is told what the callee said');
+});
+
 t.test('serial forking: a busy callee, then one that redirects (followed), then the one it names answers', async (t) => {
   const busyPort = await freePort();
   const redirectingPort = await freePort();

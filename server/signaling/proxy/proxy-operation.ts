@@ -45,7 +45,7 @@ export interface ProxyPlan {
 export interface ProxyHooks {
   /** A final response received from a branch (as received), and where from. */
   branchFinal?(response: SipResponse, from: MessageSource): void;
-  /** The outcome is settled (a 2xx passed, or the best final response went upstream). */
+  /** The outcome is settled (a 2xx passed, a 6xx came, or the best final response went upstream). */
   done?(): void;
   /**
    * A 1xx with a To tag (early dialog) or a 2xx to a record-routed request passed: the box stays
@@ -148,7 +148,11 @@ export class ProxyOperation {
 
   async #send(branch: Branch): Promise<void> {
     const { request, destination } = await forwardCopy(this.#p, this.#server.request, this.#plan.keepRequestUri ? undefined : branch.target);
-    if (branch.final !== undefined) return; // cancelled while resolving
+    if (branch.final !== undefined) return; // given up while resolving
+    if (branch.cancelWanted !== undefined) {
+      this.#localFinal(branch, 487, 'Request Terminated'); // cancelled before it was sent: never sent
+      return;
+    }
     branch.destination = destination;
     for (const [name, value] of this.#plan.headers ?? []) request.set(name, value);
     const hostport = this.#p.listeners.hostport(destination.protocol, destination.address);
@@ -222,8 +226,10 @@ export class ProxyOperation {
       this.#responses.push({ response: withoutTopVia(response), local: false });
     }
     if (status >= 600 && isInvite) {
+      // Settled: the 6xx goes upstream once the others are cancelled; the application is told now.
       this.#settled = true;
       this.#cancelPending(undefined);
+      this.#sendDone();
     }
     this.#next();
   }
