@@ -5,10 +5,14 @@
  * not record-route (made-up Call-ID and tags, BYE or ACK) gets 481 or nothing, and the would-be
  * victim receives nothing; once the real dialog ended with its BYE, a replayed BYE is refused
  * too. The real call (raw UDP caller and callee on loopback, a drachtio-srf application asking
- * for the proxying) goes through meanwhile.
+ * for the proxying) goes through meanwhile. On the application port, `proxy` is an application
+ * command: refused before authentication, and an authenticated application cannot proxy a
+ * request that went to another one.
  */
 import dgram from 'node:dgram';
+import net from 'node:net';
 import t from 'tap';
+import { encodeFrame, type Frame, FrameDecoder } from '../../server/signaling/drachtio/wire-frames.ts';
 import { signalingWithApp } from '../helpers/signaling-app.ts';
 import { UdpSipPeer } from '../helpers/udp-sip-peer.ts';
 
@@ -102,4 +106,73 @@ t.test('a Route naming the box relays only requests of a dialog it record-routed
   await new Promise((r) => setTimeout(r, 300)); // (a stray relay would have arrived by now)
   const methods = callee.received.map((m) => `${m.slice(0, m.indexOf(' '))} ${header(m, 'Call-ID')}`);
   t.same(methods, ['INVITE real-call', 'ACK real-call', 'BYE real-call'], 'the callee got the real call only, each request once');
+});
+
+/** A raw connection to the application port: sends frames, reads the replies. */
+async function rawApplication(t: { teardown(fn: () => unknown): void }, port: number) {
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  t.teardown(() => socket.destroy());
+  const decoder = new FrameDecoder();
+  const frames: Frame[] = [];
+  let closed = false;
+  socket.on('data', (chunk: Buffer) => frames.push(...decoder.push(chunk)));
+  socket.on('close', () => {
+    closed = true;
+  });
+  return {
+    get closed() {
+      return closed;
+    },
+    /** Sends `msgId|tokens…` and waits (bounded) for the reply to it. */
+    async ask(msgId: string, tokens: string[], sip?: string): Promise<string[]> {
+      socket.write(encodeFrame([msgId, ...tokens], sip === undefined ? undefined : Buffer.from(sip)));
+      for (let i = 0; i < 50; i++) {
+        const reply = frames.find((f) => f.tokens[1] === 'response' && f.tokens[2] === msgId);
+        if (reply) return reply.tokens.slice(3);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return [];
+    },
+  };
+}
+
+t.test('proxy is an application command: not before authentication, and only for the application the request went to', async (t) => {
+  const victim = dgram.createSocket('udp4');
+  const victimGot: string[] = [];
+  victim.on('message', (data) => victimGot.push(data.toString('latin1')));
+  await new Promise<void>((resolve) => victim.bind(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => victim.close());
+  const victimUri = `sip:127.0.0.1:${victim.address().port}`;
+
+  let held: { id: string; answer: () => void } | undefined;
+  const { service, port, secret } = await signalingWithApp(t, {}, (on) => {
+    on('invite', (req, res) => {
+      held = { id: (req as unknown as { stackTxnId: string }).stackTxnId, answer: () => res.send(486) };
+    });
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  const applicationPort = service.applicationPort ?? 0;
+
+  const stranger = await rawApplication(t, applicationPort);
+  const refused = await stranger.ask('1', ['proxy', 'any', '', 'fullResponse', '', 'serial', '', '', victimUri], `INVITE ${victimUri} SIP/2.0\r\n\r\n`);
+  t.same(refused.slice(0, 2), ['NO', 'not authenticated'], 'before authentication: refused');
+  for (let i = 0; i < 20 && !stranger.closed; i++) await new Promise((r) => setTimeout(r, 50));
+  t.ok(stranger.closed, 'and the connection is closed');
+
+  const caller = await UdpSipPeer.open('127.0.0.1');
+  t.teardown(() => caller.close());
+  const answer = caller.request(port, request('INVITE', { box: port, from: caller, target: `sip:callee@127.0.0.1:${port}`, callId: 'held-call', fromTag: 'h1', cseq: 1 }));
+  for (let i = 0; i < 50 && !held; i++) await new Promise((r) => setTimeout(r, 100));
+  t.ok(held, 'the INVITE reached the first application');
+
+  const other = await rawApplication(t, applicationPort);
+  t.equal((await other.ask('2', ['authenticate', secret, '']))[0], 'OK', 'a second application authenticates');
+  const taken = await other.ask('3', ['proxy', held?.id ?? '', '', 'fullResponse', '', 'serial', '', '', victimUri], `INVITE ${victimUri} SIP/2.0\r\n\r\n`);
+  t.equal(taken[0], 'NOK', "another application's request cannot be proxied");
+  t.match(taken[1], /^Unknown transaction id: /);
+
+  held?.answer();
+  t.match(await answer, /^SIP\/2\.0 486 /, 'the request stayed with the application it went to');
+  t.same(victimGot, [], 'nothing was sent to the destination named');
 });
