@@ -296,6 +296,24 @@ t.test('a 503 from the only callee goes upstream as 500 (RFC 3261 §16.7)', asyn
   t.equal((await outcomes[0])?.finalStatus, 503, 'the application is told what the callee said');
 });
 
+t.test('two callees that both challenge: the caller gets one 401 with both challenges (RFC 3261 §16.7 step 7)', async (t) => {
+  const [firstPort, secondPort] = [await freePort(), await freePort()];
+  const { port, outcomes } = await proxyingApp(t, ['invite'], () => ({
+    destination: [`sip:127.0.0.1:${firstPort}`, `sip:127.0.0.1:${secondPort}`],
+    forking: 'simultaneous',
+  }));
+  const challenge = (realm: string) => scenarioWith('proxy-uas-refuse.xml', { status: '401', reason: 'Unauthorized', headers: `\n      WWW-Authenticate: Digest realm="${realm}", nonce="n-${realm}"` });
+  const first = await startSipp({ scenario: challenge('first'), transport: 'u1', localPort: firstPort });
+  const second = await startSipp({ scenario: challenge('second'), transport: 'u1', localPort: secondPort });
+  const caller = await runSipp({ scenario: scenarioWith('proxy-uac-refused.xml', { status: '401', max_forwards: '70' }), target: `127.0.0.1:${port}`, transport: 'u1' });
+  t.ok(caller.ok, failure('caller gets 401', caller));
+  const unauthorized = /SIP\/2\.0 401 [\s\S]*?\r?\n\r?\n/.exec(caller.messages)?.[0] ?? '';
+  t.match(unauthorized, /WWW-Authenticate: Digest realm="first"/, 'the first challenge');
+  t.match(unauthorized, /WWW-Authenticate: Digest realm="second"/, 'the second challenge');
+  t.ok((await first.result).ok && (await second.result).ok, 'both callees took the ACK');
+  await outcomes[0];
+});
+
 t.test('serial forking: a busy callee, then one that redirects (followed), then the one it names answers', async (t) => {
   const busyPort = await freePort();
   const redirectingPort = await freePort();

@@ -7,7 +7,7 @@
  * and the others cancelled; a 6xx cancels the others and wins; 3xx may be followed (their
  * Contacts become new targets); otherwise, once every branch is over, the best final response
  * goes upstream (§16.7 step 6: 6xx, else the lowest class; 503 becomes 500; none at all: 408 when
- * a branch timed out, else 480). A CANCEL from the caller cancels every pending branch (a branch
+ * a branch timed out, else 480; a 401/407 carries every branch's challenge). A CANCEL from the caller cancels every pending branch (a branch
  * without a provisional response yet is cancelled when one comes). Bounded: at most MAX_BRANCHES
  * branches, redirects included. Sending and resolving are the listener set's (../transports).
  */
@@ -344,6 +344,13 @@ export class ProxyOperation {
       return createResponse(request, 480, 'Temporarily Unavailable', this.#server.toTag);
     }
     if (best.status === 503) return createResponse(request, 500, 'Server Internal Error', tagOf(best.get('to')) || this.#server.toTag);
+    if (best.status === 401 || best.status === 407) {
+      // §16.7 step 7: every branch's challenge goes upstream in the one response.
+      for (const other of received) {
+        if (other === best || (other.status !== 401 && other.status !== 407)) continue;
+        for (const name of ['www-authenticate', 'proxy-authenticate']) for (const value of other.getAll(name)) best.add(name, value);
+      }
+    }
     return best;
   }
 
