@@ -90,6 +90,25 @@ for (const recordRoute of [true, false]) {
   });
 }
 
+t.test('a callee reached over TCP (destination ;transport=tcp), caller over UDP, with Record-Route', async (t) => {
+  const calleePort = await freePort();
+  const { service, port, box, outcomes } = await proxyingApp(t, ['invite'], () => ({ destination: `sip:127.0.0.1:${calleePort};transport=tcp`, remainInDialog: true }));
+  const rr = 'check_it="true"';
+  const callee = await startSipp({
+    scenario: scenarioWith('proxy-uas-answer.xml', { box, rr, ring: '100', bye_via: box, setdest: '' }),
+    transport: 't1',
+    localPort: calleePort,
+  });
+  const caller = await runSipp({ scenario: scenarioWith('proxy-uac-call.xml', { box, rr, setdest: '', hold: '100' }), target: `127.0.0.1:${port}`, transport: 'u1' });
+  t.ok(caller.ok, failure('caller (UDP)', caller));
+  const calleeResult = await callee.result;
+  t.ok(calleeResult.ok, failure('callee (TCP)', calleeResult));
+  t.match(calleeResult.messages, /Record-Route: <sip:127\.0\.0\.1:\d+;transport=tcp;lr>/, 'the Record-Route names the TCP listener');
+  t.equal((await outcomes[0])?.finalStatus, 200);
+  t.equal(await settled(service), 0);
+  t.equal(service.stats().proxiedDialogs, 0);
+});
+
 /** A raw SIP peer on loopback UDP for steps sipp cannot script: what it receives, in order. */
 async function rawPeer(t: { teardown(fn: () => unknown): void }) {
   const socket = dgram.createSocket('udp4');
