@@ -7,9 +7,10 @@
  * and the others cancelled; a 6xx cancels the others and wins; 3xx may be followed (their
  * Contacts become new targets); otherwise, once every branch is over, the best final response
  * goes upstream (§16.7 step 6: 6xx, else the lowest class; 503 becomes 500; none at all: 408 when
- * a branch timed out, else 480; a 401/407 carries every branch's challenge). A CANCEL from the caller cancels every pending branch (a branch
- * without a provisional response yet is cancelled when one comes). Bounded: at most MAX_BRANCHES
- * branches, redirects included. Sending and resolving are the listener set's (../transports).
+ * a branch timed out, else 480; a 401/407 carries every branch's challenge). A CANCEL from the
+ * caller cancels every pending branch (a branch without a provisional response yet is cancelled
+ * when one comes). Bounded: at most MAX_BRANCHES branches, redirects included. Sending and
+ * resolving are the listener set's (../transports).
  */
 import { randomUUID } from 'node:crypto';
 import { getLogger } from '../../core/logger.ts';
@@ -105,10 +106,6 @@ export class ProxyOperation {
     this.#plan = plan;
     this.#hooks = hooks;
     this.#targets = [...plan.targets];
-  }
-
-  get serverTransaction(): ServerTransaction {
-    return this.#server;
   }
 
   /** Opens the first branch (serial) or all of them (simultaneous). */
