@@ -78,7 +78,8 @@ export class ApplicationSide {
 
   #onAppResponse(connection: AppConnection, msgId: string, transactionId: string, appResponse: SipResponse): void {
     const transaction = this.#p.transactions.server(transactionId);
-    if (!transaction?.pending) {
+    // Only the application the request went to answers it (not once it is proxied).
+    if (!transaction?.pending || transaction.owner !== connection) {
       connection.reply(msgId, ['NOK', 'Response not sent due to unknown transaction']);
       return;
     }
