@@ -61,6 +61,7 @@ await runService('signaling service', async () => {
     })),
     overloadLimit: config.sip.overload.inFlight,
     overloadQueueDelayMs: config.sip.overload.queueDelayMs,
+    overloadLoopLagMs: config.sip.overload.loopLagMs,
   });
   try {
     await service.start();
