@@ -97,10 +97,17 @@ interface SippRun {
   readonly p99: number;
 }
 
+/**
+ * The sipp port for each target, the same in every round: the Contact names it, so each round
+ * refreshes the accounts' bindings instead of adding one (both registrars allow five per account).
+ */
+const sippPorts = new Map<string, number>();
+
 /** Runs a sipp load and reads its statistics and response-time files. */
 async function sippLoad(scenario: string, target: string, extra: string[], calls: number, rate = 100_000, inFlight = 400): Promise<SippRun> {
   const dir = mkdtempSync(path.join(work, 'sipp-'));
-  const port = await freePort();
+  const port = sippPorts.get(`${scenario} ${target}`) ?? (await freePort());
+  sippPorts.set(`${scenario} ${target}`, port);
   const argv = [
     '-sf', scenario, '-t', 'u1', '-i', '127.0.0.1', '-p', String(port), '-m', String(calls),
     '-r', String(rate), '-rp', '1000', '-l', String(inFlight), '-nostdin', '-timeout', '180s', '-max_recv_loops', '5000',
