@@ -36,9 +36,10 @@ export interface Config {
   /**
    * SIP listeners. `port` is UDP and TCP, `tlsPort` TLS; undefined = the stored setting.
    * `overload`: when the signaling service answers new requests 503 itself (requests the SIP
-   * application has unanswered, its standing answer delay in ms; server/signaling/core/overload-guard.ts).
+   * application has unanswered, its standing answer delay in ms, the signaling process's own
+   * event-loop lag in ms; server/signaling/core/overload-guard.ts).
    */
-  readonly sip: { readonly host: string; readonly port?: number; readonly tlsPort?: number; readonly overload: { readonly inFlight: number; readonly queueDelayMs: number } };
+  readonly sip: { readonly host: string; readonly port?: number; readonly tlsPort?: number; readonly overload: { readonly inFlight: number; readonly queueDelayMs: number; readonly loopLagMs: number } };
   /** The signaling service's application port (drachtio wire protocol), loopback only. */
   readonly signaling: { readonly host: string; readonly port: number };
   /**
@@ -103,7 +104,7 @@ interface ConfigFile {
   logLevel?: string;
   logToStdout?: boolean;
   http?: { host?: string; port?: number };
-  sip?: { host?: string; port?: number; tlsPort?: number; overloadInFlight?: number; overloadQueueDelayMs?: number };
+  sip?: { host?: string; port?: number; tlsPort?: number; overloadInFlight?: number; overloadQueueDelayMs?: number; overloadLoopLagMs?: number };
   signaling?: { host?: string; port?: number };
   media?: { workers?: number; listenIp?: string; address?: string };
   turn?: { port?: number };
@@ -256,6 +257,7 @@ export function loadConfig(env: Env): Config {
       overload: {
         inFlight: parseWhole('sip.overloadInFlight (VCBOX_SIP_OVERLOAD_IN_FLIGHT)', env.VCBOX_SIP_OVERLOAD_IN_FLIGHT ?? file.sip?.overloadInFlight ?? 1000, 1, 1_000_000),
         queueDelayMs: parseWhole('sip.overloadQueueDelayMs (VCBOX_SIP_OVERLOAD_DELAY_MS)', env.VCBOX_SIP_OVERLOAD_DELAY_MS ?? file.sip?.overloadQueueDelayMs ?? 500, 10, 60_000),
+        loopLagMs: parseWhole('sip.overloadLoopLagMs (VCBOX_SIP_OVERLOAD_LAG_MS)', env.VCBOX_SIP_OVERLOAD_LAG_MS ?? file.sip?.overloadLoopLagMs ?? 50, 10, 60_000),
       },
     },
     signaling: {

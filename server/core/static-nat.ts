@@ -53,6 +53,25 @@ export function staticNatFrom(settings: NatSettings): StaticNat | undefined {
   return { publicIp: settings['nat.publicIp'], localNetworks: 'networks' in parsed ? parsed.networks : [] };
 }
 
+/**
+ * The NAT in force, for a hot path (the signaling service asks at every response it relays):
+ * `read` gives the three settings (plain values, no copy of the whole settings), and they are
+ * parsed again only when one of them changed.
+ */
+export function followStaticNat(read: () => NatSettings): () => StaticNat | undefined {
+  let key: string | undefined;
+  let nat: StaticNat | undefined;
+  return () => {
+    const settings = read();
+    const next = `${settings['nat.enabled']}|${settings['nat.publicIp']}|${settings['nat.localNetworks']}`;
+    if (next !== key) {
+      key = next;
+      nat = staticNatFrom(settings);
+    }
+    return nat;
+  };
+}
+
 /** Whether a peer address is inside the local networks (IPv6 and unparsable: treated as inside). */
 export function isLocalPeer(nat: StaticNat, peer: string): boolean {
   const mapped = peer.startsWith('::ffff:') ? peer.slice(7) : peer;

@@ -84,11 +84,14 @@ function signalingFamilies(status: SignalingStatus): MetricFamily[] {
       { labels: { kind: 'client_timeout' }, value: stats.errors.clientTimeouts },
       { labels: { kind: 'former_port_ignored' }, value: stats.errors.drainingDropped },
     ]),
-    counter('vcbox_sip_overload_refused_total', 'New requests answered 503 because the SIP application was saturated, by bound passed', [
+    counter('vcbox_sip_overload_refused_total', 'New requests refused because the SIP application or the signaling process was saturated, by bound passed (loop_lag_dropped: dropped unanswered)', [
       { labels: { reason: 'in_flight' }, value: stats.overloadRefused.inFlight },
       { labels: { reason: 'queue_delay' }, value: stats.overloadRefused.queueDelay },
+      { labels: { reason: 'loop_lag' }, value: stats.overloadRefused.loopLag },
+      { labels: { reason: 'loop_lag_dropped' }, value: stats.overloadRefused.loopLagDropped },
     ]),
     gauge('vcbox_sip_application_pending', 'New requests the SIP application has not finally answered yet', [{ value: stats.awaitingApplication }]),
+    gauge('vcbox_sip_loop_lag_ms', 'How late the signaling process\'s event loop runs (standing lag), ms', [{ value: stats.loopLagMs }]),
     gauge('vcbox_sip_application_delay_ms', 'Standing delay of the SIP application\'s answers to non-INVITE requests, ms', [{ value: stats.applicationQueueDelayMs }]),
     gauge('vcbox_sip_listener_port', 'Port each SIP listener is bound to now', [
       { labels: { transport: 'udp' }, value: status.ports.port },

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { dataPaths, loadConfig } from '../core/config.ts';
 import { getLogger, initLogging } from '../core/logger.ts';
 import { RemoteSyslog } from '../logging/remote-syslog.ts';
-import { staticNatFrom } from '../core/static-nat.ts';
+import { followStaticNat } from '../core/static-nat.ts';
 import { openState } from '../process/open-state.ts';
 import { runService } from '../core/service-lifecycle.ts';
 import type { Settings } from '../settings/settings-schema.ts';
@@ -53,9 +53,15 @@ await runService('signaling service', async () => {
     // Terminal logs follow their setting at every REGISTER/SUBSCRIBE (the store re-reads at most every 100 ms).
     terminalLogDir: path.join(config.logDir, 'terminals'),
     terminalLogsEnabled: () => settings.get('terminalLogs.enabled'),
-    nat: () => staticNatFrom(settings.getAll()),
+    // Read at every relayed response: three plain values from the cached settings (getAll() copies them all).
+    nat: followStaticNat(() => ({
+      'nat.enabled': settings.get('nat.enabled'),
+      'nat.publicIp': settings.get('nat.publicIp'),
+      'nat.localNetworks': settings.get('nat.localNetworks'),
+    })),
     overloadLimit: config.sip.overload.inFlight,
     overloadQueueDelayMs: config.sip.overload.queueDelayMs,
+    overloadLoopLagMs: config.sip.overload.loopLagMs,
   });
   try {
     await service.start();

@@ -48,6 +48,41 @@ const ECHO_MAX_BYTES = 1024;
 /** Out-of-dialog requests that are never shed: they end or finish something already begun. */
 const NEVER_SHED = new Set(['ACK', 'CANCEL', 'BYE', 'PRACK']);
 
+/** Compact header names (RFC 3261 §7.3.3) of the routing headers. */
+const ROUTING_NAMES: Record<string, 'via' | 'from' | 'to' | 'callId' | 'cseq'> = {
+  via: 'via', v: 'via', from: 'from', f: 'from', to: 'to', t: 'to', 'call-id': 'callId', i: 'callId', cseq: 'cseq',
+};
+
+/**
+ * The routing headers of a message head (request line and headers, latin1) read line by line
+ * without parsing the rest: the top Via, From, To, Call-ID, CSeq — or undefined when one is
+ * missing or folded over lines (the full parser then decides).
+ */
+export function routingHeaders(head: string): { via: string; from: string; to: string; callId: string; cseq: string } | undefined {
+  const found: Partial<Record<'via' | 'from' | 'to' | 'callId' | 'cseq', string>> = {};
+  let start = head.indexOf('\r\n') + 2;
+  if (start < 2) return undefined;
+  while (start < head.length) {
+    let end = head.indexOf('\r\n', start);
+    if (end < 0) end = head.length;
+    const first = head.charCodeAt(start);
+    if (first === 32 || first === 9) return undefined; // a folded line
+    const colon = head.indexOf(':', start);
+    if (colon > start && colon < end) {
+      const key = ROUTING_NAMES[head.slice(start, colon).trim().toLowerCase()];
+      if (key && found[key] === undefined) {
+        // The top Via is the first value of the first Via line.
+        let value = head.slice(colon + 1, end).trim();
+        if (key === 'via') value = value.split(',')[0]?.trim() ?? '';
+        found[key] = value;
+      }
+    }
+    start = end + 2;
+  }
+  const { via, from, to, callId, cseq } = found;
+  return via && from && to && callId && cseq ? { via, from, to, callId, cseq } : undefined;
+}
+
 export class NetworkSide {
   readonly #p: SignalingParts;
   readonly #guard: SourceGuard;
@@ -66,6 +101,10 @@ export class NetworkSide {
       this.#p.counts.floodDropped++;
       return;
     }
+    // The process itself runs late: what it reads now waited in the socket buffer. New requests
+    // are refused (or dropped) from a partial parse, before they cost a full one.
+    const lag = this.#p.loopLag.lagMs();
+    if (lag > this.#p.overload.loopLagMs && this.#shedEarly(transport, data, source, lag)) return;
     let message: SipMessage;
     try {
       message = parseMessage(data);
@@ -90,6 +129,44 @@ export class NetworkSide {
     } catch (error) {
       log.error({ err: error, source }, 'error while handling a SIP message');
     }
+  }
+
+  /**
+   * Sheds a new out-of-dialog request read while the loop runs `lag` ms late (returns true):
+   * 503 Retry-After built from its routing headers alone, or, far past the bound, nothing.
+   * Anything else — a response, ACK/CANCEL/BYE/PRACK, a request with a To tag, a retransmission
+   * of a request already taken on, a message whose headers are not all there — returns false
+   * and takes the ordinary path.
+   */
+  #shedEarly(transport: SipTransport, data: Buffer, source: MessageSource, lag: number): boolean {
+    const how = this.#p.overload.early(lag);
+    if (!how) return false;
+    const end = data.indexOf('\r\n\r\n');
+    const head = data.toString('latin1', 0, end < 0 ? data.length : end);
+    const space = head.indexOf(' ');
+    const method = head.slice(0, space);
+    if (space <= 0 || method === 'SIP/2.0' || NEVER_SHED.has(method)) return false;
+    const routing = routingHeaders(head);
+    if (!routing || headerParam(routing.to, 'tag') !== undefined) return false;
+    // Nothing longer is echoed than a refusal of a malformed message would (onBadMessage).
+    if (Object.values(routing).some((value) => value.length > ECHO_MAX_BYTES)) return false;
+    if (this.#p.transactions.knows(routing.via, method)) return false;
+    this.#p.overload.shed(how);
+    const now = Date.now();
+    if (now - this.#lastOverloadLog > 1000) {
+      this.#lastOverloadLog = now;
+      log.warn({ reason: 'loop-lag', lagMs: Math.round(lag), loopLagMs: this.#p.overload.loopLagMs, dropped: how === 'drop' }, 'overloaded: this process runs late; new requests refused before parsing');
+    }
+    if (how === 'drop') return true;
+    const response = new SipResponse(503, 'Service Unavailable');
+    response.add('via', routing.via).add('from', routing.from).add('to', routing.to).add('call-id', routing.callId).add('cseq', routing.cseq);
+    response.add('retry-after', '5').add('server', USER_AGENT);
+    // RFC 3261 §18.2.2 / RFC 3581: over UDP without rport, to the port the Via names.
+    const port = source.protocol === 'udp' && headerParam(routing.via, 'rport') === undefined ? Number(/:(\d+)\s*(?:;|$)/.exec(routing.via.split(';')[0] ?? '')?.[1] ?? 5060) : source.port;
+    transport.send(response.toBuffer(), port === source.port ? source : { ...source, port });
+    this.#p.counts.overloaded++;
+    this.#p.counts.countResponse(503);
+    return true;
   }
 
   /** RFC 3581 / 3261 §18.2.1: note where the request really came from in its top Via. */

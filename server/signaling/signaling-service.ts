@@ -21,6 +21,7 @@ import { getLogger } from '../core/logger.ts';
 import type { StaticNat } from '../core/static-nat.ts';
 import { BUILD_INFO } from '../core/version.ts';
 import { ApplicationSide } from './application-side.ts';
+import { LoopLag } from './core/loop-lag.ts';
 import { OverloadGuard } from './core/overload-guard.ts';
 import { SignalingCounters, type SignalingParts } from './core/signaling-parts.ts';
 import { SourceGuard, type SourceGuardOptions } from './core/source-guard.ts';
@@ -68,6 +69,12 @@ export interface SignalingServiceOptions {
    * out-of-dialog requests get 503 with Retry-After too (ms, default 500; ./core/overload-guard.ts).
    */
   readonly overloadQueueDelayMs?: number;
+  /**
+   * This process's own event-loop lag past which new out-of-dialog requests get 503 with
+   * Retry-After from a partial parse, and past four times which they are dropped unread (ms,
+   * default 50; ./core/overload-guard.ts).
+   */
+  readonly overloadLoopLagMs?: number;
   /** Where per-terminal REGISTER/SUBSCRIBE logs go; omitted: terminal logs off. */
   readonly terminalLogDir?: string;
   /** Whether terminal logs are on now (read at every message; default: on when a folder is given). */
@@ -118,7 +125,9 @@ export class SignalingService {
       overload: new OverloadGuard({
         ...(options.overloadLimit === undefined ? {} : { inFlight: options.overloadLimit }),
         ...(options.overloadQueueDelayMs === undefined ? {} : { queueDelayMs: options.overloadQueueDelayMs }),
+        ...(options.overloadLoopLagMs === undefined ? {} : { loopLagMs: options.overloadLoopLagMs }),
       }),
+      loopLag: new LoopLag(),
       terminalLog: options.terminalLogDir ? new TerminalLog(options.terminalLogDir) : undefined,
       terminalLogsEnabled: options.terminalLogsEnabled ?? (() => true),
     };
@@ -177,6 +186,8 @@ export class SignalingService {
       awaitingApplication: this.#parts.awaitingApp.size,
       /** Standing delay of the applications' answers (non-INVITE), ms: what the queue-delay bound compares. */
       applicationQueueDelayMs: Math.round(this.#parts.overload.standingDelayMs()),
+      /** How late this process's event loop runs now, ms: what the loop-lag bound compares. */
+      loopLagMs: Math.round(this.#parts.loopLag.lagMs()),
       overloadRefused: { ...this.#parts.overload.refused },
       tcpConnections: this.#parts.listeners.connectionCounts.tcp,
       tlsConnections: this.#parts.listeners.connectionCounts.tls,
@@ -224,6 +235,7 @@ export class SignalingService {
     this.#parts.transactions.close();
     this.#parts.dialogs.clear();
     this.#guard.close();
+    this.#parts.loopLag.close();
     clearInterval(this.#sweeper);
     await Promise.all([this.#parts.listeners.close(), this.#parts.apps?.close()]);
   }

@@ -66,7 +66,7 @@ export interface SipBoxOptions {
   /** Wrong meeting-ID and PIN lock-out rules (a test shortens them; default: the box's). */
   entryLockout?: SipApplicationOptions['entryLockout'];
   /** When the signaling service answers new requests 503 itself (a test lowers the bounds). */
-  overload?: { inFlight?: number; queueDelayMs?: number };
+  overload?: { inFlight?: number; queueDelayMs?: number; loopLagMs?: number };
 }
 
 export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> {
@@ -91,6 +91,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
     ...(options.streamLimits ? { streamLimits: options.streamLimits } : {}),
     ...(options.overload?.inFlight === undefined ? {} : { overloadLimit: options.overload.inFlight }),
     ...(options.overload?.queueDelayMs === undefined ? {} : { overloadQueueDelayMs: options.overload.queueDelayMs }),
+    ...(options.overload?.loopLagMs === undefined ? {} : { overloadLoopLagMs: options.overload.loopLagMs }),
   });
   await service.start();
   let pool: WorkerPool | undefined;

@@ -70,3 +70,33 @@ t.test('the write-behind flushes by itself', async (t) => {
   for (let i = 0; i < 250 && rows().length === 0; i++) await new Promise((r) => setTimeout(r, 20));
   t.same(rows(), [{ account: '4005', contact: 'sip:4005@127.0.0.9:5062' }], 'written without a close');
 });
+
+t.test('close() waits for the batches the writer thread has not written yet, then writes the rest', async (t) => {
+  const store = new RegistrationStore(db, { flushIntervalMs: 3_600_000 });
+  const location = new LocationService({ store });
+  for (let i = 0; i < 200; i++) {
+    const account = String(5000 + i);
+    location.apply(account, [binding(account, `sip:${account}@127.0.0.10:5062`, 600_000)], []);
+  }
+  store.flush(); // to the writer thread, which may not even have started yet
+  location.apply('5000', [], ['sip:5000@127.0.0.10:5062']); // changed again after the hand-over
+  location.apply('5200', [binding('5200', 'sip:5200@127.0.0.11:5062', 600_000)], []);
+  location.close();
+  const written = db.prepare("SELECT account FROM sip_registrations WHERE account >= '5000' ORDER BY account").pluck().all() as string[];
+  t.equal(written.length, 200, 'every binding written: 199 from the thread, one added since');
+  t.notOk(written.includes('5000'), 'the removal after the hand-over is not undone by the older batch');
+  t.ok(written.includes('5200'));
+  db.prepare("DELETE FROM sip_registrations WHERE account >= '5000'").run();
+});
+
+t.test('a database in memory is written inline', async (t) => {
+  const memory = openDatabase(':memory:');
+  migrate(memory);
+  t.teardown(() => memory.close());
+  const store = new RegistrationStore(memory, { flushIntervalMs: 3_600_000 });
+  const location = new LocationService({ store });
+  t.teardown(() => location.close());
+  location.apply('4006', [binding('4006', 'sip:4006@127.0.0.9:5062', 600_000)], []);
+  store.flush();
+  t.same(memory.prepare('SELECT account FROM sip_registrations').pluck().all(), ['4006'], 'written at the flush itself');
+});

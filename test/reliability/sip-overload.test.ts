@@ -14,8 +14,9 @@ import { startSipBox } from '../helpers/sip-box.ts';
 import { runSipp, startSipp } from '../helpers/sipp.ts';
 
 const BOUND = 4;
-// The queue-delay bound far away: this test fills the in-flight bound, which it controls.
-const box = await startSipBox({ overload: { inFlight: BOUND, queueDelayMs: 60_000 } });
+// The queue-delay and loop-lag bounds far away: this test fills the in-flight bound, which it
+// controls (test/signaling/overload.test.ts passes the other two).
+const box = await startSipBox({ overload: { inFlight: BOUND, queueDelayMs: 60_000, loopLagMs: 60_000 } });
 t.teardown(() => box.close());
 for (const number of ['7001', '7002', '7003']) box.app.accounts.create({ number, name: `Room ${number}`, password: `secret-${number}` }, box.realm);
 const target = `127.0.0.1:${box.port}`;

@@ -6,6 +6,7 @@
  */
 import type Srf from 'drachtio-srf';
 import t from 'tap';
+import { readWhileLate } from '../helpers/late-loop.ts';
 import { signalingWithApp } from '../helpers/signaling-app.ts';
 import { optionsRequest, udpExchange } from '../helpers/sip-socket.ts';
 
@@ -47,4 +48,46 @@ t.test('answers queued past the delay bound: new requests get 503 Retry-After un
   t.equal(await udpExchange(port, request(6), 500), undefined, 'forwarded again (the app holds it)');
   t.equal(held.length, 1);
   held[0]?.send(200);
+});
+
+const byeOutOfNowhere = (port: number) =>
+  [
+    `BYE sip:vcbox@127.0.0.1:${port} SIP/2.0`,
+    'Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKlate-bye;rport',
+    'From: <sip:test@127.0.0.1>;tag=a1',
+    'To: <sip:vcbox@127.0.0.1>;tag=b2',
+    'Call-ID: late-bye',
+    'CSeq: 2 BYE',
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+
+t.test('the signaling process itself runs late: new requests get 503 from a partial parse; in-dialog ones go on', async (t) => {
+  const seen: string[] = [];
+  const { service, port } = await signalingWithApp(t, { overloadLoopLagMs: 50 }, (on) =>
+    on('options', (req, res) => {
+      seen.push(req.get('Call-ID'));
+      res.send(200);
+    }),
+  );
+  const news = [1, 2, 3].map((n) => optionsRequest({ transport: 'UDP', port, callId: `late-${n}` }));
+  const answers = await readWhileLate(port, [...news, byeOutOfNowhere(port)]);
+  const refused = answers.filter((a) => /^SIP\/2\.0 503 Service Unavailable\r\n/.test(a));
+  t.equal(refused.length, 3, 'each new request refused');
+  for (const a of refused) t.match(a, /\r\nRetry-After: 5\r\n[\s\S]*\r\nCall-ID: late-\d\r\n|\r\nCall-ID: late-\d\r\n[\s\S]*\r\nRetry-After: 5\r\n/, 'with Retry-After, matched to its request');
+  t.ok(answers.some((a) => /^SIP\/2\.0 481 /.test(a) && a.includes('Call-ID: late-bye')), 'the BYE took the ordinary path (481: no such dialog), not a 503');
+  t.same(seen, [], 'no new request reached the application');
+  t.equal(service.stats().overloadRefused.loopLag, 3, 'counted by the loop-lag bound');
+  // The loop on time again: requests are served.
+  for (let i = 0; i < 50 && service.stats().loopLagMs > 50; i++) await new Promise((r) => setTimeout(r, 20));
+  t.match(await udpExchange(port, optionsRequest({ transport: 'UDP', port, callId: 'late-after' })), /^SIP\/2\.0 200 /, 'served again once the loop is on time');
+});
+
+t.test('far past the loop-lag bound, new requests are dropped unanswered; in-dialog ones still go on', async (t) => {
+  const { service, port } = await signalingWithApp(t, { overloadLoopLagMs: 20 }, (on) => on('options', (_req, res) => res.send(200)));
+  const answers = await readWhileLate(port, [optionsRequest({ transport: 'UDP', port, callId: 'drop-1' }), optionsRequest({ transport: 'UDP', port, callId: 'drop-2' }), byeOutOfNowhere(port)]);
+  t.same(answers.filter((a) => a.includes('Call-ID: drop-')), [], 'no answer to the new requests');
+  t.ok(answers.some((a) => /^SIP\/2\.0 481 /.test(a)), 'the BYE answered');
+  t.equal(service.stats().overloadRefused.loopLagDropped, 2, 'counted as dropped');
 });

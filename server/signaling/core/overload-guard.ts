@@ -11,6 +11,15 @@
  *    window with fewer answers reads 0 (nothing queued, or nothing admitted: the bound is
  *    tested again).
  * Constant work per request: a timestamp per forwarded non-INVITE, a comparison per answer.
+ *
+ * A third bound is the signaling process's own: when its event loop runs late (./loop-lag.ts)
+ * past `loopLagMs`, what it reads now has waited that long in the socket buffer — the process
+ * itself is saturated, and the queue forms in front of it where the two bounds above cannot see
+ * it. New out-of-dialog requests are then answered 503 from a partial parse (a few header
+ * lines, no transaction; ../network-side.ts), cheaper than taking them on; past four times the
+ * bound they are dropped unread (the terminal retransmits or tries again; an answer would only
+ * add to the queue). Never a response, ACK, CANCEL, BYE, PRACK, a request inside a dialog or a
+ * retransmission of a request already taken on.
  */
 import type { ServerTransaction } from '../transactions/server-transaction.ts';
 
@@ -19,9 +28,17 @@ export interface OverloadLimits {
   readonly inFlight?: number;
   /** Standing application answer delay past which new requests are refused, ms (default 500: T1, when terminals start retransmitting). */
   readonly queueDelayMs?: number;
+  /** The signaling process's own event-loop lag past which new requests are refused unparsed, ms (default 50). */
+  readonly loopLagMs?: number;
 }
 
 export type OverloadReason = 'in-flight' | 'queue-delay';
+
+/** What to do with a new out-of-dialog request read while the loop runs late: answer 503, or drop it unread. */
+export type EarlyShedding = 'refuse' | 'drop';
+
+/** How many times the loop-lag bound the lag must be for new requests to be dropped unanswered. */
+const DROP_FACTOR = 4;
 
 const WINDOW_MS = 100;
 /** Answers a window needs before its delay counts as a queue. */
@@ -30,17 +47,31 @@ const MIN_SAMPLES = 4;
 export class OverloadGuard {
   readonly inFlight: number;
   readonly queueDelayMs: number;
+  readonly loopLagMs: number;
   readonly #forwardedAt = new WeakMap<ServerTransaction, number>();
   #windowEnd = 0;
   #windowMin = Number.POSITIVE_INFINITY;
   #windowSamples = 0;
   #standing = 0;
   /** Refusals so far, by reason. */
-  readonly refused = { inFlight: 0, queueDelay: 0 };
+  readonly refused = { inFlight: 0, queueDelay: 0, loopLag: 0, loopLagDropped: 0 };
 
   constructor(limits: OverloadLimits = {}) {
     this.inFlight = limits.inFlight ?? 1000;
     this.queueDelayMs = limits.queueDelayMs ?? 500;
+    this.loopLagMs = limits.loopLagMs ?? 50;
+  }
+
+  /** Whether a loop lag of `lagMs` sheds new requests before parsing them (undefined: no). Not counted: see `shed`. */
+  early(lagMs: number): EarlyShedding | undefined {
+    if (lagMs <= this.loopLagMs) return undefined;
+    return lagMs > DROP_FACTOR * this.loopLagMs ? 'drop' : 'refuse';
+  }
+
+  /** A new request was shed before parsing. */
+  shed(how: EarlyShedding): void {
+    if (how === 'drop') this.refused.loopLagDropped++;
+    else this.refused.loopLag++;
   }
 
   /** A new request went to the application. */

@@ -13,6 +13,7 @@ import type { ServerTransaction } from '../transactions/server-transaction.ts';
 import type { TransactionLayer } from '../transactions/transaction-layer.ts';
 import type { ListenerSet } from '../transports/listener-set.ts';
 import type { RegisteredConnections } from '../transports/registered-connections.ts';
+import type { LoopLag } from './loop-lag.ts';
 import type { OverloadGuard } from './overload-guard.ts';
 import type { TerminalLog } from './terminal-log.ts';
 
@@ -50,6 +51,8 @@ export interface SignalingParts {
   readonly awaitingApp: Set<ServerTransaction>;
   /** Whether the applications are saturated (in flight, answer delay): new requests then get 503. */
   readonly overload: OverloadGuard;
+  /** How late this process's event loop runs (the loop-lag bound of the overload guard). */
+  readonly loopLag: LoopLag;
   readonly terminalLog: TerminalLog | undefined;
   /** Whether terminal logs are on right now (the setting, read per message). */
   readonly terminalLogsEnabled: () => boolean;

@@ -103,6 +103,18 @@ export class TransactionLayer {
     return false;
   }
 
+  /**
+   * Whether a request with this top Via and method belongs to a server transaction open or
+   * completed (a retransmission), from the raw header values alone (the overload path's
+   * partial parse).
+   */
+  knows(via: string, method: string): boolean {
+    const key = `${headerParam(via, 'branch') ?? ''}|${sentByOf(via)}|${method}`;
+    if (this.#serverByKey.has(key)) return true;
+    const completed = this.#completed.get(key);
+    return completed !== undefined && completed.until > Date.now();
+  }
+
   /** Opens the server transaction of a request from the network. */
   createServer(request: SipRequest, source: MessageSource): ServerTransaction {
     const destination = responseDestination(request, source);
