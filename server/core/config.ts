@@ -257,7 +257,7 @@ export function loadConfig(env: Env): Config {
       overload: {
         inFlight: parseWhole('sip.overloadInFlight (VCBOX_SIP_OVERLOAD_IN_FLIGHT)', env.VCBOX_SIP_OVERLOAD_IN_FLIGHT ?? file.sip?.overloadInFlight ?? 1000, 1, 1_000_000),
         queueDelayMs: parseWhole('sip.overloadQueueDelayMs (VCBOX_SIP_OVERLOAD_DELAY_MS)', env.VCBOX_SIP_OVERLOAD_DELAY_MS ?? file.sip?.overloadQueueDelayMs ?? 500, 10, 60_000),
-        loopLagMs: parseWhole('sip.overloadLoopLagMs (VCBOX_SIP_OVERLOAD_LAG_MS)', env.VCBOX_SIP_OVERLOAD_LAG_MS ?? file.sip?.overloadLoopLagMs ?? 50, 10, 60_000),
+        loopLagMs: parseWhole('sip.overloadLoopLagMs (VCBOX_SIP_OVERLOAD_LAG_MS)', env.VCBOX_SIP_OVERLOAD_LAG_MS ?? file.sip?.overloadLoopLagMs ?? 100, 10, 60_000),
       },
     },
     signaling: {

@@ -59,7 +59,7 @@ export class OverloadGuard {
   constructor(limits: OverloadLimits = {}) {
     this.inFlight = limits.inFlight ?? 1000;
     this.queueDelayMs = limits.queueDelayMs ?? 500;
-    this.loopLagMs = limits.loopLagMs ?? 50;
+    this.loopLagMs = limits.loopLagMs ?? 100;
   }
 
   /** Whether a loop lag of `lagMs` sheds new requests before parsing them (undefined: no). Not counted: see `shed`. */
