@@ -1,0 +1,345 @@
+/**
+ * Content sharing reachable from a call (issue #19, RFC 8856): SIP terminals (sipp, SDP with
+ * audio, video, a content line `a=content:slides` and a BFCP line) in one VMR, the box's BFCP
+ * listeners opened by the SIP application. The answer serves the content line (H.264, its
+ * label) and the BFCP line (`a=floorctrl:s-only`, the meeting's conference ID, the
+ * participant's user ID, the floor governing the content line, the box's port for the offered
+ * transport); the real libre BFCP client (test/interop/bfcp-client) takes the floor with those
+ * IDs over TCP, UDP and TLS; wrong conference or user IDs are refused and the call goes on;
+ * hanging up releases the floor (removeUser through the participant's session). The floor's
+ * holder's slides (ffmpeg: H.264 from its content port) reach the other terminal's content line,
+ * decoded there to frames of the slide's colour; released, the forwarding stops. A terminal that
+ * adds content by re-INVITE gets it answered while its audio keeps flowing; a terminal without
+ * a content line is unaffected.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { contentLine, parseSdp } from '../../media/sdp/sip-sdp.ts';
+import type { PresenterChange } from '../../server/bfcp/floor-control-server.ts';
+import { VmrStore } from '../../server/rooms/vmr-store.ts';
+import { BfcpClient, type BfcpClientEvent, errorCode, floorRequestId, overallStatus } from '../helpers/bfcp-client.ts';
+import { rms } from '../helpers/ffmpeg.ts';
+import { decodeG711, g711Tone, openTerminals } from '../helpers/rtp-terminal.ts';
+import { waitFor } from '../helpers/meeting-terminal.ts';
+import { freePort } from '../helpers/ports.ts';
+import { startSipBox } from '../helpers/sip-box.ts';
+import { Screen } from '../helpers/video-peer.ts';
+import { type SippResult, scenarioWith, startSipp } from '../helpers/sipp.ts';
+
+const box = await startSipBox({ media: {}, bfcp: true });
+t.teardown(() => box.close());
+const room = new VmrStore(box.db).create({ name: 'Content room', number: '880190', hostPin: '4455', guestPin: '', capacity: 10 });
+const target = `127.0.0.1:${box.port}`;
+const floors = box.app.floors;
+if (!floors) throw new Error('the box has no BFCP floor control');
+const presenterChanges: PresenterChange[] = [];
+floors.server.on('presenter', (change) => presenterChanges.push(change));
+
+/** Audio PCMU, people video VP8 and, when `content`, an H.264 content line (payload type `contentPt`, label 3) and a BFCP line on `bfcp`. */
+function offer(ports: { audio: number; video: number; content?: number }, bfcp?: 'TCP/BFCP' | 'UDP/BFCP' | 'TCP/TLS/BFCP', contentPt = 98): string {
+  const lines = [
+    `m=audio ${ports.audio} RTP/AVP 0`,
+    'a=rtpmap:0 PCMU/8000',
+    `m=video ${ports.video} RTP/AVP 97`,
+    'a=rtpmap:97 VP8/90000',
+    'a=content:main',
+    'a=label:1',
+  ];
+  if (ports.content !== undefined) {
+    lines.push(
+      `m=video ${ports.content} RTP/AVP ${contentPt}`,
+      `a=rtpmap:${contentPt} H264/90000`,
+      `a=fmtp:${contentPt} profile-level-id=42e01f;packetization-mode=1`,
+      `a=rtcp-fb:${contentPt} nack pli`,
+      'a=content:slides',
+      'a=label:3',
+    );
+  }
+  if (bfcp) {
+    lines.push(`m=application ${bfcp === 'UDP/BFCP' ? 40999 : 9} ${bfcp} *`, 'a=floorctrl:c-only', 'a=confid:1', 'a=userid:1', 'a=floorid:1 mstrm:3');
+    if (bfcp !== 'UDP/BFCP') lines.push('a=setup:active', 'a=connection:new');
+  }
+  return lines.join('\n');
+}
+
+interface ContentTerminal {
+  /** The box's answer to the INVITE. */
+  readonly answer: string;
+  /** The box's answer to the re-INVITE (sent `pause` ms after the ACK). */
+  answer2(timeoutMs: number): Promise<string>;
+  readonly result: Promise<SippResult>;
+}
+
+/** A terminal that joins with `media`, re-INVITEs with `media2` after `pause` ms and stays until the box hangs it up. */
+async function join(name: string, media: string, options: { media2?: string; pause?: number } = {}): Promise<ContentTerminal> {
+  const sdpFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'vcbox-content-')), 'answer.sdp');
+  const scenario = scenarioWith('content-join.xml', {
+    dial: room.number,
+    name,
+    from: name.toLowerCase(),
+    media,
+    media2: options.media2 ?? media,
+    pause: String(options.pause ?? 60_000),
+    hold: '120000',
+    sdpFile,
+  });
+  const { result } = await startSipp({ scenario, target, transport: 'u1', timeoutSeconds: 200, extraArgs: ['-aa'] });
+  const ended = result.then((r): never => {
+    throw new Error(`sipp ended early: ${r.errors}\n${r.messages.slice(-2000)}`);
+  });
+  ended.catch(() => undefined);
+  const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') || undefined : undefined);
+  const answer = await Promise.race([waitFor('the answer', 10_000, () => read(sdpFile)), ended]);
+  return { answer, answer2: (timeoutMs) => Promise.race([waitFor('the re-INVITE answer', timeoutMs, () => read(`${sdpFile}.2`)), ended]), result };
+}
+
+/** The BFCP attributes of an answer: the application line's port and proto, confid, userid, floorid. */
+function bfcpOf(answer: string) {
+  const line = parseSdp(answer).media.find((m) => m.kind === 'application');
+  const value = (name: string) => new RegExp(`\\r?\\na=${name}:([^\\r\\n]+)`).exec(answer)?.[1];
+  return {
+    port: line?.port ?? 0,
+    proto: line?.proto,
+    floorctrl: line?.floorctrl,
+    conferenceId: Number(value('confid')),
+    userId: Number(value('userid')),
+    floorid: value('floorid'),
+    setup: value('setup'),
+    connection: value('connection'),
+  };
+}
+
+function participantOf(name: string) {
+  return [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === name);
+}
+
+async function hangUp(name: string, terminal: ContentTerminal): Promise<void> {
+  participantOf(name)?.hangUp('test over');
+  await terminal.result;
+}
+
+const granted = (e: BfcpClientEvent) => e.prim === 'FloorRequestStatus' && overallStatus(e) === 'Granted';
+
+/** Slides: `colour` at 640×360, 5 frames a second, H.264 (a key frame a second) as payload type 109, from `fromPort` to `toPort`. */
+function startSlides(t: { teardown(fn: () => unknown): void }, colour: string, fromPort: number, toPort: number, seconds = 60): ChildProcess {
+  const child = spawn(
+    'ffmpeg',
+    ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=${colour}:size=640x360:rate=5`, '-t', String(seconds),
+      '-c:v', 'libx264', '-profile:v', 'baseline', '-tune', 'zerolatency', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '5', '-b:v', '200k',
+      '-payload_type', '109', '-f', 'rtp', `rtp://127.0.0.1:${toPort}?localrtpport=${fromPort}&pkt_size=1200`],
+    { stdio: 'ignore' },
+  );
+  t.teardown(() => child.kill('SIGKILL'));
+  return child;
+}
+
+/**
+ * A terminal's content port: counts the RTP the box sends there and hands it on to a Screen
+ * (ffmpeg decoding H.264 payload type 109 on another port).
+ */
+async function contentReceiver(t: { teardown(fn: () => unknown): void }): Promise<{ port: number; packets: () => number; screen: Screen }> {
+  const screenPort = await freePort();
+  const screen = new Screen(t, screenPort, 'H264', 90);
+  const socket = dgram.createSocket('udp4');
+  let packets = 0;
+  socket.on('message', (packet) => {
+    if (packet.length < 12 || packet.readUInt8(0) >> 6 !== 2) return;
+    const pt = packet.readUInt8(1) & 0x7f;
+    if (pt >= 72 && pt <= 76) return; // RTCP
+    packets++;
+    socket.send(packet, screenPort, '127.0.0.1');
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  t.teardown(() => socket.close());
+  return { port: socket.address().port, packets: () => packets, screen };
+}
+
+for (const transport of ['tcp', 'udp', 'tls'] as const) {
+  const proto = transport === 'tcp' ? 'TCP/BFCP' : transport === 'udp' ? 'UDP/BFCP' : 'TCP/TLS/BFCP';
+  t.test(`${proto}: the answer serves content and BFCP; libre takes the floor with the answer's IDs; hang-up releases it`, async (t) => {
+    const sockets = await openTerminals(t, 'audio', 'video', 'content');
+    const name = `Room${transport}`;
+    const terminal = await join(name, offer({ audio: sockets.audio.port, video: sockets.video.port, content: sockets.content.port }, proto));
+    const answer = parseSdp(terminal.answer);
+    t.equal(answer.media.length, 4, 'one answered m-line per offered m-line');
+    const content = contentLine(answer.media);
+    t.ok(content && content.port > 0, `the content line is served (port ${content?.port})`);
+    t.equal(content?.codecs[0]?.name, 'H264', 'content in H.264, as offered');
+    t.equal(content?.codecs[0]?.payloadType, 98, "under the offer's payload type");
+    t.equal(content?.label, '3', "with the offer's label");
+    t.ok(answer.media[1]?.port && answer.media[1].port !== content?.port, 'the people video keeps a port of its own');
+    const bfcp = bfcpOf(terminal.answer);
+    t.equal(bfcp.proto, proto, `BFCP answered on ${proto}`);
+    t.equal(bfcp.port, floors.ports[transport], `on the box's ${transport.toUpperCase()} BFCP port`);
+    t.same(bfcp.floorctrl, ['s-only'], 'the box is the floor control server');
+    t.ok(bfcp.conferenceId >= 1, `a conference ID (${bfcp.conferenceId})`);
+    t.ok(bfcp.userId >= 1 && bfcp.userId <= 0xffff, `a user ID (${bfcp.userId})`);
+    t.equal(bfcp.floorid, '1 mstrm:3', 'floor 1 governs the content line (label 3)');
+    if (transport !== 'udp') t.same([bfcp.setup, bfcp.connection], ['passive', 'new'], 'the terminal opens the connection (setup:passive, connection:new)');
+    t.ok(participantOf(name), 'the terminal is in the meeting');
+
+    let ca: string | undefined;
+    if (transport === 'tls') {
+      ca = path.join(mkdtempSync(path.join(os.tmpdir(), 'vcbox-ca-')), 'box.crt');
+      writeFileSync(ca, box.cert);
+    }
+    const client = await BfcpClient.start({ transport, port: bfcp.port, conferenceId: bfcp.conferenceId, userId: bfcp.userId, floorId: 1, ...(ca ? { ca } : {}) });
+    t.teardown(() => client.close());
+    const grant = client.nextNotification(granted, 'Granted');
+    const request = await client.request('request', 'FloorRequest');
+    t.equal(request.prim, 'FloorRequestStatus', `the floor request is accepted (${request.prim})`);
+    await grant;
+    t.equal(floors.server.presenter(bfcp.conferenceId), bfcp.userId, 'the terminal presents');
+
+    const from = presenterChanges.length;
+    await hangUp(name, terminal);
+    await waitFor('the floor to be released', 5000, () => presenterChanges.slice(from).some((c) => c.conferenceId === bfcp.conferenceId && c.userId === null));
+    t.equal(floors.server.presenter(bfcp.conferenceId), null, 'hanging up released the floor');
+    t.match(presenterChanges.slice(from), [{ conferenceId: bfcp.conferenceId, userId: null, previousUserId: bfcp.userId, reason: 'left' }], 'the presenter left');
+    await waitFor('the meeting to end', 5000, () => box.app.live.get(room.number) === undefined);
+  });
+}
+
+t.test("wrong conference or user IDs are refused over BFCP; the call and the presenter's floor go on", async (t) => {
+  const a = await openTerminals(t, 'audio', 'video', 'content');
+  const b = await openTerminals(t, 'audio', 'video', 'content');
+  const presenter = await join('Presenter', offer({ audio: a.audio.port, video: a.video.port, content: a.content.port }, 'TCP/BFCP'));
+  const other = await join('Other', offer({ audio: b.audio.port, video: b.video.port, content: b.content.port }, 'TCP/BFCP'));
+  const ids = bfcpOf(presenter.answer);
+  const otherIds = bfcpOf(other.answer);
+  t.equal(otherIds.conferenceId, ids.conferenceId, 'both participants are in the meeting’s one conference');
+  t.not(otherIds.userId, ids.userId, 'each with a user ID of its own');
+  const port = ids.port;
+
+  const client = await BfcpClient.start({ transport: 'tcp', port, conferenceId: ids.conferenceId, userId: ids.userId });
+  t.teardown(() => client.close());
+  const grant = client.nextNotification(granted, 'Granted');
+  await client.request('request', 'FloorRequest');
+  await grant;
+
+  const wrongConference = await BfcpClient.start({ transport: 'tcp', port, conferenceId: (ids.conferenceId % 0x7ffffffe) + 1, userId: ids.userId });
+  t.teardown(() => wrongConference.close());
+  const refused1 = await wrongConference.request('request', 'FloorRequest');
+  t.equal(refused1.prim, 'Error', 'a wrong conference ID gets an Error');
+  t.equal(errorCode(refused1), 1, 'Conference does not Exist');
+  const nobody = [1, 2, 3].find((id) => id !== ids.userId && id !== otherIds.userId) ?? 3;
+  const wrongUser = await BfcpClient.start({ transport: 'tcp', port, conferenceId: ids.conferenceId, userId: nobody });
+  t.teardown(() => wrongUser.close());
+  const refused2 = await wrongUser.request('request', 'FloorRequest');
+  t.equal(refused2.prim, 'Error', 'a user ID nobody was given gets an Error');
+  t.equal(errorCode(refused2), 2, 'User does not Exist');
+  const stolen = await BfcpClient.start({ transport: 'tcp', port, conferenceId: ids.conferenceId, userId: ids.userId });
+  t.teardown(() => stolen.close());
+  const refused3 = await stolen.request('release 1', 'FloorRelease');
+  t.equal(refused3.prim, 'Error', "the presenter's user ID from another connection gets an Error");
+  t.equal(errorCode(refused3), 5, 'Unauthorized Operation');
+  t.equal(floors.server.presenter(ids.conferenceId), ids.userId, 'the presenter still holds the floor');
+
+  // The calls go on: the presenter's audio reaches the other terminal.
+  const tone = await g711Tone('mulaw', 440, 1.5);
+  await a.audio.send(parseSdp(presenter.answer).media[0]?.port ?? 0, tone, { payloadType: 0, frameBytes: 160, timestampStep: 160 });
+  await waitFor('the other terminal to hear audio', 5000, () => b.audio.received.length > 20);
+  t.ok(participantOf('Presenter') && participantOf('Other'), 'both calls are up');
+  await Promise.all([hangUp('Presenter', presenter), hangUp('Other', other)]);
+  await waitFor('the meeting to end', 5000, () => box.app.live.get(room.number) === undefined);
+});
+
+t.test('a terminal adding content by re-INVITE gets content and BFCP answered; its audio keeps flowing', async (t) => {
+  const a = await openTerminals(t, 'audio', 'video', 'content');
+  const b = await openTerminals(t, 'audio', 'video');
+  const plain = await join('Plain', offer({ audio: b.audio.port, video: b.video.port }));
+  const plainAnswer = parseSdp(plain.answer);
+  t.equal(plainAnswer.media.length, 2, 'a terminal without a content line gets audio and video only');
+  t.notOk(/a=(?:confid|floorctrl)/.test(plain.answer), 'and no BFCP attributes');
+
+  const later = await join('Later', offer({ audio: a.audio.port, video: a.video.port }), {
+    media2: offer({ audio: a.audio.port, video: a.video.port, content: a.content.port }, 'TCP/BFCP'),
+    pause: 1500,
+  });
+  const first = parseSdp(later.answer);
+  const audioPort = first.media[0]?.port ?? 0;
+  const videoPort = first.media[1]?.port ?? 0;
+  // Audio flows from the Later terminal to the Plain one across the re-INVITE.
+  const tone = await g711Tone('mulaw', 440, 4);
+  const sending = a.audio.send(audioPort, tone, { payloadType: 0, frameBytes: 160, timestampStep: 160 });
+  const second = await later.answer2(10_000);
+  const heardBefore = b.audio.received.filter((p) => p.payloadType === 0).length;
+  const reanswered = parseSdp(second);
+  t.equal(reanswered.media.length, 4, 'the re-INVITE is answered line by line');
+  t.equal(reanswered.media[0]?.port, audioPort, 'audio keeps its port');
+  t.equal(reanswered.media[1]?.port, videoPort, 'video keeps its port');
+  t.ok((contentLine(reanswered.media)?.port ?? 0) > 0, 'the content line is served now');
+  const bfcp = bfcpOf(second);
+  t.equal(bfcp.port, floors.ports.tcp, 'BFCP is answered on the TCP port');
+  t.ok(bfcp.conferenceId >= 1 && bfcp.userId >= 1, 'with the floor IDs');
+  await sending;
+  // What the Plain terminal heard from the re-INVITE's answer on: the Later terminal's tone, still.
+  const heardAfter = await decodeG711('mulaw', b.audio.payloadOf(0, heardBefore));
+  t.ok(heardAfter.length > 8000 * 2 * 0.5, `audio kept coming after the re-INVITE (${heardAfter.length / 2 / 8000} s)`);
+  t.ok(rms(heardAfter) > 1000, `the other terminal still hears the tone (rms ${Math.round(rms(heardAfter))})`);
+
+  const client = await BfcpClient.start({ transport: 'tcp', port: bfcp.port, conferenceId: bfcp.conferenceId, userId: bfcp.userId });
+  t.teardown(() => client.close());
+  const grant = client.nextNotification(granted, 'Granted');
+  await client.request('request', 'FloorRequest');
+  await grant;
+  t.equal(floors.server.presenter(bfcp.conferenceId), bfcp.userId, 'the terminal that added content may present');
+  await Promise.all([hangUp('Later', later), hangUp('Plain', plain)]);
+  await waitFor('the meeting to end', 5000, () => box.app.live.get(room.number) === undefined);
+});
+
+t.test("the floor holder's slides reach the other terminal's content line; released, the forwarding stops", async (t) => {
+  const a = await openTerminals(t, 'audio', 'video');
+  const b = await openTerminals(t, 'audio', 'video');
+  const slidesFrom = await freePort();
+  const receiver = await contentReceiver(t);
+  const presenter = await join('Slides', offer({ audio: a.audio.port, video: a.video.port, content: slidesFrom }, 'TCP/BFCP', 109));
+  const viewer = await join('Viewer', offer({ audio: b.audio.port, video: b.video.port, content: receiver.port }, 'TCP/BFCP', 109));
+  const contentPort = contentLine(parseSdp(presenter.answer).media)?.port ?? 0;
+  t.ok(contentPort > 0, 'the presenter has a content port');
+  const slides = startSlides(t, 'red', slidesFrom, contentPort);
+  // The presenter sends before it holds the floor (some terminals do): nothing is forwarded yet.
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  t.equal(receiver.packets(), 0, 'without the floor, nothing reaches the other content line');
+
+  const ids = bfcpOf(presenter.answer);
+  const client = await BfcpClient.start({ transport: 'tcp', port: ids.port, conferenceId: ids.conferenceId, userId: ids.userId });
+  t.teardown(() => client.close());
+  const grant = client.nextNotification(granted, 'Granted');
+  const request = await client.request('request', 'FloorRequest');
+  await grant;
+  await waitFor('red slides on the viewer', 20_000, () => receiver.screen.nameAt(0.5, 0.5) === 'red').catch(() => undefined);
+  t.equal(receiver.screen.nameAt(0.5, 0.5), 'red', `the viewer's content line decodes the presenter's red slides (${receiver.screen.frames} frames, ${receiver.packets()} packets)`);
+  t.equal(receiver.screen.nameAt(0.1, 0.1), 'red', 'the whole picture');
+
+  const release = await client.request(`release ${floorRequestId(request) ?? 0}`, 'FloorRelease');
+  t.equal(overallStatus(release), 'Released', 'the presenter releases the floor');
+  // Stopped: a second without packets, then none for two more while the slides are still sent.
+  let last = receiver.packets();
+  let lastChange = Date.now();
+  await waitFor('the forwarding to stop', 10_000, () => {
+    if (receiver.packets() !== last) {
+      last = receiver.packets();
+      lastChange = Date.now();
+    }
+    return Date.now() - lastChange > 1000;
+  });
+  const stoppedAt = receiver.packets();
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  t.equal(slides.exitCode, null, 'the presenter still sends slides');
+  t.equal(receiver.packets(), stoppedAt, 'released: nothing more is forwarded');
+
+  // Asked again, the floor brings the slides back (the stop was the release).
+  const grantAgain = client.nextNotification(granted, 'Granted again');
+  await client.request('request', 'FloorRequest');
+  await grantAgain;
+  await waitFor('slides again', 15_000, () => receiver.packets() > stoppedAt + 20);
+  t.ok(receiver.packets() > stoppedAt + 20, 'the floor granted again forwards the slides again');
+
+  await Promise.all([hangUp('Slides', presenter), hangUp('Viewer', viewer)]);
+  await waitFor('the meeting to end', 5000, () => box.app.live.get(room.number) === undefined);
+});
