@@ -5,8 +5,8 @@
  * label) and the BFCP line (`a=floorctrl:s-only`, the meeting's conference ID, the
  * participant's user ID, the floor governing the content line, the box's port for the offered
  * transport); the real libre BFCP client (test/interop/bfcp-client) takes the floor with those
- * IDs over TCP, UDP and TLS; wrong conference or user IDs are refused and the call goes on;
- * hanging up releases the floor (removeUser through the participant's session). The floor's
+ * IDs over TCP, UDP and TLS (wrong IDs: test/security/bfcp-call-ids.test.ts); hanging up
+ * releases the floor (removeUser through the participant's session). The floor's
  * holder's slides (ffmpeg: H.264 from its content port) reach the other terminal's content line,
  * decoded there to frames of the slide's colour; released, the forwarding stops. A terminal that
  * adds content by re-INVITE gets it answered while its audio keeps flowing; a terminal without
@@ -14,21 +14,21 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { contentLine, parseSdp } from '../../media/sdp/sip-sdp.ts';
 import type { PresenterChange } from '../../server/bfcp/floor-control-server.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
-import { BfcpClient, type BfcpClientEvent, errorCode, floorRequestId, overallStatus } from '../helpers/bfcp-client.ts';
+import { bfcpOf, type ContentTerminal, contentOffer, joinWithContent } from '../helpers/content-terminal.ts';
+import { BfcpClient, type BfcpClientEvent, floorRequestId, overallStatus } from '../helpers/bfcp-client.ts';
 import { rms } from '../helpers/ffmpeg.ts';
 import { decodeG711, g711Tone, openTerminals } from '../helpers/rtp-terminal.ts';
 import { waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 import { Screen } from '../helpers/video-peer.ts';
-import { type SippResult, scenarioWith, startSipp } from '../helpers/sipp.ts';
 
 const box = await startSipBox({ media: {}, bfcp: true });
 t.teardown(() => box.close());
@@ -38,80 +38,6 @@ const floors = box.app.floors;
 if (!floors) throw new Error('the box has no BFCP floor control');
 const presenterChanges: PresenterChange[] = [];
 floors.server.on('presenter', (change) => presenterChanges.push(change));
-
-/** Audio PCMU, people video VP8 and, when `content`, an H.264 content line (payload type `contentPt`, label 3) and a BFCP line on `bfcp`. */
-function offer(ports: { audio: number; video: number; content?: number }, bfcp?: 'TCP/BFCP' | 'UDP/BFCP' | 'TCP/TLS/BFCP', contentPt = 98): string {
-  const lines = [
-    `m=audio ${ports.audio} RTP/AVP 0`,
-    'a=rtpmap:0 PCMU/8000',
-    `m=video ${ports.video} RTP/AVP 97`,
-    'a=rtpmap:97 VP8/90000',
-    'a=content:main',
-    'a=label:1',
-  ];
-  if (ports.content !== undefined) {
-    lines.push(
-      `m=video ${ports.content} RTP/AVP ${contentPt}`,
-      `a=rtpmap:${contentPt} H264/90000`,
-      `a=fmtp:${contentPt} profile-level-id=42e01f;packetization-mode=1`,
-      `a=rtcp-fb:${contentPt} nack pli`,
-      'a=content:slides',
-      'a=label:3',
-    );
-  }
-  if (bfcp) {
-    lines.push(`m=application ${bfcp === 'UDP/BFCP' ? 40999 : 9} ${bfcp} *`, 'a=floorctrl:c-only', 'a=confid:1', 'a=userid:1', 'a=floorid:1 mstrm:3');
-    if (bfcp !== 'UDP/BFCP') lines.push('a=setup:active', 'a=connection:new');
-  }
-  return lines.join('\n');
-}
-
-interface ContentTerminal {
-  /** The box's answer to the INVITE. */
-  readonly answer: string;
-  /** The box's answer to the re-INVITE (sent `pause` ms after the ACK). */
-  answer2(timeoutMs: number): Promise<string>;
-  readonly result: Promise<SippResult>;
-}
-
-/** A terminal that joins with `media`, re-INVITEs with `media2` after `pause` ms and stays until the box hangs it up. */
-async function join(name: string, media: string, options: { media2?: string; pause?: number } = {}): Promise<ContentTerminal> {
-  const sdpFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'vcbox-content-')), 'answer.sdp');
-  const scenario = scenarioWith('content-join.xml', {
-    dial: room.number,
-    name,
-    from: name.toLowerCase(),
-    media,
-    media2: options.media2 ?? media,
-    pause: String(options.pause ?? 60_000),
-    hold: '120000',
-    sdpFile,
-  });
-  const { result } = await startSipp({ scenario, target, transport: 'u1', timeoutSeconds: 200, extraArgs: ['-aa'] });
-  const ended = result.then((r): never => {
-    throw new Error(`sipp ended early: ${r.errors}\n${r.messages.slice(-2000)}`);
-  });
-  ended.catch(() => undefined);
-  const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') || undefined : undefined);
-  const answer = await Promise.race([waitFor('the answer', 10_000, () => read(sdpFile)), ended]);
-  return { answer, answer2: (timeoutMs) => Promise.race([waitFor('the re-INVITE answer', timeoutMs, () => read(`${sdpFile}.2`)), ended]), result };
-}
-
-/** The BFCP attributes of an answer: the application line's port and proto, confid, userid, floorid. */
-function bfcpOf(answer: string) {
-  const line = parseSdp(answer).media.find((m) => m.kind === 'application');
-  const value = (name: string) => new RegExp(`\\r?\\na=${name}:([^\\r\\n]+)`).exec(answer)?.[1];
-  return {
-    port: line?.port ?? 0,
-    proto: line?.proto,
-    floorctrl: line?.floorctrl,
-    conferenceId: Number(value('confid')),
-    userId: Number(value('userid')),
-    floorid: value('floorid'),
-    setup: value('setup'),
-    connection: value('connection'),
-  };
-}
 
 function participantOf(name: string) {
   return [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === name);
@@ -163,7 +89,7 @@ for (const transport of ['tcp', 'udp', 'tls'] as const) {
   t.test(`${proto}: the answer serves content and BFCP; libre takes the floor with the answer's IDs; hang-up releases it`, async (t) => {
     const sockets = await openTerminals(t, 'audio', 'video', 'content');
     const name = `Room${transport}`;
-    const terminal = await join(name, offer({ audio: sockets.audio.port, video: sockets.video.port, content: sockets.content.port }, proto));
+    const terminal = await joinWithContent(target, room.number, name, contentOffer({ audio: sockets.audio.port, video: sockets.video.port, content: sockets.content.port }, proto));
     const answer = parseSdp(terminal.answer);
     t.equal(answer.media.length, 4, 'one answered m-line per offered m-line');
     const content = contentLine(answer.media);
@@ -204,60 +130,16 @@ for (const transport of ['tcp', 'udp', 'tls'] as const) {
   });
 }
 
-t.test("wrong conference or user IDs are refused over BFCP; the call and the presenter's floor go on", async (t) => {
-  const a = await openTerminals(t, 'audio', 'video', 'content');
-  const b = await openTerminals(t, 'audio', 'video', 'content');
-  const presenter = await join('Presenter', offer({ audio: a.audio.port, video: a.video.port, content: a.content.port }, 'TCP/BFCP'));
-  const other = await join('Other', offer({ audio: b.audio.port, video: b.video.port, content: b.content.port }, 'TCP/BFCP'));
-  const ids = bfcpOf(presenter.answer);
-  const otherIds = bfcpOf(other.answer);
-  t.equal(otherIds.conferenceId, ids.conferenceId, 'both participants are in the meeting’s one conference');
-  t.not(otherIds.userId, ids.userId, 'each with a user ID of its own');
-  const port = ids.port;
-
-  const client = await BfcpClient.start({ transport: 'tcp', port, conferenceId: ids.conferenceId, userId: ids.userId });
-  t.teardown(() => client.close());
-  const grant = client.nextNotification(granted, 'Granted');
-  await client.request('request', 'FloorRequest');
-  await grant;
-
-  const wrongConference = await BfcpClient.start({ transport: 'tcp', port, conferenceId: (ids.conferenceId % 0x7ffffffe) + 1, userId: ids.userId });
-  t.teardown(() => wrongConference.close());
-  const refused1 = await wrongConference.request('request', 'FloorRequest');
-  t.equal(refused1.prim, 'Error', 'a wrong conference ID gets an Error');
-  t.equal(errorCode(refused1), 1, 'Conference does not Exist');
-  const nobody = [1, 2, 3].find((id) => id !== ids.userId && id !== otherIds.userId) ?? 3;
-  const wrongUser = await BfcpClient.start({ transport: 'tcp', port, conferenceId: ids.conferenceId, userId: nobody });
-  t.teardown(() => wrongUser.close());
-  const refused2 = await wrongUser.request('request', 'FloorRequest');
-  t.equal(refused2.prim, 'Error', 'a user ID nobody was given gets an Error');
-  t.equal(errorCode(refused2), 2, 'User does not Exist');
-  const stolen = await BfcpClient.start({ transport: 'tcp', port, conferenceId: ids.conferenceId, userId: ids.userId });
-  t.teardown(() => stolen.close());
-  const refused3 = await stolen.request('release 1', 'FloorRelease');
-  t.equal(refused3.prim, 'Error', "the presenter's user ID from another connection gets an Error");
-  t.equal(errorCode(refused3), 5, 'Unauthorized Operation');
-  t.equal(floors.server.presenter(ids.conferenceId), ids.userId, 'the presenter still holds the floor');
-
-  // The calls go on: the presenter's audio reaches the other terminal.
-  const tone = await g711Tone('mulaw', 440, 1.5);
-  await a.audio.send(parseSdp(presenter.answer).media[0]?.port ?? 0, tone, { payloadType: 0, frameBytes: 160, timestampStep: 160 });
-  await waitFor('the other terminal to hear audio', 5000, () => b.audio.received.length > 20);
-  t.ok(participantOf('Presenter') && participantOf('Other'), 'both calls are up');
-  await Promise.all([hangUp('Presenter', presenter), hangUp('Other', other)]);
-  await waitFor('the meeting to end', 5000, () => box.app.live.get(room.number) === undefined);
-});
-
 t.test('a terminal adding content by re-INVITE gets content and BFCP answered; its audio keeps flowing', async (t) => {
   const a = await openTerminals(t, 'audio', 'video', 'content');
   const b = await openTerminals(t, 'audio', 'video');
-  const plain = await join('Plain', offer({ audio: b.audio.port, video: b.video.port }));
+  const plain = await joinWithContent(target, room.number, 'Plain', contentOffer({ audio: b.audio.port, video: b.video.port }));
   const plainAnswer = parseSdp(plain.answer);
   t.equal(plainAnswer.media.length, 2, 'a terminal without a content line gets audio and video only');
   t.notOk(/a=(?:confid|floorctrl)/.test(plain.answer), 'and no BFCP attributes');
 
-  const later = await join('Later', offer({ audio: a.audio.port, video: a.video.port }), {
-    media2: offer({ audio: a.audio.port, video: a.video.port, content: a.content.port }, 'TCP/BFCP'),
+  const later = await joinWithContent(target, room.number, 'Later', contentOffer({ audio: a.audio.port, video: a.video.port }), {
+    media2: contentOffer({ audio: a.audio.port, video: a.video.port, content: a.content.port }, 'TCP/BFCP'),
     pause: 1500,
   });
   const first = parseSdp(later.answer);
@@ -297,8 +179,8 @@ t.test("the floor holder's slides reach the other terminal's content line; relea
   const b = await openTerminals(t, 'audio', 'video');
   const slidesFrom = await freePort();
   const receiver = await contentReceiver(t);
-  const presenter = await join('Slides', offer({ audio: a.audio.port, video: a.video.port, content: slidesFrom }, 'TCP/BFCP', 109));
-  const viewer = await join('Viewer', offer({ audio: b.audio.port, video: b.video.port, content: receiver.port }, 'TCP/BFCP', 109));
+  const presenter = await joinWithContent(target, room.number, 'Slides', contentOffer({ audio: a.audio.port, video: a.video.port, content: slidesFrom }, 'TCP/BFCP', 109));
+  const viewer = await joinWithContent(target, room.number, 'Viewer', contentOffer({ audio: b.audio.port, video: b.video.port, content: receiver.port }, 'TCP/BFCP', 109));
   const contentPort = contentLine(parseSdp(presenter.answer).media)?.port ?? 0;
   t.ok(contentPort > 0, 'the presenter has a content port');
   const slides = startSlides(t, 'red', slidesFrom, contentPort);
