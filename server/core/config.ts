@@ -55,7 +55,7 @@ export interface Config {
   /**
    * BFCP floor control for content sharing (server/bfcp/, run by the SIP application): the
    * TCP and UDP port (`port`, one number for both) and the TLS port (for terminals on SIP over
-   * TLS), on the SIP listen address. Defaults 5070 and 5071.
+   * TLS), on the SIP listen address. Defaults 5090 and 5091.
    */
   readonly bfcp: { readonly host: string; readonly port: number; readonly tlsPort: number };
   /** Backups: the largest archive an administrator may upload to restore, in bytes. */
@@ -242,8 +242,8 @@ export function loadConfig(env: Env): Config {
   }
 
   const sipHost = env.VCBOX_SIP_HOST ?? file.sip?.host ?? '0.0.0.0';
-  const bfcpPort = parsePort('bfcp.port (VCBOX_BFCP_PORT)', env.VCBOX_BFCP_PORT ?? file.bfcp?.port ?? 5070);
-  const bfcpTlsPort = parsePort('bfcp.tlsPort (VCBOX_BFCP_TLS_PORT)', env.VCBOX_BFCP_TLS_PORT ?? file.bfcp?.tlsPort ?? 5071);
+  const bfcpPort = parsePort('bfcp.port (VCBOX_BFCP_PORT)', env.VCBOX_BFCP_PORT ?? file.bfcp?.port ?? 5090);
+  const bfcpTlsPort = parsePort('bfcp.tlsPort (VCBOX_BFCP_TLS_PORT)', env.VCBOX_BFCP_TLS_PORT ?? file.bfcp?.tlsPort ?? 5091);
   if (bfcpPort === bfcpTlsPort) {
     throw createError('VCBOX_ERR_CONFIG_VALUE', { field: 'bfcp.tlsPort (VCBOX_BFCP_TLS_PORT)', reason: `the BFCP TLS port must differ from the BFCP TCP/UDP port ${bfcpPort}` });
   }
