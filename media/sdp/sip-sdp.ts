@@ -236,9 +236,13 @@ export function declineContent(sdp: string): string {
   return sections
     .map((section, i) => {
       if (i === 0) return section;
-      const first = section.split(/\r?\n/, 1)[0] ?? '';
+      const lines = section.split(/\r?\n/);
+      const first = lines[0] ?? '';
       const isBfcp = /^m=application \d+ (?:TCP|UDP|TCP\/TLS)\/BFCP\b/i.test(first);
-      const isContent = /^m=video /.test(first) && /^a=content:[^\r\n]*\bslides\b/im.test(section);
+      // (Read as the parser reads a=content: comma-separated values.)
+      const isContent =
+        first.startsWith('m=video ') &&
+        lines.some((line) => line.startsWith('a=content:') && line.slice('a=content:'.length).split(',').some((v) => v.trim().toLowerCase() === 'slides'));
       return isBfcp || isContent ? section.replace(/^m=(\S+) \d+/, 'm=$1 0') : section;
     })
     .join('');
