@@ -229,8 +229,9 @@ export class ParticipantSession {
   async close(reason: string, outcome?: CallOutcome): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    // Sent first, so the media hears the leave before the meeting's end (one ordered channel).
+    // Its floor first (a held floor released: the media hears "nobody presents" before the leave).
     this.#services.floors()?.leave(this.number, this.id);
+    // Sent first, so the media hears the leave before the meeting's end (one ordered channel).
     const left = this.#mediaTried ? this.#services.media.leave(this.number, this.id, reason).catch((error: Error) => log.debug({ meeting: this.number, participant: this.id, err: error.message }, 'media leave not served')) : undefined;
     try {
       this.#services.records.ended(this.#record, outcome ?? (this.#entered ? 'answered' : 'failed'));
