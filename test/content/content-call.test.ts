@@ -224,4 +224,11 @@ t.test("the floor holder's slides reach the other terminal's content line; relea
 
   await Promise.all([hangUp('Slides', presenter), hangUp('Viewer', viewer)]);
   await waitFor('the meeting to end', 5000, () => box.app.live.get(room.number) === undefined);
+  // Nothing of the content lines is left on the worker: its routers (the meeting's, the legs' own) are gone.
+  const worker = box.pool?.workers[0];
+  const routers = await waitFor('the routers to close', 5000, async () => {
+    const left = (await worker?.dump())?.routerIds.length;
+    return left === 0 ? left : undefined;
+  }).catch(async () => (await worker?.dump())?.routerIds.length);
+  t.equal(routers, 0, 'no router left on the worker');
 });
