@@ -10,7 +10,8 @@
  * holder's slides (ffmpeg: H.264 from its content port) reach the other terminal's content line,
  * decoded there to frames of the slide's colour; released, the forwarding stops. A terminal that
  * adds content by re-INVITE gets it answered while its audio keeps flowing; a terminal without
- * a content line is unaffected.
+ * a content line is unaffected; an IVR caller is moved into the meeting with its content and
+ * BFCP lines declined.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -25,7 +26,7 @@ import { bfcpOf, type ContentTerminal, contentOffer, joinWithContent } from '../
 import { BfcpClient, type BfcpClientEvent, floorRequestId, overallStatus } from '../helpers/bfcp-client.ts';
 import { rms } from '../helpers/ffmpeg.ts';
 import { decodeG711, g711Tone, openTerminals } from '../helpers/rtp-terminal.ts';
-import { waitFor } from '../helpers/meeting-terminal.ts';
+import { joinMeeting, waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 import { Screen } from '../helpers/video-peer.ts';
@@ -231,4 +232,32 @@ t.test("the floor holder's slides reach the other terminal's content line; relea
     return left === 0 ? left : undefined;
   }).catch(async () => (await worker?.dump())?.routerIds.length);
   t.equal(routers, 0, 'no router left on the worker');
+});
+
+t.test("an IVR caller with content and BFCP lines is moved into the meeting with both declined", async (t) => {
+  const sockets = await openTerminals(t, 'audio', 'video', 'content');
+  const access = box.settings.get('call.ivrAccessNumber') as string;
+  // With telephone-event, for the keys (RFC 4733).
+  const media = contentOffer({ audio: sockets.audio.port, video: sockets.video.port, content: sockets.content.port }, 'TCP/BFCP').replace(
+    'RTP/AVP 0\na=rtpmap:0 PCMU/8000',
+    'RTP/AVP 0 101\na=rtpmap:0 PCMU/8000\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15',
+  );
+  const call = await joinMeeting(target, { dial: access, name: 'Ivr', media, hold: 3000, scenario: 'meeting-join-heal.xml' });
+  // Keys once the welcome prompt plays (the IVR takes them from then on).
+  await waitFor('the welcome prompt', 5000, () => sockets.audio.received.length > 25);
+  await sockets.audio.sendDtmf(call.answeredPort, `${room.number}#`);
+  // The room has a host PIN and no guest PIN: the IVR asks for one or lets a guest in; key the host PIN if asked.
+  const moved = await call.movedPort(4000).catch(async () => {
+    await sockets.audio.sendDtmf(call.answeredPort, '4455#');
+    return call.movedPort(12_000);
+  });
+  t.ok(moved > 0, `moved into the meeting's media (port ${moved})`);
+  const reoffer = parseSdp(call.movedSdp());
+  t.equal(reoffer.media.length, 4, "the box's re-INVITE has the caller's four lines");
+  t.ok((reoffer.media[0]?.port ?? 0) > 0, 'audio served');
+  t.equal(reoffer.media[2]?.port, 0, 'the content line declined');
+  t.equal(reoffer.media[3]?.port, 0, 'the BFCP line declined');
+  t.notOk(/a=confid/.test(call.movedSdp()), 'no floor IDs');
+  t.ok((await call.result).ok, 'the caller hangs up normally');
+  await waitFor('the meeting to end', 5000, () => box.app.live.get(room.number) === undefined);
 });
