@@ -162,8 +162,11 @@ cat > "$(dest /usr/lib/tmpfiles.d)/vcbox.conf" <<TMP
 d $data_dir 0750 vcbox vcbox -
 d $log_dir 0750 vcbox vcbox -
 d $data_dir/maintenance 0750 vcbox vcbox -
+d $data_dir/run 0700 vcbox vcbox -
 TMP
 mkdir -p "$(dest "$data_dir")/maintenance" "$(dest "$log_dir")"
+# The control channels' sockets (the media process may write only there).
+mkdir -p -m 0700 "$(dest "$data_dir")/run"
 
 # 5. systemd units.
 unit_dir="$(dest /etc/systemd/system)"

@@ -23,6 +23,7 @@ import {
 } from './meetings/meeting-media.ts';
 import { IvrSession } from './ivr/ivr-session.ts';
 import type { LayoutChoice } from './mcu/layouts.ts';
+import type { MediaSettings } from './media-settings.ts';
 import type { VideoPolicy } from './mcu/video-policy.ts';
 import { natAddressFor, type StaticNat } from '../server/core/static-nat.ts';
 import type { WorkerPool } from './worker-pool/worker-pool.ts';
@@ -43,11 +44,10 @@ export interface MediaServiceOptions {
   /** Static NAT in force (read live from the settings). */
   readonly nat?: () => StaticNat | undefined;
   /**
-   * Reads the settings now and applies what changed (media/main.ts: its settings watcher);
-   * `applySettings` over the control channel runs it, so the control plane can say a change
-   * is in force.
+   * Applies the settings the control plane sent (`configure` over the control channel;
+   * media/main.ts: what changed is in force on return, so the control plane can say so).
    */
-  readonly followSettings?: () => void;
+  readonly followSettings?: (settings: MediaSettings) => void;
 }
 
 export interface MediaServiceEvents {
@@ -103,15 +103,15 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
    * addresses and port ranges, legs already up keep their ports; the RTP timeout applies to
    * every leg at its next check.
    */
-  configure(changes: { network?: MediaNetwork; rtpTimeoutMs?: number; ivrPorts?: { readonly min: number; readonly max: number } }): void {
+  reconfigure(changes: { network?: MediaNetwork; rtpTimeoutMs?: number; ivrPorts?: { readonly min: number; readonly max: number } }): void {
     if (changes.network) this.#network = changes.network;
     if (changes.rtpTimeoutMs) this.#rtpTimeoutMs = changes.rtpTimeoutMs;
     if (changes.ivrPorts) this.#ivrPorts = changes.ivrPorts;
   }
 
-  /** Looks at the settings now (instead of at the next watcher tick); what it applies is in force on return. */
-  applySettings(): { followed: boolean } {
-    this.#options.followSettings?.();
+  /** The settings it follows, from the control plane (`configure`): what changed is in force on return. */
+  configure(settings: MediaSettings): { followed: boolean } {
+    this.#options.followSettings?.(settings);
     return { followed: this.#options.followSettings !== undefined };
   }
 

@@ -110,7 +110,7 @@ for (const [where, info] of Object.entries(lock.packages)) {
   walk(where, (child) => child.endsWith('/node_modules') || child.endsWith('/.bin') || leftOut(child));
 }
 
-// build-info.json: what server/version.ts shows (version and build time) and where it came from.
+// build-info.json: what server/core/version.ts shows (version and build time) and where it came from.
 const buildTime = new Date();
 buildTime.setMilliseconds(0);
 const build = buildId(buildTime);

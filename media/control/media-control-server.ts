@@ -35,15 +35,22 @@ function checkParam(where: string, shape: ParamShape, value: unknown): void {
   const fits =
     shape.kind === 'string'
       ? typeof value === 'string'
-      : shape.kind === 'boolean'
-        ? typeof value === 'boolean'
-        : shape.kind === 'strings'
-          ? Array.isArray(value) && value.every((item) => typeof item === 'string')
-          : typeof value === 'object' && !Array.isArray(value);
-  const wanted = { string: 'a string', boolean: 'true or false', strings: 'an array of strings', object: 'an object' }[shape.kind];
+      : shape.kind === 'number'
+        ? typeof value === 'number' && Number.isFinite(value)
+        : shape.kind === 'boolean'
+          ? typeof value === 'boolean'
+          : shape.kind === 'strings'
+            ? Array.isArray(value) && value.every((item) => typeof item === 'string')
+            : typeof value === 'object' && !Array.isArray(value);
+  const wanted = { string: 'a string', number: 'a number', boolean: 'true or false', strings: 'an array of strings', object: 'an object' }[shape.kind];
   if (!fits) throw badRequest(`${where} must be ${wanted}, got ${kindOf(value)}`);
   if (shape.oneOf && !shape.oneOf.includes(value as string)) throw badRequest(`${where} must be one of ${shape.oneOf.join(', ')}, got ${JSON.stringify(value).slice(0, 40)}`);
   for (const field of shape.fields ?? []) checkParam(`${where}.${field.name}`, field, (value as Record<string, unknown>)[field.name]);
+  if (shape.exact) {
+    const known = new Set((shape.fields ?? []).map((field) => field.name));
+    const extra = Object.keys(value as object).filter((name) => !known.has(name));
+    if (extra.length > 0) throw badRequest(`${where} has ${extra.length === 1 ? 'a field' : 'fields'} it does not take: ${extra.slice(0, 5).map((name) => JSON.stringify(name.slice(0, 60))).join(', ')}`);
+  }
 }
 
 /**

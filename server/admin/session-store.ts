@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/database.ts';
+import { isDiskFull } from '../disk/disk-space-guard.ts';
 
 export const IDLE_TIMEOUT_MS = 30 * 60_000;
 
@@ -54,7 +55,14 @@ export class SessionStore {
       this.delete(token);
       return undefined;
     }
-    if (idle > TOUCH_EVERY_MS) this.#touch.run(new Date(now).toISOString(), key);
+    if (idle > TOUCH_EVERY_MS) {
+      try {
+        this.#touch.run(new Date(now).toISOString(), key);
+      } catch (error) {
+        // A full disk must not lock the administrator out of freeing it: the session goes on untouched.
+        if (!isDiskFull(error)) throw error;
+      }
+    }
     return { adminId: row.admin_id, csrfToken: row.csrf_token };
   }
 

@@ -26,7 +26,7 @@ import type { Db } from '../db/database.ts';
 import { createError, VcboxError } from '../core/errors.ts';
 import { getLogger } from '../core/logger.ts';
 import { type BoxSealer, boxSealer, secretsDirOf } from '../secrets/box-key.ts';
-import { BUILD_INFO } from '../version.ts';
+import { BUILD_INFO } from '../core/version.ts';
 import { type ArchiveInput, type ArchiveLimits, type BackupKind, DATABASE_ENTRY, DEFAULT_LIMITS, readArchive, writeArchive } from './backup-archive.ts';
 import { checkPassphrase, BackupEncryptor, newEncryption, readEncryptedHeader } from './backup-encryption.ts';
 import { sealSecretsForBackup } from './backup-secrets.ts';

@@ -36,7 +36,7 @@ import type { Db } from '../db/database.ts';
 import { MIGRATIONS, migrate, SCHEMA_VERSION, schemaVersion } from '../db/migrations.ts';
 import { createError } from '../core/errors.ts';
 import { getLogger } from '../core/logger.ts';
-import { BUILD_INFO } from '../version.ts';
+import { BUILD_INFO } from '../core/version.ts';
 
 const log = getLogger('backup');
 

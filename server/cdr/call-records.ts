@@ -1,6 +1,6 @@
 /**
  * Call detail records: one row per call in table `call_records` — who called whom, when the
- * call was attempted, answered and ended, its duration and outcome. Call handlers write them;
+ * call was attempted, answered and ended, its duration, outcome and why it ended (in words). Call handlers write them;
  * the console lists and exports them (`search`, `forExport`: newest first, by period, meeting
  * type, and a search on subject, meeting ID, caller or callee); the statistics pages count them.
  */
@@ -22,6 +22,8 @@ export interface CallRecord {
   readonly endedAt: string | null;
   readonly durationSeconds: number | null;
   readonly outcome: CallOutcome | null;
+  /** Why the call ended, in words ("hangup", "no media received (RTP timeout)"…); null while it runs or when nobody said. */
+  readonly endReason: string | null;
 }
 
 /** What the console's call-record list and export filter on. */
@@ -43,9 +45,10 @@ export interface CallRecordRow {
   ended_at: string | null;
   duration_s: number | null;
   outcome: string | null;
+  end_reason: string | null;
 }
 
-const LISTED_COLUMNS = 'type, subject, meeting_id, caller, callee, started_at, answered_at, ended_at, duration_s, outcome';
+const LISTED_COLUMNS = 'type, subject, meeting_id, caller, callee, started_at, answered_at, ended_at, duration_s, outcome, end_reason';
 /** The most rows one export holds (an .xls sheet holds 65 536). */
 export const CALL_RECORD_EXPORT_LIMIT = 65_000;
 
@@ -81,16 +84,33 @@ export class CallRecords {
     this.#db.prepare("UPDATE call_records SET answered_at = ?, outcome = 'answered' WHERE id = ?").run(at.toISOString(), id);
   }
 
-  /** Closes a record (once); the outcome of an answered call stays `answered`. */
-  ended(id: number, outcome: CallOutcome, at = new Date()): void {
+  /** Closes a record (once), with why it ended in words when known; the outcome of an answered call stays `answered`. */
+  ended(id: number, outcome: CallOutcome, at = new Date(), reason?: string): void {
     this.#db
       .prepare(
         `UPDATE call_records SET ended_at = ?,
            duration_s = CASE WHEN answered_at IS NULL THEN 0 ELSE CAST(round((julianday(?) - julianday(answered_at)) * 86400) AS INTEGER) END,
-           outcome = COALESCE(outcome, ?)
+           outcome = COALESCE(outcome, ?), end_reason = ?
          WHERE id = ? AND ended_at IS NULL`,
       )
-      .run(at.toISOString(), at.toISOString(), outcome, id);
+      .run(at.toISOString(), at.toISOString(), outcome, reason ?? null, id);
+  }
+
+  /**
+   * Ends the records a previous control plane left open — it was killed or crashed, so nobody
+   * saw those calls end — at `at`, with `reason` saying so; returns how many. Only the control
+   * plane writes call records and an orderly stop ends its calls, so at its start every open
+   * record is such a one.
+   */
+  endLeftOpen(reason: string, at = new Date()): number {
+    return this.#db
+      .prepare(
+        `UPDATE call_records SET ended_at = @at,
+           duration_s = CASE WHEN answered_at IS NULL THEN 0 ELSE CAST(round((julianday(@at) - julianday(answered_at)) * 86400) AS INTEGER) END,
+           outcome = COALESCE(outcome, 'failed'), end_reason = @reason
+         WHERE ended_at IS NULL`,
+      )
+      .run({ at: at.toISOString(), reason }).changes;
   }
 
   get(id: number): CallRecord | undefined {
@@ -132,5 +152,6 @@ function toRecord(row: Record<string, unknown>): CallRecord {
     endedAt: (row.ended_at as string | null) ?? null,
     durationSeconds: (row.duration_s as number | null) ?? null,
     outcome: (row.outcome as CallOutcome | null) ?? null,
+    endReason: (row.end_reason as string | null) ?? null,
   };
 }

@@ -15,7 +15,7 @@ import type { MediaControl } from '../../media/control/media-control-protocol.ts
 import { LiveMeetings } from '../meetings/live-meetings.ts';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { PROJECT_ROOT } from '../core/config.ts';
 import { VcboxError, createError } from '../core/errors.ts';
 import { getLogger } from '../core/logger.ts';
@@ -33,7 +33,7 @@ import { RoomStore } from '../rooms/room-store.ts';
 import { VmrStore } from '../rooms/vmr-store.ts';
 import { SystemConfigurator } from '../system/system-configurator.ts';
 import { type License, openLicense } from '../license/open-license.ts';
-import { BUILD_INFO } from '../version.ts';
+import { BUILD_INFO } from '../core/version.ts';
 import { SESSION_COOKIE, registerAuth } from './auth.ts';
 import { tagByArea } from './route-areas.ts';
 import { accountRoutes } from './routes/accounts.ts';
@@ -61,6 +61,7 @@ import { settingRoutes } from './routes/settings.ts';
 import { systemRoutes } from './routes/system.ts';
 import type { Maintenance } from '../maintenance/open-maintenance.ts';
 import { DiskParts } from '../disk/disk-parts.ts';
+import { DiskSpaceGuard, isDiskFull } from '../disk/disk-space-guard.ts';
 import type { DiskKeeper } from '../disk/disk-keeper.ts';
 import { diskRoutes } from './routes/disk.ts';
 import { logRoutes } from './routes/logs.ts';
@@ -89,8 +90,13 @@ export const API_PREFIX = '/api/v1';
 /** How long a browser keeps to HTTPS after an HTTPS answer (one year). */
 export const HSTS_MAX_AGE_SECONDS = 365 * 24 * 3600;
 
+/** Requests that change nothing (the disk-space guard lets them through). */
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 export interface AppOptions {
   readonly state: AppState;
+  /** The guard that refuses changes while the data disk is full (default: over the database's folder, 32 MiB kept free). */
+  readonly diskGuard?: DiskSpaceGuard;
   /** The registered terminal of an account (model, version), for the rooms list. */
   readonly devices?: DeviceLookup;
   /** Accounts with registered terminals (the SIP application's location service). */
@@ -174,10 +180,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
   });
 
-  app.setErrorHandler((error: unknown, request, reply) => {
-    if (error instanceof VcboxError) {
-      const language = request.headers['accept-language']?.startsWith('zh') ? 'zh' : 'en';
-      return reply.status(error.statusCode).send({ code: error.code, message: error.localized(language), ...error.params });
+  // A full data disk: changes are refused in words before they run (and a write that still
+  // meets a full disk is answered the same way), while reads and calls go on.
+  const diskGuard = options.diskGuard ?? new DiskSpaceGuard({ dir: path.dirname(options.state.db.name) });
+  const sendError = (error: VcboxError, request: FastifyRequest, reply: FastifyReply) => {
+    const language = request.headers['accept-language']?.startsWith('zh') ? 'zh' : 'en';
+    return reply.status(error.statusCode).send({ code: error.code, message: error.localized(language), ...error.params });
+  };
+  app.setErrorHandler(async (error: unknown, request, reply) => {
+    if (error instanceof VcboxError) return sendError(error, request, reply);
+    if (isDiskFull(error)) {
+      log.error({ err: error, url: request.url }, 'a change met a full disk');
+      return sendError(await diskGuard.refusal(), request, reply);
     }
     const fastifyError = error as {
       statusCode?: number;
@@ -226,6 +240,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
   registerAuth(app, { admins, sessions });
+  app.addHook('preHandler', async (request) => {
+    if (request.is404 || READ_METHODS.has(request.method) || request.routeOptions.config.freesSpace === true) return;
+    await diskGuard.check();
+  });
   // Each route's area as its OpenAPI tag (the chapters of docs/api-reference.md).
   app.addHook('onRoute', tagByArea);
   // HSTS while HTTPS is on: a browser that reached the box over HTTPS does not fall back to

@@ -36,6 +36,8 @@ declare module 'fastify' {
     anyRole?: boolean;
     /** Even reading needs the admin role (what is read holds the box's secrets: a backup file). */
     adminOnly?: boolean;
+    /** Taken even while the data disk is full (server/disk/disk-space-guard.ts): it frees space, or lets an administrator in to do so. */
+    freesSpace?: boolean;
   }
 }
 

@@ -5,11 +5,13 @@
  * listen now; a port the process configuration fixes for this run (the stored value waits for
  * a run without it); a port that could not be bound, in which case the stored value is put
  * back to what is in force, so the settings never claim a port nothing listens on. The media
- * process is asked to look at its settings at once too (port ranges for new calls, the video
- * settings for pictures in progress), so the answer can say they are in force. Which process
- * is asked follows from the declaration next to each setting (`follows` in settings-schema.ts).
+ * process is sent the settings it follows at once too (`configure`: port ranges for new
+ * calls, the video settings for pictures in progress, static NAT, remote syslog), so the answer
+ * can say they are in force. Which process is asked follows from the declaration next to each
+ * setting (`follows` in settings-schema.ts).
  */
 import type { MediaControl } from '../../media/control/media-control-protocol.ts';
+import { mediaSettingsFrom } from '../media-client/media-settings-feed.ts';
 import { follows, type SettingKey, type Settings } from '../settings/settings-schema.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
 import type { SignalingControlClient, SignalingStatus } from '../signaling/signaling-control.ts';
@@ -19,7 +21,7 @@ import type { WebListenerState, WebListeners } from './web-listeners.ts';
 export interface LiveTargets {
   readonly web?: WebListeners;
   readonly signaling?: Pick<SignalingControlClient, 'apply'>;
-  readonly media?: Pick<MediaControl, 'applySettings'>;
+  readonly media?: Pick<MediaControl, 'configure'>;
 }
 
 export interface LiveOutcome {
@@ -36,8 +38,10 @@ export interface LiveOutcome {
   readonly problems: { readonly key: SettingKey; readonly reason: string }[];
 }
 
-/** Of the settings the media process follows, the call settings but the RTP timeout are the video ones (pictures in progress). */
-const isPictureSetting = (key: SettingKey): boolean => key.startsWith('call.') && key !== 'call.rtpTimeoutSeconds';
+/** Of the settings the media process follows, those calls starting from now on take (port ranges, RTP timeout). */
+const isNewCallSetting = (key: SettingKey): boolean => key.startsWith('media.') || key === 'call.rtpTimeoutSeconds';
+/** …and those composed pictures in progress restart with (media/media-settings.ts runningPictureSettings). */
+const isPictureSetting = (key: SettingKey): boolean => key === 'call.maxVideoResolution' || key === 'call.maxBandwidth' || key.startsWith('call.polling.');
 
 export async function applyLive(changed: readonly SettingKey[], store: SettingsStore, targets: LiveTargets, author: { actor: string; source?: string }): Promise<LiveOutcome> {
   const messages: string[] = [];
@@ -50,17 +54,17 @@ export async function applyLive(changed: readonly SettingKey[], store: SettingsS
 
   // Who is asked is who follows the setting, as settings-schema.ts declares it.
   const mediaKeys = changed.filter((key) => follows('media', key));
-  const ranges = mediaKeys.some((key) => !isPictureSetting(key));
+  const ranges = mediaKeys.some(isNewCallSetting);
   const video = mediaKeys.some(isPictureSetting);
-  if (targets.media && (ranges || video)) {
+  if (targets.media && mediaKeys.length > 0) {
     try {
-      await targets.media.applySettings();
+      await targets.media.configure(mediaSettingsFrom(settings));
       media = { state: 'applied' };
       if (ranges) messages.push('The media service uses them for calls from now on; calls in progress keep their ports.');
       if (video) messages.push('Composed pictures in progress follow the new video settings now.');
     } catch (error) {
       media = { state: 'unreachable', reason: (error as Error).message };
-      messages.push('The media service did not answer: it applies the stored media settings within a second when running, or when it starts.');
+      messages.push('The media service did not answer: the control plane sends it the stored media settings as soon as it is back.');
     }
   }
 

@@ -11,6 +11,7 @@ import { AdminStore } from '../admin/admin-store.ts';
 import { BackupRestorer } from '../backup/backup-restore.ts';
 import { BackupScheduler } from '../backup/backup-scheduler.ts';
 import { BackupStore } from '../backup/backup-store.ts';
+import { CallRecords } from '../cdr/call-records.ts';
 import { dataPaths, loadConfig } from '../core/config.ts';
 import { DiskKeeper } from '../disk/disk-keeper.ts';
 import { DiskParts } from '../disk/disk-parts.ts';
@@ -26,6 +27,7 @@ import { openState } from '../process/open-state.ts';
 import { runService } from '../core/service-lifecycle.ts';
 import { applicationSecret } from '../signaling/application-secret.ts';
 import { MediaClient } from '../media-client/media-client.ts';
+import { MediaSettingsFeed } from '../media-client/media-settings-feed.ts';
 import { ServiceHealth } from '../observability/service-health.ts';
 import { turnAccessFrom } from '../turn/turn-config.ts';
 import { TurnGuestKeys, turnUserDb } from '../turn/turn-guest-keys.ts';
@@ -39,6 +41,8 @@ import { buildApp } from './app.ts';
 import { WebListeners } from './web-listeners.ts';
 
 const log = getLogger('control-plane');
+/** The end reason of a call record a killed or crashed control plane left open. */
+const LEFT_OPEN_REASON = 'the control plane restarted (killed or crashed) and did not see the call end; ended when it came back';
 
 await runService('control plane', async () => {
   const config = loadConfig(process.env);
@@ -59,7 +63,13 @@ await runService('control plane', async () => {
   await maintenance.recover();
   const license = openLicense({ db: state.db, identityDir: config.license.identityDir, testPublicKeyFile: config.license.testPublicKeyFile });
   const licenseWarning = new LicenseWarning({ db: state.db, store: license.store, admins: new AdminStore(state.db), mailer: new Mailer(state.settings) }).start();
+  // Calls a killed or crashed predecessor was in are not known to this process (#18: calls do not
+  // survive a control-plane restart yet): their records are ended now, saying so, not left open.
+  const leftOpen = new CallRecords(state.db).endLeftOpen(LEFT_OPEN_REASON);
+  if (leftOpen > 0) log.warn({ records: leftOpen }, 'ended the call records a previous control plane left open');
   const media = new MediaClient(dataPaths(config).mediaSocket);
+  // The media process reads no database: it is sent its settings at each connection and change.
+  const mediaSettings = new MediaSettingsFeed(media, state.settings).start();
   void media.start();
   // BFCP over TLS presents the box's certificate, as SIP over TLS does.
   const certificate = await ensureCertificate(paths.certificates);
@@ -139,6 +149,7 @@ await runService('control plane', async () => {
     scheduler.close();
     rollout.close();
     sip.close();
+    mediaSettings.close();
     media.close();
     await web.close();
     syslog.close();
@@ -160,6 +171,7 @@ await runService('control plane', async () => {
       scheduler.close();
       rollout.close();
       sip.close();
+      mediaSettings.close();
       media.close();
       // The app first: it closes the WebSockets, which the listeners do not track.
       await app.close();

@@ -668,6 +668,11 @@ export const ERRORS = {
     en: 'The {part} files are not cleaned here: {reason}',
     zh: '{partZh}文件不能在此清理：{reasonZh}',
   },
+  VCBOX_ERR_DISK_FULL: {
+    statusCode: 507,
+    en: 'The disk that holds the box\'s data is full ({free} free): the change was not saved, and nothing was changed. Free space — delete old backups or logs (Disk in the console: Clean now), or give the disk more room — and try again; the box takes changes again as soon as there is room, without a restart. Calls in progress go on.',
+    zh: '存放设备数据的磁盘已满（剩余 {free}）：本次修改未保存，数据未作任何修改。请释放空间（在控制台“磁盘”中删除旧备份或日志：立即清理，或扩大磁盘）后重试；一有空间设备即恢复接受修改，无需重启。进行中的通话不受影响。',
+  },
   VCBOX_ERR_LOG_RANGE: {
     statusCode: 400,
     en: 'The date range {from} to {to} is not valid: {reason}. Give two dates YYYY-MM-DD, the first not after the second.',

@@ -402,6 +402,14 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 21,
+    name: 'call records say why a call ended, in words',
+    up(db) {
+      // e.g. "hangup", "no media received (RTP timeout)", "removed by the administrator"; NULL for calls that ended before.
+      db.exec('ALTER TABLE call_records ADD COLUMN end_reason TEXT');
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

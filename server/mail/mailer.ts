@@ -12,7 +12,7 @@ import { createError, type VcboxError } from '../core/errors.ts';
 import { getLogger } from '../core/logger.ts';
 import type { Settings } from '../settings/settings-schema.ts';
 import type { SettingsStore } from '../settings/settings-store.ts';
-import { trustedCertificates } from '../tls/trusted-certificates.ts';
+import { trustedCertificates } from '../core/trusted-certificates.ts';
 
 const log = getLogger('mailer');
 

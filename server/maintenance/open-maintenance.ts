@@ -14,7 +14,7 @@ import { InstallRoot } from '../upgrade/release-installer.ts';
 import { trustedReleaseKeys } from '../upgrade/release-keys.ts';
 import { SystemUpgrade } from '../upgrade/system-upgrade.ts';
 import { healthUrl, upgradeRunnerFor } from '../upgrade/upgrade-runner.ts';
-import { BUILD_INFO } from '../version.ts';
+import { BUILD_INFO } from '../core/version.ts';
 import { FactoryReset } from './factory-reset.ts';
 import { MaintenanceDispatch, serviceManagerOf } from './maintenance-dispatch.ts';
 import { MaintenanceFiles } from './maintenance-files.ts';

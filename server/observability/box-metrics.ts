@@ -18,7 +18,7 @@ import type { MediaControl } from '../../media/control/media-control-protocol.ts
 import type { LiveMeetings } from '../meetings/live-meetings.ts';
 import type { SignalingControlClient, SignalingStatus } from '../signaling/signaling-control.ts';
 import { stunProbe } from '../turn/stun-probe.ts';
-import { BUILD_INFO } from '../version.ts';
+import { BUILD_INFO } from '../core/version.ts';
 import type { MetricFamily } from './prometheus-text.ts';
 
 /** HTTP answers of the control plane by status class, since it started. */

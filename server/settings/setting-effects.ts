@@ -5,7 +5,7 @@
  * not built yet (said so, not pretended). "Now" includes settings a running service re-reads
  * within a second (remote syslog: server/logging/remote-syslog.ts; the signaling service's
  * ports and limits: server/signaling/main.ts; the media process's port ranges and video
- * policy: media/main.ts; the web listeners: server/control-plane/web-listeners.ts), with a
+ * policy, sent by the control plane: media/main.ts; the web listeners: server/control-plane/web-listeners.ts), with a
  * `scope` where "now" does not mean "for everything in progress". "System" settings are the
  * operating system's (network interfaces and routes, sshd, time): rendered to its files and,
  * on an installed appliance, applied (server/system/system-configurator.ts).

@@ -35,11 +35,15 @@ type Check<T> = (value: unknown) => value is T;
 
 /**
  * The processes that follow a setting while they run: each watches it (the signaling service
- * and the media process through their SettingsWatcher, the TURN service by re-rendering its
- * relay's configuration, the control plane through the store's observer) and re-configures
- * itself when it changes. Settings read afresh at each use (a call, a message, a request) need
- * no following and name no process; remote syslog, which every process runs, re-reads the
- * `syslog.` settings itself (server/logging/remote-syslog.ts).
+ * through its SettingsWatcher, the TURN service by re-rendering its relay's configuration, the
+ * control plane through the store's observer) or is sent it (the media process, which never
+ * opens the database: the control plane sends it every setting it follows over the media
+ * control channel, server/media-client/media-settings-feed.ts) and re-configures itself when it
+ * changes. Settings read afresh at each use (a call, a message, a request) need no following
+ * and name no process — except for the media process, which has no other way to read them
+ * (static NAT, the layout maxima). Remote syslog, which every process that reads the database
+ * runs, re-reads the `syslog.` settings itself (server/logging/remote-syslog.ts); the media
+ * process follows them.
  */
 export const FOLLOWERS = ['control-plane', 'signaling', 'media', 'turn'] as const;
 export type Follower = (typeof FOLLOWERS)[number];
@@ -135,12 +139,12 @@ export const SETTINGS = {
   // Call settings [001 ch4 通话设置]
   'call.maxVideoResolution': setting('720P/30', oneOf(VIDEO_RESOLUTIONS), `one of ${VIDEO_RESOLUTIONS.join(', ')}`, ['media']),
   'call.maxContentResolution': setting('1080P/5', oneOf(CONTENT_RESOLUTIONS), `one of ${CONTENT_RESOLUTIONS.join(', ')}`),
-  'call.layout.equalSplitMax': setting('4x4', oneOf(EQUAL_SPLIT_LAYOUTS), `one of ${EQUAL_SPLIT_LAYOUTS.join(', ')}`),
-  'call.layout.onePlusNMax': setting('1+7', oneOf(ONE_PLUS_N_LAYOUTS), `one of ${ONE_PLUS_N_LAYOUTS.join(', ')}`),
+  'call.layout.equalSplitMax': setting('4x4', oneOf(EQUAL_SPLIT_LAYOUTS), `one of ${EQUAL_SPLIT_LAYOUTS.join(', ')}`, ['media']),
+  'call.layout.onePlusNMax': setting('1+7', oneOf(ONE_PLUS_N_LAYOUTS), `one of ${ONE_PLUS_N_LAYOUTS.join(', ')}`, ['media']),
   'call.polling.intervalSeconds': setting(10, isIntIn(5, 300), 'a whole number of seconds from 5 to 300', ['media']),
   // Beyond the spec: each SIP participant's picture without itself costs a composition per
   // participant, so it is offered only up to this many SIP video participants (0: off).
-  'call.selfViewExclusionMax': setting(0, isIntIn(0, 9), 'a whole number from 0 (off) to 9 SIP video participants'),
+  'call.selfViewExclusionMax': setting(0, isIntIn(0, 9), 'a whole number from 0 (off) to 9 SIP video participants', ['media']),
   'call.polling.rule': setting('round-robin', oneOf(['round-robin', 'longest-unseen'] as const), 'round-robin or longest-unseen', ['media']),
   'call.earlyJoinMinutes': setting(10, oneOf(EARLY_JOIN_MINUTES), `one of ${EARLY_JOIN_MINUTES.join(', ')}`),
   'call.ivrLanguage': setting('zh-CN', oneOf(['zh-CN', 'en'] as const), 'zh-CN or en'),
@@ -164,14 +168,15 @@ export const SETTINGS = {
   ...nicSettings('lan', { interface: 'eth0', mode: 'dhcp', address: '', mask: '' }),
   ...nicSettings('wan', { interface: 'eth1', mode: 'static', address: '192.168.88.88', mask: '255.255.255.0' }),
   'network.routes': setting<StaticRoute[]>([], isRouteList, ROUTES_RULE),
-  'nat.enabled': setting(false, isBool, 'true or false', ['turn']),
-  'nat.publicIp': setting('', (value: unknown): value is string => typeof value === 'string' && (value === '' || net.isIP(value) !== 0), 'an IP address (or empty)', ['turn']),
+  'nat.enabled': setting(false, isBool, 'true or false', ['media', 'turn']),
+  'nat.publicIp': setting('', (value: unknown): value is string => typeof value === 'string' && (value === '' || net.isIP(value) !== 0), 'an IP address (or empty)', ['media', 'turn']),
   // Beyond the spec's two fields: which caller addresses are "inside" (they keep the private
   // address); everyone else is given the public IP.
   'nat.localNetworks': setting(
     DEFAULT_LOCAL_NETWORKS,
     (value: unknown): value is string => typeof value === 'string' && value.length <= 1024 && 'networks' in parseNetworks(value),
     'a comma-separated list of IPv4 networks, e.g. 10.0.0.0/8,192.168.1.0/24',
+    ['media'],
   ),
   'web.httpPort': setting(80, isPort, 'a port number 1-65535', ['control-plane']),
   'web.httpNatPort': setting(80, isPort, 'a port number 1-65535'),
@@ -234,12 +239,12 @@ export const SETTINGS = {
   'disk.serverLogs.turnPercent': setting(10, isIntIn(0, 100), 'a whole percentage from 0 to 100'),
   // Certificates (PEM) of the certificate authorities of the LAN's own servers — mail server,
   // syslog collector — trusted for the box's outgoing TLS besides the system's public ones.
-  'tls.trustedCertificates': setting('', isPemCertificates, 'empty, or PEM certificates (-----BEGIN CERTIFICATE----- …) of at most 64 KiB'),
+  'tls.trustedCertificates': setting('', isPemCertificates, 'empty, or PEM certificates (-----BEGIN CERTIFICATE----- …) of at most 64 KiB', ['media']),
   // Logs [001 ch4 系统日志]
-  'syslog.enabled': setting(false, isBool, 'true or false'),
-  'syslog.host': setting('', isText(128), 'a host name of at most 128 characters'),
-  'syslog.port': setting(514, isPort, 'a port number 1-65535'),
-  'syslog.protocol': setting('udp', oneOf(['udp', 'tcp', 'tls'] as const), 'udp, tcp or tls'),
+  'syslog.enabled': setting(false, isBool, 'true or false', ['media']),
+  'syslog.host': setting('', isText(128), 'a host name of at most 128 characters', ['media']),
+  'syslog.port': setting(514, isPort, 'a port number 1-65535', ['media']),
+  'syslog.protocol': setting('udp', oneOf(['udp', 'tcp', 'tls'] as const), 'udp, tcp or tls', ['media']),
   'terminalLogs.enabled': setting(false, isBool, 'true or false'),
   // First start [001 ch1]: the setup wizard's progress, and what its steps ask beyond the above.
   'setup.steps': setting<SetupSteps>(

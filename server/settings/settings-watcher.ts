@@ -1,6 +1,7 @@
 /**
- * Following the settings from a process that does not write them (the signaling service, the
- * media process): every `pollMs` the store is read — a `PRAGMA data_version` check when nothing
+ * Following the settings from a process that does not write them (the signaling service; the
+ * media process reads no database and is sent its settings instead,
+ * server/media-client/media-settings-feed.ts): every `pollMs` the store is read — a `PRAGMA data_version` check when nothing
  * moved, see settings-store.ts — and the keys whose value differs from the last look are
  * emitted as `changed`, whoever wrote them (the console's PATCH, a restore, the setup wizard).
  * Given the process it runs in (`follows`), it emits only the settings that process follows as

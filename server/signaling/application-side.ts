@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { getLogger } from '../core/logger.ts';
-import { USER_AGENT } from '../version.ts';
+import { USER_AGENT } from '../core/version.ts';
 import { applyBody, copyAppHeaders, replaceLocalhost } from './core/app-message.ts';
 import { sendCdr, type SignalingParts } from './core/signaling-parts.ts';
 import { TERMINAL_LOG_METHODS } from './core/terminal-log.ts';
@@ -78,7 +78,8 @@ export class ApplicationSide {
 
   #onAppResponse(connection: AppConnection, msgId: string, transactionId: string, appResponse: SipResponse): void {
     const transaction = this.#p.transactions.server(transactionId);
-    if (!transaction?.pending) {
+    // Only the application the request went to answers it (not once it is proxied).
+    if (!transaction?.pending || transaction.owner !== connection) {
       connection.reply(msgId, ['NOK', 'Response not sent due to unknown transaction']);
       return;
     }

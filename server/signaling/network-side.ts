@@ -6,7 +6,8 @@
  * (in-dialog requests), or opens a server transaction and goes to the application that routed
  * its method (drachtio wire protocol). Without one, OPTIONS is answered here; the rest gets
  * 405 with Allow when applications are connected but none takes the method, 503 with
- * Retry-After when none is connected. While the applications are saturated
+ * Retry-After when none is connected. A request of a dialog the box record-routed as a proxy
+ * goes to the proxy side (./proxy-side.ts), as does a CANCEL of a proxied INVITE. While the applications are saturated
  * (./core/overload-guard.ts: too many requests unanswered, or their answers queued too long)
  * new out-of-dialog requests get 503 with Retry-After here, before any application sees them —
  * never ACK, CANCEL, BYE, PRACK or a request inside a dialog, which finish what was begun. The application side is
@@ -14,12 +15,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { getLogger } from '../core/logger.ts';
-import { USER_AGENT } from '../version.ts';
+import { USER_AGENT } from '../core/version.ts';
 import { sendCdr, type SignalingParts } from './core/signaling-parts.ts';
 import type { SourceGuard } from './core/source-guard.ts';
 import { TERMINAL_LOG_METHODS } from './core/terminal-log.ts';
 import { tagOf } from './dialogs/dialog-table.ts';
 import type { AppConnection } from './drachtio/application-server.ts';
+import type { ProxySide } from './proxy-side.ts';
 import { wireTime } from './drachtio/wire-frames.ts';
 import {
   createResponse,
@@ -49,11 +51,13 @@ const NEVER_SHED = new Set(['ACK', 'CANCEL', 'BYE', 'PRACK']);
 export class NetworkSide {
   readonly #p: SignalingParts;
   readonly #guard: SourceGuard;
+  readonly #proxy: ProxySide | undefined;
   #lastOverloadLog = 0;
 
-  constructor(parts: SignalingParts, guard: SourceGuard) {
+  constructor(parts: SignalingParts, guard: SourceGuard, proxy?: ProxySide) {
     this.#p = parts;
     this.#guard = guard;
+    this.#proxy = proxy;
   }
 
   /** A framed message from the network (flood limit, parsing, scanners, draining ports first). */
@@ -116,6 +120,7 @@ export class NetworkSide {
     if (this.#p.terminalLog && TERMINAL_LOG_METHODS.has(request.method) && this.#p.terminalLogsEnabled()) this.#p.terminalLog.record(source.address, 'in', request.toBuffer());
 
     if (request.method === 'ACK') {
+      if (this.#proxy?.routeInDialog(request, source)) return;
       this.#onNetworkAck(request, source);
       return;
     }
@@ -129,6 +134,7 @@ export class NetworkSide {
     }
     const toTag = tagOf(request.get('to'));
     if (toTag !== '') {
+      if (this.#proxy?.routeInDialog(request, source)) return;
       this.#onNetworkInDialogRequest(request, source, toTag);
       return;
     }
@@ -229,6 +235,8 @@ export class NetworkSide {
     }
     this.#respondLocally(request, source, 200, 'OK');
     if (!invite.pending) return;
+    // A proxied INVITE: its branches are cancelled, and their 487 goes upstream.
+    if (this.#proxy?.cancel(invite)) return;
     invite.respond(createResponse(invite.request, 487, 'Request Terminated', invite.toTag));
     this.#p.awaitingApp.delete(invite);
     sendCdr(this.#p.apps, 'stop', 'network', 'call-canceled', request);

@@ -6,7 +6,8 @@
  * their per-address cap in ./transports/connection-registry.ts), the transaction layer
  * (./transactions/transaction-layer.ts), the dialog table (./dialogs/dialog-table.ts), and the
  * two sides that work on them: what terminals send (./network-side.ts) and what drachtio
- * applications send (./application-side.ts, wire protocol in ./drachtio). The duties split
+ * applications send (./application-side.ts, wire protocol in ./drachtio), and the stateful
+ * proxy applications may ask for (./proxy-side.ts, drachtio's `proxy` command). The duties split
  * follows shared/notes/drachtio-wire-protocol.md §11. Without any application routing OPTIONS,
  * OPTIONS is answered here (terminals' keep-alive); other methods get 503.
  *
@@ -18,7 +19,7 @@
  */
 import { getLogger } from '../core/logger.ts';
 import type { StaticNat } from '../core/static-nat.ts';
-import { BUILD_INFO } from '../version.ts';
+import { BUILD_INFO } from '../core/version.ts';
 import { ApplicationSide } from './application-side.ts';
 import { OverloadGuard } from './core/overload-guard.ts';
 import { SignalingCounters, type SignalingParts } from './core/signaling-parts.ts';
@@ -27,6 +28,7 @@ import { TerminalLog } from './core/terminal-log.ts';
 import { DialogTable } from './dialogs/dialog-table.ts';
 import { ApplicationServer } from './drachtio/application-server.ts';
 import { NetworkSide } from './network-side.ts';
+import { ProxySide } from './proxy-side.ts';
 import { TransactionLayer } from './transactions/transaction-layer.ts';
 import { type ListenerFailure, ListenerSet } from './transports/listener-set.ts';
 import { RegisteredConnections } from './transports/registered-connections.ts';
@@ -84,6 +86,7 @@ export class SignalingService {
   readonly #guard: SourceGuard;
   readonly #network: NetworkSide;
   readonly #application: ApplicationSide;
+  readonly #proxy: ProxySide;
   /** Sweeps Timer J's cache and former UDP ports once a second. */
   readonly #sweeper: NodeJS.Timeout;
   #closed = false;
@@ -119,11 +122,12 @@ export class SignalingService {
       terminalLog: options.terminalLogDir ? new TerminalLog(options.terminalLogDir) : undefined,
       terminalLogsEnabled: options.terminalLogsEnabled ?? (() => true),
     };
-    this.#network = new NetworkSide(this.#parts, this.#guard);
+    this.#proxy = new ProxySide(this.#parts);
+    this.#network = new NetworkSide(this.#parts, this.#guard, this.#proxy);
     this.#application = new ApplicationSide(this.#parts);
     if (apps) {
       apps.on('sip', (connection, msgId, args, message) => this.#application.onSip(connection, msgId, args, message));
-      apps.on('proxy', (connection, msgId) => connection.reply(msgId, ['NOK', 'proxy is not supported by this server']));
+      apps.on('proxy', (connection, msgId, args, message) => this.#proxy.onCommand(connection, msgId, args, message));
       apps.on('closed', (connection) => this.#application.onClosed(connection));
     }
     this.#sweeper = setInterval(() => {
@@ -166,6 +170,9 @@ export class SignalingService {
       serverTransactions: this.#parts.transactions.serverCount,
       clientTransactions: this.#parts.transactions.clientCount,
       dialogs: this.#parts.dialogs.size,
+      /** Requests being proxied now, and dialogs the box stays in as a record-routing proxy. */
+      proxyOperations: this.#proxy.operations,
+      proxiedDialogs: this.#proxy.dialogs,
       applications: this.#parts.apps?.connections.length ?? 0,
       awaitingApplication: this.#parts.awaitingApp.size,
       /** Standing delay of the applications' answers (non-INVITE), ms: what the queue-delay bound compares. */
@@ -213,6 +220,7 @@ export class SignalingService {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#proxy.close();
     this.#parts.transactions.close();
     this.#parts.dialogs.clear();
     this.#guard.close();

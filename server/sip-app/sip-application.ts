@@ -163,6 +163,21 @@ export class SipApplication {
         if (meeting.layout !== 'auto') setLayout(meeting.number, meeting.layout);
       });
       this.live.on('ended', (meeting) => setLayout(meeting.number, 'auto'));
+      // The media process died and its successor connected: it knows no meeting. Each live
+      // meeting's layout is set again, then every SIP leg re-attached (re-INVITE to the new port).
+      let lost = false;
+      media.on('disconnect', () => {
+        lost = true;
+      });
+      media.on(
+        'connect',
+        guardListener('connect', () => {
+          if (!lost) return;
+          lost = false;
+          for (const meeting of this.live.list()) if (meeting.layout !== 'auto') setLayout(meeting.number, meeting.layout);
+          meetingCalls.mediaReturned();
+        }),
+      );
       this.live.on('left', (meeting, participant) => {
         if (meeting.pinned === participant.id) meeting.pinned = null;
       });

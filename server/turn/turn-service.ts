@@ -7,9 +7,11 @@
  * turned off in the settings, it is stopped. coturn's own lines go to this module's log.
  * coturn runs with the relay guard loaded (./relay-guard.ts: relayed datagrams only to the
  * media ports); without the built guard the relay is not started (scripts/setup.sh builds it).
+ * A relay left running by a TURN service that died (kill -9: nothing stopped its child, which
+ * still holds the port) is found by coturn's pid file and ended before the new one starts.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { getLogger } from '../core/logger.ts';
@@ -19,6 +21,35 @@ import { renderTurnConfig, type TurnProcessConfig, turnRelayFrom } from './turn-
 
 const log = getLogger('turn');
 const relayLog = getLogger('turnserver');
+
+const isRunning = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Ends the relay a previous TURN service of this box left behind: the pid in coturn's pid file,
+ * when that process is a `turnserver` run on this configuration file (a pid reused by something
+ * else is left alone). Resolves once it is gone (at most 3 s).
+ */
+async function endLeftoverRelay(pidFile: string, confFile: string): Promise<void> {
+  let pid: number;
+  let command: string;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').trim());
+    command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return; // no pid file, or its process is gone
+  }
+  if (!(pid > 1) || !command.includes('turnserver') || !command.includes(confFile)) return;
+  log.warn({ pid }, 'a TURN relay left by a previous TURN service still runs; ending it');
+  process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 60 && isRunning(pid); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+}
 
 export interface TurnServiceOptions {
   readonly settings: SettingsStore;
@@ -47,6 +78,8 @@ export class TurnService {
   #failures = 0;
   #lastError = '';
   #closed = false;
+  /** A relay left by a previous service, ended before the first start. */
+  #leftover: Promise<void> = Promise.resolve();
 
   constructor(options: TurnServiceOptions) {
     this.#options = options;
@@ -57,6 +90,7 @@ export class TurnService {
   start(): this {
     if (this.#closed || this.#timer) return this;
     mkdirSync(this.#options.process.runDir, { recursive: true, mode: 0o700 });
+    this.#leftover = endLeftoverRelay(path.join(this.#options.process.runDir, 'turnserver.pid'), this.#confFile);
     this.#apply();
     this.#timer = setInterval(() => this.#apply(), this.#options.pollMs ?? 1000);
     return this;
@@ -84,7 +118,7 @@ export class TurnService {
     this.#port = relay?.port ?? 0;
     this.#environment = relay ? relayGuardEnvironment(relay) : {};
     if (!first) log.info({ enabled: config !== undefined, port: this.#port }, 'TURN settings changed; restarting the relay');
-    void this.#stopChild().then(() => {
+    void Promise.all([this.#stopChild(), this.#leftover]).then(() => {
       if (this.#closed || this.#config !== config || config === undefined) return;
       const partial = `${this.#confFile}.partial`;
       writeFileSync(partial, config, { mode: 0o600 });

@@ -52,7 +52,7 @@ await step('the MCU compositor', async () => {
   const { COMPOSITOR_BINARY } = await import('../../media/mcu/compositor-process.ts');
   accessSync(COMPOSITOR_BINARY, constants.X_OK);
 });
-const { BUILD_INFO } = await import('../version.ts');
+const { BUILD_INFO } = await import('../core/version.ts');
 
 if (problems.length > 0) {
   process.stderr.write(`${problems.join('\n')}\n`);

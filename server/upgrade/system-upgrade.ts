@@ -43,7 +43,7 @@ export interface SystemUpgradeOptions {
   readonly keys: readonly TrustedKey[];
   readonly maxUploadBytes: number;
   readonly dispatch: MaintenanceDispatch;
-  /** The software running now (server/version.ts). */
+  /** The software running now (server/core/version.ts). */
   readonly running: ReleaseInfo & { readonly commit: string };
   /** Where this control plane answers its health check now (its HTTP port may come from the settings). */
   readonly healthUrl?: () => string;

@@ -17,7 +17,7 @@ import { getLogger } from '../../server/core/logger.ts';
 import { RemoteSyslog } from '../../server/logging/remote-syslog.ts';
 import { openState } from '../../server/process/open-state.ts';
 import { ensureCertificate } from '../../server/tls/self-signed-certificate.ts';
-import { BUILD_INFO } from '../../server/version.ts';
+import { BUILD_INFO } from '../../server/core/version.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 import { type ReceivedSyslog, startRsyslog } from '../helpers/rsyslog.ts';

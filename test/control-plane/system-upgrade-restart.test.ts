@@ -15,7 +15,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { SCHEMA_VERSION } from '../../server/db/migrations.ts';
-import { BUILD_INFO } from '../../server/version.ts';
+import { BUILD_INFO } from '../../server/core/version.ts';
 import { alive } from '../helpers/appliance.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 import { readEntries, resign, setVersion, startInstalledBox } from '../helpers/release-package.ts';

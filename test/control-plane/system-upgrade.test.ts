@@ -22,7 +22,7 @@ import { dataPaths, loadConfig } from '../../server/core/config.ts';
 import { SCHEMA_VERSION } from '../../server/db/migrations.ts';
 import { openMaintenance } from '../../server/maintenance/open-maintenance.ts';
 import { openState } from '../../server/process/open-state.ts';
-import { BUILD_INFO } from '../../server/version.ts';
+import { BUILD_INFO } from '../../server/core/version.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 import { buildRelease, readEntries, resign, setVersion, strangerKey, TEST_RELEASE_PUBLIC_KEY, writeEntries } from '../helpers/release-package.ts';
@@ -109,7 +109,7 @@ t.test('bad packages are refused with the reason, and nothing changes or stays b
   writeFileSync(path.join(foreignDir, 'notes.txt'), 'hello');
   const foreignTar = execFileSync('tar', ['czf', '-', '-C', foreignDir, '.']);
   rmSync(foreignDir, { recursive: true, force: true });
-  const tamperedFile = writeEntries(entries.map((e) => (e.name === 'app/server/version.ts' ? { name: e.name, data: Buffer.from(e.data.toString().replace('readBuildInfo', 'readBuildInfX')) } : e)));
+  const tamperedFile = writeEntries(entries.map((e) => (e.name === 'app/server/core/version.ts' ? { name: e.name, data: Buffer.from(e.data.toString().replace('readBuildInfo', 'readBuildInfX')) } : e)));
   const editedManifest = writeEntries(entries.map((e, i) => (i === 0 ? { name: e.name, data: Buffer.from(e.data.toString().replace('"version": "99.0.0"', '"version": "99.0.1"')) } : e)));
   const withExtra = writeEntries([...entries, { name: 'app/server/extra.ts', data: Buffer.from('export {};\n') }]);
 
@@ -214,7 +214,7 @@ t.test('a good package is installed into the install root and `current` switched
   }
   t.equal(checked, manifest.files.length, `all ${manifest.files.length} files installed as the manifest says`);
   t.equal(statSync(path.join(dir, 'node_modules/mediasoup/worker/out/Release/mediasoup-worker')).mode & 0o777, 0o755, 'the worker binary is executable');
-  t.equal(statSync(path.join(dir, 'server/version.ts')).mode & 0o777, 0o644, 'source files are not');
+  t.equal(statSync(path.join(dir, 'server/core/version.ts')).mode & 0o777, 0o644, 'source files are not');
   t.match(JSON.parse(readFileSync(path.join(dir, 'build-info.json'), 'utf8')), { version: '99.0.0', build: built.build });
   t.ok(lstatSync(path.join(installRoot, 'releases', running)).isDirectory(), 'the previous release stays (to go back to)');
   t.same(installState().maintenance, [], 'the package file is gone');

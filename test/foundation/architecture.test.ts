@@ -1,8 +1,8 @@
 /**
  * The allowed imports between the parts of the box (docs/architecture.md), checked on the
  * import statements of every .ts file as TypeScript parses them:
- * - media/ imports nothing from server/ except server/core/ (media/main.ts, the media
- *   process's entry point, may also open the state it runs on: KNOWN_EXCEPTIONS);
+ * - media/ imports nothing from server/ except server/core/, with no exception: the media
+ *   process opens no database and is given its settings over the media control channel;
  * - server/core/ imports nothing outside itself (npm packages and node: built-ins are fine);
  * - a route file (server/control-plane/routes/*) imports nothing from server/db/ nor
  *   better-sqlite3 (a type-only import of the database handle it passes to a store is fine)
@@ -29,28 +29,6 @@ interface Violation {
   readonly rule: string;
   readonly detail: string;
 }
-
-/**
- * Files allowed to break one rule today, with the reason. Each entry names the file and the
- * target it may import (or `.prepare(`). An entry that no longer matches is reported as stale.
- */
-const KNOWN_EXCEPTIONS: readonly { file: string; detail: string; reason: string }[] = [
-  {
-    file: 'media/main.ts',
-    detail: 'server/process/open-state.ts',
-    reason: 'the media process entry point opens the database its settings live in (settings are not yet passed over the control channel)',
-  },
-  {
-    file: 'media/main.ts',
-    detail: 'server/settings/settings-watcher.ts',
-    reason: 'the media process entry point follows the stored settings (settings are not yet passed over the control channel)',
-  },
-  {
-    file: 'media/main.ts',
-    detail: 'server/logging/remote-syslog.ts',
-    reason: 'the media process entry point forwards its warnings to remote syslog, whose targets are stored settings',
-  },
-];
 
 /** The module specifiers a source file imports or re-exports, with whether the import is type-only. */
 function importsOf(fileName: string, text: string): ImportRef[] {
@@ -194,6 +172,11 @@ t.test('the checker finds each kind of forbidden import (made-up files)', async 
   t.same(rulesOf('media/mcu/x.ts', "export { a } from '../../server/rooms/vmr-store.ts';"), ['server/rooms/vmr-store.ts'], 're-exports count');
   t.same(rulesOf('media/mcu/x.ts', "const m = await import('../../server/tls/tls.ts');"), ['server/tls/tls.ts'], 'dynamic imports count');
   t.same(rulesOf('media/mcu/x.ts', "import { getLogger } from '../../server/core/logger.ts';"), [], 'server/core/ is allowed');
+  t.same(
+    rulesOf('media/main.ts', "import { openState } from '../server/process/open-state.ts';\nimport { SettingsWatcher } from '../server/settings/settings-watcher.ts';"),
+    ['server/process/open-state.ts', 'server/settings/settings-watcher.ts'],
+    'the media entry point has no exception (it is sent its settings)',
+  );
   t.same(rulesOf('server/core/x.ts', "import type { Settings } from '../settings/settings-schema.ts';"), ['server/settings/settings-schema.ts']);
   t.same(rulesOf('server/core/x.ts', "import pino from 'pino';\nimport net from 'node:net';\nimport { a } from './y.ts';"), []);
   t.same(rulesOf('server/control-plane/routes/x.ts', "import Database from 'better-sqlite3';"), ['better-sqlite3']);
@@ -208,19 +191,12 @@ t.test('the repository keeps the allowed imports', async (t) => {
   const files = [...sourceFiles('media'), ...sourceFiles('server'), ...sourceFiles('web/src')];
   t.ok(files.length > 100, `${files.length} source files read`);
   const violations = files.flatMap((file) => violationsOf(file, readFileSync(path.join(PROJECT_ROOT, file), 'utf8')));
-  const excepted = (v: Violation) => KNOWN_EXCEPTIONS.some((e) => e.file === v.file && e.detail === v.detail);
-  const broken = violations.filter((v) => !excepted(v));
   t.same(
-    broken.map((v) => `${v.file}: ${v.rule} (${v.detail})`),
+    violations.map((v) => `${v.file}: ${v.rule} (${v.detail})`),
     [],
     'no forbidden imports; fix the import (move the shared part into server/core/, or pass it in) — see docs/architecture.md',
   );
-  const stale = KNOWN_EXCEPTIONS.filter((exception) => !violations.some((v) => v.file === exception.file && v.detail === exception.detail));
-  t.same(
-    stale.map((e) => `${e.file} ${e.detail}`),
-    [],
-    'every known exception is still needed (remove the stale ones)',
-  );
+  t.ok(files.includes('media/main.ts'), 'the media process entry point is among the files checked');
 });
 
 t.test('the cycle check finds a cycle between files and between folders (made-up files)', async (t) => {

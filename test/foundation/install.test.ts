@@ -49,6 +49,7 @@ t.test('install into a temporary root, twice, then start what was installed', as
   }
   t.match(readFileSync(path.join(root, 'etc/systemd/system/vcbox-maintenance.path'), 'utf8'), /^PathExists=\/var\/lib\/vcbox\/maintenance\/request\.json$/m, 'the path unit watches the control plane\'s requests');
   t.match(readFileSync(path.join(root, 'usr/lib/tmpfiles.d/vcbox.conf'), 'utf8'), /^d \/var\/lib\/vcbox\/maintenance 0750 vcbox vcbox -$/m, 'the request folder belongs to vcbox');
+  t.match(readFileSync(path.join(root, 'usr/lib/tmpfiles.d/vcbox.conf'), 'utf8'), /^d \/var\/lib\/vcbox\/run 0700 vcbox vcbox -$/m, "the sockets' folder exists before the media process, which may write nothing else of the data folder, starts");
   const version = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')).version as string;
   const current = readlinkSync(path.join(root, 'opt/vcbox/current'));
   t.match(current, new RegExp(`^releases/${version.replace(/\./g, '\\.')}-\\d{14}$`), '`current` points to the release folder');

@@ -13,6 +13,7 @@ import path from 'node:path';
 import t from 'tap';
 import { MediaControlServer } from '../../media/control/media-control-server.ts';
 import { MediaService } from '../../media/media-service.ts';
+import { DEFAULT_MEDIA_SETTINGS } from '../../media/media-settings.ts';
 import { WorkerPool } from '../../media/worker-pool/worker-pool.ts';
 import { MediaClient } from '../../server/media-client/media-client.ts';
 
@@ -90,6 +91,8 @@ t.test('garbage lines and wrong shapes are answered with an error naming what wa
     ['{"id":16,"method":"setBroadcast","params":[null,null]}', 16, /setBroadcast: param 1 \(meeting\) must not be null/],
     ['{"id":17,"method":"produceWeb","params":["m","p","screen",{}]}', 17, /produceWeb: param 3 \(kind\) must be one of audio, video/],
     ['{"id":19,"method":"setPresenter","params":["m",42]}', 19, /setPresenter: param 2 \(participantId\) must be a string/],
+    ['{"id":30,"method":"configure","params":[{}]}', 30, /configure: param 1 \(settings\)\.media\.mcuPorts is missing/],
+    ['{"id":31,"method":"configure","params":[{"media.mcuPorts":"50000-59999"}]}', 31, /configure: param 1 \(settings\)\.media\.mcuPorts must be an object, got a string/],
   ];
   for (const [line, id, message] of cases) {
     const answer = await raw.ask(line);
@@ -121,5 +124,9 @@ t.test('the typed client gets the same refusals as error codes', async (t) => {
   await t.rejects(client.media.videoRouting('nobody-here'), { code: 'VCBOX_ERR_MEETING_NOT_LIVE' }, 'a service error keeps its code');
   t.same(await client.media.snapshot(undefined), [], 'an optional param passed as undefined is fine');
   t.same(await client.media.pictureState('nobody-here', undefined), null);
+  const settings = { ...DEFAULT_MEDIA_SETTINGS, 'call.rtpTimeoutSeconds': 30 };
+  t.same(await client.media.configure(settings), { followed: false }, "the settings are taken (this media service, a test's, follows none)");
+  await t.rejects(client.media.configure({ ...settings, 'call.polling.rule': 'random' }), { code: 'VCBOX_ERR_BAD_REQUEST', message: /call\.polling\.rule must be one of round-robin, longest-unseen/ });
+  await t.rejects(client.media.configure({ ...settings, 'web.httpPort': 80 } as typeof settings), { code: 'VCBOX_ERR_BAD_REQUEST', message: /does not take: "web\.httpPort"/ }, 'a setting it does not follow is refused by name');
   t.match(await client.media.stats(), { workers: [{ index: 0, pid: pool.workers[0]?.pid, cpuSeconds: Number, routers: 0 }], configuredWorkers: 1, meetings: 0, ivrSessions: 0 }, 'a good call answers');
 });

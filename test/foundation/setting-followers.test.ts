@@ -4,22 +4,27 @@
  * really re-configures itself with:
  * - signaling: signalingSettingsFrom (server/signaling/signaling-settings.ts, what
  *   server/signaling/main.ts re-applies);
- * - media: mediaConfigurationFrom and runningPictureSettings (media/media-settings.ts, what
- *   media/main.ts re-configures the service and restarts pictures with);
+ * - media: mediaFollowingFrom (media/media-settings.ts: the service's configuration, the video
+ *   policy, static NAT and the remote syslog collector media/main.ts re-configures itself
+ *   with from the settings the control plane sends);
  * - TURN: turnRelayFrom (server/turn/turn-config.ts, what the TURN service re-renders coturn
  *   from at every look);
  * - control plane: its web listeners (listenersWanted) and the backup schedule (cronExpression).
  * Every setting is changed, one at a time and to each of several valid values, from the
  * defaults and from a second base (static NAT and HTTPS on); a setting is followed by a
  * process exactly when some change of it changes what that process derives. Then a real
- * SettingsWatcher on a real store, given the process, reports exactly that process's settings.
+ * SettingsWatcher on a real store, given the process, reports exactly that process's settings;
+ * and the media process, which is sent its settings instead, is sent exactly the declared ones
+ * (what the control plane picks, what the channel lets through, the defaults it starts with).
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { mediaConfigurationFrom, runningPictureSettings } from '../../media/media-settings.ts';
-import { videoPolicyFrom } from '../../media/mcu/video-policy.ts';
+import { MEDIA_SETTING_KEYS } from '../../media/control/media-control-protocol.ts';
+import { checkMediaRequest } from '../../media/control/media-control-server.ts';
+import { DEFAULT_MEDIA_SETTINGS, mediaFollowingFrom } from '../../media/media-settings.ts';
+import { mediaSettingsFrom } from '../../server/media-client/media-settings-feed.ts';
 import { cronExpression } from '../../server/backup/backup-scheduler.ts';
 import { listenersWanted } from '../../server/control-plane/web-listeners.ts';
 import { openDatabase } from '../../server/db/database.ts';
@@ -33,7 +38,7 @@ import { turnRelayFrom } from '../../server/turn/turn-config.ts';
 /** What each process takes from the settings, by the functions its code uses. */
 const DERIVED: Record<Follower, (settings: Settings) => unknown> = {
   signaling: (settings) => signalingSettingsFrom(settings),
-  media: (settings) => [mediaConfigurationFrom(settings, { listenIp: '127.0.0.1', address: '127.0.0.1' }), runningPictureSettings(videoPolicyFrom(settings))],
+  media: (settings) => mediaFollowingFrom(settings, { listenIp: '127.0.0.1', address: '127.0.0.1' }),
   turn: (settings) => turnRelayFrom(settings, { listenIp: '127.0.0.1', mediaAddress: '127.0.0.1', runDir: '/nonexistent' }),
   'control-plane': (settings) => [listenersWanted(settings), settings['backup.auto'] ? cronExpression(settings) : null],
 };
@@ -68,7 +73,16 @@ function alternatives(key: SettingKey, base: Settings): unknown[] {
 const defaults = defaultSettings();
 const bases: Settings[] = [
   defaults,
-  { ...defaults, 'nat.enabled': true, 'nat.publicIp': '203.0.113.9', 'web.httpsEnabled': true, 'backup.period': 'monthly' },
+  {
+    ...defaults,
+    'nat.enabled': true,
+    'nat.publicIp': '203.0.113.9',
+    'web.httpsEnabled': true,
+    'backup.period': 'monthly',
+    'syslog.enabled': true,
+    'syslog.host': 'example.org',
+    'syslog.protocol': 'tls',
+  },
 ];
 const keys = Object.keys(defaults) as SettingKey[];
 
@@ -93,7 +107,7 @@ t.test('a watcher given its process reports the changes of that process only', a
   migrate(db);
   t.teardown(() => db.close());
   const store = new SettingsStore(db);
-  for (const process of ['signaling', 'media'] as const) {
+  for (const process of ['signaling'] as const) {
     const watcher = new SettingsWatcher(store, { follows: process, pollMs: 60_000 });
     const all = new SettingsWatcher(store, { pollMs: 60_000 });
     t.teardown(() => {
@@ -119,4 +133,19 @@ t.test('a watcher given its process reports the changes of that process only', a
     t.same(followed.sort(), seen.filter((key) => followedBy(process).includes(key)).sort(), `${process}: the watcher reports its own settings, and all of them`);
     t.ok(followed.length > 0, `${process}: some of its settings were among the changes`);
   }
+});
+
+t.test('the media process is sent exactly the settings it follows', async (t) => {
+  const declared = followedBy('media').sort();
+  t.same([...MEDIA_SETTING_KEYS].sort(), declared, 'the control channel takes exactly the declared settings in configure (MediaSettings)');
+  const sent = mediaSettingsFrom({ ...defaults, 'call.rtpTimeoutSeconds': 120 });
+  t.same(Object.keys(sent).sort(), declared, 'the control plane sends exactly the declared settings');
+  t.equal(sent['call.rtpTimeoutSeconds'], 120, 'with their current values');
+  t.doesNotThrow(() => checkMediaRequest('configure', [sent]), 'what the control plane sends passes the media side check');
+  const picked = Object.fromEntries(declared.map((key) => [key, defaults[key]]));
+  t.same(DEFAULT_MEDIA_SETTINGS, picked, "what the media process uses until the first configure is the settings' defaults");
+  const { 'call.maxBandwidth': _left, ...missing } = sent;
+  t.throws(() => checkMediaRequest('configure', [missing]), /configure: param 1 \(settings\)\.call\.maxBandwidth is missing/, 'one missing is refused, by name');
+  t.throws(() => checkMediaRequest('configure', [{ ...sent, 'call.srtp': 'off' }]), /does not take: "call\.srtp"/, 'one more (not followed) is refused, by name');
+  t.throws(() => checkMediaRequest('configure', [{ ...sent, 'media.mcuPorts': { min: '1', max: 2 } }]), /media\.mcuPorts\.min must be a number/, 'a wrong type is refused, by name');
 });

@@ -6,7 +6,7 @@
  * test/control-plane/remote-syslog.test.ts.)
  */
 import t from 'tap';
-import { FACILITY_LOCAL0, formatSyslogMessage, octetCounted, SEVERITY, severityOfLogLevel } from '../../server/logging/syslog-message.ts';
+import { FACILITY_LOCAL0, formatSyslogMessage, octetCounted, SEVERITY, severityOfLogLevel } from '../../server/core/syslog-message.ts';
 
 const at = new Date('2026-11-22T07:52:59.165Z');
 

@@ -15,7 +15,7 @@ import { BLOCK, decodeHeader, END_OF_ARCHIVE, encodeHeader, padding } from '../.
 import { releaseSigningKey, type ReleaseManifest, signReleaseManifest } from '../../server/upgrade/release-package.ts';
 import { InstallRoot } from '../../server/upgrade/release-installer.ts';
 import { trustedReleaseKeys } from '../../server/upgrade/release-keys.ts';
-import { BUILD_INFO } from '../../server/version.ts';
+import { BUILD_INFO } from '../../server/core/version.ts';
 import { PROJECT_ROOT, type RunningAppliance, startAppliance } from './appliance.ts';
 
 const run = promisify(execFile);

@@ -50,12 +50,13 @@ export class RtpTerminal {
    * Sends `payload` cut into `frameBytes` frames as RTP every 20 ms; resolves when done. A bad
    * network on the way can be played: `lose(n)` true drops the n-th packet (its sequence number
    * is spent, as when the network loses it), `skew(n)` shifts the n-th packet's RTP timestamp by
-   * that many ms against its sending time (the receiver measures it as jitter).
+   * that many ms against its sending time (the receiver measures it as jitter). `to` names the
+   * port at each packet instead of `target` (a call whose media the box moves while it sends).
    */
   async send(
     target: number,
     payload: Buffer,
-    options: { payloadType: number; frameBytes: number; timestampStep: number; lose?: (n: number) => boolean; skew?: (n: number) => number },
+    options: { payloadType: number; frameBytes: number; timestampStep: number; lose?: (n: number) => boolean; skew?: (n: number) => number; to?: () => number },
   ): Promise<number> {
     const ssrc = 0x1234_0000 + Math.floor(Math.random() * 0xffff);
     let sequence = 1;
@@ -73,7 +74,7 @@ export class RtpTerminal {
       header.writeUInt32BE((timestamp + Math.round(((options.skew?.(n) ?? 0) * options.timestampStep) / 20)) >>> 0, 4);
       header.writeUInt32BE(ssrc, 8);
       timestamp += options.timestampStep;
-      if (!options.lose?.(n)) this.socket.send(Buffer.concat([header, payload.subarray(offset, offset + options.frameBytes)]), target, '127.0.0.1');
+      if (!options.lose?.(n)) this.socket.send(Buffer.concat([header, payload.subarray(offset, offset + options.frameBytes)]), options.to?.() ?? target, '127.0.0.1');
       sent++;
       const due = started + sent * 20;
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - Date.now())));

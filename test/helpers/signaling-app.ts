@@ -3,6 +3,7 @@
  * set-up of the signaling tests that watch what the service does in front of an application
  * (overload, methods no application takes). `routes` registers the application's handlers
  * before it connects; srf's typings omit its per-verb methods but invite, so `on` takes any verb.
+ * The application port's secret is returned for tests that connect a second, raw application.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -19,7 +20,7 @@ export async function signalingWithApp(
   t: { teardown(fn: () => unknown): void },
   options: Partial<SignalingServiceOptions>,
   routes: (on: (verb: string, handler: Handler) => void) => void,
-): Promise<{ service: SignalingService; port: number; disconnect: () => void }> {
+): Promise<{ service: SignalingService; port: number; secret: string; disconnect: () => void }> {
   const secret = randomBytes(8).toString('hex');
   const port = await freePort();
   const service = new SignalingService({
@@ -45,5 +46,5 @@ export async function signalingWithApp(
     srf.on('connect', () => resolve());
     srf.connect({ host: '127.0.0.1', port: service.applicationPort ?? 0, secret });
   });
-  return { service, port, disconnect };
+  return { service, port, secret, disconnect };
 }

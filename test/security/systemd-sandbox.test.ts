@@ -5,7 +5,8 @@
  * analyzer accepting every setting. The settings the rating does not show are checked too: no
  * unit sets MemoryDenyWriteExecute (every unit runs Node, whose JIT needs writable code
  * memory), only the units binding ports below 1024 keep CAP_NET_BIND_SERVICE, and the root
- * maintenance job may not write the log folder and logs to the journal.
+ * maintenance job may not write the log folder and logs to the journal; the media process,
+ * which opens no database, writes only its socket's folder of the data folder.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -71,7 +72,11 @@ t.test('what the rating does not show', async (t) => {
     const bindsLowPorts = name === 'vcbox-control.service' || name === 'vcbox-signaling.service';
     if (bindsLowPorts) t.same(capabilities, ['CAP_NET_BIND_SERVICE'], `${name}: only CAP_NET_BIND_SERVICE (ports below 1024)`);
     else if (name !== 'vcbox-maintenance.service') t.same(capabilities, [''], `${name}: no capability at all`);
-    if (name !== 'vcbox-maintenance.service') t.same(unit.get('ReadWritePaths'), ['@DATADIR@ @LOGDIR@'], `${name}: writes only the data and log folders`);
+    if (name === 'vcbox-media.service') {
+      // It opens no database (the control plane sends it its settings): it writes only its socket's folder.
+      t.same(unit.get('ReadWritePaths'), ['@DATADIR@/run @LOGDIR@'], `${name}: writes only the control channels' socket folder and the log folder`);
+      t.same(unit.get('InaccessiblePaths'), ['-@DATADIR@/secrets -@DATADIR@/backups'], `${name}: sees neither the secrets nor the backups`);
+    } else if (name !== 'vcbox-maintenance.service') t.same(unit.get('ReadWritePaths'), ['@DATADIR@ @LOGDIR@'], `${name}: writes only the data and log folders`);
   }
   const maintenance = settings(readFileSync(path.join(unitsDir, 'vcbox-maintenance.service'), 'utf8'));
   t.same(maintenance.get('ReadWritePaths'), ['@PREFIX@ @DATADIR@'], 'the root job writes the install root and the data folder, not the log folder');

@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { BUILD_INFO } from '../../server/version.ts';
+import { BUILD_INFO } from '../../server/core/version.ts';
 import { launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 import { readEntries, resign, setVersion, startInstalledBox } from '../helpers/release-package.ts';

@@ -158,7 +158,7 @@ export const backupRoutes: FastifyPluginAsync<Options> = async (app, { db, store
 
   app.delete<{ Params: { name: string } }>(
     '/backups/:name',
-    { schema: { summary: 'Delete a backup', params: nameParams } },
+    { config: { freesSpace: true }, schema: { summary: 'Delete a backup', params: nameParams } },
     async (request, reply) => {
       const { deleted } = await store.delete([request.params.name], author(request));
       if (deleted.length === 0) throw createError('VCBOX_ERR_BACKUP_NOT_FOUND', { name: request.params.name, field: 'name' });
@@ -169,6 +169,7 @@ export const backupRoutes: FastifyPluginAsync<Options> = async (app, { db, store
   app.post<{ Body: { names: string[] } }>(
     '/backups/delete',
     {
+      config: { freesSpace: true },
       schema: {
         summary: 'Delete several backups; answers which were deleted and which did not exist',
         body: { type: 'object', required: ['names'], additionalProperties: false, properties: { names: { type: 'array', minItems: 1, maxItems: 1000, items: name } } },

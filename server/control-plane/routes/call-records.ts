@@ -48,8 +48,8 @@ export const callRecordRoutes: FastifyPluginAsync<{ records: CallRecords }> = as
       const { format, ...filter } = request.query;
       const rows = records.forExport(filter);
       const data = tableSheet(
-        ['类型 Type', '主题 Subject', '会议号 Meeting ID', '主叫 Caller', '被叫 Callee', '开始 Start', '接通 Answered', '结束 End', '时长(秒) Duration (s)', '结果 Outcome'],
-        rows.map((r) => [r.type, r.subject, r.meeting_id, r.caller, r.callee, r.started_at, r.answered_at, r.ended_at, r.duration_s, r.outcome]),
+        ['类型 Type', '主题 Subject', '会议号 Meeting ID', '主叫 Caller', '被叫 Callee', '开始 Start', '接通 Answered', '结束 End', '时长(秒) Duration (s)', '结果 Outcome', '结束原因 End reason'],
+        rows.map((r) => [r.type, r.subject, r.meeting_id, r.caller, r.callee, r.started_at, r.answered_at, r.ended_at, r.duration_s, r.outcome, r.end_reason]),
         format,
         'Call records',
       );

@@ -16,7 +16,7 @@ import { METRICS, type Metric, type SystemSample, type SystemSampler } from '../
 import type { LicenseFacts } from '../../license/license-store.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { zoneName } from '../../system/time-zones.ts';
-import { BUILD_INFO } from '../../version.ts';
+import { BUILD_INFO } from '../../core/version.ts';
 import type { OnlineLookup } from './online-users.ts';
 
 export interface DashboardRouteOptions {

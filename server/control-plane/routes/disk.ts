@@ -59,6 +59,7 @@ export const diskRoutes: FastifyPluginAsync<Options> = async (app, { db, setting
   app.post<{ Body: { part: DiskPartId; module?: LogModule } }>(
     '/disk/clean',
     {
+      config: { freesSpace: true },
       schema: {
         summary: '"Clean now": delete a part\'s files, or one server-log module\'s (the file a process is writing is emptied, not deleted)',
         body: {

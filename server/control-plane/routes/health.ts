@@ -4,7 +4,7 @@
  * unauthenticated LAN user could misuse beyond the version.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { BUILD_INFO } from '../../version.ts';
+import { BUILD_INFO } from '../../core/version.ts';
 
 const startedAt = Date.now();
 

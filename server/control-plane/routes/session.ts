@@ -85,7 +85,7 @@ export const sessionRoutes: FastifyPluginAsync<Options> = async (app, { db, admi
   app.post<{ Body: { username: string; password: string } }>(
     '/session',
     {
-      config: { public: true },
+      config: { public: true, freesSpace: true },
       schema: {
         summary: 'Log in',
         description: 'Answers the session with its CSRF token and sets the session cookie. 5 wrong passwords lock the user out for 3 minutes; one password is checked at a time, the overflow answered VCBOX_ERR_BUSY (503).',
@@ -219,7 +219,7 @@ export const sessionRoutes: FastifyPluginAsync<Options> = async (app, { db, admi
 
   app.get('/session', { schema: { summary: 'The current session', response: { 200: sessionView } } }, async (request) => view(request));
 
-  app.delete('/session', { config: { anyRole: true }, schema: { summary: 'Log out' } }, async (request, reply) => {
+  app.delete('/session', { config: { anyRole: true, freesSpace: true }, schema: { summary: 'Log out' } }, async (request, reply) => {
     if (request.sessionToken) sessions.delete(request.sessionToken);
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     audit(request, request.admin?.username ?? '', 'session.logout');

@@ -223,7 +223,7 @@ export class ParticipantSession {
   /**
    * Ends the participant's session (once; later calls do nothing): leaves the media (when a join
    * was tried), ends the call record with `outcome` (default: answered when it got in, failed
-   * otherwise; an answered record stays answered), takes it out of the live registry or gives
+   * otherwise; an answered record stays answered) and `reason` as why it ended, takes it out of the live registry or gives
    * back its admission's seat. Resolves when the media has been told.
    */
   async close(reason: string, outcome?: CallOutcome): Promise<void> {
@@ -234,7 +234,7 @@ export class ParticipantSession {
     // Sent first, so the media hears the leave before the meeting's end (one ordered channel).
     const left = this.#mediaTried ? this.#services.media.leave(this.number, this.id, reason).catch((error: Error) => log.debug({ meeting: this.number, participant: this.id, err: error.message }, 'media leave not served')) : undefined;
     try {
-      this.#services.records.ended(this.#record, outcome ?? (this.#entered ? 'answered' : 'failed'));
+      this.#services.records.ended(this.#record, outcome ?? (this.#entered ? 'answered' : 'failed'), new Date(), reason);
     } catch (error) {
       log.error({ meeting: this.number, participant: this.id, err: error as Error }, 'could not end the call record');
     }

@@ -68,8 +68,12 @@ export class ServerTransaction {
     return this.#finalStatus === undefined && this.#state !== 'terminated';
   }
 
-  /** Sends a response and moves the state machine. Returns false if it could not be sent. */
-  respond(response: SipResponse): boolean {
+  /**
+   * Sends a response and moves the state machine. Returns false if it could not be sent.
+   * `relayed`: a 2xx to INVITE a proxy passes on (RFC 6026 §8.4): its retransmissions come end
+   * to end from the callee, so the box neither repeats it nor waits for the ACK.
+   */
+  respond(response: SipResponse, relayed = false): boolean {
     if (this.#state === 'terminated' || this.#state === 'completed' || this.#state === 'confirmed' || this.#state === 'accepted') {
       return false;
     }
@@ -82,7 +86,10 @@ export class ServerTransaction {
     }
     this.#stopReliable();
     this.#finalStatus = response.status;
-    if (this.isInvite && response.status < 300) {
+    if (this.isInvite && response.status < 300 && relayed) {
+      this.#state = 'accepted';
+      this.#timeoutTimer = setTimeout(() => this.#terminate(), TIMERS.transactionTimeout); // Timer L
+    } else if (this.isInvite && response.status < 300) {
       this.#state = 'accepted';
       this.#retransmit(TIMERS.T1, true);
       this.#timeoutTimer = setTimeout(() => {

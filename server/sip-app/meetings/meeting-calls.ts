@@ -10,7 +10,7 @@
  * file answers with the media service's SDP and keeps the dialog: hang-ups either way,
  * re-INVITE/UPDATE (hold, moved address), session timers (RFC 4028), key frame INFO (RFC 5168),
  * removal from the console and media-side ends (RTP timeout, media restart) all end in
- * `session.close`. With the licence allowing no video the session declines video in every offer.
+ * `session.close`; a worker's or the whole media process's death re-attaches the legs instead. With the licence allowing no video the session declines video in every offer.
  */
 import { randomUUID } from 'node:crypto';
 import type Srf from 'drachtio-srf';
@@ -150,6 +150,19 @@ export class MeetingCalls {
       return;
     }
     participant.hangUp(reason === 'rtp-timeout' ? 'no media received (RTP timeout)' : `media ended (${reason})`);
+  }
+
+  /**
+   * The media process came back after it died (its control channel connected again): every
+   * meeting leg lost its media with it, and the new process knows no meeting. Each leg is
+   * re-attached as after a worker's death — joined again with the terminal's last offer (the
+   * meeting made anew on the new process), the terminal re-INVITEd to the new address.
+   */
+  mediaReturned(): void {
+    if (this.#legs.size > 0) log.warn({ legs: this.#legs.size }, 'the media service restarted: re-attaching every meeting leg');
+    for (const [participantId, leg] of this.#legs) {
+      this.#reattach(leg.session.number, participantId).catch((error: Error) => log.error({ meeting: leg.session.number, participant: participantId, err: error }, 're-attaching the leg failed'));
+    }
   }
 
   /**

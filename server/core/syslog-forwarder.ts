@@ -7,12 +7,12 @@
  * and announced to the collector once it is back — and the connection is retried with
  * exponential back-off. What was handed to a connection that then breaks may be lost (plain
  * syslog over TCP has no acknowledgements; RELP would be the answer).
- * Which messages to send, and when the target changes, is ./remote-syslog.ts's business.
+ * Which messages to send, and when the target changes, is ./remote-syslog-link.ts's business.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
-import { getLogger } from '../core/logger.ts';
+import { getLogger } from './logger.ts';
 import { octetCounted } from './syslog-message.ts';
 
 const log = getLogger('syslog');

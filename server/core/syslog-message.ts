@@ -3,7 +3,7 @@
  * PROCID, MSGID, STRUCTURED-DATA, then the UTF-8 BOM and the text) as bytes, and the
  * octet-counting frame ("LEN SP MSG", RFC 6587 3.4.1 / RFC 5425 4.3) that carries it over
  * TCP and TLS. Pure functions: nothing here opens a socket (./syslog-forwarder.ts does) or
- * knows where messages come from (./remote-syslog.ts).
+ * knows where messages come from (./remote-syslog-link.ts).
  */
 
 /** RFC 5424 6.2.1 facilities the box uses: local0 for everything it sends. */

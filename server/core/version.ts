@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { PROJECT_ROOT } from './core/config.ts';
+import { PROJECT_ROOT } from './config.ts';
 
 interface BuildInfo {
   readonly version: string;
