@@ -81,6 +81,8 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
   readonly #creating = new Map<string, Promise<MeetingMedia>>();
   /** Layouts chosen for meetings (kept for one whose media is not up yet, and across restarts of it). */
   readonly #layouts = new Map<string, { choice: LayoutChoice; pinned: string | null }>();
+  /** meeting → who presents content (kept across a meeting's media restart; the control plane clears it). */
+  readonly #presenters = new Map<string, string>();
   /** Broadcast and watched sites per meeting, kept so a meeting rebuilt on another worker keeps them. */
   readonly #focus = new Map<string, { broadcast: string | null; watching: Map<string, string> }>();
   #network: MediaNetwork;
@@ -140,6 +142,8 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
       if (layout) meeting.setLayout(layout.choice, layout.pinned);
       const focus = this.#focus.get(key);
       if (focus?.broadcast) meeting.setBroadcast(focus.broadcast);
+      const presenter = this.#presenters.get(key);
+      if (presenter) meeting.setPresenter(presenter);
       for (const [viewer, watched] of focus?.watching ?? []) meeting.setWatch(viewer, watched);
       meeting.on('participantclosed', (id, reason) => {
         const kept = this.#focus.get(key);
@@ -299,6 +303,17 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
   setBroadcast(meeting: string, participantId: string | null): void {
     this.#focusOf(meeting).broadcast = participantId;
     this.#meetings.get(meeting)?.setBroadcast(participantId);
+  }
+
+  /**
+   * Who presents content in a meeting (the floor's holder, told by the control plane's floor
+   * control); null: nobody. Kept for the meeting's media (re)start; its content goes to every
+   * other SIP leg with a content line.
+   */
+  setPresenter(meeting: string, participantId: string | null): void {
+    if (participantId === null) this.#presenters.delete(meeting);
+    else this.#presenters.set(meeting, participantId);
+    this.#meetings.get(meeting)?.setPresenter(participantId);
   }
 
   /** Watch a site: the SIP terminal `viewerId` sees `watchedId` full screen; null: the meeting's picture again. */

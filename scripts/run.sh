@@ -2,8 +2,8 @@
 # THE RUN COMMAND: sets everything up (idempotent, seconds on a second run), then runs the
 # appliance in the foreground with its embedded defaults — data in ./data (SQLite, logs,
 # generated TLS certificate), console on http://127.0.0.1:8080/, SIP on UDP/TCP 5060 and
-# TLS 5061. Ctrl-C stops every process. Configuration: VCBOX_* variables or a JSON file named
-# by VCBOX_CONFIG (docs/configuration.md).
+# TLS 5061, BFCP (content sharing) on TCP/UDP 5090 and TLS 5091. Ctrl-C stops every process.
+# Configuration: VCBOX_* variables or a JSON file named by VCBOX_CONFIG (docs/configuration.md).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/setup.sh

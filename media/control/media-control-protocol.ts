@@ -66,6 +66,12 @@ export type SetLayoutResult = NoResult;
 /** Broadcast a site to the meeting; null stops it. */
 export type SetBroadcastParams = [meeting: string, participantId: string | null];
 export type SetBroadcastResult = NoResult;
+/**
+ * Who presents content (the BFCP floor's holder, a SIP participant with a content line); null:
+ * nobody. Only that participant's content is forwarded, to every other SIP leg with a content line.
+ */
+export type SetPresenterParams = [meeting: string, participantId: string | null];
+export type SetPresenterResult = NoResult;
 /** A SIP terminal watches a site; null: the meeting's picture again. */
 export type SetWatchParams = [meeting: string, viewerId: string, watchedId: string | null];
 export type SetWatchResult = NoResult;
@@ -119,6 +125,7 @@ export interface MediaRequests {
   videoRouting: { params: VideoRoutingParams; result: VideoRoutingResult };
   setLayout: { params: SetLayoutParams; result: SetLayoutResult };
   setBroadcast: { params: SetBroadcastParams; result: SetBroadcastResult };
+  setPresenter: { params: SetPresenterParams; result: SetPresenterResult };
   setWatch: { params: SetWatchParams; result: SetWatchResult };
   pictureState: { params: PictureStateParams; result: PictureStateResult };
   ivrStart: { params: IvrStartParams; result: IvrStartResult };
@@ -240,6 +247,7 @@ export const MEDIA_REQUEST_SHAPES: { readonly [M in MediaMethod]: ShapesOf<Media
   videoRouting: [meeting],
   setLayout: [meeting, text('choice', { oneOf: LAYOUT_CHOICES }), text('pinned', { optional: true, nullable: true })],
   setBroadcast: [meeting, text('participantId', { nullable: true })],
+  setPresenter: [meeting, text('participantId', { nullable: true })],
   setWatch: [meeting, text('viewerId'), text('watchedId', { nullable: true })],
   pictureState: [meeting, text('participantId', { optional: true })],
   ivrStart: [text('callId'), text('offer'), text('remoteAddress', { optional: true })],

@@ -130,7 +130,7 @@ export class IvrSession extends EventEmitter<IvrSessionEvents> {
             direction: answerDirection(audio.direction),
             ptime: 20,
           }
-        : { kind: m.kind, port: 0, proto: m.proto, codecs: m.codecs.slice(0, 1) },
+        : { kind: m.kind, port: 0, proto: m.proto, codecs: m.codecs.slice(0, 1), ...(m.codecs.length === 0 ? { formats: m.formats.slice(0, 1) } : {}) },
     );
     session.#start();
     return { session, sdp: writeSdp({ address: options.address, sessionId: String(Date.now()), version: 1, media }) };

@@ -5,8 +5,9 @@
  * the meeting's pictures (meeting-pictures.ts); their live figures, its stats
  * (meeting-stats.ts); the shapes it speaks in, meeting-types.ts. The meeting admits and removes
  * participants, mutes them, hangs up a leg whose RTP stops, and tells the media service what
- * happened (events). `close()` is idempotent and cascades: pictures, participants, mixer,
- * router.
+ * happened (events). Content: the presenter's (the BFCP floor's holder, `setPresenter`) content
+ * line is forwarded to every other SIP leg with a content line, H.264 as sent. `close()` is
+ * idempotent and cascades: pictures, participants, mixer, router.
  */
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
@@ -67,6 +68,9 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   /** Participants whose leg or peer is being built (a second join with the same id is refused). */
   readonly #joining = new Set<string>();
   readonly #muted = new Set<string>();
+  /** Who presents content (the floor's holder), and the content routing in progress (one at a time). */
+  #presenter: string | null = null;
+  #contentRouting: Promise<void> = Promise.resolve();
   readonly #pictures: MeetingPictures;
   readonly #timer: NodeJS.Timeout;
   #closed = false;
@@ -176,6 +180,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       this.emit('newproducer', { producerId: leg.meetingAudio.id, participantId: id, displayName: leg.displayName, kind: 'audio' });
       if (leg.video) this.emit('newproducer', { producerId: leg.video.meetingProducer.id, participantId: id, displayName: leg.displayName, kind: 'video' });
       this.#pictures.refresh();
+      if (leg.content) this.#routeContent();
       return { sdp: leg.answer(offer.media, audio, crypto), audioCodec: leg.audioCodec, srtp: leg.srtp };
     } finally {
       this.#joining.delete(id);
@@ -189,7 +194,12 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     const audio = offer.media.find((m) => m.kind === 'audio');
     if (!audio) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'the new offer has no audio stream' });
     assertServable(audio, 'meeting', leg.network.listenIp);
-    if (leg.offersSameAudio(audio)) return leg.renegotiate(offer, audio);
+    if (leg.offersSameAudio(audio)) {
+      const hadContent = Boolean(leg.content);
+      const answer = await leg.renegotiate(offer, audio);
+      if (!hadContent && leg.content) this.#routeContent();
+      return answer;
+    }
     // A codec change: the leg is rebuilt for the new offer (new transports and ports, the
     // same SDP session, the next version); the old leg stays if the new offer is refused.
     const request: SipLegRequest = { participantId, displayName: leg.displayName, offer: offerText, srtp: leg.srtpPolicy };
@@ -235,6 +245,41 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   /** Broadcast a site (null: stop): every other SIP terminal sees it full screen. */
   setBroadcast(participantId: string | null): void {
     this.#pictures.setBroadcast(participantId);
+  }
+
+  /** Who presents content (null: nobody): every other SIP leg with a content line receives that participant's content. */
+  setPresenter(participantId: string | null): void {
+    if (this.#presenter === participantId) return;
+    log.info({ meeting: this.key, presenter: participantId, previous: this.#presenter }, 'content presenter changed');
+    this.#presenter = participantId;
+    this.#routeContent();
+  }
+
+  /** Who presents content now. */
+  get presenter(): string | null {
+    return this.#presenter;
+  }
+
+  /**
+   * Brings every content line in line with the presenter: the presenter's content (if it has
+   * a content line) to each other leg with one, nothing to the rest. Runs one at a time, in order.
+   */
+  #routeContent(): void {
+    this.#contentRouting = this.#contentRouting.then(async () => {
+      if (this.#closed) return;
+      const presenter = this.#presenter === null ? undefined : this.#legs.get(this.#presenter);
+      const source = presenter?.content?.meetingProducer;
+      for (const leg of [...this.#legs.values()]) {
+        if (!leg.content || leg.closed) continue;
+        const shown = leg === presenter || !source || source.closed ? undefined : source;
+        if (leg.isShowingContent(shown?.id)) continue;
+        try {
+          await leg.showContent(shown);
+        } catch (error) {
+          log.warn({ meeting: this.key, participant: leg.id, err: (error as Error).message }, 'could not forward content to a leg');
+        }
+      }
+    });
   }
 
   /** Watch a site: the SIP terminal `viewerId` sees `watchedId` full screen (null: the meeting's picture again). */
@@ -396,6 +441,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       this.emit('producerclosed', leg.meetingAudio.id, participantId);
       if (leg.video) this.emit('producerclosed', leg.video.meetingProducer.id, participantId);
       leg.close();
+      if (leg.content && participantId === this.#presenter) this.#routeContent();
     }
     this.#pictures.participantLeft(participantId, !quiet);
     log.info({ meeting: this.key, participant: participantId, reason }, peer ? 'browser left' : 'participant left');

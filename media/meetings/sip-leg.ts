@@ -4,7 +4,9 @@
  * router, or the meeting is spread over workers), its PlainTransports (audio and, when offered,
  * video), the producers of the terminal's audio and camera, the mix producer the meeting's
  * mixer feeds for it, the consumers of both, the pipe producers that carry them between
- * routers and the video consumer of what it is shown. `SipLeg.create` builds these in order
+ * routers and the video consumer of what it is shown; and, when the terminal offers a content
+ * line (`a=content:slides`, H.264), the content transport with the terminal's presentation as a
+ * producer (built at the first offer that has one, a re-INVITE included). `SipLeg.create` builds these in order
  * and, when any step fails, closes what it had made before the error goes on; `close()` closes
  * everything once, newest first, whatever state the leg is in (a router closed under it too).
  * The offer checks and the SDP answer of a leg live here as well.
@@ -14,9 +16,23 @@ import type { types } from 'mediasoup';
 import { createError } from '../../server/core/errors.ts';
 import { getLogger } from '../../server/core/logger.ts';
 import { AUDIO_CODECS, type AudioCodecName, pickAudioCodec } from '../audio-mixer/audio-codec.ts';
-import { type AnswerMedia, answerDirection, assertServable, type Direction, type SdpCodec, type SdpCrypto, type SdpMedia, type SdpOffer, parseSdp, writeSdp } from '../sdp/sip-sdp.ts';
+import {
+  type AnswerMedia,
+  answerDirection,
+  assertServable,
+  contentLine,
+  type Direction,
+  isContentLine,
+  mainVideoLine,
+  parseSdp,
+  type SdpCodec,
+  type SdpCrypto,
+  type SdpMedia,
+  type SdpOffer,
+  writeSdp,
+} from '../sdp/sip-sdp.ts';
 import type { MediaNetwork, MeetingParts, SdpSession, SipLegRequest, SrtpPolicy } from './meeting-types.ts';
-import { createVideoLeg, feedbackLines, pickVideoCodec, type VideoLeg, videoCapabilities } from './sip-video.ts';
+import { type ChosenVideo, createVideoLeg, feedbackLines, pickVideoCodec, type VideoLeg, videoCapabilities } from './sip-video.ts';
 
 const log = getLogger('sip-leg');
 
@@ -68,6 +84,44 @@ export interface SipLegVideo extends VideoLeg {
   direction: Direction;
 }
 
+/** The content half of a leg: the terminal's presentation (its content line), as the meeting router has it too. */
+export interface SipLegContent extends VideoLeg {
+  /** The router the content transport lives in. */
+  readonly router: types.Router;
+  /** The consumer of the presenter's content this leg receives, and the meeting producer it consumes. */
+  consumer?: types.Consumer;
+  showing?: string;
+  /** The presenter's content piped into this leg's content router (when that is not the meeting's). */
+  piped?: types.Producer;
+  /** The terminal's content as the meeting router has it. */
+  readonly meetingProducer: types.Producer;
+  /** The label the answer gives the content line (the offer's, else `slides`): BFCP's a=floorid mstrm: names it. */
+  readonly label: string;
+  direction: Direction;
+}
+
+/** The content line's codec: H.264, as room systems send content (a VP8-only content line is declined). */
+export function pickContentCodec(media: SdpMedia): ChosenVideo | undefined {
+  const chosen = pickVideoCodec({ ...media, codecs: media.codecs.filter((c) => c.name.toUpperCase() === 'H264') });
+  return chosen?.mimeType === 'video/H264' ? chosen : undefined;
+}
+
+function videoCapability(chosen: ChosenVideo): types.RouterRtpCodecCapability {
+  return { kind: 'video', mimeType: chosen.mimeType, clockRate: 90000, parameters: chosen.parameters, preferredPayloadType: chosen.codec.payloadType };
+}
+
+/** The meeting router serves `cap` under the terminal's own payload type (so the leg may use that router). */
+function numberedAsMeeting(meeting: MeetingParts, cap: types.RouterRtpCodecCapability): boolean {
+  return (
+    meeting.router.rtpCapabilities.codecs?.some(
+      (c) =>
+        c.mimeType.toLowerCase() === cap.mimeType.toLowerCase() &&
+        c.preferredPayloadType === cap.preferredPayloadType &&
+        (cap.mimeType !== 'video/H264' || c.parameters?.['packetization-mode'] === cap.parameters?.['packetization-mode']),
+    ) ?? false
+  );
+}
+
 /** Where and how a new leg is built (the meeting's choices). */
 export interface SipLegPlacement {
   /** The addresses the leg's media uses (static NAT: the public IP for callers outside). */
@@ -100,6 +154,8 @@ interface SipLegInit {
   readonly legWorker: types.Worker;
   readonly piped: Map<string, types.Producer>;
   readonly video: (VideoLeg & { meetingProducer: types.Producer; direction: Direction }) | undefined;
+  readonly content: SipLegContent | undefined;
+  readonly onLost: () => void;
   readonly owned: Closable[];
 }
 
@@ -148,6 +204,9 @@ export class SipLeg {
   /** Meeting producers piped into the leg's routers (meeting producer id → the pipe producer there). */
   readonly #piped: Map<string, types.Producer>;
   readonly #video: (VideoLeg & { meetingProducer: types.Producer; direction: Direction; consumer?: types.Consumer; showing?: string; showingParticipant?: string }) | undefined;
+  /** The content half, once an offer brought a content line the box serves. */
+  #content: SipLegContent | undefined;
+  readonly #onLost: () => void;
   /** Everything the leg made, oldest first. */
   readonly #owned: Closable[];
   #closed = false;
@@ -177,7 +236,7 @@ export class SipLeg {
     if (!secure && request.srtp === 'required') throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'this box requires SRTP; enable media encryption (SRTP/SDES) on the terminal' });
 
     const info = AUDIO_CODECS[chosen.name];
-    const videoMedia = offer.media.find((m) => m.kind === 'video' && m.port > 0);
+    const videoMedia = mainVideoLine(offer.media);
     const offeredVideo = videoMedia ? pickVideoCodec(videoMedia) : undefined;
     const videoCrypto = videoMedia?.proto.includes('SAVP') ? pickCrypto(videoMedia) : undefined;
     const chosenVideo = videoMedia && offeredVideo && (!videoMedia.proto.includes('SAVP') || videoCrypto) ? offeredVideo : undefined;
@@ -190,16 +249,7 @@ export class SipLeg {
       ...(info.channels > 1 ? { channels: info.channels } : {}),
       preferredPayloadType: chosen.codec.payloadType,
     };
-    const videoCap: types.RouterRtpCodecCapability | undefined = chosenVideo
-      ? { kind: 'video', mimeType: chosenVideo.mimeType, clockRate: 90000, parameters: chosenVideo.parameters, preferredPayloadType: chosenVideo.codec.payloadType }
-      : undefined;
-    const numberedAsMeeting = (cap: types.RouterRtpCodecCapability) =>
-      meeting.router.rtpCapabilities.codecs?.some(
-        (c) =>
-          c.mimeType.toLowerCase() === cap.mimeType.toLowerCase() &&
-          c.preferredPayloadType === cap.preferredPayloadType &&
-          (cap.mimeType !== 'video/H264' || c.parameters?.['packetization-mode'] === cap.parameters?.['packetization-mode']),
-      ) ?? false;
+    const videoCap: types.RouterRtpCodecCapability | undefined = chosenVideo ? videoCapability(chosenVideo) : undefined;
     const legWorker = placement.worker();
     const owned: Closable[] = [];
     const own = <T extends Closable>(entity: T): T => {
@@ -212,7 +262,7 @@ export class SipLeg {
       // (and the leg stays on the meeting's worker), else one whose only codec has the terminal's number.
       const ownRouters: types.Router[] = [];
       const routerFor = async (cap: types.RouterRtpCodecCapability): Promise<types.Router> => {
-        if (legWorker === meeting.worker && numberedAsMeeting(cap)) return meeting.router;
+        if (legWorker === meeting.worker && numberedAsMeeting(meeting, cap)) return meeting.router;
         const router = own(await legWorker.createRouter({ mediaCodecs: [cap], appData: { meeting: meeting.key, participantId: request.participantId, kind: cap.kind } }));
         ownRouters.push(router);
         return router;
@@ -280,6 +330,8 @@ export class SipLeg {
         const meetingProducer = videoRouter === meeting.router ? made.producer : own(await pipe(videoRouter, made.producer.id, meeting.router));
         video = { ...made, meetingProducer, direction: answerDirection(videoMedia.direction) };
       }
+      const contentMedia = contentLine(offer.media);
+      const content = contentMedia ? await buildContent(meeting, legWorker, contentMedia, request.participantId, network, own, ownRouters) : undefined;
       const leg = new SipLeg({
         meeting,
         request,
@@ -300,6 +352,8 @@ export class SipLeg {
         legWorker,
         piped,
         video,
+        content,
+        onLost: placement.onLost,
         owned,
       });
       for (const router of ownRouters) {
@@ -339,6 +393,8 @@ export class SipLeg {
     this.legWorker = init.legWorker;
     this.#piped = init.piped;
     this.#video = init.video;
+    this.#content = init.content;
+    this.#onLost = init.onLost;
     this.#owned = init.owned;
   }
 
@@ -351,6 +407,11 @@ export class SipLeg {
     return this.#video;
   }
 
+  /** The content half, when the terminal offered a content line the box serves. */
+  get content(): SipLegContent | undefined {
+    return this.#content;
+  }
+
   /** On hold (the terminal sends nothing on purpose). */
   get holding(): boolean {
     return this.direction === 'inactive' || this.direction === 'recvonly';
@@ -361,11 +422,18 @@ export class SipLeg {
     return audio.codecs.some((c) => c.payloadType === this.codec.payloadType && c.name.toLowerCase() === this.codec.name.toLowerCase());
   }
 
-  /** A re-INVITE with the same codec: new directions (hold/resume), the next SDP version; the answer. */
+  /**
+   * A re-INVITE with the same codec: new directions (hold/resume), the next SDP version; the
+   * answer. A content line offered for the first time gets its transport now (audio and video
+   * stay as they are); if that fails the line is declined and the call goes on.
+   */
   async renegotiate(offer: SdpOffer, audio: SdpMedia): Promise<string> {
     this.direction = audio.port === 0 ? 'inactive' : answerDirection(audio.direction);
-    const videoOffer = offer.media.find((m) => m.kind === 'video');
+    const videoOffer = offer.media.find((m) => m.kind === 'video' && !isContentLine(m));
     if (this.#video && videoOffer) this.#video.direction = videoOffer.port === 0 ? 'inactive' : answerDirection(videoOffer.direction);
+    const contentOffer = offer.media.find(isContentLine);
+    if (this.#content && contentOffer) this.#content.direction = contentOffer.port === 0 ? 'inactive' : answerDirection(contentOffer.direction);
+    if (!this.#content && contentOffer && contentOffer.port > 0) await this.#addContent(contentOffer);
     await this.applyDirection();
     this.version++;
     this.lastRtpAt = Date.now();
@@ -384,12 +452,60 @@ export class SipLeg {
     }
   }
 
-  /** The SDP answer to an offer: the leg's audio (and video) m-lines, the others refused. */
+  /** The content line of a re-INVITE: its transport and producer, made once (a failure declines the line). */
+  async #addContent(offered: SdpMedia): Promise<void> {
+    const made: Closable[] = [];
+    const routers: types.Router[] = [];
+    try {
+      const content = await buildContent(
+        this.#meeting,
+        this.legWorker,
+        offered,
+        this.id,
+        this.network,
+        (entity) => {
+          made.push(entity);
+          return entity;
+        },
+        routers,
+      );
+      if (this.#closed) throw new Error('the leg closed while its content line was being made');
+      this.#owned.push(...made);
+      for (const router of routers) {
+        router.observer.once('close', () => {
+          if (!this.#closed) this.#onLost();
+        });
+      }
+      this.#content = content;
+    } catch (error) {
+      closeAll(made);
+      log.warn({ meeting: this.#meeting.key, participant: this.id, err: (error as Error).message }, 'the content line of a re-INVITE could not be served; declined');
+    }
+  }
+
+  /** The SDP answer to an offer: the leg's audio (and video, content) m-lines, the others refused. */
   answer(offered: readonly SdpMedia[], audio: SdpMedia, crypto: SdpCrypto | undefined): string {
     const telephoneEvent = audio.codecs.find((c) => c.name.toLowerCase() === 'telephone-event' && c.clockRate === 8000);
-    const videoOffer = offered.find((m) => m.kind === 'video' && m.port > 0);
+    const videoOffer = mainVideoLine(offered);
     const video = this.#video;
+    const contentOffer = contentLine(offered);
+    const content = this.#content;
     const media: AnswerMedia[] = offered.map((m): AnswerMedia => {
+      if (m === contentOffer && content) {
+        const srtp = content.transport.srtpParameters;
+        const contentCrypto = m.proto.includes('SAVP') ? pickCrypto(m) : undefined;
+        return {
+          kind: 'video',
+          port: content.transport.tuple.localPort,
+          proto: m.proto,
+          codecs: [content.chosen.codec],
+          rtcpMux: m.rtcpMux,
+          ...(m.rtcpMux ? {} : { rtcpPort: content.transport.rtcpTuple?.localPort }),
+          ...(contentCrypto && srtp ? { crypto: { tag: contentCrypto.tag, suite: srtp.cryptoSuite, keyBase64: srtp.keyBase64 } } : {}),
+          direction: content.direction,
+          extra: [...feedbackLines(content.chosen.codec.payloadType), 'a=content:slides', `a=label:${content.label}`],
+        };
+      }
       if (m === videoOffer && video) {
         const srtp = video.transport.srtpParameters;
         const videoCrypto = m.proto.includes('SAVP') ? pickCrypto(m) : undefined;
@@ -405,7 +521,7 @@ export class SipLeg {
           extra: feedbackLines(video.chosen.codec.payloadType),
         };
       }
-      if (m !== audio) return { kind: m.kind, port: 0, proto: m.proto, codecs: m.codecs.slice(0, 1) };
+      if (m !== audio) return { kind: m.kind, port: 0, proto: m.proto, codecs: m.codecs.slice(0, 1), ...(m.codecs.length === 0 ? { formats: m.formats.slice(0, 1) } : {}) };
       const srtp = this.transport.srtpParameters;
       return {
         kind: 'audio',
@@ -465,6 +581,45 @@ export class SipLeg {
     video.consumer = consumer;
   }
 
+  /** The leg receives `shownId` (a presenter's content producer in the meeting router) on its content line, or nothing when undefined. */
+  isShowingContent(shownId: string | undefined): boolean {
+    const content = this.#content;
+    if (!content) return shownId === undefined;
+    const consumer = content.consumer && !content.consumer.closed ? content.consumer : undefined;
+    return shownId === undefined ? consumer === undefined : consumer !== undefined && content.showing === shownId;
+  }
+
+  /**
+   * What the leg's content line receives: `shown` (a presenter's content in the meeting router),
+   * piped into the leg's content router if that is another, consumed in the leg's H.264 under
+   * its payload type, with a key frame asked of the presenter (PLI/FIR) so the receiver can
+   * start decoding; undefined receives nothing. The previous consumer and its pipe are closed.
+   */
+  async showContent(shown: types.Producer | undefined): Promise<void> {
+    const content = this.#content;
+    if (!content || this.#closed) return;
+    content.consumer?.close();
+    content.piped?.close();
+    content.consumer = undefined;
+    content.piped = undefined;
+    content.showing = undefined;
+    if (!shown) return;
+    let source = shown;
+    if (content.router !== this.#meeting.router) {
+      source = await pipe(this.#meeting.router, shown.id, content.router);
+      content.piped = source;
+    }
+    const consumer = await content.transport.consume({ producerId: source.id, rtpCapabilities: videoCapabilities(content.chosen), appData: { participantId: this.id, kind: 'content' } });
+    if (this.#closed) {
+      consumer.close();
+      return;
+    }
+    content.consumer = consumer;
+    content.showing = shown.id;
+    if (content.direction === 'recvonly' || content.direction === 'inactive') await consumer.pause();
+    else await consumer.requestKeyFrame();
+  }
+
   /**
    * Closes everything the leg made, newest first, and takes it out of the mixer; once. Safe in
    * any state: entities mediasoup already closed (its router closed under it) are skipped.
@@ -474,11 +629,43 @@ export class SipLeg {
     this.#closed = true;
     this.#meeting.mixer.removeParticipant(this.id);
     this.#video?.consumer?.close();
+    this.#content?.consumer?.close();
+    this.#content?.piped?.close();
     for (const producer of this.#piped.values()) producer.close();
     this.#piped.clear();
     closeAll(this.#owned);
     log.debug({ meeting: this.#meeting.key, participant: this.id }, 'SIP leg closed');
   }
+}
+
+/**
+ * The content half for an offered content line: H.264 on a transport of its own, in the meeting
+ * router when it numbers H.264 as the terminal does (else a router of the leg's own, piped);
+ * undefined when the line cannot be served (no H.264, SRTP without a suite the box speaks).
+ */
+async function buildContent(
+  meeting: MeetingParts,
+  legWorker: types.Worker,
+  media: SdpMedia,
+  participantId: string,
+  network: MediaNetwork,
+  own: <T extends Closable>(entity: T) => T,
+  ownRouters: types.Router[],
+): Promise<SipLegContent | undefined> {
+  const chosen = pickContentCodec(media);
+  const crypto = media.proto.includes('SAVP') ? pickCrypto(media) : undefined;
+  if (!chosen || (media.proto.includes('SAVP') && !crypto)) return undefined;
+  const cap = videoCapability(chosen);
+  let router = meeting.router;
+  if (legWorker !== meeting.worker || !numberedAsMeeting(meeting, cap)) {
+    router = own(await legWorker.createRouter({ mediaCodecs: [cap], appData: { meeting: meeting.key, participantId, kind: 'content' } }));
+    ownRouters.push(router);
+  }
+  const made = await createVideoLeg(router, network, media, chosen, crypto, participantId, 'content');
+  own(made.transport);
+  own(made.producer);
+  const meetingProducer = router === meeting.router ? made.producer : own(await pipe(router, made.producer.id, meeting.router));
+  return { ...made, router, meetingProducer, label: media.label ?? 'slides', direction: answerDirection(media.direction) };
 }
 
 /** Closes entities newest first; each at most once (mediasoup's close is idempotent, and skipped when closed). */

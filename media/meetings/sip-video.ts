@@ -56,13 +56,14 @@ export async function createVideoLeg(
   chosen: ChosenVideo,
   crypto: (SdpCrypto & { suite: types.SrtpCryptoSuite }) | undefined,
   participantId: string,
+  kind: 'video' | 'content' = 'video',
 ): Promise<VideoLeg> {
   const transport = await router.createPlainTransport({
     listenInfo: { protocol: 'udp', ip: network.listenIp, announcedAddress: network.announcedAddress, portRange: network.portRange },
     rtcpMux: media.rtcpMux,
     comedia: false,
     ...(crypto ? { enableSrtp: true, srtpCryptoSuite: crypto.suite } : {}),
-    appData: { participantId, kind: 'video' },
+    appData: { participantId, kind },
   });
   try {
     await transport.connect({
@@ -77,7 +78,7 @@ export async function createVideoLeg(
         codecs: [{ mimeType: chosen.mimeType, payloadType: chosen.codec.payloadType, clockRate: 90000, parameters: chosen.parameters, rtcpFeedback: VIDEO_FEEDBACK }],
         encodings: [{}],
       },
-      appData: { participantId },
+      appData: { participantId, kind },
     });
     return { transport, producer, chosen };
   } catch (error) {

@@ -1,8 +1,10 @@
 /**
  * SDP (RFC 4566 / 3264) as SIP terminals speak it: parsing an offer into what the media side
  * needs (per m-line: address, ports, payload types with rtpmap/fmtp, RTCP-mux or a=rtcp,
- * SDES a=crypto, direction, ptime) and writing the box's answer. Only what a plain RTP/SRTP
- * endpoint uses; ICE and DTLS (browsers) go through mediasoup-client instead.
+ * SDES a=crypto, direction, ptime; a=content (RFC 4796) and a=label (RFC 4574) that mark a
+ * content video line; a BFCP application line's floor control attributes, RFC 8856) and writing
+ * the box's answer. Only what a plain RTP/SRTP endpoint uses; ICE and DTLS (browsers) go
+ * through mediasoup-client instead.
  */
 import { createError } from '../../server/core/errors.ts';
 
@@ -37,6 +39,14 @@ export interface SdpMedia {
   readonly crypto: readonly SdpCrypto[];
   readonly direction: Direction;
   readonly ptime?: number;
+  /** a=content values (RFC 4796), e.g. ['slides'] for a content line, ['main'] for people. */
+  readonly content: readonly string[];
+  /** a=label (RFC 4574): the name a BFCP a=floorid's mstrm: points at. */
+  readonly label?: string;
+  /** The m-line's formats as written (a BFCP line's is `*`). */
+  readonly formats: readonly string[];
+  /** a=floorctrl values of a BFCP line (RFC 8856): c-only, s-only, c-s. */
+  readonly floorctrl: readonly string[];
 }
 
 export interface SdpOffer {
@@ -81,6 +91,10 @@ export function parseSdp(text: string): SdpOffer {
     crypto: SdpCrypto[];
     direction?: Direction;
     ptime?: number;
+    content: string[];
+    label?: string;
+    formats: string[];
+    floorctrl: string[];
   }
   const media: Building[] = [];
   for (const line of lines) {
@@ -115,6 +129,9 @@ export function parseSdp(text: string): SdpOffer {
         fmtp: new Map(),
         rtcpMux: false,
         crypto: [],
+        content: [],
+        formats: formats.slice(0, 64),
+        floorctrl: [],
       });
     } else if (type === 'a') {
       const colon = value.indexOf(':');
@@ -148,6 +165,12 @@ export function parseSdp(text: string): SdpOffer {
       } else if (name === 'crypto') {
         const match = /^(\d+)\s+(\S+)\s+inline:([A-Za-z0-9+/=]+)/.exec(rest);
         if (match) current.crypto.push({ tag: Number(match[1]), suite: match[2] ?? '', keyBase64: match[3] ?? '' });
+      } else if (name === 'content') {
+        current.content = rest.split(',').map((v) => v.trim().toLowerCase()).filter((v) => v.length > 0).slice(0, 8);
+      } else if (name === 'label') {
+        if (/^[\x21-\x7e]{1,64}$/.test(rest.trim())) current.label = rest.trim();
+      } else if (name === 'floorctrl') {
+        current.floorctrl = rest.split(/\s+/).map((v) => v.toLowerCase()).filter((v) => v.length > 0).slice(0, 3);
       }
     }
   }
@@ -170,8 +193,79 @@ export function parseSdp(text: string): SdpOffer {
       crypto: m.crypto,
       direction: m.direction ?? sessionDirection,
       ...(m.ptime !== undefined ? { ptime: m.ptime } : {}),
+      content: m.content,
+      ...(m.label !== undefined ? { label: m.label } : {}),
+      formats: m.formats,
+      floorctrl: m.floorctrl,
     })),
   };
+}
+
+/** A content (presentation) video line: `a=content:slides` (RFC 4796). */
+export function isContentLine(m: SdpMedia): boolean {
+  return m.kind === 'video' && m.content.includes('slides');
+}
+
+/** The people video line the box serves: the first video line with a port that is not content. */
+export function mainVideoLine(media: readonly SdpMedia[]): SdpMedia | undefined {
+  return media.find((m) => m.kind === 'video' && m.port > 0 && !isContentLine(m));
+}
+
+/** The content video line the box serves: the first `a=content:slides` line with a port. */
+export function contentLine(media: readonly SdpMedia[]): SdpMedia | undefined {
+  return media.find((m) => m.port > 0 && isContentLine(m));
+}
+
+/** The transport of a BFCP application line (RFC 8856), or undefined for any other line. */
+export function bfcpTransport(m: SdpMedia): 'tcp' | 'udp' | 'tls' | undefined {
+  if (m.kind !== 'application') return undefined;
+  const proto = m.proto.toUpperCase();
+  if (proto === 'TCP/BFCP') return 'tcp';
+  if (proto === 'UDP/BFCP') return 'udp';
+  if (proto === 'TCP/TLS/BFCP') return 'tls';
+  return undefined;
+}
+
+/**
+ * The offer with its content video lines and BFCP lines declined (port 0): for a call that
+ * takes no content (the IVR's move into a meeting, a box without floor control), so the media
+ * service answers them with port 0.
+ */
+export function declineContent(sdp: string): string {
+  const sections = splitSections(sdp);
+  return sections
+    .map((section, i) => {
+      if (i === 0) return section;
+      const lines = section.split(/\r?\n/);
+      const first = lines[0] ?? '';
+      const isBfcp = /^m=application \d+ (?:TCP|UDP|TCP\/TLS)\/BFCP\b/i.test(first);
+      // (Read as the parser reads a=content: comma-separated values.)
+      const isContent =
+        first.startsWith('m=video ') &&
+        lines.some((line) => line.startsWith('a=content:') && line.slice('a=content:'.length).split(',').some((v) => v.trim().toLowerCase() === 'slides'));
+      return isBfcp || isContent ? section.replace(/^m=(\S+) \d+/, 'm=$1 0') : section;
+    })
+    .join('');
+}
+
+/** The SDP text cut before each m= line: [session part, media section 1, …] (line ends kept). */
+export function splitSections(sdp: string): string[] {
+  const sections: string[] = [];
+  let start = 0;
+  for (const match of sdp.matchAll(/^m=/gm)) {
+    sections.push(sdp.slice(start, match.index));
+    start = match.index;
+  }
+  sections.push(sdp.slice(start));
+  return sections;
+}
+
+/** The SDP with media section `index` (0-based, in m-line order) replaced by `lines`. */
+export function replaceMediaSection(sdp: string, index: number, lines: readonly string[]): string {
+  const sections = splitSections(sdp);
+  if (index + 1 >= sections.length) throw new RangeError(`the SDP has no media section ${index}`);
+  sections[index + 1] = `${lines.join('\r\n')}\r\n`;
+  return sections.join('');
 }
 
 /**
@@ -230,6 +324,8 @@ export interface AnswerMedia {
   readonly ptime?: number;
   /** Further attribute lines, written as given (e.g. a=rtcp-fb). */
   readonly extra?: readonly string[];
+  /** The m-line's formats when they are not payload types (a declined BFCP line's `*`). */
+  readonly formats?: readonly string[];
 }
 
 export function writeSdp(options: { address: string; sessionId: string; version: number; media: readonly AnswerMedia[] }): string {
@@ -242,7 +338,7 @@ export function writeSdp(options: { address: string; sessionId: string; version:
     't=0 0',
   ];
   for (const m of options.media) {
-    const pts = m.codecs.length > 0 ? m.codecs.map((c) => c.payloadType) : [0];
+    const pts = m.formats && m.formats.length > 0 ? m.formats : m.codecs.length > 0 ? m.codecs.map((c) => c.payloadType) : [0];
     lines.push(`m=${m.kind} ${m.port} ${m.proto} ${pts.join(' ')}`);
     if (m.port === 0) continue;
     for (const codec of m.codecs) {

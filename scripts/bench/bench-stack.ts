@@ -46,6 +46,9 @@ export interface BenchStack {
   readonly vmr: Vmr;
   /** The box's SIP port (UDP) on 127.0.0.1. */
   readonly sipPort: number;
+  /** The SIP application (with `bfcp`: its floors) and the media worker's process id. */
+  readonly app: SipApplication;
+  readonly workerPid: number;
   close(): Promise<void>;
 }
 
@@ -56,6 +59,8 @@ export async function startBenchStack(options: {
   layout?: LayoutChoice;
   capacity?: number;
   media?: (settings: SettingsStore) => Partial<MediaServiceOptions>;
+  /** BFCP floor control for content sharing, on free loopback ports (TCP, UDP). */
+  bfcp?: boolean;
 }): Promise<BenchStack> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `vcbox-bench-${options.tag}-`));
   const db = openDatabase(path.join(dir, 'vcbox.sqlite'));
@@ -83,12 +88,20 @@ export async function startBenchStack(options: {
   await control.listen();
   const client = new MediaClient(path.join(dir, 'media.sock'));
   await client.start(5000);
-  const app = new SipApplication({ signaling: { host: '127.0.0.1', port: signaling.applicationPort ?? 0, secret }, db, settings, media: client });
+  const app = new SipApplication({
+    signaling: { host: '127.0.0.1', port: signaling.applicationPort ?? 0, secret },
+    db,
+    settings,
+    media: client,
+    ...(options.bfcp ? { bfcp: { host: '127.0.0.1', tcpPort: 0, udpPort: 0 } } : {}),
+  });
   await app.start();
   return {
     settings,
     vmr,
     sipPort,
+    app,
+    workerPid: pool.workers[0]?.pid ?? 0,
     async close() {
       app.close();
       client.close();

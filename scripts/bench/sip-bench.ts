@@ -225,6 +225,8 @@ async function main(): Promise<void> {
     VCBOX_SIP_HOST: '127.0.0.1',
     VCBOX_SIP_PORT: String(sipPort),
     VCBOX_SIP_TLS_PORT: String(await freePort()),
+    VCBOX_BFCP_PORT: String(await freePort()),
+    VCBOX_BFCP_TLS_PORT: String(await freePort()),
     VCBOX_SIGNALING_PORT: String(await freePort()),
     VCBOX_LOG_LEVEL: 'warn',
     VCBOX_LOG_STDOUT: '1',

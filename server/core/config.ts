@@ -53,6 +53,12 @@ export interface Config {
    * (undefined = the stored `turn.port` setting); it listens on the media listen address.
    */
   readonly turn: { readonly port?: number };
+  /**
+   * BFCP floor control for content sharing (server/bfcp/, run by the SIP application): the
+   * TCP and UDP port (`port`, one number for both) and the TLS port (for terminals on SIP over
+   * TLS), on the SIP listen address. Defaults 5090 and 5091.
+   */
+  readonly bfcp: { readonly host: string; readonly port: number; readonly tlsPort: number };
   /** Backups: the largest archive an administrator may upload to restore, in bytes. */
   readonly backup: { readonly maxUploadBytes: number };
   /** Terminal firmware: the largest file an administrator may upload, in bytes (all files together: the disk quota setting). */
@@ -108,6 +114,7 @@ interface ConfigFile {
   signaling?: { host?: string; port?: number };
   media?: { workers?: number; listenIp?: string; address?: string };
   turn?: { port?: number };
+  bfcp?: { port?: number; tlsPort?: number };
   backup?: { maxUploadMB?: number };
   firmware?: { maxUploadMB?: number };
   system?: { root?: string; appliance?: boolean; systemd?: boolean };
@@ -236,6 +243,14 @@ export function loadConfig(env: Env): Config {
   }
 
   const sipHost = env.VCBOX_SIP_HOST ?? file.sip?.host ?? '0.0.0.0';
+  const bfcpPort = parsePort('bfcp.port (VCBOX_BFCP_PORT)', env.VCBOX_BFCP_PORT ?? file.bfcp?.port ?? 5090);
+  const bfcpTlsPort = parsePort('bfcp.tlsPort (VCBOX_BFCP_TLS_PORT)', env.VCBOX_BFCP_TLS_PORT ?? file.bfcp?.tlsPort ?? 5091);
+  if (bfcpPort === bfcpTlsPort) {
+    throw createError('VCBOX_ERR_CONFIG_VALUE', { field: 'bfcp.tlsPort (VCBOX_BFCP_TLS_PORT)', reason: `the BFCP TLS port must differ from the BFCP TCP/UDP port ${bfcpPort}` });
+  }
+  for (const [field, port] of [['bfcp.port (VCBOX_BFCP_PORT)', bfcpPort], ['bfcp.tlsPort (VCBOX_BFCP_TLS_PORT)', bfcpTlsPort]] as const) {
+    if (port === sipPort || port === sipTlsPort) throw createError('VCBOX_ERR_CONFIG_VALUE', { field, reason: `${port} is a SIP port of this run; give BFCP a port of its own` });
+  }
   const testKeyFile = env.VCBOX_LICENSE_TEST_KEY_FILE ?? file.license?.testPublicKeyFile;
   const releaseTestKeyFile = env.VCBOX_RELEASE_TEST_KEY_FILE ?? file.upgrade?.testPublicKeyFile;
   const installRoot = parseSystemRoot('upgrade.installRoot (VCBOX_INSTALL_ROOT)', env.VCBOX_INSTALL_ROOT ?? file.upgrade?.installRoot);
@@ -273,6 +288,7 @@ export function loadConfig(env: Env): Config {
       address: env.VCBOX_MEDIA_ADDRESS ?? file.media?.address ?? (sipHost === '0.0.0.0' ? firstLanAddress() : sipHost),
     },
     turn: optionalPortField(optionalPort('turn.port (VCBOX_TURN_PORT)', env.VCBOX_TURN_PORT ?? file.turn?.port)),
+    bfcp: { host: sipHost, port: bfcpPort, tlsPort: bfcpTlsPort },
     backup: {
       maxUploadBytes: parseMebibytes('backup.maxUploadMB (VCBOX_BACKUP_MAX_UPLOAD_MB)', env.VCBOX_BACKUP_MAX_UPLOAD_MB ?? file.backup?.maxUploadMB ?? 1024),
     },

@@ -33,6 +33,7 @@ import { PointToPointCalls } from './calls/point-to-point-calls.ts';
 import { sendCheckSync } from './firmware/check-sync.ts';
 import type { RequestOutcome } from './out-of-dialog-request.ts';
 import { MeetingCalls } from './meetings/meeting-calls.ts';
+import { MeetingFloors, type MeetingFloorsOptions } from '../bfcp/meeting-floors.ts';
 import { IvrCalls, type IvrTimeouts } from './ivr/ivr-calls.ts';
 import { AuthLockout, type LockoutPolicy } from './registrar/auth-lockout.ts';
 import { type DigestAlgorithm, DigestAuthenticator } from './registrar/digest-auth.ts';
@@ -65,6 +66,8 @@ export interface SipApplicationOptions {
   readonly license?: LicensePolicy;
   /** Wrong meeting-ID and PIN lock-out rules (tests shorten them; default DEFAULT_ENTRY_LOCKOUT). */
   readonly entryLockout?: EntryLockoutPolicy;
+  /** BFCP floor control for content sharing (listeners opened by `start`); absent: content and BFCP lines are declined. */
+  readonly bfcp?: MeetingFloorsOptions;
 }
 
 export class SipApplication {
@@ -82,6 +85,8 @@ export class SipApplication {
   readonly lockout: AuthLockout;
   readonly #meetingCalls: MeetingCalls;
   readonly #options: SipApplicationOptions;
+  /** The meetings' floors (content sharing), once `start` opened their listeners. */
+  #floors: MeetingFloors | undefined;
   #connectedSince: Date | null = null;
   #closed = false;
 
@@ -101,6 +106,7 @@ export class SipApplication {
       live: this.live,
       license: options.license,
       lockout: options.entryLockout,
+      floors: () => this.#floors,
     });
     this.srf = new Srf();
     // The nonce key only has to be shared by the processes that check nonces; derive it from
@@ -200,8 +206,36 @@ export class SipApplication {
     use('*', guardMiddleware('undeclared', refuseUndeclared));
   }
 
-  /** Connects to the signaling service; resolves once authenticated (srf retries by itself). */
-  start(timeoutMs = 15_000): Promise<void> {
+  /** The meetings' floors (BFCP), when the application serves content. */
+  get floors(): MeetingFloors | undefined {
+    return this.#floors;
+  }
+
+  /**
+   * Opens the BFCP listeners (when configured; a port that cannot be bound is logged and
+   * content declined), then connects to the signaling service;
+   * resolves once authenticated (srf retries by itself).
+   */
+  async start(timeoutMs = 15_000): Promise<void> {
+    const bfcp = this.#options.bfcp;
+    if (bfcp && !this.#floors && !this.#closed) {
+      // Calls go on without content when a BFCP port cannot be bound (their content lines are declined).
+      const floors = await MeetingFloors.start(bfcp).catch((error: Error) => {
+        log.error({ err: error.message, tcpPort: bfcp.tcpPort, udpPort: bfcp.udpPort, tlsPort: bfcp.tlsPort }, 'BFCP floor control could not listen; content sharing is off until the port is free and the control plane restarts');
+        return undefined;
+      });
+      if (this.#closed) await floors?.close();
+      else this.#floors = floors;
+      // The floor's holder is the one whose content the media service forwards.
+      const media = this.#options.media;
+      floors?.on('presenter', (meeting, participantId) => {
+        void media?.media.setPresenter(meeting, participantId).catch((error: Error) => log.warn({ meeting, participant: participantId, err: error.message }, 'could not tell the media service who presents'));
+      });
+    }
+    return this.#connect(timeoutMs);
+  }
+
+  #connect(timeoutMs: number): Promise<void> {
     const { host, port, secret } = this.#options.signaling;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`could not reach the signaling service at ${host}:${port} within ${timeoutMs} ms`)), timeoutMs);
@@ -247,6 +281,7 @@ export class SipApplication {
     this.#connectedSince = null;
     this.#meetingCalls.close();
     void this.sessions.close();
+    void this.#floors?.close();
     this.qualifier.close();
     this.location.close();
     try {

@@ -13,6 +13,7 @@ t.test('embedded defaults', async (t) => {
   t.equal(config.http.port, undefined, 'the HTTP port comes from the stored setting (80) unless fixed (the dev run command fixes 8080)');
   t.equal(config.sip.port, undefined, 'SIP ports come from the stored settings (5060/5061) unless overridden');
   t.equal(config.signaling.host, '127.0.0.1', 'the application port is loopback only');
+  t.same(config.bfcp, { host: '0.0.0.0', port: 5090, tlsPort: 5091 }, 'BFCP on the SIP address: TCP/UDP 5090, TLS 5091');
   t.equal(config.logLevel, 'info');
 });
 
@@ -27,6 +28,8 @@ t.test('a JSON file, then the environment, override the defaults', async (t) => 
   const fromEnv = loadConfig({ VCBOX_CONFIG: file, VCBOX_HTTP_PORT: '9000', VCBOX_LOG_LEVEL: 'warn' });
   t.equal(fromEnv.http.port, 9000);
   t.equal(fromEnv.logLevel, 'warn');
+  const bfcp = loadConfig({ VCBOX_BFCP_PORT: '6000', VCBOX_BFCP_TLS_PORT: '6001', VCBOX_SIP_HOST: '10.0.0.2' }).bfcp;
+  t.same(bfcp, { host: '10.0.0.2', port: 6000, tlsPort: 6001 }, 'the BFCP ports from the environment');
 });
 
 t.test('invalid values are refused with the field and the rule', async (t) => {
@@ -42,6 +45,9 @@ t.test('invalid values are refused with the field and the rule', async (t) => {
   expectError({ VCBOX_HTTP_PORT: '70000' }, /http\.port .*"70000" is not a port number \(1-65535\)/, 'port out of range');
   expectError({ VCBOX_SIP_PORT: 'abc' }, /sip\.port .*not a port number/, 'port not a number');
   expectError({ VCBOX_SIP_PORT: '5060', VCBOX_SIP_TLS_PORT: '5060' }, /TLS port must differ from the UDP\/TCP port 5060/, 'TLS = UDP/TCP');
+  expectError({ VCBOX_BFCP_PORT: '6000', VCBOX_BFCP_TLS_PORT: '6000' }, /bfcp\.tlsPort .*must differ from the BFCP TCP\/UDP port 6000/, 'BFCP TLS = BFCP TCP/UDP');
+  expectError({ VCBOX_SIP_PORT: '6000', VCBOX_BFCP_PORT: '6000' }, /bfcp\.port .*6000 is a SIP port of this run/, 'BFCP on a SIP port');
+  expectError({ VCBOX_BFCP_TLS_PORT: 'x' }, /bfcp\.tlsPort .*not a port number/, 'BFCP port not a number');
   expectError({ VCBOX_LOG_LEVEL: 'loud' }, /"loud" is not one of fatal, error/, 'log level');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-config-'));
   writeFileSync(path.join(dir, 'bad.json'), '{ "http": ');

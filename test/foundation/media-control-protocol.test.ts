@@ -90,6 +90,7 @@ t.test('garbage lines and wrong shapes are answered with an error naming what wa
     ['{"id":15,"method":"setWatch","params":["m","v",null]}', 15, /Meeting m has nobody|MEETING|^$/],
     ['{"id":16,"method":"setBroadcast","params":[null,null]}', 16, /setBroadcast: param 1 \(meeting\) must not be null/],
     ['{"id":17,"method":"produceWeb","params":["m","p","screen",{}]}', 17, /produceWeb: param 3 \(kind\) must be one of audio, video/],
+    ['{"id":19,"method":"setPresenter","params":["m",42]}', 19, /setPresenter: param 2 \(participantId\) must be a string/],
     ['{"id":30,"method":"configure","params":[{}]}', 30, /configure: param 1 \(settings\)\.media\.mcuPorts is missing/],
     ['{"id":31,"method":"configure","params":[{"media.mcuPorts":"50000-59999"}]}', 31, /configure: param 1 \(settings\)\.media\.mcuPorts must be an object, got a string/],
   ];

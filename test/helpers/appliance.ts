@@ -60,6 +60,8 @@ export async function startAppliance(
       VCBOX_SIP_TLS_PORT: String(sipTlsPort),
       VCBOX_SIGNALING_PORT: String(await freePort()),
       VCBOX_TURN_PORT: String(turnPort),
+      VCBOX_BFCP_PORT: String(await freePort()),
+      VCBOX_BFCP_TLS_PORT: String(await freePort()),
       VCBOX_MEDIA_WORKERS: '1',
       ...options.env,
     },

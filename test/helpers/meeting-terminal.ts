@@ -55,6 +55,8 @@ export interface MeetingTerminal {
   readonly result: Promise<SippResult>;
   /** The audio port a re-INVITE from the box moved the call to (meeting-join-heal.xml). */
   movedPort(timeoutMs: number): Promise<number>;
+  /** That re-INVITE's whole SDP (meeting-join-heal.xml), once it came. */
+  movedSdp(): string;
 }
 
 /** Starts a sipp terminal that joins `dial` at `target`; resolves once the call is answered. */
@@ -120,5 +122,6 @@ export async function joinMeeting(
     answeredVideoPort,
     result,
     movedPort: (timeoutMs) => Promise.race([waitFor('the re-INVITE with the new port', timeoutMs, () => readPort(portFile2)), ended]),
+    movedSdp: () => (existsSync(`${portFile2}.sdp`) ? readFileSync(`${portFile2}.sdp`, 'utf8') : ''),
   };
 }

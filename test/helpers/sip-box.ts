@@ -67,6 +67,8 @@ export interface SipBoxOptions {
   entryLockout?: SipApplicationOptions['entryLockout'];
   /** When the signaling service answers new requests 503 itself (a test lowers the bounds). */
   overload?: { inFlight?: number; queueDelayMs?: number; loopLagMs?: number };
+  /** BFCP floor control for content sharing: listeners on free loopback ports (TCP, UDP, TLS with the box's certificate). */
+  bfcp?: boolean;
 }
 
 export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> {
@@ -127,6 +129,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
     ...(options.registrar ? { registrar: options.registrar } : {}),
     license: license.policy,
     ...(options.entryLockout ? { entryLockout: options.entryLockout } : {}),
+    ...(options.bfcp ? { bfcp: { host: options.listen ?? '127.0.0.1', tcpPort: 0, udpPort: 0, tlsPort: 0, credentials: certificate } } : {}),
   });
   await app.start();
   return {

@@ -5,13 +5,17 @@
  * the media join (SIP leg or browser peer, through the media client; the licence's audio-only
  * rule applied to every SIP offer), the live registry entry, and one idempotent, cascading
  * `close(reason)`: it leaves the media, ends the record, and takes the entry out of the live
- * registry — or, when the participant never got in, gives back the admission's seat. Whatever
+ * registry — or, when the participant never got in, gives back the admission's seat — and its
+ * place at the meeting's floor (content sharing: BFCP IDs in the SIP answer when the offer has
+ * a content line and a BFCP line, the floor usable from the answer on). Whatever
  * failed mid-join, nothing is left behind. Adapters (SIP dialog, IVR, dial-out, browser socket)
  * keep only what is theirs — the dialog and its SDP, the socket's frames — and call this.
  */
 import { randomUUID } from 'node:crypto';
 import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
 import type { SrtpPolicy } from '../../../media/meetings/meeting-media.ts';
+import { declineContent } from '../../../media/sdp/sip-sdp.ts';
+import type { FloorIds, MeetingFloors } from '../../bfcp/meeting-floors.ts';
 import type { CallOutcome, CallRecords } from '../../cdr/call-records.ts';
 import { createError } from '../../core/errors.ts';
 import { getLogger } from '../../core/logger.ts';
@@ -42,6 +46,8 @@ export interface SessionServices {
   readonly release: (number: string) => void;
   /** The session has closed (the service forgets it). */
   readonly ended: (session: ParticipantSession) => void;
+  /** The meetings' floors (BFCP), when the box serves content; else content lines are declined. */
+  readonly floors: () => MeetingFloors | undefined;
 }
 
 /** Who the participant is, as its way in knows it (the call record and the live registry show it). */
@@ -80,6 +86,8 @@ export class ParticipantSession {
   #closed = false;
   /** The latest SIP offer the media took (a heal re-attaches the leg with it). */
   #offer: string | undefined;
+  /** The participant's BFCP IDs, once an answer handed them out. */
+  #floorIds: FloorIds | undefined;
 
   constructor(services: SessionServices, admission: Admitted, call: SessionCall) {
     this.#services = services;
@@ -106,9 +114,27 @@ export class ParticipantSession {
     return this.#offer;
   }
 
-  /** The SIP offer as the media gets it: video declined when the licence allows audio only. */
+  /** The participant's BFCP IDs in its meeting's conference (content sharing), once answered. */
+  get floorIds(): FloorIds | undefined {
+    return this.#floorIds;
+  }
+
+  /** The SIP offer as the media gets it: video declined when the licence allows audio only, content when the box serves no floor. */
   #sipOffer(offer: string): string {
-    return this.audioOnly ? declineVideo(offer) : offer;
+    const sdp = this.audioOnly ? declineVideo(offer) : offer;
+    return this.#services.floors() ? sdp : declineContent(sdp);
+  }
+
+  /** The media's answer with the offer's BFCP line answered (the participant's floor IDs), when the media served content. */
+  #withFloor(offer: string, answer: string): string {
+    const floors = this.#services.floors();
+    if (!floors) return answer;
+    const { sdp, ids } = floors.answer(this.number, this.id, offer, answer);
+    if (ids) {
+      this.#floorIds = ids;
+      if (this.#entered) floors.admit(this.number, this.id);
+    }
+    return sdp;
   }
 
   /**
@@ -143,7 +169,7 @@ export class ParticipantSession {
     const sdp = this.#sipOffer(offer);
     const answer = await this.#services.media.updateSip(this.number, this.id, sdp);
     this.#offer = sdp;
-    return answer;
+    return this.#withFloor(sdp, answer);
   }
 
   /** The participant's terminal asked for a key frame (SIP INFO): the media asks the meeting's picture for one. */
@@ -152,8 +178,9 @@ export class ParticipantSession {
     return this.#services.media.requestKeyFrame(this.number, this.id);
   }
 
-  #sipJoin(offer: string): Promise<SipAnswer> {
-    return this.#services.media.joinSip(this.number, { participantId: this.id, displayName: this.#call.displayName, offer, srtp: this.#services.srtp(), remoteAddress: this.#call.address });
+  async #sipJoin(offer: string): Promise<SipAnswer> {
+    const answer = await this.#services.media.joinSip(this.number, { participantId: this.id, displayName: this.#call.displayName, offer, srtp: this.#services.srtp(), remoteAddress: this.#call.address });
+    return { ...answer, sdp: this.#withFloor(offer, answer.sdp) };
   }
 
   /** Joins the meeting's media as a browser peer; on failure as `joinSip`. */
@@ -176,6 +203,7 @@ export class ParticipantSession {
   enter(hangUp: (reason: string) => void): void {
     this.#assertOpen();
     this.#entered = true;
+    if (this.#floorIds) this.#services.floors()?.admit(this.number, this.id);
     this.#services.records.answered(this.#record);
     const call = this.#call;
     this.#services.live.add(this.number, {
@@ -201,6 +229,8 @@ export class ParticipantSession {
   async close(reason: string, outcome?: CallOutcome): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Its floor first (a held floor released: the media hears "nobody presents" before the leave).
+    this.#services.floors()?.leave(this.number, this.id);
     // Sent first, so the media hears the leave before the meeting's end (one ordered channel).
     const left = this.#mediaTried ? this.#services.media.leave(this.number, this.id, reason).catch((error: Error) => log.debug({ meeting: this.number, participant: this.id, err: error.message }, 'media leave not served')) : undefined;
     try {

@@ -22,6 +22,7 @@ import type { SrtpPolicy } from '../../../media/meetings/meeting-media.ts';
 import { CallRecords } from '../../cdr/call-records.ts';
 import { createError } from '../../core/errors.ts';
 import type { Db } from '../../db/database.ts';
+import type { MeetingFloors } from '../../bfcp/meeting-floors.ts';
 import type { LicensePolicy } from '../../license/license-policy.ts';
 import type { VmrStore } from '../../rooms/vmr-store.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
@@ -80,6 +81,8 @@ export interface ParticipantSessionsOptions {
   readonly license?: LicensePolicy | undefined;
   /** Wrong-ID and wrong-PIN lock-out rules (tests shorten them). */
   readonly lockout?: EntryLockoutPolicy | undefined;
+  /** The meetings' floors (content sharing over BFCP) once their listeners are up; absent or undefined: content lines are declined. */
+  readonly floors?: (() => MeetingFloors | undefined) | undefined;
 }
 
 export class ParticipantSessions {
@@ -101,6 +104,7 @@ export class ParticipantSessions {
       live: options.live,
       srtp: () => options.settings.get('call.srtp') as SrtpPolicy,
       release: (number) => this.abandon(number),
+      floors: options.floors ?? (() => undefined),
     };
   }
 

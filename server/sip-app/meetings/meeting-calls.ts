@@ -21,6 +21,7 @@ import type { LiveMeetings } from '../../meetings/live-meetings.ts';
 import type { Admission, Entrant, ParticipantSession, ParticipantSessions, RefusalKind } from '../../meetings/participant-sessions/participant-sessions.ts';
 import type { MeetingStore } from '../../meetings/meeting-store.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
+import { declineContent } from '../../../media/sdp/sip-sdp.ts';
 import { callerOf, reasonPhrase, sdpWarning } from '../calls/caller.ts';
 import type { Binding } from '../registrar/location-service.ts';
 import { guardRequest } from '../request-guard.ts';
@@ -381,7 +382,9 @@ export class MeetingCalls {
       address: call.address,
     });
     try {
-      const answer = await session.joinSip(call.offer);
+      // The box's re-INVITE offers what the media answered: the access number's call takes no
+      // content (its lines stay declined); the terminal may add content by re-INVITE later.
+      const answer = await session.joinSip(declineContent(call.offer));
       await dialog.modify(answer.sdp);
     } catch (error) {
       log.warn({ meeting: call.number, err: (error as Error).message }, 'could not move the IVR caller into the meeting');

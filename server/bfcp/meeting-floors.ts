@@ -1,0 +1,193 @@
+/**
+ * Meetings' floors as SIP calls reach them (issue #19, RFC 8856): the box's floor control
+ * server with its listeners (TCP, UDP, and TLS for terminals on SIP over TLS; one per
+ * transport for the whole box, conference and user IDs tell the meetings apart), a BFCP
+ * conference per live meeting and a user per participant with a content line.
+ *
+ * A participant's IDs are handed out (`reserve`) when its offer is answered: the answer's
+ * BFCP line says them (`answer`: `a=floorctrl:s-only`, `a=confid`, `a=userid`,
+ * `a=floorid:1 mstrm:<content label>`, `a=setup:passive`, `a=connection:new`, the box's port
+ * for the offered transport). The user may use the floor once its call is answered (`admit`,
+ * the floor control server's addUser) and leaves it with the call (`leave`: removeUser, the
+ * floor released; the conference ends with its last participant). IDs are random, so one
+ * meeting's participant cannot guess another's; the floor control server also binds each user
+ * to the transport address it first spoke from. `presenter` says which participant of which
+ * meeting holds the floor now (null: nobody), for the media service to forward that content.
+ */
+import { EventEmitter } from 'node:events';
+import { randomInt } from 'node:crypto';
+import { getLogger } from '../core/logger.ts';
+import { bfcpTransport, contentLine, parseSdp, replaceMediaSection, type SdpMedia } from '../../media/sdp/sip-sdp.ts';
+import type { BfcpTlsCredentials } from './bfcp-tcp-listener.ts';
+import { type BfcpListener, FloorControlServer } from './floor-control-server.ts';
+
+const log = getLogger('meeting-floors');
+
+/** Each meeting has one floor, the content's. */
+export const CONTENT_FLOOR_ID = 1;
+
+export type BfcpTransport = 'tcp' | 'udp' | 'tls';
+
+/** Where the listeners are: ports of 0 pick free ones (tests); TLS only with the box's credentials. */
+export interface MeetingFloorsOptions {
+  readonly host: string;
+  readonly tcpPort: number;
+  readonly udpPort: number;
+  /** The TLS listener's port; absent or without `credentials`: no TLS listener. */
+  readonly tlsPort?: number;
+  readonly credentials?: BfcpTlsCredentials;
+}
+
+/** A participant's BFCP identity in its meeting's conference. */
+export interface FloorIds {
+  readonly conferenceId: number;
+  readonly userId: number;
+  readonly floorId: number;
+}
+
+interface MeetingConference {
+  readonly conferenceId: number;
+  /** participant id → its user ID (reserved; in the floor control server once admitted). */
+  readonly users: Map<string, number>;
+}
+
+export interface MeetingFloorsEvents {
+  /** The floor's holder changed: the participant presenting in `meeting` now, or null. */
+  presenter: [meeting: string, participantId: string | null];
+}
+
+export class MeetingFloors extends EventEmitter<MeetingFloorsEvents> {
+  readonly server = new FloorControlServer();
+  readonly #listeners = new Map<BfcpTransport, BfcpListener>();
+  /** meeting number → its conference. */
+  readonly #meetings = new Map<string, MeetingConference>();
+  readonly #conferenceIds = new Set<number>();
+  #closed = false;
+
+  constructor() {
+    super();
+    this.server.on('presenter', (change) => {
+      const entry = [...this.#meetings].find(([, conference]) => conference.conferenceId === change.conferenceId);
+      if (!entry) return;
+      const [meeting, conference] = entry;
+      const participantId = change.userId === null ? null : ([...conference.users].find(([, userId]) => userId === change.userId)?.[0] ?? null);
+      log.info({ meeting, participant: participantId, reason: change.reason }, participantId ? 'presenting' : 'nobody presents');
+      this.emit('presenter', meeting, participantId);
+    });
+  }
+
+  /** Opens the listeners; a port that cannot be bound fails the whole start (what was opened is closed). */
+  static async start(options: MeetingFloorsOptions): Promise<MeetingFloors> {
+    const floors = new MeetingFloors();
+    try {
+      await floors.#listen('tcp', options.host, options.tcpPort);
+      await floors.#listen('udp', options.host, options.udpPort);
+      if (options.tlsPort !== undefined && options.credentials) await floors.#listen('tls', options.host, options.tlsPort, options.credentials);
+    } catch (error) {
+      await floors.close();
+      throw error;
+    }
+    log.info({ ports: floors.ports }, 'BFCP floor control listening');
+    return floors;
+  }
+
+  async #listen(transport: BfcpTransport, host: string, port: number, credentials?: BfcpTlsCredentials): Promise<void> {
+    const listener = await this.server.listen({ transport, host, port, ...(credentials ? { credentials } : {}) });
+    this.#listeners.set(transport, listener);
+  }
+
+  /** The listeners' ports by transport. */
+  get ports(): Partial<Record<BfcpTransport, number>> {
+    return Object.fromEntries([...this.#listeners].map(([transport, listener]) => [transport, listener.port]));
+  }
+
+  /** The participant's IDs in its meeting's conference (made on first use; the same on every later offer). */
+  reserve(meeting: string, participantId: string): FloorIds {
+    let conference = this.#meetings.get(meeting);
+    if (!conference) {
+      let conferenceId = randomInt(1, 0x7fffffff);
+      while (this.#conferenceIds.has(conferenceId)) conferenceId = randomInt(1, 0x7fffffff);
+      this.server.addConference(conferenceId, { floorId: CONTENT_FLOOR_ID });
+      this.#conferenceIds.add(conferenceId);
+      conference = { conferenceId, users: new Map() };
+      this.#meetings.set(meeting, conference);
+    }
+    let userId = conference.users.get(participantId);
+    if (userId === undefined) {
+      const taken = new Set(conference.users.values());
+      userId = randomInt(1, 0x10000);
+      while (taken.has(userId)) userId = randomInt(1, 0x10000);
+      conference.users.set(participantId, userId);
+    }
+    return { conferenceId: conference.conferenceId, userId, floorId: CONTENT_FLOOR_ID };
+  }
+
+  /** The participant's call is answered: its user may use the floor. */
+  admit(meeting: string, participantId: string): void {
+    const conference = this.#meetings.get(meeting);
+    const userId = conference?.users.get(participantId);
+    if (!conference || userId === undefined) return;
+    this.server.addUser(conference.conferenceId, userId);
+  }
+
+  /** The participant left: its floor requests end (a held floor is released); the last one ends the conference. */
+  leave(meeting: string, participantId: string): void {
+    const conference = this.#meetings.get(meeting);
+    const userId = conference?.users.get(participantId);
+    if (!conference || userId === undefined) return;
+    this.server.removeUser(conference.conferenceId, userId);
+    conference.users.delete(participantId);
+    if (conference.users.size === 0) {
+      this.server.removeConference(conference.conferenceId);
+      this.#conferenceIds.delete(conference.conferenceId);
+      this.#meetings.delete(meeting);
+    }
+  }
+
+  /**
+   * The media service's answer with the offer's BFCP line answered (RFC 8856) for the
+   * participant, when the offer has one on a transport the box listens on, the terminal can be
+   * a floor control client (`a=floorctrl` absent, c-only or c-s) and the answer serves its
+   * content line; else the answer as it is (that line declined with port 0) and `ids` undefined.
+   */
+  answer(meeting: string, participantId: string, offerSdp: string, answerSdp: string): { sdp: string; ids?: FloorIds } {
+    if (this.#closed) return { sdp: answerSdp };
+    const offer = parseSdp(offerSdp);
+    const index = offer.media.findIndex((m) => m.port > 0 && bfcpTransport(m) !== undefined);
+    const line = offer.media[index];
+    if (!line) return { sdp: answerSdp };
+    const transport = bfcpTransport(line);
+    const port = transport && this.#listeners.get(transport)?.port;
+    const content = contentLine(parseSdp(answerSdp).media);
+    if (!port || !content?.label || !canBeClient(line)) {
+      log.debug({ meeting, participant: participantId, proto: line.proto, content: Boolean(content) }, 'BFCP line declined');
+      return { sdp: answerSdp };
+    }
+    const ids = this.reserve(meeting, participantId);
+    const lines = [
+      `m=application ${port} ${line.proto} *`,
+      'a=floorctrl:s-only',
+      `a=confid:${ids.conferenceId}`,
+      `a=userid:${ids.userId}`,
+      `a=floorid:${ids.floorId} mstrm:${content.label}`,
+      ...(transport === 'udp' ? ['a=bfcpver:2'] : ['a=setup:passive', 'a=connection:new', 'a=bfcpver:1']),
+    ];
+    return { sdp: replaceMediaSection(answerSdp, index, lines), ids };
+  }
+
+  /** Closes the listeners and forgets every conference; idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listeners.clear();
+    this.#meetings.clear();
+    this.#conferenceIds.clear();
+    this.removeAllListeners();
+    await this.server.close();
+  }
+}
+
+/** The offerer takes the client role the box's `s-only` leaves it (RFC 8856 §4: c-only or c-s; absent means c-s is not said, take it as a client). */
+function canBeClient(line: SdpMedia): boolean {
+  return line.floorctrl.length === 0 || line.floorctrl.includes('c-only') || line.floorctrl.includes('c-s');
+}
