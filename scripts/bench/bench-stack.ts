@@ -22,6 +22,38 @@ import { SignalingService } from '../../server/signaling/signaling-service.ts';
 import { SipApplication } from '../../server/sip-app/sip-application.ts';
 import { ensureCertificate } from '../../server/tls/self-signed-certificate.ts';
 
+/** One request of a benchmark terminal's call over UDP (INVITE, ACK, BYE), as the text to send. */
+export function benchRequest(call: {
+  readonly method: string;
+  readonly cseq: number;
+  /** The Request-URI's user part (`number` or `number**PIN`) and where the box listens. */
+  readonly target: string;
+  /** The terminal's own address (host:port) and user name. */
+  readonly local: string;
+  readonly user: string;
+  readonly fromTag: string;
+  readonly number: string;
+  readonly callId: string;
+  readonly toTag?: string;
+  readonly body?: string;
+}): string {
+  const body = call.body ?? '';
+  return [
+    `${call.method} sip:${call.target} SIP/2.0`,
+    `Via: SIP/2.0/UDP ${call.local};branch=z9hG4bK${randomBytes(6).toString('hex')};rport`,
+    `From: <sip:${call.user}@vcbox.local>;tag=${call.fromTag}`,
+    `To: <sip:${call.number}@vcbox.local>${call.toTag ? `;tag=${call.toTag}` : ''}`,
+    `Call-ID: ${call.callId}`,
+    `CSeq: ${call.cseq} ${call.method}`,
+    `Contact: <sip:${call.user}@${call.local}>`,
+    'Max-Forwards: 70',
+    ...(body ? ['Content-Type: application/sdp'] : []),
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ].join('\r\n');
+}
+
 export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;

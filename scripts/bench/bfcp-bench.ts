@@ -17,6 +17,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type BfcpMessage, decodeMessage, encodeMessage, findAttribute, Primitive, RequestStatus } from '../../server/bfcp/bfcp-message.ts';
 import { FloorControlServer } from '../../server/bfcp/floor-control-server.ts';
+import { onBfcpStreamMessages } from './bfcp-stream.ts';
 
 function arg(name: string, fallback: number): number {
   const index = process.argv.indexOf(name);
@@ -63,16 +64,7 @@ async function generator(): Promise<void> {
           process.exit(1);
         });
         await new Promise((r) => socket.once('connect', r));
-        let buffered = Buffer.alloc(0);
-        socket.on('data', (chunk: Buffer) => {
-          buffered = Buffer.concat([buffered, chunk]);
-          while (buffered.length >= 12) {
-            const total = 12 + buffered.readUInt16BE(2) * 4;
-            if (buffered.length < total) break;
-            onMessage(decodeMessage(buffered.subarray(0, total)));
-            buffered = buffered.subarray(total);
-          }
-        });
+        onBfcpStreamMessages(socket, (m) => onMessage(m));
         send = (b) => socket.write(b);
         close = () => socket.destroy();
       } else {

@@ -25,8 +25,9 @@ import type dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { contentLine, parseSdp } from '../../media/sdp/sip-sdp.ts';
-import { type BfcpMessage, decodeMessage, encodeMessage, findAttribute, Primitive } from '../../server/bfcp/bfcp-message.ts';
-import { type BenchStack, bindUdp, percentile, startBenchStack } from './bench-stack.ts';
+import { type BfcpMessage, encodeMessage, findAttribute, Primitive } from '../../server/bfcp/bfcp-message.ts';
+import { type BenchStack, benchRequest, bindUdp, percentile, startBenchStack } from './bench-stack.ts';
+import { onBfcpStreamMessages } from './bfcp-stream.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -80,20 +81,7 @@ async function call(stack: BenchStack, index: number, contentSocket?: dgram.Sock
   const local = `127.0.0.1:${sip.address().port}`;
   const number = stack.vmr.number;
   const message = (method: string, cseq: number, toTag: string, body = '') =>
-    [
-      `${method} sip:${number}@127.0.0.1:${stack.sipPort} SIP/2.0`,
-      `Via: SIP/2.0/UDP ${local};branch=z9hG4bK${randomBytes(6).toString('hex')};rport`,
-      `From: <sip:bench${index}@vcbox.local>;tag=b${index}`,
-      `To: <sip:${number}@vcbox.local>${toTag ? `;tag=${toTag}` : ''}`,
-      `Call-ID: ${callId}`,
-      `CSeq: ${cseq} ${method}`,
-      `Contact: <sip:bench${index}@${local}>`,
-      'Max-Forwards: 70',
-      ...(body ? ['Content-Type: application/sdp'] : []),
-      `Content-Length: ${Buffer.byteLength(body)}`,
-      '',
-      body,
-    ].join('\r\n');
+    benchRequest({ method, cseq, target: `${number}@127.0.0.1:${stack.sipPort}`, local, user: `bench${index}`, fromTag: `b${index}`, number, callId, toTag, body });
   const answered = new Promise<{ toTag: string; body: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`call ${index}: no 200 within 10 s`)), 10_000);
     sip.on('message', (data) => {
@@ -155,16 +143,7 @@ async function bfcpClient(answer: string) {
   socket.setNoDelay(true);
   await new Promise((resolve) => socket.once('connect', resolve));
   let onMessage: (m: BfcpMessage) => void = () => {};
-  let buffered = Buffer.alloc(0);
-  socket.on('data', (chunk: Buffer) => {
-    buffered = Buffer.concat([buffered, chunk]);
-    while (buffered.length >= 12) {
-      const total = 12 + buffered.readUInt16BE(2) * 4;
-      if (buffered.length < total) break;
-      onMessage(decodeMessage(buffered.subarray(0, total)));
-      buffered = buffered.subarray(total);
-    }
-  });
+  onBfcpStreamMessages(socket, (m) => onMessage(m));
   let tid = 0;
   const send = (primitive: number, attributes: BfcpMessage['attributes']) => {
     tid = (tid % 0x7fff) + 1;

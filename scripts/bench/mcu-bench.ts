@@ -28,7 +28,7 @@ import path from 'node:path';
 import { CompositorProcess } from '../../media/mcu/compositor-process.ts';
 import { type Layout, panes } from '../../media/mcu/layouts.ts';
 import { videoPolicyFrom } from '../../media/mcu/video-policy.ts';
-import { bindUdp, percentile, startBenchStack } from './bench-stack.ts';
+import { benchRequest, bindUdp, percentile, startBenchStack } from './bench-stack.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -150,20 +150,7 @@ async function dialToFirstFrame(): Promise<{ cold: number[]; warm: number[] }> {
       `m=video ${video.address().port} RTP/AVP 97`, 'a=rtpmap:97 VP8/90000', 'a=rtcp-fb:97 nack pli', '',
     ].join('\r\n');
     const request = (method: string, cseq: number, toTag = '', body = '') =>
-      [
-        `${method} sip:${vmr.number}**1234@127.0.0.1:${sipPort} SIP/2.0`,
-        `Via: SIP/2.0/UDP ${local};branch=z9hG4bK${randomBytes(6).toString('hex')};rport`,
-        `From: <sip:bench${call}@vcbox.local>;tag=${call}`,
-        `To: <sip:${vmr.number}@vcbox.local>${toTag ? `;tag=${toTag}` : ''}`,
-        `Call-ID: ${callId}`,
-        `CSeq: ${cseq} ${method}`,
-        `Contact: <sip:bench${call}@${local}>`,
-        'Max-Forwards: 70',
-        ...(body ? ['Content-Type: application/sdp'] : []),
-        `Content-Length: ${Buffer.byteLength(body)}`,
-        '',
-        body,
-      ].join('\r\n');
+      benchRequest({ method, cseq, target: `${vmr.number}**1234@127.0.0.1:${sipPort}`, local, user: `bench${call}`, fromTag: `${call}`, number: vmr.number, callId, toTag, body });
     const started = performance.now();
     const keyFrame = new Promise<number>((resolve) => {
       video.on('message', (packet: Buffer) => {

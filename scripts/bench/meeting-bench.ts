@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import * as mediasoup from 'mediasoup';
 import { ROUTER_CODECS } from '../../media/meetings/meeting-media.ts';
-import { bindUdp, percentile, startBenchStack } from './bench-stack.ts';
+import { benchRequest, bindUdp, percentile, startBenchStack } from './bench-stack.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -37,22 +37,10 @@ async function dialToFirstAudio(): Promise<{ p50: number; p95: number; max: numb
   for (let call = 0; call < CALLS; call++) {
     const callId = `bench-${call}-${randomBytes(4).toString('hex')}`;
     const sdp = `v=0\r\no=t 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${rtp.address().port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`;
-    const branch = `z9hG4bK${randomBytes(6).toString('hex')}`;
     const local = `127.0.0.1:${sip.address().port}`;
-    const invite = [
-      `INVITE sip:${vmr.number}**1234@127.0.0.1 SIP/2.0`,
-      `Via: SIP/2.0/UDP ${local};branch=${branch};rport`,
-      `From: <sip:bench@vcbox.local>;tag=${call}`,
-      `To: <sip:${vmr.number}@vcbox.local>`,
-      `Call-ID: ${callId}`,
-      'CSeq: 1 INVITE',
-      `Contact: <sip:bench@${local}>`,
-      'Max-Forwards: 70',
-      'Content-Type: application/sdp',
-      `Content-Length: ${Buffer.byteLength(sdp)}`,
-      '',
-      sdp,
-    ].join('\r\n');
+    const request = (method: string, cseq: number, toTag = '', body = '') =>
+      benchRequest({ method, cseq, target: `${vmr.number}**1234@127.0.0.1:${sipPort}`, local, user: 'bench', fromTag: `${call}`, number: vmr.number, callId, toTag, body });
+    const invite = request('INVITE', 1, '', sdp);
     let toTag = '';
     const started = performance.now();
     const firstAudio = new Promise<number>((resolve) => rtp.once('message', () => resolve(performance.now())));
@@ -68,19 +56,7 @@ async function dialToFirstAudio(): Promise<{ p50: number; p95: number; max: numb
     });
     sip.send(invite, sipPort, '127.0.0.1');
     await answered;
-    const ackAndBye = (method: 'ACK' | 'BYE', cseq: number) =>
-      [
-        `${method} sip:${vmr.number}@127.0.0.1:${sipPort} SIP/2.0`,
-        `Via: SIP/2.0/UDP ${local};branch=z9hG4bK${randomBytes(6).toString('hex')};rport`,
-        `From: <sip:bench@vcbox.local>;tag=${call}`,
-        `To: <sip:${vmr.number}@vcbox.local>;tag=${toTag}`,
-        `Call-ID: ${callId}`,
-        `CSeq: ${cseq} ${method}`,
-        'Max-Forwards: 70',
-        'Content-Length: 0',
-        '',
-        '',
-      ].join('\r\n');
+    const ackAndBye = (method: 'ACK' | 'BYE', cseq: number) => request(method, cseq, toTag);
     sip.send(ackAndBye('ACK', 1), sipPort, '127.0.0.1');
     const audioAt = await Promise.race([firstAudio, new Promise<number>((resolve) => setTimeout(() => resolve(Number.NaN), 3000))]);
     latencies.push(audioAt - started);
