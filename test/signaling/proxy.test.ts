@@ -55,30 +55,44 @@ async function settled(service: { stats(): { proxyOperations: number } }): Promi
   return service.stats().proxyOperations;
 }
 
+/** Sends the in-dialog requests straight to `port` (no Record-Route: the box is not in the path). */
+const directTo = (port: number) => `<nop><action><setdest host="127.0.0.1" port="${port}" protocol="udp"/></action></nop>`;
+
+/**
+ * A callee (sipp) on `calleePort` that rings for `ring` ms, answers and takes the caller's BYE;
+ * with `recordRoute` its in-dialog requests go through the box, else straight to `callerPort`.
+ */
+function answeringCallee(box: string, calleePort: number, callerPort: number, recordRoute: boolean, ring: string) {
+  return startSipp({
+    scenario: scenarioWith('proxy-uas-answer.xml', {
+      box,
+      rr: recordRoute ? 'check_it="true"' : 'check_it_inverse="true"',
+      ring,
+      bye_via: recordRoute ? box : `127.0.0.1:${callerPort}`,
+      setdest: recordRoute ? '' : directTo(callerPort),
+    }),
+    transport: 'u1',
+    localPort: calleePort,
+  });
+}
+
+/** A caller (sipp) from `callerPort` through the box at `port`, hanging up after `hold` ms. */
+function callThrough(box: string, port: number, callerPort: number, calleePort: number, recordRoute: boolean, hold: string) {
+  return runSipp({
+    scenario: scenarioWith('proxy-uac-call.xml', { box, rr: recordRoute ? 'check_it="true"' : 'check_it_inverse="true"', setdest: recordRoute ? '' : directTo(calleePort), hold }),
+    target: `127.0.0.1:${port}`,
+    transport: 'u1',
+    localPort: callerPort,
+  });
+}
+
 for (const recordRoute of [true, false]) {
   t.test(`a proxied call ${recordRoute ? 'with' : 'without'} Record-Route: 180 and 200 relayed, ACK and BYE reach the callee`, async (t) => {
     const calleePort = await freePort();
     const callerPort = await freePort();
     const { service, port, box, outcomes } = await proxyingApp(t, ['invite'], () => ({ destination: `sip:127.0.0.1:${calleePort}`, remainInDialog: recordRoute }));
-    const rr = recordRoute ? 'check_it="true"' : 'check_it_inverse="true"';
-    const callee = await startSipp({
-      scenario: scenarioWith('proxy-uas-answer.xml', {
-        box,
-        rr,
-        ring: '300',
-        bye_via: recordRoute ? box : `127.0.0.1:${callerPort}`,
-        setdest: recordRoute ? '' : `<nop><action><setdest host="127.0.0.1" port="${callerPort}" protocol="udp"/></action></nop>`,
-      }),
-      transport: 'u1',
-      localPort: calleePort,
-    });
-    const setdest = recordRoute ? '' : `<nop><action><setdest host="127.0.0.1" port="${calleePort}" protocol="udp"/></action></nop>`;
-    const caller = await runSipp({
-      scenario: scenarioWith('proxy-uac-call.xml', { box, rr, setdest, hold: '200' }),
-      target: `127.0.0.1:${port}`,
-      transport: 'u1',
-      localPort: callerPort,
-    });
+    const callee = await answeringCallee(box, calleePort, callerPort, recordRoute, '300');
+    const caller = await callThrough(box, port, callerPort, calleePort, recordRoute, '200');
     t.ok(caller.ok, failure('caller', caller));
     const calleeResult = await callee.result;
     t.ok(calleeResult.ok, failure('callee', calleeResult));
@@ -256,25 +270,9 @@ t.test('two callees forked at once: one answers, the other gets CANCEL', async (
     destination: [`sip:127.0.0.1:${ringingPort}`, `sip:127.0.0.1:${answeringPort}`],
     forking: 'simultaneous',
   }));
-  const answering = await startSipp({
-    scenario: scenarioWith('proxy-uas-answer.xml', {
-      box,
-      rr: 'check_it_inverse="true"',
-      ring: '1000',
-      bye_via: `127.0.0.1:${callerPort}`,
-      setdest: `<nop><action><setdest host="127.0.0.1" port="${callerPort}" protocol="udp"/></action></nop>`,
-    }),
-    transport: 'u1',
-    localPort: answeringPort,
-  });
+  const answering = await answeringCallee(box, answeringPort, callerPort, false, '1000');
   const ringing = await startSipp({ scenario: 'uas-ring.xml', transport: 'u1', localPort: ringingPort });
-  const setdest = `<nop><action><setdest host="127.0.0.1" port="${answeringPort}" protocol="udp"/></action></nop>`;
-  const caller = await runSipp({
-    scenario: scenarioWith('proxy-uac-call.xml', { box, rr: 'check_it_inverse="true"', setdest, hold: '200' }),
-    target: `127.0.0.1:${port}`,
-    transport: 'u1',
-    localPort: callerPort,
-  });
+  const caller = await callThrough(box, port, callerPort, answeringPort, false, '200');
   t.ok(caller.ok, failure('caller', caller));
   const answered = await answering.result;
   t.ok(answered.ok, failure('answering callee', answered));
@@ -344,24 +342,8 @@ t.test('serial forking: a busy callee, then one that redirects (followed), then 
   }));
   const busy = await startSipp({ scenario: 'uas-busy.xml', transport: 'u1', localPort: busyPort });
   const redirecting = await startSipp({ scenario: scenarioWith('proxy-uas-redirect.xml', { contact: `sip:callee@127.0.0.1:${answeringPort}` }), transport: 'u1', localPort: redirectingPort });
-  const answering = await startSipp({
-    scenario: scenarioWith('proxy-uas-answer.xml', {
-      box,
-      rr: 'check_it_inverse="true"',
-      ring: '100',
-      bye_via: `127.0.0.1:${callerPort}`,
-      setdest: `<nop><action><setdest host="127.0.0.1" port="${callerPort}" protocol="udp"/></action></nop>`,
-    }),
-    transport: 'u1',
-    localPort: answeringPort,
-  });
-  const setdest = `<nop><action><setdest host="127.0.0.1" port="${answeringPort}" protocol="udp"/></action></nop>`;
-  const caller = await runSipp({
-    scenario: scenarioWith('proxy-uac-call.xml', { box, rr: 'check_it_inverse="true"', setdest, hold: '100' }),
-    target: `127.0.0.1:${port}`,
-    transport: 'u1',
-    localPort: callerPort,
-  });
+  const answering = await answeringCallee(box, answeringPort, callerPort, false, '100');
+  const caller = await callThrough(box, port, callerPort, answeringPort, false, '100');
   t.ok(caller.ok, failure('caller', caller));
   for (const [name, peer] of [['busy', busy], ['redirecting', redirecting], ['answering', answering]] as const) {
     const result = await peer.result;
@@ -389,24 +371,8 @@ t.test('provisionalTimeout: a destination silent past it is given up, the next o
     destination: [`sip:127.0.0.1:${silent.address().port}`, `sip:127.0.0.1:${answeringPort}`],
     provisionalTimeout: '1s',
   }));
-  const answering = await startSipp({
-    scenario: scenarioWith('proxy-uas-answer.xml', {
-      box,
-      rr: 'check_it_inverse="true"',
-      ring: '100',
-      bye_via: `127.0.0.1:${callerPort}`,
-      setdest: `<nop><action><setdest host="127.0.0.1" port="${callerPort}" protocol="udp"/></action></nop>`,
-    }),
-    transport: 'u1',
-    localPort: answeringPort,
-  });
-  const setdest = `<nop><action><setdest host="127.0.0.1" port="${answeringPort}" protocol="udp"/></action></nop>`;
-  const caller = await runSipp({
-    scenario: scenarioWith('proxy-uac-call.xml', { box, rr: 'check_it_inverse="true"', setdest, hold: '100' }),
-    target: `127.0.0.1:${port}`,
-    transport: 'u1',
-    localPort: callerPort,
-  });
+  const answering = await answeringCallee(box, answeringPort, callerPort, false, '100');
+  const caller = await callThrough(box, port, callerPort, answeringPort, false, '100');
   t.ok(caller.ok, failure('caller', caller));
   const answered = await answering.result;
   t.ok(answered.ok, failure('answering callee', answered));
