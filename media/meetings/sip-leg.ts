@@ -71,6 +71,23 @@ export function pickCrypto(media: SdpMedia): SrtpCryptoChoice | undefined {
   return undefined;
 }
 
+/** The answer to an offered video line (people or content) the leg serves with `line`, `extra` attributes after its feedback lines. */
+function videoLineAnswer(m: SdpMedia, line: VideoLeg & { readonly direction: Direction }, extra: readonly string[]): AnswerMedia {
+  const srtp = line.transport.srtpParameters;
+  const crypto = m.proto.includes('SAVP') ? pickCrypto(m) : undefined;
+  return {
+    kind: 'video',
+    port: line.transport.tuple.localPort,
+    proto: m.proto,
+    codecs: [line.chosen.codec],
+    rtcpMux: m.rtcpMux,
+    ...(m.rtcpMux ? {} : { rtcpPort: line.transport.rtcpTuple?.localPort }),
+    ...(crypto && srtp ? { crypto: { tag: crypto.tag, suite: srtp.cryptoSuite, keyBase64: srtp.keyBase64 } } : {}),
+    direction: line.direction,
+    extra: [...feedbackLines(line.chosen.codec.payloadType), ...extra],
+  };
+}
+
 /** The video half of a leg: its transport and camera, and what it is shown now. */
 export interface SipLegVideo extends VideoLeg {
   /** The consumer of what the leg is shown (a camera, or a composed picture's output). */
@@ -491,36 +508,8 @@ export class SipLeg {
     const contentOffer = contentLine(offered);
     const content = this.#content;
     const media: AnswerMedia[] = offered.map((m): AnswerMedia => {
-      if (m === contentOffer && content) {
-        const srtp = content.transport.srtpParameters;
-        const contentCrypto = m.proto.includes('SAVP') ? pickCrypto(m) : undefined;
-        return {
-          kind: 'video',
-          port: content.transport.tuple.localPort,
-          proto: m.proto,
-          codecs: [content.chosen.codec],
-          rtcpMux: m.rtcpMux,
-          ...(m.rtcpMux ? {} : { rtcpPort: content.transport.rtcpTuple?.localPort }),
-          ...(contentCrypto && srtp ? { crypto: { tag: contentCrypto.tag, suite: srtp.cryptoSuite, keyBase64: srtp.keyBase64 } } : {}),
-          direction: content.direction,
-          extra: [...feedbackLines(content.chosen.codec.payloadType), 'a=content:slides', `a=label:${content.label}`],
-        };
-      }
-      if (m === videoOffer && video) {
-        const srtp = video.transport.srtpParameters;
-        const videoCrypto = m.proto.includes('SAVP') ? pickCrypto(m) : undefined;
-        return {
-          kind: 'video',
-          port: video.transport.tuple.localPort,
-          proto: m.proto,
-          codecs: [video.chosen.codec],
-          rtcpMux: m.rtcpMux,
-          ...(m.rtcpMux ? {} : { rtcpPort: video.transport.rtcpTuple?.localPort }),
-          ...(videoCrypto && srtp ? { crypto: { tag: videoCrypto.tag, suite: srtp.cryptoSuite, keyBase64: srtp.keyBase64 } } : {}),
-          direction: video.direction,
-          extra: feedbackLines(video.chosen.codec.payloadType),
-        };
-      }
+      if (m === contentOffer && content) return videoLineAnswer(m, content, ['a=content:slides', `a=label:${content.label}`]);
+      if (m === videoOffer && video) return videoLineAnswer(m, video, []);
       if (m !== audio) return { kind: m.kind, port: 0, proto: m.proto, codecs: m.codecs.slice(0, 1), ...(m.codecs.length === 0 ? { formats: m.formats.slice(0, 1) } : {}) };
       const srtp = this.transport.srtpParameters;
       return {
