@@ -118,13 +118,18 @@ export function firefoxPrefs(proxyPort: number): Record<string, string | number 
     // Fake camera and microphone, no prompts, media plays without a gesture.
     'media.navigator.streams.fake': true,
     'media.navigator.permission.disabled': true,
+    // Camera and microphone allowed for every site: without a granted permission Firefox
+    // gathers only the default route's address (no loopback candidate, and ICE to a box on
+    // 127.0.0.1 fails).
+    'permissions.default.camera': 1,
+    'permissions.default.microphone': 1,
     'media.autoplay.default': 0,
     'media.autoplay.blocking_policy': 0,
   };
 }
 
-function writeProfile(dir: string, proxyPort: number): void {
-  const lines = Object.entries(firefoxPrefs(proxyPort)).map(([name, value]) => `user_pref(${JSON.stringify(name)}, ${JSON.stringify(value)});`);
+function writeProfile(dir: string, proxyPort: number, extra: Record<string, string | number | boolean> = {}): void {
+  const lines = Object.entries({ ...firefoxPrefs(proxyPort), ...extra }).map(([name, value]) => `user_pref(${JSON.stringify(name)}, ${JSON.stringify(value)});`);
   writeFileSync(path.join(dir, 'user.js'), `${lines.join('\n')}\n`);
 }
 
@@ -291,15 +296,19 @@ export class Firefox {
   }
 
   /** Starts Firefox ESR headless with a fresh profile and opens a BiDi session to it. */
-  static async launch(): Promise<Firefox> {
+  static async launch(extraPrefs: Record<string, string | number | boolean> = {}): Promise<Firefox> {
     const profile = mkdtempSync(path.join(os.tmpdir(), 'vcbox-firefox-profile-'));
     const home = mkdtempSync(path.join(os.tmpdir(), 'vcbox-firefox-home-'));
     const sink = await startSink();
-    writeProfile(profile, sink.port);
+    writeProfile(profile, sink.port, extraPrefs);
     const version = await new Promise<string>((resolve) =>
       execFile(FIREFOX, ['--version'], { env: firefoxEnv(home), timeout: 20_000 }, (_e, stdout) => resolve(String(stdout).trim().replace(/^Mozilla Firefox /, 'Firefox ESR ').replace(/esr$/, ''))),
     );
-    const child = spawn(FIREFOX, ['--headless', '--no-remote', '--profile', profile, '--remote-debugging-port', '0', 'about:blank'], {
+    // VCBOX_FIREFOX_STRACE=<file>: run it under strace, for checking by hand what it reaches (destinationsIn).
+    const trace = process.env.VCBOX_FIREFOX_STRACE;
+    const args = ['--headless', '--no-remote', '--profile', profile, '--remote-debugging-port', '0', 'about:blank'];
+    const [command, commandArgs] = trace ? ['strace', ['-f', '-yy', '--seccomp-bpf', '-qq', '-e', 'trace=connect,sendto,sendmsg,sendmmsg', '-o', trace, FIREFOX, ...args]] : [FIREFOX, args];
+    const child = spawn(command, commandArgs, {
       env: firefoxEnv(home),
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -378,28 +387,38 @@ fetch('http://example.com/').catch(() => {});
     ].join('; ');
     await new Promise<void>((resolve) => execFile('unshare', ['-n', 'sh', '-c', script], { env: firefoxEnv(home), timeout: (seconds + 15) * 1000 }, () => resolve()));
     const log = existsSync(trace) ? readFileSync(trace, 'utf8') : '';
-    const outside = new Set<string>();
-    const routeLookups = new Set<string>();
-    let loopback = 0;
-    // strace -yy names each descriptor's protocol and, once connected, its peer.
-    const call = /^\d+ (connect|sendto|sendmsg|sendmmsg)\(\d+<([A-Za-z0-9]+):\[(.*?)\]>/;
-    const address = /sa_family=AF_INET6?, sin6?_port=htons\((\d+)\), (?:sin6_flowinfo=[^,]+, )?(?:sin_addr=inet_addr\("([^"]+)"\)|inet_pton\(AF_INET6, "([^"]+)")/;
-    for (const line of log.split('\n')) {
-      const match = call.exec(line);
-      if (!match || !/^(TCP|UDP)/.test(match[2] ?? '')) continue; // Unix sockets, netlink route queries
-      const explicit = address.exec(line);
-      const peer = /->(.+):(\d+)$/.exec(match[3] ?? '');
-      const host = (explicit ? (explicit[2] ?? explicit[3]) : peer?.[1]?.replace(/^\[|\]$/g, '')) ?? '';
-      const port = explicit ? explicit[1] : peer?.[2];
-      if (!host) continue;
-      const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-      if (host.startsWith('127.') || host === '::1' || host === '::ffff:127.0.0.1') loopback++;
-      // connect() on a UDP socket sends nothing (WebRTC asks the kernel for its default source address).
-      else if (match[1] === 'connect' && match[2]?.startsWith('UDP')) routeLookups.add(where);
-      else outside.add(where);
-    }
-    return { outside: [...outside], routeLookups: [...routeLookups], loopback, log };
+    return { ...destinationsIn(log), log };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The socket destinations in an strace log written with `-f -yy -e trace=connect,sendto,sendmsg,sendmmsg`:
+ * `outside` every address:port connected to or sent to that is not loopback, `routeLookups` the
+ * UDP sockets connected outside without sending (WebRTC asking the kernel for its default
+ * source address), `loopback` how many loopback destinations.
+ */
+export function destinationsIn(log: string): { outside: string[]; routeLookups: string[]; loopback: number } {
+  const outside = new Set<string>();
+  const routeLookups = new Set<string>();
+  let loopback = 0;
+  // strace -yy names each descriptor's protocol and, once connected, its peer.
+  const call = /^\s*\d+\s+(connect|sendto|sendmsg|sendmmsg)\(\d+<([A-Za-z0-9]+):\[(.*?)\]>/;
+  const address = /sa_family=AF_INET6?, sin6?_port=htons\((\d+)\), (?:sin6_flowinfo=[^,]+, )?(?:sin_addr=inet_addr\("([^"]+)"\)|inet_pton\(AF_INET6, "([^"]+)")/;
+  for (const line of log.split('\n')) {
+    const match = call.exec(line);
+    if (!match || !/^(TCP|UDP)/.test(match[2] ?? '')) continue; // Unix sockets, netlink route queries
+    const explicit = address.exec(line);
+    const peer = /->(.+):(\d+)$/.exec(match[3] ?? '');
+    const host = (explicit ? (explicit[2] ?? explicit[3]) : peer?.[1]?.replace(/^\[|\]$/g, '')) ?? '';
+    const port = explicit ? explicit[1] : peer?.[2];
+    if (!host) continue;
+    const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    if (host.startsWith('127.') || host === '::1' || host === '::ffff:127.0.0.1') loopback++;
+    // connect() on a UDP socket sends nothing (WebRTC asks the kernel for its default source address).
+    else if (match[1] === 'connect' && match[2]?.startsWith('UDP')) routeLookups.add(where);
+    else outside.add(where);
+  }
+  return { outside: [...outside], routeLookups: [...routeLookups], loopback };
 }
