@@ -284,12 +284,17 @@ export class Firefox {
     if (this.#closed) return;
     this.#closed = true;
     this.#ws.close();
-    this.#child.kill('SIGTERM');
-    const child = this.#child;
-    setTimeout(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }, 3000).unref();
-    child.once('exit', () => {
+    // Its own process group (Firefox, its content processes, strace when tracing): all of it.
+    const group = (signal: NodeJS.Signals) => {
+      try {
+        if (this.#child.pid) process.kill(-this.#child.pid, signal);
+      } catch {
+        // already gone
+      }
+    };
+    group('SIGTERM');
+    setTimeout(() => group('SIGKILL'), 3000).unref();
+    this.#child.once('exit', () => {
       for (const dir of this.#dirs) rmSync(dir, { recursive: true, force: true });
     });
     this.#sink.close();
@@ -311,6 +316,7 @@ export class Firefox {
     const child = spawn(command, commandArgs, {
       env: firefoxEnv(home),
       stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
     });
     let output = '';
     const url = await new Promise<string>((resolve, reject) => {
@@ -328,7 +334,7 @@ export class Firefox {
         reject(new Error(`Firefox exited (${code}) before opening WebDriver BiDi:\n${output.slice(-2000)}`));
       });
     }).catch((error: Error) => {
-      child.kill('SIGKILL');
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
       sink.server.close();
       throw error;
     });
