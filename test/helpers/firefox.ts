@@ -13,7 +13,7 @@
  * under strace, opening a page that gathers WebRTC candidates and fetches a remote address;
  * every destination it tried is returned. Stopped with `close()`.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -355,6 +355,11 @@ export function loopbackCheckUnavailable(): string | false {
   if (!existsSync(FIREFOX)) return 'firefox-esr is not installed (scripts/setup.sh test installs it)';
   if (process.getuid?.() !== 0) return 'proving Firefox stays on loopback needs a network namespace (root)';
   for (const tool of ['/usr/bin/strace', '/usr/bin/unshare', '/usr/sbin/ip']) if (!existsSync(tool)) return `${tool} is missing (scripts/setup.sh test installs it)`;
+  try {
+    execFileSync('unshare', ['-n', 'true'], { stdio: 'ignore', timeout: 10_000 });
+  } catch {
+    return 'network namespaces cannot be made here (unshare -n failed), so Firefox staying on loopback cannot be proven';
+  }
   return false;
 }
 
