@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Firefox ESR against the box's join page, run by an operator (docs/interop.md): the suite
-# cannot drive Debian's Firefox ESR — playwright-core needs its own patched Firefox (Juggler)
-# and nothing is downloaded from outside npm/Debian — so this opens it for a person to try.
+# Firefox ESR against a real box's join page, run by an operator (docs/interop.md): the suite
+# drives Debian's Firefox ESR itself on loopback (test/interop/firefox.test.ts, over WebDriver
+# BiDi); this opens it for a person to try against a box on the LAN, with a camera if wanted.
 #
 #   ./scripts/interop-firefox.sh <join URL> [--fake-media]
 #

@@ -35,9 +35,10 @@ vcbox_apt_run=(ca-certificates openssl procps util-linux $(cat "$vcbox_root/scri
 # Third-party clients of the interop tests (test/interop/): linphone's daemon (linphone-cli) with
 # the OpenH264 plugin for H.264, PulseAudio (each test's own server: a sine source as microphone,
 # a null sink recorded by parec as loudspeaker; no sound card), baresip's FFmpeg codecs (H.264); libre's headers for the BFCP test client
-# (test/interop/bfcp-client, built below).
+# (test/interop/bfcp-client, built below); Firefox ESR (driven over WebDriver BiDi, its profile
+# keeping it on loopback) and strace (the test proves with it that Firefox tries no other address).
 vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium rsyslog rsyslog-gnutls curl baresip-core fonts-wqy-microhei unzip systemd
-  linphone-cli mediastreamer2-plugin-openh264 pulseaudio pulseaudio-utils baresip-ffmpeg libre-dev)
+  linphone-cli mediastreamer2-plugin-openh264 pulseaudio pulseaudio-utils baresip-ffmpeg libre-dev firefox-esr strace)
 
 vcbox_missing_packages() {
   local pkg

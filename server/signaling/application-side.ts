@@ -99,7 +99,9 @@ export class ApplicationSide {
       return;
     }
     const createsDialog = DIALOG_METHODS.has(request.method) && status > 100 && status < 300;
-    if (createsDialog && !response.has('contact')) response.add('contact', this.#p.listeners.contactFor(transaction.source.protocol, transaction.source.address));
+    if (createsDialog && !response.has('contact')) {
+      response.add('contact', this.#p.listeners.contactFor(transaction.source.protocol, transaction.source.address, undefined, asksForSips(request)));
+    }
     if (createsDialog) for (const rr of request.getAll('record-route')) response.add('record-route', rr);
     if (!response.has('server') && !response.has('user-agent')) response.add('server', USER_AGENT);
 
@@ -402,4 +404,15 @@ function parseAppMessage(raw: Buffer): SipMessage {
 function normalize(headers: [string, string][]): [string, string][] {
   const compact: Record<string, string> = { f: 'from', t: 'to', i: 'call-id', m: 'contact', l: 'content-length', c: 'content-type', v: 'via' };
   return headers.map(([name, value]) => [compact[name] ?? name, value]);
+}
+
+/**
+ * Whether a dialog-creating request asked for SIPS (RFC 3261 §12.1.1): its Request-URI, else its
+ * top Record-Route, else its Contact is a `sips:` URI. The answer's Contact is SIPS only then.
+ */
+function asksForSips(request: SipRequest): boolean {
+  const first = (value: string | undefined) => /^\s*(?:[^<]*<)?\s*sips:/i.test(value ?? '');
+  if (/^sips:/i.test(request.uri)) return true;
+  const recordRoute = request.get('record-route');
+  return recordRoute ? first(recordRoute) : first(request.get('contact'));
 }

@@ -118,6 +118,10 @@ export class Baresip {
     opus?: { toneHz: number };
     video?: 'VP8' | 'H264';
     record?: boolean;
+    /** SIP over TLS to the box's `boxPort` (its TLS port), trusting the certificate in `cafile`. */
+    tls?: { cafile: string };
+    /** SDES-SRTP (the srtp module): offered (`srtp`) or required (`srtp-mand`). */
+    mediaenc?: 'srtp' | 'srtp-mand';
   }): Promise<Baresip> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-baresip-'));
     const sipPort = await freePort();
@@ -144,11 +148,13 @@ export class Baresip {
         'audio_alert aubridge,nowhere',
         ...(video ? ['video_source fakevideo,nil', 'video_display fakevideo,nil', 'video_size 640x360', 'video_bitrate 300000', 'video_fps 15'] : ['video_source']),
         ...(options.record ? [`snd_path ${dir}`] : []),
+        ...(options.tls ? [`sip_cafile ${options.tls.cafile}`] : []),
         'module_path /usr/lib/baresip/modules',
         'module g711.so',
         ...(options.opus ? ['module opus.so', 'module ausine.so'] : ['module aufile.so']),
         ...(video ? [video === 'VP8' ? 'module vp8.so' : 'module avcodec.so', 'module fakevideo.so', 'module snapshot.so'] : []),
         ...(options.record ? ['module sndfile.so'] : []),
+        ...(options.mediaenc ? ['module srtp.so'] : []),
         'module aubridge.so',
         'module account.so',
         'module ctrl_tcp.so',
@@ -159,11 +165,13 @@ export class Baresip {
       ].join('\n'),
     );
     const answer = options.autoAnswer ? ';answermode=auto' : '';
+    const mediaenc = options.mediaenc ? `;mediaenc=${options.mediaenc}` : '';
+    const transport = options.tls ? ';transport=tls' : '';
     const codecs = `;audio_codecs=${options.opus ? 'opus/48000/2' : 'PCMU'}${video ? `;video_codecs=${video}` : ''}`;
     writeFileSync(
       path.join(dir, 'accounts'),
       // The box by address: there is no DNS on the test machine for baresip to resolve a domain.
-      `<sip:${options.account}@${hostAddress}:${options.boxPort}>;auth_user=${options.account};auth_pass=${options.password};regint=300${codecs}${answer}\n`,
+      `<sip:${options.account}@${hostAddress}:${options.boxPort}${transport}>;auth_user=${options.account};auth_pass=${options.password};regint=300${codecs}${mediaenc}${answer}\n`,
     );
     const [command, args] = options.namespace ? options.namespace.exec('baresip', ['-4', '-f', dir]) : ['baresip', ['-4', '-f', dir]];
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -8,11 +8,13 @@
  * picture is decoded (its snapshot module saves it as PNG), and the live-meetings API shows its
  * audio and video streams with packets both ways. Each row goes to the interop table.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
+import { ensureCertificate } from '../../server/tls/self-signed-certificate.ts';
 import { Baresip } from '../helpers/baresip.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
@@ -30,6 +32,8 @@ box.media?.setLayout(room.number, '2x2');
 await new AdminStore(box.db).create({ username: 'chief', password: 'Chief2026', role: 'admin' });
 const admin = new ConsoleClient(await startConsoleApi(t, boxConsoleOptions(box)));
 await admin.login('chief', 'Chief2026');
+const boxCertificate = path.join(mkdtempSync(path.join(os.tmpdir(), 'vcbox-baresip-ca-')), 'box.crt');
+writeFileSync(boxCertificate, box.cert);
 
 type Stream = { codec: string; packetsIn: number; packetsOut: number };
 type Participant = { displayName: string; srtp: boolean; audio: Stream; video: Stream | null };
@@ -49,21 +53,45 @@ function wavTail(file: string, seconds: number): { pcm: Buffer; rate: number } {
   return { pcm: mono.subarray(Math.max(0, mono.length - seconds * rate * 2)), rate };
 }
 
-for (const video of ['VP8', 'H264'] as const) {
-  t.test(`baresip registers over UDP and joins a VMR with Opus + ${video}, media both ways`, async (t) => {
-    const phone = await Baresip.start({ account: '6201', password: 'secret-6201', boxPort: box.port, opus: { toneHz: 1000 }, video, record: true });
+interface Case {
+  transport: 'UDP' | 'TLS';
+  video: 'VP8' | 'H264';
+  mediaenc?: 'srtp' | 'srtp-mand';
+}
+const cases: Case[] = [
+  { transport: 'UDP', video: 'VP8' },
+  { transport: 'UDP', video: 'H264' },
+  { transport: 'TLS', video: 'VP8' },
+  { transport: 'TLS', video: 'VP8', mediaenc: 'srtp-mand' },
+];
+
+for (const { transport, video, mediaenc } of cases) {
+  const how = `${transport === 'TLS' ? 'over TLS, trusting the box certificate,' : 'over UDP'}${mediaenc ? ` with SDES-SRTP (${mediaenc})` : ''}`;
+  t.test(`baresip registers ${how} and joins a VMR with Opus + ${video}, media both ways`, async (t) => {
+    const phone = await Baresip.start({
+      account: '6201',
+      password: 'secret-6201',
+      boxPort: transport === 'TLS' ? box.tlsPort : box.port,
+      opus: { toneHz: 1000 },
+      video,
+      record: true,
+      ...(transport === 'TLS' ? { tls: { cafile: boxCertificate } } : {}),
+      ...(mediaenc ? { mediaenc } : {}),
+    });
     t.teardown(() => phone.close());
-    await interopRow(t, { client: 'baresip 1.0.0', transport: 'UDP', audio: 'Opus', video: video === 'H264' ? 'H.264' : video, srtp: 'none' }, async (check, shown) => {
-      const registered = await waitFor('baresip to register', 15_000, () => box.app.location.lookup('6201').length > 0).catch(() => false);
-      check(registered, 'registers over UDP on loopback, no namespace');
-      shown('registers (loopback, no namespace)');
+    const key = { client: 'baresip 1.0.0', transport, audio: 'Opus', video: video === 'H264' ? 'H.264' : video, srtp: mediaenc ? `SDES (${mediaenc})` : 'none' };
+    await interopRow(t, key, async (check, shown) => {
+      const registered = await waitFor('baresip to register', 15_000, () => box.app.location.lookup('6201').some((b) => b.source.protocol === transport.toLowerCase())).catch(() => false);
+      check(registered, `registers ${transport === 'TLS' ? 'over TLS' : 'over UDP'} on loopback, no namespace`);
+      shown(`registers (${transport === 'TLS' ? 'TLS; baresip 1.0 does not verify the certificate, it registers trusting another too' : 'loopback, no namespace'})`);
 
       const { partner } = await openTerminals(t, 'partner');
       const leg = await joinMeeting(`127.0.0.1:${box.port}`, { dial: room.number, name: 'Partner', media: pcmuMedia(partner.port), ...UNTIL_HUNG_UP });
       t.teardown(() => partner.stop());
       const sending = partner.send(leg.answeredPort, await g711Tone('mulaw', 440, 25), { payloadType: 0, frameBytes: 160, timestampStep: 160 });
 
-      phone.command('dial', `sip:${room.number}@127.0.0.1:${box.port}`);
+      // (Over TLS baresip adds the account's transport=tls to the URI.)
+      phone.command('dial', `sip:${room.number}@127.0.0.1:${transport === 'TLS' ? box.tlsPort : box.port}`);
       await phone.waitFor('CALL_ESTABLISHED');
       const stats = await waitFor("baresip's audio and video both ways in the live-meetings API", 15_000, async () => {
         const p = await participant('6201');
@@ -72,6 +100,8 @@ for (const video of ['VP8', 'H264'] as const) {
       const seen = stats ?? (await participant('6201'));
       check(seen?.audio.codec === 'opus', `its audio is Opus (${seen?.audio.codec})`);
       check(seen?.video?.codec === video, `its video is ${video} (${seen?.video?.codec})`);
+      const srtp = mediaenc === 'srtp-mand' || (mediaenc === 'srtp' && seen?.srtp);
+      if (check(seen?.srtp === Boolean(mediaenc), mediaenc ? `its media is SRTP (SDES) (srtp ${seen?.srtp})` : `its media is plain RTP (srtp ${seen?.srtp})`) && srtp) shown('SRTP (SDES) both ways');
       check(stats, `the box receives and sends its audio and video (audio ${seen?.audio.packetsIn} in / ${seen?.audio.packetsOut} out, video ${seen?.video?.packetsIn} in / ${seen?.video?.packetsOut} out)`);
 
       // A received frame, decoded and saved by the snapshot module.
@@ -119,3 +149,17 @@ for (const video of ['VP8', 'H264'] as const) {
     });
   });
 }
+
+// A client limitation, kept visible: baresip 1.0 (libre 1.1) sets its CA file but does not verify
+// the server's certificate, so a baresip trusting another certificate registers all the same.
+// When a newer baresip refuses here, the TLS rows' note (and docs/interop.md) must change.
+t.test('baresip 1.0 does not verify the box certificate: trusting another one, it registers anyway', async (t) => {
+  const other = await ensureCertificate(mkdtempSync(path.join(os.tmpdir(), 'vcbox-other-ca-')));
+  const otherFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'vcbox-baresip-ca-')), 'other.crt');
+  writeFileSync(otherFile, other.cert);
+  box.app.accounts.create({ number: '6202', name: 'Baresip other CA', password: 'secret-6202' }, box.realm);
+  const phone = await Baresip.start({ account: '6202', password: 'secret-6202', boxPort: box.tlsPort, opus: { toneHz: 1000 }, tls: { cafile: otherFile } });
+  t.teardown(() => phone.close());
+  const registered = await waitFor('baresip to register', 15_000, () => box.app.location.lookup('6202').some((b) => b.source.protocol === 'tls')).catch(() => false);
+  t.ok(registered, 'it registers over TLS although the box certificate is not the one it trusts (no verification in baresip 1.0)');
+});

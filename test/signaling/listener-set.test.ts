@@ -146,6 +146,7 @@ t.test('an unframeable stream is reported with its transport, and the connection
 t.test('Via/Contact host:port name the listener of the transport asked for', async (t) => {
   t.equal(set.hostport('udp', '127.0.0.1'), `127.0.0.1:${set.get('udp').local.port}`);
   t.equal(set.contactFor('tls', '127.0.0.1'), `<sips:127.0.0.1:${set.get('tls').local.port};transport=tls>`);
+  t.equal(set.contactFor('tls', '127.0.0.1', undefined, false), `<sip:127.0.0.1:${set.get('tls').local.port};transport=tls>`, 'over TLS, answering a request that did not ask for SIPS: sip: with transport=tls');
   t.ok(set.isSelf({ protocol: 'tcp', address: '127.0.0.1', port: set.get('tcp').local.port }));
   t.notOk(set.isSelf({ protocol: 'tcp', address: '127.0.0.1', port: set.get('tcp').local.port + 1 }));
 });

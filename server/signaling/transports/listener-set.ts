@@ -133,9 +133,14 @@ export class ListenerSet {
     return `${net.isIPv6(host) ? `[${host}]` : host}:${transport.local.port}`;
   }
 
-  /** The Contact header value of the box for a peer reached over `protocol`. */
-  contactFor(protocol: TransportProtocol, peerAddress: string, user?: string): string {
-    const scheme = protocol === 'tls' ? 'sips' : 'sip';
+  /**
+   * The Contact header value of the box for a peer reached over `protocol`: a `sips:` URI over
+   * TLS unless `sips` is false (an answer to a request that did not ask for SIPS, RFC 3261
+   * §12.1.1: then `sip:…;transport=tls`, which clients without SIPS support — baresip 1.0 —
+   * can still send their ACK and BYE to).
+   */
+  contactFor(protocol: TransportProtocol, peerAddress: string, user?: string, sips = protocol === 'tls'): string {
+    const scheme = protocol === 'tls' && sips ? 'sips' : 'sip';
     const transport = protocol === 'udp' ? '' : `;transport=${protocol}`;
     return `<${scheme}:${user ? `${user}@` : ''}${this.hostport(protocol, peerAddress)}${transport}>`;
   }
