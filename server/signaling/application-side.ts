@@ -411,8 +411,10 @@ function normalize(headers: [string, string][]): [string, string][] {
  * top Record-Route, else its Contact is a `sips:` URI. The answer's Contact is SIPS only then.
  */
 function asksForSips(request: SipRequest): boolean {
-  const first = (value: string | undefined) => /^\s*(?:[^<]*<)?\s*sips:/i.test(value ?? '');
-  if (/^sips:/i.test(request.uri)) return true;
+  // Linear, no backtracking (finding 10): the value itself, or what follows its first '<'.
+  const isSips = (text: string) => text.trimStart().slice(0, 5).toLowerCase() === 'sips:';
+  const first = (value = '') => isSips(value) || (value.includes('<') && isSips(value.slice(value.indexOf('<') + 1)));
+  if (isSips(request.uri)) return true;
   const recordRoute = request.get('record-route');
   return recordRoute ? first(recordRoute) : first(request.get('contact'));
 }

@@ -162,7 +162,7 @@ export class NetworkSide {
     response.add('via', routing.via).add('from', routing.from).add('to', routing.to).add('call-id', routing.callId).add('cseq', routing.cseq);
     response.add('retry-after', '5').add('server', USER_AGENT);
     // RFC 3261 §18.2.2 / RFC 3581: over UDP without rport, to the port the Via names.
-    const port = source.protocol === 'udp' && headerParam(routing.via, 'rport') === undefined ? Number(/:(\d+)\s*(?:;|$)/.exec(routing.via.split(';')[0] ?? '')?.[1] ?? 5060) : source.port;
+    const port = source.protocol === 'udp' && headerParam(routing.via, 'rport') === undefined ? viaSentByPort(routing.via) : source.port;
     transport.send(response.toBuffer(), port === source.port ? source : { ...source, port });
     this.#p.counts.overloaded++;
     this.#p.counts.countResponse(503);
@@ -398,4 +398,11 @@ export class NetworkSide {
     transport.send(response.toBuffer(), source);
   }
 
+}
+
+/** The port of a Via's sent-by (`SIP/2.0/UDP host:port;…`), 5060 when it names none; linear. */
+function viaSentByPort(via: string): number {
+  const sentBy = (via.split(';')[0] ?? '').trim();
+  const digits = sentBy.slice(sentBy.lastIndexOf(':') + 1);
+  return sentBy.includes(':') && /^\d{1,5}$/.test(digits) ? Number(digits) : 5060;
 }

@@ -119,7 +119,7 @@ t.test('bad packages are refused with the reason, and nothing changes or stays b
     ['a truncated package', good.subarray(0, Math.floor(good.length / 2)), 422, 'VCBOX_ERR_UPGRADE_TRUNCATED', /truncated/],
     ['a package signed by another key', resign(entries, () => undefined, strangerKey()), 422, 'VCBOX_ERR_UPGRADE_SIGNATURE', /not signed by the vendor/],
     ['a manifest edited after signing', editedManifest, 422, 'VCBOX_ERR_UPGRADE_SIGNATURE', /changed after signing/],
-    ['a tampered file', tamperedFile, 422, 'VCBOX_ERR_UPGRADE_TAMPERED', /server\/version\.ts .*SHA-256 differs/],
+    ['a tampered file', tamperedFile, 422, 'VCBOX_ERR_UPGRADE_TAMPERED', /server\/core\/version\.ts .*SHA-256 differs/],
     ['a file the manifest does not list', withExtra, 422, 'VCBOX_ERR_UPGRADE_INVALID', /files the manifest does not list/],
     ['an older version', resign(entries, (m, f) => setVersion(m, f, '0.0.9')), 409, 'VCBOX_ERR_UPGRADE_OLDER', new RegExp(`vcbox 0\\.0\\.9 .*older than the vcbox ${BUILD_INFO.version.replace(/\./g, '\\.')}`)],
     ['the same version', resign(entries, (m, f) => setVersion(m, f, BUILD_INFO.version)), 409, 'VCBOX_ERR_UPGRADE_SAME', /the version this box already runs/],
@@ -137,7 +137,7 @@ t.test('bad packages are refused with the reason, and nothing changes or stays b
     t.same(installState(), before, `${what}: install root and maintenance folder unchanged`);
   }
   const zh = await upload(tamperedFile, { language: 'zh-CN' });
-  t.match(zh.body.message, /升级包中的文件 server\/version\.ts 与已签名的清单不符.*未作任何修改/, 'in Chinese for a Chinese console');
+  t.match(zh.body.message, /升级包中的文件 server\/core\/version\.ts 与已签名的清单不符.*未作任何修改/, 'in Chinese for a Chinese console');
 
   const refused = state.db.prepare("SELECT actor, detail FROM audit_log WHERE action = 'system.upgrade.refused'").all() as { actor: string; detail: string }[];
   t.equal(refused.length, cases.length + 1, 'every refusal is in the operation log');
