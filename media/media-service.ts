@@ -6,6 +6,7 @@
  * gone with reason `media-restart`; the control plane re-attaches them (SIP legs by
  * re-INVITE, browsers by reconnecting).
  */
+import { type EventLoopDelayFigures, eventLoopDelay } from '../server/core/event-loop-delay.ts';
 import { EventEmitter } from 'node:events';
 import { createError } from '../server/core/errors.ts';
 import { getLogger } from '../server/core/logger.ts';
@@ -65,6 +66,8 @@ export interface MediaStats {
   readonly configuredWorkers: number;
   readonly meetings: number;
   readonly ivrSessions: number;
+  /** The media process's event-loop delay over the last 10 s. */
+  readonly eventLoopDelay: EventLoopDelayFigures;
 }
 
 export interface MeetingSnapshot {
@@ -367,7 +370,7 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
         };
       }),
     );
-    return { workers, configuredWorkers: pool.size, meetings: this.#meetings.size, ivrSessions: this.#ivr.size };
+    return { workers, configuredWorkers: pool.size, meetings: this.#meetings.size, ivrSessions: this.#ivr.size, eventLoopDelay: eventLoopDelay() };
   }
 
   get meetingCount(): number {

@@ -103,6 +103,8 @@ export type StatsResult = {
   readonly configuredWorkers: number;
   readonly meetings: number;
   readonly ivrSessions: number;
+  /** The media process's event-loop delay over the last 10 s (p50, p99, worst; ms). */
+  readonly eventLoopDelay: { readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number };
 };
 /** Liveness: the media process's meetings, pid and uptime (the dashboard's service status). */
 export type PingParams = [];

@@ -10,6 +10,8 @@
  *   client transaction timeouts);
  * - the media process, over its control channel: per mediasoup worker its CPU seconds and
  *   routers, meetings with media, IVR calls;
+ * - every Node process (control plane, signaling, media): how late its event loop ran over the
+ *   last 10 s (server/core/event-loop-delay.ts);
  * - the TURN relay: whether it answers a STUN Binding request (not listed while turned off).
  * A process that does not answer within the scrape's time is reported `vcbox_service_up 0`
  * and its figures are left out (a missing series, not a made-up zero).
@@ -18,6 +20,7 @@ import type { MediaControl } from '../../media/control/media-control-protocol.ts
 import type { LiveMeetings } from '../meetings/live-meetings.ts';
 import type { SignalingControlClient, SignalingStatus } from '../signaling/signaling-control.ts';
 import { stunProbe } from '../turn/stun-probe.ts';
+import { type EventLoopDelayFigures, eventLoopDelay } from '../core/event-loop-delay.ts';
 import { BUILD_INFO } from '../core/version.ts';
 import type { MetricFamily } from './prometheus-text.ts';
 
@@ -59,6 +62,12 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
 }
 
 const gauge = (name: string, help: string, samples: MetricFamily['samples']): MetricFamily => ({ name, help, type: 'gauge', samples });
+/** p50, p99 and the worst of one process's event-loop delay over the last 10 s. */
+const delaySamples = (name: string, figures: EventLoopDelayFigures): MetricFamily['samples'] => [
+  { labels: { process: name, quantile: '0.5' }, value: figures.p50Ms },
+  { labels: { process: name, quantile: '0.99' }, value: figures.p99Ms },
+  { labels: { process: name, quantile: '1' }, value: figures.maxMs },
+];
 const counter = (name: string, help: string, samples: MetricFamily['samples']): MetricFamily => ({ name, help, type: 'counter', samples });
 
 function signalingFamilies(status: SignalingStatus): MetricFamily[] {
@@ -129,6 +138,11 @@ export async function collectBoxMetrics(sources: BoxMetricSources): Promise<Metr
     gauge('vcbox_meeting_participants', 'Meeting participants now, by how they joined', [
       { labels: { type: 'sip' }, value: participants.sip },
       { labels: { type: 'web' }, value: participants.web },
+    ]),
+    gauge('vcbox_event_loop_delay_ms', "How late each Node process's event loop ran over the last 10 s, ms (quantile 1: the worst)", [
+      ...delaySamples('control-plane', eventLoopDelay()),
+      ...(signaling ? delaySamples('signaling', signaling.stats.eventLoopDelay) : []),
+      ...(media ? delaySamples('media', media.eventLoopDelay) : []),
     ]),
     counter('vcbox_http_responses_total', 'HTTP answers of the console and API, by status class', sources.http.counts().map(([code, value]) => ({ labels: { code }, value }))),
   ];

@@ -17,6 +17,7 @@
  * logs and the TLS certificate change in place. Registrations live in the application, so none
  * is lost. `stats()` counts what went through (Prometheus metrics, via the control channel).
  */
+import { eventLoopDelay } from '../core/event-loop-delay.ts';
 import { getLogger } from '../core/logger.ts';
 import type { StaticNat } from '../core/static-nat.ts';
 import { BUILD_INFO } from '../core/version.ts';
@@ -188,6 +189,8 @@ export class SignalingService {
       applicationQueueDelayMs: Math.round(this.#parts.overload.standingDelayMs()),
       /** How late this process's event loop runs now, ms: what the loop-lag bound compares. */
       loopLagMs: Math.round(this.#parts.loopLag.lagMs()),
+      /** This process's event-loop delay over the last 10 s (p50, p99, worst). */
+      eventLoopDelay: eventLoopDelay(),
       overloadRefused: { ...this.#parts.overload.refused },
       tcpConnections: this.#parts.listeners.connectionCounts.tcp,
       tlsConnections: this.#parts.listeners.connectionCounts.tls,

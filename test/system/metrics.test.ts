@@ -78,6 +78,11 @@ t.test('closed until a token exists; then only with it', async (t) => {
   t.equal(sample(open.text, 'vcbox_sip_registrations'), 0);
   t.equal(sample(open.text, 'vcbox_media_workers', { configured: '1' }), 1, 'one media worker, as configured');
   t.ok((sample(open.text, 'vcbox_http_responses_total', { code: '4xx' }) ?? 0) >= 3, 'the refused scrapes are counted as 4xx answers');
+  for (const process of ['control-plane', 'signaling', 'media']) {
+    const p50 = sample(open.text, 'vcbox_event_loop_delay_ms', { process, quantile: '0.5' });
+    const worst = sample(open.text, 'vcbox_event_loop_delay_ms', { process, quantile: '1' });
+    t.ok(p50 !== undefined && worst !== undefined && p50 >= 0 && worst >= p50, `${process}: its event-loop delay (p50 ${p50} ms, worst ${worst} ms)`);
+  }
 });
 
 t.test('the figures move with a real registration and a live meeting', async (t) => {
