@@ -50,6 +50,11 @@ export class DialogTable {
     return this.#dialogs.get(id);
   }
 
+  /** Puts a dialog in the table (a restored or adopted one). */
+  set(dialog: Dialog): void {
+    this.#dialogs.set(dialog.id, dialog);
+  }
+
   delete(id: string): void {
     this.#dialogs.delete(id);
   }
@@ -58,10 +63,14 @@ export class DialogTable {
     return this.#dialogs.values();
   }
 
-  /** The dialog of an in-dialog message: ours as UAS (From tag is the peer's) or as UAC (To tag is ours). */
+  /**
+   * The dialog of an in-dialog message: ours as UAS (From tag is the peer's, To tag ours) or as
+   * UAC (To tag is ours). Our tag is always required: a stray request that guessed a Call-ID
+   * and the peer's tag (both on the wire of every message of the call) matches nothing.
+   */
   find(callId: string, fromTag: string, toTag: string): Dialog | undefined {
     const byFrom = this.#dialogs.get(dialogIdOf(callId, fromTag));
-    if (byFrom && byFrom.remoteTag === fromTag) return byFrom;
+    if (byFrom && byFrom.remoteTag === fromTag && byFrom.localTag === toTag) return byFrom;
     const byTo = this.#dialogs.get(dialogIdOf(callId, toTag));
     if (byTo && byTo.localTag === toTag) return byTo;
     return undefined;
