@@ -90,7 +90,7 @@ export function parseLegNote(text: string | undefined): LegNote | undefined {
     const call = note.call as Partial<LegNote['call']> | undefined;
     const texts = ['callId', 'caller', 'callee', 'displayName', 'source', 'transport', 'address'] as const;
     if (note.v !== 1 || !Number.isInteger(note.record) || (note.role !== 'host' && note.role !== 'guest') || typeof note.audioOnly !== 'boolean') return undefined;
-    if (!call || call.type !== 'sip' || !texts.every((key) => typeof call[key] === 'string') || (call.account !== null && typeof call.account !== 'string')) return undefined;
+    if (call?.type !== 'sip' || !texts.every((key) => typeof call[key] === 'string') || (call.account !== null && typeof call.account !== 'string')) return undefined;
     return note as LegNote;
   } catch {
     return undefined;
