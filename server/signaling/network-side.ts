@@ -3,7 +3,9 @@
  * source guard (flood limit, scanners), is parsed (a malformed request gets 400/513 when its
  * routing headers can be read), and then: a response goes to its client transaction; a request
  * is absorbed as a retransmission, matched as ACK/CANCEL to its INVITE, matched to its dialog
- * (in-dialog requests), or opens a server transaction and goes to the application that routed
+ * (in-dialog requests: our To tag required; a call whose application went away is an orphan,
+ * ./dialogs/orphan-dialogs.ts, whose requests are held for the next application), or opens a
+ * server transaction and goes to the application that routed
  * its method (drachtio wire protocol). Without one, OPTIONS is answered here; the rest gets
  * 405 with Allow when applications are connected but none takes the method, 503 with
  * Retry-After when none is connected. A request of a dialog the box record-routed as a proxy

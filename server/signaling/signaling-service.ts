@@ -4,7 +4,9 @@
  * This file composes it; it knows nothing about meetings. The parts, one concern each: the
  * listener set keyed by transport (./transports/listener-set.ts: UDP, TCP, TLS; connections and
  * their per-address cap in ./transports/connection-registry.ts), the transaction layer
- * (./transactions/transaction-layer.ts), the dialog table (./dialogs/dialog-table.ts), and the
+ * (./transactions/transaction-layer.ts), the dialog table (./dialogs/dialog-table.ts) with the
+ * calls kept when their application goes away (./dialogs/orphan-dialogs.ts) and written to the
+ * data directory for a restart of this process (./dialogs/dialog-snapshot.ts), and the
  * two sides that work on them: what terminals send (./network-side.ts) and what drachtio
  * applications send (./application-side.ts, wire protocol in ./drachtio), and the stateful
  * proxy applications may ask for (./proxy-side.ts, drachtio's `proxy` command). The duties split

@@ -32,11 +32,11 @@ export interface OrphanPolicy {
   readonly maxOrphans: number;
   /** How long an orphan waits for an application (ms, default 10 minutes). */
   readonly ttlMs: number;
-  /** How long an in-dialog request for an orphan waits for an application (ms, default 8 s). */
+  /** How long an in-dialog request for an orphan waits for an application (ms, default 20 s: under a client's Timer F of 32 s, so the terminal always gets its answer). */
   readonly holdMs: number;
 }
 
-export const DEFAULT_ORPHAN_POLICY: OrphanPolicy = { maxOrphans: 2000, ttlMs: 10 * 60_000, holdMs: 8000 };
+export const DEFAULT_ORPHAN_POLICY: OrphanPolicy = { maxOrphans: 2000, ttlMs: 10 * 60_000, holdMs: 20_000 };
 
 /** An orphan as the control channel lists it: what an application needs to take the call over. */
 export interface OrphanInfo {
