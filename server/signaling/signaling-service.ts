@@ -45,6 +45,9 @@ export type { ListenerFailure } from './transports/listener-set.ts';
 
 const log = getLogger('signaling-service');
 
+/** How soon after a call comes or goes the dialog snapshot is written (ms). */
+const SNAPSHOT_DELAY_MS = 100;
+
 /** What a running service can be changed to (server/signaling/main.ts reads it from the settings). */
 export interface SignalingReconfiguration {
   readonly port: number;
@@ -92,7 +95,7 @@ export interface SignalingServiceOptions {
    */
   readonly streamLimits?: Pick<StreamTransportOptions, 'maxConnectionsPerAddress' | 'firstMessageTimeoutMs' | 'partialMessageTimeoutMs'>;
   /**
-   * Where the calls (confirmed INVITE dialogs) are written once a second when they changed, and
+   * Where the calls (confirmed INVITE dialogs) are written within 100 ms of a change, and
    * read back at start as orphans (./dialogs/dialog-snapshot.ts); omitted: not kept (tests).
    */
   readonly dialogSnapshotFile?: string;
@@ -106,9 +109,10 @@ export class SignalingService {
   readonly #network: NetworkSide;
   readonly #application: ApplicationSide;
   readonly #proxy: ProxySide;
-  /** Sweeps Timer J's cache, former UDP ports and orphans past their time, and writes the dialog snapshot, once a second. */
+  /** Sweeps Timer J's cache, former UDP ports and orphans past their time, once a second. */
   readonly #sweeper: NodeJS.Timeout;
   readonly #snapshot: DialogSnapshot | undefined;
+  #snapshotTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: SignalingServiceOptions) {
@@ -162,11 +166,23 @@ export class SignalingService {
       apps.on('closed', (connection) => this.#application.onClosed(connection));
     }
     this.#snapshot = options.dialogSnapshotFile ? new DialogSnapshot(options.dialogSnapshotFile) : undefined;
+    // The snapshot follows the calls within SNAPSHOT_DELAY_MS of a change (one write per delay
+    // at most, however many calls change): a restart neither loses a call nor ends a finished one again.
+    if (this.#snapshot) {
+      const snapshot = this.#snapshot;
+      dialogs.onChange = () => {
+        if (this.#snapshotTimer || this.#closed) return;
+        this.#snapshotTimer = setTimeout(() => {
+          this.#snapshotTimer = undefined;
+          snapshot.write(dialogs.values());
+        }, SNAPSHOT_DELAY_MS);
+        this.#snapshotTimer.unref();
+      };
+    }
     this.#sweeper = setInterval(() => {
       transactions.sweep();
       listeners.sweepDraining((id) => this.#parts.dialogs.uses(id));
       orphans.sweep();
-      this.#snapshot?.write(dialogs.values());
     }, 1000);
     this.#sweeper.unref();
   }
@@ -285,6 +301,7 @@ export class SignalingService {
     this.#proxy.close();
     this.#parts.transactions.close();
     // A restart (the supervisor's, an upgrade's) finds the calls again.
+    clearTimeout(this.#snapshotTimer);
     this.#snapshot?.write(this.#parts.dialogs.values());
     this.#parts.orphans.clear();
     this.#parts.dialogs.clear();

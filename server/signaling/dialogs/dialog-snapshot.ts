@@ -1,15 +1,17 @@
 /**
  * The dialog snapshot: the confirmed INVITE dialogs written to a file in the data directory
- * (`<dataDir>/run/signaling-dialogs.json`) at most once a second when they changed, so that a
+ * (`<dataDir>/run/signaling-dialogs.json`) within 100 ms of a change (../signaling-service.ts), so that a
  * signaling service that was killed or restarted knows its calls again: it reads the file at
  * start and keeps them as orphans (./orphan-dialogs.ts) until the application takes them over.
  * Written whole to a temporary file and renamed (a kill mid-write leaves the previous one). What
  * a dialog needs to go on: identifiers, tags, sequence numbers (ours raised on restore, so a
  * request sent after a restart is never below one the peer saw), remote target, route set, peer.
- * A dialog that began and ended within the last second before a kill may be missed: that call
- * then ends by the RTP timeout, as before. Not here: deciding what to do with the dialogs.
+ * A call set up within the last 100 ms before a kill may be missed (it then ends by the RTP
+ * timeout, as before), and one that ended then may be read back (the application, which does
+ * not know it, ends it with a BYE the terminal answers 481). A file older than 10 minutes is not read (the box was
+ * off: those calls are over). Not here: deciding what to do with the dialogs.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { getLogger } from '../../core/logger.ts';
 import type { TransportProtocol } from '../transports/sip-transport.ts';
 import { type Dialog, newDialog } from './dialog.ts';
@@ -22,6 +24,8 @@ const SEQ_MARGIN = 1000;
 const MAX_RESTORED = 5000;
 /** A file larger than this is not read (4 MiB). */
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
+/** A file older than this is not read: its calls are long over (the box was off; an orphan lives 10 minutes). */
+const MAX_AGE_MS = 10 * 60_000;
 
 interface SavedDialog {
   id: string;
@@ -98,6 +102,7 @@ export class DialogSnapshot {
   read(): Dialog[] {
     let text: string;
     try {
+      if (Date.now() - statSync(this.#file).mtimeMs > MAX_AGE_MS) return [];
       text = readFileSync(this.#file, 'utf8');
     } catch {
       return [];
