@@ -104,7 +104,8 @@ export class SipApplication {
     this.#options = options;
     this.location = new LocationService({ store: new RegistrationStore(options.db) });
     this.accounts = new AccountStore(options.db);
-    new MeetingRecords(options.db).follow(this.live);
+    const meetingRecords = new MeetingRecords(options.db);
+    meetingRecords.follow(this.live);
     new ConcurrencyRecords(options.db).follow(this.live);
     const media = options.media;
     this.sessions = new ParticipantSessions({
@@ -167,6 +168,8 @@ export class SipApplication {
             sessions: this.sessions,
             meetingCalls,
             records: new CallRecords(options.db),
+            meetingRecords,
+            live: this.live,
             startedAt: new Date(),
             leftOpenReason: options.leftOpenReason ?? 'the control plane restarted (killed or crashed) and did not see the call end',
           })

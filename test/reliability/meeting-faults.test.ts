@@ -165,10 +165,13 @@ t.test('kill -9 of the media process under a live meeting', async (t) => {
   const call = await twoTalking(t, box.sipPort, ROOM, 'M');
   const { ta, tb } = call;
   t.same(await participants(), ['AnnM', 'BobM'], 'both in the meeting (the earlier calls have left it)');
+  const gapA = call.a.watchGap();
+  const gapB = call.b.watchGap();
   await killAndWait('media');
   const [movedA, movedB] = await Promise.all([ta.reInvited(1, 30_000), tb.reInvited(1, 30_000)]);
   t.ok(movedA > 0 && movedB > 0, `both terminals were re-INVITEd to the new media process (${movedA}, ${movedB})`);
   const after = await hearEachOther(call);
+  t.comment(`longest pause in the RTP each terminal received across the media kill -9, restart and re-INVITE: ${[gapA.stop(), gapB.stop()].join(' ms, ')} ms`);
   t.ok(talking(after), `the meeting healed: they hear each other again (${JSON.stringify(after)})`);
   t.equal((await ta.inDialog('BYE')).status, 200, 'a BYE from a terminal after the heal is answered 200');
   t.equal((await tb.inDialog('BYE')).status, 200);

@@ -11,8 +11,10 @@
  *   later BYE from the terminal ends the leg and closes the record as on any call;
  * - what cannot be taken over is ended cleanly: an orphan with no leg (a point-to-point or IVR
  *   call, a leg gone) gets a BYE saying why; a leg with no dialog leaves the media; a call the
- *   terminal hung up while nobody held it is closed as hung up; and, the first time, the records
- *   a killed control plane left open and nothing took over are ended saying so.
+ *   terminal hung up while nobody held it is closed as hung up; and, the first time, the call
+ *   records a killed control plane left open and nothing took over are ended saying so, as are
+ *   the meeting records of meetings that are not live again (a meeting whose calls were taken
+ *   over goes on in its record).
  * Not here: the signaling side (server/signaling/dialogs/orphan-dialogs.ts), the dialog's life
  * from then on (./meeting-calls.ts).
  */
@@ -20,6 +22,8 @@ import type Srf from 'drachtio-srf';
 import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
 import type { SipLegInfo } from '../../../media/meetings/meeting-types.ts';
 import type { CallRecords } from '../../cdr/call-records.ts';
+import type { MeetingRecords } from '../../cdr/meeting-records.ts';
+import type { LiveMeetings } from '../../meetings/live-meetings.ts';
 import { getLogger } from '../../core/logger.ts';
 import { type LegNote, type ParticipantSessions, parseLegNote } from '../../meetings/participant-sessions/participant-sessions.ts';
 import type { SignalingControlClient } from '../../signaling/signaling-control.ts';
@@ -42,6 +46,10 @@ export interface CallTakeoverOptions {
   readonly sessions: ParticipantSessions;
   readonly meetingCalls: MeetingCalls;
   readonly records: CallRecords;
+  /** The meeting records (a meeting none of whose calls was taken over is ended in them). */
+  readonly meetingRecords: MeetingRecords;
+  /** The live meetings (after the take-over: those its calls made live again). */
+  readonly live: LiveMeetings;
   /** When this process started: records begun before it and not taken over were left open by its predecessor. */
   readonly startedAt: Date;
   /** The end reason of such records. */
@@ -176,6 +184,8 @@ export class CallTakeover {
     if (first) {
       recordsEnded = records.endLeftOpen(this.#options.leftOpenReason, { before: this.#options.startedAt, keep: kept });
       if (recordsEnded > 0) log.warn({ records: recordsEnded }, 'ended the call records a previous control plane left open');
+      const meetingsEnded = this.#options.meetingRecords.endLeftOpen(this.#options.live);
+      if (meetingsEnded > 0) log.warn({ meetings: meetingsEnded }, 'ended the meeting records a previous control plane left open');
     }
     const result = { known: mine.length, resumed, released, legsLeft, hungUp, recordsEnded };
     log.info({ ...result, ms: Math.round(performance.now() - started) }, 'calls taken over after a restart');
