@@ -247,11 +247,6 @@ export class OrphanDialogs {
     if (this.#ended.length > MAX_ENDED) this.#ended.splice(0, this.#ended.length - MAX_ENDED);
   }
 
-  /** The ids of the orphans (the snapshot keeps them as such). */
-  ids(): string[] {
-    return [...this.#since.keys()];
-  }
-
   clear(): void {
     this.#since.clear();
     this.#held.clear();
