@@ -18,6 +18,7 @@ import {
   type ParticipantSnapshot,
   type ProducerInfo,
   type SipLegAnswer,
+  type SipLegInfo,
   type SipLegRequest,
   type WebConsumerInfo,
   type WebJoin,
@@ -241,6 +242,13 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
       throw createError('VCBOX_ERR_MEETING_NOT_LIVE', { id: meeting });
     }
     return media;
+  }
+
+  /** Every SIP leg now, with its note and latest offer: what a restarted control plane takes over. */
+  sipLegs(): SipLegInfo[] {
+    const out: SipLegInfo[] = [];
+    for (const [meeting, media] of this.#meetings) if (!media.closed) for (const leg of media.sipLegs()) out.push({ meeting, ...leg });
+    return out;
   }
 
   async snapshot(meeting?: string): Promise<MeetingSnapshot[]> {

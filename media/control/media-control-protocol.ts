@@ -17,7 +17,7 @@ import { EQUAL_SPLIT_LAYOUTS, ONE_PLUS_N_LAYOUTS, VIDEO_RESOLUTIONS } from '../.
 import type { MediaSettings } from '../media-settings.ts';
 import type { PictureState } from '../mcu/composed-picture.ts';
 import type { LayoutChoice } from '../mcu/layouts.ts';
-import type { ParticipantSnapshot, ProducerInfo, SipLegAnswer, SipLegRequest, WebConsumerInfo, WebJoin } from '../meetings/meeting-media.ts';
+import type { ParticipantSnapshot, ProducerInfo, SipLegAnswer, SipLegInfo, SipLegRequest, WebConsumerInfo, WebJoin } from '../meetings/meeting-media.ts';
 
 // ------------------------------------------------------------------ requests and responses
 
@@ -58,6 +58,9 @@ export type SetMutedResult = NoResult;
 /** The live meetings' media (one, or all). */
 export type SnapshotParams = [meeting?: string];
 export type SnapshotResult = { readonly meeting: string; readonly workerPid: number; readonly participants: ParticipantSnapshot[] }[];
+/** Every SIP leg now (all meetings), with the control plane's note and the latest offer. */
+export type SipLegsParams = [];
+export type SipLegsResult = SipLegInfo[];
 /** Who each SIP leg of a meeting sees. */
 export type VideoRoutingParams = [meeting: string];
 export type VideoRoutingResult = Record<string, string | null>;
@@ -124,6 +127,7 @@ export interface MediaRequests {
   leave: { params: LeaveParams; result: LeaveResult };
   setMuted: { params: SetMutedParams; result: SetMutedResult };
   snapshot: { params: SnapshotParams; result: SnapshotResult };
+  sipLegs: { params: SipLegsParams; result: SipLegsResult };
   videoRouting: { params: VideoRoutingParams; result: VideoRoutingResult };
   setLayout: { params: SetLayoutParams; result: SetLayoutResult };
   setBroadcast: { params: SetBroadcastParams; result: SetBroadcastResult };
@@ -232,7 +236,7 @@ export const MEDIA_REQUEST_SHAPES: { readonly [M in MediaMethod]: ShapesOf<Media
   joinSip: [
     meeting,
     object('request', {
-      fields: [text('participantId'), text('displayName'), text('offer'), text('srtp', { oneOf: ['optional', 'required', 'off'] }), text('remoteAddress', { optional: true })],
+      fields: [text('participantId'), text('displayName'), text('offer'), text('srtp', { oneOf: ['optional', 'required', 'off'] }), text('remoteAddress', { optional: true }), text('note', { optional: true })],
     }),
   ],
   updateSip: [meeting, participant, text('offer')],
@@ -246,6 +250,7 @@ export const MEDIA_REQUEST_SHAPES: { readonly [M in MediaMethod]: ShapesOf<Media
   leave: [meeting, participant, text('reason', { optional: true })],
   setMuted: [meeting, participant, { name: 'muted', kind: 'boolean' }, text('except', { optional: true })],
   snapshot: [text('meeting', { optional: true })],
+  sipLegs: [],
   videoRouting: [meeting],
   setLayout: [meeting, text('choice', { oneOf: LAYOUT_CHOICES }), text('pinned', { optional: true, nullable: true })],
   setBroadcast: [meeting, text('participantId', { nullable: true })],

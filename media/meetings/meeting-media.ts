@@ -30,6 +30,7 @@ import {
   ROUTER_CODECS,
   type SdpSession,
   type SipLegAnswer,
+  type SipLegInfo,
   type SipLegRequest,
   type WebConsumerInfo,
   type WebJoin,
@@ -46,6 +47,7 @@ export {
   type ProducerInfo,
   ROUTER_CODECS,
   type SipLegAnswer,
+  type SipLegInfo,
   type SipLegRequest,
   type SrtpPolicy,
   type StreamStats,
@@ -181,7 +183,9 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       if (leg.video) this.emit('newproducer', { producerId: leg.video.meetingProducer.id, participantId: id, displayName: leg.displayName, kind: 'video' });
       this.#pictures.refresh();
       if (leg.content) this.#routeContent();
-      return { sdp: leg.answer(offer.media, audio, crypto), audioCodec: leg.audioCodec, srtp: leg.srtp };
+      const sdp = leg.answer(offer.media, audio, crypto);
+      leg.lastAnswer = sdp;
+      return { sdp, audioCodec: leg.audioCodec, srtp: leg.srtp };
     } finally {
       this.#joining.delete(id);
     }
@@ -197,12 +201,14 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     if (leg.offersSameAudio(audio)) {
       const hadContent = Boolean(leg.content);
       const answer = await leg.renegotiate(offer, audio);
+      leg.offer = offerText;
+      leg.lastAnswer = answer;
       if (!hadContent && leg.content) this.#routeContent();
       return answer;
     }
     // A codec change: the leg is rebuilt for the new offer (new transports and ports, the
     // same SDP session, the next version); the old leg stays if the new offer is refused.
-    const request: SipLegRequest = { participantId, displayName: leg.displayName, offer: offerText, srtp: leg.srtpPolicy };
+    const request: SipLegRequest = { participantId, displayName: leg.displayName, offer: offerText, srtp: leg.srtpPolicy, ...(leg.note === undefined ? {} : { note: leg.note }) };
     const chosen = audio.port > 0 ? pickMeetingAudio(audio) : undefined;
     if (!chosen) {
       throw createError('VCBOX_ERR_MEDIA_SDP', { warning: 305, reason: `none of the offered audio codecs (${audio.codecs.map((c) => c.name).join(', ') || 'none'}) is supported; keep ${leg.codec.name}` });
@@ -472,6 +478,11 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   }
 
   /** Every participant's live figures (meeting-stats.ts). */
+  /** The SIP legs now, with their notes and latest offers (a restarted control plane takes them over). */
+  sipLegs(): Omit<SipLegInfo, 'meeting'>[] {
+    return [...this.#legs.values()].map((leg) => ({ participantId: leg.id, displayName: leg.displayName, offer: leg.offer, answer: leg.lastAnswer, note: leg.note }));
+  }
+
   async snapshot(): Promise<ParticipantSnapshot[]> {
     const out: ParticipantSnapshot[] = [];
     const now = Date.now();

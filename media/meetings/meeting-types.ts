@@ -39,6 +39,26 @@ export interface SipLegRequest {
   readonly srtp: SrtpPolicy;
   /** The caller's SIP source address: with static NAT, callers outside the LAN get the public IP. */
   readonly remoteAddress?: string;
+  /**
+   * The control plane's note on the leg (who the call is: its Call-ID, record, role), opaque
+   * here: kept with the leg and returned by `sipLegs`, so a control plane that restarted can
+   * take the call over. At most MAX_LEG_NOTE characters (a longer one is not kept).
+   */
+  readonly note?: string;
+}
+
+/** Longest note a SIP leg keeps. */
+export const MAX_LEG_NOTE = 4096;
+
+/** A SIP leg as `sipLegs` lists it: what a restarted control plane needs to take its call over. */
+export interface SipLegInfo {
+  readonly meeting: string;
+  readonly participantId: string;
+  readonly displayName: string;
+  /** The terminal's latest offer the leg took, and the leg's answer to it. */
+  readonly offer: string;
+  readonly answer: string;
+  readonly note: string | undefined;
 }
 
 /** The SDP session a rebuilt leg keeps (o= session id, next version), within one dialog. */

@@ -31,7 +31,7 @@ import {
   type SdpOffer,
   writeSdp,
 } from '../sdp/sip-sdp.ts';
-import type { MediaNetwork, MeetingParts, SdpSession, SipLegRequest, SrtpPolicy } from './meeting-types.ts';
+import { MAX_LEG_NOTE, type MediaNetwork, type MeetingParts, type SdpSession, type SipLegRequest, type SrtpPolicy } from './meeting-types.ts';
 import { type ChosenVideo, createVideoLeg, feedbackLines, pickVideoCodec, type VideoLeg, videoCapabilities } from './sip-video.ts';
 
 const log = getLogger('sip-leg');
@@ -179,6 +179,11 @@ interface SipLegInit {
 export class SipLeg {
   readonly id: string;
   readonly displayName: string;
+  /** The control plane's note (meeting-types.ts, SipLegRequest), returned by `sipLegs`. */
+  readonly note: string | undefined;
+  /** The terminal's latest offer this leg took, and the leg's answer to it. */
+  offer: string;
+  lastAnswer = '';
   readonly joinedAt = new Date();
   /** The audio transport the terminal sends to and receives its mix from. */
   readonly transport: types.PlainTransport;
@@ -392,6 +397,8 @@ export class SipLeg {
     this.id = init.request.participantId;
     this.displayName = init.request.displayName;
     this.srtpPolicy = init.request.srtp;
+    this.note = init.request.note !== undefined && init.request.note.length <= MAX_LEG_NOTE ? init.request.note : undefined;
+    this.offer = init.request.offer;
     this.network = init.network;
     this.codec = init.codec;
     this.audioCodec = init.audioCodec;

@@ -98,19 +98,25 @@ export class CallRecords {
 
   /**
    * Ends the records a previous control plane left open — it was killed or crashed, so nobody
-   * saw those calls end — at `at`, with `reason` saying so; returns how many. Only the control
-   * plane writes call records and an orderly stop ends its calls, so at its start every open
-   * record is such a one.
+   * saw those calls end — at `at`, with `reason` saying so; returns how many. Only records begun
+   * before `before` (this process's start: later ones are its own calls) and not in `keep` (the
+   * calls it took over, server/sip-app/meetings/call-takeover.ts).
    */
-  endLeftOpen(reason: string, at = new Date()): number {
+  endLeftOpen(reason: string, options: { before?: Date; keep?: readonly number[] } = {}, at = new Date()): number {
+    const keep = JSON.stringify(options.keep ?? []);
     return this.#db
       .prepare(
         `UPDATE call_records SET ended_at = @at,
            duration_s = CASE WHEN answered_at IS NULL THEN 0 ELSE CAST(round((julianday(@at) - julianday(answered_at)) * 86400) AS INTEGER) END,
            outcome = COALESCE(outcome, 'failed'), end_reason = @reason
-         WHERE ended_at IS NULL`,
+         WHERE ended_at IS NULL AND started_at < @before AND id NOT IN (SELECT value FROM json_each(@keep))`,
       )
-      .run({ at: at.toISOString(), reason }).changes;
+      .run({ at: at.toISOString(), reason, before: (options.before ?? at).toISOString(), keep }).changes;
+  }
+
+  /** The records still open (not ended) with Call-ID `callId`. */
+  openByCallId(callId: string): CallRecord[] {
+    return (this.#db.prepare('SELECT * FROM call_records WHERE call_id = ? AND ended_at IS NULL').all(callId) as Record<string, unknown>[]).map(toRecord);
   }
 
   get(id: number): CallRecord | undefined {

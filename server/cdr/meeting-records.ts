@@ -33,6 +33,13 @@ export class MeetingRecords {
     // connect starts and ends an empty meeting: not a meeting held).
     live.on('joined', (meeting) => {
       let id = this.#open.get(meeting);
+      // A meeting whose calls outlived a control-plane restart goes on in the record its
+      // predecessor left open (one meeting per number is live at a time).
+      if (id === undefined) {
+        const left = this.#db.prepare('SELECT id FROM meeting_records WHERE number = ? AND ended_at IS NULL ORDER BY id DESC LIMIT 1').get(meeting.number) as { id: number } | undefined;
+        if (left) this.#open.set(meeting, left.id);
+        id = left?.id;
+      }
       if (id === undefined) {
         id = Number(
           this.#db
@@ -54,6 +61,21 @@ export class MeetingRecords {
         .prepare('UPDATE meeting_records SET ended_at = ?, duration_s = CAST(round((julianday(?) - julianday(started_at)) * 86400) AS INTEGER) WHERE id = ?')
         .run(now, now, id);
     });
+  }
+
+  /**
+   * Ends the meeting records a killed control plane left open whose meeting is not live again
+   * (no call of it was taken over), at `at`; returns how many.
+   */
+  endLeftOpen(live: LiveMeetings, at = new Date()): number {
+    const numbers = JSON.stringify(live.list().map((m) => m.number));
+    const now = at.toISOString();
+    return this.#db
+      .prepare(
+        `UPDATE meeting_records SET ended_at = @now, duration_s = CAST(round((julianday(@now) - julianday(started_at)) * 86400) AS INTEGER)
+         WHERE ended_at IS NULL AND number NOT IN (SELECT value FROM json_each(@numbers))`,
+      )
+      .run({ now, numbers }).changes;
   }
 
   list(limit = 100): MeetingRecord[] {

@@ -11,7 +11,6 @@ import { AdminStore } from '../admin/admin-store.ts';
 import { BackupRestorer } from '../backup/backup-restore.ts';
 import { BackupScheduler } from '../backup/backup-scheduler.ts';
 import { BackupStore } from '../backup/backup-store.ts';
-import { CallRecords } from '../cdr/call-records.ts';
 import { dataPaths, loadConfig } from '../core/config.ts';
 import { DiskKeeper } from '../disk/disk-keeper.ts';
 import { DiskParts } from '../disk/disk-parts.ts';
@@ -63,10 +62,10 @@ await runService('control plane', async () => {
   await maintenance.recover();
   const license = openLicense({ db: state.db, identityDir: config.license.identityDir, testPublicKeyFile: config.license.testPublicKeyFile });
   const licenseWarning = new LicenseWarning({ db: state.db, store: license.store, admins: new AdminStore(state.db), mailer: new Mailer(state.settings) }).start();
-  // Calls a killed or crashed predecessor was in are not known to this process (#18: calls do not
-  // survive a control-plane restart yet): their records are ended now, saying so, not left open.
-  const leftOpen = new CallRecords(state.db).endLeftOpen(LEFT_OPEN_REASON);
-  if (leftOpen > 0) log.warn({ records: leftOpen }, 'ended the call records a previous control plane left open');
+  // Calls a killed or crashed predecessor was in: the SIP application takes over those whose
+  // media leg and dialog are still up (server/sip-app/meetings/call-takeover.ts) once it
+  // connects; the records of the rest are ended then, saying so, not left open.
+  const signalingControl = new SignalingControlClient(paths.signalingSocket);
   const media = new MediaClient(dataPaths(config).mediaSocket);
   // The media process reads no database: it is sent its settings at each connection and change.
   const mediaSettings = new MediaSettingsFeed(media, state.settings).start();
@@ -80,6 +79,8 @@ await runService('control plane', async () => {
     db: state.db,
     settings: state.settings,
     license: license.policy,
+    signalingControl,
+    leftOpenReason: LEFT_OPEN_REASON,
   });
   // Terminal firmware: leftovers of an upload a crash interrupted go first.
   const firmwareStore = new FirmwareStore(state.db, { dir: paths.firmware, settings: state.settings, maxUploadBytes: config.firmware.maxUploadBytes });
@@ -109,7 +110,7 @@ await runService('control plane', async () => {
   httpPort = () => web.state().http.port;
   const app = await buildApp({
     web,
-    signaling: new SignalingControlClient(paths.signalingSocket),
+    signaling: signalingControl,
     certificates: paths.certificates,
     state,
     sampler,
@@ -178,6 +179,7 @@ await runService('control plane', async () => {
       await web.close();
       syslog.close();
       turnKeys.close();
+      signalingControl.close();
       state.db.close();
     },
   };

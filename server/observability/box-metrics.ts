@@ -81,6 +81,7 @@ function signalingFamilies(status: SignalingStatus): MetricFamily[] {
       { labels: { role: 'client' }, value: stats.clientTransactions },
     ]),
     gauge('vcbox_sip_dialogs', 'SIP dialogs (calls, subscriptions) open now', [{ value: stats.dialogs }]),
+    gauge('vcbox_sip_orphan_dialogs', 'SIP calls kept with no application to take them over (after a restart)', [{ value: stats.orphanDialogs ?? 0 }]),
     gauge('vcbox_sip_connections', 'SIP stream connections open now', [
       { labels: { transport: 'tcp' }, value: stats.tcpConnections },
       { labels: { transport: 'tls' }, value: stats.tlsConnections },

@@ -5,7 +5,7 @@
  * the dialog; their requests — new ones (resolved to a destination, connection reused), in a
  * dialog (built from the dialog table) or a CANCEL — open client transactions whose responses go
  * back to the application, creating UAC dialogs. An unacknowledged 2xx ends the call with a BYE;
- * an application that goes away leaves no dialog behind. The network side is ./network-side.ts.
+ * an application that goes away leaves its calls as orphans for the next one to take over. The network side is ./network-side.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { getLogger } from '../core/logger.ts';
@@ -152,20 +152,28 @@ export class ApplicationSide {
     if (!dialog || dialog.pendingAck !== transaction) return;
     log.warn({ dialog: dialog.id }, 'no ACK for the 2xx within 64*T1; ending the call');
     this.#p.dialogs.delete(dialog.id);
+    this.hangUp(dialog, 'ACK timeout');
+  }
+
+  /**
+   * Ends a dialog from the box's side (it is out of the table already): a BYE with a Reason,
+   * told to its application when it has one (an orphan has none).
+   */
+  hangUp(dialog: Dialog, reason: string): void {
     const bye = this.#p.dialogs.buildRequest(dialog, 'BYE', undefined);
-    bye.add('reason', 'SIP ;cause=200 ;text="ACK timeout"');
+    bye.add('reason', `SIP ;cause=200 ;text="${reason.replace(/["\\\r\n]/g, "'")}"`);
     sendCdr(this.#p.apps, 'stop', 'application', 'system-initiated-termination', bye);
-    const connection = dialog.owner as AppConnection;
+    const connection = dialog.owner as AppConnection | undefined;
     void this.#dialogDestination(dialog).then(
       (destination) => {
         const byeBranch = branch();
         bye.headers.unshift(['via', `SIP/2.0/${destination.protocol.toUpperCase()} ${this.#p.listeners.hostport(destination.protocol, destination.address)};rport;branch=${byeBranch}`]);
         this.#startClientTransaction(bye, destination, byeBranch, undefined, '');
-        if (!connection.open) return;
+        if (!connection?.open) return;
         const data = bye.toBuffer();
         connection.send(['sip', 'application', String(data.length), destination.protocol, destination.address, String(destination.port), wireTime(), 'unsolicited', dialog.id, ''], data);
       },
-      (error: Error) => log.warn({ dialog: dialog.id, err: error.message }, 'could not send the ACK-timeout BYE'),
+      (error: Error) => log.warn({ dialog: dialog.id, err: error.message }, 'could not send the BYE'),
     );
   }
 
@@ -360,9 +368,13 @@ export class ApplicationSide {
     connection.send(['sip', 'network', String(data.length), from.protocol, from.address, String(from.port), wireTime(), transaction.id, dialogId, ''], data);
   }
 
-  /** An application went away: its dialogs end, its unanswered requests get 503. */
+  /**
+   * An application went away: its calls (confirmed INVITE dialogs) are kept as orphans for the
+   * next one to take over (./dialogs/orphan-dialogs.ts), its other dialogs end, its unanswered
+   * requests get 503.
+   */
   onClosed(connection: AppConnection): void {
-    this.#p.dialogs.removeOwnedBy(connection);
+    this.#p.orphans.takeFrom(connection);
     for (const transaction of this.#p.transactions.servers()) {
       if (transaction.owner === connection && transaction.pending) {
         transaction.respond(createResponse(transaction.request, 503, 'Service Unavailable', transaction.toTag));

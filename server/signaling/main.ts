@@ -62,6 +62,8 @@ await runService('signaling service', async () => {
     overloadLimit: config.sip.overload.inFlight,
     overloadQueueDelayMs: config.sip.overload.queueDelayMs,
     overloadLoopLagMs: config.sip.overload.loopLagMs,
+    // A restart finds its calls again (kept as orphans until the SIP application takes them over).
+    dialogSnapshotFile: path.join(paths.run, 'signaling-dialogs.json'),
   });
   try {
     await service.start();
@@ -123,7 +125,10 @@ await runService('signaling service', async () => {
     if (certStamp() !== certificateSeen) void apply().catch(() => {});
   }, 2000);
   certificateTimer.unref();
-  const control = new SignalingControlServer({ status, apply }, paths.signalingSocket);
+  const control = new SignalingControlServer(
+    { status, apply, orphans: () => service.orphans(), adopt: (ids) => service.adopt(ids), release: (id, reason) => service.release(id, reason) },
+    paths.signalingSocket,
+  );
   try {
     await control.listen();
   } catch (error) {

@@ -3,7 +3,9 @@
  * source guard (flood limit, scanners), is parsed (a malformed request gets 400/513 when its
  * routing headers can be read), and then: a response goes to its client transaction; a request
  * is absorbed as a retransmission, matched as ACK/CANCEL to its INVITE, matched to its dialog
- * (in-dialog requests), or opens a server transaction and goes to the application that routed
+ * (in-dialog requests: our To tag required; a call whose application went away is an orphan,
+ * ./dialogs/orphan-dialogs.ts, whose requests are held for the next application), or opens a
+ * server transaction and goes to the application that routed
  * its method (drachtio wire protocol). Without one, OPTIONS is answered here; the rest gets
  * 405 with Allow when applications are connected but none takes the method, 503 with
  * Retry-After when none is connected. A request of a dialog the box record-routed as a proxy
@@ -19,6 +21,7 @@ import { USER_AGENT } from '../core/version.ts';
 import { sendCdr, type SignalingParts } from './core/signaling-parts.ts';
 import type { SourceGuard } from './core/source-guard.ts';
 import { TERMINAL_LOG_METHODS } from './core/terminal-log.ts';
+import type { Dialog } from './dialogs/dialog.ts';
 import { tagOf } from './dialogs/dialog-table.ts';
 import type { AppConnection } from './drachtio/application-server.ts';
 import type { ProxySide } from './proxy-side.ts';
@@ -34,6 +37,7 @@ import {
   SipResponse,
 } from './sip/sip-message.ts';
 import { parseNameAddr } from './sip/sip-uri.ts';
+import type { ServerTransaction } from './transactions/server-transaction.ts';
 import type { MessageSource, SipTransport } from './transports/sip-transport.ts';
 
 const log = getLogger('signaling-service');
@@ -300,8 +304,8 @@ export class NetworkSide {
     dialog.pendingAck = undefined;
     dialog.state = 'confirmed';
     dialog.peer = source;
-    const connection = dialog.owner as AppConnection;
-    if (connection.open) this.#forwardRequest(connection, request, source, randomUUID(), dialog.id);
+    const connection = dialog.owner as AppConnection | undefined;
+    if (connection?.open) this.#forwardRequest(connection, request, source, randomUUID(), dialog.id);
   }
 
   #onNetworkCancel(request: SipRequest, source: MessageSource): void {
@@ -324,7 +328,8 @@ export class NetworkSide {
   #onNetworkInDialogRequest(request: SipRequest, source: MessageSource, toTag: string): void {
     const dialog = this.#p.dialogs.find(request.callId, tagOf(request.get('from')), toTag);
     const connection = dialog?.owner as AppConnection | undefined;
-    if (!dialog || !connection?.open) {
+    const orphan = dialog !== undefined && !connection?.open && this.#p.orphans.has(dialog.id);
+    if (!dialog || (!connection?.open && !orphan)) {
       this.#respondLocally(request, source, 481, 'Call/Transaction Does Not Exist');
       return;
     }
@@ -343,14 +348,33 @@ export class NetworkSide {
       }
     }
     const transaction = this.#p.transactions.createServer(request, source);
-    transaction.owner = connection;
     transaction.dialogId = dialog.id;
     if (transaction.isInvite) transaction.respond(createResponse(request, 100, 'Trying'));
+    // A call whose application went away: held until the next one takes it over (or answered there).
+    if (!connection?.open) {
+      this.#p.orphans.hold(dialog, request, source, transaction);
+      return;
+    }
+    this.deliverInDialog(connection, { request, source, transaction }, dialog);
+  }
+
+  /** An in-dialog request goes to the application that owns its dialog (a held one, once adopted). */
+  deliverInDialog(connection: AppConnection, held: { request: SipRequest; source: MessageSource; transaction: ServerTransaction }, dialog: Dialog): void {
+    const { request, source, transaction } = held;
+    transaction.owner = connection;
     if (request.method === 'BYE') {
       this.#p.dialogs.delete(dialog.id);
       if (dialog.method === 'INVITE') sendCdr(this.#p.apps, 'stop', 'network', 'normal-release', request);
     }
     this.#forwardRequest(connection, request, source, transaction.id, dialog.id);
+  }
+
+  /** Answers a request here (an orphan's held request, when no application took it). */
+  respondHere(transaction: ServerTransaction, status: number, reason: string, extra: [string, string][] = []): void {
+    const response = createResponse(transaction.request, status, reason, transaction.toTag);
+    for (const [name, value] of extra) response.add(name, value);
+    response.add('server', USER_AGENT);
+    if (transaction.respond(response) && status >= 200) this.#p.counts.countResponse(status);
   }
 
   #onNetworkResponse(response: SipResponse, source: MessageSource): void {

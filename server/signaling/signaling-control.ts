@@ -3,8 +3,14 @@
  * data directory (`<dataDir>/run/signaling.sock`), one request and one answer per line.
  *   request  {"id":1,"method":"status"}     → {"id":1,"result":SignalingStatus}
  *   request  {"id":2,"method":"apply"}      → the settings re-read and applied now, then the status
+ *   request  {"id":3,"method":"dialogs"}    → {"orphans":[…],"ended":[…]}: calls with no application
+ *   request  {"id":4,"method":"adopt","params":[[id,…]]} → the ids the connected application took over
+ *   request  {"id":5,"method":"release","params":[id,reason]} → true: that call ended with a BYE
  * The control plane uses it to tell an administrator what a SIP settings change did (listeners
- * moved, or why not) and to read the service's counters for /metrics. The service also follows
+ * moved, or why not), to read the service's counters for /metrics, and after a restart (its own
+ * or this service's) to take its calls over again (./dialogs/orphan-dialogs.ts). Who may use it:
+ * whoever can open the socket — the box's own processes (the socket lives in the data directory,
+ * which only the service account reads). The service also follows
  * the settings by itself (server/signaling/main.ts), so nothing depends on this channel being
  * used. Both ends are here: `SignalingControlServer` (signaling process; the socket itself is
  * server/core/line-json-ipc.ts) and `SignalingControlClient` (control plane; server/core/request-client.ts). Not the drachtio wire protocol: that one is the SIP
@@ -15,8 +21,10 @@ import { badRequest, ControlSocketServer } from '../core/line-json-ipc.ts';
 import { RequestClient } from '../core/request-client.ts';
 import type { ListenerFailure, SignalingService } from './signaling-service.ts';
 
-/** Longest line either side accepts. */
-const MAX_LINE = 64 * 1024;
+/** Longest line either side accepts: the orphan list of 2000 calls fits; a giant line is refused, not buffered. */
+const MAX_LINE = 4 * 1024 * 1024;
+/** Ids one `adopt` takes at most. */
+const MAX_ADOPT = 5000;
 
 /** Where a port comes from when the process configuration fixes it (it then overrides the stored setting). */
 export interface PinnedPorts {
@@ -42,7 +50,15 @@ export interface SignalingStatus {
   readonly stats: ReturnType<SignalingService['stats']>;
 }
 
-type Handlers = { status(): SignalingStatus; apply(): Promise<SignalingStatus> };
+export type OrphanList = ReturnType<SignalingService['orphans']>;
+
+type Handlers = {
+  status(): SignalingStatus;
+  apply(): Promise<SignalingStatus>;
+  orphans(): OrphanList;
+  adopt(ids: readonly string[]): string[];
+  release(id: string, reason: string): boolean;
+};
 
 export class SignalingControlServer {
   readonly #socket: ControlSocketServer;
@@ -51,9 +67,20 @@ export class SignalingControlServer {
     this.#socket = new ControlSocketServer(socketPath, {
       name: 'signaling control channel',
       maxLineBytes: MAX_LINE,
-      call: (method) => {
+      call: (method, params) => {
         if (method === 'status') return handlers.status();
         if (method === 'apply') return handlers.apply();
+        if (method === 'dialogs') return handlers.orphans();
+        if (method === 'adopt') {
+          const [ids] = params;
+          if (!Array.isArray(ids) || ids.length > MAX_ADOPT || !ids.every((id) => typeof id === 'string' && id.length < 4096)) throw badRequest(`adopt: params must be [[dialog id, …]] (at most ${MAX_ADOPT})`);
+          return handlers.adopt(ids as string[]);
+        }
+        if (method === 'release') {
+          const [id, reason] = params;
+          if (typeof id !== 'string' || typeof reason !== 'string' || reason.length > 200) throw badRequest('release: params must be [dialog id, reason (at most 200 characters)]');
+          return handlers.release(id, reason);
+        }
         throw badRequest(`unknown method ${String(method)}`);
       },
     });
@@ -93,6 +120,21 @@ export class SignalingControlClient {
   /** Has the service re-read its settings and applied them; its status afterwards. */
   apply(): Promise<SignalingStatus> {
     return this.#client.call('apply') as Promise<SignalingStatus>;
+  }
+
+  /** The calls waiting for an application to take them over, and those their peers ended meanwhile. */
+  orphans(): Promise<OrphanList> {
+    return this.#client.call('dialogs') as Promise<OrphanList>;
+  }
+
+  /** The application connected now takes these calls over; the ids taken. */
+  adopt(ids: readonly string[]): Promise<string[]> {
+    return this.#client.call('adopt', [ids]) as Promise<string[]>;
+  }
+
+  /** Ends a call no application will take over (BYE with `reason`). */
+  release(id: string, reason: string): Promise<boolean> {
+    return this.#client.call('release', [id, reason]) as Promise<boolean>;
   }
 
   /** Drops the connection. Safe to call twice. */

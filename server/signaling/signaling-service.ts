@@ -4,7 +4,9 @@
  * This file composes it; it knows nothing about meetings. The parts, one concern each: the
  * listener set keyed by transport (./transports/listener-set.ts: UDP, TCP, TLS; connections and
  * their per-address cap in ./transports/connection-registry.ts), the transaction layer
- * (./transactions/transaction-layer.ts), the dialog table (./dialogs/dialog-table.ts), and the
+ * (./transactions/transaction-layer.ts), the dialog table (./dialogs/dialog-table.ts) with the
+ * calls kept when their application goes away (./dialogs/orphan-dialogs.ts) and written to the
+ * data directory for a restart of this process (./dialogs/dialog-snapshot.ts), and the
  * two sides that work on them: what terminals send (./network-side.ts) and what drachtio
  * applications send (./application-side.ts, wire protocol in ./drachtio), and the stateful
  * proxy applications may ask for (./proxy-side.ts, drachtio's `proxy` command). The duties split
@@ -27,8 +29,11 @@ import { OverloadGuard } from './core/overload-guard.ts';
 import { SignalingCounters, type SignalingParts } from './core/signaling-parts.ts';
 import { SourceGuard, type SourceGuardOptions } from './core/source-guard.ts';
 import { TerminalLog } from './core/terminal-log.ts';
+import { DialogSnapshot } from './dialogs/dialog-snapshot.ts';
 import { DialogTable } from './dialogs/dialog-table.ts';
-import { ApplicationServer } from './drachtio/application-server.ts';
+import { type EndedOrphan, type OrphanInfo, OrphanDialogs, type OrphanPolicy } from './dialogs/orphan-dialogs.ts';
+import { type AppConnection, ApplicationServer } from './drachtio/application-server.ts';
+import { createError } from '../core/errors.ts';
 import { NetworkSide } from './network-side.ts';
 import { ProxySide } from './proxy-side.ts';
 import { TransactionLayer } from './transactions/transaction-layer.ts';
@@ -40,6 +45,9 @@ export { ALLOWED_METHODS } from './network-side.ts';
 export type { ListenerFailure } from './transports/listener-set.ts';
 
 const log = getLogger('signaling-service');
+
+/** How soon after a call comes or goes the dialog snapshot is written (ms). */
+const SNAPSHOT_DELAY_MS = 100;
 
 /** What a running service can be changed to (server/signaling/main.ts reads it from the settings). */
 export interface SignalingReconfiguration {
@@ -87,6 +95,13 @@ export interface SignalingServiceOptions {
    * connections per address, 10 s to the first message, 30 s to complete a begun message).
    */
   readonly streamLimits?: Pick<StreamTransportOptions, 'maxConnectionsPerAddress' | 'firstMessageTimeoutMs' | 'partialMessageTimeoutMs'>;
+  /**
+   * Where the calls (confirmed INVITE dialogs) are written within 100 ms of a change, and
+   * read back at start as orphans (./dialogs/dialog-snapshot.ts); omitted: not kept (tests).
+   */
+  readonly dialogSnapshotFile?: string;
+  /** Bounds of the calls kept for an application to take over (./dialogs/orphan-dialogs.ts; tests shorten them). */
+  readonly orphans?: Partial<OrphanPolicy>;
 }
 
 export class SignalingService {
@@ -95,8 +110,10 @@ export class SignalingService {
   readonly #network: NetworkSide;
   readonly #application: ApplicationSide;
   readonly #proxy: ProxySide;
-  /** Sweeps Timer J's cache and former UDP ports once a second. */
+  /** Sweeps Timer J's cache, former UDP ports and orphans past their time, once a second. */
   readonly #sweeper: NodeJS.Timeout;
+  readonly #snapshot: DialogSnapshot | undefined;
+  #snapshotTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: SignalingServiceOptions) {
@@ -112,13 +129,22 @@ export class SignalingService {
       serverTerminated: (t) => awaitingApp.delete(t),
       ackTimeout: (t) => this.#application.onAckTimeout(t),
     });
+    const dialogs = new DialogTable();
+    const orphans = new OrphanDialogs({
+      table: dialogs,
+      ...(options.orphans ? { policy: options.orphans } : {}),
+      hangUp: (dialog, reason) => this.#application.hangUp(dialog, reason),
+      respond: (transaction, status, reason, extra) => this.#network.respondHere(transaction, status, reason, extra),
+      forward: (owner, held, dialog) => this.#network.deliverInDialog(owner as AppConnection, held, dialog),
+    });
     const apps = options.application
       ? new ApplicationServer({ ...options.application, hostports: () => this.listeners().join(','), version: `v${BUILD_INFO.version}` })
       : undefined;
     this.#parts = {
       listeners,
       transactions,
-      dialogs: new DialogTable(),
+      dialogs,
+      orphans,
       registered: new RegisteredConnections(),
       apps,
       counts: new SignalingCounters(),
@@ -140,9 +166,24 @@ export class SignalingService {
       apps.on('proxy', (connection, msgId, args, message) => this.#proxy.onCommand(connection, msgId, args, message));
       apps.on('closed', (connection) => this.#application.onClosed(connection));
     }
+    this.#snapshot = options.dialogSnapshotFile ? new DialogSnapshot(options.dialogSnapshotFile) : undefined;
+    // The snapshot follows the calls within SNAPSHOT_DELAY_MS of a change (one write per delay
+    // at most, however many calls change): a restart neither loses a call nor ends a finished one again.
+    if (this.#snapshot) {
+      const snapshot = this.#snapshot;
+      dialogs.onChange = () => {
+        if (this.#snapshotTimer || this.#closed) return;
+        this.#snapshotTimer = setTimeout(() => {
+          this.#snapshotTimer = undefined;
+          snapshot.write(dialogs.values());
+        }, SNAPSHOT_DELAY_MS);
+        this.#snapshotTimer.unref();
+      };
+    }
     this.#sweeper = setInterval(() => {
       transactions.sweep();
       listeners.sweepDraining((id) => this.#parts.dialogs.uses(id));
+      orphans.sweep();
     }, 1000);
     this.#sweeper.unref();
   }
@@ -151,12 +192,36 @@ export class SignalingService {
   async start(): Promise<void> {
     try {
       await this.#parts.listeners.listen();
+      // The calls of the process before this one: kept until the application takes them over.
+      const restored = this.#snapshot?.read() ?? [];
+      for (const dialog of restored) this.#parts.orphans.keep(dialog);
+      if (restored.length > 0) log.warn({ dialogs: restored.length }, 'calls of the previous signaling process read back; kept for the application to take over');
       await this.#parts.apps?.listen();
     } catch (error) {
       await this.close();
       throw error;
     }
     log.info({ listeners: this.listeners(), application: this.#parts.apps?.local }, 'SIP listeners up');
+  }
+
+  /** The calls waiting for an application to take them over, and those their peers ended meanwhile. */
+  orphans(): { orphans: OrphanInfo[]; ended: EndedOrphan[] } {
+    return { orphans: this.#parts.orphans.list(), ended: this.#parts.orphans.ended() };
+  }
+
+  /**
+   * The application connected now takes the orphans `ids` over (their held requests go to it).
+   * Throws when no application is connected. Returns the ids taken.
+   */
+  adopt(ids: readonly string[]): string[] {
+    const connection = this.#parts.apps?.connections[0];
+    if (!connection) throw createError('VCBOX_ERR_SIGNALING_UNAVAILABLE', { reason: 'no SIP application is connected to take the calls over' });
+    return this.#parts.orphans.adopt(ids, connection);
+  }
+
+  /** Ends an orphan with a BYE saying `reason`; false when there is no such orphan. */
+  release(id: string, reason: string): boolean {
+    return this.#parts.orphans.release(id, reason);
   }
 
   /** `proto/address:port` of each SIP listener, as drachtio reports them. */
@@ -180,6 +245,8 @@ export class SignalingService {
       serverTransactions: this.#parts.transactions.serverCount,
       clientTransactions: this.#parts.transactions.clientCount,
       dialogs: this.#parts.dialogs.size,
+      /** Calls kept with no application (after the application went away, or a restart of this process). */
+      orphanDialogs: this.#parts.orphans.size,
       /** Requests being proxied now, and dialogs the box stays in as a record-routing proxy. */
       proxyOperations: this.#proxy.operations,
       proxiedDialogs: this.#proxy.dialogs,
@@ -236,6 +303,10 @@ export class SignalingService {
     this.#closed = true;
     this.#proxy.close();
     this.#parts.transactions.close();
+    // A restart (the supervisor's, an upgrade's) finds the calls again.
+    clearTimeout(this.#snapshotTimer);
+    this.#snapshot?.write(this.#parts.dialogs.values());
+    this.#parts.orphans.clear();
     this.#parts.dialogs.clear();
     this.#guard.close();
     this.#parts.loopLag.close();

@@ -32,7 +32,9 @@ import { VmrStore } from '../rooms/vmr-store.ts';
 import { PointToPointCalls } from './calls/point-to-point-calls.ts';
 import { sendCheckSync } from './firmware/check-sync.ts';
 import type { RequestOutcome } from './out-of-dialog-request.ts';
+import { CallTakeover } from './meetings/call-takeover.ts';
 import { MeetingCalls } from './meetings/meeting-calls.ts';
+import type { SignalingControlClient } from '../signaling/signaling-control.ts';
 import { MeetingFloors, type MeetingFloorsOptions } from '../bfcp/meeting-floors.ts';
 import { IvrCalls, type IvrTimeouts } from './ivr/ivr-calls.ts';
 import { AuthLockout, type LockoutPolicy } from './registrar/auth-lockout.ts';
@@ -68,6 +70,13 @@ export interface SipApplicationOptions {
   readonly entryLockout?: EntryLockoutPolicy;
   /** BFCP floor control for content sharing (listeners opened by `start`); absent: content and BFCP lines are declined. */
   readonly bfcp?: MeetingFloorsOptions;
+  /**
+   * The signaling service's control channel: at each connection the application takes over the
+   * calls that outlived a restart (./meetings/call-takeover.ts); absent: it does not.
+   */
+  readonly signalingControl?: Pick<SignalingControlClient, 'orphans' | 'adopt' | 'release'>;
+  /** The end reason of the call records a killed predecessor left open and nothing took over. */
+  readonly leftOpenReason?: string;
 }
 
 export class SipApplication {
@@ -84,6 +93,7 @@ export class SipApplication {
   /** Addresses that keep failing digest authentication (SIP, and the provisioning downloads' HTTP Digest). */
   readonly lockout: AuthLockout;
   readonly #meetingCalls: MeetingCalls;
+  readonly #takeover: CallTakeover | undefined;
   readonly #options: SipApplicationOptions;
   /** The meetings' floors (content sharing), once `start` opened their listeners. */
   #floors: MeetingFloors | undefined;
@@ -94,7 +104,8 @@ export class SipApplication {
     this.#options = options;
     this.location = new LocationService({ store: new RegistrationStore(options.db) });
     this.accounts = new AccountStore(options.db);
-    new MeetingRecords(options.db).follow(this.live);
+    const meetingRecords = new MeetingRecords(options.db);
+    meetingRecords.follow(this.live);
     new ConcurrencyRecords(options.db).follow(this.live);
     const media = options.media;
     this.sessions = new ParticipantSessions({
@@ -148,6 +159,21 @@ export class SipApplication {
       bindings: (account) => this.location.lookup(account),
     });
     this.#meetingCalls = meetingCalls;
+    this.#takeover =
+      options.signalingControl && media
+        ? new CallTakeover({
+            srf: this.srf,
+            signaling: options.signalingControl,
+            media: media.media,
+            sessions: this.sessions,
+            meetingCalls,
+            records: new CallRecords(options.db),
+            meetingRecords,
+            live: this.live,
+            startedAt: new Date(),
+            leftOpenReason: options.leftOpenReason ?? 'the control plane restarted (killed or crashed) and did not see the call end',
+          })
+        : undefined;
     this.qualifier = new Qualifier(this.srf, this.location, {
       intervalMs: () => options.qualify?.intervalMs ?? options.settings.get('sip.qualifySeconds') * 1000,
       timeoutMs: options.qualify?.timeoutMs ?? 5000,
@@ -248,6 +274,8 @@ export class SipApplication {
         this.#connectedSince = new Date();
         log.info({ hostport }, 'SIP application connected to the signaling service');
         this.qualifier.start();
+        // Calls that outlived a restart (this process's or the signaling service's) are taken over.
+        void this.#takeover?.run().catch(() => undefined);
         resolve();
       });
       this.srf.on('error', (error: Error) => log.debug({ err: error.message }, 'signaling connection error'));

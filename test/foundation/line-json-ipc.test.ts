@@ -121,6 +121,9 @@ t.test('the signaling control client: status and apply', async (t) => {
         applied++;
         return status;
       },
+      orphans: () => ({ orphans: [], ended: [] }),
+      adopt: (ids) => ids.filter((id) => id === 'known'),
+      release: (id) => id === 'known',
     },
     file,
   );
@@ -130,6 +133,10 @@ t.test('the signaling control client: status and apply', async (t) => {
   t.same(await client.status(), status);
   t.same(await client.apply(), status);
   t.equal(applied, 1, 'apply ran once');
+  t.same(await client.orphans(), { orphans: [], ended: [] }, 'the calls waiting for an application');
+  t.same(await client.adopt(['known', 'other']), ['known'], 'adopt answers the ids taken over');
+  t.equal(await client.release('known', 'gone'), true);
+  await t.rejects(client.adopt('x' as unknown as string[]), { code: 'VCBOX_ERR_BAD_REQUEST' }, 'adopt takes a list of ids');
   server.close();
   await t.rejects(client.status(), { code: 'VCBOX_ERR_SIGNALING_UNAVAILABLE' }, 'no service: a clear error');
 });

@@ -22,6 +22,23 @@ export class RtpTerminal {
   readonly received: ReceivedRtp[] = [];
   port = 0;
   #stopped = false;
+  /** Open gap watches: the longest pause between two received RTP packets since each began. */
+  readonly #watches = new Set<{ last: number; longest: number }>();
+
+  /**
+   * Starts measuring the longest pause in the RTP this terminal receives (ms, wall clock on
+   * arrival); `stop` returns it, counting the pause still running at the stop.
+   */
+  watchGap(): { stop(): number } {
+    const watch = { last: performance.now(), longest: 0 };
+    this.#watches.add(watch);
+    return {
+      stop: () => {
+        this.#watches.delete(watch);
+        return Math.round(Math.max(watch.longest, performance.now() - watch.last));
+      },
+    };
+  }
 
   /** Stops a send in progress (it resolves at its next frame). */
   stop(): void {
@@ -34,6 +51,11 @@ export class RtpTerminal {
       if (packet.length < 12 || packet.readUInt8(0) >> 6 !== 2) return;
       const pt = packet.readUInt8(1) & 0x7f;
       if (pt >= 72 && pt <= 76) return; // RTCP
+      const now = performance.now();
+      for (const watch of this.#watches) {
+        watch.longest = Math.max(watch.longest, now - watch.last);
+        watch.last = now;
+      }
       // Like any RFC 3550 receiver: skip CSRCs and a header extension (mediasoup writes its MID one).
       let offset = 12 + (packet.readUInt8(0) & 0x0f) * 4;
       if (packet.readUInt8(0) & 0x10) offset += 4 + packet.readUInt16BE(offset + 2) * 4;

@@ -4,7 +4,8 @@
  * each matched by Call-ID and tags from either side's in-dialog requests, and by nothing with a
  * wrong tag or Call-ID; an early dialog ends with a failure response, a confirmed one stays;
  * requests built inside a dialog carry its route set, tags and a rising CSeq; an application
- * that goes away leaves none of its dialogs behind.
+ * that goes away leaves none of its dialogs behind; the dialog snapshot a restarted signaling
+ * service reads back keeps only whole, confirmed calls.
  */
 import t from 'tap';
 import { dialogIdOf } from '../../server/signaling/dialogs/dialog.ts';
@@ -64,6 +65,8 @@ t.test('a UAS dialog is matched by Call-ID and tags of the peer’s in-dialog re
   t.equal(table.find('uas-call', 'other-tag', 'box-tag'), undefined, 'another From tag does not');
   t.equal(table.find('other-call', 'peer-tag', 'box-tag'), undefined, 'another Call-ID does not');
   t.equal(table.find('uas-call', 'box-tag', 'peer-tag'), undefined, 'nor the tags swapped (the To tag must be ours)');
+  t.equal(table.find('uas-call', 'peer-tag', 'guessed-tag'), undefined, 'nor the Call-ID and the peer tag with a guessed To tag');
+  t.equal(table.find('uas-call', 'peer-tag', ''), undefined, 'nor without a To tag');
 
   // A failure after a 2xx does not end a confirmed dialog; removeIfEarly only ends early ones.
   table.removeIfEarly(transaction.dialogId);
@@ -138,4 +141,40 @@ t.test('a request built inside a dialog carries its route set, tags, remote targ
   t.notOk(table.uses('udp-5060'));
   table.keepUdpPeersOn('udp-5060');
   t.ok(table.uses('udp-5060'), 'a UDP dialog stays on the former port');
+});
+
+t.test('the dialog snapshot: confirmed calls written and read back as owner-less dialogs; a bad file gives none', async (t) => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { DialogSnapshot } = await import('../../server/signaling/dialogs/dialog-snapshot.ts');
+  const { newDialog } = await import('../../server/signaling/dialogs/dialog.ts');
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'vcbox-dialogs-')), 'signaling-dialogs.json');
+  const base = {
+    role: 'uas' as const,
+    local: '<sip:880181@127.0.0.1>;tag=box',
+    remote: '<sip:ann@127.0.0.1>;tag=ann',
+    localTag: 'box',
+    remoteTag: 'ann',
+    localSeq: 5,
+    remoteSeq: 3,
+    remoteTarget: 'sip:ann@127.0.0.1:5062',
+    routeSet: [],
+    peer: { ...peer, connectionId: 'gone' },
+    owner: 'app',
+    method: 'INVITE',
+    inviteSeq: 3,
+  };
+  const confirmed = newDialog({ ...base, id: dialogIdOf('call-1', 'ann'), callId: 'call-1', state: 'confirmed' });
+  const early = newDialog({ ...base, id: dialogIdOf('call-2', 'ann'), callId: 'call-2', state: 'early' });
+  new DialogSnapshot(file).write([confirmed, early]);
+  const [back, ...rest] = new DialogSnapshot(file).read();
+  t.same(rest, [], 'only the confirmed call is kept');
+  t.match(back, { id: confirmed.id, callId: 'call-1', localTag: 'box', remoteTag: 'ann', remoteSeq: 3, state: 'confirmed', owner: undefined }, 'read back without an owner');
+  t.equal(back?.localSeq, 1005, 'our CSeq raised: a request sent after the restart is above any the peer saw');
+  t.equal(back?.peer.connectionId, undefined, 'a stream connection does not outlive the process');
+  writeFileSync(file, '{not json');
+  t.same(new DialogSnapshot(file).read(), [], 'an unreadable file gives no dialog');
+  writeFileSync(file, JSON.stringify([{ ...base, id: 'x', callId: 'x', localTag: '', peer: { protocol: 'sctp', address: 'x', port: 1 } }, { id: 1 }]));
+  t.same(new DialogSnapshot(file).read(), [], 'rows that are not whole dialogs are left out');
 });

@@ -196,6 +196,11 @@ export class MeetingAdmission {
     return { ok: true, target, role, live, audioOnly: this.#license?.audioOnly() ?? false };
   }
 
+  /** A participant that outlived a control-plane restart comes back: its meeting is live again (no seat, no rule: it was admitted). */
+  resumeLive(target: MeetingTarget): LiveMeeting {
+    return this.#live.ensure({ number: target.number, kind: target.kind, refId: target.refId, subject: target.subject, layout: target.layout });
+  }
+
   /** The newcomer did not make it in after all: its port is free again, and an empty meeting it started ends again. */
   abandon(number: string): void {
     this.#release(number);

@@ -71,6 +71,38 @@ export interface SessionCall {
 
 type Admitted = Extract<Admission, { ok: true }>;
 
+/**
+ * What the media leg keeps of its session (the join's note): enough for a control plane that
+ * restarted to make the session again around the same call record (`ParticipantSessions.resume`).
+ */
+export interface LegNote {
+  readonly v: 1;
+  readonly record: number;
+  readonly role: 'host' | 'guest';
+  readonly audioOnly: boolean;
+  readonly call: Required<Pick<SessionCall, 'callId'>> & Omit<SessionCall, 'participantId' | 'callId'>;
+}
+
+/** A note read back from the media (any text): the LegNote, or undefined when it is not one. */
+export function parseLegNote(text: string | undefined): LegNote | undefined {
+  try {
+    const note = JSON.parse(text ?? '') as Partial<LegNote>;
+    const call = note.call as Partial<LegNote['call']> | undefined;
+    const texts = ['callId', 'caller', 'callee', 'displayName', 'source', 'transport', 'address'] as const;
+    if (note.v !== 1 || !Number.isInteger(note.record) || (note.role !== 'host' && note.role !== 'guest') || typeof note.audioOnly !== 'boolean') return undefined;
+    if (call?.type !== 'sip' || !texts.every((key) => typeof call[key] === 'string') || (call.account !== null && typeof call.account !== 'string')) return undefined;
+    return note as LegNote;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A session made again after a control-plane restart: its record and the leg's latest offer. */
+export interface Resumed {
+  readonly record: number;
+  readonly offer: string;
+}
+
 export class ParticipantSession {
   readonly id: string;
   readonly number: string;
@@ -89,7 +121,10 @@ export class ParticipantSession {
   /** The participant's BFCP IDs, once an answer handed them out. */
   #floorIds: FloorIds | undefined;
 
-  constructor(services: SessionServices, admission: Admitted, call: SessionCall) {
+  /** Resumed after a control-plane restart: the record is answered already. */
+  readonly #resumed: boolean;
+
+  constructor(services: SessionServices, admission: Admitted, call: SessionCall, resumed?: Resumed) {
     this.#services = services;
     this.#call = call;
     this.id = call.participantId ?? randomUUID();
@@ -97,7 +132,14 @@ export class ParticipantSession {
     this.target = admission.target;
     this.role = admission.role;
     this.audioOnly = admission.audioOnly;
-    this.#record = services.records.start(admission.target.kind, call.callId ?? this.id, call.caller, call.callee);
+    this.#resumed = resumed !== undefined;
+    if (resumed) {
+      this.#record = resumed.record;
+      this.#offer = resumed.offer;
+      this.#mediaTried = true;
+    } else {
+      this.#record = services.records.start(admission.target.kind, call.callId ?? this.id, call.caller, call.callee);
+    }
   }
 
   /** The call record's id. */
@@ -179,8 +221,21 @@ export class ParticipantSession {
   }
 
   async #sipJoin(offer: string): Promise<SipAnswer> {
-    const answer = await this.#services.media.joinSip(this.number, { participantId: this.id, displayName: this.#call.displayName, offer, srtp: this.#services.srtp(), remoteAddress: this.#call.address });
+    const answer = await this.#services.media.joinSip(this.number, {
+      participantId: this.id,
+      displayName: this.#call.displayName,
+      offer,
+      srtp: this.#services.srtp(),
+      remoteAddress: this.#call.address,
+      note: JSON.stringify(this.#note()),
+    });
     return { ...answer, sdp: this.#withFloor(offer, answer.sdp) };
+  }
+
+  /** What the media leg keeps of this session (a restarted control plane makes it again from it). */
+  #note(): LegNote {
+    const { participantId: _id, callId, ...call } = this.#call;
+    return { v: 1, record: this.#record, role: this.role, audioOnly: this.audioOnly, call: { ...call, callId: callId ?? this.id } };
   }
 
   /** Joins the meeting's media as a browser peer; on failure as `joinSip`. */
@@ -204,7 +259,7 @@ export class ParticipantSession {
     this.#assertOpen();
     this.#entered = true;
     if (this.#floorIds) this.#services.floors()?.admit(this.number, this.id);
-    this.#services.records.answered(this.#record);
+    if (!this.#resumed) this.#services.records.answered(this.#record);
     const call = this.#call;
     this.#services.live.add(this.number, {
       id: this.id,

@@ -30,10 +30,10 @@ import type { LiveMeetings } from '../live-meetings.ts';
 import type { MeetingStore } from '../meeting-store.ts';
 import { DEFAULT_ENTRY_LOCKOUT, EntryLockout, type EntryLockoutPolicy } from './entry-lockout.ts';
 import { type Admission, MeetingAdmission, type MeetingTarget, roleFor } from './meeting-admission.ts';
-import { ParticipantSession, type SessionCall, type SessionServices } from './participant-session.ts';
+import { type LegNote, ParticipantSession, type SessionCall, type SessionServices } from './participant-session.ts';
 
 export type { Admission, MeetingTarget, RefusalKind } from './meeting-admission.ts';
-export { declineVideo, ParticipantSession, type SessionCall, type SipAnswer, type WebJoin } from './participant-session.ts';
+export { declineVideo, type LegNote, ParticipantSession, parseLegNote, type SessionCall, type SipAnswer, type WebJoin } from './participant-session.ts';
 
 /** The ways into a meeting. */
 export type WayIn = 'sip' | 'ivr' | 'web' | 'dial-out';
@@ -116,6 +116,27 @@ export class ParticipantSessions {
     const services = this.#services;
     if (!services) throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'these participant sessions run without a media service' });
     const session = new ParticipantSession({ ...services, ended: (ended) => this.#open.delete(ended.id) }, admission, call);
+    this.#open.set(session.id, session);
+    return session;
+  }
+
+  /**
+   * A participant whose call outlived a control-plane restart (its media leg and dialog kept by
+   * the media and signaling services) is made again: the same participant id, call record and
+   * role, its meeting live again — no admission (it was admitted before the restart). Undefined
+   * when its meeting cannot be found any more (deleted, or no media service).
+   */
+  resume(number: string, participantId: string, note: LegNote, offer: string): ParticipantSession | undefined {
+    const services = this.#services;
+    const target = this.#rules.resolve(number);
+    if (!services || typeof target === 'string') return undefined;
+    const live = this.#rules.resumeLive(target);
+    const session = new ParticipantSession(
+      { ...services, ended: (ended) => this.#open.delete(ended.id) },
+      { ok: true, target, role: note.role, live, audioOnly: note.audioOnly },
+      { ...note.call, participantId },
+      { record: note.record, offer },
+    );
     this.#open.set(session.id, session);
     return session;
   }

@@ -6,6 +6,7 @@
  * drachtio call detail events (§8), which both sides emit.
  */
 import type { DialogTable } from '../dialogs/dialog-table.ts';
+import type { OrphanDialogs } from '../dialogs/orphan-dialogs.ts';
 import type { ApplicationServer } from '../drachtio/application-server.ts';
 import { wireTime } from '../drachtio/wire-frames.ts';
 import type { SipMessage } from '../sip/sip-message.ts';
@@ -43,6 +44,8 @@ export interface SignalingParts {
   readonly listeners: ListenerSet;
   readonly transactions: TransactionLayer;
   readonly dialogs: DialogTable;
+  /** Calls whose application went away, kept for the next one to take over. */
+  readonly orphans: OrphanDialogs;
   readonly registered: RegisteredConnections;
   /** The application port; undefined: no applications (tests). */
   readonly apps: ApplicationServer | undefined;

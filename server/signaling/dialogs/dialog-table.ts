@@ -41,6 +41,8 @@ interface SentRequest {
 
 export class DialogTable {
   readonly #dialogs = new Map<string, Dialog>();
+  /** Told when a dialog comes, goes or is confirmed (the dialog snapshot is written soon after). */
+  onChange: () => void = () => {};
 
   get size(): number {
     return this.#dialogs.size;
@@ -50,18 +52,28 @@ export class DialogTable {
     return this.#dialogs.get(id);
   }
 
+  /** Puts a dialog in the table (a restored or adopted one). */
+  set(dialog: Dialog): void {
+    this.#dialogs.set(dialog.id, dialog);
+    this.onChange();
+  }
+
   delete(id: string): void {
-    this.#dialogs.delete(id);
+    if (this.#dialogs.delete(id)) this.onChange();
   }
 
   values(): IterableIterator<Dialog> {
     return this.#dialogs.values();
   }
 
-  /** The dialog of an in-dialog message: ours as UAS (From tag is the peer's) or as UAC (To tag is ours). */
+  /**
+   * The dialog of an in-dialog message: ours as UAS (From tag is the peer's, To tag ours) or as
+   * UAC (To tag is ours). Our tag is always required: a stray request that guessed a Call-ID
+   * and the peer's tag (both on the wire of every message of the call) matches nothing.
+   */
   find(callId: string, fromTag: string, toTag: string): Dialog | undefined {
     const byFrom = this.#dialogs.get(dialogIdOf(callId, fromTag));
-    if (byFrom && byFrom.remoteTag === fromTag) return byFrom;
+    if (byFrom && byFrom.remoteTag === fromTag && byFrom.localTag === toTag) return byFrom;
     const byTo = this.#dialogs.get(dialogIdOf(callId, toTag));
     if (byTo && byTo.localTag === toTag) return byTo;
     return undefined;
@@ -74,12 +86,12 @@ export class DialogTable {
 
   /** Ends the dialogs an application connection owned (it went away). */
   removeOwnedBy(owner: unknown): void {
-    for (const [id, dialog] of this.#dialogs) if (dialog.owner === owner) this.#dialogs.delete(id);
+    for (const [id, dialog] of this.#dialogs) if (dialog.owner === owner) this.delete(id);
   }
 
   /** Ends an early dialog (a final failure response ended its INVITE/SUBSCRIBE). */
   removeIfEarly(id: string): void {
-    if (id && this.#dialogs.get(id)?.state === 'early') this.#dialogs.delete(id);
+    if (id && this.#dialogs.get(id)?.state === 'early') this.delete(id);
   }
 
   /** Whether a dialog still goes through the connection (or draining UDP socket) `connectionId`. */
@@ -105,7 +117,10 @@ export class DialogTable {
     const existing = this.#dialogs.get(id);
     const confirmed = response.status >= 200;
     if (existing) {
-      if (confirmed) existing.state = 'confirmed';
+      if (confirmed && existing.state !== 'confirmed') {
+        existing.state = 'confirmed';
+        this.onChange();
+      }
       if (confirmed && transaction.isInvite) existing.pendingAck = transaction;
       return;
     }
@@ -130,6 +145,7 @@ export class DialogTable {
       pendingAck: confirmed && transaction.isInvite ? transaction : undefined,
     });
     this.#dialogs.set(id, dialog);
+    if (dialog.state === 'confirmed') this.onChange();
   }
 
   /**
@@ -145,6 +161,7 @@ export class DialogTable {
       if (!existing) this.#createUac(transaction, response, peer, owner);
       else if (status >= 200 && existing.state === 'early') {
         existing.state = 'confirmed';
+        this.onChange();
         existing.remoteTag = remoteTag;
         existing.remote = response.get('to') ?? existing.remote;
         existing.remoteTarget = contactTarget(response.get('contact')) ?? existing.remoteTarget;
@@ -177,6 +194,7 @@ export class DialogTable {
       lastInviteFinal: response.status >= 200 ? response.status : undefined,
     });
     this.#dialogs.set(dialog.id, dialog);
+    if (dialog.state === 'confirmed') this.onChange();
   }
 
   /** Builds a request inside `dialog` (RFC 3261 §12.2.1.1); the application's CSeq and URI are kept when usable. */

@@ -325,7 +325,8 @@ export class MeetingCalls {
     let offered: { sdp: string; ack: (sdp: string) => Promise<Srf.Dialog> };
     try {
       offered = (await this.#options.srf.createUAC(binding.contact, {
-        headers: { From: `"${live.subject.replace(/"/g, '')}" <sip:${number}@${realm}>`, To: `"${displayName.replace(/"/g, '')}" <sip:${account}@${realm}>`, Subject: live.subject },
+        // The call record's Call-ID is the SIP one: a restarted control plane matches the two.
+        headers: { 'Call-ID': `dial-out-${participantId}`, From: `"${live.subject.replace(/"/g, '')}" <sip:${number}@${realm}>`, To: `"${displayName.replace(/"/g, '')}" <sip:${account}@${realm}>`, Subject: live.subject },
         noAck: true,
       } as never)) as unknown as { sdp: string; ack: (sdp: string) => Promise<Srf.Dialog> };
     } catch (error) {
@@ -394,6 +395,27 @@ export class MeetingCalls {
     this.#attach(dialog, session, { sessionSeconds: undefined, sessionHeaders: {} });
     log.info({ meeting: call.number, participant: session.id, role: session.role }, 'IVR caller joined the meeting');
     return { ok: true };
+  }
+
+  /**
+   * A call that outlived a control-plane restart, taken over (./call-takeover.ts): its dialog
+   * (made again, ./adopted-dialog.ts) and its session (made again around the same record) go on
+   * as any call from its answer on — a BYE from the terminal ends the leg and closes the record.
+   */
+  resume(dialog: Srf.Dialog, session: ParticipantSession): void {
+    this.#attach(dialog, session, { sessionSeconds: undefined, sessionHeaders: {} });
+    log.info({ meeting: session.number, participant: session.id, role: session.role }, 'call taken over after a control-plane restart');
+  }
+
+  /** The participants with a SIP leg now. */
+  participantIds(): string[] {
+    return [...this.#legs.keys()];
+  }
+
+  /** Ends a participant's call from the box's side (BYE with `reason`, session closed). */
+  hangUp(participantId: string, reason: string): void {
+    const leg = this.#legs.get(participantId);
+    if (leg) this.#options.live.get(leg.session.number)?.participants.get(participantId)?.hangUp(reason);
   }
 
   /** From the answer on: hang-ups, re-INVITEs, INFO, session timer; the session enters the meeting. */

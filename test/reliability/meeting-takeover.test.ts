@@ -1,0 +1,111 @@
+/**
+ * Calls in a meeting survive a kill -9 of the control plane (#18), seen from real terminals:
+ * the whole box from its run command (supervisor and its real processes), two sipp terminals
+ * (meeting-join.xml: INVITE, ACK, a long hold, then BYE) in a VMR, their audio from the test's
+ * own RTP sockets (a 440 Hz PCMU tone and a 1 000 Hz PCMA one). The control plane is killed with
+ * SIGKILL while they talk and the supervisor starts it again: it takes both calls over (media
+ * leg, dialog and call record matched), they go on hearing each other (each hears the other's
+ * tone, checked with ffmpeg), the console lists them in the live meeting again, and when sipp
+ * hangs up its BYE is answered 200 (sipp fails otherwise) and each record closes as hung up.
+ * The meeting goes on in one meeting record. The longest pause in the RTP each terminal
+ * received across the kill is printed (a figure for docs/benchmarks.md, not asserted).
+ */
+import { readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import path from 'node:path';
+import t from 'tap';
+import { alive, startAppliance } from '../helpers/appliance.ts';
+import { ConsoleClient } from '../helpers/console-client.ts';
+import { afterSilence, dominantFrequency } from '../helpers/ffmpeg.ts';
+import { joinMeeting, pcmaMedia, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
+import { decodeG711, g711Tone, openTerminals, type RtpTerminal } from '../helpers/rtp-terminal.ts';
+
+const box = await startAppliance();
+t.teardown(() => box.interrupt(10_000));
+const admin = new ConsoleClient(box.baseUrl);
+await admin.login('admin', readFileSync(path.join(box.dataDir, 'secrets', 'initial-admin-password'), 'utf8').trim());
+const set = await admin.call('PATCH', '/api/v1/settings', { 'sip.qualifySeconds': 0 });
+if (set.status !== 200) throw new Error(`settings: ${set.status} ${JSON.stringify(set.body)}`);
+const ROOM = '880191';
+const vmr = await admin.call('POST', '/api/v1/vmrs', { name: 'Take-over room', number: ROOM, guestPin: '', hostPin: '1919' });
+if (vmr.status !== 201) throw new Error(`VMR: ${vmr.status} ${JSON.stringify(vmr.body)}`);
+
+const pidsOf = (name: string) => [...box.output().matchAll(new RegExp(`"name":"${name}","pid":(\\d+),"msg":"process started"`, 'g'))].map((m) => Number(m[1]));
+const takeovers = () => [...box.output().matchAll(/"resumed":(\d+).*?"msg":"calls taken over after a restart"/g)].map((m) => Number(m[1]));
+// biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON the API answered
+type Json = any;
+const participants = async (): Promise<string[]> =>
+  ((await admin.call('GET', '/api/v1/live-meetings')).body as Json[]).find((m) => m.number === ROOM)?.participants.map((p: Json) => p.displayName).sort() ?? [];
+const mine = async (): Promise<Json[]> =>
+  ((await admin.call('GET', '/api/v1/call-records?period=all&pageSize=500')).body.items as Json[]).filter((r) => r.caller === 'ann' || r.caller === 'bob');
+
+/** What A and B hear over the next 4 s: the dominant frequency of each after its first second of sound. */
+async function listen(a: RtpTerminal, b: RtpTerminal): Promise<{ heardByA: number; heardByB: number }> {
+  a.received.length = 0;
+  b.received.length = 0;
+  await new Promise((resolve) => setTimeout(resolve, 4000));
+  if (a.received.length < 50 || b.received.length < 50) return { heardByA: 0, heardByB: 0 };
+  return {
+    heardByA: Math.round(dominantFrequency(afterSilence(await decodeG711('mulaw', a.payloadOf(0)), 8000, 1), 8000)),
+    heardByB: Math.round(dominantFrequency(afterSilence(await decodeG711('alaw', b.payloadOf(8)), 8000, 1), 8000)),
+  };
+}
+const talking = (h: { heardByA: number; heardByB: number }) => Math.abs(h.heardByA - 1000) < 60 && Math.abs(h.heardByB - 440) < 40;
+
+t.test('two sipp terminals in a meeting across a kill -9 of the control plane', async (t) => {
+  const { a, b } = await openTerminals(t, 'a', 'b');
+  t.teardown(() => {
+    a.stop();
+    b.stop();
+  });
+  const target = `127.0.0.1:${box.sipPort}`;
+  // Long enough to span the kill, the restart and the listening; then sipp hangs up (BYE).
+  const legA = await joinMeeting(target, { dial: ROOM, name: 'Ann', media: pcmuMedia(a.port), hold: 40_000 });
+  const legB = await joinMeeting(target, { dial: ROOM, name: 'Bob', media: pcmaMedia(b.port), hold: 40_000 });
+  const [toneA, toneB] = await Promise.all([g711Tone('mulaw', 440, 60), g711Tone('alaw', 1000, 60)]);
+  void a.send(legA.answeredPort, toneA, { payloadType: 0, frameBytes: 160, timestampStep: 160 });
+  void b.send(legB.answeredPort, toneB, { payloadType: 8, frameBytes: 160, timestampStep: 160 });
+  t.same(await participants(), ['Ann', 'Bob'], 'both in the live meeting');
+  const before = await listen(a, b);
+  t.ok(talking(before), `they hear each other (${JSON.stringify(before)})`);
+
+  const [pid] = pidsOf('control-plane').slice(-1);
+  const started = pidsOf('control-plane').length;
+  const passes = takeovers().length;
+  const gapA = a.watchGap();
+  const gapB = b.watchGap();
+  process.kill(pid as number, 'SIGKILL');
+  await waitFor('the control plane to end', 10_000, () => !alive(pid as number));
+  await waitFor('a new control plane', 30_000, () => pidsOf('control-plane').length > started);
+  await waitFor('the new control plane to take the calls over', 60_000, () => takeovers().length > passes);
+  t.equal(takeovers().at(-1), 2, 'it took both calls over');
+  await waitFor('the console', 30_000, () => admin.call('GET', '/api/v1/health').then((r) => r.status === 200, () => false));
+
+  const after = await listen(a, b);
+  const gaps = [gapA.stop(), gapB.stop()];
+  t.ok(talking(after), `they go on hearing each other after the restart (${JSON.stringify(after)})`);
+  t.comment(`longest pause in the RTP Ann and Bob received across the kill -9 and restart: ${gaps.join(' ms, ')} ms`);
+  t.same(await participants(), ['Ann', 'Bob'], 'the console lists both in the live meeting again');
+  t.ok((await mine()).every((r) => !r.ended_at), 'their call records are still open: the calls go on');
+
+  // sipp hangs up at the end of its hold; its scenario fails unless the BYE is answered 200.
+  const [resultA, resultB] = await Promise.all([legA.result, legB.result]);
+  t.ok(resultA.ok, `Ann's BYE after the restart was answered 200 ${resultA.errors}`);
+  t.ok(resultB.ok, `Bob's BYE after the restart was answered 200 ${resultB.errors}`);
+  const ended = await waitFor('both records to end', 10_000, async () => {
+    const records = await mine();
+    return records.length === 2 && records.every((r) => r.ended_at) ? records : undefined;
+  });
+  t.same(ended.map((r) => [r.outcome, r.end_reason]), [['answered', 'hangup'], ['answered', 'hangup']], 'each record closes as hung up');
+  t.ok(ended.every((r) => r.duration_s >= 30), `with the whole call's duration (${ended.map((r) => r.duration_s).join(', ')} s)`);
+  await waitFor('the meeting to end', 10_000, async () => (await participants()).length === 0);
+  t.pass('and the meeting ends with the last one');
+  // The meeting went on in its record across the restart: one record, closed.
+  const db = new Database(path.join(box.dataDir, 'vcbox.sqlite'), { readonly: true });
+  const meetings = await waitFor('the meeting record to close', 10_000, () => {
+    const rows = db.prepare('SELECT ended_at, duration_s FROM meeting_records WHERE number = ?').all(ROOM) as { ended_at: string | null; duration_s: number | null }[];
+    return rows.every((r) => r.ended_at) ? rows : undefined;
+  });
+  db.close();
+  t.equal(meetings.length, 1, `one meeting record for the meeting across the restart, closed (${JSON.stringify(meetings)})`);
+});
