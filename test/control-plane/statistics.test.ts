@@ -153,6 +153,12 @@ t.test('export: .xlsx and .csv with the same filters, parsed back', async (t) =>
   t.ok(rows.every((r) => r['类型 Type'] === 'scheduled'));
   t.same(new Set(rows.map((r) => r['主题 Subject'])), new Set(['Board meeting', 'Budget']));
   t.ok(rows.every((r) => r['结果 Outcome'] === 'answered'));
+  t.ok(rows.every((r) => r['共享内容 Content shared'] === '否 no'), 'no content was shared in the scheduled meetings');
+  const vmr = await fetch(`${base}/api/v1/call-records/export?period=1m&type=vmr&format=csv`, { headers: { cookie: operator.cookie } });
+  const vmrBook = XLSX.read(Buffer.from(await vmr.arrayBuffer()).toString('utf8').slice(1), { type: 'string' });
+  const vmrRows = XLSX.utils.sheet_to_json<Record<string, unknown>>(vmrBook.Sheets[vmrBook.SheetNames[0] as string] as XLSX.WorkSheet);
+  t.equal(vmrRows.length, 3, "the month's VMR meeting: 3 legs");
+  t.ok(vmrRows.every((r) => r['共享内容 Content shared'] === '是 yes'), 'each leg says content was shared in its meeting');
 
   const csv = await fetch(`${base}/api/v1/call-records/export?period=1m&type=p2p&format=csv`, { headers: { cookie: operator.cookie } });
   t.equal(csv.status, 200);
@@ -163,5 +169,6 @@ t.test('export: .xlsx and .csv with the same filters, parsed back', async (t) =>
   const csvRows = XLSX.utils.sheet_to_json<Record<string, unknown>>(parsed.Sheets[parsed.SheetNames[0] as string] as XLSX.WorkSheet);
   t.equal(csvRows.length, 3);
   t.same(csvRows.map((r) => r['结果 Outcome']).sort(), ['answered', 'answered', 'busy']);
+  t.ok(csvRows.every((r) => r['共享内容 Content shared'] === undefined), 'point-to-point calls leave the content column empty');
   t.ok(path.basename(csv.headers.get('content-disposition') ?? '').includes('call-records.csv'));
 });
