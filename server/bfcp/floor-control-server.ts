@@ -167,6 +167,11 @@ export class FloorControlServer extends EventEmitter<FloorControlEvents> impleme
     conference.users.delete(userId);
   }
 
+  /** Whether `userId` may use the conference's floor (added and not removed). */
+  hasUser(conferenceId: number, userId: number): boolean {
+    return this.#conferences.get(conferenceId)?.users.has(userId) ?? false;
+  }
+
   /** The user holding the conference's floor, or null. */
   presenter(conferenceId: number): number | null {
     const conference = this.#conferences.get(conferenceId);

@@ -13,6 +13,7 @@
  * meeting's participant cannot guess another's; the floor control server also binds each user
  * to the transport address it first spoke from. `presenter` says which participant of which
  * meeting holds the floor now (null: nobody), for the media service to forward that content.
+ * The console's chair actions (`giveFloor`, `revokeFloor`) name participants, not BFCP IDs.
  */
 import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
@@ -128,6 +129,46 @@ export class MeetingFloors extends EventEmitter<MeetingFloorsEvents> {
     const userId = conference?.users.get(participantId);
     if (!conference || userId === undefined) return;
     this.server.addUser(conference.conferenceId, userId);
+  }
+
+  /** Whether the participant may present: its call is answered with a content and a BFCP line. */
+  canPresent(meeting: string, participantId: string): boolean {
+    const conference = this.#meetings.get(meeting);
+    const userId = conference?.users.get(participantId);
+    return conference !== undefined && userId !== undefined && this.server.hasUser(conference.conferenceId, userId);
+  }
+
+  /** The participant holding the meeting's floor now, or null. */
+  presenterOf(meeting: string): string | null {
+    const conference = this.#meetings.get(meeting);
+    if (!conference) return null;
+    const userId = this.server.presenter(conference.conferenceId);
+    return userId === null ? null : ([...conference.users].find(([, id]) => id === userId)?.[0] ?? null);
+  }
+
+  /**
+   * Chair action: the participant presents (its BFCP client is told Granted; a holder before it
+   * is told Revoked; everyone subscribed gets FloorStatus). False when it cannot present.
+   */
+  giveFloor(meeting: string, participantId: string): boolean {
+    if (!this.canPresent(meeting, participantId)) return false;
+    const conference = this.#meetings.get(meeting);
+    const userId = conference?.users.get(participantId);
+    if (!conference || userId === undefined) return false;
+    this.server.giveFloor(conference.conferenceId, userId);
+    return true;
+  }
+
+  /**
+   * Chair action: the holder stops presenting (its BFCP client is told Revoked, everyone
+   * subscribed gets FloorStatus; a request waiting in the queue gets the floor). False when
+   * nobody held the floor.
+   */
+  revokeFloor(meeting: string): boolean {
+    const conference = this.#meetings.get(meeting);
+    if (!conference || this.server.presenter(conference.conferenceId) === null) return false;
+    this.server.revokeFloor(conference.conferenceId);
+    return true;
   }
 
   /** The participant left: its floor requests end (a held floor is released); the last one ends the conference. */

@@ -46,9 +46,20 @@ export interface CallRecordRow {
   duration_s: number | null;
   outcome: string | null;
   end_reason: string | null;
+  /** Export only: 1 when the leg's meeting had content shared, 0 when not, null for point-to-point calls or no meeting record. */
+  content_shared?: number | null;
 }
 
 const LISTED_COLUMNS = 'type, subject, meeting_id, caller, callee, started_at, answered_at, ended_at, duration_s, outcome, end_reason';
+/**
+ * Whether a meeting leg's meeting had content shared: the meeting record of the leg's meeting
+ * number (its meeting ID, else the number it dialled) whose time overlaps the leg's.
+ */
+const CONTENT_SHARED = `CASE WHEN type = 'p2p' THEN NULL ELSE (
+  SELECT m.content_shared FROM meeting_records m
+  WHERE m.number = coalesce(call_records.meeting_id, call_records.callee)
+    AND m.started_at <= coalesce(call_records.ended_at, '9999') AND (m.ended_at IS NULL OR m.ended_at >= call_records.started_at)
+  ORDER BY m.id DESC LIMIT 1) END AS content_shared`;
 /** The most rows one export holds (an .xls sheet holds 65 536). */
 export const CALL_RECORD_EXPORT_LIMIT = 65_000;
 
@@ -142,7 +153,7 @@ export class CallRecords {
   /** The records that match, newest first, at most CALL_RECORD_EXPORT_LIMIT (a spreadsheet's worth). */
   forExport(filter: CallRecordFilter): CallRecordRow[] {
     const { clause, params } = whereOf(filter);
-    return this.#db.prepare(`SELECT ${LISTED_COLUMNS} FROM call_records ${clause} ORDER BY id DESC LIMIT ${CALL_RECORD_EXPORT_LIMIT}`).all(params) as CallRecordRow[];
+    return this.#db.prepare(`SELECT ${LISTED_COLUMNS}, ${CONTENT_SHARED} FROM call_records ${clause} ORDER BY id DESC LIMIT ${CALL_RECORD_EXPORT_LIMIT}`).all(params) as CallRecordRow[];
   }
 }
 

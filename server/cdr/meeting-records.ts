@@ -1,7 +1,7 @@
 /**
  * Meeting records: one row per meeting held (table `meeting_records`) — its number, kind and
  * subject, when it started (first participant in) and ended (last one out), how many took
- * part and the most at once. The per-leg rows stay in `call_records`; the statistics count
+ * part and the most at once, and whether anyone shared content (held the content floor). The per-leg rows stay in `call_records`; the statistics count
  * meetings and their concurrency from here. Fed by the live-meetings registry.
  */
 import type { Db } from '../db/database.ts';
@@ -17,6 +17,7 @@ export interface MeetingRecord {
   readonly durationSeconds: number | null;
   readonly participantsTotal: number;
   readonly participantsMax: number;
+  readonly contentShared: boolean;
 }
 
 export class MeetingRecords {
@@ -51,6 +52,11 @@ export class MeetingRecords {
       this.#db
         .prepare('UPDATE meeting_records SET participants_total = participants_total + 1, participants_max = max(participants_max, ?) WHERE id = ?')
         .run(meeting.participants.size, id);
+    });
+    live.on('presenter', (meeting, presenter) => {
+      const id = this.#open.get(meeting);
+      if (id === undefined || presenter === null) return;
+      this.#db.prepare('UPDATE meeting_records SET content_shared = 1 WHERE id = ? AND content_shared = 0').run(id);
     });
     live.on('ended', (meeting) => {
       const id = this.#open.get(meeting);
@@ -90,6 +96,7 @@ export class MeetingRecords {
       durationSeconds: (row.duration_s as number | null) ?? null,
       participantsTotal: row.participants_total as number,
       participantsMax: row.participants_max as number,
+      contentShared: row.content_shared === 1,
     }));
   }
 }

@@ -5,7 +5,8 @@
  * concurrency in the range and ever: the most meeting participants at once and the most
  * meetings at once (`concurrency_daily`, ./concurrency-records.ts, day granularity: a range
  * takes every UTC day it touches). For days before that table existed the largest single
- * meeting (`meeting_records.participants_max`) stands in as a lower bound. The call-record
+ * meeting (`meeting_records.participants_max`) stands in as a lower bound. Meetings with
+ * content: those in which someone held the content floor (`meeting_records.content_shared`). The call-record
  * list and export are in control-plane/routes/call-records.ts.
  */
 import type { Db } from '../db/database.ts';
@@ -19,6 +20,8 @@ export interface MeetingCounts {
   readonly total: number;
   /** Participants over all conference meetings (each leg counted once). */
   readonly participants: number;
+  /** Conference meetings in which someone shared content. */
+  readonly withContent: number;
 }
 
 export interface MaxConcurrency {
@@ -45,15 +48,19 @@ export class MeetingStatistics {
       .get(calls.params) as { n: number };
     const meetings = rangeWhere('started_at', range);
     const rows = this.#db
-      .prepare(`SELECT kind, count(*) AS n, coalesce(sum(participants_total), 0) AS participants FROM meeting_records ${where(meetings.conditions)} GROUP BY kind`)
-      .all(meetings.params) as { kind: 'vmr' | 'scheduled' | 'instant'; n: number; participants: number }[];
+      .prepare(
+        `SELECT kind, count(*) AS n, coalesce(sum(participants_total), 0) AS participants, coalesce(sum(content_shared), 0) AS content FROM meeting_records ${where(meetings.conditions)} GROUP BY kind`,
+      )
+      .all(meetings.params) as { kind: 'vmr' | 'scheduled' | 'instant'; n: number; participants: number; content: number }[];
     const byKind = { instant: 0, scheduled: 0, vmr: 0 };
     let participants = 0;
+    let withContent = 0;
     for (const row of rows) {
       byKind[row.kind] = row.n;
       participants += row.participants;
+      withContent += row.content;
     }
-    return { p2p: p2p.n, ...byKind, total: p2p.n + byKind.instant + byKind.scheduled + byKind.vmr, participants };
+    return { p2p: p2p.n, ...byKind, total: p2p.n + byKind.instant + byKind.scheduled + byKind.vmr, participants, withContent };
   }
 
   maxConcurrency(range: TimeRange): MaxConcurrency {

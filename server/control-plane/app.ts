@@ -66,6 +66,7 @@ import type { DiskKeeper } from '../disk/disk-keeper.ts';
 import { diskRoutes } from './routes/disk.ts';
 import { logRoutes } from './routes/logs.ts';
 import { liveMeetingRoutes } from './routes/live-meetings.ts';
+import type { MeetingFloors } from '../bfcp/meeting-floors.ts';
 import { type OnlineLookup, onlineUserRoutes, type ReachabilityLookup } from './routes/online-users.ts';
 import { type DeviceLookup, roomRoutes } from './routes/rooms.ts';
 import { sessionRoutes } from './routes/session.ts';
@@ -116,6 +117,8 @@ export interface AppOptions {
   readonly turnProbe?: () => { readonly host: string; readonly port: number } | undefined;
   /** Invites a registered account into a live meeting (the SIP application's dial-out). */
   readonly dialOut?: (number: string, account: string) => Promise<{ participantId: string }>;
+  /** The meetings' content floors (the SIP application's BFCP floor control, once listening): who presents, the console's chair actions. */
+  readonly floors?: () => MeetingFloors | undefined;
   /** Where uploaded IVR prompts are kept (`<dataDir>/prompts`); enables the prompt routes. */
   readonly promptDir?: string;
   /** This process's remote syslog (its status is shown under /settings/syslog/status). */
@@ -280,6 +283,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         live,
         ...(options.media ? { media: options.media } : {}),
         ...(options.dialOut ? { dialOut: options.dialOut } : {}),
+        ...(options.floors ? { floors: options.floors } : {}),
       });
       if (options.sessions && options.media) {
         await api.register(joinRoutes, {
@@ -318,6 +322,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         health: options.health ?? new ServiceHealth({}),
         ...(options.sampler ? { sampler: options.sampler } : {}),
         license: () => license.store.facts(),
+        ...(options.floors ? { floors: options.floors } : {}),
       });
       await api.register(systemInfoRoutes, { settings, ...(options.sampler ? { sampler: options.sampler } : {}) });
       await api.register(onlineUserRoutes, { accounts, online: options.online ?? (() => []), ...(options.reachability ? { reachability: options.reachability } : {}) });

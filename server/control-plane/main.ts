@@ -123,6 +123,7 @@ await runService('control plane', async () => {
     turn,
     turnProbe,
     dialOut: (number, account) => sip.dialOut(number, account),
+    floors: () => sip.floors,
     promptDir: dataPaths(config).prompts,
     backups: { store: backupStore, restorer, scheduler },
     maintenance,

@@ -181,6 +181,21 @@ export const ERRORS = {
     en: '{name} joined from a browser, which shows every site by itself; choosing the site to watch is for SIP terminals.',
     zh: '{name} 通过浏览器入会，浏览器会自行显示所有会场；选看会场仅适用于 SIP 终端。',
   },
+  VCBOX_ERR_NO_PRESENTATION: {
+    statusCode: 409,
+    en: 'Nobody presents content in meeting {meeting} now, so there is no presentation to stop.',
+    zh: '会议 {meeting} 当前没有人在共享内容，没有可停止的演示。',
+  },
+  VCBOX_ERR_PARTICIPANT_CANNOT_PRESENT: {
+    statusCode: 409,
+    en: '{name} cannot present: the call has no content stream (a second video line with BFCP floor control). Give the floor to a participant whose terminal shares content.',
+    zh: '{name} 无法演示：其呼叫没有内容流（带 BFCP 发言权控制的第二路视频）。请把发言权交给终端支持内容共享的参会者。',
+  },
+  VCBOX_ERR_CONTENT_UNAVAILABLE: {
+    statusCode: 503,
+    en: "Content sharing is not available on this box now: {reason}. Check the SIP service's log for the BFCP floor control.",
+    zh: '本设备当前无法进行内容共享：{reason}。请查看 SIP 服务日志中有关 BFCP 发言权控制的记录。',
+  },
   VCBOX_ERR_PROMPT_INVALID: {
     statusCode: 400,
     en: 'The prompt file cannot be used: {reason}. Upload a 16-bit PCM WAV file (mono or stereo, 8-48 kHz) of at most {maxSeconds} seconds.',

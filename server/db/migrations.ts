@@ -410,6 +410,14 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec('ALTER TABLE call_records ADD COLUMN end_reason TEXT');
     },
   },
+  {
+    version: 22,
+    name: 'meeting records say whether content was shared (the statistics count meetings with content)',
+    up(db) {
+      // 1 once someone held the content floor in the meeting; 0 for meetings held before.
+      db.exec('ALTER TABLE meeting_records ADD COLUMN content_shared INTEGER NOT NULL DEFAULT 0');
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

@@ -1,7 +1,8 @@
 /**
  * The meetings happening now, as the control plane knows them: per meeting (keyed by its dial
  * number) its kind, subject, lock state and the participants in it (name, role, account, how
- * they came in, and a way to hang them up). The SIP application fills it; the console's
+ * they came in, and a way to hang them up), and who presents content now (the floor's holder,
+ * from the box's floor control) since when. The SIP application fills it; the console's
  * meeting-control API reads and acts on it; the media service holds the media side.
  */
 import { EventEmitter } from 'node:events';
@@ -39,6 +40,15 @@ export interface LiveMeeting {
   /** Watched sites: SIP terminal (key) sees that participant (value) full screen. */
   readonly watching: Map<string, string>;
   readonly participants: Map<string, LiveParticipant>;
+  /** The participant presenting content now (the content floor's holder) and since when; null: nobody. */
+  presenter: LivePresenter | null;
+  /** Whether anyone has presented content in this meeting (the meeting record keeps it). */
+  contentShared: boolean;
+}
+
+export interface LivePresenter {
+  readonly participantId: string;
+  readonly since: Date;
 }
 
 export interface LiveMeetingsEvents {
@@ -46,6 +56,8 @@ export interface LiveMeetingsEvents {
   ended: [meeting: LiveMeeting];
   joined: [meeting: LiveMeeting, participant: LiveParticipant];
   left: [meeting: LiveMeeting, participant: LiveParticipant, reason: string];
+  /** The content floor's holder changed (null: nobody presents now). */
+  presenter: [meeting: LiveMeeting, presenter: LivePresenter | null];
 }
 
 export class LiveMeetings extends EventEmitter<LiveMeetingsEvents> {
@@ -64,7 +76,7 @@ export class LiveMeetings extends EventEmitter<LiveMeetingsEvents> {
   ensure(info: Pick<LiveMeeting, 'number' | 'kind' | 'refId' | 'subject'> & { layout?: LayoutChoice }): LiveMeeting {
     let meeting = this.#meetings.get(info.number);
     if (!meeting) {
-      meeting = { ...info, layout: info.layout ?? 'auto', pinned: null, broadcast: null, watching: new Map(), startedAt: new Date(), locked: false, participants: new Map() };
+      meeting = { ...info, layout: info.layout ?? 'auto', pinned: null, broadcast: null, watching: new Map(), startedAt: new Date(), locked: false, participants: new Map(), presenter: null, contentShared: false };
       this.#meetings.set(info.number, meeting);
       this.emit('started', meeting);
     }
@@ -85,9 +97,27 @@ export class LiveMeetings extends EventEmitter<LiveMeetingsEvents> {
     meeting.participants.delete(participantId);
     if (meeting.pinned === participantId) meeting.pinned = null;
     if (meeting.broadcast === participantId) meeting.broadcast = null;
+    if (meeting.presenter?.participantId === participantId) {
+      meeting.presenter = null;
+      this.emit('presenter', meeting, null);
+    }
     for (const [viewer, watched] of [...meeting.watching]) if (viewer === participantId || watched === participantId) meeting.watching.delete(viewer);
     this.emit('left', meeting, participant, reason);
     this.endIfEmpty(number);
+  }
+
+  /**
+   * The floor control's word on who presents in a meeting (null: nobody). A participant not in
+   * the meeting (any more) presents nothing; the same holder again keeps its start time.
+   */
+  setPresenter(number: string, participantId: string | null): void {
+    const meeting = this.#meetings.get(number);
+    if (!meeting) return;
+    const id = participantId !== null && meeting.participants.has(participantId) ? participantId : null;
+    if ((meeting.presenter?.participantId ?? null) === id) return;
+    meeting.presenter = id === null ? null : { participantId: id, since: new Date() };
+    if (id !== null) meeting.contentShared = true;
+    this.emit('presenter', meeting, meeting.presenter);
   }
 
   /** A meeting nobody is in any more ends (its lock goes with it). */

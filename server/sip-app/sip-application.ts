@@ -254,7 +254,9 @@ export class SipApplication {
       else this.#floors = floors;
       // The floor's holder is the one whose content the media service forwards.
       const media = this.#options.media;
+      // The live meeting says who presents since when (the console, the meeting record).
       floors?.on('presenter', (meeting, participantId) => {
+        this.live.setPresenter(meeting, participantId);
         void media?.media.setPresenter(meeting, participantId).catch((error: Error) => log.warn({ meeting, participant: participantId, err: error.message }, 'could not tell the media service who presents'));
       });
     }

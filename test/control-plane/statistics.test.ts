@@ -1,7 +1,7 @@
 /**
  * Statistics and call records as an operator sees them over HTTP: meetings by type in a
  * period (P2P = answered point-to-point calls; instant, scheduled and VMR meetings from their
- * meeting records), the most participants and meetings at once in a period and ever, period
+ * meeting records) and those with content shared, the most participants and meetings at once in a period and ever, period
  * filters (last month … a year, from/to, a reversed range refused in the caller's language),
  * call records filtered, searched and paged, and the export parsed back (.xlsx, .csv). The
  * rows come from the real stores following a real live-meetings registry, as the SIP
@@ -38,8 +38,8 @@ function participant(name: string): LiveParticipant {
   return { id, displayName: name, account: null, role: 'guest', type: 'sip', callId: `call-${id}`, source: '127.0.0.1:5060', transport: 'udp', joinedAt: clock, hangUp: () => {} };
 }
 
-/** A meeting held on `day` (days ago) with `people` joining, each leg also a call record; returns its participants. */
-function holdMeeting(number: string, kind: MeetingKind, subject: string, people: number, day: number, keepOpen = false): LiveParticipant[] {
+/** A meeting held on `day` (days ago) with `people` joining, each leg also a call record (the first presenting content when `presents`); returns its participants. */
+function holdMeeting(number: string, kind: MeetingKind, subject: string, people: number, day: number, keepOpen = false, presents = false): LiveParticipant[] {
   clock = daysAgo(day);
   live.ensure({ number, kind, refId: 1, subject });
   const joined: LiveParticipant[] = [];
@@ -50,6 +50,11 @@ function holdMeeting(number: string, kind: MeetingKind, subject: string, people:
     calls.answered(record, clock);
     live.add(number, p);
     joined.push(p);
+  }
+  // The floor control's word, as the SIP application passes it on: someone presents, then stops.
+  if (presents && joined[0]) {
+    live.setPresenter(number, joined[0].id);
+    live.setPresenter(number, null);
   }
   if (!keepOpen) for (const p of joined) live.remove(number, p.id, 'bye');
   // The meeting record is written with the real time; put it on the meeting's day.
@@ -67,16 +72,17 @@ function p2p(caller: string, callee: string, day: number, answered: boolean): vo
 }
 
 // Within the last month: a VMR meeting of 3 while an instant meeting of 2 runs (5 at once, 2
-// meetings), a scheduled meeting of 2 alone, two answered P2P calls and one busy.
+// meetings; someone presents content in the VMR meeting), a scheduled meeting of 2 alone, two
+// answered P2P calls and one busy.
 const instant = holdMeeting('99001', 'instant', 'Quick sync', 2, 3, true);
-holdMeeting('10001', 'vmr', 'Weekly review', 3, 3);
+holdMeeting('10001', 'vmr', 'Weekly review', 3, 3, false, true);
 for (const p of instant) live.remove('99001', p.id, 'bye');
 holdMeeting('20001', 'scheduled', 'Board meeting', 2, 10);
 p2p('1001', '1002', 2, true);
 p2p('1001', '1003', 5, true);
 p2p('1002', '1003', 5, false);
-// Four months ago: a VMR meeting of 8 (the most ever) and one P2P call.
-holdMeeting('10001', 'vmr', 'All hands', 8, 120);
+// Four months ago: a VMR meeting of 8 (the most ever, with content) and one P2P call.
+holdMeeting('10001', 'vmr', 'All hands', 8, 120, false, true);
 p2p('1003', '1001', 120, true);
 // Ten months ago: a scheduled meeting of 4.
 holdMeeting('20002', 'scheduled', 'Budget', 4, 300);
@@ -84,17 +90,17 @@ holdMeeting('20002', 'scheduled', 'Budget', 4, 300);
 t.test('meetings by type and the maximum concurrency, per period and ever', async (t) => {
   const month = await operator.call('GET', '/api/v1/statistics?period=1m');
   t.equal(month.status, 200);
-  t.same(month.body.meetings, { p2p: 2, instant: 1, scheduled: 1, vmr: 1, total: 5, participants: 7 });
+  t.same(month.body.meetings, { p2p: 2, instant: 1, scheduled: 1, vmr: 1, total: 5, participants: 7, withContent: 1 }, 'one meeting with content shared');
   t.match(month.body.maxConcurrency.period, { participants: 5, meetings: 2 }, 'VMR and instant meeting together');
   t.equal(month.body.maxConcurrency.period.participantsAt.slice(0, 10), daysAgo(3).toISOString().slice(0, 10));
   t.match(month.body.maxConcurrency.ever, { participants: 8, meetings: 2 });
   t.equal(month.body.maxConcurrency.ever.participantsAt.slice(0, 10), daysAgo(120).toISOString().slice(0, 10));
 
   const half = await operator.call('GET', '/api/v1/statistics?period=6m');
-  t.same(half.body.meetings, { p2p: 3, instant: 1, scheduled: 1, vmr: 2, total: 7, participants: 15 });
+  t.same(half.body.meetings, { p2p: 3, instant: 1, scheduled: 1, vmr: 2, total: 7, participants: 15, withContent: 2 });
   t.match(half.body.maxConcurrency.period, { participants: 8 });
   const year = await operator.call('GET', '/api/v1/statistics?period=1y');
-  t.match(year.body.meetings, { scheduled: 2, total: 8 });
+  t.match(year.body.meetings, { scheduled: 2, total: 8, withContent: 2 });
   const all = await operator.call('GET', '/api/v1/statistics?period=all');
   t.match(all.body, { from: null, to: null, meetings: { total: 8 } });
 });
@@ -103,7 +109,7 @@ t.test('an explicit from/to range; a reversed or malformed one is refused', asyn
   const day = (n: number) => daysAgo(n).toISOString().slice(0, 10);
   const range = await operator.call('GET', `/api/v1/statistics?from=${day(130)}&to=${day(100)}`);
   t.equal(range.status, 200);
-  t.same(range.body.meetings, { p2p: 1, instant: 0, scheduled: 0, vmr: 1, total: 2, participants: 8 });
+  t.same(range.body.meetings, { p2p: 1, instant: 0, scheduled: 0, vmr: 1, total: 2, participants: 8, withContent: 1 });
   t.match(range.body.maxConcurrency.period, { participants: 8, meetings: 1 });
   const quiet = await operator.call('GET', `/api/v1/statistics?from=${day(90)}&to=${day(60)}`);
   t.match(quiet.body, { meetings: { total: 0 }, maxConcurrency: { period: { participants: 0, participantsAt: null, meetings: 0 } } });
@@ -147,6 +153,12 @@ t.test('export: .xlsx and .csv with the same filters, parsed back', async (t) =>
   t.ok(rows.every((r) => r['类型 Type'] === 'scheduled'));
   t.same(new Set(rows.map((r) => r['主题 Subject'])), new Set(['Board meeting', 'Budget']));
   t.ok(rows.every((r) => r['结果 Outcome'] === 'answered'));
+  t.ok(rows.every((r) => r['共享内容 Content shared'] === '否 no'), 'no content was shared in the scheduled meetings');
+  const vmr = await fetch(`${base}/api/v1/call-records/export?period=1m&type=vmr&format=csv`, { headers: { cookie: operator.cookie } });
+  const vmrBook = XLSX.read(Buffer.from(await vmr.arrayBuffer()).toString('utf8').slice(1), { type: 'string' });
+  const vmrRows = XLSX.utils.sheet_to_json<Record<string, unknown>>(vmrBook.Sheets[vmrBook.SheetNames[0] as string] as XLSX.WorkSheet);
+  t.equal(vmrRows.length, 3, "the month's VMR meeting: 3 legs");
+  t.ok(vmrRows.every((r) => r['共享内容 Content shared'] === '是 yes'), 'each leg says content was shared in its meeting');
 
   const csv = await fetch(`${base}/api/v1/call-records/export?period=1m&type=p2p&format=csv`, { headers: { cookie: operator.cookie } });
   t.equal(csv.status, 200);
@@ -157,5 +169,6 @@ t.test('export: .xlsx and .csv with the same filters, parsed back', async (t) =>
   const csvRows = XLSX.utils.sheet_to_json<Record<string, unknown>>(parsed.Sheets[parsed.SheetNames[0] as string] as XLSX.WorkSheet);
   t.equal(csvRows.length, 3);
   t.same(csvRows.map((r) => r['结果 Outcome']).sort(), ['answered', 'answered', 'busy']);
+  t.ok(csvRows.every((r) => r['共享内容 Content shared'] === undefined), 'point-to-point calls leave the content column empty');
   t.ok(path.basename(csv.headers.get('content-disposition') ?? '').includes('call-records.csv'));
 });

@@ -2,13 +2,19 @@
  * A room system in a meeting with content, for the content tests: sipp does the signaling
  * (test/sipp/content-join.xml) with an SDP offering audio, people video, an H.264 content line
  * (`a=content:slides`) and a BFCP line, pointing at the test's own sockets; the box's whole
- * answer (and, after a re-INVITE, the next one) comes back through a file.
+ * answer (and, after a re-INVITE, the next one) comes back through a file. Its slides are
+ * ffmpeg's H.264 (`startSlides`); its content port can be a `contentReceiver` counting and
+ * decoding what the box forwards.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseSdp } from '../../media/sdp/sip-sdp.ts';
 import { waitFor } from './meeting-terminal.ts';
+import { freePort } from './ports.ts';
+import { Screen } from './video-peer.ts';
 import { type SippResult, scenarioWith, startSipp } from './sipp.ts';
 
 /** Audio PCMU, people video VP8 and, when `content`, an H.264 content line (payload type `contentPt`, label 3) and a BFCP line on `bfcp`. */
@@ -83,4 +89,38 @@ export function bfcpOf(answer: string) {
     setup: value('setup'),
     connection: value('connection'),
   };
+}
+
+/** Slides: `colour` at 640×360, 5 frames a second, H.264 (a key frame a second) as payload type 109, from `fromPort` to `toPort`. */
+export function startSlides(t: { teardown(fn: () => unknown): void }, colour: string, fromPort: number, toPort: number, seconds = 60): ChildProcess {
+  const child = spawn(
+    'ffmpeg',
+    ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=${colour}:size=640x360:rate=5`, '-t', String(seconds),
+      '-c:v', 'libx264', '-profile:v', 'baseline', '-tune', 'zerolatency', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '5', '-b:v', '200k',
+      '-payload_type', '109', '-f', 'rtp', `rtp://127.0.0.1:${toPort}?localrtpport=${fromPort}&pkt_size=1200`],
+    { stdio: 'ignore' },
+  );
+  t.teardown(() => child.kill('SIGKILL'));
+  return child;
+}
+
+/**
+ * A terminal's content port: counts the RTP the box sends there and hands it on to a Screen
+ * (ffmpeg decoding H.264 payload type 109 on another port).
+ */
+export async function contentReceiver(t: { teardown(fn: () => unknown): void }): Promise<{ port: number; packets: () => number; screen: Screen }> {
+  const screenPort = await freePort();
+  const screen = new Screen(t, screenPort, 'H264', 90);
+  const socket = dgram.createSocket('udp4');
+  let packets = 0;
+  socket.on('message', (packet) => {
+    if (packet.length < 12 || packet.readUInt8(0) >> 6 !== 2) return;
+    const pt = packet.readUInt8(1) & 0x7f;
+    if (pt >= 72 && pt <= 76) return; // RTCP
+    packets++;
+    socket.send(packet, screenPort, '127.0.0.1');
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  t.teardown(() => socket.close());
+  return { port: socket.address().port, packets: () => packets, screen };
 }

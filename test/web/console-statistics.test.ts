@@ -42,6 +42,7 @@ t.test('statistics over real calls', async (t) => {
   const stat = (id: string) => page.textContent(`#stats-cards [data-stat="${id}"] strong`);
   t.equal(await stat('vmr'), '1', 'one VMR meeting in the last month');
   t.equal(await stat('p2p'), '0', 'no point-to-point call');
+  t.equal(await stat('with-content'), '0', 'no meeting with content shared (nobody presented)');
   t.equal(await stat('max-ever'), 'participants 2 · meetings 1', 'the most at once ever: both terminals in one meeting');
   t.equal(await page.locator('#records-table tbody tr').count(), 2, 'two call records');
   await page.screenshot({ path: path.join(artifacts, 'console-statistics.png'), fullPage: true });

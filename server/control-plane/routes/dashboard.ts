@@ -4,13 +4,16 @@
  * (counts; the lists are /online-users and /live-meetings), the licence (placeholder), the
  * newest system sample and each service's status; GET /dashboard/history — one metric's
  * line chart (CPU, memory, network, disk) over the last minutes (up to the sampler's 24 h),
- * bounded in points, with the box's time zone for the chart's time labels.
+ * bounded in points, with the box's time zone for the chart's time labels. Media ports in use
+ * follow the manual's rule (../../meetings/media-ports.ts: 6 a call, 8 with content).
  * Sampling is ../../observability/system-sampler.ts, service status
  * ../../observability/service-health.ts.
  */
 import os from 'node:os';
 import type { FastifyPluginAsync } from 'fastify';
+import type { MeetingFloors } from '../../bfcp/meeting-floors.ts';
 import type { LiveMeetings } from '../../meetings/live-meetings.ts';
+import { callsThatFit, portsInUse, rangeSize } from '../../meetings/media-ports.ts';
 import type { ServiceHealth } from '../../observability/service-health.ts';
 import { METRICS, type Metric, type SystemSample, type SystemSampler } from '../../observability/system-sampler.ts';
 import type { LicenseFacts } from '../../license/license-store.ts';
@@ -28,6 +31,8 @@ export interface DashboardRouteOptions {
   readonly sampler?: SystemSampler;
   /** The licence's facts (status, concurrent ports, expiry); absent: `license: null`. */
   readonly license?: () => LicenseFacts;
+  /** Who can send or receive content (a call with a content line takes 8 media ports); absent: nobody. */
+  readonly floors?: () => MeetingFloors | undefined;
 }
 
 const nullableNumber = { type: ['number', 'null'] } as const;
@@ -73,7 +78,7 @@ function licenseView(facts: LicenseFacts, portsInUse: number) {
   return { status: facts.status, type: facts.type, ports: facts.ports, portsInUse, validUntil: facts.validUntil, daysLeft: facts.daysLeft };
 }
 
-export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async (app, { settings, live, online, health, sampler, license }) => {
+export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async (app, { settings, live, online, health, sampler, license, floors }) => {
   app.get(
     '/dashboard',
     {
@@ -105,6 +110,17 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async 
                   daysLeft: { type: ['integer', 'null'] },
                 },
               },
+              mediaPorts: {
+                type: 'object',
+                description: "the meetings' media ports by the manual's rule (a call takes 6 ports, 8 when it sends or receives content) against the MCU port range (media.mcuPorts)",
+                properties: {
+                  inUse: { type: 'integer', description: 'ports the live calls take' },
+                  contentCalls: { type: 'integer', description: 'live calls with a content line' },
+                  range: { type: 'integer', description: 'ports in the MCU range' },
+                  callsThatFit: { type: 'integer', description: 'more calls without content that fit' },
+                  contentCallsThatFit: { type: 'integer', description: 'more calls with content that fit' },
+                },
+              },
               system: sampleSchema,
               sampling: {
                 type: ['object', 'null'],
@@ -121,6 +137,10 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async 
       const meetings = live.list().filter((m) => m.participants.size > 0);
       const latest = sampler?.latest();
       const participants = meetings.reduce((n, m) => n + m.participants.size, 0);
+      const floor = floors?.();
+      const calls = meetings.flatMap((m) => [...m.participants.keys()].map((id) => ({ content: floor?.canPresent(m.number, id) ?? false })));
+      const inUse = portsInUse(calls);
+      const range = settings.get('media.mcuPorts');
       return {
         time: new Date().toISOString(),
         timeZone: settings.get('time.zone'),
@@ -132,6 +152,13 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async 
         liveMeetings: meetings.length,
         participants,
         license: license ? licenseView(license(), participants) : null,
+        mediaPorts: {
+          inUse,
+          contentCalls: calls.filter((c) => c.content).length,
+          range: rangeSize(range),
+          callsThatFit: callsThatFit(range, inUse, false),
+          contentCallsThatFit: callsThatFit(range, inUse, true),
+        },
         system: latest ? presentSample(latest) : null,
         sampling: sampler ? { intervalSeconds: sampler.intervalMs / 1000, samples: sampler.size, capacity: sampler.capacity, lastCostMs: sampler.lastCostMs } : null,
         services: await health.status(),

@@ -8,13 +8,16 @@
  * box calls its terminal in), the composed layout and the
  * participant pinned to its big pane (with the picture SIP terminals see now), broadcast a
  * site (every other SIP terminal sees it full screen) and watch a site (one terminal sees the
- * site chosen for it). Changes are
- * audited.
+ * site chosen for it), the presenter (who shares content now, since when, for how long) and
+ * the chair actions on the content floor (stop the presentation, give the floor to a
+ * participant with a content stream: BFCP FloorRequestStatus and FloorStatus go to the
+ * terminals, the media service stops or switches the forwarding). Changes are audited.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { type LayoutChoice, panes } from '../../../media/mcu/layouts.ts';
 import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
 import type { ParticipantSnapshot } from '../../../media/meetings/meeting-media.ts';
+import type { MeetingFloors } from '../../bfcp/meeting-floors.ts';
 import type { Db } from '../../db/database.ts';
 import { createError } from '../../core/errors.ts';
 import type { LiveMeeting, LiveMeetings } from '../../meetings/live-meetings.ts';
@@ -75,6 +78,7 @@ const participantSchema = {
     rttMs: { type: 'number' },
     audio: streamSchema,
     video: { ...streamSchema, type: ['object', 'null'], description: 'null: no video' },
+    canPresent: { type: 'boolean', description: 'the call has a content stream (a content line with BFCP): the floor can be given to it' },
     noMediaSeconds: { type: 'number', description: 'seconds since anything was received from the participant (0 while media arrives or it holds the call)' },
     quality: {
       type: 'string',
@@ -110,6 +114,18 @@ const meetingSchema = {
         outputs: { type: 'array', items: { type: 'string' } },
       },
     },
+    presenter: {
+      type: ['object', 'null'],
+      description: 'Who presents content now (the content floor holder; null: nobody)',
+      properties: {
+        participantId: { type: 'string' },
+        displayName: { type: 'string' },
+        kind: { type: 'string', enum: ['sip', 'browser'] },
+        since: { type: 'string', description: 'when the floor was granted (ISO time)' },
+        seconds: { type: 'integer', description: 'how long it has presented' },
+      },
+    },
+    contentShared: { type: 'boolean', description: 'someone has presented content in this meeting' },
     participants: { type: 'array', items: participantSchema },
   },
 } as const;
@@ -122,11 +138,14 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
   live: LiveMeetings;
   media?: MediaControl;
   dialOut?: (number: string, account: string) => Promise<{ participantId: string }>;
-}> = async (app, { db, live, media, dialOut }) => {
+  floors?: () => MeetingFloors | undefined;
+}> = async (app, { db, live, media, dialOut, floors }) => {
   const describe = async (meeting: LiveMeeting) => {
     const snapshot = media ? await media.snapshot(meeting.number).catch(() => []) : [];
     const picture = media ? await media.pictureState(meeting.number).catch(() => null) : null;
     const stats = new Map((snapshot[0]?.participants ?? []).map((p) => [p.id, p]));
+    const floor = floors?.();
+    const presenting = meeting.presenter ? meeting.participants.get(meeting.presenter.participantId) : undefined;
     return {
       number: meeting.number,
       kind: meeting.kind,
@@ -137,6 +156,17 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
       pinned: meeting.pinned,
       broadcast: meeting.broadcast,
       picture: picture ? { layout: picture.layout, panes: picture.panes, outputs: picture.outputs } : null,
+      presenter:
+        meeting.presenter && presenting
+          ? {
+              participantId: presenting.id,
+              displayName: presenting.displayName,
+              kind: presenting.type === 'web' ? 'browser' : 'sip',
+              since: meeting.presenter.since.toISOString(),
+              seconds: Math.max(0, Math.floor((Date.now() - meeting.presenter.since.getTime()) / 1000)),
+            }
+          : null,
+      contentShared: meeting.contentShared,
       participants: [...meeting.participants.values()].map((p) => {
         const s = stats.get(p.id);
         return {
@@ -161,6 +191,7 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
           rttMs: s?.rttMs ?? 0,
           audio: s?.audio ?? { codec: '', bitrateIn: 0, bitrateOut: 0, packetsIn: 0, packetsOut: 0, packetLoss: 0, jitterMs: 0 },
           video: s?.video ?? null,
+          canPresent: floor?.canPresent(meeting.number, p.id) ?? false,
           noMediaSeconds: Math.floor((s?.noMediaMs ?? 0) / 1000),
           quality: s ? quality(s) : 'good',
         };
@@ -272,6 +303,53 @@ export const liveMeetingRoutes: FastifyPluginAsync<{
       await media.setBroadcast(meeting.number, participantId);
       meeting.broadcast = participantId;
       auditAction(db, request, participant ? 'meeting.broadcast' : 'meeting.broadcast.stop', { number: meeting.number, participant: participant?.displayName ?? '' });
+      return describe(meeting);
+    },
+  );
+
+  const floorsOf = (): MeetingFloors => {
+    const floor = floors?.();
+    if (!floor) throw createError('VCBOX_ERR_CONTENT_UNAVAILABLE', { reason: 'the BFCP floor control is not listening' });
+    return floor;
+  };
+
+  app.post<{ Params: { number: string } }>(
+    '/live-meetings/:number/presentation/stop',
+    {
+      schema: {
+        summary: 'Stop the presentation: the content floor is revoked from its holder (BFCP chair action)',
+        description:
+          "The presenter's BFCP client gets FloorRequestStatus Revoked, every subscribed client FloorStatus; the presenter's content stops reaching the others (a request waiting in the queue gets the floor). Refused when nobody presents.",
+        params: numberParams,
+      },
+    },
+    async (request) => {
+      const meeting = liveMeeting(request.params.number);
+      const floor = floorsOf();
+      const presenter = meeting.presenter ? meeting.participants.get(meeting.presenter.participantId) : undefined;
+      if (!floor.revokeFloor(meeting.number)) throw createError('VCBOX_ERR_NO_PRESENTATION', { meeting: meeting.number });
+      auditAction(db, request, 'meeting.presentation.stop', { number: meeting.number, participant: presenter?.id ?? '', name: presenter?.displayName ?? '' });
+      return describe(meeting);
+    },
+  );
+
+  app.post<{ Params: { number: string }; Body: { participantId: string } }>(
+    '/live-meetings/:number/presentation/give',
+    {
+      schema: {
+        summary: 'Give the content floor to a participant with a content stream (BFCP chair action)',
+        description:
+          "The participant's BFCP client gets FloorRequestStatus Granted (a holder before it Revoked), every subscribed client FloorStatus; its content is forwarded to the others from then. Refused for a participant whose call has no content stream.",
+        params: numberParams,
+        body: { type: 'object', required: ['participantId'], additionalProperties: false, properties: { participantId: { type: 'string', maxLength: 64 } } },
+      },
+    },
+    async (request) => {
+      const meeting = liveMeeting(request.params.number);
+      const participant = participantOf(meeting, request.body.participantId);
+      const floor = floorsOf();
+      if (!floor.giveFloor(meeting.number, participant.id)) throw createError('VCBOX_ERR_PARTICIPANT_CANNOT_PRESENT', { name: participant.displayName });
+      auditAction(db, request, 'meeting.presentation.give', { number: meeting.number, participant: participant.id, name: participant.displayName });
       return describe(meeting);
     },
   );

@@ -1,6 +1,6 @@
 /**
  * GET /statistics (spec "Statistics"): meetings held in a period by type (P2P, instant,
- * scheduled, VMR) and the maximum concurrency in that period and ever (participants at once,
+ * scheduled, VMR), how many of them had content shared and the maximum concurrency in that period and ever (participants at once,
  * meetings at once). Figures from ../../cdr/statistics.ts; the call records behind them are
  * listed and exported by ./call-records.ts with the same period parameters.
  */
@@ -43,6 +43,7 @@ export const statisticsRoutes: FastifyPluginAsync<{ db: Db }> = async (app, { db
                   vmr: { type: 'integer' },
                   total: { type: 'integer' },
                   participants: { type: 'integer' },
+                  withContent: { type: 'integer', description: 'conference meetings in which someone shared content (held the content floor)' },
                 },
               },
               maxConcurrency: { type: 'object', properties: { period: concurrencySchema, ever: concurrencySchema } },

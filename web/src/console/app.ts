@@ -80,6 +80,7 @@ const REMEMBERED_USER = 'vcbox.username';
 let ending: Promise<void> = Promise.resolve();
 function endSession(notice: string): Promise<void> {
   state.session = undefined;
+  delete document.documentElement.dataset.role;
   clearInterval(refreshTimer);
   idle.stop();
   ending = requestsSettled()
@@ -209,6 +210,8 @@ async function showRecovery(token: string | undefined): Promise<void> {
 
 async function afterLogin(session: Session): Promise<void> {
   state.session = session;
+  // Pages show administrators' actions only to administrators (the server refuses them to operators anyway).
+  document.documentElement.dataset.role = session.role;
   setCsrfToken(session.csrfToken);
   idle.start(session.idleTimeoutSeconds);
   // An administrator arriving without a page in mind is taken to the wizard while it has steps to do.

@@ -4,7 +4,9 @@
  * spec's thresholds or "no media received") and its control —
  * lock, mute all, mute/unmute or remove one, invite a registered account, and the layout picker, each layout drawn from the
  * server's pane geometry, with the participant pinned to the big pane; broadcast a site (every
- * other SIP terminal sees it full screen) and, per SIP terminal, the site it watches. Refreshed
+ * other SIP terminal sees it full screen) and, per SIP terminal, the site it watches; who
+ * presents content and for how long, with "Stop presentation" and, per participant with a
+ * content stream, "Give floor" (administrators only: an operator sees who presents). Refreshed
  * every 5 s.
  */
 import { el } from './form-fields.ts';
@@ -23,6 +25,15 @@ const w = words({
     video: 'Video',
     noMedia: 'no media received ({seconds} s)',
     streamDetail: '{codec}, in {in} kbit/s, out {out} kbit/s, loss {loss} %, jitter {jitter} ms',
+    presenting: '{name} ({kind}) presents content since {since} · {duration}',
+    nobodyPresents: 'Nobody presents content',
+    stopPresentation: 'Stop presentation',
+    confirmStopPresentation: "Stop {name}'s presentation?",
+    giveFloor: 'Give floor',
+    giveFloorTitle: '{name} presents content (the presenter now, if any, is stopped)',
+    presenterBadge: 'presenting',
+    kind_sip: 'SIP',
+    kind_browser: 'browser',
   },
   'zh-CN': {
     broadcast: '广播',
@@ -35,6 +46,15 @@ const w = words({
     video: '视频',
     noMedia: '未收到媒体（{seconds} 秒）',
     streamDetail: '{codec}，接收 {in} kbit/s，发送 {out} kbit/s，丢包 {loss}%，抖动 {jitter} 毫秒',
+    presenting: '{name}（{kind}）自 {since} 起共享内容 · {duration}',
+    nobodyPresents: '当前无人共享内容',
+    stopPresentation: '停止演示',
+    confirmStopPresentation: '停止 {name} 的演示？',
+    giveFloor: '授予发言权',
+    giveFloorTitle: '由 {name} 共享内容（当前的演示者将被停止）',
+    presenterBadge: '演示中',
+    kind_sip: 'SIP',
+    kind_browser: '浏览器',
   },
 });
 
@@ -61,6 +81,14 @@ interface Participant {
   jitterMs: number;
   rttMs: number;
   watching: string | null;
+  canPresent: boolean;
+}
+interface Presenter {
+  participantId: string;
+  displayName: string;
+  kind: 'sip' | 'browser';
+  since: string;
+  seconds: number;
 }
 interface Meeting {
   number: string;
@@ -71,6 +99,7 @@ interface Meeting {
   layout: string;
   pinned: string | null;
   broadcast: string | null;
+  presenter: Presenter | null;
   participants: Participant[];
 }
 export interface LayoutPicture {
@@ -89,6 +118,17 @@ function streamCell(stream: StreamStats | null): HTMLElement {
   return el('td', { title: detail }, `${stream.codec} ↓${kbits(stream.bitrateIn)} ↑${kbits(stream.bitrateOut)}`);
 }
 
+/** A duration as h:mm:ss, or m:ss under an hour. */
+export function clockDuration(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  const two = (n: number) => String(n).padStart(2, '0');
+  const hours = Math.floor(s / 3600);
+  const minutes = Math.floor((s % 3600) / 60);
+  return hours > 0 ? `${hours}:${two(minutes)}:${two(s % 60)}` : `${minutes}:${two(s % 60)}`;
+}
+
+/** Whether the logged-in user is an administrator (app.ts marks the page at login); operators only read. */
+const isAdministrator = () => document.documentElement.dataset.role === 'admin';
 
 export function layoutName(layout: string): string {
   if (layout === 'auto') return t('layoutAuto');
@@ -130,6 +170,23 @@ export async function renderLiveMeetings(root: HTMLElement, onError: (error: unk
     section.dataset.number = meeting.number;
     const title = el('h2', {}, `${meeting.subject} · ${meeting.number}`, meeting.locked ? el('span', { className: 'badge' }, t('locked')) : '');
     const started = el('p', { className: 'muted' }, `${t('started')}: ${new Date(meeting.startedAt).toLocaleString(lang())}`);
+    // Content: who presents, since when and for how long; an administrator may stop it.
+    const admin = isAdministrator();
+    const presenter = meeting.presenter;
+    const presentation = el(
+      'p',
+      { className: presenter ? 'presentation active' : 'presentation' },
+      presenter
+        ? w('presenting', { name: presenter.displayName, kind: w(`kind_${presenter.kind}`), since: new Date(presenter.since).toLocaleTimeString(lang()), duration: clockDuration(presenter.seconds) })
+        : w('nobodyPresents'),
+    );
+    if (presenter && admin) {
+      const stop = el('button', { type: 'button', className: 'stop-presentation danger' }, w('stopPresentation'));
+      stop.addEventListener('click', () => {
+        if (window.confirm(w('confirmStopPresentation', { name: presenter.displayName }))) act(() => api('POST', `/live-meetings/${meeting.number}/presentation/stop`))();
+      });
+      presentation.append(' ', stop);
+    }
     const lock = el('button', { type: 'button', className: 'lock' }, meeting.locked ? t('unlock') : t('lock'));
     lock.addEventListener('click', act(() => api('POST', `/live-meetings/${meeting.number}/lock`, { locked: !meeting.locked })));
     const allMuted = meeting.participants.length > 0 && meeting.participants.filter((p) => p.role !== 'host').every((p) => p.muted);
@@ -174,10 +231,25 @@ export async function renderLiveMeetings(root: HTMLElement, onError: (error: unk
         select.addEventListener('change', act(() => api('POST', `/live-meetings/${meeting.number}/participants/${p.id}/watch`, { watched: select.value || null })));
         watch = select;
       }
+      // Give the content floor to a participant with a content stream (not the presenter already).
+      const presents = meeting.presenter?.participantId === p.id;
+      let giveFloor: HTMLElement | string = '';
+      if (admin && p.canPresent && !presents) {
+        const give = el('button', { type: 'button', className: 'give-floor', title: w('giveFloorTitle', { name: p.displayName }) }, w('giveFloor'));
+        give.addEventListener('click', act(() => api('POST', `/live-meetings/${meeting.number}/presentation/give`, { participantId: p.id })));
+        giveFloor = give;
+      }
       const row = el(
         'tr',
         {},
-        el('td', {}, p.displayName, p.muted ? el('span', { className: 'badge' }, t('muted')) : '', broadcasting ? el('span', { className: 'badge broadcasting' }, w('broadcasting')) : ''),
+        el(
+          'td',
+          {},
+          p.displayName,
+          p.muted ? el('span', { className: 'badge' }, t('muted')) : '',
+          broadcasting ? el('span', { className: 'badge broadcasting' }, w('broadcasting')) : '',
+          presents ? el('span', { className: 'badge presenting' }, w('presenterBadge')) : '',
+        ),
         el('td', {}, p.type.toUpperCase()),
         el('td', {}, t(p.role)),
         streamCell(p.audio ?? { codec: p.audioCodec, bitrateIn: 0, bitrateOut: 0, packetLoss: p.packetLoss, jitterMs: p.jitterMs }),
@@ -191,7 +263,7 @@ export async function renderLiveMeetings(root: HTMLElement, onError: (error: unk
           p.quality === 'no-media' ? w('noMedia', { seconds: String(p.noMediaSeconds) }) : t(p.quality),
         ),
         el('td', {}, watch),
-        el('td', {}, mute, ' ', broadcast, ' ', remove),
+        el('td', {}, mute, ' ', broadcast, ' ', remove, giveFloor ? ' ' : '', giveFloor),
       );
       row.dataset.participant = p.displayName;
       return row;
@@ -215,7 +287,7 @@ export async function renderLiveMeetings(root: HTMLElement, onError: (error: unk
       ),
       el('tbody', {}, ...rows),
     );
-    section.append(title, started, el('div', { className: 'toolbar' }, lock, muteAll, inviteAccount, invite), picker, table);
+    section.append(title, started, presentation, el('div', { className: 'toolbar' }, lock, muteAll, inviteAccount, invite), picker, table);
     return section;
   });
   root.replaceChildren(el('h1', {}, t('liveTitle')), ...(sections.length > 0 ? sections : [el('p', { className: 'empty' }, t('noMeetings'))]), el('p', { className: 'muted refreshed' }, t('refreshed', { time: new Date().toLocaleTimeString(lang()) })));

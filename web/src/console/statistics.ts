@@ -1,6 +1,7 @@
 /**
  * The "statistics" page (spec "Statistics"): for a period (1, 3, 6 or 12 months, all, or a
- * date range) the meetings held by type — point-to-point, instant, scheduled, VMR — and the
+ * date range) the meetings held by type — point-to-point, instant, scheduled, VMR — those with
+ * content shared, and the
  * maximum concurrency in that period and ever; below, the call records of the period with a
  * type filter and a search, paged, exported with the same filters.
  */
@@ -24,6 +25,7 @@ const w = words({
     vmr: 'Virtual rooms',
     total: 'All meetings',
     participants: 'Participants',
+    withContent: 'Meetings with content shared',
     maxPeriod: 'Most at once in the period',
     maxEver: 'Most at once ever',
     concurrency: 'participants {participants} · meetings {meetings}',
@@ -57,6 +59,7 @@ const w = words({
     vmr: '虚拟会议室',
     total: '会议总数',
     participants: '参会人次',
+    withContent: '共享过内容的会议',
     maxPeriod: '期间最大并发',
     maxEver: '历史最大并发',
     concurrency: '参会方 {participants} · 会议 {meetings}',
@@ -78,7 +81,7 @@ const w = words({
 });
 
 interface Stats {
-  meetings: { p2p: number; instant: number; scheduled: number; vmr: number; total: number; participants: number };
+  meetings: { p2p: number; instant: number; scheduled: number; vmr: number; total: number; participants: number; withContent: number };
   maxConcurrency: { period: { participants: number; meetings: number }; ever: { participants: number; meetings: number } };
 }
 interface CallRecord {
@@ -139,6 +142,7 @@ export async function renderStatistics(root: HTMLElement, onError: (error: unkno
       card(w('vmr'), String(m.vmr), 'vmr'),
       card(w('total'), String(m.total), 'total'),
       card(w('participants'), String(m.participants), 'participants'),
+      card(w('withContent'), String(m.withContent), 'with-content'),
       card(w('maxPeriod'), concurrency(stats.maxConcurrency.period), 'max-period'),
       card(w('maxEver'), concurrency(stats.maxConcurrency.ever), 'max-ever'),
     ),
