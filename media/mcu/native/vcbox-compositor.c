@@ -562,6 +562,10 @@ static gboolean on_bus(GstBus *bus, GstMessage *message, gpointer data) {
   if (input) {
     emit("input-error\t%s\t%s", input->id, error->message);
     drop_input(input);
+  } else if (!gst_object_has_as_ancestor(GST_MESSAGE_SRC(message), GST_OBJECT(pipeline))) {
+    /* A late error from an input already dropped (its parser failed, then its source's
+     * streaming thread posted too): that input is gone, the picture goes on. */
+    fprintf(stderr, "late error from a dropped input: %s\n", error->message);
   } else {
     emit("fatal\t%s: %s", GST_OBJECT_NAME(GST_MESSAGE_SRC(message)), error->message);
     exit(1);
