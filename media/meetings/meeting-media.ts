@@ -285,7 +285,8 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       const source = presenter?.content?.meetingProducer;
       for (const leg of [...this.#legs.values()]) {
         if (!leg.content || leg.closed) continue;
-        const shown = leg === presenter || !source || source.closed ? undefined : source;
+        // Not to the presenter, nor to a content line declined since or offered send-only.
+        const shown = leg === presenter || !source || source.closed || !leg.receivesContent ? undefined : source;
         if (leg.isShowingContent(shown?.id)) continue;
         try {
           await leg.showContent(shown);

@@ -209,10 +209,11 @@ export class MeetingPictures {
     const composedLegs = layout !== 'single' && videoLegs.length > 0;
     // Self-view exclusion costs a picture per leg: only up to the admin's number of legs.
     const ownPictures = composedLegs && videoLegs.length <= policy.selfViewExclusionMax;
-    // A presentation: legs without a content line see it in the content layout (an admin's
-    // broadcast or watch still wins: it is an explicit choice for that terminal).
+    // A presentation: legs that cannot take it on a content line see it in the content layout
+    // (not the presenter itself; an admin's broadcast or watch still wins: it is an explicit
+    // choice for that terminal).
     const content = this.#roster.content();
-    const seesContentLayout = (leg: SipLeg) => content !== undefined && !leg.content && !forcedSource(leg.id);
+    const seesContentLayout = (leg: SipLeg) => content !== undefined && leg.id !== content.participantId && !leg.receivesContent && !forcedSource(leg.id);
     const pictureKeys = new Set<string>();
     for (const leg of videoLegs) {
       if (seesContentLayout(leg)) pictureKeys.add(CONTENT_PICTURE);

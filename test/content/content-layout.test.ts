@@ -9,8 +9,9 @@
  * (no slides in it) and gets the slides on its content line. Released, the meeting's own 2×2
  * comes back. With self-view exclusion on, the terminal without a content line leaves its own
  * picture for the shared content layout and returns to it when the presenter hangs up (the
- * floor released with the call). What the terminals see is checked in decoded frames (ffmpeg
- * screens).
+ * floor released with the call). A terminal that declined its content line by re-INVITE is
+ * shown the content layout, and nothing on that line. What the terminals see is checked in
+ * decoded frames (ffmpeg screens).
  */
 import dgram from 'node:dgram';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -218,7 +219,7 @@ t.test('self-view exclusion: the content layout is shared; the presenter hanging
   [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === 'Slides2')?.hangUp('test over');
   await presenter.result;
   const ownPanes = () => box.media?.pictureState(room.number, viewerId)?.panes.map((p) => p.participantId).join(',');
-  await waitFor('the content layout to end', 15_000, () => box.media?.pictureState(room.number, viewerId)?.content === undefined && ownPanes() === roomId).catch(() => undefined);
+  await waitFor('the content layout to end', 30_000, () => box.media?.pictureState(room.number, viewerId)?.content === undefined && ownPanes() === roomId).catch(() => undefined);
   t.equal(box.media?.pictureState(room.number, viewerId)?.content, undefined, 'the content layout ended');
   t.same(box.media?.pictureState(room.number, viewerId)?.panes.map((p) => p.participantId), [roomId], 'the viewer is back on its own picture, without itself');
   await viewerScreen.restart();
@@ -228,5 +229,39 @@ t.test('self-view exclusion: the content layout is shared; the presenter hanging
 
   for (const name of ['Viewer2', 'Room2']) [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === name)?.hangUp('test over');
   await Promise.all([viewer.result, roomSystem.result]);
+  await waitFor('the meeting to end', 10_000, () => box.app.live.get(room.number) === undefined);
+});
+
+t.test('a terminal that declines its content line by re-INVITE sees the content layout instead', async (t) => {
+  const audio = await openTerminals(t, 'slides', 'declined');
+  const idOf = (name: string) => [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === name)?.id ?? '';
+  const slidesFrom = await freePort();
+  const presenter = await joinWithContent(target, room.number, 'Slides3', contentOffer({ audio: audio.slides.port, video: await freePort(), content: slidesFrom }, 'TCP/BFCP', 109));
+  const counter = await contentCounter(t);
+  const videoPort = await freePort();
+  const declined = await joinWithContent(target, room.number, 'Declined', contentOffer({ audio: audio.declined.port, video: videoPort, content: counter.port }, 'TCP/BFCP', 109), {
+    media2: contentOffer({ audio: audio.declined.port, video: videoPort, content: 0 }, 'TCP/BFCP', 109),
+    pause: 500,
+  });
+  const reanswer = parseSdp(await declined.answer2(10_000));
+  t.equal(reanswer.media[2]?.port, 0, 'the content line is declined in the answer to the re-INVITE');
+  const [slidesId, declinedId] = [idOf('Slides3'), idOf('Declined')];
+
+  const contentPort = contentLine(parseSdp(presenter.answer).media)?.port ?? 0;
+  startSlides(t, 'blue', slidesFrom, contentPort);
+  const ids = bfcpOf(presenter.answer);
+  const client = await BfcpClient.start({ transport: 'tcp', port: ids.port, conferenceId: ids.conferenceId, userId: ids.userId });
+  t.teardown(() => client.close());
+  const grant = client.nextNotification(granted, 'Granted');
+  await client.request('request', 'FloorRequest');
+  await grant;
+  await waitFor('the content layout for the terminal that declined', 15_000, () => box.media?.pictureState(room.number, declinedId)?.content?.participantId === slidesId).catch(() => undefined);
+  t.match(box.media?.pictureState(room.number, declinedId), { layout: '1+5', content: { participantId: slidesId } }, 'it sees the slides in its composed picture');
+  t.equal(box.media?.pictureState(room.number, slidesId)?.content, undefined, 'the presenter keeps its people picture');
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  t.equal(counter.packets(), 0, 'nothing is sent to the declined content line');
+
+  for (const name of ['Slides3', 'Declined']) [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === name)?.hangUp('test over');
+  await Promise.all([presenter.result, declined.result]);
   await waitFor('the meeting to end', 10_000, () => box.app.live.get(room.number) === undefined);
 });
