@@ -6,6 +6,9 @@
  * highlighted. Encoded once per distinct (codec, H.264 mode, height) and produced back into
  * the router, where any number of SIP legs consume the same output. Layout changes, joins and
  * leaves are pane moves in the running compositor: no call is renegotiated.
+ * With content (a presentation, for terminals without a content line) the picture shows the
+ * content layout: the presenter's content in the big pane (one input, decoded once here for
+ * every receiver of the picture, its aspect ratio kept), the people in the small panes.
  * `close()` is idempotent: the process, the transports and the producers go.
  */
 import { randomInt } from 'node:crypto';
@@ -13,7 +16,7 @@ import type { types } from 'mediasoup';
 import { getLogger } from '../../server/core/logger.ts';
 import { VIDEO_FEEDBACK } from '../rtp/rtcp-feedback.ts';
 import { type Canvas, type CompositorOutput, CompositorProcess } from './compositor-process.ts';
-import { effectiveLayout, type Layout, type LayoutChoice, type LayoutLimits, type Pane, panes } from './layouts.ts';
+import { contentLayout, effectiveLayout, type Layout, type LayoutChoice, type LayoutLimits, type Pane, panes } from './layouts.ts';
 import { PaneAssignment, type PollingRule } from './pane-assignment.ts';
 
 const log = getLogger('composed-picture');
@@ -24,6 +27,15 @@ export interface PictureParticipant {
   /** The camera in the meeting router (none: audio only, a placeholder pane). */
   readonly video?: types.Producer;
 }
+
+/** A presentation shown in the big pane: the presenter's content producer in the meeting router. */
+export interface PictureContent {
+  readonly participantId: string;
+  readonly producer: types.Producer;
+}
+
+/** The compositor input id of the content (participant ids never start with '#'). */
+const CONTENT_INPUT = '#content';
 
 export interface PictureTarget {
   readonly mimeType: 'video/VP8' | 'video/H264';
@@ -67,6 +79,8 @@ interface Output {
 export interface PictureState {
   readonly layout: Layout;
   readonly panes: (Pane & { participantId: string })[];
+  /** The content layout: the presenter whose content fills the big pane (absent otherwise). */
+  readonly content?: Pane & { participantId: string };
   readonly outputs: string[];
   /** The compositor's process id (operators, tests). */
   readonly pid?: number;
@@ -89,6 +103,7 @@ export class ComposedPicture {
   #speaker: string | undefined;
   #choice: LayoutChoice = 'auto';
   #pinned: string | undefined;
+  #content: PictureContent | undefined;
   /** The admin's layout maxima (live: each update may bring new ones). */
   #limits: LayoutLimits;
   #state: PictureState = { layout: 'single', panes: [], outputs: [] };
@@ -211,10 +226,19 @@ export class ComposedPicture {
 
   /**
    * What the picture shows: everyone in the meeting in join order, the current speaker, the
-   * meeting's layout choice and the participant pinned to the big pane.
+   * meeting's layout choice and the participant pinned to the big pane; with `content`, the
+   * content layout (the presentation big, the people small).
    */
-  update(view: { participants: readonly PictureParticipant[]; speaker: string | undefined; choice: LayoutChoice; pinned: string | undefined; limits?: LayoutLimits }): Promise<void> {
+  update(view: {
+    participants: readonly PictureParticipant[];
+    speaker: string | undefined;
+    choice: LayoutChoice;
+    pinned: string | undefined;
+    limits?: LayoutLimits;
+    content?: PictureContent | undefined;
+  }): Promise<void> {
     this.#participants = [...view.participants];
+    this.#content = view.content;
     if (view.limits) this.#limits = view.limits;
     this.#speaker = view.speaker;
     this.#choice = view.choice;
@@ -331,14 +355,36 @@ export class ComposedPicture {
     if (this.#closed) return;
     const participants = this.#participants;
     const ids = participants.map((p) => p.id);
-    // Inputs of those who left, or whose camera changed, go.
+    const content = this.#content && !this.#content.producer.closed ? this.#content : undefined;
+    // Inputs of those who left, or whose camera changed, go; so does content that ended or changed.
     for (const input of [...this.#inputs.values()]) {
+      if (input.participantId === CONTENT_INPUT) {
+        if (input.producerId !== content?.producer.id || input.consumer?.closed) this.#dropInput(input);
+        continue;
+      }
       const participant = participants.find((p) => p.id === input.participantId);
       if (!participant || participant.video?.id !== input.producerId || input.consumer?.closed) this.#dropInput(input);
     }
-    const layout = this.layoutFor(participants.length);
-    const rects = panes(layout, this.#options.canvas.width, this.#options.canvas.height);
-    const shown = this.#assignment.assign(layout, ids, this.#speaker, this.#pinned);
+    const peopleLayout = this.layoutFor(participants.length);
+    const layout = content ? contentLayout(peopleLayout, participants.length, this.#limits) : peopleLayout;
+    const allRects = panes(layout, this.#options.canvas.width, this.#options.canvas.height);
+    // The content layout: the big pane is the content's; the people take the small ones.
+    const contentRect = content ? allRects[0] : undefined;
+    const rects = contentRect ? allRects.slice(1) : allRects;
+    const shown = contentRect ? this.#assignment.assignBeside(rects.length, ids, this.#speaker, this.#pinned) : this.#assignment.assign(layout, ids, this.#speaker, this.#pinned);
+    let contentPane: PictureState['content'];
+    if (content && contentRect) {
+      const input = this.#inputs.get(CONTENT_INPUT) ?? (await this.#addContentInput(content));
+      if (input) {
+        this.#compositor.place(CONTENT_INPUT, contentRect, 0);
+        if (!input.shown && input.consumer?.paused) {
+          await input.consumer.resume();
+          this.#askKeyFrame(input);
+        }
+        input.shown = true;
+        contentPane = { ...contentRect, participantId: content.participantId };
+      }
+    }
     const placed: PictureState['panes'] = [];
     for (const [index, participantId] of shown.entries()) {
       const rect = rects[index];
@@ -361,12 +407,34 @@ export class ComposedPicture {
     }
     // The rest are off the picture: hidden, and their cameras paused (nothing to decode).
     for (const input of this.#inputs.values()) {
-      if (shown.includes(input.participantId)) continue;
+      if (shown.includes(input.participantId) || (input.participantId === CONTENT_INPUT && contentPane)) continue;
       this.#compositor.place(input.participantId, undefined);
       if (input.shown) await input.consumer?.pause();
       input.shown = false;
     }
-    this.#state = { layout, panes: placed, outputs: [...this.#outputs.keys()] };
+    this.#state = { layout, panes: placed, ...(contentPane ? { content: contentPane } : {}), outputs: [...this.#outputs.keys()] };
+  }
+
+  /** The presenter's content as an input (H.264 as terminals send it; VP8 taken too). */
+  async #addContentInput(content: PictureContent): Promise<Input | undefined> {
+    const transport = await this.#router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
+    try {
+      const consumer = await transport.consume({ producerId: content.producer.id, rtpCapabilities: this.#router.rtpCapabilities, paused: true });
+      const codec = consumer.rtpParameters.codecs[0];
+      if (!codec) throw new Error('the content has no codec');
+      const ports = await this.#compositor.addInput(CONTENT_INPUT, codec.mimeType === 'video/H264' ? 'H264' : 'VP8', codec.payloadType, undefined);
+      await transport.connect({ ip: '127.0.0.1', port: ports.rtp, rtcpPort: ports.rtcp });
+      const input: Input = { participantId: CONTENT_INPUT, producerId: content.producer.id, transport, consumer, shown: false, decoded: false };
+      this.#inputs.set(CONTENT_INPUT, input);
+      consumer.observer.once('close', () => {
+        if (this.#inputs.get(CONTENT_INPUT) === input) this.#refresh();
+      });
+      return input;
+    } catch (error) {
+      transport.close();
+      log.warn({ presenter: content.participantId, err: (error as Error).message }, 'could not add the content to the picture');
+      return undefined;
+    }
   }
 
   async #addInput(participant: PictureParticipant, rect: Pane): Promise<Input | undefined> {

@@ -1,7 +1,7 @@
 /**
  * The MCU's picture engine as a child process (`media/mcu/native/vcbox-compositor`, GStreamer,
  * built by scripts/build-compositor.sh): starts it with a canvas, sends its line commands
- * (inputs, panes, captions, outputs, key frames) and turns its events into promises and
+ * (inputs — cameras and content —, panes, captions, outputs, key frames) and turns its events into promises and
  * EventEmitter events. `close()` is idempotent and kills the process; the process also ends
  * by itself when this one goes away (its stdin closes).
  */
@@ -148,8 +148,11 @@ export class CompositorProcess extends EventEmitter<CompositorEvents> {
     }
   }
 
-  /** An RTP input; resolves with the loopback ports to send its RTP and RTCP to. */
-  addInput(id: string, codec: 'VP8' | 'H264', payloadType: number, caption: string): Promise<{ rtp: number; rtcp: number }> {
+  /**
+   * An RTP input; resolves with the loopback ports to send its RTP and RTCP to. `caption`
+   * undefined: a presentation (content) — no caption, its aspect ratio kept in its pane.
+   */
+  addInput(id: string, codec: 'VP8' | 'H264', payloadType: number, caption: string | undefined): Promise<{ rtp: number; rtcp: number }> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#ports.delete(id);
@@ -159,7 +162,8 @@ export class CompositorProcess extends EventEmitter<CompositorEvents> {
         clearTimeout(timer);
         resolve(ports);
       });
-      this.#send('input', field(id), codec, payloadType, field(caption) || ' ');
+      if (caption === undefined) this.#send('content', field(id), codec, payloadType);
+      else this.#send('input', field(id), codec, payloadType, field(caption) || ' ');
     });
   }
 

@@ -5,8 +5,11 @@
  *
  * 1+N layouts are a k×k grid whose top-left (k-1)×(k-1) cells are the big pane: the small
  * panes fill the right column and the bottom row (1+5: k=3, 1+7: k=4, 1+9: k=5).
+ *
+ * The content layout (issue #19): while someone presents, terminals without a content line see
+ * the content in the big pane of a 1+N and the people in the small panes (`contentLayout`).
  */
-import type { EQUAL_SPLIT_LAYOUTS, ONE_PLUS_N_LAYOUTS } from '../../server/core/call-settings.ts';
+import { type EQUAL_SPLIT_LAYOUTS, ONE_PLUS_N_LAYOUTS } from '../../server/core/call-settings.ts';
 
 export type EqualSplit = (typeof EQUAL_SPLIT_LAYOUTS)[number];
 export type OnePlusN = (typeof ONE_PLUS_N_LAYOUTS)[number];
@@ -52,6 +55,20 @@ export function effectiveLayout(choice: LayoutChoice, participants: number, limi
   }
   if (choice.includes('+')) return smallOf(choice as OnePlusN) <= smallOf(limits.onePlusNMax) ? choice : limits.onePlusNMax;
   return gridOf(choice as EqualSplit) <= gridOf(limits.equalSplitMax) ? choice : limits.equalSplitMax;
+}
+
+/**
+ * The content layout: the 1+N a terminal without a content line sees while someone presents —
+ * content in the big pane, the people in the N small panes. N is the smallest of 1+5, 1+7, 1+9
+ * whose small panes hold as many people as the meeting's own layout shows (its capacity, for
+ * `participants` people), never above the admin's 1+N maximum. When the presentation ends the
+ * meeting's own layout (`effectiveLayout`) applies again.
+ */
+export function contentLayout(peopleLayout: Layout, participants: number, limits: LayoutLimits): OnePlusN {
+  const people = Math.min(Math.max(0, participants), paneCount(peopleLayout));
+  const max = smallOf(limits.onePlusNMax);
+  for (const layout of ONE_PLUS_N_LAYOUTS) if (smallOf(layout) >= people && smallOf(layout) <= max) return layout;
+  return limits.onePlusNMax;
 }
 
 /** Pane rectangles in pixels (even numbers, as encoders want), big pane first. */

@@ -4,7 +4,8 @@
  * holds a speaker at least a second, so it does not flap), else the first to join; the other
  * panes follow join order. When there are more participants than panes, polling rotates the
  * small panes every interval by the admin's rule — round-robin (the next ones in join order)
- * or longest-unseen — and the current speaker is always among those shown.
+ * or longest-unseen — and the current speaker is always among those shown. In the content
+ * layout (content in the big pane) the people fill the small panes as in an equal split.
  */
 import { type Layout, paneCount } from './layouts.ts';
 
@@ -37,9 +38,19 @@ export class PaneAssignment {
    * join order. Participants left out of a full picture are the polling candidates.
    */
   assign(layout: Layout, order: readonly string[], speaker?: string, pinned?: string): string[] {
-    const slots = paneCount(layout);
+    return this.#assign(paneCount(layout), layout === 'single' || layout.includes('+'), order, speaker, pinned);
+  }
+
+  /**
+   * The people in the small panes of the content layout (the big pane shows the content):
+   * `slots` panes, the pinned participant first, the speaker always in view when polling.
+   */
+  assignBeside(slots: number, order: readonly string[], speaker?: string, pinned?: string): string[] {
+    return this.#assign(slots, false, order, speaker, pinned);
+  }
+
+  #assign(slots: number, oneBig: boolean, order: readonly string[], speaker: string | undefined, pinned: string | undefined): string[] {
     const present = (id: string | undefined): id is string => id !== undefined && order.includes(id);
-    const oneBig = layout === 'single' || layout.includes('+');
     const big = oneBig ? ([pinned, speaker, order[0]].find(present) ?? undefined) : undefined;
     const fixed = big ? [big] : present(pinned) ? [pinned] : [];
     const rest = order.filter((id) => !fixed.includes(id));

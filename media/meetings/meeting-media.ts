@@ -6,7 +6,8 @@
  * (meeting-stats.ts); the shapes it speaks in, meeting-types.ts. The meeting admits and removes
  * participants, mutes them, hangs up a leg whose RTP stops, and tells the media service what
  * happened (events). Content: the presenter's (the BFCP floor's holder, `setPresenter`) content
- * line is forwarded to every other SIP leg with a content line, H.264 as sent. `close()` is
+ * line is forwarded to every other SIP leg with a content line, H.264 as sent; legs without one
+ * see it in the content layout of their composed picture (meeting-pictures.ts). `close()` is
  * idempotent and cascades: pictures, participants, mixer, router.
  */
 import { EventEmitter } from 'node:events';
@@ -110,6 +111,11 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       isLeg: (id) => this.#legs.has(id),
       policy: () => this.#policy(),
       keyFrameNeeded: (id) => this.emit('keyframerequest', id),
+      content: () => {
+        const presenter = this.#presenter === null ? undefined : this.#legs.get(this.#presenter);
+        const producer = presenter?.content?.meetingProducer;
+        return presenter && producer && !producer.closed ? { participantId: presenter.id, producer } : undefined;
+      },
     });
     parts.mixer.on('dominantspeaker', (id) => {
       this.#pictures.dominantSpeaker(id);
@@ -203,7 +209,11 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       const answer = await leg.renegotiate(offer, audio);
       leg.offer = offerText;
       leg.lastAnswer = answer;
-      if (!hadContent && leg.content) this.#routeContent();
+      if (!hadContent && leg.content) {
+        this.#routeContent();
+        // A leg that now has a content line leaves the content layout (and may be the presenter).
+        this.#pictures.refresh();
+      }
       return answer;
     }
     // A codec change: the leg is rebuilt for the new offer (new transports and ports, the
@@ -253,12 +263,16 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     this.#pictures.setBroadcast(participantId);
   }
 
-  /** Who presents content (null: nobody): every other SIP leg with a content line receives that participant's content. */
+  /**
+   * Who presents content (null: nobody): every other SIP leg with a content line receives that
+   * participant's content; legs without one switch to the content layout (and back when null).
+   */
   setPresenter(participantId: string | null): void {
     if (this.#presenter === participantId) return;
     log.info({ meeting: this.key, presenter: participantId, previous: this.#presenter }, 'content presenter changed');
     this.#presenter = participantId;
     this.#routeContent();
+    this.#pictures.refresh();
   }
 
   /** Who presents content now. */
@@ -277,7 +291,8 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       const source = presenter?.content?.meetingProducer;
       for (const leg of [...this.#legs.values()]) {
         if (!leg.content || leg.closed) continue;
-        const shown = leg === presenter || !source || source.closed ? undefined : source;
+        // Not to the presenter, nor to a content line declined since or offered send-only.
+        const shown = leg === presenter || !source || source.closed || !leg.receivesContent ? undefined : source;
         if (leg.isShowingContent(shown?.id)) continue;
         try {
           await leg.showContent(shown);

@@ -2,14 +2,18 @@
  * What a meeting's participants see (its focus and pictures): the composed pictures (MCU) in
  * the chosen layout, voice-activated forwarding (the dominant speakers, most recent first),
  * the console's broadcast and watch, the transcoders for legs that cannot decode a camera, and
- * the composed picture for browsers that ask for it. It reads who is in the meeting from its
- * roster (the meeting) and tells each SIP leg what to show; one refresh runs at a time.
+ * the composed picture for browsers that ask for it. While someone presents, SIP legs without a
+ * content line see the content layout (content big, people small) in one picture shared by all
+ * of them — the content decoded once for the meeting —, while legs with a content line keep
+ * their people picture (the content reaches them on their content line, meeting-media.ts).
+ * It reads who is in the meeting from its roster (the meeting) and tells each SIP leg what to
+ * show; one refresh runs at a time.
  * `close()` ends the pictures and transcoders; idempotent.
  */
 import type { types } from 'mediasoup';
 import { createError } from '../../server/core/errors.ts';
 import { getLogger } from '../../server/core/logger.ts';
-import { ComposedPicture, type PictureParticipant, type PictureState } from '../mcu/composed-picture.ts';
+import { ComposedPicture, type PictureContent, type PictureParticipant, type PictureState } from '../mcu/composed-picture.ts';
 import { effectiveLayout, type LayoutChoice } from '../mcu/layouts.ts';
 import { terminalMaxHeight, type VideoPolicy } from '../mcu/video-policy.ts';
 import type { SipLeg } from './sip-leg.ts';
@@ -31,7 +35,12 @@ export interface PictureRoster {
   policy(): VideoPolicy;
   /** A SIP terminal should send a key frame (its picture is newly shown): SIP INFO. */
   keyFrameNeeded(participantId: string): void;
+  /** The presentation now (the floor holder's content in the meeting router), if any. */
+  content(): PictureContent | undefined;
 }
+
+/** The key of the content-layout picture (participant ids never start with '#'). */
+const CONTENT_PICTURE = '#content';
 
 export type MeetingPictureState = PictureState & { choice: LayoutChoice; pinned: string | null; pictures: number };
 
@@ -43,7 +52,9 @@ export class MeetingPictures {
   readonly #transcoders = new Map<string, VideoTranscoder>();
   /**
    * The composed pictures (MCU) while the layout is not `single`: '' is the one everybody
-   * shares; with self-view exclusion (small meetings) each SIP leg has its own, without itself.
+   * shares; with self-view exclusion (small meetings) each SIP leg has its own, without itself;
+   * during a presentation, CONTENT_PICTURE is the content layout every leg without a content
+   * line shares (self-view exclusion does not apply to it: one content decode per meeting).
    */
   readonly #pictures = new Map<string, ComposedPicture>();
   readonly #picturesStarting = new Map<string, Promise<ComposedPicture | undefined>>();
@@ -55,6 +66,8 @@ export class MeetingPictures {
   #broadcast: string | undefined;
   /** Watch a site: SIP terminal (key) sees that participant (value) full screen. */
   readonly #watching = new Map<string, string>();
+  /** The SIP legs shown the content layout now. */
+  #contentViewers = new Set<string>();
   #closed = false;
 
   constructor(roster: PictureRoster) {
@@ -196,17 +209,34 @@ export class MeetingPictures {
     const composedLegs = layout !== 'single' && videoLegs.length > 0;
     // Self-view exclusion costs a picture per leg: only up to the admin's number of legs.
     const ownPictures = composedLegs && videoLegs.length <= policy.selfViewExclusionMax;
+    // A presentation: legs that cannot take it on a content line see it in the content layout
+    // (not the presenter itself; an admin's broadcast or watch still wins: it is an explicit
+    // choice for that terminal).
+    const content = this.#roster.content();
+    const seesContentLayout = (leg: SipLeg) => content !== undefined && leg.id !== content.participantId && !leg.receivesContent && !forcedSource(leg.id);
     const pictureKeys = new Set<string>();
-    if (composedLegs) for (const leg of videoLegs) if (!forcedSource(leg.id)) pictureKeys.add(ownPictures ? leg.id : '');
+    for (const leg of videoLegs) {
+      if (seesContentLayout(leg)) pictureKeys.add(CONTENT_PICTURE);
+      else if (composedLegs && !forcedSource(leg.id)) pictureKeys.add(ownPictures ? leg.id : '');
+    }
     if (this.#composedWeb.size > 0) pictureKeys.add('');
     const pictures = new Map<string, ComposedPicture>();
     for (const key of pictureKeys) {
       const picture = await this.#composedPicture(key);
       if (!picture) continue;
       pictures.set(key, picture);
-      const shown = key === '' ? participants : participants.filter((p) => p.id !== key);
-      await picture.update({ participants: shown, speaker: this.#speakerOrder[0], choice: this.#layoutChoice, pinned: this.#pinned, limits: policy.limits });
+      const shown = key === '' || key === CONTENT_PICTURE ? participants : participants.filter((p) => p.id !== key);
+      await picture.update({
+        participants: shown,
+        speaker: this.#speakerOrder[0],
+        choice: this.#layoutChoice,
+        pinned: this.#pinned,
+        limits: policy.limits,
+        content: key === CONTENT_PICTURE ? content : undefined,
+      });
     }
+    const contentPicture = pictures.get(CONTENT_PICTURE);
+    this.#contentViewers = new Set(contentPicture ? videoLegs.filter(seesContentLayout).map((leg) => leg.id) : []);
     const rank = (id: string) => {
       const index = this.#speakerOrder.indexOf(id);
       return index < 0 ? Number.MAX_SAFE_INTEGER : index;
@@ -217,7 +247,8 @@ export class MeetingPictures {
       const caps = videoCapabilities(video.chosen);
       const mode = video.chosen.parameters['packetization-mode'] === 0 ? 0 : 1;
       const forced = forcedSource(leg.id);
-      const picture = composedLegs && !forced ? pictures.get(ownPictures ? leg.id : '') : undefined;
+      // The content layout when it runs (else, as without a presentation).
+      const picture = (this.#contentViewers.has(leg.id) ? contentPicture : undefined) ?? (composedLegs && !forced ? pictures.get(ownPictures ? leg.id : '') : undefined);
       let shown: types.Producer | undefined;
       let showingParticipant: string | undefined;
       if (picture) {
@@ -324,7 +355,8 @@ export class MeetingPictures {
    * one `participantId` sees — or null without one.
    */
   pictureState(participantId?: string): MeetingPictureState | null {
-    const picture = (participantId ? this.#pictures.get(participantId) : undefined) ?? this.#pictures.get('') ?? [...this.#pictures.values()][0];
+    const own = participantId ? (this.#contentViewers.has(participantId) ? this.#pictures.get(CONTENT_PICTURE) : this.#pictures.get(participantId)) : undefined;
+    const picture = own ?? this.#pictures.get('') ?? [...this.#pictures.values()][0];
     if (!picture || picture.closed) return null;
     return { ...picture.state, choice: this.#layoutChoice, pinned: this.#pinned ?? null, pictures: this.#pictures.size };
   }

@@ -436,6 +436,16 @@ export class SipLeg {
     return this.#content;
   }
 
+  /**
+   * The terminal takes content on its content line: one is served and the box may send on it
+   * (not declined by a later offer, not offered send-only). The others see a presentation in
+   * their composed picture (the content layout).
+   */
+  get receivesContent(): boolean {
+    const direction = this.#content?.direction;
+    return direction === 'sendrecv' || direction === 'sendonly';
+  }
+
   /** On hold (the terminal sends nothing on purpose). */
   get holding(): boolean {
     return this.direction === 'inactive' || this.direction === 'recvonly';

@@ -3,10 +3,11 @@
  * canvas without overlap, with the spec's pane counts; a meeting's choice is capped by the
  * admin's maxima and `auto` grows with the meeting; the big pane goes to the pinned, else the
  * speaker, else the first to join; polling rotates the rest (round-robin, longest-unseen) and
- * always keeps the speaker in view.
+ * always keeps the speaker in view; the content layout (content big, the people small) while
+ * someone presents.
  */
 import t from 'tap';
-import { effectiveLayout, type Layout, paneCount, panes } from '../../media/mcu/layouts.ts';
+import { contentLayout, effectiveLayout, type Layout, paneCount, panes } from '../../media/mcu/layouts.ts';
 import { PaneAssignment } from '../../media/mcu/pane-assignment.ts';
 
 const ALL: Layout[] = ['single', '2x2', '3x3', '4x4', '5x5', '6x6', '7x7', '1+5', '1+7', '1+9'];
@@ -71,4 +72,34 @@ t.test('polling: longest-unseen brings in those not shown for longest', async (t
   t.same(assign.assign('2x2', order), ['a', 'b', 'e', 'f'], 'the never-shown come in, the longest-shown go');
   assign.poll();
   t.same(assign.assign('2x2', order), ['a', 'b', 'c', 'd'], 'then c and d, unseen since the first round, come back');
+});
+
+t.test('content layout: content in the big pane of the 1+N that holds the meeting’s people, capped by the 1+N maximum', async (t) => {
+  const limits = { equalSplitMax: '4x4', onePlusNMax: '1+9' } as const;
+  t.equal(contentLayout('2x2', 2, limits), '1+5', 'two people: 1+5 (the smallest)');
+  t.equal(contentLayout('2x2', 4, limits), '1+5', 'a 2×2 meeting: its four people beside the content');
+  t.equal(contentLayout('3x3', 6, limits), '1+7', 'six people: 1+7');
+  t.equal(contentLayout('3x3', 9, limits), '1+9', 'nine people: 1+9');
+  t.equal(contentLayout('4x4', 16, limits), '1+9', 'more than nine: 1+9, the rest polled');
+  t.equal(contentLayout('2x2', 12, limits), '1+5', "the meeting's layout capacity (2×2 shows four) sets N, not the head count");
+  t.equal(contentLayout('single', 5, limits), '1+5', 'a single-view meeting: its one speaker beside the content');
+  t.equal(contentLayout('1+5', 6, limits), '1+7', 'a 1+5 meeting shows six people: beside the content they need 1+7');
+  t.equal(contentLayout('4x4', 16, { equalSplitMax: '4x4', onePlusNMax: '1+5' }), '1+5', 'never above the admin’s 1+N maximum');
+  t.equal(contentLayout('2x2', 0, limits), '1+5', 'nobody yet: still a content layout');
+  // The content's pane is the 1+N big pane: first, and as wide as tall as the canvas's aspect.
+  const [big, ...small] = panes(contentLayout('2x2', 3, limits), 1280, 720);
+  t.match(big, { x: 0, y: 0, big: true }, 'the content takes the big pane, top left');
+  t.ok(big && Math.abs(big.width / big.height - 16 / 9) < 0.02, 'a 16:9 big pane on a 16:9 canvas (16:9 content fills it)');
+  t.equal(small.length, 5, 'five small panes for the people');
+});
+
+t.test('content layout: the people fill the small panes; the speaker stays in view when they do not all fit', async (t) => {
+  const assign = new PaneAssignment('round-robin');
+  t.same(assign.assignBeside(5, ['a', 'b', 'c']), ['a', 'b', 'c'], 'everyone beside the content, in join order');
+  t.same(assign.assignBeside(5, ['a', 'b', 'c'], 'c'), ['a', 'b', 'c'], 'the speaker does not take a big pane (the content has it)');
+  t.same(assign.assignBeside(5, ['a', 'b', 'c'], 'b', 'c'), ['c', 'a', 'b'], 'the pinned participant first');
+  const many = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+  const shown = assign.assignBeside(5, many, 'h');
+  t.equal(shown.length, 5, 'five of eight shown');
+  t.ok(shown.includes('h'), 'the speaker among them');
 });

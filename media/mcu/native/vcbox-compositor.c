@@ -6,12 +6,15 @@
  *
  *   background videotestsrc (black, live: the output clock) ─┐
  *   input: udpsrc ! rtpjitterbuffer ! depay ! decoder ! videoscale ! caps(pane) ! textoverlay ─┤
+ *   content: udpsrc ! rtpjitterbuffer ! depay ! decoder ! videoscale(borders) ! caps(pane) ────┤
  *   placeholder: videotestsrc (grey) ! videoscale ! caps(pane) ! textoverlay ───────────────────┤
  *                                                                      compositor ! tee ─┬─ output: videoscale ! x264enc|vp8enc ! pay ! udpsink
  *                                                                                        └─ …
  * Commands
  *   canvas W H FPS                       first command: the composed canvas (the largest output)
  *   input ID CODEC PT NAME               RTP in (CODEC VP8|H264) on a loopback port → "input-port ID RTP-PORT RTCP-PORT"
+ *   content ID CODEC PT                  a presentation (content) in: as input, without a caption, its
+ *                                        aspect ratio kept in its pane (letterbox/pillarbox in black)
  *   placeholder ID NAME                  a "no video" pane
  *   pane ID X Y W H Z                    place (and show) an input; W or H 0 hides it
  *   name ID TEXT                         the caption on the pane
@@ -224,24 +227,40 @@ static GSocket *loopback_socket(int *port) {
   return socket;
 }
 
-static void cmd_input(char **f, int n) {
-  if (n < 5) return emit("error\tinput needs ID CODEC PT NAME");
-  if (g_hash_table_contains(inputs, f[1])) return emit("error\tinput %s exists", f[1]);
-  gboolean h264 = g_ascii_strcasecmp(f[2], "H264") == 0;
+/* Content: scaled into its pane keeping its aspect ratio (videoscale adds black borders to
+ * the pane's size, whatever the presenter sends: 16:9, 4:3, a resolution change); no caption. */
+static GstElement *content_tail(Input *input) {
+  GstElement *scale = make("videoscale");
+  GstElement *caps = make("capsfilter");
+  GstElement *queue = make("queue");
+  g_object_set(scale, "add-borders", TRUE, NULL);
+  set_caps(caps, 320, 180, 0);
+  g_object_set(queue, "leaky", 2 /* downstream */, "max-size-buffers", 2, "max-size-time", (guint64)0, "max-size-bytes", 0, NULL);
+  input->elements[input->count++] = scale;
+  input->elements[input->count++] = caps;
+  input->elements[input->count++] = queue;
+  input->caps = caps;
+  return queue;
+}
+
+/* An RTP input (a camera with its caption, or content when `caption` is NULL). */
+static void rtp_input(const char *id, const char *codec, int pt, const char *caption) {
+  if (g_hash_table_contains(inputs, id)) return emit("error\tinput %s exists", id);
+  gboolean h264 = g_ascii_strcasecmp(codec, "H264") == 0;
   int port = 0, rtcp_port = 0;
   GSocket *socket = loopback_socket(&port);
   GSocket *rtcp = socket ? loopback_socket(&rtcp_port) : NULL;
   if (!socket || !rtcp) {
     if (socket) g_object_unref(socket);
-    return emit("input-error\t%s\tcannot open a loopback UDP port", f[1]);
+    return emit("input-error\t%s\tcannot open a loopback UDP port", id);
   }
   g_socket_set_option(socket, SOL_SOCKET, SO_RCVBUF, 1 << 21, NULL);
 
-  Input *input = new_input(f[1]);
+  Input *input = new_input(id);
   input->rtcp = rtcp;
   GstElement *src = make("udpsrc");
   GstCaps *caps = gst_caps_new_simple("application/x-rtp", "media", G_TYPE_STRING, "video", "clock-rate", G_TYPE_INT, 90000,
-                                      "encoding-name", G_TYPE_STRING, h264 ? "H264" : "VP8", "payload", G_TYPE_INT, atoi(f[3]), NULL);
+                                      "encoding-name", G_TYPE_STRING, h264 ? "H264" : "VP8", "payload", G_TYPE_INT, pt, NULL);
   g_object_set(src, "socket", socket, "close-socket", TRUE, "caps", caps, NULL);
   gst_caps_unref(caps);
   g_object_unref(socket);
@@ -268,10 +287,22 @@ static void cmd_input(char **f, int n) {
   /* A corrupt stream is not fatal: keep decoding, the next key frame heals it. */
   if (g_object_class_find_property(G_OBJECT_GET_CLASS(decoder), "max-errors")) g_object_set(decoder, "max-errors", -1, NULL);
   input->elements[input->count++] = make("videoconvert");
-  GstElement *last = caption_tail(input, f[4]);
+  GstElement *last = caption ? caption_tail(input, caption) : content_tail(input);
   g_hash_table_insert(inputs, input->id, input);
   add_branch(input, last);
+  /* While the pane changes size the compositor scales too: keep the aspect ratio there as well. */
+  if (!caption) gst_util_set_object_arg(G_OBJECT(input->mix_pad), "sizing-policy", "keep-aspect-ratio");
   emit("input-port\t%s\t%d\t%d", input->id, port, rtcp_port);
+}
+
+static void cmd_input(char **f, int n) {
+  if (n < 5) return emit("error\tinput needs ID CODEC PT NAME");
+  rtp_input(f[1], f[2], atoi(f[3]), f[4]);
+}
+
+static void cmd_content(char **f, int n) {
+  if (n < 4) return emit("error\tcontent needs ID CODEC PT");
+  rtp_input(f[1], f[2], atoi(f[3]), NULL);
 }
 
 static void cmd_placeholder(char **f, int n) {
@@ -531,6 +562,10 @@ static gboolean on_bus(GstBus *bus, GstMessage *message, gpointer data) {
   if (input) {
     emit("input-error\t%s\t%s", input->id, error->message);
     drop_input(input);
+  } else if (!gst_object_has_as_ancestor(GST_MESSAGE_SRC(message), GST_OBJECT(pipeline))) {
+    /* A late error from an input already dropped (its parser failed, then its source's
+     * streaming thread posted too): that input is gone, the picture goes on. */
+    fprintf(stderr, "late error from a dropped input: %s\n", error->message);
   } else {
     emit("fatal\t%s: %s", GST_OBJECT_NAME(GST_MESSAGE_SRC(message)), error->message);
     exit(1);
@@ -554,6 +589,7 @@ static void handle(char *line) {
   } else if (!pipeline) {
     emit("error\tthe first command must be: canvas W H FPS");
   } else if (strcmp(f[0], "input") == 0) cmd_input(f, n);
+  else if (strcmp(f[0], "content") == 0) cmd_content(f, n);
   else if (strcmp(f[0], "placeholder") == 0) cmd_placeholder(f, n);
   else if (strcmp(f[0], "pane") == 0) cmd_pane(f, n);
   else if (strcmp(f[0], "name") == 0) cmd_name(f, n);
