@@ -470,8 +470,18 @@ export const ERRORS = {
   // connection is refused for, in words the page (or whoever drives the socket) can show.
   VCBOX_ERR_JOIN_REQUEST: {
     statusCode: 400,
-    en: 'The join request is invalid: {problem}. A request is a JSON object {"id", "method", "params"} with one of the methods join, connectTransport, produce, consume, consumeComposed, resume, leave; reload the join page if this keeps happening.',
-    zh: '入会请求无效：{problem}。请求应为 JSON 对象 {"id", "method", "params"}，method 为 join、connectTransport、produce、consume、consumeComposed、resume、leave 之一；如反复出现请刷新入会页面。',
+    en: 'The join request is invalid: {problem}. A request is a JSON object {"id", "method", "params"} with one of the methods join, connectTransport, produce, consume, consumeComposed, resume, shareContent, stopContent, leave; reload the join page if this keeps happening.',
+    zh: '入会请求无效：{problem}。请求应为 JSON 对象 {"id", "method", "params"}，method 为 join、connectTransport、produce、consume、consumeComposed、resume、shareContent、stopContent、leave 之一；如反复出现请刷新入会页面。',
+  },
+  VCBOX_ERR_CONTENT_OFF: {
+    statusCode: 503,
+    en: 'Content sharing is not available: the floor control (BFCP) of this box is not running. The administrator finds why in the logs (a BFCP port that could not be bound); restart the box once it is fixed.',
+    zh: '内容共享不可用：本设备的发言权控制（BFCP）未运行。管理员可在日志中查看原因（如 BFCP 端口无法绑定），修复后请重启设备。',
+  },
+  VCBOX_ERR_CONTENT_NOT_SHARING: {
+    statusCode: 409,
+    en: 'This participant is not sharing content, so there is nothing to stop. Only the presenter can stop its own share.',
+    zh: '该参会者没有在共享内容，无需停止。只有演示者本人可以停止自己的共享。',
   },
   VCBOX_ERR_JOIN_ORIGIN: {
     statusCode: 403,
