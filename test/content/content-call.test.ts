@@ -13,8 +13,6 @@
  * a content line is unaffected; an IVR caller is moved into the meeting with its content and
  * BFCP lines declined.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import dgram from 'node:dgram';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,14 +20,13 @@ import t from 'tap';
 import { contentLine, parseSdp } from '../../media/sdp/sip-sdp.ts';
 import type { PresenterChange } from '../../server/bfcp/floor-control-server.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
-import { bfcpOf, type ContentTerminal, contentOffer, joinWithContent } from '../helpers/content-terminal.ts';
+import { bfcpOf, type ContentTerminal, contentOffer, contentReceiver, joinWithContent, startSlides } from '../helpers/content-terminal.ts';
 import { BfcpClient, type BfcpClientEvent, floorRequestId, overallStatus } from '../helpers/bfcp-client.ts';
 import { rms } from '../helpers/ffmpeg.ts';
 import { decodeG711, g711Tone, openTerminals } from '../helpers/rtp-terminal.ts';
 import { joinMeeting, waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
-import { Screen } from '../helpers/video-peer.ts';
 
 const box = await startSipBox({ media: {}, bfcp: true });
 t.teardown(() => box.close());
@@ -50,40 +47,6 @@ async function hangUp(name: string, terminal: ContentTerminal): Promise<void> {
 }
 
 const granted = (e: BfcpClientEvent) => e.prim === 'FloorRequestStatus' && overallStatus(e) === 'Granted';
-
-/** Slides: `colour` at 640×360, 5 frames a second, H.264 (a key frame a second) as payload type 109, from `fromPort` to `toPort`. */
-function startSlides(t: { teardown(fn: () => unknown): void }, colour: string, fromPort: number, toPort: number, seconds = 60): ChildProcess {
-  const child = spawn(
-    'ffmpeg',
-    ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=${colour}:size=640x360:rate=5`, '-t', String(seconds),
-      '-c:v', 'libx264', '-profile:v', 'baseline', '-tune', 'zerolatency', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '5', '-b:v', '200k',
-      '-payload_type', '109', '-f', 'rtp', `rtp://127.0.0.1:${toPort}?localrtpport=${fromPort}&pkt_size=1200`],
-    { stdio: 'ignore' },
-  );
-  t.teardown(() => child.kill('SIGKILL'));
-  return child;
-}
-
-/**
- * A terminal's content port: counts the RTP the box sends there and hands it on to a Screen
- * (ffmpeg decoding H.264 payload type 109 on another port).
- */
-async function contentReceiver(t: { teardown(fn: () => unknown): void }): Promise<{ port: number; packets: () => number; screen: Screen }> {
-  const screenPort = await freePort();
-  const screen = new Screen(t, screenPort, 'H264', 90);
-  const socket = dgram.createSocket('udp4');
-  let packets = 0;
-  socket.on('message', (packet) => {
-    if (packet.length < 12 || packet.readUInt8(0) >> 6 !== 2) return;
-    const pt = packet.readUInt8(1) & 0x7f;
-    if (pt >= 72 && pt <= 76) return; // RTCP
-    packets++;
-    socket.send(packet, screenPort, '127.0.0.1');
-  });
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  t.teardown(() => socket.close());
-  return { port: socket.address().port, packets: () => packets, screen };
-}
 
 for (const transport of ['tcp', 'udp', 'tls'] as const) {
   const proto = transport === 'tcp' ? 'TCP/BFCP' : transport === 'udp' ? 'UDP/BFCP' : 'TCP/TLS/BFCP';
