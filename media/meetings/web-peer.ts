@@ -88,11 +88,24 @@ export class WebPeer {
     return this.#content && !this.#content.closed ? this.#content : undefined;
   }
 
-  /** The browser shares its screen: the content producer (one at a time; a previous one is closed). */
+  /**
+   * The browser shares its screen: the content producer (one at a time; a previous one is
+   * closed). Its parameters must name video codecs only (mediasoup would take an audio codec
+   * under kind video); what mediasoup refuses is refused in words (VCBOX_ERR_MEDIA_SDP).
+   */
   async produceContent(rtpParameters: types.RtpParameters): Promise<types.Producer> {
     if (this.#closed) throw createError('VCBOX_ERR_PARTICIPANT_NOT_FOUND', { id: this.id, meeting: this.#meeting.key });
+    const codecs: unknown = rtpParameters?.codecs;
+    if (!Array.isArray(codecs) || codecs.length === 0 || !codecs.every((c) => typeof c?.mimeType === 'string' && /^video\//i.test(c.mimeType))) {
+      throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'a shared screen is sent in video codecs only (H.264 or VP8); its RTP parameters name none or another kind' });
+    }
     this.closeContent();
-    const producer = await this.send.produce({ kind: 'video', rtpParameters, appData: { participantId: this.id, content: true } });
+    let producer: types.Producer;
+    try {
+      producer = await this.send.produce({ kind: 'video', rtpParameters, appData: { participantId: this.id, content: true } });
+    } catch (error) {
+      throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `the shared screen's RTP parameters are refused (${String((error as Error).message).slice(0, 200)})` });
+    }
     if (this.#closed) {
       producer.close();
       throw createError('VCBOX_ERR_PARTICIPANT_NOT_FOUND', { id: this.id, meeting: this.#meeting.key });
