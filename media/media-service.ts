@@ -13,6 +13,7 @@ import { getLogger } from '../server/core/logger.ts';
 import type { AudioMixerOptions } from './audio-mixer/audio-mixer.ts';
 import type { types } from 'mediasoup';
 import {
+  type ContentInfo,
   type MediaNetwork,
   MeetingMedia,
   type ParticipantSnapshot,
@@ -59,6 +60,7 @@ export interface MediaServiceEvents {
   producerclosed: [meeting: string, producerId: string, participantId: string];
   participantclosed: [meeting: string, participantId: string, reason: string];
   dominantspeaker: [meeting: string, participantId: string];
+  content: [meeting: string, info: ContentInfo | null];
 }
 
 export interface MediaStats {
@@ -158,6 +160,7 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
       });
       meeting.on('dominantspeaker', (id) => this.emit('dominantspeaker', key, id));
       meeting.on('newproducer', (info) => this.emit('newproducer', key, info));
+      meeting.on('content', (info) => this.emit('content', key, info));
       meeting.on('keyframerequest', (id) => this.emit('keyframerequest', key, id));
       meeting.on('producerclosed', (producerId, participantId) => this.emit('producerclosed', key, producerId, participantId));
       meeting.once('close', () => {
@@ -205,6 +208,16 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
   }
 
   /** A browser receives the composed picture instead of each camera (the join page's composed view). */
+  /** A browser shares its screen: its content producer (forwarded while it holds the floor). */
+  produceWebContent(meeting: string, participantId: string, rtpParameters: types.RtpParameters): Promise<{ producerId: string; mimeType: string; reachesSip: boolean }> {
+    return this.#live(meeting).produceWebContent(participantId, rtpParameters);
+  }
+
+  /** A browser stopped sharing its screen (or lost the floor); false when it shared none. */
+  stopWebContent(meeting: string, participantId: string): boolean {
+    return this.#meetings.get(meeting)?.closeWebContent(participantId) ?? false;
+  }
+
   consumeComposedWeb(meeting: string, participantId: string, rtpCapabilities: types.RtpCapabilities): Promise<WebConsumerInfo> {
     return this.#live(meeting).consumeComposedWeb(participantId, rtpCapabilities);
   }

@@ -17,7 +17,7 @@ import { EQUAL_SPLIT_LAYOUTS, ONE_PLUS_N_LAYOUTS, VIDEO_RESOLUTIONS } from '../.
 import type { MediaSettings } from '../media-settings.ts';
 import type { PictureState } from '../mcu/composed-picture.ts';
 import type { LayoutChoice } from '../mcu/layouts.ts';
-import type { ParticipantSnapshot, ProducerInfo, SipLegAnswer, SipLegInfo, SipLegRequest, WebConsumerInfo, WebJoin } from '../meetings/meeting-media.ts';
+import type { ContentInfo, ParticipantSnapshot, ProducerInfo, SipLegAnswer, SipLegInfo, SipLegRequest, WebConsumerInfo, WebJoin } from '../meetings/meeting-media.ts';
 
 // ------------------------------------------------------------------ requests and responses
 
@@ -42,6 +42,12 @@ export type ConnectWebResult = NoResult;
 /** A browser's microphone or camera: the producer id. */
 export type ProduceWebParams = [meeting: string, participantId: string, kind: 'audio' | 'video', rtpParameters: types.RtpParameters];
 export type ProduceWebResult = string;
+/** A browser shares its screen: its content producer (forwarded while it holds the floor), its codec, whether SIP content lines can take it (H.264). */
+export type ProduceWebContentParams = [meeting: string, participantId: string, rtpParameters: types.RtpParameters];
+export type ProduceWebContentResult = { producerId: string; mimeType: string; reachesSip: boolean };
+/** A browser stopped sharing (or lost the floor): its content producer closed; false when it shared none. */
+export type StopWebContentParams = [meeting: string, participantId: string];
+export type StopWebContentResult = boolean;
 export type ConsumeWebParams = [meeting: string, participantId: string, producerId: string, rtpCapabilities: types.RtpCapabilities];
 export type ConsumeWebResult = WebConsumerInfo;
 /** A browser receives the composed picture instead of each camera. */
@@ -121,6 +127,8 @@ export interface MediaRequests {
   joinWeb: { params: JoinWebParams; result: JoinWebResult };
   connectWeb: { params: ConnectWebParams; result: ConnectWebResult };
   produceWeb: { params: ProduceWebParams; result: ProduceWebResult };
+  produceWebContent: { params: ProduceWebContentParams; result: ProduceWebContentResult };
+  stopWebContent: { params: StopWebContentParams; result: StopWebContentResult };
   consumeWeb: { params: ConsumeWebParams; result: ConsumeWebResult };
   consumeComposedWeb: { params: ConsumeComposedWebParams; result: ConsumeComposedWebResult };
   resumeWeb: { params: ResumeWebParams; result: ResumeWebResult };
@@ -163,9 +171,11 @@ export interface MediaEvents {
   producerclosed: [meeting: string, producerId: string, participantId: string];
   participantclosed: [meeting: string, participantId: string, reason: string];
   dominantspeaker: [meeting: string, participantId: string];
+  /** Who presents content now and its producer (null: nobody), for browsers' content view. */
+  content: [meeting: string, info: ContentInfo | null];
 }
 export type MediaEvent = keyof MediaEvents;
-export const MEDIA_EVENTS = ['participantclosed', 'dominantspeaker', 'newproducer', 'producerclosed', 'keyframerequest', 'ivrdigit'] as const satisfies readonly MediaEvent[];
+export const MEDIA_EVENTS = ['participantclosed', 'dominantspeaker', 'newproducer', 'producerclosed', 'keyframerequest', 'ivrdigit', 'content'] as const satisfies readonly MediaEvent[];
 
 // ------------------------------------------------------------------ request shapes (runtime)
 
@@ -244,6 +254,8 @@ export const MEDIA_REQUEST_SHAPES: { readonly [M in MediaMethod]: ShapesOf<Media
   joinWeb: [meeting, participant, text('displayName'), text('remoteAddress', { optional: true })],
   connectWeb: [meeting, participant, text('transportId'), object('dtlsParameters')],
   produceWeb: [meeting, participant, text('kind', { oneOf: ['audio', 'video'] }), object('rtpParameters')],
+  produceWebContent: [meeting, participant, object('rtpParameters')],
+  stopWebContent: [meeting, participant],
   consumeWeb: [meeting, participant, text('producerId'), object('rtpCapabilities')],
   consumeComposedWeb: [meeting, participant, object('rtpCapabilities')],
   resumeWeb: [meeting, participant, text('consumerId')],

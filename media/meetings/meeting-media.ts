@@ -5,10 +5,13 @@
  * the meeting's pictures (meeting-pictures.ts); their live figures, its stats
  * (meeting-stats.ts); the shapes it speaks in, meeting-types.ts. The meeting admits and removes
  * participants, mutes them, hangs up a leg whose RTP stops, and tells the media service what
- * happened (events). Content: the presenter's (the BFCP floor's holder, `setPresenter`) content
- * line is forwarded to every other SIP leg with a content line, H.264 as sent; legs without one
- * see it in the content layout of their composed picture (meeting-pictures.ts). `close()` is
- * idempotent and cascades: pictures, participants, mixer, router.
+ * happened (events). Content: the presenter's (the floor's holder, `setPresenter`: a SIP leg's
+ * content line or a browser's shared screen) content is forwarded to every other SIP leg with a
+ * content line, H.264 as sent (content in another codec is not forwarded to them: no
+ * transcoding yet, said in the log and in the `content` event); legs without a content line see
+ * it in the content layout of their composed picture (meeting-pictures.ts); browsers are told
+ * who presents (`content`) to consume it. `close()` is idempotent and cascades: pictures,
+ * participants, mixer, router.
  */
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
@@ -22,6 +25,7 @@ import { assertServable, parseSdp } from '../sdp/sip-sdp.ts';
 import { MeetingPictures, type MeetingPictureState } from './meeting-pictures.ts';
 import { sipLegSnapshot, webPeerSnapshot } from './meeting-stats.ts';
 import {
+  type ContentInfo,
   type MediaNetwork,
   type MeetingMediaEvents,
   type MeetingMediaOptions,
@@ -41,6 +45,7 @@ import { WebPeer } from './web-peer.ts';
 
 // The shapes of a meeting's media, where they were before meeting-types.ts (importers keep working).
 export {
+  type ContentInfo,
   type MediaNetwork,
   type MeetingMediaEvents,
   type MeetingMediaOptions,
@@ -74,6 +79,10 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   /** Who presents content (the floor's holder), and the content routing in progress (one at a time). */
   #presenter: string | null = null;
   #contentRouting: Promise<void> = Promise.resolve();
+  /** What browsers were last told of the content (presenter and producer), so each change is told once. */
+  #contentTold = 'none';
+  /** The content producer whose codec SIP content lines cannot take, warned about once. */
+  #mismatchWarned: string | undefined;
   readonly #pictures: MeetingPictures;
   readonly #timer: NodeJS.Timeout;
   #closed = false;
@@ -280,15 +289,60 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     return this.#presenter;
   }
 
+  /** The presenter's content producer in the meeting router: a SIP leg's content line, or a browser's shared screen. */
+  #contentSource(): types.Producer | undefined {
+    if (this.#presenter === null) return undefined;
+    const source = this.#legs.get(this.#presenter)?.content?.meetingProducer ?? this.#webPeers.get(this.#presenter)?.content;
+    return source && !source.closed ? source : undefined;
+  }
+
+  /** Who presents now, as browsers are told it. */
+  #contentInfo(): ContentInfo | null {
+    const id = this.#presenter;
+    if (id === null) return null;
+    const leg = this.#legs.get(id);
+    const peer = this.#webPeers.get(id);
+    if (!leg && !peer) return null;
+    const source = this.#contentSource();
+    const mimeType = source?.rtpParameters.codecs[0]?.mimeType ?? null;
+    return { participantId: id, displayName: (leg ?? peer)?.displayName ?? '', producerId: source?.id ?? null, mimeType, reachesSip: mimeType?.toLowerCase() === 'video/h264' };
+  }
+
+  /** The content browsers see: consumers of a producer that is no longer the content are closed; each change is told once (`content`). */
+  #tellContent(): void {
+    const info = this.#contentInfo();
+    for (const peer of this.#webPeers.values()) {
+      for (const consumer of peer.consumers) if (consumer.appData.content && consumer.producerId !== info?.producerId) consumer.close();
+    }
+    const told = info ? `${info.participantId}/${info.producerId ?? ''}` : 'none';
+    if (told === this.#contentTold) return;
+    this.#contentTold = told;
+    this.emit('content', info);
+  }
+
   /**
    * Brings every content line in line with the presenter: the presenter's content (if it has
-   * a content line) to each other leg with one, nothing to the rest. Runs one at a time, in order.
+   * a content line, or shares its screen from a browser) to each other leg with one, nothing to
+   * the rest; browsers are told. Content SIP lines cannot take (not H.264: a browser that sends
+   * VP8) is not forwarded to them, and said so. Runs one at a time, in order.
    */
   #routeContent(): void {
     this.#contentRouting = this.#contentRouting.then(async () => {
       if (this.#closed) return;
+      this.#tellContent();
       const presenter = this.#presenter === null ? undefined : this.#legs.get(this.#presenter);
-      const source = presenter?.content?.meetingProducer;
+      let source = this.#contentSource();
+      const mimeType = source?.rtpParameters.codecs[0]?.mimeType;
+      if (source && mimeType?.toLowerCase() !== 'video/h264') {
+        if (this.#mismatchWarned !== source.id && [...this.#legs.values()].some((l) => l.content)) {
+          this.#mismatchWarned = source.id;
+          log.warn(
+            { meeting: this.key, presenter: this.#presenter, codec: mimeType },
+            `the presenter's content is ${mimeType}: SIP terminals take content in H.264 only and content transcoding is not built yet, so their content lines receive nothing (browsers still see it)`,
+          );
+        }
+        source = undefined;
+      }
       for (const leg of [...this.#legs.values()]) {
         if (!leg.content || leg.closed) continue;
         // Not to the presenter, nor to a content line declined since or offered send-only.
@@ -397,7 +451,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       }
       this.#webPeers.set(participantId, peer);
       log.info({ meeting: this.key, participant: participantId }, 'browser joined');
-      return { routerRtpCapabilities: this.router.rtpCapabilities, send: WebPeer.transportInfo(peer.send), recv: WebPeer.transportInfo(peer.recv), producers: this.producers(participantId) };
+      return { routerRtpCapabilities: this.router.rtpCapabilities, send: WebPeer.transportInfo(peer.send), recv: WebPeer.transportInfo(peer.recv), producers: this.producers(participantId), content: this.#contentInfo() };
     } finally {
       this.#joining.delete(participantId);
     }
@@ -426,7 +480,36 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     if (!this.router.canConsume({ producerId, rtpCapabilities })) {
       throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `this browser cannot receive producer ${producerId} (no common codec)` });
     }
-    return peer.consume(producerId, rtpCapabilities);
+    // The content (marked: closed for the browser when the presenter changes).
+    return peer.consume(producerId, rtpCapabilities, producerId === this.#contentSource()?.id ? { content: true } : {});
+  }
+
+  /**
+   * A browser shares its screen: its content producer (H.264 when it can, which SIP content
+   * lines take; the join page prefers it). Forwarded once the browser holds the floor.
+   */
+  async produceWebContent(participantId: string, rtpParameters: types.RtpParameters): Promise<{ producerId: string; mimeType: string; reachesSip: boolean }> {
+    const peer = this.#peer(participantId);
+    const producer = await peer.produceContent(rtpParameters);
+    producer.observer.once('close', () => {
+      if (!this.#closed) this.emit('producerclosed', producer.id, participantId);
+    });
+    const mimeType = producer.rtpParameters.codecs[0]?.mimeType ?? '';
+    const reachesSip = mimeType.toLowerCase() === 'video/h264';
+    log.info({ meeting: this.key, participant: participantId, codec: mimeType, presenter: this.#presenter === participantId }, 'browser shares content');
+    if (!reachesSip) log.warn({ meeting: this.key, participant: participantId, codec: mimeType }, 'browser content is not H.264: SIP terminals cannot receive it (content transcoding is not built yet)');
+    this.#routeContent();
+    return { producerId: producer.id, mimeType, reachesSip };
+  }
+
+  /** A browser stopped sharing its screen (or lost the floor): its content producer closed; false when it shared none. */
+  closeWebContent(participantId: string): boolean {
+    const closed = this.#peer(participantId).closeContent();
+    if (closed) {
+      log.info({ meeting: this.key, participant: participantId }, 'browser stopped sharing content');
+      this.#routeContent();
+    }
+    return closed;
   }
 
   /**
@@ -457,6 +540,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       this.#webPeers.delete(participantId);
       for (const producer of peer.producers) this.emit('producerclosed', producer.id, participantId);
       peer.close();
+      if (participantId === this.#presenter) this.#routeContent();
     } else if (leg) {
       this.#legs.delete(participantId);
       this.emit('producerclosed', leg.meetingAudio.id, participantId);

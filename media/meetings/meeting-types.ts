@@ -138,6 +138,18 @@ export interface ProducerInfo {
   readonly kind: 'audio' | 'video';
 }
 
+/** Who presents content in a meeting now and, when it sends content, its producer in the meeting router (browsers consume it into their content view). */
+export interface ContentInfo {
+  readonly participantId: string;
+  readonly displayName: string;
+  /** The presenter's content producer, or null while it sends none (no content line, not shared yet). */
+  readonly producerId: string | null;
+  /** Its codec (`video/H264`, `video/VP8`), or null without a producer. */
+  readonly mimeType: string | null;
+  /** SIP content lines receive it (H.264); false when its codec cannot be forwarded to them (no transcoding yet). */
+  readonly reachesSip: boolean;
+}
+
 export interface WebTransportInfo {
   readonly id: string;
   readonly iceParameters: types.IceParameters;
@@ -151,6 +163,8 @@ export interface WebJoin {
   readonly recv: WebTransportInfo;
   /** What is already there to consume. */
   readonly producers: ProducerInfo[];
+  /** Who presents content now (null: nobody). */
+  readonly content: ContentInfo | null;
 }
 
 export interface WebConsumerInfo {
@@ -167,6 +181,8 @@ export interface MeetingMediaEvents {
   producerclosed: [producerId: string, participantId: string];
   participantclosed: [participantId: string, reason: string];
   dominantspeaker: [participantId: string];
+  /** The presenter or its content producer changed (null: nobody presents). */
+  content: [info: ContentInfo | null];
   close: [];
 }
 

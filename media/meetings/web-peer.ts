@@ -22,6 +22,8 @@ export class WebPeer {
   readonly #meeting: MeetingParts;
   readonly #producers = new Map<string, types.Producer>();
   readonly #consumers = new Map<string, types.Consumer>();
+  /** The shared screen (content), while the browser shares one. */
+  #content: types.Producer | undefined;
   /** The mixer's consumers of this peer's audio. */
   readonly #mixerConsumers: types.Consumer[] = [];
   #closed = false;
@@ -81,6 +83,46 @@ export class WebPeer {
     return this.producers.find((p) => p.kind === 'video' && !p.closed);
   }
 
+  /** The shared screen, while the browser shares one. */
+  get content(): types.Producer | undefined {
+    return this.#content && !this.#content.closed ? this.#content : undefined;
+  }
+
+  /**
+   * The browser shares its screen: the content producer (one at a time; a previous one is
+   * closed). Its parameters must name video codecs only (mediasoup would take an audio codec
+   * under kind video); what mediasoup refuses is refused in words (VCBOX_ERR_MEDIA_SDP).
+   */
+  async produceContent(rtpParameters: types.RtpParameters): Promise<types.Producer> {
+    if (this.#closed) throw createError('VCBOX_ERR_PARTICIPANT_NOT_FOUND', { id: this.id, meeting: this.#meeting.key });
+    const codecs: unknown = rtpParameters?.codecs;
+    if (!Array.isArray(codecs) || codecs.length === 0 || !codecs.every((c) => typeof c?.mimeType === 'string' && /^video\//i.test(c.mimeType))) {
+      throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'a shared screen is sent in video codecs only (H.264 or VP8); its RTP parameters name none or another kind' });
+    }
+    this.closeContent();
+    let producer: types.Producer;
+    try {
+      producer = await this.send.produce({ kind: 'video', rtpParameters, appData: { participantId: this.id, content: true } });
+    } catch (error) {
+      throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `the shared screen's RTP parameters are refused (${String((error as Error).message).slice(0, 200)})` });
+    }
+    if (this.#closed) {
+      producer.close();
+      throw createError('VCBOX_ERR_PARTICIPANT_NOT_FOUND', { id: this.id, meeting: this.#meeting.key });
+    }
+    this.#content = producer;
+    return producer;
+  }
+
+  /** The browser stopped sharing (or lost the floor): the content producer is closed; true when there was one. */
+  closeContent(): boolean {
+    const producer = this.#content;
+    this.#content = undefined;
+    if (!producer || producer.closed) return false;
+    producer.close();
+    return true;
+  }
+
   async connect(transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
     const transport = this.send.id === transportId ? this.send : this.recv.id === transportId ? this.recv : undefined;
     if (!transport) throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `unknown transport ${transportId}` });
@@ -126,12 +168,12 @@ export class WebPeer {
     return consumer;
   }
 
-  /** Closes consumers, producers (and the mixer's consumers of them) and both transports; once. */
+  /** Closes consumers, producers (content too; and the mixer's consumers of them) and both transports; once. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#meeting.mixer.removeParticipant(this.id);
-    const owned = [...this.#consumers.values(), ...this.#mixerConsumers, ...this.#producers.values(), this.recv, this.send];
+    const owned = [...this.#consumers.values(), ...this.#mixerConsumers, ...this.#producers.values(), ...(this.#content ? [this.#content] : []), this.recv, this.send];
     for (const entity of owned) {
       if (entity.closed) continue;
       try {
@@ -142,5 +184,6 @@ export class WebPeer {
     }
     this.#consumers.clear();
     this.#mixerConsumers.length = 0;
+    this.#content = undefined;
   }
 }

@@ -10,7 +10,9 @@
  * Goodbye → GoodbyeAck. A wrong conference or user ID, a user speaking from another transport
  * than the one it is bound to, an unknown primitive or mandatory attribute get an Error and
  * change nothing. Chair actions (give the floor, revoke it) are methods, for the console; over
- * BFCP they are refused. Emits `presenter` when the holder changes, for the meeting code.
+ * BFCP they are refused. Users that do not speak BFCP (browsers) request and release the floor
+ * through methods (`requestFloor`, `releaseFloor`) under the same rules. Emits `presenter` when
+ * the holder changes, for the meeting code.
  *
  * Transports (./bfcp-tcp-listener.ts for TCP and TLS, ./bfcp-udp-listener.ts) decode and hand messages to
  * `receive`, which never throws.
@@ -199,6 +201,39 @@ export class FloorControlServer extends EventEmitter<FloorControlEvents> impleme
     if (!holder) return;
     this.#end(conference, holder, RequestStatus.Revoked, true);
     this.#afterHolderLeft(conference, holder.userId, 'chair-revoked');
+  }
+
+  /**
+   * A floor request of a user that does not speak BFCP (a browser presenting from the join
+   * page): as a FloorRequest over BFCP — the floor granted when free, taken over from its
+   * holder (who gets Revoked, and subscribers FloorStatus) or queued, by the conference's
+   * policy. A user that has a request already keeps it. Says where the request stands now.
+   */
+  requestFloor(conferenceId: number, userId: number): 'granted' | 'pending' {
+    const conference = this.#conference(conferenceId);
+    if (!conference.users.has(userId)) throw new RangeError(`BFCP user ${userId} is not in conference ${conferenceId}`);
+    let entry = conference.requests.find((r) => r.userId === userId && isActive(r));
+    if (!entry) {
+      entry = this.#newRequest(conference, userId);
+      conference.requests.push(entry);
+      this.#place(conference, entry);
+    }
+    return entry.status === RequestStatus.Granted ? 'granted' : 'pending';
+  }
+
+  /** The same user's FloorRelease: its request ends (Released when it held the floor, else Cancelled); nothing when it has none. */
+  releaseFloor(conferenceId: number, userId: number): void {
+    const conference = this.#conferences.get(conferenceId);
+    if (!conference) return;
+    const holder = this.#holder(conference);
+    let changed = false;
+    for (const entry of [...conference.requests]) {
+      if (entry.userId !== userId) continue;
+      this.#end(conference, entry, entry.status === RequestStatus.Granted ? RequestStatus.Released : RequestStatus.Cancelled, false);
+      changed = true;
+    }
+    if (holder?.userId === userId) this.#afterHolderLeft(conference, userId, 'released');
+    else if (changed) this.#publishFloorStatus(conference);
   }
 
   /** Opens a listener handing its messages to this server; closed with the server. */
@@ -390,6 +425,11 @@ export class FloorControlServer extends EventEmitter<FloorControlEvents> impleme
     const entry = this.#newRequest(conference, message.userId);
     conference.requests.push(entry);
     this.#respond(endpoint, message, Primitive.FloorRequestStatus, [this.#requestInformation(conference, entry)]);
+    this.#place(conference, entry);
+  }
+
+  /** A new request (last in the queue) gets the floor when it is free, takes it over, or waits, by the conference's policy. */
+  #place(conference: Conference, entry: FloorRequestEntry): void {
     const holder = this.#holder(conference);
     if (!holder) {
       conference.requests.splice(conference.requests.indexOf(entry), 1);

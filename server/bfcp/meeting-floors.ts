@@ -14,6 +14,8 @@
  * to the transport address it first spoke from. `presenter` says which participant of which
  * meeting holds the floor now (null: nobody), for the media service to forward that content.
  * The console's chair actions (`giveFloor`, `revokeFloor`) name participants, not BFCP IDs.
+ * A browser has no BFCP: it takes the floor (`take`, a user made for it then) and gives it back
+ * (`release`) through the same floor control server, so one floor serves both kinds.
  */
 import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
@@ -136,6 +138,26 @@ export class MeetingFloors extends EventEmitter<MeetingFloorsEvents> {
     const conference = this.#meetings.get(meeting);
     const userId = conference?.users.get(participantId);
     return conference !== undefined && userId !== undefined && this.server.hasUser(conference.conferenceId, userId);
+  }
+
+  /**
+   * A participant without BFCP (a browser) asks for the floor: its user made and admitted if it
+   * has none yet, then the same floor request a terminal makes over BFCP (a SIP holder gets
+   * Revoked). Says whether it holds the floor now or waits (the queue policy).
+   */
+  take(meeting: string, participantId: string): 'granted' | 'pending' {
+    if (this.#closed) throw new Error('BFCP floor control is closed');
+    const ids = this.reserve(meeting, participantId);
+    this.server.addUser(ids.conferenceId, ids.userId);
+    return this.server.requestFloor(ids.conferenceId, ids.userId);
+  }
+
+  /** The participant gives the floor back (or stops waiting for it); nothing when it has no request. */
+  release(meeting: string, participantId: string): void {
+    const conference = this.#meetings.get(meeting);
+    const userId = conference?.users.get(participantId);
+    if (!conference || userId === undefined) return;
+    this.server.releaseFloor(conference.conferenceId, userId);
   }
 
   /** The participant holding the meeting's floor now, or null. */

@@ -193,8 +193,8 @@ export const ERRORS = {
   },
   VCBOX_ERR_CONTENT_UNAVAILABLE: {
     statusCode: 503,
-    en: "Content sharing is not available on this box now: {reason}. Check the SIP service's log for the BFCP floor control.",
-    zh: '本设备当前无法进行内容共享：{reason}。请查看 SIP 服务日志中有关 BFCP 发言权控制的记录。',
+    en: "Content sharing is not available on this box now: {reason}. The administrator finds why in the SIP service's log for the BFCP floor control (e.g. a BFCP port that could not be bound) and restarts the box once it is fixed.",
+    zh: '本设备当前无法进行内容共享：{reason}。管理员可在 SIP 服务日志中查看 BFCP 发言权控制的原因（如 BFCP 端口无法绑定），修复后请重启设备。',
   },
   VCBOX_ERR_PROMPT_INVALID: {
     statusCode: 400,
@@ -485,8 +485,13 @@ export const ERRORS = {
   // connection is refused for, in words the page (or whoever drives the socket) can show.
   VCBOX_ERR_JOIN_REQUEST: {
     statusCode: 400,
-    en: 'The join request is invalid: {problem}. A request is a JSON object {"id", "method", "params"} with one of the methods join, connectTransport, produce, consume, consumeComposed, resume, leave; reload the join page if this keeps happening.',
-    zh: '入会请求无效：{problem}。请求应为 JSON 对象 {"id", "method", "params"}，method 为 join、connectTransport、produce、consume、consumeComposed、resume、leave 之一；如反复出现请刷新入会页面。',
+    en: 'The join request is invalid: {problem}. A request is a JSON object {"id", "method", "params"} with one of the methods join, connectTransport, produce, consume, consumeComposed, resume, shareContent, stopContent, leave; reload the join page if this keeps happening.',
+    zh: '入会请求无效：{problem}。请求应为 JSON 对象 {"id", "method", "params"}，method 为 join、connectTransport、produce、consume、consumeComposed、resume、shareContent、stopContent、leave 之一；如反复出现请刷新入会页面。',
+  },
+  VCBOX_ERR_CONTENT_NOT_SHARING: {
+    statusCode: 409,
+    en: 'This participant is not sharing content, so there is nothing to stop. Only the presenter can stop its own share.',
+    zh: '该参会者没有在共享内容，无需停止。只有演示者本人可以停止自己的共享。',
   },
   VCBOX_ERR_JOIN_ORIGIN: {
     statusCode: 403,

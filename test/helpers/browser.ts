@@ -1,20 +1,25 @@
 /**
  * A real browser for the tests: Debian's Chromium (/usr/bin/chromium) driven headless by
  * playwright-core, with fake camera and microphone (Chromium's own test devices: a moving
- * picture and a periodic beep) and permissions granted, so a page can getUserMedia unattended.
+ * picture and a periodic beep) and permissions granted, so a page can getUserMedia unattended
+ * (and getDisplayMedia, with SCREEN_SHARE_ARGS).
  * Console errors and page errors are collected so a test can insist there were none.
  */
 import { type Browser, chromium, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
-export async function launchBrowser(): Promise<Browser> {
+/** `extraArgs`: more Chromium switches (screen sharing: SCREEN_SHARE_ARGS). */
+export async function launchBrowser(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required', '--no-sandbox'],
+    args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required', '--no-sandbox', ...extraArgs],
   });
 }
+
+/** getDisplayMedia answered without a picker: the whole (fake, 1920×1080) screen. */
+export const SCREEN_SHARE_ARGS = ['--auto-select-desktop-capture-source=Entire screen'] as const;
 
 export interface WatchedPage {
   readonly page: Page;

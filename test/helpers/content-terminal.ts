@@ -2,9 +2,9 @@
  * A room system in a meeting with content, for the content tests: sipp does the signaling
  * (test/sipp/content-join.xml) with an SDP offering audio, people video, an H.264 content line
  * (`a=content:slides`) and a BFCP line, pointing at the test's own sockets; the box's whole
- * answer (and, after a re-INVITE, the next one) comes back through a file. Its slides are
- * ffmpeg's H.264 (`startSlides`); its content port can be a `contentReceiver` counting and
- * decoding what the box forwards.
+ * answer (and, after a re-INVITE, the next one) comes back through a file. The terminal's
+ * presentation is ffmpeg's H.264 (`startSlides`); its content port, a socket counting what the
+ * box sends there and handing it to an ffmpeg decoder (`contentReceiver`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -91,11 +91,15 @@ export function bfcpOf(answer: string) {
   };
 }
 
-/** Slides: `colour` at 640×360, 5 frames a second, H.264 (a key frame a second) as payload type 109, from `fromPort` to `toPort`. */
+/**
+ * Slides: `colour` at 640×360 (or a moving test pattern when `colour` is 'moving'), 5 frames a
+ * second, H.264 (a key frame a second) as payload type 109, from `fromPort` to `toPort`.
+ */
 export function startSlides(t: { teardown(fn: () => unknown): void }, colour: string, fromPort: number, toPort: number, seconds = 60): ChildProcess {
+  const source = colour === 'moving' ? 'testsrc2=size=640x360:rate=5' : `color=c=${colour}:size=640x360:rate=5`;
   const child = spawn(
     'ffmpeg',
-    ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `color=c=${colour}:size=640x360:rate=5`, '-t', String(seconds),
+    ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', source, '-t', String(seconds),
       '-c:v', 'libx264', '-profile:v', 'baseline', '-tune', 'zerolatency', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '5', '-b:v', '200k',
       '-payload_type', '109', '-f', 'rtp', `rtp://127.0.0.1:${toPort}?localrtpport=${fromPort}&pkt_size=1200`],
     { stdio: 'ignore' },
@@ -106,21 +110,38 @@ export function startSlides(t: { teardown(fn: () => unknown): void }, colour: st
 
 /**
  * A terminal's content port: counts the RTP the box sends there and hands it on to a Screen
- * (ffmpeg decoding H.264 payload type 109 on another port).
+ * (ffmpeg decoding H.264 payload type 109 on another port). With `rtcp`, the port after it (the
+ * line's RTCP port: the offer has no rtcp-mux) hears the box's reports, and `screen.restart()`
+ * starts decoding afresh asking for key frames there (PLI) until one is decoded, as a terminal
+ * does when a stream starts mid-way (a browser's H.264 has a key frame only on request).
  */
-export async function contentReceiver(t: { teardown(fn: () => unknown): void }): Promise<{ port: number; packets: () => number; screen: Screen }> {
+export async function contentReceiver(t: { teardown(fn: () => unknown): void }, seconds = 90, options: { rtcp?: boolean } = {}): Promise<{ port: number; packets: () => number; screen: Screen }> {
   const screenPort = await freePort();
-  const screen = new Screen(t, screenPort, 'H264', 90);
-  const socket = dgram.createSocket('udp4');
   let packets = 0;
-  socket.on('message', (packet) => {
+  let socket: dgram.Socket | undefined;
+  for (let attempt = 0; attempt < 20 && !socket; attempt++) {
+    const candidate = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => candidate.bind(0, '127.0.0.1', resolve));
+    const next = candidate.address().port + 1;
+    const free = !options.rtcp || (await new Promise<boolean>((resolve) => {
+      const probe = dgram.createSocket('udp4');
+      probe.once('error', () => resolve(false));
+      probe.bind(next, '127.0.0.1', () => probe.close(() => resolve(true)));
+    }));
+    if (free) socket = candidate;
+    else candidate.close();
+  }
+  if (!socket) throw new Error('no UDP port pair free for a content receiver');
+  const bound = socket;
+  const port = bound.address().port;
+  const screen = new Screen(t, screenPort, 'H264', seconds, options.rtcp ? port + 1 : undefined);
+  bound.on('message', (packet) => {
     if (packet.length < 12 || packet.readUInt8(0) >> 6 !== 2) return;
     const pt = packet.readUInt8(1) & 0x7f;
     if (pt >= 72 && pt <= 76) return; // RTCP
     packets++;
-    socket.send(packet, screenPort, '127.0.0.1');
+    bound.send(packet, screenPort, '127.0.0.1');
   });
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  t.teardown(() => socket.close());
-  return { port: socket.address().port, packets: () => packets, screen };
+  t.teardown(() => bound.close());
+  return { port, packets: () => packets, screen };
 }

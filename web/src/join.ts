@@ -3,7 +3,10 @@
  * through mediasoup-client over the control plane's WebSocket (/api/v1/join/ws); see and hear
  * everyone (SIP terminals' audio and other browsers' audio and video, SFU; the camera is sent
  * as simulcast) — or, with "composed view", the MCU's one composed picture instead of every
- * camera, for a weak computer; mute; leave. Bundled by scripts/build-web.sh into web/join/join.js.
+ * camera, for a weak computer; mute; share the screen (getDisplayMedia → a second producer
+ * marked as content, H.264 when the browser can: SIP room systems take content in H.264 — the
+ * box gives this page the meeting's one floor, taken from whoever presented); content someone
+ * presents in its own large view beside the people; leave. Bundled by scripts/build-web.sh into web/join/join.js.
  * `window.vcboxJoin` exposes the state and a stats summary for tests and support.
  */
 import { Device, type types } from 'mediasoup-client';
@@ -31,6 +34,13 @@ const STRINGS = {
     you: 'You',
     composed: 'Composed view: one video stream (for slower computers)',
     composedTile: 'Meeting',
+    share: 'Share screen',
+    stopShare: 'Stop sharing',
+    youPresent: 'You are sharing your screen',
+    presenting: 'is presenting',
+    takenOver: 'Your screen sharing stopped: someone else is presenting now.',
+    noSipContent: 'Your browser shares the screen in a format room systems (SIP) cannot show; only browsers see it.',
+    shareFailed: 'The screen could not be shared',
   },
   'zh-CN': {
     title: '加入会议',
@@ -54,6 +64,13 @@ const STRINGS = {
     you: '我',
     composed: '合成画面：只接收一路视频（适合性能较低的电脑）',
     composedTile: '会议画面',
+    share: '共享屏幕',
+    stopShare: '停止共享',
+    youPresent: '您正在共享屏幕',
+    presenting: '正在演示',
+    takenOver: '您的屏幕共享已停止：其他人正在演示。',
+    noSipContent: '您的浏览器共享屏幕所用的格式会议室终端（SIP）无法显示，只有浏览器参会者能看到。',
+    shareFailed: '无法共享屏幕',
   },
 } as const;
 type Lang = keyof typeof STRINGS;
@@ -154,6 +171,15 @@ interface ProducerInfo {
   kind: 'audio' | 'video';
 }
 
+/** Who presents content (the box's `content` notification). */
+interface ContentInfo {
+  participantId: string;
+  displayName: string;
+  producerId: string | null;
+  mimeType: string | null;
+  reachesSip: boolean;
+}
+
 interface JoinResult {
   participantId: string;
   role: string;
@@ -162,6 +188,7 @@ interface JoinResult {
   send: TransportInfo;
   recv: TransportInfo;
   producers: ProducerInfo[];
+  content?: ContentInfo | null;
   iceServers?: RTCIceServer[];
 }
 
@@ -174,7 +201,13 @@ const state = {
   consumers: new Map<string, { consumer: types.Consumer; info: ProducerInfo }>(),
   producers: [] as types.Producer[],
   errors: [] as string[],
+  /** This page's shared screen, while it shares; how the box answered it. */
+  sharing: undefined as { producer: types.Producer; floor: string; mimeType: string; reachesSip: boolean } | undefined,
+  /** The content shown in the content view: who presents, and the consumer of it (another's). */
+  content: undefined as { info: ContentInfo; consumer?: types.Consumer } | undefined,
 };
+/** The answer to the last shareContent (the produce event hands the producer id on; the rest is kept here). */
+let shareAnswer: { floor: string; mimeType: string; reachesSip: boolean } | undefined;
 let signaling: Signaling | undefined;
 let device: Device | undefined;
 let sendTransport: types.Transport | undefined;
@@ -248,6 +281,105 @@ function dropProducer(producerId: string): void {
   }
 }
 
+/** The content view shows `track` under `caption`, or is hidden. */
+function showContentView(track: MediaStreamTrack | undefined, caption: string): void {
+  const video = $<HTMLVideoElement>('content-video');
+  video.srcObject = track ? new MediaStream([track]) : null;
+  $('content-name').textContent = caption;
+  $('content-view').hidden = !track;
+}
+
+/** Someone presents (or nobody, null): another's content is consumed into the content view; this page's own share shows its own screen. */
+async function showContent(info: ContentInfo | null): Promise<void> {
+  if (state.sharing) return;
+  const current = state.content;
+  if (current && current.info.producerId === info?.producerId && current.info.participantId === info?.participantId) return;
+  current?.consumer?.close();
+  state.content = undefined;
+  if (!info?.producerId || info.participantId === state.participantId || !signaling || !device || !recvTransport) {
+    showContentView(undefined, '');
+    return;
+  }
+  const entry: { info: ContentInfo; consumer?: types.Consumer } = { info };
+  state.content = entry;
+  const params = await signaling.request<{ id: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: types.RtpParameters }>('consume', {
+    producerId: info.producerId,
+    rtpCapabilities: device.rtpCapabilities,
+  });
+  const consumer = await recvTransport.consume(params);
+  if (state.content !== entry) {
+    consumer.close();
+    return;
+  }
+  entry.consumer = consumer;
+  showContentView(consumer.track, `${info.displayName} ${t('presenting')}`);
+  await signaling.request('resume', { consumerId: consumer.id });
+}
+
+/**
+ * Shares the screen: getDisplayMedia, then a producer marked as content — H.264 when the browser
+ * can send it (room systems take content in H.264; browsers decode it too), else what it can.
+ * `codec` forces one (support and tests). The browser's own "stop sharing" stops it as well.
+ */
+async function shareScreen(options: { codec?: 'H264' | 'VP8' } = {}): Promise<void> {
+  if (state.sharing || !device || !sendTransport || !signaling) return;
+  const stream = await navigator.mediaDevices.getDisplayMedia({ video: { width: { max: 1920 }, height: { max: 1080 }, frameRate: { max: 15 } }, audio: false });
+  const track = stream.getVideoTracks()[0];
+  if (!track) return;
+  track.contentHint = 'detail';
+  const wanted = `video/${(options.codec ?? 'H264').toLowerCase()}`;
+  const codecs = device.rtpCapabilities.codecs ?? [];
+  const codec =
+    codecs.find((c) => c.mimeType.toLowerCase() === wanted && (wanted !== 'video/h264' || c.parameters?.['packetization-mode'] === 1)) ??
+    (options.codec ? undefined : codecs.find((c) => c.kind === 'video' && c.mimeType.toLowerCase() !== 'video/rtx'));
+  let producer: types.Producer;
+  shareAnswer = undefined;
+  try {
+    producer = await sendTransport.produce({ track, ...(codec ? { codec } : {}), encodings: [{ maxBitrate: 2_500_000 }], appData: { content: true } });
+  } catch (error) {
+    track.stop();
+    throw error;
+  }
+  const answer = shareAnswer ?? { floor: 'granted', mimeType: producer.rtpParameters.codecs[0]?.mimeType ?? '', reachesSip: false };
+  state.sharing = { producer, ...answer };
+  // Another's content leaves the view: this page presents now.
+  state.content?.consumer?.close();
+  state.content = undefined;
+  showContentView(track, t('youPresent'));
+  $('share').hidden = true;
+  $('stop-share').hidden = false;
+  $('content-notice').textContent = answer.reachesSip ? '' : t('noSipContent');
+  track.addEventListener('ended', () => void stopSharing(true).catch(report));
+}
+
+/** Stops this page's share; `tellBox` false when the box ended it (another took the floor). */
+async function stopSharing(tellBox: boolean): Promise<void> {
+  const sharing = state.sharing;
+  if (!sharing) return;
+  state.sharing = undefined;
+  sharing.producer.close();
+  sharing.producer.track?.stop();
+  showContentView(undefined, '');
+  $('share').hidden = false;
+  $('stop-share').hidden = true;
+  $('content-notice').textContent = tellBox ? '' : t('takenOver');
+  if (tellBox) await signaling?.request('stopContent').catch(() => undefined);
+}
+
+/** What the content view shows now, for tests and support: whose content, its size and frames so far. */
+function contentView(): { shown: boolean; presenter: string | null; sharing: boolean; width: number; height: number; frames: number; mimeType: string | null } {
+  const video = $<HTMLVideoElement>('content-video');
+  return {
+    shown: !$('content-view').hidden,
+    presenter: state.sharing ? state.participantId : (state.content?.info.participantId ?? null),
+    sharing: Boolean(state.sharing),
+    width: video.videoWidth,
+    height: video.videoHeight,
+    frames: video.getVideoPlaybackQuality?.().totalVideoFrames ?? 0,
+    mimeType: state.sharing?.mimeType ?? state.content?.info.mimeType ?? null,
+  };
+}
+
 async function join(number: string, pin: string, name: string): Promise<void> {
   lastJoin = { number, pin, name };
   state.phase = 'joining';
@@ -271,7 +403,11 @@ async function join(number: string, pin: string, name: string): Promise<void> {
   state.participantId = joined.participantId;
   sig.onNotification = (notification, data) => {
     if (notification === 'newProducer') void consume(data as unknown as ProducerInfo).catch(report);
-    else if (notification === 'producerClosed') dropProducer(String(data.producerId));
+    else if (notification === 'producerClosed') {
+      dropProducer(String(data.producerId));
+      if (state.content?.info.producerId === String(data.producerId)) void showContent(null);
+    } else if (notification === 'content') void showContent(data && 'participantId' in data ? (data as unknown as ContentInfo) : null).catch(report);
+    else if (notification === 'contentStopped') void stopSharing(false).catch(report);
     else if (notification === 'removed') end('removed', `${t('removed')} (${String(data.reason ?? '')})`);
     else if (notification === 'reconnect') void rejoin();
   };
@@ -290,7 +426,16 @@ async function join(number: string, pin: string, name: string): Promise<void> {
       sig.request('connectTransport', { transportId: transport.id, dtlsParameters }).then(() => callback(), errback);
     });
   }
-  sendTransport.on('produce', ({ kind, rtpParameters }, callback, errback) => {
+  sendTransport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
+    if (appData.content) {
+      sig
+        .request<{ id: string; floor: string; mimeType: string; reachesSip: boolean }>('shareContent', { rtpParameters })
+        .then((answer) => {
+          shareAnswer = { floor: answer.floor, mimeType: answer.mimeType, reachesSip: answer.reachesSip };
+          callback({ id: answer.id });
+        }, errback);
+      return;
+    }
     sig.request<{ id: string }>('produce', { kind, rtpParameters }).then(callback, errback);
   });
 
@@ -318,6 +463,7 @@ async function join(number: string, pin: string, name: string): Promise<void> {
   }
   for (const producer of joined.producers) await consume(producer);
   if (state.composed) await consumeComposed();
+  await showContent(joined.content ?? null);
   state.phase = 'joined';
   $('status').textContent = t('joined');
 }
@@ -329,6 +475,16 @@ async function rejoin(): Promise<void> {
 }
 
 function teardown(): void {
+  if (state.sharing) {
+    state.sharing.producer.close();
+    state.sharing.producer.track?.stop();
+    state.sharing = undefined;
+  }
+  state.content?.consumer?.close();
+  state.content = undefined;
+  showContentView(undefined, '');
+  $('share').hidden = false;
+  $('stop-share').hidden = true;
   for (const { consumer } of state.consumers.values()) consumer.close();
   state.consumers.clear();
   for (const producer of state.producers) producer.close();
@@ -425,6 +581,8 @@ $('mute').addEventListener('click', () => {
   for (const producer of state.producers) if (producer.kind === 'audio') state.muted ? producer.pause() : producer.resume();
   applyLanguage();
 });
+$('share').addEventListener('click', () => void shareScreen().catch((error: Error) => report(new Error(`${t('shareFailed')}: ${error.message}`))));
+$('stop-share').addEventListener('click', () => void stopSharing(true).catch(report));
 $('lang').addEventListener('change', (event) => {
   lang = (event.target as HTMLSelectElement).value as Lang;
   applyLanguage();
@@ -447,7 +605,15 @@ applyLanguage();
 
 declare global {
   interface Window {
-    vcboxJoin: { state: typeof state; join: typeof join; leave: typeof leave; stats: typeof stats };
+    vcboxJoin: {
+      state: typeof state;
+      join: typeof join;
+      leave: typeof leave;
+      stats: typeof stats;
+      shareScreen: typeof shareScreen;
+      stopSharing: () => Promise<void>;
+      contentView: typeof contentView;
+    };
   }
 }
-window.vcboxJoin = { state, join, leave, stats };
+window.vcboxJoin = { state, join, leave, stats, shareScreen, stopSharing: () => stopSharing(true), contentView };

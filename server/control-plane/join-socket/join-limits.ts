@@ -2,7 +2,7 @@
  * How much one source may ask of the browser join WebSocket (`/join/ws`): open sockets per
  * address, joins per address a minute, requests per socket a minute, and per joined
  * participant what it may make in the media service (producers per kind, live consumers, the
- * composed picture, transport connections). Each refusal says in words what was refused and
+ * composed picture, one shared screen at a time, transport connections). Each refusal says in words what was refused and
  * the limit (VCBOX_ERR_JOIN_CONNECTIONS, VCBOX_ERR_RATE_LIMITED, VCBOX_ERR_JOIN_PEER_LIMIT).
  *
  * The numbers are sized for the join page as it is (web/src/join.ts): one microphone and one
@@ -28,6 +28,8 @@ export const JOIN_LIMITS = {
   consumers: 1000,
   /** The composed picture, asked once per join (twice tolerated). */
   composed: 2,
+  /** Shared screens (content producers) per participant at a time: the page shares one. */
+  contentProducers: 1,
   /** Transport connections per participant: its send and its receive transport, once each. */
   transportConnects: 2,
 } as const;
@@ -71,6 +73,7 @@ export class PeerQuota {
   readonly #consumed = new Set<string>();
   #composed = 0;
   #connects = 0;
+  #content = 0;
 
   producer(kind: 'audio' | 'video'): () => void {
     const count = this.#producers[kind];
@@ -99,6 +102,18 @@ export class PeerQuota {
     this.#composed++;
     return () => {
       this.#composed--;
+    };
+  }
+
+  /** One shared screen at a time; the answer gives the slot back (when the share stops), once. */
+  content(): () => void {
+    if (this.#content >= JOIN_LIMITS.contentProducers) throw PeerQuota.#refuse(this.#content, 'shared screens', JOIN_LIMITS.contentProducers);
+    this.#content++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#content--;
     };
   }
 

@@ -103,6 +103,14 @@ const METHOD_SCHEMAS = {
     required: ['consumerId'],
     properties: { consumerId: MEDIASOUP_ID },
   },
+  // Screen sharing: only the sharer's own content, so neither names a participant.
+  shareContent: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['rtpParameters'],
+    properties: { rtpParameters: MEDIA_OBJECT('the RTP parameters of the shared screen', 16) },
+  },
+  stopContent: { type: 'object', additionalProperties: false },
   leave: { type: 'object', additionalProperties: false },
 } as const satisfies Record<string, SchemaObject>;
 

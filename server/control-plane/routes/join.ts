@@ -8,7 +8,13 @@
  * Methods: join {number, pin, name} → transports + router capabilities + producers to
  * consume, and `iceServers` — the box's TURN relay with credentials for this participant
  * (server/turn/), for browsers that cannot reach the media ports directly; connectTransport {transportId, dtlsParameters}; produce {kind, rtpParameters} →
- * {id}; consume {producerId, rtpCapabilities}; resume {consumerId}; leave. Joining goes
+ * {id}; consume {producerId, rtpCapabilities}; resume {consumerId}; shareContent
+ * {rtpParameters} → {id, floor, mimeType, reachesSip} (the shared screen: a second video
+ * producer marked as content, and the meeting's one floor taken through the same floor control
+ * as BFCP terminals — a SIP presenter is revoked); stopContent (the sharer's own share only:
+ * the floor given back); leave. Notifications also say who presents (`content`, for the page's
+ * content view) and that the page's share ended because another took the floor
+ * (`contentStopped`). Joining goes
  * through the participant sessions service like every other way in (lock-outs for wrong
  * meeting IDs and PINs, counted with the SIP and IVR ones; guest access — a browser has no
  * account —; PIN, window, lock, capacity, the licence's concurrent participants; `audioOnly`
@@ -28,6 +34,7 @@ import type { WebSocket } from '@fastify/websocket';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
 import type { MediaServiceEvents } from '../../../media/media-service.ts';
+import type { ContentInfo } from '../../../media/meetings/meeting-types.ts';
 import { createError } from '../../core/errors.ts';
 import { getLogger } from '../../core/logger.ts';
 import type { Admission, ParticipantSession, ParticipantSessions, RefusalKind } from '../../meetings/participant-sessions/participant-sessions.ts';
@@ -112,6 +119,8 @@ interface Session {
   turnUser?: { readonly keys: TurnGuestKeys; readonly username: string };
   /** A join of this socket is under way (a second one at the same time would be a second participant). */
   joining?: boolean;
+  /** Its shared screen, while it shares: whether it has held the floor, and the quota slot to give back. */
+  share?: { granted: boolean; readonly release: () => void };
 }
 
 export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, options) => {
@@ -125,9 +134,20 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
   const notify = (session: Session, notification: string, data: unknown) => {
     if (session.socket.readyState === 1) session.socket.send(JSON.stringify({ notification, data }));
   };
+  /** Ends the session's share: its content producer closed, the floor given back unless `floorGone` (another took it). */
+  const stopShare = async (session: Session, floorGone: boolean) => {
+    const { meeting, participantId, participant, share } = session;
+    if (!share || !meeting || !participantId) return;
+    session.share = undefined;
+    share.release();
+    if (!floorGone) participant?.releaseFloor();
+    await media.stopWebContent(meeting, participantId).catch((error: Error) => log.warn({ meeting, participant: participantId, err: error.message }, 'could not stop the shared screen in the media service'));
+  };
   const leave = async (session: Session, reason: string) => {
     const { meeting, participantId, participant } = session;
     if (!meeting || !participantId || !participant) return;
+    session.share?.release();
+    session.share = undefined;
     session.meeting = undefined;
     session.participantId = undefined;
     session.participant = undefined;
@@ -156,10 +176,32 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
     notify(session, reason === 'media-restart' ? 'reconnect' : 'removed', { reason });
     void leave(session, reason);
   };
+  /** meeting → the content producer browsers were last told of (its consumer slots are given back when it changes). */
+  const contentProducers = new Map<string, string>();
+  const onContent = (meeting: string, info: ContentInfo | null) => {
+    const previous = contentProducers.get(meeting);
+    if (info?.producerId) contentProducers.set(meeting, info.producerId);
+    else contentProducers.delete(meeting);
+    for (const session of sessions.values()) {
+      if (session.meeting !== meeting) continue;
+      if (previous && previous !== info?.producerId) session.quota.producerClosed(previous);
+      // The floor is the judge (this event may be older than the page's own request).
+      const share = session.share;
+      if (share && session.participant?.holdsFloor) share.granted = true;
+      else if (share?.granted) {
+        log.info({ meeting, participant: session.participantId, presenter: info?.participantId ?? null }, "a browser's share ended: another took the floor");
+        void stopShare(session, true);
+        notify(session, 'contentStopped', { reason: 'floor-taken', by: info?.displayName ?? null });
+      }
+      notify(session, 'content', info);
+    }
+  };
+  events?.on('content', onContent);
   events?.on('newproducer', onNewProducer);
   events?.on('producerclosed', onProducerClosed);
   events?.on('participantclosed', onParticipantClosed);
   app.addHook('onClose', async () => {
+    events?.off('content', onContent);
     events?.off('newproducer', onNewProducer);
     events?.off('producerclosed', onProducerClosed);
     events?.off('participantclosed', onParticipantClosed);
@@ -287,6 +329,35 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
           return inSlot(quota.composed(), () => media.consumeComposedWeb(meeting, participantId, params.rtpCapabilities as never));
         case 'resume':
           return media.resumeWeb(meeting, participantId, String(params.consumerId));
+        case 'shareContent': {
+          if (session.audioOnly) throw createError('VCBOX_ERR_LICENSE_AUDIO_ONLY');
+          const participant = session.participant;
+          if (!participant) throw createError('VCBOX_ERR_JOIN_REQUEST', { problem: 'shareContent needs a joined meeting; send join first' });
+          const release = quota.content();
+          let made: Awaited<ReturnType<MediaControl['produceWebContent']>>;
+          try {
+            made = await media.produceWebContent(meeting, participantId, params.rtpParameters as never);
+          } catch (error) {
+            release();
+            throw error;
+          }
+          const share: NonNullable<Session['share']> = { granted: false, release };
+          session.share = share;
+          try {
+            // The meeting's one floor, as a BFCP terminal's FloorRequest: a presenter (SIP or browser) loses it.
+            share.granted = participant.takeFloor() === 'granted';
+          } catch (error) {
+            await stopShare(session, true);
+            throw error;
+          }
+          log.info({ meeting, participant: participantId, floor: share.granted ? 'granted' : 'pending', codec: made.mimeType }, 'browser shares its screen');
+          return { id: made.producerId, floor: share.granted ? 'granted' : 'pending', mimeType: made.mimeType, reachesSip: made.reachesSip };
+        }
+        case 'stopContent':
+          // A page stops its own share only: there is no way to name another's.
+          if (!session.share) throw createError('VCBOX_ERR_CONTENT_NOT_SHARING');
+          await stopShare(session, false);
+          return {};
         case 'leave':
           await leave(session, 'left');
           return {};

@@ -180,6 +180,28 @@ export class ParticipantSession {
   }
 
   /**
+   * The participant (a browser: it has no BFCP) asks for the meeting's floor to present
+   * content, through the same floor control as SIP terminals: 'granted', or 'pending' while it
+   * waits (queue policy). Refused with VCBOX_ERR_CONTENT_UNAVAILABLE when the box runs no floor control.
+   */
+  takeFloor(): 'granted' | 'pending' {
+    this.#assertOpen();
+    const floors = this.#services.floors();
+    if (!floors) throw createError('VCBOX_ERR_CONTENT_UNAVAILABLE', { reason: 'the BFCP floor control is not running' });
+    return floors.take(this.number, this.id);
+  }
+
+  /** Gives the floor back (or stops waiting for it). */
+  releaseFloor(): void {
+    this.#services.floors()?.release(this.number, this.id);
+  }
+
+  /** The participant holds its meeting's floor now. */
+  get holdsFloor(): boolean {
+    return !this.#closed && this.#services.floors()?.presenterOf(this.number) === this.id;
+  }
+
+  /**
    * Joins the meeting's media as a SIP leg with the terminal's offer. If the media refuses or
    * fails, the session is closed (record: `rejected` for an SDP it cannot answer, else
    * `failed`; seat given back) and the error thrown for the adapter to answer in its words.
