@@ -22,6 +22,7 @@ import { ensureCertificate } from '../../server/tls/self-signed-certificate.ts';
 import type { EventEmitter } from 'node:events';
 import type { AppOptions } from '../../server/control-plane/app.ts';
 import type { MediaServiceEvents } from '../../media/media-service.ts';
+import { waitFor } from './meeting-terminal.ts';
 import { freePort } from './ports.ts';
 import { licenseTestBox } from './test-license.ts';
 
@@ -173,6 +174,16 @@ export function boxConsoleOptions(box: SipBox): Pick<AppOptions, 'state' | 'live
     ...(box.mediaClient ? { media: box.mediaClient.media, mediaEvents: box.mediaClient as unknown as EventEmitter<MediaServiceEvents> } : {}),
     keepDb: true,
   };
+}
+
+/**
+ * The box hangs up the one participant of meeting `number` as soon as it is in the live meeting.
+ * A terminal's 200 OK arrives before the box enters it (the entry follows the ACK), so a test
+ * that hangs up right after `joinMeeting` must wait for the entry first.
+ */
+export async function hangUpFirstParticipant(box: SipBox, number: string, reason = 'test over'): Promise<void> {
+  const participant = await waitFor(`a participant in meeting ${number}`, 10_000, () => box.app.live.get(number)?.participants.values().next().value);
+  participant.hangUp(reason);
 }
 
 /** The box hangs up everyone in meeting `number` (BYE to each terminal), as the console's "remove" does. */

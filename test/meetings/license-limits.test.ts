@@ -17,7 +17,7 @@ import { PROJECT_ROOT } from '../helpers/appliance.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { joinMeeting, pcmuMedia, pcmuVp8Media, waitFor } from '../helpers/meeting-terminal.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
-import { boxConsoleOptions, startSipBox } from '../helpers/sip-box.ts';
+import { boxConsoleOptions, hangUpFirstParticipant, startSipBox } from '../helpers/sip-box.ts';
 import { runSipp, scenarioWith } from '../helpers/sipp.ts';
 
 const FIXTURES = path.join(PROJECT_ROOT, 'test/fixtures/license');
@@ -87,7 +87,7 @@ t.test('the participant beyond the licence is refused, by SIP and by the join pa
   t.equal(participants(), 1, 'still one participant');
 
   // The first leaves (removed by the box): the port is free again.
-  box.app.live.get(room.number)?.participants.values().next().value?.hangUp('test over');
+  await hangUpFirstParticipant(box, room.number, 'test over');
   t.ok((await first.result).ok, 'the first terminal got its BYE');
   await waitFor('the meeting to end', 5000, () => box.app.live.get(room.number) === undefined);
 });
@@ -96,7 +96,7 @@ t.test('video while the licence is active, audio only once it has expired', asyn
   const { v } = await openTerminals(t, 'v');
   const withVideo = await joinMeeting(target, { dial: `${room.number}**5678`, name: 'Video', media: pcmuVp8Media(v.port, v.port + 2), hold: 60_000, scenario: 'meeting-join-remote-bye.xml' });
   t.ok(withVideo.answeredVideoPort > 0, `active: video answered on port ${withVideo.answeredVideoPort}`);
-  box.app.live.get(room.number)?.participants.values().next().value?.hangUp('next');
+  await hangUpFirstParticipant(box, room.number, 'next');
   await withVideo.result;
   await waitFor('the meeting to end', 5000, () => box.app.live.get(room.number) === undefined);
 
@@ -105,6 +105,6 @@ t.test('video while the licence is active, audio only once it has expired', asyn
   const audioOnly = await joinMeeting(target, { dial: `${room.number}**5678`, name: 'Audio', media: pcmuVp8Media(v.port, v.port + 2), hold: 60_000, scenario: 'meeting-join-remote-bye.xml' });
   t.equal(audioOnly.answeredVideoPort, 0, 'expired: the video stream is declined (m=video 0)');
   t.ok(audioOnly.answeredPort > 0, 'and audio answered');
-  box.app.live.get(room.number)?.participants.values().next().value?.hangUp('done');
+  await hangUpFirstParticipant(box, room.number, 'done');
   t.ok((await audioOnly.result).ok);
 });

@@ -18,7 +18,7 @@ import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 import { joinMeeting, pcmuVp8Media, waitFor } from '../helpers/meeting-terminal.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
-import { boxConsoleOptions, startSipBox } from '../helpers/sip-box.ts';
+import { boxConsoleOptions, hangUpFirstParticipant, startSipBox } from '../helpers/sip-box.ts';
 
 // A box as it leaves the installer: its licence opened as the control plane opens it (vendor
 // key only), nothing activated, no trial.
@@ -62,7 +62,7 @@ async function importAccount(t: Test, number: string) {
 async function videoAnswer(t: Test, name: string): Promise<{ audio: number; video: number }> {
   const { v } = await openTerminals(t, 'v');
   const terminal = await joinMeeting(target, { dial: '880013**5678', name, media: pcmuVp8Media(v.port, v.port + 2), hold: 60_000, scenario: 'meeting-join-remote-bye.xml' });
-  box.app.live.get('880013')?.participants.values().next().value?.hangUp('test over');
+  await hangUpFirstParticipant(box, '880013', 'test over');
   t.ok((await terminal.result).ok, `${name}: the terminal got its BYE`);
   await waitFor('the meeting to end', 5000, () => box.app.live.get('880013') === undefined);
   return { audio: terminal.answeredPort, video: terminal.answeredVideoPort };
