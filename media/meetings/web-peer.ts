@@ -95,8 +95,7 @@ export class WebPeer {
    */
   async produceContent(rtpParameters: types.RtpParameters): Promise<types.Producer> {
     if (this.#closed) throw createError('VCBOX_ERR_PARTICIPANT_NOT_FOUND', { id: this.id, meeting: this.#meeting.key });
-    const codecs: unknown = rtpParameters?.codecs;
-    if (!Array.isArray(codecs) || codecs.length === 0 || !codecs.every((c) => typeof c?.mimeType === 'string' && /^video\//i.test(c.mimeType))) {
+    if (!namesOnly(rtpParameters, 'video')) {
       throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'a shared screen is sent in video codecs only (H.264 or VP8); its RTP parameters name none or another kind' });
     }
     this.closeContent();
@@ -135,7 +134,17 @@ export class WebPeer {
    */
   async produce(kind: 'audio' | 'video', rtpParameters: types.RtpParameters, muted: () => boolean): Promise<types.Producer> {
     if (this.#closed) throw createError('VCBOX_ERR_PARTICIPANT_NOT_FOUND', { id: this.id, meeting: this.#meeting.key });
-    const producer = await this.send.produce({ kind, rtpParameters, appData: { participantId: this.id } });
+    // mediasoup takes any codec of the router under either kind: an audio codec sent as "video"
+    // would reach the compositor's decoder, a video codec sent as "audio" the mixer's.
+    if (!namesOnly(rtpParameters, kind)) {
+      throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `a ${kind} track is sent in ${kind} codecs only; its RTP parameters name none or another kind` });
+    }
+    let producer: types.Producer;
+    try {
+      producer = await this.send.produce({ kind, rtpParameters, appData: { participantId: this.id } });
+    } catch (error) {
+      throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `the ${kind} track's RTP parameters are refused (${String((error as Error).message).slice(0, 200)})` });
+    }
     try {
       if (kind === 'audio') {
         const consumer = await this.#meeting.mixerTransport.consume({ producerId: producer.id, rtpCapabilities: this.#meeting.router.rtpCapabilities });
@@ -186,4 +195,10 @@ export class WebPeer {
     this.#mixerConsumers.length = 0;
     this.#content = undefined;
   }
+}
+
+/** True when `rtpParameters` name at least one codec and every codec is of `kind` (RTX included: video/rtx). */
+function namesOnly(rtpParameters: types.RtpParameters, kind: 'audio' | 'video'): boolean {
+  const codecs: unknown = rtpParameters?.codecs;
+  return Array.isArray(codecs) && codecs.length > 0 && codecs.every((c) => typeof c?.mimeType === 'string' && c.mimeType.toLowerCase().startsWith(`${kind}/`));
 }
