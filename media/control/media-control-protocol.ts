@@ -13,7 +13,7 @@
  * control plane calls it (`MediaControl`).
  */
 import type { types } from 'mediasoup';
-import { EQUAL_SPLIT_LAYOUTS, ONE_PLUS_N_LAYOUTS, VIDEO_RESOLUTIONS } from '../../server/core/call-settings.ts';
+import { CONTENT_RESOLUTIONS, EQUAL_SPLIT_LAYOUTS, ONE_PLUS_N_LAYOUTS, VIDEO_RESOLUTIONS } from '../../server/core/call-settings.ts';
 import type { MediaSettings } from '../media-settings.ts';
 import type { PictureState } from '../mcu/composed-picture.ts';
 import type { LayoutChoice } from '../mcu/layouts.ts';
@@ -223,6 +223,7 @@ const MEDIA_SETTING_SHAPES: { readonly [K in keyof MediaSettings]-?: ParamShape<
   'call.rtpTimeoutSeconds': number('call.rtpTimeoutSeconds'),
   'call.maxVideoResolution': text('call.maxVideoResolution', { oneOf: VIDEO_RESOLUTIONS }),
   'call.maxBandwidth': text('call.maxBandwidth'),
+  'call.maxContentResolution': text('call.maxContentResolution', { oneOf: CONTENT_RESOLUTIONS }),
   'call.layout.equalSplitMax': text('call.layout.equalSplitMax', { oneOf: EQUAL_SPLIT_LAYOUTS }),
   'call.layout.onePlusNMax': text('call.layout.onePlusNMax', { oneOf: ONE_PLUS_N_LAYOUTS }),
   'call.polling.intervalSeconds': number('call.polling.intervalSeconds'),

@@ -250,7 +250,7 @@ async function consume(info: ProducerInfo): Promise<void> {
   if (state.composed && info.kind === 'video') return;
   const params = await signaling.request<{ id: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: types.RtpParameters }>('consume', {
     producerId: info.producerId,
-    rtpCapabilities: device.rtpCapabilities,
+    rtpCapabilities: receiveCapabilities(device),
   });
   const consumer = await recvTransport.consume(params);
   state.consumers.set(consumer.id, { consumer, info });
@@ -258,11 +258,26 @@ async function consume(info: ProducerInfo): Promise<void> {
   await signaling.request('resume', { consumerId: consumer.id });
 }
 
+/**
+ * What this page tells the box it decodes: the browser's own capabilities, or — with `?recv=VP8`
+ * (or `H264`) in the address — that one video codec only (a support check of the box's content
+ * transcoding for browsers that cannot decode H.264).
+ */
+function receiveCapabilities(from: Device): types.RtpCapabilities {
+  const caps = from.rtpCapabilities;
+  if (!receiveOnly) return caps;
+  const codecs = caps.codecs ?? [];
+  const kept = codecs.filter((c) => c.kind === 'audio' || c.mimeType.toLowerCase() === `video/${receiveOnly}`);
+  const payloadTypes = new Set(kept.map((c) => c.preferredPayloadType));
+  const rtx = codecs.filter((c) => c.mimeType.toLowerCase() === 'video/rtx' && payloadTypes.has(Number(c.parameters?.apt)));
+  return { ...caps, codecs: [...kept, ...rtx] };
+}
+
 /** The composed picture, as one tile. */
 async function consumeComposed(): Promise<void> {
   if (!signaling || !device || !recvTransport) return;
   const params = await signaling.request<{ id: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: types.RtpParameters }>('consumeComposed', {
-    rtpCapabilities: device.rtpCapabilities,
+    rtpCapabilities: receiveCapabilities(device),
   });
   const consumer = await recvTransport.consume(params);
   state.consumers.set(consumer.id, { consumer, info: { producerId: params.producerId, participantId: 'composed', displayName: t('composedTile'), kind: 'video' } });
@@ -304,7 +319,7 @@ async function showContent(info: ContentInfo | null): Promise<void> {
   state.content = entry;
   const params = await signaling.request<{ id: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: types.RtpParameters }>('consume', {
     producerId: info.producerId,
-    rtpCapabilities: device.rtpCapabilities,
+    rtpCapabilities: receiveCapabilities(device),
   });
   const consumer = await recvTransport.consume(params);
   if (state.content !== entry) {
@@ -366,8 +381,8 @@ async function stopSharing(tellBox: boolean): Promise<void> {
   if (tellBox) await signaling?.request('stopContent').catch(() => undefined);
 }
 
-/** What the content view shows now, for tests and support: whose content, its size and frames so far. */
-function contentView(): { shown: boolean; presenter: string | null; sharing: boolean; width: number; height: number; frames: number; mimeType: string | null } {
+/** What the content view shows now, for tests and support: whose content, its size and frames so far, the codec it is sent in and the one received. */
+function contentView(): { shown: boolean; presenter: string | null; sharing: boolean; width: number; height: number; frames: number; mimeType: string | null; received: string | null } {
   const video = $<HTMLVideoElement>('content-video');
   return {
     shown: !$('content-view').hidden,
@@ -377,6 +392,8 @@ function contentView(): { shown: boolean; presenter: string | null; sharing: boo
     height: video.videoHeight,
     frames: video.getVideoPlaybackQuality?.().totalVideoFrames ?? 0,
     mimeType: state.sharing?.mimeType ?? state.content?.info.mimeType ?? null,
+    // The codec this page decodes the content in (the presenter's, or the box's transcoded copy).
+    received: state.content?.consumer?.rtpParameters.codecs[0]?.mimeType ?? null,
   };
 }
 
@@ -591,6 +608,7 @@ $('lang').addEventListener('change', (event) => {
 // A link may carry the meeting: /join/?m=880001 — the page asks whether it needs a PIN.
 const fromLink = new URLSearchParams(location.search).get('m');
 const forceRelay = new URLSearchParams(location.search).get('ice') === 'relay';
+const receiveOnly = ['vp8', 'h264'].find((codec) => codec === new URLSearchParams(location.search).get('recv')?.toLowerCase());
 if (fromLink && /^\d{5,12}$/.test(fromLink)) {
   ($('number') as HTMLInputElement).value = fromLink;
   fetch(`/api/v1/join/${fromLink}`)
