@@ -30,6 +30,7 @@ import type { MediaSettings } from './media-settings.ts';
 import type { VideoPolicy } from './mcu/video-policy.ts';
 import type { ContentPolicy } from './meetings/content-policy.ts';
 import type { ContentRoutingState } from './meetings/content-routing.ts';
+import type { ContentCap } from './meetings/meeting-types.ts';
 import { natAddressFor, type StaticNat } from '../server/core/static-nat.ts';
 import type { WorkerPool } from './worker-pool/worker-pool.ts';
 
@@ -219,7 +220,7 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
 
   /** A browser receives the composed picture instead of each camera (the join page's composed view). */
   /** A browser shares its screen: its content producer (forwarded while it holds the floor). */
-  produceWebContent(meeting: string, participantId: string, rtpParameters: types.RtpParameters): Promise<{ producerId: string; mimeType: string; reachesSip: boolean }> {
+  produceWebContent(meeting: string, participantId: string, rtpParameters: types.RtpParameters): Promise<{ producerId: string; mimeType: string; reachesSip: boolean; cap: ContentCap }> {
     return this.#live(meeting).produceWebContent(participantId, rtpParameters);
   }
 

@@ -13,8 +13,9 @@
  *   codec (a browser's VP8), another H.264 packetization mode, or over the cap — it is
  *   **transcoded**: one VideoTranscoder per (source, codec and mode, size, frame rate,
  *   bitrate), shared by every line that takes it. Until the probe knows the size (the first
- *   key frame, asked for at once) lines that could take the source as it is wait; a source
- *   whose size is still unknown after 3 s is transcoded. A source once seen over the cap stays
+ *   key frame, asked for at once; or the size it had when its presenter last presented) lines
+ *   that could take the source as it is wait; a source whose size is still unknown after 3 s is
+ *   transcoded. A source once seen over the cap stays
  *   transcoded (the peaks only grow), unless its size shrinks back within it.
  * - **Browsers** consume the source as it is when they can decode its codec, else a transcoded
  *   copy (VP8, else H.264) at the cap (`consumeForBrowser`); their consumers are marked as
@@ -103,6 +104,9 @@ export class ContentRouting {
   #told = 'none';
   readonly #transcoders = new Map<string, RunningTranscoder>();
   #probe: ContentProbe | undefined;
+  /** Content producers' last seen sizes (#remember). */
+  readonly #sizes = new Map<string, NonNullable<ContentShape['size']>>();
+  /** How each SIP content line receives the presentation, as the last pass made it. */
   readonly #routes = new Map<string, ContentRoute>();
   #waitTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -212,7 +216,7 @@ export class ContentRouting {
     const source = this.source();
     await this.#watchSource(source);
     const policy = this.#roster.policy();
-    this.#routes.clear();
+    const routes = new Map<string, ContentRoute>();
     let waiting = false;
     for (const leg of [...this.#roster.legs()]) {
       if (!leg.content || leg.closed) continue;
@@ -226,15 +230,20 @@ export class ContentRouting {
           log.warn({ meeting: this.#roster.key, participant: leg.id, err: (error as Error).message }, 'could not make the content for a content line');
         }
       }
-      this.#routes.set(leg.id, route);
       waiting ||= route === 'waiting';
-      if (leg.isShowingContent(wanted?.id)) continue;
-      try {
-        await leg.showContent(wanted);
-      } catch (error) {
-        log.warn({ meeting: this.#roster.key, participant: leg.id, err: (error as Error).message }, 'could not send the content to a leg');
+      if (!leg.isShowingContent(wanted?.id)) {
+        try {
+          await leg.showContent(wanted);
+        } catch (error) {
+          log.warn({ meeting: this.#roster.key, participant: leg.id, err: (error as Error).message }, 'could not send the content to a leg');
+          route = 'none';
+        }
       }
+      routes.set(leg.id, route);
     }
+    // What each line receives now (said once the pass has made it so).
+    this.#routes.clear();
+    for (const [id, route] of routes) this.#routes.set(id, route);
     clearTimeout(this.#waitTimer);
     if (waiting && this.#probe) {
       this.#waitTimer = setTimeout(() => this.route(), Math.max(100, SIZE_WAIT_MS + 100 - this.#probe.shape.ageMs));
@@ -267,18 +276,18 @@ export class ContentRouting {
 
   /** The source keeps within the cap for a line that takes at most `terminalHeight` lines: yes, no, or not known yet. */
   #fits(source: types.Producer, policy: ContentPolicy, terminalHeight: number): 'yes' | 'no' | 'unknown' {
-    const probe = this.#probe;
-    if (!probe || probe.producerId !== source.id) return 'unknown';
-    const { size, peakFps, peakKbps, ageMs } = probe.shape;
+    const probe = this.#probe && this.#probe.producerId === source.id ? this.#probe.shape : undefined;
+    const size = probe?.size ?? this.#sizes.get(source.id);
+    const { peakFps = 0, peakKbps = 0, ageMs = 0 } = probe ?? {};
     if (!size) return ageMs >= SIZE_WAIT_MS ? 'no' : 'unknown';
     if (size.width > policy.width || size.height > policy.height || size.height > terminalHeight) return 'no';
     if (peakFps > policy.fps * 1.5 + 1 || peakKbps > policy.kbps * 1.5) return 'no';
     return 'yes';
   }
 
-  /** The probe follows the source SIP lines might take as it is (H.264); none otherwise. */
+  /** The probe follows the presenter's content (its size and rates decide forwarding, and say what is transcoded). */
   async #watchSource(source: { participantId: string; producer: types.Producer } | undefined): Promise<void> {
-    const probed = source && source.producer.rtpParameters.codecs[0]?.mimeType.toLowerCase() === 'video/h264' ? source : undefined;
+    const probed = source;
     if (this.#probe && (this.#probe.closed || this.#probe.producerId !== probed?.producer.id)) {
       this.#probe.close();
       this.#probe = undefined;
@@ -287,12 +296,31 @@ export class ContentRouting {
     const presenter = probed.participantId;
     const isLeg = this.#roster.legs().some((l) => l.id === presenter);
     try {
-      this.#probe = await ContentProbe.start(this.#roster.router, probed.producer, () => this.route(), () => {
-        if (isLeg) this.#roster.keyFrameNeeded(presenter);
-      });
+      const probe = await ContentProbe.start(
+        this.#roster.router,
+        probed.producer,
+        () => {
+          this.#remember(probed.producer, probe.shape.size);
+          this.route();
+        },
+        () => {
+          if (isLeg) this.#roster.keyFrameNeeded(presenter);
+        },
+      );
+      this.#probe = probe;
     } catch (error) {
       log.warn({ meeting: this.#roster.key, err: (error as Error).message }, 'could not probe the content; SIP content lines get it transcoded');
     }
+  }
+
+  /**
+   * The size a content producer was last seen at: a presenter presenting again is routed at once
+   * on it (the probe measures afresh and re-routes if it changed); forgotten with the producer.
+   */
+  #remember(producer: types.Producer, size: ContentShape['size']): void {
+    if (!size || producer.closed) return;
+    if (!this.#sizes.has(producer.id)) producer.observer.once('close', () => this.#sizes.delete(producer.id));
+    this.#sizes.set(producer.id, size);
   }
 
   /** The running transcoder of `source` to `target` and `shape` (started on first need); its producer. */
@@ -374,6 +402,7 @@ export class ContentRouting {
     clearTimeout(this.#waitTimer);
     this.#probe?.close();
     this.#probe = undefined;
+    this.#sizes.clear();
     for (const { transcoder } of this.#transcoders.values()) {
       transcoder.onClose = undefined;
       transcoder.close();

@@ -27,6 +27,7 @@ import { ContentRouting, type ContentRoutingState, reachesSip } from './content-
 import { MeetingPictures, type MeetingPictureState } from './meeting-pictures.ts';
 import { sipLegSnapshot, webPeerSnapshot } from './meeting-stats.ts';
 import {
+  type ContentCap,
   type MediaNetwork,
   type MeetingMediaEvents,
   type MeetingMediaOptions,
@@ -46,6 +47,7 @@ import { WebPeer } from './web-peer.ts';
 
 // The shapes of a meeting's media, where they were before meeting-types.ts (importers keep working).
 export {
+  type ContentCap,
   type ContentInfo,
   type MediaNetwork,
   type MeetingMediaEvents,
@@ -437,7 +439,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
    * lines take as it is; the join page prefers it — VP8 is transcoded for them). Routed once the
    * browser holds the floor.
    */
-  async produceWebContent(participantId: string, rtpParameters: types.RtpParameters): Promise<{ producerId: string; mimeType: string; reachesSip: boolean }> {
+  async produceWebContent(participantId: string, rtpParameters: types.RtpParameters): Promise<{ producerId: string; mimeType: string; reachesSip: boolean; cap: ContentCap }> {
     const peer = this.#peer(participantId);
     const producer = await peer.produceContent(rtpParameters);
     producer.observer.once('close', () => {
@@ -449,7 +451,8 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     if (sip && mimeType.toLowerCase() !== 'video/h264') log.info({ meeting: this.key, participant: participantId, codec: mimeType }, 'browser content is not H.264: it is transcoded to H.264 for SIP content lines');
     if (!sip) log.warn({ meeting: this.key, participant: participantId, codec: mimeType }, 'browser content is neither H.264 nor VP8: SIP terminals cannot receive it');
     this.#content.route();
-    return { producerId: producer.id, mimeType, reachesSip: sip };
+    const { width, height, fps, kbps } = this.#options.contentPolicy?.() ?? DEFAULT_CONTENT_POLICY;
+    return { producerId: producer.id, mimeType, reachesSip: sip, cap: { width, height, fps, kbps } };
   }
 
   /** A browser stopped sharing its screen (or lost the floor): its content producer closed; false when it shared none. */

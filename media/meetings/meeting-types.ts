@@ -151,6 +151,14 @@ export interface ContentInfo {
   readonly reachesSip: boolean;
 }
 
+/** The content cap a browser's share should keep within (so SIP content lines take it as sent): largest size, frame rate, bitrate in kbit/s. */
+export interface ContentCap {
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  readonly kbps: number;
+}
+
 export interface WebTransportInfo {
   readonly id: string;
   readonly iceParameters: types.IceParameters;

@@ -9,14 +9,17 @@
  * largest size (kept in proportion, never enlarged), the frame rate, the bitrate, the key-frame
  * interval; the H.264 level follows the size. The owners keep one transcoder per (source,
  * target) and close those nobody takes. Key frames at a fixed interval (ffmpeg does not answer
- * PLI); the source is asked for key frames until the output starts, and whenever the decoder
- * reports an error; ffmpeg exits by itself after 10 s without input. `close()` is idempotent and ends the
+ * PLI). The source flows once ffmpeg has opened its input port (seen in /proc/net/udp) and is
+ * asked for key frames until the output starts, and whenever the decoder reports an error; a
+ * frame-rate cap drops frames as they come (no padding, no waiting); ffmpeg exits by itself
+ * after 10 s without input. `close()` is idempotent and ends the
  * process and the transports; `onClose` tells the owner when it ended by itself.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { types } from 'mediasoup';
@@ -50,13 +53,21 @@ export function transcodeKey(sourceProducerId: string, target: TranscodeTarget):
   return `${sourceProducerId}>${target.mimeType}/${target.packetizationMode ?? ''}`;
 }
 
-/** The ffmpeg video filter that fits the source into `shape` (proportions kept, even sizes, never enlarged), at its frame rate. */
+/** The ffmpeg video filter that fits the source into `shape` (proportions kept, even sizes, never enlarged). */
 export function scaleFilter(shape: TranscodeShape): string {
   const height = shape.maxHeight ?? 720;
-  const scale = shape.maxWidth
+  return shape.maxWidth
     ? `scale=w='min(iw,${shape.maxWidth})':h='min(ih,${height})':force_original_aspect_ratio=decrease:force_divisible_by=2`
     : `scale=-2:'min(ih,${height})'`;
-  return shape.fps ? `${scale},fps=${shape.fps}` : scale;
+}
+
+/**
+ * ffmpeg's output options that keep the frame rate at most `fps`: frames closer together than
+ * 1/fps are dropped as they come (variable rate: a slower source is not padded with copies, and
+ * no frame waits for the next — the fps filter would hold each one back a frame interval).
+ */
+export function frameRateOptions(fps: number | undefined): string[] {
+  return fps ? ['-r', String(fps), '-fps_mode', 'vfr'] : [];
 }
 
 /** The H.264 level for an output of at most `height` lines (3.1 up to 720p, 4.0 above), as ffmpeg's -level and the producer's profile-level-id. */
@@ -65,6 +76,24 @@ export function h264Level(height: number): { readonly level: string; readonly pr
 }
 
 /** Two free consecutive UDP ports on loopback (RTP and RTCP for ffmpeg's input). */
+/**
+ * Resolves once a UDP socket is bound to `port` on loopback or every address (ffmpeg opened its input), read from
+ * /proc/net/udp — probing by binding the port ourselves could take it from ffmpeg —, or after
+ * `timeoutMs` (false).
+ */
+async function inputBound(port: number, timeoutMs: number): Promise<boolean> {
+  // ffmpeg binds its RTP input on every address (0.0.0.0); loopback counts too.
+  const wanted = new Set(['0100007F', '00000000'].map((host) => `${host}:${port.toString(16).toUpperCase().padStart(4, '0')}`));
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const table = await readFile('/proc/net/udp', 'utf8').catch(() => undefined);
+    if (table === undefined) return false;
+    if (table.split('\n').some((line) => wanted.has(line.trim().split(/\s+/)[1] ?? ''))) return true;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return false;
+}
+
 async function freePortPair(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = 2 * randomInt(10_000, 14_999);
@@ -93,6 +122,8 @@ export class VideoTranscoder {
   readonly #process: ChildProcess;
   readonly #dir: string;
   readonly #timers: NodeJS.Timeout[] = [];
+  /** Asks the source for a key frame (at most one a second). */
+  #askSource: () => void = () => undefined;
   #closed = false;
   /** Called once when the transcoder ends (by itself or by close()). */
   onClose: (() => void) | undefined;
@@ -150,6 +181,7 @@ export class VideoTranscoder {
         '-i', sdpFile,
         '-an',
         '-vf', scaleFilter(options),
+        ...frameRateOptions(options.fps),
         ...encoder,
         ...keyFrames, '-b:v', String(bitrate), '-maxrate', String(bitrate), '-bufsize', String(Math.round(bitrate / 2)),
         '-payload_type', String(payloadType), '-ssrc', String(ssrc),
@@ -173,7 +205,10 @@ export class VideoTranscoder {
       });
       const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
       const transcoder = new VideoTranscoder(options.key ?? transcodeKey(source.id, target), producer, input, output, consumer, child, dir, options.onSourceKeyFrame);
+      // The source flows once ffmpeg listens: a key frame sent before would be lost.
+      await inputBound(inputPort, 3000);
       await consumer.resume();
+      transcoder.#askSource();
       return transcoder;
     } catch (error) {
       input.close();
@@ -202,9 +237,9 @@ export class VideoTranscoder {
     this.#dir = dir;
     let stderr = '';
     let askedAt = 0;
-    // A key frame from the source (PLI/FIR; a SIP source by SIP INFO too), at most one a second.
+    // A key frame from the source (PLI/FIR; a SIP source by SIP INFO too), at most one in 400 ms.
     const ask = (): void => {
-      if (this.#closed || Date.now() - askedAt < 900) return;
+      if (this.#closed || Date.now() - askedAt < 400) return;
       askedAt = Date.now();
       void consumer.requestKeyFrame().catch(() => undefined);
       onSourceKeyFrame?.();
@@ -219,9 +254,9 @@ export class VideoTranscoder {
       if (!this.#closed) log.warn({ key, code, signal, stderr }, 'transcoder exited');
       this.close();
     });
-    // ffmpeg decodes from a key frame, and one sent before it listened is lost (the consumer
-    // starts at once, ffmpeg takes a moment to open its port): the source is asked again each
-    // second until the output's first key frame shows ffmpeg decodes (30 s at most).
+    // ffmpeg decodes from a key frame; the source starts flowing once ffmpeg listens and is asked
+    // for one then, and again every half second until the output's first key frame shows ffmpeg
+    // decodes (its first one is sometimes lost), 15 s at most.
     let started = false;
     void producer
       .enableTraceEvent(['keyframe'])
@@ -237,9 +272,10 @@ export class VideoTranscoder {
     const keepAsking = (): void => {
       if (this.#closed || started || attempts++ > 30) return;
       ask();
-      this.#timers.push(setTimeout(keepAsking, 1000));
+      this.#timers.push(setTimeout(keepAsking, 500));
     };
-    this.#timers.push(setTimeout(keepAsking, 150));
+    this.#timers.push(setTimeout(keepAsking, 500));
+    this.#askSource = ask;
     consumer.observer.once('close', () => this.close());
     log.info({ key, pid: child.pid }, 'transcoder started');
   }

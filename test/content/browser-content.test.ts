@@ -18,7 +18,7 @@ import t from 'tap';
 import type { PresenterChange } from '../../server/bfcp/floor-control-server.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { BfcpClient, type BfcpClientEvent, findAttributes, floorRequestId, overallStatus } from '../helpers/bfcp-client.ts';
-import { launchBrowser, openPage, SCREEN_SHARE_ARGS, type WatchedPage } from '../helpers/browser.ts';
+import { launchBrowser, openPage, SCREEN_SHARE_ARGS, slidesScreen, type WatchedPage } from '../helpers/browser.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { bfcpOf, type ContentTerminal, contentOffer, contentReceiver, joinWithContent, startSlides } from '../helpers/content-terminal.ts';
 import { waitFor } from '../helpers/meeting-terminal.ts';
@@ -174,29 +174,6 @@ t.test('browser and SIP presenters take the one floor from each other; content r
   await Promise.all([hangUp('RoomA', roomA), hangUp('RoomB', roomB)]);
   await waitFor('the meeting to end', 5000, () => box.app.live.get(room.number) === undefined);
 });
-
-/**
- * The page's screen becomes `width`×`height` slides painted on a canvas — blue on the left half,
- * yellow on the right — repainted `fps` times a second (Chromium's fake screen is one colour
- * pattern; these let a terminal's decoded frames say it got the right picture the right way round).
- */
-async function slidesScreen(p: WatchedPage, width = 1920, height = 1080, fps = 5): Promise<void> {
-  await p.page.evaluate(`(() => {
-    const canvas = document.createElement('canvas');
-    canvas.width = ${width};
-    canvas.height = ${height};
-    const g = canvas.getContext('2d');
-    let n = 0;
-    const paint = () => {
-      g.fillStyle = '#0000ff'; g.fillRect(0, 0, ${width / 2}, ${height});
-      g.fillStyle = '#ffff00'; g.fillRect(${width / 2}, 0, ${width / 2}, ${height});
-      g.fillStyle = (n++ % 2) ? '#0000fe' : '#0000ff'; g.fillRect(0, 0, 8, 8);
-    };
-    paint();
-    setInterval(paint, ${Math.round(1000 / fps)});
-    navigator.mediaDevices.getDisplayMedia = async () => canvas.captureStream(${fps});
-  })()`);
-}
 
 t.test('a browser that shares in VP8: room systems get it transcoded to H.264, one transcoder for both', async (t) => {
   const b = await openTerminals(t, 'audio', 'video');

@@ -4,8 +4,9 @@
  * everyone (SIP terminals' audio and other browsers' audio and video, SFU; the camera is sent
  * as simulcast) — or, with "composed view", the MCU's one composed picture instead of every
  * camera, for a weak computer; mute; share the screen (getDisplayMedia → a second producer
- * marked as content, H.264 when the browser can: SIP room systems take content in H.264 — the
- * box gives this page the meeting's one floor, taken from whoever presented); content someone
+ * marked as content, H.264 when the browser can: SIP room systems take content in H.264 —, kept
+ * within the box's content cap so they take it as sent — the box gives this page the meeting's
+ * one floor, taken from whoever presented); content someone
  * presents in its own large view beside the people; leave. Bundled by scripts/build-web.sh into web/join/join.js.
  * `window.vcboxJoin` exposes the state and a stats summary for tests and support.
  */
@@ -202,12 +203,19 @@ const state = {
   producers: [] as types.Producer[],
   errors: [] as string[],
   /** This page's shared screen, while it shares; how the box answered it. */
-  sharing: undefined as { producer: types.Producer; floor: string; mimeType: string; reachesSip: boolean } | undefined,
+  sharing: undefined as { producer: types.Producer; floor: string; mimeType: string; reachesSip: boolean; cap?: ContentCap } | undefined,
   /** The content shown in the content view: who presents, and the consumer of it (another's). */
   content: undefined as { info: ContentInfo; consumer?: types.Consumer } | undefined,
 };
 /** The answer to the last shareContent (the produce event hands the producer id on; the rest is kept here). */
-let shareAnswer: { floor: string; mimeType: string; reachesSip: boolean } | undefined;
+/** The box's content cap: the largest size, frame rate and bitrate room systems take a share in as sent. */
+interface ContentCap {
+  width: number;
+  height: number;
+  fps: number;
+  kbps: number;
+}
+let shareAnswer: { floor: string; mimeType: string; reachesSip: boolean; cap?: ContentCap } | undefined;
 let signaling: Signaling | undefined;
 let device: Device | undefined;
 let sendTransport: types.Transport | undefined;
@@ -355,7 +363,7 @@ async function shareScreen(options: { codec?: 'H264' | 'VP8' } = {}): Promise<vo
     track.stop();
     throw error;
   }
-  const answer = shareAnswer ?? { floor: 'granted', mimeType: producer.rtpParameters.codecs[0]?.mimeType ?? '', reachesSip: false };
+  const answer: { floor: string; mimeType: string; reachesSip: boolean; cap?: ContentCap } = shareAnswer ?? { floor: 'granted', mimeType: producer.rtpParameters.codecs[0]?.mimeType ?? '', reachesSip: false };
   state.sharing = { producer, ...answer };
   // Another's content leaves the view: this page presents now.
   state.content?.consumer?.close();
@@ -365,6 +373,12 @@ async function shareScreen(options: { codec?: 'H264' | 'VP8' } = {}): Promise<vo
   $('stop-share').hidden = false;
   $('content-notice').textContent = answer.reachesSip ? '' : t('noSipContent');
   track.addEventListener('ended', () => void stopSharing(true).catch(report));
+  // Within the box's content cap, room systems take the share as it is (no transcoding).
+  const cap = answer.cap;
+  if (cap) {
+    await track.applyConstraints({ width: { max: cap.width }, height: { max: cap.height }, frameRate: { max: cap.fps } }).catch(() => undefined);
+    await producer.setRtpEncodingParameters({ maxBitrate: cap.kbps * 1000 }).catch(() => undefined);
+  }
 }
 
 /** Stops this page's share; `tellBox` false when the box ended it (another took the floor). */
@@ -446,9 +460,9 @@ async function join(number: string, pin: string, name: string): Promise<void> {
   sendTransport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
     if (appData.content) {
       sig
-        .request<{ id: string; floor: string; mimeType: string; reachesSip: boolean }>('shareContent', { rtpParameters })
+        .request<{ id: string; floor: string; mimeType: string; reachesSip: boolean; cap?: ContentCap }>('shareContent', { rtpParameters })
         .then((answer) => {
-          shareAnswer = { floor: answer.floor, mimeType: answer.mimeType, reachesSip: answer.reachesSip };
+          shareAnswer = { floor: answer.floor, mimeType: answer.mimeType, reachesSip: answer.reachesSip, ...(answer.cap ? { cap: answer.cap } : {}) };
           callback({ id: answer.id });
         }, errback);
       return;
