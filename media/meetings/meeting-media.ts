@@ -127,11 +127,8 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       isLeg: (id) => this.#legs.has(id),
       policy: () => this.#policy(),
       keyFrameNeeded: (id) => this.emit('keyframerequest', id),
-      content: () => {
-        // The content layout shows a SIP presenter's content.
-        const source = this.#content.source();
-        return source && this.#legs.has(source.participantId) ? source : undefined;
-      },
+      // The content layout shows the presenter's content, a SIP terminal's or a browser's.
+      content: () => this.#content.source(),
     });
     parts.mixer.on('dominantspeaker', (id) => {
       this.#pictures.dominantSpeaker(id);
@@ -451,6 +448,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     if (sip && mimeType.toLowerCase() !== 'video/h264') log.info({ meeting: this.key, participant: participantId, codec: mimeType }, 'browser content is not H.264: it is transcoded to H.264 for SIP content lines');
     if (!sip) log.warn({ meeting: this.key, participant: participantId, codec: mimeType }, 'browser content is neither H.264 nor VP8: SIP terminals cannot receive it');
     this.#content.route();
+    this.#pictures.refresh();
     const { width, height, fps, kbps } = this.#options.contentPolicy?.() ?? DEFAULT_CONTENT_POLICY;
     return { producerId: producer.id, mimeType, reachesSip: sip, cap: { width, height, fps, kbps } };
   }
@@ -461,17 +459,21 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     if (closed) {
       log.info({ meeting: this.key, participant: participantId }, 'browser stopped sharing content');
       this.#content.route();
+      this.#pictures.refresh();
     }
     return closed;
   }
 
   /**
    * A browser takes the composed picture (VP8, the canvas size) instead of every camera: one
-   * video stream to decode, for weak laptops (the join page's "composed view").
+   * video stream to decode, for weak laptops (the join page's "composed view"); while another
+   * participant presents, the content layout. Asked again, it replaces the browser's previous one.
    */
   async consumeComposedWeb(participantId: string, rtpCapabilities: types.RtpCapabilities): Promise<WebConsumerInfo> {
     const peer = this.#peer(participantId);
     const producer = await this.#pictures.composedForBrowser(participantId, rtpCapabilities);
+    // One composed picture per browser: the one it took before (the people, or the content layout) goes.
+    for (const consumer of peer.consumers) if (consumer.appData.composed) consumer.close();
     return peer.consume(producer.id, rtpCapabilities, { composed: true });
   }
 

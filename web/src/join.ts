@@ -281,13 +281,19 @@ function receiveCapabilities(from: Device): types.RtpCapabilities {
   return { ...caps, codecs: [...kept, ...rtx] };
 }
 
-/** The composed picture, as one tile. */
+/** The composed picture, as one tile (asked again, it replaces the one before: the box sends the content layout while another presents). */
 async function consumeComposed(): Promise<void> {
   if (!signaling || !device || !recvTransport) return;
   const params = await signaling.request<{ id: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: types.RtpParameters }>('consumeComposed', {
     rtpCapabilities: receiveCapabilities(device),
   });
   const consumer = await recvTransport.consume(params);
+  for (const [id, entry] of state.consumers) {
+    if (entry.info.participantId !== 'composed') continue;
+    entry.consumer.close();
+    state.consumers.delete(id);
+    document.querySelector(`[data-track="${CSS.escape(entry.consumer.track.id)}"]`)?.remove();
+  }
   state.consumers.set(consumer.id, { consumer, info: { producerId: params.producerId, participantId: 'composed', displayName: t('composedTile'), kind: 'video' } });
   attach('composed', t('composedTile'), consumer.track);
   await signaling.request('resume', { consumerId: consumer.id });
@@ -312,8 +318,19 @@ function showContentView(track: MediaStreamTrack | undefined, caption: string): 
   $('content-view').hidden = !track;
 }
 
-/** Someone presents (or nobody, null): another's content is consumed into the content view; this page's own share shows its own screen. */
+/** The composed view's requests for its picture, one after another. */
+let composedQueue: Promise<void> = Promise.resolve();
+
+/**
+ * Someone presents (or nobody, null): another's content is consumed into the content view; this
+ * page's own share shows its own screen. On the composed view the content comes inside the one
+ * picture instead (the content layout): the page asks for its picture again.
+ */
 async function showContent(info: ContentInfo | null): Promise<void> {
+  if (state.composed) {
+    if (state.phase === 'joined') composedQueue = composedQueue.then(consumeComposed).catch(report);
+    return;
+  }
   if (state.sharing) return;
   const current = state.content;
   if (current && current.info.producerId === info?.producerId && current.info.participantId === info?.participantId) return;

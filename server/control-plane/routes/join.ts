@@ -41,7 +41,7 @@ import type { Admission, ParticipantSession, ParticipantSessions, RefusalKind } 
 import type { TurnAccess } from '../../turn/turn-config.ts';
 import type { TurnGuestKeys } from '../../turn/turn-guest-keys.ts';
 import type { Settings } from '../../settings/settings-schema.ts';
-import { AddressConnections, inSlot, JOIN_LIMITS, PeerQuota } from '../join-socket/join-limits.ts';
+import { AddressConnections, inFlight, inSlot, JOIN_LIMITS, PeerQuota } from '../join-socket/join-limits.ts';
 import { isOwnOrigin } from '../join-socket/join-origin.ts';
 import { type JoinRequest, parseJoinRequest } from '../join-socket/join-requests.ts';
 import { minuteBudget } from '../rate-limit.ts';
@@ -326,7 +326,7 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
         }
         case 'consumeComposed':
           if (session.audioOnly) throw createError('VCBOX_ERR_LICENSE_AUDIO_ONLY');
-          return inSlot(quota.composed(), () => media.consumeComposedWeb(meeting, participantId, params.rtpCapabilities as never));
+          return inFlight(quota.composed(), () => media.consumeComposedWeb(meeting, participantId, params.rtpCapabilities as never));
         case 'resume':
           return media.resumeWeb(meeting, participantId, String(params.consumerId));
         case 'shareContent': {
