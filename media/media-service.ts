@@ -61,6 +61,8 @@ export interface MediaServiceOptions {
 export interface MediaServiceEvents {
   ivrdigit: [callId: string, digit: string];
   keyframerequest: [meeting: string, participantId: string];
+  /** A SIP presenter should send a content key frame: SIP INFO naming its content line's label. */
+  contentkeyframerequest: [meeting: string, participantId: string, label: string];
   newproducer: [meeting: string, info: ProducerInfo];
   producerclosed: [meeting: string, producerId: string, participantId: string];
   participantclosed: [meeting: string, participantId: string, reason: string];
@@ -173,6 +175,7 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
       meeting.on('newproducer', (info) => this.emit('newproducer', key, info));
       meeting.on('content', (info) => this.emit('content', key, info));
       meeting.on('keyframerequest', (id) => this.emit('keyframerequest', key, id));
+      meeting.on('contentkeyframerequest', (id, label) => this.emit('contentkeyframerequest', key, id, label));
       meeting.on('producerclosed', (producerId, participantId) => this.emit('producerclosed', key, producerId, participantId));
       meeting.once('close', () => {
         if (this.#meetings.get(key) === meeting) this.#meetings.delete(key);
@@ -241,9 +244,9 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     return this.#live(meeting).updateSipLeg(participantId, offer);
   }
 
-  /** A SIP terminal asked for a key frame by SIP INFO: the video it is sent makes one. */
-  requestKeyFrame(meeting: string, participantId: string): Promise<void> {
-    return this.#live(meeting).requestKeyFrame(participantId);
+  /** A SIP terminal asked for a key frame by SIP INFO: the video it is sent makes one (its content, when the INFO names its content line's label). */
+  requestKeyFrame(meeting: string, participantId: string, streamId?: string): Promise<void> {
+    return this.#live(meeting).requestKeyFrame(participantId, streamId);
   }
 
   /** The participant hung up or was removed by the SIP side: no participantclosed event. */

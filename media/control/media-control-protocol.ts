@@ -32,7 +32,8 @@ export type JoinSipResult = SipLegAnswer;
 export type UpdateSipParams = [meeting: string, participantId: string, offer: string];
 export type UpdateSipResult = string;
 /** A SIP terminal asked for a key frame (SIP INFO). */
-export type RequestKeyFrameParams = [meeting: string, participantId: string];
+/** `streamId`: the RFC 5168 INFO's stream_id (an m-line's a=label), when it named one. */
+export type RequestKeyFrameParams = [meeting: string, participantId: string, streamId?: string];
 export type RequestKeyFrameResult = NoResult;
 /** A browser joins (`remoteAddress` picks the ICE address under static NAT). */
 export type JoinWebParams = [meeting: string, participantId: string, displayName: string, remoteAddress?: string];
@@ -168,6 +169,8 @@ export type MediaHandlers = { [M in Exclude<MediaMethod, 'ping'>]: (...params: M
 export interface MediaEvents {
   ivrdigit: [callId: string, digit: string];
   keyframerequest: [meeting: string, participantId: string];
+  /** A SIP presenter should send a content key frame: SIP INFO with the content line's label as stream_id. */
+  contentkeyframerequest: [meeting: string, participantId: string, label: string];
   newproducer: [meeting: string, info: ProducerInfo];
   producerclosed: [meeting: string, producerId: string, participantId: string];
   participantclosed: [meeting: string, participantId: string, reason: string];
@@ -176,7 +179,7 @@ export interface MediaEvents {
   content: [meeting: string, info: ContentInfo | null];
 }
 export type MediaEvent = keyof MediaEvents;
-export const MEDIA_EVENTS = ['participantclosed', 'dominantspeaker', 'newproducer', 'producerclosed', 'keyframerequest', 'ivrdigit', 'content'] as const satisfies readonly MediaEvent[];
+export const MEDIA_EVENTS = ['participantclosed', 'dominantspeaker', 'newproducer', 'producerclosed', 'keyframerequest', 'contentkeyframerequest', 'ivrdigit', 'content'] as const satisfies readonly MediaEvent[];
 
 // ------------------------------------------------------------------ request shapes (runtime)
 
@@ -252,7 +255,7 @@ export const MEDIA_REQUEST_SHAPES: { readonly [M in MediaMethod]: ShapesOf<Media
     }),
   ],
   updateSip: [meeting, participant, text('offer')],
-  requestKeyFrame: [meeting, participant],
+  requestKeyFrame: [meeting, participant, text('streamId', { optional: true })],
   joinWeb: [meeting, participant, text('displayName'), text('remoteAddress', { optional: true })],
   connectWeb: [meeting, participant, text('transportId'), object('dtlsParameters')],
   produceWeb: [meeting, participant, text('kind', { oneOf: ['audio', 'video'] }), object('rtpParameters')],

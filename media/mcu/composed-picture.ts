@@ -35,7 +35,7 @@ export interface PictureContent {
 }
 
 /** The compositor input id of the content (participant ids never start with '#'). */
-const CONTENT_INPUT = '#content';
+export const CONTENT_INPUT = '#content';
 
 export interface PictureTarget {
   readonly mimeType: 'video/VP8' | 'video/H264';

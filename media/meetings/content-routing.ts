@@ -53,7 +53,7 @@ export interface ContentRoster {
   peers(): readonly WebPeer[];
   /** The content cap now (live settings). */
   policy(): ContentPolicy;
-  /** A SIP presenter should send a content key frame (a probe or transcoder starts): SIP INFO. */
+  /** A SIP presenter should send a content key frame (a probe, a transcoder or a receiver starts, a receiver asks): SIP INFO. */
   keyFrameNeeded(participantId: string): void;
   /** Who presents, or its content, changed (null: nobody presents): browsers are told. */
   tell(info: ContentInfo | null): void;
@@ -104,6 +104,8 @@ export class ContentRouting {
   #told = 'none';
   readonly #transcoders = new Map<string, RunningTranscoder>();
   #probe: ContentProbe | undefined;
+  /** When each SIP presenter was last asked for a content key frame by SIP INFO. */
+  readonly #askedAt = new Map<string, number>();
   /** Content producers' last seen sizes (#remember). */
   readonly #sizes = new Map<string, NonNullable<ContentShape['size']>>();
   /** How each SIP content line receives the presentation, as the last pass made it. */
@@ -234,6 +236,8 @@ export class ContentRouting {
       if (!leg.isShowingContent(wanted?.id)) {
         try {
           await leg.showContent(wanted);
+          // A receiver starting on the presenter's own stream needs its key frame: PLI went with the consumer, SIP INFO too.
+          if (route === 'forwarded' && source) this.keyFrameFromPresenter();
         } catch (error) {
           log.warn({ meeting: this.#roster.key, participant: leg.id, err: (error as Error).message }, 'could not send the content to a leg');
           route = 'none';
@@ -304,7 +308,7 @@ export class ContentRouting {
           this.route();
         },
         () => {
-          if (isLeg) this.#roster.keyFrameNeeded(presenter);
+          if (isLeg) this.#askPresenter(presenter);
         },
       );
       this.#probe = probe;
@@ -323,6 +327,31 @@ export class ContentRouting {
     this.#sizes.set(producer.id, size);
   }
 
+  /**
+   * A receiver (a content line, the content layout's compositor) needs a key frame of the
+   * presentation as sent: a SIP presenter is asked by SIP INFO too (PLI/FIR are mediasoup's).
+   */
+  keyFrameFromPresenter(): void {
+    const source = this.source();
+    if (source && this.#roster.legs().some((l) => l.id === source.participantId)) this.#askPresenter(source.participantId);
+  }
+
+  /** A content line's terminal asked for a key frame (SIP INFO naming its content stream): the stream it is sent makes one. */
+  async receiverAskedKeyFrame(leg: SipLeg): Promise<void> {
+    const consumer = leg.content?.consumer;
+    if (!consumer || consumer.closed) return;
+    await consumer.requestKeyFrame();
+    if (leg.content?.showing === this.source()?.producer.id) this.keyFrameFromPresenter();
+  }
+
+  /** SIP INFO to a SIP presenter for a content key frame, at most one a second. */
+  #askPresenter(participantId: string): void {
+    const now = Date.now();
+    if (now - (this.#askedAt.get(participantId) ?? 0) < 1000) return;
+    this.#askedAt.set(participantId, now);
+    this.#roster.keyFrameNeeded(participantId);
+  }
+
   /** The running transcoder of `source` to `target` and `shape` (started on first need); its producer. */
   async #transcoder(source: { participantId: string; producer: types.Producer }, target: TranscodeTarget, shape: TranscodeShape): Promise<types.Producer> {
     const mode = target.mimeType === 'video/H264' ? `/${target.packetizationMode ?? 1}` : '';
@@ -336,7 +365,7 @@ export class ContentRouting {
       ...shape,
       key,
       onSourceKeyFrame: () => {
-        if (isLeg) this.#roster.keyFrameNeeded(presenter);
+        if (isLeg) this.#askPresenter(presenter);
       },
     });
     if (this.#closed) {

@@ -116,7 +116,10 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       legs: () => [...this.#legs.values()],
       peers: () => [...this.#webPeers.values()],
       policy: () => this.#options.contentPolicy?.() ?? DEFAULT_CONTENT_POLICY,
-      keyFrameNeeded: (id) => this.emit('contentkeyframerequest', id),
+      keyFrameNeeded: (id) => {
+        const label = this.#legs.get(id)?.content?.label;
+        if (label !== undefined) this.emit('contentkeyframerequest', id, label);
+      },
       tell: (info) => this.emit('content', info),
     });
     this.#pictures = new MeetingPictures({
@@ -127,6 +130,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       isLeg: (id) => this.#legs.has(id),
       policy: () => this.#policy(),
       keyFrameNeeded: (id) => this.emit('keyframerequest', id),
+      contentKeyFrameNeeded: () => this.#content.keyFrameFromPresenter(),
       // The content layout shows the presenter's content, a SIP terminal's or a browser's.
       content: () => this.#content.source(),
     });
@@ -328,10 +332,16 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
 
   /**
    * A SIP terminal asked for a key frame by SIP INFO (picture_fast_update, RFC 5168) instead of
-   * RTCP: the video it is sent is asked for one, as mediasoup does for its PLI/FIR.
+   * RTCP: the video it is sent is asked for one, as mediasoup does for its PLI/FIR — its content
+   * when the INFO names its content line's label (`stream_id`), else its people video.
    */
-  async requestKeyFrame(participantId: string): Promise<void> {
-    const consumer = this.#legs.get(participantId)?.video?.consumer;
+  async requestKeyFrame(participantId: string, streamId?: string): Promise<void> {
+    const leg = this.#legs.get(participantId);
+    if (streamId !== undefined && leg?.content && streamId === leg.content.label) {
+      await this.#content.receiverAskedKeyFrame(leg);
+      return;
+    }
+    const consumer = leg?.video?.consumer;
     if (consumer && !consumer.closed) await consumer.requestKeyFrame();
   }
 

@@ -14,7 +14,7 @@
 import type { types } from 'mediasoup';
 import { createError } from '../../server/core/errors.ts';
 import { getLogger } from '../../server/core/logger.ts';
-import { ComposedPicture, type PictureContent, type PictureParticipant, type PictureState } from '../mcu/composed-picture.ts';
+import { CONTENT_INPUT, ComposedPicture, type PictureContent, type PictureParticipant, type PictureState } from '../mcu/composed-picture.ts';
 import { effectiveLayout, type LayoutChoice } from '../mcu/layouts.ts';
 import { terminalMaxHeight, type VideoPolicy } from '../mcu/video-policy.ts';
 import type { SipLeg } from './sip-leg.ts';
@@ -36,6 +36,8 @@ export interface PictureRoster {
   policy(): VideoPolicy;
   /** A SIP terminal should send a key frame (its picture is newly shown): SIP INFO. */
   keyFrameNeeded(participantId: string): void;
+  /** The content layout's compositor needs a key frame of the presentation (a SIP presenter is asked by SIP INFO). */
+  contentKeyFrameNeeded(): void;
   /** The presentation now (the floor holder's content in the meeting router), if any. */
   content(): PictureContent | undefined;
 }
@@ -166,7 +168,8 @@ export class MeetingPictures {
     const starting = ComposedPicture.create(this.#roster.router, {
       ...this.#roster.policy(),
       onKeyFrameNeeded: (id) => {
-        if (this.#roster.isLeg(id)) this.#roster.keyFrameNeeded(id);
+        if (id === CONTENT_INPUT) this.#roster.contentKeyFrameNeeded();
+        else if (this.#roster.isLeg(id)) this.#roster.keyFrameNeeded(id);
       },
     })
       .then((picture) => {

@@ -186,8 +186,8 @@ export interface WebConsumerInfo {
 export interface MeetingMediaEvents {
   /** A SIP terminal should send a key frame (its picture is newly shown): SIP INFO. */
   keyframerequest: [participantId: string];
-  /** A SIP presenter should send a content key frame (a receiver or transcoder starts on its content): SIP INFO naming the content stream. */
-  contentkeyframerequest: [participantId: string];
+  /** A SIP presenter should send a content key frame (a receiver or transcoder starts on its content): SIP INFO naming its content stream by label. */
+  contentkeyframerequest: [participantId: string, label: string];
   newproducer: [info: ProducerInfo];
   producerclosed: [producerId: string, participantId: string];
   participantclosed: [participantId: string, reason: string];

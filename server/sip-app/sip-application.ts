@@ -180,6 +180,10 @@ export class SipApplication {
     });
     media?.on('participantclosed', guardListener('participantclosed', (meeting: string, participantId: string, reason: string) => meetingCalls.mediaClosed(meeting, participantId, reason)));
     media?.on('keyframerequest', guardListener('keyframerequest', (meeting: string, participantId: string) => meetingCalls.requestKeyFrame(meeting, participantId)));
+    media?.on(
+      'contentkeyframerequest',
+      guardListener('contentkeyframerequest', (meeting: string, participantId: string, label: string) => meetingCalls.requestKeyFrame(meeting, participantId, label)),
+    );
     // A meeting starts with its room's layout; the media side hears it before the first join
     // (one ordered control channel), and forgets it when the meeting ends.
     if (media) {

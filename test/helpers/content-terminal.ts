@@ -52,10 +52,15 @@ export interface ContentTerminal {
   readonly result: Promise<SippResult>;
 }
 
-/** A terminal that joins `dial` at `target` with `media`, re-INVITEs with `media2` after `pause` ms and stays until the box hangs it up. */
-export async function joinWithContent(target: string, dial: string, name: string, media: string, options: { media2?: string; pause?: number } = {}): Promise<ContentTerminal> {
+/**
+ * A terminal that joins `dial` at `target` with `media`, re-INVITEs with `media2` after `pause`
+ * ms — or, with `infoStreamId`, asks for a key frame by SIP INFO naming that stream then
+ * (test/sipp/content-join-info.xml) — and stays until the box hangs it up.
+ */
+export async function joinWithContent(target: string, dial: string, name: string, media: string, options: { media2?: string; pause?: number; infoStreamId?: string } = {}): Promise<ContentTerminal> {
   const sdpFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'vcbox-content-')), 'answer.sdp');
-  const scenario = scenarioWith('content-join.xml', {
+  const scenario = scenarioWith(options.infoStreamId === undefined ? 'content-join.xml' : 'content-join-info.xml', {
+    streamId: options.infoStreamId ?? '',
     dial,
     name,
     from: name.toLowerCase(),

@@ -236,10 +236,10 @@ export class ParticipantSession {
     return this.#withFloor(sdp, answer);
   }
 
-  /** The participant's terminal asked for a key frame (SIP INFO): the media asks the meeting's picture for one. */
-  requestKeyFrame(): Promise<void> {
+  /** The participant's terminal asked for a key frame (SIP INFO): the media asks what it is sent for one — its content when `streamId` names its content line. */
+  requestKeyFrame(streamId?: string): Promise<void> {
     this.#assertOpen();
-    return this.#services.media.requestKeyFrame(this.number, this.id);
+    return streamId === undefined ? this.#services.media.requestKeyFrame(this.number, this.id) : this.#services.media.requestKeyFrame(this.number, this.id, streamId);
   }
 
   async #sipJoin(offer: string): Promise<SipAnswer> {

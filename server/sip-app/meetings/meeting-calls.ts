@@ -55,12 +55,24 @@ export function parseSessionExpires(value: string | undefined): { seconds: numbe
   return { seconds: Number(match[1]), ...(refresher ? { refresher } : {}) };
 }
 
-const PICTURE_FAST_UPDATE =
-  '<?xml version="1.0" encoding="utf-8" ?>\r\n<media_control><vc_primitive><to_encoder><picture_fast_update/></to_encoder></vc_primitive></media_control>\r\n';
+/** An m-line's label as RFC 5168's stream_id may carry it (a=label values the box writes back into XML: nothing to escape). */
+const STREAM_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** The INFO body asking for a key frame (RFC 5168), of the stream labelled `streamId` when given (content), else of the video. */
+export function pictureFastUpdate(streamId?: string): string {
+  const stream = streamId !== undefined && STREAM_ID.test(streamId) ? `<stream_id>${streamId}</stream_id>` : '';
+  return `<?xml version="1.0" encoding="utf-8" ?>\r\n<media_control><vc_primitive><to_encoder><picture_fast_update/></to_encoder>${stream}</vc_primitive></media_control>\r\n`;
+}
 
 /** A SIP INFO body asking for a key frame: application/media_control+xml with picture_fast_update. */
 export function isPictureFastUpdate(contentType: string, body: string): boolean {
   return /application\/media_control\+xml/i.test(contentType) && /<picture_fast_update\s*\/?>/i.test(body);
+}
+
+/** The stream a picture_fast_update names (`<stream_id>`: an m-line's a=label, RFC 5168), if one of label shape. */
+export function pictureFastUpdateStream(body: string): string | undefined {
+  const streamId = /<stream_id>\s*([^<\s]{1,64})\s*<\/stream_id>/i.exec(body)?.[1];
+  return streamId !== undefined && STREAM_ID.test(streamId) ? streamId : undefined;
 }
 
 /** SIP answers to the refusals of the participant sessions service. */
@@ -167,13 +179,14 @@ export class MeetingCalls {
 
   /**
    * Asks a terminal for a key frame the SIP way (INFO with a picture_fast_update media
-   * control, RFC 5168), for terminals that ignore RTCP PLI/FIR.
+   * control, RFC 5168), for terminals that ignore RTCP PLI/FIR: of its content when `streamId`
+   * (its content line's label) is given, else of its video.
    */
-  requestKeyFrame(meeting: string, participantId: string): void {
+  requestKeyFrame(meeting: string, participantId: string, streamId?: string): void {
     const leg = this.#legs.get(participantId);
     if (!leg) return;
     // srf's typings want a whole SrfRequest here; it takes {method, headers, body} at run time.
-    const request = { method: 'INFO', headers: { 'Content-Type': 'application/media_control+xml' }, body: PICTURE_FAST_UPDATE } as unknown as Srf.SrfRequest;
+    const request = { method: 'INFO', headers: { 'Content-Type': 'application/media_control+xml' }, body: pictureFastUpdate(streamId) } as unknown as Srf.SrfRequest;
     leg.dialog
       .request(request)
       .catch((error: Error) => log.debug({ meeting, participant: participantId, err: error.message }, 'key frame INFO not accepted'));
@@ -453,7 +466,8 @@ export class MeetingCalls {
       guardRequest('meeting INFO', (infoReq: Srf.SrfRequest, infoRes: Srf.SrfResponse) => {
         infoRes.send(200, {});
         if (!isPictureFastUpdate(infoReq.get('Content-Type') ?? '', infoReq.body ?? '')) return;
-        void session.requestKeyFrame().catch((error: Error) => log2.debug({ err: error.message }, 'key frame request not served'));
+        // A stream_id naming the content line asks for a content key frame.
+        void session.requestKeyFrame(pictureFastUpdateStream(infoReq.body ?? '')).catch((error: Error) => log2.debug({ err: error.message }, 'key frame request not served'));
       }),
     );
     dialog.on(
