@@ -194,7 +194,7 @@ export class IvrCalls {
         ? 'too-many-attempts'
         : refusal === 'locked' || refusal === 'not-started'
           ? refusal
-          : refusal === 'full' || refusal === 'license-ports'
+          : refusal === 'full' || refusal === 'license-ports' || refusal === 'media-ports'
             ? 'full'
             : refusal === 'wrong-pin' || refusal === 'pin-required'
               ? 'invalid-pin'

@@ -73,6 +73,7 @@ const SIP_REFUSALS: Record<RefusalKind, [number, string]> = {
   locked: [403, 'Call Rejected - the meeting is locked'],
   full: [486, 'Busy Here - the meeting is full ({capacity} participants)'],
   'license-ports': [486, "Busy Here - all {ports} concurrent participants the box's licence allows are in meetings"],
+  'media-ports': [486, "Busy Here - the box's media ports are all in use ({ports} calls)"],
   'locked-out': [403, 'Forbidden - too many wrong meeting IDs or PINs from your address; try again in {seconds} s'],
   'meeting-locked-out': [403, 'Forbidden - too many wrong PINs for this meeting; it takes no PIN for {seconds} s'],
   'guest-access-off': [403, 'Forbidden - guest access is off: call with an account'],
@@ -84,7 +85,9 @@ function refusalReason(number: string, refusal: Extract<Admission, { ok: false }
   const error =
     refusal.refusal === 'license-ports'
       ? createError('VCBOX_ERR_LICENSE_PORTS', { ports: refusal.ports })
-      : refusal.refusal === 'locked-out'
+      : refusal.refusal === 'media-ports'
+        ? createError('VCBOX_ERR_MEDIA_PORTS_FULL', { calls: refusal.ports })
+        : refusal.refusal === 'locked-out'
         ? createError('VCBOX_ERR_ENTRY_LOCKED_OUT', { seconds })
         : refusal.refusal === 'meeting-locked-out'
           ? createError('VCBOX_ERR_MEETING_PIN_LOCKED_OUT', { number, seconds })
@@ -303,6 +306,7 @@ export class MeetingCalls {
     const admission = this.#options.sessions.admit({ way: 'dial-out', address: binding.source.address, account }, number, undefined);
     if (!admission.ok) {
       if (admission.refusal === 'license-ports') throw createError('VCBOX_ERR_LICENSE_PORTS', { ports: admission.ports ?? 0 });
+      if (admission.refusal === 'media-ports') throw createError('VCBOX_ERR_MEDIA_PORTS_FULL', { calls: admission.ports ?? 0 });
       if (admission.refusal === 'locked') throw createError('VCBOX_ERR_MEETING_LOCKED', { number });
       throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: admission.refusal === 'full' ? `the meeting is full (${admission.target?.capacity} participants)` : `the meeting is ${admission.refusal}` });
     }
