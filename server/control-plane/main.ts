@@ -34,7 +34,6 @@ import { SystemSampler } from '../observability/system-sampler.ts';
 import { follows } from '../settings/settings-schema.ts';
 import { SipApplication } from '../sip-app/sip-application.ts';
 import { SystemConfigurator } from '../system/system-configurator.ts';
-import { ensureCertificate } from '../tls/self-signed-certificate.ts';
 import { SignalingControlClient } from '../signaling/signaling-control.ts';
 import { buildApp } from './app.ts';
 import { WebListeners } from './web-listeners.ts';
@@ -70,11 +69,10 @@ await runService('control plane', async () => {
   // The media process reads no database: it is sent its settings at each connection and change.
   const mediaSettings = new MediaSettingsFeed(media, state.settings).start();
   void media.start();
-  // BFCP over TLS presents the box's certificate, as SIP over TLS does.
-  const certificate = await ensureCertificate(paths.certificates);
+  // BFCP over TLS presents the box's certificate and follows its file, as SIP over TLS does.
   const sip = new SipApplication({
     media,
-    bfcp: { host: config.bfcp.host, tcpPort: config.bfcp.port, udpPort: config.bfcp.port, tlsPort: config.bfcp.tlsPort, credentials: certificate },
+    bfcp: { host: config.bfcp.host, tcpPort: config.bfcp.port, udpPort: config.bfcp.port, tlsPort: config.bfcp.tlsPort, certificates: paths.certificates },
     signaling: { host: config.signaling.host, port: config.signaling.port, secret: applicationSecret(dataPaths(config).secrets) },
     db: state.db,
     settings: state.settings,
