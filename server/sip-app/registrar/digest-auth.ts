@@ -50,6 +50,16 @@ export type VerifyResult =
 export interface DigestOptions {
   readonly secret: Buffer;
   readonly nonceLifetimeMs?: number;
+  /**
+   * Nonces issued before this time are answered as stale: their use may have been recorded by
+   * a process that is gone (the signaling service's fast path after its restart).
+   */
+  readonly staleBefore?: number;
+}
+
+/** The key of the stateless nonces, derived from the application secret the SIP processes share. */
+export function nonceKey(applicationSecret: string): Buffer {
+  return createHash('sha256').update(`digest:${applicationSecret}`).digest();
 }
 
 const hash = (algorithm: DigestAlgorithm, text: string) =>
@@ -107,6 +117,25 @@ export class DigestAuthenticator {
   constructor(options: DigestOptions) {
     this.#secret = options.secret;
     this.#lifetime = options.nonceLifetimeMs ?? 300_000;
+    if (options.staleBefore !== undefined) this.#staleUpTo = options.staleBefore;
+  }
+
+  /**
+   * Records the use an Authorization header made of its nonce, when another process accepted
+   * it (the SIP application answered 2xx): a replay of it is then refused here too. Only a
+   * genuine nonce's use is recorded (the header itself was checked there).
+   */
+  remember(header: string): void {
+    const params = parseDigest(header);
+    const nonce = params?.get('nonce');
+    if (!params || !nonce || nonce.length > 64) return;
+    const issued = this.#issuedAt(nonce);
+    if (!Number.isFinite(issued) || Date.now() - issued > this.#lifetime) return;
+    this.#forgetExpired();
+    const qop = params.get('qop');
+    const count = qop ? Number.parseInt(params.get('nc') ?? '', 16) : Number.POSITIVE_INFINITY;
+    if (!(count > 0)) return;
+    this.#used.set(nonce, Math.max(this.#used.get(nonce) ?? 0, count));
   }
 
   /** `<time>.<salt>.<mac>`: the salt makes nonces issued in the same millisecond differ. */
