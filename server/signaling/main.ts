@@ -59,7 +59,7 @@ await runService('signaling service', async () => {
       : new FastRegistrar({ cache: new RegistrarCache(), nonceKey: nonceKey(secret),
           realm: () => settings.get('network.localDomain'),
           algorithms: () => settings.get('sip.digestAlgorithms').split(',') as DigestAlgorithm[],
-          credentials: (account, realm) => accounts.credentials(account, realm),
+          credentials: (account, realm) => accounts.ha1(account, realm),
           refreshes: process.env.VCBOX_SIP_FAST_REGISTRAR !== 'challenge',
         });
   const service = new SignalingService({

@@ -101,7 +101,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
       : new FastRegistrar({ cache: new RegistrarCache(), nonceKey: nonceKey(secret),
           realm: () => settings.get('network.localDomain'),
           algorithms: () => settings.get('sip.digestAlgorithms').split(',') as DigestAlgorithm[],
-          credentials: (account, realm) => accounts.credentials(account, realm) });
+          credentials: (account, realm) => accounts.ha1(account, realm) });
   const service = new SignalingService({
     ...(fastRegistrar ? { fastRegistrar } : {}),
     host: options.listen ?? '127.0.0.1',

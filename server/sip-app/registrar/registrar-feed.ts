@@ -27,6 +27,8 @@ import { type Binding, type LocationService, parseUserAgent } from './location-s
 const log = getLogger('registrar-feed');
 
 const FEED_INTERVAL_MS = 100;
+/** After a failed feed (the signaling service down, or running without its fast registrar), the next one waits this long. */
+const RETRY_AFTER_MS = 2000;
 
 export interface RegistrarFeedOptions {
   readonly signaling: Pick<SignalingControlClient, 'registrar'>;
@@ -46,6 +48,7 @@ export class RegistrarFeed {
   #applying = false;
   #timer: NodeJS.Timeout | undefined;
   #lastError = 0;
+  #pausedUntil = 0;
 
   constructor(options: RegistrarFeedOptions) {
     this.#o = options;
@@ -68,7 +71,7 @@ export class RegistrarFeed {
 
   /** One feed now (or right after the one under way). */
   feedNow(): void {
-    if (!this.#timer) return;
+    if (!this.#timer || Date.now() < this.#pausedUntil) return;
     if (this.#inFlight) {
       this.#again = true;
       return;
@@ -93,6 +96,7 @@ export class RegistrarFeed {
         this.#full = true;
         for (const account of sent) this.#dirty.add(account);
         const now = Date.now();
+        this.#pausedUntil = now + RETRY_AFTER_MS;
         if (now - this.#lastError > 60_000) {
           this.#lastError = now;
           log.warn({ err: (error as Error).message }, 'could not feed the fast registrar; REGISTERs go to the application until it answers');
