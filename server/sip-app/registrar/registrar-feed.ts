@@ -147,6 +147,8 @@ export class RegistrarFeed {
           version,
           source: { protocol: report.protocol, address: report.address, port: report.port },
         };
+        // A right password from this source, as when the registrar accepts one.
+        this.#o.lockout.succeeded(report.address);
         if (!this.#o.location.apply(report.account, [binding], [])) {
           // The account changed meanwhile (another device took the last place): sent again.
           this.#dirty.add(report.account);
