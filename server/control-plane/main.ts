@@ -78,6 +78,7 @@ await runService('control plane', async () => {
     settings: state.settings,
     license: license.policy,
     signalingControl,
+    registrarFeed: signalingControl,
     leftOpenReason: LEFT_OPEN_REASON,
   });
   // Terminal firmware: leftovers of an upload a crash interrupted go first.

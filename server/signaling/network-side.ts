@@ -195,6 +195,19 @@ export class NetworkSide {
     if (transaction.respond(response) && status >= 200) this.#p.counts.countResponse(status);
   }
 
+  /** A REGISTER answered by the fast registrar: as an application's answer would be (terminal log, connection reuse). */
+  #answerRegister(request: SipRequest, source: MessageSource, status: number, reason: string, extra: [string, string][]): SipResponse {
+    const transaction = this.#p.transactions.createServer(request, source);
+    const response = createResponse(request, status, reason, transaction.toTag);
+    for (const [name, value] of extra) response.add(name, value);
+    response.add('server', USER_AGENT);
+    const sent = transaction.respond(response);
+    if (sent) this.#p.counts.countResponse(status);
+    if (sent && this.#p.terminalLog && this.#p.terminalLogsEnabled()) this.#p.terminalLog.record(source.address, 'out', response.toBuffer());
+    if (sent && status >= 200 && status < 300) this.#p.registered.remember(request, response, source);
+    return response;
+  }
+
   #onNetworkRequest(request: SipRequest, source: MessageSource): void {
     this.#p.counts.count(this.#p.counts.requests, ALLOWED_METHODS.includes(request.method) ? request.method : 'other');
     this.#stampVia(request, source);
@@ -247,6 +260,9 @@ export class NetworkSide {
       }
       return;
     }
+    // The registrar's hot path: challenges and refreshes answered here, before the overload
+    // bounds (they measure the application, which these never reach).
+    if (request.method === 'REGISTER' && this.#p.fastRegistrar?.handle(request, source, (status, reason, extra) => this.#answerRegister(request, source, status, reason, extra))) return;
     const overload = NEVER_SHED.has(request.method) ? undefined : this.#p.overload.refusal(this.#p.awaitingApp.size);
     if (overload) {
       const now = Date.now();

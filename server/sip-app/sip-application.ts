@@ -9,7 +9,6 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { MediaServiceEvents } from '../../media/media-service.ts';
-import { createHash } from 'node:crypto';
 import Srf from 'drachtio-srf';
 import { AccountStore } from '../accounts/account-store.ts';
 import { CallRecords } from '../cdr/call-records.ts';
@@ -38,10 +37,11 @@ import type { SignalingControlClient } from '../signaling/signaling-control.ts';
 import { MeetingFloors, type MeetingFloorsOptions } from '../bfcp/meeting-floors.ts';
 import { IvrCalls, type IvrTimeouts } from './ivr/ivr-calls.ts';
 import { AuthLockout, type LockoutPolicy } from './registrar/auth-lockout.ts';
-import { type DigestAlgorithm, DigestAuthenticator } from './registrar/digest-auth.ts';
+import { type DigestAlgorithm, DigestAuthenticator, nonceKey } from './registrar/digest-auth.ts';
 import { type Binding, LocationService } from './registrar/location-service.ts';
 import { Qualifier } from './registrar/qualifier.ts';
 import { RegistrationStore } from './registrar/registration-store.ts';
+import { RegistrarFeed } from './registrar/registrar-feed.ts';
 import { Registrar } from './registrar/registrar.ts';
 import { guardListener, guardMiddleware, guardRequest } from './request-guard.ts';
 import { classifyInvite, entryPolicy, forDial, type Middleware, refuseUndeclared } from './sip-middleware.ts';
@@ -75,6 +75,11 @@ export interface SipApplicationOptions {
    * calls that outlived a restart (./meetings/call-takeover.ts); absent: it does not.
    */
   readonly signalingControl?: Pick<SignalingControlClient, 'orphans' | 'adopt' | 'release'>;
+  /**
+   * The signaling service's control channel again, to feed its fast registrar
+   * (./registrar/registrar-feed.ts); absent: not fed, every REGISTER comes here.
+   */
+  readonly registrarFeed?: Pick<SignalingControlClient, 'registrar'>;
   /** The end reason of the call records a killed predecessor left open and nothing took over. */
   readonly leftOpenReason?: string;
 }
@@ -94,6 +99,7 @@ export class SipApplication {
   readonly lockout: AuthLockout;
   readonly #meetingCalls: MeetingCalls;
   readonly #takeover: CallTakeover | undefined;
+  readonly #feed: RegistrarFeed | undefined;
   readonly #options: SipApplicationOptions;
   /** The meetings' floors (content sharing), once `start` opened their listeners. */
   #floors: MeetingFloors | undefined;
@@ -122,12 +128,23 @@ export class SipApplication {
     this.srf = new Srf();
     // The nonce key only has to be shared by the processes that check nonces; derive it from
     // the application secret so it survives restarts without another file.
-    const digest = new DigestAuthenticator({ secret: createHash('sha256').update(`digest:${options.signaling.secret}`).digest() });
+    const digest = new DigestAuthenticator({ secret: nonceKey(options.signaling.secret) });
     const { lockout: lockoutPolicy, ...registrarTuning } = options.registrar ?? {};
     const lockout = new AuthLockout(options.db, lockoutPolicy);
     this.lockout = lockout;
+    this.#feed = options.registrarFeed
+      ? new RegistrarFeed({
+          signaling: options.registrarFeed,
+          location: this.location,
+          lockout,
+          minExpires: registrarTuning.minExpires ?? 60,
+          maxExpires: registrarTuning.maxExpires ?? 3600,
+        }).start()
+      : undefined;
+    const feed = this.#feed;
     const registrar = new Registrar({
       lockout,
+      ...(feed ? { handled: (account: string) => feed.handled(account) } : {}),
       accounts: this.accounts,
       location: this.location,
       digest,
@@ -313,6 +330,7 @@ export class SipApplication {
     void this.sessions.close();
     void this.#floors?.close();
     this.qualifier.close();
+    this.#feed?.close();
     this.location.close();
     try {
       this.srf.disconnect();

@@ -17,6 +17,11 @@ import { MediaService } from '../../media/media-service.ts';
 import { WorkerPool } from '../../media/worker-pool/worker-pool.ts';
 import { MediaClient } from '../../server/media-client/media-client.ts';
 import { SignalingService, type SignalingServiceOptions } from '../../server/signaling/signaling-service.ts';
+import { AccountStore } from '../../server/accounts/account-store.ts';
+import { type DigestAlgorithm, nonceKey } from '../../server/sip-app/registrar/digest-auth.ts';
+import { FastRegistrar } from '../../server/signaling/registrar/fast-registrar.ts';
+import { RegistrarCache, type RegistrarFeed } from '../../server/signaling/registrar/registrar-cache.ts';
+import { checkRegistrarFeed } from '../../server/signaling/signaling-control.ts';
 import { SipApplication, type SipApplicationOptions } from '../../server/sip-app/sip-application.ts';
 import { ensureCertificate } from '../../server/tls/self-signed-certificate.ts';
 import type { EventEmitter } from 'node:events';
@@ -28,6 +33,8 @@ import { licenseTestBox } from './test-license.ts';
 
 export interface SipBox {
   readonly service: SignalingService;
+  /** The signaling service's fast registrar (absent with `fastRegistrar: false`). */
+  readonly fastRegistrar?: FastRegistrar;
   readonly app: SipApplication;
   readonly settings: SettingsStore;
   readonly db: ReturnType<typeof openDatabase>;
@@ -70,6 +77,11 @@ export interface SipBoxOptions {
   overload?: { inFlight?: number; queueDelayMs?: number; loopLagMs?: number };
   /** BFCP floor control for content sharing: listeners on free loopback ports (TCP, UDP, TLS with the box's certificate). */
   bfcp?: boolean;
+  /**
+   * The signaling service's fast registrar, fed by the application as in the box (the feed's
+   * lines checked and copied as the control channel would); default on, as in the box.
+   */
+  fastRegistrar?: boolean;
 }
 
 export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> {
@@ -82,7 +94,16 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
   const port = await freePort();
   const tlsPort = await freePort();
   const secret = randomBytes(16).toString('hex');
+  const accounts = new AccountStore(db);
+  const fastRegistrar =
+    options.fastRegistrar === false
+      ? undefined
+      : new FastRegistrar({ cache: new RegistrarCache(), nonceKey: nonceKey(secret),
+          realm: () => settings.get('network.localDomain'),
+          algorithms: () => settings.get('sip.digestAlgorithms').split(',') as DigestAlgorithm[],
+          credentials: (account, realm) => accounts.ha1(account, realm) });
   const service = new SignalingService({
+    ...(fastRegistrar ? { fastRegistrar } : {}),
     host: options.listen ?? '127.0.0.1',
     port,
     tlsPort,
@@ -128,6 +149,9 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
     // Qualify is off unless a test asks for it: sipp terminals would not expect the OPTIONS.
     qualify: options.qualify ?? { intervalMs: 0, timeoutMs: 1000 },
     signaling: { host: '127.0.0.1', port: service.applicationPort ?? 0, secret },
+    ...(fastRegistrar
+      ? { registrarFeed: { registrar: async (feed: RegistrarFeed) => fastRegistrar.cache.feed(checkRegistrarFeed(JSON.parse(JSON.stringify(feed)))) } }
+      : {}),
     db,
     settings,
     ...(options.registrar ? { registrar: options.registrar } : {}),
@@ -138,6 +162,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
   await app.start();
   return {
     service,
+    ...(fastRegistrar ? { fastRegistrar } : {}),
     app,
     settings,
     db,

@@ -45,6 +45,7 @@ export class AuthLockout {
   readonly #records = new Map<string, FailureRecord>();
   #lastSweep = 0;
   #lastFullWarning = Number.NEGATIVE_INFINITY;
+  readonly #lockListeners: (() => void)[] = [];
 
   constructor(db: Db, policy: LockoutPolicy = DEFAULT_LOCKOUT) {
     this.#db = db;
@@ -58,6 +59,18 @@ export class AuthLockout {
 
   isLocked(source: string, now = Date.now()): boolean {
     return (this.#records.get(source)?.lockedUntil ?? 0) > now;
+  }
+
+  /** Every source locked out now, with the end of its lock-out (the signaling service's fast registrar is fed it). */
+  lockedOut(now = Date.now()): [string, number][] {
+    const out: [string, number][] = [];
+    for (const [source, record] of this.#records) if (record.lockedUntil > now) out.push([source, record.lockedUntil]);
+    return out;
+  }
+
+  /** `listener` runs at each new lock-out. */
+  onLocked(listener: () => void): void {
+    this.#lockListeners.push(listener);
   }
 
   succeeded(source: string): void {
@@ -80,6 +93,7 @@ export class AuthLockout {
     record.count = 0;
     record.firstAt = now;
     log.warn({ source, minutes: durationMs / 60_000 }, 'source locked out after repeated authentication failures');
+    for (const listener of this.#lockListeners) listener();
     recordAudit(this.#db, {
       actor: 'system',
       source,

@@ -70,6 +70,8 @@ export interface LocationEvents {
   offline: [account: string];
   /** A binding added or refreshed by a REGISTER (with the User-Agent of that REGISTER). */
   registered: [binding: Binding];
+  /** The account's bindings changed (added, refreshed, removed, expired). */
+  changed: [account: string];
 }
 
 export class LocationService extends EventEmitter<LocationEvents> {
@@ -126,6 +128,7 @@ export class LocationService extends EventEmitter<LocationEvents> {
     if (next.length === 0) this.#bindings.delete(account);
     else this.#bindings.set(account, next);
     this.#store?.changed(account);
+    this.emit('changed', account);
     const isOnline = next.length > 0;
     if (isOnline && !wasOnline) this.emit('online', account);
     if (!isOnline && wasOnline) this.emit('offline', account);
@@ -135,6 +138,7 @@ export class LocationService extends EventEmitter<LocationEvents> {
 
   removeAll(account: string): void {
     this.#store?.changed(account);
+    this.emit('changed', account);
     if (this.#bindings.delete(account)) this.emit('offline', account);
   }
 
@@ -143,6 +147,7 @@ export class LocationService extends EventEmitter<LocationEvents> {
       const live = bindings.filter((b) => b.expiresAt > now);
       if (live.length === bindings.length) continue;
       this.#store?.changed(account);
+      this.emit('changed', account);
       if (live.length === 0) {
         this.#bindings.delete(account);
         this.emit('offline', account);

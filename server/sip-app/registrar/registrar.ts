@@ -28,6 +28,8 @@ export interface RegistrarOptions {
   readonly maxExpires?: number;
   /** Addresses that keep failing authentication (shared with INVITE). */
   readonly lockout: AuthLockout;
+  /** Runs after each REGISTER of an account was answered, whatever the answer (./registrar-feed.ts). */
+  readonly handled?: (account: string) => void;
 }
 
 export class Registrar {
@@ -49,6 +51,14 @@ export class Registrar {
       return;
     }
     const number = dial.number;
+    try {
+      this.#handleAccount(req, res, source, number);
+    } finally {
+      this.#options.handled?.(number);
+    }
+  };
+
+  #handleAccount(req: Srf.SrfRequest, res: Srf.SrfResponse, source: string, number: string): void {
     const realm = this.#options.realm();
     const algorithms = this.#options.algorithms();
     const challenge = (stale: boolean) =>
@@ -90,7 +100,7 @@ export class Registrar {
     }
     this.#options.lockout.succeeded(source);
     this.#bind(req, res, number);
-  };
+  }
 
   #bind(req: Srf.SrfRequest, res: Srf.SrfResponse, account: string): void {
     const minExpires = this.#options.minExpires ?? 60;
