@@ -7,7 +7,8 @@
  * changes; ./media-settings.ts: which settings, and what is taken from them). Until the first
  * `configure`, the settings' defaults. A change applies on arrival: the MCU and IVR port ranges
  * and the RTP timeout for what starts from then on, the video settings (max resolution,
- * bandwidth, polling) for composed pictures in progress too, static NAT for new legs, the
+ * bandwidth, polling) for composed pictures in progress too, the content cap for presentations
+ * in progress, static NAT for new legs, the
  * remote syslog collector at once.
  */
 import { dataPaths, loadConfig } from '../server/core/config.ts';
@@ -44,12 +45,14 @@ await runService('media', async () => {
       log.info({ mcuPorts: next['media.mcuPorts'], ivrPorts: next['media.ivrPorts'], rtpTimeoutSeconds: next['call.rtpTimeoutSeconds'] }, 'media settings changed: new calls use them');
     }
     if (!same(runningPictureSettings(following.videoPolicy), runningPictureSettings(was.videoPolicy))) service.videoPolicyChanged();
+    if (!same(following.contentPolicy, was.contentPolicy)) service.contentPolicyChanged();
     syslog.setTarget(following.syslog);
   };
   const service = new MediaService({
     pool,
     ...following.configuration,
     videoPolicy: () => following.videoPolicy,
+    contentPolicy: () => following.contentPolicy,
     nat: () => following.nat,
     followSettings: follow,
   });

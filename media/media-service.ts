@@ -28,6 +28,9 @@ import { IvrSession } from './ivr/ivr-session.ts';
 import type { LayoutChoice } from './mcu/layouts.ts';
 import type { MediaSettings } from './media-settings.ts';
 import type { VideoPolicy } from './mcu/video-policy.ts';
+import type { ContentPolicy } from './meetings/content-policy.ts';
+import type { ContentRoutingState } from './meetings/content-routing.ts';
+import type { ContentCap } from './meetings/meeting-types.ts';
 import { natAddressFor, type StaticNat } from '../server/core/static-nat.ts';
 import type { WorkerPool } from './worker-pool/worker-pool.ts';
 
@@ -44,6 +47,8 @@ export interface MediaServiceOptions {
   readonly ivrPorts?: { readonly min: number; readonly max: number };
   /** The call settings for composed video (read live from the settings). */
   readonly videoPolicy?: () => VideoPolicy;
+  /** The content cap: max content resolution and the call's bandwidth (read live from the settings). */
+  readonly contentPolicy?: () => ContentPolicy;
   /** Static NAT in force (read live from the settings). */
   readonly nat?: () => StaticNat | undefined;
   /**
@@ -126,6 +131,11 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     for (const meeting of this.#meetings.values()) meeting.videoPolicyChanged();
   }
 
+  /** The content cap changed: every presentation in progress is re-encoded with it. */
+  contentPolicyChanged(): void {
+    for (const meeting of this.#meetings.values()) meeting.contentPolicyChanged();
+  }
+
   async #meeting(key: string): Promise<MeetingMedia> {
     const live = this.#meetings.get(key);
     if (live && !live.closed) return live;
@@ -138,6 +148,7 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
       legsPerWorker: this.#options.legsPerWorker ?? 200,
       placeLeg: () => this.#options.pool.leastLoaded(),
       ...(this.#options.videoPolicy ? { videoPolicy: this.#options.videoPolicy } : {}),
+      ...(this.#options.contentPolicy ? { contentPolicy: this.#options.contentPolicy } : {}),
       ...(this.#options.nat ? { nat: this.#options.nat } : {}),
     }));
     this.#creating.set(key, creating);
@@ -209,7 +220,7 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
 
   /** A browser receives the composed picture instead of each camera (the join page's composed view). */
   /** A browser shares its screen: its content producer (forwarded while it holds the floor). */
-  produceWebContent(meeting: string, participantId: string, rtpParameters: types.RtpParameters): Promise<{ producerId: string; mimeType: string; reachesSip: boolean }> {
+  produceWebContent(meeting: string, participantId: string, rtpParameters: types.RtpParameters): Promise<{ producerId: string; mimeType: string; reachesSip: boolean; cap: ContentCap }> {
     return this.#live(meeting).produceWebContent(participantId, rtpParameters);
   }
 
@@ -332,7 +343,7 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
   /**
    * Who presents content in a meeting (the floor's holder, told by the control plane's floor
    * control); null: nobody. Kept for the meeting's media (re)start; its content goes to every
-   * other SIP leg with a content line.
+   * other participant in the form it takes (meetings/content-routing.ts).
    */
   setPresenter(meeting: string, participantId: string | null): void {
     if (participantId === null) this.#presenters.delete(meeting);
@@ -367,9 +378,14 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     return this.#live(meeting).measurePictureChange();
   }
 
-  /** The transcoders running in a meeting (source>codec). */
+  /** The transcoders running in a meeting (source>codec: cameras for SIP legs, then content). */
   transcoders(meeting: string): string[] {
     return this.#live(meeting).transcoders;
+  }
+
+  /** How a meeting's presentation reaches each receiver (forwarded, transcoded; the transcoders and who takes them). */
+  contentState(meeting: string): ContentRoutingState {
+    return this.#live(meeting).contentState();
   }
 
   /** Who each SIP leg of a meeting sees (voice-activated video). */

@@ -7,7 +7,8 @@
  * control channel refuses a `configure` with one missing, extra or of the wrong type). From
  * them: the MCU port range, the IVR port range and the RTP timeout for what starts from then on;
  * the video policy (pictures in progress restart with its size, bandwidth and polling; the
- * layout maxima and the self-view limit apply at each change of a picture); static NAT for each
+ * layout maxima and the self-view limit apply at each change of a picture); the content policy
+ * (a presentation in progress is re-encoded with its cap and bitrate); static NAT for each
  * new leg; the remote syslog collector. Until the first `configure` the media process uses the
  * settings' defaults (`DEFAULT_MEDIA_SETTINGS`; no call reaches it before the control plane,
  * which sends `configure` first thing on connecting). test/foundation/setting-followers.test.ts
@@ -19,6 +20,7 @@ import { DEFAULT_LOCAL_NETWORKS, type NatSettings, type StaticNat, staticNatFrom
 import type { SyslogTarget } from '../server/core/syslog-forwarder.ts';
 import type { MediaNetwork } from './meetings/meeting-media.ts';
 import { type VideoPolicy, videoPolicyFrom } from './mcu/video-policy.ts';
+import { type ContentPolicy, contentPolicyFrom } from './meetings/content-policy.ts';
 
 interface PortRange {
   readonly min: number;
@@ -62,6 +64,7 @@ export const DEFAULT_MEDIA_SETTINGS: MediaSettings = {
   'call.rtpTimeoutSeconds': 60,
   'call.maxVideoResolution': '720P/30',
   'call.maxBandwidth': '2M',
+  'call.maxContentResolution': '1080P/5',
   'call.layout.equalSplitMax': '4x4',
   'call.layout.onePlusNMax': '1+7',
   'call.polling.intervalSeconds': 10,
@@ -81,10 +84,18 @@ export const DEFAULT_MEDIA_SETTINGS: MediaSettings = {
 export interface MediaFollowing {
   readonly configuration: MediaConfiguration;
   readonly videoPolicy: VideoPolicy;
+  /** What content lines receive at most (max content resolution, the call's bandwidth beside the video). */
+  readonly contentPolicy: ContentPolicy;
   readonly nat: StaticNat | undefined;
   readonly syslog: SyslogTarget | undefined;
 }
 
 export function mediaFollowingFrom(settings: MediaSettings, host: { readonly listenIp: string; readonly address: string }): MediaFollowing {
-  return { configuration: mediaConfigurationFrom(settings, host), videoPolicy: videoPolicyFrom(settings), nat: staticNatFrom(settings), syslog: syslogTargetFrom(settings) };
+  return {
+    configuration: mediaConfigurationFrom(settings, host),
+    videoPolicy: videoPolicyFrom(settings),
+    contentPolicy: contentPolicyFrom(settings),
+    nat: staticNatFrom(settings),
+    syslog: syslogTargetFrom(settings),
+  };
 }

@@ -13,11 +13,11 @@
  * control plane calls it (`MediaControl`).
  */
 import type { types } from 'mediasoup';
-import { EQUAL_SPLIT_LAYOUTS, ONE_PLUS_N_LAYOUTS, VIDEO_RESOLUTIONS } from '../../server/core/call-settings.ts';
+import { CONTENT_RESOLUTIONS, EQUAL_SPLIT_LAYOUTS, ONE_PLUS_N_LAYOUTS, VIDEO_RESOLUTIONS } from '../../server/core/call-settings.ts';
 import type { MediaSettings } from '../media-settings.ts';
 import type { PictureState } from '../mcu/composed-picture.ts';
 import type { LayoutChoice } from '../mcu/layouts.ts';
-import type { ContentInfo, ParticipantSnapshot, ProducerInfo, SipLegAnswer, SipLegInfo, SipLegRequest, WebConsumerInfo, WebJoin } from '../meetings/meeting-media.ts';
+import type { ContentCap, ContentInfo, ParticipantSnapshot, ProducerInfo, SipLegAnswer, SipLegInfo, SipLegRequest, WebConsumerInfo, WebJoin } from '../meetings/meeting-media.ts';
 
 // ------------------------------------------------------------------ requests and responses
 
@@ -44,7 +44,8 @@ export type ProduceWebParams = [meeting: string, participantId: string, kind: 'a
 export type ProduceWebResult = string;
 /** A browser shares its screen: its content producer (forwarded while it holds the floor), its codec, whether SIP content lines can take it (H.264). */
 export type ProduceWebContentParams = [meeting: string, participantId: string, rtpParameters: types.RtpParameters];
-export type ProduceWebContentResult = { producerId: string; mimeType: string; reachesSip: boolean };
+/** `cap`: the content cap the share should keep within (the page applies it: forwarded as sent, not transcoded, when it does). */
+export type ProduceWebContentResult = { producerId: string; mimeType: string; reachesSip: boolean; cap: ContentCap };
 /** A browser stopped sharing (or lost the floor): its content producer closed; false when it shared none. */
 export type StopWebContentParams = [meeting: string, participantId: string];
 export type StopWebContentResult = boolean;
@@ -223,6 +224,7 @@ const MEDIA_SETTING_SHAPES: { readonly [K in keyof MediaSettings]-?: ParamShape<
   'call.rtpTimeoutSeconds': number('call.rtpTimeoutSeconds'),
   'call.maxVideoResolution': text('call.maxVideoResolution', { oneOf: VIDEO_RESOLUTIONS }),
   'call.maxBandwidth': text('call.maxBandwidth'),
+  'call.maxContentResolution': text('call.maxContentResolution', { oneOf: CONTENT_RESOLUTIONS }),
   'call.layout.equalSplitMax': text('call.layout.equalSplitMax', { oneOf: EQUAL_SPLIT_LAYOUTS }),
   'call.layout.onePlusNMax': text('call.layout.onePlusNMax', { oneOf: ONE_PLUS_N_LAYOUTS }),
   'call.polling.intervalSeconds': number('call.polling.intervalSeconds'),

@@ -6,11 +6,11 @@
  * (meeting-stats.ts); the shapes it speaks in, meeting-types.ts. The meeting admits and removes
  * participants, mutes them, hangs up a leg whose RTP stops, and tells the media service what
  * happened (events). Content: the presenter's (the floor's holder, `setPresenter`: a SIP leg's
- * content line or a browser's shared screen) content is forwarded to every other SIP leg with a
- * content line, H.264 as sent (content in another codec is not forwarded to them: no
- * transcoding yet, said in the log and in the `content` event); legs without a content line see
- * it in the content layout of their composed picture (meeting-pictures.ts); browsers are told
- * who presents (`content`) to consume it. `close()` is idempotent and cascades: pictures,
+ * content line or a browser's shared screen) content reaches every other participant in the
+ * form it takes — SIP content lines forwarded or transcoded to H.264 within the content cap,
+ * browsers as sent or transcoded (content-routing.ts) —; legs without a content line see it in
+ * the content layout of their composed picture (meeting-pictures.ts); browsers are told who
+ * presents (`content`) to consume it. `close()` is idempotent and cascades: pictures, content,
  * participants, mixer, router.
  */
 import { EventEmitter } from 'node:events';
@@ -22,10 +22,12 @@ import { AudioMixer } from '../audio-mixer/audio-mixer.ts';
 import type { LayoutChoice } from '../mcu/layouts.ts';
 import { DEFAULT_VIDEO_POLICY, type VideoPolicy } from '../mcu/video-policy.ts';
 import { assertServable, parseSdp } from '../sdp/sip-sdp.ts';
+import { DEFAULT_CONTENT_POLICY } from './content-policy.ts';
+import { ContentRouting, type ContentRoutingState, reachesSip } from './content-routing.ts';
 import { MeetingPictures, type MeetingPictureState } from './meeting-pictures.ts';
 import { sipLegSnapshot, webPeerSnapshot } from './meeting-stats.ts';
 import {
-  type ContentInfo,
+  type ContentCap,
   type MediaNetwork,
   type MeetingMediaEvents,
   type MeetingMediaOptions,
@@ -45,6 +47,7 @@ import { WebPeer } from './web-peer.ts';
 
 // The shapes of a meeting's media, where they were before meeting-types.ts (importers keep working).
 export {
+  type ContentCap,
   type ContentInfo,
   type MediaNetwork,
   type MeetingMediaEvents,
@@ -76,13 +79,8 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   /** Participants whose leg or peer is being built (a second join with the same id is refused). */
   readonly #joining = new Set<string>();
   readonly #muted = new Set<string>();
-  /** Who presents content (the floor's holder), and the content routing in progress (one at a time). */
-  #presenter: string | null = null;
-  #contentRouting: Promise<void> = Promise.resolve();
-  /** What browsers were last told of the content (presenter and producer), so each change is told once. */
-  #contentTold = 'none';
-  /** The content producer whose codec SIP content lines cannot take, warned about once. */
-  #mismatchWarned: string | undefined;
+  /** Who presents content (the floor's holder) and where the presentation goes. */
+  readonly #content: ContentRouting;
   readonly #pictures: MeetingPictures;
   readonly #timer: NodeJS.Timeout;
   #closed = false;
@@ -112,6 +110,15 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     this.#mixer = parts.mixer;
     this.#parts = parts;
     this.#options = options;
+    this.#content = new ContentRouting({
+      key: parts.key,
+      router: parts.router,
+      legs: () => [...this.#legs.values()],
+      peers: () => [...this.#webPeers.values()],
+      policy: () => this.#options.contentPolicy?.() ?? DEFAULT_CONTENT_POLICY,
+      keyFrameNeeded: (id) => this.emit('contentkeyframerequest', id),
+      tell: (info) => this.emit('content', info),
+    });
     this.#pictures = new MeetingPictures({
       key: parts.key,
       router: parts.router,
@@ -120,11 +127,8 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       isLeg: (id) => this.#legs.has(id),
       policy: () => this.#policy(),
       keyFrameNeeded: (id) => this.emit('keyframerequest', id),
-      content: () => {
-        const presenter = this.#presenter === null ? undefined : this.#legs.get(this.#presenter);
-        const producer = presenter?.content?.meetingProducer;
-        return presenter && producer && !producer.closed ? { participantId: presenter.id, producer } : undefined;
-      },
+      // The content layout shows the presenter's content, a SIP terminal's or a browser's.
+      content: () => this.#content.source(),
     });
     parts.mixer.on('dominantspeaker', (id) => {
       this.#pictures.dominantSpeaker(id);
@@ -197,7 +201,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       this.emit('newproducer', { producerId: leg.meetingAudio.id, participantId: id, displayName: leg.displayName, kind: 'audio' });
       if (leg.video) this.emit('newproducer', { producerId: leg.video.meetingProducer.id, participantId: id, displayName: leg.displayName, kind: 'video' });
       this.#pictures.refresh();
-      if (leg.content) this.#routeContent();
+      if (leg.content) this.#content.route();
       const sdp = leg.answer(offer.media, audio, crypto);
       leg.lastAnswer = sdp;
       return { sdp, audioCodec: leg.audioCodec, srtp: leg.srtp };
@@ -219,7 +223,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       leg.offer = offerText;
       leg.lastAnswer = answer;
       if (!hadContent && leg.content) {
-        this.#routeContent();
+        this.#content.route();
         // A leg that now has a content line leaves the content layout (and may be the presenter).
         this.#pictures.refresh();
       }
@@ -273,88 +277,30 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   }
 
   /**
-   * Who presents content (null: nobody): every other SIP leg with a content line receives that
-   * participant's content; legs without one switch to the content layout (and back when null).
+   * Who presents content (null: nobody): every other participant receives that participant's
+   * content in the form it takes (content-routing.ts); legs without a content line switch to the
+   * content layout (and back when null).
    */
   setPresenter(participantId: string | null): void {
-    if (this.#presenter === participantId) return;
-    log.info({ meeting: this.key, presenter: participantId, previous: this.#presenter }, 'content presenter changed');
-    this.#presenter = participantId;
-    this.#routeContent();
+    if (this.#content.presenter === participantId) return;
+    log.info({ meeting: this.key, presenter: participantId, previous: this.#content.presenter }, 'content presenter changed');
+    this.#content.setPresenter(participantId);
     this.#pictures.refresh();
   }
 
   /** Who presents content now. */
   get presenter(): string | null {
-    return this.#presenter;
+    return this.#content.presenter;
   }
 
-  /** The presenter's content producer in the meeting router: a SIP leg's content line, or a browser's shared screen. */
-  #contentSource(): types.Producer | undefined {
-    if (this.#presenter === null) return undefined;
-    const source = this.#legs.get(this.#presenter)?.content?.meetingProducer ?? this.#webPeers.get(this.#presenter)?.content;
-    return source && !source.closed ? source : undefined;
+  /** The content cap changed (call.maxContentResolution, the call's bandwidth): the presentation is re-encoded with it. */
+  contentPolicyChanged(): void {
+    this.#content.policyChanged();
   }
 
-  /** Who presents now, as browsers are told it. */
-  #contentInfo(): ContentInfo | null {
-    const id = this.#presenter;
-    if (id === null) return null;
-    const leg = this.#legs.get(id);
-    const peer = this.#webPeers.get(id);
-    if (!leg && !peer) return null;
-    const source = this.#contentSource();
-    const mimeType = source?.rtpParameters.codecs[0]?.mimeType ?? null;
-    return { participantId: id, displayName: (leg ?? peer)?.displayName ?? '', producerId: source?.id ?? null, mimeType, reachesSip: mimeType?.toLowerCase() === 'video/h264' };
-  }
-
-  /** The content browsers see: consumers of a producer that is no longer the content are closed; each change is told once (`content`). */
-  #tellContent(): void {
-    const info = this.#contentInfo();
-    for (const peer of this.#webPeers.values()) {
-      for (const consumer of peer.consumers) if (consumer.appData.content && consumer.producerId !== info?.producerId) consumer.close();
-    }
-    const told = info ? `${info.participantId}/${info.producerId ?? ''}` : 'none';
-    if (told === this.#contentTold) return;
-    this.#contentTold = told;
-    this.emit('content', info);
-  }
-
-  /**
-   * Brings every content line in line with the presenter: the presenter's content (if it has
-   * a content line, or shares its screen from a browser) to each other leg with one, nothing to
-   * the rest; browsers are told. Content SIP lines cannot take (not H.264: a browser that sends
-   * VP8) is not forwarded to them, and said so. Runs one at a time, in order.
-   */
-  #routeContent(): void {
-    this.#contentRouting = this.#contentRouting.then(async () => {
-      if (this.#closed) return;
-      this.#tellContent();
-      const presenter = this.#presenter === null ? undefined : this.#legs.get(this.#presenter);
-      let source = this.#contentSource();
-      const mimeType = source?.rtpParameters.codecs[0]?.mimeType;
-      if (source && mimeType?.toLowerCase() !== 'video/h264') {
-        if (this.#mismatchWarned !== source.id && [...this.#legs.values()].some((l) => l.content)) {
-          this.#mismatchWarned = source.id;
-          log.warn(
-            { meeting: this.key, presenter: this.#presenter, codec: mimeType },
-            `the presenter's content is ${mimeType}: SIP terminals take content in H.264 only and content transcoding is not built yet, so their content lines receive nothing (browsers still see it)`,
-          );
-        }
-        source = undefined;
-      }
-      for (const leg of [...this.#legs.values()]) {
-        if (!leg.content || leg.closed) continue;
-        // Not to the presenter, nor to a content line declined since or offered send-only.
-        const shown = leg === presenter || !source || source.closed || !leg.receivesContent ? undefined : source;
-        if (leg.isShowingContent(shown?.id)) continue;
-        try {
-          await leg.showContent(shown);
-        } catch (error) {
-          log.warn({ meeting: this.key, participant: leg.id, err: (error as Error).message }, 'could not forward content to a leg');
-        }
-      }
-    });
+  /** How the presentation reaches each receiver now (forwarded, transcoded), for tests and the console. */
+  contentState(): ContentRoutingState {
+    return this.#content.state();
   }
 
   /** Watch a site: the SIP terminal `viewerId` sees `watchedId` full screen (null: the meeting's picture again). */
@@ -394,9 +340,9 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     return this.#pictures.videoRouting();
   }
 
-  /** Transcoders running now (source>codec keys), for tests and the console. */
+  /** Transcoders running now (source>codec keys): the cameras' for SIP legs, then the content's. */
   get transcoders(): string[] {
-    return this.#pictures.transcoders;
+    return [...this.#pictures.transcoders, ...this.#content.transcoders];
   }
 
   // ------------------------------------------------------------------ muting
@@ -451,7 +397,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       }
       this.#webPeers.set(participantId, peer);
       log.info({ meeting: this.key, participant: participantId }, 'browser joined');
-      return { routerRtpCapabilities: this.router.rtpCapabilities, send: WebPeer.transportInfo(peer.send), recv: WebPeer.transportInfo(peer.recv), producers: this.producers(participantId), content: this.#contentInfo() };
+      return { routerRtpCapabilities: this.router.rtpCapabilities, send: WebPeer.transportInfo(peer.send), recv: WebPeer.transportInfo(peer.recv), producers: this.producers(participantId), content: this.#content.info() };
     } finally {
       this.#joining.delete(participantId);
     }
@@ -477,29 +423,34 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
 
   async consumeWeb(participantId: string, producerId: string, rtpCapabilities: types.RtpCapabilities): Promise<WebConsumerInfo> {
     const peer = this.#peer(participantId);
+    // The content: as sent, or transcoded for a browser that cannot decode it (marked: closed when the presenter changes).
+    if (producerId === this.#content.source()?.producer.id) return this.#content.consumeForBrowser(peer, rtpCapabilities);
     if (!this.router.canConsume({ producerId, rtpCapabilities })) {
       throw createError('VCBOX_ERR_MEDIA_SDP', { reason: `this browser cannot receive producer ${producerId} (no common codec)` });
     }
-    // The content (marked: closed for the browser when the presenter changes).
-    return peer.consume(producerId, rtpCapabilities, producerId === this.#contentSource()?.id ? { content: true } : {});
+    return peer.consume(producerId, rtpCapabilities);
   }
 
   /**
    * A browser shares its screen: its content producer (H.264 when it can, which SIP content
-   * lines take; the join page prefers it). Forwarded once the browser holds the floor.
+   * lines take as it is; the join page prefers it — VP8 is transcoded for them). Routed once the
+   * browser holds the floor.
    */
-  async produceWebContent(participantId: string, rtpParameters: types.RtpParameters): Promise<{ producerId: string; mimeType: string; reachesSip: boolean }> {
+  async produceWebContent(participantId: string, rtpParameters: types.RtpParameters): Promise<{ producerId: string; mimeType: string; reachesSip: boolean; cap: ContentCap }> {
     const peer = this.#peer(participantId);
     const producer = await peer.produceContent(rtpParameters);
     producer.observer.once('close', () => {
       if (!this.#closed) this.emit('producerclosed', producer.id, participantId);
     });
     const mimeType = producer.rtpParameters.codecs[0]?.mimeType ?? '';
-    const reachesSip = mimeType.toLowerCase() === 'video/h264';
-    log.info({ meeting: this.key, participant: participantId, codec: mimeType, presenter: this.#presenter === participantId }, 'browser shares content');
-    if (!reachesSip) log.warn({ meeting: this.key, participant: participantId, codec: mimeType }, 'browser content is not H.264: SIP terminals cannot receive it (content transcoding is not built yet)');
-    this.#routeContent();
-    return { producerId: producer.id, mimeType, reachesSip };
+    const sip = reachesSip(mimeType);
+    log.info({ meeting: this.key, participant: participantId, codec: mimeType, presenter: this.#content.presenter === participantId }, 'browser shares content');
+    if (sip && mimeType.toLowerCase() !== 'video/h264') log.info({ meeting: this.key, participant: participantId, codec: mimeType }, 'browser content is not H.264: it is transcoded to H.264 for SIP content lines');
+    if (!sip) log.warn({ meeting: this.key, participant: participantId, codec: mimeType }, 'browser content is neither H.264 nor VP8: SIP terminals cannot receive it');
+    this.#content.route();
+    this.#pictures.refresh();
+    const { width, height, fps, kbps } = this.#options.contentPolicy?.() ?? DEFAULT_CONTENT_POLICY;
+    return { producerId: producer.id, mimeType, reachesSip: sip, cap: { width, height, fps, kbps } };
   }
 
   /** A browser stopped sharing its screen (or lost the floor): its content producer closed; false when it shared none. */
@@ -507,18 +458,22 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     const closed = this.#peer(participantId).closeContent();
     if (closed) {
       log.info({ meeting: this.key, participant: participantId }, 'browser stopped sharing content');
-      this.#routeContent();
+      this.#content.route();
+      this.#pictures.refresh();
     }
     return closed;
   }
 
   /**
    * A browser takes the composed picture (VP8, the canvas size) instead of every camera: one
-   * video stream to decode, for weak laptops (the join page's "composed view").
+   * video stream to decode, for weak laptops (the join page's "composed view"); while another
+   * participant presents, the content layout. Asked again, it replaces the browser's previous one.
    */
   async consumeComposedWeb(participantId: string, rtpCapabilities: types.RtpCapabilities): Promise<WebConsumerInfo> {
     const peer = this.#peer(participantId);
     const producer = await this.#pictures.composedForBrowser(participantId, rtpCapabilities);
+    // One composed picture per browser: the one it took before (the people, or the content layout) goes.
+    for (const consumer of peer.consumers) if (consumer.appData.composed) consumer.close();
     return peer.consume(producer.id, rtpCapabilities, { composed: true });
   }
 
@@ -540,13 +495,13 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       this.#webPeers.delete(participantId);
       for (const producer of peer.producers) this.emit('producerclosed', producer.id, participantId);
       peer.close();
-      if (participantId === this.#presenter) this.#routeContent();
+      this.#content.route();
     } else if (leg) {
       this.#legs.delete(participantId);
       this.emit('producerclosed', leg.meetingAudio.id, participantId);
       if (leg.video) this.emit('producerclosed', leg.video.meetingProducer.id, participantId);
       leg.close();
-      if (leg.content && participantId === this.#presenter) this.#routeContent();
+      if (leg.content) this.#content.route();
     }
     this.#pictures.participantLeft(participantId, !quiet);
     log.info({ meeting: this.key, participant: participantId, reason }, peer ? 'browser left' : 'participant left');
@@ -596,6 +551,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#pictures.close();
+    this.#content.close();
     for (const id of [...this.#legs.keys(), ...this.#webPeers.keys()]) this.removeParticipant(id, 'meeting-closed', true);
     this.#mixer.close();
     this.router.close();

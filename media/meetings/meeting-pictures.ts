@@ -2,10 +2,11 @@
  * What a meeting's participants see (its focus and pictures): the composed pictures (MCU) in
  * the chosen layout, voice-activated forwarding (the dominant speakers, most recent first),
  * the console's broadcast and watch, the transcoders for legs that cannot decode a camera, and
- * the composed picture for browsers that ask for it. While someone presents, SIP legs without a
- * content line see the content layout (content big, people small) in one picture shared by all
- * of them — the content decoded once for the meeting —, while legs with a content line keep
- * their people picture (the content reaches them on their content line, meeting-media.ts).
+ * the composed picture for browsers that ask for it. While someone presents (a SIP terminal or a
+ * browser), SIP legs without a content line see the content layout (content big, people small)
+ * in one picture shared by all of them — the content decoded once for the meeting —, and so do
+ * browsers on the composed view (but the presenter); legs with a content line keep their people
+ * picture (the content reaches them on their content line, content-routing.ts).
  * It reads who is in the meeting from its roster (the meeting) and tells each SIP leg what to
  * show; one refresh runs at a time.
  * `close()` ends the pictures and transcoders; idempotent.
@@ -219,7 +220,7 @@ export class MeetingPictures {
       if (seesContentLayout(leg)) pictureKeys.add(CONTENT_PICTURE);
       else if (composedLegs && !forcedSource(leg.id)) pictureKeys.add(ownPictures ? leg.id : '');
     }
-    if (this.#composedWeb.size > 0) pictureKeys.add('');
+    for (const id of this.#composedWeb.keys()) pictureKeys.add(this.#composedKey(id, content));
     const pictures = new Map<string, ComposedPicture>();
     for (const key of pictureKeys) {
       const picture = await this.#composedPicture(key);
@@ -302,15 +303,21 @@ export class MeetingPictures {
     return transcoder.producer;
   }
 
+  /** The picture a browser on the composed view sees: the content layout while another presents, else the meeting's. */
+  #composedKey(participantId: string, content: PictureContent | undefined): string {
+    return content !== undefined && content.participantId !== participantId ? CONTENT_PICTURE : '';
+  }
+
   /**
    * The composed picture's VP8 output at the canvas size for a browser that asked for it
-   * instead of each camera (one video stream to decode, for weak laptops).
+   * instead of each camera (one video stream to decode, for weak laptops): the content layout
+   * while someone else presents (the page asks again when the presentation starts or ends).
    */
   async composedForBrowser(participantId: string, rtpCapabilities: types.RtpCapabilities): Promise<types.Producer> {
     this.#composedWeb.set(participantId, undefined);
     this.refresh();
     await this.#refresh;
-    const picture = this.#pictures.get('');
+    const picture = this.#pictures.get(this.#composedKey(participantId, this.#roster.content())) ?? this.#pictures.get('');
     if (!picture || picture.closed) throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'the composed picture could not start' });
     const producer = await picture.output({ mimeType: 'video/VP8', height: picture.canvas.height });
     if (!this.#roster.router.canConsume({ producerId: producer.id, rtpCapabilities })) {
@@ -322,7 +329,7 @@ export class MeetingPictures {
 
   /** A browser started receiving the composed picture: it needs a key frame. */
   composedResumed(producerId: string): void {
-    this.#pictures.get('')?.keyFrame(producerId);
+    for (const picture of this.#pictures.values()) picture.keyFrame(producerId);
   }
 
   /** The meeting's layout (the console's layout picker) and who is pinned to the big pane. */

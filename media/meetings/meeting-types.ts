@@ -9,6 +9,7 @@ import type { types } from 'mediasoup';
 import type { AudioCodecName } from '../audio-mixer/audio-codec.ts';
 import type { AudioMixer, AudioMixerOptions } from '../audio-mixer/audio-mixer.ts';
 import type { VideoPolicy } from '../mcu/video-policy.ts';
+import type { ContentPolicy } from './content-policy.ts';
 import type { Direction } from '../sdp/sip-sdp.ts';
 import type { StaticNat } from '../../server/core/static-nat.ts';
 
@@ -146,8 +147,16 @@ export interface ContentInfo {
   readonly producerId: string | null;
   /** Its codec (`video/H264`, `video/VP8`), or null without a producer. */
   readonly mimeType: string | null;
-  /** SIP content lines receive it (H.264); false when its codec cannot be forwarded to them (no transcoding yet). */
+  /** SIP content lines receive it (H.264 forwarded, or VP8 / H.264 transcoded to their H.264); false without content or in another codec. */
   readonly reachesSip: boolean;
+}
+
+/** The content cap a browser's share should keep within (so SIP content lines take it as sent): largest size, frame rate, bitrate in kbit/s. */
+export interface ContentCap {
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  readonly kbps: number;
 }
 
 export interface WebTransportInfo {
@@ -177,6 +186,8 @@ export interface WebConsumerInfo {
 export interface MeetingMediaEvents {
   /** A SIP terminal should send a key frame (its picture is newly shown): SIP INFO. */
   keyframerequest: [participantId: string];
+  /** A SIP presenter should send a content key frame (a receiver or transcoder starts on its content): SIP INFO naming the content stream. */
+  contentkeyframerequest: [participantId: string];
   newproducer: [info: ProducerInfo];
   producerclosed: [producerId: string, participantId: string];
   participantclosed: [participantId: string, reason: string];
@@ -200,6 +211,8 @@ export interface MeetingMediaOptions {
   readonly placeLeg?: () => types.Worker;
   /** The call settings for composed video, read when a picture starts (live settings). */
   readonly videoPolicy?: () => VideoPolicy;
+  /** The content cap (max content resolution, the call's bandwidth), read at each content routing (live settings). */
+  readonly contentPolicy?: () => ContentPolicy;
   /** Static NAT in force (read at every join). */
   readonly nat?: () => StaticNat | undefined;
 }

@@ -42,6 +42,8 @@ export interface LiveOutcome {
 const isNewCallSetting = (key: SettingKey): boolean => key.startsWith('media.') || key === 'call.rtpTimeoutSeconds';
 /** …and those composed pictures in progress restart with (media/media-settings.ts runningPictureSettings). */
 const isPictureSetting = (key: SettingKey): boolean => key === 'call.maxVideoResolution' || key === 'call.maxBandwidth' || key.startsWith('call.polling.');
+/** …and those a presentation in progress is re-encoded with (media/meetings/content-policy.ts). */
+const isContentSetting = (key: SettingKey): boolean => key === 'call.maxContentResolution' || key === 'call.maxBandwidth';
 
 export async function applyLive(changed: readonly SettingKey[], store: SettingsStore, targets: LiveTargets, author: { actor: string; source?: string }): Promise<LiveOutcome> {
   const messages: string[] = [];
@@ -56,12 +58,14 @@ export async function applyLive(changed: readonly SettingKey[], store: SettingsS
   const mediaKeys = changed.filter((key) => follows('media', key));
   const ranges = mediaKeys.some(isNewCallSetting);
   const video = mediaKeys.some(isPictureSetting);
+  const content = mediaKeys.some(isContentSetting);
   if (targets.media && mediaKeys.length > 0) {
     try {
       await targets.media.configure(mediaSettingsFrom(settings));
       media = { state: 'applied' };
       if (ranges) messages.push('The media service uses them for calls from now on; calls in progress keep their ports.');
       if (video) messages.push('Composed pictures in progress follow the new video settings now.');
+      if (content) messages.push('A presentation in progress follows the new content settings now.');
     } catch (error) {
       media = { state: 'unreachable', reason: (error as Error).message };
       messages.push('The media service did not answer: the control plane sends it the stored media settings as soon as it is back.');

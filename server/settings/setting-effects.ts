@@ -17,13 +17,15 @@ import type { SettingKey } from './settings-schema.ts';
  * - `listeners`: the service moves its listener at once; connections and calls in progress stay.
  * - `new-calls`: calls that start from now on; calls in progress keep what they have.
  * - `running-pictures`: composed pictures in progress restart with it (their video pauses briefly).
+ * - `running-content`: a presentation in progress is re-encoded with it (its receivers' content pauses briefly).
  */
-export type NowScope = 'listeners' | 'new-calls' | 'running-pictures';
+export type NowScope = 'listeners' | 'new-calls' | 'running-pictures' | 'running-content';
 
 export const SCOPE_NOTES: Record<NowScope, string> = {
   listeners: 'the listener moves at once; connections and calls in progress stay',
   'new-calls': 'applies to calls that start from now on; calls in progress keep theirs',
   'running-pictures': 'composed pictures in progress restart with it (their video pauses for a moment)',
+  'running-content': 'a presentation in progress is re-encoded with it (its content pauses for a moment)',
 };
 
 export type SettingEffect =
@@ -44,7 +46,7 @@ const RULES: [prefix: string, effect: SettingEffect][] = [
   // The layout maxima are read at every change of a composed picture; polling by running pollers.
   ['call.layout.', { applies: 'now' }],
   ['call.polling.', { applies: 'now' }],
-  ['call.maxContentResolution', { applies: 'stored', note: 'content sharing is not built yet' }],
+  ['call.maxContentResolution', now('running-content')],
   ['call.maxVideoResolution', now('running-pictures')],
   ['call.maxBandwidth', now('running-pictures')],
   // Checked against every leg at each RTP check.

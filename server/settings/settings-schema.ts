@@ -24,7 +24,7 @@ import { DEFAULT_LOCAL_NETWORKS, parseNetworks } from '../core/static-nat.ts';
 import { ACCESS_URL_RULE, isAccessUrlOrEmpty } from '../network/access-url.ts';
 import { isMeetingNumber } from '../dial-plan/dial-plan.ts';
 import { isTimeZoneOffset, TIME_ZONE_OFFSETS } from '../system/time-zones.ts';
-import { EQUAL_SPLIT_LAYOUTS, ONE_PLUS_N_LAYOUTS, VIDEO_RESOLUTIONS } from '../core/call-settings.ts';
+import { CONTENT_RESOLUTIONS, EQUAL_SPLIT_LAYOUTS, ONE_PLUS_N_LAYOUTS, VIDEO_RESOLUTIONS } from '../core/call-settings.ts';
 
 export interface PortRange {
   readonly min: number;
@@ -86,7 +86,7 @@ function setting<T>(defaultValue: T, check: Check<T>, describe: string, follows:
   return { default: defaultValue, check, describe, follows };
 }
 
-export const CONTENT_RESOLUTIONS = ['1080P/30', '1080P/15', '1080P/5', '720P/30', '720P/15', '720P/5'] as const;
+export { CONTENT_RESOLUTIONS };
 export const EARLY_JOIN_MINUTES = [5, 10, 15, 30, 45, 60] as const;
 export const SETUP_STEPS = ['network', 'time', 'admin', 'license', 'smtp'] as const;
 export type SetupStep = (typeof SETUP_STEPS)[number];
@@ -138,7 +138,9 @@ export const BANDWIDTHS = ['4M', '3M', '2M', '1.5M', '1M', '768k', '512k', '256k
 export const SETTINGS = {
   // Call settings [001 ch4 通话设置]
   'call.maxVideoResolution': setting('720P/30', oneOf(VIDEO_RESOLUTIONS), `one of ${VIDEO_RESOLUTIONS.join(', ')}`, ['media']),
-  'call.maxContentResolution': setting('1080P/5', oneOf(CONTENT_RESOLUTIONS), `one of ${CONTENT_RESOLUTIONS.join(', ')}`),
+  // Caps what content lines receive (media/meetings/content-policy.ts); above 1080P/5 the
+  // console warns of high load (transcoding at that size and rate).
+  'call.maxContentResolution': setting('1080P/5', oneOf(CONTENT_RESOLUTIONS), `one of ${CONTENT_RESOLUTIONS.join(', ')}`, ['media']),
   'call.layout.equalSplitMax': setting('4x4', oneOf(EQUAL_SPLIT_LAYOUTS), `one of ${EQUAL_SPLIT_LAYOUTS.join(', ')}`, ['media']),
   'call.layout.onePlusNMax': setting('1+7', oneOf(ONE_PLUS_N_LAYOUTS), `one of ${ONE_PLUS_N_LAYOUTS.join(', ')}`, ['media']),
   'call.polling.intervalSeconds': setting(10, isIntIn(5, 300), 'a whole number of seconds from 5 to 300', ['media']),

@@ -7,15 +7,18 @@
  * the floor by FloorRequest stops the browser's share (the page is told) and its slides show in
  * the page's content view, moving (the video element's size and frames); the browser taking
  * the floor back revokes the terminal (FloorRequestStatus Revoked, FloorStatus to it as a
- * subscriber); the presenting browser leaving releases the floor. A browser that can only share
- * in VP8 is told that room systems will not see it, and nothing reaches their content lines.
+ * subscriber); the presenting browser leaving releases the floor. A browser that shares in VP8
+ * (canvas slides at 1920×1080) reaches two room systems transcoded to H.264 by one transcoder
+ * for both, at the size their H.264 level takes (the decoded frames' colours and size checked).
+ * A page that decodes VP8 only (`?recv=VP8`) sees a room system's H.264 slides through a VP8
+ * transcoder (colour checked in the page's content view).
  */
 import path from 'node:path';
 import t from 'tap';
 import type { PresenterChange } from '../../server/bfcp/floor-control-server.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
-import { BfcpClient, type BfcpClientEvent, findAttributes, overallStatus } from '../helpers/bfcp-client.ts';
-import { launchBrowser, openPage, SCREEN_SHARE_ARGS, type WatchedPage } from '../helpers/browser.ts';
+import { BfcpClient, type BfcpClientEvent, findAttributes, floorRequestId, overallStatus } from '../helpers/bfcp-client.ts';
+import { launchBrowser, openPage, SCREEN_SHARE_ARGS, slidesScreen, type WatchedPage } from '../helpers/browser.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { bfcpOf, type ContentTerminal, contentOffer, contentReceiver, joinWithContent, startSlides } from '../helpers/content-terminal.ts';
 import { waitFor } from '../helpers/meeting-terminal.ts';
@@ -44,6 +47,7 @@ interface ContentView {
   height: number;
   frames: number;
   mimeType: string | null;
+  received: string | null;
 }
 // Page-side code is given as strings: the test project has no DOM types.
 const viewOf = (p: WatchedPage) => p.page.evaluate('window.vcboxJoin.contentView()') as Promise<ContentView>;
@@ -56,8 +60,8 @@ async function viewUntil(p: WatchedPage, ok: (v: ContentView) => boolean, what: 
   }).catch(() => viewOf(p));
 }
 
-async function joinPage(name: string): Promise<WatchedPage> {
-  const p = await openPage(browser, `${base}/join/?m=${room.number}`);
+async function joinPage(name: string, query = ''): Promise<WatchedPage> {
+  const p = await openPage(browser, `${base}/join/?m=${room.number}${query}`);
   await p.page.fill('#name', name);
   await p.page.click('#join');
   await p.page.waitForFunction("window.vcboxJoin.state.phase === 'joined'", undefined, { timeout: 20_000 });
@@ -94,7 +98,7 @@ t.test('browser and SIP presenters take the one floor from each other; content r
   const page = await joinPage('Presenter');
   t.teardown(() => page.page.context().close());
   const pageId = await idOf(page);
-  t.same(await viewOf(page), { shown: false, presenter: null, sharing: false, width: 0, height: 0, frames: 0, mimeType: null }, 'nobody presents: no content view');
+  t.same(await viewOf(page), { shown: false, presenter: null, sharing: false, width: 0, height: 0, frames: 0, mimeType: null, received: null }, 'nobody presents: no content view');
 
   // 1. The browser shares its screen: H.264, the floor, room B decodes it.
   await page.page.click('#share');
@@ -171,23 +175,101 @@ t.test('browser and SIP presenters take the one floor from each other; content r
   await waitFor('the meeting to end', 5000, () => box.app.live.get(room.number) === undefined);
 });
 
-t.test('a browser that shares in VP8 is told room systems will not see it; nothing reaches their content lines', async (t) => {
+t.test('a browser that shares in VP8: room systems get it transcoded to H.264, one transcoder for both', async (t) => {
   const b = await openTerminals(t, 'audio', 'video');
-  const receiver = await contentReceiver(t);
-  const roomB = await joinWithContent(target, room.number, 'RoomB', contentOffer({ audio: b.audio.port, video: b.video.port, content: receiver.port }, 'TCP/BFCP', 109));
+  const c = await openTerminals(t, 'audio', 'video');
+  const receiverB = await contentReceiver(t, 120, { rtcp: true, sizes: true });
+  const receiverC = await contentReceiver(t, 120, { rtcp: true, sizes: true });
+  const roomB = await joinWithContent(target, room.number, 'RoomB', contentOffer({ audio: b.audio.port, video: b.video.port, content: receiverB.port }, 'TCP/BFCP', 109));
+  const roomC = await joinWithContent(target, room.number, 'RoomC', contentOffer({ audio: c.audio.port, video: c.video.port, content: receiverC.port }, 'TCP/BFCP', 109));
   const page = await joinPage('Vp8');
   t.teardown(() => page.page.context().close());
+  await slidesScreen(page);
   await page.page.evaluate("window.vcboxJoin.shareScreen({ codec: 'VP8' })");
   const sharing = (await page.page.evaluate('({ mimeType: window.vcboxJoin.state.sharing.mimeType, reachesSip: window.vcboxJoin.state.sharing.reachesSip })')) as { mimeType: string; reachesSip: boolean };
-  t.same(sharing, { mimeType: 'video/VP8', reachesSip: false }, 'shared in VP8, which SIP content lines cannot take');
-  t.match(await page.page.textContent('#content-notice'), /room systems \(SIP\) cannot show/, 'the page says so');
-  t.equal(floors.presenterOf(room.number), await idOf(page), 'the browser holds the floor all the same');
-  await new Promise((resolve) => setTimeout(resolve, 3000));
-  t.equal(receiver.packets(), 0, "nothing reaches room B's content line (no transcoding yet)");
+  t.same(sharing, { mimeType: 'video/VP8', reachesSip: true }, 'shared in VP8, and room systems will see it (transcoded)');
+  t.equal(await page.page.textContent('#content-notice'), '', 'the page has nothing to warn about');
+  const pageId = await idOf(page);
+  t.equal(floors.presenterOf(room.number), pageId, 'the browser holds the floor');
+
+  // Both content lines decode H.264 from the one transcoder (their H.264 level 3.1 takes up to 720 lines).
+  const decoded = (r: typeof receiverB) => r.screen.nameAt(0.25, 0.5) === 'blue' && r.screen.nameAt(0.75, 0.5) === 'yellow';
+  await waitFor('content at both rooms', 30_000, () => receiverB.packets() > 0 && receiverC.packets() > 0).catch(() => undefined);
+  await Promise.all([receiverB.screen.restart(), receiverC.screen.restart()]);
+  await waitFor('the slides decoded at both rooms', 45_000, () => decoded(receiverB) && decoded(receiverC)).catch(() => undefined);
+  for (const [name, r] of [['B', receiverB], ['C', receiverC]] as const) {
+    t.equal(r.screen.nameAt(0.25, 0.5), 'blue', `room ${name} decodes the slides: blue on the left (${r.screen.frames} frames)`);
+    t.equal(r.screen.nameAt(0.75, 0.5), 'yellow', `room ${name}: yellow on the right`);
+    t.ok(r.screen.largest && r.screen.largest.height <= 720 && r.screen.largest.width <= 1280, `room ${name} decodes at most 1280×720, its H.264 level (${JSON.stringify(r.screen.largest)})`);
+  }
+  const state = box.media?.contentState(room.number);
+  t.equal(state?.transcoders.length, 1, 'one transcoder for both content lines');
+  t.match(state?.transcoders[0], { mimeType: 'video/H264', packetizationMode: 1, maxHeight: 720, maxWidth: 1280, fps: 5 }, 'H.264 at the lines\' size and the cap\'s frame rate');
+  t.same([...(state?.transcoders[0]?.receivers ?? [])].sort(), [participantOf('RoomB')?.id, participantOf('RoomC')?.id].sort(), 'taken by both rooms');
+  t.same(state?.routes, { [participantOf('RoomB')?.id ?? '']: 'transcoded', [participantOf('RoomC')?.id ?? '']: 'transcoded' }, 'both routes say transcoded');
+  t.equal(box.media?.transcoders(room.number).length, 1, 'the meeting runs that one transcoder and no other');
+
+  // Room C hangs up: the transcoder goes on for room B; stopping the share ends it.
+  await hangUp('RoomC', roomC);
+  await waitFor('room C gone from the transcoder', 10_000, () => box.media?.contentState(room.number).transcoders[0]?.receivers.length === 1).catch(() => undefined);
+  t.same(box.media?.contentState(room.number).transcoders[0]?.receivers, [participantOf('RoomB')?.id], 'the transcoder goes on for room B alone');
   await page.page.click('#stop-share');
-  await waitFor('the floor to be free', 5000, () => floors.presenterOf(room.number) === null);
+  await waitFor('the floor to be free', 10_000, () => floors.presenterOf(room.number) === null);
   t.pass('"Stop sharing" gives the floor back');
+  await waitFor('the transcoder to stop', 10_000, () => box.media?.contentState(room.number).transcoders.length === 0).catch(() => undefined);
+  t.same(box.media?.contentState(room.number).transcoders, [], 'the transcoder stops with the share');
+  t.same(page.errors, [], 'no errors on the page');
   await page.page.click('#leave');
   await hangUp('RoomB', roomB);
+  await waitFor('the meeting to end', 5000, () => box.app.live.get(room.number) === undefined);
+});
+
+/** The colour name at (fx, fy) of the page's content view (its video drawn on a canvas). */
+async function contentColourAt(p: WatchedPage, fx: number, fy: number): Promise<string> {
+  const [r, g, b] = (await p.page.evaluate(`(() => {
+    const video = document.getElementById('content-video');
+    if (!video.videoWidth) return [-1, -1, -1];
+    const canvas = document.createElement('canvas');
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    const g = canvas.getContext('2d');
+    g.drawImage(video, 0, 0);
+    return [...g.getImageData(Math.floor(${fx} * canvas.width), Math.floor(${fy} * canvas.height), 1, 1).data].slice(0, 3);
+  })()`)) as number[];
+  if (r === undefined || r < 0) return 'none';
+  const named: [string, number[]][] = [['blue', [0, 0, 255]], ['yellow', [255, 255, 0]], ['black', [0, 0, 0]], ['white', [255, 255, 255]], ['red', [255, 0, 0]], ['lime', [0, 255, 0]]];
+  return named.map(([name, c]) => [name, (r - (c[0] ?? 0)) ** 2 + ((g ?? 0) - (c[1] ?? 0)) ** 2 + ((b ?? 0) - (c[2] ?? 0)) ** 2] as const).sort((x, y) => x[1] - y[1])[0]?.[0] ?? 'none';
+}
+
+t.test('a browser that cannot decode H.264 sees a room system\'s slides transcoded to VP8', async (t) => {
+  const a = await openTerminals(t, 'audio', 'video');
+  const slidesFrom = await freePort();
+  const roomA = await joinWithContent(target, room.number, 'RoomA', contentOffer({ audio: a.audio.port, video: a.video.port, content: slidesFrom }, 'TCP/BFCP', 109));
+  const ids = bfcpOf(roomA.answer);
+  const client = await BfcpClient.start({ transport: 'tcp', port: ids.port, conferenceId: ids.conferenceId, userId: ids.userId });
+  t.teardown(() => client.close());
+  // This page tells the box it decodes VP8 only (the join page's ?recv=VP8 support switch).
+  const viewer = await joinPage('Vp8Only', '&recv=VP8');
+  t.teardown(() => viewer.page.context().close());
+  const viewerId = await idOf(viewer);
+  startSlides(t, 'blue', slidesFrom, contentLine(parseSdp(roomA.answer).media)?.port ?? 0);
+  const grant = client.nextNotification(granted, 'Granted');
+  const request = await client.request('request', 'FloorRequest');
+  await grant;
+  const shown = await viewUntil(viewer, (v) => v.shown && v.frames > 3, "room A's slides in the VP8-only page", 30_000);
+  t.match(shown, { shown: true, presenter: participantOf('RoomA')?.id, mimeType: 'video/H264', received: 'video/VP8' }, `the page is sent the H.264 slides as VP8 (${shown.width}×${shown.height}, ${shown.frames} frames)`);
+  await waitFor('blue slides in the page', 15_000, async () => (await contentColourAt(viewer, 0.5, 0.5)) === 'blue').catch(() => undefined);
+  t.equal(await contentColourAt(viewer, 0.5, 0.5), 'blue', 'the page shows the blue slides');
+  const state = box.media?.contentState(room.number);
+  t.match(state?.transcoders, [{ mimeType: 'video/VP8', receivers: [viewerId] }], 'one VP8 transcoder, for that page');
+  // The floor released: the page's content view and the transcoder end.
+  await client.request(`release ${floorRequestId(request) ?? 0}`, 'FloorRelease');
+  await waitFor('the floor free', 10_000, () => floors.presenterOf(room.number) === null);
+  await viewUntil(viewer, (v) => !v.shown, 'the content view to close', 10_000);
+  await waitFor('the transcoder to stop', 10_000, () => box.media?.contentState(room.number).transcoders.length === 0).catch(() => undefined);
+  t.same(box.media?.contentState(room.number).transcoders, [], 'no transcoder once nobody presents');
+  t.same(viewer.errors, [], 'no errors on the page');
+  await viewer.page.click('#leave');
+  await hangUp('RoomA', roomA);
   await waitFor('the meeting to end', 5000, () => box.app.live.get(room.number) === undefined);
 });

@@ -33,7 +33,7 @@ t.test('read: value, rule, effect; secrets only as "(set)"', async (t) => {
   t.match(body['call.layout.equalSplitMax'], { effect: { applies: 'now' } });
   t.match(body['call.polling.intervalSeconds'], { effect: { applies: 'now' } });
   t.match(body['call.maxVideoResolution'], { effect: { applies: 'now', scope: 'running-pictures', note: /composed pictures in progress restart/ } });
-  t.match(body['call.maxContentResolution'], { effect: { applies: 'stored', note: /content sharing is not built yet/ } });
+  t.match(body['call.maxContentResolution'], { effect: { applies: 'now', scope: 'running-content', note: /presentation in progress is re-encoded/ } });
   t.equal(body['smtp.password'].value, '(set)', 'the SMTP password is not shown');
   t.notMatch(JSON.stringify(body), /hunter22/);
 });
@@ -46,8 +46,8 @@ t.test('change: applied now or stored — and audited', async (t) => {
   const ports = await admin.call('PATCH', '/api/v1/settings', { 'sip.port': 5070, 'media.ivrPorts': { min: 31000, max: 32999 } });
   t.match(ports.body, { appliedNow: ['sip.port', 'media.ivrPorts'], restartRequired: [], message: 'Saved.' }, 'ports apply at once; no service restarts');
   t.notOk('live' in ports.body, 'an app without running services to move says nothing about them');
-  const stored = await admin.call('PATCH', '/api/v1/settings', { 'call.maxContentResolution': '720P/30' });
-  t.match(stored.body, { storedOnly: ['call.maxContentResolution'] });
+  const content = await admin.call('PATCH', '/api/v1/settings', { 'call.maxContentResolution': '720P/30' });
+  t.match(content.body, { appliedNow: ['call.maxContentResolution'], storedOnly: [] }, 'the content cap applies at once (the media process follows it)');
   const unchanged = await admin.call('PATCH', '/api/v1/settings', { 'smtp.password': '(set)', 'call.srtp': 'required' });
   t.same(unchanged.body.changed, [], 'sending back what was shown changes nothing');
   const audit = state.db.prepare("SELECT detail FROM audit_log WHERE action = 'settings.update' ORDER BY id").all() as { detail: string }[];

@@ -2,7 +2,7 @@
  * A real browser for the tests: Debian's Chromium (/usr/bin/chromium) driven headless by
  * playwright-core, with fake camera and microphone (Chromium's own test devices: a moving
  * picture and a periodic beep) and permissions granted, so a page can getUserMedia unattended
- * (and getDisplayMedia, with SCREEN_SHARE_ARGS).
+ * (and getDisplayMedia, with SCREEN_SHARE_ARGS; or canvas slides of known colours, slidesScreen).
  * Console errors and page errors are collected so a test can insist there were none.
  */
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -54,4 +54,27 @@ export async function changeFirstPassword(page: Page, current: string, next: str
   await page.fill('#new-password', next);
   await page.fill('#confirm-password', next);
   await page.click('#save-password');
+}
+
+/**
+ * The page's screen becomes `width`×`height` slides painted on a canvas — blue on the left half,
+ * yellow on the right — repainted `fps` times a second (Chromium's fake screen is one colour
+ * pattern; these let a terminal's decoded frames say it got the right picture the right way round).
+ */
+export async function slidesScreen(p: WatchedPage, width = 1920, height = 1080, fps = 5): Promise<void> {
+  await p.page.evaluate(`(() => {
+    const canvas = document.createElement('canvas');
+    canvas.width = ${width};
+    canvas.height = ${height};
+    const g = canvas.getContext('2d');
+    let n = 0;
+    const paint = () => {
+      g.fillStyle = '#0000ff'; g.fillRect(0, 0, ${width / 2}, ${height});
+      g.fillStyle = '#ffff00'; g.fillRect(${width / 2}, 0, ${width / 2}, ${height});
+      g.fillStyle = (n++ % 2) ? '#0000fe' : '#0000ff'; g.fillRect(0, 0, 8, 8);
+    };
+    paint();
+    setInterval(paint, ${Math.round(1000 / fps)});
+    navigator.mediaDevices.getDisplayMedia = async () => canvas.captureStream(${fps});
+  })()`);
 }

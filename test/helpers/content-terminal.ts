@@ -115,7 +115,7 @@ export function startSlides(t: { teardown(fn: () => unknown): void }, colour: st
  * starts decoding afresh asking for key frames there (PLI) until one is decoded, as a terminal
  * does when a stream starts mid-way (a browser's H.264 has a key frame only on request).
  */
-export async function contentReceiver(t: { teardown(fn: () => unknown): void }, seconds = 90, options: { rtcp?: boolean } = {}): Promise<{ port: number; packets: () => number; screen: Screen }> {
+export async function contentReceiver(t: { teardown(fn: () => unknown): void }, seconds = 90, options: { rtcp?: boolean; sizes?: boolean } = {}): Promise<{ port: number; packets: () => number; screen: Screen }> {
   const screenPort = await freePort();
   let packets = 0;
   let socket: dgram.Socket | undefined;
@@ -134,7 +134,7 @@ export async function contentReceiver(t: { teardown(fn: () => unknown): void }, 
   if (!socket) throw new Error('no UDP port pair free for a content receiver');
   const bound = socket;
   const port = bound.address().port;
-  const screen = new Screen(t, screenPort, 'H264', seconds, options.rtcp ? port + 1 : undefined);
+  const screen = new Screen(t, screenPort, 'H264', seconds, options.rtcp ? port + 1 : undefined, { sizes: options.sizes ?? false });
   bound.on('message', (packet) => {
     if (packet.length < 12 || packet.readUInt8(0) >> 6 !== 2) return;
     const pt = packet.readUInt8(1) & 0x7f;

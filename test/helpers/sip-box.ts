@@ -12,6 +12,7 @@ import type { License } from '../../server/license/open-license.ts';
 import { SettingsStore } from '../../server/settings/settings-store.ts';
 import { MediaControlServer } from '../../media/control/media-control-server.ts';
 import { videoPolicyFrom } from '../../media/mcu/video-policy.ts';
+import { contentPolicyFrom } from '../../media/meetings/content-policy.ts';
 import { staticNatFrom } from '../../server/core/static-nat.ts';
 import { MediaService } from '../../media/media-service.ts';
 import { WorkerPool } from '../../media/worker-pool/worker-pool.ts';
@@ -135,7 +136,13 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
       ...(options.media.rtpTimeoutMs ? { rtpTimeoutMs: options.media.rtpTimeoutMs } : {}),
       ...(options.media.legsPerWorker ? { legsPerWorker: options.media.legsPerWorker } : {}),
       videoPolicy: () => videoPolicyFrom(settings.getAll()),
+      contentPolicy: () => contentPolicyFrom(settings.getAll()),
       nat: () => staticNatFrom(settings.getAll()),
+    });
+    // As media/main.ts does on `configure`: a presentation in progress follows a new content cap.
+    const followed = media;
+    settings.observer.on('changed', (keys) => {
+      if (keys.includes('call.maxContentResolution') || keys.includes('call.maxBandwidth')) followed.contentPolicyChanged();
     });
     socketPath = path.join(dir, 'run', 'media.sock');
     control = new MediaControlServer(media, socketPath);

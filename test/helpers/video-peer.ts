@@ -38,6 +38,9 @@ export type Rgb = readonly [number, number, number];
  * sender reports and, while the restarted decoder has no picture yet, asks for a key frame
  * with an RTCP PLI (RFC 4585) every 400 ms, as a terminal whose decoder starts mid-stream does —
  * the key frame sent when the box switched may have come before the new decoder listened.
+ *
+ * With `sizes`, the decoder also reports the size each frame arrived in (ffmpeg's showinfo,
+ * before scaling): `size` is the latest, `largest` the largest since the last restart.
  */
 export class Screen {
   static readonly WIDTH = 160;
@@ -51,9 +54,15 @@ export class Screen {
   /** Sender SSRCs of the box's reports → when last heard and from where. */
   readonly #senders = new Map<number, { at: number; port: number }>();
   #asking: NodeJS.Timeout | undefined;
+  readonly #sizes: boolean;
+  #stderr = '';
   frames = 0;
+  /** With `sizes`: the decoded size of the latest frame, and the largest since the last restart. */
+  size: { width: number; height: number } | undefined;
+  largest: { width: number; height: number } | undefined;
 
-  constructor(t: Teardown, port: number, codec: 'VP8' | 'H264' = 'VP8', seconds = 60, rtcpPort?: number) {
+  constructor(t: Teardown, port: number, codec: 'VP8' | 'H264' = 'VP8', seconds = 60, rtcpPort?: number, options: { sizes?: boolean } = {}) {
+    this.#sizes = options.sizes ?? false;
     const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-screen-'));
     this.#sdp = path.join(dir, 'screen.sdp');
     this.#seconds = seconds;
@@ -106,12 +115,24 @@ export class Screen {
   }
 
   #decode(): ChildProcess {
+    const scale = `scale=${Screen.WIDTH}:${Screen.HEIGHT}`;
     const child = spawn(
       'ffmpeg',
-      ['-hide_banner', '-nostdin', '-loglevel', 'error', '-protocol_whitelist', 'file,udp,rtp', '-fflags', '+nobuffer', '-flags', 'low_delay',
-        '-i', this.#sdp, '-t', String(this.#seconds), '-vf', `scale=${Screen.WIDTH}:${Screen.HEIGHT}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
-      { stdio: ['ignore', 'pipe', 'ignore'] },
+      ['-hide_banner', '-nostdin', '-loglevel', this.#sizes ? 'info' : 'error', '-protocol_whitelist', 'file,udp,rtp', '-fflags', '+nobuffer', '-flags', 'low_delay',
+        '-i', this.#sdp, '-t', String(this.#seconds), '-vf', this.#sizes ? `showinfo,${scale}` : scale, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
+      { stdio: ['ignore', 'pipe', this.#sizes ? 'pipe' : 'ignore'] },
     );
+    child.stderr?.on('data', (chunk: Buffer) => {
+      const lines = (this.#stderr + chunk.toString()).split('\n');
+      this.#stderr = lines.pop() ?? '';
+      for (const line of lines) {
+        const match = /Parsed_showinfo.* s:(\d+)x(\d+) /.exec(line);
+        if (!match) continue;
+        const size = { width: Number(match[1]), height: Number(match[2]) };
+        this.size = size;
+        if (!this.largest || size.width * size.height > this.largest.width * this.largest.height) this.largest = size;
+      }
+    });
     const size = Screen.WIDTH * Screen.HEIGHT * 3;
     child.stdout?.on('data', (chunk: Buffer) => {
       this.#pending = Buffer.concat([this.#pending, chunk]);
@@ -134,6 +155,8 @@ export class Screen {
     }
     this.#pending = Buffer.alloc(0);
     this.#latest = undefined;
+    this.size = undefined;
+    this.largest = undefined;
     this.#child = this.#decode();
     this.#askForKeyFrames();
   }

@@ -4,8 +4,9 @@
  * everyone (SIP terminals' audio and other browsers' audio and video, SFU; the camera is sent
  * as simulcast) — or, with "composed view", the MCU's one composed picture instead of every
  * camera, for a weak computer; mute; share the screen (getDisplayMedia → a second producer
- * marked as content, H.264 when the browser can: SIP room systems take content in H.264 — the
- * box gives this page the meeting's one floor, taken from whoever presented); content someone
+ * marked as content, H.264 when the browser can: SIP room systems take content in H.264 —, kept
+ * within the box's content cap so they take it as sent — the box gives this page the meeting's
+ * one floor, taken from whoever presented); content someone
  * presents in its own large view beside the people; leave. Bundled by scripts/build-web.sh into web/join/join.js.
  * `window.vcboxJoin` exposes the state and a stats summary for tests and support.
  */
@@ -203,12 +204,19 @@ const state = {
   producers: [] as types.Producer[],
   errors: [] as string[],
   /** This page's shared screen, while it shares; how the box answered it. */
-  sharing: undefined as { producer: types.Producer; floor: string; mimeType: string; reachesSip: boolean } | undefined,
+  sharing: undefined as { producer: types.Producer; floor: string; mimeType: string; reachesSip: boolean; cap?: ContentCap } | undefined,
   /** The content shown in the content view: who presents, and the consumer of it (another's). */
   content: undefined as { info: ContentInfo; consumer?: types.Consumer } | undefined,
 };
 /** The answer to the last shareContent (the produce event hands the producer id on; the rest is kept here). */
-let shareAnswer: { floor: string; mimeType: string; reachesSip: boolean } | undefined;
+/** The box's content cap: the largest size, frame rate and bitrate room systems take a share in as sent. */
+interface ContentCap {
+  width: number;
+  height: number;
+  fps: number;
+  kbps: number;
+}
+let shareAnswer: { floor: string; mimeType: string; reachesSip: boolean; cap?: ContentCap } | undefined;
 let signaling: Signaling | undefined;
 let device: Device | undefined;
 let sendTransport: types.Transport | undefined;
@@ -251,7 +259,7 @@ async function consume(info: ProducerInfo): Promise<void> {
   if (state.composed && info.kind === 'video') return;
   const params = await signaling.request<{ id: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: types.RtpParameters }>('consume', {
     producerId: info.producerId,
-    rtpCapabilities: device.rtpCapabilities,
+    rtpCapabilities: receiveCapabilities(device),
   });
   const consumer = await recvTransport.consume(params);
   state.consumers.set(consumer.id, { consumer, info });
@@ -259,13 +267,34 @@ async function consume(info: ProducerInfo): Promise<void> {
   await signaling.request('resume', { consumerId: consumer.id });
 }
 
-/** The composed picture, as one tile. */
+/**
+ * What this page tells the box it decodes: the browser's own capabilities, or — with `?recv=VP8`
+ * (or `H264`) in the address — that one video codec only (a support check of the box's content
+ * transcoding for browsers that cannot decode H.264).
+ */
+function receiveCapabilities(from: Device): types.RtpCapabilities {
+  const caps = from.rtpCapabilities;
+  if (!receiveOnly) return caps;
+  const codecs = caps.codecs ?? [];
+  const kept = codecs.filter((c) => c.kind === 'audio' || c.mimeType.toLowerCase() === `video/${receiveOnly}`);
+  const payloadTypes = new Set(kept.map((c) => c.preferredPayloadType));
+  const rtx = codecs.filter((c) => c.mimeType.toLowerCase() === 'video/rtx' && payloadTypes.has(Number(c.parameters?.apt)));
+  return { ...caps, codecs: [...kept, ...rtx] };
+}
+
+/** The composed picture, as one tile (asked again, it replaces the one before: the box sends the content layout while another presents). */
 async function consumeComposed(): Promise<void> {
   if (!signaling || !device || !recvTransport) return;
   const params = await signaling.request<{ id: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: types.RtpParameters }>('consumeComposed', {
-    rtpCapabilities: device.rtpCapabilities,
+    rtpCapabilities: receiveCapabilities(device),
   });
   const consumer = await recvTransport.consume(params);
+  for (const [id, entry] of state.consumers) {
+    if (entry.info.participantId !== 'composed') continue;
+    entry.consumer.close();
+    state.consumers.delete(id);
+    document.querySelector(`[data-track="${CSS.escape(entry.consumer.track.id)}"]`)?.remove();
+  }
   state.consumers.set(consumer.id, { consumer, info: { producerId: params.producerId, participantId: 'composed', displayName: t('composedTile'), kind: 'video' } });
   attach('composed', t('composedTile'), consumer.track);
   await signaling.request('resume', { consumerId: consumer.id });
@@ -290,8 +319,19 @@ function showContentView(track: MediaStreamTrack | undefined, caption: string): 
   $('content-view').hidden = !track;
 }
 
-/** Someone presents (or nobody, null): another's content is consumed into the content view; this page's own share shows its own screen. */
+/** The composed view's requests for its picture, one after another. */
+let composedQueue: Promise<void> = Promise.resolve();
+
+/**
+ * Someone presents (or nobody, null): another's content is consumed into the content view; this
+ * page's own share shows its own screen. On the composed view the content comes inside the one
+ * picture instead (the content layout): the page asks for its picture again.
+ */
 async function showContent(info: ContentInfo | null): Promise<void> {
+  if (state.composed) {
+    if (state.phase === 'joined') composedQueue = composedQueue.then(consumeComposed).catch(report);
+    return;
+  }
   if (state.sharing) return;
   const current = state.content;
   if (current && current.info.producerId === info?.producerId && current.info.participantId === info?.participantId) return;
@@ -305,7 +345,7 @@ async function showContent(info: ContentInfo | null): Promise<void> {
   state.content = entry;
   const params = await signaling.request<{ id: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: types.RtpParameters }>('consume', {
     producerId: info.producerId,
-    rtpCapabilities: device.rtpCapabilities,
+    rtpCapabilities: receiveCapabilities(device),
   });
   const consumer = await recvTransport.consume(params);
   if (state.content !== entry) {
@@ -341,7 +381,7 @@ async function shareScreen(options: { codec?: 'H264' | 'VP8' } = {}): Promise<vo
     track.stop();
     throw error;
   }
-  const answer = shareAnswer ?? { floor: 'granted', mimeType: producer.rtpParameters.codecs[0]?.mimeType ?? '', reachesSip: false };
+  const answer: { floor: string; mimeType: string; reachesSip: boolean; cap?: ContentCap } = shareAnswer ?? { floor: 'granted', mimeType: producer.rtpParameters.codecs[0]?.mimeType ?? '', reachesSip: false };
   state.sharing = { producer, ...answer };
   // Another's content leaves the view: this page presents now.
   state.content?.consumer?.close();
@@ -351,6 +391,12 @@ async function shareScreen(options: { codec?: 'H264' | 'VP8' } = {}): Promise<vo
   $('stop-share').hidden = false;
   $('content-notice').textContent = answer.reachesSip ? '' : t('noSipContent');
   track.addEventListener('ended', () => void stopSharing(true).catch(report));
+  // Within the box's content cap, room systems take the share as it is (no transcoding).
+  const cap = answer.cap;
+  if (cap) {
+    await track.applyConstraints({ width: { max: cap.width }, height: { max: cap.height }, frameRate: { max: cap.fps } }).catch(() => undefined);
+    await producer.setRtpEncodingParameters({ maxBitrate: cap.kbps * 1000 }).catch(() => undefined);
+  }
 }
 
 /** Stops this page's share; `tellBox` false when the box ended it (another took the floor). */
@@ -367,8 +413,8 @@ async function stopSharing(tellBox: boolean): Promise<void> {
   if (tellBox) await signaling?.request('stopContent').catch(() => undefined);
 }
 
-/** What the content view shows now, for tests and support: whose content, its size and frames so far. */
-function contentView(): { shown: boolean; presenter: string | null; sharing: boolean; width: number; height: number; frames: number; mimeType: string | null } {
+/** What the content view shows now, for tests and support: whose content, its size and frames so far, the codec it is sent in and the one received. */
+function contentView(): { shown: boolean; presenter: string | null; sharing: boolean; width: number; height: number; frames: number; mimeType: string | null; received: string | null } {
   const video = $<HTMLVideoElement>('content-video');
   return {
     shown: !$('content-view').hidden,
@@ -378,6 +424,8 @@ function contentView(): { shown: boolean; presenter: string | null; sharing: boo
     height: video.videoHeight,
     frames: video.getVideoPlaybackQuality?.().totalVideoFrames ?? 0,
     mimeType: state.sharing?.mimeType ?? state.content?.info.mimeType ?? null,
+    // The codec this page decodes the content in (the presenter's, or the box's transcoded copy).
+    received: state.content?.consumer?.rtpParameters.codecs[0]?.mimeType ?? null,
   };
 }
 
@@ -430,9 +478,9 @@ async function join(number: string, pin: string, name: string): Promise<void> {
   sendTransport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
     if (appData.content) {
       sig
-        .request<{ id: string; floor: string; mimeType: string; reachesSip: boolean }>('shareContent', { rtpParameters })
+        .request<{ id: string; floor: string; mimeType: string; reachesSip: boolean; cap?: ContentCap }>('shareContent', { rtpParameters })
         .then((answer) => {
-          shareAnswer = { floor: answer.floor, mimeType: answer.mimeType, reachesSip: answer.reachesSip };
+          shareAnswer = { floor: answer.floor, mimeType: answer.mimeType, reachesSip: answer.reachesSip, ...(answer.cap ? { cap: answer.cap } : {}) };
           callback({ id: answer.id });
         }, errback);
       return;
@@ -592,6 +640,7 @@ $('lang').addEventListener('change', (event) => {
 // A link may carry the meeting: /join/?m=880001 — the page asks whether it needs a PIN.
 const fromLink = new URLSearchParams(location.search).get('m');
 const forceRelay = new URLSearchParams(location.search).get('ice') === 'relay';
+const receiveOnly = ['vp8', 'h264'].find((codec) => codec === new URLSearchParams(location.search).get('recv')?.toLowerCase());
 if (fromLink && /^\d{5,12}$/.test(fromLink)) {
   ($('number') as HTMLInputElement).value = fromLink;
   fetch(`/api/v1/join/${fromLink}`)

@@ -26,8 +26,11 @@ export const JOIN_LIMITS = {
   producersPerKind: 1,
   /** Live consumers per participant: audio and video of each of up to 499 others. */
   consumers: 1000,
-  /** The composed picture, asked once per join (twice tolerated). */
-  composed: 2,
+  /**
+   * The composed picture: requests in flight (the media service keeps one composed picture per
+   * browser, a new one replacing the last; the page asks again when a presentation starts or ends).
+   */
+  composed: 1,
   /** Shared screens (content producers) per participant at a time: the page shares one. */
   contentProducers: 1,
   /** Transport connections per participant: its send and its receive transport, once each. */
@@ -127,6 +130,15 @@ export class PeerQuota {
 
   static #refuse(count: number, what: string, limit: number) {
     return createError('VCBOX_ERR_JOIN_PEER_LIMIT', { count, what, limit });
+  }
+}
+
+/** Runs `work` holding a slot that is given back when it ends, however it ends. */
+export async function inFlight<T>(release: () => void, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } finally {
+    release();
   }
 }
 

@@ -9,7 +9,7 @@
  * consume, and `iceServers` — the box's TURN relay with credentials for this participant
  * (server/turn/), for browsers that cannot reach the media ports directly; connectTransport {transportId, dtlsParameters}; produce {kind, rtpParameters} →
  * {id}; consume {producerId, rtpCapabilities}; resume {consumerId}; shareContent
- * {rtpParameters} → {id, floor, mimeType, reachesSip} (the shared screen: a second video
+ * {rtpParameters} → {id, floor, mimeType, reachesSip, cap} (the shared screen: a second video
  * producer marked as content, and the meeting's one floor taken through the same floor control
  * as BFCP terminals — a SIP presenter is revoked); stopContent (the sharer's own share only:
  * the floor given back); leave. Notifications also say who presents (`content`, for the page's
@@ -41,7 +41,7 @@ import type { Admission, ParticipantSession, ParticipantSessions, RefusalKind } 
 import type { TurnAccess } from '../../turn/turn-config.ts';
 import type { TurnGuestKeys } from '../../turn/turn-guest-keys.ts';
 import type { Settings } from '../../settings/settings-schema.ts';
-import { AddressConnections, inSlot, JOIN_LIMITS, PeerQuota } from '../join-socket/join-limits.ts';
+import { AddressConnections, inFlight, inSlot, JOIN_LIMITS, PeerQuota } from '../join-socket/join-limits.ts';
 import { isOwnOrigin } from '../join-socket/join-origin.ts';
 import { type JoinRequest, parseJoinRequest } from '../join-socket/join-requests.ts';
 import { minuteBudget } from '../rate-limit.ts';
@@ -329,7 +329,7 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
         }
         case 'consumeComposed':
           if (session.audioOnly) throw createError('VCBOX_ERR_LICENSE_AUDIO_ONLY');
-          return inSlot(quota.composed(), () => media.consumeComposedWeb(meeting, participantId, params.rtpCapabilities as never));
+          return inFlight(quota.composed(), () => media.consumeComposedWeb(meeting, participantId, params.rtpCapabilities as never));
         case 'resume':
           return media.resumeWeb(meeting, participantId, String(params.consumerId));
         case 'shareContent': {
@@ -354,7 +354,7 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
             throw error;
           }
           log.info({ meeting, participant: participantId, floor: share.granted ? 'granted' : 'pending', codec: made.mimeType }, 'browser shares its screen');
-          return { id: made.producerId, floor: share.granted ? 'granted' : 'pending', mimeType: made.mimeType, reachesSip: made.reachesSip };
+          return { id: made.producerId, floor: share.granted ? 'granted' : 'pending', mimeType: made.mimeType, reachesSip: made.reachesSip, cap: made.cap };
         }
         case 'stopContent':
           // A page stops its own share only: there is no way to name another's.

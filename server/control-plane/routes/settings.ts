@@ -65,7 +65,7 @@ export const settingRoutes: FastifyPluginAsync<Options> = async (app, { settings
     );
   };
 
-  app.get('/settings', { schema: { summary: 'Every setting: value (secrets only as "(set)"), rule, and when a change takes effect', description: "When a change takes effect: now — with a scope where not everything follows at once: listeners (SIP and web ports: the listener moves, connections and calls in progress stay), new-calls (media port ranges), running-pictures (max video resolution, per-call bandwidth: composed pictures in progress restart) —; restart (of the named service); stored (until its part of the box is built); system (network, SSH, time: rendered to the operating system's files and applied on an appliance)." } }, async () => view());
+  app.get('/settings', { schema: { summary: 'Every setting: value (secrets only as "(set)"), rule, and when a change takes effect', description: "When a change takes effect: now — with a scope where not everything follows at once: listeners (SIP and web ports: the listener moves, connections and calls in progress stay), new-calls (media port ranges), running-pictures (max video resolution, per-call bandwidth: composed pictures in progress restart), running-content (max content resolution: a presentation in progress is re-encoded) —; restart (of the named service); stored (until its part of the box is built); system (network, SSH, time: rendered to the operating system's files and applied on an appliance)." } }, async () => view());
 
   app.patch<{ Body: Record<string, unknown> }>(
     '/settings',

@@ -103,6 +103,7 @@ const w = words({
     scope_listeners: 'Applies at once: the listener moves; connections and calls in progress stay.',
     'scope_new-calls': 'Applies at once to calls that start from then on; calls in progress keep theirs.',
     'scope_running-pictures': 'Applies at once: composed pictures in progress restart with it (their video pauses for a moment).',
+    'scope_running-content': 'Applies at once: a presentation in progress is re-encoded with it (its content pauses for a moment).',
     sipListening: 'SIP listens on {listeners} now; registered terminals stay registered.',
     sipDraining: 'Calls in progress on the former UDP port {ports} finish there.',
     sipMoveFailed: 'SIP {transport} could not move to port {port} ({reason}): it stays on {inForce}, and so does the setting.',
@@ -116,6 +117,7 @@ const w = words({
     consoleMoved: 'This console moved: continue at',
     mediaNewCalls: 'The media service uses it for calls from now on; calls in progress keep their ports.',
     mediaPictures: 'Composed pictures in progress follow the new video settings now.',
+    mediaContent: 'A presentation in progress follows the new content settings now.',
     mediaUnreachable: 'The media service did not answer: it applies the stored media settings within a second when it runs, or when it starts.',
     notApplied: 'Not applied: the port could not be used, so the setting is back to the one in force (see the answer below).',
     consoleHttps: 'Continue over HTTPS at',
@@ -212,6 +214,7 @@ const w = words({
     scope_listeners: '立即生效：监听端口随即更换；已有的连接和进行中的通话不受影响。',
     'scope_new-calls': '立即生效，用于此后开始的通话；进行中的通话保持原样。',
     'scope_running-pictures': '立即生效：进行中的合成画面将按新设置重新启动（视频会短暂停顿）。',
+    'scope_running-content': '立即生效：进行中的演示将按新设置重新编码（辅流会短暂停顿）。',
     sipListening: 'SIP 现在监听 {listeners}；已注册的终端保持注册。',
     sipDraining: '在原 UDP 端口 {ports} 上进行中的通话将在该端口上继续直至结束。',
     sipMoveFailed: 'SIP {transport} 无法改用端口 {port}（{reason}）：仍使用 {inForce}，设置也已恢复。',
@@ -225,6 +228,7 @@ const w = words({
     consoleMoved: '控制台地址已更改，请在以下地址继续：',
     mediaNewCalls: '媒体服务此后的通话将使用新设置；进行中的通话保持原端口。',
     mediaPictures: '进行中的合成画面已按新的视频设置调整。',
+    mediaContent: '进行中的演示已按新的辅流设置调整。',
     mediaUnreachable: '媒体服务未响应：它运行时会在一秒内应用已保存的媒体设置，否则在启动时应用。',
     notApplied: '未生效：该端口无法使用，设置已恢复为当前生效的值（详见下方结果）。',
     consoleHttps: '通过 HTTPS 继续：',
@@ -652,7 +656,7 @@ function warningInWords(warning: string): string {
 function effectInWords(effect: Effect): string {
   switch (effect.applies) {
     case 'now':
-      return effect.scope === 'listeners' || effect.scope === 'new-calls' || effect.scope === 'running-pictures' ? w(`scope_${effect.scope}`) : w('effectNow');
+      return effect.scope === 'listeners' || effect.scope === 'new-calls' || effect.scope === 'running-pictures' || effect.scope === 'running-content' ? w(`scope_${effect.scope}`) : w('effectNow');
     case 'restart':
       return w('effectRestart', { service: serviceName(effect.service) });
     case 'stored':
@@ -857,6 +861,7 @@ function liveInWords(live: LiveAnswer, changed: string[], sent: Record<string, u
   if (live.media?.state === 'applied') {
     if (changed.some((key) => key === 'media.mcuPorts' || key === 'media.ivrPorts' || key === 'call.rtpTimeoutSeconds')) lines.push(w('mediaNewCalls'));
     if (changed.some((key) => /^call\.(maxVideoResolution|maxBandwidth|polling\.)/.test(key))) lines.push(w('mediaPictures'));
+    if (changed.some((key) => key === 'call.maxContentResolution' || key === 'call.maxBandwidth')) lines.push(w('mediaContent'));
   }
   if (live.media?.state === 'unreachable') lines.push(w('mediaUnreachable'));
   const web = live.web;
