@@ -3,6 +3,11 @@
  * failure as one clear line and exit 1; on SIGINT/SIGTERM close what it started (once, with a
  * time limit), wait until the log files have every line and exit 0. Used by the `main.ts` of the control plane, the
  * signaling service and the media process, under the dev supervisor or systemd alike.
+ *
+ * A child of the dev supervisor (VCBOX_SUPERVISOR_PID set) ignores SIGINT: Ctrl-C on the run
+ * command reaches the whole process group at once, and the supervisor, which gets it too, stops
+ * its children itself in the order a stop of the whole appliance needs (the control plane first,
+ * told that the appliance stops: server/process/stop-intent.ts). SIGTERM stops it as always.
  */
 import { VcboxError } from './errors.ts';
 import { closeLogs, flushLogs, getLogger } from './logger.ts';
@@ -44,7 +49,9 @@ export async function runService(name: string, start: () => Promise<Closable>, s
     await closeLogs();
     process.exit(0);
   };
-  process.on('SIGINT', () => void stop('SIGINT'));
+  // (Read here rather than from the configuration: this runs before and without it.)
+  if (process.env.VCBOX_SUPERVISOR_PID) process.on('SIGINT', () => log.debug(`${name}: SIGINT ignored; the supervisor stops the processes in order`));
+  else process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('uncaughtException', (error) => {
     log.fatal({ err: error }, `${name}: uncaught exception`);

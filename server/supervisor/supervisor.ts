@@ -7,10 +7,19 @@
  * machine (server/maintenance/service-control.ts): the services stopped and held stopped (an
  * upgrade swaps the software and the database meanwhile), started again, the ones not running
  * listed; "reboot" restarts the services, the machine is not the box's to reboot.
+ *
+ * Stopping them all is a stop of the whole appliance, said as such before anyone is signalled
+ * (../process/stop-intent.ts), and done in order: the children marked `stopsFirst` (the control
+ * plane) first — it then ends every call with a BYE while the signaling service can still send
+ * them — and the others once it has exited. The children ignore SIGINT (Ctrl-C reaches the whole
+ * process group; the order is this process's to keep), see server/core/service-lifecycle.ts. A
+ * child's own exit, even an orderly one (SIGTERM to the control plane's pid), is a restart of
+ * that child alone: it is started again, and the control plane leaves its calls to its successor.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { getLogger } from '../core/logger.ts';
 import type { ServiceControl } from '../maintenance/service-control.ts';
+import type { StopIntent } from '../process/stop-intent.ts';
 
 const log = getLogger('supervisor');
 
@@ -19,6 +28,8 @@ export interface ChildSpec {
   readonly name: string;
   /** Script run with this Node (a .ts file; Node 22 strips the types). */
   readonly script: string;
+  /** Stopped (and waited for) before the others when they all stop: the control plane. */
+  readonly stopsFirst?: boolean;
 }
 
 interface Running {
@@ -38,13 +49,17 @@ export class Supervisor implements ServiceControl {
   #stopping: Promise<void> | undefined;
   /** Children stopped on purpose (a maintenance job): not restarted until `start`. */
   #held = false;
+  readonly #intent: StopIntent | undefined;
 
-  constructor(specs: readonly ChildSpec[], env: NodeJS.ProcessEnv) {
+  /** `intent`: where the supervisor says that the whole appliance stops (absent: it does not say). */
+  constructor(specs: readonly ChildSpec[], env: NodeJS.ProcessEnv, intent?: StopIntent) {
     this.#env = env;
+    this.#intent = intent;
     this.#running = specs.map((spec) => ({ spec, child: undefined, restarts: 0, crashes: 0, startedAt: 0, timer: undefined }));
   }
 
   start(): void {
+    this.#intent?.clear();
     for (const entry of this.#running) this.#launch(entry);
   }
 
@@ -85,6 +100,7 @@ export class Supervisor implements ServiceControl {
   async startServices(): Promise<void> {
     if (this.#stopping) return;
     this.#held = false;
+    this.#intent?.clear();
     for (const entry of this.#running) {
       entry.crashes = 0;
       if (entry.child || entry.timer) continue;
@@ -108,9 +124,20 @@ export class Supervisor implements ServiceControl {
     await this.startServices();
   }
 
-  #stopChildren(graceMs: number): Promise<void> {
+  /** The whole appliance stops: said first, then the children marked `stopsFirst`, then the rest. */
+  async #stopChildren(graceMs: number): Promise<void> {
+    try {
+      this.#intent?.declare('supervisor');
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'could not say that the appliance is stopping: the control plane will leave its calls to a successor');
+    }
+    await this.#stopEach(this.#running.filter((entry) => entry.spec.stopsFirst), graceMs);
+    await this.#stopEach(this.#running.filter((entry) => !entry.spec.stopsFirst), graceMs);
+  }
+
+  #stopEach(entries: readonly Running[], graceMs: number): Promise<void> {
     return Promise.all(
-      this.#running.map(async (entry) => {
+      entries.map(async (entry) => {
         if (entry.timer) clearTimeout(entry.timer);
         entry.timer = undefined;
         const child = entry.child;

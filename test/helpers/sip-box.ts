@@ -149,7 +149,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
     ...(socketPath ? { mediaSocket: socketPath } : {}),
     license,
     async close() {
-      app.close();
+      await app.close();
       mediaClient?.close();
       control?.close();
       media?.close();

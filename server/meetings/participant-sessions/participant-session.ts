@@ -321,6 +321,18 @@ export class ParticipantSession {
     await left;
   }
 
+  /**
+   * The control plane stops alone (a restart): the session is left as it is for the next one to
+   * make again (`ParticipantSessions.resume`) — its media leg stays in the meeting, its call
+   * record open, its live entry and seat as they are — and this process forgets it: a later
+   * `close` does nothing.
+   */
+  handOver(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#services.ended(this);
+  }
+
   #assertOpen(): void {
     if (this.#closed) throw createError('VCBOX_ERR_SESSION_CLOSED', { number: this.number });
   }

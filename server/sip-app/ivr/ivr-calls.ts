@@ -100,6 +100,8 @@ export function infoDigit(contentType: string, body: string): string | undefined
 export class IvrCalls {
   readonly #options: IvrCallsOptions;
   readonly #queues = new Map<string, DigitQueue>();
+  /** The calls in the IVR now (answered, not in a meeting yet): how each is ended from the box's side. */
+  readonly #active = new Map<string, (reason: string) => Promise<unknown>>();
 
   constructor(options: IvrCallsOptions) {
     this.#options = options;
@@ -139,8 +141,15 @@ export class IvrCalls {
       active = false;
       queue.close();
       this.#queues.delete(id);
+      this.#active.delete(id);
       void media.ivrStop(id).catch(() => undefined);
     };
+    // An IVR call has no meeting leg to be taken over by a restarted control plane: the box's stop ends it.
+    this.#active.set(id, (reason) => {
+      dialog.off('destroy', stop);
+      stop();
+      return Promise.resolve(dialog.destroy({ headers: { Reason: `SIP;cause=200;text="${reason.replace(/"/g, "'")}"` } } as never)).catch(() => undefined);
+    });
     dialog.on('destroy', stop);
     const onInfo = (infoReq: Srf.SrfRequest, infoRes: Srf.SrfResponse) => {
       const digit = infoDigit(infoReq.get('Content-Type') ?? '', infoReq.body ?? '');
@@ -252,7 +261,15 @@ export class IvrCalls {
     active = false;
     queue.close();
     this.#queues.delete(id);
+    this.#active.delete(id);
     void media.ivrStop(id).catch(() => undefined);
     log2.info({ meeting: number }, 'IVR caller moved into the meeting');
   };
+
+  /** Ends every call still in the IVR (the control plane stops): BYE saying `reason`; resolves once each BYE was answered or failed. */
+  close(reason: string): Promise<unknown> {
+    const ends = [...this.#active.values()].map((end) => end(reason));
+    this.#active.clear();
+    return Promise.allSettled(ends);
+  }
 }

@@ -119,6 +119,8 @@ interface Leg {
   readonly dialog: Srf.Dialog;
   readonly session: ParticipantSession;
   healing: boolean;
+  /** Forgets the call here without ending it (its timer stopped): the control plane is handing it over. */
+  detach(): void;
 }
 
 /** What the dialog adds on top of the session: its session timer (RFC 4028). */
@@ -423,9 +425,17 @@ export class MeetingCalls {
     const { number, id: participantId } = session;
     const { sessionHeaders } = timer;
     const log2 = log.child({ meeting: number, participant: participantId });
-    const leg: Leg = { dialog, session, healing: false };
-    this.#legs.set(participantId, leg);
     let ended = false;
+    const leg: Leg = {
+      dialog,
+      session,
+      healing: false,
+      detach: () => {
+        ended = true;
+        clearTimeout(sessionTimer);
+      },
+    };
+    this.#legs.set(participantId, leg);
     const end = (reason: string, by: 'caller' | 'box') => {
       if (ended) return;
       ended = true;
@@ -477,12 +487,34 @@ export class MeetingCalls {
     session.enter((reason) => end(reason, 'box'));
   }
 
-  /** Ends every meeting call (the application is closing): BYE to each terminal, each session closed. */
-  close(): void {
+  /**
+   * Ends every meeting call (the whole appliance stops): BYE to each terminal saying `reason`,
+   * each session closed with it. Resolves once every BYE was answered or failed.
+   */
+  close(reason: string): Promise<unknown> {
+    const ends: Promise<unknown>[] = [];
     for (const leg of this.#legs.values()) {
-      void Promise.resolve(leg.dialog.destroy()).catch(() => undefined);
-      void leg.session.close('server-stopping');
+      leg.detach();
+      ends.push(Promise.resolve(leg.dialog.destroy({ headers: { Reason: `SIP;cause=200;text="${reason.replace(/"/g, "'")}"` } } as never)).catch(() => undefined));
+      ends.push(leg.session.close(reason));
     }
     this.#legs.clear();
+    return Promise.allSettled(ends);
+  }
+
+  /**
+   * The control plane stops alone (a restart, server/process/stop-intent.ts): every meeting call
+   * is left as it is for the next control plane to take over (./call-takeover.ts) — no BYE, its
+   * media leg in the meeting, its call record open, its live entry — and forgotten here (its
+   * session timer with it; the successor arms it again). Returns how many were handed over.
+   */
+  handOver(): number {
+    const count = this.#legs.size;
+    for (const leg of this.#legs.values()) {
+      leg.detach();
+      leg.session.handOver();
+    }
+    this.#legs.clear();
+    return count;
   }
 }
