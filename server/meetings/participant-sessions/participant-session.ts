@@ -50,6 +50,17 @@ export interface SessionServices {
   readonly floors: () => MeetingFloors | undefined;
 }
 
+/**
+ * A SIP call's session timer (RFC 4028) as its INVITE negotiated it: the interval the terminal
+ * refreshes within (the box never refreshes: refresher=uac), and whether the terminal supports
+ * the extension (the box's answers then carry Require: timer). Kept with the session so that a
+ * restarted control plane expects the refreshes again after a take-over.
+ */
+export interface SessionTimer {
+  readonly seconds: number;
+  readonly supported: boolean;
+}
+
 /** Who the participant is, as its way in knows it (the call record and the live registry show it). */
 export interface SessionCall {
   /** The participant's id (a fresh one when absent; dial-out names its Call-ID after it). */
@@ -67,6 +78,8 @@ export interface SessionCall {
   readonly transport: string;
   /** The participant's address (static NAT: which address the box gives it). */
   readonly address: string;
+  /** A SIP call's session timer, when its INVITE asked for one. */
+  readonly sessionTimer?: SessionTimer | undefined;
 }
 
 type Admitted = Extract<Admission, { ok: true }>;
@@ -91,6 +104,13 @@ export function parseLegNote(text: string | undefined): LegNote | undefined {
     const texts = ['callId', 'caller', 'callee', 'displayName', 'source', 'transport', 'address'] as const;
     if (note.v !== 1 || !Number.isInteger(note.record) || (note.role !== 'host' && note.role !== 'guest') || typeof note.audioOnly !== 'boolean') return undefined;
     if (call?.type !== 'sip' || !texts.every((key) => typeof call[key] === 'string') || (call.account !== null && typeof call.account !== 'string')) return undefined;
+    // A session timer that is not one is left out (the call is still taken over, without it).
+    const timer = call.sessionTimer as Partial<SessionTimer> | undefined;
+    const timerOk = timer !== undefined && Number.isInteger(timer.seconds) && (timer.seconds as number) > 0 && (timer.seconds as number) <= 86_400 && typeof timer.supported === 'boolean';
+    if (timer !== undefined && !timerOk) {
+      const { sessionTimer: _dropped, ...rest } = call as LegNote['call'];
+      return { ...(note as LegNote), call: rest };
+    }
     return note as LegNote;
   } catch {
     return undefined;
@@ -149,6 +169,11 @@ export class ParticipantSession {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The call's session timer (RFC 4028), when its INVITE negotiated one. */
+  get sessionTimer(): SessionTimer | undefined {
+    return this.#call.sessionTimer;
   }
 
   /** The latest SIP offer the media took (video declined when audio only). */

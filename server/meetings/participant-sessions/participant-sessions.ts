@@ -33,7 +33,7 @@ import { type Admission, MeetingAdmission, type MeetingTarget, roleFor } from '.
 import { type LegNote, ParticipantSession, type SessionCall, type SessionServices } from './participant-session.ts';
 
 export type { Admission, MeetingTarget, RefusalKind } from './meeting-admission.ts';
-export { declineVideo, type LegNote, ParticipantSession, parseLegNote, type SessionCall, type SipAnswer, type WebJoin } from './participant-session.ts';
+export { declineVideo, type LegNote, ParticipantSession, parseLegNote, type SessionCall, type SessionTimer, type SipAnswer, type WebJoin } from './participant-session.ts';
 
 /** The ways into a meeting. */
 export type WayIn = 'sip' | 'ivr' | 'web' | 'dial-out';
