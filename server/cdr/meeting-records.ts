@@ -32,7 +32,7 @@ export class MeetingRecords {
   follow(live: LiveMeetings): void {
     // A meeting is recorded from its first participant (an admitted caller that then fails to
     // connect starts and ends an empty meeting: not a meeting held).
-    live.on('joined', (meeting) => {
+    live.on('joined', (meeting, participant) => {
       let id = this.#open.get(meeting);
       // A meeting whose calls outlived a control-plane restart goes on in the record its
       // predecessor left open (one meeting per number is live at a time).
@@ -49,9 +49,10 @@ export class MeetingRecords {
         );
         this.#open.set(meeting, id);
       }
+      // A participant taken over after a restart was counted when it first joined.
       this.#db
-        .prepare('UPDATE meeting_records SET participants_total = participants_total + 1, participants_max = max(participants_max, ?) WHERE id = ?')
-        .run(meeting.participants.size, id);
+        .prepare('UPDATE meeting_records SET participants_total = participants_total + ?, participants_max = max(participants_max, ?) WHERE id = ?')
+        .run(participant.resumed ? 0 : 1, meeting.participants.size, id);
     });
     live.on('presenter', (meeting, presenter) => {
       const id = this.#open.get(meeting);

@@ -65,8 +65,8 @@ t.test('SIGTERM to the control plane alone: the calls are left to the next one, 
   });
   const target = `127.0.0.1:${box.sipPort}`;
   // Long enough to span the stop, the restart and the listening; then sipp hangs up (BYE).
-  const legA = await joinMeeting(target, { dial: ROOM, name: 'Ann', media: pcmuMedia(a.port), hold: 50_000 });
-  const legB = await joinMeeting(target, { dial: ROOM, name: 'Bob', media: pcmaMedia(b.port), hold: 50_000 });
+  const legA = await joinMeeting(target, { dial: ROOM, name: 'Ann', media: pcmuMedia(a.port), hold: 70_000 });
+  const legB = await joinMeeting(target, { dial: ROOM, name: 'Bob', media: pcmaMedia(b.port), hold: 70_000 });
   const [toneA, toneB] = await Promise.all([g711Tone('mulaw', 440, 60), g711Tone('alaw', 1000, 60)]);
   void a.send(legA.answeredPort, toneA, { payloadType: 0, frameBytes: 160, timestampStep: 160 });
   void b.send(legB.answeredPort, toneB, { payloadType: 8, frameBytes: 160, timestampStep: 160 });
@@ -90,8 +90,10 @@ t.test('SIGTERM to the control plane alone: the calls are left to the next one, 
   t.equal(takeovers().at(-1), 2, 'it took both calls over');
   await waitFor('the console', 30_000, () => admin.call('GET', '/api/v1/health').then((r) => r.status === 200, () => false));
 
-  const after = await listen(a, b);
   const gaps = [gapA.stop(), gapB.stop()];
+  // As before the restart: on a loaded machine listen at most three times.
+  let after = await listen(a, b);
+  for (let attempt = 1; attempt < 3 && !talking(after); attempt++) after = await listen(a, b);
   t.ok(talking(after), `they go on hearing each other after the restart (${JSON.stringify(after)})`);
   t.comment(`longest pause in the RTP Ann and Bob received across the SIGTERM and restart: ${gaps.join(' ms, ')} ms`);
   t.same(await participants(), ['Ann', 'Bob'], 'the console lists both in the live meeting again');
@@ -115,6 +117,7 @@ t.test('SIGTERM to the control plane alone: the calls are left to the next one, 
   });
   db.close();
   t.equal(meetings.length, 1, `one meeting record across the restart, closed (${JSON.stringify(meetings)})`);
+  t.match(meetings[0], { participants_total: 2, participants_max: 2 }, 'counting its two participants once');
 });
 
 t.test('Ctrl-C on the run command (the whole appliance stops): the calls end with a BYE', async (t) => {

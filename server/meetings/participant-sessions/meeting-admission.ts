@@ -107,7 +107,10 @@ export class MeetingAdmission {
     this.#settings = options.settings;
     this.#live = options.live;
     this.#license = options.license;
-    this.#live.on('joined', (meeting) => this.#release(meeting.number));
+    // A participant taken over after a restart held no seat here.
+    this.#live.on('joined', (meeting, participant) => {
+      if (!participant.resumed) this.#release(meeting.number);
+    });
   }
 
   #release(number: string): void {

@@ -306,7 +306,9 @@ export class ParticipantSession {
     this.#assertOpen();
     this.#entered = true;
     if (this.#floorIds) this.#services.floors()?.admit(this.number, this.id);
-    if (!this.#resumed) this.#services.records.answered(this.#record);
+    // One time for both: the record's answer time is the join time a take-over shows again.
+    const now = new Date();
+    if (!this.#resumed) this.#services.records.answered(this.#record, now);
     const call = this.#call;
     this.#services.live.add(this.number, {
       id: this.id,
@@ -317,9 +319,17 @@ export class ParticipantSession {
       callId: call.callId ?? this.id,
       source: call.source,
       transport: call.transport,
-      joinedAt: new Date(),
+      // Taken over after a restart: it joined when its call was answered, and was counted then.
+      joinedAt: this.#resumed ? this.#answeredAt(now) : now,
+      ...(this.#resumed ? { resumed: true } : {}),
       hangUp,
     });
+  }
+
+  /** When the call record says the call was answered (a resumed session's join time), else `now`. */
+  #answeredAt(now: Date): Date {
+    const answeredAt = this.#services.records.get(this.#record)?.answeredAt;
+    return answeredAt ? new Date(answeredAt) : now;
   }
 
   /**
