@@ -11,10 +11,13 @@
  * Stopping them all is a stop of the whole appliance, said as such before anyone is signalled
  * (../process/stop-intent.ts), and done in order: the children marked `stopsFirst` (the control
  * plane) first — it then ends every call with a BYE while the signaling service can still send
- * them — and the others once it has exited. The children ignore SIGINT (Ctrl-C reaches the whole
- * process group; the order is this process's to keep), see server/core/service-lifecycle.ts. A
- * child's own exit, even an orderly one (SIGTERM to the control plane's pid), is a restart of
- * that child alone: it is started again, and the control plane leaves its calls to its successor.
+ * them — and the others once it has exited. Each child runs in a process group of its own, with
+ * what it starts (the mediasoup workers, the compositor, coturn): Ctrl-C on the run command, which
+ * the terminal sends to its foreground process group, reaches this process only, and no worker
+ * dies under a meeting before the control plane has ended its calls. A child whose supervisor is
+ * gone (killed) stops by itself (server/core/service-lifecycle.ts). A child's own exit, even an
+ * orderly one (SIGTERM to the control plane's pid), is a restart of that child alone: it is
+ * started again, and the control plane leaves its calls to its successor.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { getLogger } from '../core/logger.ts';
@@ -64,7 +67,8 @@ export class Supervisor implements ServiceControl {
   }
 
   #launch(entry: Running): void {
-    const child = spawn(process.execPath, [entry.spec.script], { env: this.#env, stdio: ['ignore', 'inherit', 'inherit'] });
+    // detached: a process group of its own (see the header), not a daemon — it is still waited for.
+    const child = spawn(process.execPath, [entry.spec.script], { env: this.#env, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
     entry.child = child;
     entry.startedAt = Date.now();
     log.info({ name: entry.spec.name, pid: child.pid }, 'process started');
@@ -146,7 +150,12 @@ export class Supervisor implements ServiceControl {
         child.kill('SIGTERM');
         const killer = setTimeout(() => {
           log.warn({ name: entry.spec.name, pid: child.pid }, 'process did not stop in time; killing it');
-          child.kill('SIGKILL');
+          // Its whole group: what it started goes with it.
+          try {
+            if (child.pid) process.kill(-child.pid, 'SIGKILL');
+          } catch {
+            child.kill('SIGKILL');
+          }
         }, graceMs);
         await exited;
         clearTimeout(killer);
