@@ -24,6 +24,7 @@ import { applicationSecret } from './application-secret.ts';
 import { type PinnedPorts, SignalingControlServer, type SignalingStatus } from './signaling-control.ts';
 import { signalingSettingsFrom } from './signaling-settings.ts';
 import { type ListenerFailure, type SignalingReconfiguration, SignalingService } from './signaling-service.ts';
+import { monotonicMs } from '../core/clock.ts';
 
 const log = getLogger('signaling');
 
@@ -85,12 +86,12 @@ await runService('signaling service', async () => {
   let certificateSeen = certStamp();
   let failures: ListenerFailure[] = [];
   let applying: Promise<unknown> = Promise.resolve();
-  const startedAt = Date.now();
+  const startedAt = monotonicMs();
   const status = (): SignalingStatus => {
     const all = watcher.current;
     return {
       pid: process.pid,
-      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      uptimeSeconds: Math.round((monotonicMs() - startedAt) / 1000),
       listeners: service.listeners(),
       ports: service.ports,
       stored: { port: all['sip.port'], tlsPort: all['sip.tlsPort'] },

@@ -23,6 +23,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { getLogger } from '../core/logger.ts';
 import type { ServiceControl } from '../maintenance/service-control.ts';
 import type { StopIntent } from '../process/stop-intent.ts';
+import { monotonicMs } from '../core/clock.ts';
 
 const log = getLogger('supervisor');
 
@@ -70,14 +71,14 @@ export class Supervisor implements ServiceControl {
     // detached: a process group of its own (see the header), not a daemon — it is still waited for.
     const child = spawn(process.execPath, [entry.spec.script], { env: this.#env, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
     entry.child = child;
-    entry.startedAt = Date.now();
+    entry.startedAt = monotonicMs();
     log.info({ name: entry.spec.name, pid: child.pid }, 'process started');
     child.on('exit', (code, signal) => {
       entry.child = undefined;
       if (this.#stopping || this.#held) return;
       entry.crashes++;
       // A process that ran a while before failing starts the back-off again from the bottom.
-      if (Date.now() - entry.startedAt > 60_000) entry.restarts = 0;
+      if (monotonicMs() - entry.startedAt > 60_000) entry.restarts = 0;
       const delay = Math.min(30_000, 500 * 2 ** entry.restarts);
       entry.restarts++;
       log.error({ name: entry.spec.name, code, signal, restartInMs: delay }, 'process exited unexpectedly; restarting');

@@ -17,6 +17,7 @@ import type { LayoutChoice } from '../../../media/mcu/layouts.ts';
 import type { VmrStore } from '../../rooms/vmr-store.ts';
 import type { LiveMeeting, LiveMeetings, MeetingKind } from '../live-meetings.ts';
 import { type MeetingStore, occurrences } from '../meeting-store.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 /** Participants a scheduled or instant meeting takes (they have no capacity of their own). */
 export const MEETING_CAPACITY = 500;
@@ -121,7 +122,7 @@ export class MeetingAdmission {
 
   /** Newcomers admitted within the hold time and not in their meeting yet. */
   get seatsHeld(): number {
-    const now = Date.now();
+    const now = monotonicMs();
     let count = 0;
     for (const times of this.#admitted.values()) count += times.filter((at) => now - at <= ADMITTED_HOLD_MS).length;
     return count;
@@ -187,7 +188,7 @@ export class MeetingAdmission {
   #seat(target: MeetingTarget, live: LiveMeeting, role: 'host' | 'guest'): Admission {
     const { number } = target;
     if (live.participants.size >= target.capacity) return { ok: false, refusal: 'full', target };
-    const clock = Date.now();
+    const clock = monotonicMs();
     const portsRefusal = this.#license?.portsRefusal(this.#portsInUse(clock));
     if (portsRefusal) {
       this.#live.endIfEmpty(number);

@@ -17,6 +17,7 @@ import type { SrtpPolicy } from '../../../media/meetings/meeting-media.ts';
 import { declineContent } from '../../../media/sdp/sip-sdp.ts';
 import type { FloorIds, MeetingFloors } from '../../bfcp/meeting-floors.ts';
 import type { CallOutcome, CallRecords } from '../../cdr/call-records.ts';
+import { bootId, monotonicMs } from '../../core/clock.ts';
 import { createError } from '../../core/errors.ts';
 import { getLogger } from '../../core/logger.ts';
 import type { LiveMeetings, LiveParticipant } from '../live-meetings.ts';
@@ -94,6 +95,12 @@ export interface LegNote {
   readonly role: 'host' | 'guest';
   readonly audioOnly: boolean;
   readonly call: Required<Pick<SessionCall, 'callId'>> & Omit<SessionCall, 'participantId' | 'callId'>;
+  /**
+   * When the leg joined, on the monotonic clock of which boot (server/core/clock.ts): a control
+   * plane that takes the call over measures the call's duration from it (the join is within a
+   * moment of the answer), whatever the wall clock did.
+   */
+  readonly joined?: { readonly boot: string; readonly monotonicMs: number };
 }
 
 /** A note read back from the media (any text): the LegNote, or undefined when it is not one. */
@@ -121,6 +128,14 @@ export function parseLegNote(text: string | undefined): LegNote | undefined {
 export interface Resumed {
   readonly record: number;
   readonly offer: string;
+  /** When its call was answered on the monotonic clock, when known (the note's join, same boot). */
+  readonly answeredMonotonicMs?: number | undefined;
+}
+
+/** The monotonic answer time a note gives in this boot (undefined: written in another boot, or by an older version). */
+export function answeredMonotonicOf(note: LegNote): number | undefined {
+  const joined = note.joined;
+  return joined && joined.boot === bootId() && Number.isFinite(joined.monotonicMs) ? joined.monotonicMs : undefined;
 }
 
 export class ParticipantSession {
@@ -143,6 +158,10 @@ export class ParticipantSession {
 
   /** Resumed after a control-plane restart: the record is answered already. */
   readonly #resumed: boolean;
+  /** When the participant got in, on the monotonic clock (the record's duration), when known. */
+  #answeredMono: number | undefined;
+  /** When the leg first joined the media, on the monotonic clock (the note keeps it across heals). */
+  #joinedMono: number | undefined;
 
   constructor(services: SessionServices, admission: Admitted, call: SessionCall, resumed?: Resumed) {
     this.#services = services;
@@ -157,6 +176,8 @@ export class ParticipantSession {
       this.#record = resumed.record;
       this.#offer = resumed.offer;
       this.#mediaTried = true;
+      this.#answeredMono = resumed.answeredMonotonicMs;
+      this.#joinedMono = resumed.answeredMonotonicMs;
     } else {
       this.#record = services.records.start(admission.target.kind, call.callId ?? this.id, call.caller, call.callee);
     }
@@ -282,7 +303,8 @@ export class ParticipantSession {
   /** What the media leg keeps of this session (a restarted control plane makes it again from it). */
   #note(): LegNote {
     const { participantId: _id, callId, ...call } = this.#call;
-    return { v: 1, record: this.#record, role: this.role, audioOnly: this.audioOnly, call: { ...call, callId: callId ?? this.id } };
+    this.#joinedMono ??= monotonicMs();
+    return { v: 1, record: this.#record, role: this.role, audioOnly: this.audioOnly, call: { ...call, callId: callId ?? this.id }, joined: { boot: bootId(), monotonicMs: this.#joinedMono } };
   }
 
   /** Joins the meeting's media as a browser peer; on failure as `joinSip`. */
@@ -308,7 +330,10 @@ export class ParticipantSession {
     if (this.#floorIds) this.#services.floors()?.admit(this.number, this.id);
     // One time for both: the record's answer time is the join time a take-over shows again.
     const now = new Date();
-    if (!this.#resumed) this.#services.records.answered(this.#record, now);
+    if (!this.#resumed) {
+      this.#services.records.answered(this.#record, now);
+      this.#answeredMono = monotonicMs();
+    }
     const call = this.#call;
     this.#services.live.add(this.number, {
       id: this.id,
@@ -346,7 +371,9 @@ export class ParticipantSession {
     // Sent first, so the media hears the leave before the meeting's end (one ordered channel).
     const left = this.#mediaTried ? this.#services.media.leave(this.number, this.id, reason).catch((error: Error) => log.debug({ meeting: this.number, participant: this.id, err: error.message }, 'media leave not served')) : undefined;
     try {
-      this.#services.records.ended(this.#record, outcome ?? (this.#entered ? 'answered' : 'failed'), new Date(), reason);
+      // The duration on the monotonic clock when the answer's time on it is known.
+      const duration = this.#entered && this.#answeredMono !== undefined ? (monotonicMs() - this.#answeredMono) / 1000 : undefined;
+      this.#services.records.ended(this.#record, outcome ?? (this.#entered ? 'answered' : 'failed'), new Date(), reason, duration);
     } catch (error) {
       log.error({ meeting: this.number, participant: this.id, err: error as Error }, 'could not end the call record');
     }

@@ -9,6 +9,7 @@
 import type Srf from 'drachtio-srf';
 import type { AccountStore } from '../../accounts/account-store.ts';
 import type { CallOutcome, CallRecords } from '../../cdr/call-records.ts';
+import { monotonicMs } from '../../core/clock.ts';
 import { getLogger } from '../../core/logger.ts';
 import type { AuthLockout } from '../registrar/auth-lockout.ts';
 import type { DigestAlgorithm, DigestAuthenticator } from '../registrar/digest-auth.ts';
@@ -202,9 +203,12 @@ export class PointToPointCalls {
       return;
     }
     this.#options.records.answered(record);
+    // The record's duration is measured on the monotonic clock (server/core/clock.ts).
+    const answeredAt = monotonicMs();
+    const seconds = () => (monotonicMs() - answeredAt) / 1000;
     log2.info('call answered');
     const hangUp = (by: 'caller' | 'callee') => {
-      this.#options.records.ended(record, 'answered');
+      this.#options.records.ended(record, 'answered', new Date(), undefined, seconds());
       this.#active.delete(endByBox);
       log2.info({ by }, 'call ended');
     };
@@ -221,7 +225,7 @@ export class PointToPointCalls {
       uas.off('destroy', onUasGone);
       uac.off('destroy', onUacGone);
       this.#active.delete(endByBox);
-      this.#options.records.ended(record, 'answered', new Date(), reason);
+      this.#options.records.ended(record, 'answered', new Date(), reason, seconds());
       log2.info({ reason }, 'call ended by the box');
       const bye = { headers: { Reason: `SIP;cause=200;text="${reason.replace(/"/g, "'")}"` } } as never;
       return Promise.allSettled([Promise.resolve(uas.destroy(bye)), Promise.resolve(uac.destroy(bye))]);

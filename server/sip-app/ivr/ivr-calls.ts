@@ -26,6 +26,7 @@ import type { SettingsStore } from '../../settings/settings-store.ts';
 import { callerOf, reasonPhrase, sdpWarning } from '../calls/caller.ts';
 import type { MeetingCalls } from '../meetings/meeting-calls.ts';
 import { inviteOf } from '../sip-middleware.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 const log = getLogger('ivr-calls');
 
@@ -186,9 +187,9 @@ export class IvrCalls {
     /** One entry: digits until #, * starts over; undefined when nothing usable came in time. */
     const entry = async (): Promise<string | undefined> => {
       let value = '';
-      const deadline = Date.now() + timeouts.entryMs;
+      const deadline = monotonicMs() + timeouts.entryMs;
       while (active) {
-        const digit = await queue.next(Math.min(timeouts.interDigitMs, Math.max(0, deadline - Date.now())));
+        const digit = await queue.next(Math.min(timeouts.interDigitMs, Math.max(0, deadline - monotonicMs())));
         if (digit === undefined) return value || undefined;
         if (digit === '#') return value;
         if (digit === '*') value = '';

@@ -14,6 +14,7 @@
 import { recordAudit } from '../../audit/audit-log.ts';
 import type { Db } from '../../db/database.ts';
 import { getLogger } from '../../core/logger.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 const log = getLogger('sip-auth-lockout');
 
@@ -56,7 +57,7 @@ export class AuthLockout {
     return this.#records.size;
   }
 
-  isLocked(source: string, now = Date.now()): boolean {
+  isLocked(source: string, now = monotonicMs()): boolean {
     return (this.#records.get(source)?.lockedUntil ?? 0) > now;
   }
 
@@ -65,7 +66,7 @@ export class AuthLockout {
   }
 
   /** One wrong password (or user name, or PIN) from `source`. */
-  failed(source: string, account: string, method: string, reason: string, now = Date.now()): void {
+  failed(source: string, account: string, method: string, reason: string, now = monotonicMs()): void {
     const { failures, durationMs } = this.#policy;
     this.#sweep(now);
     let record = this.#records.get(source);

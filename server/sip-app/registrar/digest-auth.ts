@@ -21,6 +21,7 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { parseUri } from '../../signaling/sip/sip-uri.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 export type DigestAlgorithm = 'MD5' | 'SHA-256';
 
@@ -109,8 +110,13 @@ export class DigestAuthenticator {
     this.#lifetime = options.nonceLifetimeMs ?? 300_000;
   }
 
-  /** `<time>.<salt>.<mac>`: the salt makes nonces issued in the same millisecond differ. */
-  #nonce(realm: string, source: string, at = Date.now(), salt = randomBytes(6).toString('base64url')): string {
+  /**
+   * `<time>.<salt>.<mac>`: the salt makes nonces issued in the same millisecond differ. The time
+   * is on the monotonic clock (server/core/clock.ts), the same in every process of a boot: a
+   * nonce outlives a restart of the control plane, and a wall clock set back does not stretch
+   * its lifetime (nor a forward one cut it short).
+   */
+  #nonce(realm: string, source: string, at = Math.floor(monotonicMs()), salt = randomBytes(6).toString('base64url')): string {
     const time = at.toString(36);
     return `${time}.${salt}.${this.#mac(time, salt, realm, source)}`;
   }
@@ -124,7 +130,7 @@ export class DigestAuthenticator {
   }
 
   /** Drops remembered nonces past their lifetime (oldest first), and the oldest beyond the cap. */
-  #forgetExpired(now = Date.now()): void {
+  #forgetExpired(now = monotonicMs()): void {
     for (const nonce of this.#used.keys()) {
       const issued = this.#issuedAt(nonce);
       const expired = now - issued > this.#lifetime;
@@ -188,8 +194,9 @@ export class DigestAuthenticator {
     if (wanted.length !== response.length || !timingSafeEqual(Buffer.from(wanted), Buffer.from(response.toLowerCase()))) {
       return { outcome: 'failed', username, reason: 'wrong password' };
     }
-    const now = Date.now();
-    if (now - issued > this.#lifetime || issued <= this.#staleUpTo) return { outcome: 'challenge', username, stale: true, reason: 'the nonce has expired' };
+    const now = monotonicMs();
+    // A time ahead of the clock: issued before a reboot (the monotonic clock started again).
+    if (issued > now || now - issued > this.#lifetime || issued <= this.#staleUpTo) return { outcome: 'challenge', username, stale: true, reason: 'the nonce has expired' };
     this.#forgetExpired(now);
     const last = this.#used.get(nonce);
     if (qop) {
