@@ -18,6 +18,7 @@ import { VIDEO_FEEDBACK } from '../rtp/rtcp-feedback.ts';
 import { type Canvas, type CompositorOutput, CompositorProcess } from './compositor-process.ts';
 import { contentLayout, effectiveLayout, type Layout, type LayoutChoice, type LayoutLimits, type Pane, panes } from './layouts.ts';
 import { PaneAssignment, type PollingRule } from './pane-assignment.ts';
+import { monotonicMs } from '../../server/core/clock.ts';
 
 const log = getLogger('composed-picture');
 
@@ -157,7 +158,7 @@ export class ComposedPicture {
    * minute end the picture instead (its owner decides what next).
    */
   async #restart(): Promise<void> {
-    const now = Date.now();
+    const now = monotonicMs();
     this.#crashes.push(now);
     while ((this.#crashes[0] ?? now) < now - 60_000) this.#crashes.shift();
     if (this.#crashes.length > 3) {
@@ -317,10 +318,11 @@ export class ComposedPicture {
   keyFrame(producerId: string): void {
     for (const output of this.#outputs.values()) {
       if (output.producer.id !== producerId || output.pendingKeyFrame) continue;
-      const wait = output.lastKeyFrameAt + 300 - Date.now();
+      // Monotonic: a wall clock set back must not hold key frames back until it catches up.
+      const wait = output.lastKeyFrameAt + 300 - monotonicMs();
       const send = () => {
         output.pendingKeyFrame = undefined;
-        output.lastKeyFrameAt = Date.now();
+        output.lastKeyFrameAt = monotonicMs();
         this.#keyFrames++;
         this.#compositor.keyframe(output.id);
       };

@@ -28,6 +28,7 @@ import { RegistrarCache, type RegistrarFeed } from './registrar/registrar-cache.
 import { type PinnedPorts, SignalingControlServer, type SignalingStatus } from './signaling-control.ts';
 import { signalingSettingsFrom } from './signaling-settings.ts';
 import { type ListenerFailure, type SignalingReconfiguration, SignalingService } from './signaling-service.ts';
+import { monotonicMs } from '../core/clock.ts';
 
 const log = getLogger('signaling');
 
@@ -105,12 +106,12 @@ await runService('signaling service', async () => {
   let certificateSeen = certStamp();
   let failures: ListenerFailure[] = [];
   let applying: Promise<unknown> = Promise.resolve();
-  const startedAt = Date.now();
+  const startedAt = monotonicMs();
   const status = (): SignalingStatus => {
     const all = watcher.current;
     return {
       pid: process.pid,
-      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      uptimeSeconds: Math.round((monotonicMs() - startedAt) / 1000),
       listeners: service.listeners(),
       ports: service.ports,
       stored: { port: all['sip.port'], tlsPort: all['sip.tlsPort'] },

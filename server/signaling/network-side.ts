@@ -39,6 +39,7 @@ import {
 import { parseNameAddr } from './sip/sip-uri.ts';
 import type { ServerTransaction } from './transactions/server-transaction.ts';
 import type { MessageSource, SipTransport } from './transports/sip-transport.ts';
+import { monotonicMs } from '../core/clock.ts';
 
 const log = getLogger('signaling-service');
 
@@ -156,7 +157,7 @@ export class NetworkSide {
     if (Object.values(routing).some((value) => value.length > ECHO_MAX_BYTES)) return false;
     if (this.#p.transactions.knows(routing.via, method)) return false;
     this.#p.overload.shed(how);
-    const now = Date.now();
+    const now = monotonicMs();
     if (now - this.#lastOverloadLog > 1000) {
       this.#lastOverloadLog = now;
       log.warn({ reason: 'loop-lag', lagMs: Math.round(lag), loopLagMs: this.#p.overload.loopLagMs, dropped: how === 'drop' }, 'overloaded: this process runs late; new requests refused before parsing');
@@ -265,7 +266,7 @@ export class NetworkSide {
     if (request.method === 'REGISTER' && this.#p.fastRegistrar?.handle(request, source, (status, reason, extra) => this.#answerRegister(request, source, status, reason, extra))) return;
     const overload = NEVER_SHED.has(request.method) ? undefined : this.#p.overload.refusal(this.#p.awaitingApp.size);
     if (overload) {
-      const now = Date.now();
+      const now = monotonicMs();
       if (now - this.#lastOverloadLog > 1000) {
         this.#lastOverloadLog = now;
         const { inFlight, queueDelayMs } = this.#p.overload;

@@ -184,10 +184,13 @@ export class SignalingService {
         this.#snapshotTimer.unref();
       };
     }
+    let heartbeat = 0;
     this.#sweeper = setInterval(() => {
       transactions.sweep();
       listeners.sweepDraining((id) => this.#parts.dialogs.uses(id));
       orphans.sweep();
+      // The snapshot is written again now and then, changed or not: its age says this process still ran.
+      if (this.#snapshot && ++heartbeat % 60 === 0) this.#snapshot.write(dialogs.values());
     }, 1000);
     this.#sweeper.unref();
   }
@@ -313,7 +316,7 @@ export class SignalingService {
     this.#parts.transactions.close();
     // A restart (the supervisor's, an upgrade's) finds the calls again.
     clearTimeout(this.#snapshotTimer);
-    this.#snapshot?.write(this.#parts.dialogs.values());
+    this.#snapshot?.write(this.#parts.dialogs.values(), undefined, true);
     this.#parts.orphans.clear();
     this.#parts.dialogs.clear();
     this.#guard.close();

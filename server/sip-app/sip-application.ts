@@ -48,6 +48,13 @@ import { classifyInvite, entryPolicy, forDial, type Middleware, refuseUndeclared
 
 const log = getLogger('sip-application');
 
+/** Why the box ends its calls when the whole appliance stops (the BYE's Reason, the records' end reason). */
+export const BOX_STOPPING = 'the box is stopping';
+/** Why the box ends the calls a restarted control plane cannot take over, when the control plane alone stops. */
+export const NOT_KEPT_ON_RESTART = 'the control plane is restarting; this kind of call is not kept across a restart';
+/** How long a stop waits for the terminals to answer the BYEs before it lets go of the signaling service. */
+const STOP_BYE_WAIT_MS = 3000;
+
 export interface SipApplicationOptions {
   readonly signaling: { readonly host: string; readonly port: number; readonly secret: string };
   readonly db: Db;
@@ -98,6 +105,8 @@ export class SipApplication {
   /** Addresses that keep failing digest authentication (SIP, and the provisioning downloads' HTTP Digest). */
   readonly lockout: AuthLockout;
   readonly #meetingCalls: MeetingCalls;
+  readonly #calls: PointToPointCalls;
+  readonly #ivrCalls: IvrCalls;
   readonly #takeover: CallTakeover | undefined;
   readonly #feed: RegistrarFeed | undefined;
   readonly #options: SipApplicationOptions;
@@ -176,6 +185,7 @@ export class SipApplication {
       bindings: (account) => this.location.lookup(account),
     });
     this.#meetingCalls = meetingCalls;
+    this.#calls = calls;
     this.#takeover =
       options.signalingControl && media
         ? new CallTakeover({
@@ -234,6 +244,7 @@ export class SipApplication {
       meetingCalls,
       ...(options.ivrTimeouts ? { timeouts: options.ivrTimeouts } : {}),
     });
+    this.#ivrCalls = ivrCalls;
     // The INVITE policy as middleware, in order (./sip-middleware.ts): classify the dial once,
     // refuse a locked-out address and authenticate where an account is needed, then the one
     // handler of that dial; a request no layer takes is refused. Every layer runs inside the
@@ -322,16 +333,30 @@ export class SipApplication {
     return this.#meetingCalls.dialOut(number, account);
   }
 
-  close(): void {
+  /**
+   * Stops the application (idempotent). By default — the whole appliance stops — every call
+   * ends: BYE to each terminal saying so, each record closed. With `handOver` — the control
+   * plane alone stops, server/process/stop-intent.ts — the meeting calls are left to the next
+   * control plane as after a kill -9 (media leg, dialog kept by the signaling service as an
+   * orphan, record open: ./meetings/call-takeover.ts takes them over), and only what it cannot
+   * take over is ended now (point-to-point and IVR calls; browser peers, whose sockets close).
+   * Waits up to STOP_BYE_WAIT_MS for the BYEs' answers, then lets go of the signaling service.
+   */
+  async close(options: { readonly handOver?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#connectedSince = null;
-    this.#meetingCalls.close();
-    void this.sessions.close();
+    const handedOver = options.handOver ? this.#meetingCalls.handOver() : 0;
+    const reason = options.handOver ? NOT_KEPT_ON_RESTART : BOX_STOPPING;
+    const ends = [options.handOver ? Promise.resolve() : this.#meetingCalls.close(BOX_STOPPING), this.#calls.close(reason), this.#ivrCalls.close(reason), this.sessions.close(reason)];
+    if (handedOver > 0) log.info({ calls: handedOver }, 'meeting calls left to the next control plane');
     void this.#floors?.close();
     this.qualifier.close();
     this.#feed?.close();
     this.location.close();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled(ends), new Promise((resolve) => (timer = setTimeout(resolve, STOP_BYE_WAIT_MS)))]);
+    clearTimeout(timer);
     try {
       this.srf.disconnect();
     } catch {

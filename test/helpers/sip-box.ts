@@ -1,6 +1,8 @@
 /**
  * A signaling service and the SIP application connected to it, in the test's own process, on
- * free ports with a fresh database: the SIP side of the box as the tests talk to it.
+ * free ports with a fresh database: the SIP side of the box as the tests talk to it. With
+ * `takeover`, the application can be restarted as the control plane is (`restartApplication`:
+ * the old one hands its meeting calls over, a new one takes them over).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -45,13 +47,20 @@ export interface SipBox {
   readonly realm: string;
   /** With `media`: the media service (in this process) and the control plane's client of it. */
   readonly media?: MediaService;
-  readonly mediaClient?: MediaClient;
+  readonly mediaClient?: MediaClient | undefined;
   readonly pool?: WorkerPool;
   /** With `media`: the media end of the control socket (a test may close it) and the socket's path. */
   readonly control?: MediaControlServer;
   readonly mediaSocket?: string;
   /** The licence the box enforces: the test's, or the suite's test licence (./test-license.ts). */
   readonly license: License;
+  /**
+   * With `takeover`: the SIP application stops as a control plane stopping alone does (its
+   * meeting calls handed over), and a new one (with a new media client) connects and takes them
+   * over, as a restarted control plane does; `app` is the new one from then on. Resolves once
+   * it is connected (the take-over runs on).
+   */
+  restartApplication(): Promise<SipApplication>;
   close(): Promise<void>;
 }
 
@@ -83,6 +92,8 @@ export interface SipBoxOptions {
    * lines checked and copied as the control channel would); default on, as in the box.
    */
   fastRegistrar?: boolean;
+  /** The application takes calls over after a restart (`restartApplication`), through the signaling service's orphans. */
+  takeover?: boolean;
 }
 
 export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> {
@@ -150,8 +161,15 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
     mediaClient = new MediaClient(socketPath);
     await mediaClient.start(5000);
   }
-  const app = new SipApplication({
+  // The signaling control channel's calls, made in this process.
+  const signalingControl = {
+    orphans: async () => service.orphans(),
+    adopt: async (ids: readonly string[]) => service.adopt(ids),
+    release: async (id: string, reason: string) => service.release(id, reason),
+  };
+  const makeApp = () => new SipApplication({
     ...(mediaClient ? { media: mediaClient } : {}),
+    ...(options.takeover ? { signalingControl, leftOpenReason: 'left open by the test application' } : {}),
     ...(options.minSessionSeconds ? { minSessionSeconds: options.minSessionSeconds } : {}),
     // Qualify is off unless a test asks for it: sipp terminals would not expect the OPTIONS.
     qualify: options.qualify ?? { intervalMs: 0, timeoutMs: 1000 },
@@ -166,11 +184,14 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
     ...(options.entryLockout ? { entryLockout: options.entryLockout } : {}),
     ...(options.bfcp ? { bfcp: { host: options.listen ?? '127.0.0.1', tcpPort: 0, udpPort: 0, tlsPort: 0, credentials: certificate } } : {}),
   });
+  let app = makeApp();
   await app.start();
   return {
     service,
     ...(fastRegistrar ? { fastRegistrar } : {}),
-    app,
+    get app() {
+      return app;
+    },
     settings,
     db,
     port,
@@ -178,13 +199,29 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
     cert: certificate.cert,
     realm: settings.get('network.localDomain'),
     ...(media ? { media } : {}),
-    ...(mediaClient ? { mediaClient } : {}),
+    // A getter: a restart of the application gives it a new media client.
+    get mediaClient() {
+      return mediaClient;
+    },
     ...(pool ? { pool } : {}),
     ...(control ? { control } : {}),
     ...(socketPath ? { mediaSocket: socketPath } : {}),
     license,
+    async restartApplication() {
+      if (!options.takeover) throw new Error('startSipBox: restartApplication needs { takeover: true }');
+      await app.close({ handOver: true });
+      await waitFor('the signaling service to see the application go', 10_000, () => service.stats().applications === 0);
+      if (socketPath) {
+        mediaClient?.close();
+        mediaClient = new MediaClient(socketPath);
+        await mediaClient.start(5000);
+      }
+      app = makeApp();
+      await app.start();
+      return app;
+    },
     async close() {
-      app.close();
+      await app.close();
       mediaClient?.close();
       control?.close();
       media?.close();

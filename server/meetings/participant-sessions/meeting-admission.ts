@@ -22,6 +22,7 @@ import type { VmrStore } from '../../rooms/vmr-store.ts';
 import type { LiveMeeting, LiveMeetings, MeetingKind } from '../live-meetings.ts';
 import { callsThatFit, liveCalls, PORTS_PER_CALL, portsInUse, rangeSize } from '../media-ports.ts';
 import { type MeetingStore, occurrences } from '../meeting-store.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 /** Participants a scheduled or instant meeting takes (they have no capacity of their own). */
 export const MEETING_CAPACITY = 500;
@@ -116,7 +117,10 @@ export class MeetingAdmission {
     this.#live = options.live;
     this.#license = options.license;
     this.#floors = options.floors;
-    this.#live.on('joined', (meeting) => this.#release(meeting.number));
+    // A participant taken over after a restart held no seat here.
+    this.#live.on('joined', (meeting, participant) => {
+      if (!participant.resumed) this.#release(meeting.number);
+    });
   }
 
   #release(number: string): void {
@@ -127,7 +131,7 @@ export class MeetingAdmission {
 
   /** Newcomers admitted within the hold time and not in their meeting yet. */
   get seatsHeld(): number {
-    const now = Date.now();
+    const now = monotonicMs();
     let count = 0;
     for (const times of this.#admitted.values()) count += times.filter((at) => now - at <= ADMITTED_HOLD_MS).length;
     return count;
@@ -202,7 +206,7 @@ export class MeetingAdmission {
   #seat(target: MeetingTarget, live: LiveMeeting, role: 'host' | 'guest'): Admission {
     const { number } = target;
     if (live.participants.size >= target.capacity) return { ok: false, refusal: 'full', target };
-    const clock = Date.now();
+    const clock = monotonicMs();
     const portsRefusal = this.#license?.portsRefusal(this.#portsInUse(clock));
     if (portsRefusal) {
       this.#live.endIfEmpty(number);

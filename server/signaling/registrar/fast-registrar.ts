@@ -27,6 +27,7 @@
  * The HA1 values are read from the database at each REGISTER: a changed password, a deleted
  * account count at once.
  */
+import { monotonicMs } from '../../core/clock.ts';
 import { getLogger } from '../../core/logger.ts';
 import { type Credentials, type DigestAlgorithm, DigestAuthenticator } from '../../sip-app/registrar/digest-auth.ts';
 import { dialOfUri } from '../../sip-app/request-dial.ts';
@@ -80,7 +81,7 @@ export class FastRegistrar {
     this.#realm = options.realm;
     this.#algorithms = options.algorithms;
     this.#refreshes = options.refreshes ?? true;
-    this.#digest = new DigestAuthenticator({ secret: options.nonceKey, staleBefore: Date.now() });
+    this.#digest = new DigestAuthenticator({ secret: options.nonceKey, staleBefore: monotonicMs() });
   }
 
   get cache(): RegistrarCache {
@@ -91,7 +92,8 @@ export class FastRegistrar {
   handle(request: SipRequest, source: MessageSource, respond: Respond): boolean {
     const now = Date.now();
     const cache = this.#cache;
-    if (!cache.live(now) || cache.isLocked(source.address, now)) return this.#forward(undefined);
+    // The cache's feed times and lock-outs are on the monotonic clock; the bindings' expiries (now) on the wall clock.
+    if (!cache.live() || cache.isLocked(source.address)) return this.#forward(undefined);
     const dial = dialOfUri(parseNameAddr(request.get('to') ?? '')?.uri ?? '');
     if (dial.kind !== 'account') return this.#forward(undefined);
     const account = dial.number;

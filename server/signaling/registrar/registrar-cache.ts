@@ -20,6 +20,8 @@
  *   takes them (the location service, online state and persistence stay the application's);
  *   at MAX_REPORTS waiting, the fast path stops answering until they are taken.
  */
+import { monotonicMs } from '../../core/clock.ts';
+
 
 /** A binding as the application has it (what a refresh must match). */
 export interface CachedBinding {
@@ -49,9 +51,9 @@ export interface RefreshReport {
 export interface RegistrarFeed {
   readonly minExpires: number;
   readonly maxExpires: number;
-  /** Every source locked out now, with the end of its lock-out (ms since the epoch). */
+  /** Every source locked out now, with the end of its lock-out (monotonic ms, server/core/clock.ts). */
   readonly lockouts: [string, number][];
-  /** Accounts whose bindings changed (or all, at the first feed): [account, changedAt, bindings]. */
+  /** Accounts whose bindings changed (or all, at the first feed): [account, changedAt (monotonic ms), bindings (expiresAt: wall-clock ms, as the location service keeps it)]. */
   readonly accounts: [string, number, CachedBinding[]][];
   /** The application's first feed since it (re)started: the accounts not named have no binding. */
   readonly full: boolean;
@@ -93,11 +95,11 @@ export class RegistrarCache {
   }
 
   /** Whether the fast path may answer: fed recently, with room for reports. */
-  live(now = Date.now()): boolean {
+  live(now = monotonicMs()): boolean {
     return this.#synced && now - this.#fedAt < FEED_STALE_MS && this.#reports.length < MAX_REPORTS;
   }
 
-  isLocked(address: string, now = Date.now()): boolean {
+  isLocked(address: string, now = monotonicMs()): boolean {
     return (this.#lockouts.get(address) ?? 0) > now;
   }
 
@@ -107,7 +109,7 @@ export class RegistrarCache {
   }
 
   /** The account's REGISTER goes to the application: nothing of it is answered here until it feeds the account again. */
-  invalidate(account: string, now = Date.now()): void {
+  invalidate(account: string, now = monotonicMs()): void {
     this.#bindings.delete(account);
     this.#invalidated.delete(account); // re-inserted: the map stays in order of invalidation
     this.#invalidated.set(account, now);
@@ -128,7 +130,7 @@ export class RegistrarCache {
    * whether this side has had a full feed (false after this process restarted: the application
    * sends everything again).
    */
-  feed(feed: RegistrarFeed, now = Date.now()): FeedAnswer {
+  feed(feed: RegistrarFeed, now = monotonicMs(), wall = Date.now()): FeedAnswer {
     this.#minExpires = feed.minExpires;
     this.#maxExpires = feed.maxExpires;
     this.#lockouts = new Map(feed.lockouts);
@@ -137,7 +139,7 @@ export class RegistrarCache {
       const invalidatedAt = this.#invalidated.get(account);
       if (invalidatedAt !== undefined && changedAt <= invalidatedAt) continue;
       this.#invalidated.delete(account);
-      const live = bindings.filter((b) => b.expiresAt > now);
+      const live = bindings.filter((b) => b.expiresAt > wall);
       if (live.length === 0) this.#bindings.delete(account);
       else this.#bindings.set(account, live.map((b) => ({ ...b })));
     }

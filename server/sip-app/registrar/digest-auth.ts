@@ -21,6 +21,7 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { parseUri } from '../../signaling/sip/sip-uri.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 export type DigestAlgorithm = 'MD5' | 'SHA-256';
 
@@ -142,7 +143,7 @@ export class DigestAuthenticator {
     const nonce = params?.get('nonce');
     if (!params || !nonce || nonce.length > 64) return;
     const issued = this.#issuedAt(nonce);
-    if (!Number.isFinite(issued) || Date.now() - issued > this.#lifetime) return;
+    if (!Number.isFinite(issued) || monotonicMs() - issued > this.#lifetime) return;
     this.#forgetExpired();
     const qop = params.get('qop');
     const count = qop ? Number.parseInt(params.get('nc') ?? '', 16) : Number.POSITIVE_INFINITY;
@@ -150,8 +151,13 @@ export class DigestAuthenticator {
     this.#used.set(nonce, Math.max(this.#used.get(nonce) ?? 0, count));
   }
 
-  /** `<time>.<salt>.<mac>`: the salt makes nonces issued in the same millisecond differ. */
-  #nonce(realm: string, source: string, at = Date.now(), salt = nextSalt()): string {
+  /**
+   * `<time>.<salt>.<mac>`: the salt makes nonces issued in the same millisecond differ. The time
+   * is on the monotonic clock (server/core/clock.ts), the same in every process of a boot: a
+   * nonce outlives a restart of the control plane, and a wall clock set back does not stretch
+   * its lifetime (nor a forward one cut it short).
+   */
+  #nonce(realm: string, source: string, at = Math.floor(monotonicMs()), salt = nextSalt()): string {
     const time = at.toString(36);
     return `${time}.${salt}.${this.#mac(time, salt, realm, source)}`;
   }
@@ -165,7 +171,7 @@ export class DigestAuthenticator {
   }
 
   /** Drops remembered nonces past their lifetime (oldest first), and the oldest beyond the cap. */
-  #forgetExpired(now = Date.now()): void {
+  #forgetExpired(now = monotonicMs()): void {
     for (const nonce of this.#used.keys()) {
       const issued = this.#issuedAt(nonce);
       const expired = now - issued > this.#lifetime;
@@ -229,8 +235,9 @@ export class DigestAuthenticator {
     if (wanted.length !== response.length || !timingSafeEqual(Buffer.from(wanted), Buffer.from(response.toLowerCase()))) {
       return { outcome: 'failed', username, reason: 'wrong password' };
     }
-    const now = Date.now();
-    if (now - issued > this.#lifetime || issued <= this.#staleUpTo) return { outcome: 'challenge', username, stale: true, reason: 'the nonce has expired' };
+    const now = monotonicMs();
+    // A time ahead of the clock: issued before a reboot (the monotonic clock started again).
+    if (issued > now || now - issued > this.#lifetime || issued <= this.#staleUpTo) return { outcome: 'challenge', username, stale: true, reason: 'the nonce has expired' };
     this.#forgetExpired(now);
     const last = this.#used.get(nonce);
     if (qop) {

@@ -17,6 +17,7 @@
  * from a locked-out source before looking at its credentials. The HA1 values are not fed: the
  * signaling service reads them from the database at each REGISTER.
  */
+import { monotonicMs } from '../../core/clock.ts';
 import { getLogger } from '../../core/logger.ts';
 import type { RefreshReport, RegistrarFeed as Feed, CachedBinding } from '../../signaling/registrar/registrar-cache.ts';
 import { MAX_FEED_ACCOUNTS } from '../../signaling/registrar/registrar-cache.ts';
@@ -47,7 +48,7 @@ export class RegistrarFeed {
   #again = false;
   #applying = false;
   #timer: NodeJS.Timeout | undefined;
-  #lastError = 0;
+  #lastError = Number.NEGATIVE_INFINITY;
   #pausedUntil = 0;
 
   constructor(options: RegistrarFeedOptions) {
@@ -71,7 +72,7 @@ export class RegistrarFeed {
 
   /** One feed now (or right after the one under way). */
   feedNow(): void {
-    if (!this.#timer || Date.now() < this.#pausedUntil) return;
+    if (!this.#timer || monotonicMs() < this.#pausedUntil) return;
     if (this.#inFlight) {
       this.#again = true;
       return;
@@ -95,7 +96,7 @@ export class RegistrarFeed {
         // Sent again in full once the signaling service answers (it may have restarted).
         this.#full = true;
         for (const account of sent) this.#dirty.add(account);
-        const now = Date.now();
+        const now = monotonicMs();
         this.#pausedUntil = now + RETRY_AFTER_MS;
         if (now - this.#lastError > 60_000) {
           this.#lastError = now;
@@ -106,7 +107,8 @@ export class RegistrarFeed {
   }
 
   #build(): { feed: Feed; sent: string[] } {
-    const now = Date.now();
+    // Monotonic (server/core/clock.ts): the location service's liveness, change stamps and lock-outs.
+    const now = monotonicMs();
     const full = this.#full;
     if (full) for (const { account } of this.#o.location.online(now)) this.#dirty.add(account);
     const sent: string[] = [];

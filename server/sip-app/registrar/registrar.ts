@@ -111,6 +111,7 @@ export class Registrar {
     const cseq = Number.parseInt(req.get('CSeq') ?? '0', 10);
     const userAgent = req.get('User-Agent') ?? '';
     const { model, version } = parseUserAgent(userAgent);
+    // Wall-clock: what the console shows and the store keeps; the location service decides liveness on the monotonic clock.
     const now = Date.now();
 
     if (contacts.length === 1 && contacts[0] === '*') {
@@ -164,7 +165,7 @@ export class Registrar {
     const live = this.#options.location.lookup(account);
     const headers: Record<string, string> = { Date: new Date().toUTCString() };
     if (live.length > 0) {
-      headers.Contact = live.map((b) => `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`).join(', ');
+      headers.Contact = live.map((b) => `<${b.contact}>;expires=${this.#options.location.secondsLeft(b)}`).join(', ');
     }
     log.debug({ account, contacts: live.length, source: req.source_address, protocol: req.protocol, userAgent }, 'registered');
     res.send(200, { headers });
