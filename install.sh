@@ -38,7 +38,8 @@ What it does:
      come from the settings: console 80, SIP 5060/5061, changed in the console) if it does not
      exist, plus sysusers.d and tmpfiles.d entries for user `vcbox`.
   5. Installs vcbox.target, vcbox-control.service, vcbox-signaling.service, vcbox-media.service,
-     vcbox-turn.service, vcbox-maintenance.service and vcbox-maintenance.path into
+     vcbox-turn.service, vcbox-stop-intent.service (says when the whole appliance stops, so
+     calls end with BYE), vcbox-maintenance.service and vcbox-maintenance.path into
      /etc/systemd/system, then enables and starts vcbox.target and the path unit.
 
 Afterwards: `systemctl status vcbox.target`; logs in LOG_DIR and `journalctl -u 'vcbox-*'`.
@@ -185,7 +186,7 @@ if [ "$live" = 1 ]; then
   # The box runs its own TURN relay (vcbox-turn, configured from its settings): the coturn
   # package's own service would hold the TURN port.
   systemctl disable --now coturn.service 2>/dev/null || true
-  systemctl enable vcbox.target vcbox-control.service vcbox-signaling.service vcbox-media.service vcbox-turn.service vcbox-maintenance.path
+  systemctl enable vcbox.target vcbox-control.service vcbox-signaling.service vcbox-media.service vcbox-turn.service vcbox-stop-intent.service vcbox-maintenance.path
   if [ "$start" = 1 ]; then
     systemctl restart vcbox.target
     systemctl start vcbox-maintenance.path

@@ -37,8 +37,10 @@ vcbox_apt_run=(ca-certificates openssl procps util-linux $(cat "$vcbox_root/scri
 # a null sink recorded by parec as loudspeaker; no sound card), baresip's FFmpeg codecs (H.264); libre's headers for the BFCP test client
 # (test/interop/bfcp-client, built below); Firefox ESR (driven over WebDriver BiDi, its profile
 # keeping it on loopback) and strace (the test proves with it that Firefox tries no other address).
+# libfaketime: the clock-jump test (test/reliability/clock-jump.test.ts) runs the box with its
+# wall clock moved forward and back (LD_PRELOAD; the monotonic clock left real).
 vcbox_apt_test=(sip-tester ffmpeg iproute2 sqlite3 chromium rsyslog rsyslog-gnutls curl baresip-core fonts-wqy-microhei unzip systemd
-  linphone-cli mediastreamer2-plugin-openh264 pulseaudio pulseaudio-utils baresip-ffmpeg libre-dev firefox-esr strace)
+  linphone-cli mediastreamer2-plugin-openh264 pulseaudio pulseaudio-utils baresip-ffmpeg libre-dev firefox-esr strace libfaketime)
 
 vcbox_missing_packages() {
   local pkg

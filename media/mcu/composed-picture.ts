@@ -18,6 +18,7 @@ import { VIDEO_FEEDBACK } from '../rtp/rtcp-feedback.ts';
 import { type Canvas, type CompositorOutput, CompositorProcess } from './compositor-process.ts';
 import { contentLayout, effectiveLayout, type Layout, type LayoutChoice, type LayoutLimits, type Pane, panes } from './layouts.ts';
 import { PaneAssignment, type PollingRule } from './pane-assignment.ts';
+import { monotonicMs } from '../../server/core/clock.ts';
 
 const log = getLogger('composed-picture');
 
@@ -98,6 +99,10 @@ export class ComposedPicture {
   readonly #inputs = new Map<string, Input>();
   readonly #outputs = new Map<string, Output>();
   #pollTimer: NodeJS.Timeout;
+  /** A refresh again soon: an input that is wanted could not be added (the compositor was slow or refused). */
+  #retryTimer: NodeJS.Timeout | undefined;
+  /** Failed adds in a row: the retry backs off (1 s, 2 s, 4 s … at most 30 s); an input added resets it. */
+  #failures = 0;
   #pollingMs: number;
   #participants: PictureParticipant[] = [];
   #speaker: string | undefined;
@@ -153,7 +158,7 @@ export class ComposedPicture {
    * minute end the picture instead (its owner decides what next).
    */
   async #restart(): Promise<void> {
-    const now = Date.now();
+    const now = monotonicMs();
     this.#crashes.push(now);
     while ((this.#crashes[0] ?? now) < now - 60_000) this.#crashes.shift();
     if (this.#crashes.length > 3) {
@@ -313,10 +318,11 @@ export class ComposedPicture {
   keyFrame(producerId: string): void {
     for (const output of this.#outputs.values()) {
       if (output.producer.id !== producerId || output.pendingKeyFrame) continue;
-      const wait = output.lastKeyFrameAt + 300 - Date.now();
+      // Monotonic: a wall clock set back must not hold key frames back until it catches up.
+      const wait = output.lastKeyFrameAt + 300 - monotonicMs();
       const send = () => {
         output.pendingKeyFrame = undefined;
-        output.lastKeyFrameAt = Date.now();
+        output.lastKeyFrameAt = monotonicMs();
         this.#keyFrames++;
         this.#compositor.keyframe(output.id);
       };
@@ -426,13 +432,15 @@ export class ComposedPicture {
       await transport.connect({ ip: '127.0.0.1', port: ports.rtp, rtcpPort: ports.rtcp });
       const input: Input = { participantId: CONTENT_INPUT, producerId: content.producer.id, transport, consumer, shown: false, decoded: false };
       this.#inputs.set(CONTENT_INPUT, input);
+      this.#failures = 0;
       consumer.observer.once('close', () => {
         if (this.#inputs.get(CONTENT_INPUT) === input) this.#refresh();
       });
       return input;
     } catch (error) {
       transport.close();
-      log.warn({ presenter: content.participantId, err: (error as Error).message }, 'could not add the content to the picture');
+      log.warn({ presenter: content.participantId, err: (error as Error).message }, 'could not add the content to the picture; trying again');
+      this.#retrySoon();
       return undefined;
     }
   }
@@ -455,15 +463,29 @@ export class ComposedPicture {
       if (consumer.type === 'simulcast') await consumer.setPreferredLayers({ spatialLayer: rect.height <= 200 ? 0 : rect.height <= 400 ? 1 : 2 });
       const input: Input = { participantId: participant.id, producerId: producer.id, transport, consumer, shown: false, decoded: false };
       this.#inputs.set(participant.id, input);
+      this.#failures = 0;
       consumer.observer.once('close', () => {
         if (this.#inputs.get(participant.id) === input) this.#refresh();
       });
       return input;
     } catch (error) {
       transport.close();
-      log.warn({ participant: participant.id, err: (error as Error).message }, 'could not add a camera to the picture');
+      log.warn({ participant: participant.id, err: (error as Error).message }, 'could not add a camera to the picture; trying again');
+      this.#retrySoon();
       return undefined;
     }
+  }
+
+  /** One refresh later (one pending at a time, backing off): what could not be added is tried again while it is still wanted. */
+  #retrySoon(): void {
+    if (this.#closed || this.#retryTimer) return;
+    const delay = Math.min(30_000, 1000 * 2 ** Math.min(this.#failures, 5));
+    this.#failures += 1;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#refresh();
+    }, delay);
+    this.#retryTimer.unref();
   }
 
   /** Key frames from a camera newly on the picture: asked until its first frame decodes. */
@@ -488,6 +510,7 @@ export class ComposedPicture {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#pollTimer);
+    clearTimeout(this.#retryTimer);
     this.#compositor.close();
     for (const input of this.#inputs.values()) input.transport?.close();
     for (const output of this.#outputs.values()) {

@@ -14,6 +14,9 @@ import { getLogger } from '../../server/core/logger.ts';
 
 const log = getLogger('mcu-compositor');
 
+/** How long an input's ports may take (a loaded machine is slow to start a decoder branch). */
+const INPUT_TIMEOUT_MS = 10_000;
+
 export const COMPOSITOR_BINARY = fileURLToPath(new URL('./native/build/vcbox-compositor', import.meta.url));
 
 export interface Canvas {
@@ -156,8 +159,11 @@ export class CompositorProcess extends EventEmitter<CompositorEvents> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#ports.delete(id);
-        reject(new Error(`the compositor gave no port for input ${id}`));
-      }, 3000);
+        // A late answer would leave an input nobody sends to, and every later add of the same
+        // id refused ("exists"): it goes.
+        this.remove(id);
+        reject(new Error(`the compositor gave no port for input ${id} within ${INPUT_TIMEOUT_MS / 1000} s`));
+      }, INPUT_TIMEOUT_MS);
       this.#ports.set(id, (ports) => {
         clearTimeout(timer);
         resolve(ports);

@@ -44,6 +44,7 @@ import {
 } from './meeting-types.ts';
 import { pickMeetingAudio, SipLeg } from './sip-leg.ts';
 import { WebPeer } from './web-peer.ts';
+import { monotonicMs } from '../../server/core/clock.ts';
 
 // The shapes of a meeting's media, where they were before meeting-types.ts (importers keep working).
 export {
@@ -520,7 +521,8 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
   }
 
   async #checkRtp(): Promise<void> {
-    const now = Date.now();
+    // Monotonic: a wall clock set forward must not look like minutes without RTP.
+    const now = monotonicMs();
     for (const leg of [...this.#legs.values()]) {
       if (leg.holding) {
         leg.lastRtpAt = now; // on hold: the terminal sends nothing on purpose
@@ -549,7 +551,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
 
   async snapshot(): Promise<ParticipantSnapshot[]> {
     const out: ParticipantSnapshot[] = [];
-    const now = Date.now();
+    const now = monotonicMs();
     for (const leg of [...this.#legs.values()]) out.push(await sipLegSnapshot(leg, this.#muted.has(leg.id), now));
     for (const peer of [...this.#webPeers.values()]) out.push(await webPeerSnapshot(peer, this.#muted.has(peer.id), this.#worker.pid));
     return out;

@@ -33,6 +33,7 @@ import {
 } from '../sdp/sip-sdp.ts';
 import { MAX_LEG_NOTE, type MediaNetwork, type MeetingParts, type SdpSession, type SipLegRequest, type SrtpPolicy } from './meeting-types.ts';
 import { type ChosenVideo, createVideoLeg, feedbackLines, pickVideoCodec, type VideoLeg, videoCapabilities } from './sip-video.ts';
+import { monotonicMs } from '../../server/core/clock.ts';
 
 const log = getLogger('sip-leg');
 
@@ -219,9 +220,9 @@ export class SipLeg {
   readonly videoRouter: types.Router;
   /** The worker the leg's routers run on (another than the meeting's when the meeting is spread). */
   readonly legWorker: types.Worker;
-  /** Bytes received at the last look, and when they last changed (the RTP timeout). */
+  /** Bytes received at the last look, and when they last changed (the RTP timeout; monotonic ms, server/core/clock.ts). */
   lastRtpBytes = 0;
-  lastRtpAt = Date.now();
+  lastRtpAt = monotonicMs();
   readonly #meeting: MeetingParts;
   /** Meeting producers piped into the leg's routers (meeting producer id → the pipe producer there). */
   readonly #piped: Map<string, types.Producer>;
@@ -470,7 +471,7 @@ export class SipLeg {
     if (!this.#content && contentOffer && contentOffer.port > 0) await this.#addContent(contentOffer);
     await this.applyDirection();
     this.version++;
-    this.lastRtpAt = Date.now();
+    this.lastRtpAt = monotonicMs();
     return this.answer(offer.media, audio, this.srtp ? pickCrypto(audio) : undefined);
   }
 

@@ -76,12 +76,15 @@ export class AccountStore {
   readonly #db: Db;
   /** Compiled once: the registrar looks accounts up on every authenticated request. */
   readonly #byNumber: ReturnType<Db['prepare']>;
+  /** Only what a digest check needs (the signaling service's fast registrar reads it at each REGISTER). */
+  readonly #ha1: ReturnType<Db['prepare']>;
   /** Compiled list queries by their SQL (a handful of shapes: search or not, sort, order). */
   readonly #statements = new Map<string, ReturnType<Db['prepare']>>();
 
   constructor(db: Db) {
     this.#db = db;
     this.#byNumber = db.prepare('SELECT * FROM accounts WHERE number = ?');
+    this.#ha1 = db.prepare('SELECT ha1_md5, ha1_sha256 FROM accounts WHERE number = @number AND realm = @realm');
   }
 
   create(input: { number: string; name: string; email?: string; password: string }, realm: string): Account {
@@ -117,6 +120,12 @@ export class AccountStore {
   credentials(number: string, realm: string): Account | undefined {
     const account = this.findByNumber(number);
     return account && account.realm === realm ? account : undefined;
+  }
+
+  /** The account's HA1 values, if it exists and they were made for `realm` (nothing else read). */
+  ha1(number: string, realm: string): { ha1Md5: string; ha1Sha256: string } | undefined {
+    const row = this.#ha1.get({ number, realm }) as { ha1_md5: string; ha1_sha256: string } | undefined;
+    return row ? { ha1Md5: row.ha1_md5, ha1Sha256: row.ha1_sha256 } : undefined;
   }
 
   /** One page of accounts matching the query, and how many match in all. */

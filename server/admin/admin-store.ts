@@ -12,6 +12,7 @@ import type { Db } from '../db/database.ts';
 import { createError } from '../core/errors.ts';
 import { getLogger } from '../core/logger.ts';
 import { hashPassword, verifyPassword } from './password-hash.ts';
+import { boundedRemainingMs } from '../core/clock.ts';
 
 const log = getLogger('admins');
 
@@ -123,6 +124,10 @@ export class AdminStore {
       throw createError('VCBOX_ERR_LOGIN_FAILED');
     }
     const lockUntil = new Date(now + LOGIN_LOCKOUT.durationMs).toISOString();
+    // The lock is kept in the database (wall clock: it outlives restarts). One further away than
+    // its duration was set before the clock went back: it ends a duration from now at the latest
+    // (server/core/clock.ts), instead of by the size of the jump.
+    this.#db.prepare('UPDATE admins SET locked_until = @lockUntil WHERE id = @id AND locked_until > @lockUntil').run({ id: row.id, lockUntil });
     const counted = this.#db
       .prepare(
         `UPDATE admins SET
@@ -135,7 +140,7 @@ export class AdminStore {
     if (!counted) {
       const current = this.#db.prepare('SELECT locked_until FROM admins WHERE id = ?').get(row.id) as { locked_until: string | null } | undefined;
       const lockedUntil = current?.locked_until ? Date.parse(current.locked_until) : now;
-      throw createError('VCBOX_ERR_LOGIN_LOCKED', { seconds: Math.max(1, Math.ceil((lockedUntil - now) / 1000)) });
+      throw createError('VCBOX_ERR_LOGIN_LOCKED', { seconds: Math.max(1, Math.ceil(boundedRemainingMs(lockedUntil, LOGIN_LOCKOUT.durationMs, now) / 1000)) });
     }
     if (!(await verifyPassword(password, row.password_hash))) {
       if (counted.locked_until) throw createError('VCBOX_ERR_LOGIN_LOCKED', { seconds: LOGIN_LOCKOUT.durationMs / 1000 });

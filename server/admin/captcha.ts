@@ -5,6 +5,7 @@
  * per-address rate limit and the one-time, 10-minute reset link carry the real protection.
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { monotonicMs } from '../core/clock.ts';
 
 const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 const LIFETIME_MS = 5 * 60_000;
@@ -13,7 +14,7 @@ const hash = (text: string) => createHash('sha256').update(text.toUpperCase()).d
 export class Captchas {
   readonly #pending = new Map<string, { answer: string; expires: number }>();
 
-  issue(now = Date.now()): { id: string; svg: string } {
+  issue(now = monotonicMs()): { id: string; svg: string } {
     if (this.#pending.size > 10_000) this.#sweep(now);
     const text = Array.from({ length: 5 }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
     const id = randomBytes(12).toString('base64url');
@@ -26,7 +27,7 @@ export class Captchas {
   }
 
   /** True once for the right answer in time; the captcha is spent either way. */
-  check(id: string, answer: string, now = Date.now()): boolean {
+  check(id: string, answer: string, now = monotonicMs()): boolean {
     const entry = this.#pending.get(id);
     this.#pending.delete(id);
     return entry !== undefined && entry.expires >= now && entry.answer === hash(answer.trim());

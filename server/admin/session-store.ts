@@ -2,6 +2,10 @@
  * Console sessions: a random token in an HTTP-only cookie (only its SHA-256 is stored), a CSRF
  * token the console sends back in `X-CSRF-Token` on every change, and the spec's idle timeout
  * (30 minutes without a request ends the session; activity is recorded at most every 30 s).
+ * `last_seen_at` is wall-clock time (it carries sessions over a restart of the control plane):
+ * a clock set forward by more than the idle timeout ends the sessions (people log in again); a
+ * clock set back lengthens an idle session's time by the jump until its next request, which
+ * writes the time again (server/core/clock.ts lists the box's wall-clock times).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
@@ -55,7 +59,8 @@ export class SessionStore {
       this.delete(token);
       return undefined;
     }
-    if (idle > TOUCH_EVERY_MS) {
+    // Written when older than that — or ahead of the clock by as much (it went back since).
+    if (Math.abs(idle) > TOUCH_EVERY_MS) {
       try {
         this.#touch.run(new Date(now).toISOString(), key);
       } catch (error) {

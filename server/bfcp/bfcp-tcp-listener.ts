@@ -115,6 +115,11 @@ export class BfcpTcpListener {
     });
   }
 
+  /** A TLS listener presents `credentials` from the next handshake on (connections up keep theirs); nothing for plain TCP. */
+  useCredentials(credentials: BfcpTlsCredentials): void {
+    if (this.#server instanceof tls.Server) this.#server.setSecureContext({ key: credentials.key, cert: credentials.cert });
+  }
+
   get port(): number {
     const address = this.#server.address();
     return typeof address === 'object' && address ? address.port : 0;

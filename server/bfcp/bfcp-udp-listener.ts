@@ -31,6 +31,7 @@ import {
   Primitive,
   readIds,
 } from './bfcp-message.ts';
+import { monotonicMs } from '../core/clock.ts';
 
 const log = getLogger('bfcp-udp');
 
@@ -77,7 +78,7 @@ class UdpEndpoint implements BfcpEndpoint {
   readonly reassemblies = new Map<string, Reassembly>();
   #nextTransactionId = 0x8000 + Math.floor(Math.random() * 0x8000);
   #closed = false;
-  lastSeen = Date.now();
+  lastSeen = monotonicMs();
 
   constructor(socket: dgram.Socket, address: string, port: number) {
     this.#socket = socket;
@@ -104,9 +105,9 @@ class UdpEndpoint implements BfcpEndpoint {
 
   respond(request: BfcpMessage, response: BfcpMessage): void {
     const bytes = encodeMessage(response);
-    if (this.#responses.size >= MAX_CACHED_RESPONSES) this.expire(Date.now());
+    if (this.#responses.size >= MAX_CACHED_RESPONSES) this.expire(monotonicMs());
     if (this.#responses.size < MAX_CACHED_RESPONSES) {
-      this.#responses.set(requestKey(request), { bytes, expires: Date.now() + RESPONSE_CACHE_MS });
+      this.#responses.set(requestKey(request), { bytes, expires: monotonicMs() + RESPONSE_CACHE_MS });
     }
     this.send(bytes);
   }
@@ -114,7 +115,7 @@ class UdpEndpoint implements BfcpEndpoint {
   /** Sends the cached response to this request again; false when there is none. */
   resendResponse(request: MessageIds): boolean {
     const cached = this.#responses.get(requestKey(request));
-    if (!cached || cached.expires < Date.now()) return false;
+    if (!cached || cached.expires < monotonicMs()) return false;
     this.send(cached.bytes);
     return true;
   }
@@ -229,7 +230,7 @@ export class BfcpUdpListener {
   }
 
   #expire(): void {
-    const now = Date.now();
+    const now = monotonicMs();
     for (const [key, endpoint] of this.#endpoints) {
       endpoint.expire(now);
       if (!endpoint.busy && endpoint.lastSeen + IDLE_PEER_MS < now && !this.#receiver.isBound(endpoint)) {
@@ -248,7 +249,7 @@ export class BfcpUdpListener {
       if (this.#endpoints.size < MAX_UDP_PEERS) this.#endpoints.set(key, endpoint);
       else log.warn({ peer: endpoint.peer }, 'BFCP UDP peer table full: answering without keeping state');
     }
-    endpoint.lastSeen = Date.now();
+    endpoint.lastSeen = monotonicMs();
     return endpoint;
   }
 
@@ -318,7 +319,7 @@ export class BfcpUdpListener {
         return undefined;
       }
       if (endpoint.reassemblies.size >= MAX_REASSEMBLIES) return undefined;
-      reassembly = { header: { ...fragment, payloadBytes }, payload: Buffer.alloc(payloadBytes), covered: new Set(), started: Date.now() };
+      reassembly = { header: { ...fragment, payloadBytes }, payload: Buffer.alloc(payloadBytes), covered: new Set(), started: monotonicMs() };
       endpoint.reassemblies.set(key, reassembly);
     }
     if (reassembly.header.payloadBytes !== payloadBytes) {

@@ -71,6 +71,8 @@ export interface ListenOptions {
 export interface BfcpListener {
   readonly transport: 'tcp' | 'tls' | 'udp';
   readonly port: number;
+  /** TLS: the key and certificate new handshakes get (absent on UDP). */
+  useCredentials?(credentials: BfcpTlsCredentials): void;
   close(): Promise<void>;
 }
 

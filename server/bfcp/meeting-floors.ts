@@ -20,6 +20,7 @@
 import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
 import { getLogger } from '../core/logger.ts';
+import { certificateStamp, ensureCertificate } from '../tls/self-signed-certificate.ts';
 import { bfcpTransport, contentLine, parseSdp, replaceMediaSection, type SdpMedia } from '../../media/sdp/sip-sdp.ts';
 import type { BfcpTlsCredentials } from './bfcp-tcp-listener.ts';
 import { type BfcpListener, FloorControlServer } from './floor-control-server.ts';
@@ -36,9 +37,16 @@ export interface MeetingFloorsOptions {
   readonly host: string;
   readonly tcpPort: number;
   readonly udpPort: number;
-  /** The TLS listener's port; absent or without `credentials`: no TLS listener. */
+  /** The TLS listener's port; absent or without `credentials` nor `certificates`: no TLS listener. */
   readonly tlsPort?: number;
   readonly credentials?: BfcpTlsCredentials;
+  /**
+   * The box's certificate folder (server/tls): the TLS listener presents its certificate and
+   * follows it — an import or a restore that replaces it is taken within `certificatePollMs`
+   * (default 2 s) for new handshakes, as HTTPS and SIP over TLS do.
+   */
+  readonly certificates?: string;
+  readonly certificatePollMs?: number;
 }
 
 /** A participant's BFCP identity in its meeting's conference. */
@@ -65,6 +73,7 @@ export class MeetingFloors extends EventEmitter<MeetingFloorsEvents> {
   /** meeting number → its conference. */
   readonly #meetings = new Map<string, MeetingConference>();
   readonly #conferenceIds = new Set<number>();
+  #certificateTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor() {
@@ -85,13 +94,43 @@ export class MeetingFloors extends EventEmitter<MeetingFloorsEvents> {
     try {
       await floors.#listen('tcp', options.host, options.tcpPort);
       await floors.#listen('udp', options.host, options.udpPort);
-      if (options.tlsPort !== undefined && options.credentials) await floors.#listen('tls', options.host, options.tlsPort, options.credentials);
+      const credentials = options.credentials ?? (options.certificates !== undefined ? await ensureCertificate(options.certificates) : undefined);
+      if (options.tlsPort !== undefined && credentials) {
+        await floors.#listen('tls', options.host, options.tlsPort, credentials);
+        if (options.certificates !== undefined) floors.#followCertificate(options.certificates, options.certificatePollMs ?? 2000);
+      }
     } catch (error) {
       await floors.close();
       throw error;
     }
     log.info({ ports: floors.ports }, 'BFCP floor control listening');
     return floors;
+  }
+
+  /** The TLS listener takes the certificate in `dir` whenever the file is replaced; a certificate that cannot be read leaves the previous one in use. */
+  #followCertificate(dir: string, pollMs: number): void {
+    let seen = certificateStamp(dir);
+    let checking = false;
+    this.#certificateTimer = setInterval(() => {
+      const stamp = certificateStamp(dir);
+      if (stamp === seen || checking || this.#closed) return;
+      checking = true;
+      ensureCertificate(dir)
+        .then((certificate) => {
+          if (this.#closed) return;
+          this.#listeners.get('tls')?.useCredentials?.({ key: certificate.key, cert: certificate.cert });
+          seen = stamp;
+          log.info('BFCP TLS certificate changed: new handshakes use it');
+        })
+        .catch((error: Error) => {
+          seen = stamp;
+          log.error({ err: error.message }, 'BFCP over TLS could not take the new certificate; it keeps the previous one');
+        })
+        .finally(() => {
+          checking = false;
+        });
+    }, pollMs);
+    this.#certificateTimer.unref();
   }
 
   async #listen(transport: BfcpTransport, host: string, port: number, credentials?: BfcpTlsCredentials): Promise<void> {
@@ -242,6 +281,7 @@ export class MeetingFloors extends EventEmitter<MeetingFloorsEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#certificateTimer);
     this.#listeners.clear();
     this.#meetings.clear();
     this.#conferenceIds.clear();

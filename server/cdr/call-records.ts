@@ -95,16 +95,24 @@ export class CallRecords {
     this.#db.prepare("UPDATE call_records SET answered_at = ?, outcome = 'answered' WHERE id = ?").run(at.toISOString(), id);
   }
 
-  /** Closes a record (once), with why it ended in words when known; the outcome of an answered call stays `answered`. */
-  ended(id: number, outcome: CallOutcome, at = new Date(), reason?: string): void {
+  /**
+   * Closes a record (once), with why it ended in words when known; the outcome of an answered
+   * call stays `answered`. Its times are wall-clock (what people read); its duration is
+   * `durationSeconds` when the caller measured the call on the monotonic clock
+   * (server/core/clock.ts: a wall clock set during the call does not change it), else the time
+   * from the answer to `at`, never below 0.
+   */
+  ended(id: number, outcome: CallOutcome, at = new Date(), reason?: string, durationSeconds?: number): void {
     this.#db
       .prepare(
-        `UPDATE call_records SET ended_at = ?,
-           duration_s = CASE WHEN answered_at IS NULL THEN 0 ELSE CAST(round((julianday(?) - julianday(answered_at)) * 86400) AS INTEGER) END,
-           outcome = COALESCE(outcome, ?), end_reason = ?
-         WHERE id = ? AND ended_at IS NULL`,
+        `UPDATE call_records SET ended_at = @at,
+           duration_s = CASE WHEN answered_at IS NULL THEN 0
+             WHEN @duration IS NOT NULL THEN @duration
+             ELSE max(0, CAST(round((julianday(@at) - julianday(answered_at)) * 86400) AS INTEGER)) END,
+           outcome = COALESCE(outcome, @outcome), end_reason = @reason
+         WHERE id = @id AND ended_at IS NULL`,
       )
-      .run(at.toISOString(), at.toISOString(), outcome, reason ?? null, id);
+      .run({ at: at.toISOString(), duration: durationSeconds === undefined ? null : Math.max(0, Math.round(durationSeconds)), outcome, reason: reason ?? null, id });
   }
 
   /**
@@ -118,7 +126,7 @@ export class CallRecords {
     return this.#db
       .prepare(
         `UPDATE call_records SET ended_at = @at,
-           duration_s = CASE WHEN answered_at IS NULL THEN 0 ELSE CAST(round((julianday(@at) - julianday(answered_at)) * 86400) AS INTEGER) END,
+           duration_s = CASE WHEN answered_at IS NULL THEN 0 ELSE max(0, CAST(round((julianday(@at) - julianday(answered_at)) * 86400) AS INTEGER)) END,
            outcome = COALESCE(outcome, 'failed'), end_reason = @reason
          WHERE ended_at IS NULL AND started_at < @before AND id NOT IN (SELECT value FROM json_each(@keep))`,
       )

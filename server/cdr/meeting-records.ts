@@ -4,6 +4,7 @@
  * part and the most at once, and whether anyone shared content (held the content floor). The per-leg rows stay in `call_records`; the statistics count
  * meetings and their concurrency from here. Fed by the live-meetings registry.
  */
+import { monotonicMs } from '../core/clock.ts';
 import type { Db } from '../db/database.ts';
 import type { LiveMeeting, LiveMeetings, MeetingKind } from '../meetings/live-meetings.ts';
 
@@ -23,6 +24,8 @@ export interface MeetingRecord {
 export class MeetingRecords {
   readonly #db: Db;
   readonly #open = new Map<LiveMeeting, number>();
+  /** When each meeting this process recorded from its start began, on the monotonic clock (its duration). */
+  readonly #startedMono = new Map<LiveMeeting, number>();
 
   constructor(db: Db) {
     this.#db = db;
@@ -32,7 +35,7 @@ export class MeetingRecords {
   follow(live: LiveMeetings): void {
     // A meeting is recorded from its first participant (an admitted caller that then fails to
     // connect starts and ends an empty meeting: not a meeting held).
-    live.on('joined', (meeting) => {
+    live.on('joined', (meeting, participant) => {
       let id = this.#open.get(meeting);
       // A meeting whose calls outlived a control-plane restart goes on in the record its
       // predecessor left open (one meeting per number is live at a time).
@@ -48,10 +51,12 @@ export class MeetingRecords {
             .run(meeting.number, meeting.kind, meeting.subject, new Date().toISOString()).lastInsertRowid,
         );
         this.#open.set(meeting, id);
+        this.#startedMono.set(meeting, monotonicMs());
       }
+      // A participant taken over after a restart was counted when it first joined.
       this.#db
-        .prepare('UPDATE meeting_records SET participants_total = participants_total + 1, participants_max = max(participants_max, ?) WHERE id = ?')
-        .run(meeting.participants.size, id);
+        .prepare('UPDATE meeting_records SET participants_total = participants_total + ?, participants_max = max(participants_max, ?) WHERE id = ?')
+        .run(participant.resumed ? 0 : 1, meeting.participants.size, id);
     });
     live.on('presenter', (meeting, presenter) => {
       const id = this.#open.get(meeting);
@@ -62,10 +67,18 @@ export class MeetingRecords {
       const id = this.#open.get(meeting);
       if (id === undefined) return;
       this.#open.delete(meeting);
+      // Its times are wall-clock; its duration monotonic when this process saw it start (a wall
+      // clock set meanwhile does not change it), else from its times, never below 0.
+      const started = this.#startedMono.get(meeting);
+      this.#startedMono.delete(meeting);
       const now = new Date().toISOString();
       this.#db
-        .prepare('UPDATE meeting_records SET ended_at = ?, duration_s = CAST(round((julianday(?) - julianday(started_at)) * 86400) AS INTEGER) WHERE id = ?')
-        .run(now, now, id);
+        .prepare(
+          `UPDATE meeting_records SET ended_at = @now,
+             duration_s = coalesce(@duration, max(0, CAST(round((julianday(@now) - julianday(started_at)) * 86400) AS INTEGER)))
+           WHERE id = @id`,
+        )
+        .run({ now, duration: started === undefined ? null : Math.round((monotonicMs() - started) / 1000), id });
     });
   }
 
@@ -78,7 +91,7 @@ export class MeetingRecords {
     const now = at.toISOString();
     return this.#db
       .prepare(
-        `UPDATE meeting_records SET ended_at = @now, duration_s = CAST(round((julianday(@now) - julianday(started_at)) * 86400) AS INTEGER)
+        `UPDATE meeting_records SET ended_at = @now, duration_s = max(0, CAST(round((julianday(@now) - julianday(started_at)) * 86400) AS INTEGER))
          WHERE ended_at IS NULL AND number NOT IN (SELECT value FROM json_each(@numbers))`,
       )
       .run({ now, numbers }).changes;

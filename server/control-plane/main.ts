@@ -4,6 +4,10 @@
  * and HTTPS when it is on, on the ports the settings name, moved live when they change
  * (./web-listeners.ts) — and runs the SIP application, which connects to the signaling
  * service's application port (retrying until the signaling service is up).
+ *
+ * Its orderly stop (SIGTERM) ends the calls only when the whole appliance stops; when it stops
+ * alone (a restart of this process) it leaves the meeting calls to its successor, as a kill -9
+ * would (../process/stop-intent.ts says why the stopper tells the two apart, and how).
  */
 import type { EventEmitter } from 'node:events';
 import type { MediaServiceEvents } from '../../media/media-service.ts';
@@ -23,6 +27,7 @@ import { getLogger, initLogging } from '../core/logger.ts';
 import { Mailer } from '../mail/mailer.ts';
 import { RemoteSyslog } from '../logging/remote-syslog.ts';
 import { openState } from '../process/open-state.ts';
+import { StopIntent } from '../process/stop-intent.ts';
 import { runService } from '../core/service-lifecycle.ts';
 import { applicationSecret } from '../signaling/application-secret.ts';
 import { MediaClient } from '../media-client/media-client.ts';
@@ -34,7 +39,6 @@ import { SystemSampler } from '../observability/system-sampler.ts';
 import { follows } from '../settings/settings-schema.ts';
 import { SipApplication } from '../sip-app/sip-application.ts';
 import { SystemConfigurator } from '../system/system-configurator.ts';
-import { ensureCertificate } from '../tls/self-signed-certificate.ts';
 import { SignalingControlClient } from '../signaling/signaling-control.ts';
 import { buildApp } from './app.ts';
 import { WebListeners } from './web-listeners.ts';
@@ -70,16 +74,16 @@ await runService('control plane', async () => {
   // The media process reads no database: it is sent its settings at each connection and change.
   const mediaSettings = new MediaSettingsFeed(media, state.settings).start();
   void media.start();
-  // BFCP over TLS presents the box's certificate, as SIP over TLS does.
-  const certificate = await ensureCertificate(paths.certificates);
+  // BFCP over TLS presents the box's certificate and follows its file, as SIP over TLS does.
   const sip = new SipApplication({
     media,
-    bfcp: { host: config.bfcp.host, tcpPort: config.bfcp.port, udpPort: config.bfcp.port, tlsPort: config.bfcp.tlsPort, credentials: certificate },
+    bfcp: { host: config.bfcp.host, tcpPort: config.bfcp.port, udpPort: config.bfcp.port, tlsPort: config.bfcp.tlsPort, certificates: paths.certificates },
     signaling: { host: config.signaling.host, port: config.signaling.port, secret: applicationSecret(dataPaths(config).secrets) },
     db: state.db,
     settings: state.settings,
     license: license.policy,
     signalingControl,
+    registrarFeed: signalingControl,
     leftOpenReason: LEFT_OPEN_REASON,
   });
   // Terminal firmware: leftovers of an upload a crash interrupted go first.
@@ -150,7 +154,7 @@ await runService('control plane', async () => {
     diskKeeper.close();
     scheduler.close();
     rollout.close();
-    sip.close();
+    await sip.close();
     mediaSettings.close();
     media.close();
     await web.close();
@@ -164,15 +168,24 @@ await runService('control plane', async () => {
     if (keys.some((key) => key.startsWith('web.') && follows('control-plane', key))) void web.apply(state.settings.getAll()).catch((error: Error) => log.error({ err: error.message }, 'could not apply the web settings'));
   });
   sip.start(60_000).catch((error: Error) => log.error({ err: error.message }, 'SIP application not connected yet; still retrying'));
+  const intent = new StopIntent(paths.applianceStopping);
   return {
     async close() {
+      // Read now, when the stop comes: the stopper of the whole appliance said so before it.
+      const handOver = !intent.wholeAppliance();
+      log.info(
+        { handOver },
+        handOver
+          ? 'the control plane alone stops: its meeting calls are left to the next control plane'
+          : 'the whole appliance stops: every call is ended (BYE)',
+      );
       sampler.close();
       maintenance.close();
       licenseWarning.close();
       diskKeeper.close();
       scheduler.close();
       rollout.close();
-      sip.close();
+      await sip.close({ handOver });
       mediaSettings.close();
       media.close();
       // The app first: it closes the WebSockets, which the listeners do not track.

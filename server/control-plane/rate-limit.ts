@@ -13,6 +13,7 @@
  */
 import net from 'node:net';
 import { createError } from '../core/errors.ts';
+import { monotonicMs } from '../core/clock.ts';
 
 interface Window {
   count: number;
@@ -89,7 +90,7 @@ function refuse(entry: Window, now: number): never {
 
 export function minuteBudget(limit: number): (key: string, now?: number) => void {
   const windows = new MinuteWindows();
-  return (key, now = Date.now()) => {
+  return (key, now = monotonicMs()) => {
     const entry = windows.add(addressKey(key), now);
     if (entry.count > limit) refuse(entry, now);
   };

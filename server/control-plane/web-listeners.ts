@@ -13,7 +13,6 @@
  * both" — `httpsRedirect` names where a browser that opened a console or join page over HTTP
  * is sent: the API, /metrics and everything else keep answering over HTTP.
  */
-import { type Stats, statSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
@@ -22,7 +21,7 @@ import { createError } from '../core/errors.ts';
 import { getLogger } from '../core/logger.ts';
 import { natAddressFor, staticNatFrom } from '../core/static-nat.ts';
 import type { Settings } from '../settings/settings-schema.ts';
-import { certificateFiles, ensureCertificate } from '../tls/self-signed-certificate.ts';
+import { certificateStamp, ensureCertificate } from '../tls/self-signed-certificate.ts';
 
 const log = getLogger('web-listeners');
 
@@ -165,13 +164,7 @@ export class WebListeners {
 
   /** Identity of the certificate file (changes when an import or restore replaces it). */
   #stamp(): string {
-    let stats: Stats;
-    try {
-      stats = statSync(certificateFiles(this.#options.certificates).certFile);
-    } catch {
-      return '';
-    }
-    return `${stats.ino}:${stats.mtimeMs}:${stats.size}`;
+    return certificateStamp(this.#options.certificates);
   }
 
   #listen<S extends http.Server | https.Server>(server: S, port: number, transport: string): Promise<S> {

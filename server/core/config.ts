@@ -350,6 +350,11 @@ export function dataPaths(config: Config) {
     /** Unix socket of the signaling service's control channel (its status; applying changed settings now). */
     signalingSocket: path.join(config.dataDir, 'run', 'signaling.sock'),
     /**
+     * The word that the whole appliance is stopping (server/process/stop-intent.ts): written by
+     * the supervisor or the systemd unit vcbox-stop-intent before the control plane is stopped.
+     */
+    applianceStopping: path.join(config.dataDir, 'run', 'appliance-stopping'),
+    /**
      * Maintenance jobs handed from the control plane to whoever restarts the services (the
      * supervisor, or the appliance's root vcbox-maintenance unit): the request, an uploaded
      * release package, the upgrade's status and the database copy an upgrade may roll back to.

@@ -603,6 +603,11 @@ export const ERRORS = {
     en: 'All {ports} concurrent participants the box\'s licence allows are in meetings. Try again when someone has left, or ask the administrator for a licence with more ports.',
     zh: '设备授权允许的 {ports} 个并发参会方已全部占用。请待有人离会后重试，或请管理员申请更多并发数的授权。',
   },
+  VCBOX_ERR_MEDIA_PORTS_FULL: {
+    statusCode: 503,
+    en: "The box's media ports are all in use: the MCU port range (media.mcuPorts) holds {calls} calls at 6 ports each, 8 with content. Try again when someone has left, or ask the administrator to widen the range under Ports.",
+    zh: '设备的媒体端口已全部占用：MCU 端口范围（media.mcuPorts）按每路呼叫 6 个端口（带辅流 8 个）可容纳 {calls} 路呼叫。请待有人离会后重试，或请管理员在端口设置中扩大范围。',
+  },
   VCBOX_ERR_LICENSE_AUDIO_ONLY: {
     statusCode: 403,
     en: 'The box has no valid licence (none activated yet, or it expired or was revoked): meetings are audio only until the 14-day trial is started or a valid licence is activated (Maintenance → License).',

@@ -3,11 +3,18 @@
  * failure as one clear line and exit 1; on SIGINT/SIGTERM close what it started (once, with a
  * time limit), wait until the log files have every line and exit 0. Used by the `main.ts` of the control plane, the
  * signaling service and the media process, under the dev supervisor or systemd alike.
+ *
+ * A child of the dev supervisor (VCBOX_SUPERVISOR_PID set; it runs in a process group of its own,
+ * so Ctrl-C on the run command reaches only the supervisor, which stops its children in order:
+ * server/supervisor/supervisor.ts) stops by itself, as on SIGTERM, when its supervisor is gone
+ * (killed): nothing would restart or stop it any more, and it would hold the box's ports.
  */
 import { VcboxError } from './errors.ts';
 import { closeLogs, flushLogs, getLogger } from './logger.ts';
 
 const log = getLogger('lifecycle');
+/** How often a child of the dev supervisor checks that its supervisor is still there. */
+const SUPERVISOR_CHECK_MS = 1000;
 
 export interface Closable {
   close(): Promise<void> | void;
@@ -45,6 +52,21 @@ export async function runService(name: string, start: () => Promise<Closable>, s
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
+  // (Read here rather than from the configuration: this runs before and without it.)
+  const supervisor = Number(process.env.VCBOX_SUPERVISOR_PID);
+  if (Number.isInteger(supervisor) && supervisor > 1) {
+    const watch = setInterval(() => {
+      try {
+        process.kill(supervisor, 0);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') return;
+        clearInterval(watch);
+        log.warn({ supervisor }, `${name}: its supervisor is gone; stopping`);
+        void stop('supervisor gone');
+      }
+    }, SUPERVISOR_CHECK_MS);
+    watch.unref();
+  }
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('uncaughtException', (error) => {
     log.fatal({ err: error }, `${name}: uncaught exception`);

@@ -16,6 +16,7 @@ import { createError, type VcboxError } from '../core/errors.ts';
 import { getLogger } from '../core/logger.ts';
 import { sizeInWords } from '../firmware/firmware-store.ts';
 import { storageSpace } from './storage-space.ts';
+import { monotonicMs } from '../core/clock.ts';
 
 const log = getLogger('disk-space-guard');
 
@@ -52,7 +53,7 @@ export class DiskSpaceGuard {
 
   /** Free bytes on the data folder's file system now (cached for `cacheMs`; Infinity when it cannot be measured). */
   async #freeBytes(): Promise<number> {
-    const now = Date.now();
+    const now = monotonicMs();
     if (this.#free && now - this.#free.at < this.#cacheMs) return this.#free.bytes;
     this.#looking ??= storageSpace(this.#dir)
       .then(
@@ -63,7 +64,7 @@ export class DiskSpaceGuard {
         },
       )
       .then((bytes) => {
-        this.#free = { bytes, at: Date.now() };
+        this.#free = { bytes, at: monotonicMs() };
         this.#looking = undefined;
         return bytes;
       });

@@ -7,6 +7,7 @@
  * One range per request: a request for several ranges is answered with the whole file (RFC 9110
  * lets a server ignore Range), which terminals — they ask for one piece at a time — do not do.
  */
+import { monotonicMs } from '../core/clock.ts';
 
 export type RangeAnswer =
   | { readonly kind: 'whole' }
@@ -54,7 +55,7 @@ export class DownloadCoverage {
   }
 
   /** Notes that bytes [start, end] of a file of `size` bytes reached `who`; true when `who` now has all of it. */
-  add(who: string, size: number, start: number, end: number, now = Date.now()): boolean {
+  add(who: string, size: number, start: number, end: number, now = monotonicMs()): boolean {
     this.#forget(now);
     const entry = this.#pieces.get(who) ?? { spans: [], touchedAt: now };
     entry.touchedAt = now;

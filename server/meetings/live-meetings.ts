@@ -20,6 +20,11 @@ export interface LiveParticipant {
   readonly source: string;
   readonly transport: string;
   readonly joinedAt: Date;
+  /**
+   * Taken over by a control plane that restarted (its call went on): it joined before, and was
+   * counted then — the meeting record and the admission seats do not count it again.
+   */
+  readonly resumed?: boolean;
   /** Ends the participant's call (BYE) with the reason given. */
   readonly hangUp: (reason: string) => void;
 }

@@ -8,6 +8,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../db/database.ts';
+import { monotonicMs } from '../core/clock.ts';
 
 export interface MetricsTokenStatus {
   readonly set: boolean;
@@ -60,10 +61,10 @@ export class MetricsTokenStore {
     if (!row) return 'off';
     if (!token) return 'wrong';
     if (!timingSafeEqual(hashOf(token), Buffer.from(row.hash, 'hex'))) return 'wrong';
-    const now = Date.now();
+    const now = monotonicMs();
     if (now - this.#lastUsedWritten >= LAST_USED_EVERY_MS) {
       this.#lastUsedWritten = now;
-      this.#db.prepare('UPDATE metrics_token SET last_used_at = ? WHERE id = 1').run(new Date(now).toISOString());
+      this.#db.prepare('UPDATE metrics_token SET last_used_at = ? WHERE id = 1').run(new Date().toISOString());
     }
     return 'ok';
   }

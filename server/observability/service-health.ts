@@ -80,7 +80,7 @@ export class ServiceHealth {
     if (!this.#options.signaling) return { name: 'signaling', status: 'unknown', pid: null, uptimeSeconds: null, detail: 'no SIP application in this process' };
     const since = this.#options.signaling();
     return since
-      ? { name: 'signaling', status: 'up', pid: null, uptimeSeconds: Math.round((Date.now() - since.getTime()) / 1000), detail: 'SIP application connected' }
+      ? { name: 'signaling', status: 'up', pid: null, uptimeSeconds: Math.max(0, Math.round((Date.now() - since.getTime()) / 1000)), detail: 'SIP application connected' }
       : { name: 'signaling', status: 'down', pid: null, uptimeSeconds: null, detail: 'SIP application not connected to the signaling service' };
   }
 

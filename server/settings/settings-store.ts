@@ -28,6 +28,7 @@ import {
   type SettingKey,
   type Settings,
 } from './settings-schema.ts';
+import { monotonicMs } from '../core/clock.ts';
 
 const log = getLogger('settings');
 
@@ -69,7 +70,8 @@ export class SettingsStore {
   }
 
   #current(): Readonly<Settings> {
-    const now = Date.now();
+    // Monotonic: a wall clock set back must not make the cache look fresh until it catches up.
+    const now = monotonicMs();
     // Within 100 ms of the last check the cache is trusted without asking SQLite.
     if (this.#cache && now - this.#cache.checkedAt < 100) return this.#cache.settings;
     const version = this.#dataVersion.get() as number;

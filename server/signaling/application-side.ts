@@ -113,6 +113,7 @@ export class ApplicationSide {
     if (createsDialog) this.#p.dialogs.upsertUas(transaction, response, connection);
     if (status >= 300) this.#p.dialogs.removeIfEarly(dialogId);
     if (request.method === 'REGISTER' && status >= 200 && status < 300) this.#p.registered.remember(request, response, transaction.source);
+    if (request.method === 'REGISTER' && status >= 200) this.#p.fastRegistrar?.answeredByApp(request, status);
 
     this.#p.overload.answered(transaction);
     if (status >= 200) this.#p.awaitingApp.delete(transaction);

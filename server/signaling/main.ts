@@ -21,9 +21,14 @@ import type { Settings } from '../settings/settings-schema.ts';
 import { SettingsWatcher } from '../settings/settings-watcher.ts';
 import { certificateFiles, ensureCertificate } from '../tls/self-signed-certificate.ts';
 import { applicationSecret } from './application-secret.ts';
+import { AccountStore } from '../accounts/account-store.ts';
+import { type DigestAlgorithm, nonceKey } from '../sip-app/registrar/digest-auth.ts';
+import { FastRegistrar } from './registrar/fast-registrar.ts';
+import { RegistrarCache, type RegistrarFeed } from './registrar/registrar-cache.ts';
 import { type PinnedPorts, SignalingControlServer, type SignalingStatus } from './signaling-control.ts';
 import { signalingSettingsFrom } from './signaling-settings.ts';
 import { type ListenerFailure, type SignalingReconfiguration, SignalingService } from './signaling-service.ts';
+import { monotonicMs } from '../core/clock.ts';
 
 const log = getLogger('signaling');
 
@@ -43,12 +48,28 @@ await runService('signaling service', async () => {
   };
   const wanted = (all: Settings): SignalingReconfiguration => signalingSettingsFrom(all, config.sip);
   const first = wanted(watcher.current);
+  const secret = applicationSecret(paths.secrets);
+  // The registrar's hot path (./registrar/fast-registrar.ts): fed by the SIP application over the
+  // control channel; the HA1 values read from the database at each REGISTER. Off with
+  // VCBOX_SIP_FAST_REGISTRAR=off (every REGISTER then goes to the application, as a C++
+  // drachtio-server would do), or =challenge (only the 401s answered here).
+  const accounts = new AccountStore(db);
+  const fastRegistrar =
+    process.env.VCBOX_SIP_FAST_REGISTRAR === 'off'
+      ? undefined
+      : new FastRegistrar({ cache: new RegistrarCache(), nonceKey: nonceKey(secret),
+          realm: () => settings.get('network.localDomain'),
+          algorithms: () => settings.get('sip.digestAlgorithms').split(',') as DigestAlgorithm[],
+          credentials: (account, realm) => accounts.ha1(account, realm),
+          refreshes: process.env.VCBOX_SIP_FAST_REGISTRAR !== 'challenge',
+        });
   const service = new SignalingService({
     host: config.sip.host,
     port: first.port,
     tlsPort: first.tlsPort,
     tls: { key: certificate.key, cert: certificate.cert },
-    application: { host: config.signaling.host, port: config.signaling.port, secret: applicationSecret(paths.secrets) },
+    application: { host: config.signaling.host, port: config.signaling.port, secret },
+    ...(fastRegistrar ? { fastRegistrar } : {}),
     guard: first.guard,
     // Terminal logs follow their setting at every REGISTER/SUBSCRIBE (the store re-reads at most every 100 ms).
     terminalLogDir: path.join(config.logDir, 'terminals'),
@@ -85,12 +106,12 @@ await runService('signaling service', async () => {
   let certificateSeen = certStamp();
   let failures: ListenerFailure[] = [];
   let applying: Promise<unknown> = Promise.resolve();
-  const startedAt = Date.now();
+  const startedAt = monotonicMs();
   const status = (): SignalingStatus => {
     const all = watcher.current;
     return {
       pid: process.pid,
-      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      uptimeSeconds: Math.round((monotonicMs() - startedAt) / 1000),
       listeners: service.listeners(),
       ports: service.ports,
       stored: { port: all['sip.port'], tlsPort: all['sip.tlsPort'] },
@@ -126,7 +147,9 @@ await runService('signaling service', async () => {
   }, 2000);
   certificateTimer.unref();
   const control = new SignalingControlServer(
-    { status, apply, orphans: () => service.orphans(), adopt: (ids) => service.adopt(ids), release: (id, reason) => service.release(id, reason) },
+    { status, apply, orphans: () => service.orphans(), adopt: (ids) => service.adopt(ids), release: (id, reason) => service.release(id, reason),
+      ...(fastRegistrar ? { registrar: (feed: RegistrarFeed) => fastRegistrar.cache.feed(feed) } : {}),
+    },
     paths.signalingSocket,
   );
   try {

@@ -39,6 +39,7 @@ import {
 import { parseNameAddr } from './sip/sip-uri.ts';
 import type { ServerTransaction } from './transactions/server-transaction.ts';
 import type { MessageSource, SipTransport } from './transports/sip-transport.ts';
+import { monotonicMs } from '../core/clock.ts';
 
 const log = getLogger('signaling-service');
 
@@ -156,7 +157,7 @@ export class NetworkSide {
     if (Object.values(routing).some((value) => value.length > ECHO_MAX_BYTES)) return false;
     if (this.#p.transactions.knows(routing.via, method)) return false;
     this.#p.overload.shed(how);
-    const now = Date.now();
+    const now = monotonicMs();
     if (now - this.#lastOverloadLog > 1000) {
       this.#lastOverloadLog = now;
       log.warn({ reason: 'loop-lag', lagMs: Math.round(lag), loopLagMs: this.#p.overload.loopLagMs, dropped: how === 'drop' }, 'overloaded: this process runs late; new requests refused before parsing');
@@ -193,6 +194,19 @@ export class NetworkSide {
     for (const [name, value] of extra) response.add(name, value);
     response.add('server', USER_AGENT);
     if (transaction.respond(response) && status >= 200) this.#p.counts.countResponse(status);
+  }
+
+  /** A REGISTER answered by the fast registrar: as an application's answer would be (terminal log, connection reuse). */
+  #answerRegister(request: SipRequest, source: MessageSource, status: number, reason: string, extra: [string, string][]): SipResponse {
+    const transaction = this.#p.transactions.createServer(request, source);
+    const response = createResponse(request, status, reason, transaction.toTag);
+    for (const [name, value] of extra) response.add(name, value);
+    response.add('server', USER_AGENT);
+    const sent = transaction.respond(response);
+    if (sent) this.#p.counts.countResponse(status);
+    if (sent && this.#p.terminalLog && this.#p.terminalLogsEnabled()) this.#p.terminalLog.record(source.address, 'out', response.toBuffer());
+    if (sent && status >= 200 && status < 300) this.#p.registered.remember(request, response, source);
+    return response;
   }
 
   #onNetworkRequest(request: SipRequest, source: MessageSource): void {
@@ -247,9 +261,12 @@ export class NetworkSide {
       }
       return;
     }
+    // The registrar's hot path: challenges and refreshes answered here, before the overload
+    // bounds (they measure the application, which these never reach).
+    if (request.method === 'REGISTER' && this.#p.fastRegistrar?.handle(request, source, (status, reason, extra) => this.#answerRegister(request, source, status, reason, extra))) return;
     const overload = NEVER_SHED.has(request.method) ? undefined : this.#p.overload.refusal(this.#p.awaitingApp.size);
     if (overload) {
-      const now = Date.now();
+      const now = monotonicMs();
       if (now - this.#lastOverloadLog > 1000) {
         this.#lastOverloadLog = now;
         const { inFlight, queueDelayMs } = this.#p.overload;

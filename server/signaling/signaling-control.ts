@@ -6,6 +6,8 @@
  *   request  {"id":3,"method":"dialogs"}    → {"orphans":[…],"ended":[…]}: calls with no application
  *   request  {"id":4,"method":"adopt","params":[[id,…]]} → the ids the connected application took over
  *   request  {"id":5,"method":"release","params":[id,reason]} → true: that call ended with a BYE
+ *   request  {"id":6,"method":"registrar","params":[RegistrarFeed]} → {synced, refreshes}: the refreshes
+ *            the fast registrar answered since the last feed (./registrar/registrar-cache.ts)
  * The control plane uses it to tell an administrator what a SIP settings change did (listeners
  * moved, or why not), to read the service's counters for /metrics, and after a restart (its own
  * or this service's) to take its calls over again (./dialogs/orphan-dialogs.ts). Who may use it:
@@ -20,6 +22,7 @@ import { createError } from '../core/errors.ts';
 import { badRequest, ControlSocketServer } from '../core/line-json-ipc.ts';
 import { RequestClient } from '../core/request-client.ts';
 import type { ListenerFailure, SignalingService } from './signaling-service.ts';
+import { MAX_CACHED_BINDINGS, MAX_FEED_ACCOUNTS, MAX_FEED_LOCKOUTS, type FeedAnswer, type RegistrarFeed } from './registrar/registrar-cache.ts';
 
 /** Longest line either side accepts: the orphan list of 2000 calls fits; a giant line is refused, not buffered. */
 const MAX_LINE = 4 * 1024 * 1024;
@@ -58,7 +61,38 @@ type Handlers = {
   orphans(): OrphanList;
   adopt(ids: readonly string[]): string[];
   release(id: string, reason: string): boolean;
+  /** Absent: the service has no fast registrar (the method is refused). */
+  registrar?(feed: RegistrarFeed): FeedAnswer;
 };
+
+const isText = (value: unknown, max = 512): value is string => typeof value === 'string' && value.length <= max;
+const isTime = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0;
+const isBinding = (b: unknown): boolean => {
+  if (typeof b !== 'object' || b === null) return false;
+  const { contact, instance, protocol, address, port, expiresAt, ...rest } = b as Record<string, unknown>;
+  return (
+    Object.keys(rest).length === 0 && isText(contact) && (instance === undefined || isText(instance)) && ['udp', 'tcp', 'tls'].includes(protocol as string) &&
+    isText(address, 64) && Number.isInteger(port) && (port as number) > 0 && (port as number) < 65536 && isTime(expiresAt)
+  );
+};
+
+/** The shape of a registrar feed, checked whole before any of it is used. */
+export function checkRegistrarFeed(value: unknown): RegistrarFeed {
+  const refuse = (what: string) => badRequest(`registrar: ${what}`);
+  if (typeof value !== 'object' || value === null) throw refuse('params must be [feed]');
+  const { minExpires, maxExpires, lockouts, accounts, full, ...rest } = value as Record<string, unknown>;
+  if (Object.keys(rest).length > 0) throw refuse(`unknown field ${String(Object.keys(rest)[0]).slice(0, 40)}`);
+  if (!Number.isInteger(minExpires) || !Number.isInteger(maxExpires) || (minExpires as number) < 1 || (maxExpires as number) < (minExpires as number)) throw refuse('minExpires/maxExpires must be whole seconds, min ≤ max');
+  if (typeof full !== 'boolean') throw refuse('full must be true or false');
+  if (!Array.isArray(lockouts) || lockouts.length > MAX_FEED_LOCKOUTS || !lockouts.every((l) => Array.isArray(l) && l.length === 2 && isText(l[0], 64) && isTime(l[1]))) throw refuse(`lockouts must be [[address, until], …] (at most ${MAX_FEED_LOCKOUTS})`);
+  if (
+    !Array.isArray(accounts) || accounts.length > MAX_FEED_ACCOUNTS ||
+    !accounts.every((a) => Array.isArray(a) && a.length === 3 && isText(a[0], 32) && isTime(a[1]) && Array.isArray(a[2]) && a[2].length <= MAX_CACHED_BINDINGS && a[2].every(isBinding))
+  ) {
+    throw refuse(`accounts must be [[account, changedAt, [binding, …]], …] (at most ${MAX_FEED_ACCOUNTS})`);
+  }
+  return value as unknown as RegistrarFeed;
+}
 
 export class SignalingControlServer {
   readonly #socket: ControlSocketServer;
@@ -81,6 +115,7 @@ export class SignalingControlServer {
           if (typeof id !== 'string' || typeof reason !== 'string' || reason.length > 200) throw badRequest('release: params must be [dialog id, reason (at most 200 characters)]');
           return handlers.release(id, reason);
         }
+        if (method === 'registrar' && handlers.registrar) return handlers.registrar(checkRegistrarFeed(params[0]));
         throw badRequest(`unknown method ${String(method)}`);
       },
     });
@@ -135,6 +170,11 @@ export class SignalingControlClient {
   /** Ends a call no application will take over (BYE with `reason`). */
   release(id: string, reason: string): Promise<boolean> {
     return this.#client.call('release', [id, reason]) as Promise<boolean>;
+  }
+
+  /** Feeds the fast registrar (./registrar/registrar-cache.ts); the refreshes it answered since the last feed. */
+  registrar(feed: RegistrarFeed): Promise<FeedAnswer> {
+    return this.#client.call('registrar', [feed]) as Promise<FeedAnswer>;
   }
 
   /** Drops the connection. Safe to call twice. */

@@ -35,6 +35,7 @@ import { type EndedOrphan, type OrphanInfo, OrphanDialogs, type OrphanPolicy } f
 import { type AppConnection, ApplicationServer } from './drachtio/application-server.ts';
 import { createError } from '../core/errors.ts';
 import { NetworkSide } from './network-side.ts';
+import type { FastRegistrar } from './registrar/fast-registrar.ts';
 import { ProxySide } from './proxy-side.ts';
 import { TransactionLayer } from './transactions/transaction-layer.ts';
 import { type ListenerFailure, ListenerSet } from './transports/listener-set.ts';
@@ -102,6 +103,8 @@ export interface SignalingServiceOptions {
   readonly dialogSnapshotFile?: string;
   /** Bounds of the calls kept for an application to take over (./dialogs/orphan-dialogs.ts; tests shorten them). */
   readonly orphans?: Partial<OrphanPolicy>;
+  /** The registrar's hot path, fed by the SIP application (./registrar/fast-registrar.ts); omitted: every REGISTER goes to the application. */
+  readonly fastRegistrar?: FastRegistrar;
 }
 
 export class SignalingService {
@@ -146,6 +149,7 @@ export class SignalingService {
       dialogs,
       orphans,
       registered: new RegisteredConnections(),
+      fastRegistrar: options.fastRegistrar,
       apps,
       counts: new SignalingCounters(),
       awaitingApp,
@@ -180,10 +184,13 @@ export class SignalingService {
         this.#snapshotTimer.unref();
       };
     }
+    let heartbeat = 0;
     this.#sweeper = setInterval(() => {
       transactions.sweep();
       listeners.sweepDraining((id) => this.#parts.dialogs.uses(id));
       orphans.sweep();
+      // The snapshot is written again now and then, changed or not: its age says this process still ran.
+      if (this.#snapshot && ++heartbeat % 60 === 0) this.#snapshot.write(dialogs.values());
     }, 1000);
     this.#sweeper.unref();
   }
@@ -259,6 +266,10 @@ export class SignalingService {
       /** This process's event-loop delay over the last 10 s (p50, p99, worst). */
       eventLoopDelay: eventLoopDelay(),
       overloadRefused: { ...this.#parts.overload.refused },
+      /** REGISTERs the fast registrar answered here (401 challenges, 200 refreshes) and sent on; refreshes not yet taken by the application. */
+      fastRegistrar: this.#parts.fastRegistrar
+        ? { ...this.#parts.fastRegistrar.counts, pendingReports: this.#parts.fastRegistrar.cache.pendingReports, live: this.#parts.fastRegistrar.cache.live() }
+        : undefined,
       tcpConnections: this.#parts.listeners.connectionCounts.tcp,
       tlsConnections: this.#parts.listeners.connectionCounts.tls,
       requestsReceived: Object.fromEntries(c.requests),
@@ -305,7 +316,7 @@ export class SignalingService {
     this.#parts.transactions.close();
     // A restart (the supervisor's, an upgrade's) finds the calls again.
     clearTimeout(this.#snapshotTimer);
-    this.#snapshot?.write(this.#parts.dialogs.values());
+    this.#snapshot?.write(this.#parts.dialogs.values(), undefined, true);
     this.#parts.orphans.clear();
     this.#parts.dialogs.clear();
     this.#guard.close();

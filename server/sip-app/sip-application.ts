@@ -9,7 +9,6 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { MediaServiceEvents } from '../../media/media-service.ts';
-import { createHash } from 'node:crypto';
 import Srf from 'drachtio-srf';
 import { AccountStore } from '../accounts/account-store.ts';
 import { CallRecords } from '../cdr/call-records.ts';
@@ -38,15 +37,23 @@ import type { SignalingControlClient } from '../signaling/signaling-control.ts';
 import { MeetingFloors, type MeetingFloorsOptions } from '../bfcp/meeting-floors.ts';
 import { IvrCalls, type IvrTimeouts } from './ivr/ivr-calls.ts';
 import { AuthLockout, type LockoutPolicy } from './registrar/auth-lockout.ts';
-import { type DigestAlgorithm, DigestAuthenticator } from './registrar/digest-auth.ts';
+import { type DigestAlgorithm, DigestAuthenticator, nonceKey } from './registrar/digest-auth.ts';
 import { type Binding, LocationService } from './registrar/location-service.ts';
 import { Qualifier } from './registrar/qualifier.ts';
 import { RegistrationStore } from './registrar/registration-store.ts';
+import { RegistrarFeed } from './registrar/registrar-feed.ts';
 import { Registrar } from './registrar/registrar.ts';
 import { guardListener, guardMiddleware, guardRequest } from './request-guard.ts';
 import { classifyInvite, entryPolicy, forDial, type Middleware, refuseUndeclared } from './sip-middleware.ts';
 
 const log = getLogger('sip-application');
+
+/** Why the box ends its calls when the whole appliance stops (the BYE's Reason, the records' end reason). */
+export const BOX_STOPPING = 'the box is stopping';
+/** Why the box ends the calls a restarted control plane cannot take over, when the control plane alone stops. */
+export const NOT_KEPT_ON_RESTART = 'the control plane is restarting; this kind of call is not kept across a restart';
+/** How long a stop waits for the terminals to answer the BYEs before it lets go of the signaling service. */
+const STOP_BYE_WAIT_MS = 3000;
 
 export interface SipApplicationOptions {
   readonly signaling: { readonly host: string; readonly port: number; readonly secret: string };
@@ -75,6 +82,11 @@ export interface SipApplicationOptions {
    * calls that outlived a restart (./meetings/call-takeover.ts); absent: it does not.
    */
   readonly signalingControl?: Pick<SignalingControlClient, 'orphans' | 'adopt' | 'release'>;
+  /**
+   * The signaling service's control channel again, to feed its fast registrar
+   * (./registrar/registrar-feed.ts); absent: not fed, every REGISTER comes here.
+   */
+  readonly registrarFeed?: Pick<SignalingControlClient, 'registrar'>;
   /** The end reason of the call records a killed predecessor left open and nothing took over. */
   readonly leftOpenReason?: string;
 }
@@ -93,7 +105,10 @@ export class SipApplication {
   /** Addresses that keep failing digest authentication (SIP, and the provisioning downloads' HTTP Digest). */
   readonly lockout: AuthLockout;
   readonly #meetingCalls: MeetingCalls;
+  readonly #calls: PointToPointCalls;
+  readonly #ivrCalls: IvrCalls;
   readonly #takeover: CallTakeover | undefined;
+  readonly #feed: RegistrarFeed | undefined;
   readonly #options: SipApplicationOptions;
   /** The meetings' floors (content sharing), once `start` opened their listeners. */
   #floors: MeetingFloors | undefined;
@@ -122,12 +137,23 @@ export class SipApplication {
     this.srf = new Srf();
     // The nonce key only has to be shared by the processes that check nonces; derive it from
     // the application secret so it survives restarts without another file.
-    const digest = new DigestAuthenticator({ secret: createHash('sha256').update(`digest:${options.signaling.secret}`).digest() });
+    const digest = new DigestAuthenticator({ secret: nonceKey(options.signaling.secret) });
     const { lockout: lockoutPolicy, ...registrarTuning } = options.registrar ?? {};
     const lockout = new AuthLockout(options.db, lockoutPolicy);
     this.lockout = lockout;
+    this.#feed = options.registrarFeed
+      ? new RegistrarFeed({
+          signaling: options.registrarFeed,
+          location: this.location,
+          lockout,
+          minExpires: registrarTuning.minExpires ?? 60,
+          maxExpires: registrarTuning.maxExpires ?? 3600,
+        }).start()
+      : undefined;
+    const feed = this.#feed;
     const registrar = new Registrar({
       lockout,
+      ...(feed ? { handled: (account: string) => feed.handled(account) } : {}),
       accounts: this.accounts,
       location: this.location,
       digest,
@@ -159,6 +185,7 @@ export class SipApplication {
       bindings: (account) => this.location.lookup(account),
     });
     this.#meetingCalls = meetingCalls;
+    this.#calls = calls;
     this.#takeover =
       options.signalingControl && media
         ? new CallTakeover({
@@ -221,6 +248,7 @@ export class SipApplication {
       meetingCalls,
       ...(options.ivrTimeouts ? { timeouts: options.ivrTimeouts } : {}),
     });
+    this.#ivrCalls = ivrCalls;
     // The INVITE policy as middleware, in order (./sip-middleware.ts): classify the dial once,
     // refuse a locked-out address and authenticate where an account is needed, then the one
     // handler of that dial; a request no layer takes is refused. Every layer runs inside the
@@ -309,15 +337,30 @@ export class SipApplication {
     return this.#meetingCalls.dialOut(number, account);
   }
 
-  close(): void {
+  /**
+   * Stops the application (idempotent). By default — the whole appliance stops — every call
+   * ends: BYE to each terminal saying so, each record closed. With `handOver` — the control
+   * plane alone stops, server/process/stop-intent.ts — the meeting calls are left to the next
+   * control plane as after a kill -9 (media leg, dialog kept by the signaling service as an
+   * orphan, record open: ./meetings/call-takeover.ts takes them over), and only what it cannot
+   * take over is ended now (point-to-point and IVR calls; browser peers, whose sockets close).
+   * Waits up to STOP_BYE_WAIT_MS for the BYEs' answers, then lets go of the signaling service.
+   */
+  async close(options: { readonly handOver?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#connectedSince = null;
-    this.#meetingCalls.close();
-    void this.sessions.close();
+    const handedOver = options.handOver ? this.#meetingCalls.handOver() : 0;
+    const reason = options.handOver ? NOT_KEPT_ON_RESTART : BOX_STOPPING;
+    const ends = [options.handOver ? Promise.resolve() : this.#meetingCalls.close(BOX_STOPPING), this.#calls.close(reason), this.#ivrCalls.close(reason), this.sessions.close(reason)];
+    if (handedOver > 0) log.info({ calls: handedOver }, 'meeting calls left to the next control plane');
     void this.#floors?.close();
     this.qualifier.close();
+    this.#feed?.close();
     this.location.close();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled(ends), new Promise((resolve) => (timer = setTimeout(resolve, STOP_BYE_WAIT_MS)))]);
+    clearTimeout(timer);
     try {
       this.srf.disconnect();
     } catch {

@@ -2,7 +2,8 @@
  * The one dev run command's process (`scripts/run.sh` ends here): prepares the data directory
  * (database migrated, TLS certificate and application secret generated on first start), then runs the control plane,
  * the signaling service, the media process and the TURN service as children until Ctrl-C (SIGINT) or SIGTERM,
- * when it stops them all and exits 0.
+ * when it stops them all — the control plane first, having said that the whole appliance stops, so
+ * it ends the calls with BYE (./supervisor.ts) — and exits 0.
  *
  * With an install root configured (`upgrade.installRoot`: a box installed as releases, see
  * server/upgrade/release-installer.ts) the children are started from `<root>/current/…`, as the
@@ -18,6 +19,7 @@ import { getLogger, initLogging } from '../core/logger.ts';
 import { MaintenanceFiles } from '../maintenance/maintenance-files.ts';
 import { MaintenanceRunner } from '../maintenance/maintenance-runner.ts';
 import { openState } from '../process/open-state.ts';
+import { StopIntent } from '../process/stop-intent.ts';
 import { runService } from '../core/service-lifecycle.ts';
 import { applicationSecret } from '../signaling/application-secret.ts';
 import { followLocalDomain } from '../tls/box-certificate.ts';
@@ -40,12 +42,14 @@ await runService(
     const code = installRoot ? installRoot.currentLink : PROJECT_ROOT;
     const supervisor = new Supervisor(
       [
-        { name: 'control-plane', script: path.join(code, 'server/control-plane/main.ts') },
+        // The control plane stops first when they all stop (it ends the calls through the signaling service).
+        { name: 'control-plane', script: path.join(code, 'server/control-plane/main.ts'), stopsFirst: true },
         { name: 'signaling', script: path.join(code, 'server/signaling/main.ts') },
         { name: 'media', script: path.join(code, 'media/main.ts') },
         { name: 'turn', script: path.join(code, 'server/turn/main.ts') },
       ],
       { ...process.env, VCBOX_SUPERVISOR_PID: String(process.pid) },
+      new StopIntent(dataPaths(config).applianceStopping),
     );
     const maintenance = new MaintenanceRunner({
       files: new MaintenanceFiles(dataPaths(config).maintenance),
@@ -77,5 +81,6 @@ await runService(
       },
     };
   },
-  20_000,
+  // The control plane's stop (10 s at most), then the others' (10 s at most).
+  30_000,
 );

@@ -7,10 +7,23 @@
  * machine (server/maintenance/service-control.ts): the services stopped and held stopped (an
  * upgrade swaps the software and the database meanwhile), started again, the ones not running
  * listed; "reboot" restarts the services, the machine is not the box's to reboot.
+ *
+ * Stopping them all is a stop of the whole appliance, said as such before anyone is signalled
+ * (../process/stop-intent.ts), and done in order: the children marked `stopsFirst` (the control
+ * plane) first — it then ends every call with a BYE while the signaling service can still send
+ * them — and the others once it has exited. Each child runs in a process group of its own, with
+ * what it starts (the mediasoup workers, the compositor, coturn): Ctrl-C on the run command, which
+ * the terminal sends to its foreground process group, reaches this process only, and no worker
+ * dies under a meeting before the control plane has ended its calls. A child whose supervisor is
+ * gone (killed) stops by itself (server/core/service-lifecycle.ts). A child's own exit, even an
+ * orderly one (SIGTERM to the control plane's pid), is a restart of that child alone: it is
+ * started again, and the control plane leaves its calls to its successor.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { getLogger } from '../core/logger.ts';
 import type { ServiceControl } from '../maintenance/service-control.ts';
+import type { StopIntent } from '../process/stop-intent.ts';
+import { monotonicMs } from '../core/clock.ts';
 
 const log = getLogger('supervisor');
 
@@ -19,6 +32,8 @@ export interface ChildSpec {
   readonly name: string;
   /** Script run with this Node (a .ts file; Node 22 strips the types). */
   readonly script: string;
+  /** Stopped (and waited for) before the others when they all stop: the control plane. */
+  readonly stopsFirst?: boolean;
 }
 
 interface Running {
@@ -38,27 +53,32 @@ export class Supervisor implements ServiceControl {
   #stopping: Promise<void> | undefined;
   /** Children stopped on purpose (a maintenance job): not restarted until `start`. */
   #held = false;
+  readonly #intent: StopIntent | undefined;
 
-  constructor(specs: readonly ChildSpec[], env: NodeJS.ProcessEnv) {
+  /** `intent`: where the supervisor says that the whole appliance stops (absent: it does not say). */
+  constructor(specs: readonly ChildSpec[], env: NodeJS.ProcessEnv, intent?: StopIntent) {
     this.#env = env;
+    this.#intent = intent;
     this.#running = specs.map((spec) => ({ spec, child: undefined, restarts: 0, crashes: 0, startedAt: 0, timer: undefined }));
   }
 
   start(): void {
+    this.#intent?.clear();
     for (const entry of this.#running) this.#launch(entry);
   }
 
   #launch(entry: Running): void {
-    const child = spawn(process.execPath, [entry.spec.script], { env: this.#env, stdio: ['ignore', 'inherit', 'inherit'] });
+    // detached: a process group of its own (see the header), not a daemon — it is still waited for.
+    const child = spawn(process.execPath, [entry.spec.script], { env: this.#env, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
     entry.child = child;
-    entry.startedAt = Date.now();
+    entry.startedAt = monotonicMs();
     log.info({ name: entry.spec.name, pid: child.pid }, 'process started');
     child.on('exit', (code, signal) => {
       entry.child = undefined;
       if (this.#stopping || this.#held) return;
       entry.crashes++;
       // A process that ran a while before failing starts the back-off again from the bottom.
-      if (Date.now() - entry.startedAt > 60_000) entry.restarts = 0;
+      if (monotonicMs() - entry.startedAt > 60_000) entry.restarts = 0;
       const delay = Math.min(30_000, 500 * 2 ** entry.restarts);
       entry.restarts++;
       log.error({ name: entry.spec.name, code, signal, restartInMs: delay }, 'process exited unexpectedly; restarting');
@@ -85,6 +105,7 @@ export class Supervisor implements ServiceControl {
   async startServices(): Promise<void> {
     if (this.#stopping) return;
     this.#held = false;
+    this.#intent?.clear();
     for (const entry of this.#running) {
       entry.crashes = 0;
       if (entry.child || entry.timer) continue;
@@ -108,9 +129,20 @@ export class Supervisor implements ServiceControl {
     await this.startServices();
   }
 
-  #stopChildren(graceMs: number): Promise<void> {
+  /** The whole appliance stops: said first, then the children marked `stopsFirst`, then the rest. */
+  async #stopChildren(graceMs: number): Promise<void> {
+    try {
+      this.#intent?.declare('supervisor');
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'could not say that the appliance is stopping: the control plane will leave its calls to a successor');
+    }
+    await this.#stopEach(this.#running.filter((entry) => entry.spec.stopsFirst), graceMs);
+    await this.#stopEach(this.#running.filter((entry) => !entry.spec.stopsFirst), graceMs);
+  }
+
+  #stopEach(entries: readonly Running[], graceMs: number): Promise<void> {
     return Promise.all(
-      this.#running.map(async (entry) => {
+      entries.map(async (entry) => {
         if (entry.timer) clearTimeout(entry.timer);
         entry.timer = undefined;
         const child = entry.child;
@@ -119,7 +151,12 @@ export class Supervisor implements ServiceControl {
         child.kill('SIGTERM');
         const killer = setTimeout(() => {
           log.warn({ name: entry.spec.name, pid: child.pid }, 'process did not stop in time; killing it');
-          child.kill('SIGKILL');
+          // Its whole group: what it started goes with it.
+          try {
+            if (child.pid) process.kill(-child.pid, 'SIGKILL');
+          } catch {
+            child.kill('SIGKILL');
+          }
         }, graceMs);
         await exited;
         clearTimeout(killer);

@@ -9,7 +9,7 @@
  * together never leave a key without its certificate.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -31,6 +31,20 @@ export interface Certificate extends CertificateFiles {
 
 export function certificateFiles(dir: string): CertificateFiles {
   return { keyFile: path.join(dir, 'server.key'), certFile: path.join(dir, 'server.crt') };
+}
+
+/**
+ * Identity of the certificate file in `dir` (inode, modification time, size; '' when absent):
+ * it changes when an import or a restore replaces the file (written last, by rename), so a
+ * listener that compares it now and then takes the new certificate.
+ */
+export function certificateStamp(dir: string): string {
+  try {
+    const stats = statSync(certificateFiles(dir).certFile);
+    return `${stats.ino}:${stats.mtimeMs}:${stats.size}`;
+  } catch {
+    return '';
+  }
 }
 
 /** A DNS name openssl's -addext can take as is (letters, digits, dots, hyphens; no commas). */

@@ -36,6 +36,7 @@ import { UntrustedFileError, UntrustedFolder } from '../maintenance/untrusted-fo
 import type { TrustedKey } from '../security/trusted-keys.ts';
 import { trustedReleaseKeys } from './release-keys.ts';
 import { InstallRoot } from './release-installer.ts';
+import { monotonicMs } from '../core/clock.ts';
 
 const log = getLogger('upgrade');
 const run = promisify(execFile);
@@ -262,7 +263,8 @@ export class UpgradeRunner {
   async #healthCheck(url: string, expected: ReleaseInfo): Promise<string | undefined> {
     const { timeoutMs } = this.#options.health;
     const services = this.#options.services;
-    const deadline = Date.now() + timeoutMs;
+    // Monotonic: a clock set at the services' start (NTP) must not cut the wait short.
+    const deadline = monotonicMs() + timeoutMs;
     let last = 'no answer';
     for (;;) {
       const crashed = Object.entries((await services?.crashes()) ?? {}).find(([, count]) => count >= CRASHES_TO_GIVE_UP);
@@ -276,7 +278,7 @@ export class UpgradeRunner {
       } catch (error) {
         last = (error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
       }
-      if (Date.now() > deadline) return `the control plane did not answer its health check as vcbox ${expected.version} within ${Math.round(timeoutMs / 1000)} s (last: ${last})`;
+      if (monotonicMs() > deadline) return `the control plane did not answer its health check as vcbox ${expected.version} within ${Math.round(timeoutMs / 1000)} s (last: ${last})`;
       await sleep(500);
     }
     await sleep(SETTLE_MS);

@@ -1,7 +1,8 @@
 /**
  * The run command, from the outside: `scripts/run.sh` brings up the console, SIP on UDP/TCP and
  * TLS (with a certificate generated on first start and kept after), the TURN relay, the
- * database and the log files; Ctrl-C stops every process and frees the ports.
+ * database and the log files; Ctrl-C stops every process and frees the ports; with the supervisor
+ * killed, its children stop by themselves.
  */
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -112,4 +113,15 @@ t.test('run command: console, SIP, data directory, clean Ctrl-C, certificate kep
     'the second start keeps the certificate',
   );
   t.equal(await again.interrupt(), 0);
+
+  // kill -9 of the supervisor alone: its children (each in a process group of its own, so that
+  // Ctrl-C reaches the supervisor only) notice and stop by themselves, freeing the ports.
+  const third = await startAppliance({ dataDir: box.dataDir });
+  t.teardown(() => third.interrupt(5000));
+  const thirdPids = [...third.output().matchAll(/"pid":(\d+),"msg":"process started"/g)].map((m) => Number(m[1]));
+  process.kill(third.process.pid as number, 'SIGKILL');
+  await waitFor('the children to stop by themselves', 30_000, () => thirdPids.every((pid) => !alive(pid)));
+  t.pass(`with the supervisor killed, its ${thirdPids.length} children stopped by themselves`);
+  t.ok(await tcpFree(third.httpPort), 'console port released');
+  t.ok((await tcpFree(third.sipPort)) && (await udpFree(third.sipPort)), 'SIP port released');
 });

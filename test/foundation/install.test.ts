@@ -33,7 +33,7 @@ t.test('install into a temporary root, twice, then start what was installed', as
   t.match(first.stdout, /nothing on this machine was changed/);
 
   const units = readdirSync(path.join(root, 'etc/systemd/system')).sort();
-  t.same(units, ['vcbox-control.service', 'vcbox-maintenance.path', 'vcbox-maintenance.service', 'vcbox-media.service', 'vcbox-signaling.service', 'vcbox-turn.service', 'vcbox.target']);
+  t.same(units, ['vcbox-control.service', 'vcbox-maintenance.path', 'vcbox-maintenance.service', 'vcbox-media.service', 'vcbox-signaling.service', 'vcbox-stop-intent.service', 'vcbox-turn.service', 'vcbox.target']);
   for (const unit of units) {
     const text = readFileSync(path.join(root, 'etc/systemd/system', unit), 'utf8');
     t.notMatch(text, /@[A-Z]+@/, `${unit}: every placeholder filled`);

@@ -67,12 +67,17 @@ export async function startAppliance(
     },
   });
   // If the test process ends without its teardown (a crash), the appliance's process group ends
-  // with it instead of running on (detached, it would outlive the test).
+  // with it instead of running on (detached, it would outlive the test) — and the supervisor's
+  // children, each in a process group of its own (server/supervisor/supervisor.ts), with it.
   const killGroup = () => {
-    try {
-      if (child.exitCode === null && child.pid) process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      // already gone
+    if (child.exitCode !== null) return;
+    const groups = [child.pid, ...[...output.matchAll(/"pid":(\d+),"msg":"process started"/g)].map((m) => Number(m[1]))];
+    for (const pid of groups) {
+      try {
+        if (pid) process.kill(-pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
     }
   };
   process.once('exit', killGroup);
@@ -99,7 +104,7 @@ export async function startAppliance(
           // already gone
         }
       }
-      const timer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), timeoutMs);
+      const timer = setTimeout(killGroup, timeoutMs);
       const code = await exited;
       clearTimeout(timer);
       return code;

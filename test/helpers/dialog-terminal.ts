@@ -29,6 +29,8 @@ export class DialogTerminal {
   #offer = '';
   /** The audio port the box answered (after a re-INVITE from the box: the newest). */
   answeredPort = 0;
+  /** The box's 200 OK to the INVITE. */
+  answer = '';
 
   private constructor(name: string) {
     this.#name = name;
@@ -115,13 +117,16 @@ export class DialogTerminal {
     }
   }
 
-  /** Calls `dial` at the box's UDP port with these SDP media lines; resolves with the 200 once ACKed (throws on anything else). */
-  async join(boxPort: number, dial: string, media: string, timeoutMs = 15_000): Promise<void> {
+  /**
+   * Calls `dial` at the box's UDP port with these SDP media lines (and `extra` headers in the
+   * INVITE); resolves with the 200 once ACKed (throws on anything else). The 200 is kept: `answer`.
+   */
+  async join(boxPort: number, dial: string, media: string, timeoutMs = 15_000, extra: string[] = []): Promise<void> {
     this.#boxPort = boxPort;
     const uri = `sip:${dial}@vcbox.local`;
     this.#offer = ['v=0', 'o=terminal 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', ...media.split('\n'), ''].join('\r\n');
     const branch = `z9hG4bK${randomUUID().slice(0, 12)}`;
-    const response = await this.#transaction(this.#request('INVITE', 1, uri, `<${uri}>`, [], this.#offer, branch), 'INVITE', 1, timeoutMs);
+    const response = await this.#transaction(this.#request('INVITE', 1, uri, `<${uri}>`, extra, this.#offer, branch), 'INVITE', 1, timeoutMs);
     if (!response) throw new Error(`${this.#name}: no final answer to the INVITE within ${timeoutMs} ms`);
     const status = Number(response.slice(8, 11));
     this.#to = headerOf(response, 'To') ?? `<${uri}>`;
@@ -129,6 +134,7 @@ export class DialogTerminal {
       this.#socket.send(this.#request('ACK', 1, uri, this.#to, [], '', branch), boxPort, '127.0.0.1');
       throw new Error(`${this.#name}: the INVITE was answered ${response.split('\r\n')[0]}`);
     }
+    this.answer = response;
     this.#requestUri = /<([^>]+)>/.exec(headerOf(response, 'Contact') ?? '')?.[1] ?? uri;
     this.answeredPort = Number(/^m=audio (\d+) /m.exec(bodyOf(response))?.[1] ?? 0);
     this.#socket.send(this.#request('ACK', 1, this.#requestUri, this.#to), boxPort, '127.0.0.1');

@@ -4,7 +4,8 @@
  * in a port range. Pure arithmetic, no media.
  */
 import t from 'tap';
-import { callPorts, callsThatFit, PORTS_PER_CALL, PORTS_PER_CONTENT_CALL, portsInUse, rangeSize } from '../../server/meetings/media-ports.ts';
+import type { LiveMeeting, LiveParticipant } from '../../server/meetings/live-meetings.ts';
+import { callPorts, callsThatFit, liveCalls, PORTS_PER_CALL, PORTS_PER_CONTENT_CALL, portsInUse, rangeSize } from '../../server/meetings/media-ports.ts';
 
 t.test('a call takes 6 ports, 8 with content', async (t) => {
   t.equal(PORTS_PER_CALL, 6);
@@ -29,4 +30,13 @@ t.test('how many more calls fit in a range', async (t) => {
   t.equal(callsThatFit({ min: 1, max: 1000 }, 22, true), 122, 'what is left after 22 ports in use');
   t.equal(callsThatFit({ min: 1, max: 10 }, 6, false), 0, 'not a whole call left');
   t.equal(callsThatFit({ min: 1, max: 10 }, 20, true), 0, 'never below zero');
+});
+
+t.test('the live calls, with content where the participant can present', async (t) => {
+  const meeting = (number: string, ids: string[]) => ({ number, participants: new Map(ids.map((id) => [id, {} as LiveParticipant])) }) as unknown as LiveMeeting;
+  const meetings = [meeting('1001', ['a', 'b']), meeting('1002', ['c'])];
+  t.same(liveCalls(meetings), [{ content: false }, { content: false }, { content: false }], 'without floors no call has content');
+  const calls = liveCalls(meetings, (number, id) => number === '1001' && id === 'b');
+  t.same(calls, [{ content: false }, { content: true }, { content: false }], 'the one that can present has content');
+  t.equal(portsInUse(calls), 20, 'and takes 8 ports: 6 + 8 + 6');
 });

@@ -46,20 +46,24 @@ const storeSettings = (settings: Parameters<ReturnType<typeof openState>['settin
 const box = await startAppliance({ dataDir });
 t.teardown(() => box.interrupt(10_000));
 
-/** The pid of the box's process running `script` (in the box's own process group), if any. */
+/** The pid of the box's process running `script` (see pidsOf), if any. */
 function pidOf(script: string): number | undefined {
   return pidsOf(script)[0];
 }
 
-/** The pids of the box's processes running `script` (in the box's own process group). */
+/**
+ * The pids of the box's processes running `script`: in the process group of the run command or
+ * of one of its supervisor's children (each runs in a group of its own, with what it starts).
+ */
 function pidsOf(script: string): number[] {
+  const groups = new Set([box.process.pid, ...[...box.output().matchAll(/"pid":(\d+),"msg":"process started"/g)].map((m) => Number(m[1]))]);
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const group = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-      if (group !== box.process.pid) continue;
+      if (!groups.has(group)) continue;
       const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
       if (command.some((arg) => arg.endsWith(script)) && !stat.includes(') Z ')) pids.push(Number(entry));
     } catch {

@@ -7,7 +7,9 @@
  * leg, dialog and call record matched), they go on hearing each other (each hears the other's
  * tone, checked with ffmpeg), the console lists them in the live meeting again, and when sipp
  * hangs up its BYE is answered 200 (sipp fails otherwise) and each record closes as hung up.
- * The meeting goes on in one meeting record. The longest pause in the RTP each terminal
+ * The meeting goes on in one meeting record, which counts its two participants once (not again
+ * when they are taken over), and the console shows when each joined, not when it was taken
+ * over. The longest pause in the RTP each terminal
  * received across the kill is printed (a figure for docs/benchmarks.md, not asserted).
  */
 import { readFileSync } from 'node:fs';
@@ -36,6 +38,8 @@ const takeovers = () => [...box.output().matchAll(/"resumed":(\d+).*?"msg":"call
 type Json = any;
 const participants = async (): Promise<string[]> =>
   ((await admin.call('GET', '/api/v1/live-meetings')).body as Json[]).find((m) => m.number === ROOM)?.participants.map((p: Json) => p.displayName).sort() ?? [];
+const joinedAt = async (): Promise<string[]> =>
+  ((await admin.call('GET', '/api/v1/live-meetings')).body as Json[]).find((m) => m.number === ROOM)?.participants.map((p: Json) => `${p.displayName} ${p.joinedAt}`).sort() ?? [];
 const mine = async (): Promise<Json[]> =>
   ((await admin.call('GET', '/api/v1/call-records?period=all&pageSize=500')).body.items as Json[]).filter((r) => r.caller === 'ann' || r.caller === 'bob');
 
@@ -60,8 +64,8 @@ t.test('two sipp terminals in a meeting across a kill -9 of the control plane', 
   });
   const target = `127.0.0.1:${box.sipPort}`;
   // Long enough to span the kill, the restart and the listening; then sipp hangs up (BYE).
-  const legA = await joinMeeting(target, { dial: ROOM, name: 'Ann', media: pcmuMedia(a.port), hold: 50_000 });
-  const legB = await joinMeeting(target, { dial: ROOM, name: 'Bob', media: pcmaMedia(b.port), hold: 50_000 });
+  const legA = await joinMeeting(target, { dial: ROOM, name: 'Ann', media: pcmuMedia(a.port), hold: 70_000 });
+  const legB = await joinMeeting(target, { dial: ROOM, name: 'Bob', media: pcmaMedia(b.port), hold: 70_000 });
   const [toneA, toneB] = await Promise.all([g711Tone('mulaw', 440, 60), g711Tone('alaw', 1000, 60)]);
   void a.send(legA.answeredPort, toneA, { payloadType: 0, frameBytes: 160, timestampStep: 160 });
   void b.send(legB.answeredPort, toneB, { payloadType: 8, frameBytes: 160, timestampStep: 160 });
@@ -72,6 +76,7 @@ t.test('two sipp terminals in a meeting across a kill -9 of the control plane', 
   for (let attempt = 1; attempt < 3 && !talking(before); attempt++) before = await listen(a, b);
   t.ok(talking(before), `they hear each other (${JSON.stringify(before)})`);
 
+  const joinedBefore = await joinedAt();
   const [pid] = pidsOf('control-plane').slice(-1);
   const started = pidsOf('control-plane').length;
   const passes = takeovers().length;
@@ -84,11 +89,14 @@ t.test('two sipp terminals in a meeting across a kill -9 of the control plane', 
   t.equal(takeovers().at(-1), 2, 'it took both calls over');
   await waitFor('the console', 30_000, () => admin.call('GET', '/api/v1/health').then((r) => r.status === 200, () => false));
 
-  const after = await listen(a, b);
   const gaps = [gapA.stop(), gapB.stop()];
+  // As before the restart: on a loaded machine listen at most three times.
+  let after = await listen(a, b);
+  for (let attempt = 1; attempt < 3 && !talking(after); attempt++) after = await listen(a, b);
   t.ok(talking(after), `they go on hearing each other after the restart (${JSON.stringify(after)})`);
   t.comment(`longest pause in the RTP Ann and Bob received across the kill -9 and restart: ${gaps.join(' ms, ')} ms`);
   t.same(await participants(), ['Ann', 'Bob'], 'the console lists both in the live meeting again');
+  t.same(await joinedAt(), joinedBefore, 'each with the time it joined, not the time it was taken over');
   t.ok((await mine()).every((r) => !r.ended_at), 'their call records are still open: the calls go on');
 
   // sipp hangs up at the end of its hold; its scenario fails unless the BYE is answered 200.
@@ -106,9 +114,15 @@ t.test('two sipp terminals in a meeting across a kill -9 of the control plane', 
   // The meeting went on in its record across the restart: one record, closed.
   const db = new Database(path.join(box.dataDir, 'vcbox.sqlite'), { readonly: true });
   const meetings = await waitFor('the meeting record to close', 10_000, () => {
-    const rows = db.prepare('SELECT ended_at, duration_s FROM meeting_records WHERE number = ?').all(ROOM) as { ended_at: string | null; duration_s: number | null }[];
+    const rows = db.prepare('SELECT ended_at, duration_s, participants_total, participants_max FROM meeting_records WHERE number = ?').all(ROOM) as {
+      ended_at: string | null;
+      duration_s: number | null;
+      participants_total: number;
+      participants_max: number;
+    }[];
     return rows.every((r) => r.ended_at) ? rows : undefined;
   });
   db.close();
   t.equal(meetings.length, 1, `one meeting record for the meeting across the restart, closed (${JSON.stringify(meetings)})`);
+  t.match(meetings[0], { participants_total: 2, participants_max: 2 }, 'counting its two participants once: taken over, they are not counted again');
 });

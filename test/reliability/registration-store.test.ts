@@ -9,6 +9,7 @@ import path from 'node:path';
 import t from 'tap';
 import { openDatabase } from '../../server/db/database.ts';
 import { migrate } from '../../server/db/migrations.ts';
+import { monotonicMs } from '../../server/core/clock.ts';
 import { type Binding, LocationService } from '../../server/sip-app/registrar/location-service.ts';
 import { RegistrationStore } from '../../server/sip-app/registrar/registration-store.ts';
 
@@ -56,7 +57,7 @@ t.test('bindings survive the location service; expired ones do not', async (t) =
 
   // An un-REGISTER of one contact and an expiry by the sweeper are written at the next flush.
   t.ok(second.apply('4001', [], ['sip:4001@127.0.0.6:5062']));
-  second.sweep(Date.now() + 700_000);
+  second.sweep(monotonicMs() + 700_000);
   t.same(second.online(), []);
   second.close();
   t.same(rows(), [], 'both written: no row left');

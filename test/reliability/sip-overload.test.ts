@@ -2,7 +2,8 @@
  * Overload refused early (#18), with sipp terminals and the real SIP application: the box's
  * bound of requests unanswered by the application is lowered to 4 for the test. Four callers
  * ringing a terminal (the test holds its answer) fill it; sipp then offers more — REGISTERs and
- * INVITEs — and every one is answered 503 with Retry-After by the signaling service, counted
+ * INVITEs — and every one is answered 503 with Retry-After by the signaling service (a
+ * REGISTER after its 401 challenge, which the signaling service answers itself), counted
  * in the statistics /metrics shows. A call set up before goes on: the callee's BYE inside the
  * dialog passes and reaches the caller. When the ringing calls end, new requests pass again.
  */
@@ -61,7 +62,7 @@ t.test('past the bound, new requests get 503 + Retry-After; the dialog goes on; 
   await waitFor('four calls ringing', 30_000, () => ringing.invites.length === BOUND && box.service.stats().awaitingApplication === BOUND);
   const before = box.service.stats();
 
-  const excess = await runSipp({ scenario: 'overload-refused.xml', target, transport: 'u1', calls: 20, keys: { account: '7002', callee: '7003' }, extraArgs: ['-r', '50', '-l', '20'], timeoutSeconds: 30 });
+  const excess = await runSipp({ scenario: 'overload-refused.xml', target, transport: 'u1', calls: 20, auth: ['7002', 'secret-7002'], keys: { account: '7002', callee: '7003' }, extraArgs: ['-r', '50', '-l', '20'], timeoutSeconds: 30 });
   t.ok(excess.ok, `20 REGISTERs and 20 INVITEs, each answered 503 with a Retry-After (exit ${excess.exitCode})\n${excess.errors}`);
   t.match(excess.messages, /SIP\/2\.0 503 Service Unavailable[\s\S]*Retry-After: 5/, 'the refusal as sent');
   const during = box.service.stats();

@@ -6,7 +6,8 @@
  * unit sets MemoryDenyWriteExecute (every unit runs Node, whose JIT needs writable code
  * memory), only the units binding ports below 1024 keep CAP_NET_BIND_SERVICE, and the root
  * maintenance job may not write the log folder and logs to the journal; the media process,
- * which opens no database, writes only its socket's folder of the data folder.
+ * which opens no database, writes only its socket's folder of the data folder, and the stop-intent
+ * unit (rm and touch of one file) only that folder too.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,7 +40,7 @@ function settings(text: string): Map<string, string[]> {
 }
 
 t.test('every service unit scores OK or better in systemd-analyze security', { skip: analyzer ? false : 'systemd-analyze is not installed (Debian package systemd; scripts/setup.sh test installs it)' }, async (t) => {
-  t.same(services, ['vcbox-control.service', 'vcbox-maintenance.service', 'vcbox-media.service', 'vcbox-signaling.service', 'vcbox-turn.service'], 'all units are rated');
+  t.same(services, ['vcbox-control.service', 'vcbox-maintenance.service', 'vcbox-media.service', 'vcbox-signaling.service', 'vcbox-stop-intent.service', 'vcbox-turn.service'], 'all units are rated');
   const work = mkdtempSync(path.join(os.tmpdir(), 'vcbox-units-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   for (const name of services) {
@@ -76,6 +77,9 @@ t.test('what the rating does not show', async (t) => {
       // It opens no database (the control plane sends it its settings): it writes only its socket's folder.
       t.same(unit.get('ReadWritePaths'), ['@DATADIR@/run @LOGDIR@'], `${name}: writes only the control channels' socket folder and the log folder`);
       t.same(unit.get('InaccessiblePaths'), ['-@DATADIR@/secrets -@DATADIR@/backups'], `${name}: sees neither the secrets nor the backups`);
+    } else if (name === 'vcbox-stop-intent.service') {
+      // It writes the one file that says the whole appliance stops, in the run folder.
+      t.same(unit.get('ReadWritePaths'), ['@DATADIR@/run'], `${name}: writes only the run folder`);
     } else if (name !== 'vcbox-maintenance.service') t.same(unit.get('ReadWritePaths'), ['@DATADIR@ @LOGDIR@'], `${name}: writes only the data and log folders`);
   }
   const maintenance = settings(readFileSync(path.join(unitsDir, 'vcbox-maintenance.service'), 'utf8'));

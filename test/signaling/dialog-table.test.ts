@@ -178,3 +178,48 @@ t.test('the dialog snapshot: confirmed calls written and read back as owner-less
   writeFileSync(file, JSON.stringify([{ ...base, id: 'x', callId: 'x', localTag: '', peer: { protocol: 'sctp', address: 'x', port: 1 } }, { id: 1 }]));
   t.same(new DialogSnapshot(file).read(), [], 'rows that are not whole dialogs are left out');
 });
+
+t.test('the dialog snapshot says its age on the monotonic clock: not fooled by the wall clock or a long quiet call', async (t) => {
+  const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { DialogSnapshot, SNAPSHOT_HEARTBEAT_MS } = await import('../../server/signaling/dialogs/dialog-snapshot.ts');
+  const { newDialog } = await import('../../server/signaling/dialogs/dialog.ts');
+  const { monotonicMs } = await import('../../server/core/clock.ts');
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'vcbox-dialogs-')), 'signaling-dialogs.json');
+  const call = newDialog({
+    id: dialogIdOf('call-q', 'ann'),
+    callId: 'call-q',
+    role: 'uas',
+    local: '<sip:880181@127.0.0.1>;tag=box',
+    remote: '<sip:ann@127.0.0.1>;tag=ann',
+    localTag: 'box',
+    remoteTag: 'ann',
+    localSeq: 1,
+    remoteSeq: 1,
+    remoteTarget: 'sip:ann@127.0.0.1:5062',
+    routeSet: [],
+    peer,
+    owner: 'app',
+    method: 'INVITE',
+    state: 'confirmed',
+    inviteSeq: 1,
+  });
+  const writer = new DialogSnapshot(file);
+  const t0 = monotonicMs();
+  writer.write([call], t0);
+  const written = () => JSON.parse(readFileSync(file, 'utf8')) as { boot: string; writtenAtMs: number };
+  t.equal(written().writtenAtMs, t0, 'written with its monotonic time and boot');
+  writer.write([call], t0 + 1000);
+  t.equal(written().writtenAtMs, t0, 'nothing changed: not written again at once');
+  writer.write([call], t0 + SNAPSHOT_HEARTBEAT_MS);
+  t.equal(written().writtenAtMs, t0 + SNAPSHOT_HEARTBEAT_MS, 'written again after the heartbeat, unchanged: a long quiet call stays readable');
+  t.equal(new DialogSnapshot(file).read(t0 + SNAPSHOT_HEARTBEAT_MS + 9 * 60_000).length, 1, 'read 9 minutes after its last write');
+  t.same(new DialogSnapshot(file).read(t0 + SNAPSHOT_HEARTBEAT_MS + 11 * 60_000), [], 'not read 11 minutes after it (the box was off)');
+  // The wall clock plays no part: a file with an old modification time is still read when its writer wrote it just now.
+  const { utimesSync } = await import('node:fs');
+  utimesSync(file, new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000));
+  t.equal(new DialogSnapshot(file).read(t0 + SNAPSHOT_HEARTBEAT_MS + 1000).length, 1, 'a wall clock an hour off does not make it old');
+  writeFileSync(file, JSON.stringify({ ...written(), boot: 'another-boot' }));
+  t.same(new DialogSnapshot(file).read(), [], 'a file from before a reboot is not read');
+});

@@ -2,9 +2,12 @@
  * Point-to-point calls between registered accounts, with sipp as both terminals: the caller
  * authenticates, the callee's terminal rings and answers, the call is relayed end to end
  * (ACK, BYE), and a call record is written; busy and unknown/offline callees are refused.
+ * Last, the SIP application stops as a control plane restarting alone does: a point-to-point
+ * call, which a restarted one cannot take over, ends with a BYE to both terminals saying why.
  */
 import t from 'tap';
 import { CallRecords } from '../../server/cdr/call-records.ts';
+import { waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { connectTcp, digestAnswer, headerValues, registerRequest, streamExchange } from '../helpers/sip-socket.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
@@ -216,4 +219,20 @@ t.test('INVITEs with wrong credentials count towards the lock-out of their addre
   const audit = box.db.prepare("SELECT source, detail FROM audit_log WHERE action = 'sip.auth.lockout'").all() as { source: string; detail: string }[];
   t.match(audit, [{ source: '127.0.0.5' }]);
   t.match(JSON.parse(audit[0]?.detail ?? '{}'), { method: 'INVITE', account: '2001' });
+});
+
+// Last: it stops the SIP application.
+t.test('the control plane stopping alone ends a point-to-point call with a BYE to both ends, saying why', async (t) => {
+  const calleePort = await freePort();
+  const callee = await startSipp({ scenario: 'uas-answer.xml', transport: 'u1', localPort: calleePort, timeoutSeconds: 30 });
+  await register('2002', calleePort);
+  const caller = await startSipp({ scenario: 'uac-call-remote-bye.xml', target, transport: 'u1', auth: ['2001', 'secret-2001'], keys: { caller: '2001', callee: '2002' }, timeoutSeconds: 30 });
+  const answered = await waitFor('the call to be answered', 15_000, () => box.db.prepare("SELECT id FROM call_records WHERE type = 'p2p' AND answered_at IS NOT NULL AND ended_at IS NULL").get() as { id: number } | undefined);
+  // A restart of the control plane: its point-to-point calls cannot be taken over by the next one.
+  await box.app.close({ handOver: true });
+  const [byCaller, byCallee] = await Promise.all([caller.result, callee.result]);
+  t.ok(byCaller.ok, `the caller got a BYE and answered it (exit ${byCaller.exitCode})\n${byCaller.errors}`);
+  t.ok(byCallee.ok, `the callee got a BYE and answered it (exit ${byCallee.exitCode})\n${byCallee.errors}`);
+  t.match(byCaller.messages, /Reason: SIP;cause=200;text="the control plane is restarting; this kind of call is not kept across a restart"/, 'saying why');
+  t.match(records.get(answered.id), { outcome: 'answered', endReason: 'the control plane is restarting; this kind of call is not kept across a restart' }, 'its record is closed with the reason');
 });

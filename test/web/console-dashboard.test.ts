@@ -1,6 +1,6 @@
 /**
  * The console's dashboard in headless Chromium: it shows
- * the version, the counts, the licence (a trial started through the API), the three services running (control plane, SIP signaling with its
+ * the version, the counts, the licence (a trial started through the API), the media ports, the three services running (control plane, SIP signaling with its
  * application connected, media answering its ping), the CPU/memory/network/disk cards from
  * the system sampler (the real one, sampling every 200 ms), and a click on a card draws its
  * chart with uPlot from the sampled history: time and value axes with units (%, bytes/s), a
@@ -59,6 +59,7 @@ t.test('the dashboard: counts, services, licence, system cards and a chart', asy
   }
   t.match(await page.textContent('.cards'), /Online users\s*0.*Live meetings\s*0/s, 'no users and no meetings yet');
   t.match(await page.textContent('.cards'), /Licence\s*trial: 0 of 16 ports in use, until .+ \(1[34] days left\)/, 'the licence: trial, ports in use, expiry');
+  t.match(await page.textContent('#dashboard-media-ports'), /Media ports\s*0 of 10000 in use: 1666 more calls fit, 1250 with content/, "the media ports by the manual's rule (6 a call, 8 with content)");
   t.match(await page.textContent('button[data-metric="cpu"]'), /CPU\s*\d+ %/, 'the CPU card has a figure from the sampler');
   t.match(await page.textContent('button[data-metric="memory"]'), /\d+ % \(/, 'and memory');
 
@@ -114,6 +115,7 @@ t.test('the dashboard: counts, services, licence, system cards and a chart', asy
   await page.selectOption('#lang', 'zh-CN');
   await page.waitForFunction("document.querySelector('#content h1')?.textContent === '仪表盘'");
   t.match(await page.textContent('#services'), /SIP 信令\s*运行中/, 'the services in Chinese');
+  t.match(await page.textContent('#dashboard-media-ports'), /媒体端口\s*已用 0 \/ 10000：还可接入 1666 路呼叫，带辅流 1250 路/, 'the media ports in Chinese');
   await page.waitForFunction("document.querySelector('#chart-panel h2')?.textContent === '最近6 小时的网络'");
   await page.waitForSelector('#chart-panel .uplot canvas');
   t.match(await page.textContent('#chart-panel .u-legend'), /时间.*接收（字节\/秒）.*发送（字节\/秒）/s, 'the chart in Chinese: legend');

@@ -87,6 +87,7 @@ const REFUSALS_ZH: Record<string, string> = {
   locked: '加入失败：会议已锁定。',
   full: '会议人数已满。',
   'license-ports': '设备授权允许的并发参会方已全部占用，请稍后再试。',
+  'media-ports': '设备的媒体端口已全部占用，请待有人离会后再试。',
   'locked-out': '您的地址输入错误的会议号或密码次数过多，请核对邀请信息后稍后再试。',
   'meeting-locked-out': '该会议的密码输错次数过多，暂不接受密码，请稍后再试。',
   'guest-access-off': '本设备已关闭访客接入：只有拥有账号的呼叫方可以加入会议。',

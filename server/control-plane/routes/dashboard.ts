@@ -13,7 +13,7 @@ import os from 'node:os';
 import type { FastifyPluginAsync } from 'fastify';
 import type { MeetingFloors } from '../../bfcp/meeting-floors.ts';
 import type { LiveMeetings } from '../../meetings/live-meetings.ts';
-import { callsThatFit, portsInUse, rangeSize } from '../../meetings/media-ports.ts';
+import { callsThatFit, liveCalls, portsInUse, rangeSize } from '../../meetings/media-ports.ts';
 import type { ServiceHealth } from '../../observability/service-health.ts';
 import { METRICS, type Metric, type SystemSample, type SystemSampler } from '../../observability/system-sampler.ts';
 import type { LicenseFacts } from '../../license/license-store.ts';
@@ -138,7 +138,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRouteOptions> = async 
       const latest = sampler?.latest();
       const participants = meetings.reduce((n, m) => n + m.participants.size, 0);
       const floor = floors?.();
-      const calls = meetings.flatMap((m) => [...m.participants.keys()].map((id) => ({ content: floor?.canPresent(m.number, id) ?? false })));
+      const calls = liveCalls(meetings, floor && ((meeting, id) => floor.canPresent(meeting, id)));
       const inUse = portsInUse(calls);
       const range = settings.get('media.mcuPorts');
       return {

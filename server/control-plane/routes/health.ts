@@ -5,8 +5,11 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { BUILD_INFO } from '../../core/version.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 const startedAt = Date.now();
+/** Uptime on the monotonic clock (the wall clock may be set meanwhile); `startedAt` is for people. */
+const startedMonotonic = monotonicMs();
 
 export const healthRoutes: FastifyPluginAsync<{ schemaVersion: () => number }> = async (app, { schemaVersion }) => {
   app.get(
@@ -36,7 +39,7 @@ export const healthRoutes: FastifyPluginAsync<{ schemaVersion: () => number }> =
       version: BUILD_INFO.version,
       buildTime: BUILD_INFO.buildTime,
       build: BUILD_INFO.build,
-      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      uptimeSeconds: Math.round((monotonicMs() - startedMonotonic) / 1000),
       startedAt: new Date(startedAt).toISOString(),
       schemaVersion: schemaVersion(),
     }),

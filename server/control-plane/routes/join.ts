@@ -59,6 +59,7 @@ export const JOIN_REFUSALS: Record<RefusalKind, string> = {
   locked: 'Failed to join: the meeting is locked.',
   full: 'The meeting is full.',
   'license-ports': "All concurrent participants the box's licence allows are in meetings; try again later.",
+  'media-ports': "The box's media ports are all in use; try again when someone has left.",
   'locked-out': 'Too many wrong meeting IDs or PINs came from your address; try again later.',
   'meeting-locked-out': 'Too many wrong PINs were entered for this meeting; try again later.',
   'guest-access-off': 'Guest access is off on this box: only callers with an account may join meetings.',
@@ -74,6 +75,8 @@ function refusalError(number: string, refused: Extract<Admission, { ok: false }>
         ? createError('VCBOX_ERR_MEETING_PIN_LOCKED_OUT', { number, seconds })
         : refused.refusal === 'guest-access-off'
           ? createError('VCBOX_ERR_GUEST_ACCESS_OFF')
+          : refused.refusal === 'media-ports'
+            ? createError('VCBOX_ERR_MEDIA_PORTS_FULL', { calls: refused.ports ?? 0 })
           : Object.assign(new Error(JOIN_REFUSALS[refused.refusal]), { code: 'VCBOX_ERR_JOIN_REFUSED' });
   return Object.assign(error, { refusal: refused.refusal });
 }

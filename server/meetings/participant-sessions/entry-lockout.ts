@@ -16,6 +16,7 @@ import { isIPv6 } from 'node:net';
 import { recordAudit } from '../../audit/audit-log.ts';
 import type { Db } from '../../db/database.ts';
 import { getLogger } from '../../core/logger.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 const log = getLogger('meeting-entry-lockout');
 
@@ -151,23 +152,23 @@ export class EntryLockout {
   }
 
   /** Seconds left of the address's lock-out (0: none). */
-  sourceLockedFor(address: string, now = Date.now()): number {
+  sourceLockedFor(address: string, now = monotonicMs()): number {
     return Math.ceil(this.#sources.lockedFor(sourceKey(address), now) / 1000);
   }
 
   /** Seconds left of the meeting's PIN lock-out (0: none). */
-  meetingLockedFor(number: string, now = Date.now()): number {
+  meetingLockedFor(number: string, now = monotonicMs()): number {
     return Math.ceil(this.#meetings.lockedFor(number, now) / 1000);
   }
 
   /** A meeting ID that names no meeting: counts against the address. */
-  wrongId(entry: WrongEntry, now = Date.now()): void {
+  wrongId(entry: WrongEntry, now = monotonicMs()): void {
     log.info({ ...entry }, 'wrong meeting ID');
     this.#count('source', this.#sources, sourceKey(entry.address), entry, now);
   }
 
   /** A wrong PIN: counts against the address and against the meeting. */
-  wrongPin(entry: WrongEntry, now = Date.now()): void {
+  wrongPin(entry: WrongEntry, now = monotonicMs()): void {
     log.info({ ...entry }, 'wrong meeting PIN');
     this.#count('source', this.#sources, sourceKey(entry.address), entry, now);
     this.#count('meeting', this.#meetings, entry.number, entry, now);

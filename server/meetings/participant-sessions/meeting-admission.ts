@@ -7,16 +7,22 @@
  * PIN); a locked meeting refuses newcomers; a full one too. The box's licence
  * (server/license/license-policy.ts) bounds the participants of all meetings together —
  * counting those admitted but not in yet, so two callers at once cannot both take the last
- * port — and, when it is expired or revoked, makes the admission audio only. Adapters map the
+ * port — and, when it is expired or revoked, makes the admission audio only. The MCU port range
+ * (`media.mcuPorts`) bounds them too, by the manual's rule (../media-ports.ts: 6 ports a call,
+ * 8 with content; newcomers admitted but not in yet count 6): a newcomer no call's worth of
+ * ports is left for is refused (`media-ports`) instead of failing inside the media service. Adapters map the
  * refusal kinds to their own answers (SIP status, HTTP code, IVR prompt).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { MeetingFloors } from '../../bfcp/meeting-floors.ts';
 import type { LicensePolicy } from '../../license/license-policy.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import type { LayoutChoice } from '../../../media/mcu/layouts.ts';
 import type { VmrStore } from '../../rooms/vmr-store.ts';
 import type { LiveMeeting, LiveMeetings, MeetingKind } from '../live-meetings.ts';
+import { callsThatFit, liveCalls, PORTS_PER_CALL, portsInUse, rangeSize } from '../media-ports.ts';
 import { type MeetingStore, occurrences } from '../meeting-store.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 /** Participants a scheduled or instant meeting takes (they have no capacity of their own). */
 export const MEETING_CAPACITY = 500;
@@ -49,6 +55,7 @@ export type RefusalKind =
   | 'locked'
   | 'full'
   | 'license-ports'
+  | 'media-ports'
   | 'locked-out'
   | 'meeting-locked-out'
   | 'guest-access-off';
@@ -66,7 +73,7 @@ export type Admission =
       readonly ok: false;
       readonly refusal: RefusalKind;
       readonly target?: MeetingTarget;
-      /** license-ports: the concurrent participants the licence allows. */
+      /** license-ports: the concurrent participants the licence allows; media-ports: the calls the MCU port range holds. */
       readonly ports?: number;
       /** locked-out, meeting-locked-out: when the lock-out ends (whole seconds from now). */
       readonly retryAfterSeconds?: number;
@@ -97,17 +104,23 @@ export class MeetingAdmission {
   readonly #settings: SettingsStore;
   readonly #live: LiveMeetings;
   readonly #license: LicensePolicy | undefined;
+  readonly #floors: (() => MeetingFloors | undefined) | undefined;
   /** Admitted newcomers not in their meeting yet: meeting number → admission times. */
   readonly #admitted = new Map<string, number[]>();
 
   /** @param options.license the licence rules (absent: no licence limits, e.g. in unit set-ups) */
-  constructor(options: { vmrs: VmrStore; meetings: MeetingStore; settings: SettingsStore; live: LiveMeetings; license?: LicensePolicy | undefined }) {
+  /** @param options.floors the meetings' floors: a participant that can present takes content ports */
+  constructor(options: { vmrs: VmrStore; meetings: MeetingStore; settings: SettingsStore; live: LiveMeetings; license?: LicensePolicy | undefined; floors?: (() => MeetingFloors | undefined) | undefined }) {
     this.#vmrs = options.vmrs;
     this.#meetings = options.meetings;
     this.#settings = options.settings;
     this.#live = options.live;
     this.#license = options.license;
-    this.#live.on('joined', (meeting) => this.#release(meeting.number));
+    this.#floors = options.floors;
+    // A participant taken over after a restart held no seat here.
+    this.#live.on('joined', (meeting, participant) => {
+      if (!participant.resumed) this.#release(meeting.number);
+    });
   }
 
   #release(number: string): void {
@@ -118,7 +131,7 @@ export class MeetingAdmission {
 
   /** Newcomers admitted within the hold time and not in their meeting yet. */
   get seatsHeld(): number {
-    const now = Date.now();
+    const now = monotonicMs();
     let count = 0;
     for (const times of this.#admitted.values()) count += times.filter((at) => now - at <= ADMITTED_HOLD_MS).length;
     return count;
@@ -134,6 +147,15 @@ export class MeetingAdmission {
       count += times.length;
     }
     return count;
+  }
+
+  /** The MCU ports the live calls take (content calls 8) and the newcomers admitted but not in yet (6 each; `#portsInUse` just dropped the stale ones). */
+  #mediaPortsInUse(): number {
+    const floors = this.#floors?.();
+    const calls = liveCalls(this.#live.list(), floors && ((meeting, id) => floors.canPresent(meeting, id)));
+    let admitted = 0;
+    for (const times of this.#admitted.values()) admitted += times.length;
+    return portsInUse(calls) + admitted * PORTS_PER_CALL;
   }
 
   /** The meeting a number dials now, or why it cannot be entered now. */
@@ -184,11 +206,16 @@ export class MeetingAdmission {
   #seat(target: MeetingTarget, live: LiveMeeting, role: 'host' | 'guest'): Admission {
     const { number } = target;
     if (live.participants.size >= target.capacity) return { ok: false, refusal: 'full', target };
-    const clock = Date.now();
+    const clock = monotonicMs();
     const portsRefusal = this.#license?.portsRefusal(this.#portsInUse(clock));
     if (portsRefusal) {
       this.#live.endIfEmpty(number);
       return { ok: false, refusal: 'license-ports', target, ports: portsRefusal.params.ports as number };
+    }
+    const range = this.#settings.get('media.mcuPorts');
+    if (callsThatFit(range, this.#mediaPortsInUse(), false) === 0) {
+      this.#live.endIfEmpty(number);
+      return { ok: false, refusal: 'media-ports', target, ports: Math.floor(rangeSize(range) / PORTS_PER_CALL) };
     }
     const times = this.#admitted.get(number) ?? [];
     times.push(clock);

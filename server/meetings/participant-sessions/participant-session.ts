@@ -17,6 +17,7 @@ import type { SrtpPolicy } from '../../../media/meetings/meeting-media.ts';
 import { declineContent } from '../../../media/sdp/sip-sdp.ts';
 import type { FloorIds, MeetingFloors } from '../../bfcp/meeting-floors.ts';
 import type { CallOutcome, CallRecords } from '../../cdr/call-records.ts';
+import { bootId, monotonicMs } from '../../core/clock.ts';
 import { createError } from '../../core/errors.ts';
 import { getLogger } from '../../core/logger.ts';
 import type { LiveMeetings, LiveParticipant } from '../live-meetings.ts';
@@ -50,6 +51,17 @@ export interface SessionServices {
   readonly floors: () => MeetingFloors | undefined;
 }
 
+/**
+ * A SIP call's session timer (RFC 4028) as its INVITE negotiated it: the interval the terminal
+ * refreshes within (the box never refreshes: refresher=uac), and whether the terminal supports
+ * the extension (the box's answers then carry Require: timer). Kept with the session so that a
+ * restarted control plane expects the refreshes again after a take-over.
+ */
+export interface SessionTimer {
+  readonly seconds: number;
+  readonly supported: boolean;
+}
+
 /** Who the participant is, as its way in knows it (the call record and the live registry show it). */
 export interface SessionCall {
   /** The participant's id (a fresh one when absent; dial-out names its Call-ID after it). */
@@ -67,6 +79,8 @@ export interface SessionCall {
   readonly transport: string;
   /** The participant's address (static NAT: which address the box gives it). */
   readonly address: string;
+  /** A SIP call's session timer, when its INVITE asked for one. */
+  readonly sessionTimer?: SessionTimer | undefined;
 }
 
 type Admitted = Extract<Admission, { ok: true }>;
@@ -81,6 +95,12 @@ export interface LegNote {
   readonly role: 'host' | 'guest';
   readonly audioOnly: boolean;
   readonly call: Required<Pick<SessionCall, 'callId'>> & Omit<SessionCall, 'participantId' | 'callId'>;
+  /**
+   * When the leg joined, on the monotonic clock of which boot (server/core/clock.ts): a control
+   * plane that takes the call over measures the call's duration from it (the join is within a
+   * moment of the answer), whatever the wall clock did.
+   */
+  readonly joined?: { readonly boot: string; readonly monotonicMs: number };
 }
 
 /** A note read back from the media (any text): the LegNote, or undefined when it is not one. */
@@ -91,6 +111,13 @@ export function parseLegNote(text: string | undefined): LegNote | undefined {
     const texts = ['callId', 'caller', 'callee', 'displayName', 'source', 'transport', 'address'] as const;
     if (note.v !== 1 || !Number.isInteger(note.record) || (note.role !== 'host' && note.role !== 'guest') || typeof note.audioOnly !== 'boolean') return undefined;
     if (call?.type !== 'sip' || !texts.every((key) => typeof call[key] === 'string') || (call.account !== null && typeof call.account !== 'string')) return undefined;
+    // A session timer that is not one is left out (the call is still taken over, without it).
+    const timer = call.sessionTimer as Partial<SessionTimer> | undefined;
+    const timerOk = timer !== undefined && Number.isInteger(timer.seconds) && (timer.seconds as number) > 0 && (timer.seconds as number) <= 86_400 && typeof timer.supported === 'boolean';
+    if (timer !== undefined && !timerOk) {
+      const { sessionTimer: _dropped, ...rest } = call as LegNote['call'];
+      return { ...(note as LegNote), call: rest };
+    }
     return note as LegNote;
   } catch {
     return undefined;
@@ -101,6 +128,14 @@ export function parseLegNote(text: string | undefined): LegNote | undefined {
 export interface Resumed {
   readonly record: number;
   readonly offer: string;
+  /** When its call was answered on the monotonic clock, when known (the note's join, same boot). */
+  readonly answeredMonotonicMs?: number | undefined;
+}
+
+/** The monotonic answer time a note gives in this boot (undefined: written in another boot, or by an older version). */
+export function answeredMonotonicOf(note: LegNote): number | undefined {
+  const joined = note.joined;
+  return joined && joined.boot === bootId() && Number.isFinite(joined.monotonicMs) ? joined.monotonicMs : undefined;
 }
 
 export class ParticipantSession {
@@ -123,6 +158,10 @@ export class ParticipantSession {
 
   /** Resumed after a control-plane restart: the record is answered already. */
   readonly #resumed: boolean;
+  /** When the participant got in, on the monotonic clock (the record's duration), when known. */
+  #answeredMono: number | undefined;
+  /** When the leg first joined the media, on the monotonic clock (the note keeps it across heals). */
+  #joinedMono: number | undefined;
 
   constructor(services: SessionServices, admission: Admitted, call: SessionCall, resumed?: Resumed) {
     this.#services = services;
@@ -137,6 +176,8 @@ export class ParticipantSession {
       this.#record = resumed.record;
       this.#offer = resumed.offer;
       this.#mediaTried = true;
+      this.#answeredMono = resumed.answeredMonotonicMs;
+      this.#joinedMono = resumed.answeredMonotonicMs;
     } else {
       this.#record = services.records.start(admission.target.kind, call.callId ?? this.id, call.caller, call.callee);
     }
@@ -149,6 +190,11 @@ export class ParticipantSession {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The call's session timer (RFC 4028), when its INVITE negotiated one. */
+  get sessionTimer(): SessionTimer | undefined {
+    return this.#call.sessionTimer;
   }
 
   /** The latest SIP offer the media took (video declined when audio only). */
@@ -257,7 +303,8 @@ export class ParticipantSession {
   /** What the media leg keeps of this session (a restarted control plane makes it again from it). */
   #note(): LegNote {
     const { participantId: _id, callId, ...call } = this.#call;
-    return { v: 1, record: this.#record, role: this.role, audioOnly: this.audioOnly, call: { ...call, callId: callId ?? this.id } };
+    this.#joinedMono ??= monotonicMs();
+    return { v: 1, record: this.#record, role: this.role, audioOnly: this.audioOnly, call: { ...call, callId: callId ?? this.id }, joined: { boot: bootId(), monotonicMs: this.#joinedMono } };
   }
 
   /** Joins the meeting's media as a browser peer; on failure as `joinSip`. */
@@ -281,7 +328,12 @@ export class ParticipantSession {
     this.#assertOpen();
     this.#entered = true;
     if (this.#floorIds) this.#services.floors()?.admit(this.number, this.id);
-    if (!this.#resumed) this.#services.records.answered(this.#record);
+    // One time for both: the record's answer time is the join time a take-over shows again.
+    const now = new Date();
+    if (!this.#resumed) {
+      this.#services.records.answered(this.#record, now);
+      this.#answeredMono = monotonicMs();
+    }
     const call = this.#call;
     this.#services.live.add(this.number, {
       id: this.id,
@@ -292,9 +344,17 @@ export class ParticipantSession {
       callId: call.callId ?? this.id,
       source: call.source,
       transport: call.transport,
-      joinedAt: new Date(),
+      // Taken over after a restart: it joined when its call was answered, and was counted then.
+      joinedAt: this.#resumed ? this.#answeredAt(now) : now,
+      ...(this.#resumed ? { resumed: true } : {}),
       hangUp,
     });
+  }
+
+  /** When the call record says the call was answered (a resumed session's join time), else `now`. */
+  #answeredAt(now: Date): Date {
+    const answeredAt = this.#services.records.get(this.#record)?.answeredAt;
+    return answeredAt ? new Date(answeredAt) : now;
   }
 
   /**
@@ -311,7 +371,9 @@ export class ParticipantSession {
     // Sent first, so the media hears the leave before the meeting's end (one ordered channel).
     const left = this.#mediaTried ? this.#services.media.leave(this.number, this.id, reason).catch((error: Error) => log.debug({ meeting: this.number, participant: this.id, err: error.message }, 'media leave not served')) : undefined;
     try {
-      this.#services.records.ended(this.#record, outcome ?? (this.#entered ? 'answered' : 'failed'), new Date(), reason);
+      // The duration on the monotonic clock when the answer's time on it is known.
+      const duration = this.#entered && this.#answeredMono !== undefined ? (monotonicMs() - this.#answeredMono) / 1000 : undefined;
+      this.#services.records.ended(this.#record, outcome ?? (this.#entered ? 'answered' : 'failed'), new Date(), reason, duration);
     } catch (error) {
       log.error({ meeting: this.number, participant: this.id, err: error as Error }, 'could not end the call record');
     }
@@ -319,6 +381,18 @@ export class ParticipantSession {
     else this.#services.release(this.number);
     this.#services.ended(this);
     await left;
+  }
+
+  /**
+   * The control plane stops alone (a restart): the session is left as it is for the next one to
+   * make again (`ParticipantSessions.resume`) — its media leg stays in the meeting, its call
+   * record open, its live entry and seat as they are — and this process forgets it: a later
+   * `close` does nothing.
+   */
+  handOver(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#services.ended(this);
   }
 
   #assertOpen(): void {

@@ -30,10 +30,11 @@ import type { LiveMeetings } from '../live-meetings.ts';
 import type { MeetingStore } from '../meeting-store.ts';
 import { DEFAULT_ENTRY_LOCKOUT, EntryLockout, type EntryLockoutPolicy } from './entry-lockout.ts';
 import { type Admission, MeetingAdmission, type MeetingTarget, roleFor } from './meeting-admission.ts';
-import { type LegNote, ParticipantSession, type SessionCall, type SessionServices } from './participant-session.ts';
+import { answeredMonotonicOf, type LegNote, ParticipantSession, type SessionCall, type SessionServices } from './participant-session.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 export type { Admission, MeetingTarget, RefusalKind } from './meeting-admission.ts';
-export { declineVideo, type LegNote, ParticipantSession, parseLegNote, type SessionCall, type SipAnswer, type WebJoin } from './participant-session.ts';
+export { declineVideo, type LegNote, ParticipantSession, parseLegNote, type SessionCall, type SessionTimer, type SipAnswer, type WebJoin } from './participant-session.ts';
 
 /** The ways into a meeting. */
 export type WayIn = 'sip' | 'ivr' | 'web' | 'dial-out';
@@ -135,7 +136,7 @@ export class ParticipantSessions {
       { ...services, ended: (ended) => this.#open.delete(ended.id) },
       { ok: true, target, role: note.role, live, audioOnly: note.audioOnly },
       { ...note.call, participantId },
-      { record: note.record, offer },
+      { record: note.record, offer, answeredMonotonicMs: answeredMonotonicOf(note) },
     );
     this.#open.set(session.id, session);
     return session;
@@ -153,14 +154,14 @@ export class ParticipantSessions {
    * Whether the newcomer's address is locked out (too many wrong meeting IDs or PINs). SIP
    * adapters ask it first, before a digest challenge or the IVR's media ports are spent on it.
    */
-  lockedOut(entrant: Pick<Entrant, 'way' | 'address'>, now = Date.now()): Refusal | undefined {
+  lockedOut(entrant: Pick<Entrant, 'way' | 'address'>, now = monotonicMs()): Refusal | undefined {
     if (!WAYS[entrant.way]?.guesses) return undefined;
     const seconds = this.#lockout.sourceLockedFor(entrant.address, now);
     return seconds > 0 ? { ok: false, refusal: 'locked-out', retryAfterSeconds: seconds } : undefined;
   }
 
   /** What refuses this newcomer before any meeting is named: its address's lock-out, guest access. */
-  barred(entrant: Entrant, now = Date.now()): Refusal | undefined {
+  barred(entrant: Entrant, now = monotonicMs()): Refusal | undefined {
     if (!WAYS[entrant.way]) return { ok: false, refusal: 'guest-access-off' };
     const lockedOut = this.lockedOut(entrant, now);
     if (lockedOut) return lockedOut;
@@ -170,17 +171,19 @@ export class ParticipantSessions {
 
   /**
    * The meeting a newcomer names (the IVR's first question, the join page's look-up), or why it
-   * cannot be entered; a number that names no meeting counts as a wrong ID.
+   * cannot be entered; a number that names no meeting counts as a wrong ID. `now` (here and in
+   * `admit`) is the wall clock, for the meeting's window — a scheduled meeting is at a time people
+   * read; lock-outs count on the monotonic clock (server/core/clock.ts).
    */
   findMeeting(entrant: Entrant, number: string, now = new Date()): MeetingTarget | Refusal {
-    const barred = this.barred(entrant, now.getTime());
+    const barred = this.barred(entrant);
     if (barred) return barred;
     const target = this.#rules.resolve(number, now);
     if (typeof target !== 'string') return target;
     if (target === 'not-found' && WAYS[entrant.way].guesses) {
-      this.#lockout.wrongId({ way: entrant.way, address: entrant.address, number }, now.getTime());
+      this.#lockout.wrongId({ way: entrant.way, address: entrant.address, number });
       // The wrong ID that starts a lock-out is answered with it (the caller learns to stop now).
-      const lockedOut = this.lockedOut(entrant, now.getTime());
+      const lockedOut = this.lockedOut(entrant);
       if (lockedOut) return lockedOut;
     }
     return { ok: false, refusal: target };
@@ -190,7 +193,7 @@ export class ParticipantSessions {
    * The role a PIN gives in a meeting found by `findMeeting` (the IVR asks it per try), or why
    * it gives none; a wrong PIN counts against the address and the meeting.
    */
-  checkPin(entrant: Entrant, target: MeetingTarget, pin: string | undefined, now = Date.now()): 'host' | 'guest' | Refusal {
+  checkPin(entrant: Entrant, target: MeetingTarget, pin: string | undefined, now = monotonicMs()): 'host' | 'guest' | Refusal {
     const barred = this.barred(entrant, now);
     if (barred) return { ...barred, target };
     const entered = pin !== undefined && pin !== '';
@@ -224,12 +227,12 @@ export class ParticipantSessions {
     const way = WAYS[entrant.way];
     if (!way) return { ok: false, refusal: 'guest-access-off' };
     if (way.invited) {
-      const barred = this.barred(entrant, now.getTime());
+      const barred = this.barred(entrant);
       return barred ?? this.#rules.enterInvited(number, now);
     }
     const target = this.findMeeting(entrant, number, now);
     if ('ok' in target) return target;
-    const role = this.checkPin(entrant, target, pin, now.getTime());
+    const role = this.checkPin(entrant, target, pin);
     if (typeof role !== 'string') return role;
     return this.#rules.enter(target, role);
   }

@@ -14,6 +14,7 @@ import type { ServerTransaction } from '../transactions/server-transaction.ts';
 import type { TransactionLayer } from '../transactions/transaction-layer.ts';
 import type { ListenerSet } from '../transports/listener-set.ts';
 import type { RegisteredConnections } from '../transports/registered-connections.ts';
+import type { FastRegistrar } from '../registrar/fast-registrar.ts';
 import type { LoopLag } from './loop-lag.ts';
 import type { OverloadGuard } from './overload-guard.ts';
 import type { TerminalLog } from './terminal-log.ts';
@@ -47,6 +48,8 @@ export interface SignalingParts {
   /** Calls whose application went away, kept for the next one to take over. */
   readonly orphans: OrphanDialogs;
   readonly registered: RegisteredConnections;
+  /** The registrar's hot path (../registrar/fast-registrar.ts); undefined: every REGISTER goes to the application. */
+  readonly fastRegistrar: FastRegistrar | undefined;
   /** The application port; undefined: no applications (tests). */
   readonly apps: ApplicationServer | undefined;
   readonly counts: SignalingCounters;

@@ -6,6 +6,7 @@
  * learns nothing. Both are settings (`sip.floodLimitPerSecond`, `sip.blockScanners`).
  */
 import { getLogger } from '../../core/logger.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 const log = getLogger('sip-source-guard');
 
@@ -53,7 +54,7 @@ export class SourceGuard {
   }
 
   /** False when this address has used up its rate; the message is to be dropped. */
-  admit(address: string, now = Date.now()): boolean {
+  admit(address: string, now = monotonicMs()): boolean {
     const rate = this.#options.perSecond;
     if (rate <= 0) return true;
     let bucket = this.#buckets.get(address);
@@ -78,7 +79,7 @@ export class SourceGuard {
     return SCANNER_USER_AGENTS.some((scanner) => ua.includes(scanner));
   }
 
-  #clean(now = Date.now()): void {
+  #clean(now = monotonicMs()): void {
     for (const [address, bucket] of this.#buckets) {
       if (now - bucket.last > 60_000) {
         if (bucket.dropped > 0) log.info({ address, dropped: bucket.dropped }, 'SIP flood ended');

@@ -19,6 +19,7 @@ import type { ServerTransaction } from '../transactions/server-transaction.ts';
 import type { MessageSource } from '../transports/sip-transport.ts';
 import type { Dialog } from './dialog.ts';
 import type { DialogTable } from './dialog-table.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 const log = getLogger('signaling-service');
 
@@ -105,7 +106,7 @@ export class OrphanDialogs {
    * The application connection `owner` went away: its confirmed INVITE dialogs become orphans,
    * the rest (early dialogs, subscriptions) end with it as before.
    */
-  takeFrom(owner: unknown, now = Date.now()): void {
+  takeFrom(owner: unknown, now = monotonicMs()): void {
     const taken: Dialog[] = [];
     for (const dialog of [...this.#table.values()]) {
       if (dialog.owner !== owner) continue;
@@ -117,7 +118,7 @@ export class OrphanDialogs {
   }
 
   /** Keeps a dialog with no application (it is in the table, or is put there). */
-  keep(dialog: Dialog, now = Date.now()): void {
+  keep(dialog: Dialog, now = monotonicMs()): void {
     dialog.owner = undefined;
     if (this.#table.get(dialog.id) !== dialog) this.#table.set(dialog);
     this.#since.delete(dialog.id);
@@ -131,7 +132,7 @@ export class OrphanDialogs {
   }
 
   /** The orphans now, for an application to take over. */
-  list(now = Date.now()): OrphanInfo[] {
+  list(now = monotonicMs()): OrphanInfo[] {
     const out: OrphanInfo[] = [];
     for (const [id, since] of this.#since) {
       const d = this.#table.get(id);
@@ -220,7 +221,7 @@ export class OrphanDialogs {
   }
 
   /** Ends orphans past their time (called once a second). */
-  sweep(now = Date.now()): void {
+  sweep(now = monotonicMs()): void {
     for (const [id, since] of this.#since) {
       if (now - since < this.#policy.ttlMs) break; // oldest first
       this.#end(id, 'no SIP application took the call over after a restart');

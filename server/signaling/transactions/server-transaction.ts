@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { SipRequest, SipResponse } from '../sip/sip-message.ts';
 import type { MessageSource } from '../transports/sip-transport.ts';
 import { TIMERS } from './timers.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 export type ServerTransactionState = 'trying' | 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
 
@@ -128,11 +129,11 @@ export class ServerTransaction {
     this.#stopReliable();
     this.pendingRseq = rseq;
     const data = response.toBuffer();
-    const started = Date.now();
+    const started = monotonicMs();
     const resend = (interval: number) => {
       this.#reliableTimer = setTimeout(() => {
         if (this.pendingRseq !== rseq || this.#state !== 'proceeding') return;
-        if (Date.now() - started >= TIMERS.transactionTimeout) {
+        if (monotonicMs() - started >= TIMERS.transactionTimeout) {
           this.pendingRseq = undefined;
           return;
         }

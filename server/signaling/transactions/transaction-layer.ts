@@ -13,6 +13,7 @@ import type { MessageSource } from '../transports/sip-transport.ts';
 import { ClientTransaction, type ClientTransactionHooks } from './client-transaction.ts';
 import { ServerTransaction } from './server-transaction.ts';
 import { TIMERS } from './timers.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 export interface TransactionLayerOptions {
   /** Puts bytes on the wire towards a destination (the listener set); false when impossible. */
@@ -96,7 +97,7 @@ export class TransactionLayer {
       return true;
     }
     const completed = this.#completed.get(key);
-    if (completed && completed.until > Date.now()) {
+    if (completed && completed.until > monotonicMs()) {
       this.#options.send(completed.destination, completed.data);
       return true;
     }
@@ -112,7 +113,7 @@ export class TransactionLayer {
     const key = `${headerParam(via, 'branch') ?? ''}|${sentByOf(via)}|${method}`;
     if (this.#serverByKey.has(key)) return true;
     const completed = this.#completed.get(key);
-    return completed !== undefined && completed.until > Date.now();
+    return completed !== undefined && completed.until > monotonicMs();
   }
 
   /** Opens the server transaction of a request from the network. */
@@ -129,7 +130,7 @@ export class TransactionLayer {
       ackTimeout: (t) => this.#options.ackTimeout?.(t),
       completedNonInvite: (_t, data) => {
         this.#completed.delete(key); // re-insert: keeps the map in expiry order
-        this.#completed.set(key, { data, destination, until: Date.now() + TIMERS.transactionTimeout });
+        this.#completed.set(key, { data, destination, until: monotonicMs() + TIMERS.transactionTimeout });
         return true;
       },
     });
@@ -162,7 +163,7 @@ export class TransactionLayer {
   }
 
   /** Forgets cached final responses past Timer J. */
-  sweep(now = Date.now()): void {
+  sweep(now = monotonicMs()): void {
     // Insertion order is expiry order: stop at the first entry still needed.
     for (const [key, entry] of this.#completed) {
       if (entry.until > now) break;

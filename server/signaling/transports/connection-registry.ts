@@ -8,6 +8,7 @@
  */
 import type net from 'node:net';
 import { getLogger } from '../../core/logger.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 const log = getLogger('sip-connection-registry');
 
@@ -52,7 +53,7 @@ export class ConnectionRegistry {
     const open = this.#perAddress.get(address) ?? 0;
     if (open >= this.#cap) {
       raw.destroy();
-      const now = Date.now();
+      const now = monotonicMs();
       if (now - (this.#refusedLogged.get(address) ?? 0) > 60_000) {
         if (this.#refusedLogged.size > 1000) this.#refusedLogged.clear();
         this.#refusedLogged.set(address, now);

@@ -19,6 +19,7 @@ import type { RegisteredConnections } from './registered-connections.ts';
 import type { MessageSource, SipTransport, TransportProtocol } from './sip-transport.ts';
 import { StreamTransport, type StreamTransportOptions } from './stream-transport.ts';
 import { UdpTransport } from './udp-transport.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 const log = getLogger('sip-listener-set');
 
@@ -231,7 +232,7 @@ export class ListenerSet {
   }
 
   /** Lets go of former UDP ports no dialog uses any more (after Timer J at least), or that drained too long. */
-  sweepDraining(inUse: (connectionId: string) => boolean, now = Date.now()): void {
+  sweepDraining(inUse: (connectionId: string) => boolean, now = monotonicMs()): void {
     for (const draining of this.#udp.draining) {
       const age = now - draining.since;
       if (age < TIMERS.transactionTimeout) continue;

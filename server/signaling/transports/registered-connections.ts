@@ -7,6 +7,7 @@
 import { headerParam, type SipRequest, type SipResponse } from '../sip/sip-message.ts';
 import { parseNameAddr, parseUri } from '../sip/sip-uri.ts';
 import type { MessageSource } from './sip-transport.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 /** How a registered terminal's stream connection is found again: `user@host:port` of its Contact. */
 function contactKey(uri: { user: string | undefined; host: string; port: number | undefined }): string {
@@ -20,7 +21,7 @@ export class RegisteredConnections {
   /** The connection a Contact URI registered on, while its registration lasts. */
   lookup(uri: { user: string | undefined; host: string; port: number | undefined }): { protocol: 'tcp' | 'tls'; connectionId: string } | undefined {
     const entry = this.#byContact.get(contactKey(uri));
-    return entry && entry.until > Date.now() ? entry : undefined;
+    return entry && entry.until > monotonicMs() ? entry : undefined;
   }
 
   /** A REGISTER from `source` was answered 2xx by `response`: remember (or forget) its bindings. */
@@ -42,12 +43,12 @@ export class RegisteredConnections {
       const expires = Number(headerParam(nameAddr.params, 'expires') ?? response.get('expires') ?? 3600);
       const key = contactKey(uri);
       if (expires === 0) this.#byContact.delete(key);
-      else this.#byContact.set(key, { protocol: source.protocol, connectionId: source.connectionId, until: Date.now() + expires * 1000 });
+      else this.#byContact.set(key, { protocol: source.protocol, connectionId: source.connectionId, until: monotonicMs() + expires * 1000 });
     }
     // Forget registrations that lapsed (terminals that went away without un-registering).
     if (this.#byContact.size > 1000 && ++this.#registrationsSinceSweep >= 1000) {
       this.#registrationsSinceSweep = 0;
-      const now = Date.now();
+      const now = monotonicMs();
       for (const [key, entry] of this.#byContact) if (entry.until < now) this.#byContact.delete(key);
     }
   }

@@ -14,6 +14,7 @@ import net from 'node:net';
 import { createError } from '../../core/errors.ts';
 import { MAX_MESSAGE_BYTES } from '../sip/sip-message.ts';
 import type { MessageSource, SipTransport, SipTransportEvents } from './sip-transport.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 /** A socket on a former port, kept until the dialogs begun on it are over. */
 export interface DrainingSocket {
@@ -70,7 +71,7 @@ export class UdpTransport extends EventEmitter<SipTransportEvents> implements Si
     const id = `udp-${this.#local.port}`;
     previous.removeAllListeners('message');
     this.#receive(previous, id);
-    this.#draining.set(id, { socket: previous, info: { id, port: this.#local.port, since: Date.now() } });
+    this.#draining.set(id, { socket: previous, info: { id, port: this.#local.port, since: monotonicMs() } });
     this.#socket = socket;
     this.#port = port;
     this.#local = { address: socket.address().address, port: socket.address().port };

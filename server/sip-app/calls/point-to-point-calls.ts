@@ -9,6 +9,7 @@
 import type Srf from 'drachtio-srf';
 import type { AccountStore } from '../../accounts/account-store.ts';
 import type { CallOutcome, CallRecords } from '../../cdr/call-records.ts';
+import { monotonicMs } from '../../core/clock.ts';
 import { getLogger } from '../../core/logger.ts';
 import type { AuthLockout } from '../registrar/auth-lockout.ts';
 import type { DigestAlgorithm, DigestAuthenticator } from '../registrar/digest-auth.ts';
@@ -39,6 +40,8 @@ interface SipFailure {
 
 export class PointToPointCalls {
   readonly #options: PointToPointOptions;
+  /** The answered calls now: how each is ended from the box's side. */
+  readonly #active = new Set<(reason: string) => Promise<unknown>>();
 
   constructor(options: PointToPointOptions) {
     this.#options = options;
@@ -200,19 +203,36 @@ export class PointToPointCalls {
       return;
     }
     this.#options.records.answered(record);
+    // The record's duration is measured on the monotonic clock (server/core/clock.ts).
+    const answeredAt = monotonicMs();
+    const seconds = () => (monotonicMs() - answeredAt) / 1000;
     log2.info('call answered');
     const hangUp = (by: 'caller' | 'callee') => {
-      this.#options.records.ended(record, 'answered');
+      this.#options.records.ended(record, 'answered', new Date(), undefined, seconds());
+      this.#active.delete(endByBox);
       log2.info({ by }, 'call ended');
     };
-    uas.on('destroy', () => {
+    const onUasGone = () => {
       uac.destroy();
       hangUp('caller');
-    });
-    uac.on('destroy', () => {
+    };
+    const onUacGone = () => {
       uas.destroy();
       hangUp('callee');
-    });
+    };
+    // The box's stop ends the call: BYE to both terminals saying why, the record closed with it.
+    const endByBox = (reason: string): Promise<unknown> => {
+      uas.off('destroy', onUasGone);
+      uac.off('destroy', onUacGone);
+      this.#active.delete(endByBox);
+      this.#options.records.ended(record, 'answered', new Date(), reason, seconds());
+      log2.info({ reason }, 'call ended by the box');
+      const bye = { headers: { Reason: `SIP;cause=200;text="${reason.replace(/"/g, "'")}"` } } as never;
+      return Promise.allSettled([Promise.resolve(uas.destroy(bye)), Promise.resolve(uac.destroy(bye))]);
+    };
+    this.#active.add(endByBox);
+    uas.on('destroy', onUasGone);
+    uac.on('destroy', onUacGone);
     const relayModify = (from: Srf.Dialog, to: Srf.Dialog) =>
       from.on(
         'modify',
@@ -230,6 +250,17 @@ export class PointToPointCalls {
     relayModify(uas, uac);
     relayModify(uac, uas);
   };
+
+  /**
+   * Ends every answered call (the control plane stops; a point-to-point call is not taken over
+   * by a restarted one, docs/operations.md says why): BYE to both terminals saying `reason`, each
+   * record closed with it. Resolves once every BYE was answered or failed.
+   */
+  close(reason: string): Promise<unknown> {
+    const ends = [...this.#active].map((end) => end(reason));
+    this.#active.clear();
+    return Promise.allSettled(ends);
+  }
 }
 
 /**

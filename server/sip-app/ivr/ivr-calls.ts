@@ -26,6 +26,7 @@ import type { SettingsStore } from '../../settings/settings-store.ts';
 import { callerOf, reasonPhrase, sdpWarning } from '../calls/caller.ts';
 import type { MeetingCalls } from '../meetings/meeting-calls.ts';
 import { inviteOf } from '../sip-middleware.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 const log = getLogger('ivr-calls');
 
@@ -100,6 +101,8 @@ export function infoDigit(contentType: string, body: string): string | undefined
 export class IvrCalls {
   readonly #options: IvrCallsOptions;
   readonly #queues = new Map<string, DigitQueue>();
+  /** The calls in the IVR now (answered, not in a meeting yet): how each is ended from the box's side. */
+  readonly #active = new Map<string, (reason: string) => Promise<unknown>>();
 
   constructor(options: IvrCallsOptions) {
     this.#options = options;
@@ -139,8 +142,15 @@ export class IvrCalls {
       active = false;
       queue.close();
       this.#queues.delete(id);
+      this.#active.delete(id);
       void media.ivrStop(id).catch(() => undefined);
     };
+    // An IVR call has no meeting leg to be taken over by a restarted control plane: the box's stop ends it.
+    this.#active.set(id, (reason) => {
+      dialog.off('destroy', stop);
+      stop();
+      return Promise.resolve(dialog.destroy({ headers: { Reason: `SIP;cause=200;text="${reason.replace(/"/g, "'")}"` } } as never)).catch(() => undefined);
+    });
     dialog.on('destroy', stop);
     const onInfo = (infoReq: Srf.SrfRequest, infoRes: Srf.SrfResponse) => {
       const digit = infoDigit(infoReq.get('Content-Type') ?? '', infoReq.body ?? '');
@@ -177,9 +187,9 @@ export class IvrCalls {
     /** One entry: digits until #, * starts over; undefined when nothing usable came in time. */
     const entry = async (): Promise<string | undefined> => {
       let value = '';
-      const deadline = Date.now() + timeouts.entryMs;
+      const deadline = monotonicMs() + timeouts.entryMs;
       while (active) {
-        const digit = await queue.next(Math.min(timeouts.interDigitMs, Math.max(0, deadline - Date.now())));
+        const digit = await queue.next(Math.min(timeouts.interDigitMs, Math.max(0, deadline - monotonicMs())));
         if (digit === undefined) return value || undefined;
         if (digit === '#') return value;
         if (digit === '*') value = '';
@@ -194,7 +204,7 @@ export class IvrCalls {
         ? 'too-many-attempts'
         : refusal === 'locked' || refusal === 'not-started'
           ? refusal
-          : refusal === 'full' || refusal === 'license-ports'
+          : refusal === 'full' || refusal === 'license-ports' || refusal === 'media-ports'
             ? 'full'
             : refusal === 'wrong-pin' || refusal === 'pin-required'
               ? 'invalid-pin'
@@ -252,7 +262,15 @@ export class IvrCalls {
     active = false;
     queue.close();
     this.#queues.delete(id);
+    this.#active.delete(id);
     void media.ivrStop(id).catch(() => undefined);
     log2.info({ meeting: number }, 'IVR caller moved into the meeting');
   };
+
+  /** Ends every call still in the IVR (the control plane stops): BYE saying `reason`; resolves once each BYE was answered or failed. */
+  close(reason: string): Promise<unknown> {
+    const ends = [...this.#active.values()].map((end) => end(reason));
+    this.#active.clear();
+    return Promise.allSettled(ends);
+  }
 }

@@ -18,7 +18,7 @@ import type { CallOutcome } from '../../cdr/call-records.ts';
 import { createError } from '../../core/errors.ts';
 import { getLogger } from '../../core/logger.ts';
 import type { LiveMeetings } from '../../meetings/live-meetings.ts';
-import type { Admission, Entrant, ParticipantSession, ParticipantSessions, RefusalKind } from '../../meetings/participant-sessions/participant-sessions.ts';
+import type { Admission, Entrant, ParticipantSession, ParticipantSessions, RefusalKind, SessionTimer } from '../../meetings/participant-sessions/participant-sessions.ts';
 import type { MeetingStore } from '../../meetings/meeting-store.ts';
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { declineContent } from '../../../media/sdp/sip-sdp.ts';
@@ -85,6 +85,7 @@ const SIP_REFUSALS: Record<RefusalKind, [number, string]> = {
   locked: [403, 'Call Rejected - the meeting is locked'],
   full: [486, 'Busy Here - the meeting is full ({capacity} participants)'],
   'license-ports': [486, "Busy Here - all {ports} concurrent participants the box's licence allows are in meetings"],
+  'media-ports': [486, "Busy Here - the box's media ports are all in use ({ports} calls)"],
   'locked-out': [403, 'Forbidden - too many wrong meeting IDs or PINs from your address; try again in {seconds} s'],
   'meeting-locked-out': [403, 'Forbidden - too many wrong PINs for this meeting; it takes no PIN for {seconds} s'],
   'guest-access-off': [403, 'Forbidden - guest access is off: call with an account'],
@@ -96,7 +97,9 @@ function refusalReason(number: string, refusal: Extract<Admission, { ok: false }
   const error =
     refusal.refusal === 'license-ports'
       ? createError('VCBOX_ERR_LICENSE_PORTS', { ports: refusal.ports })
-      : refusal.refusal === 'locked-out'
+      : refusal.refusal === 'media-ports'
+        ? createError('VCBOX_ERR_MEDIA_PORTS_FULL', { calls: refusal.ports })
+        : refusal.refusal === 'locked-out'
         ? createError('VCBOX_ERR_ENTRY_LOCKED_OUT', { seconds })
         : refusal.refusal === 'meeting-locked-out'
           ? createError('VCBOX_ERR_MEETING_PIN_LOCKED_OUT', { number, seconds })
@@ -131,12 +134,13 @@ interface Leg {
   readonly dialog: Srf.Dialog;
   readonly session: ParticipantSession;
   healing: boolean;
+  /** Forgets the call here without ending it (its timer stopped): the control plane is handing it over. */
+  detach(): void;
 }
 
-/** What the dialog adds on top of the session: its session timer (RFC 4028). */
-interface DialogTimer {
-  readonly sessionSeconds: number | undefined;
-  readonly sessionHeaders: Record<string, string>;
+/** The headers of the box's answers (to the INVITE and to each refresh) for a session timer: refresher=uac, Require: timer when the terminal supports it. */
+function sessionHeadersOf(timer: SessionTimer | undefined): Record<string, string> {
+  return timer ? { 'Session-Expires': `${timer.seconds};refresher=uac`, ...(timer.supported ? { Require: 'timer' } : {}) } : {};
 }
 
 export class MeetingCalls {
@@ -259,9 +263,7 @@ export class MeetingCalls {
       return;
     }
     const timerSupported = /(^|,)\s*timer\s*(,|$)/i.test(req.get('Supported') ?? '');
-    const sessionHeaders: Record<string, string> = sessionExpires
-      ? { 'Session-Expires': `${sessionExpires.seconds};refresher=uac`, ...(timerSupported ? { Require: 'timer' } : {}) }
-      : {};
+    const sessionTimer: SessionTimer | undefined = sessionExpires ? { seconds: sessionExpires.seconds, supported: timerSupported } : undefined;
 
     const from = callerOf(req);
     const caller = account ?? from.user;
@@ -276,6 +278,7 @@ export class MeetingCalls {
       source: from.source,
       transport: from.transport,
       address: req.source_address,
+      sessionTimer,
     });
     const log2 = log.child({ meeting: dial.number, participant: session.id, caller, role: session.role });
 
@@ -289,13 +292,13 @@ export class MeetingCalls {
     }
     let dialog: Srf.Dialog;
     try {
-      dialog = await this.#options.srf.createUAS(req, res, { localSdp: answer.sdp, headers: sessionHeaders });
+      dialog = await this.#options.srf.createUAS(req, res, { localSdp: answer.sdp, headers: sessionHeadersOf(sessionTimer) });
     } catch (error) {
       log2.info({ err: (error as Error).message }, 'caller left before the answer reached it');
       await session.close('canceled', 'canceled');
       return;
     }
-    this.#attach(dialog, session, { sessionSeconds: sessionExpires?.seconds, sessionHeaders });
+    this.#attach(dialog, session);
     log2.info({ codec: answer.audioCodec, srtp: answer.srtp, audioOnly: session.audioOnly }, 'joined the meeting');
   };
 
@@ -316,6 +319,7 @@ export class MeetingCalls {
     const admission = this.#options.sessions.admit({ way: 'dial-out', address: binding.source.address, account }, number, undefined);
     if (!admission.ok) {
       if (admission.refusal === 'license-ports') throw createError('VCBOX_ERR_LICENSE_PORTS', { ports: admission.ports ?? 0 });
+      if (admission.refusal === 'media-ports') throw createError('VCBOX_ERR_MEDIA_PORTS_FULL', { calls: admission.ports ?? 0 });
       if (admission.refusal === 'locked') throw createError('VCBOX_ERR_MEETING_LOCKED', { number });
       throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: admission.refusal === 'full' ? `the meeting is full (${admission.target?.capacity} participants)` : `the meeting is ${admission.refusal}` });
     }
@@ -368,7 +372,7 @@ export class MeetingCalls {
       await session.close('ack failed', 'failed');
       throw createError('VCBOX_ERR_INVITE_FAILED', { account, reason: (error as Error).message });
     }
-    this.#attach(dialog, session, { sessionSeconds: undefined, sessionHeaders: {} });
+    this.#attach(dialog, session);
     log2.info({ codec: answer.audioCodec }, 'invited into the meeting');
     return { participantId };
   }
@@ -405,7 +409,7 @@ export class MeetingCalls {
       await session.close('failed', 'failed');
       return { ok: false, refusal: 'media' };
     }
-    this.#attach(dialog, session, { sessionSeconds: undefined, sessionHeaders: {} });
+    this.#attach(dialog, session);
     log.info({ meeting: call.number, participant: session.id, role: session.role }, 'IVR caller joined the meeting');
     return { ok: true };
   }
@@ -413,11 +417,15 @@ export class MeetingCalls {
   /**
    * A call that outlived a control-plane restart, taken over (./call-takeover.ts): its dialog
    * (made again, ./adopted-dialog.ts) and its session (made again around the same record) go on
-   * as any call from its answer on — a BYE from the terminal ends the leg and closes the record.
+   * as any call from its answer on — a BYE from the terminal ends the leg and closes the record —
+   * and its session timer (kept with the session: RFC 4028) is expected again: the box does not
+   * know when the terminal last refreshed before the restart, so a whole interval counts from the
+   * take-over (a call is never ended early; one whose terminal stopped refreshing ends at most one
+   * interval later than without the restart).
    */
   resume(dialog: Srf.Dialog, session: ParticipantSession): void {
-    this.#attach(dialog, session, { sessionSeconds: undefined, sessionHeaders: {} });
-    log.info({ meeting: session.number, participant: session.id, role: session.role }, 'call taken over after a control-plane restart');
+    this.#attach(dialog, session);
+    log.info({ meeting: session.number, participant: session.id, role: session.role, sessionSeconds: session.sessionTimer?.seconds }, 'call taken over after a control-plane restart');
   }
 
   /** The participants with a SIP leg now. */
@@ -431,14 +439,23 @@ export class MeetingCalls {
     if (leg) this.#options.live.get(leg.session.number)?.participants.get(participantId)?.hangUp(reason);
   }
 
-  /** From the answer on: hang-ups, re-INVITEs, INFO, session timer; the session enters the meeting. */
-  #attach(dialog: Srf.Dialog, session: ParticipantSession, timer: DialogTimer): void {
+  /** From the answer on: hang-ups, re-INVITEs and UPDATEs, INFO, session timer; the session enters the meeting. */
+  #attach(dialog: Srf.Dialog, session: ParticipantSession): void {
     const { number, id: participantId } = session;
-    const { sessionHeaders } = timer;
+    const timer = session.sessionTimer;
+    const sessionHeaders = sessionHeadersOf(timer);
     const log2 = log.child({ meeting: number, participant: participantId });
-    const leg: Leg = { dialog, session, healing: false };
-    this.#legs.set(participantId, leg);
     let ended = false;
+    const leg: Leg = {
+      dialog,
+      session,
+      healing: false,
+      detach: () => {
+        ended = true;
+        clearTimeout(sessionTimer);
+      },
+    };
+    this.#legs.set(participantId, leg);
     const end = (reason: string, by: 'caller' | 'box') => {
       if (ended) return;
       ended = true;
@@ -449,12 +466,13 @@ export class MeetingCalls {
       log2.info({ by, reason }, 'left the meeting');
     };
     // Without a refresh (re-INVITE or UPDATE) within the interval the session is over (§10).
+    // (setTimeout runs on the monotonic clock: a jump of the wall clock neither fires nor delays it.)
     let sessionTimer: NodeJS.Timeout | undefined;
     const armSessionTimer = () => {
-      if (!timer.sessionSeconds) return;
+      if (!timer || ended) return;
       clearTimeout(sessionTimer);
-      const grace = Math.min(32, timer.sessionSeconds / 3);
-      sessionTimer = setTimeout(() => end('session timer expired (no refresh)', 'box'), (timer.sessionSeconds - grace) * 1000);
+      const grace = Math.min(32, timer.seconds / 3);
+      sessionTimer = setTimeout(() => end('session timer expired (no refresh)', 'box'), (timer.seconds - grace) * 1000);
       sessionTimer.unref();
     };
     armSessionTimer();
@@ -488,15 +506,58 @@ export class MeetingCalls {
         modifyRes.send(200, { body: sdp, headers: sessionHeaders });
       }),
     );
+    // An UPDATE refreshes the session as a re-INVITE does (RFC 4028 §7.4, many terminals refresh
+    // this way); one with an offer changes the media like a re-INVITE.
+    dialog.on(
+      'update',
+      guardRequest('meeting UPDATE', async (updateReq: Srf.SrfRequest, updateRes: Srf.SrfResponse) => {
+        armSessionTimer();
+        if (!updateReq.body) {
+          updateRes.send(200, { headers: sessionHeaders });
+          return;
+        }
+        let sdp: string;
+        try {
+          sdp = await session.updateSip(updateReq.body);
+        } catch (error) {
+          updateRes.send(488, `Not Acceptable Here - ${reasonPhrase(error as Error & { params?: { reason?: unknown } })}`, { headers: sdpWarning(error as Error) });
+          return;
+        }
+        dialog.local.sdp = sdp;
+        updateRes.send(200, { body: sdp, headers: { ...sessionHeaders, 'Content-Type': 'application/sdp' } });
+      }),
+    );
     session.enter((reason) => end(reason, 'box'));
   }
 
-  /** Ends every meeting call (the application is closing): BYE to each terminal, each session closed. */
-  close(): void {
+  /**
+   * Ends every meeting call (the whole appliance stops): BYE to each terminal saying `reason`,
+   * each session closed with it. Resolves once every BYE was answered or failed.
+   */
+  close(reason: string): Promise<unknown> {
+    const ends: Promise<unknown>[] = [];
     for (const leg of this.#legs.values()) {
-      void Promise.resolve(leg.dialog.destroy()).catch(() => undefined);
-      void leg.session.close('server-stopping');
+      leg.detach();
+      ends.push(Promise.resolve(leg.dialog.destroy({ headers: { Reason: `SIP;cause=200;text="${reason.replace(/"/g, "'")}"` } } as never)).catch(() => undefined));
+      ends.push(leg.session.close(reason));
     }
     this.#legs.clear();
+    return Promise.allSettled(ends);
+  }
+
+  /**
+   * The control plane stops alone (a restart, server/process/stop-intent.ts): every meeting call
+   * is left as it is for the next control plane to take over (./call-takeover.ts) — no BYE, its
+   * media leg in the meeting, its call record open, its live entry — and forgotten here (its
+   * session timer with it; the successor arms it again). Returns how many were handed over.
+   */
+  handOver(): number {
+    const count = this.#legs.size;
+    for (const leg of this.#legs.values()) {
+      leg.detach();
+      leg.session.handOver();
+    }
+    this.#legs.clear();
+    return count;
   }
 }

@@ -14,6 +14,7 @@
 import { recordAudit } from '../../audit/audit-log.ts';
 import type { Db } from '../../db/database.ts';
 import { getLogger } from '../../core/logger.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 const log = getLogger('sip-auth-lockout');
 
@@ -45,6 +46,7 @@ export class AuthLockout {
   readonly #records = new Map<string, FailureRecord>();
   #lastSweep = 0;
   #lastFullWarning = Number.NEGATIVE_INFINITY;
+  readonly #lockListeners: (() => void)[] = [];
 
   constructor(db: Db, policy: LockoutPolicy = DEFAULT_LOCKOUT) {
     this.#db = db;
@@ -56,8 +58,20 @@ export class AuthLockout {
     return this.#records.size;
   }
 
-  isLocked(source: string, now = Date.now()): boolean {
+  isLocked(source: string, now = monotonicMs()): boolean {
     return (this.#records.get(source)?.lockedUntil ?? 0) > now;
+  }
+
+  /** Every source locked out now, with the end of its lock-out (the signaling service's fast registrar is fed it). */
+  lockedOut(now = monotonicMs()): [string, number][] {
+    const out: [string, number][] = [];
+    for (const [source, record] of this.#records) if (record.lockedUntil > now) out.push([source, record.lockedUntil]);
+    return out;
+  }
+
+  /** `listener` runs at each new lock-out. */
+  onLocked(listener: () => void): void {
+    this.#lockListeners.push(listener);
   }
 
   succeeded(source: string): void {
@@ -65,7 +79,7 @@ export class AuthLockout {
   }
 
   /** One wrong password (or user name, or PIN) from `source`. */
-  failed(source: string, account: string, method: string, reason: string, now = Date.now()): void {
+  failed(source: string, account: string, method: string, reason: string, now = monotonicMs()): void {
     const { failures, durationMs } = this.#policy;
     this.#sweep(now);
     let record = this.#records.get(source);
@@ -80,6 +94,7 @@ export class AuthLockout {
     record.count = 0;
     record.firstAt = now;
     log.warn({ source, minutes: durationMs / 60_000 }, 'source locked out after repeated authentication failures');
+    for (const listener of this.#lockListeners) listener();
     recordAudit(this.#db, {
       actor: 'system',
       source,

@@ -21,6 +21,7 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { parseUri } from '../../signaling/sip/sip-uri.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 export type DigestAlgorithm = 'MD5' | 'SHA-256';
 
@@ -50,6 +51,16 @@ export type VerifyResult =
 export interface DigestOptions {
   readonly secret: Buffer;
   readonly nonceLifetimeMs?: number;
+  /**
+   * Nonces issued before this time are answered as stale: their use may have been recorded by
+   * a process that is gone (the signaling service's fast path after its restart).
+   */
+  readonly staleBefore?: number;
+}
+
+/** The key of the stateless nonces, derived from the application secret the SIP processes share. */
+export function nonceKey(applicationSecret: string): Buffer {
+  return createHash('sha256').update(`digest:${applicationSecret}`).digest();
 }
 
 const hash = (algorithm: DigestAlgorithm, text: string) =>
@@ -60,6 +71,18 @@ const hash = (algorithm: DigestAlgorithm, text: string) =>
  * every nonce issued up to the last forgotten one is answered as stale from then on.
  */
 const MAX_REMEMBERED_NONCES = 100_000;
+
+/** Random bytes drawn in blocks (one system call per 1 024 nonces, not one each); 6 per salt. */
+let saltPool = Buffer.alloc(0);
+let saltAt = 0;
+function nextSalt(): string {
+  if (saltAt + 6 > saltPool.length) {
+    saltPool = randomBytes(6 * 1024);
+    saltAt = 0;
+  }
+  saltAt += 6;
+  return saltPool.toString('base64url', saltAt - 6, saltAt);
+}
 
 /** A value from the request, fit to be quoted in a reason phrase or a log line: printable ASCII, bounded. */
 function shown(text: string | undefined, max = 80): string {
@@ -107,10 +130,34 @@ export class DigestAuthenticator {
   constructor(options: DigestOptions) {
     this.#secret = options.secret;
     this.#lifetime = options.nonceLifetimeMs ?? 300_000;
+    if (options.staleBefore !== undefined) this.#staleUpTo = options.staleBefore;
   }
 
-  /** `<time>.<salt>.<mac>`: the salt makes nonces issued in the same millisecond differ. */
-  #nonce(realm: string, source: string, at = Date.now(), salt = randomBytes(6).toString('base64url')): string {
+  /**
+   * Records the use an Authorization header made of its nonce, when another process accepted
+   * it (the SIP application answered 2xx): a replay of it is then refused here too. Only a
+   * genuine nonce's use is recorded (the header itself was checked there).
+   */
+  remember(header: string): void {
+    const params = parseDigest(header);
+    const nonce = params?.get('nonce');
+    if (!params || !nonce || nonce.length > 64) return;
+    const issued = this.#issuedAt(nonce);
+    if (!Number.isFinite(issued) || monotonicMs() - issued > this.#lifetime) return;
+    this.#forgetExpired();
+    const qop = params.get('qop');
+    const count = qop ? Number.parseInt(params.get('nc') ?? '', 16) : Number.POSITIVE_INFINITY;
+    if (!(count > 0)) return;
+    this.#used.set(nonce, Math.max(this.#used.get(nonce) ?? 0, count));
+  }
+
+  /**
+   * `<time>.<salt>.<mac>`: the salt makes nonces issued in the same millisecond differ. The time
+   * is on the monotonic clock (server/core/clock.ts), the same in every process of a boot: a
+   * nonce outlives a restart of the control plane, and a wall clock set back does not stretch
+   * its lifetime (nor a forward one cut it short).
+   */
+  #nonce(realm: string, source: string, at = Math.floor(monotonicMs()), salt = nextSalt()): string {
     const time = at.toString(36);
     return `${time}.${salt}.${this.#mac(time, salt, realm, source)}`;
   }
@@ -124,7 +171,7 @@ export class DigestAuthenticator {
   }
 
   /** Drops remembered nonces past their lifetime (oldest first), and the oldest beyond the cap. */
-  #forgetExpired(now = Date.now()): void {
+  #forgetExpired(now = monotonicMs()): void {
     for (const nonce of this.#used.keys()) {
       const issued = this.#issuedAt(nonce);
       const expired = now - issued > this.#lifetime;
@@ -188,8 +235,9 @@ export class DigestAuthenticator {
     if (wanted.length !== response.length || !timingSafeEqual(Buffer.from(wanted), Buffer.from(response.toLowerCase()))) {
       return { outcome: 'failed', username, reason: 'wrong password' };
     }
-    const now = Date.now();
-    if (now - issued > this.#lifetime || issued <= this.#staleUpTo) return { outcome: 'challenge', username, stale: true, reason: 'the nonce has expired' };
+    const now = monotonicMs();
+    // A time ahead of the clock: issued before a reboot (the monotonic clock started again).
+    if (issued > now || now - issued > this.#lifetime || issued <= this.#staleUpTo) return { outcome: 'challenge', username, stale: true, reason: 'the nonce has expired' };
     this.#forgetExpired(now);
     const last = this.#used.get(nonce);
     if (qop) {

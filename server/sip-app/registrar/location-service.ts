@@ -6,8 +6,16 @@
  * `registered` event (every accepted REGISTER's bindings, refreshes included) is how the firmware
  * rollout sees a terminal come back with a new version. With a store (./registration-store.ts)
  * the bindings outlive the process: restored at construction, every change written behind.
+ *
+ * A binding's `expiresAt` and `registeredAt` are wall-clock times (what the console shows, what
+ * the store keeps across restarts); whether it is still live is decided on the monotonic clock
+ * (server/core/clock.ts): its deadline is taken at entry — from a REGISTER or from the store —
+ * so a wall clock set forward expires no registration early, nor does one set back keep a
+ * gone terminal registered. What is left of a stored one is never more than the interval it
+ * was granted.
  */
 import { EventEmitter } from 'node:events';
+import { boundedRemainingMs, monotonicMs } from '../../core/clock.ts';
 import type { RegistrationStore } from './registration-store.ts';
 
 export const MAX_BINDINGS_PER_ACCOUNT = 5;
@@ -70,10 +78,14 @@ export interface LocationEvents {
   offline: [account: string];
   /** A binding added or refreshed by a REGISTER (with the User-Agent of that REGISTER). */
   registered: [binding: Binding];
+  /** The account's bindings changed (added, refreshed, removed, expired). */
+  changed: [account: string];
 }
 
 export class LocationService extends EventEmitter<LocationEvents> {
   readonly #bindings = new Map<string, Binding[]>();
+  /** Each binding's deadline on the monotonic clock. */
+  readonly #liveUntil = new WeakMap<Binding, number>();
   readonly #sweeper: NodeJS.Timeout;
   readonly #store: RegistrationStore | undefined;
   #closed = false;
@@ -84,6 +96,7 @@ export class LocationService extends EventEmitter<LocationEvents> {
     this.#store = options.store;
     if (this.#store) {
       for (const binding of this.#store.load()) {
+        this.#enter(binding);
         const list = this.#bindings.get(binding.account);
         if (list) list.push(binding);
         else this.#bindings.set(binding.account, [binding]);
@@ -94,13 +107,27 @@ export class LocationService extends EventEmitter<LocationEvents> {
     this.#sweeper.unref();
   }
 
-  /** Live bindings of an account. */
-  lookup(account: string, now = Date.now()): Binding[] {
-    return (this.#bindings.get(account) ?? []).filter((b) => b.expiresAt > now);
+  /** Notes a binding's deadline on the monotonic clock, from its wall-clock expiry (at most its granted interval from now). */
+  #enter(binding: Binding): void {
+    this.#liveUntil.set(binding, monotonicMs() + boundedRemainingMs(binding.expiresAt, Math.max(0, binding.expiresAt - binding.registeredAt)));
+  }
+
+  #live(binding: Binding, now: number): boolean {
+    return (this.#liveUntil.get(binding) ?? 0) > now;
+  }
+
+  /** Seconds a binding has left (0 when it is not live). */
+  secondsLeft(binding: Binding, now = monotonicMs()): number {
+    return Math.max(0, Math.round(((this.#liveUntil.get(binding) ?? 0) - now) / 1000));
+  }
+
+  /** Live bindings of an account (`now`: monotonic ms). */
+  lookup(account: string, now = monotonicMs()): Binding[] {
+    return (this.#bindings.get(account) ?? []).filter((b) => this.#live(b, now));
   }
 
   /** Every account with at least one live binding. */
-  online(now = Date.now()): { account: string; bindings: Binding[] }[] {
+  online(now = monotonicMs()): { account: string; bindings: Binding[] }[] {
     const out: { account: string; bindings: Binding[] }[] = [];
     for (const account of this.#bindings.keys()) {
       const bindings = this.lookup(account, now);
@@ -115,7 +142,8 @@ export class LocationService extends EventEmitter<LocationEvents> {
    * nothing, when the account would end up with more than MAX_BINDINGS_PER_ACCOUNT.
    */
   apply(account: string, updates: Binding[], removals: string[]): boolean {
-    const now = Date.now();
+    const now = monotonicMs();
+    for (const update of updates) this.#enter(update);
     const wasOnline = this.lookup(account, now).length > 0;
     let next = this.lookup(account, now).filter((b) => !removals.includes(b.contact));
     for (const update of updates) {
@@ -126,6 +154,7 @@ export class LocationService extends EventEmitter<LocationEvents> {
     if (next.length === 0) this.#bindings.delete(account);
     else this.#bindings.set(account, next);
     this.#store?.changed(account);
+    this.emit('changed', account);
     const isOnline = next.length > 0;
     if (isOnline && !wasOnline) this.emit('online', account);
     if (!isOnline && wasOnline) this.emit('offline', account);
@@ -135,14 +164,17 @@ export class LocationService extends EventEmitter<LocationEvents> {
 
   removeAll(account: string): void {
     this.#store?.changed(account);
+    this.emit('changed', account);
     if (this.#bindings.delete(account)) this.emit('offline', account);
   }
 
-  sweep(now = Date.now()): void {
+  /** Drops the bindings past their deadline (`now`: monotonic ms). */
+  sweep(now = monotonicMs()): void {
     for (const [account, bindings] of this.#bindings) {
-      const live = bindings.filter((b) => b.expiresAt > now);
+      const live = bindings.filter((b) => this.#live(b, now));
       if (live.length === bindings.length) continue;
       this.#store?.changed(account);
+      this.emit('changed', account);
       if (live.length === 0) {
         this.#bindings.delete(account);
         this.emit('offline', account);

@@ -28,6 +28,8 @@ export interface RegistrarOptions {
   readonly maxExpires?: number;
   /** Addresses that keep failing authentication (shared with INVITE). */
   readonly lockout: AuthLockout;
+  /** Runs after each REGISTER of an account was answered, whatever the answer (./registrar-feed.ts). */
+  readonly handled?: (account: string) => void;
 }
 
 export class Registrar {
@@ -49,6 +51,14 @@ export class Registrar {
       return;
     }
     const number = dial.number;
+    try {
+      this.#handleAccount(req, res, source, number);
+    } finally {
+      this.#options.handled?.(number);
+    }
+  };
+
+  #handleAccount(req: Srf.SrfRequest, res: Srf.SrfResponse, source: string, number: string): void {
     const realm = this.#options.realm();
     const algorithms = this.#options.algorithms();
     const challenge = (stale: boolean) =>
@@ -90,7 +100,7 @@ export class Registrar {
     }
     this.#options.lockout.succeeded(source);
     this.#bind(req, res, number);
-  };
+  }
 
   #bind(req: Srf.SrfRequest, res: Srf.SrfResponse, account: string): void {
     const minExpires = this.#options.minExpires ?? 60;
@@ -101,6 +111,7 @@ export class Registrar {
     const cseq = Number.parseInt(req.get('CSeq') ?? '0', 10);
     const userAgent = req.get('User-Agent') ?? '';
     const { model, version } = parseUserAgent(userAgent);
+    // Wall-clock: what the console shows and the store keeps; the location service decides liveness on the monotonic clock.
     const now = Date.now();
 
     if (contacts.length === 1 && contacts[0] === '*') {
@@ -154,7 +165,7 @@ export class Registrar {
     const live = this.#options.location.lookup(account);
     const headers: Record<string, string> = { Date: new Date().toUTCString() };
     if (live.length > 0) {
-      headers.Contact = live.map((b) => `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`).join(', ');
+      headers.Contact = live.map((b) => `<${b.contact}>;expires=${this.#options.location.secondsLeft(b)}`).join(', ');
     }
     log.debug({ account, contacts: live.length, source: req.source_address, protocol: req.protocol, userAgent }, 'registered');
     res.send(200, { headers });

@@ -18,6 +18,7 @@ import type { Db } from '../../db/database.ts';
 import { getLogger } from '../../core/logger.ts';
 import type { Binding } from './location-service.ts';
 import { DONE_SEQ, type RegistrationRow, type WriteResult, writeBatch } from './registration-writer.ts';
+import { monotonicMs } from '../../core/clock.ts';
 
 const log = getLogger('registration-store');
 
@@ -168,10 +169,10 @@ export class RegistrationStore {
     this.#writer = undefined;
     try {
       if (writer && this.#done) {
-        const deadline = Date.now() + CLOSE_WAIT_MS;
+        const deadline = monotonicMs() + CLOSE_WAIT_MS;
         let finished = Atomics.load(this.#done, DONE_SEQ);
-        while (finished < this.#seq && Date.now() < deadline) {
-          Atomics.wait(this.#done, DONE_SEQ, finished, deadline - Date.now());
+        while (finished < this.#seq && monotonicMs() < deadline) {
+          Atomics.wait(this.#done, DONE_SEQ, finished, deadline - monotonicMs());
           finished = Atomics.load(this.#done, DONE_SEQ);
         }
         if (finished < this.#seq) log.warn({ batches: this.#seq - finished }, 'the registration writer did not finish in time; writing inline');

@@ -1,7 +1,8 @@
 /**
  * The dashboard (spec "Dashboard & status"), refreshed every 10 s: system time, uptime,
  * version, online users, live meetings and the licence (status, ports in use of those allowed,
- * expiry), each a link to its page; CPU, memory,
+ * expiry), each a link to its page; the media ports by the manual's rule (in use of the MCU
+ * range, calls that still fit, red when none does); CPU, memory,
  * network and disk cards — a click opens the metric's chart over the last 1, 6 or 24 hours
  * (./dashboard-chart.ts, uPlot) — and the status of each service.
  */
@@ -22,6 +23,8 @@ const w = words({
     licenseNone: 'not activated: no new accounts, meetings audio only',
     licenseLine: '{status}: {inUse} of {ports} ports in use{until}',
     licenseUntil: ', until {date} ({days} days left)',
+    mediaPorts: 'Media ports',
+    mediaPortsLine: '{inUse} of {range} in use: {fit} more calls fit, {contentFit} with content',
     trial: 'trial',
     active: 'active',
     expired: 'expired',
@@ -58,6 +61,8 @@ const w = words({
     licenseNone: '尚未激活：不能新建账号，会议仅音频',
     licenseLine: '{status}：已用 {inUse} / {ports} 路并发{until}',
     licenseUntil: '，有效期至 {date}（剩 {days} 天）',
+    mediaPorts: '媒体端口',
+    mediaPortsLine: '已用 {inUse} / {range}：还可接入 {fit} 路呼叫，带辅流 {contentFit} 路',
     trial: '试用',
     active: '有效',
     expired: '已过期',
@@ -94,6 +99,8 @@ interface Dashboard {
   liveMeetings: number;
   participants: number;
   license: { status: string; ports: number | null; portsInUse: number; validUntil: string | null; daysLeft: number | null } | null;
+  /** The manual's rule: 6 ports a call, 8 with content, against the MCU range. */
+  mediaPorts: { inUse: number; contentCalls: number; range: number; callsThatFit: number; contentCallsThatFit: number };
   system: {
     cpuPercent: number | null;
     memory: { usedBytes: number; totalBytes: number; percent: number } | null;
@@ -168,6 +175,12 @@ export async function renderDashboard(root: HTMLElement, onError: (error: unknow
       el('div', { className: 'card-stat' }, el('span', { className: 'label' }, w('onlineUsers')), el('strong', {}, usersLink)),
       el('div', { className: 'card-stat' }, el('span', { className: 'label' }, w('liveMeetings')), el('strong', {}, meetingsLink)),
       el('div', { className: 'card-stat', id: 'dashboard-license' }, el('span', { className: 'label' }, w('license')), el('strong', {}, el('a', { href: '#license' }, licenseText(data.license)))),
+      el(
+        'div',
+        { className: data.mediaPorts.callsThatFit === 0 ? 'card-stat quality red' : 'card-stat', id: 'dashboard-media-ports' },
+        el('span', { className: 'label' }, w('mediaPorts')),
+        el('strong', {}, w('mediaPortsLine', { inUse: String(data.mediaPorts.inUse), range: String(data.mediaPorts.range), fit: String(data.mediaPorts.callsThatFit), contentFit: String(data.mediaPorts.contentCallsThatFit) })),
+      ),
     ),
     el(
       'div',
