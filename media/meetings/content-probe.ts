@@ -10,6 +10,7 @@
  * changes, and when a new highest frame rate or bitrate is seen. `close()` is idempotent.
  */
 import type { types } from 'mediasoup';
+import { monotonicMs } from '../../server/core/clock.ts';
 import { getLogger } from '../../server/core/logger.ts';
 import { h264PayloadSize, readRtp, type VideoSize, vp8PayloadSize } from '../rtp/video-shape.ts';
 
@@ -33,7 +34,7 @@ export class ContentProbe {
   readonly #transport: types.DirectTransport;
   readonly #consumer: types.Consumer;
   readonly #h264: boolean;
-  readonly #startedAt = Date.now();
+  readonly #startedAt = monotonicMs();
   readonly #onChange: () => void;
   readonly #askKeyFrame: () => void;
   #size: VideoSize | undefined;
@@ -86,7 +87,7 @@ export class ContentProbe {
   }
 
   get shape(): ContentShape {
-    return { size: this.#size, peakFps: this.#peakFps, peakKbps: this.#peakKbps, ageMs: Date.now() - this.#startedAt };
+    return { size: this.#size, peakFps: this.#peakFps, peakKbps: this.#peakKbps, ageMs: monotonicMs() - this.#startedAt };
   }
 
   get closed(): boolean {
@@ -96,7 +97,7 @@ export class ContentProbe {
   #packet(packet: Buffer): void {
     const rtp = readRtp(packet);
     if (!rtp) return;
-    const now = Date.now();
+    const now = monotonicMs();
     if (this.#windowStart === 0) this.#windowStart = now;
     this.#windowBytes += packet.length;
     if (rtp.timestamp !== this.#lastTimestamp) {

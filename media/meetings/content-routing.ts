@@ -30,6 +30,7 @@
  */
 import type { types } from 'mediasoup';
 import { createError } from '../../server/core/errors.ts';
+import { monotonicMs } from '../../server/core/clock.ts';
 import { getLogger } from '../../server/core/logger.ts';
 import { terminalMaxHeight } from '../mcu/video-policy.ts';
 import { ContentProbe, type ContentShape } from './content-probe.ts';
@@ -346,7 +347,7 @@ export class ContentRouting {
 
   /** SIP INFO to a SIP presenter for a content key frame, at most one a second. */
   #askPresenter(participantId: string): void {
-    const now = Date.now();
+    const now = monotonicMs();
     if (now - (this.#askedAt.get(participantId) ?? 0) < 1000) return;
     this.#askedAt.set(participantId, now);
     this.#roster.keyFrameNeeded(participantId);

@@ -23,6 +23,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { types } from 'mediasoup';
+import { monotonicMs } from '../../server/core/clock.ts';
 import { getLogger } from '../../server/core/logger.ts';
 import { VIDEO_FEEDBACK } from '../rtp/rtcp-feedback.ts';
 
@@ -84,8 +85,8 @@ export function h264Level(height: number): { readonly level: string; readonly pr
 async function inputBound(port: number, timeoutMs: number): Promise<boolean> {
   // ffmpeg binds its RTP input on every address (0.0.0.0); loopback counts too.
   const wanted = new Set(['0100007F', '00000000'].map((host) => `${host}:${port.toString(16).toUpperCase().padStart(4, '0')}`));
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  const deadline = monotonicMs() + timeoutMs;
+  while (monotonicMs() < deadline) {
     const table = await readFile('/proc/net/udp', 'utf8').catch(() => undefined);
     if (table === undefined) return false;
     if (table.split('\n').some((line) => wanted.has(line.trim().split(/\s+/)[1] ?? ''))) return true;
@@ -239,8 +240,8 @@ export class VideoTranscoder {
     let askedAt = 0;
     // A key frame from the source (PLI/FIR; a SIP source by SIP INFO too), at most one in 400 ms.
     const ask = (): void => {
-      if (this.#closed || Date.now() - askedAt < 400) return;
-      askedAt = Date.now();
+      if (this.#closed || monotonicMs() - askedAt < 400) return;
+      askedAt = monotonicMs();
       void consumer.requestKeyFrame().catch(() => undefined);
       onSourceKeyFrame?.();
     };
