@@ -88,16 +88,18 @@ t.test("a browser's shared screen is the content layout's input for terminals wi
   await screen.restart();
   // The big pane is the top-left 2/3 of the picture: the slides' left half blue, right half yellow.
   const slidesBig = () => screen.nameAt(1 / 6, 1 / 3) === 'blue' && screen.nameAt(1 / 2, 1 / 3) === 'yellow';
-  await waitFor('the slides in the big pane', 30_000, slidesBig).catch(() => undefined);
+  await waitFor('the slides in the big pane', 45_000, slidesBig).catch(() => undefined);
   t.equal(screen.nameAt(1 / 6, 1 / 3), 'blue', `the viewer decodes the slides' blue half in the big pane (${screen.frames} frames)`);
   t.equal(screen.nameAt(1 / 2, 1 / 3), 'yellow', 'and their yellow half');
 
   // The composed-view browser: its one picture becomes the content layout.
-  await waitFor("the slides in the watcher's composed view", 30_000, async () => (await composedColourAt(watcher, 1 / 6, 1 / 3)) === 'blue' && (await composedColourAt(watcher, 1 / 2, 1 / 3)) === 'yellow').catch(() => undefined);
+  await waitFor("the slides in the watcher's composed view", 45_000, async () => (await composedColourAt(watcher, 1 / 6, 1 / 3)) === 'blue' && (await composedColourAt(watcher, 1 / 2, 1 / 3)) === 'yellow').catch(() => undefined);
   t.equal(await composedColourAt(watcher, 1 / 6, 1 / 3), 'blue', "the watcher's composed view shows the slides big: blue…");
   t.equal(await composedColourAt(watcher, 1 / 2, 1 / 3), 'yellow', '…and yellow');
   const watcherView = (await watcher.page.evaluate('window.vcboxJoin.contentView()')) as { shown: boolean };
   t.equal(watcherView.shown, false, 'no separate content view on the composed view: one picture to decode');
+  // (The page asks for its composed picture again at each content notification: wait for the new one's frames.)
+  await waitFor("the presenter's composed view", 30_000, async () => (await composedColourAt(presenter, 1 / 6, 1 / 3)) === 'red').catch(() => undefined);
   t.equal(await composedColourAt(presenter, 1 / 6, 1 / 3), 'red', "the presenter's own composed view keeps the people (the camera where the slides would be)");
 
   // The share stops: the viewer and the watcher are back on the meeting's picture.
@@ -105,10 +107,10 @@ t.test("a browser's shared screen is the content layout's input for terminals wi
   await waitFor('the floor free', 10_000, () => floors.presenterOf(room.number) === null);
   await waitFor('the content layout to end', 15_000, () => box.media?.pictureState(room.number, viewerId)?.content === undefined);
   await screen.restart();
-  await waitFor('the 2×2 again', 20_000, () => screen.nameAt(1 / 6, 1 / 3) === 'red').catch(() => undefined);
+  await waitFor('the 2×2 again', 40_000, () => screen.nameAt(1 / 6, 1 / 3) === 'red').catch(() => undefined);
   t.equal(box.media?.pictureState(room.number, viewerId)?.layout, '2x2', "the viewer's picture is the 2×2 again");
   t.equal(screen.nameAt(1 / 6, 1 / 3), 'red', 'the camera where the slides were: no slides any more');
-  await waitFor("the watcher's 2×2 again", 20_000, async () => (await composedColourAt(watcher, 1 / 6, 1 / 3)) === 'red').catch(() => undefined);
+  await waitFor("the watcher's 2×2 again", 40_000, async () => (await composedColourAt(watcher, 1 / 6, 1 / 3)) === 'red').catch(() => undefined);
   t.equal(await composedColourAt(watcher, 1 / 6, 1 / 3), 'red', 'the watcher sees the 2×2 again, without slides');
   t.same([...presenter.errors, ...watcher.errors], [], 'no errors on the pages');
 
