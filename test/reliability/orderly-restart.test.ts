@@ -21,9 +21,9 @@ import t from 'tap';
 import { alive, startAppliance } from '../helpers/appliance.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
 import { DialogTerminal } from '../helpers/dialog-terminal.ts';
-import { afterSilence, dominantFrequency } from '../helpers/ffmpeg.ts';
-import { joinMeeting, pcmaMedia, pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
-import { decodeG711, g711Tone, openTerminals, type RtpTerminal } from '../helpers/rtp-terminal.ts';
+import { pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
+import { g711Tone, openTerminals } from '../helpers/rtp-terminal.ts';
+import { heardUntilTalking, startTwoTalkers, talking } from '../helpers/two-talkers.ts';
 
 const box = await startAppliance();
 t.teardown(() => box.interrupt(20_000));
@@ -44,36 +44,13 @@ const participants = async (): Promise<string[]> =>
 const recordsOf = async (...callers: string[]): Promise<Json[]> =>
   ((await admin.call('GET', '/api/v1/call-records?period=all&pageSize=500')).body.items as Json[]).filter((r) => callers.includes(r.caller));
 
-/** What A and B hear over the next 4 s: the dominant frequency of each after its first second of sound. */
-async function listen(a: RtpTerminal, b: RtpTerminal): Promise<{ heardByA: number; heardByB: number }> {
-  a.received.length = 0;
-  b.received.length = 0;
-  await new Promise((resolve) => setTimeout(resolve, 4000));
-  if (a.received.length < 50 || b.received.length < 50) return { heardByA: 0, heardByB: 0 };
-  return {
-    heardByA: Math.round(dominantFrequency(afterSilence(await decodeG711('mulaw', a.payloadOf(0)), 8000, 1), 8000)),
-    heardByB: Math.round(dominantFrequency(afterSilence(await decodeG711('alaw', b.payloadOf(8)), 8000, 1), 8000)),
-  };
-}
-const talking = (h: { heardByA: number; heardByB: number }) => Math.abs(h.heardByA - 1000) < 60 && Math.abs(h.heardByB - 440) < 40;
 
 t.test('SIGTERM to the control plane alone: the calls are left to the next one, which takes them over', async (t) => {
-  const { a, b } = await openTerminals(t, 'a', 'b');
-  t.teardown(() => {
-    a.stop();
-    b.stop();
-  });
-  const target = `127.0.0.1:${box.sipPort}`;
-  // Long enough to span the stop, the restart and the listening; then sipp hangs up (BYE).
-  const legA = await joinMeeting(target, { dial: ROOM, name: 'Ann', media: pcmuMedia(a.port), hold: 70_000 });
-  const legB = await joinMeeting(target, { dial: ROOM, name: 'Bob', media: pcmaMedia(b.port), hold: 70_000 });
-  const [toneA, toneB] = await Promise.all([g711Tone('mulaw', 440, 60), g711Tone('alaw', 1000, 60)]);
-  void a.send(legA.answeredPort, toneA, { payloadType: 0, frameBytes: 160, timestampStep: 160 });
-  void b.send(legB.answeredPort, toneB, { payloadType: 8, frameBytes: 160, timestampStep: 160 });
+  // Long enough to span the stop, the restart and the listening; then sipp hangs up (BYE). (Ann and Bob talk: test/helpers/two-talkers.ts)
+  const { a, b, legA, legB } = await startTwoTalkers(t, `127.0.0.1:${box.sipPort}`, ROOM);
   await waitFor('both in the live meeting', 10_000, async () => (await participants()).length === 2);
   // The meeting's audio may take a moment to settle on a loaded machine: listen at most three times.
-  let before = await listen(a, b);
-  for (let attempt = 1; attempt < 3 && !talking(before); attempt++) before = await listen(a, b);
+  const before = await heardUntilTalking({ a, b });
   t.ok(talking(before), `they hear each other (${JSON.stringify(before)})`);
 
   const [pid] = pidsOf('control-plane').slice(-1);
@@ -92,8 +69,7 @@ t.test('SIGTERM to the control plane alone: the calls are left to the next one, 
 
   const gaps = [gapA.stop(), gapB.stop()];
   // As before the restart: on a loaded machine listen at most three times.
-  let after = await listen(a, b);
-  for (let attempt = 1; attempt < 3 && !talking(after); attempt++) after = await listen(a, b);
+  const after = await heardUntilTalking({ a, b });
   t.ok(talking(after), `they go on hearing each other after the restart (${JSON.stringify(after)})`);
   t.comment(`longest pause in the RTP Ann and Bob received across the SIGTERM and restart: ${gaps.join(' ms, ')} ms`);
   t.same(await participants(), ['Ann', 'Bob'], 'the console lists both in the live meeting again');
