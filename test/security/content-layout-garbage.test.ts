@@ -8,7 +8,6 @@
  * on, the viewer's call goes on, and real slides sent afterwards are shown.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import t from 'tap';
 import { contentLine, parseSdp } from '../../media/sdp/sip-sdp.ts';
@@ -16,6 +15,7 @@ import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { BfcpClient, type BfcpClientEvent, overallStatus } from '../helpers/bfcp-client.ts';
 import { bfcpOf, contentOffer, joinWithContent } from '../helpers/content-terminal.ts';
 import { joinMeeting, pcmuVp8Media, UNTIL_HUNG_UP, waitFor } from '../helpers/meeting-terminal.ts';
+import { sendH264Garbage } from '../helpers/h264-garbage.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
@@ -28,28 +28,6 @@ const room = new VmrStore(box.db).create({ name: 'Garbage content room', number:
 const target = `127.0.0.1:${box.port}`;
 const granted = (e: BfcpClientEvent) => e.prim === 'FloorRequestStatus' && overallStatus(e) === 'Granted';
 
-/** `count` RTP packets of garbage as H.264 payload type 109 from `socket` to `port`, 200 a second. */
-async function sendGarbage(socket: dgram.Socket, port: number, count: number): Promise<void> {
-  const ssrc = randomInt(1, 0x7fffffff);
-  let seq = randomInt(0, 0xffff);
-  let ts = randomInt(0, 0x7fffffff);
-  const nalTypes = [1, 5, 7, 8, 24, 28, 28, 28, 6, 9, 0, 31];
-  for (let i = 0; i < count; i++) {
-    const header = Buffer.alloc(12);
-    header.writeUInt8(0x80, 0);
-    header.writeUInt8((randomInt(0, 4) === 0 ? 0x80 : 0) | 109, 1);
-    // Mostly in order, sometimes jumping back or far ahead.
-    seq = (seq + (randomInt(0, 10) === 0 ? randomInt(0, 0xffff) : 1)) & 0xffff;
-    ts = (ts + (randomInt(0, 10) === 0 ? randomInt(0, 0x7fffffff) : 18000)) >>> 0;
-    header.writeUInt16BE(seq, 2);
-    header.writeUInt32BE(ts, 4);
-    header.writeUInt32BE(ssrc, 8);
-    const payload = randomBytes(randomInt(2, 1100));
-    payload[0] = (payload[0] ?? 0) & 0xe0 | (nalTypes[randomInt(0, nalTypes.length)] ?? 1);
-    socket.send(Buffer.concat([header, payload]), port, '127.0.0.1');
-    if (i % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 t.test('garbage content from the floor holder does not break the picture terminals without a content line share', async (t) => {
   const audio = await openTerminals(t, 'attacker', 'viewer');
@@ -80,7 +58,7 @@ t.test('garbage content from the floor holder does not break the picture termina
   const contentPort = contentLine(answer.media)?.port ?? 0;
   const socket = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind(contentFrom, '127.0.0.1', resolve));
-  await sendGarbage(socket, contentPort, 1200);
+  await sendH264Garbage(socket, contentPort, 1200);
   await new Promise<void>((resolve) => socket.close(() => resolve()));
 
   t.equal(box.media?.pictureState(room.number, viewerId)?.pid, pid, 'the same compositor process: it did not die on the garbage');

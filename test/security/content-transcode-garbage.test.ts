@@ -10,7 +10,6 @@
  * receiver transcoded to mode 1, decoded blue.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import t from 'tap';
 import { contentLine, parseSdp } from '../../media/sdp/sip-sdp.ts';
@@ -18,6 +17,7 @@ import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { BfcpClient, type BfcpClientEvent, overallStatus } from '../helpers/bfcp-client.ts';
 import { bfcpOf, contentOffer, contentReceiver, joinWithContent } from '../helpers/content-terminal.ts';
 import { waitFor } from '../helpers/meeting-terminal.ts';
+import { sendH264Garbage } from '../helpers/h264-garbage.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
@@ -28,31 +28,6 @@ const room = new VmrStore(box.db).create({ name: 'Garbage transcode room', numbe
 const target = `127.0.0.1:${box.port}`;
 const granted = (e: BfcpClientEvent) => e.prim === 'FloorRequestStatus' && overallStatus(e) === 'Granted';
 
-/** `count` RTP packets of garbage as H.264 payload type 109 from `socket` to `port`, about 200 a second; a third are parameter sets. */
-async function sendGarbage(socket: dgram.Socket, port: number, count: number): Promise<void> {
-  const ssrc = randomInt(1, 0x7fffffff);
-  let seq = randomInt(0, 0xffff);
-  let ts = randomInt(0, 0x7fffffff);
-  const nalTypes = [7, 7, 7, 7, 1, 5, 8, 24, 28, 28, 6, 9, 0, 31];
-  for (let i = 0; i < count; i++) {
-    const header = Buffer.alloc(12);
-    header.writeUInt8(0x80, 0);
-    header.writeUInt8((randomInt(0, 4) === 0 ? 0x80 : 0) | 109, 1);
-    seq = (seq + (randomInt(0, 10) === 0 ? randomInt(0, 0xffff) : 1)) & 0xffff;
-    ts = (ts + (randomInt(0, 10) === 0 ? randomInt(0, 0x7fffffff) : 18000)) >>> 0;
-    header.writeUInt16BE(seq, 2);
-    header.writeUInt32BE(ts, 4);
-    header.writeUInt32BE(ssrc, 8);
-    const payload = randomBytes(randomInt(2, 1100));
-    const type = nalTypes[randomInt(0, nalTypes.length)] ?? 1;
-    payload[0] = ((payload[0] ?? 0) & 0xe0) | type;
-    // Some parameter sets that parse far (all-ones: Exp-Golomb codes that never end), some huge sizes.
-    if (type === 7 && i % 3 === 0) payload.fill(0xff, 1);
-    if (type === 7 && i % 3 === 1 && payload.length > 20) payload.fill(0x00, 4, 20);
-    socket.send(Buffer.concat([header, payload]), port, '127.0.0.1');
-    if (i % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 t.test('garbage H.264 from the floor holder does not harm the probe, the transcoder or the calls; real slides after it are transcoded', async (t) => {
   const audio = await openTerminals(t, 'attacker', 'receiver');
@@ -78,7 +53,7 @@ t.test('garbage H.264 from the floor holder does not harm the probe, the transco
   const contentPort = contentLine(parseSdp(attacker.answer).media)?.port ?? 0;
   const socket = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind(contentFrom, '127.0.0.1', resolve));
-  await sendGarbage(socket, contentPort, 1500);
+  await sendH264Garbage(socket, contentPort, 1500, { nalTypes: [7, 7, 7, 7, 1, 5, 8, 24, 28, 28, 6, 9, 0, 31], parameterSetTraps: true });
   await new Promise<void>((resolve) => socket.close(() => resolve()));
   const state = box.media?.contentState(room.number);
   t.ok(idOf('Attacker') && idOf('Receiver'), 'both calls go on');
