@@ -5,7 +5,7 @@
  * check fail; a plain TCP client at the TLS port is dropped while the holder keeps the floor.
  * The meetings' TLS listener follows the certificate folder: once an import replaces the files,
  * new clients verify the box against the new certificate (not the old), and a connection made
- * before goes on.
+ * before goes on; garbage written in its place is refused and the last good one stays in use.
  */
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
@@ -118,6 +118,11 @@ t.test('the TLS listener follows the box certificate file: a replaced certificat
   t.equal(now, fingerprint(next.certFile), 'new handshakes present the replaced certificate');
   const after = await connect(ids.userId, next.certFile);
   t.equal(after.connected.verified, true, "and libre's client verifies the box against it");
+  // A broken file in its place (an interrupted copy, garbage): the listener keeps the certificate it has.
+  writeFileSync(`${files.certFile}.tmp`, 'not a certificate\n');
+  renameSync(`${files.certFile}.tmp`, files.certFile);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  t.equal(await presented(), fingerprint(next.certFile), 'a garbage certificate file is refused: new handshakes keep the last good one');
   const hello = await before.client.request('hello', 'Hello');
   t.equal(hello.prim, 'HelloAck', 'the connection made before the change goes on');
 });
