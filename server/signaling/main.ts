@@ -9,7 +9,6 @@
  * (VCBOX_SIP_PORT / VCBOX_SIP_TLS_PORT, sip.port / sip.tlsPort in the JSON file) overrides
  * the stored setting for this run; the control channel says so.
  */
-import { statSync } from 'node:fs';
 import path from 'node:path';
 import { dataPaths, loadConfig } from '../core/config.ts';
 import { getLogger, initLogging } from '../core/logger.ts';
@@ -19,7 +18,7 @@ import { openState } from '../process/open-state.ts';
 import { runService } from '../core/service-lifecycle.ts';
 import type { Settings } from '../settings/settings-schema.ts';
 import { SettingsWatcher } from '../settings/settings-watcher.ts';
-import { certificateFiles, ensureCertificate } from '../tls/self-signed-certificate.ts';
+import { certificateStamp, ensureCertificate } from '../tls/self-signed-certificate.ts';
 import { applicationSecret } from './application-secret.ts';
 import { AccountStore } from '../accounts/account-store.ts';
 import { type DigestAlgorithm, nonceKey } from '../sip-app/registrar/digest-auth.ts';
@@ -95,14 +94,8 @@ await runService('signaling service', async () => {
     throw error;
   }
 
-  const certFile = certificateFiles(paths.certificates).certFile;
-  const certStamp = () => {
-    try {
-      return statSync(certFile).mtimeMs;
-    } catch {
-      return 0;
-    }
-  };
+  // The certificate file's identity (server/tls): an import or a restore replaces the file.
+  const certStamp = () => certificateStamp(paths.certificates);
   let certificateSeen = certStamp();
   let failures: ListenerFailure[] = [];
   let applying: Promise<unknown> = Promise.resolve();
