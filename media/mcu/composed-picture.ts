@@ -14,6 +14,7 @@
 import { randomInt } from 'node:crypto';
 import type { types } from 'mediasoup';
 import { getLogger } from '../../server/core/logger.ts';
+import { createError } from '../../server/core/errors.ts';
 import { VIDEO_FEEDBACK } from '../rtp/rtcp-feedback.ts';
 import { type Canvas, type CompositorOutput, CompositorProcess } from './compositor-process.ts';
 import { contentLayout, effectiveLayout, type Layout, type LayoutChoice, type LayoutLimits, type Pane, panes } from './layouts.ts';
@@ -98,6 +99,8 @@ export class ComposedPicture {
   readonly #assignment: PaneAssignment;
   readonly #inputs = new Map<string, Input>();
   readonly #outputs = new Map<string, Output>();
+  /** Outputs being made: a second request for the same one waits for it instead of making a twin the compositor does not feed. */
+  readonly #outputsStarting = new Map<string, Promise<types.Producer>>();
   #pollTimer: NodeJS.Timeout;
   /** A refresh again soon: an input that is wanted could not be added (the compositor was slow or refused). */
   #retryTimer: NodeJS.Timeout | undefined;
@@ -265,16 +268,26 @@ export class ComposedPicture {
     return this.#compositor.commit();
   }
 
-  /** The producer carrying the picture as `target` decodes it (made on first request). */
-  async output(target: PictureTarget): Promise<types.Producer> {
+  /** The producer carrying the picture as `target` decodes it (made on first request; one per codec, mode and height). */
+  output(target: PictureTarget): Promise<types.Producer> {
     const canvas = this.#options.canvas;
     const height = Math.min(canvas.height, Math.max(144, target.height)) & ~1;
-    const width = Math.round((height * canvas.width) / canvas.height / 2) * 2;
     const h264 = target.mimeType === 'video/H264';
     const mode = h264 ? (target.packetizationMode ?? 1) : 1;
     const id = `${h264 ? 'H264' : 'VP8'}-${mode}-${height}`;
     const existing = this.#outputs.get(id);
-    if (existing && !existing.producer.closed) return existing.producer;
+    if (existing && !existing.producer.closed) return Promise.resolve(existing.producer);
+    const starting = this.#outputsStarting.get(id);
+    if (starting) return starting;
+    const made = this.#makeOutput(id, target.mimeType, mode, height).finally(() => this.#outputsStarting.delete(id));
+    this.#outputsStarting.set(id, made);
+    return made;
+  }
+
+  async #makeOutput(id: string, mimeType: PictureTarget['mimeType'], mode: number, height: number): Promise<types.Producer> {
+    const canvas = this.#options.canvas;
+    const width = Math.round((height * canvas.width) / canvas.height / 2) * 2;
+    const h264 = mimeType === 'video/H264';
     const transport = await this.#router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: true });
     try {
       const ssrc = randomInt(1, 0x7fffffff);
@@ -284,7 +297,7 @@ export class ComposedPicture {
         rtpParameters: {
           codecs: [
             {
-              mimeType: target.mimeType,
+              mimeType,
               payloadType,
               clockRate: 90000,
               parameters: h264 ? { 'packetization-mode': mode, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 } : {},
@@ -298,6 +311,7 @@ export class ComposedPicture {
       const kbps = Math.max(128, Math.round((this.#options.kbps * height) / canvas.height));
       const spec: CompositorOutput = { codec: h264 ? 'H264' : 'VP8', payloadType, ssrc, port: transport.tuple.localPort, kbps, width, height, packetizationMode: mode as 0 | 1 };
       const sourcePort = await this.#compositor.addOutput(id, spec);
+      if (this.#closed) throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'the composed picture ended while its output was being made' });
       this.#outputs.set(id, { id, producer, transport, spec, sourcePort, lastKeyFrameAt: 0 });
       // Whenever mediasoup asks this output for a key frame (a new consumer, a receiver's PLI or
       // FIR, a pipe to another router), the encoder makes one.

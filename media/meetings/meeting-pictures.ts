@@ -315,18 +315,34 @@ export class MeetingPictures {
    * The composed picture's VP8 output at the canvas size for a browser that asked for it
    * instead of each camera (one video stream to decode, for weak laptops): the content layout
    * while someone else presents (the page asks again when the presentation starts or ends).
+   * It runs as one step of the refresh queue: no other refresh can release the output between
+   * its making and its recording as this browser's, and the browser's previous output stays in
+   * use until the new one is recorded (the next refresh releases it if nobody else takes it).
    */
   async composedForBrowser(participantId: string, rtpCapabilities: types.RtpCapabilities): Promise<types.Producer> {
-    this.#composedWeb.set(participantId, undefined);
+    if (!this.#composedWeb.has(participantId)) this.#composedWeb.set(participantId, undefined);
+    const asked = this.#refresh.then(async () => {
+      await this.#doRefresh();
+      const picture = this.#pictures.get(this.#composedKey(participantId, this.#roster.content())) ?? this.#pictures.get('');
+      if (!picture || picture.closed) throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'the composed picture could not start' });
+      const producer = await picture.output({ mimeType: 'video/VP8', height: picture.canvas.height });
+      if (!this.#roster.router.canConsume({ producerId: producer.id, rtpCapabilities })) {
+        throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'this browser cannot receive the composed picture (no VP8)' });
+      }
+      // Left while asking (participantLeft removed it): nothing is recorded for it.
+      if (!this.#composedWeb.has(participantId)) throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'the participant left' });
+      this.#composedWeb.set(participantId, producer.id);
+      return producer;
+    });
+    this.#refresh = asked.then(
+      () => undefined,
+      () => {
+        // A first ask that failed leaves nothing behind (an earlier output it still shows stays).
+        if (this.#composedWeb.get(participantId) === undefined) this.#composedWeb.delete(participantId);
+      },
+    );
+    const producer = await asked;
     this.refresh();
-    await this.#refresh;
-    const picture = this.#pictures.get(this.#composedKey(participantId, this.#roster.content())) ?? this.#pictures.get('');
-    if (!picture || picture.closed) throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'the composed picture could not start' });
-    const producer = await picture.output({ mimeType: 'video/VP8', height: picture.canvas.height });
-    if (!this.#roster.router.canConsume({ producerId: producer.id, rtpCapabilities })) {
-      throw createError('VCBOX_ERR_MEDIA_SDP', { reason: 'this browser cannot receive the composed picture (no VP8)' });
-    }
-    this.#composedWeb.set(participantId, producer.id);
     return producer;
   }
 

@@ -354,13 +354,17 @@ static void cmd_name(char **f, int n) {
   if (input && input->text) g_object_set(input->text, "text", f[2], NULL);
 }
 
+/* The branch leaves the mixer first: releasing the mixer's pad flushes it, which wakes a
+ * streaming thread waiting in it (the branch's queue pushing a frame). Only then can the
+ * branch's threads stop; stopping them first could wait forever on that push and block this
+ * main loop (no command answered, every input timing out). */
 static void drop_input(Input *input) {
-  for (int i = 0; i < input->count; i++) gst_element_set_state(input->elements[i], GST_STATE_NULL);
   GstPad *src = gst_element_get_static_pad(input->elements[input->count - 1], "src");
   gst_pad_unlink(src, input->mix_pad);
   gst_object_unref(src);
   gst_element_release_request_pad(mixer, input->mix_pad);
   gst_object_unref(input->mix_pad);
+  for (int i = 0; i < input->count; i++) gst_element_set_state(input->elements[i], GST_STATE_NULL);
   for (int i = 0; i < input->count; i++) gst_bin_remove(GST_BIN(pipeline), input->elements[i]);
   g_hash_table_remove(inputs, input->id);
 }
@@ -560,7 +564,12 @@ static gboolean on_bus(GstBus *bus, GstMessage *message, gpointer data) {
   gst_message_parse_error(message, &error, &debug);
   Input *input = input_of(GST_MESSAGE_SRC(message));
   if (input) {
-    emit("input-error\t%s\t%s", input->id, error->message);
+    /* The reason with GStreamer's detail (e.g. "reason not-negotiated"), on one line. */
+    gchar *detail = g_strdup_printf("%s (%s)", error->message, debug ? debug : "");
+    g_strdelimit(detail, "\t\r\n", ' ');
+    if (strlen(detail) > 300) detail[300] = '\0';
+    emit("input-error\t%s\t%s", input->id, detail);
+    g_free(detail);
     drop_input(input);
   } else if (!gst_object_has_as_ancestor(GST_MESSAGE_SRC(message), GST_OBJECT(pipeline))) {
     /* A late error from an input already dropped (its parser failed, then its source's
