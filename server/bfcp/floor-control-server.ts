@@ -55,8 +55,8 @@ export interface FloorControlEvents {
 
 export interface ConferenceOptions {
   readonly floorId: number;
-  /** Default 'take-over', as room systems expect. */
-  readonly policy?: FloorPolicy;
+  /** Default 'take-over', as room systems expect; a function is asked at each request (a setting the administrator may change). */
+  readonly policy?: FloorPolicy | (() => FloorPolicy);
 }
 
 export interface ListenOptions {
@@ -90,7 +90,7 @@ interface UserState {
 interface Conference {
   readonly id: number;
   readonly floorId: number;
-  readonly policy: FloorPolicy;
+  readonly policy: FloorPolicy | (() => FloorPolicy);
   readonly users: Map<number, UserState>;
   /** The holder (Granted) first if any, then the waiting ones (Pending) in order. */
   readonly requests: FloorRequestEntry[];
@@ -437,7 +437,7 @@ export class FloorControlServer extends EventEmitter<FloorControlEvents> impleme
       conference.requests.splice(conference.requests.indexOf(entry), 1);
       conference.requests.unshift(entry);
       this.#grant(conference, entry, null, 'granted');
-    } else if (conference.policy === 'take-over') {
+    } else if ((typeof conference.policy === 'function' ? conference.policy() : conference.policy) === 'take-over') {
       this.#end(conference, holder, RequestStatus.Revoked, true);
       conference.requests.splice(conference.requests.indexOf(entry), 1);
       conference.requests.unshift(entry);

@@ -23,7 +23,7 @@ import { getLogger } from '../core/logger.ts';
 import { certificateStamp, ensureCertificate } from '../tls/self-signed-certificate.ts';
 import { bfcpTransport, contentLine, parseSdp, replaceMediaSection, type SdpMedia } from '../../media/sdp/sip-sdp.ts';
 import type { BfcpTlsCredentials } from './bfcp-tcp-listener.ts';
-import { type BfcpListener, FloorControlServer } from './floor-control-server.ts';
+import { type BfcpListener, FloorControlServer, type FloorPolicy } from './floor-control-server.ts';
 
 const log = getLogger('meeting-floors');
 
@@ -47,6 +47,8 @@ export interface MeetingFloorsOptions {
    */
   readonly certificates?: string;
   readonly certificatePollMs?: number;
+  /** What a floor request does while someone presents (`call.contentFloor`, asked at each request): take the floor over (default) or wait in a queue. */
+  readonly policy?: () => FloorPolicy;
 }
 
 /** A participant's BFCP identity in its meeting's conference. */
@@ -75,9 +77,11 @@ export class MeetingFloors extends EventEmitter<MeetingFloorsEvents> {
   readonly #conferenceIds = new Set<number>();
   #certificateTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #policy: () => FloorPolicy;
 
-  constructor() {
+  constructor(policy: () => FloorPolicy = () => 'take-over') {
     super();
+    this.#policy = policy;
     this.server.on('presenter', (change) => {
       const entry = [...this.#meetings].find(([, conference]) => conference.conferenceId === change.conferenceId);
       if (!entry) return;
@@ -90,7 +94,7 @@ export class MeetingFloors extends EventEmitter<MeetingFloorsEvents> {
 
   /** Opens the listeners; a port that cannot be bound fails the whole start (what was opened is closed). */
   static async start(options: MeetingFloorsOptions): Promise<MeetingFloors> {
-    const floors = new MeetingFloors();
+    const floors = new MeetingFloors(options.policy);
     try {
       await floors.#listen('tcp', options.host, options.tcpPort);
       await floors.#listen('udp', options.host, options.udpPort);
@@ -149,7 +153,7 @@ export class MeetingFloors extends EventEmitter<MeetingFloorsEvents> {
     if (!conference) {
       let conferenceId = randomInt(1, 0x7fffffff);
       while (this.#conferenceIds.has(conferenceId)) conferenceId = randomInt(1, 0x7fffffff);
-      this.server.addConference(conferenceId, { floorId: CONTENT_FLOOR_ID });
+      this.server.addConference(conferenceId, { floorId: CONTENT_FLOOR_ID, policy: this.#policy });
       this.#conferenceIds.add(conferenceId);
       conference = { conferenceId, users: new Map() };
       this.#meetings.set(meeting, conference);

@@ -292,6 +292,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           ...(options.mediaEvents ? { mediaEvents: options.mediaEvents } : {}),
           ...(options.turn ? { turn: options.turn } : {}),
           settings: () => settings.getAll(),
+          settingsObserver: settings.observer,
           certificateNames: certificateNames(certificates),
         });
       }

@@ -35,6 +35,7 @@ import { CallTakeover } from './meetings/call-takeover.ts';
 import { MeetingCalls } from './meetings/meeting-calls.ts';
 import type { SignalingControlClient } from '../signaling/signaling-control.ts';
 import { MeetingFloors, type MeetingFloorsOptions } from '../bfcp/meeting-floors.ts';
+import type { FloorPolicy } from '../bfcp/floor-control-server.ts';
 import { IvrCalls, type IvrTimeouts } from './ivr/ivr-calls.ts';
 import { AuthLockout, type LockoutPolicy } from './registrar/auth-lockout.ts';
 import { type DigestAlgorithm, DigestAuthenticator, nonceKey } from './registrar/digest-auth.ts';
@@ -278,7 +279,8 @@ export class SipApplication {
     const bfcp = this.#options.bfcp;
     if (bfcp && !this.#floors && !this.#closed) {
       // Calls go on without content when a BFCP port cannot be bound (their content lines are declined).
-      const floors = await MeetingFloors.start(bfcp).catch((error: Error) => {
+      const settings = this.#options.settings;
+      const floors = await MeetingFloors.start({ policy: () => settings.get('call.contentFloor') as FloorPolicy, ...bfcp }).catch((error: Error) => {
         log.error({ err: error.message, tcpPort: bfcp.tcpPort, udpPort: bfcp.udpPort, tlsPort: bfcp.tlsPort }, 'BFCP floor control could not listen; content sharing is off until the port is free and the control plane restarts');
         return undefined;
       });

@@ -7,7 +7,8 @@
  * cap lowered to 720P/5 (followed live by the media service), both take one 1280×720
  * transcoder; a smaller call bandwidth lowers its bitrate. The presenter sending 15 fps, over
  * the cap's 5, is transcoded for both. A browser sharing 1920×1080 canvas slides at 15 fps
- * under the 720P/5 cap keeps its share within it (the page applies the cap the box answers),
+ * under the 720P/5 cap keeps its share within it (the page applies the cap the box answers, and
+ * the new one when the administrator raises it mid-share),
  * so both room systems take it as sent. Sizes and colours are checked in decoded frames.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -152,6 +153,19 @@ t.test('a browser keeps its share within the cap the box answers, and room syste
   await decodeAfresh(big, small);
   t.ok(big.screen.largest && big.screen.largest.height <= 720, `decoded at most 720 lines (${JSON.stringify(big.screen.largest)})`);
   t.ok(slidesAt(big) && slidesAt(small), 'both decode the slides the right way round');
+
+  // The administrator raises the cap mid-share: the presenting page is told and keeps within the new one.
+  box.settings.update({ 'call.maxContentResolution': '1080P/5' }, { actor: 'test' });
+  await page.page.waitForFunction('window.vcboxJoin.state.sharing.cap.height === 1080', undefined, { timeout: 10_000 }).catch(() => undefined);
+  t.same(await page.page.evaluate('window.vcboxJoin.state.sharing.cap'), { width: 1920, height: 1080, fps: 5, kbps: 936 }, 'the page is told the new cap (1080P/5, 936 kbit/s)');
+  const sender = (await page.page.evaluate(`(() => {
+    const producer = window.vcboxJoin.state.sharing.producer;
+    return { maxBitrate: producer.rtpSender.getParameters().encodings[0].maxBitrate, constraints: producer.track.getConstraints() };
+  })()`)) as { maxBitrate?: number; constraints: { height?: { max?: number } } };
+  t.match(sender, { maxBitrate: 936_000, constraints: { height: { max: 1080 } } }, "and its encoder and screen follow it (936 kbit/s, up to 1080 lines)");
+  await waitFor('the share at 1080 lines', 30_000, () => box.media?.contentState(room.number).source?.shape?.size?.height === 1080).catch(() => undefined);
+  t.match(box.media?.contentState(room.number).source?.shape?.size, { height: 1080 }, 'the box reads the larger share from its key frames');
+
   t.same(page.errors, [], 'no errors on the page');
   await page.page.click('#leave');
   for (const name of ['Big', 'Small']) [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === name)?.hangUp('test over');

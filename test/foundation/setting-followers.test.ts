@@ -48,7 +48,7 @@ const STRINGS = [
   '1080P/30', 'CIF', '360P/30', '4CIF', '128k', '512k', '4M', '1M', 'longest-unseen', 'round-robin', '1+9', '1+5', '2x2', '5x5', 'single',
   'en', 'zh-CN', 'required', 'off', 'optional', 'example.org', 'vcbox.example.com', '203.0.113.5', '198.51.100.7', '10.1.0.0/16', 'SHA-256', 'SHA-256,MD5',
   'tcp', 'tls', 'udp', 'manual', 'sntp', 'daily', 'monthly', 'weekly', '03:30', '23:59', 'eth2', 'static', 'dhcp', '192.168.5.10', '255.255.0.0', '16',
-  'UTC+01:00', 'UTC', 'auto', 'none', 'ssl', 'box@example.org', 'operator', 'a passphrase of enough length', '123456', '98765',
+  'UTC+01:00', 'UTC', 'auto', 'none', 'ssl', 'queue', 'take-over', 'box@example.org', 'operator', 'a passphrase of enough length', '123456', '98765',
   'https://vc.example.org', 'SERIAL-0001', '-----BEGIN CERTIFICATE-----\nQUJDRA==\n-----END CERTIFICATE-----\n',
 ];
 

@@ -237,12 +237,13 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
  * participant sessions and media (with the media service's events, as the control plane has them), the
  * database left open for the box. Spread into startConsoleApi's options and add what a test needs.
  */
-export function boxConsoleOptions(box: SipBox): Pick<AppOptions, 'state' | 'live' | 'sessions' | 'media' | 'mediaEvents' | 'license'> & { keepDb: true } {
+export function boxConsoleOptions(box: SipBox): Pick<AppOptions, 'state' | 'live' | 'sessions' | 'media' | 'mediaEvents' | 'license' | 'floors'> & { keepDb: true } {
   return {
     state: { db: box.db, settings: box.settings },
     license: box.license,
     live: box.app.live,
     sessions: box.app.sessions,
+    floors: () => box.app.floors,
     ...(box.mediaClient ? { media: box.mediaClient.media, mediaEvents: box.mediaClient as unknown as EventEmitter<MediaServiceEvents> } : {}),
     keepDb: true,
   };

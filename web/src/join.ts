@@ -40,6 +40,7 @@ const STRINGS = {
     youPresent: 'You are sharing your screen',
     presenting: 'is presenting',
     takenOver: 'Your screen sharing stopped: someone else is presenting now.',
+    waitingFloor: 'Waiting for your turn: your screen is shown when the current presentation ends. "Stop sharing" gives up the wait.',
     noSipContent: 'Your browser shares the screen in a format room systems (SIP) cannot show; only browsers see it.',
     shareFailed: 'The screen could not be shared',
   },
@@ -70,6 +71,7 @@ const STRINGS = {
     youPresent: '您正在共享屏幕',
     presenting: '正在演示',
     takenOver: '您的屏幕共享已停止：其他人正在演示。',
+    waitingFloor: '正在排队等待演示：当前演示结束后将显示您的屏幕。点击“停止共享”可放弃等待。',
     noSipContent: '您的浏览器共享屏幕所用的格式会议室终端（SIP）无法显示，只有浏览器参会者能看到。',
     shareFailed: '无法共享屏幕',
   },
@@ -328,11 +330,17 @@ let composedQueue: Promise<void> = Promise.resolve();
  * picture instead (the content layout): the page asks for its picture again.
  */
 async function showContent(info: ContentInfo | null): Promise<void> {
+  // A share that waited for the floor (the box's queue policy) has it now: this page presents.
+  const sharing = state.sharing;
+  if (sharing && sharing.floor === 'pending' && info?.participantId === state.participantId) {
+    sharing.floor = 'granted';
+    presenting(sharing.producer.track, sharing.reachesSip);
+  }
   if (state.composed) {
     if (state.phase === 'joined') composedQueue = composedQueue.then(consumeComposed).catch(report);
     return;
   }
-  if (state.sharing) return;
+  if (state.sharing?.floor === 'granted') return;
   const current = state.content;
   if (current && current.info.producerId === info?.producerId && current.info.participantId === info?.participantId) return;
   current?.consumer?.close();
@@ -383,20 +391,31 @@ async function shareScreen(options: { codec?: 'H264' | 'VP8' } = {}): Promise<vo
   }
   const answer: { floor: string; mimeType: string; reachesSip: boolean; cap?: ContentCap } = shareAnswer ?? { floor: 'granted', mimeType: producer.rtpParameters.codecs[0]?.mimeType ?? '', reachesSip: false };
   state.sharing = { producer, ...answer };
-  // Another's content leaves the view: this page presents now.
-  state.content?.consumer?.close();
-  state.content = undefined;
-  showContentView(track, t('youPresent'));
   $('share').hidden = true;
   $('stop-share').hidden = false;
-  $('content-notice').textContent = answer.reachesSip ? '' : t('noSipContent');
+  // Waiting for the floor (queue policy): the current presentation stays in view until this page's turn.
+  if (answer.floor === 'pending') $('content-notice').textContent = t('waitingFloor');
+  else presenting(track, answer.reachesSip);
   track.addEventListener('ended', () => void stopSharing(true).catch(report));
   // Within the box's content cap, room systems take the share as it is (no transcoding).
-  const cap = answer.cap;
-  if (cap) {
-    await track.applyConstraints({ width: { max: cap.width }, height: { max: cap.height }, frameRate: { max: cap.fps } }).catch(() => undefined);
-    await producer.setRtpEncodingParameters({ maxBitrate: cap.kbps * 1000 }).catch(() => undefined);
-  }
+  if (answer.cap) await keepWithinCap(answer.cap);
+}
+
+/** The share keeps within the box's content cap: from the share's answer, and again whenever the administrator changes it (`contentCap`). */
+async function keepWithinCap(cap: ContentCap): Promise<void> {
+  const sharing = state.sharing;
+  if (!sharing) return;
+  sharing.cap = cap;
+  await sharing.producer.track?.applyConstraints({ width: { max: cap.width }, height: { max: cap.height }, frameRate: { max: cap.fps } }).catch(() => undefined);
+  await sharing.producer.setRtpEncodingParameters({ maxBitrate: cap.kbps * 1000 }).catch(() => undefined);
+}
+
+/** This page holds the floor: another's content leaves the view, its own screen shows. */
+function presenting(track: MediaStreamTrack | null, reachesSip: boolean): void {
+  state.content?.consumer?.close();
+  state.content = undefined;
+  showContentView(track ?? undefined, t('youPresent'));
+  $('content-notice').textContent = reachesSip ? '' : t('noSipContent');
 }
 
 /** Stops this page's share; `tellBox` false when the box ended it (another took the floor). */
@@ -414,12 +433,14 @@ async function stopSharing(tellBox: boolean): Promise<void> {
 }
 
 /** What the content view shows now, for tests and support: whose content, its size and frames so far, the codec it is sent in and the one received. */
-function contentView(): { shown: boolean; presenter: string | null; sharing: boolean; width: number; height: number; frames: number; mimeType: string | null; received: string | null } {
+function contentView(): { shown: boolean; presenter: string | null; sharing: boolean; waiting: boolean; notice: string; width: number; height: number; frames: number; mimeType: string | null; received: string | null } {
   const video = $<HTMLVideoElement>('content-video');
   return {
     shown: !$('content-view').hidden,
-    presenter: state.sharing ? state.participantId : (state.content?.info.participantId ?? null),
+    presenter: state.sharing?.floor === 'granted' ? state.participantId : (state.content?.info.participantId ?? null),
     sharing: Boolean(state.sharing),
+    waiting: state.sharing?.floor === 'pending',
+    notice: $('content-notice').textContent ?? '',
     width: video.videoWidth,
     height: video.videoHeight,
     frames: video.getVideoPlaybackQuality?.().totalVideoFrames ?? 0,
@@ -457,6 +478,7 @@ async function join(number: string, pin: string, name: string): Promise<void> {
       if (state.content?.info.producerId === String(data.producerId)) void showContent(null);
     } else if (notification === 'content') void showContent(data && 'participantId' in data ? (data as unknown as ContentInfo) : null).catch(report);
     else if (notification === 'contentStopped') void stopSharing(false).catch(report);
+    else if (notification === 'contentCap') void keepWithinCap(data as unknown as ContentCap).catch(report);
     else if (notification === 'removed') end('removed', `${t('removed')} (${String(data.reason ?? '')})`);
     else if (notification === 'reconnect') void rejoin();
   };

@@ -35,6 +35,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { MediaControl } from '../../../media/control/media-control-protocol.ts';
 import type { MediaServiceEvents } from '../../../media/media-service.ts';
 import type { ContentInfo } from '../../../media/meetings/meeting-types.ts';
+import { contentPolicyFrom } from '../../../media/meetings/content-policy.ts';
 import { createError } from '../../core/errors.ts';
 import { getLogger } from '../../core/logger.ts';
 import type { Admission, ParticipantSession, ParticipantSessions, RefusalKind } from '../../meetings/participant-sessions/participant-sessions.ts';
@@ -82,6 +83,9 @@ function refusalError(number: string, refused: Extract<Admission, { ok: false }>
 }
 
 
+/** The call settings the content cap is made of (media/meetings/content-policy.ts). */
+const CONTENT_CAP_SETTINGS: ReadonlySet<string> = new Set(['call.maxContentResolution', 'call.maxBandwidth', 'call.maxVideoResolution']);
+
 export interface JoinRouteOptions {
   /** The one way into a meeting (admission, lock-outs, guest access). */
   readonly sessions: ParticipantSessions;
@@ -94,6 +98,8 @@ export interface JoinRouteOptions {
   readonly settings?: () => Settings;
   /** The names the box's web certificate is issued for (its DNS names): its pages' hosts too. */
   readonly certificateNames?: () => readonly string[];
+  /** Told when settings change (the content cap follows the call settings: presenting pages are told the new one). */
+  readonly settingsObserver?: EventEmitter<{ changed: [keys: readonly string[]] }>;
 }
 
 /**
@@ -199,11 +205,24 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
       notify(session, 'content', info);
     }
   };
+  /** The call settings the content cap follows changed: a presenting page keeps within the new cap at once (the share answer carried the old one). */
+  const onSettings = (keys: readonly string[]) => {
+    const settings = options.settings?.();
+    if (!settings || !keys.some((key) => CONTENT_CAP_SETTINGS.has(key))) return;
+    const { width, height, fps, kbps } = contentPolicyFrom(settings);
+    for (const session of sessions.values()) {
+      if (!session.share) continue;
+      log.info({ meeting: session.meeting, participant: session.participantId, cap: { width, height, fps, kbps } }, 'the content cap changed: the presenting page is told');
+      notify(session, 'contentCap', { width, height, fps, kbps });
+    }
+  };
+  options.settingsObserver?.on('changed', onSettings);
   events?.on('content', onContent);
   events?.on('newproducer', onNewProducer);
   events?.on('producerclosed', onProducerClosed);
   events?.on('participantclosed', onParticipantClosed);
   app.addHook('onClose', async () => {
+    options.settingsObserver?.off('changed', onSettings);
     events?.off('content', onContent);
     events?.off('newproducer', onNewProducer);
     events?.off('producerclosed', onProducerClosed);

@@ -20,7 +20,7 @@ import type { SettingsStore } from '../../settings/settings-store.ts';
 import type { LayoutChoice } from '../../../media/mcu/layouts.ts';
 import type { VmrStore } from '../../rooms/vmr-store.ts';
 import type { LiveMeeting, LiveMeetings, MeetingKind } from '../live-meetings.ts';
-import { callsThatFit, liveCalls, PORTS_PER_CALL, portsInUse, rangeSize } from '../media-ports.ts';
+import { callsThatFit, liveCalls, PORTS_PER_CALL, PORTS_PER_CONTENT_CALL, portsInUse, rangeSize } from '../media-ports.ts';
 import { type MeetingStore, occurrences } from '../meeting-store.ts';
 import { monotonicMs } from '../../core/clock.ts';
 
@@ -156,6 +156,17 @@ export class MeetingAdmission {
     let admitted = 0;
     for (const times of this.#admitted.values()) admitted += times.length;
     return portsInUse(calls) + admitted * PORTS_PER_CALL;
+  }
+
+  /**
+   * Whether the MCU port range holds the 2 more ports a call takes once it presents (8, not 6:
+   * the manual's rule) — for a participant not counted with content yet (a browser's first
+   * share; a SIP terminal with a content line was counted with 8 when it came in). The
+   * calls that fit, for the refusal's words.
+   */
+  contentPortsFit(): { fits: boolean; calls: number } {
+    const range = this.#settings.get('media.mcuPorts');
+    return { fits: rangeSize(range) - this.#mediaPortsInUse() >= PORTS_PER_CONTENT_CALL - PORTS_PER_CALL, calls: Math.floor(rangeSize(range) / PORTS_PER_CALL) };
   }
 
   /** The meeting a number dials now, or why it cannot be entered now. */

@@ -49,6 +49,8 @@ export interface SessionServices {
   readonly ended: (session: ParticipantSession) => void;
   /** The meetings' floors (BFCP), when the box serves content; else content lines are declined. */
   readonly floors: () => MeetingFloors | undefined;
+  /** Whether the MCU port range holds a call's 2 more ports for content, and how many calls it holds. */
+  readonly contentPortsFit: () => { fits: boolean; calls: number };
 }
 
 /**
@@ -228,12 +230,19 @@ export class ParticipantSession {
   /**
    * The participant (a browser: it has no BFCP) asks for the meeting's floor to present
    * content, through the same floor control as SIP terminals: 'granted', or 'pending' while it
-   * waits (queue policy). Refused with VCBOX_ERR_CONTENT_UNAVAILABLE when the box runs no floor control.
+   * waits (queue policy). Refused with VCBOX_ERR_CONTENT_UNAVAILABLE when the box runs no floor
+   * control, and with VCBOX_ERR_MEDIA_PORTS_FULL when its first request would take the call to
+   * 8 ports and the MCU port range has not 2 left (the manual's rule; a SIP terminal's content
+   * line was counted when it came in).
    */
   takeFloor(): 'granted' | 'pending' {
     this.#assertOpen();
     const floors = this.#services.floors();
     if (!floors) throw createError('VCBOX_ERR_CONTENT_UNAVAILABLE', { reason: 'the BFCP floor control is not running' });
+    if (!floors.canPresent(this.number, this.id)) {
+      const ports = this.#services.contentPortsFit();
+      if (!ports.fits) throw createError('VCBOX_ERR_MEDIA_PORTS_FULL', { calls: ports.calls });
+    }
     return floors.take(this.number, this.id);
   }
 

@@ -106,6 +106,7 @@ export class ParticipantSessions {
       srtp: () => options.settings.get('call.srtp') as SrtpPolicy,
       release: (number) => this.abandon(number),
       floors: options.floors ?? (() => undefined),
+      contentPortsFit: () => this.#rules.contentPortsFit(),
     };
   }
 

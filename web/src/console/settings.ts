@@ -312,6 +312,7 @@ const label = words({
     'call.earlyJoinMinutes': 'Early join for scheduled meetings (minutes)',
     'call.ivrLanguage': 'IVR prompt language',
     'call.maxBandwidth': 'Max per-call bandwidth',
+    'call.contentFloor': 'A second presenter while someone presents',
     'call.srtp': 'Media encryption (SRTP)',
     'call.guestAccess': 'Callers without an account may dial meetings',
     'call.rtpTimeoutSeconds': 'Hang up a call without media after (seconds)',
@@ -398,6 +399,7 @@ const label = words({
     'call.earlyJoinMinutes': '预约会议提前入会（分钟）',
     'call.ivrLanguage': 'IVR 提示音语言',
     'call.maxBandwidth': '单路呼叫最大带宽',
+    'call.contentFloor': '有人正在演示时再请求演示',
     'call.srtp': '媒体加密（SRTP）',
     'call.guestAccess': '允许无账号的呼叫方拨入会议',
     'call.rtpTimeoutSeconds': '无媒体多久后挂断（秒）',
@@ -502,6 +504,8 @@ const choice = words({
     monthly: 'monthly',
     lan: 'LAN',
     wan: 'WAN',
+    'take-over': 'takes over the presentation',
+    queue: 'waits until it ends',
   },
   'zh-CN': {
     'zh-CN': '中文',
@@ -528,6 +532,8 @@ const choice = words({
     monthly: '每月',
     lan: 'LAN',
     wan: 'WAN',
+    'take-over': '接替当前演示',
+    queue: '等待当前演示结束',
   },
 });
 
@@ -554,6 +560,7 @@ const GROUPS: { id: GroupId; parts: { id?: PartId; keys: SettingName[] }[] }[] =
           'call.ivrLanguage',
           'call.ivrAccessNumber',
           'call.instantMeetingNumber',
+          'call.contentFloor',
           'call.srtp',
           'call.guestAccess',
           'call.rtpTimeoutSeconds',
@@ -801,7 +808,7 @@ function fieldFor(key: SettingName, setting: SettingView): Field {
 /** An enumerated value in words: the SMTP security choices with their usual ports, the rest by name or as they are. */
 function choiceName(value: string, key?: SettingName): string {
   type Named = Parameters<typeof choice>[0];
-  const named = (name: string): name is Named => ['zh-CN', 'en', 'round-robin', 'longest-unseen', 'optional', 'required', 'off', 'auto', 'dhcp', 'static', 'sntp', 'manual', 'none', 'ssl', 'tls', 'smtp.ssl', 'smtp.tls', 'udp', 'tcp', 'daily', 'weekly', 'monthly', 'lan', 'wan'].includes(name);
+  const named = (name: string): name is Named => ['zh-CN', 'en', 'round-robin', 'longest-unseen', 'optional', 'required', 'off', 'auto', 'dhcp', 'static', 'sntp', 'manual', 'none', 'ssl', 'tls', 'smtp.ssl', 'smtp.tls', 'udp', 'tcp', 'daily', 'weekly', 'monthly', 'lan', 'wan', 'take-over', 'queue'].includes(name);
   const specific = `${key}.${value}`.replace(/^smtp\.security\./, 'smtp.');
   if (key === 'smtp.security' && named(specific)) return choice(specific);
   return named(value) ? choice(value) : value;
