@@ -61,12 +61,19 @@ export class Screen {
   size: { width: number; height: number } | undefined;
   largest: { width: number; height: number } | undefined;
 
-  constructor(t: Teardown, port: number, codec: 'VP8' | 'H264' = 'VP8', seconds = 60, rtcpPort?: number, options: { sizes?: boolean } = {}) {
+  /**
+   * With `crypto` (an SDES inline key, AES_CM_128_HMAC_SHA1_80) the stream is SRTP, decrypted
+   * with that key (a wrong one decodes nothing).
+   */
+  constructor(t: Teardown, port: number, codec: 'VP8' | 'H264' = 'VP8', seconds = 60, rtcpPort?: number, options: { sizes?: boolean; crypto?: string } = {}) {
     this.#sizes = options.sizes ?? false;
     const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-screen-'));
     this.#sdp = path.join(dir, 'screen.sdp');
     this.#seconds = seconds;
-    writeFileSync(this.#sdp, ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=screen', 'c=IN IP4 127.0.0.1', 't=0 0', ...(codec === 'VP8' ? [`m=video ${port} RTP/AVP 97`, 'a=rtpmap:97 VP8/90000'] : [`m=video ${port} RTP/AVP 109`, 'a=rtpmap:109 H264/90000', 'a=fmtp:109 packetization-mode=1']), 'a=recvonly', ''].join('\n'));
+    const proto = options.crypto ? 'RTP/SAVP' : 'RTP/AVP';
+    const lines = codec === 'VP8' ? [`m=video ${port} ${proto} 97`, 'a=rtpmap:97 VP8/90000'] : [`m=video ${port} ${proto} 109`, 'a=rtpmap:109 H264/90000', 'a=fmtp:109 packetization-mode=1'];
+    if (options.crypto) lines.push(`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${options.crypto}`);
+    writeFileSync(this.#sdp, ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=screen', 'c=IN IP4 127.0.0.1', 't=0 0', ...lines, 'a=recvonly', ''].join('\n'));
     this.#child = this.#decode();
     if (rtcpPort !== undefined) this.#rtcp = this.#listenRtcp(rtcpPort);
     t.teardown(() => {
@@ -118,7 +125,7 @@ export class Screen {
     const scale = `scale=${Screen.WIDTH}:${Screen.HEIGHT}`;
     const child = spawn(
       'ffmpeg',
-      ['-hide_banner', '-nostdin', '-loglevel', this.#sizes ? 'info' : 'error', '-protocol_whitelist', 'file,udp,rtp', '-fflags', '+nobuffer', '-flags', 'low_delay',
+      ['-hide_banner', '-nostdin', '-loglevel', this.#sizes ? 'info' : 'error', '-protocol_whitelist', 'file,udp,rtp,srtp,crypto', '-fflags', '+nobuffer', '-flags', 'low_delay',
         '-i', this.#sdp, '-t', String(this.#seconds), '-vf', this.#sizes ? `showinfo,${scale}` : scale, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
       { stdio: ['ignore', 'pipe', this.#sizes ? 'pipe' : 'ignore'] },
     );
