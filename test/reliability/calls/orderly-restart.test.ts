@@ -18,12 +18,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
-import { alive, startAppliance } from '../helpers/appliance.ts';
-import { ConsoleClient } from '../helpers/console-client.ts';
-import { DialogTerminal } from '../helpers/dialog-terminal.ts';
-import { pcmuMedia, waitFor } from '../helpers/meeting-terminal.ts';
-import { g711Tone, openTerminals } from '../helpers/rtp-terminal.ts';
-import { heardUntilTalking, startTwoTalkers, talking } from '../helpers/two-talkers.ts';
+import { alive, startAppliance } from '../../helpers/appliance.ts';
+import { ConsoleClient } from '../../helpers/console-client.ts';
+import { DialogTerminal } from '../../helpers/dialog-terminal.ts';
+import { pcmuMedia, waitFor } from '../../helpers/meeting-terminal.ts';
+import { g711Tone, openTerminals } from '../../helpers/rtp-terminal.ts';
+import { heardUntilTalking, startTwoTalkers, talking } from '../../helpers/two-talkers.ts';
 
 const box = await startAppliance();
 t.teardown(() => box.interrupt(20_000));

@@ -16,10 +16,10 @@ import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import t from 'tap';
-import { alive, startAppliance } from '../helpers/appliance.ts';
-import { ConsoleClient } from '../helpers/console-client.ts';
-import { waitFor } from '../helpers/meeting-terminal.ts';
-import { heardUntilTalking, startTwoTalkers, talking } from '../helpers/two-talkers.ts';
+import { alive, startAppliance } from '../../helpers/appliance.ts';
+import { ConsoleClient } from '../../helpers/console-client.ts';
+import { waitFor } from '../../helpers/meeting-terminal.ts';
+import { heardUntilTalking, startTwoTalkers, talking } from '../../helpers/two-talkers.ts';
 
 const box = await startAppliance();
 t.teardown(() => box.interrupt(10_000));
