@@ -8,51 +8,23 @@
  * check can fail), and nothing reaches the content line in the clear.
  */
 import { randomBytes } from 'node:crypto';
-import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import t from 'tap';
 import { contentLine, parseSdp } from '../../media/sdp/sip-sdp.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { BfcpClient, type BfcpClientEvent, overallStatus } from '../helpers/bfcp-client.ts';
-import { bfcpOf, joinWithContent } from '../helpers/content-terminal.ts';
+import { bfcpOf, contentOffer, joinWithContent, startSlides } from '../helpers/content-terminal.ts';
 import { waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
 import { Screen } from '../helpers/video-peer.ts';
 
-const SUITE = 'AES_CM_128_HMAC_SHA1_80';
 const box = await startSipBox({ media: {}, bfcp: true });
 t.teardown(() => box.close());
 const room = new VmrStore(box.db).create({ name: 'Secure content', number: '880194', hostPin: '4498', guestPin: '', capacity: 10 });
 const target = `127.0.0.1:${box.port}`;
 const granted = (e: BfcpClientEvent) => e.prim === 'FloorRequestStatus' && overallStatus(e) === 'Granted';
-
-/** Audio and people video in the clear, the content line RTP/SAVP with `key`, and a TCP BFCP line. */
-function secureContentOffer(ports: { audio: number; video: number; content: number }, key: string): string {
-  return [
-    `m=audio ${ports.audio} RTP/AVP 0`,
-    'a=rtpmap:0 PCMU/8000',
-    `m=video ${ports.video} RTP/AVP 97`,
-    'a=rtpmap:97 VP8/90000',
-    'a=content:main',
-    'a=label:1',
-    `m=video ${ports.content} RTP/SAVP 109`,
-    'a=rtpmap:109 H264/90000',
-    'a=fmtp:109 profile-level-id=42e01f;packetization-mode=1',
-    'a=rtcp-mux',
-    `a=crypto:1 ${SUITE} inline:${key}`,
-    'a=content:slides',
-    'a=label:3',
-    'm=application 9 TCP/BFCP *',
-    'a=floorctrl:c-only',
-    'a=confid:1',
-    'a=userid:1',
-    'a=floorid:1 mstrm:3',
-    'a=setup:active',
-    'a=connection:new',
-  ].join('\n');
-}
 
 /** The key of the content line's a=crypto in an answer. */
 function contentKey(answer: string): string | undefined {
@@ -81,8 +53,8 @@ t.test('content decrypted from one terminal and encrypted for the other (SDES on
     receiverSocket.send(packet, wrongKeyPort, '127.0.0.1');
   });
 
-  const presenter = await joinWithContent(target, room.number, 'Presenter', secureContentOffer({ audio: audio.presenter.port, video: await freePort(), content: presenterContent }, presenterKey));
-  const receiver = await joinWithContent(target, room.number, 'Receiver', secureContentOffer({ audio: audio.receiver.port, video: await freePort(), content: receiverSocket.address().port }, receiverKey));
+  const presenter = await joinWithContent(target, room.number, 'Presenter', contentOffer({ audio: audio.presenter.port, video: await freePort(), content: presenterContent }, 'TCP/BFCP', 109, presenterKey));
+  const receiver = await joinWithContent(target, room.number, 'Receiver', contentOffer({ audio: audio.receiver.port, video: await freePort(), content: receiverSocket.address().port }, 'TCP/BFCP', 109, receiverKey));
   const presenterLine = contentLine(parseSdp(presenter.answer).media);
   t.equal(presenterLine?.proto, 'RTP/SAVP', "the presenter's content line is answered RTP/SAVP");
   const boxKeyForPresenter = contentKey(presenter.answer);
@@ -92,15 +64,7 @@ t.test('content decrypted from one terminal and encrypted for the other (SDES on
   t.not(boxKeyForReceiver, boxKeyForPresenter, '…and not the one it gave the presenter');
 
   // The slides: blue H.264, encrypted with the presenter's key, to the presenter's content line.
-  const slides: ChildProcess = spawn(
-    'ffmpeg',
-    ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'color=c=blue:size=640x360:rate=5', '-t', '90',
-      '-c:v', 'libx264', '-profile:v', 'baseline', '-tune', 'zerolatency', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '5', '-b:v', '200k',
-      '-payload_type', '109', '-f', 'rtp', '-srtp_out_suite', SUITE, '-srtp_out_params', presenterKey,
-      `srtp://127.0.0.1:${presenterLine?.port}?localrtpport=${presenterContent}&rtcpport=${presenterLine?.port}&pkt_size=1200`],
-    { stdio: 'ignore' },
-  );
-  t.teardown(() => slides.kill('SIGKILL'));
+  startSlides(t, 'blue', presenterContent, presenterLine?.port ?? 0, 90, { srtpKey: presenterKey });
 
   const ids = bfcpOf(presenter.answer);
   const client = await BfcpClient.start({ transport: 'tcp', port: ids.port, conferenceId: ids.conferenceId, userId: ids.userId });

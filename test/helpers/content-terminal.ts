@@ -17,8 +17,12 @@ import { freePort } from './ports.ts';
 import { Screen } from './video-peer.ts';
 import { type SippResult, scenarioWith, startSipp } from './sipp.ts';
 
-/** Audio PCMU, people video VP8 and, when `content`, an H.264 content line (payload type `contentPt`, label 3) and a BFCP line on `bfcp`. */
-export function contentOffer(ports: { audio: number; video: number; content?: number }, bfcp?: 'TCP/BFCP' | 'UDP/BFCP' | 'TCP/TLS/BFCP', contentPt = 98): string {
+/**
+ * Audio PCMU, people video VP8 and, when `content`, an H.264 content line (payload type
+ * `contentPt`, label 3) and a BFCP line on `bfcp`. With `srtpKey` the content line is RTP/SAVP
+ * with that SDES key (AES_CM_128_HMAC_SHA1_80) and rtcp-mux.
+ */
+export function contentOffer(ports: { audio: number; video: number; content?: number }, bfcp?: 'TCP/BFCP' | 'UDP/BFCP' | 'TCP/TLS/BFCP', contentPt = 98, srtpKey?: string): string {
   const lines = [
     `m=audio ${ports.audio} RTP/AVP 0`,
     'a=rtpmap:0 PCMU/8000',
@@ -29,10 +33,11 @@ export function contentOffer(ports: { audio: number; video: number; content?: nu
   ];
   if (ports.content !== undefined) {
     lines.push(
-      `m=video ${ports.content} RTP/AVP ${contentPt}`,
+      `m=video ${ports.content} ${srtpKey ? 'RTP/SAVP' : 'RTP/AVP'} ${contentPt}`,
       `a=rtpmap:${contentPt} H264/90000`,
       `a=fmtp:${contentPt} profile-level-id=42e01f;packetization-mode=1`,
       `a=rtcp-fb:${contentPt} nack pli`,
+      ...(srtpKey ? ['a=rtcp-mux', `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${srtpKey}`] : []),
       'a=content:slides',
       'a=label:3',
     );
@@ -98,15 +103,19 @@ export function bfcpOf(answer: string) {
 
 /**
  * Slides: `colour` at 640×360 (or a moving test pattern when `colour` is 'moving'), 5 frames a
- * second, H.264 (a key frame a second) as payload type 109, from `fromPort` to `toPort`.
+ * second, H.264 (a key frame a second) as payload type 109, from `fromPort` to `toPort`. With
+ * `srtpKey`, SRTP encrypted with that SDES key (AES_CM_128_HMAC_SHA1_80), RTCP on the same port.
  */
-export function startSlides(t: { teardown(fn: () => unknown): void }, colour: string, fromPort: number, toPort: number, seconds = 60): ChildProcess {
+export function startSlides(t: { teardown(fn: () => unknown): void }, colour: string, fromPort: number, toPort: number, seconds = 60, options: { srtpKey?: string } = {}): ChildProcess {
   const source = colour === 'moving' ? 'testsrc2=size=640x360:rate=5' : `color=c=${colour}:size=640x360:rate=5`;
+  const out = options.srtpKey
+    ? ['-srtp_out_suite', 'AES_CM_128_HMAC_SHA1_80', '-srtp_out_params', options.srtpKey, `srtp://127.0.0.1:${toPort}?localrtpport=${fromPort}&rtcpport=${toPort}&pkt_size=1200`]
+    : [`rtp://127.0.0.1:${toPort}?localrtpport=${fromPort}&pkt_size=1200`];
   const child = spawn(
     'ffmpeg',
     ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', source, '-t', String(seconds),
       '-c:v', 'libx264', '-profile:v', 'baseline', '-tune', 'zerolatency', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '5', '-b:v', '200k',
-      '-payload_type', '109', '-f', 'rtp', `rtp://127.0.0.1:${toPort}?localrtpport=${fromPort}&pkt_size=1200`],
+      '-payload_type', '109', '-f', 'rtp', ...out],
     { stdio: 'ignore' },
   );
   t.teardown(() => child.kill('SIGKILL'));

@@ -172,3 +172,12 @@ export function lookUpFromAddress(base: string, address: string, number: string)
     request.setTimeout(10_000, () => request.destroy(new Error('no answer to the join look-up within 10 s')));
   });
 }
+
+/** RTP parameters mediasoup takes for an H.264 screen share (`shareContent`; no packet need ever come). */
+export const screenRtpParameters = (ssrc: number) => ({
+  mid: '2',
+  codecs: [{ mimeType: 'video/H264', payloadType: 102, clockRate: 90000, parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 }, rtcpFeedback: [] }],
+  headerExtensions: [],
+  encodings: [{ ssrc }],
+  rtcp: { cname: `screen-${ssrc}` },
+});

@@ -16,7 +16,7 @@ import { rangeSize } from '../../server/meetings/media-ports.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
-import { JoinSocket } from '../helpers/join-socket.ts';
+import { JoinSocket, screenRtpParameters as screen } from '../helpers/join-socket.ts';
 import { joinMeeting, pcmuMedia } from '../helpers/meeting-terminal.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
 import { boxConsoleOptions, hangUpFirstParticipant, startSipBox } from '../helpers/sip-box.ts';
@@ -69,14 +69,6 @@ t.test('a newcomer no call of ports is left for is refused in words, by SIP and 
   t.ok((await terminal.result).ok, 'the terminal got its BYE');
 });
 
-/** RTP parameters mediasoup takes for an H.264 screen (no packet need ever come). */
-const screen = (ssrc: number) => ({
-  mid: '2',
-  codecs: [{ mimeType: 'video/H264', payloadType: 102, clockRate: 90000, parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 }, rtcpFeedback: [] }],
-  headerExtensions: [],
-  encodings: [{ ssrc }],
-  rtcp: { cname: `screen-${ssrc}` },
-});
 
 t.test("a browser's first share needs the 2 more ports of a content call: refused in words when the range has not them", async (t) => {
   const floors = box.app.floors;

@@ -11,7 +11,7 @@
 import t from 'tap';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
-import { JoinSocket } from '../helpers/join-socket.ts';
+import { JoinSocket, screenRtpParameters as screen } from '../helpers/join-socket.ts';
 import { waitFor } from '../helpers/meeting-terminal.ts';
 import { boxConsoleOptions, startSipBox } from '../helpers/sip-box.ts';
 
@@ -28,14 +28,6 @@ const socket = async () => {
   return s;
 };
 
-/** RTP parameters mediasoup takes for an H.264 screen (no packet need ever come). */
-const screen = (ssrc: number) => ({
-  mid: '2',
-  codecs: [{ mimeType: 'video/H264', payloadType: 102, clockRate: 90000, parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 }, rtcpFeedback: [] }],
-  headerExtensions: [],
-  encodings: [{ ssrc }],
-  rtcp: { cname: `screen-${ssrc}` },
-});
 
 t.test('shareContent and stopContent are refused before joining', async (t) => {
   const s = await socket();
