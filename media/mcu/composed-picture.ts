@@ -63,7 +63,12 @@ interface Input {
   readonly consumer?: types.Consumer;
   shown: boolean;
   decoded: boolean;
+  /** The content input's watchdog: started afresh when it decodes nothing in time. */
+  watchdog?: NodeJS.Timeout;
 }
+
+/** The content input must decode a frame within this (doubling at each fresh start, at most 8×) or it starts afresh. */
+const CONTENT_FIRST_FRAME_MS = 5000;
 
 interface Output {
   readonly id: string;
@@ -106,6 +111,8 @@ export class ComposedPicture {
   #retryTimer: NodeJS.Timeout | undefined;
   /** Failed adds in a row: the retry backs off (1 s, 2 s, 4 s … at most 30 s); an input added resets it. */
   #failures = 0;
+  /** Fresh starts of the content input in a row that decoded nothing (its watchdog backs off); a decoded frame resets it. */
+  #contentRestarts = 0;
   #pollingMs: number;
   #participants: PictureParticipant[] = [];
   #speaker: string | undefined;
@@ -142,6 +149,7 @@ export class ComposedPicture {
     compositor.on('inputframe', (id) => {
       const input = this.#inputs.get(id);
       if (input) input.decoded = true;
+      if (id === CONTENT_INPUT) this.#contentRestarts = 0;
     });
     compositor.on('inputerror', (id) => {
       // The stream could not be decoded: drop it; the next refresh adds it again.
@@ -447,6 +455,18 @@ export class ComposedPicture {
       const input: Input = { participantId: CONTENT_INPUT, producerId: content.producer.id, transport, consumer, shown: false, decoded: false };
       this.#inputs.set(CONTENT_INPUT, input);
       this.#failures = 0;
+      // A decoder that garbage left stuck (no error, no frame: e.g. timestamps or parameter sets it
+      // waits on forever) would hold the big pane black for the rest of the presentation: an input
+      // that decodes nothing in time starts afresh (a new branch, key frames asked again).
+      const wait = CONTENT_FIRST_FRAME_MS * 2 ** Math.min(this.#contentRestarts, 3);
+      input.watchdog = setTimeout(() => {
+        if (this.#closed || input.decoded || this.#inputs.get(CONTENT_INPUT) !== input) return;
+        this.#contentRestarts += 1;
+        log.warn({ presenter: content.participantId, waitedMs: wait }, 'the content decoded nothing in time: its input starts afresh');
+        this.#dropInput(input);
+        this.#refresh();
+      }, wait);
+      input.watchdog.unref();
       consumer.observer.once('close', () => {
         if (this.#inputs.get(CONTENT_INPUT) === input) this.#refresh();
       });
@@ -515,6 +535,7 @@ export class ComposedPicture {
   }
 
   #dropInput(input: Input): void {
+    clearTimeout(input.watchdog);
     this.#compositor.remove(input.participantId);
     input.transport?.close();
     this.#inputs.delete(input.participantId);
@@ -526,7 +547,10 @@ export class ComposedPicture {
     clearInterval(this.#pollTimer);
     clearTimeout(this.#retryTimer);
     this.#compositor.close();
-    for (const input of this.#inputs.values()) input.transport?.close();
+    for (const input of this.#inputs.values()) {
+      clearTimeout(input.watchdog);
+      input.transport?.close();
+    }
     for (const output of this.#outputs.values()) {
       clearTimeout(output.pendingKeyFrame);
       output.transport.close();

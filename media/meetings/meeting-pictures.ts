@@ -322,7 +322,8 @@ export class MeetingPictures {
   async composedForBrowser(participantId: string, rtpCapabilities: types.RtpCapabilities): Promise<types.Producer> {
     if (!this.#composedWeb.has(participantId)) this.#composedWeb.set(participantId, undefined);
     const asked = this.#refresh.then(async () => {
-      await this.#doRefresh();
+      // A switch that fails for a SIP leg (logged, as any refresh's) does not fail this browser's ask.
+      await this.#doRefresh().catch((error: unknown) => log.warn({ meeting: this.#roster.key, err: (error as Error).message }, 'video switch failed'));
       const picture = this.#pictures.get(this.#composedKey(participantId, this.#roster.content())) ?? this.#pictures.get('');
       if (!picture || picture.closed) throw createError('VCBOX_ERR_MEDIA_UNAVAILABLE', { reason: 'the composed picture could not start' });
       const producer = await picture.output({ mimeType: 'video/VP8', height: picture.canvas.height });

@@ -98,7 +98,7 @@ t.test('browser and SIP presenters take the one floor from each other; content r
   const page = await joinPage('Presenter');
   t.teardown(() => page.page.context().close());
   const pageId = await idOf(page);
-  t.same(await viewOf(page), { shown: false, presenter: null, sharing: false, width: 0, height: 0, frames: 0, mimeType: null, received: null }, 'nobody presents: no content view');
+  t.same(await viewOf(page), { shown: false, presenter: null, sharing: false, waiting: false, notice: '', width: 0, height: 0, frames: 0, mimeType: null, received: null }, 'nobody presents: no content view');
 
   // 1. The browser shares its screen: H.264, the floor, room B decodes it.
   await page.page.click('#share');

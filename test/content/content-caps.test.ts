@@ -16,10 +16,9 @@ import path from 'node:path';
 import t from 'tap';
 import { contentLine, parseSdp } from '../../media/sdp/sip-sdp.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
-import { BfcpClient, type BfcpClientEvent, overallStatus } from '../helpers/bfcp-client.ts';
 import { launchBrowser, openPage, slidesScreen, type WatchedPage } from '../helpers/browser.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
-import { bfcpOf, contentOffer, contentReceiver, joinWithContent } from '../helpers/content-terminal.ts';
+import { contentOffer, contentReceiver, joinWithContent, takeFloor } from '../helpers/content-terminal.ts';
 import { waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
@@ -29,7 +28,6 @@ const box = await startSipBox({ media: {}, bfcp: true });
 t.teardown(() => box.close());
 const room = new VmrStore(box.db).create({ name: 'Content caps', number: '880197', hostPin: '4500', guestPin: '', capacity: 10 });
 const target = `127.0.0.1:${box.port}`;
-const granted = (e: BfcpClientEvent) => e.prim === 'FloorRequestStatus' && overallStatus(e) === 'Granted';
 
 /** Slides from a room system: 1920×1080, blue left and yellow right, H.264 (a key frame a second) as payload type 109. */
 function startSlides1080(t: { teardown(fn: () => unknown): void }, fromPort: number, toPort: number, fps: number): ChildProcess {
@@ -67,12 +65,7 @@ t.test('the content cap decides forwarding or transcoding, follows the settings,
 
   const contentPort = contentLine(parseSdp(presenter.answer).media)?.port ?? 0;
   let slides = startSlides1080(t, slidesFrom, contentPort, 5);
-  const ids = bfcpOf(presenter.answer);
-  const client = await BfcpClient.start({ transport: 'tcp', port: ids.port, conferenceId: ids.conferenceId, userId: ids.userId });
-  t.teardown(() => client.close());
-  const grant = client.nextNotification(granted, 'Granted');
-  await client.request('request', 'FloorRequest');
-  await grant;
+  await takeFloor(t, presenter.answer);
 
   // 1. The default cap, 1080P/5: level 4.0 takes the 1080p slides as sent, level 3.1 gets them at 720p.
   await waitFor('both routed', 20_000, () => routes()[bigId] === 'forwarded' && routes()[smallId] === 'transcoded').catch(() => undefined);

@@ -25,7 +25,7 @@ import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { BfcpClient, type BfcpClientEvent, findAttributes, overallStatus } from '../helpers/bfcp-client.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
 import { ConsoleClient } from '../helpers/console-client.ts';
-import { bfcpOf, contentOffer, contentReceiver, joinWithContent, startSlides } from '../helpers/content-terminal.ts';
+import { bfcpOf, contentOffer, contentReceiver, joinWithContent, startSlides, takeFloor } from '../helpers/content-terminal.ts';
 import { waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
@@ -90,12 +90,7 @@ t.test('the console sees the presenter, stops the presentation and gives the flo
   t.teardown(() => viewerClient.close());
   const query = await viewerClient.request('query', 'FloorQuery');
   t.equal(query.prim, 'FloorStatus', 'the viewer subscribes to the floor');
-  const ids = bfcpOf(presenter.answer);
-  const client = await BfcpClient.start({ transport: 'tcp', port: ids.port, conferenceId: ids.conferenceId, userId: ids.userId });
-  t.teardown(() => client.close());
-  const grant = client.nextNotification(granted, 'Granted');
-  await client.request('request', 'FloorRequest');
-  await grant;
+  const client = await takeFloor(t, presenter.answer);
   await waitFor('red slides on the viewer', 20_000, () => receiver.screen.nameAt(0.5, 0.5) === 'red').catch(() => undefined);
   t.equal(receiver.screen.nameAt(0.5, 0.5), 'red', `the viewer's content line shows the slides (${receiver.packets()} packets)`);
 

@@ -11,8 +11,7 @@
 import t from 'tap';
 import { contentLine, parseSdp } from '../../media/sdp/sip-sdp.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
-import { BfcpClient, type BfcpClientEvent, overallStatus } from '../helpers/bfcp-client.ts';
-import { bfcpOf, contentOffer, contentReceiver, joinWithContent } from '../helpers/content-terminal.ts';
+import { contentOffer, contentReceiver, joinWithContent, takeFloor } from '../helpers/content-terminal.ts';
 import { waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
@@ -23,7 +22,6 @@ const box = await startSipBox({ media: {}, bfcp: true });
 t.teardown(() => box.close());
 const room = new VmrStore(box.db).create({ name: 'Content key frames', number: '880199', hostPin: '4522', guestPin: '', capacity: 10 });
 const target = `127.0.0.1:${box.port}`;
-const granted = (e: BfcpClientEvent) => e.prim === 'FloorRequestStatus' && overallStatus(e) === 'Granted';
 
 /** The SIP messages of a sipp message log, each with when it went or came and which way. */
 function messagesOf(log: string): { at: number; way: 'sent' | 'received'; text: string }[] {
@@ -61,12 +59,7 @@ t.test('SIP INFO picture_fast_update for content: the presenter is asked naming 
     { stdio: 'ignore' },
   );
   t.teardown(() => slides.kill('SIGKILL'));
-  const ids = bfcpOf(presenter.answer);
-  const client = await BfcpClient.start({ transport: 'tcp', port: ids.port, conferenceId: ids.conferenceId, userId: ids.userId });
-  t.teardown(() => client.close());
-  const grant = client.nextNotification(granted, 'Granted');
-  await client.request('request', 'FloorRequest');
-  await grant;
+  await takeFloor(t, presenter.answer);
   const receiverId = [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === 'Receiver')?.id ?? '';
   await waitFor('the content forwarded to the receiver', 20_000, () => box.media?.contentState(room.number).routes[receiverId] === 'forwarded' && receiver.packets() > 0).catch(() => undefined);
   t.equal(box.media?.contentState(room.number).routes[receiverId], 'forwarded', 'the slides are forwarded to the receiver');

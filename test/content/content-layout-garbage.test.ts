@@ -12,8 +12,7 @@ import dgram from 'node:dgram';
 import t from 'tap';
 import { contentLine, parseSdp } from '../../media/sdp/sip-sdp.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
-import { BfcpClient, type BfcpClientEvent, overallStatus } from '../helpers/bfcp-client.ts';
-import { bfcpOf, contentOffer, joinWithContent } from '../helpers/content-terminal.ts';
+import { contentOffer, joinWithContent, takeFloor } from '../helpers/content-terminal.ts';
 import { joinMeeting, pcmuVp8Media, UNTIL_HUNG_UP, waitFor } from '../helpers/meeting-terminal.ts';
 import { sendH264Garbage } from '../helpers/h264-garbage.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -26,7 +25,6 @@ t.teardown(() => box.close());
 box.settings.update({ 'call.maxVideoResolution': '360P/30', 'call.polling.intervalSeconds': 300 }, { actor: 'test' });
 const room = new VmrStore(box.db).create({ name: 'Garbage content room', number: '880194', hostPin: '4477', guestPin: '', capacity: 10, layout: '2x2' });
 const target = `127.0.0.1:${box.port}`;
-const granted = (e: BfcpClientEvent) => e.prim === 'FloorRequestStatus' && overallStatus(e) === 'Granted';
 
 
 t.test('garbage content from the floor holder does not break the picture terminals without a content line share', async (t) => {
@@ -44,12 +42,7 @@ t.test('garbage content from the floor holder does not break the picture termina
   const idOf = (name: string) => [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === name)?.id ?? '';
   const viewerId = idOf('Viewer');
 
-  const ids = bfcpOf(attacker.answer);
-  const client = await BfcpClient.start({ transport: 'tcp', port: ids.port, conferenceId: ids.conferenceId, userId: ids.userId });
-  t.teardown(() => client.close());
-  const grant = client.nextNotification(granted, 'Granted');
-  await client.request('request', 'FloorRequest');
-  await grant;
+  await takeFloor(t, attacker.answer);
   await waitFor('the content layout', 15_000, () => box.media?.pictureState(room.number, viewerId)?.content !== undefined);
   const pid = box.media?.pictureState(room.number, viewerId)?.pid;
   t.ok(pid, `the content layout runs (compositor ${pid})`);

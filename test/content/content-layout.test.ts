@@ -19,7 +19,7 @@ import t from 'tap';
 import { contentLine, parseSdp } from '../../media/sdp/sip-sdp.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
 import { BfcpClient, type BfcpClientEvent, floorRequestId, overallStatus } from '../helpers/bfcp-client.ts';
-import { bfcpOf, type ContentTerminal, contentOffer, joinWithContent } from '../helpers/content-terminal.ts';
+import { bfcpOf, contentOffer, type ContentTerminal, joinWithContent, takeFloor } from '../helpers/content-terminal.ts';
 import { joinMeeting, type MeetingTerminal, pcmuVp8Media, UNTIL_HUNG_UP, waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
@@ -201,12 +201,7 @@ t.test('self-view exclusion: the content layout is shared; the presenter hanging
     { stdio: 'ignore' },
   );
   t.teardown(() => slides.kill('SIGKILL'));
-  const ids = bfcpOf(presenter.answer);
-  const client = await BfcpClient.start({ transport: 'tcp', port: ids.port, conferenceId: ids.conferenceId, userId: ids.userId });
-  t.teardown(() => client.close());
-  const grant = client.nextNotification(granted, 'Granted');
-  await client.request('request', 'FloorRequest');
-  await grant;
+  await takeFloor(t, presenter.answer);
   await waitFor('the content layout for the viewer', 15_000, () => box.media?.pictureState(room.number, viewerId)?.content?.participantId === slidesId);
   await viewerScreen.restart();
   await waitFor('the slides big', 20_000, () => viewerScreen.nameAt(1 / 3, 1 / 3) === 'blue' && viewerScreen.nameAt(0.03, 0.5) === 'blue').catch(() => undefined);
@@ -249,12 +244,7 @@ t.test('a terminal that declines its content line by re-INVITE sees the content 
 
   const contentPort = contentLine(parseSdp(presenter.answer).media)?.port ?? 0;
   startSlides(t, 'blue', slidesFrom, contentPort);
-  const ids = bfcpOf(presenter.answer);
-  const client = await BfcpClient.start({ transport: 'tcp', port: ids.port, conferenceId: ids.conferenceId, userId: ids.userId });
-  t.teardown(() => client.close());
-  const grant = client.nextNotification(granted, 'Granted');
-  await client.request('request', 'FloorRequest');
-  await grant;
+  await takeFloor(t, presenter.answer);
   await waitFor('the content layout for the terminal that declined', 15_000, () => box.media?.pictureState(room.number, declinedId)?.content?.participantId === slidesId).catch(() => undefined);
   t.match(box.media?.pictureState(room.number, declinedId), { layout: '1+5', content: { participantId: slidesId } }, 'it sees the slides in its composed picture');
   t.equal(box.media?.pictureState(room.number, slidesId)?.content, undefined, 'the presenter keeps its people picture');

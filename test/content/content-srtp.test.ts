@@ -12,8 +12,7 @@ import dgram from 'node:dgram';
 import t from 'tap';
 import { contentLine, parseSdp } from '../../media/sdp/sip-sdp.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
-import { BfcpClient, type BfcpClientEvent, overallStatus } from '../helpers/bfcp-client.ts';
-import { bfcpOf, contentOffer, joinWithContent, startSlides } from '../helpers/content-terminal.ts';
+import { contentOffer, joinWithContent, startSlides, takeFloor } from '../helpers/content-terminal.ts';
 import { waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
@@ -24,7 +23,6 @@ const box = await startSipBox({ media: {}, bfcp: true });
 t.teardown(() => box.close());
 const room = new VmrStore(box.db).create({ name: 'Secure content', number: '880194', hostPin: '4498', guestPin: '', capacity: 10 });
 const target = `127.0.0.1:${box.port}`;
-const granted = (e: BfcpClientEvent) => e.prim === 'FloorRequestStatus' && overallStatus(e) === 'Granted';
 
 /** The key of the content line's a=crypto in an answer. */
 function contentKey(answer: string): string | undefined {
@@ -66,12 +64,7 @@ t.test('content decrypted from one terminal and encrypted for the other (SDES on
   // The slides: blue H.264, encrypted with the presenter's key, to the presenter's content line.
   startSlides(t, 'blue', presenterContent, presenterLine?.port ?? 0, 90, { srtpKey: presenterKey });
 
-  const ids = bfcpOf(presenter.answer);
-  const client = await BfcpClient.start({ transport: 'tcp', port: ids.port, conferenceId: ids.conferenceId, userId: ids.userId });
-  t.teardown(() => client.close());
-  const grant = client.nextNotification(granted, 'Granted');
-  await client.request('request', 'FloorRequest');
-  await grant;
+  await takeFloor(t, presenter.answer);
 
   const screen = new Screen(t, decoderPort, 'H264', 90, undefined, { crypto: boxKeyForReceiver });
   const wrong = new Screen(t, wrongKeyPort, 'H264', 90, undefined, { crypto: receiverKey });

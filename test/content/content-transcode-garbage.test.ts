@@ -14,8 +14,7 @@ import dgram from 'node:dgram';
 import t from 'tap';
 import { contentLine, parseSdp } from '../../media/sdp/sip-sdp.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
-import { BfcpClient, type BfcpClientEvent, overallStatus } from '../helpers/bfcp-client.ts';
-import { bfcpOf, contentOffer, contentReceiver, joinWithContent } from '../helpers/content-terminal.ts';
+import { contentOffer, contentReceiver, joinWithContent, takeFloor } from '../helpers/content-terminal.ts';
 import { waitFor } from '../helpers/meeting-terminal.ts';
 import { sendH264Garbage } from '../helpers/h264-garbage.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -26,7 +25,6 @@ const box = await startSipBox({ media: {}, bfcp: true });
 t.teardown(() => box.close());
 const room = new VmrStore(box.db).create({ name: 'Garbage transcode room', number: '880196', hostPin: '4499', guestPin: '', capacity: 10 });
 const target = `127.0.0.1:${box.port}`;
-const granted = (e: BfcpClientEvent) => e.prim === 'FloorRequestStatus' && overallStatus(e) === 'Granted';
 
 
 t.test('garbage H.264 from the floor holder does not harm the probe, the transcoder or the calls; real slides after it are transcoded', async (t) => {
@@ -40,12 +38,7 @@ t.test('garbage H.264 from the floor holder does not harm the probe, the transco
   const receiverId = idOf('Receiver');
   t.match(parseSdp(attacker.answer).media[2]?.codecs[0]?.fmtp, /packetization-mode=0/, "the attacker's content line is answered in mode 0");
 
-  const ids = bfcpOf(attacker.answer);
-  const client = await BfcpClient.start({ transport: 'tcp', port: ids.port, conferenceId: ids.conferenceId, userId: ids.userId });
-  t.teardown(() => client.close());
-  const grant = client.nextNotification(granted, 'Granted');
-  await client.request('request', 'FloorRequest');
-  await grant;
+  await takeFloor(t, attacker.answer);
   await waitFor('the receiver routed', 15_000, () => box.media?.contentState(room.number).routes[receiverId] === 'transcoded').catch(() => undefined);
   t.equal(box.media?.contentState(room.number).routes[receiverId], 'transcoded', 'the mode-1 line is sent the mode-0 content through a transcoder');
 

@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseSdp } from '../../media/sdp/sip-sdp.ts';
+import { BfcpClient, overallStatus } from './bfcp-client.ts';
 import { waitFor } from './meeting-terminal.ts';
 import { freePort } from './ports.ts';
 import { Screen } from './video-peer.ts';
@@ -99,6 +100,20 @@ export function bfcpOf(answer: string) {
     setup: value('setup'),
     connection: value('connection'),
   };
+}
+
+/**
+ * The terminal whose answer is `answer` takes the floor: libre's BFCP client over TCP with the
+ * answer's IDs sends FloorRequest and waits for Granted; closed at the test's end.
+ */
+export async function takeFloor(t: { teardown(fn: () => unknown): void }, answer: string): Promise<BfcpClient> {
+  const ids = bfcpOf(answer);
+  const client = await BfcpClient.start({ transport: 'tcp', port: ids.port, conferenceId: ids.conferenceId, userId: ids.userId });
+  t.teardown(() => client.close());
+  const grant = client.nextNotification((e) => e.prim === 'FloorRequestStatus' && overallStatus(e) === 'Granted', 'Granted');
+  await client.request('request', 'FloorRequest');
+  await grant;
+  return client;
 }
 
 /**

@@ -14,10 +14,10 @@ import path from 'node:path';
 import t from 'tap';
 import { AdminStore } from '../../server/admin/admin-store.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
-import { BfcpClient, type BfcpClientEvent, overallStatus } from '../helpers/bfcp-client.ts';
+import { type BfcpClientEvent, overallStatus } from '../helpers/bfcp-client.ts';
 import { changeFirstPassword, launchBrowser, logInToConsole, openPage } from '../helpers/browser.ts';
 import { startConsoleApi } from '../helpers/console-api.ts';
-import { bfcpOf, contentOffer, joinWithContent } from '../helpers/content-terminal.ts';
+import { contentOffer, joinWithContent, takeFloor } from '../helpers/content-terminal.ts';
 import { waitFor } from '../helpers/meeting-terminal.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
 import { startSipBox } from '../helpers/sip-box.ts';
@@ -51,12 +51,7 @@ t.test('the presenter on the live-meetings page, stopped and given the floor aga
   const b = await openTerminals(t, 'audio', 'video');
   const presenter = await joinWithContent(target, room.number, 'Slides', contentOffer({ audio: a.audio.port, video: a.video.port, content: a.content.port }, 'TCP/BFCP'));
   const plain = await joinWithContent(target, room.number, 'Plain', contentOffer({ audio: b.audio.port, video: b.video.port }));
-  const ids = bfcpOf(presenter.answer);
-  const client = await BfcpClient.start({ transport: 'tcp', port: ids.port, conferenceId: ids.conferenceId, userId: ids.userId });
-  t.teardown(() => client.close());
-  const grant = client.nextNotification(granted, 'Granted');
-  await client.request('request', 'FloorRequest');
-  await grant;
+  const client = await takeFloor(t, presenter.answer);
   const slidesId = [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === 'Slides')?.id;
   t.equal(box.app.floors?.presenterOf(room.number), slidesId, 'the room system presents');
 

@@ -354,18 +354,41 @@ static void cmd_name(char **f, int n) {
   if (input && input->text) g_object_set(input->text, "text", f[2], NULL);
 }
 
-/* The branch leaves the mixer first: releasing the mixer's pad flushes it, which wakes a
- * streaming thread waiting in it (the branch's queue pushing a frame). Only then can the
- * branch's threads stop; stopping them first could wait forever on that push and block this
- * main loop (no command answered, every input timing out). */
+/* A dropped branch's elements, stopped off the main loop. */
+typedef struct {
+  GstElement *elements[10];
+  int count;
+} Teardown;
+
+static gpointer stop_branch(gpointer data) {
+  Teardown *teardown = data;
+  for (int i = 0; i < teardown->count; i++) {
+    gst_element_set_state(teardown->elements[i], GST_STATE_NULL);
+    gst_object_unref(teardown->elements[i]);
+  }
+  g_free(teardown);
+  return NULL;
+}
+
+/* The branch leaves the mixer first (releasing the mixer's pad flushes it, which wakes a
+ * streaming thread waiting in it), then the pipeline (its elements unlinked: their threads
+ * stop at their next push); its elements are stopped on a thread of their own. Stopping them
+ * here could wait on a streaming thread busy with a frame — garbage can make one huge and slow
+ * to scale — and block this main loop: no command answered, every input timing out. The id is
+ * free at once for the input made again. */
 static void drop_input(Input *input) {
   GstPad *src = gst_element_get_static_pad(input->elements[input->count - 1], "src");
   gst_pad_unlink(src, input->mix_pad);
   gst_object_unref(src);
   gst_element_release_request_pad(mixer, input->mix_pad);
   gst_object_unref(input->mix_pad);
-  for (int i = 0; i < input->count; i++) gst_element_set_state(input->elements[i], GST_STATE_NULL);
-  for (int i = 0; i < input->count; i++) gst_bin_remove(GST_BIN(pipeline), input->elements[i]);
+  Teardown *teardown = g_new0(Teardown, 1);
+  for (int i = 0; i < input->count; i++) {
+    teardown->elements[i] = gst_object_ref(input->elements[i]);
+    gst_bin_remove(GST_BIN(pipeline), input->elements[i]);
+  }
+  teardown->count = input->count;
+  g_thread_unref(g_thread_new("drop-input", stop_branch, teardown));
   g_hash_table_remove(inputs, input->id);
 }
 
