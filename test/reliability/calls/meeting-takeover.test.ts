@@ -12,35 +12,21 @@
  * over. The longest pause in the RTP each terminal
  * received across the kill is printed (a figure for docs/benchmarks.md, not asserted).
  */
-import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import t from 'tap';
-import { alive, startAppliance } from '../../helpers/appliance.ts';
-import { ConsoleClient } from '../../helpers/console-client.ts';
+import { alive } from '../../helpers/appliance.ts';
+import { applianceWithRoom } from '../../helpers/appliance-room.ts';
 import { waitFor } from '../../helpers/meeting-terminal.ts';
 import { heardUntilTalking, startTwoTalkers, talking } from '../../helpers/two-talkers.ts';
 
-const box = await startAppliance();
-t.teardown(() => box.interrupt(10_000));
-const admin = new ConsoleClient(box.baseUrl);
-await admin.login('admin', readFileSync(path.join(box.dataDir, 'secrets', 'initial-admin-password'), 'utf8').trim());
-const set = await admin.call('PATCH', '/api/v1/settings', { 'sip.qualifySeconds': 0 });
-if (set.status !== 200) throw new Error(`settings: ${set.status} ${JSON.stringify(set.body)}`);
 const ROOM = '880191';
-const vmr = await admin.call('POST', '/api/v1/vmrs', { name: 'Take-over room', number: ROOM, guestPin: '', hostPin: '1919' });
-if (vmr.status !== 201) throw new Error(`VMR: ${vmr.status} ${JSON.stringify(vmr.body)}`);
-
-const pidsOf = (name: string) => [...box.output().matchAll(new RegExp(`"name":"${name}","pid":(\\d+),"msg":"process started"`, 'g'))].map((m) => Number(m[1]));
-const takeovers = () => [...box.output().matchAll(/"resumed":(\d+).*?"msg":"calls taken over after a restart"/g)].map((m) => Number(m[1]));
+const { box, admin, pidsOf, takeovers, participants, recordsOf } = await applianceWithRoom(t, { number: ROOM, name: 'Take-over room', hostPin: '1919' });
 // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON the API answered
 type Json = any;
-const participants = async (): Promise<string[]> =>
-  ((await admin.call('GET', '/api/v1/live-meetings')).body as Json[]).find((m) => m.number === ROOM)?.participants.map((p: Json) => p.displayName).sort() ?? [];
 const joinedAt = async (): Promise<string[]> =>
   ((await admin.call('GET', '/api/v1/live-meetings')).body as Json[]).find((m) => m.number === ROOM)?.participants.map((p: Json) => `${p.displayName} ${p.joinedAt}`).sort() ?? [];
-const mine = async (): Promise<Json[]> =>
-  ((await admin.call('GET', '/api/v1/call-records?period=all&pageSize=500')).body.items as Json[]).filter((r) => r.caller === 'ann' || r.caller === 'bob');
+const mine = () => recordsOf('ann', 'bob');
 
 
 t.test('two sipp terminals in a meeting across a kill -9 of the control plane', async (t) => {

@@ -14,36 +14,20 @@
  * - Ctrl-C on the run command (the whole appliance stops): a terminal in a meeting gets a BYE
  *   saying the box is stopping, and its call record is closed with that reason.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
-import { alive, startAppliance } from '../../helpers/appliance.ts';
-import { ConsoleClient } from '../../helpers/console-client.ts';
+import { alive } from '../../helpers/appliance.ts';
+import { applianceWithRoom } from '../../helpers/appliance-room.ts';
 import { DialogTerminal } from '../../helpers/dialog-terminal.ts';
 import { pcmuMedia, waitFor } from '../../helpers/meeting-terminal.ts';
 import { g711Tone, openTerminals } from '../../helpers/rtp-terminal.ts';
 import { heardUntilTalking, startTwoTalkers, talking } from '../../helpers/two-talkers.ts';
 
-const box = await startAppliance();
-t.teardown(() => box.interrupt(20_000));
-const admin = new ConsoleClient(box.baseUrl);
-await admin.login('admin', readFileSync(path.join(box.dataDir, 'secrets', 'initial-admin-password'), 'utf8').trim());
-const set = await admin.call('PATCH', '/api/v1/settings', { 'sip.qualifySeconds': 0 });
-if (set.status !== 200) throw new Error(`settings: ${set.status} ${JSON.stringify(set.body)}`);
 const ROOM = '880171';
-const vmr = await admin.call('POST', '/api/v1/vmrs', { name: 'Restart room', number: ROOM, guestPin: '', hostPin: '1717' });
-if (vmr.status !== 201) throw new Error(`VMR: ${vmr.status} ${JSON.stringify(vmr.body)}`);
-
-const pidsOf = (name: string) => [...box.output().matchAll(new RegExp(`"name":"${name}","pid":(\\d+),"msg":"process started"`, 'g'))].map((m) => Number(m[1]));
-const takeovers = () => [...box.output().matchAll(/"resumed":(\d+).*?"msg":"calls taken over after a restart"/g)].map((m) => Number(m[1]));
+const { box, admin, pidsOf, takeovers, participants, recordsOf } = await applianceWithRoom(t, { number: ROOM, name: 'Restart room', hostPin: '1717' }, 20_000);
 // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON the API answered
 type Json = any;
-const participants = async (): Promise<string[]> =>
-  ((await admin.call('GET', '/api/v1/live-meetings')).body as Json[]).find((m) => m.number === ROOM)?.participants.map((p: Json) => p.displayName).sort() ?? [];
-const recordsOf = async (...callers: string[]): Promise<Json[]> =>
-  ((await admin.call('GET', '/api/v1/call-records?period=all&pageSize=500')).body.items as Json[]).filter((r) => callers.includes(r.caller));
-
 
 t.test('SIGTERM to the control plane alone: the calls are left to the next one, which takes them over', async (t) => {
   // Long enough to span the stop, the restart and the listening; then sipp hangs up (BYE). (Ann and Bob talk: test/helpers/two-talkers.ts)
