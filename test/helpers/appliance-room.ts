@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type RunningAppliance, startAppliance } from './appliance.ts';
 import { ConsoleClient } from './console-client.ts';
+import { waitFor } from './meeting-terminal.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON the API answered
 type Json = any;
@@ -23,6 +24,11 @@ export interface ApplianceRoom {
   participants(): Promise<string[]>;
   /** The call records of these callers. */
   recordsOf(...callers: string[]): Promise<Json[]>;
+  /**
+   * A new control plane started (the supervisor's start number `started` + 1), took the calls
+   * over (take-over number `passes` + 1) and its console answers: how many calls it took over.
+   */
+  newControlPlaneTookOver(started: number, passes: number): Promise<number | undefined>;
 }
 
 export async function applianceWithRoom(t: { teardown(fn: () => unknown): void }, room: { number: string; name: string; hostPin: string }, interruptMs = 10_000): Promise<ApplianceRoom> {
@@ -34,11 +40,19 @@ export async function applianceWithRoom(t: { teardown(fn: () => unknown): void }
   if (set.status !== 200) throw new Error(`settings: ${set.status} ${JSON.stringify(set.body)}`);
   const vmr = await admin.call('POST', '/api/v1/vmrs', { name: room.name, number: room.number, guestPin: '', hostPin: room.hostPin });
   if (vmr.status !== 201) throw new Error(`VMR: ${vmr.status} ${JSON.stringify(vmr.body)}`);
+  const pidsOf = (name: string) => [...box.output().matchAll(new RegExp(`"name":"${name}","pid":(\\d+),"msg":"process started"`, 'g'))].map((m) => Number(m[1]));
+  const takeovers = () => [...box.output().matchAll(/"resumed":(\d+).*?"msg":"calls taken over after a restart"/g)].map((m) => Number(m[1]));
   return {
     box,
     admin,
-    pidsOf: (name) => [...box.output().matchAll(new RegExp(`"name":"${name}","pid":(\\d+),"msg":"process started"`, 'g'))].map((m) => Number(m[1])),
-    takeovers: () => [...box.output().matchAll(/"resumed":(\d+).*?"msg":"calls taken over after a restart"/g)].map((m) => Number(m[1])),
+    pidsOf,
+    takeovers,
+    newControlPlaneTookOver: async (started, passes) => {
+      await waitFor('a new control plane', 30_000, () => pidsOf('control-plane').length > started);
+      await waitFor('the new control plane to take the calls over', 60_000, () => takeovers().length > passes);
+      await waitFor('the console', 30_000, () => admin.call('GET', '/api/v1/health').then((r) => r.status === 200, () => false));
+      return takeovers().at(-1);
+    },
     participants: async () =>
       ((await admin.call('GET', '/api/v1/live-meetings')).body as Json[]).find((m) => m.number === room.number)?.participants.map((p: Json) => p.displayName).sort() ?? [],
     recordsOf: async (...callers) => ((await admin.call('GET', '/api/v1/call-records?period=all&pageSize=500')).body.items as Json[]).filter((r) => callers.includes(r.caller)),
