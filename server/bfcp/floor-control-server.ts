@@ -90,7 +90,8 @@ interface UserState {
 interface Conference {
   readonly id: number;
   readonly floorId: number;
-  readonly policy: FloorPolicy | (() => FloorPolicy);
+  /** Asked at each request that finds the floor held. */
+  readonly policy: () => FloorPolicy;
   readonly users: Map<number, UserState>;
   /** The holder (Granted) first if any, then the waiting ones (Pending) in order. */
   readonly requests: FloorRequestEntry[];
@@ -135,10 +136,11 @@ export class FloorControlServer extends EventEmitter<FloorControlEvents> impleme
       throw new RangeError(`BFCP floor ID ${options.floorId} must be an integer from 1 to 65535`);
     }
     if (this.#conferences.has(conferenceId)) throw new RangeError(`BFCP conference ${conferenceId} exists already`);
+    const policy = options.policy;
     this.#conferences.set(conferenceId, {
       id: conferenceId,
       floorId: options.floorId,
-      policy: options.policy ?? 'take-over',
+      policy: typeof policy === 'function' ? policy : () => policy ?? 'take-over',
       users: new Map(),
       requests: [],
       nextRequestId: 1,
@@ -437,7 +439,7 @@ export class FloorControlServer extends EventEmitter<FloorControlEvents> impleme
       conference.requests.splice(conference.requests.indexOf(entry), 1);
       conference.requests.unshift(entry);
       this.#grant(conference, entry, null, 'granted');
-    } else if ((typeof conference.policy === 'function' ? conference.policy() : conference.policy) === 'take-over') {
+    } else if (conference.policy() === 'take-over') {
       this.#end(conference, holder, RequestStatus.Revoked, true);
       conference.requests.splice(conference.requests.indexOf(entry), 1);
       conference.requests.unshift(entry);

@@ -151,12 +151,12 @@ export const SETTINGS = {
   'call.earlyJoinMinutes': setting(10, oneOf(EARLY_JOIN_MINUTES), `one of ${EARLY_JOIN_MINUTES.join(', ')}`),
   'call.ivrLanguage': setting('zh-CN', oneOf(['zh-CN', 'en'] as const), 'zh-CN or en'),
   'call.maxBandwidth': setting('2M', oneOf(BANDWIDTHS), `one of ${BANDWIDTHS.join(', ')}`, ['media']),
+  // A floor request while someone presents: takes the floor over (room systems expect it), or waits its turn.
+  'call.contentFloor': setting<'take-over' | 'queue'>('take-over', oneOf(['take-over', 'queue'] as const), 'take-over or queue'),
   // Media security and admission for meeting calls (beyond the manual, expected of an MCU):
   // SRTP (SDES) used when offered / required of every caller / never; callers that are not
   // registered accounts may dial meetings (they still need the PIN); a call whose RTP stops
   // for this long is hung up.
-  // A floor request while someone presents: takes the floor over (room systems expect it), or waits its turn.
-  'call.contentFloor': setting<'take-over' | 'queue'>('take-over', oneOf(['take-over', 'queue'] as const), 'take-over or queue'),
   'call.srtp': setting('optional', oneOf(['optional', 'required', 'off'] as const), 'optional, required or off'),
   'call.guestAccess': setting(true, isBool, 'true or false'),
   'call.rtpTimeoutSeconds': setting(60, isIntIn(10, 600), 'a whole number of seconds from 10 to 600', ['media']),

@@ -83,9 +83,6 @@ function refusalError(number: string, refused: Extract<Admission, { ok: false }>
 }
 
 
-/** The call settings the content cap is made of (media/meetings/content-policy.ts). */
-const CONTENT_CAP_SETTINGS: ReadonlySet<string> = new Set(['call.maxContentResolution', 'call.maxBandwidth', 'call.maxVideoResolution']);
-
 export interface JoinRouteOptions {
   /** The one way into a meeting (admission, lock-outs, guest access). */
   readonly sessions: ParticipantSessions;
@@ -205,11 +202,22 @@ export const joinRoutes: FastifyPluginAsync<JoinRouteOptions> = async (app, opti
       notify(session, 'content', info);
     }
   };
-  /** The call settings the content cap follows changed: a presenting page keeps within the new cap at once (the share answer carried the old one). */
-  const onSettings = (keys: readonly string[]) => {
-    const settings = options.settings?.();
-    if (!settings || !keys.some((key) => CONTENT_CAP_SETTINGS.has(key))) return;
+  /**
+   * A settings change that moves the content cap (media/meetings/content-policy.ts makes it of
+   * the call settings): a presenting page keeps within the new cap at once (its share's answer
+   * carried the old one).
+   */
+  const capOf = (settings: Settings | undefined) => {
+    if (!settings) return undefined;
     const { width, height, fps, kbps } = contentPolicyFrom(settings);
+    return { width, height, fps, kbps };
+  };
+  let cap = capOf(options.settings?.());
+  const onSettings = () => {
+    const now = capOf(options.settings?.());
+    if (!now || JSON.stringify(now) === JSON.stringify(cap)) return;
+    cap = now;
+    const { width, height, fps, kbps } = now;
     for (const session of sessions.values()) {
       if (!session.share) continue;
       log.info({ meeting: session.meeting, participant: session.participantId, cap: { width, height, fps, kbps } }, 'the content cap changed: the presenting page is told');
