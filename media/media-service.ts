@@ -169,7 +169,7 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
         if (kept?.broadcast === id) kept.broadcast = null;
         for (const [viewer, watched] of [...(kept?.watching ?? [])]) if (viewer === id || watched === id) kept?.watching.delete(viewer);
         this.emit('participantclosed', key, id, reason);
-        if (meeting.size === 0) meeting.close();
+        if (meeting.idle) meeting.close();
       });
       meeting.on('dominantspeaker', (id) => this.emit('dominantspeaker', key, id));
       meeting.on('newproducer', (info) => this.emit('newproducer', key, info));
@@ -192,7 +192,7 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     try {
       return await add(media);
     } catch (error) {
-      if (media.size === 0) media.close();
+      if (media.idle) media.close();
       throw error;
     }
   }
@@ -254,7 +254,7 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     const media = this.#meetings.get(meeting);
     if (!media) return;
     media.removeParticipant(participantId, reason, true);
-    if (media.size === 0) media.close();
+    if (media.idle) media.close();
   }
 
   async setMuted(meeting: string, participantId: string | '*', muted: boolean, except?: string): Promise<void> {

@@ -164,6 +164,11 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     return this.#legs.size + this.#webPeers.size;
   }
 
+  /** Nobody is in the meeting and nobody is joining it: it may close (a join in flight keeps its router). */
+  get idle(): boolean {
+    return this.size === 0 && this.#joining.size === 0;
+  }
+
   has(participantId: string): boolean {
     return this.#legs.has(participantId) || this.#webPeers.has(participantId);
   }

@@ -2,11 +2,19 @@
  * The meetings happening now, as the control plane knows them: per meeting (keyed by its dial
  * number) its kind, subject, lock state and the participants in it (name, role, account, how
  * they came in, and a way to hang them up), and who presents content now (the floor's holder,
- * from the box's floor control) since when. The SIP application fills it; the console's
- * meeting-control API reads and acts on it; the media service holds the media side.
+ * from the box's floor control) since when, and the newcomers on their way in (admitted, their
+ * media being joined): a meeting ends when nobody is in it and nobody is arriving, so the last
+ * participant leaving cannot end it under a newcomer's feet. An arrival holds the meeting for at
+ * most `ARRIVAL_HOLD_MS`; a newcomer gets in (`add`) or gives up (`gaveUp`) before that. The
+ * SIP application fills it; the console's meeting-control API reads and acts on it; the media
+ * service holds the media side.
  */
 import { EventEmitter } from 'node:events';
 import type { LayoutChoice } from '../../media/mcu/layouts.ts';
+import { monotonicMs } from '../core/clock.ts';
+
+/** How long a newcomer admitted to a meeting may take to get in before its arrival stops holding the meeting (and its seat). */
+export const ARRIVAL_HOLD_MS = 60_000;
 
 export type MeetingKind = 'vmr' | 'scheduled' | 'instant';
 
@@ -67,7 +75,8 @@ export interface LiveMeetingsEvents {
 
 export class LiveMeetings extends EventEmitter<LiveMeetingsEvents> {
   readonly #meetings = new Map<string, LiveMeeting>();
-  /** Lock state survives the last participant leaving only until the meeting is empty. */
+  /** Newcomers on their way in: meeting number → their admission times (monotonic, oldest first). */
+  readonly #arriving = new Map<string, number[]>();
 
   get(number: string): LiveMeeting | undefined {
     return this.#meetings.get(number);
@@ -88,11 +97,61 @@ export class LiveMeetings extends EventEmitter<LiveMeetingsEvents> {
     return meeting;
   }
 
-  add(number: string, participant: LiveParticipant): void {
+  /**
+   * A newcomer was admitted to the live meeting `number` and is on its way in: until it is in
+   * (`add`), gives up (`gaveUp`) or `ARRIVAL_HOLD_MS` passes, the meeting does not end.
+   */
+  arrive(number: string): void {
+    if (!this.#meetings.has(number)) return;
+    const times = this.#arriving.get(number) ?? [];
+    times.push(monotonicMs());
+    this.#arriving.set(number, times);
+    // A newcomer that never got in nor said so: its hold runs out, and an empty meeting ends then.
+    setTimeout(() => this.endIfEmpty(number), ARRIVAL_HOLD_MS + 50).unref();
+  }
+
+  /** Newcomers on their way into any meeting, within the hold. */
+  get arriving(): number {
+    let count = 0;
+    for (const number of [...this.#arriving.keys()]) count += this.#arrivingAt(number);
+    return count;
+  }
+
+  /** Newcomers on their way into `number` within the hold (stale arrivals dropped). */
+  #arrivingAt(number: string): number {
+    const times = this.#arriving.get(number);
+    if (!times) return 0;
+    const now = monotonicMs();
+    while (times.length > 0 && now - (times[0] as number) > ARRIVAL_HOLD_MS) times.shift();
+    if (times.length === 0) this.#arriving.delete(number);
+    return times.length;
+  }
+
+  /** One newcomer on its way into `number` is no longer arriving (the oldest: they are counted, not named). */
+  #arrived(number: string): void {
+    const times = this.#arriving.get(number);
+    times?.shift();
+    if (times?.length === 0) this.#arriving.delete(number);
+  }
+
+  /** A newcomer did not get in after all: it holds the meeting no longer, and an empty meeting ends. */
+  gaveUp(number: string): void {
+    this.#arrived(number);
+    this.endIfEmpty(number);
+  }
+
+  /**
+   * The participant is in. False when its meeting is not live (it ended: the newcomer's arrival
+   * outlived its hold) — the participant is not listed then, and its adapter ends its call.
+   * A participant taken over after a restart was not arriving (it was counted when it joined).
+   */
+  add(number: string, participant: LiveParticipant): boolean {
     const meeting = this.#meetings.get(number);
-    if (!meeting) return;
+    if (!meeting) return false;
+    if (!participant.resumed) this.#arrived(number);
     meeting.participants.set(participant.id, participant);
     this.emit('joined', meeting, participant);
+    return true;
   }
 
   remove(number: string, participantId: string, reason: string): void {
@@ -125,10 +184,10 @@ export class LiveMeetings extends EventEmitter<LiveMeetingsEvents> {
     this.emit('presenter', meeting, meeting.presenter);
   }
 
-  /** A meeting nobody is in any more ends (its lock goes with it). */
+  /** A meeting nobody is in any more and nobody is arriving at ends (its lock goes with it). */
   endIfEmpty(number: string): void {
     const meeting = this.#meetings.get(number);
-    if (!meeting || meeting.participants.size > 0) return;
+    if (!meeting || meeting.participants.size > 0 || this.#arrivingAt(number) > 0) return;
     this.#meetings.delete(number);
     this.emit('ended', meeting);
   }

@@ -22,7 +22,6 @@ import type { VmrStore } from '../../rooms/vmr-store.ts';
 import type { LiveMeeting, LiveMeetings, MeetingKind } from '../live-meetings.ts';
 import { callsThatFit, liveCalls, PORTS_PER_CALL, PORTS_PER_CONTENT_CALL, portsInUse, rangeSize } from '../media-ports.ts';
 import { type MeetingStore, occurrences } from '../meeting-store.ts';
-import { monotonicMs } from '../../core/clock.ts';
 
 /** Participants a scheduled or instant meeting takes (they have no capacity of their own). */
 export const MEETING_CAPACITY = 500;
@@ -79,9 +78,6 @@ export type Admission =
       readonly retryAfterSeconds?: number;
     };
 
-/** How long an admitted newcomer holds a port before it must be in the meeting (or abandon). */
-const ADMITTED_HOLD_MS = 60_000;
-
 /** PINs compared in a time that does not depend on how many leading digits are right. */
 function samePin(entered: string, pin: string): boolean {
   const a = createHash('sha256').update(entered).digest();
@@ -105,8 +101,6 @@ export class MeetingAdmission {
   readonly #live: LiveMeetings;
   readonly #license: LicensePolicy | undefined;
   readonly #floors: (() => MeetingFloors | undefined) | undefined;
-  /** Admitted newcomers not in their meeting yet: meeting number → admission times. */
-  readonly #admitted = new Map<string, number[]>();
 
   /** @param options.license the licence rules (absent: no licence limits, e.g. in unit set-ups) */
   /** @param options.floors the meetings' floors: a participant that can present takes content ports */
@@ -117,45 +111,25 @@ export class MeetingAdmission {
     this.#live = options.live;
     this.#license = options.license;
     this.#floors = options.floors;
-    // A participant taken over after a restart held no seat here.
-    this.#live.on('joined', (meeting, participant) => {
-      if (!participant.resumed) this.#release(meeting.number);
-    });
   }
 
-  #release(number: string): void {
-    const times = this.#admitted.get(number);
-    times?.shift();
-    if (times?.length === 0) this.#admitted.delete(number);
-  }
-
-  /** Newcomers admitted within the hold time and not in their meeting yet. */
+  /** Newcomers admitted within the hold time and not in their meeting yet (the live meetings count their arrivals). */
   get seatsHeld(): number {
-    const now = monotonicMs();
-    let count = 0;
-    for (const times of this.#admitted.values()) count += times.filter((at) => now - at <= ADMITTED_HOLD_MS).length;
-    return count;
+    return this.#live.arriving;
   }
 
   /** Participants in all meetings plus newcomers admitted within the hold time. */
-  #portsInUse(now: number): number {
+  #portsInUse(): number {
     let count = 0;
     for (const meeting of this.#live.list()) count += meeting.participants.size;
-    for (const [number, times] of this.#admitted) {
-      while (times.length > 0 && now - (times[0] as number) > ADMITTED_HOLD_MS) times.shift();
-      if (times.length === 0) this.#admitted.delete(number);
-      count += times.length;
-    }
-    return count;
+    return count + this.#live.arriving;
   }
 
-  /** The MCU ports the live calls take (content calls 8) and the newcomers admitted but not in yet (6 each; `#portsInUse` just dropped the stale ones). */
+  /** The MCU ports the live calls take (content calls 8) and the newcomers admitted but not in yet (6 each). */
   #mediaPortsInUse(): number {
     const floors = this.#floors?.();
     const calls = liveCalls(this.#live.list(), floors && ((meeting, id) => floors.canPresent(meeting, id)));
-    let admitted = 0;
-    for (const times of this.#admitted.values()) admitted += times.length;
-    return portsInUse(calls) + admitted * PORTS_PER_CALL;
+    return portsInUse(calls) + this.#live.arriving * PORTS_PER_CALL;
   }
 
   /**
@@ -217,8 +191,7 @@ export class MeetingAdmission {
   #seat(target: MeetingTarget, live: LiveMeeting, role: 'host' | 'guest'): Admission {
     const { number } = target;
     if (live.participants.size >= target.capacity) return { ok: false, refusal: 'full', target };
-    const clock = monotonicMs();
-    const portsRefusal = this.#license?.portsRefusal(this.#portsInUse(clock));
+    const portsRefusal = this.#license?.portsRefusal(this.#portsInUse());
     if (portsRefusal) {
       this.#live.endIfEmpty(number);
       return { ok: false, refusal: 'license-ports', target, ports: portsRefusal.params.ports as number };
@@ -228,9 +201,7 @@ export class MeetingAdmission {
       this.#live.endIfEmpty(number);
       return { ok: false, refusal: 'media-ports', target, ports: Math.floor(rangeSize(range) / PORTS_PER_CALL) };
     }
-    const times = this.#admitted.get(number) ?? [];
-    times.push(clock);
-    this.#admitted.set(number, times);
+    this.#live.arrive(number);
     return { ok: true, target, role, live, audioOnly: this.#license?.audioOnly() ?? false };
   }
 
@@ -241,7 +212,6 @@ export class MeetingAdmission {
 
   /** The newcomer did not make it in after all: its port is free again, and an empty meeting it started ends again. */
   abandon(number: string): void {
-    this.#release(number);
-    this.#live.endIfEmpty(number);
+    this.#live.gaveUp(number);
   }
 }

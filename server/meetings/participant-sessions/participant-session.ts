@@ -331,7 +331,9 @@ export class ParticipantSession {
   /**
    * The participant is in (its call answered): the record says so and the live registry lists
    * it, with `hangUp` — how its adapter ends it from the box's side (BYE, a socket frame),
-   * which in the end calls `close`.
+   * which in the end calls `close`. Its meeting cannot end while it is on its way in (the live
+   * registry counts its arrival); one that ended all the same (the arrival outlived its hold)
+   * does not list it, and its call is ended at once through `hangUp`, saying so.
    */
   enter(hangUp: (reason: string) => void): void {
     this.#assertOpen();
@@ -344,7 +346,7 @@ export class ParticipantSession {
       this.#answeredMono = monotonicMs();
     }
     const call = this.#call;
-    this.#services.live.add(this.number, {
+    const listed = this.#services.live.add(this.number, {
       id: this.id,
       displayName: call.displayName,
       account: call.account,
@@ -358,6 +360,12 @@ export class ParticipantSession {
       ...(this.#resumed ? { resumed: true } : {}),
       hangUp,
     });
+    if (!listed) {
+      // Its meeting ended before it got in (its arrival outlived the hold): its call ends, in words.
+      this.#entered = false;
+      log.warn({ meeting: this.number, participant: this.id }, 'the meeting ended before the participant got in; ending its call');
+      queueMicrotask(() => hangUp('the meeting ended before you got in; call again'));
+    }
   }
 
   /** When the call record says the call was answered (a resumed session's join time), else `now`. */
