@@ -33,6 +33,7 @@ import type { ContentRoutingState } from './meetings/content-routing.ts';
 import type { ContentCap } from './meetings/meeting-types.ts';
 import { natAddressFor, type StaticNat } from '../server/core/static-nat.ts';
 import type { WorkerPool } from './worker-pool/worker-pool.ts';
+import { setCallPortRanges } from './rtp/internal-ports.ts';
 
 const log = getLogger('media-service');
 
@@ -109,6 +110,7 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     this.#network = options.network;
     this.#rtpTimeoutMs = options.rtpTimeoutMs ?? 60_000;
     this.#ivrPorts = options.ivrPorts ?? { min: 30000, max: 37999 };
+    setCallPortRanges([this.#network.portRange, this.#ivrPorts]);
   }
 
   /**
@@ -120,6 +122,7 @@ export class MediaService extends EventEmitter<MediaServiceEvents> {
     if (changes.network) this.#network = changes.network;
     if (changes.rtpTimeoutMs) this.#rtpTimeoutMs = changes.rtpTimeoutMs;
     if (changes.ivrPorts) this.#ivrPorts = changes.ivrPorts;
+    setCallPortRanges([this.#network.portRange, this.#ivrPorts]);
   }
 
   /** The settings it follows, from the control plane (`configure`): what changed is in force on return. */

@@ -20,6 +20,7 @@ import { type Canvas, type CompositorOutput, CompositorProcess } from './composi
 import { contentLayout, effectiveLayout, type Layout, type LayoutChoice, type LayoutLimits, type Pane, panes } from './layouts.ts';
 import { PaneAssignment, type PollingRule } from './pane-assignment.ts';
 import { monotonicMs } from '../../server/core/clock.ts';
+import { internalListenInfo } from '../rtp/internal-ports.ts';
 
 const log = getLogger('composed-picture');
 
@@ -296,7 +297,7 @@ export class ComposedPicture {
     const canvas = this.#options.canvas;
     const width = Math.round((height * canvas.width) / canvas.height / 2) * 2;
     const h264 = mimeType === 'video/H264';
-    const transport = await this.#router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: true });
+    const transport = await this.#router.createPlainTransport({ listenInfo: internalListenInfo(), rtcpMux: true, comedia: true });
     try {
       const ssrc = randomInt(1, 0x7fffffff);
       const payloadType = h264 ? 125 : 124;
@@ -445,7 +446,7 @@ export class ComposedPicture {
 
   /** The presenter's content as an input (H.264 as terminals send it; VP8 taken too). */
   async #addContentInput(content: PictureContent): Promise<Input | undefined> {
-    const transport = await this.#router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
+    const transport = await this.#router.createPlainTransport({ listenInfo: internalListenInfo(), rtcpMux: false, comedia: false });
     try {
       const consumer = await transport.consume({ producerId: content.producer.id, rtpCapabilities: this.#router.rtpCapabilities, paused: true });
       const codec = consumer.rtpParameters.codecs[0];
@@ -487,7 +488,7 @@ export class ComposedPicture {
       this.#inputs.set(participant.id, input);
       return input;
     }
-    const transport = await this.#router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
+    const transport = await this.#router.createPlainTransport({ listenInfo: internalListenInfo(), rtcpMux: false, comedia: false });
     try {
       const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities: this.#router.rtpCapabilities, paused: true });
       const codec = consumer.rtpParameters.codecs[0];

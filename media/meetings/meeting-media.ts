@@ -22,7 +22,7 @@ import { AudioMixer } from '../audio-mixer/audio-mixer.ts';
 import type { LayoutChoice } from '../mcu/layouts.ts';
 import { DEFAULT_VIDEO_POLICY, type VideoPolicy } from '../mcu/video-policy.ts';
 import { assertServable, parseSdp } from '../sdp/sip-sdp.ts';
-import { DEFAULT_CONTENT_POLICY } from './content-policy.ts';
+import { type ContentPolicy, DEFAULT_CONTENT_POLICY } from './content-policy.ts';
 import { ContentRouting, type ContentRoutingState, reachesSip } from './content-routing.ts';
 import { MeetingPictures, type MeetingPictureState } from './meeting-pictures.ts';
 import { sipLegSnapshot, webPeerSnapshot } from './meeting-stats.ts';
@@ -45,6 +45,7 @@ import {
 import { pickMeetingAudio, SipLeg } from './sip-leg.ts';
 import { WebPeer } from './web-peer.ts';
 import { monotonicMs } from '../../server/core/clock.ts';
+import { internalListenInfo } from '../rtp/internal-ports.ts';
 
 // The shapes of a meeting's media, where they were before meeting-types.ts (importers keep working).
 export {
@@ -92,7 +93,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     try {
       mixer = new AudioMixer(options.mixer);
       const mixerPort = await mixer.bind('127.0.0.1');
-      const mixerTransport = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: false });
+      const mixerTransport = await router.createPlainTransport({ listenInfo: internalListenInfo(), rtcpMux: true, comedia: false });
       await mixerTransport.connect({ ip: '127.0.0.1', port: mixerPort });
       mixer.connect('127.0.0.1', mixerTransport.tuple.localPort);
       return new MeetingMedia({ key, worker, router, mixer, mixerTransport }, options);
@@ -116,7 +117,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       router: parts.router,
       legs: () => [...this.#legs.values()],
       peers: () => [...this.#webPeers.values()],
-      policy: () => this.#options.contentPolicy?.() ?? DEFAULT_CONTENT_POLICY,
+      policy: () => this.#contentPolicy(),
       keyFrameNeeded: (id) => {
         const label = this.#legs.get(id)?.content?.label;
         if (label !== undefined) this.emit('contentkeyframerequest', id, label);
@@ -158,6 +159,11 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     if (lost.length > 0) log.warn({ meeting: this.key, participants: lost.length }, 'meeting media lost with its worker; the SIP side re-attaches the legs');
     for (const id of lost) this.removeParticipant(id, 'media-restart');
     this.close();
+  }
+
+  /** The content cap now (the settings' word, followed live). */
+  #contentPolicy(): ContentPolicy {
+    return this.#options.contentPolicy?.() ?? DEFAULT_CONTENT_POLICY;
   }
 
   get size(): number {
@@ -212,7 +218,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
       if (leg.video) this.emit('newproducer', { producerId: leg.video.meetingProducer.id, participantId: id, displayName: leg.displayName, kind: 'video' });
       this.#pictures.refresh();
       if (leg.content) this.#content.route();
-      const sdp = leg.answer(offer.media, audio, crypto);
+      const sdp = leg.answer(offer.media, audio, crypto, this.#contentPolicy());
       leg.lastAnswer = sdp;
       return { sdp, audioCodec: leg.audioCodec, srtp: leg.srtp };
     } finally {
@@ -229,7 +235,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     assertServable(audio, 'meeting', leg.network.listenIp);
     if (leg.offersSameAudio(audio)) {
       const hadContent = Boolean(leg.content);
-      const answer = await leg.renegotiate(offer, audio);
+      const answer = await leg.renegotiate(offer, audio, this.#contentPolicy());
       leg.offer = offerText;
       leg.lastAnswer = answer;
       if (!hadContent && leg.content) {
@@ -465,7 +471,7 @@ export class MeetingMedia extends EventEmitter<MeetingMediaEvents> {
     if (!sip) log.warn({ meeting: this.key, participant: participantId, codec: mimeType }, 'browser content is neither H.264 nor VP8: SIP terminals cannot receive it');
     this.#content.route();
     this.#pictures.refresh();
-    const { width, height, fps, kbps } = this.#options.contentPolicy?.() ?? DEFAULT_CONTENT_POLICY;
+    const { width, height, fps, kbps } = this.#contentPolicy();
     return { producerId: producer.id, mimeType, reachesSip: sip, cap: { width, height, fps, kbps } };
   }
 

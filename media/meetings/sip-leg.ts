@@ -34,6 +34,8 @@ import {
 import { MAX_LEG_NOTE, type MediaNetwork, type MeetingParts, type SdpSession, type SipLegRequest, type SrtpPolicy } from './meeting-types.ts';
 import { type ChosenVideo, createVideoLeg, feedbackLines, pickVideoCodec, type VideoLeg, videoCapabilities } from './sip-video.ts';
 import { monotonicMs } from '../../server/core/clock.ts';
+import { type ContentPolicy, cappedContentCodec } from './content-policy.ts';
+import { internalListenInfo } from '../rtp/internal-ports.ts';
 
 const log = getLogger('sip-leg');
 
@@ -53,7 +55,7 @@ interface Closable {
 
 /** Pipes a producer from one router to another (same worker or not); the copy's producer. */
 export async function pipe(from: types.Router, producerId: string, to: types.Router): Promise<types.Producer> {
-  const { pipeProducer } = await from.pipeToRouter({ producerId, router: to, keepId: false });
+  const { pipeProducer } = await from.pipeToRouter({ producerId, router: to, keepId: false, listenInfo: internalListenInfo() });
   if (!pipeProducer) throw new Error(`piping producer ${producerId} gave no producer`);
   return pipeProducer;
 }
@@ -462,7 +464,7 @@ export class SipLeg {
    * answer. A content line offered for the first time gets its transport now (audio and video
    * stay as they are); if that fails the line is declined and the call goes on.
    */
-  async renegotiate(offer: SdpOffer, audio: SdpMedia): Promise<string> {
+  async renegotiate(offer: SdpOffer, audio: SdpMedia, contentCap: ContentPolicy): Promise<string> {
     this.direction = audio.port === 0 ? 'inactive' : answerDirection(audio.direction);
     const videoOffer = offer.media.find((m) => m.kind === 'video' && !isContentLine(m));
     if (this.#video && videoOffer) this.#video.direction = videoOffer.port === 0 ? 'inactive' : answerDirection(videoOffer.direction);
@@ -472,7 +474,7 @@ export class SipLeg {
     await this.applyDirection();
     this.version++;
     this.lastRtpAt = monotonicMs();
-    return this.answer(offer.media, audio, this.srtp ? pickCrypto(audio) : undefined);
+    return this.answer(offer.media, audio, this.srtp ? pickCrypto(audio) : undefined, contentCap);
   }
 
   /** The box sends while the terminal receives; a terminal on hold (sendonly/inactive) gets nothing. */
@@ -518,15 +520,22 @@ export class SipLeg {
     }
   }
 
-  /** The SDP answer to an offer: the leg's audio (and video, content) m-lines, the others refused. */
-  answer(offered: readonly SdpMedia[], audio: SdpMedia, crypto: SdpCrypto | undefined): string {
+  /**
+   * The SDP answer to an offer: the leg's audio (and video, content) m-lines, the others
+   * refused. The content line asks the terminal to present within `contentCap` (its size,
+   * frame rate and bitrate: ./content-policy.ts).
+   */
+  answer(offered: readonly SdpMedia[], audio: SdpMedia, crypto: SdpCrypto | undefined, contentCap: ContentPolicy): string {
     const telephoneEvent = audio.codecs.find((c) => c.name.toLowerCase() === 'telephone-event' && c.clockRate === 8000);
     const videoOffer = mainVideoLine(offered);
     const video = this.#video;
     const contentOffer = contentLine(offered);
     const content = this.#content;
     const media: AnswerMedia[] = offered.map((m): AnswerMedia => {
-      if (m === contentOffer && content) return videoLineAnswer(m, content, ['a=content:slides', `a=label:${content.label}`]);
+      if (m === contentOffer && content) {
+        const line = videoLineAnswer(m, content, ['a=content:slides', `a=label:${content.label}`]);
+        return { ...line, codecs: line.codecs.map((codec) => cappedContentCodec(codec, contentCap)), bandwidthKbps: contentCap.kbps };
+      }
       if (m === videoOffer && video) return videoLineAnswer(m, video, []);
       if (m !== audio) return { kind: m.kind, port: 0, proto: m.proto, codecs: m.codecs.slice(0, 1), ...(m.codecs.length === 0 ? { formats: m.formats.slice(0, 1) } : {}) };
       const srtp = this.transport.srtpParameters;

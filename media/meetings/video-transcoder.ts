@@ -26,6 +26,7 @@ import type { types } from 'mediasoup';
 import { monotonicMs } from '../../server/core/clock.ts';
 import { getLogger } from '../../server/core/logger.ts';
 import { VIDEO_FEEDBACK } from '../rtp/rtcp-feedback.ts';
+import { internalListenInfo } from '../rtp/internal-ports.ts';
 
 const log = getLogger('video-transcoder');
 
@@ -132,8 +133,8 @@ export class VideoTranscoder {
   static async start(router: types.Router, source: types.Producer, target: TranscodeTarget, options: TranscodeShape & { readonly key?: string } = {}): Promise<VideoTranscoder> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'vcbox-transcode-'));
     const inputPort = await freePortPair();
-    const input = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
-    const output = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: true });
+    const input = await router.createPlainTransport({ listenInfo: internalListenInfo(), rtcpMux: false, comedia: false });
+    const output = await router.createPlainTransport({ listenInfo: internalListenInfo(), rtcpMux: true, comedia: true });
     try {
       await input.connect({ ip: '127.0.0.1', port: inputPort, rtcpPort: inputPort + 1 });
       const consumer = await input.consume({ producerId: source.id, rtpCapabilities: router.rtpCapabilities, paused: true });

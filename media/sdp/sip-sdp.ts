@@ -326,6 +326,8 @@ export interface AnswerMedia {
   readonly extra?: readonly string[];
   /** The m-line's formats when they are not payload types (a declined BFCP line's `*`). */
   readonly formats?: readonly string[];
+  /** The most the box takes on this line, in kbit/s (`b=AS`, RFC 4566 §5.8). */
+  readonly bandwidthKbps?: number;
 }
 
 export function writeSdp(options: { address: string; sessionId: string; version: number; media: readonly AnswerMedia[] }): string {
@@ -341,6 +343,7 @@ export function writeSdp(options: { address: string; sessionId: string; version:
     const pts = m.formats && m.formats.length > 0 ? m.formats : m.codecs.length > 0 ? m.codecs.map((c) => c.payloadType) : [0];
     lines.push(`m=${m.kind} ${m.port} ${m.proto} ${pts.join(' ')}`);
     if (m.port === 0) continue;
+    if (m.bandwidthKbps !== undefined) lines.push(`b=AS:${Math.max(1, Math.round(m.bandwidthKbps))}`);
     for (const codec of m.codecs) {
       lines.push(`a=rtpmap:${codec.payloadType} ${codec.name}/${codec.clockRate}${codec.channels && codec.channels > 1 ? `/${codec.channels}` : ''}`);
       if (codec.fmtp) lines.push(`a=fmtp:${codec.payloadType} ${codec.fmtp}`);

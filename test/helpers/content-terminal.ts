@@ -120,12 +120,14 @@ export async function takeFloor(t: { teardown(fn: () => unknown): void }, answer
  * Slides: `colour` at 640×360 (or a moving test pattern when `colour` is 'moving'), 5 frames a
  * second, H.264 (a key frame a second) as payload type 109, from `fromPort` to `toPort`. With
  * `srtpKey`, SRTP encrypted with that SDES key (AES_CM_128_HMAC_SHA1_80), RTCP on the same port.
+ * To the box at `host` (default 127.0.0.1).
  */
-export function startSlides(t: { teardown(fn: () => unknown): void }, colour: string, fromPort: number, toPort: number, seconds = 60, options: { srtpKey?: string } = {}): ChildProcess {
+export function startSlides(t: { teardown(fn: () => unknown): void }, colour: string, fromPort: number, toPort: number, seconds = 60, options: { srtpKey?: string; host?: string } = {}): ChildProcess {
+  const host = options.host ?? '127.0.0.1';
   const source = colour === 'moving' ? 'testsrc2=size=640x360:rate=5' : `color=c=${colour}:size=640x360:rate=5`;
   const out = options.srtpKey
-    ? ['-srtp_out_suite', 'AES_CM_128_HMAC_SHA1_80', '-srtp_out_params', options.srtpKey, `srtp://127.0.0.1:${toPort}?localrtpport=${fromPort}&rtcpport=${toPort}&pkt_size=1200`]
-    : [`rtp://127.0.0.1:${toPort}?localrtpport=${fromPort}&pkt_size=1200`];
+    ? ['-srtp_out_suite', 'AES_CM_128_HMAC_SHA1_80', '-srtp_out_params', options.srtpKey, `srtp://${host}:${toPort}?localrtpport=${fromPort}&rtcpport=${toPort}&pkt_size=1200`]
+    : [`rtp://${host}:${toPort}?localrtpport=${fromPort}&pkt_size=1200`];
   const child = spawn(
     'ffmpeg',
     ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', source, '-t', String(seconds),

@@ -143,7 +143,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
     await pool.start();
     media = new MediaService({
       pool,
-      network: { listenIp: options.listen ?? '127.0.0.1', announcedAddress: '127.0.0.1', portRange: { min: 40000, max: 49999 } },
+      network: { listenIp: options.listen ?? '127.0.0.1', announcedAddress: options.listen && options.listen !== '0.0.0.0' ? options.listen : '127.0.0.1', portRange: { min: 40000, max: 49999 } },
       ...(options.media.rtpTimeoutMs ? { rtpTimeoutMs: options.media.rtpTimeoutMs } : {}),
       ...(options.media.legsPerWorker ? { legsPerWorker: options.media.legsPerWorker } : {}),
       videoPolicy: () => videoPolicyFrom(settings.getAll()),

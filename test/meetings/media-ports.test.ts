@@ -1,10 +1,12 @@
 /**
  * Media port accounting by the manual's rule (server/meetings/media-ports.ts): a call takes 6
  * ports, 8 when it sends or receives content; what calls take together and how many more fit
- * in a port range. Pure arithmetic, no media.
+ * in a port range; the range internal transports take instead (media/rtp/internal-ports.ts).
+ * Pure arithmetic, no media.
  */
 import t from 'tap';
 import type { LiveMeeting, LiveParticipant } from '../../server/meetings/live-meetings.ts';
+import { internalPortRange } from '../../media/rtp/internal-ports.ts';
 import { callPorts, callsThatFit, liveCalls, PORTS_PER_CALL, PORTS_PER_CONTENT_CALL, portsInUse, rangeSize } from '../../server/meetings/media-ports.ts';
 
 t.test('a call takes 6 ports, 8 with content', async (t) => {
@@ -39,4 +41,11 @@ t.test('the live calls, with content where the participant can present', async (
   const calls = liveCalls(meetings, (number, id) => number === '1001' && id === 'b');
   t.same(calls, [{ content: false }, { content: true }, { content: false }], 'the one that can present has content');
   t.equal(portsInUse(calls), 20, 'and takes 8 ports: 6 + 8 + 6');
+});
+
+t.test('internal loopback transports keep out of the call ranges', async (t) => {
+  const manual = [{ min: 50000, max: 59999 }, { min: 30000, max: 37999 }];
+  t.same(internalPortRange(manual), { min: 61000, max: 65535 }, "the manual's ranges: above the kernel's ephemeral ports");
+  t.same(internalPortRange([{ min: 60000, max: 64999 }, { min: 30000, max: 37999 }]), { min: 20000, max: 29999 }, 'an MCU range up there: below the manual ranges');
+  t.same(internalPortRange([{ min: 61000, max: 61999 }, { min: 20000, max: 20999 }]), { min: 10000, max: 19999 }, 'both taken: the next one');
 });
