@@ -1,15 +1,17 @@
 /**
- * Overload benchmark (#18): digest REGISTERs over UDP (sipp, distinct accounts) offered at 1×,
- * 2× and 4× each server's measured capacity, for the box — its real signaling-service and
- * control-plane processes — and, in the same run, Kamailio from Debian
- * (scripts/bench/kamailio-registrar.cfg) under the same overload. For each step: offered
+ * Overload benchmark (#18): digest REGISTERs over UDP (sipp, distinct accounts), then
+ * point-to-point calls (a sipp caller answering the 407 challenge → a registered sipp callee:
+ * INVITE, 200, ACK, BYE; scripts/bench/call-overload.xml), each offered at 1×, 2× and 4× the
+ * server's measured capacity, for the box — its real signaling-service and control-plane
+ * processes — and, in the same run, Kamailio from Debian (scripts/bench/kamailio-registrar.cfg:
+ * registrar and record-routing stateful proxy) under the same overload. For each step: offered
  * rate, goodput (200s per second of the step), 503s (refused early), timeouts (no final
  * answer within 32 s: what a terminal turns into a 408), other failures, retransmissions; then
  * whether the server serves a small load at once when the overload stops. Traffic stays on
  * 127.0.0.1. The last line printed is JSON.
  *
- * Usage: scripts/bench/sip-overload.sh [--seconds N] [--capacity-calls N] [--accounts N] [--steps 1,2,4]
- *        (defaults: 5 s per step, capacity from 5000 registrations, 2000 accounts)
+ * Usage: scripts/bench/sip-overload.sh [--seconds N] [--capacity-calls N] [--accounts N] [--steps 1,2,4] [--what registers,calls]
+ *        (defaults: 5 s per step, capacity from 5000 registrations (calls: a fifth of that), 2000 accounts, both)
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -33,6 +35,10 @@ const SECONDS = Number(option('--seconds', '5'));
 const CAPACITY_CALLS = Number(option('--capacity-calls', '5000'));
 const ACCOUNTS = Number(option('--accounts', '2000'));
 const STEPS = option('--steps', '1,2,4').split(',').map(Number);
+const WHAT = option('--what', 'registers,calls').split(',');
+/** The calls' caller and callee accounts. */
+const CALLER = '2001';
+const CALLEE = '2002';
 const KAMAILIO = '/usr/sbin/kamailio';
 const work = mkdtempSync(path.join(os.tmpdir(), 'vcbox-overload-bench-'));
 
@@ -86,17 +92,25 @@ interface Step {
   readonly p99: number;
 }
 
+/** What sipp offers: its scenario and the arguments that go with it (accounts, keys). */
+interface Load {
+  readonly name: string;
+  readonly unit: string;
+  readonly scenario: string;
+  readonly args: readonly string[];
+}
+
 /**
- * One sipp run of `calls` registrations at `rate`/s, its figures. `inFlight` undefined: an open
- * load (as many in flight as 40 s of the rate, within sipp's file limit).
+ * One sipp run of `calls` registrations (or calls) at `rate`/s, its figures. `inFlight`
+ * undefined: an open load (as many in flight as 40 s of the rate, within sipp's file limit).
  */
-async function offer(target: string, injection: string, calls: number, rate: number, inFlight?: number): Promise<Step> {
+async function offer(target: string, load: Load, calls: number, rate: number, inFlight?: number): Promise<Step> {
   const dir = mkdtempSync(path.join(work, 'sipp-'));
   const port = await freePort();
   const argv = [
-    '-sf', path.join(HERE, 'register-overload.xml'), '-t', 'u1', '-i', '127.0.0.1', '-p', String(port), '-m', String(calls),
+    '-sf', load.scenario, '-t', 'u1', '-i', '127.0.0.1', '-p', String(port), '-m', String(calls),
     '-r', String(rate), '-rp', '1000', '-l', String(inFlight ?? Math.min(18_000, Math.max(1000, rate * 40))), '-nostdin', '-timeout', '240s', '-max_recv_loops', '5000',
-    '-inf', injection, '-au', '[field0]', '-ap', '[field1]', '-auth_uri', 'vcbox.local',
+    ...load.args,
     '-trace_stat', '-stf', path.join(dir, 'stat.csv'), '-fd', '1', '-trace_rtt', '-rtt_freq', '1', '-trace_counts', '-trace_err',
     target,
   ];
@@ -134,24 +148,27 @@ async function offer(target: string, injection: string, calls: number, rate: num
   };
 }
 
-/** Capacity (closed load, 400 in flight), then 1×/2×/4× of it, then a small load right after. */
-async function curve(name: string, target: string, injection: string): Promise<{ capacityPerSecond: number; steps: (Step & { multiple: number })[]; afterwards: Step }> {
-  // Closed load: 400 in flight, as fast as answered (as scripts/bench/sip-bench.ts measures it).
-  const capacityRun = await offer(target, injection, CAPACITY_CALLS, 100_000, 400);
-  const capacity = Math.max(100, capacityRun.goodputPerSecond);
-  console.log(`  ${name}: capacity ${capacity} REGISTER/s (${capacityRun.ok} of ${CAPACITY_CALLS} in ${capacityRun.seconds} s, ${capacityRun.refused503} × 503, ${capacityRun.timeouts} timeouts)`);
+type Curve = { capacityPerSecond: number; steps: (Step & { multiple: number })[]; afterwards: Step };
+
+/** Capacity (closed load, 400 in flight; calls 200), then 1×/2×/4× of it, then a small load right after. */
+async function curve(name: string, target: string, load: Load): Promise<Curve> {
+  // Closed load, as fast as answered (as scripts/bench/sip-bench.ts measures it).
+  const total = load.unit === 'calls' ? Math.max(500, Math.round(CAPACITY_CALLS / 5)) : CAPACITY_CALLS;
+  const capacityRun = await offer(target, load, total, 100_000, load.unit === 'calls' ? 200 : 400);
+  const capacity = Math.max(load.unit === 'calls' ? 20 : 100, capacityRun.goodputPerSecond);
+  console.log(`  ${name}: capacity ${capacity} ${load.unit}/s (${capacityRun.ok} of ${total} in ${capacityRun.seconds} s, ${capacityRun.refused503} × 503, ${capacityRun.timeouts} timeouts, ${capacityRun.otherFailures} other failures)`);
   const steps: (Step & { multiple: number })[] = [];
   for (const multiple of STEPS) {
     const rate = Math.round(capacity * multiple);
-    const step = await offer(target, injection, rate * SECONDS, rate);
+    const step = await offer(target, load, rate * SECONDS, rate);
     steps.push({ multiple, ...step });
     console.log(
       `  ${name} ${multiple}×: offered ${rate}/s → goodput ${step.goodputPerSecond}/s (${round((100 * step.goodputPerSecond) / capacity)} % of capacity), ` +
         `${step.refused503} × 503, ${step.timeouts} timeouts, ${step.otherFailures} other failures, ${step.retransmissions} retransmissions, p50 ${step.p50} ms, p99 ${step.p99} ms`,
     );
   }
-  const afterwards = await offer(target, injection, 200, 200);
-  console.log(`  ${name} right after: ${afterwards.ok} of 200 registered (${afterwards.refused503} × 503, ${afterwards.timeouts} timeouts)`);
+  const afterwards = await offer(target, load, 200, load.unit === 'calls' ? 50 : 200);
+  console.log(`  ${name} right after: ${afterwards.ok} of 200 ${load.unit === 'calls' ? 'set up' : 'registered'} (${afterwards.refused503} × 503, ${afterwards.timeouts} timeouts, ${afterwards.otherFailures} other failures)`);
   return { capacityPerSecond: capacity, steps, afterwards };
 }
 
@@ -179,6 +196,8 @@ async function main(): Promise<void> {
   const accounts = new AccountStore(state.db);
   state.db.transaction(() => {
     for (let i = 0; i < ACCOUNTS; i++) accounts.create({ number: String(3000 + i), name: `Bench ${i}`, password: `secret-${3000 + i}` }, 'vcbox.local');
+    // The calls' caller and callee: accounts of their own (the registrations' have contacts everywhere).
+    for (const number of [CALLER, CALLEE]) accounts.create({ number, name: `Bench ${number}`, password: `secret-${number}` }, 'vcbox.local');
   })();
   state.db.close();
   const injection = path.join(work, 'accounts.csv');
@@ -190,9 +209,28 @@ async function main(): Promise<void> {
   try {
     control = await startProcess(process.execPath, [path.join(ROOT, 'server/control-plane/main.ts')], { ...env, VCBOX_LOG_LEVEL: 'info' }, /SIP application connected/);
     console.log(`machine: ${os.availableParallelism()} cores, load average ${os.loadavg().map((l) => round(l, 1)).join(' ')} (other work on it changes every figure)`);
-    console.log(`REGISTER over UDP, ${STEPS.join('×, ')}× capacity for ${SECONDS} s each, ${ACCOUNTS} accounts:`);
-    const box = await curve('vcbox', `127.0.0.1:${sipPort}`, injection);
-    let reference: Awaited<ReturnType<typeof curve>> | undefined;
+    const registers: Load = { name: 'REGISTER', unit: 'REGISTER', scenario: path.join(HERE, 'register-overload.xml'), args: ['-inf', injection, '-au', '[field0]', '-ap', '[field1]', '-auth_uri', 'vcbox.local'] };
+    const calls: Load = { name: 'calls', unit: 'calls', scenario: path.join(HERE, 'call-overload.xml'), args: ['-au', CALLER, '-ap', `secret-${CALLER}`, '-auth_uri', `${CALLEE}@vcbox.local`, '-key', 'caller', CALLER, '-key', 'callee', CALLEE] };
+    /** Both curves asked for, against one server. */
+    const curves = async (name: string, target: string) => {
+      const out: { registers?: Curve; calls?: Curve } = {};
+      if (WHAT.includes('registers')) {
+        console.log(`${name}: REGISTER over UDP, ${STEPS.join('×, ')}× capacity for ${SECONDS} s each, ${ACCOUNTS} accounts:`);
+        out.registers = await curve(name, target, registers);
+      }
+      if (WHAT.includes('calls')) {
+        console.log(`${name}: point-to-point calls over UDP (407, 200, ACK, BYE), ${STEPS.join('×, ')}× capacity for ${SECONDS} s each:`);
+        const callee = await startCallee(target);
+        try {
+          out.calls = await curve(name, target, calls);
+        } finally {
+          callee.kill('SIGKILL');
+        }
+      }
+      return out;
+    };
+    const box = await curves('vcbox', `127.0.0.1:${sipPort}`);
+    let reference: Awaited<ReturnType<typeof curves>> | undefined;
     if (existsSync(KAMAILIO)) {
       const kamailioPort = await freePort();
       const dir = mkdtempSync(path.join(work, 'kamailio-'));
@@ -202,7 +240,7 @@ async function main(): Promise<void> {
         process.env,
         /Listening on/,
       );
-      reference = await curve('kamailio', `127.0.0.1:${kamailioPort}`, injection);
+      reference = await curves('kamailio', `127.0.0.1:${kamailioPort}`);
     } else {
       console.log('  kamailio: not installed (scripts/bench/sip-overload.sh installs it)');
     }
@@ -210,6 +248,26 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all([stop(kamailio), stop(control), stop(signaling)]);
   }
+}
+
+/** The callee: a sipp answering every call (test/sipp/uas-answer.xml), registered as CALLEE at `target`. */
+async function startCallee(target: string): Promise<ChildProcess> {
+  const port = await freePort();
+  const callee = spawn('sipp', ['-sf', path.join(ROOT, 'test/sipp/uas-answer.xml'), '-t', 'u1', '-i', '127.0.0.1', '-p', String(port), '-m', '10000000', '-nostdin', '-timeout', '900s', '-max_recv_loops', '5000'], { cwd: work, stdio: 'ignore' });
+  const registerPort = await freePort();
+  const registered = await new Promise<boolean>((resolve) =>
+    execFile(
+      'sipp',
+      ['-sf', path.join(ROOT, 'test/sipp/register.xml'), '-t', 'u1', '-i', '127.0.0.1', '-p', String(registerPort), '-m', '1', '-nostdin', '-timeout', '10s', '-au', CALLEE, '-ap', `secret-${CALLEE}`, '-auth_uri', 'vcbox.local', '-key', 'account', CALLEE, '-key', 'contact_port', String(port), '-key', 'expires', '3600', '-key', 'device', 'bench', target],
+      { cwd: work },
+      (error) => resolve(!error),
+    ),
+  );
+  if (!registered) {
+    callee.kill('SIGKILL');
+    throw new Error(`the callee could not register at ${target}`);
+  }
+  return callee;
 }
 
 /** SIGTERM, then SIGKILL after 10 s; resolves when the process is gone. */
