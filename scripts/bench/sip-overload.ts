@@ -150,11 +150,11 @@ async function offer(target: string, load: Load, calls: number, rate: number, in
 
 type Curve = { capacityPerSecond: number; steps: (Step & { multiple: number })[]; afterwards: Step };
 
-/** Capacity (closed load, 400 in flight; calls 200), then 1×/2×/4× of it, then a small load right after. */
+/** Capacity (closed load, 400 in flight; calls 50), then 1×/2×/4× of it, then a small load right after. */
 async function curve(name: string, target: string, load: Load): Promise<Curve> {
   // Closed load, as fast as answered (as scripts/bench/sip-bench.ts measures it).
   const total = load.unit === 'calls' ? Math.max(500, Math.round(CAPACITY_CALLS / 5)) : CAPACITY_CALLS;
-  const capacityRun = await offer(target, load, total, 100_000, load.unit === 'calls' ? 200 : 400);
+  const capacityRun = await offer(target, load, total, 100_000, load.unit === 'calls' ? 50 : 400);
   const capacity = Math.max(load.unit === 'calls' ? 20 : 100, capacityRun.goodputPerSecond);
   console.log(`  ${name}: capacity ${capacity} ${load.unit}/s (${capacityRun.ok} of ${total} in ${capacityRun.seconds} s, ${capacityRun.refused503} × 503, ${capacityRun.timeouts} timeouts, ${capacityRun.otherFailures} other failures)`);
   const steps: (Step & { multiple: number })[] = [];

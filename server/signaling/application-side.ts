@@ -115,7 +115,7 @@ export class ApplicationSide {
     if (request.method === 'REGISTER' && status >= 200 && status < 300) this.#p.registered.remember(request, response, transaction.source);
     if (request.method === 'REGISTER' && status >= 200) this.#p.fastRegistrar?.answeredByApp(request, status);
 
-    this.#p.overload.answered(transaction);
+    if (status > 100) this.#p.overload.answered(transaction);
     if (status >= 200) this.#p.awaitingApp.delete(transaction);
     const reliable = status > 100 && status < 200 && /\b100rel\b/i.test(appResponse.get('require') ?? '');
     if (reliable) {

@@ -2,8 +2,10 @@
  * Overload: when the SIP application has too many new requests unanswered, the signaling
  * service answers further new requests 503 with Retry-After at once (load shedding), and
  * serves again as soon as the application catches up; the same when its answers come later
- * than the queue-delay bound, until a window passes with nothing queued.
+ * than the queue-delay bound, until a window passes with nothing queued — for a load of calls
+ * alone too (INVITEs whose first answer, their digest challenge, comes late).
  */
+import dgram from 'node:dgram';
 import type Srf from 'drachtio-srf';
 import t from 'tap';
 import { readWhileLate } from '../helpers/late-loop.ts';
@@ -48,6 +50,65 @@ t.test('answers queued past the delay bound: new requests get 503 Retry-After un
   t.equal(await udpExchange(port, request(6), 500), undefined, 'forwarded again (the app holds it)');
   t.equal(held.length, 1);
   held[0]?.send(200);
+});
+
+/** A new INVITE without credentials, as a caller's first. */
+const inviteRequest = (port: number, localPort: number, callId: string) =>
+  [
+    `INVITE sip:7001@127.0.0.1:${port} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${localPort};branch=z9hG4bK${callId};rport`,
+    `From: <sip:7002@127.0.0.1>;tag=${callId}`,
+    'To: <sip:7001@127.0.0.1>',
+    `Call-ID: ${callId}`,
+    'CSeq: 1 INVITE',
+    `Contact: <sip:7002@127.0.0.1:${localPort}>`,
+    'Max-Forwards: 70',
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+
+t.test('a load of calls alone: INVITEs challenged past the delay bound shed new INVITEs with 503', async (t) => {
+  const held: Srf.SrfResponse[] = [];
+  const { service, port } = await signalingWithApp(t, { overloadQueueDelayMs: 50 }, (on) => on('invite', (_req, res) => held.push(res)));
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  t.teardown(() => socket.close());
+  const localPort = socket.address().port;
+  const statuses = new Map<string, number[]>();
+  socket.on('message', (data) => {
+    const text = data.toString('utf8');
+    const callId = /\r\nCall-ID: (\S+)/i.exec(text)?.[1] ?? '';
+    const status = Number(/^SIP\/2\.0 (\d{3}) /.exec(text)?.[1]);
+    statuses.set(callId, [...(statuses.get(callId) ?? []), status]);
+  });
+  const send = (callId: string) => socket.send(inviteRequest(port, localPort, callId), port, '127.0.0.1');
+  const finalOf = (callId: string) => statuses.get(callId)?.find((s) => s >= 200);
+  const until = async (probe: () => boolean) => {
+    for (let i = 0; i < 300 && !probe(); i++) await new Promise((r) => setTimeout(r, 10));
+  };
+
+  // The application takes 300 ms to challenge four calls (a queue): their 407s come late.
+  for (const n of [1, 2, 3, 4]) send(`invite-delay-${n}`);
+  await until(() => held.length === 4);
+  await new Promise((r) => setTimeout(r, 300));
+  for (const res of held.splice(0)) res.send(407);
+  await until(() => [1, 2, 3, 4].every((n) => finalOf(`invite-delay-${n}`) === 407));
+  t.same([1, 2, 3, 4].map((n) => finalOf(`invite-delay-${n}`)), [407, 407, 407, 407], 'four late challenges');
+  t.same(statuses.get('invite-delay-1')?.[0], 100, 'each had its 100 Trying at once (not counted as an answer)');
+
+  send('invite-delay-5');
+  await until(() => finalOf('invite-delay-5') !== undefined);
+  t.equal(finalOf('invite-delay-5'), 503, 'the next INVITE is shed at once');
+  t.equal(held.length, 0, 'without reaching the application');
+  t.equal(service.stats().overloadRefused.queueDelay, 1, 'counted by its bound');
+
+  // A window with nothing waiting: calls go through again.
+  await new Promise((r) => setTimeout(r, 250));
+  send('invite-delay-6');
+  await until(() => held.length === 1);
+  t.equal(held.length, 1, 'the next INVITE reaches the application again');
+  held[0]?.send(486);
 });
 
 const byeOutOfNowhere = (port: number) =>

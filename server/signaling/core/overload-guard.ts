@@ -4,12 +4,15 @@
  * terminals retransmit and time out (408). Saturated means either bound is passed:
  *  - in flight: new requests forwarded to the application and not finally answered yet (the
  *    service's `awaitingApp`; ringing INVITEs count until their final answer);
- *  - queue delay: how long the application takes to answer a non-INVITE request (REGISTER,
- *    OPTIONS… — answered at once by a healthy application, so this is its queue), as a standing
- *    delay: the smallest such delay seen over the last window (100 ms), when the window saw at
- *    least 4 answers — one slow answer at a light load (a pause of the process) is no queue. A
- *    window with fewer answers reads 0 (nothing queued, or nothing admitted: the bound is
- *    tested again).
+ *  - queue delay: how long the application takes to first answer a new request (REGISTER,
+ *    OPTIONS… answered at once by a healthy application; an INVITE's first answer other than
+ *    the 100 this service sends — the digest challenge every call starts with, a refusal, or
+ *    the callee's ringing relayed — so this is its queue), as a standing delay: the smallest
+ *    such delay seen over the last window (100 ms), when the window saw at least 4 answers —
+ *    one slow answer at a light load (a pause of the process, a callee slow to ring) is no
+ *    queue. A window with fewer answers reads 0 (nothing queued, or nothing admitted: the bound
+ *    is tested again). INVITEs count so that a load of calls alone is watched too (without
+ *    them it never was, and calls collapsed into retransmissions past the capacity).
  * Constant work per request: a timestamp per forwarded non-INVITE, a comparison per answer.
  *
  * A third bound is the signaling process's own: when its event loop runs late (./loop-lag.ts)
@@ -76,10 +79,10 @@ export class OverloadGuard {
 
   /** A new request went to the application. */
   forwarded(transaction: ServerTransaction, now = performance.now()): void {
-    if (!transaction.isInvite) this.#forwardedAt.set(transaction, now);
+    this.#forwardedAt.set(transaction, now);
   }
 
-  /** The application answered a request (first response other than our own 100). */
+  /** The application answered a request (its first response other than a 100, which says nothing of its queue), or took it on to proxy it. */
   answered(transaction: ServerTransaction, now = performance.now()): void {
     const at = this.#forwardedAt.get(transaction);
     if (at === undefined) return;
