@@ -24,7 +24,7 @@ import { MAX_MESSAGE_BYTES } from '../sip/sip-message.ts';
 import type { MessageSource, SipTransport, SipTransportEvents } from './sip-transport.ts';
 import { monotonicMs } from '../../core/clock.ts';
 
-/** Receive buffer asked for (bytes); Linux caps it at net.core.rmem_max (4 MB on the appliance's Debian). */
+/** Receive buffer asked for (bytes); Linux caps it at net.core.rmem_max, which install.sh raises to this (Debian's own: 208 KB). */
 export const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** dgram's address lookup: an IP address answered in place, a name resolved as dgram would. */
