@@ -7,7 +7,7 @@
  * connection a peer already holds.
  */
 import dgram from 'node:dgram';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import t from 'tap';
 import type { SipParseError } from '../../server/signaling/sip/sip-message.ts';
 import { parseUri } from '../../server/signaling/sip/sip-uri.ts';
 import { ListenerSet } from '../../server/signaling/transports/listener-set.ts';
+import { RECEIVE_BUFFER_BYTES } from '../../server/signaling/transports/udp-transport.ts';
 import type { MessageSource } from '../../server/signaling/transports/sip-transport.ts';
 import { ensureCertificate } from '../../server/tls/self-signed-certificate.ts';
 import { connectTcp, connectTls, optionsRequest } from '../helpers/sip-socket.ts';
@@ -86,7 +87,12 @@ t.test('UDP: a datagram is one message; the reply goes back to its source', asyn
   t.equal(await reply, 'SIP/2.0 200 OK\r\n\r\n');
 });
 
-t.test('UDP: a burst of 1 000 datagrams that arrives before the listener reads any is received whole', async (t) => {
+// The kernel caps the buffer at net.core.rmem_max: install.sh raises Debian's 208 KB on the
+// appliance; a test machine that keeps it cannot show the burst.
+const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+const burstSkip = rmemMax < RECEIVE_BUFFER_BYTES ? `net.core.rmem_max is ${rmemMax} here, below the ${RECEIVE_BUFFER_BYTES} the listener asks for (install.sh raises it on the appliance)` : false;
+
+t.test('UDP: a burst of 1 000 datagrams that arrives before the listener reads any is received whole', { skip: burstSkip }, async (t) => {
   // What hundreds of terminals re-registering at once look like to the socket: with the
   // kernel's default receive buffer (~208 KB) most of these were dropped, and came back as
   // retransmissions. The sends all happen before this process's event loop reads the socket.
