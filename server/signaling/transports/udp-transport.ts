@@ -7,14 +7,32 @@
  * such a source go out from that socket, so dialogs set up on the old port finish there. The
  * signaling service decides what a draining socket may still carry and when it closes
  * (`closeDraining`).
+ *
+ * Two settings of the sockets are about capacity (issue #18): the receive buffer is raised to
+ * RECEIVE_BUFFER_BYTES (the kernel caps it at net.core.rmem_max), because hundreds of terminals
+ * re-registering at once overflow the default ~208 KB within one busy turn of the event loop and
+ * every datagram dropped there comes back as a retransmission 500 ms later, costing twice; and
+ * a destination that is an IP address is sent to at once, without the next-tick "DNS lookup"
+ * dgram does for every send by default.
  */
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { createError } from '../../core/errors.ts';
 import { MAX_MESSAGE_BYTES } from '../sip/sip-message.ts';
 import type { MessageSource, SipTransport, SipTransportEvents } from './sip-transport.ts';
 import { monotonicMs } from '../../core/clock.ts';
+
+/** Receive buffer asked for (bytes); Linux caps it at net.core.rmem_max, which install.sh raises to this (Debian's own: 208 KB). */
+export const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** dgram's address lookup: an IP address answered in place, a name resolved as dgram would. */
+function lookupAddress(address: string, options: dns.LookupOneOptions, callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = net.isIP(address);
+  if (family !== 0) callback(null, address, family);
+  else dns.lookup(address, options, callback);
+}
 
 /** A socket on a former port, kept until the dialogs begun on it are over. */
 export interface DrainingSocket {
@@ -96,7 +114,7 @@ export class UdpTransport extends EventEmitter<SipTransportEvents> implements Si
   }
 
   #bind(port: number): Promise<dgram.Socket> {
-    const socket = dgram.createSocket({ type: net.isIPv6(this.#host) ? 'udp6' : 'udp4', reuseAddr: false });
+    const socket = dgram.createSocket({ type: net.isIPv6(this.#host) ? 'udp6' : 'udp4', reuseAddr: false, recvBufferSize: RECEIVE_BUFFER_BYTES, lookup: lookupAddress });
     this.#receive(socket, undefined);
     return new Promise((resolve, reject) => {
       socket.once('error', (error) => {
