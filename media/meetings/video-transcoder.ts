@@ -14,14 +14,19 @@
  * Key frames on request: whenever mediasoup asks the output for one — a receiver's PLI or FIR, a
  * SIP receiver's INFO (its consumer's requestKeyFrame), a new consumer — the encoder makes one
  * (at most one every 300 ms, a request inside that window served when it ends), besides the
- * periodic ones. The first picture comes quickly: the program binds its input ports itself and
- * says which before anything is sent (the kernel keeps the packets until the pipeline reads
- * them), so the source flows at once and is asked for a key frame then — again every half second
- * until the first frame is encoded, and whenever the decoder reports an error; no codec probing
- * (the codec is given, the size read from the first key frame). A frame-rate cap drops frames as
- * they come (no padding, no waiting); the program ends by itself after 10 s without input.
- * `close()` is idempotent and ends the process and the transports; `onClose` tells the owner
- * when it ended by itself.
+ * periodic ones. The first picture comes quickly: the program binds its input ports first thing
+ * and says which before GStreamer starts (the kernel keeps the packets until the pipeline reads
+ * them), so the source flows at once and is asked for a key frame then, its delivery overlapping
+ * the program's start — and again every half second until the first frame is encoded, and
+ * whenever the decoder reports an error. No codec probing (the codec is given, the size read
+ * from the first key frame). A frame-rate cap drops frames as they come (no padding, no
+ * waiting); the program ends by itself after 10 s without input. `close()` is idempotent and
+ * ends the process and the transports; `onClose` tells the owner when it ended by itself.
+ *
+ * Why a program of its own and not ffmpeg (no key frame on request; its start, probing and the
+ * wait for its input port cost most of a second) nor the MCU compositor with one input (it
+ * composes on its own clock from the start: black frames before the source's first, a fixed
+ * canvas where the output here keeps the source's proportions and frames).
  *
  * Not here: composing pictures (media/mcu/), deciding who gets what (content-routing.ts,
  * meeting-pictures.ts).
@@ -201,7 +206,7 @@ export class VideoTranscoder {
     return this.#closed;
   }
 
-  /** The program's input ports, once it has bound them and started (5 s at most). */
+  /** The program's input ports, bound first thing when it starts (5 s at most). */
   #ready(): Promise<{ rtp: number; rtcp: number }> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the video transcoder did not start within 5 s ${this.#stderr.trim()}`.trim())), 5000);
@@ -215,9 +220,11 @@ export class VideoTranscoder {
 
   #event([name, a = '', b = '']: string[]): void {
     switch (name) {
-      case 'ready':
+      case 'ports':
         this.#readyWaiter?.({ rtp: Number(a), rtcp: Number(b) });
         this.#readyWaiter = undefined;
+        break;
+      case 'ready':
         break;
       case 'output-frame':
         this.#encoding = true;

@@ -17,16 +17,17 @@
  *   MODE                 H.264 packetization mode of the output (0: each NAL unit fits a packet)
  *
  * Events on stdout (one a line, tab-separated):
- *   ready RTP-PORT RTCP-PORT  the input's loopback ports, bound before the pipeline starts (the
- *                             kernel keeps what arrives before the pipeline reads: nothing sent
- *                             once this is said is lost)
+ *   ports RTP-PORT RTCP-PORT  the input's loopback ports, bound first thing — before GStreamer
+ *                             starts (the kernel keeps what arrives until the pipeline reads it:
+ *                             nothing sent once this is said is lost)
+ *   ready                     the pipeline runs
  *   input-frame               the first decoded frame
  *   output-frame              the first encoded frame
  *   decode-error              the decoder lost its footing (at most one a 200 ms): the source
  *                             should send a key frame
  *   fatal TEXT                the pipeline failed (the process exits 1)
  * Commands on stdin: `keyframe` — the next encoded frame is a key frame (a receiver's PLI/FIR or
- * SIP INFO). stdin closed, or no input for 10 s after the first packet → the process ends.
+ * SIP INFO). stdin closed, or no input for 10 s → the process ends.
  *
  * What it does not do: composition, several outputs (that is vcbox-compositor, the MCU's).
  */
@@ -183,10 +184,10 @@ static gboolean on_bus(GstBus *bus, GstMessage *message, gpointer data) {
   return TRUE;
 }
 
-/* No input for 10 s once it flowed (the source stopped, or the media process died): end. */
+/* No input for 10 s (the source stopped or never came, or the media process died): end. */
 static gboolean watchdog(gpointer data) {
   gint64 last = last_input_us;
-  if (last && g_get_monotonic_time() - last > 10 * G_USEC_PER_SEC) {
+  if (g_get_monotonic_time() - last > 10 * G_USEC_PER_SEC) {
     fprintf(stderr, "no input for 10 s\n");
     g_main_loop_quit(loop);
     return FALSE;
@@ -211,7 +212,6 @@ static gboolean on_stdin(GIOChannel *channel, GIOCondition condition, gpointer d
 }
 
 int main(int argc, char **argv) {
-  gst_init(&argc, &argv);
   g_mutex_init(&out_lock);
   if (argc != 13) {
     fprintf(stderr, "usage: vcbox-transcoder IN-CODEC IN-PT OUT-CODEC OUT-PT SSRC PORT MAX-W MAX-H FPS KBPS GOP MODE\n");
@@ -235,6 +235,11 @@ int main(int argc, char **argv) {
     return 1;
   }
   g_socket_set_option(socket, SOL_SOCKET, SO_RCVBUF, 1 << 21, NULL);
+  /* Said before GStreamer starts (its registry and plugins take a while, longer on a loaded
+   * machine): the source flows, and is asked for a key frame, meanwhile; the kernel keeps what
+   * arrives until the pipeline reads it. */
+  emit("ports\t%d\t%d", rtp_port, rtcp_port);
+  gst_init(&argc, &argv);
 
   pipeline = gst_pipeline_new("transcoder");
   GstElement *chain[16];
@@ -247,8 +252,9 @@ int main(int argc, char **argv) {
   g_object_unref(socket);
   chain[n++] = src;
   GstElement *jitter = make("rtpjitterbuffer");
-  /* Loopback from the media worker: reordering is rare; a short wait, then on. */
-  g_object_set(jitter, "latency", 20, "drop-on-latency", TRUE, NULL);
+  /* Loopback from the media worker: reordering is rare; a short wait, then on. Nothing dropped
+   * for being late: the packets kept while the pipeline started come in a burst. */
+  g_object_set(jitter, "latency", 20, NULL);
   chain[n++] = jitter;
   if (in_h264) {
     chain[n++] = make("rtph264depay");
@@ -323,12 +329,13 @@ int main(int argc, char **argv) {
   GIOChannel *channel = g_io_channel_unix_new(0);
   g_io_channel_set_encoding(channel, NULL, NULL);
   g_io_add_watch(channel, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin, NULL);
+  last_input_us = g_get_monotonic_time();
   g_timeout_add_seconds(1, watchdog, NULL);
   if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     emit("fatal\tthe pipeline did not start");
     return 1;
   }
-  emit("ready\t%d\t%d", rtp_port, rtcp_port);
+  emit("ready");
   g_main_loop_run(loop);
   gst_element_set_state(pipeline, GST_STATE_NULL);
   g_object_unref(rtcp);
