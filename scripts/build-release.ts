@@ -67,6 +67,7 @@ for (const built of [
   'node_modules/mediasoup/worker/out/Release/mediasoup-worker',
   'media/audio-mixer/native/build/vcbox-codec.node',
   'media/mcu/native/build/vcbox-compositor',
+  'media/meetings/native/build/vcbox-transcoder',
   'server/turn/native/build/relay-guard.so',
   'media/ivr/prompts',
   'web/console/app.js',

@@ -5,7 +5,7 @@
 #   2. the pinned Node 22 runtime (scripts/node-runtime.sh);
 #   3. npm dependencies (npm ci, skipped while package-lock.json and Node are unchanged);
 #   4. the mediasoup worker, built from mediasoup's npm tarball (cached outside the clone);
-#   5. the audio mixer's codec addon (scripts/build-codec-addon.sh), the MCU compositor
+#   5. the audio mixer's codec addon (scripts/build-codec-addon.sh), the MCU compositor and the video transcoder
 #      (scripts/build-compositor.sh), the TURN relay guard (scripts/build-relay-guard.sh) and the browser join
 #      page's script (scripts/build-web.sh).
 # Usage: scripts/setup.sh [run|test]   (default: run). Source it to keep its PATH.

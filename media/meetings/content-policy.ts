@@ -21,7 +21,7 @@ export interface ContentPolicy {
   readonly fps: number;
   /** The content's bitrate in kbit/s: what the call's bandwidth leaves beside audio and video, up to the guide for the cap. */
   readonly kbps: number;
-  /** Seconds between the key frames of transcoded content (receivers that join start at the next one). */
+  /** Seconds between the periodic key frames of transcoded content (a receiver that starts or asks gets one at once besides). */
   readonly keyFrameSeconds: number;
 }
 

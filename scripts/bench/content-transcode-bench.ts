@@ -10,7 +10,7 @@
  *    the page's shareScreen (shareContent takes the floor) to the first transcoded RTP packet
  *    at a room system's content port (it begins a key frame: mediasoup starts a receiver at
  *    one), then "stop sharing" and the transcoder gone. Also the share's answer time.
- * 2. CPU by receivers: for each N of `--receivers`, the transcoders' ffmpeg processes and the
+ * 2. CPU by receivers: for each N of `--receivers`, the transcoders' processes (vcbox-transcoder) and the
  *    mediasoup worker, each in % of one core (from /proc), and the number of transcoders; the
  *    encode is shared, so only the worker's forwarding should grow with N.
  *
@@ -40,7 +40,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const teardowns: (() => unknown)[] = [];
 const t = { teardown: (fn: () => unknown) => void teardowns.push(fn) };
 
-/** The transcoders' ffmpeg processes: children of this process reading a vcbox-transcode SDP. */
+/** The transcoders' processes: children of this process running vcbox-transcoder. */
 function transcoderPids(): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
@@ -49,7 +49,7 @@ function transcoderPids(): number[] {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const ppid = Number(stat.split(') ')[1]?.split(' ')[1]);
       if (ppid !== process.pid) continue;
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('vcbox-transcode-')) pids.push(Number(entry));
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('vcbox-transcoder')) pids.push(Number(entry));
     } catch {
       // gone meanwhile
     }

@@ -52,6 +52,10 @@ await step('the MCU compositor', async () => {
   const { COMPOSITOR_BINARY } = await import('../../media/mcu/compositor-process.ts');
   accessSync(COMPOSITOR_BINARY, constants.X_OK);
 });
+await step('the video transcoder', async () => {
+  const { TRANSCODER_BINARY } = await import('../../media/meetings/video-transcoder.ts');
+  accessSync(TRANSCODER_BINARY, constants.X_OK);
+});
 const { BUILD_INFO } = await import('../core/version.ts');
 
 if (problems.length > 0) {

@@ -70,7 +70,8 @@ export interface SipBoxOptions {
   /** Terminal logs follow the box's `terminalLogs.enabled` setting (as the signaling process does) instead of being always on. */
   terminalLogsFromSetting?: boolean;
   /** Run the media service too (one mediasoup worker), reached over its control socket. */
-  media?: { rtpTimeoutMs?: number; workers?: number; legsPerWorker?: number };
+  /** `contentKeyFrameSeconds`: the periodic key-frame interval of transcoded content instead of the policy's (a test that tells requested key frames from periodic ones makes it long). */
+  media?: { rtpTimeoutMs?: number; workers?: number; legsPerWorker?: number; contentKeyFrameSeconds?: number };
   /** Session-timer minimum for this box (RFC 4028's 90 s by default). */
   minSessionSeconds?: number;
   /** Qualify timing for this box. */
@@ -140,6 +141,7 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
   let socketPath: string | undefined;
   if (options.media) {
     pool = new WorkerPool({ size: options.media.workers ?? 1 });
+    const keyFrameSeconds = options.media.contentKeyFrameSeconds;
     await pool.start();
     media = new MediaService({
       pool,
@@ -147,7 +149,10 @@ export async function startSipBox(options: SipBoxOptions = {}): Promise<SipBox> 
       ...(options.media.rtpTimeoutMs ? { rtpTimeoutMs: options.media.rtpTimeoutMs } : {}),
       ...(options.media.legsPerWorker ? { legsPerWorker: options.media.legsPerWorker } : {}),
       videoPolicy: () => videoPolicyFrom(settings.getAll()),
-      contentPolicy: () => contentPolicyFrom(settings.getAll()),
+      contentPolicy: () => {
+        const policy = contentPolicyFrom(settings.getAll());
+        return keyFrameSeconds === undefined ? policy : { ...policy, keyFrameSeconds };
+      },
       nat: () => staticNatFrom(settings.getAll()),
     });
     // As media/main.ts does on `configure`: a presentation in progress follows a new content cap.
