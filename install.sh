@@ -37,7 +37,7 @@ What it does:
   4. Writes CONF_DIR/config.json (data and log paths, the install root for upgrades; ports
      come from the settings: console 80, SIP 5060/5061, changed in the console) if it does not
      exist, plus sysusers.d and tmpfiles.d entries for user `vcbox`, and a sysctl.d entry that
-     lets the SIP port's UDP receive buffer grow to 4 MB (net.core.rmem_max; raised at once
+     lets the SIP port's UDP receive buffer grow to 384 KB (net.core.rmem_max; raised at once
      when lower).
   5. Installs vcbox.target, vcbox-control.service, vcbox-signaling.service, vcbox-media.service,
      vcbox-turn.service, vcbox-stop-intent.service (says when the whole appliance stops, so
@@ -172,7 +172,7 @@ mkdir -p "$(dest "$data_dir")/maintenance" "$(dest "$log_dir")"
 # with Debian's cap, 208 KB, a burst of re-registrations is dropped and comes back as
 # retransmissions. Applied at boot; an administrator overrides it with /etc/sysctl.d/60-vcbox.conf.
 mkdir -p "$(dest /usr/lib/sysctl.d)"
-echo 'net.core.rmem_max = 4194304' > "$(dest /usr/lib/sysctl.d)/60-vcbox.conf"
+echo 'net.core.rmem_max = 393216' > "$(dest /usr/lib/sysctl.d)/60-vcbox.conf"
 # The control channels' sockets (the media process may write only there).
 mkdir -p -m 0700 "$(dest "$data_dir")/run"
 
@@ -188,8 +188,8 @@ say "units in $unit_dir: $(cd "$src/systemd" && echo vcbox*)"
 if [ "$live" = 1 ]; then
   systemd-sysusers vcbox.conf
   systemd-tmpfiles --create vcbox.conf
-  if [ "$(sysctl -n net.core.rmem_max 2>/dev/null || echo 0)" -lt 4194304 ]; then
-    sysctl -q -w net.core.rmem_max=4194304 || say "could not raise net.core.rmem_max now (it is at boot)"
+  if [ "$(sysctl -n net.core.rmem_max 2>/dev/null || echo 0)" -lt 393216 ]; then
+    sysctl -q -w net.core.rmem_max=393216 || say "could not raise net.core.rmem_max now (it is at boot)"
   fi
   chown -R vcbox:vcbox "$data_dir" "$log_dir"
   systemctl daemon-reload

@@ -5,7 +5,7 @@
  * server's measured capacity, for the box — its real signaling-service and control-plane
  * processes — and, in the same run, Kamailio from Debian (scripts/bench/kamailio-registrar.cfg:
  * registrar and record-routing stateful proxy) under the same overload. For each step: offered
- * rate, goodput (200s per second of the step), 503s (refused early), timeouts (no final
+ * rate, goodput (200s per second of the step, counting those that came within a second after it), 503s (refused early), timeouts (no final
  * answer within 32 s: what a terminal turns into a 408), other failures, retransmissions; then
  * whether the server serves a small load at once when the overload stops. Traffic stays on
  * 127.0.0.1. The last line printed is JSON.
@@ -115,31 +115,41 @@ async function offer(target: string, load: Load, calls: number, rate: number, in
     target,
   ];
   const started = process.hrtime.bigint();
-  await new Promise<void>((resolve) => execFile('sipp', argv, { cwd: dir, maxBuffer: 64 * 1024 * 1024 }, () => resolve()));
+  // sipp's own -timeout does not always end a run whose calls pile up: bounded here too.
+  await new Promise<void>((resolve) => execFile('sipp', argv, { cwd: dir, maxBuffer: 64 * 1024 * 1024, timeout: 300_000, killSignal: 'SIGKILL' }, () => resolve()));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const statLines = readFileSync(path.join(dir, 'stat.csv'), 'utf8').trim().split('\n');
   const header = (statLines[0] ?? '').split(';');
   const last = (statLines.at(-1) ?? '').split(';');
   const field = (name: string) => Number(last[header.indexOf(name)] ?? Number.NaN);
   const rttFile = readdirSync(dir).find((f) => f.endsWith('_rtt.csv'));
-  const rtts = rttFile
-    ? readFileSync(path.join(dir, rttFile), 'utf8').trim().split('\n').slice(1).map((line) => Number(line.split(';')[1])).filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+  // Each 200: when it came (ms from sipp's start) and its response time.
+  const answers = rttFile
+    ? readFileSync(path.join(dir, rttFile), 'utf8').trim().split('\n').slice(1).map((line) => line.split(';').map(Number)).filter(([at, rtt]) => Number.isFinite(at) && Number.isFinite(rtt))
     : [];
+  const rtts = answers.map(([, rtt]) => rtt as number).sort((a, b) => a - b);
   const pct = (p: number) => (rtts.length === 0 ? Number.NaN : (rtts[Math.min(rtts.length - 1, Math.floor((p / 100) * rtts.length))] as number));
-  const successful = field('SuccessfulCall(C)');
   const failed = field('FailedCall(C)');
   // sipp gave up retransmitting, or no answer within the recv's 32 s.
   const timeouts = field('FailedMaxUDPRetrans(C)') + field('FailedTimeoutOnRecv(C)');
-  // A call that saw 200 recorded a response time; a successful one without it was refused (503).
+  // A call that saw 200 recorded a response time. The 503s as sipp counted them, at either step.
   const ok = rtts.length;
-  const span = Math.max(seconds, calls / rate);
+  const countLines = readdirSync(dir).find((f) => f.endsWith('_counts.csv'));
+  const counts = countLines ? readFileSync(path.join(dir, countLines), 'utf8').trim().split('\n') : [];
+  const countHeader = (counts[0] ?? '').split(';');
+  const countLast = (counts.at(-1) ?? '').split(';');
+  const refused503 = countHeader.reduce((sum, name, i) => (/^\d+_503_Recv$/.test(name) ? sum + Number(countLast[i] ?? 0) : sum), 0);
+  // Goodput: an open load's 200s that came while it was offered or within a second after, per
+  // second it was offered (a few failures waiting out their timers must not dilute it); a closed load's all.
+  const offered = calls / rate;
+  const goodput = inFlight === undefined ? answers.filter(([at]) => (at as number) <= (offered + 1) * 1000).length / offered : ok / Math.max(seconds, offered);
   return {
     offeredPerSecond: rate,
     calls,
     seconds: round(seconds, 2),
-    goodputPerSecond: round(ok / span),
+    goodputPerSecond: round(goodput),
     ok,
-    refused503: successful - ok,
+    refused503,
     timeouts,
     otherFailures: failed - timeouts,
     retransmissions: field('Retransmissions(C)'),

@@ -56,7 +56,7 @@ t.test('install into a temporary root, twice, then start what was installed', as
   const firstRelease = path.basename(current);
   t.match(JSON.parse(readFileSync(path.join(root, 'opt/vcbox', current, 'build-info.json'), 'utf8')), { version, build: firstRelease.slice(version.length + 1) }, 'with its build-info.json');
   t.match(readFileSync(path.join(root, 'usr/lib/sysusers.d/vcbox.conf'), 'utf8'), /^u vcbox - ".*" \/var\/lib\/vcbox$/m);
-  t.match(readFileSync(path.join(root, 'usr/lib/sysctl.d/60-vcbox.conf'), 'utf8'), /^net\.core\.rmem_max = 4194304$/m, 'the SIP port may have its 4 MB UDP receive buffer');
+  t.match(readFileSync(path.join(root, 'usr/lib/sysctl.d/60-vcbox.conf'), 'utf8'), /^net\.core\.rmem_max = 393216$/m, 'the SIP port may have its 384 KB UDP receive buffer');
   t.match(readFileSync(path.join(root, 'usr/lib/tmpfiles.d/vcbox.conf'), 'utf8'), /^d \/var\/log\/vcbox 0750 vcbox vcbox -$/m);
 
   const { stdout: nodeVersion } = await run(path.join(root, 'opt/vcbox/node/bin/node'), ['--version']);

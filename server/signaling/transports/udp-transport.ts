@@ -24,8 +24,17 @@ import { MAX_MESSAGE_BYTES } from '../sip/sip-message.ts';
 import type { MessageSource, SipTransport, SipTransportEvents } from './sip-transport.ts';
 import { monotonicMs } from '../../core/clock.ts';
 
-/** Receive buffer asked for (bytes); Linux caps it at net.core.rmem_max, which install.sh raises to this (Debian's own: 208 KB). */
-export const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+/**
+ * Receive buffer asked for (bytes); Linux caps it at net.core.rmem_max, which install.sh raises
+ * to this (Debian's own: 208 KB), and doubles it for its bookkeeping: ~768 KB hold about 600
+ * SIP datagrams (each costs the kernel ~1.25 KB), a burst of 400 registrations in flight with
+ * room to spare and ~0.2 s of arrivals at the signaling process's capacity — below T1 (500 ms).
+ * A larger one (4 MB was tried) holds seconds of requests under overload: each is read after
+ * the terminal has retransmitted it, and past about 2× the capacity goodput collapses into
+ * retransmissions (scripts/bench/sip-overload.sh); what does not fit is dropped unread, as
+ * the overload bound wants (../core/overload-guard.ts).
+ */
+export const RECEIVE_BUFFER_BYTES = 384 * 1024;
 
 /** dgram's address lookup: an IP address answered in place, a name resolved as dgram would. */
 function lookupAddress(address: string, options: dns.LookupOneOptions, callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
