@@ -168,7 +168,7 @@ d $data_dir/maintenance 0750 vcbox vcbox -
 d $data_dir/run 0700 vcbox vcbox -
 TMP
 mkdir -p "$(dest "$data_dir")/maintenance" "$(dest "$log_dir")"
-# The SIP port asks for a 4 MB UDP receive buffer (server/signaling/transports/udp-transport.ts):
+# The SIP port asks for a 384 KB UDP receive buffer (server/signaling/transports/udp-transport.ts):
 # with Debian's cap, 208 KB, a burst of re-registrations is dropped and comes back as
 # retransmissions. Applied at boot; an administrator overrides it with /etc/sysctl.d/60-vcbox.conf.
 mkdir -p "$(dest /usr/lib/sysctl.d)"
