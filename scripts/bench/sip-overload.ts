@@ -263,7 +263,10 @@ async function main(): Promise<void> {
 /** The callee: a sipp answering every call (test/sipp/uas-answer.xml), registered as CALLEE at `target`. */
 async function startCallee(target: string): Promise<ChildProcess> {
   const port = await freePort();
-  const callee = spawn('sipp', ['-sf', path.join(ROOT, 'test/sipp/uas-answer.xml'), '-t', 'u1', '-i', '127.0.0.1', '-p', String(port), '-m', '10000000', '-nostdin', '-timeout', '900s', '-max_recv_loops', '5000'], { cwd: work, stdio: 'ignore' });
+  // Its socket buffers large (4 MB; the kernel caps them at net.core.rmem_max/wmem_max): at
+  // thousands of calls a second a callee with the default ones drops INVITEs, and the server
+  // under test answers the caller 408 for the callee's silence.
+  const callee = spawn('sipp', ['-sf', path.join(ROOT, 'test/sipp/uas-answer.xml'), '-t', 'u1', '-i', '127.0.0.1', '-p', String(port), '-m', '10000000', '-nostdin', '-timeout', '900s', '-max_recv_loops', '5000', '-buff_size', '4194304'], { cwd: work, stdio: 'ignore' });
   const registerPort = await freePort();
   const registered = await new Promise<boolean>((resolve) =>
     execFile(

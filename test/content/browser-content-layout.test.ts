@@ -14,7 +14,7 @@ import { startConsoleApi } from '../helpers/console-api.ts';
 import { joinMeeting, pcmuVp8Media, UNTIL_HUNG_UP, waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
-import { boxConsoleOptions, startSipBox } from '../helpers/sip-box.ts';
+import { boxConsoleOptions, participantIdOf, startSipBox } from '../helpers/sip-box.ts';
 import { Screen, startCamera } from '../helpers/video-peer.ts';
 
 const box = await startSipBox({ media: {}, bfcp: true });
@@ -67,8 +67,7 @@ t.test("a browser's shared screen is the content layout's input for terminals wi
   if (viewerRtcp === viewerPort + 1) viewerRtcp = await freePort();
   const screen = new Screen(t, viewerPort, 'VP8', 120, viewerRtcp);
   const viewer = await joinMeeting(target, { dial: room.number, name: 'Viewer', media: pcmuVp8Media(audio.viewer.port, viewerPort, viewerRtcp), ...UNTIL_HUNG_UP });
-  const idOf = (name: string) => [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === name)?.id ?? '';
-  const viewerId = idOf('Viewer');
+  const viewerId = await participantIdOf(box, room.number, 'Viewer');
 
   const presenter = await joinPage('Presenter', true);
   t.teardown(() => presenter.page.context().close());

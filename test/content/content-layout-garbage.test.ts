@@ -17,7 +17,7 @@ import { joinMeeting, pcmuVp8Media, UNTIL_HUNG_UP, waitFor } from '../helpers/me
 import { sendH264Garbage } from '../helpers/h264-garbage.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
-import { startSipBox } from '../helpers/sip-box.ts';
+import { participantIdOf, startSipBox } from '../helpers/sip-box.ts';
 import { Screen, startCamera } from '../helpers/video-peer.ts';
 
 const box = await startSipBox({ media: {}, bfcp: true });
@@ -40,7 +40,7 @@ t.test('garbage content from the floor holder does not break the picture termina
   const screen = new Screen(t, screenPort, 'VP8', 90, screenRtcp);
   const viewer = await joinMeeting(target, { dial: room.number, name: 'Viewer', media: pcmuVp8Media(audio.viewer.port, screenPort, screenRtcp), ...UNTIL_HUNG_UP });
   const idOf = (name: string) => [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === name)?.id ?? '';
-  const viewerId = idOf('Viewer');
+  const viewerId = await participantIdOf(box, room.number, 'Viewer');
 
   await takeFloor(t, attacker.answer);
   await waitFor('the content layout', 15_000, () => box.media?.pictureState(room.number, viewerId)?.content !== undefined);

@@ -19,7 +19,7 @@ import { waitFor } from '../helpers/meeting-terminal.ts';
 import { sendH264Garbage } from '../helpers/h264-garbage.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
-import { startSipBox } from '../helpers/sip-box.ts';
+import { participantIdOf, startSipBox } from '../helpers/sip-box.ts';
 
 const box = await startSipBox({ media: {}, bfcp: true });
 t.teardown(() => box.close());
@@ -35,7 +35,7 @@ t.test('garbage H.264 from the floor holder does not harm the probe, the transco
   const receiver = await contentReceiver(t, 120, { rtcp: true });
   const receiving = await joinWithContent(target, room.number, 'Receiver', contentOffer({ audio: audio.receiver.port, video: await freePort(), content: receiver.port }, 'TCP/BFCP', 109));
   const idOf = (name: string) => [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === name)?.id ?? '';
-  const receiverId = idOf('Receiver');
+  const receiverId = await participantIdOf(box, room.number, 'Receiver');
   t.match(parseSdp(attacker.answer).media[2]?.codecs[0]?.fmtp, /packetization-mode=0/, "the attacker's content line is answered in mode 0");
 
   await takeFloor(t, attacker.answer);

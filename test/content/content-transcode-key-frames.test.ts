@@ -19,7 +19,7 @@ import { contentOffer, joinWithContent, takeFloor } from '../helpers/content-ter
 import { waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
-import { startSipBox } from '../helpers/sip-box.ts';
+import { participantIdOf, startSipBox } from '../helpers/sip-box.ts';
 
 const PERIOD_MS = 60_000;
 const box = await startSipBox({ media: { contentKeyFrameSeconds: PERIOD_MS / 1000 }, bfcp: true });
@@ -117,8 +117,7 @@ t.test('a receiver of transcoded content gets a key frame when it asks by RTCP P
     pause: 30_000,
   });
   const joinedAt = Date.now();
-  const idOf = (name: string) => [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === name)?.id ?? '';
-  const receiverId = idOf('Receiver');
+  const receiverId = await participantIdOf(box, room.number, 'Receiver');
 
   // Slides in mode 0 with a key frame every frame: the source is never what holds a key frame back.
   const contentPort = contentLine(parseSdp(presenter.answer).media)?.port ?? 0;

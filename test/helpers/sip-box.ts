@@ -264,6 +264,15 @@ export async function hangUpFirstParticipant(box: SipBox, number: string, reason
   participant.hangUp(reason);
 }
 
+/**
+ * The id of the participant named `displayName` in meeting `number`, once it is listed there: a
+ * terminal's 200 OK arrives before the box enters it (the entry follows the ACK), so a test that
+ * reads the id right after a join must wait for the entry.
+ */
+export function participantIdOf(box: SipBox, number: string, displayName: string): Promise<string> {
+  return waitFor(`${displayName} listed in meeting ${number}`, 10_000, () => [...(box.app.live.get(number)?.participants.values() ?? [])].find((p) => p.displayName === displayName)?.id);
+}
+
 /** The loop-lag bound of a test box that does not set its own (the product's default is 100 ms). */
 const TEST_LOOP_LAG_MS = 2000;
 
