@@ -22,7 +22,7 @@ import { contentOffer, contentReceiver, joinWithContent, takeFloor } from '../he
 import { waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
-import { boxConsoleOptions, startSipBox } from '../helpers/sip-box.ts';
+import { boxConsoleOptions, participantIdOf, startSipBox } from '../helpers/sip-box.ts';
 
 const box = await startSipBox({ media: {}, bfcp: true });
 t.teardown(() => box.close());
@@ -59,8 +59,9 @@ t.test('the content cap decides forwarding or transcoding, follows the settings,
   const small = await contentReceiver(t, 180, { rtcp: true, sizes: true });
   const bigCall = await joinWithContent(target, room.number, 'Big', contentOffer({ audio: audio.big.port, video: await freePort(), content: big.port }, 'TCP/BFCP', 109).replace('profile-level-id=42e01f', 'profile-level-id=42e028'));
   const smallCall = await joinWithContent(target, room.number, 'Small', contentOffer({ audio: audio.small.port, video: await freePort(), content: small.port }, 'TCP/BFCP', 109));
-  const idOf = (name: string) => [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === name)?.id ?? '';
-  const [presenterId, bigId, smallId] = [idOf('Presenter'), idOf('Big'), idOf('Small')];
+  const presenterId = await participantIdOf(box, room.number, 'Presenter');
+  const bigId = await participantIdOf(box, room.number, 'Big');
+  const smallId = await participantIdOf(box, room.number, 'Small');
   const routes = () => box.media?.contentState(room.number).routes ?? {};
 
   const contentPort = contentLine(parseSdp(presenter.answer).media)?.port ?? 0;

@@ -29,7 +29,7 @@ import { bfcpOf, contentOffer, contentReceiver, joinWithContent, startSlides, ta
 import { waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
-import { startSipBox } from '../helpers/sip-box.ts';
+import { participantIdOf, startSipBox } from '../helpers/sip-box.ts';
 
 const box = await startSipBox({ media: {}, bfcp: true });
 t.teardown(() => box.close());
@@ -71,8 +71,9 @@ t.test('the console sees the presenter, stops the presentation and gives the flo
   t.ok(contentPort > 0, 'the presenter has a content port');
   startSlides(t, 'red', slidesFrom, contentPort, 120);
 
-  const idOf = (name: string) => [...(box.app.live.get(room.number)?.participants.values() ?? [])].find((p) => p.displayName === name)?.id ?? '';
-  const [slidesId, viewerId, plainId] = [idOf('Slides'), idOf('Viewer'), idOf('Plain')];
+  const slidesId = await participantIdOf(box, room.number, 'Slides');
+  const viewerId = await participantIdOf(box, room.number, 'Viewer');
+  const plainId = await participantIdOf(box, room.number, 'Plain');
   t.ok(slidesId && viewerId && plainId, 'all three are in the meeting');
 
   const before = await admin.call('GET', meetingPath);
