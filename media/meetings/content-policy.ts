@@ -13,6 +13,7 @@
 import type { VideoCallSettings } from '../../server/core/call-settings.ts';
 import type { SdpCodec } from '../sdp/sip-sdp.ts';
 import { CONTENT_CAPS, callBudget } from '../mcu/video-policy.ts';
+import { fmtpParameters } from './sip-video.ts';
 
 export interface ContentPolicy {
   /** The largest content picture (width, height) and frame rate content lines receive. */
@@ -60,15 +61,11 @@ function withParameter(fmtp: string, name: string, value: string): string {
  * transcoded (content-routing.ts). Other codecs as offered (content lines are H.264: sip-leg.ts).
  */
 export function cappedContentCodec(codec: SdpCodec, cap: Pick<ContentPolicy, 'width' | 'height'>): SdpCodec {
-  const name = codec.name.toUpperCase();
-  const params = new Map((codec.fmtp ?? '').split(';').map((part) => part.split('=').map((v) => v.trim())).filter(([key]) => key).map(([key, value]) => [(key as string).toLowerCase(), value ?? '']));
-  if (name === 'H264') {
-    const profile = params.get('profile-level-id') ?? '42e01f';
-    if (!/^[0-9a-f]{6}$/i.test(profile)) return codec;
-    const offered = Number.parseInt(profile.slice(4), 16);
-    const level = Math.min(offered, h264LevelFor(cap));
-    if (level === offered) return codec;
-    return { ...codec, fmtp: withParameter(codec.fmtp ?? '', 'profile-level-id', `${profile.slice(0, 4)}${level.toString(16).padStart(2, '0')}`) };
-  }
-  return codec;
+  if (codec.name.toUpperCase() !== 'H264') return codec;
+  const profile = fmtpParameters(codec.fmtp)['profile-level-id'] ?? '42e01f';
+  if (!/^[0-9a-f]{6}$/i.test(profile)) return codec;
+  const offered = Number.parseInt(profile.slice(4), 16);
+  const level = Math.min(offered, h264LevelFor(cap));
+  if (level === offered) return codec;
+  return { ...codec, fmtp: withParameter(codec.fmtp ?? '', 'profile-level-id', `${profile.slice(0, 4)}${level.toString(16).padStart(2, '0')}`) };
 }

@@ -17,7 +17,8 @@ export interface ChosenVideo {
   readonly parameters: Record<string, string | number>;
 }
 
-function fmtpParameters(fmtp: string | undefined): Record<string, string> {
+/** An fmtp line's parameters (names in lower case). */
+export function fmtpParameters(fmtp: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const part of (fmtp ?? '').split(';')) {
     const [key, value] = part.split('=').map((s) => s.trim());

@@ -9,12 +9,11 @@
  * gives no size and reaches nobody as forwarded content, and the real slides (mode 0) reach the
  * receiver transcoded to mode 1, decoded blue.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import t from 'tap';
 import { contentLine, parseSdp } from '../../media/sdp/sip-sdp.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
-import { contentOffer, contentReceiver, joinWithContent, takeFloor } from '../helpers/content-terminal.ts';
+import { contentOffer, contentReceiver, joinWithContent, startSlides, takeFloor } from '../helpers/content-terminal.ts';
 import { waitFor } from '../helpers/meeting-terminal.ts';
 import { sendH264Garbage } from '../helpers/h264-garbage.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -55,15 +54,7 @@ t.test('garbage H.264 from the floor holder does not harm the probe, the transco
   t.ok(size === undefined || (size.width <= 16_384 && size.height <= 16_384), `the probe read no size, or a bounded one, from the garbage (${JSON.stringify(size)})`);
 
   // Real slides after the garbage, H.264 mode 0 (slices small enough for one packet each).
-  const slides: ChildProcess = spawn(
-    'ffmpeg',
-    ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'color=c=blue:size=640x360:rate=5', '-t', '90',
-      '-c:v', 'libx264', '-profile:v', 'baseline', '-tune', 'zerolatency', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '5', '-b:v', '200k',
-      '-x264-params', 'slice-max-size=1100', '-rtpflags', 'h264_mode0',
-      '-payload_type', '109', '-f', 'rtp', `rtp://127.0.0.1:${contentPort}?localrtpport=${contentFrom}&pkt_size=1200`],
-    { stdio: 'ignore' },
-  );
-  t.teardown(() => slides.kill('SIGKILL'));
+  startSlides(t, 'blue', contentFrom, contentPort, 90, { mode0: true });
   await waitFor('content at the receiver', 20_000, () => receiver.packets() > 0).catch(() => undefined);
   await receiver.screen.restart();
   await waitFor('blue slides at the receiver', 40_000, () => receiver.screen.nameAt(0.5, 0.5) === 'blue').catch(() => undefined);

@@ -10,12 +10,11 @@
  * fail). Real sipp terminals, ffmpeg slides; the receiver's content port is the test's own
  * socket pair (RTP read for key frames, RTCP to ask).
  */
-import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import t from 'tap';
 import { contentLine, parseSdp } from '../../media/sdp/sip-sdp.ts';
 import { VmrStore } from '../../server/rooms/vmr-store.ts';
-import { contentOffer, joinWithContent, takeFloor } from '../helpers/content-terminal.ts';
+import { contentOffer, joinWithContent, startSlides, takeFloor } from '../helpers/content-terminal.ts';
 import { waitFor } from '../helpers/meeting-terminal.ts';
 import { freePort } from '../helpers/ports.ts';
 import { openTerminals } from '../helpers/rtp-terminal.ts';
@@ -121,15 +120,7 @@ t.test('a receiver of transcoded content gets a key frame when it asks by RTCP P
 
   // Slides in mode 0 with a key frame every frame: the source is never what holds a key frame back.
   const contentPort = contentLine(parseSdp(presenter.answer).media)?.port ?? 0;
-  const slides = spawn(
-    'ffmpeg',
-    ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=5', '-t', '90',
-      '-c:v', 'libx264', '-profile:v', 'baseline', '-tune', 'zerolatency', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '1', '-b:v', '300k',
-      '-x264-params', 'slice-max-size=1100', '-rtpflags', 'h264_mode0',
-      '-payload_type', '109', '-f', 'rtp', `rtp://127.0.0.1:${contentPort}?localrtpport=${slidesFrom}&pkt_size=1200`],
-    { stdio: 'ignore' },
-  );
-  t.teardown(() => slides.kill('SIGKILL'));
+  startSlides(t, 'moving', slidesFrom, contentPort, 90, { mode0: true, keyFrameEvery: 1, kbps: 300 });
   await takeFloor(t, presenter.answer);
   await waitFor('the receiver sent transcoded content', 20_000, () => box.media?.contentState(room.number).routes[receiverId] === 'transcoded' && receiver.keyFrames.length > 0 && receiver.hasSender()).catch(() => undefined);
   t.equal(box.media?.contentState(room.number).routes[receiverId], 'transcoded', 'the mode-1 line is sent the mode-0 slides through a transcoder');

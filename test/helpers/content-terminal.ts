@@ -120,9 +120,18 @@ export async function takeFloor(t: { teardown(fn: () => unknown): void }, answer
  * Slides: `colour` at 640×360 (or a moving test pattern when `colour` is 'moving'), 5 frames a
  * second, H.264 (a key frame a second) as payload type 109, from `fromPort` to `toPort`. With
  * `srtpKey`, SRTP encrypted with that SDES key (AES_CM_128_HMAC_SHA1_80), RTCP on the same port.
- * To the box at `host` (default 127.0.0.1).
+ * To the box at `host` (default 127.0.0.1). With `mode0`, packetization mode 0 (slices small
+ * enough for one packet each); `keyFrameEvery` frames between key frames (default 5) and `kbps`
+ * (default 200) shape the stream.
  */
-export function startSlides(t: { teardown(fn: () => unknown): void }, colour: string, fromPort: number, toPort: number, seconds = 60, options: { srtpKey?: string; host?: string } = {}): ChildProcess {
+export function startSlides(
+  t: { teardown(fn: () => unknown): void },
+  colour: string,
+  fromPort: number,
+  toPort: number,
+  seconds = 60,
+  options: { srtpKey?: string; host?: string; mode0?: boolean; keyFrameEvery?: number; kbps?: number } = {},
+): ChildProcess {
   const host = options.host ?? '127.0.0.1';
   const source = colour === 'moving' ? 'testsrc2=size=640x360:rate=5' : `color=c=${colour}:size=640x360:rate=5`;
   const out = options.srtpKey
@@ -131,7 +140,8 @@ export function startSlides(t: { teardown(fn: () => unknown): void }, colour: st
   const child = spawn(
     'ffmpeg',
     ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', source, '-t', String(seconds),
-      '-c:v', 'libx264', '-profile:v', 'baseline', '-tune', 'zerolatency', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '5', '-b:v', '200k',
+      '-c:v', 'libx264', '-profile:v', 'baseline', '-tune', 'zerolatency', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', String(options.keyFrameEvery ?? 5), '-b:v', `${options.kbps ?? 200}k`,
+      ...(options.mode0 ? ['-x264-params', 'slice-max-size=1100', '-rtpflags', 'h264_mode0'] : []),
       '-payload_type', '109', '-f', 'rtp', ...out],
     { stdio: 'ignore' },
   );
