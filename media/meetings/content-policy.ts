@@ -11,9 +11,8 @@
  * is no larger than the cap either.
  */
 import type { VideoCallSettings } from '../../server/core/call-settings.ts';
-import type { SdpCodec } from '../sdp/sip-sdp.ts';
+import { fmtpParameters, type SdpCodec } from '../sdp/sip-sdp.ts';
 import { CONTENT_CAPS, callBudget } from '../mcu/video-policy.ts';
-import { fmtpParameters } from './sip-video.ts';
 
 export interface ContentPolicy {
   /** The largest content picture (width, height) and frame rate content lines receive. */

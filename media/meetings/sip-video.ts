@@ -6,7 +6,7 @@
  * NACK, PLI, FIR). Which picture the leg receives is the meeting's pictures' choice (meeting-pictures.ts).
  */
 import type { types } from 'mediasoup';
-import type { SdpCodec, SdpCrypto, SdpMedia } from '../sdp/sip-sdp.ts';
+import { fmtpParameters, type SdpCodec, type SdpCrypto, type SdpMedia } from '../sdp/sip-sdp.ts';
 import { VIDEO_FEEDBACK } from '../rtp/rtcp-feedback.ts';
 import type { MediaNetwork } from './meeting-types.ts';
 
@@ -15,16 +15,6 @@ export interface ChosenVideo {
   readonly codec: SdpCodec;
   readonly mimeType: 'video/VP8' | 'video/H264';
   readonly parameters: Record<string, string | number>;
-}
-
-/** An fmtp line's parameters (names in lower case). */
-export function fmtpParameters(fmtp: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of (fmtp ?? '').split(';')) {
-    const [key, value] = part.split('=').map((s) => s.trim());
-    if (key) out[key.toLowerCase()] = value ?? '';
-  }
-  return out;
 }
 
 /** The first offered video codec the box forwards, in the terminal's order of preference. */

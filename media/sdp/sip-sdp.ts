@@ -357,3 +357,13 @@ export function writeSdp(options: { address: string; sessionId: string; version:
   }
   return `${lines.join('\r\n')}\r\n`;
 }
+
+/** An fmtp line's parameters (names in lower case). */
+export function fmtpParameters(fmtp: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (fmtp ?? '').split(';')) {
+    const [key, value] = part.split('=').map((s) => s.trim());
+    if (key) out[key.toLowerCase()] = value ?? '';
+  }
+  return out;
+}
