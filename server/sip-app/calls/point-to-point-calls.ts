@@ -7,6 +7,7 @@
  * call record (type p2p) per call.
  */
 import type Srf from 'drachtio-srf';
+import { onDialogEnd } from '../dialog-end.ts';
 import type { AccountStore } from '../../accounts/account-store.ts';
 import type { CallOutcome, CallRecords } from '../../cdr/call-records.ts';
 import { monotonicMs } from '../../core/clock.ts';
@@ -231,8 +232,9 @@ export class PointToPointCalls {
       return Promise.allSettled([Promise.resolve(uas.destroy(bye)), Promise.resolve(uac.destroy(bye))]);
     };
     this.#active.add(endByBox);
-    uas.on('destroy', onUasGone);
-    uac.on('destroy', onUacGone);
+    // Either side may have hung up already (its BYE read with the answer): ./dialog-end.ts.
+    onDialogEnd(uas, onUasGone);
+    if (this.#active.has(endByBox)) onDialogEnd(uac, onUacGone);
     const relayModify = (from: Srf.Dialog, to: Srf.Dialog) =>
       from.on(
         'modify',

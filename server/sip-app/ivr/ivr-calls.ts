@@ -25,6 +25,7 @@ import type { Entrant, MeetingTarget, ParticipantSessions, RefusalKind } from '.
 import type { SettingsStore } from '../../settings/settings-store.ts';
 import { callerOf, reasonPhrase, sdpWarning } from '../calls/caller.ts';
 import type { MeetingCalls } from '../meetings/meeting-calls.ts';
+import { onDialogEnd } from '../dialog-end.ts';
 import { inviteOf } from '../sip-middleware.ts';
 import { monotonicMs } from '../../core/clock.ts';
 
@@ -151,7 +152,9 @@ export class IvrCalls {
       stop();
       return Promise.resolve(dialog.destroy({ headers: { Reason: `SIP;cause=200;text="${reason.replace(/"/g, "'")}"` } } as never)).catch(() => undefined);
     });
-    dialog.on('destroy', stop);
+    // The caller may have hung up already (its BYE read with the answer): ../dialog-end.ts.
+    onDialogEnd(dialog, stop);
+    if (!active) return; // the caller left with the answer: nothing to ask
     const onInfo = (infoReq: Srf.SrfRequest, infoRes: Srf.SrfResponse) => {
       const digit = infoDigit(infoReq.get('Content-Type') ?? '', infoReq.body ?? '');
       infoRes.send(digit ? 200 : 415, {});

@@ -24,6 +24,7 @@ import type { SettingsStore } from '../../settings/settings-store.ts';
 import { declineContent } from '../../../media/sdp/sip-sdp.ts';
 import { callerOf, reasonPhrase, sdpWarning } from '../calls/caller.ts';
 import type { Binding } from '../registrar/location-service.ts';
+import { onDialogEnd } from '../dialog-end.ts';
 import { guardRequest } from '../request-guard.ts';
 import { inviteOf } from '../sip-middleware.ts';
 
@@ -476,7 +477,9 @@ export class MeetingCalls {
       sessionTimer.unref();
     };
     armSessionTimer();
-    dialog.on('destroy', () => end('hangup', 'caller'));
+    // The caller may have hung up already (its BYE read with the answer): ../dialog-end.ts.
+    onDialogEnd(dialog, () => end('hangup', 'caller'));
+    if (ended) return; // gone before it was in: the session is closed, nothing more to watch
     // A terminal whose decoder lost the picture asks for a key frame by SIP INFO (RFC 5168), as
     // many room systems do instead of RTCP PLI; any other INFO is acknowledged and ignored.
     dialog.on(
