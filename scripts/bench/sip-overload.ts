@@ -10,8 +10,12 @@
  * whether the server serves a small load at once when the overload stops. Traffic stays on
  * 127.0.0.1. The last line printed is JSON.
  *
- * Usage: scripts/bench/sip-overload.sh [--seconds N] [--capacity-calls N] [--accounts N] [--steps 1,2,4] [--what registers,calls]
- *        (defaults: 5 s per step, capacity from 5000 registrations (calls: a fifth of that), 2000 accounts, both)
+ * The callee (scripts/bench/call-overload-callee.xml) answers 200 at once and answers every
+ * repeated INVITE again, as a terminal does; its own figures (calls taken, failed, repeated
+ * answers) are printed after each server's calls.
+ *
+ * Usage: scripts/bench/sip-overload.sh [--seconds N] [--capacity-calls N] [--accounts N] [--steps 1,2,4] [--what registers,calls] [--servers vcbox,kamailio]
+ *        (defaults: 5 s per step, capacity from 5000 registrations (calls: a fifth of that), 2000 accounts, both loads, both servers)
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -36,6 +40,7 @@ const CAPACITY_CALLS = Number(option('--capacity-calls', '5000'));
 const ACCOUNTS = Number(option('--accounts', '2000'));
 const STEPS = option('--steps', '1,2,4').split(',').map(Number);
 const WHAT = option('--what', 'registers,calls').split(',');
+const SERVERS = option('--servers', 'vcbox,kamailio').split(',');
 /** The calls' caller and callee accounts. */
 const CALLER = '2001';
 const CALLEE = '2002';
@@ -223,7 +228,7 @@ async function main(): Promise<void> {
     const calls: Load = { name: 'calls', unit: 'calls', scenario: path.join(HERE, 'call-overload.xml'), args: ['-au', CALLER, '-ap', `secret-${CALLER}`, '-auth_uri', `${CALLEE}@vcbox.local`, '-key', 'caller', CALLER, '-key', 'callee', CALLEE] };
     /** Both curves asked for, against one server. */
     const curves = async (name: string, target: string) => {
-      const out: { registers?: Curve; calls?: Curve } = {};
+      const out: { registers?: Curve; calls?: Curve; callee?: ReturnType<typeof calleeFigures> } = {};
       if (WHAT.includes('registers')) {
         console.log(`${name}: REGISTER over UDP, ${STEPS.join('×, ')}× capacity for ${SECONDS} s each, ${ACCOUNTS} accounts:`);
         out.registers = await curve(name, target, registers);
@@ -233,15 +238,22 @@ async function main(): Promise<void> {
         const callee = await startCallee(target);
         try {
           out.calls = await curve(name, target, calls);
+          // sipp writes its statistics every second: the last line after it has seen the end.
+          await new Promise((resolve) => setTimeout(resolve, 1500));
+          const figures = calleeFigures(callee.dir);
+          out.callee = figures;
+          console.log(`  ${name}'s callee: ${figures.taken} calls taken, ${figures.completed} completed, ${figures.failed} failed, ${figures.leftOpen} left open (no BYE came), ${figures.answersRepeated} answers repeated`);
         } finally {
-          callee.kill('SIGKILL');
+          callee.process.kill('SIGKILL');
         }
       }
       return out;
     };
     const box = await curves('vcbox', `127.0.0.1:${sipPort}`);
     let reference: Awaited<ReturnType<typeof curves>> | undefined;
-    if (existsSync(KAMAILIO)) {
+    if (!SERVERS.includes('kamailio')) {
+      console.log('  kamailio: not asked for (--servers)');
+    } else if (existsSync(KAMAILIO)) {
       const kamailioPort = await freePort();
       const dir = mkdtempSync(path.join(work, 'kamailio-'));
       kamailio = await startProcess(
@@ -260,13 +272,14 @@ async function main(): Promise<void> {
   }
 }
 
-/** The callee: a sipp answering every call (test/sipp/uas-answer.xml), registered as CALLEE at `target`. */
-async function startCallee(target: string): Promise<ChildProcess> {
+/** The callee: a sipp answering every call (call-overload-callee.xml), registered as CALLEE at `target`. */
+async function startCallee(target: string): Promise<{ process: ChildProcess; dir: string }> {
   const port = await freePort();
   // Its socket buffers large (4 MB; the kernel caps them at net.core.rmem_max/wmem_max): at
   // thousands of calls a second a callee with the default ones drops INVITEs, and the server
   // under test answers the caller 408 for the callee's silence.
-  const callee = spawn('sipp', ['-sf', path.join(ROOT, 'test/sipp/uas-answer.xml'), '-t', 'u1', '-i', '127.0.0.1', '-p', String(port), '-m', '10000000', '-nostdin', '-timeout', '900s', '-max_recv_loops', '5000', '-buff_size', '4194304'], { cwd: work, stdio: 'ignore' });
+  const dir = mkdtempSync(path.join(work, 'callee-'));
+  const callee = spawn('sipp', ['-sf', path.join(HERE, 'call-overload-callee.xml'), '-t', 'u1', '-i', '127.0.0.1', '-p', String(port), '-m', '10000000', '-nostdin', '-timeout', '900s', '-max_recv_loops', '5000', '-buff_size', '4194304', '-trace_stat', '-stf', path.join(dir, 'stat.csv'), '-fd', '1', '-trace_err', '-trace_counts'], { cwd: dir, stdio: 'ignore' });
   const registerPort = await freePort();
   const registered = await new Promise<boolean>((resolve) =>
     execFile(
@@ -280,7 +293,19 @@ async function startCallee(target: string): Promise<ChildProcess> {
     callee.kill('SIGKILL');
     throw new Error(`the callee could not register at ${target}`);
   }
-  return callee;
+  return { process: callee, dir };
+}
+
+/** What the callee's sipp counted: calls it took, completed, failed, left open (no BYE came), answers it repeated. */
+function calleeFigures(dir: string): { taken: number; completed: number; failed: number; leftOpen: number; answersRepeated: number } {
+  const lines = readFileSync(path.join(dir, 'stat.csv'), 'utf8').trim().split('\n');
+  const header = (lines[0] ?? '').split(';');
+  const last = (lines.at(-1) ?? '').split(';');
+  const field = (name: string) => Number(last[header.indexOf(name)] ?? Number.NaN);
+  const taken = field('IncomingCall(C)');
+  const completed = field('SuccessfulCall(C)');
+  const failed = field('FailedCall(C)');
+  return { taken, completed, failed, leftOpen: taken - completed - failed, answersRepeated: field('Retransmissions(C)') };
 }
 
 /** SIGTERM, then SIGKILL after 10 s; resolves when the process is gone. */

@@ -2,9 +2,11 @@
  * Point-to-point calls between registered accounts, with sipp as both terminals: the caller
  * authenticates, the callee's terminal rings and answers, the call is relayed end to end
  * (ACK, BYE), and a call record is written; busy and unknown/offline callees are refused.
+ * A callee whose first answer is lost is called again by the box's repeated INVITE and connects.
  * Last, the SIP application stops as a control plane restarting alone does: a point-to-point
  * call, which a restarted one cannot take over, ends with a BYE to both terminals saying why.
  */
+import dgram from 'node:dgram';
 import t from 'tap';
 import { CallRecords } from '../../server/cdr/call-records.ts';
 import { waitFor } from '../helpers/meeting-terminal.ts';
@@ -222,6 +224,50 @@ t.test('INVITEs with wrong credentials count towards the lock-out of their addre
 });
 
 // Last: it stops the SIP application.
+t.test("the callee's answer is lost: the box repeats its INVITE and the call connects on the answer to the repetition", async (t) => {
+  // What the overload benchmark relies on: under overload the box's socket may drop a callee's
+  // 180/200; the box's INVITE goes again (Timer A) and a terminal answers it again — no 408.
+  box.app.accounts.create({ number: '2008', name: 'Lossy Room', password: 'secret-2008' }, box.realm);
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => socket.close());
+  const seen = new Map<string, number>();
+  let acked = false;
+  let byeAnswered = false;
+  const line = (text: string, name: string) => new RegExp(`^${name}:[ \\t]*(.*)$`, 'im').exec(text)?.[1]?.trim() ?? '';
+  socket.on('message', (data, from) => {
+    const text = data.toString('latin1');
+    const method = /^(\w+) /.exec(text)?.[1];
+    const answer = (status: string, toTag: string, extra = '', body = '') =>
+      socket.send(
+        `SIP/2.0 ${status}\r\n${text.match(/^Via:.*$/gim)?.join('\r\n')}\r\nFrom: ${line(text, 'From')}\r\nTo: ${line(text, 'To')}${toTag}\r\nCall-ID: ${line(text, 'Call-ID')}\r\nCSeq: ${line(text, 'CSeq')}\r\n${extra}Content-Length: ${body.length}\r\n\r\n${body}`,
+        from.port,
+        from.address,
+      );
+    if (method === 'INVITE') {
+      const branch = /branch=([^;\s]+)/.exec(line(text, 'Via'))?.[1] ?? '';
+      const count = (seen.get(branch) ?? 0) + 1;
+      seen.set(branch, count);
+      if (count === 1) return; // the first answer "lost": nothing reaches the box
+      const sdp = 'v=0\r\no=lossy 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n';
+      const contact = `Contact: <sip:lossy@127.0.0.1:${socket.address().port}>\r\n`;
+      answer('180 Ringing', ';tag=lossy', contact);
+      answer('200 OK', ';tag=lossy', `${contact}Content-Type: application/sdp\r\n`, sdp);
+    } else if (method === 'ACK') acked = true;
+    else if (method === 'BYE') {
+      answer('200 OK', '');
+      byeAnswered = true;
+    }
+  });
+  await register('2008', socket.address().port);
+  const caller = await runSipp({ scenario: scenarioWith('uac-call.xml', { hold: '300' }), target, transport: 'u1', auth: ['2001', 'secret-2001'], keys: { caller: '2001', callee: '2008' } });
+  t.ok(caller.ok, `the caller was connected, not given a 408 (exit ${caller.exitCode})\n${caller.errors}`);
+  t.same([...seen.values()], [2], 'one INVITE to the callee, sent twice: the first went unanswered, the repetition was answered');
+  await waitFor('the ACK and the BYE at the callee', 5_000, () => acked && byeAnswered);
+  const callId = /Call-ID: (\S+)/.exec(caller.messages)?.[1] ?? '';
+  t.match(records.byCallId(callId), { outcome: 'answered' });
+});
+
 t.test('the control plane stopping alone ends a point-to-point call with a BYE to both ends, saying why', async (t) => {
   const calleePort = await freePort();
   const callee = await startSipp({ scenario: 'uas-answer.xml', transport: 'u1', localPort: calleePort, timeoutSeconds: 30 });
