@@ -68,7 +68,7 @@ async function callReachesTerminal(t: Test, calleePort: number): Promise<void> {
   });
   t.ok(caller.ok, `caller: answered, ACKed, hung up (exit ${caller.exitCode})\n${caller.errors}`);
   const answered = await callee.result;
-  t.ok(answered.ok, `the registered terminal rang, answered, got ACK and BYE (exit ${answered.exitCode})\n${answered.errors}`);
+  t.ok(answered.ok, `the registered terminal answered, got ACK and BYE (exit ${answered.exitCode})\n${answered.errors}`);
 }
 
 const calleePort = await freePort();

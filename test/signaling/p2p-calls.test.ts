@@ -1,6 +1,6 @@
 /**
  * Point-to-point calls between registered accounts, with sipp as both terminals: the caller
- * authenticates, the callee's terminal rings and answers, the call is relayed end to end
+ * authenticates, the callee's terminal answers (ringing: the CANCEL tests), the call is relayed end to end
  * (ACK, BYE), and a call record is written; busy and unknown/offline callees are refused.
  * A callee whose first answer is lost is called again by the box's repeated INVITE and connects.
  * Last, the SIP application stops as a control plane restarting alone does: a point-to-point
@@ -47,7 +47,7 @@ t.test('a registered account calls another; answer, ACK and BYE are relayed; CDR
   });
   t.ok(caller.ok, `caller: answered, ACKed, hung up (exit ${caller.exitCode})\n${caller.errors}`);
   const answered = await callee.result;
-  t.ok(answered.ok, `callee: rang, answered, got ACK and BYE (exit ${answered.exitCode})\n${answered.errors}`);
+  t.ok(answered.ok, `callee: answered, got ACK and BYE (exit ${answered.exitCode})\n${answered.errors}`);
   t.match(answered.messages, /From: "Caller Room" <sip:2001@vcbox\.local>/, 'the callee sees the caller account and its name');
 
   const callId = /Call-ID: (\S+)/.exec(caller.messages)?.[1] ?? '';
